@@ -1,0 +1,64 @@
+"""One frozen Settings, read lazily from the environment. Every environment name Siyu reads is a constant here.
+
+Nothing reads the environment at import time: Chalice's test client applies stage variables only during a call.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+ENV_STAGE = "SIYU_STAGE"
+ENV_TABLE = "SIYU_TABLE"
+ENV_IDEMPOTENCY_TABLE = "SIYU_IDEMPOTENCY_TABLE"
+ENV_DYNAMODB_ENDPOINT = "SIYU_DYNAMODB_ENDPOINT"
+ENV_SCHEDULER_ENDPOINT = "SIYU_SCHEDULER_ENDPOINT"
+ENV_SCHEDULE_GROUP = "SIYU_SCHEDULE_GROUP"
+ENV_WECOM_BASE_URL = "SIYU_WECOM_BASE_URL"
+ENV_WECOM_TIMEOUT = "SIYU_WECOM_TIMEOUT_SECONDS"
+ENV_ADMIN_TOKEN = "SIYU_ADMIN_TOKEN"
+ENV_MAX_CALLBACK_BYTES = "SIYU_MAX_CALLBACK_BYTES"
+ENV_TENANT_CACHE_SECONDS = "SIYU_TENANT_CACHE_SECONDS"
+ENV_REGION = "AWS_DEFAULT_REGION"
+
+DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str = "local"
+    table_name: str = "siyu-local"
+    idempotency_table_name: str = "siyu-local-idempotency"
+    dynamodb_endpoint: str | None = None
+    scheduler_endpoint: str | None = None
+    schedule_group: str = "siyu-local"
+    region: str = "us-east-1"
+    wecom_base_url: str = DEFAULT_WECOM_BASE_URL
+    wecom_timeout_seconds: float = 3.0
+    admin_token: str | None = None
+    max_callback_bytes: int = 64 * 1024
+    tenant_cache_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        stage = e.get(ENV_STAGE, "local")
+        return cls(
+            stage=stage,
+            table_name=e.get(ENV_TABLE, f"siyu-{stage}"),
+            idempotency_table_name=e.get(ENV_IDEMPOTENCY_TABLE, f"siyu-{stage}-idempotency"),
+            dynamodb_endpoint=e.get(ENV_DYNAMODB_ENDPOINT) or None,
+            scheduler_endpoint=e.get(ENV_SCHEDULER_ENDPOINT) or None,
+            schedule_group=e.get(ENV_SCHEDULE_GROUP, f"siyu-{stage}"),
+            region=e.get(ENV_REGION) or e.get("AWS_REGION") or "us-east-1",
+            wecom_base_url=(e.get(ENV_WECOM_BASE_URL) or DEFAULT_WECOM_BASE_URL).rstrip("/"),
+            wecom_timeout_seconds=float(e.get(ENV_WECOM_TIMEOUT, "3")),
+            admin_token=e.get(ENV_ADMIN_TOKEN) or None,
+            max_callback_bytes=int(e.get(ENV_MAX_CALLBACK_BYTES, str(64 * 1024))),
+            tenant_cache_seconds=float(e.get(ENV_TENANT_CACHE_SECONDS, "60")),
+        )
+
+
+def get_settings() -> Settings:
+    """Settings as the environment says now (cheap; callers that cache adapters key them on the result)."""
+    return Settings.from_env()
