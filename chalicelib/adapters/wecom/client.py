@@ -1,0 +1,483 @@
+"""The one WeCom server-API client (implements ports.WeComPort), for the real API and the sandbox alike.
+
+What it owns: the access_token cache (per corp and secret, one refresher at a time), the documented retry rules
+(refresh once on 40014/42001; back off on -1 at most ``max_busy_retries`` times; never loop on 45009/45033), the
+mapping of errcodes onto the SiyuError tree, and the documented limits checked before a call is spent.
+It branches on errcode only, never on errmsg, and never logs secrets, tokens, URLs, names or phone numbers.
+
+Errcodes (developer.work.weixin.qq.com/document/path/…): global list 90313; gettoken 91039; send_welcome_msg 92599
+(41051 delivered already, 41096 another app is delivering, 41050 invalid/expired welcome_code per 90313).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import errors
+from chalicelib.adapters.wecom.transport import Transport
+from chalicelib.ports import (
+    ContactWay,
+    CorpTagGroup,
+    ExternalProfile,
+    FollowUser,
+    Message,
+    MsgTemplateResult,
+    WeComCredentials,
+    WelcomeOutcome,
+)
+
+logger = logging.getLogger("siyu.wecom")
+
+# --- documented limits (checked client-side so a bad request costs no quota) ------------------------------------
+MAX_STATE_CHARS = 30  # add_contact_way / add_join_way state (92228)
+MAX_REMARK_CHARS = 30  # contact way remark (92228)
+MAX_CONTACT_WAY_USERS = 100  # 41041: 「联系我」使用人数超过限制 (90313)
+MAX_TEXT_BYTES = 4000  # welcome and mass-message text (92599, 92135)
+MAX_ATTACHMENTS = 9  # (92599, 92135)
+MAX_TEMPLATE_RECIPIENTS = 10_000  # add_msg_template external_userid[] (92135)
+MAX_TAG_NAME_CHARS = 30  # corp tag and group names (92117)
+PAGE_LIMIT = 1000  # get_groupmsg_task / get_groupmsg_send_result (93338)
+
+# --- errcodes ----------------------------------------------------------------------------------------------------
+OK = 0
+BUSY = -1
+TOKEN_ERRCODES = frozenset({40014, 42001})  # invalid / expired access_token: refresh once
+RATE_LIMIT_ERRCODES = frozenset({45009, 45033})  # frequency / concurrency
+AUTH_ERRCODES = frozenset(
+    {
+        40001,  # bad secret
+        40013,  # bad corp id
+        40091,  # secret of another corp
+        41002,  # corpid missing
+        41004,  # secret missing
+        48002,  # API forbidden for this secret/app
+        48004,  # authorisation revoked
+        48006,  # API permission withdrawn
+        50002,  # member outside the app's scope
+        60011,  # no permission for the member/department/tag
+        60020,  # caller IP not trusted
+    }
+)
+INVALID_ARGUMENT_ERRCODES = frozenset(
+    {
+        41035,  # external_userid missing
+        41041,  # too many users on a contact way
+        41043,  # config_id missing
+        41044,  # invalid config_id
+        41045,  # API contact-way quota reached (500,000)
+        41046,  # msgid missing
+        41047,  # invalid msgid
+        41048,  # no customer can receive the mass message
+        41049,  # welcome_code missing
+        41050,  # invalid welcome_code
+        41056,  # wrong external id type
+        45002,  # message content too large
+        50100,  # invalid cursor
+        60111,  # userid does not exist
+        84061,  # no contact relationship
+    }
+)
+WELCOME_ALREADY_DELIVERED = 41051
+WELCOME_OTHER_APP = 41096
+WELCOME_CODE_INVALID = 41050
+WELCOME_OUTCOMES = {
+    OK: WelcomeOutcome.SENT,
+    WELCOME_ALREADY_DELIVERED: WelcomeOutcome.ALREADY_DELIVERED,
+    WELCOME_OTHER_APP: WelcomeOutcome.OTHER_APP,
+    WELCOME_CODE_INVALID: WelcomeOutcome.EXPIRED,
+}
+
+
+def error_for(errcode: int, errmsg: str = "", *, api: str = "") -> errors.WeComError:
+    """The SiyuError for a non-zero errcode (by code only; errmsg is kept for operators, never matched)."""
+    cls: type[errors.WeComError]
+    if errcode == BUSY:
+        cls = errors.WeComBusyError
+    elif errcode in TOKEN_ERRCODES:
+        cls = errors.WeComTokenError
+    elif errcode in RATE_LIMIT_ERRCODES:
+        cls = errors.WeComRateLimitError
+    elif errcode in AUTH_ERRCODES:
+        cls = errors.WeComAuthError
+    elif 40000 <= errcode < 41000 or errcode in INVALID_ARGUMENT_ERRCODES:
+        cls = errors.WeComInvalidArgumentError
+    else:
+        cls = errors.WeComError
+    return cls(errcode, errmsg, api=api)
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float  # on the client's monotonic clock
+
+
+class WeComClient:
+    """WeComPort over a Transport. Thread-safe; build one per process and share it across tenants."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        timeout: float = 3.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_busy_retries: int = 3,
+        busy_backoff: float = 0.2,
+        token_margin: float = 300.0,
+    ) -> None:
+        self._transport = transport
+        self._timeout = timeout
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._max_busy_retries = max_busy_retries
+        self._busy_backoff = busy_backoff
+        self._token_margin = token_margin
+        self._tokens: dict[tuple[str, str], _Token] = {}
+        self._refresh_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    # --- contact ways -------------------------------------------------------------------------------------------
+
+    def add_contact_way(
+        self, creds: WeComCredentials, *, users: list[str], state: str, remark: str = ""
+    ) -> ContactWay:
+        """A QR 「联系我」 for ``users`` (type 1 for one user, 2 for several) that skips verification."""
+        _check_contact_way(users, state, remark)
+        body = {
+            "type": 1 if len(users) == 1 else 2,
+            "scene": 2,
+            "remark": remark,
+            "skip_verify": True,
+            "state": state,
+            "user": list(users),
+        }
+        data = self._call(creds, "externalcontact/add_contact_way", body)
+        config_id = _required_str(data, "config_id", "add_contact_way")
+        return ContactWay(config_id=config_id, qr_code=str(data.get("qr_code", "")))
+
+    def update_contact_way(
+        self, creds: WeComCredentials, *, config_id: str, users: list[str], state: str, remark: str = ""
+    ) -> None:
+        _require(config_id, "config_id")
+        _check_contact_way(users, state, remark)
+        body = {"config_id": config_id, "remark": remark, "skip_verify": True, "state": state, "user": list(users)}
+        self._call(creds, "externalcontact/update_contact_way", body)
+
+    def del_contact_way(self, creds: WeComCredentials, *, config_id: str) -> None:
+        _require(config_id, "config_id")
+        self._call(creds, "externalcontact/del_contact_way", {"config_id": config_id})
+
+    # --- customers ----------------------------------------------------------------------------------------------
+
+    def get_external_contact(self, creds: WeComCredentials, external_userid: str) -> ExternalProfile:
+        """The profile and every staff relation (follow_user pages are followed to the end)."""
+        _require(external_userid, "external_userid")
+        follow: list[FollowUser] = []
+        cursor = ""
+        while True:
+            query = {"external_userid": external_userid}
+            if cursor:
+                query["cursor"] = cursor
+            data = self._call(creds, "externalcontact/get", None, method="GET", query=query)
+            follow.extend(_follow_user(item) for item in data.get("follow_user") or [])
+            cursor = str(data.get("next_cursor") or "")
+            if not cursor:
+                break
+        contact = data.get("external_contact")
+        if not isinstance(contact, dict):
+            raise errors.WeComTransportError("WeCom externalcontact/get answered without external_contact")
+        return ExternalProfile(
+            external_userid=str(contact.get("external_userid") or external_userid),
+            name=str(contact.get("name", "")),
+            type=int(contact.get("type", 1)),
+            gender=int(contact.get("gender", 0)),
+            avatar=str(contact.get("avatar", "")),
+            unionid=str(contact.get("unionid", "")),
+            corp_name=str(contact.get("corp_name", "")),
+            follow_users=tuple(follow),
+        )
+
+    def mark_tag(
+        self,
+        creds: WeComCredentials,
+        *,
+        userid: str,
+        external_userid: str,
+        add_tag: list[str],
+        remove_tag: list[str],
+    ) -> None:
+        _require(userid, "userid")
+        _require(external_userid, "external_userid")
+        if not add_tag and not remove_tag:
+            raise errors.InvalidError("mark_tag needs add_tag or remove_tag")
+        body = {
+            "userid": userid,
+            "external_userid": external_userid,
+            "add_tag": list(add_tag),
+            "remove_tag": list(remove_tag),
+        }
+        self._call(creds, "externalcontact/mark_tag", body)
+
+    def send_welcome_msg(self, creds: WeComCredentials, *, welcome_code: str, message: Message) -> str:
+        """A WelcomeOutcome value. The code is single-use within 20 s, so nothing but -1 is retried; errcodes
+        become outcomes (unknown ones FAILED, logged by errcode); only transport failures raise."""
+        _require(welcome_code, "welcome_code")
+        body: dict[str, Any] = {"welcome_code": welcome_code, **_message_body(message)}
+        try:
+            self._call(creds, "externalcontact/send_welcome_msg", body)
+        except errors.WeComError as exc:
+            outcome = WELCOME_OUTCOMES.get(exc.errcode, WelcomeOutcome.FAILED)
+            log = logger.warning if outcome == WelcomeOutcome.FAILED else logger.info
+            log("welcome message not sent", extra={"errcode": exc.errcode, "outcome": outcome})
+            return outcome
+        return WelcomeOutcome.SENT
+
+    # --- corp tags ----------------------------------------------------------------------------------------------
+
+    def get_corp_tag_list(self, creds: WeComCredentials) -> list[CorpTagGroup]:
+        data = self._call(creds, "externalcontact/get_corp_tag_list", {})
+        return [_tag_group(group) for group in data.get("tag_group") or [] if not group.get("deleted")]
+
+    def add_corp_tags(self, creds: WeComCredentials, *, group_name: str, tag_names: list[str]) -> CorpTagGroup:
+        """Ensure ``tag_names`` exist in the group named ``group_name`` (created if missing); returns it with ids."""
+        _check_tag_name(group_name, "group_name")
+        wanted = list(dict.fromkeys(tag_names))
+        for name in wanted:
+            _check_tag_name(name, "tag name")
+        existing = next((g for g in self.get_corp_tag_list(creds) if g.group_name == group_name), None)
+        missing = [name for name in wanted if existing is None or name not in existing.tags]
+        if existing is not None and not missing:
+            return existing
+        if not missing:
+            raise errors.InvalidError("a new tag group needs at least one tag")
+        body: dict[str, Any] = {"tag": [{"name": name} for name in missing]}
+        if existing is None:
+            body["group_name"] = group_name
+        else:
+            body["group_id"] = existing.group_id
+        data = self._call(creds, "externalcontact/add_corp_tag", body)
+        created = data.get("tag_group")
+        if not isinstance(created, dict):
+            raise errors.WeComTransportError("WeCom externalcontact/add_corp_tag answered without tag_group")
+        added = _tag_group(created)
+        if existing is None:
+            return CorpTagGroup(group_id=added.group_id, group_name=group_name, tags=added.tags)
+        return CorpTagGroup(group_id=existing.group_id, group_name=group_name, tags={**existing.tags, **added.tags})
+
+    def del_corp_tags(self, creds: WeComCredentials, *, tag_ids: list[str], group_ids: list[str]) -> None:
+        if not tag_ids and not group_ids:
+            raise errors.InvalidError("del_corp_tags needs tag_ids or group_ids")
+        self._call(creds, "externalcontact/del_corp_tag", {"tag_id": list(tag_ids), "group_id": list(group_ids)})
+
+    # --- mass messages (企业群发) --------------------------------------------------------------------------------
+
+    def add_msg_template(
+        self, creds: WeComCredentials, *, sender: str, external_userids: list[str], message: Message
+    ) -> MsgTemplateResult:
+        """Create a staff task (sent only once ``sender`` confirms it); fail_list holds unreachable customers."""
+        _require(sender, "sender")
+        if not external_userids:
+            raise errors.InvalidError("add_msg_template needs at least one external_userid")
+        if len(external_userids) > MAX_TEMPLATE_RECIPIENTS:
+            raise errors.InvalidError(f"add_msg_template takes at most {MAX_TEMPLATE_RECIPIENTS} external_userids")
+        body: dict[str, Any] = {
+            "chat_type": "single",
+            "external_userid": list(external_userids),
+            "sender": sender,
+            **_message_body(message),
+        }
+        data = self._call(creds, "externalcontact/add_msg_template", body)
+        return MsgTemplateResult(
+            msgid=_required_str(data, "msgid", "add_msg_template"),
+            fail_list=tuple(str(x) for x in data.get("fail_list") or []),
+        )
+
+    def get_groupmsg_task(self, creds: WeComCredentials, *, msgid: str, cursor: str = "") -> dict[str, Any]:
+        """One page of per-staff status: ``{"task_list": [...], "next_cursor": str}``."""
+        _require(msgid, "msgid")
+        body = {"msgid": msgid, "limit": PAGE_LIMIT, "cursor": cursor}
+        return _payload(self._call(creds, "externalcontact/get_groupmsg_task", body))
+
+    def get_groupmsg_send_result(
+        self, creds: WeComCredentials, *, msgid: str, userid: str, cursor: str = ""
+    ) -> dict[str, Any]:
+        """One page of per-customer status for one staff member: ``{"send_list": [...], "next_cursor": str}``."""
+        _require(msgid, "msgid")
+        _require(userid, "userid")
+        body = {"msgid": msgid, "userid": userid, "limit": PAGE_LIMIT, "cursor": cursor}
+        return _payload(self._call(creds, "externalcontact/get_groupmsg_send_result", body))
+
+    def get_groupmsg_list(
+        self, creds: WeComCredentials, *, start_time: int, end_time: int, creator: str = "", cursor: str = ""
+    ) -> dict[str, Any]:
+        """One page of mass messages created in [start_time, end_time] (get_groupmsg_list_v2), for reconciling
+        tasks whose msgid was lost; not in WeComPort yet."""
+        body: dict[str, Any] = {
+            "chat_type": "single",
+            "start_time": start_time,
+            "end_time": end_time,
+            "filter_type": 2,
+            "limit": 100,
+            "cursor": cursor,
+        }
+        if creator:
+            body["creator"] = creator
+        return _payload(self._call(creds, "externalcontact/get_groupmsg_list_v2", body))
+
+    # --- plumbing -----------------------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        creds: WeComCredentials,
+        api: str,
+        body: dict[str, Any] | None,
+        *,
+        method: str = "POST",
+        query: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Call ``/cgi-bin/{api}`` with the corp's token; refresh the token once if WeCom rejects it."""
+        token = self._token(creds)
+        refreshed = False
+        while True:
+            data = self._send(method, api, {**(query or {}), "access_token": token}, body)
+            errcode = _errcode(data, api)
+            if errcode == OK:
+                return data
+            if errcode in TOKEN_ERRCODES and not refreshed:
+                logger.info("access_token rejected; refreshing once", extra={"api": api, "errcode": errcode})
+                refreshed = True
+                token = self._token(creds, stale=token)
+                continue
+            raise self._fail(errcode, data, api)
+
+    def _send(self, method: str, api: str, query: dict[str, str], body: dict[str, Any] | None) -> dict[str, Any]:
+        """One request, repeated with exponential backoff while WeCom answers -1 (busy)."""
+        attempt = 0
+        while True:
+            data = self._transport.request(method, f"/cgi-bin/{api}", query=query, body=body, timeout=self._timeout)
+            if _errcode(data, api) != BUSY or attempt >= self._max_busy_retries:
+                return data
+            delay = self._busy_backoff * (2**attempt)
+            attempt += 1
+            logger.info("WeCom busy; backing off", extra={"api": api, "attempt": attempt, "delay": delay})
+            self._sleep(delay)
+
+    def _token(self, creds: WeComCredentials, *, stale: str | None = None) -> str:
+        """A valid access_token for the corp+secret; only one thread per key calls gettoken at a time.
+        ``stale`` is the token WeCom just rejected: a different cached one (another thread refreshed) is reused."""
+        key = (creds.corp_id, hashlib.sha256(creds.secret.encode()).hexdigest())
+        cached = self._fresh(key, stale)
+        if cached is not None:
+            return cached
+        with self._lock:
+            refresh_lock = self._refresh_locks.setdefault(key, threading.Lock())
+        with refresh_lock:
+            cached = self._fresh(key, stale)
+            if cached is not None:
+                return cached
+            query = {"corpid": creds.corp_id, "corpsecret": creds.secret}
+            data = self._send("GET", "gettoken", query, None)
+            errcode = _errcode(data, "gettoken")
+            if errcode != OK:
+                raise self._fail(errcode, data, "gettoken")
+            value = _required_str(data, "access_token", "gettoken")
+            expires_in = float(data.get("expires_in") or 7200)
+            lifetime = max(expires_in - self._token_margin, expires_in / 2)
+            with self._lock:
+                self._tokens[key] = _Token(value, self._monotonic() + lifetime)
+            return value
+
+    def _fresh(self, key: tuple[str, str], stale: str | None) -> str | None:
+        with self._lock:
+            token = self._tokens.get(key)
+        if token is None or token.value == stale or self._monotonic() >= token.expires_at:
+            return None
+        return token.value
+
+    def _fail(self, errcode: int, data: dict[str, Any], api: str) -> errors.WeComError:
+        exc = error_for(errcode, str(data.get("errmsg", "")), api=api)
+        logger.warning("WeCom call failed", extra={"api": api, "errcode": errcode, "error": exc.code})
+        return exc
+
+
+# --- helpers --------------------------------------------------------------------------------------------------------
+
+
+def _errcode(data: dict[str, Any], api: str) -> int:
+    try:
+        return int(data.get("errcode", 0))
+    except (TypeError, ValueError):
+        raise errors.WeComTransportError(f"WeCom {api} answered a non-numeric errcode") from None
+
+
+def _required_str(data: dict[str, Any], name: str, api: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise errors.WeComTransportError(f"WeCom {api} answered without {name}")
+    return value
+
+
+def _payload(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in ("errcode", "errmsg")}
+
+
+def _require(value: str, name: str) -> None:
+    if not value:
+        raise errors.InvalidError(f"{name} is required")
+
+
+def _check_contact_way(users: list[str], state: str, remark: str) -> None:
+    if not users:
+        raise errors.InvalidError("a contact way needs at least one user")
+    if len(users) > MAX_CONTACT_WAY_USERS:
+        raise errors.InvalidError(f"a contact way takes at most {MAX_CONTACT_WAY_USERS} users")
+    if len(state) > MAX_STATE_CHARS:
+        raise errors.InvalidError(f"state is longer than {MAX_STATE_CHARS} characters")
+    if len(remark) > MAX_REMARK_CHARS:
+        raise errors.InvalidError(f"remark is longer than {MAX_REMARK_CHARS} characters")
+
+
+def _check_tag_name(name: str, what: str) -> None:
+    if not name or len(name) > MAX_TAG_NAME_CHARS:
+        raise errors.InvalidError(f"{what} must be 1..{MAX_TAG_NAME_CHARS} characters")
+
+
+def _message_body(message: Message) -> dict[str, Any]:
+    """``text`` and ``attachments`` in WeCom's shape, after the documented limits."""
+    if not message.text and not message.attachments:
+        raise errors.InvalidError("a message needs text or an attachment")
+    if len(message.text.encode()) > MAX_TEXT_BYTES:
+        raise errors.InvalidError(f"message text exceeds {MAX_TEXT_BYTES} bytes (UTF-8)")
+    if len(message.attachments) > MAX_ATTACHMENTS:
+        raise errors.InvalidError(f"a message takes at most {MAX_ATTACHMENTS} attachments")
+    body: dict[str, Any] = {}
+    if message.text:
+        body["text"] = {"content": message.text}
+    if message.attachments:
+        body["attachments"] = [attachment.to_wecom() for attachment in message.attachments]
+    return body
+
+
+def _follow_user(item: dict[str, Any]) -> FollowUser:
+    return FollowUser(
+        userid=str(item.get("userid", "")),
+        remark=str(item.get("remark", "")),
+        state=str(item.get("state", "")),
+        createtime=int(item.get("createtime") or 0),
+        remark_mobiles=tuple(str(m) for m in item.get("remark_mobiles") or []),
+        tag_ids=tuple(str(t["tag_id"]) for t in item.get("tags") or [] if t.get("tag_id")),
+    )
+
+
+def _tag_group(group: dict[str, Any]) -> CorpTagGroup:
+    tags = {str(t["name"]): str(t["id"]) for t in group.get("tag") or [] if not t.get("deleted")}
+    return CorpTagGroup(
+        group_id=str(group.get("group_id", "")), group_name=str(group.get("group_name", "")), tags=tags
+    )

@@ -1,0 +1,73 @@
+"""How WeComClient reaches WeCom: a one-method Transport, and the urllib3 implementation used in Lambda.
+
+The client is written against the protocol so unit tests can swap in an in-process transport (the WeCom world) and
+the sandbox can be reached over real HTTP. urllib3 is already in the Lambda via botocore; it is imported when a
+transport is built, not when this module is.
+
+Errors never include the request URL: it carries the access_token in its query string.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlencode
+
+from chalicelib import errors
+
+if TYPE_CHECKING:
+    import urllib3
+
+
+class Transport(Protocol):
+    """One WeCom HTTP exchange: returns the decoded JSON object or raises WeComTransportError."""
+
+    def request(
+        self, method: str, path: str, *, query: dict[str, str], body: dict[str, Any] | None, timeout: float
+    ) -> dict[str, Any]: ...
+
+
+class Urllib3Transport:
+    """Talks JSON over a shared urllib3 pool to ``base_url`` (WeCom, or the sandbox). No automatic retries:
+    a retried add_msg_template would create a second staff task, so retry policy belongs to the client."""
+
+    def __init__(self, base_url: str, pool: urllib3.PoolManager | None = None) -> None:
+        import urllib3
+
+        self._base_url = base_url.rstrip("/")
+        self._pool = pool if pool is not None else urllib3.PoolManager(num_pools=4, maxsize=10)
+        self._http_error: type[Exception] = urllib3.exceptions.HTTPError
+
+    def request(
+        self, method: str, path: str, *, query: dict[str, str], body: dict[str, Any] | None, timeout: float
+    ) -> dict[str, Any]:
+        url = f"{self._base_url}{path}"
+        if query:
+            url = f"{url}?{urlencode(query)}"
+        payload = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8"} if payload is not None else {}
+        try:
+            response = self._pool.request(
+                method, url, body=payload, headers=headers, timeout=timeout, retries=False, redirect=False
+            )
+        except (self._http_error, OSError) as exc:
+            # ``from None``: urllib3's message embeds the URL, access_token included.
+            raise errors.WeComTransportError(
+                f"WeCom {path} unreachable ({type(exc).__name__})", details={"path": path}
+            ) from None
+        if response.status != 200:
+            raise errors.WeComTransportError(
+                f"WeCom {path} answered HTTP {response.status}", details={"path": path, "status": response.status}
+            )
+        return decode_json_object(response.data, path)
+
+
+def decode_json_object(data: bytes, path: str) -> dict[str, Any]:
+    """The response body as a JSON object, or WeComTransportError (WeCom always answers an object)."""
+    try:
+        decoded = json.loads(data)
+    except ValueError:
+        decoded = None
+    if not isinstance(decoded, dict):
+        raise errors.WeComTransportError(f"WeCom {path} answered something that is not a JSON object")
+    return decoded
