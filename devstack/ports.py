@@ -40,8 +40,10 @@ def port_from_env(name: str, default: int, env: Mapping[str, str] | None = None)
 
 
 def is_port_free(port: int, host: str = LOOPBACK) -> bool:
-    """True when nothing listens on host:port, checked by binding it (SO_REUSEADDR off, like the servers we start)."""
+    """True when nothing listens on host:port, checked by binding it as our servers do (SO_REUSEADDR, so sockets
+    lingering in TIME_WAIT from a previous run do not count as busy)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
