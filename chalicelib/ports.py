@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from chalicelib.domain.messages import Attachment, Message
+
+__all__ = ["Attachment", "Message"]  # re-exported: the WeCom port speaks in domain messages
+
 # --- WeCom ------------------------------------------------------------------------------------------------------
 
 
@@ -51,25 +55,6 @@ class ExternalProfile:
     unionid: str = ""
     corp_name: str = ""
     follow_users: tuple[FollowUser, ...] = ()
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A message attachment in WeCom's shape: msgtype plus its body (image/link/miniprogram/video/file)."""
-
-    msgtype: str
-    body: dict[str, Any]
-
-    def to_wecom(self) -> dict[str, Any]:
-        return {"msgtype": self.msgtype, self.msgtype: self.body}
-
-
-@dataclass(frozen=True)
-class Message:
-    """Text plus up to 9 attachments: the body of welcome messages and mass-message tasks."""
-
-    text: str = ""
-    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,3 +147,109 @@ class IdGenerator(Protocol):
     def secret(self, nbytes: int = 32) -> str:
         """A new random URL-safe secret."""
         ...
+
+
+# --- storage ----------------------------------------------------------------------------------------------------
+# Repositories return domain objects. Conditional writes raise errors.ConflictError; nothing here reads then writes
+# without a condition.
+
+from chalicelib.domain.channels import Channel  # noqa: E402
+from chalicelib.domain.customers import Customer  # noqa: E402
+from chalicelib.domain.facts import Alias, CounterDelta, Fact  # noqa: E402
+from chalicelib.domain.staff import Staff  # noqa: E402
+from chalicelib.domain.tags import TagGroup, Taxonomy  # noqa: E402
+from chalicelib.domain.tenants import Tenant, TokenRecord  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    tag: str | None = None
+    stage: str | None = None
+    channel_id: str | None = None
+    owner_userid: str | None = None
+    added_from: str | None = None  # UTC key (domain.clock.utc_key), inclusive
+    added_to: str | None = None  # UTC key, exclusive
+
+
+@dataclass(frozen=True)
+class IntakeKeys:
+    """Everything intake may need for one event, read in one round trip."""
+
+    customer_id: str
+    ext_digest: str
+    fact_create_time: int
+    fact_digest: str
+    channel_id: str | None
+    staff_userid: str
+    date: str
+
+
+@dataclass(frozen=True)
+class IntakeSnapshot:
+    customer: Customer | None
+    alias: Alias | None
+    fact_exists: bool
+    channel: Channel | None
+    counters: dict[str, int]
+    staff: Staff | None
+
+
+class TenantRepository(Protocol):
+    def create_tenant(self, tenant: Tenant) -> None: ...
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+    def put_token(self, record: TokenRecord) -> None: ...
+    def get_token(self, tenant_id: str, token_hash: str) -> TokenRecord | None: ...
+    def list_tokens(self, tenant_id: str) -> list[TokenRecord]: ...
+    def delete_token(self, tenant_id: str, token_hash: str) -> None: ...
+
+
+class StaffRepository(Protocol):
+    def create_staff(self, tenant_id: str, staff: Staff) -> None: ...
+    def put_staff(self, tenant_id: str, staff: Staff) -> None: ...
+    def get_staff(self, tenant_id: str, userid: str) -> Staff | None: ...
+    def list_staff(self, tenant_id: str) -> list[Staff]: ...
+    def delete_staff(self, tenant_id: str, userid: str) -> None: ...
+
+
+class TagRepository(Protocol):
+    def taxonomy(self, tenant_id: str) -> Taxonomy: ...
+    def put_tag_group(self, tenant_id: str, group: TagGroup) -> None: ...
+    def delete_tag_group(self, tenant_id: str, group_id: str) -> None: ...
+
+
+class ChannelRepository(Protocol):
+    def create_channel(self, tenant_id: str, channel: Channel) -> None: ...
+    def get_channel(self, tenant_id: str, channel_id: str) -> Channel | None: ...
+    def list_channels(self, tenant_id: str, *, kind: str, cursor: str | None, limit: int) -> Page: ...
+    def put_channel(self, tenant_id: str, channel: Channel, *, expected_version: int) -> None: ...
+    def delete_channel(self, tenant_id: str, channel_id: str) -> None: ...
+    def mark_channel_full(self, tenant_id: str, channel_id: str, userid: str, date: str) -> None: ...
+
+
+class CustomerRepository(Protocol):
+    def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
+    def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Page: ...
+    def save_customer(self, tenant_id: str, customer: Customer, *, expected_version: int,
+                      fact: Fact | None = None) -> None: ...
+    def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]: ...
+    def erase_customer(self, tenant_id: str, customer_id: str, *, tombstones: list[Alias]) -> int:
+        """Deletes every item of the customer and its aliases; leaves tombstones; returns items deleted."""
+        ...
+
+
+class IntakeRepository(Protocol):
+    def load_intake(self, tenant_id: str, keys: IntakeKeys) -> IntakeSnapshot: ...
+    def load_customer(self, tenant_id: str, customer_id: str, fact_create_time: int,
+                      fact_digest: str) -> tuple[Customer | None, bool]: ...
+    def find_alias(self, tenant_id: str, kind: str, digest: str) -> Alias | None: ...
+    def put_alias(self, tenant_id: str, alias: Alias) -> None: ...
+    def create_customer(self, tenant_id: str, customer: Customer, counter: CounterDelta) -> None: ...
+    def save_event(self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact,
+                   counter: CounterDelta | None) -> None: ...
+    def record_ignored(self, tenant_id: str, fact: Fact, *, date: str, reason: str) -> bool: ...

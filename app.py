@@ -1,0 +1,22 @@
+"""Siyu's Chalice app: wiring only. Routes live in chalicelib/api, logic in chalicelib/services."""
+
+from __future__ import annotations
+
+from chalice import Chalice
+
+from chalicelib.api import admin, channels, customers, meta, staff, tags, wecom
+from chalicelib.observability import metrics
+
+app = Chalice(app_name="siyu")
+
+for blueprint in (meta.bp, admin.bp, staff.bp, tags.bp, channels.bp, customers.bp, wecom.bp):
+    app.register_blueprint(blueprint)
+
+
+@app.middleware("all")
+def flush_metrics(event, get_response):  # type: ignore[no-untyped-def]
+    """Emit the request's metrics (EMF) once it is answered."""
+    try:
+        return get_response(event)
+    finally:
+        metrics.flush_metrics(raise_on_empty_metrics=False)

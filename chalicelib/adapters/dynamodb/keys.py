@@ -1,0 +1,80 @@
+"""Every key string of the single table, built in one place. Every key starts with the tenant.
+
+See docs/data-model.md for the access pattern each key serves.
+"""
+
+from __future__ import annotations
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}"
+
+
+TENANT_SK = "TENANT"
+PROFILE_SK = "PROFILE"
+ALIAS_SK = "ID"
+STAFF_PREFIX = "STAFF#"
+TOKEN_PREFIX = "TOKEN#"
+TAG_GROUP_PREFIX = "TAGGROUP#"
+CHANNEL_PREFIX = "CH#"
+FACT_PREFIX = "F#"
+
+
+def token_sk(token_hash: str) -> str:
+    return f"{TOKEN_PREFIX}{token_hash}"
+
+
+def staff_sk(userid: str) -> str:
+    return f"{STAFF_PREFIX}{userid}"
+
+
+def tag_group_sk(group_id: str) -> str:
+    return f"{TAG_GROUP_PREFIX}{group_id}"
+
+
+def channel_sk(channel_id: str) -> str:
+    return f"{CHANNEL_PREFIX}{channel_id}"
+
+
+def customer_pk(tenant_id: str, customer_id: str) -> str:
+    return f"T#{tenant_id}#C#{customer_id}"
+
+
+def fact_sk(create_time: int, digest: str) -> str:
+    return f"{FACT_PREFIX}{create_time:010d}#{digest}"
+
+
+def customers_gsi_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}#CUSTOMERS"
+
+
+def customers_gsi_sk(added_at: str, customer_id: str) -> str:
+    return f"{added_at}#{customer_id}"
+
+
+def alias_pk(tenant_id: str, kind: str, digest: str) -> str:
+    return f"T#{tenant_id}#ID#{kind}#{digest}"
+
+
+def staff_day_pk(tenant_id: str, userid: str) -> str:
+    return f"T#{tenant_id}#ST#{userid}"
+
+
+def staff_day_sk(date: str) -> str:
+    return f"D#{date}"
+
+
+def ignored_pk(tenant_id: str, date: str) -> str:
+    return f"T#{tenant_id}#IGN#{date}"
+
+
+def ignored_sk(create_time: int, digest: str) -> str:
+    return f"{create_time:010d}#{digest}"
+
+
+def channel_count_attr(channel_id: str) -> str:
+    return f"c#{channel_id}"
+
+
+def full_attr(date: str) -> str:
+    return f"full#{date}"

@@ -1,0 +1,121 @@
+"""PynamoDB models of the single table. One base model, one subclass per entity (told apart by ``kind``).
+
+Table name, endpoint and region come from Settings through ``configure`` before first use, never at import.
+Nested, rarely-filtered parts of an entity live in one JSON ``doc`` attribute: compact items keep writes at 1 unit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    DiscriminatorAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.settings import Settings
+
+
+class Gsi1(GlobalSecondaryIndex["SiyuItem"]):
+    """Overloaded index: customers by added time (and later entities by their own gsi1 keys)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class SiyuItem(Model):
+    class Meta:
+        table_name = "siyu-unconfigured"
+        region = "us-east-1"
+        connect_timeout_seconds = 2
+        read_timeout_seconds = 5
+        max_retry_attempts = 3
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+    doc = UnicodeAttribute(null=True)
+    gsi1 = Gsi1()
+
+
+class TenantItem(SiyuItem, discriminator="tenant"):
+    pass
+
+
+class TokenItem(SiyuItem, discriminator="token"):
+    pass
+
+
+class StaffItem(SiyuItem, discriminator="staff"):
+    pass
+
+
+class TagGroupItem(SiyuItem, discriminator="tag_group"):
+    pass
+
+
+class ChannelItem(SiyuItem, discriminator="channel"):
+    version = NumberAttribute(default=0)
+
+
+class CustomerItem(SiyuItem, discriminator="customer"):
+    stage = UnicodeAttribute()
+    owner_userid = UnicodeAttribute()
+    source_channel_id = UnicodeAttribute()
+    added_at = UnicodeAttribute()
+    tags = UnicodeSetAttribute(null=True)
+    version = NumberAttribute()
+
+
+class FactItem(SiyuItem, discriminator="fact"):
+    pass
+
+
+class AliasItem(SiyuItem, discriminator="alias"):
+    customer_id = UnicodeAttribute(null=True)
+    erased_at = NumberAttribute(null=True)
+
+
+class CounterItem(SiyuItem, discriminator="counter"):
+    """Counters are top-level numeric attributes with dynamic names (adds, n_new, c#<channel>…)."""
+
+
+class IgnoredItem(SiyuItem, discriminator="ignored"):
+    pass
+
+
+_configured: dict[str, Any] = {}
+
+
+def configure(settings: Settings) -> Connection:
+    """Point every model at the table named by ``settings`` and return a shared low-level connection."""
+    key = (settings.table_name, settings.dynamodb_endpoint, settings.region)
+    if _configured.get("key") == key:
+        return _configured["connection"]  # type: ignore[no-any-return]
+    SiyuItem.Meta.table_name = settings.table_name
+    SiyuItem.Meta.region = settings.region
+    SiyuItem.Meta.host = settings.dynamodb_endpoint  # type: ignore[attr-defined]
+    for cls in (SiyuItem, *SiyuItem.__subclasses__()):
+        cls._connection = None
+    connection = Connection(
+        region=settings.region,
+        host=settings.dynamodb_endpoint,
+        connect_timeout_seconds=2,
+        read_timeout_seconds=5,
+        max_retry_attempts=3,
+    )
+    _configured.update(key=key, connection=connection)
+    return connection

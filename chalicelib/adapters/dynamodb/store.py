@@ -1,0 +1,414 @@
+"""DynamoDB implementation of every repository port (one table, see docs/data-model.md).
+
+Conditional failures become ConflictError; other botocore/PynamoDB failures become UpstreamError. Reads that only
+decide (intake's snapshot) are eventually consistent at half price; correctness comes from conditional writes.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.expressions.operand import Path
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb import mappers as m
+from chalicelib.adapters.dynamodb.models import (
+    AliasItem,
+    ChannelItem,
+    CounterItem,
+    CustomerItem,
+    FactItem,
+    IgnoredItem,
+    SiyuItem,
+    StaffItem,
+    TagGroupItem,
+    TenantItem,
+    TokenItem,
+)
+from chalicelib.domain.channels import Channel
+from chalicelib.domain.customers import Customer
+from chalicelib.domain.facts import Alias, CounterDelta, Fact
+from chalicelib.domain.staff import Staff
+from chalicelib.domain.tags import TagGroup, Taxonomy
+from chalicelib.domain.tenants import Tenant, TokenRecord
+from chalicelib.errors import ConflictError, InvalidError, UpstreamError
+from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
+
+IGNORED_TTL_DAYS = 30
+TOMBSTONE_TTL_DAYS = 3
+MAX_QUERY_ROUNDS = 10
+
+
+def _is_condition_failure(exc: BaseException) -> bool:
+    if isinstance(exc, TransactWriteError):
+        reasons = exc.cancellation_reasons or []
+        return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
+    if isinstance(exc, PynamoDBException):
+        return exc.cause_response_code == "ConditionalCheckFailedException"
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return False
+
+
+class _translate:
+    """Context manager mapping storage exceptions onto the SiyuError tree (branching on codes, never text)."""
+
+    def __init__(self, conflict: str = "the item changed or already exists") -> None:
+        self.conflict = conflict
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or not isinstance(exc, PynamoDBException | ClientError | BotoCoreError):
+            return False
+        if _is_condition_failure(exc):
+            raise ConflictError(self.conflict) from exc
+        raise UpstreamError("the database request failed") from exc
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, *, partition_attr: str, partition: str) -> dict[str, Any] | None:
+    """A cursor is an opaque LastEvaluatedKey; it must belong to the partition being read (tenant isolation)."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        ok = isinstance(key, dict) and key.get(partition_attr, {}).get("S") == partition
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InvalidError("cursor is not valid") from exc
+    if not ok:
+        raise InvalidError("cursor is not valid")
+    return key
+
+
+class DynamoStore:
+    """All repositories over one table. Takes the low-level connection built by ``models.configure``."""
+
+    def __init__(self, connection: Connection, table_name: str) -> None:
+        self.connection = connection
+        self.table = table_name
+
+    @property
+    def client(self) -> Any:
+        return self.connection.client
+
+    # --- raw helpers --------------------------------------------------------------------------------------------
+
+    def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """BatchGetItem (eventually consistent), following UnprocessedKeys; returns raw items by key."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": p}, "sk": {"S": s}} for p, s in keys]}}
+        with _translate():
+            for _ in range(5):
+                resp = self.client.batch_get_item(RequestItems=request)
+                for raw in resp.get("Responses", {}).get(self.table, []):
+                    found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found
+
+    def _get_raw(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        with _translate():
+            resp = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                                        ConsistentRead=consistent)
+        item = resp.get("Item")
+        return dict(item) if item else None
+
+    def _query_prefix(self, pk: str, prefix: str) -> list[SiyuItem]:
+        with _translate():
+            return list(SiyuItem.query(pk, SiyuItem.sk.startswith(prefix)))
+
+    # --- tenants and tokens ---------------------------------------------------------------------------------------
+
+    def create_tenant(self, tenant: Tenant) -> None:
+        with _translate(f"tenant {tenant.tenant_id} already exists"):
+            m.tenant_to_item(tenant).save(condition=SiyuItem.pk.does_not_exist())
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        raw = self._get_raw(k.tenant_pk(tenant_id), k.TENANT_SK)
+        return m.tenant_from_item(TenantItem.from_raw_data(raw)) if raw else None
+
+    def put_token(self, record: TokenRecord) -> None:
+        with _translate():
+            m.token_to_item(record).save()
+
+    def get_token(self, tenant_id: str, token_hash: str) -> TokenRecord | None:
+        raw = self._get_raw(k.tenant_pk(tenant_id), k.token_sk(token_hash))
+        return m.token_from_item(TokenItem.from_raw_data(raw)) if raw else None
+
+    def list_tokens(self, tenant_id: str) -> list[TokenRecord]:
+        return [m.token_from_item(i) for i in self._query_prefix(k.tenant_pk(tenant_id), k.TOKEN_PREFIX)]
+
+    def delete_token(self, tenant_id: str, token_hash: str) -> None:
+        with _translate():
+            TokenItem(pk=k.tenant_pk(tenant_id), sk=k.token_sk(token_hash)).delete()
+
+    # --- staff ----------------------------------------------------------------------------------------------------
+
+    def create_staff(self, tenant_id: str, staff: Staff) -> None:
+        with _translate(f"staff {staff.userid} already exists"):
+            m.staff_to_item(tenant_id, staff).save(condition=SiyuItem.pk.does_not_exist())
+
+    def put_staff(self, tenant_id: str, staff: Staff) -> None:
+        with _translate():
+            m.staff_to_item(tenant_id, staff).save()
+
+    def get_staff(self, tenant_id: str, userid: str) -> Staff | None:
+        raw = self._get_raw(k.tenant_pk(tenant_id), k.staff_sk(userid))
+        return m.staff_from_item(StaffItem.from_raw_data(raw)) if raw else None
+
+    def list_staff(self, tenant_id: str) -> list[Staff]:
+        return [m.staff_from_item(i) for i in self._query_prefix(k.tenant_pk(tenant_id), k.STAFF_PREFIX)]
+
+    def delete_staff(self, tenant_id: str, userid: str) -> None:
+        with _translate():
+            StaffItem(pk=k.tenant_pk(tenant_id), sk=k.staff_sk(userid)).delete()
+
+    # --- tags -----------------------------------------------------------------------------------------------------
+
+    def taxonomy(self, tenant_id: str) -> Taxonomy:
+        items = self._query_prefix(k.tenant_pk(tenant_id), k.TAG_GROUP_PREFIX)
+        return Taxonomy(groups=tuple(m.tag_group_from_item(i) for i in items))
+
+    def put_tag_group(self, tenant_id: str, group: TagGroup) -> None:
+        with _translate():
+            m.tag_group_to_item(tenant_id, group).save()
+
+    def delete_tag_group(self, tenant_id: str, group_id: str) -> None:
+        with _translate():
+            TagGroupItem(pk=k.tenant_pk(tenant_id), sk=k.tag_group_sk(group_id)).delete()
+
+    # --- channels -------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _channel_from_raw(raw: dict[str, Any]) -> Channel:
+        full = {name.split("#", 1)[1]: list(v["SS"]) for name, v in raw.items() if name.startswith("full#")}
+        return m.channel_from_raw(raw.get("doc", {}).get("S"), int(raw.get("version", {}).get("N", "0")), full)
+
+    def create_channel(self, tenant_id: str, channel: Channel) -> None:
+        with _translate(f"channel {channel.channel_id} already exists"):
+            m.channel_to_item(tenant_id, channel).save(condition=SiyuItem.pk.does_not_exist())
+
+    def get_channel(self, tenant_id: str, channel_id: str) -> Channel | None:
+        raw = self._get_raw(k.tenant_pk(tenant_id), k.channel_sk(channel_id))
+        return self._channel_from_raw(raw) if raw else None
+
+    def list_channels(self, tenant_id: str, *, kind: str, cursor: str | None, limit: int) -> Page:
+        prefix = k.channel_sk("rf" if kind == "referral" else "ch")
+        pk = k.tenant_pk(tenant_id)
+        start = _decode_cursor(cursor, partition_attr="pk", partition=pk)
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":p": {"S": prefix}},
+            "Limit": limit,
+        }
+        if start:
+            params["ExclusiveStartKey"] = start
+        with _translate():
+            resp = self.client.query(**params)
+        last = resp.get("LastEvaluatedKey")
+        return Page(items=[self._channel_from_raw(r) for r in resp.get("Items", [])],
+                    next_cursor=_encode_cursor(last) if last else None)
+
+    def put_channel(self, tenant_id: str, channel: Channel, *, expected_version: int) -> None:
+        item = m.channel_to_item(tenant_id, channel)
+        with _translate(f"channel {channel.channel_id} changed concurrently; reload and retry"):
+            # UpdateItem (not PutItem) keeps the per-day ``full#`` sets, which live outside the model.
+            item.update(
+                actions=[ChannelItem.doc.set(item.doc), ChannelItem.version.set(channel.version),
+                         ChannelItem.kind.set(ChannelItem)],
+                condition=(ChannelItem.version == expected_version),
+            )
+
+    def delete_channel(self, tenant_id: str, channel_id: str) -> None:
+        with _translate():
+            ChannelItem(pk=k.tenant_pk(tenant_id), sk=k.channel_sk(channel_id)).delete()
+
+    def mark_channel_full(self, tenant_id: str, channel_id: str, userid: str, date: str) -> None:
+        """Atomically add ``userid`` to the day's full set (a string-set ADD; concurrent caps never clash)."""
+        with _translate():
+            ChannelItem(pk=k.tenant_pk(tenant_id), sk=k.channel_sk(channel_id)).update(
+                actions=[Path(k.full_attr(date)).add({userid})],
+                condition=SiyuItem.pk.exists(),
+            )
+
+    # --- customers ------------------------------------------------------------------------------------------------
+
+    def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None:
+        raw = self._get_raw(k.customer_pk(tenant_id, customer_id), k.PROFILE_SK)
+        return m.customer_from_item(CustomerItem.from_raw_data(raw)) if raw else None
+
+    def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Page:
+        gpk = k.customers_gsi_pk(tenant_id)
+        start = _decode_cursor(cursor, partition_attr="gsi1pk", partition=gpk)
+        values: dict[str, Any] = {":g": {"S": gpk}}
+        key_cond = "gsi1pk = :g"
+        if flt.added_from or flt.added_to:
+            values[":a"] = {"S": flt.added_from or "0"}
+            values[":b"] = {"S": flt.added_to or "~"}  # "{utc}#{id}" < "{to}" excludes ``to`` itself
+            key_cond += " AND gsi1sk BETWEEN :a AND :b"
+        filters, names = [], {}
+        for i, (attr, value) in enumerate(
+            (("stage", flt.stage), ("source_channel_id", flt.channel_id), ("owner_userid", flt.owner_userid))
+        ):
+            if value:
+                filters.append(f"#f{i} = :f{i}")
+                names[f"#f{i}"] = attr
+                values[f":f{i}"] = {"S": value}
+        if flt.tag:
+            filters.append("contains(tags, :tag)")
+            values[":tag"] = {"S": flt.tag}
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": key_cond,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if filters:
+            params["FilterExpression"] = " AND ".join(filters)
+        if names:
+            params["ExpressionAttributeNames"] = names
+        items: list[Customer] = []
+        last: dict[str, Any] | None = start
+        with _translate():
+            for _ in range(MAX_QUERY_ROUNDS):
+                params["Limit"] = max(limit - len(items), 1) if not filters else 200
+                if last:
+                    params["ExclusiveStartKey"] = last
+                resp = self.client.query(**params)
+                for raw in resp.get("Items", []):
+                    items.append(m.customer_from_item(CustomerItem.from_raw_data(raw)))
+                    if len(items) == limit:
+                        last = {a: raw[a] for a in ("pk", "sk", "gsi1pk", "gsi1sk")}
+                        return Page(items, _encode_cursor(last))
+                last = resp.get("LastEvaluatedKey")
+                if not last:
+                    break
+        return Page(items, _encode_cursor(last) if last else None)
+
+    def save_customer(self, tenant_id: str, customer: Customer, *, expected_version: int,
+                      fact: Fact | None = None) -> None:
+        item = m.customer_to_item(tenant_id, customer)
+        with _translate("the customer changed concurrently; reload and retry"), \
+                TransactWrite(connection=self.connection) as tx:
+            tx.save(item, condition=(CustomerItem.version == expected_version))
+            if fact is not None:
+                tx.save(m.fact_to_item(fact), condition=SiyuItem.pk.does_not_exist())
+
+    def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]:
+        with _translate():
+            items = FactItem.query(k.customer_pk(tenant_id, customer_id), SiyuItem.sk.startswith(k.FACT_PREFIX),
+                                   scan_index_forward=False, limit=limit)
+            return [m.fact_from_item(tenant_id, i) for i in items]
+
+    def erase_customer(self, tenant_id: str, customer_id: str, *, tombstones: list[Alias]) -> int:
+        """Deletes the customer's whole partition (profile, facts, anything later added there) and replaces its
+        aliases with short-lived tombstones that keep no customer id, only when the erasure happened."""
+        pk = k.customer_pk(tenant_id, customer_id)
+        with _translate():
+            keys = [(i.pk, i.sk) for i in SiyuItem.query(pk, attributes_to_get=["pk", "sk"])]
+            with SiyuItem.batch_write() as batch:
+                for p, s in keys:
+                    batch.delete(SiyuItem(pk=p, sk=s))
+                for a in tombstones:
+                    item = m.alias_to_item(tenant_id, Alias(a.kind, a.digest, "", a.erased_at))
+                    item.expires_at = datetime.fromtimestamp(  # type: ignore[assignment]
+                        (a.erased_at or 0) + TOMBSTONE_TTL_DAYS * 86400, UTC)
+                    batch.save(item)
+        return len(keys)
+
+    # --- intake ---------------------------------------------------------------------------------------------------
+
+    def load_intake(self, tenant_id: str, keys: IntakeKeys) -> IntakeSnapshot:
+        cpk = k.customer_pk(tenant_id, keys.customer_id)
+        wanted = {
+            "customer": (cpk, k.PROFILE_SK),
+            "fact": (cpk, k.fact_sk(keys.fact_create_time, keys.fact_digest)),
+            "alias": (k.alias_pk(tenant_id, "ext", keys.ext_digest), k.ALIAS_SK),
+            "counter": (k.staff_day_pk(tenant_id, keys.staff_userid), k.staff_day_sk(keys.date)),
+            "staff": (k.tenant_pk(tenant_id), k.staff_sk(keys.staff_userid)),
+        }
+        if keys.channel_id:
+            wanted["channel"] = (k.tenant_pk(tenant_id), k.channel_sk(keys.channel_id))
+        raw = self._batch_get(list(wanted.values()))
+        got = {name: raw.get(key) for name, key in wanted.items()}
+        counter_raw = got["counter"] or {}
+        return IntakeSnapshot(
+            customer=m.customer_from_item(CustomerItem.from_raw_data(got["customer"])) if got["customer"] else None,
+            alias=m.alias_from_item("ext", keys.ext_digest, AliasItem.from_raw_data(got["alias"]))
+            if got["alias"] else None,
+            fact_exists=got["fact"] is not None,
+            channel=self._channel_from_raw(got["channel"]) if got.get("channel") else None,
+            counters={name: int(v["N"]) for name, v in counter_raw.items() if "N" in v},
+            staff=m.staff_from_item(StaffItem.from_raw_data(got["staff"])) if got["staff"] else None,
+        )
+
+    def load_customer(self, tenant_id: str, customer_id: str, fact_create_time: int,
+                      fact_digest: str) -> tuple[Customer | None, bool]:
+        cpk = k.customer_pk(tenant_id, customer_id)
+        fkey = (cpk, k.fact_sk(fact_create_time, fact_digest))
+        raw = self._batch_get([(cpk, k.PROFILE_SK), fkey])
+        profile = raw.get((cpk, k.PROFILE_SK))
+        customer = m.customer_from_item(CustomerItem.from_raw_data(profile)) if profile else None
+        return customer, fkey in raw
+
+    def find_alias(self, tenant_id: str, kind: str, digest: str) -> Alias | None:
+        raw = self._get_raw(k.alias_pk(tenant_id, kind, digest), k.ALIAS_SK)
+        return m.alias_from_item(kind, digest, AliasItem.from_raw_data(raw)) if raw else None
+
+    def put_alias(self, tenant_id: str, alias: Alias) -> None:
+        """Claims an identity for a customer; a live alias of another customer is a conflict, a tombstone isn't."""
+        item = m.alias_to_item(tenant_id, alias)
+        cond = (SiyuItem.pk.does_not_exist() | (AliasItem.customer_id == alias.customer_id)
+                | AliasItem.customer_id.does_not_exist())
+        with _translate("that identity belongs to another customer"):
+            item.save(condition=cond)
+
+    @staticmethod
+    def _counter_update(tx: TransactWrite, tenant_id: str, counter: CounterDelta) -> None:
+        item = CounterItem(pk=k.staff_day_pk(tenant_id, counter.userid), sk=k.staff_day_sk(counter.date))
+        actions = [Path(name).add(n) for name, n in sorted(counter.counts.items())]
+        tx.update(item, actions=[*actions, CounterItem.kind.set(CounterItem)])
+
+    def create_customer(self, tenant_id: str, customer: Customer, counter: CounterDelta) -> None:
+        """One transaction: the profile (only if absent) and the day's counters — a fact counted exactly once."""
+        with _translate("customer already exists"), TransactWrite(connection=self.connection) as tx:
+            tx.save(m.customer_to_item(tenant_id, customer), condition=SiyuItem.pk.does_not_exist())
+            self._counter_update(tx, tenant_id, counter)
+
+    def save_event(self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact,
+                   counter: CounterDelta | None) -> None:
+        """One transaction: the fact (only if new), the profile (only if unchanged since read), the counters."""
+        with _translate("the customer changed concurrently or the event was applied"), \
+                TransactWrite(connection=self.connection) as tx:
+            tx.save(m.fact_to_item(fact), condition=SiyuItem.pk.does_not_exist())
+            tx.save(m.customer_to_item(tenant_id, customer), condition=(CustomerItem.version == expected_version))
+            if counter is not None:
+                self._counter_update(tx, tenant_id, counter)
+
+    def record_ignored(self, tenant_id: str, fact: Fact, *, date: str, reason: str) -> bool:
+        """Keeps an ignored event for 30 days (for operators); returns False when it was already recorded."""
+        data = {"type": fact.type, "at": fact.at, "userid": fact.userid, "reason": reason, "detail": fact.detail}
+        item = IgnoredItem(pk=k.ignored_pk(tenant_id, date), sk=k.ignored_sk(fact.create_time, fact.digest),
+                           doc=json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        item.expires_at = datetime.fromtimestamp(fact.create_time + IGNORED_TTL_DAYS * 86400, UTC)
+        try:
+            with _translate():
+                item.save(condition=SiyuItem.pk.does_not_exist())
+        except ConflictError:
+            return False
+        return True

@@ -1,0 +1,144 @@
+"""The shape every route shares: authenticate → parse → validate → one service call → JSON response.
+
+Routes are declared through ``route`` so one registry feeds Chalice, the OpenAPI document and the table-driven
+authorization test — a new route cannot skip any of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import schemas
+from chalicelib.bootstrap import services
+from chalicelib.domain.tenants import Role, TokenRecord
+from chalicelib.errors import InvalidError, PayloadTooLargeError, SiyuError
+from chalicelib.observability import logger
+from chalicelib.services.tenants import check_admin
+
+JSON_TYPES = ["application/json"]
+MAX_JSON_BYTES = 256 * 1024
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    summary: str
+    auth: str  # admin | tenant | wecom | public
+    role: Role | None = None
+    body: str | None = None
+    query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    status: int = 200
+    tag: str = ""
+
+
+ROUTES: list[RouteSpec] = []
+
+PAGINATION = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    "cursor": {"type": "string", "description": "next_cursor of the previous page"},
+}
+
+
+@dataclass
+class Ctx:
+    """What a handler gets: the request, the checked token (tenant routes) and the validated body."""
+
+    request: Any
+    token: TokenRecord | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(self.request.query_params or {})
+
+    def limit(self) -> int:
+        raw = self.query.get("limit", str(DEFAULT_LIMIT))
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+            raise InvalidError(f"limit must be an integer from 1 to {MAX_LIMIT}")
+        return int(raw)
+
+    def cursor(self) -> str | None:
+        return self.query.get("cursor") or None
+
+    @property
+    def staff_scope(self) -> str | None:
+        """A staff token's own userid: staff see only their own customers."""
+        if self.token is not None and self.token.role == Role.STAFF:
+            return self.token.staff_userid
+        return None
+
+    @property
+    def actor(self) -> str:
+        if self.token is None:
+            return "admin"
+        return self.token.staff_userid or self.token.token_id
+
+
+def error_response(exc: SiyuError) -> Response:
+    return Response(body=exc.to_body(), status_code=exc.status, headers={"Content-Type": "application/json"})
+
+
+def bearer(request: Any) -> str | None:
+    header = (request.headers or {}).get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def parse_json(request: Any) -> Any:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_JSON_BYTES:
+        raise PayloadTooLargeError(f"request body exceeds {MAX_JSON_BYTES} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidError("request body is not valid JSON") from exc
+
+
+def route(bp: Blueprint, path: str, method: str, *, summary: str, auth: str, role: Role | None = None,
+          body: str | None = None, query: dict[str, dict[str, Any]] | None = None, status: int = 200,
+          tag: str = "", content_types: list[str] | None = None) -> Callable[[Callable[..., Any]], Any]:
+    spec = RouteSpec(method, path, summary, auth, role, body, query or {}, status, tag)
+    ROUTES.append(spec)
+
+    def decorator(fn: Callable[..., Any]) -> Any:
+        def view(**params: str) -> Any:
+            request = bp.current_request
+            try:
+                ctx = Ctx(request)
+                svc = services()
+                if auth == "admin":
+                    check_admin(bearer(request), svc.settings.admin_token)
+                elif auth == "tenant":
+                    ctx.token = svc.tenants.authenticate(params["tenant_id"], bearer(request), role or Role.VIEWER)
+                if body is not None:
+                    ctx.body = schemas.validate(body, parse_json(request))
+                result = fn(ctx, **params)
+            except SiyuError as exc:
+                if exc.status >= 500:
+                    logger.error("request failed", extra={"code": exc.code, "route": path})
+                else:
+                    logger.warning("request rejected", extra={"code": exc.code, "status": exc.status, "route": path})
+                return error_response(exc)
+            except Exception:
+                logger.exception("unhandled error", extra={"route": path})
+                return error_response(SiyuError("internal error"))
+            if isinstance(result, Response):
+                return result
+            return Response(body=result, status_code=status, headers={"Content-Type": "application/json"})
+
+        view.__name__ = fn.__name__
+        view.__doc__ = fn.__doc__
+        bp.route(path, methods=[method], content_types=content_types or JSON_TYPES)(view)
+        return fn
+
+    return decorator

@@ -1,0 +1,93 @@
+"""Builds the real adapters and services once per settings (cached across warm invocations).
+
+Heavy modules (boto3/PynamoDB, the WeCom client) are imported here, on first use, never when ``app`` is imported.
+Tests either run this against moto/DynamoDB Local or install fakes with ``override``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.settings import Settings, get_settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Any
+    wecom: Any
+    clock: Any
+    ids: Any
+    tenants: Any
+    tenant_cache: Any
+    staff: Any
+    tags: Any
+    channels: Any
+    customers: Any
+    intake: Any
+    callbacks: Any
+    health: Any
+
+
+_built: dict[Settings, Services] = {}
+_override: Services | None = None
+
+
+def build(settings: Settings, *, store: Any, wecom: Any, clock: Any, ids: Any, codec: Any,
+          health: Any = None) -> Services:
+    """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes."""
+    from chalicelib.services.callbacks import CallbackService, TenantCache
+    from chalicelib.services.channels import ChannelService
+    from chalicelib.services.customers import CustomerService
+    from chalicelib.services.intake import IntakeService
+    from chalicelib.services.staff import StaffService
+    from chalicelib.services.tags import TagService
+    from chalicelib.services.tenants import TenantService
+
+    tags = TagService(store, wecom, clock, ids)
+    tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
+    intake = IntakeService(store, wecom, clock)
+    return Services(
+        settings=settings, store=store, wecom=wecom, clock=clock, ids=ids,
+        tenants=TenantService(store, clock, ids), tenant_cache=tenant_cache, staff=StaffService(store, clock),
+        tags=tags, channels=ChannelService(store, tags, wecom, clock, ids),
+        customers=CustomerService(store, wecom, clock), intake=intake,
+        callbacks=CallbackService(tenant_cache, codec, intake), health=health,
+    )
+
+
+def _build_real(settings: Settings) -> Services:
+    from chalicelib.adapters.clock import RandomIds, SystemClock
+    from chalicelib.adapters.dynamodb.models import configure
+    from chalicelib.adapters.dynamodb.store import DynamoStore
+    from chalicelib.adapters.health import HealthChecker
+    from chalicelib.adapters.wecom.client import WeComClient
+    from chalicelib.adapters.wecom.codec import WXCallbackCodec
+    from chalicelib.adapters.wecom.transport import Urllib3Transport
+
+    connection = configure(settings)
+    store = DynamoStore(connection, settings.table_name)
+    wecom = WeComClient(Urllib3Transport(settings.wecom_base_url), timeout=settings.wecom_timeout_seconds)
+    codec = WXCallbackCodec(max_bytes=settings.max_callback_bytes)
+    return build(settings, store=store, wecom=wecom, clock=SystemClock(), ids=RandomIds(), codec=codec,
+                 health=HealthChecker(settings, store))
+
+
+def services() -> Services:
+    if _override is not None:
+        return _override
+    settings = get_settings()
+    if settings not in _built:
+        _built[settings] = _build_real(settings)
+    return _built[settings]
+
+
+def override(svc: Services | None) -> None:
+    """Install (or with None, remove) a prebuilt Services — tests use it to run routes against fakes."""
+    global _override
+    _override = svc
+
+
+def reset() -> None:
+    _built.clear()

@@ -1,0 +1,56 @@
+"""The JSON Schemas that validate requests — and, unchanged, the OpenAPI document's request bodies.
+
+Each schema is loaded once with shared ``defs.schema.json`` references inlined, and compiled once on first use
+(a prebuilt validator costs ~60 µs a call; recompiling per call would cost milliseconds).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from chalicelib.errors import InvalidError
+
+HERE = Path(__file__).parent
+DEFS_REF = "defs.schema.json#/$defs/"
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(DEFS_REF):
+            return _inline(defs[ref[len(DEFS_REF):]], defs)
+        return {key: _inline(value, defs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(value, defs) for value in node]
+    return node
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """The named schema (file ``<name>.schema.json``) with shared definitions inlined."""
+    defs = json.loads((HERE / "defs.schema.json").read_text(encoding="utf-8"))["$defs"]
+    raw = json.loads((HERE / f"{name}.schema.json").read_text(encoding="utf-8"))
+    return _inline(raw, defs)  # type: ignore[no-any-return]
+
+
+@cache
+def _validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator  # imported on first validation: keeps cold start low
+
+    return Draft202012Validator(schema(name))
+
+
+def validate(name: str, data: Any) -> dict[str, Any]:
+    """Return ``data`` if valid; otherwise raise InvalidError listing every error with its JSON path."""
+    errors = sorted(_validator(name).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        details = [{"path": "/" + "/".join(str(p) for p in e.absolute_path), "message": e.message} for e in errors]
+        raise InvalidError(f"request body is invalid ({len(details)} error(s))", details=details)
+    return data  # type: ignore[no-any-return]
+
+
+def names() -> list[str]:
+    return sorted(p.name.removesuffix(".schema.json") for p in HERE.glob("*.schema.json") if p.name != "defs.schema.json")

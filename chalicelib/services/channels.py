@@ -1,0 +1,144 @@
+"""Channel live codes (渠道活码), kept in sync with WeCom's contact ways (``add_contact_way`` scene 2)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Protocol
+
+from chalicelib.domain.channels import (
+    Assignment,
+    Channel,
+    check_assignment,
+    code_users,
+    message_from_json,
+)
+from chalicelib.domain.clock import iso_of, local_date
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import InvalidError, NotFoundError, SiyuError, WeComInvalidArgumentError
+from chalicelib.observability import logger
+from chalicelib.ports import (
+    ChannelRepository,
+    Clock,
+    CustomerRepository,
+    IdGenerator,
+    Page,
+    StaffRepository,
+    WeComCredentials,
+    WeComPort,
+)
+from chalicelib.services.tags import TagService
+
+PLAIN_FIELDS = ("name", "source", "campaign", "plan_id", "spend", "exposure")
+
+
+class ChannelRepo(ChannelRepository, StaffRepository, CustomerRepository, Protocol):
+    """What channel administration needs from storage."""
+
+
+def _creds(tenant: Tenant) -> WeComCredentials:
+    return WeComCredentials(tenant_id=tenant.tenant_id, corp_id=tenant.corp_id, secret=tenant.wecom_secret)
+
+
+def _assignment(data: dict[str, Any]) -> Assignment:
+    return Assignment(mode=data.get("mode", "single"), userids=tuple(data.get("userids", [])),
+                      backup_userid=data.get("backup_userid"), daily_caps=dict(data.get("daily_caps") or {}))
+
+
+class ChannelService:
+    def __init__(self, repo: ChannelRepo, tags: TagService, wecom: WeComPort, clock: Clock,
+                 ids: IdGenerator) -> None:
+        self.repo = repo
+        self.tags = tags
+        self.wecom = wecom
+        self.clock = clock
+        self.ids = ids
+
+    def _today(self, tenant: Tenant) -> str:
+        return local_date(self.clock.now().timestamp(), tenant.zone)
+
+    def _active_staff(self, tenant_id: str) -> set[str]:
+        return {s.userid for s in self.repo.list_staff(tenant_id) if s.active}
+
+    def create(self, tenant: Tenant, data: dict[str, Any]) -> Channel:
+        assignment = _assignment(data["staff"])
+        check_assignment(assignment, self._active_staff(tenant.tenant_id))
+        now = iso_of(self.clock.now(), tenant.zone)
+        channel = Channel(
+            channel_id=self.ids.new_id("ch_"), name=data["name"], source=data["source"],
+            campaign=data.get("campaign", ""), assignment=assignment, welcome=message_from_json(data.get("welcome")),
+            tags=self.tags.resolve(tenant, data.get("tags", [])), plan_id=data.get("plan_id"),
+            spend=data.get("spend"), exposure=data.get("exposure"), created_at=now, updated_at=now, version=1,
+        )
+        return self._register(tenant, channel)
+
+    def _register(self, tenant: Tenant, channel: Channel) -> Channel:
+        """Create the WeCom contact way, then store; if storing fails, remove the contact way again."""
+        users = code_users(channel, None, self._today(tenant), frozenset())
+        way = self.wecom.add_contact_way(_creds(tenant), users=users, state=channel.state, remark=channel.name[:30])
+        channel = replace(channel, config_id=way.config_id, qr_code=way.qr_code)
+        try:
+            self.repo.create_channel(tenant.tenant_id, channel)
+        except SiyuError:
+            self.wecom.del_contact_way(_creds(tenant), config_id=way.config_id)
+            raise
+        return channel
+
+    def get(self, tenant_id: str, channel_id: str) -> Channel:
+        channel = self.repo.get_channel(tenant_id, channel_id)
+        if channel is None:
+            raise NotFoundError(f"channel {channel_id} does not exist")
+        return channel
+
+    def list(self, tenant_id: str, *, kind: str, cursor: str | None, limit: int) -> Page:
+        return self.repo.list_channels(tenant_id, kind=kind, cursor=cursor, limit=limit)
+
+    def update(self, tenant: Tenant, channel_id: str, data: dict[str, Any]) -> Channel:
+        channel = self.get(tenant.tenant_id, channel_id)
+        changes: dict[str, Any] = {name: data[name] for name in PLAIN_FIELDS if name in data}
+        if "staff" in data:
+            changes["assignment"] = _assignment(data["staff"])
+            check_assignment(changes["assignment"], self._active_staff(tenant.tenant_id))
+        if "welcome" in data:
+            changes["welcome"] = message_from_json(data["welcome"])
+        if "tags" in data:
+            changes["tags"] = self.tags.resolve(tenant, data["tags"])
+        updated = replace(channel, **changes, updated_at=iso_of(self.clock.now(), tenant.zone),
+                          version=channel.version + 1)
+        if "staff" in data or updated.name[:30] != channel.name[:30]:
+            today = self._today(tenant)
+            users = code_users(updated, None, today, updated.full_today(today))
+            self.wecom.update_contact_way(_creds(tenant), config_id=channel.config_id, users=users,
+                                          state=channel.state, remark=updated.name[:30])
+        self.repo.put_channel(tenant.tenant_id, updated, expected_version=channel.version)
+        return updated
+
+    def delete(self, tenant: Tenant, channel_id: str) -> None:
+        channel = self.get(tenant.tenant_id, channel_id)
+        if channel.config_id:
+            try:
+                self.wecom.del_contact_way(_creds(tenant), config_id=channel.config_id)
+            except WeComInvalidArgumentError:
+                logger.info("contact way already gone at WeCom", extra={"channel_id": channel_id})
+        self.repo.delete_channel(tenant.tenant_id, channel_id)
+
+    def referral_for(self, tenant: Tenant, customer_id: str, data: dict[str, Any]) -> Channel:
+        """The customer's own referral code (老带新): its state names the referrer; one per customer."""
+        channel_id = "rf_" + customer_id[1:]
+        existing = self.repo.get_channel(tenant.tenant_id, channel_id)
+        if existing is not None:
+            return existing
+        customer = self.repo.get_customer(tenant.tenant_id, customer_id)
+        if customer is None:
+            raise NotFoundError(f"customer {customer_id} does not exist")
+        if not customer.active_relations:
+            raise InvalidError("the customer has no active relation with staff; a referral code needs one")
+        now = iso_of(self.clock.now(), tenant.zone)
+        channel = Channel(
+            channel_id=channel_id, name=data.get("name") or f"老带新-{customer_id}", source="referral",
+            campaign=data.get("campaign", ""), kind="referral", referrer_customer_id=customer_id,
+            assignment=Assignment(mode="single", userids=(customer.owner_userid,)),
+            welcome=message_from_json(data.get("welcome")),
+            tags=self.tags.resolve(tenant, data.get("tags") or [{"group": "流量平台来源", "name": "老带新"}]),
+            created_at=now, updated_at=now, version=1,
+        )
+        return self._register(tenant, channel)

@@ -1,0 +1,111 @@
+"""Tenants, their tokens, and who may do what. Tokens are stored hashed; secrets are never returned."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.clock import iso_of
+from chalicelib.domain.tags import DEFAULT_TAXONOMY, Tag, TagGroup
+from chalicelib.domain.tenants import (
+    DEFAULT_TIMEZONE,
+    Role,
+    Tenant,
+    TokenRecord,
+    check_tenant_id,
+    check_timezone,
+    check_wecom_config,
+    hash_token,
+    token_tenant,
+)
+from chalicelib.errors import ForbiddenError, InvalidError, NotFoundError, UnauthorizedError
+from chalicelib.ports import Clock, IdGenerator, StaffRepository, TagRepository, TenantRepository
+
+
+class TenantRepo(TenantRepository, TagRepository, StaffRepository, Protocol):
+    """What tenant administration needs from storage."""
+
+
+class TenantService:
+    def __init__(self, repo: TenantRepo, clock: Clock, ids: IdGenerator) -> None:
+        self.repo = repo
+        self.clock = clock
+        self.ids = ids
+
+    def create(self, *, tenant_id: str, name: str, corp_id: str, wecom: dict[str, str],
+               timezone: str = DEFAULT_TIMEZONE) -> Tenant:
+        """A new tenant with the field's default tag taxonomy (mirrored to WeCom when first used)."""
+        check_tenant_id(tenant_id)
+        check_timezone(timezone)
+        check_wecom_config(wecom.get("token", ""), wecom.get("encoding_aes_key", ""), wecom.get("secret", ""))
+        now = iso_of(self.clock.now(), ZoneInfo(timezone))
+        tenant = Tenant(tenant_id=tenant_id, name=name, corp_id=corp_id, timezone=timezone,
+                        wecom_token=wecom["token"], wecom_aes_key=wecom["encoding_aes_key"],
+                        wecom_secret=wecom["secret"], salt=self.ids.secret(24), created_at=now)
+        self.repo.create_tenant(tenant)
+        for group_name, exclusive, tag_names in DEFAULT_TAXONOMY:
+            group = TagGroup(group_id=self.ids.new_id("tg_"), name=group_name, exclusive=exclusive,
+                             tags=tuple(Tag(self.ids.new_id("t_"), n) for n in tag_names), created_at=now)
+            self.repo.put_tag_group(tenant_id, group)
+        return tenant
+
+    def get(self, tenant_id: str) -> Tenant:
+        tenant = self.repo.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFoundError(f"tenant {tenant_id} does not exist")
+        return tenant
+
+    def issue_token(self, tenant_id: str, *, role: str, staff_userid: str | None = None,
+                    label: str = "") -> tuple[str, TokenRecord]:
+        """A new tenant token, returned once. A staff token must name an existing staff member."""
+        tenant = self.get(tenant_id)
+        try:
+            parsed = Role(role)
+        except ValueError as exc:
+            raise InvalidError("role must be one of admin, ops, staff, viewer") from exc
+        if parsed == Role.STAFF and not staff_userid:
+            raise InvalidError("a staff token needs staff_userid")
+        if staff_userid and self.repo.get_staff(tenant_id, staff_userid) is None:
+            raise InvalidError(f"staff {staff_userid} does not exist")
+        token = f"sy_{tenant_id}_{self.ids.secret(32)}"
+        record = TokenRecord(tenant_id=tenant_id, token_hash=hash_token(token), token_id=self.ids.new_id("tk_"),
+                             role=parsed, staff_userid=staff_userid, label=label,
+                             created_at=iso_of(self.clock.now(), tenant.zone))
+        self.repo.put_token(record)
+        return token, record
+
+    def list_tokens(self, tenant_id: str) -> list[dict[str, Any]]:
+        self.get(tenant_id)
+        return [r.public() for r in self.repo.list_tokens(tenant_id)]
+
+    def revoke_token(self, tenant_id: str, token_id: str) -> None:
+        for record in self.repo.list_tokens(tenant_id):
+            if record.token_id == token_id:
+                self.repo.delete_token(tenant_id, record.token_hash)
+                return
+        raise NotFoundError(f"token {token_id} does not exist")
+
+    def authenticate(self, tenant_id: str, bearer: str | None, needed: Role) -> TokenRecord:
+        """The token's record if it belongs to ``tenant_id`` and its role is at least ``needed``."""
+        if not bearer:
+            raise UnauthorizedError("missing bearer token")
+        owner = token_tenant(bearer)
+        if owner is None:
+            raise UnauthorizedError("unknown token")
+        if owner != tenant_id:
+            raise ForbiddenError("this token belongs to another tenant")
+        record = self.repo.get_token(tenant_id, hash_token(bearer))
+        if record is None:
+            raise UnauthorizedError("unknown token")
+        if not record.role.at_least(needed):
+            raise ForbiddenError(f"this action needs the {needed.value} role")
+        return record
+
+
+def check_admin(bearer: str | None, admin_token: str | None) -> None:
+    """The platform admin token (SIYU_ADMIN_TOKEN) guards tenant creation; compared in constant time."""
+    if not admin_token:
+        raise ForbiddenError("admin API disabled: SIYU_ADMIN_TOKEN is not set")
+    if not bearer or not hmac.compare_digest(bearer.encode(), admin_token.encode()):
+        raise UnauthorizedError("invalid admin token")
