@@ -24,7 +24,7 @@ WECOM = {"token": "unitToken123", "encoding_aes_key": "a" * 43, "secret": "unit-
 @dataclass
 class Env:
     svc: Services
-    store: FakeStore
+    store: Any
     world: WeComWorld
     clock: FixedClock
     tenant: Tenant
@@ -43,19 +43,33 @@ class Env:
     def calls(self, api: str | None = None) -> int:
         return len(self.world.calls(api))
 
+    # Views of the store that the fake and the DynamoDB store answer differently (see tests/integration).
+    def counters(self, userid: str, date: str) -> dict[str, int]:
+        return dict(self.store.counters.get(("unit", userid, date), {}))
 
-@pytest.fixture
-def env() -> Env:
+    def ignored_count(self) -> int:
+        return len(self.store.ignored)
+
+    def customer_count(self) -> int:
+        return len(self.store.customers)
+
+
+def make_env(store: Any, env_class: type[Env] = Env) -> Env:
+    """Services over ``store`` (the fake here, DynamoDB Local in tests/integration) and an in-process WeCom."""
     clock = FixedClock()
     world = WeComWorld(clock=clock.epoch)
-    store = FakeStore()
     client = WeComClient(WorldTransport(world), sleep=lambda s: None)
     svc = build(Settings(admin_token="admin-unit"), store=store, wecom=client, clock=clock, ids=SeqIds(),
                 codec=WXCallbackCodec(max_bytes=64 * 1024))
     tenant = svc.tenants.create(tenant_id="unit", name="单元测试教育", corp_id=CORP, wecom=WECOM)
     for userid, name in (("zhang", "张老师"), ("li", "李老师"), ("wang", "王老师")):
         svc.staff.create("unit", {"userid": userid, "name": name})
-    return Env(svc, store, world, clock, tenant)
+    return env_class(svc, store, world, clock, tenant)
+
+
+@pytest.fixture
+def env() -> Env:
+    return make_env(FakeStore())
 
 
 def make_channel(env: Env, **overrides: Any) -> Any:

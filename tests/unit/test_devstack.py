@@ -300,6 +300,7 @@ def test_seed_creates_the_demo_tenant_staff_channel_and_registers_the_corp(tmp_p
         "tenant_id": "demo",
         "token": kept["token"],
         "encoding_aes_key": kept["encoding_aes_key"],
+        "secret": "sandbox-secret",
     }
     assert result["tenant_created"] and result["channel_created"] and result["sandbox_registered"]
     assert result["channel_state"] == "c0"

@@ -17,7 +17,7 @@ def _customer(env: Env, customer_id: str):  # type: ignore[no-untyped-def]
 
 
 def _counters(env: Env, userid: str) -> dict[str, int]:
-    return env.store.counters.get(("unit", userid, "2026-12-01"), {})
+    return env.counters(userid, "2026-12-01")
 
 
 def test_scan_creates_attributed_tagged_welcomed_customer(env: Env) -> None:
@@ -216,7 +216,7 @@ def test_unhandled_events_are_recorded_as_ignored_once(env: Env) -> None:
     fields = env.world.event(CORP, "create", event="change_external_chat", now=env.clock.epoch(), ChatId="wrchat1")
     assert env.deliver(fields).outcome == "ignored"
     assert env.deliver(fields).outcome == "duplicate"
-    assert len(env.store.ignored) == 1
+    assert env.ignored_count() == 1
 
 
 def test_event_for_unknown_customer_is_ignored(env: Env) -> None:
@@ -225,7 +225,7 @@ def test_event_for_unknown_customer_is_ignored(env: Env) -> None:
                              now=env.clock.epoch())
     result = env.deliver(fields)
     assert result.outcome == "ignored" and result.reason == "unknown_customer"
-    assert not env.store.customers
+    assert env.customer_count() == 0
 
 
 def test_edit_syncs_wecom_tags_and_learns_the_phone(env: Env) -> None:

@@ -146,6 +146,7 @@ def customer_from_item(item: Any) -> Customer:
         merges=tuple(Merge(**m) for m in data.pop("merges", [])),
         external_userids=tuple(data.pop("external_userids", [])),
         applied=tuple(data.pop("applied", [])),
+        aliases=tuple(data.pop("aliases", [])),
         **data,
     )
 
