@@ -145,9 +145,7 @@ class WeComClient:
 
     # --- contact ways -------------------------------------------------------------------------------------------
 
-    def add_contact_way(
-        self, creds: WeComCredentials, *, users: list[str], state: str, remark: str = ""
-    ) -> ContactWay:
+    def add_contact_way(self, creds: WeComCredentials, *, users: list[str], state: str, remark: str = "") -> ContactWay:
         """A QR 「联系我」 for ``users`` (type 1 for one user, 2 for several) that skips verification."""
         _check_contact_way(users, state, remark)
         body = {
@@ -478,6 +476,4 @@ def _follow_user(item: dict[str, Any]) -> FollowUser:
 
 def _tag_group(group: dict[str, Any]) -> CorpTagGroup:
     tags = {str(t["name"]): str(t["id"]) for t in group.get("tag") or [] if not t.get("deleted")}
-    return CorpTagGroup(
-        group_id=str(group.get("group_id", "")), group_name=str(group.get("group_name", "")), tags=tags
-    )
+    return CorpTagGroup(group_id=str(group.get("group_id", "")), group_name=str(group.get("group_name", "")), tags=tags)
