@@ -443,7 +443,11 @@ class WeComWorld:
         payload = dict(query) if api in ("gettoken", "externalcontact/get") else dict(body or {})
         payload.pop("access_token", None)
         with self._lock:
-            corp_id = str(query.get("corpid", "")) if api == "gettoken" else ""
+            if api == "gettoken":
+                corp_id = str(query.get("corpid", ""))
+            else:  # known even when a fault answers first, so the call log says whose call it was
+                token = self._tokens.get(str(query.get("access_token", "")))
+                corp_id = token.corp_id if token is not None else ""
             try:
                 faults = self._faults.get(api)
                 if faults:
@@ -452,7 +456,6 @@ class WeComWorld:
                     result = self._gettoken(query)
                 else:
                     corp = self._authenticate(str(query.get("access_token", "")))
-                    corp_id = corp.corp_id
                     result = self._apis[api](corp, payload)
                 result = {"errcode": 0, "errmsg": "ok", **result}
             except _ApiError as exc:

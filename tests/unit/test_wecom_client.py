@@ -185,6 +185,7 @@ def test_rate_limits_raise_at_once(client: WeComClient, world: WeComWorld, sleep
         client.add_contact_way(CREDS, users=["zhangsan"], state="ch1")
     assert info.value.errcode == errcode
     assert api_calls(world, "externalcontact/add_contact_way") == [errcode]
+    assert world.calls("externalcontact/add_contact_way")[0].corp_id == CORP
     assert sleeps == []
 
 
