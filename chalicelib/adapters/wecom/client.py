@@ -225,16 +225,13 @@ class WeComClient:
 
     def send_welcome_msg(self, creds: WeComCredentials, *, welcome_code: str, message: Message) -> str:
         """A WelcomeOutcome value. The code is single-use within 20 s, so nothing but -1 is retried; errcodes
-        become outcomes (unknown ones FAILED, logged by errcode); only transport failures raise."""
+        become outcomes (unknown ones FAILED; _call has logged the errcode); only transport failures raise."""
         _require(welcome_code, "welcome_code")
         body: dict[str, Any] = {"welcome_code": welcome_code, **_message_body(message)}
         try:
             self._call(creds, "externalcontact/send_welcome_msg", body)
         except errors.WeComError as exc:
-            outcome = WELCOME_OUTCOMES.get(exc.errcode, WelcomeOutcome.FAILED)
-            log = logger.warning if outcome == WelcomeOutcome.FAILED else logger.info
-            log("welcome message not sent", extra={"errcode": exc.errcode, "outcome": outcome})
-            return outcome
+            return WELCOME_OUTCOMES.get(exc.errcode, WelcomeOutcome.FAILED)
         return WelcomeOutcome.SENT
 
     # --- corp tags ----------------------------------------------------------------------------------------------
