@@ -19,4 +19,5 @@ def flush_metrics(event, get_response):  # type: ignore[no-untyped-def]
     try:
         return get_response(event)
     finally:
-        metrics.flush_metrics(raise_on_empty_metrics=False)
+        if metrics.metric_set:
+            metrics.flush_metrics()

@@ -134,6 +134,8 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, auth: str, rol
                 return error_response(SiyuError("internal error"))
             if isinstance(result, Response):
                 return result
+            if status == 204:
+                return Response(body="", status_code=204)
             return Response(body=result, status_code=status, headers={"Content-Type": "application/json"})
 
         view.__name__ = fn.__name__

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from chalicelib.domain.events import event_from_fields
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.ports import TenantRepository
 from chalicelib.services.intake import IntakeResult, IntakeService
 
@@ -73,5 +73,6 @@ class CallbackService:
         sig, ts, nonce = _required(params, "msg_signature", "timestamp", "nonce")
         fields = self.codec.open(tenant, msg_signature=sig, timestamp=ts, nonce=nonce, body=body)
         result = self.intake.handle(tenant, event_from_fields(fields))
+        count(f"ContactEvent.{result.outcome}")
         logger.debug("callback handled", extra={"tenant": tenant_id, "outcome": result.outcome})
         return result
