@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Chalice
 
 from chalicelib.api import admin, channels, customers, meta, staff, tags, wecom
@@ -14,7 +16,7 @@ for blueprint in (meta.bp, admin.bp, staff.bp, tags.bp, channels.bp, customers.b
 
 
 @app.middleware("all")
-def flush_metrics(event, get_response):  # type: ignore[no-untyped-def]
+def flush_metrics(event: Any, get_response: Any) -> Any:
     """Emit the request's metrics (EMF) once it is answered."""
     try:
         return get_response(event)

@@ -34,8 +34,9 @@ _built: dict[Settings, Services] = {}
 _override: Services | None = None
 
 
-def build(settings: Settings, *, store: Any, wecom: Any, clock: Any, ids: Any, codec: Any,
-          health: Any = None) -> Services:
+def build(
+    settings: Settings, *, store: Any, wecom: Any, clock: Any, ids: Any, codec: Any, health: Any = None
+) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes."""
     from chalicelib.services.callbacks import CallbackService, TenantCache
     from chalicelib.services.channels import ChannelService
@@ -49,11 +50,20 @@ def build(settings: Settings, *, store: Any, wecom: Any, clock: Any, ids: Any, c
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
     intake = IntakeService(store, wecom, clock)
     return Services(
-        settings=settings, store=store, wecom=wecom, clock=clock, ids=ids,
-        tenants=TenantService(store, clock, ids), tenant_cache=tenant_cache, staff=StaffService(store, clock),
-        tags=tags, channels=ChannelService(store, tags, wecom, clock, ids),
-        customers=CustomerService(store, wecom, clock), intake=intake,
-        callbacks=CallbackService(tenant_cache, codec, intake), health=health,
+        settings=settings,
+        store=store,
+        wecom=wecom,
+        clock=clock,
+        ids=ids,
+        tenants=TenantService(store, clock, ids),
+        tenant_cache=tenant_cache,
+        staff=StaffService(store, clock),
+        tags=tags,
+        channels=ChannelService(store, tags, wecom, clock, ids),
+        customers=CustomerService(store, wecom, clock),
+        intake=intake,
+        callbacks=CallbackService(tenant_cache, codec, intake),
+        health=health,
     )
 
 
@@ -70,8 +80,15 @@ def _build_real(settings: Settings) -> Services:
     store = DynamoStore(connection, settings.table_name)
     wecom = WeComClient(Urllib3Transport(settings.wecom_base_url), timeout=settings.wecom_timeout_seconds)
     codec = WXCallbackCodec(max_bytes=settings.max_callback_bytes)
-    return build(settings, store=store, wecom=wecom, clock=SystemClock(), ids=RandomIds(), codec=codec,
-                 health=HealthChecker(settings, store))
+    return build(
+        settings,
+        store=store,
+        wecom=wecom,
+        clock=SystemClock(),
+        ids=RandomIds(),
+        codec=codec,
+        health=HealthChecker(settings, store),
+    )
 
 
 def services() -> Services:

@@ -30,20 +30,25 @@ class HealthChecker:
     def _scheduler(self) -> dict[str, Any]:
         import boto3
 
-        client = boto3.client("scheduler", region_name=self.settings.region,
-                              endpoint_url=self.settings.scheduler_endpoint)
+        client = boto3.client(
+            "scheduler", region_name=self.settings.region, endpoint_url=self.settings.scheduler_endpoint
+        )
         client.get_schedule_group(Name=self.settings.schedule_group)
         return {"group": self.settings.schedule_group}
 
     def _wecom(self) -> dict[str, Any]:
         import urllib3
 
-        resp = urllib3.request("GET", f"{self.settings.wecom_base_url}/cgi-bin/gettoken",
-                               timeout=urllib3.Timeout(total=2.0), retries=False)
+        resp = urllib3.request(
+            "GET", f"{self.settings.wecom_base_url}/cgi-bin/gettoken", timeout=urllib3.Timeout(total=2.0), retries=False
+        )
         return {"http_status": resp.status}
 
     def check(self) -> dict[str, Any]:
-        deps = {"dynamodb": self._timed(self._dynamodb), "scheduler": self._timed(self._scheduler),
-                "wecom": self._timed(self._wecom)}
+        deps = {
+            "dynamodb": self._timed(self._dynamodb),
+            "scheduler": self._timed(self._scheduler),
+            "wecom": self._timed(self._wecom),
+        }
         overall = "ok" if all(d["status"] == "ok" for d in deps.values()) else "degraded"
         return {"status": overall, "stage": self.settings.stage, "dependencies": deps}

@@ -12,38 +12,71 @@ from chalicelib.bootstrap import services
 bp = Blueprint(__name__)
 
 
-@route(bp, "/admin/tenants", "POST", summary="Create a tenant (机构) with its WeCom callback config",
-       auth="admin", body="tenant_create", status=201, tag="admin")
+@route(
+    bp,
+    "/admin/tenants",
+    "POST",
+    summary="Create a tenant (机构) with its WeCom callback config",
+    auth="admin",
+    body="tenant_create",
+    status=201,
+    tag="admin",
+)
 def create_tenant(ctx: Ctx) -> dict[str, Any]:
     b = ctx.body
-    tenant = services().tenants.create(tenant_id=b["tenant_id"], name=b["name"], corp_id=b["corp_id"],
-                                       wecom=b["wecom"], timezone=b.get("timezone", "Asia/Shanghai"))
+    tenant = services().tenants.create(
+        tenant_id=b["tenant_id"],
+        name=b["name"],
+        corp_id=b["corp_id"],
+        wecom=b["wecom"],
+        timezone=b.get("timezone", "Asia/Shanghai"),
+    )
     return tenant.public()
 
 
-@route(bp, "/admin/tenants/{tenant_id}", "GET", summary="Read a tenant (never its secrets)", auth="admin",
-       tag="admin")
+@route(bp, "/admin/tenants/{tenant_id}", "GET", summary="Read a tenant (never its secrets)", auth="admin", tag="admin")
 def get_tenant(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     return services().tenants.get(tenant_id).public()
 
 
-@route(bp, "/admin/tenants/{tenant_id}/tokens", "POST", summary="Issue a tenant token (shown once, stored hashed)",
-       auth="admin", body="token_create", status=201, tag="admin")
+@route(
+    bp,
+    "/admin/tenants/{tenant_id}/tokens",
+    "POST",
+    summary="Issue a tenant token (shown once, stored hashed)",
+    auth="admin",
+    body="token_create",
+    status=201,
+    tag="admin",
+)
 def create_token(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
-    token, record = services().tenants.issue_token(tenant_id, role=ctx.body["role"],
-                                                   staff_userid=ctx.body.get("staff_userid"),
-                                                   label=ctx.body.get("label", ""))
+    token, record = services().tenants.issue_token(
+        tenant_id, role=ctx.body["role"], staff_userid=ctx.body.get("staff_userid"), label=ctx.body.get("label", "")
+    )
     return {"token": token, **record.public()}
 
 
-@route(bp, "/admin/tenants/{tenant_id}/tokens", "GET", summary="List a tenant's tokens (ids and roles only)",
-       auth="admin", tag="admin")
+@route(
+    bp,
+    "/admin/tenants/{tenant_id}/tokens",
+    "GET",
+    summary="List a tenant's tokens (ids and roles only)",
+    auth="admin",
+    tag="admin",
+)
 def list_tokens(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     return {"items": services().tenants.list_tokens(tenant_id)}
 
 
-@route(bp, "/admin/tenants/{tenant_id}/tokens/{token_id}", "DELETE", summary="Revoke a token", auth="admin",
-       status=204, tag="admin")
+@route(
+    bp,
+    "/admin/tenants/{tenant_id}/tokens/{token_id}",
+    "DELETE",
+    summary="Revoke a token",
+    auth="admin",
+    status=204,
+    tag="admin",
+)
 def revoke_token(ctx: Ctx, tenant_id: str, token_id: str) -> dict[str, Any]:
     services().tenants.revoke_token(tenant_id, token_id)
     return {}

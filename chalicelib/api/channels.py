@@ -16,20 +16,41 @@ bp = Blueprint(__name__)
 
 def _created(channel: Any) -> dict[str, Any]:
     body = channel.public()
-    return {"channel_id": channel.channel_id, "state": channel.state, "qr_code": channel.qr_code,
-            "config_id": channel.config_id, **body}
+    return {
+        "channel_id": channel.channel_id,
+        "state": channel.state,
+        "qr_code": channel.qr_code,
+        "config_id": channel.config_id,
+        **body,
+    }
 
 
-@route(bp, "/t/{tenant_id}/channels", "POST", summary="Create a channel and its WeCom QR code", auth="tenant",
-       role=Role.OPS, body="channel_create", status=201, tag="channels")
+@route(
+    bp,
+    "/t/{tenant_id}/channels",
+    "POST",
+    summary="Create a channel and its WeCom QR code",
+    auth="tenant",
+    role=Role.OPS,
+    body="channel_create",
+    status=201,
+    tag="channels",
+)
 def create_channel(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     svc = services()
     return _created(svc.channels.create(svc.tenants.get(tenant_id), ctx.body))
 
 
-@route(bp, "/t/{tenant_id}/channels", "GET", summary="List channels (kind=standard|referral)", auth="tenant",
-       role=Role.VIEWER, query={**PAGINATION, "kind": {"enum": ["standard", "referral"], "default": "standard"}},
-       tag="channels")
+@route(
+    bp,
+    "/t/{tenant_id}/channels",
+    "GET",
+    summary="List channels (kind=standard|referral)",
+    auth="tenant",
+    role=Role.VIEWER,
+    query={**PAGINATION, "kind": {"enum": ["standard", "referral"], "default": "standard"}},
+    tag="channels",
+)
 def list_channels(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     kind = ctx.query.get("kind", "standard")
     if kind not in ("standard", "referral"):
@@ -38,21 +59,44 @@ def list_channels(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     return {"items": [c.public() for c in page.items], "next_cursor": page.next_cursor}
 
 
-@route(bp, "/t/{tenant_id}/channels/{channel_id}", "GET", summary="Read a channel", auth="tenant",
-       role=Role.VIEWER, tag="channels")
+@route(
+    bp,
+    "/t/{tenant_id}/channels/{channel_id}",
+    "GET",
+    summary="Read a channel",
+    auth="tenant",
+    role=Role.VIEWER,
+    tag="channels",
+)
 def get_channel(ctx: Ctx, tenant_id: str, channel_id: str) -> dict[str, Any]:
     return services().channels.get(tenant_id, channel_id).public()
 
 
-@route(bp, "/t/{tenant_id}/channels/{channel_id}", "PATCH", summary="Change a channel (kept in sync with WeCom)",
-       auth="tenant", role=Role.OPS, body="channel_update", tag="channels")
+@route(
+    bp,
+    "/t/{tenant_id}/channels/{channel_id}",
+    "PATCH",
+    summary="Change a channel (kept in sync with WeCom)",
+    auth="tenant",
+    role=Role.OPS,
+    body="channel_update",
+    tag="channels",
+)
 def update_channel(ctx: Ctx, tenant_id: str, channel_id: str) -> dict[str, Any]:
     svc = services()
     return svc.channels.update(svc.tenants.get(tenant_id), channel_id, ctx.body).public()
 
 
-@route(bp, "/t/{tenant_id}/channels/{channel_id}", "DELETE", summary="Delete a channel and its WeCom code",
-       auth="tenant", role=Role.OPS, status=204, tag="channels")
+@route(
+    bp,
+    "/t/{tenant_id}/channels/{channel_id}",
+    "DELETE",
+    summary="Delete a channel and its WeCom code",
+    auth="tenant",
+    role=Role.OPS,
+    status=204,
+    tag="channels",
+)
 def delete_channel(ctx: Ctx, tenant_id: str, channel_id: str) -> dict[str, Any]:
     svc = services()
     svc.channels.delete(svc.tenants.get(tenant_id), channel_id)

@@ -41,7 +41,7 @@ class RouteSpec:
 
 ROUTES: list[RouteSpec] = []
 
-PAGINATION = {
+PAGINATION: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
     "cursor": {"type": "string", "description": "next_cursor of the previous page"},
 }
@@ -104,9 +104,20 @@ def parse_json(request: Any) -> Any:
         raise InvalidError("request body is not valid JSON") from exc
 
 
-def route(bp: Blueprint, path: str, method: str, *, summary: str, auth: str, role: Role | None = None,
-          body: str | None = None, query: dict[str, dict[str, Any]] | None = None, status: int = 200,
-          tag: str = "", content_types: list[str] | None = None) -> Callable[[Callable[..., Any]], Any]:
+def route(
+    bp: Blueprint,
+    path: str,
+    method: str,
+    *,
+    summary: str,
+    auth: str,
+    role: Role | None = None,
+    body: str | None = None,
+    query: dict[str, dict[str, Any]] | None = None,
+    status: int = 200,
+    tag: str = "",
+    content_types: list[str] | None = None,
+) -> Callable[[Callable[..., Any]], Any]:
     spec = RouteSpec(method, path, summary, auth, role, body, query or {}, status, tag)
     ROUTES.append(spec)
 

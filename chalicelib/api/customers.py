@@ -16,7 +16,7 @@ from chalicelib.ports import CustomerFilter
 
 bp = Blueprint(__name__)
 
-FILTERS = {
+FILTERS: dict[str, dict[str, Any]] = {
     "tag": {"type": "string", "description": "tag id"},
     "stage": {"enum": [s.value for s in Stage]},
     "channel": {"type": "string", "description": "source channel id, or 'organic'"},
@@ -38,56 +38,118 @@ def _filter(q: dict[str, str], tenant_id: str) -> CustomerFilter:
                 bounds[name] = utc_key(parse_instant(q[name], zone))
             except ValueError as exc:
                 raise InvalidError(f"{name} must be an ISO-8601 date or date-time") from exc
-    return CustomerFilter(tag=q.get("tag"), stage=stage, channel_id=q.get("channel"), owner_userid=q.get("owner"),
-                          added_from=bounds["added_from"], added_to=bounds["added_to"])
+    return CustomerFilter(
+        tag=q.get("tag"),
+        stage=stage,
+        channel_id=q.get("channel"),
+        owner_userid=q.get("owner"),
+        added_from=bounds["added_from"],
+        added_to=bounds["added_to"],
+    )
 
 
 def _summary(c: Any) -> dict[str, Any]:
-    keep = ("customer_id", "external_userid", "owner_userid", "source_channel_id", "stage", "tags", "name",
-            "added_at", "referrer_customer_id")
+    keep = (
+        "customer_id",
+        "external_userid",
+        "owner_userid",
+        "source_channel_id",
+        "stage",
+        "tags",
+        "name",
+        "added_at",
+        "referrer_customer_id",
+    )
     body = c.public()
     return {k: body[k] for k in keep}
 
 
-@route(bp, "/t/{tenant_id}/customers", "GET", summary="List customers (newest first), filtered and paginated",
-       auth="tenant", role=Role.STAFF, query={**PAGINATION, **FILTERS}, tag="customers")
+@route(
+    bp,
+    "/t/{tenant_id}/customers",
+    "GET",
+    summary="List customers (newest first), filtered and paginated",
+    auth="tenant",
+    role=Role.STAFF,
+    query={**PAGINATION, **FILTERS},
+    tag="customers",
+)
 def list_customers(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
-    page = services().customers.list(tenant_id, _filter(ctx.query, tenant_id), cursor=ctx.cursor(), limit=ctx.limit(),
-                                     only_owner=ctx.staff_scope)
+    page = services().customers.find(
+        tenant_id, _filter(ctx.query, tenant_id), cursor=ctx.cursor(), limit=ctx.limit(), only_owner=ctx.staff_scope
+    )
     return {"items": [_summary(c) for c in page.items], "next_cursor": page.next_cursor}
 
 
-@route(bp, "/t/{tenant_id}/customers/{customer_id}", "GET",
-       summary="Read a customer: profile, tags, channel touches, timeline", auth="tenant", role=Role.STAFF,
-       tag="customers")
+@route(
+    bp,
+    "/t/{tenant_id}/customers/{customer_id}",
+    "GET",
+    summary="Read a customer: profile, tags, channel touches, timeline",
+    auth="tenant",
+    role=Role.STAFF,
+    tag="customers",
+)
 def get_customer(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
     return services().customers.detail(tenant_id, customer_id, only_owner=ctx.staff_scope)
 
 
-@route(bp, "/t/{tenant_id}/customers/{customer_id}/tags", "POST", summary="Add and remove tags",
-       auth="tenant", role=Role.STAFF, body="customer_tags", tag="customers")
+@route(
+    bp,
+    "/t/{tenant_id}/customers/{customer_id}/tags",
+    "POST",
+    summary="Add and remove tags",
+    auth="tenant",
+    role=Role.STAFF,
+    body="customer_tags",
+    tag="customers",
+)
 def change_tags(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
     svc = services()
-    customer = svc.customers.change_tags(svc.tenants.get(tenant_id), customer_id, add=ctx.body.get("add", []),
-                                         remove=ctx.body.get("remove", []), actor=ctx.actor,
-                                         only_owner=ctx.staff_scope)
+    customer = svc.customers.change_tags(
+        svc.tenants.get(tenant_id),
+        customer_id,
+        add=ctx.body.get("add", []),
+        remove=ctx.body.get("remove", []),
+        actor=ctx.actor,
+        only_owner=ctx.staff_scope,
+    )
     return _summary(customer)
 
 
-@route(bp, "/t/{tenant_id}/customers/{customer_id}/referral-channel", "POST",
-       summary="Get or create the customer's referral code (老带新)", auth="tenant", role=Role.STAFF,
-       body="referral_create", status=201, tag="customers")
+@route(
+    bp,
+    "/t/{tenant_id}/customers/{customer_id}/referral-channel",
+    "POST",
+    summary="Get or create the customer's referral code (老带新)",
+    auth="tenant",
+    role=Role.STAFF,
+    body="referral_create",
+    status=201,
+    tag="customers",
+)
 def referral_channel(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
     svc = services()
     svc.customers.get(tenant_id, customer_id, only_owner=ctx.staff_scope)
     channel = svc.channels.referral_for(svc.tenants.get(tenant_id), customer_id, ctx.body)
-    return {"channel_id": channel.channel_id, "state": channel.state, "qr_code": channel.qr_code,
-            "config_id": channel.config_id, **channel.public()}
+    return {
+        "channel_id": channel.channel_id,
+        "state": channel.state,
+        "qr_code": channel.qr_code,
+        "config_id": channel.config_id,
+        **channel.public(),
+    }
 
 
-@route(bp, "/t/{tenant_id}/customers/{customer_id}", "DELETE",
-       summary="Erase the customer's personal data everywhere (PIPL); anonymous aggregates stay", auth="tenant",
-       role=Role.ADMIN, tag="customers")
+@route(
+    bp,
+    "/t/{tenant_id}/customers/{customer_id}",
+    "DELETE",
+    summary="Erase the customer's personal data everywhere (PIPL); anonymous aggregates stay",
+    auth="tenant",
+    role=Role.ADMIN,
+    tag="customers",
+)
 def erase_customer(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
     svc = services()
     return svc.customers.erase(svc.tenants.get(tenant_id), customer_id)

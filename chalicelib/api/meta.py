@@ -13,16 +13,24 @@ from chalicelib.bootstrap import services
 bp = Blueprint(__name__)
 
 
-@route(bp, "/health", "GET", summary="Status of each dependency (DynamoDB, Scheduler, WeCom)", auth="public",
-       tag="meta")
+@route(
+    bp, "/health", "GET", summary="Status of each dependency (DynamoDB, Scheduler, WeCom)", auth="public", tag="meta"
+)
 def health(ctx: Ctx) -> Response:
     checker = services().health
     report = checker.check() if checker else {"status": "ok", "dependencies": {}}
-    return Response(body=report, status_code=200 if report["status"] == "ok" else 503,
-                    headers={"Content-Type": "application/json"})
+    return Response(
+        body=report, status_code=200 if report["status"] == "ok" else 503, headers={"Content-Type": "application/json"}
+    )
 
 
-@route(bp, "/openapi.json", "GET", summary="This API as OpenAPI 3.1, built from the validating JSON Schemas",
-       auth="public", tag="meta")
+@route(
+    bp,
+    "/openapi.json",
+    "GET",
+    summary="This API as OpenAPI 3.1, built from the validating JSON Schemas",
+    auth="public",
+    tag="meta",
+)
 def openapi(ctx: Ctx) -> dict[str, Any]:
     return document()

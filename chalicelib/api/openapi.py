@@ -12,8 +12,18 @@ from chalicelib.api.common import ROUTES
 ERROR = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"}, "details": {}, "wx_code": {"type": "integer"}}}},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {},
+                "wx_code": {"type": "integer"},
+            },
+        }
+    },
 }
 
 
@@ -26,8 +36,10 @@ def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     components: dict[str, Any] = {"Error": ERROR}
     for spec in ROUTES:
-        params = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for p in re.findall(r"{(\w+)}", spec.path)]
+        params = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in re.findall(r"{(\w+)}", spec.path)
+        ]
         params += [{"name": n, "in": "query", "required": False, "schema": s} for n, s in spec.query.items()]
         op: dict[str, Any] = {
             "summary": spec.summary,
@@ -36,8 +48,10 @@ def document() -> dict[str, Any]:
             "parameters": params,
             "responses": {
                 str(spec.status): {"description": "success"},
-                "4XX": {"description": "client error",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "4XX": {
+                    "description": "client error",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
             },
         }
         if spec.auth in ("admin", "tenant"):
@@ -47,14 +61,18 @@ def document() -> dict[str, Any]:
             title = _title(spec.body)
             body_schema = {k: v for k, v in schemas.schema(spec.body).items() if k != "$schema"}
             components[title] = body_schema
-            op["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{title}"}}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{title}"}}},
+            }
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Siyu (私域) admin and webhook API", "version": "0.1.0",
-                 "description": "Private-domain customer operations for education on WeCom."},
+        "info": {
+            "title": "Siyu (私域) admin and webhook API",
+            "version": "0.1.0",
+            "description": "Private-domain customer operations for education on WeCom.",
+        },
         "paths": paths,
-        "components": {"schemas": components,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }

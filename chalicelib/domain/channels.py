@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.errors import InvalidError
 from chalicelib.domain.messages import Attachment, Message
+from chalicelib.errors import InvalidError
 
 MAX_STATE = 30
 MAX_WELCOME_TEXT_BYTES = 4000

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 from dataclasses import asdict, dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.channels import ORGANIC
@@ -21,7 +21,7 @@ MAX_TOUCHES = 100
 MAX_MERGES = 20
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     """Lifecycle stages. new→nurturing (enrolled), hot (positive reply), trial/converted (orders), silent
     (long silence), lost (deleted the staff). Transitions beyond new and lost arrive with the SOP issue."""
 
@@ -152,9 +152,7 @@ class Customer:
         return event_digest in self.applied
 
     def relation(self, userid: str, external_userid: str) -> Relation | None:
-        return next(
-            (r for r in self.relations if r.userid == userid and r.external_userid == external_userid), None
-        )
+        return next((r for r in self.relations if r.userid == userid and r.external_userid == external_userid), None)
 
     @property
     def active_relations(self) -> tuple[Relation, ...]:
@@ -222,9 +220,7 @@ def _with_profile(c: Customer, p: ProfileFacts | None) -> Customer:
 
 
 def _set_relation(c: Customer, rel: Relation) -> tuple[Relation, ...]:
-    others = tuple(
-        r for r in c.relations if not (r.userid == rel.userid and r.external_userid == rel.external_userid)
-    )
+    others = tuple(r for r in c.relations if not (r.userid == rel.userid and r.external_userid == rel.external_userid))
     return (*others, rel)
 
 
@@ -344,15 +340,17 @@ def apply_staff_deleted_customer(c: Customer, *, ev: ContactEvent, digest: str, 
     When no active relation remains the customer is unreachable, which the stage records as lost."""
     reason = "transfer" if ev.source == "DELETE_BY_TRANSFER" else "deleted_by_staff"
     relations = _set_relation(c, Relation(ev.userid, ev.external_userid, "ended", _since(c, ev), at, reason))
-    updated = replace(c, relations=relations, applied=_remember(c.applied, digest), updated_at=now,
-                      version=c.version + 1)
+    updated = replace(
+        c, relations=relations, applied=_remember(c.applied, digest), updated_at=now, version=c.version + 1
+    )
     if reason != "transfer" and not updated.active_relations and c.stage != Stage.LOST:
         updated = replace(updated, stage=Stage.LOST, stage_before_lost=c.stage, lost_at=at, lost_by=ev.userid)
     return updated
 
 
-def apply_edit(c: Customer, *, digest: str, profile: ProfileFacts | None, tags: frozenset[str] | None,
-               now: str) -> Customer:
+def apply_edit(
+    c: Customer, *, digest: str, profile: ProfileFacts | None, tags: frozenset[str] | None, now: str
+) -> Customer:
     """edit_external_contact: staff changed remark or tags in their client; refresh what we keep."""
     updated = replace(c, applied=_remember(c.applied, digest), updated_at=now, version=c.version + 1)
     if tags is not None:

@@ -22,8 +22,13 @@ class Fact:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
-        return {"type": self.type, "at": self.at, "userid": self.userid or None,
-                "channel_id": self.channel_id or None, "detail": self.detail}
+        return {
+            "type": self.type,
+            "at": self.at,
+            "userid": self.userid or None,
+            "channel_id": self.channel_id or None,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True)

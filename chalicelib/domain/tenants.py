@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.errors import InvalidError
@@ -17,7 +17,7 @@ WECOM_TOKEN_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """Roles of a tenant token, strongest first. ``admin`` manages tokens and staff, ``ops`` designs channels
     and tags, ``staff`` works its own customers, ``viewer`` only reads."""
 

@@ -21,7 +21,7 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith(DEFS_REF):
-            return _inline(defs[ref[len(DEFS_REF):]], defs)
+            return _inline(defs[ref[len(DEFS_REF) :]], defs)
         return {key: _inline(value, defs) for key, value in node.items()}
     if isinstance(node, list):
         return [_inline(value, defs) for value in node]
@@ -33,7 +33,7 @@ def schema(name: str) -> dict[str, Any]:
     """The named schema (file ``<name>.schema.json``) with shared definitions inlined."""
     defs = json.loads((HERE / "defs.schema.json").read_text(encoding="utf-8"))["$defs"]
     raw = json.loads((HERE / f"{name}.schema.json").read_text(encoding="utf-8"))
-    return _inline(raw, defs)  # type: ignore[no-any-return]
+    return _inline(raw, defs)
 
 
 @cache
@@ -49,8 +49,10 @@ def validate(name: str, data: Any) -> dict[str, Any]:
     if errors:
         details = [{"path": "/" + "/".join(str(p) for p in e.absolute_path), "message": e.message} for e in errors]
         raise InvalidError(f"request body is invalid ({len(details)} error(s))", details=details)
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def names() -> list[str]:
-    return sorted(p.name.removesuffix(".schema.json") for p in HERE.glob("*.schema.json") if p.name != "defs.schema.json")
+    return sorted(
+        p.name.removesuffix(".schema.json") for p in HERE.glob("*.schema.json") if p.name != "defs.schema.json"
+    )

@@ -19,8 +19,9 @@ class CallbackCodec(Protocol):
 
     def verify_url(self, tenant: Tenant, *, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str: ...
 
-    def open(self, tenant: Tenant, *, msg_signature: str, timestamp: str, nonce: str,
-             body: bytes) -> dict[str, Any]: ...
+    def open(
+        self, tenant: Tenant, *, msg_signature: str, timestamp: str, nonce: str, body: bytes
+    ) -> dict[str, Any]: ...
 
 
 class TenantCache:

@@ -40,13 +40,16 @@ def _creds(tenant: Tenant) -> WeComCredentials:
 
 
 def _assignment(data: dict[str, Any]) -> Assignment:
-    return Assignment(mode=data.get("mode", "single"), userids=tuple(data.get("userids", [])),
-                      backup_userid=data.get("backup_userid"), daily_caps=dict(data.get("daily_caps") or {}))
+    return Assignment(
+        mode=data.get("mode", "single"),
+        userids=tuple(data.get("userids", [])),
+        backup_userid=data.get("backup_userid"),
+        daily_caps=dict(data.get("daily_caps") or {}),
+    )
 
 
 class ChannelService:
-    def __init__(self, repo: ChannelRepo, tags: TagService, wecom: WeComPort, clock: Clock,
-                 ids: IdGenerator) -> None:
+    def __init__(self, repo: ChannelRepo, tags: TagService, wecom: WeComPort, clock: Clock, ids: IdGenerator) -> None:
         self.repo = repo
         self.tags = tags
         self.wecom = wecom
@@ -64,10 +67,19 @@ class ChannelService:
         check_assignment(assignment, self._active_staff(tenant.tenant_id))
         now = iso_of(self.clock.now(), tenant.zone)
         channel = Channel(
-            channel_id=self.ids.new_id("ch_"), name=data["name"], source=data["source"],
-            campaign=data.get("campaign", ""), assignment=assignment, welcome=message_from_json(data.get("welcome")),
-            tags=self.tags.resolve(tenant, data.get("tags", [])), plan_id=data.get("plan_id"),
-            spend=data.get("spend"), exposure=data.get("exposure"), created_at=now, updated_at=now, version=1,
+            channel_id=self.ids.new_id("ch_"),
+            name=data["name"],
+            source=data["source"],
+            campaign=data.get("campaign", ""),
+            assignment=assignment,
+            welcome=message_from_json(data.get("welcome")),
+            tags=self.tags.resolve(tenant, data.get("tags", [])),
+            plan_id=data.get("plan_id"),
+            spend=data.get("spend"),
+            exposure=data.get("exposure"),
+            created_at=now,
+            updated_at=now,
+            version=1,
         )
         return self._register(tenant, channel)
 
@@ -102,13 +114,15 @@ class ChannelService:
             changes["welcome"] = message_from_json(data["welcome"])
         if "tags" in data:
             changes["tags"] = self.tags.resolve(tenant, data["tags"])
-        updated = replace(channel, **changes, updated_at=iso_of(self.clock.now(), tenant.zone),
-                          version=channel.version + 1)
+        updated = replace(
+            channel, **changes, updated_at=iso_of(self.clock.now(), tenant.zone), version=channel.version + 1
+        )
         if "staff" in data or updated.name[:30] != channel.name[:30]:
             today = self._today(tenant)
             users = code_users(updated, None, today, updated.full_today(today))
-            self.wecom.update_contact_way(_creds(tenant), config_id=channel.config_id, users=users,
-                                          state=channel.state, remark=updated.name[:30])
+            self.wecom.update_contact_way(
+                _creds(tenant), config_id=channel.config_id, users=users, state=channel.state, remark=updated.name[:30]
+            )
         self.repo.put_channel(tenant.tenant_id, updated, expected_version=channel.version)
         return updated
 
@@ -134,11 +148,17 @@ class ChannelService:
             raise InvalidError("the customer has no active relation with staff; a referral code needs one")
         now = iso_of(self.clock.now(), tenant.zone)
         channel = Channel(
-            channel_id=channel_id, name=data.get("name") or f"老带新-{customer_id}", source="referral",
-            campaign=data.get("campaign", ""), kind="referral", referrer_customer_id=customer_id,
+            channel_id=channel_id,
+            name=data.get("name") or f"老带新-{customer_id}",
+            source="referral",
+            campaign=data.get("campaign", ""),
+            kind="referral",
+            referrer_customer_id=customer_id,
             assignment=Assignment(mode="single", userids=(customer.owner_userid,)),
             welcome=message_from_json(data.get("welcome")),
             tags=self.tags.resolve(tenant, data.get("tags") or [{"group": "流量平台来源", "name": "老带新"}]),
-            created_at=now, updated_at=now, version=1,
+            created_at=now,
+            updated_at=now,
+            version=1,
         )
         return self._register(tenant, channel)

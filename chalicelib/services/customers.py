@@ -37,8 +37,9 @@ class CustomerService:
         self.wecom = wecom
         self.clock = clock
 
-    def list(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int,
-             only_owner: str | None = None) -> Page:
+    def find(
+        self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int, only_owner: str | None = None
+    ) -> Page:
         """Customers, newest first. A staff token sees only the customers it owns."""
         if only_owner:
             if flt.owner_userid and flt.owner_userid != only_owner:
@@ -56,15 +57,24 @@ class CustomerService:
         """Profile, tags with names, channel touches and the timeline (newest first)."""
         customer = self.get(tenant_id, customer_id, only_owner=only_owner)
         taxonomy = self.repo.taxonomy(tenant_id)
-        names = {t.tag_id: {"tag_id": t.tag_id, "group": g.name, "name": t.name} for g in taxonomy.groups
-                 for t in g.tags}
+        names = {
+            t.tag_id: {"tag_id": t.tag_id, "group": g.name, "name": t.name} for g in taxonomy.groups for t in g.tags
+        }
         body = customer.public()
         body["tag_details"] = [names.get(t, {"tag_id": t, "group": None, "name": None}) for t in sorted(customer.tags)]
         body["timeline"] = [f.public() for f in self.repo.timeline(tenant_id, customer_id, limit=TIMELINE_LIMIT)]
         return body
 
-    def change_tags(self, tenant: Tenant, customer_id: str, *, add: list[str], remove: list[str],
-                    actor: str, only_owner: str | None = None) -> Customer:
+    def change_tags(
+        self,
+        tenant: Tenant,
+        customer_id: str,
+        *,
+        add: list[str],
+        remove: list[str],
+        actor: str,
+        only_owner: str | None = None,
+    ) -> Customer:
         """Add/remove tags (exclusive groups enforced) locally and on WeCom for every active relation."""
         if not add and not remove:
             raise InvalidError("give tags to add or remove")
@@ -74,21 +84,39 @@ class CustomerService:
             tags, displaced = apply_tags(customer.tags, add, remove, taxonomy)
             now = self.clock.now()
             updated = replace(customer, tags=tags, updated_at=iso_of(now, tenant.zone), version=customer.version + 1)
-            fact = Fact(tenant_id=tenant.tenant_id, customer_id=customer_id, create_time=int(now.timestamp()),
-                        digest=secrets.token_hex(12), type="tags_changed", at=iso_of(now, tenant.zone),
-                        userid=actor, detail={"added": sorted(tags - customer.tags),
-                                              "removed": sorted(customer.tags - tags)})
+            fact = Fact(
+                tenant_id=tenant.tenant_id,
+                customer_id=customer_id,
+                create_time=int(now.timestamp()),
+                digest=secrets.token_hex(12),
+                type="tags_changed",
+                at=iso_of(now, tenant.zone),
+                userid=actor,
+                detail={"added": sorted(tags - customer.tags), "removed": sorted(customer.tags - tags)},
+            )
             try:
                 self.repo.save_customer(tenant.tenant_id, updated, expected_version=customer.version, fact=fact)
             except ConflictError:
                 continue
-            self._mirror(tenant, updated, taxonomy_added=sorted(tags - customer.tags),
-                         taxonomy_removed=sorted((customer.tags - tags) | displaced), taxonomy=taxonomy)
+            self._mirror(
+                tenant,
+                updated,
+                taxonomy_added=sorted(tags - customer.tags),
+                taxonomy_removed=sorted((customer.tags - tags) | displaced),
+                taxonomy=taxonomy,
+            )
             return updated
         raise ConflictError("the customer kept changing; try again")
 
-    def _mirror(self, tenant: Tenant, customer: Customer, *, taxonomy_added: list[str],
-                taxonomy_removed: list[str], taxonomy: Any) -> None:
+    def _mirror(
+        self,
+        tenant: Tenant,
+        customer: Customer,
+        *,
+        taxonomy_added: list[str],
+        taxonomy_removed: list[str],
+        taxonomy: Any,
+    ) -> None:
         def wecom_ids(tag_ids: list[str]) -> list[str]:
             return [taxonomy.tag(t).wecom_id for t in tag_ids if taxonomy.tag(t).wecom_id]
 
@@ -98,8 +126,9 @@ class CustomerService:
         creds = WeComCredentials(tenant.tenant_id, tenant.corp_id, tenant.wecom_secret)
         for rel in customer.active_relations:
             try:
-                self.wecom.mark_tag(creds, userid=rel.userid, external_userid=rel.external_userid, add_tag=add,
-                                    remove_tag=remove)
+                self.wecom.mark_tag(
+                    creds, userid=rel.userid, external_userid=rel.external_userid, add_tag=add, remove_tag=remove
+                )
             except SiyuError as exc:
                 logger.warning("mark_tag failed; local tags stand", extra={"code": exc.code})
 
@@ -123,5 +152,9 @@ class CustomerService:
             self.repo.delete_channel(tenant.tenant_id, referral.channel_id)
         deleted = self.repo.erase_customer(tenant.tenant_id, customer_id, tombstones=tombstones)
         logger.info("customer erased", extra={"tenant": tenant.tenant_id, "items": deleted})
-        return {"customer_id": customer_id, "erased": True, "items_deleted": deleted,
-                "referral_channel_deleted": referral is not None}
+        return {
+            "customer_id": customer_id,
+            "erased": True,
+            "items_deleted": deleted,
+            "referral_channel_deleted": referral is not None,
+        }

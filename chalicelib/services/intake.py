@@ -42,8 +42,8 @@ from chalicelib.ports import (
     IntakeSnapshot,
     TagRepository,
     WeComCredentials,
-    WelcomeOutcome,
     WeComPort,
+    WelcomeOutcome,
 )
 
 CHANNEL_ID_RE = re.compile(r"^(ch|rf)_[a-z0-9]{4,27}$")
@@ -115,8 +115,17 @@ class IntakeService:
 
     # --- adds -------------------------------------------------------------------------------------------------
 
-    def _add(self, tenant: Tenant, ev: ContactEvent, digest: str, ext_digest: str, cid: str,
-             customer: Customer | None, snap: IntakeSnapshot, date: str) -> IntakeResult:
+    def _add(
+        self,
+        tenant: Tenant,
+        ev: ContactEvent,
+        digest: str,
+        ext_digest: str,
+        cid: str,
+        customer: Customer | None,
+        snap: IntakeSnapshot,
+        date: str,
+    ) -> IntakeResult:
         tid = tenant.tenant_id
         channel = snap.channel
         channel_id = channel.channel_id if channel else None
@@ -133,45 +142,82 @@ class IntakeService:
                 if existing.was_applied(digest) or fact_exists:
                     return IntakeResult("duplicate", existing.customer_id)
                 self.repo.put_alias(tid, Alias("ext", ext_digest, existing.customer_id))
-                updated, kind = apply_add(existing, ev=ev, digest=digest, channel_id=channel_id, profile=profile,
-                                          tags=tags, at=at, now=now, merged_by=by)
+                updated, kind = apply_add(
+                    existing,
+                    ev=ev,
+                    digest=digest,
+                    channel_id=channel_id,
+                    profile=profile,
+                    tags=tags,
+                    at=at,
+                    now=now,
+                    merged_by=by,
+                )
                 updated = updated.with_alias("ext", ext_digest)
-                fact = self._fact(tenant, updated.customer_id, ev, digest, at, channel_id,
-                                  {"kind": kind, "by": by})
-                counter = CounterDelta(ev.userid, date, {"adds": 1, "n_merge": 1, counter_key: 1})
-                self.repo.save_event(tid, updated, expected_version=existing.version, fact=fact, counter=counter)
+                fact = self._fact(tenant, updated.customer_id, ev, digest, at, channel_id, {"kind": kind, "by": by})
+                merge_counter = CounterDelta(ev.userid, date, {"adds": 1, "n_merge": 1, counter_key: 1})
+                self.repo.save_event(tid, updated, expected_version=existing.version, fact=fact, counter=merge_counter)
                 return self._after_add(tenant, ev, updated, channel, snap, date, "merged")
-            created = new_customer(customer_id=cid, ev=ev, digest=digest, channel_id=channel_id,
-                                   referrer_customer_id=referrer, profile=profile, tags=tags, at=at, now=now)
+            created = new_customer(
+                customer_id=cid,
+                ev=ev,
+                digest=digest,
+                channel_id=channel_id,
+                referrer_customer_id=referrer,
+                profile=profile,
+                tags=tags,
+                at=at,
+                now=now,
+            )
             created = self._claim_identities(tenant, created, raw, ev)
-            counter = CounterDelta(ev.userid, date, {"adds": 1, "n_new": 1, counter_key: 1})
-            self.repo.create_customer(tid, created, counter)
+            self.repo.create_customer(
+                tid, created, CounterDelta(ev.userid, date, {"adds": 1, "n_new": 1, counter_key: 1})
+            )
             return self._after_add(tenant, ev, created, channel, snap, date, "created")
-        updated, kind = apply_add(customer, ev=ev, digest=digest, channel_id=channel_id, profile=profile, tags=tags,
-                                  at=at, now=now)
+        updated, kind = apply_add(
+            customer, ev=ev, digest=digest, channel_id=channel_id, profile=profile, tags=tags, at=at, now=now
+        )
         fact = self._fact(tenant, customer.customer_id, ev, digest, at, channel_id, {"kind": kind})
-        counter = None
+        counter: CounterDelta | None = None
         if kind == "readd":
             counter = CounterDelta(ev.userid, date, {"adds": 1, "n_readd": 1, counter_key: 1})
         self.repo.save_event(tid, updated, expected_version=customer.version, fact=fact, counter=counter)
         return self._after_add(tenant, ev, updated, channel, snap, date, "readd" if kind == "readd" else "confirmed")
 
-    def _after_add(self, tenant: Tenant, ev: ContactEvent, customer: Customer, channel: Channel | None,
-                   snap: IntakeSnapshot, date: str, outcome: str) -> IntakeResult:
+    def _after_add(
+        self,
+        tenant: Tenant,
+        ev: ContactEvent,
+        customer: Customer,
+        channel: Channel | None,
+        snap: IntakeSnapshot,
+        date: str,
+        outcome: str,
+    ) -> IntakeResult:
         """WeCom side effects of the delivery that won: welcome first (20 s clock), then tags, then rotation."""
         welcome = self._welcome(tenant, ev, channel)
         creds = credentials(tenant)
         wecom_tags = [t.wecom_id for t in (channel.tags if channel else ()) if t.wecom_id]
         if wecom_tags and outcome != "confirmed":
             try:
-                self.wecom.mark_tag(creds, userid=ev.userid, external_userid=ev.external_userid,
-                                    add_tag=wecom_tags, remove_tag=[])
+                self.wecom.mark_tag(
+                    creds, userid=ev.userid, external_userid=ev.external_userid, add_tag=wecom_tags, remove_tag=[]
+                )
             except SiyuError as exc:
-                logger.warning("mark_tag failed; local tags stand", extra={"code": exc.code, "tenant": tenant.tenant_id})
+                logger.warning(
+                    "mark_tag failed; local tags stand", extra={"code": exc.code, "tenant": tenant.tenant_id}
+                )
         if channel is not None and outcome != "confirmed":
             self._rotate(tenant, channel, ev.userid, snap, date)
-        logger.info("contact event applied", extra={"tenant": tenant.tenant_id, "outcome": outcome,
-                                                    "customer_id": customer.customer_id, "welcome": welcome})
+        logger.info(
+            "contact event applied",
+            extra={
+                "tenant": tenant.tenant_id,
+                "outcome": outcome,
+                "customer_id": customer.customer_id,
+                "welcome": welcome,
+            },
+        )
         return IntakeResult(outcome, customer.customer_id, welcome=welcome)
 
     def _welcome(self, tenant: Tenant, ev: ContactEvent, channel: Channel | None) -> str:
@@ -180,8 +226,9 @@ class IntakeService:
         if channel is None or not (channel.welcome.text or channel.welcome.attachments):
             return WelcomeOutcome.NO_MESSAGE
         try:
-            return self.wecom.send_welcome_msg(credentials(tenant), welcome_code=ev.welcome_code,
-                                               message=channel.welcome)
+            return self.wecom.send_welcome_msg(
+                credentials(tenant), welcome_code=ev.welcome_code, message=channel.welcome
+            )
         except SiyuError as exc:
             logger.warning("welcome message failed", extra={"code": exc.code, "tenant": tenant.tenant_id})
             return WelcomeOutcome.FAILED
@@ -198,11 +245,18 @@ class IntakeService:
                 full = full | {userid}
             users = code_users(channel, userid, date, full)
             if channel.config_id and users != [userid]:
-                self.wecom.update_contact_way(credentials(tenant), config_id=channel.config_id, users=users,
-                                              state=channel.state, remark=channel.name[:30])
+                self.wecom.update_contact_way(
+                    credentials(tenant),
+                    config_id=channel.config_id,
+                    users=users,
+                    state=channel.state,
+                    remark=channel.name[:30],
+                )
         except SiyuError as exc:
-            logger.warning("channel rotation failed", extra={"code": exc.code, "tenant": tenant.tenant_id,
-                                                             "channel_id": channel.channel_id})
+            logger.warning(
+                "channel rotation failed",
+                extra={"code": exc.code, "tenant": tenant.tenant_id, "channel_id": channel.channel_id},
+            )
 
     # --- identity ---------------------------------------------------------------------------------------------
 
@@ -211,19 +265,27 @@ class IntakeService:
         try:
             raw = self.wecom.get_external_contact(credentials(tenant), ev.external_userid)
         except SiyuError as exc:
-            logger.warning("externalcontact/get failed; continuing unsynced",
-                           extra={"code": exc.code, "tenant": tenant.tenant_id})
+            logger.warning(
+                "externalcontact/get failed; continuing unsynced", extra={"code": exc.code, "tenant": tenant.tenant_id}
+            )
             return None, None
         phone = _phone_of(raw, ev.userid)
         facts = ProfileFacts(
-            name=raw.name, avatar=raw.avatar, gender=raw.gender, contact_type=raw.type, corp_name=raw.corp_name,
-            has_unionid=bool(raw.unionid), phone_masked=mask_phone(phone) if phone else "", synced=True,
+            name=raw.name,
+            avatar=raw.avatar,
+            gender=raw.gender,
+            contact_type=raw.type,
+            corp_name=raw.corp_name,
+            has_unionid=bool(raw.unionid),
+            phone_masked=mask_phone(phone) if phone else "",
+            synced=True,
             wecom_tag_ids=frozenset(t for f in raw.follow_users if f.userid == ev.userid for t in f.tag_ids),
         )
         return facts, raw
 
-    def _match_identity(self, tenant: Tenant, raw: ExternalProfile | None,
-                        ev: ContactEvent) -> tuple[Customer, bool, str] | None:
+    def _match_identity(
+        self, tenant: Tenant, raw: ExternalProfile | None, ev: ContactEvent
+    ) -> tuple[Customer, bool, str] | None:
         """撞单: a new external contact whose unionid or phone we already know joins that customer."""
         if raw is None:
             return None
@@ -237,14 +299,16 @@ class IntakeService:
             alias = self.repo.find_alias(tenant.tenant_id, kind, digest)
             if alias is None or not alias.customer_id:
                 continue
-            existing, fact_exists = self.repo.load_customer(tenant.tenant_id, alias.customer_id, ev.create_time,
-                                                            ev.digest())
+            existing, fact_exists = self.repo.load_customer(
+                tenant.tenant_id, alias.customer_id, ev.create_time, ev.digest()
+            )
             if existing is not None:
                 return existing, fact_exists, by
         return None
 
-    def _claim_identities(self, tenant: Tenant, customer: Customer, raw: ExternalProfile | None,
-                          ev: ContactEvent) -> Customer:
+    def _claim_identities(
+        self, tenant: Tenant, customer: Customer, raw: ExternalProfile | None, ev: ContactEvent
+    ) -> Customer:
         """Point the unionid/phone aliases at a new customer so later contacts of the same person merge."""
         if raw is None:
             return customer
@@ -283,10 +347,11 @@ class IntakeService:
             updated, outcome = apply_noted(customer, digest=digest, now=now), "noted"
             detail = {"fail_reason": ev.fail_reason}
         fact = self._fact(tenant, customer.customer_id, ev, digest, at, "", detail)
-        self.repo.save_event(tenant.tenant_id, updated, expected_version=customer.version, fact=fact,
-                             counter=counter)
-        logger.info("contact event applied", extra={"tenant": tenant.tenant_id, "outcome": outcome,
-                                                    "customer_id": customer.customer_id})
+        self.repo.save_event(tenant.tenant_id, updated, expected_version=customer.version, fact=fact, counter=counter)
+        logger.info(
+            "contact event applied",
+            extra={"tenant": tenant.tenant_id, "outcome": outcome, "customer_id": customer.customer_id},
+        )
         return IntakeResult(outcome, customer.customer_id)
 
     def _edit(self, tenant: Tenant, ev: ContactEvent, digest: str, customer: Customer, now: str) -> Customer:
@@ -312,20 +377,45 @@ class IntakeService:
     # --- records ----------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _fact(tenant: Tenant, customer_id: str, ev: ContactEvent, digest: str, at: str, channel_id: str | None,
-              detail: dict[str, str]) -> Fact:
-        return Fact(tenant_id=tenant.tenant_id, customer_id=customer_id, create_time=ev.create_time, digest=digest,
-                    type=ev.change_type, at=at, userid=ev.userid, channel_id=channel_id or "", detail=detail)
+    def _fact(
+        tenant: Tenant,
+        customer_id: str,
+        ev: ContactEvent,
+        digest: str,
+        at: str,
+        channel_id: str | None,
+        detail: dict[str, str],
+    ) -> Fact:
+        return Fact(
+            tenant_id=tenant.tenant_id,
+            customer_id=customer_id,
+            create_time=ev.create_time,
+            digest=digest,
+            type=ev.change_type,
+            at=at,
+            userid=ev.userid,
+            channel_id=channel_id or "",
+            detail=detail,
+        )
 
     def _ignore(self, tenant: Tenant, ev: ContactEvent, digest: str, reason: str) -> IntakeResult:
         """Answer 200 but keep a 30-day record for operators. It holds no customer identifier at all."""
-        fact = Fact(tenant_id=tenant.tenant_id, customer_id="", create_time=ev.create_time, digest=digest,
-                    type=f"{ev.event}/{ev.change_type}".strip("/"), at=iso_local(ev.create_time, tenant.zone),
-                    userid=ev.userid)
-        first = self.repo.record_ignored(tenant.tenant_id, fact, date=local_date(ev.create_time, tenant.zone),
-                                         reason=reason)
-        logger.info("contact event ignored", extra={"tenant": tenant.tenant_id, "reason": reason,
-                                                    "type": fact.type, "first": first})
+        fact = Fact(
+            tenant_id=tenant.tenant_id,
+            customer_id="",
+            create_time=ev.create_time,
+            digest=digest,
+            type=f"{ev.event}/{ev.change_type}".strip("/"),
+            at=iso_local(ev.create_time, tenant.zone),
+            userid=ev.userid,
+        )
+        first = self.repo.record_ignored(
+            tenant.tenant_id, fact, date=local_date(ev.create_time, tenant.zone), reason=reason
+        )
+        logger.info(
+            "contact event ignored",
+            extra={"tenant": tenant.tenant_id, "reason": reason, "type": fact.type, "first": first},
+        )
         return IntakeResult("ignored" if first else "duplicate", reason=reason)
 
 

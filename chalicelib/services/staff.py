@@ -22,9 +22,16 @@ class StaffService:
 
     def create(self, tenant_id: str, data: dict[str, Any]) -> Staff:
         now = self._now()
-        staff = Staff(userid=data["userid"], name=data["name"], role=data.get("role", "sales"),
-                      daily_cap=data.get("daily_cap", DEFAULT_DAILY_CAP), active=data.get("active", True),
-                      lead_userid=data.get("lead_userid"), created_at=now, updated_at=now)
+        staff = Staff(
+            userid=data["userid"],
+            name=data["name"],
+            role=data.get("role", "sales"),
+            daily_cap=data.get("daily_cap", DEFAULT_DAILY_CAP),
+            active=data.get("active", True),
+            lead_userid=data.get("lead_userid"),
+            created_at=now,
+            updated_at=now,
+        )
         self.repo.create_staff(tenant_id, staff)
         return staff
 

@@ -35,9 +35,13 @@ class TagService:
         if taxonomy.group_named(name) is not None:
             raise ConflictError(f"tag group {name} already exists")
         self._check_room(taxonomy, len(names))
-        group = TagGroup(group_id=self.ids.new_id("tg_"), name=name, exclusive=exclusive,
-                         tags=tuple(Tag(self.ids.new_id("t_"), n) for n in names),
-                         created_at=self.clock.now().isoformat(timespec="seconds"))
+        group = TagGroup(
+            group_id=self.ids.new_id("tg_"),
+            name=name,
+            exclusive=exclusive,
+            tags=tuple(Tag(self.ids.new_id("t_"), n) for n in names),
+            created_at=self.clock.now().isoformat(timespec="seconds"),
+        )
         if names:
             group = self._mirror(tenant, group)
         self.repo.put_tag_group(tenant.tenant_id, group)
@@ -84,8 +88,10 @@ class TagService:
                 continue
             group_name, tag_name = check_tag_name(ref["group"]), check_tag_name(ref["name"])
             group = taxonomy.group_named(group_name) or TagGroup(
-                group_id=self.ids.new_id("tg_"), name=group_name,
-                created_at=self.clock.now().isoformat(timespec="seconds"))
+                group_id=self.ids.new_id("tg_"),
+                name=group_name,
+                created_at=self.clock.now().isoformat(timespec="seconds"),
+            )
             if group.find(tag_name) is None:
                 self._check_room(taxonomy, 1)
                 group = with_tag(group, Tag(self.ids.new_id("t_"), tag_name))

@@ -33,20 +33,34 @@ class TenantService:
         self.clock = clock
         self.ids = ids
 
-    def create(self, *, tenant_id: str, name: str, corp_id: str, wecom: dict[str, str],
-               timezone: str = DEFAULT_TIMEZONE) -> Tenant:
+    def create(
+        self, *, tenant_id: str, name: str, corp_id: str, wecom: dict[str, str], timezone: str = DEFAULT_TIMEZONE
+    ) -> Tenant:
         """A new tenant with the field's default tag taxonomy (mirrored to WeCom when first used)."""
         check_tenant_id(tenant_id)
         check_timezone(timezone)
         check_wecom_config(wecom.get("token", ""), wecom.get("encoding_aes_key", ""), wecom.get("secret", ""))
         now = iso_of(self.clock.now(), ZoneInfo(timezone))
-        tenant = Tenant(tenant_id=tenant_id, name=name, corp_id=corp_id, timezone=timezone,
-                        wecom_token=wecom["token"], wecom_aes_key=wecom["encoding_aes_key"],
-                        wecom_secret=wecom["secret"], salt=self.ids.secret(24), created_at=now)
+        tenant = Tenant(
+            tenant_id=tenant_id,
+            name=name,
+            corp_id=corp_id,
+            timezone=timezone,
+            wecom_token=wecom["token"],
+            wecom_aes_key=wecom["encoding_aes_key"],
+            wecom_secret=wecom["secret"],
+            salt=self.ids.secret(24),
+            created_at=now,
+        )
         self.repo.create_tenant(tenant)
         for group_name, exclusive, tag_names in DEFAULT_TAXONOMY:
-            group = TagGroup(group_id=self.ids.new_id("tg_"), name=group_name, exclusive=exclusive,
-                             tags=tuple(Tag(self.ids.new_id("t_"), n) for n in tag_names), created_at=now)
+            group = TagGroup(
+                group_id=self.ids.new_id("tg_"),
+                name=group_name,
+                exclusive=exclusive,
+                tags=tuple(Tag(self.ids.new_id("t_"), n) for n in tag_names),
+                created_at=now,
+            )
             self.repo.put_tag_group(tenant_id, group)
         return tenant
 
@@ -56,8 +70,9 @@ class TenantService:
             raise NotFoundError(f"tenant {tenant_id} does not exist")
         return tenant
 
-    def issue_token(self, tenant_id: str, *, role: str, staff_userid: str | None = None,
-                    label: str = "") -> tuple[str, TokenRecord]:
+    def issue_token(
+        self, tenant_id: str, *, role: str, staff_userid: str | None = None, label: str = ""
+    ) -> tuple[str, TokenRecord]:
         """A new tenant token, returned once. A staff token must name an existing staff member."""
         tenant = self.get(tenant_id)
         try:
@@ -69,9 +84,15 @@ class TenantService:
         if staff_userid and self.repo.get_staff(tenant_id, staff_userid) is None:
             raise InvalidError(f"staff {staff_userid} does not exist")
         token = f"sy_{tenant_id}_{self.ids.secret(32)}"
-        record = TokenRecord(tenant_id=tenant_id, token_hash=hash_token(token), token_id=self.ids.new_id("tk_"),
-                             role=parsed, staff_userid=staff_userid, label=label,
-                             created_at=iso_of(self.clock.now(), tenant.zone))
+        record = TokenRecord(
+            tenant_id=tenant_id,
+            token_hash=hash_token(token),
+            token_id=self.ids.new_id("tk_"),
+            role=parsed,
+            staff_userid=staff_userid,
+            label=label,
+            created_at=iso_of(self.clock.now(), tenant.zone),
+        )
         self.repo.put_token(record)
         return token, record
 

@@ -163,8 +163,9 @@ class FakeStore:
         rows.sort(key=lambda r: r[0], reverse=True)
         return _page([c for _, c in rows], [k for k, _ in rows], cursor, limit, tenant_id, descending=True)
 
-    def save_customer(self, tenant_id: str, customer: Customer, *, expected_version: int,
-                      fact: Fact | None = None) -> None:
+    def save_customer(
+        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact | None = None
+    ) -> None:
         with self.lock:
             current = self.customers.get((tenant_id, customer.customer_id))
             if current is None or current.version != expected_version:
@@ -199,8 +200,9 @@ class FakeStore:
             staff=self.staff.get((tenant_id, keys.staff_userid)),
         )
 
-    def load_customer(self, tenant_id: str, customer_id: str, fact_create_time: int,
-                      fact_digest: str) -> tuple[Customer | None, bool]:
+    def load_customer(
+        self, tenant_id: str, customer_id: str, fact_create_time: int, fact_digest: str
+    ) -> tuple[Customer | None, bool]:
         facts = self.facts.get((tenant_id, customer_id), {})
         return self.customers.get((tenant_id, customer_id)), (fact_create_time, fact_digest) in facts
 
@@ -233,8 +235,9 @@ class FakeStore:
             self.customers[(tenant_id, customer.customer_id)] = customer
             self._add_counter(tenant_id, counter)
 
-    def save_event(self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact,
-                   counter: CounterDelta | None) -> None:
+    def save_event(
+        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: CounterDelta | None
+    ) -> None:
         with self.lock:
             current = self.customers.get((tenant_id, customer.customer_id))
             if current is None or current.version != expected_version:
@@ -254,8 +257,9 @@ class FakeStore:
             return True
 
 
-def _page(items: list[Any], keys: list[str], cursor: str | None, limit: int, tenant_id: str,
-          descending: bool = False) -> Page:
+def _page(
+    items: list[Any], keys: list[str], cursor: str | None, limit: int, tenant_id: str, descending: bool = False
+) -> Page:
     """Cursor pagination with the same contract as the real store: opaque, tenant-bound cursors."""
     start = 0
     if cursor:
@@ -266,7 +270,7 @@ def _page(items: list[Any], keys: list[str], cursor: str | None, limit: int, ten
         except Exception as exc:
             raise InvalidError("cursor is not valid") from exc
         start = next((i for i, k in enumerate(keys) if (k < after if descending else k > after)), len(keys))
-    chunk = items[start:start + limit]
+    chunk = items[start : start + limit]
     more = start + limit < len(items)
     nxt = None
     if more and chunk:

@@ -26,7 +26,11 @@ from devstack.sandbox import SandboxServer
 ADMIN = "admin-functional-token"
 TENANT = "acme"
 CORP = "wwacme0000000001"
-WECOM = {"token": "acmeToken42", "encoding_aes_key": "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v", "secret": "acme-secret"}
+WECOM = {
+    "token": "acmeToken42",
+    "encoding_aes_key": "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v",
+    "secret": "acme-secret",
+}
 
 
 @pytest.fixture(scope="session")
@@ -37,25 +41,37 @@ def sandbox() -> Iterator[SandboxServer]:
 
 
 @dataclass
+class Resp:
+    status_code: int
+    body: bytes
+    headers: dict[str, str]
+    json: Any
+
+
+@dataclass
 class Api:
     client: Client
     sandbox: SandboxServer
 
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None,
-             headers: dict[str, str] | None = None) -> Any:
+    def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None, headers: dict[str, str] | None = None
+    ) -> Any:
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
-        raw = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
-        resp = self.client.http.request(method, path, body=raw or b"", headers=hdrs)
-        resp.json = json.loads(resp.body) if resp.body and resp.headers.get("Content-Type", "").startswith(
-            "application/json") else None
-        return resp
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
+        resp = self.client.http.request(method, path, body=raw, headers=hdrs)
+        is_json = resp.body and resp.headers.get("Content-Type", "").startswith("application/json")
+        return Resp(resp.status_code, resp.body, resp.headers, json.loads(resp.body) if is_json else None)
 
     def create_tenant(self, tenant_id: str = TENANT, corp_id: str = CORP) -> str:
         """A tenant with an admin token, registered with the sandbox; returns the token."""
-        resp = self.call("POST", "/admin/tenants", {"tenant_id": tenant_id, "name": "示例教育", "corp_id": corp_id,
-                                                    "wecom": WECOM}, ADMIN)
+        resp = self.call(
+            "POST",
+            "/admin/tenants",
+            {"tenant_id": tenant_id, "name": "示例教育", "corp_id": corp_id, "wecom": WECOM},
+            ADMIN,
+        )
         assert resp.status_code == 201, resp.body
         return self.token(tenant_id, "admin")
 
@@ -67,8 +83,15 @@ class Api:
         assert resp.status_code == 201, resp.body
         return str(resp.json["token"])
 
-    def callback(self, tenant_id: str, fields: dict[str, Any], *, corp_id: str = CORP,
-                 wecom: dict[str, str] | None = None, tamper: str | None = None) -> Any:
+    def callback(
+        self,
+        tenant_id: str,
+        fields: dict[str, Any],
+        *,
+        corp_id: str = CORP,
+        wecom: dict[str, str] | None = None,
+        tamper: str | None = None,
+    ) -> Any:
         """POST an event exactly as WeCom would: encrypted, signed, in the XML envelope."""
         cfg = wecom or WECOM
         crypto = CallbackCrypto(cfg["token"], cfg["encoding_aes_key"], corp_id)
@@ -77,8 +100,12 @@ class Api:
         if tamper == "signature":
             sig = "0" * 40
         query = urlencode({"msg_signature": sig, "timestamp": ts, "nonce": nonce})
-        return self.call("POST", f"/wecom/{tenant_id}/callback?{query}", envelope(corp_id, encrypted),
-                         headers={"Content-Type": "text/xml"})
+        return self.call(
+            "POST",
+            f"/wecom/{tenant_id}/callback?{query}",
+            envelope(corp_id, encrypted),
+            headers={"Content-Type": "text/xml"},
+        )
 
     def scan(self, state: str, tenant_id: str = TENANT, **kwargs: Any) -> tuple[dict[str, Any], Any]:
         fields = self.sandbox.world.scan(CORP, state, **kwargs)
@@ -88,17 +115,23 @@ class Api:
 @pytest.fixture
 def api(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     env = {
-        "SIYU_TABLE": "siyu-functional", "SIYU_IDEMPOTENCY_TABLE": "siyu-functional-idempotency",
-        "SIYU_SCHEDULE_GROUP": "siyu-functional", "SIYU_WECOM_BASE_URL": sandbox.base_url,
-        "SIYU_ADMIN_TOKEN": ADMIN, "SIYU_TENANT_CACHE_SECONDS": "0",
+        "SIYU_TABLE": "siyu-functional",
+        "SIYU_IDEMPOTENCY_TABLE": "siyu-functional-idempotency",
+        "SIYU_SCHEDULE_GROUP": "siyu-functional",
+        "SIYU_WECOM_BASE_URL": sandbox.base_url,
+        "SIYU_ADMIN_TOKEN": ADMIN,
+        "SIYU_TENANT_CACHE_SECONDS": "0",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     sandbox.world.reset()
     with mock_aws():
         settings = Settings.from_env(env)
-        provision(settings, dynamodb_client=boto3.client("dynamodb", region_name="us-east-1"),
-                  scheduler_client=boto3.client("scheduler", region_name="us-east-1"))
+        provision(
+            settings,
+            dynamodb_client=boto3.client("dynamodb", region_name="us-east-1"),
+            scheduler_client=boto3.client("scheduler", region_name="us-east-1"),
+        )
         bootstrap.reset()
         models._configured.clear()
         from app import app

@@ -13,19 +13,25 @@ def _staff(api: Api, token: str, *userids: str) -> None:
 
 
 def _channel(api: Api, token: str, **over: Any) -> dict[str, Any]:
-    body = {"name": "B站-考研公开课", "source": "bilibili", "staff": {"userids": ["zhang"]},
-            "welcome": {"text": "欢迎～"}, "tags": [{"group": "流量平台来源", "name": "B站"}]}
+    body = {
+        "name": "B站-考研公开课",
+        "source": "bilibili",
+        "staff": {"userids": ["zhang"]},
+        "welcome": {"text": "欢迎～"},
+        "tags": [{"group": "流量平台来源", "name": "B站"}],
+    }
     body.update(over)
     resp = api.call("POST", f"/t/{TENANT}/channels", body, token)
     assert resp.status_code == 201, resp.body
-    return resp.json  # type: ignore[no-any-return]
+    return resp.json
 
 
 def _way(api: Api, config_id: str) -> dict[str, Any]:
     world = api.sandbox.world
     token = world.handle("/cgi-bin/gettoken", {"corpid": "wwacme0000000001", "corpsecret": "acme-secret"}, None)
-    return world.handle("/cgi-bin/externalcontact/get_contact_way", {"access_token": token["access_token"]},
-                        {"config_id": config_id})
+    return world.handle(
+        "/cgi-bin/externalcontact/get_contact_way", {"access_token": token["access_token"]}, {"config_id": config_id}
+    )
 
 
 def test_staff_crud_and_validation(api: Api) -> None:
@@ -43,8 +49,9 @@ def test_staff_crud_and_validation(api: Api) -> None:
 
 def test_tag_groups_mirror_to_wecom(api: Api) -> None:
     token = api.create_tenant()
-    resp = api.call("POST", f"/t/{TENANT}/tag-groups", {"name": "目标院校库", "exclusive": False,
-                                                        "tags": ["北大", "清华"]}, token)
+    resp = api.call(
+        "POST", f"/t/{TENANT}/tag-groups", {"name": "目标院校库", "exclusive": False, "tags": ["北大", "清华"]}, token
+    )
     assert resp.status_code == 201 and all(t["mirrored"] for t in resp.json["tags"])
     gid = resp.json["group_id"]
     assert api.call("POST", f"/t/{TENANT}/tag-groups", {"name": "目标院校库"}, token).status_code == 409
@@ -63,14 +70,19 @@ def test_channel_update_and_delete_keep_wecom_in_sync(api: Api) -> None:
     ch = _channel(api, token)
     assert _way(api, ch["config_id"])["contact_way"]["user"] == ["zhang"]
     assert _way(api, ch["config_id"])["contact_way"]["state"] == ch["state"]
-    upd = api.call("PATCH", f"/t/{TENANT}/channels/{ch['channel_id']}", {"staff": {"userids": ["li"]},
-                                                                          "spend": 1200.5}, token)
+    upd = api.call(
+        "PATCH", f"/t/{TENANT}/channels/{ch['channel_id']}", {"staff": {"userids": ["li"]}, "spend": 1200.5}, token
+    )
     assert upd.status_code == 200 and upd.json["spend"] == 1200.5
     assert _way(api, ch["config_id"])["contact_way"]["user"] == ["li"]
     unknown = api.call("PATCH", f"/t/{TENANT}/channels/{ch['channel_id']}", {"staff": {"userids": ["ghost"]}}, token)
     assert unknown.status_code == 400 and "ghost" in unknown.json["error"]["message"]
-    too_long = api.call("POST", f"/t/{TENANT}/channels", {"name": "x", "source": "douyin",
-                        "staff": {"userids": ["zhang"]}, "welcome": {"text": "好" * 1400}}, token)
+    too_long = api.call(
+        "POST",
+        f"/t/{TENANT}/channels",
+        {"name": "x", "source": "douyin", "staff": {"userids": ["zhang"]}, "welcome": {"text": "好" * 1400}},
+        token,
+    )
     assert too_long.status_code == 400 and "bytes" in too_long.json["error"]["message"]
     assert api.call("DELETE", f"/t/{TENANT}/channels/{ch['channel_id']}", token=token).status_code == 204
     assert _way(api, ch["config_id"])["errcode"] != 0
@@ -84,8 +96,9 @@ def test_channel_listing_is_paginated(api: Api) -> None:
     seen: set[str] = set()
     cursor = ""
     while True:
-        page = api.call("GET", f"/t/{TENANT}/channels?limit=2" + (f"&cursor={cursor}" if cursor else ""),
-                        token=token).json
+        page = api.call(
+            "GET", f"/t/{TENANT}/channels?limit=2" + (f"&cursor={cursor}" if cursor else ""), token=token
+        ).json
         assert len(page["items"]) <= 2
         seen |= {c["channel_id"] for c in page["items"]}
         cursor = page["next_cursor"]
@@ -100,8 +113,14 @@ def test_customers_filter_tag_scope_and_erase(api: Api) -> None:
     token = api.create_tenant()
     _staff(api, token, "zhang", "li")
     a = _channel(api, token)
-    b = _channel(api, token, name="小红书笔记", source="xiaohongshu", staff={"userids": ["li"]},
-                 tags=[{"group": "流量平台来源", "name": "小红书"}])
+    b = _channel(
+        api,
+        token,
+        name="小红书笔记",
+        source="xiaohongshu",
+        staff={"userids": ["li"]},
+        tags=[{"group": "流量平台来源", "name": "小红书"}],
+    )
     ids_a = [api.scan(a["state"])[1].json["customer_id"] for _ in range(3)]
     ids_b = [api.scan(b["state"])[1].json["customer_id"] for _ in range(2)]
 
@@ -129,7 +148,9 @@ def test_customers_filter_tag_scope_and_erase(api: Api) -> None:
     after = api.call("POST", f"/t/{TENANT}/customers/{ids_a[0]}/tags", {"add": [low]}, token).json["tags"]
     assert low in after and high not in after
     assert listing(f"tag={low}") == [ids_a[0]]
-    assert api.call("POST", f"/t/{TENANT}/customers/{ids_a[0]}/tags", {"add": ["t_nosuchtag"]}, token).status_code == 404
+    assert (
+        api.call("POST", f"/t/{TENANT}/customers/{ids_a[0]}/tags", {"add": ["t_nosuchtag"]}, token).status_code == 404
+    )
     # Referral code, then erasure.
     ref = api.call("POST", f"/t/{TENANT}/customers/{ids_a[0]}/referral-channel", {}, token)
     assert ref.status_code == 201 and ref.json["state"].startswith("rf_")

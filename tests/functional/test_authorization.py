@@ -10,11 +10,10 @@ import re
 
 import pytest
 
+import app as _app  # noqa: F401  (registers every blueprint's routes)
 from chalicelib.api.common import ROUTES, RouteSpec
 from chalicelib.domain.tenants import Role
 from tests.functional.conftest import TENANT, Api
-
-import app as _app  # noqa: F401  (registers every blueprint's routes)
 
 TENANT_ROUTES = [r for r in ROUTES if r.auth == "tenant"]
 ADMIN_ROUTES = [r for r in ROUTES if r.auth == "admin"]

@@ -13,8 +13,9 @@ from tests.functional.conftest import CORP, TENANT, WECOM, Api
 
 def _fields(api: Api) -> dict[str, Any]:
     api.sandbox.world.register_corp(CORP)
-    return api.sandbox.world.event(CORP, "add_external_contact", userid="zhang",
-                                   external_userid="wmprotocol000000000000000001", State="")
+    return api.sandbox.world.event(
+        CORP, "add_external_contact", userid="zhang", external_userid="wmprotocol000000000000000001", State=""
+    )
 
 
 def _stored(api: Api, token: str) -> int:
@@ -53,12 +54,15 @@ def test_wrong_key_is_rejected(api: Api) -> None:
     assert _stored(api, token) == 0
 
 
-@pytest.mark.parametrize("body, code", [
-    (b"<xml><Encrypt>", "bad_xml"),
-    (b"not xml at all", "bad_xml"),
-    (b"<xml><ToUserName>wwacme0000000001</ToUserName></xml>", "bad_xml"),
-    (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><xml><Encrypt>&e;</Encrypt></xml>', "bad_xml"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        (b"<xml><Encrypt>", "bad_xml"),
+        (b"not xml at all", "bad_xml"),
+        (b"<xml><ToUserName>wwacme0000000001</ToUserName></xml>", "bad_xml"),
+        (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><xml><Encrypt>&e;</Encrypt></xml>', "bad_xml"),
+    ],
+)
 def test_malformed_envelopes_are_400(api: Api, body: bytes, code: str) -> None:
     token = api.create_tenant()
     resp = _post(api, {"msg_signature": "x" * 40, "timestamp": "1", "nonce": "1"}, body)
@@ -80,8 +84,9 @@ def test_decrypted_garbage_is_400(api: Api) -> None:
     encrypted, sig = crypto.encrypt(b"<xml><Event>oops", nonce="5", timestamp="1700000000")
     resp = _post(api, {"msg_signature": sig, "timestamp": "1700000000", "nonce": "5"}, envelope(CORP, encrypted))
     assert resp.status_code == 400 and resp.json["error"]["code"] == "bad_xml"
-    encrypted, sig = crypto.encrypt(b"<xml><Event>change_external_contact</Event></xml>", nonce="5",
-                                    timestamp="1700000000")
+    encrypted, sig = crypto.encrypt(
+        b"<xml><Event>change_external_contact</Event></xml>", nonce="5", timestamp="1700000000"
+    )
     resp = _post(api, {"msg_signature": sig, "timestamp": "1700000000", "nonce": "5"}, envelope(CORP, encrypted))
     assert resp.status_code == 400  # no CreateTime
     assert _stored(api, token) == 0
@@ -106,8 +111,14 @@ def test_unknown_tenant_is_404_and_missing_params_400(api: Api) -> None:
 def test_unhandled_events_are_answered_200(api: Api) -> None:
     api.create_tenant()
     api.sandbox.world.register_corp(CORP)
-    fields = api.sandbox.world.event(CORP, "update", event="change_external_chat", ChatId="wrchat001",
-                                     UpdateDetail="add_member", MemChangeList=["wm1", "wm2"])
+    fields = api.sandbox.world.event(
+        CORP,
+        "update",
+        event="change_external_chat",
+        ChatId="wrchat001",
+        UpdateDetail="add_member",
+        MemChangeList=["wm1", "wm2"],
+    )
     resp = api.callback(TENANT, fields)
     assert resp.status_code == 200 and resp.json["outcome"] == "ignored"
     assert api.callback(TENANT, fields).json["outcome"] == "duplicate"

@@ -5,15 +5,23 @@ from __future__ import annotations
 from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
 
 
-def _setup(api: Api) -> tuple[str, dict]:  # type: ignore[type-arg]
+def _setup(api: Api) -> tuple[str, dict]:
     token = api.create_tenant()
     for userid, name in (("zhanglaoshi", "张老师"), ("lilaoshi", "李老师")):
         assert api.call("POST", f"/t/{TENANT}/staff", {"userid": userid, "name": name}, token).status_code == 201
-    resp = api.call("POST", f"/t/{TENANT}/channels", {
-        "name": "抖音-考研直播间", "source": "douyin", "campaign": "2027考研秋季",
-        "staff": {"mode": "round_robin", "userids": ["zhanglaoshi", "lilaoshi"], "backup_userid": "zhanglaoshi"},
-        "welcome": {"text": "您好，我是XX教育的老师，资料包稍后发您～"},
-        "tags": [{"group": "流量平台来源", "name": "抖音"}, {"group": "考研年份", "name": "2027"}]}, token)
+    resp = api.call(
+        "POST",
+        f"/t/{TENANT}/channels",
+        {
+            "name": "抖音-考研直播间",
+            "source": "douyin",
+            "campaign": "2027考研秋季",
+            "staff": {"mode": "round_robin", "userids": ["zhanglaoshi", "lilaoshi"], "backup_userid": "zhanglaoshi"},
+            "welcome": {"text": "您好，我是XX教育的老师，资料包稍后发您～"},
+            "tags": [{"group": "流量平台来源", "name": "抖音"}, {"group": "考研年份", "name": "2027"}],
+        },
+        token,
+    )
     assert resp.status_code == 201, resp.body
     return token, resp.json
 
@@ -75,8 +83,17 @@ def test_tenant_secrets_are_never_returned(api: Api) -> None:
 
 
 def test_tenant_creation_validates_every_field(api: Api) -> None:
-    resp = api.call("POST", "/admin/tenants", {"tenant_id": "X!", "corp_id": "", "wecom": {"token": "t",
-                    "encoding_aes_key": "short", "secret": "s"}, "extra": 1}, ADMIN)
+    resp = api.call(
+        "POST",
+        "/admin/tenants",
+        {
+            "tenant_id": "X!",
+            "corp_id": "",
+            "wecom": {"token": "t", "encoding_aes_key": "short", "secret": "s"},
+            "extra": 1,
+        },
+        ADMIN,
+    )
     assert resp.status_code == 400
     paths = {d["path"] for d in resp.json["error"]["details"]}
     assert {"/tenant_id", "/corp_id", "/wecom/encoding_aes_key"} <= paths
@@ -85,8 +102,12 @@ def test_tenant_creation_validates_every_field(api: Api) -> None:
     api.create_tenant()
     dup = api.call("POST", "/admin/tenants", {"tenant_id": TENANT, "name": "x", "corp_id": CORP, "wecom": WECOM}, ADMIN)
     assert dup.status_code == 409 and dup.json["error"]["code"] == "conflict"
-    bad_zone = api.call("POST", "/admin/tenants", {"tenant_id": "zone-test", "name": "x", "corp_id": CORP,
-                                                   "wecom": WECOM, "timezone": "Mars/Olympus"}, ADMIN)
+    bad_zone = api.call(
+        "POST",
+        "/admin/tenants",
+        {"tenant_id": "zone-test", "name": "x", "corp_id": CORP, "wecom": WECOM, "timezone": "Mars/Olympus"},
+        ADMIN,
+    )
     assert bad_zone.status_code == 400
 
 
@@ -102,4 +123,7 @@ def test_openapi_and_health(api: Api) -> None:
     health = api.call("GET", "/health")
     assert health.status_code == 200, health.body
     assert {k: v["status"] for k, v in health.json["dependencies"].items()} == {
-        "dynamodb": "ok", "scheduler": "ok", "wecom": "ok"}
+        "dynamodb": "ok",
+        "scheduler": "ok",
+        "wecom": "ok",
+    }

@@ -32,8 +32,12 @@ class DynamoEnv(Env):
 
     def _count(self, prefix: str) -> int:
         pages = self.store.client.get_paginator("scan").paginate(TableName=self.store.table)
-        return sum(1 for page in pages for item in page["Items"] if item["pk"]["S"].startswith(prefix)
-                   and item["kind"]["S"] in ("ignored", "customer"))
+        return sum(
+            1
+            for page in pages
+            for item in page["Items"]
+            if item["pk"]["S"].startswith(prefix) and item["kind"]["S"] in ("ignored", "customer")
+        )
 
     def ignored_count(self) -> int:
         return self._count("T#unit#IGN#")

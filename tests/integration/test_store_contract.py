@@ -34,14 +34,27 @@ def store(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 def tenant(tid: str = "acme") -> Tenant:
-    return Tenant(tid, "Acme 教育", "wwacme", "Asia/Shanghai", "tok", "k" * 43, "sec", "salt", "2026-12-01T08:00:00+08:00")
+    return Tenant(
+        tid, "Acme 教育", "wwacme", "Asia/Shanghai", "tok", "k" * 43, "sec", "salt", "2026-12-01T08:00:00+08:00"
+    )
 
 
 def customer(cid: str, added_at: str, **kw: Any) -> Customer:
-    base = dict(customer_id=cid, external_userid=f"wm{cid}", owner_userid="zhang", source_channel_id="ch_a",
-                stage=Stage.NEW, added_at=added_at, created_at=added_at, updated_at=added_at,
-                external_userids=(f"wm{cid}",), touches=(Touch("ch_a", "zhang", added_at, "new"),),
-                relations=(Relation("zhang", f"wm{cid}", "active", added_at),), applied=("d1",), version=1)
+    base: dict[str, Any] = dict(
+        customer_id=cid,
+        external_userid=f"wm{cid}",
+        owner_userid="zhang",
+        source_channel_id="ch_a",
+        stage=Stage.NEW,
+        added_at=added_at,
+        created_at=added_at,
+        updated_at=added_at,
+        external_userids=(f"wm{cid}",),
+        touches=(Touch("ch_a", "zhang", added_at, "new"),),
+        relations=(Relation("zhang", f"wm{cid}", "active", added_at),),
+        applied=("d1",),
+        version=1,
+    )
     base.update(kw)
     return Customer(**base)
 
@@ -88,9 +101,17 @@ def test_tag_groups(store: Any) -> None:
 
 
 def _channel(cid: str = "ch_abc1") -> Channel:
-    return Channel(cid, "抖音", "douyin", assignment=Assignment("round_robin", ("zhang", "li"), "wang", {"li": 3}),
-                   welcome=Message("hi", (Attachment("link", {"title": "t", "url": "https://x"}),)),
-                   tags=(ChannelTag("t_1", "来源", "抖音", "w1"),), config_id="cfg", qr_code="qr", version=1)
+    return Channel(
+        cid,
+        "抖音",
+        "douyin",
+        assignment=Assignment("round_robin", ("zhang", "li"), "wang", {"li": 3}),
+        welcome=Message("hi", (Attachment("link", {"title": "t", "url": "https://x"}),)),
+        tags=(ChannelTag("t_1", "来源", "抖音", "w1"),),
+        config_id="cfg",
+        qr_code="qr",
+        version=1,
+    )
 
 
 def test_channels_versions_and_full_sets(store: Any) -> None:
@@ -127,7 +148,8 @@ def test_channel_listing_pages_and_kinds(store: Any) -> None:
         cursor = page.next_cursor
     assert seen == [f"ch_{i:04d}" for i in range(5)]
     assert [c.channel_id for c in store.list_channels("acme", kind="referral", cursor=None, limit=10).items] == [
-        "rf_ref1"]
+        "rf_ref1"
+    ]
     with pytest.raises(InvalidError):
         store.list_channels("other", kind="standard", cursor=first.next_cursor, limit=2)  # cursor of another tenant
 
@@ -167,13 +189,15 @@ def test_save_event_guards_fact_and_version(store: Any) -> None:
     store.create_customer("acme", c, counter())
     fact = Fact("acme", "c1", 1764560000, "f1", "del_follow_user", "2026-12-01T11:00:00+08:00", "zhang")
     lost = replace(c, stage=Stage.LOST, version=2)
-    store.save_event("acme", lost, expected_version=1, fact=fact, counter=CounterDelta("zhang", "2026-12-01",
-                                                                                          {"n_lost": 1}))
+    store.save_event(
+        "acme", lost, expected_version=1, fact=fact, counter=CounterDelta("zhang", "2026-12-01", {"n_lost": 1})
+    )
     with pytest.raises(ConflictError):  # same fact again
         store.save_event("acme", replace(lost, version=3), expected_version=2, fact=fact, counter=None)
     with pytest.raises(ConflictError):  # stale version
-        store.save_event("acme", replace(lost, version=3), expected_version=1,
-                         fact=replace(fact, digest="f2"), counter=None)
+        store.save_event(
+            "acme", replace(lost, version=3), expected_version=1, fact=replace(fact, digest="f2"), counter=None
+        )
     got, fact_exists = store.load_customer("acme", "c1", fact.create_time, "f1")
     assert got == lost and fact_exists
     assert store.timeline("acme", "c1", limit=10) == [fact]
@@ -192,9 +216,14 @@ def test_aliases_claim_and_tombstones(store: Any) -> None:
 
 def test_list_customers_filters_and_pages_newest_first(store: Any) -> None:
     for i in range(7):
-        c = customer(f"c{i}", f"2026-12-0{1 + i}T10:00:00+08:00", stage=Stage.LOST if i % 2 else Stage.NEW,
-                     owner_userid="li" if i < 3 else "zhang", tags=frozenset({"t_vip"}) if i == 4 else frozenset(),
-                     source_channel_id="organic" if i == 6 else "ch_a")
+        c = customer(
+            f"c{i}",
+            f"2026-12-0{1 + i}T10:00:00+08:00",
+            stage=Stage.LOST if i % 2 else Stage.NEW,
+            owner_userid="li" if i < 3 else "zhang",
+            tags=frozenset({"t_vip"}) if i == 4 else frozenset(),
+            source_channel_id="organic" if i == 6 else "ch_a",
+        )
         store.create_customer("acme", c, counter())
     store.create_customer("other", customer("cx", "2026-12-03T10:00:00+08:00"), counter())
     ids: list[str] = []
@@ -208,8 +237,7 @@ def test_list_customers_filters_and_pages_newest_first(store: Any) -> None:
     assert ids == [f"c{i}" for i in reversed(range(7))]
 
     def only(**kw: Any) -> list[str]:
-        return [c.customer_id for c in store.list_customers("acme", CustomerFilter(**kw), cursor=None,
-                                                            limit=50).items]
+        return [c.customer_id for c in store.list_customers("acme", CustomerFilter(**kw), cursor=None, limit=50).items]
 
     assert only(stage="lost") == ["c5", "c3", "c1"]
     assert only(owner_userid="li") == ["c2", "c1", "c0"]
@@ -227,8 +255,9 @@ def test_erase_deletes_the_partition_and_leaves_bare_tombstones(store: Any) -> N
     fact = Fact("acme", "c1", 1764560000, "f1", "del_follow_user", "2026-12-01T11:00:00+08:00", "zhang")
     store.save_event("acme", replace(c, version=2), expected_version=1, fact=fact, counter=None)
     store.put_alias("acme", Alias("union", "u1", "c1"))
-    deleted = store.erase_customer("acme", "c1", tombstones=[Alias("union", "u1", "", 1764570000),
-                                                             Alias("ext", "e1", "", 1764570000)])
+    deleted = store.erase_customer(
+        "acme", "c1", tombstones=[Alias("union", "u1", "", 1764570000), Alias("ext", "e1", "", 1764570000)]
+    )
     assert deleted == 2
     assert store.get_customer("acme", "c1") is None and store.timeline("acme", "c1", limit=10) == []
     assert store.find_alias("acme", "union", "u1") == Alias("union", "u1", "", 1764570000)

@@ -59,8 +59,14 @@ def make_env(store: Any, env_class: type[Env] = Env) -> Env:
     clock = FixedClock()
     world = WeComWorld(clock=clock.epoch)
     client = WeComClient(WorldTransport(world), sleep=lambda s: None)
-    svc = build(Settings(admin_token="admin-unit"), store=store, wecom=client, clock=clock, ids=SeqIds(),
-                codec=WXCallbackCodec(max_bytes=64 * 1024))
+    svc = build(
+        Settings(admin_token="admin-unit"),
+        store=store,
+        wecom=client,
+        clock=clock,
+        ids=SeqIds(),
+        codec=WXCallbackCodec(max_bytes=64 * 1024),
+    )
     tenant = svc.tenants.create(tenant_id="unit", name="单元测试教育", corp_id=CORP, wecom=WECOM)
     for userid, name in (("zhang", "张老师"), ("li", "李老师"), ("wang", "王老师")):
         svc.staff.create("unit", {"userid": userid, "name": name})
@@ -73,7 +79,12 @@ def env() -> Env:
 
 
 def make_channel(env: Env, **overrides: Any) -> Any:
-    data = {"name": "抖音直播间", "source": "douyin", "staff": {"mode": "single", "userids": ["zhang"]},
-            "welcome": {"text": "您好，资料包稍后发您"}, "tags": [{"group": "流量平台来源", "name": "抖音"}]}
+    data = {
+        "name": "抖音直播间",
+        "source": "douyin",
+        "staff": {"mode": "single", "userids": ["zhang"]},
+        "welcome": {"text": "您好，资料包稍后发您"},
+        "tags": [{"group": "流量平台来源", "name": "抖音"}],
+    }
     data.update(overrides)
     return env.svc.channels.create(env.tenant, data)

@@ -10,7 +10,7 @@ from chalicelib.ports import WelcomeOutcome
 from tests.unit.conftest import CORP, Env, make_channel
 
 
-def _customer(env: Env, customer_id: str):  # type: ignore[no-untyped-def]
+def _customer(env: Env, customer_id: str):
     c = env.store.get_customer("unit", customer_id)
     assert c is not None
     return c
@@ -81,15 +81,26 @@ def test_concurrent_duplicates_have_one_effect(env: Env) -> None:
 
 def test_unknown_or_empty_state_is_organic(env: Env) -> None:
     env.world.register_corp(CORP)
-    fields = env.world.event(CORP, "add_external_contact", userid="li",
-                             external_userid="wmorganic00000000000000000001", State="", now=env.clock.epoch())
+    fields = env.world.event(
+        CORP,
+        "add_external_contact",
+        userid="li",
+        external_userid="wmorganic00000000000000000001",
+        State="",
+        now=env.clock.epoch(),
+    )
     result = env.deliver(fields)
     c = _customer(env, result.customer_id)
     assert c.source_channel_id == "organic"
     assert result.welcome == WelcomeOutcome.NO_MESSAGE
-    fields2 = env.world.event(CORP, "add_external_contact", userid="li",
-                              external_userid="wmorganic00000000000000000002", State="someone-elses-code",
-                              now=env.clock.epoch())
+    fields2 = env.world.event(
+        CORP,
+        "add_external_contact",
+        userid="li",
+        external_userid="wmorganic00000000000000000002",
+        State="someone-elses-code",
+        now=env.clock.epoch(),
+    )
     assert _customer(env, env.deliver(fields2).customer_id).source_channel_id == "organic"
 
 
@@ -113,7 +124,9 @@ def test_customer_deletes_staff_then_readds(env: Env) -> None:
     assert [t.kind for t in c.touches] == ["new", "readd"] and c.touches[1].channel_id == other.channel_id
     assert _counters(env, "zhang")["n_new"] == 1 and _counters(env, "zhang")["n_readd"] == 1
     assert [f.type for f in env.store.timeline("unit", c.customer_id, limit=10)] == [
-        "add_external_contact", "del_follow_user"]
+        "add_external_contact",
+        "del_follow_user",
+    ]
 
 
 def test_staff_deletes_customer_ends_the_relation(env: Env) -> None:
@@ -129,8 +142,9 @@ def test_staff_deletes_customer_ends_the_relation(env: Env) -> None:
 def test_transfer_deletion_is_not_a_loss(env: Env) -> None:
     ch = make_channel(env)
     fields, created = env.scan(ch.state)
-    env.event("del_external_contact", userid="zhang", external_userid=fields["ExternalUserID"],
-              Source="DELETE_BY_TRANSFER")
+    env.event(
+        "del_external_contact", userid="zhang", external_userid=fields["ExternalUserID"], Source="DELETE_BY_TRANSFER"
+    )
     c = _customer(env, created.customer_id)
     assert c.relations[0].reason == "transfer" and c.stage == Stage.NEW
 
@@ -187,11 +201,18 @@ def test_round_robin_points_the_code_at_the_next_staff(env: Env) -> None:
 
 
 def test_daily_caps_skip_full_staff_and_fall_back_to_backup(env: Env) -> None:
-    ch = make_channel(env, staff={"mode": "round_robin", "userids": ["zhang", "li"], "backup_userid": "wang",
-                                  "daily_caps": {"zhang": 1, "li": 2}})
+    ch = make_channel(
+        env,
+        staff={
+            "mode": "round_robin",
+            "userids": ["zhang", "li"],
+            "backup_userid": "wang",
+            "daily_caps": {"zhang": 1, "li": 2},
+        },
+    )
     owners = [_customer(env, env.scan(ch.state)[1].customer_id).owner_userid for _ in range(5)]
     assert owners == ["zhang", "li", "li", "wang", "wang"]
-    assert set(env.store.get_channel("unit", ch.channel_id).full) == {"zhang", "li"}  # type: ignore[union-attr]
+    assert set(env.store.get_channel("unit", ch.channel_id).full) == {"zhang", "li"}
 
 
 def test_staff_daily_cap_applies_across_channels(env: Env) -> None:
@@ -221,8 +242,9 @@ def test_unhandled_events_are_recorded_as_ignored_once(env: Env) -> None:
 
 def test_event_for_unknown_customer_is_ignored(env: Env) -> None:
     env.world.register_corp(CORP)
-    fields = env.world.event(CORP, "del_follow_user", userid="zhang", external_userid="wmnobody0000000000000000001",
-                             now=env.clock.epoch())
+    fields = env.world.event(
+        CORP, "del_follow_user", userid="zhang", external_userid="wmnobody0000000000000000001", now=env.clock.epoch()
+    )
     result = env.deliver(fields)
     assert result.outcome == "ignored" and result.reason == "unknown_customer"
     assert env.customer_count() == 0
@@ -233,7 +255,7 @@ def test_edit_syncs_wecom_tags_and_learns_the_phone(env: Env) -> None:
     ext = "wmedited000000000000000000001"
     env.world.register_contact(CORP, ext, remark_mobiles=["13912345678"])
     env.world.inject("externalcontact/get", 45009)  # the profile (and phone) stay unknown at add time
-    fields, created = env.scan(ch.state, external_userid=ext)
+    _fields, created = env.scan(ch.state, external_userid=ext)
     assert _customer(env, created.customer_id).phone_masked == ""
     taxonomy = env.svc.tags.taxonomy("unit")
     intent = taxonomy.group_named("报课意向度")
@@ -242,8 +264,11 @@ def test_edit_syncs_wecom_tags_and_learns_the_phone(env: Env) -> None:
     assert high is not None
     env.svc.tags.resolve(env.tenant, [high.tag_id])  # mirror the group so WeCom knows the tag
     wecom_high = env.svc.tags.taxonomy("unit").tag(high.tag_id).wecom_id
-    env.world.handle("/cgi-bin/externalcontact/mark_tag", {"access_token": _token(env)},
-                     {"userid": "zhang", "external_userid": ext, "add_tag": [wecom_high]})
+    env.world.handle(
+        "/cgi-bin/externalcontact/mark_tag",
+        {"access_token": _token(env)},
+        {"userid": "zhang", "external_userid": ext, "add_tag": [wecom_high]},
+    )
     _, edited = env.event("edit_external_contact", userid="zhang", external_userid=ext)
     assert edited.outcome == "updated"
     c = _customer(env, created.customer_id)
@@ -270,8 +295,12 @@ def test_erased_customer_is_not_recreated_by_a_late_retry(env: Env) -> None:
 
 
 def test_tenants_never_meet(env: Env) -> None:
-    other: Tenant = env.svc.tenants.create(tenant_id="other", name="别家", corp_id="wwother000000001",
-                                           wecom={"token": "t", "encoding_aes_key": "b" * 43, "secret": "s"})
+    other: Tenant = env.svc.tenants.create(
+        tenant_id="other",
+        name="别家",
+        corp_id="wwother000000001",
+        wecom={"token": "t", "encoding_aes_key": "b" * 43, "secret": "s"},
+    )
     ch = make_channel(env)
     fields, created = env.scan(ch.state)
     from chalicelib.domain.events import event_from_fields

@@ -18,8 +18,8 @@ from chalicelib.adapters.dynamodb.models import (
     TenantItem,
     TokenItem,
 )
-from chalicelib.domain.clock import utc_key
 from chalicelib.domain.channels import Assignment, Channel, ChannelTag, message_from_json, message_to_json
+from chalicelib.domain.clock import utc_key
 from chalicelib.domain.customers import Customer, Merge, Relation, Stage, Touch
 from chalicelib.domain.facts import Alias, Fact
 from chalicelib.domain.staff import Staff
@@ -93,7 +93,9 @@ def channel_from_raw(doc: str | None, version: int, full: dict[str, list[str]]) 
     data = _load(doc)
     a = data.pop("assignment")
     data["assignment"] = Assignment(
-        mode=a["mode"], userids=tuple(a["userids"]), backup_userid=a.get("backup_userid"),
+        mode=a["mode"],
+        userids=tuple(a["userids"]),
+        backup_userid=a.get("backup_userid"),
         daily_caps=dict(a.get("daily_caps") or {}),
     )
     data["welcome"] = message_from_json(data.get("welcome"))
@@ -155,22 +157,36 @@ def fact_to_item(f: Fact) -> FactItem:
     data = asdict(f)
     for name in ("tenant_id", "customer_id", "create_time", "digest"):
         data.pop(name)
-    return FactItem(pk=k.customer_pk(f.tenant_id, f.customer_id), sk=k.fact_sk(f.create_time, f.digest),
-                    doc=_dump(data))
+    return FactItem(
+        pk=k.customer_pk(f.tenant_id, f.customer_id), sk=k.fact_sk(f.create_time, f.digest), doc=_dump(data)
+    )
 
 
 def fact_from_item(tenant_id: str, item: Any) -> Fact:
     _, create_time, digest = item.sk.split("#", 2)
-    return Fact(tenant_id=tenant_id, customer_id=item.pk.rsplit("#C#", 1)[1], create_time=int(create_time),
-                digest=digest, **_load(item.doc))
+    return Fact(
+        tenant_id=tenant_id,
+        customer_id=item.pk.rsplit("#C#", 1)[1],
+        create_time=int(create_time),
+        digest=digest,
+        **_load(item.doc),
+    )
 
 
 def alias_to_item(tenant_id: str, a: Alias) -> AliasItem:
-    return AliasItem(pk=k.alias_pk(tenant_id, a.kind, a.digest), sk=k.ALIAS_SK,
-                     customer_id=a.customer_id or None, erased_at=a.erased_at)
+    return AliasItem(
+        pk=k.alias_pk(tenant_id, a.kind, a.digest),
+        sk=k.ALIAS_SK,
+        customer_id=a.customer_id or None,
+        erased_at=a.erased_at,
+    )
 
 
 def alias_from_item(kind: str, digest: str, item: Any) -> Alias:
     erased = item.erased_at
-    return Alias(kind=kind, digest=digest, customer_id=item.customer_id or "",
-                 erased_at=int(erased) if erased is not None else None)
+    return Alias(
+        kind=kind,
+        digest=digest,
+        customer_id=item.customer_id or "",
+        erased_at=int(erased) if erased is not None else None,
+    )

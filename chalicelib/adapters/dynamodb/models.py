@@ -104,12 +104,13 @@ def configure(settings: Settings) -> Connection:
     """Point every model at the table named by ``settings`` and return a shared low-level connection."""
     key = (settings.table_name, settings.dynamodb_endpoint, settings.region)
     if _configured.get("key") == key:
-        return _configured["connection"]  # type: ignore[no-any-return]
+        cached: Connection = _configured["connection"]
+        return cached
     SiyuItem.Meta.table_name = settings.table_name
     SiyuItem.Meta.region = settings.region
     SiyuItem.Meta.host = settings.dynamodb_endpoint  # type: ignore[attr-defined]
     for cls in (SiyuItem, *SiyuItem.__subclasses__()):
-        cls._connection = None
+        cls._connection = None  # type: ignore[attr-defined]
     connection = Connection(
         region=settings.region,
         host=settings.dynamodb_endpoint,

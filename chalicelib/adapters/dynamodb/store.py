@@ -66,9 +66,9 @@ class _translate:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None or not isinstance(exc, PynamoDBException | ClientError | BotoCoreError):
-            return False
+            return
         if _is_condition_failure(exc):
             raise ConflictError(self.conflict) from exc
         raise UpstreamError("the database request failed") from exc
@@ -121,8 +121,9 @@ class DynamoStore:
 
     def _get_raw(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
         with _translate():
-            resp = self.client.get_item(TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                                        ConsistentRead=consistent)
+            resp = self.client.get_item(
+                TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=consistent
+            )
         item = resp.get("Item")
         return dict(item) if item else None
 
@@ -220,16 +221,21 @@ class DynamoStore:
         with _translate():
             resp = self.client.query(**params)
         last = resp.get("LastEvaluatedKey")
-        return Page(items=[self._channel_from_raw(r) for r in resp.get("Items", [])],
-                    next_cursor=_encode_cursor(last) if last else None)
+        return Page(
+            items=[self._channel_from_raw(r) for r in resp.get("Items", [])],
+            next_cursor=_encode_cursor(last) if last else None,
+        )
 
     def put_channel(self, tenant_id: str, channel: Channel, *, expected_version: int) -> None:
         item = m.channel_to_item(tenant_id, channel)
         with _translate(f"channel {channel.channel_id} changed concurrently; reload and retry"):
             # UpdateItem (not PutItem) keeps the per-day ``full#`` sets, which live outside the model.
             item.update(
-                actions=[ChannelItem.doc.set(item.doc), ChannelItem.version.set(channel.version),
-                         ChannelItem.kind.set(ChannelItem)],
+                actions=[
+                    ChannelItem.doc.set(item.doc),
+                    ChannelItem.version.set(channel.version),
+                    ChannelItem.kind.set(ChannelItem),
+                ],
                 condition=(ChannelItem.version == expected_version),
             )
 
@@ -300,19 +306,26 @@ class DynamoStore:
                     break
         return Page(items, _encode_cursor(last) if last else None)
 
-    def save_customer(self, tenant_id: str, customer: Customer, *, expected_version: int,
-                      fact: Fact | None = None) -> None:
+    def save_customer(
+        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact | None = None
+    ) -> None:
         item = m.customer_to_item(tenant_id, customer)
-        with _translate("the customer changed concurrently; reload and retry"), \
-                TransactWrite(connection=self.connection) as tx:
+        with (
+            _translate("the customer changed concurrently; reload and retry"),
+            TransactWrite(connection=self.connection) as tx,
+        ):
             tx.save(item, condition=(CustomerItem.version == expected_version))
             if fact is not None:
                 tx.save(m.fact_to_item(fact), condition=SiyuItem.pk.does_not_exist())
 
     def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]:
         with _translate():
-            items = FactItem.query(k.customer_pk(tenant_id, customer_id), SiyuItem.sk.startswith(k.FACT_PREFIX),
-                                   scan_index_forward=False, limit=limit)
+            items = FactItem.query(
+                k.customer_pk(tenant_id, customer_id),
+                SiyuItem.sk.startswith(k.FACT_PREFIX),
+                scan_index_forward=False,
+                limit=limit,
+            )
             return [m.fact_from_item(tenant_id, i) for i in items]
 
     def erase_customer(self, tenant_id: str, customer_id: str, *, tombstones: list[Alias]) -> int:
@@ -326,8 +339,7 @@ class DynamoStore:
                     batch.delete(SiyuItem(pk=p, sk=s))
                 for a in tombstones:
                     item = m.alias_to_item(tenant_id, Alias(a.kind, a.digest, "", a.erased_at))
-                    item.expires_at = datetime.fromtimestamp(  # type: ignore[assignment]
-                        (a.erased_at or 0) + TOMBSTONE_TTL_DAYS * 86400, UTC)
+                    item.expires_at = datetime.fromtimestamp((a.erased_at or 0) + TOMBSTONE_TTL_DAYS * 86400, UTC)
                     batch.save(item)
         return len(keys)
 
@@ -350,15 +362,17 @@ class DynamoStore:
         return IntakeSnapshot(
             customer=m.customer_from_item(CustomerItem.from_raw_data(got["customer"])) if got["customer"] else None,
             alias=m.alias_from_item("ext", keys.ext_digest, AliasItem.from_raw_data(got["alias"]))
-            if got["alias"] else None,
+            if got["alias"]
+            else None,
             fact_exists=got["fact"] is not None,
-            channel=self._channel_from_raw(got["channel"]) if got.get("channel") else None,
+            channel=self._channel_from_raw(channel_raw) if (channel_raw := got.get("channel")) else None,
             counters={name: int(v["N"]) for name, v in counter_raw.items() if "N" in v},
             staff=m.staff_from_item(StaffItem.from_raw_data(got["staff"])) if got["staff"] else None,
         )
 
-    def load_customer(self, tenant_id: str, customer_id: str, fact_create_time: int,
-                      fact_digest: str) -> tuple[Customer | None, bool]:
+    def load_customer(
+        self, tenant_id: str, customer_id: str, fact_create_time: int, fact_digest: str
+    ) -> tuple[Customer | None, bool]:
         cpk = k.customer_pk(tenant_id, customer_id)
         fkey = (cpk, k.fact_sk(fact_create_time, fact_digest))
         raw = self._batch_get([(cpk, k.PROFILE_SK), fkey])
@@ -373,8 +387,11 @@ class DynamoStore:
     def put_alias(self, tenant_id: str, alias: Alias) -> None:
         """Claims an identity for a customer; a live alias of another customer is a conflict, a tombstone isn't."""
         item = m.alias_to_item(tenant_id, alias)
-        cond = (SiyuItem.pk.does_not_exist() | (AliasItem.customer_id == alias.customer_id)
-                | AliasItem.customer_id.does_not_exist())
+        cond = (
+            SiyuItem.pk.does_not_exist()
+            | (AliasItem.customer_id == alias.customer_id)
+            | AliasItem.customer_id.does_not_exist()
+        )
         with _translate("that identity belongs to another customer"):
             item.save(condition=cond)
 
@@ -390,11 +407,14 @@ class DynamoStore:
             tx.save(m.customer_to_item(tenant_id, customer), condition=SiyuItem.pk.does_not_exist())
             self._counter_update(tx, tenant_id, counter)
 
-    def save_event(self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact,
-                   counter: CounterDelta | None) -> None:
+    def save_event(
+        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: CounterDelta | None
+    ) -> None:
         """One transaction: the fact (only if new), the profile (only if unchanged since read), the counters."""
-        with _translate("the customer changed concurrently or the event was applied"), \
-                TransactWrite(connection=self.connection) as tx:
+        with (
+            _translate("the customer changed concurrently or the event was applied"),
+            TransactWrite(connection=self.connection) as tx,
+        ):
             tx.save(m.fact_to_item(fact), condition=SiyuItem.pk.does_not_exist())
             tx.save(m.customer_to_item(tenant_id, customer), condition=(CustomerItem.version == expected_version))
             if counter is not None:
@@ -403,8 +423,11 @@ class DynamoStore:
     def record_ignored(self, tenant_id: str, fact: Fact, *, date: str, reason: str) -> bool:
         """Keeps an ignored event for 30 days (for operators); returns False when it was already recorded."""
         data = {"type": fact.type, "at": fact.at, "userid": fact.userid, "reason": reason, "detail": fact.detail}
-        item = IgnoredItem(pk=k.ignored_pk(tenant_id, date), sk=k.ignored_sk(fact.create_time, fact.digest),
-                           doc=json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        item = IgnoredItem(
+            pk=k.ignored_pk(tenant_id, date),
+            sk=k.ignored_sk(fact.create_time, fact.digest),
+            doc=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+        )
         item.expires_at = datetime.fromtimestamp(fact.create_time + IGNORED_TTL_DAYS * 86400, UTC)
         try:
             with _translate():

@@ -24,8 +24,7 @@ class WXCallbackCodec:
     def verify_url(self, tenant: Tenant, *, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
         return self._crypto(tenant).verify_url(msg_signature, timestamp, nonce, echostr)
 
-    def open(self, tenant: Tenant, *, msg_signature: str, timestamp: str, nonce: str,
-             body: bytes) -> dict[str, Any]:
+    def open(self, tenant: Tenant, *, msg_signature: str, timestamp: str, nonce: str, body: bytes) -> dict[str, Any]:
         envelope = parse_envelope(body, max_bytes=self.max_bytes)
         if envelope.to_user and envelope.to_user != tenant.corp_id:
             raise CallbackReceiverError("the envelope is addressed to another corp")
