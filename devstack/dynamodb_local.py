@@ -24,6 +24,7 @@ import tempfile
 import time
 import weakref
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -148,6 +149,60 @@ def _tail(text: str, lines: int = 30) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+# DynamoDB Local has no host option: its Jetty server listens on every interface. This launcher (run with java's
+# single-file source mode, which needs a JDK's compiler) builds the server exactly as the jar's main does, then binds
+# its connector to 127.0.0.1 before starting it. Without a compiler, or if a future jar changes the private field,
+# start() falls back to the plain jar (all interfaces) and says so.
+LAUNCHER_CLASS = "LoopbackDynamoDBLocal"
+LAUNCHER_SOURCE = """\
+import java.lang.reflect.Field;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import software.amazon.dynamodb.services.local.main.ServerRunner;
+import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
+
+/** DynamoDB Local bound to 127.0.0.1 only (written by devstack/dynamodb_local.py). */
+public class LoopbackDynamoDBLocal {
+    public static void main(String[] args) throws Exception {
+        DynamoDBProxyServer proxy = ServerRunner.createServerFromCommandLineArgs(args);
+        Field field = DynamoDBProxyServer.class.getDeclaredField("server");
+        field.setAccessible(true);
+        Server server = (Server) field.get(proxy);
+        for (Connector connector : server.getConnectors()) {
+            ((ServerConnector) connector).setHost("127.0.0.1");
+        }
+        proxy.start();
+        System.out.println("Bound to 127.0.0.1 only");
+        proxy.join();
+    }
+}
+"""
+
+
+@lru_cache(maxsize=1)
+def java_can_run_source() -> bool:
+    """True when `java` has the jdk.compiler module (a JDK, not a bare JRE), needed for the loopback launcher."""
+    java = shutil.which("java")
+    if java is None:
+        return False
+    try:
+        out = subprocess.run([java, "--list-modules"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return any(line.startswith("jdk.compiler@") for line in out.stdout.splitlines())
+
+
+def launcher_path(install_dir: Path) -> Path:
+    """Write the launcher next to the installed package (git-ignored node_modules) when missing or stale."""
+    path = install_dir.parent / f"{LAUNCHER_CLASS}.java"
+    if not path.exists() or path.read_text() != LAUNCHER_SOURCE:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(LAUNCHER_SOURCE)
+        os.replace(tmp, path)
+    return path
+
+
 def _load_prctl() -> Any:
     if not sys.platform.startswith("linux"):
         return None
@@ -204,12 +259,15 @@ class DynamoDBLocal:
         install_dir: Path | None = None,
         startup_timeout: float = 30.0,
         java_opts: Sequence[str] = DEFAULT_JAVA_OPTS,
+        loopback_only: bool | None = None,
     ) -> None:
         self.port = port
         self.data_dir = data_dir
         self.install_dir = install_dir
         self.startup_timeout = startup_timeout
         self.java_opts = tuple(java_opts)
+        #: None: bind 127.0.0.1 when the JDK allows it, else all interfaces. After start(): what it really does.
+        self.loopback_only = loopback_only
         self.startup_seconds: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
@@ -228,16 +286,20 @@ class DynamoDBLocal:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    def command(self, install_dir: Path) -> list[str]:
+    def command(self, install_dir: Path, *, loopback_only: bool = False) -> list[str]:
         """The java command line (-sharedDb so every credential and region sees the same tables)."""
         java = shutil.which("java") or "java"
         storage = ["-inMemory"] if self.data_dir is None else ["-dbPath", str(self.data_dir)]
+        if loopback_only:
+            classpath = f"{install_dir / JAR_NAME}{os.pathsep}{install_dir / LIB_NAME / '*'}"
+            main = ["-cp", classpath, str(launcher_path(install_dir))]
+        else:
+            main = ["-jar", str(install_dir / JAR_NAME)]
         return [
             java,
             *self.java_opts,
             f"-Djava.library.path={install_dir / LIB_NAME}",
-            "-jar",
-            str(install_dir / JAR_NAME),
+            *main,
             "-port",
             str(self.port),
             *storage,
@@ -254,6 +316,20 @@ class DynamoDBLocal:
         if not is_port_free(self.port):
             raise DynamoDBLocalError(f"port {self.port} on {LOOPBACK} is already in use; choose another port")
         install_dir = self.install_dir or ensure_installed()
+        loopback = java_can_run_source() if self.loopback_only is None else self.loopback_only
+        try:
+            self._launch(install_dir, loopback)
+        except DynamoDBLocalError as exc:
+            if not loopback or self.loopback_only is not None:
+                raise
+            print(
+                f"WARNING: DynamoDB Local's loopback launcher failed, so it listens on ALL interfaces.\n{exc}",
+                file=sys.stderr,
+            )
+            self._launch(install_dir, False)
+        return self
+
+    def _launch(self, install_dir: Path, loopback: bool) -> None:
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self._log_path = self.data_dir / "dynamodb-local.log"
@@ -264,7 +340,7 @@ class DynamoDBLocal:
         self._log = open(self._log_path, "ab")  # noqa: SIM115 - closed in stop()
         began = time.monotonic()
         self._proc = subprocess.Popen(
-            self.command(install_dir),
+            self.command(install_dir, loopback_only=loopback),
             cwd=install_dir,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -279,7 +355,7 @@ class DynamoDBLocal:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - began
-        return self
+        self.loopback_only = loopback
 
     def _wait_ready(self, began: float) -> None:
         from devstack.provision import local_client

@@ -533,7 +533,8 @@ def _start_dynamodb(config: StackConfig, stack: contextlib.ExitStack, state: Sta
             stack.callback(server.stop)
             with _timed(state, "DynamoDB Local"):
                 server.start()
-            state.dynamodb_kind = f"DynamoDB Local, data in {_rel(config.data_dir / 'dynamodb')} (pid {server.pid})"
+            bound = "127.0.0.1 only" if server.loopback_only else "ALL interfaces: install a JDK to bind 127.0.0.1"
+            state.dynamodb_kind = f"DynamoDB Local, data in {_rel(config.data_dir / 'dynamodb')} ({bound})"
             return server.endpoint
         except DynamoDBLocalError as exc:
             reason = str(exc)

@@ -200,6 +200,17 @@ def test_dynamodb_local_command_line(tmp_path: Path) -> None:
     assert DynamoDBLocal(8123).endpoint == "http://127.0.0.1:8123"
 
 
+def test_loopback_launcher_command_line(tmp_path: Path) -> None:
+    install_dir = tmp_path / "dynamodb_local_x"
+    install_dir.mkdir()
+    command = DynamoDBLocal(8123).command(install_dir, loopback_only=True)
+    assert "-jar" not in command
+    launcher = Path(command[command.index("-cp") + 2])
+    assert launcher.name == "LoopbackDynamoDBLocal.java" and 'setHost("127.0.0.1")' in launcher.read_text()
+    assert command[command.index("-cp") + 1].endswith("DynamoDBLocal_lib/*")
+    assert command[-5:] == ["-port", "8123", "-inMemory", "-sharedDb", "-disableTelemetry"]
+
+
 def test_api_environment_points_at_local_services_with_fake_credentials() -> None:
     base = {
         "PATH": "/bin",
