@@ -82,8 +82,17 @@ class Ctx:
         return self.token.staff_userid or self.token.token_id
 
 
+def json_response(body: Any, status: int = 200) -> Response:
+    """JSON with Chinese kept readable (not \\u-escaped) — ops teams read these responses with curl."""
+    return Response(
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+
+
 def error_response(exc: SiyuError) -> Response:
-    return Response(body=exc.to_body(), status_code=exc.status, headers={"Content-Type": "application/json"})
+    return json_response(exc.to_body(), exc.status)
 
 
 def bearer(request: Any) -> str | None:
@@ -147,7 +156,7 @@ def route(
                 return result
             if status == 204:
                 return Response(body="", status_code=204)
-            return Response(body=result, status_code=status, headers={"Content-Type": "application/json"})
+            return json_response(result, status)
 
         view.__name__ = fn.__name__
         view.__doc__ = fn.__doc__

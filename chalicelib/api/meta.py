@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.common import Ctx, route
+from chalicelib.api.common import Ctx, json_response, route
 from chalicelib.api.openapi import document
 from chalicelib.bootstrap import services
 
@@ -19,9 +19,7 @@ bp = Blueprint(__name__)
 def health(ctx: Ctx) -> Response:
     checker = services().health
     report = checker.check() if checker else {"status": "ok", "dependencies": {}}
-    return Response(
-        body=report, status_code=200 if report["status"] == "ok" else 503, headers={"Content-Type": "application/json"}
-    )
+    return json_response(report, 200 if report["status"] == "ok" else 503)
 
 
 @route(

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.api.common import Ctx, route
+from chalicelib.api.common import Ctx, json_response, route
 from chalicelib.bootstrap import services
 
 bp = Blueprint(__name__)
@@ -57,4 +57,4 @@ def wecom_event(ctx: Ctx, tenant_id: str) -> Response:
         body["customer_id"] = result.customer_id
     if result.welcome:
         body["welcome"] = result.welcome
-    return Response(body=body, status_code=200, headers={"Content-Type": "application/json"})
+    return json_response(body)
