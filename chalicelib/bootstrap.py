@@ -28,6 +28,7 @@ class Services:
     intake: Any
     callbacks: Any
     health: Any
+    idempotency: Any = None
 
 
 _built: dict[Settings, Services] = {}
@@ -35,7 +36,15 @@ _override: Services | None = None
 
 
 def build(
-    settings: Settings, *, store: Any, wecom: Any, clock: Any, ids: Any, codec: Any, health: Any = None
+    settings: Settings,
+    *,
+    store: Any,
+    wecom: Any,
+    clock: Any,
+    ids: Any,
+    codec: Any,
+    health: Any = None,
+    idempotency: Any = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes."""
     from chalicelib.services.callbacks import CallbackService, TenantCache
@@ -64,6 +73,7 @@ def build(
         intake=intake,
         callbacks=CallbackService(tenant_cache, codec, intake),
         health=health,
+        idempotency=idempotency,
     )
 
 
@@ -72,6 +82,7 @@ def _build_real(settings: Settings) -> Services:
     from chalicelib.adapters.dynamodb.models import configure
     from chalicelib.adapters.dynamodb.store import DynamoStore
     from chalicelib.adapters.health import HealthChecker
+    from chalicelib.adapters.idempotency import IdempotentRequests
     from chalicelib.adapters.wecom.client import WeComClient
     from chalicelib.adapters.wecom.codec import WXCallbackCodec
     from chalicelib.adapters.wecom.transport import Urllib3Transport
@@ -88,6 +99,7 @@ def _build_real(settings: Settings) -> Services:
         ids=RandomIds(),
         codec=codec,
         health=HealthChecker(settings, store),
+        idempotency=IdempotentRequests(settings),
     )
 
 

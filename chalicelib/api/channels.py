@@ -35,6 +35,7 @@ def _created(channel: Any) -> dict[str, Any]:
     body="channel_create",
     status=201,
     tag="channels",
+    idempotent=True,
 )
 def create_channel(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     svc = services()

@@ -24,6 +24,7 @@ JSON_TYPES = ["application/json"]
 MAX_JSON_BYTES = 256 * 1024
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_IDEMPOTENCY_KEY = 128
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class RouteSpec:
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     status: int = 200
     tag: str = ""
+    idempotent: bool = False  # honours an Idempotency-Key header
 
 
 ROUTES: list[RouteSpec] = []
@@ -126,8 +128,9 @@ def route(
     status: int = 200,
     tag: str = "",
     content_types: list[str] | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Callable[..., Any]], Any]:
-    spec = RouteSpec(method, path, summary, auth, role, body, query or {}, status, tag)
+    spec = RouteSpec(method, path, summary, auth, role, body, query or {}, status, tag, idempotent)
     ROUTES.append(spec)
 
     def decorator(fn: Callable[..., Any]) -> Any:
@@ -142,7 +145,16 @@ def route(
                     ctx.token = svc.tenants.authenticate(params["tenant_id"], bearer(request), role or Role.VIEWER)
                 if body is not None:
                     ctx.body = schemas.validate(body, parse_json(request))
-                result = fn(ctx, **params)
+                key = (request.headers or {}).get("idempotency-key") if idempotent else None
+                if key and svc.idempotency is not None:
+                    if len(key) > MAX_IDEMPOTENCY_KEY:
+                        raise InvalidError(f"Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters")
+                    scope = f"{params.get('tenant_id', '')}#{method}#{path}"
+                    result = svc.idempotency.run(
+                        scope, key, ctx.body, lambda: fn(ctx, **params), getattr(bp, "lambda_context", None)
+                    )
+                else:
+                    result = fn(ctx, **params)
             except SiyuError as exc:
                 if exc.status >= 500:
                     logger.error("request failed", extra={"code": exc.code, "route": path})

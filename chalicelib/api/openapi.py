@@ -41,6 +41,16 @@ def document() -> dict[str, Any]:
             for p in re.findall(r"{(\w+)}", spec.path)
         ]
         params += [{"name": n, "in": "query", "required": False, "schema": s} for n, s in spec.query.items()]
+        if spec.idempotent:
+            params.append(
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "maxLength": 128},
+                    "description": "retry-safe create: the first response is replayed for 24 h",
+                }
+            )
         op: dict[str, Any] = {
             "summary": spec.summary,
             "operationId": f"{spec.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', spec.path.lower()).strip('_')}",

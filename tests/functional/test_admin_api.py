@@ -172,3 +172,22 @@ def test_tokens_can_be_listed_and_revoked(api: Api) -> None:
     assert api.call("GET", f"/t/{TENANT}/staff", token=token).status_code == 401
     bad = api.call("POST", f"/admin/tenants/{TENANT}/tokens", {"role": "staff"}, ADMIN)
     assert bad.status_code == 400 and "staff_userid" in bad.json["error"]["message"]
+
+
+def test_idempotency_key_makes_channel_creation_retry_safe(api: Api) -> None:
+    token = api.create_tenant()
+    _staff(api, token, "zhang")
+    body = {"name": "海报-校园", "source": "offline_poster", "staff": {"userids": ["zhang"]}}
+    first = api.call("POST", f"/t/{TENANT}/channels", body, token, headers={"Idempotency-Key": "req-1"})
+    again = api.call("POST", f"/t/{TENANT}/channels", body, token, headers={"Idempotency-Key": "req-1"})
+    assert first.status_code == again.status_code == 201
+    assert again.json["channel_id"] == first.json["channel_id"]
+    assert len(api.sandbox.world.calls("externalcontact/add_contact_way")) == 1
+    other = api.call(
+        "POST", f"/t/{TENANT}/channels", dict(body, name="别的"), token, headers={"Idempotency-Key": "req-1"}
+    )
+    assert other.status_code == 409
+    fresh = api.call("POST", f"/t/{TENANT}/channels", body, token, headers={"Idempotency-Key": "req-2"})
+    assert fresh.json["channel_id"] != first.json["channel_id"]
+    listed = api.call("GET", f"/t/{TENANT}/channels", token=token).json["items"]
+    assert len(listed) == 2
