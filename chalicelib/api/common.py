@@ -7,6 +7,7 @@ authorization test — a new route cannot skip any of them.
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,7 +135,9 @@ def route(
     ROUTES.append(spec)
 
     def decorator(fn: Callable[..., Any]) -> Any:
-        def view(**params: str) -> Any:
+        def view(**raw_params: str) -> Any:
+            # API Gateway (and chalice local) hand path parameters over still percent-encoded.
+            params = {name: unquote(value) for name, value in raw_params.items()}
             request = bp.current_request
             try:
                 ctx = Ctx(request)
@@ -145,7 +148,8 @@ def route(
                     ctx.token = svc.tenants.authenticate(params["tenant_id"], bearer(request), role or Role.VIEWER)
                 if body is not None:
                     ctx.body = schemas.validate(body, parse_json(request))
-                key = (request.headers or {}).get("idempotency-key") if idempotent else None
+                headers: Any = request.headers or {}
+                key = headers.get("idempotency-key") if idempotent else None
                 if key and svc.idempotency is not None:
                     if len(key) > MAX_IDEMPOTENCY_KEY:
                         raise InvalidError(f"Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters")
