@@ -7,10 +7,10 @@ authorization test — a new route cannot skip any of them.
 from __future__ import annotations
 
 import json
-from urllib.parse import unquote
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from chalice import Blueprint, Response
 
