@@ -1,0 +1,95 @@
+"""`python -m bench`: measure, print a short summary, rewrite docs/performance.md, exit 1 if a target fails."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import imports, machine, report
+from bench.harness import BenchError, Stack, run_scenarios
+
+DEFAULT_OUTPUT = machine.REPO_ROOT / "docs" / "performance.md"
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("-n", "--iterations", type=int, default=None, help="measured deliveries per scenario (200)")
+    parser.add_argument("--quick", action="store_true", help="N=20, fewer import runs: a smoke test of the bench")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="markdown to (over)write")
+    parser.add_argument(
+        "--sandbox-as-shipped",
+        action="store_true",
+        help="leave Nagle on in the sandbox (each keep-alive WeCom call then waits ~40 ms for a delayed ACK)",
+    )
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.iterations is None:
+        args.iterations = 20 if args.quick else 200
+    if args.iterations < 1:
+        parser.error("--iterations must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    python = machine.python_display()
+    command = " ".join([python, "-m", "bench", *argv])
+    warmup = 3 if args.quick else 20
+    import_runs, importtime_runs = (5, 1) if args.quick else (15, 3)
+
+    def progress(message: str) -> None:
+        print(f"bench: {message}", file=sys.stderr, flush=True)
+
+    started = datetime.now(UTC)
+    progress(f"cold import of app.py: {import_runs} fresh interpreters + {importtime_runs} -X importtime runs")
+    import_times = imports.measure(sys.executable, machine.REPO_ROOT, runs=import_runs, importtime_runs=importtime_runs)
+    os.chdir(machine.REPO_ROOT)  # app.py and .chalice/ are found from the repository root
+    sys.path.insert(0, str(machine.REPO_ROOT))
+    progress("starting DynamoDB Local, the WeCom sandbox and the app")
+    t0 = time.perf_counter()
+    try:
+        with Stack(nodelay=not args.sandbox_as_shipped) as stack:
+            facts = machine.facts(stack.install_dir)
+            scenarios = run_scenarios(stack, args.iterations, warmup, progress)
+            calibration = stack.calibration
+            roundtrip = dict(stack.roundtrip_ms)
+    except BenchError as exc:
+        print(f"bench: FAILED to measure: {exc}", file=sys.stderr)
+        return 2
+    progress(f"measured in {time.perf_counter() - t0:.0f} s")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    if load:
+        facts["load average at end (1/5/15 min)"] = " / ".join(f"{v:.2f}" for v in load)
+    result = report.Report(
+        date=started.strftime("%Y-%m-%d %H:%M UTC"),
+        command=command,
+        python_display=python,
+        n=args.iterations,
+        warmup=warmup,
+        quick=args.quick,
+        machine=facts,
+        calibration=calibration,
+        scenarios=scenarios,
+        imports=import_times,
+        sandbox_roundtrip_ms=roundtrip,
+        nodelay=not args.sandbox_as_shipped,
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report.render_markdown(result), encoding="utf-8")
+    for line in report.summary_lines(result):
+        print(line)
+    if args.json:
+        print(json.dumps(report.as_jsonable(result), ensure_ascii=False, indent=2))
+    print(f"wrote {args.output}")
+    return 1 if report.any_failed(result) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
