@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.common import Ctx, route
+from chalicelib.api.common import PAGINATION, Ctx, route
 from chalicelib.bootstrap import services
 
 bp = Blueprint(__name__)
@@ -80,3 +80,30 @@ def list_tokens(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
 def revoke_token(ctx: Ctx, tenant_id: str, token_id: str) -> dict[str, Any]:
     services().tenants.revoke_token(tenant_id, token_id)
     return {}
+
+
+@route(
+    bp,
+    "/admin/tenants",
+    "GET",
+    summary="List tenants (never their secrets)",
+    auth="admin",
+    query=PAGINATION,
+    tag="admin",
+)
+def list_tenants(ctx: Ctx) -> dict[str, Any]:
+    page = services().tenants.find(cursor=ctx.cursor(), limit=ctx.limit())
+    return {"items": [t.public() for t in page.items], "next_cursor": page.next_cursor}
+
+
+@route(
+    bp,
+    "/admin/tenants/{tenant_id}",
+    "PATCH",
+    summary="Rename a tenant, change its timezone or rotate its WeCom token, key or secret",
+    auth="admin",
+    body="tenant_update",
+    tag="admin",
+)
+def update_tenant(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
+    return services().tenants.update(tenant_id, ctx.body).public()

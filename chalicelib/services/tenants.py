@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,7 @@ from chalicelib.domain.tenants import (
     token_tenant,
 )
 from chalicelib.errors import ForbiddenError, InvalidError, NotFoundError, UnauthorizedError
-from chalicelib.ports import Clock, IdGenerator, StaffRepository, TagRepository, TenantRepository
+from chalicelib.ports import Clock, IdGenerator, Page, StaffRepository, TagRepository, TenantRepository
 
 
 class TenantRepo(TenantRepository, TagRepository, StaffRepository, Protocol):
@@ -69,6 +70,33 @@ class TenantService:
         if tenant is None:
             raise NotFoundError(f"tenant {tenant_id} does not exist")
         return tenant
+
+    def find(self, *, cursor: str | None, limit: int) -> Page:
+        return self.repo.list_tenants(cursor=cursor, limit=limit)
+
+    def update(self, tenant_id: str, data: dict[str, Any]) -> Tenant:
+        """Rename, move timezone or rotate the WeCom callback config/secret (running Lambdas pick it up within the
+        tenant cache's TTL)."""
+        tenant = self.get(tenant_id)
+        changes: dict[str, Any] = {}
+        if "name" in data:
+            changes["name"] = data["name"]
+        if "timezone" in data:
+            changes["timezone"] = check_timezone(data["timezone"])
+        if "wecom" in data:
+            wecom = {
+                "token": tenant.wecom_token,
+                "encoding_aes_key": tenant.wecom_aes_key,
+                "secret": tenant.wecom_secret,
+                **data["wecom"],
+            }
+            check_wecom_config(wecom["token"], wecom["encoding_aes_key"], wecom["secret"])
+            changes.update(
+                wecom_token=wecom["token"], wecom_aes_key=wecom["encoding_aes_key"], wecom_secret=wecom["secret"]
+            )
+        updated = replace(tenant, **changes)
+        self.repo.put_tenant(updated)
+        return updated
 
     def issue_token(
         self, tenant_id: str, *, role: str, staff_userid: str | None = None, label: str = ""

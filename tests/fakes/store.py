@@ -50,6 +50,16 @@ class FakeStore:
         self.calls.append("get_tenant")
         return self.tenants.get(tenant_id)
 
+    def put_tenant(self, tenant: Tenant) -> None:
+        with self.lock:
+            if tenant.tenant_id not in self.tenants:
+                raise ConflictError(f"tenant {tenant.tenant_id} does not exist")
+            self.tenants[tenant.tenant_id] = tenant
+
+    def list_tenants(self, *, cursor: str | None, limit: int) -> Page:
+        ids = sorted(self.tenants)
+        return _page([self.tenants[i] for i in ids], ids, cursor, limit, "TENANTS")
+
     def put_token(self, record: TokenRecord) -> None:
         self.tokens[(record.tenant_id, record.token_hash)] = record
 

@@ -127,3 +127,29 @@ def test_openapi_and_health(api: Api) -> None:
         "scheduler": "ok",
         "wecom": "ok",
     }
+
+
+def test_tenants_are_listed_and_their_wecom_config_rotated(api: Api) -> None:
+    api.create_tenant()
+    api.create_tenant("beta", corp_id="wwbeta0000000001")
+    page = api.call("GET", "/admin/tenants?limit=1", token=ADMIN).json
+    assert [t["tenant_id"] for t in page["items"]] == ["acme"] and page["next_cursor"]
+    rest = api.call("GET", f"/admin/tenants?limit=5&cursor={page['next_cursor']}", token=ADMIN).json
+    assert [t["tenant_id"] for t in rest["items"]] == ["beta"] and rest["next_cursor"] is None
+    assert "wecom_secret" not in str(page) and WECOM["secret"] not in str(page)
+    new_key = "N" * 43
+    resp = api.call(
+        "PATCH", f"/admin/tenants/{TENANT}", {"name": "新名字", "wecom": {"encoding_aes_key": new_key}}, ADMIN
+    )
+    assert resp.status_code == 200 and resp.json["name"] == "新名字"
+    fields = api.sandbox.world.event(
+        CORP, "add_external_contact", userid="zhang", external_userid="wmrotate00000000000000000001", State=""
+    )
+    assert api.callback(TENANT, fields).status_code in (400, 401)  # old key no longer accepted
+    rotated = dict(WECOM, encoding_aes_key=new_key)
+    assert api.callback(TENANT, fields, wecom=rotated).json["outcome"] == "created"
+    assert (
+        api.call("PATCH", f"/admin/tenants/{TENANT}", {"wecom": {"encoding_aes_key": "short"}}, ADMIN).status_code
+        == 400
+    )
+    assert api.call("PATCH", "/admin/tenants/nobody", {"name": "x"}, ADMIN).status_code == 404

@@ -69,6 +69,14 @@ def test_tenants_and_tokens(store: Any) -> None:
         store.create_tenant(tenant())
     assert store.get_tenant("acme") == tenant()
     assert store.get_tenant("nobody") is None
+    store.put_tenant(replace(tenant(), name="改名"))
+    assert store.get_tenant("acme").name == "改名"
+    with pytest.raises(ConflictError):
+        store.put_tenant(tenant("ghost"))  # updates never create
+    store.create_tenant(tenant("beta"))
+    first = store.list_tenants(cursor=None, limit=1)
+    rest = store.list_tenants(cursor=first.next_cursor, limit=5)
+    assert [t.tenant_id for t in first.items + rest.items] == ["acme", "beta"] and rest.next_cursor is None
     rec = TokenRecord("acme", "h" * 64, "tk_1", Role.OPS, None, "2026-12-01T08:00:00+08:00", "ops")
     store.put_token(rec)
     assert store.get_token("acme", "h" * 64) == rec

@@ -20,6 +20,9 @@ CHANNEL_PREFIX = "CH#"
 FACT_PREFIX = "F#"
 
 
+TENANTS_GSI_PK = "TENANTS"
+
+
 def token_sk(token_hash: str) -> str:
     return f"{TOKEN_PREFIX}{token_hash}"
 

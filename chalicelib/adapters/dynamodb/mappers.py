@@ -39,7 +39,9 @@ def _load(doc: str | None) -> dict[str, Any]:
 
 
 def tenant_to_item(t: Tenant) -> TenantItem:
-    return TenantItem(pk=k.tenant_pk(t.tenant_id), sk=k.TENANT_SK, doc=_dump(asdict(t)))
+    return TenantItem(
+        pk=k.tenant_pk(t.tenant_id), sk=k.TENANT_SK, gsi1pk=k.TENANTS_GSI_PK, gsi1sk=t.tenant_id, doc=_dump(asdict(t))
+    )
 
 
 def tenant_from_item(item: Any) -> Tenant:

@@ -141,6 +141,29 @@ class DynamoStore:
         raw = self._get_raw(k.tenant_pk(tenant_id), k.TENANT_SK)
         return m.tenant_from_item(TenantItem.from_raw_data(raw)) if raw else None
 
+    def put_tenant(self, tenant: Tenant) -> None:
+        with _translate(f"tenant {tenant.tenant_id} does not exist"):
+            m.tenant_to_item(tenant).save(condition=SiyuItem.pk.exists())
+
+    def list_tenants(self, *, cursor: str | None, limit: int) -> Page:
+        start = _decode_cursor(cursor, partition_attr="gsi1pk", partition=k.TENANTS_GSI_PK)
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :g",
+            "ExpressionAttributeValues": {":g": {"S": k.TENANTS_GSI_PK}},
+            "Limit": limit,
+        }
+        if start:
+            params["ExclusiveStartKey"] = start
+        with _translate():
+            resp = self.client.query(**params)
+        last = resp.get("LastEvaluatedKey")
+        return Page(
+            items=[m.tenant_from_item(TenantItem.from_raw_data(r)) for r in resp.get("Items", [])],
+            next_cursor=_encode_cursor(last) if last else None,
+        )
+
     def put_token(self, record: TokenRecord) -> None:
         with _translate():
             m.token_to_item(record).save()
