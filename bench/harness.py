@@ -213,10 +213,11 @@ class Stack:
         self.sandbox = SandboxServer(port=0).start()
         self._exit.callback(self.sandbox.stop)
         self.roundtrip_ms["as shipped"] = keepalive_roundtrip_ms(self.sandbox.base_url)
-        if self.nodelay:
-            # Private attribute of this one SandboxServer instance (its handler class is made per instance); the
-            # lasting fix is `disable_nagle_algorithm = True` on devstack.sandbox._Handler.
-            self.sandbox._server.RequestHandlerClass.disable_nagle_algorithm = True
+        # A private attribute of this one SandboxServer instance (its handler class is made per instance); the
+        # lasting fix is `disable_nagle_algorithm = True` on devstack.sandbox._Handler.
+        handler = getattr(getattr(self.sandbox, "_server", None), "RequestHandlerClass", None)
+        if self.nodelay and handler is not None:
+            handler.disable_nagle_algorithm = True
             self.roundtrip_ms["TCP_NODELAY"] = keepalive_roundtrip_ms(self.sandbox.base_url)
 
         apply_environment(environment(self.endpoint, self.sandbox.base_url))

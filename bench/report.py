@@ -340,14 +340,17 @@ def render_markdown(report: Report) -> str:
         "",
         "### Reported vs billed units",
         "",
-        "docs/reference says DynamoDB Local under-reports transactions (AWS bills transactional writes 2x) and the "
-        "issue asked for billed = 2 x reported for `TransactWriteItems`. The bench does not take that on trust: "
+        "Our AWS reference notes say DynamoDB Local under-reports transactions (AWS bills transactional writes 2x), "
+        "and the issue asked for billed = 2 x reported for `TransactWriteItems`. The bench does not take that on "
+        "trust: "
         "at start-up it writes one tiny item with PutItem and the same with TransactWriteItems on a scratch table "
         "of the same DynamoDB Local, and derives the factor. This run: "
         + report.calibration.describe()
         + ". So *billed* = reported x that factor for TransactWriteItems (x 1 for everything else), plus, for "
         "BatchGetItem when Local charges nothing for keys it does not find, the minimum AWS bills per key looked up "
-        "(0.5 eventually consistent, 1 strongly consistent). Failed conditional writes report no capacity on "
+        "(0.5 eventually consistent, 1 strongly consistent; the DynamoDB Developer Guide, *Read and write "
+        "operations*: a read of an item that doesn't exist still consumes read throughput). The limits are judged on "
+        "billed units. Failed conditional writes report no capacity on "
         "DynamoDB Local although AWS bills them; the tables list failed calls so they are visible.",
         "",
         "## Results",
