@@ -377,11 +377,12 @@ def _nagle_note(report: Report) -> str:
             "TCP_NODELAY, so on a keep-alive connection Nagle's algorithm holds the body until the client's delayed "
             "ACK (~40 ms on Linux loopback) on every WeCom call. That is the sandbox's artefact, not the app's, so "
             "the bench sets TCP_NODELAY on its own sandbox instance's connections (`--sandbox-as-shipped` keeps it "
-            f"as is). A trivial keep-alive request to the sandbox, median of 12 ({report.command}): {measured}."
+            f"as is). A trivial keep-alive request to the sandbox, median of 12 (`{report.command}`): {measured}."
         )
     return (
         "- Run with `--sandbox-as-shipped`: every keep-alive WeCom call to the sandbox waits for a delayed ACK "
-        f"(Nagle; ~40 ms on Linux loopback), so latencies are dominated by it. Trivial request: {measured}."
+        f"(Nagle; ~40 ms on Linux loopback), so latencies are dominated by it. Trivial request (`{report.command}`): "
+        f"{measured}."
     )
 
 
