@@ -16,7 +16,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.stamp-requirements
 PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest
-MYPY_TARGETS = chalicelib devstack $(wildcard app.py)
+MYPY_TARGETS = chalicelib devstack bench tests app.py
 
 .PHONY: help venv node run test test-unit test-functional test-integration lint bench package clean clean-data distclean
 

@@ -14,17 +14,6 @@ from chalicelib.errors import InvalidError
 bp = Blueprint(__name__)
 
 
-def _created(channel: Any) -> dict[str, Any]:
-    body = channel.public()
-    return {
-        "channel_id": channel.channel_id,
-        "state": channel.state,
-        "qr_code": channel.qr_code,
-        "config_id": channel.config_id,
-        **body,
-    }
-
-
 @route(
     bp,
     "/t/{tenant_id}/channels",
@@ -39,7 +28,7 @@ def _created(channel: Any) -> dict[str, Any]:
 )
 def create_channel(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     svc = services()
-    return _created(svc.channels.create(svc.tenants.get(tenant_id), ctx.body))
+    return svc.channels.create(svc.tenants.get(tenant_id), ctx.body).public()
 
 
 @route(

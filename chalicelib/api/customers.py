@@ -131,14 +131,7 @@ def change_tags(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
 def referral_channel(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
     svc = services()
     svc.customers.get(tenant_id, customer_id, only_owner=ctx.staff_scope)
-    channel = svc.channels.referral_for(svc.tenants.get(tenant_id), customer_id, ctx.body)
-    return {
-        "channel_id": channel.channel_id,
-        "state": channel.state,
-        "qr_code": channel.qr_code,
-        "config_id": channel.config_id,
-        **channel.public(),
-    }
+    return svc.channels.referral_for(svc.tenants.get(tenant_id), customer_id, ctx.body).public()
 
 
 @route(

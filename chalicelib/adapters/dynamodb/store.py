@@ -127,6 +127,33 @@ class DynamoStore:
         item = resp.get("Item")
         return dict(item) if item else None
 
+    def _query_page(
+        self,
+        key_condition: str,
+        values: dict[str, Any],
+        partition: tuple[str, str],
+        cursor: str | None,
+        limit: int,
+        *,
+        index: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One Query page of raw items plus the opaque cursor for the next (bound to ``partition``)."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": values,
+            "Limit": limit,
+        }
+        if index:
+            params["IndexName"] = index
+        start = _decode_cursor(cursor, partition_attr=partition[0], partition=partition[1])
+        if start:
+            params["ExclusiveStartKey"] = start
+        with _translate():
+            resp = self.client.query(**params)
+        last = resp.get("LastEvaluatedKey")
+        return list(resp.get("Items", [])), _encode_cursor(last) if last else None
+
     def _query_prefix(self, pk: str, prefix: str) -> list[SiyuItem]:
         with _translate():
             return list(SiyuItem.query(pk, SiyuItem.sk.startswith(prefix)))
@@ -146,23 +173,10 @@ class DynamoStore:
             m.tenant_to_item(tenant).save(condition=SiyuItem.pk.exists())
 
     def list_tenants(self, *, cursor: str | None, limit: int) -> Page:
-        start = _decode_cursor(cursor, partition_attr="gsi1pk", partition=k.TENANTS_GSI_PK)
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :g",
-            "ExpressionAttributeValues": {":g": {"S": k.TENANTS_GSI_PK}},
-            "Limit": limit,
-        }
-        if start:
-            params["ExclusiveStartKey"] = start
-        with _translate():
-            resp = self.client.query(**params)
-        last = resp.get("LastEvaluatedKey")
-        return Page(
-            items=[m.tenant_from_item(TenantItem.from_raw_data(r)) for r in resp.get("Items", [])],
-            next_cursor=_encode_cursor(last) if last else None,
+        raws, nxt = self._query_page(
+            "gsi1pk = :g", {":g": {"S": k.TENANTS_GSI_PK}}, ("gsi1pk", k.TENANTS_GSI_PK), cursor, limit, index="gsi1"
         )
+        return Page([m.tenant_from_item(TenantItem.from_raw_data(r)) for r in raws], nxt)
 
     def put_token(self, record: TokenRecord) -> None:
         with _translate():
@@ -230,24 +244,12 @@ class DynamoStore:
         return self._channel_from_raw(raw) if raw else None
 
     def list_channels(self, tenant_id: str, *, kind: str, cursor: str | None, limit: int) -> Page:
-        prefix = k.channel_sk("rf" if kind == "referral" else "ch")
         pk = k.tenant_pk(tenant_id)
-        start = _decode_cursor(cursor, partition_attr="pk", partition=pk)
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":p": {"S": prefix}},
-            "Limit": limit,
-        }
-        if start:
-            params["ExclusiveStartKey"] = start
-        with _translate():
-            resp = self.client.query(**params)
-        last = resp.get("LastEvaluatedKey")
-        return Page(
-            items=[self._channel_from_raw(r) for r in resp.get("Items", [])],
-            next_cursor=_encode_cursor(last) if last else None,
+        prefix = k.channel_sk("rf" if kind == "referral" else "ch")
+        raws, nxt = self._query_page(
+            "pk = :pk AND begins_with(sk, :p)", {":pk": {"S": pk}, ":p": {"S": prefix}}, ("pk", pk), cursor, limit
         )
+        return Page([self._channel_from_raw(r) for r in raws], nxt)
 
     def put_channel(self, tenant_id: str, channel: Channel, *, expected_version: int) -> None:
         item = m.channel_to_item(tenant_id, channel)
