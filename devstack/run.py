@@ -60,6 +60,7 @@ DEFAULT_PORTS = {ENV_API_PORT: 8000, ENV_SANDBOX_PORT: 8001, ENV_DYNAMODB_PORT: 
 DATA_DIR = REPO_ROOT / "devstack" / ".data"
 ADMIN_TOKEN_FILE = "admin_token"
 DEMO_TENANT_FILE = "demo_tenant.json"
+SANDBOX_STATE_FILE = "sandbox.json"  # the WeCom sandbox's state, so contact ways and tags outlive a restart
 STAGE = "local"
 REGION = "us-east-1"
 
@@ -279,12 +280,6 @@ def seed(
         channel = items[0]
     if not isinstance(channel, dict):
         raise SeedError(f"channel is not a JSON object: {channel!r}")
-    if sandbox_base and not channel_created:
-        warnings.append(
-            "the WeCom sandbox keeps its state in memory, so the contact way and corp tags the API created for this "
-            "channel on an earlier run are gone: a simulated scan may fail until the sandbox persists its state. "
-            "`make clean-data` starts everything fresh."
-        )
 
     return {
         "tenant_id": DEMO_TENANT_ID,
@@ -568,7 +563,9 @@ def _start_sandbox(config: StackConfig, stack: contextlib.ExitStack, api_base: s
             raise
         _warn("devstack/sandbox.py is not there yet: running without the WeCom sandbox (no simulated scans).")
         return None
-    sandbox = SandboxServer(host=LOOPBACK, port=config.sandbox_port, api_base=api_base)
+    sandbox = SandboxServer(
+        host=LOOPBACK, port=config.sandbox_port, api_base=api_base, state_path=config.data_dir / SANDBOX_STATE_FILE
+    )
     sandbox.start()
     stack.callback(sandbox.stop)
     return str(sandbox.base_url).rstrip("/")

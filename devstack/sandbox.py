@@ -5,7 +5,11 @@ under ``/sandbox/`` that plays the customer's side: scanning a contact way or ch
 WeCom would send, encrypts and signs it with the corp's Token/EncodingAESKey, and POSTs it to the corp's callback
 URL, the way WeCom does. Stdlib only (plus Siyu's crypto/XML); nothing AWS.
 
-    python -m devstack.sandbox --port 8001 --api http://127.0.0.1:8000
+    python -m devstack.sandbox --port 8001 --api http://127.0.0.1:8000 [--state devstack/.data/sandbox.json]
+
+With a ``state_path`` the WeCom state (the world's snapshot) and the corps' callback registrations survive restarts:
+they are loaded at construction and written atomically after every request that may change them. A file that cannot
+be loaded is moved aside to ``<name>.corrupt`` and the sandbox starts empty.
 
 Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
     GET  /sandbox/health                      liveness
@@ -26,28 +30,36 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import re
 import secrets
+import sys
+import tempfile
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from chalicelib import errors
 from chalicelib.adapters.wecom.callback_xml import build_event_xml
 from chalicelib.adapters.wecom.crypto import CallbackCrypto, envelope
-from devstack.wecom_world import UnknownApiError, WeComWorld, WorldError
+from devstack.wecom_world import SnapshotError, UnknownApiError, WeComWorld, WorldError
 
 logger = logging.getLogger("siyu.sandbox")
 
 MAX_REQUEST_BYTES = 1024 * 1024
 _CONFIRM = re.compile(r"/sandbox/tasks/(?P<msgid>[^/]+)/confirm")
+STATE_FORMAT = "siyu-wecom-sandbox"
+STATE_VERSION = 1
+_REGISTRATION_FIELDS = ("corp_id", "tenant_id", "token", "encoding_aes_key", "callback_url", "agent_id")
 
 
 @dataclass(frozen=True)
@@ -78,7 +90,11 @@ class MethodNotAllowedError(errors.SiyuError):
 
 
 class SandboxServer:
-    """One WeComWorld behind a ThreadingHTTPServer. Binds at construction, so ``base_url`` is known before start."""
+    """One WeComWorld behind a ThreadingHTTPServer. Binds at construction, so ``base_url`` is known before start.
+
+    With ``state_path`` the state is restored from that file (when it exists) and saved to it after every request
+    that may change it (see the module docstring).
+    """
 
     def __init__(
         self,
@@ -88,12 +104,20 @@ class SandboxServer:
         *,
         world: WeComWorld | None = None,
         callback_timeout: float = 10.0,
+        state_path: Path | None = None,
     ) -> None:
         self.world = world if world is not None else WeComWorld()
         self.api_base = api_base.rstrip("/")
         self.callback_timeout = callback_timeout
+        self.state_path = state_path
         self._callbacks: dict[str, CorpCallback] = {}
+        # What /sandbox/corps was given, minus a default callback_url (None: derived from api_base), to persist.
+        self._registrations: dict[str, dict[str, str | None]] = {}
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
+        self._saved: bytes | None = None  # the last state written, to skip writes when nothing changed
+        if state_path is not None:
+            self._load(state_path)
         # Callbacks go to loopback or a named host; an http_proxy from the environment must not intercept them.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._routes: dict[tuple[str, str], Route] = {
@@ -133,6 +157,7 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        self._persist()  # catches changes made to self.world in process, outside any request
 
     def serve_forever(self) -> None:
         """Serve in the foreground until interrupted."""
@@ -140,6 +165,77 @@ class SandboxServer:
             self._server.serve_forever()
         finally:
             self._server.server_close()
+            self._persist()
+
+    # --- persistence ------------------------------------------------------------------------------------------------
+
+    def state(self) -> bytes:
+        """The persisted form (versioned JSON): the corps' callback registrations and the world's snapshot."""
+        with self._lock:
+            registrations = [dict(r) for r in self._registrations.values()]
+        doc = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "corps": registrations,
+            "world": json.loads(self.world.snapshot()),
+        }
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def save(self) -> None:
+        """Write state() to state_path atomically (temp file + os.replace, mode 0600: it holds the corps' secrets).
+        Does nothing without a state_path or when nothing changed since the last write."""
+        if self.state_path is None:
+            return
+        with self._save_lock:  # snapshot and write in one step, so an older state never replaces a newer one
+            data = self.state()
+            if data == self._saved:
+                return
+            _write_atomic(self.state_path, data)
+            self._saved = data
+
+    def _persist(self) -> None:
+        """save(), logging instead of failing the request when the disk refuses (the state stays in memory)."""
+        try:
+            self.save()
+        except OSError as exc:
+            logger.warning("could not save the sandbox state to %s: %s", self.state_path, exc)
+
+    def _load(self, path: Path) -> None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self._set_aside(path, f"cannot be read ({exc})")
+            return
+        try:
+            registrations, world = _parse_state(raw)
+            callbacks = [self._callback_from(r) for r in registrations]
+            self.world.restore(world)  # all or nothing: the world is unchanged when it raises
+        except (ValueError, errors.SiyuError) as exc:  # SnapshotError is a ValueError; SiyuError from CallbackCrypto
+            self._set_aside(path, str(exc))
+            return
+        with self._lock:
+            self._registrations = {c.corp_id: r for c, r in zip(callbacks, registrations, strict=True)}
+            self._callbacks = {c.corp_id: c for c in callbacks}
+        self._saved = raw
+
+    @staticmethod
+    def _set_aside(path: Path, reason: str) -> None:
+        aside = path.with_name(path.name + ".corrupt")
+        try:
+            os.replace(path, aside)
+            where = f"moved it to {aside}"
+        except OSError as exc:
+            where = f"could not move it aside ({exc}); it will be overwritten"
+        message = f"WARNING: WeCom sandbox state {path} is unusable: {reason}. {where}; the sandbox starts empty."
+        print(message, file=sys.stderr, flush=True)
+
+    def _callback_from(self, registration: dict[str, str | None]) -> CorpCallback:
+        corp_id, tenant_id = str(registration["corp_id"]), str(registration["tenant_id"])
+        crypto = CallbackCrypto(str(registration["token"]), str(registration["encoding_aes_key"]), corp_id)
+        callback_url = registration["callback_url"] or f"{self.api_base}/wecom/{tenant_id}/callback"
+        return CorpCallback(corp_id, tenant_id, callback_url, crypto, registration["agent_id"] or "")
 
     # --- the two faces --------------------------------------------------------------------------------------------
 
@@ -155,20 +251,27 @@ class SandboxServer:
                 return 200, {"errcode": 47001, "errmsg": "data format error"}
             body = parsed
         try:
-            return 200, self.world.handle(path, query, body)
+            answer = self.world.handle(path, query, body)
         except UnknownApiError:
             return 404, errors.NotFoundError(f"no such API in the sandbox: {path}").to_body()
+        # Failed calls too: an API may fail after a change (47001 on a bad field); an unchanged state is not written.
+        if self.world.changes_state(path):
+            self._persist()
+        return 200, answer
 
     def control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
         """A /sandbox/ request; bad input answers a JSON error, never a traceback."""
         try:
             route = self._route(method, path)
             body = _json_object(raw)
-            return 200, route(query, body)
+            answer = route(query, body)
         except errors.SiyuError as exc:
             return exc.status, exc.to_body()
         except WorldError as exc:
             return 400, errors.InvalidError(str(exc)).to_body()
+        if method == "POST":  # corps, contacts, scan, events, confirm, reset; faults and expire_tokens change nothing
+            self._persist()  # durable, so the write is skipped
+        return 200, answer
 
     def _route(self, method: str, path: str) -> Route:
         route = self._routes.get((method, path))
@@ -191,26 +294,32 @@ class SandboxServer:
         self.world.reset()
         with self._lock:
             self._callbacks.clear()
+            self._registrations.clear()
         return {"ok": True}
 
     def _register_corp(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
-        corp_id, tenant_id = _str(body, "corp_id"), _str(body, "tenant_id")
-        crypto = CallbackCrypto(_str(body, "token"), _str(body, "encoding_aes_key"), corp_id)
-        callback_url = _str(body, "callback_url", required=False) or f"{self.api_base}/wecom/{tenant_id}/callback"
+        registration: dict[str, str | None] = {
+            "corp_id": _str(body, "corp_id"),
+            "tenant_id": _str(body, "tenant_id"),
+            "token": _str(body, "token"),
+            "encoding_aes_key": _str(body, "encoding_aes_key"),
+            "callback_url": _str(body, "callback_url", required=False) or None,
+            "agent_id": _str(body, "agent_id", required=False),
+        }
+        target = self._callback_from(registration)
         monthly_limit = body.get("monthly_limit")
         if monthly_limit is not None and (not isinstance(monthly_limit, int) or monthly_limit < 1):
             raise errors.InvalidError("monthly_limit must be a positive integer")
         self.world.register_corp(
-            corp_id,
+            target.corp_id,
             secret=_str(body, "secret", required=False) or None,
             unionid=_bool(body, "unionid", default=True),
             monthly_limit=monthly_limit,
         )
         with self._lock:
-            self._callbacks[corp_id] = CorpCallback(
-                corp_id, tenant_id, callback_url, crypto, _str(body, "agent_id", required=False)
-            )
-        return {"corp_id": corp_id, "tenant_id": tenant_id, "callback_url": callback_url}
+            self._callbacks[target.corp_id] = target
+            self._registrations[target.corp_id] = registration
+        return {"corp_id": target.corp_id, "tenant_id": target.tenant_id, "callback_url": target.callback_url}
 
     def _register_contact(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         mobiles = body.get("remark_mobiles") or []
@@ -362,6 +471,44 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s %s", self.command, urlsplit(self.path).path)
 
 
+def _parse_state(raw: bytes) -> tuple[list[dict[str, str | None]], bytes]:
+    """(registrations, world snapshot) from a state file; SnapshotError when it is not one this sandbox reads."""
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise SnapshotError(f"not JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
+        raise SnapshotError(f"not a sandbox state file (format {STATE_FORMAT!r} expected)")
+    if doc.get("version") != STATE_VERSION:
+        raise SnapshotError(f"unsupported sandbox state version {doc.get('version')!r} (this sandbox reads 1)")
+    corps = doc.get("corps")
+    if not isinstance(corps, list):
+        raise SnapshotError("corps: expected a list")
+    registrations = []
+    for i, corp in enumerate(corps):
+        ok = isinstance(corp, dict) and set(corp) == set(_REGISTRATION_FIELDS)
+        ok = ok and all(isinstance(corp[k], str) and corp[k] for k in ("corp_id", "tenant_id", "token"))
+        ok = ok and all(corp[k] is None or isinstance(corp[k], str) for k in _REGISTRATION_FIELDS)
+        if not ok:
+            raise SnapshotError(f"corps[{i}]: expected {{{', '.join(_REGISTRATION_FIELDS)}}} of strings")
+        registrations.append(dict(corp))
+    return registrations, json.dumps(doc.get("world"), ensure_ascii=False).encode()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temp file beside ``path`` (mkstemp: mode 0600) and rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def _json_object(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
@@ -395,9 +542,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--api", default="http://127.0.0.1:8000", help="Siyu API base URL receiving callbacks")
+    parser.add_argument("--state", type=Path, default=None, help="file keeping the WeCom state across restarts")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    server = SandboxServer(args.host, args.port, args.api)
+    server = SandboxServer(args.host, args.port, args.api, state_path=args.state)
     print(f"WeCom sandbox listening on {server.base_url} (callbacks to {server.api_base})", flush=True)
     try:
         server.serve_forever()

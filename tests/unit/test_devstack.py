@@ -330,7 +330,7 @@ def test_seed_twice_keeps_one_tenant_one_channel_and_the_same_secrets(tmp_path: 
     assert len(api.channels) == 1 and second["channel_state"] == first["channel_state"]
     assert second["tenant_token"] != first["tenant_token"]  # a new tenant token each run
     assert api.corps["wwdemo0000000001"]["token"] == api.tenants["demo"]["wecom"]["token"]
-    assert [w for w in second["warnings"] if "sandbox keeps its state in memory" not in w] == []
+    assert second["warnings"] == []
 
 
 def test_seed_warns_when_the_tenant_exists_but_its_secrets_were_lost(tmp_path: Path) -> None:
