@@ -179,22 +179,18 @@ class CustomerFilter:
 
 @dataclass(frozen=True)
 class IntakeKeys:
-    """Everything intake may need for one event, read in one round trip."""
+    """What an add event may need besides the customer, read in one round trip after the duplicate check."""
 
-    customer_id: str
     ext_digest: str
-    fact_create_time: int
-    fact_digest: str
     channel_id: str | None
     staff_userid: str
     date: str
+    include_alias: bool = True
 
 
 @dataclass(frozen=True)
 class IntakeSnapshot:
-    customer: Customer | None
     alias: Alias | None
-    fact_exists: bool
     channel: Channel | None
     counters: dict[str, int]
     staff: Staff | None
@@ -253,7 +249,9 @@ class IntakeRepository(Protocol):
     ) -> tuple[Customer | None, bool]: ...
     def find_alias(self, tenant_id: str, kind: str, digest: str) -> Alias | None: ...
     def put_alias(self, tenant_id: str, alias: Alias) -> None: ...
-    def create_customer(self, tenant_id: str, customer: Customer, counter: CounterDelta) -> None: ...
+    def create_customer(self, tenant_id: str, customer: Customer, counter: CounterDelta) -> None:
+        """Puts the profile only if absent (ConflictError otherwise), then adds the counters: never twice."""
+        ...
     def save_event(
         self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: CounterDelta | None
     ) -> None: ...

@@ -432,6 +432,8 @@ class _Handler(BaseHTTPRequestHandler):
     sandbox: SandboxServer
     protocol_version = "HTTP/1.1"
     server_version = "SiyuWeComSandbox/1"
+    # Headers and body go out in two writes; without TCP_NODELAY a keep-alive client waits ~40 ms (delayed ACK).
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch("GET")

@@ -16,7 +16,7 @@ from chalicelib.domain.channels import ORGANIC
 from chalicelib.domain.events import ContactEvent
 from chalicelib.errors import InvalidError
 
-RECENT_EVENT_KEYS = 20  # dedupe window kept on the profile itself; older duplicates hit the fact records
+RECENT_EVENT_KEYS = 6  # dedupe window on the profile itself; older duplicates of later events hit their facts
 MAX_TOUCHES = 100
 MAX_MERGES = 20
 
@@ -95,7 +95,6 @@ class Customer:
     created_at: str
     updated_at: str
     name: str = ""
-    avatar: str = ""
     gender: int = 0
     contact_type: int = 1  # 1 WeChat user, 2 WeCom user
     corp_name: str = ""
@@ -113,6 +112,7 @@ class Customer:
     readds: int = 0
     profile_synced: bool = False
     aliases: tuple[str, ...] = ()  # "kind:digest" identity pointers to delete on erasure
+    created_by: str = ""  # digest of the event that created the customer (its first add has no separate fact)
     applied: tuple[str, ...] = ()
     version: int = 0
 
@@ -128,7 +128,6 @@ class Customer:
             "stage": self.stage.value,
             "tags": sorted(self.tags),
             "name": self.name,
-            "avatar": self.avatar,
             "gender": self.gender,
             "contact_type": self.contact_type,
             "corp_name": self.corp_name,
@@ -149,7 +148,7 @@ class Customer:
         return self if ref in self.aliases else replace(self, aliases=(*self.aliases, ref))
 
     def was_applied(self, event_digest: str) -> bool:
-        return event_digest in self.applied
+        return event_digest == self.created_by or event_digest in self.applied
 
     def relation(self, userid: str, external_userid: str) -> Relation | None:
         return next((r for r in self.relations if r.userid == userid and r.external_userid == external_userid), None)
@@ -164,7 +163,6 @@ class ProfileFacts:
     """What intake learned about the person from WeCom, already reduced to what we keep."""
 
     name: str = ""
-    avatar: str = ""
     gender: int = 0
     contact_type: int = 1
     corp_name: str = ""
@@ -209,7 +207,6 @@ def _with_profile(c: Customer, p: ProfileFacts | None) -> Customer:
     return replace(
         c,
         name=p.name or c.name,
-        avatar=p.avatar or c.avatar,
         gender=p.gender or c.gender,
         contact_type=p.contact_type,
         corp_name=p.corp_name or c.corp_name,
@@ -252,7 +249,7 @@ def new_customer(
         tags=tags,
         touches=(Touch(source, ev.userid, at, "new"),),
         relations=(Relation(ev.userid, ev.external_userid, "active", at),),
-        applied=(digest,),
+        created_by=digest,
         version=1,
     )
     return _with_profile(c, profile)

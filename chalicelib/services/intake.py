@@ -89,25 +89,34 @@ class IntakeService:
         raise ConflictError("the customer kept changing concurrently; WeCom will retry")
 
     def _handle_once(self, tenant: Tenant, ev: ContactEvent, digest: str) -> IntakeResult:
-        zone = tenant.zone
-        date = local_date(ev.create_time, zone)
+        """Read in two steps so a duplicate costs one small read: the customer and the event's fact first; only a
+        new event reads what applying it needs (the identity alias, and for adds the channel, counters, staff)."""
+        tid = tenant.tenant_id
+        date = local_date(ev.create_time, tenant.zone)
         ext_digest = tenant.hmac_hex("ext:" + ev.external_userid)
         cid = customer_id_for(ext_digest)
-        channel_id = ev.state if ev.is_add and CHANNEL_ID_RE.match(ev.state) else None
-        snap = self.repo.load_intake(
-            tenant.tenant_id, IntakeKeys(cid, ext_digest, ev.create_time, digest, channel_id, ev.userid, date)
-        )
-        customer, fact_exists = snap.customer, snap.fact_exists
-        alias = snap.alias
-        if alias is not None and alias.erased_at is not None and customer is None:
-            if ev.create_time <= alias.erased_at:
-                return self._ignore(tenant, ev, digest, "erased_customer")  # a late retry of an erased customer
-        elif alias is not None and alias.customer_id and alias.customer_id != cid:
-            cid = alias.customer_id  # this external contact was merged into another customer
-            customer, fact_exists = self.repo.load_customer(tenant.tenant_id, cid, ev.create_time, digest)
+        customer, fact_exists = self.repo.load_customer(tid, cid, ev.create_time, digest)
         if customer is not None and (customer.was_applied(digest) or fact_exists):
             return IntakeResult("duplicate", customer.customer_id)
+        snap: IntakeSnapshot | None = None
+        alias = None
         if ev.is_add:
+            channel_id = ev.state if CHANNEL_ID_RE.match(ev.state) else None
+            snap = self.repo.load_intake(
+                tid, IntakeKeys(ext_digest, channel_id, ev.userid, date, include_alias=customer is None)
+            )
+            alias = snap.alias
+        elif customer is None:
+            alias = self.repo.find_alias(tid, "ext", ext_digest)
+        if customer is None and alias is not None:
+            if alias.erased_at is not None and ev.create_time <= alias.erased_at:
+                return self._ignore(tenant, ev, digest, "erased_customer")  # a late retry of an erased customer
+            if alias.customer_id and alias.customer_id != cid:
+                cid = alias.customer_id  # this external contact was merged into another customer
+                customer, fact_exists = self.repo.load_customer(tid, cid, ev.create_time, digest)
+                if customer is not None and (customer.was_applied(digest) or fact_exists):
+                    return IntakeResult("duplicate", customer.customer_id)
+        if snap is not None:
             return self._add(tenant, ev, digest, ext_digest, cid, customer, snap, date)
         if customer is None:
             return self._ignore(tenant, ev, digest, "unknown_customer")
@@ -272,7 +281,6 @@ class IntakeService:
         phone = _phone_of(raw, ev.userid)
         facts = ProfileFacts(
             name=raw.name,
-            avatar=raw.avatar,
             gender=raw.gender,
             contact_type=raw.type,
             corp_name=raw.corp_name,

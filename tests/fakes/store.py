@@ -202,9 +202,7 @@ class FakeStore:
     def load_intake(self, tenant_id: str, keys: IntakeKeys) -> IntakeSnapshot:
         self.calls.append("load_intake")
         return IntakeSnapshot(
-            customer=self.customers.get((tenant_id, keys.customer_id)),
-            alias=self.aliases.get((tenant_id, "ext", keys.ext_digest)),
-            fact_exists=(keys.fact_create_time, keys.fact_digest) in self.facts.get((tenant_id, keys.customer_id), {}),
+            alias=self.aliases.get((tenant_id, "ext", keys.ext_digest)) if keys.include_alias else None,
             channel=self.get_channel(tenant_id, keys.channel_id) if keys.channel_id else None,
             counters=dict(self.counters.get((tenant_id, keys.staff_userid, keys.date), {})),
             staff=self.staff.get((tenant_id, keys.staff_userid)),

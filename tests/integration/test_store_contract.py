@@ -59,6 +59,9 @@ def customer(cid: str, added_at: str, **kw: Any) -> Customer:
     return Customer(**base)
 
 
+KEYS = IntakeKeys("e1", None, "zhang", "2026-12-01")
+
+
 def counter(n: int = 1) -> CounterDelta:
     return CounterDelta("zhang", "2026-12-01", {"adds": n, "n_new": n})
 
@@ -167,8 +170,9 @@ def test_customer_create_is_conditional_and_counts_once(store: Any) -> None:
     store.create_customer("acme", c, counter())
     with pytest.raises(ConflictError):
         store.create_customer("acme", c, counter())
-    snap = store.load_intake("acme", IntakeKeys("c1", "e1", 1, "d1", None, "zhang", "2026-12-01"))
-    assert snap.customer == c and snap.counters.get("n_new") == 1 and snap.channel is None
+    assert store.load_customer("acme", "c1", 1, "d1") == (c, False)
+    snap = store.load_intake("acme", KEYS)
+    assert snap.counters.get("n_new") == 1 and snap.channel is None and snap.alias is None
 
 
 def test_concurrent_creates_have_one_winner(store: Any) -> None:
@@ -188,8 +192,7 @@ def test_concurrent_creates_have_one_winner(store: Any) -> None:
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["lost"] * 4 + ["won"]
-    snap = store.load_intake("acme", IntakeKeys("c1", "e1", 1, "d1", None, "zhang", "2026-12-01"))
-    assert snap.counters["n_new"] == 1
+    assert store.load_intake("acme", KEYS).counters["n_new"] == 1
 
 
 def test_save_event_guards_fact_and_version(store: Any) -> None:
@@ -209,8 +212,17 @@ def test_save_event_guards_fact_and_version(store: Any) -> None:
     got, fact_exists = store.load_customer("acme", "c1", fact.create_time, "f1")
     assert got == lost and fact_exists
     assert store.timeline("acme", "c1", limit=10) == [fact]
-    snap = store.load_intake("acme", IntakeKeys("c1", "e1", fact.create_time, "f1", None, "zhang", "2026-12-01"))
-    assert snap.fact_exists and snap.counters == {"adds": 1, "n_new": 1, "n_lost": 1}
+    assert store.load_intake("acme", KEYS).counters == {"adds": 1, "n_new": 1, "n_lost": 1}
+
+
+def test_intake_snapshot_reads_channel_staff_and_alias_together(store: Any) -> None:
+    store.create_channel("acme", _channel())
+    store.create_staff("acme", Staff("zhang", "张老师"))
+    store.put_alias("acme", Alias("ext", "e1", "c9"))
+    snap = store.load_intake("acme", IntakeKeys("e1", "ch_abc1", "zhang", "2026-12-01"))
+    assert snap.channel == _channel() and snap.staff == Staff("zhang", "张老师")
+    assert snap.alias == Alias("ext", "e1", "c9") and snap.counters == {}
+    assert store.load_intake("acme", IntakeKeys("e1", None, "zhang", "2026-12-01", include_alias=False)).alias is None
 
 
 def test_aliases_claim_and_tombstones(store: Any) -> None:
@@ -270,8 +282,9 @@ def test_erase_deletes_the_partition_and_leaves_bare_tombstones(store: Any) -> N
     assert store.get_customer("acme", "c1") is None and store.timeline("acme", "c1", limit=10) == []
     assert store.find_alias("acme", "union", "u1") == Alias("union", "u1", "", 1764570000)
     assert store.find_alias("acme", "ext", "e1") == Alias("ext", "e1", "", 1764570000)
-    snap = store.load_intake("acme", IntakeKeys("c1", "e1", 1, "d1", None, "zhang", "2026-12-01"))
+    snap = store.load_intake("acme", KEYS)
     assert snap.counters == {"adds": 1, "n_new": 1}  # anonymous aggregates stay
+    assert snap.alias == Alias("ext", "e1", "", 1764570000)  # the tombstone, as intake reads it
 
 
 def test_ignored_events_are_recorded_once(store: Any) -> None:

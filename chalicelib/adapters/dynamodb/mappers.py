@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from datetime import datetime
 from typing import Any
 
@@ -111,12 +111,26 @@ def channel_from_raw(doc: str | None, version: int, full: dict[str, list[str]]) 
 _CUSTOMER_SCALARS = ("stage", "owner_userid", "source_channel_id", "added_at", "tags", "version")
 
 
+_CUSTOMER_DEFAULTS = {f.name: f.default for f in fields(Customer) if f.default is not MISSING}
+_RELATION_DEFAULTS = {"ended_at": None, "reason": None}
+
+
 def customer_to_item(tenant_id: str, c: Customer) -> CustomerItem:
+    """A customer in under 1 KB (one write unit): defaults are left out of ``doc`` and the primary external id is
+    not repeated in every relation."""
     data = asdict(c)
-    for name in _CUSTOMER_SCALARS:
+    for name in (*_CUSTOMER_SCALARS, "customer_id"):
         data.pop(name)
-    data.pop("customer_id")
     data["stage_before_lost"] = c.stage_before_lost.value if c.stage_before_lost else None
+    if list(c.external_userids) == [c.external_userid]:
+        data.pop("external_userids")
+    for rel in data["relations"]:
+        if rel["external_userid"] == c.external_userid:
+            del rel["external_userid"]
+        for key, default in _RELATION_DEFAULTS.items():
+            if rel[key] == default:
+                del rel[key]
+    doc = {k: v for k, v in data.items() if k not in _CUSTOMER_DEFAULTS or _jsonish(v) != _default_json(k)}
     return CustomerItem(
         pk=k.customer_pk(tenant_id, c.customer_id),
         sk=k.PROFILE_SK,
@@ -128,14 +142,24 @@ def customer_to_item(tenant_id: str, c: Customer) -> CustomerItem:
         added_at=c.added_at,
         tags=set(c.tags) or None,
         version=c.version,
-        doc=_dump(data),
+        doc=_dump(doc),
     )
+
+
+def _jsonish(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple | frozenset) else value
+
+
+def _default_json(name: str) -> Any:
+    default = _CUSTOMER_DEFAULTS[name]
+    return list(default) if isinstance(default, tuple | frozenset) else default
 
 
 def customer_from_item(item: Any) -> Customer:
     data = _load(item.doc)
     customer_id = item.pk.rsplit("#C#", 1)[1]
     sbl = data.pop("stage_before_lost", None)
+    primary = data["external_userid"]
     return Customer(
         customer_id=customer_id,
         stage=Stage(item.stage),
@@ -146,9 +170,9 @@ def customer_from_item(item: Any) -> Customer:
         version=int(item.version),
         stage_before_lost=Stage(sbl) if sbl else None,
         touches=tuple(Touch(**t) for t in data.pop("touches", [])),
-        relations=tuple(Relation(**r) for r in data.pop("relations", [])),
-        merges=tuple(Merge(**m) for m in data.pop("merges", [])),
-        external_userids=tuple(data.pop("external_userids", [])),
+        relations=tuple(Relation(**{"external_userid": primary, **r}) for r in data.pop("relations", [])),
+        merges=tuple(Merge(**mg) for mg in data.pop("merges", [])),
+        external_userids=tuple(data.pop("external_userids", [primary])),
         applied=tuple(data.pop("applied", [])),
         aliases=tuple(data.pop("aliases", [])),
         **data,

@@ -109,14 +109,12 @@ def configure(settings: Settings) -> Connection:
     SiyuItem.Meta.table_name = settings.table_name
     SiyuItem.Meta.region = settings.region
     SiyuItem.Meta.host = settings.dynamodb_endpoint  # type: ignore[attr-defined]
-    for cls in (SiyuItem, *SiyuItem.__subclasses__()):
-        cls._connection = None  # type: ignore[attr-defined]
-    connection = Connection(
-        region=settings.region,
-        host=settings.dynamodb_endpoint,
-        connect_timeout_seconds=2,
-        read_timeout_seconds=5,
-        max_retry_attempts=3,
-    )
+    SiyuItem._connection = None
+    # One TableConnection (so one botocore client and pool) for every entity class, not one per class: fewer
+    # clients to build on a cold start, and one place to meter.
+    table_connection = SiyuItem._get_connection()
+    for cls in SiyuItem.__subclasses__():
+        cls._connection = table_connection
+    connection: Connection = table_connection.connection
     _configured.update(key=key, connection=connection)
     return connection

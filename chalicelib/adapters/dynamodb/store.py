@@ -371,28 +371,22 @@ class DynamoStore:
     # --- intake ---------------------------------------------------------------------------------------------------
 
     def load_intake(self, tenant_id: str, keys: IntakeKeys) -> IntakeSnapshot:
-        cpk = k.customer_pk(tenant_id, keys.customer_id)
         wanted = {
-            "customer": (cpk, k.PROFILE_SK),
-            "fact": (cpk, k.fact_sk(keys.fact_create_time, keys.fact_digest)),
-            "alias": (k.alias_pk(tenant_id, "ext", keys.ext_digest), k.ALIAS_SK),
             "counter": (k.staff_day_pk(tenant_id, keys.staff_userid), k.staff_day_sk(keys.date)),
             "staff": (k.tenant_pk(tenant_id), k.staff_sk(keys.staff_userid)),
         }
+        if keys.include_alias:
+            wanted["alias"] = (k.alias_pk(tenant_id, "ext", keys.ext_digest), k.ALIAS_SK)
         if keys.channel_id:
             wanted["channel"] = (k.tenant_pk(tenant_id), k.channel_sk(keys.channel_id))
         raw = self._batch_get(list(wanted.values()))
         got = {name: raw.get(key) for name, key in wanted.items()}
-        counter_raw = got["counter"] or {}
+        alias_raw, channel_raw, staff_raw = got.get("alias"), got.get("channel"), got["staff"]
         return IntakeSnapshot(
-            customer=m.customer_from_item(CustomerItem.from_raw_data(got["customer"])) if got["customer"] else None,
-            alias=m.alias_from_item("ext", keys.ext_digest, AliasItem.from_raw_data(got["alias"]))
-            if got["alias"]
-            else None,
-            fact_exists=got["fact"] is not None,
-            channel=self._channel_from_raw(channel_raw) if (channel_raw := got.get("channel")) else None,
-            counters={name: int(v["N"]) for name, v in counter_raw.items() if "N" in v},
-            staff=m.staff_from_item(StaffItem.from_raw_data(got["staff"])) if got["staff"] else None,
+            alias=m.alias_from_item("ext", keys.ext_digest, AliasItem.from_raw_data(alias_raw)) if alias_raw else None,
+            channel=self._channel_from_raw(channel_raw) if channel_raw else None,
+            counters={name: int(v["N"]) for name, v in (got["counter"] or {}).items() if "N" in v},
+            staff=m.staff_from_item(StaffItem.from_raw_data(staff_raw)) if staff_raw else None,
         )
 
     def load_customer(
@@ -421,16 +415,23 @@ class DynamoStore:
             item.save(condition=cond)
 
     @staticmethod
-    def _counter_update(tx: TransactWrite, tenant_id: str, counter: CounterDelta) -> None:
+    def _counter_actions(counter: CounterDelta) -> list[Any]:
+        return [Path(name).add(n) for name, n in sorted(counter.counts.items())]
+
+    def _counter_update(self, tx: TransactWrite, tenant_id: str, counter: CounterDelta) -> None:
         item = CounterItem(pk=k.staff_day_pk(tenant_id, counter.userid), sk=k.staff_day_sk(counter.date))
-        actions = [Path(name).add(n) for name, n in sorted(counter.counts.items())]
-        tx.update(item, actions=[*actions, CounterItem.kind.set(CounterItem)])
+        tx.update(item, actions=[*self._counter_actions(counter), CounterItem.kind.set(CounterItem)])
 
     def create_customer(self, tenant_id: str, customer: Customer, counter: CounterDelta) -> None:
-        """One transaction: the profile (only if absent) and the day's counters — a fact counted exactly once."""
-        with _translate("customer already exists"), TransactWrite(connection=self.connection) as tx:
-            tx.save(m.customer_to_item(tenant_id, customer), condition=SiyuItem.pk.does_not_exist())
-            self._counter_update(tx, tenant_id, counter)
+        """The profile only if absent, then the day's counters. No transaction (it would double the units): the
+        counters follow only a won put, so a fact is never counted twice; a crash between the two writes can miss
+        one count, which the fact log (the profiles themselves) can rebuild."""
+        with _translate("customer already exists"):
+            m.customer_to_item(tenant_id, customer).save(condition=SiyuItem.pk.does_not_exist())
+        with _translate():
+            CounterItem(pk=k.staff_day_pk(tenant_id, counter.userid), sk=k.staff_day_sk(counter.date)).update(
+                actions=[*self._counter_actions(counter), CounterItem.kind.set(CounterItem)]
+            )
 
     def save_event(
         self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: CounterDelta | None
