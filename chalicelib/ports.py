@@ -252,6 +252,7 @@ class IntakeRepository(Protocol):
     def create_customer(self, tenant_id: str, customer: Customer, counter: CounterDelta) -> None:
         """Puts the profile only if absent (ConflictError otherwise), then adds the counters: never twice."""
         ...
+
     def save_event(
         self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: CounterDelta | None
     ) -> None: ...
