@@ -32,6 +32,7 @@ from chalicelib.adapters.dynamodb.models import (
     TenantItem,
     TokenItem,
 )
+from chalicelib.adapters.dynamodb.plans import PlanStoreMixin
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, CounterDelta, Fact
@@ -92,7 +93,7 @@ def _decode_cursor(cursor: str | None, *, partition_attr: str, partition: str) -
     return key
 
 
-class DynamoStore:
+class DynamoStore(PlanStoreMixin):
     """All repositories over one table. Takes the low-level connection built by ``models.configure``."""
 
     def __init__(self, connection: Connection, table_name: str) -> None:
