@@ -257,3 +257,41 @@ class IntakeRepository(Protocol):
         self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: CounterDelta | None
     ) -> None: ...
     def record_ignored(self, tenant_id: str, fact: Fact, *, date: str, reason: str) -> bool: ...
+
+
+# --- SOP engine hooks -------------------------------------------------------------------------------------------
+# Business events (orders, replies, check-ins…) reach the SOP engine through these two ports, so the events service
+# does not depend on how enrollments and staff tasks are stored.
+
+
+@dataclass(frozen=True)
+class Signal:
+    """Something a customer did that plans react to: an order, a reply, a stage or tag change."""
+
+    type: str  # order | reply | stage | tag | checkin | share | custom
+    at: datetime
+    kind: str | None = None  # order kind (trial | full); reply class (positive | negative)
+    stage: str | None = None
+    tag_id: str | None = None
+
+
+class EnrollmentSignals(Protocol):
+    def on_signal(self, tenant_id: str, customer_id: str, signal: Signal) -> list[str]:
+        """Apply exit rules / silence resets for this customer's active enrollments; returns the plans exited."""
+        ...
+
+
+class TaskSink(Protocol):
+    def follow_up(
+        self,
+        tenant_id: str,
+        *,
+        customer_id: str,
+        owner_userid: str,
+        reason: str,
+        text: str,
+        due: datetime,
+        dedupe_key: str,
+    ) -> str:
+        """Create (once per dedupe_key) an immediate 1:1 follow-up task for the owner; returns the task id."""
+        ...
