@@ -125,6 +125,12 @@ class WeComPort(Protocol):
 
     def get_groupmsg_task(self, creds: WeComCredentials, *, msgid: str, cursor: str = "") -> dict[str, Any]: ...
 
+    def get_groupmsg_list(
+        self, creds: WeComCredentials, *, start_time: int, end_time: int, creator: str = "", cursor: str = ""
+    ) -> dict[str, Any]:
+        """Mass messages created in [start_time, end_time] (get_groupmsg_list_v2): reconciles lost msgids."""
+        ...
+
     def get_groupmsg_send_result(
         self, creds: WeComCredentials, *, msgid: str, userid: str, cursor: str = ""
     ) -> dict[str, Any]: ...
@@ -294,4 +300,10 @@ class TaskSink(Protocol):
         dedupe_key: str,
     ) -> str:
         """Create (once per dedupe_key) an immediate 1:1 follow-up task for the owner; returns the task id."""
+        ...
+
+
+class SchedulerPort(Protocol):
+    def schedule(self, *, name: str, expression: str, timezone: str, payload: dict[str, Any]) -> bool:
+        """Create a one-time schedule (True) unless one of that name exists (False)."""
         ...

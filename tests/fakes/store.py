@@ -21,10 +21,11 @@ from chalicelib.domain.tenants import Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 from tests.fakes.plans import FakePlanStoreMixin
+from tests.fakes.sop import FakeSopStoreMixin
 
 
 @dataclass
-class FakeStore(FakePlanStoreMixin):
+class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)
     staff: dict[tuple[str, str], Staff] = field(default_factory=dict)

@@ -33,6 +33,7 @@ from chalicelib.adapters.dynamodb.models import (
     TokenItem,
 )
 from chalicelib.adapters.dynamodb.plans import PlanStoreMixin
+from chalicelib.adapters.dynamodb.sop import SopStoreMixin
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, CounterDelta, Fact
@@ -93,7 +94,7 @@ def _decode_cursor(cursor: str | None, *, partition_attr: str, partition: str) -
     return key
 
 
-class DynamoStore(PlanStoreMixin):
+class DynamoStore(PlanStoreMixin, SopStoreMixin):
     """All repositories over one table. Takes the low-level connection built by ``models.configure``."""
 
     def __init__(self, connection: Connection, table_name: str) -> None:

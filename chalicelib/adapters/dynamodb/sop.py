@@ -1,0 +1,337 @@
+"""Storage of the SOP runtime: enrollments, touches in their buckets, bucket registry, caps, staff tasks.
+
+Every transition is a conditional write, so a fire that arrives twice or concurrently cannot move a touch twice.
+Keys (docs/data-model.md, "SOP engine"):
+- enrollment: ``T#<tid>#C#<cid>`` / ``ENR#<plan_id>`` (in the customer's partition: erasure deletes it)
+- cap counter: ``T#<tid>#C#<cid>`` / ``CAP#<local date>#<content type>``
+- touch: ``T#<tid>#BKT#<bucket_id>`` / ``<cid>#<enrollment>#<step>#<occurrence>`` (TTL 35 days after due)
+- bucket: ``T#<tid>#BKT#<bucket_id>`` / ``BUCKET``; while open it is in gsi1 at ``T#<tid>#DUE#<UTC date>`` /
+  ``<minute>#<bucket_id>`` (sparse: draining removes it), which is what the backstop sweeps
+- task: ``T#<tid>#TASK#<task_id>`` / ``TASK``, in gsi1 at ``T#<tid>#TASKS`` / ``<due UTC>#<task_id>``
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.clock import utc_key
+from chalicelib.domain.sop import ACTIVE, SCHEDULED, Bucket, Enrollment, StaffTask, Touch
+from chalicelib.errors import ConflictError
+
+TOUCH_TTL_DAYS = 35
+TASK_TTL_DAYS = 180
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _doc(data: dict[str, Any]) -> dict[str, str]:
+    return _s(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
+def _ttl(iso_due: str, days: int) -> dict[str, str]:
+    return {"N": str(int((datetime.fromisoformat(iso_due) + timedelta(days=days)).timestamp()))}
+
+
+def customer_pk(tid: str, cid: str) -> str:
+    return f"T#{tid}#C#{cid}"
+
+
+def bucket_pk(tid: str, bucket_id: str) -> str:
+    return f"T#{tid}#BKT#{bucket_id}"
+
+
+def task_pk(tid: str, task_id: str) -> str:
+    return f"T#{tid}#TASK#{task_id}"
+
+
+def due_partition(tid: str, minute: str) -> str:
+    return f"T#{tid}#DUE#{minute[:8]}"
+
+
+class SopStoreMixin:
+    """SOP repository methods of DynamoStore (uses ``self.client``, ``self.table``, ``self._translate``)."""
+
+    client: Any
+    table: str
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        from chalicelib.adapters.dynamodb.store import _translate
+
+        with _translate():
+            return getattr(self.client, op)(TableName=self.table, **kwargs)
+
+    def _conditional(self, op: str, **kwargs: Any) -> bool:
+        """True if the write happened, False if its condition failed (the expected 'someone else did it')."""
+        try:
+            self._call(op, **kwargs)
+        except ConflictError:
+            return False
+        return True
+
+    # --- enrollments ------------------------------------------------------------------------------------------
+
+    def get_enrollment(self, tenant_id: str, customer_id: str, plan_id: str) -> Enrollment | None:
+        resp = self._call(
+            "get_item",
+            Key={"pk": _s(customer_pk(tenant_id, customer_id)), "sk": _s(f"ENR#{plan_id}")},
+            ConsistentRead=True,
+        )
+        item = resp.get("Item")
+        return Enrollment(**json.loads(item["doc"]["S"])) if item else None
+
+    def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool:
+        """Start an enrollment unless the re-entry policy forbids it (False then): never = only the first time;
+        after_completion = not while one is active; always = replace even an active one."""
+        item = self._enrollment_item(tenant_id, enrollment)
+        if reentry == "always":
+            self._call("put_item", Item=item)
+            return True
+        cond = "attribute_not_exists(pk)"
+        values: dict[str, Any] = {}
+        if reentry == "after_completion":
+            cond += " OR #st <> :active"
+            values = {":active": _s(ACTIVE)}
+        kwargs: dict[str, Any] = {"Item": item, "ConditionExpression": cond}
+        if values:
+            kwargs.update(ExpressionAttributeValues=values, ExpressionAttributeNames={"#st": "status"})
+        return self._conditional("put_item", **kwargs)
+
+    def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool:
+        """Active → completed/exited, only for that very enrollment (a later run is untouched)."""
+        ended = replace(enrollment, status=status, exit_reason=reason, ended_at=at)
+        return self._conditional(
+            "put_item",
+            Item=self._enrollment_item(tenant_id, ended),
+            ConditionExpression="#st = :active AND eid = :eid",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues={":active": _s(ACTIVE), ":eid": _s(enrollment.enrollment_id)},
+        )
+
+    @staticmethod
+    def _enrollment_item(tenant_id: str, e: Enrollment) -> dict[str, Any]:
+        return {
+            "pk": _s(customer_pk(tenant_id, e.customer_id)),
+            "sk": _s(f"ENR#{e.plan_id}"),
+            "kind": _s("enrollment"),
+            "status": _s(e.status),
+            "eid": _s(e.enrollment_id),
+            "doc": _doc(asdict(e)),
+        }
+
+    def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]:
+        resp = self._call(
+            "query",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+            ExpressionAttributeValues={":pk": _s(customer_pk(tenant_id, customer_id)), ":p": _s("ENR#")},
+            ConsistentRead=True,
+        )
+        return [Enrollment(**json.loads(i["doc"]["S"])) for i in resp.get("Items", [])]
+
+    # --- buckets and touches ----------------------------------------------------------------------------------
+
+    def register_bucket(self, tenant_id: str, bucket: Bucket) -> bool:
+        """Record a bucket once (True only for the first caller: only that one creates the schedule)."""
+        return self._conditional(
+            "put_item",
+            Item={
+                "pk": _s(bucket_pk(tenant_id, bucket.bucket_id)),
+                "sk": _s("BUCKET"),
+                "kind": _s("bucket"),
+                "doc": _doc(asdict(bucket)),
+                "gsi1pk": _s(due_partition(tenant_id, bucket.minute)),
+                "gsi1sk": _s(f"{bucket.minute}#{bucket.bucket_id}"),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def reopen_bucket(self, tenant_id: str, bucket: Bucket) -> None:
+        """A touch joined a bucket that may have fired already: put it back where the backstop looks."""
+        self._call(
+            "update_item",
+            Key={"pk": _s(bucket_pk(tenant_id, bucket.bucket_id)), "sk": _s("BUCKET")},
+            UpdateExpression="SET gsi1pk = :g, gsi1sk = :s",
+            ExpressionAttributeValues={
+                ":g": _s(due_partition(tenant_id, bucket.minute)),
+                ":s": _s(f"{bucket.minute}#{bucket.bucket_id}"),
+            },
+        )
+
+    def get_bucket(self, tenant_id: str, bucket_id: str) -> Bucket | None:
+        item = self._call("get_item", Key={"pk": _s(bucket_pk(tenant_id, bucket_id)), "sk": _s("BUCKET")}).get("Item")
+        return Bucket(**json.loads(item["doc"]["S"])) if item else None
+
+    def drain_bucket(self, tenant_id: str, bucket_id: str) -> None:
+        self._call(
+            "update_item",
+            Key={"pk": _s(bucket_pk(tenant_id, bucket_id)), "sk": _s("BUCKET")},
+            UpdateExpression="REMOVE gsi1pk, gsi1sk",
+            ConditionExpression="attribute_exists(pk)",
+        )
+
+    def open_buckets(self, tenant_id: str, *, day: str, until_minute: str) -> list[Bucket]:
+        resp = self._call(
+            "query",
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :g AND gsi1sk <= :m",
+            ExpressionAttributeValues={":g": _s(f"T#{tenant_id}#DUE#{day}"), ":m": _s(until_minute + "~")},
+        )
+        return [Bucket(**json.loads(i["doc"]["S"])) for i in resp.get("Items", [])]
+
+    def add_touch(self, tenant_id: str, touch: Touch) -> bool:
+        """Schedule a touch once: the key is (enrollment, step, occurrence), so a repeat is a no-op (False)."""
+        return self._conditional(
+            "put_item",
+            Item={
+                "pk": _s(bucket_pk(tenant_id, touch.bucket_id)),
+                "sk": _s(touch.key),
+                "kind": _s("touch"),
+                "state": _s(touch.state),
+                "doc": _doc(asdict(touch)),
+                "expires_at": _ttl(touch.due_at, TOUCH_TTL_DAYS),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def touches_in(self, tenant_id: str, bucket_id: str, *, state: str | None = SCHEDULED) -> list[Touch]:
+        """The bucket's touches (strongly consistent: a touch written before the fire is seen by it)."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ConsistentRead": True,
+            "ExpressionAttributeValues": {":pk": _s(bucket_pk(tenant_id, bucket_id))},
+        }
+        if state:
+            kwargs["FilterExpression"] = "#st = :st AND kind = :k"
+            kwargs["ExpressionAttributeNames"] = {"#st": "state"}
+            kwargs["ExpressionAttributeValues"].update({":st": _s(state), ":k": _s("touch")})
+        else:
+            kwargs["FilterExpression"] = "kind = :k"
+            kwargs["ExpressionAttributeValues"][":k"] = _s("touch")
+        out: list[Touch] = []
+        while True:
+            resp = self._call("query", **kwargs)
+            out += [self._touch(i) for i in resp.get("Items", [])]
+            if not resp.get("LastEvaluatedKey"):
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    @staticmethod
+    def _touch(item: dict[str, Any]) -> Touch:
+        return replace(Touch(**json.loads(item["doc"]["S"])), state=item["state"]["S"])
+
+    def move_touch(
+        self,
+        tenant_id: str,
+        touch: Touch,
+        *,
+        to_state: str,
+        from_state: str,
+        task_id: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """A guarded state transition (scheduled → firing → sent/skipped/failed): only one caller wins."""
+        updated = replace(touch, state=to_state, task_id=task_id or touch.task_id, reason=reason)
+        return self._conditional(
+            "update_item",
+            Key={"pk": _s(bucket_pk(tenant_id, touch.bucket_id)), "sk": _s(touch.key)},
+            UpdateExpression="SET #st = :to, doc = :doc",
+            ConditionExpression="#st = :from",
+            ExpressionAttributeNames={"#st": "state"},
+            ExpressionAttributeValues={":to": _s(to_state), ":from": _s(from_state), ":doc": _doc(asdict(updated))},
+        )
+
+    # --- caps -------------------------------------------------------------------------------------------------
+
+    def take_cap(self, tenant_id: str, customer_id: str, key: str, cap: int) -> bool:
+        """Count one touch against the customer's cap for that key (e.g. ``2026-12-01#marketing``); False if full."""
+        return self._conditional(
+            "update_item",
+            Key={"pk": _s(customer_pk(tenant_id, customer_id)), "sk": _s(f"CAP#{key}")},
+            UpdateExpression="ADD n :one SET kind = :k",
+            ConditionExpression="attribute_not_exists(n) OR n < :cap",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":cap": {"N": str(cap)}, ":k": _s("cap")},
+        )
+
+    # --- staff tasks ------------------------------------------------------------------------------------------
+
+    def _task_item(self, tenant_id: str, task: StaffTask) -> dict[str, Any]:
+        due = utc_key(datetime.fromisoformat(task.due_at))
+        return {
+            "pk": _s(task_pk(tenant_id, task.task_id)),
+            "sk": _s("TASK"),
+            "kind": _s("task"),
+            "status": _s(task.status),
+            "userid": _s(task.userid),
+            "doc": _doc(asdict(task)),
+            "gsi1pk": _s(f"T#{tenant_id}#TASKS"),
+            "gsi1sk": _s(f"{due}#{task.task_id}"),
+            "expires_at": _ttl(task.due_at, TASK_TTL_DAYS),
+        }
+
+    def create_task(self, tenant_id: str, task: StaffTask) -> bool:
+        """Claim a task id once (False if it exists: the caller looks at what is there)."""
+        return self._conditional(
+            "put_item", Item=self._task_item(tenant_id, task), ConditionExpression="attribute_not_exists(pk)"
+        )
+
+    def get_task(self, tenant_id: str, task_id: str) -> StaffTask | None:
+        item = self._call(
+            "get_item", Key={"pk": _s(task_pk(tenant_id, task_id)), "sk": _s("TASK")}, ConsistentRead=True
+        ).get("Item")
+        return self._task(item) if item else None
+
+    @staticmethod
+    def _task(item: dict[str, Any]) -> StaffTask:
+        data = json.loads(item["doc"]["S"])
+        data["customer_ids"] = tuple(data.get("customer_ids", ()))
+        return StaffTask(**data)
+
+    def save_task(self, tenant_id: str, task: StaffTask, *, expected_status: str) -> bool:
+        return self._conditional(
+            "put_item",
+            Item=self._task_item(tenant_id, task),
+            ConditionExpression="#st = :st",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues={":st": _s(expected_status)},
+        )
+
+    def list_tasks(
+        self,
+        tenant_id: str,
+        *,
+        userid: str | None,
+        status: str | None,
+        due_from: str | None,
+        due_to: str | None,
+        limit: int,
+    ) -> list[StaffTask]:
+        values: dict[str, Any] = {":g": _s(f"T#{tenant_id}#TASKS"), ":a": _s(due_from or "0"), ":b": _s(due_to or "~")}
+        filters, names = [], {}
+        if userid:
+            filters.append("userid = :u")
+            values[":u"] = _s(userid)
+        if status:
+            filters.append("#st = :st")
+            names["#st"] = "status"
+            values[":st"] = _s(status)
+        kwargs: dict[str, Any] = {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :g AND gsi1sk BETWEEN :a AND :b",
+            "ExpressionAttributeValues": values,
+        }
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        out: list[StaffTask] = []
+        while len(out) < limit:
+            resp = self._call("query", **kwargs)
+            out += [self._task(i) for i in resp.get("Items", [])]
+            if not resp.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        return out[:limit]

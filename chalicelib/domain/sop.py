@@ -1,0 +1,194 @@
+"""The SOP engine's runtime records — enrollments, touches, buckets, staff tasks — and the pure decisions about them.
+
+A touch is one step occurrence of one enrollment. Touches due in the same minute for the same tenant, plan version
+and step share a *bucket*: one Scheduler schedule, one fire, one staff task per executor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chalicelib.domain.customers import Customer, Stage
+from chalicelib.domain.plans import Audience, Plan, PlanStatus, Step
+
+ACTIVE = "active"
+COMPLETED = "completed"
+EXITED = "exited"
+
+SCHEDULED = "scheduled"
+FIRING = "firing"
+SENT = "sent"
+SKIPPED = "skipped"
+DROPPED = "dropped"
+FAILED = "failed"
+
+MAX_RECIPIENTS_PER_TASK = 10_000  # WeCom add_msg_template: external_userid ≤ 10,000 per call
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    customer_id: str
+    plan_id: str
+    version: int
+    enrollment_id: str
+    enrolled_at: str  # ISO-8601 with the tenant's offset
+    status: str = ACTIVE
+    exit_reason: str | None = None
+    ended_at: str | None = None
+    source: str = "manual"  # channel | tag | stage | manual | bulk | silence
+    runs: int = 1
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One step occurrence of one enrollment, waiting in its bucket."""
+
+    bucket_id: str
+    customer_id: str
+    enrollment_id: str
+    step_id: str
+    occurrence: int
+    due_at: str
+    state: str = SCHEDULED
+    task_id: str | None = None
+    reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.customer_id}#{self.enrollment_id}#{self.step_id}#{self.occurrence}"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    tenant_id: str
+    plan_id: str
+    version: int
+    step_id: str
+    minute: str  # UTC "YYYYMMDDHHMM"
+
+    @property
+    def bucket_id(self) -> str:
+        return f"{self.plan_id}.{self.version}.{self.step_id}.{self.minute}"
+
+    @property
+    def schedule_name(self) -> str:
+        """Deterministic, ≤ 64 chars of [0-9a-zA-Z-_.] as Scheduler requires, whatever the ids contain."""
+        digest = hashlib.sha256(f"{self.tenant_id}|{self.bucket_id}".encode()).hexdigest()[:40]
+        return f"siyu-b-{digest}"
+
+
+@dataclass(frozen=True)
+class StaffTask:
+    """A confirm-to-send task (WeCom add_msg_template) or a 1:1 follow-up, for one staff member."""
+
+    task_id: str
+    userid: str
+    kind: str  # mass | follow_up
+    status: str  # claimed | created | sent | confirmed | snoozed | done | failed
+    due_at: str
+    created_at: str
+    customer_ids: tuple[str, ...] = ()
+    text: str = ""
+    notes: str = ""
+    plan_id: str | None = None
+    step_id: str | None = None
+    bucket_id: str | None = None
+    msgid: str | None = None
+    proof_url: str | None = None
+    snoozed_until: str | None = None
+    reason: str | None = None
+    results: dict[str, int] = field(default_factory=dict)
+
+    def public(self) -> dict[str, object]:
+        return {
+            "task_id": self.task_id,
+            "userid": self.userid,
+            "kind": self.kind,
+            "status": self.status,
+            "due_at": self.due_at,
+            "created_at": self.created_at,
+            "customer_ids": list(self.customer_ids),
+            "text": self.text,
+            "notes": self.notes,
+            "plan_id": self.plan_id,
+            "step_id": self.step_id,
+            "bucket_id": self.bucket_id,
+            "msgid": self.msgid,
+            "proof_url": self.proof_url,
+            "snoozed_until": self.snoozed_until,
+            "reason": self.reason,
+            "results": dict(self.results),
+        }
+
+
+def audience_matches(audience: Audience, customer: Customer) -> bool:
+    tags = customer.tags
+    if audience.tags_all and not set(audience.tags_all) <= tags:
+        return False
+    if audience.tags_any and not set(audience.tags_any) & tags:
+        return False
+    if set(audience.tags_none) & tags:
+        return False
+    if audience.stages and customer.stage.value not in audience.stages:
+        return False
+    return not (audience.channels and customer.source_channel_id not in audience.channels)
+
+
+def exit_reason(plan: Plan, customer: Customer) -> str | None:
+    """The exit rule the customer's current state meets, if any (orders show as trial/converted stages)."""
+    for rule in plan.exits:
+        if rule.type == "order":
+            reached = {Stage.TRIAL, Stage.CONVERTED} if rule.kind in (None, "trial") else {Stage.CONVERTED}
+            if customer.stage in reached:
+                return f"exit:order:{rule.kind or 'any'}"
+        elif rule.type == "stage" and rule.stage and customer.stage.value == rule.stage:
+            return f"exit:stage:{rule.stage}"
+        elif rule.type == "tag" and rule.tag_id and rule.tag_id in customer.tags:
+            return f"exit:tag:{rule.tag_id}"
+    return None
+
+
+def revalidate(
+    *, plan: Plan | None, enrollment: Enrollment | None, customer: Customer | None, touch: Touch, step: Step | None
+) -> str | None:
+    """Why a due touch must not go out now (None: it may). Decided with the state as it is at fire time."""
+    if customer is None:
+        return "customer_erased"
+    if enrollment is None or enrollment.enrollment_id != touch.enrollment_id or enrollment.status != ACTIVE:
+        return "enrollment_ended"
+    if plan is None or step is None:
+        return "plan_changed"
+    if plan.status == PlanStatus.PAUSED:
+        return "plan_paused"
+    if plan.status == PlanStatus.ARCHIVED:
+        return "plan_archived"
+    if customer.stage == Stage.LOST or not customer.active_relations:
+        return "customer_lost"
+    reason = exit_reason(plan, customer)
+    if reason:
+        return reason
+    if getattr(customer, "suppress_marketing", False) and step.content_type == "marketing":
+        return "suppressed"
+    if plan.audience.recheck_at_fire and not audience_matches(plan.audience, customer):
+        return "audience"
+    return None
+
+
+def next_step(plan: Plan, step_id: str) -> Step | None:
+    ids = [s.id for s in plan.steps]
+    i = ids.index(step_id) if step_id in ids else -1
+    return plan.steps[i + 1] if 0 <= i < len(ids) - 1 else None
+
+
+def executor_of(step: Step, customer: Customer) -> str:
+    return customer.owner_userid if step.executor in ("", "owner") else step.executor
+
+
+def chunks(items: list[str], size: int = MAX_RECIPIENTS_PER_TASK) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds")

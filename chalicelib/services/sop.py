@@ -1,0 +1,508 @@
+"""The SOP engine: enrollment, timed touches in buckets, the fire handler, staff tasks, exits.
+
+Effectively-once: every touch moves ``scheduled → sent | skipped | dropped | failed`` by a conditional write keyed by
+(enrollment, step, occurrence), so a fire that arrives twice or concurrently hands each touch to exactly one staff
+task. ``sent`` means "committed to a staff task": the task record carries WeCom's msgid once ``add_msg_template``
+answered. ``add_msg_template`` has no idempotency key, so a crash between that call and the task record leaves the
+task ``claimed``; the backstop reconciles it from ``get_groupmsg_list_v2`` (adopting the msgid WeCom created) and
+only calls again if WeCom has no such task — see docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.domain import timing
+from chalicelib.domain.clock import iso_of
+from chalicelib.domain.customers import Customer
+from chalicelib.domain.plans import Plan, PlanStatus, Step, TouchRules
+from chalicelib.domain.sop import (
+    ACTIVE,
+    COMPLETED,
+    DROPPED,
+    EXITED,
+    FAILED,
+    SCHEDULED,
+    SENT,
+    SKIPPED,
+    Bucket,
+    Enrollment,
+    StaffTask,
+    Touch,
+    audience_matches,
+    chunks,
+    executor_of,
+    next_step,
+    revalidate,
+)
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import NotFoundError, SiyuError
+from chalicelib.observability import logger
+from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, WeComCredentials, WeComPort
+
+INLINE_FIRE = timedelta(seconds=60)  # due sooner than this: no schedule, the caller fires (or the backstop does)
+BACKSTOP_GRACE = timedelta(minutes=5)
+RECONCILE_AFTER = timedelta(minutes=2)
+
+
+class PlanSource(Protocol):
+    def current_plan(self, tenant_id: str, plan_id: str) -> Plan | None: ...
+    def plan_version(self, tenant_id: str, plan_id: str, version: int) -> Plan | None: ...
+
+
+class SopRepo(Protocol):
+    """What the SOP engine needs from storage (DynamoStore / FakeStore)."""
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+    def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
+    def get_enrollment(self, tenant_id: str, customer_id: str, plan_id: str) -> Enrollment | None: ...
+    def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool: ...
+    def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool: ...
+    def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
+    def register_bucket(self, tenant_id: str, bucket: Bucket) -> bool: ...
+    def reopen_bucket(self, tenant_id: str, bucket: Bucket) -> None: ...
+    def get_bucket(self, tenant_id: str, bucket_id: str) -> Bucket | None: ...
+    def drain_bucket(self, tenant_id: str, bucket_id: str) -> None: ...
+    def open_buckets(self, tenant_id: str, *, day: str, until_minute: str) -> list[Bucket]: ...
+    def add_touch(self, tenant_id: str, touch: Touch) -> bool: ...
+    def touches_in(self, tenant_id: str, bucket_id: str, *, state: str | None = SCHEDULED) -> list[Touch]: ...
+    def move_touch(
+        self,
+        tenant_id: str,
+        touch: Touch,
+        *,
+        to_state: str,
+        from_state: str,
+        task_id: str | None = None,
+        reason: str | None = None,
+    ) -> bool: ...
+    def take_cap(self, tenant_id: str, customer_id: str, key: str, cap: int) -> bool: ...
+    def create_task(self, tenant_id: str, task: StaffTask) -> bool: ...
+    def get_task(self, tenant_id: str, task_id: str) -> StaffTask | None: ...
+    def save_task(self, tenant_id: str, task: StaffTask, *, expected_status: str) -> bool: ...
+    def list_tasks(
+        self,
+        tenant_id: str,
+        *,
+        userid: str | None,
+        status: str | None,
+        due_from: str | None,
+        due_to: str | None,
+        limit: int,
+    ) -> list[StaffTask]: ...
+
+
+@dataclass
+class FireReport:
+    bucket_id: str
+    sent: int = 0
+    skipped: int = 0
+    dropped: int = 0
+    moved: int = 0
+    failed: int = 0
+    tasks: int = 0
+    reasons: dict[str, int] | None = None
+
+    def count(self, outcome: str, reason: str | None) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        if reason:
+            self.reasons = self.reasons or {}
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+
+
+def _creds(tenant: Tenant) -> WeComCredentials:
+    return WeComCredentials(tenant.tenant_id, tenant.corp_id, tenant.wecom_secret)
+
+
+def _version_of(task: StaffTask) -> int:
+    """The plan version a task's bucket belongs to (bucket ids read ``<plan>.<version>.<step>.<minute>``)."""
+    parts = (task.bucket_id or "").split(".")
+    return int(parts[1]) if len(parts) >= 4 and parts[1].isdigit() else 0
+
+
+def rules_of(tenant: Tenant) -> TouchRules:
+    """The tenant's touch rules (the field's defaults until the tenant configures its own)."""
+    return TouchRules()
+
+
+class SopEngine:
+    def __init__(
+        self,
+        repo: SopRepo,
+        plans: PlanSource,
+        scheduler: SchedulerPort,
+        wecom: WeComPort,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self.repo = repo
+        self.plans = plans
+        self.scheduler = scheduler
+        self.wecom = wecom
+        self.clock = clock
+        self.ids = ids
+
+    def _tenant(self, tenant_id: str) -> Tenant:
+        tenant = self.repo.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFoundError(f"tenant {tenant_id} does not exist")
+        return tenant
+
+    # --- enrollment -------------------------------------------------------------------------------------------
+
+    def enroll(self, tenant: Tenant, customer_id: str, plan_id: str, *, source: str = "manual") -> Enrollment | None:
+        """Enroll a customer into a published plan's current version (None: audience or re-entry said no)."""
+        plan = self.plans.current_plan(tenant.tenant_id, plan_id)
+        if plan is None:
+            raise NotFoundError(f"plan {plan_id} does not exist")
+        if plan.status != PlanStatus.PUBLISHED:
+            return None
+        customer = self.repo.get_customer(tenant.tenant_id, customer_id)
+        if customer is None:
+            raise NotFoundError(f"customer {customer_id} does not exist")
+        if not audience_matches(plan.audience, customer) or not plan.steps:
+            return None
+        now = self.clock.now()
+        enrollment = Enrollment(
+            customer_id=customer_id,
+            plan_id=plan_id,
+            version=plan.version,
+            enrollment_id=self.ids.new_id("en_"),
+            enrolled_at=iso_of(now, tenant.zone),
+            source=source,
+        )
+        if not self.repo.put_enrollment(tenant.tenant_id, enrollment, reentry=plan.reentry):
+            return None
+        self.schedule(tenant, plan, enrollment, plan.steps[0], occurrence=0)
+        return enrollment
+
+    def schedule(
+        self,
+        tenant: Tenant,
+        plan: Plan,
+        enrollment: Enrollment,
+        step: Step,
+        *,
+        occurrence: int,
+        at: datetime | None = None,
+    ) -> Touch:
+        """Put a touch in its bucket; the first touch of a bucket creates the bucket's one schedule."""
+        zone = tenant.zone
+        if at is None:
+            due = timing.due_at(step, datetime.fromisoformat(enrollment.enrolled_at), rules_of(tenant), zone).due
+        else:
+            due = at
+        bucket = Bucket(tenant.tenant_id, plan.plan_id, plan.version, step.id, timing.minute_bucket(due))
+        touch = Touch(
+            bucket_id=bucket.bucket_id,
+            customer_id=enrollment.customer_id,
+            enrollment_id=enrollment.enrollment_id,
+            step_id=step.id,
+            occurrence=occurrence,
+            due_at=iso_of(due, zone),
+        )
+        self.repo.add_touch(tenant.tenant_id, touch)
+        first = self.repo.register_bucket(tenant.tenant_id, bucket)
+        if due - self.clock.now() <= INLINE_FIRE:
+            self.repo.reopen_bucket(tenant.tenant_id, bucket)  # the backstop (or the caller) fires it now
+        elif first:
+            expression, tz = timing.schedule_at(due, zone)
+            self.scheduler.schedule(
+                name=bucket.schedule_name,
+                expression=expression,
+                timezone=tz,
+                payload={"tenant_id": tenant.tenant_id, "bucket_id": bucket.bucket_id},
+            )
+        return touch
+
+    # --- firing -----------------------------------------------------------------------------------------------
+
+    def fire(self, tenant_id: str, bucket_id: str) -> FireReport:
+        """Fire one bucket: re-validate every due touch, apply the rules, one task per executor, schedule next."""
+        tenant = self._tenant(tenant_id)
+        report = FireReport(bucket_id)
+        bucket = self.repo.get_bucket(tenant_id, bucket_id)
+        if bucket is None:
+            return report
+        plan = self.plans.plan_version(tenant_id, bucket.plan_id, bucket.version)
+        step = plan.step(bucket.step_id) if plan else None
+        now = self.clock.now()
+        groups: dict[str, list[tuple[Touch, Customer, Enrollment]]] = defaultdict(list)
+        for touch in self.repo.touches_in(tenant_id, bucket_id):
+            customer = self.repo.get_customer(tenant_id, touch.customer_id)
+            enrollment = self.repo.get_enrollment(tenant_id, touch.customer_id, bucket.plan_id)
+            reason = revalidate(plan=plan, enrollment=enrollment, customer=customer, touch=touch, step=step)
+            if reason is not None:
+                self._close(tenant, touch, SKIPPED, reason, report)
+                if enrollment is not None and reason.startswith("exit:") and enrollment.status == ACTIVE:
+                    self.repo.end_enrollment(
+                        tenant_id, enrollment, status=EXITED, reason=reason, at=iso_of(now, tenant.zone)
+                    )
+                continue
+            assert plan is not None and step is not None and customer is not None and enrollment is not None
+            decision = timing.on_fire(datetime.fromisoformat(touch.due_at), now, step, rules_of(tenant), tenant.zone)
+            if decision.action == "skip":
+                self._close(tenant, touch, SKIPPED, decision.reason, report)
+                self._advance(tenant, plan, enrollment, step)
+                continue
+            if decision.action == "move" and decision.due is not None:
+                if self._close(tenant, touch, SKIPPED, f"moved:{decision.reason}", report):
+                    self.schedule(tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=decision.due)
+                    report.count("moved", None)
+                continue
+            cap = rules_of(tenant).daily_caps.get(step.content_type)
+            if cap is not None:
+                key = f"{timing.local_day(now, tenant.zone)}#{step.content_type}"
+                if not self.repo.take_cap(tenant_id, customer.customer_id, key, cap):
+                    if step.on_cap == "defer":
+                        if self._close(tenant, touch, SKIPPED, "moved:cap", report):
+                            later = timing.next_day_start(now, tenant.zone, step.content_type, rules_of(tenant))
+                            self.schedule(tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=later)
+                            report.count("moved", None)
+                    else:
+                        self._close(tenant, touch, DROPPED, "cap", report)
+                        self._advance(tenant, plan, enrollment, step)
+                    continue
+            groups[executor_of(step, customer)].append((touch, customer, enrollment))
+        if plan is not None and step is not None:
+            for executor, members in sorted(groups.items()):
+                self._task(tenant, plan, step, bucket, executor, members, report)
+        self.repo.drain_bucket(tenant_id, bucket_id)
+        logger.info(
+            "bucket fired",
+            extra={
+                "tenant": tenant_id,
+                "bucket": bucket_id,
+                "sent": report.sent,
+                "skipped": report.skipped,
+                "tasks": report.tasks,
+            },
+        )
+        return report
+
+    def _close(self, tenant: Tenant, touch: Touch, state: str, reason: str | None, report: FireReport) -> bool:
+        won = self.repo.move_touch(tenant.tenant_id, touch, to_state=state, from_state=SCHEDULED, reason=reason)
+        if won:
+            report.count(state, reason)
+        return won
+
+    def _advance(self, tenant: Tenant, plan: Plan, enrollment: Enrollment, step: Step) -> None:
+        """Schedule the enrollment's next step, or complete it after the last one."""
+        following = next_step(plan, step.id)
+        if following is None:
+            self.repo.end_enrollment(
+                tenant.tenant_id,
+                enrollment,
+                status=COMPLETED,
+                reason="completed",
+                at=iso_of(self.clock.now(), tenant.zone),
+            )
+        else:
+            self.schedule(tenant, plan, enrollment, following, occurrence=0)
+
+    def _task(
+        self,
+        tenant: Tenant,
+        plan: Plan,
+        step: Step,
+        bucket: Bucket,
+        executor: str,
+        members: list[tuple[Touch, Customer, Enrollment]],
+        report: FireReport,
+    ) -> None:
+        """One confirm-to-send task per executor (split above WeCom's 10,000 recipients).
+
+        The task record is written *before* its touches are claimed, so a crash at any point leaves either nothing
+        claimed or a ``claimed`` task the backstop can reconcile; a claimed touch never points at no task."""
+        members.sort(key=lambda m: m[0].key)
+        for part in chunks([m[0].key for m in members]):
+            wanted = set(part)
+            chunk = [m for m in members if m[0].key in wanted]
+            task = StaffTask(
+                task_id=self.ids.new_id("tk_"),
+                userid=executor,
+                kind="mass",
+                status="claimed",
+                due_at=chunk[0][0].due_at,
+                created_at=iso_of(self.clock.now(), tenant.zone),
+                customer_ids=tuple(m[1].customer_id for m in chunk),
+                text=step.message.text,
+                notes=step.notes,
+                plan_id=plan.plan_id,
+                step_id=step.id,
+                bucket_id=bucket.bucket_id,
+            )
+            self.repo.create_task(tenant.tenant_id, task)
+            claimed = [
+                m
+                for m in chunk
+                if self.repo.move_touch(
+                    tenant.tenant_id, m[0], to_state=SENT, from_state=SCHEDULED, task_id=task.task_id
+                )
+            ]
+            if len(claimed) != len(chunk):  # a concurrent fire took some: this task carries only ours
+                task = replace(task, customer_ids=tuple(m[1].customer_id for m in claimed))
+            if not claimed:
+                self.repo.save_task(tenant.tenant_id, replace(task, status="empty"), expected_status="claimed")
+                continue
+            self._send(tenant, task, [m[1] for m in claimed], step)
+            report.tasks += 1
+            for _touch, _customer, enrollment in claimed:
+                report.count("sent", None)
+                self._advance(tenant, plan, enrollment, step)
+
+    def _send(self, tenant: Tenant, task: StaffTask, customers: list[Customer], step: Step) -> None:
+        try:
+            result = self.wecom.add_msg_template(
+                _creds(tenant),
+                sender=task.userid,
+                external_userids=[c.external_userid for c in customers],
+                message=step.message,
+            )
+        except SiyuError as exc:
+            failed = replace(task, status=FAILED, reason=exc.code)
+            self.repo.save_task(tenant.tenant_id, failed, expected_status="claimed")
+            logger.warning("add_msg_template failed", extra={"code": exc.code, "task": task.task_id})
+            return
+        self._created(tenant, task, result.msgid, len(result.fail_list))
+
+    def _created(self, tenant: Tenant, task: StaffTask, msgid: str, failed: int) -> None:
+        created = replace(task, status="created", msgid=msgid, results={"fail_list": failed})
+        self.repo.save_task(tenant.tenant_id, created, expected_status="claimed")
+
+    def reconcile(self, tenant_id: str) -> int:
+        """Tasks left ``claimed`` by a crash around ``add_msg_template``: adopt the msgid WeCom created (same
+        sender, same text, created after the claim), or send now if WeCom has none. Returns tasks settled."""
+        tenant = self._tenant(tenant_id)
+        now = self.clock.now()
+        settled = 0
+        for task in self.repo.list_tasks(
+            tenant_id, userid=None, status="claimed", due_from=None, due_to=None, limit=500
+        ):
+            claimed_at = datetime.fromisoformat(task.created_at)
+            if now - claimed_at < RECONCILE_AFTER:
+                continue  # may still be in flight
+            page = self.wecom.get_groupmsg_list(
+                _creds(tenant),
+                start_time=int(claimed_at.timestamp()) - 60,
+                end_time=int(now.timestamp()),
+                creator=task.userid,
+            )
+            found = next(
+                (m for m in page.get("group_msg_list", []) if (m.get("text") or {}).get("content", "") == task.text),
+                None,
+            )
+            if found is not None:
+                self._created(tenant, task, str(found["msgid"]), 0)
+            else:
+                plan = self.plans.plan_version(tenant_id, task.plan_id or "", _version_of(task))
+                step = plan.step(task.step_id or "") if plan else None
+                customers = [c for c in (self.repo.get_customer(tenant_id, cid) for cid in task.customer_ids) if c]
+                if step is None or not customers:
+                    self.repo.save_task(
+                        tenant_id, replace(task, status=FAILED, reason="unrecoverable"), expected_status="claimed"
+                    )
+                    continue
+                self._send(tenant, task, customers, step)
+            settled += 1
+        return settled
+
+    # --- backstop ---------------------------------------------------------------------------------------------
+
+    def backstop(self, tenant_id: str) -> list[FireReport]:
+        """Fire every bucket still open past its minute (lost schedules, late joiners), today's and yesterday's,
+        and reconcile tasks a crash left between claim and WeCom."""
+        self.reconcile(tenant_id)
+        now = self.clock.now()
+        cutoff = timing.minute_bucket(now)
+        reports = []
+        for day in sorted({timing.minute_bucket(now - timedelta(days=1))[:8], cutoff[:8]}):
+            for bucket in self.repo.open_buckets(tenant_id, day=day, until_minute=cutoff):
+                reports.append(self.fire(tenant_id, bucket.bucket_id))
+        return reports
+
+    # --- signals (EnrollmentSignals) --------------------------------------------------------------------------
+
+    def on_signal(self, tenant_id: str, customer_id: str, signal: Signal) -> list[str]:
+        """An order or a negative reply ends the enrollments whose exit rules it meets."""
+        tenant = self._tenant(tenant_id)
+        exited = []
+        for enrollment in self.repo.enrollments_of(tenant_id, customer_id):
+            if enrollment.status != ACTIVE:
+                continue
+            plan = self.plans.plan_version(tenant_id, enrollment.plan_id, enrollment.version)
+            if plan is None:
+                continue
+            for rule in plan.exits:
+                hit = (rule.type == "order" and signal.type == "order" and rule.kind in (None, signal.kind)) or (
+                    rule.type == "negative_reply" and signal.type == "reply" and signal.kind == "negative"
+                )
+                if hit:
+                    reason = f"exit:{rule.type}:{signal.kind or 'any'}"
+                    if self.repo.end_enrollment(
+                        tenant_id, enrollment, status=EXITED, reason=reason, at=iso_of(signal.at, tenant.zone)
+                    ):
+                        exited.append(enrollment.plan_id)
+                    break
+        return exited
+
+    # --- staff tasks (TaskSink and the API) -------------------------------------------------------------------
+
+    def follow_up(
+        self,
+        tenant_id: str,
+        *,
+        customer_id: str,
+        owner_userid: str,
+        reason: str,
+        text: str,
+        due: datetime,
+        dedupe_key: str,
+    ) -> str:
+        tenant = self._tenant(tenant_id)
+        task_id = f"fu_{hashlib.sha256(dedupe_key.encode()).hexdigest()[:24]}"
+        self.repo.create_task(
+            tenant_id,
+            StaffTask(
+                task_id=task_id,
+                userid=owner_userid,
+                kind="follow_up",
+                status="created",
+                due_at=iso_of(due, tenant.zone),
+                created_at=iso_of(self.clock.now(), tenant.zone),
+                customer_ids=(customer_id,),
+                text=text,
+                reason=reason,
+            ),
+        )
+        return task_id
+
+    def tasks(self, tenant_id: str, **filters: Any) -> list[StaffTask]:
+        return self.repo.list_tasks(tenant_id, **filters)
+
+    def confirm(self, tenant_id: str, task_id: str, *, userid: str | None, proof_url: str | None) -> StaffTask:
+        """Staff confirm a task by hand (optionally with a proof screenshot URL)."""
+        task = self._owned_task(tenant_id, task_id, userid)
+        done = replace(task, status="confirmed", proof_url=proof_url or task.proof_url)
+        if not self.repo.save_task(tenant_id, done, expected_status=task.status):
+            raise NotFoundError(f"task {task_id} changed; reload it")
+        return done
+
+    def snooze(self, tenant_id: str, task_id: str, *, userid: str | None, minutes: int) -> StaffTask:
+        task = self._owned_task(tenant_id, task_id, userid)
+        tenant = self._tenant(tenant_id)
+        until = iso_of(self.clock.now() + timedelta(minutes=minutes), tenant.zone)
+        snoozed = replace(task, snoozed_until=until, due_at=until)
+        if not self.repo.save_task(tenant_id, snoozed, expected_status=task.status):
+            raise NotFoundError(f"task {task_id} changed; reload it")
+        return snoozed
+
+    def _owned_task(self, tenant_id: str, task_id: str, userid: str | None) -> StaffTask:
+        task = self.repo.get_task(tenant_id, task_id)
+        if task is None or (userid is not None and task.userid != userid):
+            raise NotFoundError(f"task {task_id} does not exist")
+        return task

@@ -1,0 +1,163 @@
+"""In-memory SOP runtime store with the same conditional semantics as SopStoreMixin."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.clock import utc_key
+from chalicelib.domain.sop import ACTIVE, SCHEDULED, Bucket, Enrollment, StaffTask, Touch
+
+
+class FakeSopStoreMixin:
+    lock: Any
+
+    def _sop(self) -> dict[str, dict[Any, Any]]:
+        if not hasattr(self, "_sop_state"):
+            self._sop_state: dict[str, dict[Any, Any]] = {
+                "enrollments": {},
+                "buckets": {},
+                "open": {},
+                "touches": {},
+                "caps": {},
+                "tasks": {},
+            }
+        return self._sop_state
+
+    def get_enrollment(self, tenant_id: str, customer_id: str, plan_id: str) -> Enrollment | None:
+        return self._sop()["enrollments"].get((tenant_id, customer_id, plan_id))
+
+    def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool:
+        with self.lock:
+            key = (tenant_id, enrollment.customer_id, enrollment.plan_id)
+            current = self._sop()["enrollments"].get(key)
+            if reentry == "never" and current is not None:
+                return False
+            if reentry == "after_completion" and current is not None and current.status == ACTIVE:
+                return False
+            self._sop()["enrollments"][key] = enrollment
+            return True
+
+    def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool:
+        with self.lock:
+            key = (tenant_id, enrollment.customer_id, enrollment.plan_id)
+            current = self._sop()["enrollments"].get(key)
+            if current is None or current.status != ACTIVE or current.enrollment_id != enrollment.enrollment_id:
+                return False
+            self._sop()["enrollments"][key] = replace(enrollment, status=status, exit_reason=reason, ended_at=at)
+            return True
+
+    def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]:
+        return [e for (t, c, _), e in self._sop()["enrollments"].items() if t == tenant_id and c == customer_id]
+
+    def register_bucket(self, tenant_id: str, bucket: Bucket) -> bool:
+        with self.lock:
+            if (tenant_id, bucket.bucket_id) in self._sop()["buckets"]:
+                return False
+            self._sop()["buckets"][(tenant_id, bucket.bucket_id)] = bucket
+            self._sop()["open"][(tenant_id, bucket.bucket_id)] = bucket
+            return True
+
+    def reopen_bucket(self, tenant_id: str, bucket: Bucket) -> None:
+        self._sop()["open"][(tenant_id, bucket.bucket_id)] = bucket
+
+    def get_bucket(self, tenant_id: str, bucket_id: str) -> Bucket | None:
+        return self._sop()["buckets"].get((tenant_id, bucket_id))
+
+    def drain_bucket(self, tenant_id: str, bucket_id: str) -> None:
+        self._sop()["open"].pop((tenant_id, bucket_id), None)
+
+    def open_buckets(self, tenant_id: str, *, day: str, until_minute: str) -> list[Bucket]:
+        return sorted(
+            (
+                b
+                for (t, _), b in self._sop()["open"].items()
+                if t == tenant_id and b.minute[:8] == day and b.minute <= until_minute
+            ),
+            key=lambda b: (b.minute, b.bucket_id),
+        )
+
+    def add_touch(self, tenant_id: str, touch: Touch) -> bool:
+        with self.lock:
+            key = (tenant_id, touch.bucket_id, touch.key)
+            if key in self._sop()["touches"]:
+                return False
+            self._sop()["touches"][key] = touch
+            return True
+
+    def touches_in(self, tenant_id: str, bucket_id: str, *, state: str | None = SCHEDULED) -> list[Touch]:
+        return sorted(
+            (
+                t
+                for (tid, b, _), t in self._sop()["touches"].items()
+                if tid == tenant_id and b == bucket_id and (state is None or t.state == state)
+            ),
+            key=lambda t: t.key,
+        )
+
+    def move_touch(
+        self,
+        tenant_id: str,
+        touch: Touch,
+        *,
+        to_state: str,
+        from_state: str,
+        task_id: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        with self.lock:
+            key = (tenant_id, touch.bucket_id, touch.key)
+            current = self._sop()["touches"].get(key)
+            if current is None or current.state != from_state:
+                return False
+            self._sop()["touches"][key] = replace(
+                current, state=to_state, task_id=task_id or current.task_id, reason=reason
+            )
+            return True
+
+    def take_cap(self, tenant_id: str, customer_id: str, key: str, cap: int) -> bool:
+        with self.lock:
+            n = self._sop()["caps"].get((tenant_id, customer_id, key), 0)
+            if n >= cap:
+                return False
+            self._sop()["caps"][(tenant_id, customer_id, key)] = n + 1
+            return True
+
+    def create_task(self, tenant_id: str, task: StaffTask) -> bool:
+        with self.lock:
+            if (tenant_id, task.task_id) in self._sop()["tasks"]:
+                return False
+            self._sop()["tasks"][(tenant_id, task.task_id)] = task
+            return True
+
+    def get_task(self, tenant_id: str, task_id: str) -> StaffTask | None:
+        return self._sop()["tasks"].get((tenant_id, task_id))
+
+    def save_task(self, tenant_id: str, task: StaffTask, *, expected_status: str) -> bool:
+        with self.lock:
+            current = self._sop()["tasks"].get((tenant_id, task.task_id))
+            if current is None or current.status != expected_status:
+                return False
+            self._sop()["tasks"][(tenant_id, task.task_id)] = task
+            return True
+
+    def list_tasks(
+        self,
+        tenant_id: str,
+        *,
+        userid: str | None,
+        status: str | None,
+        due_from: str | None,
+        due_to: str | None,
+        limit: int,
+    ) -> list[StaffTask]:
+        rows = []
+        for (t, _), task in self._sop()["tasks"].items():
+            key = f"{utc_key(datetime.fromisoformat(task.due_at))}#{task.task_id}"
+            if t != tenant_id or (userid and task.userid != userid) or (status and task.status != status):
+                continue
+            if (due_from and key < due_from) or (due_to and key > due_to):
+                continue
+            rows.append((key, task))
+        return [task for _, task in sorted(rows, key=lambda r: r[0])][:limit]

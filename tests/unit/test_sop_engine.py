@@ -1,0 +1,357 @@
+"""The SOP engine on fakes: buckets, one task per executor, effectively-once fires, backstop, crash reconciliation."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.adapters.wecom.client import WeComClient
+from chalicelib.domain.customers import Customer, Relation, Stage, Touch
+from chalicelib.domain.facts import CounterDelta
+from chalicelib.domain.messages import Message
+from chalicelib.domain.plans import ExitRule, Lateness, Plan, PlanStatus, Step, Trigger
+from chalicelib.domain.sop import ACTIVE, EXITED, SENT, SKIPPED, chunks
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import NotFoundError
+from chalicelib.ports import Signal, WeComCredentials
+from chalicelib.services.sop import SopEngine
+from devstack.wecom_world import WeComWorld, WorldTransport
+from tests.fakes import FixedClock, SeqIds
+from tests.fakes.store import FakeStore
+
+CORP = "wwsop000000000001"
+T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
+
+
+class FakeScheduler:
+    def __init__(self) -> None:
+        self.schedules: dict[str, dict[str, Any]] = {}
+        self.calls = 0
+
+    def schedule(self, *, name: str, expression: str, timezone: str, payload: dict[str, Any]) -> bool:
+        self.calls += 1
+        if name in self.schedules:
+            return False
+        self.schedules[name] = {"expression": expression, "timezone": timezone, "payload": payload}
+        return True
+
+
+class Plans:
+    def __init__(self) -> None:
+        self.plans: dict[tuple[str, int], Plan] = {}
+
+    def add(self, plan: Plan) -> Plan:
+        self.plans[(plan.plan_id, plan.version)] = plan
+        return plan
+
+    def current_plan(self, tenant_id: str, plan_id: str) -> Plan | None:
+        versions = [p for (pid, _), p in self.plans.items() if pid == plan_id]
+        return max(versions, key=lambda p: p.version) if versions else None
+
+    def plan_version(self, tenant_id: str, plan_id: str, version: int) -> Plan | None:
+        return self.plans.get((plan_id, version))
+
+
+class CrashAfterSend(WeComClient):
+    """A WeCom client whose process 'dies' right after WeCom accepted add_msg_template."""
+
+    crash = False
+
+    def add_msg_template(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().add_msg_template(*args, **kwargs)
+        if self.crash:
+            raise RuntimeError("lambda died after the WeCom call")
+        return result
+
+
+class Env:
+    def __init__(self, store: Any = None) -> None:
+        self.clock = FixedClock(T0)
+        self.world = WeComWorld(clock=self.clock.epoch)
+        self.store = store if store is not None else FakeStore()
+        self.scheduler = FakeScheduler()
+        self.plans = Plans()
+        self.wecom = CrashAfterSend(WorldTransport(self.world), sleep=lambda s: None)
+        self.engine = SopEngine(self.store, self.plans, self.scheduler, self.wecom, self.clock, SeqIds())
+        self.tenant = Tenant("sop", "SOP 教育", CORP, "Asia/Shanghai", "tok", "k" * 43, "sec", "salt", "")
+        self.store.create_tenant(self.tenant)
+        self.world.register_corp(CORP)
+
+    def customer(self, n: int, owner: str = "zhang", stage: Stage = Stage.NEW) -> Customer:
+        ext = f"wmsop{n:027d}"
+        self.world.event(
+            CORP, "add_external_contact", userid=owner, external_userid=ext, State="", now=self.clock.epoch()
+        )
+        at = T0.isoformat()
+        c = Customer(
+            customer_id=f"c{n:05d}",
+            external_userid=ext,
+            owner_userid=owner,
+            source_channel_id="ch_x",
+            stage=stage,
+            added_at=at,
+            created_at=at,
+            updated_at=at,
+            external_userids=(ext,),
+            touches=(Touch("ch_x", owner, at, "new"),),
+            relations=(Relation(owner, ext, "active", at),),
+            version=1,
+        )
+        self.store.create_customer("sop", c, CounterDelta(owner, "2026-12-01", {"adds": 1}))
+        return c
+
+    def change(self, c: Customer, **changes: Any) -> None:
+        """Change a customer as another service would (a versioned save)."""
+        current = self.store.get_customer("sop", c.customer_id)
+        assert current is not None
+        self.store.save_customer(
+            "sop", replace(current, **changes, version=current.version + 1), expected_version=current.version
+        )
+
+    def fire_due(self) -> list[Any]:
+        return [
+            self.engine.fire("sop", name_payload["payload"]["bucket_id"])
+            for name_payload in list(self.scheduler.schedules.values())
+        ]
+
+    def add_calls(self) -> list[Any]:
+        return self.world.calls("externalcontact/add_msg_template")
+
+
+def plan(steps: list[Step], **kw: Any) -> Plan:
+    base: dict[str, Any] = dict(
+        plan_id="pl_new7",
+        version=1,
+        name="新客7天培育",
+        status=PlanStatus.PUBLISHED,
+        trigger=Trigger("manual"),
+        steps=tuple(steps),
+    )
+    base.update(kw)
+    return Plan(**base)
+
+
+def step(sid: str, **kw: Any) -> Step:
+    base: dict[str, Any] = dict(id=sid, content_type="service", message=Message(text=f"{sid} 的内容"))
+    base.update(kw)
+    return Step(**base)
+
+
+@pytest.fixture
+def env() -> Env:
+    return Env()
+
+
+def test_one_schedule_per_bucket_and_one_task_per_executor(env: Env) -> None:
+    env.plans.add(plan([step("s1", after_minutes=30), step("s2", day=1, at="10:00", content_type="interactive")]))
+    owners = ["zhang", "li", "zhang", "li", "zhang"]
+    for n, owner in enumerate(owners):
+        assert env.engine.enroll(env.tenant, env.customer(n, owner).customer_id, "pl_new7") is not None
+    assert env.scheduler.calls == 1 and len(env.scheduler.schedules) == 1  # five touches, one bucket
+    [sched] = env.scheduler.schedules.values()
+    assert sched["expression"] == "at(2026-12-01T09:30:00)" and sched["timezone"] == "Asia/Shanghai"
+    env.clock.advance(minutes=30)
+    [report] = env.fire_due()
+    assert report.sent == 5 and report.tasks == 2
+    calls = env.add_calls()
+    assert sorted(c.payload["sender"] for c in calls) == ["li", "zhang"]
+    assert sorted(len(c.payload["external_userid"]) for c in calls) == [2, 3]
+    # The next step went into one new bucket (day 1 at 10:00) with one schedule.
+    assert env.scheduler.calls == 2
+    tasks = env.store.list_tasks("sop", userid=None, status="created", due_from=None, due_to=None, limit=10)
+    assert len(tasks) == 2 and all(t.msgid for t in tasks) and tasks[0].notes == ""
+
+
+def test_a_repeated_or_concurrent_fire_has_one_effect(env: Env) -> None:
+    env.plans.add(plan([step("s1", after_minutes=30)]))
+    for n in range(20):
+        env.engine.enroll(env.tenant, env.customer(n, "zhang" if n % 2 else "li").customer_id, "pl_new7")
+    env.clock.advance(minutes=30)
+    [bucket_id] = [s["payload"]["bucket_id"] for s in env.scheduler.schedules.values()]
+    barrier = threading.Barrier(3)
+
+    def fire() -> None:
+        barrier.wait()
+        env.engine.fire("sop", bucket_id)
+
+    threads = [threading.Thread(target=fire) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    env.engine.fire("sop", bucket_id)  # and once more, late
+    recipients = [u for c in env.add_calls() for u in c.payload["external_userid"]]
+    assert len(recipients) == 20 and len(set(recipients)) == 20  # every customer in exactly one task
+    assert {t.state for t in env.store.touches_in("sop", bucket_id, state=None)} == {SENT}
+    enrollments = [env.store.get_enrollment("sop", f"c{n:05d}", "pl_new7") for n in range(20)]
+    assert {e.status for e in enrollments if e} == {"completed"}
+
+
+def test_lost_schedule_is_fired_by_the_backstop(env: Env) -> None:
+    env.plans.add(plan([step("s1", after_minutes=10)]))
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    env.scheduler.schedules.clear()  # the schedule never fired (lost)
+    env.clock.advance(minutes=16)
+    reports = env.engine.backstop("sop")
+    assert [r.sent for r in reports] == [1]
+    assert env.engine.backstop("sop") == []  # drained: nothing left open
+
+
+def test_exit_on_purchase_between_scheduling_and_firing(env: Env) -> None:
+    env.plans.add(
+        plan([step("s1", after_minutes=30), step("s2", after_minutes=60)], exits=(ExitRule("order", kind="trial"),))
+    )
+    buyer, other = env.customer(1), env.customer(2)
+    for c in (buyer, other):
+        env.engine.enroll(env.tenant, c.customer_id, "pl_new7")
+    env.change(buyer, stage=Stage.TRIAL)
+    env.clock.advance(minutes=30)
+    [report] = env.fire_due()
+    assert report.sent == 1 and report.skipped == 1 and report.reasons == {"exit:order:trial": 1}
+    assert env.store.get_enrollment("sop", buyer.customer_id, "pl_new7").status == EXITED  # type: ignore[union-attr]
+    [call] = env.add_calls()
+    assert call.payload["external_userid"] == [other.external_userid]
+
+
+def test_signal_exits_and_negative_reply(env: Env) -> None:
+    env.plans.add(
+        plan([step("s1", after_minutes=30)], exits=(ExitRule("order", kind="trial"), ExitRule("negative_reply")))
+    )
+    a, b = env.customer(1), env.customer(2)
+    for c in (a, b):
+        env.engine.enroll(env.tenant, c.customer_id, "pl_new7")
+    assert env.engine.on_signal("sop", a.customer_id, Signal("order", T0, kind="full")) == []
+    assert env.engine.on_signal("sop", a.customer_id, Signal("order", T0, kind="trial")) == ["pl_new7"]
+    assert env.engine.on_signal("sop", b.customer_id, Signal("reply", T0, kind="negative")) == ["pl_new7"]
+    env.clock.advance(minutes=30)
+    [report] = env.fire_due()
+    assert report.sent == 0 and report.skipped == 2 and env.add_calls() == []
+
+
+def test_paused_plan_skips_and_reentry_policy_holds(env: Env) -> None:
+    p = env.plans.add(plan([step("s1", after_minutes=30)]))
+    c = env.customer(1)
+    assert env.engine.enroll(env.tenant, c.customer_id, "pl_new7") is not None
+    assert env.engine.enroll(env.tenant, c.customer_id, "pl_new7") is None  # reentry never
+    env.plans.add(replace(p, status=PlanStatus.PAUSED))
+    env.clock.advance(minutes=30)
+    [report] = env.fire_due()
+    assert report.reasons == {"plan_paused": 1}
+
+
+def test_cap_with_two_plans_competing(env: Env) -> None:
+    marketing = dict(content_type="marketing", day=0, at="19:00")
+    env.plans.add(plan([step("m1", **marketing)], plan_id="pl_a", priority=10))
+    env.plans.add(plan([step("m1", **marketing, on_cap="drop")], plan_id="pl_b", priority=1))
+    env.plans.add(plan([step("m1", **marketing)], plan_id="pl_c", priority=1))
+    c = env.customer(1)
+    for pid in ("pl_a", "pl_b", "pl_c"):
+        env.engine.enroll(env.tenant, c.customer_id, pid)
+    env.clock.advance(hours=10)  # 19:00 Shanghai
+    reports = {r.bucket_id.split(".")[0]: r for r in env.fire_due()}
+    assert reports["pl_a"].sent == 1
+    assert reports["pl_b"].dropped == 1 and reports["pl_b"].reasons == {"cap": 1}
+    assert reports["pl_c"].moved == 1 and reports["pl_c"].reasons == {"moved:cap": 1}
+    deferred = env.store.touches_in("sop", "pl_c.1.m1.202612021000")
+    assert [t.due_at for t in deferred] == ["2026-12-02T18:00:00+08:00"]  # next day, first marketing minute
+
+
+def test_late_touch_follows_its_lateness_policy(env: Env) -> None:
+    env.plans.add(
+        plan(
+            [
+                step("s1", after_minutes=30, lateness=Lateness(max_minutes=60, then="skip")),
+                step("s2", after_minutes=600),
+            ]
+        )
+    )
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    env.clock.advance(hours=3)
+    [report] = [env.engine.fire("sop", s["payload"]["bucket_id"]) for s in list(env.scheduler.schedules.values())[:1]]
+    assert report.skipped == 1 and report.reasons == {"lateness": 1}
+    assert env.store.get_enrollment("sop", "c00001", "pl_new7").status == ACTIVE  # type: ignore[union-attr]
+    assert env.scheduler.calls == 2  # the next step is scheduled all the same
+
+
+def test_crash_after_the_wecom_call_is_reconciled_without_a_second_task(env: Env) -> None:
+    env.plans.add(plan([step("s1", after_minutes=30)]))
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    env.clock.advance(minutes=30)
+    env.wecom.crash = True
+    with pytest.raises(RuntimeError):
+        env.fire_due()
+    env.wecom.crash = False
+    [task] = env.store.list_tasks("sop", userid=None, status="claimed", due_from=None, due_to=None, limit=5)
+    env.clock.advance(minutes=1)
+    assert env.engine.reconcile("sop") == 0  # too early: it may still be in flight
+    env.clock.advance(minutes=2)
+    assert env.engine.reconcile("sop") == 1
+    assert len(env.add_calls()) == 1  # adopted, not sent twice
+    settled = env.store.get_task("sop", task.task_id)
+    assert settled is not None and settled.status == "created" and settled.msgid
+    listed = env.wecom.get_groupmsg_list(
+        WeComCredentials("sop", CORP, "sec"),
+        start_time=int(env.clock.epoch()) - 3600,
+        end_time=int(env.clock.epoch()) + 60,
+    )
+    assert [m["msgid"] for m in listed["group_msg_list"]] == [settled.msgid]
+
+
+def test_crash_before_the_wecom_call_is_sent_by_reconciliation(env: Env) -> None:
+    env.plans.add(plan([step("s1", after_minutes=30)]))
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    env.clock.advance(minutes=30)
+    original = env.engine._send
+    env.engine._send = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("died before calling WeCom"))  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        env.fire_due()
+    env.engine._send = original  # type: ignore[method-assign]
+    env.clock.advance(minutes=3)
+    assert env.engine.reconcile("sop") == 1
+    assert len(env.add_calls()) == 1
+    assert env.store.list_tasks("sop", userid=None, status="created", due_from=None, due_to=None, limit=5)
+
+
+def test_recipients_split_above_the_wecom_limit() -> None:
+    assert [len(c) for c in chunks([str(i) for i in range(25_001)])] == [10_000, 10_000, 5_001]
+    assert chunks([]) == [[]]
+
+
+def test_erased_or_lost_customers_are_skipped(env: Env) -> None:
+    env.plans.add(plan([step("s1", after_minutes=30)]))
+    gone, lost = env.customer(1), env.customer(2)
+    for c in (gone, lost):
+        env.engine.enroll(env.tenant, c.customer_id, "pl_new7")
+    env.store.erase_customer("sop", gone.customer_id, tombstones=[])
+    env.change(lost, stage=Stage.LOST)
+    env.clock.advance(minutes=30)
+    [report] = env.fire_due()
+    assert report.reasons == {"customer_erased": 1, "customer_lost": 1} and env.add_calls() == []
+    assert {t.state for t in env.store.touches_in("sop", report.bucket_id, state=None)} == {SKIPPED}
+
+
+def test_follow_up_tasks_are_created_once(env: Env) -> None:
+    due = T0 + timedelta(minutes=15)
+    ids = {
+        env.engine.follow_up(
+            "sop",
+            customer_id="c1",
+            owner_userid="zhang",
+            reason="positive_reply",
+            text="多少钱",
+            due=due,
+            dedupe_key="ev1",
+        )
+        for _ in range(3)
+    }
+    assert len(ids) == 1
+    [task] = env.engine.tasks("sop", userid="zhang", status=None, due_from=None, due_to=None, limit=10)
+    assert task.kind == "follow_up" and task.reason == "positive_reply"
+    confirmed = env.engine.confirm("sop", task.task_id, userid="zhang", proof_url="https://img.example/1.png")
+    assert confirmed.status == "confirmed" and confirmed.proof_url
+    with pytest.raises(NotFoundError):  # another staff member's task does not exist for them
+        env.engine.confirm("sop", task.task_id, userid="li", proof_url=None)
