@@ -162,6 +162,7 @@ class IdGenerator(Protocol):
 from chalicelib.domain.channels import Channel  # noqa: E402
 from chalicelib.domain.customers import Customer  # noqa: E402
 from chalicelib.domain.facts import Alias, CounterDelta, Fact  # noqa: E402
+from chalicelib.domain.plans import Plan  # noqa: E402
 from chalicelib.domain.staff import Staff  # noqa: E402
 from chalicelib.domain.tags import TagGroup, Taxonomy  # noqa: E402
 from chalicelib.domain.tenants import Tenant, TokenRecord  # noqa: E402
@@ -234,6 +235,26 @@ class ChannelRepository(Protocol):
     def put_channel(self, tenant_id: str, channel: Channel, *, expected_version: int) -> None: ...
     def delete_channel(self, tenant_id: str, channel_id: str) -> None: ...
     def mark_channel_full(self, tenant_id: str, channel_id: str, userid: str, date: str) -> None: ...
+
+
+class PlanRepository(Protocol):
+    """SOP plans: one head per plan (current version, status, rev) plus one immutable item per version."""
+
+    def create_plan(self, tenant_id: str, plan: Plan) -> None:
+        """The head and version 1 together, only if the plan id is new (ConflictError otherwise)."""
+        ...
+
+    def get_plan(self, tenant_id: str, plan_id: str, version: int | None = None) -> Plan | None:
+        """The current version (one read), or version N with the plan's status and current_version."""
+        ...
+
+    def list_plans(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page: ...
+    def list_plan_versions(self, tenant_id: str, plan_id: str) -> list[Plan]: ...
+
+    def save_plan(self, tenant_id: str, plan: Plan, *, expected_rev: int, write_version: bool) -> None:
+        """Replace the head only if its rev is still ``expected_rev``. With ``write_version`` also write the item
+        of ``plan.version``, which must be new or a never-published draft; all or nothing (ConflictError)."""
+        ...
 
 
 class CustomerRepository(Protocol):
