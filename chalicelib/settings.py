@@ -20,6 +20,11 @@ ENV_ADMIN_TOKEN = "SIYU_ADMIN_TOKEN"
 ENV_MAX_CALLBACK_BYTES = "SIYU_MAX_CALLBACK_BYTES"
 ENV_TENANT_CACHE_SECONDS = "SIYU_TENANT_CACHE_SECONDS"
 ENV_REGION = "AWS_DEFAULT_REGION"
+ENV_FIRE_TARGET_ARN = "SIYU_FIRE_TARGET_ARN"
+ENV_SCHEDULER_ROLE_ARN = "SIYU_SCHEDULER_ROLE_ARN"
+ENV_SCHEDULE_DLQ_ARN = "SIYU_SCHEDULE_DLQ_ARN"
+LOCAL_FIRE_TARGET_ARN = "arn:aws:lambda:us-east-1:000000000000:function:siyu-local-fire"
+LOCAL_SCHEDULER_ROLE_ARN = "arn:aws:iam::000000000000:role/siyu-local-scheduler"
 
 DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com"
 
@@ -38,6 +43,9 @@ class Settings:
     admin_token: str | None = None
     max_callback_bytes: int = 64 * 1024
     tenant_cache_seconds: float = 60.0
+    fire_target_arn: str = LOCAL_FIRE_TARGET_ARN
+    scheduler_role_arn: str = LOCAL_SCHEDULER_ROLE_ARN
+    schedule_dlq_arn: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -56,6 +64,9 @@ class Settings:
             admin_token=e.get(ENV_ADMIN_TOKEN) or None,
             max_callback_bytes=int(e.get(ENV_MAX_CALLBACK_BYTES, str(64 * 1024))),
             tenant_cache_seconds=float(e.get(ENV_TENANT_CACHE_SECONDS, "60")),
+            fire_target_arn=e.get(ENV_FIRE_TARGET_ARN) or LOCAL_FIRE_TARGET_ARN,
+            scheduler_role_arn=e.get(ENV_SCHEDULER_ROLE_ARN) or LOCAL_SCHEDULER_ROLE_ARN,
+            schedule_dlq_arn=e.get(ENV_SCHEDULE_DLQ_ARN) or None,
         )
 
 

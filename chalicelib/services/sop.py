@@ -501,6 +501,10 @@ class SopEngine:
             raise NotFoundError(f"task {task_id} changed; reload it")
         return snoozed
 
+    def task(self, tenant_id: str, task_id: str, *, userid: str | None) -> StaffTask:
+        """One task; a staff member (``userid``) sees only their own."""
+        return self._owned_task(tenant_id, task_id, userid)
+
     def _owned_task(self, tenant_id: str, task_id: str, userid: str | None) -> StaffTask:
         task = self.repo.get_task(tenant_id, task_id)
         if task is None or (userid is not None and task.userid != userid):
