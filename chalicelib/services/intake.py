@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.channels import ORGANIC, Channel, at_cap, code_users
 from chalicelib.domain.clock import iso_local, iso_of, local_date
@@ -61,6 +61,10 @@ class IntakeResult:
     reason: str | None = None
 
 
+class Enroller(Protocol):
+    def enroll(self, tenant: Tenant, customer_id: str, plan_id: str, *, source: str = "manual") -> Any: ...
+
+
 class IntakeRepo(IntakeRepository, ChannelRepository, TagRepository, Protocol):
     """What intake needs from storage."""
 
@@ -70,10 +74,11 @@ def credentials(tenant: Tenant) -> WeComCredentials:
 
 
 class IntakeService:
-    def __init__(self, repo: IntakeRepo, wecom: WeComPort, clock: Clock) -> None:
+    def __init__(self, repo: IntakeRepo, wecom: WeComPort, clock: Clock, enroller: Enroller | None = None) -> None:
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
+        self.enroller = enroller
 
     # --- entry point ------------------------------------------------------------------------------------------
 
@@ -218,6 +223,7 @@ class IntakeService:
                 )
         if channel is not None and outcome != "confirmed":
             self._rotate(tenant, channel, ev.userid, snap, date)
+            self._enroll(tenant, channel, customer)
         logger.info(
             "contact event applied",
             extra={
@@ -265,6 +271,18 @@ class IntakeService:
             logger.warning(
                 "channel rotation failed",
                 extra={"code": exc.code, "tenant": tenant.tenant_id, "channel_id": channel.channel_id},
+            )
+
+    def _enroll(self, tenant: Tenant, channel: Channel, customer: Customer) -> None:
+        """The channel's plan (新客培育): enrollment follows the add; its failure never fails the callback."""
+        if not channel.plan_id or self.enroller is None:
+            return
+        try:
+            self.enroller.enroll(tenant, customer.customer_id, channel.plan_id, source="channel")
+        except SiyuError as exc:
+            logger.warning(
+                "enrollment from channel failed",
+                extra={"code": exc.code, "tenant": tenant.tenant_id, "plan_id": channel.plan_id},
             )
 
     # --- identity ---------------------------------------------------------------------------------------------
