@@ -31,7 +31,7 @@ def create_tenant(ctx: Ctx) -> dict[str, Any]:
         wecom=b["wecom"],
         timezone=b.get("timezone", "Asia/Shanghai"),
     )
-    return tenant.public()
+    return {**tenant.public(), "events_secret": tenant.events_secret}  # shown this once, like a token
 
 
 @route(bp, "/admin/tenants/{tenant_id}", "GET", summary="Read a tenant (never its secrets)", auth="admin", tag="admin")
@@ -106,4 +106,7 @@ def list_tenants(ctx: Ctx) -> dict[str, Any]:
     tag="admin",
 )
 def update_tenant(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
-    return services().tenants.update(tenant_id, ctx.body).public()
+    tenant = services().tenants.update(tenant_id, ctx.body)
+    if ctx.body.get("rotate_events_secret"):
+        return {**tenant.public(), "events_secret": tenant.events_secret}  # the new secret, shown this once
+    return tenant.public()

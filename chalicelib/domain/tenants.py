@@ -47,6 +47,14 @@ class Tenant:
     wecom_secret: str
     salt: str
     created_at: str
+    events_secret: str = ""  # HMAC key of POST /t/{tenant}/events; "" until created or rotated
+    reply_positive: tuple[str, ...] = ()  # reply keywords overriding domain/replies.py's defaults when non-empty
+    reply_negative: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Stored as JSON lists; keep them tuples so tenants stay hashable and compare equal after a round trip.
+        object.__setattr__(self, "reply_positive", tuple(self.reply_positive))
+        object.__setattr__(self, "reply_negative", tuple(self.reply_negative))
 
     def public(self) -> dict[str, str]:
         """The tenant as the API shows it: never a secret."""

@@ -52,6 +52,7 @@ class TenantService:
             wecom_secret=wecom["secret"],
             salt=self.ids.secret(24),
             created_at=now,
+            events_secret=self.ids.secret(32),
         )
         self.repo.create_tenant(tenant)
         for group_name, exclusive, tag_names in DEFAULT_TAXONOMY:
@@ -77,6 +78,7 @@ class TenantService:
     def update(self, tenant_id: str, data: dict[str, Any]) -> Tenant:
         """Rename, move timezone or rotate the WeCom callback config/secret (running Lambdas pick it up within the
         tenant cache's TTL)."""
+        # Also: rotate the business-events secret, set reply keywords (an empty list restores that list's defaults).
         tenant = self.get(tenant_id)
         changes: dict[str, Any] = {}
         if "name" in data:
@@ -94,6 +96,15 @@ class TenantService:
             changes.update(
                 wecom_token=wecom["token"], wecom_aes_key=wecom["encoding_aes_key"], wecom_secret=wecom["secret"]
             )
+        if data.get("rotate_events_secret"):
+            changes["events_secret"] = self.ids.secret(32)  # the old one stops working as the tenant cache expires
+        if "reply_keywords" in data:
+            rules = data["reply_keywords"]
+            positive, negative = (
+                rules.get("positive", tenant.reply_positive),
+                rules.get("negative", tenant.reply_negative),
+            )
+            changes.update(reply_positive=tuple(positive), reply_negative=tuple(negative))
         updated = replace(tenant, **changes)
         self.repo.put_tenant(updated)
         return updated
