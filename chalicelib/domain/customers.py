@@ -115,6 +115,8 @@ class Customer:
     created_by: str = ""  # digest of the event that created the customer (its first add has no separate fact)
     applied: tuple[str, ...] = ()
     version: int = 0
+    last_inbound_at: str | None = None  # the customer's latest message to us (business events), tenant time
+    suppress_marketing: bool = False  # a negative reply (退订, 别发了…): no marketing touches any more
 
     def public(self) -> dict[str, Any]:
         """The customer as the admin API shows it (no identity digests, no dedupe keys)."""
@@ -141,6 +143,8 @@ class Customer:
             "touches": [asdict(t) for t in self.touches],
             "relations": [asdict(r) for r in self.relations],
             "merges": [asdict(m) for m in self.merges],
+            "last_inbound_at": self.last_inbound_at,
+            "suppress_marketing": self.suppress_marketing,
         }
 
     def with_alias(self, kind: str, digest: str) -> Customer:
