@@ -81,3 +81,26 @@ def channel_count_attr(channel_id: str) -> str:
 
 def full_attr(date: str) -> str:
     return f"full#{date}"
+
+
+# --- business events (POST /t/{tenant}/events) -------------------------------------------------------------------
+EVENT_PREFIX = "E#"
+
+
+def event_sk(digest: str) -> str:
+    """A business event's fact, keyed by its event_id digest alone: a replay finds it whatever its other fields."""
+    return f"{EVENT_PREFIX}{digest}"
+
+
+def tenant_events_pk(tenant_id: str) -> str:
+    """Facts of events about no customer (exposure): one tenant partition, read only to rebuild counters."""
+    return f"T#{tenant_id}#EV"
+
+
+def metric_pk(tenant_id: str, dimension: str, dimension_id: str) -> str:
+    """Per-dimension day counters (docs/data-model.md, metrics): e.g. ``M#channel#<channel_id>``."""
+    return f"T#{tenant_id}#M#{dimension}#{dimension_id}"
+
+
+def metric_sk(date: str) -> str:
+    return f"D#{date}"

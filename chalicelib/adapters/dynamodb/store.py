@@ -19,6 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
+from chalicelib.adapters.dynamodb.events import EventStoreMixin
 from chalicelib.adapters.dynamodb.models import (
     AliasItem,
     ChannelItem,
@@ -94,7 +95,7 @@ def _decode_cursor(cursor: str | None, *, partition_attr: str, partition: str) -
     return key
 
 
-class DynamoStore(PlanStoreMixin, SopStoreMixin):
+class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin):
     """All repositories over one table. Takes the low-level connection built by ``models.configure``."""
 
     def __init__(self, connection: Connection, table_name: str) -> None:
