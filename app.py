@@ -6,12 +6,12 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import admin, channels, customers, meta, staff, tags, wecom
+from chalicelib.api import admin, channels, customers, events, meta, staff, tags, wecom
 from chalicelib.observability import metrics
 
 app = Chalice(app_name="siyu")
 
-for blueprint in (meta.bp, admin.bp, staff.bp, tags.bp, channels.bp, customers.bp, wecom.bp):
+for blueprint in (meta.bp, admin.bp, staff.bp, tags.bp, channels.bp, customers.bp, wecom.bp, events.bp):
     app.register_blueprint(blueprint)
 
 

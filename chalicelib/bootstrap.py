@@ -29,6 +29,7 @@ class Services:
     callbacks: Any
     health: Any
     idempotency: Any = None
+    events: Any = None
 
 
 _built: dict[Settings, Services] = {}
@@ -45,11 +46,14 @@ def build(
     codec: Any,
     health: Any = None,
     idempotency: Any = None,
+    signals: Any = None,
+    tasks: Any = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes."""
     from chalicelib.services.callbacks import CallbackService, TenantCache
     from chalicelib.services.channels import ChannelService
     from chalicelib.services.customers import CustomerService
+    from chalicelib.services.events import EventService, NoSignals, NoTasks
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.staff import StaffService
     from chalicelib.services.tags import TagService
@@ -74,6 +78,8 @@ def build(
         callbacks=CallbackService(tenant_cache, codec, intake),
         health=health,
         idempotency=idempotency,
+        # signals/tasks: the SOP engine (EnrollmentSignals, TaskSink); until wired, events are recorded only.
+        events=EventService(store, clock, signals or NoSignals(), tasks or NoTasks(), tenants=tenant_cache),
     )
 
 
