@@ -265,11 +265,55 @@ def _exit_from_json(raw: dict[str, Any], path: str, problems: list[dict[str, str
     )
 
 
+def _check_order(steps: list[Step], problems: list[dict[str, str]]) -> None:
+    """Steps run in list order (the engine schedules each one after the previous), so within each timing form
+    their times must not go backwards. (The two forms compare only once a customer's join time is known.)"""
+    latest: dict[bool, Step] = {}
+    for i, step in enumerate(steps):
+        by_minutes = step.after_minutes is not None
+        key, before = _order_key(step), latest.get(by_minutes)
+        if key is None:
+            continue
+        if before is not None and key < (_order_key(before) or key):
+            problems.append(
+                {
+                    "path": f"/steps/{i}",
+                    "message": f"steps run in list order, but step {step.id!r} ({_when(step)}) is earlier than step "
+                    f"{before.id!r} ({_when(before)}) above it",
+                }
+            )
+        else:
+            latest[by_minutes] = step
+
+
+def _order_key(step: Step) -> tuple[int, str] | None:
+    if step.after_minutes is not None:
+        return step.after_minutes, ""
+    return (step.day, step.at) if step.day is not None and step.at is not None else None
+
+
+def _when(step: Step) -> str:
+    return (
+        f"{step.after_minutes} minutes after enrollment"
+        if step.after_minutes is not None
+        else f"day {step.day} {step.at}"
+    )
+
+
 def plan_from_json(data: dict[str, Any]) -> Plan:
     """A plan's content from its JSON document, as a draft version 1 without an id (the service assigns those).
 
     Raises InvalidError whose ``details`` list every problem as ``{"path", "message"}``.
     """
+    plan, problems = read_plan(data)
+    if problems:
+        raise InvalidError(f"the plan is invalid ({len(problems)} error(s))", details=problems)
+    return plan
+
+
+def read_plan(data: dict[str, Any]) -> tuple[Plan, list[dict[str, str]]]:
+    """The plan as far as it can be read, and the document's problems: lets a caller add its own checks (staff,
+    channels, tags) and report everything in one answer. The document must already fit plan.schema.json."""
     problems: list[dict[str, str]] = []
     raw_steps = data.get("steps") or []
     _check(problems, 0 < len(raw_steps) <= MAX_STEPS, "/steps", f"a plan has 1 to {MAX_STEPS} steps")
@@ -285,6 +329,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         )
         first_use.setdefault(step.id, i)
         steps.append(step)
+    _check_order(steps, problems)
     audience = data.get("audience") or {}
     silence = data.get("silence")
     reentry = data.get("reentry", "never")
@@ -313,9 +358,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         goal=data.get("goal") or "",
     )
     _check(problems, bool(plan.name), "/name", "a plan needs a name")
-    if problems:
-        raise InvalidError(f"the plan is invalid ({len(problems)} error(s))", details=problems)
-    return plan
+    return plan, problems
 
 
 def _trigger_to_json(t: Trigger) -> dict[str, Any]:
