@@ -17,6 +17,8 @@ STAFF_PREFIX = "STAFF#"
 TOKEN_PREFIX = "TOKEN#"
 TAG_GROUP_PREFIX = "TAGGROUP#"
 CHANNEL_PREFIX = "CH#"
+PLAN_PREFIX = "PLAN#"
+PLAN_VERSION_PREFIX = "V#"
 FACT_PREFIX = "F#"
 
 
@@ -37,6 +39,20 @@ def tag_group_sk(group_id: str) -> str:
 
 def channel_sk(channel_id: str) -> str:
     return f"{CHANNEL_PREFIX}{channel_id}"
+
+
+def plan_sk(plan_id: str) -> str:
+    """A plan's head (current version, status, rev), in the tenant partition so plans list with one Query."""
+    return f"{PLAN_PREFIX}{plan_id}"
+
+
+def plan_pk(tenant_id: str, plan_id: str) -> str:
+    """The partition holding every version of one plan."""
+    return f"T#{tenant_id}#PL#{plan_id}"
+
+
+def plan_version_sk(version: int) -> str:
+    return f"{PLAN_VERSION_PREFIX}{version:06d}"
 
 
 def customer_pk(tenant_id: str, customer_id: str) -> str:

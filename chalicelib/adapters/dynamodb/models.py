@@ -71,6 +71,26 @@ class ChannelItem(SiyuItem, discriminator="channel"):
     version = NumberAttribute(default=0)
 
 
+class PlanItem(SiyuItem, discriminator="plan"):
+    """A plan's head: current version, status and rev (the write condition); the current content in ``doc``."""
+
+    version = NumberAttribute()
+    status = UnicodeAttribute()
+    rev = NumberAttribute()
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    published_at = UnicodeAttribute(null=True)
+
+
+class PlanVersionItem(SiyuItem, discriminator="plan_version"):
+    """One version's content in ``doc``; immutable once ``published_at`` is set."""
+
+    version = NumberAttribute()
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    published_at = UnicodeAttribute(null=True)
+
+
 class CustomerItem(SiyuItem, discriminator="customer"):
     stage = UnicodeAttribute()
     owner_userid = UnicodeAttribute()

@@ -1,7 +1,166 @@
-"""Plan storage (SOP plans and their versions). Mixed into DynamoStore; see docs/data-model.md."""
+"""Plan storage (SOP plans and their versions). Mixed into DynamoStore; see docs/data-model.md, "Plans".
+
+A plan is a head item in the tenant partition (``T#<tid>`` / ``PLAN#<plan_id>``: current version, status, rev and
+the current content, so one GetItem reads the plan and one Query lists them) plus one item per version in the plan's
+own partition (``T#<tid>#PL#<plan_id>`` / ``V#<version:06d>``). Every change replaces the head on the condition
+``rev = :expected``; a version item is only ever created, or rewritten while it is a never-published draft.
+"""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.models import PlanItem, PlanVersionItem, SiyuItem
+from chalicelib.domain.plans import Plan, PlanStatus, plan_from_json, plan_to_json
+from chalicelib.ports import Page
+
+MAX_LIST_ROUNDS = 10
+
+
+@contextmanager
+def _translate(conflict: str) -> Iterator[None]:
+    """The store's error translation (store.py imports this module to build DynamoStore, so import on use)."""
+    from chalicelib.adapters.dynamodb.store import _translate as store_translate
+
+    with store_translate(conflict):
+        yield
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def head_to_item(tenant_id: str, plan: Plan) -> PlanItem:
+    return PlanItem(
+        pk=k.tenant_pk(tenant_id),
+        sk=k.plan_sk(plan.plan_id),
+        version=plan.version,
+        status=plan.status.value,
+        rev=plan.rev,
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+        published_at=plan.published_at or None,
+        doc=_dump(plan_to_json(plan)),
+    )
+
+
+def version_to_item(tenant_id: str, plan: Plan) -> PlanVersionItem:
+    return PlanVersionItem(
+        pk=k.plan_pk(tenant_id, plan.plan_id),
+        sk=k.plan_version_sk(plan.version),
+        version=plan.version,
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+        published_at=plan.published_at or None,
+        doc=_dump(plan_to_json(plan)),
+    )
+
+
+def _plan(item: Any, head: PlanItem, plan_id: str) -> Plan:
+    """A version (or the head itself) as a Plan carrying the plan-wide status, rev and current version."""
+    return replace(
+        plan_from_json(json.loads(item.doc)),
+        plan_id=plan_id,
+        version=int(item.version),
+        status=PlanStatus(head.status),
+        rev=int(head.rev),
+        created_at=item.created_at or "",
+        updated_at=item.updated_at or "",
+        published_at=item.published_at or "",
+        current_version=int(head.version),
+    )
+
+
+def head_from_raw(raw: dict[str, Any]) -> Plan:
+    head = PlanItem.from_raw_data(raw)
+    return _plan(head, head, head.sk.removeprefix(k.PLAN_PREFIX))
 
 
 class PlanStoreMixin:
     """Plan repository methods of DynamoStore (uses ``self.client``, ``self.table`` and ``self.connection``)."""
+
+    if TYPE_CHECKING:
+        connection: Any
+        table: str
+
+        def _get_raw(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None: ...
+        def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
+        def _query_page(
+            self,
+            key_condition: str,
+            values: dict[str, Any],
+            partition: tuple[str, str],
+            cursor: str | None,
+            limit: int,
+            *,
+            index: str | None = None,
+        ) -> tuple[list[dict[str, Any]], str | None]: ...
+
+    def create_plan(self, tenant_id: str, plan: Plan) -> None:
+        with (
+            _translate(f"plan {plan.plan_id} already exists"),
+            TransactWrite(connection=self.connection) as tx,
+        ):
+            tx.save(head_to_item(tenant_id, plan), condition=SiyuItem.pk.does_not_exist())
+            tx.save(version_to_item(tenant_id, plan), condition=SiyuItem.pk.does_not_exist())
+
+    def get_plan(self, tenant_id: str, plan_id: str, version: int | None = None) -> Plan | None:
+        head_key = (k.tenant_pk(tenant_id), k.plan_sk(plan_id))
+        if version is None:
+            raw = self._get_raw(*head_key)
+            return head_from_raw(raw) if raw else None
+        version_key = (k.plan_pk(tenant_id, plan_id), k.plan_version_sk(version))
+        found = self._batch_get([head_key, version_key])  # one round trip for the status and the content
+        if head_key not in found or version_key not in found:
+            return None
+        head = PlanItem.from_raw_data(found[head_key])
+        return _plan(PlanVersionItem.from_raw_data(found[version_key]), head, plan_id)
+
+    def list_plans(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page:
+        """Plans by id. A status filter reads what it skips; each round asks only for the items still missing, so
+        the cursor always sits right after the last plan returned (a short page says so with its cursor)."""
+        pk = k.tenant_pk(tenant_id)
+        values = {":pk": {"S": pk}, ":p": {"S": k.PLAN_PREFIX}}
+        plans: list[Plan] = []
+        for _ in range(MAX_LIST_ROUNDS):
+            raws, cursor = self._query_page(
+                "pk = :pk AND begins_with(sk, :p)", values, ("pk", pk), cursor, limit - len(plans)
+            )
+            plans += [p for p in map(head_from_raw, raws) if status is None or p.status.value == status]
+            if len(plans) >= limit or cursor is None:
+                break
+        return Page(plans, cursor)
+
+    def list_plan_versions(self, tenant_id: str, plan_id: str) -> list[Plan]:
+        raw = self._get_raw(k.tenant_pk(tenant_id), k.plan_sk(plan_id))
+        if raw is None:
+            return []
+        head = PlanItem.from_raw_data(raw)
+        with _translate("plan versions could not be read"):
+            items = list(
+                PlanVersionItem.query(
+                    k.plan_pk(tenant_id, plan_id), PlanVersionItem.sk.startswith(k.PLAN_VERSION_PREFIX)
+                )
+            )
+        return [_plan(item, head, plan_id) for item in items]
+
+    def save_plan(self, tenant_id: str, plan: Plan, *, expected_rev: int, write_version: bool) -> None:
+        head = head_to_item(tenant_id, plan)
+        unchanged = PlanItem.rev == expected_rev
+        with _translate(f"plan {plan.plan_id} changed concurrently; reload and retry"):
+            if not write_version:
+                head.save(condition=unchanged)
+                return
+            with TransactWrite(connection=self.connection) as tx:
+                tx.save(head, condition=unchanged)
+                tx.save(
+                    version_to_item(tenant_id, plan),
+                    condition=SiyuItem.pk.does_not_exist() | PlanVersionItem.published_at.does_not_exist(),
+                )
