@@ -1,0 +1,401 @@
+"""SOP plans from spreadsheets (CSV or XLSX): ops write their SOPs as tables, so the table is an input format.
+
+One header row (found among the first 10 rows, so a title row above it is fine), then one step per row. Columns,
+in English or Chinese (any order; unknown columns are ignored and reported):
+
+    day 天数/第几天 · time 时间 · after_minutes 分钟后 · content type 内容类型 · message 内容/话术内容/消息 ·
+    executor 执行人 · notes 备注/话术 · title 事项 · id 步骤
+
+A row is timed either by day + time (the enrollment's local date + day days at HH:MM; day 0 is the day the customer
+joined) or by after_minutes (minutes after enrollment; leave time empty, day empty or 0). Content types may be
+written 互动/营销/服务/内容 (资料 = content). The executor may be "owner" (负责人, or empty), a staff userid or a
+staff member's name. Blank rows are skipped. Row numbers in errors are the sheet's own (the header is row 1 when it
+is on top), and every problem of every row is reported at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from chalicelib.domain.channels import MAX_WELCOME_TEXT_BYTES
+from chalicelib.domain.plans import OWNER
+from chalicelib.domain.staff import Staff
+from chalicelib.errors import InvalidError
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+OCTET = "application/octet-stream"
+UPLOAD_TYPES = [XLSX, *CSV_TYPES, OCTET]
+MAX_UPLOAD_BYTES = 1024 * 1024
+MAX_SCAN_ROWS = 1000
+HEADER_SCAN_ROWS = 10
+STEP_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+DAY_RE = re.compile(r"^(?:第|day|d)?\s*(\d+)\s*(?:天|日)?$", re.IGNORECASE)
+TIME_RE = re.compile(r"^(\d{1,2})[:：](\d{2})(?:[:：]00)?$")
+MINUTES_RE = re.compile(r"^(\d+)\s*(?:分钟|分|min|mins|minutes)?$", re.IGNORECASE)
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "day": ("day", "days", "天数", "第几天", "天"),
+    "time": ("time", "at", "时间", "发送时间", "推送时间"),
+    "after_minutes": ("after_minutes", "aftermin", "minutes", "分钟后", "延迟分钟", "加好友后分钟"),
+    "content_type": ("content_type", "contenttype", "type", "内容类型", "类型"),
+    "message": ("message", "text", "内容", "话术内容", "消息", "消息内容", "发送内容"),
+    "executor": ("executor", "执行人", "执行者"),
+    "notes": ("notes", "note", "备注", "话术", "话术备注"),
+    "title": ("title", "item", "事项", "节点"),
+    "id": ("id", "step", "step_id", "步骤", "步骤id", "编号"),
+}
+CONTENT_TYPES = {
+    "interactive": "interactive",
+    "marketing": "marketing",
+    "service": "service",
+    "content": "content",
+    "互动": "interactive",
+    "互动内容": "interactive",
+    "营销": "marketing",
+    "营销内容": "marketing",
+    "服务": "service",
+    "内容": "content",
+    "资料": "content",
+}
+OWNER_WORDS = frozenset({OWNER, "负责人", "客户负责人", "跟进人", "归属人"})
+FIELD_COLUMN = {"at": "time", "day": "day", "after_minutes": "after_minutes", "content_type": "content_type"}
+FIELD_COLUMN |= {name: name for name in ("message", "executor", "notes", "title", "id")}
+
+
+class UnsupportedMediaTypeError(InvalidError):
+    """The upload is neither CSV nor XLSX (415)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+def _normalise_header(value: Any) -> str:
+    text = re.sub(r"[（(].*?[)）]", "", str(value or "")).strip().lower()
+    return re.sub(r"[\s_\-]+", "_", text)
+
+
+HEADER_NAMES = {_normalise_header(alias): name for name, aliases in COLUMNS.items() for alias in aliases}
+
+
+@dataclass
+class ParsedSheet:
+    """Steps as plan-JSON dicts, the sheet row of each, and everything wrong with the rows."""
+
+    format: str
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # canonical column -> header as written
+    header_row: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    readable: bool = False  # a header row with the required columns was found
+
+    def column(self, name: str) -> str:
+        return self.headers.get(name, name)
+
+    def error(self, row: int, column: str | None, message: str) -> None:
+        self.errors.append({"row": row, "column": self.column(column) if column else None, "message": message})
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "header_row": self.header_row,
+            "steps": len(self.steps),
+            "columns": dict(self.headers),
+            "ignored_columns": list(self.ignored_columns),
+        }
+
+
+# --- reading the table ------------------------------------------------------------------------------------------
+
+
+def sheet_format(content_type: str, raw: bytes) -> str:
+    """ "xlsx" or "csv": by the file's own signature first (an XLSX is a zip), then by the declared type."""
+    media = content_type.split(";")[0].strip().lower()
+    if media not in (XLSX, OCTET, *CSV_TYPES):
+        raise UnsupportedMediaTypeError(f"send the sheet as text/csv or {XLSX}, not {media or 'no Content-Type'}")
+    if raw.startswith(b"PK\x03\x04") or media == XLSX:
+        return "xlsx"
+    return "csv"
+
+
+def read_table(raw: bytes, fmt: str, *, sheet: str | None = None) -> list[tuple[int, list[Any]]]:
+    """The sheet's rows as (row number as the sheet shows it, cell values), at most MAX_SCAN_ROWS of them."""
+    rows = _read_xlsx(raw, sheet) if fmt == "xlsx" else _read_csv(raw)
+    if len(rows) > MAX_SCAN_ROWS and any(not _blank(v) for _, cells in rows[MAX_SCAN_ROWS:] for v in cells):
+        raise InvalidError(f"the sheet has more than {MAX_SCAN_ROWS} rows; a plan has at most 100 steps")
+    return rows[:MAX_SCAN_ROWS]
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 with or without BOM; else GB18030, which is what Excel's plain "CSV" writes on Chinese Windows."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise InvalidError("the CSV is not UTF-8 (or GB18030) text") from exc
+
+
+def _read_csv(raw: bytes) -> list[tuple[int, list[Any]]]:
+    text = _decode(raw)
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if first.count("\t") > first.count(",") else ","
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        rows: list[tuple[int, list[Any]]] = []
+        for number, cells in enumerate(reader, start=1):  # a record is one row, even with line breaks in a cell
+            rows.append((number, list(cells)))
+            if number > MAX_SCAN_ROWS:
+                break
+        return rows
+    except csv.Error as exc:
+        raise InvalidError(f"the CSV cannot be read: {exc}") from exc
+
+
+def _read_xlsx(raw: bytes, sheet: str | None) -> list[tuple[int, list[Any]]]:
+    from openpyxl import load_workbook  # type: ignore[import-untyped]  # only this endpoint needs it: keep cold starts low
+
+    try:
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except Exception as exc:  # a damaged or foreign file fails in many library-specific ways; all mean the same
+        raise InvalidError("the file is not a readable XLSX workbook") from exc
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise InvalidError(f"the workbook has no sheet {sheet!r}; its sheets: {', '.join(book.sheetnames)}")
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        rows = ws.iter_rows(min_row=1, max_row=MAX_SCAN_ROWS + 1, values_only=True)
+        return [(number, list(cells)) for number, cells in enumerate(rows, start=1)]
+    finally:
+        book.close()
+
+
+# --- cells ------------------------------------------------------------------------------------------------------
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: Any) -> str:
+    """A cell as text: whole numbers without ".0", Windows line breaks normalised, outer whitespace stripped."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, time | datetime):
+        return value.strftime("%H:%M")
+    return str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _whole(value: Any, pattern: re.Pattern[str]) -> int | None:
+    """A non-negative whole number, written as a number or as text the pattern accepts (第3天, 5分钟…)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and value >= 0 else None
+    match = pattern.match(_text(value))
+    return int(match.group(1)) if match else None
+
+
+def _clock(value: Any) -> str | None:
+    """ "HH:MM" from a time cell, a date-time cell, Excel's day fraction, or text such as 8:00 or 20：00."""
+    if isinstance(value, datetime):
+        value = value.time()
+    if isinstance(value, time):
+        return None if value.second or value.microsecond else f"{value.hour:02d}:{value.minute:02d}"
+    if isinstance(value, float) and 0 <= value < 1:
+        minutes = round(value * 1440)
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    match = TIME_RE.match(_text(value))
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        return None
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+# --- rows to steps ----------------------------------------------------------------------------------------------
+
+
+def _find_header(rows: list[tuple[int, list[Any]]]) -> tuple[int, int, dict[int, str]] | None:
+    """(index into rows, row number, column index -> canonical name) of the first row naming two known columns."""
+    for index, (number, cells) in enumerate(rows[:HEADER_SCAN_ROWS]):
+        names = {
+            i: HEADER_NAMES[_normalise_header(c)] for i, c in enumerate(cells) if _normalise_header(c) in HEADER_NAMES
+        }
+        if len(names) >= 2:
+            return index, number, names
+    return None
+
+
+def _resolve_executor(value: str, staff: list[Staff]) -> tuple[str | None, str | None]:
+    """(userid or "owner", None) or (None, the problem). Staff may be written by userid or, if unique, by name."""
+    if not value or value.lower() in OWNER_WORDS:
+        return OWNER, None
+    by_id = {s.userid: s for s in staff}
+    named = [s for s in staff if s.name == value]
+    if value in by_id:
+        member = by_id[value]
+    elif len(named) == 1:
+        member = named[0]
+    elif named:
+        return None, f"{len(named)} staff members are named {value!r}; write the userid instead"
+    else:
+        return None, f"unknown staff {value!r}: write a staff userid or name, or owner (负责人)"
+    if not member.active:
+        return None, f"staff {value!r} is inactive"
+    return member.userid, None
+
+
+def parse_steps(rows: list[tuple[int, list[Any]]], fmt: str, staff: list[Staff]) -> ParsedSheet:
+    """Every row checked, every problem kept: the steps of the good rows and the errors of the bad ones."""
+    sheet = ParsedSheet(format=fmt)
+    found = _find_header(rows)
+    if found is None:
+        first = rows[0][0] if rows else 1
+        expected = "天数, 时间, 内容类型, 内容, 执行人, 备注 (or day, time, content type, message, executor, notes)"
+        sheet.error(first, None, f"no header row found in the first {HEADER_SCAN_ROWS} rows; expected {expected}")
+        return sheet
+    index, sheet.header_row, names = found
+    header_cells = rows[index][1]
+    for i, cell in enumerate(header_cells):
+        if i in names:
+            if names[i] in sheet.headers:
+                sheet.error(
+                    sheet.header_row, names[i], f"two columns mean {names[i]}: {sheet.headers[names[i]]}, {cell}"
+                )
+            sheet.headers.setdefault(names[i], _text(cell))
+        elif not _blank(cell):
+            sheet.ignored_columns.append(_text(cell))
+    missing = [c for c in ("content_type", "message") if c not in sheet.headers]
+    if not ({"day", "time"} <= set(sheet.headers) or "after_minutes" in sheet.headers):
+        missing.append("day + time (天数 + 时间) or after_minutes (分钟后)")
+    if missing:
+        sheet.error(sheet.header_row, None, f"missing column(s): {', '.join(missing)}")
+    if sheet.errors:
+        return sheet
+    sheet.readable = True
+    ordinal = 0
+    for number, cells in rows[index + 1 :]:
+        values = {name: cells[i] if i < len(cells) else None for i, name in names.items()}
+        if all(_blank(v) for v in values.values()):
+            continue
+        ordinal += 1
+        _parse_row(sheet, number, ordinal, values, staff)
+    if not sheet.steps and not sheet.errors:
+        sheet.error(sheet.header_row, None, "the sheet has no steps below its header row")
+    return sheet
+
+
+def _parse_row(sheet: ParsedSheet, number: int, ordinal: int, values: dict[str, Any], staff: list[Staff]) -> None:
+    """One data row into one step (ids default to s1, s2… in row order); problems go to ``sheet.errors``."""
+    before = len(sheet.errors)
+    step: dict[str, Any] = {}
+    step_id = _text(values.get("id")) or f"s{ordinal}"
+    if not STEP_ID_RE.match(step_id):
+        sheet.error(number, "id", f"step id must be 1-32 letters, digits, - or _, got {step_id!r}")
+    step["id"] = step_id
+    _parse_timing(sheet, number, values, step)
+    kind = _text(values.get("content_type"))
+    if kind.lower() not in CONTENT_TYPES:
+        shown = kind or "(empty)"
+        sheet.error(number, "content_type", f"unknown content type {shown!r}: use 互动, 营销, 服务 or 内容")
+    step["content_type"] = CONTENT_TYPES.get(kind.lower(), kind)
+    text = _text(values.get("message"))
+    size = len(text.encode("utf-8"))
+    if not text:
+        sheet.error(number, "message", "the message is empty")
+    elif size > MAX_WELCOME_TEXT_BYTES:
+        sheet.error(number, "message", f"the message is {size} bytes in UTF-8; WeCom allows {MAX_WELCOME_TEXT_BYTES}")
+    step["message"] = {"text": text}
+    executor, problem = _resolve_executor(_text(values.get("executor")), staff)
+    if problem:
+        sheet.error(number, "executor", problem)
+    step["executor"] = executor or OWNER
+    for name, limit in (("notes", 2000), ("title", 64)):
+        value = _text(values.get(name))
+        if len(value) > limit:
+            sheet.error(number, name, f"{sheet.column(name)} is {len(value)} characters; at most {limit}")
+        if value:
+            step[name] = value
+    if len(sheet.errors) == before:
+        sheet.steps.append(step)
+        sheet.rows.append(number)
+
+
+def _parse_timing(sheet: ParsedSheet, number: int, values: dict[str, Any], step: dict[str, Any]) -> None:
+    minutes, day, at = values.get("after_minutes"), values.get("day"), values.get("time")
+    if not _blank(minutes):
+        parsed = _whole(minutes, MINUTES_RE)
+        if parsed is None:
+            sheet.error(number, "after_minutes", f"minutes must be a whole number ≥ 0, got {_text(minutes)!r}")
+        if not _blank(at) or (not _blank(day) and _whole(day, DAY_RE) != 0):
+            sheet.error(number, "after_minutes", f"give either {sheet.column('after_minutes')} or day + time, not both")
+        step["after_minutes"] = parsed
+        return
+    if _blank(day):
+        sheet.error(number, "day", f"{sheet.column('day')} is empty (0 = the day the customer joined)")
+    elif (parsed_day := _whole(day, DAY_RE)) is None or parsed_day > 365:
+        sheet.error(number, "day", f"day must be a whole number from 0 to 365, got {_text(day)!r}")
+    else:
+        step["day"] = parsed_day
+    if _blank(at):
+        sheet.error(number, "time", f"{sheet.column('time')} is empty (HH:MM)")
+    elif (clock := _clock(at)) is None:
+        sheet.error(number, "time", f"time must be HH:MM from 00:00 to 23:59, got {_text(at)!r}")
+    else:
+        step["at"] = clock
+
+
+# --- the plan around the steps ----------------------------------------------------------------------------------
+
+
+def plan_document(sheet: ParsedSheet, params: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The plan JSON for the imported steps, named and triggered by the query parameters; and their problems."""
+    problems: list[dict[str, Any]] = []
+    name = (params.get("name") or "").strip()
+    if not name:
+        problems.append({"parameter": "name", "message": "name is required, e.g. ?name=新客7天培育"})
+    trigger: dict[str, Any] = {"type": params.get("trigger") or "manual"}
+    for key in ("channel_id", "tag_id", "stage"):
+        if params.get(key):
+            trigger[key] = params[key]
+    doc: dict[str, Any] = {"name": name or "-", "trigger": trigger, "steps": sheet.steps}
+    if params.get("goal"):
+        doc["goal"] = params["goal"]
+    if params.get("reentry"):
+        doc["reentry"] = params["reentry"]
+    if params.get("priority"):
+        try:
+            doc["priority"] = int(params["priority"])
+        except ValueError:
+            problems.append({"parameter": "priority", "message": "priority must be a whole number from 0 to 1000"})
+    return doc, problems
+
+
+def locate(problems: list[dict[str, Any]], sheet: ParsedSheet) -> list[dict[str, Any]]:
+    """Plan-level problems (JSON paths) in the sheet's terms: a step's problem names its row and column, anything
+    else the query parameter it came from."""
+    located: list[dict[str, Any]] = []
+    for problem in problems:
+        parts = problem.get("path", "/").strip("/").split("/")
+        if parts[0] == "steps" and len(parts) > 1 and parts[1].isdigit():
+            column = FIELD_COLUMN.get(parts[2]) if len(parts) > 2 else None
+            sheet.error(sheet.rows[int(parts[1])], column, problem["message"])
+            located.append(sheet.errors.pop())
+        elif parts[0] == "steps":
+            if not sheet.errors:  # "no steps" only matters when no row error explains it
+                located.append({"row": None, "column": None, "message": problem["message"]})
+        else:
+            parameter = parts[1] if parts[0] == "trigger" and len(parts) > 1 and parts[1] != "type" else parts[0]
+            located.append({"parameter": parameter or "body", "message": problem["message"]})
+    return located

@@ -1,0 +1,334 @@
+"""SOP plans (培育计划): create, read, edit, publish, pause, resume, archive, and import from a spreadsheet.
+
+Lifecycle: draft → published ⇄ paused; any of them → archived (terminal: no edits, no transitions).
+Versions: a version that never went live (a draft, or the new version of a paused plan) is edited in place. Editing
+a plan whose current version went live writes version N+1 as the new current version — live at once when the plan
+is published (new enrollments start on it), not yet live when it is paused (resume publishes it). Old versions stay
+readable and never change; enrollments stay pinned to the version they started on until a migration moves them.
+Every write is conditional on the plan's ``rev``, so of two concurrent edits or transitions exactly one wins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any, Protocol
+
+from chalicelib import schemas
+from chalicelib.domain.clock import iso_of
+from chalicelib.domain.plans import OWNER, Audience, Plan, PlanStatus, Silence, plan_to_json, read_plan
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import ConflictError, InvalidError, NotFoundError, PayloadTooLargeError
+from chalicelib.ports import (
+    ChannelRepository,
+    Clock,
+    IdGenerator,
+    Page,
+    PlanRepository,
+    StaffRepository,
+    TagRepository,
+)
+from chalicelib.services import plan_import
+
+READ_ONLY = ("plan_id", "version", "current_version", "status", "created_at", "updated_at", "published_at")
+MAX_PLAN_BYTES = 300 * 1024  # a plan is stored twice (head and version) in items of at most 400 KB
+
+DRAFT, PUBLISHED, PAUSED, ARCHIVED = PlanStatus.DRAFT, PlanStatus.PUBLISHED, PlanStatus.PAUSED, PlanStatus.ARCHIVED
+TRANSITIONS: dict[str, tuple[frozenset[PlanStatus], PlanStatus]] = {
+    "publish": (frozenset({DRAFT}), PUBLISHED),
+    "pause": (frozenset({PUBLISHED}), PAUSED),
+    "resume": (frozenset({PAUSED}), PUBLISHED),
+    "archive": (frozenset({DRAFT, PUBLISHED, PAUSED}), ARCHIVED),
+}
+HINTS = {
+    ("publish", PAUSED): "it is paused: resume it",
+    ("pause", DRAFT): "a draft is not live: publish it first",
+    ("resume", DRAFT): "a draft is not live: publish it first",
+}
+
+
+class PlanRepo(PlanRepository, StaffRepository, ChannelRepository, TagRepository, Protocol):
+    """What plan administration needs from storage (plans, and what they refer to)."""
+
+
+def _invalid(problems: list[dict[str, Any]], what: str = "the plan is invalid") -> InvalidError:
+    return InvalidError(f"{what} ({len(problems)} error(s))", details=problems)
+
+
+class _Refs:
+    """The tenant's staff, tags and channels, read once per check, to resolve and verify a plan's references."""
+
+    def __init__(self, repo: PlanRepo, tenant_id: str) -> None:
+        self.repo = repo
+        self.tenant_id = tenant_id
+        self.staff = {s.userid: s for s in repo.list_staff(tenant_id)}
+        self.tag_ids: set[str] = set()
+        self.tags_named: dict[str, list[tuple[str, str]]] = defaultdict(list)  # name -> [(tag id, group name)]
+        for group in repo.taxonomy(tenant_id).groups:
+            for tag in group.tags:
+                self.tag_ids.add(tag.tag_id)
+                self.tags_named[tag.name].append((tag.tag_id, group.name))
+        self.channels: dict[str, bool] = {}
+        self.problems: list[dict[str, Any]] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append({"path": path, "message": message})
+
+    def tag(self, ref: str, path: str) -> str:
+        """A tag id, or the id of the only tag with that name; stored as the id (customers carry tag ids)."""
+        if ref in self.tag_ids:
+            return ref
+        named = self.tags_named.get(ref, [])
+        if len(named) == 1:
+            return named[0][0]
+        if named:
+            groups = ", ".join(sorted(g for _, g in named))
+            self.problem(path, f"tag name {ref!r} is in several groups ({groups}); use its tag id")
+        else:
+            self.problem(path, f"tag {ref!r} does not exist")
+        return ref
+
+    def tags(self, refs: tuple[str, ...], path: str) -> tuple[str, ...]:
+        return tuple(self.tag(r, f"{path}/{i}") for i, r in enumerate(refs))
+
+    def channel(self, channel_id: str, path: str) -> None:
+        if channel_id not in self.channels:
+            self.channels[channel_id] = self.repo.get_channel(self.tenant_id, channel_id) is not None
+        if not self.channels[channel_id]:
+            self.problem(path, f"channel {channel_id} does not exist")
+
+    def executor(self, userid: str, path: str) -> None:
+        member = self.staff.get(userid)
+        if userid == OWNER:
+            return
+        if member is None:
+            self.problem(path, f"staff {userid!r} does not exist (use a staff userid, or owner)")
+        elif not member.active:
+            self.problem(path, f"staff {userid!r} is inactive")
+
+
+class PlanService:
+    def __init__(self, repo: PlanRepo, clock: Clock, ids: IdGenerator) -> None:
+        self.repo = repo
+        self.clock = clock
+        self.ids = ids
+
+    def _now(self, tenant: Tenant) -> str:
+        return iso_of(self.clock.now(), tenant.zone)
+
+    # --- reads --------------------------------------------------------------------------------------------------
+
+    def get(self, tenant_id: str, plan_id: str, version: int | None = None) -> Plan:
+        plan = self.repo.get_plan(tenant_id, plan_id, version)
+        if plan is None:
+            what = f"plan {plan_id}" + (f" version {version}" if version is not None else "")
+            raise NotFoundError(f"{what} does not exist")
+        return plan
+
+    def current_plan(self, tenant_id: str, plan_id: str) -> Plan | None:
+        """The plan as new enrollments see it (the SOP engine's PlanSource)."""
+        return self.repo.get_plan(tenant_id, plan_id)
+
+    def plan_version(self, tenant_id: str, plan_id: str, version: int) -> Plan | None:
+        """A pinned version, carrying the plan's current status (a pause applies to every version)."""
+        return self.repo.get_plan(tenant_id, plan_id, version)
+
+    def find(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page:
+        if status is not None and status not in {s.value for s in PlanStatus}:
+            raise InvalidError(f"status must be one of {', '.join(s.value for s in PlanStatus)}")
+        return self.repo.list_plans(tenant_id, status=status, cursor=cursor, limit=limit)
+
+    def versions(self, tenant_id: str, plan_id: str) -> list[Plan]:
+        found = self.repo.list_plan_versions(tenant_id, plan_id)
+        if not found:
+            raise NotFoundError(f"plan {plan_id} does not exist")
+        return found
+
+    # --- validation ---------------------------------------------------------------------------------------------
+
+    def check(
+        self, tenant_id: str, data: dict[str, Any], *, plan_id: str | None = None
+    ) -> tuple[Plan | None, list[dict[str, Any]]]:
+        """The plan a document describes, with tag names resolved to ids, or every problem with it: the schema's,
+        the document's own (unique step ids, UTF-8 bytes…) and its references (staff, channels, tags, plans)."""
+        content = {k: v for k, v in data.items() if k not in READ_ONLY}
+        try:
+            schemas.validate("plan", content)
+        except InvalidError as exc:  # the shape is wrong: nothing further can be read reliably
+            return None, list(exc.details or [{"path": "/", "message": exc.message}])
+        plan, problems = read_plan(content)
+        refs = _Refs(self.repo, tenant_id)
+        refs.problems += problems
+        for i, step in enumerate(plan.steps):
+            refs.executor(step.executor, f"/steps/{i}/executor")
+        trigger = plan.trigger
+        if trigger.channel_id is not None:
+            refs.channel(trigger.channel_id, "/trigger/channel_id")
+        if trigger.tag_id is not None:
+            trigger = replace(trigger, tag_id=refs.tag(trigger.tag_id, "/trigger/tag_id"))
+        a = plan.audience
+        audience = Audience(
+            tags_all=refs.tags(a.tags_all, "/audience/tags_all"),
+            tags_any=refs.tags(a.tags_any, "/audience/tags_any"),
+            tags_none=refs.tags(a.tags_none, "/audience/tags_none"),
+            stages=a.stages,
+            channels=a.channels,
+            recheck_at_fire=a.recheck_at_fire,
+        )
+        for i, channel_id in enumerate(a.channels):
+            refs.channel(channel_id, f"/audience/channels/{i}")
+        exits = tuple(
+            replace(e, tag_id=refs.tag(e.tag_id, f"/exit/{i}/tag_id")) if e.tag_id is not None else e
+            for i, e in enumerate(plan.exits)
+        )
+        if plan.silence is not None and plan.silence.then_plan_id:
+            self._check_handoff(tenant_id, plan.silence, plan_id, refs)
+        plan = replace(plan, trigger=trigger, audience=audience, exits=exits)
+        size = len(json.dumps(plan_to_json(plan), ensure_ascii=False).encode("utf-8"))
+        if size > MAX_PLAN_BYTES:
+            refs.problem("/steps", f"the plan is {size // 1024} KB; a plan holds at most {MAX_PLAN_BYTES // 1024} KB")
+        return (None, refs.problems) if refs.problems else (plan, [])
+
+    def _check_handoff(self, tenant_id: str, silence: Silence, plan_id: str | None, refs: _Refs) -> None:
+        target_id = silence.then_plan_id or ""
+        path = "/silence/then_plan_id"
+        if target_id == plan_id:
+            refs.problem(path, "a plan cannot hand its silent customers to itself")
+            return
+        target = self.repo.get_plan(tenant_id, target_id)
+        if target is None:
+            refs.problem(path, f"plan {target_id} does not exist")
+        elif target.status == ARCHIVED:
+            refs.problem(path, f"plan {target_id} is archived")
+
+    def _valid(self, tenant_id: str, data: dict[str, Any], *, plan_id: str | None = None) -> Plan:
+        plan, problems = self.check(tenant_id, data, plan_id=plan_id)
+        if plan is None:
+            raise _invalid(problems)
+        return plan
+
+    # --- writes -------------------------------------------------------------------------------------------------
+
+    def create(self, tenant: Tenant, data: dict[str, Any]) -> Plan:
+        """A new draft, version 1."""
+        return self._create(tenant, self._valid(tenant.tenant_id, data))
+
+    def _create(self, tenant: Tenant, plan: Plan) -> Plan:
+        now = self._now(tenant)
+        plan = replace(
+            plan,
+            plan_id=self.ids.new_id("pl_"),
+            version=1,
+            current_version=1,
+            status=DRAFT,
+            rev=1,
+            created_at=now,
+            updated_at=now,
+            published_at="",
+        )
+        self.repo.create_plan(tenant.tenant_id, plan)
+        return plan
+
+    def update(self, tenant: Tenant, plan_id: str, data: dict[str, Any]) -> Plan:
+        """Replace the given top-level fields. A version that never went live changes in place; otherwise the
+        edit becomes version N+1. ``version`` in the body, if given, must be the current one (no stale edits)."""
+        current = self.get(tenant.tenant_id, plan_id)
+        if current.status == ARCHIVED:
+            raise ConflictError(f"plan {plan_id} is archived; archived plans cannot be edited")
+        based_on = data.get("version")
+        if based_on is not None and based_on != current.version:
+            raise ConflictError(
+                f"plan {plan_id} is at version {current.version}, your edit is based on version {based_on}; "
+                "reload and retry"
+            )
+        merged = {**plan_to_json(current), **{k: v for k, v in data.items() if k not in READ_ONLY}}
+        edited = self._valid(tenant.tenant_id, merged, plan_id=plan_id)
+        if plan_to_json(edited) == plan_to_json(current):
+            return current  # nothing changed: no write, no new version
+        live = bool(current.published_at)
+        version = current.version + 1 if live else current.version
+        updated = replace(
+            edited,
+            plan_id=plan_id,
+            version=version,
+            current_version=version,
+            status=current.status,
+            rev=current.rev + 1,
+            created_at=current.created_at,
+            updated_at=self._now(tenant),
+            published_at=self._now(tenant) if live and current.status == PUBLISHED else "",
+        )
+        self.repo.save_plan(tenant.tenant_id, updated, expected_rev=current.rev, write_version=True)
+        return updated
+
+    def publish(self, tenant: Tenant, plan_id: str) -> Plan:
+        """draft → published: new enrollments start on the current version."""
+        return self._transition(tenant, plan_id, "publish")
+
+    def pause(self, tenant: Tenant, plan_id: str) -> Plan:
+        """published → paused: no new enrollments and no touches fire, for every version."""
+        return self._transition(tenant, plan_id, "pause")
+
+    def resume(self, tenant: Tenant, plan_id: str) -> Plan:
+        """paused → published (an edit made while paused goes live now)."""
+        return self._transition(tenant, plan_id, "resume")
+
+    def archive(self, tenant: Tenant, plan_id: str) -> Plan:
+        """Any state → archived, for good: no enrollments, no touches, no edits; its versions stay readable."""
+        return self._transition(tenant, plan_id, "archive")
+
+    def _transition(self, tenant: Tenant, plan_id: str, action: str) -> Plan:
+        """A conditional status change. Repeating one that already happened returns the plan unchanged; losing a
+        race re-reads once, so a concurrent identical request is not an error either."""
+        allowed, target = TRANSITIONS[action]
+        for attempt in range(2):
+            current = self.get(tenant.tenant_id, plan_id)
+            if current.status == target:
+                return current
+            if current.status not in allowed:
+                hint = HINTS.get((action, current.status), f"a {current.status.value} plan cannot be {action}d")
+                raise ConflictError(f"cannot {action} plan {plan_id}: {hint}")
+            if target == PUBLISHED:
+                _, problems = self.check(tenant.tenant_id, plan_to_json(current), plan_id=plan_id)
+                if problems:
+                    raise _invalid(problems, f"plan {plan_id} cannot go live")
+            going_live = target == PUBLISHED and not current.published_at
+            now = self._now(tenant)
+            updated = replace(
+                current,
+                status=target,
+                rev=current.rev + 1,
+                updated_at=now,
+                published_at=now if going_live else current.published_at,
+            )
+            try:
+                self.repo.save_plan(tenant.tenant_id, updated, expected_rev=current.rev, write_version=going_live)
+            except ConflictError:
+                if attempt:
+                    raise
+                continue
+            return updated
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- spreadsheet import -------------------------------------------------------------------------------------
+
+    def import_sheet(
+        self, tenant: Tenant, raw: bytes, content_type: str, params: dict[str, str]
+    ) -> tuple[Plan, dict[str, Any]]:
+        """A draft plan from a CSV or XLSX SOP table, or every problem of every row at once (nothing stored)."""
+        if len(raw) > plan_import.MAX_UPLOAD_BYTES:
+            raise PayloadTooLargeError(f"the sheet is over {plan_import.MAX_UPLOAD_BYTES // 1024} KB")
+        fmt = plan_import.sheet_format(content_type, raw)
+        rows = plan_import.read_table(raw, fmt, sheet=params.get("sheet"))
+        sheet = plan_import.parse_steps(rows, fmt, self.repo.list_staff(tenant.tenant_id))
+        doc, errors = plan_import.plan_document(sheet, params)
+        plan: Plan | None = None
+        if sheet.readable:
+            plan, problems = self.check(tenant.tenant_id, doc)
+            errors += plan_import.locate(problems, sheet)
+        row_errors = sorted(sheet.errors + [e for e in errors if "row" in e], key=lambda e: e["row"] or 0)
+        errors = row_errors + [e for e in errors if "row" not in e]
+        if errors or plan is None:
+            raise _invalid(errors, "the sheet was not imported; nothing was stored")
+        return self._create(tenant, plan), sheet.report()
