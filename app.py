@@ -6,13 +6,14 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import admin, channels, customers, events, meta, staff, tags, wecom
+from chalicelib.api import admin, channels, customers, events, meta, plans, staff, tags, wecom
 from chalicelib.observability import metrics
 
 app = Chalice(app_name="siyu")
 
-for blueprint in (meta.bp, admin.bp, staff.bp, tags.bp, channels.bp, customers.bp, wecom.bp, events.bp):
+for blueprint in (meta.bp, admin.bp, staff.bp, tags.bp, channels.bp, customers.bp, plans.bp, wecom.bp, events.bp):
     app.register_blueprint(blueprint)
+app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes
 
 
 @app.middleware("all")

@@ -29,6 +29,7 @@ class Services:
     callbacks: Any
     health: Any
     idempotency: Any = None
+    plans: Any = None
     events: Any = None
 
 
@@ -55,6 +56,7 @@ def build(
     from chalicelib.services.customers import CustomerService
     from chalicelib.services.events import EventService, NoSignals, NoTasks
     from chalicelib.services.intake import IntakeService
+    from chalicelib.services.plans import PlanService
     from chalicelib.services.staff import StaffService
     from chalicelib.services.tags import TagService
     from chalicelib.services.tenants import TenantService
@@ -78,6 +80,7 @@ def build(
         callbacks=CallbackService(tenant_cache, codec, intake),
         health=health,
         idempotency=idempotency,
+        plans=PlanService(store, clock, ids),
         # signals/tasks: the SOP engine (EnrollmentSignals, TaskSink); until wired, events are recorded only.
         events=EventService(store, clock, signals or NoSignals(), tasks or NoTasks(), tenants=tenant_cache),
     )
