@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -217,13 +218,17 @@ def write_xlsx(path: Path) -> None:
 
 
 def _fixed_zip(data: bytes) -> bytes:
-    """The same workbook with fixed zip entry times (openpyxl stamps them with the current time)."""
+    """The same workbook with fixed times: openpyxl stamps the zip entries and the "modified" property with now."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                stamp = FIXED.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, body)
             entry = zipfile.ZipInfo(info.filename, date_time=FIXED.timetuple()[:6])
             entry.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(entry, src.read(info.filename))
+            dst.writestr(entry, body)
     return out.getvalue()
 
 
