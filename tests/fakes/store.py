@@ -196,6 +196,12 @@ class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin):
         with self.lock:
             deleted = 1 if self.customers.pop((tenant_id, customer_id), None) else 0
             deleted += len(self.facts.pop((tenant_id, customer_id), {}))
+            # Everything else the real store keeps in the customer's partition goes too: business-event facts,
+            # enrollments and cap counters.
+            for table in (self._events()["facts"], self._sop()["enrollments"], self._sop()["caps"]):
+                for key in [k for k in table if k[:2] == (tenant_id, customer_id)]:
+                    del table[key]
+                    deleted += 1
             for a in tombstones:
                 self.aliases[(tenant_id, a.kind, a.digest)] = Alias(a.kind, a.digest, "", a.erased_at)
             return deleted
