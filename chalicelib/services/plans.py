@@ -45,6 +45,7 @@ HINTS = {
     ("publish", PAUSED): "it is paused: resume it",
     ("pause", DRAFT): "a draft is not live: publish it first",
     ("resume", DRAFT): "a draft is not live: publish it first",
+    **{(action, ARCHIVED): "it is archived, which is final" for action in ("publish", "pause", "resume")},
 }
 
 
@@ -248,6 +249,7 @@ class PlanService:
             return current  # nothing changed: no write, no new version
         live = bool(current.published_at)
         version = current.version + 1 if live else current.version
+        now = self._now(tenant)
         updated = replace(
             edited,
             plan_id=plan_id,
@@ -256,8 +258,8 @@ class PlanService:
             status=current.status,
             rev=current.rev + 1,
             created_at=current.created_at,
-            updated_at=self._now(tenant),
-            published_at=self._now(tenant) if live and current.status == PUBLISHED else "",
+            updated_at=now,
+            published_at=now if live and current.status == PUBLISHED else "",
         )
         self.repo.save_plan(tenant.tenant_id, updated, expected_rev=current.rev, write_version=True)
         return updated
@@ -287,7 +289,7 @@ class PlanService:
             if current.status == target:
                 return current
             if current.status not in allowed:
-                hint = HINTS.get((action, current.status), f"a {current.status.value} plan cannot be {action}d")
+                hint = HINTS.get((action, current.status), f"it is {current.status.value}")
                 raise ConflictError(f"cannot {action} plan {plan_id}: {hint}")
             if target == PUBLISHED:
                 _, problems = self.check(tenant.tenant_id, plan_to_json(current), plan_id=plan_id)

@@ -257,7 +257,7 @@ def test_lifecycle_transitions_and_their_conflicts(env: Env) -> None:
     archived = env.svc.plans.archive(env.tenant, plan.plan_id)
     assert archived.status == PlanStatus.ARCHIVED and env.svc.plans.archive(env.tenant, plan.plan_id) == archived
     for action in ("publish", "pause", "resume"):
-        with pytest.raises(ConflictError):
+        with pytest.raises(ConflictError, match="archived, which is final"):
             getattr(env.svc.plans, action)(env.tenant, plan.plan_id)
     with pytest.raises(ConflictError, match="archived"):
         env.svc.plans.update(env.tenant, plan.plan_id, {"name": "x"})
