@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
-from chalicelib.api import admin, channels, customers, events, meta, plans, staff, tags, wecom
+from chalicelib.api import admin, channels, customers, events, meta, plans, sop, staff, tags, tasks, wecom
+from chalicelib.jobs import sop as sop_jobs
 from chalicelib.observability import metrics
 
 app = Chalice(app_name="siyu")
 
-for blueprint in (meta.bp, admin.bp, staff.bp, tags.bp, channels.bp, customers.bp, plans.bp, wecom.bp, events.bp):
+for blueprint in (
+    meta.bp,
+    admin.bp,
+    staff.bp,
+    tags.bp,
+    channels.bp,
+    customers.bp,
+    plans.bp,
+    sop.bp,
+    tasks.bp,
+    wecom.bp,
+    events.bp,
+):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes
 
@@ -24,3 +37,15 @@ def flush_metrics(event: Any, get_response: Any) -> Any:
     finally:
         if metrics.metric_set:
             metrics.flush_metrics()
+
+
+@app.lambda_function(name="fire")
+def fire(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """EventBridge Scheduler's target: fire one bucket of due touches."""
+    return sop_jobs.fire(event)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="backstop")
+def backstop(event: Any) -> dict[str, Any]:
+    """Fire what a lost schedule left behind and reconcile interrupted staff tasks."""
+    return sop_jobs.backstop()

@@ -31,6 +31,7 @@ class Services:
     idempotency: Any = None
     plans: Any = None
     events: Any = None
+    sop: Any = None
 
 
 _built: dict[Settings, Services] = {}
@@ -49,6 +50,7 @@ def build(
     idempotency: Any = None,
     signals: Any = None,
     tasks: Any = None,
+    scheduler: Any = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes."""
     from chalicelib.services.callbacks import CallbackService, TenantCache
@@ -57,13 +59,16 @@ def build(
     from chalicelib.services.events import EventService, NoSignals, NoTasks
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.sop import SopEngine
     from chalicelib.services.staff import StaffService
     from chalicelib.services.tags import TagService
     from chalicelib.services.tenants import TenantService
 
     tags = TagService(store, wecom, clock, ids)
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
-    intake = IntakeService(store, wecom, clock)
+    plans = PlanService(store, clock, ids)
+    sop = SopEngine(store, plans, scheduler, wecom, clock, ids) if scheduler is not None else None
+    intake = IntakeService(store, wecom, clock, enroller=sop)
     return Services(
         settings=settings,
         store=store,
@@ -80,9 +85,12 @@ def build(
         callbacks=CallbackService(tenant_cache, codec, intake),
         health=health,
         idempotency=idempotency,
-        plans=PlanService(store, clock, ids),
-        # signals/tasks: the SOP engine (EnrollmentSignals, TaskSink); until wired, events are recorded only.
-        events=EventService(store, clock, signals or NoSignals(), tasks or NoTasks(), tenants=tenant_cache),
+        plans=plans,
+        # The SOP engine hears business events (exits, silence resets) and takes follow-up tasks.
+        events=EventService(
+            store, clock, signals or sop or NoSignals(), tasks or sop or NoTasks(), tenants=tenant_cache
+        ),
+        sop=sop,
     )
 
 
@@ -92,6 +100,7 @@ def _build_real(settings: Settings) -> Services:
     from chalicelib.adapters.dynamodb.store import DynamoStore
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
+    from chalicelib.adapters.scheduler import EventBridgeScheduler
     from chalicelib.adapters.wecom.client import WeComClient
     from chalicelib.adapters.wecom.codec import WXCallbackCodec
     from chalicelib.adapters.wecom.transport import Urllib3Transport
@@ -109,6 +118,7 @@ def _build_real(settings: Settings) -> Services:
         codec=codec,
         health=HealthChecker(settings, store),
         idempotency=IdempotentRequests(settings),
+        scheduler=EventBridgeScheduler.for_settings(settings),
     )
 
 

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from chalicelib.errors import InvalidError, UpstreamError
+from chalicelib.settings import Settings
 
 NAME_RE = re.compile(r"^[0-9a-zA-Z\-_.]{1,64}$")
 AT_RE = re.compile(r"^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$")
@@ -27,11 +28,34 @@ class EventBridgeScheduler:
     """Creates bucket schedules in the stage's group; ConflictException means the schedule already exists."""
 
     def __init__(self, client: Any, *, group: str, target_arn: str, role_arn: str, dlq_arn: str | None) -> None:
-        self.client = client
+        self._client = client
         self.group = group
         self.target_arn = target_arn
         self.role_arn = role_arn
         self.dlq_arn = dlq_arn
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> EventBridgeScheduler:
+        """The stage's scheduler; its boto3 client is built on first use (most requests never schedule)."""
+
+        def client() -> Any:
+            import boto3
+
+            return boto3.client("scheduler", region_name=settings.region, endpoint_url=settings.scheduler_endpoint)
+
+        return cls(
+            client,
+            group=settings.schedule_group,
+            target_arn=settings.fire_target_arn,
+            role_arn=settings.scheduler_role_arn,
+            dlq_arn=settings.schedule_dlq_arn,
+        )
+
+    @property
+    def client(self) -> Any:
+        if callable(self._client) and not hasattr(self._client, "create_schedule"):
+            self._client = self._client()
+        return self._client
 
     def schedule(self, *, name: str, expression: str, timezone: str, payload: dict[str, Any]) -> bool:
         """True if created now, False if a schedule of that name was already there."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib.domain import simulate as simulation
 from chalicelib.domain import timing
 from chalicelib.domain.clock import iso_of
 from chalicelib.domain.customers import Customer
@@ -40,7 +41,7 @@ from chalicelib.domain.sop import (
     revalidate,
 )
 from chalicelib.domain.tenants import Tenant
-from chalicelib.errors import NotFoundError, SiyuError
+from chalicelib.errors import InvalidError, NotFoundError, SiyuError
 from chalicelib.observability import logger
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, WeComCredentials, WeComPort
 
@@ -232,6 +233,7 @@ class SopEngine:
         step = plan.step(bucket.step_id) if plan else None
         now = self.clock.now()
         groups: dict[str, list[tuple[Touch, Customer, Enrollment]]] = defaultdict(list)
+        keep_open = False
         for touch in self.repo.touches_in(tenant_id, bucket_id):
             customer = self.repo.get_customer(tenant_id, touch.customer_id)
             enrollment = self.repo.get_enrollment(tenant_id, touch.customer_id, bucket.plan_id)
@@ -250,6 +252,9 @@ class SopEngine:
                 self._advance(tenant, plan, enrollment, step)
                 continue
             if decision.action == "move" and decision.due is not None:
+                if timing.minute_bucket(decision.due) == bucket.minute:
+                    keep_open = True  # fired early: the touch stays, the backstop fires the bucket when due
+                    continue
                 if self._close(tenant, touch, SKIPPED, f"moved:{decision.reason}", report):
                     self.schedule(tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=decision.due)
                     report.count("moved", None)
@@ -271,7 +276,8 @@ class SopEngine:
         if plan is not None and step is not None:
             for executor, members in sorted(groups.items()):
                 self._task(tenant, plan, step, bucket, executor, members, report)
-        self.repo.drain_bucket(tenant_id, bucket_id)
+        if not keep_open:
+            self.repo.drain_bucket(tenant_id, bucket_id)
         logger.info(
             "bucket fired",
             extra={
@@ -410,6 +416,25 @@ class SopEngine:
                 self._send(tenant, task, customers, step)
             settled += 1
         return settled
+
+    # --- simulation -------------------------------------------------------------------------------------------
+
+    def simulate(self, tenant: Tenant, plan_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Preview paths: the same timing code as the fire handler, on a virtual clock; no WeCom call, no write."""
+        version = request.get("version")
+        plan = (
+            self.plans.plan_version(tenant.tenant_id, plan_id, version)
+            if version
+            else self.plans.current_plan(tenant.tenant_id, plan_id)
+        )
+        if plan is None:
+            raise NotFoundError(f"plan {plan_id} does not exist")
+        try:
+            cohort = simulation.cohort_from_json(request["cohort"], tenant.zone)
+            touches = simulation.simulate(plan, rules_of(tenant), tenant.zone, cohort, request["days"])
+        except ValueError as exc:
+            raise InvalidError(str(exc)) from exc
+        return simulation.to_json(touches, tenant.zone)
 
     # --- backstop ---------------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 
 class FixedClock:
@@ -33,3 +34,18 @@ class SeqIds:
 
     def secret(self, nbytes: int = 32) -> str:
         return f"secret{next(self._n):08d}" + "x" * max(0, nbytes - 14)
+
+
+class FakeScheduler:
+    """EventBridge Scheduler as the engine sees it: named one-time schedules, a second create of a name is a no-op."""
+
+    def __init__(self) -> None:
+        self.schedules: dict[str, dict[str, Any]] = {}
+        self.calls = 0
+
+    def schedule(self, *, name: str, expression: str, timezone: str, payload: dict[str, Any]) -> bool:
+        self.calls += 1
+        if name in self.schedules:
+            return False
+        self.schedules[name] = {"expression": expression, "timezone": timezone, "payload": payload}
+        return True

@@ -14,7 +14,7 @@ from chalicelib.domain.events import event_from_fields
 from chalicelib.domain.tenants import Tenant
 from chalicelib.settings import Settings
 from devstack.wecom_world import WeComWorld, WorldTransport
-from tests.fakes import FixedClock, SeqIds
+from tests.fakes import FakeScheduler, FixedClock, SeqIds
 from tests.fakes.store import FakeStore
 
 CORP = "wwunit0000000001"
@@ -66,6 +66,7 @@ def make_env(store: Any, env_class: type[Env] = Env) -> Env:
         clock=clock,
         ids=SeqIds(),
         codec=WXCallbackCodec(max_bytes=64 * 1024),
+        scheduler=FakeScheduler(),
     )
     tenant = svc.tenants.create(tenant_id="unit", name="单元测试教育", corp_id=CORP, wecom=WECOM)
     for userid, name in (("zhang", "张老师"), ("li", "李老师"), ("wang", "王老师")):

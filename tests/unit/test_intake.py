@@ -308,3 +308,22 @@ def test_tenants_never_meet(env: Env) -> None:
     result = env.svc.intake.handle(other, event_from_fields(fields))
     assert result.customer_id != created.customer_id  # same external id, different tenant, different customer
     assert env.store.get_customer("other", created.customer_id) is None
+
+
+def test_a_channel_with_a_plan_enrolls_its_new_customers(env: Env) -> None:
+    from chalicelib.domain.plans import PlanStatus
+
+    plan = env.svc.plans.create(
+        env.tenant,
+        {
+            "name": "新客7天培育",
+            "trigger": {"type": "manual"},
+            "steps": [{"id": "s1", "after_minutes": 5, "content_type": "service", "message": {"text": "你好"}}],
+        },
+    )
+    env.svc.plans.publish(env.tenant, plan.plan_id)
+    assert env.svc.plans.current_plan("unit", plan.plan_id).status == PlanStatus.PUBLISHED
+    ch = make_channel(env, plan_id=plan.plan_id)
+    _, result = env.scan(ch.state)
+    enrollment = env.store.get_enrollment("unit", result.customer_id, plan.plan_id)
+    assert enrollment is not None and enrollment.source == "channel" and enrollment.status == "active"

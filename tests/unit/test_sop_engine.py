@@ -20,24 +20,11 @@ from chalicelib.errors import NotFoundError
 from chalicelib.ports import Signal, WeComCredentials
 from chalicelib.services.sop import SopEngine
 from devstack.wecom_world import WeComWorld, WorldTransport
-from tests.fakes import FixedClock, SeqIds
+from tests.fakes import FakeScheduler, FixedClock, SeqIds
 from tests.fakes.store import FakeStore
 
 CORP = "wwsop000000000001"
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
-
-
-class FakeScheduler:
-    def __init__(self) -> None:
-        self.schedules: dict[str, dict[str, Any]] = {}
-        self.calls = 0
-
-    def schedule(self, *, name: str, expression: str, timezone: str, payload: dict[str, Any]) -> bool:
-        self.calls += 1
-        if name in self.schedules:
-            return False
-        self.schedules[name] = {"expression": expression, "timezone": timezone, "payload": payload}
-        return True
 
 
 class Plans:
@@ -355,3 +342,14 @@ def test_follow_up_tasks_are_created_once(env: Env) -> None:
     assert confirmed.status == "confirmed" and confirmed.proof_url
     with pytest.raises(NotFoundError):  # another staff member's task does not exist for them
         env.engine.confirm("sop", task.task_id, userid="li", proof_url=None)
+
+
+def test_an_early_fire_keeps_the_bucket_for_the_backstop(env: Env) -> None:
+    env.plans.add(plan([step("s1", after_minutes=120)]))
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    [report] = env.fire_due()  # an hour and more too early (a misfire)
+    assert report.sent == 0 and env.add_calls() == []
+    env.clock.advance(minutes=119)
+    assert env.engine.backstop("sop") == []  # not due yet: the bucket waits
+    env.clock.advance(minutes=2)
+    assert [r.sent for r in env.engine.backstop("sop")] == [1]

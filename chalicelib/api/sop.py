@@ -1,0 +1,48 @@
+"""SOP runtime routes: manual enrollment and the plan simulator (preview paths)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.common import Ctx, route
+from chalicelib.bootstrap import services
+from chalicelib.domain.tenants import Role
+
+bp = Blueprint(__name__)
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/plans/{plan_id}/enrollments",
+    "POST",
+    summary="Enroll a customer by hand (the plan's audience and re-entry policy apply)",
+    auth="tenant",
+    role=Role.OPS,
+    body="enrollment_create",
+    status=201,
+    tag="plans",
+)
+def enroll(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
+    svc = services()
+    enrollment = svc.sop.enroll(svc.tenants.get(tenant_id), ctx.body["customer_id"], plan_id, source="manual")
+    if enrollment is None:
+        return {"enrolled": False, "reason": "not published, audience not matched, or re-entry not allowed"}
+    return {"enrolled": True, **asdict(enrollment)}
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/plans/{plan_id}/simulate",
+    "POST",
+    summary="Run the plan over a virtual clock for a synthetic cohort: every touch, deferral, drop and exit",
+    auth="tenant",
+    role=Role.VIEWER,
+    body="plan_simulate",
+    tag="plans",
+)
+def simulate(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
+    svc = services()
+    return svc.sop.simulate(svc.tenants.get(tenant_id), plan_id, ctx.body)

@@ -1,0 +1,135 @@
+"""The SOP engine end to end through the real app: a plan, a channel that enrolls, a due touch fired by the
+backstop Lambda, the staff task in the API and in the sandbox, and a signed purchase that ends the enrollment."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+
+from chalicelib.domain.events_business import sign
+from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
+
+
+def _setup(api: Api, steps: list[dict[str, Any]]) -> tuple[str, str, str]:
+    created = api.call("POST", "/admin/tenants", {"tenant_id": TENANT, "name": "示例教育", "corp_id": CORP,
+                                                  "wecom": WECOM}, ADMIN)  # fmt: skip
+    secret = created.json["events_secret"]
+    token = api.token(TENANT, "admin")
+    api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师"}, token)
+    plan = api.call(
+        "POST",
+        f"/t/{TENANT}/plans",
+        {
+            "name": "新客7天培育",
+            "trigger": {"type": "manual"},
+            "steps": steps,
+            "exit": [{"type": "order", "kind": "trial"}],
+        },
+        token,
+    )
+    assert plan.status_code == 201, plan.body
+    plan_id = plan.json["plan_id"]
+    assert api.call("POST", f"/t/{TENANT}/plans/{plan_id}/publish", {}, token).status_code == 200
+    channel = api.call("POST", f"/t/{TENANT}/channels", {"name": "抖音", "source": "douyin", "plan_id": plan_id,
+                                                         "staff": {"userids": ["zhang"]}}, token)  # fmt: skip
+    assert channel.status_code == 201, channel.body
+    return token, secret, channel.json["state"]
+
+
+def _backstop(api: Api) -> Any:
+    return api.client.lambda_.invoke(
+        "backstop",
+        api.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+        ),
+    )
+
+
+def test_a_due_touch_becomes_one_staff_task_and_a_purchase_ends_the_plan(api: Api) -> None:
+    token, secret, state = _setup(
+        api,
+        [
+            {
+                "id": "s1",
+                "after_minutes": 0,
+                "content_type": "service",
+                "message": {"text": "同学你好，资料包发你～"},
+                "notes": "破冰：先问考研年份",
+            },
+            {"id": "s2", "day": 1, "at": "10:00", "content_type": "interactive", "message": {"text": "每日一练"}},
+        ],
+    )
+    customers = [api.scan(state)[1].json["customer_id"] for _ in range(3)]
+    result = _backstop(api)
+    assert result.payload["buckets_fired"] == 1
+    [call] = api.sandbox.world.calls("externalcontact/add_msg_template")
+    assert call.payload["sender"] == "zhang" and len(call.payload["external_userid"]) == 3
+    tasks = api.call("GET", f"/t/{TENANT}/tasks?userid=zhang", token=token).json["items"]
+    [task] = [t for t in tasks if t["kind"] == "mass"]
+    assert task["status"] == "created" and task["notes"] == "破冰：先问考研年份" and task["msgid"]
+    assert sorted(c["customer_id"] for c in task["customers"]) == sorted(customers)
+    assert _backstop(api).payload["buckets_fired"] == 0  # nothing left: no second task
+    # The next step (day 1 at 10:00) went to EventBridge Scheduler as one schedule for all three customers.
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    schedules = scheduler.list_schedules(GroupName="siyu-functional")["Schedules"]
+    assert len(schedules) == 1
+    detail = scheduler.get_schedule(Name=schedules[0]["Name"], GroupName="siyu-functional")
+    assert detail["ScheduleExpression"].endswith("T10:00:00)") and detail["ActionAfterCompletion"] == "DELETE"
+    assert detail["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    # Staff confirm by hand, with a screenshot.
+    done = api.call(
+        "POST", f"/t/{TENANT}/tasks/{task['task_id']}/confirm", {"proof_url": "https://img.example.com/p.png"}, token
+    )
+    assert done.status_code == 200 and done.json["status"] == "confirmed"
+    # A trial purchase ends that customer's enrollment; the scheduled touch will skip at fire time.
+    raw = json.dumps(
+        {
+            "event_id": "o-1",
+            "type": "order",
+            "customer_id": customers[0],
+            "kind": "trial",
+            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 5)),
+            "amount": 9.9,
+            "product": "体验课",
+        }
+    ).encode()
+    stamp = str(int(time.time()))
+    resp = api.call(
+        "POST",
+        f"/t/{TENANT}/events",
+        raw,
+        headers={"X-Siyu-Timestamp": stamp, "X-Siyu-Signature": sign(secret, stamp, raw)},
+    )
+    assert resp.status_code == 200 and resp.json["results"][0]["status"] == "applied"
+    fired = api.client.lambda_.invoke("fire", detail["Target"]["Input"] and json.loads(detail["Target"]["Input"]))
+    report = fired.payload
+    assert report["skipped"] == 1 and report["reasons"] == {"enrollment_ended": 1}  # the buyer exited on the order
+    assert report["sent"] == 0 and report["moved"] == 0  # fired early: the others stay for 10:00 tomorrow
+
+
+def test_staff_see_only_their_own_tasks_and_simulate_needs_no_writes(api: Api) -> None:
+    token, _, state = _setup(
+        api, [{"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "你好"}}]
+    )
+    api.scan(state)
+    _backstop(api)
+    api.call("POST", f"/t/{TENANT}/staff", {"userid": "li", "name": "李老师"}, token)
+    li = api.token(TENANT, "staff", "li")
+    assert api.call("GET", f"/t/{TENANT}/tasks", token=li).json["items"] == []
+    zhang = api.token(TENANT, "staff", "zhang")
+    mine = api.call("GET", f"/t/{TENANT}/tasks", token=zhang).json["items"]
+    assert len(mine) == 1
+    assert api.call("POST", f"/t/{TENANT}/tasks/{mine[0]['task_id']}/confirm", {}, li).status_code == 404
+    plans = api.call("GET", f"/t/{TENANT}/plans", token=token).json["items"]
+    sim = api.call(
+        "POST",
+        f"/t/{TENANT}/plans/{plans[0]['plan_id']}/simulate",
+        {"days": 2, "cohort": [{"id": "c1", "joined_at": "2026-12-01T21:50:00+08:00"}]},
+        token,
+    )
+    assert sim.status_code == 200, sim.body
+    assert [t["step_id"] for t in sim.json["touches"]] == ["s1"]
+    assert len(api.sandbox.world.calls("externalcontact/add_msg_template")) == 1  # the simulation sent nothing
