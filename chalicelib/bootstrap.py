@@ -32,6 +32,7 @@ class Services:
     plans: Any = None
     events: Any = None
     sop: Any = None
+    migration: Any = None
 
 
 _built: dict[Settings, Services] = {}
@@ -58,6 +59,7 @@ def build(
     from chalicelib.services.customers import CustomerService
     from chalicelib.services.events import EventService, NoSignals, NoTasks
     from chalicelib.services.intake import IntakeService
+    from chalicelib.services.migration import PlanMigration
     from chalicelib.services.plans import PlanService
     from chalicelib.services.sop import SopEngine
     from chalicelib.services.staff import StaffService
@@ -91,6 +93,7 @@ def build(
             store, clock, signals or sop or NoSignals(), tasks or sop or NoTasks(), tenants=tenant_cache
         ),
         sop=sop,
+        migration=PlanMigration(sop) if sop is not None else None,
     )
 
 

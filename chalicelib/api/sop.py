@@ -46,3 +46,28 @@ def enroll(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
 def simulate(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
     return svc.sop.simulate(svc.tenants.get(tenant_id), plan_id, ctx.body)
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/plans/{plan_id}/migrate",
+    "POST",
+    summary="Move enrollments from one plan version to another by a step map; dry_run previews it",
+    auth="tenant",
+    role=Role.OPS,
+    body="plan_migrate",
+    query={"dry_run": {"type": "boolean"}},
+    tag="plans",
+)
+def migrate(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
+    svc = services()
+    dry_run = bool(ctx.body.get("dry_run")) or ctx.query.get("dry_run", "").lower() in ("1", "true", "yes")
+    report = svc.migration.migrate(
+        svc.tenants.get(tenant_id),
+        plan_id,
+        from_version=ctx.body["from_version"],
+        to_version=ctx.body.get("to_version"),
+        step_map=ctx.body.get("step_map") or {},
+        dry_run=dry_run,
+    )
+    return report.public()

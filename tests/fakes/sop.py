@@ -59,6 +59,25 @@ class FakeSopStoreMixin:
             self._sop()["open"][(tenant_id, bucket.bucket_id)] = bucket
             return True
 
+    def plan_buckets(self, tenant_id: str, plan_id: str, version: int, *, from_minute: str) -> list[Bucket]:
+        return sorted(
+            (
+                b
+                for (t, _), b in self._sop()["buckets"].items()
+                if t == tenant_id and b.plan_id == plan_id and b.version == version and b.minute >= from_minute
+            ),
+            key=lambda b: (b.minute, b.step_id),
+        )
+
+    def repin_enrollment(self, tenant_id: str, enrollment: Enrollment, version: int) -> bool:
+        with self.lock:
+            key = (tenant_id, enrollment.customer_id, enrollment.plan_id)
+            current = self._sop()["enrollments"].get(key)
+            if current is None or current.status != ACTIVE or current.enrollment_id != enrollment.enrollment_id:
+                return False
+            self._sop()["enrollments"][key] = replace(current, version=version)
+            return True
+
     def reopen_bucket(self, tenant_id: str, bucket: Bucket) -> None:
         self._sop()["open"][(tenant_id, bucket.bucket_id)] = bucket
 

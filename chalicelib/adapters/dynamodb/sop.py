@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.clock import utc_key
@@ -43,6 +43,15 @@ def customer_pk(tid: str, cid: str) -> str:
 
 def bucket_pk(tid: str, bucket_id: str) -> str:
     return f"T#{tid}#BKT#{bucket_id}"
+
+
+def plan_buckets_pk(tid: str, plan_id: str, version: int) -> str:
+    return f"T#{tid}#PLB#{plan_id}#{version}"
+
+
+def _ttl_minute(minute: str, days: int) -> dict[str, str]:
+    due = datetime.strptime(minute, "%Y%m%d%H%M").replace(tzinfo=UTC)
+    return {"N": str(int((due + timedelta(days=days)).timestamp()))}
 
 
 def task_pk(tid: str, task_id: str) -> str:
@@ -135,8 +144,9 @@ class SopStoreMixin:
     # --- buckets and touches ----------------------------------------------------------------------------------
 
     def register_bucket(self, tenant_id: str, bucket: Bucket) -> bool:
-        """Record a bucket once (True only for the first caller: only that one creates the schedule)."""
-        return self._conditional(
+        """Record a bucket once (True only for the first caller: only that one creates the schedule). A second,
+        small item lists the bucket under its plan version, which is what a migration walks."""
+        first = self._conditional(
             "put_item",
             Item={
                 "pk": _s(bucket_pk(tenant_id, bucket.bucket_id)),
@@ -147,6 +157,46 @@ class SopStoreMixin:
                 "gsi1sk": _s(f"{bucket.minute}#{bucket.bucket_id}"),
             },
             ConditionExpression="attribute_not_exists(pk)",
+        )
+        if first:
+            self._call(
+                "put_item",
+                Item={
+                    "pk": _s(plan_buckets_pk(tenant_id, bucket.plan_id, bucket.version)),
+                    "sk": _s(f"{bucket.minute}#{bucket.step_id}"),
+                    "kind": _s("plan_bucket"),
+                    "doc": _doc(asdict(bucket)),
+                    "expires_at": _ttl_minute(bucket.minute, TOUCH_TTL_DAYS),
+                },
+            )
+        return first
+
+    def plan_buckets(self, tenant_id: str, plan_id: str, version: int, *, from_minute: str) -> list[Bucket]:
+        """The buckets of one plan version due at or after ``from_minute`` (UTC "YYYYMMDDHHMM")."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND sk >= :m",
+            "ExpressionAttributeValues": {
+                ":pk": _s(plan_buckets_pk(tenant_id, plan_id, version)),
+                ":m": _s(from_minute),
+            },
+        }
+        out: list[Bucket] = []
+        while True:
+            resp = self._call("query", **kwargs)
+            out += [Bucket(**json.loads(i["doc"]["S"])) for i in resp.get("Items", [])]
+            if not resp.get("LastEvaluatedKey"):
+                return out
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def repin_enrollment(self, tenant_id: str, enrollment: Enrollment, version: int) -> bool:
+        """Move an active enrollment to another plan version (a migration), only if it is still that run."""
+        moved = replace(enrollment, version=version)
+        return self._conditional(
+            "put_item",
+            Item=self._enrollment_item(tenant_id, moved),
+            ConditionExpression="#st = :active AND eid = :eid",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues={":active": _s(ACTIVE), ":eid": _s(enrollment.enrollment_id)},
         )
 
     def reopen_bucket(self, tenant_id: str, bucket: Bucket) -> None:
