@@ -33,6 +33,7 @@ class Services:
     events: Any = None
     sop: Any = None
     migration: Any = None
+    bulk: Any = None
 
 
 _built: dict[Settings, Services] = {}
@@ -54,6 +55,7 @@ def build(
     scheduler: Any = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes."""
+    from chalicelib.services.bulk import BulkEnrollment
     from chalicelib.services.callbacks import CallbackService, TenantCache
     from chalicelib.services.channels import ChannelService
     from chalicelib.services.customers import CustomerService
@@ -94,6 +96,7 @@ def build(
         ),
         sop=sop,
         migration=PlanMigration(sop) if sop is not None else None,
+        bulk=BulkEnrollment(sop, store) if sop is not None else None,
     )
 
 

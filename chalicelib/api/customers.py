@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalice import Blueprint
 
@@ -26,14 +27,14 @@ FILTERS: dict[str, dict[str, Any]] = {
 }
 
 
-def _filter(q: dict[str, str], tenant_id: str) -> CustomerFilter:
+def customer_filter(q: dict[str, str], zone: ZoneInfo) -> CustomerFilter:
+    """The customer filter of a query (or a bulk job's body); dates without an offset are read in ``zone``."""
     stage = q.get("stage")
     if stage is not None and stage not in {s.value for s in Stage}:
         raise InvalidError(f"stage must be one of {', '.join(s.value for s in Stage)}")
     bounds: dict[str, str | None] = {"added_from": None, "added_to": None}
     for name in bounds:
         if q.get(name):
-            zone = services().tenants.get(tenant_id).zone
             try:
                 bounds[name] = utc_key(parse_instant(q[name], zone))
             except ValueError as exc:
@@ -46,6 +47,11 @@ def _filter(q: dict[str, str], tenant_id: str) -> CustomerFilter:
         added_from=bounds["added_from"],
         added_to=bounds["added_to"],
     )
+
+
+def _filter(q: dict[str, str], tenant_id: str) -> CustomerFilter:
+    dated = q.get("added_from") or q.get("added_to")
+    return customer_filter(q, services().tenants.get(tenant_id).zone if dated else ZoneInfo("UTC"))
 
 
 def _summary(c: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.common import Ctx, route
+from chalicelib.api.customers import customer_filter
 from chalicelib.bootstrap import services
 from chalicelib.domain.tenants import Role
 
@@ -71,3 +72,34 @@ def migrate(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
         dry_run=dry_run,
     )
     return report.public()
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/plans/{plan_id}/enrollments/bulk",
+    "POST",
+    summary="Enroll every customer matching a filter (resumable job; the first slice runs now)",
+    auth="tenant",
+    role=Role.OPS,
+    body="enrollment_bulk",
+    status=202,
+    tag="plans",
+)
+def enroll_bulk(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
+    svc = services()
+    tenant = svc.tenants.get(tenant_id)
+    flt = customer_filter({k: str(v) for k, v in (ctx.body.get("filter") or {}).items()}, tenant.zone)
+    return svc.bulk.start(tenant, plan_id, flt)
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/enrollment-jobs/{job_id}",
+    "GET",
+    summary="Progress of a bulk enrollment job",
+    auth="tenant",
+    role=Role.VIEWER,
+    tag="plans",
+)
+def enrollment_job(ctx: Ctx, tenant_id: str, job_id: str) -> dict[str, Any]:
+    return services().bulk.status(tenant_id, job_id)

@@ -9,6 +9,8 @@ from chalicelib.bootstrap import services
 from chalicelib.errors import InvalidError
 from chalicelib.observability import logger
 
+BULK_SECONDS = 60.0  # per tenant per backstop run: bulk enrollment advances in bounded slices
+
 
 def fire(event: dict[str, Any]) -> dict[str, Any]:
     """Scheduler invokes this with ``{"tenant_id", "bucket_id"}``; a repeat or a concurrent twin has no effect."""
@@ -28,6 +30,7 @@ def backstop() -> dict[str, Any]:
         for tenant in page.items:
             try:
                 fired += len(svc.sop.backstop(tenant.tenant_id))
+                svc.bulk.continue_running(tenant, budget_seconds=BULK_SECONDS)
             except Exception:  # one tenant's failure must not starve the others
                 logger.exception("backstop failed for a tenant", extra={"tenant": tenant.tenant_id})
         cursor = page.next_cursor

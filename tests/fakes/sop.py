@@ -161,6 +161,13 @@ class FakeSopStoreMixin:
             self._sop()["tasks"][(tenant_id, task.task_id)] = task
             return True
 
+    def get_task_sync_cursor(self, tenant_id: str) -> str | None:
+        cursor: str | None = self._sop().setdefault("task_sync", {}).get(tenant_id)
+        return cursor
+
+    def put_task_sync_cursor(self, tenant_id: str, cursor: str | None) -> None:
+        self._sop().setdefault("task_sync", {})[tenant_id] = cursor
+
     def list_tasks(
         self,
         tenant_id: str,
@@ -180,3 +187,25 @@ class FakeSopStoreMixin:
                 continue
             rows.append((key, task))
         return [task for _, task in sorted(rows, key=lambda r: r[0])][:limit]
+
+    def put_job(self, tenant_id: str, job: dict[str, Any], *, create: bool = False) -> bool:
+        with self.lock:
+            jobs = self._sop().setdefault("jobs", {})
+            current = jobs.get((tenant_id, job["job_id"]))
+            if create and current is not None:
+                return False
+            if not create and (current is None or current["seq"] != job["seq"] - 1):
+                return False
+            jobs[(tenant_id, job["job_id"])] = dict(job)
+            return True
+
+    def get_job(self, tenant_id: str, job_id: str) -> dict[str, Any] | None:
+        job = self._sop().setdefault("jobs", {}).get((tenant_id, job_id))
+        return dict(job) if job else None
+
+    def running_jobs(self, tenant_id: str) -> list[dict[str, Any]]:
+        return [
+            dict(j)
+            for (t, _), j in self._sop().setdefault("jobs", {}).items()
+            if t == tenant_id and j.get("status") == "running"
+        ]

@@ -133,3 +133,42 @@ def test_staff_see_only_their_own_tasks_and_simulate_needs_no_writes(api: Api) -
     assert sim.status_code == 200, sim.body
     assert [t["step_id"] for t in sim.json["touches"]] == ["s1"]
     assert len(api.sandbox.world.calls("externalcontact/add_msg_template")) == 1  # the simulation sent nothing
+
+
+def test_bulk_enrollment_and_migration_over_http(api: Api) -> None:
+    token, _, state = _setup(api, [{"id": "s1", "day": 1, "at": "10:00", "content_type": "interactive",
+                                    "message": {"text": "每日一练"}}])  # fmt: skip
+    plan_id = api.call("GET", f"/t/{TENANT}/plans", token=token).json["items"][0]["plan_id"]
+    scanned = [api.scan(state)[1].json["customer_id"] for _ in range(4)]  # the channel enrolls them
+    job = api.call("POST", f"/t/{TENANT}/plans/{plan_id}/enrollments/bulk", {"filter": {"stage": "new"}}, token)
+    assert job.status_code == 202 and job.json["status"] == "done" and job.json["scanned"] == 4
+    assert job.json["enrolled"] == 0 and job.json["skipped"] == 4  # already enrolled by the channel (re-entry: never)
+    progress = api.call("GET", f"/t/{TENANT}/enrollment-jobs/{job.json['job_id']}", token=token)
+    assert progress.json == job.json
+    bad = api.call("POST", f"/t/{TENANT}/plans/{plan_id}/enrollments/bulk", {"filter": {"stage": "nope"}}, token)
+    assert bad.status_code == 400
+    edited = api.call(
+        "PATCH",
+        f"/t/{TENANT}/plans/{plan_id}",
+        {
+            "steps": [
+                {
+                    "id": "s1b",
+                    "day": 1,
+                    "at": "11:00",
+                    "content_type": "interactive",
+                    "message": {"text": "每日一练 新"},
+                }
+            ]
+        },
+        token,
+    )
+    assert edited.status_code == 200 and edited.json["version"] == 2
+    preview = api.call(
+        "POST",
+        f"/t/{TENANT}/plans/{plan_id}/migrate?dry_run=true",
+        {"from_version": 1, "step_map": {"s1": "s1b"}},
+        token,
+    )
+    assert preview.status_code == 200 and preview.json["moves"] == {"s1->s1b": len(scanned)}
+    assert preview.json["dry_run"] is True

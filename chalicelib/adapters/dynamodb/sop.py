@@ -8,6 +8,7 @@ Keys (docs/data-model.md, "SOP engine"):
 - bucket: ``T#<tid>#BKT#<bucket_id>`` / ``BUCKET``; while open it is in gsi1 at ``T#<tid>#DUE#<UTC date>`` /
   ``<minute>#<bucket_id>`` (sparse: draining removes it), which is what the backstop sweeps
 - task: ``T#<tid>#TASK#<task_id>`` / ``TASK``, in gsi1 at ``T#<tid>#TASKS`` / ``<due UTC>#<task_id>``
+- task sync cursor: ``T#<tid>#TASKSYNC`` / ``CURSOR`` (where the status sync resumes)
 """
 
 from __future__ import annotations
@@ -349,6 +350,19 @@ class SopStoreMixin:
             ExpressionAttributeValues={":st": _s(expected_status)},
         )
 
+    def get_task_sync_cursor(self, tenant_id: str) -> str | None:
+        """Where the task status sync resumes (a tasks-index key ``<due UTC>#<task_id>``); None: from the start."""
+        item = self._call(
+            "get_item", Key={"pk": _s(f"T#{tenant_id}#TASKSYNC"), "sk": _s("CURSOR")}, ConsistentRead=True
+        ).get("Item")
+        return item["cursor"]["S"] if item and "cursor" in item else None
+
+    def put_task_sync_cursor(self, tenant_id: str, cursor: str | None) -> None:
+        item: dict[str, Any] = {"pk": _s(f"T#{tenant_id}#TASKSYNC"), "sk": _s("CURSOR"), "kind": _s("task_sync")}
+        if cursor:
+            item["cursor"] = _s(cursor)
+        self._call("put_item", Item=item)
+
     def list_tasks(
         self,
         tenant_id: str,
@@ -385,3 +399,41 @@ class SopStoreMixin:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return out[:limit]
+
+    # --- bulk enrollment jobs ---------------------------------------------------------------------------------
+
+    def put_job(self, tenant_id: str, job: dict[str, Any], *, create: bool = False) -> bool:
+        """Create a job, or save its next state only if it is still at the state before (``seq`` - 1): two
+        workers never both advance a job, and a stale one can never rewrite a finished job."""
+        item = {
+            "pk": _s(f"T#{tenant_id}#JOB#{job['job_id']}"),
+            "sk": _s("JOB"),
+            "kind": _s("job"),
+            "seq": {"N": str(job["seq"])},
+            "doc": _doc(job),
+        }
+        if job.get("status") == "running":
+            item.update(gsi1pk=_s(f"T#{tenant_id}#JOBS"), gsi1sk=_s(job["job_id"]))
+        if create:
+            return self._conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)")
+        return self._conditional(
+            "put_item",
+            Item=item,
+            ConditionExpression="seq = :prev",
+            ExpressionAttributeValues={":prev": {"N": str(job["seq"] - 1)}},
+        )
+
+    def get_job(self, tenant_id: str, job_id: str) -> dict[str, Any] | None:
+        item = self._call(
+            "get_item", Key={"pk": _s(f"T#{tenant_id}#JOB#{job_id}"), "sk": _s("JOB")}, ConsistentRead=True
+        ).get("Item")
+        return json.loads(item["doc"]["S"]) if item else None
+
+    def running_jobs(self, tenant_id: str) -> list[dict[str, Any]]:
+        resp = self._call(
+            "query",
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :g",
+            ExpressionAttributeValues={":g": _s(f"T#{tenant_id}#JOBS")},
+        )
+        return [json.loads(i["doc"]["S"]) for i in resp.get("Items", [])]
