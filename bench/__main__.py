@@ -1,4 +1,9 @@
-"""`python -m bench`: measure, print a short summary, rewrite docs/performance.md, exit 1 if a target fails."""
+"""`python -m bench`: measure, print a short summary, rewrite docs/performance.md, exit 1 if a target fails.
+
+Two parts: the WeCom callback hot path (and the cold import of app.py), and the SOP engine (enroll N customers, fire
+one bucket of N touches). ``--callback-only`` / ``--sop-only`` run one; a partial run writes the markdown only to an
+explicit ``--output`` (docs/performance.md holds both parts).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from pathlib import Path
 
 from bench import imports, machine, report
 from bench.harness import BenchError, Stack, run_scenarios
+from bench.sop import STAFF_COUNT, SopResults, run_sop
 
 DEFAULT_OUTPUT = machine.REPO_ROOT / "docs" / "performance.md"
 
@@ -21,7 +27,21 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("-n", "--iterations", type=int, default=None, help="measured deliveries per scenario (200)")
     parser.add_argument("--quick", action="store_true", help="N=20, fewer import runs: a smoke test of the bench")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="markdown to (over)write")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="markdown to (over)write (default docs/performance.md; a partial run writes only to an explicit path)",
+    )
+    part = parser.add_mutually_exclusive_group()
+    part.add_argument("--callback-only", action="store_true", help="only the callback scenarios and the cold import")
+    part.add_argument("--sop-only", action="store_true", help="only the SOP enrollment and fire measurements")
+    parser.add_argument(
+        "--sop-customers",
+        type=int,
+        default=None,
+        help=f"customers enrolled and touches fired in the SOP part (10000; --quick: 200), over {STAFF_COUNT} staff",
+    )
     parser.add_argument(
         "--sandbox-as-shipped",
         action="store_true",
@@ -33,6 +53,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         args.iterations = 20 if args.quick else 200
     if args.iterations < 1:
         parser.error("--iterations must be at least 1")
+    if args.sop_customers is None:
+        args.sop_customers = 200 if args.quick else 10_000
+    if args.sop_customers < 1:
+        parser.error("--sop-customers must be at least 1")
+    if args.output is None and not (args.callback_only or args.sop_only):
+        args.output = DEFAULT_OUTPUT
     return args
 
 
@@ -48,8 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: {message}", file=sys.stderr, flush=True)
 
     started = datetime.now(UTC)
-    progress(f"cold import of app.py: {import_runs} fresh interpreters + {importtime_runs} -X importtime runs")
-    import_times = imports.measure(sys.executable, machine.REPO_ROOT, runs=import_runs, importtime_runs=importtime_runs)
+    callbacks, sop_part = not args.sop_only, not args.callback_only
+    import_times = None
+    if callbacks:
+        progress(f"cold import of app.py: {import_runs} fresh interpreters + {importtime_runs} -X importtime runs")
+        import_times = imports.measure(
+            sys.executable, machine.REPO_ROOT, runs=import_runs, importtime_runs=importtime_runs
+        )
     os.chdir(machine.REPO_ROOT)  # app.py and .chalice/ are found from the repository root
     sys.path.insert(0, str(machine.REPO_ROOT))
     progress("starting DynamoDB Local, the WeCom sandbox and the app")
@@ -57,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with Stack(nodelay=not args.sandbox_as_shipped) as stack:
             facts = machine.facts(stack.install_dir)
-            scenarios = run_scenarios(stack, args.iterations, warmup, progress)
+            scenarios = run_scenarios(stack, args.iterations, warmup, progress) if callbacks else []
+            sop: SopResults | None = run_sop(stack, args.sop_customers, progress) if sop_part else None
             calibration = stack.calibration
             roundtrip = dict(stack.roundtrip_ms)
     except BenchError as exc:
@@ -80,14 +112,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         imports=import_times,
         sandbox_roundtrip_ms=roundtrip,
         nodelay=not args.sandbox_as_shipped,
+        sop=sop,
     )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report.render_markdown(result), encoding="utf-8")
     for line in report.summary_lines(result):
         print(line)
     if args.json:
         print(json.dumps(report.as_jsonable(result), ensure_ascii=False, indent=2))
-    print(f"wrote {args.output}")
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(report.render_markdown(result), encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(
+            f"not writing {DEFAULT_OUTPUT.relative_to(machine.REPO_ROOT)}: a partial run would drop the other part "
+            "(pass --output to write one)"
+        )
     return 1 if report.any_failed(result) else 0
 
 

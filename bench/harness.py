@@ -111,9 +111,9 @@ class Delivery:
     headers: dict[str, str]
 
 
-def environment(endpoint: str, wecom_base_url: str) -> dict[str, str]:
+def environment(endpoint: str, wecom_base_url: str, scheduler_endpoint: str = "") -> dict[str, str]:
     """The app's settings for the bench (tenant cache left at its production default)."""
-    return {
+    env = {
         "SIYU_STAGE": "local",
         "SIYU_TABLE": TABLE,
         "SIYU_IDEMPOTENCY_TABLE": f"{TABLE}-idempotency",
@@ -129,6 +129,9 @@ def environment(endpoint: str, wecom_base_url: str) -> dict[str, str]:
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
+    if scheduler_endpoint:
+        env["SIYU_SCHEDULER_ENDPOINT"] = scheduler_endpoint
+    return env
 
 
 def apply_environment(env: dict[str, str]) -> None:
@@ -171,8 +174,9 @@ def keepalive_roundtrip_ms(base_url: str, n: int = 12) -> float:
 
 
 class Stack:
-    """DynamoDB Local on a free port with fresh tables, a SandboxServer on a free port, the app behind chalice's
-    test client. A context manager: everything it started is stopped on exit.
+    """DynamoDB Local on a free port with fresh tables, a SandboxServer on a free port, a moto server on a free port
+    standing in for EventBridge Scheduler (schedule group provisioned), the app behind chalice's test client. A
+    context manager: everything it started is stopped on exit.
 
     ``nodelay``: the sandbox (http.server) writes a response's headers and body in two sends without TCP_NODELAY,
     so on a keep-alive connection Nagle holds the body until the client's delayed ACK (~40 ms on Linux loopback),
@@ -185,6 +189,7 @@ class Stack:
         self.roundtrip_ms: dict[str, float] = {}
         self._exit = contextlib.ExitStack()
         self.endpoint = ""
+        self.scheduler_endpoint = ""
         self.install_dir: Path | None = None
         self.calibration = Calibration()
         self.sandbox: Any = None
@@ -224,13 +229,18 @@ class Stack:
             handler.disable_nagle_algorithm = True
             self.roundtrip_ms["TCP_NODELAY"] = keepalive_roundtrip_ms(self.sandbox.base_url)
 
-        apply_environment(environment(self.endpoint, self.sandbox.base_url))
+        self.scheduler_endpoint = self._start_moto()
+        apply_environment(environment(self.endpoint, self.sandbox.base_url, self.scheduler_endpoint))
         from chalicelib.settings import Settings
 
         admin_client = local_client("dynamodb", self.endpoint)
         self.calibration = calibrate(admin_client)
         self.meter = DynamoMeter(calibration=self.calibration)
-        provision(Settings.from_env(), dynamodb_client=admin_client)
+        provision(
+            Settings.from_env(),
+            dynamodb_client=admin_client,
+            scheduler_client=local_client("scheduler", self.scheduler_endpoint),
+        )
 
         from chalice.test import Client
 
@@ -244,6 +254,20 @@ class Stack:
         self._exit.callback(models._configured.clear)
         self._quiet_app_logs()
         self.client = self._exit.enter_context(Client(app, stage_name="local"))
+
+    def _start_moto(self) -> str:
+        """moto's server on a free loopback port, as `make run` uses it for EventBridge Scheduler (a thread of this
+        process; it serves only the few CreateSchedule calls, so it does not compete for the CPU)."""
+        from moto.server import ThreadedMotoServer
+
+        from devstack.ports import LOOPBACK, free_port
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        port = free_port()
+        server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+        server.start()
+        self._exit.callback(server.stop)
+        return f"http://{LOOPBACK}:{port}"
 
     def _quiet_app_logs(self) -> None:
         """Send the app's JSON log lines to /dev/null: they are still formatted and written (a real per-request

@@ -12,6 +12,7 @@ trusting a note, so the bench stays right when the Local build changes.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import uuid
 from collections import Counter
@@ -27,9 +28,14 @@ MIN_READ_EVENTUAL = 0.5  # a read of a missing item still costs the minimum (AWS
 MIN_READ_STRONG = 1.0
 AWS_TRANSACT_WRITE_MULTIPLIER = 2.0  # AWS bills a transactional write at 2x a standard one
 CAPACITY_PARAM = "ReturnConsumedCapacity"
+CONDITIONAL_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
+CONDITION_FAILED = "ConditionalCheckFailedException"
+WRITE_UNIT_BYTES = 1024
 
 _BATCH_KEYS = "siyu_bench_batch_keys"  # botocore request-context keys (one dict per API call)
 _STARTED = "siyu_bench_started"
+_WRITE_BYTES = "siyu_bench_write_bytes"  # PutItem: the size of the item it tried to write
+_ITEM = "siyu_bench_item"  # the key_label of the call
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,11 @@ class Calibration:
 
     transact_write_factor: float = AWS_TRANSACT_WRITE_MULTIPLIER
     batch_get_misses_free: bool = True
+    failed_conditions_free: bool = True  # Local reports nothing for a write whose condition failed; AWS bills it
     put_units: float | None = None  # the raw observations, for the report
     transact_put_units: float | None = None
     batch_get_miss_units: float | None = None
+    failed_put_units: float | None = None
 
     def describe(self) -> str:
         if self.put_units is None:
@@ -60,7 +68,17 @@ class Calibration:
                 if self.batch_get_misses_free
                 else "misses already charged"
             )
+            + f"; a PutItem whose condition failed reported {fmt_units(self.failed_put_units)} WCU -> "
+            + (
+                "billed writes add what AWS charges for a failed conditional write"
+                if self.failed_conditions_free
+                else "failed conditional writes already charged"
+            )
         )
+
+
+def fmt_units(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -126,15 +144,58 @@ def batch_get_misses(parsed: Mapping[str, Any], requested: Mapping[str, tuple[in
     return Capacity(billed_read=extra)
 
 
+def attribute_size(value: Mapping[str, Any]) -> int:
+    """Bytes DynamoDB counts for one attribute value (Developer Guide, *Item sizes*): strings and binaries by
+    length, numbers about one byte per two significant digits plus one, 3 bytes of overhead per list or map plus one
+    per element, 1 byte for a boolean or null."""
+    for kind, inner in value.items():
+        if kind == "S":
+            return len(str(inner).encode())
+        if kind == "B":
+            return len(inner) if isinstance(inner, bytes | bytearray) else len(str(inner))
+        if kind == "N":
+            digits = str(inner).lstrip("-").replace(".", "").strip("0") or "0"
+            return (len(digits) + 1) // 2 + 1
+        if kind in ("BOOL", "NULL"):
+            return 1
+        if kind in ("SS", "NS", "BS"):
+            return sum(attribute_size({kind[0]: v}) for v in inner)
+        if kind == "L":
+            return 3 + sum(attribute_size(v) + 1 for v in inner)
+        if kind == "M":
+            return 3 + sum(len(k.encode()) + attribute_size(v) + 1 for k, v in inner.items())
+    return 0
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB bills it: attribute names plus values, in bytes."""
+    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
+
+
+def failed_write_units(item_bytes: int | None) -> float:
+    """What AWS bills for a write whose condition failed: the write units of the item it tried to write (the
+    Developer Guide, *Read and write operations*: the larger of the existing item and the new one; we know only the
+    new one), at least 1. UpdateItem/DeleteItem: 1, a lower bound (exact for items of at most 1 KB)."""
+    if not item_bytes:
+        return 1.0
+    return float(max(1, math.ceil(item_bytes / WRITE_UNIT_BYTES)))
+
+
 def capacity_of(
     operation: str,
     parsed: Mapping[str, Any],
     *,
     calibration: Calibration | None = None,
     batch_keys: Mapping[str, tuple[int, bool]] | None = None,
+    write_bytes: int | None = None,
 ) -> Capacity:
     """Capacity of one API response (botocore's ``parsed`` dict from the after-call event)."""
     cal = calibration or Calibration()
+    error = (parsed.get("Error") or {}).get("Code")
+    if error == CONDITION_FAILED and operation in CONDITIONAL_WRITES:
+        reported = sum(entry_units(e)[2] for e in _entries(parsed.get("ConsumedCapacity")))
+        billed = failed_write_units(write_bytes) if cal.failed_conditions_free else reported
+        return Capacity(write=reported, billed_write=billed)
     read = write = 0.0
     for entry in _entries(parsed.get("ConsumedCapacity")):
         r, w, total = entry_units(entry)
@@ -153,6 +214,47 @@ def capacity_of(
     return result
 
 
+def _key_kind(pk: str, sk: str | None) -> str:
+    """``T#<tid>#C#<cid>`` + ``ENR#pl_x`` -> ``C/ENR``: the partition's kind (the segment after the tenant) and the
+    sort key's leading upper-case token, or ``*`` when the sort key starts with an id (a touch in its bucket)."""
+    parts = pk.split("#")
+    kind = parts[2] if len(parts) > 2 else parts[0]
+    if sk is None:
+        return kind
+    head = sk.split("#", 1)[0]
+    return f"{kind}/{head if head.isupper() else '*'}"
+
+
+def key_label(operation: str, params: Mapping[str, Any]) -> str:
+    """What a call touches, by key shape (docs/data-model.md), so a cost can be pinned on the code that made it."""
+
+    def s(value: Any) -> str | None:
+        return value.get("S") if isinstance(value, Mapping) else None
+
+    key = params.get("Key") or params.get("Item")
+    if isinstance(key, Mapping) and s(key.get("pk")):
+        return _key_kind(str(s(key.get("pk"))), s(key.get("sk")))
+    if operation in ("Query", "Scan"):
+        values = params.get("ExpressionAttributeValues") or {}
+        condition = str(params.get("KeyConditionExpression") or "")
+        partition = next(
+            (str(s(v)) for name, v in values.items() if s(v) and f"= {name}" in condition.split(" AND ")[0]), ""
+        )
+        where = params.get("IndexName") or "table"
+        return f"{where}:{_key_kind(partition, None)}" if partition else str(where)
+    if operation == BATCH_GET:
+        kinds = sorted(
+            {
+                _key_kind(str(s(k.get("pk"))), s(k.get("sk")))
+                for spec in (params.get("RequestItems") or {}).values()
+                for k in spec.get("Keys") or []
+                if s(k.get("pk"))
+            }
+        )
+        return "+".join(kinds)
+    return ""
+
+
 @dataclass(frozen=True)
 class CallRecord:
     """One DynamoDB API call as the after-call event saw it."""
@@ -163,6 +265,7 @@ class CallRecord:
     error: str | None = None
     keys_requested: int = 0  # BatchGetItem only: keys asked for and items found
     items_returned: int = 0
+    item: str = ""  # the kind of item by its key shape (``key_label``), e.g. "C/PROFILE", "BKT/BUCKET"
 
 
 def total_capacity(records: Iterable[CallRecord]) -> Capacity:
@@ -226,6 +329,10 @@ class DynamoMeter:
         members = getattr(shape, "members", {}) or {}
         if CAPACITY_PARAM in members and params.get(CAPACITY_PARAM) in (None, "NONE"):
             params[CAPACITY_PARAM] = "TOTAL"
+        if isinstance(context, dict):
+            context[_ITEM] = key_label(str(getattr(model, "name", "")), params)
+        if getattr(model, "name", "") == "PutItem" and isinstance(context, dict) and "Item" in params:
+            context[_WRITE_BYTES] = item_size(params["Item"])
         if getattr(model, "name", "") == BATCH_GET and isinstance(context, dict):
             context[_BATCH_KEYS] = {
                 table: (len(spec.get("Keys") or []), bool(spec.get("ConsistentRead")))
@@ -243,11 +350,21 @@ class DynamoMeter:
         operation = str(getattr(model, "name", "?"))
         error = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, Mapping) else None
         batch_keys = ctx.get(_BATCH_KEYS)
-        capacity = capacity_of(operation, parsed, calibration=self.calibration, batch_keys=batch_keys)
+        capacity = capacity_of(
+            operation, parsed, calibration=self.calibration, batch_keys=batch_keys, write_bytes=ctx.get(_WRITE_BYTES)
+        )
         requested = sum(n for n, _ in batch_keys.values()) if batch_keys else 0
         returned = sum(len(items or []) for items in (parsed.get("Responses") or {}).values()) if batch_keys else 0
         self.records.append(
-            CallRecord(operation, capacity, seconds, str(error) if error else None, requested, returned)
+            CallRecord(
+                operation,
+                capacity,
+                seconds,
+                str(error) if error else None,
+                requested,
+                returned,
+                str(ctx.get(_ITEM) or ""),
+            )
         )
 
 
@@ -280,6 +397,8 @@ def calibrate(client: Any) -> Calibration:
 
     One tiny item is written with PutItem and again inside TransactWriteItems: AWS bills the second 2x the first.
     If Local reports 2x already, multiplying again would double-count; if it reports 1x, billed = 2x reported.
+    Then the same PutItem again under ``attribute_not_exists(pk)``: its condition fails, which AWS bills (1 WCU for
+    an item that small); if Local's error carries no ConsumedCapacity, the meter adds the charge itself.
     """
     table = f"siyu-bench-calibration-{uuid.uuid4().hex[:8]}"
     client.create_table(
@@ -297,16 +416,115 @@ def calibrate(client: Any) -> Calibration:
             RequestItems={table: {"Keys": [{"pk": {"S": "missing-1"}}, {"pk": {"S": "missing-2"}}]}},
             ReturnConsumedCapacity="TOTAL",
         )
+        failed = _failed_conditional_put(client, table)
     finally:
         client.delete_table(TableName=table)
     put_units = sum(entry_units(e)[2] for e in _entries(put.get("ConsumedCapacity")))
     tx_units = sum(entry_units(e)[2] for e in _entries(tx.get("ConsumedCapacity")))
     miss_units = sum(entry_units(e)[2] for e in _entries(miss.get("ConsumedCapacity")))
+    failed_units = sum(entry_units(e)[2] for e in _entries(failed.get("ConsumedCapacity")))
     reported_ratio = tx_units / put_units if put_units else 1.0
     return Calibration(
         transact_write_factor=AWS_TRANSACT_WRITE_MULTIPLIER / reported_ratio if reported_ratio else 1.0,
         batch_get_misses_free=miss_units == 0,
+        failed_conditions_free=failed_units == 0,
         put_units=put_units,
         transact_put_units=tx_units,
         batch_get_miss_units=miss_units,
+        failed_put_units=failed_units,
     )
+
+
+def _failed_conditional_put(client: Any, table: str) -> Mapping[str, Any]:
+    """The error response of a PutItem whose condition fails (item "a" exists)."""
+    try:
+        client.put_item(
+            TableName=table,
+            Item={"pk": {"S": "a"}},
+            ConditionExpression="attribute_not_exists(pk)",
+            ReturnConsumedCapacity="TOTAL",
+        )
+    except Exception as exc:  # botocore's ClientError; its .response is what the after-call event sees
+        response = getattr(exc, "response", None)
+        if isinstance(response, Mapping) and (response.get("Error") or {}).get("Code") == CONDITION_FAILED:
+            return response
+        raise
+    raise RuntimeError("a PutItem under attribute_not_exists(pk) on an existing item succeeded")
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One call of a non-DynamoDB AWS API (EventBridge Scheduler), as the after-call event saw it."""
+
+    operation: str
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class ApiCallCounter:
+    """Collects an ApiCall for every call of ``service`` made through the attached botocore clients."""
+
+    service: str
+    records: list[ApiCall] = field(default_factory=list)
+    _emitters: dict[int, Any] = field(default_factory=dict)
+
+    def attach(self, client: Any) -> bool:
+        events = client.meta.events
+        if id(events) in self._emitters:
+            return False
+        events.register(f"before-call.{self.service}", self.before_call)
+        events.register(f"after-call.{self.service}", self.after_call)
+        self._emitters[id(events)] = events
+        return True
+
+    def mark(self) -> int:
+        return len(self.records)
+
+    def since(self, mark: int) -> list[ApiCall]:
+        return self.records[mark:]
+
+    def before_call(self, context: Any = None, **_: Any) -> None:
+        if isinstance(context, dict):
+            context[_STARTED] = time.perf_counter()
+
+    def after_call(self, parsed: Mapping[str, Any], model: Any, context: Any = None, **_: Any) -> None:
+        started = context.get(_STARTED) if isinstance(context, dict) else None
+        error = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, Mapping) else None
+        self.records.append(
+            ApiCall(
+                str(getattr(model, "name", "?")),
+                time.perf_counter() - started if started is not None else 0.0,
+                str(error) if error else None,
+            )
+        )
+
+
+def count_api_calls(calls: Iterable[ApiCall]) -> dict[str, int]:
+    """Calls by operation; a failed one counts under ``Operation:ErrorCode`` as well as its operation."""
+    out: Counter[str] = Counter()
+    for call in calls:
+        out[call.operation] += 1
+        if call.error:
+            out[f"{call.operation}:{call.error}"] += 1
+    return dict(sorted(out.items()))
+
+
+@contextlib.contextmanager
+def count_all_calls() -> Iterator[Counter[str]]:
+    """Audit: every AWS API call made by *any* botocore client in this process while the block runs, by service
+    (``dynamodb``, ``scheduler``...). Compared with the meters' counts it proves no client escaped the hooks."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+    counter: Counter[str] = Counter()
+
+    def counting(self: Any, operation_name: str, api_params: Any) -> Any:
+        counter[self.meta.service_model.service_name] += 1
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = counting
+    try:
+        yield counter
+    finally:
+        BaseClient._make_api_call = original

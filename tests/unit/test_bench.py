@@ -13,21 +13,31 @@ from typing import Any
 import pytest
 
 from bench import stats
+from bench.__main__ import DEFAULT_OUTPUT, parse_args
 from bench.harness import Sample, Scenario
 from bench.imports import ImportRow, ImportTimes, parse_importtime, top_cumulative
 from bench.meter import (
+    ApiCall,
+    ApiCallCounter,
     Calibration,
+    CallRecord,
     Capacity,
     DynamoMeter,
     calibrate,
     capacity_of,
+    count_api_calls,
     count_by_api,
     count_operations,
     entry_units,
+    failed_write_units,
+    item_size,
+    key_label,
     total_capacity,
     units_by_operation,
 )
 from bench.report import Report, any_failed, fmt, render_markdown, summarize, summary_lines, targets
+from bench.sop import SopPhase, SopResults, bucket_label, calls_by_call, units_by_call, units_by_op
+from bench.sop_report import hot_spots, sop_targets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_REPORTS_1X = Calibration(transact_write_factor=2.0, batch_get_misses_free=True)  # what docs/reference says
@@ -155,16 +165,24 @@ def test_meter_handlers_ask_for_capacity_and_record_each_call() -> None:
     assert "ReturnConsumedCapacity" not in describe  # the operation does not accept it
     tx = _model("TransactWriteItems", "TransactItems", "ReturnConsumedCapacity")
     meter.after_call(parsed={"ConsumedCapacity": [{"CapacityUnits": 3.0}]}, model=tx, context={})
-    meter.after_call(parsed={"Error": {"Code": "ConditionalCheckFailedException"}}, model=_model("PutItem"), context={})
+    # A PutItem whose condition failed: Local reports nothing, AWS bills the item it tried to write (1.5 KB: 2 units).
+    put_context: dict[str, Any] = {}
+    big = {"Item": {"pk": {"S": "T#t#C#c"}, "sk": {"S": "PROFILE"}, "doc": {"S": "x" * 1500}}}
+    meter.before_parameter_build(
+        params=big, model=_model("PutItem", "Item", "ReturnConsumedCapacity"), context=put_context
+    )
+    failed_put = {"Error": {"Code": "ConditionalCheckFailedException"}}
+    meter.after_call(parsed=failed_put, model=_model("PutItem"), context=put_context)
 
     [batch, write, failed] = meter.records
     assert batch.operation == "BatchGetItem" and (batch.keys_requested, batch.items_returned) == (3, 1)
     assert batch.capacity == Capacity(read=0.5, billed_read=1.5) and batch.seconds >= 0
     assert write.capacity == Capacity(write=3, billed_write=6)
-    assert failed.error == "ConditionalCheckFailedException" and failed.capacity == Capacity()
-    assert total_capacity(meter.records) == Capacity(read=0.5, write=3, billed_read=1.5, billed_write=6)
+    assert failed.error == "ConditionalCheckFailedException" and failed.capacity == Capacity(billed_write=2)
+    assert failed.item == "C/PROFILE"
+    assert total_capacity(meter.records) == Capacity(read=0.5, write=3, billed_read=1.5, billed_write=8)
     assert count_operations(meter.records) == {"BatchGetItem": 1, "TransactWriteItems": 1, "PutItem": 1}
-    assert units_by_operation(meter.records) == {"BatchGetItem": 1.5, "TransactWriteItems": 6.0, "PutItem": 0.0}
+    assert units_by_operation(meter.records) == {"BatchGetItem": 1.5, "TransactWriteItems": 6.0, "PutItem": 2.0}
     assert meter.since(2) == [failed]
 
 
@@ -185,11 +203,20 @@ def test_wecom_calls_are_counted_by_api() -> None:
     assert count_by_api([]) == {}
 
 
-class _FakeLocal:
-    """Answers calibrate()'s three calls with given capacities, as a DynamoDB Local build would."""
+class _ConditionFailed(Exception):
+    """What botocore raises for a failed condition: the parsed error response on ``.response``."""
 
-    def __init__(self, put: float, tx: float, miss: float) -> None:
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__("ConditionalCheckFailedException")
+        self.response = response
+
+
+class _FakeLocal:
+    """Answers calibrate()'s four calls with given capacities, as a DynamoDB Local build would."""
+
+    def __init__(self, put: float, tx: float, miss: float, failed: float | None = None) -> None:
         self.answers = {"put": put, "tx": tx, "miss": miss}
+        self.failed = failed  # None: the error carries no ConsumedCapacity (what DynamoDB Local does)
         self.tables: list[str] = []
 
     def create_table(self, TableName: str, **_: Any) -> None:
@@ -198,7 +225,12 @@ class _FakeLocal:
     def delete_table(self, TableName: str) -> None:
         self.tables.remove(TableName)
 
-    def put_item(self, **_: Any) -> dict[str, Any]:
+    def put_item(self, **kwargs: Any) -> dict[str, Any]:
+        if "ConditionExpression" in kwargs:
+            error: dict[str, Any] = {"Error": {"Code": "ConditionalCheckFailedException"}}
+            if self.failed is not None:
+                error["ConsumedCapacity"] = {"CapacityUnits": self.failed}
+            raise _ConditionFailed(error)
         return {"ConsumedCapacity": {"CapacityUnits": self.answers["put"]}}
 
     def transact_write_items(self, **_: Any) -> dict[str, Any]:
@@ -213,9 +245,76 @@ def test_calibration_derives_the_transaction_factor_from_what_local_reports() ->
     cal = calibrate(under)
     assert (cal.transact_write_factor, cal.batch_get_misses_free) == (2.0, True)
     assert under.tables == []  # the scratch table is dropped
-    already = calibrate(_FakeLocal(put=1.0, tx=2.0, miss=1.0))
+    assert cal.failed_conditions_free and cal.failed_put_units == 0
+    assert "failed conditional write" in cal.describe()
+    already = calibrate(_FakeLocal(put=1.0, tx=2.0, miss=1.0, failed=1.0))
     assert (already.transact_write_factor, already.batch_get_misses_free) == (1.0, False)
     assert "x 1" in already.describe() and "already charged" in already.describe()
+    assert not already.failed_conditions_free and "failed conditional writes already charged" in already.describe()
+
+
+def test_item_size_follows_dynamodbs_rules() -> None:
+    assert item_size({"pk": {"S": "abc"}}) == 2 + 3
+    assert item_size({"n": {"N": "12345"}}) == 1 + 4  # 5 significant digits: (5 + 1) // 2 + 1
+    assert item_size({"b": {"BOOL": True}, "z": {"NULL": True}}) == 4
+    assert item_size({"名": {"S": "张老师"}}) == 3 + 9  # UTF-8 bytes, names included
+    assert item_size({"l": {"L": [{"S": "ab"}, {"N": "1"}]}}) == 1 + 3 + (2 + 1) + (2 + 1)
+    assert item_size({"m": {"M": {"k": {"S": "v"}}}}) == 1 + 3 + (1 + 1 + 1)
+    assert item_size({"ss": {"SS": ["a", "bc"]}}) == 2 + 3
+
+
+def test_a_failed_conditional_write_is_billed_as_aws_does() -> None:
+    failed = {"Error": {"Code": "ConditionalCheckFailedException"}}
+    assert capacity_of("PutItem", failed) == Capacity(billed_write=1.0)  # at least one unit
+    assert capacity_of("PutItem", failed, write_bytes=2500) == Capacity(billed_write=3.0)  # the item it tried
+    assert capacity_of("UpdateItem", failed) == Capacity(billed_write=1.0)
+    charged = Calibration(failed_conditions_free=False)
+    reported = dict(failed, ConsumedCapacity={"CapacityUnits": 2.0})
+    assert capacity_of("PutItem", reported, calibration=charged) == Capacity(write=2.0, billed_write=2.0)
+    other = {"Error": {"Code": "ValidationException"}}
+    assert capacity_of("PutItem", other) == Capacity()  # only failed conditions are billed
+    assert failed_write_units(None) == 1.0 and failed_write_units(1024) == 1.0 and failed_write_units(1025) == 2.0
+
+
+def test_calls_are_labelled_by_the_kind_of_item_they_touch() -> None:
+    key = {"pk": {"S": "T#t1#C#cu_1"}, "sk": {"S": "ENR#pl_1"}}
+    assert key_label("GetItem", {"Key": key}) == "C/ENR"
+    touch = {"pk": {"S": "T#t1#BKT#pl.1.s1.202612011200"}, "sk": {"S": "cu_1#en_1#s1#0"}}
+    assert key_label("PutItem", {"Item": touch}) == "BKT/*"
+    assert key_label("GetItem", {"Key": {"pk": {"S": "T#t1"}, "sk": {"S": "TENANT"}}}) == "T/TENANT"
+    query = {
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": "T#t1#BKT#b"}, ":st": {"S": "scheduled"}},
+    }
+    assert key_label("Query", query) == "table:BKT"
+    gsi = {
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :g AND gsi1sk <= :m",
+        "ExpressionAttributeValues": {":g": {"S": "T#t1#DUE#20261201"}, ":m": {"S": "2"}},
+    }
+    assert key_label("Query", gsi) == "gsi1:DUE"
+    batch = {"RequestItems": {"tbl": {"Keys": [key, {"pk": {"S": "T#t1"}, "sk": {"S": "PLAN#pl_1"}}]}}}
+    assert key_label("BatchGetItem", batch) == "C/ENR+T/PLAN"
+    assert key_label("DescribeTable", {"TableName": "tbl"}) == ""
+    meter = DynamoMeter()
+    context: dict[str, Any] = {}
+    meter.before_parameter_build(params={"Key": key}, model=_model("GetItem", "Key"), context=context)
+    meter.after_call(parsed={}, model=_model("GetItem"), context=context)
+    assert meter.records[-1].item == "C/ENR"
+
+
+def test_scheduler_calls_are_counted_by_operation_with_errors() -> None:
+    counter = ApiCallCounter("scheduler")
+    registered: list[str] = []
+    client = SimpleNamespace(meta=SimpleNamespace(events=SimpleNamespace(register=lambda n, h: registered.append(n))))
+    assert counter.attach(client) and not counter.attach(client)
+    assert registered == ["before-call.scheduler", "after-call.scheduler"]
+    context: dict[str, Any] = {}
+    counter.before_call(context=context)
+    counter.after_call(parsed={}, model=_model("CreateSchedule"), context=context)
+    counter.after_call(parsed={"Error": {"Code": "ConflictException"}}, model=_model("CreateSchedule"), context={})
+    assert count_api_calls(counter.records) == {"CreateSchedule": 2, "CreateSchedule:ConflictException": 1}
+    assert counter.since(1) == [counter.records[1]] and counter.mark() == 2
 
 
 # --- import time ----------------------------------------------------------------------------------------------------
@@ -327,6 +426,123 @@ def test_numbers_are_shown_without_noise() -> None:
     assert fmt(None) == "n/a" and fmt(-0.0001) == "0"
 
 
+# --- SOP ------------------------------------------------------------------------------------------------------------
+
+
+def _rec(
+    op: str, item: str, *, w: float = 0.0, r: float = 0.0, reported_w: float | None = None, error: str | None = None
+) -> CallRecord:
+    cap = Capacity(read=r, write=w if reported_w is None else reported_w, billed_read=r, billed_write=w)
+    return CallRecord(op, cap, 0.002, error, item=item)
+
+
+def _sop(
+    *,
+    n: int = 4,
+    staff: int = 2,
+    sched: int = 1,
+    wecom: dict[str, int] | None = None,
+    cap_writes: int = 1,
+    escaped: int = 0,
+) -> SopResults:
+    failed = "ConditionalCheckFailedException"
+    enroll = SopPhase("enroll", n, 0.1, latencies_s=[0.02, 0.03, 0.025, 0.021])
+    for i in range(n):
+        enroll.ddb += [
+            _rec("GetItem", "T/PLAN", r=0.5),
+            _rec("GetItem", "C/PROFILE", r=0.5),
+            _rec("PutItem", "C/ENR", w=1),
+            _rec("PutItem", "BKT/*", w=1),
+            _rec("PutItem", "BKT/BUCKET", w=1, reported_w=1 if i == 0 else 0, error=None if i == 0 else failed),
+        ]
+    enroll.scheduler = [ApiCall("CreateSchedule", 0.01)] * sched
+    enroll.unmetered = {"dynamodb": escaped, "scheduler": 0, "other": 0}
+    fire = SopPhase("fire", n, 0.2, wecom=wecom if wecom is not None else {"externalcontact/add_msg_template": staff})
+    fire.ddb = [_rec("Query", "table:BKT", r=0.5)]
+    for _ in range(n):
+        fire.ddb += [
+            _rec("GetItem", "C/PROFILE", r=0.5),
+            _rec("GetItem", "C/ENR", r=1),
+            _rec("UpdateItem", "BKT/*", w=1),
+            _rec("PutItem", "BKT/*", w=1),
+        ] + [_rec("UpdateItem", "C/CAP", w=1)] * cap_writes
+    fire.scheduler = [ApiCall("CreateSchedule", 0.01)]
+    fire.unmetered = {"dynamodb": 0, "scheduler": 0, "other": 0}
+    return SopResults(
+        n=n,
+        staff=staff,
+        warmup=staff,
+        enroll=enroll,
+        fire=fire,
+        buckets=["s1 @ 2026-12-02 12:00 UTC"],
+        next_buckets=["s2 @ 2026-12-03 01:00 UTC"],
+        bucket_touches=n,
+        fire_report={"bucket_id": "b", "sent": n, "skipped": 0, "tasks": staff, "reasons": None},
+        tasks=[{"userid": f"u{i}", "customers": n // staff, "status": "created", "msgid": True} for i in range(staff)],
+        item_bytes={"customer profile": 946, "touch": 385},
+        enroll_window="2026-12-02 13:00 to 2026-12-02 16:00 (Asia/Shanghai)",
+        fire_at="2026-12-02 20:00:05 (Asia/Shanghai)",
+        setup_s=1.0,
+    )
+
+
+def test_sop_phase_reduces_calls_to_per_unit_figures() -> None:
+    sop = _sop()
+    assert sop.enroll.per_unit.billed_write == 3 and sop.enroll.per_unit.write == 2.25
+    assert sop.enroll.ddb_ops["PutItem:ConditionalCheckFailedException"] == 3
+    assert sop.enroll.per_thousand_s == pytest.approx(25.0)
+    assert sop.fire.per_unit.billed_read == pytest.approx(1.625)
+    assert units_by_call(sop.fire.ddb)[("UpdateItem", "C/CAP")] == (0.0, 4.0)
+    calls, failed, _total, each = calls_by_call(sop.enroll.ddb)[("PutItem", "BKT/BUCKET")]
+    assert (calls, failed, len(each)) == (4, 3, 4)
+    assert units_by_op(sop.fire.ddb)["UpdateItem"] == (0.0, 8.0)
+    assert bucket_label("s1", "202612021200") == "s1 @ 2026-12-02 12:00 UTC"
+
+
+def test_sop_targets_pass_and_fail_on_the_issue_limits() -> None:
+    good = sop_targets(_sop(), "cmd")
+    assert [t[3] for t in good] == [True, True, True, True]
+    bad = sop_targets(
+        _sop(sched=2, wecom={"gettoken": 1, "externalcontact/add_msg_template": 2}, cap_writes=2, escaped=1), "cmd"
+    )
+    assert [t[3] for t in bad] == [False, False, False, False]
+    assert bad[2][2].startswith("4 (reported by DynamoDB Local 4)")
+    split = sop_targets(_sop(wecom={"externalcontact/add_msg_template": 1, "x": 1}), "cmd")
+    assert split[1][3] is False  # two calls, but not one add_msg_template per staff member
+
+
+def test_sop_part_of_the_markdown_and_the_summary() -> None:
+    report = _report(new_write=5, dup_read=1, dup_wecom=0, import_s=0.2)
+    report.sop = _sop()
+    names = [t.name for t in targets(report)]
+    assert "SOP fire: DynamoDB write units per touch (billed)" in names and not any_failed(report)
+    text = render_markdown(report)
+    assert "## SOP engine" in text and "### Enroll 4 customers" in text
+    assert "### Fire one bucket of 4 touches over 2 staff" in text
+    assert "| PutItem `BKT/BUCKET` | register_bucket | 4 | 1 | 3 | 1 | 0 |" in text
+    assert "| GetItem `C/ENR` | get_enrollment | 4 | 1 | 0 | 0 | 1 |" in text
+    assert "BatchGetItem (100 keys a call" in text and "1 calls instead of 8" in text
+    assert "`register_bucket` on every touch (enroll)" in text and "moto's EventBridge Scheduler" in text
+    assert text.index("## Cold import of app.py") < text.index("## SOP engine")  # the callback sections stay first
+    lines = summary_lines(report)
+    assert any(line.startswith("SOP enroll x4: scheduler 1 call(s) for 1 bucket(s)") for line in lines)
+    assert any(line.startswith("PASS  SOP fire: WeCom calls") for line in lines)
+    assert hot_spots(_sop(cap_writes=2))[-1] == (
+        "**Fire writes per touch**, billed: 4 (reported by DynamoDB Local: 4); limit 3. By call: add_touch 1, "
+        "move_touch 1, take_cap 2."
+    )
+
+
+def test_partial_runs_do_not_overwrite_the_doc_unless_asked() -> None:
+    assert parse_args([]).output == DEFAULT_OUTPUT and parse_args([]).sop_customers == 10_000
+    quick = parse_args(["--quick"])
+    assert (quick.iterations, quick.sop_customers) == (20, 200)
+    assert parse_args(["--sop-only"]).output is None
+    assert parse_args(["--callback-only", "--output", "x.md"]).output == Path("x.md")
+    with pytest.raises(SystemExit):
+        parse_args(["--sop-only", "--callback-only"])
+
+
 # --- opt-in end-to-end smoke test -----------------------------------------------------------------------------------
 
 
@@ -348,3 +564,6 @@ def test_quick_bench_runs_end_to_end(tmp_path: Path) -> None:
     text = out.read_text()
     assert "Bench integrity: DynamoDB calls that escaped the meter | = 0 | 0 | PASS" in text
     assert "outcomes: created x20" in text and "outcomes: duplicate x20" in text
+    assert "SOP AWS calls that escaped the meters (DynamoDB, Scheduler, other) | = 0 | 0, 0, 0 | PASS" in text
+    assert "| SOP enrollment: Scheduler API calls for 200 enrollments | <= 1 " in text
+    assert "### Fire one bucket of 200 touches over 20 staff" in text and "sent 200, tasks 20" in text
