@@ -8,6 +8,7 @@ from chalice import Chalice, Rate
 
 from chalicelib.api import admin, channels, customers, events, meta, plans, sop, staff, tags, tasks, wecom
 from chalicelib.jobs import sop as sop_jobs
+from chalicelib.jobs import tasks as task_jobs
 from chalicelib.observability import metrics
 
 app = Chalice(app_name="siyu")
@@ -49,3 +50,9 @@ def fire(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def backstop(event: Any) -> dict[str, Any]:
     """Fire what a lost schedule left behind and reconcile interrupted staff tasks."""
     return sop_jobs.backstop()
+
+
+@app.schedule(Rate(10, unit=Rate.MINUTES), name="task_sync")
+def task_sync(event: Any) -> dict[str, Any]:
+    """Staff task status from WeCom (sent, per-customer outcomes) and escalation of overdue tasks to the lead."""
+    return task_jobs.sync()

@@ -34,6 +34,7 @@ class Services:
     sop: Any = None
     migration: Any = None
     bulk: Any = None
+    task_sync: Any = None
 
 
 _built: dict[Settings, Services] = {}
@@ -66,6 +67,7 @@ def build(
     from chalicelib.services.sop import SopEngine
     from chalicelib.services.staff import StaffService
     from chalicelib.services.tags import TagService
+    from chalicelib.services.task_sync import TaskSyncService
     from chalicelib.services.tenants import TenantService
 
     tags = TagService(store, wecom, clock, ids)
@@ -97,6 +99,7 @@ def build(
         sop=sop,
         migration=PlanMigration(sop) if sop is not None else None,
         bulk=BulkEnrollment(sop, store) if sop is not None else None,
+        task_sync=TaskSyncService(store, wecom, clock),
     )
 
 

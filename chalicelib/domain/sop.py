@@ -26,6 +26,11 @@ FAILED = "failed"
 
 MAX_RECIPIENTS_PER_TASK = 10_000  # WeCom add_msg_template: external_userid ≤ 10,000 per call
 
+# A synced task's per-customer outcome, one character per customer: WeCom's get_groupmsg_send_result status
+# (0 not sent, 1 sent, 2 not a friend, 3 receive limit hit), "-" when WeCom does not list the customer (dropped by
+# add_msg_template's fail_list, or no longer mappable).
+OUTCOME_CODES = {"0": "not_sent", "1": "sent", "2": "not_friend", "3": "limit_hit", "-": "unreachable"}
+
 
 @dataclass(frozen=True)
 class Enrollment:
@@ -85,7 +90,7 @@ class StaffTask:
 
     task_id: str
     userid: str
-    kind: str  # mass | follow_up
+    kind: str  # mass | follow_up | escalation
     status: str  # claimed | created | sent | confirmed | snoozed | done | failed
     due_at: str
     created_at: str
@@ -100,6 +105,22 @@ class StaffTask:
     snoozed_until: str | None = None
     reason: str | None = None
     results: dict[str, int] = field(default_factory=dict)
+    # Synced from WeCom (chalicelib/services/task_sync.py): when the staff member sent it, and each customer's
+    # outcome as one character per customer_ids entry (see OUTCOME_CODES): 10,000 customers stay ~10 KB.
+    sent_at: str | None = None
+    outcomes: str = ""
+    # Escalation of an overdue task to the staff member's lead: once (escalated_at); escalated_to is None when no
+    # lead task could be made (no lead, lead inactive). A lead's escalation task points back with parent_task_id.
+    escalated_to: str | None = None
+    escalated_at: str | None = None
+    parent_task_id: str | None = None
+
+    def outcome_map(self) -> dict[str, str]:
+        """customer_id → sent | not_sent | not_friend | limit_hit | unreachable (empty until synced)."""
+        if not self.outcomes:
+            return {}
+        pairs = zip(self.customer_ids, self.outcomes, strict=False)
+        return {cid: OUTCOME_CODES.get(code, "unreachable") for cid, code in pairs}
 
     def public(self) -> dict[str, object]:
         return {
@@ -120,6 +141,11 @@ class StaffTask:
             "snoozed_until": self.snoozed_until,
             "reason": self.reason,
             "results": dict(self.results),
+            "sent_at": self.sent_at,
+            "outcomes": self.outcome_map(),
+            "escalated_to": self.escalated_to,
+            "escalated_at": self.escalated_at,
+            "parent_task_id": self.parent_task_id,
         }
 
 
