@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -10,6 +11,7 @@ from chalicelib.errors import InvalidError
 from chalicelib.observability import logger
 
 BULK_SECONDS = 60.0  # per tenant per backstop run: bulk enrollment advances in bounded slices
+BULK_TOTAL_SECONDS = 600.0  # across tenants, inside the backstop Lambda's 900 s (.chalice/config.json)
 
 
 def fire(event: dict[str, Any]) -> dict[str, Any]:
@@ -25,12 +27,15 @@ def backstop() -> dict[str, Any]:
     svc = services()
     fired = 0
     cursor = None
+    deadline = time.monotonic() + BULK_TOTAL_SECONDS
     while True:
         page = svc.tenants.find(cursor=cursor, limit=100)
         for tenant in page.items:
             try:
                 fired += len(svc.sop.backstop(tenant.tenant_id))
-                svc.bulk.continue_running(tenant, budget_seconds=BULK_SECONDS)
+                left = deadline - time.monotonic()
+                if left > 0:
+                    svc.bulk.continue_running(tenant, budget_seconds=min(BULK_SECONDS, left))
             except Exception:  # one tenant's failure must not starve the others
                 logger.exception("backstop failed for a tenant", extra={"tenant": tenant.tenant_id})
         cursor = page.next_cursor
