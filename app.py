@@ -6,7 +6,8 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib.api import admin, channels, customers, events, meta, plans, sop, staff, tags, tasks, wecom
+from chalicelib.api import admin, channels, customers, events, meta, plans, settings, sop, staff, tags, tasks, wecom
+from chalicelib.jobs import lifecycle as lifecycle_jobs
 from chalicelib.jobs import sop as sop_jobs
 from chalicelib.jobs import tasks as task_jobs
 from chalicelib.observability import metrics
@@ -25,6 +26,7 @@ for blueprint in (
     tasks.bp,
     wecom.bp,
     events.bp,
+    settings.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes
@@ -56,3 +58,9 @@ def backstop(event: Any) -> dict[str, Any]:
 def task_sync(event: Any) -> dict[str, Any]:
     """Staff task status from WeCom (sent, per-customer outcomes) and escalation of overdue tasks to the lead."""
     return task_jobs.sync()
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="silence")
+def silence(event: Any) -> dict[str, Any]:
+    """Customers silent for their plan's silence.days: exit with reason "silence" and enroll the hand-off plan."""
+    return lifecycle_jobs.silence()

@@ -35,6 +35,7 @@ class Services:
     migration: Any = None
     bulk: Any = None
     task_sync: Any = None
+    lifecycle: Any = None
 
 
 _built: dict[Settings, Services] = {}
@@ -62,6 +63,7 @@ def build(
     from chalicelib.services.customers import CustomerService
     from chalicelib.services.events import EventService, NoSignals, NoTasks
     from chalicelib.services.intake import IntakeService
+    from chalicelib.services.lifecycle import for_engine
     from chalicelib.services.migration import PlanMigration
     from chalicelib.services.plans import PlanService
     from chalicelib.services.sop import SopEngine
@@ -100,6 +102,7 @@ def build(
         migration=PlanMigration(sop) if sop is not None else None,
         bulk=BulkEnrollment(sop, store) if sop is not None else None,
         task_sync=TaskSyncService(store, wecom, clock),
+        lifecycle=for_engine(sop) if sop is not None else None,
     )
 
 

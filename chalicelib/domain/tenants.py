@@ -50,6 +50,7 @@ class Tenant:
     events_secret: str = ""  # HMAC key of POST /t/{tenant}/events; "" until created or rotated
     reply_positive: tuple[str, ...] = ()  # reply keywords overriding domain/replies.py's defaults when non-empty
     reply_negative: tuple[str, ...] = ()
+    touch_rules: str = ""  # the tenant's touch rules as canonical JSON (domain/touch_rules.py); "" = the defaults
 
     def __post_init__(self) -> None:
         # Stored as JSON lists; keep them tuples so tenants stay hashable and compare equal after a round trip.

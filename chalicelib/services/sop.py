@@ -131,8 +131,10 @@ def _version_of(task: StaffTask) -> int:
 
 
 def rules_of(tenant: Tenant) -> TouchRules:
-    """The tenant's touch rules (the field's defaults until the tenant configures its own)."""
-    return TouchRules()
+    """The tenant's touch rules (PUT /t/{tenant_id}/settings/touch-rules; the field's defaults until set)."""
+    from chalicelib.domain.touch_rules import rules_from_text
+
+    return rules_from_text(tenant.touch_rules)
 
 
 class SopEngine:
@@ -458,7 +460,10 @@ class SopEngine:
     # --- signals (EnrollmentSignals) --------------------------------------------------------------------------
 
     def on_signal(self, tenant_id: str, customer_id: str, signal: Signal) -> list[str]:
-        """An order or a negative reply ends the enrollments whose exit rules it meets."""
+        """An order or a negative reply ends the enrollments whose exit rules it meets; then inbound activity moves
+        the customer's silence timers and a stage entered (or tag added) enrolls into the plans it triggers."""
+        from chalicelib.services.lifecycle import for_engine  # not at the top: lifecycle refers to this module
+
         tenant = self._tenant(tenant_id)
         exited = []
         for enrollment in self.repo.enrollments_of(tenant_id, customer_id):
@@ -478,6 +483,7 @@ class SopEngine:
                     ):
                         exited.append(enrollment.plan_id)
                     break
+        for_engine(self).on_signal(tenant, customer_id, signal)
         return exited
 
     # --- staff tasks (TaskSink and the API) -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from chalicelib.domain.tenants import (
     hash_token,
     token_tenant,
 )
+from chalicelib.domain.touch_rules import rules_from_json, rules_from_text, rules_problems, rules_text, rules_to_json
 from chalicelib.errors import ForbiddenError, InvalidError, NotFoundError, UnauthorizedError
 from chalicelib.ports import Clock, IdGenerator, Page, StaffRepository, TagRepository, TenantRepository
 
@@ -108,6 +109,23 @@ class TenantService:
         updated = replace(tenant, **changes)
         self.repo.put_tenant(updated)
         return updated
+
+    def touch_rules(self, tenant_id: str) -> dict[str, Any]:
+        """The tenant's touch rules as the settings API shows them (every field, defaults filled in)."""
+        return rules_to_json(rules_from_text(self.get(tenant_id).touch_rules))
+
+    def set_touch_rules(self, tenant_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """Replace the tenant's touch rules (fields left out take their defaults). Rules that would never let some
+        content type out are refused, naming each such type. Running Lambdas apply them within the tenant cache's
+        TTL; touches already queued keep their due time and are re-checked against the new rules when they fire."""
+        tenant = self.get(tenant_id)
+        rules = rules_from_json(doc)
+        problems = rules_problems(rules, tenant.zone)
+        if problems:
+            kinds = ", ".join(p["message"].split(" ", 1)[0] for p in problems)
+            raise InvalidError(f"these rules would never let {kinds} touches out", details=problems)
+        self.repo.put_tenant(replace(tenant, touch_rules=rules_text(rules)))
+        return rules_to_json(rules)
 
     def issue_token(
         self, tenant_id: str, *, role: str, staff_userid: str | None = None, label: str = ""

@@ -21,12 +21,13 @@ from chalicelib.domain.tenants import Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 from tests.fakes.events import FakeEventStoreMixin
+from tests.fakes.lifecycle import FakeLifecycleStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
 from tests.fakes.sop import FakeSopStoreMixin
 
 
 @dataclass
-class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin):
+class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin, FakeLifecycleStoreMixin):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)
     staff: dict[tuple[str, str], Staff] = field(default_factory=dict)

@@ -20,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
 from chalicelib.adapters.dynamodb.events import EventStoreMixin
+from chalicelib.adapters.dynamodb.lifecycle import LifecycleStoreMixin
 from chalicelib.adapters.dynamodb.models import (
     AliasItem,
     ChannelItem,
@@ -95,7 +96,7 @@ def _decode_cursor(cursor: str | None, *, partition_attr: str, partition: str) -
     return key
 
 
-class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin):
+class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStoreMixin):
     """All repositories over one table. Takes the low-level connection built by ``models.configure``."""
 
     def __init__(self, connection: Connection, table_name: str) -> None:
