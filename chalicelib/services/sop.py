@@ -81,7 +81,16 @@ class SopRepo(Protocol):
         task_id: str | None = None,
         reason: str | None = None,
     ) -> bool: ...
-    def take_cap(self, tenant_id: str, customer_id: str, key: str, cap: int) -> bool: ...
+    def take_quota(
+        self,
+        tenant_id: str,
+        customer_id: str,
+        *,
+        month: str,
+        day_key: str | None,
+        day_cap: int | None,
+        month_cap: int,
+    ) -> str | None: ...
     def plan_buckets(self, tenant_id: str, plan_id: str, version: int, *, from_minute: str) -> list[Bucket]: ...
     def repin_enrollment(self, tenant_id: str, enrollment: Enrollment, version: int) -> bool: ...
     def put_job(self, tenant_id: str, job: dict[str, Any], *, create: bool = False) -> bool: ...
@@ -128,6 +137,14 @@ def _version_of(task: StaffTask) -> int:
     """The plan version a task's bucket belongs to (bucket ids read ``<plan>.<version>.<step>.<minute>``)."""
     parts = (task.bucket_id or "").split(".")
     return int(parts[1]) if len(parts) >= 4 and parts[1].isdigit() else 0
+
+
+def _next_month_start(now: datetime, tenant: Tenant, step: Step, rules: TouchRules) -> datetime:
+    """Where a touch refused by WeCom's monthly receive limit is deferred to: the next local month's first slot."""
+    local = now.astimezone(tenant.zone)
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return timing.next_allowed(following, step.content_type, rules, tenant.zone)[0]
 
 
 def rules_of(tenant: Tenant) -> TouchRules:
@@ -266,19 +283,31 @@ class SopEngine:
                     self.schedule(tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=decision.due)
                     report.count("moved", None)
                 continue
-            cap = rules_of(tenant).daily_caps.get(step.content_type)
-            if cap is not None:
-                key = f"{timing.local_day(now, tenant.zone)}#{step.content_type}"
-                if not self.repo.take_cap(tenant_id, customer.customer_id, key, cap):
-                    if step.on_cap == "defer":
-                        if self._close(tenant, touch, SKIPPED, "moved:cap", report):
-                            later = timing.next_day_start(now, tenant.zone, step.content_type, rules_of(tenant))
-                            self.schedule(tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=later)
-                            report.count("moved", None)
-                    else:
-                        self._close(tenant, touch, DROPPED, "cap", report)
-                        self._advance(tenant, plan, enrollment, step)
-                    continue
+            rules = rules_of(tenant)
+            day_cap = rules.daily_caps.get(step.content_type)
+            local_day = timing.local_day(now, tenant.zone)
+            refused = self.repo.take_quota(
+                tenant_id,
+                customer.customer_id,
+                month=local_day[:7],
+                day_key=f"{local_day}#{step.content_type}" if day_cap is not None else None,
+                day_cap=day_cap,
+                month_cap=timing.monthly_limit(rules, now, tenant.zone),
+            )
+            if refused is not None:
+                if step.on_cap == "defer":
+                    if self._close(tenant, touch, SKIPPED, f"moved:{refused}", report):
+                        later = (
+                            timing.next_day_start(now, tenant.zone, step.content_type, rules)
+                            if refused == "cap"
+                            else _next_month_start(now, tenant, step, rules)
+                        )
+                        self.schedule(tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=later)
+                        report.count("moved", None)
+                else:
+                    self._close(tenant, touch, DROPPED, refused, report)
+                    self._advance(tenant, plan, enrollment, step)
+                continue
             groups[executor_of(step, customer)].append((touch, customer, enrollment))
         if plan is not None and step is not None:
             for executor, members in sorted(groups.items()):

@@ -135,13 +135,19 @@ class FakeSopStoreMixin:
             )
             return True
 
-    def take_cap(self, tenant_id: str, customer_id: str, key: str, cap: int) -> bool:
+    def take_quota(
+        self, tenant_id: str, customer_id: str, *, month: str, day_key: str | None, day_cap: int | None, month_cap: int
+    ) -> str | None:
         with self.lock:
-            n = self._sop()["caps"].get((tenant_id, customer_id, key), 0)
-            if n >= cap:
-                return False
-            self._sop()["caps"][(tenant_id, customer_id, key)] = n + 1
-            return True
+            row = self._sop()["caps"].setdefault((tenant_id, customer_id, month), {})
+            if row.get("m", 0) >= month_cap:
+                return "monthly_limit"
+            if day_key is not None and day_cap is not None and row.get(day_key, 0) >= day_cap:
+                return "cap"
+            row["m"] = row.get("m", 0) + 1
+            if day_key is not None and day_cap is not None:
+                row[day_key] = row.get(day_key, 0) + 1
+            return None
 
     def create_task(self, tenant_id: str, task: StaffTask) -> bool:
         with self.lock:

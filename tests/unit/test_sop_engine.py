@@ -353,3 +353,21 @@ def test_an_early_fire_keeps_the_bucket_for_the_backstop(env: Env) -> None:
     assert env.engine.backstop("sop") == []  # not due yet: the bucket waits
     env.clock.advance(minutes=2)
     assert [r.sent for r in env.engine.backstop("sop")] == [1]
+
+
+def test_the_wecom_monthly_receive_limit_holds_across_plans(env: Env) -> None:
+    from chalicelib.domain.plans import TouchRules
+    from chalicelib.domain.touch_rules import rules_text
+
+    env.tenant = replace(env.tenant, touch_rules=rules_text(TouchRules(monthly_receive_limit=2)))
+    env.store.put_tenant(env.tenant)
+    service = dict(content_type="service", after_minutes=30)
+    for pid in ("pl_a", "pl_b", "pl_c"):
+        env.plans.add(plan([step("s1", **service, on_cap="drop")], plan_id=pid))
+    c = env.customer(1)
+    for pid in ("pl_a", "pl_b", "pl_c"):
+        env.engine.enroll(env.tenant, c.customer_id, pid)
+    env.clock.advance(minutes=30)
+    reports = sorted(env.fire_due(), key=lambda r: r.bucket_id)
+    assert [r.sent for r in reports] == [1, 1, 0]
+    assert reports[2].dropped == 1 and reports[2].reasons == {"monthly_limit": 1}

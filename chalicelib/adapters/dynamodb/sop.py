@@ -3,7 +3,7 @@
 Every transition is a conditional write, so a fire that arrives twice or concurrently cannot move a touch twice.
 Keys (docs/data-model.md, "SOP engine"):
 - enrollment: ``T#<tid>#C#<cid>`` / ``ENR#<plan_id>`` (in the customer's partition: erasure deletes it)
-- cap counter: ``T#<tid>#C#<cid>`` / ``CAP#<local date>#<content type>``
+- quota counter: ``T#<tid>#C#<cid>`` / ``QUOTA#<local month>`` (``m`` = the month, ``d#<date>#<type>`` = days)
 - touch: ``T#<tid>#BKT#<bucket_id>`` / ``<cid>#<enrollment>#<step>#<occurrence>`` (TTL 35 days after due)
 - bucket: ``T#<tid>#BKT#<bucket_id>`` / ``BUCKET``; while open it is in gsi1 at ``T#<tid>#DUE#<UTC date>`` /
   ``<minute>#<bucket_id>`` (sparse: draining removes it), which is what the backstop sweeps
@@ -297,15 +297,32 @@ class SopStoreMixin:
 
     # --- caps -------------------------------------------------------------------------------------------------
 
-    def take_cap(self, tenant_id: str, customer_id: str, key: str, cap: int) -> bool:
-        """Count one touch against the customer's cap for that key (e.g. ``2026-12-01#marketing``); False if full."""
-        return self._conditional(
+    def take_quota(
+        self, tenant_id: str, customer_id: str, *, month: str, day_key: str | None, day_cap: int | None, month_cap: int
+    ) -> str | None:
+        """Count one touch against the customer's WeCom monthly receive limit and, for capped content types, the
+        daily cap, in one conditional write on the month's item. None if counted, else the rule that refused
+        ("cap" or "monthly_limit")."""
+        names = {"#m": "m"}
+        values: dict[str, Any] = {":one": {"N": "1"}, ":mcap": {"N": str(month_cap)}, ":k": _s("quota")}
+        update, cond = "ADD #m :one", "(attribute_not_exists(#m) OR #m < :mcap)"
+        if day_key is not None and day_cap is not None:
+            names["#d"] = f"d#{day_key}"
+            values[":dcap"] = {"N": str(day_cap)}
+            update += ", #d :one"
+            cond += " AND (attribute_not_exists(#d) OR #d < :dcap)"
+        key = {"pk": _s(customer_pk(tenant_id, customer_id)), "sk": _s(f"QUOTA#{month}")}
+        if self._conditional(
             "update_item",
-            Key={"pk": _s(customer_pk(tenant_id, customer_id)), "sk": _s(f"CAP#{key}")},
-            UpdateExpression="ADD n :one SET kind = :k",
-            ConditionExpression="attribute_not_exists(n) OR n < :cap",
-            ExpressionAttributeValues={":one": {"N": "1"}, ":cap": {"N": str(cap)}, ":k": _s("cap")},
-        )
+            Key=key,
+            UpdateExpression=update + " SET kind = :k",
+            ConditionExpression=cond,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        ):
+            return None
+        item = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
+        return "monthly_limit" if int(item.get("m", {}).get("N", "0")) >= month_cap else "cap"
 
     # --- staff tasks ------------------------------------------------------------------------------------------
 
