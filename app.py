@@ -63,4 +63,4 @@ def task_sync(event: Any) -> dict[str, Any]:
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="silence")
 def silence(event: Any) -> dict[str, Any]:
     """Customers silent for their plan's silence.days: exit with reason "silence" and enroll the hand-off plan."""
-    return lifecycle_jobs.silence()
+    return lifecycle_jobs.silence(event)

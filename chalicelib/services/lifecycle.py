@@ -80,7 +80,8 @@ class PlanVersions(Protocol):
 @dataclass
 class SilenceReport:
     """One tenant's silence run: timers found due, enrollments exited for silence, hand-offs made, timers of
-    enrollments that had ended otherwise (removed), and timers another run holds or activity moved (left)."""
+    enrollments that had ended otherwise (removed), timers another run holds or activity moved (left), timers that
+    failed (retried after their lease) and timers left for the next run because the time budget ran out."""
 
     due: int = 0
     exited: int = 0
@@ -88,6 +89,7 @@ class SilenceReport:
     stale: int = 0
     skipped: int = 0
     failed: int = 0
+    deferred: int = 0
 
 
 class LifecycleService:
@@ -144,9 +146,10 @@ class LifecycleService:
             return self.on_tags_added(tenant, customer_id, [signal.tag_id])
         return []
 
-    def run_silence(self, tenant_id: str) -> SilenceReport:
+    def run_silence(self, tenant_id: str, *, deadline: float | None = None) -> SilenceReport:
         """Hand off every customer whose silence timer is due: today's index partition and the ``LOOKBACK_DAYS``
-        before it, up to now. Safe to run twice or concurrently: each timer is handled under one claim."""
+        before it, up to now. Safe to run twice or concurrently: each timer is handled under one claim. Past
+        ``deadline`` (a ``monotonic`` instant) no further timer is started: the rest stay due for the next run."""
         tenant = self.repo.get_tenant(tenant_id)
         if tenant is None:
             raise NotFoundError(f"tenant {tenant_id} does not exist")
@@ -158,12 +161,15 @@ class LifecycleService:
             day = (now - timedelta(days=back)).astimezone(UTC).date().isoformat()
             for timer in self.repo.due_silence_timers(tenant_id, day=day, until=until):
                 report.due += 1
+                if deadline is not None and self.monotonic() >= deadline:
+                    report.deferred += 1
+                    continue
                 try:
                     self._expire(tenant, timer, now, versions, report)
                 except SiyuError as exc:  # the claim stays; after its lease a later run retries this timer
                     report.failed += 1
                     logger.warning("silence timer failed", extra={"tenant": tenant_id, "code": exc.code})
-        for name in ("exited", "handed_off", "failed"):
+        for name in ("exited", "handed_off", "failed", "deferred"):
             if getattr(report, name):
                 count(f"Silence.{name}", getattr(report, name))
         return report
@@ -184,8 +190,9 @@ class LifecycleService:
         if claimed is None:  # another run holds it, or activity moved it since the index was read
             report.skipped += 1
             return
-        if self._end(tenant, claimed, now, versions, report):
-            if self._hand_off(tenant, claimed):
+        customer = self.repo.get_customer(tid, timer.customer_id)
+        if customer is not None and self._end(tenant, claimed, customer, now, versions, report):
+            if self._hand_off(tenant, claimed, customer):
                 report.handed_off += 1
         else:
             report.stale += 1
@@ -195,6 +202,7 @@ class LifecycleService:
         self,
         tenant: Tenant,
         timer: SilenceTimer,
+        customer: Customer,
         now: datetime,
         versions: dict[tuple[str, int], Plan | None],
         report: SilenceReport,
@@ -203,10 +211,9 @@ class LifecycleService:
         completed its steps is handed off too (silence outlives the last step, as in the simulator); one that
         exited otherwise, or whose customer now meets an exit rule, is not."""
         tid = tenant.tenant_id
-        customer = self.repo.get_customer(tid, timer.customer_id)
         for _ in range(2):
             enrollment = self.repo.get_enrollment(tid, timer.customer_id, timer.plan_id)
-            if customer is None or enrollment is None or enrollment.enrollment_id != timer.enrollment_id:
+            if enrollment is None or enrollment.enrollment_id != timer.enrollment_id:
                 return False  # erased, or a later run of the plan replaced this one (it has its own timer)
             if enrollment.status == COMPLETED:
                 return True
@@ -225,13 +232,12 @@ class LifecycleService:
                 return True
         return False
 
-    def _hand_off(self, tenant: Tenant, timer: SilenceTimer) -> bool:
+    def _hand_off(self, tenant: Tenant, timer: SilenceTimer, customer: Customer) -> bool:
         """Enroll the silent customer into the plan's silent-customer plan, once per claimed timer."""
         tid = tenant.tenant_id
         if not timer.then_plan_id:
             return False
-        customer = self.repo.get_customer(tid, timer.customer_id)
-        if customer is None or customer.stage == Stage.LOST or not customer.active_relations:
+        if customer.stage == Stage.LOST or not customer.active_relations:
             return False  # gone, not silent: nobody could receive the silent-customer plan
         existing = self.repo.get_enrollment(tid, timer.customer_id, timer.then_plan_id)
         if (

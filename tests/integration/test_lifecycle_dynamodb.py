@@ -13,8 +13,11 @@ from chalicelib.settings import Settings
 from tests.unit import test_lifecycle
 from tests.unit.test_lifecycle import TID, Env
 
-WIRING = "test_business_events_reach_the_lifecycle_through_the_wired_services"  # fakes only: not repeated here
-globals().update({n: fn for n, fn in vars(test_lifecycle).items() if n.startswith("test_") and n != WIRING})
+FAKES_ONLY = {  # wiring through bootstrap's services: nothing storage-specific to repeat here
+    "test_business_events_reach_the_lifecycle_through_the_wired_services",
+    "test_the_silence_job_runs_every_tenant_every_fifteen_minutes",
+}
+globals().update({n: fn for n, fn in vars(test_lifecycle).items() if n.startswith("test_") and n not in FAKES_ONLY})
 
 
 @pytest.fixture

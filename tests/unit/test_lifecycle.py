@@ -4,6 +4,7 @@ tag and stage triggers."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from dataclasses import replace
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import bootstrap
 from chalicelib.adapters.wecom.client import WeComClient
 from chalicelib.domain import simulate as simulation
 from chalicelib.domain.clock import utc_key
@@ -23,6 +25,7 @@ from chalicelib.domain.sop import ACTIVE, COMPLETED, EXITED, Enrollment
 from chalicelib.domain.tags import Tag, TagGroup
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError
+from chalicelib.jobs import lifecycle as lifecycle_jobs
 from chalicelib.ports import Signal
 from chalicelib.services.lifecycle import CLAIM_LEASE, LifecycleService, for_engine
 from chalicelib.services.plans import PlanService
@@ -474,3 +477,43 @@ def test_business_events_reach_the_lifecycle_through_the_wired_services() -> Non
     post({"event_id": "o1", "type": "order", "kind": "trial", "amount": 9.9, "product": "体验课"})
     joined = env.store.get_enrollment("unit", cid, trial.plan_id)
     assert joined is not None and joined.source == "stage"
+
+
+def test_a_run_past_its_time_budget_leaves_the_rest_due_for_the_next(env: Env) -> None:
+    nurture, silent = silent_pair(env)
+    for n in range(3):
+        env.enroll(env.customer(n).customer_id, nurture)
+    env.at(days=7, hours=1)
+    ticks = itertools.chain([0.0], itertools.repeat(5.0))  # the budget runs out after the first timer
+    env.lifecycle.monotonic = lambda: next(ticks)
+    report = env.lifecycle.run_silence(TID, deadline=1.0)
+    assert (report.due, report.handed_off, report.deferred) == (3, 1, 2)
+    env.lifecycle.monotonic = lambda: 0.0
+    report = env.lifecycle.run_silence(TID, deadline=1.0)
+    assert (report.due, report.handed_off, report.deferred) == (2, 2, 0)
+    assert len(env.touches(silent)) == 3
+
+
+def test_the_silence_job_runs_every_tenant_every_fifteen_minutes() -> None:
+    import app
+
+    [source] = [s for s in app.app.event_sources if getattr(s, "name", None) == "silence"]
+    rate = source.schedule_expression  # type: ignore[attr-defined]
+    assert (rate.value, rate.unit) == (15, "MINUTES") and source.handler_string == "app.silence"
+    env = make_env(FakeStore())
+    svc, tenant = env.svc, env.tenant
+    steps = [{"id": "s1", "after_minutes": 60, "content_type": "service", "message": {"text": "你好"}}]
+    doc = {"name": "培育", "trigger": {"type": "manual"}, "steps": steps, "silence": {"days": 1}}
+    nurture = svc.plans.publish(tenant, svc.plans.create(tenant, doc).plan_id)
+    _, intake = env.scan(make_channel(env).state)
+    enrollment = svc.sop.enroll(tenant, intake.customer_id, nurture.plan_id)
+    svc.lifecycle.on_enrolled(tenant, enrollment, nurture)
+    env.clock.advance(days=1)
+    bootstrap.override(svc)
+    try:
+        totals = lifecycle_jobs.silence()
+        again = lifecycle_jobs.silence()
+    finally:
+        bootstrap.override(None)
+    assert (totals["due"], totals["exited"], again["due"]) == (1, 1, 0)
+    assert env.store.get_enrollment("unit", intake.customer_id, nurture.plan_id).exit_reason == "silence"
