@@ -76,7 +76,7 @@ def build(
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
     plans = PlanService(store, clock, ids)
     sop = SopEngine(store, plans, scheduler, wecom, clock, ids) if scheduler is not None else None
-    intake = IntakeService(store, wecom, clock, enroller=sop)
+    intake = IntakeService(store, wecom, clock, enroller=sop, triggers=for_engine(sop) if sop is not None else None)
     return Services(
         settings=settings,
         store=store,
@@ -88,7 +88,7 @@ def build(
         staff=StaffService(store, clock),
         tags=tags,
         channels=ChannelService(store, tags, wecom, clock, ids),
-        customers=CustomerService(store, wecom, clock),
+        customers=CustomerService(store, wecom, clock, triggers=for_engine(sop) if sop is not None else None),
         intake=intake,
         callbacks=CallbackService(tenant_cache, codec, intake),
         health=health,

@@ -32,10 +32,11 @@ class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, Protoco
 
 
 class CustomerService:
-    def __init__(self, repo: CustomerRepo, wecom: WeComPort, clock: Clock) -> None:
+    def __init__(self, repo: CustomerRepo, wecom: WeComPort, clock: Clock, triggers: Any | None = None) -> None:
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
+        self.triggers = triggers  # the SOP lifecycle: plans triggered by a tag enroll the customer
 
     def find(
         self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int, only_owner: str | None = None
@@ -105,6 +106,12 @@ class CustomerService:
                 taxonomy_removed=sorted((customer.tags - tags) | displaced),
                 taxonomy=taxonomy,
             )
+            added = sorted(tags - customer.tags)
+            if added and self.triggers is not None:
+                try:
+                    self.triggers.on_tags_added(tenant, customer_id, added)
+                except SiyuError as exc:
+                    logger.warning("tag trigger failed", extra={"code": exc.code})
             return updated
         raise ConflictError("the customer kept changing; try again")
 

@@ -74,11 +74,19 @@ def credentials(tenant: Tenant) -> WeComCredentials:
 
 
 class IntakeService:
-    def __init__(self, repo: IntakeRepo, wecom: WeComPort, clock: Clock, enroller: Enroller | None = None) -> None:
+    def __init__(
+        self,
+        repo: IntakeRepo,
+        wecom: WeComPort,
+        clock: Clock,
+        enroller: Enroller | None = None,
+        triggers: Any | None = None,
+    ) -> None:
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
         self.enroller = enroller
+        self.triggers = triggers  # plans triggered by a tag: the channel's auto-tags can enroll
 
     # --- entry point ------------------------------------------------------------------------------------------
 
@@ -275,10 +283,11 @@ class IntakeService:
 
     def _enroll(self, tenant: Tenant, channel: Channel, customer: Customer) -> None:
         """The channel's plan (新客培育): enrollment follows the add; its failure never fails the callback."""
-        if not channel.plan_id or self.enroller is None:
-            return
         try:
-            self.enroller.enroll(tenant, customer.customer_id, channel.plan_id, source="channel")
+            if self.triggers is not None and channel.tags:
+                self.triggers.on_tags_added(tenant, customer.customer_id, [t.tag_id for t in channel.tags])
+            if channel.plan_id and self.enroller is not None:
+                self.enroller.enroll(tenant, customer.customer_id, channel.plan_id, source="channel")
         except SiyuError as exc:
             logger.warning(
                 "enrollment from channel failed",

@@ -202,6 +202,9 @@ class SopEngine:
         )
         if not self.repo.put_enrollment(tenant.tenant_id, enrollment, reentry=plan.reentry):
             return None
+        from chalicelib.services.lifecycle import for_engine  # lifecycle imports this module
+
+        for_engine(self).on_enrolled(tenant, enrollment, plan)  # the silence timer, if the plan has a rule
         self.schedule(tenant, plan, enrollment, plan.steps[0], occurrence=0)
         return enrollment
 

@@ -199,7 +199,7 @@ class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin, Fake
             deleted += len(self.facts.pop((tenant_id, customer_id), {}))
             # Everything else the real store keeps in the customer's partition goes too: business-event facts,
             # enrollments and cap counters.
-            for table in (self._events()["facts"], self._sop()["enrollments"], self._sop()["caps"]):
+            for table in (self._events()["facts"], self._sop()["enrollments"], self._sop()["caps"], self._timers()):
                 for key in [k for k in table if k[:2] == (tenant_id, customer_id)]:
                     del table[key]
                     deleted += 1
