@@ -110,10 +110,10 @@ def _by_op_rows(phase: SopPhase) -> list[list[str]]:
                 f"{op} `{item}`" if item else op,
                 ENGINE_CALLS.get(key, ""),
                 str(calls),
-                fmt(calls / n, 3),
+                fmt(calls / n, 4),
                 str(failed),
-                fmt(write / n, 3),
-                fmt(read / n, 3),
+                fmt(write / n, 4),
+                fmt(read / n, 4),
                 fmt(total_s, 1),
                 fmt(stats.median(each) * 1000, 2),
             ]
@@ -308,8 +308,8 @@ def hot_spots(sop: SopResults) -> list[str]:
             out.append(
                 f"**`register_bucket` on every touch ({phase.key}).** {len(failed)} conditional PutItem calls on "
                 f"the bucket item failed their condition ({fmt(len(failed) / max(phase.n, 1), 3)} per {what}; only "
-                f"a bucket's first touch registers it and creates its schedule): {fmt(units / max(phase.n, 1), 3)} "
-                f"billed write units per {what} that write nothing (DynamoDB Local reports them as free) and "
+                f"a bucket's first touch registers it and creates its schedule): billed write units that write "
+                f"nothing, {fmt(units / max(phase.n, 1), 3)} per {what} (DynamoDB Local reports them as free), and "
                 f"{fmt(secs, 1)} s of round trips. Remembering registered bucket ids in the engine (the item is "
                 "never deleted, so a container-wide set is safe), or registering the next step's bucket once per "
                 "fire, saves 1 write unit and 1 round trip per touch."
@@ -324,13 +324,27 @@ def hot_spots(sop: SopResults) -> list[str]:
             "the plan once per slice (an `enroll_many` taking the plan)."
         )
     per = fire.per_unit
+    units = units_by_call(fire.ddb)
+    wasted = sum(
+        r.capacity.billed_write
+        for r in _calls(fire, "PutItem", "BKT/BUCKET")
+        if r.error == "ConditionalCheckFailedException"
+    )
+    tasks = units.get(("PutItem", "TASK/TASK"), (0.0, 0.0))[1]
+    task_bytes = sop.item_bytes.get("staff task (median)")
     out.append(
         f"**Fire writes per touch**, billed: {fmt(per.billed_write, 3)} (reported by DynamoDB Local: "
         f"{fmt(per.write, 3)}); limit {fmt(FIRE_WRITE_LIMIT)}. By call: "
-        + ", ".join(
-            f"{ENGINE_CALLS.get(key) or ' '.join(key)} {fmt(w / n, 3)}"
-            for key, (_r, w) in units_by_call(fire.ddb).items()
-            if w
+        + ", ".join(f"{ENGINE_CALLS.get(key) or ' '.join(key)} {fmt(w / n, 4)}" for key, (_r, w) in units.items() if w)
+        + f". Without the failed `register_bucket` puts it would be {fmt(per.billed_write - wasted / n, 3)}: a "
+        "capped (marketing) touch needs three 1-unit writes by design (`move_touch` claims it, `take_cap` counts "
+        "it, `add_touch` queues the next step), so the rest is the staff tasks, "
+        f"{fmt(tasks / n, 3)} per touch"
+        + (
+            f" (each task item carries its customer ids, {task_bytes} bytes for {fire.n // max(sop.staff, 1)} "
+            "customers, written twice, `create_task` then `save_task`, and copied to gsi1, whose projection is ALL)"
+            if task_bytes
+            else ""
         )
         + "."
     )
