@@ -284,8 +284,10 @@ class IntakeService:
     def _enroll(self, tenant: Tenant, channel: Channel, customer: Customer) -> None:
         """The channel's plan (新客培育): enrollment follows the add; its failure never fails the callback."""
         try:
-            if self.triggers is not None and channel.tags:
-                self.triggers.on_tags_added(tenant, customer.customer_id, [t.tag_id for t in channel.tags])
+            if self.triggers is not None:
+                self.triggers.on_channel_added(tenant, customer.customer_id, channel.channel_id)
+                if channel.tags:
+                    self.triggers.on_tags_added(tenant, customer.customer_id, [t.tag_id for t in channel.tags])
             if channel.plan_id and self.enroller is not None:
                 self.enroller.enroll(tenant, customer.customer_id, channel.plan_id, source="channel")
         except SiyuError as exc:

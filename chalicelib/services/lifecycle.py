@@ -264,6 +264,16 @@ class LifecycleService:
         plans = [p for p in self._trigger_plans(tenant.tenant_id) if tag_triggered(p, added)]
         return self._enroll_all(tenant, customer_id, plans, "tag")
 
+    def on_channel_added(self, tenant: Tenant, customer_id: str, channel_id: str) -> list[str]:
+        """A customer was added through a channel: enroll into every published plan whose trigger names it (a
+        channel's own ``plan_id`` is enrolled by intake as well; the re-entry policy keeps that to one)."""
+        plans = [
+            p
+            for p in self._trigger_plans(tenant.tenant_id)
+            if p.trigger.type == "channel" and p.trigger.channel_id == channel_id
+        ]
+        return self._enroll_all(tenant, customer_id, plans, "channel")
+
     def on_stage_entered(self, tenant: Tenant, customer_id: str, stage: str) -> list[str]:
         """The customer entered a lifecycle stage: enroll into every published plan triggered by it."""
         plans = [p for p in self._trigger_plans(tenant.tenant_id) if stage_triggered(p, stage)]
@@ -292,7 +302,7 @@ class LifecycleService:
         return enrollment
 
     def _trigger_plans(self, tenant_id: str) -> list[Plan]:
-        """The tenant's published plans with a tag or stage trigger, highest priority first (briefly cached)."""
+        """Published plans with a tag, stage or channel trigger, highest priority first (briefly cached)."""
         now = self.monotonic()
         hit = self._triggers.get(tenant_id)
         if hit is not None and now - hit[0] < self.plan_cache_seconds:
@@ -301,7 +311,7 @@ class LifecycleService:
         cursor = None
         while True:
             page = self.repo.list_plans(tenant_id, status="published", cursor=cursor, limit=PLAN_PAGE)
-            plans += [p for p in page.items if p.trigger.type in ("tag", "stage")]
+            plans += [p for p in page.items if p.trigger.type in ("tag", "stage", "channel")]
             cursor = page.next_cursor
             if not cursor:
                 break

@@ -327,3 +327,21 @@ def test_a_channel_with_a_plan_enrolls_its_new_customers(env: Env) -> None:
     _, result = env.scan(ch.state)
     enrollment = env.store.get_enrollment("unit", result.customer_id, plan.plan_id)
     assert enrollment is not None and enrollment.source == "channel" and enrollment.status == "active"
+
+
+def test_a_plan_triggered_by_a_channel_enrolls_customers_added_through_it(env: Env) -> None:
+    ch = make_channel(env)
+    plan = env.svc.plans.create(
+        env.tenant,
+        {
+            "name": "抖音新客",
+            "trigger": {"type": "channel", "channel_id": ch.channel_id},
+            "steps": [{"id": "s1", "after_minutes": 5, "content_type": "service", "message": {"text": "你好"}}],
+        },
+    )
+    env.svc.plans.publish(env.tenant, plan.plan_id)
+    other = make_channel(env, name="B站", source="bilibili")
+    _, mine = env.scan(ch.state)
+    _, theirs = env.scan(other.state)
+    assert env.store.get_enrollment("unit", mine.customer_id, plan.plan_id).source == "channel"
+    assert env.store.get_enrollment("unit", theirs.customer_id, plan.plan_id) is None
