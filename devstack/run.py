@@ -2,7 +2,10 @@
 
 DynamoDB Local (persisted under devstack/.data/dynamodb; moto in memory when Java is missing), a moto server for
 EventBridge Scheduler, tables and schedule group provisioned from infra/, the WeCom sandbox, and the API under
-`chalice local`; then a demo tenant seeded through the real admin HTTP API. Ctrl-C stops everything it started.
+`chalice local`; then a demo tenant seeded through the real admin HTTP API. moto stores schedules but never fires
+them, so a Scheduler pump (devstack/pump.py) does: a thread of this process that invokes the app's real Lambda entry
+points (app.fire, i.e. chalicelib.jobs.sop.fire, for each due schedule; the @app.schedule jobs such as the 5-minute
+backstop at their rates) with the environment the API gets. Ctrl-C stops everything it started.
 
 Ports come from SIYU_API_PORT, SIYU_SANDBOX_PORT, SIYU_DYNAMODB_PORT and SIYU_MOTO_PORT (8000-8003), so two stacks
 can run side by side; everything binds 127.0.0.1.
@@ -12,22 +15,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
 import string
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
+from types import FrameType, SimpleNamespace
 from typing import Any, Protocol
 
 from chalicelib.settings import (
@@ -61,6 +69,9 @@ DATA_DIR = REPO_ROOT / "devstack" / ".data"
 ADMIN_TOKEN_FILE = "admin_token"
 DEMO_TENANT_FILE = "demo_tenant.json"
 SANDBOX_STATE_FILE = "sandbox.json"  # the WeCom sandbox's state, so contact ways and tags outlive a restart
+EVENTS_SECRET_FILE = "events_secret"  # the demo tenant's business-events secret (POST /t/demo/events is signed)
+CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
+PUMP_INTERVAL = 5.0  # seconds between two reads of the moto schedule group
 STAGE = "local"
 REGION = "us-east-1"
 
@@ -222,7 +233,8 @@ class HttpFn(Protocol):
 def seed(
     api_base: str, admin_token: str, sandbox_base: str | None, data_dir: Path, *, http: HttpFn = http_json
 ) -> dict[str, Any]:
-    """Create the demo tenant, a tenant admin token, two staff and one channel through the admin HTTP API.
+    """Create the demo tenant, a tenant admin token, two staff and one channel through the admin HTTP API, and keep
+    the tenant's business-events secret in data_dir (see _demo_events_secret).
 
     Idempotent: an existing tenant or staff member (409) is fine and the channel is created only when the tenant has
     none. The demo corp's callback secrets are kept in data_dir so restarts reuse the ones the tenant was made with.
@@ -242,13 +254,16 @@ def seed(
     warnings: list[str] = []
 
     tenant_body = {**DEMO_TENANT, "wecom": {**wecom, "secret": DEMO_WECOM_SECRET}}
-    status, _ = _call("POST", f"{api}/admin/tenants", ok=(200, 201, 409), token=admin_token, body=tenant_body)
+    status, created = _call("POST", f"{api}/admin/tenants", ok=(200, 201, 409), token=admin_token, body=tenant_body)
     tenant_created = status != 409
     if not tenant_created and fresh_secrets:
         warnings.append(
             f"tenant {DEMO_TENANT_ID!r} already existed but {_rel(data_dir / DEMO_TENANT_FILE)} was missing: the "
             "sandbox now signs with new secrets the tenant does not know. Reset with `make clean-data`."
         )
+    events_secret, events_secret_source = _demo_events_secret(
+        api, admin_token, data_dir, created if tenant_created else None, _call
+    )
 
     # Register the corp with the sandbox before the API creates anything WeCom-side (tags, contact ways), with the
     # tenant's secret so the sandbox checks gettoken the way WeCom does.
@@ -290,8 +305,36 @@ def seed(
         "channel_created": channel_created,
         "channel_state": channel.get("state"),
         "sandbox_registered": sandbox_registered,
+        "events_secret": events_secret,
+        "events_secret_source": events_secret_source,
         "warnings": warnings,
     }
+
+
+def _demo_events_secret(
+    api: str, admin_token: str, data_dir: Path, created: Any, call: Callable[..., tuple[int, Any]]
+) -> tuple[str, str]:
+    """(the demo tenant's events secret, where it came from), kept in data_dir/events_secret.
+
+    The API shows the secret once: in the creation answer (``created``, when the tenant was made just now), or when it
+    is rotated. A tenant that already existed keeps the secret stored at its creation; if that file is gone, the secret
+    is rotated once (PATCH /admin/tenants/demo) and the new one kept, so the demo can always sign business events.
+    """
+    path = data_dir / EVENTS_SECRET_FILE
+    if isinstance(created, dict) and isinstance(created.get("events_secret"), str) and created["events_secret"]:
+        _write_private(path, created["events_secret"] + "\n")
+        return created["events_secret"], f"new, kept in {_rel(path)}"
+    if created is None and path.exists():
+        kept = path.read_text(encoding="utf-8").strip()
+        if kept:
+            return kept, f"kept in {_rel(path)}"
+    url = f"{api}/admin/tenants/{DEMO_TENANT_ID}"
+    _, rotated = call("PATCH", url, ok=(200,), token=admin_token, body={"rotate_events_secret": True})
+    secret = rotated.get("events_secret") if isinstance(rotated, dict) else None
+    if not isinstance(secret, str) or not secret:
+        raise SeedError(f"PATCH {url} answered without an events_secret: {rotated!r}")
+    _write_private(path, secret + "\n")
+    return secret, f"rotated, kept in {_rel(path)}"
 
 
 # --------------------------------------------------------------------------------------------------------- the API
@@ -423,6 +466,38 @@ def _no_proxy(existing: str) -> str:
     return ",".join([*hosts, *[h for h in ("127.0.0.1", "localhost") if h not in hosts]])
 
 
+def chalice_environment(stage: str = STAGE, config_path: Path = CHALICE_CONFIG) -> dict[str, str]:
+    """What `chalice local --stage <stage>` adds to its environment from .chalice/config.json: the top-level
+    environment_variables, then the stage's (which win), as Chalice merges them for a deployed Lambda too."""
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    merged: dict[str, str] = {}
+    for scope in (config, (config.get("stages") or {}).get(stage) or {}):
+        merged.update({str(k): str(v) for k, v in (scope.get("environment_variables") or {}).items()})
+    return merged
+
+
+def handler_environment(api_env: Mapping[str, str], chalice_env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the app's handlers see under `chalice local`: the API's process environment with the
+    Chalice config's variables on top. The pump runs the fire and backstop handlers with exactly this."""
+    return {**api_env, **chalice_env}
+
+
+def adopt_environment(env: Mapping[str, str], environ: MutableMapping[str, str] | None = None) -> None:
+    """Make this process's environment ``env`` (by default os.environ), so the Lambda handlers the pump runs here
+    read the settings the API reads (chalicelib reads settings from the environment when a call needs them).
+
+    Variables ``env`` leaves out are removed: the AWS_* ones api_environment drops (a profile, a session token: the
+    handlers must use the dummy local credentials), and CHALICE_WORKER.
+    """
+    target = os.environ if environ is None else environ
+    for name in [n for n in target if n not in env]:
+        del target[name]
+    target.update(env)
+
+
 # ------------------------------------------------------------------------------------------------------- the stack
 
 
@@ -481,6 +556,7 @@ class StackState:
     dynamodb_kind: str = ""
     scheduler_endpoint: str = ""
     settings: Settings | None = None
+    pump: str | None = None  # what the Scheduler pump does (None: not running)
     admin_token: str = ""
     admin_token_source: str = ""
     seeded: dict[str, Any] | None = None
@@ -571,8 +647,263 @@ def _start_sandbox(config: StackConfig, stack: contextlib.ExitStack, api_base: s
     return str(sandbox.base_url).rstrip("/")
 
 
-def _watch_and_reload(api: ApiServer, config: StackConfig) -> None:
-    """Foreground loop until a signal: restart the API when its code changes, report when it dies."""
+def _pump_log(message: str) -> None:
+    """Pump lines carry the wall-clock time, so you can check that a task appeared at its due minute."""
+    print(f"devstack: {datetime.now().astimezone().strftime('%H:%M:%S')} {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """An ``@app.schedule`` job: its Lambda name, the app.py attribute that handles it, and its rate in seconds
+    (None for a cron expression, which the local pump does not run)."""
+
+    name: str
+    attribute: str
+    every: float | None
+
+
+_RATE_UNITS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
+CONTEXT_COUNTS = frozenset({"tenants"})  # counts in a job's result that say where it looked, not what it did
+
+
+def rate_seconds(expression: Any) -> float | None:
+    """Seconds between two runs for a Chalice ``Rate`` or a ``rate(N unit)`` string; None for anything else (cron)."""
+    text = expression.to_string() if hasattr(expression, "to_string") else str(expression)
+    match = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", text.strip())
+    return int(match.group(1)) * _RATE_UNITS[match.group(2)] if match else None
+
+
+def _lambda_context(name: str) -> SimpleNamespace:
+    """Enough of a Lambda context object for a handler run in this process."""
+    return SimpleNamespace(
+        function_name=f"siyu-{STAGE}-{name}",
+        aws_request_id=str(uuid.uuid4()),
+        memory_limit_in_mb=512,
+        get_remaining_time_in_millis=lambda: 300_000,
+    )
+
+
+def scheduled_event(name: str, now: datetime | None = None) -> dict[str, Any]:
+    """The event EventBridge delivers to an ``@app.schedule`` Lambda."""
+    at = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": at,
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:000000000000:rule/siyu-{STAGE}-{name}"],
+        "detail": {},
+    }
+
+
+class Handlers:
+    """The app's Lambda entry points, imported from app.py into this process for the pump and invoked as Lambda
+    invokes them (event, context; Chalice's middleware included): ``fire``, EventBridge Scheduler's target, and
+    every ``@app.schedule`` job (the backstop, the task sync, ...). After a code change, when the API restarts, they
+    are imported afresh, so the pump never runs older code than the API. A lock keeps a reload out of a running
+    handler.
+    """
+
+    MODULE = "app"
+    PACKAGES = ("app", "chalicelib")
+
+    def __init__(self, modules: MutableMapping[str, Any] | None = None, project_dir: Path = REPO_ROOT) -> None:
+        self._modules = sys.modules if modules is None else modules
+        self._project_dir = project_dir
+        self._lock = threading.Lock()
+        self._app: Any = None
+
+    def _loaded(self) -> Any:
+        if self._app is None:
+            if str(self._project_dir) not in sys.path:
+                sys.path.insert(0, str(self._project_dir))
+            try:
+                self._app = importlib.import_module(self.MODULE)
+            except BaseException:
+                self._forget()  # half-imported modules out, so the next attempt starts clean
+                raise
+        return self._app
+
+    def _forget(self) -> None:
+        doomed = [n for n in self._modules if any(n == p or n.startswith(p + ".") for p in self.PACKAGES)]
+        for name in doomed:
+            del self._modules[name]
+        importlib.invalidate_caches()
+        self._app = None
+
+    def fire(self, event: dict[str, Any]) -> Any:
+        """What EventBridge Scheduler does with a bucket schedule: invoke the ``fire`` Lambda with its Input."""
+        with self._lock:
+            return self._loaded().fire(event, _lambda_context("fire"))
+
+    def periodic(self) -> list[PeriodicJob]:
+        """The app's ``@app.schedule`` jobs, as app.py declares them now."""
+        with self._lock:
+            module = self._loaded()
+            return [
+                PeriodicJob(
+                    source.name, source.handler_string.rsplit(".", 1)[-1], rate_seconds(source.schedule_expression)
+                )
+                for source in module.app.event_sources
+                if hasattr(source, "schedule_expression")
+            ]
+
+    def run(self, job: PeriodicJob) -> Any:
+        """What EventBridge does when a job's rate comes round: invoke its Lambda with a scheduled event."""
+        with self._lock:
+            handler = getattr(self._loaded(), job.attribute)
+            return handler(scheduled_event(job.name), _lambda_context(job.name))
+
+    def reload(self) -> None:
+        """Drop app and every chalicelib module (and the services they cached) and import them again now.
+
+        Objects already made from the old modules (the sandbox's imports, run.py's Settings) keep working: they
+        hold their modules, they just are not the pump's any more. Raises what the new code raises on import."""
+        with self._lock:
+            self._forget()
+            self._loaded()
+
+
+class PeriodicJobs:
+    """The pump's periodic callable, which it calls every 5 minutes (and start_pump once at start): runs each
+    ``@app.schedule`` job whose rate has come round since its last run (the backstop every 5 minutes, a 10-minute
+    job every other call, ...). Rates under 5 minutes run every call; cron jobs never (said once). One job's failure
+    is logged and does not stop the others."""
+
+    SLACK = 30.0  # the pump's 5 minutes are not exact: a 10-minute job is due again after 9.5
+
+    def __init__(
+        self, handlers: Handlers, log: Callable[[str], None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.handlers = handlers
+        self.log = log
+        self.clock = clock
+        self._last: dict[str, float] = {}
+        self._said: set[str] = set()
+
+    def __call__(self) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        now = self.clock()
+        for job in self.handlers.periodic():
+            if job.every is None:
+                if job.name not in self._said:
+                    self._said.add(job.name)
+                    self.log(f"pump: job {job.name} has a cron schedule: the local pump does not run it")
+                continue
+            last = self._last.get(job.name)
+            if last is not None and now - last < job.every - self.SLACK:
+                continue
+            self._last[job.name] = now
+            try:
+                results[job.name] = result = self.handlers.run(job)
+            except Exception as exc:
+                self.log(f"pump: job {job.name} failed: {type(exc).__name__}: {exc}")
+                continue
+            line = describe_job(job.name, result)
+            if line:
+                self.log(line)
+        return results
+
+
+def describe_job(name: str, result: Any) -> str | None:
+    """A line for a periodic job that did something (a non-zero count in its result); None when it had nothing."""
+    if not isinstance(result, Mapping):
+        return None
+    if name == "backstop":
+        fired = result.get("buckets_fired") or 0
+        return f"pump: backstop fired {fired} overdue bucket(s)" if fired else None
+    counts = {k: v for k, v in result.items() if isinstance(v, int | float) and not isinstance(v, bool) and v}
+    if not set(counts) - CONTEXT_COUNTS:  # e.g. only "tenants 1": it looked, nothing happened
+        return None
+    return f"pump: {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def describe_jobs(jobs: list[PeriodicJob]) -> str:
+    """The periodic jobs for the banner, e.g. ``backstop every 5 min, task_sync every 10 min``."""
+
+    def every(job: PeriodicJob) -> str:
+        if job.every is None:
+            return "cron: not run locally"
+        minutes = job.every / 60
+        return f"every {minutes:g} min" if minutes >= 1 else f"every {job.every:g} s"
+
+    return ", ".join(f"{job.name} {every(job)}" for job in jobs) or "none"
+
+
+def _fire_and_report(fire: Callable[[dict[str, Any]], Any], log: Callable[[str], None]) -> Callable[..., Any]:
+    """The pump's fire callable: the real handler, then one line on what the bucket became."""
+
+    def fire_bucket(payload: dict[str, Any]) -> Any:
+        report = fire(payload)
+        if isinstance(report, dict):
+            log(describe_fire(str(payload.get("bucket_id")), report))
+        return report
+
+    return fire_bucket
+
+
+def describe_fire(bucket_id: str, report: Mapping[str, Any]) -> str:
+    """One line for a FireReport: tasks made, touches by outcome, and the rules behind skips and moves."""
+    counts = ", ".join(f"{report.get(k) or 0} {k}" for k in ("sent", "skipped", "dropped", "moved", "failed"))
+    reasons = report.get("reasons") or {}
+    why = f" ({', '.join(f'{r}: {n}' for r, n in sorted(reasons.items()))})" if reasons else ""
+    return f"pump: bucket {bucket_id}: {report.get('tasks') or 0} task(s); touches {counts}{why}"
+
+
+def start_pump(
+    settings: Settings,
+    scheduler_client: Any,
+    stack: contextlib.ExitStack,
+    handlers: Handlers,
+    *,
+    interval: float = PUMP_INTERVAL,
+    log: Callable[[str], None] = _pump_log,
+) -> Any:
+    """Start the Scheduler pump in a thread of this process; Ctrl-C (the ExitStack) stops it first.
+
+    It fires the group's due schedules through app.fire (chalicelib.jobs.sop.fire) and runs the app's periodic jobs
+    (the backstop, chalicelib.jobs.sop.backstop, every 5 minutes; the others at their rates): the deployed Lambda
+    handlers, reading their settings from the environment (adopt_environment first). The periodic jobs also run once
+    now, so touches left overdue while the stack was down fire at once (moto forgets schedules on exit).
+    """
+    from devstack.pump import SchedulerPump
+
+    periodic = PeriodicJobs(handlers, log)
+    pump = SchedulerPump(
+        scheduler_client,
+        settings.schedule_group,
+        fire=_fire_and_report(handlers.fire, log),
+        backstop=periodic,
+        interval=interval,
+        log=log,
+    )
+    try:
+        periodic()
+    except Exception as exc:  # e.g. app.py does not import: the stack stays up, the pump retries
+        log(f"pump: the periodic jobs did not run at start: {type(exc).__name__}: {exc}")
+    pump.start()
+    stack.callback(pump.stop)
+    return pump
+
+
+def pump_summary(settings: Settings, handlers: Handlers) -> str:
+    """The banner's Pump line: what it fires, and the periodic jobs it runs."""
+    try:
+        jobs = describe_jobs(handlers.periodic())
+    except Exception as exc:  # app.py does not import right now; the pump line says so instead of failing
+        jobs = f"unknown ({type(exc).__name__}: {exc})"
+    return (
+        f"fires due schedules of group {settings.schedule_group} every {PUMP_INTERVAL:g} s through app.fire; "
+        f"periodic jobs: {jobs}"
+    )
+
+
+def _watch_and_reload(api: ApiServer, config: StackConfig, handlers: Handlers | None = None) -> None:
+    """Foreground loop until a signal: restart the API (and reload the pump's handlers) when the code changes,
+    report when the API dies."""
     snapshot = _code_snapshot() if config.reload else {}
     reported_exit = False
     while True:
@@ -599,6 +930,12 @@ def _watch_and_reload(api: ApiServer, config: StackConfig) -> None:
         except StackError as exc:
             reported_exit = True
             _warn(f"the API did not come back: {exc}. Waiting for the next code change.")
+        if handlers is not None:
+            try:
+                handlers.reload()
+                _say("the pump's handlers reloaded")
+            except Exception as exc:
+                _warn(f"the pump cannot load the new code ({type(exc).__name__}: {exc}); it retries on every fire.")
 
 
 def banner(state: StackState, config: StackConfig) -> str:
@@ -613,7 +950,8 @@ def banner(state: StackState, config: StackConfig) -> str:
         + (", reloads on code changes)" if config.reload else ")"),
         f"  WeCom sandbox  {state.sandbox_url or '(not running: devstack/sandbox.py missing)'}",
         f"  DynamoDB       {state.dynamodb_endpoint}   {state.dynamodb_kind}",
-        f"  Scheduler      {state.scheduler_endpoint}   (moto: schedules are stored, never fire)",
+        f"  Scheduler      {state.scheduler_endpoint}   (moto stores schedules but never fires them: the pump does)",
+        f"  Pump           {state.pump or 'NOT RUNNING: due touches stay unfired'}",
     ]
     if s is not None:
         lines.append(f"  Tables         {s.table_name}, {s.idempotency_table_name};  schedule group {s.schedule_group}")
@@ -626,6 +964,8 @@ def banner(state: StackState, config: StackConfig) -> str:
         lines += [
             f"  Demo tenant    {seeded['tenant_id']} / corp {seeded['corp_id']} ({tenant_how})",
             f"  Tenant token   {seeded['tenant_token']}   (role admin, new each run)",
+            f"  Events secret  {seeded['events_secret']}   ({seeded['events_secret_source']}; signs POST "
+            f"/t/{seeded['tenant_id']}/events)",
             f"  Demo channel   {channel.get('name', '?')}  state={seeded['channel_state']!r}  ({channel_how})",
             "  Sandbox        "
             + ("demo corp registered for callbacks" if seeded["sandbox_registered"] else "demo corp NOT registered"),
@@ -675,7 +1015,10 @@ def run(config: StackConfig) -> int:
                     wecom_base_url=state.sandbox_url or f"http://{LOOPBACK}:{config.sandbox_port}",
                     admin_token=state.admin_token,
                 )
-                state.settings = settings = Settings.from_env(env)  # exactly what the API will read
+                # The pump runs the fire/backstop handlers in this process: same environment, same tables and group.
+                handler_env = handler_environment(env, chalice_environment())
+                adopt_environment(handler_env)
+                state.settings = settings = Settings.from_env(handler_env)  # exactly what the API will read
                 with _timed(state, "provision"):
                     provision(
                         settings,
@@ -689,6 +1032,12 @@ def run(config: StackConfig) -> int:
                 _say(f"starting the API: {' '.join(api.command()[1:])}")
                 state.timings["API"] = api.start()
 
+                scheduler = local_client("scheduler", state.scheduler_endpoint, REGION)
+                handlers = Handlers()
+                with _timed(state, "pump"):
+                    start_pump(settings, scheduler, stack, handlers)
+                state.pump = pump_summary(settings, handlers)
+
                 if config.seed:
                     try:
                         with _timed(state, "seed"):
@@ -698,7 +1047,7 @@ def run(config: StackConfig) -> int:
                         _warn(f"seeding the demo tenant failed; the stack stays up without it.\n  {exc}")
                 state.timings["total"] = time.monotonic() - began
                 print(banner(state, config), flush=True)
-                _watch_and_reload(api, config)
+                _watch_and_reload(api, config, handlers)
             except Shutdown as stop:
                 _install_signals(_while_stopping)
                 print(f"\ndevstack: {stop} received: stopping everything ...", flush=True)

@@ -1,0 +1,178 @@
+"""The local stack's Scheduler pump, in process: moto's Scheduler holds the bucket schedules the app creates, and the
+pump fires them through the same handlers `make run` uses (devstack.run.Handlers -> chalicelib.jobs.sop), on a
+virtual clock. This is the README's minutes-apart walk-through without the servers: a scan enrolls two customers,
+the first step becomes one staff task on time, staff confirm it, a signed trial purchase ends one enrollment, and
+the next step's task carries only the other customer."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from chalicelib.adapters.clock import SystemClock
+from chalicelib.domain.events_business import sign
+from devstack import run
+from devstack.pump import SchedulerPump
+from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
+
+GROUP = "siyu-functional"  # the group the `api` fixture provisions (SIYU_SCHEDULE_GROUP)
+STEPS = [  # two minutes apart: each touch is more than a minute ahead when scheduled, so it gets its own schedule
+    {"id": "s1", "after_minutes": 2, "content_type": "service", "message": {"text": "同学你好～"}, "notes": "破冰"},
+    {"id": "s2", "after_minutes": 4, "content_type": "service", "message": {"text": "资料包看了吗？"}},
+]
+
+
+class VirtualClock:
+    """The app's clock (SystemClock) and the pump's, moved by hand: 10:00:05 in Shanghai, outside quiet hours."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 1, 2, 0, 5, tzinfo=UTC)
+
+    def advance_to(self, hhmmss: str) -> None:
+        hour, minute, second = (int(p) for p in hhmmss.split(":"))
+        self.now = datetime(2026, 12, 1, hour - 8, minute, second, tzinfo=UTC)  # given in Asia/Shanghai (UTC+8)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[VirtualClock]:
+    virtual = VirtualClock()
+    monkeypatch.setattr(SystemClock, "now", lambda self: virtual.now)
+    yield virtual
+
+
+def _schedules(client: Any) -> dict[str, str]:
+    names = [s["Name"] for s in client.list_schedules(GroupName=GROUP)["Schedules"]]
+    return {n: client.get_schedule(Name=n, GroupName=GROUP)["ScheduleExpression"] for n in names}
+
+
+def _mass_tasks(api: Api, token: str) -> list[dict[str, Any]]:
+    items = api.call("GET", f"/t/{TENANT}/tasks", token=token).json["items"]
+    return sorted((t for t in items if t["kind"] == "mass"), key=lambda t: t["step_id"])
+
+
+def test_the_pump_fires_bucket_schedules_on_time_through_the_fire_handler(api: Api, clock: VirtualClock) -> None:
+    created = api.call(
+        "POST",
+        "/admin/tenants",
+        {"tenant_id": TENANT, "name": "示例教育", "corp_id": CORP, "timezone": "Asia/Shanghai", "wecom": WECOM},
+        ADMIN,
+    )
+    secret = created.json["events_secret"]
+    token = api.token(TENANT, "admin")
+    api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师"}, token)
+    plan = api.call(
+        "POST",
+        f"/t/{TENANT}/plans",
+        {
+            "name": "四分钟体验",
+            "trigger": {"type": "manual"},
+            "steps": STEPS,
+            "exit": [{"type": "order", "kind": "trial"}],
+        },
+        token,
+    ).json
+    assert api.call("POST", f"/t/{TENANT}/plans/{plan['plan_id']}/publish", {}, token).status_code == 200
+    channel = api.call(
+        "POST", f"/t/{TENANT}/channels", {"name": "抖音", "source": "douyin", "staff": {"userids": ["zhang"]}}, token
+    ).json
+    patched = api.call("PATCH", f"/t/{TENANT}/channels/{channel['channel_id']}", {"plan_id": plan["plan_id"]}, token)
+    assert patched.status_code == 200, patched.body
+
+    buyer, other = (api.scan(channel["state"], userid="zhang")[1].json["customer_id"] for _ in range(2))
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    assert list(_schedules(scheduler).values()) == ["at(2026-12-01T10:02:00)"]  # one schedule for both customers
+
+    lines: list[str] = []
+    handlers = run.Handlers()
+    pump = SchedulerPump(
+        scheduler,
+        GROUP,
+        fire=run._fire_and_report(handlers.fire, lines.append),
+        backstop=run.PeriodicJobs(handlers, lines.append),
+        now=lambda: clock.now,
+        log=lines.append,
+    )
+    clock.advance_to("10:01:50")
+    assert pump.run_once() == 0 and _mass_tasks(api, token) == []  # not due yet
+
+    clock.advance_to("10:02:01")  # the due minute: the pump fires, the task is there
+    assert pump.run_once() == 1
+    [first] = _mass_tasks(api, token)
+    assert first["step_id"] == "s1" and first["userid"] == "zhang" and first["notes"] == "破冰"
+    assert sorted(c["customer_id"] for c in first["customers"]) == sorted([buyer, other])
+    assert first["status"] == "created" and first["msgid"]
+    assert lines[-1].startswith(f"pump: bucket {first['bucket_id']}: 1 task(s); touches 2 sent")
+    # ActionAfterCompletion=DELETE: the fired schedule is gone; the next step has its own.
+    assert list(_schedules(scheduler).values()) == ["at(2026-12-01T10:04:00)"]
+
+    # Staff confirm: in WeCom (the sandbox sends it) and in Siyu.
+    assert api.sandbox.world.confirm_task(first["msgid"], "zhang")["sent"] == 2
+    confirmed = api.call("POST", f"/t/{TENANT}/tasks/{first['task_id']}/confirm", {}, token)
+    assert confirmed.status_code == 200 and confirmed.json["status"] == "confirmed"
+
+    # A signed trial purchase ends the buyer's enrollment.
+    clock.advance_to("10:03:00")
+    body = json.dumps(
+        {
+            "event_id": "order-1",
+            "type": "order",
+            "customer_id": buyer,
+            "occurred_at": "2026-12-01T10:02:30+08:00",
+            "kind": "trial",
+            "amount": 9.9,
+        }
+    ).encode()
+    stamp = str(int(clock.now.timestamp()))
+    resp = api.call(
+        "POST",
+        f"/t/{TENANT}/events",
+        body,
+        headers={"X-Siyu-Timestamp": stamp, "X-Siyu-Signature": sign(secret, stamp, body)},
+    )
+    assert resp.status_code == 200 and resp.json["results"][0]["status"] == "applied", resp.body
+
+    clock.advance_to("10:04:00")
+    assert pump.run_once() == 1
+    second = _mass_tasks(api, token)[-1]
+    assert second["step_id"] == "s2"
+    assert [c["customer_id"] for c in second["customers"]] == [other]  # the buyer left the plan
+    assert "1 skipped" in lines[-1] and "enrollment_ended: 1" in lines[-1]
+    assert _schedules(scheduler) == {}  # the last step: nothing left to fire
+    assert pump.run_once() == 0
+
+
+def test_start_pump_runs_the_backstop_at_once_and_stops_with_the_stack(api: Api, clock: VirtualClock) -> None:
+    """A touch due within a minute of scheduling gets no schedule (the backstop fires it): the pump's first
+    backstop, at start, catches what was overdue while the stack was down."""
+    api.call(
+        "POST", "/admin/tenants", {"tenant_id": TENANT, "name": "示例教育", "corp_id": CORP, "wecom": WECOM}, ADMIN
+    )
+    token = api.token(TENANT, "admin")
+    api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师"}, token)
+    step = {"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "你好"}}
+    plan = api.call("POST", f"/t/{TENANT}/plans", {"name": "p", "trigger": {"type": "manual"}, "steps": [step]}, token)
+    api.call("POST", f"/t/{TENANT}/plans/{plan.json['plan_id']}/publish", {}, token)
+    channel = api.call(
+        "POST",
+        f"/t/{TENANT}/channels",
+        {"name": "抖音", "source": "douyin", "plan_id": plan.json["plan_id"], "staff": {"userids": ["zhang"]}},
+        token,
+    ).json
+    api.scan(channel["state"])
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    assert _schedules(scheduler) == {}
+
+    clock.now += timedelta(seconds=30)
+    lines: list[str] = []
+    with contextlib.ExitStack() as stack:
+        pump = run.start_pump(run.Settings(schedule_group=GROUP), scheduler, stack, run.Handlers(), log=lines.append)
+        assert "pump: backstop fired 1 overdue bucket(s)" in lines
+        assert [t["step_id"] for t in _mass_tasks(api, token)] == ["s1"]
+        assert pump._thread is not None and pump._thread.is_alive()
+    assert not pump._thread.is_alive()  # the ExitStack (Ctrl-C in `make run`) stopped it
