@@ -62,18 +62,8 @@ class BulkEnrollment:
         while job["status"] == "running" and time.monotonic() < deadline:
             flt = CustomerFilter(**job["filter"])
             page = self.customers.list_customers(tenant.tenant_id, flt, cursor=job["cursor"], limit=PAGE)
-            source = f"bulk:{job_id}"
-            enrolled = skipped = 0
-            for customer in page.items:
-                current = repo.get_enrollment(tenant.tenant_id, customer.customer_id, job["plan_id"])
-                if current is not None and current.source == source:
-                    continue  # this job enrolled them already (a re-run page)
-                try:
-                    done = self.engine.enroll(tenant, customer.customer_id, job["plan_id"], source=source)
-                except NotFoundError:
-                    done = None
-                enrolled += done is not None
-                skipped += done is None
+            with self.engine.batch():  # a due-now first step fires once per page, as one task per executor
+                enrolled, skipped = self._enroll_page(tenant, job, page.items)
             advanced = dict(
                 job,
                 seq=job["seq"] + 1,
@@ -88,6 +78,21 @@ class BulkEnrollment:
                 return self.status(tenant.tenant_id, job_id)  # another worker advanced it
             job = advanced
         return job
+
+    def _enroll_page(self, tenant: Tenant, job: dict[str, Any], customers: list[Any]) -> tuple[int, int]:
+        source = f"bulk:{job['job_id']}"
+        enrolled = skipped = 0
+        for customer in customers:
+            current = self.engine.repo.get_enrollment(tenant.tenant_id, customer.customer_id, job["plan_id"])
+            if current is not None and current.source == source:
+                continue  # this job enrolled them already (a re-run page)
+            try:
+                done = self.engine.enroll(tenant, customer.customer_id, job["plan_id"], source=source)
+            except NotFoundError:
+                done = None
+            enrolled += done is not None
+            skipped += done is None
+        return enrolled, skipped
 
     def continue_running(self, tenant: Tenant, *, budget_seconds: float) -> int:
         """The backstop's share: advance every running job of the tenant within the budget."""

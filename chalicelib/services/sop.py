@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -45,8 +47,10 @@ from chalicelib.errors import InvalidError, NotFoundError, SiyuError
 from chalicelib.observability import logger
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, WeComCredentials, WeComPort
 
-INLINE_FIRE = timedelta(seconds=60)  # due sooner than this: no schedule, the caller fires (or the backstop does)
+INLINE_FIRE = timedelta(seconds=60)  # due sooner than this: no schedule; the operation fires it itself
+MAX_INLINE_ROUNDS = 50
 BACKSTOP_GRACE = timedelta(minutes=5)
+BACKSTOP_DAYS = 7  # how far back the backstop looks for open buckets (a schedule lost a week ago still fires)
 RECONCILE_AFTER = timedelta(minutes=2)
 
 
@@ -170,6 +174,9 @@ class SopEngine:
         self.wecom = wecom
         self.clock = clock
         self.ids = ids
+        self._inline: set[tuple[str, str]] = set()
+        self._firing_inline = False
+        self._batch_depth = 0
 
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self.repo.get_tenant(tenant_id)
@@ -206,7 +213,33 @@ class SopEngine:
 
         for_engine(self).on_enrolled(tenant, enrollment, plan)  # the silence timer, if the plan has a rule
         self.schedule(tenant, plan, enrollment, plan.steps[0], occurrence=0)
+        self._fire_inline()
         return enrollment
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Enroll many at once: due-now buckets fire once at the end (one task per executor), not per enrollment."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                self._fire_inline()
+
+    def _fire_inline(self) -> None:
+        """Fire the buckets queued as due-now during this operation (bounded: a chain of 0-minute steps)."""
+        if self._firing_inline or self._batch_depth:
+            return  # the outer call drains them
+        self._firing_inline = True
+        try:
+            for _ in range(MAX_INLINE_ROUNDS):
+                if not self._inline:
+                    return
+                tenant_id, bucket_id = self._inline.pop()
+                self.fire(tenant_id, bucket_id)
+        finally:
+            self._firing_inline = False
 
     def schedule(
         self,
@@ -236,7 +269,10 @@ class SopEngine:
         self.repo.add_touch(tenant.tenant_id, touch)
         first = self.repo.register_bucket(tenant.tenant_id, bucket)
         if due - self.clock.now() <= INLINE_FIRE:
-            self.repo.reopen_bucket(tenant.tenant_id, bucket)  # the backstop (or the caller) fires it now
+            # Due now: no schedule (an at() in the past is not worth the risk). The bucket goes where the backstop
+            # looks, and the operation that queued it fires it before returning (see _fire_inline).
+            self.repo.reopen_bucket(tenant.tenant_id, bucket)
+            self._inline.add((tenant.tenant_id, bucket.bucket_id))
         elif first:
             expression, tz = timing.schedule_at(due, zone)
             self.scheduler.schedule(
@@ -284,6 +320,7 @@ class SopEngine:
                     continue
                 if self._close(tenant, touch, SKIPPED, f"moved:{decision.reason}", report):
                     self.schedule(tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=decision.due)
+                    self._advance(tenant, plan, enrollment, step, complete=False)
                     report.count("moved", None)
                 continue
             rules = rules_of(tenant)
@@ -306,6 +343,7 @@ class SopEngine:
                             else _next_month_start(now, tenant, step, rules)
                         )
                         self.schedule(tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=later)
+                        self._advance(tenant, plan, enrollment, step, complete=False)
                         report.count("moved", None)
                 else:
                     self._close(tenant, touch, DROPPED, refused, report)
@@ -317,6 +355,7 @@ class SopEngine:
                 self._task(tenant, plan, step, bucket, executor, members, report)
         if not keep_open:
             self.repo.drain_bucket(tenant_id, bucket_id)
+        self._fire_inline()
         logger.info(
             "bucket fired",
             extra={
@@ -335,9 +374,14 @@ class SopEngine:
             report.count(state, reason)
         return won
 
-    def _advance(self, tenant: Tenant, plan: Plan, enrollment: Enrollment, step: Step) -> None:
-        """Schedule the enrollment's next step, or complete it after the last one."""
+    def _advance(
+        self, tenant: Tenant, plan: Plan, enrollment: Enrollment, step: Step, *, complete: bool = True
+    ) -> None:
+        """Schedule the enrollment's next step (its time counts from the enrollment, so a step moved later never
+        delays the next one; queuing it twice is a no-op), or complete the enrollment after the last one."""
         following = next_step(plan, step.id)
+        if following is None and not complete:
+            return
         if following is None:
             self.repo.end_enrollment(
                 tenant.tenant_id,
@@ -478,13 +522,14 @@ class SopEngine:
     # --- backstop ---------------------------------------------------------------------------------------------
 
     def backstop(self, tenant_id: str) -> list[FireReport]:
-        """Fire every bucket still open past its minute (lost schedules, late joiners), today's and yesterday's,
-        and reconcile tasks a crash left between claim and WeCom."""
+        """Fire every bucket still open past its minute (lost schedules, late joiners) of the last week, and
+        reconcile tasks a crash left between claim and WeCom."""
         self.reconcile(tenant_id)
         now = self.clock.now()
         cutoff = timing.minute_bucket(now)
         reports = []
-        for day in sorted({timing.minute_bucket(now - timedelta(days=1))[:8], cutoff[:8]}):
+        days = {timing.minute_bucket(now - timedelta(days=n))[:8] for n in range(BACKSTOP_DAYS + 1)}
+        for day in sorted(days):
             for bucket in self.repo.open_buckets(tenant_id, day=day, until_minute=cutoff):
                 reports.append(self.fire(tenant_id, bucket.bucket_id))
         return reports

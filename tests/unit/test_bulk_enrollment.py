@@ -55,3 +55,26 @@ def test_a_bulk_job_interrupted_midway_is_continued_by_the_backstop(env: Env, mo
     stale = dict(job, seq=job["seq"] + 1, cursor="x")  # read before the backstop advanced it
     assert env.store.put_job("unit", stale) is False
     assert env.svc.bulk.status("unit", job["job_id"]) == final
+
+
+def test_a_due_now_step_fires_at_enrollment_and_once_per_page_in_bulk(env: Env, monkeypatch: Any) -> None:
+    monkeypatch.setattr(bulk_module, "PAGE", 50)
+    plan = env.svc.plans.create(
+        env.tenant,
+        {
+            "name": "立即破冰",
+            "trigger": {"type": "manual"},
+            "steps": [{"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "你好"}}],
+        },
+    )
+    env.svc.plans.publish(env.tenant, plan.plan_id)
+    ch = make_channel(env)
+    first = env.scan(ch.state)[1].customer_id
+    env.svc.sop.enroll(env.tenant, first, plan.plan_id)  # due now: fired on the spot, no schedule
+    assert len(env.world.calls("externalcontact/add_msg_template")) == 1
+    assert env.svc.sop.scheduler.calls == 0
+    for _ in range(30):
+        env.scan(ch.state)
+    env.svc.bulk.start(env.tenant, plan.plan_id, CustomerFilter(channel_id=ch.channel_id))
+    calls = env.world.calls("externalcontact/add_msg_template")
+    assert len(calls) == 2 and len(calls[1].payload["external_userid"]) == 30  # one task for the whole page
