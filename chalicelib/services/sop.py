@@ -297,6 +297,7 @@ class SopEngine:
         now = self.clock.now()
         groups: dict[str, list[tuple[Touch, Customer, Enrollment]]] = defaultdict(list)
         keep_open = False
+        plan_cache: dict[tuple[str, int], Plan | None] = {}
         for touch in self.repo.touches_in(tenant_id, bucket_id):
             customer = self.repo.get_customer(tenant_id, touch.customer_id)
             enrollment = self.repo.get_enrollment(tenant_id, touch.customer_id, bucket.plan_id)
@@ -326,14 +327,18 @@ class SopEngine:
             rules = rules_of(tenant)
             day_cap = rules.daily_caps.get(step.content_type)
             local_day = timing.local_day(now, tenant.zone)
-            refused = self.repo.take_quota(
-                tenant_id,
-                customer.customer_id,
-                month=local_day[:7],
-                day_key=f"{local_day}#{step.content_type}" if day_cap is not None else None,
-                day_cap=day_cap,
-                month_cap=timing.monthly_limit(rules, now, tenant.zone),
-            )
+            refused: str | None = None
+            if day_cap is not None and self._outranked(tenant, customer.customer_id, plan, step, now, plan_cache):
+                refused = "cap"  # a higher-priority plan has this customer's capped touch later today
+            if refused is None:
+                refused = self.repo.take_quota(
+                    tenant_id,
+                    customer.customer_id,
+                    month=local_day[:7],
+                    day_key=f"{local_day}#{step.content_type}" if day_cap is not None else None,
+                    day_cap=day_cap,
+                    month_cap=timing.monthly_limit(rules, now, tenant.zone),
+                )
             if refused is not None:
                 if step.on_cap == "defer":
                     if self._close(tenant, touch, SKIPPED, f"moved:{refused}", report):
@@ -367,6 +372,36 @@ class SopEngine:
             },
         )
         return report
+
+    def _outranked(
+        self,
+        tenant: Tenant,
+        customer_id: str,
+        plan: Plan,
+        step: Step,
+        now: datetime,
+        cache: dict[tuple[str, int], Plan | None],
+    ) -> bool:
+        """Whether another active plan of higher priority has a touch of the same capped content type due later
+        today for this customer: the daily cap is kept for it (higher priority wins; this touch yields)."""
+        today = timing.local_day(now, tenant.zone)
+        for other in self.repo.enrollments_of(tenant.tenant_id, customer_id):
+            if other.status != ACTIVE or other.plan_id == plan.plan_id:
+                continue
+            key = (other.plan_id, other.version)
+            if key not in cache:
+                cache[key] = self.plans.plan_version(tenant.tenant_id, other.plan_id, other.version)
+            rival = cache[key]
+            if rival is None or rival.priority <= plan.priority or rival.status != PlanStatus.PUBLISHED:
+                continue
+            enrolled = datetime.fromisoformat(other.enrolled_at)
+            for s in rival.steps:
+                if s.content_type != step.content_type:
+                    continue
+                due = timing.due_at(s, enrolled, rules_of(tenant), tenant.zone).due
+                if due > now and timing.local_day(due, tenant.zone) == today:
+                    return True
+        return False
 
     def _close(self, tenant: Tenant, touch: Touch, state: str, reason: str | None, report: FireReport) -> bool:
         won = self.repo.move_touch(tenant.tenant_id, touch, to_state=state, from_state=SCHEDULED, reason=reason)

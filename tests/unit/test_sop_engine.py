@@ -371,3 +371,25 @@ def test_the_wecom_monthly_receive_limit_holds_across_plans(env: Env) -> None:
     reports = sorted(env.fire_due(), key=lambda r: r.bucket_id)
     assert [r.sent for r in reports] == [1, 1, 0]
     assert reports[2].dropped == 1 and reports[2].reasons == {"monthly_limit": 1}
+
+
+def test_higher_priority_wins_the_daily_cap_even_when_it_fires_later(env: Env) -> None:
+    env.plans.add(plan([step("m1", content_type="marketing", day=0, at="18:30")], plan_id="pl_low", priority=1))
+    env.plans.add(plan([step("m1", content_type="marketing", day=0, at="20:00")], plan_id="pl_high", priority=9))
+    c = env.customer(1)
+    for pid in ("pl_low", "pl_high"):
+        env.engine.enroll(env.tenant, c.customer_id, pid)
+    env.clock.current = datetime(2026, 12, 1, 10, 30, tzinfo=UTC)  # 18:30 Shanghai: the low plan's touch is due
+    [low] = [
+        env.engine.fire("sop", s["payload"]["bucket_id"])
+        for s in list(env.scheduler.schedules.values())
+        if s["payload"]["bucket_id"].startswith("pl_low")
+    ]
+    assert low.sent == 0 and low.moved == 1 and low.reasons == {"moved:cap": 1}  # yields to the higher plan
+    env.clock.current = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # 20:00: the high plan's touch
+    [high] = [
+        env.engine.fire("sop", s["payload"]["bucket_id"])
+        for s in list(env.scheduler.schedules.values())
+        if s["payload"]["bucket_id"].startswith("pl_high")
+    ]
+    assert high.sent == 1
