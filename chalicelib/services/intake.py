@@ -385,6 +385,12 @@ class IntakeService:
             detail = {"fail_reason": ev.fail_reason}
         fact = self._fact(tenant, customer.customer_id, ev, digest, at, "", detail)
         self.repo.save_event(tenant.tenant_id, updated, expected_version=customer.version, fact=fact, counter=counter)
+        added = sorted(updated.tags - customer.tags)
+        if added and self.triggers is not None:  # staff tagged the customer in WeCom: tag-triggered plans
+            try:
+                self.triggers.on_tags_added(tenant, customer.customer_id, added)
+            except SiyuError as exc:
+                logger.warning("tag trigger failed", extra={"code": exc.code, "tenant": tenant.tenant_id})
         logger.info(
             "contact event applied",
             extra={"tenant": tenant.tenant_id, "outcome": outcome, "customer_id": customer.customer_id},

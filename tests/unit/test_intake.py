@@ -253,6 +253,17 @@ def test_event_for_unknown_customer_is_ignored(env: Env) -> None:
 def test_edit_syncs_wecom_tags_and_learns_the_phone(env: Env) -> None:
     ch = make_channel(env)
     ext = "wmedited000000000000000000001"
+    intent = env.svc.tags.taxonomy("unit").group_named("报课意向度")
+    assert intent is not None and intent.find("高") is not None
+    triggered = env.svc.plans.create(
+        env.tenant,
+        {
+            "name": "高意向跟进",
+            "trigger": {"type": "tag", "tag_id": intent.find("高").tag_id},
+            "steps": [{"id": "s1", "after_minutes": 30, "content_type": "service", "message": {"text": "课程介绍"}}],
+        },
+    )
+    env.svc.plans.publish(env.tenant, triggered.plan_id)  # live before any intake reads the plans (cached 30 s)
     env.world.register_contact(CORP, ext, remark_mobiles=["13912345678"])
     env.world.inject("externalcontact/get", 45009)  # the profile (and phone) stay unknown at add time
     _fields, created = env.scan(ch.state, external_userid=ext)
@@ -271,6 +282,8 @@ def test_edit_syncs_wecom_tags_and_learns_the_phone(env: Env) -> None:
     )
     _, edited = env.event("edit_external_contact", userid="zhang", external_userid=ext)
     assert edited.outcome == "updated"
+    enrollment = env.store.get_enrollment("unit", created.customer_id, triggered.plan_id)
+    assert enrollment is not None and enrollment.source == "tag"  # the tag staff added in WeCom triggered it
     c = _customer(env, created.customer_id)
     assert high.tag_id in c.tags and c.phone_masked == "139****5678"
     assert any(a.startswith("phone:") for a in c.aliases)
