@@ -177,6 +177,9 @@ ENGINE_CALLS = {
     ("Query", "table:BKT"): "touches_in",
     ("UpdateItem", "BKT/*"): "move_touch",
     ("UpdateItem", "C/CAP"): "take_cap",
+    ("UpdateItem", "C/QUOTA"): "take_quota (daily cap + monthly limit)",
+    ("Query", "table:C"): "enrollments_of",
+    ("PutItem", "C/SIL"): "silence timer",
     ("PutItem", "TASK/TASK"): "create_task / save_task",
 }
 

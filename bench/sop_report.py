@@ -162,7 +162,9 @@ def render_sop(sop: SopResults, command: str) -> list[str]:
         "",
         f"- Same stack as above (DynamoDB Local, fresh tables, the meter, the calibration). Setup through the API, not "
         f"measured: tenant `sopbench` (Asia/Shanghai), a tenant admin token, {sop.staff} staff, two published plans "
-        "with the steps below (the measured one, and an identical warm-up plan); then the customers written "
+        "with the steps below (the measured one, and an identical warm-up plan; manual trigger, audience stage "
+        "`new`, exit on a trial order, re-entry never, priority 10, no silence rule, which would add a timer write "
+        "per enrollment); then the customers written "
         "straight through the store (`store.create_customer`, as intake leaves them: profile synced, a channel "
         "touch, an active relation, two tags), owners round-robin over the staff, each a friend of its owner in "
         "the sandbox world.",
@@ -314,6 +316,17 @@ def hot_spots(sop: SopResults) -> list[str]:
                 "never deleted, so a container-wide set is safe), or registering the next step's bucket once per "
                 "fire, saves 1 write unit and 1 round trip per touch."
             )
+    rivals = _calls(fire, "Query", "table:C")
+    if rivals:
+        out.append(
+            f"**A Query of the customer's enrollments per capped touch.** Before taking the daily cap, `fire` asks "
+            f"whether a higher-priority plan has this customer's capped touch later today (`_outranked` -> "
+            f"`enrollments_of`, strongly consistent): {len(rivals)} Query calls, "
+            f"{fmt(sum(r.capacity.billed_read for r in rivals) / n, 3)} billed read units per touch and "
+            f"{fmt(sum(r.seconds for r in rivals), 1)} s here, where no customer has another plan. A customer with a "
+            "single active enrollment cannot be outranked, so keeping the count of active enrollments on the profile "
+            "(already read) would skip it for most customers; or the Query could join the batched reads."
+        )
     plan_reads = _calls(enroll, "GetItem", "T/PLAN")
     if plan_reads:
         out.append(
@@ -337,8 +350,8 @@ def hot_spots(sop: SopResults) -> list[str]:
         f"{fmt(per.write, 3)}); limit {fmt(FIRE_WRITE_LIMIT)}. By call: "
         + ", ".join(f"{ENGINE_CALLS.get(key) or ' '.join(key)} {fmt(w / n, 4)}" for key, (_r, w) in units.items() if w)
         + f". Without the failed `register_bucket` puts it would be {fmt(per.billed_write - wasted / n, 3)}: a "
-        "capped (marketing) touch needs three 1-unit writes by design (`move_touch` claims it, `take_cap` counts "
-        "it, `add_touch` queues the next step), so the rest is the staff tasks, "
+        "capped (marketing) touch needs three 1-unit writes by design (`move_touch` claims it, the cap counter "
+        "counts it, `add_touch` queues the next step), so the rest is the staff tasks, "
         f"{fmt(tasks / n, 3)} per touch"
         + (
             f" (each task item carries its customer ids, {task_bytes} bytes for {fire.n // max(sop.staff, 1)} "
