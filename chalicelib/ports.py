@@ -163,6 +163,7 @@ from chalicelib.domain.channels import Channel  # noqa: E402
 from chalicelib.domain.customers import Customer  # noqa: E402
 from chalicelib.domain.facts import Alias, CounterDelta, Fact  # noqa: E402
 from chalicelib.domain.plans import Plan  # noqa: E402
+from chalicelib.domain.sop import StaffTask  # noqa: E402
 from chalicelib.domain.staff import Staff  # noqa: E402
 from chalicelib.domain.tags import TagGroup, Taxonomy  # noqa: E402
 from chalicelib.domain.tenants import Tenant, TokenRecord  # noqa: E402
@@ -328,3 +329,21 @@ class SchedulerPort(Protocol):
     def schedule(self, *, name: str, expression: str, timezone: str, payload: dict[str, Any]) -> bool:
         """Create a one-time schedule (True) unless one of that name exists (False)."""
         ...
+
+
+class TaskRepository(Protocol):
+    """Staff tasks (confirm-to-send and follow-ups): conditional saves guard every status change."""
+
+    def create_task(self, tenant_id: str, task: StaffTask) -> bool: ...
+    def get_task(self, tenant_id: str, task_id: str) -> StaffTask | None: ...
+    def save_task(self, tenant_id: str, task: StaffTask, *, expected_status: str) -> bool: ...
+    def list_tasks(
+        self,
+        tenant_id: str,
+        *,
+        userid: str | None,
+        status: str | None,
+        due_from: str | None,
+        due_to: str | None,
+        limit: int,
+    ) -> list[StaffTask]: ...

@@ -45,7 +45,7 @@ from chalicelib.domain.sop import (
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError, SiyuError
 from chalicelib.observability import logger
-from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, WeComCredentials, WeComPort
+from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, TaskRepository, WeComCredentials, WeComPort
 
 INLINE_FIRE = timedelta(seconds=60)  # due sooner than this: no schedule; the operation fires it itself
 MAX_INLINE_ROUNDS = 50
@@ -59,7 +59,7 @@ class PlanSource(Protocol):
     def plan_version(self, tenant_id: str, plan_id: str, version: int) -> Plan | None: ...
 
 
-class SopRepo(Protocol):
+class SopRepo(TaskRepository, Protocol):
     """What the SOP engine needs from storage (DynamoStore / FakeStore)."""
 
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
@@ -100,19 +100,6 @@ class SopRepo(Protocol):
     def put_job(self, tenant_id: str, job: dict[str, Any], *, create: bool = False) -> bool: ...
     def get_job(self, tenant_id: str, job_id: str) -> dict[str, Any] | None: ...
     def running_jobs(self, tenant_id: str) -> list[dict[str, Any]]: ...
-    def create_task(self, tenant_id: str, task: StaffTask) -> bool: ...
-    def get_task(self, tenant_id: str, task_id: str) -> StaffTask | None: ...
-    def save_task(self, tenant_id: str, task: StaffTask, *, expected_status: str) -> bool: ...
-    def list_tasks(
-        self,
-        tenant_id: str,
-        *,
-        userid: str | None,
-        status: str | None,
-        due_from: str | None,
-        due_to: str | None,
-        limit: int,
-    ) -> list[StaffTask]: ...
 
 
 @dataclass

@@ -33,7 +33,7 @@ from chalicelib.domain.staff import Staff
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError, RateLimitedError, SiyuError, WeComAuthError, WeComRateLimitError
 from chalicelib.observability import logger
-from chalicelib.ports import Clock, WeComCredentials, WeComPort
+from chalicelib.ports import Clock, TaskRepository, WeComCredentials, WeComPort
 
 PENDING = "created"  # the one status the sync looks at: sent in WeCom (or not) is still open
 ESCALATE_AFTER = timedelta(minutes=120)
@@ -49,23 +49,10 @@ STAFF_NOT_SENT, STAFF_CONFIRMED, STAFF_SENT = 0, 1, 2
 CUSTOMER_STATUS = {0: "not_sent", 1: "sent", 2: "not_friend", 3: "limit_hit"}
 
 
-class TaskSyncRepo(Protocol):
+class TaskSyncRepo(TaskRepository, Protocol):
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
     def get_staff(self, tenant_id: str, userid: str) -> Staff | None: ...
     def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
-    def create_task(self, tenant_id: str, task: StaffTask) -> bool: ...
-    def get_task(self, tenant_id: str, task_id: str) -> StaffTask | None: ...
-    def save_task(self, tenant_id: str, task: StaffTask, *, expected_status: str) -> bool: ...
-    def list_tasks(
-        self,
-        tenant_id: str,
-        *,
-        userid: str | None,
-        status: str | None,
-        due_from: str | None,
-        due_to: str | None,
-        limit: int,
-    ) -> list[StaffTask]: ...
     def get_task_sync_cursor(self, tenant_id: str) -> str | None: ...
     def put_task_sync_cursor(self, tenant_id: str, cursor: str | None) -> None: ...
 
