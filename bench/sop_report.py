@@ -135,9 +135,10 @@ BY_OP_HEADERS = [
 
 
 BY_CALL_NOTE = (
-    "By operation and kind of item (from the key: `C/PROFILE` is a customer's profile, `C/ENR` an enrollment, "
-    "`C/CAP` a cap counter, `BKT/BUCKET` a bucket's registry item, `BKT/*` a touch, `TASK/TASK` a staff task, "
-    "`T/PLAN` a plan head), with the store method that makes such a call:"
+    "By operation and kind of item, read from the key (`C/PROFILE` a customer's profile, `C/ENR` an enrollment, "
+    "`C/QUOTA` the customer's cap and monthly-limit counter, `BKT/BUCKET` a bucket's registry item, `BKT/*` a touch, "
+    "`PLB/*` a plan version's bucket list, `TASK/TASK` a staff task, `T/PLAN` a plan head, `PL/V` a plan version; "
+    "`table:C` a Query of a customer's partition), with the store method that makes such a call:"
 )
 
 
@@ -179,7 +180,7 @@ def render_sop(sop: SopResults, command: str) -> list[str]:
         "an audit patches botocore's `_make_api_call` while measuring and counts every AWS call of the process by "
         "service, which must equal the meters' counts (the integrity target).",
         f'- Enrollment: `engine.enroll(tenant, customer_id, plan_id, source="bulk")` per customer, the clock '
-        f"advanced evenly over {sop.enroll_window}, after {sop.warmup} untimed warm-up enrollments into the "
+        f"advanced evenly from {sop.enroll_window}, after {sop.warmup} untimed warm-up enrollments into the "
         "warm-up plan. Latency is `time.perf_counter()` around each call; wall time is the whole loop.",
         f"- Fire: the bucket's schedule is read back from moto and its target input (`{{tenant_id, bucket_id}}`, "
         f"what the fire Lambda receives) is passed to `engine.fire(...)` once, at {sop.fire_at}, after an untimed "
@@ -208,7 +209,7 @@ def render_sop(sop: SopResults, command: str) -> list[str]:
     lines += _table(
         ["figure", "value"],
         [
-            ["enrollments", f"{enroll.n}, enrolled between {sop.enroll_window}"],
+            ["enrollments", f"{enroll.n}, enrolled {sop.enroll_window}"],
             ["distinct (step, due minute) buckets", f"{len(sop.buckets)}: {', '.join(sop.buckets[:5])}"],
             ["Scheduler API calls", f"{enroll.scheduler_calls} ({_counts(enroll.scheduler_ops)})"],
             ["WeCom calls", f"{enroll.wecom_total}"],
@@ -321,8 +322,8 @@ def hot_spots(sop: SopResults) -> list[str]:
         out.append(
             f"**A Query of the customer's enrollments per capped touch.** Before taking the daily cap, `fire` asks "
             f"whether a higher-priority plan has this customer's capped touch later today (`_outranked` -> "
-            f"`enrollments_of`, strongly consistent): {len(rivals)} Query calls, "
-            f"{fmt(sum(r.capacity.billed_read for r in rivals) / n, 3)} billed read units per touch and "
+            f"`enrollments_of`, strongly consistent): {len(rivals)} Query calls, billed read units "
+            f"{fmt(sum(r.capacity.billed_read for r in rivals) / n, 3)} per touch, and "
             f"{fmt(sum(r.seconds for r in rivals), 1)} s here, where no customer has another plan. That Query "
             "also returns this plan's own enrollment, which `get_enrollment` has just read with another strongly "
             "consistent GetItem: reading the enrollments once per touch would save 1 call and 1 read unit; and a "
@@ -332,8 +333,8 @@ def hot_spots(sop: SopResults) -> list[str]:
     if plan_reads:
         out.append(
             f"**The plan read on every enrollment.** `enroll` reads the plan head (`plans.current_plan`) for each "
-            f"customer: {len(plan_reads)} GetItem calls, "
-            f"{fmt(sum(r.capacity.billed_read for r in plan_reads) / max(enroll.n, 1), 3)} billed read units and "
+            f"customer: {len(plan_reads)} GetItem calls, billed read units "
+            f"{fmt(sum(r.capacity.billed_read for r in plan_reads) / max(enroll.n, 1), 3)} per enrollment, and "
             f"{fmt(sum(r.seconds for r in plan_reads), 1)} s for {enroll.n} enrollments. A bulk enrollment could read "
             "the plan once per slice (an `enroll_many` taking the plan)."
         )
