@@ -164,6 +164,7 @@ class SopEngine:
         self._inline: set[tuple[str, str]] = set()
         self._firing_inline = False
         self._batch_depth = 0
+        self._known_buckets: set[tuple[str, str]] = set()  # bucket items are never deleted, so this stays true
 
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self.repo.get_tenant(tenant_id)
@@ -254,7 +255,10 @@ class SopEngine:
             due_at=iso_of(due, zone),
         )
         self.repo.add_touch(tenant.tenant_id, touch)
-        first = self.repo.register_bucket(tenant.tenant_id, bucket)
+        # A bucket this process registered before needs no second (failing, yet billed) conditional put.
+        known = (tenant.tenant_id, bucket.bucket_id) in self._known_buckets
+        first = False if known else self.repo.register_bucket(tenant.tenant_id, bucket)
+        self._known_buckets.add((tenant.tenant_id, bucket.bucket_id))
         if due - self.clock.now() <= INLINE_FIRE:
             # Due now: no schedule (an at() in the past is not worth the risk). The bucket goes where the backstop
             # looks, and the operation that queued it fires it before returning (see _fire_inline).
