@@ -195,7 +195,7 @@ def revalidate(
     reason = exit_reason(plan, customer)
     if reason:
         return reason
-    if getattr(customer, "suppress_marketing", False) and step.content_type == "marketing":
+    if customer.suppress_marketing and step.content_type == "marketing":
         return "suppressed"
     if plan.audience.recheck_at_fire and not audience_matches(plan.audience, customer):
         return "audience"

@@ -151,6 +151,9 @@ class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin, Fake
     def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None:
         return self.customers.get((tenant_id, customer_id))
 
+    def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]:
+        return {cid: c for cid in customer_ids if (c := self.customers.get((tenant_id, cid))) is not None}
+
     def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Page:
         from datetime import datetime
 

@@ -98,3 +98,18 @@ def ddb_settings(
         yield settings
     finally:
         delete_tables(settings, dynamodb_client)
+
+
+@pytest.fixture(params=["dynamodb", "fake"])
+def store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """One repository contract, two implementations: DynamoStore on DynamoDB Local, and the in-memory fake."""
+    if request.param == "fake":
+        from tests.fakes.store import FakeStore
+
+        yield FakeStore()
+        return
+    from chalicelib.adapters.dynamodb.models import configure
+    from chalicelib.adapters.dynamodb.store import DynamoStore
+
+    settings: Settings = request.getfixturevalue("ddb_settings")
+    yield DynamoStore(configure(settings), settings.table_name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +20,6 @@ from chalicelib.errors import ConflictError
 from chalicelib.services.events import EventService
 from chalicelib.settings import Settings
 from tests.fakes.events import RecordingSignals, RecordingTasks
-from tests.fakes.store import FakeStore
 from tests.unit import test_events
 from tests.unit.conftest import make_channel, make_env
 
@@ -40,15 +38,6 @@ def ev(ddb_settings: Settings) -> test_events.Events:
     env = make_env(DynamoStore(configure(ddb_settings), ddb_settings.table_name))
     signals, tasks = RecordingSignals(), RecordingTasks()
     return test_events.Events(env, EventService(env.store, env.clock, signals, tasks), signals, tasks)
-
-
-@pytest.fixture(params=["dynamodb", "fake"])
-def store(request: pytest.FixtureRequest) -> Iterator[Any]:
-    if request.param == "fake":
-        yield FakeStore()
-        return
-    settings: Settings = request.getfixturevalue("ddb_settings")
-    yield DynamoStore(configure(settings), settings.table_name)
 
 
 AT = "2026-12-01T19:55:00+08:00"

@@ -20,9 +20,8 @@ from chalicelib.domain.plans import (
     Trigger,
 )
 from chalicelib.errors import ConflictError, InvalidError
-from tests.integration import test_store_contract
 
-store = test_store_contract.store  # the same parametrised fixture: "dynamodb" and "fake"
+# `store` (DynamoDB Local and the fake) comes from tests/integration/conftest.py.
 
 NOW = "2026-12-01T20:00:00+08:00"
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from chalicelib.adapters.dynamodb.models import configure
-from chalicelib.adapters.dynamodb.store import DynamoStore
 from chalicelib.domain.channels import Assignment, Channel, ChannelTag
 from chalicelib.domain.customers import Customer, Relation, Stage, Touch
 from chalicelib.domain.facts import Alias, CounterDelta, Fact
@@ -20,17 +17,6 @@ from chalicelib.domain.tags import Tag, TagGroup
 from chalicelib.domain.tenants import Role, Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError
 from chalicelib.ports import CustomerFilter, IntakeKeys
-from chalicelib.settings import Settings
-from tests.fakes.store import FakeStore
-
-
-@pytest.fixture(params=["dynamodb", "fake"])
-def store(request: pytest.FixtureRequest) -> Iterator[Any]:
-    if request.param == "fake":
-        yield FakeStore()
-        return
-    settings: Settings = request.getfixturevalue("ddb_settings")
-    yield DynamoStore(configure(settings), settings.table_name)
 
 
 def tenant(tid: str = "acme") -> Tenant:
@@ -259,6 +245,8 @@ def test_list_customers_filters_and_pages_newest_first(store: Any) -> None:
     def only(**kw: Any) -> list[str]:
         return [c.customer_id for c in store.list_customers("acme", CustomerFilter(**kw), cursor=None, limit=50).items]
 
+    assert set(store.get_customers("acme", [f"c{i}" for i in range(7)] + ["nobody"])) == {f"c{i}" for i in range(7)}
+    assert store.get_customers("other", ["c1"]) == {}
     assert only(stage="lost") == ["c5", "c3", "c1"]
     assert only(owner_userid="li") == ["c2", "c1", "c0"]
     assert only(tag="t_vip") == ["c4"]
@@ -291,3 +279,10 @@ def test_ignored_events_are_recorded_once(store: Any) -> None:
     fact = Fact("acme", "", 1764560000, "g1", "change_external_chat/create", "2026-12-01T11:00:00+08:00")
     assert store.record_ignored("acme", fact, date="2026-12-01", reason="unhandled_event") is True
     assert store.record_ignored("acme", fact, date="2026-12-01", reason="unhandled_event") is False
+
+
+def test_get_customers_reads_more_than_one_batch(store: Any) -> None:
+    ids = [f"c{i:03d}" for i in range(130)]  # BatchGetItem takes at most 100 keys a call
+    for cid in ids:
+        store.create_customer("acme", customer(cid, "2026-12-01T10:00:00+08:00"), counter())
+    assert sorted(store.get_customers("acme", ids)) == ids

@@ -286,6 +286,16 @@ class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStore
         raw = self._get_raw(k.customer_pk(tenant_id, customer_id), k.PROFILE_SK)
         return m.customer_from_item(CustomerItem.from_raw_data(raw)) if raw else None
 
+    def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]:
+        """Many customers in BatchGetItem calls of at most 100 keys (missing ones are simply absent)."""
+        found: dict[str, Customer] = {}
+        for i in range(0, len(customer_ids), 100):
+            keys = [(k.customer_pk(tenant_id, cid), k.PROFILE_SK) for cid in customer_ids[i : i + 100]]
+            for raw in self._batch_get(keys).values():
+                customer = m.customer_from_item(CustomerItem.from_raw_data(raw))
+                found[customer.customer_id] = customer
+        return found
+
     def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Page:
         gpk = k.customers_gsi_pk(tenant_id)
         start = _decode_cursor(cursor, partition_attr="gsi1pk", partition=gpk)
