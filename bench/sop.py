@@ -173,7 +173,7 @@ ENGINE_CALLS = {
     ("PutItem", "BKT/BUCKET"): "register_bucket",
     ("PutItem", "PLB/*"): "register_bucket (the plan version's bucket list, first touch only)",
     ("GetItem", "BKT/BUCKET"): "get_bucket",
-    ("UpdateItem", "BKT/BUCKET"): "drain_bucket / reopen_bucket",
+    ("UpdateItem", "BKT/BUCKET"): "drain_bucket / reopen_bucket / feed_bucket",
     ("Query", "table:BKT"): "touches_in",
     ("UpdateItem", "BKT/*"): "move_touch",
     ("UpdateItem", "C/CAP"): "take_cap",

@@ -352,8 +352,10 @@ def hot_spots(sop: SopResults) -> list[str]:
         f"{fmt(per.write, 3)}); limit {fmt(FIRE_WRITE_LIMIT)}. By call: "
         + ", ".join(f"{ENGINE_CALLS.get(key) or ' '.join(key)} {fmt(w / n, 4)}" for key, (_r, w) in units.items() if w)
         + f". Without the failed `register_bucket` puts it would be {fmt(per.billed_write - wasted / n, 3)}: a "
-        "capped (marketing) touch needs three 1-unit writes by design (`move_touch` claims it, the cap counter "
-        "counts it, `add_touch` queues the next step), so the rest is the staff tasks, "
+        "sent touch needs two 1-unit writes by design (`move_touch` claims it and, in the same write, names the "
+        "enrollment's next touch, which is implied and written only when its own bucket fires; `take_quota` counts "
+        "it against the daily cap and the monthly limit). A plan's last step has no next touch and ends the "
+        "enrollment instead (`end_enrollment`, a third 1-unit write). The rest is the staff tasks, "
         f"{fmt(tasks / n, 3)} per touch"
         + (
             f" (each task item carries its customer ids, {task_bytes} bytes for {fire.n // max(sop.staff, 1)} "

@@ -48,7 +48,11 @@ class Enrollment:
 
 @dataclass(frozen=True)
 class Touch:
-    """One step occurrence of one enrollment, waiting in its bucket."""
+    """One step occurrence of one enrollment, waiting in its bucket.
+
+    A touch closed as sent names the enrollment's next touch (``next_bucket``, ``next_due``) in the same write: that
+    next touch exists from then on, implied, and is written in its own bucket only when that bucket fires. Queuing
+    the next step thus costs no write of its own (docs/data-model.md, "Implied touches")."""
 
     bucket_id: str
     customer_id: str
@@ -59,6 +63,20 @@ class Touch:
     state: str = SCHEDULED
     task_id: str | None = None
     reason: str | None = None
+    next_bucket: str | None = None
+    next_due: str | None = None
+
+    def implied_next(self, step_id: str) -> Touch:
+        """The next touch this sent touch implies (first occurrence of ``step_id`` in ``next_bucket``)."""
+        assert self.next_bucket is not None and self.next_due is not None
+        return Touch(
+            bucket_id=self.next_bucket,
+            customer_id=self.customer_id,
+            enrollment_id=self.enrollment_id,
+            step_id=step_id,
+            occurrence=0,
+            due_at=self.next_due,
+        )
 
     @property
     def key(self) -> str:

@@ -73,6 +73,7 @@ class SopRepo(TaskRepository, Protocol):
     def get_bucket(self, tenant_id: str, bucket_id: str) -> Bucket | None: ...
     def drain_bucket(self, tenant_id: str, bucket_id: str) -> None: ...
     def open_buckets(self, tenant_id: str, *, day: str, until_minute: str) -> list[Bucket]: ...
+    def feed_bucket(self, tenant_id: str, bucket_id: str, *, feeder: str) -> None: ...
     def add_touch(self, tenant_id: str, touch: Touch) -> bool: ...
     def touches_in(self, tenant_id: str, bucket_id: str, *, state: str | None = SCHEDULED) -> list[Touch]: ...
     def move_touch(
@@ -84,6 +85,8 @@ class SopRepo(TaskRepository, Protocol):
         from_state: str,
         task_id: str | None = None,
         reason: str | None = None,
+        next_bucket: str | None = None,
+        next_due: str | None = None,
     ) -> bool: ...
     def take_quota(
         self,
@@ -165,6 +168,7 @@ class SopEngine:
         self._firing_inline = False
         self._batch_depth = 0
         self._known_buckets: set[tuple[str, str]] = set()  # bucket items are never deleted, so this stays true
+        self._fed: set[tuple[str, str, str]] = set()  # (tenant, bucket, feeder) recorded by this process
 
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self.repo.get_tenant(tenant_id)
@@ -255,6 +259,13 @@ class SopEngine:
             due_at=iso_of(due, zone),
         )
         self.repo.add_touch(tenant.tenant_id, touch)
+        self._place(tenant, bucket, due)
+        return touch
+
+    def _place(self, tenant: Tenant, bucket: Bucket, due: datetime) -> None:
+        """Make sure a bucket that holds a touch will fire: registered with its one schedule, or, when due now,
+        put where the backstop looks and fired by this operation before it returns."""
+        zone = tenant.zone
         # A bucket this process registered before needs no second (failing, yet billed) conditional put.
         known = (tenant.tenant_id, bucket.bucket_id) in self._known_buckets
         first = False if known else self.repo.register_bucket(tenant.tenant_id, bucket)
@@ -272,7 +283,28 @@ class SopEngine:
                 timezone=tz,
                 payload={"tenant_id": tenant.tenant_id, "bucket_id": bucket.bucket_id},
             )
-        return touch
+
+    def _next_of(
+        self, tenant: Tenant, plan: Plan, enrollment: Enrollment, step: Step
+    ) -> tuple[Bucket, datetime] | None:
+        """The bucket and due time of the enrollment's next step (its time counts from the enrollment, so a step
+        that moved never delays the next one), or None after the last step."""
+        following = next_step(plan, step.id)
+        if following is None:
+            return None
+        due = timing.due_at(
+            following, datetime.fromisoformat(enrollment.enrolled_at), rules_of(tenant), tenant.zone
+        ).due
+        return Bucket(tenant.tenant_id, plan.plan_id, plan.version, following.id, timing.minute_bucket(due)), due
+
+    def _feed(self, tenant: Tenant, bucket: Bucket, due: datetime, feeder: Bucket) -> None:
+        """Ready a bucket for the touches that sent touches of ``feeder`` will imply in it (see ``Touch``). Done
+        *before* the claims that name it, so a crash in between loses nothing."""
+        self._place(tenant, bucket, due)
+        fed = (tenant.tenant_id, bucket.bucket_id, feeder.bucket_id)
+        if fed not in self._fed:  # feeders only grow, so once per process is enough
+            self.repo.feed_bucket(tenant.tenant_id, bucket.bucket_id, feeder=feeder.bucket_id)
+            self._fed.add(fed)
 
     # --- firing -----------------------------------------------------------------------------------------------
 
@@ -451,14 +483,12 @@ class SopEngine:
                 step_id=step.id,
                 bucket_id=bucket.bucket_id,
             )
+            # Each claim names the enrollment's next touch in the same write (no write of its own to queue it).
+            nexts = {m[0].key: self._next_of(tenant, plan, m[2], step) for m in chunk}
+            for following, due in {n[0].bucket_id: n for n in nexts.values() if n}.values():
+                self._feed(tenant, following, due, bucket)
             self.repo.create_task(tenant.tenant_id, task)
-            claimed = [
-                m
-                for m in chunk
-                if self.repo.move_touch(
-                    tenant.tenant_id, m[0], to_state=SENT, from_state=SCHEDULED, task_id=task.task_id
-                )
-            ]
+            claimed = [m for m in chunk if self._claim(tenant, m[0], task.task_id, nexts[m[0].key])]
             if len(claimed) != len(chunk):  # a concurrent fire took some: this task carries only ours
                 task = replace(task, customer_ids=tuple(m[1].customer_id for m in claimed))
             if not claimed:
@@ -466,9 +496,22 @@ class SopEngine:
                 continue
             self._send(tenant, task, [m[1] for m in claimed], step)
             report.tasks += 1
-            for _touch, _customer, enrollment in claimed:
+            for touch, _customer, enrollment in claimed:
                 report.count("sent", None)
-                self._advance(tenant, plan, enrollment, step)
+                if nexts[touch.key] is None:  # the last step: the claim implied nothing, the enrollment ends
+                    self._advance(tenant, plan, enrollment, step)
+
+    def _claim(self, tenant: Tenant, touch: Touch, task_id: str, following: tuple[Bucket, datetime] | None) -> bool:
+        """scheduled → sent for this task, naming the next touch if there is one; False if another fire won."""
+        return self.repo.move_touch(
+            tenant.tenant_id,
+            touch,
+            to_state=SENT,
+            from_state=SCHEDULED,
+            task_id=task_id,
+            next_bucket=following[0].bucket_id if following else None,
+            next_due=iso_of(following[1], tenant.zone) if following else None,
+        )
 
     def _send(self, tenant: Tenant, task: StaffTask, customers: list[Customer], step: Step) -> None:
         try:

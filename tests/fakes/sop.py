@@ -20,6 +20,7 @@ class FakeSopStoreMixin:
                 "buckets": {},
                 "open": {},
                 "touches": {},
+                "feeders": {},
                 "caps": {},
                 "tasks": {},
             }
@@ -97,6 +98,11 @@ class FakeSopStoreMixin:
             key=lambda b: (b.minute, b.bucket_id),
         )
 
+    def feed_bucket(self, tenant_id: str, bucket_id: str, *, feeder: str) -> None:
+        with self.lock:
+            assert (tenant_id, bucket_id) in self._sop()["buckets"], "feed_bucket needs a registered bucket"
+            self._sop()["feeders"].setdefault((tenant_id, bucket_id), set()).add(feeder)
+
     def add_touch(self, tenant_id: str, touch: Touch) -> bool:
         with self.lock:
             key = (tenant_id, touch.bucket_id, touch.key)
@@ -105,12 +111,25 @@ class FakeSopStoreMixin:
             self._sop()["touches"][key] = touch
             return True
 
+    def _implied(self, tenant_id: str, bucket_id: str) -> dict[str, Touch]:
+        """Touches implied in ``bucket_id`` by sent touches of its feeders and not written there yet."""
+        bucket = self._sop()["buckets"].get((tenant_id, bucket_id))
+        out: dict[str, Touch] = {}
+        for feeder in sorted(self._sop()["feeders"].get((tenant_id, bucket_id), ())):
+            for (tid, b, _), t in list(self._sop()["touches"].items()):
+                if tid == tenant_id and b == feeder and t.next_bucket == bucket_id and bucket is not None:
+                    implied = t.implied_next(bucket.step_id)
+                    if (tenant_id, bucket_id, implied.key) not in self._sop()["touches"]:
+                        out[implied.key] = implied
+        return out
+
     def touches_in(self, tenant_id: str, bucket_id: str, *, state: str | None = SCHEDULED) -> list[Touch]:
+        written = [t for (tid, b, _), t in self._sop()["touches"].items() if tid == tenant_id and b == bucket_id]
         return sorted(
             (
                 t
-                for (tid, b, _), t in self._sop()["touches"].items()
-                if tid == tenant_id and b == bucket_id and (state is None or t.state == state)
+                for t in written + list(self._implied(tenant_id, bucket_id).values())
+                if state is None or t.state == state
             ),
             key=lambda t: t.key,
         )
@@ -124,14 +143,23 @@ class FakeSopStoreMixin:
         from_state: str,
         task_id: str | None = None,
         reason: str | None = None,
+        next_bucket: str | None = None,
+        next_due: str | None = None,
     ) -> bool:
         with self.lock:
             key = (tenant_id, touch.bucket_id, touch.key)
             current = self._sop()["touches"].get(key)
+            if current is None and from_state == SCHEDULED:
+                current = touch  # not written yet (an implied touch): this write creates it, as DynamoDB's does
             if current is None or current.state != from_state:
                 return False
             self._sop()["touches"][key] = replace(
-                current, state=to_state, task_id=task_id or current.task_id, reason=reason
+                current,
+                state=to_state,
+                task_id=task_id or current.task_id,
+                reason=reason,
+                next_bucket=next_bucket,
+                next_due=next_due,
             )
             return True
 

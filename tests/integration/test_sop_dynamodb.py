@@ -20,3 +20,31 @@ globals().update({name: fn for name, fn in vars(test_sop_engine).items() if name
 def env(ddb_settings: Settings) -> Env:
     store: Any = DynamoStore(configure(ddb_settings), ddb_settings.table_name)
     return Env(store)
+
+
+def test_a_touch_that_implies_a_later_one_lives_until_that_one_is_due(env: Env) -> None:
+    """The implied touch is read from its feeder's item, so that item's TTL follows the later due time (a step
+    60 days on must not vanish with its 35-day-old feeder)."""
+    from datetime import datetime, timedelta
+
+    from chalicelib.adapters.dynamodb.sop import TOUCH_TTL_DAYS, bucket_pk
+    from tests.unit.test_sop_engine import plan, step
+
+    env.plans.add(plan([step("s1", after_minutes=30), step("s2", day=60, at="10:00")]))
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    env.clock.advance(minutes=30)
+    [report] = env.fire_due()
+    [sent] = env.store.touches_in("sop", report.bucket_id, state="sent")
+    assert sent.next_due == "2027-01-30T10:00:00+08:00"
+    store = env.store
+    assert isinstance(store, DynamoStore)
+    item = store.client.get_item(
+        TableName=store.table,
+        Key={"pk": {"S": bucket_pk("sop", report.bucket_id)}, "sk": {"S": sent.key}},
+        ConsistentRead=True,
+    )["Item"]
+    expected = datetime.fromisoformat(sent.next_due) + timedelta(days=TOUCH_TTL_DAYS)
+    assert int(item["expires_at"]["N"]) == int(expected.timestamp())
+    assert item["nb"]["S"] == sent.next_bucket
+    [implied] = env.store.touches_in("sop", sent.next_bucket or "")
+    assert (implied.step_id, implied.due_at) == ("s2", sent.next_due)

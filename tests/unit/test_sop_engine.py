@@ -14,7 +14,7 @@ from chalicelib.domain.customers import Customer, Relation, Stage, Touch
 from chalicelib.domain.facts import CounterDelta
 from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import ExitRule, Lateness, Plan, PlanStatus, Step, Trigger
-from chalicelib.domain.sop import ACTIVE, EXITED, SENT, SKIPPED, chunks
+from chalicelib.domain.sop import ACTIVE, EXITED, SENT, SKIPPED, Enrollment, chunks
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
 from chalicelib.ports import Signal, WeComCredentials
@@ -199,7 +199,8 @@ def test_exit_on_purchase_between_scheduling_and_firing(env: Env) -> None:
     env.clock.advance(minutes=30)
     [report] = env.fire_due()
     assert report.sent == 1 and report.skipped == 1 and report.reasons == {"exit:order:trial": 1}
-    assert env.store.get_enrollment("sop", buyer.customer_id, "pl_new7").status == EXITED  # type: ignore[union-attr]
+    exited = env.store.get_enrollment("sop", buyer.customer_id, "pl_new7")
+    assert exited is not None and exited.status == EXITED
     [call] = env.add_calls()
     assert call.payload["external_userid"] == [other.external_userid]
 
@@ -393,3 +394,147 @@ def test_higher_priority_wins_the_daily_cap_even_when_it_fires_later(env: Env) -
         if s["payload"]["bucket_id"].startswith("pl_high")
     ]
     assert high.sent == 1
+
+
+# --- implied next touches: a sent touch names the next one; it is written only when its bucket fires -------------
+
+
+class WriteLog:
+    """Counts the store's per-touch writes during a block (works on the fake and on DynamoStore alike)."""
+
+    WRITES = ("add_touch", "move_touch", "take_quota", "end_enrollment", "feed_bucket", "register_bucket")
+
+    def __init__(self, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: dict[str, int] = dict.fromkeys(self.WRITES, 0)
+        for name in self.WRITES:
+            original = getattr(store, name)
+
+            def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+                self.calls[_name] += 1
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(store, name, counted)
+
+    def reset(self) -> None:
+        self.calls = dict.fromkeys(self.WRITES, 0)
+
+
+def _three_steps(env: Env) -> Plan:
+    return env.plans.add(
+        plan(
+            [
+                step("s1", after_minutes=30),
+                step("s2", after_minutes=90, content_type="interactive"),
+                step("s3", after_minutes=150),
+            ]
+        )
+    )
+
+
+def test_a_sent_touch_implies_the_next_one_at_no_extra_write(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    _three_steps(env)
+    for n, owner in enumerate(["zhang", "li", "zhang"]):
+        env.engine.enroll(env.tenant, env.customer(n, owner).customer_id, "pl_new7")
+    log = WriteLog(env.store, monkeypatch)
+    env.clock.advance(minutes=30)
+    [first] = env.fire_due()
+    assert first.sent == 3
+    # Per sent touch: the claim and the quota. Queuing the next step is no write of its own: one registration
+    # and one feeder record for the next bucket, whatever the number of touches.
+    assert log.calls == {
+        "add_touch": 0,
+        "move_touch": 3,
+        "take_quota": 3,
+        "end_enrollment": 0,
+        "feed_bucket": 1,
+        "register_bucket": 1,
+    }
+    s2_bucket = "pl_new7.1.s2.202612010230"  # 09:00 + 90 minutes in Shanghai, as a UTC minute
+    queued = env.store.touches_in("sop", s2_bucket)
+    assert [(t.customer_id, t.step_id, t.occurrence, t.due_at) for t in queued] == [
+        (f"c{n:05d}", "s2", 0, "2026-12-01T10:30:00+08:00") for n in range(3)
+    ]
+    log.reset()
+    env.clock.advance(minutes=60)
+    second = env.engine.fire("sop", s2_bucket)
+    assert (second.sent, second.tasks) == (3, 2)
+    assert log.calls["add_touch"] == 0 and log.calls["move_touch"] == 3
+    assert env.engine.fire("sop", s2_bucket).sent == 0  # a repeat fire finds nothing scheduled
+    written = env.store.touches_in("sop", s2_bucket, state=None)
+    assert len(written) == 3 and {t.state for t in written} == {SENT}  # written once each, no implied copies
+    env.clock.advance(minutes=60)
+    log.reset()
+    last = env.engine.fire("sop", "pl_new7.1.s3.202612010330")
+    assert last.sent == 3 and log.calls["end_enrollment"] == 3  # the last step implies nothing: enrollments end
+    ended = [env.store.get_enrollment("sop", f"c{n:05d}", "pl_new7") for n in range(3)]
+    assert {e.status for e in ended if e} == {"completed"} and all(ended)
+    texts = [c.payload["text"]["content"] for c in env.add_calls() if c.errcode == 0]  # not the token retries
+    assert sorted(texts) == sorted(["s1 的内容"] * 2 + ["s2 的内容"] * 2 + ["s3 的内容"] * 2)
+
+
+def test_an_implied_touch_is_revalidated_when_it_fires(env: Env) -> None:
+    env.plans.add(
+        plan([step("s1", after_minutes=30), step("s2", after_minutes=90)], exits=(ExitRule("order", kind="trial"),))
+    )
+    buyer, other = env.customer(1), env.customer(2)
+    for c in (buyer, other):
+        env.engine.enroll(env.tenant, c.customer_id, "pl_new7")
+    env.clock.advance(minutes=30)
+    env.fire_due()
+    env.change(buyer, stage=Stage.TRIAL)  # bought between the two steps
+    env.clock.advance(minutes=60)
+    report = env.engine.fire("sop", "pl_new7.1.s2.202612010230")
+    assert report.sent == 1 and report.reasons == {"exit:order:trial": 1}
+    [skipped] = env.store.touches_in("sop", report.bucket_id, state=SKIPPED)
+    assert skipped.customer_id == buyer.customer_id and skipped.reason == "exit:order:trial"
+    exited = env.store.get_enrollment("sop", buyer.customer_id, "pl_new7")
+    assert exited is not None and exited.status == EXITED
+
+
+def test_a_crash_after_readying_the_next_bucket_but_before_the_claims_loses_nothing(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _three_steps(env)
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    env.clock.advance(minutes=30)
+    with monkeypatch.context() as patch:
+        patch.setattr(env.store, "create_task", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("died")))
+        with pytest.raises(RuntimeError):
+            env.fire_due()
+    s2_bucket = "pl_new7.1.s2.202612010230"
+    assert env.store.touches_in("sop", s2_bucket) == []  # fed, but no claim names a touch there yet
+    [s1] = env.store.touches_in("sop", "pl_new7.1.s1.202612010130")  # still scheduled: the backstop fires it
+    assert s1.customer_id == "c00001"
+    env.clock.advance(minutes=6)
+    assert [r.sent for r in env.engine.backstop("sop")] == [1]
+    assert [t.customer_id for t in env.store.touches_in("sop", s2_bucket)] == ["c00001"]
+    assert len([c for c in env.add_calls() if c.errcode == 0]) == 1
+
+
+def test_a_late_joiner_fired_after_the_next_bucket_drained_still_gets_the_next_step(env: Env) -> None:
+    plan_ = env.plans.add(plan([step("s1", after_minutes=10), step("s2", after_minutes=20)]))
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    late = env.customer(2)
+    env.clock.advance(minutes=10)
+    env.fire_due()
+    env.clock.advance(minutes=10)
+    assert env.engine.fire("sop", "pl_new7.1.s2.202612010120").sent == 1  # s2 fired and drained
+    # A touch lands in s1's bucket after both fired (the backstop's "joined a bucket after it fired").
+    joined = Enrollment(late.customer_id, "pl_new7", 1, "en_late", T0.astimezone(env.tenant.zone).isoformat())
+    assert env.store.put_enrollment("sop", joined, reentry="never")
+    env.engine.schedule(env.tenant, plan_, joined, plan_.steps[0], occurrence=0)
+    env.engine._fire_inline()
+    senders = [
+        (c.payload["text"]["content"], tuple(c.payload["external_userid"])) for c in env.add_calls() if c.errcode == 0
+    ]
+    ext = {c: f"wmsop{n:027d}" for n, c in ((1, "c00001"), (2, "c00002"))}
+    assert sorted(senders) == sorted(
+        [
+            ("s1 的内容", (ext["c00001"],)),
+            ("s2 的内容", (ext["c00001"],)),
+            ("s1 的内容", (ext["c00002"],)),
+            ("s2 的内容", (ext["c00002"],)),
+        ]
+    )
+    done = env.store.get_enrollment("sop", late.customer_id, "pl_new7")
+    assert done is not None and done.status == "completed"

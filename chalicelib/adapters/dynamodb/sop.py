@@ -4,9 +4,11 @@ Every transition is a conditional write, so a fire that arrives twice or concurr
 Keys (docs/data-model.md, "SOP engine"):
 - enrollment: ``T#<tid>#C#<cid>`` / ``ENR#<plan_id>`` (in the customer's partition: erasure deletes it)
 - quota counter: ``T#<tid>#C#<cid>`` / ``QUOTA#<local month>`` (``m`` = the month, ``d#<date>#<type>`` = days)
-- touch: ``T#<tid>#BKT#<bucket_id>`` / ``<cid>#<enrollment>#<step>#<occurrence>`` (TTL 35 days after due)
-- bucket: ``T#<tid>#BKT#<bucket_id>`` / ``BUCKET``; while open it is in gsi1 at ``T#<tid>#DUE#<UTC date>`` /
-  ``<minute>#<bucket_id>`` (sparse: draining removes it), which is what the backstop sweeps
+- touch: ``T#<tid>#BKT#<bucket_id>`` / ``<cid>#<enrollment>#<step>#<occurrence>`` (TTL 35 days after due, or
+  after the next touch's due when it names one in ``nb``: an implied touch, see ``Touch``)
+- bucket: ``T#<tid>#BKT#<bucket_id>`` / ``BUCKET`` (``feeders``: the buckets whose sent touches imply touches
+  here); while open it is in gsi1 at ``T#<tid>#DUE#<UTC date>`` / ``<minute>#<bucket_id>`` (sparse: draining
+  removes it), which is what the backstop sweeps
 - task: ``T#<tid>#TASK#<task_id>`` / ``TASK``, in gsi1 at ``T#<tid>#TASKS`` / ``<due UTC>#<task_id>``
 - task sync cursor: ``T#<tid>#TASKSYNC`` / ``CURSOR`` (where the status sync resumes)
 """
@@ -233,6 +235,16 @@ class SopStoreMixin:
         )
         return [Bucket(**json.loads(i["doc"]["S"])) for i in resp.get("Items", [])]
 
+    def feed_bucket(self, tenant_id: str, bucket_id: str, *, feeder: str) -> None:
+        """Record that touches closed in bucket ``feeder`` may imply touches in this (registered) bucket."""
+        self._call(
+            "update_item",
+            Key={"pk": _s(bucket_pk(tenant_id, bucket_id)), "sk": _s("BUCKET")},
+            UpdateExpression="ADD feeders :f",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":f": {"SS": [feeder]}},
+        )
+
     def add_touch(self, tenant_id: str, touch: Touch) -> bool:
         """Schedule a touch once: the key is (enrollment, step, occurrence), so a repeat is a no-op (False)."""
         return self._conditional(
@@ -248,27 +260,41 @@ class SopStoreMixin:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def touches_in(self, tenant_id: str, bucket_id: str, *, state: str | None = SCHEDULED) -> list[Touch]:
-        """The bucket's touches (strongly consistent: a touch written before the fire is seen by it)."""
+    def _partition(self, pk: str, *, implying: str | None = None) -> list[dict[str, Any]]:
+        """Every item of one partition, or only the touches implying one in bucket ``implying`` (strongly
+        consistent: a write made before the fire is seen by it)."""
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk",
             "ConsistentRead": True,
-            "ExpressionAttributeValues": {":pk": _s(bucket_pk(tenant_id, bucket_id))},
+            "ExpressionAttributeValues": {":pk": _s(pk)},
         }
-        if state:
-            kwargs["FilterExpression"] = "#st = :st AND kind = :k"
-            kwargs["ExpressionAttributeNames"] = {"#st": "state"}
-            kwargs["ExpressionAttributeValues"].update({":st": _s(state), ":k": _s("touch")})
-        else:
-            kwargs["FilterExpression"] = "kind = :k"
-            kwargs["ExpressionAttributeValues"][":k"] = _s("touch")
-        out: list[Touch] = []
+        if implying is not None:
+            kwargs["FilterExpression"] = "nb = :nb"
+            kwargs["ExpressionAttributeValues"][":nb"] = _s(implying)
+        out: list[dict[str, Any]] = []
         while True:
             resp = self._call("query", **kwargs)
-            out += [self._touch(i) for i in resp.get("Items", [])]
+            out += resp.get("Items", [])
             if not resp.get("LastEvaluatedKey"):
                 return out
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def touches_in(self, tenant_id: str, bucket_id: str, *, state: str | None = SCHEDULED) -> list[Touch]:
+        """The bucket's touches: those written in it, and those implied by sent touches of its feeder buckets
+        that are not written here yet (scheduled, by definition)."""
+        items = self._partition(bucket_pk(tenant_id, bucket_id))
+        written = {i["sk"]["S"]: self._touch(i) for i in items if i.get("kind", {}).get("S") == "touch"}
+        head = next((i for i in items if i["sk"]["S"] == "BUCKET"), None)
+        out = list(written.values())
+        if head is not None and "feeders" in head:
+            step_id = json.loads(head["doc"]["S"])["step_id"]
+            for feeder in sorted(head["feeders"]["SS"]):
+                for item in self._partition(bucket_pk(tenant_id, feeder), implying=bucket_id):
+                    implied = self._touch(item).implied_next(step_id)
+                    if implied.key not in written:
+                        written[implied.key] = implied
+                        out.append(implied)
+        return sorted((t for t in out if state is None or t.state == state), key=lambda t: t.key)
 
     @staticmethod
     def _touch(item: dict[str, Any]) -> Touch:
@@ -283,16 +309,39 @@ class SopStoreMixin:
         from_state: str,
         task_id: str | None = None,
         reason: str | None = None,
+        next_bucket: str | None = None,
+        next_due: str | None = None,
     ) -> bool:
-        """A guarded state transition (scheduled → firing → sent/skipped/failed): only one caller wins."""
-        updated = replace(touch, state=to_state, task_id=task_id or touch.task_id, reason=reason)
+        """A guarded state transition (scheduled → sent/skipped/dropped): only one caller wins. A scheduled touch
+        may be implied and not written yet; the same conditional write then creates it. Closing a touch as sent
+        can name the enrollment's next touch (see ``Touch``), whose TTL the item then follows."""
+        updated = replace(
+            touch,
+            state=to_state,
+            task_id=task_id or touch.task_id,
+            reason=reason,
+            next_bucket=next_bucket,
+            next_due=next_due,
+        )
+        cond = "#st = :from OR attribute_not_exists(pk)" if from_state == SCHEDULED else "#st = :from"
+        update = "SET #st = :to, doc = :doc, kind = :k, expires_at = :ttl"
+        values: dict[str, Any] = {
+            ":to": _s(to_state),
+            ":from": _s(from_state),
+            ":doc": _doc(asdict(updated)),
+            ":k": _s("touch"),
+            ":ttl": _ttl(next_due or touch.due_at, TOUCH_TTL_DAYS),
+        }
+        if next_bucket:
+            update += ", nb = :nb"
+            values[":nb"] = _s(next_bucket)
         return self._conditional(
             "update_item",
             Key={"pk": _s(bucket_pk(tenant_id, touch.bucket_id)), "sk": _s(touch.key)},
-            UpdateExpression="SET #st = :to, doc = :doc",
-            ConditionExpression="#st = :from",
+            UpdateExpression=update,
+            ConditionExpression=cond,
             ExpressionAttributeNames={"#st": "state"},
-            ExpressionAttributeValues={":to": _s(to_state), ":from": _s(from_state), ":doc": _doc(asdict(updated))},
+            ExpressionAttributeValues=values,
         )
 
     # --- caps -------------------------------------------------------------------------------------------------
