@@ -168,6 +168,8 @@ ENGINE_CALLS = {
     ("BatchGetItem", "PL/V+T/PLAN"): "plans.plan_version (head + version)",
     ("GetItem", "C/PROFILE"): "get_customer",
     ("GetItem", "C/ENR"): "get_enrollment",
+    ("BatchGetItem", "C/PROFILE"): "get_customers (a page of touches)",
+    ("BatchGetItem", "C/ENR"): "get_enrollments (a page of touches)",
     ("PutItem", "C/ENR"): "put_enrollment / end_enrollment",
     ("PutItem", "BKT/*"): "add_touch",
     ("PutItem", "BKT/BUCKET"): "register_bucket",

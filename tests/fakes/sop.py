@@ -29,6 +29,10 @@ class FakeSopStoreMixin:
     def get_enrollment(self, tenant_id: str, customer_id: str, plan_id: str) -> Enrollment | None:
         return self._sop()["enrollments"].get((tenant_id, customer_id, plan_id))
 
+    def get_enrollments(self, tenant_id: str, customer_ids: list[str], plan_id: str) -> dict[str, Enrollment]:
+        found = {cid: self._sop()["enrollments"].get((tenant_id, cid, plan_id)) for cid in customer_ids}
+        return {cid: e for cid, e in found.items() if e is not None}
+
     def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool:
         with self.lock:
             key = (tenant_id, enrollment.customer_id, enrollment.plan_id)

@@ -48,3 +48,21 @@ def test_a_touch_that_implies_a_later_one_lives_until_that_one_is_due(env: Env) 
     assert item["nb"]["S"] == sent.next_bucket
     [implied] = env.store.touches_in("sop", sent.next_bucket or "")
     assert (implied.step_id, implied.due_at) == ("s2", sent.next_due)
+
+
+def test_batch_reads_never_take_a_throttled_key_for_a_missing_one(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys DynamoDB leaves unprocessed (throttling) are retried, then read one by one: a fire must never take a
+    throttled customer for an erased one."""
+    store = env.store
+    assert isinstance(store, DynamoStore)
+    ids = [env.customer(n).customer_id for n in range(3)]
+    calls: list[int] = []
+
+    def throttled(**kwargs: Any) -> dict[str, Any]:
+        calls.append(1)
+        return {"Responses": {}, "UnprocessedKeys": kwargs["RequestItems"]}
+
+    monkeypatch.setattr(store.client, "batch_get_item", throttled)
+    monkeypatch.setattr("chalicelib.adapters.dynamodb.store.time.sleep", lambda s: None)
+    assert sorted(store.get_customers("sop", ids)) == ids
+    assert len(calls) == 4  # four tries, then the single reads

@@ -70,6 +70,7 @@ class SopStoreMixin:
 
     client: Any
     table: str
+    _batch_get: Any  # DynamoStore._batch_get
 
     def _call(self, op: str, **kwargs: Any) -> Any:
         from chalicelib.adapters.dynamodb.store import _translate
@@ -95,6 +96,17 @@ class SopStoreMixin:
         )
         item = resp.get("Item")
         return Enrollment(**json.loads(item["doc"]["S"])) if item else None
+
+    def get_enrollments(self, tenant_id: str, customer_ids: list[str], plan_id: str) -> dict[str, Enrollment]:
+        """Many customers' enrollments in one plan, strongly consistent, 100 keys a BatchGetItem (the fire reads a
+        page of touches' enrollments in one round trip instead of one GetItem each)."""
+        found: dict[str, Enrollment] = {}
+        for i in range(0, len(customer_ids), 100):
+            keys = [(customer_pk(tenant_id, cid), f"ENR#{plan_id}") for cid in customer_ids[i : i + 100]]
+            for raw in self._batch_get(keys, consistent=True).values():
+                enrollment = Enrollment(**json.loads(raw["doc"]["S"]))
+                found[enrollment.customer_id] = enrollment
+        return found
 
     def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool:
         """Start an enrollment unless the re-entry policy forbids it (False then): never = only the first time;

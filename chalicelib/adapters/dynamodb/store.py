@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,18 +110,31 @@ class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStore
 
     # --- raw helpers --------------------------------------------------------------------------------------------
 
-    def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """BatchGetItem (eventually consistent), following UnprocessedKeys; returns raw items by key."""
+    def _batch_get(
+        self, keys: list[tuple[str, str]], *, consistent: bool = False
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """BatchGetItem (at most 100 keys), following UnprocessedKeys with a short backoff; returns raw items by key.
+        Keys still unprocessed after that are read one by one: a key left out must mean "no such item", never
+        "throttled" (the fire would take a throttled customer for an erased one)."""
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        request: dict[str, Any] = {self.table: {"Keys": [{"pk": {"S": p}, "sk": {"S": s}} for p, s in keys]}}
+        table: dict[str, Any] = {"Keys": [{"pk": {"S": p}, "sk": {"S": s}} for p, s in keys]}
+        if consistent:
+            table["ConsistentRead"] = True
+        request: dict[str, Any] = {self.table: table}
         with _translate():
-            for _ in range(5):
+            for attempt in range(4):
                 resp = self.client.batch_get_item(RequestItems=request)
                 for raw in resp.get("Responses", {}).get(self.table, []):
                     found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
                 request = resp.get("UnprocessedKeys") or {}
                 if not request:
-                    break
+                    return found
+                time.sleep(0.05 * 2**attempt)
+        for key in request.get(self.table, {}).get("Keys", []):
+            pk, sk = key["pk"]["S"], key["sk"]["S"]
+            raw = self._get_raw(pk, sk, consistent=consistent)
+            if raw is not None:
+                found[(pk, sk)] = raw
         return found
 
     def _get_raw(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None:
