@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, cast
 
@@ -28,6 +28,7 @@ from chalicelib.domain.lifecycle import (
     ACTIVITY_SIGNALS,
     SILENCE,
     SilenceTimer,
+    from_key,
     silence_due,
     stage_triggered,
     tag_triggered,
@@ -65,6 +66,7 @@ class LifecycleRepo(Protocol):
         self, tenant_id: str, timer: SilenceTimer, *, token: str, now: str, lease_until: str
     ) -> SilenceTimer | None: ...
     def delete_silence_timer(self, tenant_id: str, timer: SilenceTimer, *, token: str) -> bool: ...
+    def repin_silence_timer(self, tenant_id: str, timer: SilenceTimer, to: SilenceTimer | None) -> bool: ...
 
 
 class Enroller(Protocol):
@@ -125,6 +127,39 @@ class LifecycleService:
             enrolled_at=datetime.fromisoformat(enrollment.enrolled_at),
         )
         return timer is not None and self.repo.put_silence_timer(tenant.tenant_id, timer)
+
+    def on_repinned(self, tenant: Tenant, enrollment: Enrollment, plan: Plan) -> bool:
+        """A migration pinned ``enrollment`` to ``plan`` (the new version): its silence timer follows that
+        version's rule. The silent days already counted keep counting (due = last activity + the new days); a
+        rule the new version adds starts now; a rule it drops removes the timer. True if a timer changed."""
+        tid = tenant.tenant_id
+        timer = next(
+            (
+                t
+                for t in self.repo.silence_timers_of(tid, enrollment.customer_id)
+                if t.plan_id == enrollment.plan_id and t.enrollment_id == enrollment.enrollment_id
+            ),
+            None,
+        )
+        if timer is None:
+            started = timer_for(
+                plan,
+                customer_id=enrollment.customer_id,
+                enrollment_id=enrollment.enrollment_id,
+                enrolled_at=self.clock.now(),
+            )
+            return started is not None and self.repo.put_silence_timer(tid, started)
+        if plan.silence is None:
+            return self.repo.repin_silence_timer(tid, timer, None)
+        last_activity = from_key(timer.due) - timedelta(days=timer.days)
+        moved = replace(
+            timer,
+            version=plan.version,
+            days=plan.silence.days,
+            then_plan_id=plan.silence.then_plan_id or None,
+            due=silence_due(last_activity, plan.silence.days),
+        )
+        return self.repo.repin_silence_timer(tid, timer, moved)
 
     def on_activity(self, tenant: Tenant, customer_id: str, at: datetime) -> int:
         """The customer did something at ``at``: each of its silence timers restarts from then (only forward, so a

@@ -72,3 +72,15 @@ class FakeLifecycleStoreMixin:
                 return False
             del self._timers()[key]
             return True
+
+    def repin_silence_timer(self, tenant_id: str, timer: SilenceTimer, to: SilenceTimer | None) -> bool:
+        with self.lock:
+            key = (tenant_id, timer.customer_id, timer.plan_id)
+            row = self._timers().get(key)
+            if row is None or row["timer"].enrollment_id != timer.enrollment_id or row["claim"] is not None:
+                return False
+            if to is None:
+                del self._timers()[key]
+            else:
+                row["timer"] = replace(to, claimed_at=None)
+            return True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -141,3 +141,40 @@ def test_pause_and_resume(env: Env) -> None:
     assert report.reasons == {"plan_paused": 1}
     env.svc.plans.resume(env.tenant, plan.plan_id)
     assert env.svc.sop.enroll(env.tenant, env.scan(ch.state)[1].customer_id, plan.plan_id) is not None
+
+
+def test_a_migrated_enrollments_silence_timer_follows_the_new_version(env: Env) -> None:
+    silent = env.svc.plans.create(env.tenant, {"name": "沉默唤醒", "trigger": {"type": "manual"}, "steps": STEPS[:1]})
+    quiet = env.svc.plans.create(env.tenant, {"name": "沉默回访", "trigger": {"type": "manual"}, "steps": STEPS[:1]})
+    plan = env.svc.plans.create(
+        env.tenant,
+        {
+            "name": "新客培育",
+            "trigger": {"type": "manual"},
+            "steps": STEPS,
+            "silence": {"days": 7, "then_plan_id": silent.plan_id},
+        },
+    )
+    env.svc.plans.publish(env.tenant, plan.plan_id)
+    customers = _enroll_three_and_fire_s1(env, plan.plan_id)
+
+    def timers() -> list[Any]:
+        return [t for c in customers for t in env.store.silence_timers_of("unit", c) if t.plan_id == plan.plan_id]
+
+    before = timers()
+    assert {(t.version, t.days, t.then_plan_id) for t in before} == {(1, 7, silent.plan_id)}
+    env.svc.plans.update(env.tenant, plan.plan_id, {"silence": {"days": 3, "then_plan_id": quiet.plan_id}})
+    migration: PlanMigration = env.svc.migration
+    migration.migrate(env.tenant, plan.plan_id, from_version=1, to_version=None, step_map={}, dry_run=True)
+    assert timers() == before  # a dry run changes no timer
+    migration.migrate(env.tenant, plan.plan_id, from_version=1, to_version=None, step_map={}, dry_run=False)
+    after = timers()
+    assert {(t.version, t.days, t.then_plan_id) for t in after} == {(2, 3, quiet.plan_id)}
+    # The silent days already counted keep counting: 7 days after the last activity becomes 3 days after it.
+    assert sorted(t.due for t in after) == sorted(
+        (datetime.fromisoformat(t.due.replace("Z", "+00:00")) - timedelta(days=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for t in before
+    )
+    env.svc.plans.update(env.tenant, plan.plan_id, {"silence": None})
+    migration.migrate(env.tenant, plan.plan_id, from_version=2, to_version=None, step_map={}, dry_run=False)
+    assert timers() == []  # the version has no silence rule: no timer hands these customers off

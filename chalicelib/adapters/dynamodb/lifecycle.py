@@ -179,3 +179,38 @@ class LifecycleStoreMixin:
             )
             is not None
         )
+
+    def repin_silence_timer(self, tenant_id: str, timer: SilenceTimer, to: SilenceTimer | None) -> bool:
+        """A migration moved the timer's enrollment to another plan version: take that version's rule (``to``:
+        days, hand-off plan, due), or remove the timer when the version has none (``to`` None). Only while it is
+        still that enrollment's timer and the silence job does not hold it."""
+        key = {"pk": _s(timer_pk(tenant_id, timer.customer_id)), "sk": _s(timer_sk(timer.plan_id))}
+        cond = "eid = :eid AND attribute_not_exists(#claim)"
+        if to is None:
+            return (
+                self._lc_if(
+                    "delete_item",
+                    Key=key,
+                    ConditionExpression=cond,
+                    ExpressionAttributeNames={"#claim": "claim"},
+                    ExpressionAttributeValues={":eid": _s(timer.enrollment_id)},
+                )
+                is not None
+            )
+        doc = json.dumps({k: v for k, v in asdict(to).items() if k in _STATIC}, ensure_ascii=False)
+        return (
+            self._lc_if(
+                "update_item",
+                Key=key,
+                UpdateExpression="SET #due = :due, doc = :doc, gsi1pk = :g, gsi1sk = :gs, expires_at = :x",
+                ConditionExpression=cond,
+                ExpressionAttributeNames={"#due": "due", "#claim": "claim"},
+                ExpressionAttributeValues={
+                    ":due": _s(to.due),
+                    ":doc": _s(doc),
+                    ":eid": _s(timer.enrollment_id),
+                    **_index(tenant_id, to, to.due),
+                },
+            )
+            is not None
+        )
