@@ -324,10 +324,10 @@ def hot_spots(sop: SopResults) -> list[str]:
             f"whether a higher-priority plan has this customer's capped touch later today (`_outranked` -> "
             f"`enrollments_of`, strongly consistent): {len(rivals)} Query calls, billed read units "
             f"{fmt(sum(r.capacity.billed_read for r in rivals) / n, 3)} per touch, and "
-            f"{fmt(sum(r.seconds for r in rivals), 1)} s here, where no customer has another plan. That Query "
-            "also returns this plan's own enrollment, which `get_enrollment` has just read with another strongly "
-            "consistent GetItem: reading the enrollments once per touch would save 1 call and 1 read unit; and a "
-            "customer with a single active enrollment cannot be outranked at all."
+            f"{fmt(sum(r.seconds for r in rivals), 1)} s here, where no customer has another plan. It is the one "
+            "read per touch left unbatched (a Query cannot be batched; the page's customers and enrollments are "
+            "read with BatchGetItem). A customer with a single active enrollment cannot be outranked at all, so "
+            "keeping the customer's active plans on the profile would let the fire skip it in the common case."
         )
     plan_reads = _calls(enroll, "GetItem", "T/PLAN")
     if plan_reads:
