@@ -400,13 +400,14 @@ def test_higher_priority_wins_the_daily_cap_even_when_it_fires_later(env: Env) -
 
 
 class WriteLog:
-    """Counts the store's per-touch writes during a block (works on the fake and on DynamoStore alike)."""
+    """Counts calls of the store's methods (by default its per-touch writes); works on the fake and DynamoStore."""
 
     WRITES = ("add_touch", "move_touch", "take_quota", "end_enrollment", "feed_bucket", "register_bucket")
 
-    def __init__(self, store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.calls: dict[str, int] = dict.fromkeys(self.WRITES, 0)
-        for name in self.WRITES:
+    def __init__(self, store: Any, monkeypatch: pytest.MonkeyPatch, names: tuple[str, ...] = WRITES) -> None:
+        self.names = names
+        self.calls: dict[str, int] = dict.fromkeys(names, 0)
+        for name in names:
             original = getattr(store, name)
 
             def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
@@ -416,7 +417,7 @@ class WriteLog:
             monkeypatch.setattr(store, name, counted)
 
     def reset(self) -> None:
-        self.calls = dict.fromkeys(self.WRITES, 0)
+        self.calls = dict.fromkeys(self.names, 0)
 
 
 def _three_steps(env: Env) -> Plan:
@@ -538,3 +539,16 @@ def test_a_late_joiner_fired_after_the_next_bucket_drained_still_gets_the_next_s
     )
     done = env.store.get_enrollment("sop", late.customer_id, "pl_new7")
     assert done is not None and done.status == "completed"
+
+
+def test_the_fire_reads_customers_and_enrollments_a_page_at_a_time(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    env.plans.add(plan([step("s1", after_minutes=30)]))
+    owners = ["zhang", "li"]
+    for n in range(250):
+        env.engine.enroll(env.tenant, env.customer(n, owners[n % 2]).customer_id, "pl_new7")
+    reads = WriteLog(env.store, monkeypatch, ("get_customer", "get_enrollment", "get_customers", "get_enrollments"))
+    env.clock.advance(minutes=30)
+    [report] = env.fire_due()
+    assert (report.sent, report.tasks) == (250, 2)
+    # Two pages (200 + 50): one batched read of each kind per page, no single reads per touch.
+    assert reads.calls == {"get_customer": 0, "get_enrollment": 0, "get_customers": 2, "get_enrollments": 2}
