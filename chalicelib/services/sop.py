@@ -248,10 +248,7 @@ class SopEngine:
     ) -> Touch:
         """Put a touch in its bucket; the first touch of a bucket creates the bucket's one schedule."""
         zone = tenant.zone
-        if at is None:
-            due = timing.due_at(step, datetime.fromisoformat(enrollment.enrolled_at), rules_of(tenant), zone).due
-        else:
-            due = at
+        due = self._planned(tenant, step, enrollment) if at is None else at
         bucket = Bucket(tenant.tenant_id, plan.plan_id, plan.version, step.id, timing.minute_bucket(due))
         touch = Touch(
             bucket_id=bucket.bucket_id,
@@ -295,10 +292,14 @@ class SopEngine:
         following = next_step(plan, step.id)
         if following is None:
             return None
-        due = timing.due_at(
-            following, datetime.fromisoformat(enrollment.enrolled_at), rules_of(tenant), tenant.zone
-        ).due
+        due = self._planned(tenant, following, enrollment)
         return Bucket(tenant.tenant_id, plan.plan_id, plan.version, following.id, timing.minute_bucket(due)), due
+
+    @staticmethod
+    def _planned(tenant: Tenant, step: Step, enrollment: Enrollment) -> datetime:
+        """A step's due time for an enrollment: counted from the enrollment, with the tenant's rules applied."""
+        enrolled = datetime.fromisoformat(enrollment.enrolled_at)
+        return timing.due_at(step, enrolled, rules_of(tenant), tenant.zone).due
 
     def _feed(self, tenant: Tenant, bucket: Bucket, due: datetime, feeder: Bucket) -> None:
         """Ready a bucket for the touches that sent touches of ``feeder`` will imply in it (see ``Touch``). Done
