@@ -80,16 +80,21 @@ class BulkEnrollment:
         return job
 
     def _enroll_page(self, tenant: Tenant, job: dict[str, Any], customers: list[Any]) -> tuple[int, int]:
+        """Enroll one page: the plan once, the page's profiles and enrollments in batched reads (from the table,
+        not the listing index, so a customer erased meanwhile is not brought back), then one write set each."""
         source = f"bulk:{job['job_id']}"
+        tid, repo = tenant.tenant_id, self.engine.repo
+        plan = self.engine.plans.current_plan(tid, job["plan_id"])  # per page: a pause stops the job's next page
+        ids = [c.customer_id for c in customers]
+        fresh = repo.get_customers(tid, ids)
+        current = repo.get_enrollments(tid, ids, job["plan_id"])
         enrolled = skipped = 0
-        for customer in customers:
-            current = self.engine.repo.get_enrollment(tenant.tenant_id, customer.customer_id, job["plan_id"])
-            if current is not None and current.source == source:
+        for cid in ids:
+            mine = current.get(cid)
+            if mine is not None and mine.source == source:
                 continue  # this job enrolled them already (a re-run page)
-            try:
-                done = self.engine.enroll(tenant, customer.customer_id, job["plan_id"], source=source)
-            except NotFoundError:
-                done = None
+            customer = fresh.get(cid)
+            done = self.engine.enroll_customer(tenant, plan, customer, source=source) if plan and customer else None
             enrolled += done is not None
             skipped += done is None
         return enrolled, skipped

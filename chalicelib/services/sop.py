@@ -191,12 +191,20 @@ class SopEngine:
         customer = self.repo.get_customer(tenant.tenant_id, customer_id)
         if customer is None:
             raise NotFoundError(f"customer {customer_id} does not exist")
+        return self.enroll_customer(tenant, plan, customer, source=source)
+
+    def enroll_customer(
+        self, tenant: Tenant, plan: Plan, customer: Customer, *, source: str = "manual"
+    ) -> Enrollment | None:
+        """Enroll a customer already read into a plan version already read (a bulk page reads both once)."""
+        if plan.status != PlanStatus.PUBLISHED:
+            return None
         if not audience_matches(plan.audience, customer) or not plan.steps:
             return None
         now = self.clock.now()
         enrollment = Enrollment(
-            customer_id=customer_id,
-            plan_id=plan_id,
+            customer_id=customer.customer_id,
+            plan_id=plan.plan_id,
             version=plan.version,
             enrollment_id=self.ids.new_id("en_"),
             enrolled_at=iso_of(now, tenant.zone),

@@ -78,3 +78,37 @@ def test_a_due_now_step_fires_at_enrollment_and_once_per_page_in_bulk(env: Env, 
     env.svc.bulk.start(env.tenant, plan.plan_id, CustomerFilter(channel_id=ch.channel_id))
     calls = env.world.calls("externalcontact/add_msg_template")
     assert len(calls) == 2 and len(calls[1].payload["external_userid"]) == 30  # one task for the whole page
+
+
+def test_a_bulk_page_reads_in_batches_and_never_revives_an_erased_customer(env: Env, monkeypatch: Any) -> None:
+    monkeypatch.setattr(bulk_module, "PAGE", 10)
+    ch = make_channel(env)
+    ids = [env.scan(ch.state)[1].customer_id for _ in range(25)]
+    plan = _plan(env)
+    listing = env.svc.bulk.customers.list_customers
+    erased: list[str] = []
+
+    def list_then_erase(*args: Any, **kwargs: Any) -> Any:
+        page = listing(*args, **kwargs)
+        if page.items and not erased:  # a customer erased between the listing and the enrollment
+            erased.append(page.items[0].customer_id)
+            env.store.erase_customer("unit", erased[0], tombstones=[])
+        return page
+
+    monkeypatch.setattr(env.svc.bulk.customers, "list_customers", list_then_erase)
+    counts = dict.fromkeys(("get_customer", "get_enrollment", "get_customers", "get_enrollments"), 0)
+    for name in counts:
+        original = getattr(env.store, name)
+
+        def counted(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            counts[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(env.store, name, counted)
+    job = env.svc.bulk.start(env.tenant, plan.plan_id, CustomerFilter(channel_id=ch.channel_id))
+    assert (job["status"], job["scanned"], job["enrolled"], job["skipped"]) == ("done", 25, 24, 1)
+    # Three pages: one batched read of profiles and one of enrollments each, no single reads per customer.
+    assert counts == {"get_customer": 0, "get_enrollment": 0, "get_customers": 3, "get_enrollments": 3}
+    assert env.store.get_enrollment("unit", erased[0], plan.plan_id) is None  # erasure stays erasure
+    assert env.store.get_customer("unit", erased[0]) is None
+    assert all(env.store.get_enrollment("unit", c, plan.plan_id) for c in ids if c != erased[0])
