@@ -1,8 +1,9 @@
 """`python -m bench`: measure, print a short summary, rewrite docs/performance.md, exit 1 if a target fails.
 
 Two parts: the WeCom callback hot path (and the cold import of app.py), and the SOP engine (enroll N customers, fire
-one bucket of N touches). ``--callback-only`` / ``--sop-only`` run one; a partial run writes the markdown only to an
-explicit ``--output`` (docs/performance.md holds both parts).
+one bucket of N touches, then one bulk enrollment job over the same N customers). ``--callback-only`` /
+``--sop-only`` run one; a partial run writes the markdown only to an explicit ``--output`` (docs/performance.md holds
+both parts).
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     part = parser.add_mutually_exclusive_group()
     part.add_argument("--callback-only", action="store_true", help="only the callback scenarios and the cold import")
-    part.add_argument("--sop-only", action="store_true", help="only the SOP enrollment and fire measurements")
+    part.add_argument("--sop-only", action="store_true", help="only the SOP enrollment, fire and bulk job measurements")
     parser.add_argument(
         "--sop-customers",
         type=int,
         default=None,
-        help=f"customers enrolled and touches fired in the SOP part (10000; --quick: 200), over {STAFF_COUNT} staff",
+        help=f"customers enrolled, touches fired and bulk-enrolled in the SOP part (10000; --quick: 200), over "
+        f"{STAFF_COUNT} staff",
     )
     parser.add_argument(
         "--sandbox-as-shipped",

@@ -1,5 +1,6 @@
 """The SOP engine's benchmarks (issue 3, section 8): enroll N customers into a 5-step day-based plan, then fire the
-one bucket of N touches those enrollments fell into, spread over 20 staff.
+one bucket of N touches those enrollments fell into, spread over 20 staff; then one bulk enrollment job over the same
+N customers into a third plan (bench/bulk.py).
 
 The engine is the real ``SopEngine`` over the real adapters the app builds (``services()``: the DynamoStore on
 DynamoDB Local, the PlanService, the WeCom client over loopback to the sandbox) plus the real
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bench import stats
@@ -31,6 +32,9 @@ from bench.meter import (
     count_api_calls,
     total_capacity,
 )
+
+if TYPE_CHECKING:
+    from bench.bulk import BulkResults
 
 SOP_TENANT = "sopbench"
 SOP_CORP = "wwsopbench0000001"
@@ -148,6 +152,7 @@ class SopResults:
     fire_at: str
     setup_s: float
     command: str = ""
+    bulk: BulkResults | None = None  # the bulk enrollment job over the same N customers, run after the fire
 
 
 def count_ops(records: Iterable[CallRecord]) -> dict[str, int]:
@@ -168,8 +173,8 @@ ENGINE_CALLS = {
     ("BatchGetItem", "PL/V+T/PLAN"): "plans.plan_version (head + version)",
     ("GetItem", "C/PROFILE"): "get_customer",
     ("GetItem", "C/ENR"): "get_enrollment",
-    ("BatchGetItem", "C/PROFILE"): "get_customers (a page of touches)",
-    ("BatchGetItem", "C/ENR"): "get_enrollments (a page of touches)",
+    ("BatchGetItem", "C/PROFILE"): "get_customers (a page of touches or customers)",
+    ("BatchGetItem", "C/ENR"): "get_enrollments (a page of touches or customers)",
     ("PutItem", "C/ENR"): "put_enrollment / end_enrollment",
     ("PutItem", "BKT/*"): "add_touch",
     ("PutItem", "BKT/BUCKET"): "register_bucket",
@@ -183,6 +188,9 @@ ENGINE_CALLS = {
     ("Query", "table:C"): "enrollments_of",
     ("PutItem", "C/SIL"): "silence timer",
     ("PutItem", "TASK/TASK"): "create_task / save_task",
+    ("Query", "gsi1:CUSTOMERS"): "list_customers (a page of the job's filter)",
+    ("GetItem", "JOB/JOB"): "get_job (once per start/advance call)",
+    ("PutItem", "JOB/JOB"): "put_job (create; then each page's advance, conditional on seq)",
 }
 
 
@@ -244,7 +252,8 @@ class BenchClock:
 
 def run_sop(stack: Any, n: int, progress: Callable[[str], None], *, staff: int = STAFF_COUNT) -> SopResults:
     """Set up a tenant, its staff and two published plans through the API; N + warm-up customers through the store;
-    then measure the enrollments, and the fire of the bucket they share."""
+    then measure the enrollments, the fire of the bucket they share, and a bulk enrollment job over the same N
+    customers into a third plan (bench/bulk.py)."""
     from bench.harness import BenchError, quiet_stdout
     from bench.meter import count_all_calls
 
@@ -253,7 +262,7 @@ def run_sop(stack: Any, n: int, progress: Callable[[str], None], *, staff: int =
     owners = staff_ids(staff)
     warm_n = staff  # one warm-up customer per staff member: the warm-up fire makes one task each
     with quiet_stdout():
-        plan_id, warm_plan_id = _setup_tenant(stack, owners)
+        token, plan_id, warm_plan_id = _setup_tenant(stack, owners)
     tenant = svc.store.get_tenant(SOP_TENANT)
     if tenant is None:
         raise BenchError("the SOP tenant was not created")
@@ -272,8 +281,11 @@ def run_sop(stack: Any, n: int, progress: Callable[[str], None], *, staff: int =
     engine = SopEngine(svc.store, svc.plans, scheduler, svc.wecom, clock, svc.ids)
 
     progress(f"SOP: creating {n + warm_n} customers through the store (not measured)")
-    warm_ids = _create_customers(stack, tenant, owners, count=warm_n, first=0, at=clock.now())
-    customer_ids = _create_customers(stack, tenant, owners, count=n, first=warm_n, at=clock.now())
+    # The warm-up customers were added a minute before the measured ones, so that the bulk job's filter (added at or
+    # after the measured ones' minute) selects exactly the N measured customers.
+    added = clock.now()
+    warm_ids = _create_customers(stack, tenant, owners, count=warm_n, first=0, at=added - timedelta(minutes=1))
+    customer_ids = _create_customers(stack, tenant, owners, count=n, first=warm_n, at=added)
     stack.attach_meter()
 
     progress(f"SOP: warm-up: {warm_n} enrollments into a second plan")
@@ -351,6 +363,23 @@ def run_sop(stack: Any, n: int, progress: Callable[[str], None], *, staff: int =
         )
         if t.bucket_id == bucket_id
     ]
+    sizes = _item_sizes(stack, customer_ids[0], plan_id, bucket_id, waiting[0].key)
+
+    from bench.bulk import BULK_AT, run_bulk
+    from chalicelib.domain.clock import utc_key
+
+    bulk = run_bulk(
+        stack,
+        engine=engine,
+        sched_meter=sched_meter,
+        clock=clock,
+        tenant=tenant,
+        token=token,
+        customers=n,
+        added_from=utc_key(added),
+        at=due + FIRE_DELAY + BULK_AT,
+        progress=progress,
+    )
     return SopResults(
         n=n,
         staff=staff,
@@ -362,10 +391,11 @@ def run_sop(stack: Any, n: int, progress: Callable[[str], None], *, staff: int =
         bucket_touches=len(waiting),
         fire_report=asdict(report),
         tasks=sorted(tasks, key=lambda t: str(t["userid"])),
-        item_bytes=_item_sizes(stack, customer_ids[0], plan_id, bucket_id, waiting[0].key),
+        item_bytes=sizes,
         enroll_window=f"{_local(start, zone)} to {_local(start + ENROLL_SPAN, zone)} ({zone.key})",
         fire_at=f"{_local(due + FIRE_DELAY, zone, seconds=True)} ({zone.key})",
-        setup_s=time.perf_counter() - started - enroll.wall_s - fire.wall_s,
+        setup_s=time.perf_counter() - started - enroll.wall_s - fire.wall_s - bulk.wall_s,
+        bulk=bulk,
     )
 
 
@@ -404,8 +434,9 @@ def _buckets(step: Any, enrolled_at: Iterable[str], tenant: Any) -> list[tuple[s
     return sorted((step.id, m) for m in minutes)
 
 
-def _setup_tenant(stack: Any, owners: list[str]) -> tuple[str, str]:
-    """Tenant, tenant admin token, the staff and two published plans (measured + warm-up) through the API."""
+def _setup_tenant(stack: Any, owners: list[str]) -> tuple[str, str, str]:
+    """Tenant, tenant admin token, the staff and two published plans (measured + warm-up) through the API; returns
+    the token and the two plans' ids."""
     from bench.harness import ADMIN_TOKEN
 
     body = {"tenant_id": SOP_TENANT, "name": "SOP 性能测试教育", "corp_id": SOP_CORP, "wecom": SOP_WECOM}
@@ -419,7 +450,7 @@ def _setup_tenant(stack: Any, owners: list[str]) -> tuple[str, str]:
         created = stack.call("POST", f"/t/{SOP_TENANT}/plans", plan_document(name), token)
         stack.call("POST", f"/t/{SOP_TENANT}/plans/{created['plan_id']}/publish", None, token)
         ids.append(str(created["plan_id"]))
-    return ids[0], ids[1]
+    return token, ids[0], ids[1]
 
 
 def _create_customers(stack: Any, tenant: Any, owners: list[str], *, count: int, first: int, at: datetime) -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 
 from bench import stats
 from bench.__main__ import DEFAULT_OUTPUT, parse_args
+from bench.bulk import BulkResults, page_times, plan_document, tenth_medians
 from bench.harness import Sample, Scenario
 from bench.imports import ImportRow, ImportTimes, parse_importtime, top_cumulative
 from bench.meter import (
@@ -37,7 +38,7 @@ from bench.meter import (
 )
 from bench.report import Report, any_failed, fmt, render_markdown, summarize, summary_lines, targets
 from bench.sop import SopPhase, SopResults, bucket_label, calls_by_call, units_by_call, units_by_op
-from bench.sop_report import hot_spots, sop_targets
+from bench.sop_report import hot_spots, sop_jsonable, sop_targets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_REPORTS_1X = Calibration(transact_write_factor=2.0, batch_get_misses_free=True)  # what docs/reference says
@@ -538,6 +539,139 @@ def test_sop_part_of_the_markdown_and_the_summary() -> None:
     assert "10227 bytes for 2 customers" in writes
 
 
+def _bulk(
+    *,
+    n: int = 300,
+    enrolled: int | None = None,
+    skipped: int = 0,
+    sched: int = 1,
+    touches: int | None = None,
+    escaped: int = 0,
+) -> BulkResults:
+    """A job over ``n`` customers in pages of 100 (and the empty page that ends it): start did 2 pages, one advance
+    the rest; per page a listing Query, a plan read, two BatchGetItem and the job's put, per customer two puts."""
+    enrolled = n - skipped if enrolled is None else enrolled
+    phase = SopPhase("bulk", n, 3.0, wecom={})
+    phase.ddb = [_rec("PutItem", "JOB/JOB", w=1), _rec("GetItem", "T/PLAN", r=0.5), _rec("GetItem", "JOB/JOB", r=1)]
+    pages = n // 100 + 1
+    for page in range(pages):
+        size = 100 if page < n // 100 else 0
+        phase.ddb += [_rec("Query", "gsi1:CUSTOMERS", r=2.5), _rec("GetItem", "T/PLAN", r=0.5)]
+        if size:
+            phase.ddb += [
+                CallRecord("BatchGetItem", Capacity(read=50, billed_read=50), 0.01, None, 100, 100, "C/PROFILE"),
+                CallRecord("BatchGetItem", Capacity(read=0, billed_read=100), 0.01, None, 100, 0, "C/ENR"),
+            ]
+            phase.ddb += [_rec("PutItem", "C/ENR", w=1), _rec("PutItem", "BKT/*", w=1)] * size
+        phase.ddb.append(_rec("PutItem", "JOB/JOB", w=1))
+    phase.scheduler = [ApiCall("CreateSchedule", 0.01)] * sched
+    phase.unmetered = {"dynamodb": escaped, "scheduler": 0, "other": 0}
+    return BulkResults(
+        phase=phase,
+        job={"job_id": "bj_1", "status": "done", "seq": pages, "scanned": n, "enrolled": enrolled, "skipped": skipped},
+        filter='CustomerFilter(added_from="2026-12-02T04:30:00Z")',
+        selected=n,
+        page_size=100,
+        start_budget_s=5.0,
+        budget_s=60.0,
+        call_pages=[2, pages - 2],
+        call_s=[1.2, 1.8],
+        page_s=[*(0.5 + 0.1 * i for i in range(pages - 1)), 0.05],
+        page_sizes=[100] * (pages - 1) + [0],
+        buckets=["b1 @ 2026-12-03 02:00 UTC"],
+        bucket_touches=n if touches is None else touches,
+        plan_steps=[("b1", 1, "10:00", "interactive")],
+        enrolled_at="2026-12-02 21:00:05 (Asia/Shanghai)",
+    )
+
+
+def test_bulk_pages_are_timed_from_each_listing_to_the_next_or_the_end_of_the_call() -> None:
+    pages, seconds = page_times([(0.0, 1.0), (5.0, 9.0)], [0.1, 0.4, 5.0, 6.0, 8.5])
+    assert pages == [2, 3]
+    assert seconds == pytest.approx([0.3, 0.6, 1.0, 2.5, 0.5])
+    assert page_times([(0.0, 1.0)], []) == ([0], [])
+    assert tenth_medians([1.0] * 10 + [2.0] * 10) == (1.0, 2.0) and tenth_medians([1.0]) is None
+    doc = plan_document()
+    assert doc["steps"][0]["day"] == 1 and doc["steps"][0]["at"] == "10:00" and doc["reentry"] == "never"
+
+
+def test_bulk_figures_and_the_linear_estimate() -> None:
+    bulk = _bulk()
+    assert (bulk.advance_calls, bulk.pages, bulk.enrollment_puts) == (1, 4, 300)
+    assert bulk.phase.per_thousand_s == pytest.approx(10.0) and bulk.per_customer_s == pytest.approx(0.01)
+    est = bulk.estimate(100_000)
+    assert est.wall_s == pytest.approx(1000.0)  # 10 ms per customer, scaled
+    assert (est.backstop_runs, est.elapsed_min, est.pages) == (17, 85, 1000)  # ceil((1000 - 5) / 60) runs, 5 min apart
+    per = bulk.phase.per_unit
+    assert est.billed_write == pytest.approx(per.billed_write * 100_000)
+    assert est.billed_read == pytest.approx(per.billed_read * 100_000)
+
+
+def test_bulk_targets_check_each_customer_enrolled_once_and_one_schedule_per_bucket() -> None:
+    sop = _sop()
+    sop.bulk = _bulk()
+    found = {t[0]: t for t in sop_targets(sop, "cmd")}
+    exact = found["Bulk enrollment: every selected customer enrolled exactly once (300 customers)"]
+    assert exact[3] and exact[2] == "done: scanned 300, enrolled 300, skipped 0; 300 enrollment writes, 300 touches"
+    assert found["Bulk enrollment: Scheduler API calls for 300 enrollments"][3]
+    assert all(t[3] for t in found.values())
+    for bad in (_bulk(skipped=1), _bulk(touches=299), _bulk(enrolled=301)):
+        sop.bulk = bad
+        assert not next(t for t in sop_targets(sop, "cmd") if t[0].startswith("Bulk enrollment: every"))[3]
+    sop.bulk = _bulk(sched=2, escaped=1)
+    failed = [t[0] for t in sop_targets(sop, "cmd") if not t[3]]
+    assert failed == [
+        "Bulk enrollment: Scheduler API calls for 300 enrollments",
+        "Bench integrity: SOP AWS calls that escaped the meters (DynamoDB, Scheduler, other)",
+    ]
+
+
+def test_bulk_section_of_the_markdown_and_the_summary() -> None:
+    report = _report(new_write=5, dup_read=1, dup_wecom=0, import_s=0.2)
+    report.sop = _sop()
+    report.sop.bulk = _bulk()
+    assert not any_failed(report)
+    text = render_markdown(report)
+    assert "then a bulk enrollment job over the same customers into a third plan." in text
+    assert "### Bulk enrollment job over 300 customers" in text
+    assert text.index("### Fire one bucket") < text.index("### Bulk enrollment job") < text.index("### Where the")
+    assert "Command: `.venv/bin/python -m bench` (run after the fire" in text
+    assert '`CustomerFilter(added_from="2026-12-02T04:30:00Z")`' in text
+    assert "| job outcome | done: scanned 300, enrolled 300, skipped 0 |" in text
+    assert (
+        "| calls | `start` (one 5 s slice) + 1 `advance` call(s) of 60 s, each standing for one backstop run |" in text
+    )
+    assert "| slices (pages of 100 customers) | 4; per call (start first): 2, 2; not full: 0 customers" in text
+    assert "| wall time | 3 s; 10 s per 1,000 customers |" in text
+    assert "| time per page of 100 (ms) | median 600, p90 680, max 700 (over 3 full pages) |" in text
+    assert "| Scheduler API calls | 1 (CreateSchedule 1) |" in text
+    assert "| distinct (step, due minute) buckets | 1: b1 @ 2026-12-03 02:00 UTC; touches waiting in them 300 |" in text
+    assert "| read units, billed (AWS) | 463.5 | 1.545 |" in text
+    assert "| Query `gsi1:CUSTOMERS` | list_customers (a page of the job's filter) | 4 | 0.0133 |" in text
+    assert "| PutItem `JOB/JOB` | put_job (create; then each page's advance, conditional on seq) | 5 |" in text
+    assert (
+        "**Scaled to 100,000 customers** (linear scaling of the measured N = 300, not a measurement): 10 ms per "
+        "customer x 100,000 = 1000 s (16.7 min) of job work in about 1,000 pages, i.e. the API's 5 s slice and then "
+        "17 backstop runs of 60 s; at one backstop run every 5 minutes that is about 85 minutes" in text
+    )
+    assert "Units scale linearly because a page's costs are constant" in text
+    assert "first tenth of the full pages took a median 500 ms and the last tenth 700 ms" in text
+    assert "300 keys asked, 0 found, billed read units 1 per customer (DynamoDB Local reports 0" in text
+    assert "The bulk job reads it once per page instead: 5 GetItem calls for 300 customers" in text
+    assert "| Bulk enrollment: every selected customer enrolled exactly once (300 customers) |" in text
+    lines = summary_lines(report)
+    assert any(
+        line.startswith("SOP bulk job x300: done, enrolled 300 skipped 0 in start + 1 advance call(s), 4 pages;")
+        and line.endswith("scaled to 100000: 1000 s, 17 backstop run(s)")
+        for line in lines
+    )
+    assert any(line.startswith("PASS  Bulk enrollment: Scheduler API calls for 300 enrollments") for line in lines)
+    dumped = sop_jsonable(report.sop)["bulk"]
+    assert dumped["advance_calls"] == 1 and dumped["estimate"]["backstop_runs"] == 17 and dumped["n"] == 300
+    without = render_markdown(_report(new_write=5, dup_read=1, dup_wecom=0, import_s=0.2))
+    assert "Bulk enrollment" not in without
+
+
 def test_partial_runs_do_not_overwrite_the_doc_unless_asked() -> None:
     assert parse_args([]).output == DEFAULT_OUTPUT and parse_args([]).sop_customers == 10_000
     quick = parse_args(["--quick"])
@@ -572,3 +706,10 @@ def test_quick_bench_runs_end_to_end(tmp_path: Path) -> None:
     assert "SOP AWS calls that escaped the meters (DynamoDB, Scheduler, other) | = 0 | 0, 0, 0 | PASS" in text
     assert "| SOP enrollment: Scheduler API calls for 200 enrollments | <= 1 " in text
     assert "### Fire one bucket of 200 touches over 20 staff" in text and "sent 200, tasks 20" in text
+    assert (
+        "### Bulk enrollment job over 200 customers" in text
+        and "| job outcome | done: scanned 200, enrolled 200" in text
+    )
+    assert "| Bulk enrollment: every selected customer enrolled exactly once (200 customers) |" in text
+    assert "| Bulk enrollment: Scheduler API calls for 200 enrollments | <= 1 " in text
+    assert "**Scaled to 100,000 customers** (linear scaling of the measured N = 200" in text
