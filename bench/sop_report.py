@@ -323,12 +323,19 @@ def bulk_estimate_line(bulk: BulkResults) -> str:
     """The 100,000-customer estimate: linear scaling of the measured per-customer time and units, said as such."""
     est, per = bulk.estimate(), bulk.phase.per_unit
     tenths = tenth_medians(full_page_s(bulk))
-    drift = (
-        f" That holds while a page costs the same late in the job as early: here the first tenth of the full pages "
-        f"took a median {fmt(tenths[0] * 1000, 0)} ms and the last tenth {fmt(tenths[1] * 1000, 0)} ms."
-        if tenths
-        else ""
-    )
+    drift = ""
+    if tenths:
+        first, last = tenths
+        drift = (
+            f" Time scales linearly only while a page costs the same late in the job as early: here the first tenth "
+            f"of the full pages took a median {fmt(first * 1000, 0)} ms and the last tenth {fmt(last * 1000, 0)} ms"
+            + (
+                f" ({fmt(100 * (last / first - 1), 0)}% slower; if pages keep slowing as the job and the table grow, "
+                "the time above is an underestimate)."
+                if first > 0 and last > first * 1.1
+                else "."
+            )
+        )
     return (
         f"**Scaled to {est.customers:,} customers** (linear scaling of the measured N = {bulk.phase.n}, not a "
         f"measurement): {fmt(bulk.per_customer_s * 1000, 2)} ms per customer x {est.customers:,} = "
@@ -557,9 +564,10 @@ def bulk_hot_spots(bulk: BulkResults) -> list[str]:
         f"**The bulk job's enrollment reads are billed for customers not enrolled.** Each page reads its "
         f"customers' enrollments in the plan (`get_enrollments`, strongly consistent) to recognise a re-run page: "
         f"{asked} keys asked, {found} found, billed read units {fmt(billed / n, 3)} per customer (DynamoDB Local "
-        f"reports {fmt(reported / n, 3)}: it does not charge a key it does not find, AWS charges each key as a "
-        f"read). That is {fmt(100 * billed / total if total else 0, 0)}% of the job's billed reads; an eventually "
-        "consistent read would halve it, if a re-run page may read a slightly stale enrollment."
+        f"reports {fmt(reported / n, 3)}: it charges nothing for a key it does not find; billed adds the minimum read "
+        f"per key, see *Reported vs billed units*). That is {fmt(100 * billed / total if total else 0, 0)}% of "
+        "the job's billed reads; an eventually consistent read would halve it, if a re-run page may read a slightly "
+        "stale enrollment."
     ]
 
 
