@@ -187,7 +187,9 @@ ENGINE_CALLS = {
     ("UpdateItem", "C/QUOTA"): "take_quota (daily cap + monthly limit)",
     ("Query", "table:C"): "enrollments_of",
     ("PutItem", "C/SIL"): "silence timer",
-    ("PutItem", "TASK/TASK"): "create_task / save_task",
+    ("PutItem", "TASK/TASK"): "create_task / save_task (the task's head)",
+    ("PutItem", "TASK/RCPT"): "create_task (the task's customer ids)",
+    ("Query", "table:TASK"): "get_task",
     ("Query", "gsi1:CUSTOMERS"): "list_customers (a page of the job's filter)",
     ("GetItem", "JOB/JOB"): "get_job (once per start/advance call)",
     ("PutItem", "JOB/JOB"): "put_job (create; then each page's advance, conditional on seq)",
@@ -538,7 +540,10 @@ def _item_sizes(stack: Any, customer_id: str, plan_id: str, bucket_id: str, touc
         KeyConditionExpression="gsi1pk = :g",
         ExpressionAttributeValues={":g": {"S": f"T#{SOP_TENANT}#TASKS"}},
     ).get("Items", [])
-    sizes = [item_size(t) for t in tasks if bucket_id in t.get("doc", {}).get("S", "")]
-    if sizes:
-        out["staff task (median)"] = int(stats.median(sizes))
+    heads = [t for t in tasks if bucket_id in t.get("doc", {}).get("S", "")]
+    if heads:
+        out["staff task head (median)"] = int(stats.median([item_size(t) for t in heads]))
+        ids = [client.get_item(TableName=table, Key={"pk": t["pk"], "sk": {"S": "RCPT"}}).get("Item") for t in heads]
+        if all(ids):
+            out["staff task recipients (median)"] = int(stats.median([item_size(i) for i in ids if i]))
     return out

@@ -171,7 +171,8 @@ BY_OP_HEADERS = [
 BY_CALL_NOTE = (
     "By operation and kind of item, read from the key (`C/PROFILE` a customer's profile, `C/ENR` an enrollment, "
     "`C/QUOTA` the customer's cap and monthly-limit counter, `BKT/BUCKET` a bucket's registry item, `BKT/*` a touch, "
-    "`PLB/*` a plan version's bucket list, `TASK/TASK` a staff task, `T/PLAN` a plan head, `PL/V` a plan version; "
+    "`PLB/*` a plan version's bucket list, `TASK/TASK` a staff task's head, `TASK/RCPT` its customer ids, "
+    "`T/PLAN` a plan head, `PL/V` a plan version; "
     "`table:C` a Query of a customer's partition), with the store method that makes such a call:"
 )
 
@@ -526,8 +527,9 @@ def hot_spots(sop: SopResults) -> list[str]:
         for r in _calls(fire, "PutItem", "BKT/BUCKET")
         if r.error == "ConditionalCheckFailedException"
     )
-    tasks = units.get(("PutItem", "TASK/TASK"), (0.0, 0.0))[1]
-    task_bytes = sop.item_bytes.get("staff task (median)")
+    tasks = sum(units.get(("PutItem", f"TASK/{sk}"), (0.0, 0.0))[1] for sk in ("TASK", "RCPT"))
+    head_bytes = sop.item_bytes.get("staff task head (median)")
+    ids_bytes = sop.item_bytes.get("staff task recipients (median)")
     out.append(
         f"**Fire writes per touch**, billed: {fmt(per.billed_write, 3)} (reported by DynamoDB Local: "
         f"{fmt(per.write, 3)}); limit {fmt(FIRE_WRITE_LIMIT)}. By call: "
@@ -539,9 +541,10 @@ def hot_spots(sop: SopResults) -> list[str]:
         "enrollment instead (`end_enrollment`, a third 1-unit write). The rest is the staff tasks, "
         f"{fmt(tasks / n, 3)} per touch"
         + (
-            f" (each task item carries its customer ids, {task_bytes} bytes for {fire.n // max(sop.staff, 1)} "
-            "customers, written twice, `create_task` then `save_task`, and copied to gsi1, whose projection is ALL)"
-            if task_bytes
+            f" (each task's head, {head_bytes} bytes, is written twice, `create_task` then `save_task`, and copied "
+            f"to gsi1, whose projection is ALL; its {fire.n // max(sop.staff, 1)} customer ids, {ids_bytes} bytes, "
+            "once, beside the head and in no index)"
+            if head_bytes and ids_bytes
             else ""
         )
         + "."

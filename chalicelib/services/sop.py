@@ -513,11 +513,13 @@ class SopEngine:
                 self._feed(tenant, following, due, bucket)
             self.repo.create_task(tenant.tenant_id, task)
             claimed = [m for m in chunk if self._claim(tenant, m[0], task.task_id, nexts[m[0].key])]
+            if not claimed:  # concurrent fires took them all: an empty task, carrying no one
+                empty = replace(task, status="empty", customer_ids=())
+                self.repo.save_task(tenant.tenant_id, empty, expected_status="claimed", recipients=True)
+                continue
             if len(claimed) != len(chunk):  # a concurrent fire took some: this task carries only ours
                 task = replace(task, customer_ids=tuple(m[1].customer_id for m in claimed))
-            if not claimed:
-                self.repo.save_task(tenant.tenant_id, replace(task, status="empty"), expected_status="claimed")
-                continue
+                self.repo.save_task(tenant.tenant_id, task, expected_status="claimed", recipients=True)
             self._send(tenant, task, [m[1] for m in claimed], step)
             report.tasks += 1
             for touch, _customer, enrollment in claimed:

@@ -191,11 +191,13 @@ class FakeSopStoreMixin:
     def get_task(self, tenant_id: str, task_id: str) -> StaffTask | None:
         return self._sop()["tasks"].get((tenant_id, task_id))
 
-    def save_task(self, tenant_id: str, task: StaffTask, *, expected_status: str) -> bool:
+    def save_task(self, tenant_id: str, task: StaffTask, *, expected_status: str, recipients: bool = False) -> bool:
         with self.lock:
             current = self._sop()["tasks"].get((tenant_id, task.task_id))
             if current is None or current.status != expected_status:
                 return False
+            if not recipients:  # as in DynamoDB: the recipients change only when the caller says so
+                task = replace(task, customer_ids=current.customer_ids)
             self._sop()["tasks"][(tenant_id, task.task_id)] = task
             return True
 

@@ -530,13 +530,14 @@ def test_sop_part_of_the_markdown_and_the_summary() -> None:
     assert any(line.startswith("PASS  SOP fire: WeCom calls") for line in lines)
     sop = _sop(cap_writes=2)
     sop.fire.ddb.append(_rec("PutItem", "BKT/BUCKET", w=1, reported_w=0, error="ConditionalCheckFailedException"))
-    sop.item_bytes["staff task (median)"] = 10227
+    sop.item_bytes["staff task head (median)"] = 640
+    sop.item_bytes["staff task recipients (median)"] = 10227
     writes = hot_spots(sop)[-1]
     assert writes.startswith(
         "**Fire writes per touch**, billed: 4.25 (reported by DynamoDB Local: 4); limit 3. By call: add_touch 1, "
         "register_bucket 0.25, move_touch 1, take_cap 2. Without the failed `register_bucket` puts it would be 4:"
     )
-    assert "10227 bytes for 2 customers" in writes
+    assert "head, 640 bytes, is written twice" in writes and "its 2 customer ids, 10227 bytes, once" in writes
 
 
 def _bulk(

@@ -173,6 +173,11 @@ def test_a_repeated_or_concurrent_fire_has_one_effect(env: Env) -> None:
     env.engine.fire("sop", bucket_id)  # and once more, late
     recipients = [u for c in env.add_calls() for u in c.payload["external_userid"]]
     assert len(recipients) == 20 and len(set(recipients)) == 20  # every customer in exactly one task
+    # The stored tasks say the same: each customer in exactly one task that was sent, none in an empty one.
+    stored = env.store.list_tasks("sop", userid=None, status=None, due_from=None, due_to=None, limit=50)
+    carried = [cid for t in stored if t.status == "created" for cid in t.customer_ids]
+    assert len(carried) == 20 and len(set(carried)) == 20
+    assert all(t.customer_ids == () for t in stored if t.status == "empty")
     assert {t.state for t in env.store.touches_in("sop", bucket_id, state=None)} == {SENT}
     enrollments = [env.store.get_enrollment("sop", f"c{n:05d}", "pl_new7") for n in range(20)]
     assert {e.status for e in enrollments if e} == {"completed"}
@@ -552,3 +557,29 @@ def test_the_fire_reads_customers_and_enrollments_a_page_at_a_time(env: Env, mon
     assert (report.sent, report.tasks) == (250, 2)
     # Two pages (200 + 50): one batched read of each kind per page, no single reads per touch.
     assert reads.calls == {"get_customer": 0, "get_enrollment": 0, "get_customers": 2, "get_enrollments": 2}
+
+
+def test_a_task_whose_touches_another_fire_took_carries_only_its_own(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    env.plans.add(plan([step("s1", after_minutes=30)]))
+    for n in range(3):
+        env.engine.enroll(env.tenant, env.customer(n).customer_id, "pl_new7")
+    env.clock.advance(minutes=30)
+    claim = env.store.move_touch
+    taken: list[str] = []
+
+    def raced(tenant_id: str, touch: Any, **kwargs: Any) -> bool:
+        if kwargs.get("to_state") == SENT and not taken:  # another fire claimed the first one just before us
+            taken.append(touch.customer_id)
+            claim(tenant_id, touch, **{**kwargs, "task_id": "tk_other"})
+            return False
+        return bool(claim(tenant_id, touch, **kwargs))
+
+    monkeypatch.setattr(env.store, "move_touch", raced)
+    [report] = env.fire_due()
+    assert report.sent == 2 and taken == ["c00000"]
+    [task] = env.store.list_tasks("sop", userid=None, status="created", due_from=None, due_to=None, limit=5)
+    assert task.customer_ids == ("c00001", "c00002")
+    fetched = env.store.get_task("sop", task.task_id)
+    assert fetched is not None and fetched.customer_ids == ("c00001", "c00002")
+    [call] = [c for c in env.add_calls() if c.errcode == 0]
+    assert len(call.payload["external_userid"]) == 2

@@ -9,7 +9,8 @@ Keys (docs/data-model.md, "SOP engine"):
 - bucket: ``T#<tid>#BKT#<bucket_id>`` / ``BUCKET`` (``feeders``: the buckets whose sent touches imply touches
   here); while open it is in gsi1 at ``T#<tid>#DUE#<UTC date>`` / ``<minute>#<bucket_id>`` (sparse: draining
   removes it), which is what the backstop sweeps
-- task: ``T#<tid>#TASK#<task_id>`` / ``TASK``, in gsi1 at ``T#<tid>#TASKS`` / ``<due UTC>#<task_id>``
+- task: ``T#<tid>#TASK#<task_id>`` / ``TASK`` (the head), in gsi1 at ``T#<tid>#TASKS`` / ``<due UTC>#<task_id>``;
+  its customer ids in ``RCPT`` beside it, in no index
 - task sync cursor: ``T#<tid>#TASKSYNC`` / ``CURSOR`` (where the status sync resumes)
 """
 
@@ -388,45 +389,83 @@ class SopStoreMixin:
     # --- staff tasks ------------------------------------------------------------------------------------------
 
     def _task_item(self, tenant_id: str, task: StaffTask) -> dict[str, Any]:
+        """The task's head: everything but its customer ids, small, and the only item in the tasks index."""
         due = utc_key(datetime.fromisoformat(task.due_at))
+        head = asdict(task)
+        del head["customer_ids"]
         return {
             "pk": _s(task_pk(tenant_id, task.task_id)),
             "sk": _s("TASK"),
             "kind": _s("task"),
             "status": _s(task.status),
             "userid": _s(task.userid),
-            "doc": _doc(asdict(task)),
+            "n": {"N": str(len(task.customer_ids))},
+            "doc": _doc(head),
             "gsi1pk": _s(f"T#{tenant_id}#TASKS"),
             "gsi1sk": _s(f"{due}#{task.task_id}"),
             "expires_at": _ttl(task.due_at, TASK_TTL_DAYS),
         }
 
+    def _recipients_item(self, tenant_id: str, task: StaffTask) -> dict[str, Any]:
+        """The task's customer ids (up to 10,000: ~200 KB), beside the head and outside every index, so saving a
+        status or listing tasks never rewrites or reads them."""
+        return {
+            "pk": _s(task_pk(tenant_id, task.task_id)),
+            "sk": _s("RCPT"),
+            "kind": _s("task_recipients"),
+            "ids": _s(",".join(task.customer_ids)),
+            "expires_at": _ttl(task.due_at, TASK_TTL_DAYS),
+        }
+
     def create_task(self, tenant_id: str, task: StaffTask) -> bool:
-        """Claim a task id once (False if it exists: the caller looks at what is there)."""
+        """Claim a task id once (False if it exists: the caller looks at what is there). The recipients go first,
+        so a head is never seen without them."""
+        if not self._conditional(
+            "put_item",
+            Item=self._recipients_item(tenant_id, task),
+            ConditionExpression="attribute_not_exists(pk)",
+        ):
+            return False
         return self._conditional(
             "put_item", Item=self._task_item(tenant_id, task), ConditionExpression="attribute_not_exists(pk)"
         )
 
     def get_task(self, tenant_id: str, task_id: str) -> StaffTask | None:
-        item = self._call(
-            "get_item", Key={"pk": _s(task_pk(tenant_id, task_id)), "sk": _s("TASK")}, ConsistentRead=True
-        ).get("Item")
-        return self._task(item) if item else None
+        """Head and recipients in one strongly consistent Query of the task's partition."""
+        items = self._call(
+            "query",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s(task_pk(tenant_id, task_id))},
+            ConsistentRead=True,
+        ).get("Items", [])
+        by_sk = {i["sk"]["S"]: i for i in items}
+        if "TASK" not in by_sk:
+            return None
+        return self._task(by_sk["TASK"], by_sk.get("RCPT"))
 
     @staticmethod
-    def _task(item: dict[str, Any]) -> StaffTask:
+    def _task(item: dict[str, Any], recipients: dict[str, Any] | None) -> StaffTask:
         data = json.loads(item["doc"]["S"])
-        data["customer_ids"] = tuple(data.get("customer_ids", ()))
+        if recipients is not None:
+            ids = recipients["ids"]["S"]
+            data["customer_ids"] = tuple(ids.split(",")) if ids else ()
+        else:  # written before recipients had their own item
+            data["customer_ids"] = tuple(data.get("customer_ids", ()))
         return StaffTask(**data)
 
-    def save_task(self, tenant_id: str, task: StaffTask, *, expected_status: str) -> bool:
-        return self._conditional(
+    def save_task(self, tenant_id: str, task: StaffTask, *, expected_status: str, recipients: bool = False) -> bool:
+        """Save the head if its status is still ``expected_status``; the recipients only when they changed
+        (``recipients``: a concurrent fire claimed some of them first)."""
+        saved = self._conditional(
             "put_item",
             Item=self._task_item(tenant_id, task),
             ConditionExpression="#st = :st",
             ExpressionAttributeNames={"#st": "status"},
             ExpressionAttributeValues={":st": _s(expected_status)},
         )
+        if saved and recipients:
+            self._call("put_item", Item=self._recipients_item(tenant_id, task))
+        return saved
 
     def get_task_sync_cursor(self, tenant_id: str) -> str | None:
         """Where the task status sync resumes (a tasks-index key ``<due UTC>#<task_id>``); None: from the start."""
@@ -469,14 +508,19 @@ class SopStoreMixin:
             kwargs["FilterExpression"] = " AND ".join(filters)
         if names:
             kwargs["ExpressionAttributeNames"] = names
-        out: list[StaffTask] = []
-        while len(out) < limit:
+        heads: list[dict[str, Any]] = []
+        while len(heads) < limit:
             resp = self._call("query", **kwargs)
-            out += [self._task(i) for i in resp.get("Items", [])]
+            heads += resp.get("Items", [])
             if not resp.get("LastEvaluatedKey"):
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        return out[:limit]
+        heads = heads[:limit]
+        wanted = [(h["pk"]["S"], "RCPT") for h in heads if "n" in h]  # heads without ids in their doc
+        recipients: dict[tuple[str, str], dict[str, Any]] = {}
+        for i in range(0, len(wanted), 100):
+            recipients.update(self._batch_get(wanted[i : i + 100]))
+        return [self._task(h, recipients.get((h["pk"]["S"], "RCPT"))) for h in heads]
 
     # --- bulk enrollment jobs ---------------------------------------------------------------------------------
 
