@@ -66,3 +66,40 @@ def test_batch_reads_never_take_a_throttled_key_for_a_missing_one(env: Env, monk
     monkeypatch.setattr("chalicelib.adapters.dynamodb.store.time.sleep", lambda s: None)
     assert sorted(store.get_customers("sop", ids)) == ids
     assert len(calls) == 4  # four tries, then the single reads
+
+
+def test_a_task_written_before_recipients_had_their_own_item_still_reads_whole(env: Env) -> None:
+    """Task heads that carry their customer ids in their own doc (the earlier layout) read as before."""
+    import json
+
+    from chalicelib.adapters.dynamodb.sop import task_pk
+
+    store = env.store
+    assert isinstance(store, DynamoStore)
+    doc = {
+        "task_id": "tk_legacy",
+        "userid": "zhang",
+        "kind": "mass",
+        "status": "created",
+        "due_at": "2026-12-01T20:00:00+08:00",
+        "created_at": "2026-12-01T20:00:00+08:00",
+        "customer_ids": ["c00001", "c00002"],
+        "text": "旧任务",
+    }
+    store.client.put_item(
+        TableName=store.table,
+        Item={
+            "pk": {"S": task_pk("sop", "tk_legacy")},
+            "sk": {"S": "TASK"},
+            "kind": {"S": "task"},
+            "status": {"S": "created"},
+            "userid": {"S": "zhang"},
+            "doc": {"S": json.dumps(doc, ensure_ascii=False)},
+            "gsi1pk": {"S": "T#sop#TASKS"},
+            "gsi1sk": {"S": "2026-12-01T12:00:00Z#tk_legacy"},
+        },
+    )
+    task = store.get_task("sop", "tk_legacy")
+    assert task is not None and task.customer_ids == ("c00001", "c00002")
+    [listed] = store.list_tasks("sop", userid="zhang", status=None, due_from=None, due_to=None, limit=5)
+    assert listed.customer_ids == ("c00001", "c00002") and listed.text == "旧任务"
