@@ -13,13 +13,14 @@ import pytest
 from chalicelib.adapters.dynamodb.models import configure
 from chalicelib.adapters.dynamodb.store import DynamoStore
 from chalicelib.domain.channels import Assignment, Channel
-from chalicelib.domain.customers import Customer, Relation, Stage, Touch
+from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.events_business import sign
 from chalicelib.domain.facts import Alias, Fact
 from chalicelib.errors import ConflictError
 from chalicelib.services.events import EventService
 from chalicelib.settings import Settings
 from tests.fakes.events import RecordingSignals, RecordingTasks
+from tests.integration.test_store_contract import customer
 from tests.unit import test_events
 from tests.unit.conftest import make_channel, make_env
 
@@ -44,20 +45,7 @@ AT = "2026-12-01T19:55:00+08:00"
 
 
 def _customer(cid: str = "cabc1") -> Customer:
-    return Customer(
-        customer_id=cid,
-        external_userid=f"wm{cid}",
-        owner_userid="zhang",
-        source_channel_id="ch_a",
-        stage=Stage.NEW,
-        added_at=AT,
-        created_at=AT,
-        updated_at=AT,
-        external_userids=(f"wm{cid}",),
-        touches=(Touch("ch_a", "zhang", AT, "new"),),
-        relations=(Relation("zhang", f"wm{cid}", "active", AT),),
-        version=1,
-    )
+    return customer(cid, AT, applied=())  # the contract suite's customer, with no event applied yet
 
 
 def _fact(cid: str, digest: str = "d1", **over: Any) -> Fact:
