@@ -32,6 +32,7 @@ from bench.meter import (
     total_capacity,
     units_by_operation,
 )
+from devstack.safe_env import UNSAFE_AWS_ENV
 
 ADMIN_TOKEN = "bench-admin-token-0123456789"
 TENANT = "bench"
@@ -55,19 +56,6 @@ CHANNEL = {  # the README walk-through's channel (tests/functional/test_walkthro
     "tags": [{"group": "流量平台来源", "name": "抖音"}, {"group": "考研年份", "name": "2027"}],
 }
 TABLE = "siyu-bench"
-# Variables that could point boto3 at a real account or another endpoint; the bench never wants them.
-UNSAFE_AWS_ENV = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-)
 
 
 class BenchError(RuntimeError):

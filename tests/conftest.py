@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.safe_env import UNSAFE_AWS_ENV
+
 TESTS_DIR = Path(__file__).resolve().parent
 FOLDER_MARKERS = {
     "unit": "unit: fast tests of domain and services with in-memory fakes (no network, no processes)",
@@ -29,19 +31,6 @@ SAFE_AWS_ENV = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
-UNSAFE_AWS_ENV = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_ENDPOINT_URL_SCHEDULER",
-)
 
 
 def _make_environment_safe(environ: MutableMapping[str, str]) -> None:
