@@ -91,7 +91,9 @@ class PlanStoreMixin:
         table: str
 
         def _get_raw(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None: ...
-        def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
+        def _batch_get(
+            self, keys: list[tuple[str, str]], *, consistent: bool = False
+        ) -> dict[tuple[str, str], dict[str, Any]]: ...
         def _query_page(
             self,
             key_condition: str,

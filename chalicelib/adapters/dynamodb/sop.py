@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.clock import utc_key
 from chalicelib.domain.sop import ACTIVE, SCHEDULED, Bucket, Enrollment, StaffTask, Touch
@@ -71,7 +71,12 @@ class SopStoreMixin:
 
     client: Any
     table: str
-    _batch_get: Any  # DynamoStore._batch_get
+
+    if TYPE_CHECKING:
+
+        def _batch_get(
+            self, keys: list[tuple[str, str]], *, consistent: bool = False
+        ) -> dict[tuple[str, str], dict[str, Any]]: ...
 
     def _call(self, op: str, **kwargs: Any) -> Any:
         from chalicelib.adapters.dynamodb.store import _translate
@@ -99,15 +104,11 @@ class SopStoreMixin:
         return Enrollment(**json.loads(item["doc"]["S"])) if item else None
 
     def get_enrollments(self, tenant_id: str, customer_ids: list[str], plan_id: str) -> dict[str, Enrollment]:
-        """Many customers' enrollments in one plan, strongly consistent, 100 keys a BatchGetItem (the fire reads a
-        page of touches' enrollments in one round trip instead of one GetItem each)."""
-        found: dict[str, Enrollment] = {}
-        for i in range(0, len(customer_ids), 100):
-            keys = [(customer_pk(tenant_id, cid), f"ENR#{plan_id}") for cid in customer_ids[i : i + 100]]
-            for raw in self._batch_get(keys, consistent=True).values():
-                enrollment = Enrollment(**json.loads(raw["doc"]["S"]))
-                found[enrollment.customer_id] = enrollment
-        return found
+        """Many customers' enrollments in one plan, strongly consistent, in BatchGetItem calls (the fire reads a page
+        of touches' enrollments in a round trip or two instead of one GetItem each)."""
+        keys = [(customer_pk(tenant_id, cid), f"ENR#{plan_id}") for cid in customer_ids]
+        found = (Enrollment(**json.loads(raw["doc"]["S"])) for raw in self._batch_get(keys, consistent=True).values())
+        return {e.customer_id: e for e in found}
 
     def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool:
         """Start an enrollment unless the re-entry policy forbids it (False then): never = only the first time;
@@ -517,9 +518,7 @@ class SopStoreMixin:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         heads = heads[:limit]
         wanted = [(h["pk"]["S"], "RCPT") for h in heads if "n" in h]  # heads without ids in their doc
-        recipients: dict[tuple[str, str], dict[str, Any]] = {}
-        for i in range(0, len(wanted), 100):
-            recipients.update(self._batch_get(wanted[i : i + 100]))
+        recipients = self._batch_get(wanted)
         return [self._task(h, recipients.get((h["pk"]["S"], "RCPT"))) for h in heads]
 
     # --- bulk enrollment jobs ---------------------------------------------------------------------------------

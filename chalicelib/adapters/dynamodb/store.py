@@ -113,9 +113,18 @@ class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStore
     def _batch_get(
         self, keys: list[tuple[str, str]], *, consistent: bool = False
     ) -> dict[tuple[str, str], dict[str, Any]]:
-        """BatchGetItem (at most 100 keys), following UnprocessedKeys with a short backoff; returns raw items by key.
-        Keys still unprocessed after that are read one by one: a key left out must mean "no such item", never
-        "throttled" (the fire would take a throttled customer for an erased one)."""
+        """Raw items by key, in BatchGetItem calls of at most 100 keys (DynamoDB's limit); missing ones are absent."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for i in range(0, len(keys), 100):
+            found.update(self._batch_get_page(keys[i : i + 100], consistent=consistent))
+        return found
+
+    def _batch_get_page(
+        self, keys: list[tuple[str, str]], *, consistent: bool
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """One BatchGetItem, following UnprocessedKeys with a short backoff. Keys still unprocessed after that are
+        read one by one: a key left out must mean "no such item", never "throttled" (the fire would take a
+        throttled customer for an erased one)."""
         found: dict[tuple[str, str], dict[str, Any]] = {}
         table: dict[str, Any] = {"Keys": [{"pk": {"S": p}, "sk": {"S": s}} for p, s in keys]}
         if consistent:
@@ -301,14 +310,10 @@ class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStore
         return m.customer_from_item(CustomerItem.from_raw_data(raw)) if raw else None
 
     def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]:
-        """Many customers in BatchGetItem calls of at most 100 keys (missing ones are simply absent)."""
-        found: dict[str, Customer] = {}
-        for i in range(0, len(customer_ids), 100):
-            keys = [(k.customer_pk(tenant_id, cid), k.PROFILE_SK) for cid in customer_ids[i : i + 100]]
-            for raw in self._batch_get(keys).values():
-                customer = m.customer_from_item(CustomerItem.from_raw_data(raw))
-                found[customer.customer_id] = customer
-        return found
+        """Many customers in BatchGetItem calls (missing ones are simply absent)."""
+        keys = [(k.customer_pk(tenant_id, cid), k.PROFILE_SK) for cid in customer_ids]
+        found = (m.customer_from_item(CustomerItem.from_raw_data(raw)) for raw in self._batch_get(keys).values())
+        return {c.customer_id: c for c in found}
 
     def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Page:
         gpk = k.customers_gsi_pk(tenant_id)
