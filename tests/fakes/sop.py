@@ -119,9 +119,11 @@ class FakeSopStoreMixin:
         """Touches implied in ``bucket_id`` by sent touches of its feeders and not written there yet."""
         bucket = self._sop()["buckets"].get((tenant_id, bucket_id))
         out: dict[str, Touch] = {}
+        if bucket is None:
+            return out
         for feeder in sorted(self._sop()["feeders"].get((tenant_id, bucket_id), ())):
             for (tid, b, _), t in list(self._sop()["touches"].items()):
-                if tid == tenant_id and b == feeder and t.next_bucket == bucket_id and bucket is not None:
+                if tid == tenant_id and b == feeder and t.next_bucket == bucket_id:
                     implied = t.implied_next(bucket.step_id)
                     if (tenant_id, bucket_id, implied.key) not in self._sop()["touches"]:
                         out[implied.key] = implied
