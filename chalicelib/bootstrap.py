@@ -107,7 +107,7 @@ def build(
 
 
 def _build_real(settings: Settings) -> Services:
-    from chalicelib.adapters.clock import RandomIds, SystemClock
+    from chalicelib.adapters.clock import FileClock, RandomIds, SystemClock
     from chalicelib.adapters.dynamodb.models import configure
     from chalicelib.adapters.dynamodb.store import DynamoStore
     from chalicelib.adapters.health import HealthChecker
@@ -125,7 +125,7 @@ def _build_real(settings: Settings) -> Services:
         settings,
         store=store,
         wecom=wecom,
-        clock=SystemClock(),
+        clock=FileClock(settings.movable_clock) if settings.movable_clock else SystemClock(),
         ids=RandomIds(),
         codec=codec,
         health=HealthChecker(settings, store),

@@ -23,6 +23,8 @@ ENV_REGION = "AWS_DEFAULT_REGION"
 ENV_FIRE_TARGET_ARN = "SIYU_FIRE_TARGET_ARN"
 ENV_SCHEDULER_ROLE_ARN = "SIYU_SCHEDULER_ROLE_ARN"
 ENV_SCHEDULE_DLQ_ARN = "SIYU_SCHEDULE_DLQ_ARN"
+ENV_CLOCK_FILE = "SIYU_CLOCK_FILE"
+LOCAL_STAGE = "local"
 LOCAL_FIRE_TARGET_ARN = "arn:aws:lambda:us-east-1:000000000000:function:siyu-local-fire"
 LOCAL_SCHEDULER_ROLE_ARN = "arn:aws:iam::000000000000:role/siyu-local-scheduler"
 
@@ -31,7 +33,7 @@ DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com"
 
 @dataclass(frozen=True)
 class Settings:
-    stage: str = "local"
+    stage: str = LOCAL_STAGE
     table_name: str = "siyu-local"
     idempotency_table_name: str = "siyu-local-idempotency"
     dynamodb_endpoint: str | None = None
@@ -46,11 +48,17 @@ class Settings:
     fire_target_arn: str = LOCAL_FIRE_TARGET_ARN
     scheduler_role_arn: str = LOCAL_SCHEDULER_ROLE_ARN
     schedule_dlq_arn: str | None = None
+    clock_file: str | None = None  # the local stack's movable clock; honoured only in the local stage
+
+    @property
+    def movable_clock(self) -> str | None:
+        """The clock file to read, or None: a deployed stage always runs on the real time."""
+        return self.clock_file if self.stage == LOCAL_STAGE else None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = os.environ if env is None else env
-        stage = e.get(ENV_STAGE, "local")
+        stage = e.get(ENV_STAGE, LOCAL_STAGE)
         return cls(
             stage=stage,
             table_name=e.get(ENV_TABLE, f"siyu-{stage}"),
@@ -67,6 +75,7 @@ class Settings:
             fire_target_arn=e.get(ENV_FIRE_TARGET_ARN) or LOCAL_FIRE_TARGET_ARN,
             scheduler_role_arn=e.get(ENV_SCHEDULER_ROLE_ARN) or LOCAL_SCHEDULER_ROLE_ARN,
             schedule_dlq_arn=e.get(ENV_SCHEDULE_DLQ_ARN) or None,
+            clock_file=e.get(ENV_CLOCK_FILE) or None,
         )
 
 

@@ -277,6 +277,14 @@ class WeComWorld:
 
     # --- controls -----------------------------------------------------------------------------------------------
 
+    def use_clock(self, clock: Callable[[], float]) -> None:
+        """Read time from ``clock`` (unix seconds) from now on: the local stack's one movable clock, or a test's."""
+        with self._lock:
+            self._clock = clock
+
+    def now(self) -> float:
+        return self._clock()
+
     def reset(self) -> None:
         """Forget everything (corps, tokens, faults, calls)."""
         with self._lock:

@@ -1,12 +1,16 @@
 """Functional fixtures: the real Chalice app through chalice.test.Client, AWS under moto, WeCom = the sandbox on
-loopback reached by the real HTTP client."""
+loopback reached by the real HTTP client.
+
+Time: the app, the sandbox and the tests read one clock, a ``FileClock`` frozen at ``START`` (10:00:05 in Shanghai,
+outside quiet hours) that a test moves by hand. No functional test depends on the hour at which it runs."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +20,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import bootstrap
+from chalicelib.adapters.clock import FileClock
 from chalicelib.adapters.dynamodb import models
 from chalicelib.adapters.wecom.callback_xml import build_event_xml
 from chalicelib.adapters.wecom.crypto import CallbackCrypto, envelope
@@ -31,6 +36,28 @@ WECOM = {
     "encoding_aes_key": "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v",
     "secret": "acme-secret",
 }
+START = datetime(2026, 12, 1, 2, 0, 5, tzinfo=UTC)  # Tuesday 10:00:05 in Asia/Shanghai
+
+
+class TestClock(FileClock):
+    """The shared clock, frozen; tests move it forwards with ``advance`` or ``move_to``."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.freeze(self.now() + timedelta(**kwargs))
+        return self.now()
+
+    def move_to(self, at: datetime) -> datetime:
+        self.freeze(at)
+        return at
+
+    def stamp(self, seconds_ago: float = 0) -> str:
+        """Unix seconds, as the X-Siyu-Timestamp or a WeCom callback carries them."""
+        return str(int(self.epoch() - seconds_ago))
+
+    def iso(self, seconds_ago: float = 0) -> str:
+        return (self.now() - timedelta(seconds=seconds_ago)).isoformat()
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +79,7 @@ class Resp:
 class Api:
     client: Client
     sandbox: SandboxServer
+    clock: TestClock
 
     def call(
         self, method: str, path: str, body: Any = None, token: str | None = None, headers: dict[str, str] | None = None
@@ -95,7 +123,7 @@ class Api:
         """POST an event exactly as WeCom would: encrypted, signed, in the XML envelope."""
         cfg = wecom or WECOM
         crypto = CallbackCrypto(cfg["token"], cfg["encoding_aes_key"], corp_id)
-        ts, nonce = str(int(time.time())), "1234567"
+        ts, nonce = self.clock.stamp(), "1234567"
         encrypted, sig = crypto.encrypt(build_event_xml(fields), nonce=nonce, timestamp=ts)
         if tamper == "signature":
             sig = "0" * 40
@@ -113,8 +141,11 @@ class Api:
 
 
 @pytest.fixture
-def api(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+def api(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Api]:
+    clock = TestClock(tmp_path / "clock.json")
+    clock.freeze(START)
     env = {
+        "SIYU_CLOCK_FILE": str(clock.path),
         "SIYU_TABLE": "siyu-functional",
         "SIYU_IDEMPOTENCY_TABLE": "siyu-functional-idempotency",
         "SIYU_SCHEDULE_GROUP": "siyu-functional",
@@ -125,6 +156,7 @@ def api(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     sandbox.world.reset()
+    sandbox.world.use_clock(clock.epoch)
     with mock_aws():
         settings = Settings.from_env(env)
         provision(
@@ -137,6 +169,6 @@ def api(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api
         from app import app
 
         with Client(app, stage_name="local") as client:
-            yield Api(client, sandbox)
+            yield Api(client, sandbox, clock)
         bootstrap.reset()
         models._configured.clear()

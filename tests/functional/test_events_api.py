@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
+from datetime import timedelta, timezone
 from typing import Any
 
 from chalicelib.domain.events_business import sign
@@ -32,14 +32,14 @@ def _channel(api: Api, token: str) -> str:
 
 def _post(api: Api, secret: str, body: Any, *, ts: int | None = None, signature: str | None = None) -> Any:
     raw = json.dumps(body, ensure_ascii=False).encode()
-    stamp = str(ts if ts is not None else int(time.time()))
+    stamp = str(ts) if ts is not None else api.clock.stamp()
     headers = {"X-Siyu-Timestamp": stamp, "X-Siyu-Signature": signature or sign(secret, stamp, raw)}
     headers["Content-Type"] = "application/json; charset=utf-8"  # what most HTTP clients send
     return api.call("POST", f"/t/{TENANT}/events", raw, headers=headers)
 
 
-def _order(event_id: str, customer_id: str, kind: str = "trial") -> dict[str, Any]:
-    now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 60))
+def _order(api: Api, event_id: str, customer_id: str, kind: str = "trial") -> dict[str, Any]:
+    now = api.clock.iso(seconds_ago=60)
     return {"event_id": event_id, "type": "order", "customer_id": customer_id, "occurred_at": now, "kind": kind,
             "amount": 9.9, "product": "体验课"}  # fmt: skip
 
@@ -48,12 +48,13 @@ def test_a_signed_order_moves_a_scanned_customer_to_trial_once(api: Api) -> None
     token, secret = _tenant(api)
     _, scanned = api.scan(_channel(api, token))
     cid = scanned.json["customer_id"]
-    resp = _post(api, secret, _order("o-1001", cid))
+    resp = _post(api, secret, _order(api, "o-1001", cid))
     assert resp.status_code == 200, resp.body
     assert resp.json == {"results": [{"event_id": "o-1001", "status": "applied", "customer_id": cid}]}
     customer = api.call("GET", f"/t/{TENANT}/customers/{cid}", token=token).json
     assert customer["stage"] == "trial" and customer["suppress_marketing"] is False
-    again = _post(api, secret, _order("o-1001", cid))  # a new timestamp and signature, the same event_id
+    api.clock.advance(seconds=1)
+    again = _post(api, secret, _order(api, "o-1001", cid))  # a new timestamp and signature, the same event_id
     assert again.status_code == 200 and again.json["results"][0]["status"] == "duplicate"
     assert api.call("GET", f"/t/{TENANT}/customers/{cid}", token=token).json["updated_at"] == customer["updated_at"]
 
@@ -62,7 +63,7 @@ def test_a_batch_by_external_userid_with_a_reply(api: Api) -> None:
     token, secret = _tenant(api)
     fields, scanned = api.scan(_channel(api, token))
     cid, ext = scanned.json["customer_id"], fields["ExternalUserID"]
-    now = time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(time.time() + 8 * 3600 - 5))
+    now = (api.clock.now() - timedelta(seconds=5)).astimezone(timezone(timedelta(hours=8))).isoformat()
     body = {
         "events": [
             {
@@ -95,17 +96,17 @@ def test_bad_signatures_get_401_and_change_nothing(api: Api) -> None:
     token, secret = _tenant(api)
     _, scanned = api.scan(_channel(api, token))
     cid = scanned.json["customer_id"]
-    forged = _post(api, secret, _order("o-1", cid), signature="sha256=" + "0" * 64)
+    forged = _post(api, secret, _order(api, "o-1", cid), signature="sha256=" + "0" * 64)
     assert forged.status_code == 401 and forged.json["error"]["code"] == "bad_signature"
-    stale = _post(api, secret, _order("o-1", cid), ts=int(time.time()) - 3600)
+    stale = _post(api, secret, _order(api, "o-1", cid), ts=int(api.clock.epoch()) - 3600)
     assert stale.status_code == 401 and stale.json["error"]["code"] == "stale_timestamp"
-    unsigned = api.call("POST", f"/t/{TENANT}/events", _order("o-1", cid))
+    unsigned = api.call("POST", f"/t/{TENANT}/events", _order(api, "o-1", cid))
     assert unsigned.status_code == 401
     invalid_unsigned = api.call("POST", f"/t/{TENANT}/events", {"nonsense": True})
     assert invalid_unsigned.status_code == 401  # the signature is checked before the body says anything
     assert api.call("GET", f"/t/{TENANT}/customers/{cid}", token=token).json["stage"] == "new"
-    assert _post(api, secret, _order("o-1", cid), ts=int(time.time())).status_code == 200
-    unknown = api.call("POST", "/t/nosuchtenant/events", _order("o-1", cid))
+    assert _post(api, secret, _order(api, "o-1", cid), ts=int(api.clock.epoch())).status_code == 200
+    unknown = api.call("POST", "/t/nosuchtenant/events", _order(api, "o-1", cid))
     assert unknown.status_code == 404
 
 

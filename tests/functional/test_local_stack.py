@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-import pytest
 
-from chalicelib.adapters.clock import SystemClock
 from chalicelib.domain.events_business import sign
 from devstack import run
 from devstack.pump import SchedulerPump
-from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
+from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api, TestClock
 
 GROUP = "siyu-functional"  # the group the `api` fixture provisions (SIYU_SCHEDULE_GROUP)
 STEPS = [  # two minutes apart: each touch is more than a minute ahead when scheduled, so it gets its own schedule
@@ -28,22 +25,10 @@ STEPS = [  # two minutes apart: each touch is more than a minute ahead when sche
 ]
 
 
-class VirtualClock:
-    """The app's clock (SystemClock) and the pump's, moved by hand: 10:00:05 in Shanghai, outside quiet hours."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 2, 0, 5, tzinfo=UTC)
-
-    def advance_to(self, hhmmss: str) -> None:
-        hour, minute, second = (int(p) for p in hhmmss.split(":"))
-        self.now = datetime(2026, 12, 1, hour - 8, minute, second, tzinfo=UTC)  # given in Asia/Shanghai (UTC+8)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[VirtualClock]:
-    virtual = VirtualClock()
-    monkeypatch.setattr(SystemClock, "now", lambda self: virtual.now)
-    yield virtual
+def _at(clock: TestClock, hhmmss: str) -> None:
+    """Move the stack's clock to a time of 2026-12-01 given in Asia/Shanghai (UTC+8)."""
+    hour, minute, second = (int(p) for p in hhmmss.split(":"))
+    clock.move_to(datetime(2026, 12, 1, hour - 8, minute, second, tzinfo=UTC))
 
 
 def _schedules(client: Any) -> dict[str, str]:
@@ -56,7 +41,7 @@ def _mass_tasks(api: Api, token: str) -> list[dict[str, Any]]:
     return sorted((t for t in items if t["kind"] == "mass"), key=lambda t: t["step_id"])
 
 
-def test_the_pump_fires_bucket_schedules_on_time_through_the_fire_handler(api: Api, clock: VirtualClock) -> None:
+def test_the_pump_fires_bucket_schedules_on_time_through_the_fire_handler(api: Api) -> None:
     created = api.call(
         "POST",
         "/admin/tenants",
@@ -95,13 +80,13 @@ def test_the_pump_fires_bucket_schedules_on_time_through_the_fire_handler(api: A
         GROUP,
         fire=run._fire_and_report(handlers.fire, lines.append),
         backstop=run.PeriodicJobs(handlers, lines.append),
-        now=lambda: clock.now,
+        now=api.clock.now,
         log=lines.append,
     )
-    clock.advance_to("10:01:50")
+    _at(api.clock, "10:01:50")
     assert pump.run_once() == 0 and _mass_tasks(api, token) == []  # not due yet
 
-    clock.advance_to("10:02:01")  # the due minute: the pump fires, the task is there
+    _at(api.clock, "10:02:01")  # the due minute: the pump fires, the task is there
     assert pump.run_once() == 1
     [first] = _mass_tasks(api, token)
     assert first["step_id"] == "s1" and first["userid"] == "zhang" and first["notes"] == "破冰"
@@ -117,7 +102,7 @@ def test_the_pump_fires_bucket_schedules_on_time_through_the_fire_handler(api: A
     assert confirmed.status_code == 200 and confirmed.json["status"] == "confirmed"
 
     # A signed trial purchase ends the buyer's enrollment.
-    clock.advance_to("10:03:00")
+    _at(api.clock, "10:03:00")
     body = json.dumps(
         {
             "event_id": "order-1",
@@ -128,7 +113,7 @@ def test_the_pump_fires_bucket_schedules_on_time_through_the_fire_handler(api: A
             "amount": 9.9,
         }
     ).encode()
-    stamp = str(int(clock.now.timestamp()))
+    stamp = api.clock.stamp()
     resp = api.call(
         "POST",
         f"/t/{TENANT}/events",
@@ -137,7 +122,7 @@ def test_the_pump_fires_bucket_schedules_on_time_through_the_fire_handler(api: A
     )
     assert resp.status_code == 200 and resp.json["results"][0]["status"] == "applied", resp.body
 
-    clock.advance_to("10:04:00")
+    _at(api.clock, "10:04:00")
     assert pump.run_once() == 1
     second = _mass_tasks(api, token)[-1]
     assert second["step_id"] == "s2"
@@ -147,7 +132,7 @@ def test_the_pump_fires_bucket_schedules_on_time_through_the_fire_handler(api: A
     assert pump.run_once() == 0
 
 
-def test_start_pump_runs_the_backstop_at_once_and_stops_with_the_stack(api: Api, clock: VirtualClock) -> None:
+def test_start_pump_runs_the_backstop_at_once_and_stops_with_the_stack(api: Api) -> None:
     """A schedule lost while the stack was down (moto keeps none across restarts): the pump's first backstop, at
     start, catches the overdue bucket."""
     api.call(
@@ -169,7 +154,7 @@ def test_start_pump_runs_the_backstop_at_once_and_stops_with_the_stack(api: Api,
     for name in _schedules(scheduler):
         scheduler.delete_schedule(Name=name, GroupName=GROUP)  # lost while the stack was down
 
-    clock.now += timedelta(minutes=11)
+    api.clock.advance(minutes=11)
     lines: list[str] = []
     with contextlib.ExitStack() as stack:
         pump = run.start_pump(run.Settings(schedule_group=GROUP), scheduler, stack, run.Handlers(), log=lines.append)

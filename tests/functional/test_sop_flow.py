@@ -4,7 +4,6 @@ backstop Lambda, the staff task in the API and in the sandbox, and a signed purc
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import boto3
@@ -91,12 +90,12 @@ def test_a_due_touch_becomes_one_staff_task_and_a_purchase_ends_the_plan(api: Ap
             "type": "order",
             "customer_id": customers[0],
             "kind": "trial",
-            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 5)),
+            "occurred_at": api.clock.iso(seconds_ago=5),
             "amount": 9.9,
             "product": "体验课",
         }
     ).encode()
-    stamp = str(int(time.time()))
+    stamp = api.clock.stamp()
     resp = api.call(
         "POST",
         f"/t/{TENANT}/events",
