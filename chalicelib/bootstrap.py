@@ -83,7 +83,7 @@ def build(
         wecom=wecom,
         clock=clock,
         ids=ids,
-        tenants=TenantService(store, clock, ids),
+        tenants=TenantService(store, clock, ids, cache=tenant_cache),
         tenant_cache=tenant_cache,
         staff=StaffService(store, clock),
         tags=tags,

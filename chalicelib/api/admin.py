@@ -53,14 +53,14 @@ def create_token(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     token, record = services().tenants.issue_token(
         tenant_id, role=ctx.body["role"], staff_userid=ctx.body.get("staff_userid"), label=ctx.body.get("label", "")
     )
-    return {"token": token, **record.public()}
+    return {"token": token, **record}
 
 
 @route(
     bp,
     "/admin/tenants/{tenant_id}/tokens",
     "GET",
-    summary="List a tenant's tokens (ids and roles only)",
+    summary="List a tenant's tokens: id, role, label, created_at and last_used_at (to the hour; never the token)",
     auth="admin",
     tag="admin",
 )
@@ -72,7 +72,7 @@ def list_tokens(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     bp,
     "/admin/tenants/{tenant_id}/tokens/{token_id}",
     "DELETE",
-    summary="Revoke a token",
+    summary="Revoke a token (it answers 401 from the next request on)",
     auth="admin",
     status=204,
     tag="admin",

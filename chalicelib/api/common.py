@@ -159,6 +159,8 @@ def route(
                     )
                 else:
                     result = fn(ctx, **params)
+                if auth in ("tenant", "admin") and "tenant_id" in params and not isinstance(result, Response):
+                    result = svc.tenant_cache.localize(params["tenant_id"], result)  # every instant in its zone
             except SiyuError as exc:
                 if exc.status >= 500:
                     logger.error("request failed", extra={"code": exc.code, "route": path})

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
+
+# An instant as the API writes one: date, time to the minute or finer, and an offset (or Z). Dates alone ("2026-12-01")
+# and wall-clock times ("20:00") are calendar values, not instants, and are never converted.
+_INSTANT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+# Response fields that hold instants: ``*_at`` (created_at, due_at, last_used_at…), ``*_until`` (snoozed_until) and
+# the few named otherwise.
+_TIME_KEY_SUFFIXES = ("_at", "_until")
+_TIME_KEYS = frozenset({"next_due", "since", "until", "at"})
 
 
 def iso_local(epoch: int | float, zone: ZoneInfo) -> str:
@@ -29,3 +39,33 @@ def parse_instant(value: str, zone: ZoneInfo) -> datetime:
     """An ISO-8601 date or date-time; without an offset it is read in ``zone`` (the tenant's calendar)."""
     parsed = datetime.fromisoformat(value.strip().replace(" ", "+").replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def is_time_key(key: str) -> bool:
+    return key in _TIME_KEYS or key.endswith(_TIME_KEY_SUFFIXES)
+
+
+def localize_times(value: Any, zone: ZoneInfo) -> Any:
+    """``value`` with every instant re-rendered in ``zone`` with its offset, to the second: the one place an API
+    response gets the tenant's zone, whatever zone (or UTC) the instant was stored in. A string is converted if it
+    is an instant; in dicts and lists only the values of time fields (``is_time_key``) are, so free text that happens
+    to look like a time (a custom event's property, a message) is left as it was sent."""
+    if isinstance(value, str):
+        return _localized(value, zone)
+    return _walk(value, zone, timed=False)
+
+
+def _walk(value: Any, zone: ZoneInfo, *, timed: bool) -> Any:
+    if isinstance(value, dict):
+        return {k: _walk(v, zone, timed=isinstance(k, str) and is_time_key(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_walk(v, zone, timed=timed) for v in value]
+    if timed and isinstance(value, str):
+        return _localized(value, zone)
+    return value
+
+
+def _localized(value: str, zone: ZoneInfo) -> str:
+    if not _INSTANT_RE.match(value):
+        return value
+    return iso_of(datetime.fromisoformat(value.replace("Z", "+00:00")), zone)

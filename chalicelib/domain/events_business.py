@@ -51,21 +51,12 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return SIGNATURE_SCHEME + hmac.new(secret.encode(), signing_input(timestamp, body), hashlib.sha256).hexdigest()
 
 
-def verify_signature(
-    secret: str,
-    *,
-    timestamp: str | None,
-    signature: str | None,
-    body: bytes,
-    now: float,
-    window: int = REPLAY_WINDOW_SECONDS,
-) -> None:
-    """Raise UnauthorizedError unless ``signature`` signs ``body`` with ``secret`` at a timestamp within ``window``
-    seconds of ``now``. The digest comparison is constant-time; the messages say what to fix, never the secret."""
-    if not secret:
-        raise UnauthorizedError(
-            "business events are not enabled for this tenant: rotate its events secret first", code="events_disabled"
-        )
+def check_signed_headers(
+    timestamp: str | None, signature: str | None, *, now: float, window: int = REPLAY_WINDOW_SECONDS
+) -> tuple[str, str]:
+    """The timestamp and the normalised ``sha256=<hex>`` signature, or UnauthorizedError when either is missing,
+    malformed or the timestamp is more than ``window`` seconds from ``now``. Checks only the form: whether it
+    signs the body is ``signature_matches``."""
     if not timestamp or not signature:
         raise UnauthorizedError("missing X-Siyu-Timestamp or X-Siyu-Signature header", code="bad_signature")
     ts = timestamp.strip()
@@ -78,9 +69,47 @@ def verify_signature(
     scheme, _, digest = signature.strip().partition("=")
     if scheme + "=" != SIGNATURE_SCHEME or not _HEX_RE.match(digest.lower()):
         raise UnauthorizedError("X-Siyu-Signature must be sha256=<64 hex digits>", code="bad_signature")
-    expected = sign(secret, ts, body)
-    if not hmac.compare_digest(expected.encode(), (SIGNATURE_SCHEME + digest.lower()).encode()):
-        raise UnauthorizedError("the signature does not match the body and timestamp", code="bad_signature")
+    return ts, SIGNATURE_SCHEME + digest.lower()
+
+
+def signature_matches(secrets: tuple[str, ...], timestamp: str, body: bytes, signature: str) -> bool:
+    """Whether ``signature`` (as ``check_signed_headers`` returned it) signs ``body`` at ``timestamp`` with any of
+    ``secrets``. Every secret is tried, in constant time each, so the answer's timing says nothing about which."""
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode())
+    return matched
+
+
+def events_disabled() -> UnauthorizedError:
+    return UnauthorizedError(
+        "business events are not enabled for this tenant: rotate its events secret first", code="events_disabled"
+    )
+
+
+def bad_signature() -> UnauthorizedError:
+    return UnauthorizedError("the signature does not match the body and timestamp", code="bad_signature")
+
+
+def verify_signature(
+    secret: str | tuple[str, ...],
+    *,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: float,
+    window: int = REPLAY_WINDOW_SECONDS,
+) -> None:
+    """Raise UnauthorizedError unless ``signature`` signs ``body`` with ``secret`` (or one of several, during a
+    rotation's grace period) at a timestamp within ``window`` seconds of ``now``. The digest comparison is
+    constant-time; the messages say what to fix, never the secret."""
+    secrets = (secret,) if isinstance(secret, str) else secret
+    secrets = tuple(s for s in secrets if s)
+    if not secrets:
+        raise events_disabled()
+    ts, normalised = check_signed_headers(timestamp, signature, now=now, window=window)
+    if not signature_matches(secrets, ts, body, normalised):
+        raise bad_signature()
 
 
 # --- the events themselves ----------------------------------------------------------------------------------------

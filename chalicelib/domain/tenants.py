@@ -5,16 +5,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from chalicelib.domain.clock import iso_local, localize_times
 from chalicelib.errors import InvalidError
 
 TENANT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
 CORP_ID_RE = re.compile(r"^[A-Za-z0-9_-]{2,64}$")
 WECOM_TOKEN_RE = re.compile(r"^[A-Za-z0-9]{1,32}$")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+# How long a replaced events secret keeps signing: long enough for a sender to deploy the new one without failures,
+# short enough that a leaked secret, once rotated, is dead within minutes.
+EVENTS_SECRET_GRACE_SECONDS = 600
+# A token's last use is recorded at most once per this many seconds: "used today / this hour" is what an admin
+# cleaning up tokens needs, and a busy token then costs one write an hour, not one per request.
+TOKEN_USE_RESOLUTION_SECONDS = 3600
 
 
 class Role(StrEnum):
@@ -51,6 +58,8 @@ class Tenant:
     reply_positive: tuple[str, ...] = ()  # reply keywords overriding domain/replies.py's defaults when non-empty
     reply_negative: tuple[str, ...] = ()
     touch_rules: str = ""  # the tenant's touch rules as canonical JSON (domain/touch_rules.py); "" = the defaults
+    previous_events_secret: str = ""  # the secret before the last rotation, valid until ``previous_events_until``
+    previous_events_until: int = 0  # unix seconds; 0 = no previous secret
 
     def __post_init__(self) -> None:
         # Stored as JSON lists; keep them tuples so tenants stay hashable and compare equal after a round trip.
@@ -58,14 +67,32 @@ class Tenant:
         object.__setattr__(self, "reply_negative", tuple(self.reply_negative))
 
     def public(self) -> dict[str, str]:
-        """The tenant as the API shows it: never a secret."""
+        """The tenant as the API shows it: never a secret; its times in its own (current) zone."""
         return {
             "tenant_id": self.tenant_id,
             "name": self.name,
             "corp_id": self.corp_id,
             "timezone": self.timezone,
-            "created_at": self.created_at,
+            "created_at": localize_times(self.created_at, self.zone),
         }
+
+    def events_secrets(self, now: float) -> tuple[str, ...]:
+        """The secrets that sign business events at ``now`` (unix seconds): the current one, and the one it replaced
+        while its grace period lasts."""
+        current = (self.events_secret,) if self.events_secret else ()
+        if self.previous_events_secret and now < self.previous_events_until:
+            return (*current, self.previous_events_secret)
+        return current
+
+    def rotate_events_secret(self, new_secret: str, now: float) -> Tenant:
+        """The tenant with ``new_secret`` current and the old one valid for the grace period. Rotating again
+        within the grace period retires the older secret at once (only one previous secret is kept)."""
+        return replace(
+            self,
+            events_secret=new_secret,
+            previous_events_secret=self.events_secret,
+            previous_events_until=int(now) + EVENTS_SECRET_GRACE_SECONDS if self.events_secret else 0,
+        )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -87,15 +114,22 @@ class TokenRecord:
     staff_userid: str | None
     created_at: str
     label: str = ""
+    last_used: int = 0  # unix seconds of the last recorded use, to TOKEN_USE_RESOLUTION_SECONDS; 0 = never
 
-    def public(self) -> dict[str, object]:
+    def public(self, zone: ZoneInfo) -> dict[str, object]:
+        """The token as the admin API lists it (never the token or its hash), times in ``zone``."""
         return {
             "token_id": self.token_id,
             "role": self.role.value,
             "staff_userid": self.staff_userid,
             "label": self.label,
-            "created_at": self.created_at,
+            "created_at": localize_times(self.created_at, zone),
+            "last_used_at": iso_local(self.last_used, zone) if self.last_used else None,
         }
+
+    def use_is_due(self, now: float) -> bool:
+        """Whether a use at ``now`` should be recorded (the last one recorded is a resolution period old)."""
+        return now - self.last_used >= TOKEN_USE_RESOLUTION_SECONDS
 
 
 def hash_token(token: str) -> str:

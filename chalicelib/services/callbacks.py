@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from chalicelib.domain.clock import localize_times
 from chalicelib.domain.events import event_from_fields
 from chalicelib.domain.tenants import Tenant
-from chalicelib.errors import InvalidError, NotFoundError
+from chalicelib.errors import CallbackDecryptError, CallbackSignatureError, InvalidError, NotFoundError
 from chalicelib.observability import count, logger
 from chalicelib.ports import TenantRepository
 from chalicelib.services.intake import IntakeResult, IntakeService
@@ -24,22 +25,64 @@ class CallbackCodec(Protocol):
     ) -> dict[str, Any]: ...
 
 
-class TenantCache:
-    """Tenants change rarely and every callback needs one: keep them in memory for ``ttl`` seconds."""
+_T = TypeVar("_T")
 
-    def __init__(self, repo: TenantRepository, ttl: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+# A forced re-read of a tenant (after a signature that its cached secrets do not match) happens at most once per
+# this many seconds per tenant in one container. A caller sending bad signatures as fast as it can then costs one
+# strongly consistent read (1 RCU) a second per warm container, not one per request; the price is that a secret
+# rotated within this second after the container's last read can fail once, and a retry succeeds.
+REFRESH_FLOOR_SECONDS = 1.0
+
+
+class TenantCache:
+    """Tenants change rarely and every callback and business event needs one: keep them in memory for ``ttl``
+    seconds. A missing tenant is not cached (a tenant created a moment ago answers at once), and not kept either,
+    so requests for made-up tenant ids cannot grow the cache."""
+
+    def __init__(
+        self,
+        repo: TenantRepository,
+        ttl: float,
+        monotonic: Callable[[], float] = time.monotonic,
+        refresh_floor: float = REFRESH_FLOOR_SECONDS,
+    ) -> None:
         self.repo = repo
         self.ttl = ttl
         self.monotonic = monotonic
-        self._cache: dict[str, tuple[float, Tenant | None]] = {}
+        self.refresh_floor = refresh_floor
+        self._cache: dict[str, tuple[float, Tenant]] = {}
 
     def get(self, tenant_id: str) -> Tenant | None:
-        now = self.monotonic()
         hit = self._cache.get(tenant_id)
-        if hit is not None and now - hit[0] < self.ttl and hit[1] is not None:
+        if hit is not None and self.monotonic() - hit[0] < self.ttl:
             return hit[1]
-        tenant = self.repo.get_tenant(tenant_id)
-        self._cache[tenant_id] = (now, tenant)
+        return self._read(tenant_id, consistent=False)
+
+    def refresh(self, tenant_id: str) -> Tenant | None:
+        """The tenant re-read past the cache (strongly consistent: a rotation a moment ago must show), unless this
+        container read it less than ``refresh_floor`` seconds ago; then the cached copy, which is that fresh."""
+        hit = self._cache.get(tenant_id)
+        if hit is not None and self.monotonic() - hit[0] < self.refresh_floor:
+            return hit[1]
+        return self._read(tenant_id, consistent=True)
+
+    def localize(self, tenant_id: str, body: Any) -> Any:
+        """``body`` (a JSON response) with every instant in the tenant's timezone (domain/clock.localize_times); as
+        it is if the tenant does not exist."""
+        tenant = self.get(tenant_id)
+        return body if tenant is None else localize_times(body, tenant.zone)
+
+    def forget(self, tenant_id: str) -> None:
+        """Drop the cached copy: this container changed the tenant and must not serve the old one."""
+        self._cache.pop(tenant_id, None)
+
+    def _read(self, tenant_id: str, *, consistent: bool) -> Tenant | None:
+        now = self.monotonic()
+        tenant = self.repo.get_tenant(tenant_id, consistent=consistent)
+        if tenant is None:
+            self._cache.pop(tenant_id, None)
+        else:
+            self._cache[tenant_id] = (now, tenant)
         return tenant
 
 
@@ -64,16 +107,34 @@ class CallbackService:
 
     def verify_url(self, tenant_id: str, params: dict[str, str]) -> str:
         """GET: prove we own the URL by decrypting echostr (the reply is the bare plaintext)."""
-        tenant = self._tenant(tenant_id)
         sig, ts, nonce, echostr = _required(params, "msg_signature", "timestamp", "nonce", "echostr")
-        return self.codec.verify_url(tenant, msg_signature=sig, timestamp=ts, nonce=nonce, echostr=echostr)
+        return self._with_fresh_config(
+            tenant_id,
+            lambda tenant: self.codec.verify_url(tenant, msg_signature=sig, timestamp=ts, nonce=nonce, echostr=echostr),
+        )
 
     def receive(self, tenant_id: str, params: dict[str, str], body: bytes) -> IntakeResult:
         """POST: authenticate, decrypt and parse the event, then apply it (idempotently)."""
-        tenant = self._tenant(tenant_id)
         sig, ts, nonce = _required(params, "msg_signature", "timestamp", "nonce")
-        fields = self.codec.open(tenant, msg_signature=sig, timestamp=ts, nonce=nonce, body=body)
+        tenant, fields = self._with_fresh_config(
+            tenant_id,
+            lambda t: (t, self.codec.open(t, msg_signature=sig, timestamp=ts, nonce=nonce, body=body)),
+        )
         result = self.intake.handle(tenant, event_from_fields(fields))
         count(f"ContactEvent.{result.outcome}")
         logger.debug("callback handled", extra={"tenant": tenant_id, "outcome": result.outcome})
         return result
+
+    def _with_fresh_config(self, tenant_id: str, call: Callable[[Tenant], _T]) -> _T:
+        """``call`` with the cached tenant; if the callback's signature or encryption does not fit its Token or
+        EncodingAESKey, once more with the tenant re-read past the cache (bounded like the events secret's,
+        TenantCache.refresh): WeCom uses a rotated Token/key at once, including the GET that verifies the URL when
+        an admin saves the new settings in the WeCom console."""
+        tenant = self._tenant(tenant_id)
+        try:
+            return call(tenant)
+        except (CallbackSignatureError, CallbackDecryptError):
+            fresh = self.tenants.refresh(tenant_id)
+            if fresh is None or (fresh.wecom_token, fresh.wecom_aes_key) == (tenant.wecom_token, tenant.wecom_aes_key):
+                raise
+        return call(fresh)

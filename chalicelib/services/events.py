@@ -28,11 +28,14 @@ from chalicelib.domain.events_business import (
     BusinessEvent,
     apply_order,
     apply_reply,
+    bad_signature,
+    check_signed_headers,
     event_digest,
     event_errors,
+    events_disabled,
     parse_event,
     reply_rules,
-    verify_signature,
+    signature_matches,
 )
 from chalicelib.domain.facts import Alias, Fact
 from chalicelib.domain.replies import POSITIVE, classify_reply
@@ -64,6 +67,7 @@ class EventRepo(Protocol):
 
 class TenantLookup(Protocol):
     def get(self, tenant_id: str) -> Tenant | None: ...
+    def refresh(self, tenant_id: str) -> Tenant | None: ...
 
 
 class NoSignals:
@@ -126,6 +130,10 @@ class EventService:
         self.signals = signals
         self.tasks = tasks
         self._get_tenant: Callable[[str], Tenant | None] = tenants.get if tenants is not None else repo.get_tenant
+        # Without a cache every read is fresh already: nothing to re-read on a bad signature.
+        self._refresh_tenant: Callable[[str], Tenant | None] = (
+            tenants.refresh if tenants is not None else lambda tenant_id: None
+        )
         self.replay_window = replay_window
         self.follow_up_sla = follow_up_sla
         self.max_bytes = max_bytes
@@ -142,19 +150,32 @@ class EventService:
         if len(body) > self.max_bytes:
             raise PayloadTooLargeError(f"request body exceeds {self.max_bytes} bytes")
         now = self.clock.now()
-        verify_signature(
-            tenant.events_secret,
-            timestamp=timestamp,
-            signature=signature,
-            body=body,
-            now=now.timestamp(),
-            window=self.replay_window,
-        )
+        tenant = self._authenticate(tenant, timestamp=timestamp, signature=signature, body=body, now=now.timestamp())
         events = self.validate(_parse(body), now)
         results = [self.apply(tenant, ev) for ev in events]
         for r in results:
             count(f"BusinessEvent.{r.status}")
         return {"results": [r.public() for r in results]}
+
+    def _authenticate(
+        self, tenant: Tenant, *, timestamp: str | None, signature: str | None, body: bytes, now: float
+    ) -> Tenant:
+        """The tenant whose events secret (current, or previous within its grace period) signed ``body``.
+
+        ``tenant`` may come from a warm container's cache, older than a rotation: a signature that matches none of
+        its secrets gets one re-read of the tenant that bypasses the cache before the 401, so a new secret works at
+        once everywhere. The cache bounds those re-reads (TenantCache.refresh), so bad signatures cannot become a
+        storm of store reads."""
+        ts, sig = check_signed_headers(timestamp, signature, now=now, window=self.replay_window)
+        if signature_matches(tenant.events_secrets(now), ts, body, sig):
+            return tenant
+        tenant = self._refresh_tenant(tenant.tenant_id) or tenant
+        secrets = tenant.events_secrets(now)
+        if not secrets:
+            raise events_disabled()
+        if not signature_matches(secrets, ts, body, sig):
+            raise bad_signature()
+        return tenant
 
     def validate(self, body: Any, now: datetime) -> list[BusinessEvent]:
         """One event or ``{"events": [...]}`` (≤ 100). Every error of every event is collected, with its JSON

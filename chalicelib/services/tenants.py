@@ -11,6 +11,7 @@ from chalicelib.domain.clock import iso_of
 from chalicelib.domain.tags import DEFAULT_TAXONOMY, Tag, TagGroup
 from chalicelib.domain.tenants import (
     DEFAULT_TIMEZONE,
+    TOKEN_USE_RESOLUTION_SECONDS,
     Role,
     Tenant,
     TokenRecord,
@@ -21,7 +22,8 @@ from chalicelib.domain.tenants import (
     token_tenant,
 )
 from chalicelib.domain.touch_rules import rules_from_json, rules_from_text, rules_problems, rules_text, rules_to_json
-from chalicelib.errors import ForbiddenError, InvalidError, NotFoundError, UnauthorizedError
+from chalicelib.errors import ForbiddenError, InvalidError, NotFoundError, SiyuError, UnauthorizedError
+from chalicelib.observability import logger
 from chalicelib.ports import Clock, IdGenerator, Page, StaffRepository, TagRepository, TenantRepository
 
 
@@ -29,11 +31,21 @@ class TenantRepo(TenantRepository, TagRepository, StaffRepository, Protocol):
     """What tenant administration needs from storage."""
 
 
+class CachedTenants(Protocol):
+    def forget(self, tenant_id: str) -> None: ...
+
+
 class TenantService:
-    def __init__(self, repo: TenantRepo, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(self, repo: TenantRepo, clock: Clock, ids: IdGenerator, *, cache: CachedTenants | None = None) -> None:
         self.repo = repo
         self.clock = clock
         self.ids = ids
+        self.cache = cache  # this container's tenant cache, dropped on every change made here
+
+    def _save(self, tenant: Tenant) -> None:
+        self.repo.put_tenant(tenant)
+        if self.cache is not None:
+            self.cache.forget(tenant.tenant_id)
 
     def create(
         self, *, tenant_id: str, name: str, corp_id: str, wecom: dict[str, str], timezone: str = DEFAULT_TIMEZONE
@@ -77,9 +89,10 @@ class TenantService:
         return self.repo.list_tenants(cursor=cursor, limit=limit)
 
     def update(self, tenant_id: str, data: dict[str, Any]) -> Tenant:
-        """Rename, move timezone or rotate the WeCom callback config/secret (running Lambdas pick it up within the
-        tenant cache's TTL)."""
-        # Also: rotate the business-events secret, set reply keywords (an empty list restores that list's defaults).
+        """Rename, move timezone, rotate the WeCom callback config/secret or the business-events secret, set reply
+        keywords (an empty list restores that list's defaults). Other warm Lambdas pick changes up within the tenant
+        cache's TTL, except that a new events secret or WeCom token/key works at once (a signature the cached tenant
+        does not match re-reads it) and a rotated events secret keeps working for its grace period."""
         tenant = self.get(tenant_id)
         changes: dict[str, Any] = {}
         if "name" in data:
@@ -98,7 +111,7 @@ class TenantService:
                 wecom_token=wecom["token"], wecom_aes_key=wecom["encoding_aes_key"], wecom_secret=wecom["secret"]
             )
         if data.get("rotate_events_secret"):
-            changes["events_secret"] = self.ids.secret(32)  # the old one stops working as the tenant cache expires
+            tenant = tenant.rotate_events_secret(self.ids.secret(32), self.clock.now().timestamp())
         if "reply_keywords" in data:
             rules = data["reply_keywords"]
             positive, negative = (
@@ -107,7 +120,7 @@ class TenantService:
             )
             changes.update(reply_positive=tuple(positive), reply_negative=tuple(negative))
         updated = replace(tenant, **changes)
-        self.repo.put_tenant(updated)
+        self._save(updated)
         return updated
 
     def touch_rules(self, tenant_id: str) -> dict[str, Any]:
@@ -124,13 +137,14 @@ class TenantService:
         if problems:
             kinds = ", ".join(p["message"].split(" ", 1)[0] for p in problems)
             raise InvalidError(f"these rules would never let {kinds} touches out", details=problems)
-        self.repo.put_tenant(replace(tenant, touch_rules=rules_text(rules)))
+        self._save(replace(tenant, touch_rules=rules_text(rules)))
         return rules_to_json(rules)
 
     def issue_token(
         self, tenant_id: str, *, role: str, staff_userid: str | None = None, label: str = ""
-    ) -> tuple[str, TokenRecord]:
-        """A new tenant token, returned once. A staff token must name an existing staff member."""
+    ) -> tuple[str, dict[str, Any]]:
+        """A new tenant token, returned once, and its public view. A staff token must name an existing staff
+        member."""
         tenant = self.get(tenant_id)
         try:
             parsed = Role(role)
@@ -151,11 +165,13 @@ class TenantService:
             created_at=iso_of(self.clock.now(), tenant.zone),
         )
         self.repo.put_token(record)
-        return token, record
+        return token, record.public(tenant.zone)
 
     def list_tokens(self, tenant_id: str) -> list[dict[str, Any]]:
-        self.get(tenant_id)
-        return [r.public() for r in self.repo.list_tokens(tenant_id)]
+        """Every token of the tenant with its role and last use (to the hour), oldest first."""
+        tenant = self.get(tenant_id)
+        records = sorted(self.repo.list_tokens(tenant_id), key=lambda r: (r.created_at, r.token_id))
+        return [r.public(tenant.zone) for r in records]
 
     def revoke_token(self, tenant_id: str, token_id: str) -> None:
         for record in self.repo.list_tokens(tenant_id):
@@ -173,12 +189,26 @@ class TenantService:
             raise UnauthorizedError("unknown token")
         if owner != tenant_id:
             raise ForbiddenError("this token belongs to another tenant")
-        record = self.repo.get_token(tenant_id, hash_token(bearer))
+        record = self.repo.get_token(tenant_id, hash_token(bearer))  # no token cache: a revoked token is 401 at once
         if record is None:
             raise UnauthorizedError("unknown token")
         if not record.role.at_least(needed):
             raise ForbiddenError(f"this action needs the {needed.value} role")
+        self._record_use(record)
         return record
+
+    def _record_use(self, record: TokenRecord) -> None:
+        """Note the token's use, at most once per resolution: a conditional write, so concurrent requests of a busy
+        token write once. Bookkeeping only: a failure is logged and never fails the request."""
+        now = int(self.clock.now().timestamp())
+        if not record.use_is_due(now):
+            return
+        try:
+            self.repo.record_token_use(
+                record.tenant_id, record.token_hash, at=now, if_before=now - TOKEN_USE_RESOLUTION_SECONDS + 1
+            )
+        except SiyuError as exc:
+            logger.warning("token use not recorded", extra={"tenant": record.tenant_id, "code": exc.code})
 
 
 def check_admin(bearer: str | None, admin_token: str | None) -> None:

@@ -50,8 +50,8 @@ class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin, Fake
                 raise ConflictError(f"tenant {tenant.tenant_id} already exists")
             self.tenants[tenant.tenant_id] = tenant
 
-    def get_tenant(self, tenant_id: str) -> Tenant | None:
-        self.calls.append("get_tenant")
+    def get_tenant(self, tenant_id: str, *, consistent: bool = False) -> Tenant | None:
+        self.calls.append("get_tenant_consistent" if consistent else "get_tenant")
         return self.tenants.get(tenant_id)
 
     def put_tenant(self, tenant: Tenant) -> None:
@@ -75,6 +75,15 @@ class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin, Fake
 
     def delete_token(self, tenant_id: str, token_hash: str) -> None:
         self.tokens.pop((tenant_id, token_hash), None)
+
+    def record_token_use(self, tenant_id: str, token_hash: str, *, at: int, if_before: int) -> bool:
+        with self.lock:
+            self.calls.append("record_token_use")
+            record = self.tokens.get((tenant_id, token_hash))
+            if record is None or record.last_used >= if_before:
+                return False
+            self.tokens[(tenant_id, token_hash)] = replace(record, last_used=at)
+            return True
 
     # --- staff ------------------------------------------------------------------------------------------------
 

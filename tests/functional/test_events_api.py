@@ -135,5 +135,11 @@ def test_rotating_the_events_secret_returns_it_once(api: Api) -> None:
     renamed = api.call("PATCH", f"/admin/tenants/{TENANT}", {"name": "新名字"}, ADMIN)
     assert "events_secret" not in renamed.json
     body = {"event_id": "k-1", "type": "checkin", "customer_id": "cabcdefgh", "occurred_at": "2026-01-01T08:00:00Z"}
-    assert _post(api, old, body).status_code == 401  # the functional stack caches tenants for 0 s
-    assert _post(api, rotated.json["events_secret"], body).json["results"][0]["status"] == "unknown_customer"
+    new = rotated.json["events_secret"]
+    assert _post(api, new, body).json["results"][0]["status"] == "unknown_customer"
+    api.clock.advance(seconds=599)
+    assert _post(api, old, body).status_code == 200  # the old one keeps working for its 10-minute grace period
+    api.clock.advance(seconds=1)
+    refused = _post(api, old, body)
+    assert refused.status_code == 401 and refused.json["error"]["code"] == "bad_signature"
+    assert _post(api, new, body).json["results"][0]["status"] == "unknown_customer"

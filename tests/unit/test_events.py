@@ -14,6 +14,7 @@ import pytest
 from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.events_business import event_digest, order_stage, sign, verify_signature
 from chalicelib.domain.facts import Alias
+from chalicelib.domain.tenants import EVENTS_SECRET_GRACE_SECONDS
 from chalicelib.errors import InvalidError, NotFoundError, PayloadTooLargeError, UnauthorizedError, UpstreamError
 from chalicelib.ports import Signal
 from chalicelib.services.events import EventService
@@ -155,14 +156,30 @@ def test_a_replay_with_a_fresh_timestamp_is_a_duplicate_without_a_second_effect(
     assert ev.customer(cid).version == 2  # the scan created it (1), the order moved it (2), the replay nothing
 
 
-def test_rotating_the_events_secret_retires_the_old_one(ev: Events) -> None:
+def test_rotating_the_events_secret_retires_the_old_one_after_the_grace_period(ev: Events) -> None:
     cid, _ = ev.scanned()
     old = ev.secret
     new = ev.env.svc.tenants.update("unit", {"rotate_events_secret": True}).events_secret
     assert new and new != old
+    assert statuses(ev.post(order("o1", cid), secret=new)) == ["applied"]  # the new one at once
+    ev.env.clock.advance(seconds=EVENTS_SECRET_GRACE_SECONDS - 1)
+    assert statuses(ev.post(order("o2", cid), secret=old)) == ["applied"]  # the old one until the grace ends
+    ev.env.clock.advance(seconds=1)
+    with pytest.raises(UnauthorizedError) as exc:
+        ev.post(order("o3", cid), secret=old)
+    assert exc.value.code == "bad_signature"
+    assert statuses(ev.post(order("o3", cid), secret=new)) == ["applied"]
+
+
+def test_rotating_twice_retires_the_oldest_secret_at_once(ev: Events) -> None:
+    cid, _ = ev.scanned()
+    first = ev.secret
+    second = ev.env.svc.tenants.update("unit", {"rotate_events_secret": True}).events_secret
+    third = ev.env.svc.tenants.update("unit", {"rotate_events_secret": True}).events_secret
     with pytest.raises(UnauthorizedError):
-        ev.post(order("o1", cid), secret=old)
-    assert statuses(ev.post(order("o1", cid), secret=new)) == ["applied"]
+        ev.post(order("o1", cid), secret=first)  # only one previous secret is kept
+    assert statuses(ev.post(order("o1", cid), secret=second)) == ["applied"]
+    assert statuses(ev.post(order("o2", cid), secret=third)) == ["applied"]
 
 
 def test_a_tenant_without_an_events_secret_is_told_how_to_enable_events(ev: Events) -> None:

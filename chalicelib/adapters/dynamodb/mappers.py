@@ -51,12 +51,14 @@ def tenant_from_item(item: Any) -> Tenant:
 def token_to_item(r: TokenRecord) -> TokenItem:
     data = asdict(r)
     data["role"] = r.role.value
-    return TokenItem(pk=k.tenant_pk(r.tenant_id), sk=k.token_sk(r.token_hash), doc=_dump(data))
+    last_used = data.pop("last_used") or None  # top-level: record_token_use updates it conditionally
+    return TokenItem(pk=k.tenant_pk(r.tenant_id), sk=k.token_sk(r.token_hash), doc=_dump(data), last_used=last_used)
 
 
 def token_from_item(item: Any) -> TokenRecord:
     data = _load(item.doc)
     data["role"] = Role(data["role"])
+    data["last_used"] = int(item.last_used or 0)
     return TokenRecord(**data)
 
 

@@ -56,7 +56,7 @@ class TenantItem(SiyuItem, discriminator="tenant"):
 
 
 class TokenItem(SiyuItem, discriminator="token"):
-    pass
+    last_used = NumberAttribute(null=True)  # unix seconds, written at most once per resolution (tenants.py)
 
 
 class StaffItem(SiyuItem, discriminator="staff"):

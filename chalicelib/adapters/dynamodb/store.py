@@ -32,17 +32,15 @@ from chalicelib.adapters.dynamodb.models import (
     SiyuItem,
     StaffItem,
     TagGroupItem,
-    TenantItem,
-    TokenItem,
 )
 from chalicelib.adapters.dynamodb.plans import PlanStoreMixin
 from chalicelib.adapters.dynamodb.sop import SopStoreMixin
+from chalicelib.adapters.dynamodb.tenants import TenantStoreMixin
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, CounterDelta, Fact
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import TagGroup, Taxonomy
-from chalicelib.domain.tenants import Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError, UpstreamError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 
@@ -97,7 +95,7 @@ def _decode_cursor(cursor: str | None, *, partition_attr: str, partition: str) -
     return key
 
 
-class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStoreMixin):
+class DynamoStore(TenantStoreMixin, PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStoreMixin):
     """All repositories over one table. Takes the low-level connection built by ``models.configure``."""
 
     def __init__(self, connection: Connection, table_name: str) -> None:
@@ -184,41 +182,6 @@ class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStore
     def _query_prefix(self, pk: str, prefix: str) -> list[SiyuItem]:
         with _translate():
             return list(SiyuItem.query(pk, SiyuItem.sk.startswith(prefix)))
-
-    # --- tenants and tokens ---------------------------------------------------------------------------------------
-
-    def create_tenant(self, tenant: Tenant) -> None:
-        with _translate(f"tenant {tenant.tenant_id} already exists"):
-            m.tenant_to_item(tenant).save(condition=SiyuItem.pk.does_not_exist())
-
-    def get_tenant(self, tenant_id: str) -> Tenant | None:
-        raw = self._get_raw(k.tenant_pk(tenant_id), k.TENANT_SK)
-        return m.tenant_from_item(TenantItem.from_raw_data(raw)) if raw else None
-
-    def put_tenant(self, tenant: Tenant) -> None:
-        with _translate(f"tenant {tenant.tenant_id} does not exist"):
-            m.tenant_to_item(tenant).save(condition=SiyuItem.pk.exists())
-
-    def list_tenants(self, *, cursor: str | None, limit: int) -> Page:
-        raws, nxt = self._query_page(
-            "gsi1pk = :g", {":g": {"S": k.TENANTS_GSI_PK}}, ("gsi1pk", k.TENANTS_GSI_PK), cursor, limit, index="gsi1"
-        )
-        return Page([m.tenant_from_item(TenantItem.from_raw_data(r)) for r in raws], nxt)
-
-    def put_token(self, record: TokenRecord) -> None:
-        with _translate():
-            m.token_to_item(record).save()
-
-    def get_token(self, tenant_id: str, token_hash: str) -> TokenRecord | None:
-        raw = self._get_raw(k.tenant_pk(tenant_id), k.token_sk(token_hash))
-        return m.token_from_item(TokenItem.from_raw_data(raw)) if raw else None
-
-    def list_tokens(self, tenant_id: str) -> list[TokenRecord]:
-        return [m.token_from_item(i) for i in self._query_prefix(k.tenant_pk(tenant_id), k.TOKEN_PREFIX)]
-
-    def delete_token(self, tenant_id: str, token_hash: str) -> None:
-        with _translate():
-            TokenItem(pk=k.tenant_pk(tenant_id), sk=k.token_sk(token_hash)).delete()
 
     # --- staff ----------------------------------------------------------------------------------------------------
 
