@@ -55,7 +55,8 @@ class Warm:
         return sum(1 for c in self.env.store.calls if c.startswith("get_tenant"))
 
     def post(self, secret: str, event_id: str = "e1") -> dict[str, Any]:
-        body = {"event_id": event_id, "type": "checkin", "customer_id": "cabcdefgh", "occurred_at": "2026-12-01T08:00:00Z"}
+        body = {"event_id": event_id, "type": "checkin", "customer_id": "cabcdefgh"}
+        body["occurred_at"] = "2026-12-01T08:00:00Z"
         raw = json.dumps(body).encode()
         stamp = str(int(self.env.clock.epoch()))
         return self.events.receive("unit", timestamp=stamp, signature=sign(secret, stamp, raw), body=raw)
@@ -195,7 +196,7 @@ def test_a_token_use_is_recorded_at_most_once_an_hour(env: Env) -> None:
 
 
 def test_concurrent_first_uses_write_once(env: Env) -> None:
-    token, public = env.svc.tenants.issue_token("unit", role="ops")
+    token, _ = env.svc.tenants.issue_token("unit", role="ops")
     stale = env.store.get_token("unit", env.store.list_tokens("unit")[0].token_hash)
     env.svc.tenants.authenticate("unit", token, Role.VIEWER)
     # A second request that read the token before the first one's write: its conditional update is refused.
@@ -219,9 +220,12 @@ def test_a_failed_use_record_never_fails_the_request(env: Env, monkeypatch: pyte
 
 def test_a_revoked_token_is_refused_at_once_and_listing_shows_roles(env: Env) -> None:
     ops, _ = env.svc.tenants.issue_token("unit", role="ops", label="CRM")
-    staff, _ = env.svc.tenants.issue_token("unit", role="staff", staff_userid="zhang")
+    env.svc.tenants.issue_token("unit", role="staff", staff_userid="zhang")
     listed = env.svc.tenants.list_tokens("unit")
-    assert [(t["role"], t["staff_userid"], t["label"]) for t in listed] == [("ops", None, "CRM"), ("staff", "zhang", "")]
+    assert [(t["role"], t["staff_userid"], t["label"]) for t in listed] == [
+        ("ops", None, "CRM"),
+        ("staff", "zhang", ""),
+    ]
     assert all("token" not in t and "token_hash" not in t for t in listed)
     env.svc.tenants.authenticate("unit", ops, Role.OPS)
     env.svc.tenants.revoke_token("unit", listed[0]["token_id"])
