@@ -80,7 +80,7 @@ class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin, Fake
         with self.lock:
             self.calls.append("record_token_use")
             record = self.tokens.get((tenant_id, token_hash))
-            if record is None or record.last_used >= if_before:
+            if record is None or (record.last_used and record.last_used >= if_before):  # 0 = never used
                 return False
             self.tokens[(tenant_id, token_hash)] = replace(record, last_used=at)
             return True
