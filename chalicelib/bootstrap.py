@@ -90,7 +90,7 @@ def build(
         channels=ChannelService(store, tags, wecom, clock, ids),
         customers=CustomerService(store, wecom, clock, triggers=for_engine(sop) if sop is not None else None),
         intake=intake,
-        callbacks=CallbackService(tenant_cache, codec, intake),
+        callbacks=CallbackService(tenant_cache, codec, intake, clock),
         health=health,
         idempotency=idempotency,
         plans=plans,

@@ -19,6 +19,9 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 # How long a replaced events secret keeps signing: long enough for a sender to deploy the new one without failures,
 # short enough that a leaked secret, once rotated, is dead within minutes.
 EVENTS_SECRET_GRACE_SECONDS = 600
+# How long a replaced WeCom callback Token/EncodingAESKey still opens callbacks: the time an admin has, after setting
+# the new pair in Siyu, to save it in the WeCom console (WeCom signs with the old pair until then).
+WECOM_CALLBACK_GRACE_SECONDS = 600
 # A token's last use is recorded at most once per this many seconds: "used today / this hour" is what an admin
 # cleaning up tokens needs, and a busy token then costs one write an hour, not one per request.
 TOKEN_USE_RESOLUTION_SECONDS = 3600
@@ -60,6 +63,9 @@ class Tenant:
     touch_rules: str = ""  # the tenant's touch rules as canonical JSON (domain/touch_rules.py); "" = the defaults
     previous_events_secret: str = ""  # the secret before the last rotation, valid until ``previous_events_until``
     previous_events_until: int = 0  # unix seconds; 0 = no previous secret
+    previous_wecom_token: str = ""  # the callback Token and EncodingAESKey before the last change of either,
+    previous_wecom_aes_key: str = ""  # accepted until ``previous_wecom_until`` (unix seconds)
+    previous_wecom_until: int = 0
 
     def __post_init__(self) -> None:
         # Stored as JSON lists; keep them tuples so tenants stay hashable and compare equal after a round trip.
@@ -75,6 +81,27 @@ class Tenant:
             "timezone": self.timezone,
             "created_at": localize_times(self.created_at, self.zone),
         }
+
+    def with_wecom(self, *, token: str, aes_key: str, secret: str, now: float) -> Tenant:
+        """The tenant with new WeCom settings. A changed callback Token or EncodingAESKey leaves the old pair valid
+        for the grace period: WeCom keeps signing with it until an admin saves the new pair in its console."""
+        if (token, aes_key) == (self.wecom_token, self.wecom_aes_key):
+            return replace(self, wecom_secret=secret)
+        return replace(
+            self,
+            wecom_token=token,
+            wecom_aes_key=aes_key,
+            wecom_secret=secret,
+            previous_wecom_token=self.wecom_token,
+            previous_wecom_aes_key=self.wecom_aes_key,
+            previous_wecom_until=int(now) + WECOM_CALLBACK_GRACE_SECONDS,
+        )
+
+    def previous_callback_config(self, now: float) -> Tenant | None:
+        """The tenant with the callback Token/key it had before their last change, while their grace lasts."""
+        if not self.previous_wecom_token or now >= self.previous_wecom_until:
+            return None
+        return replace(self, wecom_token=self.previous_wecom_token, wecom_aes_key=self.previous_wecom_aes_key)
 
     def events_secrets(self, now: float) -> tuple[str, ...]:
         """The secrets that sign business events at ``now`` (unix seconds): the current one, and the one it replaced

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 from chalicelib.domain.clock import localize_times
@@ -11,7 +11,7 @@ from chalicelib.domain.events import event_from_fields
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import CallbackDecryptError, CallbackSignatureError, InvalidError, NotFoundError
 from chalicelib.observability import count, logger
-from chalicelib.ports import TenantRepository
+from chalicelib.ports import Clock, TenantRepository
 from chalicelib.services.intake import IntakeResult, IntakeService
 
 
@@ -94,10 +94,11 @@ def _required(params: dict[str, str], *names: str) -> list[str]:
 
 
 class CallbackService:
-    def __init__(self, tenants: TenantCache, codec: CallbackCodec, intake: IntakeService) -> None:
+    def __init__(self, tenants: TenantCache, codec: CallbackCodec, intake: IntakeService, clock: Clock) -> None:
         self.tenants = tenants
         self.codec = codec
         self.intake = intake
+        self.clock = clock  # measures the grace period of a replaced Token/key
 
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self.tenants.get(tenant_id)
@@ -108,33 +109,51 @@ class CallbackService:
     def verify_url(self, tenant_id: str, params: dict[str, str]) -> str:
         """GET: prove we own the URL by decrypting echostr (the reply is the bare plaintext)."""
         sig, ts, nonce, echostr = _required(params, "msg_signature", "timestamp", "nonce", "echostr")
-        return self._with_fresh_config(
+        _, plain = self._open(
             tenant_id,
             lambda tenant: self.codec.verify_url(tenant, msg_signature=sig, timestamp=ts, nonce=nonce, echostr=echostr),
         )
+        return plain
 
     def receive(self, tenant_id: str, params: dict[str, str], body: bytes) -> IntakeResult:
         """POST: authenticate, decrypt and parse the event, then apply it (idempotently)."""
         sig, ts, nonce = _required(params, "msg_signature", "timestamp", "nonce")
-        tenant, fields = self._with_fresh_config(
-            tenant_id,
-            lambda t: (t, self.codec.open(t, msg_signature=sig, timestamp=ts, nonce=nonce, body=body)),
+        tenant, fields = self._open(
+            tenant_id, lambda t: self.codec.open(t, msg_signature=sig, timestamp=ts, nonce=nonce, body=body)
         )
         result = self.intake.handle(tenant, event_from_fields(fields))
         count(f"ContactEvent.{result.outcome}")
         logger.debug("callback handled", extra={"tenant": tenant_id, "outcome": result.outcome})
         return result
 
-    def _with_fresh_config(self, tenant_id: str, call: Callable[[Tenant], _T]) -> _T:
-        """``call`` with the cached tenant; if the callback's signature or encryption does not fit its Token or
-        EncodingAESKey, once more with the tenant re-read past the cache (bounded like the events secret's,
-        TenantCache.refresh): WeCom uses a rotated Token/key at once, including the GET that verifies the URL when
-        an admin saves the new settings in the WeCom console."""
+    def _open(self, tenant_id: str, call: Callable[[Tenant], _T]) -> tuple[Tenant, _T]:
+        """The tenant and ``call``'s result with the first callback config that fits the request's signature and
+        encryption: the cached tenant's Token/key; during a rotation's grace period the pair they replaced (WeCom
+        signs with it until the new pair is saved in its console); then, once, the tenant re-read past the cache
+        (bounded by TenantCache.refresh) and its previous pair, so a rotated Token/key works at once, including
+        the GET that verifies the URL when the console is saved. Nothing fits: the first error."""
         tenant = self._tenant(tenant_id)
+        now = self.clock.now().timestamp()
         try:
-            return call(tenant)
-        except (CallbackSignatureError, CallbackDecryptError):
-            fresh = self.tenants.refresh(tenant_id)
-            if fresh is None or (fresh.wecom_token, fresh.wecom_aes_key) == (tenant.wecom_token, tenant.wecom_aes_key):
-                raise
-        return call(fresh)
+            return tenant, call(tenant)
+        except (CallbackSignatureError, CallbackDecryptError) as exc:
+            first = exc
+        tried = {(tenant.wecom_token, tenant.wecom_aes_key)}
+        for current, config in self._fallbacks(tenant, now):
+            if config is None or (config.wecom_token, config.wecom_aes_key) in tried:
+                continue
+            tried.add((config.wecom_token, config.wecom_aes_key))
+            try:
+                return current, call(config)
+            except (CallbackSignatureError, CallbackDecryptError):
+                continue
+        raise first
+
+    def _fallbacks(self, cached: Tenant, now: float) -> Iterator[tuple[Tenant, Tenant | None]]:
+        """(tenant, callback config to try) after the cached config failed; the re-read happens only if the cached
+        tenant's previous pair fails too."""
+        yield cached, cached.previous_callback_config(now)
+        fresh = self.tenants.refresh(cached.tenant_id)
+        if fresh is not None:
+            yield fresh, fresh
+            yield fresh, fresh.previous_callback_config(now)

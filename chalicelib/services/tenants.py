@@ -107,8 +107,11 @@ class TenantService:
                 **data["wecom"],
             }
             check_wecom_config(wecom["token"], wecom["encoding_aes_key"], wecom["secret"])
-            changes.update(
-                wecom_token=wecom["token"], wecom_aes_key=wecom["encoding_aes_key"], wecom_secret=wecom["secret"]
+            tenant = tenant.with_wecom(
+                token=wecom["token"],
+                aes_key=wecom["encoding_aes_key"],
+                secret=wecom["secret"],
+                now=self.clock.now().timestamp(),
             )
         if data.get("rotate_events_secret"):
             tenant = tenant.rotate_events_secret(self.ids.secret(32), self.clock.now().timestamp())

@@ -1,6 +1,6 @@
 """Secrets and tokens that rotate cleanly, through the real app: a warm container (tenant cache on) sees a rotated
 events secret or WeCom Token/key at once, the old events secret works for its grace period on the shared clock, and
-tokens show their last use and stop at once when revoked."""
+the old WeCom Token/key for theirs, and tokens show their last use and stop at once when revoked."""
 
 from __future__ import annotations
 
@@ -95,8 +95,11 @@ def test_a_rotated_wecom_token_and_key_work_at_once(warm: tuple[Api, str, Ticker
     verified = _verify_url(api, new)  # what WeCom sends when the admin saves the new settings in its console
     assert verified.status_code == 200 and verified.body == b"1288432023552776189"
     assert api.callback(TENANT, fields, wecom=new).status_code == 200
+    assert api.callback(TENANT, fields).status_code == 200  # the old pair, until the grace period ends
+    api.clock.advance(seconds=600)
     stale = api.callback(TENANT, fields)
     assert stale.status_code == 401 and stale.json["error"]["code"] == "bad_signature"
+    assert api.callback(TENANT, fields, wecom=new).status_code == 200
 
 
 def test_tokens_list_their_role_and_last_use_and_revoke_at_once(api: Api) -> None:

@@ -16,7 +16,12 @@ from chalicelib.adapters.wecom.codec import WXCallbackCodec
 from chalicelib.adapters.wecom.crypto import CallbackCrypto, envelope
 from chalicelib.domain.clock import localize_times
 from chalicelib.domain.events_business import sign
-from chalicelib.domain.tenants import EVENTS_SECRET_GRACE_SECONDS, TOKEN_USE_RESOLUTION_SECONDS, Role
+from chalicelib.domain.tenants import (
+    EVENTS_SECRET_GRACE_SECONDS,
+    TOKEN_USE_RESOLUTION_SECONDS,
+    WECOM_CALLBACK_GRACE_SECONDS,
+    Role,
+)
 from chalicelib.errors import CallbackSignatureError, UnauthorizedError
 from chalicelib.services.callbacks import CallbackService, TenantCache
 from chalicelib.services.events import EventService
@@ -48,7 +53,7 @@ class Warm:
         self.ticker = Ticker()
         self.cache = TenantCache(env.store, 60, monotonic=self.ticker)
         self.events = EventService(env.store, env.clock, RecordingSignals(), RecordingTasks(), tenants=self.cache)
-        self.callbacks = CallbackService(self.cache, WXCallbackCodec(max_bytes=64 * 1024), env.svc.intake)
+        self.callbacks = CallbackService(self.cache, WXCallbackCodec(max_bytes=64 * 1024), env.svc.intake, env.clock)
         self.admin = TenantService(env.store, env.clock, SeqIds())  # another container: no cache to forget
 
     def reads(self) -> int:
@@ -161,8 +166,20 @@ def test_a_rotated_wecom_token_and_key_work_at_once_in_a_warm_container(warm: Wa
     warm.ticker.now += 5
     assert warm.callback({**WECOM, **rotated}, fields).outcome  # re-read on the signature mismatch
     warm.ticker.now += 5
+    assert warm.callback(WECOM, fields).outcome  # until the console is saved WeCom signs with the old pair
+    reads = warm.reads()
+    warm.ticker.now += 5
+    assert warm.callback(WECOM, fields).outcome and warm.reads() == reads  # the cached previous pair: no re-read
+    warm.env.clock.advance(seconds=WECOM_CALLBACK_GRACE_SECONDS)
+    warm.ticker.now += 5
     with pytest.raises(CallbackSignatureError):
-        warm.callback(WECOM, fields)  # the old token is gone: WeCom switches when the console is saved
+        warm.callback(WECOM, fields)  # the grace is over
+
+
+def test_changing_only_the_wecom_secret_keeps_no_previous_pair(warm: Warm) -> None:
+    tenant = warm.admin.update("unit", {"wecom": {"secret": "new-api-secret"}})
+    assert tenant.wecom_secret == "new-api-secret" and tenant.previous_callback_config(0) is None
+    assert tenant.previous_wecom_until == 0
 
 
 def test_a_wrong_callback_signature_rereads_the_tenant_at_most_once_a_second(warm: Warm) -> None:
