@@ -25,10 +25,13 @@ def token(last_used: int = 0) -> TokenRecord:
 def test_a_rotated_tenant_round_trips_and_reads_consistently(store: Any) -> None:
     store.create_tenant(tenant())
     rotated = tenant().rotate_events_secret("new-secret", 1_796_000_000)
+    rotated = rotated.with_wecom(token="newTok", aes_key="n" * 43, secret="sec", now=1_796_000_000)
     store.put_tenant(rotated)
     assert store.get_tenant("acme", consistent=True) == rotated
     assert store.get_tenant("acme") == rotated
     assert rotated.previous_events_secret == "old-secret" and rotated.previous_events_until == 1_796_000_600
+    assert (rotated.previous_wecom_token, rotated.previous_wecom_aes_key) == ("tok", "k" * 43)
+    assert rotated.previous_wecom_until == 1_796_000_600
     assert store.get_tenant("nobody", consistent=True) is None
 
 
