@@ -532,7 +532,7 @@ def run(config: StackConfig, output: Router | None = None) -> int:
                 state.dynamodb_endpoint = _start_dynamodb(config, stack, state)
 
                 state.api_url = f"http://{LOOPBACK}:{config.api_port}"
-                clock = FileClock(config.data_dir / CLOCK_FILE)  # the app, the pump and the sandbox read it
+                clock = FileClock((config.data_dir / CLOCK_FILE).resolve())  # the app, pump and sandbox read it
                 stamp = Stamp(clock, str(DEMO_TENANT["timezone"]))
                 if output is not None:
                     output.stamp = stamp

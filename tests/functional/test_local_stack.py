@@ -12,6 +12,7 @@ import json
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,7 +20,7 @@ import boto3
 from chalicelib.domain.events_business import sign
 from chalicelib.settings import Settings
 from devstack import jobs
-from devstack.local_pump import start_pump
+from devstack.local_pump import SecretWatch, start_pump
 from devstack.pump import SchedulerPump
 from devstack.timewarp import ClockControl
 from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api, TestClock
@@ -234,3 +235,23 @@ def test_moving_the_clock_a_day_shows_the_next_mornings_task(api: Api) -> None:
         status, refused = _call_sandbox(api, "POST", {"to": "2026-12-02T08:00:00+08:00"})
         assert status == 409 and refused["error"]["code"] == "clock_moved_back"
         assert _call_sandbox(api, "GET")[1]["now"] == "2026-12-02T21:55:00+08:00"
+
+
+def test_the_pump_keeps_the_events_secret_file_current_after_a_rotation(api: Api, tmp_path: Path) -> None:
+    created = api.call(
+        "POST", "/admin/tenants", {"tenant_id": TENANT, "name": "示例教育", "corp_id": CORP, "wecom": WECOM}, ADMIN
+    ).json
+    (tmp_path / "events_secret").write_text(created["events_secret"] + "\n")
+    lines: list[str] = []
+    changed: list[str] = []
+    watch = SecretWatch(jobs.Handlers(), tmp_path, TENANT, lines.append, changed.append)
+    assert watch() is False and lines == []  # the kept secret is the stored one: nothing to say
+
+    rotated = api.call("PATCH", f"/admin/tenants/{TENANT}", {"rotate_events_secret": True}, ADMIN).json
+    assert rotated["events_secret"] != created["events_secret"]
+    assert watch() is True
+    assert (tmp_path / "events_secret").read_text().strip() == rotated["events_secret"]
+    assert changed == [rotated["events_secret"]]
+    [line] = lines
+    assert line.startswith(f"events secret of {TENANT} rotated") and rotated["events_secret"] in line
+    assert watch() is False and len(lines) == 1  # one line per rotation

@@ -286,3 +286,76 @@ def test_handlers_in_the_devstack_process_read_the_settings_the_api_reads() -> N
 def test_the_chalice_config_wins_over_the_process_environment() -> None:
     env = run.handler_environment({"SIYU_STAGE": "local", "PATH": "/bin"}, {"SIYU_STAGE": "other"})
     assert env == {"SIYU_STAGE": "other", "PATH": "/bin"}  # as `chalice local` applies it
+
+
+# ------------------------------------------------------------------------------------------- run(): what starts when
+
+
+def test_run_seeds_before_the_pump_runs_the_periodic_jobs_and_shares_one_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a first start the periodic jobs ran before the demo tenant existed (the pump started before seeding), so
+    they ran for nobody. Now seeding comes first; the API, the pump and the sandbox all get the same clock file."""
+    order: list[str] = []
+    seen: dict[str, Any] = {}
+
+    class FakeApiServer:
+        def __init__(self, port: int, env: dict[str, str], output: Any = None) -> None:
+            seen["api_env"] = env
+
+        def command(self) -> list[str]:
+            return ["chalice", "local"]
+
+        def start(self) -> float:
+            order.append("api")
+            return 0.1
+
+        def stop(self) -> None:
+            pass
+
+    class FakeSandbox:
+        base_url = "http://127.0.0.1:8001"
+        clock: Any = None
+
+    def fake_seed(*args: Any) -> dict[str, Any]:
+        order.append("seed")
+        return {"tenant_id": "demo", "corp_id": "c", "tenant_created": True, "tenant_token": "t", "channel": {},
+                "channel_created": True, "channel_state": "s", "sandbox_registered": True, "events_secret": "e",
+                "events_secret_source": "new", "warnings": []}  # fmt: skip
+
+    def fake_start_pump(settings: Settings, client: Any, stack: Any, handlers: Any, **kw: Any) -> str:
+        order.append("pump")
+        seen["pump_clock"] = kw["clock"]
+        return "walker"
+
+    def fake_start_sandbox(config: Any, stack: Any, api_base: str, clock: Any) -> FakeSandbox:
+        seen["sandbox_clock"] = clock
+        seen["sandbox"] = FakeSandbox()
+        return seen["sandbox"]
+
+    def stop_at_once(*args: Any) -> None:
+        raise run.Shutdown("SIGTERM")
+
+    for name, value in {
+        "_install_signals": lambda handler: None,
+        "check_ports": lambda config: None,
+        "_start_moto": lambda port, stack: f"http://127.0.0.1:{port}",
+        "_start_dynamodb": lambda config, stack, state: "http://127.0.0.1:8002",
+        "_start_sandbox": fake_start_sandbox,
+        "adopt_environment": lambda env: None,
+        "provision": lambda settings, **kw: order.append("provision"),
+        "ApiServer": FakeApiServer,
+        "seed": fake_seed,
+        "start_pump": fake_start_pump,
+        "pump_summary": lambda settings, handlers: "pump",
+        "_watch_and_reload": stop_at_once,
+    }.items():
+        monkeypatch.setattr(run, name, value)
+
+    assert run.run(run.StackConfig(data_dir=tmp_path)) == 0
+    assert order == ["provision", "api", "seed", "pump"]
+    clock_file = str((tmp_path / run.CLOCK_FILE).resolve())
+    assert seen["api_env"]["SIYU_CLOCK_FILE"] == clock_file
+    assert str(seen["pump_clock"].path) == str(seen["sandbox_clock"].path) == clock_file
+    control = seen["sandbox"].clock  # POST /sandbox/clock moves the clock through the pump's walker
+    assert isinstance(control, run.ClockControl) and control.walker == "walker" and control.stage == "local"
