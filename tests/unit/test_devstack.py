@@ -323,10 +323,11 @@ def test_run_seeds_before_the_pump_runs_the_periodic_jobs_and_shares_one_clock(
                 "channel_created": True, "channel_state": "s", "sandbox_registered": True, "events_secret": "e",
                 "events_secret_source": "new", "warnings": []}  # fmt: skip
 
-    def fake_start_pump(settings: Settings, client: Any, stack: Any, handlers: Any, **kw: Any) -> str:
+    def fake_start_pump(settings: Settings, client: Any, stack: Any, handlers: Any, **kw: Any) -> object:
         order.append("pump")
         seen["pump_clock"] = kw["clock"]
-        return "walker"
+        seen["walker"] = object()
+        return seen["walker"]
 
     def fake_start_sandbox(config: Any, stack: Any, api_base: str, clock: Any) -> FakeSandbox:
         seen["sandbox_clock"] = clock
@@ -358,4 +359,4 @@ def test_run_seeds_before_the_pump_runs_the_periodic_jobs_and_shares_one_clock(
     assert seen["api_env"]["SIYU_CLOCK_FILE"] == clock_file
     assert str(seen["pump_clock"].path) == str(seen["sandbox_clock"].path) == clock_file
     control = seen["sandbox"].clock  # POST /sandbox/clock moves the clock through the pump's walker
-    assert isinstance(control, run.ClockControl) and control.walker == "walker" and control.stage == "local"
+    assert isinstance(control, run.ClockControl) and control.walker is seen["walker"] and control.stage == "local"
