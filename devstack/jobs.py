@@ -32,7 +32,7 @@ class PeriodicJob:
 
 
 _RATE_UNITS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
-CONTEXT_COUNTS = frozenset({"tenants"})  # counts in a job's result that say where it looked, not what it did
+CONTEXT_COUNTS = frozenset({"tenants", "checked"})  # counts that say where a job looked, not what it did
 
 
 def rate_seconds(expression: Any) -> float | None:

@@ -47,14 +47,14 @@ class Stamp:
         """For the banner: both dates in full, and how far the stack's clock is ahead."""
         now, machine = self.clock.now(), self.clock.real_now()
         ahead = int((now - machine).total_seconds())
-        gap = "the same instant" if abs(ahead) < 2 else f"the stack's clock is {_span(ahead)} ahead"
+        gap = "the same instant" if abs(ahead) < 2 else f"the stack's clock is {span(ahead)} ahead"
         return (
             f"tenant {now.astimezone(self.zone):%Y-%m-%d %H:%M:%S} {self.zone} | machine "
             f"{machine.astimezone():%Y-%m-%d %H:%M:%S %Z} ({gap})"
         )
 
 
-def _span(seconds: int) -> str:
+def span(seconds: int) -> str:
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{rest // 60} min" if rest >= 60 else ""]

@@ -27,6 +27,7 @@ from chalicelib.adapters.clock import ClockMovedBackError, FileClock
 from chalicelib.settings import LOCAL_STAGE
 from devstack.jobs import PeriodicJobs
 from devstack.pump import SchedulerPump
+from devstack.terminal import span
 
 HOUR = 3600.0
 MAX_MOVE = timedelta(days=31)
@@ -82,8 +83,8 @@ class Summary:
 
     def to_json(self, zone: ZoneInfo) -> dict[str, Any]:
         return {
-            "from": self.started.astimezone(zone).isoformat(),
-            "to": self.ended.astimezone(zone).isoformat(),
+            "from": self.started.astimezone(zone).isoformat(timespec="seconds"),
+            "to": self.ended.astimezone(zone).isoformat(timespec="seconds"),
             "schedules_fired": self.schedules_fired,
             "tasks_created": self.tasks,
             "job_runs": dict(sorted(self.job_runs.items())),
@@ -115,7 +116,12 @@ class Walker:
                 raise ClockMovedBackError(f"the clock is at {start.isoformat()}; it never moves backwards")
             summary = self._walk(min(self._seen, start), target, move=True)  # what is due already, then onwards
             summary.started = start
-            return summary
+        runs = ", ".join(f"{name} {n}" for name, n in sorted(summary.job_runs.items())) or "none"
+        self.pump.log(
+            f"clock moved {span(int((target - start).total_seconds()))} ahead: {summary.schedules_fired} schedule(s) "
+            f"fired, {summary.tasks} task(s); job runs: {runs}"
+        )
+        return summary
 
     def _walk(self, start: datetime, end: datetime, *, move: bool) -> Summary:
         summary = Summary(start, end, coalesced=(end - start).total_seconds() > HOUR)

@@ -105,6 +105,8 @@ def test_a_move_fires_every_schedule_at_its_own_minute_in_time_order(stack: Simp
     assert [s["Name"] for s in stack.client.list_schedules(GroupName=GROUP)["Schedules"]] == ["late"]
     assert (summary.started, summary.ended) == (START, START + timedelta(hours=10))
     assert summary.schedules_fired == 4 and summary.tasks == 4 and summary.coalesced
+    assert any(line.startswith("clock moved 10 h ahead: 4 schedule(s) fired, 4 task(s); job runs: backstop")
+               for line in stack.lines)  # fmt: skip
 
 
 def test_a_long_move_runs_each_periodic_job_at_most_once_per_virtual_hour(stack: SimpleNamespace) -> None:

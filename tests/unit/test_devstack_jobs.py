@@ -68,6 +68,7 @@ def test_describe_job_speaks_only_when_a_job_did_something() -> None:
     assert jobs.describe_job("backstop", {"buckets_fired": 0}) is None
     assert jobs.describe_job("backstop", {"buckets_fired": 2}) == "pump: backstop fired 2 overdue bucket(s)"
     assert jobs.describe_job("task_sync", {"tenants": 1, "checked": 0, "sent": 0}) is None
+    assert jobs.describe_job("task_sync", {"tenants": 1, "checked": 8, "sent": 0}) is None  # looked, did nothing
     assert jobs.describe_job("task_sync", {"tenants": 1, "checked": 2, "sent": 1, "errors": 0}) == (
         "pump: task_sync: tenants 1, checked 2, sent 1"
     )
