@@ -51,10 +51,22 @@ def start_pump(
     )
     walker = Walker(pump, periodic, clock)
 
+    said: dict[str, str | None] = {"error": None}
+
     def tick() -> None:
-        walker.catch_up()
-        if on_tick is not None:
-            on_tick()
+        """One walk up to now, then ``on_tick``; a failure (e.g. app.py does not import while you edit it) is said
+        once, not every 5 seconds, until it changes or goes away."""
+        try:
+            walker.catch_up()
+            if on_tick is not None:
+                on_tick()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if error != said["error"]:
+                log(f"pump: {error} (said once; the pump keeps trying)")
+            said["error"] = error
+        else:
+            said["error"] = None
 
     pump.tick = tick
     try:

@@ -295,8 +295,8 @@ def _tenant_token(
     _write_private(path, token + "\n")
     _, listing = call("GET", staff_url, ok=(200,), token=token)
     items = listing.get("items") if isinstance(listing, dict) else None
-    why = "new tenant" if tenant_created else "the kept one no longer works" if kept else "none kept yet"
-    return token, f"new ({why}), kept in {_rel(path)}", items if isinstance(items, list) else []
+    why = " (the tenant is new)" if tenant_created else " (the kept one no longer works)" if kept else ""
+    return token, f"new{why}, kept in {_rel(path)}", items if isinstance(items, list) else []
 
 
 def refresh_events_secret(data_dir: Path, stored: str | None) -> bool:

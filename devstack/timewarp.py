@@ -118,7 +118,7 @@ class Walker:
             summary.started = start
         runs = ", ".join(f"{name} {n}" for name, n in sorted(summary.job_runs.items())) or "none"
         self.pump.log(
-            f"clock moved {span(int((target - start).total_seconds()))} ahead: {summary.schedules_fired} schedule(s) "
+            f"clock moved {span(round((target - start).total_seconds()))} ahead: {summary.schedules_fired} schedule(s) "
             f"fired, {summary.tasks} task(s); job runs: {runs}"
         )
         return summary

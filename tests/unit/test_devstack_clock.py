@@ -3,6 +3,7 @@ app), the pump's tick catches up without moving it, and a deployed stage never r
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from chalicelib import bootstrap
 from chalicelib.adapters.clock import ClockMovedBackError, FileClock, SystemClock
 from chalicelib.settings import Settings
 from devstack import jobs
+from devstack.local_pump import start_pump
 from devstack.pump import SchedulerPump, due_time
 from devstack.timewarp import Walker
 
@@ -196,3 +198,30 @@ def test_the_bootstrap_reads_the_clock_file_only_in_the_local_stage(
             assert isinstance(built, SystemClock) and abs(built.now() - SystemClock().now()) < timedelta(minutes=1)
     finally:
         bootstrap.reset()
+
+
+def test_a_failing_tick_is_said_once_until_it_changes(tmp_path: Path) -> None:
+    """While app.py does not import (mid-edit), the pump would fail every 5 seconds: it says so once."""
+
+    class Broken(jobs.Handlers):
+        error = "invalid syntax (app.py, line 3)"
+
+        def periodic(self) -> list[jobs.PeriodicJob]:
+            raise SyntaxError(self.error)
+
+    with mock_aws(), contextlib.ExitStack() as exits:
+        client = boto3.client("scheduler", region_name="us-east-1")
+        client.create_schedule_group(Name=GROUP)
+        clock = FileClock(tmp_path / "clock.json")
+        clock.freeze(START)
+        lines: list[str] = []
+        handlers = Broken(modules={})
+        settings = Settings(schedule_group=GROUP)
+        walker = start_pump(settings, client, exits, handlers, clock=clock, log=lines.append, interval=3600)
+        assert lines == ["pump: the periodic jobs did not run at start: SyntaxError: invalid syntax (app.py, line 3)"]
+        for _ in range(3):
+            walker.pump.tick()
+        assert lines[1:] == ["pump: SyntaxError: invalid syntax (app.py, line 3) (said once; the pump keeps trying)"]
+        handlers.error = "invalid syntax (app.py, line 4)"
+        walker.pump.tick()
+        assert len(lines) == 3 and "line 4" in lines[-1]
