@@ -5,7 +5,12 @@ EventBridge Scheduler, tables and schedule group provisioned from infra/, the We
 `chalice local`; then a demo tenant seeded through the real admin HTTP API. moto stores schedules but never fires
 them, so a Scheduler pump (devstack/pump.py) does: a thread of this process that invokes the app's real Lambda entry
 points (app.fire, i.e. chalicelib.jobs.sop.fire, for each due schedule; the @app.schedule jobs such as the 5-minute
-backstop at their rates) with the environment the API gets. Ctrl-C stops everything it started.
+backstop at their rates) with the environment the API gets. Everything runs on one movable clock,
+devstack/.data/clock.json (POST /sandbox/clock moves it; devstack.timewarp). Ctrl-C stops everything it started.
+
+The parts: devstack.api_server (`chalice local`), devstack.seed (the demo tenant), devstack.local_pump and
+devstack.timewarp (the pump and the clock), devstack.terminal (what is shown, what goes to devstack/.data/logs/),
+devstack.banner.
 
 Ports come from SIYU_API_PORT, SIYU_SANDBOX_PORT, SIYU_DYNAMODB_PORT and SIYU_MOTO_PORT (8000-8003), so two stacks
 can run side by side; everything binds 127.0.0.1.
@@ -15,41 +20,40 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from chalicelib.adapters.clock import FileClock
 from chalicelib.settings import (
-    ENV_ADMIN_TOKEN,
-    ENV_CLOCK_FILE,
-    ENV_DYNAMODB_ENDPOINT,
-    ENV_REGION,
-    ENV_SCHEDULER_ENDPOINT,
-    ENV_STAGE,
-    ENV_WECOM_BASE_URL,
     Settings,
 )
+from devstack.api_server import (
+    ApiServer,
+    StackError,
+    _code_snapshot,
+    _no_proxy,
+    adopt_environment,
+    api_environment,
+    chalice_environment,
+    handler_environment,
+)
+from devstack.banner import StackState, banner
 from devstack.dynamodb_local import (
     DynamoDBLocal,
     DynamoDBLocalError,
-    die_with_parent,
     ensure_installed,
     java_available,
     java_missing_reason,
-    stop_process_group,
 )
-from devstack.jobs import REGION, STAGE, Handlers
+from devstack.jobs import REGION, Handlers
 from devstack.local_pump import SecretWatch, pump_summary, start_pump
 from devstack.ports import LOOPBACK, PortError, is_port_free, port_from_env
 from devstack.provision import REPO_ROOT, local_client, provision
@@ -58,7 +62,6 @@ from devstack.seed import (
     DEMO_TENANT_ID,
     SeedError,
     _rel,
-    http_json,
     load_or_create_admin_token,
     seed,
 )
@@ -74,189 +77,10 @@ DEFAULT_PORTS = {ENV_API_PORT: 8000, ENV_SANDBOX_PORT: 8001, ENV_DYNAMODB_PORT: 
 DATA_DIR = REPO_ROOT / "devstack" / ".data"
 SANDBOX_STATE_FILE = "sandbox.json"  # the WeCom sandbox's state, so contact ways and tags outlive a restart
 CLOCK_FILE = "clock.json"  # the stack's one movable clock (chalicelib.adapters.clock.FileClock)
-CHALICE_CONFIG = REPO_ROOT / ".chalice" / "config.json"
-
-#: What the API reloader watches: the app's code and config, not .venv, node_modules or the database files.
-WATCHED = ("app.py", "chalicelib", ".chalice/config.json", "requirements.txt")
-
-
-class StackError(RuntimeError):
-    """The stack cannot start; the message says what to do."""
 
 
 class Shutdown(BaseException):
     """Raised in the main thread by SIGINT/SIGTERM/SIGHUP so every `finally` and ExitStack callback runs."""
-
-
-# --------------------------------------------------------------------------------------------------------- the API
-
-
-def _chalice_command() -> list[str]:
-    script = Path(sys.executable).parent / "chalice"
-    found = str(script) if script.exists() else shutil.which("chalice")
-    if found is None:
-        raise StackError("the `chalice` command is not installed: run `make venv`")
-    return [found]
-
-
-def _code_snapshot(root: Path = REPO_ROOT) -> dict[str, int]:
-    """mtimes of the files the API is built from (a few hundred stats: cheap enough to poll every second)."""
-    stamps: dict[str, int] = {}
-    for name in WATCHED:
-        path = root / name
-        files = path.rglob("*") if path.is_dir() else [path]
-        for file in files:
-            if file.suffix in (".py", ".json", ".txt") and "__pycache__" not in file.parts:
-                with contextlib.suppress(OSError):
-                    stamps[str(file)] = file.stat().st_mtime_ns
-    return stamps
-
-
-class ApiServer:
-    """`chalice local` for the real app object, as a child process in its own process group.
-
-    --no-autoreload because chalice's stat watcher walks the whole project (.venv, node_modules, the DynamoDB Local
-    files under devstack/.data) and restarts on every database write; run() reloads on code changes instead.
-    """
-
-    def __init__(
-        self, port: int, env: Mapping[str, str], project_dir: Path = REPO_ROOT, output: Router | None = None
-    ) -> None:
-        self.port = port
-        self.env = dict(env)
-        self.project_dir = project_dir
-        self.output = output  # where its output goes line by line (None: straight to this terminal)
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self._proc is None else self._proc.poll()
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def command(self) -> list[str]:
-        return [
-            *_chalice_command(),
-            "--project-dir",
-            str(self.project_dir),
-            "local",
-            "--host",
-            LOOPBACK,
-            "--port",
-            str(self.port),
-            "--stage",
-            STAGE,
-            "--no-autoreload",
-        ]
-
-    def start(self, timeout: float = 60.0) -> float:
-        """Start and wait until GET /health answers 200; seconds taken. StackError if it exits or never answers."""
-        if not (self.project_dir / "app.py").exists():
-            raise StackError(f"{self.project_dir / 'app.py'} does not exist yet: the API cannot start")
-        began = time.monotonic()
-        self._proc = subprocess.Popen(
-            self.command(),
-            cwd=self.project_dir,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=None if self.output is None else subprocess.PIPE,
-            stderr=None if self.output is None else subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
-        if self.output is not None and self._proc.stdout is not None:
-            self.output.follow(self._proc.stdout)
-        last = "no answer yet"
-        while time.monotonic() - began < timeout:
-            if self._proc.poll() is not None:
-                raise StackError(f"`chalice local` exited with code {self._proc.returncode}; its output is above")
-            with contextlib.suppress(SeedError):
-                status, body = http_json("GET", f"{self.base_url}/health", timeout=2.0)
-                if status == 200:
-                    return time.monotonic() - began
-                last = f"HTTP {status}: {body!r}"[:300]
-            time.sleep(0.2)
-        self.stop()
-        raise StackError(f"GET {self.base_url}/health did not answer 200 within {timeout:.0f} s (last: {last})")
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            stop_process_group(self._proc, timeout=5.0)
-
-
-def api_environment(
-    base: Mapping[str, str],
-    *,
-    dynamodb_endpoint: str,
-    scheduler_endpoint: str,
-    wecom_base_url: str,
-    admin_token: str,
-    clock_file: Path | None = None,
-) -> dict[str, str]:
-    """The environment for `chalice local`: local endpoints, fake AWS credentials, no profile, no proxy, and the
-    stack's movable clock (SIYU_CLOCK_FILE, which only the local stage honours)."""
-    env = {k: v for k, v in base.items() if not (k.startswith("AWS_") or k == "CHALICE_WORKER")}
-    env.update(
-        {
-            ENV_STAGE: STAGE,
-            ENV_DYNAMODB_ENDPOINT: dynamodb_endpoint,
-            ENV_SCHEDULER_ENDPOINT: scheduler_endpoint,
-            ENV_WECOM_BASE_URL: wecom_base_url,
-            ENV_ADMIN_TOKEN: admin_token,
-            **({ENV_CLOCK_FILE: str(clock_file)} if clock_file is not None else {}),
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            ENV_REGION: REGION,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "NO_PROXY": _no_proxy(base.get("NO_PROXY", "")),
-            "no_proxy": _no_proxy(base.get("no_proxy", "")),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def _no_proxy(existing: str) -> str:
-    hosts = [h for h in existing.split(",") if h.strip()]
-    return ",".join([*hosts, *[h for h in ("127.0.0.1", "localhost") if h not in hosts]])
-
-
-def chalice_environment(stage: str = STAGE, config_path: Path = CHALICE_CONFIG) -> dict[str, str]:
-    """What `chalice local --stage <stage>` adds to its environment from .chalice/config.json: the top-level
-    environment_variables, then the stage's (which win), as Chalice merges them for a deployed Lambda too."""
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    merged: dict[str, str] = {}
-    for scope in (config, (config.get("stages") or {}).get(stage) or {}):
-        merged.update({str(k): str(v) for k, v in (scope.get("environment_variables") or {}).items()})
-    return merged
-
-
-def handler_environment(api_env: Mapping[str, str], chalice_env: Mapping[str, str]) -> dict[str, str]:
-    """The environment the app's handlers see under `chalice local`: the API's process environment with the
-    Chalice config's variables on top. The pump runs the fire and backstop handlers with exactly this."""
-    return {**api_env, **chalice_env}
-
-
-def adopt_environment(env: Mapping[str, str], environ: MutableMapping[str, str] | None = None) -> None:
-    """Make this process's environment ``env`` (by default os.environ), so the Lambda handlers the pump runs here
-    read the settings the API reads (chalicelib reads settings from the environment when a call needs them).
-
-    Variables ``env`` leaves out are removed: the AWS_* ones api_environment drops (a profile, a session token: the
-    handlers must use the dummy local credentials), and CHALICE_WORKER.
-    """
-    target = os.environ if environ is None else environ
-    for name in [n for n in target if n not in env]:
-        del target[name]
-    target.update(env)
 
 
 # ------------------------------------------------------------------------------------------------------- the stack
@@ -305,25 +129,6 @@ def check_ports(config: StackConfig) -> None:
             f"port(s) already in use on {LOOPBACK}: {', '.join(busy)}. Stop the other stack, or choose free ports, "
             f"e.g. `{ENV_API_PORT}=8100 {ENV_SANDBOX_PORT}=8101 {ENV_DYNAMODB_PORT}=8102 {ENV_MOTO_PORT}=8103 make run`"
         )
-
-
-@dataclass
-class StackState:
-    """What the banner reports."""
-
-    api_url: str = ""
-    sandbox_url: str | None = None
-    dynamodb_endpoint: str = ""
-    dynamodb_kind: str = ""
-    scheduler_endpoint: str = ""
-    settings: Settings | None = None
-    pump: str | None = None  # what the Scheduler pump does (None: not running)
-    admin_token: str = ""
-    admin_token_source: str = ""
-    seeded: dict[str, Any] | None = None
-    seed_error: str | None = None
-    clock: str | None = None  # the stack's clock beside the machine's (Stamp.long)
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -448,62 +253,6 @@ def _watch_and_reload(api: ApiServer, config: StackConfig, handlers: Handlers | 
                 _warn(f"the pump cannot load the new code ({type(exc).__name__}: {exc}); it retries on every fire.")
 
 
-def banner(state: StackState, config: StackConfig) -> str:
-    """The ready-to-use summary printed once everything is up."""
-    s = state.settings
-    lines = [
-        "",
-        "=" * 100,
-        "  Siyu local stack is up.  Ctrl-C stops everything.",
-        "=" * 100,
-        f"  API            {state.api_url}   (chalice local, stage {STAGE}"
-        + (", reloads on code changes)" if config.reload else ")"),
-        f"  WeCom sandbox  {state.sandbox_url or '(not running: devstack/sandbox.py missing)'}",
-        f"  DynamoDB       {state.dynamodb_endpoint}   {state.dynamodb_kind}",
-        f"  Scheduler      {state.scheduler_endpoint}   (moto stores schedules but never fires them: the pump does)",
-        f"  Pump           {state.pump or 'NOT RUNNING: due touches stay unfired'}",
-    ]
-    if state.clock is not None:
-        lines.append(f"  Clock          {state.clock}")
-        if state.sandbox_url:
-            lines.append(
-                f"                 move it: curl -s -X POST {state.sandbox_url}/sandbox/clock "
-                """-H 'Content-Type: application/json' -d '{"advance": "PT10H"}'"""
-            )
-    if s is not None:
-        lines.append(f"  Tables         {s.table_name}, {s.idempotency_table_name};  schedule group {s.schedule_group}")
-    lines.append(f"  Admin token    {state.admin_token}   ({state.admin_token_source})")
-    seeded = state.seeded
-    if seeded:
-        channel = seeded["channel"]
-        tenant_how = "created" if seeded["tenant_created"] else "already there"
-        channel_how = "created" if seeded["channel_created"] else "already there"
-        lines += [
-            f"  Demo tenant    {seeded['tenant_id']} / corp {seeded['corp_id']} ({tenant_how})",
-            f"  Tenant token   {seeded['tenant_token']}   (role admin, {seeded.get('tenant_token_source', 'new')})",
-            f"  Events secret  {seeded['events_secret']}   ({seeded['events_secret_source']}; signs POST "
-            f"/t/{seeded['tenant_id']}/events)",
-            f"  Demo channel   {channel.get('name', '?')}  state={seeded['channel_state']!r}  ({channel_how})",
-            "  Sandbox        "
-            + ("demo corp registered for callbacks" if seeded["sandbox_registered"] else "demo corp NOT registered"),
-            "",
-            "  Try it:",
-            f"    curl -s {state.api_url}/t/{seeded['tenant_id']}/channels "
-            f"-H 'Authorization: Bearer {seeded['tenant_token']}'",
-        ]
-        if state.sandbox_url and seeded["channel_state"]:
-            scan = json.dumps({"corp_id": seeded["corp_id"], "state": seeded["channel_state"]}, ensure_ascii=False)
-            lines.append(
-                f"    curl -s -X POST {state.sandbox_url}/sandbox/scan -H 'Content-Type: application/json' -d '{scan}'"
-            )
-        lines += [f"  NOTE: {w}" for w in seeded["warnings"]]
-    else:
-        lines.append(f"  Demo tenant    NOT SEEDED: {state.seed_error or 'seeding disabled (--no-seed)'}")
-    timing = ", ".join(f"{k} {v:.1f} s" for k, v in state.timings.items())
-    lines += ["", f"  Startup: {timing}", "=" * 100, ""]
-    return "\n".join(lines)
-
-
 def _secret_rotated(state: StackState) -> Callable[[str], None]:
     def remember(secret: str) -> None:
         if state.seeded is not None:
@@ -591,7 +340,7 @@ def run(config: StackConfig, output: Router | None = None) -> int:
                     sandbox.clock = ClockControl(walker, clock, stage=settings.stage, timezone=stamp.zone.key)
                 state.clock = stamp.long()
                 state.timings["total"] = time.monotonic() - began
-                print(banner(state, config), flush=True)
+                print(banner(state, reload=config.reload), flush=True)
                 _watch_and_reload(api, config, handlers)
             except Shutdown as stop:
                 _install_signals(_while_stopping)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.settings import ENV_ADMIN_TOKEN, ENV_IDEMPOTENCY_TABLE, ENV_SCHEDULE_GROUP, ENV_TABLE, Settings
-from devstack import run
+from devstack import jobs, run
 from devstack import seed as seeding
 from devstack.dynamodb_local import DynamoDBLocal, find_install_dir, parse_java_version
 from devstack.ports import PortError, port_from_env
@@ -255,7 +255,7 @@ def test_chalice_environment_merges_the_top_level_and_the_stage(tmp_path: Path) 
 
 
 def test_the_repository_chalice_config_keeps_the_local_stage() -> None:
-    assert run.chalice_environment()["SIYU_STAGE"] == run.STAGE
+    assert run.chalice_environment()["SIYU_STAGE"] == jobs.STAGE
 
 
 def test_handlers_in_the_devstack_process_read_the_settings_the_api_reads() -> None:

@@ -212,14 +212,14 @@ def test_banner_has_everything_a_developer_pastes(tmp_path: Path) -> None:
         admin_token_source="kept",
         seeded=seeded,
     )
-    text = run.banner(state, run.StackConfig())
+    text = run.banner(state, reload=True)
     for expected in (API, SANDBOX, "http://127.0.0.1:8002", "DynamoDB Local", "adm", seeded["tenant_token"]):
         assert expected in text
     assert f"Events secret  {seeded['events_secret']}" in text
     assert "Pump           NOT RUNNING" in text  # state.pump unset: said plainly, not left out
     assert "never fires them: the pump does" in text
     state.pump = "fires due schedules of group siyu-x every 5 s"
-    assert "Pump           fires due schedules of group siyu-x every 5 s" in run.banner(state, run.StackConfig())
+    assert "Pump           fires due schedules of group siyu-x every 5 s" in run.banner(state, reload=True)
     assert f"{SANDBOX}/sandbox/scan" in text
     assert '"state": "c0"' in text and '"corp_id": "wwdemo0000000001"' in text
 
