@@ -114,7 +114,8 @@ class Walker:
             start = self.clock.now()
             if target < start:
                 raise ClockMovedBackError(f"the clock is at {start.isoformat()}; it never moves backwards")
-            summary = self._walk(min(self._seen, start), target, move=True)  # what is due already, then onwards
+            long = (target - start).total_seconds() > HOUR  # the move itself, not the few seconds before it
+            summary = self._walk(min(self._seen, start), target, move=True, coalesce=long)  # what is due, then on
             summary.started = start
         runs = ", ".join(f"{name} {n}" for name, n in sorted(summary.job_runs.items())) or "none"
         self.pump.log(
@@ -123,8 +124,9 @@ class Walker:
         )
         return summary
 
-    def _walk(self, start: datetime, end: datetime, *, move: bool) -> Summary:
-        summary = Summary(start, end, coalesced=(end - start).total_seconds() > HOUR)
+    def _walk(self, start: datetime, end: datetime, *, move: bool, coalesce: bool | None = None) -> Summary:
+        long = (end - start).total_seconds() > HOUR if coalesce is None else coalesce
+        summary = Summary(start, end, coalesced=long)
         at, first = start, True
         while summary.stops < MAX_STOPS:
             stop, on_the_hour = self._next_stop(at, first, summary.coalesced)

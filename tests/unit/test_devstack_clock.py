@@ -225,3 +225,10 @@ def test_a_failing_tick_is_said_once_until_it_changes(tmp_path: Path) -> None:
         handlers.error = "invalid syntax (app.py, line 4)"
         walker.pump.tick()
         assert len(lines) == 3 and "line 4" in lines[-1]
+
+
+def test_an_hour_long_move_is_not_coalesced_even_after_the_pump_fell_behind(stack: SimpleNamespace) -> None:
+    stack.clock.freeze(START + timedelta(seconds=4))  # the pump's last tick saw START: it is 4 s behind
+    summary = stack.walker.move_to(START + timedelta(hours=1, seconds=4))
+    assert not summary.coalesced
+    assert [n for n, _ in stack.app.runs].count("backstop") == 12  # every 5 minutes, as if the hour had passed
