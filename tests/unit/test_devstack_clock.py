@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from chalicelib import bootstrap
 from chalicelib.adapters.clock import ClockMovedBackError, FileClock, SystemClock
+from chalicelib.adapters.dynamodb import models
 from chalicelib.settings import Settings
 from devstack import jobs
 from devstack.local_pump import start_pump
@@ -198,6 +199,7 @@ def test_the_bootstrap_reads_the_clock_file_only_in_the_local_stage(
             assert isinstance(built, SystemClock) and abs(built.now() - SystemClock().now()) < timedelta(minutes=1)
     finally:
         bootstrap.reset()
+        models._configured.clear()  # the models pointed at the dummy endpoint: the next user configures afresh
 
 
 def test_a_failing_tick_is_said_once_until_it_changes(tmp_path: Path) -> None:
