@@ -1,6 +1,7 @@
 # Siyu developer entry points. Works on a fresh clone: `make run` and `make test` build what they need.
 #
-#   make run               local stack in the foreground (API, WeCom sandbox, DynamoDB Local, moto Scheduler)
+#   make run               local stack in the foreground (API, WeCom sandbox, DynamoDB Local, moto Scheduler);
+#                          VERBOSE=1 also shows the JSON logs and metrics it keeps in devstack/.data/logs/
 #   make test              ruff + mypy + the whole pytest suite (what CI runs)
 #   make test-hours        the functional suite under libfaketime at 23:30 and 10:00 Asia/Shanghai
 #   make test-unit | test-functional | test-integration | lint | bench | package | clean | clean-data | distclean
@@ -22,7 +23,7 @@ MYPY_TARGETS = chalicelib devstack bench tests app.py
 .PHONY: help system venv node run test test-hours test-unit test-functional test-integration lint bench package clean clean-data distclean
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment ---------------------------------------------------------------------------------------------------
 
@@ -50,7 +51,7 @@ node: venv system
 # --- running -------------------------------------------------------------------------------------------------------
 
 run: venv node
-	$(PY) -m devstack.run
+	$(PY) -m devstack.run $(if $(VERBOSE),--verbose,)
 
 bench: venv node
 	$(PY) -m bench

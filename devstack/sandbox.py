@@ -25,19 +25,21 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
     POST /sandbox/faults                      {api, errcode, times?}
     POST /sandbox/expire_tokens
     POST /sandbox/tasks/{msgid}/confirm       {userid}
+    GET  /sandbox/clock                       the local stack's clock (tenant time, machine time, how far ahead)
+    POST /sandbox/clock                       {"advance": "PT10H"} or {"to": "2026-12-05T08:00:00+08:00"}: move it
+                                              forwards and fire what became due (devstack.timewarp); 403 when the
+                                              stack is not local or has no movable clock, 409 backwards
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import re
 import secrets
 import sys
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -45,21 +47,21 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from chalicelib import errors
 from chalicelib.adapters.wecom.callback_xml import build_event_xml
 from chalicelib.adapters.wecom.crypto import CallbackCrypto, envelope
-from devstack.wecom_world import SnapshotError, UnknownApiError, WeComWorld, WorldError
+from devstack.sandbox_io import STATE_FORMAT, STATE_VERSION, json_object, parse_state, write_atomic
+from devstack.sandbox_io import field_bool as _bool
+from devstack.sandbox_io import field_str as _str
+from devstack.wecom_world import UnknownApiError, WeComWorld, WorldError
 
 logger = logging.getLogger("siyu.sandbox")
 
 MAX_REQUEST_BYTES = 1024 * 1024
 _CONFIRM = re.compile(r"/sandbox/tasks/(?P<msgid>[^/]+)/confirm")
-STATE_FORMAT = "siyu-wecom-sandbox"
-STATE_VERSION = 1
-_REGISTRATION_FIELDS = ("corp_id", "tenant_id", "token", "encoding_aes_key", "callback_url", "agent_id")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,14 @@ class Delivery:
 Route = Callable[[dict[str, str], dict[str, Any]], dict[str, Any]]
 
 
+class ClockRoutes(Protocol):
+    """What answers /sandbox/clock: devstack.timewarp.ClockControl in `make run`."""
+
+    def show(self) -> dict[str, Any]: ...
+
+    def move(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
 class MethodNotAllowedError(errors.SiyuError):
     status = 405
     code = "method_not_allowed"
@@ -105,7 +115,9 @@ class SandboxServer:
         world: WeComWorld | None = None,
         callback_timeout: float = 10.0,
         state_path: Path | None = None,
+        clock: ClockRoutes | None = None,
     ) -> None:
+        self.clock = clock
         self.world = world if world is not None else WeComWorld()
         self.api_base = api_base.rstrip("/")
         self.callback_timeout = callback_timeout
@@ -131,6 +143,8 @@ class SandboxServer:
             ("POST", "/sandbox/events"): self._event,
             ("POST", "/sandbox/faults"): self._fault,
             ("POST", "/sandbox/expire_tokens"): self._expire_tokens,
+            ("GET", "/sandbox/clock"): lambda q, b: self._clock().show(),
+            ("POST", "/sandbox/clock"): lambda q, b: self._clock().move(b),
         }
         handler = type("SandboxHandler", (_Handler,), {"sandbox": self})
         self._server = ThreadingHTTPServer((host, port), handler)
@@ -190,7 +204,7 @@ class SandboxServer:
             data = self.state()
             if data == self._saved:
                 return
-            _write_atomic(self.state_path, data)
+            write_atomic(self.state_path, data)
             self._saved = data
 
     def _persist(self) -> None:
@@ -209,7 +223,7 @@ class SandboxServer:
             self._set_aside(path, f"cannot be read ({exc})")
             return
         try:
-            registrations, world = _parse_state(raw)
+            registrations, world = parse_state(raw)
             callbacks = [self._callback_from(r) for r in registrations]
             self.world.restore(world)  # all or nothing: the world is unchanged when it raises
         except (ValueError, errors.SiyuError) as exc:  # SnapshotError is a ValueError; SiyuError from CallbackCrypto
@@ -263,7 +277,7 @@ class SandboxServer:
         """A /sandbox/ request; bad input answers a JSON error, never a traceback."""
         try:
             route = self._route(method, path)
-            body = _json_object(raw)
+            body = json_object(raw)
             answer = route(query, body)
         except errors.SiyuError as exc:
             return exc.status, exc.to_body()
@@ -392,6 +406,11 @@ class SandboxServer:
         self.world.expire_tokens()
         return {"ok": True}
 
+    def _clock(self) -> ClockRoutes:
+        if self.clock is None:
+            raise errors.ForbiddenError("this sandbox has no movable clock (`make run` gives it the local stack's)")
+        return self.clock
+
     def _confirm(self, msgid: str, body: dict[str, Any]) -> dict[str, Any]:
         counts = self.world.confirm_task(msgid, _str(body, "userid"))
         return {"msgid": msgid, **counts}
@@ -471,72 +490,6 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # The default logs the request line, whose query carries the access_token: log the path only.
         logger.debug("%s %s", self.command, urlsplit(self.path).path)
-
-
-def _parse_state(raw: bytes) -> tuple[list[dict[str, str | None]], bytes]:
-    """(registrations, world snapshot) from a state file; SnapshotError when it is not one this sandbox reads."""
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise SnapshotError(f"not JSON ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
-        raise SnapshotError(f"not a sandbox state file (format {STATE_FORMAT!r} expected)")
-    if doc.get("version") != STATE_VERSION:
-        raise SnapshotError(f"unsupported sandbox state version {doc.get('version')!r} (this sandbox reads 1)")
-    corps = doc.get("corps")
-    if not isinstance(corps, list):
-        raise SnapshotError("corps: expected a list")
-    registrations = []
-    for i, corp in enumerate(corps):
-        ok = isinstance(corp, dict) and set(corp) == set(_REGISTRATION_FIELDS)
-        ok = ok and all(isinstance(corp[k], str) and corp[k] for k in ("corp_id", "tenant_id", "token"))
-        ok = ok and all(corp[k] is None or isinstance(corp[k], str) for k in _REGISTRATION_FIELDS)
-        if not ok:
-            raise SnapshotError(f"corps[{i}]: expected {{{', '.join(_REGISTRATION_FIELDS)}}} of strings")
-        registrations.append(dict(corp))
-    return registrations, json.dumps(doc.get("world"), ensure_ascii=False).encode()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path`` (mkstemp: mode 0600) and rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    if not raw.strip():
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError as exc:
-        raise errors.InvalidError("the body is not JSON") from exc
-    if not isinstance(parsed, dict):
-        raise errors.InvalidError("the body must be a JSON object")
-    return parsed
-
-
-def _str(body: dict[str, Any], key: str, *, required: bool = True) -> str:
-    value = body.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value):
-        raise errors.InvalidError(f"{key} must be a {'non-empty ' if required else ''}string")
-    return value
-
-
-def _bool(body: dict[str, Any], key: str, *, default: bool) -> bool:
-    value = body.get(key, default)
-    if not isinstance(value, bool):
-        raise errors.InvalidError(f"{key} must be true or false")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

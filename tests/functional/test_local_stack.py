@@ -2,20 +2,27 @@
 pump fires them through the same handlers `make run` uses (devstack.run.Handlers -> chalicelib.jobs.sop), on a
 virtual clock. This is the README's minutes-apart walk-through without the servers: a scan enrolls two customers,
 the first step becomes one staff task on time, staff confirm it, a signed trial purchase ends one enrollment, and
-the next step's task carries only the other customer."""
+the next step's task carries only the other customer. And the sandbox's time machine: POST /sandbox/clock moves the
+stack's clock a day and the pump fires, on the way, the touch that quiet hours held until the next morning."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
 
 from chalicelib.domain.events_business import sign
-from devstack import run
+from chalicelib.settings import Settings
+from devstack import jobs
+from devstack.local_pump import SecretWatch, start_pump
 from devstack.pump import SchedulerPump
+from devstack.timewarp import ClockControl
 from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api, TestClock
 
 GROUP = "siyu-functional"  # the group the `api` fixture provisions (SIYU_SCHEDULE_GROUP)
@@ -74,12 +81,12 @@ def test_the_pump_fires_bucket_schedules_on_time_through_the_fire_handler(api: A
     assert list(_schedules(scheduler).values()) == ["at(2026-12-01T10:02:00)"]  # one schedule for both customers
 
     lines: list[str] = []
-    handlers = run.Handlers()
+    handlers = jobs.Handlers()
     pump = SchedulerPump(
         scheduler,
         GROUP,
-        fire=run._fire_and_report(handlers.fire, lines.append),
-        backstop=run.PeriodicJobs(handlers, lines.append),
+        fire=jobs.fire_and_report(handlers.fire, lines.append),
+        backstop=jobs.PeriodicJobs(handlers, lines.append, api.clock.epoch),
         now=api.clock.now,
         log=lines.append,
     )
@@ -157,8 +164,94 @@ def test_start_pump_runs_the_backstop_at_once_and_stops_with_the_stack(api: Api)
     api.clock.advance(minutes=11)
     lines: list[str] = []
     with contextlib.ExitStack() as stack:
-        pump = run.start_pump(run.Settings(schedule_group=GROUP), scheduler, stack, run.Handlers(), log=lines.append)
+        walker = start_pump(
+            Settings(schedule_group=GROUP), scheduler, stack, jobs.Handlers(), clock=api.clock, log=lines.append
+        )
         assert "pump: backstop fired 1 overdue bucket(s)" in lines
+        assert "pump: ran the periodic jobs at start: backstop, task_sync, silence" in lines
         assert [t["step_id"] for t in _mass_tasks(api, token)] == ["s1"]
-        assert pump._thread is not None and pump._thread.is_alive()
-    assert not pump._thread.is_alive()  # the ExitStack (Ctrl-C in `make run`) stopped it
+        thread = walker.pump._thread
+        assert thread is not None and thread.is_alive()
+    assert not thread.is_alive()  # the ExitStack (Ctrl-C in `make run`) stopped it
+
+
+def _call_sandbox(api: Api, method: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{api.sandbox.base_url}/sandbox/clock", data=data, method=method)
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_moving_the_clock_a_day_shows_the_next_mornings_task(api: Api) -> None:
+    """At 21:55 a parent scans in; the plan's first touch, 30 minutes later, falls in quiet hours and is due at 08:00.
+    Moving the stack's clock a day through the sandbox fires it at 08:00, as if the night had passed."""
+    api.call(
+        "POST", "/admin/tenants", {"tenant_id": TENANT, "name": "示例教育", "corp_id": CORP, "wecom": WECOM}, ADMIN
+    )
+    token = api.token(TENANT, "admin")
+    api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师"}, token)
+    step = {"id": "s1", "after_minutes": 30, "content_type": "service", "message": {"text": "早上好～"}}
+    plan = api.call("POST", f"/t/{TENANT}/plans", {"name": "p", "trigger": {"type": "manual"}, "steps": [step]}, token)
+    api.call("POST", f"/t/{TENANT}/plans/{plan.json['plan_id']}/publish", {}, token)
+    channel = api.call(
+        "POST",
+        f"/t/{TENANT}/channels",
+        {"name": "抖音", "source": "douyin", "plan_id": plan.json["plan_id"], "staff": {"userids": ["zhang"]}},
+        token,
+    ).json
+    lines: list[str] = []
+    with contextlib.ExitStack() as stack:
+        scheduler = boto3.client("scheduler", region_name="us-east-1")
+        walker = start_pump(
+            Settings(schedule_group=GROUP),
+            scheduler,
+            stack,
+            jobs.Handlers(),
+            clock=api.clock,
+            log=lines.append,
+            interval=3600,  # no tick of its own during the test: only the moves walk
+        )
+        api.sandbox.clock = ClockControl(walker, api.clock, stage="local", timezone="Asia/Shanghai")
+        stack.callback(setattr, api.sandbox, "clock", None)
+
+        status, moved = _call_sandbox(api, "POST", {"to": "2026-12-01T21:55:00+08:00"})
+        assert status == 200 and moved["schedules_fired"] == 0, moved
+        api.scan(channel["state"], userid="zhang")
+        assert list(_schedules(scheduler).values()) == ["at(2026-12-02T08:00:00)"]  # quiet hours until 08:00
+
+        status, moved = _call_sandbox(api, "POST", {"advance": "P1D"})
+        assert status == 200, moved
+        assert moved["from"] == "2026-12-01T21:55:00+08:00" and moved["to"] == "2026-12-02T21:55:00+08:00"
+        assert moved["schedules_fired"] == 1 and moved["tasks_created"] == 1 and moved["jobs_coalesced_hourly"]
+        assert 0 < moved["job_runs"]["backstop"] <= 25  # at most once per virtual hour
+        [task] = _mass_tasks(api, token)
+        assert task["step_id"] == "s1" and task["status"] == "created"
+        assert task["created_at"].startswith("2026-12-02T08:00:0")  # made at 08:00, as if the night had passed
+        assert _schedules(scheduler) == {}
+
+        status, refused = _call_sandbox(api, "POST", {"to": "2026-12-02T08:00:00+08:00"})
+        assert status == 409 and refused["error"]["code"] == "clock_moved_back"
+        assert _call_sandbox(api, "GET")[1]["now"] == "2026-12-02T21:55:00+08:00"
+
+
+def test_the_pump_keeps_the_events_secret_file_current_after_a_rotation(api: Api, tmp_path: Path) -> None:
+    created = api.call(
+        "POST", "/admin/tenants", {"tenant_id": TENANT, "name": "示例教育", "corp_id": CORP, "wecom": WECOM}, ADMIN
+    ).json
+    (tmp_path / "events_secret").write_text(created["events_secret"] + "\n")
+    lines: list[str] = []
+    changed: list[str] = []
+    watch = SecretWatch(jobs.Handlers(), tmp_path, TENANT, lines.append, changed.append)
+    assert watch() is False and lines == []  # the kept secret is the stored one: nothing to say
+
+    rotated = api.call("PATCH", f"/admin/tenants/{TENANT}", {"rotate_events_secret": True}, ADMIN).json
+    assert rotated["events_secret"] != created["events_secret"]
+    assert watch() is True
+    assert (tmp_path / "events_secret").read_text().strip() == rotated["events_secret"]
+    assert changed == [rotated["events_secret"]]
+    [line] = lines
+    assert line.startswith(f"events secret of {TENANT} rotated") and rotated["events_secret"] in line
+    assert watch() is False and len(lines) == 1  # one line per rotation

@@ -6,16 +6,14 @@ from __future__ import annotations
 import copy
 import json
 import stat
-from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 
 from chalicelib.settings import ENV_ADMIN_TOKEN, ENV_IDEMPOTENCY_TABLE, ENV_SCHEDULE_GROUP, ENV_TABLE, Settings
-from devstack import run
+from devstack import jobs, run
+from devstack import seed as seeding
 from devstack.dynamodb_local import DynamoDBLocal, find_install_dir, parse_java_version
 from devstack.ports import PortError, port_from_env
 from devstack.provision import (
@@ -114,40 +112,40 @@ def test_load_template_returns_a_copy() -> None:
 
 
 def test_admin_token_from_environment_wins_and_is_not_written(tmp_path: Path) -> None:
-    token, source = run.load_or_create_admin_token(tmp_path, {ENV_ADMIN_TOKEN: "from-env"})
+    token, source = seeding.load_or_create_admin_token(tmp_path, {ENV_ADMIN_TOKEN: "from-env"})
     assert (token, ENV_ADMIN_TOKEN in source) == ("from-env", True)
-    assert not (tmp_path / run.ADMIN_TOKEN_FILE).exists()
+    assert not (tmp_path / seeding.ADMIN_TOKEN_FILE).exists()
 
 
 def test_admin_token_is_generated_once_and_kept(tmp_path: Path) -> None:
-    first, source = run.load_or_create_admin_token(tmp_path, {})
+    first, source = seeding.load_or_create_admin_token(tmp_path, {})
     assert source.startswith("new")
     assert len(first) >= 32
-    path = tmp_path / run.ADMIN_TOKEN_FILE
+    path = tmp_path / seeding.ADMIN_TOKEN_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    second, source = run.load_or_create_admin_token(tmp_path, {})
+    second, source = seeding.load_or_create_admin_token(tmp_path, {})
     assert second == first
     assert source.startswith("kept")
 
 
 def test_empty_admin_token_file_is_replaced(tmp_path: Path) -> None:
-    (tmp_path / run.ADMIN_TOKEN_FILE).write_text("\n")
-    token, _ = run.load_or_create_admin_token(tmp_path, {})
-    assert token and (tmp_path / run.ADMIN_TOKEN_FILE).read_text().strip() == token
+    (tmp_path / seeding.ADMIN_TOKEN_FILE).write_text("\n")
+    token, _ = seeding.load_or_create_admin_token(tmp_path, {})
+    assert token and (tmp_path / seeding.ADMIN_TOKEN_FILE).read_text().strip() == token
 
 
 def test_demo_secrets_have_wecom_lengths_and_survive_restarts(tmp_path: Path) -> None:
-    made, fresh = run.load_or_create_demo_secrets(tmp_path)
+    made, fresh = seeding.load_or_create_demo_secrets(tmp_path)
     assert fresh
     assert len(made["token"]) == 32 and made["token"].isalnum()
     assert len(made["encoding_aes_key"]) == 43 and made["encoding_aes_key"].isalnum()
-    again, fresh = run.load_or_create_demo_secrets(tmp_path)
+    again, fresh = seeding.load_or_create_demo_secrets(tmp_path)
     assert (again, fresh) == (made, False)
 
 
 def test_corrupt_demo_secrets_are_regenerated(tmp_path: Path) -> None:
-    (tmp_path / run.DEMO_TENANT_FILE).write_text('{"token": "short"}')
-    made, fresh = run.load_or_create_demo_secrets(tmp_path)
+    (tmp_path / seeding.DEMO_TENANT_FILE).write_text('{"token": "short"}')
+    made, fresh = seeding.load_or_create_demo_secrets(tmp_path)
     assert fresh and len(made["token"]) == 32
 
 
@@ -238,194 +236,6 @@ def test_api_environment_points_at_local_services_with_fake_credentials() -> Non
     assert settings.wecom_base_url == "http://127.0.0.1:8001"
 
 
-# ------------------------------------------------------------------------------------------------------ seeding
-
-
-class FakeApi:
-    """Just enough of the admin API and the sandbox control API, keeping state like the real ones would."""
-
-    def __init__(self, admin_token: str = "adm") -> None:
-        self.admin_token = admin_token
-        self.tenants: dict[str, dict[str, Any]] = {}
-        self.tokens: dict[str, str] = {}
-        self.staff: dict[str, dict[str, Any]] = {}
-        self.channels: list[dict[str, Any]] = []
-        self.corps: dict[str, dict[str, Any]] = {}
-        self.missing: set[str] = set()
-        self.corp_known_before_channel: bool | None = None
-        self.events_secrets: list[str] = []  # every events secret the tenant had, the current one last
-
-    def __call__(self, method: str, url: str, *, token: str | None = None, body: Any = None) -> tuple[int, Any]:
-        parsed = urlparse(url)
-        route = (method, parsed.path)
-        if parsed.path in self.missing:
-            return 403, {"message": "Missing Authentication Token"}
-        if parsed.netloc.endswith(":8001"):
-            if route == ("POST", "/sandbox/corps"):
-                self.corps[body["corp_id"]] = body
-                return 200, {}
-            return 404, None
-        if route == ("POST", "/admin/tenants"):
-            if token != self.admin_token:
-                return 401, {"message": "bad admin token"}
-            if body["tenant_id"] in self.tenants:
-                return 409, {"message": "tenant exists"}
-            self.tenants[body["tenant_id"]] = body
-            self.events_secrets.append(f"secret{len(self.events_secrets)}")
-            return 201, {**body, "events_secret": self.events_secrets[-1]}  # shown this once
-        if route == ("PATCH", "/admin/tenants/demo"):
-            if token != self.admin_token:
-                return 401, {"message": "bad admin token"}
-            assert body == {"rotate_events_secret": True}
-            self.events_secrets.append(f"secret{len(self.events_secrets)}")
-            return 200, {**self.tenants["demo"], "events_secret": self.events_secrets[-1]}
-        if route == ("POST", "/admin/tenants/demo/tokens"):
-            issued = f"tok{len(self.tokens)}"
-            self.tokens[issued] = body["role"]
-            return 201, {"token": issued}
-        if token not in self.tokens:
-            return 401, {"message": "bad tenant token"}
-        if route == ("POST", "/t/demo/staff"):
-            if body["userid"] in self.staff:
-                return 409, {"message": "staff exists"}
-            self.staff[body["userid"]] = body
-            return 201, body
-        if route == ("GET", "/t/demo/channels"):
-            return 200, {"items": list(self.channels), "next_cursor": None}
-        if route == ("POST", "/t/demo/channels"):
-            self.corp_known_before_channel = bool(self.corps)
-            channel = {**body, "channel_id": f"ch{len(self.channels)}", "state": f"c{len(self.channels)}"}
-            self.channels.append(channel)
-            return 201, channel
-        return 404, {"message": f"no route {route}"}
-
-
-API = "http://127.0.0.1:8000"
-SANDBOX = "http://127.0.0.1:8001"
-
-
-def test_seed_creates_the_demo_tenant_staff_channel_and_registers_the_corp(tmp_path: Path) -> None:
-    api = FakeApi()
-    result = run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-    tenant = api.tenants["demo"]
-    kept = json.loads((tmp_path / run.DEMO_TENANT_FILE).read_text())
-    assert tenant["corp_id"] == "wwdemo0000000001" and tenant["timezone"] == "Asia/Shanghai"
-    assert tenant["wecom"] == {
-        "token": kept["token"],
-        "encoding_aes_key": kept["encoding_aes_key"],
-        "secret": "sandbox-secret",
-    }
-    assert set(api.staff) == {"zhanglaoshi", "lilaoshi"}
-    assert [c["name"] for c in api.channels] == ["抖音-考研直播间"]
-    assert api.channels[0]["staff"]["mode"] == "round_robin"
-    assert api.corps["wwdemo0000000001"] == {
-        "corp_id": "wwdemo0000000001",
-        "tenant_id": "demo",
-        "token": kept["token"],
-        "encoding_aes_key": kept["encoding_aes_key"],
-        "secret": "sandbox-secret",
-    }
-    assert result["tenant_created"] and result["channel_created"] and result["sandbox_registered"]
-    assert result["channel_state"] == "c0"
-    assert api.tokens[result["tenant_token"]] == "admin"
-    assert result["warnings"] == []
-    assert api.corp_known_before_channel  # the API may call WeCom (the sandbox) while creating the channel
-    assert result["events_secret"] == api.events_secrets[-1] == "secret0"
-    path = tmp_path / run.EVENTS_SECRET_FILE
-    assert path.read_text().strip() == "secret0" and stat.S_IMODE(path.stat().st_mode) == 0o600
-
-
-def test_the_events_secret_shown_at_creation_is_kept_across_restarts(tmp_path: Path) -> None:
-    api = FakeApi()
-    run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-    again = run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-    assert again["events_secret"] == "secret0" and again["events_secret_source"].startswith("kept")
-    assert api.events_secrets == ["secret0"]  # not rotated: what a developer configured keeps working
-
-
-def test_a_lost_events_secret_is_rotated_once_and_kept(tmp_path: Path) -> None:
-    api = FakeApi()
-    run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-    (tmp_path / run.EVENTS_SECRET_FILE).unlink()
-    again = run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-    assert again["events_secret"] == "secret1" and again["events_secret_source"].startswith("rotated")
-    assert (tmp_path / run.EVENTS_SECRET_FILE).read_text().strip() == "secret1"
-    third = run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-    assert third["events_secret"] == "secret1" and api.events_secrets == ["secret0", "secret1"]
-
-
-def test_a_fresh_tenant_replaces_a_stale_events_secret_file(tmp_path: Path) -> None:
-    (tmp_path / run.EVENTS_SECRET_FILE).write_text("from-an-older-database\n")
-    result = run.seed(API, "adm", SANDBOX, tmp_path, http=FakeApi())
-    assert result["events_secret"] == "secret0"
-    assert (tmp_path / run.EVENTS_SECRET_FILE).read_text().strip() == "secret0"
-
-
-def test_seed_twice_keeps_one_tenant_one_channel_and_the_same_secrets(tmp_path: Path) -> None:
-    api = FakeApi()
-    first = run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-    second = run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-    assert not second["tenant_created"] and not second["channel_created"]
-    assert len(api.channels) == 1 and second["channel_state"] == first["channel_state"]
-    assert second["tenant_token"] != first["tenant_token"]  # a new tenant token each run
-    assert api.corps["wwdemo0000000001"]["token"] == api.tenants["demo"]["wecom"]["token"]
-    assert second["warnings"] == []
-
-
-def test_seed_warns_when_the_tenant_exists_but_its_secrets_were_lost(tmp_path: Path) -> None:
-    api = FakeApi()
-    run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-    (tmp_path / run.DEMO_TENANT_FILE).unlink()
-    again = run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-    assert again["warnings"] and "clean-data" in again["warnings"][0]
-
-
-def test_seed_without_sandbox_skips_registration(tmp_path: Path) -> None:
-    api = FakeApi()
-    assert run.seed(API, "adm", None, tmp_path, http=api)["sandbox_registered"] is False
-    assert api.corps == {}
-
-
-def test_seed_failure_names_request_status_and_body(tmp_path: Path) -> None:
-    with pytest.raises(run.SeedError) as caught:
-        run.seed(API, "wrong", SANDBOX, tmp_path, http=FakeApi())
-    message = str(caught.value)
-    assert "POST http://127.0.0.1:8000/admin/tenants" in message
-    assert "HTTP 401" in message and "bad admin token" in message
-
-
-def test_seed_failure_on_a_missing_route_says_so(tmp_path: Path) -> None:
-    api = FakeApi()
-    api.missing.add("/t/demo/channels")
-    with pytest.raises(run.SeedError, match="route that does not exist"):
-        run.seed(API, "adm", SANDBOX, tmp_path, http=api)
-
-
-def test_banner_has_everything_a_developer_pastes(tmp_path: Path) -> None:
-    seeded = run.seed(API, "adm", SANDBOX, tmp_path, http=FakeApi())
-    state = run.StackState(
-        api_url=API,
-        sandbox_url=SANDBOX,
-        dynamodb_endpoint="http://127.0.0.1:8002",
-        dynamodb_kind="DynamoDB Local",
-        scheduler_endpoint="http://127.0.0.1:8003",
-        settings=SETTINGS,
-        admin_token="adm",
-        admin_token_source="kept",
-        seeded=seeded,
-    )
-    text = run.banner(state, run.StackConfig())
-    for expected in (API, SANDBOX, "http://127.0.0.1:8002", "DynamoDB Local", "adm", seeded["tenant_token"]):
-        assert expected in text
-    assert f"Events secret  {seeded['events_secret']}" in text
-    assert "Pump           NOT RUNNING" in text  # state.pump unset: said plainly, not left out
-    assert "never fires them: the pump does" in text
-    state.pump = "fires due schedules of group siyu-x every 5 s"
-    assert "Pump           fires due schedules of group siyu-x every 5 s" in run.banner(state, run.StackConfig())
-    assert f"{SANDBOX}/sandbox/scan" in text
-    assert '"state": "c0"' in text and '"corp_id": "wwdemo0000000001"' in text
-
-
 # ------------------------------------------------------------------------------------------ the pump's environment
 
 
@@ -445,7 +255,7 @@ def test_chalice_environment_merges_the_top_level_and_the_stage(tmp_path: Path) 
 
 
 def test_the_repository_chalice_config_keeps_the_local_stage() -> None:
-    assert run.chalice_environment()["SIYU_STAGE"] == run.STAGE
+    assert run.chalice_environment()["SIYU_STAGE"] == jobs.STAGE
 
 
 def test_handlers_in_the_devstack_process_read_the_settings_the_api_reads() -> None:
@@ -478,141 +288,75 @@ def test_the_chalice_config_wins_over_the_process_environment() -> None:
     assert env == {"SIYU_STAGE": "other", "PATH": "/bin"}  # as `chalice local` applies it
 
 
-def test_describe_fire_names_tasks_outcomes_and_reasons() -> None:
-    report = {"bucket_id": "b", "sent": 2, "skipped": 1, "dropped": 0, "moved": 0, "failed": 0, "tasks": 1,
-              "reasons": {"enrollment_ended": 1}}  # fmt: skip
-    assert run.describe_fire("b", report) == (
-        "pump: bucket b: 1 task(s); touches 2 sent, 1 skipped, 0 dropped, 0 moved, 0 failed (enrollment_ended: 1)"
-    )
-    assert run.describe_fire("b", {"reasons": None}).endswith("0 failed")
+# ------------------------------------------------------------------------------------------- run(): what starts when
 
 
-def test_the_fire_wrapper_logs_and_passes_the_report_through() -> None:
-    lines: list[str] = []
-    fire = run._fire_and_report(lambda event: {"tasks": 1, "sent": 3}, lines.append)
-    assert fire({"tenant_id": "demo", "bucket_id": "b1"}) == {"tasks": 1, "sent": 3}
-    assert lines == ["pump: bucket b1: 1 task(s); touches 3 sent, 0 skipped, 0 dropped, 0 moved, 0 failed"]
+def test_run_seeds_before_the_pump_runs_the_periodic_jobs_and_shares_one_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a first start the periodic jobs ran before the demo tenant existed (the pump started before seeding), so
+    they ran for nobody. Now seeding comes first; the API, the pump and the sandbox all get the same clock file."""
+    order: list[str] = []
+    seen: dict[str, Any] = {}
 
+    class FakeApiServer:
+        def __init__(self, port: int, env: dict[str, str], output: Any = None) -> None:
+            seen["api_env"] = env
 
-@pytest.mark.parametrize(
-    ("expression", "seconds"),
-    [("rate(5 minutes)", 300.0), ("rate(1 minute)", 60.0), ("rate(2 hours)", 7200.0), ("rate(1 day)", 86400.0),
-     ("cron(0 12 * * ? *)", None)],
-)  # fmt: skip
-def test_rate_seconds(expression: str, seconds: float | None) -> None:
-    assert run.rate_seconds(expression) == seconds
+        def command(self) -> list[str]:
+            return ["chalice", "local"]
 
+        def start(self) -> float:
+            order.append("api")
+            return 0.1
 
-def test_rate_seconds_reads_chalice_rates() -> None:
-    from chalice import Cron, Rate
+        def stop(self) -> None:
+            pass
 
-    assert run.rate_seconds(Rate(10, unit=Rate.MINUTES)) == 600.0
-    assert run.rate_seconds(Cron(0, 12, "*", "*", "?", "*")) is None
+    class FakeSandbox:
+        base_url = "http://127.0.0.1:8001"
+        clock: Any = None
 
+    def fake_seed(*args: Any) -> dict[str, Any]:
+        order.append("seed")
+        return {"tenant_id": "demo", "corp_id": "c", "tenant_created": True, "tenant_token": "t", "channel": {},
+                "channel_created": True, "channel_state": "s", "sandbox_registered": True, "events_secret": "e",
+                "events_secret_source": "new", "warnings": []}  # fmt: skip
 
-def test_the_apps_periodic_jobs_are_found_with_their_rates() -> None:
-    """app.py's @app.schedule jobs as the pump sees them: the backstop every 5 minutes, each with a handler."""
-    import app as app_module
+    def fake_start_pump(settings: Settings, client: Any, stack: Any, handlers: Any, **kw: Any) -> object:
+        order.append("pump")
+        seen["pump_clock"] = kw["clock"]
+        seen["walker"] = object()
+        return seen["walker"]
 
-    handlers = run.Handlers()
-    handlers._app = app_module  # already imported by this process: no purge, no re-import
-    jobs = {job.name: job for job in handlers.periodic()}
-    assert jobs["backstop"] == run.PeriodicJob("backstop", "backstop", 300.0)
-    for job in jobs.values():
-        assert callable(getattr(app_module, job.attribute))
+    def fake_start_sandbox(config: Any, stack: Any, api_base: str, clock: Any) -> FakeSandbox:
+        seen["sandbox_clock"] = clock
+        seen["sandbox"] = FakeSandbox()
+        return seen["sandbox"]
 
+    def stop_at_once(*args: Any) -> None:
+        raise run.Shutdown("SIGTERM")
 
-def test_a_scheduled_event_is_what_chalice_hands_a_schedule_handler() -> None:
-    from chalice.app import CloudWatchEvent
+    for name, value in {
+        "_install_signals": lambda handler: None,
+        "check_ports": lambda config: None,
+        "_start_moto": lambda port, stack: f"http://127.0.0.1:{port}",
+        "_start_dynamodb": lambda config, stack, state: "http://127.0.0.1:8002",
+        "_start_sandbox": fake_start_sandbox,
+        "adopt_environment": lambda env: None,
+        "provision": lambda settings, **kw: order.append("provision"),
+        "ApiServer": FakeApiServer,
+        "seed": fake_seed,
+        "start_pump": fake_start_pump,
+        "pump_summary": lambda settings, handlers: "pump",
+        "_watch_and_reload": stop_at_once,
+    }.items():
+        monkeypatch.setattr(run, name, value)
 
-    event = run.scheduled_event("backstop", datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
-    parsed = CloudWatchEvent(event, None)
-    assert (parsed.detail_type, parsed.source, parsed.time) == ("Scheduled Event", "aws.events", "2026-12-01T12:00:00Z")
-    assert parsed.resources == ["arn:aws:events:us-east-1:000000000000:rule/siyu-local-backstop"]
-
-
-def test_describe_job_speaks_only_when_a_job_did_something() -> None:
-    assert run.describe_job("backstop", {"buckets_fired": 0}) is None
-    assert run.describe_job("backstop", {"buckets_fired": 2}) == "pump: backstop fired 2 overdue bucket(s)"
-    assert run.describe_job("task_sync", {"tenants": 1, "checked": 0, "sent": 0}) is None
-    assert run.describe_job("task_sync", {"tenants": 1, "checked": 2, "sent": 1, "errors": 0}) == (
-        "pump: task_sync: tenants 1, checked 2, sent 1"
-    )
-    assert run.describe_job("x", None) is None
-
-
-def test_describe_jobs_for_the_banner() -> None:
-    jobs = [run.PeriodicJob("backstop", "backstop", 300.0), run.PeriodicJob("nightly", "nightly", None)]
-    assert run.describe_jobs(jobs) == "backstop every 5 min, nightly cron: not run locally"
-    assert run.describe_jobs([]) == "none"
-
-
-class _App:
-    """A stand-in for the app module: Lambda-style handlers and the Chalice app's event sources."""
-
-    def __init__(self, sources: list[Any]) -> None:
-        self.app = SimpleNamespace(event_sources=sources)
-        self.calls: list[tuple[str, Any, Any]] = []
-
-    def fire(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        self.calls.append(("fire", event, context))
-        return {"tasks": 0}
-
-    def __getattr__(self, name: str) -> Any:
-        def handler(event: Any, context: Any) -> Any:
-            self.calls.append((name, event, context))
-            if name == "broken":
-                raise RuntimeError("down")
-            return {"buckets_fired": 1} if name == "backstop" else {"tenants": 1}
-
-        return handler
-
-
-def _source(name: str, expression: str) -> SimpleNamespace:
-    return SimpleNamespace(name=name, handler_string=f"app.{name}", schedule_expression=expression)
-
-
-def test_handlers_invoke_the_lambda_entry_points_with_event_and_context() -> None:
-    fake = _App([_source("backstop", "rate(5 minutes)"), SimpleNamespace(name="sqs", handler_string="app.sqs")])
-    handlers = run.Handlers(modules={})
-    handlers._app = fake
-    assert handlers.fire({"bucket_id": "b"}) == {"tasks": 0}
-    name, event, context = fake.calls[-1]
-    assert (name, event, context.function_name) == ("fire", {"bucket_id": "b"}, "siyu-local-fire")
-    [job] = handlers.periodic()  # only scheduled sources
-    assert job == run.PeriodicJob("backstop", "backstop", 300.0)
-    assert handlers.run(job) == {"buckets_fired": 1}
-    name, event, context = fake.calls[-1]
-    assert (
-        name == "backstop" and event["detail-type"] == "Scheduled Event" and context.function_name.endswith("backstop")
-    )
-
-
-def test_periodic_jobs_run_at_their_rates_and_survive_a_failure() -> None:
-    fake = _App(
-        [_source("backstop", "rate(5 minutes)"), _source("broken", "rate(5 minutes)"),
-         _source("task_sync", "rate(10 minutes)"), _source("nightly", "cron(0 3 * * ? *)")]
-    )  # fmt: skip
-    handlers = run.Handlers(modules={})
-    handlers._app = fake
-    now = [1000.0]
-    lines: list[str] = []
-    periodic = run.PeriodicJobs(handlers, lines.append, clock=lambda: now[0])
-
-    def ran() -> list[str]:
-        names = [c[0] for c in fake.calls]
-        fake.calls.clear()
-        return names
-
-    assert set(periodic()) == {"backstop", "task_sync"}  # at start: everything, the broken one logged
-    assert ran() == ["backstop", "broken", "task_sync"]
-    assert "pump: job broken failed: RuntimeError: down" in lines
-    assert "pump: backstop fired 1 overdue bucket(s)" in lines
-    assert sum("cron schedule" in line for line in lines) == 1
-    now[0] += 299.0  # the pump's next call, a little early
-    periodic()
-    assert ran() == ["backstop", "broken"]  # task_sync waits for its 10 minutes
-    now[0] += 301.0
-    periodic()
-    assert ran() == ["backstop", "broken", "task_sync"]
-    assert sum("cron schedule" in line for line in lines) == 1  # said once
+    assert run.run(run.StackConfig(data_dir=tmp_path)) == 0
+    assert order == ["provision", "api", "seed", "pump"]
+    clock_file = str((tmp_path / run.CLOCK_FILE).resolve())
+    assert seen["api_env"]["SIYU_CLOCK_FILE"] == clock_file
+    assert str(seen["pump_clock"].path) == str(seen["sandbox_clock"].path) == clock_file
+    control = seen["sandbox"].clock  # POST /sandbox/clock moves the clock through the pump's walker
+    assert isinstance(control, run.ClockControl) and control.walker is seen["walker"] and control.stage == "local"
