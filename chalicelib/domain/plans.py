@@ -5,9 +5,7 @@ The JSON field names are part of the public API (see chalicelib/schemas/plan.sch
 
 from __future__ import annotations
 
-import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -15,23 +13,7 @@ from typing import Any
 from chalicelib.domain.channels import MAX_WELCOME_TEXT_BYTES, message_from_json, message_to_json
 from chalicelib.domain.customers import Stage
 from chalicelib.domain.messages import Message
-from chalicelib.errors import ConflictError, InvalidError
-
-
-def name_key(name: str) -> str:
-    """What makes two plan names the same (Unicode-normalised, trimmed, case-folded), as a fixed-length digest: the
-    tenant's one claim item per name is keyed by it, so the name itself never reaches a key."""
-    normal = unicodedata.normalize("NFKC", name).strip().casefold()
-    return hashlib.sha256(normal.encode("utf-8")).hexdigest()[:32]
-
-
-def name_taken(name: str, holder: str) -> ConflictError:
-    """The 409 for a name another plan holds: names the holder, so the caller can import as its new version."""
-    return ConflictError(
-        f"a plan named {name!r} exists already ({holder}); choose another name, or import as a new version of it",
-        code="plan_name_taken",
-        details={"plan_id": holder, "name": name},
-    )
+from chalicelib.errors import InvalidError
 
 
 class PlanStatus(StrEnum):

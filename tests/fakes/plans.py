@@ -6,7 +6,8 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.domain.plans import Plan, name_key, name_taken
+from chalicelib.domain.plan_names import name_key, name_taken
+from chalicelib.domain.plans import Plan
 from chalicelib.errors import ConflictError
 from chalicelib.ports import Page
 
