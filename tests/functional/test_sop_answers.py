@@ -131,3 +131,30 @@ def test_enrollments_list_per_plan_and_customer_with_checked_query(api: Api) -> 
                   "/t/{tenant_id}/customers/{customer_id}/enrollments"):  # fmt: skip
         params = {p["name"]: p["schema"] for p in doc[route]["get"]["parameters"]}
         assert params["status"] == {"enum": ["active", "completed", "exited"]} and "cursor" in params
+
+
+def test_silence_makes_the_customer_silent_and_their_enrollments_show_it(api: Api) -> None:
+    token, plan_id, state = setup_plan(api, after=60)
+    body = {
+        "name": "沉默唤醒",
+        "trigger": {"type": "manual"},
+        "steps": [{"id": "s1", "after_minutes": 60, "content_type": "service", "message": {"text": "好久不见～"}}],
+    }
+    silent = api.call("POST", f"/t/{TENANT}/plans", body, token).json["plan_id"]
+    assert api.call("POST", f"/t/{TENANT}/plans/{silent}/publish", {}, token).status_code == 200
+    patched = api.call("PATCH", f"/t/{TENANT}/plans/{plan_id}", {"silence": {"days": 7, "then_plan_id": silent}}, token)
+    assert patched.status_code == 200, patched.body
+    customer = api.scan(state)[1].json["customer_id"]
+    assert (
+        api.call("POST", f"/t/{TENANT}/plans/{plan_id}/enrollments", {"customer_id": customer}, token).status_code
+        == 201
+    )
+    assert api.call("GET", f"/t/{TENANT}/customers/{customer}", token=token).json["stage"] == "nurturing"
+    api.clock.advance(days=7, minutes=20)
+    run_job(api, "silence")
+    assert api.call("GET", f"/t/{TENANT}/customers/{customer}", token=token).json["stage"] == "silent"
+    listed = api.call("GET", f"/t/{TENANT}/customers/{customer}/enrollments", token=token).json["items"]
+    by_plan = {e["plan_id"]: (e["status"], e["exit_reason"], e["source"]) for e in listed}
+    assert by_plan == {plan_id: ("exited", "silence", "manual"), silent: ("active", None, "silence")}
+    exited = api.call("GET", f"/t/{TENANT}/plans/{plan_id}/enrollments?status=exited", token=token).json["items"]
+    assert [e["customer_id"] for e in exited] == [customer]
