@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from chalicelib import schemas
 from chalicelib.domain.clock import iso_of
+from chalicelib.domain.plan_names import name_key, name_taken
 from chalicelib.domain.plans import OWNER, Audience, Plan, PlanStatus, Silence, plan_to_json, read_plan
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError, PayloadTooLargeError
@@ -229,6 +230,7 @@ class PlanService:
             updated_at=now,
             published_at="",
         )
+        self._name_free(tenant.tenant_id, plan.name, plan.plan_id)
         self.repo.create_plan(tenant.tenant_id, plan)
         return plan
 
@@ -263,6 +265,8 @@ class PlanService:
             published_at=now if live and current.status == PUBLISHED else "",
         )
         renamed_from = current.name if updated.name != current.name else None  # the name claim moves with it
+        if renamed_from is not None:
+            self._name_free(tenant.tenant_id, updated.name, plan_id)
         self.repo.save_plan(
             tenant.tenant_id, updated, expected_rev=current.rev, write_version=True, renamed_from=renamed_from
         )
@@ -344,11 +348,31 @@ class PlanService:
         if errors or plan is None:
             raise _invalid(errors, "the sheet was not imported; nothing was stored")
         if target is None and params.get("on_conflict") == "new_version":
-            target = self.repo.plan_name_owner(tenant.tenant_id, plan.name)
+            target = self.holder_of(tenant.tenant_id, plan.name)
         if target is None:
             return self._create(tenant, plan), sheet.report()
         edited = self.update(tenant, target, plan_to_json(plan))
         return edited, {**sheet.report(), "as_new_version_of": target}
+
+    def holder_of(self, tenant_id: str, name: str) -> str | None:
+        """The plan holding ``name``: its claim, or (a plan made before names were claimed) a head with that name."""
+        holder = self.repo.plan_name_owner(tenant_id, name)
+        if holder is not None:
+            return holder
+        key, cursor = name_key(name), None
+        while True:  # plans per tenant are tens: one or two pages
+            page = self.repo.list_plans(tenant_id, status=None, cursor=cursor, limit=100)
+            found = next((p.plan_id for p in page.items if name_key(p.name) == key), None)
+            if found is not None or not page.next_cursor:
+                return found
+            cursor = page.next_cursor
+
+    def _name_free(self, tenant_id: str, name: str, plan_id: str) -> None:
+        """Refuse a name another plan holds before writing. The claim's conditional write is what makes names
+        race-free; this read adds the plans that hold a name without a claim (made before claims existed)."""
+        holder = self.holder_of(tenant_id, name)
+        if holder is not None and holder != plan_id:
+            raise name_taken(name, holder)
 
     def _import_target(self, tenant_id: str, params: dict[str, str]) -> str | None:
         """The plan an import is a new version of, checked before the sheet is read (None: a new plan)."""

@@ -95,3 +95,16 @@ def test_an_import_under_a_taken_name_is_a_409_unless_it_asks_for_a_new_version(
     assert bad.value.code == "invalid" and "error, new_version" in bad.value.message
     fresh, report = _import(env, name="全新计划", on_conflict="new_version")  # no holder: a new plan
     assert fresh.plan_id not in (first.plan_id, other.plan_id) and "as_new_version_of" not in report
+
+
+def test_a_plan_made_before_names_were_claimed_still_holds_its_name(env: Env) -> None:
+    legacy = env.svc.plans.create(env.tenant, _doc("老计划"))
+    env.store.plan_names.clear()  # as if created before claims existed: a head, no claim
+    with pytest.raises(ConflictError) as taken:
+        env.svc.plans.create(env.tenant, _doc("老计划"))
+    assert taken.value.details["plan_id"] == legacy.plan_id
+    again, report = _import(env, name="老计划", on_conflict="new_version")
+    assert again.plan_id == legacy.plan_id and report["as_new_version_of"] == legacy.plan_id
+    renamed = env.svc.plans.update(env.tenant, legacy.plan_id, {"name": "老计划（新）"})  # now it has a claim
+    assert env.store.plan_name_owner("unit", "老计划（新）") == renamed.plan_id
+    assert env.svc.plans.create(env.tenant, _doc("老计划")).name == "老计划"  # the old name is free
