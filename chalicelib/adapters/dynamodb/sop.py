@@ -2,8 +2,7 @@
 
 Every transition is a conditional write, so a fire that arrives twice or concurrently cannot move a touch twice.
 Keys (docs/data-model.md, "SOP engine"):
-- enrollment: ``T#<tid>#C#<cid>`` / ``ENR#<plan_id>`` (in the customer's partition: erasure deletes it); its
-  plan's roster entry (adapters/dynamodb/enrollments.py) is written just before it
+- enrollment: ``T#<tid>#C#<cid>`` / ``ENR#<plan_id>`` (in the customer's partition: erasure deletes it)
 - quota counter: ``T#<tid>#C#<cid>`` / ``QUOTA#<local month>`` (``m`` = the month, ``d#<date>#<type>`` = days)
 - touch: ``T#<tid>#BKT#<bucket_id>`` / ``<cid>#<enrollment>#<step>#<occurrence>`` (TTL 35 days after due, or
   after the next touch's due when it names one in ``nb``: an implied touch, see ``Touch``)
@@ -117,7 +116,7 @@ class SopStoreMixin:
         """Start an enrollment unless the re-entry policy forbids it (False then): never = only the first time;
         after_completion = not while one is active; always = replace even an active one."""
         item = self._enrollment_item(tenant_id, enrollment)
-        self.put_roster(tenant_id, enrollment)  # the plan's listing (adapters/dynamodb/enrollments.py)
+        self.put_roster(tenant_id, enrollment)  # the plan's listing first (adapters/dynamodb/enrollments.py)
         if reentry == "always":
             self._call("put_item", Item=item)
             return True
