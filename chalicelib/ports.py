@@ -243,7 +243,8 @@ class PlanRepository(Protocol):
     """SOP plans: one head per plan (current version, status, rev) plus one immutable item per version."""
 
     def create_plan(self, tenant_id: str, plan: Plan) -> None:
-        """The head and version 1 together, only if the plan id is new (ConflictError otherwise)."""
+        """The head, version 1 and the name's claim together, only if the plan id is new and no plan holds the name
+        (ConflictError otherwise; code ``plan_name_taken`` with the holder's ``plan_id`` in details)."""
         ...
 
     def get_plan(self, tenant_id: str, plan_id: str, version: int | None = None) -> Plan | None:
@@ -253,9 +254,16 @@ class PlanRepository(Protocol):
     def list_plans(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page: ...
     def list_plan_versions(self, tenant_id: str, plan_id: str) -> list[Plan]: ...
 
-    def save_plan(self, tenant_id: str, plan: Plan, *, expected_rev: int, write_version: bool) -> None:
+    def save_plan(
+        self, tenant_id: str, plan: Plan, *, expected_rev: int, write_version: bool, renamed_from: str | None = None
+    ) -> None:
         """Replace the head only if its rev is still ``expected_rev``. With ``write_version`` also write the item
-        of ``plan.version``, which must be new or a never-published draft; all or nothing (ConflictError)."""
+        of ``plan.version``, which must be new or a never-published draft; with ``renamed_from`` also move the name
+        claim (ConflictError ``plan_name_taken`` if another plan holds the new name); all or nothing."""
+        ...
+
+    def plan_name_owner(self, tenant_id: str, name: str) -> str | None:
+        """The id of the plan holding ``name`` (names are compared as ``domain.plans.name_key`` does)."""
         ...
 
 

@@ -30,6 +30,12 @@ IMPORT_QUERY: dict[str, dict[str, Any]] = {
     "reentry": {"enum": ["never", "after_completion", "always"]},
     "goal": {"type": "string"},
     "sheet": {"type": "string", "description": "XLSX sheet name (default: the first sheet)"},
+    "on_conflict": {
+        "enum": ["error", "new_version"],
+        "default": "error",
+        "description": "a name another plan holds: 409 plan_name_taken (error), or a new version of that plan",
+    },
+    "as_new_version_of": {"type": "string", "description": "import as a new version of this plan (its plan_id)"},
 }
 
 

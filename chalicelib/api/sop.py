@@ -1,4 +1,4 @@
-"""SOP runtime routes: manual enrollment and the plan simulator (preview paths)."""
+"""SOP runtime routes: manual enrollment (and its refusals), enrollment listings, the simulator, migration, bulk."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.common import Ctx, route
+from chalicelib.api.common import PAGINATION, Ctx, route
 from chalicelib.api.customers import customer_filter
 from chalicelib.bootstrap import services
 from chalicelib.domain.tenants import Role
+from chalicelib.services import enrollments
 
 bp = Blueprint(__name__)
 
@@ -27,11 +28,62 @@ bp = Blueprint(__name__)
     tag="plans",
 )
 def enroll(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
+    """201 with the enrollment, or 409 naming the one reason it was refused (404: no such plan or customer)."""
     svc = services()
-    enrollment = svc.sop.enroll(svc.tenants.get(tenant_id), ctx.body["customer_id"], plan_id, source="manual")
-    if enrollment is None:
-        return {"enrolled": False, "reason": "not published, audience not matched, or re-entry not allowed"}
+    tenant = svc.tenants.get(tenant_id)
+    enrollment = enrollments.enroll_or_refuse(svc.sop, tenant, ctx.body["customer_id"], plan_id)
     return {"enrolled": True, **asdict(enrollment)}
+
+
+LISTING = {**PAGINATION, "status": {"enum": list(enrollments.STATUSES)}}
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/plans/{plan_id}/enrollments",
+    "GET",
+    summary="A plan's enrollments by customer id, optionally of one status (staff: their own customers')",
+    auth="tenant",
+    role=Role.STAFF,
+    query=LISTING,
+    tag="plans",
+)
+def plan_enrollments(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
+    svc = services()
+    page = enrollments.of_plan(
+        svc.store,
+        svc.plans,
+        tenant_id,
+        plan_id,
+        status=enrollments.status_arg(ctx.query),
+        cursor=ctx.cursor(),
+        limit=ctx.limit(),
+        only_owner=ctx.staff_scope,
+    )
+    return enrollments.public_page(page)
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/customers/{customer_id}/enrollments",
+    "GET",
+    summary="A customer's enrollments by plan id, optionally of one status",
+    auth="tenant",
+    role=Role.STAFF,
+    query=LISTING,
+    tag="customers",
+)
+def customer_enrollments(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
+    page = enrollments.of_customer(
+        services().store,
+        tenant_id,
+        customer_id,
+        status=enrollments.status_arg(ctx.query),
+        cursor=ctx.cursor(),
+        limit=ctx.limit(),
+        only_owner=ctx.staff_scope,
+    )
+    return enrollments.public_page(page)
 
 
 @route(

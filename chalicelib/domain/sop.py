@@ -168,6 +168,8 @@ class StaffTask:
 
 
 def audience_matches(audience: Audience, customer: Customer) -> bool:
+    """An audience of stage ``new`` also takes ``nurturing`` customers: enrolling is what made them nurturing, so a
+    plan's own enrollments still match at fire time and a customer a channel plan enrolled stays a new lead."""
     tags = customer.tags
     if audience.tags_all and not set(audience.tags_all) <= tags:
         return False
@@ -175,7 +177,10 @@ def audience_matches(audience: Audience, customer: Customer) -> bool:
         return False
     if set(audience.tags_none) & tags:
         return False
-    if audience.stages and customer.stage.value not in audience.stages:
+    stage = customer.stage
+    if stage == Stage.NURTURING and Stage.NEW.value in audience.stages:
+        stage = Stage.NEW
+    if audience.stages and stage.value not in audience.stages:
         return False
     return not (audience.channels and customer.source_channel_id not in audience.channels)
 

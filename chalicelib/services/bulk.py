@@ -4,6 +4,9 @@ A job records its filter and a cursor into the customer list. Each slice reads o
 the job with a condition on the step it started from (``seq``), so two workers never both advance a job; a crash
 between enrolling and advancing re-runs that page, which is harmless because an enrollment made by this job is
 recognised (its source names the job) and the plan's re-entry policy holds for everything else.
+
+``skipped`` counts every customer not enrolled, and ``refused`` splits it by reason (``domain/enrollments.py``:
+``excluded_by_exit_rule``, ``audience_not_matched``, ``reentry_not_allowed``, ``already_enrolled``, …).
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ from dataclasses import asdict
 from typing import Any
 
 from chalicelib.domain.clock import iso_of
+from chalicelib.domain.enrollments import PLAN_NOT_FOUND, Refusal
+from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
 from chalicelib.ports import CustomerFilter
+from chalicelib.services import enrollments
 from chalicelib.services.sop import SopEngine
 
 PAGE = 100  # customers per slice
@@ -42,6 +48,7 @@ class BulkEnrollment:
             "scanned": 0,
             "enrolled": 0,
             "skipped": 0,
+            "refused": {},
             "started_at": now,
             "updated_at": now,
         }
@@ -63,14 +70,18 @@ class BulkEnrollment:
             flt = CustomerFilter(**job["filter"])
             page = self.customers.list_customers(tenant.tenant_id, flt, cursor=job["cursor"], limit=PAGE)
             with self.engine.batch():  # a due-now first step fires once per page, as one task per executor
-                enrolled, skipped = self._enroll_page(tenant, job, page.items)
+                enrolled, refused = self._enroll_page(tenant, job, page.items)
+            reasons = dict(job.get("refused") or {})
+            for reason, n in refused.items():
+                reasons[reason] = reasons.get(reason, 0) + n
             advanced = dict(
                 job,
                 seq=job["seq"] + 1,
                 cursor=page.next_cursor,
                 scanned=job["scanned"] + len(page.items),
                 enrolled=job["enrolled"] + enrolled,
-                skipped=job["skipped"] + skipped,
+                skipped=job["skipped"] + sum(refused.values()),
+                refused=reasons,
                 status="running" if page.next_cursor else "done",
                 updated_at=iso_of(self.engine.clock.now(), tenant.zone),
             )
@@ -79,25 +90,32 @@ class BulkEnrollment:
             job = advanced
         return job
 
-    def _enroll_page(self, tenant: Tenant, job: dict[str, Any], customers: list[Any]) -> tuple[int, int]:
+    def _enroll_page(self, tenant: Tenant, job: dict[str, Any], customers: list[Any]) -> tuple[int, dict[str, int]]:
         """Enroll one page: the plan once, the page's profiles and enrollments in batched reads (from the table,
-        not the listing index, so a customer erased meanwhile is not brought back), then one write set each."""
+        not the listing index, so a customer erased meanwhile is not brought back), then one write set each.
+        Returns the number enrolled and the others counted by refusal reason."""
         source = f"bulk:{job['job_id']}"
         tid, repo = tenant.tenant_id, self.engine.repo
         plan = self.engine.plans.current_plan(tid, job["plan_id"])  # per page: a pause stops the job's next page
         ids = [c.customer_id for c in customers]
         fresh = repo.get_customers(tid, ids)
         current = repo.get_enrollments(tid, ids, job["plan_id"])
-        enrolled = skipped = 0
+        enrolled = 0
+        refused: dict[str, int] = {}
         for cid in ids:
             mine = current.get(cid)
             if mine is not None and mine.source == source:
                 continue  # this job enrolled them already (a re-run page)
-            customer = fresh.get(cid)
-            done = self.engine.enroll_customer(tenant, plan, customer, source=source) if plan and customer else None
-            enrolled += done is not None
-            skipped += done is None
-        return enrolled, skipped
+            if plan is None:
+                result: Enrollment | Refusal | str = PLAN_NOT_FOUND
+            else:
+                result = enrollments.attempt(self.engine, tenant, plan, fresh.get(cid), source=source)
+            if isinstance(result, Enrollment):
+                enrolled += 1
+            else:
+                reason = result if isinstance(result, str) else result.reason
+                refused[reason] = refused.get(reason, 0) + 1
+        return enrolled, refused
 
     def continue_running(self, tenant: Tenant, *, budget_seconds: float) -> int:
         """The backstop's share: advance every running job of the tenant within the budget."""

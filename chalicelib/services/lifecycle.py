@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from chalicelib.domain.clock import iso_of, utc_key
 from chalicelib.domain.customers import Customer, Stage
+from chalicelib.domain.enrollments import SILENT_FROM
 from chalicelib.domain.lifecycle import (
     ACTIVITY_SIGNALS,
     SILENCE,
@@ -56,6 +57,7 @@ class LifecycleRepo(Protocol):
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
     def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
     def get_enrollment(self, tenant_id: str, customer_id: str, plan_id: str) -> Enrollment | None: ...
+    def advance_stage(self, tenant_id: str, customer_id: str, *, to: Stage, from_stages: tuple[Stage, ...]) -> bool: ...
     def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool: ...
     def list_plans(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page: ...
     def put_silence_timer(self, tenant_id: str, timer: SilenceTimer) -> bool: ...
@@ -227,6 +229,7 @@ class LifecycleService:
             return
         customer = self.repo.get_customer(tid, timer.customer_id)
         if customer is not None and self._end(tenant, claimed, customer, now, versions, report):
+            self._mark_silent(tenant, customer)
             if self._hand_off(tenant, claimed, customer):
                 report.handed_off += 1
         else:
@@ -266,6 +269,14 @@ class LifecycleService:
                 report.exited += 1
                 return True
         return False
+
+    def _mark_silent(self, tenant: Tenant, customer: Customer) -> None:
+        """The customer went silent: stage ``silent`` (never over trial/converted or lost), and the plans that
+        stage triggers, before the hand-off (which enrolls a silent customer, so the stage stays)."""
+        if customer.stage in SILENT_FROM and self.repo.advance_stage(
+            tenant.tenant_id, customer.customer_id, to=Stage.SILENT, from_stages=SILENT_FROM
+        ):
+            self.on_stage_entered(tenant, customer.customer_id, Stage.SILENT.value)
 
     def _hand_off(self, tenant: Tenant, timer: SilenceTimer, customer: Customer) -> bool:
         """Enroll the silent customer into the plan's silent-customer plan, once per claimed timer."""

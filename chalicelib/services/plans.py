@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from chalicelib import schemas
 from chalicelib.domain.clock import iso_of
+from chalicelib.domain.plan_names import name_key, name_taken
 from chalicelib.domain.plans import OWNER, Audience, Plan, PlanStatus, Silence, plan_to_json, read_plan
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError, PayloadTooLargeError
@@ -32,6 +33,7 @@ from chalicelib.ports import (
 from chalicelib.services import plan_import
 
 READ_ONLY = ("plan_id", "version", "current_version", "status", "created_at", "updated_at", "published_at")
+ON_CONFLICT = ("error", "new_version")  # an import under a name another plan holds: 409, or a new version of it
 MAX_PLAN_BYTES = 300 * 1024  # a plan is stored twice (head and version) in items of at most 400 KB
 
 DRAFT, PUBLISHED, PAUSED, ARCHIVED = PlanStatus.DRAFT, PlanStatus.PUBLISHED, PlanStatus.PAUSED, PlanStatus.ARCHIVED
@@ -228,6 +230,7 @@ class PlanService:
             updated_at=now,
             published_at="",
         )
+        self._name_free(tenant.tenant_id, plan.name, plan.plan_id)
         self.repo.create_plan(tenant.tenant_id, plan)
         return plan
 
@@ -261,7 +264,12 @@ class PlanService:
             updated_at=now,
             published_at=now if live and current.status == PUBLISHED else "",
         )
-        self.repo.save_plan(tenant.tenant_id, updated, expected_rev=current.rev, write_version=True)
+        renamed_from = current.name if updated.name != current.name else None  # the name claim moves with it
+        if renamed_from is not None:
+            self._name_free(tenant.tenant_id, updated.name, plan_id)
+        self.repo.save_plan(
+            tenant.tenant_id, updated, expected_rev=current.rev, write_version=True, renamed_from=renamed_from
+        )
         return updated
 
     def publish(self, tenant: Tenant, plan_id: str) -> Plan:
@@ -318,7 +326,13 @@ class PlanService:
     def import_sheet(
         self, tenant: Tenant, raw: bytes, content_type: str, params: dict[str, str]
     ) -> tuple[Plan, dict[str, Any]]:
-        """A draft plan from a CSV or XLSX SOP table, or every problem of every row at once (nothing stored)."""
+        """A draft plan from a CSV or XLSX SOP table, or every problem of every row at once (nothing stored).
+
+        Plan names are unique per tenant: a name another plan holds is a 409 ``plan_name_taken`` naming it, unless
+        the caller chose a new version of that plan (``as_new_version_of=<plan_id>``, or ``on_conflict=new_version``
+        for whichever plan holds the name), which is then an edit of that plan (PATCH's rules: a new version if it
+        went live, in place if it never did)."""
+        target = self._import_target(tenant.tenant_id, params)
         if len(raw) > plan_import.MAX_UPLOAD_BYTES:
             raise PayloadTooLargeError(f"the sheet is over {plan_import.MAX_UPLOAD_BYTES // 1024} KB")
         fmt = plan_import.sheet_format(content_type, raw)
@@ -333,4 +347,39 @@ class PlanService:
         errors = row_errors + [e for e in errors if "row" not in e]
         if errors or plan is None:
             raise _invalid(errors, "the sheet was not imported; nothing was stored")
-        return self._create(tenant, plan), sheet.report()
+        if target is None and params.get("on_conflict") == "new_version":
+            target = self.holder_of(tenant.tenant_id, plan.name)
+        if target is None:
+            return self._create(tenant, plan), sheet.report()
+        edited = self.update(tenant, target, plan_to_json(plan))
+        return edited, {**sheet.report(), "as_new_version_of": target}
+
+    def holder_of(self, tenant_id: str, name: str) -> str | None:
+        """The plan holding ``name``: its claim, or (a plan made before names were claimed) a head with that name."""
+        holder = self.repo.plan_name_owner(tenant_id, name)
+        if holder is not None:
+            return holder
+        key, cursor = name_key(name), None
+        while True:  # plans per tenant are tens: one or two pages
+            page = self.repo.list_plans(tenant_id, status=None, cursor=cursor, limit=100)
+            found = next((p.plan_id for p in page.items if name_key(p.name) == key), None)
+            if found is not None or not page.next_cursor:
+                return found
+            cursor = page.next_cursor
+
+    def _name_free(self, tenant_id: str, name: str, plan_id: str) -> None:
+        """Refuse a name another plan holds before writing. The claim's conditional write is what makes names
+        race-free; this read adds the plans that hold a name without a claim (made before claims existed)."""
+        holder = self.holder_of(tenant_id, name)
+        if holder is not None and holder != plan_id:
+            raise name_taken(name, holder)
+
+    def _import_target(self, tenant_id: str, params: dict[str, str]) -> str | None:
+        """The plan an import is a new version of, checked before the sheet is read (None: a new plan)."""
+        on_conflict = params.get("on_conflict") or "error"
+        if on_conflict not in ON_CONFLICT:
+            raise InvalidError(f"on_conflict must be one of {', '.join(ON_CONFLICT)}", code="invalid")
+        target = params.get("as_new_version_of") or None
+        if target is not None:
+            self.get(tenant_id, target)  # 404 if there is no such plan
+        return target

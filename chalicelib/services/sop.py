@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from chalicelib.domain import simulate as simulation
 from chalicelib.domain import timing
 from chalicelib.domain.clock import iso_of
-from chalicelib.domain.customers import Customer
+from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.plans import Plan, PlanStatus, Step, TouchRules
 from chalicelib.domain.sop import (
     ACTIVE,
@@ -36,7 +36,6 @@ from chalicelib.domain.sop import (
     Enrollment,
     StaffTask,
     Touch,
-    audience_matches,
     chunks,
     executor_of,
     next_step,
@@ -71,6 +70,7 @@ class SopRepo(TaskRepository, Protocol):
     def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool: ...
     def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool: ...
     def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
+    def advance_stage(self, tenant_id: str, customer_id: str, *, to: Stage, from_stages: tuple[Stage, ...]) -> bool: ...
     def register_bucket(self, tenant_id: str, bucket: Bucket) -> bool: ...
     def reopen_bucket(self, tenant_id: str, bucket: Bucket) -> None: ...
     def get_bucket(self, tenant_id: str, bucket_id: str) -> Bucket | None: ...
@@ -182,42 +182,25 @@ class SopEngine:
     # --- enrollment -------------------------------------------------------------------------------------------
 
     def enroll(self, tenant: Tenant, customer_id: str, plan_id: str, *, source: str = "manual") -> Enrollment | None:
-        """Enroll a customer into a published plan's current version (None: audience or re-entry said no)."""
-        plan = self.plans.current_plan(tenant.tenant_id, plan_id)
-        if plan is None:
-            raise NotFoundError(f"plan {plan_id} does not exist")
-        if plan.status != PlanStatus.PUBLISHED:
-            return None
-        customer = self.repo.get_customer(tenant.tenant_id, customer_id)
-        if customer is None:
-            raise NotFoundError(f"customer {customer_id} does not exist")
-        return self.enroll_customer(tenant, plan, customer, source=source)
+        """Enroll a customer into a published plan's current version (None: refused, and the reason logged; see
+        services/enrollments.py, which decides)."""
+        from chalicelib.services import enrollments  # it refers back to this module
+
+        result = enrollments.attempt_by_id(self, tenant, customer_id, plan_id, source=source)
+        if isinstance(result, Enrollment):
+            return result
+        if result.reason == "customer_not_found":
+            raise NotFoundError(f"customer {customer_id} does not exist", code=result.reason)
+        return None
 
     def enroll_customer(
         self, tenant: Tenant, plan: Plan, customer: Customer, *, source: str = "manual"
     ) -> Enrollment | None:
         """Enroll a customer already read into a plan version already read (a bulk page reads both once)."""
-        if plan.status != PlanStatus.PUBLISHED:
-            return None
-        if not audience_matches(plan.audience, customer) or not plan.steps:
-            return None
-        now = self.clock.now()
-        enrollment = Enrollment(
-            customer_id=customer.customer_id,
-            plan_id=plan.plan_id,
-            version=plan.version,
-            enrollment_id=self.ids.new_id("en_"),
-            enrolled_at=iso_of(now, tenant.zone),
-            source=source,
-        )
-        if not self.repo.put_enrollment(tenant.tenant_id, enrollment, reentry=plan.reentry):
-            return None
-        from chalicelib.services.lifecycle import for_engine  # lifecycle imports this module
+        from chalicelib.services import enrollments
 
-        for_engine(self).on_enrolled(tenant, enrollment, plan)  # the silence timer, if the plan has a rule
-        self.schedule(tenant, plan, enrollment, plan.steps[0], occurrence=0)
-        self._fire_inline()
-        return enrollment
+        result = enrollments.attempt(self, tenant, plan, customer, source=source)
+        return result if isinstance(result, Enrollment) else None
 
     @contextmanager
     def batch(self) -> Iterator[None]:

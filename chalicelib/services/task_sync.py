@@ -12,8 +12,13 @@ so however often or concurrently the job runs there is one lead task. Without a 
 escalation is recorded with ``escalated_to`` None. A lead task closes itself (``done``) once the original is sent
 or confirmed. Follow-up tasks escalate the same way; escalation tasks do not escalate further.
 
-Bounded work: at most ``max_tasks`` tasks per tenant per run (and the job's time budget), walking the ``created``
-tasks of the last ``window`` by due time from a per-tenant cursor, so a backlog is covered over successive runs.
+Every task that is not final is checked: ``created`` and ``confirmed`` alike (a staff member confirming in Siyu does
+not make WeCom send anything, so a confirmed task is polled until WeCom reports it sent). A task leaves the sync
+when WeCom reports it sent, or when it expires: ``window`` (7 days) after its due time it is no longer polled. Only
+``created`` tasks escalate; a confirmed one is the staff member's word that it is in hand.
+
+Bounded work: at most ``max_tasks`` tasks per tenant per run (and the job's time budget), walking the open tasks of
+the last ``window`` by due time from a per-tenant cursor, so a backlog is covered over successive runs.
 Every write is conditional on the status read, so concurrent runs and staff actions do not clobber each other's
 status changes.
 """
@@ -35,7 +40,9 @@ from chalicelib.errors import NotFoundError, RateLimitedError, SiyuError, WeComA
 from chalicelib.observability import logger
 from chalicelib.ports import Clock, TaskRepository, WeComCredentials, WeComPort
 
-PENDING = "created"  # the one status the sync looks at: sent in WeCom (or not) is still open
+PENDING = "created"  # not confirmed by anyone yet: the status that escalates
+CONFIRMED = "confirmed"  # confirmed in Siyu by hand: still polled until WeCom reports it sent
+OPEN = (PENDING, CONFIRMED)  # what the sync walks; sent, done and failed are final
 ESCALATE_AFTER = timedelta(minutes=120)
 SYNC_WINDOW = timedelta(days=7)  # created tasks due earlier than this are no longer polled
 MAX_TASKS = 200  # per tenant per run
@@ -112,9 +119,7 @@ class TaskSyncService:
         floor = utc_key(now - self.window)
         cursor = self.repo.get_task_sync_cursor(tenant_id)
         start = cursor if cursor and cursor > floor else floor
-        batch = self.repo.list_tasks(
-            tenant_id, userid=None, status=PENDING, due_from=start, due_to=None, limit=self.max_tasks + 1
-        )
+        batch = self._open_tasks(tenant_id, start)
         next_cursor = None
         for n, task in enumerate(batch):
             if n >= self.max_tasks or (stop is not None and stop()):
@@ -137,6 +142,19 @@ class TaskSyncService:
             self.repo.put_task_sync_cursor(tenant_id, next_cursor)
         return report
 
+    def _open_tasks(self, tenant_id: str, start: str) -> list[StaffTask]:
+        """The first ``max_tasks + 1`` open tasks from ``start`` in index order: one filtered listing per open
+        status, merged (the index orders by due time, so the merge is that order too)."""
+        rows = [
+            (_index_key(task), task)
+            for status in OPEN
+            for task in self.repo.list_tasks(
+                tenant_id, userid=None, status=status, due_from=start, due_to=None, limit=self.max_tasks + 1
+            )
+        ]
+        rows.sort(key=lambda row: row[0])
+        return [task for _, task in rows[: self.max_tasks + 1]]
+
     # --- one task ---------------------------------------------------------------------------------------------
 
     def _visit(self, tenant: Tenant, task: StaffTask, now: datetime, report: SyncReport) -> None:
@@ -151,7 +169,7 @@ class TaskSyncService:
                 return
             if status != STAFF_NOT_SENT:
                 return  # the staff member is sending it: not overdue
-        if self._overdue(task, now):
+        if task.status == PENDING and self._overdue(task, now):
             self._escalate(tenant, task, now, report)
 
     def _staff_status(self, tenant: Tenant, task: StaffTask) -> tuple[int, int]:
@@ -185,7 +203,7 @@ class TaskSyncService:
         # Re-read, so a snooze or escalation written meanwhile is kept; a manual confirmation becomes ``sent`` too.
         for _ in range(3):
             current = self.repo.get_task(tenant.tenant_id, task.task_id)
-            if current is None or current.status not in (PENDING, "confirmed"):
+            if current is None or current.status not in OPEN:
                 return  # a concurrent run recorded it already
             sent = replace(
                 current, status="sent", sent_at=sent_at, results={**current.results, **counts}, outcomes=outcomes

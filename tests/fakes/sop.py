@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.clock import utc_key
 from chalicelib.domain.sop import ACTIVE, SCHEDULED, Bucket, Enrollment, StaffTask, Touch
@@ -12,6 +12,10 @@ from chalicelib.domain.sop import ACTIVE, SCHEDULED, Bucket, Enrollment, StaffTa
 
 class FakeSopStoreMixin:
     lock: Any
+
+    if TYPE_CHECKING:
+
+        def put_roster(self, tenant_id: str, enrollment: Enrollment) -> None: ...
 
     def _sop(self) -> dict[str, dict[Any, Any]]:
         if not hasattr(self, "_sop_state"):
@@ -34,6 +38,7 @@ class FakeSopStoreMixin:
         return {cid: e for cid, e in found.items() if e is not None}
 
     def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool:
+        self.put_roster(tenant_id, enrollment)  # as the real store: the plan's listing first
         with self.lock:
             key = (tenant_id, enrollment.customer_id, enrollment.plan_id)
             current = self._sop()["enrollments"].get(key)

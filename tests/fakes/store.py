@@ -20,6 +20,7 @@ from chalicelib.domain.tags import TagGroup, Taxonomy
 from chalicelib.domain.tenants import Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
+from tests.fakes.enrollments import FakeEnrollmentStoreMixin
 from tests.fakes.events import FakeEventStoreMixin
 from tests.fakes.lifecycle import FakeLifecycleStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
@@ -27,7 +28,9 @@ from tests.fakes.sop import FakeSopStoreMixin
 
 
 @dataclass
-class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin, FakeLifecycleStoreMixin):
+class FakeStore(
+    FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin, FakeLifecycleStoreMixin, FakeEnrollmentStoreMixin
+):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)
     staff: dict[tuple[str, str], Staff] = field(default_factory=dict)
@@ -211,6 +214,10 @@ class FakeStore(FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin, Fake
             deleted += len(self.facts.pop((tenant_id, customer_id), {}))
             # Everything else the real store keeps in the customer's partition goes too: business-event facts,
             # enrollments and cap counters.
+            roster = self._roster()
+            for t, plan_id, cid in [r for r in roster if r[0] == tenant_id and r[2] == customer_id]:
+                roster.discard((t, plan_id, cid))
+                deleted += 1
             for table in (self._events()["facts"], self._sop()["enrollments"], self._sop()["caps"], self._timers()):
                 for key in [k for k in table if k[:2] == (tenant_id, customer_id)]:
                     del table[key]

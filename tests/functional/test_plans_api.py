@@ -126,9 +126,23 @@ def test_import_the_sample_xlsx_and_csv(api: Api) -> None:
     assert xlsx.status_code == 201, xlsx.body
     assert xlsx.json["status"] == "draft" and xlsx.json["name"] == "新客7天培育" and xlsx.json["priority"] == 10
     assert xlsx.json["import"]["format"] == "xlsx" and xlsx.json["import"]["steps"] == len(xlsx.json["steps"]) == 15
-    csv = _import(api, token, "新客7天培育.csv", "text/csv; charset=utf-8", f"name={name}")
+    # Plan names are unique per tenant: the same name again is a 409 naming the plan, unless the import asks to be
+    # a new version of it (a draft changes in place; the CSV is the same table, so nothing changes).
+    taken = _import(api, token, "新客7天培育.csv", "text/csv; charset=utf-8", f"name={name}")
+    assert taken.status_code == 409 and taken.json["error"]["code"] == "plan_name_taken"
+    assert taken.json["error"]["details"]["plan_id"] == xlsx.json["plan_id"]
+    query = f"name={name}&as_new_version_of={xlsx.json['plan_id']}"
+    csv = _import(api, token, "新客7天培育.csv", "text/csv; charset=utf-8", query)
     assert csv.status_code == 201, csv.body
     assert csv.json["steps"] == xlsx.json["steps"]
+    assert (csv.json["plan_id"], csv.json["version"]) == (xlsx.json["plan_id"], 1)
+    assert csv.json["import"]["as_new_version_of"] == xlsx.json["plan_id"]
+    duplicate = api.call("POST", PLANS, _plan(name="新客7天培育"), token)
+    assert duplicate.status_code == 409 and duplicate.json["error"]["code"] == "plan_name_taken"
+    other = api.call("POST", PLANS, _plan(name="另一个计划"), token)
+    assert other.status_code == 201, other.body
+    rename = api.call("PATCH", f"{PLANS}/{other.json['plan_id']}", {"name": "新客7天培育"}, token)
+    assert rename.status_code == 409 and rename.json["error"]["details"]["plan_id"] == xlsx.json["plan_id"]
     stored = api.call("GET", f"{PLANS}/{xlsx.json['plan_id']}", token=token).json
     assert stored["steps"] == xlsx.json["steps"]
     published = api.call("POST", f"{PLANS}/{xlsx.json['plan_id']}/publish", None, token)

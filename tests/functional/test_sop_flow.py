@@ -139,9 +139,12 @@ def test_bulk_enrollment_and_migration_over_http(api: Api) -> None:
                                     "message": {"text": "每日一练"}}])  # fmt: skip
     plan_id = api.call("GET", f"/t/{TENANT}/plans", token=token).json["items"][0]["plan_id"]
     scanned = [api.scan(state)[1].json["customer_id"] for _ in range(4)]  # the channel enrolls them
-    job = api.call("POST", f"/t/{TENANT}/plans/{plan_id}/enrollments/bulk", {"filter": {"stage": "new"}}, token)
+    # The channel's enrollment made the new customers `nurturing` (issue 7 §7), so that is the stage to filter on.
+    body = {"filter": {"stage": "nurturing"}}
+    job = api.call("POST", f"/t/{TENANT}/plans/{plan_id}/enrollments/bulk", body, token)
     assert job.status_code == 202 and job.json["status"] == "done" and job.json["scanned"] == 4
     assert job.json["enrolled"] == 0 and job.json["skipped"] == 4  # already enrolled by the channel (re-entry: never)
+    assert job.json["refused"] == {"already_enrolled": 4}
     progress = api.call("GET", f"/t/{TENANT}/enrollment-jobs/{job.json['job_id']}", token=token)
     assert progress.json == job.json
     bad = api.call("POST", f"/t/{TENANT}/plans/{plan_id}/enrollments/bulk", {"filter": {"stage": "nope"}}, token)

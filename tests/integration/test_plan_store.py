@@ -116,7 +116,8 @@ def test_versions_are_pinned_and_published_ones_immutable(store: Any) -> None:
 def test_listing_pages_filters_and_stays_in_the_tenant(store: Any) -> None:
     ids = [f"pl_list{i:04d}" for i in range(5)]
     for i, plan_id in enumerate(ids):
-        store.create_plan("acme", plan(plan_id, status=PlanStatus.PUBLISHED if i % 2 else PlanStatus.DRAFT))
+        status = PlanStatus.PUBLISHED if i % 2 else PlanStatus.DRAFT
+        store.create_plan("acme", plan(plan_id, status=status, name=f"计划{i}"))  # names are unique per tenant
     store.create_plan("beta", plan("pl_beta0001"))
     first = store.list_plans("acme", status=None, cursor=None, limit=2)
     assert [p.plan_id for p in first.items] == ids[:2] and first.next_cursor
@@ -141,3 +142,41 @@ def test_listing_pages_filters_and_stays_in_the_tenant(store: Any) -> None:
 def test_keys_are_tenant_scoped() -> None:
     assert k.plan_sk("pl_1") == "PLAN#pl_1" and k.tenant_pk("acme") == "T#acme"
     assert k.plan_pk("acme", "pl_1") == "T#acme#PL#pl_1" and k.plan_version_sk(12) == "V#000012"
+
+
+def test_a_name_is_claimed_once_per_tenant_and_moves_with_a_rename(store: Any) -> None:
+    p = plan()
+    store.create_plan("acme", p)
+    assert store.plan_name_owner("acme", "新客7天培育") == p.plan_id
+    assert store.plan_name_owner("acme", " 新客7天培育 ") == p.plan_id  # trimmed, NFKC, case-folded
+    assert store.plan_name_owner("beta", "新客7天培育") is None
+    with pytest.raises(ConflictError) as taken:
+        store.create_plan("acme", plan("pl_second01"))
+    assert taken.value.code == "plan_name_taken" and taken.value.details["plan_id"] == p.plan_id
+    assert store.get_plan("acme", "pl_second01") is None  # nothing of the loser was written
+    store.create_plan("beta", plan("pl_second01"))  # another tenant may use the name
+    other = plan("pl_other001", name="沉默唤醒")
+    store.create_plan("acme", other)
+    renamed = replace(p, name="新客培育（二）", rev=2)
+    store.save_plan("acme", renamed, expected_rev=1, write_version=True, renamed_from=p.name)
+    assert store.plan_name_owner("acme", "新客培育（二）") == p.plan_id
+    assert store.plan_name_owner("acme", "新客7天培育") is None  # the old name is free again
+    store.create_plan("acme", plan("pl_third001"))
+    with pytest.raises(ConflictError) as clash:  # a rename to a name another plan holds changes nothing
+        store.save_plan(
+            "acme",
+            replace(renamed, name="沉默唤醒", rev=3),
+            expected_rev=2,
+            write_version=True,
+            renamed_from=renamed.name,
+        )
+    assert clash.value.code == "plan_name_taken" and clash.value.details["plan_id"] == other.plan_id
+    assert store.get_plan("acme", p.plan_id) == renamed
+    assert store.plan_name_owner("acme", "新客培育（二）") == p.plan_id
+    with pytest.raises(ConflictError) as stale:  # a stale rev loses as before, and is not a name clash
+        store.save_plan(
+            "acme", replace(p, name="又一个", rev=2), expected_rev=1, write_version=True, renamed_from=p.name
+        )
+    assert stale.value.code != "plan_name_taken" and store.plan_name_owner("acme", "又一个") is None
+    listed = store.list_plans("acme", status=None, cursor=None, limit=10)
+    assert sorted(x.plan_id for x in listed.items) == sorted([p.plan_id, other.plan_id, "pl_third001"])

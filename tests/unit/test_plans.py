@@ -346,6 +346,7 @@ def test_sample_csv_and_xlsx_describe_the_same_plan(env: Env) -> None:
         env.tenant,
         (samples / "新客7天培育.xlsx").read_bytes(),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        {"name": "新客7天培育"},
+        {"name": "新客7天培育", "on_conflict": "new_version"},  # plan names are unique: the same plan, re-imported
     )
     assert plan_to_json(csv_plan) == plan_to_json(xlsx_plan)
+    assert (xlsx_plan.plan_id, xlsx_plan.version, xlsx_plan.rev) == (csv_plan.plan_id, 1, csv_plan.rev)  # no change

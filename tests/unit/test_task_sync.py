@@ -141,6 +141,47 @@ def test_a_task_not_confirmed_stays_created(env: SyncEnv) -> None:
     assert env.calls("get_groupmsg_task") == 1 and env.calls("get_groupmsg_send_result") == 0
 
 
+def test_a_task_confirmed_in_siyu_is_polled_until_wecom_reports_it_sent(env: SyncEnv) -> None:
+    task = env.fire_task([env.customer(1), env.customer(2)], "pl_a")
+    env.engine.confirm("sop", task.task_id, userid="zhang", proof_url=None)  # README step 7, Siyu side first
+    report = env.sync.run("sop")
+    assert (report.checked, report.sent) == (1, 0)
+    confirmed = env.task(task.task_id)
+    assert confirmed.status == "confirmed" and confirmed.sent_at is None
+    env.clock.advance(minutes=7)
+    env.world.confirm_task(task.msgid or "", "zhang")  # then the staff member presses send in WeCom
+    report = env.sync.run("sop")
+    assert (report.checked, report.sent) == (1, 1)
+    sent = env.task(task.task_id)
+    assert sent.status == "sent" and sent.sent_at == iso_of(env.clock.now(), env.tenant.zone)
+    assert _counts(sent) == {"sent": 2, "not_sent": 0, "not_friend": 0, "limit_hit": 0}
+    assert env.sync.run("sop").checked == 0  # final: no longer polled
+
+
+def test_a_confirmed_task_never_escalates_and_expires_out_of_the_sync(env: SyncEnv) -> None:
+    task = env.fire_task([env.customer(1)], "pl_a")
+    env.engine.confirm("sop", task.task_id, userid="zhang", proof_url=None)
+    env.clock.advance(hours=5)
+    report = env.sync.run("sop")
+    assert (report.checked, report.escalated, report.lead_tasks) == (1, 0, 0)
+    assert env.all_tasks(userid="wang") == [] and env.task(task.task_id).escalated_at is None
+    env.clock.advance(days=7)  # the window is the task's expiry: WeCom never sent it
+    asked = env.calls("get_groupmsg_task")
+    assert env.sync.run("sop").checked == 0 and env.calls("get_groupmsg_task") == asked
+    assert env.task(task.task_id).status == "confirmed"
+
+
+def test_created_and_confirmed_tasks_are_walked_in_due_order_within_the_bound(env: SyncEnv) -> None:
+    env.sync = TaskSyncService(env.store, env.wecom, env.clock, max_tasks=2)
+    tasks = [env.fire_task([env.customer(n, owner="li")], f"pl_{n}") for n in range(4)]
+    for task in tasks[::2]:
+        env.engine.confirm("sop", task.task_id, userid="li", proof_url=None)
+    reports = [env.sync.run("sop") for _ in range(2)]
+    assert [(r.checked, r.more) for r in reports] == [(2, True), (2, False)]
+    asked = [c.payload["msgid"] for c in env.world.calls("externalcontact/get_groupmsg_task")]
+    assert asked == [t.msgid for t in tasks]  # oldest first, whatever the status
+
+
 def test_results_follow_the_wecom_cursor(env: SyncEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wecom_client, "PAGE_LIMIT", 2)  # pages of two rows
     customers = [env.customer(n) for n in range(5)]

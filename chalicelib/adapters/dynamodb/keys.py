@@ -46,6 +46,11 @@ def plan_sk(plan_id: str) -> str:
     return f"{PLAN_PREFIX}{plan_id}"
 
 
+def plan_name_sk(name_key: str) -> str:
+    """A plan name's claim (→ the plan holding it), beside the heads: plan names are unique per tenant."""
+    return f"PLANNAME#{name_key}"
+
+
 def plan_pk(tenant_id: str, plan_id: str) -> str:
     """The partition holding every version of one plan."""
     return f"T#{tenant_id}#PL#{plan_id}"

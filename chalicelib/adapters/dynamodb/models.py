@@ -82,6 +82,12 @@ class PlanItem(SiyuItem, discriminator="plan"):
     published_at = UnicodeAttribute(null=True)
 
 
+class PlanNameItem(SiyuItem, discriminator="plan_name"):
+    """A plan name's claim: created with the plan (or a rename) only if absent, so two plans never share a name."""
+
+    plan_id = UnicodeAttribute()
+
+
 class PlanVersionItem(SiyuItem, discriminator="plan_version"):
     """One version's content in ``doc``; immutable once ``published_at`` is set."""
 

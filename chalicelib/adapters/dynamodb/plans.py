@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys as k
-from chalicelib.adapters.dynamodb.models import PlanItem, PlanVersionItem, SiyuItem
+from chalicelib.adapters.dynamodb.models import PlanItem, PlanNameItem, PlanVersionItem, SiyuItem
+from chalicelib.domain.plan_names import name_key, name_taken
 from chalicelib.domain.plans import Plan, PlanStatus, plan_from_json, plan_to_json
+from chalicelib.errors import ConflictError
 from chalicelib.ports import Page
 
 MAX_LIST_ROUNDS = 10
@@ -61,6 +63,10 @@ def version_to_item(tenant_id: str, plan: Plan) -> PlanVersionItem:
         published_at=plan.published_at or None,
         doc=_dump(plan_to_json(plan)),
     )
+
+
+def name_claim(tenant_id: str, name: str, plan_id: str) -> PlanNameItem:
+    return PlanNameItem(pk=k.tenant_pk(tenant_id), sk=k.plan_name_sk(name_key(name)), plan_id=plan_id)
 
 
 def _plan(item: Any, head: PlanItem, plan_id: str) -> Plan:
@@ -106,12 +112,27 @@ class PlanStoreMixin:
         ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     def create_plan(self, tenant_id: str, plan: Plan) -> None:
-        with (
-            _translate(f"plan {plan.plan_id} already exists"),
-            TransactWrite(connection=self.connection) as tx,
-        ):
-            tx.save(head_to_item(tenant_id, plan), condition=SiyuItem.pk.does_not_exist())
-            tx.save(version_to_item(tenant_id, plan), condition=SiyuItem.pk.does_not_exist())
+        try:
+            with (
+                _translate(f"plan {plan.plan_id} already exists"),
+                TransactWrite(connection=self.connection) as tx,
+            ):
+                tx.save(head_to_item(tenant_id, plan), condition=SiyuItem.pk.does_not_exist())
+                tx.save(version_to_item(tenant_id, plan), condition=SiyuItem.pk.does_not_exist())
+                tx.save(name_claim(tenant_id, plan.name, plan.plan_id), condition=SiyuItem.pk.does_not_exist())
+        except ConflictError:
+            self._name_free(tenant_id, plan)
+            raise
+
+    def plan_name_owner(self, tenant_id: str, name: str) -> str | None:
+        raw = self._get_raw(k.tenant_pk(tenant_id), k.plan_name_sk(name_key(name)), consistent=True)
+        return str(raw["plan_id"]["S"]) if raw else None
+
+    def _name_free(self, tenant_id: str, plan: Plan) -> None:
+        """After a lost write: if the reason was the name, say so (the write itself was the race-free check)."""
+        holder = self.plan_name_owner(tenant_id, plan.name)
+        if holder is not None and holder != plan.plan_id:
+            raise name_taken(plan.name, holder)
 
     def get_plan(self, tenant_id: str, plan_id: str, version: int | None = None) -> Plan | None:
         head_key = (k.tenant_pk(tenant_id), k.plan_sk(plan_id))
@@ -153,16 +174,29 @@ class PlanStoreMixin:
             )
         return [_plan(item, head, plan_id) for item in items]
 
-    def save_plan(self, tenant_id: str, plan: Plan, *, expected_rev: int, write_version: bool) -> None:
+    def save_plan(
+        self, tenant_id: str, plan: Plan, *, expected_rev: int, write_version: bool, renamed_from: str | None = None
+    ) -> None:
         head = head_to_item(tenant_id, plan)
         unchanged = PlanItem.rev == expected_rev
-        with _translate(f"plan {plan.plan_id} changed concurrently; reload and retry"):
-            if not write_version:
-                head.save(condition=unchanged)
-                return
-            with TransactWrite(connection=self.connection) as tx:
-                tx.save(head, condition=unchanged)
-                tx.save(
-                    version_to_item(tenant_id, plan),
-                    condition=SiyuItem.pk.does_not_exist() | PlanVersionItem.published_at.does_not_exist(),
-                )
+        rename = renamed_from is not None and name_key(renamed_from) != name_key(plan.name)
+        try:
+            with _translate(f"plan {plan.plan_id} changed concurrently; reload and retry"):
+                if not write_version and not rename:
+                    head.save(condition=unchanged)
+                    return
+                with TransactWrite(connection=self.connection) as tx:
+                    tx.save(head, condition=unchanged)
+                    if write_version:
+                        tx.save(
+                            version_to_item(tenant_id, plan),
+                            condition=SiyuItem.pk.does_not_exist() | PlanVersionItem.published_at.does_not_exist(),
+                        )
+                    if rename and renamed_from is not None:
+                        old = name_claim(tenant_id, renamed_from, plan.plan_id)
+                        tx.delete(old, condition=SiyuItem.pk.does_not_exist() | (PlanNameItem.plan_id == plan.plan_id))
+                        tx.save(name_claim(tenant_id, plan.name, plan.plan_id), condition=SiyuItem.pk.does_not_exist())
+        except ConflictError:
+            if rename:
+                self._name_free(tenant_id, plan)
+            raise

@@ -78,6 +78,8 @@ class SopStoreMixin:
             self, keys: list[tuple[str, str]], *, consistent: bool = False
         ) -> dict[tuple[str, str], dict[str, Any]]: ...
 
+        def put_roster(self, tenant_id: str, enrollment: Enrollment) -> None: ...
+
     def _call(self, op: str, **kwargs: Any) -> Any:
         from chalicelib.adapters.dynamodb.store import _translate
 
@@ -114,6 +116,7 @@ class SopStoreMixin:
         """Start an enrollment unless the re-entry policy forbids it (False then): never = only the first time;
         after_completion = not while one is active; always = replace even an active one."""
         item = self._enrollment_item(tenant_id, enrollment)
+        self.put_roster(tenant_id, enrollment)  # the plan's listing first (adapters/dynamodb/enrollments.py)
         if reentry == "always":
             self._call("put_item", Item=item)
             return True

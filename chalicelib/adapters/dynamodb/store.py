@@ -20,6 +20,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
+from chalicelib.adapters.dynamodb.enrollments import EnrollmentStoreMixin, roster_keys
 from chalicelib.adapters.dynamodb.events import EventStoreMixin
 from chalicelib.adapters.dynamodb.lifecycle import LifecycleStoreMixin
 from chalicelib.adapters.dynamodb.models import (
@@ -95,7 +96,9 @@ def _decode_cursor(cursor: str | None, *, partition_attr: str, partition: str) -
     return key
 
 
-class DynamoStore(TenantStoreMixin, PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStoreMixin):
+class DynamoStore(
+    TenantStoreMixin, PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStoreMixin, EnrollmentStoreMixin
+):
     """All repositories over one table. Takes the low-level connection built by ``models.configure``."""
 
     def __init__(self, connection: Connection, table_name: str) -> None:
@@ -353,8 +356,24 @@ class DynamoStore(TenantStoreMixin, PlanStoreMixin, SopStoreMixin, EventStoreMix
         """Deletes the customer's whole partition (profile, facts, anything later added there) and replaces its
         aliases with short-lived tombstones that keep no customer id, only when the erasure happened."""
         pk = k.customer_pk(tenant_id, customer_id)
+        keys: list[tuple[str, str]] = []
+        # The low-level Query: SiyuItem.query would leave out items of kinds it has no model for (enrollments,
+        # quota counters, silence timers, event facts), and erasure must take them all.
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ProjectionExpression": "pk, sk",
+            "ConsistentRead": True,
+        }
+        while True:
+            resp = self._call("query", **query)
+            keys += [(i["pk"]["S"], i["sk"]["S"]) for i in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp:
+                break
+            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         with _translate():
-            keys = [(i.pk, i.sk) for i in SiyuItem.query(pk, attributes_to_get=["pk", "sk"])]
+            plans = [sk.removeprefix("ENR#") for _, sk in keys if sk.startswith("ENR#")]
+            keys += roster_keys(tenant_id, customer_id, plans)  # the plans' listings name the customer too
             with SiyuItem.batch_write() as batch:
                 for p, s in keys:
                     batch.delete(SiyuItem(pk=p, sk=s))

@@ -1,0 +1,169 @@
+"""Storage for enrollment listings and the stages enrollment and silence set.
+
+Keys (docs/data-model.md, "Enrollment listings"):
+- a customer's enrollments: the ``ENR#<plan_id>`` items of the customer's partition (no new item)
+- a plan's roster: ``T#<tid>#PLE#<plan_id>`` / ``<cid>``, written once per (plan, customer) before the enrollment's
+  own conditional put; it holds nothing but the key. A listing reads a page of it, then the page's enrollments in
+  one strongly consistent BatchGetItem (the status lives there), so a status change never writes the roster: the
+  fire path's writes stay the claim and the quota. Erasure deletes the customer's roster entries with its partition.
+- stage: an UpdateItem of the profile's ``stage`` and ``version`` attributes, conditional on the stage it leaves.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain.customers import Stage
+from chalicelib.domain.sop import Enrollment
+from chalicelib.errors import InvalidError
+from chalicelib.ports import Page
+
+MAX_ROUNDS = 10  # a filtered page reads at most this many rounds before answering short with its cursor
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def roster_pk(tid: str, plan_id: str) -> str:
+    return f"T#{tid}#PLE#{plan_id}"
+
+
+def roster_keys(tid: str, customer_id: str, plan_ids: Iterable[str]) -> list[tuple[str, str]]:
+    """The roster entries of one customer (what erasure deletes besides the partition)."""
+    return [(roster_pk(tid, plan_id), customer_id) for plan_id in plan_ids]
+
+
+def _cursor_out(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _cursor_in(cursor: str | None, partition: str) -> dict[str, Any] | None:
+    """An opaque LastEvaluatedKey that must belong to the partition being read (tenant and plan/customer bound)."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        ok = isinstance(key, dict) and key.get("pk", {}).get("S") == partition and set(key) == {"pk", "sk"}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InvalidError("cursor is not valid", code="invalid") from exc
+    if not ok:
+        raise InvalidError("cursor is not valid", code="invalid")
+    return key
+
+
+class EnrollmentStoreMixin:
+    """Enrollment listings and stage moves of DynamoStore (uses ``self.client``, ``self.table``)."""
+
+    client: Any
+    table: str
+
+    if TYPE_CHECKING:
+
+        def _call(self, op: str, **kwargs: Any) -> Any: ...
+        def _conditional(self, op: str, **kwargs: Any) -> bool: ...
+        def _batch_get(
+            self, keys: list[tuple[str, str]], *, consistent: bool = False
+        ) -> dict[tuple[str, str], dict[str, Any]]: ...
+
+    def put_roster(self, tenant_id: str, enrollment: Enrollment) -> None:
+        """The plan's roster entry for the customer: idempotent (the same key every run), written before the
+        enrollment so no enrollment is ever missing from its plan's listing."""
+        self._call(
+            "put_item",
+            Item={
+                "pk": _s(roster_pk(tenant_id, enrollment.plan_id)),
+                "sk": _s(enrollment.customer_id),
+                "kind": _s("roster"),
+            },
+        )
+
+    def advance_stage(self, tenant_id: str, customer_id: str, *, to: Stage, from_stages: tuple[Stage, ...]) -> bool:
+        """Move the customer to ``to`` only from one of ``from_stages`` (never backwards past what an order set);
+        bumps ``version`` so a concurrent read-modify-write of the profile retries. False: the stage was elsewhere."""
+        names = {f":f{i}": _s(stage.value) for i, stage in enumerate(from_stages)}
+        return self._conditional(
+            "update_item",
+            Key={"pk": _s(f"T#{tenant_id}#C#{customer_id}"), "sk": _s("PROFILE")},
+            UpdateExpression="SET stage = :to, version = version + :one",
+            ConditionExpression=f"attribute_exists(pk) AND stage IN ({', '.join(names)})",
+            ExpressionAttributeValues={":to": _s(to.value), ":one": {"N": "1"}, **names},
+        )
+
+    def list_customer_enrollments(
+        self, tenant_id: str, customer_id: str, *, status: str | None, cursor: str | None, limit: int
+    ) -> Page:
+        """The customer's enrollments by plan id, optionally of one status (read, then kept or skipped here)."""
+        pk = f"T#{tenant_id}#C#{customer_id}"
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":pk": _s(pk), ":p": _s("ENR#")},
+            "ConsistentRead": True,
+        }
+
+        def rows(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Enrollment | None]]:
+            return [(_key(raw), _enrollment(raw) if _wanted(raw, status) else None) for raw in items]
+
+        return self._pages(kwargs, _cursor_in(cursor, pk), limit, rows)
+
+    def list_plan_enrollments(
+        self, tenant_id: str, plan_id: str, *, status: str | None, cursor: str | None, limit: int
+    ) -> Page:
+        """The plan's enrollments by customer id: a page of roster keys, then their enrollments in one consistent
+        BatchGetItem; a status filter reads what it skips (≤ ``MAX_ROUNDS`` rounds, then a short page)."""
+        pk = roster_pk(tenant_id, plan_id)
+
+        def rows(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Enrollment | None]]:
+            keys = [(f"T#{tenant_id}#C#{raw['sk']['S']}", f"ENR#{plan_id}") for raw in items]
+            found = self._batch_get(keys, consistent=True)  # none for a key: erased, or a crash before its put
+            return [
+                (_key(raw), _enrollment(hit) if (hit := found.get(key)) and _wanted(hit, status) else None)
+                for raw, key in zip(items, keys, strict=True)
+            ]
+
+        kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": _s(pk)}}
+        return self._pages(kwargs, _cursor_in(cursor, pk), limit, rows)
+
+    def _pages(
+        self,
+        kwargs: dict[str, Any],
+        start: dict[str, Any] | None,
+        limit: int,
+        rows: Callable[[list[dict[str, Any]]], list[tuple[dict[str, Any], Enrollment | None]]],
+    ) -> Page:
+        """Query rounds (one key more than still wanted, so a full last page says there is no more) until ``limit``
+        items or ``MAX_ROUNDS``; the cursor is the key of the last item read."""
+        items: list[Enrollment] = []
+        last: dict[str, Any] | None = None
+        for _ in range(MAX_ROUNDS):
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            kwargs["Limit"] = limit - len(items) + 1
+            resp = self._call("query", **kwargs)
+            for key, enrollment in rows(resp.get("Items", [])):
+                if enrollment is not None:
+                    if len(items) == limit:
+                        return Page(items, _cursor_out(last) if last else None)  # one more exists
+                    items.append(enrollment)
+                last = key
+            start = resp.get("LastEvaluatedKey")
+            if not start:
+                return Page(items, None)
+            if len(items) >= limit:
+                break
+        return Page(items, _cursor_out({"pk": start["pk"], "sk": start["sk"]}) if start else None)
+
+
+def _key(raw: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": raw["pk"], "sk": raw["sk"]}
+
+
+def _wanted(raw: dict[str, Any], status: str | None) -> bool:
+    return status is None or raw["status"]["S"] == status
+
+
+def _enrollment(raw: dict[str, Any]) -> Enrollment:
+    return Enrollment(**json.loads(raw["doc"]["S"]))

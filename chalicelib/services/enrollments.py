@@ -1,0 +1,182 @@
+"""Enrollment that says what happened: an enrollment, or the one reason it was refused; the `nurturing` stage it sets;
+and the enrollment listings (a plan's, a customer's).
+
+The SOP engine's ``enroll``/``enroll_customer`` come here; every caller (the API, intake's channel plan, tag and
+stage triggers, the silence hand-off, bulk jobs) gets the same decision. An automatic caller logs the refusal's code
+(never who the customer is); the API answers it as a 409 (or 404 for an unknown customer).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chalicelib.domain import enrollments as rules
+from chalicelib.domain.clock import iso_of
+from chalicelib.domain.customers import Customer, Stage
+from chalicelib.domain.enrollments import Refusal
+from chalicelib.domain.plans import Plan, PlanStatus
+from chalicelib.domain.sop import ACTIVE, COMPLETED, EXITED, Enrollment
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import ConflictError, InvalidError, NotFoundError
+from chalicelib.observability import count, logger
+from chalicelib.ports import Page
+
+if TYPE_CHECKING:
+    from chalicelib.services.sop import SopEngine
+
+STATUSES = (ACTIVE, COMPLETED, EXITED)  # what ?status= accepts
+
+
+class EnrollmentRefusedError(ConflictError):
+    """A refused enrollment: the code is the refusal's reason (``domain/enrollments.py: REASONS``)."""
+
+
+class EnrollmentListing(Protocol):
+    def list_customer_enrollments(
+        self, tenant_id: str, customer_id: str, *, status: str | None, cursor: str | None, limit: int
+    ) -> Page: ...
+    def list_plan_enrollments(
+        self, tenant_id: str, plan_id: str, *, status: str | None, cursor: str | None, limit: int
+    ) -> Page: ...
+
+
+def attempt(
+    engine: SopEngine, tenant: Tenant, plan: Plan, customer: Customer | None, *, source: str
+) -> Enrollment | Refusal:
+    """Enroll ``customer`` into ``plan`` (both already read), or say why not. Nothing is written for a refusal
+    decided before the write (plan state, exit rule, audience), so an excluded customer gets no touch."""
+    refusal = rules.refusal_before_write(plan, customer)
+    if refusal is None and customer is not None:
+        tid = tenant.tenant_id
+        now = engine.clock.now()
+        enrollment = Enrollment(
+            customer_id=customer.customer_id,
+            plan_id=plan.plan_id,
+            version=plan.version,
+            enrollment_id=engine.ids.new_id("en_"),
+            enrolled_at=iso_of(now, tenant.zone),
+            source=source,
+        )
+        if engine.repo.put_enrollment(tid, enrollment, reentry=plan.reentry):
+            _started(engine, tenant, plan, enrollment, customer)
+            return enrollment
+        existing = engine.repo.get_enrollment(tid, customer.customer_id, plan.plan_id)
+        refusal = rules.refusal_after_conflict(plan, existing)
+    assert refusal is not None  # refused before the write, or the write lost its condition
+    # Who was refused is not logged: the tenant, the plan, the source and the reason say what happened.
+    logger.info(
+        "enrollment refused",
+        extra={"tenant": tenant.tenant_id, "plan": plan.plan_id, "source": source.split(":")[0], **refusal.details()},
+    )
+    count(f"Enrollment.refused.{refusal.reason}")
+    return refusal
+
+
+def _started(engine: SopEngine, tenant: Tenant, plan: Plan, enrollment: Enrollment, customer: Customer) -> None:
+    from chalicelib.services.lifecycle import for_engine  # lifecycle imports the engine's module
+
+    lifecycle = for_engine(engine)
+    lifecycle.on_enrolled(tenant, enrollment, plan)  # the silence timer, if the plan has a rule
+    engine.schedule(tenant, plan, enrollment, plan.steps[0], occurrence=0)
+    # A `new` customer is now being nurtured: one conditional write, once per customer (the stage read says whether).
+    if customer.stage in rules.NURTURING_FROM and engine.repo.advance_stage(
+        tenant.tenant_id, customer.customer_id, to=Stage.NURTURING, from_stages=rules.NURTURING_FROM
+    ):
+        lifecycle.on_stage_entered(tenant, customer.customer_id, Stage.NURTURING.value)
+    engine._fire_inline()
+
+
+def attempt_by_id(
+    engine: SopEngine, tenant: Tenant, customer_id: str, plan_id: str, *, source: str
+) -> Enrollment | Refusal:
+    """As ``attempt``, reading the plan's current version and the customer; an unknown plan is a NotFoundError."""
+    plan = engine.plans.current_plan(tenant.tenant_id, plan_id)
+    if plan is None:
+        raise NotFoundError(f"plan {plan_id} does not exist", code=rules.PLAN_NOT_FOUND)
+    published = plan.status == PlanStatus.PUBLISHED  # otherwise the plan's state is the answer: no read
+    customer = engine.repo.get_customer(tenant.tenant_id, customer_id) if published else None
+    return attempt(engine, tenant, plan, customer, source=source)
+
+
+def enroll_or_refuse(engine: SopEngine, tenant: Tenant, customer_id: str, plan_id: str) -> Enrollment:
+    """The API's enrollment: an enrollment, or an error naming the one reason (404 for an unknown customer)."""
+    result = attempt_by_id(engine, tenant, customer_id, plan_id, source="manual")
+    if isinstance(result, Enrollment):
+        return result
+    if result.reason == rules.CUSTOMER_NOT_FOUND:
+        raise NotFoundError(f"customer {customer_id} does not exist", code=result.reason, details=result.details())
+    raise EnrollmentRefusedError(result.message, code=result.reason, details=result.details())
+
+
+# --- listings -------------------------------------------------------------------------------------------------
+
+
+def status_arg(query: dict[str, str]) -> str | None:
+    """``?status=`` checked: a 400 names the allowed values."""
+    status = query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise InvalidError(f"status must be one of {', '.join(STATUSES)}", code="invalid")
+    return status
+
+
+class EnrollmentListRepo(EnrollmentListing, Protocol):
+    def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
+    def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
+
+
+def of_customer(
+    repo: EnrollmentListRepo,
+    tenant_id: str,
+    customer_id: str,
+    *,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+    only_owner: str | None,
+) -> Page:
+    """A customer's enrollments; a staff member (``only_owner``) sees only their own customers' (404 otherwise)."""
+    customer = repo.get_customer(tenant_id, customer_id)
+    if customer is None or (only_owner is not None and customer.owner_userid != only_owner):
+        raise NotFoundError(f"customer {customer_id} does not exist", code=rules.CUSTOMER_NOT_FOUND)
+    return repo.list_customer_enrollments(tenant_id, customer_id, status=status, cursor=cursor, limit=limit)
+
+
+def of_plan(
+    repo: EnrollmentListRepo,
+    plans: Any,
+    tenant_id: str,
+    plan_id: str,
+    *,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+    only_owner: str | None,
+) -> Page:
+    """A plan's enrollments; for a staff member only their own customers' (read with the page's profiles in one
+    batch, so such a page may come back short, with its cursor)."""
+    if plans.current_plan(tenant_id, plan_id) is None:
+        raise NotFoundError(f"plan {plan_id} does not exist", code=rules.PLAN_NOT_FOUND)
+    page = repo.list_plan_enrollments(tenant_id, plan_id, status=status, cursor=cursor, limit=limit)
+    if only_owner is None or not page.items:
+        return page
+    owners = repo.get_customers(tenant_id, [e.customer_id for e in page.items])
+    mine = [e for e in page.items if (c := owners.get(e.customer_id)) is not None and c.owner_userid == only_owner]
+    return Page(mine, page.next_cursor)
+
+
+def public_page(page: Page) -> dict[str, Any]:
+    return {"items": [public(e) for e in page.items], "next_cursor": page.next_cursor}
+
+
+def public(enrollment: Enrollment) -> dict[str, Any]:
+    return {
+        "customer_id": enrollment.customer_id,
+        "plan_id": enrollment.plan_id,
+        "version": enrollment.version,
+        "enrollment_id": enrollment.enrollment_id,
+        "enrolled_at": enrollment.enrolled_at,
+        "status": enrollment.status,
+        "exit_reason": enrollment.exit_reason,
+        "ended_at": enrollment.ended_at,
+        "source": enrollment.source,
+    }
