@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
-from chalicelib.domain.clock import iso_of
+from chalicelib.domain.clock import iso_of, utc_key
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, Fact
+from chalicelib.domain.sop import Bucket, Enrollment
 from chalicelib.domain.tags import apply_tags
 from chalicelib.domain.tenants import Tenant
+from chalicelib.domain.timeline import PREFIX, follow_up_task_id
 from chalicelib.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, SiyuError
 from chalicelib.observability import logger
 from chalicelib.ports import (
@@ -23,12 +27,20 @@ from chalicelib.ports import (
     WeComCredentials,
     WeComPort,
 )
+from chalicelib.services.timeline import TimelineRepo, TimelineService
 
-TIMELINE_LIMIT = 100
+UTC_ZONE = ZoneInfo("UTC")
+TIMELINE_LIMIT = 50  # the detail's first page; the rest through GET …/timeline
+ERASE_MAX_ITEMS = 2000  # partition items one erasure call deletes; a longer history takes further calls
 
 
-class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, Protocol):
+class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, TimelineRepo, Protocol):
     """What customer administration needs from storage."""
+
+    def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
+    def plan_buckets(self, tenant_id: str, plan_id: str, version: int, *, from_minute: str) -> list[Bucket]: ...
+    def erase_touches(self, tenant_id: str, customer_id: str, bucket_ids: list[str]) -> tuple[int, set[str]]: ...
+    def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool: ...
 
 
 class CustomerService:
@@ -54,8 +66,11 @@ class CustomerService:
             raise NotFoundError(f"customer {customer_id} does not exist")
         return customer
 
-    def detail(self, tenant_id: str, customer_id: str, *, only_owner: str | None = None) -> dict[str, Any]:
-        """Profile, tags with names, channel touches and the timeline (newest first)."""
+    def detail(
+        self, tenant_id: str, customer_id: str, *, only_owner: str | None = None, zone: ZoneInfo = UTC_ZONE
+    ) -> dict[str, Any]:
+        """Profile, tags with names, channel touches and the timeline's first page (newest first), whose
+        ``timeline_next_cursor`` continues at GET …/timeline."""
         customer = self.get(tenant_id, customer_id, only_owner=only_owner)
         taxonomy = self.repo.taxonomy(tenant_id)
         names = {
@@ -63,8 +78,24 @@ class CustomerService:
         }
         body = customer.public()
         body["tag_details"] = [names.get(t, {"tag_id": t, "group": None, "name": None}) for t in sorted(customer.tags)]
-        body["timeline"] = [f.public() for f in self.repo.timeline(tenant_id, customer_id, limit=TIMELINE_LIMIT)]
+        page = TimelineService(self.repo).page(tenant_id, customer, zone, limit=TIMELINE_LIMIT)
+        body["timeline"], body["timeline_next_cursor"] = page["items"], page["next_cursor"]
         return body
+
+    def timeline(
+        self,
+        tenant_id: str,
+        customer_id: str,
+        *,
+        zone: ZoneInfo,
+        limit: int,
+        cursor: str | None,
+        before: datetime | None,
+        only_owner: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of the customer's timeline (a staff token: only its own customers)."""
+        customer = self.get(tenant_id, customer_id, only_owner=only_owner)
+        return TimelineService(self.repo).page(tenant_id, customer, zone, limit=limit, cursor=cursor, before=before)
 
     def change_tags(
         self,
@@ -140,28 +171,59 @@ class CustomerService:
                 logger.warning("mark_tag failed; local tags stand", extra={"code": exc.code})
 
     def erase(self, tenant: Tenant, customer_id: str) -> dict[str, Any]:
-        """Erase a customer's personal data everywhere Siyu stores it (profile, facts, identity aliases, referral
-        code). Tombstones without any identifier stop WeCom's late retries from re-creating the record; the
-        day counters, which hold no personal data, stay as anonymous aggregates."""
-        customer = self.get(tenant.tenant_id, customer_id)
+        """Erase a customer's personal data everywhere Siyu stores it, and their words (PIPL).
+
+        The walk: the referral code; the customer's touches in the buckets of every plan version they were enrolled
+        in, and their id in the staff tasks those touches and their replies made (a follow-up task about them alone
+        goes whole); then their partition — profile, facts and the whole timeline, enrollments, quota, silence
+        timers — at most ``ERASE_MAX_ITEMS`` items a call, the profile last, with tombstones (no identifier) for
+        their aliases so WeCom's late retries do not re-create them. A call that stops early answers
+        ``"erased": false``; calling again resumes (every step is idempotent). Day counters stay: anonymous counts."""
+        tid = tenant.tenant_id
+        customer = self.get(tid, customer_id)
         erased_at = int(self.clock.now().timestamp())
         refs = {tuple(ref.split(":", 1)) for ref in customer.aliases}
         refs |= {("ext", tenant.hmac_hex("ext:" + ext)) for ext in customer.external_userids}
         tombstones = [Alias(kind, digest, "", erased_at) for kind, digest in sorted(refs)]
-        referral = self.repo.get_channel(tenant.tenant_id, "rf_" + customer_id[1:])
+        referral = self.repo.get_channel(tid, "rf_" + customer_id[1:])
         if referral is not None:
             try:
                 if referral.config_id:
-                    creds = WeComCredentials(tenant.tenant_id, tenant.corp_id, tenant.wecom_secret)
+                    creds = WeComCredentials(tid, tenant.corp_id, tenant.wecom_secret)
                     self.wecom.del_contact_way(creds, config_id=referral.config_id)
             except SiyuError as exc:
                 logger.warning("referral contact way not removed at WeCom", extra={"code": exc.code})
-            self.repo.delete_channel(tenant.tenant_id, referral.channel_id)
-        deleted = self.repo.erase_customer(tenant.tenant_id, customer_id, tombstones=tombstones)
-        logger.info("customer erased", extra={"tenant": tenant.tenant_id, "items": deleted})
+            self.repo.delete_channel(tid, referral.channel_id)
+        touches, tasks = self._erase_sop(tid, customer_id)
+        deleted = self.repo.erase_customer(tid, customer_id, tombstones=tombstones, max_items=ERASE_MAX_ITEMS)
+        done = deleted >= 0
+        deleted = deleted if done else -1 - deleted
+        logger.info("customer erased", extra={"tenant": tid, "items": deleted, "touches": touches, "done": done})
         return {
             "customer_id": customer_id,
-            "erased": True,
-            "items_deleted": deleted,
+            "erased": done,
+            "items_deleted": deleted + touches,
+            "tasks_updated": tasks,
             "referral_channel_deleted": referral is not None,
         }
+
+    def _erase_sop(self, tenant_id: str, customer_id: str) -> tuple[int, int]:
+        """The customer's touches (every plan version they were pinned to, from their enrollment on) and their id
+        in staff tasks; returns (touches deleted, tasks changed)."""
+        buckets: list[str] = []
+        for e in self.repo.enrollments_of(tenant_id, customer_id):
+            since = utc_key(datetime.fromisoformat(e.enrolled_at))
+            minute = since[:4] + since[5:7] + since[8:10] + since[11:13] + since[14:16]
+            for version in range(1, e.version + 1):
+                found = self.repo.plan_buckets(tenant_id, e.plan_id, version, from_minute=minute)
+                buckets += [b.bucket_id for b in found]
+        touches, task_ids = self.repo.erase_touches(tenant_id, customer_id, sorted(set(buckets)))
+        items, _ = self.repo.timeline_items(tenant_id, customer_id, below=PREFIX + "~")
+        task_ids |= {
+            follow_up_task_id(e.ref)
+            for i in items
+            for e in i.entries
+            if e.type == "message" and e.detail.get("reply") == "positive" and e.ref
+        }
+        changed = sum(1 for t in sorted(task_ids) if self.repo.drop_recipient(tenant_id, t, customer_id))
+        return touches, changed

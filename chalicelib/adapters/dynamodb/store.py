@@ -27,7 +27,6 @@ from chalicelib.adapters.dynamodb.models import (
     ChannelItem,
     CounterItem,
     CustomerItem,
-    FactItem,
     IgnoredItem,
     SiyuItem,
     StaffItem,
@@ -37,6 +36,7 @@ from chalicelib.adapters.dynamodb.models import (
 )
 from chalicelib.adapters.dynamodb.plans import PlanStoreMixin
 from chalicelib.adapters.dynamodb.sop import SopStoreMixin
+from chalicelib.adapters.dynamodb.timeline import TimelineStoreMixin
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, CounterDelta, Fact
@@ -47,7 +47,6 @@ from chalicelib.errors import ConflictError, InvalidError, UpstreamError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 
 IGNORED_TTL_DAYS = 30
-TOMBSTONE_TTL_DAYS = 3
 MAX_QUERY_ROUNDS = 10
 
 
@@ -97,7 +96,7 @@ def _decode_cursor(cursor: str | None, *, partition_attr: str, partition: str) -
     return key
 
 
-class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStoreMixin):
+class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStoreMixin, TimelineStoreMixin):
     """All repositories over one table. Takes the low-level connection built by ``models.configure``."""
 
     def __init__(self, connection: Connection, table_name: str) -> None:
@@ -375,31 +374,6 @@ class DynamoStore(PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStore
             tx.save(item, condition=(CustomerItem.version == expected_version))
             if fact is not None:
                 tx.save(m.fact_to_item(fact), condition=SiyuItem.pk.does_not_exist())
-
-    def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]:
-        with _translate():
-            items = FactItem.query(
-                k.customer_pk(tenant_id, customer_id),
-                SiyuItem.sk.startswith(k.FACT_PREFIX),
-                scan_index_forward=False,
-                limit=limit,
-            )
-            return [m.fact_from_item(tenant_id, i) for i in items]
-
-    def erase_customer(self, tenant_id: str, customer_id: str, *, tombstones: list[Alias]) -> int:
-        """Deletes the customer's whole partition (profile, facts, anything later added there) and replaces its
-        aliases with short-lived tombstones that keep no customer id, only when the erasure happened."""
-        pk = k.customer_pk(tenant_id, customer_id)
-        with _translate():
-            keys = [(i.pk, i.sk) for i in SiyuItem.query(pk, attributes_to_get=["pk", "sk"])]
-            with SiyuItem.batch_write() as batch:
-                for p, s in keys:
-                    batch.delete(SiyuItem(pk=p, sk=s))
-                for a in tombstones:
-                    item = m.alias_to_item(tenant_id, Alias(a.kind, a.digest, "", a.erased_at))
-                    item.expires_at = datetime.fromtimestamp((a.erased_at or 0) + TOMBSTONE_TTL_DAYS * 86400, UTC)
-                    batch.save(item)
-        return len(keys)
 
     # --- intake ---------------------------------------------------------------------------------------------------
 
