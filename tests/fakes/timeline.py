@@ -52,8 +52,12 @@ class FakeTimelineStoreMixin:
         return inside[:limit], True
 
     def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]:
-        facts = self.facts.get((tenant_id, customer_id), {})
-        return [facts[key] for key in sorted(facts, reverse=True)][:limit]
+        items = [i for i in self._items_of(tenant_id, customer_id) if not tl.is_month_item(i.sk)][:limit]
+        return [
+            Fact(tenant_id, customer_id, e.time, i.sk.split("#", 2)[2], e.type, e.at, e.userid, e.channel_id, e.detail)
+            for i in items
+            for e in i.entries
+        ]
 
     def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None:
         with self.lock:

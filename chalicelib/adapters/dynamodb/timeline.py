@@ -261,10 +261,10 @@ class TimelineStoreMixin:
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": _s(pk)},
             "ProjectionExpression": "pk, sk",
-            "Limit": ERASE_PAGE,
             "ConsistentRead": True,
         }
         while deleted < max_items:
+            params["Limit"] = min(ERASE_PAGE, max_items - deleted)
             resp = self._call("query", **params)
             keys = [{"pk": r["pk"], "sk": r["sk"]} for r in resp.get("Items", []) if r["sk"]["S"] != k.PROFILE_SK]
             for i in range(0, len(keys), 25):
