@@ -141,6 +141,8 @@ class FakeTimelineStoreMixin:
                         return -1 - deleted
                     del held[item_key]
                     deleted += 1
+            self.facts.pop((tenant_id, customer_id), None)  # an empty partition is no partition
+            self._months().pop((tenant_id, customer_id), None)
             for a in tombstones:
                 self.aliases[(tenant_id, a.kind, a.digest)] = Alias(a.kind, a.digest, "", a.erased_at)
             deleted += 1 if self.customers.pop((tenant_id, customer_id), None) else 0
