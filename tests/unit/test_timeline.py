@@ -12,7 +12,7 @@ from chalicelib.domain import timeline as tl
 from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.sop import Touch
 from chalicelib.domain.timeline import Entry
-from chalicelib.errors import InvalidError
+from chalicelib.errors import InvalidError, NotFoundError
 from chalicelib.services.timeline import TimelineService
 from tests.fakes.store import FakeStore
 
@@ -99,3 +99,25 @@ def test_a_month_item_is_keyed_after_every_local_instant_of_its_month() -> None:
     assert tl.is_month_item(tl.month_sk("2026-12", tl.QUOTA_TAG)) and not tl.is_month_item(tl.sk_at(5, "abc"))
     assert tl.touch_suffix("c1#en_1#s1#0") == "tch.en_1.s1.0"
     assert tl.plan_of_bucket("pl_a.3.s_1.202612010200") == ("pl_a", 3, "s_1")
+
+
+def test_adds_losses_and_re_adds_are_the_facts_intake_always_wrote_plus_the_profile() -> None:
+    """No write of their own: the first add is the profile, a loss and a re-add are intake's facts."""
+    from tests.unit.conftest import make_channel, make_env
+
+    env = make_env(FakeStore())
+    fields, created = env.scan(make_channel(env).state)
+    env.clock.advance(hours=1)
+    env.event("del_follow_user", userid="zhang", external_userid=fields["ExternalUserID"])
+    env.clock.advance(hours=1)
+    env.scan(make_channel(env, name="B站视频", source="bilibili").state, external_userid=fields["ExternalUserID"])
+    page = env.svc.customers.timeline("unit", created.customer_id, zone=ZONE, limit=10, cursor=None, before=None)
+    assert [(e["type"], e["detail"].get("first")) for e in page["items"]] == [
+        ("add_external_contact", None),  # the re-add
+        ("del_follow_user", None),
+        ("add_external_contact", True),  # the first add, from the profile
+    ]
+    assert page["items"][-1]["channel_id"] and page["items"][-1]["userid"] == "zhang"
+    with pytest.raises(NotFoundError):  # a staff token reads only its own customers
+        env.svc.customers.timeline("unit", created.customer_id, zone=ZONE, limit=10, cursor=None, before=None,
+                                   only_owner="li")  # fmt: skip
