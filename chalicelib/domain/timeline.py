@@ -11,7 +11,7 @@ one Query. Two shapes of item share it:
   the very UpdateItem that counts it, so recording it costs the fire no write of its own.
 
 A month item sorts after every entry it holds, so a page that reads one may hold entries older than the page's
-last item. ``needs_more`` says how far down the page must read so that no later page holds a newer entry.
+last item: the page must read on down to the oldest of them, so that no later page holds a newer entry.
 This module is pure: no clock, no storage.
 """
 
@@ -126,15 +126,6 @@ def lowest_entry(items: list[TimelineItem]) -> int | None:
     """The oldest entry time held by month items among ``items`` (None without any)."""
     times = [e.time for i in items if is_month_item(i.sk) for e in i.entries]
     return min(times) if times else None
-
-
-def needs_more(items: list[TimelineItem]) -> int | None:
-    """If a page's month items hold entries older than its last item, the time down to which it must read on
-    (every item keyed at or after it), so that later pages hold only older entries; else None."""
-    low = lowest_entry(items)
-    if low is None or not items or items[-1].time <= low:
-        return None
-    return low
 
 
 def ordered(items: list[TimelineItem], *, before: int | None = None) -> list[Entry]:

@@ -74,16 +74,15 @@ class TimelineService:
         else:
             below, bound = tl.PREFIX + "~", None
         items, more = self.repo.timeline_items(tenant_id, customer.customer_id, below=below, limit=limit)
-        next_below = items[-1].sk if items else below
+        floor: int | None = None  # every item keyed at or after this time has been read
         for _ in range(MAX_ROUNDS):
-            low = tl.needs_more(items) if more else None
-            if low is None:
+            low = tl.lowest_entry(items) if more and items else None
+            if low is None or (floor is None and items[-1].time <= low) or (floor is not None and low >= floor):
                 break
-            extra, _ = self.repo.timeline_items(
-                tenant_id, customer.customer_id, below=items[-1].sk, above=tl.bound_sk(low)
-            )
-            items += extra
-            next_below = tl.bound_sk(low)
+            start = items[-1].sk if floor is None else tl.bound_sk(floor)
+            extra, _ = self.repo.timeline_items(tenant_id, customer.customer_id, below=start, above=tl.bound_sk(low))
+            items, floor = items + extra, low
+        next_below = tl.bound_sk(floor) if floor is not None else (items[-1].sk if items else below)
         entries = tl.ordered(items, before=bound)
         if not more:
             entries += [e for e in [self._first_add(customer)] if bound is None or e.time < bound]

@@ -121,3 +121,23 @@ def test_adds_losses_and_re_adds_are_the_facts_intake_always_wrote_plus_the_prof
     with pytest.raises(NotFoundError):  # a staff token reads only its own customers
         env.svc.customers.timeline("unit", created.customer_id, zone=ZONE, limit=10, cursor=None, before=None,
                                    only_owner="li")  # fmt: skip
+
+
+def test_a_page_costs_one_query_and_one_more_only_where_it_ends_inside_a_month_with_touches() -> None:
+    store, reads = _story(), []
+    real = store.timeline_items
+
+    def counted(*args: object, **kwargs: object) -> object:
+        reads.append(kwargs.get("limit"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.timeline_items = counted  # type: ignore[method-assign,assignment]
+    svc = TimelineService(store)
+    first = svc.page("t", _customer(), ZONE, limit=2)  # the month item and the 8th: its touches reach the 2nd
+    assert reads == [2, None] and [e["type"] for e in first["items"]].count("touch") == 2
+    reads.clear()
+    svc.page("t", _customer(), ZONE, limit=2, cursor=first["next_cursor"])
+    assert reads == [2]  # below the month's touches: one Query
+    reads.clear()
+    svc.page("t", _customer(), ZONE, limit=100)
+    assert reads == [100]
