@@ -208,21 +208,31 @@ class CustomerService:
         }
 
     def _erase_sop(self, tenant_id: str, customer_id: str) -> tuple[int, int]:
-        """The customer's touches (every plan version they were pinned to, from their enrollment on) and their id
-        in staff tasks; returns (touches deleted, tasks changed)."""
-        buckets: list[str] = []
-        for e in self.repo.enrollments_of(tenant_id, customer_id):
-            since = utc_key(datetime.fromisoformat(e.enrolled_at))
-            minute = since[:4] + since[5:7] + since[8:10] + since[11:13] + since[14:16]
-            for version in range(1, e.version + 1):
-                found = self.repo.plan_buckets(tenant_id, e.plan_id, version, from_minute=minute)
-                buckets += [b.bucket_id for b in found]
-        touches, task_ids = self.repo.erase_touches(tenant_id, customer_id, sorted(set(buckets)))
+        """The customer's touches and their id in staff tasks; returns (touches deleted, tasks changed).
+
+        Buckets: those their timeline names (every sent or skipped touch), and every bucket of each plan version
+        they were pinned to from their first enrollment into that plan on (the timeline keeps every run's start, the
+        enrollment item only the last run's), which finds touches still scheduled."""
         items, _ = self.repo.timeline_items(tenant_id, customer_id, below=PREFIX + "~")
+        entries = [e for i in items for e in i.entries]
+        buckets = {e.detail["bucket"] for e in entries if e.type == "touch" and "bucket" in e.detail}
+        since: dict[str, tuple[str, int]] = {}  # plan -> (earliest enrollment, highest version)
+        runs = [(e.detail["plan_id"], e.at, int(e.detail["version"])) for e in entries if e.type == "enrolled"]
+        runs += [(e.plan_id, e.enrolled_at, e.version) for e in self.repo.enrollments_of(tenant_id, customer_id)]
+        for plan_id, at, version in runs:
+            first, top = since.get(plan_id, (at, version))
+            since[plan_id] = (min(first, at, key=lambda v: datetime.fromisoformat(v)), max(top, version))
+        for plan_id, (at, top) in sorted(since.items()):
+            key = utc_key(datetime.fromisoformat(at))
+            minute = key[:4] + key[5:7] + key[8:10] + key[11:13] + key[14:16]
+            for version in range(1, top + 1):
+                buckets |= {
+                    b.bucket_id for b in self.repo.plan_buckets(tenant_id, plan_id, version, from_minute=minute)
+                }
+        touches, task_ids = self.repo.erase_touches(tenant_id, customer_id, sorted(buckets))
         task_ids |= {
             follow_up_task_id(e.ref)
-            for i in items
-            for e in i.entries
+            for e in entries
             if e.type == "message" and e.detail.get("reply") == "positive" and e.ref
         }
         changed = sum(1 for t in sorted(task_ids) if self.repo.drop_recipient(tenant_id, t, customer_id))

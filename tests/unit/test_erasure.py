@@ -106,3 +106,20 @@ def test_a_long_history_is_erased_in_calls_that_resume(story: Story, monkeypatch
             break
     assert len(calls) > 3 and all(n <= 5 + 2 for n in calls)  # 5 partition items a call (+ touches, profile)
     assert [m for m in (cid, cid[1:], ext) if m in story.everything()] == []
+
+
+def test_every_run_of_a_re_entered_plan_is_erased_not_only_the_last(story: Story) -> None:
+    """The enrollment item keeps only the last run; the timeline keeps every run's start, so the first run's sent
+    touch (an earlier bucket) is found too."""
+    steps = [{"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "你好"}}]
+    plan = story.svc.plans.create(story.tenant, {"name": "再次培育", "trigger": {"type": "manual"}, "steps": steps,
+                                                 "reentry": "after_completion"})  # fmt: skip
+    story.svc.plans.publish(story.tenant, plan.plan_id)
+    cid = story.scan(make_channel(story).state)[1].customer_id
+    assert story.svc.sop.enroll(story.tenant, cid, plan.plan_id) is not None
+    story.clock.advance(minutes=10)  # before quiet hours: the second run's touch is sent at once too
+    assert story.svc.sop.enroll(story.tenant, cid, plan.plan_id) is not None  # the first run completed
+    touches = [e for e in story.svc.customers.detail("unit", cid)["timeline"] if e["type"] == "touch"]
+    assert len({e["detail"]["bucket"] for e in touches}) == 2  # two runs, two buckets
+    story.svc.customers.erase(story.tenant, cid)
+    assert cid not in story.everything()
