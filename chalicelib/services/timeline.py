@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from chalicelib.domain.timeline import Entry, TimelineItem
 from chalicelib.errors import InvalidError
 
 MAX_ROUNDS = 3  # extension rounds of one page: each only ever lowers the bound, and a month item spans one month
+CURSOR_KEY = re.compile(r"F#[!-~]{1,200}")  # a timeline key: printable ASCII, as every key this module builds
 BEFORE_MARGIN = 33 * 86400  # a month item is keyed up to a month (plus zones) after its oldest entry
 
 
@@ -41,7 +43,8 @@ def _decode(cursor: str) -> tuple[str, int | None]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         below, before = data["k"], data.get("b")
-        ok = isinstance(below, str) and below.startswith(tl.PREFIX) and (before is None or isinstance(before, int))
+        ok = isinstance(below, str) and CURSOR_KEY.fullmatch(below) is not None
+        ok = ok and (before is None or (isinstance(before, int) and 0 <= before < 10**10))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidError("cursor is not valid") from exc
     if not ok:

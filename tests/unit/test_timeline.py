@@ -3,6 +3,8 @@ even where a month quota item holds entries older than the facts around it."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -86,7 +88,9 @@ def test_before_shows_only_older_entries_even_those_held_by_a_later_keyed_month_
 
 def test_a_cursor_that_is_not_ours_is_a_clear_400() -> None:
     svc = TimelineService(_story())
-    for bad in ("nope", "eyJrIjogIlBST0ZJTEUifQ", "W10"):
+    forged = [{"k": "PROFILE"}, {"k": "F#\u0000"}, {"k": "F#" + "9" * 300}, {"k": "F#1", "b": "x"}, {"k": 5}]
+    encoded = [base64.urlsafe_b64encode(json.dumps(f).encode()).decode().rstrip("=") for f in forged]
+    for bad in ("nope", "W10", *encoded):
         with pytest.raises(InvalidError):
             svc.page("t", _customer(), ZONE, limit=5, cursor=bad)
 
