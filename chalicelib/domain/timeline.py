@@ -52,22 +52,6 @@ class Entry:
             "detail": self.detail,
         }
 
-    def encode(self) -> str:
-        """The compact form kept in a month item's list (defaults left out)."""
-        data: dict[str, Any] = {"y": self.type, "a": self.at}
-        if self.userid:
-            data["u"] = self.userid
-        if self.detail:
-            data["d"] = self.detail
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-    @staticmethod
-    def decode(raw: str) -> Entry:
-        data = json.loads(raw)
-        return Entry(
-            time=epoch_of(data["a"]), type=data["y"], at=data["a"], userid=data.get("u", ""), detail=data.get("d", {})
-        )
-
 
 @dataclass(frozen=True)
 class TimelineItem:
@@ -132,6 +116,31 @@ def ordered(items: list[TimelineItem], *, before: int | None = None) -> list[Ent
     """Every entry of a page, newest first (a stable order for equal times), below ``before`` if given."""
     entries = [e for i in items for e in i.entries if before is None or e.time < before]
     return sorted(entries, key=lambda e: (e.time, e.type, json.dumps(e.detail, sort_keys=True)), reverse=True)
+
+
+def touch_entry(
+    bucket_id: str, touch: str, due_at: str, outcome: str, reason: str | None = None, *, last: bool = False
+) -> Entry:
+    """A touch's entry (``touch``: its key without the customer id); plan, version and step come from the bucket."""
+    plan_id, version, step_id = plan_of_bucket(bucket_id)
+    detail: dict[str, Any] = {"plan_id": plan_id, "version": version, "step_id": step_id, "outcome": outcome}
+    if reason:
+        detail["reason"] = reason
+    if last:
+        detail["completes"] = True
+    detail.update({"bucket": bucket_id, "touch": touch})
+    return Entry(time=epoch_of(due_at), type="touch", at=due_at, detail=detail)
+
+
+def sent_record(bucket_id: str, touch: str, due_at: str, *, last: bool) -> str:
+    """A sent touch as the quota item keeps it: ``due|bucket|touch|1 if it completes`` (about 80 bytes, so a month
+    of WeCom's 4 mass messages keeps the item, and the write that counts them, at 1 KB)."""
+    return "|".join((due_at, bucket_id, touch, "1" if last else ""))
+
+
+def sent_entry(record: str) -> Entry:
+    due_at, bucket_id, touch, last = record.split("|")
+    return touch_entry(bucket_id, touch, due_at, "sent", last=last == "1")
 
 
 def follow_up_task_id(dedupe_key: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb import keys as k
-from chalicelib.adapters.dynamodb.timeline import touch_entry
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import Alias, Fact
 from chalicelib.domain.sop import ACTIVE, COMPLETED, Enrollment, StaffTask, Touch
@@ -78,7 +77,8 @@ class FakeTimelineStoreMixin:
 
     def _quota_entry(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> None:
         months = self._months().setdefault((tenant_id, customer_id), {})
-        months.setdefault(tl.month_sk(month, tl.QUOTA_TAG), []).append(touch_entry(touch, "sent", last=last))
+        record = tl.sent_record(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, last=last)
+        months.setdefault(tl.month_sk(month, tl.QUOTA_TAG), []).append(tl.sent_entry(record))
 
     def touch_tasks(self, tenant_id: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         out = {}

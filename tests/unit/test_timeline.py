@@ -145,3 +145,16 @@ def test_a_page_costs_one_query_and_one_more_only_where_it_ends_inside_a_month_w
     reads.clear()
     svc.page("t", _customer(), ZONE, limit=100)
     assert reads == [100]
+
+
+def test_a_sent_touch_costs_the_quota_item_under_100_bytes_and_reads_back_whole() -> None:
+    """Four of them (WeCom's monthly limit) keep the quota item, and so the write that counts a touch, at 1 KB."""
+    bucket, touch, due = (
+        "pl_ilf9lhgta174uoux.12.s_day7_am.202612061200",
+        "en_x9q2m4k7w1z8v3b6n5#s_day7_am#0",
+        _at(6, 20),
+    )
+    record = tl.sent_record(bucket, touch, due, last=True)
+    assert len(record.encode()) < 100
+    assert tl.sent_entry(record) == tl.touch_entry(bucket, touch, due, "sent", last=True)
+    assert tl.sent_entry(record).detail["step_id"] == "s_day7_am" and tl.sent_entry(record).detail["completes"]

@@ -22,9 +22,9 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.dynamodb.timeline import append_entry, touch_entry
+from chalicelib.adapters.dynamodb.timeline import append_sent, touch_entry
 from chalicelib.domain.clock import utc_key
-from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SENT, SKIPPED, Bucket, Enrollment, StaffTask, Touch
+from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SKIPPED, Bucket, Enrollment, StaffTask, Touch
 from chalicelib.domain.timeline import QUOTA_TAG, Entry, month_sk, touch_suffix
 from chalicelib.errors import ConflictError
 
@@ -396,7 +396,7 @@ class SopStoreMixin:
         values: dict[str, Any] = {":one": {"N": "1"}, ":mcap": {"N": str(month_cap)}, ":k": _s("quota")}
         set_part = " SET kind = :k"
         if touch is not None:
-            append, append_values = append_entry(touch_entry(touch, SENT, last=last))
+            append, append_values = append_sent(touch, last=last)
             set_part += ", " + append
             values.update(append_values)
         update, cond = "ADD #m :one", "(attribute_not_exists(#m) OR #m < :mcap)"

@@ -34,7 +34,7 @@ def _below(bound: str) -> str:
 def item_entries(raw: dict[str, Any]) -> tuple[Entry, ...]:
     """The entries one timeline item renders as: a fact is one, a month item one per list element."""
     if "tl" in raw:
-        return tuple(Entry.decode(e["S"]) for e in raw["tl"].get("L", []))
+        return tuple(tl.sent_entry(e["S"]) for e in raw["tl"].get("L", []))
     if "doc" not in raw:
         return ()
     data = json.loads(raw["doc"]["S"])
@@ -52,20 +52,14 @@ def item_entries(raw: dict[str, Any]) -> tuple[Entry, ...]:
     )
 
 
-def append_entry(entry: Entry) -> tuple[str, dict[str, Any]]:
-    """The UpdateExpression part and values that append ``entry`` to an item's ``tl`` list."""
-    return "tl = list_append(if_not_exists(tl, :tl0), :tl1)", {":tl0": {"L": []}, ":tl1": {"L": [_s(entry.encode())]}}
+def append_sent(touch: Touch, *, last: bool) -> tuple[str, dict[str, Any]]:
+    """The UpdateExpression part and values that append a sent touch to the quota item's ``tl`` list."""
+    record = tl.sent_record(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, last=last)
+    return "tl = list_append(if_not_exists(tl, :tl0), :tl1)", {":tl0": {"L": []}, ":tl1": {"L": [_s(record)]}}
 
 
 def touch_entry(touch: Touch, outcome: str, reason: str | None = None, *, last: bool = False) -> Entry:
-    plan_id, version, step_id = tl.plan_of_bucket(touch.bucket_id)
-    detail: dict[str, Any] = {"plan_id": plan_id, "version": version, "step_id": step_id, "outcome": outcome}
-    if reason:
-        detail["reason"] = reason
-    if last:
-        detail["completes"] = True
-    detail.update({"bucket": touch.bucket_id, "touch": touch.key.split("#", 1)[1]})
-    return Entry(time=tl.epoch_of(touch.due_at), type="touch", at=touch.due_at, detail=detail)
+    return tl.touch_entry(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, outcome, reason, last=last)
 
 
 class TimelineStoreMixin:
