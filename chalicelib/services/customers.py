@@ -31,6 +31,7 @@ from chalicelib.services.timeline import TimelineRepo, TimelineService
 
 UTC_ZONE = ZoneInfo("UTC")
 TIMELINE_LIMIT = 50  # the detail's first page; the rest through GET …/timeline
+ERASED_REFERRAL = "rf_erased"  # what a deleted referral code is called in the records of those it brought
 ERASE_MAX_ITEMS = 2000  # partition items one erasure call deletes; a longer history takes further calls
 
 
@@ -41,6 +42,7 @@ class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, Timelin
     def plan_buckets(self, tenant_id: str, plan_id: str, version: int, *, from_minute: str) -> list[Bucket]: ...
     def erase_touches(self, tenant_id: str, customer_id: str, bucket_ids: list[str]) -> tuple[int, set[str]]: ...
     def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool: ...
+    def rename_counter(self, tenant_id: str, userid: str, date: str, old: str, new: str) -> bool: ...
 
 
 class CustomerService:
@@ -186,7 +188,9 @@ class CustomerService:
         refs |= {("ext", tenant.hmac_hex("ext:" + ext)) for ext in customer.external_userids}
         tombstones = [Alias(kind, digest, "", erased_at) for kind, digest in sorted(refs)]
         referral = self.repo.get_channel(tid, "rf_" + customer_id[1:])
-        if referral is not None:
+        referred = 0
+        if referral is not None:  # those it brought first: a resumed erasure finds the code until it is gone
+            referred = self._forget_referrer(tenant, referral.channel_id)
             try:
                 if referral.config_id:
                     creds = WeComCredentials(tid, tenant.corp_id, tenant.wecom_secret)
@@ -205,7 +209,49 @@ class CustomerService:
             "items_deleted": deleted + touches,
             "tasks_updated": tasks,
             "referral_channel_deleted": referral is not None,
+            "referred_customers_unlinked": referred,
         }
+
+    def _forget_referrer(self, tenant: Tenant, channel_id: str) -> int:
+        """Customers who came through the erased customer's referral code keep their own record, but no longer
+        name the referrer: ``referrer_customer_id`` goes, and the code's id becomes ``rf_erased`` in their
+        attribution and in the staff-day counter it was counted under. Found by source channel (the customers the
+        code created); returns how many changed."""
+        tid, changed, cursor = tenant.tenant_id, 0, None
+        for _ in range(10_000):
+            page = self.repo.list_customers(tid, CustomerFilter(channel_id=channel_id), cursor=cursor, limit=100)
+            changed += sum(1 for c in page.items if self._unlink(tenant, c.customer_id, channel_id))
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        return changed
+
+    def _unlink(self, tenant: Tenant, customer_id: str, channel_id: str) -> bool:
+        def erased(ch: str) -> str:
+            return ERASED_REFERRAL if ch == channel_id else ch
+
+        for _ in range(3):
+            c = self.repo.get_customer(tenant.tenant_id, customer_id)
+            if c is None:
+                return False
+            counted = [t for t in c.touches if t.channel_id == channel_id]
+            updated = replace(
+                c,
+                referrer_customer_id=None,
+                source_channel_id=erased(c.source_channel_id) if c.source_channel_id else c.source_channel_id,
+                touches=tuple(replace(t, channel_id=erased(t.channel_id)) for t in c.touches),
+                updated_at=iso_of(self.clock.now(), tenant.zone),
+                version=c.version + 1,
+            )
+            try:
+                self.repo.save_customer(tenant.tenant_id, updated, expected_version=c.version)
+            except ConflictError:
+                continue
+            for t in counted:  # the day's counter was written under the code's id (intake's c#<channel>)
+                old, new = f"c#{channel_id}", f"c#{ERASED_REFERRAL}"
+                self.repo.rename_counter(tenant.tenant_id, t.userid, t.at[:10], old, new)
+            return True
+        return False
 
     def _erase_sop(self, tenant_id: str, customer_id: str) -> tuple[int, int]:
         """The customer's touches and their id in staff tasks; returns (touches deleted, tasks changed).

@@ -16,6 +16,7 @@ class FakeTimelineStoreMixin:
     customers: dict[tuple[str, str], Any]
     facts: dict[tuple[str, str], dict[tuple[int, str], Fact]]
     aliases: dict[tuple[str, str, str], Alias]
+    counters: dict[tuple[str, str, str], dict[str, int]]
 
     if TYPE_CHECKING:  # provided by the other fake mixins
 
@@ -93,6 +94,14 @@ class FakeTimelineStoreMixin:
         return {t: tasks[(tenant_id, t)] for t in task_ids if (tenant_id, t) in tasks}
 
     # --- erasure ----------------------------------------------------------------------------------------------
+
+    def rename_counter(self, tenant_id: str, userid: str, date: str, old: str, new: str) -> bool:
+        with self.lock:
+            row = self.counters.get((tenant_id, userid, date), {})
+            if old not in row:
+                return False
+            row[new] = row.get(new, 0) + row.pop(old)
+            return True
 
     def erase_touches(self, tenant_id: str, customer_id: str, bucket_ids: list[str]) -> tuple[int, set[str]]:
         with self.lock:

@@ -74,6 +74,9 @@ def _story(api: Api) -> tuple[str, str, dict[str, Any], str]:
     _event(api, secret, {"event_id": "x-1", "type": "custom", "customer_id": cid, "name": "看完直播"})
     referral = api.call("POST", f"/t/{TENANT}/customers/{cid}/referral-channel", {}, token)
     assert referral.status_code == 201, referral.body
+    api.clock.advance(seconds=30)
+    friend = api.scan(referral.json["state"])[1].json["customer_id"]  # someone they brought (老带新)
+    assert api.call("GET", f"/t/{TENANT}/customers/{friend}", token=token).json["referrer_customer_id"] == cid
     return token, cid, fields, other
 
 
@@ -155,7 +158,9 @@ def test_erasure_leaves_nothing_that_names_the_customer_or_holds_their_words(api
     after = _everything(api)
     assert [m for m in marks if m in after] == []
     assert api.call("GET", f"/t/{TENANT}/customers/{other}", token=token).status_code == 200
-    assert other in after
+    assert other in after and erased.json["referred_customers_unlinked"] == 1
+    friends = api.call("GET", f"/t/{TENANT}/customers?channel=rf_erased", token=token).json["items"]
+    assert len(friends) == 1 and friends[0]["referrer_customer_id"] is None  # their own record stays
     # A repeat finds nothing to erase and changes nothing.
     assert api.call("DELETE", f"/t/{TENANT}/customers/{cid}", token=token).status_code == 404
     assert _everything(api) == after

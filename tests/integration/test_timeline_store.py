@@ -9,6 +9,7 @@ from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import CounterDelta, Fact
 from chalicelib.domain.sop import Enrollment, StaffTask, Touch
 from chalicelib.domain.timeline import Entry
+from chalicelib.ports import IntakeKeys
 from tests.integration.test_store_contract import customer
 
 AT = "2026-12-01T10:00:00+08:00"
@@ -125,3 +126,14 @@ def test_erasure_in_pages_keeps_the_profile_until_the_last(store: Any) -> None:
     assert store.get_customer("acme", "c1") is None
     assert store.timeline_items("acme", "c1", below=tl.PREFIX + "~") == ([], False)
     assert store.erase_customer("acme", "c1", tombstones=[]) == 0
+
+
+def test_a_counter_is_folded_into_another_once(store: Any) -> None:
+    """What erasure does to the staff-day count a referral code was counted under (c#rf_<cid> -> c#rf_erased)."""
+    store.create_customer("acme", customer("c1", AT), CounterDelta("zhang", "2026-12-01", {"adds": 1, "c#rf_x": 2}))
+    store.create_customer("acme", customer("c2", AT), CounterDelta("zhang", "2026-12-01", {"c#rf_erased": 1}))
+    assert store.rename_counter("acme", "zhang", "2026-12-01", "c#rf_x", "c#rf_erased")
+    assert not store.rename_counter("acme", "zhang", "2026-12-01", "c#rf_x", "c#rf_erased")  # again: nothing
+    assert not store.rename_counter("acme", "li", "2026-12-01", "c#rf_x", "c#rf_erased")  # no such day
+    snap = store.load_intake("acme", IntakeKeys("e1", None, "zhang", "2026-12-01", include_alias=False))
+    assert snap.counters == {"adds": 1, "c#rf_erased": 3}

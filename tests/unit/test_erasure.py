@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.domain.events_business import sign
 from chalicelib.errors import NotFoundError
+from chalicelib.ports import CustomerFilter
 from chalicelib.services import customers as customers_service
 from tests.fakes.store import FakeStore
 from tests.unit.conftest import Env, make_channel, make_env
@@ -71,7 +72,9 @@ def play(env: Env) -> tuple[str, str, str]:
     _event(env, {"event_id": "o-1", "type": "order", "customer_id": cid, "kind": "trial", "amount": 9.9})
     _event(env, {"event_id": "k-1", "type": "checkin", "customer_id": cid, "streak": 2})
     _event(env, {"event_id": "x-1", "type": "custom", "customer_id": cid, "name": "看完直播"})
-    env.svc.channels.referral_for(env.tenant, cid, {})
+    code = env.svc.channels.referral_for(env.tenant, cid, {})
+    referred = env.scan(code.state)[1].customer_id  # a friend the customer brought (老带新)
+    assert env.svc.customers.get("unit", referred).referrer_customer_id == cid
     return cid, ext, other
 
 
@@ -88,6 +91,10 @@ def test_erasure_leaves_nothing_that_names_the_customer(story: Story) -> None:
     after = story.everything()
     assert [m for m in (cid, cid[1:], ext, WORDS, "多少钱") if m in after] == []
     assert other in after and story.svc.customers.get("unit", other).customer_id == other
+    assert result["referred_customers_unlinked"] == 1
+    [friend] = [c for c in story.svc.customers.find("unit", CustomerFilter(), cursor=None, limit=10).items
+                if c.source_channel_id == "rf_erased"]  # fmt: skip
+    assert friend.referrer_customer_id is None and [t.channel_id for t in friend.touches] == ["rf_erased"]
     with pytest.raises(NotFoundError):  # a repeat: nothing left to erase, nothing changes
         story.svc.customers.erase(story.tenant, cid)
     assert story.everything() == after

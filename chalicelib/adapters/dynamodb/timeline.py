@@ -162,6 +162,22 @@ class TimelineStoreMixin:
 
     # --- erasure ----------------------------------------------------------------------------------------------
 
+    def rename_counter(self, tenant_id: str, userid: str, date: str, old: str, new: str) -> bool:
+        """Fold a staff-day counter attribute into another (``c#rf_<cid>`` into ``c#rf_erased``): one UpdateItem,
+        only while the old attribute is there, so a repeat changes nothing."""
+        try:
+            self._call(
+                "update_item",
+                Key={"pk": _s(k.staff_day_pk(tenant_id, userid)), "sk": _s(k.staff_day_sk(date))},
+                UpdateExpression="SET #new = if_not_exists(#new, :zero) + #old REMOVE #old",
+                ConditionExpression="attribute_exists(#old)",
+                ExpressionAttributeNames={"#new": new, "#old": old},
+                ExpressionAttributeValues={":zero": {"N": "0"}},
+            )
+        except ConflictError:
+            return False
+        return True
+
     def erase_customer(
         self, tenant_id: str, customer_id: str, *, tombstones: list[Alias], max_items: int = 1_000_000
     ) -> int:
