@@ -3,8 +3,8 @@
 Every transition is a conditional write, so a fire that arrives twice or concurrently cannot move a touch twice.
 Keys (docs/data-model.md, "SOP engine"):
 - enrollment: ``T#<tid>#C#<cid>`` / ``ENR#<plan_id>`` (in the customer's partition: erasure deletes it)
-- quota counter: ``T#<tid>#C#<cid>`` / ``F#<month end>#Q#<local month>`` (``m`` = the month, ``d#<date>#<type>`` =
-  days, ``tl`` = the month's sent touches: a timeline item, see adapters/dynamodb/timeline.py)
+- quota counter: ``T#<tid>#C#<cid>`` / ``F#<month end>#Q#<local month>``, a timeline item: ``take_quota`` is in
+  adapters/dynamodb/timeline.py
 - touch: ``T#<tid>#BKT#<bucket_id>`` / ``<cid>#<enrollment>#<step>#<occurrence>`` (TTL 35 days after due, or
   after the next touch's due when it names one in ``nb``: an implied touch, see ``Touch``)
 - bucket: ``T#<tid>#BKT#<bucket_id>`` / ``BUCKET`` (``feeders``: the buckets whose sent touches imply touches
@@ -22,10 +22,10 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.dynamodb.timeline import append_sent, touch_entry
+from chalicelib.adapters.dynamodb.timeline import touch_entry
 from chalicelib.domain.clock import utc_key
 from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SKIPPED, Bucket, Enrollment, StaffTask, Touch
-from chalicelib.domain.timeline import QUOTA_TAG, Entry, month_sk, touch_suffix
+from chalicelib.domain.timeline import Entry, touch_suffix
 from chalicelib.errors import ConflictError
 
 TOUCH_TTL_DAYS = 35
@@ -373,50 +373,6 @@ class SopStoreMixin:
             entry = touch_entry(touch, to_state, reason)
             self.put_entry(tenant_id, touch.customer_id, touch_suffix(touch.key), entry)
         return won
-
-    # --- caps -------------------------------------------------------------------------------------------------
-
-    def take_quota(
-        self,
-        tenant_id: str,
-        customer_id: str,
-        *,
-        month: str,
-        day_key: str | None,
-        day_cap: int | None,
-        month_cap: int,
-        touch: Touch | None = None,
-        last: bool = False,
-    ) -> str | None:
-        """Count one touch against the customer's WeCom monthly receive limit and, for capped content types, the
-        daily cap, in one conditional write on the month's item. None if counted, else the rule that refused
-        ("cap" or "monthly_limit"). The month's item is a timeline item: the same write appends ``touch`` as sent
-        (``last``: its step completes the enrollment), so the timeline costs the fire no write of its own."""
-        names = {"#m": "m"}
-        values: dict[str, Any] = {":one": {"N": "1"}, ":mcap": {"N": str(month_cap)}, ":k": _s("quota")}
-        set_part = " SET kind = :k"
-        if touch is not None:
-            append, append_values = append_sent(touch, last=last)
-            set_part += ", " + append
-            values.update(append_values)
-        update, cond = "ADD #m :one", "(attribute_not_exists(#m) OR #m < :mcap)"
-        if day_key is not None and day_cap is not None:
-            names["#d"] = f"d#{day_key}"
-            values[":dcap"] = {"N": str(day_cap)}
-            update += ", #d :one"
-            cond += " AND (attribute_not_exists(#d) OR #d < :dcap)"
-        key = {"pk": _s(customer_pk(tenant_id, customer_id)), "sk": _s(month_sk(month, QUOTA_TAG))}
-        if self._conditional(
-            "update_item",
-            Key=key,
-            UpdateExpression=update + set_part,
-            ConditionExpression=cond,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        ):
-            return None
-        item = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
-        return "monthly_limit" if int(item.get("m", {}).get("N", "0")) >= month_cap else "cap"
 
     # --- staff tasks ------------------------------------------------------------------------------------------
 

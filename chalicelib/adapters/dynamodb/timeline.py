@@ -71,6 +71,7 @@ class TimelineStoreMixin:
     if TYPE_CHECKING:
 
         def _call(self, op: str, **kwargs: Any) -> Any: ...
+        def _conditional(self, op: str, **kwargs: Any) -> bool: ...
         def _batch_get(
             self, keys: list[tuple[str, str]], *, consistent: bool = False
         ) -> dict[tuple[str, str], dict[str, Any]]: ...
@@ -159,6 +160,50 @@ class TimelineStoreMixin:
             if not tl.is_month_item(i.sk)
             for e in i.entries
         ]
+
+    # --- the month quota item (the SOP engine's caps) -------------------------------------------------------------
+
+    def take_quota(
+        self,
+        tenant_id: str,
+        customer_id: str,
+        *,
+        month: str,
+        day_key: str | None,
+        day_cap: int | None,
+        month_cap: int,
+        touch: Touch | None = None,
+        last: bool = False,
+    ) -> str | None:
+        """Count one touch against the customer's WeCom monthly receive limit and, for capped content types, the
+        daily cap, in one conditional write on the month's item. None if counted, else the rule that refused
+        ("cap" or "monthly_limit"). The month's item is a timeline item: the same write appends ``touch`` as sent
+        (``last``: its step completes the enrollment), so the timeline costs the fire no write of its own."""
+        names = {"#m": "m"}
+        values: dict[str, Any] = {":one": {"N": "1"}, ":mcap": {"N": str(month_cap)}, ":k": _s("quota")}
+        set_part = " SET kind = :k"
+        if touch is not None:
+            append, append_values = append_sent(touch, last=last)
+            set_part += ", " + append
+            values.update(append_values)
+        update, cond = "ADD #m :one", "(attribute_not_exists(#m) OR #m < :mcap)"
+        if day_key is not None and day_cap is not None:
+            names["#d"] = f"d#{day_key}"
+            values[":dcap"] = {"N": str(day_cap)}
+            update += ", #d :one"
+            cond += " AND (attribute_not_exists(#d) OR #d < :dcap)"
+        key = {"pk": _s(k.customer_pk(tenant_id, customer_id)), "sk": _s(tl.month_sk(month, tl.QUOTA_TAG))}
+        if self._conditional(
+            "update_item",
+            Key=key,
+            UpdateExpression=update + set_part,
+            ConditionExpression=cond,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        ):
+            return None
+        item = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
+        return "monthly_limit" if int(item.get("m", {}).get("N", "0")) >= month_cap else "cap"
 
     # --- erasure ----------------------------------------------------------------------------------------------
 
