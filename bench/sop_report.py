@@ -170,7 +170,9 @@ BY_OP_HEADERS = [
 
 BY_CALL_NOTE = (
     "By operation and kind of item, read from the key (`C/PROFILE` a customer's profile, `C/ENR` an enrollment, "
-    "`C/QUOTA` the customer's cap and monthly-limit counter, `BKT/BUCKET` a bucket's registry item, `BKT/*` a touch, "
+    "`C/F` the customer's timeline (UpdateItem: the month's cap and monthly-limit counter, which also holds the "
+    "month's sent touches; PutItem: an entry, such as an enrollment, an exit or a skipped touch), "
+    "`BKT/BUCKET` a bucket's registry item, `BKT/*` a touch, "
     "`PLB/*` a plan version's bucket list, `TASK/TASK` a staff task's head, `TASK/RCPT` its customer ids, "
     "`T/PLAN` a plan head, `PL/V` a plan version; "
     "`table:C` a Query of a customer's partition), with the store method that makes such a call:"

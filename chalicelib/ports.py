@@ -275,8 +275,11 @@ class CustomerRepository(Protocol):
         self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact | None = None
     ) -> None: ...
     def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]: ...
-    def erase_customer(self, tenant_id: str, customer_id: str, *, tombstones: list[Alias]) -> int:
-        """Deletes every item of the customer and its aliases; leaves tombstones; returns items deleted."""
+    def erase_customer(
+        self, tenant_id: str, customer_id: str, *, tombstones: list[Alias], max_items: int = 1_000_000
+    ) -> int:
+        """Deletes every item of the customer's partition (the profile last) and leaves tombstones for its aliases;
+        returns items deleted, or -1 - deleted when ``max_items`` stopped it early (the profile then remains)."""
         ...
 
 

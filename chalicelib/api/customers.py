@@ -97,7 +97,42 @@ def list_customers(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     tag="customers",
 )
 def get_customer(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
-    return services().customers.detail(tenant_id, customer_id, only_owner=ctx.staff_scope)
+    svc = services()
+    zone = svc.tenants.get(tenant_id).zone
+    return svc.customers.detail(tenant_id, customer_id, only_owner=ctx.staff_scope, zone=zone)
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/customers/{customer_id}/timeline",
+    "GET",
+    summary="The customer's timeline, newest first: adds, tags, enrollments, touches, tasks, events",
+    auth="tenant",
+    role=Role.STAFF,
+    query={
+        **PAGINATION,
+        "before": {"type": "string", "format": "date-time", "description": "only entries before this instant"},
+    },
+    tag="customers",
+)
+def customer_timeline(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
+    svc = services()
+    zone = svc.tenants.get(tenant_id).zone
+    before = None
+    if ctx.query.get("before"):
+        try:
+            before = parse_instant(ctx.query["before"], zone)
+        except ValueError as exc:
+            raise InvalidError("before must be an ISO-8601 date or date-time") from exc
+    return svc.customers.timeline(
+        tenant_id,
+        customer_id,
+        zone=zone,
+        limit=ctx.limit(),
+        cursor=ctx.cursor(),
+        before=before,
+        only_owner=ctx.staff_scope,
+    )
 
 
 @route(

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
-from chalicelib.domain.clock import iso_of
+from chalicelib.domain.clock import iso_of, utc_key
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, Fact
+from chalicelib.domain.sop import Bucket, Enrollment
 from chalicelib.domain.tags import apply_tags
 from chalicelib.domain.tenants import Tenant
+from chalicelib.domain.timeline import PREFIX, follow_up_task_id
 from chalicelib.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, SiyuError
 from chalicelib.observability import logger
 from chalicelib.ports import (
@@ -23,12 +27,22 @@ from chalicelib.ports import (
     WeComCredentials,
     WeComPort,
 )
+from chalicelib.services.timeline import TimelineRepo, TimelineService
 
-TIMELINE_LIMIT = 100
+UTC_ZONE = ZoneInfo("UTC")
+TIMELINE_LIMIT = 50  # the detail's first page; the rest through GET …/timeline
+ERASED_REFERRAL = "rf_erased"  # what a deleted referral code is called in the records of those it brought
+ERASE_MAX_ITEMS = 2000  # partition items one erasure call deletes; a longer history takes further calls
 
 
-class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, Protocol):
+class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, TimelineRepo, Protocol):
     """What customer administration needs from storage."""
+
+    def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
+    def plan_buckets(self, tenant_id: str, plan_id: str, version: int, *, from_minute: str) -> list[Bucket]: ...
+    def erase_touches(self, tenant_id: str, customer_id: str, bucket_ids: list[str]) -> tuple[int, set[str]]: ...
+    def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool: ...
+    def rename_counter(self, tenant_id: str, userid: str, date: str, old: str, new: str) -> bool: ...
 
 
 class CustomerService:
@@ -54,8 +68,11 @@ class CustomerService:
             raise NotFoundError(f"customer {customer_id} does not exist")
         return customer
 
-    def detail(self, tenant_id: str, customer_id: str, *, only_owner: str | None = None) -> dict[str, Any]:
-        """Profile, tags with names, channel touches and the timeline (newest first)."""
+    def detail(
+        self, tenant_id: str, customer_id: str, *, only_owner: str | None = None, zone: ZoneInfo = UTC_ZONE
+    ) -> dict[str, Any]:
+        """Profile, tags with names, channel touches and the timeline's first page (newest first), whose
+        ``timeline_next_cursor`` continues at GET …/timeline."""
         customer = self.get(tenant_id, customer_id, only_owner=only_owner)
         taxonomy = self.repo.taxonomy(tenant_id)
         names = {
@@ -63,8 +80,24 @@ class CustomerService:
         }
         body = customer.public()
         body["tag_details"] = [names.get(t, {"tag_id": t, "group": None, "name": None}) for t in sorted(customer.tags)]
-        body["timeline"] = [f.public() for f in self.repo.timeline(tenant_id, customer_id, limit=TIMELINE_LIMIT)]
+        page = TimelineService(self.repo).page(tenant_id, customer, zone, limit=TIMELINE_LIMIT)
+        body["timeline"], body["timeline_next_cursor"] = page["items"], page["next_cursor"]
         return body
+
+    def timeline(
+        self,
+        tenant_id: str,
+        customer_id: str,
+        *,
+        zone: ZoneInfo,
+        limit: int,
+        cursor: str | None,
+        before: datetime | None,
+        only_owner: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of the customer's timeline (a staff token: only its own customers)."""
+        customer = self.get(tenant_id, customer_id, only_owner=only_owner)
+        return TimelineService(self.repo).page(tenant_id, customer, zone, limit=limit, cursor=cursor, before=before)
 
     def change_tags(
         self,
@@ -140,28 +173,113 @@ class CustomerService:
                 logger.warning("mark_tag failed; local tags stand", extra={"code": exc.code})
 
     def erase(self, tenant: Tenant, customer_id: str) -> dict[str, Any]:
-        """Erase a customer's personal data everywhere Siyu stores it (profile, facts, identity aliases, referral
-        code). Tombstones without any identifier stop WeCom's late retries from re-creating the record; the
-        day counters, which hold no personal data, stay as anonymous aggregates."""
-        customer = self.get(tenant.tenant_id, customer_id)
+        """Erase a customer's personal data everywhere Siyu stores it, and their words (PIPL).
+
+        The walk: the referral code; the customer's touches in the buckets of every plan version they were enrolled
+        in, and their id in the staff tasks those touches and their replies made (a follow-up task about them alone
+        goes whole); then their partition — profile, facts and the whole timeline, enrollments, quota, silence
+        timers — at most ``ERASE_MAX_ITEMS`` items a call, the profile last, with tombstones (no identifier) for
+        their aliases so WeCom's late retries do not re-create them. A call that stops early answers
+        ``"erased": false``; calling again resumes (every step is idempotent). Day counters stay: anonymous counts."""
+        tid = tenant.tenant_id
+        customer = self.get(tid, customer_id)
         erased_at = int(self.clock.now().timestamp())
         refs = {tuple(ref.split(":", 1)) for ref in customer.aliases}
         refs |= {("ext", tenant.hmac_hex("ext:" + ext)) for ext in customer.external_userids}
         tombstones = [Alias(kind, digest, "", erased_at) for kind, digest in sorted(refs)]
-        referral = self.repo.get_channel(tenant.tenant_id, "rf_" + customer_id[1:])
-        if referral is not None:
+        referral = self.repo.get_channel(tid, "rf_" + customer_id[1:])
+        referred = 0
+        if referral is not None:  # those it brought first: a resumed erasure finds the code until it is gone
+            referred = self._forget_referrer(tenant, referral.channel_id)
             try:
                 if referral.config_id:
-                    creds = WeComCredentials(tenant.tenant_id, tenant.corp_id, tenant.wecom_secret)
+                    creds = WeComCredentials(tid, tenant.corp_id, tenant.wecom_secret)
                     self.wecom.del_contact_way(creds, config_id=referral.config_id)
             except SiyuError as exc:
                 logger.warning("referral contact way not removed at WeCom", extra={"code": exc.code})
-            self.repo.delete_channel(tenant.tenant_id, referral.channel_id)
-        deleted = self.repo.erase_customer(tenant.tenant_id, customer_id, tombstones=tombstones)
-        logger.info("customer erased", extra={"tenant": tenant.tenant_id, "items": deleted})
+            self.repo.delete_channel(tid, referral.channel_id)
+        touches, tasks = self._erase_sop(tid, customer_id)
+        deleted = self.repo.erase_customer(tid, customer_id, tombstones=tombstones, max_items=ERASE_MAX_ITEMS)
+        done = deleted >= 0
+        deleted = deleted if done else -1 - deleted
+        logger.info("customer erased", extra={"tenant": tid, "items": deleted, "touches": touches, "done": done})
         return {
             "customer_id": customer_id,
-            "erased": True,
-            "items_deleted": deleted,
+            "erased": done,
+            "items_deleted": deleted + touches,
+            "tasks_updated": tasks,
             "referral_channel_deleted": referral is not None,
+            "referred_customers_unlinked": referred,
         }
+
+    def _forget_referrer(self, tenant: Tenant, channel_id: str) -> int:
+        """Customers who came through the erased customer's referral code keep their own record, but no longer
+        name the referrer: ``referrer_customer_id`` goes, and the code's id becomes ``rf_erased`` in their
+        attribution and in the staff-day counter it was counted under. Found by source channel (the customers the
+        code created); returns how many changed."""
+        tid, changed, cursor = tenant.tenant_id, 0, None
+        for _ in range(10_000):
+            page = self.repo.list_customers(tid, CustomerFilter(channel_id=channel_id), cursor=cursor, limit=100)
+            changed += sum(1 for c in page.items if self._unlink(tenant, c.customer_id, channel_id))
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        return changed
+
+    def _unlink(self, tenant: Tenant, customer_id: str, channel_id: str) -> bool:
+        def erased(ch: str) -> str:
+            return ERASED_REFERRAL if ch == channel_id else ch
+
+        for _ in range(3):
+            c = self.repo.get_customer(tenant.tenant_id, customer_id)
+            if c is None:
+                return False
+            counted = [t for t in c.touches if t.channel_id == channel_id]
+            updated = replace(
+                c,
+                referrer_customer_id=None,
+                source_channel_id=erased(c.source_channel_id) if c.source_channel_id else c.source_channel_id,
+                touches=tuple(replace(t, channel_id=erased(t.channel_id)) for t in c.touches),
+                updated_at=iso_of(self.clock.now(), tenant.zone),
+                version=c.version + 1,
+            )
+            try:
+                self.repo.save_customer(tenant.tenant_id, updated, expected_version=c.version)
+            except ConflictError:
+                continue
+            for t in counted:  # the day's counter was written under the code's id (intake's c#<channel>)
+                old, new = f"c#{channel_id}", f"c#{ERASED_REFERRAL}"
+                self.repo.rename_counter(tenant.tenant_id, t.userid, t.at[:10], old, new)
+            return True
+        return False
+
+    def _erase_sop(self, tenant_id: str, customer_id: str) -> tuple[int, int]:
+        """The customer's touches and their id in staff tasks; returns (touches deleted, tasks changed).
+
+        Buckets: those their timeline names (every sent or skipped touch), and every bucket of each plan version
+        they were pinned to from their first enrollment into that plan on (the timeline keeps every run's start, the
+        enrollment item only the last run's), which finds touches still scheduled."""
+        items, _ = self.repo.timeline_items(tenant_id, customer_id, below=PREFIX + "~")
+        entries = [e for i in items for e in i.entries]
+        buckets = {e.detail["bucket"] for e in entries if e.type == "touch" and "bucket" in e.detail}
+        since: dict[str, tuple[str, int]] = {}  # plan -> (earliest enrollment, highest version)
+        runs = [(e.detail["plan_id"], e.at, int(e.detail["version"])) for e in entries if e.type == "enrolled"]
+        runs += [(e.plan_id, e.enrolled_at, e.version) for e in self.repo.enrollments_of(tenant_id, customer_id)]
+        for plan_id, at, version in runs:
+            first, top = since.get(plan_id, (at, version))
+            since[plan_id] = (min(first, at, key=lambda v: datetime.fromisoformat(v)), max(top, version))
+        for plan_id, (at, top) in sorted(since.items()):
+            key = utc_key(datetime.fromisoformat(at))
+            minute = key[:4] + key[5:7] + key[8:10] + key[11:13] + key[14:16]
+            for version in range(1, top + 1):
+                buckets |= {
+                    b.bucket_id for b in self.repo.plan_buckets(tenant_id, plan_id, version, from_minute=minute)
+                }
+        touches, task_ids = self.repo.erase_touches(tenant_id, customer_id, sorted(buckets))
+        task_ids |= {
+            follow_up_task_id(e.ref)
+            for e in entries
+            if e.type == "message" and e.detail.get("reply") == "positive" and e.ref
+        }
+        changed = sum(1 for t in sorted(task_ids) if self.repo.drop_recipient(tenant_id, t, customer_id))
+        return touches, changed

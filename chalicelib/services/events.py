@@ -281,7 +281,7 @@ class EventService:
                         customer_id=cid,
                         owner_userid=after.owner_userid,
                         reason="positive_reply",
-                        text=ev.fields["text"],
+                        text="",  # never the customer's words: the reason (the reply's class) is what staff act on
                         due=self.clock.now() + self.follow_up_sla,
                         dedupe_key=digest,
                     ),

@@ -10,7 +10,6 @@ only calls again if WeCom has no such task — see docs/operations.md.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from chalicelib.domain.sop import (
     revalidate,
 )
 from chalicelib.domain.tenants import Tenant
+from chalicelib.domain.timeline import follow_up_task_id
 from chalicelib.errors import InvalidError, NotFoundError, SiyuError
 from chalicelib.observability import logger
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, TaskRepository, WeComCredentials, WeComPort
@@ -100,6 +100,8 @@ class SopRepo(TaskRepository, Protocol):
         day_key: str | None,
         day_cap: int | None,
         month_cap: int,
+        touch: Touch | None = None,
+        last: bool = False,
     ) -> str | None: ...
     def plan_buckets(self, tenant_id: str, plan_id: str, version: int, *, from_minute: str) -> list[Bucket]: ...
     def repin_enrollment(self, tenant_id: str, enrollment: Enrollment, version: int) -> bool: ...
@@ -354,6 +356,8 @@ class SopEngine:
                     day_key=f"{local_day}#{step.content_type}" if day_cap is not None else None,
                     day_cap=day_cap,
                     month_cap=timing.monthly_limit(rules, now, tenant.zone),
+                    touch=touch,  # the same write records the sent touch on the customer's timeline
+                    last=next_step(plan, step.id) is None,
                 )
             if refused is not None:
                 if step.on_cap == "defer":
@@ -655,7 +659,7 @@ class SopEngine:
         dedupe_key: str,
     ) -> str:
         tenant = self._tenant(tenant_id)
-        task_id = f"fu_{hashlib.sha256(dedupe_key.encode()).hexdigest()[:24]}"
+        task_id = follow_up_task_id(dedupe_key)  # the timeline finds the task from the reply it follows
         self.repo.create_task(
             tenant_id,
             StaffTask(

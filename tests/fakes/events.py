@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Fact
+from chalicelib.domain.timeline import Entry, entry_of
 from chalicelib.errors import ConflictError
 from chalicelib.ports import Signal
 
@@ -19,6 +20,11 @@ class FakeEventStoreMixin:
 
     lock: Any
     customers: dict[tuple[str, str], Customer]
+
+    if TYPE_CHECKING:  # FakeTimelineStoreMixin
+
+        def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None: ...
+
     channels: dict[tuple[str, str], Any]
 
     def _events(self) -> dict[str, dict[Any, Any]]:
@@ -42,6 +48,8 @@ class FakeEventStoreMixin:
                     raise ConflictError("the customer changed concurrently")
                 self.customers[(tenant_id, customer.customer_id)] = customer
             self._events()["facts"][key] = fact
+            if fact.customer_id:  # the won write's timeline entry, as EventStoreMixin writes it
+                self.put_entry(tenant_id, fact.customer_id, fact.digest, entry_of(fact))
 
     def load_exposure_target(self, tenant_id: str, channel_id: str, digest: str) -> tuple[bool, bool]:
         return (tenant_id, channel_id) in self.channels, (tenant_id, "", digest) in self._events()["facts"]

@@ -6,16 +6,21 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.dynamodb.timeline import touch_entry
 from chalicelib.domain.clock import utc_key
-from chalicelib.domain.sop import ACTIVE, SCHEDULED, Bucket, Enrollment, StaffTask, Touch
+from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SKIPPED, Bucket, Enrollment, StaffTask, Touch
+from chalicelib.domain.timeline import Entry, touch_suffix
 
 
 class FakeSopStoreMixin:
     lock: Any
 
-    if TYPE_CHECKING:
+    if TYPE_CHECKING:  # FakeEnrollmentStoreMixin, FakeTimelineStoreMixin
 
         def put_roster(self, tenant_id: str, enrollment: Enrollment) -> None: ...
+        def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None: ...
+        def _log_enrollment(self, tenant_id: str, e: Enrollment) -> None: ...
+        def _quota_entry(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> None: ...
 
     def _sop(self) -> dict[str, dict[Any, Any]]:
         if not hasattr(self, "_sop_state"):
@@ -47,6 +52,7 @@ class FakeSopStoreMixin:
             if reentry == "after_completion" and current is not None and current.status == ACTIVE:
                 return False
             self._sop()["enrollments"][key] = enrollment
+            self._log_enrollment(tenant_id, enrollment)
             return True
 
     def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool:
@@ -55,7 +61,9 @@ class FakeSopStoreMixin:
             current = self._sop()["enrollments"].get(key)
             if current is None or current.status != ACTIVE or current.enrollment_id != enrollment.enrollment_id:
                 return False
-            self._sop()["enrollments"][key] = replace(enrollment, status=status, exit_reason=reason, ended_at=at)
+            ended = replace(enrollment, status=status, exit_reason=reason, ended_at=at)
+            self._sop()["enrollments"][key] = ended
+            self._log_enrollment(tenant_id, ended)
             return True
 
     def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]:
@@ -172,10 +180,22 @@ class FakeSopStoreMixin:
                 next_bucket=next_bucket,
                 next_due=next_due,
             )
+            if to_state in (SKIPPED, DROPPED):
+                entry = touch_entry(touch, to_state, reason)
+                self.put_entry(tenant_id, touch.customer_id, touch_suffix(touch.key), entry)
             return True
 
     def take_quota(
-        self, tenant_id: str, customer_id: str, *, month: str, day_key: str | None, day_cap: int | None, month_cap: int
+        self,
+        tenant_id: str,
+        customer_id: str,
+        *,
+        month: str,
+        day_key: str | None,
+        day_cap: int | None,
+        month_cap: int,
+        touch: Touch | None = None,
+        last: bool = False,
     ) -> str | None:
         with self.lock:
             row = self._sop()["caps"].setdefault((tenant_id, customer_id, month), {})
@@ -186,6 +206,8 @@ class FakeSopStoreMixin:
             row["m"] = row.get("m", 0) + 1
             if day_key is not None and day_cap is not None:
                 row[day_key] = row.get(day_key, 0) + 1
+            if touch is not None:
+                self._quota_entry(tenant_id, customer_id, month, touch, last)
             return None
 
     def create_task(self, tenant_id: str, task: StaffTask) -> bool:

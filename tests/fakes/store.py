@@ -25,11 +25,17 @@ from tests.fakes.events import FakeEventStoreMixin
 from tests.fakes.lifecycle import FakeLifecycleStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
 from tests.fakes.sop import FakeSopStoreMixin
+from tests.fakes.timeline import FakeTimelineStoreMixin
 
 
 @dataclass
 class FakeStore(
-    FakePlanStoreMixin, FakeSopStoreMixin, FakeEventStoreMixin, FakeLifecycleStoreMixin, FakeEnrollmentStoreMixin
+    FakePlanStoreMixin,
+    FakeSopStoreMixin,
+    FakeEventStoreMixin,
+    FakeLifecycleStoreMixin,
+    FakeEnrollmentStoreMixin,
+    FakeTimelineStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)
@@ -203,28 +209,6 @@ class FakeStore(
                 self._check_fact_absent(tenant_id, fact)
                 self._put_fact(tenant_id, fact)
             self.customers[(tenant_id, customer.customer_id)] = customer
-
-    def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]:
-        facts = self.facts.get((tenant_id, customer_id), {})
-        return [facts[k] for k in sorted(facts, reverse=True)][:limit]
-
-    def erase_customer(self, tenant_id: str, customer_id: str, *, tombstones: list[Alias]) -> int:
-        with self.lock:
-            deleted = 1 if self.customers.pop((tenant_id, customer_id), None) else 0
-            deleted += len(self.facts.pop((tenant_id, customer_id), {}))
-            # Everything else the real store keeps in the customer's partition goes too: business-event facts,
-            # enrollments and cap counters.
-            roster = self._roster()
-            for t, plan_id, cid in [r for r in roster if r[0] == tenant_id and r[2] == customer_id]:
-                roster.discard((t, plan_id, cid))
-                deleted += 1
-            for table in (self._events()["facts"], self._sop()["enrollments"], self._sop()["caps"], self._timers()):
-                for key in [k for k in table if k[:2] == (tenant_id, customer_id)]:
-                    del table[key]
-                    deleted += 1
-            for a in tombstones:
-                self.aliases[(tenant_id, a.kind, a.digest)] = Alias(a.kind, a.digest, "", a.erased_at)
-            return deleted
 
     # --- intake -----------------------------------------------------------------------------------------------
 

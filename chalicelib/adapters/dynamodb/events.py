@@ -2,7 +2,8 @@
 
 Keys:
 - a customer's event fact: ``T#<tid>#C#<cid>`` / ``E#<event digest>`` — in the customer's partition, so erasure
-  deletes it; keyed by the event_id digest alone, so a replay finds it whatever else it carries;
+  deletes it; keyed by the event_id digest alone, so a replay finds it whatever else it carries; the write that
+  wins is followed by the event's timeline entry ``F#<occurred_at:010d>#<event digest>`` (docs/data-model.md);
 - an exposure fact (no customer): ``T#<tid>#EV`` / ``E#<event digest>``;
 - a channel's day counters: ``T#<tid>#M#channel#<channel_id>`` / ``D#<local date>``, attribute ``uv``.
 
@@ -24,6 +25,7 @@ from chalicelib.adapters.dynamodb import mappers as m
 from chalicelib.adapters.dynamodb.models import CounterItem, CustomerItem, FactItem, SiyuItem
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Fact
+from chalicelib.domain.timeline import Entry, entry_of
 
 CHANNEL_DIMENSION = "channel"
 
@@ -35,6 +37,7 @@ class _Host(Protocol):
 
     def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
     def _get_raw(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None: ...
+    def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None: ...
 
 
 def _translate(conflict: str) -> Any:
@@ -87,13 +90,17 @@ class EventStoreMixin:
         if customer is None:
             with _translate("the event was already applied"):
                 item.save(condition=SiyuItem.pk.does_not_exist())
-            return
-        with (
-            _translate("the customer changed concurrently or the event was applied"),
-            TransactWrite(connection=self.connection) as tx,
-        ):
-            tx.save(item, condition=SiyuItem.pk.does_not_exist())
-            tx.save(m.customer_to_item(tenant_id, customer), condition=(CustomerItem.version == expected_version))
+        else:
+            with (
+                _translate("the customer changed concurrently or the event was applied"),
+                TransactWrite(connection=self.connection) as tx,
+            ):
+                tx.save(item, condition=SiyuItem.pk.does_not_exist())
+                tx.save(m.customer_to_item(tenant_id, customer), condition=(CustomerItem.version == expected_version))
+        # Only the delivery that won writes the timeline entry (1 WCU, keyed by the event's time): a replay with
+        # another occurred_at is a duplicate above and never reaches here. A crash just before loses the entry only.
+        if fact.customer_id:
+            self.put_entry(tenant_id, fact.customer_id, fact.digest, entry_of(fact))
 
     def load_exposure_target(self: _Host, tenant_id: str, channel_id: str, digest: str) -> tuple[bool, bool]:
         """Whether the channel exists and whether this exposure event was applied: one two-key read."""

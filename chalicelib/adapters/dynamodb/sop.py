@@ -3,7 +3,8 @@
 Every transition is a conditional write, so a fire that arrives twice or concurrently cannot move a touch twice.
 Keys (docs/data-model.md, "SOP engine"):
 - enrollment: ``T#<tid>#C#<cid>`` / ``ENR#<plan_id>`` (in the customer's partition: erasure deletes it)
-- quota counter: ``T#<tid>#C#<cid>`` / ``QUOTA#<local month>`` (``m`` = the month, ``d#<date>#<type>`` = days)
+- quota counter: ``T#<tid>#C#<cid>`` / ``F#<month end>#Q#<local month>``, a timeline item: ``take_quota`` is in
+  adapters/dynamodb/timeline.py
 - touch: ``T#<tid>#BKT#<bucket_id>`` / ``<cid>#<enrollment>#<step>#<occurrence>`` (TTL 35 days after due, or
   after the next touch's due when it names one in ``nb``: an implied touch, see ``Touch``)
 - bucket: ``T#<tid>#BKT#<bucket_id>`` / ``BUCKET`` (``feeders``: the buckets whose sent touches imply touches
@@ -21,8 +22,10 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.dynamodb.timeline import touch_entry
 from chalicelib.domain.clock import utc_key
-from chalicelib.domain.sop import ACTIVE, SCHEDULED, Bucket, Enrollment, StaffTask, Touch
+from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SKIPPED, Bucket, Enrollment, StaffTask, Touch
+from chalicelib.domain.timeline import Entry, touch_suffix
 from chalicelib.errors import ConflictError
 
 TOUCH_TTL_DAYS = 35
@@ -77,6 +80,8 @@ class SopStoreMixin:
         def _batch_get(
             self, keys: list[tuple[str, str]], *, consistent: bool = False
         ) -> dict[tuple[str, str], dict[str, Any]]: ...
+        def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None: ...
+        def _log_enrollment(self, tenant_id: str, e: Enrollment) -> None: ...
 
         def put_roster(self, tenant_id: str, enrollment: Enrollment) -> None: ...
 
@@ -119,6 +124,7 @@ class SopStoreMixin:
         self.put_roster(tenant_id, enrollment)  # the plan's listing first (adapters/dynamodb/enrollments.py)
         if reentry == "always":
             self._call("put_item", Item=item)
+            self._log_enrollment(tenant_id, enrollment)
             return True
         cond = "attribute_not_exists(pk)"
         values: dict[str, Any] = {}
@@ -128,18 +134,24 @@ class SopStoreMixin:
         kwargs: dict[str, Any] = {"Item": item, "ConditionExpression": cond}
         if values:
             kwargs.update(ExpressionAttributeValues=values, ExpressionAttributeNames={"#st": "status"})
-        return self._conditional("put_item", **kwargs)
+        if not self._conditional("put_item", **kwargs):
+            return False
+        self._log_enrollment(tenant_id, enrollment)
+        return True
 
     def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool:
         """Active → completed/exited, only for that very enrollment (a later run is untouched)."""
         ended = replace(enrollment, status=status, exit_reason=reason, ended_at=at)
-        return self._conditional(
+        if not self._conditional(
             "put_item",
             Item=self._enrollment_item(tenant_id, ended),
             ConditionExpression="#st = :active AND eid = :eid",
             ExpressionAttributeNames={"#st": "status"},
             ExpressionAttributeValues={":active": _s(ACTIVE), ":eid": _s(enrollment.enrollment_id)},
-        )
+        ):
+            return False
+        self._log_enrollment(tenant_id, ended)
+        return True
 
     @staticmethod
     def _enrollment_item(tenant_id: str, e: Enrollment) -> dict[str, Any]:
@@ -352,7 +364,7 @@ class SopStoreMixin:
         if next_bucket:
             update += ", nb = :nb"
             values[":nb"] = _s(next_bucket)
-        return self._conditional(
+        won = self._conditional(
             "update_item",
             Key={"pk": _s(bucket_pk(tenant_id, touch.bucket_id)), "sk": _s(touch.key)},
             UpdateExpression=update,
@@ -360,35 +372,10 @@ class SopStoreMixin:
             ExpressionAttributeNames={"#st": "state"},
             ExpressionAttributeValues=values,
         )
-
-    # --- caps -------------------------------------------------------------------------------------------------
-
-    def take_quota(
-        self, tenant_id: str, customer_id: str, *, month: str, day_key: str | None, day_cap: int | None, month_cap: int
-    ) -> str | None:
-        """Count one touch against the customer's WeCom monthly receive limit and, for capped content types, the
-        daily cap, in one conditional write on the month's item. None if counted, else the rule that refused
-        ("cap" or "monthly_limit")."""
-        names = {"#m": "m"}
-        values: dict[str, Any] = {":one": {"N": "1"}, ":mcap": {"N": str(month_cap)}, ":k": _s("quota")}
-        update, cond = "ADD #m :one", "(attribute_not_exists(#m) OR #m < :mcap)"
-        if day_key is not None and day_cap is not None:
-            names["#d"] = f"d#{day_key}"
-            values[":dcap"] = {"N": str(day_cap)}
-            update += ", #d :one"
-            cond += " AND (attribute_not_exists(#d) OR #d < :dcap)"
-        key = {"pk": _s(customer_pk(tenant_id, customer_id)), "sk": _s(f"QUOTA#{month}")}
-        if self._conditional(
-            "update_item",
-            Key=key,
-            UpdateExpression=update + " SET kind = :k",
-            ConditionExpression=cond,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        ):
-            return None
-        item = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
-        return "monthly_limit" if int(item.get("m", {}).get("N", "0")) >= month_cap else "cap"
+        if won and to_state in (SKIPPED, DROPPED):  # a sent touch is logged by take_quota, in its own write
+            entry = touch_entry(touch, to_state, reason)
+            self.put_entry(tenant_id, touch.customer_id, touch_suffix(touch.key), entry)
+        return won
 
     # --- staff tasks ------------------------------------------------------------------------------------------
 

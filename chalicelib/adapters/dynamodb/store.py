@@ -20,7 +20,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
-from chalicelib.adapters.dynamodb.enrollments import EnrollmentStoreMixin, roster_keys
+from chalicelib.adapters.dynamodb.enrollments import EnrollmentStoreMixin
 from chalicelib.adapters.dynamodb.events import EventStoreMixin
 from chalicelib.adapters.dynamodb.lifecycle import LifecycleStoreMixin
 from chalicelib.adapters.dynamodb.models import (
@@ -28,7 +28,6 @@ from chalicelib.adapters.dynamodb.models import (
     ChannelItem,
     CounterItem,
     CustomerItem,
-    FactItem,
     IgnoredItem,
     SiyuItem,
     StaffItem,
@@ -37,6 +36,7 @@ from chalicelib.adapters.dynamodb.models import (
 from chalicelib.adapters.dynamodb.plans import PlanStoreMixin
 from chalicelib.adapters.dynamodb.sop import SopStoreMixin
 from chalicelib.adapters.dynamodb.tenants import TenantStoreMixin
+from chalicelib.adapters.dynamodb.timeline import TimelineStoreMixin
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, CounterDelta, Fact
@@ -46,7 +46,6 @@ from chalicelib.errors import ConflictError, InvalidError, UpstreamError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 
 IGNORED_TTL_DAYS = 30
-TOMBSTONE_TTL_DAYS = 3
 MAX_QUERY_ROUNDS = 10
 
 
@@ -97,7 +96,13 @@ def _decode_cursor(cursor: str | None, *, partition_attr: str, partition: str) -
 
 
 class DynamoStore(
-    TenantStoreMixin, PlanStoreMixin, SopStoreMixin, EventStoreMixin, LifecycleStoreMixin, EnrollmentStoreMixin
+    TenantStoreMixin,
+    PlanStoreMixin,
+    SopStoreMixin,
+    EventStoreMixin,
+    LifecycleStoreMixin,
+    EnrollmentStoreMixin,
+    TimelineStoreMixin,
 ):
     """All repositories over one table. Takes the low-level connection built by ``models.configure``."""
 
@@ -341,47 +346,6 @@ class DynamoStore(
             tx.save(item, condition=(CustomerItem.version == expected_version))
             if fact is not None:
                 tx.save(m.fact_to_item(fact), condition=SiyuItem.pk.does_not_exist())
-
-    def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]:
-        with _translate():
-            items = FactItem.query(
-                k.customer_pk(tenant_id, customer_id),
-                SiyuItem.sk.startswith(k.FACT_PREFIX),
-                scan_index_forward=False,
-                limit=limit,
-            )
-            return [m.fact_from_item(tenant_id, i) for i in items]
-
-    def erase_customer(self, tenant_id: str, customer_id: str, *, tombstones: list[Alias]) -> int:
-        """Deletes the customer's whole partition (profile, facts, anything later added there) and replaces its
-        aliases with short-lived tombstones that keep no customer id, only when the erasure happened."""
-        pk = k.customer_pk(tenant_id, customer_id)
-        keys: list[tuple[str, str]] = []
-        # The low-level Query: SiyuItem.query would leave out items of kinds it has no model for (enrollments,
-        # quota counters, silence timers, event facts), and erasure must take them all.
-        query: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ProjectionExpression": "pk, sk",
-            "ConsistentRead": True,
-        }
-        while True:
-            resp = self._call("query", **query)
-            keys += [(i["pk"]["S"], i["sk"]["S"]) for i in resp.get("Items", [])]
-            if "LastEvaluatedKey" not in resp:
-                break
-            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        with _translate():
-            plans = [sk.removeprefix("ENR#") for _, sk in keys if sk.startswith("ENR#")]
-            keys += roster_keys(tenant_id, customer_id, plans)  # the plans' listings name the customer too
-            with SiyuItem.batch_write() as batch:
-                for p, s in keys:
-                    batch.delete(SiyuItem(pk=p, sk=s))
-                for a in tombstones:
-                    item = m.alias_to_item(tenant_id, Alias(a.kind, a.digest, "", a.erased_at))
-                    item.expires_at = datetime.fromtimestamp((a.erased_at or 0) + TOMBSTONE_TTL_DAYS * 86400, UTC)
-                    batch.save(item)
-        return len(keys)
 
     # --- intake ---------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,164 @@
+"""In-memory customer timeline and erasure walk, with the same contract as TimelineStoreMixin."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.domain import timeline as tl
+from chalicelib.domain.facts import Alias, Fact
+from chalicelib.domain.sop import ACTIVE, COMPLETED, Enrollment, StaffTask, Touch
+from chalicelib.domain.timeline import Entry, TimelineItem
+
+
+class FakeTimelineStoreMixin:
+    lock: Any
+    customers: dict[tuple[str, str], Any]
+    facts: dict[tuple[str, str], dict[tuple[int, str], Fact]]
+    aliases: dict[tuple[str, str, str], Alias]
+    counters: dict[tuple[str, str, str], dict[str, int]]
+
+    if TYPE_CHECKING:
+
+        def _roster(self) -> set[tuple[str, str, str]]: ...  # provided by the other fake mixins
+
+        def _sop(self) -> dict[str, dict[Any, Any]]:
+            raise NotImplementedError
+
+        def _timers(self) -> dict[Any, Any]:
+            raise NotImplementedError
+
+        def _events(self) -> dict[str, dict[Any, Any]]:
+            raise NotImplementedError
+
+    def _months(self) -> dict[tuple[str, str], dict[str, list[Entry]]]:
+        """Timeline items other than intake facts, by customer and sort key: entry items and month quota items."""
+        if not hasattr(self, "_month_items"):
+            self._month_items: dict[tuple[str, str], dict[str, list[Entry]]] = {}
+        return self._month_items
+
+    def _items_of(self, tenant_id: str, customer_id: str) -> list[TimelineItem]:
+        items = [
+            TimelineItem(k.fact_sk(t, d), (Entry(t, f.type, f.at, f.userid, f.channel_id, f.detail, d),))
+            for (t, d), f in self.facts.get((tenant_id, customer_id), {}).items()
+        ]
+        items += [TimelineItem(sk, tuple(e)) for sk, e in self._months().get((tenant_id, customer_id), {}).items()]
+        return sorted(items, key=lambda i: i.sk, reverse=True)
+
+    def timeline_items(
+        self, tenant_id: str, customer_id: str, *, below: str, above: str = tl.PREFIX, limit: int | None = None
+    ) -> tuple[list[TimelineItem], bool]:
+        inside = [i for i in self._items_of(tenant_id, customer_id) if above <= i.sk < below]
+        if limit is None or len(inside) <= limit:
+            return inside, False
+        return inside[:limit], True
+
+    def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]:
+        items = [i for i in self._items_of(tenant_id, customer_id) if not tl.is_month_item(i.sk)][:limit]
+        return [
+            Fact(tenant_id, customer_id, e.time, i.sk.split("#", 2)[2], e.type, e.at, e.userid, e.channel_id, e.detail)
+            for i in items
+            for e in i.entries
+        ]
+
+    def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None:
+        with self.lock:
+            self._months().setdefault((tenant_id, customer_id), {})[tl.sk_at(entry.time, suffix)] = [entry]
+
+    def _log_enrollment(self, tenant_id: str, e: Enrollment) -> None:
+        if e.status == COMPLETED:
+            return
+        at = e.ended_at if e.status != ACTIVE and e.ended_at else e.enrolled_at
+        detail: dict[str, Any] = {"plan_id": e.plan_id, "version": e.version, "enrollment_id": e.enrollment_id}
+        if e.status == ACTIVE:
+            detail["source"] = e.source
+            entry, suffix = Entry(tl.epoch_of(at), "enrolled", at, detail=detail), "enr."
+        else:
+            detail.update({"status": e.status, "reason": e.exit_reason})
+            entry, suffix = Entry(tl.epoch_of(at), "enrollment_ended", at, detail=detail), "end."
+        self.put_entry(tenant_id, e.customer_id, suffix + e.enrollment_id, entry)
+
+    def _quota_entry(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> None:
+        months = self._months().setdefault((tenant_id, customer_id), {})
+        record = tl.sent_record(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, last=last)
+        months.setdefault(tl.month_sk(month, tl.QUOTA_TAG), []).append(tl.sent_entry(record))
+
+    def touch_tasks(self, tenant_id: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        out = {}
+        for bucket_id, key in refs:
+            touch = self._sop()["touches"].get((tenant_id, bucket_id, key))
+            if touch is not None and touch.task_id:
+                out[(bucket_id, key)] = touch.task_id
+        return out
+
+    def task_heads(self, tenant_id: str, task_ids: list[str]) -> dict[str, StaffTask]:
+        tasks = self._sop()["tasks"]
+        return {t: tasks[(tenant_id, t)] for t in task_ids if (tenant_id, t) in tasks}
+
+    # --- erasure ----------------------------------------------------------------------------------------------
+
+    def rename_counter(self, tenant_id: str, userid: str, date: str, old: str, new: str) -> bool:
+        with self.lock:
+            row = self.counters.get((tenant_id, userid, date), {})
+            if old not in row:
+                return False
+            row[new] = row.get(new, 0) + row.pop(old)
+            return True
+
+    def erase_touches(self, tenant_id: str, customer_id: str, bucket_ids: list[str]) -> tuple[int, set[str]]:
+        with self.lock:
+            touches = self._sop()["touches"]
+            gone = [key for key in touches if key[0] == tenant_id and key[1] in bucket_ids]
+            gone = [key for key in gone if key[2].startswith(customer_id + "#")]
+            tasks = {touches[key].task_id for key in gone if touches[key].task_id}
+            for key in gone:
+                del touches[key]
+            return len(gone), tasks
+
+    def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool:
+        from dataclasses import replace
+
+        with self.lock:
+            task = self._sop()["tasks"].get((tenant_id, task_id))
+            if task is None or customer_id not in task.customer_ids:
+                return False
+            rest = tuple(c for c in task.customer_ids if c != customer_id)
+            if not rest and task_id.startswith("fu_"):
+                del self._sop()["tasks"][(tenant_id, task_id)]
+            else:
+                self._sop()["tasks"][(tenant_id, task_id)] = replace(task, customer_ids=rest)
+            return True
+
+    def erase_customer(
+        self, tenant_id: str, customer_id: str, *, tombstones: list[Alias], max_items: int = 1_000_000
+    ) -> int:
+        with self.lock:
+            deleted = 0
+            sop, events = self._sop(), self._events()["facts"]
+            tables: list[dict[Any, Any]] = [events, sop["enrollments"], sop["caps"], self._timers()]
+            for table in tables:
+                for key in [key for key in table if key[:2] == (tenant_id, customer_id)]:
+                    if deleted >= max_items:
+                        return -1 - deleted
+                    del table[key]
+                    deleted += 1
+            partitions: list[dict[Any, Any]] = [
+                self.facts.get((tenant_id, customer_id), {}),
+                self._months().get((tenant_id, customer_id), {}),
+            ]
+            roster = self._roster()  # the plans' listings name the customer too
+            for entry in [r for r in roster if r[0] == tenant_id and r[2] == customer_id]:
+                roster.discard(entry)
+                deleted += 1
+            for held in partitions:
+                for item_key in list(held):
+                    if deleted >= max_items:
+                        return -1 - deleted
+                    del held[item_key]
+                    deleted += 1
+            self.facts.pop((tenant_id, customer_id), None)  # an empty partition is no partition
+            self._months().pop((tenant_id, customer_id), None)
+            for a in tombstones:
+                self.aliases[(tenant_id, a.kind, a.digest)] = Alias(a.kind, a.digest, "", a.erased_at)
+            deleted += 1 if self.customers.pop((tenant_id, customer_id), None) else 0
+            return deleted

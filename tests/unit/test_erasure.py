@@ -1,0 +1,132 @@
+"""Erasure leaves nothing behind (services on the in-memory store; tests/integration/test_erasure_dynamodb.py runs the
+same on DynamoDB Local): after a story that uses every feature, nothing stored names the customer or holds their
+words, the bystander is whole, a long history is erased in calls that resume, and a repeat changes nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.events_business import sign
+from chalicelib.errors import NotFoundError
+from chalicelib.ports import CustomerFilter
+from chalicelib.services import customers as customers_service
+from tests.fakes.store import FakeStore
+from tests.unit.conftest import Env, make_channel, make_env
+
+WORDS = "老师，这个课多少钱？怎么报名"
+
+
+class Story(Env):
+    """An Env whose ``everything`` is every stored thing as one searchable string (the DynamoDB variant scans)."""
+
+    def everything(self) -> str:
+        def plain(value: Any) -> Any:
+            if is_dataclass(value) and not isinstance(value, type):
+                return asdict(value)
+            return repr(value)
+
+        state = {k: v for k, v in vars(self.store).items() if k not in ("lock", "calls")}
+        dump = json.dumps({repr(k): repr(v) for k, v in state.items()}, ensure_ascii=False, default=plain)
+        return dump + json.dumps(self.svc.sop.scheduler.schedules, ensure_ascii=False)
+
+
+@pytest.fixture
+def story() -> Story:
+    env = make_env(FakeStore(), Story)
+    assert isinstance(env, Story)
+    return env
+
+
+def _event(env: Env, body: dict[str, Any]) -> None:
+    body = {"occurred_at": env.clock.now().isoformat(), **body}
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    stamp = str(int(env.clock.now().timestamp()))
+    result = env.svc.events.receive("unit", timestamp=stamp, signature=sign(env.tenant.events_secret, stamp, raw),
+                                    body=raw)  # fmt: skip
+    assert result["results"][0]["status"] == "applied", result
+
+
+def play(env: Env) -> tuple[str, str, str]:
+    """Every feature once for one customer; returns (their id, their external id, a bystander's id)."""
+    steps = [
+        {"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "同学你好"}},
+        {"id": "s2", "day": 1, "at": "10:00", "content_type": "interactive", "message": {"text": "每日一练"}},
+    ]
+    plan = env.svc.plans.create(env.tenant, {"name": "新客培育", "trigger": {"type": "manual"}, "steps": steps,
+                                             "exit": [{"type": "order", "kind": "trial"}]})  # fmt: skip
+    env.svc.plans.publish(env.tenant, plan.plan_id)
+    channel = make_channel(env, plan_id=plan.plan_id)
+    fields, result = env.scan(channel.state)
+    cid, ext = result.customer_id, fields["ExternalUserID"]
+    other = env.scan(channel.state)[1].customer_id
+    group = env.svc.tags.create_group(env.tenant, name="意向", exclusive=False, tags=["高意向"])
+    env.svc.customers.change_tags(env.tenant, cid, add=[group.tags[0].tag_id], remove=[], actor="zhang")
+    listed = env.svc.sop.tasks("unit", userid=None, status=None, due_from=None, due_to=None, limit=100)
+    [task] = [t for t in listed if cid in t.customer_ids]
+    env.svc.sop.confirm("unit", task.task_id, userid=None, proof_url=None)
+    _event(env, {"event_id": "m-1", "type": "message", "customer_id": cid, "text": WORDS})
+    _event(env, {"event_id": "o-1", "type": "order", "customer_id": cid, "kind": "trial", "amount": 9.9})
+    _event(env, {"event_id": "k-1", "type": "checkin", "customer_id": cid, "streak": 2})
+    _event(env, {"event_id": "x-1", "type": "custom", "customer_id": cid, "name": "看完直播"})
+    code = env.svc.channels.referral_for(env.tenant, cid, {})
+    referred = env.scan(code.state)[1].customer_id  # a friend the customer brought (老带新)
+    assert env.svc.customers.get("unit", referred).referrer_customer_id == cid
+    return cid, ext, other
+
+
+def test_erasure_leaves_nothing_that_names_the_customer(story: Story) -> None:
+    cid, ext, other = play(story)
+    page = story.svc.customers.detail("unit", cid)["timeline"]
+    assert {"touch", "enrolled", "enrollment_ended", "message", "order", "checkin", "custom", "tags_changed"} <= {
+        e["type"] for e in page
+    }
+    before = story.everything()
+    assert cid in before and ext in before and cid[1:] in before  # the search finds what it looks for
+    result = story.svc.customers.erase(story.tenant, cid)
+    assert result["erased"] is True and result["tasks_updated"] == 2 and result["referral_channel_deleted"]
+    after = story.everything()
+    assert [m for m in (cid, cid[1:], ext, WORDS, "多少钱") if m in after] == []
+    assert other in after and story.svc.customers.get("unit", other).customer_id == other
+    assert result["referred_customers_unlinked"] == 1
+    [friend] = [c for c in story.svc.customers.find("unit", CustomerFilter(), cursor=None, limit=10).items
+                if c.source_channel_id == "rf_erased"]  # fmt: skip
+    assert friend.referrer_customer_id is None and [t.channel_id for t in friend.touches] == ["rf_erased"]
+    with pytest.raises(NotFoundError):  # a repeat: nothing left to erase, nothing changes
+        story.svc.customers.erase(story.tenant, cid)
+    assert story.everything() == after
+
+
+def test_a_long_history_is_erased_in_calls_that_resume(story: Story, monkeypatch: pytest.MonkeyPatch) -> None:
+    cid, ext, _ = play(story)
+    for n in range(12):
+        _event(story, {"event_id": f"k-{n + 2}", "type": "checkin", "customer_id": cid})
+    monkeypatch.setattr(customers_service, "ERASE_MAX_ITEMS", 5)
+    calls = []
+    for _ in range(20):
+        result = story.svc.customers.erase(story.tenant, cid)
+        calls.append(result["items_deleted"])
+        if result["erased"]:
+            break
+    assert len(calls) > 3 and all(n <= 5 + 2 for n in calls)  # 5 partition items a call (+ touches, profile)
+    assert [m for m in (cid, cid[1:], ext) if m in story.everything()] == []
+
+
+def test_every_run_of_a_re_entered_plan_is_erased_not_only_the_last(story: Story) -> None:
+    """The enrollment item keeps only the last run; the timeline keeps every run's start, so the first run's sent
+    touch (an earlier bucket) is found too."""
+    steps = [{"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "你好"}}]
+    plan = story.svc.plans.create(story.tenant, {"name": "再次培育", "trigger": {"type": "manual"}, "steps": steps,
+                                                 "reentry": "after_completion"})  # fmt: skip
+    story.svc.plans.publish(story.tenant, plan.plan_id)
+    cid = story.scan(make_channel(story).state)[1].customer_id
+    assert story.svc.sop.enroll(story.tenant, cid, plan.plan_id) is not None
+    story.clock.advance(minutes=10)  # before quiet hours: the second run's touch is sent at once too
+    assert story.svc.sop.enroll(story.tenant, cid, plan.plan_id) is not None  # the first run completed
+    touches = [e for e in story.svc.customers.detail("unit", cid)["timeline"] if e["type"] == "touch"]
+    assert len({e["detail"]["bucket"] for e in touches}) == 2  # two runs, two buckets
+    story.svc.customers.erase(story.tenant, cid)
+    assert cid not in story.everything()
