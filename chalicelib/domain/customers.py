@@ -101,7 +101,7 @@ class Customer:
     external_userids: tuple[str, ...] = ()
     has_unionid: bool = False
     phone_masked: str = ""
-    referrer_customer_id: str | None = None
+    referrer_customer_id: str | None = None  # read from the source referral code; older records store it
     tags: frozenset[str] = frozenset()
     touches: tuple[Touch, ...] = ()
     relations: tuple[Relation, ...] = ()
@@ -231,13 +231,13 @@ def new_customer(
     ev: ContactEvent,
     digest: str,
     channel_id: str | None,
-    referrer_customer_id: str | None,
     profile: ProfileFacts | None,
     tags: frozenset[str],
     at: str,
     now: str,
 ) -> Customer:
-    """The customer a first add creates: first-touch source fixed here for good, owner = the adding staff."""
+    """The customer a first add creates: first-touch source fixed here for good, owner = the adding staff. A referral
+    code's referrer is not copied in: the code's id is, and the referrer is read from the code while it lives."""
     source = channel_id or ORGANIC
     c = Customer(
         customer_id=customer_id,
@@ -245,7 +245,6 @@ def new_customer(
         external_userids=(ev.external_userid,),
         owner_userid=ev.userid,
         source_channel_id=source,
-        referrer_customer_id=referrer_customer_id,
         stage=Stage.NEW,
         added_at=at,
         created_at=now,

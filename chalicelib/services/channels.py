@@ -14,7 +14,7 @@ from chalicelib.domain.channels import (
 )
 from chalicelib.domain.clock import iso_of, local_date
 from chalicelib.domain.tenants import Tenant
-from chalicelib.errors import InvalidError, NotFoundError, SiyuError, WeComInvalidArgumentError
+from chalicelib.errors import ConflictError, InvalidError, NotFoundError, SiyuError, WeComInvalidArgumentError
 from chalicelib.observability import logger
 from chalicelib.ports import (
     ChannelRepository,
@@ -33,6 +33,9 @@ PLAIN_FIELDS = ("name", "source", "campaign", "plan_id", "spend", "exposure")
 
 class ChannelRepo(ChannelRepository, StaffRepository, CustomerRepository, Protocol):
     """What channel administration needs from storage."""
+
+    def claim_referral_code(self, tenant_id: str, customer_id: str, channel_id: str) -> str: ...
+    def referral_code_of(self, tenant_id: str, customer_id: str) -> str | None: ...
 
 
 def _creds(tenant: Tenant) -> WeComCredentials:
@@ -136,16 +139,23 @@ class ChannelService:
         self.repo.delete_channel(tenant.tenant_id, channel_id)
 
     def referral_for(self, tenant: Tenant, customer_id: str, data: dict[str, Any]) -> Channel:
-        """The customer's own referral code (老带新): its state names the referrer; one per customer."""
-        channel_id = "rf_" + customer_id[1:]
-        existing = self.repo.get_channel(tenant.tenant_id, channel_id)
+        """The customer's own referral code (老带新), one per customer.
+
+        Its id is random, so the records of the people it brings (attribution, facts, day counters) hold only the
+        code; the customer → code link lives in the customer's own partition and on the code, both erased with
+        them. The first call claims an id there with a conditional put; every call until the code exists
+        registers that same id, and the channel's own conditional create keeps one."""
+        tid = tenant.tenant_id
+        claimed = self.repo.referral_code_of(tid, customer_id)
+        existing = self.repo.get_channel(tid, claimed) if claimed else None
         if existing is not None:
             return existing
-        customer = self.repo.get_customer(tenant.tenant_id, customer_id)
+        customer = self.repo.get_customer(tid, customer_id)
         if customer is None:
             raise NotFoundError(f"customer {customer_id} does not exist")
         if not customer.active_relations:
             raise InvalidError("the customer has no active relation with staff; a referral code needs one")
+        channel_id = claimed or self.repo.claim_referral_code(tid, customer_id, self.ids.new_id("rf_"))
         now = iso_of(self.clock.now(), tenant.zone)
         channel = Channel(
             channel_id=channel_id,
@@ -161,4 +171,10 @@ class ChannelService:
             updated_at=now,
             version=1,
         )
-        return self._register(tenant, channel)
+        try:
+            return self._register(tenant, channel)
+        except ConflictError:  # a concurrent first call registered the claimed id first: its code is the one
+            winner = self.repo.get_channel(tid, channel_id)
+            if winner is None:
+                raise
+            return winner

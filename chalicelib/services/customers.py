@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from chalicelib.domain.channels import Channel
 from chalicelib.domain.clock import iso_of, utc_key
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, Fact
@@ -31,8 +32,13 @@ from chalicelib.services.timeline import TimelineRepo, TimelineService
 
 UTC_ZONE = ZoneInfo("UTC")
 TIMELINE_LIMIT = 50  # the detail's first page; the rest through GET …/timeline
-ERASED_REFERRAL = "rf_erased"  # what a deleted referral code is called in the records of those it brought
+ERASED_REFERRAL = "rf_erased"  # what a deleted legacy (rf_<cid>) code becomes in the records of those it brought
 ERASE_MAX_ITEMS = 2000  # partition items one erasure call deletes; a longer history takes further calls
+
+
+def _legacy_code(customer_id: str) -> str:
+    """The id referral codes had before it was random: it named the customer."""
+    return "rf_" + customer_id[1:]
 
 
 class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, TimelineRepo, Protocol):
@@ -43,6 +49,7 @@ class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, Timelin
     def erase_touches(self, tenant_id: str, customer_id: str, bucket_ids: list[str]) -> tuple[int, set[str]]: ...
     def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool: ...
     def rename_counter(self, tenant_id: str, userid: str, date: str, old: str, new: str) -> bool: ...
+    def referral_code_of(self, tenant_id: str, customer_id: str) -> str | None: ...
 
 
 class CustomerService:
@@ -60,7 +67,24 @@ class CustomerService:
             if flt.owner_userid and flt.owner_userid != only_owner:
                 raise ForbiddenError("a staff token lists only its own customers")
             flt = replace(flt, owner_userid=only_owner)
-        return self.repo.list_customers(tenant_id, flt, cursor=cursor, limit=limit)
+        page = self.repo.list_customers(tenant_id, flt, cursor=cursor, limit=limit)
+        return Page(self._with_referrers(tenant_id, page.items), page.next_cursor)
+
+    def _with_referrers(self, tenant_id: str, customers: list[Customer]) -> list[Customer]:
+        """For display only (never saved): those a referral code brought store the code's id alone; their referrer
+        is read from the code, so it is gone once the code is (the referrer's erasure deletes it)."""
+        codes = {c.source_channel_id for c in customers if c.source_channel_id.startswith("rf_")}
+        referrers: dict[str, str] = {}
+        for code in sorted(codes):
+            channel = self.repo.get_channel(tenant_id, code)
+            if channel is not None and channel.kind == "referral" and channel.referrer_customer_id:
+                referrers[code] = channel.referrer_customer_id
+        return [
+            replace(c, referrer_customer_id=referrers[c.source_channel_id])
+            if c.referrer_customer_id is None and c.source_channel_id in referrers
+            else c
+            for c in customers
+        ]
 
     def get(self, tenant_id: str, customer_id: str, *, only_owner: str | None = None) -> Customer:
         customer = self.repo.get_customer(tenant_id, customer_id)
@@ -74,11 +98,11 @@ class CustomerService:
         """Profile, tags with names, channel touches and the timeline's first page (newest first), whose
         ``timeline_next_cursor`` continues at GET …/timeline."""
         customer = self.get(tenant_id, customer_id, only_owner=only_owner)
+        body = self._with_referrers(tenant_id, [customer])[0].public()
         taxonomy = self.repo.taxonomy(tenant_id)
         names = {
             t.tag_id: {"tag_id": t.tag_id, "group": g.name, "name": t.name} for g in taxonomy.groups for t in g.tags
         }
-        body = customer.public()
         body["tag_details"] = [names.get(t, {"tag_id": t, "group": None, "name": None}) for t in sorted(customer.tags)]
         page = TimelineService(self.repo).page(tenant_id, customer, zone, limit=TIMELINE_LIMIT)
         body["timeline"], body["timeline_next_cursor"] = page["items"], page["next_cursor"]
@@ -145,7 +169,7 @@ class CustomerService:
                     self.triggers.on_tags_added(tenant, customer_id, added)
                 except SiyuError as exc:
                     logger.warning("tag trigger failed", extra={"code": exc.code})
-            return updated
+            return self._with_referrers(tenant.tenant_id, [updated])[0]
         raise ConflictError("the customer kept changing; try again")
 
     def _mirror(
@@ -175,22 +199,25 @@ class CustomerService:
     def erase(self, tenant: Tenant, customer_id: str) -> dict[str, Any]:
         """Erase a customer's personal data everywhere Siyu stores it, and their words (PIPL).
 
-        The walk: the referral code; the customer's touches in the buckets of every plan version they were enrolled
-        in, and their id in the staff tasks those touches and their replies made (a follow-up task about them alone
-        goes whole); then their partition — profile, facts and the whole timeline, enrollments, quota, silence
-        timers — at most ``ERASE_MAX_ITEMS`` items a call, the profile last, with tombstones (no identifier) for
-        their aliases so WeCom's late retries do not re-create them. A call that stops early answers
-        ``"erased": false``; calling again resumes (every step is idempotent). Day counters stay: anonymous counts."""
+        The walk: the referral code (its id is random and names no one, so those it brought keep it; the code
+        goes, here and at WeCom, and with it their displayed referrer; the link goes with the partition); the
+        customer's touches in the buckets of every plan version they were enrolled in, and their id in the staff
+        tasks those touches and their replies made (a follow-up task about them alone goes whole); then their
+        partition — profile, facts and the whole timeline, enrollments, quota, silence timers — at most
+        ``ERASE_MAX_ITEMS`` items a call, the profile last, with tombstones (no identifier) for their aliases so
+        WeCom's late retries do not re-create them. A call that stops early answers ``"erased": false``; calling
+        again resumes (every step is idempotent). Day counters stay: anonymous counts."""
         tid = tenant.tenant_id
         customer = self.get(tid, customer_id)
         erased_at = int(self.clock.now().timestamp())
         refs = {tuple(ref.split(":", 1)) for ref in customer.aliases}
         refs |= {("ext", tenant.hmac_hex("ext:" + ext)) for ext in customer.external_userids}
         tombstones = [Alias(kind, digest, "", erased_at) for kind, digest in sorted(refs)]
-        referral = self.repo.get_channel(tid, "rf_" + customer_id[1:])
+        referral = self._referral_code(tid, customer_id)
         referred = 0
-        if referral is not None:  # those it brought first: a resumed erasure finds the code until it is gone
-            referred = self._forget_referrer(tenant, referral.channel_id)
+        if referral is not None:  # a resumed erasure finds the code until it is gone
+            if referral.channel_id == _legacy_code(customer_id):  # its id names the customer: rewrite it first
+                referred = self._forget_referrer(tenant, referral.channel_id)
             try:
                 if referral.config_id:
                     creds = WeComCredentials(tid, tenant.corp_id, tenant.wecom_secret)
@@ -212,11 +239,21 @@ class CustomerService:
             "referred_customers_unlinked": referred,
         }
 
+    def _referral_code(self, tenant_id: str, customer_id: str) -> Channel | None:
+        """The customer's referral code: the one their partition links to, else one made before codes had random
+        ids (``rf_<cid>``, still on older tables)."""
+        code_id = self.repo.referral_code_of(tenant_id, customer_id)
+        for channel_id in ([code_id] if code_id else []) + [_legacy_code(customer_id)]:
+            channel = self.repo.get_channel(tenant_id, channel_id)
+            if channel is not None and channel.kind == "referral" and channel.referrer_customer_id == customer_id:
+                return channel
+        return None
+
     def _forget_referrer(self, tenant: Tenant, channel_id: str) -> int:
-        """Customers who came through the erased customer's referral code keep their own record, but no longer
-        name the referrer: ``referrer_customer_id`` goes, and the code's id becomes ``rf_erased`` in their
-        attribution and in the staff-day counter it was counted under. Found by source channel (the customers the
-        code created); returns how many changed."""
+        """Legacy codes only (``rf_<cid>``). Customers who came through the erased customer's referral code keep
+        their own record, but no longer name the referrer: ``referrer_customer_id`` goes, and the code's id becomes
+        ``rf_erased`` in their attribution and in the staff-day counter it was counted under. Found by source
+        channel (the customers the code created; one re-added through it is not found); returns how many changed."""
         tid, changed, cursor = tenant.tenant_id, 0, None
         for _ in range(10_000):
             page = self.repo.list_customers(tid, CustomerFilter(channel_id=channel_id), cursor=cursor, limit=100)

@@ -151,7 +151,6 @@ class IntakeService:
         tid = tenant.tenant_id
         channel = snap.channel
         channel_id = channel.channel_id if channel else None
-        referrer = channel.referrer_customer_id if channel and channel.kind == "referral" else None
         tags = frozenset(t.tag_id for t in channel.tags) if channel else frozenset()
         at = iso_local(ev.create_time, tenant.zone)
         now = iso_of(self.clock.now(), tenant.zone)
@@ -185,7 +184,6 @@ class IntakeService:
                 ev=ev,
                 digest=digest,
                 channel_id=channel_id,
-                referrer_customer_id=referrer,
                 profile=profile,
                 tags=tags,
                 at=at,

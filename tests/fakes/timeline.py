@@ -37,6 +37,20 @@ class FakeTimelineStoreMixin:
             self._month_items: dict[tuple[str, str], dict[str, list[Entry]]] = {}
         return self._month_items
 
+    def _referrals(self) -> dict[tuple[str, str], str]:
+        """The referral link item of each customer partition: (tenant, customer) -> referral code id."""
+        if not hasattr(self, "_referral_links"):
+            self._referral_links: dict[tuple[str, str], str] = {}
+        return self._referral_links
+
+    def claim_referral_code(self, tenant_id: str, customer_id: str, channel_id: str) -> str:
+        with self.lock:
+            return self._referrals().setdefault((tenant_id, customer_id), channel_id)
+
+    def referral_code_of(self, tenant_id: str, customer_id: str) -> str | None:
+        with self.lock:
+            return self._referrals().get((tenant_id, customer_id))
+
     def _items_of(self, tenant_id: str, customer_id: str) -> list[TimelineItem]:
         items = [
             TimelineItem(k.fact_sk(t, d), (Entry(t, f.type, f.at, f.userid, f.channel_id, f.detail, d),))
@@ -149,6 +163,11 @@ class FakeTimelineStoreMixin:
             roster = self._roster()  # the plans' listings name the customer too
             for entry in [r for r in roster if r[0] == tenant_id and r[2] == customer_id]:
                 roster.discard(entry)
+                deleted += 1
+            if (tenant_id, customer_id) in self._referrals():
+                if deleted >= max_items:
+                    return -1 - deleted
+                del self._referrals()[(tenant_id, customer_id)]
                 deleted += 1
             for held in partitions:
                 for item_key in list(held):

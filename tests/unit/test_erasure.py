@@ -62,7 +62,8 @@ def play(env: Env) -> tuple[str, str, str]:
     channel = make_channel(env, plan_id=plan.plan_id)
     fields, result = env.scan(channel.state)
     cid, ext = result.customer_id, fields["ExternalUserID"]
-    other = env.scan(channel.state)[1].customer_id
+    other_fields, other_result = env.scan(channel.state)
+    other = other_result.customer_id
     group = env.svc.tags.create_group(env.tenant, name="意向", exclusive=False, tags=["高意向"])
     env.svc.customers.change_tags(env.tenant, cid, add=[group.tags[0].tag_id], remove=[], actor="zhang")
     listed = env.svc.sop.tasks("unit", userid=None, status=None, due_from=None, due_to=None, limit=100)
@@ -73,8 +74,14 @@ def play(env: Env) -> tuple[str, str, str]:
     _event(env, {"event_id": "k-1", "type": "checkin", "customer_id": cid, "streak": 2})
     _event(env, {"event_id": "x-1", "type": "custom", "customer_id": cid, "name": "看完直播"})
     code = env.svc.channels.referral_for(env.tenant, cid, {})
+    assert cid[1:] not in code.channel_id  # the code's id (its WeCom state) names no one
     referred = env.scan(code.state)[1].customer_id  # a friend the customer brought (老带新)
-    assert env.svc.customers.get("unit", referred).referrer_customer_id == cid
+    assert env.svc.customers.detail("unit", referred)["referrer_customer_id"] == cid
+    other_ext, owner = other_fields["ExternalUserID"], env.svc.customers.get("unit", other).owner_userid
+    assert env.event("del_follow_user", userid=owner, external_userid=other_ext)[1].outcome == "lost"
+    env.clock.advance(minutes=5)
+    again = env.scan(code.state, external_userid=other_ext)[1]  # the bystander re-added through the code
+    assert again.customer_id == other and again.outcome == "readd"
     return cid, ext, other
 
 
@@ -86,15 +93,20 @@ def test_erasure_leaves_nothing_that_names_the_customer(story: Story) -> None:
     }
     before = story.everything()
     assert cid in before and ext in before and cid[1:] in before  # the search finds what it looks for
+    code_id = story.store.referral_code_of("unit", cid)
+    assert code_id is not None and code_id in before
     result = story.svc.customers.erase(story.tenant, cid)
     assert result["erased"] is True and result["tasks_updated"] == 2 and result["referral_channel_deleted"]
     after = story.everything()
     assert [m for m in (cid, cid[1:], ext, WORDS, "多少钱") if m in after] == []
     assert other in after and story.svc.customers.get("unit", other).customer_id == other
-    assert result["referred_customers_unlinked"] == 1
+    assert result["referred_customers_unlinked"] == 0  # nothing stored named the referrer: nothing to rewrite
+    assert story.store.get_channel("unit", code_id) is None and story.store.referral_code_of("unit", cid) is None
     [friend] = [c for c in story.svc.customers.find("unit", CustomerFilter(), cursor=None, limit=10).items
-                if c.source_channel_id == "rf_erased"]  # fmt: skip
-    assert friend.referrer_customer_id is None and [t.channel_id for t in friend.touches] == ["rf_erased"]
+                if c.source_channel_id == code_id]  # fmt: skip
+    assert friend.referrer_customer_id is None and [t.channel_id for t in friend.touches] == [code_id]
+    readded = story.svc.customers.detail("unit", other)
+    assert readded["referrer_customer_id"] is None and code_id in [t["channel_id"] for t in readded["touches"]]
     with pytest.raises(NotFoundError):  # a repeat: nothing left to erase, nothing changes
         story.svc.customers.erase(story.tenant, cid)
     assert story.everything() == after

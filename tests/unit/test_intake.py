@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
+import pytest
+
+from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Stage
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import WelcomeOutcome
@@ -228,8 +232,33 @@ def test_referral_code_attributes_to_the_referrer(env: Env) -> None:
     ref = env.svc.channels.referral_for(env.tenant, referrer.customer_id, {})
     _, friend = env.scan(ref.state)
     c = _customer(env, friend.customer_id)
-    assert c.referrer_customer_id == referrer.customer_id and c.source_channel_id == ref.channel_id
+    # Stored: the code's random id alone (intentionally no referrer id); shown: the referrer, read from the code.
+    assert c.referrer_customer_id is None and c.source_channel_id == ref.channel_id
+    assert referrer.customer_id[1:] not in ref.channel_id and len(ref.state) <= 30
+    assert env.svc.customers.detail("unit", friend.customer_id)["referrer_customer_id"] == referrer.customer_id
     assert env.svc.channels.referral_for(env.tenant, referrer.customer_id, {}).config_id == ref.config_id
+
+
+def test_a_referral_code_raced_for_is_registered_once(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two first calls: the conditional claim gives both the same id, and the channel's conditional create keeps
+    one code; the call that loses answers with the winner's code."""
+    _, referrer = env.scan(make_channel(env).state)
+    cid = referrer.customer_id
+    assert env.store.claim_referral_code("unit", cid, "rf_rival") == "rf_rival"  # a rival call claimed first
+    assert env.store.claim_referral_code("unit", cid, "rf_late") == "rf_rival"  # the first claim holds
+    create = env.store.create_channel
+
+    def rival_registers_first(tenant_id: str, channel: Channel) -> None:
+        create(tenant_id, replace(channel, config_id="rival-way"))
+        create(tenant_id, channel)
+
+    monkeypatch.setattr(env.store, "create_channel", rival_registers_first)
+    code = env.svc.channels.referral_for(env.tenant, cid, {})
+    assert code.channel_id == "rf_rival" and code.config_id == "rival-way"
+    monkeypatch.setattr(env.store, "create_channel", create)
+    assert env.svc.channels.referral_for(env.tenant, cid, {}) == code
+    listed = env.svc.channels.list("unit", kind="referral", cursor=None, limit=10).items
+    assert [ch.channel_id for ch in listed] == ["rf_rival"]
 
 
 def test_unhandled_events_are_recorded_as_ignored_once(env: Env) -> None:

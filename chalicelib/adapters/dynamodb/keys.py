@@ -12,6 +12,7 @@ def tenant_pk(tenant_id: str) -> str:
 
 TENANT_SK = "TENANT"
 PROFILE_SK = "PROFILE"
+REFERRAL_SK = "REFERRAL"  # in the customer's partition: the id of their referral code (老带新), erased with them
 ALIAS_SK = "ID"
 STAFF_PREFIX = "STAFF#"
 TOKEN_PREFIX = "TOKEN#"

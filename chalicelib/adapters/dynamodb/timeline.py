@@ -4,6 +4,7 @@ Keys (all in the customer's partition ``T#<tid>#C#<cid>``, under the one prefix 
 - an entry item: ``F#<time:010d>#<suffix>`` (intake facts, tag changes, business events, enrollments, exits,
   skipped touches), one ``doc`` as facts have;
 - the month quota item: ``F#<month end>#Q#<YYYY-MM>``, counters ``m`` / ``d#…`` and list ``tl`` of sent touches.
+Beside them, outside the timeline's prefix, ``REFERRAL``: the id of the customer's referral code (老带新).
 """
 
 from __future__ import annotations
@@ -206,11 +207,30 @@ class TimelineStoreMixin:
         item = self._call("get_item", Key=key, ConsistentRead=True).get("Item", {})
         return "monthly_limit" if int(item.get("m", {}).get("N", "0")) >= month_cap else "cap"
 
+    # --- the referral link (老带新) ----------------------------------------------------------------------------
+
+    def claim_referral_code(self, tenant_id: str, customer_id: str, channel_id: str) -> str:
+        """The id of the customer's referral code: ``channel_id`` if this call claims it (a conditional put in
+        their own partition), else the one claimed before, so concurrent first calls agree on one code."""
+        key = {"pk": _s(k.customer_pk(tenant_id, customer_id)), "sk": _s(k.REFERRAL_SK)}
+        item = {**key, "kind": _s("referral"), "channel_id": _s(channel_id)}
+        if self._conditional("put_item", Item=item, ConditionExpression="attribute_not_exists(pk)"):
+            return channel_id
+        held = self.referral_code_of(tenant_id, customer_id)
+        if held is None:  # claimed and erased in between
+            raise ConflictError("the customer's referral code changed; try again")
+        return held
+
+    def referral_code_of(self, tenant_id: str, customer_id: str) -> str | None:
+        key = {"pk": _s(k.customer_pk(tenant_id, customer_id)), "sk": _s(k.REFERRAL_SK)}
+        item = self._call("get_item", Key=key, ConsistentRead=True).get("Item")
+        return item["channel_id"]["S"] if item else None
+
     # --- erasure ----------------------------------------------------------------------------------------------
 
     def rename_counter(self, tenant_id: str, userid: str, date: str, old: str, new: str) -> bool:
-        """Fold a staff-day counter attribute into another (``c#rf_<cid>`` into ``c#rf_erased``): one UpdateItem,
-        only while the old attribute is there, so a repeat changes nothing."""
+        """Fold a staff-day counter attribute into another (a legacy ``c#rf_<cid>`` into ``c#rf_erased``): one
+        UpdateItem, only while the old attribute is there, so a repeat changes nothing."""
         try:
             self._call(
                 "update_item",
