@@ -137,3 +137,21 @@ def test_a_counter_is_folded_into_another_once(store: Any) -> None:
     assert not store.rename_counter("acme", "li", "2026-12-01", "c#rf_x", "c#rf_erased")  # no such day
     snap = store.load_intake("acme", IntakeKeys("e1", None, "zhang", "2026-12-01", include_alias=False))
     assert snap.counters == {"adds": 1, "c#rf_erased": 3}
+
+
+def test_a_referral_link_is_claimed_once_and_erased_with_the_partition(store: Any) -> None:
+    """The customer → referral code link: the first claim holds (a repeat or a rival gets its id back), only the
+    customer's own partition holds it, and erasing the partition removes it (counted as one of its items)."""
+    _seed(store)
+    _seed(store, "c2")
+    assert store.referral_code_of("acme", "c1") is None
+    assert store.claim_referral_code("acme", "c1", "rf_a") == "rf_a"
+    assert store.claim_referral_code("acme", "c1", "rf_b") == "rf_a"  # a rival or a repeat: the first claim
+    assert store.referral_code_of("acme", "c1") == "rf_a" and store.referral_code_of("acme", "c2") is None
+    assert store.referral_code_of("other", "c1") is None  # tenants never meet
+    store.put_entry("acme", "c1", "x0", Entry(T0, "custom", AT))
+    assert store.erase_customer("acme", "c1", tombstones=[], max_items=1) == -1 - 1
+    assert store.referral_code_of("acme", "c1") is not None or store.timeline_items("acme", "c1", below="~")[0]
+    assert store.erase_customer("acme", "c1", tombstones=[]) == 2  # the rest: the link or the entry, the profile
+    assert store.referral_code_of("acme", "c1") is None
+    assert store.claim_referral_code("acme", "c2", "rf_c") == "rf_c"
