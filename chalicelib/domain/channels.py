@@ -1,7 +1,8 @@
 """Channels (渠道活码): a QR code per source, its staff assignment, welcome message (欢迎语) and auto-tags.
 
 The channel id doubles as the WeCom ``state`` (≤ 30 chars), so the callback finds its channel with one key read.
-Referral channels (老带新) carry the referrer's customer id and the prefix ``rf``.
+Referral channels (老带新) carry the referrer's customer id and the prefix ``rf``; their id is random (``rf_<random>``)
+so the records of those they bring name no one. Older codes were ``rf_<cid>`` (see ``legacy_referral_id``).
 """
 
 from __future__ import annotations
@@ -112,6 +113,15 @@ class Channel:
 
     def full_today(self, today: str) -> frozenset[str]:
         return frozenset(self.full) if self.full_date == today else frozenset()
+
+
+def legacy_referral_id(customer_id: str) -> str:
+    """The id a customer's referral code had before ids were random: it named them (erasure still rewrites it)."""
+    return "rf_" + customer_id[1:]
+
+
+def is_referral_of(channel: Channel, customer_id: str) -> bool:
+    return channel.kind == "referral" and channel.referrer_customer_id == customer_id
 
 
 def message_from_json(data: dict[str, Any] | None) -> Message:

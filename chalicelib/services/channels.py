@@ -10,6 +10,8 @@ from chalicelib.domain.channels import (
     Channel,
     check_assignment,
     code_users,
+    is_referral_of,
+    legacy_referral_id,
     message_from_json,
 )
 from chalicelib.domain.clock import iso_of, local_date
@@ -147,9 +149,10 @@ class ChannelService:
         registers that same id, and the channel's own conditional create keeps one."""
         tid = tenant.tenant_id
         claimed = self.repo.referral_code_of(tid, customer_id)
-        existing = self.repo.get_channel(tid, claimed) if claimed else None
-        if existing is not None:
-            return existing
+        for code_id in [claimed] if claimed else [legacy_referral_id(customer_id)]:  # a legacy code stays theirs
+            existing = self.repo.get_channel(tid, code_id)
+            if existing is not None and is_referral_of(existing, customer_id):
+                return existing
         customer = self.repo.get_customer(tid, customer_id)
         if customer is None:
             raise NotFoundError(f"customer {customer_id} does not exist")

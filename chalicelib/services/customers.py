@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.channels import Channel
+from chalicelib.domain.channels import Channel, is_referral_of, legacy_referral_id
 from chalicelib.domain.clock import iso_of, utc_key
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, Fact
@@ -34,11 +34,6 @@ UTC_ZONE = ZoneInfo("UTC")
 TIMELINE_LIMIT = 50  # the detail's first page; the rest through GET …/timeline
 ERASED_REFERRAL = "rf_erased"  # what a deleted legacy (rf_<cid>) code becomes in the records of those it brought
 ERASE_MAX_ITEMS = 2000  # partition items one erasure call deletes; a longer history takes further calls
-
-
-def _legacy_code(customer_id: str) -> str:
-    """The id referral codes had before it was random: it named the customer."""
-    return "rf_" + customer_id[1:]
 
 
 class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, TimelineRepo, Protocol):
@@ -213,11 +208,11 @@ class CustomerService:
         refs = {tuple(ref.split(":", 1)) for ref in customer.aliases}
         refs |= {("ext", tenant.hmac_hex("ext:" + ext)) for ext in customer.external_userids}
         tombstones = [Alias(kind, digest, "", erased_at) for kind, digest in sorted(refs)]
-        referral = self._referral_code(tid, customer_id)
+        codes = self._referral_codes(tid, customer_id)
         referred = 0
-        if referral is not None:  # a resumed erasure finds the code until it is gone
-            if referral.channel_id == _legacy_code(customer_id):  # its id names the customer: rewrite it first
-                referred = self._forget_referrer(tenant, referral.channel_id)
+        for referral in codes:  # a resumed erasure finds a code until it is gone
+            if referral.channel_id == legacy_referral_id(customer_id):  # its id names the customer: rewrite it
+                referred += self._forget_referrer(tenant, referral.channel_id)
             try:
                 if referral.config_id:
                     creds = WeComCredentials(tid, tenant.corp_id, tenant.wecom_secret)
@@ -235,19 +230,17 @@ class CustomerService:
             "erased": done,
             "items_deleted": deleted + touches,
             "tasks_updated": tasks,
-            "referral_channel_deleted": referral is not None,
+            "referral_channel_deleted": bool(codes),
             "referred_customers_unlinked": referred,
         }
 
-    def _referral_code(self, tenant_id: str, customer_id: str) -> Channel | None:
-        """The customer's referral code: the one their partition links to, else one made before codes had random
-        ids (``rf_<cid>``, still on older tables)."""
+    def _referral_codes(self, tenant_id: str, customer_id: str) -> list[Channel]:
+        """The customer's referral code: the one their partition links to, and one made before codes had random
+        ids (``rf_<cid>``, on older tables) if it is still there."""
         code_id = self.repo.referral_code_of(tenant_id, customer_id)
-        for channel_id in ([code_id] if code_id else []) + [_legacy_code(customer_id)]:
-            channel = self.repo.get_channel(tenant_id, channel_id)
-            if channel is not None and channel.kind == "referral" and channel.referrer_customer_id == customer_id:
-                return channel
-        return None
+        ids = dict.fromkeys(([code_id] if code_id else []) + [legacy_referral_id(customer_id)])
+        found = [self.repo.get_channel(tenant_id, channel_id) for channel_id in ids]
+        return [c for c in found if c is not None and is_referral_of(c, customer_id)]
 
     def _forget_referrer(self, tenant: Tenant, channel_id: str) -> int:
         """Legacy codes only (``rf_<cid>``). Customers who came through the erased customer's referral code keep

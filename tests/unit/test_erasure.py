@@ -5,11 +5,12 @@ words, the bystander is whole, a long history is erased in calls that resume, an
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from typing import Any
 
 import pytest
 
+from chalicelib.domain.channels import Assignment, Channel
 from chalicelib.domain.events_business import sign
 from chalicelib.errors import NotFoundError
 from chalicelib.ports import CustomerFilter
@@ -142,3 +143,26 @@ def test_every_run_of_a_re_entered_plan_is_erased_not_only_the_last(story: Story
     assert len({e["detail"]["bucket"] for e in touches}) == 2  # two runs, two buckets
     story.svc.customers.erase(story.tenant, cid)
     assert cid not in story.everything()
+
+
+def test_a_legacy_referral_code_that_names_the_customer_is_kept_then_rewritten(story: Story) -> None:
+    """Codes made before ids were random are ``rf_<cid>``, with no link, and those they brought stored the
+    referrer: the code stays the customer's (no second code), and erasure rewrites it to ``rf_erased`` in the
+    records of those it brought (the old walk, kept for these codes)."""
+    cid = story.scan(make_channel(story).state)[1].customer_id
+    legacy = Channel(channel_id="rf_" + cid[1:], name="老带新", source="referral", kind="referral",
+                     referrer_customer_id=cid, assignment=Assignment(userids=("zhang",)), version=1)  # fmt: skip
+    legacy = story.svc.channels._register(story.tenant, legacy)  # as an older release made it
+    friend_id = story.scan(legacy.state)[1].customer_id
+    friend = story.store.get_customer("unit", friend_id)
+    assert friend is not None
+    story.store.save_customer("unit", replace(friend, referrer_customer_id=cid, version=friend.version + 1),
+                              expected_version=friend.version)  # fmt: skip
+    assert story.svc.channels.referral_for(story.tenant, cid, {}) == legacy
+    assert story.store.referral_code_of("unit", cid) is None
+    result = story.svc.customers.erase(story.tenant, cid)
+    assert result["erased"] and result["referral_channel_deleted"] and result["referred_customers_unlinked"] == 1
+    assert cid[1:] not in story.everything()
+    friend = story.store.get_customer("unit", friend_id)
+    assert friend is not None and friend.referrer_customer_id is None and friend.source_channel_id == "rf_erased"
+    assert [t.channel_id for t in friend.touches] == ["rf_erased"]
