@@ -146,8 +146,22 @@ def _everything(api: Api) -> str:
     return json.dumps(dump, ensure_ascii=False, default=str)
 
 
+def _readd_through(api: Api, token: str, customer_id: str, state: str) -> None:
+    """The customer deletes their staff member, then adds again by scanning ``state`` (an existing customer: the
+    code does not create them, it only shows in their touches, their fact and that day's count)."""
+    ext = api.call("GET", f"/t/{TENANT}/customers/{customer_id}", token=token).json["external_userid"]
+    lost = api.callback(TENANT, api.sandbox.world.event(CORP, "del_follow_user", userid="zhang", external_userid=ext))
+    assert lost.status_code == 200, lost.body
+    api.clock.advance(seconds=30)
+    again = api.scan(state, external_userid=ext)[1].json
+    assert again["customer_id"] == customer_id and again["outcome"] == "readd", again
+
+
 def test_erasure_leaves_nothing_that_names_the_customer_or_holds_their_words(api: Api) -> None:
     token, cid, fields, other = _story(api)
+    code = api.call("POST", f"/t/{TENANT}/customers/{cid}/referral-channel", {}, token).json  # the same code again
+    assert cid[1:] not in code["state"]
+    _readd_through(api, token, other, code["state"])  # the bystander comes back through the code (老带新)
     profile = api.call("GET", f"/t/{TENANT}/customers/{cid}", token=token).json
     before = _everything(api)
     marks = [cid, cid[1:], fields["ExternalUserID"], profile["name"], WORDS, "多少钱"]
@@ -158,9 +172,13 @@ def test_erasure_leaves_nothing_that_names_the_customer_or_holds_their_words(api
     after = _everything(api)
     assert [m for m in marks if m in after] == []
     assert api.call("GET", f"/t/{TENANT}/customers/{other}", token=token).status_code == 200
-    assert other in after and erased.json["referred_customers_unlinked"] == 1
-    friends = api.call("GET", f"/t/{TENANT}/customers?channel=rf_erased", token=token).json["items"]
+    # Nothing stored named the referrer (the code's id is random), so nothing was rewritten; the code is gone.
+    assert other in after and erased.json["referred_customers_unlinked"] == 0 and code["state"] in after
+    assert api.call("GET", f"/t/{TENANT}/channels/{code['channel_id']}", token=token).status_code == 404
+    friends = api.call("GET", f"/t/{TENANT}/customers?channel={code['state']}", token=token).json["items"]
     assert len(friends) == 1 and friends[0]["referrer_customer_id"] is None  # their own record stays
+    back = api.call("GET", f"/t/{TENANT}/customers/{other}", token=token).json
+    assert code["state"] in [t["channel_id"] for t in back["touches"]] and back["referrer_customer_id"] is None
     # A repeat finds nothing to erase and changes nothing.
     assert api.call("DELETE", f"/t/{TENANT}/customers/{cid}", token=token).status_code == 404
     assert _everything(api) == after
