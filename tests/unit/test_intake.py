@@ -10,7 +10,7 @@ import pytest
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Stage
 from chalicelib.domain.tenants import Tenant
-from chalicelib.ports import WelcomeOutcome
+from chalicelib.ports import CustomerFilter, WelcomeOutcome
 from tests.unit.conftest import CORP, Env, make_channel
 
 
@@ -236,6 +236,8 @@ def test_referral_code_attributes_to_the_referrer(env: Env) -> None:
     assert c.referrer_customer_id is None and c.source_channel_id == ref.channel_id
     assert referrer.customer_id[1:] not in ref.channel_id and len(ref.state) <= 30
     assert env.svc.customers.detail("unit", friend.customer_id)["referrer_customer_id"] == referrer.customer_id
+    listed = env.svc.customers.find("unit", CustomerFilter(channel_id=ref.channel_id), cursor=None, limit=10).items
+    assert [c.referrer_customer_id for c in listed] == [referrer.customer_id]
     assert env.svc.channels.referral_for(env.tenant, referrer.customer_id, {}).config_id == ref.config_id
 
 
