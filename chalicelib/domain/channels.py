@@ -121,6 +121,7 @@ def legacy_referral_id(customer_id: str) -> str:
 
 
 def is_referral_of(channel: Channel, customer_id: str) -> bool:
+    """Whether this is the customer's referral code (a legacy id is only theirs if the code says so)."""
     return channel.kind == "referral" and channel.referrer_customer_id == customer_id
 
 
