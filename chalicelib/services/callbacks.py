@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from chalicelib.domain.events import event_from_fields
 from chalicelib.domain.tenants import Tenant
-from chalicelib.errors import InvalidError, NotFoundError
+from chalicelib.errors import CallbackSignatureError, InvalidError
 from chalicelib.observability import count, logger
 from chalicelib.ports import TenantRepository
 from chalicelib.services.intake import IntakeResult, IntakeService
@@ -50,29 +52,51 @@ def _required(params: dict[str, str], *names: str) -> list[str]:
     return [params[n] for n in names]
 
 
+def _stand_in() -> Tenant:
+    """A tenant no one holds the keys of: an unknown tenant id goes through the very checks a real tenant's
+    callback does and fails its signature, so the answer never tells whether the tenant exists."""
+    alphabet = string.ascii_letters + string.digits
+    return Tenant(
+        tenant_id="",
+        name="",
+        corp_id="",
+        timezone="UTC",
+        wecom_token=secrets.token_hex(16),
+        wecom_aes_key="".join(secrets.choice(alphabet) for _ in range(43)),
+        wecom_secret="",
+        salt=secrets.token_hex(16),
+        created_at="",
+    )
+
+
 class CallbackService:
     def __init__(self, tenants: TenantCache, codec: CallbackCodec, intake: IntakeService) -> None:
         self.tenants = tenants
         self.codec = codec
         self.intake = intake
 
-    def _tenant(self, tenant_id: str) -> Tenant:
-        tenant = self.tenants.get(tenant_id)
-        if tenant is None:
-            raise NotFoundError(f"tenant {tenant_id} does not exist")
-        return tenant
+    def _tenant(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
 
     def verify_url(self, tenant_id: str, params: dict[str, str]) -> str:
         """GET: prove we own the URL by decrypting echostr (the reply is the bare plaintext)."""
-        tenant = self._tenant(tenant_id)
         sig, ts, nonce, echostr = _required(params, "msg_signature", "timestamp", "nonce", "echostr")
-        return self.codec.verify_url(tenant, msg_signature=sig, timestamp=ts, nonce=nonce, echostr=echostr)
+        tenant = self._tenant(tenant_id)
+        plain = self.codec.verify_url(
+            tenant or _stand_in(), msg_signature=sig, timestamp=ts, nonce=nonce, echostr=echostr
+        )
+        if tenant is None:
+            raise CallbackSignatureError("msg_signature does not match")
+        return plain
 
     def receive(self, tenant_id: str, params: dict[str, str], body: bytes) -> IntakeResult:
-        """POST: authenticate, decrypt and parse the event, then apply it (idempotently)."""
-        tenant = self._tenant(tenant_id)
+        """POST: authenticate, decrypt and parse the event, then apply it (idempotently). An unknown tenant is
+        answered exactly as a real one whose signature fails (401), never 404: tenant ids are not enumerable."""
         sig, ts, nonce = _required(params, "msg_signature", "timestamp", "nonce")
-        fields = self.codec.open(tenant, msg_signature=sig, timestamp=ts, nonce=nonce, body=body)
+        tenant = self._tenant(tenant_id)
+        fields = self.codec.open(tenant or _stand_in(), msg_signature=sig, timestamp=ts, nonce=nonce, body=body)
+        if tenant is None:
+            raise CallbackSignatureError("msg_signature does not match")
         result = self.intake.handle(tenant, event_from_fields(fields))
         count(f"ContactEvent.{result.outcome}")
         logger.debug("callback handled", extra={"tenant": tenant_id, "outcome": result.outcome})
