@@ -117,8 +117,11 @@ def bearer(request: Any) -> str | None:
 
 
 def body_required(spec: RouteSpec) -> bool:
-    """A PUT replaces, so it needs a body; otherwise one is needed only if its schema requires fields."""
-    return spec.body is not None and (spec.method == "PUT" or bool(schemas.schema(spec.body).get("required")))
+    """A PUT replaces, so it needs a body; otherwise one is needed only if its schema requires something in it."""
+    if spec.body is None:
+        return False
+    declared = schemas.schema(spec.body)
+    return spec.method == "PUT" or bool(declared.get("required")) or declared.get("minProperties", 0) > 0
 
 
 def parse_json(request: Any, *, required: bool = False) -> Any:

@@ -48,15 +48,17 @@ def _not_allowed(allow: str) -> Callable[..., Response]:
 
 def install(app: Chalice) -> None:
     """Register, after every real route: each known path's other methods (405) and the catch-alls (404)."""
+    allowed: dict[str, str] = {}
     for index, (path, views) in enumerate(list(app.routes.items())):
-        allow = ", ".join(sorted(views))
+        allowed[path] = ", ".join(sorted(views))
         others = [method for method in METHODS if method not in views]
-        app.route(path, methods=others, content_types=ANY_TYPE, name=f"not_allowed_{index}")(_not_allowed(allow))
+        view = _not_allowed(allowed[path])
+        app.route(path, methods=others, content_types=ANY_TYPE, name=f"not_allowed_{index}")(view)
     app.route("/", methods=list(METHODS), content_types=ANY_TYPE, name="no_route_0")(_no_route)
     for depth in range(1, MAX_DEPTH + 1):
         path = "/" + "/".join(f"{{p{i}}}" for i in range(1, depth + 1))
         app.route(path, methods=list(METHODS), content_types=ANY_TYPE, name=f"no_route_{depth}")(_no_route)
-    app.register_middleware(_error_shape(app), "http")
+    app.register_middleware(_error_shape(app, allowed), "http")
 
 
 # Chalice's own error codes (its error_response and ChaliceViewError bodies) → ours.
@@ -69,7 +71,10 @@ _CHALICE_ERRORS: dict[int, type[SiyuError]] = {
 }
 
 
-def _error_shape(app: Chalice) -> Callable[[Any, Callable[[Any], Response]], Response]:
+def _error_shape(app: Chalice, allowed: dict[str, str]) -> Callable[[Any, Callable[[Any], Response]], Response]:
+    """``allowed``: each real path's methods; Chalice's own 405 (a method no view is registered for, such as
+    TRACE) would list the 405 views too."""
+
     def middleware(request: Any, get_response: Callable[[Any], Response]) -> Response:
         try:
             response = get_response(request)
@@ -79,27 +84,29 @@ def _error_shape(app: Chalice) -> Callable[[Any, Callable[[Any], Response]], Res
         body = response.body
         if not (isinstance(body, dict) and "Code" in body):
             return response
-        return _translate(app, request, response)
+        return _translate(app, allowed, request, response)
 
     return middleware
 
 
-def _translate(app: Chalice, request: Any, response: Response) -> Response:
+def _translate(app: Chalice, allowed: dict[str, str], request: Any, response: Response) -> Response:
     """One of Chalice's ``{"Code", "Message"}`` bodies as ours; its message is not kept (it quotes headers)."""
     status = response.status_code
+    resource = request.context.get("resourcePath", "")
+    if status == 405 and resource not in allowed:
+        status = 404  # an odd method on a path no route has is still an unknown path
     kind = _CHALICE_ERRORS.get(status)
     if kind is None:
         logger.error("chalice error", extra={"status": status})
         return error_response(SiyuError("internal error"))
     if kind is UnsupportedMediaTypeError:
-        entry = app.routes.get(request.context.get("resourcePath", ""), {}).get(request.method)
+        entry = app.routes.get(resource, {}).get(request.method)
         accepted = ", ".join(entry.content_types) if entry is not None else "application/json"
         error: SiyuError = UnsupportedMediaTypeError(f"send the body as {accepted}")
     elif kind is MethodNotAllowedError:
-        error = MethodNotAllowedError(f"this path takes {response.headers.get('Allow', '')}")
+        answer = error_response(MethodNotAllowedError(f"this path takes {allowed[resource]}"))
+        answer.headers["Allow"] = allowed[resource]
+        return answer
     else:
         error = kind({400: "bad request", 404: "no route matches this path", 413: "request body is too large"}[status])
-    answer = error_response(error)
-    if "Allow" in response.headers:
-        answer.headers["Allow"] = response.headers["Allow"]
-    return answer
+    return error_response(error)

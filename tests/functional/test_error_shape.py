@@ -91,7 +91,7 @@ def test_failed_authentication_echoes_no_credential(api: Api) -> None:
         ("status=", "is not one of"),
         ("due_from=yesterday", "date-time"),
         ("due_to=", "date-time"),
-        ("due_from=0001-01-01T00:00:00%2B08:00", "date-time"),  # a real date, but no key or clock can hold it
+        ("due_from=2026-13-01T00:00:00Z", "date-time"),
         ("limit=0", "minimum"),
         ("limit=101", "maximum"),
         ("limit=ten", "integer"),
@@ -119,6 +119,7 @@ def test_valid_queries_still_answer(api: Api) -> None:
     token = api.create_tenant()
     for path in (
         f"/t/{TENANT}/tasks?status=sent&limit=5&due_from=2026-11-01T00:00:00%2B08:00",
+        f"/t/{TENANT}/tasks?due_from=0001-01-01T00:00:00%2B08:00&due_to=9999-12-31T23:59:59-08:00",  # no UTC twin
         f"/t/{TENANT}/customers?added_from=2026-11-01&added_to=2026-12-01T00:00:00Z&limit=100&stage=new",
         f"/t/{TENANT}/plans?status=draft",
         "/admin/tenants?limit=1",
