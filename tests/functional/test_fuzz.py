@@ -26,7 +26,7 @@ from schemathesis.config import SchemathesisConfig
 from tests.functional.conftest import ADMIN, Api
 
 SCRATCH = "fuzz"
-EXAMPLES = int(os.environ.get("SIYU_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("SIYU_FUZZ_EXAMPLES", "5"))
 SEED = int(os.environ.get("SIYU_FUZZ_SEED", "20261201"))
 
 
@@ -35,10 +35,22 @@ class _Handler(ChaliceRequestHandler):
     QUERY …) with its own 501 page before Chalice sees it, and API Gateway refuses such methods itself (gateway
     responses in infra/). The fuzzer's unsupported-method check sends them; here they reach the app (405)."""
 
+    requests = 0  # answered in this process: the run's size, for the report
+    disable_nagle_algorithm = True  # headers and body leave in two writes: without it each answer waits ~40 ms
+
+    def _counted(self) -> None:
+        _Handler.requests += 1
+        self._generic_handle()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _counted
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("do_"):
-            return self._generic_handle
+            return self._counted
         raise AttributeError(name)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the fuzzer's thousands of request lines would bury a failure's report."""
 
 
 @contextmanager
@@ -54,6 +66,7 @@ def _local_server(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 SCHEMA_REFUSALS = ("request body is invalid", "invalid query parameter", "unknown query parameter")
 
 
@@ -86,6 +99,8 @@ def _run(schema: Any) -> tuple[list[str], dict[str, int]]:
     problems: list[str] = []
     scenarios: dict[str, int] = {}
     for event in schemathesis.engine.from_schema(schema).execute():
+        if isinstance(event, events.PhaseFinished):
+            print(f"fuzz: {event.phase.name} done, {_Handler.requests} requests so far", flush=True)
         if isinstance(event, events.ScenarioFinished):
             scenarios[str(event.phase)] = scenarios.get(str(event.phase), 0) + 1
             for case_id, checks in event.recorder.checks.items():
@@ -112,6 +127,11 @@ def test_fuzz_every_operation_finds_nothing(api: Api) -> None:
             "seed": SEED,
             "parameters": {"tenant_id": SCRATCH},
             "generation": {"max-examples": EXAMPLES},
+            # Each operation's undeclared methods: one ordinary, two that http.server itself would refuse. The 405
+            # answer is one generic mechanism (api/fallback.py), so all eight per operation add only time.
+            "phases": {"coverage": {"unexpected-methods": ["DELETE", "TRACE", "QUERY"]}},
+            # schemathesis's default refusals, plus 413: a schema-violating body over 256 KiB is refused for its size
+            "checks": {"negative_data_rejection": {"expected-statuses": REFUSALS}},
             "operations": [
                 {"include-path-regex": "^/admin", "headers": {"Authorization": f"Bearer {ADMIN}"}},
                 {"include-path-regex": "^/t/", "headers": {"Authorization": f"Bearer {token}"}},
