@@ -26,7 +26,7 @@ from schemathesis.config import SchemathesisConfig
 from tests.functional.conftest import ADMIN, Api
 
 SCRATCH = "fuzz"
-EXAMPLES = int(os.environ.get("SIYU_FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("SIYU_FUZZ_EXAMPLES", "20"))
 SEED = int(os.environ.get("SIYU_FUZZ_SEED", "20261201"))
 
 
