@@ -3,6 +3,7 @@ invalid query parameters all answer ``{"error": {"code", "message"}}`` JSON, and
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -150,3 +151,38 @@ def test_openapi_publishes_the_query_schemas(api: Api) -> None:
     assert cursor["schema"]["minLength"] == 1 and "pattern" in cursor["schema"]
     touch_rules = doc["paths"]["/t/{tenant_id}/settings/touch-rules"]["put"]["requestBody"]
     assert touch_rules["required"] is True  # a PUT replaces: a body is required
+
+
+def test_chalice_local_answers_the_same(api: Api) -> None:
+    """`chalice local` (make run) serves through Chalice's LocalDevServer, not the test client: same answers."""
+    import http.client
+    import threading
+
+    from chalice.config import Config
+    from chalice.local import LocalDevServer
+
+    from app import app
+
+    token = api.create_tenant()
+    server = LocalDevServer(app, Config(chalice_stage="local"), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server.server_address[1], timeout=30)
+        for method, path, status, bearer in (
+            ("GET", "/", 404, SECRET),
+            ("GET", f"/t/{TENANT}/metrics", 404, SECRET),
+            ("DELETE", "/health", 405, SECRET),
+            ("GET", f"/t/{TENANT}/tasks?status=bogus", 400, token),
+        ):
+            conn.request(method, path, headers={"Authorization": f"Bearer {bearer}", "X-Secret": SECRET})
+            resp = conn.getresponse()
+            body = resp.read()
+            assert resp.status == status, (method, path, body)
+            assert set(json.loads(body)) == {"error"} and SECRET.encode() not in body
+            assert SECRET not in str(resp.getheaders())
+            if status == 405:
+                assert resp.getheader("Allow") == "GET"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
