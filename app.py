@@ -6,7 +6,21 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib.api import admin, channels, customers, events, meta, plans, settings, sop, staff, tags, tasks, wecom
+from chalicelib.api import (
+    admin,
+    channels,
+    customers,
+    events,
+    fallback,
+    meta,
+    plans,
+    settings,
+    sop,
+    staff,
+    tags,
+    tasks,
+    wecom,
+)
 from chalicelib.jobs import lifecycle as lifecycle_jobs
 from chalicelib.jobs import sop as sop_jobs
 from chalicelib.jobs import tasks as task_jobs
@@ -30,6 +44,7 @@ for blueprint in (
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes
+fallback.install(app)  # last: 404/405 for what no route above takes, and one error shape for Chalice's own errors
 
 
 @app.middleware("all")

@@ -42,6 +42,13 @@ class PayloadTooLargeError(InvalidError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaTypeError(InvalidError):
+    """The body's Content-Type is not one the route reads (415)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class UnauthorizedError(SiyuError):
     """No or an unknown credential (401)."""
 
@@ -61,6 +68,13 @@ class NotFoundError(SiyuError):
 
     status = 404
     code = "not_found"
+
+
+class MethodNotAllowedError(SiyuError):
+    """The path exists, the method does not (405); the response's Allow header lists the methods that do."""
+
+    status = 405
+    code = "method_not_allowed"
 
 
 class ConflictError(SiyuError):

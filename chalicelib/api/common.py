@@ -1,7 +1,9 @@
 """The shape every route shares: authenticate → parse → validate → one service call → JSON response.
 
 Routes are declared through ``route`` so one registry feeds Chalice, the OpenAPI document and the table-driven
-authorization test — a new route cannot skip any of them.
+authorization test — a new route cannot skip any of them. The same declaration validates the query string
+(``query={name: JSON Schema}``, see api/query.py) and the body (``body="<schema name>"``), after authentication:
+an unauthenticated caller learns nothing about either.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 
 from chalicelib import schemas
+from chalicelib.api.query import QuerySchema, query_validator
 from chalicelib.bootstrap import services
 from chalicelib.domain.tenants import Role, TokenRecord
 from chalicelib.errors import InvalidError, PayloadTooLargeError, SiyuError
@@ -36,27 +39,36 @@ class RouteSpec:
     auth: str  # admin | tenant | wecom | public
     role: Role | None = None
     body: str | None = None
-    query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    query: QuerySchema = field(default_factory=dict)
     status: int = 200
     tag: str = ""
     idempotent: bool = False  # honours an Idempotency-Key header
+    strict_query: bool = True  # undeclared query parameters are a 400
 
 
 ROUTES: list[RouteSpec] = []
 
-PAGINATION: dict[str, dict[str, Any]] = {
+PAGINATION: QuerySchema = {
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-    "cursor": {"type": "string", "description": "next_cursor of the previous page"},
+    "cursor": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 2048,
+        "pattern": "^[A-Za-z0-9_-]+={0,2}$",
+        "description": "next_cursor of the previous page",
+    },
 }
 
 
 @dataclass
 class Ctx:
-    """What a handler gets: the request, the checked token (tenant routes) and the validated body."""
+    """What a handler gets: the request, the checked token (tenant routes), the validated body and the validated
+    query (``args``: typed, e.g. ``limit`` is an int; ``query`` is the same parameters as the text sent)."""
 
     request: Any
     token: TokenRecord | None = None
     body: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, Any] = field(default_factory=dict)
 
     @property
     def query(self) -> dict[str, str]:
@@ -104,16 +116,25 @@ def bearer(request: Any) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def parse_json(request: Any) -> Any:
+def body_required(spec: RouteSpec) -> bool:
+    """A PUT replaces, so it needs a body; otherwise one is needed only if its schema requires something in it."""
+    if spec.body is None:
+        return False
+    declared = schemas.schema(spec.body)
+    return spec.method == "PUT" or bool(declared.get("required")) or declared.get("minProperties", 0) > 0
+
+
+def parse_json(request: Any, *, required: bool = False) -> Any:
+    """The body as I-JSON (schemas.loads); an empty body is ``{}`` unless the route requires one (then a 400: a
+    PUT without a body must not reset what it replaces)."""
     raw = request.raw_body or b""
     if len(raw) > MAX_JSON_BYTES:
         raise PayloadTooLargeError(f"request body exceeds {MAX_JSON_BYTES} bytes")
     if not raw.strip():
+        if required:
+            raise InvalidError("this request needs a JSON body")
         return {}
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidError("request body is not valid JSON") from exc
+    return schemas.loads(raw)
 
 
 def route(
@@ -125,14 +146,20 @@ def route(
     auth: str,
     role: Role | None = None,
     body: str | None = None,
-    query: dict[str, dict[str, Any]] | None = None,
+    query: QuerySchema | None = None,
     status: int = 200,
     tag: str = "",
     content_types: list[str] | None = None,
     idempotent: bool = False,
+    strict_query: bool = True,
 ) -> Callable[[Callable[..., Any]], Any]:
-    spec = RouteSpec(method, path, summary, auth, role, body, query or {}, status, tag, idempotent)
+    """Declare a route. ``query`` is every query parameter it takes, each with its JSON Schema (validated, typed
+    into ``ctx.args`` and published); ``strict_query=False`` lets undeclared ones through (callers we don't control).
+    JSON routes (no ``content_types``) refuse bodies over MAX_JSON_BYTES with a 413 before anything else."""
+    spec = RouteSpec(method, path, summary, auth, role, body, query or {}, status, tag, idempotent, strict_query)
     ROUTES.append(spec)
+    check_query = query_validator(spec.query, strict=strict_query)
+    size_capped = content_types is None
 
     def decorator(fn: Callable[..., Any]) -> Any:
         def view(**raw_params: str) -> Any:
@@ -141,13 +168,16 @@ def route(
             request = bp.current_request
             try:
                 ctx = Ctx(request)
+                if size_capped and len(request.raw_body or b"") > MAX_JSON_BYTES:
+                    raise PayloadTooLargeError(f"request body exceeds {MAX_JSON_BYTES} bytes")
                 svc = services()
                 if auth == "admin":
                     check_admin(bearer(request), svc.settings.admin_token)
                 elif auth == "tenant":
                     ctx.token = svc.tenants.authenticate(params["tenant_id"], bearer(request), role or Role.VIEWER)
+                ctx.args = check_query(ctx.query)
                 if body is not None:
-                    ctx.body = schemas.validate(body, parse_json(request))
+                    ctx.body = schemas.validate(body, parse_json(request, required=body_required(spec)))
                 headers: Any = request.headers or {}
                 key = headers.get("idempotency-key") if idempotent else None
                 if key and svc.idempotency is not None:

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib import schemas
-from chalicelib.api.common import ROUTES
+from chalicelib.api.common import ROUTES, body_required
 
 ERROR = {
     "type": "object",
@@ -72,7 +72,7 @@ def document() -> dict[str, Any]:
             body_schema = {k: v for k, v in schemas.schema(spec.body).items() if k != "$schema"}
             components[title] = body_schema
             op["requestBody"] = {
-                "required": True,
+                "required": body_required(spec),
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{title}"}}},
             }
         paths.setdefault(spec.path, {})[spec.method.lower()] = op

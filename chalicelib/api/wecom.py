@@ -33,6 +33,7 @@ CALLBACK_QUERY = {name: {"type": "string"} for name in ("msg_signature", "timest
     query={**CALLBACK_QUERY, "echostr": {"type": "string"}},
     tag="wecom",
     content_types=CALLBACK_TYPES,
+    strict_query=False,  # WeCom, not us, decides what it appends to the URL
 )
 def wecom_verify(ctx: Ctx, tenant_id: str) -> Response:
     plain = services().callbacks.verify_url(tenant_id, ctx.query)
@@ -48,6 +49,7 @@ def wecom_verify(ctx: Ctx, tenant_id: str) -> Response:
     query=CALLBACK_QUERY,
     tag="wecom",
     content_types=CALLBACK_TYPES,
+    strict_query=False,  # WeCom, not us, decides what it appends to the URL
 )
 def wecom_event(ctx: Ctx, tenant_id: str) -> Response:
     result = services().callbacks.receive(tenant_id, ctx.query, ctx.request.raw_body or b"")

@@ -31,8 +31,15 @@ def iso_of(dt: datetime, zone: ZoneInfo) -> str:
 
 
 def utc_key(dt: datetime) -> str:
-    """A sortable UTC instant ("2026-11-22T03:00:00Z"): index keys use it so order is exact across DST."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A sortable UTC instant ("2026-11-22T03:00:00Z"): index keys use it so order is exact across DST.
+
+    An instant within hours of year 1 or 9999 has no UTC datetime: it clamps to the first or last one, which sorts
+    the same against every real key (a query bound such as ``added_from=0001-01-01T00:00:00+08:00`` means "all")."""
+    try:
+        at = dt.astimezone(UTC)
+    except OverflowError:
+        at = datetime.min.replace(tzinfo=UTC) if dt.year < 5000 else datetime.max.replace(tzinfo=UTC)
+    return f"{at.year:04d}-{at:%m-%dT%H:%M:%S}Z"  # %Y would drop a small year's leading zeros
 
 
 def parse_instant(value: str, zone: ZoneInfo) -> datetime:

@@ -12,6 +12,8 @@ from typing import Any
 
 from chalicelib.errors import InvalidError
 
+MAX_CREATE_TIME = 2**32 - 1  # unix seconds, early 2106: any real WeCom event is far inside
+
 ADD = "add_external_contact"
 ADD_HALF = "add_half_external_contact"
 EDIT = "edit_external_contact"
@@ -64,11 +66,14 @@ class ContactEvent:
 
 
 def event_from_fields(fields: dict[str, Any]) -> ContactEvent:
-    """Build an event from parsed callback XML fields. Missing CreateTime or a non-numeric one is invalid input."""
+    """Build an event from parsed callback XML fields. A missing, non-numeric or out-of-range CreateTime (before
+    1970 or past MAX_CREATE_TIME, where date arithmetic and keys stop working) is invalid input, even when signed."""
     try:
         create_time = int(str(fields.get("CreateTime", "")).strip())
     except ValueError as exc:
         raise InvalidError("callback event has no valid CreateTime") from exc
+    if not 0 <= create_time <= MAX_CREATE_TIME:
+        raise InvalidError("callback event's CreateTime is out of range")
     return ContactEvent(
         event=str(fields.get("Event", "")),
         change_type=str(fields.get("ChangeType", "")),

@@ -146,8 +146,8 @@ def parse_occurred_at(value: str) -> datetime | None:
 
 def event_errors(item: dict[str, Any], prefix: str, now: datetime, window: int) -> list[dict[str, str]]:
     """What a schema cannot say about one event object: who it is about (exactly one of customer_id and
-    external_userid; none for exposure) and when (a real instant with an offset, not further ahead than ``window``
-    seconds of ``now``). ``prefix`` is the event's JSON pointer in the body."""
+    external_userid; none for exposure) and when (a real instant with an offset, from 1970 and not further ahead
+    than ``window`` seconds of ``now``). ``prefix`` is the event's JSON pointer in the body."""
     errors: list[dict[str, str]] = []
     given = [n for n in ("customer_id", "external_userid") if n in item]
     if item.get("type") == EXPOSURE:
@@ -161,6 +161,8 @@ def event_errors(item: dict[str, Any], prefix: str, now: datetime, window: int) 
             errors.append({"path": f"{prefix}/occurred_at", "message": "is not an ISO-8601 time with an offset"})
         elif (at - now).total_seconds() > window:
             errors.append({"path": f"{prefix}/occurred_at", "message": "is in the future"})
+        elif at.timestamp() < 0:  # also keeps every later conversion (local day, UTC key) inside datetime's range
+            errors.append({"path": f"{prefix}/occurred_at", "message": "is before 1970"})
     return errors
 
 

@@ -2,6 +2,9 @@
 
 Each schema is loaded once with shared ``defs.schema.json`` references inlined, and compiled once on first use
 (a prebuilt validator costs ~60 µs a call; recompiling per call would cost milliseconds).
+
+``integer`` means a JSON integer as written: ``1.0`` is a number with a fraction part to every key builder and
+format string downstream, so it is refused here (JSON Schema itself would accept it).
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.errors import InvalidError
+from chalicelib.schemas.json_text import loads
+
+__all__ = ["loads", "names", "schema", "strict_validator_class", "validate"]
 
 HERE = Path(__file__).parent
 DEFS_REF = "defs.schema.json#/$defs/"
@@ -36,11 +42,22 @@ def schema(name: str) -> dict[str, Any]:
     return _inline(raw, defs)
 
 
+def _is_integer(checker: Any, value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@cache
+def strict_validator_class() -> Any:
+    """Draft 2020-12 whose ``integer`` is an int as written (not ``1.0``)."""
+    from jsonschema import Draft202012Validator, validators  # imported on first validation: keeps cold start low
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+    return validators.extend(Draft202012Validator, type_checker=checker)
+
+
 @cache
 def _validator(name: str) -> Any:
-    from jsonschema import Draft202012Validator  # imported on first validation: keeps cold start low
-
-    return Draft202012Validator(schema(name))
+    return strict_validator_class()(schema(name))
 
 
 def validate(name: str, data: Any) -> dict[str, Any]:

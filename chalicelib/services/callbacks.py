@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import string
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
@@ -9,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 from chalicelib.domain.clock import localize_times
 from chalicelib.domain.events import event_from_fields
 from chalicelib.domain.tenants import Tenant
-from chalicelib.errors import CallbackDecryptError, CallbackSignatureError, InvalidError, NotFoundError
+from chalicelib.errors import CallbackDecryptError, CallbackSignatureError, InvalidError
 from chalicelib.observability import count, logger
 from chalicelib.ports import Clock, TenantRepository
 from chalicelib.services.intake import IntakeResult, IntakeService
@@ -93,6 +95,23 @@ def _required(params: dict[str, str], *names: str) -> list[str]:
     return [params[n] for n in names]
 
 
+def _stand_in() -> Tenant:
+    """A tenant no one holds the keys of: an unknown tenant id goes through the very checks a real tenant's
+    callback does and fails its signature, so the answer never tells whether the tenant exists."""
+    alphabet = string.ascii_letters + string.digits
+    return Tenant(
+        tenant_id="",
+        name="",
+        corp_id="",
+        timezone="UTC",
+        wecom_token=secrets.token_hex(16),
+        wecom_aes_key="".join(secrets.choice(alphabet) for _ in range(43)),
+        wecom_secret="",
+        salt=secrets.token_hex(16),
+        created_at="",
+    )
+
+
 class CallbackService:
     def __init__(self, tenants: TenantCache, codec: CallbackCodec, intake: IntakeService, clock: Clock) -> None:
         self.tenants = tenants
@@ -100,11 +119,8 @@ class CallbackService:
         self.intake = intake
         self.clock = clock  # measures the grace period of a replaced Token/key
 
-    def _tenant(self, tenant_id: str) -> Tenant:
-        tenant = self.tenants.get(tenant_id)
-        if tenant is None:
-            raise NotFoundError(f"tenant {tenant_id} does not exist")
-        return tenant
+    def _tenant(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
 
     def verify_url(self, tenant_id: str, params: dict[str, str]) -> str:
         """GET: prove we own the URL by decrypting echostr (the reply is the bare plaintext)."""
@@ -116,7 +132,8 @@ class CallbackService:
         return plain
 
     def receive(self, tenant_id: str, params: dict[str, str], body: bytes) -> IntakeResult:
-        """POST: authenticate, decrypt and parse the event, then apply it (idempotently)."""
+        """POST: authenticate, decrypt and parse the event, then apply it (idempotently). An unknown tenant is
+        answered exactly as a real one whose signature fails (401), never 404: tenant ids are not enumerable."""
         sig, ts, nonce = _required(params, "msg_signature", "timestamp", "nonce")
         tenant, fields = self._open(
             tenant_id, lambda t: self.codec.open(t, msg_signature=sig, timestamp=ts, nonce=nonce, body=body)
@@ -133,6 +150,9 @@ class CallbackService:
         (bounded by TenantCache.refresh) and its previous pair, so a rotated Token/key works at once, including
         the GET that verifies the URL when the console is saved. Nothing fits: the first error."""
         tenant = self._tenant(tenant_id)
+        if tenant is None:
+            call(_stand_in())  # fails where a real tenant's bad signature does, after the same work
+            raise CallbackSignatureError("msg_signature does not match")
         now = self.clock.now().timestamp()
         try:
             return tenant, call(tenant)

@@ -10,7 +10,7 @@ which fire-time re-validation covers for exits (it reads the customer's stage an
 
 from __future__ import annotations
 
-import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,7 +40,7 @@ from chalicelib.domain.events_business import (
 from chalicelib.domain.facts import Alias, Fact
 from chalicelib.domain.replies import POSITIVE, classify_reply
 from chalicelib.domain.tenants import Tenant
-from chalicelib.errors import ConflictError, InvalidError, NotFoundError, PayloadTooLargeError, SiyuError
+from chalicelib.errors import ConflictError, InvalidError, PayloadTooLargeError, SiyuError
 from chalicelib.observability import count, logger
 from chalicelib.ports import Clock, EnrollmentSignals, Signal, TaskSink
 
@@ -48,6 +48,8 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_BATCH = 100
 FOLLOW_UP_SLA = timedelta(minutes=15)  # a positive reply's 1:1 follow-up is due this long after it arrives
 MAX_ATTEMPTS = 3
+
+_UNKNOWN_TENANT_SECRET = secrets.token_hex(32)  # per process, never stored or sent: no signature can match it
 
 APPLIED, DUPLICATE, UNKNOWN_CUSTOMER, UNKNOWN_CHANNEL = "applied", "duplicate", "unknown_customer", "unknown_channel"
 
@@ -143,13 +145,18 @@ class EventService:
     def receive(
         self, tenant_id: str, *, timestamp: str | None, signature: str | None, body: bytes
     ) -> dict[str, list[dict[str, Any]]]:
-        """Authenticate, validate the whole body (400 lists every error, nothing applied), then apply each event."""
-        tenant = self._get_tenant(tenant_id)
-        if tenant is None:
-            raise NotFoundError(f"tenant {tenant_id} does not exist")
+        """Authenticate, validate the whole body (400 lists every error, nothing applied), then apply each event.
+
+        An unknown tenant is checked against a secret nobody holds, so it fails exactly where a real tenant's
+        bad signature does: the answer never tells whether a tenant exists."""
         if len(body) > self.max_bytes:
             raise PayloadTooLargeError(f"request body exceeds {self.max_bytes} bytes")
+        tenant = self._get_tenant(tenant_id)
         now = self.clock.now()
+        if tenant is None:  # checked as a real tenant's bad signature is, against a secret nobody holds
+            ts, sig = check_signed_headers(timestamp, signature, now=now.timestamp(), window=self.replay_window)
+            signature_matches((_UNKNOWN_TENANT_SECRET,), ts, body, sig)
+            raise bad_signature()
         tenant = self._authenticate(tenant, timestamp=timestamp, signature=signature, body=body, now=now.timestamp())
         events = self.validate(_parse(body), now)
         results = [self.apply(tenant, ev) for ev in events]
@@ -333,10 +340,8 @@ class EventService:
 
 
 def _parse(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidError("request body is not valid JSON") from exc
+    """I-JSON only (schemas.loads): no NaN, no lone surrogates, no nesting deeper than any event needs."""
+    return schemas.loads(body)
 
 
 def _schema_errors(name: str, data: Any, prefix: str) -> list[dict[str, str]]:

@@ -99,9 +99,12 @@ def test_oversized_body_is_413(api: Api) -> None:
     assert _stored(api, token) == 0
 
 
-def test_unknown_tenant_is_404_and_missing_params_400(api: Api) -> None:
+def test_unknown_tenant_answers_as_a_known_one_and_missing_params_400(api: Api) -> None:
     api.create_tenant()
-    assert api.callback("nobody", _fields(api)).status_code == 404
+    # Signed with acme's keys for acme's corp: "other" (another corp) and an unknown tenant refuse it alike.
+    api.create_tenant("other", "wwother000000001")
+    known, unknown = api.callback("other", _fields(api)), api.callback("nobody", _fields(api))
+    assert known.status_code == 403 and (unknown.status_code, unknown.json) == (known.status_code, known.json)
     resp = _post(api, {"timestamp": "1"}, b"<xml><Encrypt>x</Encrypt></xml>")
     assert resp.status_code == 400 and "msg_signature" in resp.json["error"]["message"]
     verify = api.call("GET", f"/wecom/{TENANT}/callback?msg_signature=x&timestamp=1&nonce=1&echostr=abc")

@@ -15,7 +15,7 @@ from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.events_business import event_digest, order_stage, sign, verify_signature
 from chalicelib.domain.facts import Alias
 from chalicelib.domain.tenants import EVENTS_SECRET_GRACE_SECONDS
-from chalicelib.errors import InvalidError, NotFoundError, PayloadTooLargeError, UnauthorizedError, UpstreamError
+from chalicelib.errors import InvalidError, PayloadTooLargeError, UnauthorizedError, UpstreamError
 from chalicelib.ports import Signal
 from chalicelib.services.events import EventService
 from tests.fakes.events import RecordingSignals, RecordingTasks
@@ -189,9 +189,14 @@ def test_a_tenant_without_an_events_secret_is_told_how_to_enable_events(ev: Even
     assert exc.value.code == "events_disabled"
 
 
-def test_unknown_tenant_and_oversized_body(ev: Events) -> None:
-    with pytest.raises(NotFoundError):
-        ev.svc.receive("nobody", timestamp="1", signature="sha256=" + "0" * 64, body=b"{}")
+def test_unknown_tenant_fails_like_a_bad_signature_and_oversized_body(ev: Events) -> None:
+    stamp = str(int(ev.env.clock.epoch()))
+    with pytest.raises(UnauthorizedError) as exc:  # never 404: tenant ids are not enumerable
+        ev.svc.receive("nobody", timestamp=stamp, signature="sha256=" + "0" * 64, body=b"{}")
+    assert exc.value.code == "bad_signature" and "nobody" not in exc.value.message
+    with pytest.raises(UnauthorizedError) as missing:
+        ev.svc.receive("nobody", timestamp=None, signature=None, body=b"{}")
+    assert missing.value.code == "bad_signature"
     with pytest.raises(PayloadTooLargeError):
         ev.post(b"{" + b" " * (256 * 1024) + b"}")
 
