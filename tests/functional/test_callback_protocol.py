@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib.adapters.wecom.crypto import CallbackCrypto, envelope
-from tests.functional.conftest import CORP, TENANT, WECOM, Api
+from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
 
 
 def _fields(api: Api) -> dict[str, Any]:
@@ -101,10 +101,23 @@ def test_oversized_body_is_413(api: Api) -> None:
 
 def test_unknown_tenant_answers_as_a_known_one_and_missing_params_400(api: Api) -> None:
     api.create_tenant()
-    # Signed with acme's keys for acme's corp: "other" (another corp) and an unknown tenant refuse it alike.
-    api.create_tenant("other", "wwother000000001")
-    known, unknown = api.callback("other", _fields(api)), api.callback("nobody", _fields(api))
-    assert known.status_code == 403 and (unknown.status_code, unknown.json) == (known.status_code, known.json)
+    other_keys = {**WECOM, "token": "otherToken7", "encoding_aes_key": "Z" * 43}
+    created = api.call(
+        "POST",
+        "/admin/tenants",
+        {"tenant_id": "other", "name": "另一家", "corp_id": "wwother000000001", "wecom": other_keys},
+        ADMIN,
+    )
+    assert created.status_code == 201, created.body
+    # Signed with acme's keys: "other" (its own keys) and an unknown tenant refuse it alike, whoever the envelope
+    # names, so a stranger who knows a corp id cannot learn which tenant id holds it.
+    for corp in (CORP, "wwother000000001"):
+        known = api.callback("other", _fields(api), corp_id=corp)
+        unknown = api.callback("nobody", _fields(api), corp_id=corp)
+        assert known.status_code == 401 and (unknown.status_code, unknown.json) == (known.status_code, known.json)
+    # Correctly signed for acme but addressed to another corp: refused once the signature has been checked.
+    misaddressed = api.callback(TENANT, _fields(api), corp_id="wwother000000001")
+    assert misaddressed.status_code == 403, misaddressed.body
     resp = _post(api, {"timestamp": "1"}, b"<xml><Encrypt>x</Encrypt></xml>")
     assert resp.status_code == 400 and "msg_signature" in resp.json["error"]["message"]
     verify = api.call("GET", f"/wecom/{TENANT}/callback?msg_signature=x&timestamp=1&nonce=1&echostr=abc")

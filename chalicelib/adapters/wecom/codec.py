@@ -26,7 +26,9 @@ class WXCallbackCodec:
 
     def open(self, tenant: Tenant, *, msg_signature: str, timestamp: str, nonce: str, body: bytes) -> dict[str, Any]:
         envelope = parse_envelope(body, max_bytes=self.max_bytes)
+        # The signature first: an answer about the addressee before it would tell a stranger which corp a tenant
+        # id belongs to (an unknown tenant is checked against keys nobody holds and must fail where a real one does).
+        inner = self._crypto(tenant).decrypt(msg_signature, timestamp, nonce, envelope.encrypt)
         if envelope.to_user and envelope.to_user != tenant.corp_id:
             raise CallbackReceiverError("the envelope is addressed to another corp")
-        inner = self._crypto(tenant).decrypt(msg_signature, timestamp, nonce, envelope.encrypt)
         return parse_event(inner)
