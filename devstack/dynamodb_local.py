@@ -81,7 +81,12 @@ def java_available(minimum: int = MIN_JAVA) -> bool:
 def java_missing_reason(minimum: int = MIN_JAVA) -> str:
     """One sentence saying what is wrong with Java and how to fix it (for skips, failures and warnings)."""
     version = java_version()
-    found = "no `java` on PATH" if version is None else f"found Java {version}"
+    if version is not None:
+        found = f"found Java {version}"
+    elif shutil.which("java") is None:
+        found = "no `java` on PATH"
+    else:  # there, but it did not answer: say so rather than send someone to install a Java they have
+        found = "`java -version` did not run"
     return f"DynamoDB Local needs Java >= {minimum} ({found}). {_JAVA_HINT}"
 
 

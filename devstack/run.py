@@ -56,6 +56,7 @@ from devstack.dynamodb_local import (
 from devstack.jobs import REGION, Handlers
 from devstack.local_pump import SecretWatch, pump_summary, start_pump
 from devstack.ports import LOOPBACK, PortError, is_port_free, port_from_env
+from devstack.preflight import sleep_problem
 from devstack.provision import REPO_ROOT, local_client, provision
 from devstack.seed import (
     DEMO_TENANT,
@@ -370,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
         "--verbose", action="store_true", help=f"also show the JSON logs and metric lines kept in <data-dir>/{LOG_DIR}"
     )
     args = parser.parse_args(argv)
+    problem = sleep_problem()
+    if problem is not None:
+        print(f"devstack: {problem}", file=sys.stderr)
+        return 2
     try:
         config = StackConfig.from_env(data_dir=args.data_dir, reload=not args.no_reload, seed=not args.no_seed)
     except PortError as exc:
