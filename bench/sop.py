@@ -186,6 +186,8 @@ ENGINE_CALLS = {
     ("UpdateItem", "C/CAP"): "take_cap",
     ("UpdateItem", "C/F"): "take_quota (daily cap + monthly limit; records the sent touch on the timeline)",
     ("PutItem", "C/F"): "timeline entry (enrollment start or exit, skipped touch)",
+    ("PutItem", "PLE/*"): "put_roster (the plan's roster entry)",
+    ("UpdateItem", "C/PROFILE"): "advance_stage (a new customer's first enrollment: nurturing)",
     ("Query", "table:C"): "enrollments_of",
     ("PutItem", "C/SIL"): "silence timer",
     ("PutItem", "TASK/TASK"): "create_task / save_task (the task's head)",
