@@ -175,8 +175,34 @@ def render_changes(report: Report, summaries: Mapping[str, Summary]) -> list[str
         "| --- | --- | --- | --- |",
     ]
     lines += [f"| {r.figure} | {fmt(r.before, r.digits)} | {fmt(r.now, r.digits)} | {r.why} |" for r in table]
+    new, dup = summaries.get("new"), summaries.get("duplicate")
+    if new is not None and dup is not None:
+        lines += [
+            "",
+            f"**The callback** (`{report.command}`, {new.n} deliveries each): a new customer "
+            f"{fmt(new.billed_write['mean'], 3)} billed WCU and {fmt(new.billed_read['mean'], 3)} RCU per delivery "
+            f"(mean; were 4 and 3.5), a duplicate delivery {fmt(dup.billed_total['mean'], 3)} unit(s) (was 1) and "
+            f"{dup.wecom_total} WeCom calls over {dup.n} (was 0). The WeCom events a callback applies (adds, losses, "
+            "re-adds) reach the customer's timeline with no write of their own"
+            + (", so the timeline added nothing here." if new.billed_write["mean"] <= 4 else ".")
+            + " The strongly consistent tenant read is on the token path (admin API), not the callback's.",
+        ]
+    if report.imports is not None and report.imports.seconds:
+        runs = report.imports.seconds
+        lines += [
+            "",
+            f"**`import app`, cold**: median {fmt(stats.median(runs) * 1000, 0)} ms over {len(runs)} fresh "
+            f"interpreters (`{report.import_command}`), was 194 ms; the top modules are under *Cold import of app.py*.",
+        ]
     sop = report.sop
     if sop is not None:
+        fire = sop.fire.per_unit
+        lines += [
+            "",
+            f"**The fire** (`{report.command}`, {sop.fire.n} touches): {fmt(fire.billed_write, 3)} billed WCU per "
+            f"touch (was 2.027): the claim (`move_touch`), the quota write (`take_quota`, which now also records the "
+            "sent touch on the timeline in the same UpdateItem) and the staff tasks; see *Fire writes per touch*.",
+        ]
         per = sop.enroll.per_unit
         lines += [
             "",

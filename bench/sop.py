@@ -188,6 +188,7 @@ ENGINE_CALLS = {
     ("PutItem", "C/F"): "timeline entry (enrollment start or exit, skipped touch)",
     ("PutItem", "PLE/*"): "put_roster (the plan's roster entry)",
     ("UpdateItem", "C/PROFILE"): "advance_stage (a new customer's first enrollment: nurturing)",
+    ("Query", "table:T"): "list_plans (the published plans a stage may trigger; cached 30 s)",
     ("Query", "table:C"): "enrollments_of",
     ("PutItem", "C/SIL"): "silence timer",
     ("PutItem", "TASK/TASK"): "create_task / save_task (the task's head)",

@@ -350,8 +350,9 @@ def bulk_estimate_line(bulk: BulkResults) -> str:
         f"{fmt(est.billed_read, 0)} billed read units ({fmt(per.billed_write, 3)} and {fmt(per.billed_read, 3)} per "
         "customer). Units scale linearly because a page's costs are constant (one listing Query, one plan read, "
         f"two BatchGetItem of up to {bulk.page_size} keys, one conditional job write) and so are a customer's (an "
-        "enrollment put and a touch put, 1 write unit each for items under 1 KB); the only one-off costs are a "
-        "bucket's registration and its schedule, once per bucket." + drift
+        "enrollment put, a touch put, the plan's roster entry and a timeline entry, 1 write unit each for items "
+        "under 1 KB; a customer still `new` adds its stage write, 2 units, which these, enrolled above, do not); "
+        "the only one-off costs are a bucket's registration and its schedule, once per bucket." + drift
     )
 
 
@@ -373,7 +374,8 @@ def render_bulk(bulk: BulkResults, command: str) -> list[str]:
         "ones.",
         "- A third plan, published through the API as the other two, with the steps below: its first step is "
         "day-based (the next day at 10:00), so every enrollment of the job falls into one bucket and nothing is "
-        "due now (nothing fires inline). Manual trigger, audience stage `new`, re-entry never.",
+        "due now (nothing fires inline). Manual trigger, audience stage `new` (which also takes the `nurturing` "
+        "customers the first plan made), re-entry never.",
         "- The job is the app's `BulkEnrollment`, wired as `chalicelib/bootstrap.py` wires `services().bulk` "
         "(`BulkEnrollment(engine, store)`) but over the bench's engine above (virtual clock at "
         f"{bulk.enrolled_at}, metered Scheduler adapter). `start(tenant, plan_id, filter)` as the API calls it "
@@ -382,8 +384,8 @@ def render_bulk(bulk: BulkResults, command: str) -> list[str]:
         f"continues it (`chalicelib/jobs/sop.py` `BULK_SECONDS` per tenant per run, a run every {BACKSTOP_MINUTES} "
         "minutes); here the calls follow one another at once. A call checks its budget before each page, so it "
         f"can run one page over. A page is {bulk.page_size} customers: one listing Query, one plan read, one "
-        "BatchGetItem of profiles and one of enrollments, then per customer an enrollment put and a touch put, and "
-        "the job's advance (a put conditional on its step).",
+        "BatchGetItem of profiles and one of enrollments, then per customer a roster put, an enrollment put, its "
+        "timeline entry and a touch put, and the job's advance (a put conditional on its step).",
         "- Time per page: a thin wrapper on the store's `list_customers` notes when each page's listing starts; a "
         "page lasts until the next one's listing starts or its call returns. Wall time runs from `start` to the "
         "last `advance` returning. Meters and audit as above.",

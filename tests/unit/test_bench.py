@@ -575,6 +575,11 @@ def test_the_changes_section_compares_with_the_previous_run_and_names_each_new_w
     )
     assert "By call: 2 the first enrollment of a `new` customer makes it `nurturing`" in section
     assert "; 1 the plan's roster entry (`T#<tid>#PLE#<plan_id>` / `<cid>`" in section
+    assert "a new customer 5 billed WCU and 3 RCU per delivery (mean; were 4 and 3.5), a duplicate delivery 1 " in (
+        section
+    )
+    assert "added nothing here" not in section  # 5 WCU: the callback did grow, so the doc must not say it did not
+    assert "**`import app`, cold**: median 200 ms over 3 fresh interpreters" in section
 
 
 def _bulk(
