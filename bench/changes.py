@@ -209,7 +209,7 @@ def render_changes(report: Report, summaries: Mapping[str, Summary]) -> list[str
             f"**An enrollment's writes**, billed (`{report.command}`, {sop.enroll.n} enrollments): "
             f"{fmt(per.billed_write, 3)} WCU per enrollment, was {fmt(2.0)} (the enrollment put and its first touch). "
             f"By call: {enrollment_writes(sop.enroll)}. The stage write happens once per customer (only a `new` "
-            "customer moves), so a customer's later enrollments, and the bulk job's below (its customers are "
+            "customer moves), so a customer's later enrollments, and the bulk job's above (its customers are "
             "already `nurturing`), do without it.",
         ]
     lines.append("")
