@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import stats
+from bench.changes import render_changes
 from bench.harness import Sample, Scenario
 from bench.imports import IMPORT_SNIPPET, IMPORTTIME_SNIPPET, ImportTimes
 from bench.meter import Calibration
@@ -373,6 +374,7 @@ def render_markdown(report: Report) -> str:
     lines += _imports_section(report)
     if report.sop is not None:
         lines += render_sop(report.sop, report.command)
+    lines += render_changes(report, summaries)
     if report.notes:
         lines += ["## Notes", "", *[f"- {n}" for n in report.notes], ""]
     return "\n".join(lines).rstrip() + "\n"

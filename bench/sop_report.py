@@ -172,8 +172,8 @@ BY_CALL_NOTE = (
     "By operation and kind of item, read from the key (`C/PROFILE` a customer's profile, `C/ENR` an enrollment, "
     "`C/F` the customer's timeline (UpdateItem: the month's cap and monthly-limit counter, which also holds the "
     "month's sent touches; PutItem: an entry, such as an enrollment, an exit or a skipped touch), "
-    "`BKT/BUCKET` a bucket's registry item, `BKT/*` a touch, "
-    "`PLB/*` a plan version's bucket list, `TASK/TASK` a staff task's head, `TASK/RCPT` its customer ids, "
+    "`BKT/BUCKET` a bucket's registry item, `BKT/*` a touch, `PLB/*` a plan version's bucket list, "
+    "`PLE/*` a plan's roster entry, `TASK/TASK` a staff task's head, `TASK/RCPT` its customer ids, "
     "`T/PLAN` a plan head, `PL/V` a plan version; "
     "`table:C` a Query of a customer's partition), with the store method that makes such a call:"
 )
@@ -350,8 +350,9 @@ def bulk_estimate_line(bulk: BulkResults) -> str:
         f"{fmt(est.billed_read, 0)} billed read units ({fmt(per.billed_write, 3)} and {fmt(per.billed_read, 3)} per "
         "customer). Units scale linearly because a page's costs are constant (one listing Query, one plan read, "
         f"two BatchGetItem of up to {bulk.page_size} keys, one conditional job write) and so are a customer's (an "
-        "enrollment put and a touch put, 1 write unit each for items under 1 KB); the only one-off costs are a "
-        "bucket's registration and its schedule, once per bucket." + drift
+        "enrollment put, a touch put, the plan's roster entry and a timeline entry, 1 write unit each for items "
+        "under 1 KB; a customer still `new` adds its stage write, 2 units, which these, enrolled above, do not); "
+        "the only one-off costs are a bucket's registration and its schedule, once per bucket." + drift
     )
 
 
@@ -373,7 +374,8 @@ def render_bulk(bulk: BulkResults, command: str) -> list[str]:
         "ones.",
         "- A third plan, published through the API as the other two, with the steps below: its first step is "
         "day-based (the next day at 10:00), so every enrollment of the job falls into one bucket and nothing is "
-        "due now (nothing fires inline). Manual trigger, audience stage `new`, re-entry never.",
+        "due now (nothing fires inline). Manual trigger, audience stage `new` (which also takes the `nurturing` "
+        "customers the first plan made), re-entry never.",
         "- The job is the app's `BulkEnrollment`, wired as `chalicelib/bootstrap.py` wires `services().bulk` "
         "(`BulkEnrollment(engine, store)`) but over the bench's engine above (virtual clock at "
         f"{bulk.enrolled_at}, metered Scheduler adapter). `start(tenant, plan_id, filter)` as the API calls it "
@@ -382,8 +384,8 @@ def render_bulk(bulk: BulkResults, command: str) -> list[str]:
         f"continues it (`chalicelib/jobs/sop.py` `BULK_SECONDS` per tenant per run, a run every {BACKSTOP_MINUTES} "
         "minutes); here the calls follow one another at once. A call checks its budget before each page, so it "
         f"can run one page over. A page is {bulk.page_size} customers: one listing Query, one plan read, one "
-        "BatchGetItem of profiles and one of enrollments, then per customer an enrollment put and a touch put, and "
-        "the job's advance (a put conditional on its step).",
+        "BatchGetItem of profiles and one of enrollments, then per customer a roster put, an enrollment put, its "
+        "timeline entry and a touch put, and the job's advance (a put conditional on its step).",
         "- Time per page: a thin wrapper on the store's `list_customers` notes when each page's listing starts; a "
         "page lasts until the next one's listing starts or its call returns. Wall time runs from `start` to the "
         "last `advance` returning. Meters and audit as above.",
@@ -539,8 +541,12 @@ def hot_spots(sop: SopResults) -> list[str]:
         + f". Without the failed `register_bucket` puts it would be {fmt(per.billed_write - wasted / n, 3)}: a "
         "sent touch needs two 1-unit writes by design (`move_touch` claims it and, in the same write, names the "
         "enrollment's next touch, which is implied and written only when its own bucket fires; `take_quota` counts "
-        "it against the daily cap and the monthly limit). A plan's last step has no next touch and ends the "
-        "enrollment instead (`end_enrollment`, a third 1-unit write). The rest is the staff tasks, "
+        "it against the daily cap and the monthly limit and, in the same write, appends a record of under 100 "
+        "bytes of the sent touch to that month's quota item on the timeline, `F#…#Q#<month>`: 1 unit while the "
+        "item is under 1 KB, about 9 sent touches a month, docs/data-model.md). A plan's last step has no next "
+        "touch and ends the enrollment instead (`end_enrollment`, a third 1-unit write; a completion writes no "
+        "timeline entry, the sent touch says it); a skipped touch writes a timeline entry (1 unit; none is skipped "
+        "here). The rest is the staff tasks, "
         f"{fmt(tasks / n, 3)} per touch"
         + (
             f" (each task's head, {head_bytes} bytes, is written twice, `create_task` then `save_task`, and copied "

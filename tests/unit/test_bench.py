@@ -540,6 +540,48 @@ def test_sop_part_of_the_markdown_and_the_summary() -> None:
     assert "head, 640 bytes, is written twice" in writes and "its 2 customer ids, 10227 bytes, once" in writes
 
 
+def test_the_changes_section_compares_with_the_previous_run_and_names_each_new_write() -> None:
+    report = _report(new_write=5, dup_read=1, dup_wecom=0, import_s=0.2)
+    report.sop = _sop()
+    for _ in range(report.sop.enroll.n):
+        report.sop.enroll.ddb += [
+            _rec("PutItem", "PLE/*", w=1),
+            _rec("PutItem", "C/F", w=1),
+            _rec("UpdateItem", "C/PROFILE", w=2),
+        ]
+    report.sop.fire.ddb.append(_rec("PutItem", "X/Y", w=4))
+    text = render_markdown(report)
+    section = text[text.index("## Since the previous full run") :]
+    assert "`git show 4f57467:docs/performance.md`" in section and "`.venv/bin/python -m bench`" in section
+    rows = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in section.splitlines() if line.startswith("| ")}
+    assert rows["New customer callback: billed units, write + read (mean)"] == [
+        "7.5",
+        "8",
+        "+5 BatchGetItem, -0.5 GetItem, -3 PutItem, -1 UpdateItem |",
+    ]
+    assert rows["`import app`, cold (median, ms)"][:2] == ["194", "200"]
+    enroll_w = rows["SOP enrollment, per enrollment: billed WCU"]
+    assert enroll_w[:2] == ["2", "7"]
+    assert enroll_w[2] == (
+        "+1 PutItem `BKT/BUCKET` (register_bucket), +1 PutItem `C/F` (timeline entry (enrollment start or exit, "
+        "skipped touch)), +1 PutItem `PLE/*` (put_roster (the plan's roster entry)), +2 UpdateItem `C/PROFILE` "
+        "(advance_stage (a new customer's first enrollment: nurturing)) |"
+    )
+    assert rows["SOP enrollment, per enrollment: billed RCU"] == ["1", "1", "no call's units moved |"]
+    assert "+1 PutItem `X/Y` (unlabelled)" in rows["SOP fire, per touch: billed WCU"][2]  # a new kind shows up
+    assert (
+        "**An enrollment's writes**, billed (`.venv/bin/python -m bench`, 4 enrollments): 7 WCU per enrollment, "
+        in (section)
+    )
+    assert "By call: 2 the first enrollment of a `new` customer makes it `nurturing`" in section
+    assert "; 1 the plan's roster entry (`T#<tid>#PLE#<plan_id>` / `<cid>`" in section
+    assert "a new customer 5 billed WCU and 3 RCU per delivery (mean; were 4 and 3.5), a duplicate delivery 1 " in (
+        section
+    )
+    assert "added nothing here" not in section  # 5 WCU: the callback did grow, so the doc must not say it did not
+    assert "**`import app`, cold**: median 200 ms over 3 fresh interpreters" in section
+
+
 def _bulk(
     *,
     n: int = 300,
