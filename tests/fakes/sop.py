@@ -10,6 +10,7 @@ from chalicelib.adapters.dynamodb.timeline import touch_entry
 from chalicelib.domain.clock import utc_key
 from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SKIPPED, Bucket, Enrollment, StaffTask, Touch
 from chalicelib.domain.timeline import Entry, touch_suffix
+from chalicelib.errors import InvalidError
 from chalicelib.ports import Page
 from tests.fakes.enrollments import _cursor_in, _cursor_out
 
@@ -265,6 +266,8 @@ class FakeSopStoreMixin:
         """As the real store: due order, an opaque cursor bound to the tenant's tasks index, None when done."""
         scope = f"{tenant_id}#TASKS"
         after = _cursor_in(cursor, scope)
+        if after and not (due_from or "0") <= after <= (due_to or "~"):
+            raise InvalidError("cursor is not valid")  # as DynamoDB: a start key outside the range asked for
         rows = [r for r in self._task_rows(tenant_id, userid, status, due_from, due_to) if not after or r[0] > after]
         page = rows[:limit]
         more = len(rows) > limit

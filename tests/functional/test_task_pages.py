@@ -55,3 +55,22 @@ def test_a_bad_or_foreign_cursor_is_a_400(api: Api) -> None:
         assert resp.status_code == 400 and resp.json["error"]["code"], resp.body
     resp = api.call("GET", f"/t/{TENANT}/tasks?cursor=not%20base64!", token=zhang)
     assert resp.status_code == 400 and resp.json["error"]["code"]
+
+
+def test_a_reshaped_or_reused_cursor_is_a_400_not_a_database_error(api: Api) -> None:
+    zhang = _seed(api, 4)
+
+    def b64(key: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+    own = {"S": f"T#{TENANT}#TASKS"}
+    for forged in ({"gsi1pk": own}, {"gsi1pk": own, "gsi1sk": {"N": "1"}, "pk": {"S": "x"}, "sk": {"S": "TASK"}}):
+        resp = api.call("GET", f"/t/{TENANT}/tasks?cursor={b64(forged)}", token=zhang)
+        assert resp.status_code == 400 and resp.json["error"]["code"], resp.body
+    late = "due_from=2026-12-01T11:02:00%2B08:00&limit=1"
+    cursor = api.call("GET", f"/t/{TENANT}/tasks?{late}", token=zhang).json["next_cursor"]
+    assert cursor
+    early = api.call("GET", f"/t/{TENANT}/tasks?due_to=2026-12-01T11:01:00%2B08:00&cursor={cursor}", token=zhang)
+    assert early.status_code == 400 and early.json["error"]["code"], early.body
+    rest = api.call("GET", f"/t/{TENANT}/tasks?{late}&cursor={cursor}", token=zhang).json
+    assert [t["task_id"] for t in rest["items"]] == ["tk_zhang03"]

@@ -76,3 +76,15 @@ def test_cursors_are_bound_to_the_tenant(seeded: Any) -> None:
         seeded.page_tasks("acme", cursor="bm90LWpzb24", limit=5, **query)
     [theirs] = [t for p in pages(seeded, "other", 5) for t in p]
     assert theirs.task_id == "tk_o"
+
+
+def test_a_cursor_reused_outside_its_due_range_is_refused(seeded: Any) -> None:
+    query: dict[str, Any] = {"userid": None, "status": None, "due_to": None}
+    late = seeded.page_tasks("acme", cursor=None, limit=2, due_from="2026-12-01T03:00:00Z", **query)
+    assert late.next_cursor
+    with pytest.raises(InvalidError):  # DynamoDB itself would answer a ValidationException: never a 5xx
+        seeded.page_tasks(
+            "acme", cursor=late.next_cursor, limit=2, due_from=None, **{**query, "due_to": "2026-12-01T02:05:00Z"}
+        )
+    again = seeded.page_tasks("acme", cursor=late.next_cursor, limit=2, due_from="2026-12-01T03:00:00Z", **query)
+    assert [t.task_id for t in again.items] == ["tk_l6b"] and again.next_cursor is None

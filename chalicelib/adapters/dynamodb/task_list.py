@@ -8,10 +8,25 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.adapters.dynamodb.cursors import MAX_QUERY_ROUNDS, decode_cursor, encode_cursor
 from chalicelib.adapters.dynamodb.sop import tasks_index_pk
 from chalicelib.domain.sop import StaffTask
+from chalicelib.errors import InvalidError
 from chalicelib.ports import Page
 
 INDEX_ATTRS = ("pk", "sk", "gsi1pk", "gsi1sk")
 FILTERED_READ = 200  # index items read per Query round when a filter may drop most of them
+
+
+def _start_key(cursor: str | None, partition: str, low: str, high: str) -> dict[str, Any] | None:
+    """The cursor as an ExclusiveStartKey, checked whole: a forged or reshaped key, or one outside the due range
+    asked for (a cursor reused with other filters), is a 400 here rather than a DynamoDB ValidationException."""
+    key = decode_cursor(cursor, partition_attr="gsi1pk", partition=partition)
+    if key is None:
+        return None
+    shaped = set(key) == set(INDEX_ATTRS) and all(
+        isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values()
+    )
+    if not shaped or not low <= key["gsi1sk"]["S"] <= high or key["sk"]["S"] != "TASK":
+        raise InvalidError("cursor is not valid")
+    return key
 
 
 class TaskListMixin:
@@ -87,7 +102,8 @@ class TaskListMixin:
             kwargs["FilterExpression"] = " AND ".join(filters)
         if names:
             kwargs["ExpressionAttributeNames"] = names
-        heads, last = self._heads(kwargs, decode_cursor(cursor, partition_attr="gsi1pk", partition=gpk), limit)
+        start = _start_key(cursor, gpk, values[":a"]["S"], values[":b"]["S"])
+        heads, last = self._heads(kwargs, start, limit)
         wanted = [(h["pk"]["S"], "RCPT") for h in heads if "n" in h]  # heads without ids in their doc
         recipients = self._batch_get(wanted)
         tasks = [self._task(h, recipients.get((h["pk"]["S"], "RCPT"))) for h in heads]
