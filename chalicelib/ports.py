@@ -363,3 +363,16 @@ class TaskRepository(Protocol):
         due_to: str | None,
         limit: int,
     ) -> list[StaffTask]: ...
+    def page_tasks(
+        self,
+        tenant_id: str,
+        *,
+        userid: str | None,
+        status: str | None,
+        due_from: str | None,
+        due_to: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        """One page in due order; ``next_cursor`` (opaque, tenant-bound) is None only when nothing more matches."""
+        ...

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.common import Ctx, route
+from chalicelib.api.common import PAGINATION, Ctx, route
 from chalicelib.bootstrap import services
 from chalicelib.domain.clock import parse_instant, utc_key
 from chalicelib.domain.tenants import Role
@@ -20,6 +20,7 @@ TASK_QUERY: dict[str, dict[str, Any]] = {
     "due_from": {"type": "string", "format": "date-time"},
     "due_to": {"type": "string", "format": "date-time"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+    "cursor": PAGINATION["cursor"],
 }
 
 
@@ -62,8 +63,10 @@ def list_tasks(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     limit = int(q.get("limit", "50")) if q.get("limit", "50").isdigit() else 0
     if not 1 <= limit <= 100:
         raise InvalidError("limit must be an integer from 1 to 100")
-    tasks = services().sop.tasks(tenant_id, userid=userid, status=q.get("status"), limit=limit, **bounds)
-    return {"items": [_detail(tenant_id, t) for t in tasks], "next_cursor": None}
+    page = services().sop.task_page(
+        tenant_id, userid=userid, status=q.get("status"), cursor=ctx.cursor(), limit=limit, **bounds
+    )
+    return {"items": [_detail(tenant_id, t) for t in page.items], "next_cursor": page.next_cursor}
 
 
 @route(

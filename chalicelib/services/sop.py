@@ -44,7 +44,16 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import follow_up_task_id
 from chalicelib.errors import InvalidError, NotFoundError, SiyuError
 from chalicelib.observability import logger
-from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, TaskRepository, WeComCredentials, WeComPort
+from chalicelib.ports import (
+    Clock,
+    IdGenerator,
+    Page,
+    SchedulerPort,
+    Signal,
+    TaskRepository,
+    WeComCredentials,
+    WeComPort,
+)
 
 INLINE_FIRE = timedelta(seconds=60)  # due sooner than this: no schedule; the operation fires it itself
 MAX_INLINE_ROUNDS = 50
@@ -678,6 +687,10 @@ class SopEngine:
 
     def tasks(self, tenant_id: str, **filters: Any) -> list[StaffTask]:
         return self.repo.list_tasks(tenant_id, **filters)
+
+    def task_page(self, tenant_id: str, **filters: Any) -> Page:
+        """One page of tasks for the API; ``cursor`` is the previous page's ``next_cursor``."""
+        return self.repo.page_tasks(tenant_id, **filters)
 
     def confirm(self, tenant_id: str, task_id: str, *, userid: str | None, proof_url: str | None) -> StaffTask:
         """Staff confirm a task by hand (optionally with a proof screenshot URL)."""

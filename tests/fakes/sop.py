@@ -10,6 +10,9 @@ from chalicelib.adapters.dynamodb.timeline import touch_entry
 from chalicelib.domain.clock import utc_key
 from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SKIPPED, Bucket, Enrollment, StaffTask, Touch
 from chalicelib.domain.timeline import Entry, touch_suffix
+from chalicelib.errors import InvalidError
+from chalicelib.ports import Page
+from tests.fakes.enrollments import _cursor_in, _cursor_out
 
 
 class FakeSopStoreMixin:
@@ -247,6 +250,33 @@ class FakeSopStoreMixin:
         due_to: str | None,
         limit: int,
     ) -> list[StaffTask]:
+        return [task for _, task in self._task_rows(tenant_id, userid, status, due_from, due_to)][:limit]
+
+    def page_tasks(
+        self,
+        tenant_id: str,
+        *,
+        userid: str | None,
+        status: str | None,
+        due_from: str | None,
+        due_to: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        """As the real store: due order, an opaque cursor bound to the tenant's tasks index, None when done."""
+        scope = f"{tenant_id}#TASKS"
+        after = _cursor_in(cursor, scope)
+        if after and not (due_from or "0") <= after <= (due_to or "~"):
+            raise InvalidError("cursor is not valid")  # as DynamoDB: a start key outside the range asked for
+        rows = [r for r in self._task_rows(tenant_id, userid, status, due_from, due_to) if not after or r[0] > after]
+        page = rows[:limit]
+        more = len(rows) > limit
+        return Page([task for _, task in page], _cursor_out(scope, page[-1][0]) if more and page else None)
+
+    def _task_rows(
+        self, tenant_id: str, userid: str | None, status: str | None, due_from: str | None, due_to: str | None
+    ) -> list[tuple[str, StaffTask]]:
+        """The tenant's tasks matching the filters, by index key (``<due UTC>#<task_id>``)."""
         rows = []
         for (t, _), task in self._sop()["tasks"].items():
             key = f"{utc_key(datetime.fromisoformat(task.due_at))}#{task.task_id}"
@@ -255,7 +285,7 @@ class FakeSopStoreMixin:
             if (due_from and key < due_from) or (due_to and key > due_to):
                 continue
             rows.append((key, task))
-        return [task for _, task in sorted(rows, key=lambda r: r[0])][:limit]
+        return sorted(rows, key=lambda r: r[0])
 
     def put_job(self, tenant_id: str, job: dict[str, Any], *, create: bool = False) -> bool:
         with self.lock:

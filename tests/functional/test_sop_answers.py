@@ -89,6 +89,14 @@ def test_refusals_name_their_reason_and_store_nothing(api: Api) -> None:
     assert again.status_code == 409 and again.json["error"]["code"] == "already_enrolled"
     missing = api.call("POST", path, {"customer_id": "cnobody0000"}, token)
     assert missing.status_code == 404 and missing.json["error"]["code"] == "customer_not_found"
+    # The refusal stored nothing: the buyer has no enrollment, and when s1 falls due (60 min on) its task carries
+    # the lead alone.
+    assert api.call("GET", f"/t/{TENANT}/customers/{buyer}/enrollments", token=token).json["items"] == []
+    api.clock.advance(minutes=61)
+    assert run_job(api, "backstop")["buckets_fired"] == 1
+    [sent] = api.sandbox.world.calls("externalcontact/add_msg_template")
+    ids = {c: api.call("GET", f"/t/{TENANT}/customers/{c}", token=token).json["external_userid"] for c in (buyer, lead)}
+    assert sent.payload["external_userid"] == [ids[lead]] and ids[buyer] != ids[lead]
     api.call("POST", f"/t/{TENANT}/plans/{plan_id}/pause", {}, token)
     paused = api.call("POST", path, {"customer_id": buyer}, token)
     assert paused.status_code == 409 and paused.json["error"]["code"] == "plan_paused"

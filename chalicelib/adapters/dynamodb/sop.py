@@ -65,6 +65,11 @@ def task_pk(tid: str, task_id: str) -> str:
     return f"T#{tid}#TASK#{task_id}"
 
 
+def tasks_index_pk(tid: str) -> str:
+    """The tenant's tasks index partition (gsi1), sorted ``<due UTC>#<task_id>``."""
+    return f"T#{tid}#TASKS"
+
+
 def due_partition(tid: str, minute: str) -> str:
     return f"T#{tid}#DUE#{minute[:8]}"
 
@@ -392,7 +397,7 @@ class SopStoreMixin:
             "userid": _s(task.userid),
             "n": {"N": str(len(task.customer_ids))},
             "doc": _doc(head),
-            "gsi1pk": _s(f"T#{tenant_id}#TASKS"),
+            "gsi1pk": _s(tasks_index_pk(tenant_id)),
             "gsi1sk": _s(f"{due}#{task.task_id}"),
             "expires_at": _ttl(task.due_at, TASK_TTL_DAYS),
         }
@@ -470,46 +475,6 @@ class SopStoreMixin:
         if cursor:
             item["cursor"] = _s(cursor)
         self._call("put_item", Item=item)
-
-    def list_tasks(
-        self,
-        tenant_id: str,
-        *,
-        userid: str | None,
-        status: str | None,
-        due_from: str | None,
-        due_to: str | None,
-        limit: int,
-    ) -> list[StaffTask]:
-        values: dict[str, Any] = {":g": _s(f"T#{tenant_id}#TASKS"), ":a": _s(due_from or "0"), ":b": _s(due_to or "~")}
-        filters, names = [], {}
-        if userid:
-            filters.append("userid = :u")
-            values[":u"] = _s(userid)
-        if status:
-            filters.append("#st = :st")
-            names["#st"] = "status"
-            values[":st"] = _s(status)
-        kwargs: dict[str, Any] = {
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :g AND gsi1sk BETWEEN :a AND :b",
-            "ExpressionAttributeValues": values,
-        }
-        if filters:
-            kwargs["FilterExpression"] = " AND ".join(filters)
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-        heads: list[dict[str, Any]] = []
-        while len(heads) < limit:
-            resp = self._call("query", **kwargs)
-            heads += resp.get("Items", [])
-            if not resp.get("LastEvaluatedKey"):
-                break
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-        heads = heads[:limit]
-        wanted = [(h["pk"]["S"], "RCPT") for h in heads if "n" in h]  # heads without ids in their doc
-        recipients = self._batch_get(wanted)
-        return [self._task(h, recipients.get((h["pk"]["S"], "RCPT"))) for h in heads]
 
     # --- bulk enrollment jobs ---------------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ decide (intake's snapshot) are eventually consistent at half price; correctness 
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from datetime import UTC, datetime
@@ -20,6 +19,9 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
+from chalicelib.adapters.dynamodb.cursors import MAX_QUERY_ROUNDS
+from chalicelib.adapters.dynamodb.cursors import decode_cursor as _decode_cursor
+from chalicelib.adapters.dynamodb.cursors import encode_cursor as _encode_cursor
 from chalicelib.adapters.dynamodb.enrollments import EnrollmentStoreMixin
 from chalicelib.adapters.dynamodb.events import EventStoreMixin
 from chalicelib.adapters.dynamodb.lifecycle import LifecycleStoreMixin
@@ -35,6 +37,7 @@ from chalicelib.adapters.dynamodb.models import (
 )
 from chalicelib.adapters.dynamodb.plans import PlanStoreMixin
 from chalicelib.adapters.dynamodb.sop import SopStoreMixin
+from chalicelib.adapters.dynamodb.task_list import TaskListMixin
 from chalicelib.adapters.dynamodb.tenants import TenantStoreMixin
 from chalicelib.adapters.dynamodb.timeline import TimelineStoreMixin
 from chalicelib.domain.channels import Channel
@@ -42,11 +45,10 @@ from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, CounterDelta, Fact
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import TagGroup, Taxonomy
-from chalicelib.errors import ConflictError, InvalidError, UpstreamError
+from chalicelib.errors import ConflictError, UpstreamError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 
 IGNORED_TTL_DAYS = 30
-MAX_QUERY_ROUNDS = 10
 
 
 def _is_condition_failure(exc: BaseException) -> bool:
@@ -77,28 +79,11 @@ class _translate:
         raise UpstreamError("the database request failed") from exc
 
 
-def _encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None, *, partition_attr: str, partition: str) -> dict[str, Any] | None:
-    """A cursor is an opaque LastEvaluatedKey; it must belong to the partition being read (tenant isolation)."""
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        ok = isinstance(key, dict) and key.get(partition_attr, {}).get("S") == partition
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise InvalidError("cursor is not valid") from exc
-    if not ok:
-        raise InvalidError("cursor is not valid")
-    return key
-
-
 class DynamoStore(
     TenantStoreMixin,
     PlanStoreMixin,
     SopStoreMixin,
+    TaskListMixin,
     EventStoreMixin,
     LifecycleStoreMixin,
     EnrollmentStoreMixin,
