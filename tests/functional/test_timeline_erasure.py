@@ -14,6 +14,7 @@ import boto3
 
 from chalicelib.domain.events_business import sign
 from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
+from tests.functional.test_sop_answers import run_job
 
 WORDS = "老师，这个课多少钱？怎么报名"
 
@@ -22,7 +23,8 @@ def _setup(api: Api) -> tuple[str, str, str]:
     created = api.call("POST", "/admin/tenants", {"tenant_id": TENANT, "name": "示例教育", "corp_id": CORP,
                                                   "wecom": WECOM}, ADMIN)  # fmt: skip
     token = api.token(TENANT, "admin")
-    api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师"}, token)
+    api.call("POST", f"/t/{TENANT}/staff", {"userid": "wang", "name": "王主管"}, token)
+    api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师", "lead_userid": "wang"}, token)
     steps = [
         {"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "同学你好，资料包发你～"}},
         {"id": "s2", "day": 1, "at": "10:00", "content_type": "interactive", "message": {"text": "每日一练"}},
@@ -60,6 +62,10 @@ def _story(api: Api) -> tuple[str, str, dict[str, Any], str]:
     group = api.call("POST", f"/t/{TENANT}/tag-groups", {"name": "意向", "tags": ["高意向"]}, token).json
     hot = group["tags"][0]["tag_id"]
     assert api.call("POST", f"/t/{TENANT}/customers/{cid}/tags", {"add": [hot]}, token).status_code == 200
+    api.clock.advance(minutes=125)  # overdue: the sync escalates it to zhang's lead, a task copying its recipients
+    assert run_job(api, "task_sync")["lead_tasks"] >= 1
+    escalated = api.call("GET", f"/t/{TENANT}/tasks?userid=wang", token=token).json["items"]
+    assert cid in [c["customer_id"] for t in escalated for c in t["customers"]]
     tasks = api.call("GET", f"/t/{TENANT}/tasks?userid=zhang", token=token).json["items"]
     mine = next(t for t in tasks if cid in [c["customer_id"] for c in t["customers"]])
     confirmed = api.call("POST", f"/t/{TENANT}/tasks/{mine['task_id']}/confirm", {}, token)
