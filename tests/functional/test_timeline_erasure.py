@@ -163,12 +163,35 @@ def _readd_through(api: Api, token: str, customer_id: str, state: str) -> None:
     assert again["customer_id"] == customer_id and again["outcome"] == "readd", again
 
 
+def _shared_synced_task(api: Api, token: str, channel_id: str, cid: str, other: str) -> str:
+    """Both customers in one task of a second plan (bulk enrolled), sent and synced: the customer has left zhang
+    (not_friend), the bystander got it (sent). Its outcomes match its recipients by position. Returns its id."""
+    steps = [{"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "今晚八点直播"}}]
+    plan = api.call("POST", f"/t/{TENANT}/plans", {"name": "直播提醒", "trigger": {"type": "manual"}, "steps": steps},
+                    token).json["plan_id"]  # fmt: skip
+    assert api.call("POST", f"/t/{TENANT}/plans/{plan}/publish", {}, token).status_code == 200
+    job = api.call("POST", f"/t/{TENANT}/plans/{plan}/enrollments/bulk", {"filter": {"channel": channel_id}}, token)
+    assert job.status_code == 202 and job.json["status"] == "done", job.body
+    [task] = [t for t in api.call("GET", f"/t/{TENANT}/tasks", token=token).json["items"] if t["plan_id"] == plan]
+    assert task["customer_ids"] == [cid, other], task  # the erased one first: a shifted outcome would show
+    ext = api.call("GET", f"/t/{TENANT}/customers/{cid}", token=token).json["external_userid"]
+    lost = api.callback(TENANT, api.sandbox.world.event(CORP, "del_follow_user", userid="zhang", external_userid=ext))
+    assert lost.status_code == 200, lost.body
+    api.clock.advance(minutes=3)
+    api.sandbox.world.confirm_task(task["msgid"], "zhang")
+    assert run_job(api, "task_sync")["sent"] >= 1
+    synced = api.call("GET", f"/t/{TENANT}/tasks/{task['task_id']}", token=token).json
+    assert synced["outcomes"] == {cid: "not_friend", other: "sent"}, synced
+    return str(task["task_id"])
+
+
 def test_erasure_leaves_nothing_that_names_the_customer_or_holds_their_words(api: Api) -> None:
     token, cid, fields, other = _story(api)
     code = api.call("POST", f"/t/{TENANT}/customers/{cid}/referral-channel", {}, token).json  # the same code again
     assert cid[1:] not in code["state"]
     _readd_through(api, token, other, code["state"])  # the bystander comes back through the code (老带新)
     profile = api.call("GET", f"/t/{TENANT}/customers/{cid}", token=token).json
+    shared = _shared_synced_task(api, token, profile["source_channel_id"], cid, other)
     before = _everything(api)
     marks = [cid, cid[1:], fields["ExternalUserID"], profile["name"], WORDS, "多少钱"]
     assert all(m in before for m in marks[:4])  # the scan proves what it looks for is there to find
@@ -178,6 +201,8 @@ def test_erasure_leaves_nothing_that_names_the_customer_or_holds_their_words(api
     after = _everything(api)
     assert [m for m in marks if m in after] == []
     assert api.call("GET", f"/t/{TENANT}/customers/{other}", token=token).status_code == 200
+    kept = api.call("GET", f"/t/{TENANT}/tasks/{shared}", token=token).json  # the bystander keeps their own outcome
+    assert kept["customer_ids"] == [other] and kept["outcomes"] == {other: "sent"}, kept
     # Nothing stored named the referrer (the code's id is random), so nothing was rewritten; the code is gone.
     assert other in after and erased.json["referred_customers_unlinked"] == 0 and code["state"] in after
     assert api.call("GET", f"/t/{TENANT}/channels/{code['channel_id']}", token=token).status_code == 404
