@@ -7,7 +7,8 @@ and step share a *bucket*: one Scheduler schedule, one fire, one staff task per 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from chalicelib.domain.customers import Customer, Stage
@@ -140,6 +141,11 @@ class StaffTask:
         pairs = zip(self.customer_ids, self.outcomes, strict=False)
         return {cid: OUTCOME_CODES.get(code, "unreachable") for cid, code in pairs}
 
+    def without(self, customer_id: str) -> StaffTask:
+        """The task with the customer gone from its recipients and their outcome gone with them (erasure)."""
+        rest = tuple(c for c in self.customer_ids if c != customer_id)
+        return replace(self, customer_ids=rest, outcomes=drop_outcome(self.customer_ids, self.outcomes, customer_id))
+
     def public(self) -> dict[str, object]:
         return {
             "task_id": self.task_id,
@@ -241,3 +247,9 @@ def chunks(items: list[str], size: int = MAX_RECIPIENTS_PER_TASK) -> list[list[s
 
 def iso(dt: datetime) -> str:
     return dt.isoformat(timespec="seconds")
+
+
+def drop_outcome(customer_ids: Sequence[str], outcomes: str, customer_id: str) -> str:
+    """``outcomes`` without the characters at the customer's positions in ``customer_ids``: the others keep theirs
+    (an unsynced task's empty outcomes stay empty)."""
+    return "".join(code for cid, code in zip(customer_ids, outcomes, strict=False) if cid != customer_id)

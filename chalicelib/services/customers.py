@@ -28,6 +28,7 @@ from chalicelib.ports import (
     WeComCredentials,
     WeComPort,
 )
+from chalicelib.services.task_sync import escalation_task_id
 from chalicelib.services.timeline import TimelineRepo, TimelineService
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -311,5 +312,6 @@ class CustomerService:
             for e in entries
             if e.type == "message" and e.detail.get("reply") == "positive" and e.ref
         }
+        task_ids |= {escalation_task_id(t) for t in task_ids}  # a lead's escalation task copies the recipients
         changed = sum(1 for t in sorted(task_ids) if self.repo.drop_recipient(tenant_id, t, customer_id))
         return touches, changed

@@ -198,13 +198,15 @@ class TaskSyncService:
         for _ext, status in rows:
             if status in CUSTOMER_STATUS:
                 counts[CUSTOMER_STATUS[status]] += 1
-        outcomes = self._outcomes(tenant, task, rows)
+        by_customer = dict(zip(task.customer_ids, self._outcomes(tenant, task, rows), strict=True))
         sent_at = iso_of(datetime.fromtimestamp(send_time, UTC) if send_time else now, tenant.zone)
         # Re-read, so a snooze or escalation written meanwhile is kept; a manual confirmation becomes ``sent`` too.
+        # Outcomes go by the re-read recipients: one erased meanwhile must not shift the others' (by position).
         for _ in range(3):
             current = self.repo.get_task(tenant.tenant_id, task.task_id)
             if current is None or current.status not in OPEN:
                 return  # a concurrent run recorded it already
+            outcomes = "".join(by_customer.get(cid, "-") for cid in current.customer_ids)
             sent = replace(
                 current, status="sent", sent_at=sent_at, results={**current.results, **counts}, outcomes=outcomes
             )

@@ -130,17 +130,15 @@ class FakeTimelineStoreMixin:
             return len(gone), tasks
 
     def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool:
-        from dataclasses import replace
-
         with self.lock:
             task = self._sop()["tasks"].get((tenant_id, task_id))
             if task is None or customer_id not in task.customer_ids:
                 return False
-            rest = tuple(c for c in task.customer_ids if c != customer_id)
-            if not rest and task_id.startswith("fu_"):
+            rest = task.without(customer_id)
+            if not rest.customer_ids and task_id.startswith("fu_"):
                 del self._sop()["tasks"][(tenant_id, task_id)]
             else:
-                self._sop()["tasks"][(tenant_id, task_id)] = replace(task, customer_ids=rest)
+                self._sop()["tasks"][(tenant_id, task_id)] = rest
             return True
 
     def erase_customer(

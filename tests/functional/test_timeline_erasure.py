@@ -14,6 +14,7 @@ import boto3
 
 from chalicelib.domain.events_business import sign
 from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
+from tests.functional.test_sop_answers import run_job
 
 WORDS = "老师，这个课多少钱？怎么报名"
 
@@ -22,7 +23,8 @@ def _setup(api: Api) -> tuple[str, str, str]:
     created = api.call("POST", "/admin/tenants", {"tenant_id": TENANT, "name": "示例教育", "corp_id": CORP,
                                                   "wecom": WECOM}, ADMIN)  # fmt: skip
     token = api.token(TENANT, "admin")
-    api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师"}, token)
+    api.call("POST", f"/t/{TENANT}/staff", {"userid": "wang", "name": "王主管"}, token)
+    api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师", "lead_userid": "wang"}, token)
     steps = [
         {"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "同学你好，资料包发你～"}},
         {"id": "s2", "day": 1, "at": "10:00", "content_type": "interactive", "message": {"text": "每日一练"}},
@@ -60,6 +62,10 @@ def _story(api: Api) -> tuple[str, str, dict[str, Any], str]:
     group = api.call("POST", f"/t/{TENANT}/tag-groups", {"name": "意向", "tags": ["高意向"]}, token).json
     hot = group["tags"][0]["tag_id"]
     assert api.call("POST", f"/t/{TENANT}/customers/{cid}/tags", {"add": [hot]}, token).status_code == 200
+    api.clock.advance(minutes=125)  # overdue: the sync escalates it to zhang's lead, a task copying its recipients
+    assert run_job(api, "task_sync")["lead_tasks"] >= 1
+    escalated = api.call("GET", f"/t/{TENANT}/tasks?userid=wang", token=token).json["items"]
+    assert cid in [c["customer_id"] for t in escalated for c in t["customers"]]
     tasks = api.call("GET", f"/t/{TENANT}/tasks?userid=zhang", token=token).json["items"]
     mine = next(t for t in tasks if cid in [c["customer_id"] for c in t["customers"]])
     confirmed = api.call("POST", f"/t/{TENANT}/tasks/{mine['task_id']}/confirm", {}, token)
@@ -157,12 +163,35 @@ def _readd_through(api: Api, token: str, customer_id: str, state: str) -> None:
     assert again["customer_id"] == customer_id and again["outcome"] == "readd", again
 
 
+def _shared_synced_task(api: Api, token: str, channel_id: str, cid: str, other: str) -> str:
+    """Both customers in one task of a second plan (bulk enrolled), sent and synced: the customer has left zhang
+    (not_friend), the bystander got it (sent). Its outcomes match its recipients by position. Returns its id."""
+    steps = [{"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "今晚八点直播"}}]
+    plan = api.call("POST", f"/t/{TENANT}/plans", {"name": "直播提醒", "trigger": {"type": "manual"}, "steps": steps},
+                    token).json["plan_id"]  # fmt: skip
+    assert api.call("POST", f"/t/{TENANT}/plans/{plan}/publish", {}, token).status_code == 200
+    job = api.call("POST", f"/t/{TENANT}/plans/{plan}/enrollments/bulk", {"filter": {"channel": channel_id}}, token)
+    assert job.status_code == 202 and job.json["status"] == "done", job.body
+    [task] = [t for t in api.call("GET", f"/t/{TENANT}/tasks", token=token).json["items"] if t["plan_id"] == plan]
+    assert sorted(task["customer_ids"]) == sorted([cid, other]), task
+    ext = api.call("GET", f"/t/{TENANT}/customers/{cid}", token=token).json["external_userid"]
+    lost = api.callback(TENANT, api.sandbox.world.event(CORP, "del_follow_user", userid="zhang", external_userid=ext))
+    assert lost.status_code == 200, lost.body
+    api.clock.advance(minutes=3)
+    api.sandbox.world.confirm_task(task["msgid"], "zhang")
+    assert run_job(api, "task_sync")["sent"] >= 1
+    synced = api.call("GET", f"/t/{TENANT}/tasks/{task['task_id']}", token=token).json
+    assert synced["outcomes"] == {cid: "not_friend", other: "sent"}, synced
+    return str(task["task_id"])
+
+
 def test_erasure_leaves_nothing_that_names_the_customer_or_holds_their_words(api: Api) -> None:
     token, cid, fields, other = _story(api)
     code = api.call("POST", f"/t/{TENANT}/customers/{cid}/referral-channel", {}, token).json  # the same code again
     assert cid[1:] not in code["state"]
     _readd_through(api, token, other, code["state"])  # the bystander comes back through the code (老带新)
     profile = api.call("GET", f"/t/{TENANT}/customers/{cid}", token=token).json
+    shared = _shared_synced_task(api, token, profile["source_channel_id"], cid, other)
     before = _everything(api)
     marks = [cid, cid[1:], fields["ExternalUserID"], profile["name"], WORDS, "多少钱"]
     assert all(m in before for m in marks[:4])  # the scan proves what it looks for is there to find
@@ -172,6 +201,14 @@ def test_erasure_leaves_nothing_that_names_the_customer_or_holds_their_words(api
     after = _everything(api)
     assert [m for m in marks if m in after] == []
     assert api.call("GET", f"/t/{TENANT}/customers/{other}", token=token).status_code == 200
+    kept = api.call("GET", f"/t/{TENANT}/tasks/{shared}", token=token).json  # the bystander keeps their own outcome
+    assert kept["customer_ids"] == [other] and kept["outcomes"] == {other: "sent"}, kept
+    # Outcomes match recipients by position, and which of the two came first is up to their (random) ids: the
+    # stored string must have lost the erased one's character whichever it was.
+    head = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName="siyu-functional", Key={"pk": {"S": f"T#{TENANT}#TASK#{shared}"}, "sk": {"S": "TASK"}}
+    )["Item"]
+    assert json.loads(head["doc"]["S"])["outcomes"] == "1" and head["n"]["N"] == "1"
     # Nothing stored named the referrer (the code's id is random), so nothing was rewritten; the code is gone.
     assert other in after and erased.json["referred_customers_unlinked"] == 0 and code["state"] in after
     assert api.call("GET", f"/t/{TENANT}/channels/{code['channel_id']}", token=token).status_code == 404

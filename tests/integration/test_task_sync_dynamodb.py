@@ -10,10 +10,11 @@ import pytest
 from chalicelib.adapters.dynamodb.models import configure
 from chalicelib.adapters.dynamodb.store import DynamoStore
 from chalicelib.settings import Settings
-from tests.unit import test_task_sync
+from tests.unit import test_task_sync, test_task_sync_erasure
 from tests.unit.test_task_sync import SyncEnv
 
-globals().update({name: fn for name, fn in vars(test_task_sync).items() if name.startswith("test_")})
+for _module in (test_task_sync, test_task_sync_erasure):
+    globals().update({name: fn for name, fn in vars(_module).items() if name.startswith("test_")})
 del globals()["test_app_schedules_the_job_every_ten_minutes"]  # no storage in it: once is enough
 
 

@@ -116,6 +116,26 @@ def test_touch_tasks_task_heads_and_the_erasure_walk(store: Any) -> None:
     assert store.get_task("acme", "fu_1") is None  # a follow-up about them alone goes whole
 
 
+def test_dropping_a_recipient_drops_their_outcome_and_keeps_the_others(store: Any) -> None:
+    """Outcomes match recipients by position: the erased one's character goes with their id, the rest keep theirs."""
+    synced = replace(_task("tk_2", ("c1", "c2", "c3")), status="sent", outcomes="213", results={"sent": 1})
+    assert store.create_task("acme", synced)
+    assert store.create_task("acme", _task("tk_3", ("c1", "c2")))  # not synced: no outcomes to shift
+    assert synced.outcome_map() == {"c1": "not_friend", "c2": "sent", "c3": "limit_hit"}
+    assert store.drop_recipient("acme", "tk_2", "c2") and store.drop_recipient("acme", "tk_3", "c1")
+    task = store.get_task("acme", "tk_2")
+    assert task is not None and task.customer_ids == ("c1", "c3") and task.status == "sent"
+    assert task.outcome_map() == {"c1": "not_friend", "c3": "limit_hit"} and task.results == {"sent": 1}
+    unsynced = store.get_task("acme", "tk_3")
+    assert unsynced is not None and unsynced.customer_ids == ("c2",) and unsynced.outcomes == ""
+    listed = store.list_tasks("acme", userid=None, status=None, due_from=None, due_to=None, limit=10)
+    assert {t.task_id: (t.customer_ids, t.outcomes) for t in listed} == {"tk_2": (("c1", "c3"), "23"),
+                                                                        "tk_3": (("c2",), "")}  # fmt: skip
+    assert store.drop_recipient("acme", "tk_2", "c1") and store.drop_recipient("acme", "tk_2", "c3")
+    emptied = store.get_task("acme", "tk_2")  # a mass task stays, naming no one
+    assert emptied is not None and emptied.customer_ids == () and emptied.outcome_map() == {}
+
+
 def test_erasure_in_pages_keeps_the_profile_until_the_last(store: Any) -> None:
     _seed(store)
     for i in range(5):

@@ -15,8 +15,9 @@ from chalicelib.domain.events_business import sign
 from chalicelib.errors import NotFoundError
 from chalicelib.ports import CustomerFilter
 from chalicelib.services import customers as customers_service
+from chalicelib.services.task_sync import escalation_task_id
 from tests.fakes.store import FakeStore
-from tests.unit.conftest import Env, make_channel, make_env
+from tests.unit.conftest import CORP, Env, make_channel, make_env
 
 WORDS = "老师，这个课多少钱？怎么报名"
 
@@ -166,3 +167,45 @@ def test_a_legacy_referral_code_that_names_the_customer_is_kept_then_rewritten(s
     friend = story.store.get_customer("unit", friend_id)
     assert friend is not None and friend.referrer_customer_id is None and friend.source_channel_id == "rf_erased"
     assert [t.channel_id for t in friend.touches] == ["rf_erased"]
+
+
+def test_erasure_keeps_the_others_outcomes_and_clears_the_leads_escalation(story: Story) -> None:
+    """Two customers share a task that went overdue (escalated to the lead: a task copying both ids), then was sent
+    (each one's outcome, by position). Erasing the first leaves the second their own outcome, and neither task
+    names the first."""
+    steps = [{"id": "s1", "after_minutes": 5, "content_type": "service", "message": {"text": "同学你好"}}]
+    plan = story.svc.plans.create(story.tenant, {"name": "新客培育", "trigger": {"type": "manual"}, "steps": steps})
+    story.svc.plans.publish(story.tenant, plan.plan_id)
+    story.svc.staff.update("unit", "zhang", {"lead_userid": "wang"})
+    channel = make_channel(story, plan_id=plan.plan_id)
+    first, second = story.scan(channel.state)[1].customer_id, story.scan(channel.state)[1].customer_id
+    story.clock.advance(minutes=5)
+    for schedule in list(story.svc.sop.scheduler.schedules.values()):  # the one bucket both touches are in
+        story.svc.sop.fire("unit", schedule["payload"]["bucket_id"])
+    listed = story.svc.sop.tasks("unit", userid="zhang", status=None, due_from=None, due_to=None, limit=100)
+    [task] = [t for t in listed if first in t.customer_ids]
+    assert task.customer_ids == (first, second), "the scenario needs both in one task, the erased one first"
+    story.clock.advance(minutes=130)
+    assert story.svc.task_sync.run("unit").lead_tasks == 1
+    second_ext = story.svc.customers.get("unit", second).external_userid
+    story.world.event(CORP, "del_follow_user", userid="zhang", external_userid=second_ext)
+    story.world.confirm_task(task.msgid or "", "zhang")
+    assert story.svc.task_sync.run("unit").sent == 1
+    synced = story.store.get_task("unit", task.task_id)
+    assert synced is not None and synced.outcome_map() == {first: "sent", second: "not_friend"}
+    lead_task = story.store.get_task("unit", escalation_task_id(task.task_id))
+    assert lead_task is not None and lead_task.userid == "wang" and lead_task.customer_ids == (first, second)
+    assert first in story.everything()
+
+    result = story.svc.customers.erase(story.tenant, first)
+
+    assert result["erased"] is True and result["tasks_updated"] == 2  # the task and the lead's escalation
+    after = story.store.get_task("unit", task.task_id)
+    assert after is not None and after.customer_ids == (second,)
+    assert after.outcome_map() == {second: "not_friend"}  # not the erased customer's "sent"
+    assert after.results == synced.results  # the counts name no one: they stay
+    lead_after = story.store.get_task("unit", escalation_task_id(task.task_id))
+    assert lead_after is not None and lead_after.customer_ids == (second,)
+    listed = story.svc.sop.tasks("unit", userid=None, status=None, due_from=None, due_to=None, limit=100)
+    assert {t.task_id: t.customer_ids for t in listed} == {task.task_id: (second,), lead_task.task_id: (second,)}
+    assert first not in story.everything() and first[1:] not in story.everything()

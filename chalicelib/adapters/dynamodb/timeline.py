@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.enrollments import roster_keys
+from chalicelib.adapters.dynamodb.task_erasure import TaskErasureMixin
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import Alias, Fact
 from chalicelib.domain.sop import ACTIVE, COMPLETED, Enrollment, StaffTask, Touch
@@ -64,7 +65,7 @@ def touch_entry(touch: Touch, outcome: str, reason: str | None = None, *, last: 
     return tl.touch_entry(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, outcome, reason, last=last)
 
 
-class TimelineStoreMixin:
+class TimelineStoreMixin(TaskErasureMixin):
     """Timeline and erasure repository methods of DynamoStore."""
 
     client: Any
@@ -297,35 +298,6 @@ class TimelineStoreMixin:
                     break
                 params["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return deleted, tasks
-
-    def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool:
-        """Take the customer out of a task's recipients (conditional on the list read, retried); a follow-up task
-        about this customer alone is deleted whole. True if anything changed."""
-        pk = f"T#{tenant_id}#TASK#{task_id}"
-        for _ in range(5):
-            raw = self._call("get_item", Key={"pk": _s(pk), "sk": _s("RCPT")}, ConsistentRead=True).get("Item")
-            if raw is None:
-                return False
-            ids = raw["ids"]["S"].split(",") if raw["ids"]["S"] else []
-            if customer_id not in ids:
-                return False
-            rest = [i for i in ids if i != customer_id]
-            if not rest and task_id.startswith("fu_"):
-                self._call("delete_item", Key={"pk": _s(pk), "sk": _s("TASK")})
-                self._call("delete_item", Key={"pk": _s(pk), "sk": _s("RCPT")})
-                return True
-            try:
-                self._call(
-                    "update_item",
-                    Key={"pk": _s(pk), "sk": _s("RCPT")},
-                    UpdateExpression="SET ids = :new",
-                    ConditionExpression="ids = :old",
-                    ExpressionAttributeValues={":new": _s(",".join(rest)), ":old": raw["ids"]},
-                )
-            except ConflictError:
-                continue
-            return True
-        return False
 
     def erase_partition(self, tenant_id: str, customer_id: str, *, max_items: int) -> tuple[int, bool]:
         """Delete up to ``max_items`` items of the customer's partition other than the profile, a Query page at a

@@ -1,0 +1,105 @@
+"""Erasure's part in staff tasks: the customer's id out of a task's recipients and their outcome out of its synced
+outcomes, together. Mixed into DynamoStore through TimelineStoreMixin; keys as in adapters/dynamodb/sop.py (a task's
+head ``TASK`` holds ``outcomes``, one character per recipient by position; ``RCPT`` beside it holds the ids)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.sop import drop_outcome
+
+RETRY = {"ConditionalCheckFailed", "TransactionConflict"}  # a transaction's cancellations worth a fresh read
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+class TaskErasureMixin:
+    """``drop_recipient`` of DynamoStore."""
+
+    client: Any
+    table: str
+
+    if TYPE_CHECKING:
+
+        def _call(self, op: str, **kwargs: Any) -> Any: ...
+
+    def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool:
+        """Take the customer out of a task's recipients and their character out of its synced outcomes (matched by
+        position), in one transaction conditional on both as read, retried; a follow-up task about this customer
+        alone is deleted whole. True if anything changed."""
+        from chalicelib.adapters.dynamodb.sop import task_pk  # sop.py imports this module's importer
+
+        pk = task_pk(tenant_id, task_id)
+        for _ in range(5):
+            items = self._call(
+                "query",
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": _s(pk)},
+                ConsistentRead=True,
+            ).get("Items", [])
+            by_sk = {i["sk"]["S"]: i for i in items}
+            raw, head = by_sk.get("RCPT"), by_sk.get("TASK")
+            if raw is None:
+                return False
+            ids = raw["ids"]["S"].split(",") if raw["ids"]["S"] else []
+            if customer_id not in ids:
+                return False
+            rest = [i for i in ids if i != customer_id]
+            if not rest and task_id.startswith("fu_"):
+                self._call("delete_item", Key={"pk": _s(pk), "sk": _s("TASK")})
+                self._call("delete_item", Key={"pk": _s(pk), "sk": _s("RCPT")})
+                return True
+            writes: list[dict[str, Any]] = [
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": _s(pk), "sk": _s("RCPT")},
+                        "UpdateExpression": "SET ids = :new",
+                        "ConditionExpression": "ids = :old",
+                        "ExpressionAttributeValues": {":new": _s(",".join(rest)), ":old": raw["ids"]},
+                    }
+                }
+            ]
+            if head is not None:  # absent only while the task is being created (recipients go first)
+                doc = json.loads(head["doc"]["S"])
+                doc["outcomes"] = drop_outcome(ids, str(doc.get("outcomes") or ""), customer_id)
+                new_doc = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+                writes.append(
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": {"pk": _s(pk), "sk": _s("TASK")},
+                            "UpdateExpression": "SET #doc = :new, #n = :n",
+                            "ConditionExpression": "#doc = :old",
+                            "ExpressionAttributeNames": {"#doc": "doc", "#n": "n"},
+                            "ExpressionAttributeValues": {
+                                ":new": _s(new_doc),
+                                ":old": head["doc"],
+                                ":n": {"N": str(len(rest))},
+                            },
+                        }
+                    }
+                )
+            if self._transact(writes):
+                return True
+        return False
+
+    def _transact(self, writes: list[dict[str, Any]]) -> bool:
+        """One TransactWriteItems; False if it was cancelled by a failed condition or a concurrent transaction
+        (someone wrote in between: read again)."""
+        from chalicelib.adapters.dynamodb.store import _translate
+
+        try:
+            self.client.transact_write_items(TransactItems=writes)
+        except ClientError as exc:
+            reasons = {r.get("Code") for r in exc.response.get("CancellationReasons") or []}
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException" and reasons & RETRY:
+                return False
+            with _translate():
+                raise
+        return True
