@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib.domain.events_business import sign
-from tests.functional.conftest import CORP, TENANT, Api
+from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
 from tests.functional.test_events_api import _channel, _order, _tenant
 from tests.functional.test_plans_api import PLANS, _plan
 
@@ -195,3 +195,16 @@ def test_every_date_time_query_takes_the_edges_of_time(api: Api, scanned: tuple[
         for name in names:
             resp = api.call("GET", f"{path}?{urlencode({name: edge})}", token=token)
             assert resp.status_code == 200, (path, name, resp.body)
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "right/UTC", "posix/Asia/Shanghai", "Mars/X"])
+def test_a_time_zone_must_be_an_iana_name_on_create_and_update(api: Api, zone: str) -> None:
+    api.create_tenant()
+    body = {"tenant_id": "zone-test", "name": "x", "corp_id": "wwzone", "wecom": WECOM, "timezone": zone}
+    assert "timezone" in _refused(api.call("POST", "/admin/tenants", body, ADMIN))
+    assert api.call("GET", "/admin/tenants/zone-test", token=ADMIN).status_code == 404
+    assert "timezone" in _refused(api.call("PATCH", f"/admin/tenants/{TENANT}", {"timezone": zone}, ADMIN))
+    assert api.call("GET", f"/admin/tenants/{TENANT}", token=ADMIN).json["timezone"] == "Asia/Shanghai"
+    for name in ("UTC", "Europe/Berlin", "Asia/Shanghai"):  # real names still move the tenant
+        moved = api.call("PATCH", f"/admin/tenants/{TENANT}", {"timezone": name}, ADMIN)
+        assert moved.status_code == 200 and moved.json["timezone"] == name, moved.body
