@@ -51,12 +51,30 @@ SELF_READ_BODIES = {("POST", "/t/{tenant_id}/events")}
 def _events_body(components: dict[str, Any]) -> dict[str, Any]:
     """One BusinessEvent or a batch of them (the batch schema checks only the list; each item is an event)."""
     event, batch = _title("event"), _title("event_batch")
-    components[event] = {k: v for k, v in schemas.schema("event").items() if k != "$schema"}
+    components[event] = _hoisted(event, schemas.schema("event"), components)
     batch_schema = {k: v for k, v in schemas.schema("event_batch").items() if k != "$schema"}
     items = {**batch_schema["properties"]["events"], "items": {"$ref": f"#/components/schemas/{event}"}}
     components[batch] = {**batch_schema, "properties": {**batch_schema["properties"], "events": items}}
     refs = [{"$ref": f"#/components/schemas/{name}"} for name in (event, batch)]
     return {"required": True, "content": {"application/json": {"schema": {"anyOf": refs}}}}
+
+
+def _hoisted(title: str, schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without ``$schema`` and with its own ``$defs`` moved to components (``<title>_<name>``): inside the
+    document a ``#/$defs/…`` reference would point at the document's root."""
+    defs = schema.get("$defs", {})
+
+    def moved(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return {**node, "$ref": f"#/components/schemas/{title}_{ref.removeprefix('#/$defs/')}"}
+            return {k: moved(v) for k, v in node.items()}
+        return [moved(v) for v in node] if isinstance(node, list) else node
+
+    for name, definition in defs.items():
+        components[f"{title}_{name}"] = moved(definition)
+    return {k: moved(v) for k, v in schema.items() if k not in ("$schema", "$defs")}
 
 
 def _errors(spec: RouteSpec) -> list[int]:

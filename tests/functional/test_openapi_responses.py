@@ -3,6 +3,7 @@ status it can give with the error shape — no ``4XX`` wildcard — so the fuzze
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalicelib.api.common import ROUTES
@@ -54,3 +55,10 @@ def test_the_events_body_is_published_though_the_service_reads_it(api: Api) -> N
     events = next(op for spec, op in _operations(api) if spec.path.endswith("/events"))
     refs = events["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
     assert [r["$ref"].rsplit("/", 1)[1] for r in refs] == ["BusinessEvent", "BusinessEventBatch"]
+    doc = api.call("GET", "/openapi.json").json
+    assert '"#/$defs/' not in json.dumps(doc)  # a schema's own definitions would point at the document's root
+    batch = doc["components"]["schemas"]["BusinessEventBatch"]["properties"]["events"]["items"]
+    assert batch == {"$ref": "#/components/schemas/BusinessEvent"}
+    for ref in doc["components"]["schemas"]["BusinessEvent"]["allOf"]:
+        target = json.dumps(ref).split('"#/components/schemas/', 1)[1].split('"', 1)[0]
+        assert target in doc["components"]["schemas"], target
