@@ -46,7 +46,10 @@ def parse_duration(text: Any) -> timedelta:
             f"advance must be an ISO-8601 duration such as PT10H, P1D or P2DT30M (weeks, days, hours, minutes, "
             f"seconds), got {text!r}"
         )
-    return timedelta(**{unit: float(value) for unit, value in match.groupdict().items() if value})
+    try:
+        return timedelta(**{unit: float(value) for unit, value in match.groupdict().items() if value})
+    except (OverflowError, ValueError) as exc:  # more days than datetime holds (P9999999999D)
+        raise _too_far() from exc
 
 
 def parse_instant(text: Any) -> datetime:
@@ -58,7 +61,14 @@ def parse_instant(text: Any) -> datetime:
     if at is None or at.tzinfo is None:
         raise errors.InvalidError(f"to must be an ISO-8601 date-time with an offset, e.g. 2026-12-05T08:00:00+08:00, "
                                   f"got {text!r}")  # fmt: skip
-    return at.astimezone(UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError as exc:  # hours off year 1 or 9999: no UTC instant
+        raise _too_far() from exc
+
+
+def _too_far() -> errors.InvalidError:
+    return errors.InvalidError(f"move at most {MAX_MOVE.days} days at a time (the pump catches up on the way)")
 
 
 class ClockMovedBackConflict(errors.ConflictError):
@@ -214,13 +224,19 @@ class ClockControl:
             raise errors.InvalidError('give exactly one of {"advance": "PT10H"} or {"to": "2026-12-05T08:00:00+08:00"}'
                                       + (f"; unknown field(s): {', '.join(unknown)}" if unknown else ""))  # fmt: skip
         now = self.clock.now()
-        target = now + parse_duration(body["advance"]) if "advance" in body else parse_instant(body["to"])
+        if "advance" in body:
+            advance = parse_duration(body["advance"])
+            if advance > MAX_MOVE:  # checked before adding: now + a huge duration overflows
+                raise _too_far()
+            target = now + advance
+        else:
+            target = parse_instant(body["to"])
         if target < now:
             raise ClockMovedBackConflict(
                 f"the clock is at {now.astimezone(self.zone).isoformat(timespec='seconds')}; it never moves backwards"
             )
         if target - now > MAX_MOVE:
-            raise errors.InvalidError(f"move at most {MAX_MOVE.days} days at a time (the pump catches up on the way)")
+            raise _too_far()
         try:
             summary = self.walker.move_to(target)
         except ClockMovedBackError as exc:  # a concurrent move got there first

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib import schemas
-from chalicelib.api.common import ROUTES, body_required
+from chalicelib.api.common import MAX_JSON_BYTES, ROUTES, RouteSpec, body_required
 
 ERROR = {
     "type": "object",
@@ -25,6 +25,88 @@ ERROR = {
         }
     },
 }
+
+
+ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
+# What each status means on every operation that can answer it.
+REASONS = {
+    400: "invalid request: body, query or a rule the schema cannot state",
+    401: "missing or wrong credentials (token, events signature, callback signature)",
+    403: "the credentials do not reach this tenant or role, or the API is disabled",
+    404: "no such resource",
+    409: "conflicts with the current state (or a concurrent write, or a reused Idempotency-Key)",
+    413: f"body over {MAX_JSON_BYTES} bytes",
+    415: "a content type this route does not read",
+    502: "a dependency (DynamoDB, EventBridge Scheduler, WeCom) failed",
+    503: "WeCom is busy or rate-limits this corp",
+}
+
+
+# Bodies a service reads itself, after a check no schema can state (a signature over the raw bytes): published with
+# the schemas that service validates them against.
+SELF_READ_BODIES = {("POST", "/t/{tenant_id}/events")}
+
+
+def _events_body(components: dict[str, Any]) -> dict[str, Any]:
+    """One BusinessEvent or a batch of them (the batch schema checks only the list; each item is an event)."""
+    event, batch = _title("event"), _title("event_batch")
+    components[event] = _hoisted(event, schemas.schema("event"), components)
+    batch_schema = {k: v for k, v in schemas.schema("event_batch").items() if k != "$schema"}
+    items = {**batch_schema["properties"]["events"], "items": {"$ref": f"#/components/schemas/{event}"}}
+    components[batch] = {**batch_schema, "properties": {**batch_schema["properties"], "events": items}}
+    refs = [{"$ref": f"#/components/schemas/{name}"} for name in (event, batch)]
+    return {"required": True, "content": {"application/json": {"schema": {"anyOf": refs}}}}
+
+
+def _hoisted(title: str, schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without ``$schema`` and with its own ``$defs`` moved to components (``<title>_<name>``): inside the
+    document a ``#/$defs/…`` reference would point at the document's root."""
+    defs = schema.get("$defs", {})
+
+    def moved(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return {**node, "$ref": f"#/components/schemas/{title}_{ref.removeprefix('#/$defs/')}"}
+            return {k: moved(v) for k, v in node.items()}
+        return [moved(v) for v in node] if isinstance(node, list) else node
+
+    for name, definition in defs.items():
+        components[f"{title}_{name}"] = moved(definition)
+    return {k: moved(v) for k, v in schema.items() if k not in ("$schema", "$defs")}
+
+
+def _errors(spec: RouteSpec) -> list[int]:
+    """The error statuses ``spec`` can answer, each from the mechanism that produces it (see api/common.py)."""
+    if spec.path == "/openapi.json":
+        return [400, 413, 415]
+    codes = {400, 413, 415, 502, 503}  # query and body checks, size cap, Chalice's media check; the store and WeCom
+    if spec.auth in ("admin", "tenant", "wecom"):
+        codes |= {401, 403}
+    elif spec.path.endswith("/events"):
+        codes.add(401)  # signed with the tenant's events secret
+    if "{" in spec.path:
+        codes.add(404)
+    if spec.method != "GET":
+        codes.add(409)
+    return sorted(codes)
+
+
+def _responses(spec: RouteSpec) -> dict[str, Any]:
+    """The success answer (its status and media type; a JSON object unless said otherwise) and every error status."""
+    if spec.status == 204:
+        ok: dict[str, Any] = {"description": "done, no content"}
+    elif spec.auth == "wecom" and spec.method == "GET":
+        ok = {"description": "the decrypted echostr", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    else:
+        ok = {"description": "success", "content": JSON_OBJECT}
+    out: dict[str, Any] = {str(spec.status): ok}
+    for code in _errors(spec):
+        out[str(code)] = {"description": REASONS[code], "content": ERROR_REF}
+    if spec.path == "/health":
+        out["503"] = {"description": "a dependency is down (the same report)", "content": JSON_OBJECT}
+    return out
 
 
 def _title(name: str) -> str:
@@ -56,13 +138,7 @@ def document() -> dict[str, Any]:
             "operationId": f"{spec.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', spec.path.lower()).strip('_')}",
             "tags": [spec.tag] if spec.tag else [],
             "parameters": params,
-            "responses": {
-                str(spec.status): {"description": "success"},
-                "4XX": {
-                    "description": "client error",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                },
-            },
+            "responses": _responses(spec),
         }
         if spec.auth in ("admin", "tenant"):
             op["security"] = [{"bearer": []}]
@@ -75,6 +151,8 @@ def document() -> dict[str, Any]:
                 "required": body_required(spec),
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{title}"}}},
             }
+        if (spec.method, spec.path) in SELF_READ_BODIES:
+            op["requestBody"] = _events_body(components)
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -14,6 +14,9 @@ _INSTANT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z
 # the few named otherwise.
 _TIME_KEY_SUFFIXES = ("_at", "_until")
 _TIME_KEYS = frozenset({"next_due", "since", "until", "at"})
+# The years an instant the API computes with may fall in: datetime ends at years 1 and 9999, and converting an instant
+# to UTC or adding the longest offset a plan or simulation can add (a year, plus the run's days) must not overflow.
+EARLIEST_YEAR, LATEST_YEAR = 2, 9997
 
 
 def iso_local(epoch: int | float, zone: ZoneInfo) -> str:
@@ -46,6 +49,15 @@ def parse_instant(value: str, zone: ZoneInfo) -> datetime:
     """An ISO-8601 date or date-time; without an offset it is read in ``zone`` (the tenant's calendar)."""
     parsed = datetime.fromisoformat(value.strip().replace(" ", "+").replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def parse_bounded_instant(value: str, zone: ZoneInfo) -> datetime:
+    """``parse_instant`` for an instant that is computed with (not only compared): ValueError outside the years
+    ``EARLIEST_YEAR``..``LATEST_YEAR``, which keeps every conversion and offset inside datetime's range."""
+    at = parse_instant(value, zone)
+    if not EARLIEST_YEAR <= at.year <= LATEST_YEAR:
+        raise ValueError(f"{value!r} is out of range: give an instant in the years {EARLIEST_YEAR:04d}-{LATEST_YEAR}")
+    return at
 
 
 def is_time_key(key: str) -> bool:

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.clock import iso_of, parse_instant
+from chalicelib.domain.clock import iso_of, parse_bounded_instant
 from chalicelib.domain.plans import Audience, Plan, Step, TouchRules
 from chalicelib.domain.replies import DEFAULT_NEGATIVE, DEFAULT_POSITIVE, NEGATIVE, POSITIVE, classify_reply
 from chalicelib.domain.timing import CAP, LATENESS, cap_decision, cap_key, due_at, next_day_start, on_fire
@@ -326,23 +326,31 @@ def cohort_from_json(items: Iterable[Mapping[str, Any]], zone: ZoneInfo) -> list
     Shape checks belong to the endpoint's JSON Schema; this only converts.
     """
     cohort = []
-    for item in items:
+    for n, item in enumerate(items):
         events = tuple(
             SimEvent(
-                at=parse_instant(str(e["at"]), zone),
+                at=_instant(e["at"], zone, f"cohort/{n}/events/{m}/at"),
                 type=str(e["type"]),
                 kind=e.get("kind"),
                 text=e.get("text"),
                 tag_id=e.get("tag_id"),
             )
-            for e in item.get("events", ())
+            for m, e in enumerate(item.get("events", ()))
         )
         cohort.append(
             SimCustomer(
                 id=str(item["id"]),
-                joined_at=parse_instant(str(item["joined_at"]), zone),
+                joined_at=_instant(item["joined_at"], zone, f"cohort/{n}/joined_at"),
                 events=events,
                 tags=tuple(item.get("tags", ())),
             )
         )
     return cohort
+
+
+def _instant(value: Any, zone: ZoneInfo, path: str) -> datetime:
+    """A cohort time, in datetime's safe range (a run adds up to a year of plan offsets to it); ValueError names it."""
+    try:
+        return parse_bounded_instant(str(value), zone)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc

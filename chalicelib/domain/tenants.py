@@ -7,7 +7,8 @@ import hmac
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from chalicelib.domain.clock import iso_local, localize_times
 from chalicelib.errors import InvalidError
@@ -190,8 +191,19 @@ def token_tenant(token: str) -> str | None:
 
 
 def check_timezone(name: str) -> str:
+    """An IANA zone name. ZoneInfo alone also loads files of the zone directory that are no zone names: the host's
+    ``localtime``, ``posixrules``, ``Factory`` (always "-00") and the ``posix/`` and ``right/`` (leap-second) copies."""
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidError(f"unknown timezone {name!r}; use an IANA name such as Asia/Shanghai") from exc
+    if name not in _zone_names():
+        raise InvalidError(f"timezone {name!r} is not an IANA zone name; use one such as Asia/Shanghai")
     return name
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    """The IANA names the host's tz database offers (read once: it walks the zone directory)."""
+    names = available_timezones() - {"localtime", "posixrules", "Factory"}
+    return frozenset(n for n in names if not n.startswith(("posix/", "right/")))

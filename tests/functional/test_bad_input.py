@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib.domain.events_business import sign
-from tests.functional.conftest import CORP, TENANT, Api
+from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
 from tests.functional.test_events_api import _channel, _order, _tenant
 from tests.functional.test_plans_api import PLANS, _plan
 
@@ -150,3 +150,61 @@ def test_unknown_tenants_answer_unsigned_requests_as_known_ones(api: Api) -> Non
         api.call("GET", f"/wecom/nosuchtenant/callback{verify}"),
         api.call("GET", f"/wecom/{TENANT}/callback{verify}"),
     )
+
+
+# Instants datetime cannot convert to UTC, or offset by a plan's longest wait, without overflowing (years 1 and 9999).
+EDGES = ["9999-12-31T20:00:00+00:00", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "0001-01-01T08:00:00Z"]
+LONGEST = [  # the furthest a step may be from joining: a year by minutes, and day 365
+    {"id": "s1", "after_minutes": 525600, "content_type": "service", "message": {"text": "一年后"}},
+    {"id": "s2", "day": 365, "at": "23:59", "content_type": "service", "message": {"text": "一年后"}},
+]
+
+
+@pytest.mark.parametrize("edge", EDGES)
+@pytest.mark.parametrize("field", ["joined_at", "events"])
+def test_simulating_at_the_edges_of_time_is_400(api: Api, edge: str, field: str) -> None:
+    token = api.create_tenant()
+    pid = api.call("POST", PLANS, _plan(steps=LONGEST), token).json["plan_id"]
+    customer: dict[str, Any] = {"id": "a", "joined_at": edge}
+    if field == "events":
+        customer = {"id": "a", "joined_at": api.clock.iso(), "events": [{"at": edge, "type": "order", "kind": "trial"}]}
+    resp = api.call("POST", f"{PLANS}/{pid}/simulate", {"days": 90, "cohort": [customer]}, token)
+    path = "cohort/0/joined_at" if field == "joined_at" else "cohort/0/events/0/at"
+    assert path in _refused(resp) and "out of range" in resp.json["error"]["message"]
+
+
+@pytest.mark.parametrize("joined", ["0002-01-01T00:00:00+14:00", "9997-12-31T23:59:59-12:00"])
+def test_simulating_just_inside_the_range_answers(api: Api, joined: str) -> None:
+    token = api.create_tenant()
+    pid = api.call("POST", PLANS, _plan(steps=LONGEST), token).json["plan_id"]
+    cohort = [{"id": "a", "joined_at": joined, "events": [{"at": joined, "type": "reply", "text": "好"}]}]
+    resp = api.call("POST", f"{PLANS}/{pid}/simulate", {"days": 90, "cohort": cohort}, token)
+    assert resp.status_code == 200, resp.body
+    assert resp.json["touches"] == []  # both steps lie a year out, past the 90 days
+
+
+@pytest.mark.parametrize("edge", EDGES)
+def test_every_date_time_query_takes_the_edges_of_time(api: Api, scanned: tuple[str, str, str], edge: str) -> None:
+    """Query bounds are only compared (clamped to the first or last key), so even year 1 and 9999 answer."""
+    token, _, cid = scanned
+    for path, names in (
+        (f"/t/{TENANT}/tasks", ("due_from", "due_to")),
+        (f"/t/{TENANT}/customers", ("added_from", "added_to")),
+        (f"/t/{TENANT}/customers/{cid}/timeline", ("before",)),
+    ):
+        for name in names:
+            resp = api.call("GET", f"{path}?{urlencode({name: edge})}", token=token)
+            assert resp.status_code == 200, (path, name, resp.body)
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules", "Factory", "right/UTC", "posix/Asia/Shanghai", "Mars/X"])
+def test_a_time_zone_must_be_an_iana_name_on_create_and_update(api: Api, zone: str) -> None:
+    api.create_tenant()
+    body = {"tenant_id": "zone-test", "name": "x", "corp_id": "wwzone", "wecom": WECOM, "timezone": zone}
+    assert "timezone" in _refused(api.call("POST", "/admin/tenants", body, ADMIN))
+    assert api.call("GET", "/admin/tenants/zone-test", token=ADMIN).status_code == 404
+    assert "timezone" in _refused(api.call("PATCH", f"/admin/tenants/{TENANT}", {"timezone": zone}, ADMIN))
+    assert api.call("GET", f"/admin/tenants/{TENANT}", token=ADMIN).json["timezone"] == "Asia/Shanghai"
+    for name in ("UTC", "Europe/Berlin", "Asia/Shanghai"):  # real names still move the tenant
+        moved = api.call("PATCH", f"/admin/tenants/{TENANT}", {"timezone": name}, ADMIN)
+        assert moved.status_code == 200 and moved.json["timezone"] == name, moved.body

@@ -98,7 +98,9 @@ def test_post_moves_the_clock_and_answers_the_catch_up_summary(
     "body",
     [{"advance": "10 hours"}, {"advance": "P1Y"}, {"advance": "PT"}, {"advance": "-PT1H"}, {"advance": 36000},
      {"to": "2026-12-05T08:00:00"}, {"to": "tomorrow"}, {"to": "2026-12-05"}, {}, {"advance": "PT1H", "to": "x"},
-     {"advance": "PT1H", "speed": 2}, {"advance": "P32D"}, b"not json", b"[1]"],
+     {"advance": "PT1H", "speed": 2}, {"advance": "P32D"}, b"not json", b"[1]",
+     {"advance": "P9999999999D"}, {"advance": "P999999999D"}, {"advance": "PT" + "9" * 400 + "S"},
+     {"to": "9999-12-31T23:59:59-12:00"}, {"to": "0001-01-01T00:00:00+14:00"}, {"to": "9999-12-31T23:59:59+00:00"}],
 )  # fmt: skip
 def test_bad_input_is_a_400_and_moves_nothing(
     served: tuple[SandboxServer, RecordingWalker], clock: FileClock, body: Any
