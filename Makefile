@@ -78,14 +78,16 @@ test: venv node
 
 # The functional suite again under a shifted system clock (libfaketime), at 23:30 and at 10:00 Asia/Shanghai on
 # today's date there: no test may depend on the hour it runs at (quiet hours start at 22:00). CI runs this too.
+# The fuzz run is left out here (it runs in `make test`): schemathesis's stateful phase waits on its worker threads
+# for ever under libfaketime's shifted clocks, and its scratch tenant is on the frozen test clock anyway.
 HOURS ?= 23:30 10:00
 test-hours: venv
 	@bash devstack/system-deps.sh faketime
 	@failed=""; today=$$(TZ=Asia/Shanghai date +%F); for hm in $(HOURS); do \
 		at=$$(date -u -d "$$today $$hm:00 +0800" '+%F %T'); \
 		echo "==> functional suite at $$today $$hm Asia/Shanghai (faketime @$$at UTC)"; \
-		TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f "@$$at" $(PYTEST) -n $(PYTEST_WORKERS) -p no:cacheprovider \
-			tests/functional || failed="$$failed $$hm"; \
+		TZ=UTC faketime -f "@$$at" $(PYTEST) -n $(PYTEST_WORKERS) -p no:cacheprovider \
+			--deselect tests/functional/test_fuzz.py tests/functional || failed="$$failed $$hm"; \
 	done; if [ -n "$$failed" ]; then echo "make test-hours: FAILED at:$$failed"; exit 1; fi
 
 # Sub-suites: a folder without tests yet (pytest exit 5) is not an error here.
