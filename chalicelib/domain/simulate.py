@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain.clock import iso_of, parse_bounded_instant
 from chalicelib.domain.plans import Audience, Plan, Step, TouchRules
 from chalicelib.domain.replies import DEFAULT_NEGATIVE, DEFAULT_POSITIVE, NEGATIVE, POSITIVE, classify_reply
+from chalicelib.domain.sop import order_meets_exit
 from chalicelib.domain.timing import CAP, LATENESS, cap_decision, cap_key, due_at, next_day_start, on_fire
 
 TASK = "task"
@@ -209,7 +210,7 @@ def _on_event(
 ) -> None:
     if event.type == "order":
         state.last_activity = event.at
-        if any(_order_exits(rule.kind, event.kind) for rule in plan.exits if rule.type == "order"):
+        if any(order_meets_exit(rule.kind, event.kind) for rule in plan.exits if rule.type == "order"):
             _leave(state)
     elif event.type == "reply":
         state.last_activity = event.at
@@ -229,15 +230,6 @@ def _on_event(
 def _leave(state: _Customer) -> None:
     if state.left is None:
         state.left = EXIT
-
-
-def _order_exits(rule_kind: str | None, order_kind: str | None) -> bool:
-    """A trial-exit is met by a trial or a full order (a full purchase is past the trial), a full-exit by a full one."""
-    if rule_kind is None:
-        return True
-    if rule_kind == "trial":
-        return order_kind in ("trial", "full")
-    return order_kind == rule_kind
 
 
 def _tags_match(audience: Audience, tags: set[str]) -> bool:

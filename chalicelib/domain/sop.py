@@ -191,11 +191,25 @@ def audience_matches(audience: Audience, customer: Customer) -> bool:
     return not (audience.channels and customer.source_channel_id not in audience.channels)
 
 
+ORDER_STAGES = {"trial": Stage.TRIAL, "full": Stage.CONVERTED}  # the stage an order of each kind leads to
+
+
+def order_meets_exit(rule_kind: str | None, order_kind: str | None) -> bool:
+    """Whether an order of ``order_kind`` meets an order exit rule of ``rule_kind``: a trial exit is met by a trial
+    or a full order (a full buyer is past the trial), a full exit by a full one, a rule without a kind by any. The
+    one definition the engine (at the order and at fire time), enrollment and the simulator all use."""
+    if rule_kind is None:
+        return True
+    if rule_kind == "trial":
+        return order_kind in ("trial", "full")
+    return order_kind == rule_kind
+
+
 def exit_reason(plan: Plan, customer: Customer) -> str | None:
     """The exit rule the customer's current state meets, if any (orders show as trial/converted stages)."""
     for rule in plan.exits:
         if rule.type == "order":
-            reached = {Stage.TRIAL, Stage.CONVERTED} if rule.kind in (None, "trial") else {Stage.CONVERTED}
+            reached = {stage for kind, stage in ORDER_STAGES.items() if order_meets_exit(rule.kind, kind)}
             if customer.stage in reached:
                 return f"exit:order:{rule.kind or 'any'}"
         elif rule.type == "stage" and rule.stage and customer.stage.value == rule.stage:

@@ -38,6 +38,7 @@ from chalicelib.domain.sop import (
     chunks,
     executor_of,
     next_step,
+    order_meets_exit,
     revalidate,
 )
 from chalicelib.domain.tenants import Tenant
@@ -641,7 +642,8 @@ class SopEngine:
             if plan is None:
                 continue
             for rule in plan.exits:
-                hit = (rule.type == "order" and signal.type == "order" and rule.kind in (None, signal.kind)) or (
+                ordered = signal.type == "order" and order_meets_exit(rule.kind, signal.kind)
+                hit = (rule.type == "order" and ordered) or (
                     rule.type == "negative_reply" and signal.type == "reply" and signal.kind == "negative"
                 )
                 if hit:

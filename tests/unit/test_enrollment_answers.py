@@ -296,3 +296,19 @@ def test_listings_check_status_scope_and_erasure(env: Env) -> None:
     env.store.erase_customer(TID, mine.customer_id, tombstones=[])
     page = enrollments.of_plan(env.store, env.plans, TID, plan.plan_id, only_owner=None, **args)
     assert [e.customer_id for e in page.items] == [theirs.customer_id]
+
+
+def test_a_full_order_meets_a_trial_exit_at_the_order_as_the_simulator_says(env: Env) -> None:
+    """One rule everywhere: a full buyer is past the trial, so the order itself ends a trial-exit enrollment (not
+    only the fire's later stage check); a trial order does not end a full-exit one."""
+    trial_exit = env.plan("体验课转化", exit=[{"type": "order", "kind": "trial"}])
+    full_exit = env.plan("正价课转化", exit=[{"type": "order", "kind": "full"}])
+    c, d = env.customer(1), env.customer(2)
+    for customer in (c, d):
+        env.enroll(customer.customer_id, trial_exit)
+        env.enroll(customer.customer_id, full_exit)
+    exited = env.engine.on_signal(TID, c.customer_id, Signal("order", env.clock.now(), kind="full"))
+    assert sorted(exited) == sorted([trial_exit.plan_id, full_exit.plan_id])
+    assert env.engine.on_signal(TID, d.customer_id, Signal("order", env.clock.now(), kind="trial")) == [
+        trial_exit.plan_id
+    ]
