@@ -2,7 +2,7 @@
 #
 #   make run               local stack in the foreground (API, WeCom sandbox, DynamoDB Local, moto Scheduler);
 #                          VERBOSE=1 also shows the JSON logs and metrics it keeps in devstack/.data/logs/
-#   make test              ruff + mypy + the whole pytest suite (what CI runs)
+#   make test              ruff + mypy + import contracts + the whole pytest suite (what CI runs)
 #   make test-hours        the functional suite under libfaketime at 23:30 and 10:00 Asia/Shanghai
 #   make test-unit | test-functional | test-integration | lint | bench | package | clean | clean-data | distclean
 #
@@ -65,12 +65,14 @@ package: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(MYPY_TARGETS)
+	$(BIN)/lint-imports
 
 # Every step runs even if an earlier one fails, so one CI run shows everything; pytest's closing line comes last.
 test: venv node
 	@failed=""; \
 	echo "==> ruff check ."; $(BIN)/ruff check . || failed="$$failed ruff"; \
 	echo "==> mypy $(MYPY_TARGETS)"; $(BIN)/mypy $(MYPY_TARGETS) || failed="$$failed mypy"; \
+	echo "==> lint-imports (layer contracts in pyproject.toml)"; $(BIN)/lint-imports --no-cache || failed="$$failed lint-imports"; \
 	echo "==> pytest -n $(PYTEST_WORKERS) tests/ (CI=$${CI:-})"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed (pytest runs anyway)"; fi; \
 	$(PYTEST) -n $(PYTEST_WORKERS) tests/ || failed="$$failed pytest"; \
