@@ -11,16 +11,17 @@ Keys (docs/data-model.md, "Enrollment listings"):
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
 from chalicelib.domain.customers import Stage
 from chalicelib.domain.sop import Enrollment
-from chalicelib.errors import InvalidError
 from chalicelib.ports import Page
 
+_TABLE_KEY = frozenset({"pk", "sk"})
 MAX_ROUNDS = 10  # a filtered page reads at most this many rounds before answering short with its cursor
 
 
@@ -28,31 +29,14 @@ def _s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def roster_pk(tid: str, plan_id: str) -> str:
-    return f"T#{tid}#PLE#{plan_id}"
-
-
 def roster_keys(tid: str, customer_id: str, plan_ids: Iterable[str]) -> list[tuple[str, str]]:
     """The roster entries of one customer (what erasure deletes besides the partition)."""
-    return [(roster_pk(tid, plan_id), customer_id) for plan_id in plan_ids]
-
-
-def _cursor_out(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+    return [(k.roster_pk(tid, plan_id), customer_id) for plan_id in plan_ids]
 
 
 def _cursor_in(cursor: str | None, partition: str) -> dict[str, Any] | None:
-    """An opaque LastEvaluatedKey that must belong to the partition being read (tenant and plan/customer bound)."""
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        ok = isinstance(key, dict) and key.get("pk", {}).get("S") == partition and set(key) == {"pk", "sk"}
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise InvalidError("cursor is not valid", code="invalid") from exc
-    if not ok:
-        raise InvalidError("cursor is not valid", code="invalid")
-    return key
+    """A cursor of this listing: a table key (pk, sk) in the partition being read (tenant and plan/customer bound)."""
+    return decode_cursor(cursor, partition_attr="pk", partition=partition, attrs=_TABLE_KEY, code="invalid")
 
 
 class EnrollmentStoreMixin:
@@ -75,7 +59,7 @@ class EnrollmentStoreMixin:
         self._call(
             "put_item",
             Item={
-                "pk": _s(roster_pk(tenant_id, enrollment.plan_id)),
+                "pk": _s(k.roster_pk(tenant_id, enrollment.plan_id)),
                 "sk": _s(enrollment.customer_id),
                 "kind": _s("roster"),
             },
@@ -87,7 +71,7 @@ class EnrollmentStoreMixin:
         names = {f":f{i}": _s(stage.value) for i, stage in enumerate(from_stages)}
         return self._conditional(
             "update_item",
-            Key={"pk": _s(f"T#{tenant_id}#C#{customer_id}"), "sk": _s("PROFILE")},
+            Key={"pk": _s(k.customer_pk(tenant_id, customer_id)), "sk": _s(k.PROFILE_SK)},
             UpdateExpression="SET stage = :to, version = version + :one",
             ConditionExpression=f"attribute_exists(pk) AND stage IN ({', '.join(names)})",
             ExpressionAttributeValues={":to": _s(to.value), ":one": {"N": "1"}, **names},
@@ -97,7 +81,7 @@ class EnrollmentStoreMixin:
         self, tenant_id: str, customer_id: str, *, status: str | None, cursor: str | None, limit: int
     ) -> Page:
         """The customer's enrollments by plan id, optionally of one status (read, then kept or skipped here)."""
-        pk = f"T#{tenant_id}#C#{customer_id}"
+        pk = k.customer_pk(tenant_id, customer_id)
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
             "ExpressionAttributeValues": {":pk": _s(pk), ":p": _s("ENR#")},
@@ -114,10 +98,10 @@ class EnrollmentStoreMixin:
     ) -> Page:
         """The plan's enrollments by customer id: a page of roster keys, then their enrollments in one consistent
         BatchGetItem; a status filter reads what it skips (≤ ``MAX_ROUNDS`` rounds, then a short page)."""
-        pk = roster_pk(tenant_id, plan_id)
+        pk = k.roster_pk(tenant_id, plan_id)
 
         def rows(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Enrollment | None]]:
-            keys = [(f"T#{tenant_id}#C#{raw['sk']['S']}", f"ENR#{plan_id}") for raw in items]
+            keys = [(k.customer_pk(tenant_id, raw["sk"]["S"]), f"ENR#{plan_id}") for raw in items]
             found = self._batch_get(keys, consistent=True)  # none for a key: erased, or a crash before its put
             return [
                 (_key(raw), _enrollment(hit) if (hit := found.get(key)) and _wanted(hit, status) else None)
@@ -146,7 +130,7 @@ class EnrollmentStoreMixin:
             for key, enrollment in rows(resp.get("Items", [])):
                 if enrollment is not None:
                     if len(items) == limit:
-                        return Page(items, _cursor_out(last) if last else None)  # one more exists
+                        return Page(items, encode_cursor(last) if last else None)  # one more exists
                     items.append(enrollment)
                 last = key
             start = resp.get("LastEvaluatedKey")
@@ -154,7 +138,7 @@ class EnrollmentStoreMixin:
                 return Page(items, None)
             if len(items) >= limit:
                 break
-        return Page(items, _cursor_out({"pk": start["pk"], "sk": start["sk"]}) if start else None)
+        return Page(items, encode_cursor({"pk": start["pk"], "sk": start["sk"]}) if start else None)
 
 
 def _key(raw: dict[str, Any]) -> dict[str, Any]:

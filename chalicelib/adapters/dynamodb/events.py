@@ -23,6 +23,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
 from chalicelib.adapters.dynamodb.models import CounterItem, CustomerItem, FactItem, SiyuItem
+from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Fact
 from chalicelib.domain.timeline import Entry, entry_of
@@ -38,13 +39,6 @@ class _Host(Protocol):
     def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
     def _get_raw(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None: ...
     def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None: ...
-
-
-def _translate(conflict: str) -> Any:
-    """store.py's error translation, imported on use: store.py imports this module to build DynamoStore."""
-    from chalicelib.adapters.dynamodb.store import _translate as translate
-
-    return translate(conflict)
 
 
 def _partition(tenant_id: str, customer_id: str) -> str:

@@ -126,3 +126,28 @@ def metric_pk(tenant_id: str, dimension: str, dimension_id: str) -> str:
 
 def metric_sk(date: str) -> str:
     return f"D#{date}"
+
+
+# --- SOP: buckets, their plan listing, staff tasks ---------------------------------------------------------------
+
+
+def bucket_pk(tenant_id: str, bucket_id: str) -> str:
+    return f"T#{tenant_id}#BKT#{bucket_id}"
+
+
+def plan_buckets_pk(tenant_id: str, plan_id: str, version: int) -> str:
+    return f"T#{tenant_id}#PLB#{plan_id}#{version}"
+
+
+def task_pk(tenant_id: str, task_id: str) -> str:
+    return f"T#{tenant_id}#TASK#{task_id}"
+
+
+def tasks_index_pk(tenant_id: str) -> str:
+    """The tenant's tasks index partition (gsi1), sorted ``<due UTC>#<task_id>``."""
+    return f"T#{tenant_id}#TASKS"
+
+
+def roster_pk(tenant_id: str, plan_id: str) -> str:
+    """A plan's roster of enrolled customers (sk = customer id), what its enrollment listing pages over."""
+    return f"T#{tenant_id}#PLE#{plan_id}"

@@ -18,6 +18,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain.lifecycle import SilenceTimer, from_key
 from chalicelib.errors import ConflictError
 
@@ -57,8 +58,6 @@ class LifecycleStoreMixin:
     table: str
 
     def _lc(self, op: str, **kwargs: Any) -> Any:
-        from chalicelib.adapters.dynamodb.store import _translate
-
         with _translate():
             return getattr(self.client, op)(TableName=self.table, **kwargs)
 

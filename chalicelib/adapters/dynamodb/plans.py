@@ -9,8 +9,6 @@ own partition (``T#<tid>#PL#<plan_id>`` / ``V#<version:06d>``). Every change rep
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -18,21 +16,13 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.models import PlanItem, PlanNameItem, PlanVersionItem, SiyuItem
+from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain.plan_names import name_key, name_taken
 from chalicelib.domain.plans import Plan, PlanStatus, plan_from_json, plan_to_json
 from chalicelib.errors import ConflictError
 from chalicelib.ports import Page
 
 MAX_LIST_ROUNDS = 10
-
-
-@contextmanager
-def _translate(conflict: str) -> Iterator[None]:
-    """The store's error translation (store.py imports this module to build DynamoStore, so import on use)."""
-    from chalicelib.adapters.dynamodb.store import _translate as store_translate
-
-    with store_translate(conflict):
-        yield
 
 
 def _dump(data: dict[str, Any]) -> str:

@@ -22,7 +22,9 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.dynamodb.keys import bucket_pk, customer_pk, plan_buckets_pk, task_pk, tasks_index_pk
 from chalicelib.adapters.dynamodb.timeline import touch_entry
+from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain.clock import utc_key
 from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SKIPPED, Bucket, Enrollment, StaffTask, Touch
 from chalicelib.domain.timeline import Entry, touch_suffix
@@ -44,30 +46,9 @@ def _ttl(iso_due: str, days: int) -> dict[str, str]:
     return {"N": str(int((datetime.fromisoformat(iso_due) + timedelta(days=days)).timestamp()))}
 
 
-def customer_pk(tid: str, cid: str) -> str:
-    return f"T#{tid}#C#{cid}"
-
-
-def bucket_pk(tid: str, bucket_id: str) -> str:
-    return f"T#{tid}#BKT#{bucket_id}"
-
-
-def plan_buckets_pk(tid: str, plan_id: str, version: int) -> str:
-    return f"T#{tid}#PLB#{plan_id}#{version}"
-
-
 def _ttl_minute(minute: str, days: int) -> dict[str, str]:
     due = datetime.strptime(minute, "%Y%m%d%H%M").replace(tzinfo=UTC)
     return {"N": str(int((due + timedelta(days=days)).timestamp()))}
-
-
-def task_pk(tid: str, task_id: str) -> str:
-    return f"T#{tid}#TASK#{task_id}"
-
-
-def tasks_index_pk(tid: str) -> str:
-    """The tenant's tasks index partition (gsi1), sorted ``<due UTC>#<task_id>``."""
-    return f"T#{tid}#TASKS"
 
 
 def due_partition(tid: str, minute: str) -> str:
@@ -75,7 +56,7 @@ def due_partition(tid: str, minute: str) -> str:
 
 
 class SopStoreMixin:
-    """SOP repository methods of DynamoStore (uses ``self.client``, ``self.table``, ``self._translate``)."""
+    """SOP repository methods of DynamoStore (uses ``self.client``, ``self.table``)."""
 
     client: Any
     table: str
@@ -91,8 +72,6 @@ class SopStoreMixin:
         def put_roster(self, tenant_id: str, enrollment: Enrollment) -> None: ...
 
     def _call(self, op: str, **kwargs: Any) -> Any:
-        from chalicelib.adapters.dynamodb.store import _translate
-
         with _translate():
             return getattr(self.client, op)(TableName=self.table, **kwargs)
 

@@ -11,9 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
@@ -40,43 +38,16 @@ from chalicelib.adapters.dynamodb.sop import SopStoreMixin
 from chalicelib.adapters.dynamodb.task_list import TaskListMixin
 from chalicelib.adapters.dynamodb.tenants import TenantStoreMixin
 from chalicelib.adapters.dynamodb.timeline import TimelineStoreMixin
+from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, CounterDelta, Fact
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import TagGroup, Taxonomy
-from chalicelib.errors import ConflictError, UpstreamError
+from chalicelib.errors import ConflictError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 
 IGNORED_TTL_DAYS = 30
-
-
-def _is_condition_failure(exc: BaseException) -> bool:
-    if isinstance(exc, TransactWriteError):
-        reasons = exc.cancellation_reasons or []
-        return any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons)
-    if isinstance(exc, PynamoDBException):
-        return exc.cause_response_code == "ConditionalCheckFailedException"
-    if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-    return False
-
-
-class _translate:
-    """Context manager mapping storage exceptions onto the SiyuError tree (branching on codes, never text)."""
-
-    def __init__(self, conflict: str = "the item changed or already exists") -> None:
-        self.conflict = conflict
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is None or not isinstance(exc, PynamoDBException | ClientError | BotoCoreError):
-            return
-        if _is_condition_failure(exc):
-            raise ConflictError(self.conflict) from exc
-        raise UpstreamError("the database request failed") from exc
 
 
 class DynamoStore(

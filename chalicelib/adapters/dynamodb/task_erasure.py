@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain.sop import drop_outcome
 
 RETRY = {"ConditionalCheckFailed", "TransactionConflict"}  # a transaction's cancellations worth a fresh read
@@ -32,9 +34,7 @@ class TaskErasureMixin:
         """Take the customer out of a task's recipients and their character out of its synced outcomes (matched by
         position), in one transaction conditional on both as read, retried; a follow-up task about this customer
         alone is deleted whole. True if anything changed."""
-        from chalicelib.adapters.dynamodb.sop import task_pk  # sop.py imports this module's importer
-
-        pk = task_pk(tenant_id, task_id)
+        pk = k.task_pk(tenant_id, task_id)
         for _ in range(5):
             items = self._call(
                 "query",
@@ -92,8 +92,6 @@ class TaskErasureMixin:
     def _transact(self, writes: list[dict[str, Any]]) -> bool:
         """One TransactWriteItems; False if it was cancelled by a failed condition or a concurrent transaction
         (someone wrote in between: read again)."""
-        from chalicelib.adapters.dynamodb.store import _translate
-
         try:
             self.client.transact_write_items(TransactItems=writes)
         except ClientError as exc:

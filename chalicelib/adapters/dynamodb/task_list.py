@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb.cursors import MAX_QUERY_ROUNDS, decode_cursor, encode_cursor
-from chalicelib.adapters.dynamodb.sop import tasks_index_pk
+from chalicelib.adapters.dynamodb.keys import tasks_index_pk
 from chalicelib.domain.sop import StaffTask
 from chalicelib.errors import InvalidError
 from chalicelib.ports import Page

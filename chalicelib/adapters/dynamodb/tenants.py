@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
 from chalicelib.adapters.dynamodb.models import SiyuItem, TenantItem, TokenItem
+from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain.tenants import Tenant, TokenRecord
 from chalicelib.errors import ConflictError
 from chalicelib.ports import Page
@@ -32,13 +33,6 @@ class _Host(Protocol):
         *,
         index: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]: ...
-
-
-def _translate(conflict: str = "the item changed or already exists") -> Any:
-    """store.py's error translation, imported on use: store.py imports this module to build DynamoStore."""
-    from chalicelib.adapters.dynamodb.store import _translate as translate
-
-    return translate(conflict)
 
 
 class TenantStoreMixin:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.enrollments import roster_keys
 from chalicelib.adapters.dynamodb.task_erasure import TaskErasureMixin
+from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import Alias, Fact
 from chalicelib.domain.sop import ACTIVE, COMPLETED, Enrollment, StaffTask, Touch
@@ -139,7 +140,7 @@ class TimelineStoreMixin(TaskErasureMixin):
 
     def touch_tasks(self, tenant_id: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The task id of each (bucket_id, touch key) that has one: one BatchGetItem for a page's touches."""
-        keys = [(f"T#{tenant_id}#BKT#{b}", key) for b, key in refs]
+        keys = [(k.bucket_pk(tenant_id, b), key) for b, key in refs]
         found = self._batch_get(keys)
         out: dict[tuple[str, str], str] = {}
         for (pk, sk), raw in found.items():
@@ -150,7 +151,7 @@ class TimelineStoreMixin(TaskErasureMixin):
 
     def task_heads(self, tenant_id: str, task_ids: list[str]) -> dict[str, StaffTask]:
         """Task heads without their recipients: one BatchGetItem."""
-        found = self._batch_get([(f"T#{tenant_id}#TASK#{t}", "TASK") for t in dict.fromkeys(task_ids)])
+        found = self._batch_get([(k.task_pk(tenant_id, t), "TASK") for t in dict.fromkeys(task_ids)])
         heads = (StaffTask(**json.loads(raw["doc"]["S"])) for raw in found.values())
         return {t.task_id: t for t in heads}
 
@@ -283,7 +284,10 @@ class TimelineStoreMixin(TaskErasureMixin):
         for bucket_id in bucket_ids:
             params: dict[str, Any] = {
                 "KeyConditionExpression": "pk = :pk AND begins_with(sk, :c)",
-                "ExpressionAttributeValues": {":pk": _s(f"T#{tenant_id}#BKT#{bucket_id}"), ":c": _s(customer_id + "#")},
+                "ExpressionAttributeValues": {
+                    ":pk": _s(k.bucket_pk(tenant_id, bucket_id)),
+                    ":c": _s(customer_id + "#"),
+                },
                 "ConsistentRead": True,
             }
             while True:
@@ -332,8 +336,6 @@ class TimelineStoreMixin(TaskErasureMixin):
     def _write_deletes(self, keys: list[dict[str, Any]]) -> None:
         request: dict[str, Any] = {self.table: [{"DeleteRequest": {"Key": key}} for key in keys]}
         for _ in range(8):
-            from chalicelib.adapters.dynamodb.store import _translate
-
             with _translate():
                 resp = self.client.batch_write_item(RequestItems=request)
             request = resp.get("UnprocessedItems") or {}
