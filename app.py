@@ -8,20 +8,20 @@ from chalice import Chalice, Rate
 
 from chalicelib.api import (
     admin,
+    business_events,
     channels,
     customers,
-    events,
     fallback,
     meta,
     plans,
-    settings,
     sop,
     staff,
     tags,
     tasks,
+    touch_rules,
     wecom,
 )
-from chalicelib.jobs import lifecycle as lifecycle_jobs
+from chalicelib.jobs import silence as silence_jobs
 from chalicelib.jobs import sop as sop_jobs
 from chalicelib.jobs import tasks as task_jobs
 from chalicelib.observability import metrics
@@ -39,8 +39,8 @@ for blueprint in (
     sop.bp,
     tasks.bp,
     wecom.bp,
-    events.bp,
-    settings.bp,
+    business_events.bp,
+    touch_rules.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes
@@ -78,4 +78,4 @@ def task_sync(event: Any) -> dict[str, Any]:
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="silence")
 def silence(event: Any) -> dict[str, Any]:
     """Customers silent for their plan's silence.days: exit with reason "silence" and enroll the hand-off plan."""
-    return lifecycle_jobs.silence(event)
+    return silence_jobs.silence(event)

@@ -372,7 +372,7 @@ def run_sop(stack: Any, n: int, progress: Callable[[str], None], *, staff: int =
     sizes = _item_sizes(stack, customer_ids[0], plan_id, bucket_id, waiting[0].key)
 
     from bench.bulk import BULK_AT, run_bulk
-    from chalicelib.domain.clock import utc_key
+    from chalicelib.domain.instants import utc_key
 
     bulk = run_bulk(
         stack,
@@ -462,9 +462,9 @@ def _setup_tenant(stack: Any, owners: list[str]) -> tuple[str, str, str]:
 def _create_customers(stack: Any, tenant: Any, owners: list[str], *, count: int, first: int, at: datetime) -> list[str]:
     """Customers as intake leaves them (profile synced, a channel touch, an active relation, two tags), written
     straight through the store, each the friend of its owner in the sandbox world (round-robin over the staff)."""
-    from chalicelib.domain.clock import iso_of
-    from chalicelib.domain.customers import Customer, Relation, Stage, Touch
-    from chalicelib.domain.facts import CounterDelta
+    from chalicelib.domain.customers import Attribution, Customer, Relation, Stage
+    from chalicelib.domain.facts import StaffDayDelta
+    from chalicelib.domain.instants import iso_of
 
     store = stack.services().store
     world = stack.sandbox.world
@@ -491,14 +491,14 @@ def _create_customers(stack: Any, tenant: Any, owners: list[str], *, count: int,
             has_unionid=True,
             phone_masked="138****0000",
             tags=frozenset({"et_sop_source_douyin", "et_sop_year_2027"}),
-            touches=(Touch("ch_sopbench", owner, when, "new"),),
+            touches=(Attribution("ch_sopbench", owner, when, "new"),),
             relations=(Relation(owner, ext, "active", when),),
             profile_synced=True,
             aliases=(f"ext:{digest}", f"unionid:{digest}"),
             created_by=digest,
             version=1,
         )
-        store.create_customer(tenant.tenant_id, customer, CounterDelta(owner, date, {"adds": 1}))
+        store.create_customer(tenant.tenant_id, customer, StaffDayDelta(owner, date, {"adds": 1}))
         ids.append(customer.customer_id)
     return ids
 

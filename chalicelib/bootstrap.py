@@ -58,10 +58,10 @@ def build(
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes."""
     from chalicelib.services.bulk import BulkEnrollment
+    from chalicelib.services.business_events import EventService, NoSignals, NoTasks
     from chalicelib.services.callbacks import CallbackService, TenantCache
     from chalicelib.services.channels import ChannelService
     from chalicelib.services.customers import CustomerService
-    from chalicelib.services.events import EventService, NoSignals, NoTasks
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.lifecycle import for_engine
     from chalicelib.services.migration import PlanMigration

@@ -161,7 +161,7 @@ class IdGenerator(Protocol):
 
 from chalicelib.domain.channels import Channel  # noqa: E402
 from chalicelib.domain.customers import Customer  # noqa: E402
-from chalicelib.domain.facts import Alias, CounterDelta, Fact  # noqa: E402
+from chalicelib.domain.facts import Alias, Fact, StaffDayDelta  # noqa: E402
 from chalicelib.domain.plans import Plan  # noqa: E402
 from chalicelib.domain.sop import StaffTask  # noqa: E402
 from chalicelib.domain.staff import Staff  # noqa: E402
@@ -290,12 +290,12 @@ class IntakeRepository(Protocol):
     ) -> tuple[Customer | None, bool]: ...
     def find_alias(self, tenant_id: str, kind: str, digest: str) -> Alias | None: ...
     def put_alias(self, tenant_id: str, alias: Alias) -> None: ...
-    def create_customer(self, tenant_id: str, customer: Customer, counter: CounterDelta) -> None:
+    def create_customer(self, tenant_id: str, customer: Customer, counter: StaffDayDelta) -> None:
         """Puts the profile only if absent (ConflictError otherwise), then adds the counters: never twice."""
         ...
 
     def save_event(
-        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: CounterDelta | None
+        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: StaffDayDelta | None
     ) -> None: ...
     def record_ignored(self, tenant_id: str, fact: Fact, *, date: str, reason: str) -> bool: ...
 

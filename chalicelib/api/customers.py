@@ -9,8 +9,8 @@ from chalice import Blueprint
 
 from chalicelib.api.common import PAGINATION, Ctx, route
 from chalicelib.bootstrap import services
-from chalicelib.domain.clock import parse_instant, utc_key
 from chalicelib.domain.customers import Stage
+from chalicelib.domain.instants import parse_instant, utc_key
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
 from chalicelib.ports import CustomerFilter

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib import schemas
-from chalicelib.domain.clock import parse_instant
+from chalicelib.domain.instants import parse_instant
 from chalicelib.errors import InvalidError
 
 QuerySchema = dict[str, dict[str, Any]]

@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib.api.common import PAGINATION, Ctx, route
 from chalicelib.bootstrap import services
-from chalicelib.domain.clock import parse_instant, utc_key
+from chalicelib.domain.instants import parse_instant, utc_key
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
 

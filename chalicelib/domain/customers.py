@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.channels import ORGANIC
-from chalicelib.domain.events import ContactEvent
+from chalicelib.domain.contact_events import ContactEvent
 from chalicelib.errors import InvalidError
 
 RECENT_EVENT_KEYS = 6  # dedupe window on the profile itself; older duplicates of later events hit their facts
@@ -56,8 +56,8 @@ def transition(current: Stage, target: Stage) -> Stage:
 
 
 @dataclass(frozen=True)
-class Touch:
-    """One channel touch: the customer added ``userid`` through ``channel_id`` at ``at`` (ISO-8601)."""
+class Attribution:
+    """One attribution: the customer added ``userid`` through ``channel_id`` at ``at`` (ISO-8601)."""
 
     channel_id: str
     userid: str
@@ -103,7 +103,7 @@ class Customer:
     phone_masked: str = ""
     referrer_customer_id: str | None = None  # read from the source referral code; older records store it
     tags: frozenset[str] = frozenset()
-    touches: tuple[Touch, ...] = ()
+    touches: tuple[Attribution, ...] = ()
     relations: tuple[Relation, ...] = ()
     merges: tuple[Merge, ...] = ()
     stage_before_lost: Stage | None = None
@@ -201,7 +201,7 @@ def _remember(applied: tuple[str, ...], digest: str) -> tuple[str, ...]:
     return (*applied, digest)[-RECENT_EVENT_KEYS:]
 
 
-def _with_touch(c: Customer, touch: Touch) -> tuple[Touch, ...]:
+def _with_touch(c: Customer, touch: Attribution) -> tuple[Attribution, ...]:
     return (*c.touches, touch)[-MAX_TOUCHES:]
 
 
@@ -250,7 +250,7 @@ def new_customer(
         created_at=now,
         updated_at=now,
         tags=tags,
-        touches=(Touch(source, ev.userid, at, "new"),),
+        touches=(Attribution(source, ev.userid, at, "new"),),
         relations=(Relation(ev.userid, ev.external_userid, "active", at),),
         created_by=digest,
         version=1,
@@ -306,7 +306,7 @@ def apply_add(
         lost_by=lost_by,
         owner_userid=owner,
         tags=c.tags | tags,
-        touches=_with_touch(c, Touch(source, ev.userid, at, kind)),
+        touches=_with_touch(c, Attribution(source, ev.userid, at, kind)),
         relations=_set_relation(c, Relation(ev.userid, ev.external_userid, "active", at)),
         merges=merges,
         external_userids=ext_ids,

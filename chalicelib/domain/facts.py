@@ -32,7 +32,7 @@ class Fact:
 
 
 @dataclass(frozen=True)
-class CounterDelta:
+class StaffDayDelta:
     """Increments to one staff member's counters for one local day, applied atomically with a fact."""
 
     userid: str

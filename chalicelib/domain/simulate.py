@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.clock import iso_of, parse_bounded_instant
+from chalicelib.domain.instants import iso_of, parse_bounded_instant
 from chalicelib.domain.plans import Audience, Plan, Step, TouchRules
 from chalicelib.domain.replies import DEFAULT_NEGATIVE, DEFAULT_POSITIVE, NEGATIVE, POSITIVE, classify_reply
 from chalicelib.domain.sop import order_meets_exit

@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from chalicelib.domain.clock import iso_local, localize_times
+from chalicelib.domain.instants import iso_local, localize_times
 from chalicelib.errors import InvalidError
 
 TENANT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")

@@ -15,8 +15,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from chalicelib.domain.clock import iso_of
 from chalicelib.domain.enrollments import PLAN_NOT_FOUND, Refusal
+from chalicelib.domain.instants import iso_of
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError

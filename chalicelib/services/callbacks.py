@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
-from chalicelib.domain.clock import localize_times
-from chalicelib.domain.events import event_from_fields
+from chalicelib.domain.contact_events import event_from_fields
+from chalicelib.domain.instants import localize_times
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import CallbackDecryptError, CallbackSignatureError, InvalidError
 from chalicelib.observability import count, logger

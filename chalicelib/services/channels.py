@@ -14,7 +14,7 @@ from chalicelib.domain.channels import (
     legacy_referral_id,
     message_from_json,
 )
-from chalicelib.domain.clock import iso_of, local_date
+from chalicelib.domain.instants import iso_of, local_date
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError, SiyuError, WeComInvalidArgumentError
 from chalicelib.observability import logger

@@ -9,9 +9,9 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.channels import Channel, is_referral_of, legacy_referral_id
-from chalicelib.domain.clock import iso_of, utc_key
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, Fact
+from chalicelib.domain.instants import iso_of, utc_key
 from chalicelib.domain.sop import Bucket, Enrollment
 from chalicelib.domain.tags import apply_tags
 from chalicelib.domain.tenants import Tenant

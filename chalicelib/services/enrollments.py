@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain import enrollments as rules
-from chalicelib.domain.clock import iso_of
 from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.enrollments import Refusal
+from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, PlanStatus
 from chalicelib.domain.sop import ACTIVE, COMPLETED, EXITED, Enrollment
 from chalicelib.domain.tenants import Tenant

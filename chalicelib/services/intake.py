@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib.domain.channels import ORGANIC, Channel, at_cap, code_users
-from chalicelib.domain.clock import iso_local, iso_of, local_date
+from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, EDIT, ContactEvent
 from chalicelib.domain.customers import (
     Customer,
     ProfileFacts,
@@ -28,8 +28,8 @@ from chalicelib.domain.customers import (
     new_customer,
     normalize_phone,
 )
-from chalicelib.domain.events import DEL_EXTERNAL, DEL_FOLLOW, EDIT, ContactEvent
-from chalicelib.domain.facts import Alias, CounterDelta, Fact
+from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
+from chalicelib.domain.instants import iso_local, iso_of, local_date
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, SiyuError
 from chalicelib.observability import logger
@@ -176,7 +176,7 @@ class IntakeService:
                 )
                 updated = updated.with_alias("ext", ext_digest)
                 fact = self._fact(tenant, updated.customer_id, ev, digest, at, channel_id, {"kind": kind, "by": by})
-                merge_counter = CounterDelta(ev.userid, date, {"adds": 1, "n_merge": 1, counter_key: 1})
+                merge_counter = StaffDayDelta(ev.userid, date, {"adds": 1, "n_merge": 1, counter_key: 1})
                 self.repo.save_event(tid, updated, expected_version=existing.version, fact=fact, counter=merge_counter)
                 return self._after_add(tenant, ev, updated, channel, snap, date, "merged")
             created = new_customer(
@@ -191,16 +191,16 @@ class IntakeService:
             )
             created = self._claim_identities(tenant, created, raw, ev)
             self.repo.create_customer(
-                tid, created, CounterDelta(ev.userid, date, {"adds": 1, "n_new": 1, counter_key: 1})
+                tid, created, StaffDayDelta(ev.userid, date, {"adds": 1, "n_new": 1, counter_key: 1})
             )
             return self._after_add(tenant, ev, created, channel, snap, date, "created")
         updated, kind = apply_add(
             customer, ev=ev, digest=digest, channel_id=channel_id, profile=profile, tags=tags, at=at, now=now
         )
         fact = self._fact(tenant, customer.customer_id, ev, digest, at, channel_id, {"kind": kind})
-        counter: CounterDelta | None = None
+        counter: StaffDayDelta | None = None
         if kind == "readd":
-            counter = CounterDelta(ev.userid, date, {"adds": 1, "n_readd": 1, counter_key: 1})
+            counter = StaffDayDelta(ev.userid, date, {"adds": 1, "n_readd": 1, counter_key: 1})
         self.repo.save_event(tid, updated, expected_version=customer.version, fact=fact, counter=counter)
         return self._after_add(tenant, ev, updated, channel, snap, date, "readd" if kind == "readd" else "confirmed")
 
@@ -367,15 +367,15 @@ class IntakeService:
         at = iso_local(ev.create_time, tenant.zone)
         now = iso_of(self.clock.now(), tenant.zone)
         date = local_date(ev.create_time, tenant.zone)
-        counter: CounterDelta | None = None
+        counter: StaffDayDelta | None = None
         detail: dict[str, str] = {}
         if ev.change_type == DEL_FOLLOW:
             updated, outcome = apply_customer_deleted_staff(customer, ev=ev, digest=digest, at=at, now=now), "lost"
-            counter = CounterDelta(ev.userid, date, {"n_lost": 1})
+            counter = StaffDayDelta(ev.userid, date, {"n_lost": 1})
         elif ev.change_type == DEL_EXTERNAL:
             updated, outcome = apply_staff_deleted_customer(customer, ev=ev, digest=digest, at=at, now=now), "ended"
             detail = {"source": ev.source} if ev.source else {}
-            counter = CounterDelta(ev.userid, date, {"n_deleted": 1})
+            counter = StaffDayDelta(ev.userid, date, {"n_deleted": 1})
         elif ev.change_type == EDIT:
             updated, outcome = self._edit(tenant, ev, digest, customer, now), "updated"
         else:

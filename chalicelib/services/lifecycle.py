@@ -22,10 +22,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, cast
 
-from chalicelib.domain.clock import iso_of, utc_key
 from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.enrollments import SILENT_FROM
-from chalicelib.domain.lifecycle import (
+from chalicelib.domain.instants import iso_of, utc_key
+from chalicelib.domain.plans import Plan
+from chalicelib.domain.silence import (
     ACTIVITY_SIGNALS,
     SILENCE,
     SilenceTimer,
@@ -35,7 +36,6 @@ from chalicelib.domain.lifecycle import (
     tag_triggered,
     timer_for,
 )
-from chalicelib.domain.plans import Plan
 from chalicelib.domain.sop import COMPLETED, EXITED, Enrollment, exit_reason
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError, SiyuError

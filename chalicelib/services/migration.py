@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import timing
-from chalicelib.domain.clock import iso_of
+from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.sop import ACTIVE, SCHEDULED, SKIPPED, next_step
 from chalicelib.domain.tenants import Tenant

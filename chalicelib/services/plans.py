@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from chalicelib import schemas
-from chalicelib.domain.clock import iso_of
+from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plan_names import name_key, name_taken
 from chalicelib.domain.plans import OWNER, Audience, Plan, PlanStatus, Silence, plan_to_json, read_plan
 from chalicelib.domain.tenants import Tenant

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from chalicelib.domain import simulate as simulation
 from chalicelib.domain import timing
-from chalicelib.domain.clock import iso_of
 from chalicelib.domain.customers import Customer, Stage
+from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, PlanStatus, Step, TouchRules
 from chalicelib.domain.sop import (
     ACTIVE,

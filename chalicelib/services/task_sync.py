@@ -31,8 +31,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.domain.clock import iso_of, utc_key
 from chalicelib.domain.customers import Customer, customer_id_for
+from chalicelib.domain.instants import iso_of, utc_key
 from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tenants import Tenant

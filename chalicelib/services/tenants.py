@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.clock import iso_of
+from chalicelib.domain.instants import iso_of
 from chalicelib.domain.tags import DEFAULT_TAXONOMY, Tag, TagGroup
 from chalicelib.domain.tenants import (
     DEFAULT_TIMEZONE,

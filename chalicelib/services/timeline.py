@@ -16,8 +16,8 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain import timeline as tl
-from chalicelib.domain.clock import iso_local
 from chalicelib.domain.customers import Customer
+from chalicelib.domain.instants import iso_local
 from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.timeline import Entry, TimelineItem
 from chalicelib.errors import InvalidError

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb.timeline import touch_entry
-from chalicelib.domain.clock import utc_key
+from chalicelib.domain.instants import utc_key
 from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SKIPPED, Bucket, Enrollment, StaffTask, Touch
 from chalicelib.domain.timeline import Entry, touch_suffix
 from chalicelib.errors import InvalidError

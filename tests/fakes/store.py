@@ -14,16 +14,16 @@ from typing import Any
 
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer
-from chalicelib.domain.facts import Alias, CounterDelta, Fact
+from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import TagGroup, Taxonomy
 from chalicelib.domain.tenants import Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
+from tests.fakes.business_events import FakeEventStoreMixin
 from tests.fakes.enrollments import FakeEnrollmentStoreMixin
-from tests.fakes.events import FakeEventStoreMixin
-from tests.fakes.lifecycle import FakeLifecycleStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
+from tests.fakes.silence import FakeSilenceStoreMixin
 from tests.fakes.sop import FakeSopStoreMixin
 from tests.fakes.timeline import FakeTimelineStoreMixin
 
@@ -33,7 +33,7 @@ class FakeStore(
     FakePlanStoreMixin,
     FakeSopStoreMixin,
     FakeEventStoreMixin,
-    FakeLifecycleStoreMixin,
+    FakeSilenceStoreMixin,
     FakeEnrollmentStoreMixin,
     FakeTimelineStoreMixin,
 ):
@@ -175,7 +175,7 @@ class FakeStore(
     def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Page:
         from datetime import datetime
 
-        from chalicelib.domain.clock import utc_key
+        from chalicelib.domain.instants import utc_key
 
         rows = []
         for (t, _), c in self.customers.items():
@@ -237,7 +237,7 @@ class FakeStore(
                 raise ConflictError("that identity belongs to another customer")
             self.aliases[(tenant_id, alias.kind, alias.digest)] = alias
 
-    def _add_counter(self, tenant_id: str, counter: CounterDelta) -> None:
+    def _add_counter(self, tenant_id: str, counter: StaffDayDelta) -> None:
         row = self.counters.setdefault((tenant_id, counter.userid, counter.date), {})
         for name, n in counter.counts.items():
             row[name] = row.get(name, 0) + n
@@ -249,7 +249,7 @@ class FakeStore(
     def _put_fact(self, tenant_id: str, fact: Fact) -> None:
         self.facts.setdefault((tenant_id, fact.customer_id), {})[(fact.create_time, fact.digest)] = fact
 
-    def create_customer(self, tenant_id: str, customer: Customer, counter: CounterDelta) -> None:
+    def create_customer(self, tenant_id: str, customer: Customer, counter: StaffDayDelta) -> None:
         with self.lock:
             if (tenant_id, customer.customer_id) in self.customers:
                 raise ConflictError("customer already exists")
@@ -257,7 +257,7 @@ class FakeStore(
             self._add_counter(tenant_id, counter)
 
     def save_event(
-        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: CounterDelta | None
+        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: StaffDayDelta | None
     ) -> None:
         with self.lock:
             current = self.customers.get((tenant_id, customer.customer_id))

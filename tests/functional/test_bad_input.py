@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.domain.events_business import sign
+from chalicelib.domain.business_events import sign
 from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
-from tests.functional.test_events_api import _channel, _order, _tenant
+from tests.functional.test_business_events_api import _channel, _order, _tenant
 from tests.functional.test_plans_api import PLANS, _plan
 
 

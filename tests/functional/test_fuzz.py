@@ -24,7 +24,7 @@ from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalDevServer
 from schemathesis.config import SchemathesisConfig
 
-from chalicelib.domain.events_business import sign
+from chalicelib.domain.business_events import sign
 from tests.functional.conftest import ADMIN, Api
 
 SCRATCH = "fuzz"

@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from chalicelib.domain.events_business import sign
+from chalicelib.domain.business_events import sign
 from chalicelib.settings import Settings
 from devstack import jobs
 from devstack.local_pump import SecretWatch, start_pump

@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.adapters.wecom.crypto import CallbackCrypto
-from chalicelib.domain.events_business import sign
+from chalicelib.domain.business_events import sign
 from chalicelib.services.tenants import TenantService
 from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
 

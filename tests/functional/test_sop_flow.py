@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from chalicelib.domain.events_business import sign
+from chalicelib.domain.business_events import sign
 from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.channels import Assignment, Channel, ChannelTag
-from chalicelib.domain.customers import Customer, Relation, Stage, Touch
-from chalicelib.domain.facts import Alias, CounterDelta, Fact
+from chalicelib.domain.customers import Attribution, Customer, Relation, Stage
+from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.messages import Attachment, Message
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import Tag, TagGroup
@@ -36,7 +36,7 @@ def customer(cid: str, added_at: str, **kw: Any) -> Customer:
         created_at=added_at,
         updated_at=added_at,
         external_userids=(f"wm{cid}",),
-        touches=(Touch("ch_a", "zhang", added_at, "new"),),
+        touches=(Attribution("ch_a", "zhang", added_at, "new"),),
         relations=(Relation("zhang", f"wm{cid}", "active", added_at),),
         applied=("d1",),
         version=1,
@@ -48,8 +48,8 @@ def customer(cid: str, added_at: str, **kw: Any) -> Customer:
 KEYS = IntakeKeys("e1", None, "zhang", "2026-12-01")
 
 
-def counter(n: int = 1) -> CounterDelta:
-    return CounterDelta("zhang", "2026-12-01", {"adds": n, "n_new": n})
+def counter(n: int = 1) -> StaffDayDelta:
+    return StaffDayDelta("zhang", "2026-12-01", {"adds": n, "n_new": n})
 
 
 def test_tenants_and_tokens(store: Any) -> None:
@@ -187,7 +187,7 @@ def test_save_event_guards_fact_and_version(store: Any) -> None:
     fact = Fact("acme", "c1", 1764560000, "f1", "del_follow_user", "2026-12-01T11:00:00+08:00", "zhang")
     lost = replace(c, stage=Stage.LOST, version=2)
     store.save_event(
-        "acme", lost, expected_version=1, fact=fact, counter=CounterDelta("zhang", "2026-12-01", {"n_lost": 1})
+        "acme", lost, expected_version=1, fact=fact, counter=StaffDayDelta("zhang", "2026-12-01", {"n_lost": 1})
     )
     with pytest.raises(ConflictError):  # same fact again
         store.save_event("acme", replace(lost, version=3), expected_version=2, fact=fact, counter=None)

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain import timeline as tl
-from chalicelib.domain.facts import CounterDelta, Fact
+from chalicelib.domain.facts import Fact, StaffDayDelta
 from chalicelib.domain.sop import Enrollment, StaffTask, Touch
 from chalicelib.domain.timeline import Entry
 from chalicelib.ports import IntakeKeys
@@ -18,7 +18,7 @@ BUCKET = "pl_a.1.s1.202612010200"
 
 
 def _seed(store: Any, cid: str = "c1") -> None:
-    store.create_customer("acme", customer(cid, AT), CounterDelta("zhang", "2026-12-01", {"adds": 1}))
+    store.create_customer("acme", customer(cid, AT), StaffDayDelta("zhang", "2026-12-01", {"adds": 1}))
 
 
 def _touch(cid: str = "c1", occurrence: int = 0) -> Touch:
@@ -150,8 +150,8 @@ def test_erasure_in_pages_keeps_the_profile_until_the_last(store: Any) -> None:
 
 def test_a_counter_is_folded_into_another_once(store: Any) -> None:
     """What erasure does to the staff-day count a referral code was counted under (c#rf_<cid> -> c#rf_erased)."""
-    store.create_customer("acme", customer("c1", AT), CounterDelta("zhang", "2026-12-01", {"adds": 1, "c#rf_x": 2}))
-    store.create_customer("acme", customer("c2", AT), CounterDelta("zhang", "2026-12-01", {"c#rf_erased": 1}))
+    store.create_customer("acme", customer("c1", AT), StaffDayDelta("zhang", "2026-12-01", {"adds": 1, "c#rf_x": 2}))
+    store.create_customer("acme", customer("c2", AT), StaffDayDelta("zhang", "2026-12-01", {"c#rf_erased": 1}))
     assert store.rename_counter("acme", "zhang", "2026-12-01", "c#rf_x", "c#rf_erased")
     assert not store.rename_counter("acme", "zhang", "2026-12-01", "c#rf_x", "c#rf_erased")  # again: nothing
     assert not store.rename_counter("acme", "li", "2026-12-01", "c#rf_x", "c#rf_erased")  # no such day

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.adapters.wecom.client import WeComClient
 from chalicelib.adapters.wecom.codec import WXCallbackCodec
 from chalicelib.bootstrap import Services, build
-from chalicelib.domain.events import event_from_fields
+from chalicelib.domain.contact_events import event_from_fields
 from chalicelib.domain.tenants import Tenant
 from chalicelib.settings import Settings
 from devstack.wecom_world import WeComWorld, WorldTransport

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.business_events import sign
 from chalicelib.domain.channels import Assignment, Channel
-from chalicelib.domain.events_business import sign
 from chalicelib.errors import NotFoundError
 from chalicelib.ports import CustomerFilter
 from chalicelib.services import customers as customers_service

@@ -347,7 +347,7 @@ def test_tenants_never_meet(env: Env) -> None:
     )
     ch = make_channel(env)
     fields, created = env.scan(ch.state)
-    from chalicelib.domain.events import event_from_fields
+    from chalicelib.domain.contact_events import event_from_fields
 
     result = env.svc.intake.handle(other, event_from_fields(fields))
     assert result.customer_id != created.customer_id  # same external id, different tenant, different customer

@@ -1,4 +1,4 @@
-"""Lifecycle on fakes (and, via tests/integration/test_lifecycle_dynamodb.py, on DynamoDB Local): per-tenant touch rules
+"""Lifecycle on fakes (and, via tests/integration/test_silence_dynamodb.py, on DynamoDB Local): per-tenant touch rules
 through the engine, silence timers and the hand-off (once, under repeats, concurrency and a crash), and enrollment by
 tag and stage triggers."""
 
@@ -16,16 +16,16 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.adapters.wecom.client import WeComClient
 from chalicelib.domain import simulate as simulation
-from chalicelib.domain.clock import utc_key
-from chalicelib.domain.customers import Customer, Relation, Stage, Touch
-from chalicelib.domain.events_business import sign
-from chalicelib.domain.facts import CounterDelta
+from chalicelib.domain.business_events import sign
+from chalicelib.domain.customers import Attribution, Customer, Relation, Stage
+from chalicelib.domain.facts import StaffDayDelta
+from chalicelib.domain.instants import utc_key
 from chalicelib.domain.plans import Plan, Window
 from chalicelib.domain.sop import ACTIVE, COMPLETED, EXITED, Enrollment
 from chalicelib.domain.tags import Tag, TagGroup
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError
-from chalicelib.jobs import lifecycle as lifecycle_jobs
+from chalicelib.jobs import silence as lifecycle_jobs
 from chalicelib.ports import Signal
 from chalicelib.services.lifecycle import CLAIM_LEASE, LifecycleService, for_engine
 from chalicelib.services.plans import PlanService
@@ -78,11 +78,11 @@ class Env:
             created_at=at,
             updated_at=at,
             external_userids=(ext,),
-            touches=(Touch("ch_x", "zhang", at, "new"),),
+            touches=(Attribution("ch_x", "zhang", at, "new"),),
             relations=(Relation("zhang", ext, "active", at),),
             version=1,
         )
-        self.store.create_customer(TID, c, CounterDelta("zhang", "2026-12-01", {"adds": 1}))
+        self.store.create_customer(TID, c, StaffDayDelta("zhang", "2026-12-01", {"adds": 1}))
         return c
 
     def change(self, customer_id: str, **changes: Any) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.wecom.client import WeComClient
-from chalicelib.domain.customers import Customer, Relation, Stage, Touch
-from chalicelib.domain.facts import CounterDelta
+from chalicelib.domain.customers import Attribution, Customer, Relation, Stage
+from chalicelib.domain.facts import StaffDayDelta
 from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import ExitRule, Lateness, Plan, PlanStatus, Step, Trigger
 from chalicelib.domain.sop import ACTIVE, EXITED, SENT, SKIPPED, Enrollment, chunks
@@ -84,11 +84,11 @@ class Env:
             created_at=at,
             updated_at=at,
             external_userids=(ext,),
-            touches=(Touch("ch_x", owner, at, "new"),),
+            touches=(Attribution("ch_x", owner, at, "new"),),
             relations=(Relation(owner, ext, "active", at),),
             version=1,
         )
-        self.store.create_customer("sop", c, CounterDelta(owner, "2026-12-01", {"adds": 1}))
+        self.store.create_customer("sop", c, StaffDayDelta(owner, "2026-12-01", {"adds": 1}))
         return c
 
     def change(self, c: Customer, **changes: Any) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import schemas
 from chalicelib.api.query import coerce, query_validator
-from chalicelib.domain.clock import utc_key
+from chalicelib.domain.instants import utc_key
 from chalicelib.errors import InvalidError
 from chalicelib.schemas.json_text import MAX_DEPTH, MAX_SAFE_INTEGER
 

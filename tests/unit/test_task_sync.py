@@ -13,8 +13,8 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.adapters.wecom import client as wecom_client
 from chalicelib.adapters.wecom.codec import WXCallbackCodec
-from chalicelib.domain.clock import iso_of
 from chalicelib.domain.customers import Customer, customer_id_for
+from chalicelib.domain.instants import iso_of
 from chalicelib.domain.messages import Message
 from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.staff import Staff

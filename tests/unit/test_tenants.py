@@ -14,8 +14,8 @@ import pytest
 from chalicelib.adapters.wecom.callback_xml import build_event_xml
 from chalicelib.adapters.wecom.codec import WXCallbackCodec
 from chalicelib.adapters.wecom.crypto import CallbackCrypto, envelope
-from chalicelib.domain.clock import localize_times
-from chalicelib.domain.events_business import sign
+from chalicelib.domain.business_events import sign
+from chalicelib.domain.instants import localize_times
 from chalicelib.domain.tenants import (
     EVENTS_SECRET_GRACE_SECONDS,
     TOKEN_USE_RESOLUTION_SECONDS,
@@ -23,11 +23,11 @@ from chalicelib.domain.tenants import (
     Role,
 )
 from chalicelib.errors import CallbackSignatureError, UnauthorizedError
+from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackService, TenantCache
-from chalicelib.services.events import EventService
 from chalicelib.services.tenants import TenantService
 from tests.fakes import SeqIds
-from tests.fakes.events import RecordingSignals, RecordingTasks
+from tests.fakes.business_events import RecordingSignals, RecordingTasks
 from tests.fakes.store import FakeStore
 from tests.unit.conftest import CORP, WECOM, Env, make_env
 

@@ -19,9 +19,9 @@ from chalicelib.adapters.dynamodb.models import (
     TokenItem,
 )
 from chalicelib.domain.channels import Assignment, Channel, ChannelTag, message_from_json, message_to_json
-from chalicelib.domain.clock import utc_key
-from chalicelib.domain.customers import Customer, Merge, Relation, Stage, Touch
+from chalicelib.domain.customers import Attribution, Customer, Merge, Relation, Stage
 from chalicelib.domain.facts import Alias, Fact
+from chalicelib.domain.instants import utc_key
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import Tag, TagGroup
 from chalicelib.domain.tenants import Role, Tenant, TokenRecord
@@ -171,7 +171,7 @@ def customer_from_item(item: Any) -> Customer:
         tags=frozenset(item.tags or ()),
         version=int(item.version),
         stage_before_lost=Stage(sbl) if sbl else None,
-        touches=tuple(Touch(**t) for t in data.pop("touches", [])),
+        touches=tuple(Attribution(**t) for t in data.pop("touches", [])),
         relations=tuple(Relation(**{"external_userid": primary, **r}) for r in data.pop("relations", [])),
         merges=tuple(Merge(**mg) for mg in data.pop("merges", [])),
         external_userids=tuple(data.pop("external_userids", [primary])),

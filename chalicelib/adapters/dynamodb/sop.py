@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.adapters.dynamodb.keys import bucket_pk, customer_pk, plan_buckets_pk, task_pk, tasks_index_pk
 from chalicelib.adapters.dynamodb.timeline import touch_entry
 from chalicelib.adapters.dynamodb.translate import translate as _translate
-from chalicelib.domain.clock import utc_key
+from chalicelib.domain.instants import utc_key
 from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SKIPPED, Bucket, Enrollment, StaffTask, Touch
 from chalicelib.domain.timeline import Entry, touch_suffix
 from chalicelib.errors import ConflictError

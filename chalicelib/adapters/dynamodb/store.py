@@ -17,12 +17,11 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
+from chalicelib.adapters.dynamodb.business_events import EventStoreMixin
 from chalicelib.adapters.dynamodb.cursors import MAX_QUERY_ROUNDS
 from chalicelib.adapters.dynamodb.cursors import decode_cursor as _decode_cursor
 from chalicelib.adapters.dynamodb.cursors import encode_cursor as _encode_cursor
 from chalicelib.adapters.dynamodb.enrollments import EnrollmentStoreMixin
-from chalicelib.adapters.dynamodb.events import EventStoreMixin
-from chalicelib.adapters.dynamodb.lifecycle import LifecycleStoreMixin
 from chalicelib.adapters.dynamodb.models import (
     AliasItem,
     ChannelItem,
@@ -34,6 +33,7 @@ from chalicelib.adapters.dynamodb.models import (
     TagGroupItem,
 )
 from chalicelib.adapters.dynamodb.plans import PlanStoreMixin
+from chalicelib.adapters.dynamodb.silence import SilenceStoreMixin
 from chalicelib.adapters.dynamodb.sop import SopStoreMixin
 from chalicelib.adapters.dynamodb.task_list import TaskListMixin
 from chalicelib.adapters.dynamodb.tenants import TenantStoreMixin
@@ -41,7 +41,7 @@ from chalicelib.adapters.dynamodb.timeline import TimelineStoreMixin
 from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer
-from chalicelib.domain.facts import Alias, CounterDelta, Fact
+from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import TagGroup, Taxonomy
 from chalicelib.errors import ConflictError
@@ -56,7 +56,7 @@ class DynamoStore(
     SopStoreMixin,
     TaskListMixin,
     EventStoreMixin,
-    LifecycleStoreMixin,
+    SilenceStoreMixin,
     EnrollmentStoreMixin,
     TimelineStoreMixin,
 ):
@@ -350,14 +350,14 @@ class DynamoStore(
             item.save(condition=cond)
 
     @staticmethod
-    def _counter_actions(counter: CounterDelta) -> list[Any]:
+    def _counter_actions(counter: StaffDayDelta) -> list[Any]:
         return [Path(name).add(n) for name, n in sorted(counter.counts.items())]
 
-    def _counter_update(self, tx: TransactWrite, tenant_id: str, counter: CounterDelta) -> None:
+    def _counter_update(self, tx: TransactWrite, tenant_id: str, counter: StaffDayDelta) -> None:
         item = CounterItem(pk=k.staff_day_pk(tenant_id, counter.userid), sk=k.staff_day_sk(counter.date))
         tx.update(item, actions=[*self._counter_actions(counter), CounterItem.kind.set(CounterItem)])
 
-    def create_customer(self, tenant_id: str, customer: Customer, counter: CounterDelta) -> None:
+    def create_customer(self, tenant_id: str, customer: Customer, counter: StaffDayDelta) -> None:
         """The profile only if absent, then the day's counters. No transaction (it would double the units): the
         counters follow only a won put, so a fact is never counted twice; a crash between the two writes can miss
         one count, which the fact log (the profiles themselves) can rebuild."""
@@ -369,7 +369,7 @@ class DynamoStore(
             )
 
     def save_event(
-        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: CounterDelta | None
+        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact, counter: StaffDayDelta | None
     ) -> None:
         """One transaction: the fact (only if new), the profile (only if unchanged since read), the counters."""
         with (

@@ -1,5 +1,6 @@
 """Business events against the in-memory store: the signature, whole-body validation, each type's effect, and
-exactly-once under replays and concurrent duplicates. The SOP engine is a recording fake (tests/fakes/events.py)."""
+exactly-once under replays and concurrent duplicates. The SOP engine is a recording fake
+(tests/fakes/business_events.py)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain.business_events import event_digest, order_stage, sign, verify_signature
 from chalicelib.domain.customers import Customer, Stage
-from chalicelib.domain.events_business import event_digest, order_stage, sign, verify_signature
 from chalicelib.domain.facts import Alias
 from chalicelib.domain.tenants import EVENTS_SECRET_GRACE_SECONDS
 from chalicelib.errors import InvalidError, PayloadTooLargeError, UnauthorizedError, UpstreamError
 from chalicelib.ports import Signal
-from chalicelib.services.events import EventService
-from tests.fakes.events import RecordingSignals, RecordingTasks
+from chalicelib.services.business_events import EventService
+from tests.fakes.business_events import RecordingSignals, RecordingTasks
 from tests.fakes.store import FakeStore
 from tests.unit.conftest import Env, make_channel, make_env
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.domain.clock import utc_key
+from chalicelib.domain.instants import utc_key
 from chalicelib.domain.plans import Plan
 
 SILENCE = "silence"  # the exit reason, and the hand-off enrollment's source

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from typing import Any
 
 from chalicelib.adapters.dynamodb.translate import translate as _translate
-from chalicelib.domain.lifecycle import SilenceTimer, from_key
+from chalicelib.domain.silence import SilenceTimer, from_key
 from chalicelib.errors import ConflictError
 
 TIMER_TTL_DAYS = 35
@@ -51,7 +51,7 @@ def _index(tid: str, t: SilenceTimer, due: str) -> dict[str, Any]:
     }
 
 
-class LifecycleStoreMixin:
+class SilenceStoreMixin:
     """Silence-timer repository methods of DynamoStore (uses ``self.client`` and ``self.table``)."""
 
     client: Any

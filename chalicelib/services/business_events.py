@@ -17,9 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib import schemas
-from chalicelib.domain.clock import iso_of, local_date
-from chalicelib.domain.customers import Customer, customer_id_for
-from chalicelib.domain.events_business import (
+from chalicelib.domain.business_events import (
     CUSTOM,
     EXPOSURE,
     MESSAGE,
@@ -37,7 +35,9 @@ from chalicelib.domain.events_business import (
     reply_rules,
     signature_matches,
 )
+from chalicelib.domain.customers import Customer, customer_id_for
 from chalicelib.domain.facts import Alias, Fact
+from chalicelib.domain.instants import iso_of, local_date
 from chalicelib.domain.replies import POSITIVE, classify_reply
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, PayloadTooLargeError, SiyuError

@@ -1,14 +1,14 @@
-"""In-memory silence timers with the same conditional semantics as LifecycleStoreMixin."""
+"""In-memory silence timers with the same conditional semantics as SilenceStoreMixin."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.domain.lifecycle import SilenceTimer
+from chalicelib.domain.silence import SilenceTimer
 
 
-class FakeLifecycleStoreMixin:
+class FakeSilenceStoreMixin:
     lock: Any
 
     def _timers(self) -> dict[tuple[str, str, str], dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""Business-event storage: the EventStoreMixin contract on DynamoDB Local and on the in-memory fake, and the whole
-unit suite of tests/unit/test_events.py again through the real DynamoStore (transactions and conditions included)."""
+"""Business-event storage: the EventStoreMixin contract on DynamoDB Local and on the in-memory fake, and the whole unit
+suite of tests/unit/test_business_events.py again through the real DynamoStore
+(transactions and conditions included)."""
 
 from __future__ import annotations
 
@@ -12,33 +13,33 @@ import pytest
 
 from chalicelib.adapters.dynamodb.models import configure
 from chalicelib.adapters.dynamodb.store import DynamoStore
+from chalicelib.domain.business_events import sign
 from chalicelib.domain.channels import Assignment, Channel
 from chalicelib.domain.customers import Customer, Stage
-from chalicelib.domain.events_business import sign
 from chalicelib.domain.facts import Alias, Fact
 from chalicelib.errors import ConflictError
-from chalicelib.services.events import EventService
+from chalicelib.services.business_events import EventService
 from chalicelib.settings import Settings
-from tests.fakes.events import RecordingSignals, RecordingTasks
+from tests.fakes.business_events import RecordingSignals, RecordingTasks
 from tests.integration.test_store_contract import customer
-from tests.unit import test_events
+from tests.unit import test_business_events
 from tests.unit.conftest import make_channel, make_env
 
 # Re-collect the service tests here; the `ev` fixture below swaps the store for DynamoDB Local.
 globals().update(
     {
         name: fn
-        for name, fn in vars(test_events).items()
+        for name, fn in vars(test_business_events).items()
         if name.startswith("test_") and name != "test_concurrent_duplicates_have_one_effect"  # fake-only barrier
     }
 )
 
 
 @pytest.fixture
-def ev(ddb_settings: Settings) -> test_events.Events:
+def ev(ddb_settings: Settings) -> test_business_events.Events:
     env = make_env(DynamoStore(configure(ddb_settings), ddb_settings.table_name))
     signals, tasks = RecordingSignals(), RecordingTasks()
-    return test_events.Events(env, EventService(env.store, env.clock, signals, tasks), signals, tasks)
+    return test_business_events.Events(env, EventService(env.store, env.clock, signals, tasks), signals, tasks)
 
 
 AT = "2026-12-01T19:55:00+08:00"
@@ -58,9 +59,9 @@ def _seed(store: Any, c: Customer) -> None:
 
 
 def _counter() -> Any:
-    from chalicelib.domain.facts import CounterDelta
+    from chalicelib.domain.facts import StaffDayDelta
 
-    return CounterDelta("zhang", "2026-12-01", {"adds": 1})
+    return StaffDayDelta("zhang", "2026-12-01", {"adds": 1})
 
 
 def test_event_fact_alone_is_written_once(store: Any) -> None:
@@ -146,7 +147,9 @@ def test_concurrent_duplicate_deliveries_on_dynamodb_have_one_effect(ddb_setting
     _, scanned = env.scan(make_channel(env).state)
     cid = scanned.customer_id
     secret = env.store.get_tenant("unit").events_secret
-    raw = json.dumps({"events": [test_events.message("m1", cid, "怎么买"), test_events.order("o1", cid)]}).encode()
+    raw = json.dumps(
+        {"events": [test_business_events.message("m1", cid, "怎么买"), test_business_events.order("o1", cid)]}
+    ).encode()
     stamp = str(int(env.clock.epoch()))
     statuses: list[str] = []
 

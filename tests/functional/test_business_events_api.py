@@ -6,7 +6,7 @@ import json
 from datetime import timedelta, timezone
 from typing import Any
 
-from chalicelib.domain.events_business import sign
+from chalicelib.domain.business_events import sign
 from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
 
 
