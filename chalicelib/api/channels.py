@@ -28,7 +28,7 @@ bp = Blueprint(__name__)
 )
 def create_channel(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.channels.create(svc.tenants.get(tenant_id), ctx.body).public()
+    return svc.channels.create(ctx.tenant, ctx.body).public()
 
 
 @route(
@@ -74,7 +74,7 @@ def get_channel(ctx: Ctx, tenant_id: str, channel_id: str) -> dict[str, Any]:
 )
 def update_channel(ctx: Ctx, tenant_id: str, channel_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.channels.update(svc.tenants.get(tenant_id), channel_id, ctx.body).public()
+    return svc.channels.update(ctx.tenant, channel_id, ctx.body).public()
 
 
 @route(
@@ -89,5 +89,5 @@ def update_channel(ctx: Ctx, tenant_id: str, channel_id: str) -> dict[str, Any]:
 )
 def delete_channel(ctx: Ctx, tenant_id: str, channel_id: str) -> dict[str, Any]:
     svc = services()
-    svc.channels.delete(svc.tenants.get(tenant_id), channel_id)
+    svc.channels.delete(ctx.tenant, channel_id)
     return {}

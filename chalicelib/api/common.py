@@ -19,8 +19,8 @@ from chalice import Blueprint, Response
 from chalicelib import schemas
 from chalicelib.api.query import QuerySchema, query_validator
 from chalicelib.bootstrap import services
-from chalicelib.domain.tenants import Role, TokenRecord
-from chalicelib.errors import InvalidError, PayloadTooLargeError, SiyuError
+from chalicelib.domain.tenants import Role, Tenant, TokenRecord
+from chalicelib.errors import InvalidError, NotFoundError, PayloadTooLargeError, SiyuError
 from chalicelib.observability import logger
 from chalicelib.services.tenants import check_admin
 
@@ -69,6 +69,18 @@ class Ctx:
     token: TokenRecord | None = None
     body: dict[str, Any] = field(default_factory=dict)
     args: dict[str, Any] = field(default_factory=dict)
+    tenant_id: str | None = None
+    load_tenant: Callable[[str], Tenant] | None = None
+    _tenant: Tenant | None = None
+
+    @property
+    def tenant(self) -> Tenant:
+        """The route's tenant, read once per request and only by routes that use it (404 if it does not exist)."""
+        if self._tenant is None:
+            if self.tenant_id is None or self.load_tenant is None:
+                raise NotFoundError("this route has no tenant")
+            self._tenant = self.load_tenant(self.tenant_id)
+        return self._tenant
 
     @property
     def query(self) -> dict[str, str]:
@@ -167,10 +179,11 @@ def route(
             params = {name: unquote(value) for name, value in raw_params.items()}
             request = bp.current_request
             try:
-                ctx = Ctx(request)
+                ctx = Ctx(request, tenant_id=params.get("tenant_id"))
                 if size_capped and len(request.raw_body or b"") > MAX_JSON_BYTES:
                     raise PayloadTooLargeError(f"request body exceeds {MAX_JSON_BYTES} bytes")
                 svc = services()
+                ctx.load_tenant = svc.tenants.get
                 if auth == "admin":
                     check_admin(bearer(request), svc.settings.admin_token)
                 elif auth == "tenant":

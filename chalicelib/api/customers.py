@@ -49,9 +49,10 @@ def customer_filter(q: dict[str, str], zone: ZoneInfo) -> CustomerFilter:
     )
 
 
-def _filter(q: dict[str, str], tenant_id: str) -> CustomerFilter:
+def _filter(ctx: Ctx) -> CustomerFilter:
+    q = ctx.query
     dated = q.get("added_from") or q.get("added_to")
-    return customer_filter(q, services().tenants.get(tenant_id).zone if dated else ZoneInfo("UTC"))
+    return customer_filter(q, ctx.tenant.zone if dated else ZoneInfo("UTC"))
 
 
 def _summary(c: Any) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def _summary(c: Any) -> dict[str, Any]:
 )
 def list_customers(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     page = services().customers.find(
-        tenant_id, _filter(ctx.query, tenant_id), cursor=ctx.cursor(), limit=ctx.limit(), only_owner=ctx.staff_scope
+        tenant_id, _filter(ctx), cursor=ctx.cursor(), limit=ctx.limit(), only_owner=ctx.staff_scope
     )
     return {"items": [_summary(c) for c in page.items], "next_cursor": page.next_cursor}
 
@@ -98,7 +99,7 @@ def list_customers(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
 )
 def get_customer(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
     svc = services()
-    zone = svc.tenants.get(tenant_id).zone
+    zone = ctx.tenant.zone
     return svc.customers.detail(tenant_id, customer_id, only_owner=ctx.staff_scope, zone=zone)
 
 
@@ -117,7 +118,7 @@ def get_customer(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
 )
 def customer_timeline(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
     svc = services()
-    zone = svc.tenants.get(tenant_id).zone
+    zone = ctx.tenant.zone
     before = None
     if ctx.query.get("before"):
         try:
@@ -148,7 +149,7 @@ def customer_timeline(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, A
 def change_tags(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
     svc = services()
     customer = svc.customers.change_tags(
-        svc.tenants.get(tenant_id),
+        ctx.tenant,
         customer_id,
         add=ctx.body.get("add", []),
         remove=ctx.body.get("remove", []),
@@ -172,7 +173,7 @@ def change_tags(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
 def referral_channel(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
     svc = services()
     svc.customers.get(tenant_id, customer_id, only_owner=ctx.staff_scope)
-    return svc.channels.referral_for(svc.tenants.get(tenant_id), customer_id, ctx.body).public()
+    return svc.channels.referral_for(ctx.tenant, customer_id, ctx.body).public()
 
 
 @route(
@@ -186,4 +187,4 @@ def referral_channel(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, An
 )
 def erase_customer(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.customers.erase(svc.tenants.get(tenant_id), customer_id)
+    return svc.customers.erase(ctx.tenant, customer_id)

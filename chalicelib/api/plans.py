@@ -62,7 +62,7 @@ def _version(ctx: Ctx) -> int | None:
 )
 def create_plan(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.plans.create(svc.tenants.get(tenant_id), ctx.body).public()
+    return svc.plans.create(ctx.tenant, ctx.body).public()
 
 
 @route(
@@ -98,7 +98,7 @@ def import_plan(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
         raise UnsupportedMediaTypeError(f"send the sheet itself as the body: text/csv or {plan_import.XLSX}")
     svc = services()
     raw = ctx.request.raw_body or b""
-    plan, report = svc.plans.import_sheet(svc.tenants.get(tenant_id), raw, content_type, ctx.query)
+    plan, report = svc.plans.import_sheet(ctx.tenant, raw, content_type, ctx.query)
     return {**plan.public(), "import": report}
 
 
@@ -142,7 +142,7 @@ def list_versions(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
 )
 def update_plan(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.plans.update(svc.tenants.get(tenant_id), plan_id, ctx.body).public()
+    return svc.plans.update(ctx.tenant, plan_id, ctx.body).public()
 
 
 @route(
@@ -156,7 +156,7 @@ def update_plan(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
 )
 def publish_plan(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.plans.publish(svc.tenants.get(tenant_id), plan_id).public()
+    return svc.plans.publish(ctx.tenant, plan_id).public()
 
 
 @route(
@@ -170,7 +170,7 @@ def publish_plan(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
 )
 def pause_plan(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.plans.pause(svc.tenants.get(tenant_id), plan_id).public()
+    return svc.plans.pause(ctx.tenant, plan_id).public()
 
 
 @route(
@@ -184,7 +184,7 @@ def pause_plan(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
 )
 def resume_plan(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.plans.resume(svc.tenants.get(tenant_id), plan_id).public()
+    return svc.plans.resume(ctx.tenant, plan_id).public()
 
 
 @route(
@@ -198,4 +198,4 @@ def resume_plan(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
 )
 def archive_plan(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.plans.archive(svc.tenants.get(tenant_id), plan_id).public()
+    return svc.plans.archive(ctx.tenant, plan_id).public()

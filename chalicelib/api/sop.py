@@ -30,7 +30,7 @@ bp = Blueprint(__name__)
 def enroll(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     """201 with the enrollment, or 409 naming the one reason it was refused (404: no such plan or customer)."""
     svc = services()
-    tenant = svc.tenants.get(tenant_id)
+    tenant = ctx.tenant
     enrollment = enrollments.enroll_or_refuse(svc.sop, tenant, ctx.body["customer_id"], plan_id)
     return {"enrolled": True, **asdict(enrollment)}
 
@@ -98,7 +98,7 @@ def customer_enrollments(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str
 )
 def simulate(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.sop.simulate(svc.tenants.get(tenant_id), plan_id, ctx.body)
+    return svc.sop.simulate(ctx.tenant, plan_id, ctx.body)
 
 
 @route(
@@ -116,7 +116,7 @@ def migrate(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
     dry_run = bool(ctx.body.get("dry_run")) or ctx.query.get("dry_run", "").lower() in ("1", "true", "yes")
     report = svc.migration.migrate(
-        svc.tenants.get(tenant_id),
+        ctx.tenant,
         plan_id,
         from_version=ctx.body["from_version"],
         to_version=ctx.body.get("to_version"),
@@ -139,7 +139,7 @@ def migrate(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
 )
 def enroll_bulk(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
-    tenant = svc.tenants.get(tenant_id)
+    tenant = ctx.tenant
     flt = customer_filter({k: str(v) for k, v in (ctx.body.get("filter") or {}).items()}, tenant.zone)
     return svc.bulk.start(tenant, plan_id, flt)
 

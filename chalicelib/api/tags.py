@@ -41,7 +41,7 @@ def list_tag_groups(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
 def create_tag_group(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     svc = services()
     group = svc.tags.create_group(
-        svc.tenants.get(tenant_id),
+        ctx.tenant,
         name=ctx.body["name"],
         exclusive=ctx.body.get("exclusive", False),
         tags=ctx.body.get("tags", []),
@@ -61,7 +61,7 @@ def create_tag_group(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
 )
 def delete_tag_group(ctx: Ctx, tenant_id: str, group_id: str) -> dict[str, Any]:
     svc = services()
-    svc.tags.delete_group(svc.tenants.get(tenant_id), group_id)
+    svc.tags.delete_group(ctx.tenant, group_id)
     return {}
 
 
@@ -78,7 +78,7 @@ def delete_tag_group(ctx: Ctx, tenant_id: str, group_id: str) -> dict[str, Any]:
 )
 def create_tag(ctx: Ctx, tenant_id: str, group_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.tags.add_tag(svc.tenants.get(tenant_id), group_id, ctx.body["name"]).public()
+    return svc.tags.add_tag(ctx.tenant, group_id, ctx.body["name"]).public()
 
 
 @route(
@@ -93,5 +93,5 @@ def create_tag(ctx: Ctx, tenant_id: str, group_id: str) -> dict[str, Any]:
 )
 def delete_tag(ctx: Ctx, tenant_id: str, group_id: str, tag_id: str) -> dict[str, Any]:
     svc = services()
-    svc.tags.delete_tag(svc.tenants.get(tenant_id), group_id, tag_id)
+    svc.tags.delete_tag(ctx.tenant, group_id, tag_id)
     return {}

@@ -52,7 +52,7 @@ def _detail(tenant_id: str, task: Any) -> dict[str, Any]:
 )
 def list_tasks(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     q = ctx.query
-    zone = services().tenants.get(tenant_id).zone
+    zone = ctx.tenant.zone
     bounds = {}
     for name in ("due_from", "due_to"):
         try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from typing import Any
 
 from chalicelib.bootstrap import services
+from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError
+from chalicelib.jobs.tenants import Deadline, for_each_tenant
 from chalicelib.observability import logger
 
 BULK_SECONDS = 60.0  # per tenant per backstop run: bulk enrollment advances in bounded slices
@@ -23,21 +24,18 @@ def fire(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def backstop() -> dict[str, Any]:
-    """Every 5 minutes: fire buckets left open past their minute and reconcile interrupted tasks, per tenant."""
+    """Every 5 minutes: fire buckets left open past their minute and reconcile interrupted tasks, per tenant. Every
+    tenant's buckets fire; bulk enrollment advances only within the run's time (the rest resumes next run)."""
     svc = services()
-    fired = 0
-    cursor = None
-    deadline = time.monotonic() + BULK_TOTAL_SECONDS
-    while True:
-        page = svc.tenants.find(cursor=cursor, limit=100)
-        for tenant in page.items:
+    deadline = Deadline.after(BULK_TOTAL_SECONDS)
+
+    def one(tenant: Tenant) -> dict[str, int]:
+        fired = len(svc.sop.backstop(tenant.tenant_id))
+        if not deadline.passed():
             try:
-                fired += len(svc.sop.backstop(tenant.tenant_id))
-                left = deadline - time.monotonic()
-                if left > 0:
-                    svc.bulk.continue_running(tenant, budget_seconds=min(BULK_SECONDS, left))
-            except Exception:  # one tenant's failure must not starve the others
-                logger.exception("backstop failed for a tenant", extra={"tenant": tenant.tenant_id})
-        cursor = page.next_cursor
-        if not cursor:
-            return {"buckets_fired": fired}
+                svc.bulk.continue_running(tenant, budget_seconds=min(BULK_SECONDS, deadline.left()))
+            except Exception:  # the buckets fired all the same: count them
+                logger.exception("bulk enrollment failed for a tenant", extra={"tenant": tenant.tenant_id})
+        return {"buckets_fired": fired}
+
+    return {"buckets_fired": for_each_tenant(svc.tenants, one, job="backstop").totals.get("buckets_fired", 0)}
