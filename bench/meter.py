@@ -120,6 +120,7 @@ def count_all_dynamodb_calls() -> Iterator[list[int]]:
     Compared with the meter's count it proves no client escaped the event hooks (a PynamoDB model class that gets a
     new Connection, say). Patches botocore's BaseClient for the duration only.
     """
+    # botocore (~0.1 s to import) only when an audit runs, not for `--help` or the offline unit tests.
     from botocore.client import BaseClient
 
     original = BaseClient._make_api_call
@@ -259,6 +260,7 @@ def count_api_calls(calls: Iterable[ApiCall]) -> dict[str, int]:
 def count_all_calls() -> Iterator[Counter[str]]:
     """Audit: every AWS API call made by *any* botocore client in this process while the block runs, by service
     (``dynamodb``, ``scheduler``...). Compared with the meters' counts it proves no client escaped the hooks."""
+    # botocore (~0.1 s to import) only when an audit runs, not for `--help` or the offline unit tests.
     from botocore.client import BaseClient
 
     original = BaseClient._make_api_call
