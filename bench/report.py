@@ -52,9 +52,9 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
     return {"median": stats.median(values), "mean": stats.mean(values), "max": max(values)}
 
 
-def _mean_counts(counts: Sequence[dict[str, int]] | Sequence[dict[str, float]], n: int) -> dict[str, float]:
+def _mean_counts(per_sample: Sequence[dict[str, int]] | Sequence[dict[str, float]], n: int) -> dict[str, float]:
     total: dict[str, float] = {}
-    for c in counts:
+    for c in per_sample:
         for name, k in c.items():
             total[name] = total.get(name, 0) + k
     return {name: total[name] / n for name in sorted(total)}
