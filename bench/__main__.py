@@ -17,9 +17,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import imports, machine, report
-from bench.harness import BenchError, Stack, run_scenarios
-from bench.sop import STAFF_COUNT, SopResults, run_sop
+from bench import imports, machine, performance_doc, report
+from bench.common import STAFF_COUNT, BenchError
+from bench.harness import Stack
+from bench.scenarios import run_scenarios
+from bench.sop import run_sop
+from bench.sop_results import SopResults
 
 DEFAULT_OUTPUT = machine.REPO_ROOT / "docs" / "performance.md"
 
@@ -122,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(report.as_jsonable(result), ensure_ascii=False, indent=2))
     if args.output is not None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(report.render_markdown(result), encoding="utf-8")
+        args.output.write_text(performance_doc.render_markdown(result), encoding="utf-8")
         print(f"wrote {args.output}")
     else:
         print(

@@ -13,12 +13,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bench import stats
-from bench.sop import SOP_TENANT, SopPhase, bucket_label
+from bench.common import (
+    SOP_TENANT,
+    BenchError,
+    bucket_label,
+    count_wecom,
+    escaped_calls,
+    local_time,
+    plan_document,
+    quiet_stdout,
+)
+from bench.meter import count_all_calls
+from bench.sop_results import BulkResults, SopPhase
 
 # The third plan: its first step is day-based (the day after enrolling, 10:00 local), so a job's enrollments made on
 # one local day share one bucket and nothing is due now (nothing fires inline while the job runs).
@@ -29,76 +38,6 @@ BULK_STEPS = (
 )
 BULK_PLAN_NAME = "老客批量培育（压测）"
 BULK_AT = timedelta(hours=1)  # the job runs an hour after the fire (on the fire's local day, 21:00 local)
-BACKSTOP_MINUTES = 5  # app.py: @app.schedule(Rate(5, unit=Rate.MINUTES), name="backstop")
-ESTIMATE_CUSTOMERS = 100_000  # the figure the bulk enrollment was designed for (chalicelib/services/bulk.py)
-
-
-@dataclass
-class BulkResults:
-    """One measured bulk enrollment job: the phase (n = customers the filter selected) and the job's own figures."""
-
-    phase: SopPhase
-    job: dict[str, Any]  # the job as the last call returned it (status, seq, scanned, enrolled, skipped)
-    filter: str  # the CustomerFilter, as code
-    selected: int  # customers the filter selects (what the job should scan)
-    page_size: int  # chalicelib.services.bulk.PAGE
-    start_budget_s: float  # chalicelib.services.bulk.SLICE_SECONDS (the API's slice)
-    budget_s: float  # chalicelib.jobs.sop.BULK_SECONDS (one backstop run's share per tenant)
-    call_pages: list[int]  # pages per call: start first, then each advance
-    call_s: list[float]  # wall time per call: start first, then each advance
-    page_s: list[float]  # wall time per page (listing, reads, writes, the job's conditional advance)
-    page_sizes: list[int]  # customers per page, as listed (a job whose N is a multiple of PAGE ends on an empty page)
-    buckets: list[str]  # distinct (step, due minute) buckets the plan version holds after the job
-    bucket_touches: int  # touches waiting in those buckets after the job
-    plan_steps: list[tuple[str, int, str, str]] = field(default_factory=list)  # (id, day, at, content type)
-    enrolled_at: str = ""
-
-    @property
-    def advance_calls(self) -> int:
-        return max(len(self.call_s) - 1, 0)
-
-    @property
-    def pages(self) -> int:
-        return sum(self.call_pages)
-
-    @property
-    def wall_s(self) -> float:
-        return self.phase.wall_s
-
-    @property
-    def per_customer_s(self) -> float:
-        return self.wall_s / max(self.phase.n, 1)
-
-    @property
-    def enrollment_puts(self) -> int:
-        return sum(1 for r in self.phase.ddb if r.operation == "PutItem" and r.item == "C/ENR" and not r.error)
-
-    def estimate(self, customers: int = ESTIMATE_CUSTOMERS) -> BulkEstimate:
-        """Linear scaling of the measured time and units per customer to ``customers``."""
-        wall = self.per_customer_s * customers
-        after_start = max(wall - self.start_budget_s, 0.0)
-        runs = math.ceil(after_start / self.budget_s) if self.budget_s > 0 else 0
-        per = self.phase.per_unit
-        return BulkEstimate(
-            customers=customers,
-            wall_s=wall,
-            backstop_runs=runs,
-            elapsed_min=runs * BACKSTOP_MINUTES,
-            pages=math.ceil(customers / max(self.page_size, 1)),
-            billed_write=per.billed_write * customers,
-            billed_read=per.billed_read * customers,
-        )
-
-
-@dataclass(frozen=True)
-class BulkEstimate:
-    customers: int
-    wall_s: float
-    backstop_runs: int  # 60 s advance calls after the API's 5 s slice
-    elapsed_min: int  # at one backstop run every BACKSTOP_MINUTES
-    pages: int
-    billed_write: float
-    billed_read: float
 
 
 def page_times(call_bounds: list[tuple[float, float]], page_starts: list[float]) -> tuple[list[int], list[float]]:
@@ -128,11 +67,9 @@ class _PageTimer:
         return page
 
 
-def plan_document() -> dict[str, Any]:
+def bulk_plan_document() -> dict[str, Any]:
     """The third plan as ops would POST it: the SOP bench's plan, with the bulk steps."""
-    from bench.sop import plan_document as sop_plan
-
-    doc = sop_plan(BULK_PLAN_NAME)
+    doc = plan_document(BULK_PLAN_NAME)
     template = doc["steps"][0]
     doc["steps"] = [
         dict(template, id=sid, day=day, at=at, content_type=kind, message={"text": text})
@@ -156,16 +93,14 @@ def run_bulk(
 ) -> BulkResults:
     """Publish the third plan through the API, then measure one bulk job over the customers added at or after
     ``added_from`` (the ``customers`` measured ones), start + advance calls until done."""
-    from bench.harness import BenchError, quiet_stdout
-    from bench.meter import count_all_calls
-    from bench.sop import _count_wecom, _escaped, _local
+    # The app's modules are imported where the run needs them: ~0.3 s that `--help` and the unit tests skip.
     from chalicelib.jobs.sop import BULK_SECONDS
     from chalicelib.ports import CustomerFilter
     from chalicelib.services.bulk import PAGE, SLICE_SECONDS, BulkEnrollment
 
     svc = stack.services()
     with quiet_stdout():
-        created = stack.call("POST", f"/t/{SOP_TENANT}/plans", plan_document(), token)
+        created = stack.call("POST", f"/t/{SOP_TENANT}/plans", bulk_plan_document(), token)
         stack.call("POST", f"/t/{SOP_TENANT}/plans/{created['plan_id']}/publish", None, token)
     plan_id = str(created["plan_id"])
     clock.set(at)
@@ -198,8 +133,8 @@ def run_bulk(
         phase.wall_s = time.perf_counter() - t0
         phase.ddb = stack.meter.since(ddb_mark)
         phase.scheduler = sched_meter.since(sched_mark)
-    phase.unmetered = _escaped(audit, phase)
-    phase.wecom = _count_wecom(world.calls()[wecom_before:])
+    phase.unmetered = escaped_calls(audit, phase)
+    phase.wecom = count_wecom(world.calls()[wecom_before:])
     if job["status"] != "done":
         raise BenchError(f"the bulk job ended as {job['status']!r}: {job}")
     call_pages, page_s = page_times(bounds, lister.starts)
@@ -224,19 +159,5 @@ def run_bulk(
         buckets=[bucket_label(b.step_id, b.minute) for b in held],
         bucket_touches=touches,
         plan_steps=[(sid, day, at_, kind) for sid, day, at_, kind, _text in BULK_STEPS],
-        enrolled_at=f"{_local(at, tenant.zone, seconds=True)} ({tenant.zone.key})",
+        enrolled_at=f"{local_time(at, tenant.zone, seconds=True)} ({tenant.zone.key})",
     )
-
-
-def full_page_s(bulk: BulkResults) -> list[float]:
-    """Times of the pages that listed a full page of customers (not a short or empty last page)."""
-    return [t for t, size in zip(bulk.page_s, bulk.page_sizes, strict=False) if size == bulk.page_size]
-
-
-def tenth_medians(page_s: list[float]) -> tuple[float, float] | None:
-    """Median page time in the first and the last tenth of the pages (at least one page each): whether a page gets
-    slower as the job goes on, which a linear estimate assumes it does not."""
-    if len(page_s) < 2:
-        return None
-    k = max(len(page_s) // 10, 1)
-    return stats.median(page_s[:k]), stats.median(page_s[-k:])

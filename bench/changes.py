@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bench import stats
-from bench.sop import ENGINE_CALLS, SopPhase, units_by_call
-from bench.sop_report import fmt
-
-if TYPE_CHECKING:
-    from bench.report import Report, Summary
+from bench.common import fmt
+from bench.report import Report, Summary
+from bench.sop_results import ENGINE_CALLS, SopPhase, units_by_call
 
 BASELINE_COMMIT = "4f57467"  # docs/performance.md of the previous full run (`git show 4f57467:docs/performance.md`)
 BASELINE_DATE = "2026-11-22 11:20 UTC"

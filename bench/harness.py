@@ -1,40 +1,41 @@
-"""The running stack (DynamoDB Local, fresh tables, the WeCom sandbox, the real app in process) and the scenarios.
+"""The running stack (DynamoDB Local, fresh tables, the WeCom sandbox, the real app in process) and one measured
+delivery; the callback scenarios that drive it are bench/scenarios.py's.
 
 Everything goes through the real app via chalice.test.Client, exactly as the functional tests drive it, but against
 DynamoDB Local (capacity figures close to AWS's) instead of moto (whose capacity figures are wrong).
+
+The app, chalice, moto and devstack are imported inside the methods that start and drive the stack, not at the top:
+together they take ~0.6 s to import, which `python -m bench --help` and the offline unit tests (bench/report.py
+imports this module for ``Sample`` and ``Scenario``) have no use for.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from bench import stats
-from bench.meter import (
+from bench.capacity import (
     Calibration,
     CallRecord,
     Capacity,
-    DynamoMeter,
-    calibrate,
-    count_all_dynamodb_calls,
     count_by_api,
     count_operations,
     total_capacity,
     units_by_operation,
 )
+from bench.common import ADMIN_TOKEN, BenchError
+from bench.meter import DynamoMeter, calibrate
 from devstack.safe_env import UNSAFE_AWS_ENV
 
-ADMIN_TOKEN = "bench-admin-token-0123456789"
 TENANT = "bench"
 CORP = "wwbench0000000001"
 WECOM = {
@@ -56,10 +57,6 @@ CHANNEL = {  # the README walk-through's channel (tests/functional/test_walkthro
     "tags": [{"group": "流量平台来源", "name": "抖音"}, {"group": "考研年份", "name": "2027"}],
 }
 TABLE = "siyu-bench"
-
-
-class BenchError(RuntimeError):
-    """The stack or a scenario did not behave as the bench assumes (a wrong outcome, a failed setup call)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +129,7 @@ def apply_environment(env: dict[str, str]) -> None:
 def app_dynamodb_clients(svc: Any) -> list[Any]:
     """Every botocore client the app uses for DynamoDB: the store's shared Connection (raw calls, transactions) and
     the Connection PynamoDB creates per model class (``Model.save/update``), for the classes used so far."""
+    # The app's modules: imported where the stack needs them (module docstring).
     from chalicelib.adapters.dynamodb.models import SiyuItem
 
     clients = [svc.store.client]
@@ -147,6 +145,7 @@ def app_dynamodb_clients(svc: Any) -> list[Any]:
 
 def keepalive_roundtrip_ms(base_url: str, n: int = 12) -> float:
     """Median time of a trivial sandbox request on a reused (keep-alive) connection, the first one excluded."""
+    # urllib3 (~0.07 s to import) only once the stack starts (module docstring).
     import urllib3
 
     pool = urllib3.PoolManager(num_pools=1, maxsize=1)
@@ -197,6 +196,7 @@ class Stack:
         self._exit.close()
 
     def _start(self) -> None:
+        # devstack: imported where the stack needs it (module docstring).
         from devstack.dynamodb_local import ensure_installed, start_on_free_port
         from devstack.provision import local_client, provision
         from devstack.sandbox import SandboxServer
@@ -219,6 +219,12 @@ class Stack:
 
         self.scheduler_endpoint = self._start_moto()
         apply_environment(environment(self.endpoint, self.sandbox.base_url, self.scheduler_endpoint))
+        # The app, as a Lambda imports it: with its environment set (and off `--help`, see the module docstring).
+        from chalice.test import Client
+
+        from app import app
+        from chalicelib import bootstrap
+        from chalicelib.adapters.dynamodb import models
         from chalicelib.settings import Settings
 
         admin_client = local_client("dynamodb", self.endpoint)
@@ -230,12 +236,6 @@ class Stack:
             scheduler_client=local_client("scheduler", self.scheduler_endpoint),
         )
 
-        from chalice.test import Client
-
-        from app import app
-        from chalicelib import bootstrap
-        from chalicelib.adapters.dynamodb import models
-
         bootstrap.reset()
         models._configured.clear()
         self._exit.callback(bootstrap.reset)
@@ -246,6 +246,7 @@ class Stack:
     def _start_moto(self) -> str:
         """moto's server on a free loopback port, as `make run` uses it for EventBridge Scheduler (a thread of this
         process; it serves only the few CreateSchedule calls, so it does not compete for the CPU)."""
+        # moto and devstack: imported where the stack needs them (module docstring).
         from moto.server import ThreadedMotoServer
 
         from devstack.ports import LOOPBACK, free_port
@@ -268,6 +269,7 @@ class Stack:
     # --- the app ----------------------------------------------------------------------------------------------
 
     def services(self) -> Any:
+        # The app's modules: imported where the stack needs them (module docstring).
         from chalicelib.bootstrap import services
 
         return services()
@@ -309,6 +311,7 @@ class Stack:
         return fields
 
     def encrypt(self, fields: dict[str, Any]) -> Delivery:
+        # The app's modules: imported where the stack needs them (module docstring).
         from chalicelib.adapters.wecom.callback_xml import build_event_xml
         from chalicelib.adapters.wecom.crypto import CallbackCrypto, envelope
 
@@ -351,129 +354,3 @@ def sample_of(latency: float, records: list[CallRecord], wecom_calls: list[Any],
         outcome=outcome,
         ddb_units=units_by_operation(records),
     )
-
-
-@contextlib.contextmanager
-def quiet_stdout() -> Iterator[None]:
-    """Powertools prints one EMF blob per request to stdout; keep it out of the bench's own output."""
-    with contextlib.redirect_stdout(io.StringIO()) as buffer:
-        yield
-    del buffer
-
-
-CACHE_ENV = "SIYU_TENANT_CACHE_SECONDS"
-
-
-@dataclass
-class Plan:
-    """How one scenario makes its deliveries: the event to post, the outcome to expect, the env to post it under."""
-
-    scenario: Scenario
-    fields: Callable[[], dict[str, Any]]
-    expect: str
-    env: dict[str, str | None]
-
-
-@contextlib.contextmanager
-def patched_env(env: dict[str, str | None]) -> Iterator[None]:
-    """Set (or, with None, remove) variables for one delivery; the app reads Settings per call, so a different
-    value selects a different, separately cached Services (e.g. tenant cache off) without rebuilding anything."""
-    saved = {name: os.environ.get(name) for name in env}
-    try:
-        for name, value in env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def run_rounds(stack: Stack, plans: list[Plan], audit: list[int], *, measured: bool) -> None:
-    """One delivery per plan, in order. Rounds interleave the scenarios so that all of them see the same machine
-    and the same DynamoDB Local JIT state (run one after the other, the later ones looked faster)."""
-    for plan in plans:
-        with patched_env(plan.env), quiet_stdout():
-            fields = plan.fields()
-            audit_before, meter_before = audit[0], stack.meter.mark()
-            sample = stack.deliver(fields, plan.expect)
-            escaped = (audit[0] - audit_before) - (stack.meter.mark() - meter_before)
-        if measured:
-            plan.scenario.samples.append(sample)
-            plan.scenario.unmetered_calls += escaped
-
-
-def run_scenarios(stack: Stack, n: int, warmup: int, progress: Callable[[str], None]) -> list[Scenario]:
-    """New customers and duplicates with the tenant cache as configured for production (a warm container), and both
-    with the tenant cache off (what a cache miss costs: a cold container's first callback, or one per minute)."""
-    with quiet_stdout():
-        state = stack.setup_tenant()
-    last: dict[str, dict[str, Any]] = {}  # the latest applied event per configuration, replayed as the duplicate
-
-    def new_customer(config: str) -> Callable[[], dict[str, Any]]:
-        def make() -> dict[str, Any]:
-            last[config] = stack.scan(state)
-            return last[config]
-
-        return make
-
-    def duplicate(config: str) -> Callable[[], dict[str, Any]]:
-        return lambda: last[config]
-
-    on: dict[str, str | None] = {CACHE_ENV: None}  # unset: the production default (60 s)
-    off: dict[str, str | None] = {CACHE_ENV: "0"}
-    plans = [
-        Plan(
-            Scenario("new", "New customer", "A scan of the channel's code by a customer never seen", n, warmup, True),
-            new_customer("on"),
-            "created",
-            on,
-        ),
-        Plan(
-            Scenario("duplicate", "Duplicate delivery", "WeCom re-delivers an event already applied", n, warmup, True),
-            duplicate("on"),
-            "duplicate",
-            on,
-        ),
-        Plan(
-            Scenario(
-                "new_nocache",
-                "New customer, tenant cache off",
-                f"As *New customer*, with `{CACHE_ENV}=0` (the tenant is read on every callback)",
-                n,
-                warmup,
-                False,
-            ),
-            new_customer("off"),
-            "created",
-            off,
-        ),
-        Plan(
-            Scenario(
-                "duplicate_nocache",
-                "Duplicate delivery, tenant cache off",
-                f"As *Duplicate delivery*, with `{CACHE_ENV}=0`",
-                n,
-                warmup,
-                False,
-            ),
-            duplicate("off"),
-            "duplicate",
-            off,
-        ),
-    ]
-    with count_all_dynamodb_calls() as audit:
-        progress(f"warm-up: {warmup} rounds of {len(plans)} deliveries")
-        for _ in range(warmup):
-            run_rounds(stack, plans, audit, measured=False)
-        progress(f"measuring: {n} rounds of {len(plans)} deliveries ({', '.join(p.scenario.key for p in plans)})")
-        for i in range(n):
-            run_rounds(stack, plans, audit, measured=True)
-            if (i + 1) % 50 == 0:
-                progress(f"  {i + 1}/{n} rounds")
-    return [p.scenario for p in plans]

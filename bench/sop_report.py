@@ -1,41 +1,30 @@
-"""The SOP part of docs/performance.md and its targets: pure functions of ``SopResults`` (unit-testable offline)."""
+"""The SOP part of docs/performance.md and its targets: pure functions of ``SopResults`` (unit-testable offline). The
+bulk job's subsection is bench/bulk_report.py's; the tables both share are bench/common.py's.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from bench import stats
-from bench.bulk import BACKSTOP_MINUTES, BulkResults, full_page_s, tenth_medians
-from bench.sop import ENGINE_CALLS, STEPS, SopPhase, SopResults, calls_by_call, units_by_call
+from bench.bulk_report import bulk_hot_spots, bulk_jsonable, bulk_targets, render_bulk
+from bench.common import (
+    STEPS,
+    by_op_headers,
+    by_op_rows,
+    capacity_rows,
+    counts,
+    ddb_seconds,
+    fmt,
+    phase_calls,
+    table,
+)
+from bench.sop_results import ENGINE_CALLS, SopPhase, SopResults, units_by_call
 
 # Issue 3, section 8.
 FIRE_WRITE_LIMIT = 3.0  # billed write units per touch
 BATCH_GET_KEYS = 100  # BatchGetItem's maximum keys per call
-
-
-def fmt(value: float | None, digits: int = 2) -> str:
-    if value is None:
-        return "n/a"
-    text = f"{value:.{digits}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
-def _counts(counts: dict[str, int] | dict[str, float], per: int = 1) -> str:
-    if not counts:
-        return "none"
-    if per == 1:
-        return ", ".join(f"{k} {fmt(v)}" for k, v in counts.items())
-    return ", ".join(f"{k} {fmt(v)} ({fmt(v / per, 3)}/each)" for k, v in counts.items())
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
-    return lines
 
 
 def add_msg_template_calls(phase: SopPhase) -> int:
@@ -62,14 +51,14 @@ def sop_targets(sop: SopResults, command: str) -> list[tuple[str, str, str, bool
         (
             f"SOP enrollment: Scheduler API calls for {sop.n} enrollments",
             f"<= {buckets} (distinct (step, due minute) buckets)",
-            f"{enroll.scheduler_calls} ({_counts(enroll.scheduler_ops)})",
+            f"{enroll.scheduler_calls} ({counts(enroll.scheduler_ops)})",
             enroll.scheduler_calls <= buckets,
             command,
         ),
         (
             f"SOP fire: WeCom calls for one bucket of {fire.n} touches over {sop.staff} staff",
             f"= {sop.staff} (one add_msg_template per staff member)",
-            f"{fire.wecom_total} ({_counts(fire.wecom)})",
+            f"{fire.wecom_total} ({counts(fire.wecom)})",
             fire.wecom_total == sop.staff and adds == sop.staff,
             command,
         ),
@@ -91,83 +80,6 @@ def sop_targets(sop: SopResults, command: str) -> list[tuple[str, str, str, bool
     ]
 
 
-def bulk_targets(bulk: BulkResults, command: str) -> list[tuple[str, str, str, bool, str]]:
-    """The bulk job's genuine checks: each selected customer enrolled once, and one schedule per bucket."""
-    job, n, phase = bulk.job, bulk.selected, bulk.phase
-    buckets = len(bulk.buckets)
-    exact = (
-        job.get("status") == "done"
-        and job.get("scanned") == n
-        and job.get("enrolled") == n
-        and job.get("skipped") == 0
-        and bulk.enrollment_puts == n
-        and bulk.bucket_touches == n
-    )
-    return [
-        (
-            f"Bulk enrollment: every selected customer enrolled exactly once ({n} customers)",
-            f"scanned = enrolled = enrollment writes = touches = {n}, skipped = 0",
-            f"{job.get('status')}: scanned {job.get('scanned')}, enrolled {job.get('enrolled')}, skipped "
-            f"{job.get('skipped')}; {bulk.enrollment_puts} enrollment writes, {bulk.bucket_touches} touches",
-            exact,
-            command,
-        ),
-        (
-            f"Bulk enrollment: Scheduler API calls for {n} enrollments",
-            f"<= {buckets} (distinct (step, due minute) buckets)",
-            f"{phase.scheduler_calls} ({_counts(phase.scheduler_ops)})",
-            phase.scheduler_calls <= buckets,
-            command,
-        ),
-    ]
-
-
-def _capacity_rows(phase: SopPhase, unit: str) -> list[list[str]]:
-    c, p = phase.capacity, phase.per_unit
-    return [
-        ["write units, billed (AWS)", fmt(c.billed_write, 1), fmt(p.billed_write, 3)],
-        ["write units, reported by DynamoDB Local", fmt(c.write, 1), fmt(p.write, 3)],
-        ["read units, billed (AWS)", fmt(c.billed_read, 1), fmt(p.billed_read, 3)],
-        ["read units, reported by DynamoDB Local", fmt(c.read, 1), fmt(p.read, 3)],
-    ]
-
-
-def _by_op_rows(phase: SopPhase) -> list[list[str]]:
-    n = max(phase.n, 1)
-    units = units_by_call(phase.ddb)
-    rows = []
-    for key, (calls, failed, total_s, each) in calls_by_call(phase.ddb).items():
-        read, write = units[key]
-        op, item = key
-        rows.append(
-            [
-                f"{op} `{item}`" if item else op,
-                ENGINE_CALLS.get(key, ""),
-                str(calls),
-                fmt(calls / n, 4),
-                str(failed),
-                fmt(write / n, 4),
-                fmt(read / n, 4),
-                fmt(total_s, 1),
-                fmt(stats.median(each) * 1000, 2),
-            ]
-        )
-    return rows
-
-
-BY_OP_HEADERS = [
-    "operation `item kind`",
-    "engine/store call",
-    "calls",
-    "calls / {unit}",
-    "of which condition failed",
-    "billed WCU / {unit}",
-    "billed RCU / {unit}",
-    "time in calls (s)",
-    "median per call (ms)",
-]
-
-
 BY_CALL_NOTE = (
     "By operation and kind of item, read from the key (`C/PROFILE` a customer's profile, `C/ENR` an enrollment, "
     "`C/F` the customer's timeline (UpdateItem: the month's cap and monthly-limit counter, which also holds the "
@@ -177,14 +89,6 @@ BY_CALL_NOTE = (
     "`T/PLAN` a plan head, `PL/V` a plan version; "
     "`table:C` a Query of a customer's partition), with the store method that makes such a call:"
 )
-
-
-def _headers(unit: str) -> list[str]:
-    return [h.format(unit=unit) for h in BY_OP_HEADERS]
-
-
-def _ddb_seconds(phase: SopPhase) -> float:
-    return sum(r.seconds for r in phase.ddb)
 
 
 def render_sop(sop: SopResults, command: str) -> list[str]:
@@ -230,7 +134,7 @@ def render_sop(sop: SopResults, command: str) -> list[str]:
         "write and an UpdateItem/DeleteItem as 1 unit: a lower bound, exact for items up to 1 KB.",
         "",
     ]
-    lines += _table(
+    lines += table(
         ["step", "day", "at", "content type", "executor"],
         [[sid, str(day), at, kind, "owner"] for sid, day, at, kind, _text in STEPS],
     )
@@ -243,15 +147,15 @@ def render_sop(sop: SopResults, command: str) -> list[str]:
         ]
     lines += ["", f"### Enroll {sop.n} customers", ""]
     lat_ms = [s * 1000 for s in enroll.latencies_s] or [0.0]
-    ddb_s = _ddb_seconds(enroll)
-    lines += _table(
+    ddb_s = ddb_seconds(enroll)
+    lines += table(
         ["figure", "value"],
         [
             ["enrollments", f"{enroll.n}, enrolled {sop.enroll_window}"],
             ["distinct (step, due minute) buckets", f"{len(sop.buckets)}: {', '.join(sop.buckets[:5])}"],
-            ["Scheduler API calls", f"{enroll.scheduler_calls} ({_counts(enroll.scheduler_ops)})"],
+            ["Scheduler API calls", f"{enroll.scheduler_calls} ({counts(enroll.scheduler_ops)})"],
             ["WeCom calls", f"{enroll.wecom_total}"],
-            ["DynamoDB calls by operation (total)", _counts(enroll.ddb_ops)],
+            ["DynamoDB calls by operation (total)", counts(enroll.ddb_ops)],
             ["wall time", f"{fmt(enroll.wall_s, 1)} s; {fmt(enroll.per_thousand_s, 2)} s per 1,000 enrollments"],
             [
                 "latency per enrollment (ms)",
@@ -265,14 +169,14 @@ def render_sop(sop: SopResults, command: str) -> list[str]:
         ],
     )
     lines += [""]
-    lines += _table(["DynamoDB capacity", "total", "per enrollment"], _capacity_rows(enroll, "enrollment"))
+    lines += table(["DynamoDB capacity", "total", "per enrollment"], capacity_rows(enroll, "enrollment"))
     lines += ["", BY_CALL_NOTE, ""]
-    lines += _table(_headers("enrollment"), _by_op_rows(enroll))
+    lines += table(by_op_headers("enrollment"), by_op_rows(enroll))
     lines += ["", f"### Fire one bucket of {fire.n} touches over {sop.staff} staff", ""]
     rep = sop.fire_report
     sizes = [int(t["customers"]) for t in sop.tasks] or [0]
-    ddb_s = _ddb_seconds(fire)
-    lines += _table(
+    ddb_s = ddb_seconds(fire)
+    lines += table(
         ["figure", "value"],
         [
             ["touches waiting in the bucket", str(sop.bucket_touches)],
@@ -284,15 +188,15 @@ def render_sop(sop: SopResults, command: str) -> list[str]:
             [
                 "staff tasks created",
                 f"{len(sop.tasks)} (customers per task: min {min(sizes)}, max {max(sizes)}; "
-                f"statuses {_counts(_tally(str(t['status']) for t in sop.tasks))})",
+                f"statuses {counts(_tally(str(t['status']) for t in sop.tasks))})",
             ],
-            ["WeCom calls by API", f"{fire.wecom_total} ({_counts(fire.wecom)})"],
+            ["WeCom calls by API", f"{fire.wecom_total} ({counts(fire.wecom)})"],
             [
                 "Scheduler API calls (the next step's buckets)",
-                f"{fire.scheduler_calls} ({_counts(fire.scheduler_ops)}) for {len(sop.next_buckets)} bucket(s): "
+                f"{fire.scheduler_calls} ({counts(fire.scheduler_ops)}) for {len(sop.next_buckets)} bucket(s): "
                 + ", ".join(sop.next_buckets[:5]),
             ],
-            ["DynamoDB calls by operation (total)", _counts(fire.ddb_ops)],
+            ["DynamoDB calls by operation (total)", counts(fire.ddb_ops)],
             ["wall time", f"{fmt(fire.wall_s, 1)} s; {fmt(fire.per_thousand_s, 2)} s per 1,000 touches"],
             [
                 "time in DynamoDB calls",
@@ -301,152 +205,14 @@ def render_sop(sop: SopResults, command: str) -> list[str]:
         ],
     )
     lines += [""]
-    lines += _table(["DynamoDB capacity", "total", "per touch"], _capacity_rows(fire, "touch"))
+    lines += table(["DynamoDB capacity", "total", "per touch"], capacity_rows(fire, "touch"))
     lines += ["", BY_CALL_NOTE, ""]
-    lines += _table(_headers("touch"), _by_op_rows(fire))
+    lines += table(by_op_headers("touch"), by_op_rows(fire))
     if sop.bulk is not None:
         lines += ["", *render_bulk(sop.bulk, command)]
     lines += ["", "### Where the cost goes", ""]
     lines += [f"- {line}" for line in hot_spots(sop)]
     return [*lines, ""]
-
-
-def _list(values: Sequence[str], most: int = 12) -> str:
-    shown = ", ".join(values[:most])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > most else "")
-
-
-BULK_CALL_NOTE = (
-    "By operation and kind of item as above, plus `gsi1:CUSTOMERS` (a Query of the tenant's customer list on gsi1, "
-    "newest first) and `JOB/JOB` (the job's item):"
-)
-
-
-def bulk_estimate_line(bulk: BulkResults) -> str:
-    """The 100,000-customer estimate: linear scaling of the measured per-customer time and units, said as such."""
-    est, per = bulk.estimate(), bulk.phase.per_unit
-    tenths = tenth_medians(full_page_s(bulk))
-    drift = ""
-    if tenths:
-        first, last = tenths
-        drift = (
-            f" Time scales linearly only while a page costs the same late in the job as early: here the first tenth "
-            f"of the full pages took a median {fmt(first * 1000, 0)} ms and the last tenth {fmt(last * 1000, 0)} ms"
-            + (
-                f" ({fmt(100 * (last / first - 1), 0)}% slower; if pages keep slowing as the job and the table grow, "
-                "the time above is an underestimate)."
-                if first > 0 and last > first * 1.1
-                else "."
-            )
-        )
-    return (
-        f"**Scaled to {est.customers:,} customers** (linear scaling of the measured N = {bulk.phase.n}, not a "
-        f"measurement): {fmt(bulk.per_customer_s * 1000, 2)} ms per customer x {est.customers:,} = "
-        f"{fmt(est.wall_s, 0)} s ({fmt(est.wall_s / 60, 1)} min) of job work in about {est.pages:,} pages, i.e. the "
-        f"API's {fmt(bulk.start_budget_s)} s slice and then {est.backstop_runs} backstop runs of "
-        f"{fmt(bulk.budget_s)} s; at one backstop run every {BACKSTOP_MINUTES} minutes that is about "
-        f"{est.elapsed_min} minutes from start to done (one running job in the tenant, and the backstop's time "
-        f"across tenants not spent first on other tenants). DynamoDB: {fmt(est.billed_write, 0)} billed write and "
-        f"{fmt(est.billed_read, 0)} billed read units ({fmt(per.billed_write, 3)} and {fmt(per.billed_read, 3)} per "
-        "customer). Units scale linearly because a page's costs are constant (one listing Query, one plan read, "
-        f"two BatchGetItem of up to {bulk.page_size} keys, one conditional job write) and so are a customer's (an "
-        "enrollment put, a touch put, the plan's roster entry and a timeline entry, 1 write unit each for items "
-        "under 1 KB; a customer still `new` adds its stage write, 2 units, which these, enrolled above, do not); "
-        "the only one-off costs are a bucket's registration and its schedule, once per bucket." + drift
-    )
-
-
-def render_bulk(bulk: BulkResults, command: str) -> list[str]:
-    phase, job, n = bulk.phase, bulk.job, bulk.phase.n
-    full = full_page_s(bulk)
-    page_ms = [t * 1000 for t in full] or [t * 1000 for t in bulk.page_s] or [0.0]
-    ddb_s = _ddb_seconds(phase)
-    short = [size for size in bulk.page_sizes if size < bulk.page_size]
-    lines = [
-        f"### Bulk enrollment job over {n} customers",
-        "",
-        f"Command: `{command}` (run after the fire, in the same process and tenant; `--sop-only` runs it too, "
-        "`--sop-customers N` changes N).",
-        "",
-        f"- The job reuses the {n} customers created above (none is created for it). The warm-up customers were "
-        f"added a minute before them, so the job's filter `{bulk.filter}` (customers added at or after that "
-        "minute: a key condition on the customer list index, no filter expression) selects exactly the measured "
-        "ones.",
-        "- A third plan, published through the API as the other two, with the steps below: its first step is "
-        "day-based (the next day at 10:00), so every enrollment of the job falls into one bucket and nothing is "
-        "due now (nothing fires inline). Manual trigger, audience stage `new` (which also takes the `nurturing` "
-        "customers the first plan made), re-entry never.",
-        "- The job is the app's `BulkEnrollment`, wired as `chalicelib/bootstrap.py` wires `services().bulk` "
-        "(`BulkEnrollment(engine, store)`) but over the bench's engine above (virtual clock at "
-        f"{bulk.enrolled_at}, metered Scheduler adapter). `start(tenant, plan_id, filter)` as the API calls it "
-        f"(creates the job and runs one {fmt(bulk.start_budget_s)} s slice), then "
-        f"`advance(tenant, job_id, budget_seconds={fmt(bulk.budget_s)})` until the job is done, as the backstop "
-        f"continues it (`chalicelib/jobs/sop.py` `BULK_SECONDS` per tenant per run, a run every {BACKSTOP_MINUTES} "
-        "minutes); here the calls follow one another at once. A call checks its budget before each page, so it "
-        f"can run one page over. A page is {bulk.page_size} customers: one listing Query, one plan read, one "
-        "BatchGetItem of profiles and one of enrollments, then per customer a roster put, an enrollment put, its "
-        "timeline entry and a touch put, and the job's advance (a put conditional on its step).",
-        "- Time per page: a thin wrapper on the store's `list_customers` notes when each page's listing starts; a "
-        "page lasts until the next one's listing starts or its call returns. Wall time runs from `start` to the "
-        "last `advance` returning. Meters and audit as above.",
-        "",
-    ]
-    lines += _table(
-        ["step", "day", "at", "content type", "executor"],
-        [[sid, str(day), at, kind, "owner"] for sid, day, at, kind in bulk.plan_steps],
-    )
-    lines += [""]
-    lines += _table(
-        ["figure", "value"],
-        [
-            ["customers selected by the filter", str(bulk.selected)],
-            [
-                "job outcome",
-                f"{job.get('status')}: scanned {job.get('scanned')}, enrolled {job.get('enrolled')}, skipped "
-                f"{job.get('skipped')}",
-            ],
-            [
-                "calls",
-                f"`start` (one {fmt(bulk.start_budget_s)} s slice) + {bulk.advance_calls} `advance` call(s) of "
-                f"{fmt(bulk.budget_s)} s, each standing for one backstop run",
-            ],
-            [
-                f"slices (pages of {bulk.page_size} customers)",
-                f"{bulk.pages}; per call (start first): {_list([str(c) for c in bulk.call_pages])}"
-                + (f"; not full: {_list([str(x) for x in short])} customers" if short else "")
-                + (
-                    " (the listing returns a cursor after a full page, so a job whose customers fill whole pages "
-                    "ends with an empty one)"
-                    if bulk.page_sizes and bulk.page_sizes[-1] == 0
-                    else ""
-                ),
-            ],
-            ["wall time per call (s)", _list([fmt(t, 1) for t in bulk.call_s])],
-            [
-                "distinct (step, due minute) buckets",
-                f"{len(bulk.buckets)}: {_list(bulk.buckets, 5)}; touches waiting in them {bulk.bucket_touches}",
-            ],
-            ["Scheduler API calls", f"{phase.scheduler_calls} ({_counts(phase.scheduler_ops)})"],
-            ["WeCom calls", f"{phase.wecom_total}"],
-            ["DynamoDB calls by operation (total)", _counts(phase.ddb_ops)],
-            ["wall time", f"{fmt(bulk.wall_s, 1)} s; {fmt(phase.per_thousand_s, 2)} s per 1,000 customers"],
-            [
-                f"time per page of {bulk.page_size} (ms)",
-                f"median {fmt(stats.median(page_ms), 0)}, p90 {fmt(stats.percentile(page_ms, 90), 0)}, max "
-                f"{fmt(max(page_ms), 0)} (over {len(full) or len(bulk.page_s)} full pages)",
-            ],
-            [
-                "time in DynamoDB calls",
-                f"{fmt(ddb_s, 1)} s ({fmt(100 * ddb_s / bulk.wall_s if bulk.wall_s else 0, 0)}% of wall)",
-            ],
-        ],
-    )
-    lines += [""]
-    lines += _table(["DynamoDB capacity", "total", "per customer"], _capacity_rows(phase, "customer"))
-    lines += ["", BULK_CALL_NOTE, ""]
-    lines += _table(_headers("customer"), _by_op_rows(phase))
-    lines += ["", bulk_estimate_line(bulk)]
-    return lines
 
 
 def _tally(values: Any) -> dict[str, int]:
@@ -456,16 +222,12 @@ def _tally(values: Any) -> dict[str, int]:
     return out
 
 
-def _calls(phase: SopPhase, operation: str, item: str) -> list[Any]:
-    return [r for r in phase.ddb if r.operation == operation and r.item == item]
-
-
 def hot_spots(sop: SopResults) -> list[str]:
     """Findings computed from the measurement, each with its numbers, for the doc (the engine is not changed here)."""
     out = []
     enroll, fire = sop.enroll, sop.fire
     n = max(fire.n, 1)
-    reads = _calls(fire, "GetItem", "C/PROFILE") + _calls(fire, "GetItem", "C/ENR")
+    reads = phase_calls(fire, "GetItem", "C/PROFILE") + phase_calls(fire, "GetItem", "C/ENR")
     if reads:
         get_s = sum(r.seconds for r in reads)
         rcu = sum(r.capacity.billed_read for r in reads)
@@ -482,20 +244,22 @@ def hot_spots(sop: SopResults) -> list[str]:
             "enrollment's status kept on the touch)."
         )
     for phase, what in ((enroll, "enrollment"), (fire, "touch")):
-        failed = [r for r in _calls(phase, "PutItem", "BKT/BUCKET") if r.error == "ConditionalCheckFailedException"]
+        failed = [
+            r for r in phase_calls(phase, "PutItem", "BKT/BUCKET") if r.error == "ConditionalCheckFailedException"
+        ]
         if failed:
-            units = sum(r.capacity.billed_write for r in failed)
+            billed = sum(r.capacity.billed_write for r in failed)
             secs = sum(r.seconds for r in failed)
             out.append(
                 f"**`register_bucket` on every touch ({phase.key}).** {len(failed)} conditional PutItem calls on "
                 f"the bucket item failed their condition ({fmt(len(failed) / max(phase.n, 1), 3)} per {what}; only "
                 f"a bucket's first touch registers it and creates its schedule): billed write units that write "
-                f"nothing, {fmt(units / max(phase.n, 1), 3)} per {what} (DynamoDB Local reports them as free), and "
+                f"nothing, {fmt(billed / max(phase.n, 1), 3)} per {what} (DynamoDB Local reports them as free), and "
                 f"{fmt(secs, 1)} s of round trips. Remembering registered bucket ids in the engine (the item is "
                 "never deleted, so a container-wide set is safe), or registering the next step's bucket once per "
                 "fire, saves 1 write unit and 1 round trip per touch."
             )
-    rivals = _calls(fire, "Query", "table:C")
+    rivals = phase_calls(fire, "Query", "table:C")
     if rivals:
         out.append(
             f"**A Query of the customer's enrollments per capped touch.** Before taking the daily cap, `fire` asks "
@@ -507,7 +271,7 @@ def hot_spots(sop: SopResults) -> list[str]:
             "read with BatchGetItem). A customer with a single active enrollment cannot be outranked at all, so "
             "keeping the customer's active plans on the profile would let the fire skip it in the common case."
         )
-    plan_reads = _calls(enroll, "GetItem", "T/PLAN")
+    plan_reads = phase_calls(enroll, "GetItem", "T/PLAN")
     if plan_reads:
         out.append(
             f"**The plan read on every enrollment.** `enroll` reads the plan head (`plans.current_plan`) for each "
@@ -518,7 +282,7 @@ def hot_spots(sop: SopResults) -> list[str]:
                 "A bulk enrollment could read the plan once per slice (an `enroll_many` taking the plan)."
                 if sop.bulk is None
                 else f"The bulk job reads it once per page instead: "
-                f"{len(_calls(sop.bulk.phase, 'GetItem', 'T/PLAN'))} GetItem calls for {sop.bulk.phase.n} "
+                f"{len(phase_calls(sop.bulk.phase, 'GetItem', 'T/PLAN'))} GetItem calls for {sop.bulk.phase.n} "
                 "customers, and its profiles and enrollments with one BatchGetItem each per page."
             )
         )
@@ -528,7 +292,7 @@ def hot_spots(sop: SopResults) -> list[str]:
     units = units_by_call(fire.ddb)
     wasted = sum(
         r.capacity.billed_write
-        for r in _calls(fire, "PutItem", "BKT/BUCKET")
+        for r in phase_calls(fire, "PutItem", "BKT/BUCKET")
         if r.error == "ConditionalCheckFailedException"
     )
     tasks = sum(units.get(("PutItem", f"TASK/{sk}"), (0.0, 0.0))[1] for sk in ("TASK", "RCPT"))
@@ -560,28 +324,6 @@ def hot_spots(sop: SopResults) -> list[str]:
     return out
 
 
-def bulk_hot_spots(bulk: BulkResults) -> list[str]:
-    """What the bulk job's reads cost, from its calls."""
-    phase, n = bulk.phase, max(bulk.phase.n, 1)
-    reads = _calls(phase, "BatchGetItem", "C/ENR")
-    if not reads:
-        return []
-    asked = sum(r.keys_requested for r in reads)
-    found = sum(r.items_returned for r in reads)
-    billed = sum(r.capacity.billed_read for r in reads)
-    reported = sum(r.capacity.read for r in reads)
-    total = phase.capacity.billed_read
-    return [
-        f"**The bulk job's enrollment reads are billed for customers not enrolled.** Each page reads its "
-        f"customers' enrollments in the plan (`get_enrollments`, strongly consistent) to recognise a re-run page: "
-        f"{asked} keys asked, {found} found, billed read units {fmt(billed / n, 3)} per customer (DynamoDB Local "
-        f"reports {fmt(reported / n, 3)}: it charges nothing for a key it does not find; billed adds the minimum read "
-        f"per key, see *Reported vs billed units*). That is {fmt(100 * billed / total if total else 0, 0)}% of "
-        "the job's billed reads; an eventually consistent read would halve it, if a re-run page may read a slightly "
-        "stale enrollment."
-    ]
-
-
 def sop_summary_lines(sop: SopResults) -> list[str]:
     e, f = sop.enroll, sop.fire
     bulk = []
@@ -598,9 +340,9 @@ def sop_summary_lines(sop: SopResults) -> list[str]:
         f"SOP enroll x{e.n}: scheduler {e.scheduler_calls} call(s) for {len(sop.buckets)} bucket(s); billed W "
         f"{fmt(e.per_unit.billed_write, 3)} R {fmt(e.per_unit.billed_read, 3)} per enrollment "
         f"(W total {fmt(e.capacity.billed_write, 0)}); {fmt(e.wall_s, 1)} s, {fmt(e.per_thousand_s, 2)} s/1000",
-        f"SOP fire x{f.n}: wecom {f.wecom_total} ({_counts(f.wecom)}); billed W {fmt(f.per_unit.billed_write, 3)} "
+        f"SOP fire x{f.n}: wecom {f.wecom_total} ({counts(f.wecom)}); billed W {fmt(f.per_unit.billed_write, 3)} "
         f"R {fmt(f.per_unit.billed_read, 3)} per touch; {fmt(f.wall_s, 1)} s, {fmt(f.per_thousand_s, 2)} s/1000; "
-        f"ddb {_counts(f.ddb_ops)}",
+        f"ddb {counts(f.ddb_ops)}",
         *bulk,
     ]
 
@@ -629,22 +371,5 @@ def sop_jsonable(sop: SopResults) -> dict[str, Any]:
         "fire": phase(sop.fire),
         "fire_report": sop.fire_report,
         "item_bytes": sop.item_bytes,
-        "bulk": _bulk_jsonable(sop.bulk, phase) if sop.bulk is not None else None,
-    }
-
-
-def _bulk_jsonable(bulk: BulkResults, phase: Any) -> dict[str, Any]:
-    est = bulk.estimate()
-    return {
-        **phase(bulk.phase),
-        "job": bulk.job,
-        "filter": bulk.filter,
-        "advance_calls": bulk.advance_calls,
-        "pages": bulk.pages,
-        "call_pages": bulk.call_pages,
-        "call_s": bulk.call_s,
-        "page_median_s": stats.median(bulk.page_s) if bulk.page_s else None,
-        "buckets": bulk.buckets,
-        "bucket_touches": bulk.bucket_touches,
-        "estimate": est.__dict__,
+        "bulk": bulk_jsonable(sop.bulk, phase) if sop.bulk is not None else None,
     }

@@ -181,7 +181,7 @@ class CustomerFilter:
     stage: str | None = None
     channel_id: str | None = None
     owner_userid: str | None = None
-    added_from: str | None = None  # UTC key (domain.clock.utc_key), inclusive
+    added_from: str | None = None  # UTC key (domain.instants.utc_key), inclusive
     added_to: str | None = None  # UTC key, exclusive
 
 

@@ -1,7 +1,7 @@
 """Business events from a tenant's own systems (CRM, shop, LMS, landing pages): HMAC-signed, no bearer token.
 
 Like the WeCom callback, the route authenticates itself — with the tenant's events secret over the timestamp and
-the raw body (see domain/events_business.py and the README) — so it is declared ``auth="public"`` and the body is
+the raw body (see domain/business_events.py and the README) — so it is declared ``auth="public"`` and the body is
 validated by the service after the signature, never before: an unsigned caller learns nothing about the schema.
 """
 

@@ -69,7 +69,7 @@ class TenantCache:
         return self._read(tenant_id, consistent=True)
 
     def localize(self, tenant_id: str, body: Any) -> Any:
-        """``body`` (a JSON response) with every instant in the tenant's timezone (domain/clock.localize_times); as
+        """``body`` (a JSON response) with every instant in the tenant's timezone (domain/instants.localize_times); as
         it is if the tenant does not exist."""
         tenant = self.get(tenant_id)
         return body if tenant is None else localize_times(body, tenant.zone)

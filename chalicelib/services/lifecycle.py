@@ -1,7 +1,7 @@
 """Customer lifecycle around plans: silence timers and hand-offs, and enrollment by tag and stage triggers.
 
 Silence without scanning customers: each enrollment into a plan with a silence rule starts one timer item beside the
-enrollment, indexed at its due time (adapters/dynamodb/lifecycle.py). Inbound activity moves the timer forward with a
+enrollment, indexed at its due time (adapters/dynamodb/silence.py). Inbound activity moves the timer forward with a
 conditional update; the silence job (every 15 minutes) reads only the index partitions of today and the days before,
 up to now. For each due timer it wins a claim (a lease, so a crashed run is retried and a concurrent run backs off),
 decides with the state as it is then, ends the enrollment with reason "silence", enrolls the customer into the plan's

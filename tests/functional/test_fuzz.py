@@ -95,7 +95,7 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     return not details or not all(_beyond_the_schema(str(d.get("message"))) for d in details)
 
 
-# What an event's schema cannot say (domain/events_business.py: event_errors): whom it is about, and when.
+# What an event's schema cannot say (domain/business_events.py: event_errors): whom it is about, and when.
 EVENT_RULES = {
     "an exposure event is about no customer",
     "give exactly one of customer_id and external_userid",

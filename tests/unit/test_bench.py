@@ -14,19 +14,12 @@ import pytest
 
 from bench import stats
 from bench.__main__ import DEFAULT_OUTPUT, parse_args
-from bench.bulk import BulkResults, page_times, plan_document, tenth_medians
-from bench.harness import Sample, Scenario
-from bench.imports import ImportRow, ImportTimes, parse_importtime, top_cumulative
-from bench.meter import (
-    ApiCall,
-    ApiCallCounter,
+from bench.bulk import bulk_plan_document, page_times
+from bench.capacity import (
     Calibration,
     CallRecord,
     Capacity,
-    DynamoMeter,
-    calibrate,
     capacity_of,
-    count_api_calls,
     count_by_api,
     count_operations,
     entry_units,
@@ -36,9 +29,22 @@ from bench.meter import (
     total_capacity,
     units_by_operation,
 )
-from bench.report import Report, any_failed, fmt, render_markdown, summarize, summary_lines, targets
-from bench.sop import SopPhase, SopResults, bucket_label, calls_by_call, units_by_call, units_by_op
+from bench.common import bucket_label, fmt
+from bench.harness import Sample, Scenario
+from bench.imports import ImportRow, ImportTimes, parse_importtime, top_cumulative
+from bench.meter import ApiCall, ApiCallCounter, DynamoMeter, calibrate, count_api_calls
+from bench.performance_doc import render_markdown
+from bench.report import Report, any_failed, summarize, summary_lines, targets
 from bench.sop_report import hot_spots, sop_jsonable, sop_targets
+from bench.sop_results import (
+    BulkResults,
+    SopPhase,
+    SopResults,
+    calls_by_call,
+    tenth_medians,
+    units_by_call,
+    units_by_op,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_REPORTS_1X = Calibration(transact_write_factor=2.0, batch_get_misses_free=True)  # what docs/reference says
@@ -634,7 +640,7 @@ def test_bulk_pages_are_timed_from_each_listing_to_the_next_or_the_end_of_the_ca
     assert seconds == pytest.approx([0.3, 0.6, 1.0, 2.5, 0.5])
     assert page_times([(0.0, 1.0)], []) == ([0], [])
     assert tenth_medians([1.0] * 10 + [2.0] * 10) == (1.0, 2.0) and tenth_medians([1.0]) is None
-    doc = plan_document()
+    doc = bulk_plan_document()
     assert doc["steps"][0]["day"] == 1 and doc["steps"][0]["at"] == "10:00" and doc["reentry"] == "never"
 
 
