@@ -1,112 +1,137 @@
 """Builds the real adapters and services once per settings (cached across warm invocations).
 
-Heavy modules (boto3/PynamoDB, the WeCom client) are imported here, on first use, never when ``app`` is imported.
+Heavy modules (boto3/PynamoDB, the WeCom client) are imported in ``_build_real``, on first use, never when ``app`` is
+imported: a cold start that answers a health check or a bad request never pays for them. Services are plain Python and
+imported at the top.
 Tests either run this against moto/DynamoDB Local or install fakes with ``override``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chalicelib.domain.signals import ADDED, ENROLLED, ORDER, REPINNED, REPLY, STAGE, TAG
+from chalicelib.domain.silence import ACTIVITY_SIGNALS
+from chalicelib.ports import Clock, IdGenerator, SchedulerPort, WeComPort
+from chalicelib.services.bulk import BulkEnrollment
+from chalicelib.services.business_events import EventService
+from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
+from chalicelib.services.channels import ChannelService
+from chalicelib.services.customers import CustomerService
+from chalicelib.services.intake import IntakeService
+from chalicelib.services.migration import PlanMigration
+from chalicelib.services.plans import PlanService
+from chalicelib.services.signals import SignalBus
+from chalicelib.services.silence import SilenceService
+from chalicelib.services.sop import SopEngine
+from chalicelib.services.staff import StaffService
+from chalicelib.services.tags import TagService
+from chalicelib.services.task_sync import TaskSyncService
+from chalicelib.services.tenants import TenantService
+from chalicelib.services.triggers import TriggerService
 from chalicelib.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from chalicelib.adapters.health import HealthChecker
+    from chalicelib.adapters.idempotency import IdempotentRequests
 
-@dataclass
+
+@dataclass(frozen=True)
 class Services:
+    """Every service, built once with its ports. Routes and jobs reach services only through this."""
+
     settings: Settings
-    store: Any
-    wecom: Any
-    clock: Any
-    ids: Any
-    tenants: Any
-    tenant_cache: Any
-    staff: Any
-    tags: Any
-    channels: Any
-    customers: Any
-    intake: Any
-    callbacks: Any
-    health: Any
-    idempotency: Any = None
-    plans: Any = None
-    events: Any = None
-    sop: Any = None
-    migration: Any = None
-    bulk: Any = None
-    task_sync: Any = None
-    lifecycle: Any = None
+    store: Any  # the repositories (adapters/dynamodb/store.py, or tests/fakes/store.py); services see their ports
+    wecom: WeComPort
+    clock: Clock
+    ids: IdGenerator
+    signals: SignalBus
+    tenants: TenantService
+    tenant_cache: TenantCache
+    staff: StaffService
+    tags: TagService
+    channels: ChannelService
+    customers: CustomerService
+    intake: IntakeService
+    callbacks: CallbackService
+    plans: PlanService
+    events: EventService
+    sop: SopEngine
+    migration: PlanMigration
+    bulk: BulkEnrollment
+    task_sync: TaskSyncService
+    silence: SilenceService
+    triggers: TriggerService
+    health: HealthChecker | None = None
+    idempotency: IdempotentRequests | None = None
 
 
 _built: dict[Settings, Services] = {}
 _override: Services | None = None
 
 
+def subscribe(bus: SignalBus, *, sop: SopEngine, silence: SilenceService, triggers: TriggerService) -> None:
+    """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
+    timers move and before the stage it causes enrolls anywhere new."""
+    bus.subscribe((ORDER, REPLY), "sop.exit_rules", lambda t, cid, s: sop.on_signal(t.tenant_id, cid, s))
+    bus.subscribe((ENROLLED, REPINNED, *sorted(ACTIVITY_SIGNALS)), "silence", silence.on_signal)
+    bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
+
+
 def build(
     settings: Settings,
     *,
     store: Any,
-    wecom: Any,
-    clock: Any,
-    ids: Any,
-    codec: Any,
-    health: Any = None,
-    idempotency: Any = None,
-    signals: Any = None,
-    tasks: Any = None,
-    scheduler: Any = None,
+    wecom: WeComPort,
+    clock: Clock,
+    ids: IdGenerator,
+    codec: CallbackCodec,
+    scheduler: SchedulerPort,
+    health: HealthChecker | None = None,
+    idempotency: IdempotentRequests | None = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes."""
-    from chalicelib.services.bulk import BulkEnrollment
-    from chalicelib.services.business_events import EventService, NoSignals, NoTasks
-    from chalicelib.services.callbacks import CallbackService, TenantCache
-    from chalicelib.services.channels import ChannelService
-    from chalicelib.services.customers import CustomerService
-    from chalicelib.services.intake import IntakeService
-    from chalicelib.services.lifecycle import for_engine
-    from chalicelib.services.migration import PlanMigration
-    from chalicelib.services.plans import PlanService
-    from chalicelib.services.sop import SopEngine
-    from chalicelib.services.staff import StaffService
-    from chalicelib.services.tags import TagService
-    from chalicelib.services.task_sync import TaskSyncService
-    from chalicelib.services.tenants import TenantService
-
+    bus = SignalBus()
     tags = TagService(store, wecom, clock, ids)
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
     plans = PlanService(store, clock, ids)
-    sop = SopEngine(store, plans, scheduler, wecom, clock, ids) if scheduler is not None else None
-    intake = IntakeService(store, wecom, clock, enroller=sop, triggers=for_engine(sop) if sop is not None else None)
+    sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus)
+    silence = SilenceService(store, sop, plans, bus, clock, ids)
+    triggers = TriggerService(store, sop)
+    subscribe(bus, sop=sop, silence=silence, triggers=triggers)
+    intake = IntakeService(store, wecom, clock, enroller=sop, signals=bus)
     return Services(
         settings=settings,
         store=store,
         wecom=wecom,
         clock=clock,
         ids=ids,
+        signals=bus,
         tenants=TenantService(store, clock, ids, cache=tenant_cache),
         tenant_cache=tenant_cache,
         staff=StaffService(store, clock),
         tags=tags,
         channels=ChannelService(store, tags, wecom, clock, ids),
-        customers=CustomerService(store, wecom, clock, triggers=for_engine(sop) if sop is not None else None),
+        customers=CustomerService(store, wecom, clock, signals=bus),
         intake=intake,
         callbacks=CallbackService(tenant_cache, codec, intake, clock),
+        plans=plans,
+        # Business events tell the bus what happened; a positive reply's follow-up task goes to the kernel.
+        events=EventService(store, clock, bus, sop, tenants=tenant_cache),
+        sop=sop,
+        migration=PlanMigration(sop),
+        bulk=BulkEnrollment(sop, store),
+        task_sync=TaskSyncService(store, wecom, clock),
+        silence=silence,
+        triggers=triggers,
         health=health,
         idempotency=idempotency,
-        plans=plans,
-        # The SOP engine hears business events (exits, silence resets) and takes follow-up tasks.
-        events=EventService(
-            store, clock, signals or sop or NoSignals(), tasks or sop or NoTasks(), tenants=tenant_cache
-        ),
-        sop=sop,
-        migration=PlanMigration(sop) if sop is not None else None,
-        bulk=BulkEnrollment(sop, store) if sop is not None else None,
-        task_sync=TaskSyncService(store, wecom, clock),
-        lifecycle=for_engine(sop) if sop is not None else None,
     )
 
 
 def _build_real(settings: Settings) -> Services:
+    # Imported here, not at the top: these pull in boto3, PynamoDB and urllib3, which `import app` must not pay for.
     from chalicelib.adapters.clock import FileClock, RandomIds, SystemClock
     from chalicelib.adapters.dynamodb.models import configure
     from chalicelib.adapters.dynamodb.store import DynamoStore

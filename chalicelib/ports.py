@@ -163,7 +163,8 @@ from chalicelib.domain.channels import Channel  # noqa: E402
 from chalicelib.domain.customers import Customer  # noqa: E402
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta  # noqa: E402
 from chalicelib.domain.plans import Plan  # noqa: E402
-from chalicelib.domain.sop import StaffTask  # noqa: E402
+from chalicelib.domain.signals import Signal  # noqa: E402
+from chalicelib.domain.sop import Enrollment, StaffTask  # noqa: E402
 from chalicelib.domain.staff import Staff  # noqa: E402
 from chalicelib.domain.tags import TagGroup, Taxonomy  # noqa: E402
 from chalicelib.domain.tenants import Tenant, TokenRecord  # noqa: E402
@@ -300,26 +301,23 @@ class IntakeRepository(Protocol):
     def record_ignored(self, tenant_id: str, fact: Fact, *, date: str, reason: str) -> bool: ...
 
 
-# --- SOP engine hooks -------------------------------------------------------------------------------------------
-# Business events (orders, replies, check-ins…) reach the SOP engine through these two ports, so the events service
-# does not depend on how enrollments and staff tasks are stored.
+# --- signals and the SOP kernel's entry points -----------------------------------------------------------------
+# Services tell what happened through SignalPublisher (services/signals.py delivers it to whoever subscribed), so a
+# publisher never depends on its listeners. Enroller and TaskSink are the kernel's two direct entry points.
 
 
-@dataclass(frozen=True)
-class Signal:
-    """Something a customer did that plans react to: an order, a reply, a stage or tag change."""
-
-    type: str  # order | reply | stage | tag | checkin | share | custom
-    at: datetime
-    kind: str | None = None  # order kind (trial | full); reply class (positive | negative)
-    stage: str | None = None
-    tag_id: str | None = None
+class SignalPublisher(Protocol):
+    def publish(self, tenant: Tenant, subject_id: str, signal: Signal) -> None: ...
 
 
-class EnrollmentSignals(Protocol):
-    def on_signal(self, tenant_id: str, customer_id: str, signal: Signal) -> list[str]:
-        """Apply exit rules / silence resets for this customer's active enrollments; returns the plans exited."""
-        ...
+class Enroller(Protocol):
+    def enroll(
+        self, tenant: Tenant, customer_id: str, plan_id: str, *, source: str = "manual"
+    ) -> Enrollment | None: ...
+
+
+class PlanVersions(Protocol):
+    def plan_version(self, tenant_id: str, plan_id: str, version: int) -> Plan | None: ...
 
 
 class TaskSink(Protocol):

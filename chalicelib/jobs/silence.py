@@ -21,7 +21,7 @@ def silence(event: Any = None) -> dict[str, Any]:
     deadline = Deadline.of_lambda(event, default_seconds=DEFAULT_BUDGET_SECONDS, safety_seconds=SAFETY_SECONDS)
 
     def one(tenant: Tenant) -> dict[str, Any]:
-        return asdict(svc.lifecycle.run_silence(tenant.tenant_id, deadline=deadline.at))
+        return asdict(svc.silence.run_silence(tenant.tenant_id, deadline=deadline.at))
 
     # Every tenant is visited: a tenant reached after the deadline starts no timer (run_silence checks it) but
     # still counts what is due, as before.

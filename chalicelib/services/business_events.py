@@ -42,7 +42,7 @@ from chalicelib.domain.replies import POSITIVE, classify_reply
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, PayloadTooLargeError, SiyuError
 from chalicelib.observability import count, logger
-from chalicelib.ports import Clock, EnrollmentSignals, Signal, TaskSink
+from chalicelib.ports import Clock, Signal, SignalPublisher, TaskSink
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_BATCH = 100
@@ -70,13 +70,6 @@ class EventRepo(Protocol):
 class TenantLookup(Protocol):
     def get(self, tenant_id: str) -> Tenant | None: ...
     def refresh(self, tenant_id: str) -> Tenant | None: ...
-
-
-class NoSignals:
-    """EnrollmentSignals until the SOP engine is wired in: nobody listens, no plan exits."""
-
-    def on_signal(self, tenant_id: str, customer_id: str, signal: Signal) -> list[str]:
-        return []
 
 
 class NoTasks:
@@ -119,7 +112,7 @@ class EventService:
         self,
         repo: EventRepo,
         clock: Clock,
-        signals: EnrollmentSignals,
+        signals: SignalPublisher,
         tasks: TaskSink,
         *,
         tenants: TenantLookup | None = None,
@@ -278,7 +271,7 @@ class EventService:
         recorded, so a retry would be a duplicate and could not repeat them anyway."""
         tid, cid = tenant.tenant_id, before.customer_id
         if ev.type == ORDER:
-            self._signal(tid, cid, Signal("order", ev.occurred_at, kind=ev.fields["kind"]))
+            self._signal(tenant, cid, Signal("order", ev.occurred_at, kind=ev.fields["kind"]))
         elif ev.type == MESSAGE:
             if reply == POSITIVE:
                 self._safely(
@@ -293,15 +286,15 @@ class EventService:
                         dedupe_key=digest,
                     ),
                 )
-            self._signal(tid, cid, Signal("reply", ev.occurred_at, kind=reply))  # any reply resets silence timers
+            self._signal(tenant, cid, Signal("reply", ev.occurred_at, kind=reply))  # any reply resets silence timers
         else:
             kind = ev.fields["name"] if ev.type == CUSTOM else None
-            self._signal(tid, cid, Signal(ev.type, ev.occurred_at, kind=kind))
+            self._signal(tenant, cid, Signal(ev.type, ev.occurred_at, kind=kind))
         if after.stage != before.stage:
-            self._signal(tid, cid, Signal("stage", ev.occurred_at, stage=after.stage.value))
+            self._signal(tenant, cid, Signal("stage", ev.occurred_at, stage=after.stage.value))
 
-    def _signal(self, tenant_id: str, customer_id: str, signal: Signal) -> None:
-        self._safely("on_signal", lambda: self.signals.on_signal(tenant_id, customer_id, signal))
+    def _signal(self, tenant: Tenant, customer_id: str, signal: Signal) -> None:
+        self._safely("signal", lambda: self.signals.publish(tenant, customer_id, signal))
 
     @staticmethod
     def _safely(what: str, call: Callable[[], object]) -> None:

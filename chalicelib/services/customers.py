@@ -12,6 +12,7 @@ from chalicelib.domain.channels import Channel, is_referral_of, legacy_referral_
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, Fact
 from chalicelib.domain.instants import iso_of, utc_key
+from chalicelib.domain.signals import TAG, Signal
 from chalicelib.domain.sop import Bucket, Enrollment
 from chalicelib.domain.tags import apply_tags
 from chalicelib.domain.tenants import Tenant
@@ -24,10 +25,12 @@ from chalicelib.ports import (
     CustomerFilter,
     CustomerRepository,
     Page,
+    SignalPublisher,
     TagRepository,
     WeComCredentials,
     WeComPort,
 )
+from chalicelib.services.signals import NoSignals
 from chalicelib.services.task_sync import escalation_task_id
 from chalicelib.services.timeline import TimelineRepo, TimelineService
 
@@ -49,11 +52,13 @@ class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, Timelin
 
 
 class CustomerService:
-    def __init__(self, repo: CustomerRepo, wecom: WeComPort, clock: Clock, triggers: Any | None = None) -> None:
+    def __init__(
+        self, repo: CustomerRepo, wecom: WeComPort, clock: Clock, signals: SignalPublisher | None = None
+    ) -> None:
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
-        self.triggers = triggers  # the SOP lifecycle: plans triggered by a tag enroll the customer
+        self.signals = signals or NoSignals()  # "tag": plans triggered by a tag enroll the customer
 
     def find(
         self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int, only_owner: str | None = None
@@ -160,11 +165,8 @@ class CustomerService:
                 taxonomy=taxonomy,
             )
             added = sorted(tags - customer.tags)
-            if added and self.triggers is not None:
-                try:
-                    self.triggers.on_tags_added(tenant, customer_id, added)
-                except SiyuError as exc:
-                    logger.warning("tag trigger failed", extra={"code": exc.code})
+            if added:
+                self.signals.publish(tenant, customer_id, Signal(TAG, self.clock.now(), tag_ids=tuple(added)))
             return self._with_referrers(tenant.tenant_id, [updated])[0]
         raise ConflictError("the customer kept changing; try again")
 

@@ -15,6 +15,7 @@ from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.enrollments import Refusal
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, PlanStatus
+from chalicelib.domain.signals import ENROLLED, STAGE, Signal
 from chalicelib.domain.sop import ACTIVE, COMPLETED, EXITED, Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError
@@ -73,16 +74,15 @@ def attempt(
 
 
 def _started(engine: SopEngine, tenant: Tenant, plan: Plan, enrollment: Enrollment, customer: Customer) -> None:
-    from chalicelib.services.lifecycle import for_engine  # lifecycle imports the engine's module
-
-    lifecycle = for_engine(engine)
-    lifecycle.on_enrolled(tenant, enrollment, plan)  # the silence timer, if the plan has a rule
+    now = engine.clock.now()
+    # The silence timer (if the plan has a rule) starts from this signal.
+    engine.signals.publish(tenant, customer.customer_id, Signal(ENROLLED, now, enrollment=enrollment, plan=plan))
     engine.schedule(tenant, plan, enrollment, plan.steps[0], occurrence=0)
     # A `new` customer is now being nurtured: one conditional write, once per customer (the stage read says whether).
     if customer.stage in rules.NURTURING_FROM and engine.repo.advance_stage(
         tenant.tenant_id, customer.customer_id, to=Stage.NURTURING, from_stages=rules.NURTURING_FROM
     ):
-        lifecycle.on_stage_entered(tenant, customer.customer_id, Stage.NURTURING.value)
+        engine.signals.publish(tenant, customer.customer_id, Signal(STAGE, now, stage=Stage.NURTURING.value))
     engine._fire_inline()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from chalicelib.domain.channels import ORGANIC, Channel, at_cap, code_users
 from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, EDIT, ContactEvent
@@ -30,21 +30,25 @@ from chalicelib.domain.customers import (
 )
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.instants import iso_local, iso_of, local_date
+from chalicelib.domain.signals import ADDED, TAG, Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, SiyuError
 from chalicelib.observability import logger
 from chalicelib.ports import (
     ChannelRepository,
     Clock,
+    Enroller,
     ExternalProfile,
     IntakeKeys,
     IntakeRepository,
     IntakeSnapshot,
+    SignalPublisher,
     TagRepository,
     WeComCredentials,
     WeComPort,
     WelcomeOutcome,
 )
+from chalicelib.services.signals import NoSignals
 
 CHANNEL_ID_RE = re.compile(r"^(ch|rf)_[a-z0-9]{4,27}$")
 MAX_ATTEMPTS = 3
@@ -59,10 +63,6 @@ class IntakeResult:
     customer_id: str | None = None
     welcome: str | None = None
     reason: str | None = None
-
-
-class Enroller(Protocol):
-    def enroll(self, tenant: Tenant, customer_id: str, plan_id: str, *, source: str = "manual") -> Any: ...
 
 
 class IntakeRepo(IntakeRepository, ChannelRepository, TagRepository, Protocol):
@@ -80,13 +80,13 @@ class IntakeService:
         wecom: WeComPort,
         clock: Clock,
         enroller: Enroller | None = None,
-        triggers: Any | None = None,
+        signals: SignalPublisher | None = None,
     ) -> None:
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
         self.enroller = enroller
-        self.triggers = triggers  # plans triggered by a tag: the channel's auto-tags can enroll
+        self.signals = signals or NoSignals()  # "added" and "tag": the plans they trigger enroll
 
     # --- entry point ------------------------------------------------------------------------------------------
 
@@ -281,11 +281,13 @@ class IntakeService:
 
     def _enroll(self, tenant: Tenant, channel: Channel, customer: Customer) -> None:
         """The channel's plan (新客培育): enrollment follows the add; its failure never fails the callback."""
+        now = self.clock.now()
+        self.signals.publish(tenant, customer.customer_id, Signal(ADDED, now, channel_id=channel.channel_id))
+        if channel.tags:
+            self.signals.publish(
+                tenant, customer.customer_id, Signal(TAG, now, tag_ids=tuple(t.tag_id for t in channel.tags))
+            )
         try:
-            if self.triggers is not None:
-                self.triggers.on_channel_added(tenant, customer.customer_id, channel.channel_id)
-                if channel.tags:
-                    self.triggers.on_tags_added(tenant, customer.customer_id, [t.tag_id for t in channel.tags])
             if channel.plan_id and self.enroller is not None:
                 self.enroller.enroll(tenant, customer.customer_id, channel.plan_id, source="channel")
         except SiyuError as exc:
@@ -384,11 +386,8 @@ class IntakeService:
         fact = self._fact(tenant, customer.customer_id, ev, digest, at, "", detail)
         self.repo.save_event(tenant.tenant_id, updated, expected_version=customer.version, fact=fact, counter=counter)
         added = sorted(updated.tags - customer.tags)
-        if added and self.triggers is not None:  # staff tagged the customer in WeCom: tag-triggered plans
-            try:
-                self.triggers.on_tags_added(tenant, customer.customer_id, added)
-            except SiyuError as exc:
-                logger.warning("tag trigger failed", extra={"code": exc.code, "tenant": tenant.tenant_id})
+        if added:  # staff tagged the customer in WeCom: tag-triggered plans
+            self.signals.publish(tenant, customer.customer_id, Signal(TAG, self.clock.now(), tag_ids=tuple(added)))
         logger.info(
             "contact event applied",
             extra={"tenant": tenant.tenant_id, "outcome": outcome, "customer_id": customer.customer_id},

@@ -16,10 +16,10 @@ from typing import Any
 from chalicelib.domain import timing
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, Step
+from chalicelib.domain.signals import REPINNED, Signal
 from chalicelib.domain.sop import ACTIVE, SCHEDULED, SKIPPED, next_step
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError
-from chalicelib.services.lifecycle import for_engine
 from chalicelib.services.sop import SopEngine, rules_of
 
 SAMPLE_CHANGES = 100  # how many individual due-time changes a report lists
@@ -151,7 +151,10 @@ class PlanMigration:
                 pinned = repo.get_enrollment(tenant.tenant_id, touch.customer_id, plan_id)
                 if pinned is None:
                     continue
-                for_engine(self.engine).on_repinned(tenant, pinned, new)  # the silence rule follows the version
+                # The silence rule follows the version.
+                self.engine.signals.publish(
+                    tenant, pinned.customer_id, Signal(REPINNED, self.engine.clock.now(), enrollment=pinned, plan=new)
+                )
                 if target is None:
                     repo.end_enrollment(
                         tenant.tenant_id, pinned, status="completed", reason="migrated", at=iso_of(now, zone)

@@ -51,10 +51,12 @@ from chalicelib.ports import (
     Page,
     SchedulerPort,
     Signal,
+    SignalPublisher,
     TaskRepository,
     WeComCredentials,
     WeComPort,
 )
+from chalicelib.services.signals import NoSignals
 
 INLINE_FIRE = timedelta(seconds=60)  # due sooner than this: no schedule; the operation fires it itself
 MAX_INLINE_ROUNDS = 50
@@ -172,7 +174,9 @@ class SopEngine:
         wecom: WeComPort,
         clock: Clock,
         ids: IdGenerator,
+        signals: SignalPublisher | None = None,
     ) -> None:
+        self.signals = signals or NoSignals()  # "enrolled" and "stage" (nurturing) when an enrollment starts
         self.repo = repo
         self.plans = plans
         self.scheduler = scheduler
@@ -629,10 +633,8 @@ class SopEngine:
     # --- signals (EnrollmentSignals) --------------------------------------------------------------------------
 
     def on_signal(self, tenant_id: str, customer_id: str, signal: Signal) -> list[str]:
-        """An order or a negative reply ends the enrollments whose exit rules it meets; then inbound activity moves
-        the customer's silence timers and a stage entered (or tag added) enrolls into the plans it triggers."""
-        from chalicelib.services.lifecycle import for_engine  # not at the top: lifecycle refers to this module
-
+        """An order or a negative reply ends the enrollments whose exit rules it meets (the bus delivers these two
+        signals here first, before the silence timers and the triggers hear them). Returns the plans exited."""
         tenant = self._tenant(tenant_id)
         exited = []
         for enrollment in self.repo.enrollments_of(tenant_id, customer_id):
@@ -653,7 +655,6 @@ class SopEngine:
                     ):
                         exited.append(enrollment.plan_id)
                     break
-        for_engine(self).on_signal(tenant, customer_id, signal)
         return exited
 
     # --- staff tasks (TaskSink and the API) -------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """In-memory business-event storage (same conditional semantics as EventStoreMixin), and recording fakes of the
-SOP engine's EnrollmentSignals and TaskSink ports whose state shows what an event caused."""
+signal publisher and the SOP engine's TaskSink port whose state shows what an event caused."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Fact
+from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import Entry, entry_of
 from chalicelib.errors import ConflictError
 from chalicelib.ports import Signal
@@ -72,15 +73,14 @@ class FakeEventStoreMixin:
 
 @dataclass
 class RecordingSignals:
-    """EnrollmentSignals that remembers every signal per customer (what the SOP engine would have been told)."""
+    """A SignalPublisher that remembers every signal per customer (what the subscribers would have been told)."""
 
     received: list[tuple[str, str, Signal]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def on_signal(self, tenant_id: str, customer_id: str, signal: Signal) -> list[str]:
+    def publish(self, tenant: Tenant, customer_id: str, signal: Signal) -> None:
         with self.lock:
-            self.received.append((tenant_id, customer_id, signal))
-        return []
+            self.received.append((tenant.tenant_id, customer_id, signal))
 
     def of(self, customer_id: str, type_: str | None = None) -> list[Signal]:
         return [s for _, c, s in self.received if c == customer_id and (type_ is None or s.type == type_)]

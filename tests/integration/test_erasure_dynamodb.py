@@ -26,7 +26,7 @@ class DynamoStory(Story):
         for table in self.tables:
             for page in self.store.client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
                 items += page["Items"]
-        return json.dumps(items, ensure_ascii=False) + json.dumps(self.svc.sop.scheduler.schedules, ensure_ascii=False)
+        return json.dumps(items, ensure_ascii=False) + json.dumps(self.scheduler.schedules, ensure_ascii=False)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def test_the_index_holds_one_entry_per_timer_and_moves_with_it(env: Env) -> None
         c.customer_id
     ]
     env.at(days=5)
-    env.engine.on_signal(TID, c.customer_id, test_lifecycle.Signal("reply", env.clock.now()))
+    env.signal(c.customer_id, test_lifecycle.Signal("reply", env.clock.now()))
     [moved] = env.store.silence_timers_of(TID, c.customer_id)
     assert env.store.due_silence_timers(TID, day=timer.due[:10], until=moved.due) == []
     assert [t.due for t in env.store.due_silence_timers(TID, day=moved.due[:10], until=moved.due)] == [moved.due]

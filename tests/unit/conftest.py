@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -28,6 +28,11 @@ class Env:
     world: WeComWorld
     clock: FixedClock
     tenant: Tenant
+
+    @property
+    def scheduler(self) -> FakeScheduler:
+        """The fake Scheduler the services were built with."""
+        return cast(FakeScheduler, self.svc.sop.scheduler)
 
     def deliver(self, fields: dict[str, Any]) -> Any:
         return self.svc.intake.handle(self.tenant, event_from_fields(fields))

@@ -35,7 +35,7 @@ def test_a_bulk_job_enrolls_every_match_in_slices_and_resumes(env: Env, monkeypa
     enrolled = {c for c in wanted | others if env.store.get_enrollment("unit", c, plan.plan_id)}
     assert enrolled == wanted
     # One schedule for all twenty (same step, same due minute).
-    assert env.svc.sop.scheduler.calls == 1
+    assert env.scheduler.calls == 1
 
 
 def test_a_bulk_job_interrupted_midway_is_continued_by_the_backstop(env: Env, monkeypatch: Any) -> None:
@@ -72,7 +72,7 @@ def test_a_due_now_step_fires_at_enrollment_and_once_per_page_in_bulk(env: Env, 
     first = env.scan(ch.state)[1].customer_id
     env.svc.sop.enroll(env.tenant, first, plan.plan_id)  # due now: fired on the spot, no schedule
     assert len(env.world.calls("externalcontact/add_msg_template")) == 1
-    assert env.svc.sop.scheduler.calls == 0
+    assert env.scheduler.calls == 0
     for _ in range(30):
         env.scan(ch.state)
     env.svc.bulk.start(env.tenant, plan.plan_id, CustomerFilter(channel_id=ch.channel_id))

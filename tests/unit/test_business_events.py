@@ -15,7 +15,7 @@ import pytest
 from chalicelib.domain.business_events import event_digest, order_stage, sign, verify_signature
 from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.facts import Alias
-from chalicelib.domain.tenants import EVENTS_SECRET_GRACE_SECONDS
+from chalicelib.domain.tenants import EVENTS_SECRET_GRACE_SECONDS, Tenant
 from chalicelib.errors import InvalidError, PayloadTooLargeError, UnauthorizedError, UpstreamError
 from chalicelib.ports import Signal
 from chalicelib.services.business_events import EventService
@@ -502,7 +502,7 @@ def test_concurrent_duplicates_have_one_effect() -> None:
 
 
 class FailingSignals(RecordingSignals):
-    def on_signal(self, tenant_id: str, customer_id: str, signal: Signal) -> list[str]:
+    def publish(self, tenant: Tenant, customer_id: str, signal: Signal) -> None:
         raise UpstreamError("the SOP engine is down")
 
 

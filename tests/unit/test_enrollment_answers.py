@@ -131,7 +131,7 @@ def test_a_trigger_skips_an_excluded_customer_and_logs_why_without_who(
     plan = env.plan("VIP转化", trigger={"type": "tag", "tag_id": VIP}, exit=[{"type": "order", "kind": "trial"}])
     c = env.customer(1, stage=Stage.CONVERTED)
     caplog.set_level(logging.INFO, logger="siyu")
-    assert env.lifecycle.on_tags_added(env.tenant, c.customer_id, [VIP]) == []
+    assert env.triggers.on_tags_added(env.tenant, c.customer_id, [VIP]) == []
     assert env.enrollment(c.customer_id, plan) is None and env.touches(plan) == []
     [record] = [r for r in caplog.records if r.getMessage() == "enrollment refused"]
     logged = vars(record)
@@ -200,7 +200,7 @@ def test_the_silence_hand_off_makes_the_customer_silent(env: Env) -> None:
         env.enroll(c.customer_id, nurture)
     env.change(bought.customer_id, stage=Stage.CONVERTED)  # bought without a word: silent, but never back from it
     env.at(days=7, minutes=10)
-    report = env.lifecycle.run_silence(TID)
+    report = env.silence.run_silence(TID)
     assert report.handed_off == 2
     assert _stage(env, quiet.customer_id) == Stage.SILENT
     assert _stage(env, bought.customer_id) == Stage.CONVERTED

@@ -33,7 +33,7 @@ class Story(Env):
 
         state = {k: v for k, v in vars(self.store).items() if k not in ("lock", "calls")}
         dump = json.dumps({repr(k): repr(v) for k, v in state.items()}, ensure_ascii=False, default=plain)
-        return dump + json.dumps(self.svc.sop.scheduler.schedules, ensure_ascii=False)
+        return dump + json.dumps(self.scheduler.schedules, ensure_ascii=False)
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def test_erasure_keeps_the_others_outcomes_and_clears_the_leads_escalation(story
     channel = make_channel(story, plan_id=plan.plan_id)
     first, second = story.scan(channel.state)[1].customer_id, story.scan(channel.state)[1].customer_id
     story.clock.advance(minutes=5)
-    for schedule in list(story.svc.sop.scheduler.schedules.values()):  # the one bucket both touches are in
+    for schedule in list(story.scheduler.schedules.values()):  # the one bucket both touches are in
         story.svc.sop.fire("unit", schedule["payload"]["bucket_id"])
     listed = story.svc.sop.tasks("unit", userid="zhang", status=None, due_from=None, due_to=None, limit=100)
     [task] = [t for t in listed if first in t.customer_ids]

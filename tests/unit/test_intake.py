@@ -285,12 +285,14 @@ def test_edit_syncs_wecom_tags_and_learns_the_phone(env: Env) -> None:
     ch = make_channel(env)
     ext = "wmedited000000000000000000001"
     intent = env.svc.tags.taxonomy("unit").group_named("报课意向度")
-    assert intent is not None and intent.find("高") is not None
+    assert intent is not None
+    high = intent.find("高")
+    assert high is not None
     triggered = env.svc.plans.create(
         env.tenant,
         {
             "name": "高意向跟进",
-            "trigger": {"type": "tag", "tag_id": intent.find("高").tag_id},
+            "trigger": {"type": "tag", "tag_id": high.tag_id},
             "steps": [{"id": "s1", "after_minutes": 30, "content_type": "service", "message": {"text": "课程介绍"}}],
         },
     )
@@ -366,7 +368,8 @@ def test_a_channel_with_a_plan_enrolls_its_new_customers(env: Env) -> None:
         },
     )
     env.svc.plans.publish(env.tenant, plan.plan_id)
-    assert env.svc.plans.current_plan("unit", plan.plan_id).status == PlanStatus.PUBLISHED
+    published = env.svc.plans.current_plan("unit", plan.plan_id)
+    assert published is not None and published.status == PlanStatus.PUBLISHED
     ch = make_channel(env, plan_id=plan.plan_id)
     _, result = env.scan(ch.state)
     enrollment = env.store.get_enrollment("unit", result.customer_id, plan.plan_id)

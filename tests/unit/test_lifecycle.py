@@ -25,12 +25,14 @@ from chalicelib.domain.sop import ACTIVE, COMPLETED, EXITED, Enrollment
 from chalicelib.domain.tags import Tag, TagGroup
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError
-from chalicelib.jobs import silence as lifecycle_jobs
+from chalicelib.jobs import silence as silence_jobs
 from chalicelib.ports import Signal
-from chalicelib.services.lifecycle import CLAIM_LEASE, LifecycleService, for_engine
 from chalicelib.services.plans import PlanService
+from chalicelib.services.signals import SignalBus
+from chalicelib.services.silence import CLAIM_LEASE, SilenceService
 from chalicelib.services.sop import SopEngine, rules_of
 from chalicelib.services.tenants import TenantService
+from chalicelib.services.triggers import TriggerService
 from devstack.wecom_world import WeComWorld, WorldTransport
 from tests.fakes import FakeScheduler, FixedClock, SeqIds
 from tests.fakes.store import FakeStore
@@ -53,9 +55,12 @@ class Env:
         self.ids = SeqIds()
         self.plans = PlanService(self.store, self.clock, self.ids)
         wecom = WeComClient(WorldTransport(self.world), sleep=lambda s: None)
-        self.engine = SopEngine(self.store, self.plans, self.scheduler, wecom, self.clock, self.ids)
-        self.lifecycle: LifecycleService = for_engine(self.engine)
-        self.lifecycle.plan_cache_seconds = 0  # every trigger sees the plans as they are now
+        self.bus = SignalBus()
+        self.engine = SopEngine(self.store, self.plans, self.scheduler, wecom, self.clock, self.ids, signals=self.bus)
+        self.silence = SilenceService(self.store, self.engine, self.plans, self.bus, self.clock, self.ids)
+        # Every trigger sees the plans as they are now (no cache).
+        self.triggers = TriggerService(self.store, self.engine, plan_cache_seconds=0)
+        bootstrap.subscribe(self.bus, sop=self.engine, silence=self.silence, triggers=self.triggers)
         self.tenants = TenantService(self.store, self.clock, self.ids)
         self.tenant = Tenant(TID, "生命周期教育", CORP, "Asia/Shanghai", "tok", "k" * 43, "sec", "salt", "")
         self.store.create_tenant(self.tenant)
@@ -103,11 +108,17 @@ class Env:
         return self.plans.publish(self.tenant, plan.plan_id) if publish else plan
 
     def enroll(self, customer_id: str, plan: Plan) -> Enrollment:
-        """What SopEngine.enroll does once it starts the silence timer itself (the lead's hook), done here."""
+        """The engine's enroll; its ``enrolled`` signal starts the silence timer."""
         enrollment = self.engine.enroll(self.tenant, customer_id, plan.plan_id)
         assert enrollment is not None
-        self.lifecycle.on_enrolled(self.tenant, enrollment, plan)
         return enrollment
+
+    def signal(self, customer_id: str, signal: Signal) -> list[str]:
+        """Publish ``signal`` as a service would; returns the plans whose enrollment it ended."""
+        before = {e.enrollment_id for e in self.store.enrollments_of(TID, customer_id) if e.status == EXITED}
+        self.bus.publish(self.tenant, customer_id, signal)
+        after = self.store.enrollments_of(TID, customer_id)
+        return [e.plan_id for e in after if e.status == EXITED and e.enrollment_id not in before]
 
     def stored_tenant(self) -> Tenant:
         tenant = self.store.get_tenant(TID)
@@ -227,19 +238,19 @@ def test_seven_silent_days_exit_and_hand_off_once(env: Env) -> None:
     c = env.customer(1)
     first = env.enroll(c.customer_id, nurture)
     env.at(days=7, minutes=-1)
-    report = env.lifecycle.run_silence(TID)
+    report = env.silence.run_silence(TID)
     assert report.due == 0 and env.enrollment(c.customer_id, nurture) == first  # not yet
     env.at(days=7, minutes=10)
-    report = env.lifecycle.run_silence(TID)
+    report = env.silence.run_silence(TID)
     assert (report.due, report.exited, report.handed_off) == (1, 1, 1)
     ended = env.enrollment(c.customer_id, nurture)
     assert ended is not None and (ended.status, ended.exit_reason) == (EXITED, "silence")
     assert ended.ended_at == "2026-12-08T09:10:00+08:00"
     handed = env.enrollment(c.customer_id, silent)
     assert handed is not None and (handed.status, handed.source) == (ACTIVE, "silence")
-    assert env.lifecycle.run_silence(TID).due == 0  # the timer is gone: a repeat finds nothing
+    assert env.silence.run_silence(TID).due == 0  # the timer is gone: a repeat finds nothing
     env.at(days=8)
-    assert env.lifecycle.run_silence(TID).due == 0
+    assert env.silence.run_silence(TID).due == 0
     assert env.enrollment(c.customer_id, silent) == handed and len(env.touches(silent)) == 1
 
 
@@ -254,14 +265,14 @@ def test_concurrent_silence_runs_hand_off_each_customer_once(env: Env) -> None:
 
     def run() -> None:
         barrier.wait()
-        reports.append(env.lifecycle.run_silence(TID))
+        reports.append(env.silence.run_silence(TID))
 
     threads = [threading.Thread(target=run) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    reports.append(env.lifecycle.run_silence(TID))  # and once more, late
+    reports.append(env.silence.run_silence(TID))  # and once more, late
     assert sum(r.handed_off for r in reports) == 6 and sum(r.exited for r in reports) == 6
     assert sorted(t.customer_id for t in env.touches(silent)) == customers  # one hand-off touch each
     assert all(env.enrollment(cid, silent).source == "silence" for cid in customers)  # type: ignore[union-attr]
@@ -280,13 +291,13 @@ def test_a_run_that_dies_before_deleting_the_timer_is_finished_once_after_its_le
 
     monkeypatch.setattr(env.store, "delete_silence_timer", die)
     with pytest.raises(RuntimeError):
-        env.lifecycle.run_silence(TID)  # exited and handed off, but the timer stays claimed
+        env.silence.run_silence(TID)  # exited and handed off, but the timer stays claimed
     monkeypatch.undo()
-    assert env.lifecycle.run_silence(TID).skipped == 1  # within the lease: another run keeps off
+    assert env.silence.run_silence(TID).skipped == 1  # within the lease: another run keeps off
     env.clock.advance(minutes=CLAIM_LEASE.total_seconds() / 60 + 1)
-    report = env.lifecycle.run_silence(TID)
+    report = env.silence.run_silence(TID)
     assert (report.exited, report.handed_off) == (0, 1)  # finished, without a second enrollment
-    assert len(env.touches(silent)) == 1 and env.lifecycle.run_silence(TID).due == 0
+    assert len(env.touches(silent)) == 1 and env.silence.run_silence(TID).due == 0
 
 
 def test_activity_on_day_five_moves_the_deadline_to_day_twelve(env: Env) -> None:
@@ -294,18 +305,18 @@ def test_activity_on_day_five_moves_the_deadline_to_day_twelve(env: Env) -> None
     c = env.customer(1)
     env.enroll(c.customer_id, nurture)
     env.at(days=5)
-    env.engine.on_signal(TID, c.customer_id, Signal("reply", env.clock.now(), kind=None))
+    env.signal(c.customer_id, Signal("reply", env.clock.now(), kind=None))
     [timer] = env.store.silence_timers_of(TID, c.customer_id)
     assert timer.due == utc_key(T0 + timedelta(days=12))
-    env.engine.on_signal(TID, c.customer_id, Signal("reply", T0 + timedelta(days=2)))  # a late, older event
+    env.signal(c.customer_id, Signal("reply", T0 + timedelta(days=2)))  # a late, older event
     assert env.store.silence_timers_of(TID, c.customer_id)[0].due == timer.due  # never moves back
     env.at(days=7, hours=1)
-    assert env.lifecycle.run_silence(TID).due == 0
+    assert env.silence.run_silence(TID).due == 0
     assert env.enrollment(c.customer_id, nurture).status == ACTIVE  # type: ignore[union-attr]
     env.at(days=12, minutes=-1)
-    assert env.lifecycle.run_silence(TID).due == 0
+    assert env.silence.run_silence(TID).due == 0
     env.at(days=12)
-    assert env.lifecycle.run_silence(TID).handed_off == 1
+    assert env.silence.run_silence(TID).handed_off == 1
     assert env.enrollment(c.customer_id, silent) is not None
 
 
@@ -314,10 +325,10 @@ def test_only_customer_activity_moves_the_timer(env: Env) -> None:
     c = env.customer(1)
     env.enroll(c.customer_id, nurture)
     env.at(days=3)
-    env.engine.on_signal(TID, c.customer_id, Signal("stage", env.clock.now(), stage="hot"))
-    env.engine.on_signal(TID, c.customer_id, Signal("tag", env.clock.now(), tag_id="t_cold0001"))
+    env.signal(c.customer_id, Signal("stage", env.clock.now(), stage="hot"))
+    env.signal(c.customer_id, Signal("tag", env.clock.now(), tag_id="t_cold0001"))
     assert env.store.silence_timers_of(TID, c.customer_id)[0].due == utc_key(T0 + timedelta(days=7))
-    env.engine.on_signal(TID, c.customer_id, Signal("checkin", env.clock.now()))
+    env.signal(c.customer_id, Signal("checkin", env.clock.now()))
     assert env.store.silence_timers_of(TID, c.customer_id)[0].due == utc_key(T0 + timedelta(days=10))
 
 
@@ -326,9 +337,9 @@ def test_a_purchase_exit_before_the_deadline_leaves_the_job_nothing_to_do(env: E
     c = env.customer(1)
     env.enroll(c.customer_id, nurture)
     env.at(days=2)
-    assert env.engine.on_signal(TID, c.customer_id, Signal("order", env.clock.now(), kind="trial")) == [nurture.plan_id]
+    assert env.signal(c.customer_id, Signal("order", env.clock.now(), kind="trial")) == [nurture.plan_id]
     env.at(days=10)  # the order was activity too: the timer moved to day 9
-    report = env.lifecycle.run_silence(TID)
+    report = env.silence.run_silence(TID)
     assert (report.due, report.exited, report.handed_off, report.stale) == (1, 0, 0, 1)
     ended = env.enrollment(c.customer_id, nurture)
     assert ended is not None and ended.exit_reason == "exit:order:trial"
@@ -342,7 +353,7 @@ def test_a_stage_exit_no_touch_has_seen_yet_is_an_exit_not_silence(env: Env) -> 
     env.enroll(c.customer_id, nurture)
     env.change(c.customer_id, stage=Stage.CONVERTED)
     env.at(days=8)
-    report = env.lifecycle.run_silence(TID)
+    report = env.silence.run_silence(TID)
     assert (report.exited, report.handed_off) == (0, 0)
     assert env.enrollment(c.customer_id, nurture).exit_reason == "exit:stage:converted"  # type: ignore[union-attr]
     assert env.enrollment(c.customer_id, silent) is None
@@ -362,9 +373,9 @@ def test_silent_through_the_whole_plan_is_handed_off_when_the_simulator_says(env
     [handoff] = [t for t in preview if t.step_id == simulation.HANDOFF_STEP]
     assert handoff.handoff == silent.plan_id and handoff.reason == "silence"
     env.clock.current = handoff.due_at - timedelta(seconds=1)
-    assert env.lifecycle.run_silence(TID).due == 0
+    assert env.silence.run_silence(TID).due == 0
     env.clock.current = handoff.due_at
-    assert env.lifecycle.run_silence(TID).handed_off == 1  # at the very deadline the preview shows
+    assert env.silence.run_silence(TID).handed_off == 1  # at the very deadline the preview shows
     assert env.enrollment(c.customer_id, nurture).status == COMPLETED  # type: ignore[union-attr]
     assert env.enrollment(c.customer_id, silent).source == "silence"  # type: ignore[union-attr]
 
@@ -375,7 +386,7 @@ def test_a_lost_customer_exits_for_silence_without_a_hand_off(env: Env) -> None:
     env.enroll(c.customer_id, nurture)
     env.change(c.customer_id, stage=Stage.LOST)
     env.at(days=7)
-    report = env.lifecycle.run_silence(TID)
+    report = env.silence.run_silence(TID)
     assert (report.exited, report.handed_off) == (1, 0)
     assert env.enrollment(c.customer_id, silent) is None
 
@@ -385,8 +396,8 @@ def test_a_new_run_of_the_plan_replaces_the_timer_and_a_repeat_start_keeps_it(en
     c = env.customer(1)
     first = env.enroll(c.customer_id, nurture)
     env.at(days=3)
-    env.engine.on_signal(TID, c.customer_id, Signal("share", env.clock.now()))
-    assert not env.lifecycle.on_enrolled(env.tenant, first, nurture)  # a repeat does not reset a moved timer
+    env.signal(c.customer_id, Signal("share", env.clock.now()))
+    assert not env.silence.on_enrolled(env.tenant, first, nurture)  # a repeat does not reset a moved timer
     assert env.store.silence_timers_of(TID, c.customer_id)[0].due == utc_key(T0 + timedelta(days=10))
     env.at(days=4)
     second = env.enroll(c.customer_id, nurture)  # re-entry "always": a new run
@@ -394,7 +405,7 @@ def test_a_new_run_of_the_plan_replaces_the_timer_and_a_repeat_start_keeps_it(en
     assert (timer.enrollment_id, timer.due) == (second.enrollment_id, utc_key(T0 + timedelta(days=11)))
     assert second.enrollment_id != first.enrollment_id
     env.at(days=10, hours=1)
-    assert env.lifecycle.run_silence(TID).due == 0  # the first run's deadline went with its timer
+    assert env.silence.run_silence(TID).due == 0  # the first run's deadline went with its timer
 
 
 # --- triggers -------------------------------------------------------------------------------------------------
@@ -408,27 +419,27 @@ def test_a_tag_added_enrolls_into_its_plans_once(env: Env) -> None:
     excluded = env.plan("非冷淡", trigger={"type": "tag", "tag_id": VIP}, audience={"tags_none": ["t_cold0001"]})
     c = env.customer(1)
     env.change(c.customer_id, tags=frozenset({VIP, "t_cold0001"}))
-    assert env.lifecycle.on_tags_added(env.tenant, c.customer_id, [VIP]) == [vip.plan_id, again.plan_id]
+    assert env.triggers.on_tags_added(env.tenant, c.customer_id, [VIP]) == [vip.plan_id, again.plan_id]
     assert env.enrollment(c.customer_id, vip).source == "tag"  # type: ignore[union-attr]
     assert env.enrollment(c.customer_id, excluded) is None  # its audience says no
     # Added again: "never" and "after_completion" (still active) both keep the one enrollment.
-    assert env.lifecycle.on_tags_added(env.tenant, c.customer_id, [VIP]) == []
+    assert env.triggers.on_tags_added(env.tenant, c.customer_id, [VIP]) == []
     assert len(env.touches(vip)) == 1 and len(env.touches(again)) == 1
-    assert env.lifecycle.on_tags_added(env.tenant, c.customer_id, []) == []
+    assert env.triggers.on_tags_added(env.tenant, c.customer_id, []) == []
 
 
 def test_a_stage_entered_enrolls_through_the_engines_signal(env: Env) -> None:
     trial = env.plan("试听转正", trigger={"type": "stage", "stage": "trial"}, silence={"days": 5})
     env.plan("转化后服务", trigger={"type": "stage", "stage": "converted"})
     c = env.customer(1)
-    env.engine.on_signal(TID, c.customer_id, Signal("stage", T0, stage="hot"))
+    env.signal(c.customer_id, Signal("stage", T0, stage="hot"))
     assert env.store.enrollments_of(TID, c.customer_id) == []
-    env.engine.on_signal(TID, c.customer_id, Signal("stage", T0, stage="trial"))
+    env.signal(c.customer_id, Signal("stage", T0, stage="trial"))
     [enrollment] = env.store.enrollments_of(TID, c.customer_id)
     assert (enrollment.plan_id, enrollment.source) == (trial.plan_id, "stage")
     [timer] = env.store.silence_timers_of(TID, c.customer_id)  # the trigger path starts the silence timer too
     assert (timer.plan_id, timer.due, timer.then_plan_id) == (trial.plan_id, utc_key(T0 + timedelta(days=5)), None)
-    env.engine.on_signal(TID, c.customer_id, Signal("stage", T0, stage="trial"))
+    env.signal(c.customer_id, Signal("stage", T0, stage="trial"))
     assert len(env.touches(trial)) == 1
 
 
@@ -437,7 +448,7 @@ def test_a_silence_hand_off_with_no_target_plan_just_exits(env: Env) -> None:
     c = env.customer(1)
     env.enroll(c.customer_id, nurture)
     env.at(days=2)
-    report = env.lifecycle.run_silence(TID)
+    report = env.silence.run_silence(TID)
     assert (report.exited, report.handed_off) == (1, 0)
     assert env.store.enrollments_of(TID, c.customer_id)[0].exit_reason == "silence"
 
@@ -450,7 +461,7 @@ def test_business_events_reach_the_lifecycle_through_the_wired_services() -> Non
     enrolls into the trial-triggered plan. (Fakes only: the DynamoDB suite covers the same storage paths.)"""
     env = make_env(FakeStore())
     svc, tenant = env.svc, env.tenant
-    svc.lifecycle.plan_cache_seconds = 0
+    svc.triggers.plan_cache_seconds = 0
     _, intake = env.scan(make_channel(env).state)
     cid = intake.customer_id
     steps = [{"id": "s1", "after_minutes": 60, "content_type": "service", "message": {"text": "你好"}}]
@@ -460,8 +471,7 @@ def test_business_events_reach_the_lifecycle_through_the_wired_services() -> Non
     trial = svc.plans.create(tenant, {"name": "试听", "trigger": {"type": "stage", "stage": "trial"}, "steps": steps})
     for plan in (nurture, trial):
         svc.plans.publish(tenant, plan.plan_id)
-    enrollment = svc.sop.enroll(tenant, cid, nurture.plan_id)
-    svc.lifecycle.on_enrolled(tenant, enrollment, svc.plans.current_plan("unit", nurture.plan_id))
+    assert svc.sop.enroll(tenant, cid, nurture.plan_id) is not None  # its "enrolled" signal starts the timer
     secret = env.store.get_tenant("unit").events_secret
     env.clock.advance(days=2)
     now = env.clock.now()
@@ -485,11 +495,11 @@ def test_a_run_past_its_time_budget_leaves_the_rest_due_for_the_next(env: Env) -
         env.enroll(env.customer(n).customer_id, nurture)
     env.at(days=7, hours=1)
     ticks = itertools.chain([0.0], itertools.repeat(5.0))  # the budget runs out after the first timer
-    env.lifecycle.monotonic = lambda: next(ticks)
-    report = env.lifecycle.run_silence(TID, deadline=1.0)
+    env.silence.monotonic = lambda: next(ticks)
+    report = env.silence.run_silence(TID, deadline=1.0)
     assert (report.due, report.handed_off, report.deferred) == (3, 1, 2)
-    env.lifecycle.monotonic = lambda: 0.0
-    report = env.lifecycle.run_silence(TID, deadline=1.0)
+    env.silence.monotonic = lambda: 0.0
+    report = env.silence.run_silence(TID, deadline=1.0)
     assert (report.due, report.handed_off, report.deferred) == (2, 2, 0)
     assert len(env.touches(silent)) == 3
 
@@ -506,13 +516,12 @@ def test_the_silence_job_runs_every_tenant_every_fifteen_minutes() -> None:
     doc = {"name": "培育", "trigger": {"type": "manual"}, "steps": steps, "silence": {"days": 1}}
     nurture = svc.plans.publish(tenant, svc.plans.create(tenant, doc).plan_id)
     _, intake = env.scan(make_channel(env).state)
-    enrollment = svc.sop.enroll(tenant, intake.customer_id, nurture.plan_id)
-    svc.lifecycle.on_enrolled(tenant, enrollment, nurture)
+    assert svc.sop.enroll(tenant, intake.customer_id, nurture.plan_id) is not None  # "enrolled" starts the timer
     env.clock.advance(days=1)
     bootstrap.override(svc)
     try:
-        totals = lifecycle_jobs.silence()
-        again = lifecycle_jobs.silence()
+        totals = silence_jobs.silence()
+        again = silence_jobs.silence()
     finally:
         bootstrap.override(None)
     assert (totals["due"], totals["exited"], again["due"]) == (1, 1, 0)

@@ -31,7 +31,7 @@ def _enroll_three_and_fire_s1(env: Env, plan_id: str) -> list[str]:
     for cid in customers:
         assert env.svc.sop.enroll(env.tenant, cid, plan_id) is not None
     env.clock.advance(minutes=30)
-    for sched in list(env.svc.sop.scheduler.schedules.values()):
+    for sched in list(env.scheduler.schedules.values()):
         env.svc.sop.fire("unit", sched["payload"]["bucket_id"])
     return customers
 
@@ -136,7 +136,7 @@ def test_pause_and_resume(env: Env) -> None:
     env.svc.plans.pause(env.tenant, plan.plan_id)
     assert env.svc.sop.enroll(env.tenant, env.scan(ch.state)[1].customer_id, plan.plan_id) is None  # paused
     env.clock.advance(minutes=30)
-    [sched] = env.svc.sop.scheduler.schedules.values()
+    [sched] = env.scheduler.schedules.values()
     report = env.svc.sop.fire("unit", sched["payload"]["bucket_id"])
     assert report.reasons == {"plan_paused": 1}
     env.svc.plans.resume(env.tenant, plan.plan_id)

@@ -1,4 +1,4 @@
-"""Customer lifecycle around plans: silence timers and hand-offs, and enrollment by tag and stage triggers.
+"""Silence timers: a customer with no inbound activity for a plan's ``silence.days`` exits and is handed off.
 
 Silence without scanning customers: each enrollment into a plan with a silence rule starts one timer item beside the
 enrollment, indexed at its due time (adapters/dynamodb/silence.py). Inbound activity moves the timer forward with a
@@ -8,58 +8,43 @@ decides with the state as it is then, ends the enrollment with reason "silence",
 ``then_plan_id`` (source "silence") and deletes the timer. Every step is conditional or checked under the claim, so
 repeated and concurrent runs hand each silent customer off once.
 
-Triggers: a tag added enrolls into the published plans whose trigger is that tag, a stage entered into those whose
-trigger is that stage. A tenant has few plans, so the published ones are listed (and cached briefly) rather than
-indexed by trigger; the engine's enroll applies audience and re-entry policy, so a repeated trigger enrolls once.
+It hears signals (services/signals.py): ``enrolled`` starts a timer, ``repinned`` moves it to the new version's rule,
+the customer's own activity (domain/silence.ACTIVITY_SIGNALS) restarts it. It tells: ``stage`` when a customer goes
+silent.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Protocol
 
 from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.enrollments import SILENT_FROM
 from chalicelib.domain.instants import iso_of, utc_key
 from chalicelib.domain.plans import Plan
-from chalicelib.domain.silence import (
-    ACTIVITY_SIGNALS,
-    SILENCE,
-    SilenceTimer,
-    from_key,
-    silence_due,
-    stage_triggered,
-    tag_triggered,
-    timer_for,
-)
+from chalicelib.domain.signals import STAGE, Signal
+from chalicelib.domain.silence import SILENCE, SilenceTimer, from_key, silence_due, timer_for
 from chalicelib.domain.sop import COMPLETED, EXITED, Enrollment, exit_reason
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError, SiyuError
 from chalicelib.observability import count, logger
-from chalicelib.ports import Clock, IdGenerator, Page, Signal
-
-if TYPE_CHECKING:
-    from chalicelib.services.sop import SopEngine
+from chalicelib.ports import Clock, Enroller, IdGenerator, PlanVersions, SignalPublisher
 
 LOOKBACK_DAYS = 7  # index partitions read before today: a job outage shorter than this loses no hand-off
 CLAIM_LEASE = timedelta(minutes=15)  # a claimed timer whose run died is taken again after this
-PLAN_CACHE_SECONDS = 30.0  # a newly published trigger plan catches triggers within this (per warm Lambda)
-PLAN_PAGE = 100
 
 
-class LifecycleRepo(Protocol):
-    """What the lifecycle needs from storage (DynamoStore / FakeStore)."""
+class SilenceRepo(Protocol):
+    """What the silence timers need from storage (DynamoStore / FakeStore)."""
 
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
     def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
     def get_enrollment(self, tenant_id: str, customer_id: str, plan_id: str) -> Enrollment | None: ...
     def advance_stage(self, tenant_id: str, customer_id: str, *, to: Stage, from_stages: tuple[Stage, ...]) -> bool: ...
     def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool: ...
-    def list_plans(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page: ...
     def put_silence_timer(self, tenant_id: str, timer: SilenceTimer) -> bool: ...
     def silence_timers_of(self, tenant_id: str, customer_id: str) -> list[SilenceTimer]: ...
     def move_silence_timer(self, tenant_id: str, timer: SilenceTimer, due: str) -> bool: ...
@@ -69,16 +54,6 @@ class LifecycleRepo(Protocol):
     ) -> SilenceTimer | None: ...
     def delete_silence_timer(self, tenant_id: str, timer: SilenceTimer, *, token: str) -> bool: ...
     def repin_silence_timer(self, tenant_id: str, timer: SilenceTimer, to: SilenceTimer | None) -> bool: ...
-
-
-class Enroller(Protocol):
-    def enroll(
-        self, tenant: Tenant, customer_id: str, plan_id: str, *, source: str = "manual"
-    ) -> Enrollment | None: ...
-
-
-class PlanVersions(Protocol):
-    def plan_version(self, tenant_id: str, plan_id: str, version: int) -> Plan | None: ...
 
 
 @dataclass
@@ -96,28 +71,37 @@ class SilenceReport:
     deferred: int = 0
 
 
-class LifecycleService:
+class SilenceService:
     def __init__(
         self,
-        repo: LifecycleRepo,
+        repo: SilenceRepo,
         enroller: Enroller,
         plans: PlanVersions,
+        signals: SignalPublisher,
         clock: Clock,
         ids: IdGenerator,
         *,
-        plan_cache_seconds: float = PLAN_CACHE_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.repo = repo
         self.enroller = enroller
         self.plans = plans
+        self.signals = signals
         self.clock = clock
         self.ids = ids
-        self.plan_cache_seconds = plan_cache_seconds
         self.monotonic = monotonic
-        self._triggers: dict[str, tuple[float, list[Plan]]] = {}
 
-    # --- silence timers ---------------------------------------------------------------------------------------
+    # --- what it hears ----------------------------------------------------------------------------------------
+
+    def on_signal(self, tenant: Tenant, customer_id: str, signal: Signal) -> None:
+        """The bus's entry: ``enrolled`` and ``repinned`` carry the enrollment and plan; anything else subscribed
+        is the customer's own activity."""
+        if signal.type == "enrolled":
+            self.on_enrolled(tenant, signal.enrollment, signal.plan)
+        elif signal.type == "repinned":
+            self.on_repinned(tenant, signal.enrollment, signal.plan)
+        else:
+            self.on_activity(tenant, customer_id, signal.at)
 
     def on_enrolled(self, tenant: Tenant, enrollment: Enrollment, plan: Plan) -> bool:
         """Start the enrollment's silence timer (``plan`` is the version it is pinned to). No-op without a silence
@@ -171,17 +155,6 @@ class LifecycleService:
             self.repo.move_silence_timer(tenant.tenant_id, timer, silence_due(at, timer.days))
             for timer in self.repo.silence_timers_of(tenant.tenant_id, customer_id)
         )
-
-    def on_signal(self, tenant: Tenant, customer_id: str, signal: Signal) -> list[str]:
-        """What SopEngine.on_signal hands over: inbound activity moves silence timers; a stage entered or a tag added
-        enrolls into the plans it triggers. Returns the plans enrolled."""
-        if signal.type in ACTIVITY_SIGNALS:
-            self.on_activity(tenant, customer_id, signal.at)
-        if signal.type == "stage" and signal.stage:
-            return self.on_stage_entered(tenant, customer_id, signal.stage)
-        if signal.type == "tag" and signal.tag_id:
-            return self.on_tags_added(tenant, customer_id, [signal.tag_id])
-        return []
 
     def run_silence(self, tenant_id: str, *, deadline: float | None = None) -> SilenceReport:
         """Hand off every customer whose silence timer is due: today's index partition and the ``LOOKBACK_DAYS``
@@ -276,7 +249,9 @@ class LifecycleService:
         if customer.stage in SILENT_FROM and self.repo.advance_stage(
             tenant.tenant_id, customer.customer_id, to=Stage.SILENT, from_stages=SILENT_FROM
         ):
-            self.on_stage_entered(tenant, customer.customer_id, Stage.SILENT.value)
+            self.signals.publish(
+                tenant, customer.customer_id, Signal(STAGE, self.clock.now(), stage=Stage.SILENT.value)
+            )
 
     def _hand_off(self, tenant: Tenant, timer: SilenceTimer, customer: Customer) -> bool:
         """Enroll the silent customer into the plan's silent-customer plan, once per claimed timer."""
@@ -294,87 +269,7 @@ class LifecycleService:
         ):
             return True  # an earlier run under this claim enrolled it, then died before deleting the timer
         try:
-            return self._enroll(tenant, timer.customer_id, timer.then_plan_id, SILENCE) is not None
+            return self.enroller.enroll(tenant, timer.customer_id, timer.then_plan_id, source=SILENCE) is not None
         except NotFoundError:
             logger.warning("silence hand-off plan is gone", extra={"tenant": tid, "plan": timer.then_plan_id})
             return False
-
-    # --- triggers ---------------------------------------------------------------------------------------------
-
-    def on_tags_added(self, tenant: Tenant, customer_id: str, tag_ids: Iterable[str]) -> list[str]:
-        """Tags were added to a customer: enroll into every published plan triggered by one of them (audience and
-        re-entry policy apply). Returns the plans enrolled."""
-        added = set(tag_ids)
-        if not added:
-            return []
-        plans = [p for p in self._trigger_plans(tenant.tenant_id) if tag_triggered(p, added)]
-        return self._enroll_all(tenant, customer_id, plans, "tag")
-
-    def on_channel_added(self, tenant: Tenant, customer_id: str, channel_id: str) -> list[str]:
-        """A customer was added through a channel: enroll into every published plan whose trigger names it (a
-        channel's own ``plan_id`` is enrolled by intake as well; the re-entry policy keeps that to one)."""
-        plans = [
-            p
-            for p in self._trigger_plans(tenant.tenant_id)
-            if p.trigger.type == "channel" and p.trigger.channel_id == channel_id
-        ]
-        return self._enroll_all(tenant, customer_id, plans, "channel")
-
-    def on_stage_entered(self, tenant: Tenant, customer_id: str, stage: str) -> list[str]:
-        """The customer entered a lifecycle stage: enroll into every published plan triggered by it."""
-        plans = [p for p in self._trigger_plans(tenant.tenant_id) if stage_triggered(p, stage)]
-        return self._enroll_all(tenant, customer_id, plans, "stage")
-
-    def _enroll_all(self, tenant: Tenant, customer_id: str, plans: list[Plan], source: str) -> list[str]:
-        enrolled = []
-        for plan in plans:  # highest priority first
-            try:
-                if self._enroll(tenant, customer_id, plan.plan_id, source) is not None:
-                    enrolled.append(plan.plan_id)
-            except SiyuError as exc:  # one plan's failure must not keep the customer out of the others
-                logger.warning(
-                    "trigger enrollment failed",
-                    extra={"tenant": tenant.tenant_id, "plan": plan.plan_id, "code": exc.code},
-                )
-        return enrolled
-
-    def _enroll(self, tenant: Tenant, customer_id: str, plan_id: str, source: str) -> Enrollment | None:
-        """The engine's enroll, and the new enrollment's silence timer (repeat-safe if the engine started it)."""
-        enrollment = self.enroller.enroll(tenant, customer_id, plan_id, source=source)
-        if enrollment is not None:
-            pinned = self.plans.plan_version(tenant.tenant_id, plan_id, enrollment.version)
-            if pinned is not None:
-                self.on_enrolled(tenant, enrollment, pinned)
-        return enrollment
-
-    def _trigger_plans(self, tenant_id: str) -> list[Plan]:
-        """Published plans with a tag, stage or channel trigger, highest priority first (briefly cached)."""
-        now = self.monotonic()
-        hit = self._triggers.get(tenant_id)
-        if hit is not None and now - hit[0] < self.plan_cache_seconds:
-            return hit[1]
-        plans: list[Plan] = []
-        cursor = None
-        while True:
-            page = self.repo.list_plans(tenant_id, status="published", cursor=cursor, limit=PLAN_PAGE)
-            plans += [p for p in page.items if p.trigger.type in ("tag", "stage", "channel")]
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        plans.sort(key=lambda p: (-p.priority, p.plan_id))
-        self._triggers[tenant_id] = (now, plans)
-        return plans
-
-
-_BY_ENGINE: weakref.WeakKeyDictionary[SopEngine, LifecycleService] = weakref.WeakKeyDictionary()
-
-
-def for_engine(engine: SopEngine) -> LifecycleService:
-    """The lifecycle service over an engine's own storage, plans, clock and ids: one per engine, made on first use,
-    so SopEngine reaches it without a constructor change and bootstrap shares the same instance (and plan cache)."""
-    found = _BY_ENGINE.get(engine)
-    if found is None:
-        repo = cast(LifecycleRepo, engine.repo)  # DynamoStore and FakeStore implement both protocols
-        found = LifecycleService(repo, engine, engine.plans, engine.clock, engine.ids)
-        _BY_ENGINE[engine] = found
-    return found

@@ -1,0 +1,72 @@
+"""Domain signals: what happened to a subject, told to whoever listens (services/signals.py carries them).
+
+A publisher says what happened and never who cares: the lifecycle's silence timers, the plan triggers, the SOP
+kernel's exit rules, and the metrics next, each subscribe to the types they act on. Signals are in-process and
+synchronous, so a signal is heard by the same invocation that caused it, after the write that made it true.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+# What a customer did (the silence timers count these as activity; see domain/silence.ACTIVITY_SIGNALS).
+ORDER = "order"
+REPLY = "reply"
+CHECKIN = "checkin"
+SHARE = "share"
+CUSTOM = "custom"
+# What happened to a customer.
+ADDED = "added"  # a staff member added them through a channel (kind: new | readd)
+LOST = "lost"  # they deleted the staff member, or the staff member deleted them (kind: lost | ended)
+TAG = "tag"  # tags were added (tag_ids)
+STAGE = "stage"  # their lifecycle stage changed (stage)
+# What the SOP kernel did.
+ENROLLED = "enrolled"  # enrollment and plan: the version it is pinned to
+REPINNED = "repinned"  # a migration pinned the enrollment to plan (the new version)
+EXITED = "exited"  # plan_id, kind: the exit reason
+TOUCH_SENT = "touch_sent"  # plan_id, kind: the step id
+TOUCH_SKIPPED = "touch_skipped"  # plan_id, kind: the reason
+TASK_CONFIRMED = "task_confirmed"  # kind: the task id
+
+TYPES = frozenset(
+    {
+        ORDER,
+        REPLY,
+        CHECKIN,
+        SHARE,
+        CUSTOM,
+        ADDED,
+        LOST,
+        TAG,
+        STAGE,
+        ENROLLED,
+        REPINNED,
+        EXITED,
+        TOUCH_SENT,
+        TOUCH_SKIPPED,
+        TASK_CONFIRMED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """Something that happened to one subject at ``at``. Only the fields its type names are set."""
+
+    type: str
+    at: datetime
+    kind: str | None = None  # order kind (trial | full); reply class (positive | negative); add kind; exit reason
+    stage: str | None = None
+    tag_id: str | None = None
+    tag_ids: tuple[str, ...] = ()
+    channel_id: str | None = None
+    plan_id: str | None = None
+    # In-process payloads: the enrollment and the plan version in hand, so a subscriber does not read them again.
+    enrollment: Any = None
+    plan: Any = None
+
+    def tags(self) -> tuple[str, ...]:
+        """The tags a ``tag`` signal adds, whichever field carries them."""
+        return self.tag_ids or ((self.tag_id,) if self.tag_id else ())
