@@ -106,7 +106,7 @@ class ApiTable:
 
 
 def api_name(path: str) -> str:
-    """ "/cgi-bin/externalcontact/get?x=1" -> "externalcontact/get"."""
+    """The API a path names: "/cgi-bin/externalcontact/get?x=1" -> "externalcontact/get"."""
     return path.split("?", 1)[0].removeprefix("/").removeprefix("cgi-bin/")
 
 

@@ -153,8 +153,8 @@ def check_external_userid(external_userid: str) -> None:
 
 
 class WorldState:
-    """The mutable state and its lock. The API modules read and change it through the functions they are handed
-    (always under ``lock``); WeComWorld adds the API dispatch and the test controls on top."""
+    """The mutable state and its lock. The API modules' functions take it as their first argument and run under
+    ``lock``; WeComWorld adds the API dispatch and the test controls on top."""
 
     def __init__(
         self, *, clock: Callable[[], float], max_contact_ways: int, max_tags: int, follow_page_size: int
