@@ -249,7 +249,7 @@ class Stack:
         # moto and devstack: imported where the stack needs them (module docstring).
         from moto.server import ThreadedMotoServer
 
-        from devstack.ports import LOOPBACK, free_port
+        from devstack.net import LOOPBACK, free_port
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         port = free_port()

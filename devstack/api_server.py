@@ -22,9 +22,9 @@ from chalicelib.settings import (
     ENV_STAGE,
     ENV_WECOM_BASE_URL,
 )
-from devstack.dynamodb_local import die_with_parent, stop_process_group
 from devstack.jobs import REGION, STAGE
-from devstack.ports import LOOPBACK
+from devstack.net import LOOPBACK
+from devstack.processes import die_with_parent, stop_process_group
 from devstack.provision import REPO_ROOT
 from devstack.seed import SeedError, http_json
 from devstack.terminal import Router

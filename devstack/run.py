@@ -55,7 +55,7 @@ from devstack.dynamodb_local import (
 )
 from devstack.jobs import REGION, Handlers
 from devstack.local_pump import SecretWatch, pump_summary, start_pump
-from devstack.ports import LOOPBACK, PortError, is_port_free, port_from_env
+from devstack.net import LOOPBACK, PortError, is_port_free, port_from_env
 from devstack.preflight import sleep_problem
 from devstack.provision import REPO_ROOT, local_client, provision
 from devstack.seed import (

@@ -15,7 +15,7 @@ from chalicelib.settings import ENV_ADMIN_TOKEN, ENV_IDEMPOTENCY_TABLE, ENV_SCHE
 from devstack import jobs, run
 from devstack import seed as seeding
 from devstack.dynamodb_local import DynamoDBLocal, find_install_dir, parse_java_version
-from devstack.ports import PortError, port_from_env
+from devstack.net import PortError, port_from_env
 from devstack.provision import (
     TABLE_NAMES,
     ProvisionError,

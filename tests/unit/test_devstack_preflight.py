@@ -7,7 +7,7 @@ import errno
 
 import pytest
 
-from devstack import dynamodb_local, run
+from devstack import dynamodb_install, run
 from devstack.preflight import FAKETIME_MONOTONIC_ENV, sleep_problem
 
 
@@ -55,6 +55,6 @@ def test_run_stops_before_starting_anything_when_sleep_fails(
 def test_java_missing_reason_tells_a_silent_java_from_a_missing_one(
     monkeypatch: pytest.MonkeyPatch, which: str | None, version: int | None, found: str
 ) -> None:
-    monkeypatch.setattr(dynamodb_local.shutil, "which", lambda name: which)
-    monkeypatch.setattr(dynamodb_local, "java_version", lambda: version)
-    assert f"DynamoDB Local needs Java >= 17 ({found})." in dynamodb_local.java_missing_reason()
+    monkeypatch.setattr(dynamodb_install.shutil, "which", lambda name: which)
+    monkeypatch.setattr(dynamodb_install, "java_version", lambda: version)
+    assert f"DynamoDB Local needs Java >= 17 ({found})." in dynamodb_install.java_missing_reason()

@@ -227,7 +227,7 @@ def test_a_default_callback_url_follows_the_api_base_of_the_new_run(tmp_path: Pa
         first.stop()
     second = SandboxServer(api_base="http://127.0.0.1:8100", state_path=path).start()
     try:
-        assert second._callback(CORP).callback_url == "http://127.0.0.1:8100/wecom/t1/callback"
+        assert second.callbacks.get(CORP).callback_url == "http://127.0.0.1:8100/wecom/t1/callback"
     finally:
         second.stop()
 

@@ -1,4 +1,4 @@
-"""Loopback port helpers shared by the local stack and the test fixtures.
+"""Loopback TCP helpers (free ports, ports from the environment) shared by the local stack and the test fixtures.
 
 Everything local binds 127.0.0.1 only, and every port comes from the environment so two stacks (or two pytest-xdist
 workers) can run side by side without touching each other.

@@ -1,0 +1,71 @@
+"""The sandbox's HTTP handler: reads a request (capped in size) and hands it to the sandbox's WeCom API or its
+control API; always answers JSON, a sandbox bug included."""
+
+from __future__ import annotations
+
+import json
+import logging
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from chalicelib import errors
+
+logger = logging.getLogger("siyu.sandbox")
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+class SandboxFaces(Protocol):
+    """The two faces of SandboxServer the handler serves."""
+
+    def wecom_api(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]: ...
+
+    def control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]: ...
+
+
+class SandboxRequestHandler(BaseHTTPRequestHandler):
+    """Subclassed per server with its ``sandbox`` (see SandboxServer)."""
+
+    sandbox: SandboxFaces
+    protocol_version = "HTTP/1.1"
+    server_version = "SiyuWeComSandbox/1"
+    # Headers and body go out in two writes; without TCP_NODELAY a keep-alive client waits ~40 ms (delayed ACK).
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            self._send(413, errors.PayloadTooLargeError("request body too large").to_body())
+            return
+        raw = self.rfile.read(length) if length > 0 else b""
+        try:
+            if parts.path.startswith("/cgi-bin/"):
+                status, payload = self.sandbox.wecom_api(parts.path, query, raw)
+            else:
+                status, payload = self.sandbox.control(method, parts.path, query, raw)
+        except Exception as exc:  # a sandbox bug: answer JSON rather than drop the connection
+            logger.exception("sandbox request failed", extra={"path": parts.path})
+            status, payload = 500, errors.SiyuError(f"sandbox failure ({type(exc).__name__})").to_body()
+        self._send(status, payload)
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The default logs the request line, whose query carries the access_token: log the path only.
+        logger.debug("%s %s", self.command, urlsplit(self.path).path)

@@ -1,0 +1,84 @@
+"""An in-memory model of the part of WeCom Siyu uses: state plus the documented rules and errcodes.
+
+The real WeComClient runs against it unchanged, in process through WorldTransport or over HTTP through the sandbox.
+Rules and errcodes follow shared/reference/wecom.md and the official pages it cites (global errcodes 90313);
+where the docs name no errcode the world uses 40058 (不合法的参数), and says so at the call site.
+
+Pure Python, deterministic (ids derive from counters and hashes, time from the clock it is given), thread-safe.
+
+    state.py         the state (corps, tokens, faults, calls), its lock and the id sequence
+    api.py           errcodes, ApiError, the ApiSet each API module registers, cursor paging
+    contact_ways.py  联系我: add/update/get/del_contact_way
+    contacts.py      external contacts and follow users (externalcontact/get); scan and relation events
+    tags.py          corp tags and mark_tag
+    messages.py      mass messages (add_msg_template, group msg results) and welcome messages
+    snapshot.py      the versioned JSON snapshot (save/restore)
+    world.py         WeComWorld: dispatch over the API modules' ApiSets, plus the test controls
+    transport.py     WorldTransport: the real client against a world in process
+
+A new API family (e.g. 客户群) is a new module exporting ``APIS = ApiSet(...)``, listed in world.API_SETS; its corp
+state is a defaulted field on state.Corp (persisted by the snapshot codec without other changes).
+"""
+
+from devstack.wecom_world.api import ERRMSG, UnknownApiError
+from devstack.wecom_world.contact_ways import MAX_CONTACT_WAY_USERS, MAX_CONTACT_WAYS
+from devstack.wecom_world.messages import (
+    BEIJING,
+    LIST_MAX_SPAN,
+    LIST_PAGE_DEFAULT,
+    LIST_PAGE_MAX,
+    MAX_ATTACHMENTS,
+    MAX_TEMPLATE_RECIPIENTS,
+    MAX_TEXT_BYTES,
+    TASK_PAGE_DEFAULT,
+    TASK_PAGE_MAX,
+    WELCOME_CODE_TTL,
+)
+from devstack.wecom_world.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, SnapshotError
+from devstack.wecom_world.state import (
+    MAX_NAME_CHARS,
+    SEND_LIMIT,
+    SEND_NOT_FRIEND,
+    SEND_OK,
+    SEND_PENDING,
+    STAFF_NOT_SENT,
+    STAFF_SENT,
+    Call,
+    WorldError,
+)
+from devstack.wecom_world.tags import MAX_CORP_TAGS
+from devstack.wecom_world.transport import WorldTransport
+from devstack.wecom_world.world import TOKEN_TTL, WeComWorld
+
+__all__ = [
+    "BEIJING",
+    "ERRMSG",
+    "LIST_MAX_SPAN",
+    "LIST_PAGE_DEFAULT",
+    "LIST_PAGE_MAX",
+    "MAX_ATTACHMENTS",
+    "MAX_CONTACT_WAYS",
+    "MAX_CONTACT_WAY_USERS",
+    "MAX_CORP_TAGS",
+    "MAX_NAME_CHARS",
+    "MAX_TEMPLATE_RECIPIENTS",
+    "MAX_TEXT_BYTES",
+    "SEND_LIMIT",
+    "SEND_NOT_FRIEND",
+    "SEND_OK",
+    "SEND_PENDING",
+    "SNAPSHOT_FORMAT",
+    "SNAPSHOT_VERSION",
+    "STAFF_NOT_SENT",
+    "STAFF_SENT",
+    "TASK_PAGE_DEFAULT",
+    "TASK_PAGE_MAX",
+    "TOKEN_TTL",
+    "WELCOME_CODE_TTL",
+    "Call",
+    "SnapshotError",
+    "UnknownApiError",
+    "WeComWorld",
+    "WorldError",
+    "WorldTransport",
+]

@@ -1,0 +1,195 @@
+"""The world's state: one Corp per corp_id (everything a tenant's WeCom holds), tokens, faults and the call log.
+
+Plain dataclasses, so the snapshot codec (snapshot.py) persists them from their annotations alone. An API module that
+needs new corp state adds a field with a default to ``Corp``; it is persisted and read back without other changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_NAME_CHARS = 30  # state, remark, tag and group names
+
+# Staff task status (93338): 0 not sent, 2 sent. Customer status: 0 not sent, 1 sent, 2 not a friend, 3 limit hit.
+STAFF_NOT_SENT, STAFF_SENT = 0, 2
+SEND_PENDING, SEND_OK, SEND_NOT_FRIEND, SEND_LIMIT = 0, 1, 2, 3
+
+EXTERNAL_USERID = re.compile(r"w[mo][0-9A-Za-z_-]{1,62}")
+
+
+class WorldError(ValueError):
+    """A control call the world cannot honour (unknown msgid, wrong staff, no contact way for a state...)."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API call as the world saw it: payload without access_token or secret, and the errcode it answered."""
+
+    api: str
+    corp_id: str
+    payload: dict[str, Any]
+    errcode: int
+
+
+@dataclass
+class ContactWay:
+    config_id: str
+    type: int
+    scene: int
+    users: list[str]
+    state: str
+    remark: str
+    skip_verify: bool
+    created_at: float
+    next_user: int = 0  # round-robin position
+
+
+@dataclass
+class Profile:
+    name: str | None = None
+    unionid: str | None = None
+    gender: int | None = None
+    avatar: str | None = None
+    remark_mobiles: tuple[str, ...] = ()
+
+
+@dataclass
+class Follow:
+    userid: str
+    external_userid: str
+    state: str
+    createtime: int
+    remark_mobiles: tuple[str, ...] = ()
+    tags: list[str] = field(default_factory=list)
+    active: bool = True  # False once the staff member deleted the customer (del_external_contact)
+    customer_deleted: bool = False  # the customer deleted the staff member (del_follow_user)
+
+    @property
+    def friends(self) -> bool:
+        return self.active and not self.customer_deleted
+
+
+@dataclass
+class TagGroup:
+    group_id: str
+    name: str
+    create_time: int
+    order: int = 0
+    tag_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Tag:
+    tag_id: str
+    name: str
+    group_id: str
+    create_time: int
+    order: int = 0
+
+
+@dataclass
+class WelcomeCode:
+    userid: str
+    external_userid: str
+    issued_at: float
+    used: bool = False
+
+
+@dataclass
+class Recipient:
+    external_userid: str
+    status: int = SEND_PENDING
+    send_time: int = 0
+
+
+@dataclass
+class Task:
+    msgid: str
+    corp_id: str
+    sender: str
+    create_time: int
+    text: str
+    attachments: list[dict[str, Any]]
+    recipients: list[Recipient]
+    status: int = STAFF_NOT_SENT
+    send_time: int = 0
+
+
+@dataclass
+class Corp:
+    corp_id: str
+    secret: str | None = None  # None: any secret is accepted
+    unionid: bool = True  # bound to an Open Platform account, so unionid is returned
+    monthly_limit: int | None = None  # mass messages one customer receives per month; None = days in the month
+    ways: dict[str, ContactWay] = field(default_factory=dict)
+    follows: dict[str, dict[str, Follow]] = field(default_factory=dict)  # external_userid -> userid -> relation
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    groups: dict[str, TagGroup] = field(default_factory=dict)
+    tags: dict[str, Tag] = field(default_factory=dict)
+    welcome_codes: dict[str, WelcomeCode] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    received: dict[tuple[str, int, int], int] = field(default_factory=dict)  # (external_userid, year, month)
+
+
+@dataclass
+class Token:
+    corp_id: str
+    expires_at: float
+
+
+def digest(*parts: object) -> str:
+    """The hash ids derive from (with the id sequence), so a world is deterministic."""
+    return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def check_external_userid(external_userid: str) -> None:
+    if EXTERNAL_USERID.fullmatch(external_userid) is None:
+        raise WorldError(f"{external_userid!r} does not look like an external_userid (wm…/wo…)")
+
+
+class WorldState:
+    """The mutable state and its lock. The API modules' functions take it as their first argument and run under
+    ``lock``; WeComWorld adds the API dispatch and the test controls on top."""
+
+    def __init__(
+        self, *, clock: Callable[[], float], max_contact_ways: int, max_tags: int, follow_page_size: int
+    ) -> None:
+        self._clock = clock
+        self.max_contact_ways = max_contact_ways
+        self.max_tags = max_tags
+        self.follow_page_size = follow_page_size
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (corps, tokens, faults, calls)."""
+        with self.lock:
+            self.corps: dict[str, Corp] = {}
+            self.tokens: dict[str, Token] = {}
+            self.faults: dict[str, list[int]] = {}
+            self.call_log: list[Call] = []
+            self.welcomes: list[dict[str, Any]] = []
+            self.task_corp: dict[str, str] = {}
+            self.seq = 0
+
+    def now(self) -> float:
+        return self._clock()
+
+    def next_seq(self) -> int:
+        """The next value of the id sequence (persisted, so ids made after a restore never repeat earlier ones)."""
+        self.seq += 1
+        return self.seq
+
+    def corp(self, corp_id: str) -> Corp:
+        """The corp, created empty on first use."""
+        if not corp_id:
+            raise WorldError("corp_id is required")
+        corp = self.corps.get(corp_id)
+        if corp is None:
+            corp = self.corps[corp_id] = Corp(corp_id)
+        return corp

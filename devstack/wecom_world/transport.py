@@ -1,0 +1,29 @@
+"""WorldTransport: the real WeComClient against a world in process, no HTTP."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib import errors
+from devstack.wecom_world.api import UnknownApiError
+from devstack.wecom_world.world import WeComWorld
+
+
+class WorldTransport:
+    """Transport (chalicelib.adapters.wecom.transport) that hands requests to a world in process. Bodies and answers
+    go through JSON so the client is held to what the wire can carry."""
+
+    def __init__(self, world: WeComWorld) -> None:
+        self.world = world
+
+    def request(
+        self, method: str, path: str, *, query: dict[str, str], body: dict[str, Any] | None, timeout: float
+    ) -> dict[str, Any]:
+        wire_body = None if body is None else json.loads(json.dumps(body))
+        try:
+            answer = self.world.handle(path, dict(query), wire_body)
+        except UnknownApiError:
+            raise errors.WeComTransportError(f"WeCom {path} answered HTTP 404") from None
+        result: dict[str, Any] = json.loads(json.dumps(answer))
+        return result
