@@ -211,7 +211,7 @@ class Stack:
         self._exit.callback(self.sandbox.stop)
         self.roundtrip_ms["as shipped"] = keepalive_roundtrip_ms(self.sandbox.base_url)
         # A private attribute of this one SandboxServer instance (its handler class is made per instance); the
-        # lasting fix is `disable_nagle_algorithm = True` on devstack.sandbox._Handler.
+        # lasting fix is `disable_nagle_algorithm = True` on devstack.sandbox_http.SandboxRequestHandler.
         handler = getattr(getattr(self.sandbox, "_server", None), "RequestHandlerClass", None)
         if self.nodelay and handler is not None:
             handler.disable_nagle_algorithm = True
