@@ -17,16 +17,13 @@ from chalicelib.domain.channels import ORGANIC, Channel, at_cap, code_users
 from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, EDIT, ContactEvent
 from chalicelib.domain.customers import (
     Customer,
-    ProfileFacts,
     apply_add,
     apply_customer_deleted_staff,
     apply_edit,
     apply_noted,
     apply_staff_deleted_customer,
     customer_id_for,
-    mask_phone,
     new_customer,
-    normalize_phone,
 )
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.instants import iso_local, iso_of, local_date
@@ -38,16 +35,15 @@ from chalicelib.ports import (
     ChannelRepository,
     Clock,
     Enroller,
-    ExternalProfile,
     IntakeKeys,
     IntakeRepository,
     IntakeSnapshot,
     SignalPublisher,
     TagRepository,
-    WeComCredentials,
     WeComPort,
     WelcomeOutcome,
 )
+from chalicelib.services.identities import Identities, credentials, phone_of
 from chalicelib.services.signals import NoSignals
 
 CHANNEL_ID_RE = re.compile(r"^(ch|rf)_[a-z0-9]{4,27}$")
@@ -69,10 +65,6 @@ class IntakeRepo(IntakeRepository, ChannelRepository, TagRepository, Protocol):
     """What intake needs from storage."""
 
 
-def credentials(tenant: Tenant) -> WeComCredentials:
-    return WeComCredentials(tenant_id=tenant.tenant_id, corp_id=tenant.corp_id, secret=tenant.wecom_secret)
-
-
 class IntakeService:
     def __init__(
         self,
@@ -86,6 +78,7 @@ class IntakeService:
         self.wecom = wecom
         self.clock = clock
         self.enroller = enroller
+        self.identities = Identities(repo, wecom)
         self.signals = signals or NoSignals()  # "added" and "tag": the plans they trigger enroll
 
     # --- entry point ------------------------------------------------------------------------------------------
@@ -155,9 +148,9 @@ class IntakeService:
         at = iso_local(ev.create_time, tenant.zone)
         now = iso_of(self.clock.now(), tenant.zone)
         counter_key = f"c#{channel_id or ORGANIC}"
-        profile, raw = self._profile(tenant, ev)
+        profile, raw = self.identities.profile(tenant, ev)
         if customer is None:
-            merged = self._match_identity(tenant, raw, ev)
+            merged = self.identities.match(tenant, raw, ev)
             if merged is not None:
                 existing, fact_exists, by = merged
                 if existing.was_applied(digest) or fact_exists:
@@ -189,7 +182,7 @@ class IntakeService:
                 at=at,
                 now=now,
             )
-            created = self._claim_identities(tenant, created, raw, ev)
+            created = self.identities.claim(tenant, created, raw, ev)
             self.repo.create_customer(
                 tid, created, StaffDayDelta(ev.userid, date, {"adds": 1, "n_new": 1, counter_key: 1})
             )
@@ -296,73 +289,6 @@ class IntakeService:
                 extra={"code": exc.code, "tenant": tenant.tenant_id, "plan_id": channel.plan_id},
             )
 
-    # --- identity ---------------------------------------------------------------------------------------------
-
-    def _profile(self, tenant: Tenant, ev: ContactEvent) -> tuple[ProfileFacts | None, ExternalProfile | None]:
-        """Fetch the WeCom profile; intake never fails because WeCom is slow or down (profile stays unsynced)."""
-        try:
-            raw = self.wecom.get_external_contact(credentials(tenant), ev.external_userid)
-        except SiyuError as exc:
-            logger.warning(
-                "externalcontact/get failed; continuing unsynced", extra={"code": exc.code, "tenant": tenant.tenant_id}
-            )
-            return None, None
-        phone = _phone_of(raw, ev.userid)
-        facts = ProfileFacts(
-            name=raw.name,
-            gender=raw.gender,
-            contact_type=raw.type,
-            corp_name=raw.corp_name,
-            has_unionid=bool(raw.unionid),
-            phone_masked=mask_phone(phone) if phone else "",
-            synced=True,
-            wecom_tag_ids=frozenset(t for f in raw.follow_users if f.userid == ev.userid for t in f.tag_ids),
-        )
-        return facts, raw
-
-    def _match_identity(
-        self, tenant: Tenant, raw: ExternalProfile | None, ev: ContactEvent
-    ) -> tuple[Customer, bool, str] | None:
-        """撞单: a new external contact whose unionid or phone we already know joins that customer."""
-        if raw is None:
-            return None
-        candidates = []
-        if raw.unionid:
-            candidates.append(("unionid", "union", tenant.hmac_hex("union:" + raw.unionid)))
-        phone = _phone_of(raw, ev.userid)
-        if phone:
-            candidates.append(("phone", "phone", tenant.hmac_hex("phone:" + phone)))
-        for by, kind, digest in candidates:
-            alias = self.repo.find_alias(tenant.tenant_id, kind, digest)
-            if alias is None or not alias.customer_id:
-                continue
-            existing, fact_exists = self.repo.load_customer(
-                tenant.tenant_id, alias.customer_id, ev.create_time, ev.digest()
-            )
-            if existing is not None:
-                return existing, fact_exists, by
-        return None
-
-    def _claim_identities(
-        self, tenant: Tenant, customer: Customer, raw: ExternalProfile | None, ev: ContactEvent
-    ) -> Customer:
-        """Point the unionid/phone aliases at a new customer so later contacts of the same person merge."""
-        if raw is None:
-            return customer
-        claims = []
-        if raw.unionid:
-            claims.append(("union", tenant.hmac_hex("union:" + raw.unionid)))
-        phone = _phone_of(raw, ev.userid)
-        if phone:
-            claims.append(("phone", tenant.hmac_hex("phone:" + phone)))
-        for kind, digest in claims:
-            try:
-                self.repo.put_alias(tenant.tenant_id, Alias(kind, digest, customer.customer_id))
-                customer = customer.with_alias(kind, digest)
-            except ConflictError:
-                logger.info("identity already claimed by another customer", extra={"kind": kind})
-        return customer
-
     # --- other changes ----------------------------------------------------------------------------------------
 
     def _change(self, tenant: Tenant, ev: ContactEvent, digest: str, customer: Customer) -> IntakeResult:
@@ -396,7 +322,7 @@ class IntakeService:
 
     def _edit(self, tenant: Tenant, ev: ContactEvent, digest: str, customer: Customer, now: str) -> Customer:
         """Staff edited remark or tags in their client: WeCom is the authority for the tags it mirrors."""
-        profile, raw = self._profile(tenant, ev)
+        profile, raw = self.identities.profile(tenant, ev)
         tags = None
         if profile is not None:
             taxonomy = self.repo.taxonomy(tenant.tenant_id)
@@ -404,7 +330,7 @@ class IntakeService:
             mirrored = set(by_wecom.values())
             tags = frozenset((customer.tags - mirrored) | {by_wecom[w] for w in profile.wecom_tag_ids if w in by_wecom})
         updated = apply_edit(customer, digest=digest, profile=profile, tags=tags, now=now)
-        phone = _phone_of(raw, ev.userid) if raw else None
+        phone = phone_of(raw, ev.userid) if raw else None
         if phone:
             digest_p = tenant.hmac_hex("phone:" + phone)
             try:
@@ -457,16 +383,3 @@ class IntakeService:
             extra={"tenant": tenant.tenant_id, "reason": reason, "type": fact.type, "first": first},
         )
         return IntakeResult("ignored" if first else "duplicate", reason=reason)
-
-
-def _phone_of(raw: ExternalProfile | None, userid: str) -> str | None:
-    """The first valid phone the adding staff noted (remark_mobiles), else any staff's."""
-    if raw is None:
-        return None
-    ordered = sorted(raw.follow_users, key=lambda f: f.userid != userid)
-    for f in ordered:
-        for phone in f.remark_mobiles:
-            normalized = normalize_phone(phone)
-            if normalized:
-                return normalized
-    return None
