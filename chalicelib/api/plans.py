@@ -11,14 +11,14 @@ from chalicelib.bootstrap import services
 from chalicelib.domain.plans import PlanStatus
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
-from chalicelib.services import plan_import
-from chalicelib.services.plan_import import UnsupportedMediaTypeError
+from chalicelib.services import sheets
+from chalicelib.services.sheets import UnsupportedMediaTypeError
 
 bp = Blueprint(__name__)
 
-BINARY_TYPES = [plan_import.XLSX]  # app.py adds these, so API Gateway hands an XLSX over as bytes, not text
+BINARY_TYPES = [sheets.XLSX]  # app.py adds these, so API Gateway hands an XLSX over as bytes, not text
 # JSON is accepted by the import route only to answer it with a clear 415 after authentication.
-IMPORT_TYPES = [*plan_import.UPLOAD_TYPES, "application/json"]
+IMPORT_TYPES = [*sheets.UPLOAD_TYPES, "application/json"]
 STATUS = {"enum": [s.value for s in PlanStatus], "description": "only plans in this status"}
 IMPORT_QUERY: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "description": "the plan's name (required)"},
@@ -95,7 +95,7 @@ def list_plans(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
 def import_plan(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     content_type = (ctx.request.headers or {}).get("content-type", "")
     if content_type.split(";")[0].strip().lower() == "application/json":
-        raise UnsupportedMediaTypeError(f"send the sheet itself as the body: text/csv or {plan_import.XLSX}")
+        raise UnsupportedMediaTypeError(f"send the sheet itself as the body: text/csv or {sheets.XLSX}")
     svc = services()
     raw = ctx.request.raw_body or b""
     plan, report = svc.plans.import_sheet(ctx.tenant, raw, content_type, ctx.query)

@@ -15,8 +15,6 @@ is on top), and every problem of every row is reported at once.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -25,14 +23,9 @@ from typing import Any
 from chalicelib.domain.channels import MAX_WELCOME_TEXT_BYTES
 from chalicelib.domain.plans import OWNER
 from chalicelib.domain.staff import Staff
-from chalicelib.errors import InvalidError
+from chalicelib.services.sheets import blank
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_TYPES = ("text/csv", "application/csv", "text/plain")
-OCTET = "application/octet-stream"
-UPLOAD_TYPES = [XLSX, *CSV_TYPES, OCTET]
 MAX_UPLOAD_BYTES = 1024 * 1024
-MAX_SCAN_ROWS = 1000
 HEADER_SCAN_ROWS = 10
 STEP_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 DAY_RE = re.compile(r"^(?:第|day|d)?\s*(\d+)\s*(?:天|日)?$", re.IGNORECASE)
@@ -66,13 +59,6 @@ CONTENT_TYPES = {
 OWNER_WORDS = frozenset({OWNER, "负责人", "客户负责人", "跟进人", "归属人"})
 FIELD_COLUMN = {"at": "time", "day": "day", "after_minutes": "after_minutes", "content_type": "content_type"}
 FIELD_COLUMN |= {name: name for name in ("message", "executor", "notes", "title", "id")}
-
-
-class UnsupportedMediaTypeError(InvalidError):
-    """The upload is neither CSV nor XLSX (415)."""
-
-    status = 415
-    code = "unsupported_media_type"
 
 
 def _normalise_header(value: Any) -> str:
@@ -112,77 +98,7 @@ class ParsedSheet:
         }
 
 
-# --- reading the table ------------------------------------------------------------------------------------------
-
-
-def sheet_format(content_type: str, raw: bytes) -> str:
-    """ "xlsx" or "csv": by the file's own signature first (an XLSX is a zip), then by the declared type."""
-    media = content_type.split(";")[0].strip().lower()
-    if media not in (XLSX, OCTET, *CSV_TYPES):
-        raise UnsupportedMediaTypeError(f"send the sheet as text/csv or {XLSX}, not {media or 'no Content-Type'}")
-    if raw.startswith(b"PK\x03\x04") or media == XLSX:
-        return "xlsx"
-    return "csv"
-
-
-def read_table(raw: bytes, fmt: str, *, sheet: str | None = None) -> list[tuple[int, list[Any]]]:
-    """The sheet's rows as (row number as the sheet shows it, cell values), at most MAX_SCAN_ROWS of them."""
-    rows = _read_xlsx(raw, sheet) if fmt == "xlsx" else _read_csv(raw)
-    if len(rows) > MAX_SCAN_ROWS and any(not _blank(v) for _, cells in rows[MAX_SCAN_ROWS:] for v in cells):
-        raise InvalidError(f"the sheet has more than {MAX_SCAN_ROWS} rows; a plan has at most 100 steps")
-    return rows[:MAX_SCAN_ROWS]
-
-
-def _decode(raw: bytes) -> str:
-    """UTF-8 with or without BOM; else GB18030, which is what Excel's plain "CSV" writes on Chinese Windows."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise InvalidError("the CSV is not UTF-8 (or GB18030) text") from exc
-
-
-def _read_csv(raw: bytes) -> list[tuple[int, list[Any]]]:
-    text = _decode(raw)
-    first = text.split("\n", 1)[0]
-    delimiter = "\t" if first.count("\t") > first.count(",") else ","
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        rows: list[tuple[int, list[Any]]] = []
-        for number, cells in enumerate(reader, start=1):  # a record is one row, even with line breaks in a cell
-            rows.append((number, list(cells)))
-            if number > MAX_SCAN_ROWS:
-                break
-        return rows
-    except csv.Error as exc:
-        raise InvalidError(f"the CSV cannot be read: {exc}") from exc
-
-
-def _read_xlsx(raw: bytes, sheet: str | None) -> list[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook  # type: ignore[import-untyped]  # only this endpoint needs it: keep cold starts low
-
-    try:
-        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except Exception as exc:  # a damaged or foreign file fails in many library-specific ways; all mean the same
-        raise InvalidError("the file is not a readable XLSX workbook") from exc
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise InvalidError(f"the workbook has no sheet {sheet!r}; its sheets: {', '.join(book.sheetnames)}")
-        ws = book[sheet] if sheet is not None else book.worksheets[0]
-        rows = ws.iter_rows(min_row=1, max_row=MAX_SCAN_ROWS + 1, values_only=True)
-        return [(number, list(cells)) for number, cells in enumerate(rows, start=1)]
-    finally:
-        book.close()
-
-
 # --- cells ------------------------------------------------------------------------------------------------------
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _text(value: Any) -> str:
@@ -274,7 +190,7 @@ def parse_steps(rows: list[tuple[int, list[Any]]], fmt: str, staff: list[Staff])
                     sheet.header_row, names[i], f"two columns mean {names[i]}: {sheet.headers[names[i]]}, {cell}"
                 )
             sheet.headers.setdefault(names[i], _text(cell))
-        elif not _blank(cell):
+        elif not blank(cell):
             sheet.ignored_columns.append(_text(cell))
     missing = [c for c in ("content_type", "message") if c not in sheet.headers]
     if not ({"day", "time"} <= set(sheet.headers) or "after_minutes" in sheet.headers):
@@ -287,7 +203,7 @@ def parse_steps(rows: list[tuple[int, list[Any]]], fmt: str, staff: list[Staff])
     ordinal = 0
     for number, cells in rows[index + 1 :]:
         values = {name: cells[i] if i < len(cells) else None for i, name in names.items()}
-        if all(_blank(v) for v in values.values()):
+        if all(blank(v) for v in values.values()):
             continue
         ordinal += 1
         _parse_row(sheet, number, ordinal, values, staff)
@@ -334,21 +250,21 @@ def _parse_row(sheet: ParsedSheet, number: int, ordinal: int, values: dict[str, 
 
 def _parse_timing(sheet: ParsedSheet, number: int, values: dict[str, Any], step: dict[str, Any]) -> None:
     minutes, day, at = values.get("after_minutes"), values.get("day"), values.get("time")
-    if not _blank(minutes):
+    if not blank(minutes):
         parsed = _whole(minutes, MINUTES_RE)
         if parsed is None:
             sheet.error(number, "after_minutes", f"minutes must be a whole number ≥ 0, got {_text(minutes)!r}")
-        if not _blank(at) or (not _blank(day) and _whole(day, DAY_RE) != 0):
+        if not blank(at) or (not blank(day) and _whole(day, DAY_RE) != 0):
             sheet.error(number, "after_minutes", f"give either {sheet.column('after_minutes')} or day + time, not both")
         step["after_minutes"] = parsed
         return
-    if _blank(day):
+    if blank(day):
         sheet.error(number, "day", f"{sheet.column('day')} is empty (0 = the day the customer joined)")
     elif (parsed_day := _whole(day, DAY_RE)) is None or parsed_day > 365:
         sheet.error(number, "day", f"day must be a whole number from 0 to 365, got {_text(day)!r}")
     else:
         step["day"] = parsed_day
-    if _blank(at):
+    if blank(at):
         sheet.error(number, "time", f"{sheet.column('time')} is empty (HH:MM)")
     elif (clock := _clock(at)) is None:
         sheet.error(number, "time", f"time must be HH:MM from 00:00 to 23:59, got {_text(at)!r}")

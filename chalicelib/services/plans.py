@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 from chalicelib import schemas
 from chalicelib.domain.instants import iso_of
+from chalicelib.domain.plan_documents import read_plan
 from chalicelib.domain.plan_names import name_key, name_taken
-from chalicelib.domain.plans import OWNER, Audience, Plan, PlanStatus, Silence, plan_to_json, read_plan
+from chalicelib.domain.plans import OWNER, Audience, Plan, PlanStatus, Silence, plan_to_json
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError, PayloadTooLargeError
 from chalicelib.ports import (
@@ -30,7 +31,7 @@ from chalicelib.ports import (
     StaffRepository,
     TagRepository,
 )
-from chalicelib.services import plan_import
+from chalicelib.services import plan_import, sheets
 
 READ_ONLY = ("plan_id", "version", "current_version", "status", "created_at", "updated_at", "published_at")
 ON_CONFLICT = ("error", "new_version")  # an import under a name another plan holds: 409, or a new version of it
@@ -335,8 +336,8 @@ class PlanService:
         target = self._import_target(tenant.tenant_id, params)
         if len(raw) > plan_import.MAX_UPLOAD_BYTES:
             raise PayloadTooLargeError(f"the sheet is over {plan_import.MAX_UPLOAD_BYTES // 1024} KB")
-        fmt = plan_import.sheet_format(content_type, raw)
-        rows = plan_import.read_table(raw, fmt, sheet=params.get("sheet"))
+        fmt = sheets.sheet_format(content_type, raw)
+        rows = sheets.read_table(raw, fmt, sheet=params.get("sheet"))
         sheet = plan_import.parse_steps(rows, fmt, self.repo.list_staff(tenant.tenant_id))
         doc, errors = plan_import.plan_document(sheet, params)
         plan: Plan | None = None

@@ -12,7 +12,7 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from chalicelib.domain.plans import PlanStatus
 from chalicelib.errors import InvalidError, PayloadTooLargeError
-from chalicelib.services.plan_import import XLSX, UnsupportedMediaTypeError
+from chalicelib.services.sheets import XLSX, UnsupportedMediaTypeError
 from tests.unit.conftest import Env, make_channel
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

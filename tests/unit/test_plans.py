@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from chalicelib import schemas
-from chalicelib.domain.plans import PlanStatus, plan_from_json, plan_to_json
+from chalicelib.domain.plan_documents import plan_from_json
+from chalicelib.domain.plans import PlanStatus, plan_to_json
 from chalicelib.domain.tags import Tag, TagGroup
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError
 from tests.unit.conftest import Env, make_channel

@@ -17,8 +17,9 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.models import PlanItem, PlanNameItem, PlanVersionItem, SiyuItem
 from chalicelib.adapters.dynamodb.translate import translate as _translate
+from chalicelib.domain.plan_documents import plan_from_json
 from chalicelib.domain.plan_names import name_key, name_taken
-from chalicelib.domain.plans import Plan, PlanStatus, plan_from_json, plan_to_json
+from chalicelib.domain.plans import Plan, PlanStatus, plan_to_json
 from chalicelib.errors import ConflictError
 from chalicelib.ports import Page
 
