@@ -28,15 +28,15 @@ class ErasureRepository(DynamoBase):
         """Deletes the customer's partition (every item, whatever its kind) and replaces its aliases with
         tombstones that keep no customer id. With ``max_items``, a call stops after that many and returns -1 - the
         count when items remain: the profile, deleted last, still marks the erasure as unfinished."""
-        deleted, more = self.erase_partition(tenant_id, customer_id, max_items=max_items)
+        deleted, more = self._erase_partition(tenant_id, customer_id, max_items=max_items)
         if more:
             return -1 - deleted
-        self.put_tombstones(tenant_id, tombstones)
+        self._put_tombstones(tenant_id, tombstones)
         profile = CustomerItem(pk=k.customer_pk(tenant_id, customer_id), sk=k.PROFILE_SK)
         existed = self.conditional(lambda: profile.delete(condition=SiyuItem.pk.exists()))
         return deleted + (1 if existed else 0)
 
-    def put_tombstones(self, tenant_id: str, tombstones: list[Alias]) -> None:
+    def _put_tombstones(self, tenant_id: str, tombstones: list[Alias]) -> None:
         """Each alias becomes a bare tombstone (no customer id) that expires after 3 days."""
         for a in tombstones:
             erased = a.erased_at or 0
@@ -60,7 +60,7 @@ class ErasureRepository(DynamoBase):
                     break
         return deleted, tasks
 
-    def erase_partition(self, tenant_id: str, customer_id: str, *, max_items: int) -> tuple[int, bool]:
+    def _erase_partition(self, tenant_id: str, customer_id: str, *, max_items: int) -> tuple[int, bool]:
         """Delete up to ``max_items`` items of the customer's partition other than the profile, a Query page at a
         time; returns (deleted, whether items other than the profile remain). The profile goes last (in
         ``erase_customer``), so an interrupted erasure is found and resumed by the next call."""

@@ -147,9 +147,7 @@ class DynamoStore(SopStoreMixin, TaskListMixin, EnrollmentStoreMixin, TaskErasur
 
     # --- erasure --------------------------------------------------------------------------------------------------
     erase_customer = _via("erasure", ErasureRepository.erase_customer)
-    put_tombstones = _via("erasure", ErasureRepository.put_tombstones)
     erase_touches = _via("erasure", ErasureRepository.erase_touches)
-    erase_partition = _via("erasure", ErasureRepository.erase_partition)
 
     # --- plans ----------------------------------------------------------------------------------------------------
     create_plan = _via("plans", PlanRepository.create_plan)
