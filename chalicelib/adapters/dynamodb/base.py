@@ -136,11 +136,13 @@ class DynamoBase:
         limit: int,
         index: bool = False,
         filter_condition: Condition | None = None,
+        filtered_round: int | None = FILTERED_PAGE,
         forward: bool = True,
     ) -> tuple[list[Raw], str | None]:
         """A page of raw items plus the opaque cursor of the next, bound to the partition read (``gsi1pk`` with
-        ``index``). A filter reads up to 10 rounds of 200 and may answer short with its cursor; the cursor always
-        sits right after the last item returned."""
+        ``index``). A filter reads up to 10 rounds of ``filtered_round`` items (None: only as many as are still
+        missing, for large items) and may answer short with its cursor; the cursor always sits right after the last
+        item returned."""
         partition_attr = "gsi1pk" if index else "pk"
         key_attrs = _INDEX_KEY if index else _TABLE_KEY
         last = decode_cursor(cursor, partition_attr=partition_attr, partition=hash_key)
@@ -155,7 +157,7 @@ class DynamoBase:
                         range_condition,
                         filter_condition=filter_condition,
                         scan_index_forward=forward,
-                        page_size=wanted if filter_condition is None else max(wanted, FILTERED_PAGE),
+                        page_size=max(wanted, filtered_round or 0) if filter_condition is not None else wanted,
                         last_evaluated_key=last,
                     ).page_iter
                 )

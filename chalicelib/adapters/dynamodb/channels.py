@@ -22,7 +22,7 @@ from chalicelib.ports import Page
 
 def channel_from_raw(raw: dict[str, Any]) -> Channel:
     item = ChannelItem.from_raw_data(raw)
-    full = {name.split("#", 1)[1]: list(v["SS"]) for name, v in raw.items() if name.startswith("full#")}
+    full = {k.full_date_of(name): list(v["SS"]) for name, v in raw.items() if name.startswith(k.FULL_PREFIX)}
     return m.channel_from_raw(item.doc, int(item.version), full)
 
 

@@ -101,8 +101,17 @@ def channel_count_attr(channel_id: str) -> str:
     return f"c#{channel_id}"
 
 
+FULL_PREFIX = "full#"
+
+
 def full_attr(date: str) -> str:
-    return f"full#{date}"
+    """A channel's string set of the staff at their cap on ``date``."""
+    return f"{FULL_PREFIX}{date}"
+
+
+def full_date_of(attr: str) -> str:
+    """The date a ``full_attr`` names."""
+    return attr.removeprefix(FULL_PREFIX)
 
 
 # --- business events (POST /t/{tenant}/events) -------------------------------------------------------------------

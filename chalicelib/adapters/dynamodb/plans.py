@@ -119,6 +119,7 @@ class PlanRepository(DynamoBase):
             cursor=cursor,
             limit=limit,
             filter_condition=(PlanItem.status == status) if status is not None else None,
+            filtered_round=None,  # heads carry their content: read no more than the page still needs
         )
         return Page([head_from_raw(r) for r in raws], nxt)
 

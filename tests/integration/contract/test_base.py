@@ -53,7 +53,8 @@ def test_gets_and_queries_read_models_and_raw_items(base: DynamoBase) -> None:
     for n in range(5):
         _staff(n).save()
     assert base.get(StaffItem, PK, "STAFF#u001") is not None and base.get(StaffItem, PK, "STAFF#u009") is None
-    assert base.get_raw(PK, "STAFF#u001", consistent=True)["kind"] == {"S": "staff"}
+    raw = base.get_raw(PK, "STAFF#u001", consistent=True)
+    assert raw is not None and raw["kind"] == {"S": "staff"}
     assert base.get_raw(PK, "STAFF#u009") is None
     first, more = base.query(StaffItem, PK, StaffItem.sk.startswith("STAFF#"), limit=2)
     assert [i.sk for i in first] == ["STAFF#u000", "STAFF#u001"] and more is not None
