@@ -75,6 +75,7 @@ def _via(repo: str, method: Callable[Concatenate[Any, P], R]) -> Callable[Concat
 
     delegate.__name__ = delegate.__qualname__ = name
     delegate.__doc__ = method.__doc__
+    delegate.__wrapped__ = method  # type: ignore[attr-defined]  # what it forwards to (checked by the contract)
     return delegate
 
 
