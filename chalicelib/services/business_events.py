@@ -55,7 +55,7 @@ APPLIED, DUPLICATE, UNKNOWN_CUSTOMER, UNKNOWN_CHANNEL = "applied", "duplicate", 
 
 
 class EventRepo(Protocol):
-    """What business events need from storage (DynamoStore via EventStoreMixin, FakeStore in tests)."""
+    """What business events need from storage (DynamoStore via FactRepository, FakeStore in tests)."""
 
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
     def find_alias(self, tenant_id: str, kind: str, digest: str) -> Alias | None: ...

@@ -1,4 +1,4 @@
-"""In-memory business-event storage (same conditional semantics as EventStoreMixin), and recording fakes of the
+"""In-memory business-event storage (same conditional semantics as FactRepository), and recording fakes of the
 signal publisher and the SOP engine's TaskSink port whose state shows what an event caused."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""In-memory plan repository, mixed into FakeStore with the same contract as PlanStoreMixin."""
+"""In-memory plan repository, mixed into FakeStore with the same contract as PlanRepository."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""In-memory silence timers with the same conditional semantics as SilenceStoreMixin."""
+"""In-memory silence timers with the same conditional semantics as SilenceRepository."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""In-memory customer timeline and erasure walk, with the same contract as TimelineStoreMixin."""
+"""In-memory customer timeline and erasure walk, with the same contract as TimelineRepository and
+ErasureRepository (adapters/dynamodb/timeline.py, erasure.py)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,10 @@ class FakeTimelineStoreMixin:
             self._months().setdefault((tenant_id, customer_id), {})[tl.sk_at(entry.time, suffix)] = [entry]
 
     def _log_enrollment(self, tenant_id: str, e: Enrollment) -> None:
+        """The name the SOP fakes call (as DynamoStore's SOP mixins do)."""
+        self.log_enrollment(tenant_id, e)
+
+    def log_enrollment(self, tenant_id: str, e: Enrollment) -> None:
         if e.status == COMPLETED:
             return
         at = e.ended_at if e.status != ACTIVE and e.ended_at else e.enrolled_at

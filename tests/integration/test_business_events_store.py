@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.models import configure
 from chalicelib.adapters.dynamodb.store import DynamoStore
 from chalicelib.domain.business_events import sign
@@ -21,6 +22,7 @@ from chalicelib.errors import ConflictError
 from chalicelib.services.business_events import EventService
 from chalicelib.settings import Settings
 from tests.fakes.business_events import RecordingSignals, RecordingTasks
+from tests.integration.contract.registry import covers
 from tests.integration.test_store_contract import customer
 from tests.unit import test_business_events
 from tests.unit.conftest import make_channel, make_env
@@ -64,6 +66,7 @@ def _counter() -> Any:
     return StaffDayDelta("zhang", "2026-12-01", {"adds": 1})
 
 
+@covers(FactRepository.load_event_target, FactRepository.record_event, FactRepository.get_event_fact)
 def test_event_fact_alone_is_written_once(store: Any) -> None:
     c = _customer()
     _seed(store, c)
@@ -77,6 +80,7 @@ def test_event_fact_alone_is_written_once(store: Any) -> None:
     assert store.load_event_target("acme", "cnobody", "d1") == (None, False)
 
 
+@covers(FactRepository.load_event_target, FactRepository.record_event)
 def test_event_with_customer_change_is_one_transaction(store: Any) -> None:
     c = _customer()
     _seed(store, c)
@@ -93,6 +97,12 @@ def test_event_with_customer_change_is_one_transaction(store: Any) -> None:
     assert store.timeline("acme", "cabc1", limit=10) == [_fact("cabc1")]
 
 
+@covers(
+    FactRepository.load_exposure_target,
+    FactRepository.record_exposure,
+    FactRepository.get_event_fact,
+    FactRepository.channel_metrics,
+)
 def test_exposure_fact_and_counter_are_written_together_once(store: Any) -> None:
     ch = Channel("ch_abcd1", "抖音", "douyin", assignment=Assignment("single", ("zhang",)), created_at=AT)
     store.create_channel("acme", ch)
@@ -109,6 +119,7 @@ def test_exposure_fact_and_counter_are_written_together_once(store: Any) -> None
     assert store.get_event_fact("acme", "", "x1") == fact
 
 
+@covers(FactRepository.record_event)
 def test_concurrent_event_writes_have_one_winner(store: Any) -> None:
     c = _customer()
     _seed(store, c)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.plans import PlanRepository
 from chalicelib.domain.messages import Attachment, Message
 from chalicelib.domain.plans import (
     Audience,
@@ -20,6 +21,7 @@ from chalicelib.domain.plans import (
     Trigger,
 )
 from chalicelib.errors import ConflictError, InvalidError
+from tests.integration.contract.registry import covers
 
 # `store` (DynamoDB Local and the fake) comes from tests/integration/conftest.py.
 
@@ -62,6 +64,7 @@ def plan(plan_id: str = "pl_contract01", **over: Any) -> Plan:
     return Plan(**base)
 
 
+@covers(PlanRepository.create_plan, PlanRepository.get_plan)
 def test_create_and_read_back_losslessly(store: Any) -> None:
     p = plan()
     store.create_plan("acme", p)
@@ -76,6 +79,7 @@ def test_create_and_read_back_losslessly(store: Any) -> None:
     assert store.list_plan_versions("acme", "pl_missing") == []
 
 
+@covers(PlanRepository.save_plan)
 def test_a_draft_changes_in_place_and_stale_revs_lose(store: Any) -> None:
     p = plan()
     store.create_plan("acme", p)
@@ -90,6 +94,7 @@ def test_a_draft_changes_in_place_and_stale_revs_lose(store: Any) -> None:
     assert store.get_plan("acme", p.plan_id).name == "改名"
 
 
+@covers(PlanRepository.save_plan, PlanRepository.list_plan_versions, PlanRepository.get_plan)
 def test_versions_are_pinned_and_published_ones_immutable(store: Any) -> None:
     p = plan()
     store.create_plan("acme", p)
@@ -113,6 +118,7 @@ def test_versions_are_pinned_and_published_ones_immutable(store: Any) -> None:
     ]
 
 
+@covers(PlanRepository.list_plans)
 def test_listing_pages_filters_and_stays_in_the_tenant(store: Any) -> None:
     ids = [f"pl_list{i:04d}" for i in range(5)]
     for i, plan_id in enumerate(ids):
@@ -144,6 +150,7 @@ def test_keys_are_tenant_scoped() -> None:
     assert k.plan_pk("acme", "pl_1") == "T#acme#PL#pl_1" and k.plan_version_sk(12) == "V#000012"
 
 
+@covers(PlanRepository.plan_name_owner, PlanRepository.create_plan, PlanRepository.save_plan)
 def test_a_name_is_claimed_once_per_tenant_and_moves_with_a_rename(store: Any) -> None:
     p = plan()
     store.create_plan("acme", p)

@@ -63,7 +63,7 @@ def test_batch_reads_never_take_a_throttled_key_for_a_missing_one(env: Env, monk
         return {"Responses": {}, "UnprocessedKeys": kwargs["RequestItems"]}
 
     monkeypatch.setattr(store.client, "batch_get_item", throttled)
-    monkeypatch.setattr("chalicelib.adapters.dynamodb.store.time.sleep", lambda s: None)
+    monkeypatch.setattr("chalicelib.adapters.dynamodb.base.time.sleep", lambda s: None)
     assert sorted(store.get_customers("sop", ids)) == ids
     assert len(calls) == 4  # four tries, then the single reads
 

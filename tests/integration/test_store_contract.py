@@ -8,6 +8,12 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.dynamodb.channels import ChannelRepository
+from chalicelib.adapters.dynamodb.customers import CustomerRepository
+from chalicelib.adapters.dynamodb.erasure import ErasureRepository
+from chalicelib.adapters.dynamodb.staff import StaffRepository, TagRepository
+from chalicelib.adapters.dynamodb.tenants import TenantRepository
+from chalicelib.adapters.dynamodb.timeline import TimelineRepository
 from chalicelib.domain.channels import Assignment, Channel, ChannelTag
 from chalicelib.domain.customers import Attribution, Customer, Relation, Stage
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
@@ -17,6 +23,7 @@ from chalicelib.domain.tags import Tag, TagGroup
 from chalicelib.domain.tenants import Role, Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError
 from chalicelib.ports import CustomerFilter, IntakeKeys
+from tests.integration.contract.registry import covers
 
 
 def tenant(tid: str = "acme") -> Tenant:
@@ -52,6 +59,16 @@ def counter(n: int = 1) -> StaffDayDelta:
     return StaffDayDelta("zhang", "2026-12-01", {"adds": n, "n_new": n})
 
 
+@covers(
+    TenantRepository.create_tenant,
+    TenantRepository.get_tenant,
+    TenantRepository.put_tenant,
+    TenantRepository.list_tenants,
+    TenantRepository.put_token,
+    TenantRepository.get_token,
+    TenantRepository.list_tokens,
+    TenantRepository.delete_token,
+)
 def test_tenants_and_tokens(store: Any) -> None:
     store.create_tenant(tenant())
     with pytest.raises(ConflictError):
@@ -75,6 +92,13 @@ def test_tenants_and_tokens(store: Any) -> None:
     assert store.get_token("acme", "h" * 64) is None
 
 
+@covers(
+    StaffRepository.create_staff,
+    StaffRepository.put_staff,
+    StaffRepository.get_staff,
+    StaffRepository.list_staff,
+    StaffRepository.delete_staff,
+)
 def test_staff(store: Any) -> None:
     s = Staff("zhang", "张老师", daily_cap=5)
     store.create_staff("acme", s)
@@ -88,6 +112,7 @@ def test_staff(store: Any) -> None:
     assert store.list_staff("acme") == []
 
 
+@covers(TagRepository.taxonomy, TagRepository.put_tag_group, TagRepository.delete_tag_group)
 def test_tag_groups(store: Any) -> None:
     g = TagGroup("tg_1", "意向度", True, (Tag("t_1", "高", "w1"), Tag("t_2", "低")))
     store.put_tag_group("acme", g)
@@ -111,6 +136,13 @@ def _channel(cid: str = "ch_abc1") -> Channel:
     )
 
 
+@covers(
+    ChannelRepository.create_channel,
+    ChannelRepository.get_channel,
+    ChannelRepository.put_channel,
+    ChannelRepository.delete_channel,
+    ChannelRepository.mark_channel_full,
+)
 def test_channels_versions_and_full_sets(store: Any) -> None:
     ch = _channel()
     store.create_channel("acme", ch)
@@ -132,6 +164,7 @@ def test_channels_versions_and_full_sets(store: Any) -> None:
     assert store.get_channel("acme", ch.channel_id) is None
 
 
+@covers(ChannelRepository.list_channels)
 def test_channel_listing_pages_and_kinds(store: Any) -> None:
     for i in range(5):
         store.create_channel("acme", _channel(f"ch_{i:04d}"))
@@ -151,6 +184,7 @@ def test_channel_listing_pages_and_kinds(store: Any) -> None:
         store.list_channels("other", kind="standard", cursor=first.next_cursor, limit=2)  # cursor of another tenant
 
 
+@covers(CustomerRepository.create_customer, CustomerRepository.load_customer)
 def test_customer_create_is_conditional_and_counts_once(store: Any) -> None:
     c = customer("c1", "2026-12-01T10:00:00+08:00")
     store.create_customer("acme", c, counter())
@@ -161,6 +195,7 @@ def test_customer_create_is_conditional_and_counts_once(store: Any) -> None:
     assert snap.counters.get("n_new") == 1 and snap.channel is None and snap.alias is None
 
 
+@covers(CustomerRepository.create_customer)
 def test_concurrent_creates_have_one_winner(store: Any) -> None:
     c = customer("c1", "2026-12-01T10:00:00+08:00")
     outcomes: list[str] = []
@@ -181,6 +216,7 @@ def test_concurrent_creates_have_one_winner(store: Any) -> None:
     assert store.load_intake("acme", KEYS).counters["n_new"] == 1
 
 
+@covers(CustomerRepository.save_event, CustomerRepository.load_customer, TimelineRepository.timeline)
 def test_save_event_guards_fact_and_version(store: Any) -> None:
     c = customer("c1", "2026-12-01T10:00:00+08:00")
     store.create_customer("acme", c, counter())
@@ -201,6 +237,7 @@ def test_save_event_guards_fact_and_version(store: Any) -> None:
     assert store.load_intake("acme", KEYS).counters == {"adds": 1, "n_new": 1, "n_lost": 1}
 
 
+@covers(CustomerRepository.load_intake)
 def test_intake_snapshot_reads_channel_staff_and_alias_together(store: Any) -> None:
     store.create_channel("acme", _channel())
     store.create_staff("acme", Staff("zhang", "张老师"))
@@ -211,6 +248,7 @@ def test_intake_snapshot_reads_channel_staff_and_alias_together(store: Any) -> N
     assert store.load_intake("acme", IntakeKeys("e1", None, "zhang", "2026-12-01", include_alias=False)).alias is None
 
 
+@covers(CustomerRepository.put_alias, CustomerRepository.find_alias)
 def test_aliases_claim_and_tombstones(store: Any) -> None:
     store.put_alias("acme", Alias("union", "u1", "c1"))
     store.put_alias("acme", Alias("union", "u1", "c1"))  # idempotent for the same customer
@@ -220,6 +258,7 @@ def test_aliases_claim_and_tombstones(store: Any) -> None:
     assert store.find_alias("other", "union", "u1") is None
 
 
+@covers(CustomerRepository.list_customers, CustomerRepository.get_customers)
 def test_list_customers_filters_and_pages_newest_first(store: Any) -> None:
     for i in range(7):
         c = customer(
@@ -257,6 +296,7 @@ def test_list_customers_filters_and_pages_newest_first(store: Any) -> None:
         store.list_customers("acme", CustomerFilter(), cursor="not-a-cursor", limit=3)
 
 
+@covers(ErasureRepository.erase_customer)
 def test_erase_deletes_the_partition_and_leaves_bare_tombstones(store: Any) -> None:
     c = customer("c1", "2026-12-01T10:00:00+08:00")
     store.create_customer("acme", c, counter())
@@ -275,12 +315,14 @@ def test_erase_deletes_the_partition_and_leaves_bare_tombstones(store: Any) -> N
     assert snap.alias == Alias("ext", "e1", "", 1764570000)  # the tombstone, as intake reads it
 
 
+@covers(CustomerRepository.record_ignored)
 def test_ignored_events_are_recorded_once(store: Any) -> None:
     fact = Fact("acme", "", 1764560000, "g1", "change_external_chat/create", "2026-12-01T11:00:00+08:00")
     assert store.record_ignored("acme", fact, date="2026-12-01", reason="unhandled_event") is True
     assert store.record_ignored("acme", fact, date="2026-12-01", reason="unhandled_event") is False
 
 
+@covers(CustomerRepository.get_customers)
 def test_get_customers_reads_more_than_one_batch(store: Any) -> None:
     ids = [f"c{i:03d}" for i in range(130)]  # BatchGetItem takes at most 100 keys a call
     for cid in ids:

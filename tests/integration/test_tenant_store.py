@@ -8,7 +8,9 @@ import threading
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.adapters.dynamodb.tenants import TenantRepository
 from chalicelib.domain.tenants import Role, Tenant, TokenRecord
+from tests.integration.contract.registry import covers
 
 
 def tenant(tid: str = "acme") -> Tenant:
@@ -22,6 +24,7 @@ def token(last_used: int = 0) -> TokenRecord:
     return TokenRecord("acme", "h" * 64, "tk_1", Role.OPS, None, "2026-12-01T08:00:00+08:00", "CRM", last_used)
 
 
+@covers(TenantRepository.get_tenant, TenantRepository.put_tenant)
 def test_a_rotated_tenant_round_trips_and_reads_consistently(store: Any) -> None:
     store.create_tenant(tenant())
     rotated = tenant().rotate_events_secret("new-secret", 1_796_000_000)
@@ -35,6 +38,7 @@ def test_a_rotated_tenant_round_trips_and_reads_consistently(store: Any) -> None
     assert store.get_tenant("nobody", consistent=True) is None
 
 
+@covers(TenantRepository.record_token_use)
 def test_token_last_use_is_a_conditional_update(store: Any) -> None:
     store.put_token(token())
     assert store.get_token("acme", "h" * 64).last_used == 0
@@ -49,6 +53,7 @@ def test_token_last_use_is_a_conditional_update(store: Any) -> None:
     assert store.get_token("acme", "g" * 64).last_used == 77
 
 
+@covers(TenantRepository.record_token_use, TenantRepository.delete_token)
 def test_concurrent_uses_write_once_and_a_revoked_token_stays_gone(store: Any) -> None:
     store.put_token(token())
     wins: list[bool] = []

@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.adapters.dynamodb.customers import CustomerRepository
+from chalicelib.adapters.dynamodb.erasure import ErasureRepository
+from chalicelib.adapters.dynamodb.staff import StaffRepository
+from chalicelib.adapters.dynamodb.timeline import TimelineRepository
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import Fact, StaffDayDelta
 from chalicelib.domain.sop import Enrollment, StaffTask, Touch
 from chalicelib.domain.timeline import Entry
 from chalicelib.ports import IntakeKeys
+from tests.integration.contract.registry import covers
 from tests.integration.test_store_contract import customer
 
 AT = "2026-12-01T10:00:00+08:00"
@@ -34,6 +39,7 @@ def _quota(store: Any, touch: Touch | None, *, cap: int = 4, last: bool = False)
                             last=last)  # fmt: skip
 
 
+@covers(TimelineRepository.timeline_items, TimelineRepository.put_entry)
 def test_entries_are_one_prefix_newest_first_with_bounds_and_a_limit(store: Any) -> None:
     _seed(store)
     tagged = Fact("acme", "c1", T0 + 60, "d2", "tags_changed", "2026-12-01T10:01:00+08:00", "zhang")
@@ -60,6 +66,7 @@ def test_entries_are_one_prefix_newest_first_with_bounds_and_a_limit(store: Any)
     assert store.timeline_items("acme", "c2", below=tl.PREFIX + "~") == ([], False)
 
 
+@covers(TimelineRepository.take_quota)
 def test_the_quota_write_records_a_sent_touch_only_when_it_counts(store: Any) -> None:
     _seed(store)
     assert _quota(store, _touch(), cap=1, last=True) is None
@@ -93,6 +100,7 @@ def _task(task_id: str, ids: tuple[str, ...], kind: str = "mass") -> StaffTask:
     return StaffTask(task_id, "zhang", kind, "created", AT, AT, customer_ids=ids)
 
 
+@covers(TimelineRepository.touch_tasks, TimelineRepository.task_heads, ErasureRepository.erase_touches)
 def test_touch_tasks_task_heads_and_the_erasure_walk(store: Any) -> None:
     _seed(store)
     _seed(store, "c2")
@@ -136,6 +144,7 @@ def test_dropping_a_recipient_drops_their_outcome_and_keeps_the_others(store: An
     assert emptied is not None and emptied.customer_ids == () and emptied.outcome_map() == {}
 
 
+@covers(ErasureRepository.erase_customer)
 def test_erasure_in_pages_keeps_the_profile_until_the_last(store: Any) -> None:
     _seed(store)
     for i in range(5):
@@ -148,6 +157,7 @@ def test_erasure_in_pages_keeps_the_profile_until_the_last(store: Any) -> None:
     assert store.erase_customer("acme", "c1", tombstones=[]) == 0
 
 
+@covers(StaffRepository.rename_counter)
 def test_a_counter_is_folded_into_another_once(store: Any) -> None:
     """What erasure does to the staff-day count a referral code was counted under (c#rf_<cid> -> c#rf_erased)."""
     store.create_customer("acme", customer("c1", AT), StaffDayDelta("zhang", "2026-12-01", {"adds": 1, "c#rf_x": 2}))
@@ -159,6 +169,7 @@ def test_a_counter_is_folded_into_another_once(store: Any) -> None:
     assert snap.counters == {"adds": 1, "c#rf_erased": 3}
 
 
+@covers(CustomerRepository.claim_referral_code, CustomerRepository.referral_code_of)
 def test_a_referral_link_is_claimed_once_and_erased_with_the_partition(store: Any) -> None:
     """The customer → referral code link: the first claim holds (a repeat or a rival gets its id back), only the
     customer's own partition holds it, and erasing the partition removes it (counted as one of its items)."""

@@ -101,8 +101,17 @@ def channel_count_attr(channel_id: str) -> str:
     return f"c#{channel_id}"
 
 
+FULL_PREFIX = "full#"
+
+
 def full_attr(date: str) -> str:
-    return f"full#{date}"
+    """A channel's string set of the staff at their cap on ``date``."""
+    return f"{FULL_PREFIX}{date}"
+
+
+def full_date_of(attr: str) -> str:
+    """The date a ``full_attr`` names."""
+    return attr.removeprefix(FULL_PREFIX)
 
 
 # --- business events (POST /t/{tenant}/events) -------------------------------------------------------------------
@@ -126,6 +135,51 @@ def metric_pk(tenant_id: str, dimension: str, dimension_id: str) -> str:
 
 def metric_sk(date: str) -> str:
     return f"D#{date}"
+
+
+# --- silence timers, the quota item, staff tasks as the timeline reads them ---------------------------------------
+SILENCE_PREFIX = "SIL#"
+ENROLLMENT_PREFIX = "ENR#"  # a customer's enrollment in a plan (erasure follows these to the plans' rosters)
+TASK_SK = "TASK"  # a staff task's head in its own partition
+
+
+def silence_sk(plan_id: str) -> str:
+    """A silence timer, in the customer's partition (erasure deletes it), one per plan."""
+    return f"{SILENCE_PREFIX}{plan_id}"
+
+
+def silence_gsi_pk(tenant_id: str, due: str) -> str:
+    """The gsi1 partition of a due time: one per tenant and UTC date (``due`` is a UTC key "YYYY-MM-DD…")."""
+    return f"T#{tenant_id}#SIL#{due[:10]}"
+
+
+def silence_gsi_sk(due: str, customer_id: str, plan_id: str) -> str:
+    return f"{due}#{customer_id}#{plan_id}"
+
+
+def silence_gsi_upto(until: str) -> str:
+    """The greatest gsi1 sort key of a timer due at ``until`` (every ``<due>#…`` sorts below it)."""
+    return f"{until}#~"
+
+
+def quota_day_attr(day_key: str) -> str:
+    """The month quota item's counter of one capped day."""
+    return f"d#{day_key}"
+
+
+def bucket_of_pk(pk: str) -> str:
+    """The bucket id in a bucket partition key (``bucket_pk``'s inverse)."""
+    return pk.split("#BKT#", 1)[1]
+
+
+def customer_of_pk(pk: str) -> str:
+    """The customer id in a customer partition key (``customer_pk``'s inverse)."""
+    return pk.rsplit("#C#", 1)[1]
+
+
+def touches_of_customer(customer_id: str) -> str:
+    """The sort-key prefix of a customer's touches in a bucket partition."""
+    return f"{customer_id}#"
 
 
 # --- SOP: buckets, their plan listing, staff tasks ---------------------------------------------------------------

@@ -159,7 +159,7 @@ def _default_json(name: str) -> Any:
 
 def customer_from_item(item: Any) -> Customer:
     data = _load(item.doc)
-    customer_id = item.pk.rsplit("#C#", 1)[1]
+    customer_id = k.customer_of_pk(item.pk)
     sbl = data.pop("stage_before_lost", None)
     primary = data["external_userid"]
     return Customer(
@@ -194,7 +194,7 @@ def fact_from_item(tenant_id: str, item: Any) -> Fact:
     _, create_time, digest = item.sk.split("#", 2)
     return Fact(
         tenant_id=tenant_id,
-        customer_id=item.pk.rsplit("#C#", 1)[1],
+        customer_id=k.customer_of_pk(item.pk),
         create_time=int(create_time),
         digest=digest,
         **_load(item.doc),

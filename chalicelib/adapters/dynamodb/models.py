@@ -10,6 +10,7 @@ from typing import Any
 
 from pynamodb.attributes import (
     DiscriminatorAttribute,
+    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -121,6 +122,30 @@ class CounterItem(SiyuItem, discriminator="counter"):
 
 class IgnoredItem(SiyuItem, discriminator="ignored"):
     pass
+
+
+class ReferralItem(SiyuItem, discriminator="referral"):
+    """A customer's own referral code (老带新), claimed once in their partition."""
+
+    channel_id = UnicodeAttribute()
+
+
+class QuotaItem(SiyuItem, discriminator="quota"):
+    """A customer's month quota item, a timeline item: ``m`` the month's count, ``tl`` the sent touches' records.
+    The per-day counters ``d#<day>`` have data in their names, so the model does not declare them."""
+
+    m = NumberAttribute(null=True)
+    tl = ListAttribute(of=UnicodeAttribute, null=True)
+
+
+class SilenceTimerItem(SiyuItem, discriminator="silence_timer"):
+    """A silence timer (adapters/dynamodb/silence.py): the enrollment it belongs to, its due time and the claim."""
+
+    eid = UnicodeAttribute()
+    due = UnicodeAttribute()
+    claim = UnicodeAttribute(null=True)
+    lease = UnicodeAttribute(null=True)
+    claimed_at = UnicodeAttribute(null=True)
 
 
 _configured: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""Plan storage (SOP plans and their versions). Mixed into DynamoStore; see docs/data-model.md, "Plans".
+"""Plan storage (SOP plans and their versions); see docs/data-model.md, "Plans".
 
 A plan is a head item in the tenant partition (``T#<tid>`` / ``PLAN#<plan_id>``: current version, status, rev and
 the current content, so one GetItem reads the plan and one Query lists them) plus one item per version in the plan's
@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
-
-from pynamodb.transactions import TransactWrite
+from typing import Any
 
 from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.base import DynamoBase
 from chalicelib.adapters.dynamodb.models import PlanItem, PlanNameItem, PlanVersionItem, SiyuItem
-from chalicelib.adapters.dynamodb.translate import translate as _translate
+from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain.plan_documents import plan_from_json
 from chalicelib.domain.plan_names import name_key, name_taken
 from chalicelib.domain.plans import Plan, PlanStatus, plan_to_json
 from chalicelib.errors import ConflictError
 from chalicelib.ports import Page
-
-MAX_LIST_ROUNDS = 10
 
 
 def _dump(data: dict[str, Any]) -> str:
@@ -80,34 +77,10 @@ def head_from_raw(raw: dict[str, Any]) -> Plan:
     return _plan(head, head, head.sk.removeprefix(k.PLAN_PREFIX))
 
 
-class PlanStoreMixin:
-    """Plan repository methods of DynamoStore (uses ``self.client``, ``self.table`` and ``self.connection``)."""
-
-    if TYPE_CHECKING:
-        connection: Any
-        table: str
-
-        def _get_raw(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None: ...
-        def _batch_get(
-            self, keys: list[tuple[str, str]], *, consistent: bool = False
-        ) -> dict[tuple[str, str], dict[str, Any]]: ...
-        def _query_page(
-            self,
-            key_condition: str,
-            values: dict[str, Any],
-            partition: tuple[str, str],
-            cursor: str | None,
-            limit: int,
-            *,
-            index: str | None = None,
-        ) -> tuple[list[dict[str, Any]], str | None]: ...
-
+class PlanRepository(DynamoBase):
     def create_plan(self, tenant_id: str, plan: Plan) -> None:
         try:
-            with (
-                _translate(f"plan {plan.plan_id} already exists"),
-                TransactWrite(connection=self.connection) as tx,
-            ):
+            with self.transaction(f"plan {plan.plan_id} already exists") as tx:
                 tx.save(head_to_item(tenant_id, plan), condition=SiyuItem.pk.does_not_exist())
                 tx.save(version_to_item(tenant_id, plan), condition=SiyuItem.pk.does_not_exist())
                 tx.save(name_claim(tenant_id, plan.name, plan.plan_id), condition=SiyuItem.pk.does_not_exist())
@@ -116,8 +89,8 @@ class PlanStoreMixin:
             raise
 
     def plan_name_owner(self, tenant_id: str, name: str) -> str | None:
-        raw = self._get_raw(k.tenant_pk(tenant_id), k.plan_name_sk(name_key(name)), consistent=True)
-        return str(raw["plan_id"]["S"]) if raw else None
+        claim = self.get(PlanNameItem, k.tenant_pk(tenant_id), k.plan_name_sk(name_key(name)), consistent=True)
+        return claim.plan_id if claim else None
 
     def _name_free(self, tenant_id: str, plan: Plan) -> None:
         """After a lost write: if the reason was the name, say so (the write itself was the race-free check)."""
@@ -128,10 +101,10 @@ class PlanStoreMixin:
     def get_plan(self, tenant_id: str, plan_id: str, version: int | None = None) -> Plan | None:
         head_key = (k.tenant_pk(tenant_id), k.plan_sk(plan_id))
         if version is None:
-            raw = self._get_raw(*head_key)
-            return head_from_raw(raw) if raw else None
+            head = self.get(PlanItem, *head_key)
+            return _plan(head, head, plan_id) if head else None
         version_key = (k.plan_pk(tenant_id, plan_id), k.plan_version_sk(version))
-        found = self._batch_get([head_key, version_key])  # one round trip for the status and the content
+        found = self.batch_get([head_key, version_key])  # one round trip for the status and the content
         if head_key not in found or version_key not in found:
             return None
         head = PlanItem.from_raw_data(found[head_key])
@@ -140,29 +113,24 @@ class PlanStoreMixin:
     def list_plans(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page:
         """Plans by id. A status filter reads what it skips; each round asks only for the items still missing, so
         the cursor always sits right after the last plan returned (a short page says so with its cursor)."""
-        pk = k.tenant_pk(tenant_id)
-        values = {":pk": {"S": pk}, ":p": {"S": k.PLAN_PREFIX}}
-        plans: list[Plan] = []
-        for _ in range(MAX_LIST_ROUNDS):
-            raws, cursor = self._query_page(
-                "pk = :pk AND begins_with(sk, :p)", values, ("pk", pk), cursor, limit - len(plans)
-            )
-            plans += [p for p in map(head_from_raw, raws) if status is None or p.status.value == status]
-            if len(plans) >= limit or cursor is None:
-                break
-        return Page(plans, cursor)
+        raws, nxt = self.query_page(
+            PlanItem,
+            k.tenant_pk(tenant_id),
+            PlanItem.sk.startswith(k.PLAN_PREFIX),
+            cursor=cursor,
+            limit=limit,
+            filter_condition=(PlanItem.status == status) if status is not None else None,
+            filtered_round=None,  # heads carry their content: read no more than the page still needs
+        )
+        return Page([head_from_raw(r) for r in raws], nxt)
 
     def list_plan_versions(self, tenant_id: str, plan_id: str) -> list[Plan]:
-        raw = self._get_raw(k.tenant_pk(tenant_id), k.plan_sk(plan_id))
-        if raw is None:
+        head = self.get(PlanItem, k.tenant_pk(tenant_id), k.plan_sk(plan_id))
+        if head is None:
             return []
-        head = PlanItem.from_raw_data(raw)
-        with _translate("plan versions could not be read"):
-            items = list(
-                PlanVersionItem.query(
-                    k.plan_pk(tenant_id, plan_id), PlanVersionItem.sk.startswith(k.PLAN_VERSION_PREFIX)
-                )
-            )
+        items, _ = self.query(
+            PlanVersionItem, k.plan_pk(tenant_id, plan_id), PlanVersionItem.sk.startswith(k.PLAN_VERSION_PREFIX)
+        )
         return [_plan(item, head, plan_id) for item in items]
 
     def save_plan(
@@ -172,11 +140,11 @@ class PlanStoreMixin:
         unchanged = PlanItem.rev == expected_rev
         rename = renamed_from is not None and name_key(renamed_from) != name_key(plan.name)
         try:
-            with _translate(f"plan {plan.plan_id} changed concurrently; reload and retry"):
+            with translate(f"plan {plan.plan_id} changed concurrently; reload and retry"):
                 if not write_version and not rename:
                     head.save(condition=unchanged)
                     return
-                with TransactWrite(connection=self.connection) as tx:
+                with self.transaction(f"plan {plan.plan_id} changed concurrently; reload and retry") as tx:
                     tx.save(head, condition=unchanged)
                     if write_version:
                         tx.save(

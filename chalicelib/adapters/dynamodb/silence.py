@@ -1,5 +1,5 @@
-"""Storage of silence timers: one item per (customer, plan) beside the enrollment, with a sparse, movable index entry
-at its due time — so the silence job reads only what is due, never the customers.
+"""Silence timers: one item per (customer, plan) beside the enrollment, with a sparse, movable index entry at its due
+time — so the silence job reads only what is due, never the customers.
 
 Keys (docs/data-model.md, "Silence timers"):
 - timer: ``T#<tid>#C#<cid>`` / ``SIL#<plan_id>`` (in the customer's partition: erasure deletes it), attributes
@@ -16,200 +16,116 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from datetime import timedelta
 
-from chalicelib.adapters.dynamodb.translate import translate as _translate
+from pynamodb.expressions.update import Action
+
+from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.base import DynamoBase
+from chalicelib.adapters.dynamodb.models import SilenceTimerItem, SiyuItem
+from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain.silence import SilenceTimer, from_key
-from chalicelib.errors import ConflictError
 
 TIMER_TTL_DAYS = 35
 _STATIC = ("customer_id", "plan_id", "enrollment_id", "version", "days", "then_plan_id")
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
+def _doc(t: SilenceTimer) -> str:
+    return json.dumps({n: v for n, v in asdict(t).items() if n in _STATIC}, ensure_ascii=False)
 
 
-def timer_pk(tid: str, cid: str) -> str:
-    return f"T#{tid}#C#{cid}"
+def _key(tenant_id: str, t: SilenceTimer) -> SilenceTimerItem:
+    return SilenceTimerItem(pk=k.customer_pk(tenant_id, t.customer_id), sk=k.silence_sk(t.plan_id))
 
 
-def timer_sk(plan_id: str) -> str:
-    return f"SIL#{plan_id}"
+def _placed(tenant_id: str, t: SilenceTimer, due: str) -> list[Action]:
+    """The actions that put the timer at ``due``: its index entry and its TTL follow."""
+    return [
+        SilenceTimerItem.due.set(due),
+        SilenceTimerItem.gsi1pk.set(k.silence_gsi_pk(tenant_id, due)),
+        SilenceTimerItem.gsi1sk.set(k.silence_gsi_sk(due, t.customer_id, t.plan_id)),
+        SilenceTimerItem.expires_at.set(from_key(due) + timedelta(days=TIMER_TTL_DAYS)),
+    ]
 
 
-def silence_partition(tid: str, due: str) -> str:
-    """The gsi1 partition of a due time: one per tenant and UTC date (``due`` is a UTC key)."""
-    return f"T#{tid}#SIL#{due[:10]}"
+def _timer(item: SilenceTimerItem) -> SilenceTimer:
+    return SilenceTimer(**json.loads(item.doc or "{}"), due=item.due, claimed_at=item.claimed_at)
 
 
-def _index(tid: str, t: SilenceTimer, due: str) -> dict[str, Any]:
-    return {
-        ":g": _s(silence_partition(tid, due)),
-        ":gs": _s(f"{due}#{t.customer_id}#{t.plan_id}"),
-        ":x": {"N": str(int(from_key(due).timestamp()) + TIMER_TTL_DAYS * 86400)},
-    }
-
-
-class SilenceStoreMixin:
-    """Silence-timer repository methods of DynamoStore (uses ``self.client`` and ``self.table``)."""
-
-    client: Any
-    table: str
-
-    def _lc(self, op: str, **kwargs: Any) -> Any:
-        with _translate():
-            return getattr(self.client, op)(TableName=self.table, **kwargs)
-
-    def _lc_if(self, op: str, **kwargs: Any) -> Any:
-        """The call's response, or None when its condition failed (someone else got there first)."""
-        try:
-            return self._lc(op, **kwargs)
-        except ConflictError:
-            return None
-
-    @staticmethod
-    def _timer(item: dict[str, Any]) -> SilenceTimer:
-        data = json.loads(item["doc"]["S"])
-        claimed = item.get("claimed_at", {}).get("S")
-        return SilenceTimer(**data, due=item["due"]["S"], claimed_at=claimed)
-
+class SilenceRepository(DynamoBase):
     def put_silence_timer(self, tenant_id: str, timer: SilenceTimer) -> bool:
         """Start the timer of an enrollment; it replaces the timer of an earlier run of the same plan. False if
         this enrollment's timer exists already (a repeat must not reset a timer activity has moved)."""
-        values = _index(tenant_id, timer, timer.due)
-        item = {
-            "pk": _s(timer_pk(tenant_id, timer.customer_id)),
-            "sk": _s(timer_sk(timer.plan_id)),
-            "kind": _s("silence_timer"),
-            "eid": _s(timer.enrollment_id),
-            "due": _s(timer.due),
-            "doc": _s(json.dumps({k: v for k, v in asdict(timer).items() if k in _STATIC}, ensure_ascii=False)),
-            "gsi1pk": values[":g"],
-            "gsi1sk": values[":gs"],
-            "expires_at": values[":x"],
-        }
-        return (
-            self._lc_if(
-                "put_item",
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR eid <> :eid",
-                ExpressionAttributeValues={":eid": _s(timer.enrollment_id)},
-            )
-            is not None
+        item = SilenceTimerItem(
+            pk=k.customer_pk(tenant_id, timer.customer_id),
+            sk=k.silence_sk(timer.plan_id),
+            eid=timer.enrollment_id,
+            due=timer.due,
+            doc=_doc(timer),
+            gsi1pk=k.silence_gsi_pk(tenant_id, timer.due),
+            gsi1sk=k.silence_gsi_sk(timer.due, timer.customer_id, timer.plan_id),
+            expires_at=from_key(timer.due) + timedelta(days=TIMER_TTL_DAYS),
         )
+        cond = SiyuItem.pk.does_not_exist() | (SilenceTimerItem.eid != timer.enrollment_id)
+        return self.conditional(lambda: item.save(condition=cond))
 
     def silence_timers_of(self, tenant_id: str, customer_id: str) -> list[SilenceTimer]:
         """The customer's timers (one per plan it was enrolled in with a silence rule), strongly consistent."""
-        resp = self._lc(
-            "query",
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-            ExpressionAttributeValues={":pk": _s(timer_pk(tenant_id, customer_id)), ":p": _s("SIL#")},
-            ConsistentRead=True,
-        )
-        return [self._timer(i) for i in resp.get("Items", [])]
+        prefix = SilenceTimerItem.sk.startswith(k.SILENCE_PREFIX)
+        items, _ = self.query(SilenceTimerItem, k.customer_pk(tenant_id, customer_id), prefix, consistent=True)
+        return [_timer(i) for i in items]
 
     def move_silence_timer(self, tenant_id: str, timer: SilenceTimer, due: str) -> bool:
         """Push the timer's due time (and its index entry) forward to ``due``; False if it is not that enrollment's
         any more, is already at or past ``due``, or the silence job holds it."""
-        return (
-            self._lc_if(
-                "update_item",
-                Key={"pk": _s(timer_pk(tenant_id, timer.customer_id)), "sk": _s(timer_sk(timer.plan_id))},
-                UpdateExpression="SET #due = :due, gsi1pk = :g, gsi1sk = :gs, expires_at = :x",
-                ConditionExpression="eid = :eid AND #due < :due AND attribute_not_exists(#claim)",
-                ExpressionAttributeNames={"#due": "due", "#claim": "claim"},
-                ExpressionAttributeValues={
-                    ":due": _s(due),
-                    ":eid": _s(timer.enrollment_id),
-                    **_index(tenant_id, timer, due),
-                },
-            )
-            is not None
+        cond = (
+            (SilenceTimerItem.eid == timer.enrollment_id)
+            & (SilenceTimerItem.due < due)
+            & SilenceTimerItem.claim.does_not_exist()
         )
+        item = _key(tenant_id, timer)
+        return self.conditional(lambda: item.update(actions=_placed(tenant_id, timer, due), condition=cond))
 
     def due_silence_timers(self, tenant_id: str, *, day: str, until: str) -> list[SilenceTimer]:
         """Timers in the UTC ``day``'s index partition ("YYYY-MM-DD") due at or before ``until`` (a UTC key). The
         index is eventually consistent: a claim re-checks the due time."""
-        kwargs: dict[str, Any] = {
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :g AND gsi1sk <= :u",
-            "ExpressionAttributeValues": {":g": _s(f"T#{tenant_id}#SIL#{day}"), ":u": _s(until + "#~")},
-        }
-        out: list[SilenceTimer] = []
-        while True:
-            resp = self._lc("query", **kwargs)
-            out += [self._timer(i) for i in resp.get("Items", [])]
-            if not resp.get("LastEvaluatedKey"):
-                return out
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        with translate():
+            items = SilenceTimerItem.gsi1.query(
+                k.silence_gsi_pk(tenant_id, day), SiyuItem.gsi1sk <= k.silence_gsi_upto(until)
+            )
+            return [_timer(i) for i in items if isinstance(i, SilenceTimerItem)]
 
     def claim_silence_timer(
         self, tenant_id: str, timer: SilenceTimer, *, token: str, now: str, lease_until: str
     ) -> SilenceTimer | None:
         """Take the timer for ``token`` until ``lease_until`` if it is still this enrollment's, still due when it
         was read, and nobody holds a live lease. Returns the claimed timer (``claimed_at``: the first claim)."""
-        resp = self._lc_if(
-            "update_item",
-            Key={"pk": _s(timer_pk(tenant_id, timer.customer_id)), "sk": _s(timer_sk(timer.plan_id))},
-            UpdateExpression="SET #claim = :c, lease = :l, claimed_at = if_not_exists(claimed_at, :now)",
-            ConditionExpression="eid = :eid AND #due = :due AND (attribute_not_exists(lease) OR lease < :now)",
-            ExpressionAttributeNames={"#claim": "claim", "#due": "due"},
-            ExpressionAttributeValues={
-                ":c": _s(token),
-                ":l": _s(lease_until),
-                ":now": _s(now),
-                ":eid": _s(timer.enrollment_id),
-                ":due": _s(timer.due),
-            },
-            ReturnValues="ALL_NEW",
+        item = _key(tenant_id, timer)
+        actions: list[Action] = [
+            SilenceTimerItem.claim.set(token),
+            SilenceTimerItem.lease.set(lease_until),
+            SilenceTimerItem.claimed_at.set(SilenceTimerItem.claimed_at | now),
+        ]
+        cond = (
+            (SilenceTimerItem.eid == timer.enrollment_id)
+            & (SilenceTimerItem.due == timer.due)
+            & (SilenceTimerItem.lease.does_not_exist() | (SilenceTimerItem.lease < now))
         )
-        return self._timer(resp["Attributes"]) if resp is not None else None
+        # ``update`` reads the new item back (ALL_NEW) into ``item``.
+        return _timer(item) if self.conditional(lambda: item.update(actions=actions, condition=cond)) else None
 
     def delete_silence_timer(self, tenant_id: str, timer: SilenceTimer, *, token: str) -> bool:
         """Remove a timer the caller holds (False if its claim was lost or it was replaced)."""
-        return (
-            self._lc_if(
-                "delete_item",
-                Key={"pk": _s(timer_pk(tenant_id, timer.customer_id)), "sk": _s(timer_sk(timer.plan_id))},
-                ConditionExpression="#claim = :c",
-                ExpressionAttributeNames={"#claim": "claim"},
-                ExpressionAttributeValues={":c": _s(token)},
-            )
-            is not None
-        )
+        item = _key(tenant_id, timer)
+        return self.conditional(lambda: item.delete(condition=SilenceTimerItem.claim == token))
 
     def repin_silence_timer(self, tenant_id: str, timer: SilenceTimer, to: SilenceTimer | None) -> bool:
         """A migration moved the timer's enrollment to another plan version: take that version's rule (``to``:
         days, hand-off plan, due), or remove the timer when the version has none (``to`` None). Only while it is
         still that enrollment's timer and the silence job does not hold it."""
-        key = {"pk": _s(timer_pk(tenant_id, timer.customer_id)), "sk": _s(timer_sk(timer.plan_id))}
-        cond = "eid = :eid AND attribute_not_exists(#claim)"
+        item = _key(tenant_id, timer)
+        cond = (SilenceTimerItem.eid == timer.enrollment_id) & SilenceTimerItem.claim.does_not_exist()
         if to is None:
-            return (
-                self._lc_if(
-                    "delete_item",
-                    Key=key,
-                    ConditionExpression=cond,
-                    ExpressionAttributeNames={"#claim": "claim"},
-                    ExpressionAttributeValues={":eid": _s(timer.enrollment_id)},
-                )
-                is not None
-            )
-        doc = json.dumps({k: v for k, v in asdict(to).items() if k in _STATIC}, ensure_ascii=False)
-        return (
-            self._lc_if(
-                "update_item",
-                Key=key,
-                UpdateExpression="SET #due = :due, doc = :doc, gsi1pk = :g, gsi1sk = :gs, expires_at = :x",
-                ConditionExpression=cond,
-                ExpressionAttributeNames={"#due": "due", "#claim": "claim"},
-                ExpressionAttributeValues={
-                    ":due": _s(to.due),
-                    ":doc": _s(doc),
-                    ":eid": _s(timer.enrollment_id),
-                    **_index(tenant_id, to, to.due),
-                },
-            )
-            is not None
-        )
+            return self.conditional(lambda: item.delete(condition=cond))
+        actions = [*_placed(tenant_id, to, to.due), SilenceTimerItem.doc.set(_doc(to))]
+        return self.conditional(lambda: item.update(actions=actions, condition=cond))

@@ -1,4 +1,4 @@
-"""Storage of tenants and their API tokens. Mixed into DynamoStore; see docs/data-model.md.
+"""Tenants and their API tokens; see docs/data-model.md.
 
 Keys: a tenant is ``T#<tid>`` / ``TENANT`` (listed through gsi1 ``TENANTS``), a token ``T#<tid>`` / ``TOKEN#<sha256>``.
 A token's last use is a top-level number ``last_used`` (unix seconds), so recording it is a conditional update
@@ -7,68 +7,48 @@ that a busy token's concurrent requests cannot repeat within the resolution (dom
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
+from chalicelib.adapters.dynamodb.base import DynamoBase
 from chalicelib.adapters.dynamodb.models import SiyuItem, TenantItem, TokenItem
-from chalicelib.adapters.dynamodb.translate import translate as _translate
+from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain.tenants import Tenant, TokenRecord
-from chalicelib.errors import ConflictError
 from chalicelib.ports import Page
 
 
-class _Host(Protocol):
-    """What the mixin uses of DynamoStore."""
-
-    def _get_raw(self, pk: str, sk: str, *, consistent: bool = False) -> dict[str, Any] | None: ...
-    def _query_prefix(self, pk: str, prefix: str) -> list[SiyuItem]: ...
-    def _query_page(
-        self,
-        key_condition: str,
-        values: dict[str, Any],
-        partition: tuple[str, str],
-        cursor: str | None,
-        limit: int,
-        *,
-        index: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
-
-
-class TenantStoreMixin:
+class TenantRepository(DynamoBase):
     def create_tenant(self, tenant: Tenant) -> None:
-        with _translate(f"tenant {tenant.tenant_id} already exists"):
+        with translate(f"tenant {tenant.tenant_id} already exists"):
             m.tenant_to_item(tenant).save(condition=SiyuItem.pk.does_not_exist())
 
-    def get_tenant(self: _Host, tenant_id: str, *, consistent: bool = False) -> Tenant | None:
+    def get_tenant(self, tenant_id: str, *, consistent: bool = False) -> Tenant | None:
         """``consistent`` when a write a moment ago must show (a re-read after a rotated secret)."""
-        raw = self._get_raw(k.tenant_pk(tenant_id), k.TENANT_SK, consistent=consistent)
-        return m.tenant_from_item(TenantItem.from_raw_data(raw)) if raw else None
+        item = self.get(TenantItem, k.tenant_pk(tenant_id), k.TENANT_SK, consistent=consistent)
+        return m.tenant_from_item(item) if item else None
 
     def put_tenant(self, tenant: Tenant) -> None:
-        with _translate(f"tenant {tenant.tenant_id} does not exist"):
+        with translate(f"tenant {tenant.tenant_id} does not exist"):
             m.tenant_to_item(tenant).save(condition=SiyuItem.pk.exists())
 
-    def list_tenants(self: _Host, *, cursor: str | None, limit: int) -> Page:
-        raws, nxt = self._query_page(
-            "gsi1pk = :g", {":g": {"S": k.TENANTS_GSI_PK}}, ("gsi1pk", k.TENANTS_GSI_PK), cursor, limit, index="gsi1"
-        )
+    def list_tenants(self, *, cursor: str | None, limit: int) -> Page:
+        raws, nxt = self.query_page(TenantItem, k.TENANTS_GSI_PK, cursor=cursor, limit=limit, index=True)
         return Page([m.tenant_from_item(TenantItem.from_raw_data(r)) for r in raws], nxt)
 
     def put_token(self, record: TokenRecord) -> None:
-        with _translate():
+        with translate():
             m.token_to_item(record).save()
 
-    def get_token(self: _Host, tenant_id: str, token_hash: str) -> TokenRecord | None:
+    def get_token(self, tenant_id: str, token_hash: str) -> TokenRecord | None:
         """Strongly consistent (1 RCU, not 0.5): a token revoked a moment ago must answer 401 at once."""
-        raw = self._get_raw(k.tenant_pk(tenant_id), k.token_sk(token_hash), consistent=True)
-        return m.token_from_item(TokenItem.from_raw_data(raw)) if raw else None
+        item = self.get(TokenItem, k.tenant_pk(tenant_id), k.token_sk(token_hash), consistent=True)
+        return m.token_from_item(item) if item else None
 
-    def list_tokens(self: _Host, tenant_id: str) -> list[TokenRecord]:
-        return [m.token_from_item(i) for i in self._query_prefix(k.tenant_pk(tenant_id), k.TOKEN_PREFIX)]
+    def list_tokens(self, tenant_id: str) -> list[TokenRecord]:
+        items, _ = self.query(TokenItem, k.tenant_pk(tenant_id), TokenItem.sk.startswith(k.TOKEN_PREFIX))
+        return [m.token_from_item(i) for i in items]
 
     def delete_token(self, tenant_id: str, token_hash: str) -> None:
-        with _translate():
+        with translate():
             TokenItem(pk=k.tenant_pk(tenant_id), sk=k.token_sk(token_hash)).delete()
 
     def record_token_use(self, tenant_id: str, token_hash: str, *, at: int, if_before: int) -> bool:
@@ -76,9 +56,4 @@ class TenantStoreMixin:
         gone: a revoked token is never re-created). True if this call wrote it; concurrent callers write once."""
         item = TokenItem(pk=k.tenant_pk(tenant_id), sk=k.token_sk(token_hash))
         condition = SiyuItem.pk.exists() & (TokenItem.last_used.does_not_exist() | (TokenItem.last_used < if_before))
-        try:
-            with _translate():
-                item.update(actions=[TokenItem.last_used.set(at)], condition=condition)
-        except ConflictError:
-            return False
-        return True
+        return self.conditional(lambda: item.update(actions=[TokenItem.last_used.set(at)], condition=condition))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 
 from chalicelib.errors import ConflictError, UpstreamError
 
@@ -32,6 +32,8 @@ class translate:
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None or not isinstance(exc, PynamoDBException | ClientError | BotoCoreError):
+            return
+        if isinstance(exc, DoesNotExist):  # an answer ("no such item"), not a failure: the caller handles it
             return
         if is_condition_failure(exc):
             raise ConflictError(self.conflict) from exc
