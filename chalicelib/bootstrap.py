@@ -36,6 +36,8 @@ class Services:
     bulk: Any = None
     task_sync: Any = None
     lifecycle: Any = None
+    staff_tasks: Any = None
+    simulation: Any = None
 
 
 _built: dict[Settings, Services] = {}
@@ -67,7 +69,9 @@ def build(
     from chalicelib.services.migration import PlanMigration
     from chalicelib.services.plans import PlanService
     from chalicelib.services.sop import SopEngine
+    from chalicelib.services.sop.simulation import Simulator
     from chalicelib.services.staff import StaffService
+    from chalicelib.services.staff_tasks import StaffTaskService
     from chalicelib.services.tags import TagService
     from chalicelib.services.task_sync import TaskSyncService
     from chalicelib.services.tenants import TenantService
@@ -76,6 +80,7 @@ def build(
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
     plans = PlanService(store, clock, ids)
     sop = SopEngine(store, plans, scheduler, wecom, clock, ids) if scheduler is not None else None
+    staff_tasks = StaffTaskService(store, clock)
     intake = IntakeService(store, wecom, clock, enroller=sop, triggers=for_engine(sop) if sop is not None else None)
     return Services(
         settings=settings,
@@ -96,11 +101,15 @@ def build(
         plans=plans,
         # The SOP engine hears business events (exits, silence resets) and takes follow-up tasks.
         events=EventService(
-            store, clock, signals or sop or NoSignals(), tasks or sop or NoTasks(), tenants=tenant_cache
+            store, clock, signals or sop or NoSignals(), tasks or staff_tasks or NoTasks(), tenants=tenant_cache
         ),
         sop=sop,
-        migration=PlanMigration(sop) if sop is not None else None,
-        bulk=BulkEnrollment(sop, store) if sop is not None else None,
+        migration=PlanMigration(store, plans, sop.kernel, sop.lifecycle, clock) if sop is not None else None,
+        bulk=(
+            BulkEnrollment(store, store, plans, sop.enrollments, sop.kernel, clock, ids) if sop is not None else None
+        ),
+        staff_tasks=staff_tasks,
+        simulation=Simulator(plans),
         task_sync=TaskSyncService(store, wecom, clock),
         lifecycle=for_engine(sop) if sop is not None else None,
     )

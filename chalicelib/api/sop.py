@@ -31,7 +31,7 @@ def enroll(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     """201 with the enrollment, or 409 naming the one reason it was refused (404: no such plan or customer)."""
     svc = services()
     tenant = svc.tenants.get(tenant_id)
-    enrollment = enrollments.enroll_or_refuse(svc.sop, tenant, ctx.body["customer_id"], plan_id)
+    enrollment = svc.sop.enrollments.enroll_or_refuse(tenant, ctx.body["customer_id"], plan_id)
     return {"enrolled": True, **asdict(enrollment)}
 
 
@@ -98,7 +98,7 @@ def customer_enrollments(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str
 )
 def simulate(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.sop.simulate(svc.tenants.get(tenant_id), plan_id, ctx.body)
+    return svc.simulation.simulate(svc.tenants.get(tenant_id), plan_id, ctx.body)
 
 
 @route(

@@ -94,7 +94,7 @@ class FakeTimelineStoreMixin:
 
     def _quota_entry(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> None:
         months = self._months().setdefault((tenant_id, customer_id), {})
-        record = tl.sent_record(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, last=last)
+        record = tl.sent_record(touch.bucket_id, touch.occurrence_key, touch.due_at, last=last)
         months.setdefault(tl.month_sk(month, tl.QUOTA_TAG), []).append(tl.sent_entry(record))
 
     def touch_tasks(self, tenant_id: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -123,7 +123,7 @@ class FakeTimelineStoreMixin:
         with self.lock:
             touches = self._sop()["touches"]
             gone = [key for key in touches if key[0] == tenant_id and key[1] in bucket_ids]
-            gone = [key for key in gone if key[2].startswith(customer_id + "#")]
+            gone = [key for key in gone if key[2].startswith(f"customer#{customer_id}#")]
             tasks = {touches[key].task_id for key in gone if touches[key].task_id}
             for key in gone:
                 del touches[key]

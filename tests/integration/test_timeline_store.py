@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import Fact, StaffDayDelta
-from chalicelib.domain.sop import Enrollment, StaffTask, Touch
+from chalicelib.domain.sop import Enrollment, StaffTask, Subject, Touch
 from chalicelib.domain.timeline import Entry
 from chalicelib.ports import IntakeKeys
 from tests.integration.test_store_contract import customer
@@ -22,11 +22,11 @@ def _seed(store: Any, cid: str = "c1") -> None:
 
 
 def _touch(cid: str = "c1", occurrence: int = 0) -> Touch:
-    return Touch(BUCKET, cid, "en_1", "s1", occurrence, AT)
+    return Touch(BUCKET, Subject.customer(cid), "en_1", "s1", occurrence, AT)
 
 
 def _enrollment(cid: str = "c1") -> Enrollment:
-    return Enrollment(cid, "pl_a", 1, "en_1", AT, source="channel")
+    return Enrollment(Subject.customer(cid), "pl_a", 1, "en_1", AT, source="channel")
 
 
 def _quota(store: Any, touch: Touch | None, *, cap: int = 4, last: bool = False) -> str | None:
@@ -90,7 +90,7 @@ def test_enrollments_exits_and_skips_are_entries_and_completion_is_not(store: An
 
 
 def _task(task_id: str, ids: tuple[str, ...], kind: str = "mass") -> StaffTask:
-    return StaffTask(task_id, "zhang", kind, "created", AT, AT, customer_ids=ids)
+    return StaffTask(task_id, "zhang", kind, "created", AT, AT, recipients=ids)
 
 
 def test_touch_tasks_task_heads_and_the_erasure_walk(store: Any) -> None:

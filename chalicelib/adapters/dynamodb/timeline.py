@@ -58,12 +58,12 @@ def item_entries(raw: dict[str, Any]) -> tuple[Entry, ...]:
 
 def append_sent(touch: Touch, *, last: bool) -> tuple[str, dict[str, Any]]:
     """The UpdateExpression part and values that append a sent touch to the quota item's ``tl`` list."""
-    record = tl.sent_record(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, last=last)
+    record = tl.sent_record(touch.bucket_id, touch.occurrence_key, touch.due_at, last=last)
     return "tl = list_append(if_not_exists(tl, :tl0), :tl1)", {":tl0": {"L": []}, ":tl1": {"L": [_s(record)]}}
 
 
 def touch_entry(touch: Touch, outcome: str, reason: str | None = None, *, last: bool = False) -> Entry:
-    return tl.touch_entry(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, outcome, reason, last=last)
+    return tl.touch_entry(touch.bucket_id, touch.occurrence_key, touch.due_at, outcome, reason, last=last)
 
 
 class TimelineStoreMixin(TaskErasureMixin):
@@ -286,7 +286,7 @@ class TimelineStoreMixin(TaskErasureMixin):
                 "KeyConditionExpression": "pk = :pk AND begins_with(sk, :c)",
                 "ExpressionAttributeValues": {
                     ":pk": _s(k.bucket_pk(tenant_id, bucket_id)),
-                    ":c": _s(customer_id + "#"),
+                    ":c": _s(k.touch_sk_prefix("customer", customer_id)),
                 },
                 "ConsistentRead": True,
             }

@@ -41,6 +41,7 @@ MAX_CONTACT_WAY_USERS = 100  # 41041: 「联系我」使用人数超过限制 (9
 MAX_TEXT_BYTES = 4000  # welcome and mass-message text (92599, 92135)
 MAX_ATTACHMENTS = 9  # (92599, 92135)
 MAX_TEMPLATE_RECIPIENTS = 10_000  # add_msg_template external_userid[] (92135)
+MAX_TEMPLATE_CHATS = 2_000  # add_msg_template chat_id_list[] with chat_type "group" (92135)
 MAX_TAG_NAME_CHARS = 30  # corp tag and group names (92117)
 PAGE_LIMIT = 1000  # get_groupmsg_task / get_groupmsg_send_result (93338)
 
@@ -274,20 +275,37 @@ class WeComClient:
     # --- mass messages (企业群发) --------------------------------------------------------------------------------
 
     def add_msg_template(
-        self, creds: WeComCredentials, *, sender: str, external_userids: list[str], message: Message
+        self,
+        creds: WeComCredentials,
+        *,
+        sender: str,
+        message: Message,
+        chat_type: str = "single",
+        external_userids: list[str] | None = None,
+        chat_ids: list[str] | None = None,
     ) -> MsgTemplateResult:
-        """Create a staff task (sent only once ``sender`` confirms it); fail_list holds unreachable customers."""
+        """Create a staff task (sent only once ``sender`` confirms it) to customers (``chat_type`` "single") or to
+        group chats ("group"); fail_list holds the unreachable ones."""
         _require(sender, "sender")
-        if not external_userids:
-            raise errors.InvalidError("add_msg_template needs at least one external_userid")
-        if len(external_userids) > MAX_TEMPLATE_RECIPIENTS:
-            raise errors.InvalidError(f"add_msg_template takes at most {MAX_TEMPLATE_RECIPIENTS} external_userids")
-        body: dict[str, Any] = {
-            "chat_type": "single",
-            "external_userid": list(external_userids),
-            "sender": sender,
-            **_message_body(message),
-        }
+        body: dict[str, Any] = {"chat_type": chat_type, "sender": sender, **_message_body(message)}
+        if chat_type == "single":
+            if chat_ids:
+                raise errors.InvalidError("add_msg_template to customers takes no chat_ids")
+            if not external_userids:
+                raise errors.InvalidError("add_msg_template needs at least one external_userid")
+            if len(external_userids) > MAX_TEMPLATE_RECIPIENTS:
+                raise errors.InvalidError(f"add_msg_template takes at most {MAX_TEMPLATE_RECIPIENTS} external_userids")
+            body["external_userid"] = list(external_userids)
+        elif chat_type == "group":
+            if external_userids:
+                raise errors.InvalidError("add_msg_template to group chats takes no external_userids")
+            if not chat_ids:
+                raise errors.InvalidError("add_msg_template needs at least one chat_id")
+            if len(chat_ids) > MAX_TEMPLATE_CHATS:
+                raise errors.InvalidError(f"add_msg_template takes at most {MAX_TEMPLATE_CHATS} chat_ids")
+            body["chat_id_list"] = list(chat_ids)
+        else:
+            raise errors.InvalidError("chat_type must be single or group")
         data = self._call(creds, "externalcontact/add_msg_template", body)
         return MsgTemplateResult(
             msgid=_required_str(data, "msgid", "add_msg_template"),
