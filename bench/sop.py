@@ -523,7 +523,7 @@ def _scheduled_payload(stack: Any, tenant_id: str, plan: Any, step_id: str, minu
 def _item_sizes(stack: Any, customer_id: str, plan_id: str, bucket_id: str, touch_key: str) -> dict[str, int]:
     """Sizes of typical items as DynamoDB bills them, read with a separate (unmetered) client after the runs."""
     from bench.meter import item_size
-    from chalicelib.adapters.dynamodb.sop import bucket_pk, customer_pk
+    from chalicelib.adapters.dynamodb.keys import bucket_pk, customer_pk
     from devstack.provision import local_client
 
     client = local_client("dynamodb", stack.endpoint)
