@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.instants import iso_local
-from chalicelib.domain.sop import StaffTask, Subject
+from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.timeline import Entry, TimelineItem
 from chalicelib.errors import InvalidError
 
@@ -110,12 +110,10 @@ class TimelineService:
     def _render(self, tenant_id: str, customer_id: str, entries: list[Entry], zone: ZoneInfo) -> list[dict[str, Any]]:
         """Public entries, each staff task with its current status (sent touches and positive replies)."""
 
-        subject = Subject.customer(customer_id)
-
         def touch_ref(e: Entry) -> tuple[str, str] | None:
             if e.type != "touch" or e.detail.get("outcome") != "sent":
                 return None
-            return e.detail["bucket"], f"{subject.key}#{e.detail['touch']}"  # the touch's key in its bucket
+            return e.detail["bucket"], f"{customer_id}#{e.detail['touch']}"
 
         refs = [r for r in map(touch_ref, entries) if r is not None]
         by_touch = self.repo.touch_tasks(tenant_id, refs) if refs else {}

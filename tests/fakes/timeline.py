@@ -99,10 +99,10 @@ class FakeTimelineStoreMixin:
 
     def touch_tasks(self, tenant_id: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         out = {}
-        for bucket_id, key in refs:
-            touch = self._sop()["touches"].get((tenant_id, bucket_id, key))
+        for bucket_id, ref in refs:  # ref: <customer_id>#<enrollment>#<step>#<occurrence>
+            touch = self._sop()["touches"].get((tenant_id, bucket_id, f"customer#{ref}"))
             if touch is not None and touch.task_id:
-                out[(bucket_id, key)] = touch.task_id
+                out[(bucket_id, ref)] = touch.task_id
         return out
 
     def task_heads(self, tenant_id: str, task_ids: list[str]) -> dict[str, StaffTask]:

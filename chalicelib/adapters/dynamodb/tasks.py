@@ -24,8 +24,12 @@ TASK_TTL_DAYS = 180
 def task_of(item: dict[str, Any], recipients: dict[str, Any] | None) -> StaffTask:
     """A task from its head and its recipients item."""
     data = json.loads(item["doc"]["S"])
-    ids = recipients["ids"]["S"] if recipients is not None else ""
-    data["recipients"] = tuple(ids.split(",")) if ids else ()
+    legacy = tuple(data.pop("customer_ids", ()))  # written before recipients had their own item
+    if recipients is not None:
+        ids = recipients["ids"]["S"]
+        data["recipients"] = tuple(ids.split(",")) if ids else ()
+    else:
+        data["recipients"] = legacy
     return StaffTask(**data)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.enrollments import roster_keys
 from chalicelib.adapters.dynamodb.task_erasure import TaskErasureMixin
+from chalicelib.adapters.dynamodb.tasks import task_of
 from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import Alias, Fact
@@ -139,20 +140,21 @@ class TimelineStoreMixin(TaskErasureMixin):
         self.put_entry(tenant_id, e.customer_id, suffix + e.enrollment_id, entry)
 
     def touch_tasks(self, tenant_id: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """The task id of each (bucket_id, touch key) that has one: one BatchGetItem for a page's touches."""
-        keys = [(k.bucket_pk(tenant_id, b), key) for b, key in refs]
-        found = self._batch_get(keys)
+        """The task id of each (bucket_id, ``<customer_id>#<enrollment>#<step>#<occurrence>``) that has one: one
+        BatchGetItem for a page's touches (their sort keys are the customer subject's, keys.touch_sk)."""
+        by_key = {(k.bucket_pk(tenant_id, b), k.touch_sk("customer", *ref.split("#", 1))): (b, ref) for b, ref in refs}
+        found = self._batch_get(list(by_key))
         out: dict[tuple[str, str], str] = {}
-        for (pk, sk), raw in found.items():
+        for key, raw in found.items():
             task_id = json.loads(raw.get("doc", {}).get("S", "{}")).get("task_id")
             if task_id:
-                out[(pk.split("#BKT#", 1)[1], sk)] = task_id
+                out[by_key[key]] = task_id
         return out
 
     def task_heads(self, tenant_id: str, task_ids: list[str]) -> dict[str, StaffTask]:
         """Task heads without their recipients: one BatchGetItem."""
         found = self._batch_get([(k.task_pk(tenant_id, t), "TASK") for t in dict.fromkeys(task_ids)])
-        heads = (StaffTask(**json.loads(raw["doc"]["S"])) for raw in found.values())
+        heads = (task_of(raw, None) for raw in found.values())
         return {t.task_id: t for t in heads}
 
     def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]:
