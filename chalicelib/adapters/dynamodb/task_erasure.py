@@ -1,5 +1,5 @@
 """Erasure's part in staff tasks: the customer's id out of a task's recipients and their outcome out of its synced
-outcomes, together. Mixed into DynamoStore through TimelineStoreMixin; keys as in adapters/dynamodb/sop.py (a task's
+outcomes, together. Mixed into DynamoStore through TimelineStoreMixin; keys as in adapters/dynamodb/tasks.py (a task's
 head ``TASK`` holds ``outcomes``, one character per recipient by position; ``RCPT`` beside it holds the ids)."""
 
 from __future__ import annotations
