@@ -14,7 +14,7 @@ from chalicelib.domain.sop import ACTIVE, COMPLETED, MAX_CHATS_PER_TASK, SENT, S
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import MsgTemplateResult, WeComPort
 from chalicelib.services.sop import SopKernel
-from chalicelib.services.sop.policy import SEND, SKIP, FireContext, SubjectPage, SubjectPolicy, Verdict
+from chalicelib.services.sop.policy import DROP, SEND, SKIP, FireContext, SubjectPage, SubjectPolicy, Verdict
 from chalicelib.services.sop.rules import creds_of
 from tests.fakes import FakeScheduler, FixedClock, SeqIds
 from tests.fakes.store import FakeStore
@@ -23,6 +23,7 @@ from tests.unit.test_sop_engine import Plans, plan, step
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 ROOM = "room"
+MONTHLY = 2  # a room takes at most two touches (a made-up quota)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RoomPolicy:
         self.store = store
         self.wecom = wecom
         self.gate: threading.Barrier | None = None  # concurrent fires wait here, each with its touches read
+        self.sent: dict[str, int] = {}  # a room's quota: at most MONTHLY touches
 
     def load(self, tenant_id: str, plan_id: str, subjects: list[Subject]) -> SubjectPage[Room]:
         if self.gate is not None:
@@ -56,7 +58,14 @@ class RoomPolicy:
             return Verdict(SKIP, "room_gone")
         if enrollment is None or enrollment.status != ACTIVE or enrollment.enrollment_id != touch.enrollment_id:
             return Verdict(SKIP, "enrollment_ended")
-        return Verdict(SEND)
+        refused = self.take_quota(ctx, touch, room)
+        return Verdict(SEND) if refused is None else Verdict(DROP, refused)
+
+    def take_quota(self, ctx: FireContext, touch: Touch, room: Room) -> str | None:
+        if self.sent.get(room.room_id, 0) >= MONTHLY:
+            return "room_quota"
+        self.sent[room.room_id] = self.sent.get(room.room_id, 0) + 1
+        return None
 
     def executor(self, step: Step, room: Room) -> str:
         return room.owner
@@ -143,6 +152,23 @@ def test_the_next_step_and_completion_follow_and_a_gone_subject_is_skipped() -> 
     done = env.store.subject_enrollments_in("rooms", [Subject(ROOM, "r1"), Subject(ROOM, "r2")], "pl_room")
     assert {s.id: e.status for s, e in done.items()} == {"r1": COMPLETED, "r2": ACTIVE}
     assert {t.state for t in env.store.touches_in("rooms", second, state=None)} == {SENT, SKIPPED}
+
+
+def test_the_policy_s_quota_drops_a_touch_and_the_enrollment_still_completes() -> None:
+    env = Env()
+    steps = [step("s1", after_minutes=30), step("s2", after_minutes=60), step("s3", after_minutes=90)]
+    env.plan = env.plans.add(plan(steps, plan_id="pl_room"))
+    kernel = env.kernel()
+    env.enroll(kernel, Room("r1", "wrchat1", "zhang"))
+    reports = []
+    for step_id in ("s1", "s2", "s3"):
+        env.clock.advance(minutes=30)
+        [bucket] = [b for b in env.bucket_ids() if f".{step_id}." in b]
+        reports.append(kernel.fire("rooms", bucket))
+    assert [(r.sent, r.dropped, r.reasons) for r in reports] == [(1, 0, None), (1, 0, None), (0, 1, {"room_quota": 1})]
+    assert len(env.wecom.calls) == 2
+    [done] = env.store.subject_enrollments("rooms", Subject(ROOM, "r1"))
+    assert done.status == COMPLETED
 
 
 def test_concurrent_fires_of_one_bucket_hand_each_subject_to_one_task() -> None:

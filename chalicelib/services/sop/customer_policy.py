@@ -102,7 +102,7 @@ class CustomerPolicy:
         if day_cap is not None and self._outranked(ctx, customer.customer_id, plan, step):
             refused = "cap"  # a higher-priority plan has this customer's capped touch later today
         if refused is None:
-            refused = self.take_quota(ctx, touch, customer, plan, step)
+            refused = self.take_quota(ctx, touch, customer)
         if refused is None:
             return Verdict(SEND)
         if step.on_cap != "defer":
@@ -114,9 +114,11 @@ class CustomerPolicy:
         )
         return Verdict(MOVE, f"moved:{refused}", at=later)
 
-    def take_quota(self, ctx: FireContext, touch: Touch, customer: Customer, plan: Plan, step: Step) -> str | None:
+    def take_quota(self, ctx: FireContext, touch: Touch, customer: Customer) -> str | None:
         """Count the touch against the customer's month (and the day's cap for its content type); the refusal
         ("monthly_limit" or "cap") or None. The same write records the sent touch on the customer's timeline."""
+        plan, step = ctx.plan, ctx.step
+        assert plan is not None and step is not None
         local_day = timing.local_day(ctx.now, ctx.tenant.zone)
         day_cap = ctx.rules.daily_caps.get(step.content_type)
         return self.repo.take_quota(

@@ -2,8 +2,8 @@
 
 The kernel (kernel.py) owns what is the same for every subject — buckets and their schedule, the conditional
 ``scheduled → sent | skipped | dropped | failed`` transitions, the fire loop, reconciliation, the backstop. A policy
-supplies the rest: it loads a page of subjects with their enrollments, judges one touch for one subject (and takes
-the subject's quota while doing so), names the staff member who sends, and delivers one staff task through WeCom's
+supplies the rest: it loads a page of subjects with their enrollments, judges one touch for one subject (taking the
+subject's quota as its last check), names the staff member who sends, and delivers one staff task through WeCom's
 ``add_msg_template`` with its ``chat_type`` and recipient limit.
 """
 
@@ -75,6 +75,11 @@ class SubjectPolicy(Protocol[State]):
     def judge(self, ctx: FireContext, touch: Touch, state: State | None, enrollment: Enrollment | None) -> Verdict:
         """The touch's fate now: re-validation, timing, caps and priority, then the subject's quota (taken here
         when the touch is to be sent — the one write that records it). The single decision per touch."""
+        ...
+
+    def take_quota(self, ctx: FireContext, touch: Touch, state: State) -> str | None:
+        """Count a touch about to be sent against the subject's quota: the refusal's reason, or None (counted).
+        Called by ``judge`` (never by the kernel), as the last check before SEND."""
         ...
 
     def executor(self, step: Step, state: State) -> str:
