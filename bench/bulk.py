@@ -3,9 +3,10 @@ runs it (``start`` from the API, one 5 s slice; then ``advance`` with the backst
 
 It reuses what ``bench.sop.run_sop`` set up and measured before it (the tenant, the N customers, the engine with its
 virtual clock and metered Scheduler adapter): no customer is created here. The job is the app's own
-``BulkEnrollment`` class, wired as ``chalicelib.bootstrap`` wires it (``BulkEnrollment(engine, store)``) but over the
-bench's engine, so that its Scheduler calls are metered and its clock is the bench's; its customer repository is the
-store behind a thin timer that notes when each page's listing starts (how the per-page times are measured).
+``BulkEnrollment`` class, wired as ``chalicelib.bootstrap`` wires it (the store, the engine's enrollments and
+kernel) but over the bench's engine, so that its Scheduler calls are metered and its clock is the bench's; its
+customer repository is the store behind a thin timer that notes when each page's listing starts (how the per-page
+times are measured).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def run_bulk(
     clock.set(at)
     flt = CustomerFilter(added_from=added_from)
     lister = _PageTimer(svc.store)
-    bulk = BulkEnrollment(engine, lister)
+    bulk = BulkEnrollment(svc.store, lister, engine.plans, engine.enrollments, engine.kernel, engine.clock, engine.ids)
     stack.attach_meter()
 
     max_calls = math.ceil(customers / PAGE) + 10  # each call does at least one page; more means no progress

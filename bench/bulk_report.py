@@ -109,7 +109,7 @@ def render_bulk(bulk: BulkResults, command: str) -> list[str]:
         "due now (nothing fires inline). Manual trigger, audience stage `new` (which also takes the `nurturing` "
         "customers the first plan made), re-entry never.",
         "- The job is the app's `BulkEnrollment`, wired as `chalicelib/bootstrap.py` wires `services().bulk` "
-        "(`BulkEnrollment(engine, store)`) but over the bench's engine above (virtual clock at "
+        "(the store, the engine's enrollments and kernel) but over the bench's engine above (virtual clock at "
         f"{bulk.enrolled_at}, metered Scheduler adapter). `start(tenant, plan_id, filter)` as the API calls it "
         f"(creates the job and runs one {fmt(bulk.start_budget_s)} s slice), then "
         f"`advance(tenant, job_id, budget_seconds={fmt(bulk.budget_s)})` until the job is done, as the backstop "

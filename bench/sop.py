@@ -317,7 +317,7 @@ def _scheduled_payload(stack: Any, tenant_id: str, plan: Any, step_id: str, minu
 def _item_sizes(stack: Any, customer_id: str, plan_id: str, bucket_id: str, touch_key: str) -> dict[str, int]:
     """Sizes of typical items as DynamoDB bills them, read with a separate (unmetered) client after the runs."""
     # The app's modules are imported where the run needs them: ~0.3 s that `--help` and the unit tests skip.
-    from chalicelib.adapters.dynamodb.sop import bucket_pk, customer_pk
+    from chalicelib.adapters.dynamodb.keys import bucket_pk, customer_pk
     from devstack.provision import local_client
 
     client = local_client("dynamodb", stack.endpoint)

@@ -25,7 +25,9 @@ from chalicelib.services.plans import PlanService
 from chalicelib.services.signals import SignalBus
 from chalicelib.services.silence import SilenceService
 from chalicelib.services.sop import SopEngine
+from chalicelib.services.sop.simulation import Simulator
 from chalicelib.services.staff import StaffService
+from chalicelib.services.staff_tasks import StaffTaskService
 from chalicelib.services.tags import TagService
 from chalicelib.services.task_sync import TaskSyncService
 from chalicelib.services.tenants import TenantService
@@ -63,6 +65,8 @@ class Services:
     task_sync: TaskSyncService
     silence: SilenceService
     triggers: TriggerService
+    staff_tasks: StaffTaskService
+    simulation: Simulator
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
 
@@ -101,6 +105,7 @@ def build(
     triggers = TriggerService(store, sop)
     subscribe(bus, sop=sop, silence=silence, triggers=triggers)
     intake = IntakeService(store, wecom, clock, enroller=sop, signals=bus)
+    staff_tasks = StaffTaskService(store, clock)
     return Services(
         settings=settings,
         store=store,
@@ -117,14 +122,16 @@ def build(
         intake=intake,
         callbacks=CallbackService(tenant_cache, codec, intake, clock),
         plans=plans,
-        # Business events tell the bus what happened; a positive reply's follow-up task goes to the kernel.
-        events=EventService(store, clock, bus, sop, tenants=tenant_cache),
+        # Business events tell the bus what happened; a positive reply's follow-up task goes to staff tasks.
+        events=EventService(store, clock, bus, staff_tasks, tenants=tenant_cache),
         sop=sop,
-        migration=PlanMigration(sop),
-        bulk=BulkEnrollment(sop, store),
+        migration=PlanMigration(store, plans, sop.kernel, bus, clock),
+        bulk=BulkEnrollment(store, store, plans, sop.enrollments, sop.kernel, clock, ids),
         task_sync=TaskSyncService(store, wecom, clock),
         silence=silence,
         triggers=triggers,
+        staff_tasks=staff_tasks,
+        simulation=Simulator(plans),
         health=health,
         idempotency=idempotency,
     )

@@ -120,8 +120,18 @@ class WeComPort(Protocol):
     def del_corp_tags(self, creds: WeComCredentials, *, tag_ids: list[str], group_ids: list[str]) -> None: ...
 
     def add_msg_template(
-        self, creds: WeComCredentials, *, sender: str, external_userids: list[str], message: Message
-    ) -> MsgTemplateResult: ...
+        self,
+        creds: WeComCredentials,
+        *,
+        sender: str,
+        message: Message,
+        chat_type: str = "single",
+        external_userids: list[str] | None = None,
+        chat_ids: list[str] | None = None,
+    ) -> MsgTemplateResult:
+        """A confirm-to-send task (企业群发): ``chat_type`` "single" to customers (``external_userids``, at most
+        10,000) or "group" to customer group chats (``chat_ids``, at most 2,000)."""
+        ...
 
     def get_groupmsg_task(self, creds: WeComCredentials, *, msgid: str, cursor: str = "") -> dict[str, Any]: ...
 

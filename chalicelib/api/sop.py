@@ -30,8 +30,7 @@ bp = Blueprint(__name__)
 def enroll(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     """201 with the enrollment, or 409 naming the one reason it was refused (404: no such plan or customer)."""
     svc = services()
-    tenant = ctx.tenant
-    enrollment = enrollments.enroll_or_refuse(svc.sop, tenant, ctx.body["customer_id"], plan_id)
+    enrollment = svc.sop.enrollments.enroll_or_refuse(ctx.tenant, ctx.body["customer_id"], plan_id)
     return {"enrolled": True, **asdict(enrollment)}
 
 
@@ -98,7 +97,7 @@ def customer_enrollments(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str
 )
 def simulate(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.sop.simulate(ctx.tenant, plan_id, ctx.body)
+    return svc.simulation.simulate(ctx.tenant, plan_id, ctx.body)
 
 
 @route(

@@ -63,7 +63,7 @@ def list_tasks(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     limit = int(q.get("limit", "50")) if q.get("limit", "50").isdigit() else 0
     if not 1 <= limit <= 100:
         raise InvalidError("limit must be an integer from 1 to 100")
-    page = services().sop.task_page(
+    page = services().staff_tasks.task_page(
         tenant_id, userid=userid, status=q.get("status"), cursor=ctx.cursor(), limit=limit, **bounds
     )
     return {"items": [_detail(tenant_id, t) for t in page.items], "next_cursor": page.next_cursor}
@@ -79,7 +79,7 @@ def list_tasks(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     tag="tasks",
 )
 def get_task(ctx: Ctx, tenant_id: str, task_id: str) -> dict[str, Any]:
-    task = services().sop.task(tenant_id, task_id, userid=ctx.staff_scope)
+    task = services().staff_tasks.task(tenant_id, task_id, userid=ctx.staff_scope)
     return _detail(tenant_id, task)
 
 
@@ -94,7 +94,9 @@ def get_task(ctx: Ctx, tenant_id: str, task_id: str) -> dict[str, Any]:
     tag="tasks",
 )
 def confirm_task(ctx: Ctx, tenant_id: str, task_id: str) -> dict[str, Any]:
-    task = services().sop.confirm(tenant_id, task_id, userid=ctx.staff_scope, proof_url=ctx.body.get("proof_url"))
+    task = services().staff_tasks.confirm(
+        tenant_id, task_id, userid=ctx.staff_scope, proof_url=ctx.body.get("proof_url")
+    )
     return task.public()
 
 
@@ -109,5 +111,5 @@ def confirm_task(ctx: Ctx, tenant_id: str, task_id: str) -> dict[str, Any]:
     tag="tasks",
 )
 def snooze_task(ctx: Ctx, tenant_id: str, task_id: str) -> dict[str, Any]:
-    task = services().sop.snooze(tenant_id, task_id, userid=ctx.staff_scope, minutes=ctx.body["minutes"])
+    task = services().staff_tasks.snooze(tenant_id, task_id, userid=ctx.staff_scope, minutes=ctx.body["minutes"])
     return task.public()

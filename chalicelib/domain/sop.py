@@ -2,6 +2,9 @@
 
 A touch is one step occurrence of one enrollment. Touches due in the same minute for the same tenant, plan version
 and step share a *bucket*: one Scheduler schedule, one fire, one staff task per executor.
+
+Enrollments, touches and staff-task recipients belong to a *subject* ``(kind, id)``: a customer today, a group chat
+next. The SOP kernel (services/sop/kernel.py) knows subjects only; a subject policy knows what a kind means.
 """
 
 from __future__ import annotations
@@ -25,7 +28,11 @@ SKIPPED = "skipped"
 DROPPED = "dropped"
 FAILED = "failed"
 
-MAX_RECIPIENTS_PER_TASK = 10_000  # WeCom add_msg_template: external_userid ≤ 10,000 per call
+MAX_RECIPIENTS_PER_TASK = 10_000  # WeCom add_msg_template: external_userid ≤ 10,000 per call (chat_type single)
+MAX_CHATS_PER_TASK = 2_000  # WeCom add_msg_template: chat_id_list ≤ 2,000 per call (chat_type group)
+
+CUSTOMER = "customer"  # the subject kind of a customer (external contact): chat_type "single"
+GROUP = "group"  # the subject kind of a customer group chat: chat_type "group" (next)
 
 # A synced task's per-customer outcome, one character per customer: WeCom's get_groupmsg_send_result status
 # (0 not sent, 1 sent, 2 not a friend, 3 receive limit hit), "-" when WeCom does not list the customer (dropped by
@@ -33,9 +40,32 @@ MAX_RECIPIENTS_PER_TASK = 10_000  # WeCom add_msg_template: external_userid ≤ 
 OUTCOME_CODES = {"0": "not_sent", "1": "sent", "2": "not_friend", "3": "limit_hit", "-": "unreachable"}
 
 
+@dataclass(frozen=True, order=True)
+class Subject:
+    """Who an enrollment and its touches are about: ``(kind, id)``."""
+
+    kind: str
+    id: str
+
+    @classmethod
+    def customer(cls, customer_id: str) -> Subject:
+        return cls(CUSTOMER, customer_id)
+
+    @property
+    def key(self) -> str:
+        """``<kind>#<id>``: what touch keys start with (a subject's touches in a bucket share this prefix)."""
+        return f"{self.kind}#{self.id}"
+
+    def customer_id(self) -> str:
+        """The customer this subject is (customer-side code only: any other kind is a programming error)."""
+        if self.kind != CUSTOMER:
+            raise ValueError(f"a {self.kind} subject is not a customer")
+        return self.id
+
+
 @dataclass(frozen=True)
 class Enrollment:
-    customer_id: str
+    subject: Subject
     plan_id: str
     version: int
     enrollment_id: str
@@ -45,6 +75,11 @@ class Enrollment:
     ended_at: str | None = None
     source: str = "manual"  # channel | tag | stage | manual | bulk | silence
     runs: int = 1
+
+    @property
+    def customer_id(self) -> str:
+        """The enrolled customer (customer-side code: lifecycle, timeline, listings)."""
+        return self.subject.customer_id()
 
 
 @dataclass(frozen=True)
@@ -56,7 +91,7 @@ class Touch:
     the next step thus costs no write of its own (docs/data-model.md, "Implied touches")."""
 
     bucket_id: str
-    customer_id: str
+    subject: Subject
     enrollment_id: str
     step_id: str
     occurrence: int
@@ -72,7 +107,7 @@ class Touch:
         assert self.next_bucket is not None and self.next_due is not None
         return Touch(
             bucket_id=self.next_bucket,
-            customer_id=self.customer_id,
+            subject=self.subject,
             enrollment_id=self.enrollment_id,
             step_id=step_id,
             occurrence=0,
@@ -80,8 +115,18 @@ class Touch:
         )
 
     @property
+    def occurrence_key(self) -> str:
+        """``<enrollment>#<step>#<occurrence>``: the touch within its subject (timeline entries use it)."""
+        return f"{self.enrollment_id}#{self.step_id}#{self.occurrence}"
+
+    @property
     def key(self) -> str:
-        return f"{self.customer_id}#{self.enrollment_id}#{self.step_id}#{self.occurrence}"
+        """``<kind>#<id>#<enrollment>#<step>#<occurrence>``: unique in its bucket, grouped by subject."""
+        return f"{self.subject.key}#{self.occurrence_key}"
+
+    @property
+    def customer_id(self) -> str:
+        return self.subject.customer_id()
 
 
 @dataclass(frozen=True)
@@ -91,6 +136,7 @@ class Bucket:
     version: int
     step_id: str
     minute: str  # UTC "YYYYMMDDHHMM"
+    kind: str = CUSTOMER  # the subject kind of its touches (a plan has one): which policy fires it
 
     @property
     def bucket_id(self) -> str:
@@ -113,7 +159,7 @@ class StaffTask:
     status: str  # claimed | created | sent | confirmed | snoozed | done | failed
     due_at: str
     created_at: str
-    customer_ids: tuple[str, ...] = ()
+    recipients: tuple[str, ...] = ()  # subject ids of ``recipient_kind`` (customer ids, by default)
     text: str = ""
     notes: str = ""
     plan_id: str | None = None
@@ -125,7 +171,7 @@ class StaffTask:
     reason: str | None = None
     results: dict[str, int] = field(default_factory=dict)
     # Synced from WeCom (chalicelib/services/task_sync.py): when the staff member sent it, and each customer's
-    # outcome as one character per customer_ids entry (see OUTCOME_CODES): 10,000 customers stay ~10 KB.
+    # outcome as one character per recipients entry (see OUTCOME_CODES): 10,000 customers stay ~10 KB.
     sent_at: str | None = None
     outcomes: str = ""
     # Escalation of an overdue task to the staff member's lead: once (escalated_at); escalated_to is None when no
@@ -133,18 +179,24 @@ class StaffTask:
     escalated_to: str | None = None
     escalated_at: str | None = None
     parent_task_id: str | None = None
+    recipient_kind: str = CUSTOMER  # the subject kind of ``recipients``
+
+    @property
+    def customer_ids(self) -> tuple[str, ...]:
+        """The recipients when they are customers (none for another kind): what the API shows as customer_ids."""
+        return self.recipients if self.recipient_kind == CUSTOMER else ()
 
     def outcome_map(self) -> dict[str, str]:
         """customer_id → sent | not_sent | not_friend | limit_hit | unreachable (empty until synced)."""
         if not self.outcomes:
             return {}
-        pairs = zip(self.customer_ids, self.outcomes, strict=False)
+        pairs = zip(self.recipients, self.outcomes, strict=False)
         return {cid: OUTCOME_CODES.get(code, "unreachable") for cid, code in pairs}
 
     def without(self, customer_id: str) -> StaffTask:
         """The task with the customer gone from its recipients and their outcome gone with them (erasure)."""
         rest = tuple(c for c in self.customer_ids if c != customer_id)
-        return replace(self, customer_ids=rest, outcomes=drop_outcome(self.customer_ids, self.outcomes, customer_id))
+        return replace(self, recipients=rest, outcomes=drop_outcome(self.customer_ids, self.outcomes, customer_id))
 
     def public(self) -> dict[str, object]:
         return {

@@ -12,32 +12,68 @@ recognised (its source names the job) and the plan's re-entry policy holds for e
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
+from chalicelib.domain.customers import Customer
 from chalicelib.domain.enrollments import PLAN_NOT_FOUND, Refusal
 from chalicelib.domain.instants import iso_of
+from chalicelib.domain.plans import Plan
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
-from chalicelib.ports import CustomerFilter
-from chalicelib.services import enrollments
-from chalicelib.services.sop import SopEngine
+from chalicelib.ports import Clock, CustomerFilter, IdGenerator, Page
+from chalicelib.services.sop.repos import JobRepo
+from chalicelib.services.sop.rules import PlanSource
 
 PAGE = 100  # customers per slice
 SLICE_SECONDS = 5.0  # work per call from the API; the backstop continues the rest
 
 
+class BulkRepo(JobRepo, Protocol):
+    def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
+    def get_enrollments(self, tenant_id: str, customer_ids: list[str], plan_id: str) -> dict[str, Enrollment]: ...
+
+
+class CustomerLister(Protocol):
+    def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Page: ...
+
+
+class Enroller(Protocol):
+    def attempt(
+        self, tenant: Tenant, plan: Plan, customer: Customer | None, *, source: str
+    ) -> Enrollment | Refusal: ...
+
+
+class Batches(Protocol):
+    def batch(self) -> AbstractContextManager[None]: ...
+
+
 class BulkEnrollment:
-    def __init__(self, engine: SopEngine, customers: Any) -> None:
-        self.engine = engine
-        self.customers = customers  # CustomerRepository: list_customers(tenant_id, filter, cursor=, limit=)
+    def __init__(
+        self,
+        repo: BulkRepo,
+        customers: CustomerLister,
+        plans: PlanSource,
+        enroller: Enroller,
+        batches: Batches,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self.repo = repo
+        self.customers = customers
+        self.plans = plans
+        self.enroller = enroller  # EnrollmentService: the one enrollment decision
+        self.batches = batches  # the SOP kernel: due-now first touches fire once per page
+        self.clock = clock
+        self.ids = ids
 
     def start(self, tenant: Tenant, plan_id: str, flt: CustomerFilter) -> dict[str, Any]:
-        if self.engine.plans.current_plan(tenant.tenant_id, plan_id) is None:
+        if self.plans.current_plan(tenant.tenant_id, plan_id) is None:
             raise NotFoundError(f"plan {plan_id} does not exist")
-        now = iso_of(self.engine.clock.now(), tenant.zone)
-        job_id = self.engine.ids.new_id("bj_")
+        now = iso_of(self.clock.now(), tenant.zone)
+        job_id = self.ids.new_id("bj_")
         job: dict[str, Any] = {
             "job_id": job_id,
             "plan_id": plan_id,
@@ -52,11 +88,11 @@ class BulkEnrollment:
             "started_at": now,
             "updated_at": now,
         }
-        self.engine.repo.put_job(tenant.tenant_id, job, create=True)
+        self.repo.put_job(tenant.tenant_id, job, create=True)
         return self.advance(tenant, job_id, budget_seconds=SLICE_SECONDS)
 
     def status(self, tenant_id: str, job_id: str) -> dict[str, Any]:
-        job = self.engine.repo.get_job(tenant_id, job_id)
+        job = self.repo.get_job(tenant_id, job_id)
         if job is None:
             raise NotFoundError(f"job {job_id} does not exist")
         return job
@@ -64,12 +100,12 @@ class BulkEnrollment:
     def advance(self, tenant: Tenant, job_id: str, *, budget_seconds: float) -> dict[str, Any]:
         """Process slices until the job is done or the budget is spent; returns the job as it stands."""
         deadline = time.monotonic() + budget_seconds
-        repo = self.engine.repo
+        repo = self.repo
         job = self.status(tenant.tenant_id, job_id)
         while job["status"] == "running" and time.monotonic() < deadline:
             flt = CustomerFilter(**job["filter"])
             page = self.customers.list_customers(tenant.tenant_id, flt, cursor=job["cursor"], limit=PAGE)
-            with self.engine.batch():  # a due-now first step fires once per page, as one task per executor
+            with self.batches.batch():  # a due-now first step fires once per page, as one task per executor
                 enrolled, refused = self._enroll_page(tenant, job, page.items)
             reasons = dict(job.get("refused") or {})
             for reason, n in refused.items():
@@ -83,7 +119,7 @@ class BulkEnrollment:
                 skipped=job["skipped"] + sum(refused.values()),
                 refused=reasons,
                 status="running" if page.next_cursor else "done",
-                updated_at=iso_of(self.engine.clock.now(), tenant.zone),
+                updated_at=iso_of(self.clock.now(), tenant.zone),
             )
             if not repo.put_job(tenant.tenant_id, advanced):
                 return self.status(tenant.tenant_id, job_id)  # another worker advanced it
@@ -95,8 +131,8 @@ class BulkEnrollment:
         not the listing index, so a customer erased meanwhile is not brought back), then one write set each.
         Returns the number enrolled and the others counted by refusal reason."""
         source = f"bulk:{job['job_id']}"
-        tid, repo = tenant.tenant_id, self.engine.repo
-        plan = self.engine.plans.current_plan(tid, job["plan_id"])  # per page: a pause stops the job's next page
+        tid, repo = tenant.tenant_id, self.repo
+        plan = self.plans.current_plan(tid, job["plan_id"])  # per page: a pause stops the job's next page
         ids = [c.customer_id for c in customers]
         fresh = repo.get_customers(tid, ids)
         current = repo.get_enrollments(tid, ids, job["plan_id"])
@@ -109,7 +145,7 @@ class BulkEnrollment:
             if plan is None:
                 result: Enrollment | Refusal | str = PLAN_NOT_FOUND
             else:
-                result = enrollments.attempt(self.engine, tenant, plan, fresh.get(cid), source=source)
+                result = self.enroller.attempt(tenant, plan, fresh.get(cid), source=source)
             if isinstance(result, Enrollment):
                 enrolled += 1
             else:
@@ -119,7 +155,7 @@ class BulkEnrollment:
 
     def continue_running(self, tenant: Tenant, *, budget_seconds: float) -> int:
         """The backstop's share: advance every running job of the tenant within the budget."""
-        jobs = self.engine.repo.running_jobs(tenant.tenant_id)
+        jobs = self.repo.running_jobs(tenant.tenant_id)
         for job in jobs:
             self.advance(tenant, job["job_id"], budget_seconds=budget_seconds / max(len(jobs), 1))
         return len(jobs)

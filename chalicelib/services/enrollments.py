@@ -1,14 +1,15 @@
 """Enrollment that says what happened: an enrollment, or the one reason it was refused; the `nurturing` stage it sets;
 and the enrollment listings (a plan's, a customer's).
 
-The SOP engine's ``enroll``/``enroll_customer`` come here; every caller (the API, intake's channel plan, tag and
-stage triggers, the silence hand-off, bulk jobs) gets the same decision. An automatic caller logs the refusal's code
-(never who the customer is); the API answers it as a 409 (or 404 for an unknown customer).
+The SOP engine's ``enroll``/``enroll_customer`` come here (``EnrollmentService``: given its storage, plans, the
+kernel's starter and the signal bus, it never refers back to the engine); every caller (the API, intake's channel
+plan, tag and stage triggers, the silence hand-off, bulk jobs) gets the same decision. An automatic caller logs the
+refusal's code (never who the customer is); the API answers it as a 409 (or 404 for an unknown customer).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain import enrollments as rules
 from chalicelib.domain.customers import Customer, Stage
@@ -16,14 +17,11 @@ from chalicelib.domain.enrollments import Refusal
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, PlanStatus
 from chalicelib.domain.signals import ENROLLED, STAGE, Signal
-from chalicelib.domain.sop import ACTIVE, COMPLETED, EXITED, Enrollment
+from chalicelib.domain.sop import ACTIVE, COMPLETED, EXITED, Enrollment, Subject, Touch
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError
 from chalicelib.observability import count, logger
-from chalicelib.ports import Page
-
-if TYPE_CHECKING:
-    from chalicelib.services.sop import SopEngine
+from chalicelib.ports import Clock, IdGenerator, Page, SignalPublisher
 
 STATUSES = (ACTIVE, COMPLETED, EXITED)  # what ?status= accepts
 
@@ -41,71 +39,107 @@ class EnrollmentListing(Protocol):
     ) -> Page: ...
 
 
-def attempt(
-    engine: SopEngine, tenant: Tenant, plan: Plan, customer: Customer | None, *, source: str
-) -> Enrollment | Refusal:
-    """Enroll ``customer`` into ``plan`` (both already read), or say why not. Nothing is written for a refusal
-    decided before the write (plan state, exit rule, audience), so an excluded customer gets no touch."""
-    refusal = rules.refusal_before_write(plan, customer)
-    if refusal is None and customer is not None:
-        tid = tenant.tenant_id
-        now = engine.clock.now()
-        enrollment = Enrollment(
-            customer_id=customer.customer_id,
-            plan_id=plan.plan_id,
-            version=plan.version,
-            enrollment_id=engine.ids.new_id("en_"),
-            enrolled_at=iso_of(now, tenant.zone),
-            source=source,
+class EnrollmentRepo(Protocol):
+    """What enrolling a customer writes and reads (DynamoStore / FakeStore)."""
+
+    def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
+    def get_enrollment(self, tenant_id: str, customer_id: str, plan_id: str) -> Enrollment | None: ...
+    def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool: ...
+    def advance_stage(self, tenant_id: str, customer_id: str, *, to: Stage, from_stages: tuple[Stage, ...]) -> bool: ...
+
+
+class CurrentPlans(Protocol):
+    def current_plan(self, tenant_id: str, plan_id: str) -> Plan | None: ...
+
+
+class Starter(Protocol):
+    """The SOP kernel's side of a new enrollment: its first touch, fired before the operation returns if due."""
+
+    def start(self, tenant: Tenant, plan: Plan, enrollment: Enrollment) -> Touch: ...
+    def fire_inline(self) -> None: ...
+
+
+class EnrollmentService:
+    """Enrolling customers: one decision for every caller (the API, intake, triggers, silence, bulk jobs)."""
+
+    def __init__(
+        self,
+        repo: EnrollmentRepo,
+        plans: CurrentPlans,
+        starter: Starter,
+        clock: Clock,
+        ids: IdGenerator,
+        signals: SignalPublisher,
+    ) -> None:
+        self.repo = repo
+        self.plans = plans
+        self.starter = starter
+        self.clock = clock
+        self.ids = ids
+        self.signals = signals  # "enrolled" (silence timers) and "stage" (stage-triggered plans)
+
+    def attempt(self, tenant: Tenant, plan: Plan, customer: Customer | None, *, source: str) -> Enrollment | Refusal:
+        """Enroll ``customer`` into ``plan`` (both already read), or say why not. Nothing is written for a refusal
+        decided before the write (plan state, exit rule, audience), so an excluded customer gets no touch."""
+        refusal = rules.refusal_before_write(plan, customer)
+        if refusal is None and customer is not None:
+            tid = tenant.tenant_id
+            enrollment = Enrollment(
+                subject=Subject.customer(customer.customer_id),
+                plan_id=plan.plan_id,
+                version=plan.version,
+                enrollment_id=self.ids.new_id("en_"),
+                enrolled_at=iso_of(self.clock.now(), tenant.zone),
+                source=source,
+            )
+            if self.repo.put_enrollment(tid, enrollment, reentry=plan.reentry):
+                self._started(tenant, plan, enrollment, customer)
+                return enrollment
+            existing = self.repo.get_enrollment(tid, customer.customer_id, plan.plan_id)
+            refusal = rules.refusal_after_conflict(plan, existing)
+        assert refusal is not None  # refused before the write, or the write lost its condition
+        # Who was refused is not logged: the tenant, the plan, the source and the reason say what happened.
+        logger.info(
+            "enrollment refused",
+            extra={
+                "tenant": tenant.tenant_id,
+                "plan": plan.plan_id,
+                "source": source.split(":")[0],
+                **refusal.details(),
+            },
         )
-        if engine.repo.put_enrollment(tid, enrollment, reentry=plan.reentry):
-            _started(engine, tenant, plan, enrollment, customer)
-            return enrollment
-        existing = engine.repo.get_enrollment(tid, customer.customer_id, plan.plan_id)
-        refusal = rules.refusal_after_conflict(plan, existing)
-    assert refusal is not None  # refused before the write, or the write lost its condition
-    # Who was refused is not logged: the tenant, the plan, the source and the reason say what happened.
-    logger.info(
-        "enrollment refused",
-        extra={"tenant": tenant.tenant_id, "plan": plan.plan_id, "source": source.split(":")[0], **refusal.details()},
-    )
-    count(f"Enrollment.refused.{refusal.reason}")
-    return refusal
+        count(f"Enrollment.refused.{refusal.reason}")
+        return refusal
 
+    def _started(self, tenant: Tenant, plan: Plan, enrollment: Enrollment, customer: Customer) -> None:
+        now = self.clock.now()
+        # The silence timer (if the plan has a rule) starts from this signal.
+        self.signals.publish(tenant, customer.customer_id, Signal(ENROLLED, now, enrollment=enrollment, plan=plan))
+        self.starter.start(tenant, plan, enrollment)
+        # A `new` customer is now being nurtured: one conditional write, once per customer (the stage read says so).
+        if customer.stage in rules.NURTURING_FROM and self.repo.advance_stage(
+            tenant.tenant_id, customer.customer_id, to=Stage.NURTURING, from_stages=rules.NURTURING_FROM
+        ):
+            self.signals.publish(tenant, customer.customer_id, Signal(STAGE, now, stage=Stage.NURTURING.value))
+        self.starter.fire_inline()
 
-def _started(engine: SopEngine, tenant: Tenant, plan: Plan, enrollment: Enrollment, customer: Customer) -> None:
-    now = engine.clock.now()
-    # The silence timer (if the plan has a rule) starts from this signal.
-    engine.signals.publish(tenant, customer.customer_id, Signal(ENROLLED, now, enrollment=enrollment, plan=plan))
-    engine.schedule(tenant, plan, enrollment, plan.steps[0], occurrence=0)
-    # A `new` customer is now being nurtured: one conditional write, once per customer (the stage read says whether).
-    if customer.stage in rules.NURTURING_FROM and engine.repo.advance_stage(
-        tenant.tenant_id, customer.customer_id, to=Stage.NURTURING, from_stages=rules.NURTURING_FROM
-    ):
-        engine.signals.publish(tenant, customer.customer_id, Signal(STAGE, now, stage=Stage.NURTURING.value))
-    engine._fire_inline()
+    def attempt_by_id(self, tenant: Tenant, customer_id: str, plan_id: str, *, source: str) -> Enrollment | Refusal:
+        """As ``attempt``, reading the plan's current version and the customer; an unknown plan is a NotFoundError."""
+        plan = self.plans.current_plan(tenant.tenant_id, plan_id)
+        if plan is None:
+            raise NotFoundError(f"plan {plan_id} does not exist", code=rules.PLAN_NOT_FOUND)
+        published = plan.status == PlanStatus.PUBLISHED  # otherwise the plan's state is the answer: no read
+        customer = self.repo.get_customer(tenant.tenant_id, customer_id) if published else None
+        return self.attempt(tenant, plan, customer, source=source)
 
-
-def attempt_by_id(
-    engine: SopEngine, tenant: Tenant, customer_id: str, plan_id: str, *, source: str
-) -> Enrollment | Refusal:
-    """As ``attempt``, reading the plan's current version and the customer; an unknown plan is a NotFoundError."""
-    plan = engine.plans.current_plan(tenant.tenant_id, plan_id)
-    if plan is None:
-        raise NotFoundError(f"plan {plan_id} does not exist", code=rules.PLAN_NOT_FOUND)
-    published = plan.status == PlanStatus.PUBLISHED  # otherwise the plan's state is the answer: no read
-    customer = engine.repo.get_customer(tenant.tenant_id, customer_id) if published else None
-    return attempt(engine, tenant, plan, customer, source=source)
-
-
-def enroll_or_refuse(engine: SopEngine, tenant: Tenant, customer_id: str, plan_id: str) -> Enrollment:
-    """The API's enrollment: an enrollment, or an error naming the one reason (404 for an unknown customer)."""
-    result = attempt_by_id(engine, tenant, customer_id, plan_id, source="manual")
-    if isinstance(result, Enrollment):
-        return result
-    if result.reason == rules.CUSTOMER_NOT_FOUND:
-        raise NotFoundError(f"customer {customer_id} does not exist", code=result.reason, details=result.details())
-    raise EnrollmentRefusedError(result.message, code=result.reason, details=result.details())
+    def enroll_or_refuse(self, tenant: Tenant, customer_id: str, plan_id: str) -> Enrollment:
+        """The API's enrollment: an enrollment, or an error naming the one reason (404 for an unknown customer)."""
+        result = self.attempt_by_id(tenant, customer_id, plan_id, source="manual")
+        if isinstance(result, Enrollment):
+            return result
+        if result.reason == rules.CUSTOMER_NOT_FOUND:
+            raise NotFoundError(f"customer {customer_id} does not exist", code=result.reason, details=result.details())
+        raise EnrollmentRefusedError(result.message, code=result.reason, details=result.details())
 
 
 # --- listings -------------------------------------------------------------------------------------------------

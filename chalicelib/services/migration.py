@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.domain import timing
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.signals import REPINNED, Signal
-from chalicelib.domain.sop import ACTIVE, SCHEDULED, SKIPPED, next_step
+from chalicelib.domain.sop import ACTIVE, SCHEDULED, SKIPPED, Enrollment, Touch, next_step
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError
-from chalicelib.services.sop import SopEngine, rules_of
+from chalicelib.ports import Clock, SignalPublisher
+from chalicelib.services.sop.repos import MigrationRepo
+from chalicelib.services.sop.rules import PlanSource, rules_of
 
 SAMPLE_CHANGES = 100  # how many individual due-time changes a report lists
 
@@ -72,9 +74,28 @@ def check_step_map(old: Plan, new: Plan, step_map: dict[str, str | None]) -> dic
     return full
 
 
+class TouchScheduler(Protocol):
+    """The kernel's scheduling: a touch in its bucket, the bucket's schedule if it is the first."""
+
+    def schedule(
+        self, tenant: Tenant, plan: Plan, enrollment: Enrollment, step: Step, *, occurrence: int, at: datetime | None
+    ) -> Touch: ...
+
+
 class PlanMigration:
-    def __init__(self, engine: SopEngine) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        repo: MigrationRepo,
+        plans: PlanSource,
+        scheduler: TouchScheduler,
+        signals: SignalPublisher,
+        clock: Clock,
+    ) -> None:
+        self.repo = repo
+        self.plans = plans
+        self.scheduler = scheduler
+        self.signals = signals  # "repinned": the silence rule follows the version
+        self.clock = clock
 
     def migrate(
         self,
@@ -86,7 +107,7 @@ class PlanMigration:
         step_map: dict[str, str | None],
         dry_run: bool,
     ) -> MigrationReport:
-        plans, repo = self.engine.plans, self.engine.repo
+        plans, repo = self.plans, self.repo
         old = plans.plan_version(tenant.tenant_id, plan_id, from_version)
         new = (
             plans.plan_version(tenant.tenant_id, plan_id, to_version)
@@ -99,11 +120,11 @@ class PlanMigration:
             raise InvalidError("from_version and to_version are the same")
         mapping = check_step_map(old, new, step_map)
         report = MigrationReport(plan_id, old.version, new.version, dry_run)
-        now = self.engine.clock.now()
+        now = self.clock.now()
         zone = tenant.zone
         for bucket in repo.plan_buckets(tenant.tenant_id, plan_id, old.version, from_minute="0"):
             for touch in repo.touches_in(tenant.tenant_id, bucket.bucket_id, state=SCHEDULED):
-                enrollment = repo.get_enrollment(tenant.tenant_id, touch.customer_id, plan_id)
+                enrollment = repo.subject_enrollments_in(tenant.tenant_id, [touch.subject], plan_id).get(touch.subject)
                 if (
                     enrollment is None
                     or enrollment.status != ACTIVE
@@ -133,7 +154,7 @@ class PlanMigration:
                 ):
                     report.due_changes.append(
                         {
-                            "customer_id": touch.customer_id,
+                            "customer_id": touch.subject.id,
                             "from_step": touch.step_id,
                             "to_step": target.id if target else None,
                             "old_due_at": touch.due_at,
@@ -148,19 +169,18 @@ class PlanMigration:
                     continue  # fired or migrated meanwhile
                 if not repo.repin_enrollment(tenant.tenant_id, enrollment, new.version):
                     continue
-                pinned = repo.get_enrollment(tenant.tenant_id, touch.customer_id, plan_id)
+                pinned = repo.subject_enrollments_in(tenant.tenant_id, [touch.subject], plan_id).get(touch.subject)
                 if pinned is None:
                     continue
-                # The silence rule follows the version.
-                self.engine.signals.publish(
-                    tenant, pinned.customer_id, Signal(REPINNED, self.engine.clock.now(), enrollment=pinned, plan=new)
+                self.signals.publish(
+                    tenant, pinned.customer_id, Signal(REPINNED, self.clock.now(), enrollment=pinned, plan=new)
                 )
                 if target is None:
                     repo.end_enrollment(
                         tenant.tenant_id, pinned, status="completed", reason="migrated", at=iso_of(now, zone)
                     )
                 else:
-                    self.engine.schedule(tenant, new, pinned, target, occurrence=0, at=new_due)
+                    self.scheduler.schedule(tenant, new, pinned, target, occurrence=0, at=new_due)
         return report
 
 

@@ -45,7 +45,7 @@ class FakeEnrollmentStoreMixin:
 
     def put_roster(self, tenant_id: str, enrollment: Enrollment) -> None:
         with self.lock:
-            self._roster().add((tenant_id, enrollment.plan_id, enrollment.customer_id))
+            self._roster().add((tenant_id, enrollment.plan_id, enrollment.subject.id))
 
     def advance_stage(self, tenant_id: str, customer_id: str, *, to: Stage, from_stages: tuple[Stage, ...]) -> bool:
         with self.lock:

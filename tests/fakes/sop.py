@@ -8,11 +8,31 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb.timeline import touch_entry
 from chalicelib.domain.instants import utc_key
-from chalicelib.domain.sop import ACTIVE, DROPPED, SCHEDULED, SKIPPED, Bucket, Enrollment, StaffTask, Touch
+from chalicelib.domain.sop import (
+    ACTIVE,
+    CUSTOMER,
+    DROPPED,
+    SCHEDULED,
+    SKIPPED,
+    Bucket,
+    Enrollment,
+    StaffTask,
+    Subject,
+    Touch,
+)
 from chalicelib.domain.timeline import Entry, touch_suffix
 from chalicelib.errors import InvalidError
 from chalicelib.ports import Page
 from tests.fakes.enrollments import _cursor_in, _cursor_out
+
+
+def subject_key(subject: Subject) -> str:
+    """How the fake keys a subject's enrollments: a customer by its id (as the customer fakes expect)."""
+    return subject.id if subject.kind == CUSTOMER else subject.key
+
+
+def _enrollment_key(tenant_id: str, e: Enrollment) -> tuple[str, str, str]:
+    return (tenant_id, subject_key(e.subject), e.plan_id)
 
 
 class FakeSopStoreMixin:
@@ -42,35 +62,49 @@ class FakeSopStoreMixin:
         return self._sop()["enrollments"].get((tenant_id, customer_id, plan_id))
 
     def get_enrollments(self, tenant_id: str, customer_ids: list[str], plan_id: str) -> dict[str, Enrollment]:
-        found = {cid: self._sop()["enrollments"].get((tenant_id, cid, plan_id)) for cid in customer_ids}
-        return {cid: e for cid, e in found.items() if e is not None}
+        found = self.subject_enrollments_in(tenant_id, [Subject.customer(cid) for cid in customer_ids], plan_id)
+        return {subject.id: e for subject, e in found.items()}
+
+    def subject_enrollments_in(
+        self, tenant_id: str, subjects: list[Subject], plan_id: str
+    ) -> dict[Subject, Enrollment]:
+        found = {s: self._sop()["enrollments"].get((tenant_id, subject_key(s), plan_id)) for s in subjects}
+        return {s: e for s, e in found.items() if e is not None}
+
+    def _log(self, tenant_id: str, e: Enrollment) -> None:
+        if e.subject.kind == CUSTOMER:
+            self._log_enrollment(tenant_id, e)
 
     def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool:
         self.put_roster(tenant_id, enrollment)  # as the real store: the plan's listing first
         with self.lock:
-            key = (tenant_id, enrollment.customer_id, enrollment.plan_id)
+            key = _enrollment_key(tenant_id, enrollment)
             current = self._sop()["enrollments"].get(key)
             if reentry == "never" and current is not None:
                 return False
             if reentry == "after_completion" and current is not None and current.status == ACTIVE:
                 return False
             self._sop()["enrollments"][key] = enrollment
-            self._log_enrollment(tenant_id, enrollment)
+            self._log(tenant_id, enrollment)
             return True
 
     def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool:
         with self.lock:
-            key = (tenant_id, enrollment.customer_id, enrollment.plan_id)
+            key = _enrollment_key(tenant_id, enrollment)
             current = self._sop()["enrollments"].get(key)
             if current is None or current.status != ACTIVE or current.enrollment_id != enrollment.enrollment_id:
                 return False
             ended = replace(enrollment, status=status, exit_reason=reason, ended_at=at)
             self._sop()["enrollments"][key] = ended
-            self._log_enrollment(tenant_id, ended)
+            self._log(tenant_id, ended)
             return True
 
     def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]:
-        return [e for (t, c, _), e in self._sop()["enrollments"].items() if t == tenant_id and c == customer_id]
+        return self.subject_enrollments(tenant_id, Subject.customer(customer_id))
+
+    def subject_enrollments(self, tenant_id: str, subject: Subject) -> list[Enrollment]:
+        key = subject_key(subject)
+        return [e for (t, c, _), e in self._sop()["enrollments"].items() if t == tenant_id and c == key]
 
     def register_bucket(self, tenant_id: str, bucket: Bucket) -> bool:
         with self.lock:
@@ -92,7 +126,7 @@ class FakeSopStoreMixin:
 
     def repin_enrollment(self, tenant_id: str, enrollment: Enrollment, version: int) -> bool:
         with self.lock:
-            key = (tenant_id, enrollment.customer_id, enrollment.plan_id)
+            key = _enrollment_key(tenant_id, enrollment)
             current = self._sop()["enrollments"].get(key)
             if current is None or current.status != ACTIVE or current.enrollment_id != enrollment.enrollment_id:
                 return False
@@ -183,9 +217,10 @@ class FakeSopStoreMixin:
                 next_bucket=next_bucket,
                 next_due=next_due,
             )
-            if to_state in (SKIPPED, DROPPED):
+            if to_state in (SKIPPED, DROPPED) and touch.subject.kind == CUSTOMER:
                 entry = touch_entry(touch, to_state, reason)
-                self.put_entry(tenant_id, touch.customer_id, touch_suffix(touch.key), entry)
+                suffix = touch_suffix(f"{touch.subject.id}#{touch.occurrence_key}")
+                self.put_entry(tenant_id, touch.subject.id, suffix, entry)
             return True
 
     def take_quota(
@@ -229,7 +264,7 @@ class FakeSopStoreMixin:
             if current is None or current.status != expected_status:
                 return False
             if not recipients:  # as in DynamoDB: the recipients change only when the caller says so
-                task = replace(task, customer_ids=current.customer_ids)
+                task = replace(task, recipients=current.recipients)
             self._sop()["tasks"][(tenant_id, task.task_id)] = task
             return True
 

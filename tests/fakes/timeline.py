@@ -99,15 +99,15 @@ class FakeTimelineStoreMixin:
 
     def _quota_entry(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> None:
         months = self._months().setdefault((tenant_id, customer_id), {})
-        record = tl.sent_record(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, last=last)
+        record = tl.sent_record(touch.bucket_id, touch.occurrence_key, touch.due_at, last=last)
         months.setdefault(tl.month_sk(month, tl.QUOTA_TAG), []).append(tl.sent_entry(record))
 
     def touch_tasks(self, tenant_id: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         out = {}
-        for bucket_id, key in refs:
-            touch = self._sop()["touches"].get((tenant_id, bucket_id, key))
+        for bucket_id, ref in refs:  # ref: <customer_id>#<enrollment>#<step>#<occurrence>
+            touch = self._sop()["touches"].get((tenant_id, bucket_id, f"customer#{ref}"))
             if touch is not None and touch.task_id:
-                out[(bucket_id, key)] = touch.task_id
+                out[(bucket_id, ref)] = touch.task_id
         return out
 
     def task_heads(self, tenant_id: str, task_ids: list[str]) -> dict[str, StaffTask]:
@@ -128,7 +128,7 @@ class FakeTimelineStoreMixin:
         with self.lock:
             touches = self._sop()["touches"]
             gone = [key for key in touches if key[0] == tenant_id and key[1] in bucket_ids]
-            gone = [key for key in gone if key[2].startswith(customer_id + "#")]
+            gone = [key for key in gone if key[2].startswith(f"customer#{customer_id}#")]
             tasks = {touches[key].task_id for key in gone if touches[key].task_id}
             for key in gone:
                 del touches[key]

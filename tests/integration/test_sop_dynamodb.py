@@ -27,7 +27,8 @@ def test_a_touch_that_implies_a_later_one_lives_until_that_one_is_due(env: Env) 
     60 days on must not vanish with its 35-day-old feeder)."""
     from datetime import datetime, timedelta
 
-    from chalicelib.adapters.dynamodb.sop import TOUCH_TTL_DAYS, bucket_pk
+    from chalicelib.adapters.dynamodb.keys import bucket_pk
+    from chalicelib.adapters.dynamodb.touches import TOUCH_TTL_DAYS
     from tests.unit.test_sop_engine import plan, step
 
     env.plans.add(plan([step("s1", after_minutes=30), step("s2", day=60, at="10:00")]))
@@ -72,7 +73,7 @@ def test_a_task_written_before_recipients_had_their_own_item_still_reads_whole(e
     """Task heads that carry their customer ids in their own doc (the earlier layout) read as before."""
     import json
 
-    from chalicelib.adapters.dynamodb.sop import task_pk
+    from chalicelib.adapters.dynamodb.keys import task_pk
 
     store = env.store
     assert isinstance(store, DynamoStore)

@@ -331,13 +331,15 @@ def test_get_customers_reads_more_than_one_batch(store: Any) -> None:
 
 
 def test_get_enrollments_reads_many_and_only_that_plan(store: Any) -> None:
-    from chalicelib.domain.sop import Enrollment
+    from chalicelib.domain.sop import Enrollment, Subject
 
     ids = [f"c{i:03d}" for i in range(130)]
     for cid in ids[:120]:
-        e = Enrollment(cid, "pl_a", 1, f"en_{cid}", "2026-12-01T10:00:00+08:00")
+        e = Enrollment(Subject.customer(cid), "pl_a", 1, f"en_{cid}", "2026-12-01T10:00:00+08:00")
         assert store.put_enrollment("acme", e, reentry="never")
-    store.put_enrollment("acme", Enrollment("c999", "pl_b", 1, "en_x", "2026-12-01T10:00:00+08:00"), reentry="never")
+    store.put_enrollment(
+        "acme", Enrollment(Subject.customer("c999"), "pl_b", 1, "en_x", "2026-12-01T10:00:00+08:00"), reentry="never"
+    )
     found = store.get_enrollments("acme", [*ids, "c999"], "pl_a")
     assert sorted(found) == ids[:120] and found["c007"].enrollment_id == "en_c007"
     assert store.get_enrollments("other", ids, "pl_a") == {}  # tenants never meet

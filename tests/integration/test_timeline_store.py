@@ -11,7 +11,7 @@ from chalicelib.adapters.dynamodb.staff import StaffRepository
 from chalicelib.adapters.dynamodb.timeline import TimelineRepository
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import Fact, StaffDayDelta
-from chalicelib.domain.sop import Enrollment, StaffTask, Touch
+from chalicelib.domain.sop import Enrollment, StaffTask, Subject, Touch
 from chalicelib.domain.timeline import Entry
 from chalicelib.ports import IntakeKeys
 from tests.integration.contract.registry import covers
@@ -27,11 +27,11 @@ def _seed(store: Any, cid: str = "c1") -> None:
 
 
 def _touch(cid: str = "c1", occurrence: int = 0) -> Touch:
-    return Touch(BUCKET, cid, "en_1", "s1", occurrence, AT)
+    return Touch(BUCKET, Subject.customer(cid), "en_1", "s1", occurrence, AT)
 
 
 def _enrollment(cid: str = "c1") -> Enrollment:
-    return Enrollment(cid, "pl_a", 1, "en_1", AT, source="channel")
+    return Enrollment(Subject.customer(cid), "pl_a", 1, "en_1", AT, source="channel")
 
 
 def _quota(store: Any, touch: Touch | None, *, cap: int = 4, last: bool = False) -> str | None:
@@ -97,7 +97,7 @@ def test_enrollments_exits_and_skips_are_entries_and_completion_is_not(store: An
 
 
 def _task(task_id: str, ids: tuple[str, ...], kind: str = "mass") -> StaffTask:
-    return StaffTask(task_id, "zhang", kind, "created", AT, AT, customer_ids=ids)
+    return StaffTask(task_id, "zhang", kind, "created", AT, AT, recipients=ids)
 
 
 @covers(TimelineRepository.touch_tasks, TimelineRepository.task_heads, ErasureRepository.erase_touches)

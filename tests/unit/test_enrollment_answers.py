@@ -25,8 +25,14 @@ def env() -> Env:
     return Env()
 
 
+def bulk_of(env: Env) -> BulkEnrollment:
+    """Bulk enrollment wired as bootstrap wires it, over the test's engine."""
+    engine = env.engine
+    return BulkEnrollment(env.store, env.store, env.plans, engine.enrollments, engine.kernel, env.clock, env.ids)
+
+
 def _attempt(env: Env, customer_id: str, plan_id: str, source: str = "manual") -> Enrollment | Refusal:
-    return enrollments.attempt_by_id(env.engine, env.tenant, customer_id, plan_id, source=source)
+    return env.engine.enrollments.attempt_by_id(env.tenant, customer_id, plan_id, source=source)
 
 
 def _reason(env: Env, customer_id: str, plan_id: str) -> str:
@@ -119,7 +125,7 @@ def test_the_api_answer_is_an_error_naming_the_reason(env: Env) -> None:
     plan = env.plan("转化", exit=[{"type": "order", "kind": "trial"}])
     c = env.customer(1, stage=Stage.CONVERTED)
     with pytest.raises(EnrollmentRefusedError) as refused:
-        enrollments.enroll_or_refuse(env.engine, env.tenant, c.customer_id, plan.plan_id)
+        env.engine.enrollments.enroll_or_refuse(env.tenant, c.customer_id, plan.plan_id)
     body = refused.value.to_body()["error"]
     assert refused.value.status == 409 and body["code"] == "excluded_by_exit_rule"
     assert body["details"]["rule"] == "exit:order:trial" and "exit:order:trial" in body["message"]
@@ -145,7 +151,7 @@ def test_bulk_counts_the_customers_it_skips_per_reason(env: Env) -> None:
     env.customer(3, stage=Stage.TRIAL)
     env.customer(4, stage=Stage.HOT)
     env.enroll(fresh[0].customer_id, plan)
-    job = BulkEnrollment(env.engine, env.store).start(env.tenant, plan.plan_id, CustomerFilter())
+    job = bulk_of(env).start(env.tenant, plan.plan_id, CustomerFilter())
     assert (job["status"], job["scanned"], job["enrolled"], job["skipped"]) == ("done", 5, 2, 3)
     assert job["refused"] == {"already_enrolled": 1, "excluded_by_exit_rule": 1, "audience_not_matched": 1}
 

@@ -68,9 +68,9 @@ def play(env: Env) -> tuple[str, str, str]:
     other = other_result.customer_id
     group = env.svc.tags.create_group(env.tenant, name="意向", exclusive=False, tags=["高意向"])
     env.svc.customers.change_tags(env.tenant, cid, add=[group.tags[0].tag_id], remove=[], actor="zhang")
-    listed = env.svc.sop.tasks("unit", userid=None, status=None, due_from=None, due_to=None, limit=100)
+    listed = env.svc.staff_tasks.tasks("unit", userid=None, status=None, due_from=None, due_to=None, limit=100)
     [task] = [t for t in listed if cid in t.customer_ids]
-    env.svc.sop.confirm("unit", task.task_id, userid=None, proof_url=None)
+    env.svc.staff_tasks.confirm("unit", task.task_id, userid=None, proof_url=None)
     _event(env, {"event_id": "m-1", "type": "message", "customer_id": cid, "text": WORDS})
     _event(env, {"event_id": "o-1", "type": "order", "customer_id": cid, "kind": "trial", "amount": 9.9})
     _event(env, {"event_id": "k-1", "type": "checkin", "customer_id": cid, "streak": 2})
@@ -182,7 +182,7 @@ def test_erasure_keeps_the_others_outcomes_and_clears_the_leads_escalation(story
     story.clock.advance(minutes=5)
     for schedule in list(story.scheduler.schedules.values()):  # the one bucket both touches are in
         story.svc.sop.fire("unit", schedule["payload"]["bucket_id"])
-    listed = story.svc.sop.tasks("unit", userid="zhang", status=None, due_from=None, due_to=None, limit=100)
+    listed = story.svc.staff_tasks.tasks("unit", userid="zhang", status=None, due_from=None, due_to=None, limit=100)
     [task] = [t for t in listed if first in t.customer_ids]
     assert task.customer_ids == (first, second), "the scenario needs both in one task, the erased one first"
     story.clock.advance(minutes=130)
@@ -206,6 +206,6 @@ def test_erasure_keeps_the_others_outcomes_and_clears_the_leads_escalation(story
     assert after.results == synced.results  # the counts name no one: they stay
     lead_after = story.store.get_task("unit", escalation_task_id(task.task_id))
     assert lead_after is not None and lead_after.customer_ids == (second,)
-    listed = story.svc.sop.tasks("unit", userid=None, status=None, due_from=None, due_to=None, limit=100)
+    listed = story.svc.staff_tasks.tasks("unit", userid=None, status=None, due_from=None, due_to=None, limit=100)
     assert {t.task_id: t.customer_ids for t in listed} == {task.task_id: (second,), lead_task.task_id: (second,)}
     assert first not in story.everything() and first[1:] not in story.everything()

@@ -14,11 +14,12 @@ from chalicelib.domain.customers import Attribution, Customer, Relation, Stage
 from chalicelib.domain.facts import StaffDayDelta
 from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import ExitRule, Lateness, Plan, PlanStatus, Step, Trigger
-from chalicelib.domain.sop import ACTIVE, EXITED, SENT, SKIPPED, Enrollment, chunks
+from chalicelib.domain.sop import ACTIVE, EXITED, SENT, SKIPPED, Enrollment, Subject, chunks
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
 from chalicelib.ports import Signal, WeComCredentials
 from chalicelib.services.sop import SopEngine
+from chalicelib.services.staff_tasks import StaffTaskService
 from devstack.wecom_world import WeComWorld, WorldTransport
 from tests.fakes import FakeScheduler, FixedClock, SeqIds
 from tests.fakes.store import FakeStore
@@ -64,6 +65,7 @@ class Env:
         self.plans = Plans()
         self.wecom = CrashAfterSend(WorldTransport(self.world), sleep=lambda s: None)
         self.engine = SopEngine(self.store, self.plans, self.scheduler, self.wecom, self.clock, SeqIds())
+        self.staff_tasks = StaffTaskService(self.store, self.clock)
         self.tenant = Tenant("sop", "SOP 教育", CORP, "Asia/Shanghai", "tok", "k" * 43, "sec", "salt", "")
         self.store.create_tenant(self.tenant)
         self.world.register_corp(CORP)
@@ -300,11 +302,12 @@ def test_crash_before_the_wecom_call_is_sent_by_reconciliation(env: Env) -> None
     env.plans.add(plan([step("s1", after_minutes=30)]))
     env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
     env.clock.advance(minutes=30)
-    original = env.engine._send
-    env.engine._send = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("died before calling WeCom"))  # type: ignore[method-assign]
+    delivery = env.engine.kernel.delivery
+    original = delivery.deliver
+    delivery.deliver = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("died before calling WeCom"))  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         env.fire_due()
-    env.engine._send = original  # type: ignore[method-assign]
+    delivery.deliver = original  # type: ignore[method-assign]
     env.clock.advance(minutes=3)
     assert env.engine.reconcile("sop") == 1
     assert len(env.add_calls()) == 1
@@ -332,7 +335,7 @@ def test_erased_or_lost_customers_are_skipped(env: Env) -> None:
 def test_follow_up_tasks_are_created_once(env: Env) -> None:
     due = T0 + timedelta(minutes=15)
     ids = {
-        env.engine.follow_up(
+        env.staff_tasks.follow_up(
             "sop",
             customer_id="c1",
             owner_userid="zhang",
@@ -344,12 +347,12 @@ def test_follow_up_tasks_are_created_once(env: Env) -> None:
         for _ in range(3)
     }
     assert len(ids) == 1
-    [task] = env.engine.tasks("sop", userid="zhang", status=None, due_from=None, due_to=None, limit=10)
+    [task] = env.staff_tasks.tasks("sop", userid="zhang", status=None, due_from=None, due_to=None, limit=10)
     assert task.kind == "follow_up" and task.reason == "positive_reply"
-    confirmed = env.engine.confirm("sop", task.task_id, userid="zhang", proof_url="https://img.example/1.png")
+    confirmed = env.staff_tasks.confirm("sop", task.task_id, userid="zhang", proof_url="https://img.example/1.png")
     assert confirmed.status == "confirmed" and confirmed.proof_url
     with pytest.raises(NotFoundError):  # another staff member's task does not exist for them
-        env.engine.confirm("sop", task.task_id, userid="li", proof_url=None)
+        env.staff_tasks.confirm("sop", task.task_id, userid="li", proof_url=None)
 
 
 def test_an_early_fire_keeps_the_bucket_for_the_backstop(env: Env) -> None:
@@ -528,10 +531,12 @@ def test_a_late_joiner_fired_after_the_next_bucket_drained_still_gets_the_next_s
     env.clock.advance(minutes=10)
     assert env.engine.fire("sop", "pl_new7.1.s2.202612010120").sent == 1  # s2 fired and drained
     # A touch lands in s1's bucket after both fired (the backstop's "joined a bucket after it fired").
-    joined = Enrollment(late.customer_id, "pl_new7", 1, "en_late", T0.astimezone(env.tenant.zone).isoformat())
+    joined = Enrollment(
+        Subject.customer(late.customer_id), "pl_new7", 1, "en_late", T0.astimezone(env.tenant.zone).isoformat()
+    )
     assert env.store.put_enrollment("sop", joined, reentry="never")
-    env.engine.schedule(env.tenant, plan_, joined, plan_.steps[0], occurrence=0)
-    env.engine._fire_inline()
+    env.engine.kernel.schedule(env.tenant, plan_, joined, plan_.steps[0], occurrence=0)
+    env.engine.kernel.fire_inline()
     senders = [
         (c.payload["text"]["content"], tuple(c.payload["external_userid"])) for c in env.add_calls() if c.errcode == 0
     ]

@@ -143,7 +143,7 @@ def test_a_task_not_confirmed_stays_created(env: SyncEnv) -> None:
 
 def test_a_task_confirmed_in_siyu_is_polled_until_wecom_reports_it_sent(env: SyncEnv) -> None:
     task = env.fire_task([env.customer(1), env.customer(2)], "pl_a")
-    env.engine.confirm("sop", task.task_id, userid="zhang", proof_url=None)  # README step 7, Siyu side first
+    env.staff_tasks.confirm("sop", task.task_id, userid="zhang", proof_url=None)  # README step 7, Siyu side first
     report = env.sync.run("sop")
     assert (report.checked, report.sent) == (1, 0)
     confirmed = env.task(task.task_id)
@@ -160,7 +160,7 @@ def test_a_task_confirmed_in_siyu_is_polled_until_wecom_reports_it_sent(env: Syn
 
 def test_a_confirmed_task_never_escalates_and_expires_out_of_the_sync(env: SyncEnv) -> None:
     task = env.fire_task([env.customer(1)], "pl_a")
-    env.engine.confirm("sop", task.task_id, userid="zhang", proof_url=None)
+    env.staff_tasks.confirm("sop", task.task_id, userid="zhang", proof_url=None)
     env.clock.advance(hours=5)
     report = env.sync.run("sop")
     assert (report.checked, report.escalated, report.lead_tasks) == (1, 0, 0)
@@ -175,7 +175,7 @@ def test_created_and_confirmed_tasks_are_walked_in_due_order_within_the_bound(en
     env.sync = TaskSyncService(env.store, env.wecom, env.clock, max_tasks=2)
     tasks = [env.fire_task([env.customer(n, owner="li")], f"pl_{n}") for n in range(4)]
     for task in tasks[::2]:
-        env.engine.confirm("sop", task.task_id, userid="li", proof_url=None)
+        env.staff_tasks.confirm("sop", task.task_id, userid="li", proof_url=None)
     reports = [env.sync.run("sop") for _ in range(2)]
     assert [(r.checked, r.more) for r in reports] == [(2, True), (2, False)]
     asked = [c.payload["msgid"] for c in env.world.calls("externalcontact/get_groupmsg_task")]
@@ -205,7 +205,7 @@ def test_customers_map_by_their_derived_id_without_reads(env: SyncEnv) -> None:
     )
     now = iso_of(env.clock.now(), env.tenant.zone)
     task = StaffTask(
-        "tk_derived", "zhang", "mass", "created", now, now, customer_ids=("c_unknown", derived), msgid=sent.msgid
+        "tk_derived", "zhang", "mass", "created", now, now, recipients=("c_unknown", derived), msgid=sent.msgid
     )
     env.store.create_task("sop", task)
     env.world.confirm_task(sent.msgid, "zhang")
@@ -309,7 +309,7 @@ def test_a_lead_task_closes_when_the_staff_confirms_by_hand(env: SyncEnv) -> Non
     task = env.fire_task([env.customer(1)], "pl_a")
     env.clock.advance(hours=2)
     env.sync.run("sop")
-    env.engine.confirm("sop", task.task_id, userid="zhang", proof_url="https://img.example/p.png")
+    env.staff_tasks.confirm("sop", task.task_id, userid="zhang", proof_url="https://img.example/p.png")
     assert env.sync.run("sop").resolved == 1
     assert env.task(escalation_task_id(task.task_id)).reason == "resolved:confirmed"
 
@@ -330,7 +330,7 @@ def test_without_a_lead_the_escalation_is_only_recorded(env: SyncEnv) -> None:
 
 def test_a_snoozed_task_escalates_only_after_its_snooze(env: SyncEnv) -> None:
     task = env.fire_task([env.customer(1)], "pl_a")
-    env.engine.snooze("sop", task.task_id, userid="zhang", minutes=180)
+    env.staff_tasks.snooze("sop", task.task_id, userid="zhang", minutes=180)
     env.clock.advance(minutes=150)  # past due + 120, inside the snooze
     assert env.sync.run("sop").escalated == 0
     env.clock.advance(minutes=30 + 119)  # the snooze ended 119 minutes ago: the delay counts from its end
@@ -341,7 +341,7 @@ def test_a_snoozed_task_escalates_only_after_its_snooze(env: SyncEnv) -> None:
 
 
 def test_follow_up_tasks_escalate_without_asking_wecom(env: SyncEnv) -> None:
-    task_id = env.engine.follow_up(
+    task_id = env.staff_tasks.follow_up(
         "sop",
         customer_id="c00001",
         owner_userid="zhang",

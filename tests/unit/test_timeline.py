@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.customers import Customer, Stage
-from chalicelib.domain.sop import Touch
+from chalicelib.domain.sop import Subject, Touch
 from chalicelib.domain.timeline import Entry
 from chalicelib.errors import InvalidError, NotFoundError
 from chalicelib.services.timeline import TimelineService
@@ -47,7 +47,7 @@ def _story() -> FakeStore:
         at = _at(day, 12)
         store.put_entry("t", "c1", f"d{day}", Entry(tl.epoch_of(at), "checkin", at, detail={"day": day}))
     for day in (2, 6):
-        touch = Touch(f"pl_a.1.s{day}.2026120{day}0200", "c1", "en_1", f"s{day}", 0, _at(day, 10))
+        touch = Touch(f"pl_a.1.s{day}.2026120{day}0200", Subject.customer("c1"), "en_1", f"s{day}", 0, _at(day, 10))
         store.take_quota("t", "c1", month="2026-12", day_key=None, day_cap=None, month_cap=31, touch=touch)
     return store
 

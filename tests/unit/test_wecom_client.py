@@ -327,6 +327,15 @@ def test_welcome_busy_once_then_sent(client: WeComClient, world: WeComWorld) -> 
             CREDS, sender="u", external_userids=[f"wm{i:08d}" for i in range(10_001)], message=HELLO
         ),
         lambda c: c.add_msg_template(CREDS, sender="", external_userids=["wm1"], message=HELLO),
+        lambda c: c.add_msg_template(CREDS, sender="u", chat_type="group", chat_ids=[], message=HELLO),
+        lambda c: c.add_msg_template(
+            CREDS, sender="u", chat_type="group", chat_ids=[f"wr{i:08d}" for i in range(2_001)], message=HELLO
+        ),
+        lambda c: c.add_msg_template(
+            CREDS, sender="u", chat_type="group", chat_ids=["wr1"], external_userids=["wm1"], message=HELLO
+        ),
+        lambda c: c.add_msg_template(CREDS, sender="u", external_userids=["wm1"], chat_ids=["wr1"], message=HELLO),
+        lambda c: c.add_msg_template(CREDS, sender="u", chat_type="moments", external_userids=["wm1"], message=HELLO),
         lambda c: c.mark_tag(CREDS, userid="u", external_userid="wm1", add_tag=[], remove_tag=[]),
         lambda c: c.add_corp_tags(CREDS, group_name="g" * 31, tag_names=["t"]),
         lambda c: c.add_corp_tags(CREDS, group_name="g", tag_names=["t" * 31]),
@@ -482,6 +491,35 @@ def test_mass_message_task_lifecycle(client: WeComClient, world: WeComWorld, clo
     assert statuses == {"wmParent0001": SEND_LIMIT, "wmParent0002": SEND_OK, "wmParent0003": SEND_NOT_FRIEND}
     assert result["next_cursor"] == ""
     assert [c.payload["limit"] for c in world.calls("externalcontact/get_groupmsg_send_result")] == [1000]
+
+
+class AcceptAll:
+    """A transport that answers every call with success and keeps each request body (what goes on the wire)."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[str, list[dict[str, Any]]] = {}
+
+    def request(
+        self, method: str, path: str, *, query: dict[str, str], body: dict[str, Any] | None, timeout: float
+    ) -> dict[str, Any]:
+        self.bodies.setdefault(path.rsplit("/cgi-bin/", 1)[-1], []).append(dict(body or {}))
+        return {"errcode": 0, "access_token": "tok", "expires_in": 7200, "msgid": "msg1", "fail_list": []}
+
+
+def test_mass_message_chat_type_and_recipients_go_on_the_wire_as_wecom_documents_them() -> None:
+    transport = AcceptAll()
+    client = WeComClient(transport, sleep=lambda s: None)
+    client.add_msg_template(CREDS, sender="u", external_userids=["wm1", "wm2"], message=HELLO)
+    chats = [f"wr{i:08d}" for i in range(2_000)]  # the group limit is inclusive
+    client.add_msg_template(CREDS, sender="u", chat_type="group", chat_ids=chats, message=HELLO)
+    single, group = transport.bodies["externalcontact/add_msg_template"]
+    assert (single["chat_type"], single["external_userid"], "chat_id_list" in single) == (
+        "single",
+        ["wm1", "wm2"],
+        False,
+    )
+    assert (group["chat_type"], group["chat_id_list"], "external_userid" in group) == ("group", chats, False)
+    assert group["sender"] == "u" and group["text"] == {"content": HELLO.text}
 
 
 def test_mass_message_to_nobody_reachable_is_rejected(client: WeComClient) -> None:

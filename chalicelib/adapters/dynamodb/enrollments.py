@@ -17,16 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
+from chalicelib.adapters.dynamodb.sop_docs import enrollment_of
+from chalicelib.adapters.dynamodb.sop_table import SopTableMixin, string_attr
 from chalicelib.domain.customers import Stage
 from chalicelib.domain.sop import Enrollment
 from chalicelib.ports import Page
 
 _TABLE_KEY = frozenset({"pk", "sk"})
 MAX_ROUNDS = 10  # a filtered page reads at most this many rounds before answering short with its cursor
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
 
 
 def roster_keys(tid: str, customer_id: str, plan_ids: Iterable[str]) -> list[tuple[str, str]]:
@@ -39,7 +37,7 @@ def _cursor_in(cursor: str | None, partition: str) -> dict[str, Any] | None:
     return decode_cursor(cursor, partition_attr="pk", partition=partition, attrs=_TABLE_KEY, code="invalid")
 
 
-class EnrollmentStoreMixin:
+class EnrollmentStoreMixin(SopTableMixin):
     """Enrollment listings and stage moves of DynamoStore (uses ``self.client``, ``self.table``)."""
 
     client: Any
@@ -47,8 +45,6 @@ class EnrollmentStoreMixin:
 
     if TYPE_CHECKING:
 
-        def _call(self, op: str, **kwargs: Any) -> Any: ...
-        def _conditional(self, op: str, **kwargs: Any) -> bool: ...
         def _batch_get(
             self, keys: list[tuple[str, str]], *, consistent: bool = False
         ) -> dict[tuple[str, str], dict[str, Any]]: ...
@@ -56,25 +52,25 @@ class EnrollmentStoreMixin:
     def put_roster(self, tenant_id: str, enrollment: Enrollment) -> None:
         """The plan's roster entry for the customer: idempotent (the same key every run), written before the
         enrollment so no enrollment is ever missing from its plan's listing."""
-        self._call(
+        self.table_request(
             "put_item",
             Item={
-                "pk": _s(k.roster_pk(tenant_id, enrollment.plan_id)),
-                "sk": _s(enrollment.customer_id),
-                "kind": _s("roster"),
+                "pk": string_attr(k.roster_pk(tenant_id, enrollment.plan_id)),
+                "sk": string_attr(enrollment.subject.id),
+                "kind": string_attr("roster"),
             },
         )
 
     def advance_stage(self, tenant_id: str, customer_id: str, *, to: Stage, from_stages: tuple[Stage, ...]) -> bool:
         """Move the customer to ``to`` only from one of ``from_stages`` (never backwards past what an order set);
         bumps ``version`` so a concurrent read-modify-write of the profile retries. False: the stage was elsewhere."""
-        names = {f":f{i}": _s(stage.value) for i, stage in enumerate(from_stages)}
-        return self._conditional(
+        names = {f":f{i}": string_attr(stage.value) for i, stage in enumerate(from_stages)}
+        return self.conditional(
             "update_item",
-            Key={"pk": _s(k.customer_pk(tenant_id, customer_id)), "sk": _s(k.PROFILE_SK)},
+            Key={"pk": string_attr(k.customer_pk(tenant_id, customer_id)), "sk": string_attr(k.PROFILE_SK)},
             UpdateExpression="SET stage = :to, version = version + :one",
             ConditionExpression=f"attribute_exists(pk) AND stage IN ({', '.join(names)})",
-            ExpressionAttributeValues={":to": _s(to.value), ":one": {"N": "1"}, **names},
+            ExpressionAttributeValues={":to": string_attr(to.value), ":one": {"N": "1"}, **names},
         )
 
     def list_customer_enrollments(
@@ -84,7 +80,7 @@ class EnrollmentStoreMixin:
         pk = k.customer_pk(tenant_id, customer_id)
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": {":pk": _s(pk), ":p": _s("ENR#")},
+            "ExpressionAttributeValues": {":pk": string_attr(pk), ":p": string_attr(k.ENROLLMENT_PREFIX)},
             "ConsistentRead": True,
         }
 
@@ -101,14 +97,17 @@ class EnrollmentStoreMixin:
         pk = k.roster_pk(tenant_id, plan_id)
 
         def rows(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Enrollment | None]]:
-            keys = [(k.customer_pk(tenant_id, raw["sk"]["S"]), f"ENR#{plan_id}") for raw in items]
+            keys = [(k.customer_pk(tenant_id, raw["sk"]["S"]), k.enrollment_sk(plan_id)) for raw in items]
             found = self._batch_get(keys, consistent=True)  # none for a key: erased, or a crash before its put
             return [
                 (_key(raw), _enrollment(hit) if (hit := found.get(key)) and _wanted(hit, status) else None)
                 for raw, key in zip(items, keys, strict=True)
             ]
 
-        kwargs: dict[str, Any] = {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": _s(pk)}}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": string_attr(pk)},
+        }
         return self._pages(kwargs, _cursor_in(cursor, pk), limit, rows)
 
     def _pages(
@@ -126,7 +125,7 @@ class EnrollmentStoreMixin:
             if start:
                 kwargs["ExclusiveStartKey"] = start
             kwargs["Limit"] = limit - len(items) + 1
-            resp = self._call("query", **kwargs)
+            resp = self.table_request("query", **kwargs)
             for key, enrollment in rows(resp.get("Items", [])):
                 if enrollment is not None:
                     if len(items) == limit:
@@ -150,4 +149,4 @@ def _wanted(raw: dict[str, Any], status: str | None) -> bool:
 
 
 def _enrollment(raw: dict[str, Any]) -> Enrollment:
-    return Enrollment(**json.loads(raw["doc"]["S"]))
+    return enrollment_of(json.loads(raw["doc"]["S"]))

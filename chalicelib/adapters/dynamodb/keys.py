@@ -179,7 +179,7 @@ def customer_of_pk(pk: str) -> str:
 
 def touches_of_customer(customer_id: str) -> str:
     """The sort-key prefix of a customer's touches in a bucket partition."""
-    return f"{customer_id}#"
+    return touch_sk_prefix("customer", customer_id)
 
 
 # --- SOP: buckets, their plan listing, staff tasks ---------------------------------------------------------------
@@ -205,3 +205,67 @@ def tasks_index_pk(tenant_id: str) -> str:
 def roster_pk(tenant_id: str, plan_id: str) -> str:
     """A plan's roster of enrolled customers (sk = customer id), what its enrollment listing pages over."""
     return f"T#{tenant_id}#PLE#{plan_id}"
+
+
+# --- SOP kernel: subjects, enrollments, touches, buckets, tasks, jobs (issue 8 §1) --------------------------------
+# A subject (domain/sop.py: Subject) is a customer today, a group chat next. A customer's SOP items live in the
+# customer's partition (erasure deletes them with it); another kind gets a partition of its own.
+
+BUCKET_SK = "BUCKET"
+TASK_SK = "TASK"
+TASK_RECIPIENTS_SK = "RCPT"
+JOB_SK = "JOB"
+CURSOR_SK = "CURSOR"
+ENROLLMENT_PREFIX = "ENR#"
+
+
+def subject_pk(tenant_id: str, kind: str, subject_id: str) -> str:
+    """The partition of a subject's enrollments: the customer's own partition for a customer."""
+    if kind == "customer":
+        return customer_pk(tenant_id, subject_id)
+    return f"T#{tenant_id}#S#{kind}#{subject_id}"
+
+
+def enrollment_sk(plan_id: str) -> str:
+    return f"{ENROLLMENT_PREFIX}{plan_id}"
+
+
+def touch_sk(kind: str, subject_id: str, occurrence_key: str) -> str:
+    """A touch in its bucket: ``<kind>#<id>#<enrollment>#<step>#<occurrence>`` (``Touch.key``), so a subject's
+    touches in a bucket share a prefix (``touch_sk_prefix``: erasure deletes them by it)."""
+    return f"{touch_sk_prefix(kind, subject_id)}{occurrence_key}"
+
+
+def touch_sk_prefix(kind: str, subject_id: str) -> str:
+    return f"{kind}#{subject_id}#"
+
+
+def due_buckets_pk(tenant_id: str, day: str) -> str:
+    """gsi1 partition of the buckets still open on a UTC day (``YYYYMMDD``): what the backstop sweeps."""
+    return f"T#{tenant_id}#DUE#{day}"
+
+
+def due_buckets_sk(minute: str, bucket_id: str) -> str:
+    return f"{minute}#{bucket_id}"
+
+
+def plan_bucket_sk(minute: str, step_id: str) -> str:
+    return f"{minute}#{step_id}"
+
+
+def tasks_index_sk(due_utc: str, task_id: str) -> str:
+    return f"{due_utc}#{task_id}"
+
+
+def task_sync_pk(tenant_id: str) -> str:
+    """Where the task status sync resumes."""
+    return f"T#{tenant_id}#TASKSYNC"
+
+
+def job_pk(tenant_id: str, job_id: str) -> str:
+    return f"T#{tenant_id}#JOB#{job_id}"
+
+
+def running_jobs_pk(tenant_id: str) -> str:
+    """gsi1 partition of the tenant's running bulk jobs."""
+    return f"T#{tenant_id}#JOBS"

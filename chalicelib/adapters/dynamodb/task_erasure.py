@@ -1,34 +1,24 @@
 """Erasure's part in staff tasks: the customer's id out of a task's recipients and their outcome out of its synced
-outcomes, together. Mixed into DynamoStore through TimelineStoreMixin; keys as in adapters/dynamodb/sop.py (a task's
+outcomes, together. Mixed into DynamoStore through TimelineStoreMixin; keys as in adapters/dynamodb/tasks.py (a task's
 head ``TASK`` holds ``outcomes``, one character per recipient by position; ``RCPT`` beside it holds the ids)."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.sop_table import SopTableMixin, string_attr
 from chalicelib.adapters.dynamodb.translate import translate as _translate
 from chalicelib.domain.sop import drop_outcome
 
 RETRY = {"ConditionalCheckFailed", "TransactionConflict"}  # a transaction's cancellations worth a fresh read
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-class TaskErasureMixin:
+class TaskErasureMixin(SopTableMixin):
     """``drop_recipient`` of DynamoStore."""
-
-    client: Any
-    table: str
-
-    if TYPE_CHECKING:
-
-        def _call(self, op: str, **kwargs: Any) -> Any: ...
 
     def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool:
         """Take the customer out of a task's recipients and their character out of its synced outcomes (matched by
@@ -36,14 +26,14 @@ class TaskErasureMixin:
         alone is deleted whole. True if anything changed."""
         pk = k.task_pk(tenant_id, task_id)
         for _ in range(5):
-            items = self._call(
+            items = self.table_request(
                 "query",
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": _s(pk)},
+                ExpressionAttributeValues={":pk": string_attr(pk)},
                 ConsistentRead=True,
             ).get("Items", [])
             by_sk = {i["sk"]["S"]: i for i in items}
-            raw, head = by_sk.get("RCPT"), by_sk.get("TASK")
+            raw, head = by_sk.get(k.TASK_RECIPIENTS_SK), by_sk.get(k.TASK_SK)
             if raw is None:
                 return False
             ids = raw["ids"]["S"].split(",") if raw["ids"]["S"] else []
@@ -51,17 +41,17 @@ class TaskErasureMixin:
                 return False
             rest = [i for i in ids if i != customer_id]
             if not rest and task_id.startswith("fu_"):
-                self._call("delete_item", Key={"pk": _s(pk), "sk": _s("TASK")})
-                self._call("delete_item", Key={"pk": _s(pk), "sk": _s("RCPT")})
+                self.table_request("delete_item", Key={"pk": string_attr(pk), "sk": string_attr(k.TASK_SK)})
+                self.table_request("delete_item", Key={"pk": string_attr(pk), "sk": string_attr(k.TASK_RECIPIENTS_SK)})
                 return True
             writes: list[dict[str, Any]] = [
                 {
                     "Update": {
                         "TableName": self.table,
-                        "Key": {"pk": _s(pk), "sk": _s("RCPT")},
+                        "Key": {"pk": string_attr(pk), "sk": string_attr(k.TASK_RECIPIENTS_SK)},
                         "UpdateExpression": "SET ids = :new",
                         "ConditionExpression": "ids = :old",
-                        "ExpressionAttributeValues": {":new": _s(",".join(rest)), ":old": raw["ids"]},
+                        "ExpressionAttributeValues": {":new": string_attr(",".join(rest)), ":old": raw["ids"]},
                     }
                 }
             ]
@@ -73,12 +63,12 @@ class TaskErasureMixin:
                     {
                         "Update": {
                             "TableName": self.table,
-                            "Key": {"pk": _s(pk), "sk": _s("TASK")},
+                            "Key": {"pk": string_attr(pk), "sk": string_attr(k.TASK_SK)},
                             "UpdateExpression": "SET #doc = :new, #n = :n",
                             "ConditionExpression": "#doc = :old",
                             "ExpressionAttributeNames": {"#doc": "doc", "#n": "n"},
                             "ExpressionAttributeValues": {
-                                ":new": _s(new_doc),
+                                ":new": string_attr(new_doc),
                                 ":old": head["doc"],
                                 ":n": {"N": str(len(rest))},
                             },

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.cursors import MAX_QUERY_ROUNDS, decode_cursor, encode_cursor
 from chalicelib.adapters.dynamodb.keys import tasks_index_pk
+from chalicelib.adapters.dynamodb.sop_table import SopTableMixin
+from chalicelib.adapters.dynamodb.tasks import task_of
 from chalicelib.domain.sop import StaffTask
 from chalicelib.errors import InvalidError
 from chalicelib.ports import Page
@@ -24,20 +27,17 @@ def _start_key(cursor: str | None, partition: str, low: str, high: str) -> dict[
     shaped = set(key) == set(INDEX_ATTRS) and all(
         isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values()
     )
-    if not shaped or not low <= key["gsi1sk"]["S"] <= high or key["sk"]["S"] != "TASK":
+    if not shaped or not low <= key["gsi1sk"]["S"] <= high or key["sk"]["S"] != k.TASK_SK:
         raise InvalidError("cursor is not valid")
     return key
 
 
-class TaskListMixin:
+class TaskListMixin(SopTableMixin):
     if TYPE_CHECKING:  # SopStoreMixin, DynamoStore
 
-        def _call(self, op: str, **kwargs: Any) -> Any: ...
         def _batch_get(
             self, keys: list[tuple[str, str]], *, consistent: bool = False
         ) -> dict[tuple[str, str], dict[str, Any]]: ...
-        @staticmethod
-        def _task(item: dict[str, Any], recipients: dict[str, Any] | None) -> StaffTask: ...
 
     def list_tasks(
         self,
@@ -104,9 +104,9 @@ class TaskListMixin:
             kwargs["ExpressionAttributeNames"] = names
         start = _start_key(cursor, gpk, values[":a"]["S"], values[":b"]["S"])
         heads, last = self._heads(kwargs, start, limit)
-        wanted = [(h["pk"]["S"], "RCPT") for h in heads if "n" in h]  # heads without ids in their doc
+        wanted = [(h["pk"]["S"], k.TASK_RECIPIENTS_SK) for h in heads if "n" in h]  # heads without ids in their doc
         recipients = self._batch_get(wanted)
-        tasks = [self._task(h, recipients.get((h["pk"]["S"], "RCPT"))) for h in heads]
+        tasks = [task_of(h, recipients.get((h["pk"]["S"], k.TASK_RECIPIENTS_SK))) for h in heads]
         return Page(tasks, encode_cursor(last) if last else None)
 
     def _heads(
@@ -119,7 +119,7 @@ class TaskListMixin:
             kwargs["Limit"] = FILTERED_READ if "FilterExpression" in kwargs else limit - len(heads)
             if last:
                 kwargs["ExclusiveStartKey"] = last
-            resp = self._call("query", **kwargs)
+            resp = self.table_request("query", **kwargs)
             items = resp.get("Items", [])
             for i, raw in enumerate(items):
                 heads.append(raw)

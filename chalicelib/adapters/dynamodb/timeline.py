@@ -19,6 +19,7 @@ from pynamodb.expressions.operand import Path
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.base import DynamoBase
 from chalicelib.adapters.dynamodb.models import FactItem, QuotaItem, SiyuItem
+from chalicelib.adapters.dynamodb.tasks import task_of
 from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import Fact
@@ -52,7 +53,7 @@ def item_entries(item: SiyuItem) -> tuple[Entry, ...]:
 
 
 def touch_entry(touch: Touch, outcome: str, reason: str | None = None, *, last: bool = False) -> Entry:
-    return tl.touch_entry(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, outcome, reason, last=last)
+    return tl.touch_entry(touch.bucket_id, touch.occurrence_key, touch.due_at, outcome, reason, last=last)
 
 
 class TimelineRepository(DynamoBase):
@@ -97,19 +98,21 @@ class TimelineRepository(DynamoBase):
         self.put_entry(tenant_id, e.customer_id, suffix + e.enrollment_id, entry)
 
     def touch_tasks(self, tenant_id: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """The task id of each (bucket_id, touch key) that has one: one BatchGetItem for a page's touches."""
-        found = self.batch_get([(k.bucket_pk(tenant_id, b), key) for b, key in refs])
+        """The task id of each (bucket_id, ``<customer_id>#<enrollment>#<step>#<occurrence>``) that has one: one
+        BatchGetItem for a page's touches (their sort keys are the customer subject's, keys.touch_sk)."""
+        by_key = {(k.bucket_pk(tenant_id, b), k.touch_sk("customer", *ref.split("#", 1))): (b, ref) for b, ref in refs}
+        found = self.batch_get(list(by_key))
         out: dict[tuple[str, str], str] = {}
-        for (pk, sk), raw in found.items():
+        for key, raw in found.items():
             task_id = json.loads(raw.get("doc", {}).get("S", "{}")).get("task_id")
             if task_id:
-                out[(k.bucket_of_pk(pk), sk)] = task_id
+                out[by_key[key]] = task_id
         return out
 
     def task_heads(self, tenant_id: str, task_ids: list[str]) -> dict[str, StaffTask]:
         """Task heads without their recipients: one BatchGetItem."""
         found = self.batch_get([(k.task_pk(tenant_id, t), k.TASK_SK) for t in task_ids])
-        heads = (StaffTask(**json.loads(raw["doc"]["S"])) for raw in found.values())
+        heads = (task_of(raw, None) for raw in found.values())
         return {t.task_id: t for t in heads}
 
     def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]:
@@ -146,7 +149,7 @@ class TimelineRepository(DynamoBase):
             actions.append(day.add(1))
             cond &= day.does_not_exist() | (day < day_cap)
         if touch is not None:
-            record = tl.sent_record(touch.bucket_id, touch.key.split("#", 1)[1], touch.due_at, last=last)
+            record = tl.sent_record(touch.bucket_id, touch.occurrence_key, touch.due_at, last=last)
             actions.append(QuotaItem.tl.set((QuotaItem.tl | []).append([record])))
         if self.conditional(lambda: item.update(actions=actions, condition=cond)):
             return None

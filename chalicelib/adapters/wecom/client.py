@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib import errors
+from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.transport import Transport
 from chalicelib.ports import (
     ContactWay,
@@ -38,9 +39,6 @@ logger = logging.getLogger("siyu.wecom")
 MAX_STATE_CHARS = 30  # add_contact_way / add_join_way state (92228)
 MAX_REMARK_CHARS = 30  # contact way remark (92228)
 MAX_CONTACT_WAY_USERS = 100  # 41041: 「联系我」使用人数超过限制 (90313)
-MAX_TEXT_BYTES = 4000  # welcome and mass-message text (92599, 92135)
-MAX_ATTACHMENTS = 9  # (92599, 92135)
-MAX_TEMPLATE_RECIPIENTS = 10_000  # add_msg_template external_userid[] (92135)
 MAX_TAG_NAME_CHARS = 30  # corp tag and group names (92117)
 PAGE_LIMIT = 1000  # get_groupmsg_task / get_groupmsg_send_result (93338)
 
@@ -227,7 +225,7 @@ class WeComClient:
         """A WelcomeOutcome value. The code is single-use within 20 s, so nothing but -1 is retried; errcodes
         become outcomes (unknown ones FAILED; _call has logged the errcode); only transport failures raise."""
         _require(welcome_code, "welcome_code")
-        body: dict[str, Any] = {"welcome_code": welcome_code, **_message_body(message)}
+        body: dict[str, Any] = {"welcome_code": welcome_code, **message_body(message)}
         try:
             self._call(creds, "externalcontact/send_welcome_msg", body)
         except errors.WeComError as exc:
@@ -274,20 +272,20 @@ class WeComClient:
     # --- mass messages (企业群发) --------------------------------------------------------------------------------
 
     def add_msg_template(
-        self, creds: WeComCredentials, *, sender: str, external_userids: list[str], message: Message
+        self,
+        creds: WeComCredentials,
+        *,
+        sender: str,
+        message: Message,
+        chat_type: str = "single",
+        external_userids: list[str] | None = None,
+        chat_ids: list[str] | None = None,
     ) -> MsgTemplateResult:
-        """Create a staff task (sent only once ``sender`` confirms it); fail_list holds unreachable customers."""
+        """Create a staff task (sent only once ``sender`` confirms it) to customers (``chat_type`` "single") or to
+        group chats ("group"); fail_list holds the unreachable ones."""
         _require(sender, "sender")
-        if not external_userids:
-            raise errors.InvalidError("add_msg_template needs at least one external_userid")
-        if len(external_userids) > MAX_TEMPLATE_RECIPIENTS:
-            raise errors.InvalidError(f"add_msg_template takes at most {MAX_TEMPLATE_RECIPIENTS} external_userids")
-        body: dict[str, Any] = {
-            "chat_type": "single",
-            "external_userid": list(external_userids),
-            "sender": sender,
-            **_message_body(message),
-        }
+        body: dict[str, Any] = {"sender": sender, **template_recipients(chat_type, external_userids, chat_ids)}
+        body.update(message_body(message))
         data = self._call(creds, "externalcontact/add_msg_template", body)
         return MsgTemplateResult(
             msgid=_required_str(data, "msgid", "add_msg_template"),
@@ -442,22 +440,6 @@ def _check_contact_way(users: list[str], state: str, remark: str) -> None:
 def _check_tag_name(name: str, what: str) -> None:
     if not name or len(name) > MAX_TAG_NAME_CHARS:
         raise errors.InvalidError(f"{what} must be 1..{MAX_TAG_NAME_CHARS} characters")
-
-
-def _message_body(message: Message) -> dict[str, Any]:
-    """``text`` and ``attachments`` in WeCom's shape, after the documented limits."""
-    if not message.text and not message.attachments:
-        raise errors.InvalidError("a message needs text or an attachment")
-    if len(message.text.encode()) > MAX_TEXT_BYTES:
-        raise errors.InvalidError(f"message text exceeds {MAX_TEXT_BYTES} bytes (UTF-8)")
-    if len(message.attachments) > MAX_ATTACHMENTS:
-        raise errors.InvalidError(f"a message takes at most {MAX_ATTACHMENTS} attachments")
-    body: dict[str, Any] = {}
-    if message.text:
-        body["text"] = {"content": message.text}
-    if message.attachments:
-        body["attachments"] = [attachment.to_wecom() for attachment in message.attachments]
-    return body
 
 
 def _follow_user(item: dict[str, Any]) -> FollowUser:

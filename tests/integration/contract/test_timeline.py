@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb.timeline import TimelineRepository as R
 from chalicelib.domain import timeline as tl
-from chalicelib.domain.sop import Enrollment
+from chalicelib.domain.sop import Enrollment, Subject
 from tests.integration.contract.registry import covers
 
 AT = "2026-12-01T10:00:00+08:00"
@@ -17,7 +17,7 @@ LATER = "2026-12-01T11:00:00+08:00"
 
 @covers(R.log_enrollment)
 def test_a_start_and_an_exit_are_entries_and_a_completion_is_not(store: Any) -> None:
-    started = Enrollment("c1", "pl_a", 2, "en_1", AT, source="tag")
+    started = Enrollment(Subject.customer("c1"), "pl_a", 2, "en_1", AT, source="tag")
     store.log_enrollment("acme", started)
     store.log_enrollment("acme", replace(started, status="exited", ended_at=LATER, exit_reason="exit:reply"))
     store.log_enrollment("acme", replace(started, enrollment_id="en_2", status="completed", ended_at=LATER))

@@ -1,0 +1,143 @@
+"""The SOP engine for customers: the kernel with the customer policy, enrollment, and the exits a customer's
+signals (orders, replies) trigger. The entry points the API, jobs and other services call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from chalicelib.domain.customers import Customer, Stage
+from chalicelib.domain.enrollments import CUSTOMER_NOT_FOUND
+from chalicelib.domain.instants import iso_of
+from chalicelib.domain.plans import Plan
+from chalicelib.domain.sop import ACTIVE, CUSTOMER, EXITED, Enrollment, order_meets_exit
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import NotFoundError
+from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, SignalPublisher, WeComPort
+from chalicelib.services.enrollments import EnrollmentService
+from chalicelib.services.signals import NoSignals
+from chalicelib.services.sop.customer_policy import CustomerPolicy
+from chalicelib.services.sop.kernel import FireReport, SopKernel
+from chalicelib.services.sop.policy import Policies
+from chalicelib.services.sop.repos import KernelRepo, MigrationRepo
+from chalicelib.services.sop.rules import PlanSource
+
+
+class SopRepo(KernelRepo, MigrationRepo, Protocol):
+    """What the SOP engine needs from storage (DynamoStore / FakeStore): the kernel's, the customer policy's and
+    enrollment's."""
+
+    def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
+    def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
+    def get_enrollment(self, tenant_id: str, customer_id: str, plan_id: str) -> Enrollment | None: ...
+    def get_enrollments(self, tenant_id: str, customer_ids: list[str], plan_id: str) -> dict[str, Enrollment]: ...
+    def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
+    def advance_stage(self, tenant_id: str, customer_id: str, *, to: Stage, from_stages: tuple[Stage, ...]) -> bool: ...
+    def take_quota(
+        self,
+        tenant_id: str,
+        customer_id: str,
+        *,
+        month: str,
+        day_key: str | None,
+        day_cap: int | None,
+        month_cap: int,
+        touch: Any = None,
+        last: bool = False,
+    ) -> str | None: ...
+
+
+class SopEngine:
+    """Customers' SOP: ``kernel`` (fire, backstop, reconcile, scheduling) over ``policies`` (the customer policy),
+    ``enrollments`` (who may enroll), and ``on_signal`` (exit rules met by an order or a reply).
+
+    ``signals`` is told what starts ("enrolled", "stage"); the bus delivers orders and replies to ``on_signal``."""
+
+    def __init__(
+        self,
+        repo: SopRepo,
+        plans: PlanSource,
+        scheduler: SchedulerPort,
+        wecom: WeComPort,
+        clock: Clock,
+        ids: IdGenerator,
+        *,
+        signals: SignalPublisher | None = None,
+        policies: Policies | None = None,
+    ) -> None:
+        self.repo = repo
+        self.plans = plans
+        self.scheduler = scheduler
+        self.clock = clock
+        self.ids = ids
+        self.customers = CustomerPolicy(repo, plans, wecom)
+        self.policies: Policies = {CUSTOMER: self.customers, **(policies or {})}
+        self.kernel = SopKernel(repo, plans, scheduler, wecom, clock, ids, self.policies)
+        self.signals: SignalPublisher = signals or NoSignals()
+        self.enrollments = EnrollmentService(repo, plans, self.kernel, clock, ids, self.signals)
+
+    # --- enrollment -------------------------------------------------------------------------------------------
+
+    def enroll(self, tenant: Tenant, customer_id: str, plan_id: str, *, source: str = "manual") -> Enrollment | None:
+        """Enroll a customer into a published plan's current version (None: refused, and the reason logged; see
+        services/enrollments.py, which decides)."""
+        result = self.enrollments.attempt_by_id(tenant, customer_id, plan_id, source=source)
+        if isinstance(result, Enrollment):
+            return result
+        if result.reason == CUSTOMER_NOT_FOUND:
+            raise NotFoundError(f"customer {customer_id} does not exist", code=result.reason)
+        return None
+
+    def enroll_customer(
+        self, tenant: Tenant, plan: Plan, customer: Customer, *, source: str = "manual"
+    ) -> Enrollment | None:
+        """Enroll a customer already read into a plan version already read (a bulk page reads both once)."""
+        result = self.enrollments.attempt(tenant, plan, customer, source=source)
+        return result if isinstance(result, Enrollment) else None
+
+    # --- the kernel's entry points ----------------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Enroll many at once: due-now buckets fire once at the end (one task per executor), not per enrollment."""
+        with self.kernel.batch():
+            yield
+
+    def fire(self, tenant_id: str, bucket_id: str) -> FireReport:
+        return self.kernel.fire(tenant_id, bucket_id)
+
+    def backstop(self, tenant_id: str) -> list[FireReport]:
+        return self.kernel.backstop(tenant_id)
+
+    def reconcile(self, tenant_id: str) -> int:
+        return self.kernel.reconcile(tenant_id)
+
+    # --- signals (the bus delivers orders and replies here first) ---------------------------------------------
+
+    def on_signal(self, tenant_id: str, customer_id: str, signal: Signal) -> list[str]:
+        """An order or a negative reply ends the enrollments whose exit rules it meets (before the silence timers
+        and the triggers hear the same signal). Returns the plans exited."""
+        tenant = self.repo.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFoundError(f"tenant {tenant_id} does not exist")
+        exited = []
+        for enrollment in self.repo.enrollments_of(tenant_id, customer_id):
+            if enrollment.status != ACTIVE:
+                continue
+            plan = self.plans.plan_version(tenant_id, enrollment.plan_id, enrollment.version)
+            if plan is None:
+                continue
+            for rule in plan.exits:
+                ordered = signal.type == "order" and order_meets_exit(rule.kind, signal.kind)
+                hit = (rule.type == "order" and ordered) or (
+                    rule.type == "negative_reply" and signal.type == "reply" and signal.kind == "negative"
+                )
+                if hit:
+                    reason = f"exit:{rule.type}:{signal.kind or 'any'}"
+                    if self.repo.end_enrollment(
+                        tenant_id, enrollment, status=EXITED, reason=reason, at=iso_of(signal.at, tenant.zone)
+                    ):
+                        exited.append(enrollment.plan_id)
+                    break
+        return exited

@@ -1,0 +1,33 @@
+"""``POST /t/{tenant_id}/plans/{plan_id}/simulate``: the request checked, then the pure simulator (domain/simulate.py)
+on a virtual clock — no WeCom call, no write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain import simulate as simulation
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import InvalidError, NotFoundError
+from chalicelib.services.sop.rules import PlanSource, rules_of
+
+
+class Simulator:
+    def __init__(self, plans: PlanSource) -> None:
+        self.plans = plans
+
+    def simulate(self, tenant: Tenant, plan_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Preview paths: the same timing code as the fire handler, on a virtual clock; no WeCom call, no write."""
+        version = request.get("version")
+        plan = (
+            self.plans.plan_version(tenant.tenant_id, plan_id, version)
+            if version
+            else self.plans.current_plan(tenant.tenant_id, plan_id)
+        )
+        if plan is None:
+            raise NotFoundError(f"plan {plan_id} does not exist")
+        try:
+            cohort = simulation.cohort_from_json(request["cohort"], tenant.zone)
+            touches = simulation.simulate(plan, rules_of(tenant), tenant.zone, cohort, request["days"])
+        except ValueError as exc:
+            raise InvalidError(str(exc)) from exc
+        return simulation.to_json(touches, tenant.zone)

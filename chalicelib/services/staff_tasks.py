@@ -1,0 +1,97 @@
+"""Staff tasks as staff and the API see them: list, page, read, confirm, snooze; and follow-up tasks other services
+ask for (TaskSink). Confirm-to-send tasks are made by the SOP kernel's fire; their WeCom status and escalation to a
+lead are the task sync's (task_sync.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.domain.instants import iso_of
+from chalicelib.domain.sop import CUSTOMER, StaffTask
+from chalicelib.domain.tenants import Tenant
+from chalicelib.domain.timeline import follow_up_task_id
+from chalicelib.errors import NotFoundError
+from chalicelib.ports import Clock, Page, TaskRepository
+
+
+class StaffTaskRepo(TaskRepository, Protocol):
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+
+class StaffTaskService:
+    def __init__(self, repo: StaffTaskRepo, clock: Clock) -> None:
+        self.repo = repo
+        self.clock = clock
+
+    def _tenant(self, tenant_id: str) -> Tenant:
+        tenant = self.repo.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFoundError(f"tenant {tenant_id} does not exist")
+        return tenant
+
+    def follow_up(
+        self,
+        tenant_id: str,
+        *,
+        customer_id: str,
+        owner_userid: str,
+        reason: str,
+        text: str,
+        due: datetime,
+        dedupe_key: str,
+    ) -> str:
+        """A 1:1 follow-up task for the customer's owner, once per ``dedupe_key`` (a repeat finds the same id)."""
+        tenant = self._tenant(tenant_id)
+        task_id = follow_up_task_id(dedupe_key)  # the timeline finds the task from the reply it follows
+        self.repo.create_task(
+            tenant_id,
+            StaffTask(
+                task_id=task_id,
+                userid=owner_userid,
+                kind="follow_up",
+                status="created",
+                due_at=iso_of(due, tenant.zone),
+                created_at=iso_of(self.clock.now(), tenant.zone),
+                recipients=(customer_id,),
+                recipient_kind=CUSTOMER,
+                text=text,
+                reason=reason,
+            ),
+        )
+        return task_id
+
+    def tasks(self, tenant_id: str, **filters: Any) -> list[StaffTask]:
+        return self.repo.list_tasks(tenant_id, **filters)
+
+    def task_page(self, tenant_id: str, **filters: Any) -> Page:
+        """One page of tasks for the API; ``cursor`` is the previous page's ``next_cursor``."""
+        return self.repo.page_tasks(tenant_id, **filters)
+
+    def task(self, tenant_id: str, task_id: str, *, userid: str | None) -> StaffTask:
+        """One task; a staff member (``userid``) sees only their own."""
+        return self._owned_task(tenant_id, task_id, userid)
+
+    def confirm(self, tenant_id: str, task_id: str, *, userid: str | None, proof_url: str | None) -> StaffTask:
+        """Staff confirm a task by hand (optionally with a proof screenshot URL)."""
+        task = self._owned_task(tenant_id, task_id, userid)
+        done = replace(task, status="confirmed", proof_url=proof_url or task.proof_url)
+        if not self.repo.save_task(tenant_id, done, expected_status=task.status):
+            raise NotFoundError(f"task {task_id} changed; reload it")
+        return done
+
+    def snooze(self, tenant_id: str, task_id: str, *, userid: str | None, minutes: int) -> StaffTask:
+        task = self._owned_task(tenant_id, task_id, userid)
+        tenant = self._tenant(tenant_id)
+        until = iso_of(self.clock.now() + timedelta(minutes=minutes), tenant.zone)
+        snoozed = replace(task, snoozed_until=until, due_at=until)
+        if not self.repo.save_task(tenant_id, snoozed, expected_status=task.status):
+            raise NotFoundError(f"task {task_id} changed; reload it")
+        return snoozed
+
+    def _owned_task(self, tenant_id: str, task_id: str, userid: str | None) -> StaffTask:
+        task = self.repo.get_task(tenant_id, task_id)
+        if task is None or (userid is not None and task.userid != userid):
+            raise NotFoundError(f"task {task_id} does not exist")
+        return task
