@@ -44,8 +44,9 @@ from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, PlanStatus, Step, TouchRules
 from chalicelib.domain.preview import SimCustomer, SimEvent, SimOccurrence, SimTouch, cohort_from_json, to_json
 from chalicelib.domain.replies import DEFAULT_NEGATIVE, DEFAULT_POSITIVE, POSITIVE, classify_reply
+from chalicelib.domain.sop import ACTIVE, EXITED, SENT, Enrollment, Touch, audience_matches
+from chalicelib.domain.sop import COMPLETED as COMPLETED_STATE
 from chalicelib.domain.sop import DROPPED as DROPPED_STATE
-from chalicelib.domain.sop import EXITED, SENT, Enrollment, Touch, audience_matches
 from chalicelib.domain.sop import SKIPPED as SKIPPED_STATE
 from chalicelib.domain.timing import due_at
 
@@ -54,6 +55,7 @@ DROPPED = "dropped"
 SKIPPED = "skipped"
 
 EXIT = "exit"
+COMPLETED = "completed"
 SILENCE = "silence"
 AUDIENCE = "audience"
 POSITIVE_REPLY = "positive_reply"
@@ -234,8 +236,9 @@ def _check_silence(plan: Plan, state: _Subject, now: datetime, zone: ZoneInfo) -
 
 
 def _end(state: _Subject, why: str, reason: str, at: datetime, zone: ZoneInfo) -> None:
-    if state.ended is None and state.enrollment.status not in (EXITED,):
-        state.ended = why
+    """The enrollment ends (exit or silence); one that completed already stays completed, its customer still left."""
+    state.ended = state.ended or why
+    if state.enrollment.status == ACTIVE:
         state.enrollment = replace(state.enrollment, status=EXITED, exit_reason=reason, ended_at=iso_of(at, zone))
 
 
@@ -257,7 +260,7 @@ def _on_event(plan: Plan, state: _Subject, event: SimEvent, words: tuple[tuple[s
         signal = ("reply", verdict)
     elif event.type == "tag" and event.tag_id:
         state.customer = replace(state.customer, tags=state.customer.tags | {event.tag_id})
-    if signal is not None and state.enrollment.status not in (EXITED,) and state.ended is None:
+    if signal is not None and state.ended is None:
         reason = fate.signal_exit(plan, *signal)
         if reason is not None:
             _end(state, EXIT, reason, event.at, zone)
@@ -274,6 +277,16 @@ def _queue_next(
     step = plan.steps[following]
     due = due_at(step, datetime.fromisoformat(state.enrollment.enrolled_at), rules, zone)
     return [(fate.fires_at(due.due, now), _Pending(step, following, due.planned, due.due, list(due.reasons)))]
+
+
+def _go_on(
+    plan: Plan, rules: TouchRules, zone: ZoneInfo, state: _Subject, rank: int, now: datetime
+) -> list[tuple[datetime, _Pending]]:
+    """After a step is sent, dropped or skipped for lateness: queue the next step, or after the last one complete the
+    enrollment (a moved occurrence of an earlier step still on its way then finds it ended, as in the engine)."""
+    if rank == len(plan.steps) - 1 and state.enrollment.status == ACTIVE:
+        state.enrollment = replace(state.enrollment, status=COMPLETED_STATE, exit_reason="completed")
+    return _queue_next(plan, rules, zone, state, rank, now)
 
 
 def _on_step(
@@ -319,20 +332,22 @@ def _on_step(
                 taken[key] = taken.get(key, 0) + 1
             close(SENT, None)
             record(TASK, None)
-            return _queue_next(plan, rules, zone, state, pending.rank, now)
+            return _go_on(plan, rules, zone, state, pending.rank, now)
         verdict = fate.on_refused(refused, step, rules, zone, now)
     if verdict.halts:
         close(SKIPPED_STATE, verdict.reason)
         if verdict.exits:
             _end(state, EXIT, verdict.reason or EXIT, now, zone)
-        shown = state.ended if verdict.reason == "enrollment_ended" else _SHOWN.get(verdict.reason or "", EXIT)
-        state.halted = shown or EXIT
+        if verdict.reason == "enrollment_ended":
+            state.halted = state.ended or COMPLETED
+        else:
+            state.halted = _SHOWN.get(verdict.reason or "", EXIT)
         record(SKIPPED, state.halted)
         return _queue_next(plan, rules, zone, state, pending.rank, now)
     if verdict.outcome in (fate.SKIP, fate.DROP):
         close(SKIPPED_STATE if verdict.outcome == fate.SKIP else DROPPED_STATE, verdict.reason)
         record(SKIPPED if verdict.outcome == fate.SKIP else DROPPED, verdict.reason)
-        return _queue_next(plan, rules, zone, state, pending.rank, now)
+        return _go_on(plan, rules, zone, state, pending.rank, now)
     assert verdict.due is not None
     if verdict.waits(pending.due):  # fired early: the touch stays in its bucket until it is due
         return [(verdict.due, pending)]
