@@ -82,6 +82,7 @@ class _Pending:
     due: datetime
     reasons: list[str] = field(default_factory=list)
     occurrence: int = 0
+    shown_only: bool = False  # queued after the engine stopped queuing: in the preview, never in the engine
 
 
 @dataclass
@@ -178,7 +179,7 @@ def _run(
         seq += 1
         heapq.heappush(queue, (at, 1, pending.rank, seq, pending))
 
-    for at, pending in _queue_next(plan, rules, zone, state, -1, joined):
+    for at, pending in _queue_next(plan, rules, zone, state, -1, joined, shown_only=state.halted is not None):
         push(at, pending)
     while queue:
         now, _, _, _, item = heapq.heappop(queue)
@@ -267,16 +268,25 @@ def _on_event(plan: Plan, state: _Subject, event: SimEvent, words: tuple[tuple[s
 
 
 def _queue_next(
-    plan: Plan, rules: TouchRules, zone: ZoneInfo, state: _Subject, rank: int, now: datetime
+    plan: Plan,
+    rules: TouchRules,
+    zone: ZoneInfo,
+    state: _Subject,
+    rank: int,
+    now: datetime,
+    *,
+    shown_only: bool = False,
 ) -> list[tuple[datetime, _Pending]]:
-    """The step after ``rank``, queued at ``now`` (once: the engine's second queuing of a touch is a no-op)."""
+    """The step after ``rank``, queued at ``now`` (once: the engine's second queuing of a touch is a no-op);
+    ``shown_only`` after a touch the engine queues nothing after."""
     following = rank + 1
     if following >= len(plan.steps) or following in state.queued:
         return []
     state.queued.add(following)
     step = plan.steps[following]
     due = due_at(step, datetime.fromisoformat(state.enrollment.enrolled_at), rules, zone)
-    return [(fate.fires_at(due.due, now), _Pending(step, following, due.planned, due.due, list(due.reasons)))]
+    pending = _Pending(step, following, due.planned, due.due, list(due.reasons), shown_only=shown_only)
+    return [(fate.fires_at(due.due, now), pending)]
 
 
 def _go_on(
@@ -307,9 +317,9 @@ def _on_step(
         occurrence = SimOccurrence(state.spec.id, step.id, pending.occurrence, pending.due, touch_state, reason, now)
         state.trace.append(occurrence)
 
-    if state.halted is not None:  # the engine queued nothing further: the step shows why
+    if pending.shown_only:  # the engine queued nothing further: the step shows why
         record(SKIPPED, state.halted)
-        return _queue_next(plan, rules, zone, state, pending.rank, now)
+        return _queue_next(plan, rules, zone, state, pending.rank, now, shown_only=True)
     touch = Touch(
         "", state.spec.id, state.enrollment.enrollment_id, step.id, pending.occurrence, iso_of(pending.due, zone)
     )
@@ -343,7 +353,7 @@ def _on_step(
         else:
             state.halted = _SHOWN.get(verdict.reason or "", EXIT)
         record(SKIPPED, state.halted)
-        return _queue_next(plan, rules, zone, state, pending.rank, now)
+        return _queue_next(plan, rules, zone, state, pending.rank, now, shown_only=True)
     if verdict.outcome in (fate.SKIP, fate.DROP):
         close(SKIPPED_STATE if verdict.outcome == fate.SKIP else DROPPED_STATE, verdict.reason)
         record(SKIPPED if verdict.outcome == fate.SKIP else DROPPED, verdict.reason)

@@ -10,7 +10,10 @@ whose events come strictly after their join (the engine fires a due-now first to
 event at the same instant), step ids whose alphabetical order is the plan's order (the backstop fires same-minute
 buckets in bucket-id order) and times on a five-minute grid, so a touch is never queued within a minute of its due
 time (where the engine fires it at once, possibly together with another customer's touches in the same bucket; the
-simulator runs each customer on their own clock). Quiet hours, content windows, daily caps with both ``on_cap``
+simulator runs each customer on their own clock). Each plan times all its steps one way (``after_minutes`` or
+``day``/``at``), which validation keeps in order: a plan mixing the two can queue a step after its due time next to
+a moved occurrence due at once, and the engine fires such same-instant touches in set order (arbitrary, so the
+cap and the enrollment's completion can go either way), which no simulator can reproduce. Quiet hours, content windows, daily caps with both ``on_cap``
 policies, the monthly receive limit (the cohort crosses a month end), lateness, order, reply and tag events, order,
 negative-reply, tag and stage exits and tag and stage audiences are all generated.
 
@@ -78,7 +81,7 @@ def steps(draw: st.DrawFn) -> list[dict[str, Any]]:
     n = draw(st.integers(1, 4))
     minutes = sorted(draw(st.lists(st.integers(0, 3 * 288).map(lambda k: k * 5), min_size=n, max_size=n)))
     calendar = sorted(draw(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 47)), min_size=n, max_size=n)))
-    forms = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+    forms = [draw(st.booleans())] * n  # one timing form per plan (see the module docstring)
     out = []
     for i, by_minutes in enumerate(forms):
         # within each timing form the steps stay in list order, as plan validation requires
