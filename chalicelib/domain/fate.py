@@ -10,9 +10,10 @@ writes a rule of its own. Pure: no clock, no storage.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain import timing
@@ -30,6 +31,9 @@ MONTHLY = "monthly_limit"  # take_quota's refusal when WeCom's monthly receive l
 REFUSALS = (CAP, MONTHLY)
 
 INLINE_FIRE = timedelta(seconds=60)  # due sooner than this after it is queued: the queuing operation fires it
+
+# The subject's other enrollments with their plan versions, or a function that reads them (called only when needed).
+Rivals: TypeAlias = Sequence[tuple[Enrollment, Plan | None]] | Callable[[], Sequence[tuple[Enrollment, Plan | None]]]
 
 
 @dataclass(frozen=True)
@@ -108,12 +112,13 @@ def decide(
     rules: TouchRules,
     zone: ZoneInfo,
     now: datetime,
-    rivals: Sequence[tuple[Enrollment, Plan | None]] = (),
+    rivals: Rivals = (),
 ) -> Fate:
     """A due touch's fate at ``now``, in the fire handler's order: revalidation (erasure, the enrollment, the plan's
     status, a lost customer, exit rules, marketing suppression, the audience), then the lateness policy, an early
     fire and the rules' quiet hours and content windows (``timing.on_fire``), then a higher-priority plan's claim on
-    the daily cap (``rivals``: the subject's other enrollments with their plan versions), and last the quota."""
+    the daily cap (``rivals``: the subject's other enrollments with their plan versions, or a function that reads
+    them, called only for a capped content type), and last the quota."""
     reason = revalidate(plan=plan, enrollment=enrollment, customer=customer, touch=touch, step=step)
     if reason is not None:
         return Fate(SKIP, reason, reasons=(reason,))
@@ -124,7 +129,7 @@ def decide(
     if decision.action == "move":
         return Fate(MOVE, decision.reason, decision.due, decision.reasons)
     ask = quota(step, rules, zone, now)
-    if ask.day_cap is not None and outranked(plan, step, rivals, rules, zone, now):
+    if ask.day_cap is not None and outranked(plan, step, rivals() if callable(rivals) else rivals, rules, zone, now):
         return on_refused(CAP, step, rules, zone, now)
     return Fate(SEND, quota=ask)
 

@@ -228,3 +228,16 @@ def test_a_queued_touch_fires_at_once_when_due_within_a_minute_else_at_its_minut
     assert fate.fires_at(queued - timedelta(hours=1), queued) == queued
     assert fate.fires_at(queued + timedelta(seconds=60), queued) == queued
     assert fate.fires_at(queued + timedelta(seconds=61), queued) == datetime(2026, 12, 2, 10, 1, tzinfo=SH)
+
+
+def test_rivals_are_read_only_for_a_capped_content_type() -> None:
+    reads: list[str] = []
+    rival = plan(step(id="r1", day=0, at="20:00"), plan_id="pl_b", priority=5)
+    rival_enrollment = Enrollment("c1", "pl_b", 1, "en2", datetime(2026, 12, 2, 8, 0, tzinfo=SH).isoformat())
+
+    def rivals() -> list[tuple[Enrollment, Plan | None]]:
+        reads.append("read")
+        return [(rival_enrollment, rival)]
+
+    assert decide(plan(step(content_type="service")), rivals=rivals).outcome == fate.SEND and reads == []
+    assert decide(plan(step()), rivals=rivals).reason == "cap" and reads == ["read"]
