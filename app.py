@@ -26,7 +26,10 @@ from chalicelib.jobs import sop as sop_jobs
 from chalicelib.jobs import tasks as task_jobs
 from chalicelib.observability import metrics
 
-app = Chalice(app_name="siyu")
+# Chalice's own logger is named after the app, as Powertools' is ("siyu"): Chalice must not configure it, or (when it
+# does not see Powertools' stdout handler, as under pytest's output capture) it turns propagation off and the level
+# to ERROR, and the app's INFO lines vanish.
+app = Chalice(app_name="siyu", configure_logs=False)
 
 for blueprint in (
     meta.bp,

@@ -44,7 +44,7 @@ from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, PlanStatus, Step, TouchRules
 from chalicelib.domain.preview import SimCustomer, SimEvent, SimOccurrence, SimTouch, cohort_from_json, to_json
 from chalicelib.domain.replies import DEFAULT_NEGATIVE, DEFAULT_POSITIVE, POSITIVE, classify_reply
-from chalicelib.domain.sop import ACTIVE, EXITED, SENT, Enrollment, Touch, audience_matches
+from chalicelib.domain.sop import ACTIVE, EXITED, SENT, Enrollment, Subject, Touch, audience_matches
 from chalicelib.domain.sop import COMPLETED as COMPLETED_STATE
 from chalicelib.domain.sop import DROPPED as DROPPED_STATE
 from chalicelib.domain.sop import SKIPPED as SKIPPED_STATE
@@ -211,7 +211,7 @@ def _join(plan: Plan, spec: SimCustomer, joined: datetime, zone: ZoneInfo) -> _S
         tags=frozenset(spec.tags),
         relations=(Relation("owner", spec.id, "active", at),),
     )
-    enrollment = Enrollment(spec.id, plan.plan_id, plan.version, f"sim-{spec.id}", at)
+    enrollment = Enrollment(Subject.customer(spec.id), plan.plan_id, plan.version, f"sim-{spec.id}", at)
     state = _Subject(spec, customer, enrollment, last_activity=joined)
     if excluding_rule(plan, customer):
         state.halted = EXIT
@@ -321,7 +321,12 @@ def _on_step(
         record(SKIPPED, state.halted)
         return _queue_next(plan, rules, zone, state, pending.rank, now, shown_only=True)
     touch = Touch(
-        "", state.spec.id, state.enrollment.enrollment_id, step.id, pending.occurrence, iso_of(pending.due, zone)
+        "",
+        Subject.customer(state.spec.id),
+        state.enrollment.enrollment_id,
+        step.id,
+        pending.occurrence,
+        iso_of(pending.due, zone),
     )
     verdict = fate.decide(
         plan=plan,

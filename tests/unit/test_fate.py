@@ -14,7 +14,7 @@ from chalicelib.domain import fate
 from chalicelib.domain.customers import Customer, Relation, Stage
 from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import Audience, ExitRule, Lateness, Plan, PlanStatus, Step, TouchRules, Trigger
-from chalicelib.domain.sop import COMPLETED, Enrollment, Touch
+from chalicelib.domain.sop import COMPLETED, Enrollment, Subject, Touch
 
 SH = ZoneInfo("Asia/Shanghai")
 RULES = TouchRules()  # quiet 22:00–08:00, marketing 18:00–22:00, interactive 08:00–18:00, marketing cap 1
@@ -47,11 +47,12 @@ CUSTOMER = Customer(
     updated_at=JOINED.isoformat(),
     relations=(Relation("zhang", "wm1", "active", JOINED.isoformat()),),
 )
-ENROLLMENT = Enrollment("c1", "pl_a", 1, "en1", JOINED.isoformat())
+C1 = Subject.customer("c1")
+ENROLLMENT = Enrollment(C1, "pl_a", 1, "en1", JOINED.isoformat())
 
 
 def touch(due: datetime = NOW, occurrence: int = 0) -> Touch:
-    return Touch("b", "c1", "en1", "s1", occurrence, due.isoformat())
+    return Touch("b", C1, "en1", "s1", occurrence, due.isoformat())
 
 
 def decide(p: Plan | None = None, **kw: Any) -> fate.Fate:
@@ -165,7 +166,7 @@ def test_quiet_hours_and_content_windows_move_a_drifted_fire() -> None:
 def test_a_higher_priority_plan_later_today_wins_the_cap() -> None:
     mine = plan(step(), priority=1)
     rival = plan(step(id="r1", day=0, at="20:00"), plan_id="pl_b", priority=5)
-    rival_enrollment = Enrollment("c1", "pl_b", 1, "en2", datetime(2026, 12, 2, 8, 0, tzinfo=SH).isoformat())
+    rival_enrollment = Enrollment(C1, "pl_b", 1, "en2", datetime(2026, 12, 2, 8, 0, tzinfo=SH).isoformat())
     outranked = decide(mine, rivals=[(rival_enrollment, rival)])
     assert (outranked.outcome, outranked.reason, outranked.due) == (
         fate.MOVE,
@@ -233,7 +234,7 @@ def test_a_queued_touch_fires_at_once_when_due_within_a_minute_else_at_its_minut
 def test_rivals_are_read_only_for_a_capped_content_type() -> None:
     reads: list[str] = []
     rival = plan(step(id="r1", day=0, at="20:00"), plan_id="pl_b", priority=5)
-    rival_enrollment = Enrollment("c1", "pl_b", 1, "en2", datetime(2026, 12, 2, 8, 0, tzinfo=SH).isoformat())
+    rival_enrollment = Enrollment(C1, "pl_b", 1, "en2", datetime(2026, 12, 2, 8, 0, tzinfo=SH).isoformat())
 
     def rivals() -> list[tuple[Enrollment, Plan | None]]:
         reads.append("read")

@@ -170,7 +170,7 @@ def _touches(env: Env) -> list[Any]:
 def _bucket_minutes(env: Env) -> set[datetime]:
     """The minutes the engine's schedules fire at (a bucket id ends with its UTC minute)."""
     out = set()
-    for item in env.svc.sop.scheduler.schedules.values():
+    for item in env.scheduler.schedules.values():
         minute = item["payload"]["bucket_id"].rsplit(".", 1)[1]
         out.add(datetime.strptime(minute, "%Y%m%d%H%M").replace(tzinfo=UTC))
     return out

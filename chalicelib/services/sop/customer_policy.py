@@ -8,13 +8,13 @@ records the sent touch on the customer's timeline. Delivery is ``add_msg_templat
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
-from chalicelib.domain import timing
+from chalicelib.domain import fate
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.messages import Message
-from chalicelib.domain.plans import Plan, PlanStatus, Step, TouchRules
+from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.sop import (
     ACTIVE,
     CUSTOMER,
@@ -24,7 +24,6 @@ from chalicelib.domain.sop import (
     Touch,
     executor_of,
     next_step,
-    revalidate,
 )
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import MsgTemplateResult, WeComPort
@@ -52,14 +51,6 @@ class CustomerRepo(Protocol):
     ) -> str | None: ...
 
 
-def next_month_start(now: datetime, tenant: Tenant, step: Step, rules: TouchRules) -> datetime:
-    """Where a touch refused by WeCom's monthly receive limit is deferred to: the next local month's first slot."""
-    local = now.astimezone(tenant.zone)
-    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return timing.next_allowed(following, step.content_type, rules, tenant.zone)[0]
-
-
 class CustomerPolicy:
     """``SubjectPolicy[Customer]``: customers are reached one by one (chat_type "single", ≤ 10,000 a task)."""
 
@@ -84,76 +75,57 @@ class CustomerPolicy:
     def judge(
         self, ctx: FireContext, touch: Touch, customer: Customer | None, enrollment: Enrollment | None
     ) -> Verdict:
-        plan, step, now, tenant, rules = ctx.plan, ctx.step, ctx.now, ctx.tenant, ctx.rules
-        reason = revalidate(plan=plan, enrollment=enrollment, customer=customer, touch=touch, step=step)
-        if reason is not None:
-            exits = enrollment is not None and reason.startswith("exit:") and enrollment.status == ACTIVE
-            return Verdict(SKIP, reason, exit=exits)
-        assert plan is not None and step is not None and customer is not None and enrollment is not None
-        decision = timing.on_fire(datetime.fromisoformat(touch.due_at), now, step, rules, tenant.zone)
-        if decision.action == "skip":
-            return Verdict(SKIP, decision.reason, advance=True)
-        if decision.action == "move" and decision.due is not None:
-            if timing.minute_bucket(decision.due) == ctx.bucket.minute:
-                return Verdict(WAIT)  # fired early: the touch stays, the backstop fires the bucket when due
-            return Verdict(MOVE, f"moved:{decision.reason}", at=decision.due)
-        day_cap = rules.daily_caps.get(step.content_type)
-        refused: str | None = None
-        if day_cap is not None and self._outranked(ctx, customer.customer_id, plan, step):
-            refused = "cap"  # a higher-priority plan has this customer's capped touch later today
-        if refused is None:
-            refused = self.take_quota(ctx, touch, customer)
-        if refused is None:
-            return Verdict(SEND)
-        if step.on_cap != "defer":
-            return Verdict(DROP, refused)
-        later = (
-            timing.next_day_start(now, tenant.zone, step.content_type, rules)
-            if refused == "cap"
-            else next_month_start(now, tenant, step, rules)
+        """The touch's fate by ``domain/fate.py`` (the simulator's own decision), then the quota write it asks for."""
+        tenant, rules, now = ctx.tenant, ctx.rules, ctx.now
+        decided = fate.decide(
+            plan=ctx.plan,
+            step=ctx.step,
+            enrollment=enrollment,
+            customer=customer,
+            touch=touch,
+            rules=rules,
+            zone=tenant.zone,
+            now=now,
+            rivals=lambda: self._rivals(ctx, touch.subject.id),
         )
-        return Verdict(MOVE, f"moved:{refused}", at=later)
+        if decided.outcome == fate.SEND:
+            assert ctx.step is not None and customer is not None and decided.quota is not None
+            refused = self._take(ctx, touch, customer, decided.quota)
+            if refused is None:
+                return Verdict(SEND)
+            decided = fate.on_refused(refused, ctx.step, rules, tenant.zone, now)
+        return _verdict(decided, touch, enrollment)
 
     def take_quota(self, ctx: FireContext, touch: Touch, customer: Customer) -> str | None:
         """Count the touch against the customer's month (and the day's cap for its content type); the refusal
         ("monthly_limit" or "cap") or None. The same write records the sent touch on the customer's timeline."""
-        plan, step = ctx.plan, ctx.step
-        assert plan is not None and step is not None
-        local_day = timing.local_day(ctx.now, ctx.tenant.zone)
-        day_cap = ctx.rules.daily_caps.get(step.content_type)
+        assert ctx.step is not None
+        return self._take(ctx, touch, customer, fate.quota(ctx.step, ctx.rules, ctx.tenant.zone, ctx.now))
+
+    def _take(self, ctx: FireContext, touch: Touch, customer: Customer, quota: fate.Quota) -> str | None:
+        assert ctx.plan is not None and ctx.step is not None
         return self.repo.take_quota(
             ctx.tenant.tenant_id,
             customer.customer_id,
-            month=local_day[:7],
-            day_key=f"{local_day}#{step.content_type}" if day_cap is not None else None,
-            day_cap=day_cap,
-            month_cap=timing.monthly_limit(ctx.rules, ctx.now, ctx.tenant.zone),
+            month=quota.month,
+            day_key=quota.day_key,
+            day_cap=quota.day_cap,
+            month_cap=quota.month_cap,
             touch=touch,
-            last=next_step(plan, step.id) is None,
+            last=next_step(ctx.plan, ctx.step.id) is None,
         )
 
-    def _outranked(self, ctx: FireContext, customer_id: str, plan: Plan, step: Step) -> bool:
-        """Whether another active plan of higher priority has a touch of the same capped content type due later
-        today for this customer: the daily cap is kept for it (higher priority wins; this touch yields)."""
-        tenant, now = ctx.tenant, ctx.now
-        today = timing.local_day(now, tenant.zone)
-        for other in self.repo.enrollments_of(tenant.tenant_id, customer_id):
-            if other.status != ACTIVE or other.plan_id == plan.plan_id:
-                continue
+    def _rivals(self, ctx: FireContext, customer_id: str) -> list[tuple[Enrollment, Plan | None]]:
+        """The customer's other enrollments with their plan versions (cached for the fire): read only when the
+        touch's content type is capped, for ``fate.outranked``."""
+        tenant_id = ctx.tenant.tenant_id
+        rivals = []
+        for other in self.repo.enrollments_of(tenant_id, customer_id):
             key = (other.plan_id, other.version)
             if key not in ctx.plans:
-                ctx.plans[key] = self.plans.plan_version(tenant.tenant_id, other.plan_id, other.version)
-            rival = ctx.plans[key]
-            if rival is None or rival.priority <= plan.priority or rival.status != PlanStatus.PUBLISHED:
-                continue
-            enrolled = datetime.fromisoformat(other.enrolled_at)
-            for s in rival.steps:
-                if s.content_type != step.content_type:
-                    continue
-                due = timing.due_at(s, enrolled, ctx.rules, tenant.zone).due
-                if due > now and timing.local_day(due, tenant.zone) == today:
-                    return True
-        return False
+                ctx.plans[key] = self.plans.plan_version(tenant_id, other.plan_id, other.version)
+            rivals.append((other, ctx.plans[key]))
+        return rivals
 
     def executor(self, step: Step, state: Customer) -> str:
         return executor_of(step, state)
@@ -168,3 +140,17 @@ class CustomerPolicy:
             chat_type=self.chat_type,
             external_userids=[c.external_userid for c in recipients],
         )
+
+
+def _verdict(decided: fate.Fate, touch: Touch, enrollment: Enrollment | None) -> Verdict:
+    """The kernel's verdict for a fate that is not a send."""
+    if decided.outcome == fate.SKIP:
+        if decided.halts:
+            exits = decided.exits and enrollment is not None and enrollment.status == ACTIVE
+            return Verdict(SKIP, decided.reason, exit=exits)
+        return Verdict(SKIP, decided.reason, advance=True)  # late: this step is skipped, the next one is queued
+    if decided.outcome == fate.DROP:
+        return Verdict(DROP, decided.reason)
+    if decided.waits(datetime.fromisoformat(touch.due_at)):
+        return Verdict(WAIT)  # fired early: the touch stays, the backstop fires the bucket when due
+    return Verdict(MOVE, decided.touch_reason, at=decided.due)

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from chalicelib.domain import fate
 from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.enrollments import CUSTOMER_NOT_FOUND
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan
-from chalicelib.domain.sop import ACTIVE, CUSTOMER, EXITED, Enrollment, order_meets_exit
+from chalicelib.domain.sop import ACTIVE, CUSTOMER, EXITED, Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, SignalPublisher, WeComPort
@@ -128,16 +129,9 @@ class SopEngine:
             plan = self.plans.plan_version(tenant_id, enrollment.plan_id, enrollment.version)
             if plan is None:
                 continue
-            for rule in plan.exits:
-                ordered = signal.type == "order" and order_meets_exit(rule.kind, signal.kind)
-                hit = (rule.type == "order" and ordered) or (
-                    rule.type == "negative_reply" and signal.type == "reply" and signal.kind == "negative"
-                )
-                if hit:
-                    reason = f"exit:{rule.type}:{signal.kind or 'any'}"
-                    if self.repo.end_enrollment(
-                        tenant_id, enrollment, status=EXITED, reason=reason, at=iso_of(signal.at, tenant.zone)
-                    ):
-                        exited.append(enrollment.plan_id)
-                    break
+            reason = fate.signal_exit(plan, signal.type, signal.kind)
+            if reason is not None and self.repo.end_enrollment(
+                tenant_id, enrollment, status=EXITED, reason=reason, at=iso_of(signal.at, tenant.zone)
+            ):
+                exited.append(enrollment.plan_id)
         return exited

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import timing
+from chalicelib.domain import fate, timing
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.sop import (
@@ -44,7 +44,6 @@ from chalicelib.services.sop.policy import DROP, MOVE, SEND, SKIP, FireContext, 
 from chalicelib.services.sop.repos import KernelRepo
 from chalicelib.services.sop.rules import PlanSource, rules_of
 
-INLINE_FIRE = timedelta(seconds=60)  # due sooner than this: no schedule; the operation fires it itself
 MAX_INLINE_ROUNDS = 50
 BACKSTOP_DAYS = 7  # how far back the backstop looks for open buckets (a schedule lost a week ago still fires)
 FIRE_READ_PAGE = 200  # touches whose subjects and enrollments are read together (2 BatchGetItem calls of 100)
@@ -167,7 +166,7 @@ class SopKernel:
         known = (tenant.tenant_id, bucket.bucket_id) in self._known_buckets
         first = False if known else self.repo.register_bucket(tenant.tenant_id, bucket)
         self._known_buckets.add((tenant.tenant_id, bucket.bucket_id))
-        if due - self.clock.now() <= INLINE_FIRE:
+        if due - self.clock.now() <= fate.INLINE_FIRE:  # no schedule: the operation fires it itself
             # Due now: no schedule (an at() in the past is not worth the risk). The bucket goes where the backstop
             # looks, and the operation that queued it fires it before returning (see fire_inline).
             self.repo.reopen_bucket(tenant.tenant_id, bucket)
