@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from chalicelib import errors
-from chalicelib.adapters.wecom.client import WeComClient, error_for
+from chalicelib.adapters.wecom.client import WeComClient
+from chalicelib.adapters.wecom.errcodes import error_for
 from chalicelib.ports import Attachment, Message, WeComCredentials, WelcomeOutcome
 from devstack.wecom_world import SEND_LIMIT, SEND_NOT_FRIEND, SEND_OK, WeComWorld, WorldTransport
 
