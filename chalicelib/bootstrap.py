@@ -105,7 +105,7 @@ def build(
     triggers = TriggerService(store, sop)
     subscribe(bus, sop=sop, silence=silence, triggers=triggers)
     intake = IntakeService(store, wecom, clock, enroller=sop, signals=bus)
-    staff_tasks = StaffTaskService(store, clock)
+    staff_tasks = StaffTaskService(store, clock, signals=bus)
     return Services(
         settings=settings,
         store=store,

@@ -27,7 +27,7 @@ from chalicelib.domain.customers import (
 )
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.instants import iso_local, iso_of, local_date
-from chalicelib.domain.signals import ADDED, TAG, Signal
+from chalicelib.domain.signals import ADDED, LOST, TAG, Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, SiyuError
 from chalicelib.observability import logger
@@ -220,9 +220,16 @@ class IntakeService:
                 logger.warning(
                     "mark_tag failed; local tags stand", extra={"code": exc.code, "tenant": tenant.tenant_id}
                 )
-        if channel is not None and outcome != "confirmed":
-            self._rotate(tenant, channel, ev.userid, snap, date)
-            self._enroll(tenant, channel, customer)
+        if outcome != "confirmed":  # a relation that already existed adds nobody: no rotation, no signal
+            if channel is not None:
+                self._rotate(tenant, channel, ev.userid, snap, date)
+            kind = "readd" if outcome == "readd" else "new"
+            channel_id = channel.channel_id if channel is not None else None
+            self.signals.publish(
+                tenant, customer.customer_id, Signal(ADDED, self.clock.now(), kind=kind, channel_id=channel_id)
+            )
+            if channel is not None:
+                self._enroll(tenant, channel, customer)
         logger.info(
             "contact event applied",
             extra={
@@ -275,7 +282,6 @@ class IntakeService:
     def _enroll(self, tenant: Tenant, channel: Channel, customer: Customer) -> None:
         """The channel's plan (新客培育): enrollment follows the add; its failure never fails the callback."""
         now = self.clock.now()
-        self.signals.publish(tenant, customer.customer_id, Signal(ADDED, now, channel_id=channel.channel_id))
         if channel.tags:
             self.signals.publish(
                 tenant, customer.customer_id, Signal(TAG, now, tag_ids=tuple(t.tag_id for t in channel.tags))
@@ -311,6 +317,8 @@ class IntakeService:
             detail = {"fail_reason": ev.fail_reason}
         fact = self._fact(tenant, customer.customer_id, ev, digest, at, "", detail)
         self.repo.save_event(tenant.tenant_id, updated, expected_version=customer.version, fact=fact, counter=counter)
+        if outcome in ("lost", "ended"):  # the customer deleted the staff member, or the staff member deleted them
+            self.signals.publish(tenant, customer.customer_id, Signal(LOST, self.clock.now(), kind=outcome))
         added = sorted(updated.tags - customer.tags)
         if added:  # staff tagged the customer in WeCom: tag-triggered plans
             self.signals.publish(tenant, customer.customer_id, Signal(TAG, self.clock.now(), tag_ids=tuple(added)))

@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain.instants import iso_of
+from chalicelib.domain.signals import TASK_CONFIRMED, Signal
 from chalicelib.domain.sop import CUSTOMER, StaffTask
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import follow_up_task_id
 from chalicelib.errors import NotFoundError
-from chalicelib.ports import Clock, Page, TaskRepository
+from chalicelib.ports import Clock, Page, SignalPublisher, TaskRepository
+from chalicelib.services.signals import NoSignals
 
 
 class StaffTaskRepo(TaskRepository, Protocol):
@@ -21,9 +23,10 @@ class StaffTaskRepo(TaskRepository, Protocol):
 
 
 class StaffTaskService:
-    def __init__(self, repo: StaffTaskRepo, clock: Clock) -> None:
+    def __init__(self, repo: StaffTaskRepo, clock: Clock, signals: SignalPublisher | None = None) -> None:
         self.repo = repo
         self.clock = clock
+        self.signals = signals or NoSignals()  # "task_confirmed"
 
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self.repo.get_tenant(tenant_id)
@@ -79,6 +82,9 @@ class StaffTaskService:
         done = replace(task, status="confirmed", proof_url=proof_url or task.proof_url)
         if not self.repo.save_task(tenant_id, done, expected_status=task.status):
             raise NotFoundError(f"task {task_id} changed; reload it")
+        if task.status != "confirmed":  # a repeated confirm tells nobody twice
+            confirmed = Signal(TASK_CONFIRMED, self.clock.now(), kind=task_id)
+            self.signals.publish(self._tenant(tenant_id), task.userid, confirmed)
         return done
 
     def snooze(self, tenant_id: str, task_id: str, *, userid: str | None, minutes: int) -> StaffTask:
