@@ -92,7 +92,7 @@ class WeComClient:
             "state": state,
             "user": list(users),
         }
-        data = self._call(creds, "externalcontact/add_contact_way", body)
+        data = self._api(creds, "externalcontact/add_contact_way", body)
         config_id = _required_str(data, "config_id", "add_contact_way")
         return ContactWay(config_id=config_id, qr_code=str(data.get("qr_code", "")))
 
@@ -102,11 +102,11 @@ class WeComClient:
         _require(config_id, "config_id")
         _check_contact_way(users, state, remark)
         body = {"config_id": config_id, "remark": remark, "skip_verify": True, "state": state, "user": list(users)}
-        self._call(creds, "externalcontact/update_contact_way", body)
+        self._api(creds, "externalcontact/update_contact_way", body)
 
     def del_contact_way(self, creds: WeComCredentials, *, config_id: str) -> None:
         _require(config_id, "config_id")
-        self._call(creds, "externalcontact/del_contact_way", {"config_id": config_id})
+        self._api(creds, "externalcontact/del_contact_way", {"config_id": config_id})
 
     # --- customers ----------------------------------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ class WeComClient:
             query = {"external_userid": external_userid}
             if cursor:
                 query["cursor"] = cursor
-            data = self._call(creds, "externalcontact/get", None, method="GET", query=query)
+            data = self._api(creds, "externalcontact/get", None, method="GET", query=query)
             follow.extend(_follow_user(item) for item in data.get("follow_user") or [])
             cursor = str(data.get("next_cursor") or "")
             if not cursor:
@@ -157,7 +157,7 @@ class WeComClient:
             "add_tag": list(add_tag),
             "remove_tag": list(remove_tag),
         }
-        self._call(creds, "externalcontact/mark_tag", body)
+        self._api(creds, "externalcontact/mark_tag", body)
 
     def send_welcome_msg(self, creds: WeComCredentials, *, welcome_code: str, message: Message) -> str:
         """A WelcomeOutcome value. The code is single-use within 20 s, so nothing but -1 is retried; errcodes
@@ -165,7 +165,7 @@ class WeComClient:
         _require(welcome_code, "welcome_code")
         body: dict[str, Any] = {"welcome_code": welcome_code, **message_body(message)}
         try:
-            self._call(creds, "externalcontact/send_welcome_msg", body)
+            self._api(creds, "externalcontact/send_welcome_msg", body)
         except errors.WeComError as exc:
             return WELCOME_OUTCOMES.get(exc.errcode, WelcomeOutcome.FAILED)
         return WelcomeOutcome.SENT
@@ -173,7 +173,7 @@ class WeComClient:
     # --- corp tags ----------------------------------------------------------------------------------------------
 
     def get_corp_tag_list(self, creds: WeComCredentials) -> list[CorpTagGroup]:
-        data = self._call(creds, "externalcontact/get_corp_tag_list", {})
+        data = self._api(creds, "externalcontact/get_corp_tag_list", {})
         return [_tag_group(group) for group in data.get("tag_group") or [] if not group.get("deleted")]
 
     def add_corp_tags(self, creds: WeComCredentials, *, group_name: str, tag_names: list[str]) -> CorpTagGroup:
@@ -193,7 +193,7 @@ class WeComClient:
             body["group_name"] = group_name
         else:
             body["group_id"] = existing.group_id
-        data = self._call(creds, "externalcontact/add_corp_tag", body)
+        data = self._api(creds, "externalcontact/add_corp_tag", body)
         created = data.get("tag_group")
         if not isinstance(created, dict):
             raise errors.WeComTransportError("WeCom externalcontact/add_corp_tag answered without tag_group")
@@ -205,7 +205,7 @@ class WeComClient:
     def del_corp_tags(self, creds: WeComCredentials, *, tag_ids: list[str], group_ids: list[str]) -> None:
         if not tag_ids and not group_ids:
             raise errors.InvalidError("del_corp_tags needs tag_ids or group_ids")
-        self._call(creds, "externalcontact/del_corp_tag", {"tag_id": list(tag_ids), "group_id": list(group_ids)})
+        self._api(creds, "externalcontact/del_corp_tag", {"tag_id": list(tag_ids), "group_id": list(group_ids)})
 
     # --- mass messages (企业群发) --------------------------------------------------------------------------------
 
@@ -224,7 +224,7 @@ class WeComClient:
         _require(sender, "sender")
         body: dict[str, Any] = {"sender": sender, **template_recipients(chat_type, external_userids, chat_ids)}
         body.update(message_body(message))
-        data = self._call(creds, "externalcontact/add_msg_template", body)
+        data = self._api(creds, "externalcontact/add_msg_template", body)
         return MsgTemplateResult(
             msgid=_required_str(data, "msgid", "add_msg_template"),
             fail_list=tuple(str(x) for x in data.get("fail_list") or []),
@@ -234,7 +234,7 @@ class WeComClient:
         """One page of per-staff status: ``{"task_list": [...], "next_cursor": str}``."""
         _require(msgid, "msgid")
         body = {"msgid": msgid, "limit": PAGE_LIMIT, "cursor": cursor}
-        return _payload(self._call(creds, "externalcontact/get_groupmsg_task", body))
+        return _payload(self._api(creds, "externalcontact/get_groupmsg_task", body))
 
     def get_groupmsg_send_result(
         self, creds: WeComCredentials, *, msgid: str, userid: str, cursor: str = ""
@@ -243,7 +243,7 @@ class WeComClient:
         _require(msgid, "msgid")
         _require(userid, "userid")
         body = {"msgid": msgid, "userid": userid, "limit": PAGE_LIMIT, "cursor": cursor}
-        return _payload(self._call(creds, "externalcontact/get_groupmsg_send_result", body))
+        return _payload(self._api(creds, "externalcontact/get_groupmsg_send_result", body))
 
     def get_groupmsg_list(
         self, creds: WeComCredentials, *, start_time: int, end_time: int, creator: str = "", cursor: str = ""
@@ -260,11 +260,11 @@ class WeComClient:
         }
         if creator:
             body["creator"] = creator
-        return _payload(self._call(creds, "externalcontact/get_groupmsg_list_v2", body))
+        return _payload(self._api(creds, "externalcontact/get_groupmsg_list_v2", body))
 
     # --- plumbing -----------------------------------------------------------------------------------------------
 
-    def _call(
+    def _api(
         self,
         creds: WeComCredentials,
         api: str,
