@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,16 +18,23 @@ from chalicelib.services.sop import SopEngine
 from chalicelib.services.sop.fanout import DEFAULT_SHARD_SIZE, FanOut
 from tests.fakes import SeqIds
 from tests.fakes.shards import HeldShards, InlineShards
+from tests.fakes.store import FakeStore
 from tests.unit.test_sop_engine import Env, plan, step
 
 BOUND = 5
 OWNERS = ["zhang"] * 9 + ["li"] * 7 + ["wang"] * 4 + ["zhao"] * 3  # 23 customers, two owners over the bound
 
 
-def fanned(dispatcher: Any, *, bound: int = BOUND, steps: int = 1) -> Env:
+@pytest.fixture
+def new_store() -> Callable[[], Any]:
+    """The store the engine runs on (tests/integration/test_sop_fanout_dynamodb.py: DynamoDB Local)."""
+    return FakeStore
+
+
+def fanned(dispatcher: Any, new_store: Callable[[], Any], *, bound: int = BOUND, steps: int = 1) -> Env:
     """An engine whose fires fan out above ``bound`` through ``dispatcher``, with one customer per owner entry
     enrolled into a plan whose first step is due 30 minutes later."""
-    env = Env()
+    env = Env(new_store())
     env.engine = SopEngine(
         env.store, env.plans, env.scheduler, env.wecom, env.clock, SeqIds(), fanout=FanOut(dispatcher, bound=bound)
     )
@@ -56,12 +64,27 @@ def everyone(env: Env) -> list[str]:
 
 
 def quota_counts(env: Env) -> set[int]:
-    return {row.get("m", 0) for (t, _, _), row in env.store._sop()["caps"].items() if t == "sop"}
+    """How many touches each customer's quota counted this month, on the fake or on DynamoDB (the quota item's
+    ``m``)."""
+    if hasattr(env.store, "_sop"):
+        return {row.get("m", 0) for (t, _, _), row in env.store._sop()["caps"].items() if t == "sop"}
+    from chalicelib.adapters.dynamodb.keys import customer_pk
+
+    counts: set[int] = set()
+    for n in range(len(OWNERS)):
+        items = env.store.client.query(
+            TableName=env.store.table,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": customer_pk("sop", f"c{n:05d}")}},
+            ConsistentRead=True,
+        )["Items"]
+        counts |= {int(i["m"]["N"]) for i in items if "m" in i}
+    return counts
 
 
-def test_a_bucket_over_the_bound_splits_by_executor_and_sends_each_touch_once() -> None:
+def test_a_bucket_over_the_bound_splits_by_executor_and_sends_each_touch_once(new_store: Callable[[], Any]) -> None:
     shards = InlineShards()
-    env = fanned(shards)
+    env = fanned(shards, new_store)
     bucket_id = first_bucket(env)
     report = env.engine.fire("sop", bucket_id)
     assert report.shards == len(shards.dispatched) == 5 and report.sent == 0  # the coordinator fired none itself
@@ -80,17 +103,17 @@ def test_a_bucket_over_the_bound_splits_by_executor_and_sends_each_touch_once() 
     assert (drained.sent, drained.shards) == (0, 0) and env.engine.backstop("sop") == []
 
 
-def test_a_bucket_within_the_bound_fires_inline_without_dispatch() -> None:
+def test_a_bucket_within_the_bound_fires_inline_without_dispatch(new_store: Callable[[], Any]) -> None:
     shards = InlineShards()
-    env = fanned(shards, bound=len(OWNERS))
+    env = fanned(shards, new_store, bound=len(OWNERS))
     report = env.engine.fire("sop", first_bucket(env))
     assert shards.dispatched == [] and report.shards == 0 and report.sent == len(OWNERS)
     assert env.engine.backstop("sop") == []  # drained by the fire itself, as before
 
 
-def test_a_shard_delivered_twice_and_a_coordinator_run_twice_change_nothing() -> None:
+def test_a_shard_delivered_twice_and_a_coordinator_run_twice_change_nothing(new_store: Callable[[], Any]) -> None:
     held = HeldShards()
-    env = fanned(held, steps=2)  # the enrollments stay active after the first step: a twin could still send
+    env = fanned(held, new_store, steps=2)  # the enrollments stay active after the first step: a twin could still send
     bucket_id = first_bucket(env)
     env.engine.fire("sop", bucket_id)
     env.engine.fire("sop", bucket_id)  # the Scheduler's retry: the same shards, dispatched again
@@ -107,9 +130,9 @@ def test_a_shard_delivered_twice_and_a_coordinator_run_twice_change_nothing() ->
     assert env.engine.backstop("sop") == []
 
 
-def test_a_lost_shard_is_fired_by_the_backstop() -> None:
+def test_a_lost_shard_is_fired_by_the_backstop(new_store: Callable[[], Any]) -> None:
     held = HeldShards()
-    env = fanned(held)
+    env = fanned(held, new_store)
     bucket_id = first_bucket(env)
     env.engine.fire("sop", bucket_id)
     lost = held.dispatched[0][2]
@@ -122,9 +145,9 @@ def test_a_lost_shard_is_fired_by_the_backstop() -> None:
     assert env.engine.backstop("sop") == []
 
 
-def test_shards_run_concurrently_in_threads_and_carry_hints_to_the_next_step() -> None:
+def test_shards_run_concurrently_in_threads_and_carry_hints_to_the_next_step(new_store: Callable[[], Any]) -> None:
     threads = ThreadedShards(workers=4)
-    env = fanned(threads, steps=2)
+    env = fanned(threads, new_store, steps=2)
     bucket_id = first_bucket(env)
     assert env.engine.fire("sop", bucket_id).shards == 5
     reports = threads.wait(timeout=30)
@@ -139,8 +162,8 @@ def test_shards_run_concurrently_in_threads_and_carry_hints_to_the_next_step() -
     assert len(implied) == len(OWNERS) and all(t.executor == owner_of[t.subject.id] for t in implied)
 
 
-def test_enrollment_gives_the_first_touch_its_executor_hint() -> None:
-    env = fanned(HeldShards())
+def test_enrollment_gives_the_first_touch_its_executor_hint(new_store: Callable[[], Any]) -> None:
+    env = fanned(HeldShards(), new_store)
     touches = env.store.touches_in("sop", first_bucket(env))
     assert sorted(str(t.executor) for t in touches) == sorted(OWNERS)
 
