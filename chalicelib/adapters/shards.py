@@ -100,6 +100,10 @@ class ThreadedShards:
             logger.exception("shard failed; its touches stay for the backstop", extra={"bucket": bucket_id})
             return None
 
+    def close(self) -> None:
+        """Stop the pool once the shards dispatched so far have run."""
+        self._pool.shutdown(wait=True)
+
     def wait(self, timeout: float | None = None) -> list[Any]:
         """Results of the shards run so far (None for a failed one), once all have finished — including shards
         dispatched while waiting (a shard's inline fire may fan out in turn)."""
