@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
+from chalicelib import bootstrap
 from chalicelib.adapters.shards import MAX_EVENT_BYTES, LambdaShards, ThreadedShards, shard_event
 from chalicelib.domain.shards import Shard, plan_shards, shard_of, shard_payload
 from chalicelib.domain.sop import SENT, Subject, Touch
+from chalicelib.errors import InvalidError
+from chalicelib.jobs import sop as sop_jobs
 from chalicelib.services.sop import SopEngine
 from chalicelib.services.sop.fanout import DEFAULT_SHARD_SIZE, FanOut
 from tests.fakes import SeqIds
@@ -227,3 +231,23 @@ def test_deployed_shards_are_asynchronous_invocations_of_the_fire_function() -> 
     [call] = stub.calls
     assert call["FunctionName"] == arn and call["InvocationType"] == "Event"
     assert json.loads(call["Payload"]) == shard_payload("t1", "b", shard)
+
+
+def test_the_fire_entry_point_fires_one_shard_from_its_event(new_store: Callable[[], Any]) -> None:
+    """What an asynchronous invocation delivers (the dispatcher's payload) reaches ``fire`` as that one shard."""
+    held = HeldShards()
+    env = fanned(held, new_store)
+    bucket_id = first_bucket(env)
+    env.engine.fire("sop", bucket_id)
+    shard = held.dispatched[0][2]
+    event = json.loads(shard_event("sop", bucket_id, shard))
+    bootstrap.override(cast(bootstrap.Services, SimpleNamespace(sop=env.engine)))
+    try:
+        out = sop_jobs.fire(event)
+        with pytest.raises(InvalidError):
+            sop_jobs.fire({**event, "shard": {"index": 0, "touches": [["customer", "c1"]]}})
+    finally:
+        bootstrap.override(None)
+    executors = {t.executor for t in shard.touches}
+    assert (out["sent"], out["shards"], out["tasks"]) == (len(shard.touches), 0, len(executors))
+    assert len(recipients(env)) == len(shard.touches)  # only that shard's customers
