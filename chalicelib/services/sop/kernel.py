@@ -121,7 +121,7 @@ class SopKernel(KernelScheduling):
         ctx = FireContext(tenant, bucket, plan, step, self.clock.now(), rules_of(tenant))
         groups: dict[str, list[Member]] = defaultdict(list)
         keep_open = False
-        for (touch, state, enrollment), verdict in self._judged(policy, ctx, touches):
+        for (touch, state, enrollment), verdict in self._judged(policy, ctx, touches, concurrent=shard is not None):
             if verdict.action == SEND:
                 assert step is not None and enrollment is not None
                 groups[policy.executor(step, state)].append((touch, state, enrollment))
@@ -184,18 +184,23 @@ class SopKernel(KernelScheduling):
         return False  # WAIT
 
     def _judged(
-        self, policy: SubjectPolicy[Any], ctx: FireContext, touches: list[Touch]
+        self, policy: SubjectPolicy[Any], ctx: FireContext, touches: list[Touch], *, concurrent: bool = False
     ) -> Iterator[tuple[tuple[Touch, Any, Enrollment | None], Verdict]]:
         """The touches with their subject's state and enrollment, and their verdicts, a page at a time (two batched
-        reads per page rather than two per touch; a page is judged right after it is read). Judging stays in order:
-        a verdict may take the subject's quota, and a twin fire racing this one must meet the same sequence."""
+        reads per page rather than two per touch; a page is judged right after it is read). A shard (``concurrent``)
+        judges a page of distinct subjects concurrently: each verdict reads and writes only its own subject (its
+        quota). An unsplit fire keeps today's order, so a twin racing it meets the same sequence."""
         tenant_id, plan_id = ctx.tenant.tenant_id, ctx.bucket.plan_id
         for i in range(0, len(touches), FIRE_READ_PAGE):
             page = touches[i : i + FIRE_READ_PAGE]
-            loaded = policy.load(tenant_id, plan_id, list(dict.fromkeys(t.subject for t in page)))
-            for touch in page:
-                row = (touch, loaded.states.get(touch.subject), loaded.enrollments.get(touch.subject))
-                yield row, policy.judge(ctx, *row)
+            subjects = list(dict.fromkeys(t.subject for t in page))
+            loaded = policy.load(tenant_id, plan_id, subjects)
+            rows = [(t, loaded.states.get(t.subject), loaded.enrollments.get(t.subject)) for t in page]
+            if concurrent and len(subjects) == len(page):
+                verdicts = self.fanout.each(partial(_judge, policy, ctx), rows)
+            else:
+                verdicts = [_judge(policy, ctx, r) for r in rows]
+            yield from zip(rows, verdicts, strict=True)
 
     def _close(self, tenant: Tenant, touch: Touch, state: str, reason: str | None, report: FireReport) -> bool:
         won = self.repo.move_touch(tenant.tenant_id, touch, to_state=state, from_state=SCHEDULED, reason=reason)
@@ -327,3 +332,7 @@ class SopKernel(KernelScheduling):
             for bucket in self.repo.open_buckets(tenant_id, day=day, until_minute=cutoff):
                 reports.append(self.fire(tenant_id, bucket.bucket_id))
         return reports
+
+
+def _judge(policy: SubjectPolicy[Any], ctx: FireContext, row: tuple[Touch, Any, Enrollment | None]) -> Verdict:
+    return policy.judge(ctx, *row)
