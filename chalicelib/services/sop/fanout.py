@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from chalicelib.domain.shards import Shard, plan_shards
 from chalicelib.domain.sop import Touch
 from chalicelib.observability import logger
 from chalicelib.ports import ShardDispatcher
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 DEFAULT_SHARD_SIZE = 500  # touches per shard (settings.fire_shard_size); 500 rows are ~60 KB of the 256 KB event
 DEFAULT_WRITERS = 8  # concurrent conditional writes within one shard (boto3 clients are thread-safe)
@@ -64,6 +66,8 @@ class FanOut:
         conditional writes only: each decides on its own, whoever runs first."""
         if self.writers <= 1 or len(items) <= 1:
             return [fn(i) for i in items]
+        from concurrent.futures import ThreadPoolExecutor  # here: a cold `import app` never needs it
+
         with self._lock:  # shards running in threads of one process share the pool
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.writers, thread_name_prefix="siyu-writes")
