@@ -20,6 +20,7 @@ from chalicelib.errors import InvalidError
 from chalicelib.jobs import sop as sop_jobs
 from chalicelib.services.sop import SopEngine
 from chalicelib.services.sop.fanout import DEFAULT_SHARD_SIZE, FanOut
+from chalicelib.settings import ENV_FIRE_SHARD_SIZE, Settings
 from tests.fakes import SeqIds
 from tests.fakes.shards import HeldShards, InlineShards
 from tests.fakes.store import FakeStore
@@ -251,3 +252,16 @@ def test_the_fire_entry_point_fires_one_shard_from_its_event(new_store: Callable
     executors = {t.executor for t in shard.touches}
     assert (out["sent"], out["shards"], out["tasks"]) == (len(shard.touches), 0, len(executors))
     assert len(recipients(env)) == len(shard.touches)  # only that shard's customers
+
+
+def test_the_stage_picks_the_dispatcher_and_the_environment_the_bound() -> None:
+    """Deployed, shards are asynchronous invocations of the fire function; locally (the pump), threads bound to the
+    engine's fire. The bound is SIYU_FIRE_SHARD_SIZE."""
+    assert Settings.from_env({ENV_FIRE_SHARD_SIZE: "50"}).fire_shard_size == 50
+    assert Settings.from_env({}).fire_shard_size == DEFAULT_SHARD_SIZE
+    deployed = bootstrap._build_real(Settings(stage="dev", fire_shard_size=300)).sop.kernel.fanout
+    assert isinstance(deployed.dispatcher, LambdaShards) and deployed.bound == 300
+    assert deployed.dispatcher.function == Settings(stage="dev").fire_target_arn
+    local = bootstrap._build_real(Settings()).sop
+    assert isinstance(local.kernel.fanout.dispatcher, ThreadedShards)
+    assert local.kernel.fanout.dispatcher.target == local.fire_shard
