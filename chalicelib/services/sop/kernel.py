@@ -7,6 +7,9 @@ staff task. ``sent`` means "committed to a staff task": the task record carries 
 ``add_msg_template`` answered. ``add_msg_template`` has no idempotency key, so a crash between that call and the task
 record leaves the task ``claimed``; the backstop reconciles it from ``get_groupmsg_list_v2`` (adopting the msgid
 WeCom created) and only calls again if WeCom has no such task — see docs/operations.md.
+
+Scheduling (buckets, their schedule, executor hints, inline firing) is scheduling.py's, which the kernel builds on. A
+bucket larger than one shard fans out (fanout.py): the fire dispatches shards and each fires only its own touches.
 """
 
 from __future__ import annotations
