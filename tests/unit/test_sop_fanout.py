@@ -19,7 +19,7 @@ from chalicelib.domain.sop import SENT, Subject, Touch
 from chalicelib.errors import InvalidError
 from chalicelib.jobs import sop as sop_jobs
 from chalicelib.services.sop import SopEngine
-from chalicelib.services.sop.fanout import DEFAULT_SHARD_SIZE, FanOut
+from chalicelib.services.sop.fanout import DEFAULT_SHARD_SIZE, SETTLE, FanOut
 from chalicelib.settings import ENV_FIRE_SHARD_SIZE, Settings
 from tests.fakes import SeqIds
 from tests.fakes.shards import HeldShards, InlineShards
@@ -265,3 +265,19 @@ def test_the_stage_picks_the_dispatcher_and_the_environment_the_bound() -> None:
     local = bootstrap._build_real(Settings()).sop
     assert isinstance(local.kernel.fanout.dispatcher, ThreadedShards)
     assert local.kernel.fanout.dispatcher.target == local.fire_shard
+
+
+def test_the_backstop_leaves_a_large_bucket_to_its_own_shards_for_a_while(new_store: Callable[[], Any]) -> None:
+    """A backstop run right after a large bucket fanned out dispatches nothing (its shards may be running); once
+    SETTLE has passed it fans out whatever is still scheduled."""
+    held = HeldShards()
+    env = fanned(held, new_store)
+    bucket_id = first_bucket(env)
+    assert env.engine.fire("sop", bucket_id).shards == 5
+    [early] = env.engine.backstop("sop")  # the shards have not run yet
+    assert (early.shards, early.sent) == (0, 0) and len(held.dispatched) == 5
+    env.clock.advance(seconds=int(SETTLE.total_seconds()))
+    [late] = env.engine.backstop("sop")  # none ran (all lost): the backstop fans the bucket out again
+    assert late.shards == 5 and len(held.dispatched) == 10
+    held.run(env.engine.fire_shard)
+    assert sorted(recipients(env)) == everyone(env)

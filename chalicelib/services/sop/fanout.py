@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from chalicelib.domain.shards import Shard, plan_shards
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SHARD_SIZE = 500  # touches per shard (settings.fire_shard_size); 500 rows are ~60 KB of the 256 KB event
 DEFAULT_WRITERS = 8  # concurrent conditional writes within one shard (boto3 clients are thread-safe)
+SETTLE = timedelta(minutes=2)  # a large bucket's own shards are given this long before the backstop fans it out
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -60,6 +62,14 @@ class FanOut:
             extra={"tenant": tenant_id, "bucket": bucket_id, "touches": len(touches), "shards": len(shards)},
         )
         return shards
+
+    def settling(self, minute: str, now: datetime, scheduled: int) -> bool:
+        """True for the backstop meeting a bucket that would fan out within ``SETTLE`` of its minute: its scheduled
+        fire's shards are likely still running, and shards dispatched again now would race them for the same
+        touches (no touch sent twice, but a losing twin's quota already counted). The next run fires what is left."""
+        if self.dispatcher is None or scheduled <= self.bound:
+            return False
+        return now - datetime.strptime(minute, "%Y%m%d%H%M").replace(tzinfo=UTC) < SETTLE
 
     def each(self, fn: Callable[[In], Out], items: Sequence[In]) -> list[Out]:
         """``fn`` over ``items``, concurrently when there are several (results in order). For independent

@@ -101,11 +101,12 @@ class SopKernel(KernelScheduling):
 
     # --- firing -----------------------------------------------------------------------------------------------
 
-    def fire(self, tenant_id: str, bucket_id: str, *, shard: Shard | None = None) -> FireReport:
+    def fire(self, tenant_id: str, bucket_id: str, *, shard: Shard | None = None, backstop: bool = False) -> FireReport:
         """Fire one bucket: the policy judges every due touch; one task per executor; the next steps follow.
 
         A bucket larger than one shard is split and dispatched instead (fanout.py), and stays open; ``shard``: fire
-        only that shard's touches still scheduled (the bucket is then left open for the backstop to drain)."""
+        only that shard's touches still scheduled (the bucket is then left open for the backstop to drain);
+        ``backstop``: leave a large bucket alone while its own shards may still be running (FanOut.settling)."""
         tenant = self._tenant(tenant_id)
         report = FireReport(bucket_id)
         bucket = self.repo.get_bucket(tenant_id, bucket_id)
@@ -113,6 +114,8 @@ class SopKernel(KernelScheduling):
             return report
         if shard is None:
             touches = self.repo.touches_in(tenant_id, bucket_id)
+            if backstop and self.fanout.settling(bucket.minute, self.clock.now(), len(touches)):
+                return report
             report.shards = len(self.fanout.split(tenant_id, bucket_id, touches))
             if report.shards:
                 return report
@@ -333,7 +336,7 @@ class SopKernel(KernelScheduling):
         days = {timing.minute_bucket(now - timedelta(days=n))[:8] for n in range(BACKSTOP_DAYS + 1)}
         for day in sorted(days):
             for bucket in self.repo.open_buckets(tenant_id, day=day, until_minute=cutoff):
-                reports.append(self.fire(tenant_id, bucket.bucket_id))
+                reports.append(self.fire(tenant_id, bucket.bucket_id, backstop=True))
         return reports
 
 
