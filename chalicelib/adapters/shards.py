@@ -22,6 +22,7 @@ from chalicelib.observability import logger
 from chalicelib.settings import Settings
 
 MAX_EVENT_BYTES = 256 * 1024  # Lambda's limit for an asynchronous invocation's payload
+KEEP_FUTURES = 10_000  # ThreadedShards keeps at most about this many finished shards for ``wait``
 
 ShardTarget = Callable[[str, str, Shard], Any]
 
@@ -90,6 +91,8 @@ class ThreadedShards:
         shard_event(tenant_id, bucket_id, shard)  # the same size check as deployed
         future = self._pool.submit(self._run, self.target, tenant_id, bucket_id, shard)
         with self._lock:
+            if len(self._pending) >= KEEP_FUTURES:  # a long-running pump: forget shards long finished
+                self._pending = [f for f in self._pending if not f.done()]
             self._pending.append(future)
 
     @staticmethod
