@@ -281,3 +281,18 @@ def test_the_backstop_leaves_a_large_bucket_to_its_own_shards_for_a_while(new_st
     assert late.shards == 5 and len(held.dispatched) == 10
     held.run(env.engine.fire_shard)
     assert sorted(recipients(env)) == everyone(env)
+
+
+def test_an_owner_changed_since_queuing_gets_the_touch_in_their_own_task(new_store: Callable[[], Any]) -> None:
+    """The hint only partitions: a customer handed from zhang to zhao after enrolling is sent by zhao, from the shard
+    their hint put them in (so zhao may have two tasks in this bucket), and still exactly once."""
+    shards = InlineShards()
+    env = fanned(shards, new_store)
+    moved = env.store.get_customer("sop", "c00000")  # zhang's, hinted "zhang"
+    assert moved is not None and moved.owner_userid == "zhang"
+    env.change(moved, owner_userid="zhao")
+    env.engine.fire("sop", first_bucket(env))
+    assert sorted(recipients(env)) == everyone(env)
+    [call] = [c for c in env.add_calls() if moved.external_userid in c.payload["external_userid"]]
+    assert call.payload["sender"] == "zhao"
+    assert Counter(c.payload["sender"] for c in env.add_calls()) == {"zhang": 2, "li": 2, "wang": 1, "zhao": 2}
