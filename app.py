@@ -62,7 +62,8 @@ def flush_metrics(event: Any, get_response: Any) -> Any:
 
 @app.lambda_function(name="fire")
 def fire(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """EventBridge Scheduler's target: fire one bucket of due touches."""
+    """EventBridge Scheduler's target: fire one bucket of due touches (or, invoked asynchronously by a large bucket's
+    own fire, one shard of it: docs/operations.md, "A fire that fans out")."""
     return sop_jobs.fire(event)
 
 

@@ -1,8 +1,9 @@
 """`python -m bench`: measure, print a short summary, rewrite docs/performance.md, exit 1 if a target fails.
 
 Two parts: the WeCom callback hot path (and the cold import of app.py), and the SOP engine (enroll N customers, fire
-one bucket of N touches, then one bulk enrollment job over the same N customers). ``--callback-only`` /
-``--sop-only`` run one; a partial run writes the markdown only to an explicit ``--output`` (docs/performance.md holds
+one bucket of N touches, then one bulk enrollment job over the same N customers; then buckets of 1,000 and 10,000
+touches — and with ``--large`` 100,000 — fired through the fan-out). ``--callback-only`` / ``--sop-only`` /
+``--fanout-only`` run one; a partial run writes the markdown only to an explicit ``--output`` (docs/performance.md holds
 both parts).
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from bench import imports, machine, performance_doc, report
 from bench.common import STAFF_COUNT, BenchError
+from bench.fanout import fanout_sizes, run_fanout
 from bench.harness import Stack
 from bench.scenarios import run_scenarios
 from bench.sop import run_sop
@@ -40,6 +42,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     part = parser.add_mutually_exclusive_group()
     part.add_argument("--callback-only", action="store_true", help="only the callback scenarios and the cold import")
     part.add_argument("--sop-only", action="store_true", help="only the SOP enrollment, fire and bulk job measurements")
+    part.add_argument("--fanout-only", action="store_true", help="only the fan-out fires (issue 8 §7)")
+    parser.add_argument(
+        "--large", action="store_true", help="also fire a bucket of 100,000 touches over 200 staff through the fan-out"
+    )
     parser.add_argument(
         "--sop-customers",
         type=int,
@@ -62,7 +68,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         args.sop_customers = 200 if args.quick else 10_000
     if args.sop_customers < 1:
         parser.error("--sop-customers must be at least 1")
-    if args.output is None and not (args.callback_only or args.sop_only):
+    if args.output is None and not (args.callback_only or args.sop_only or args.fanout_only):
         args.output = DEFAULT_OUTPUT
     return args
 
@@ -79,7 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: {message}", file=sys.stderr, flush=True)
 
     started = datetime.now(UTC)
-    callbacks, sop_part = not args.sop_only, not args.callback_only
+    callbacks = not (args.sop_only or args.fanout_only)
+    sop_part = not (args.callback_only or args.fanout_only)
+    fanout_part = not args.callback_only
+    sizes = [(1_000, 20)] if args.quick else fanout_sizes(large=args.large)
     import_times = None
     if callbacks:
         progress(f"cold import of app.py: {import_runs} fresh interpreters + {importtime_runs} -X importtime runs")
@@ -95,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             facts = machine.facts(stack.install_dir)
             scenarios = run_scenarios(stack, args.iterations, warmup, progress) if callbacks else []
             sop: SopResults | None = run_sop(stack, args.sop_customers, progress) if sop_part else None
+            fanout = run_fanout(stack, sizes, progress, large=args.large) if fanout_part else None
             calibration = stack.calibration
             roundtrip = dict(stack.roundtrip_ms)
     except BenchError as exc:
@@ -118,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sandbox_roundtrip_ms=roundtrip,
         nodelay=not args.sandbox_as_shipped,
         sop=sop,
+        fanout=fanout,
     )
     for line in report.summary_lines(result):
         print(line)

@@ -11,6 +11,8 @@ from typing import Any
 from bench import stats
 from bench.capacity import Calibration
 from bench.common import counts, fmt
+from bench.fanout_report import fanout_jsonable, fanout_summary_lines, fanout_targets
+from bench.fanout_results import FanoutResults
 from bench.harness import Sample, Scenario
 from bench.imports import IMPORT_SNIPPET, IMPORTTIME_SNIPPET, ImportTimes
 from bench.sop_report import sop_jsonable, sop_summary_lines, sop_targets
@@ -128,6 +130,7 @@ class Report:
     nodelay: bool = True
     notes: list[str] = field(default_factory=list)
     sop: SopResults | None = None
+    fanout: FanoutResults | None = None  # issue 8 §7: buckets fired through the sharded path
 
     def scenario(self, key: str) -> Scenario | None:
         return next((s for s in self.scenarios if s.key == key), None)
@@ -214,6 +217,8 @@ def targets(report: Report) -> list[Target]:
         )
     if report.sop is not None:
         out += [Target(*t) for t in sop_targets(report.sop, cmd)]
+    if report.fanout is not None:
+        out += [Target(*t) for t in fanout_targets(report.fanout, cmd)]
     return out
 
 
@@ -233,6 +238,8 @@ def summary_lines(report: Report) -> list[str]:
         )
     if report.sop is not None:
         out += sop_summary_lines(report.sop)
+    if report.fanout is not None:
+        out += fanout_summary_lines(report.fanout)
     if report.imports is not None:
         ms = [v * 1000 for v in report.imports.seconds]
         out.append(f"import app: median {fmt(stats.median(ms), 0)} ms (min {fmt(min(ms), 0)}, max {fmt(max(ms), 0)})")
@@ -255,4 +262,5 @@ def as_jsonable(report: Report) -> dict[str, Any]:
         "import_seconds": report.imports.seconds if report.imports else None,
         "targets": [t.__dict__ for t in targets(report)],
         "sop": sop_jsonable(report.sop) if report.sop is not None else None,
+        "fanout": fanout_jsonable(report.fanout) if report.fanout is not None else None,
     }

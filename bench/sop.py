@@ -105,8 +105,8 @@ def run_sop(stack: Any, n: int, progress: Callable[[str], None], *, staff: int =
     # The warm-up customers were added a minute before the measured ones, so that the bulk job's filter (added at or
     # after the measured ones' minute) selects exactly the N measured customers.
     added = clock.now()
-    warm_ids = _create_customers(stack, tenant, owners, count=warm_n, first=0, at=added - timedelta(minutes=1))
-    customer_ids = _create_customers(stack, tenant, owners, count=n, first=warm_n, at=added)
+    warm_ids = create_customers(stack, tenant, owners, count=warm_n, first=0, at=added - timedelta(minutes=1))
+    customer_ids = create_customers(stack, tenant, owners, count=n, first=warm_n, at=added)
     stack.attach_meter()
 
     progress(f"SOP: warm-up: {warm_n} enrollments into a second plan")
@@ -253,7 +253,9 @@ def _setup_tenant(stack: Any, owners: list[str]) -> tuple[str, str, str]:
     return token, ids[0], ids[1]
 
 
-def _create_customers(stack: Any, tenant: Any, owners: list[str], *, count: int, first: int, at: datetime) -> list[str]:
+def create_customers(
+    stack: Any, tenant: Any, owners: list[str], *, count: int, first: int, at: datetime, corp: str = SOP_CORP
+) -> list[str]:
     """Customers as intake leaves them (profile synced, a channel touch, an active relation, two tags), written
     straight through the store, each the friend of its owner in the sandbox world (round-robin over the staff)."""
     # The app's modules are imported where the run needs them: ~0.3 s that `--help` and the unit tests skip.
@@ -269,7 +271,7 @@ def _create_customers(stack: Any, tenant: Any, owners: list[str], *, count: int,
     for n in range(first, first + count):
         owner = owners[n % len(owners)]
         ext = f"wmsopbench{n:022d}"
-        world.event(SOP_CORP, "add_external_contact", userid=owner, external_userid=ext, State="ch_sop")
+        world.event(corp, "add_external_contact", userid=owner, external_userid=ext, State="ch_sop")
         digest = f"{n:064x}"
         customer = Customer(
             customer_id=f"cu_sop{n:010d}",

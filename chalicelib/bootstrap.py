@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.signals import ADDED, ENROLLED, ORDER, REPINNED, REPLY, STAGE, TAG
 from chalicelib.domain.silence import ACTIVITY_SIGNALS
-from chalicelib.ports import Clock, IdGenerator, SchedulerPort, WeComPort
+from chalicelib.ports import Clock, IdGenerator, SchedulerPort, ShardDispatcher, WeComPort
 from chalicelib.services.bulk import BulkEnrollment
 from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
@@ -25,6 +25,7 @@ from chalicelib.services.plans import PlanService
 from chalicelib.services.signals import SignalBus
 from chalicelib.services.silence import SilenceService
 from chalicelib.services.sop import SopEngine
+from chalicelib.services.sop.fanout import FanOut
 from chalicelib.services.sop.simulation import Simulator
 from chalicelib.services.staff import StaffService
 from chalicelib.services.staff_tasks import StaffTaskService
@@ -32,7 +33,7 @@ from chalicelib.services.tags import TagService
 from chalicelib.services.task_sync import TaskSyncService
 from chalicelib.services.tenants import TenantService
 from chalicelib.services.triggers import TriggerService
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import LOCAL_STAGE, Settings, get_settings
 
 if TYPE_CHECKING:
     from chalicelib.adapters.health import HealthChecker
@@ -94,13 +95,16 @@ def build(
     scheduler: SchedulerPort,
     health: HealthChecker | None = None,
     idempotency: IdempotentRequests | None = None,
+    shards: ShardDispatcher | None = None,
 ) -> Services:
-    """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes."""
+    """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes. ``shards``: where
+    a large fire's shards go (None: every bucket fires in one invocation)."""
     bus = SignalBus()
     tags = TagService(store, wecom, clock, ids)
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
     plans = PlanService(store, clock, ids)
-    sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus)
+    fanout = FanOut(shards, bound=settings.fire_shard_size)
+    sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout)
     silence = SilenceService(store, sop, plans, bus, clock, ids)
     triggers = TriggerService(store, sop)
     subscribe(bus, sop=sop, silence=silence, triggers=triggers)
@@ -145,6 +149,7 @@ def _build_real(settings: Settings) -> Services:
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
     from chalicelib.adapters.scheduler import EventBridgeScheduler
+    from chalicelib.adapters.shards import LambdaShards, ThreadedShards
     from chalicelib.adapters.wecom.client import WeComClient
     from chalicelib.adapters.wecom.codec import WXCallbackCodec
     from chalicelib.adapters.wecom.transport import Urllib3Transport
@@ -153,7 +158,10 @@ def _build_real(settings: Settings) -> Services:
     store = DynamoStore(connection, settings.table_name)
     wecom = WeComClient(Urllib3Transport(settings.wecom_base_url), timeout=settings.wecom_timeout_seconds)
     codec = WXCallbackCodec(max_bytes=settings.max_callback_bytes)
-    return build(
+    # Deployed, a large fire's shards are asynchronous invocations of the fire function; locally, threads.
+    local = settings.stage == LOCAL_STAGE
+    shards = ThreadedShards() if local else LambdaShards.for_settings(settings)
+    built = build(
         settings,
         store=store,
         wecom=wecom,
@@ -163,7 +171,11 @@ def _build_real(settings: Settings) -> Services:
         health=HealthChecker(settings, store),
         idempotency=IdempotentRequests(settings),
         scheduler=EventBridgeScheduler.for_settings(settings),
+        shards=shards,
     )
+    if isinstance(shards, ThreadedShards):
+        shards.bind(built.sop.fire_shard)
+    return built
 
 
 def services() -> Services:

@@ -173,6 +173,7 @@ from chalicelib.domain.channels import Channel  # noqa: E402
 from chalicelib.domain.customers import Customer  # noqa: E402
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta  # noqa: E402
 from chalicelib.domain.plans import Plan  # noqa: E402
+from chalicelib.domain.shards import Shard  # noqa: E402
 from chalicelib.domain.signals import Signal  # noqa: E402
 from chalicelib.domain.sop import Enrollment, StaffTask  # noqa: E402
 from chalicelib.domain.staff import Staff  # noqa: E402
@@ -350,6 +351,14 @@ class SchedulerPort(Protocol):
     def schedule(self, *, name: str, expression: str, timezone: str, payload: dict[str, Any]) -> bool:
         """Create a one-time schedule (True) unless one of that name exists (False)."""
         ...
+
+
+class ShardDispatcher(Protocol):
+    """Runs one shard of a bucket's fire elsewhere (issue 8 §7): deployed, an asynchronous invocation of the fire
+    function; locally, a thread. Fire-and-forget: a shard that is lost leaves its touches scheduled in a bucket that
+    stays open, which the backstop fires."""
+
+    def dispatch(self, tenant_id: str, bucket_id: str, shard: Shard) -> None: ...
 
 
 class TaskRepository(Protocol):

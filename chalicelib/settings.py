@@ -24,11 +24,13 @@ ENV_FIRE_TARGET_ARN = "SIYU_FIRE_TARGET_ARN"
 ENV_SCHEDULER_ROLE_ARN = "SIYU_SCHEDULER_ROLE_ARN"
 ENV_SCHEDULE_DLQ_ARN = "SIYU_SCHEDULE_DLQ_ARN"
 ENV_CLOCK_FILE = "SIYU_CLOCK_FILE"
+ENV_FIRE_SHARD_SIZE = "SIYU_FIRE_SHARD_SIZE"
 LOCAL_STAGE = "local"
 LOCAL_FIRE_TARGET_ARN = "arn:aws:lambda:us-east-1:000000000000:function:siyu-local-fire"
 LOCAL_SCHEDULER_ROLE_ARN = "arn:aws:iam::000000000000:role/siyu-local-scheduler"
 
 DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com"
+DEFAULT_FIRE_SHARD_SIZE = 500  # touches per fire invocation (issue 8 §7; docs/operations.md, "A fire that fans out")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Settings:
     fire_target_arn: str = LOCAL_FIRE_TARGET_ARN
     scheduler_role_arn: str = LOCAL_SCHEDULER_ROLE_ARN
     schedule_dlq_arn: str | None = None
+    fire_shard_size: int = DEFAULT_FIRE_SHARD_SIZE  # a bucket with more scheduled touches fans out into shards
     clock_file: str | None = None  # the local stack's movable clock; honoured only in the local stage
 
     @property
@@ -76,6 +79,7 @@ class Settings:
             scheduler_role_arn=e.get(ENV_SCHEDULER_ROLE_ARN) or LOCAL_SCHEDULER_ROLE_ARN,
             schedule_dlq_arn=e.get(ENV_SCHEDULE_DLQ_ARN) or None,
             clock_file=e.get(ENV_CLOCK_FILE) or None,
+            fire_shard_size=max(1, int(e.get(ENV_FIRE_SHARD_SIZE) or DEFAULT_FIRE_SHARD_SIZE)),
         )
 
 

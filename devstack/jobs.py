@@ -236,7 +236,10 @@ def fire_and_report(fire: Callable[[dict[str, Any]], Any], log: Callable[[str], 
 
 
 def describe_fire(bucket_id: str, report: Mapping[str, Any]) -> str:
-    """One line for a FireReport: tasks made, touches by outcome, and the rules behind skips and moves."""
+    """One line for a FireReport: tasks made, touches by outcome, and the rules behind skips and moves (or, for a
+    bucket larger than one shard, how many shards it was split into: they run on threads of this process)."""
+    if report.get("shards"):
+        return f"pump: bucket {bucket_id}: fanned out into {report['shards']} shard(s), fired on threads"
     counts = ", ".join(f"{report.get(k) or 0} {k}" for k in ("sent", "skipped", "dropped", "moved", "failed"))
     reasons = report.get("reasons") or {}
     why = f" ({', '.join(f'{r}: {n}' for r, n in sorted(reasons.items()))})" if reasons else ""

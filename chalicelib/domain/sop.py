@@ -101,6 +101,10 @@ class Touch:
     reason: str | None = None
     next_bucket: str | None = None
     next_due: str | None = None
+    # Executor hints (issue 8 §7): who will likely send this touch, and the next one, as known when each was queued.
+    # They only partition a large fire into shards; the fire still asks the policy for the real executor.
+    executor: str | None = None
+    next_executor: str | None = None
 
     def implied_next(self, step_id: str) -> Touch:
         """The next touch this sent touch implies (first occurrence of ``step_id`` in ``next_bucket``)."""
@@ -112,6 +116,7 @@ class Touch:
             step_id=step_id,
             occurrence=0,
             due_at=self.next_due,
+            executor=self.next_executor,
         )
 
     @property

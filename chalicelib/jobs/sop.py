@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from chalicelib.bootstrap import services
+from chalicelib.domain.shards import shard_of
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError
 from chalicelib.jobs.tenants import Deadline, for_each_tenant
@@ -16,11 +17,18 @@ BULK_TOTAL_SECONDS = 600.0  # across tenants, inside the backstop Lambda's 900 s
 
 
 def fire(event: dict[str, Any]) -> dict[str, Any]:
-    """Scheduler invokes this with ``{"tenant_id", "bucket_id"}``; a repeat or a concurrent twin has no effect."""
+    """Scheduler invokes this with ``{"tenant_id", "bucket_id"}``; a large bucket's fire invokes it again, once per
+    shard, with its ``shard`` (docs/operations.md). A repeat or a concurrent twin has no effect."""
     tenant_id, bucket_id = event.get("tenant_id"), event.get("bucket_id")
     if not isinstance(tenant_id, str) or not isinstance(bucket_id, str):
         raise InvalidError("fire needs tenant_id and bucket_id")
-    return asdict(services().sop.fire(tenant_id, bucket_id))
+    shard = None
+    if event.get("shard") is not None:
+        try:
+            shard = shard_of(bucket_id, event["shard"])
+        except ValueError as exc:
+            raise InvalidError(str(exc)) from exc
+    return asdict(services().sop.fire(tenant_id, bucket_id, shard=shard))
 
 
 def backstop() -> dict[str, Any]:

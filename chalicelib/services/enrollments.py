@@ -55,7 +55,7 @@ class CurrentPlans(Protocol):
 class Starter(Protocol):
     """The SOP kernel's side of a new enrollment: its first touch, fired before the operation returns if due."""
 
-    def start(self, tenant: Tenant, plan: Plan, enrollment: Enrollment) -> Touch: ...
+    def start(self, tenant: Tenant, plan: Plan, enrollment: Enrollment, *, state: Any = None) -> Touch: ...
     def fire_inline(self) -> None: ...
 
 
@@ -115,7 +115,7 @@ class EnrollmentService:
         now = self.clock.now()
         # The silence timer (if the plan has a rule) starts from this signal.
         self.signals.publish(tenant, customer.customer_id, Signal(ENROLLED, now, enrollment=enrollment, plan=plan))
-        self.starter.start(tenant, plan, enrollment)
+        self.starter.start(tenant, plan, enrollment, state=customer)  # the customer gives the executor hint
         # A `new` customer is now being nurtured: one conditional write, once per customer (the stage read says so).
         if customer.stage in rules.NURTURING_FROM and self.repo.advance_stage(
             tenant.tenant_id, customer.customer_id, to=Stage.NURTURING, from_stages=rules.NURTURING_FROM

@@ -190,6 +190,12 @@ class FakeSopStoreMixin:
             key=lambda t: t.key,
         )
 
+    def still_scheduled(self, tenant_id: str, bucket_id: str, touches: list[Touch]) -> list[Touch]:
+        stored = self._sop()["touches"]
+        return [
+            t for t in touches if getattr(stored.get((tenant_id, bucket_id, t.key)), "state", SCHEDULED) == SCHEDULED
+        ]
+
     def move_touch(
         self,
         tenant_id: str,
@@ -201,6 +207,7 @@ class FakeSopStoreMixin:
         reason: str | None = None,
         next_bucket: str | None = None,
         next_due: str | None = None,
+        next_executor: str | None = None,
     ) -> bool:
         with self.lock:
             key = (tenant_id, touch.bucket_id, touch.key)
@@ -216,6 +223,7 @@ class FakeSopStoreMixin:
                 reason=reason,
                 next_bucket=next_bucket,
                 next_due=next_due,
+                next_executor=next_executor,
             )
             if to_state in (SKIPPED, DROPPED) and touch.subject.kind == CUSTOMER:
                 entry = touch_entry(touch, to_state, reason)

@@ -7,7 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain.sop import ACTIVE, EXITED, GROUP, SCHEDULED, SENT, SKIPPED, Enrollment, StaffTask, Subject, Touch
+from chalicelib.domain.sop import (
+    ACTIVE,
+    EXITED,
+    GROUP,
+    SCHEDULED,
+    SENT,
+    SKIPPED,
+    Bucket,
+    Enrollment,
+    StaffTask,
+    Subject,
+    Touch,
+)
 
 AT = "2026-12-01T10:00:00+08:00"
 BUCKET = "pl_g.1.s1.202612010200"
@@ -71,3 +83,34 @@ def test_a_tasks_recipients_keep_their_kind(store: Any) -> None:
     [listed] = store.list_tasks("acme", userid="zhang", status="created", due_from=None, due_to=None, limit=5)
     assert (listed.recipients, listed.recipient_kind) == (("wr_1", "wr_2"), GROUP)
     assert listed.public()["customer_ids"] == []  # the API's customer_ids are customers only
+
+
+def test_executor_hints_are_stored_and_a_shard_rereads_what_is_still_scheduled(store: Any) -> None:
+    """A touch keeps its executor hint; a sent touch names its next touch's hint, which the implied touch carries;
+    ``still_scheduled`` (a shard's re-read) keeps scheduled and implied-not-written touches, drops closed ones."""
+    hinted = Touch(BUCKET, GROUP_1, "en_1", "s1", 0, AT, executor="zhang")
+    plain = Touch(BUCKET, SAME_ID_CUSTOMER, "en_c", "s1", 0, AT)
+    assert store.add_touch("acme", hinted) and store.add_touch("acme", plain)
+    assert {t.subject: t.executor for t in store.touches_in("acme", BUCKET)} == {
+        GROUP_1: "zhang",
+        SAME_ID_CUSTOMER: None,
+    }
+    assert store.still_scheduled("acme", BUCKET, [hinted, plain]) == [hinted, plain]
+    assert store.move_touch(
+        "acme",
+        hinted,
+        to_state=SENT,
+        from_state=SCHEDULED,
+        task_id="tk_1",
+        next_bucket=NEXT,
+        next_due=AT,
+        next_executor="li",
+    )
+    assert store.still_scheduled("acme", BUCKET, [hinted, plain]) == [plain]
+    store.register_bucket("acme", Bucket("acme", "pl_g", 1, "s2", NEXT.split(".")[-1], kind=GROUP))
+    store.feed_bucket("acme", NEXT, feeder=BUCKET)
+    [implied] = store.touches_in("acme", NEXT)
+    assert (implied.subject, implied.executor) == (GROUP_1, "li")
+    assert store.still_scheduled("acme", NEXT, [implied]) == [implied]  # implied, not written: still scheduled
+    assert store.move_touch("acme", implied, to_state=SKIPPED, from_state=SCHEDULED, reason="test")
+    assert store.still_scheduled("acme", NEXT, [implied]) == []

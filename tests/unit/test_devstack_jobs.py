@@ -18,6 +18,8 @@ def test_describe_fire_names_tasks_outcomes_and_reasons() -> None:
         "pump: bucket b: 1 task(s); touches 2 sent, 1 skipped, 0 dropped, 0 moved, 0 failed (enrollment_ended: 1)"
     )
     assert jobs.describe_fire("b", {"reasons": None}).endswith("0 failed")
+    fanned = jobs.describe_fire("b", {"shards": 3, "sent": 0})
+    assert fanned == "pump: bucket b: fanned out into 3 shard(s), fired on threads"
 
 
 def test_the_fire_wrapper_logs_and_passes_the_report_through() -> None:

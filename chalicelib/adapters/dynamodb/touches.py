@@ -45,6 +45,9 @@ class TouchStoreMixin(SopTableMixin):
     if TYPE_CHECKING:
 
         def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None: ...
+        def _batch_get(
+            self, keys: list[tuple[str, str]], *, consistent: bool = False
+        ) -> dict[tuple[str, str], dict[str, Any]]: ...
 
     def register_bucket(self, tenant_id: str, bucket: Bucket) -> bool:
         """Record a bucket once (True only for the first caller: only that one creates the schedule). A second,
@@ -189,6 +192,15 @@ class TouchStoreMixin(SopTableMixin):
                         out.append(implied)
         return sorted((t for t in out if state is None or t.state == state), key=lambda t: t.key)
 
+    def still_scheduled(self, tenant_id: str, bucket_id: str, touches: list[Touch]) -> list[Touch]:
+        """Those of ``touches`` still scheduled: read by key (BatchGetItem, strongly consistent); a touch with no
+        item is an implied one nobody closed yet, so still scheduled."""
+        pk = k.bucket_pk(tenant_id, bucket_id)
+        found = self._batch_get([(pk, touch_sk(t)) for t in touches], consistent=True)
+        return [
+            t for t in touches if found.get((pk, touch_sk(t)), {}).get("state", {}).get("S", SCHEDULED) == SCHEDULED
+        ]
+
     def move_touch(
         self,
         tenant_id: str,
@@ -200,6 +212,7 @@ class TouchStoreMixin(SopTableMixin):
         reason: str | None = None,
         next_bucket: str | None = None,
         next_due: str | None = None,
+        next_executor: str | None = None,
     ) -> bool:
         """A guarded state transition (scheduled → sent/skipped/dropped): only one caller wins. A scheduled touch
         may be implied and not written yet; the same conditional write then creates it. Closing a touch as sent
@@ -211,6 +224,7 @@ class TouchStoreMixin(SopTableMixin):
             reason=reason,
             next_bucket=next_bucket,
             next_due=next_due,
+            next_executor=next_executor,
         )
         cond = "#st = :from OR attribute_not_exists(pk)" if from_state == SCHEDULED else "#st = :from"
         update = "SET #st = :to, doc = :doc, kind = :k, expires_at = :ttl"

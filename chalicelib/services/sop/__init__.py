@@ -1,7 +1,8 @@
 """The SOP engine (issue 8 §1): a kernel that knows subjects, and the policies that know what a subject is.
 
-- ``kernel.py``: buckets and their one schedule, the conditional touch transitions, the fire loop, inline firing,
-  reconciliation after a crash and the backstop — the same for every subject kind;
+- ``kernel.py``: the conditional touch transitions, the fire loop, reconciliation after a crash and the backstop —
+  the same for every subject kind; ``scheduling.py``: buckets and their one schedule, executor hints, inline firing;
+  ``fanout.py``: a large bucket's fire split into shards (issue 8 §7);
 - ``policy.py``: the subject policy port (load, judge, executor, deliver) and the verdicts it answers with;
 - ``customer_policy.py``: customers, today's behaviour;
 - ``engine.py``: ``SopEngine``, the customer-facing entry points (enroll, fire, backstop, on_signal);

@@ -12,6 +12,7 @@ from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.enrollments import CUSTOMER_NOT_FOUND
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan
+from chalicelib.domain.shards import Shard
 from chalicelib.domain.sop import ACTIVE, CUSTOMER, EXITED, Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
@@ -19,6 +20,7 @@ from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, SignalPu
 from chalicelib.services.enrollments import EnrollmentService
 from chalicelib.services.signals import NoSignals
 from chalicelib.services.sop.customer_policy import CustomerPolicy
+from chalicelib.services.sop.fanout import FanOut
 from chalicelib.services.sop.kernel import FireReport, SopKernel
 from chalicelib.services.sop.policy import Policies
 from chalicelib.services.sop.repos import KernelRepo, MigrationRepo
@@ -66,6 +68,7 @@ class SopEngine:
         *,
         signals: SignalPublisher | None = None,
         policies: Policies | None = None,
+        fanout: FanOut | None = None,
     ) -> None:
         self.repo = repo
         self.plans = plans
@@ -74,7 +77,7 @@ class SopEngine:
         self.ids = ids
         self.customers = CustomerPolicy(repo, plans, wecom)
         self.policies: Policies = {CUSTOMER: self.customers, **(policies or {})}
-        self.kernel = SopKernel(repo, plans, scheduler, wecom, clock, ids, self.policies)
+        self.kernel = SopKernel(repo, plans, scheduler, wecom, clock, ids, self.policies, fanout)
         self.signals: SignalPublisher = signals or NoSignals()
         self.enrollments = EnrollmentService(repo, plans, self.kernel, clock, ids, self.signals)
 
@@ -105,8 +108,12 @@ class SopEngine:
         with self.kernel.batch():
             yield
 
-    def fire(self, tenant_id: str, bucket_id: str) -> FireReport:
-        return self.kernel.fire(tenant_id, bucket_id)
+    def fire(self, tenant_id: str, bucket_id: str, *, shard: Shard | None = None) -> FireReport:
+        return self.kernel.fire(tenant_id, bucket_id, shard=shard)
+
+    def fire_shard(self, tenant_id: str, bucket_id: str, shard: Shard) -> FireReport:
+        """One shard of a bucket that fanned out (the local dispatcher's entry point)."""
+        return self.kernel.fire(tenant_id, bucket_id, shard=shard)
 
     def backstop(self, tenant_id: str) -> list[FireReport]:
         return self.kernel.backstop(tenant_id)

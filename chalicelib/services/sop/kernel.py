@@ -7,20 +7,24 @@ staff task. ``sent`` means "committed to a staff task": the task record carries 
 ``add_msg_template`` answered. ``add_msg_template`` has no idempotency key, so a crash between that call and the task
 record leaves the task ``claimed``; the backstop reconciles it from ``get_groupmsg_list_v2`` (adopting the msgid
 WeCom created) and only calls again if WeCom has no such task — see docs/operations.md.
+
+Scheduling (buckets, their schedule, executor hints, inline firing) is scheduling.py's, which the kernel builds on. A
+bucket larger than one shard fans out (fanout.py): the fire dispatches shards and each fires only its own touches.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from chalicelib.domain import fate, timing
+from chalicelib.domain import timing
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, Step
+from chalicelib.domain.shards import Shard
 from chalicelib.domain.sop import (
     COMPLETED,
     DROPPED,
@@ -40,11 +44,12 @@ from chalicelib.errors import NotFoundError
 from chalicelib.observability import logger
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, WeComPort
 from chalicelib.services.sop.delivery import TaskDelivery
+from chalicelib.services.sop.fanout import FanOut
 from chalicelib.services.sop.policy import DROP, MOVE, SEND, SKIP, FireContext, Policies, SubjectPolicy, Verdict
 from chalicelib.services.sop.repos import KernelRepo
 from chalicelib.services.sop.rules import PlanSource, rules_of
+from chalicelib.services.sop.scheduling import KernelScheduling
 
-MAX_INLINE_ROUNDS = 50
 BACKSTOP_DAYS = 7  # how far back the backstop looks for open buckets (a schedule lost a week ago still fires)
 FIRE_READ_PAGE = 200  # touches whose subjects and enrollments are read together (2 BatchGetItem calls of 100)
 
@@ -60,6 +65,7 @@ class FireReport:
     moved: int = 0
     failed: int = 0
     tasks: int = 0
+    shards: int = 0  # a coordinator that fanned out: how many shards it dispatched (it fired none itself)
     reasons: dict[str, int] | None = None
 
     def count(self, outcome: str, reason: str | None) -> None:
@@ -69,7 +75,7 @@ class FireReport:
             self.reasons[reason] = self.reasons.get(reason, 0) + 1
 
 
-class SopKernel:
+class SopKernel(KernelScheduling):
     def __init__(
         self,
         repo: KernelRepo,
@@ -79,19 +85,13 @@ class SopKernel:
         clock: Clock,
         ids: IdGenerator,
         policies: Policies,
+        fanout: FanOut | None = None,
     ) -> None:
-        self.repo = repo
+        super().__init__(repo, scheduler, clock, policies)
+        self.fanout = fanout or FanOut()
         self.plans = plans
-        self.scheduler = scheduler
-        self.clock = clock
         self.ids = ids
-        self.policies = policies
         self.delivery = TaskDelivery(repo, plans, wecom, clock, policies)
-        self._inline: set[tuple[str, str]] = set()
-        self._firing_inline = False
-        self._batch_depth = 0
-        self._known_buckets: set[tuple[str, str]] = set()  # bucket items are never deleted, so this stays true
-        self._fed: set[tuple[str, str, str]] = set()  # (tenant, bucket, feeder) recorded by this process
 
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self.repo.get_tenant(tenant_id)
@@ -99,139 +99,44 @@ class SopKernel:
             raise NotFoundError(f"tenant {tenant_id} does not exist")
         return tenant
 
-    # --- scheduling -------------------------------------------------------------------------------------------
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Enroll many at once: due-now buckets fire once at the end (one task per executor), not per enrollment."""
-        self._batch_depth += 1
-        try:
-            yield
-        finally:
-            self._batch_depth -= 1
-            if self._batch_depth == 0:
-                self.fire_inline()
-
-    def fire_inline(self) -> None:
-        """Fire the buckets queued as due-now during this operation (bounded: a chain of 0-minute steps)."""
-        if self._firing_inline or self._batch_depth:
-            return  # the outer call drains them
-        self._firing_inline = True
-        try:
-            for _ in range(MAX_INLINE_ROUNDS):
-                if not self._inline:
-                    return
-                tenant_id, bucket_id = self._inline.pop()
-                self.fire(tenant_id, bucket_id)
-        finally:
-            self._firing_inline = False
-
-    def start(self, tenant: Tenant, plan: Plan, enrollment: Enrollment) -> Touch:
-        """A new enrollment's first touch (fired before the operation returns if due now)."""
-        return self.schedule(tenant, plan, enrollment, plan.steps[0], occurrence=0)
-
-    def schedule(
-        self,
-        tenant: Tenant,
-        plan: Plan,
-        enrollment: Enrollment,
-        step: Step,
-        *,
-        occurrence: int,
-        at: datetime | None = None,
-    ) -> Touch:
-        """Put a touch in its bucket; the first touch of a bucket creates the bucket's one schedule."""
-        due = self._planned(tenant, step, enrollment) if at is None else at
-        bucket = self._bucket(tenant, plan, step, due, enrollment.subject.kind)
-        touch = Touch(
-            bucket_id=bucket.bucket_id,
-            subject=enrollment.subject,
-            enrollment_id=enrollment.enrollment_id,
-            step_id=step.id,
-            occurrence=occurrence,
-            due_at=iso_of(due, tenant.zone),
-        )
-        self.repo.add_touch(tenant.tenant_id, touch)
-        self._place(tenant, bucket, due)
-        return touch
-
-    @staticmethod
-    def _bucket(tenant: Tenant, plan: Plan, step: Step, due: datetime, kind: str) -> Bucket:
-        return Bucket(tenant.tenant_id, plan.plan_id, plan.version, step.id, timing.minute_bucket(due), kind)
-
-    def _place(self, tenant: Tenant, bucket: Bucket, due: datetime) -> None:
-        """Make sure a bucket that holds a touch will fire: registered with its one schedule, or, when due now,
-        put where the backstop looks and fired by this operation before it returns."""
-        # A bucket this process registered before needs no second (failing, yet billed) conditional put.
-        known = (tenant.tenant_id, bucket.bucket_id) in self._known_buckets
-        first = False if known else self.repo.register_bucket(tenant.tenant_id, bucket)
-        self._known_buckets.add((tenant.tenant_id, bucket.bucket_id))
-        if due - self.clock.now() <= fate.INLINE_FIRE:  # no schedule: the operation fires it itself
-            # Due now: no schedule (an at() in the past is not worth the risk). The bucket goes where the backstop
-            # looks, and the operation that queued it fires it before returning (see fire_inline).
-            self.repo.reopen_bucket(tenant.tenant_id, bucket)
-            self._inline.add((tenant.tenant_id, bucket.bucket_id))
-        elif first:
-            expression, tz = timing.schedule_at(due, tenant.zone)
-            self.scheduler.schedule(
-                name=bucket.schedule_name,
-                expression=expression,
-                timezone=tz,
-                payload={"tenant_id": tenant.tenant_id, "bucket_id": bucket.bucket_id},
-            )
-
-    def _next_of(
-        self, tenant: Tenant, plan: Plan, enrollment: Enrollment, step: Step
-    ) -> tuple[Bucket, datetime] | None:
-        """The bucket and due time of the enrollment's next step (its time counts from the enrollment, so a step
-        that moved never delays the next one), or None after the last step."""
-        following = next_step(plan, step.id)
-        if following is None:
-            return None
-        due = self._planned(tenant, following, enrollment)
-        return self._bucket(tenant, plan, following, due, enrollment.subject.kind), due
-
-    @staticmethod
-    def _planned(tenant: Tenant, step: Step, enrollment: Enrollment) -> datetime:
-        """A step's due time for an enrollment: counted from the enrollment, with the tenant's rules applied."""
-        enrolled = datetime.fromisoformat(enrollment.enrolled_at)
-        return timing.due_at(step, enrolled, rules_of(tenant), tenant.zone).due
-
-    def _feed(self, tenant: Tenant, bucket: Bucket, due: datetime, feeder: Bucket) -> None:
-        """Ready a bucket for the touches that sent touches of ``feeder`` will imply in it (see ``Touch``). Done
-        *before* the claims that name it, so a crash in between loses nothing."""
-        self._place(tenant, bucket, due)
-        fed = (tenant.tenant_id, bucket.bucket_id, feeder.bucket_id)
-        if fed not in self._fed:  # feeders only grow, so once per process is enough
-            self.repo.feed_bucket(tenant.tenant_id, bucket.bucket_id, feeder=feeder.bucket_id)
-            self._fed.add(fed)
-
     # --- firing -----------------------------------------------------------------------------------------------
 
-    def fire(self, tenant_id: str, bucket_id: str) -> FireReport:
-        """Fire one bucket: the policy judges every due touch; one task per executor; the next steps follow."""
+    def fire(self, tenant_id: str, bucket_id: str, *, shard: Shard | None = None, backstop: bool = False) -> FireReport:
+        """Fire one bucket: the policy judges every due touch; one task per executor; the next steps follow.
+
+        A bucket larger than one shard is split and dispatched instead (fanout.py), and stays open; ``shard``: fire
+        only that shard's touches still scheduled (the bucket is then left open for the backstop to drain);
+        ``backstop``: leave a large bucket alone while its own shards may still be running (FanOut.settling)."""
         tenant = self._tenant(tenant_id)
         report = FireReport(bucket_id)
         bucket = self.repo.get_bucket(tenant_id, bucket_id)
         if bucket is None:
             return report
+        if shard is None:
+            touches = self.repo.touches_in(tenant_id, bucket_id)
+            if backstop and self.fanout.settling(bucket.minute, self.clock.now(), len(touches)):
+                return report
+            report.shards = len(self.fanout.split(tenant_id, bucket_id, touches))
+            if report.shards:
+                return report
+        else:
+            touches = self.repo.still_scheduled(tenant_id, bucket_id, list(shard.touches))
         policy = self.policies[bucket.kind]
         plan = self.plans.plan_version(tenant_id, bucket.plan_id, bucket.version)
         step = plan.step(bucket.step_id) if plan else None
         ctx = FireContext(tenant, bucket, plan, step, self.clock.now(), rules_of(tenant))
         groups: dict[str, list[Member]] = defaultdict(list)
         keep_open = False
-        for touch, state, enrollment in self._with_state(policy, tenant_id, bucket):
-            verdict = policy.judge(ctx, touch, state, enrollment)
+        for (touch, state, enrollment), verdict in self._judged(policy, ctx, touches, concurrent=shard is not None):
             if verdict.action == SEND:
                 assert step is not None and enrollment is not None
                 groups[policy.executor(step, state)].append((touch, state, enrollment))
-            elif not self._apply(ctx, touch, enrollment, verdict, report):
+            elif not self._apply(ctx, touch, state, enrollment, verdict, report):
                 keep_open = True
         if plan is not None and step is not None:
             for executor, members in sorted(groups.items()):
-                self._task(ctx, policy, plan, step, executor, members, report)
-        if not keep_open:
+                self._task(ctx, policy, plan, step, executor, members, report, concurrent=shard is not None)
+        if not keep_open and shard is None:
             self.repo.drain_bucket(tenant_id, bucket_id)
         self.fire_inline()
         logger.info(
@@ -242,12 +147,19 @@ class SopKernel:
                 "sent": report.sent,
                 "skipped": report.skipped,
                 "tasks": report.tasks,
+                "shard": shard.index if shard else None,
             },
         )
         return report
 
     def _apply(
-        self, ctx: FireContext, touch: Touch, enrollment: Enrollment | None, verdict: Verdict, report: FireReport
+        self,
+        ctx: FireContext,
+        touch: Touch,
+        state: Any,
+        enrollment: Enrollment | None,
+        verdict: Verdict,
+        report: FireReport,
     ) -> bool:
         """Carry out a verdict other than SEND; False for WAIT (the touch stays, so does the bucket)."""
         tenant, plan, step = ctx.tenant, ctx.plan, ctx.step
@@ -258,33 +170,43 @@ class SopKernel:
                 reason = verdict.reason or "exit"
                 self.repo.end_enrollment(tenant.tenant_id, enrollment, status=EXITED, reason=reason, at=at)
             elif verdict.advance and plan is not None and step is not None and enrollment is not None:
-                self._advance(tenant, plan, enrollment, step)
+                self._advance(tenant, plan, enrollment, step, state=state)
             return True
         if verdict.action == DROP:
             self._close(tenant, touch, DROPPED, verdict.reason, report)
             if plan is not None and step is not None and enrollment is not None:
-                self._advance(tenant, plan, enrollment, step)
+                self._advance(tenant, plan, enrollment, step, state=state)
             return True
         if verdict.action == MOVE:
             assert plan is not None and step is not None and enrollment is not None and verdict.at is not None
             if self._close(tenant, touch, SKIPPED, verdict.reason, report):
-                self.schedule(tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=verdict.at)
+                hint = self._hint(enrollment, step, state)
+                self.schedule(
+                    tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=verdict.at, executor=hint
+                )
                 self._advance(tenant, plan, enrollment, step, complete=False)
                 report.count("moved", None)
             return True
         return False  # WAIT
 
-    def _with_state(
-        self, policy: SubjectPolicy[Any], tenant_id: str, bucket: Bucket
-    ) -> Iterator[tuple[Touch, Any, Enrollment | None]]:
-        """The bucket's scheduled touches with their subject's state and enrollment, read a page at a time (two
-        batched reads per page rather than two per touch; a page is judged right after it is read)."""
-        touches = self.repo.touches_in(tenant_id, bucket.bucket_id)
+    def _judged(
+        self, policy: SubjectPolicy[Any], ctx: FireContext, touches: list[Touch], *, concurrent: bool = False
+    ) -> Iterator[tuple[tuple[Touch, Any, Enrollment | None], Verdict]]:
+        """The touches with their subject's state and enrollment, and their verdicts, a page at a time (two batched
+        reads per page rather than two per touch; a page is judged right after it is read). A shard (``concurrent``)
+        judges a page of distinct subjects concurrently: each verdict reads and writes only its own subject (its
+        quota). An unsplit fire keeps today's order, so a twin racing it meets the same sequence."""
+        tenant_id, plan_id = ctx.tenant.tenant_id, ctx.bucket.plan_id
         for i in range(0, len(touches), FIRE_READ_PAGE):
             page = touches[i : i + FIRE_READ_PAGE]
-            loaded = policy.load(tenant_id, bucket.plan_id, list(dict.fromkeys(t.subject for t in page)))
-            for touch in page:
-                yield touch, loaded.states.get(touch.subject), loaded.enrollments.get(touch.subject)
+            subjects = list(dict.fromkeys(t.subject for t in page))
+            loaded = policy.load(tenant_id, plan_id, subjects)
+            rows = [(t, loaded.states.get(t.subject), loaded.enrollments.get(t.subject)) for t in page]
+            if concurrent and len(subjects) == len(page):
+                verdicts = self.fanout.each(partial(_judge, policy, ctx), rows)
+            else:
+                verdicts = [_judge(policy, ctx, r) for r in rows]
+            yield from zip(rows, verdicts, strict=True)
 
     def _close(self, tenant: Tenant, touch: Touch, state: str, reason: str | None, report: FireReport) -> bool:
         won = self.repo.move_touch(tenant.tenant_id, touch, to_state=state, from_state=SCHEDULED, reason=reason)
@@ -293,7 +215,14 @@ class SopKernel:
         return won
 
     def _advance(
-        self, tenant: Tenant, plan: Plan, enrollment: Enrollment, step: Step, *, complete: bool = True
+        self,
+        tenant: Tenant,
+        plan: Plan,
+        enrollment: Enrollment,
+        step: Step,
+        *,
+        complete: bool = True,
+        state: Any = None,
     ) -> None:
         """Schedule the enrollment's next step (its time counts from the enrollment, so a step moved later never
         delays the next one; queuing it twice is a no-op), or complete the enrollment after the last one."""
@@ -304,7 +233,8 @@ class SopKernel:
             at = iso_of(self.clock.now(), tenant.zone)
             self.repo.end_enrollment(tenant.tenant_id, enrollment, status=COMPLETED, reason="completed", at=at)
         else:
-            self.schedule(tenant, plan, enrollment, following, occurrence=0)
+            hint = self._hint(enrollment, following, state)
+            self.schedule(tenant, plan, enrollment, following, occurrence=0, executor=hint)
 
     def _task(
         self,
@@ -315,6 +245,8 @@ class SopKernel:
         executor: str,
         members: list[Member],
         report: FireReport,
+        *,
+        concurrent: bool = False,
     ) -> None:
         """One confirm-to-send task per executor (split above the policy's recipient limit).
 
@@ -342,10 +274,16 @@ class SopKernel:
             )
             # Each claim names the enrollment's next touch in the same write (no write of its own to queue it).
             nexts = {m[0].key: self._next_of(tenant, plan, m[2], step) for m in chunk}
+            hints = {m[0].key: self._next_hint(plan, step, m) for m in chunk}
             for following, due in {n[0].bucket_id: n for n in nexts.values() if n}.values():
                 self._feed(tenant, following, due, bucket)
             self.repo.create_task(tenant.tenant_id, task)
-            claimed = [m for m in chunk if self._claim(tenant, m[0], task.task_id, nexts[m[0].key])]
+            # The claims are independent conditional writes, each won by one fire only: a shard runs them
+            # concurrently; an unsplit fire keeps today's order (a twin racing it meets the same sequence).
+            claims = [(m[0], nexts[m[0].key], hints[m[0].key]) for m in chunk]
+            claim = partial(self._claim, tenant, task.task_id)
+            won = self.fanout.each(claim, claims) if concurrent else [claim(c) for c in claims]
+            claimed = [m for m, ok in zip(chunk, won, strict=True) if ok]
             if not claimed:  # concurrent fires took them all: an empty task, carrying no one
                 empty = replace(task, status="empty", recipients=())
                 self.repo.save_task(tenant.tenant_id, empty, expected_status="claimed", recipients=True)
@@ -360,8 +298,17 @@ class SopKernel:
                 if nexts[touch.key] is None:  # the last step: the claim implied nothing, the enrollment ends
                     self._advance(tenant, plan, enrollment, step)
 
-    def _claim(self, tenant: Tenant, touch: Touch, task_id: str, following: tuple[Bucket, datetime] | None) -> bool:
-        """scheduled → sent for this task, naming the next touch if there is one; False if another fire won."""
+    def _next_hint(self, plan: Plan, step: Step, member: Member) -> str | None:
+        """The executor hint of the touch a claim implies (who sends the subject's next step), if there is one."""
+        following = next_step(plan, step.id)
+        return None if following is None else self._hint(member[2], following, member[1])
+
+    def _claim(
+        self, tenant: Tenant, task_id: str, claim: tuple[Touch, tuple[Bucket, datetime] | None, str | None]
+    ) -> bool:
+        """scheduled → sent for this task, naming the next touch (and its executor hint) if there is one; False if
+        another fire won."""
+        touch, following, hint = claim
         return self.repo.move_touch(
             tenant.tenant_id,
             touch,
@@ -370,6 +317,7 @@ class SopKernel:
             task_id=task_id,
             next_bucket=following[0].bucket_id if following else None,
             next_due=iso_of(following[1], tenant.zone) if following else None,
+            next_executor=hint if following else None,
         )
 
     # --- after a crash ----------------------------------------------------------------------------------------
@@ -388,5 +336,9 @@ class SopKernel:
         days = {timing.minute_bucket(now - timedelta(days=n))[:8] for n in range(BACKSTOP_DAYS + 1)}
         for day in sorted(days):
             for bucket in self.repo.open_buckets(tenant_id, day=day, until_minute=cutoff):
-                reports.append(self.fire(tenant_id, bucket.bucket_id))
+                reports.append(self.fire(tenant_id, bucket.bucket_id, backstop=True))
         return reports
+
+
+def _judge(policy: SubjectPolicy[Any], ctx: FireContext, row: tuple[Touch, Any, Enrollment | None]) -> Verdict:
+    return policy.judge(ctx, *row)

@@ -33,7 +33,11 @@ class TouchRepo(Protocol):
         reason: str | None = None,
         next_bucket: str | None = None,
         next_due: str | None = None,
+        next_executor: str | None = None,
     ) -> bool: ...
+    def still_scheduled(self, tenant_id: str, bucket_id: str, touches: list[Touch]) -> list[Touch]:
+        """Those of ``touches`` (listed earlier, by a fire's coordinator) still scheduled now."""
+        ...
 
 
 class SubjectEnrollments(Protocol):
