@@ -73,8 +73,7 @@ def _one(
     progress: Callable[[str], None],
 ) -> FanoutRun:
     from chalicelib.adapters.shards import ThreadedShards
-    from chalicelib.services.sop import SopEngine
-    from chalicelib.services.sop.fanout import FanOut
+    from chalicelib.bootstrap import build
 
     started = time.perf_counter()
     owners = [f"fanstaff{i:03d}" for i in range(staff)]
@@ -85,8 +84,17 @@ def _one(
     day = datetime.now(tenant.zone).date() + timedelta(days=2)  # ahead of every due time and TTL; a plan per size
     clock = BenchClock(datetime.combine(day, datetime.min.time(), tzinfo=tenant.zone).replace(hour=13).astimezone(UTC))
     shards = ThreadedShards(workers=workers)
-    fanout = FanOut(shards, bound=svc.settings.fire_shard_size)
-    engine = SopEngine(svc.store, svc.plans, scheduler, svc.wecom, clock, svc.ids, fanout=fanout)
+    # Wired as the app wires it (chalicelib/bootstrap.build), with the local threaded dispatcher and the bench's clock.
+    engine = build(
+        svc.settings,
+        store=svc.store,
+        wecom=svc.wecom,
+        clock=clock,
+        ids=svc.ids,
+        codec=svc.callbacks.codec,
+        scheduler=scheduler,
+        shards=shards,
+    ).sop
     progress(f"fan-out: writing and enrolling {touches} customers over {staff} staff (not measured)")
     at = clock.now()
 

@@ -59,7 +59,7 @@ def test_without_large_flatness_compares_the_smallest_and_largest_bucket() -> No
 
 
 def test_fanout_section_of_the_markdown_the_summary_and_the_json() -> None:
-    report = _report(new_write=5, dup_read=1, dup_wecom=0, import_s=0.2)
+    report = _report(new_write=4, dup_read=1, dup_wecom=0, import_s=0.2)
     report.fanout = _fanout()
     assert not any_failed(report)
     assert any(t.name.startswith("Fan-out: 10,000 touches") for t in targets(report))
