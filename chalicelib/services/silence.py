@@ -25,6 +25,7 @@ from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.enrollments import SILENT_FROM
 from chalicelib.domain.instants import iso_of, utc_key
 from chalicelib.domain.plans import Plan
+from chalicelib.domain.signals import EXITED as EXITED_SIGNAL
 from chalicelib.domain.signals import STAGE, Signal
 from chalicelib.domain.silence import SILENCE, SilenceTimer, from_key, silence_due, timer_for
 from chalicelib.domain.sop import COMPLETED, EXITED, Enrollment, exit_reason
@@ -237,6 +238,8 @@ class SilenceService:
             met = exit_reason(plan, customer) if plan is not None else None
             at = iso_of(now, tenant.zone)
             if self.repo.end_enrollment(tid, enrollment, status=EXITED, reason=met or SILENCE, at=at):
+                told = Signal(EXITED_SIGNAL, now, kind=met or SILENCE, plan_id=enrollment.plan_id)
+                self.signals.publish(tenant, timer.customer_id, told)
                 if met:
                     return False  # e.g. reached a stage exit no touch has re-validated yet: an exit, not silence
                 report.exited += 1

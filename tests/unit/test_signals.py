@@ -5,10 +5,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from chalicelib.domain.signals import ADDED, ENROLLED, LOST, ORDER, STAGE, TAG, TASK_CONFIRMED, TYPES, Signal
+from chalicelib.domain.signals import (
+    ADDED,
+    ENROLLED,
+    EXITED,
+    LOST,
+    ORDER,
+    STAGE,
+    TAG,
+    TASK_CONFIRMED,
+    TOUCH_SENT,
+    TOUCH_SKIPPED,
+    TYPES,
+    Signal,
+)
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import UpstreamError
 from chalicelib.services.signals import SignalBus
@@ -120,3 +134,32 @@ def test_a_confirmed_task_is_told_once(env: Env) -> None:
     env.svc.staff_tasks.confirm("unit", task_id, userid="zhang", proof_url=None)
     env.svc.staff_tasks.confirm("unit", task_id, userid="zhang", proof_url=None)
     assert [(s, sig.kind) for s, sig in heard.of(TASK_CONFIRMED)] == [("zhang", task_id)]
+
+
+def _plan(env: Env, after_minutes: int, **over: Any) -> Any:
+    steps = [{"id": "s1", "after_minutes": after_minutes, "content_type": "service", "message": {"text": "你好"}}]
+    doc = {"name": f"培育{after_minutes}", "trigger": {"type": "manual"}, "steps": steps, **over}
+    plan = env.svc.plans.create(env.tenant, doc)
+    return env.svc.plans.publish(env.tenant, plan.plan_id)
+
+
+def test_the_kernel_tells_each_touch_sent_or_skipped_and_each_exit(env: Env) -> None:
+    heard = _listening(env, TOUCH_SENT, TOUCH_SKIPPED, EXITED)
+    now_plan = _plan(env, 0)
+    later_plan = _plan(env, 60, exit=[{"type": "order", "kind": "trial"}])
+    ch = make_channel(env)
+    first = env.scan(ch.state)[1].customer_id
+    fields, second = env.scan(ch.state)
+    env.svc.sop.enroll(env.tenant, first, now_plan.plan_id)  # due now: fired before enroll returns
+    assert [(s, sig.kind, sig.plan_id) for s, sig in heard.of(TOUCH_SENT)] == [(first, "s1", now_plan.plan_id)]
+    env.svc.sop.enroll(env.tenant, first, later_plan.plan_id)
+    env.svc.sop.enroll(env.tenant, second.customer_id, later_plan.plan_id)
+    env.svc.signals.publish(env.tenant, first, Signal(ORDER, env.clock.now(), kind="full"))  # a full order: exits
+    assert [(s, sig.kind, sig.plan_id) for s, sig in heard.of(EXITED)] == [
+        (first, "exit:order:full", later_plan.plan_id)
+    ]
+    env.event("del_follow_user", userid="zhang", external_userid=fields["ExternalUserID"])
+    env.clock.advance(minutes=61)
+    env.svc.sop.backstop("unit")
+    skipped = {(s, sig.kind) for s, sig in heard.of(TOUCH_SKIPPED)}
+    assert (second.customer_id, "customer_lost") in skipped and len(heard.of(TOUCH_SENT)) == 1

@@ -46,9 +46,6 @@ class SopTableMixin:
         with translate():
             return getattr(self.client, op)(TableName=self.table, **kwargs)
 
-    # The other storage mixins still call it by its old name until they have their own base (issue 8 §4).
-    _call = table_request
-
     def conditional(self, op: str, **kwargs: Any) -> bool:
         """True if the write happened, False if its condition failed (the expected 'someone else did it')."""
         try:
@@ -56,5 +53,3 @@ class SopTableMixin:
         except ConflictError:
             return False
         return True
-
-    _conditional = conditional

@@ -13,6 +13,7 @@ from chalicelib.domain.enrollments import CUSTOMER_NOT_FOUND
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan
 from chalicelib.domain.shards import Shard
+from chalicelib.domain.signals import EXITED as EXITED_SIGNAL
 from chalicelib.domain.sop import ACTIVE, CUSTOMER, EXITED, Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
@@ -77,8 +78,8 @@ class SopEngine:
         self.ids = ids
         self.customers = CustomerPolicy(repo, plans, wecom)
         self.policies: Policies = {CUSTOMER: self.customers, **(policies or {})}
-        self.kernel = SopKernel(repo, plans, scheduler, wecom, clock, ids, self.policies, fanout)
         self.signals: SignalPublisher = signals or NoSignals()
+        self.kernel = SopKernel(repo, plans, scheduler, wecom, clock, ids, self.policies, fanout, self.signals)
         self.enrollments = EnrollmentService(repo, plans, self.kernel, clock, ids, self.signals)
 
     # --- enrollment -------------------------------------------------------------------------------------------
@@ -141,4 +142,6 @@ class SopEngine:
                 tenant_id, enrollment, status=EXITED, reason=reason, at=iso_of(signal.at, tenant.zone)
             ):
                 exited.append(enrollment.plan_id)
+                told = Signal(EXITED_SIGNAL, signal.at, kind=reason, plan_id=enrollment.plan_id)
+                self.signals.publish(tenant, customer_id, told)
         return exited

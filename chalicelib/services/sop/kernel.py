@@ -25,6 +25,8 @@ from chalicelib.domain import timing
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.shards import Shard
+from chalicelib.domain.signals import EXITED as EXITED_SIGNAL
+from chalicelib.domain.signals import TOUCH_SENT, TOUCH_SKIPPED, Signal
 from chalicelib.domain.sop import (
     COMPLETED,
     DROPPED,
@@ -42,7 +44,8 @@ from chalicelib.domain.sop import (
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
 from chalicelib.observability import logger
-from chalicelib.ports import Clock, IdGenerator, SchedulerPort, WeComPort
+from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SignalPublisher, WeComPort
+from chalicelib.services.signals import NoSignals
 from chalicelib.services.sop.delivery import TaskDelivery
 from chalicelib.services.sop.fanout import FanOut
 from chalicelib.services.sop.policy import DROP, MOVE, SEND, SKIP, FireContext, Policies, SubjectPolicy, Verdict
@@ -86,9 +89,11 @@ class SopKernel(KernelScheduling):
         ids: IdGenerator,
         policies: Policies,
         fanout: FanOut | None = None,
+        signals: SignalPublisher | None = None,
     ) -> None:
         super().__init__(repo, scheduler, clock, policies)
         self.fanout = fanout or FanOut()
+        self.signals: SignalPublisher = signals or NoSignals()  # touch_sent, touch_skipped, exited
         self.plans = plans
         self.ids = ids
         self.delivery = TaskDelivery(repo, plans, wecom, clock, policies)
@@ -164,22 +169,24 @@ class SopKernel(KernelScheduling):
         """Carry out a verdict other than SEND; False for WAIT (the touch stays, so does the bucket)."""
         tenant, plan, step = ctx.tenant, ctx.plan, ctx.step
         if verdict.action == SKIP:
-            self._close(tenant, touch, SKIPPED, verdict.reason, report)
+            self._close(tenant, touch, SKIPPED, verdict.reason, report, plan_id=ctx.bucket.plan_id)
             if verdict.exit and enrollment is not None:
                 at = iso_of(ctx.now, tenant.zone)
                 reason = verdict.reason or "exit"
-                self.repo.end_enrollment(tenant.tenant_id, enrollment, status=EXITED, reason=reason, at=at)
+                if self.repo.end_enrollment(tenant.tenant_id, enrollment, status=EXITED, reason=reason, at=at):
+                    exited = Signal(EXITED_SIGNAL, ctx.now, kind=reason, plan_id=enrollment.plan_id)
+                    self.signals.publish(tenant, enrollment.subject.id, exited)
             elif verdict.advance and plan is not None and step is not None and enrollment is not None:
                 self._advance(tenant, plan, enrollment, step, state=state)
             return True
         if verdict.action == DROP:
-            self._close(tenant, touch, DROPPED, verdict.reason, report)
+            self._close(tenant, touch, DROPPED, verdict.reason, report, plan_id=ctx.bucket.plan_id)
             if plan is not None and step is not None and enrollment is not None:
                 self._advance(tenant, plan, enrollment, step, state=state)
             return True
         if verdict.action == MOVE:
             assert plan is not None and step is not None and enrollment is not None and verdict.at is not None
-            if self._close(tenant, touch, SKIPPED, verdict.reason, report):
+            if self._close(tenant, touch, SKIPPED, verdict.reason, report, plan_id=ctx.bucket.plan_id):
                 hint = self._hint(enrollment, step, state)
                 self.schedule(
                     tenant, plan, enrollment, step, occurrence=touch.occurrence + 1, at=verdict.at, executor=hint
@@ -208,10 +215,16 @@ class SopKernel(KernelScheduling):
                 verdicts = [_judge(policy, ctx, r) for r in rows]
             yield from zip(rows, verdicts, strict=True)
 
-    def _close(self, tenant: Tenant, touch: Touch, state: str, reason: str | None, report: FireReport) -> bool:
+    def _close(
+        self, tenant: Tenant, touch: Touch, state: str, reason: str | None, report: FireReport, *, plan_id: str
+    ) -> bool:
         won = self.repo.move_touch(tenant.tenant_id, touch, to_state=state, from_state=SCHEDULED, reason=reason)
         if won:
             report.count(state, reason)
+            if not (reason or "").startswith("moved:"):  # a moved touch is re-queued, not skipped
+                told = reason if state == SKIPPED else f"{state}:{reason}"
+                skipped = Signal(TOUCH_SKIPPED, self.clock.now(), kind=told, plan_id=plan_id)
+                self.signals.publish(tenant, touch.subject.id, skipped)
         return won
 
     def _advance(
@@ -293,8 +306,11 @@ class SopKernel(KernelScheduling):
                 self.repo.save_task(tenant.tenant_id, task, expected_status="claimed", recipients=True)
             self.delivery.deliver(tenant, policy, task, [m[1] for m in claimed], step)
             report.tasks += 1
+            sent_at = self.clock.now()
             for touch, _state, enrollment in claimed:
                 report.count("sent", None)
+                sent = Signal(TOUCH_SENT, sent_at, kind=step.id, plan_id=plan.plan_id)
+                self.signals.publish(tenant, touch.subject.id, sent)
                 if nexts[touch.key] is None:  # the last step: the claim implied nothing, the enrollment ends
                     self._advance(tenant, plan, enrollment, step)
 
