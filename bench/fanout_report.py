@@ -79,7 +79,8 @@ def render_fanout(results: FanoutResults, command: str) -> list[str]:
         f"- Measured: the coordinator's `engine.fire(tenant_id, bucket_id)` at the bucket's minute, its shards run "
         f"by the local dispatcher (`ThreadedShards`, {results.workers} at a time — one per core, standing in for "
         "concurrent Lambda invocations, each of which has its own CPU), judging and claims within a shard "
-        f"{results.writers} at a time (here the shards share one such pool; deployed, each invocation has its own). *Last task* is the wall time from the "
+        f"{results.writers} at a time (here the shards share one such pool; deployed, each invocation has its own). "
+        "*Last task* is the wall time from the "
         "fire's start to the end of the last shard (its last task is created just before); a deployed fire starts "
         "a few seconds after the minute (Scheduler's own delay) and each shard adds an async invocation's start "
         "(tens of milliseconds warm).",
