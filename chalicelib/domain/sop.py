@@ -282,7 +282,11 @@ def revalidate(
     """Why a due touch must not go out now (None: it may). Decided with the state as it is at fire time."""
     if customer is None:
         return "customer_erased"
-    if enrollment is None or enrollment.enrollment_id != touch.enrollment_id or enrollment.status != ACTIVE:
+    if enrollment is None or enrollment.enrollment_id != touch.enrollment_id:
+        return "enrollment_ended"
+    # A run completes when its last step goes out, even while an earlier step's deferred occurrence (a cap, a quiet
+    # hour, a window: occurrence > 0) is still queued; that touch is still owed. An exit ends everything.
+    if enrollment.status != ACTIVE and not (enrollment.status == COMPLETED and touch.occurrence > 0):
         return "enrollment_ended"
     if plan is None or step is None:
         return "plan_changed"

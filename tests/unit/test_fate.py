@@ -242,3 +242,11 @@ def test_rivals_are_read_only_for_a_capped_content_type() -> None:
 
     assert decide(plan(step(content_type="service")), rivals=rivals).outcome == fate.SEND and reads == []
     assert decide(plan(step()), rivals=rivals).reason == "cap" and reads == ["read"]
+
+
+def test_a_deferred_occurrence_is_still_owed_after_the_run_completes_but_not_after_an_exit() -> None:
+    completed = replace(ENROLLMENT, status="completed")
+    assert decide(enrollment=completed, touch=touch(occurrence=1)).outcome == fate.SEND
+    assert decide(enrollment=completed, touch=touch(occurrence=0)).reason == "enrollment_ended"
+    exited = replace(ENROLLMENT, status="exited", exit_reason="exit:order:trial")
+    assert decide(enrollment=exited, touch=touch(occurrence=1)).reason == "enrollment_ended"
