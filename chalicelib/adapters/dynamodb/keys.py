@@ -269,3 +269,8 @@ def job_pk(tenant_id: str, job_id: str) -> str:
 def running_jobs_pk(tenant_id: str) -> str:
     """gsi1 partition of the tenant's running bulk jobs."""
     return f"T#{tenant_id}#JOBS"
+
+
+def touch_entry_ref(subject_id: str, occurrence_key: str) -> str:
+    """What a customer's timeline entry of a skipped or dropped touch is keyed by (``touch_suffix`` of it)."""
+    return f"{subject_id}#{occurrence_key}"
