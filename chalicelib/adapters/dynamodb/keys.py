@@ -249,6 +249,11 @@ def due_buckets_sk(minute: str, bucket_id: str) -> str:
     return f"{minute}#{bucket_id}"
 
 
+def due_buckets_upto(until_minute: str) -> str:
+    """The gsi1 sort-key bound of the buckets due at or before ``until_minute`` (every bucket id of that minute)."""
+    return until_minute + "~"
+
+
 def plan_bucket_sk(minute: str, step_id: str) -> str:
     return f"{minute}#{step_id}"
 

@@ -108,7 +108,8 @@ class TouchRepository(DynamoBase):
     def open_buckets(self, tenant_id: str, *, day: str, until_minute: str) -> list[Bucket]:
         """The buckets still open on a UTC day due up to ``until_minute`` (what the backstop sweeps)."""
         with translate():
-            items = SiyuItem.gsi1.query(k.due_buckets_pk(tenant_id, day), SiyuItem.gsi1sk <= until_minute + "~")
+            upto = SiyuItem.gsi1sk <= k.due_buckets_upto(until_minute)
+            items = SiyuItem.gsi1.query(k.due_buckets_pk(tenant_id, day), upto)
             return [_bucket(i) for i in items if isinstance(i, BucketItem)]
 
     def feed_bucket(self, tenant_id: str, bucket_id: str, *, feeder: str) -> None:
