@@ -11,6 +11,7 @@ from typing import Any
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
+from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
@@ -98,7 +99,7 @@ class CustomerRepository(DynamoBase):
         bumps ``version`` so a concurrent read-modify-write of the profile retries. False: the stage was elsewhere.
         One UpdateItem of ``stage`` and ``version`` (the enrollment and silence rules set stages this way)."""
         item = CustomerItem(pk=k.customer_pk(tenant_id, customer_id), sk=k.PROFILE_SK)
-        actions = [CustomerItem.stage.set(to.value), CustomerItem.version.set(CustomerItem.version + 1)]
+        actions: list[Action] = [CustomerItem.stage.set(to.value), CustomerItem.version.set(CustomerItem.version + 1)]
         cond = SiyuItem.pk.exists() & CustomerItem.stage.is_in(*(s.value for s in from_stages))
         return self.conditional(lambda: item.update(actions=actions, condition=cond))
 

@@ -16,6 +16,7 @@ import json
 from dataclasses import asdict, replace
 
 from pynamodb.connection import Connection
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamodb import keys as k
@@ -91,7 +92,7 @@ class TouchRepository(DynamoBase):
 
     def reopen_bucket(self, tenant_id: str, bucket: Bucket) -> None:
         """A touch joined a bucket that may have fired already: put it back where the backstop looks."""
-        actions = [
+        actions: list[Action] = [
             SiyuItem.gsi1pk.set(k.due_buckets_pk(tenant_id, bucket.minute[:8])),
             SiyuItem.gsi1sk.set(k.due_buckets_sk(bucket.minute, bucket.bucket_id)),
         ]
@@ -199,7 +200,7 @@ class TouchRepository(DynamoBase):
         ]
         if next_bucket:
             actions.append(TouchItem.nb.set(next_bucket))
-        cond = TouchItem.state == from_state
+        cond: Condition = TouchItem.state == from_state
         if from_state == SCHEDULED:
             cond = cond | SiyuItem.pk.does_not_exist()
         item = TouchItem(pk=k.bucket_pk(tenant_id, touch.bucket_id), sk=touch_sk(touch))
