@@ -82,5 +82,7 @@ def test_transitions_are_won_once_and_a_sent_touch_implies_the_next_in_a_fed_buc
     assert store.move_touch("acme", implied, to_state=SKIPPED, from_state=SCHEDULED, reason="cap")
     assert store.touches_in("acme", second.bucket_id) == []
     assert [t.state for t in store.touches_in("acme", second.bucket_id, state=None)] == [SKIPPED]
-    # A customer's dropped or skipped touch goes on their timeline; a sent one does not (take_quota logs that).
-    assert len(store.timeline("acme", "c2", limit=5)) == 1 and store.timeline("acme", "c1", limit=5) == []
+    # A customer's dropped or skipped touch goes on their timeline (c2's dropped one, c1's skipped implied one); a
+    # sent one does not (take_quota logs that), nor a touch still scheduled.
+    assert len(store.timeline("acme", "c2", limit=5)) == 1 and len(store.timeline("acme", "c1", limit=5)) == 1
+    assert store.timeline("acme", "c3", limit=5) == []
