@@ -95,7 +95,8 @@ def count_ops(records: Iterable[CallRecord]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-# What each (operation, key shape) is, in the engine and its store (chalicelib/adapters/dynamodb/sop.py, plans.py).
+# What each (operation, key shape) is, in the engine and its store (chalicelib/adapters/dynamodb/enrollments.py,
+# touches.py, tasks.py, plans.py).
 ENGINE_CALLS = {
     ("GetItem", "T/TENANT"): "get_tenant",
     ("GetItem", "T/PLAN"): "plans.current_plan (plan head)",

@@ -1,4 +1,5 @@
-"""In-memory enrollment listings and stage moves with the same contract as EnrollmentStoreMixin."""
+"""In-memory enrollment listings and stage moves with the same contract as EnrollmentRepository (listings) and
+CustomerRepository.advance_stage."""
 
 from __future__ import annotations
 

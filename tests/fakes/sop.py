@@ -1,4 +1,5 @@
-"""In-memory SOP runtime store with the same conditional semantics as SopStoreMixin."""
+"""In-memory SOP runtime store with the same conditional semantics as the DynamoDB SOP repositories (enrollments,
+jobs, touches, staff tasks)."""
 
 from __future__ import annotations
 

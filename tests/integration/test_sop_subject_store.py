@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository as E
+from chalicelib.adapters.dynamodb.tasks import StaffTaskRepository as T
+from chalicelib.adapters.dynamodb.touches import TouchRepository as R
 from chalicelib.domain.sop import (
     ACTIVE,
     EXITED,
@@ -20,6 +23,7 @@ from chalicelib.domain.sop import (
     Subject,
     Touch,
 )
+from tests.integration.contract.registry import covers
 
 AT = "2026-12-01T10:00:00+08:00"
 BUCKET = "pl_g.1.s1.202612010200"
@@ -32,6 +36,14 @@ def _enrollment(subject: Subject, eid: str = "en_1") -> Enrollment:
     return Enrollment(subject, "pl_g", 1, eid, AT)
 
 
+@covers(
+    E.put_enrollment,
+    E.subject_enrollments_in,
+    E.subject_enrollments,
+    E.repin_enrollment,
+    E.end_enrollment,
+    E.get_enrollment,
+)
 def test_a_subjects_enrollments_are_its_own(store: Any) -> None:
     assert store.put_enrollment("acme", _enrollment(GROUP_1), reentry="never")
     assert not store.put_enrollment("acme", _enrollment(GROUP_1, "en_2"), reentry="never")  # once
@@ -50,6 +62,7 @@ def test_a_subjects_enrollments_are_its_own(store: Any) -> None:
     assert [f.digest for f in facts] == ["enr.en_c"]  # the group's start and exit went on no customer's timeline
 
 
+@covers(R.add_touch, R.touches_in, R.move_touch)
 def test_a_subjects_touches_keep_their_subject_through_every_transition(store: Any) -> None:
     touch = Touch(BUCKET, GROUP_1, "en_1", "s1", 0, AT)
     other = Touch(BUCKET, SAME_ID_CUSTOMER, "en_c", "s1", 0, AT)
@@ -70,6 +83,7 @@ def test_a_subjects_touches_keep_their_subject_through_every_transition(store: A
     }
 
 
+@covers(T.create_task, T.get_task, T.save_task, T.list_tasks)
 def test_a_tasks_recipients_keep_their_kind(store: Any) -> None:
     task = StaffTask("tk_g", "zhang", "mass", "claimed", AT, AT, ("wr_1", "wr_2"), "群发", recipient_kind=GROUP)
     assert store.create_task("acme", task)
@@ -85,6 +99,7 @@ def test_a_tasks_recipients_keep_their_kind(store: Any) -> None:
     assert listed.public()["customer_ids"] == []  # the API's customer_ids are customers only
 
 
+@covers(R.still_scheduled, R.register_bucket, R.feed_bucket, R.touches_in, R.move_touch)
 def test_executor_hints_are_stored_and_a_shard_rereads_what_is_still_scheduled(store: Any) -> None:
     """A touch keeps its executor hint; a sent touch names its next touch's hint, which the implied touch carries;
     ``still_scheduled`` (a shard's re-read) keeps scheduled and implied-not-written touches, drops closed ones."""

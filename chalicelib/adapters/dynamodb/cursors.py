@@ -1,4 +1,5 @@
-"""Opaque page cursors over DynamoDB keys, shared by every listing (one module, so every mixin checks them alike)."""
+"""Opaque page cursors over DynamoDB keys, shared by every listing (one module, so every repository checks
+them alike)."""
 
 from __future__ import annotations
 

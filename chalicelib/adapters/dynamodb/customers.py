@@ -11,6 +11,7 @@ from typing import Any
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
+from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
@@ -26,7 +27,7 @@ from chalicelib.adapters.dynamodb.models import (
     StaffItem,
 )
 from chalicelib.adapters.dynamodb.translate import translate
-from chalicelib.domain.customers import Customer
+from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.errors import ConflictError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
@@ -92,6 +93,15 @@ class CustomerRepository(DynamoBase):
             tx.save(m.customer_to_item(tenant_id, customer), condition=(CustomerItem.version == expected_version))
             if fact is not None:
                 tx.save(m.fact_to_item(fact), condition=SiyuItem.pk.does_not_exist())
+
+    def advance_stage(self, tenant_id: str, customer_id: str, *, to: Stage, from_stages: tuple[Stage, ...]) -> bool:
+        """Move the customer to ``to`` only from one of ``from_stages`` (never backwards past what an order set);
+        bumps ``version`` so a concurrent read-modify-write of the profile retries. False: the stage was elsewhere.
+        One UpdateItem of ``stage`` and ``version`` (the enrollment and silence rules set stages this way)."""
+        item = CustomerItem(pk=k.customer_pk(tenant_id, customer_id), sk=k.PROFILE_SK)
+        actions: list[Action] = [CustomerItem.stage.set(to.value), CustomerItem.version.set(CustomerItem.version + 1)]
+        cond = SiyuItem.pk.exists() & CustomerItem.stage.is_in(*(s.value for s in from_stages))
+        return self.conditional(lambda: item.update(actions=actions, condition=cond))
 
     def create_customer(self, tenant_id: str, customer: Customer, counter: StaffDayDelta) -> None:
         """The profile only if absent, then the day's counters. No transaction (it would double the units): the

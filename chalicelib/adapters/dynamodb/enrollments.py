@@ -1,30 +1,39 @@
-"""Storage for enrollment listings and the stages enrollment and silence set.
+"""Enrollments of any subject kind, and the plans' rosters that list them.
 
-Keys (docs/data-model.md, "Enrollment listings"):
-- a customer's enrollments: the ``ENR#<plan_id>`` items of the customer's partition (no new item)
-- a plan's roster: ``T#<tid>#PLE#<plan_id>`` / ``<cid>``, written once per (plan, customer) before the enrollment's
-  own conditional put; it holds nothing but the key. A listing reads a page of it, then the page's enrollments in
-  one strongly consistent BatchGetItem (the status lives there), so a status change never writes the roster: the
-  fire path's writes stay the claim and the quota. Erasure deletes the customer's roster entries with its partition.
-- stage: an UpdateItem of the profile's ``stage`` and ``version`` attributes, conditional on the stage it leaves.
+Keys (docs/data-model.md, "SOP engine" and "Enrollment listings"; built in keys.py):
+- enrollment: ``<subject partition>`` / ``ENR#<plan_id>`` (``EnrollmentItem``); a customer's subject partition is
+  the customer's own ``T#<tid>#C#<cid>`` (erasure deletes it with them), another kind's ``T#<tid>#S#<kind>#<id>``
+- a plan's roster: ``T#<tid>#PLE#<plan_id>`` / ``<subject id>`` (``RosterItem``), written once per (plan, subject)
+  before the enrollment's own conditional put; it holds nothing but the key. A listing reads a page of it, then the
+  page's enrollments in one strongly consistent BatchGetItem (the status lives there), so a status change never
+  writes the roster. Erasure deletes the customer's roster entries with its partition.
+
+Every transition is a conditional write, so an enrollment started or ended twice (or concurrently) changes once.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+
+from pynamodb.connection import Connection
+from pynamodb.expressions.condition import Condition
 
 from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.base import DynamoBase, Raw
 from chalicelib.adapters.dynamodb.cursors import decode_cursor, encode_cursor
-from chalicelib.adapters.dynamodb.sop_docs import enrollment_of
-from chalicelib.adapters.dynamodb.sop_table import SopTableMixin, string_attr
-from chalicelib.domain.customers import Stage
-from chalicelib.domain.sop import Enrollment
+from chalicelib.adapters.dynamodb.models import EnrollmentItem, RosterItem, SiyuItem
+from chalicelib.adapters.dynamodb.sop_docs import enrollment_doc, enrollment_of
+from chalicelib.adapters.dynamodb.sop_table import dump
+from chalicelib.adapters.dynamodb.timeline import TimelineRepository
+from chalicelib.adapters.dynamodb.translate import translate
+from chalicelib.domain.sop import ACTIVE, CUSTOMER, Enrollment, Subject
 from chalicelib.ports import Page
 
 _TABLE_KEY = frozenset({"pk", "sk"})
 MAX_ROUNDS = 10  # a filtered page reads at most this many rounds before answering short with its cursor
+Row = tuple[Raw, Enrollment | None]
 
 
 def roster_keys(tid: str, customer_id: str, plan_ids: Iterable[str]) -> list[tuple[str, str]]:
@@ -32,62 +41,131 @@ def roster_keys(tid: str, customer_id: str, plan_ids: Iterable[str]) -> list[tup
     return [(k.roster_pk(tid, plan_id), customer_id) for plan_id in plan_ids]
 
 
-def _cursor_in(cursor: str | None, partition: str) -> dict[str, Any] | None:
+def _cursor_in(cursor: str | None, partition: str) -> Raw | None:
     """A cursor of this listing: a table key (pk, sk) in the partition being read (tenant and plan/customer bound)."""
     return decode_cursor(cursor, partition_attr="pk", partition=partition, attrs=_TABLE_KEY, code="invalid")
 
 
-class EnrollmentStoreMixin(SopTableMixin):
-    """Enrollment listings and stage moves of DynamoStore (uses ``self.client``, ``self.table``)."""
+def _subject_pk(tenant_id: str, subject: Subject) -> str:
+    return k.subject_pk(tenant_id, subject.kind, subject.id)
 
-    client: Any
-    table: str
 
-    if TYPE_CHECKING:
+def _enrollment(item: EnrollmentItem) -> Enrollment:
+    return enrollment_of(json.loads(item.doc or "{}"))
 
-        def _batch_get(
-            self, keys: list[tuple[str, str]], *, consistent: bool = False
-        ) -> dict[tuple[str, str], dict[str, Any]]: ...
+
+def _raw_enrollment(raw: Raw) -> Enrollment:
+    return _enrollment(EnrollmentItem.from_raw_data(raw))
+
+
+def _item(tenant_id: str, e: Enrollment) -> EnrollmentItem:
+    return EnrollmentItem(
+        pk=_subject_pk(tenant_id, e.subject),
+        sk=k.enrollment_sk(e.plan_id),
+        status=e.status,
+        eid=e.enrollment_id,
+        doc=dump(enrollment_doc(e)),
+    )
+
+
+class EnrollmentRepository(DynamoBase):
+    """Given the connection, the table and the timeline (a customer's enrollment and exit go on it)."""
+
+    def __init__(self, connection: Connection, table_name: str, timeline: TimelineRepository) -> None:
+        super().__init__(connection, table_name)
+        self.timeline = timeline
+
+    # --- one subject's enrollments ------------------------------------------------------------------------------
+
+    def get_enrollment(self, tenant_id: str, customer_id: str, plan_id: str) -> Enrollment | None:
+        """A customer's enrollment in a plan (strongly consistent)."""
+        pk = k.subject_pk(tenant_id, CUSTOMER, customer_id)
+        item = self.get(EnrollmentItem, pk, k.enrollment_sk(plan_id), consistent=True)
+        return _enrollment(item) if item else None
+
+    def get_enrollments(self, tenant_id: str, customer_ids: list[str], plan_id: str) -> dict[str, Enrollment]:
+        """Many customers' enrollments in one plan, by customer id."""
+        found = self.subject_enrollments_in(tenant_id, [Subject.customer(cid) for cid in customer_ids], plan_id)
+        return {subject.id: e for subject, e in found.items()}
+
+    def subject_enrollments_in(
+        self, tenant_id: str, subjects: list[Subject], plan_id: str
+    ) -> dict[Subject, Enrollment]:
+        """Many subjects' enrollments in one plan, strongly consistent, in BatchGetItem calls (the fire reads a page
+        of touches' enrollments in a round trip or two instead of one GetItem each)."""
+        keys = [(_subject_pk(tenant_id, s), k.enrollment_sk(plan_id)) for s in subjects]
+        found = (_raw_enrollment(raw) for raw in self.batch_get(keys, consistent=True).values())
+        return {e.subject: e for e in found}
+
+    def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]:
+        """Every enrollment of one customer (strongly consistent)."""
+        return self.subject_enrollments(tenant_id, Subject.customer(customer_id))
+
+    def subject_enrollments(self, tenant_id: str, subject: Subject) -> list[Enrollment]:
+        """Every enrollment of one subject (strongly consistent)."""
+        prefix = SiyuItem.sk.startswith(k.ENROLLMENT_PREFIX)
+        items, _ = self.query(EnrollmentItem, _subject_pk(tenant_id, subject), prefix, consistent=True)
+        return [_enrollment(i) for i in items]
+
+    # --- transitions --------------------------------------------------------------------------------------------
+
+    def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool:
+        """Start an enrollment unless the re-entry policy forbids it (False then): never = only the first time;
+        after_completion = not while one is active; always = replace even an active one."""
+        item = _item(tenant_id, enrollment)
+        self.put_roster(tenant_id, enrollment)  # the plan's listing first
+        if reentry == "always":
+            with translate():
+                item.save()
+        else:
+            cond: Condition = SiyuItem.pk.does_not_exist()
+            if reentry == "after_completion":
+                cond = cond | (EnrollmentItem.status != ACTIVE)
+            if not self.conditional(lambda: item.save(condition=cond)):
+                return False
+        self._log(tenant_id, enrollment)
+        return True
+
+    def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool:
+        """Active → completed/exited, only for that very enrollment (a later run is untouched)."""
+        ended = replace(enrollment, status=status, exit_reason=reason, ended_at=at)
+        if not self._put_if_active(tenant_id, enrollment, ended):
+            return False
+        self._log(tenant_id, ended)
+        return True
+
+    def repin_enrollment(self, tenant_id: str, enrollment: Enrollment, version: int) -> bool:
+        """Move an active enrollment to another plan version (a migration), only if it is still that run."""
+        return self._put_if_active(tenant_id, enrollment, replace(enrollment, version=version))
+
+    def _put_if_active(self, tenant_id: str, enrollment: Enrollment, changed: Enrollment) -> bool:
+        item = _item(tenant_id, changed)
+        cond = (EnrollmentItem.status == ACTIVE) & (EnrollmentItem.eid == enrollment.enrollment_id)
+        return self.conditional(lambda: item.save(condition=cond))
+
+    def _log(self, tenant_id: str, e: Enrollment) -> None:
+        if e.subject.kind == CUSTOMER:  # the customer's timeline (adapters/dynamodb/timeline.py)
+            self.timeline.log_enrollment(tenant_id, e)
+
+    # --- the plans' rosters and the listings --------------------------------------------------------------------
 
     def put_roster(self, tenant_id: str, enrollment: Enrollment) -> None:
-        """The plan's roster entry for the customer: idempotent (the same key every run), written before the
+        """The plan's roster entry for the subject: idempotent (the same key every run), written before the
         enrollment so no enrollment is ever missing from its plan's listing."""
-        self.table_request(
-            "put_item",
-            Item={
-                "pk": string_attr(k.roster_pk(tenant_id, enrollment.plan_id)),
-                "sk": string_attr(enrollment.subject.id),
-                "kind": string_attr("roster"),
-            },
-        )
-
-    def advance_stage(self, tenant_id: str, customer_id: str, *, to: Stage, from_stages: tuple[Stage, ...]) -> bool:
-        """Move the customer to ``to`` only from one of ``from_stages`` (never backwards past what an order set);
-        bumps ``version`` so a concurrent read-modify-write of the profile retries. False: the stage was elsewhere."""
-        names = {f":f{i}": string_attr(stage.value) for i, stage in enumerate(from_stages)}
-        return self.conditional(
-            "update_item",
-            Key={"pk": string_attr(k.customer_pk(tenant_id, customer_id)), "sk": string_attr(k.PROFILE_SK)},
-            UpdateExpression="SET stage = :to, version = version + :one",
-            ConditionExpression=f"attribute_exists(pk) AND stage IN ({', '.join(names)})",
-            ExpressionAttributeValues={":to": string_attr(to.value), ":one": {"N": "1"}, **names},
-        )
+        with translate():
+            RosterItem(pk=k.roster_pk(tenant_id, enrollment.plan_id), sk=enrollment.subject.id).save()
 
     def list_customer_enrollments(
         self, tenant_id: str, customer_id: str, *, status: str | None, cursor: str | None, limit: int
     ) -> Page:
         """The customer's enrollments by plan id, optionally of one status (read, then kept or skipped here)."""
         pk = k.customer_pk(tenant_id, customer_id)
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": {":pk": string_attr(pk), ":p": string_attr(k.ENROLLMENT_PREFIX)},
-            "ConsistentRead": True,
-        }
 
-        def rows(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Enrollment | None]]:
-            return [(_key(raw), _enrollment(raw) if _wanted(raw, status) else None) for raw in items]
+        def rows(items: list[Raw]) -> list[Row]:
+            return [(_key(raw), _raw_enrollment(raw) if _wanted(raw, status) else None) for raw in items]
 
-        return self._pages(kwargs, _cursor_in(cursor, pk), limit, rows)
+        prefix = SiyuItem.sk.startswith(k.ENROLLMENT_PREFIX)
+        return self._pages(EnrollmentItem, pk, prefix, _cursor_in(cursor, pk), limit, rows)
 
     def list_plan_enrollments(
         self, tenant_id: str, plan_id: str, *, status: str | None, cursor: str | None, limit: int
@@ -96,43 +174,49 @@ class EnrollmentStoreMixin(SopTableMixin):
         BatchGetItem; a status filter reads what it skips (≤ ``MAX_ROUNDS`` rounds, then a short page)."""
         pk = k.roster_pk(tenant_id, plan_id)
 
-        def rows(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Enrollment | None]]:
+        def rows(items: list[Raw]) -> list[Row]:
             keys = [(k.customer_pk(tenant_id, raw["sk"]["S"]), k.enrollment_sk(plan_id)) for raw in items]
-            found = self._batch_get(keys, consistent=True)  # none for a key: erased, or a crash before its put
+            found = self.batch_get(keys, consistent=True)  # none for a key: erased, or a crash before its put
             return [
-                (_key(raw), _enrollment(hit) if (hit := found.get(key)) and _wanted(hit, status) else None)
+                (_key(raw), _raw_enrollment(hit) if (hit := found.get(key)) and _wanted(hit, status) else None)
                 for raw, key in zip(items, keys, strict=True)
             ]
 
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": string_attr(pk)},
-        }
-        return self._pages(kwargs, _cursor_in(cursor, pk), limit, rows)
+        return self._pages(RosterItem, pk, None, _cursor_in(cursor, pk), limit, rows, consistent=False)
 
+    @staticmethod
     def _pages(
-        self,
-        kwargs: dict[str, Any],
-        start: dict[str, Any] | None,
+        model: type[SiyuItem],
+        pk: str,
+        range_condition: Condition | None,
+        start: Raw | None,
         limit: int,
-        rows: Callable[[list[dict[str, Any]]], list[tuple[dict[str, Any], Enrollment | None]]],
+        rows: Callable[[list[Raw]], list[Row]],
+        *,
+        consistent: bool = True,
     ) -> Page:
         """Query rounds (one key more than still wanted, so a full last page says there is no more) until ``limit``
         items or ``MAX_ROUNDS``; the cursor is the key of the last item read."""
         items: list[Enrollment] = []
-        last: dict[str, Any] | None = None
+        last: Raw | None = None
         for _ in range(MAX_ROUNDS):
-            if start:
-                kwargs["ExclusiveStartKey"] = start
-            kwargs["Limit"] = limit - len(items) + 1
-            resp = self.table_request("query", **kwargs)
-            for key, enrollment in rows(resp.get("Items", [])):
+            with translate():
+                page = next(
+                    model.query(
+                        pk,
+                        range_condition,
+                        consistent_read=consistent,
+                        page_size=limit - len(items) + 1,
+                        last_evaluated_key=start,
+                    ).page_iter
+                )
+            for key, enrollment in rows(page.get("Items", [])):
                 if enrollment is not None:
                     if len(items) == limit:
                         return Page(items, encode_cursor(last) if last else None)  # one more exists
                     items.append(enrollment)
                 last = key
-            start = resp.get("LastEvaluatedKey")
+            start = page.get("LastEvaluatedKey")
             if not start:
                 return Page(items, None)
             if len(items) >= limit:
@@ -140,13 +224,9 @@ class EnrollmentStoreMixin(SopTableMixin):
         return Page(items, encode_cursor({"pk": start["pk"], "sk": start["sk"]}) if start else None)
 
 
-def _key(raw: dict[str, Any]) -> dict[str, Any]:
+def _key(raw: Raw) -> Raw:
     return {"pk": raw["pk"], "sk": raw["sk"]}
 
 
-def _wanted(raw: dict[str, Any], status: str | None) -> bool:
+def _wanted(raw: Raw, status: str | None) -> bool:
     return status is None or raw["status"]["S"] == status
-
-
-def _enrollment(raw: dict[str, Any]) -> Enrollment:
-    return enrollment_of(json.loads(raw["doc"]["S"]))

@@ -249,6 +249,11 @@ def due_buckets_sk(minute: str, bucket_id: str) -> str:
     return f"{minute}#{bucket_id}"
 
 
+def due_buckets_upto(until_minute: str) -> str:
+    """The gsi1 sort-key bound of the buckets due at or before ``until_minute`` (every bucket id of that minute)."""
+    return until_minute + "~"
+
+
 def plan_bucket_sk(minute: str, step_id: str) -> str:
     return f"{minute}#{step_id}"
 
@@ -269,3 +274,8 @@ def job_pk(tenant_id: str, job_id: str) -> str:
 def running_jobs_pk(tenant_id: str) -> str:
     """gsi1 partition of the tenant's running bulk jobs."""
     return f"T#{tenant_id}#JOBS"
+
+
+def touch_entry_ref(subject_id: str, occurrence_key: str) -> str:
+    """What a customer's timeline entry of a skipped or dropped touch is keyed by (``touch_suffix`` of it)."""
+    return f"{subject_id}#{occurrence_key}"

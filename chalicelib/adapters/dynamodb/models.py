@@ -148,6 +148,63 @@ class SilenceTimerItem(SiyuItem, discriminator="silence_timer"):
     claimed_at = UnicodeAttribute(null=True)
 
 
+class EnrollmentItem(SiyuItem, discriminator="enrollment"):
+    """A subject's enrollment in a plan (adapters/dynamodb/enrollments.py): the run in ``doc``, its ``status`` and
+    enrollment id ``eid`` beside it (the write conditions)."""
+
+    status = UnicodeAttribute()
+    eid = UnicodeAttribute()
+
+
+class RosterItem(SiyuItem, discriminator="roster"):
+    """A plan's roster entry for one subject: nothing but the key."""
+
+
+class JobItem(SiyuItem, discriminator="job"):
+    """A bulk enrollment job (adapters/dynamodb/jobs.py): ``seq`` orders its saves; in gsi1 while running."""
+
+    seq = NumberAttribute()
+
+
+class BucketItem(SiyuItem, discriminator="bucket"):
+    """A bucket's head (adapters/dynamodb/touches.py); ``feeders``: the buckets whose sent touches imply touches
+    here."""
+
+    feeders = UnicodeSetAttribute(null=True)
+
+
+class PlanBucketItem(SiyuItem, discriminator="plan_bucket"):
+    """A bucket listed under its plan version (what a migration walks)."""
+
+
+class TouchItem(SiyuItem, discriminator="touch"):
+    """One touch of a bucket: its ``state`` (the transitions' condition) and ``nb``, the bucket of the touch it
+    implies once sent."""
+
+    state = UnicodeAttribute()
+    nb = UnicodeAttribute(null=True)
+
+
+class TaskItem(SiyuItem, discriminator="task"):
+    """A staff task's head (adapters/dynamodb/tasks.py): the only task item in the tasks index."""
+
+    status = UnicodeAttribute()
+    userid = UnicodeAttribute()
+    n = NumberAttribute(null=True)  # the recipients' count; absent on heads written before recipients had an item
+
+
+class TaskRecipientsItem(SiyuItem, discriminator="task_recipients"):
+    """A task's recipients' subject ids, comma-joined, beside the head and in no index."""
+
+    ids = UnicodeAttribute()
+
+
+class TaskSyncItem(SiyuItem, discriminator="task_sync"):
+    """Where the task status sync resumes."""
+
+    cursor = UnicodeAttribute(null=True)
+
+
 _configured: dict[str, Any] = {}
 
 

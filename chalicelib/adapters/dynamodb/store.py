@@ -1,9 +1,8 @@
 """The composition root of the DynamoDB storage: one repository per aggregate over one table (docs/data-model.md).
 
 ``DynamoStore`` builds the repositories (``store.repos``) and, so the services keep their one ``store`` for now,
-forwards each repository method by an explicit one-line delegation. The SOP mixins (enrollments, touches, buckets,
-tasks) are still mixed in until they become repositories of their own; they reach the rest only through
-``_batch_get``, ``put_entry`` and ``_log_enrollment`` below.
+forwards each repository method by an explicit one-line delegation. There are no mixins: a repository that needs
+another (enrollments and touches write the customer's timeline) is given it when it is built.
 """
 
 from __future__ import annotations
@@ -14,20 +13,19 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pynamodb.connection import Connection
 
-from chalicelib.adapters.dynamodb.base import DynamoBase
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
 from chalicelib.adapters.dynamodb.customers import CustomerRepository
-from chalicelib.adapters.dynamodb.enrollments import EnrollmentStoreMixin
+from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
+from chalicelib.adapters.dynamodb.jobs import JobRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
 from chalicelib.adapters.dynamodb.silence import SilenceRepository
-from chalicelib.adapters.dynamodb.sop import SopStoreMixin
 from chalicelib.adapters.dynamodb.staff import StaffRepository, TagRepository
-from chalicelib.adapters.dynamodb.task_erasure import TaskErasureMixin
-from chalicelib.adapters.dynamodb.task_list import TaskListMixin
+from chalicelib.adapters.dynamodb.tasks import StaffTaskRepository
 from chalicelib.adapters.dynamodb.tenants import TenantRepository
 from chalicelib.adapters.dynamodb.timeline import TimelineRepository
+from chalicelib.adapters.dynamodb.touches import TouchRepository
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,7 +33,7 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class Repositories:
-    """Every non-SOP repository, one per aggregate, each given the connection and the table."""
+    """Every repository, one per aggregate, each given the connection and the table."""
 
     tenants: TenantRepository
     staff: StaffRepository
@@ -47,6 +45,10 @@ class Repositories:
     silence: SilenceRepository
     timeline: TimelineRepository
     facts: FactRepository
+    enrollments: EnrollmentRepository
+    jobs: JobRepository
+    touches: TouchRepository
+    tasks: StaffTaskRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -62,6 +64,10 @@ class Repositories:
             silence=SilenceRepository(connection, table_name),
             timeline=timeline,
             facts=FactRepository(connection, table_name, timeline),
+            enrollments=EnrollmentRepository(connection, table_name, timeline),
+            jobs=JobRepository(connection, table_name),
+            touches=TouchRepository(connection, table_name, timeline),
+            tasks=StaffTaskRepository(connection, table_name),
         )
 
 
@@ -79,27 +85,17 @@ def _via(repo: str, method: Callable[Concatenate[Any, P], R]) -> Callable[Concat
     return delegate
 
 
-class DynamoStore(SopStoreMixin, TaskListMixin, EnrollmentStoreMixin, TaskErasureMixin):
+class DynamoStore:
     """Takes the low-level connection built by ``models.configure`` and the table name."""
 
     def __init__(self, connection: Connection, table_name: str) -> None:
         self.connection = connection
         self.table = table_name
-        self.base = DynamoBase(connection, table_name)
         self.repos = Repositories.build(connection, table_name)
 
     @property
     def client(self) -> Any:
         return self.connection.client
-
-    # --- what the SOP mixins use (until they are repositories) ----------------------------------------------------
-
-    def _batch_get(
-        self, keys: list[tuple[str, str]], *, consistent: bool = False
-    ) -> dict[tuple[str, str], dict[str, Any]]:
-        return self.base.batch_get(keys, consistent=consistent)
-
-    _log_enrollment = _via("timeline", TimelineRepository.log_enrollment)
 
     # --- tenants and tokens ---------------------------------------------------------------------------------------
     create_tenant = _via("tenants", TenantRepository.create_tenant)
@@ -145,6 +141,7 @@ class DynamoStore(SopStoreMixin, TaskListMixin, EnrollmentStoreMixin, TaskErasur
     record_ignored = _via("customers", CustomerRepository.record_ignored)
     claim_referral_code = _via("customers", CustomerRepository.claim_referral_code)
     referral_code_of = _via("customers", CustomerRepository.referral_code_of)
+    advance_stage = _via("customers", CustomerRepository.advance_stage)
 
     # --- erasure --------------------------------------------------------------------------------------------------
     erase_customer = _via("erasure", ErasureRepository.erase_customer)
@@ -183,3 +180,42 @@ class DynamoStore(SopStoreMixin, TaskListMixin, EnrollmentStoreMixin, TaskErasur
     record_exposure = _via("facts", FactRepository.record_exposure)
     get_event_fact = _via("facts", FactRepository.get_event_fact)
     channel_metrics = _via("facts", FactRepository.channel_metrics)
+
+    # --- enrollments, the plans' rosters and listings; bulk jobs --------------------------------------------------
+    get_enrollment = _via("enrollments", EnrollmentRepository.get_enrollment)
+    get_enrollments = _via("enrollments", EnrollmentRepository.get_enrollments)
+    subject_enrollments_in = _via("enrollments", EnrollmentRepository.subject_enrollments_in)
+    enrollments_of = _via("enrollments", EnrollmentRepository.enrollments_of)
+    subject_enrollments = _via("enrollments", EnrollmentRepository.subject_enrollments)
+    put_enrollment = _via("enrollments", EnrollmentRepository.put_enrollment)
+    end_enrollment = _via("enrollments", EnrollmentRepository.end_enrollment)
+    repin_enrollment = _via("enrollments", EnrollmentRepository.repin_enrollment)
+    put_roster = _via("enrollments", EnrollmentRepository.put_roster)
+    list_customer_enrollments = _via("enrollments", EnrollmentRepository.list_customer_enrollments)
+    list_plan_enrollments = _via("enrollments", EnrollmentRepository.list_plan_enrollments)
+    put_job = _via("jobs", JobRepository.put_job)
+    get_job = _via("jobs", JobRepository.get_job)
+    running_jobs = _via("jobs", JobRepository.running_jobs)
+
+    # --- buckets and touches --------------------------------------------------------------------------------------
+    register_bucket = _via("touches", TouchRepository.register_bucket)
+    plan_buckets = _via("touches", TouchRepository.plan_buckets)
+    get_bucket = _via("touches", TouchRepository.get_bucket)
+    reopen_bucket = _via("touches", TouchRepository.reopen_bucket)
+    drain_bucket = _via("touches", TouchRepository.drain_bucket)
+    open_buckets = _via("touches", TouchRepository.open_buckets)
+    feed_bucket = _via("touches", TouchRepository.feed_bucket)
+    add_touch = _via("touches", TouchRepository.add_touch)
+    touches_in = _via("touches", TouchRepository.touches_in)
+    still_scheduled = _via("touches", TouchRepository.still_scheduled)
+    move_touch = _via("touches", TouchRepository.move_touch)
+
+    # --- staff tasks, their pages, the sync cursor ----------------------------------------------------------------
+    create_task = _via("tasks", StaffTaskRepository.create_task)
+    get_task = _via("tasks", StaffTaskRepository.get_task)
+    save_task = _via("tasks", StaffTaskRepository.save_task)
+    get_task_sync_cursor = _via("tasks", StaffTaskRepository.get_task_sync_cursor)
+    put_task_sync_cursor = _via("tasks", StaffTaskRepository.put_task_sync_cursor)
+    list_tasks = _via("tasks", StaffTaskRepository.list_tasks)
+    page_tasks = _via("tasks", StaffTaskRepository.page_tasks)
+    drop_recipient = _via("tasks", StaffTaskRepository.drop_recipient)

@@ -6,7 +6,7 @@ Keys (all in the customer's partition ``T#<tid>#C#<cid>``, under the one prefix 
 - the month quota item: ``F#<month end>#Q#<YYYY-MM>`` (``QuotaItem``), counters ``m`` / ``d#…`` and list ``tl`` of
   sent touches.
 The timeline also renders the task of a sent touch: ``touch_tasks`` and ``task_heads`` read the SOP's touch and task
-items (raw: they have no models yet).
+items in one BatchGetItem each (the base's ``batch_get``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pynamodb.expressions.operand import Path
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.base import DynamoBase
-from chalicelib.adapters.dynamodb.models import FactItem, QuotaItem, SiyuItem
+from chalicelib.adapters.dynamodb.models import FactItem, QuotaItem, SiyuItem, TaskItem
 from chalicelib.adapters.dynamodb.tasks import task_of
 from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain import timeline as tl
@@ -112,7 +112,7 @@ class TimelineRepository(DynamoBase):
     def task_heads(self, tenant_id: str, task_ids: list[str]) -> dict[str, StaffTask]:
         """Task heads without their recipients: one BatchGetItem."""
         found = self.batch_get([(k.task_pk(tenant_id, t), k.TASK_SK) for t in task_ids])
-        heads = (task_of(raw, None) for raw in found.values())
+        heads = (task_of(TaskItem.from_raw_data(raw), None) for raw in found.values())
         return {t.task_id: t for t in heads}
 
     def timeline(self, tenant_id: str, customer_id: str, *, limit: int) -> list[Fact]:

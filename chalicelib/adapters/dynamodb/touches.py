@@ -1,32 +1,33 @@
-"""Storage of buckets and the touches in them: the SOP kernel's conditional transitions.
+"""Buckets and the touches in them: the SOP kernel's conditional transitions.
 
 Keys (docs/data-model.md, "SOP engine"; built in keys.py):
-- touch: ``T#<tid>#BKT#<bucket_id>`` / ``<kind>#<subject id>#<enrollment>#<step>#<occurrence>`` (TTL 35 days after
-  due, or after the next touch's due when it names one in ``nb``: an implied touch, see ``Touch``)
-- bucket: ``T#<tid>#BKT#<bucket_id>`` / ``BUCKET`` (``feeders``: the buckets whose sent touches imply touches
-  here); while open it is in gsi1 at ``T#<tid>#DUE#<UTC date>`` / ``<minute>#<bucket_id>`` (sparse: draining
-  removes it), which is what the backstop sweeps
-- a plan version's buckets: ``T#<tid>#PLB#<plan>#<version>`` / ``<minute>#<step>`` (what a migration walks)
+- touch: ``T#<tid>#BKT#<bucket_id>`` / ``<kind>#<subject id>#<enrollment>#<step>#<occurrence>`` (``TouchItem``, TTL
+  35 days after due, or after the next touch's due when it names one in ``nb``: an implied touch, see ``Touch``)
+- bucket: ``T#<tid>#BKT#<bucket_id>`` / ``BUCKET`` (``BucketItem``; ``feeders``: the buckets whose sent touches
+  imply touches here); while open it is in gsi1 at ``T#<tid>#DUE#<UTC date>`` / ``<minute>#<bucket_id>`` (sparse:
+  draining removes it), which is what the backstop sweeps
+- a plan version's buckets: ``T#<tid>#PLB#<plan>#<version>`` / ``<minute>#<step>`` (``PlanBucketItem``, what a
+  migration walks)
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
-from typing import TYPE_CHECKING, Any
+
+from pynamodb.connection import Connection
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.base import DynamoBase
+from chalicelib.adapters.dynamodb.models import BucketItem, PlanBucketItem, SiyuItem, TouchItem
 from chalicelib.adapters.dynamodb.sop_docs import touch_doc, touch_of
-from chalicelib.adapters.dynamodb.sop_table import (
-    SopTableMixin,
-    json_attr,
-    string_attr,
-    ttl_after,
-    ttl_after_minute,
-)
-from chalicelib.adapters.dynamodb.timeline import touch_entry
+from chalicelib.adapters.dynamodb.sop_table import dump, ttl_after, ttl_after_minute
+from chalicelib.adapters.dynamodb.timeline import TimelineRepository, touch_entry
+from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain.sop import CUSTOMER, DROPPED, SCHEDULED, SKIPPED, Bucket, Touch
-from chalicelib.domain.timeline import Entry, touch_suffix
+from chalicelib.domain.timeline import touch_suffix
 
 TOUCH_TTL_DAYS = 35
 
@@ -35,157 +36,122 @@ def touch_sk(touch: Touch) -> str:
     return k.touch_sk(touch.subject.kind, touch.subject.id, touch.occurrence_key)
 
 
-def _bucket_of(raw: dict[str, Any]) -> Bucket:
-    return Bucket(**json.loads(raw["doc"]["S"]))
+def _bucket(item: BucketItem | PlanBucketItem) -> Bucket:
+    return Bucket(**json.loads(item.doc or "{}"))
 
 
-class TouchStoreMixin(SopTableMixin):
-    """Bucket and touch repository methods of DynamoStore."""
+def _touch(item: TouchItem) -> Touch:
+    return touch_of(json.loads(item.doc or "{}"), item.state)
 
-    if TYPE_CHECKING:
 
-        def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None: ...
-        def _batch_get(
-            self, keys: list[tuple[str, str]], *, consistent: bool = False
-        ) -> dict[tuple[str, str], dict[str, Any]]: ...
+def _head(tenant_id: str, bucket_id: str) -> BucketItem:
+    return BucketItem(pk=k.bucket_pk(tenant_id, bucket_id), sk=k.BUCKET_SK)
+
+
+class TouchRepository(DynamoBase):
+    """Given the connection, the table and the timeline (a customer's skipped or dropped touch goes on it)."""
+
+    def __init__(self, connection: Connection, table_name: str, timeline: TimelineRepository) -> None:
+        super().__init__(connection, table_name)
+        self.timeline = timeline
+
+    # --- buckets ------------------------------------------------------------------------------------------------
 
     def register_bucket(self, tenant_id: str, bucket: Bucket) -> bool:
         """Record a bucket once (True only for the first caller: only that one creates the schedule). A second,
         small item lists the bucket under its plan version, which is what a migration walks."""
-        first = self.conditional(
-            "put_item",
-            Item={
-                "pk": string_attr(k.bucket_pk(tenant_id, bucket.bucket_id)),
-                "sk": string_attr(k.BUCKET_SK),
-                "kind": string_attr("bucket"),
-                "doc": json_attr(asdict(bucket)),
-                "gsi1pk": string_attr(k.due_buckets_pk(tenant_id, bucket.minute[:8])),
-                "gsi1sk": string_attr(k.due_buckets_sk(bucket.minute, bucket.bucket_id)),
-            },
-            ConditionExpression="attribute_not_exists(pk)",
+        doc = dump(asdict(bucket))
+        head = BucketItem(
+            pk=k.bucket_pk(tenant_id, bucket.bucket_id),
+            sk=k.BUCKET_SK,
+            doc=doc,
+            gsi1pk=k.due_buckets_pk(tenant_id, bucket.minute[:8]),
+            gsi1sk=k.due_buckets_sk(bucket.minute, bucket.bucket_id),
         )
+        first = self.conditional(lambda: head.save(condition=SiyuItem.pk.does_not_exist()))
         if first:
-            self.table_request(
-                "put_item",
-                Item={
-                    "pk": string_attr(k.plan_buckets_pk(tenant_id, bucket.plan_id, bucket.version)),
-                    "sk": string_attr(k.plan_bucket_sk(bucket.minute, bucket.step_id)),
-                    "kind": string_attr("plan_bucket"),
-                    "doc": json_attr(asdict(bucket)),
-                    "expires_at": ttl_after_minute(bucket.minute, TOUCH_TTL_DAYS),
-                },
+            listed = PlanBucketItem(
+                pk=k.plan_buckets_pk(tenant_id, bucket.plan_id, bucket.version),
+                sk=k.plan_bucket_sk(bucket.minute, bucket.step_id),
+                doc=doc,
+                expires_at=ttl_after_minute(bucket.minute, TOUCH_TTL_DAYS),
             )
+            with translate():
+                listed.save()
         return first
 
     def plan_buckets(self, tenant_id: str, plan_id: str, version: int, *, from_minute: str) -> list[Bucket]:
         """The buckets of one plan version due at or after ``from_minute`` (UTC "YYYYMMDDHHMM")."""
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND sk >= :m",
-            "ExpressionAttributeValues": {
-                ":pk": string_attr(k.plan_buckets_pk(tenant_id, plan_id, version)),
-                ":m": string_attr(from_minute),
-            },
-        }
-        out: list[Bucket] = []
-        while True:
-            resp = self.table_request("query", **kwargs)
-            out += [_bucket_of(i) for i in resp.get("Items", [])]
-            if not resp.get("LastEvaluatedKey"):
-                return out
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        pk = k.plan_buckets_pk(tenant_id, plan_id, version)
+        items, _ = self.query(PlanBucketItem, pk, SiyuItem.sk >= from_minute)
+        return [_bucket(i) for i in items]
+
+    def get_bucket(self, tenant_id: str, bucket_id: str) -> Bucket | None:
+        item = self.get(BucketItem, k.bucket_pk(tenant_id, bucket_id), k.BUCKET_SK)
+        return _bucket(item) if item else None
 
     def reopen_bucket(self, tenant_id: str, bucket: Bucket) -> None:
         """A touch joined a bucket that may have fired already: put it back where the backstop looks."""
-        self.table_request(
-            "update_item",
-            Key={"pk": string_attr(k.bucket_pk(tenant_id, bucket.bucket_id)), "sk": string_attr(k.BUCKET_SK)},
-            UpdateExpression="SET gsi1pk = :g, gsi1sk = :s",
-            ExpressionAttributeValues={
-                ":g": string_attr(k.due_buckets_pk(tenant_id, bucket.minute[:8])),
-                ":s": string_attr(k.due_buckets_sk(bucket.minute, bucket.bucket_id)),
-            },
-        )
-
-    def get_bucket(self, tenant_id: str, bucket_id: str) -> Bucket | None:
-        key = {"pk": string_attr(k.bucket_pk(tenant_id, bucket_id)), "sk": string_attr(k.BUCKET_SK)}
-        item = self.table_request("get_item", Key=key).get("Item")
-        return _bucket_of(item) if item else None
+        actions: list[Action] = [
+            SiyuItem.gsi1pk.set(k.due_buckets_pk(tenant_id, bucket.minute[:8])),
+            SiyuItem.gsi1sk.set(k.due_buckets_sk(bucket.minute, bucket.bucket_id)),
+        ]
+        head = _head(tenant_id, bucket.bucket_id)
+        with translate():
+            head.update(actions=actions)
 
     def drain_bucket(self, tenant_id: str, bucket_id: str) -> None:
-        self.table_request(
-            "update_item",
-            Key={"pk": string_attr(k.bucket_pk(tenant_id, bucket_id)), "sk": string_attr(k.BUCKET_SK)},
-            UpdateExpression="REMOVE gsi1pk, gsi1sk",
-            ConditionExpression="attribute_exists(pk)",
-        )
+        """Take the bucket out of the open-buckets index (it fired)."""
+        head = _head(tenant_id, bucket_id)
+        with translate():
+            head.update(actions=[SiyuItem.gsi1pk.remove(), SiyuItem.gsi1sk.remove()], condition=SiyuItem.pk.exists())
 
     def open_buckets(self, tenant_id: str, *, day: str, until_minute: str) -> list[Bucket]:
-        resp = self.table_request(
-            "query",
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :g AND gsi1sk <= :m",
-            ExpressionAttributeValues={
-                ":g": string_attr(k.due_buckets_pk(tenant_id, day)),
-                ":m": string_attr(until_minute + "~"),
-            },
-        )
-        return [_bucket_of(i) for i in resp.get("Items", [])]
+        """The buckets still open on a UTC day due up to ``until_minute`` (what the backstop sweeps)."""
+        with translate():
+            upto = SiyuItem.gsi1sk <= k.due_buckets_upto(until_minute)
+            items = SiyuItem.gsi1.query(k.due_buckets_pk(tenant_id, day), upto)
+            return [_bucket(i) for i in items if isinstance(i, BucketItem)]
 
     def feed_bucket(self, tenant_id: str, bucket_id: str, *, feeder: str) -> None:
         """Record that touches closed in bucket ``feeder`` may imply touches in this (registered) bucket."""
-        self.table_request(
-            "update_item",
-            Key={"pk": string_attr(k.bucket_pk(tenant_id, bucket_id)), "sk": string_attr(k.BUCKET_SK)},
-            UpdateExpression="ADD feeders :f",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":f": {"SS": [feeder]}},
-        )
+        head = _head(tenant_id, bucket_id)
+        with translate():
+            head.update(actions=[BucketItem.feeders.add({feeder})], condition=SiyuItem.pk.exists())
+
+    # --- touches ------------------------------------------------------------------------------------------------
 
     def add_touch(self, tenant_id: str, touch: Touch) -> bool:
         """Schedule a touch once: the key is (subject, enrollment, step, occurrence), so a repeat is a no-op."""
-        return self.conditional(
-            "put_item",
-            Item={
-                "pk": string_attr(k.bucket_pk(tenant_id, touch.bucket_id)),
-                "sk": string_attr(touch_sk(touch)),
-                "kind": string_attr("touch"),
-                "state": string_attr(touch.state),
-                "doc": json_attr(touch_doc(touch)),
-                "expires_at": ttl_after(touch.due_at, TOUCH_TTL_DAYS),
-            },
-            ConditionExpression="attribute_not_exists(pk)",
+        item = TouchItem(
+            pk=k.bucket_pk(tenant_id, touch.bucket_id),
+            sk=touch_sk(touch),
+            state=touch.state,
+            doc=dump(touch_doc(touch)),
+            expires_at=ttl_after(touch.due_at, TOUCH_TTL_DAYS),
         )
+        return self.conditional(lambda: item.save(condition=SiyuItem.pk.does_not_exist()))
 
-    def _partition(self, pk: str, *, implying: str | None = None) -> list[dict[str, Any]]:
+    def _partition(self, pk: str, *, implying: str | None = None) -> list[SiyuItem]:
         """Every item of one partition, or only the touches implying one in bucket ``implying`` (strongly
         consistent: a write made before the fire is seen by it)."""
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ConsistentRead": True,
-            "ExpressionAttributeValues": {":pk": string_attr(pk)},
-        }
-        if implying is not None:
-            kwargs["FilterExpression"] = "nb = :nb"
-            kwargs["ExpressionAttributeValues"][":nb"] = string_attr(implying)
-        out: list[dict[str, Any]] = []
-        while True:
-            resp = self.table_request("query", **kwargs)
-            out += resp.get("Items", [])
-            if not resp.get("LastEvaluatedKey"):
-                return out
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        with translate():
+            if implying is None:
+                return list(SiyuItem.query(pk, consistent_read=True))
+            return list(TouchItem.query(pk, consistent_read=True, filter_condition=TouchItem.nb == implying))
 
     def touches_in(self, tenant_id: str, bucket_id: str, *, state: str | None = SCHEDULED) -> list[Touch]:
         """The bucket's touches: those written in it, and those implied by sent touches of its feeder buckets
         that are not written here yet (scheduled, by definition)."""
         items = self._partition(k.bucket_pk(tenant_id, bucket_id))
-        written = {i["sk"]["S"]: _touch(i) for i in items if i.get("kind", {}).get("S") == "touch"}
-        head = next((i for i in items if i["sk"]["S"] == k.BUCKET_SK), None)
+        written = {i.sk: _touch(i) for i in items if isinstance(i, TouchItem)}
+        head = next((i for i in items if isinstance(i, BucketItem)), None)
         out = list(written.values())
-        if head is not None and "feeders" in head:
-            step_id = json.loads(head["doc"]["S"])["step_id"]
-            for feeder in sorted(head["feeders"]["SS"]):
+        if head is not None and head.feeders:
+            step_id = json.loads(head.doc or "{}")["step_id"]
+            for feeder in sorted(head.feeders):
                 for item in self._partition(k.bucket_pk(tenant_id, feeder), implying=bucket_id):
+                    assert isinstance(item, TouchItem)
                     implied = _touch(item).implied_next(step_id)
                     if touch_sk(implied) not in written:
                         written[touch_sk(implied)] = implied
@@ -196,7 +162,7 @@ class TouchStoreMixin(SopTableMixin):
         """Those of ``touches`` still scheduled: read by key (BatchGetItem, strongly consistent); a touch with no
         item is an implied one nobody closed yet, so still scheduled."""
         pk = k.bucket_pk(tenant_id, bucket_id)
-        found = self._batch_get([(pk, touch_sk(t)) for t in touches], consistent=True)
+        found = self.batch_get([(pk, touch_sk(t)) for t in touches], consistent=True)
         return [
             t for t in touches if found.get((pk, touch_sk(t)), {}).get("state", {}).get("S", SCHEDULED) == SCHEDULED
         ]
@@ -226,34 +192,22 @@ class TouchStoreMixin(SopTableMixin):
             next_due=next_due,
             next_executor=next_executor,
         )
-        cond = "#st = :from OR attribute_not_exists(pk)" if from_state == SCHEDULED else "#st = :from"
-        update = "SET #st = :to, doc = :doc, kind = :k, expires_at = :ttl"
-        values: dict[str, Any] = {
-            ":to": string_attr(to_state),
-            ":from": string_attr(from_state),
-            ":doc": json_attr(touch_doc(updated)),
-            ":k": string_attr("touch"),
-            ":ttl": ttl_after(next_due or touch.due_at, TOUCH_TTL_DAYS),
-        }
+        actions: list[Action] = [
+            TouchItem.state.set(to_state),
+            TouchItem.doc.set(dump(touch_doc(updated))),
+            TouchItem.kind.set(TouchItem),
+            TouchItem.expires_at.set(ttl_after(next_due or touch.due_at, TOUCH_TTL_DAYS)),
+        ]
         if next_bucket:
-            update += ", nb = :nb"
-            values[":nb"] = string_attr(next_bucket)
-        won = self.conditional(
-            "update_item",
-            Key={"pk": string_attr(k.bucket_pk(tenant_id, touch.bucket_id)), "sk": string_attr(touch_sk(touch))},
-            UpdateExpression=update,
-            ConditionExpression=cond,
-            ExpressionAttributeNames={"#st": "state"},
-            ExpressionAttributeValues=values,
-        )
+            actions.append(TouchItem.nb.set(next_bucket))
+        cond: Condition = TouchItem.state == from_state
+        if from_state == SCHEDULED:
+            cond = cond | SiyuItem.pk.does_not_exist()
+        item = TouchItem(pk=k.bucket_pk(tenant_id, touch.bucket_id), sk=touch_sk(touch))
+        won = self.conditional(lambda: item.update(actions=actions, condition=cond))
         # A customer's skipped or dropped touch goes on their timeline (a sent one is logged by take_quota).
         if won and to_state in (SKIPPED, DROPPED) and touch.subject.kind == CUSTOMER:
+            ref = k.touch_entry_ref(touch.subject.id, touch.occurrence_key)
             entry = touch_entry(touch, to_state, reason)
-            self.put_entry(
-                tenant_id, touch.subject.id, touch_suffix(f"{touch.subject.id}#{touch.occurrence_key}"), entry
-            )
+            self.timeline.put_entry(tenant_id, touch.subject.id, touch_suffix(ref), entry)
         return won
-
-
-def _touch(item: dict[str, Any]) -> Touch:
-    return touch_of(json.loads(item["doc"]["S"]), item["state"]["S"])

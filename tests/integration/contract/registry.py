@@ -24,6 +24,10 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_customers",
     "tests.integration.contract.test_silence",
     "tests.integration.contract.test_timeline",
+    "tests.integration.contract.test_enrollments",
+    "tests.integration.contract.test_touches",
+    "tests.integration.contract.test_tasks",
+    "tests.integration.test_sop_subject_store",
 )
 
 
