@@ -472,11 +472,15 @@ def _sop(
     fire = SopPhase("fire", n, 0.2, wecom=wecom if wecom is not None else {"externalcontact/add_msg_template": staff})
     fire.ddb = [_rec("Query", "table:BKT", r=0.5)]
     for _ in range(n):
-        fire.ddb += [
-            _rec("GetItem", "C/PROFILE", r=0.5),
-            _rec("GetItem", "C/ENR", r=1),
-            _rec("UpdateItem", "BKT/*", w=1),
-        ] + [_rec("PutItem", "BKT/*", w=1)] * touch_puts + [_rec("UpdateItem", "C/CAP", w=1)] * cap_writes
+        fire.ddb += (
+            [
+                _rec("GetItem", "C/PROFILE", r=0.5),
+                _rec("GetItem", "C/ENR", r=1),
+                _rec("UpdateItem", "BKT/*", w=1),
+            ]
+            + [_rec("PutItem", "BKT/*", w=1)] * touch_puts
+            + [_rec("UpdateItem", "C/CAP", w=1)] * cap_writes
+        )
     fire.scheduler = [ApiCall("CreateSchedule", 0.01)]
     fire.unmetered = {"dynamodb": 0, "scheduler": 0, "other": 0}
     return SopResults(
