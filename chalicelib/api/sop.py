@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from chalice import Blueprint
@@ -31,7 +30,8 @@ def enroll(ctx: Ctx, tenant_id: str, plan_id: str) -> dict[str, Any]:
     """201 with the enrollment, or 409 naming the one reason it was refused (404: no such plan or customer)."""
     svc = services()
     enrollment = svc.sop.enrollments.enroll_or_refuse(ctx.tenant, ctx.body["customer_id"], plan_id)
-    return {"enrolled": True, **asdict(enrollment)}
+    # The enrollment as the API has always shown it (customer_id, not the kernel's subject).
+    return {"enrolled": True, **enrollments.public(enrollment), "runs": enrollment.runs}
 
 
 LISTING = {**PAGINATION, "status": {"enum": list(enrollments.STATUSES)}}

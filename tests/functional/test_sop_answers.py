@@ -167,3 +167,26 @@ def test_silence_makes_the_customer_silent_and_their_enrollments_show_it(api: Ap
     assert by_plan == {plan_id: ("exited", "silence", "manual"), silent: ("active", None, "silence")}
     exited = api.call("GET", f"/t/{TENANT}/plans/{plan_id}/enrollments?status=exited", token=token).json["items"]
     assert [e["customer_id"] for e in exited] == [customer]
+
+
+def test_an_enrollment_answers_with_the_customer_it_enrolled_not_the_kernels_subject(api: Api) -> None:
+    """The response kept its shape through the subject kernel (issue 8: behaviour and the API stay as they are)."""
+    token, plan_id, state = setup_plan(api, after=60)
+    cid = api.scan(state)[1].json["customer_id"]
+    made = api.call("POST", f"/t/{TENANT}/plans/{plan_id}/enrollments", {"customer_id": cid}, token)
+    assert made.status_code == 201, made.body
+    assert list(made.json) == [
+        "enrolled",
+        "customer_id",
+        "plan_id",
+        "version",
+        "enrollment_id",
+        "enrolled_at",
+        "status",
+        "exit_reason",
+        "ended_at",
+        "source",
+        "runs",
+    ]
+    assert (made.json["customer_id"], made.json["plan_id"], made.json["status"]) == (cid, plan_id, "active")
+    assert made.json["source"] == "manual" and made.json["runs"] == 1 and "subject" not in made.json
