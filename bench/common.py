@@ -53,6 +53,23 @@ STEPS = (
 )
 
 
+def app_engine(svc: Any, *, clock: Any, scheduler: Any, shards: Any = None) -> Any:
+    """The SOP engine wired as the app wires it (``chalicelib.bootstrap.build``: the signal bus and its subscribers
+    included) over the stack's store and WeCom client, but on the bench's clock and (metered) Scheduler adapter."""
+    from chalicelib.bootstrap import build  # the app's modules stay off `--help` and the unit tests (~0.3 s)
+
+    return build(
+        svc.settings,
+        store=svc.store,
+        wecom=svc.wecom,
+        clock=clock,
+        ids=svc.ids,
+        codec=svc.callbacks.codec,
+        scheduler=scheduler,
+        shards=shards,
+    ).sop
+
+
 def plan_document(name: str) -> dict[str, Any]:
     """The plan as ops would POST it (chalicelib/schemas/plan.schema.json)."""
     return {

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import ADMIN_TOKEN, SOP_WECOM, SOP_ZONE, BenchError, plan_document, quiet_stdout
+from bench.common import ADMIN_TOKEN, SOP_WECOM, SOP_ZONE, BenchError, app_engine, plan_document, quiet_stdout
 from bench.fanout_results import FanoutResults, FanoutRun
 from bench.sop import FIRE_DELAY, BenchClock, create_customers
 
@@ -77,7 +77,6 @@ def _one(
     progress: Callable[[str], None],
 ) -> FanoutRun:
     from chalicelib.adapters.shards import ThreadedShards
-    from chalicelib.bootstrap import build
 
     started = time.perf_counter()
     owners = [f"fanstaff{i:03d}" for i in range(staff)]
@@ -88,17 +87,7 @@ def _one(
     day = datetime.now(tenant.zone).date() + timedelta(days=2)  # ahead of every due time and TTL; a plan per size
     clock = BenchClock(datetime.combine(day, datetime.min.time(), tzinfo=tenant.zone).replace(hour=13).astimezone(UTC))
     shards = ThreadedShards(workers=workers)
-    # Wired as the app wires it (chalicelib/bootstrap.build), with the local threaded dispatcher and the bench's clock.
-    engine = build(
-        svc.settings,
-        store=svc.store,
-        wecom=svc.wecom,
-        clock=clock,
-        ids=svc.ids,
-        codec=svc.callbacks.codec,
-        scheduler=scheduler,
-        shards=shards,
-    ).sop
+    engine = app_engine(svc, clock=clock, scheduler=scheduler, shards=shards)  # threaded shards locally
     progress(f"fan-out: writing and enrolling {touches} customers over {staff} staff (not measured)")
     at = clock.now()
 

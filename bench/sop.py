@@ -34,6 +34,7 @@ from bench.common import (
     SOP_ZONE,
     STAFF_COUNT,
     BenchError,
+    app_engine,
     bucket_label,
     count_wecom,
     escaped_calls,
@@ -92,24 +93,13 @@ def run_sop(stack: Any, n: int, progress: Callable[[str], None], *, staff: int =
 
     # The app's modules are imported where the run needs them: ~0.3 s that `--help` and the unit tests skip.
     from chalicelib.adapters.scheduler import EventBridgeScheduler
-    from chalicelib.bootstrap import build
     from chalicelib.domain.instants import utc_key
     from chalicelib.domain.sop import Bucket
 
     scheduler = EventBridgeScheduler.for_settings(svc.settings)
     sched_meter = ApiCallCounter("scheduler")
     sched_meter.attach(scheduler.client)
-    # Wired as the app wires it (chalicelib/bootstrap.build: the signal bus and its subscribers included), over the
-    # bench's clock and metered Scheduler adapter.
-    engine = build(
-        svc.settings,
-        store=svc.store,
-        wecom=svc.wecom,
-        clock=clock,
-        ids=svc.ids,
-        codec=svc.callbacks.codec,
-        scheduler=scheduler,
-    ).sop
+    engine = app_engine(svc, clock=clock, scheduler=scheduler)
 
     progress(f"SOP: creating {n + warm_n} customers through the store (not measured)")
     # The warm-up customers were added a minute before the measured ones, so that the bulk job's filter (added at or

@@ -59,14 +59,9 @@ class Signal:
     at: datetime
     kind: str | None = None  # order kind (trial | full); reply class (positive | negative); add kind; exit reason
     stage: str | None = None
-    tag_id: str | None = None
-    tag_ids: tuple[str, ...] = ()
+    tag_ids: tuple[str, ...] = ()  # a tag signal's added tags
     channel_id: str | None = None
     plan_id: str | None = None
     # In-process payloads: the enrollment and the plan version in hand, so a subscriber does not read them again.
     enrollment: Any = None
     plan: Any = None
-
-    def tags(self) -> tuple[str, ...]:
-        """The tags a ``tag`` signal adds, whichever field carries them."""
-        return self.tag_ids or ((self.tag_id,) if self.tag_id else ())

@@ -48,7 +48,7 @@ class TriggerService:
         if signal.type == STAGE and signal.stage:
             return self.on_stage_entered(tenant, customer_id, signal.stage)
         if signal.type == TAG:
-            return self.on_tags_added(tenant, customer_id, signal.tags())
+            return self.on_tags_added(tenant, customer_id, signal.tag_ids)
         if signal.type == ADDED and signal.channel_id:
             return self.on_channel_added(tenant, customer_id, signal.channel_id)
         return []

@@ -139,15 +139,14 @@ def test_the_pump_fires_bucket_schedules_on_time_through_the_fire_handler(api: A
     assert pump.run_once() == 0
 
 
-def test_start_pump_runs_the_backstop_at_once_and_stops_with_the_stack(api: Api) -> None:
-    """A schedule lost while the stack was down (moto keeps none across restarts): the pump's first backstop, at
-    start, catches the overdue bucket."""
+def _tenant_with_a_channel_plan(api: Api, *, after_minutes: int, text: str) -> tuple[str, dict[str, Any]]:
+    """A tenant, staff zhang, and a channel whose published one-step plan enrolls every parent who scans it."""
     api.call(
         "POST", "/admin/tenants", {"tenant_id": TENANT, "name": "示例教育", "corp_id": CORP, "wecom": WECOM}, ADMIN
     )
     token = api.token(TENANT, "admin")
     api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师"}, token)
-    step = {"id": "s1", "after_minutes": 10, "content_type": "service", "message": {"text": "你好"}}
+    step = {"id": "s1", "after_minutes": after_minutes, "content_type": "service", "message": {"text": text}}
     plan = api.call("POST", f"/t/{TENANT}/plans", {"name": "p", "trigger": {"type": "manual"}, "steps": [step]}, token)
     api.call("POST", f"/t/{TENANT}/plans/{plan.json['plan_id']}/publish", {}, token)
     channel = api.call(
@@ -156,6 +155,13 @@ def test_start_pump_runs_the_backstop_at_once_and_stops_with_the_stack(api: Api)
         {"name": "抖音", "source": "douyin", "plan_id": plan.json["plan_id"], "staff": {"userids": ["zhang"]}},
         token,
     ).json
+    return token, channel
+
+
+def test_start_pump_runs_the_backstop_at_once_and_stops_with_the_stack(api: Api) -> None:
+    """A schedule lost while the stack was down (moto keeps none across restarts): the pump's first backstop, at
+    start, catches the overdue bucket."""
+    token, channel = _tenant_with_a_channel_plan(api, after_minutes=10, text="你好")
     api.scan(channel["state"])
     scheduler = boto3.client("scheduler", region_name="us-east-1")
     for name in _schedules(scheduler):
@@ -188,20 +194,7 @@ def _call_sandbox(api: Api, method: str, body: Any = None) -> tuple[int, Any]:
 def test_moving_the_clock_a_day_shows_the_next_mornings_task(api: Api) -> None:
     """At 21:55 a parent scans in; the plan's first touch, 30 minutes later, falls in quiet hours and is due at 08:00.
     Moving the stack's clock a day through the sandbox fires it at 08:00, as if the night had passed."""
-    api.call(
-        "POST", "/admin/tenants", {"tenant_id": TENANT, "name": "示例教育", "corp_id": CORP, "wecom": WECOM}, ADMIN
-    )
-    token = api.token(TENANT, "admin")
-    api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师"}, token)
-    step = {"id": "s1", "after_minutes": 30, "content_type": "service", "message": {"text": "早上好～"}}
-    plan = api.call("POST", f"/t/{TENANT}/plans", {"name": "p", "trigger": {"type": "manual"}, "steps": [step]}, token)
-    api.call("POST", f"/t/{TENANT}/plans/{plan.json['plan_id']}/publish", {}, token)
-    channel = api.call(
-        "POST",
-        f"/t/{TENANT}/channels",
-        {"name": "抖音", "source": "douyin", "plan_id": plan.json["plan_id"], "staff": {"userids": ["zhang"]}},
-        token,
-    ).json
+    token, channel = _tenant_with_a_channel_plan(api, after_minutes=30, text="早上好～")
     lines: list[str] = []
     with contextlib.ExitStack() as stack:
         scheduler = boto3.client("scheduler", region_name="us-east-1")

@@ -326,7 +326,7 @@ def test_only_customer_activity_moves_the_timer(env: Env) -> None:
     env.enroll(c.customer_id, nurture)
     env.at(days=3)
     env.signal(c.customer_id, Signal("stage", env.clock.now(), stage="hot"))
-    env.signal(c.customer_id, Signal("tag", env.clock.now(), tag_id="t_cold0001"))
+    env.signal(c.customer_id, Signal("tag", env.clock.now(), tag_ids=("t_cold0001",)))
     assert env.store.silence_timers_of(TID, c.customer_id)[0].due == utc_key(T0 + timedelta(days=7))
     env.signal(c.customer_id, Signal("checkin", env.clock.now()))
     assert env.store.silence_timers_of(TID, c.customer_id)[0].due == utc_key(T0 + timedelta(days=10))

@@ -96,7 +96,7 @@ def test_intake_tells_added_with_its_channel_and_tags_and_then_lost() -> None:
     [(subject, added)] = heard.of(ADDED)
     assert (subject, added.kind, added.channel_id) == (cid, "new", ch.channel_id)
     [(_, tagged)] = heard.of(TAG)
-    assert tagged.tags() == tuple(t.tag_id for t in ch.tags) and tagged.tags()
+    assert tagged.tag_ids == tuple(t.tag_id for t in ch.tags) and tagged.tag_ids
     env.deliver(fields)  # WeCom's retry of the same callback: a duplicate tells nobody
     assert len(heard.of(ADDED)) == 1
     env.clock.advance(hours=1)

@@ -90,20 +90,20 @@ class CustomerPolicy:
         )
         if decided.outcome == fate.SEND:
             assert ctx.step is not None and customer is not None and decided.quota is not None
-            refused = self._take(ctx, touch, customer, decided.quota)
+            refused = self.take_quota(ctx, touch, customer, decided.quota)
             if refused is None:
                 return Verdict(SEND)
             decided = fate.on_refused(refused, ctx.step, rules, tenant.zone, now)
         return _verdict(decided, touch, enrollment)
 
-    def take_quota(self, ctx: FireContext, touch: Touch, customer: Customer) -> str | None:
+    def take_quota(
+        self, ctx: FireContext, touch: Touch, customer: Customer, quota: fate.Quota | None = None
+    ) -> str | None:
         """Count the touch against the customer's month (and the day's cap for its content type); the refusal
-        ("monthly_limit" or "cap") or None. The same write records the sent touch on the customer's timeline."""
-        assert ctx.step is not None
-        return self._take(ctx, touch, customer, fate.quota(ctx.step, ctx.rules, ctx.tenant.zone, ctx.now))
-
-    def _take(self, ctx: FireContext, touch: Touch, customer: Customer, quota: fate.Quota) -> str | None:
+        ("monthly_limit" or "cap") or None. The same write records the sent touch on the customer's timeline.
+        ``quota``: the one ``fate.decide`` asked for (computed here when not given)."""
         assert ctx.plan is not None and ctx.step is not None
+        quota = quota or fate.quota(ctx.step, ctx.rules, ctx.tenant.zone, ctx.now)
         return self.repo.take_quota(
             ctx.tenant.tenant_id,
             customer.customer_id,
