@@ -10,7 +10,7 @@ writes a rule of its own. Pure: no clock, no storage.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeAlias
@@ -186,6 +186,25 @@ def outranked(
             if due > now and timing.local_day(due, zone) == today:
                 return True
     return False
+
+
+def priority_peaks(versions: Iterable[Plan], *, besides: str) -> dict[str, int]:
+    """The highest priority per content type among the given versions of plans other than ``besides`` that are
+    published: a plan of this priority or more cannot be ``outranked`` for that content type, whatever its subjects'
+    other enrollments (a large fire reads the versions once instead of each subject's enrollments)."""
+    peaks: dict[str, int] = {}
+    for rival in versions:
+        if rival.plan_id == besides or rival.status != PlanStatus.PUBLISHED:
+            continue
+        for s in rival.steps:
+            peaks[s.content_type] = max(peaks.get(s.content_type, rival.priority), rival.priority)
+    return peaks
+
+
+def may_be_outranked(plan: Plan, step: Step, peaks: Mapping[str, int]) -> bool:
+    """Whether ``outranked`` could hold for any subject, by the peaks of every other published plan's versions."""
+    peak = peaks.get(step.content_type)
+    return peak is not None and peak > plan.priority
 
 
 def next_month_start(now: datetime, zone: ZoneInfo, content_type: str, rules: TouchRules) -> datetime:

@@ -138,6 +138,19 @@ class PlanService:
         """A pinned version, carrying the plan's current status (a pause applies to every version)."""
         return self.repo.get_plan(tenant_id, plan_id, version)
 
+    def published_versions(self, tenant_id: str) -> list[Plan]:
+        """Every version of every published plan (a version carries its plan's status): what a large fire bounds
+        the daily cap's priority contest by (``fate.priority_peaks``). A listing, then two reads per plan."""
+        versions: list[Plan] = []
+        cursor: str | None = None
+        while True:
+            page = self.repo.list_plans(tenant_id, status=PlanStatus.PUBLISHED.value, cursor=cursor, limit=100)
+            for head in page.items:
+                versions.extend(self.repo.list_plan_versions(tenant_id, head.plan_id))
+            cursor = page.next_cursor
+            if cursor is None:
+                return versions
+
     def find(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page:
         if status is not None and status not in {s.value for s in PlanStatus}:
             raise InvalidError(f"status must be one of {', '.join(s.value for s in PlanStatus)}")

@@ -243,6 +243,21 @@ def test_edits_while_paused_wait_for_resume(env: Env) -> None:
     assert [v.version for v in env.svc.plans.versions("unit", plan.plan_id)] == [1, 2]
 
 
+def test_published_versions_are_every_version_of_the_published_plans(env: Env) -> None:
+    """What a large fire bounds the daily cap's priority contest by: drafts and paused plans are no rivals."""
+    live = env.svc.plans.publish(env.tenant, env.svc.plans.create(env.tenant, _doc()).plan_id)
+    env.svc.plans.update(env.tenant, live.plan_id, {"priority": 7, "version": 1})
+    env.svc.plans.publish(env.tenant, live.plan_id)
+    env.svc.plans.create(env.tenant, {**_doc(), "name": "草稿"})
+    paused = env.svc.plans.publish(env.tenant, env.svc.plans.create(env.tenant, {**_doc(), "name": "暂停"}).plan_id)
+    env.svc.plans.pause(env.tenant, paused.plan_id)
+    found = env.svc.plans.published_versions("unit")
+    assert sorted((p.plan_id, p.version, p.priority, p.status) for p in found) == [
+        (live.plan_id, 1, live.priority, PlanStatus.PUBLISHED),
+        (live.plan_id, 2, 7, PlanStatus.PUBLISHED),
+    ]
+
+
 def test_lifecycle_transitions_and_their_conflicts(env: Env) -> None:
     plan = env.svc.plans.create(env.tenant, _doc())
     for action in ("pause", "resume"):

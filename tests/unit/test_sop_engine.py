@@ -43,6 +43,15 @@ class Plans:
     def plan_version(self, tenant_id: str, plan_id: str, version: int) -> Plan | None:
         return self.plans.get((plan_id, version))
 
+    def published_versions(self, tenant_id: str) -> list[Plan]:
+        """Every version of every published plan, carrying the plan-wide status (as PlanService reads them)."""
+        current = {pid: self.current_plan(tenant_id, pid) for pid, _ in self.plans}
+        return [
+            replace(p, status=cur.status)
+            for (pid, _), p in self.plans.items()
+            if (cur := current[pid]) is not None and cur.status == PlanStatus.PUBLISHED
+        ]
+
 
 class CrashAfterSend(WeComClient):
     """A WeCom client whose process 'dies' right after WeCom accepted add_msg_template."""

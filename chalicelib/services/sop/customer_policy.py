@@ -30,6 +30,10 @@ from chalicelib.ports import MsgTemplateResult, WeComPort
 from chalicelib.services.sop.policy import DROP, MOVE, SEND, SKIP, WAIT, FireContext, SubjectPage, Verdict
 from chalicelib.services.sop.rules import PlanSource, creds_of
 
+# A fire of this many touches or more learns once whether any plan could outrank its step (see ``_contested``):
+# below it, reading each capped customer's enrollments costs fewer calls than reading every published plan.
+RIVALS_BY_PLAN = 64
+
 
 class CustomerRepo(Protocol):
     """What the customer policy reads and writes (DynamoStore / FakeStore)."""
@@ -117,7 +121,9 @@ class CustomerPolicy:
 
     def _rivals(self, ctx: FireContext, customer_id: str) -> list[tuple[Enrollment, Plan | None]]:
         """The customer's other enrollments with their plan versions (cached for the fire): read only when the
-        touch's content type is capped, for ``fate.outranked``."""
+        touch's content type is capped, for ``fate.outranked``, and none when no plan could outrank the step."""
+        if not self._contested(ctx):
+            return []
         tenant_id = ctx.tenant.tenant_id
         rivals = []
         for other in self.repo.enrollments_of(tenant_id, customer_id):
@@ -126,6 +132,19 @@ class CustomerPolicy:
                 ctx.plans[key] = self.plans.plan_version(tenant_id, other.plan_id, other.version)
             rivals.append((other, ctx.plans[key]))
         return rivals
+
+    def _contested(self, ctx: FireContext) -> bool:
+        """Whether any other published plan could outrank this fire's step for some customer. A fire of
+        ``RIVALS_BY_PLAN`` touches or more asks once, from every published plan's versions (a listing and two reads
+        per plan), and then reads no customer's enrollments when none could; a smaller one asks each customer."""
+        assert ctx.plan is not None and ctx.step is not None
+        if ctx.size < RIVALS_BY_PLAN:
+            return True
+        with ctx.lock:
+            if ctx.peaks is None:
+                versions = self.plans.published_versions(ctx.tenant.tenant_id)
+                ctx.peaks = fate.priority_peaks(versions, besides=ctx.plan.plan_id)
+        return fate.may_be_outranked(ctx.plan, ctx.step, ctx.peaks)
 
     def executor(self, step: Step, state: Customer) -> str:
         return executor_of(step, state)

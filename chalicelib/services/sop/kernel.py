@@ -129,7 +129,7 @@ class SopKernel(KernelScheduling):
         policy = self.policies[bucket.kind]
         plan = self.plans.plan_version(tenant_id, bucket.plan_id, bucket.version)
         step = plan.step(bucket.step_id) if plan else None
-        ctx = FireContext(tenant, bucket, plan, step, self.clock.now(), rules_of(tenant))
+        ctx = FireContext(tenant, bucket, plan, step, self.clock.now(), rules_of(tenant), size=len(touches))
         groups: dict[str, list[Member]] = defaultdict(list)
         keep_open = False
         for (touch, state, enrollment), verdict in self._judged(policy, ctx, touches, concurrent=shard is not None):

@@ -9,6 +9,7 @@ subject's quota as its last check), names the staff member who sends, and delive
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -42,7 +43,8 @@ class Verdict:
 @dataclass
 class FireContext:
     """What a fire knows before it judges its first touch: the bucket, its plan version and step (None when the
-    plan or step is gone: every touch is then skipped), the time, the tenant's rules, and a per-fire plan cache."""
+    plan or step is gone: every touch is then skipped), the time, the tenant's rules, the number of touches it judges,
+    and per-fire caches a policy fills once (``lock`` guards them: a shard judges concurrently)."""
 
     tenant: Tenant
     bucket: Bucket
@@ -50,7 +52,10 @@ class FireContext:
     step: Step | None
     now: datetime
     rules: TouchRules
+    size: int = 0
     plans: dict[tuple[str, int], Plan | None] = field(default_factory=dict)
+    peaks: dict[str, int] | None = None  # fate.priority_peaks of the other published plans, once read
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 @dataclass
