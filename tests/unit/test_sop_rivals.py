@@ -64,9 +64,7 @@ def test_a_large_fire_reads_no_enrollment_when_no_plan_could_outrank_it(
     assert reads.calls == {"enrollments_of": 0} and versions.calls == {"published_versions": 1}
 
 
-def test_a_large_fire_still_yields_the_cap_to_a_higher_priority_plan(
-    env: Env, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_large_fire_still_yields_the_cap_to_a_higher_priority_plan(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     _plans(env, rival_priority=9)
     _enroll(env, RIVALS_BY_PLAN, in_rival=RIVALS_BY_PLAN // 2)
     reads = WriteLog(env.store, monkeypatch, READS)
