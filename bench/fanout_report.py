@@ -122,12 +122,13 @@ def render_fanout(results: FanoutResults, command: str) -> list[str]:
         "",
         "### What it means on AWS",
         "",
-        "- **DynamoDB request latency.** A shard's time is its calls: per touch a quota write (and, for a capped "
-        "step, the customer's other enrollments read) and a claim, run a few at a time, per page of 200 two batched "
-        "reads, per executor a task and one WeCom call. DynamoDB answers a single-item write in single-digit "
-        f"milliseconds within a region, near DynamoDB Local's figures here, so a shard of {results.bound} touches "
-        "takes a few seconds and a bucket's last task comes about one shard's time after the coordinator has "
-        "listed it (the coordinator's one sequential read, in 1 MB pages).",
+        "- **DynamoDB request latency.** A shard's time is its calls: per touch a quota write and a claim, run a "
+        "few at a time (and, for a capped step that another published plan of higher priority could outrank, the "
+        "customer's other enrollments read; a shard asks the published plans once whether any could), per page of "
+        "200 two batched reads, per executor a task and one WeCom call. DynamoDB answers a single-item write in "
+        "single-digit milliseconds within a region, near DynamoDB Local's figures here, so a shard of "
+        f"{results.bound} touches takes a few seconds and a bucket's last task comes about one shard's time after "
+        "the coordinator has listed it (the coordinator's one sequential read, in 1 MB pages).",
         "- **Lambda concurrency.** Shards run at once up to the account's concurrency (1,000 per region by "
         "default, shared by every function; a reserved concurrency on the fire function keeps the API served). "
         "200 shards of a 100,000-touch bucket fit; a bucket larger than bound × available concurrency queues its "

@@ -268,17 +268,28 @@ def hot_spots(sop: SopResults) -> list[str]:
                 "never deleted, so a container-wide set is safe), or registering the next step's bucket once per "
                 "fire, saves 1 write unit and 1 round trip per touch."
             )
+    from chalicelib.services.sop.customer_policy import RIVALS_BY_PLAN  # the app is imported only to report a run
+
     rivals = phase_calls(fire, "Query", "table:C")
     if rivals:
         out.append(
             f"**A Query of the customer's enrollments per capped touch.** Before taking the daily cap, `fire` asks "
-            f"whether a higher-priority plan has this customer's capped touch later today (`_outranked` -> "
+            f"whether a higher-priority plan has this customer's capped touch later today (`_rivals` -> "
             f"`enrollments_of`, strongly consistent): {len(rivals)} Query calls, billed read units "
             f"{fmt(sum(r.capacity.billed_read for r in rivals) / n, 3)} per touch, and "
-            f"{fmt(sum(r.seconds for r in rivals), 1)} s here, where no customer has another plan. It is the one "
-            "read per touch left unbatched (a Query cannot be batched; the page's customers and enrollments are "
-            "read with BatchGetItem). A customer with a single active enrollment cannot be outranked at all, so "
-            "keeping the customer's active plans on the profile would let the fire skip it in the common case."
+            f"{fmt(sum(r.seconds for r in rivals), 1)} s here. A fire of at least "
+            f"{RIVALS_BY_PLAN} touches asks only when another published plan of higher priority has a step of the "
+            "same content type (`fate.priority_peaks`, read once per fire)."
+        )
+    else:
+        versions = phase_calls(fire, "Query", "table:PL")
+        out.append(
+            "**No enrollment read per capped touch.** Before taking the daily cap, a fire of at least "
+            f"{RIVALS_BY_PLAN} touches asks once whether any other published plan could outrank its step "
+            f"(`fate.priority_peaks` over every published plan's versions: {len(versions)} version listing(s) "
+            "here); none could (the other plan has the same priority), so no customer's enrollments were read. "
+            "A smaller fire, or one a higher-priority plan could outrank, reads each capped customer's enrollments "
+            "(one Query per touch)."
         )
     plan_reads = phase_calls(enroll, "GetItem", "T/PLAN")
     if plan_reads:
