@@ -4,14 +4,20 @@ Every timeline item lives in the customer's partition under one sort-key prefix,
 one Query. Two shapes of item share it:
 
 - an *entry item*, keyed at its own time: intake facts and tag changes (``F#<t>#<digest>``), business events (the
-  same key, written beside the event's dedupe item), enrollments and exits (``F#<t>#enr.<enrollment>`` /
-  ``end.<enrollment>``) and skipped or dropped touches (``F#<t>#tch.<enrollment>.<step>.<occurrence>``);
+  same key, written beside the event's dedupe item) and skipped or dropped touches
+  (``F#<t>#tch.<enrollment>.<step>.<occurrence>``);
 - the *month quota item* (``F#<month end>#Q#<month>``): the customer's WeCom monthly-limit and daily-cap counters,
   keyed at the month's latest possible instant, with the month's sent touches in a list. A sent touch is appended in
   the very UpdateItem that counts it, so recording it costs the fire no write of its own.
 
 A month item sorts after every entry it holds, so a page that reads one may hold entries older than the page's
 last item: the page must read on down to the oldest of them, so that no later page holds a newer entry.
+
+A customer's enrollment item (``ENR#<plan>``, beside them in the partition) is its own start and exit entries: the
+page renders them as *derived items* keyed as if stored at ``F#<t>#enr.<enrollment>`` / ``end.<enrollment>``
+(``enrollment_items``) and merges them into what it read (``merge_derived``), so a start or an exit costs no write of
+its own. Only a run that leaves its item (replaced by a re-entry, or moved to another plan version) is written there
+for real; a stored item wins over a derived one with the same key.
 This module is pure: no clock, no storage.
 """
 
@@ -25,9 +31,11 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.facts import Fact
+from chalicelib.domain.sop import ACTIVE, COMPLETED, Enrollment
 
 PREFIX = "F#"
 QUOTA_TAG = "Q"
+ENROLLED, ENDED = "enr.", "end."  # key suffixes of a run's start and exit (``F#<t>#enr.<enrollment_id>``)
 ZONE_MARGIN = 14 * 3600  # the latest local offset (UTC+14): a month's last local instant is before this bound
 
 
@@ -144,6 +152,54 @@ def sent_entry(record: str) -> Entry:
     due_at, bucket_id, enrollment, occurrence, last = record.split("|")
     step_id = plan_of_bucket(bucket_id)[2]
     return touch_entry(bucket_id, f"{enrollment}#{step_id}#{occurrence}", due_at, "sent", last=last == "1")
+
+
+def started_entry(e: Enrollment) -> Entry:
+    """A run's start ("enrolled"), as it was while active: the version it started on, its source."""
+    detail: dict[str, Any] = {"plan_id": e.plan_id, "version": e.version, "enrollment_id": e.enrollment_id}
+    detail["source"] = e.source
+    at = e.enrolled_at
+    return Entry(time=epoch_of(at), type="enrolled", at=at, detail=detail, ref=ENROLLED + e.enrollment_id)
+
+
+def ended_entry(e: Enrollment) -> Entry | None:
+    """A run's exit ("enrollment_ended"), None while active or once completed (the last step's sent touch says
+    it: the fire path writes nothing of its own for the timeline)."""
+    if e.status in (ACTIVE, COMPLETED):
+        return None
+    at = e.ended_at or e.enrolled_at
+    detail: dict[str, Any] = {"plan_id": e.plan_id, "version": e.version, "enrollment_id": e.enrollment_id}
+    detail.update({"status": e.status, "reason": e.exit_reason})
+    return Entry(time=epoch_of(at), type="enrollment_ended", at=at, detail=detail, ref=ENDED + e.enrollment_id)
+
+
+def enrollment_items(e: Enrollment) -> list[TimelineItem]:
+    """The derived timeline items of a customer's enrollment item: its start and, after an exit, its end, each keyed
+    where the entry item that used to be written for it was (``F#<t>#enr.<id>`` / ``end.<id>``)."""
+    entries = [started_entry(e), ended_entry(e)]
+    return [TimelineItem(sk_at(x.time, x.ref), (x,)) for x in entries if x is not None]
+
+
+def merge_derived(
+    items: list[TimelineItem],
+    derived: list[TimelineItem],
+    *,
+    below: str,
+    above: str,
+    limit: int | None,
+    more: bool,
+) -> tuple[list[TimelineItem], bool]:
+    """Stored ``items`` (newest first, ``above`` <= sk < ``below``, ``more``: more may follow the last) with the
+    ``derived`` items that fall in the same stretch: those below the last stored item when more may follow belong
+    to a later page. A stored item wins over a derived one with its key (a run written for real, or an entry item
+    from before derived ones). At most ``limit`` items; the flag is raised when some were cut."""
+    held = {i.sk for i in items}
+    floor = items[-1].sk if more and items else None
+    extra = [d for d in derived if above <= d.sk < below and (floor is None or d.sk > floor) and d.sk not in held]
+    merged = sorted(items + extra, key=lambda i: i.sk, reverse=True)
+    if limit is not None and len(merged) > limit:
+        return merged[:limit], True
+    return merged, more
 
 
 def follow_up_task_id(dedupe_key: str) -> str:

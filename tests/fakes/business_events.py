@@ -24,7 +24,9 @@ class FakeEventStoreMixin:
 
     if TYPE_CHECKING:  # FakeTimelineStoreMixin
 
-        def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None: ...
+        def put_entry(
+            self, tenant_id: str, customer_id: str, suffix: str, entry: Entry, *, once: bool = False
+        ) -> bool: ...
 
     channels: dict[tuple[str, str], Any]
 

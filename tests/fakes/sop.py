@@ -42,8 +42,10 @@ class FakeSopStoreMixin:
     if TYPE_CHECKING:  # FakeEnrollmentStoreMixin, FakeTimelineStoreMixin
 
         def put_roster(self, tenant_id: str, enrollment: Enrollment) -> None: ...
-        def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None: ...
-        def _log_enrollment(self, tenant_id: str, e: Enrollment) -> None: ...
+        def put_entry(
+            self, tenant_id: str, customer_id: str, suffix: str, entry: Entry, *, once: bool = False
+        ) -> bool: ...
+        def log_enrollment(self, tenant_id: str, e: Enrollment) -> None: ...
         def _quota_entry(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> None: ...
 
     def _sop(self) -> dict[str, dict[Any, Any]]:
@@ -72,9 +74,13 @@ class FakeSopStoreMixin:
         found = {s: self._sop()["enrollments"].get((tenant_id, subject_key(s), plan_id)) for s in subjects}
         return {s: e for s, e in found.items() if e is not None}
 
-    def _log(self, tenant_id: str, e: Enrollment) -> None:
-        if e.subject.kind == CUSTOMER:
-            self._log_enrollment(tenant_id, e)
+    def _keep(self, tenant_id: str, run: Enrollment) -> None:
+        """As EnrollmentRepository: a customer's run replaced by a re-entry keeps its start (if none is there) and
+        its exit as real timeline entries; otherwise the enrollment renders them itself."""
+        if run.subject.kind == CUSTOMER:
+            self.log_enrollment(tenant_id, replace(run, status=ACTIVE))
+            if run.status != ACTIVE:
+                self.log_enrollment(tenant_id, run)
 
     def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool:
         self.put_roster(tenant_id, enrollment)  # as the real store: the plan's listing first
@@ -86,7 +92,8 @@ class FakeSopStoreMixin:
             if reentry == "after_completion" and current is not None and current.status == ACTIVE:
                 return False
             self._sop()["enrollments"][key] = enrollment
-            self._log(tenant_id, enrollment)
+            if current is not None and current.enrollment_id != enrollment.enrollment_id:
+                self._keep(tenant_id, current)
             return True
 
     def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool:
@@ -95,9 +102,7 @@ class FakeSopStoreMixin:
             current = self._sop()["enrollments"].get(key)
             if current is None or current.status != ACTIVE or current.enrollment_id != enrollment.enrollment_id:
                 return False
-            ended = replace(enrollment, status=status, exit_reason=reason, ended_at=at)
-            self._sop()["enrollments"][key] = ended
-            self._log(tenant_id, ended)
+            self._sop()["enrollments"][key] = replace(enrollment, status=status, exit_reason=reason, ended_at=at)
             return True
 
     def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]:
@@ -132,6 +137,8 @@ class FakeSopStoreMixin:
             if current is None or current.status != ACTIVE or current.enrollment_id != enrollment.enrollment_id:
                 return False
             self._sop()["enrollments"][key] = replace(current, version=version)
+            if version != enrollment.version and enrollment.subject.kind == CUSTOMER:
+                self.log_enrollment(tenant_id, replace(enrollment, status=ACTIVE))  # its start keeps its version
             return True
 
     def reopen_bucket(self, tenant_id: str, bucket: Bucket) -> None:

@@ -3,12 +3,13 @@ ErasureRepository (adapters/dynamodb/timeline.py, erasure.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import Alias, Fact
-from chalicelib.domain.sop import ACTIVE, COMPLETED, Enrollment, StaffTask, Touch
+from chalicelib.domain.sop import ACTIVE, COMPLETED, CUSTOMER, Enrollment, StaffTask, Touch
 from chalicelib.domain.timeline import Entry, TimelineItem
 
 
@@ -53,11 +54,18 @@ class FakeTimelineStoreMixin:
             return self._referrals().get((tenant_id, customer_id))
 
     def _items_of(self, tenant_id: str, customer_id: str) -> list[TimelineItem]:
+        """Stored items, and the items derived from the customer's enrollments (a stored item wins over a derived
+        one with its key), as TimelineRepository.timeline_items merges them."""
         items = [
             TimelineItem(k.fact_sk(t, d), (Entry(t, f.type, f.at, f.userid, f.channel_id, f.detail, d),))
             for (t, d), f in self.facts.get((tenant_id, customer_id), {}).items()
         ]
         items += [TimelineItem(sk, tuple(e)) for sk, e in self._months().get((tenant_id, customer_id), {}).items()]
+        held = {i.sk for i in items}
+        enrollments = self._sop()["enrollments"]
+        runs = [e for (t, c, _), e in enrollments.items() if (t, c) == (tenant_id, customer_id)]
+        derived = [d for e in runs if e.subject.kind == CUSTOMER for d in tl.enrollment_items(e)]
+        items += [d for d in derived if d.sk not in held]
         return sorted(items, key=lambda i: i.sk, reverse=True)
 
     def timeline_items(
@@ -76,26 +84,21 @@ class FakeTimelineStoreMixin:
             for e in i.entries
         ]
 
-    def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None:
+    def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry, *, once: bool = False) -> bool:
         with self.lock:
-            self._months().setdefault((tenant_id, customer_id), {})[tl.sk_at(entry.time, suffix)] = [entry]
-
-    def _log_enrollment(self, tenant_id: str, e: Enrollment) -> None:
-        """The name the SOP fakes call (as DynamoStore's SOP mixins do)."""
-        self.log_enrollment(tenant_id, e)
+            held = self._months().setdefault((tenant_id, customer_id), {})
+            sk = tl.sk_at(entry.time, suffix)
+            if once and sk in held:
+                return False
+            held[sk] = [replace(entry, ref=suffix)]
+            return True
 
     def log_enrollment(self, tenant_id: str, e: Enrollment) -> None:
         if e.status == COMPLETED:
             return
-        at = e.ended_at if e.status != ACTIVE and e.ended_at else e.enrolled_at
-        detail: dict[str, Any] = {"plan_id": e.plan_id, "version": e.version, "enrollment_id": e.enrollment_id}
-        if e.status == ACTIVE:
-            detail["source"] = e.source
-            entry, suffix = Entry(tl.epoch_of(at), "enrolled", at, detail=detail), "enr."
-        else:
-            detail.update({"status": e.status, "reason": e.exit_reason})
-            entry, suffix = Entry(tl.epoch_of(at), "enrollment_ended", at, detail=detail), "end."
-        self.put_entry(tenant_id, e.customer_id, suffix + e.enrollment_id, entry)
+        entry = tl.started_entry(e) if e.status == ACTIVE else tl.ended_entry(e)
+        if entry is not None:
+            self.put_entry(tenant_id, e.customer_id, entry.ref, entry, once=e.status == ACTIVE)
 
     def _quota_entry(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> None:
         months = self._months().setdefault((tenant_id, customer_id), {})

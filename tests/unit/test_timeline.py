@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -12,8 +13,8 @@ import pytest
 
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.customers import Customer, Stage
-from chalicelib.domain.sop import Subject, Touch
-from chalicelib.domain.timeline import Entry
+from chalicelib.domain.sop import Enrollment, Subject, Touch
+from chalicelib.domain.timeline import Entry, TimelineItem
 from chalicelib.errors import InvalidError, NotFoundError
 from chalicelib.services.timeline import TimelineService
 from tests.fakes.store import FakeStore
@@ -158,3 +159,56 @@ def test_a_sent_touch_costs_the_quota_item_under_100_bytes_and_reads_back_whole(
     assert len(record.encode()) < 100
     assert tl.sent_entry(record) == tl.touch_entry(bucket, touch, due, "sent", last=True)
     assert tl.sent_entry(record).detail["step_id"] == "s_day7_am" and tl.sent_entry(record).detail["completes"]
+
+
+def _enrolled_story() -> FakeStore:
+    """The story, plus enrollments whose start and exit are derived from their items (no entry item of their own):
+    one started and exited among the facts, one started at the very time of a fact, and one replaced by a re-entry
+    (its start and exit then stored for real)."""
+    store = _story()
+    first = Enrollment(Subject.customer("c1"), "pl_a", 1, "en_1", _at(2, 9), source="channel")
+    store.put_enrollment("t", first, reentry="never")
+    store.end_enrollment("t", first, status="exited", reason="exit:order:trial", at=_at(5, 12))  # as the 5th's fact
+    store.put_enrollment("t", Enrollment(Subject.customer("c1"), "pl_b", 1, "en_2", _at(7, 8)), reentry="never")
+    assert store.put_enrollment("t", replace(first, enrollment_id="en_3", enrolled_at=_at(8, 9)), reentry="always")
+    return store
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+def test_derived_enrollment_entries_page_like_stored_ones(limit: int) -> None:
+    everything = _walk(_enrolled_story(), 100)
+    assert [t for t, _ in everything].count("enrolled") == 3 and ("enrollment_ended", _at(5, 12)) in everything
+    assert [at for _, at in everything] == sorted((at for _, at in everything), reverse=True)
+    assert _walk(_enrolled_story(), limit) == everything
+
+
+def test_merging_derived_items_keeps_a_page_exact() -> None:
+    """A stored item wins over a derived one with its key; a derived item outside the window, or below the last
+    stored item when more may follow (a Query page cut short by size), waits for its own page."""
+
+    def item(t: int, suffix: str, kind: str = "custom") -> TimelineItem:
+        return TimelineItem(tl.sk_at(t, suffix), (Entry(t, kind, ""),))
+
+    stored = [item(50, "a"), item(40, "enr.en_1", "stored")]
+    derived = [item(60, "enr.en_9"), item(45, "end.en_1"), item(40, "enr.en_1"), item(30, "enr.en_2")]
+    below, above = tl.bound_sk(55), tl.bound_sk(10)
+    merged, more = tl.merge_derived(stored, derived, below=below, above=above, limit=5, more=True)
+    assert [(i.time, i.entries[0].type) for i in merged] == [(50, "custom"), (45, "custom"), (40, "stored")] and more
+    merged, more = tl.merge_derived(stored, derived, below=below, above=above, limit=5, more=False)
+    assert [i.time for i in merged] == [50, 45, 40, 30] and not more
+    merged, more = tl.merge_derived(stored, derived, below=below, above=above, limit=3, more=False)
+    assert [i.time for i in merged] == [50, 45, 40] and more  # cut: the rest follows
+    assert tl.merge_derived([], derived, below=below, above=tl.bound_sk(35), limit=None, more=False) == (
+        [derived[1], derived[2]],
+        False,
+    )
+
+
+def test_an_enrollment_renders_its_start_and_only_an_exit_as_its_end() -> None:
+    run = Enrollment(Subject.customer("c1"), "pl_a", 2, "en_1", _at(1, 9), source="tag")
+    [start] = tl.enrollment_items(run)
+    assert start.sk == tl.sk_at(tl.epoch_of(_at(1, 9)), "enr.en_1") and start.entries[0].ref == "enr.en_1"
+    assert len(tl.enrollment_items(replace(run, status="completed", ended_at=_at(2, 9)))) == 1
+    exited = tl.enrollment_items(replace(run, status="exited", ended_at=None, exit_reason="silence"))
+    shown = [(i.entries[0].type, i.entries[0].at) for i in exited]
+    assert shown == [("enrolled", _at(1, 9)), ("enrollment_ended", _at(1, 9))]  # an exit without its time: the start's

@@ -8,7 +8,9 @@ here and nowhere else, only where PynamoDB has no API (docs/data-model.md, "Stor
 - GetItem of raw items (``get_raw``): items whose attribute names are data (counters ``adds``/``c#<channel>``, a
   channel's ``full#<date>`` sets), which a model cannot declare;
 - a walk of a partition (``walk``): a model's Query filters on the kinds it knows, erasure must see every item of
-  every kind (the SOP items have no models yet).
+  every kind (the SOP items have no models yet);
+- a PutItem that answers the item it replaced (``put_replacing``, ``ReturnValues=ALL_OLD``): ``Model.save`` cannot
+  ask for it, and a re-entry must keep the run it replaces on the customer's timeline.
 """
 
 from __future__ import annotations
@@ -212,6 +214,18 @@ class DynamoBase:
         except ConflictError:
             return False
         return True
+
+    def put_replacing(self, item: SiyuItem, condition: Condition | None = None) -> Raw | None:
+        """PutItem of a model's item answering the raw item it replaced (``ReturnValues=ALL_OLD``, free of charge),
+        None if the key was free; a failed condition raises ConflictError. PynamoDB's ``save`` cannot ask for it."""
+        attributes = item.serialize(null_check=True)
+        pk, sk = attributes.pop("pk")["S"], attributes.pop("sk")["S"]
+        with translate():
+            resp = self.connection.put_item(
+                self.table, pk, sk, attributes=attributes, condition=condition, return_values="ALL_OLD"
+            )
+        old = resp.get("Attributes")
+        return dict(old) if old else None
 
     @contextmanager
     def transaction(self, conflict: str = "the item changed or already exists") -> Iterator[TransactWrite]:

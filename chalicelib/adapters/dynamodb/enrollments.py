@@ -9,6 +9,9 @@ Keys (docs/data-model.md, "SOP engine" and "Enrollment listings"; built in keys.
   writes the roster. Erasure deletes the customer's roster entries with its partition.
 
 Every transition is a conditional write, so an enrollment started or ended twice (or concurrently) changes once.
+A customer's enrollment item is also their timeline's start and exit of the run (derived when the timeline is read,
+adapters/dynamodb/timeline.py): a start or an exit writes nothing more. A run that leaves its item keeps its entries
+as real ones: the put answers the item it replaced (``ReturnValues=ALL_OLD``), and a migration writes the start.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from chalicelib.adapters.dynamodb.sop_table import dump
 from chalicelib.adapters.dynamodb.timeline import TimelineRepository
 from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain.sop import ACTIVE, CUSTOMER, Enrollment, Subject
+from chalicelib.errors import ConflictError
 from chalicelib.ports import Page
 
 _TABLE_KEY = frozenset({"pk", "sk"})
@@ -69,7 +73,7 @@ def _item(tenant_id: str, e: Enrollment) -> EnrollmentItem:
 
 
 class EnrollmentRepository(DynamoBase):
-    """Given the connection, the table and the timeline (a customer's enrollment and exit go on it)."""
+    """Given the connection, the table and the timeline (a run that leaves its item keeps its entries there)."""
 
     def __init__(self, connection: Connection, table_name: str, timeline: TimelineRepository) -> None:
         super().__init__(connection, table_name)
@@ -111,41 +115,54 @@ class EnrollmentRepository(DynamoBase):
 
     def put_enrollment(self, tenant_id: str, enrollment: Enrollment, *, reentry: str) -> bool:
         """Start an enrollment unless the re-entry policy forbids it (False then): never = only the first time;
-        after_completion = not while one is active; always = replace even an active one."""
+        after_completion = not while one is active; always = replace even an active one. The item is the run's
+        timeline entries (derived when the timeline is read): only a run it replaces is written there for real."""
         item = _item(tenant_id, enrollment)
         self.put_roster(tenant_id, enrollment)  # the plan's listing first
-        if reentry == "always":
-            with translate():
-                item.save()
-        else:
-            cond: Condition = SiyuItem.pk.does_not_exist()
+        cond: Condition | None = None
+        if reentry != "always":
+            cond = SiyuItem.pk.does_not_exist()
             if reentry == "after_completion":
                 cond = cond | (EnrollmentItem.status != ACTIVE)
-            if not self.conditional(lambda: item.save(condition=cond)):
-                return False
-        self._log(tenant_id, enrollment)
+        try:
+            old = self.put_replacing(item, cond)
+        except ConflictError:  # the policy refused: the condition failed
+            return False
+        replaced = _raw_enrollment(old) if old else None
+        if replaced is not None and replaced.enrollment_id != enrollment.enrollment_id:  # not a repeat of this run
+            self._keep(tenant_id, replaced)
         return True
 
     def end_enrollment(self, tenant_id: str, enrollment: Enrollment, *, status: str, reason: str, at: str) -> bool:
-        """Active → completed/exited, only for that very enrollment (a later run is untouched)."""
+        """Active → completed/exited, only for that very enrollment (a later run is untouched). The exit writes no
+        timeline entry: the ended item renders it."""
         ended = replace(enrollment, status=status, exit_reason=reason, ended_at=at)
-        if not self._put_if_active(tenant_id, enrollment, ended):
-            return False
-        self._log(tenant_id, ended)
-        return True
+        return self._put_if_active(tenant_id, enrollment, ended)
 
     def repin_enrollment(self, tenant_id: str, enrollment: Enrollment, version: int) -> bool:
-        """Move an active enrollment to another plan version (a migration), only if it is still that run."""
-        return self._put_if_active(tenant_id, enrollment, replace(enrollment, version=version))
+        """Move an active enrollment to another plan version (a migration), only if it is still that run. The run's
+        timeline start keeps the version it started on: once moved, its item no longer holds it, so the first move
+        writes the start as a real entry (only if none is there: a later move keeps the first)."""
+        if not self._put_if_active(tenant_id, enrollment, replace(enrollment, version=version)):
+            return False
+        if version != enrollment.version and enrollment.subject.kind == CUSTOMER:
+            self.timeline.log_enrollment(tenant_id, replace(enrollment, status=ACTIVE))
+        return True
 
     def _put_if_active(self, tenant_id: str, enrollment: Enrollment, changed: Enrollment) -> bool:
         item = _item(tenant_id, changed)
         cond = (EnrollmentItem.status == ACTIVE) & (EnrollmentItem.eid == enrollment.enrollment_id)
         return self.conditional(lambda: item.save(condition=cond))
 
-    def _log(self, tenant_id: str, e: Enrollment) -> None:
-        if e.subject.kind == CUSTOMER:  # the customer's timeline (adapters/dynamodb/timeline.py)
-            self.timeline.log_enrollment(tenant_id, e)
+    def _keep(self, tenant_id: str, run: Enrollment) -> None:
+        """A customer's run replaced by a re-entry leaves its item: its start and exit become real timeline entries.
+        The start is written only if none is there (its first move to another version wrote it with the version it
+        started on, or it was written before starts were derived)."""
+        if run.subject.kind != CUSTOMER:
+            return
+        self.timeline.log_enrollment(tenant_id, replace(run, status=ACTIVE))
+        if run.status != ACTIVE:
+            self.timeline.log_enrollment(tenant_id, run)
 
     # --- the plans' rosters and the listings --------------------------------------------------------------------
 

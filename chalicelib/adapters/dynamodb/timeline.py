@@ -1,10 +1,14 @@
 """The customer timeline and the month quota item; see docs/data-model.md, "Timeline".
 
 Keys (all in the customer's partition ``T#<tid>#C#<cid>``, under the one prefix ``F#``, see domain/timeline.py):
-- an entry item: ``F#<time:010d>#<suffix>`` (intake facts, tag changes, business events, enrollments, exits,
-  skipped touches), one ``doc`` as facts have (``FactItem``);
+- an entry item: ``F#<time:010d>#<suffix>`` (intake facts, tag changes, business events, skipped touches, and the
+  start and exit of a run that left its enrollment item), one ``doc`` as facts have (``FactItem``);
 - the month quota item: ``F#<month end>#Q#<YYYY-MM>`` (``QuotaItem``), counters ``m`` / ``d#…`` and list ``tl`` of
   sent touches.
+A customer's enrollment items (``ENR#<plan>``, same partition) are their own start and exit entries: a page reads
+them in one more small Query and merges their derived items in (domain/timeline.py, ``merge_derived``), so an
+enrollment or an exit writes nothing here (1 WCU each saved). A run that leaves its item keeps its entries as real
+items (``log_enrollment``): the one a re-entry replaces, and the start of one a migration moves to another version.
 The timeline also renders the task of a sent touch: ``touch_tasks`` and ``task_heads`` read the SOP's touch and task
 items in one BatchGetItem each (the base's ``batch_get``).
 """
@@ -18,13 +22,13 @@ from pynamodb.expressions.operand import Path
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.base import DynamoBase
-from chalicelib.adapters.dynamodb.models import FactItem, QuotaItem, SiyuItem, TaskItem
+from chalicelib.adapters.dynamodb.models import EnrollmentItem, FactItem, QuotaItem, SiyuItem, TaskItem
+from chalicelib.adapters.dynamodb.sop_docs import enrollment_of
 from chalicelib.adapters.dynamodb.tasks import task_of
-from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain import timeline as tl
 from chalicelib.domain.facts import Fact
 from chalicelib.domain.sop import ACTIVE, COMPLETED, Enrollment, StaffTask, Touch
-from chalicelib.domain.timeline import Entry, TimelineItem, epoch_of
+from chalicelib.domain.timeline import Entry, TimelineItem
 
 
 def _below(bound: str) -> str:
@@ -61,41 +65,40 @@ class TimelineRepository(DynamoBase):
         self, tenant_id: str, customer_id: str, *, below: str, above: str = tl.PREFIX, limit: int | None = None
     ) -> tuple[list[TimelineItem], bool]:
         """Timeline items with ``above`` <= sk < ``below``, newest first: one Query (with ``limit``), or every
-        such item (without). The flag says whether more items may follow below the last one."""
-        items, last = self.query(
-            SiyuItem,
-            k.customer_pk(tenant_id, customer_id),
-            SiyuItem.sk.between(above, _below(below)),
-            forward=False,
-            limit=limit,
-        )
-        return [TimelineItem(i.sk, item_entries(i)) for i in items], limit is not None and bool(last)
+        such item (without), merged with the items derived from the customer's enrollment items (one more Query: a
+        customer has a handful). The flag says whether more items may follow below the last one."""
+        pk = k.customer_pk(tenant_id, customer_id)
+        items, last = self.query(SiyuItem, pk, SiyuItem.sk.between(above, _below(below)), forward=False, limit=limit)
+        stored = [TimelineItem(i.sk, item_entries(i)) for i in items]
+        more = limit is not None and bool(last)
+        derived = [d for e in self._enrollments(pk) for d in tl.enrollment_items(e)]
+        return tl.merge_derived(stored, derived, below=below, above=above, limit=limit, more=more)
 
-    def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry) -> None:
-        """One entry item (PutItem, no condition: callers record only writes they won, and a repeat of the same
-        entry rewrites the same key)."""
+    def _enrollments(self, pk: str) -> list[Enrollment]:
+        """The enrollments in a customer's partition (``ENR#…``): the timeline's derived start and exit entries."""
+        items, _ = self.query(EnrollmentItem, pk, SiyuItem.sk.startswith(k.ENROLLMENT_PREFIX))
+        return [enrollment_of(json.loads(i.doc or "{}")) for i in items]
+
+    def put_entry(self, tenant_id: str, customer_id: str, suffix: str, entry: Entry, *, once: bool = False) -> bool:
+        """One entry item (PutItem: callers record only writes they won, and a repeat of the same entry rewrites the
+        same key). With ``once``, only if the key is free: False when an entry was there (it stays)."""
         data: dict[str, Any] = {"type": entry.type, "at": entry.at, "userid": entry.userid}
         data.update({"channel_id": entry.channel_id, "detail": entry.detail})
         doc = json.dumps(
             {n: v for n, v in data.items() if v not in ("", {})}, ensure_ascii=False, separators=(",", ":")
         )
-        with translate():
-            FactItem(pk=k.customer_pk(tenant_id, customer_id), sk=tl.sk_at(entry.time, suffix), doc=doc).save()
+        item = FactItem(pk=k.customer_pk(tenant_id, customer_id), sk=tl.sk_at(entry.time, suffix), doc=doc)
+        return self.conditional(lambda: item.save(condition=SiyuItem.pk.does_not_exist() if once else None))
 
     def log_enrollment(self, tenant_id: str, e: Enrollment) -> None:
-        """The customer's timeline hears of a won enrollment write (start, exit): one entry item (1 WCU).
-        A completion is not logged: the sent touch of the last step says it (no write of its own on the fire path)."""
+        """Write one entry of a run as a real item: its start while ``e`` is active (only if none is there: the first
+        written keeps the version the run started on), else its exit; a completion writes nothing (the last step's
+        sent touch says it). Only for a run that leaves its enrollment item, which otherwise renders both."""
         if e.status == COMPLETED:
             return
-        at = e.ended_at if e.status != ACTIVE and e.ended_at else e.enrolled_at
-        detail: dict[str, Any] = {"plan_id": e.plan_id, "version": e.version, "enrollment_id": e.enrollment_id}
-        if e.status == ACTIVE:
-            detail["source"] = e.source
-            entry, suffix = Entry(time=epoch_of(at), type="enrolled", at=at, detail=detail), "enr."
-        else:
-            detail.update({"status": e.status, "reason": e.exit_reason})
-            entry, suffix = Entry(time=epoch_of(at), type="enrollment_ended", at=at, detail=detail), "end."
-        self.put_entry(tenant_id, e.customer_id, suffix + e.enrollment_id, entry)
+        entry = tl.started_entry(e) if e.status == ACTIVE else tl.ended_entry(e)
+        if entry is not None:
+            self.put_entry(tenant_id, e.customer_id, entry.ref, entry, once=e.status == ACTIVE)
 
     def touch_tasks(self, tenant_id: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The task id of each (bucket_id, ``<customer_id>#<enrollment>#<step>#<occurrence>``) that has one: one
