@@ -1,0 +1,135 @@
+"""The customer list index (gsi2) on DynamoDB Local: what its writes cost, read from DynamoDB's own
+ConsumedCapacity (ReturnConsumedCapacity=INDEXES on the store's calls), and the cursors the listing accepts.
+
+Why here and not in the contract suite: the fake has no indexes and no capacity; these are DynamoDB's facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from bench.capacity import item_size
+from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.cursors import encode_cursor
+from chalicelib.adapters.dynamodb.models import configure
+from chalicelib.adapters.dynamodb.store import DynamoStore
+from chalicelib.domain.customers import Attribution, Stage
+from chalicelib.errors import InvalidError
+from chalicelib.ports import CustomerFilter
+from chalicelib.settings import Settings
+from tests.integration.test_store_contract import counter, customer
+
+TID = "acme"
+AT = "2026-12-01T10:00:00+08:00"
+Consumed = list[tuple[str, dict[str, Any]]]
+
+
+@pytest.fixture
+def store(ddb_settings: Settings) -> DynamoStore:
+    return DynamoStore(configure(ddb_settings), ddb_settings.table_name)
+
+
+@pytest.fixture
+def consumed(store: DynamoStore) -> Iterator[Consumed]:
+    """Every call the store's client makes asks for ConsumedCapacity by index; (operation, ConsumedCapacity) of
+    each write is recorded."""
+    records: Consumed = []
+    events = store.client.meta.events
+
+    def ask(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if "ReturnConsumedCapacity" in model.input_shape.members:
+            params["ReturnConsumedCapacity"] = "INDEXES"
+
+    def record(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in ("PutItem", "UpdateItem", "TransactWriteItems") and "ConsumedCapacity" in parsed:
+            cap = parsed["ConsumedCapacity"]
+            records.append((model.name, cap[0] if isinstance(cap, list) else cap))
+
+    events.register("before-parameter-build.dynamodb", ask, unique_id="test-consumed-ask")
+    events.register("after-call.dynamodb", record, unique_id="test-consumed-record")
+    try:
+        yield records
+    finally:
+        events.unregister("before-parameter-build.dynamodb", unique_id="test-consumed-ask")
+        events.unregister("after-call.dynamodb", unique_id="test-consumed-record")
+
+
+def _profile(store: DynamoStore, cid: str) -> dict[str, Any]:
+    key = {"pk": {"S": k.customer_pk(TID, cid)}, "sk": {"S": k.PROFILE_SK}}
+    item: dict[str, Any] = store.client.get_item(TableName=store.table, Key=key, ConsistentRead=True)["Item"]
+    return item
+
+
+def _big_customer(cid: str) -> Any:
+    """A profile of about 950 bytes as DynamoDB sizes it (a few channel touches, as a re-added parent has)."""
+    touches = tuple(Attribution(f"ch_poster_{i:02d}", "zhang", AT, "readd") for i in range(6))
+    return customer(cid, AT, touches=touches, tags=frozenset({"t_vip", "t_trial"}))
+
+
+def _indexes(cap: dict[str, Any]) -> dict[str, float]:
+    return {name: float(v["CapacityUnits"]) for name, v in (cap.get("GlobalSecondaryIndexes") or {}).items()}
+
+
+def test_creation_writes_the_list_index_once_and_a_stage_move_writes_the_profile_only(
+    store: DynamoStore, consumed: Consumed
+) -> None:
+    store.create_customer(TID, _big_customer("c1"), counter())
+    size = item_size(_profile(store, "c1"))
+    assert 900 <= size <= 1024, size  # one write unit, as a real profile with some history
+    [(op, put)] = [(op, cap) for op, cap in consumed if op == "PutItem"]
+    assert float(put["Table"]["CapacityUnits"]) == 1.0
+    assert _indexes(put) == {"gsi2": 1.0}  # the list entry, written once; nothing in gsi1
+
+    consumed.clear()
+    assert store.advance_stage(TID, "c1", to=Stage.NURTURING, from_stages=(Stage.NEW,))
+    [(op, update)] = consumed
+    assert op == "UpdateItem"
+    assert float(update["CapacityUnits"]) == 1.0  # was 2: the profile and its gsi1 copy
+    assert _indexes(update) in ({}, {"gsi2": 0.0})
+    assert store.get_customer(TID, "c1").stage == Stage.NURTURING  # type: ignore[union-attr]
+
+
+def test_a_profile_save_writes_no_index_entry(store: DynamoStore, consumed: Consumed) -> None:
+    c = _big_customer("c1")
+    store.create_customer(TID, c, counter())
+    consumed.clear()
+    moved = replace(c, tags=frozenset({"t_vip"}), owner_userid="li", stage=Stage.TRIAL, version=2)
+    store.save_customer(TID, moved, expected_version=1)
+    [(op, tx)] = consumed
+    assert op == "TransactWriteItems"
+    assert all(units == 0.0 for units in _indexes(tx).values()), tx
+    page = store.list_customers(TID, CustomerFilter(owner_userid="li"), cursor=None, limit=5)
+    assert [x.customer_id for x in page.items] == ["c1"]
+
+
+def test_a_cursor_from_the_gsi1_listing_resumes_at_the_same_place(store: DynamoStore) -> None:
+    """A bulk job running across the deploy holds a gsi1 cursor: it names the same key, so it still works."""
+    for i in range(4):
+        store.create_customer(TID, customer(f"c{i}", f"2026-12-0{1 + i}T10:00:00+08:00"), counter())
+    c2 = _profile(store, "c2")
+    legacy = encode_cursor({"pk": c2["pk"], "sk": c2["sk"], "gsi1pk": c2["gsi2pk"], "gsi1sk": c2["gsi2sk"]})
+    page = store.list_customers(TID, CustomerFilter(), cursor=legacy, limit=5)
+    assert [c.customer_id for c in page.items] == ["c1", "c0"] and page.next_cursor is None
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"sk": {"S": "ENR#pl_x"}},  # another item of the partition
+        {"gsi2sk": {"S": "2030-01-01T00:00:00Z#c9"}},  # outside the added range asked for
+        {"gsi2pk": {"S": "T#other#CUSTOMERS"}},  # another tenant's list
+        {"gsi2sk": {"N": "1"}},  # reshaped
+        {"extra": {"S": "x"}},
+    ],
+)
+def test_a_forged_cursor_is_refused(store: DynamoStore, forged: dict[str, Any]) -> None:
+    store.create_customer(TID, customer("c1", AT), counter())
+    c1 = _profile(store, "c1")
+    key = {a: c1[a] for a in ("pk", "sk", "gsi2pk", "gsi2sk")} | forged
+    flt = CustomerFilter(added_to="2027-01-01T00:00:00Z")
+    with pytest.raises(InvalidError):
+        store.list_customers(TID, flt, cursor=encode_cursor(key), limit=5)
