@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bench.capacity import item_size
+from chalicelib.adapters.dynamodb import customer_list
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.cursors import encode_cursor
 from chalicelib.adapters.dynamodb.models import configure
@@ -133,3 +134,40 @@ def test_a_forged_cursor_is_refused(store: DynamoStore, forged: dict[str, Any]) 
     flt = CustomerFilter(added_to="2027-01-01T00:00:00Z")
     with pytest.raises(InvalidError):
         store.list_customers(TID, flt, cursor=encode_cursor(key), limit=5)
+
+
+def test_rounds_that_find_nothing_answer_an_empty_page_that_carries_on(
+    store: DynamoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bounded reads: 2 rounds of 1 key, the oldest of 4 matches; pages are empty until the walk reaches it."""
+    monkeypatch.setattr(customer_list, "FILTERED_PAGE", 1)
+    monkeypatch.setattr(customer_list, "MAX_QUERY_ROUNDS", 2)
+    for i in range(4):
+        owner = "li" if i == 0 else "zhang"
+        store.create_customer(TID, customer(f"c{i}", f"2026-12-0{1 + i}T10:00:00+08:00", owner_userid=owner), counter())
+    flt = CustomerFilter(owner_userid="li")
+    first = store.list_customers(TID, flt, cursor=None, limit=1)
+    assert first.items == [] and first.next_cursor
+    second = store.list_customers(TID, flt, cursor=first.next_cursor, limit=1)
+    assert [c.customer_id for c in second.items] == ["c0"]
+    if second.next_cursor:  # a filtered round that stopped at its Limit cannot know it read the last key
+        last = store.list_customers(TID, flt, cursor=second.next_cursor, limit=1)
+        assert last.items == [] and last.next_cursor is None
+
+
+def test_a_key_whose_profile_is_gone_is_skipped(store: DynamoStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index is read before the profiles: one erased in between leaves no hole in the page (the next one fills
+    it) and no ghost."""
+    for i in range(4):
+        store.create_customer(TID, customer(f"c{i}", f"2026-12-0{1 + i}T10:00:00+08:00"), counter())
+    repo = store.repos.customers
+    real = repo.batch_get
+
+    def erased_meanwhile(keys: list[Any], *, consistent: bool = False) -> dict[Any, Any]:
+        return {key: raw for key, raw in real(keys, consistent=consistent).items() if "#C#c2" not in key[0]}
+
+    monkeypatch.setattr(repo, "batch_get", erased_meanwhile)
+    page = store.list_customers(TID, CustomerFilter(), cursor=None, limit=2)
+    assert [c.customer_id for c in page.items] == ["c3", "c1"] and page.next_cursor
+    rest = store.list_customers(TID, CustomerFilter(), cursor=page.next_cursor, limit=2)
+    assert [c.customer_id for c in rest.items] == ["c0"] and rest.next_cursor is None
