@@ -22,7 +22,9 @@ from chalicelib.domain.customers import Attribution, Stage
 from chalicelib.errors import InvalidError
 from chalicelib.ports import CustomerFilter
 from chalicelib.settings import Settings
-from tests.integration.test_store_contract import counter, customer
+from devstack.backfill import backfill_customer_index
+from devstack.provision import provision
+from tests.integration.test_store_contract import counter, customer, tenant
 
 TID = "acme"
 AT = "2026-12-01T10:00:00+08:00"
@@ -171,3 +173,66 @@ def test_a_key_whose_profile_is_gone_is_skipped(store: DynamoStore, monkeypatch:
     assert [c.customer_id for c in page.items] == ["c3", "c1"] and page.next_cursor
     rest = store.list_customers(TID, CustomerFilter(), cursor=page.next_cursor, limit=2)
     assert [c.customer_id for c in rest.items] == ["c0"] and rest.next_cursor is None
+
+
+def _to_legacy(store: DynamoStore, cid: str) -> None:
+    """The profile as written before gsi2: the list keys as gsi1pk/gsi1sk."""
+    store.client.update_item(
+        TableName=store.table,
+        Key={"pk": {"S": k.customer_pk(TID, cid)}, "sk": {"S": k.PROFILE_SK}},
+        UpdateExpression="SET gsi1pk = gsi2pk, gsi1sk = gsi2sk REMOVE gsi2pk, gsi2sk",
+    )
+
+
+def test_the_backfill_moves_profiles_written_before_gsi2_onto_it(
+    store: DynamoStore, ddb_settings: Settings, dynamodb_client: Any, consumed: Consumed
+) -> None:
+    store.create_tenant(tenant(TID))
+    store.create_tenant(tenant("other"))
+    for i in range(3):
+        store.create_customer(TID, _big_customer(f"c{i}"), counter())
+    store.create_customer("other", customer("x1", AT), counter())
+    for cid in ("c0", "c1"):
+        _to_legacy(store, cid)
+    assert [c.customer_id for c in store.list_customers(TID, CustomerFilter(), cursor=None, limit=10).items] == ["c2"]
+    consumed.clear()
+    store.advance_stage(TID, "c0", to=Stage.NURTURING, from_stages=(Stage.NEW,))
+    assert _indexes(consumed[0][1]) == {"gsi1": 1.0}  # what every legacy profile update costs until it moves
+
+    provision(ddb_settings, dynamodb_client=dynamodb_client)  # the local stack's start moves kept data
+    page = store.list_customers(TID, CustomerFilter(), cursor=None, limit=10)
+    assert [c.customer_id for c in page.items] == ["c2", "c1", "c0"]  # same keys, so the same order
+    assert page.items[2].stage == Stage.NURTURING
+    legacy = dynamodb_client.query(
+        TableName=store.table,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :p",
+        ExpressionAttributeValues={":p": {"S": k.customers_gsi_pk(TID)}},
+    )
+    assert legacy["Items"] == []
+    assert backfill_customer_index(dynamodb_client, store.table) == 0  # done: a second run moves nothing
+    consumed.clear()
+    store.advance_stage(TID, "c1", to=Stage.NURTURING, from_stages=(Stage.NEW,))
+    assert float(consumed[0][1]["CapacityUnits"]) == 1.0
+    assert [c.customer_id for c in store.list_customers("other", CustomerFilter(), cursor=None, limit=5).items] == [
+        "x1"
+    ]
+
+
+def test_the_backfill_never_brings_back_a_customer_erased_meanwhile(store: DynamoStore, dynamodb_client: Any) -> None:
+    store.create_tenant(tenant(TID))
+    store.create_customer(TID, customer("c1", AT), counter())
+    _to_legacy(store, "c1")
+    key = {"pk": {"S": k.customer_pk(TID, "c1")}, "sk": {"S": k.PROFILE_SK}}
+    real_update = dynamodb_client.update_item
+
+    def erase_first(**kw: Any) -> Any:
+        dynamodb_client.delete_item(TableName=store.table, Key=key)
+        return real_update(**kw)
+
+    class Client:
+        query = dynamodb_client.query
+        update_item = staticmethod(erase_first)
+
+    assert backfill_customer_index(Client(), store.table) == 0
+    assert "Item" not in dynamodb_client.get_item(TableName=store.table, Key=key)
