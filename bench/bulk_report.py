@@ -49,8 +49,9 @@ def list_values(values: Sequence[str], most: int = 12) -> str:
 
 
 BULK_CALL_NOTE = (
-    "By operation and kind of item as above, plus `gsi1:CUSTOMERS` (a Query of the tenant's customer list on gsi1, "
-    "newest first) and `JOB/JOB` (the job's item):"
+    "By operation and kind of item as above, plus `gsi2:CUSTOMERS` (a Query of the tenant's customer list on gsi2, "
+    "newest first, keys only; the listing then reads the profiles it needs, `BatchGetItem C/PROFILE`) and `JOB/JOB` "
+    "(the job's item):"
 )
 
 

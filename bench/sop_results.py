@@ -125,7 +125,8 @@ ENGINE_CALLS = {
     ("PutItem", "TASK/TASK"): "create_task / save_task (the task's head)",
     ("PutItem", "TASK/RCPT"): "create_task (the task's customer ids)",
     ("Query", "table:TASK"): "get_task",
-    ("Query", "gsi1:CUSTOMERS"): "list_customers (a page of the job's filter)",
+    ("Query", "gsi2:CUSTOMERS"): "list_customers (a page of the job's filter: keys, then their profiles)",
+    ("Query", "gsi1:CUSTOMERS"): "list_customers (before the customer list moved to gsi2)",
     ("GetItem", "JOB/JOB"): "get_job (once per start/advance call)",
     ("PutItem", "JOB/JOB"): "put_job (create; then each page's advance, conditional on seq)",
 }

@@ -21,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.settings import Settings
+from devstack.backfill import backfill_customer_index
 
 log = logging.getLogger(__name__)
 
@@ -205,13 +206,16 @@ def _ensure_schedule_group(client: Any, name: str) -> None:
 
 
 def provision(settings: Settings, *, dynamodb_client: Any, scheduler_client: Any | None = None) -> None:
-    """Create whatever infra/ declares that is missing: tables, GSIs, TTL, and (given a client) the schedule group.
+    """Create whatever infra/ declares that is missing: tables, GSIs, TTL, and (given a client) the schedule group;
+    then move customers written before gsi2 onto it (``devstack.backfill``).
 
     Idempotent: existing resources are left alone, so a second call changes nothing.
     """
     template = load_template()
     for spec in table_specs(settings, template):
         _ensure_table(dynamodb_client, spec)
+    # Data a new index needs, for tables kept from before it (devstack/.data): nothing once done, one Query.
+    backfill_customer_index(dynamodb_client, settings.table_name)
     for spec in ttl_specs(settings, template):
         _ensure_ttl(dynamodb_client, spec)
     if scheduler_client is not None:

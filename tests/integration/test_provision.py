@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.settings import Settings
-from devstack.provision import provision
+from devstack.provision import delete_tables, provision, table_specs
 
 INFRA = json.loads((Path(__file__).resolve().parents[2] / "infra" / "resources.json").read_text())["Resources"]
 MUTATING = {"CreateTable", "UpdateTable", "UpdateTimeToLive", "DeleteTable", "CreateScheduleGroup"}
@@ -57,8 +58,32 @@ def test_tables_match_infra(ddb_settings: Settings, dynamodb_client: Any) -> Non
 
 
 def test_main_table_has_gsi1(ddb_settings: Settings, dynamodb_client: Any) -> None:
+    """gsi1 (whole items) and gsi2 (the customer list: keys and ``kind`` only, so profile updates skip it)."""
     table = dynamodb_client.describe_table(TableName=ddb_settings.table_name)["Table"]
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1", "gsi2"]
+    projections = {i["IndexName"]: i["Projection"] for i in table["GlobalSecondaryIndexes"]}
+    assert projections["gsi1"]["ProjectionType"] == "ALL"
+    assert projections["gsi2"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["kind"]}
+
+
+def test_a_table_made_before_gsi2_gets_it_in_place(ddb_settings: Settings, dynamodb_client: Any) -> None:
+    """Local data kept across the change (devstack/.data): provisioning adds the new index, keeping the items."""
+    old = replace(ddb_settings, table_name=ddb_settings.table_name + "-old")
+    [spec] = [s for s in table_specs(old) if s["TableName"] == old.table_name]
+    spec["GlobalSecondaryIndexes"] = [i for i in spec["GlobalSecondaryIndexes"] if i["IndexName"] == "gsi1"]
+    spec["AttributeDefinitions"] = [
+        a for a in spec["AttributeDefinitions"] if not a["AttributeName"].startswith("gsi2")
+    ]
+    dynamodb_client.create_table(**spec)
+    key = {"pk": {"S": "T#demo#C#c1"}, "sk": {"S": "PROFILE"}}
+    try:
+        dynamodb_client.put_item(TableName=old.table_name, Item=key)
+        provision(old, dynamodb_client=dynamodb_client)
+        table = dynamodb_client.describe_table(TableName=old.table_name)["Table"]
+        assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1", "gsi2"]
+        assert dynamodb_client.get_item(TableName=old.table_name, Key=key)["Item"] == key
+    finally:
+        delete_tables(old, dynamodb_client)
 
 
 def test_ttl_enabled_as_infra_says(ddb_settings: Settings, dynamodb_client: Any) -> None:

@@ -55,9 +55,14 @@ def test_table_specs_are_on_demand_create_table_kwargs() -> None:
 
 def test_main_table_spec_has_gsi1_as_infra_declares() -> None:
     main = next(s for s in table_specs(SETTINGS) if s["TableName"] == "siyu-x")
-    [gsi] = main["GlobalSecondaryIndexes"]
+    gsi, gsi2 = main["GlobalSecondaryIndexes"]
     assert gsi == _resources()["SiyuTable"]["Properties"]["GlobalSecondaryIndexes"][0]
     assert gsi["IndexName"] == "gsi1"
+    assert gsi2 == _resources()["SiyuTable"]["Properties"]["GlobalSecondaryIndexes"][1]
+    assert gsi2["IndexName"] == "gsi2" and gsi2["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["kind"],
+    }
 
 
 def test_ttl_specs_follow_time_to_live_specification() -> None:

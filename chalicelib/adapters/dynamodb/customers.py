@@ -9,7 +9,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
@@ -17,6 +16,7 @@ from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb import mappers as m
 from chalicelib.adapters.dynamodb.base import DynamoBase
 from chalicelib.adapters.dynamodb.channels import channel_from_raw
+from chalicelib.adapters.dynamodb.customer_list import customer_page
 from chalicelib.adapters.dynamodb.models import (
     AliasItem,
     CounterItem,
@@ -42,22 +42,6 @@ def counter_update(tenant_id: str, counter: StaffDayDelta) -> tuple[CounterItem,
     return item, [*actions, CounterItem.kind.set(CounterItem)]
 
 
-def _customer_filter(flt: CustomerFilter) -> Condition | None:
-    conditions: list[Condition] = []
-    if flt.stage:
-        conditions.append(CustomerItem.stage == flt.stage)
-    if flt.channel_id:
-        conditions.append(CustomerItem.source_channel_id == flt.channel_id)
-    if flt.owner_userid:
-        conditions.append(CustomerItem.owner_userid == flt.owner_userid)
-    if flt.tag:
-        conditions.append(CustomerItem.tags.contains(flt.tag))
-    out: Condition | None = None
-    for c in conditions:
-        out = c if out is None else out & c
-    return out
-
-
 class CustomerRepository(DynamoBase):
     def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None:
         item = self.get(CustomerItem, k.customer_pk(tenant_id, customer_id), k.PROFILE_SK)
@@ -70,21 +54,8 @@ class CustomerRepository(DynamoBase):
         return {c.customer_id: c for c in found}
 
     def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Page:
-        """Newest first on gsi1; ``added_to`` is exclusive ("{utc}#{id}" sorts after "{to}")."""
-        added = None
-        if flt.added_from or flt.added_to:
-            added = SiyuItem.gsi1sk.between(flt.added_from or "0", flt.added_to or "~")
-        raws, nxt = self.query_page(
-            CustomerItem,
-            k.customers_gsi_pk(tenant_id),
-            added,
-            cursor=cursor,
-            limit=limit,
-            index=True,
-            filter_condition=_customer_filter(flt),
-            forward=False,
-        )
-        return Page([m.customer_from_item(CustomerItem.from_raw_data(r)) for r in raws], nxt)
+        """Newest first from gsi2 (keys), then the profiles by key (``customer_list``)."""
+        return customer_page(self.batch_get, tenant_id, flt, cursor=cursor, limit=limit)
 
     def save_customer(
         self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact | None = None

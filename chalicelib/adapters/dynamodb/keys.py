@@ -70,10 +70,13 @@ def fact_sk(create_time: int, digest: str) -> str:
 
 
 def customers_gsi_pk(tenant_id: str) -> str:
+    """The tenant's customer list: a gsi2 partition (keys only), newest first by ``customers_gsi_sk``. Profiles
+    written before gsi2 carry these keys as ``gsi1pk``/``gsi1sk`` until the backfill moves them."""
     return f"T#{tenant_id}#CUSTOMERS"
 
 
 def customers_gsi_sk(added_at: str, customer_id: str) -> str:
+    """``<added_at as a UTC key>#<cid>``: unique, and in time order whatever the tenant's offset."""
     return f"{added_at}#{customer_id}"
 
 

@@ -119,7 +119,7 @@ _RELATION_DEFAULTS = {"ended_at": None, "reason": None}
 
 def customer_to_item(tenant_id: str, c: Customer) -> CustomerItem:
     """A customer in under 1 KB (one write unit): defaults are left out of ``doc`` and the primary external id is
-    not repeated in every relation."""
+    not repeated in every relation. Listed through gsi2 (keys only), so only its creation writes an index entry."""
     data = asdict(c)
     for name in (*_CUSTOMER_SCALARS, "customer_id"):
         data.pop(name)
@@ -136,8 +136,8 @@ def customer_to_item(tenant_id: str, c: Customer) -> CustomerItem:
     return CustomerItem(
         pk=k.customer_pk(tenant_id, c.customer_id),
         sk=k.PROFILE_SK,
-        gsi1pk=k.customers_gsi_pk(tenant_id),
-        gsi1sk=k.customers_gsi_sk(utc_key(datetime.fromisoformat(c.added_at)), c.customer_id),
+        gsi2pk=k.customers_gsi_pk(tenant_id),
+        gsi2sk=k.customers_gsi_sk(utc_key(datetime.fromisoformat(c.added_at)), c.customer_id),
         stage=c.stage.value,
         owner_userid=c.owner_userid,
         source_channel_id=c.source_channel_id,

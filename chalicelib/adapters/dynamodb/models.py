@@ -17,14 +17,16 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.settings import Settings
 
 
 class Gsi1(GlobalSecondaryIndex["SiyuItem"]):
-    """Overloaded index: customers by added time (and later entities by their own gsi1 keys)."""
+    """Overloaded index of whole items (projection ALL): tenants, task heads, open buckets, silence timers and
+    running jobs, each by its own gsi1 keys. Any change of such an item rewrites its copy here too, which is why
+    customers are in ``gsi2`` instead (their profiles change often)."""
 
     class Meta:
         index_name = "gsi1"
@@ -32,6 +34,20 @@ class Gsi1(GlobalSecondaryIndex["SiyuItem"]):
 
     gsi1pk = UnicodeAttribute(hash_key=True)
     gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi2(GlobalSecondaryIndex["SiyuItem"]):
+    """Overloaded index of keys (and ``kind``): customers by added time. An item's entry changes only when its keys
+    do, so a profile update (stage, tags, owner, version…) writes the table item alone; a listing reads keys here,
+    then the items by key. ``kind`` is projected because it never changes after creation and every model Query
+    filters on it (PynamoDB's discriminator), which a keys-only index could not evaluate."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = IncludeProjection(["kind"])
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
 
 
 class SiyuItem(Model):
@@ -47,9 +63,12 @@ class SiyuItem(Model):
     kind = DiscriminatorAttribute()
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     doc = UnicodeAttribute(null=True)
     gsi1 = Gsi1()
+    gsi2 = Gsi2()
 
 
 class TenantItem(SiyuItem, discriminator="tenant"):
