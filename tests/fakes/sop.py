@@ -253,6 +253,10 @@ class FakeSopStoreMixin:
     ) -> str | None:
         with self.lock:
             row = self._sop()["caps"].setdefault((tenant_id, customer_id, month), {})
+            taken = row.setdefault("taken", set())
+            record = None if touch is None else (touch.bucket_id, touch.key)
+            if record is not None and record in taken:
+                return None  # counted already for this very touch, as the month item's list says in DynamoDB
             if row.get("m", 0) >= month_cap:
                 return "monthly_limit"
             if day_key is not None and day_cap is not None and row.get(day_key, 0) >= day_cap:
@@ -261,6 +265,7 @@ class FakeSopStoreMixin:
             if day_key is not None and day_cap is not None:
                 row[day_key] = row.get(day_key, 0) + 1
             if touch is not None:
+                taken.add(record)
                 self._quota_entry(tenant_id, customer_id, month, touch, last)
             return None
 
