@@ -21,6 +21,7 @@ from chalicelib.api import (
     touch_rules,
     wecom,
 )
+from chalicelib.jobs import repairs as repair_jobs
 from chalicelib.jobs import silence as silence_jobs
 from chalicelib.jobs import sop as sop_jobs
 from chalicelib.jobs import tasks as task_jobs
@@ -83,3 +84,10 @@ def task_sync(event: Any) -> dict[str, Any]:
 def silence(event: Any) -> dict[str, Any]:
     """Customers silent for their plan's silence.days: exit with reason "silence" and enroll the hand-off plan."""
     return silence_jobs.silence(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="repair")
+def repair(event: Any) -> dict[str, Any]:
+    """What callbacks could not finish in WeCom within their budget (profile sync, tags, rotation): retried with
+    backoff from the repair queue; a hopeless item ends dead with its reason (docs/operations.md)."""
+    return repair_jobs.repair()
