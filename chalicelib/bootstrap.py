@@ -154,9 +154,11 @@ def _build_real(settings: Settings) -> Services:
     # Imported here, not at the top: these pull in boto3, PynamoDB and urllib3, which `import app` must not pay for.
     from chalicelib.adapters.clock import FileClock, RandomIds, SystemClock
     from chalicelib.adapters.dynamodb.models import configure
+    from chalicelib.adapters.dynamodb.repairs import TableRepairQueue
     from chalicelib.adapters.dynamodb.store import DynamoStore
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
+    from chalicelib.adapters.repair_queue import SqsRepairQueue
     from chalicelib.adapters.scheduler import EventBridgeScheduler
     from chalicelib.adapters.shards import LambdaShards, ThreadedShards
     from chalicelib.adapters.wecom.client import WeComClient
@@ -170,17 +172,21 @@ def _build_real(settings: Settings) -> Services:
     # Deployed, a large fire's shards are asynchronous invocations of the fire function; locally, threads.
     local = settings.stage == LOCAL_STAGE
     shards = ThreadedShards() if local else LambdaShards.for_settings(settings)
+    clock = FileClock(settings.movable_clock) if settings.movable_clock else SystemClock()
+    # Deployed, the repair queue is SQS (SIYU_REPAIR_QUEUE_URL); without one (the local stack) it is in the table.
+    repair_queue = SqsRepairQueue.for_settings(settings) if settings.repair_queue_url else TableRepairQueue(clock)
     built = build(
         settings,
         store=store,
         wecom=wecom,
-        clock=FileClock(settings.movable_clock) if settings.movable_clock else SystemClock(),
+        clock=clock,
         ids=RandomIds(),
         codec=codec,
         health=HealthChecker(settings, store),
         idempotency=IdempotentRequests(settings),
         scheduler=EventBridgeScheduler.for_settings(settings),
         shards=shards,
+        repair_queue=repair_queue,
     )
     if isinstance(shards, ThreadedShards):
         shards.bind(built.sop.fire_shard)
