@@ -70,8 +70,9 @@ def fire(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="backstop")
 def backstop(event: Any) -> dict[str, Any]:
-    """Fire what a lost schedule left behind and reconcile interrupted staff tasks."""
-    return sop_jobs.backstop()
+    """Fire what a lost schedule left behind and reconcile interrupted staff tasks; then make the repair queue's due
+    items (what callbacks could not finish in WeCom within their budget: docs/operations.md)."""
+    return {**sop_jobs.backstop(), **repair_jobs.repair()}
 
 
 @app.schedule(Rate(10, unit=Rate.MINUTES), name="task_sync")
@@ -84,10 +85,3 @@ def task_sync(event: Any) -> dict[str, Any]:
 def silence(event: Any) -> dict[str, Any]:
     """Customers silent for their plan's silence.days: exit with reason "silence" and enroll the hand-off plan."""
     return silence_jobs.silence(event)
-
-
-@app.schedule(Rate(1, unit=Rate.MINUTES), name="repair")
-def repair(event: Any) -> dict[str, Any]:
-    """What callbacks could not finish in WeCom within their budget (profile sync, tags, rotation): retried with
-    backoff from the repair queue; a hopeless item ends dead with its reason (docs/operations.md)."""
-    return repair_jobs.repair()

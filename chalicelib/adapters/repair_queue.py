@@ -4,9 +4,9 @@ Why SQS: a repair must outlive the callback's Lambda and wait minutes (WeCom's 4
 hour), per message, without a table scan; SQS gives each message its own visibility (the backoff is
 ChangeMessageVisibility), counts receives (ApproximateReceiveCount) and moves a message that keeps coming back to the
 DLQ by itself (the queue's redrive policy: a Lambda that dies mid-repair cannot loop an item for ever). An item the
-job gives up on is sent to the DLQ by the job with its reason, then deleted. The ``repair`` job polls the queue every
-minute (rather than an SQS event source) so the same job runs locally, where the queue is in the table
-(adapters/dynamodb/repairs.py).
+job gives up on is sent to the DLQ by the job with its reason, then deleted. The backstop polls the queue
+every five minutes (chalicelib/jobs/repairs.py) rather than an SQS event source, so the same drain runs locally,
+where the queue is in the table (adapters/dynamodb/repairs.py).
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 Why a queue and not the redelivery: WeCom redelivers a callback it got no answer to, but a callback that answered
 (within its budget) is never sent again, and a redelivered one is a duplicate that does nothing. So the profile sync,
-the tag marking and the contact way's rotation that failed, or had no time left, are put here, and the ``repair``
-job (every minute) retries each until it succeeds. An item that keeps failing, or that can never succeed (WeCom
-rejects its arguments: the customer deleted the staff member, the contact way is gone), becomes dead with its reason,
-where operators see it (docs/operations.md). Every repair is idempotent: applied twice, it has one effect.
+the tag marking and the contact way's rotation that failed, or had no time left, are put here, and the backstop
+(every five minutes, chalicelib/jobs/repairs.py) retries each until it succeeds. An item that keeps failing, or that
+can never succeed (WeCom rejects its arguments: the customer deleted the staff member, the contact way is gone),
+becomes dead with its reason, where operators see it (docs/operations.md). Every repair is idempotent: applied
+twice, it has one effect.
 """
 
 from __future__ import annotations

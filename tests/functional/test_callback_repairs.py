@@ -1,6 +1,7 @@
 """Issue 9 §3 through the real app: a callback whose WeCom calls fail still answers 200 at once, a welcome nobody
 sent shows on the timeline and as the owner's task, and the ``repair`` job makes the rest from the repair queue —
-the table-backed queue of the local stage, and SQS (with its dead-letter queue) as deployed, both under moto."""
+the table-backed queue of the local stage, and SQS (with its dead-letter queue) as deployed, both under moto. The job
+runs inside the backstop (app.py); here it is called on its own, and once through the backstop's handler."""
 
 from __future__ import annotations
 
@@ -58,28 +59,28 @@ def test_failed_tags_and_rotation_are_repaired_from_the_table_queue(api: Api) ->
     assert isinstance(queue, TableRepairQueue)
 
     report = repair_jobs.repair()
-    assert report == {"received": 2, "repaired": 2, "retried": 0, "dead": 0}
+    assert report == {"repairs_received": 2, "repairs_made": 2, "repairs_retried": 0, "repairs_dead": 0}
     assert len(_tags_in_wecom(api, fields)) == 1
     assert [c.errcode for c in api.sandbox.world.calls(ROTATE)][-1] == 0
-    assert repair_jobs.repair()["received"] == 0  # done items are gone
+    assert repair_jobs.repair()["repairs_received"] == 0  # done items are gone
 
     # WeCom redelivers the callback: a duplicate, which queues nothing and calls nothing.
     calls = len(api.sandbox.world.calls())
     again = api.callback(TENANT, fields)
     assert again.status_code == 200 and again.json["outcome"] == "duplicate"
-    assert len(api.sandbox.world.calls()) == calls and repair_jobs.repair()["received"] == 0
+    assert len(api.sandbox.world.calls()) == calls and repair_jobs.repair()["repairs_received"] == 0
 
 
 def test_a_hopeless_repair_is_dead_with_its_reason_in_the_table(api: Api) -> None:
     _, channel = _setup(api)
     api.sandbox.world.inject(MARK, 84061, 2)  # no relationship: WeCom will never take it
     api.scan(channel["state"])
-    assert repair_jobs.repair()["dead"] == 1
+    assert repair_jobs.repair()["repairs_dead"] == 1
     queue = services().repairs.queue  # type: ignore[union-attr]
     assert isinstance(queue, TableRepairQueue)
     [(item, reason, receives)] = queue.dead_items()
     assert item is not None and item.kind == "mark_tag" and reason == "wecom_invalid_argument" and receives == 1
-    assert repair_jobs.repair()["received"] == 0
+    assert repair_jobs.repair()["repairs_received"] == 0
 
 
 def test_a_missed_welcome_is_on_the_timeline_and_a_task_for_the_owner(api: Api) -> None:
@@ -120,9 +121,9 @@ def test_a_failed_tag_marking_is_repaired_through_sqs(api: Api, sqs: Any) -> Non
     assert resp.status_code == 200 and resp.json["outcome"] == "created"
     attrs = client.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
     assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "1"
-    assert repair_jobs.repair() == {"received": 1, "repaired": 1, "retried": 0, "dead": 0}
+    assert repair_jobs.repair() == {"repairs_received": 1, "repairs_made": 1, "repairs_retried": 0, "repairs_dead": 0}
     assert len(_tags_in_wecom(api, fields)) == 1
-    assert repair_jobs.repair()["received"] == 0 and _letters(client, dlq) == []
+    assert repair_jobs.repair()["repairs_received"] == 0 and _letters(client, dlq) == []
 
 
 def test_poison_and_hopeless_items_go_to_the_dlq_with_their_reason(api: Api, sqs: Any) -> None:
@@ -131,14 +132,14 @@ def test_poison_and_hopeless_items_go_to_the_dlq_with_their_reason(api: Api, sqs
     client.send_message(QueueUrl=queue, MessageBody="not a repair")
     api.sandbox.world.inject(MARK, 84061, 2)
     api.scan(channel["state"])
-    assert repair_jobs.repair()["dead"] == 2
+    assert repair_jobs.repair()["repairs_dead"] == 2
     letters = sorted(_letters(client, dlq), key=lambda letter: letter["reason"])
     assert [(letter["reason"], letter["receives"]) for letter in letters] == [
         ("unreadable", 1),
         ("wecom_invalid_argument", 1),
     ]
     assert json.loads(letters[1]["body"])["kind"] == "mark_tag"
-    assert repair_jobs.repair()["received"] == 0
+    assert repair_jobs.repair()["repairs_received"] == 0
 
 
 def test_the_sandbox_takes_a_delay_fault(api: Api) -> None:
@@ -153,3 +154,15 @@ def test_the_sandbox_takes_a_delay_fault(api: Api) -> None:
     assert resp.status == 200 and json.loads(resp.data)["delay_ms"] == 4000
     assert api.sandbox.world.delays == {"externalcontact/get": [4.0, 4.0]}
     api.sandbox.world.delays.clear()  # the sandbox is shared by the session: no slow call for later tests
+
+
+def test_the_backstop_runs_the_repairs(api: Api) -> None:
+    _, channel = _setup(api)
+    api.sandbox.world.inject(MARK, 45009)
+    fields, _ = api.scan(channel["state"])
+    event = api.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    report = api.client.lambda_.invoke("backstop", event).payload
+    assert report["buckets_fired"] == 0 and report["repairs_made"] == 1
+    assert len(_tags_in_wecom(api, fields)) == 1
