@@ -309,3 +309,49 @@ def test_a_queue_that_refuses_never_fails_the_callback(w: World) -> None:
     _, result, _ = w.scan()
     assert result.outcome == "created" and result.welcome == WelcomeOutcome.SENT
     assert _metric("RepairEnqueueFailed") == failed_before + 1
+
+
+class SlowCodec:
+    """The real codec, after ``seconds`` of the callback's time have gone (a cold start, a slow tenant read)."""
+
+    def __init__(self, time: VirtualTime, seconds: float) -> None:
+        self.time = time
+        self.seconds = seconds
+        self.codec = WXCallbackCodec(max_bytes=64 * 1024)
+
+    def verify_url(self, tenant: Tenant, **kwargs: Any) -> str:
+        return self.codec.verify_url(tenant, **kwargs)
+
+    def open(self, tenant: Tenant, **kwargs: Any) -> dict[str, Any]:
+        self.time.sleep(self.seconds)
+        return self.codec.open(tenant, **kwargs)
+
+
+def test_the_budget_starts_when_the_callback_arrives_and_the_welcome_comes_first(w: World) -> None:
+    from chalicelib.adapters.wecom.callback_xml import build_event_xml
+    from chalicelib.adapters.wecom.crypto import CallbackCrypto, envelope
+    from chalicelib.services.callbacks import CallbackService
+
+    callbacks = CallbackService(
+        w.svc.tenant_cache,
+        SlowCodec(w.time, 2.5),
+        w.svc.intake,
+        w.clock,
+        budget_seconds=BUDGET,
+        monotonic=w.time.monotonic,
+    )
+    fields = w.world.scan(CORP, w.channel.state, now=w.clock.epoch())
+    ts, nonce = str(int(w.clock.epoch())), "1234567"
+    encrypted, sig = CallbackCrypto(WECOM["token"], WECOM["encoding_aes_key"], CORP).encrypt(
+        build_event_xml(fields), nonce=nonce, timestamp=ts
+    )
+    start = w.time.now
+    result = callbacks.receive(
+        "unit", {"msg_signature": sig, "timestamp": ts, "nonce": nonce}, envelope(CORP, encrypted)
+    )
+    assert w.time.now - start <= BUDGET
+    # 0.5 s were left after decryption: the profile fetch (which keeps 1 s for the welcome) was not started, the
+    # welcome went out, and the profile waits in the repair queue.
+    assert result.outcome == "created" and result.welcome == WelcomeOutcome.SENT
+    assert w.world.calls(GET) == [] and len(w.world.welcome_messages()) == 1
+    assert _kinds(w) == [PROFILE_SYNC]
