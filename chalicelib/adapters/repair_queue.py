@@ -39,7 +39,8 @@ class SqsRepairQueue:
 
             return boto3.client("sqs", region_name=settings.region)
 
-        assert settings.repair_queue_url is not None
+        if not settings.repair_queue_url:
+            raise ValueError("SQS repair queue without SIYU_REPAIR_QUEUE_URL")
         return cls(client, queue_url=settings.repair_queue_url, dlq_url=settings.repair_dlq_url)
 
     @property
