@@ -154,6 +154,15 @@ def test_the_sandbox_takes_a_delay_fault(api: Api) -> None:
     assert resp.status == 200 and json.loads(resp.data)["delay_ms"] == 4000
     assert api.sandbox.world.delays == {"externalcontact/get": [4.0, 4.0]}
     api.sandbox.world.delays.clear()  # the sandbox is shared by the session: no slow call for later tests
+    for bad in ({"api": "externalcontact/get"}, {"api": "externalcontact/get", "delay_ms": -1}):
+        refused = urllib3.PoolManager().request(
+            "POST",
+            f"{api.sandbox.base_url}/sandbox/faults",
+            body=json.dumps(bad).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert refused.status == 400 and json.loads(refused.data)["error"]["code"] == "invalid_request"
+    assert api.sandbox.world.delays == {} and api.sandbox.world.faults == {}
 
 
 def test_the_backstop_runs_the_repairs(api: Api) -> None:
