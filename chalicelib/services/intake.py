@@ -181,7 +181,8 @@ class IntakeService:
         at = iso_local(ev.create_time, tenant.zone)
         now = iso_of(self.clock.now(), tenant.zone)
         counter_key = f"c#{channel_id or ORGANIC}"
-        # The profile may spend the budget but what the welcome needs (its code expires 20 s after the event).
+        # The profile fetch may spend all of the budget but what the welcome needs (its code expires 20 s after the
+        # event).
         reserve = WELCOME_RESERVE_SECONDS if ev.welcome_code else 0.0
         profile, raw = self.identities.profile(tenant, ev, within(self.base_wecom, self.budget.keep(reserve)))
         if customer is None:
