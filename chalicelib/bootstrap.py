@@ -22,6 +22,7 @@ from chalicelib.services.customers import CustomerService
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
+from chalicelib.services.repairs import RepairQueue, Repairs
 from chalicelib.services.signals import SignalBus
 from chalicelib.services.silence import SilenceService
 from chalicelib.services.sop import SopEngine
@@ -70,6 +71,7 @@ class Services:
     simulation: Simulator
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
+    repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
 
 
 _built: dict[Settings, Services] = {}
@@ -96,9 +98,11 @@ def build(
     health: HealthChecker | None = None,
     idempotency: IdempotentRequests | None = None,
     shards: ShardDispatcher | None = None,
+    repair_queue: RepairQueue | None = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes. ``shards``: where
-    a large fire's shards go (None: every bucket fires in one invocation)."""
+    a large fire's shards go (None: every bucket fires in one invocation); ``repair_queue``: where a callback's
+    unfinished WeCom work goes (None: it is only logged)."""
     bus = SignalBus()
     tags = TagService(store, wecom, clock, ids)
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
@@ -108,8 +112,12 @@ def build(
     silence = SilenceService(store, sop, plans, bus, clock, ids)
     triggers = TriggerService(store, sop)
     subscribe(bus, sop=sop, silence=silence, triggers=triggers)
-    intake = IntakeService(store, wecom, clock, enroller=sop, signals=bus)
     staff_tasks = StaffTaskService(store, clock, signals=bus)
+    repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
+    budget = settings.callback_budget_seconds
+    intake = IntakeService(
+        store, wecom, clock, enroller=sop, signals=bus, tasks=staff_tasks, repairs=repairs, budget_seconds=budget
+    )
     return Services(
         settings=settings,
         store=store,
@@ -124,7 +132,7 @@ def build(
         channels=ChannelService(store, tags, wecom, clock, ids),
         customers=CustomerService(store, wecom, clock, signals=bus),
         intake=intake,
-        callbacks=CallbackService(tenant_cache, codec, intake, clock),
+        callbacks=CallbackService(tenant_cache, codec, intake, clock, budget_seconds=budget),
         plans=plans,
         # Business events tell the bus what happened; a positive reply's follow-up task goes to staff tasks.
         events=EventService(store, clock, bus, staff_tasks, tenants=tenant_cache),
@@ -138,6 +146,7 @@ def build(
         simulation=Simulator(plans),
         health=health,
         idempotency=idempotency,
+        repairs=repairs,
     )
 
 
@@ -145,9 +154,11 @@ def _build_real(settings: Settings) -> Services:
     # Imported here, not at the top: these pull in boto3, PynamoDB and urllib3, which `import app` must not pay for.
     from chalicelib.adapters.clock import FileClock, RandomIds, SystemClock
     from chalicelib.adapters.dynamodb.models import configure
+    from chalicelib.adapters.dynamodb.repairs import TableRepairQueue
     from chalicelib.adapters.dynamodb.store import DynamoStore
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
+    from chalicelib.adapters.repair_queue import SqsRepairQueue
     from chalicelib.adapters.scheduler import EventBridgeScheduler
     from chalicelib.adapters.shards import LambdaShards, ThreadedShards
     from chalicelib.adapters.wecom.client import WeComClient
@@ -161,17 +172,21 @@ def _build_real(settings: Settings) -> Services:
     # Deployed, a large fire's shards are asynchronous invocations of the fire function; locally, threads.
     local = settings.stage == LOCAL_STAGE
     shards = ThreadedShards() if local else LambdaShards.for_settings(settings)
+    clock = FileClock(settings.movable_clock) if settings.movable_clock else SystemClock()
+    # Deployed, the repair queue is SQS (SIYU_REPAIR_QUEUE_URL); without one (the local stack) it is in the table.
+    repair_queue = SqsRepairQueue.for_settings(settings) if settings.repair_queue_url else TableRepairQueue(clock)
     built = build(
         settings,
         store=store,
         wecom=wecom,
-        clock=FileClock(settings.movable_clock) if settings.movable_clock else SystemClock(),
+        clock=clock,
         ids=RandomIds(),
         codec=codec,
         health=HealthChecker(settings, store),
         idempotency=IdempotentRequests(settings),
         scheduler=EventBridgeScheduler.for_settings(settings),
         shards=shards,
+        repair_queue=repair_queue,
     )
     if isinstance(shards, ThreadedShards):
         shards.bind(built.sop.fire_shard)

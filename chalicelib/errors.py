@@ -200,6 +200,14 @@ class WeComTransportError(UpstreamError):
     code = "wecom_unreachable"
 
 
+class WeComDeadlineError(WeComTransportError):
+    """The caller's time budget (a callback's 3 s) has no room for this call, or for another retry: it was not
+    started. Retryable later (the repair queue), never within the same request."""
+
+    status = 503
+    code = "wecom_deadline"
+
+
 def http_status(exc: BaseException) -> int:
     """Status for any exception: SiyuErrors carry their own, everything else is a 500."""
     return exc.status if isinstance(exc, SiyuError) else 500

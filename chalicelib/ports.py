@@ -342,8 +342,9 @@ class TaskSink(Protocol):
         text: str,
         due: datetime,
         dedupe_key: str,
+        kind: str = "follow_up",
     ) -> str:
-        """Create (once per dedupe_key) an immediate 1:1 follow-up task for the owner; returns the task id."""
+        """Create (once per dedupe_key) an immediate 1:1 task (``kind`` follow_up or welcome) for the owner."""
         ...
 
 

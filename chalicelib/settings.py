@@ -25,12 +25,16 @@ ENV_SCHEDULER_ROLE_ARN = "SIYU_SCHEDULER_ROLE_ARN"
 ENV_SCHEDULE_DLQ_ARN = "SIYU_SCHEDULE_DLQ_ARN"
 ENV_CLOCK_FILE = "SIYU_CLOCK_FILE"
 ENV_FIRE_SHARD_SIZE = "SIYU_FIRE_SHARD_SIZE"
+ENV_CALLBACK_BUDGET = "SIYU_CALLBACK_BUDGET_SECONDS"
+ENV_REPAIR_QUEUE_URL = "SIYU_REPAIR_QUEUE_URL"
+ENV_REPAIR_DLQ_URL = "SIYU_REPAIR_DLQ_URL"
 LOCAL_STAGE = "local"
 LOCAL_FIRE_TARGET_ARN = "arn:aws:lambda:us-east-1:000000000000:function:siyu-local-fire"
 LOCAL_SCHEDULER_ROLE_ARN = "arn:aws:iam::000000000000:role/siyu-local-scheduler"
 
 DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com"
 DEFAULT_FIRE_SHARD_SIZE = 500  # touches per fire invocation (issue 8 §7; docs/operations.md, "A fire that fans out")
+DEFAULT_CALLBACK_BUDGET = 3.0  # seconds a WeCom callback may spend (WeCom waits 5 s; docs/operations.md)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class Settings:
     schedule_dlq_arn: str | None = None
     fire_shard_size: int = DEFAULT_FIRE_SHARD_SIZE  # a bucket with more scheduled touches fans out into shards
     clock_file: str | None = None  # the local stack's movable clock; honoured only in the local stage
+    callback_budget_seconds: float = DEFAULT_CALLBACK_BUDGET
+    repair_queue_url: str | None = None  # SQS (deployed); None: the repair queue lives in the table
+    repair_dlq_url: str | None = None  # its dead-letter queue, where given-up repairs go with their reason
 
     @property
     def movable_clock(self) -> str | None:
@@ -80,6 +87,9 @@ class Settings:
             schedule_dlq_arn=e.get(ENV_SCHEDULE_DLQ_ARN) or None,
             clock_file=e.get(ENV_CLOCK_FILE) or None,
             fire_shard_size=max(1, int(e.get(ENV_FIRE_SHARD_SIZE) or DEFAULT_FIRE_SHARD_SIZE)),
+            callback_budget_seconds=min(4.5, max(0.5, float(e.get(ENV_CALLBACK_BUDGET) or DEFAULT_CALLBACK_BUDGET))),
+            repair_queue_url=e.get(ENV_REPAIR_QUEUE_URL) or None,
+            repair_dlq_url=e.get(ENV_REPAIR_DLQ_URL) or None,
         )
 
 

@@ -25,7 +25,7 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
                                                remark_mobiles?}
     POST /sandbox/scan                        {corp_id, state, external_userid?, userid?, name?, unionid?}
     POST /sandbox/events                      {corp_id, change_type, userid?, external_userid?, event?, ...fields}
-    POST /sandbox/faults                      {api, errcode, times?}
+    POST /sandbox/faults                      {api, errcode?, times?, delay_ms?}  (errcode or delay_ms, or both)
     POST /sandbox/expire_tokens
     POST /sandbox/tasks/{msgid}/confirm       {userid}
     GET  /sandbox/clock                       the local stack's clock (tenant time, machine time, how far ahead)

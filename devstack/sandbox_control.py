@@ -171,13 +171,26 @@ class ControlRoutes:
         return {"fields": fields, "callback_status": delivery.status, "callback_body": delivery.body}
 
     def _fault(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        """{api, errcode?, times?, delay_ms?}: the next ``times`` calls answer ``errcode``, or (``delay_ms``) take that
+        long first (a slow WeCom); at least one of the two."""
         api, errcode, times = _str(body, "api"), body.get("errcode"), body.get("times", 1)
-        if not isinstance(errcode, int) or isinstance(errcode, bool):
+        delay_ms = body.get("delay_ms")
+        if errcode is None and delay_ms is None:
+            raise errors.InvalidError("give errcode, delay_ms or both")
+        if errcode is not None and (not isinstance(errcode, int) or isinstance(errcode, bool)):
             raise errors.InvalidError("errcode must be an integer")
+        if delay_ms is not None and (not isinstance(delay_ms, int) or isinstance(delay_ms, bool) or delay_ms < 0):
+            raise errors.InvalidError("delay_ms must be a non-negative integer")
         if not isinstance(times, int) or isinstance(times, bool) or times < 1:
             raise errors.InvalidError("times must be a positive integer")
-        self._world.inject(api, errcode, times)
-        return {"api": api, "errcode": errcode, "times": times}
+        if delay_ms:
+            self._world.slow(api, delay_ms / 1000, times)
+        if errcode is not None:
+            self._world.inject(api, errcode, times)
+        answer: dict[str, Any] = {"api": api, "errcode": errcode, "times": times}
+        if delay_ms is not None:
+            answer["delay_ms"] = delay_ms
+        return answer
 
     def _expire_tokens(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         self._world.expire_tokens()

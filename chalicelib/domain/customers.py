@@ -366,3 +366,10 @@ def apply_noted(c: Customer, *, digest: str, now: str) -> Customer:
 def _since(c: Customer, ev: ContactEvent) -> str:
     rel = c.relation(ev.userid, ev.external_userid)
     return rel.since if rel else c.added_at
+
+
+def apply_profile_sync(c: Customer, profile: ProfileFacts, *, now: str) -> Customer:
+    """A profile sync the callback could not make, made later (the repair queue): WeCom's profile as it is now. The
+    same profile applied twice changes nothing the second time (``c`` itself comes back: nothing to save)."""
+    synced = _with_profile(c, profile)
+    return c if synced == c else replace(synced, updated_at=now, version=c.version + 1)

@@ -160,7 +160,7 @@ class StaffTask:
 
     task_id: str
     userid: str
-    kind: str  # mass | follow_up | escalation
+    kind: str  # mass | follow_up | escalation | welcome
     status: str  # claimed | created | sent | confirmed | snoozed | done | failed
     due_at: str
     created_at: str

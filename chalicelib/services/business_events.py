@@ -85,6 +85,7 @@ class NoTasks:
         text: str,
         due: datetime,
         dedupe_key: str,
+        kind: str = "follow_up",
     ) -> str:
         return ""
 

@@ -14,6 +14,7 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import CallbackDecryptError, CallbackSignatureError, InvalidError
 from chalicelib.observability import count, logger
 from chalicelib.ports import Clock, TenantRepository
+from chalicelib.services.budget import DEFAULT_CALLBACK_BUDGET_SECONDS, Budget
 from chalicelib.services.intake import IntakeResult, IntakeService
 
 
@@ -113,11 +114,22 @@ def _stand_in() -> Tenant:
 
 
 class CallbackService:
-    def __init__(self, tenants: TenantCache, codec: CallbackCodec, intake: IntakeService, clock: Clock) -> None:
+    def __init__(
+        self,
+        tenants: TenantCache,
+        codec: CallbackCodec,
+        intake: IntakeService,
+        clock: Clock,
+        *,
+        budget_seconds: float = DEFAULT_CALLBACK_BUDGET_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.tenants = tenants
         self.codec = codec
         self.intake = intake
         self.clock = clock  # measures the grace period of a replaced Token/key
+        self.budget_seconds = budget_seconds  # WeCom waits 5 s for the answer: a callback spends at most this
+        self.monotonic = monotonic
 
     def _tenant(self, tenant_id: str) -> Tenant | None:
         return self.tenants.get(tenant_id)
@@ -134,11 +146,12 @@ class CallbackService:
     def receive(self, tenant_id: str, params: dict[str, str], body: bytes) -> IntakeResult:
         """POST: authenticate, decrypt and parse the event, then apply it (idempotently). An unknown tenant is
         answered exactly as a real one whose signature fails (401), never 404: tenant ids are not enumerable."""
+        budget = Budget(self.budget_seconds, self.monotonic)  # from the callback's arrival: decrypting counts too
         sig, ts, nonce = _required(params, "msg_signature", "timestamp", "nonce")
         tenant, fields = self._open(
             tenant_id, lambda t: self.codec.open(t, msg_signature=sig, timestamp=ts, nonce=nonce, body=body)
         )
-        result = self.intake.handle(tenant, event_from_fields(fields))
+        result = self.intake.handle(tenant, event_from_fields(fields), budget)
         count(f"ContactEvent.{result.outcome}")
         logger.debug("callback handled", extra={"tenant": tenant_id, "outcome": result.outcome})
         return result

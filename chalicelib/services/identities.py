@@ -25,17 +25,25 @@ class Identities:
         self.repo = repo
         self.wecom = wecom
 
-    def profile(self, tenant: Tenant, ev: ContactEvent) -> tuple[ProfileFacts | None, ExternalProfile | None]:
-        """Fetch the WeCom profile; intake never fails because WeCom is slow or down (profile stays unsynced)."""
+    def profile(
+        self, tenant: Tenant, ev: ContactEvent, wecom: WeComPort | None = None
+    ) -> tuple[ProfileFacts | None, ExternalProfile | None]:
+        """Fetch the WeCom profile (through ``wecom`` if given: a callback's budgeted client); intake never fails
+        because WeCom is slow or down: the profile stays unsynced, and the caller queues its repair."""
         try:
-            raw = self.wecom.get_external_contact(credentials(tenant), ev.external_userid)
+            raw = (wecom or self.wecom).get_external_contact(credentials(tenant), ev.external_userid)
         except SiyuError as exc:
             logger.warning(
                 "externalcontact/get failed; continuing unsynced", extra={"code": exc.code, "tenant": tenant.tenant_id}
             )
             return None, None
-        phone = phone_of(raw, ev.userid)
-        facts = ProfileFacts(
+        return self.facts(raw, ev.userid), raw
+
+    @staticmethod
+    def facts(raw: ExternalProfile, userid: str) -> ProfileFacts:
+        """What Siyu keeps of a WeCom profile, as seen by staff member ``userid`` (their tags, their phone first)."""
+        phone = phone_of(raw, userid)
+        return ProfileFacts(
             name=raw.name,
             gender=raw.gender,
             contact_type=raw.type,
@@ -43,9 +51,8 @@ class Identities:
             has_unionid=bool(raw.unionid),
             phone_masked=mask_phone(phone) if phone else "",
             synced=True,
-            wecom_tag_ids=frozenset(t for f in raw.follow_users if f.userid == ev.userid for t in f.tag_ids),
+            wecom_tag_ids=frozenset(t for f in raw.follow_users if f.userid == userid for t in f.tag_ids),
         )
-        return facts, raw
 
     def match(self, tenant: Tenant, raw: ExternalProfile | None, ev: ContactEvent) -> tuple[Customer, bool, str] | None:
         """撞单: a new external contact whose unionid or phone we already know joins that customer."""
@@ -70,12 +77,16 @@ class Identities:
 
     def claim(self, tenant: Tenant, customer: Customer, raw: ExternalProfile | None, ev: ContactEvent) -> Customer:
         """Point the unionid/phone aliases at a new customer so later contacts of the same person merge."""
+        return self.claim_for(tenant, customer, raw, ev.userid)
+
+    def claim_for(self, tenant: Tenant, customer: Customer, raw: ExternalProfile | None, userid: str) -> Customer:
+        """``claim`` for the profile as staff member ``userid`` sees it (a repaired profile sync has no event)."""
         if raw is None:
             return customer
         claims = []
         if raw.unionid:
             claims.append(("union", tenant.hmac_hex("union:" + raw.unionid)))
-        phone = phone_of(raw, ev.userid)
+        phone = phone_of(raw, userid)
         if phone:
             claims.append(("phone", tenant.hmac_hex("phone:" + phone)))
         for kind, digest in claims:

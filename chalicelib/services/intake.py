@@ -5,15 +5,22 @@ Effectively-once without a lock: the event's digest goes into the same condition
 that transaction. A repeat finds its digest (one batched read, no WeCom call) or loses the condition. WeCom side
 effects run only in the delivery that won: the welcome message is therefore sent at most once, within the
 WelcomeCode's 20 s, and 41051 ("already chatting") is accepted as delivered — never a retry loop.
+
+Within WeCom's 5 s: each delivery has a budget (services/budget.py, 3 s) that every WeCom call of it fits into. What
+does not fit, or fails, is surfaced or repaired, never retried by the redelivery (which stays a duplicate): a missed
+welcome becomes the owner's task, a profile sync, tag marking or rotation a repair item (intake_effects.py).
 """
 
 from __future__ import annotations
 
+import copy
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from chalicelib.domain.channels import ORGANIC, Channel, at_cap, code_users
+from chalicelib.domain.channels import ORGANIC, Channel
 from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, EDIT, ContactEvent
 from chalicelib.domain.customers import (
     Customer,
@@ -27,27 +34,32 @@ from chalicelib.domain.customers import (
 )
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.instants import iso_local, iso_of, local_date
-from chalicelib.domain.signals import ADDED, LOST, TAG, Signal
+from chalicelib.domain.repairs import PROFILE_SYNC
+from chalicelib.domain.signals import LOST, TAG, Signal
 from chalicelib.domain.tenants import Tenant
-from chalicelib.errors import ConflictError, SiyuError
+from chalicelib.errors import ConflictError
 from chalicelib.observability import logger
 from chalicelib.ports import (
     ChannelRepository,
     Clock,
+    CustomerRepository,
     Enroller,
     IntakeKeys,
     IntakeRepository,
     IntakeSnapshot,
     SignalPublisher,
     TagRepository,
+    TaskSink,
     WeComPort,
-    WelcomeOutcome,
 )
-from chalicelib.services.identities import Identities, credentials, phone_of
+from chalicelib.services.budget import DEFAULT_CALLBACK_BUDGET_SECONDS, Budget, within
+from chalicelib.services.identities import Identities, phone_of
+from chalicelib.services.intake_effects import AddEffects, RepairSink
 from chalicelib.services.signals import NoSignals
 
 CHANNEL_ID_RE = re.compile(r"^(ch|rf)_[a-z0-9]{4,27}$")
 MAX_ATTEMPTS = 3
+WELCOME_RESERVE_SECONDS = 1.0  # of the budget, kept from the profile fetch for the welcome message
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,7 @@ class IntakeResult:
     reason: str | None = None
 
 
-class IntakeRepo(IntakeRepository, ChannelRepository, TagRepository, Protocol):
+class IntakeRepo(IntakeRepository, ChannelRepository, TagRepository, CustomerRepository, Protocol):
     """What intake needs from storage."""
 
 
@@ -73,17 +85,38 @@ class IntakeService:
         clock: Clock,
         enroller: Enroller | None = None,
         signals: SignalPublisher | None = None,
+        *,
+        tasks: TaskSink | None = None,
+        repairs: RepairSink | None = None,
+        budget_seconds: float = DEFAULT_CALLBACK_BUDGET_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.repo = repo
-        self.wecom = wecom
+        self.base_wecom = wecom
+        self.wecom = wecom  # a delivery's copy of the service holds the budgeted client here (``handle``)
         self.clock = clock
         self.enroller = enroller
         self.identities = Identities(repo, wecom)
         self.signals = signals or NoSignals()  # "added" and "tag": the plans they trigger enroll
+        self.tasks = tasks  # a welcome that could not be sent becomes the owner's task
+        self.repairs = repairs  # what WeCom did not take in time is made later (services/repairs.py)
+        self.budget_seconds = budget_seconds
+        self.monotonic = monotonic
+        self.budget = Budget(budget_seconds, monotonic)
 
     # --- entry point ------------------------------------------------------------------------------------------
 
-    def handle(self, tenant: Tenant, ev: ContactEvent) -> IntakeResult:
+    def handle(self, tenant: Tenant, ev: ContactEvent, budget: Budget | None = None) -> IntakeResult:
+        """Apply one event within ``budget`` (the callback's, started when it arrived; a fresh one if None): every
+        WeCom call of this delivery goes through a client fitted into it. The service is shared by threads, so the
+        delivery runs on a shallow copy holding its own budget and client."""
+        delivery = copy.copy(self)
+        delivery.budget = budget if budget is not None else Budget(self.budget_seconds, self.monotonic)
+        delivery.wecom = within(self.base_wecom, delivery.budget)
+        delivery.identities = Identities(self.repo, delivery.wecom)
+        return delivery._handle(tenant, ev)
+
+    def _handle(self, tenant: Tenant, ev: ContactEvent) -> IntakeResult:
         digest = ev.digest()
         if not ev.handled or not ev.external_userid or not ev.userid:
             return self._ignore(tenant, ev, digest, "unhandled_event" if not ev.handled else "missing_ids")
@@ -148,7 +181,10 @@ class IntakeService:
         at = iso_local(ev.create_time, tenant.zone)
         now = iso_of(self.clock.now(), tenant.zone)
         counter_key = f"c#{channel_id or ORGANIC}"
-        profile, raw = self.identities.profile(tenant, ev)
+        # The profile fetch may spend all of the budget but what the welcome needs (its code expires 20 s after the
+        # event).
+        reserve = WELCOME_RESERVE_SECONDS if ev.welcome_code else 0.0
+        profile, raw = self.identities.profile(tenant, ev, within(self.base_wecom, self.budget.keep(reserve)))
         if customer is None:
             merged = self.identities.match(tenant, raw, ev)
             if merged is not None:
@@ -171,7 +207,7 @@ class IntakeService:
                 fact = self._fact(tenant, updated.customer_id, ev, digest, at, channel_id, {"kind": kind, "by": by})
                 merge_counter = StaffDayDelta(ev.userid, date, {"adds": 1, "n_merge": 1, counter_key: 1})
                 self.repo.save_event(tid, updated, expected_version=existing.version, fact=fact, counter=merge_counter)
-                return self._after_add(tenant, ev, updated, channel, snap, date, "merged")
+                return self._after_add(tenant, ev, updated, channel, snap, date, "merged", profile is not None)
             created = new_customer(
                 customer_id=cid,
                 ev=ev,
@@ -186,7 +222,7 @@ class IntakeService:
             self.repo.create_customer(
                 tid, created, StaffDayDelta(ev.userid, date, {"adds": 1, "n_new": 1, counter_key: 1})
             )
-            return self._after_add(tenant, ev, created, channel, snap, date, "created")
+            return self._after_add(tenant, ev, created, channel, snap, date, "created", profile is not None)
         updated, kind = apply_add(
             customer, ev=ev, digest=digest, channel_id=channel_id, profile=profile, tags=tags, at=at, now=now
         )
@@ -195,7 +231,8 @@ class IntakeService:
         if kind == "readd":
             counter = StaffDayDelta(ev.userid, date, {"adds": 1, "n_readd": 1, counter_key: 1})
         self.repo.save_event(tid, updated, expected_version=customer.version, fact=fact, counter=counter)
-        return self._after_add(tenant, ev, updated, channel, snap, date, "readd" if kind == "readd" else "confirmed")
+        outcome = "readd" if kind == "readd" else "confirmed"
+        return self._after_add(tenant, ev, updated, channel, snap, date, outcome, profile is not None)
 
     def _after_add(
         self,
@@ -206,30 +243,10 @@ class IntakeService:
         snap: IntakeSnapshot,
         date: str,
         outcome: str,
+        synced: bool,
     ) -> IntakeResult:
-        """WeCom side effects of the delivery that won: welcome first (20 s clock), then tags, then rotation."""
-        welcome = self._welcome(tenant, ev, channel)
-        creds = credentials(tenant)
-        wecom_tags = [t.wecom_id for t in (channel.tags if channel else ()) if t.wecom_id]
-        if wecom_tags and outcome != "confirmed":
-            try:
-                self.wecom.mark_tag(
-                    creds, userid=ev.userid, external_userid=ev.external_userid, add_tag=wecom_tags, remove_tag=[]
-                )
-            except SiyuError as exc:
-                logger.warning(
-                    "mark_tag failed; local tags stand", extra={"code": exc.code, "tenant": tenant.tenant_id}
-                )
-        if outcome != "confirmed":  # a relation that already existed adds nobody: no rotation, no signal
-            if channel is not None:
-                self._rotate(tenant, channel, ev.userid, snap, date)
-            kind = "readd" if outcome == "readd" else "new"
-            channel_id = channel.channel_id if channel is not None else None
-            self.signals.publish(
-                tenant, customer.customer_id, Signal(ADDED, self.clock.now(), kind=kind, channel_id=channel_id)
-            )
-            if channel is not None:
-                self._enroll(tenant, channel, customer)
+        """WeCom side effects of the delivery that won (intake_effects.py), within the callback's budget."""
+        welcome = self._effects().after_add(tenant, ev, customer, channel, snap, date, outcome, synced=synced)
         logger.info(
             "contact event applied",
             extra={
@@ -241,59 +258,8 @@ class IntakeService:
         )
         return IntakeResult(outcome, customer.customer_id, welcome=welcome)
 
-    def _welcome(self, tenant: Tenant, ev: ContactEvent, channel: Channel | None) -> str:
-        if not ev.welcome_code:
-            return WelcomeOutcome.NO_CODE
-        if channel is None or not (channel.welcome.text or channel.welcome.attachments):
-            return WelcomeOutcome.NO_MESSAGE
-        try:
-            return self.wecom.send_welcome_msg(
-                credentials(tenant), welcome_code=ev.welcome_code, message=channel.welcome
-            )
-        except SiyuError as exc:
-            logger.warning("welcome message failed", extra={"code": exc.code, "tenant": tenant.tenant_id})
-            return WelcomeOutcome.FAILED
-
-    def _rotate(self, tenant: Tenant, channel: Channel, userid: str, snap: IntakeSnapshot, date: str) -> None:
-        """Keep the code pointing at who should get the next customer: round-robin order, caps, backup."""
-        ch_adds = snap.counters.get(f"c#{channel.channel_id}", 0) + 1
-        staff_adds = snap.counters.get("adds", 0) + 1
-        staff_cap = snap.staff.daily_cap if snap.staff else None
-        full = channel.full_today(date)
-        try:
-            if userid not in full and at_cap(channel, userid, ch_adds, staff_adds, staff_cap):
-                self.repo.mark_channel_full(tenant.tenant_id, channel.channel_id, userid, date)
-                full = full | {userid}
-            users = code_users(channel, userid, date, full)
-            if channel.config_id and users != [userid]:
-                self.wecom.update_contact_way(
-                    credentials(tenant),
-                    config_id=channel.config_id,
-                    users=users,
-                    state=channel.state,
-                    remark=channel.name[:30],
-                )
-        except SiyuError as exc:
-            logger.warning(
-                "channel rotation failed",
-                extra={"code": exc.code, "tenant": tenant.tenant_id, "channel_id": channel.channel_id},
-            )
-
-    def _enroll(self, tenant: Tenant, channel: Channel, customer: Customer) -> None:
-        """The channel's plan (新客培育): enrollment follows the add; its failure never fails the callback."""
-        now = self.clock.now()
-        if channel.tags:
-            self.signals.publish(
-                tenant, customer.customer_id, Signal(TAG, now, tag_ids=tuple(t.tag_id for t in channel.tags))
-            )
-        try:
-            if channel.plan_id and self.enroller is not None:
-                self.enroller.enroll(tenant, customer.customer_id, channel.plan_id, source="channel")
-        except SiyuError as exc:
-            logger.warning(
-                "enrollment from channel failed",
-                extra={"code": exc.code, "tenant": tenant.tenant_id, "plan_id": channel.plan_id},
-            )
+    def _effects(self) -> AddEffects:
+        return AddEffects(self.repo, self.wecom, self.clock, self.signals, self.enroller, self.tasks, self.repairs)
 
     # --- other changes ----------------------------------------------------------------------------------------
 
@@ -303,6 +269,7 @@ class IntakeService:
         date = local_date(ev.create_time, tenant.zone)
         counter: StaffDayDelta | None = None
         detail: dict[str, str] = {}
+        synced = True
         if ev.change_type == DEL_FOLLOW:
             updated, outcome = apply_customer_deleted_staff(customer, ev=ev, digest=digest, at=at, now=now), "lost"
             counter = StaffDayDelta(ev.userid, date, {"n_lost": 1})
@@ -311,12 +278,14 @@ class IntakeService:
             detail = {"source": ev.source} if ev.source else {}
             counter = StaffDayDelta(ev.userid, date, {"n_deleted": 1})
         elif ev.change_type == EDIT:
-            updated, outcome = self._edit(tenant, ev, digest, customer, now), "updated"
+            (updated, synced), outcome = self._edit(tenant, ev, digest, customer, now), "updated"
         else:
             updated, outcome = apply_noted(customer, digest=digest, now=now), "noted"
             detail = {"fail_reason": ev.fail_reason}
         fact = self._fact(tenant, customer.customer_id, ev, digest, at, "", detail)
         self.repo.save_event(tenant.tenant_id, updated, expected_version=customer.version, fact=fact, counter=counter)
+        if not synced:  # the edit's profile could not be read: the repair queue reads it later
+            self._effects().repair(PROFILE_SYNC, tenant, ev=ev, customer_id=customer.customer_id)
         if outcome in ("lost", "ended"):  # the customer deleted the staff member, or the staff member deleted them
             self.signals.publish(tenant, customer.customer_id, Signal(LOST, self.clock.now(), kind=outcome))
         added = sorted(updated.tags - customer.tags)
@@ -328,8 +297,11 @@ class IntakeService:
         )
         return IntakeResult(outcome, customer.customer_id)
 
-    def _edit(self, tenant: Tenant, ev: ContactEvent, digest: str, customer: Customer, now: str) -> Customer:
-        """Staff edited remark or tags in their client: WeCom is the authority for the tags it mirrors."""
+    def _edit(
+        self, tenant: Tenant, ev: ContactEvent, digest: str, customer: Customer, now: str
+    ) -> tuple[Customer, bool]:
+        """Staff edited remark or tags in their client: WeCom is the authority for the tags it mirrors. Also whether
+        the profile could be read (False: a repair is due)."""
         profile, raw = self.identities.profile(tenant, ev)
         tags = None
         if profile is not None:
@@ -346,7 +318,7 @@ class IntakeService:
                 updated = updated.with_alias("phone", digest_p)
             except ConflictError:
                 logger.info("phone already belongs to another customer; left for manual merge")
-        return updated
+        return updated, profile is not None
 
     # --- records ----------------------------------------------------------------------------------------------
 

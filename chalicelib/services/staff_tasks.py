@@ -44,8 +44,10 @@ class StaffTaskService:
         text: str,
         due: datetime,
         dedupe_key: str,
+        kind: str = "follow_up",
     ) -> str:
-        """A 1:1 follow-up task for the customer's owner, once per ``dedupe_key`` (a repeat finds the same id)."""
+        """A 1:1 task for the customer's owner, once per ``dedupe_key`` (a repeat finds the same id): a reply's
+        follow-up, or (``kind`` "welcome") a welcome message to send by hand because WeCom's could not go out."""
         tenant = self._tenant(tenant_id)
         task_id = follow_up_task_id(dedupe_key)  # the timeline finds the task from the reply it follows
         self.repo.create_task(
@@ -53,7 +55,7 @@ class StaffTaskService:
             StaffTask(
                 task_id=task_id,
                 userid=owner_userid,
-                kind="follow_up",
+                kind=kind,
                 status="created",
                 due_at=iso_of(due, tenant.zone),
                 created_at=iso_of(self.clock.now(), tenant.zone),

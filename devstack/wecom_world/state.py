@@ -172,6 +172,7 @@ class WorldState:
             self.corps: dict[str, Corp] = {}
             self.tokens: dict[str, Token] = {}
             self.faults: dict[str, list[int]] = {}
+            self.delays: dict[str, list[float]] = {}  # api -> seconds the next calls take before they answer
             self.call_log: list[Call] = []
             self.welcomes: list[dict[str, Any]] = []
             self.task_corp: dict[str, str] = {}

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib import errors
 from devstack.wecom_world.api import UnknownApiError
-from devstack.wecom_world.world import WeComWorld
+from devstack.wecom_world.world import WeComWorld, WorldTimeoutError
 
 
 class WorldTransport:
@@ -22,7 +22,9 @@ class WorldTransport:
     ) -> dict[str, Any]:
         wire_body = None if body is None else json.loads(json.dumps(body))
         try:
-            answer = self.world.handle(path, dict(query), wire_body)
+            answer = self.world.handle(path, dict(query), wire_body, timeout=timeout)
+        except WorldTimeoutError:
+            raise errors.WeComTransportError(f"WeCom {path} timed out") from None
         except UnknownApiError:
             raise errors.WeComTransportError(f"WeCom {path} answered HTTP 404") from None
         result: dict[str, Any] = json.loads(json.dumps(answer))

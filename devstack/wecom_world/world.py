@@ -17,6 +17,10 @@ TOKEN_TTL = 7200  # gettoken expires_in (91039)
 API_SETS: tuple[ApiSet, ...] = (contact_ways.APIS, contacts.APIS, tags.APIS, messages.APIS)
 
 
+class WorldTimeoutError(Exception):
+    """A slow call outlasted the caller's timeout (in process only; over HTTP the client times out itself)."""
+
+
 class WeComWorld(WorldState):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""
 
@@ -28,11 +32,13 @@ class WeComWorld(WorldState):
         max_tags: int = tags.MAX_CORP_TAGS,
         follow_page_size: int = 500,
         api_sets: tuple[ApiSet, ...] = API_SETS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(
             clock=clock, max_contact_ways=max_contact_ways, max_tags=max_tags, follow_page_size=follow_page_size
         )
         self._apis = ApiTable.of(*api_sets)
+        self.sleep = sleep  # how a slow call (``slow``) spends its time: tests pass a virtual clock's advance
 
     # --- controls -----------------------------------------------------------------------------------------------
 
@@ -79,6 +85,11 @@ class WeComWorld(WorldState):
         """Make the next ``times`` calls of ``api`` (e.g. "externalcontact/send_welcome_msg") answer ``errcode``."""
         with self.lock:
             self.faults.setdefault(api_name(api), []).extend([errcode] * times)
+
+    def slow(self, api: str, seconds: float, times: int = 1) -> None:
+        """Make the next ``times`` calls of ``api`` take ``seconds`` before they are served (WeCom being slow)."""
+        with self.lock:
+            self.delays.setdefault(api_name(api), []).extend([seconds] * times)
 
     def expire_tokens(self) -> None:
         """Expire every issued access_token, so the next call answers 42001."""
@@ -188,11 +199,23 @@ class WeComWorld(WorldState):
 
     # --- the API ------------------------------------------------------------------------------------------------
 
-    def handle(self, path: str, query: Mapping[str, str], body: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Serve one ``/cgi-bin/...`` request; always a WeCom-shaped dict with errcode and errmsg."""
+    def handle(
+        self, path: str, query: Mapping[str, str], body: Mapping[str, Any] | None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Serve one ``/cgi-bin/...`` request; always a WeCom-shaped dict with errcode and errmsg. A call made slow
+        (``slow``) first sleeps its delay; with a ``timeout`` shorter than that it sleeps the timeout and raises
+        WorldTimeoutError unserved (an in-process caller's view of a request that timed out)."""
         api = api_name(path)
         if api != "gettoken" and api not in self._apis.handlers:
             raise UnknownApiError(api)
+        with self.lock:
+            pending = self.delays.get(api)
+            delay = pending.pop(0) if pending else 0.0
+        if delay > 0:
+            if timeout is not None and delay > timeout:
+                self.sleep(timeout)
+                raise WorldTimeoutError(api)
+            self.sleep(delay)
         payload = dict(query) if api == "gettoken" or api in self._apis.from_query else dict(body or {})
         payload.pop("access_token", None)
         with self.lock:

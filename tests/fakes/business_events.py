@@ -115,6 +115,7 @@ class RecordingTasks:
         text: str,
         due: datetime,
         dedupe_key: str,
+        kind: str = "follow_up",
     ) -> str:
         with self.lock:
             self.requests += 1

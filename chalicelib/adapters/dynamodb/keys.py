@@ -24,6 +24,9 @@ FACT_PREFIX = "F#"
 
 
 TENANTS_GSI_PK = "TENANTS"
+# The local stack's repair queue (deployed it is SQS): one partition across tenants, as a queue is; each item names
+# its tenant and is handled only for it (adapters/dynamodb/repairs.py).
+REPAIR_QUEUE_PK = "REPAIRQ"
 
 
 def token_sk(token_hash: str) -> str:

@@ -175,6 +175,15 @@ class EnrollmentItem(SiyuItem, discriminator="enrollment"):
     eid = UnicodeAttribute()
 
 
+class RepairQueueItem(SiyuItem, discriminator="repair"):
+    """One repair waiting in the local stack's repair queue (adapters/dynamodb/repairs.py; deployed: SQS)."""
+
+    visible = NumberAttribute()  # unix second it may be handed out (again)
+    receives = NumberAttribute(default=0)
+    state = UnicodeAttribute()  # ready | dead
+    reason = UnicodeAttribute(null=True)
+
+
 class RosterItem(SiyuItem, discriminator="roster"):
     """A plan's roster entry for one subject: nothing but the key."""
 

@@ -9,15 +9,17 @@ logs secrets, tokens, URLs, names or phone numbers.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib import errors
+from chalicelib.adapters.wecom.answers import check_contact_way, check_tag_name, follow_user, tag_group
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.errcodes import (
     BUSY,
@@ -40,12 +42,17 @@ from chalicelib.ports import (
 
 logger = logging.getLogger("siyu.wecom")
 
-# --- documented limits (checked client-side so a bad request costs no quota) ------------------------------------
-MAX_STATE_CHARS = 30  # add_contact_way / add_join_way state (92228)
-MAX_REMARK_CHARS = 30  # contact way remark (92228)
-MAX_CONTACT_WAY_USERS = 100  # 41041: 「联系我」使用人数超过限制 (90313)
-MAX_TAG_NAME_CHARS = 30  # corp tag and group names (92117)
 PAGE_LIMIT = 1000  # get_groupmsg_task / get_groupmsg_send_result (93338)
+
+
+# A call with less time than this left in its budget is not started: it could not get an answer in time.
+MIN_CALL_SECONDS = 0.25
+
+
+class Budget(Protocol):
+    """The time a caller has left (seconds, on its monotonic clock): a callback's 3 s (services/budget.py)."""
+
+    def left(self) -> float: ...
 
 
 @dataclass
@@ -78,12 +85,21 @@ class WeComClient:
         self._tokens: dict[tuple[str, str], _Token] = {}
         self._refresh_locks: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
+        self._budget: Budget | None = None
+
+    def bounded(self, budget: Budget) -> WeComClient:
+        """This client (same transport, same token cache) with every call fitted into ``budget``: a request's
+        timeout is at most what is left, a retry's backoff never sleeps past it, and a call that cannot fit (less
+        than MIN_CALL_SECONDS left) is not started but raises WeComDeadlineError."""
+        view = copy.copy(self)
+        view._budget = budget
+        return view
 
     # --- contact ways -------------------------------------------------------------------------------------------
 
     def add_contact_way(self, creds: WeComCredentials, *, users: list[str], state: str, remark: str = "") -> ContactWay:
         """A QR 「联系我」 for ``users`` (type 1 for one user, 2 for several) that skips verification."""
-        _check_contact_way(users, state, remark)
+        check_contact_way(users, state, remark)
         body = {
             "type": 1 if len(users) == 1 else 2,
             "scene": 2,
@@ -100,7 +116,7 @@ class WeComClient:
         self, creds: WeComCredentials, *, config_id: str, users: list[str], state: str, remark: str = ""
     ) -> None:
         _require(config_id, "config_id")
-        _check_contact_way(users, state, remark)
+        check_contact_way(users, state, remark)
         body = {"config_id": config_id, "remark": remark, "skip_verify": True, "state": state, "user": list(users)}
         self._api(creds, "externalcontact/update_contact_way", body)
 
@@ -120,7 +136,7 @@ class WeComClient:
             if cursor:
                 query["cursor"] = cursor
             data = self._api(creds, "externalcontact/get", None, method="GET", query=query)
-            follow.extend(_follow_user(item) for item in data.get("follow_user") or [])
+            follow.extend(follow_user(item) for item in data.get("follow_user") or [])
             cursor = str(data.get("next_cursor") or "")
             if not cursor:
                 break
@@ -174,14 +190,14 @@ class WeComClient:
 
     def get_corp_tag_list(self, creds: WeComCredentials) -> list[CorpTagGroup]:
         data = self._api(creds, "externalcontact/get_corp_tag_list", {})
-        return [_tag_group(group) for group in data.get("tag_group") or [] if not group.get("deleted")]
+        return [tag_group(group) for group in data.get("tag_group") or [] if not group.get("deleted")]
 
     def add_corp_tags(self, creds: WeComCredentials, *, group_name: str, tag_names: list[str]) -> CorpTagGroup:
         """Ensure ``tag_names`` exist in the group named ``group_name`` (created if missing); returns it with ids."""
-        _check_tag_name(group_name, "group_name")
+        check_tag_name(group_name, "group_name")
         wanted = list(dict.fromkeys(tag_names))
         for name in wanted:
-            _check_tag_name(name, "tag name")
+            check_tag_name(name, "tag name")
         existing = next((g for g in self.get_corp_tag_list(creds) if g.group_name == group_name), None)
         missing = [name for name in wanted if existing is None or name not in existing.tags]
         if existing is not None and not missing:
@@ -197,7 +213,7 @@ class WeComClient:
         created = data.get("tag_group")
         if not isinstance(created, dict):
             raise errors.WeComTransportError("WeCom externalcontact/add_corp_tag answered without tag_group")
-        added = _tag_group(created)
+        added = tag_group(created)
         if existing is None:
             return CorpTagGroup(group_id=added.group_id, group_name=group_name, tags=added.tags)
         return CorpTagGroup(group_id=existing.group_id, group_name=group_name, tags={**existing.tags, **added.tags})
@@ -292,13 +308,25 @@ class WeComClient:
         """One request, repeated with exponential backoff while WeCom answers -1 (busy)."""
         attempt = 0
         while True:
-            data = self._transport.request(method, f"/cgi-bin/{api}", query=query, body=body, timeout=self._timeout)
+            data = self._transport.request(method, f"/cgi-bin/{api}", query=query, body=body, timeout=self._fit(api))
             if _errcode(data, api) != BUSY or attempt >= self._max_busy_retries:
                 return data
             delay = self._busy_backoff * (2**attempt)
+            if self._budget is not None and self._budget.left() - delay < MIN_CALL_SECONDS:
+                return data  # no time for the backoff and another call: the caller gets this busy answer
             attempt += 1
             logger.info("WeCom busy; backing off", extra={"api": api, "attempt": attempt, "delay": delay})
             self._sleep(delay)
+
+    def _fit(self, api: str) -> float:
+        """The timeout of the next request: the client's, or less when the budget has less left."""
+        if self._budget is None:
+            return self._timeout
+        left = self._budget.left()
+        if left < MIN_CALL_SECONDS:
+            logger.info("WeCom call not started: out of budget", extra={"api": api, "left": round(left, 3)})
+            raise errors.WeComDeadlineError(f"no time left for WeCom {api}", details={"api": api})
+        return min(self._timeout, left)
 
     def _token(self, creds: WeComCredentials, *, stale: str | None = None) -> str:
         """A valid access_token for the corp+secret; only one thread per key calls gettoken at a time.
@@ -362,35 +390,3 @@ def _payload(data: dict[str, Any]) -> dict[str, Any]:
 def _require(value: str, name: str) -> None:
     if not value:
         raise errors.InvalidError(f"{name} is required")
-
-
-def _check_contact_way(users: list[str], state: str, remark: str) -> None:
-    if not users:
-        raise errors.InvalidError("a contact way needs at least one user")
-    if len(users) > MAX_CONTACT_WAY_USERS:
-        raise errors.InvalidError(f"a contact way takes at most {MAX_CONTACT_WAY_USERS} users")
-    if len(state) > MAX_STATE_CHARS:
-        raise errors.InvalidError(f"state is longer than {MAX_STATE_CHARS} characters")
-    if len(remark) > MAX_REMARK_CHARS:
-        raise errors.InvalidError(f"remark is longer than {MAX_REMARK_CHARS} characters")
-
-
-def _check_tag_name(name: str, what: str) -> None:
-    if not name or len(name) > MAX_TAG_NAME_CHARS:
-        raise errors.InvalidError(f"{what} must be 1..{MAX_TAG_NAME_CHARS} characters")
-
-
-def _follow_user(item: dict[str, Any]) -> FollowUser:
-    return FollowUser(
-        userid=str(item.get("userid", "")),
-        remark=str(item.get("remark", "")),
-        state=str(item.get("state", "")),
-        createtime=int(item.get("createtime") or 0),
-        remark_mobiles=tuple(str(m) for m in item.get("remark_mobiles") or []),
-        tag_ids=tuple(str(t["tag_id"]) for t in item.get("tags") or [] if t.get("tag_id")),
-    )
-
-
-def _tag_group(group: dict[str, Any]) -> CorpTagGroup:
-    tags = {str(t["name"]): str(t["id"]) for t in group.get("tag") or [] if not t.get("deleted")}
-    return CorpTagGroup(group_id=str(group.get("group_id", "")), group_name=str(group.get("group_name", "")), tags=tags)

@@ -37,6 +37,7 @@ class Urllib3Transport:
         self._base_url = base_url.rstrip("/")
         self._pool = pool if pool is not None else urllib3.PoolManager(num_pools=4, maxsize=10)
         self._http_error: type[Exception] = urllib3.exceptions.HTTPError
+        self._timeout_of = urllib3.Timeout
 
     def request(
         self, method: str, path: str, *, query: dict[str, str], body: dict[str, Any] | None, timeout: float
@@ -48,7 +49,13 @@ class Urllib3Transport:
         headers = {"Content-Type": "application/json; charset=utf-8"} if payload is not None else {}
         try:
             response = self._pool.request(
-                method, url, body=payload, headers=headers, timeout=timeout, retries=False, redirect=False
+                method,
+                url,
+                body=payload,
+                headers=headers,
+                timeout=self._timeout_of(total=timeout),  # connect and read together: a caller's budget holds
+                retries=False,
+                redirect=False,
             )
         except (self._http_error, OSError) as exc:
             # ``from None``: urllib3's message embeds the URL, access_token included.
