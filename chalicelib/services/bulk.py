@@ -3,7 +3,9 @@
 A job records its filter and a cursor into the customer list. Each slice reads one page, enrolls it, then advances
 the job with a condition on the step it started from (``seq``), so two workers never both advance a job; a crash
 between enrolling and advancing re-runs that page, which is harmless because an enrollment made by this job is
-recognised (its source names the job) and the plan's re-entry policy holds for everything else.
+recognised (its source names the job), counted as enrolled (the cut-short run never recorded its counts) and given
+what may not have followed its write (its first touch: ``EnrollmentService.resume``), and the plan's re-entry
+policy holds for everything else.
 
 ``skipped`` counts every customer not enrolled, and ``refused`` splits it by reason (``domain/enrollments.py``:
 ``excluded_by_exit_rule``, ``audience_not_matched``, ``reentry_not_allowed``, ``already_enrolled``, …).
@@ -44,6 +46,7 @@ class Enroller(Protocol):
     def attempt(
         self, tenant: Tenant, plan: Plan, customer: Customer | None, *, source: str
     ) -> Enrollment | Refusal: ...
+    def resume(self, tenant: Tenant, plan: Plan, enrollment: Enrollment, customer: Customer | None) -> bool: ...
 
 
 class Batches(Protocol):
@@ -140,8 +143,11 @@ class BulkEnrollment:
         refused: dict[str, int] = {}
         for cid in ids:
             mine = current.get(cid)
-            if mine is not None and mine.source == source:
-                continue  # this job enrolled them already (a re-run page)
+            if mine is not None and mine.source == source:  # this job enrolled them already (a re-run page)
+                if plan is not None:  # the run it cut short gets what follows its write (enrollments.RESUME_WITHIN)
+                    self.enroller.resume(tenant, plan, mine, fresh.get(cid))
+                enrolled += 1  # counted now: the cut-short run of this page never recorded its counts
+                continue
             if plan is None:
                 result: Enrollment | Refusal | str = PLAN_NOT_FOUND
             else:

@@ -9,6 +9,7 @@ refusal's code (never who the customer is); the API answers it as a 409 (or 404 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain import enrollments as rules
@@ -24,6 +25,11 @@ from chalicelib.observability import count, logger
 from chalicelib.ports import Clock, IdGenerator, Page, SignalPublisher
 
 STATUSES = (ACTIVE, COMPLETED, EXITED)  # what ?status= accepts
+# An attempt that finds the run an earlier attempt wrote redoes what follows the write (its first touch, silence
+# timer, stage) within this long of the enrollment: that attempt may have died between the two (issue 9). Every step
+# is idempotent (the touch's key is the run's); later, the first touch may have left its bucket (TTL) and the tenant's
+# rules changed, so it would be queued again.
+RESUME_WITHIN = timedelta(minutes=15)
 
 
 class EnrollmentRefusedError(ConflictError):
@@ -96,6 +102,8 @@ class EnrollmentService:
                 self._started(tenant, plan, enrollment, customer)
                 return enrollment
             existing = self.repo.get_enrollment(tid, customer.customer_id, plan.plan_id)
+            if existing is not None:
+                self.resume(tenant, plan, existing, customer)
             refusal = rules.refusal_after_conflict(plan, existing)
         assert refusal is not None  # refused before the write, or the write lost its condition
         # Who was refused is not logged: the tenant, the plan, the source and the reason say what happened.
@@ -122,6 +130,17 @@ class EnrollmentService:
         ):
             self.signals.publish(tenant, customer.customer_id, Signal(STAGE, now, stage=Stage.NURTURING.value))
         self.starter.fire_inline()
+
+    def resume(self, tenant: Tenant, plan: Plan, enrollment: Enrollment, customer: Customer | None) -> bool:
+        """An active run an earlier attempt wrote, met again by a retry (the API, a trigger, a bulk job's re-run
+        page): redo what follows its write, in case that attempt died before (see ``RESUME_WITHIN``). True if
+        redone; the caller answers as it would have (already enrolled)."""
+        if customer is None or enrollment.status != ACTIVE or enrollment.version != plan.version:
+            return False
+        if self.clock.now() - datetime.fromisoformat(enrollment.enrolled_at) > RESUME_WITHIN:
+            return False
+        self._started(tenant, plan, enrollment, customer)
+        return True
 
     def attempt_by_id(self, tenant: Tenant, customer_id: str, plan_id: str, *, source: str) -> Enrollment | Refusal:
         """As ``attempt``, reading the plan's current version and the customer; an unknown plan is a NotFoundError."""

@@ -112,3 +112,35 @@ def test_a_bulk_page_reads_in_batches_and_never_revives_an_erased_customer(env: 
     assert env.store.get_enrollment("unit", erased[0], plan.plan_id) is None  # erasure stays erasure
     assert env.store.get_customer("unit", erased[0]) is None
     assert all(env.store.get_enrollment("unit", c, plan.plan_id) for c in ids if c != erased[0])
+
+
+def test_a_page_cut_short_between_an_enrollment_and_its_touch_is_finished_by_the_re_run(
+    env: Env, monkeypatch: Any
+) -> None:
+    """The page's re-run skips the customers this job enrolled, but first gives the one whose attempt died after the
+    enrollment's write its first touch (services/enrollments.py, RESUME_WITHIN): no customer enrolled untouched."""
+    monkeypatch.setattr(bulk_module, "PAGE", 5)
+    ch = make_channel(env)
+    ids = {env.scan(ch.state)[1].customer_id for _ in range(5)}
+    plan = _plan(env)
+    original, calls = env.store.add_touch, {"n": 0}
+
+    def dies_on_the_third(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("the Lambda died")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(env.store, "add_touch", dies_on_the_third)
+    monkeypatch.setattr(bulk_module, "SLICE_SECONDS", 0.0)
+    job = env.svc.bulk.start(env.tenant, plan.plan_id, CustomerFilter())
+    try:
+        env.svc.bulk.continue_running(env.tenant, budget_seconds=10)
+    except RuntimeError:
+        pass  # the page died after its third enrollment's write; the job's step was not advanced
+    assert env.svc.bulk.continue_running(env.tenant, budget_seconds=10) == 1
+    final = env.svc.bulk.status("unit", job["job_id"])
+    assert final["status"] == "done" and final["enrolled"] == 5  # the cut-short page's counts were never recorded
+    buckets = {s["payload"]["bucket_id"] for s in env.scheduler.schedules.values()}
+    touched = {t.subject.id for b in buckets for t in env.store.touches_in("unit", b)}
+    assert touched == ids  # every customer has its first touch, the cut-short one included
