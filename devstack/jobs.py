@@ -241,6 +241,8 @@ def describe_fire(bucket_id: str, report: Mapping[str, Any]) -> str:
     if report.get("shards"):
         return f"pump: bucket {bucket_id}: fanned out into {report['shards']} shard(s), fired on threads"
     counts = ", ".join(f"{report.get(k) or 0} {k}" for k in ("sent", "skipped", "dropped", "moved", "failed"))
+    if report.get("retrying"):  # claimed by a task WeCom refused for now: the backstop tries it again
+        counts += f", {report['retrying']} retrying"
     reasons = report.get("reasons") or {}
     why = f" ({', '.join(f'{r}: {n}' for r, n in sorted(reasons.items()))})" if reasons else ""
     return f"pump: bucket {bucket_id}: {report.get('tasks') or 0} task(s); touches {counts}{why}"

@@ -15,7 +15,7 @@ FIRST_BLOCK = timedelta(seconds=60)  # 45009: WeCom's first block
 LONG_BLOCK = timedelta(minutes=60)  # 45009 again: WeCom's long block
 BASE_BACKOFF = timedelta(seconds=30)  # other transient errors: 30 s, 60 s, 2 min, … capped
 MAX_BACKOFF = timedelta(minutes=10)
-MIN_RETRY_WINDOW = timedelta(minutes=120)  # a deadline never comes before one retry after WeCom's long block
+MIN_RETRY_WINDOW = timedelta(minutes=180)  # a deadline leaves room for two retries after WeCom's long blocks
 
 
 def retry_after(errcode: int | None, attempts: int) -> timedelta:
