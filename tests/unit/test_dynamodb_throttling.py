@@ -29,6 +29,7 @@ class Throttling(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         type(self).requests += 1
+        body: dict[str, Any]
         if self.errors:
             code = self.errors.pop(0)
             body, status = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "slow down"}, 400
