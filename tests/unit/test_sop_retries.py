@@ -4,6 +4,8 @@ reconciliation that adopts only a WeCom task carrying exactly the claimed recipi
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -215,3 +217,13 @@ def test_reconciliation_never_adopts_a_wecom_task_of_the_same_sender_and_text_fo
     assert task.customer_ids == ("c00000", "c00001")
     assert _settled(env, bucket_id, 2) == {SENT: 2, FAILED: 0}  # sent again, to exactly the claimed two
     assert _in_wecom(env, other.external_userid) == 1
+
+
+def test_the_deployed_stack_alarms_on_the_metric_that_counts_failed_touches(env: Env, metrics: Metrics) -> None:
+    _ready(env, ["zhang"])
+    env.world.inject(ADD, 48002, 1)
+    env.fire_due()
+    template = json.loads((Path(__file__).parents[2] / "infra" / "resources.json").read_text())
+    alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    [alarm] = [a for a in alarms if a["MetricName"] in metrics.counts]
+    assert alarm["MetricName"] == "Touch.failed" and alarm["Namespace"] == "Siyu" and alarm["Threshold"] == 1
