@@ -227,3 +227,32 @@ def test_the_deployed_stack_alarms_on_the_metric_that_counts_failed_touches(env:
     alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     [alarm] = [a for a in alarms if a["MetricName"] in metrics.counts]
     assert alarm["MetricName"] == "Touch.failed" and alarm["Namespace"] == "Siyu" and alarm["Threshold"] == 1
+
+
+def test_a_wecom_outage_during_reconciliation_leaves_the_task_for_the_next_run_and_the_buckets_still_fire(
+    env: Env,
+) -> None:
+    bucket_id = _ready(env, ["zhang"])
+    delivery = env.engine.kernel.delivery
+    original = delivery.deliver
+    delivery.deliver = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("died before calling WeCom"))  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        env.fire_due()
+    delivery.deliver = original  # type: ignore[method-assign]
+    late = _ready_more(env)
+    env.world.inject("externalcontact/get_groupmsg_list_v2", 45009, 1)  # the lookup itself is refused once
+    env.clock.advance(minutes=3)
+    reports = env.engine.backstop("sop")
+    assert [r.sent for r in reports if r.bucket_id == late] == [1]  # the other bucket fired all the same
+    assert len(_open_tasks(env)) == 1  # still claimed: looked up again next run
+    _until_quiet(env)
+    assert _settled(env, bucket_id, 1) == {SENT: 1, FAILED: 0}
+
+
+def _ready_more(env: Env) -> str:
+    """Another plan's bucket, due now and left open (its schedule was lost)."""
+    env.plans.add(plan([step("t1", after_minutes=2)], plan_id="pl_other"))
+    env.engine.enroll(env.tenant, env.customer(7, "li").customer_id, "pl_other")
+    [bucket_id] = [s["payload"]["bucket_id"] for s in env.scheduler.schedules.values() if "pl_other" in str(s)]
+    env.scheduler.schedules.clear()
+    return str(bucket_id)

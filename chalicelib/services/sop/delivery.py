@@ -184,6 +184,8 @@ class TaskDelivery:
                 current = self.repo.get_task(tenant_id, task.task_id)
                 if current is not None and current.status == task.status:
                     settled.append((current, self._settle(tenant, current)))
+            except SiyuError as exc:  # WeCom or storage failed us now: the task stays as it is for the next run
+                logger.warning("task not settled", extra={"task": task.task_id, "code": exc.code})
             finally:
                 self.repo.release_lease(tenant_id, lease, owner)
         return settled
