@@ -15,6 +15,7 @@ from chalicelib.domain.sop import FAILED, RETRYING, SENT
 from chalicelib.errors import WeComTransportError
 from chalicelib.ports import WeComCredentials
 from chalicelib.services.sop import delivery as delivery_module
+from devstack.jobs import describe_fire
 from tests.unit.test_sop_engine import CORP, Env, plan, step
 
 TEXT = "s1 的内容"
@@ -256,3 +257,21 @@ def _ready_more(env: Env) -> str:
     [bucket_id] = [s["payload"]["bucket_id"] for s in env.scheduler.schedules.values() if "pl_other" in str(s)]
     env.scheduler.schedules.clear()
     return str(bucket_id)
+
+
+def test_a_retrying_task_is_retried_by_its_delayed_schedule_before_the_backstop_comes(env: Env) -> None:
+    bucket_id = _ready(env)
+    env.world.inject(ADD, 45033, 2)
+    [report] = env.fire_due()
+    assert report.retrying == len(OWNERS)
+    retries = [s for s in env.scheduler.schedules.values() if "task_id" in s["payload"]]
+    assert len(retries) == 2  # one per retrying task, a minute after its retry_at (30 s after the error)
+    assert {s["expression"] for s in retries} == {"at(2026-12-01T09:31:00)"}
+    env.clock.advance(seconds=20)  # too early: the schedule fired ahead of retry_at, nothing is done
+    assert env.engine.retry_task("sop", retries[0]["payload"]["task_id"])["outcome"] is None
+    env.clock.advance(seconds=40)
+    outcomes = [env.engine.retry_task("sop", s["payload"]["task_id"]) for s in retries]
+    assert [o["outcome"] for o in outcomes] == ["created", "created"] and _open_tasks(env) == []
+    assert env.engine.retry_task("sop", retries[0]["payload"]["task_id"])["outcome"] is None  # delivered twice
+    assert _settled(env, bucket_id) == {SENT: len(OWNERS), FAILED: 0}
+    assert describe_fire("-", outcomes[0]).endswith("retried: created")

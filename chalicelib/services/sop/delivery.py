@@ -14,13 +14,15 @@ tasks a crash left ``claimed`` (issue 9 §1, §2; the invariants are listed in d
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import retries
+from chalicelib.domain import retries, timing
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Step
+from chalicelib.domain.signals import TOUCH_SENT, TOUCH_SKIPPED, Signal
 from chalicelib.domain.sop import FAILED, RETRYING, SENT, StaffTask, Touch
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import (
@@ -32,7 +34,8 @@ from chalicelib.errors import (
     WeComTransportError,
 )
 from chalicelib.observability import count, logger
-from chalicelib.ports import Clock, IdGenerator, WeComPort
+from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SignalPublisher, WeComPort
+from chalicelib.services.signals import NoSignals
 from chalicelib.services.sop.policy import Policies, SubjectPolicy
 from chalicelib.services.sop.recovery import adoptable
 from chalicelib.services.sop.repos import DeliveryRepo
@@ -82,6 +85,8 @@ class TaskDelivery:
         clock: Clock,
         policies: Policies,
         ids: IdGenerator,
+        signals: SignalPublisher | None = None,
+        scheduler: SchedulerPort | None = None,
     ) -> None:
         self.repo = repo
         self.plans = plans
@@ -89,6 +94,8 @@ class TaskDelivery:
         self.clock = clock
         self.policies = policies
         self.ids = ids
+        self.signals: SignalPublisher = signals or NoSignals()
+        self.scheduler = scheduler  # a retry's delayed schedule (the backstop is the net)
 
     # --- one attempt ------------------------------------------------------------------------------------------
 
@@ -125,8 +132,35 @@ class TaskDelivery:
                 again = replace(task, status=RETRYING, reason=reason, attempts=attempts, retry_at=retry_at)
                 self.repo.save_task(tenant.tenant_id, again, expected_status=task.status, recipients=True)
                 count("Task.retrying")
+                self._schedule_retry(tenant, again, at)
                 return Delivered(RETRYING, task.recipients, reason)
         return self.fail(tenant, task, reason)
+
+    def _schedule_retry(self, tenant: Tenant, task: StaffTask, at: datetime) -> None:
+        """A one-time schedule that retries the task at ``at`` (the fire Lambda, ``{tenant_id, task_id}``); if it
+        cannot be made, the backstop's next run after ``at`` retries it all the same."""
+        if self.scheduler is None:
+            return
+        digest = hashlib.sha256(f"{tenant.tenant_id}|{task.task_id}|{task.attempts}".encode()).hexdigest()[:40]
+        expression, zone = timing.schedule_at(at + timedelta(minutes=1), tenant.zone)  # at() is to the minute
+        try:
+            payload = {"tenant_id": tenant.tenant_id, "task_id": task.task_id}
+            self.scheduler.schedule(name=f"siyu-r-{digest}", expression=expression, timezone=zone, payload=payload)
+        except SiyuError as exc:
+            logger.warning("retry not scheduled", extra={"task": task.task_id, "code": exc.code})
+
+    def tell(self, tenant: Tenant, task: StaffTask, delivered: Delivered) -> None:
+        """Signal what became of a task's touches: ``touch_sent`` once WeCom holds them, ``touch_skipped``
+        ("failed:<reason>") once they failed for good; nothing while they are retrying."""
+        at = self.clock.now()
+        for subject_id in delivered.subjects:
+            if delivered.outcome == CREATED:
+                signal = Signal(TOUCH_SENT, at, kind=task.step_id or "", plan_id=task.plan_id)
+            elif delivered.outcome == FAILED:
+                signal = Signal(TOUCH_SKIPPED, at, kind=f"failed:{delivered.reason}", plan_id=task.plan_id)
+            else:
+                continue
+            self.signals.publish(tenant, subject_id, signal)
 
     def fail(self, tenant: Tenant, task: StaffTask, reason: str) -> Delivered:
         """Final: every touch the task claimed becomes ``failed`` (first, so no touch is left ``sent`` under a failed
@@ -176,19 +210,40 @@ class TaskDelivery:
                 due.append(task)
         settled = []
         for task in due:
-            owner = self.ids.new_id("ls_")
-            lease = f"task#{task.task_id}"
-            if not self.repo.take_lease(tenant_id, lease, owner, now=now, hold=TASK_LEASE):
-                continue  # another reconciler has it
-            try:
-                current = self.repo.get_task(tenant_id, task.task_id)
-                if current is not None and current.status == task.status:
-                    settled.append((current, self._settle(tenant, current)))
-            except SiyuError as exc:  # WeCom or storage failed us now: the task stays as it is for the next run
-                logger.warning("task not settled", extra={"task": task.task_id, "code": exc.code})
-            finally:
-                self.repo.release_lease(tenant_id, lease, owner)
+            done = self._leased(tenant, task.task_id, task.status)
+            if done is not None:
+                settled.append(done)
         return settled
+
+    def retry(self, tenant: Tenant, task_id: str) -> Delivered | None:
+        """A retry's delayed schedule fired: try the task again if it is still ``retrying`` and its time has come
+        (None: nothing to do, e.g. the backstop got there first)."""
+        task = self.repo.get_task(tenant.tenant_id, task_id)
+        if task is None or task.status != RETRYING:
+            return None
+        if task.retry_at and datetime.fromisoformat(task.retry_at) > self.clock.now():
+            return None
+        done = self._leased(tenant, task_id, RETRYING)
+        return done[1] if done else None
+
+    def _leased(self, tenant: Tenant, task_id: str, status: str) -> tuple[StaffTask, Delivered] | None:
+        """Settle one task under its lease if it is still ``status`` (None: another reconciler has it, it moved on,
+        or WeCom or storage failed us now, leaving it as it is for the next run)."""
+        tenant_id, owner, lease = tenant.tenant_id, self.ids.new_id("ls_"), f"task#{task_id}"
+        if not self.repo.take_lease(tenant_id, lease, owner, now=self.clock.now(), hold=TASK_LEASE):
+            return None
+        try:
+            current = self.repo.get_task(tenant_id, task_id)
+            if current is None or current.status != status:
+                return None
+            delivered = self._settle(tenant, current)
+            self.tell(tenant, current, delivered)
+            return current, delivered
+        except SiyuError as exc:
+            logger.warning("task not settled", extra={"task": task_id, "code": exc.code})
+            return None
+        finally:
+            self.repo.release_lease(tenant_id, lease, owner)
 
     def _settle(self, tenant: Tenant, task: StaffTask) -> Delivered:
         """Adopt the task's WeCom task if one may exist and qualifies; else send its claims again (or fail them)."""

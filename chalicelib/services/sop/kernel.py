@@ -26,7 +26,7 @@ from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.shards import Shard
 from chalicelib.domain.signals import EXITED as EXITED_SIGNAL
-from chalicelib.domain.signals import TOUCH_SENT, TOUCH_SKIPPED, Signal
+from chalicelib.domain.signals import TOUCH_SKIPPED, Signal
 from chalicelib.domain.sop import (
     COMPLETED,
     DROPPED,
@@ -101,7 +101,7 @@ class SopKernel(KernelScheduling):
         self.signals: SignalPublisher = signals or NoSignals()  # touch_sent, touch_skipped, exited
         self.plans = plans
         self.ids = ids
-        self.delivery = TaskDelivery(repo, plans, wecom, clock, policies, ids)
+        self.delivery = TaskDelivery(repo, plans, wecom, clock, policies, ids, self.signals, scheduler)
 
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self.repo.get_tenant(tenant_id)
@@ -324,25 +324,13 @@ class SopKernel(KernelScheduling):
                 if nexts[touch.key] is None:  # the last step: the claim implied nothing, the enrollment ends
                     self._advance(tenant, plan, enrollment, step)
 
-    def _told(self, tenant: Tenant, task: StaffTask, delivered: Delivered, report: FireReport | None) -> None:
-        """Count and signal what became of a task's touches: sent (in a WeCom task), retrying, or failed."""
-        at = self.clock.now()
-        for subject_id in delivered.subjects:
-            if delivered.outcome == CREATED:
-                signal = Signal(TOUCH_SENT, at, kind=task.step_id or "", plan_id=task.plan_id)
-            elif delivered.outcome == FAILED:
-                signal = Signal(TOUCH_SKIPPED, at, kind=f"failed:{delivered.reason}", plan_id=task.plan_id)
-            else:
-                continue
-            self.signals.publish(tenant, subject_id, signal)
-        if report is None:
-            return
+    def _told(self, tenant: Tenant, task: StaffTask, delivered: Delivered, report: FireReport) -> None:
+        """Signal (delivery.py) and count what became of a task's touches: sent, retrying or failed."""
+        self.delivery.tell(tenant, task, delivered)
         if delivered.outcome == RETRYING:
             report.retrying += len(delivered.subjects)
-        for _ in delivered.subjects if delivered.outcome == CREATED else ():
-            report.count("sent", None)
-        for _ in delivered.subjects if delivered.outcome == FAILED else ():
-            report.count(FAILED, delivered.reason)
+        for _ in delivered.subjects if delivered.outcome in (CREATED, FAILED) else ():
+            report.count("sent" if delivered.outcome == CREATED else FAILED, delivered.reason)
 
     def _next_hint(self, plan: Plan, step: Step, member: Member) -> str | None:
         """The executor hint of the touch a claim implies (who sends the subject's next step), if there is one."""
@@ -371,11 +359,12 @@ class SopKernel(KernelScheduling):
     def reconcile(self, tenant_id: str) -> int:
         """Tasks left ``claimed`` by a crash around ``add_msg_template`` and ``retrying`` tasks whose time has come
         (see delivery.py). Returns the tasks settled (created, failed or empty; not those still retrying)."""
-        tenant = self._tenant(tenant_id)
-        settled = self.delivery.reconcile(tenant)
-        for task, delivered in settled:
-            self._told(tenant, task, delivered, None)
+        settled = self.delivery.reconcile(self._tenant(tenant_id))
         return sum(1 for _, d in settled if d.outcome != RETRYING)
+
+    def retry_task(self, tenant_id: str, task_id: str) -> Delivered | None:
+        """A retrying task's delayed schedule fired: try it again if its time has come (delivery.py)."""
+        return self.delivery.retry(self._tenant(tenant_id), task_id)
 
     def backstop(self, tenant_id: str) -> list[FireReport]:
         """Fire every bucket still open past its minute (lost schedules, late joiners) of the last week, and
