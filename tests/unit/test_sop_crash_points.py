@@ -19,6 +19,7 @@ import pytest
 
 from chalicelib.adapters.wecom.client import WeComClient
 from chalicelib.domain.sop import FAILED, SENT
+from chalicelib.errors import WeComTransportError
 from chalicelib.services.sop import SopEngine
 from chalicelib.services.sop.customer_policy import CustomerPolicy
 from devstack.wecom_world import WeComWorld, WorldTransport
@@ -80,15 +81,24 @@ class FusedStore:
 
 
 class FusedTransport(WorldTransport):
-    def __init__(self, world: WeComWorld, fuse: Fuse) -> None:
+    """The world over the fuse; ``lose``: add_msg_template calls (by number, from 1) whose answer is lost after WeCom
+    acted on them (a timeout)."""
+
+    def __init__(self, world: WeComWorld, fuse: Fuse, lose: set[int]) -> None:
         super().__init__(world)
         self.fuse = fuse
+        self.lose = lose
+        self.adds = 0
 
     def request(
         self, method: str, path: str, *, query: dict[str, str], body: dict[str, Any] | None, timeout: float
     ) -> dict[str, Any]:
         answer = super().request(method, path, query=query, body=body, timeout=timeout)
         self.fuse.tick(f"wecom.{path.rsplit('/', 1)[-1]}")
+        if path.endswith("add_msg_template"):
+            self.adds += 1
+            if self.adds in self.lose:
+                raise WeComTransportError(f"WeCom {path} unreachable (TimeoutError)")
         return answer
 
 
@@ -98,34 +108,46 @@ class World:
     fuse: Fuse
     ids: SeqIds
     bucket_id: str
+    faults: bool
+    lose: set[int]
 
     def engine(self) -> SopEngine:
         """A process: a new engine (and WeCom client: no cached token) over the same store, world and clock."""
         fused = cast(Any, FusedStore(self.env.store, self.fuse))
-        wecom = WeComClient(FusedTransport(self.env.world, self.fuse), sleep=lambda s: None)
+        wecom = WeComClient(FusedTransport(self.env.world, self.fuse, self.lose), sleep=lambda s: None)
         return SopEngine(fused, self.env.plans, self.env.scheduler, wecom, self.env.clock, self.ids)
 
 
-def _world(monkeypatch: pytest.MonkeyPatch) -> World:
+def _world(monkeypatch: pytest.MonkeyPatch, faults: bool = False) -> World:
+    """Seven touches due now. ``faults``: WeCom refuses the first task (45033) and the answer to the second is lost
+    (WeCom created it): the fire leaves two tasks retrying, which the backstop a minute later settles."""
     monkeypatch.setattr(CustomerPolicy, "recipient_limit", 2)
     env = Env(FakeStore())
+    if faults:
+        env.world.inject("externalcontact/add_msg_template", 45033, 1)
     env.plans.add(plan([step("s1", after_minutes=30)]))
     for n, owner in enumerate(OWNERS):
         env.engine.enroll(env.tenant, env.customer(n, owner).customer_id, "pl_new7")
     [bucket_id] = [s["payload"]["bucket_id"] for s in env.scheduler.schedules.values()]
     env.clock.advance(minutes=30)
-    return World(env, Fuse(), SeqIds(), bucket_id)
+    return World(env, Fuse(), SeqIds(), bucket_id, faults, {2} if faults else set())
 
 
 def _fire(world: World, at: int | None) -> bool:
-    """The scheduled fire, dying after operation ``at``; True if it died."""
+    """The scheduled fire (with faults: and the backstop a minute later, which retries and looks up what the fire
+    left retrying), dying after operation ``at``; True if it died."""
     world.fuse.at, world.fuse.count, world.fuse.armed = at, 0, True
     try:
-        world.engine().fire("sop", world.bucket_id)
+        engine = world.engine()
+        engine.fire("sop", world.bucket_id)
+        if world.faults:
+            world.env.clock.advance(minutes=1)
+            engine.backstop("sop")
     except Died:
         return True
     finally:
         world.fuse.armed = False
+        world.lose = set()  # the processes after it meet a WeCom that answers
     return False
 
 
@@ -164,10 +186,10 @@ def _check(world: World, point: str) -> None:
     assert statuses <= {"created", "empty", FAILED}, f"after {point}: {statuses}"
 
 
-def _points(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    world = _world(monkeypatch)
+def _points(monkeypatch: pytest.MonkeyPatch, faults: bool) -> list[str]:
+    world = _world(monkeypatch, faults)
     assert not _fire(world, None)
-    _check(world, "a clean fire")
+    _check(world, "a clean run")
     return world.fuse.points
 
 
@@ -180,18 +202,22 @@ RESTARTS: dict[str, Callable[[World], None]] = {
 }
 
 
+@pytest.mark.parametrize("faults", [False, True], ids=["clean", "retrying"])
 @pytest.mark.parametrize("restart", sorted(RESTARTS))
 def test_a_fire_that_dies_after_any_write_or_wecom_call_loses_and_doubles_nothing(
-    monkeypatch: pytest.MonkeyPatch, restart: str
+    monkeypatch: pytest.MonkeyPatch, restart: str, faults: bool
 ) -> None:
-    points = _points(monkeypatch)
-    # Every kind of point is there: claims, task records, msgid claims, leases and WeCom's calls.
+    points = _points(monkeypatch, faults)
+    # Every kind of point is there: claims, task records, msgid claims, leases and WeCom's calls (with faults: the
+    # retry and the lookup of a lost answer too).
     kinds = set(points)
     assert {"store.move_touch", "store.create_task", "store.save_task", "store.claim_msgid"} <= kinds
     assert {"store.take_lease", "wecom.add_msg_template", "wecom.gettoken"} <= kinds
+    if faults:
+        assert {"wecom.get_groupmsg_list_v2", "wecom.get_groupmsg_send_result", "store.release_lease"} <= kinds
     for at in range(1, len(points) + 1):
         with monkeypatch.context() as patch:
-            world = _world(patch)
+            world = _world(patch, faults)
             assert _fire(world, at), f"the fire did not reach point {at} ({points[at - 1]})"
             RESTARTS[restart](world)
             _check(world, f"point {at} ({points[at - 1]}), {restart} restart")
