@@ -41,9 +41,16 @@ class RecordingWeCom:
         return MsgTemplateResult(msgid=msgid)
 
     def get_groupmsg_list(
-        self, creds: WeComCredentials, *, start_time: int, end_time: int, creator: str = "", cursor: str = ""
+        self,
+        creds: WeComCredentials,
+        *,
+        start_time: int,
+        end_time: int,
+        creator: str = "",
+        cursor: str = "",
+        chat_type: str = "single",
     ) -> dict[str, Any]:
-        made = [c for c in self.calls if not creator or c.sender == creator]
+        made = [c for c in self.calls if (not creator or c.sender == creator) and c.chat_type == chat_type]
         rows = [{"msgid": c.msgid, "creator": c.sender, "text": {"content": c.text}} for c in made]
         return {"group_msg_list": rows}
 

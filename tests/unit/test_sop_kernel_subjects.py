@@ -197,3 +197,27 @@ def test_concurrent_fires_of_one_bucket_hand_each_subject_to_one_task(monkeypatc
     assert sorted(delivered) == sorted(r.chat_id for r in rooms)  # each room once, whoever won it
     assert {c.chat_type for c in env.wecom.calls} == {"group"}
     assert {t.state for t in env.store.touches_in("rooms", first, state=None)} == {SENT}
+
+
+def test_a_group_task_whose_process_died_after_the_wecom_call_is_adopted_by_its_chats_not_sent_twice() -> None:
+    env = Env()
+    rooms = [Room("r1", "wrchat1", "zhang"), Room("r2", "wrchat2", "zhang")]
+    for room in rooms:
+        env.enroll(env.kernel(), room)
+    [first] = env.bucket_ids()
+    env.clock.advance(minutes=30)
+    deliver = env.policy.deliver
+
+    def died(*args: Any, **kwargs: Any) -> MsgTemplateResult:
+        deliver(*args, **kwargs)
+        raise RuntimeError("died after the WeCom call")
+
+    env.policy.deliver = died  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        env.kernel().fire("rooms", first)
+    env.policy.deliver = deliver  # type: ignore[method-assign]
+    env.clock.advance(minutes=3)
+    assert env.kernel().reconcile("rooms") == 1
+    [call] = env.wecom.calls  # adopted by its chat ids: no second group task
+    [task] = env.store.list_tasks("rooms", userid=None, status="created", due_from=None, due_to=None, limit=5)
+    assert task.msgid == call.msgid and task.recipients == ("r1", "r2") and call.chat_type == "group"

@@ -264,7 +264,8 @@ class TaskDelivery:
         addresses = {policy.address(states[s]) for s in reachable}
         now = self.clock.now()
         if task.status == "claimed" or task.reason == UNREACHABLE:  # WeCom may hold it: look before sending
-            for msgid, carried in adoptable(self.wecom, creds_of(tenant), task, addresses, now):
+            found = adoptable(self.wecom, creds_of(tenant), task, addresses, now, chat_type=policy.chat_type)
+            for msgid, carried in found:
                 if self._created(tenant, task, msgid, len(addresses) - len(carried)):
                     return Delivered(CREATED, task.recipients)
         if task.deadline and now > datetime.fromisoformat(task.deadline):

@@ -38,14 +38,21 @@ def recipients_of(wecom: WeComPort, creds: WeComCredentials, msgid: str, sender:
 
 
 def adoptable(
-    wecom: WeComPort, creds: WeComCredentials, task: StaffTask, addresses: set[str], now: datetime
+    wecom: WeComPort,
+    creds: WeComCredentials,
+    task: StaffTask,
+    addresses: set[str],
+    now: datetime,
+    *,
+    chat_type: str = "single",
 ) -> list[tuple[str, set[str]]]:
-    """The WeCom tasks (msgid, recipients) that may be this task's: same sender and text, created since its claim,
-    recipients a non-empty part of ``addresses`` (its claimed recipients). Exact matches first, then the largest."""
+    """The WeCom tasks (msgid, recipients) that may be this task's: same ``chat_type``, sender and text, created
+    since its claim, recipients a non-empty part of ``addresses`` (its claimed recipients). Exact matches first, then
+    the largest."""
     start = int(datetime.fromisoformat(task.created_at).timestamp()) - LOOKBACK_SECONDS
     messages = _pages(
         lambda c: wecom.get_groupmsg_list(
-            creds, start_time=start, end_time=int(now.timestamp()), creator=task.userid, cursor=c
+            creds, start_time=start, end_time=int(now.timestamp()), creator=task.userid, cursor=c, chat_type=chat_type
         ),
         "group_msg_list",
     )
