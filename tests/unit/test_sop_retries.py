@@ -275,3 +275,18 @@ def test_a_retrying_task_is_retried_by_its_delayed_schedule_before_the_backstop_
     assert env.engine.retry_task("sop", retries[0]["payload"]["task_id"])["outcome"] is None  # delivered twice
     assert _settled(env, bucket_id) == {SENT: len(OWNERS), FAILED: 0}
     assert describe_fire("-", outcomes[0]).endswith("retried: created")
+
+
+def test_a_failed_touch_still_implies_the_enrollments_next_one(env: Env) -> None:
+    env.plans.add(plan([step("s1", after_minutes=30), step("s2", after_minutes=90)]))
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    env.clock.advance(minutes=30)
+    env.world.inject(ADD, 48002, 1)
+    [report] = env.fire_due()
+    assert report.failed == 1
+    [failed] = env.store.touches_in("sop", report.bucket_id, state=FAILED)
+    assert failed.reason == "wecom_48002" and failed.next_bucket
+    [queued] = env.store.touches_in("sop", failed.next_bucket)
+    assert (queued.customer_id, queued.step_id) == ("c00001", "s2")
+    env.clock.advance(minutes=60)
+    assert env.engine.fire("sop", failed.next_bucket).sent == 1  # the enrollment moved on
