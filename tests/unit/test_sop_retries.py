@@ -5,6 +5,7 @@ reconciliation that adopts only a WeCom task carrying exactly the claimed recipi
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -290,3 +291,22 @@ def test_a_failed_touch_still_implies_the_enrollments_next_one(env: Env) -> None
     assert (queued.customer_id, queued.step_id) == ("c00001", "s2")
     env.clock.advance(minutes=60)
     assert env.engine.fire("sop", failed.next_bucket).sent == 1  # the enrollment moved on
+
+
+def test_a_task_written_before_deadlines_existed_is_retried_within_the_shortest_deadline(env: Env) -> None:
+    bucket_id = _ready(env, ["zhang"])
+    delivery = env.engine.kernel.delivery
+    original = delivery.deliver
+    delivery.deliver = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("died before calling WeCom"))  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        env.fire_due()
+    delivery.deliver = original  # type: ignore[method-assign]
+    [task] = env.store.list_tasks("sop", userid=None, status="claimed", due_from=None, due_to=None, limit=5)
+    assert env.store.save_task("sop", replace(task, deadline=None), expected_status="claimed")
+    env.world.inject(ADD, 45033, 1)
+    env.clock.advance(minutes=3)
+    env.engine.reconcile("sop")
+    retrying = env.store.get_task("sop", task.task_id)
+    assert retrying is not None and retrying.status == RETRYING and retrying.reason == "wecom_45033"
+    _until_quiet(env)
+    assert _settled(env, bucket_id, 1) == {SENT: 1, FAILED: 0}

@@ -125,7 +125,12 @@ class TaskDelivery:
         if transient(exc):
             now = self.clock.now()
             attempts = task.attempts + 1
-            until = datetime.fromisoformat(task.deadline) if task.deadline else now
+            # A task written before deadlines were (none recorded) gets the shortest one its due time allows.
+            until = (
+                datetime.fromisoformat(task.deadline)
+                if task.deadline
+                else retries.deadline(datetime.fromisoformat(task.due_at), 0)
+            )
             at = retries.next_try(now, getattr(exc, "errcode", None), attempts, until)
             if at is not None:
                 retry_at = iso_of(at, tenant.zone)
