@@ -1,12 +1,12 @@
 """The SOP kernel: timed touches in buckets, the fire, staff tasks per executor, reconciliation and the backstop —
 the same for every subject kind (a subject policy, policy.py, supplies what differs).
 
-Effectively-once: every touch moves ``scheduled → sent | skipped | dropped | failed`` by a conditional write keyed by
-(subject, enrollment, step, occurrence), so a fire that arrives twice or concurrently hands each touch to exactly one
-staff task. ``sent`` means "committed to a staff task": the task record carries WeCom's msgid once
-``add_msg_template`` answered. ``add_msg_template`` has no idempotency key, so a crash between that call and the task
-record leaves the task ``claimed``; the backstop reconciles it from ``get_groupmsg_list_v2`` (adopting the msgid
-WeCom created) and only calls again if WeCom has no such task — see docs/operations.md.
+Effectively-once: every touch moves ``scheduled → sent | skipped | dropped`` (and ``sent → failed``) by a conditional
+write keyed by (subject, enrollment, step, occurrence), so a fire that arrives twice or concurrently hands each touch
+to exactly one staff task; a lease keeps a twin fire of the same bucket (or shard) from judging it at all. ``sent``
+means "claimed by a staff task": the task carries WeCom's msgid once ``add_msg_template`` answered, or is
+``retrying`` after a transient error, or ``failed`` for good with its touches. Delivery, retries and the
+reconciliation of a task a crash left ``claimed`` are delivery.py's — see docs/operations.md, "Crash-safe delivery".
 
 Scheduling (buckets, their schedule, executor hints, inline firing) is scheduling.py's, which the kernel builds on. A
 bucket larger than one shard fans out (fanout.py): the fire dispatches shards and each fires only its own touches.
