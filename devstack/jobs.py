@@ -240,6 +240,8 @@ def describe_fire(bucket_id: str, report: Mapping[str, Any]) -> str:
     bucket larger than one shard, how many shards it was split into: they run on threads of this process)."""
     if "task_id" in report:  # a retrying task's delayed schedule
         return f"pump: task {report['task_id']} retried: {report.get('outcome') or 'nothing to do'}"
+    if report.get("leased") is False:
+        return f"pump: bucket {bucket_id}: another fire holds it (its lease); the backstop fires what it leaves"
     if report.get("shards"):
         return f"pump: bucket {bucket_id}: fanned out into {report['shards']} shard(s), fired on threads"
     counts = ", ".join(f"{report.get(k) or 0} {k}" for k in ("sent", "skipped", "dropped", "moved", "failed"))

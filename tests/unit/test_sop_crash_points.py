@@ -12,7 +12,7 @@ the case where the old time-window reconciliation adopted the recovery fire's ow
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import pytest
@@ -22,6 +22,7 @@ from chalicelib.domain.sop import FAILED, SENT
 from chalicelib.errors import WeComTransportError
 from chalicelib.services.sop import SopEngine
 from chalicelib.services.sop.customer_policy import CustomerPolicy
+from devstack.jobs import describe_fire
 from devstack.wecom_world import WeComWorld, WorldTransport
 from tests.fakes import SeqIds
 from tests.fakes.store import FakeStore
@@ -221,3 +222,19 @@ def test_a_fire_that_dies_after_any_write_or_wecom_call_loses_and_doubles_nothin
             assert _fire(world, at), f"the fire did not reach point {at} ({points[at - 1]})"
             RESTARTS[restart](world)
             _check(world, f"point {at} ({points[at - 1]}), {restart} restart")
+
+
+def test_a_fire_that_died_holding_its_bucket_keeps_twins_out_until_its_lease_lapses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world = _world(monkeypatch)
+    assert _fire(world, 1)  # died right after taking the lease
+    twin = world.engine().fire("sop", world.bucket_id)  # the schedule fires again at once
+    assert (twin.leased, twin.sent, twin.tasks) == (False, 0, 0)
+    assert "another fire holds it" in describe_fire(world.bucket_id, asdict(twin))
+    world.env.clock.advance(minutes=4)
+    assert world.engine().backstop("sop")[0].leased is False  # still within the 5 minutes
+    world.env.clock.advance(minutes=1)
+    [report] = world.engine().backstop("sop")
+    assert report.leased and report.sent == len(OWNERS)
+    _check(world, "the lease lapsed")
