@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.domain.plans import Lateness
 from chalicelib.domain.sop import FAILED, RETRYING, SENT
-from chalicelib.errors import WeComTransportError
+from chalicelib.errors import ConflictError, WeComTransportError
 from chalicelib.ports import WeComCredentials
 from chalicelib.services.sop import delivery as delivery_module
 from devstack.jobs import describe_fire
@@ -310,3 +310,16 @@ def test_a_task_written_before_deadlines_existed_is_retried_within_the_shortest_
     assert retrying is not None and retrying.status == RETRYING and retrying.reason == "wecom_45033"
     _until_quiet(env)
     assert _settled(env, bucket_id, 1) == {SENT: 1, FAILED: 0}
+
+
+def test_staff_cannot_confirm_a_task_wecom_does_not_hold_which_would_end_its_retries(env: Env) -> None:
+    _ready(env, ["zhang"])
+    env.world.inject(ADD, 45033, 1)
+    env.fire_due()
+    [task_id] = _open_tasks(env)
+    with pytest.raises(ConflictError):
+        env.staff_tasks.confirm("sop", task_id, userid="zhang", proof_url=None)
+    assert env.store.get_task("sop", task_id).status == RETRYING  # type: ignore[union-attr]
+    _until_quiet(env)
+    confirmed = env.staff_tasks.confirm("sop", task_id, userid="zhang", proof_url=None)
+    assert confirmed.status == "confirmed"  # once WeCom holds it, as before
