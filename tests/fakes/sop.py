@@ -47,6 +47,7 @@ class FakeSopStoreMixin:
         ) -> bool: ...
         def log_enrollment(self, tenant_id: str, e: Enrollment) -> None: ...
         def _quota_entry(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> None: ...
+        def _quota_has(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> bool: ...
 
     def _sop(self) -> dict[str, dict[Any, Any]]:
         if not hasattr(self, "_sop_state"):
@@ -252,6 +253,8 @@ class FakeSopStoreMixin:
         last: bool = False,
     ) -> str | None:
         with self.lock:
+            if touch is not None and self._quota_has(tenant_id, customer_id, month, touch, last):
+                return None  # counted already (as DynamoDB's condition on the month's records)
             row = self._sop()["caps"].setdefault((tenant_id, customer_id, month), {})
             if row.get("m", 0) >= month_cap:
                 return "monthly_limit"

@@ -75,6 +75,19 @@ def test_the_quota_write_records_a_sent_touch_only_when_it_counts(store: Any) ->
     assert [e.detail.get("completes") for e in item.entries] == [True]
 
 
+@covers(TimelineRepository.take_quota)
+def test_a_touch_judged_again_is_counted_and_recorded_once(store: Any) -> None:
+    """A fire that died after counting a touch but before claiming it judges it again after the restart."""
+    _seed(store)
+    assert _quota(store, _touch(), cap=2) is None
+    assert _quota(store, _touch(), cap=2) is None  # the same touch: allowed, not counted again
+    assert _quota(store, _touch(occurrence=1), cap=2) is None  # another touch: counted (2 of 2)
+    assert _quota(store, _touch(occurrence=2), cap=2) == "monthly_limit"
+    assert _quota(store, _touch(), cap=2) is None  # still the first touch's own count
+    [item], _ = store.timeline_items("acme", "c1", below=tl.PREFIX + "~")
+    assert [e.detail["touch"] for e in item.entries] == ["en_1#s1#0", "en_1#s1#1"]
+
+
 def test_enrollments_exits_and_skips_are_entries_and_completion_is_not(store: Any) -> None:
     _seed(store)
     assert store.put_enrollment("acme", _enrollment(), reentry="never")

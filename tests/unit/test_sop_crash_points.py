@@ -173,6 +173,8 @@ def _check(world: World, point: str) -> None:
         [touch] = [t for t in env.store.touches_in("sop", world.bucket_id, state=None) if t.customer_id == f"c{n:05d}"]
         where = f"after {point}: c{n:05d} is {touch.state} in {len(carried)} WeCom task(s)"
         assert len(carried) <= 1, where  # never doubled
+        counted = [row["m"] for (_, cid, _), row in env.store._sop()["caps"].items() if cid == touch.customer_id]
+        assert counted == [1], f"{where}, counted {counted} against the monthly limit"  # judged again, counted once
         if touch.state == FAILED:
             assert touch.reason and not carried, where
             continue
