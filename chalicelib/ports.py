@@ -136,9 +136,17 @@ class WeComPort(Protocol):
     def get_groupmsg_task(self, creds: WeComCredentials, *, msgid: str, cursor: str = "") -> dict[str, Any]: ...
 
     def get_groupmsg_list(
-        self, creds: WeComCredentials, *, start_time: int, end_time: int, creator: str = "", cursor: str = ""
+        self,
+        creds: WeComCredentials,
+        *,
+        start_time: int,
+        end_time: int,
+        creator: str = "",
+        cursor: str = "",
+        chat_type: str = "single",
     ) -> dict[str, Any]:
-        """Mass messages created in [start_time, end_time] (get_groupmsg_list_v2): reconciles lost msgids."""
+        """Mass messages of ``chat_type`` created in [start_time, end_time] (get_groupmsg_list_v2): reconciles lost
+        msgids."""
         ...
 
     def get_groupmsg_send_result(

@@ -238,9 +238,15 @@ def fire_and_report(fire: Callable[[dict[str, Any]], Any], log: Callable[[str], 
 def describe_fire(bucket_id: str, report: Mapping[str, Any]) -> str:
     """One line for a FireReport: tasks made, touches by outcome, and the rules behind skips and moves (or, for a
     bucket larger than one shard, how many shards it was split into: they run on threads of this process)."""
+    if "task_id" in report:  # a retrying task's delayed schedule
+        return f"pump: task {report['task_id']} retried: {report.get('outcome') or 'nothing to do'}"
+    if report.get("leased") is False:
+        return f"pump: bucket {bucket_id}: another fire holds it (its lease); the backstop fires what it leaves"
     if report.get("shards"):
         return f"pump: bucket {bucket_id}: fanned out into {report['shards']} shard(s), fired on threads"
     counts = ", ".join(f"{report.get(k) or 0} {k}" for k in ("sent", "skipped", "dropped", "moved", "failed"))
+    if report.get("retrying"):  # claimed by a task WeCom refused for now: the backstop tries it again
+        counts += f", {report['retrying']} retrying"
     reasons = report.get("reasons") or {}
     why = f" ({', '.join(f'{r}: {n}' for r, n in sorted(reasons.items()))})" if reasons else ""
     return f"pump: bucket {bucket_id}: {report.get('tasks') or 0} task(s); touches {counts}{why}"

@@ -16,7 +16,7 @@ bp = Blueprint(__name__)
 
 TASK_QUERY: dict[str, dict[str, Any]] = {
     "userid": {"type": "string", "description": "executor staff userid (forced to the caller for staff tokens)"},
-    "status": {"enum": ["claimed", "created", "sent", "confirmed", "done", "failed", "empty"]},
+    "status": {"enum": ["claimed", "created", "sent", "confirmed", "done", "failed", "empty", "retrying"]},
     "due_from": {"type": "string", "format": "date-time"},
     "due_to": {"type": "string", "format": "date-time"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},

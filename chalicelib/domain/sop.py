@@ -27,6 +27,7 @@ SENT = "sent"
 SKIPPED = "skipped"
 DROPPED = "dropped"
 FAILED = "failed"
+RETRYING = "retrying"  # a staff task that met a transient WeCom error, tried again by the backstop
 
 MAX_RECIPIENTS_PER_TASK = 10_000  # WeCom add_msg_template: external_userid ≤ 10,000 per call (chat_type single)
 MAX_CHATS_PER_TASK = 2_000  # WeCom add_msg_template: chat_id_list ≤ 2,000 per call (chat_type group)
@@ -161,7 +162,7 @@ class StaffTask:
     task_id: str
     userid: str
     kind: str  # mass | follow_up | escalation | welcome
-    status: str  # claimed | created | sent | confirmed | snoozed | done | failed
+    status: str  # claimed | retrying | created | sent | confirmed | snoozed | done | failed | empty
     due_at: str
     created_at: str
     recipients: tuple[str, ...] = ()  # subject ids of ``recipient_kind`` (customer ids, by default)
@@ -185,6 +186,11 @@ class StaffTask:
     escalated_at: str | None = None
     parent_task_id: str | None = None
     recipient_kind: str = CUSTOMER  # the subject kind of ``recipients``
+    # A task that met a transient WeCom error is ``retrying`` (issue 9 §1): ``attempts`` so far, the next one at
+    # ``retry_at``, none after ``deadline`` (then ``failed``, its touches too). ISO instants in the tenant's zone.
+    attempts: int = 0
+    retry_at: str | None = None
+    deadline: str | None = None
 
     @property
     def customer_ids(self) -> tuple[str, ...]:

@@ -18,8 +18,11 @@ BULK_TOTAL_SECONDS = 600.0  # across tenants, inside the backstop Lambda's 900 s
 
 def fire(event: dict[str, Any]) -> dict[str, Any]:
     """Scheduler invokes this with ``{"tenant_id", "bucket_id"}``; a large bucket's fire invokes it again, once per
-    shard, with its ``shard`` (docs/operations.md). A repeat or a concurrent twin has no effect."""
+    shard, with its ``shard`` (docs/operations.md). A repeat or a concurrent twin has no effect. A retrying staff
+    task's delayed schedule invokes it with ``{"tenant_id", "task_id"}``."""
     tenant_id, bucket_id = event.get("tenant_id"), event.get("bucket_id")
+    if isinstance(tenant_id, str) and isinstance(event.get("task_id"), str) and bucket_id is None:
+        return services().sop.retry_task(tenant_id, event["task_id"])  # a retrying task's delayed schedule
     if not isinstance(tenant_id, str) or not isinstance(bucket_id, str):
         raise InvalidError("fire needs tenant_id and bucket_id")
     shard = None

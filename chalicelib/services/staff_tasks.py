@@ -10,12 +10,14 @@ from typing import Any, Protocol
 
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.signals import TASK_CONFIRMED, Signal
-from chalicelib.domain.sop import CUSTOMER, StaffTask
+from chalicelib.domain.sop import CUSTOMER, FAILED, RETRYING, StaffTask
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import follow_up_task_id
-from chalicelib.errors import NotFoundError
+from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.ports import Clock, Page, SignalPublisher, TaskRepository
 from chalicelib.services.signals import NoSignals
+
+UNSENDABLE = frozenset({"claimed", RETRYING, FAILED, "empty"})  # mass task statuses with no WeCom task
 
 
 class StaffTaskRepo(TaskRepository, Protocol):
@@ -79,8 +81,11 @@ class StaffTaskService:
         return self._owned_task(tenant_id, task_id, userid)
 
     def confirm(self, tenant_id: str, task_id: str, *, userid: str | None, proof_url: str | None) -> StaffTask:
-        """Staff confirm a task by hand (optionally with a proof screenshot URL)."""
+        """Staff confirm a task by hand (optionally with a proof screenshot URL). A mass task WeCom does not hold
+        (claimed, retrying, failed, empty) has nothing to confirm: confirming it would take it out of its retries."""
         task = self._owned_task(tenant_id, task_id, userid)
+        if task.kind == "mass" and task.status in UNSENDABLE:
+            raise ConflictError(f"task {task_id} is {task.status}: WeCom holds nothing to confirm yet")
         done = replace(task, status="confirmed", proof_url=proof_url or task.proof_url)
         if not self.repo.save_task(tenant_id, done, expected_status=task.status):
             raise NotFoundError(f"task {task_id} changed; reload it")

@@ -47,6 +47,7 @@ class FakeSopStoreMixin:
         ) -> bool: ...
         def log_enrollment(self, tenant_id: str, e: Enrollment) -> None: ...
         def _quota_entry(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> None: ...
+        def _quota_has(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> bool: ...
 
     def _sop(self) -> dict[str, dict[Any, Any]]:
         if not hasattr(self, "_sop_state"):
@@ -252,11 +253,9 @@ class FakeSopStoreMixin:
         last: bool = False,
     ) -> str | None:
         with self.lock:
+            if touch is not None and self._quota_has(tenant_id, customer_id, month, touch, last):
+                return None  # counted already (as DynamoDB's condition on the month's records)
             row = self._sop()["caps"].setdefault((tenant_id, customer_id, month), {})
-            taken = row.setdefault("taken", set())
-            record = None if touch is None else (touch.bucket_id, touch.key)
-            if record is not None and record in taken:
-                return None  # counted already for this very touch, as the month item's list says in DynamoDB
             if row.get("m", 0) >= month_cap:
                 return "monthly_limit"
             if day_key is not None and day_cap is not None and row.get(day_key, 0) >= day_cap:
@@ -265,7 +264,6 @@ class FakeSopStoreMixin:
             if day_key is not None and day_cap is not None:
                 row[day_key] = row.get(day_key, 0) + 1
             if touch is not None:
-                taken.add(record)
                 self._quota_entry(tenant_id, customer_id, month, touch, last)
             return None
 

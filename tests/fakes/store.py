@@ -21,6 +21,7 @@ from chalicelib.domain.tenants import Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 from tests.fakes.business_events import FakeEventStoreMixin
+from tests.fakes.delivery import FakeDeliveryStoreMixin
 from tests.fakes.enrollments import FakeEnrollmentStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
 from tests.fakes.silence import FakeSilenceStoreMixin
@@ -32,6 +33,7 @@ from tests.fakes.timeline import FakeTimelineStoreMixin
 class FakeStore(
     FakePlanStoreMixin,
     FakeSopStoreMixin,
+    FakeDeliveryStoreMixin,
     FakeEventStoreMixin,
     FakeSilenceStoreMixin,
     FakeEnrollmentStoreMixin,

@@ -105,6 +105,12 @@ class FakeTimelineStoreMixin:
         record = tl.sent_record(touch.bucket_id, touch.occurrence_key, touch.due_at, last=last)
         months.setdefault(tl.month_sk(month, tl.QUOTA_TAG), []).append(tl.sent_entry(record))
 
+    def _quota_has(self, tenant_id: str, customer_id: str, month: str, touch: Touch, last: bool) -> bool:
+        """Whether the month's quota item records ``touch`` as sent already."""
+        months = self._months().get((tenant_id, customer_id), {})
+        record = tl.sent_record(touch.bucket_id, touch.occurrence_key, touch.due_at, last=last)
+        return tl.sent_entry(record) in months.get(tl.month_sk(month, tl.QUOTA_TAG), [])
+
     def touch_tasks(self, tenant_id: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
         out = {}
         for bucket_id, ref in refs:  # ref: <customer_id>#<enrollment>#<step>#<occurrence>

@@ -20,7 +20,7 @@ class TemplateCall:
 
 
 class RecordingWeCom:
-    """The two mass-message calls the kernel makes; everything else of ``WeComPort`` is not needed by it."""
+    """The mass-message calls the kernel makes; everything else of ``WeComPort`` is not needed by it."""
 
     def __init__(self) -> None:
         self.calls: list[TemplateCall] = []
@@ -41,7 +41,22 @@ class RecordingWeCom:
         return MsgTemplateResult(msgid=msgid)
 
     def get_groupmsg_list(
-        self, creds: WeComCredentials, *, start_time: int, end_time: int, creator: str = "", cursor: str = ""
+        self,
+        creds: WeComCredentials,
+        *,
+        start_time: int,
+        end_time: int,
+        creator: str = "",
+        cursor: str = "",
+        chat_type: str = "single",
     ) -> dict[str, Any]:
-        made = [c for c in self.calls if not creator or c.sender == creator]
-        return {"group_msg_list": [{"msgid": c.msgid, "text": {"content": c.text}} for c in made]}
+        made = [c for c in self.calls if (not creator or c.sender == creator) and c.chat_type == chat_type]
+        rows = [{"msgid": c.msgid, "creator": c.sender, "text": {"content": c.text}} for c in made]
+        return {"group_msg_list": rows}
+
+    def get_groupmsg_send_result(
+        self, creds: WeComCredentials, *, msgid: str, userid: str, cursor: str = ""
+    ) -> dict[str, Any]:
+        call = next((c for c in self.calls if c.msgid == msgid and c.sender == userid), None)
+        field = "external_userid" if call is None or call.chat_type == "single" else "chat_id"
+        return {"send_list": [{field: r, "userid": userid, "status": 0} for r in (call.recipients if call else ())]}

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pytest
+
 from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import Step
 from chalicelib.domain.sop import ACTIVE, COMPLETED, MAX_CHATS_PER_TASK, SENT, SKIPPED, Enrollment, Subject, Touch
@@ -69,6 +71,9 @@ class RoomPolicy:
 
     def executor(self, step: Step, room: Room) -> str:
         return room.owner
+
+    def address(self, room: Room) -> str:
+        return room.chat_id
 
     def deliver(self, tenant: Tenant, *, sender: str, recipients: list[Room], message: Message) -> MsgTemplateResult:
         chats = [r.chat_id for r in recipients]
@@ -171,8 +176,11 @@ def test_the_policy_s_quota_drops_a_touch_and_the_enrollment_still_completes() -
     assert done.status == COMPLETED
 
 
-def test_concurrent_fires_of_one_bucket_hand_each_subject_to_one_task() -> None:
+def test_concurrent_fires_of_one_bucket_hand_each_subject_to_one_task(monkeypatch: pytest.MonkeyPatch) -> None:
     env = Env()
+    # The fire lease keeps twins apart; here it lapses for all of them (a fire slower than its lease), so the
+    # claims' conditional writes are what must hold.
+    monkeypatch.setattr(env.store, "take_lease", lambda *a, **k: True)
     rooms = [Room(f"r{n}", f"wrchat{n}", "zhang") for n in range(40)]
     for room in rooms:
         env.enroll(env.kernel(), room)
@@ -189,3 +197,27 @@ def test_concurrent_fires_of_one_bucket_hand_each_subject_to_one_task() -> None:
     assert sorted(delivered) == sorted(r.chat_id for r in rooms)  # each room once, whoever won it
     assert {c.chat_type for c in env.wecom.calls} == {"group"}
     assert {t.state for t in env.store.touches_in("rooms", first, state=None)} == {SENT}
+
+
+def test_a_group_task_whose_process_died_after_the_wecom_call_is_adopted_by_its_chats_not_sent_twice() -> None:
+    env = Env()
+    rooms = [Room("r1", "wrchat1", "zhang"), Room("r2", "wrchat2", "zhang")]
+    for room in rooms:
+        env.enroll(env.kernel(), room)
+    [first] = env.bucket_ids()
+    env.clock.advance(minutes=30)
+    deliver = env.policy.deliver
+
+    def died(*args: Any, **kwargs: Any) -> MsgTemplateResult:
+        deliver(*args, **kwargs)
+        raise RuntimeError("died after the WeCom call")
+
+    env.policy.deliver = died  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        env.kernel().fire("rooms", first)
+    env.policy.deliver = deliver  # type: ignore[method-assign]
+    env.clock.advance(minutes=3)
+    assert env.kernel().reconcile("rooms") == 1
+    [call] = env.wecom.calls  # adopted by its chat ids: no second group task
+    [task] = env.store.list_tasks("rooms", userid=None, status="created", due_from=None, due_to=None, limit=5)
+    assert task.msgid == call.msgid and task.recipients == ("r1", "r2") and call.chat_type == "group"

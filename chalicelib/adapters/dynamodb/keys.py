@@ -285,3 +285,18 @@ def running_jobs_pk(tenant_id: str) -> str:
 def touch_entry_ref(subject_id: str, occurrence_key: str) -> str:
     """What a customer's timeline entry of a skipped or dropped touch is keyed by (``touch_suffix`` of it)."""
     return f"{subject_id}#{occurrence_key}"
+
+
+# --- delivery: msgid claims and fire leases (issue 9 §2) ----------------------------------------------------------
+MSGID_SK = "MSGID"
+LEASE_SK = "LEASE"
+
+
+def msgid_pk(tenant_id: str, msgid: str) -> str:
+    """A WeCom msgid's claim: the one Siyu task it belongs to."""
+    return f"T#{tenant_id}#MSGID#{msgid}"
+
+
+def lease_pk(tenant_id: str, name: str) -> str:
+    """A lease (a bucket's fire, or one shard of it): who holds it and until when."""
+    return f"T#{tenant_id}#LEASE#{name}"

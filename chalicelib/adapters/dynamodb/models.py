@@ -227,6 +227,19 @@ class TaskRecipientsItem(SiyuItem, discriminator="task_recipients"):
     ids = UnicodeAttribute()
 
 
+class MsgidItem(SiyuItem, discriminator="msgid"):
+    """A WeCom msgid's claim: the Siyu task it belongs to (written once, by a conditional put)."""
+
+    task_id = UnicodeAttribute()
+
+
+class LeaseItem(SiyuItem, discriminator="lease"):
+    """A fire's lease on a bucket (or one shard of it): its holder and when it lapses (UTC ISO)."""
+
+    owner = UnicodeAttribute()
+    until = UnicodeAttribute()
+
+
 class TaskSyncItem(SiyuItem, discriminator="task_sync"):
     """Where the task status sync resumes."""
 

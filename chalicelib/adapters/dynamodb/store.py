@@ -16,6 +16,7 @@ from pynamodb.connection import Connection
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
 from chalicelib.adapters.dynamodb.customers import CustomerRepository
+from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
 from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
@@ -49,6 +50,7 @@ class Repositories:
     jobs: JobRepository
     touches: TouchRepository
     tasks: StaffTaskRepository
+    delivery: DeliveryRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -68,6 +70,7 @@ class Repositories:
             jobs=JobRepository(connection, table_name),
             touches=TouchRepository(connection, table_name, timeline),
             tasks=StaffTaskRepository(connection, table_name),
+            delivery=DeliveryRepository(connection, table_name),
         )
 
 
@@ -219,3 +222,8 @@ class DynamoStore:
     list_tasks = _via("tasks", StaffTaskRepository.list_tasks)
     page_tasks = _via("tasks", StaffTaskRepository.page_tasks)
     drop_recipient = _via("tasks", StaffTaskRepository.drop_recipient)
+
+    # --- delivery: msgid claims and fire leases -------------------------------------------------------------------
+    claim_msgid = _via("delivery", DeliveryRepository.claim_msgid)
+    take_lease = _via("delivery", DeliveryRepository.take_lease)
+    release_lease = _via("delivery", DeliveryRepository.release_lease)

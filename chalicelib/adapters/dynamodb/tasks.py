@@ -73,7 +73,8 @@ class StaffTaskRepository(DynamoBase):
         """Claim a task id once (False if it exists: the caller looks at what is there). The recipients go first,
         so a head is never seen without them."""
         recipients, head = _recipients(tenant_id, task), _head(tenant_id, task)
-        if not self.conditional(lambda: recipients.save(condition=SiyuItem.pk.does_not_exist())):
+        # A fire's task is created naming no one (its claims name it): no recipients item until it has some.
+        if task.recipients and not self.conditional(lambda: recipients.save(condition=SiyuItem.pk.does_not_exist())):
             return False
         return self.conditional(lambda: head.save(condition=SiyuItem.pk.does_not_exist()))
 

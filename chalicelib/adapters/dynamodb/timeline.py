@@ -141,10 +141,10 @@ class TimelineRepository(DynamoBase):
         last: bool = False,
     ) -> str | None:
         """Count one touch against the customer's WeCom monthly receive limit and, for capped content types, the
-        daily cap, in one conditional write on the month's item. None if counted (or counted already for this
-        ``touch``: taking it again changes nothing), else the rule that refused ("cap" or "monthly_limit"). The
-        month's item is a timeline item: the same write appends ``touch`` as sent (``last``: its step completes the
-        enrollment), so the timeline costs the fire no write of its own."""
+        daily cap, in one conditional write on the month's item. None if counted, else the rule that refused
+        ("cap" or "monthly_limit"). The month's item is a timeline item: the same write appends ``touch`` as sent
+        (``last``: its step completes the enrollment), so the timeline costs the fire no write of its own. A touch
+        counted before (a fire that died before claiming it, judged again) is not counted twice: None."""
         item = QuotaItem(pk=k.customer_pk(tenant_id, customer_id), sk=tl.month_sk(month, tl.QUOTA_TAG))
         actions: list[Any] = [QuotaItem.m.add(1), QuotaItem.kind.set(QuotaItem)]
         cond = QuotaItem.m.does_not_exist() | (QuotaItem.m < month_cap)
@@ -156,10 +156,10 @@ class TimelineRepository(DynamoBase):
         if touch is not None:
             record = tl.sent_record(touch.bucket_id, touch.occurrence_key, touch.due_at, last=last)
             actions.append(QuotaItem.tl.set((QuotaItem.tl | []).append([record])))
-            cond &= ~QuotaItem.tl.contains(record)  # a touch counts once, whoever takes it again
+            cond &= QuotaItem.tl.does_not_exist() | ~QuotaItem.tl.contains(record)
         if self.conditional(lambda: item.update(actions=actions, condition=cond)):
             return None
         held = self.get(QuotaItem, item.pk, item.sk, consistent=True)
-        if held is not None and record is not None and record in (held.tl or ()):
-            return None  # already counted for this very touch (a twin fire, or a re-fire after a crash)
+        if held is not None and record is not None and record in (held.tl or []):
+            return None  # counted already, by an earlier judgement of this very touch
         return "monthly_limit" if held is not None and int(held.m or 0) >= month_cap else "cap"

@@ -262,12 +262,19 @@ class WeComClient:
         return _payload(self._api(creds, "externalcontact/get_groupmsg_send_result", body))
 
     def get_groupmsg_list(
-        self, creds: WeComCredentials, *, start_time: int, end_time: int, creator: str = "", cursor: str = ""
+        self,
+        creds: WeComCredentials,
+        *,
+        start_time: int,
+        end_time: int,
+        creator: str = "",
+        cursor: str = "",
+        chat_type: str = "single",
     ) -> dict[str, Any]:
-        """One page of mass messages created in [start_time, end_time] (get_groupmsg_list_v2), for reconciling
-        tasks whose msgid was lost; not in WeComPort yet."""
+        """One page of mass messages of ``chat_type`` ("single": to customers, "group": to group chats) created in
+        [start_time, end_time] (get_groupmsg_list_v2), for reconciling tasks whose msgid was lost."""
         body: dict[str, Any] = {
-            "chat_type": "single",
+            "chat_type": chat_type,
             "start_time": start_time,
             "end_time": end_time,
             "filter_type": 2,

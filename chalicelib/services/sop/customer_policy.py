@@ -149,6 +149,9 @@ class CustomerPolicy:
     def executor(self, step: Step, state: Customer) -> str:
         return executor_of(step, state)
 
+    def address(self, state: Customer) -> str:
+        return state.external_userid
+
     def deliver(
         self, tenant: Tenant, *, sender: str, recipients: list[Customer], message: Message
     ) -> MsgTemplateResult:
@@ -157,7 +160,7 @@ class CustomerPolicy:
             sender=sender,
             message=message,
             chat_type=self.chat_type,
-            external_userids=[c.external_userid for c in recipients],
+            external_userids=[self.address(c) for c in recipients],
         )
 
 

@@ -122,6 +122,12 @@ class SopEngine:
     def reconcile(self, tenant_id: str) -> int:
         return self.kernel.reconcile(tenant_id)
 
+    def retry_task(self, tenant_id: str, task_id: str) -> dict[str, Any]:
+        """A retrying task's delayed schedule fired (the fire Lambda with ``{tenant_id, task_id}``): try it again."""
+        delivered = self.kernel.retry_task(tenant_id, task_id)
+        outcome = delivered.outcome if delivered else None
+        return {"task_id": task_id, "outcome": outcome, "touches": len(delivered.subjects) if delivered else 0}
+
     # --- signals (the bus delivers orders and replies here first) ---------------------------------------------
 
     def on_signal(self, tenant_id: str, customer_id: str, signal: Signal) -> list[str]:

@@ -1,12 +1,12 @@
 """The SOP kernel: timed touches in buckets, the fire, staff tasks per executor, reconciliation and the backstop —
 the same for every subject kind (a subject policy, policy.py, supplies what differs).
 
-Effectively-once: every touch moves ``scheduled → sent | skipped | dropped | failed`` by a conditional write keyed by
-(subject, enrollment, step, occurrence), so a fire that arrives twice or concurrently hands each touch to exactly one
-staff task. ``sent`` means "committed to a staff task": the task record carries WeCom's msgid once
-``add_msg_template`` answered. ``add_msg_template`` has no idempotency key, so a crash between that call and the task
-record leaves the task ``claimed``; the backstop reconciles it from ``get_groupmsg_list_v2`` (adopting the msgid
-WeCom created) and only calls again if WeCom has no such task — see docs/operations.md.
+Effectively-once: every touch moves ``scheduled → sent | skipped | dropped`` (and ``sent → failed``) by a conditional
+write keyed by (subject, enrollment, step, occurrence), so a fire that arrives twice or concurrently hands each touch
+to exactly one staff task; a lease keeps a twin fire of the same bucket (or shard) from judging it at all. ``sent``
+means "claimed by a staff task": the task carries WeCom's msgid once ``add_msg_template`` answered, or is
+``retrying`` after a transient error, or ``failed`` for good with its touches. Delivery, retries and the
+reconciliation of a task a crash left ``claimed`` are delivery.py's — see docs/operations.md, "Crash-safe delivery".
 
 Scheduling (buckets, their schedule, executor hints, inline firing) is scheduling.py's, which the kernel builds on. A
 bucket larger than one shard fans out (fanout.py): the fire dispatches shards and each fires only its own touches.
@@ -21,16 +21,18 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from chalicelib.domain import timing
+from chalicelib.domain import retries, timing
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.shards import Shard
 from chalicelib.domain.signals import EXITED as EXITED_SIGNAL
-from chalicelib.domain.signals import TOUCH_SENT, TOUCH_SKIPPED, Signal
+from chalicelib.domain.signals import TOUCH_SKIPPED, Signal
 from chalicelib.domain.sop import (
     COMPLETED,
     DROPPED,
     EXITED,
+    FAILED,
+    RETRYING,
     SCHEDULED,
     SENT,
     SKIPPED,
@@ -46,7 +48,7 @@ from chalicelib.errors import NotFoundError
 from chalicelib.observability import logger
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SignalPublisher, WeComPort
 from chalicelib.services.signals import NoSignals
-from chalicelib.services.sop.delivery import TaskDelivery
+from chalicelib.services.sop.delivery import CREATED, Delivered, TaskDelivery
 from chalicelib.services.sop.fanout import FanOut
 from chalicelib.services.sop.policy import DROP, MOVE, SEND, SKIP, FireContext, Policies, SubjectPolicy, Verdict
 from chalicelib.services.sop.repos import KernelRepo
@@ -54,6 +56,7 @@ from chalicelib.services.sop.rules import PlanSource, rules_of
 from chalicelib.services.sop.scheduling import KernelScheduling
 
 BACKSTOP_DAYS = 7  # how far back the backstop looks for open buckets (a schedule lost a week ago still fires)
+FIRE_LEASE = timedelta(minutes=5)  # a fire's lease on its bucket: the fire Lambda's timeout (it has died by then)
 FIRE_READ_PAGE = 200  # touches whose subjects and enrollments are read together (2 BatchGetItem calls of 100)
 
 Member = tuple[Touch, Any, Enrollment]  # a touch to send, its subject's state, its enrollment
@@ -68,6 +71,8 @@ class FireReport:
     moved: int = 0
     failed: int = 0
     tasks: int = 0
+    retrying: int = 0  # claimed by a task that met a transient WeCom error: neither sent nor failed yet
+    leased: bool = True  # False: another fire holds the bucket (or this shard of it), this one did nothing
     shards: int = 0  # a coordinator that fanned out: how many shards it dispatched (it fired none itself)
     reasons: dict[str, int] | None = None
 
@@ -96,7 +101,7 @@ class SopKernel(KernelScheduling):
         self.signals: SignalPublisher = signals or NoSignals()  # touch_sent, touch_skipped, exited
         self.plans = plans
         self.ids = ids
-        self.delivery = TaskDelivery(repo, plans, wecom, clock, policies)
+        self.delivery = TaskDelivery(repo, plans, wecom, clock, policies, ids, self.signals, scheduler)
 
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self.repo.get_tenant(tenant_id)
@@ -126,6 +131,11 @@ class SopKernel(KernelScheduling):
                 return report
         else:
             touches = self.repo.still_scheduled(tenant_id, bucket_id, list(shard.touches))
+        # One fire claims a bucket's touches (a shard's, when split) at a time: a twin waits for the backstop.
+        lease, owner = f"fire#{bucket_id}" + (f"#{shard.index}" if shard else ""), self.ids.new_id("ls_")
+        if touches and not self.repo.take_lease(tenant_id, lease, owner, now=self.clock.now(), hold=FIRE_LEASE):
+            report.leased = False
+            return report
         policy = self.policies[bucket.kind]
         plan = self.plans.plan_version(tenant_id, bucket.plan_id, bucket.version)
         step = plan.step(bucket.step_id) if plan else None
@@ -143,6 +153,8 @@ class SopKernel(KernelScheduling):
                 self._task(ctx, policy, plan, step, executor, members, report, concurrent=shard is not None)
         if not keep_open and shard is None:
             self.repo.drain_bucket(tenant_id, bucket_id)
+        if touches:
+            self.repo.release_lease(tenant_id, lease, owner)  # not on a crash: the lease then lapses
         self.fire_inline()
         logger.info(
             "bucket fired",
@@ -152,6 +164,8 @@ class SopKernel(KernelScheduling):
                 "sent": report.sent,
                 "skipped": report.skipped,
                 "tasks": report.tasks,
+                "retrying": report.retrying,
+                "failed": report.failed,
                 "shard": shard.index if shard else None,
             },
         )
@@ -263,13 +277,15 @@ class SopKernel(KernelScheduling):
     ) -> None:
         """One confirm-to-send task per executor (split above the policy's recipient limit).
 
-        The task record is written *before* its touches are claimed, so a crash at any point leaves either nothing
-        claimed or a ``claimed`` task the backstop can reconcile; a claimed touch never points at no task."""
+        The task record is written *before* its touches are claimed and names no one: its recipients are the
+        touches whose claim names it (delivery.py), so a crash at any point leaves either nothing claimed or a
+        ``claimed`` task the backstop can reconcile; a claimed touch never points at no task."""
         tenant, bucket = ctx.tenant, ctx.bucket
         members.sort(key=lambda m: m[0].key)
         for part in chunks([m[0].key for m in members], policy.recipient_limit):
             wanted = set(part)
             chunk = [m for m in members if m[0].key in wanted]
+            due = datetime.fromisoformat(chunk[0][0].due_at)
             task = StaffTask(
                 task_id=self.ids.new_id("tk_"),
                 userid=executor,
@@ -277,13 +293,13 @@ class SopKernel(KernelScheduling):
                 status="claimed",
                 due_at=chunk[0][0].due_at,
                 created_at=iso_of(self.clock.now(), tenant.zone),
-                recipients=tuple(m[0].subject.id for m in chunk),
                 recipient_kind=policy.kind,
                 text=step.message.text,
                 notes=step.notes,
                 plan_id=plan.plan_id,
                 step_id=step.id,
                 bucket_id=bucket.bucket_id,
+                deadline=iso_of(retries.deadline(due, step.lateness.max_minutes), tenant.zone),
             )
             # Each claim names the enrollment's next touch in the same write (no write of its own to queue it).
             nexts = {m[0].key: self._next_of(tenant, plan, m[2], step) for m in chunk}
@@ -298,21 +314,23 @@ class SopKernel(KernelScheduling):
             won = self.fanout.each(claim, claims) if concurrent else [claim(c) for c in claims]
             claimed = [m for m, ok in zip(chunk, won, strict=True) if ok]
             if not claimed:  # concurrent fires took them all: an empty task, carrying no one
-                empty = replace(task, status="empty", recipients=())
-                self.repo.save_task(tenant.tenant_id, empty, expected_status="claimed", recipients=True)
+                self.repo.save_task(tenant.tenant_id, replace(task, status="empty"), expected_status="claimed")
                 continue
-            if len(claimed) != len(chunk):  # a concurrent fire took some: this task carries only ours
-                task = replace(task, recipients=tuple(m[0].subject.id for m in claimed))
-                self.repo.save_task(tenant.tenant_id, task, expected_status="claimed", recipients=True)
-            self.delivery.deliver(tenant, policy, task, [m[1] for m in claimed], step)
+            task = replace(task, recipients=tuple(m[0].subject.id for m in claimed))  # saved with its outcome
+            delivered = self.delivery.deliver(tenant, policy, task, [m[1] for m in claimed], step)
             report.tasks += 1
-            sent_at = self.clock.now()
+            self._told(tenant, task, delivered, report)
             for touch, _state, enrollment in claimed:
-                report.count("sent", None)
-                sent = Signal(TOUCH_SENT, sent_at, kind=step.id, plan_id=plan.plan_id)
-                self.signals.publish(tenant, touch.subject.id, sent)
                 if nexts[touch.key] is None:  # the last step: the claim implied nothing, the enrollment ends
                     self._advance(tenant, plan, enrollment, step)
+
+    def _told(self, tenant: Tenant, task: StaffTask, delivered: Delivered, report: FireReport) -> None:
+        """Signal (delivery.py) and count what became of a task's touches: sent, retrying or failed."""
+        self.delivery.tell(tenant, task, delivered)
+        if delivered.outcome == RETRYING:
+            report.retrying += len(delivered.subjects)
+        for _ in delivered.subjects if delivered.outcome in (CREATED, FAILED) else ():
+            report.count("sent" if delivered.outcome == CREATED else FAILED, delivered.reason)
 
     def _next_hint(self, plan: Plan, step: Step, member: Member) -> str | None:
         """The executor hint of the touch a claim implies (who sends the subject's next step), if there is one."""
@@ -339,8 +357,14 @@ class SopKernel(KernelScheduling):
     # --- after a crash ----------------------------------------------------------------------------------------
 
     def reconcile(self, tenant_id: str) -> int:
-        """Tasks left ``claimed`` by a crash around ``add_msg_template`` (see delivery.py). Returns tasks settled."""
-        return self.delivery.reconcile(self._tenant(tenant_id))
+        """Tasks left ``claimed`` by a crash around ``add_msg_template`` and ``retrying`` tasks whose time has come
+        (see delivery.py). Returns the tasks settled (created, failed or empty; not those still retrying)."""
+        settled = self.delivery.reconcile(self._tenant(tenant_id))
+        return sum(1 for _, d in settled if d.outcome != RETRYING)
+
+    def retry_task(self, tenant_id: str, task_id: str) -> Delivered | None:
+        """A retrying task's delayed schedule fired: try it again if its time has come (delivery.py)."""
+        return self.delivery.retry(self._tenant(tenant_id), task_id)
 
     def backstop(self, tenant_id: str) -> list[FireReport]:
         """Fire every bucket still open past its minute (lost schedules, late joiners) of the last week, and

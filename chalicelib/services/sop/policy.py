@@ -91,6 +91,11 @@ class SubjectPolicy(Protocol[State]):
         """The staff member (WeCom userid) who sends this subject's touch of ``step``."""
         ...
 
+    def address(self, state: State) -> str:
+        """How WeCom names this subject in a task's recipients (external_userid, chat_id): what reconciliation
+        compares a WeCom task's recipients with."""
+        ...
+
     def deliver(self, tenant: Tenant, *, sender: str, recipients: list[State], message: Message) -> MsgTemplateResult:
         """One ``add_msg_template`` call for these recipients (at most ``recipient_limit``); raises SiyuError."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain.sop import SCHEDULED, Bucket, Enrollment, Subject, Touch
@@ -52,7 +53,15 @@ class SubjectEnrollments(Protocol):
     def subject_enrollments(self, tenant_id: str, subject: Subject) -> list[Enrollment]: ...
 
 
-class KernelRepo(BucketRepo, TouchRepo, SubjectEnrollments, TaskRepository, Protocol):
+class DeliveryRepo(TouchRepo, TaskRepository, Protocol):
+    """Staff tasks with their claims, the msgid claims and the leases (adapters/dynamodb/delivery.py)."""
+
+    def claim_msgid(self, tenant_id: str, msgid: str, task_id: str, *, at: str) -> bool: ...
+    def take_lease(self, tenant_id: str, name: str, owner: str, *, now: datetime, hold: timedelta) -> bool: ...
+    def release_lease(self, tenant_id: str, name: str, owner: str) -> None: ...
+
+
+class KernelRepo(BucketRepo, DeliveryRepo, SubjectEnrollments, Protocol):
     """Everything the kernel stores: buckets, touches, enrollments (to end them) and staff tasks."""
 
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
