@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from chalicelib import errors
 from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery
+from devstack.sandbox_faults import MAX_DELAY_MS, HttpFault, HttpFaults
 from devstack.sandbox_io import field_bool as _bool
 from devstack.sandbox_io import field_str as _str
 from devstack.wecom_world import WeComWorld
@@ -36,6 +37,7 @@ class SandboxParts(Protocol):
     world: WeComWorld
     callbacks: CallbackRegistry
     clock: ClockRoutes | None
+    http_faults: HttpFaults
 
     def deliver(self, target: CorpCallback, fields: dict[str, Any]) -> Delivery: ...
 
@@ -88,6 +90,7 @@ class ControlRoutes:
     def _reset(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         self._world.reset()
         self._sandbox.callbacks.clear()
+        self._sandbox.http_faults.clear()
         return {"ok": True}
 
     def _register_corp(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
@@ -171,13 +174,28 @@ class ControlRoutes:
         return {"fields": fields, "callback_status": delivery.status, "callback_body": delivery.body}
 
     def _fault(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
-        api, errcode, times = _str(body, "api"), body.get("errcode"), body.get("times", 1)
-        if not isinstance(errcode, int) or isinstance(errcode, bool):
-            raise errors.InvalidError("errcode must be an integer")
+        """One of: ``errcode`` (the world answers it), ``http_status`` (5xx, before the world), ``delay_ms`` (the
+        answer comes late, after the world acted: a client timeout); each for the next ``times`` calls of ``api``."""
+        api, times = _str(body, "api"), body.get("times", 1)
         if not isinstance(times, int) or isinstance(times, bool) or times < 1:
             raise errors.InvalidError("times must be a positive integer")
-        self._world.inject(api, errcode, times)
-        return {"api": api, "errcode": errcode, "times": times}
+        given = [name for name in ("errcode", "http_status", "delay_ms") if name in body]
+        if len(given) != 1:
+            raise errors.InvalidError("give exactly one of errcode, http_status, delay_ms")
+        value = body[given[0]]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise errors.InvalidError(f"{given[0]} must be an integer")
+        if given[0] == "errcode":
+            self._world.inject(api, value, times)
+        elif given[0] == "http_status":
+            if not 500 <= value <= 599:
+                raise errors.InvalidError("http_status must be a 5xx status")
+            self._sandbox.http_faults.add(api, HttpFault(http_status=value), times)
+        else:
+            if not 1 <= value <= MAX_DELAY_MS:
+                raise errors.InvalidError(f"delay_ms must be from 1 to {MAX_DELAY_MS}")
+            self._sandbox.http_faults.add(api, HttpFault(delay_ms=value), times)
+        return {"api": api, given[0]: value, "times": times}
 
     def _expire_tokens(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         self._world.expire_tokens()
