@@ -42,6 +42,11 @@ class HttpFaults:
             queue = self._queues.get(api_name(path))
             return queue.pop(0) if queue else None
 
+    def pending(self, api: str) -> int:
+        """How many faults of ``api`` are still to be met."""
+        with self._lock:
+            return len(self._queues.get(api_name(api), ()))
+
     def clear(self) -> None:
         with self._lock:
             self._queues.clear()
