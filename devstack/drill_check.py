@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from chalicelib.domain.sop import FAILED, Touch
 
 HEADER = ("run", "kill point", "planned", "in one task", "failed", "doubled", "lost", "misreported", "recovery")
-WIDTHS = (4, 28, 8, 12, 7, 8, 5, 12, 10)
+WIDTHS = (4, 44, 8, 12, 7, 8, 5, 12, 10)
 
 
 @dataclass(frozen=True)
