@@ -183,6 +183,7 @@ class Setup:
     plan_id: str
     planned: list[Planned]
     enrolled: set[str]
+    refused: list[str]  # 409s on enrolment (after the kill: the enrolment was made before it), with their codes
 
 
 def _setup(stack: Stack, customers: int) -> Setup:
@@ -209,7 +210,7 @@ def _setup(stack: Stack, customers: int) -> Setup:
         scan = stack.call("POST", f"{stack.sandbox}/sandbox/scan", {"corp_id": DEMO_CORP_ID, "state": channel["state"]})
         answer = json.loads(scan["callback_body"])
         planned.append(Planned(str(answer["customer_id"]), str(scan["external_userid"])))
-    return Setup(token, str(plan["plan_id"]), planned, set())
+    return Setup(token, str(plan["plan_id"]), planned, set(), [])
 
 
 def _enroll(stack: Stack, setup: Setup, customer: Planned) -> None:
@@ -218,6 +219,8 @@ def _enroll(stack: Stack, setup: Setup, customer: Planned) -> None:
     status, answer = _http("POST", url, {"customer_id": customer.customer_id}, setup.token)
     if status not in (201, 409):
         raise DrillError(f"enrolling {customer.customer_id} answered {status}: {answer}")
+    if status == 409:
+        setup.refused.append(f"{customer.customer_id}: {(answer.get('error') or {}).get('code')}")
     setup.enrolled.add(customer.customer_id)
 
 
@@ -240,28 +243,31 @@ def _check(stack: Stack, setup: Setup) -> CheckResult:
     return check(setup.planned, STEPS, touches, stack.wecom_tasks())
 
 
-def run_once(number: int, rng: random.Random, customers: int, keep: bool) -> tuple[str, CheckResult, str]:
-    """One drill run: (kill point, the final check, recovery) — see the module docstring."""
+def run_once(number: int, rng: random.Random, customers: int, keep: bool) -> tuple[str, CheckResult, str, list[str]]:
+    """One drill run: (kill point, the final check, recovery, 409s on enrolment) — see the module docstring."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"siyu-drill-{number}-"))
     stack = Stack(data_dir)
     try:
         stack.start()
         setup = _setup(stack, customers)
         s2_due = stack.clock_now() + SCHEDULED_AFTER
+        enroll_seconds, fire_seconds = 0.15, 0.3 + 0.02 * customers  # about how long one enrollment, one fire take
         if rng.random() < 0.5:  # while an enrollment fires the inline step
             k = rng.randrange(1, customers)
             for customer in setup.planned[:k]:
                 _enroll(stack, setup, customer)
-            delay = rng.uniform(0.0, 0.3)
+            began, delay = time.monotonic(), rng.uniform(0.0, enroll_seconds)
             _in_background(lambda: _enroll(stack, setup, setup.planned[k]))
             point = f"inline, enrolment {k + 1}/{customers} +{delay * 1000:.0f} ms"
         else:  # while the clock move fires the scheduled step
             for customer in setup.planned:
                 _enroll(stack, setup, customer)
-            delay = rng.uniform(0.0, 0.05 * customers + 0.2)
-            _in_background(lambda: stack.move({"to": s2_due.isoformat()}))
+            stack.move({"to": (s2_due - timedelta(seconds=20)).isoformat()})  # the periodic jobs before it run now
+            began = time.monotonic()
+            _in_background(lambda: stack.move({"to": (s2_due + timedelta(seconds=1)).isoformat()}))
+            delay = rng.uniform(0.0, fire_seconds)  # the move now does little but fire s2's bucket
             point = f"scheduled fire +{delay * 1000:.0f} ms"
-        time.sleep(delay)
+        time.sleep(max(0.0, delay - (time.monotonic() - began)))
         stack.kill()
         if rng.random() < 0.5:  # down for a few minutes: the clock moves on while nothing runs
             clock = FileClock((data_dir / CLOCK_FILE).resolve())
@@ -282,7 +288,7 @@ def run_once(number: int, rng: random.Random, customers: int, keep: bool) -> tup
         stack.move({"to": max(stack.clock_now(), s2_due + DEADLINE + 2 * BACKSTOP_PERIOD).isoformat()})
         final = _check(stack, setup)
         recovery = f"{recovered.total_seconds() / 60:.0f} min" if recovered is not None else "none"
-        return point, final, recovery
+        return point, final, recovery, setup.refused
     finally:
         stack.stop()
         if not keep:
@@ -311,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = 0
     for number in range(1, args.runs + 1):
         try:
-            point, result, recovery = run_once(number, rng, args.customers, args.keep_data)
+            point, result, recovery, refused = run_once(number, rng, args.customers, args.keep_data)
         except DrillError as exc:
             print(f"drill: run {number} could not run: {exc}", file=sys.stderr, flush=True)
             return 2
@@ -319,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         if not result.ok or not result.accounted:
             bad += 1
             print(f"      {result.summary()}", flush=True)
+            if refused:
+                print(f"      enrolments refused after the restart (made before the kill): {refused}", flush=True)
     print(
         f"drill: {bad} of {args.runs} run(s) lost, doubled or misreported touches" if bad else "drill: all runs clean"
     )
