@@ -4,6 +4,8 @@
 #                          VERBOSE=1 also shows the JSON logs and metrics it keeps in devstack/.data/logs/
 #   make test              ruff + mypy + import contracts + the whole pytest suite (what CI runs)
 #   make test-hours        the functional suite under libfaketime at 23:30 and 10:00 Asia/Shanghai
+#   make drill             kill the local stack mid-fire and restart it, RUNS times (default 5), and check that no
+#                          touch is lost or doubled (devstack/drill.py; CUSTOMERS=30, SEED= to replay a drill)
 #   make test-unit | test-functional | test-integration | lint | bench | package | clean | clean-data | distclean
 #
 # Ports for `make run`: SIYU_API_PORT SIYU_SANDBOX_PORT SIYU_DYNAMODB_PORT SIYU_MOTO_PORT (8000-8003).
@@ -20,10 +22,10 @@ PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest
 MYPY_TARGETS = chalicelib devstack bench tests app.py
 
-.PHONY: help system venv node run test test-hours test-unit test-functional test-integration lint bench package clean clean-data distclean
+.PHONY: help system venv node run drill test test-hours test-unit test-functional test-integration lint bench package clean clean-data distclean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment ---------------------------------------------------------------------------------------------------
 
@@ -52,6 +54,12 @@ node: venv system
 
 run: venv node
 	$(PY) -m devstack.run $(if $(VERBOSE),--verbose,)
+
+# Its own stacks (free ports, temporary data directories): never the `make run` you may have open.
+RUNS ?= 5
+CUSTOMERS ?= 30
+drill: venv node
+	$(PY) -m devstack.drill --runs $(RUNS) --customers $(CUSTOMERS) $(if $(SEED),--seed $(SEED),)
 
 bench: venv node
 	$(PY) -m bench

@@ -25,7 +25,9 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
                                                remark_mobiles?}
     POST /sandbox/scan                        {corp_id, state, external_userid?, userid?, name?, unionid?}
     POST /sandbox/events                      {corp_id, change_type, userid?, external_userid?, event?, ...fields}
-    POST /sandbox/faults                      {api, errcode?, times?, delay_ms?}  (errcode or delay_ms, or both)
+    POST /sandbox/faults                      {api, errcode?, delay_ms?, http_status? | late_ms?, times?}
+                                              (delay_ms: slow before acting; http_status (5xx) / late_ms: HTTP
+                                              faults, devstack.sandbox_faults)
     POST /sandbox/expire_tokens
     POST /sandbox/tasks/{msgid}/confirm       {userid}
     GET  /sandbox/clock                       the local stack's clock (tenant time, machine time, how far ahead)
@@ -42,6 +44,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import urllib.request
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -50,6 +53,7 @@ from typing import Any
 from chalicelib import errors
 from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery, deliver
 from devstack.sandbox_control import ClockRoutes, ControlRoutes, MethodNotAllowedError
+from devstack.sandbox_faults import HttpFaults
 from devstack.sandbox_http import MAX_REQUEST_BYTES, SandboxRequestHandler
 from devstack.sandbox_io import STATE_FORMAT, STATE_VERSION, json_object, parse_state, write_atomic
 from devstack.wecom_world import UnknownApiError, WeComWorld, WorldError
@@ -89,6 +93,7 @@ class SandboxServer:
         self.clock = clock
         self.world = world if world is not None else WeComWorld()
         self.callbacks = CallbackRegistry(api_base)
+        self.http_faults = HttpFaults()  # 5xx and slow answers (POST /sandbox/faults)
         self.callback_timeout = callback_timeout
         self.state_path = state_path
         self._save_lock = threading.Lock()
@@ -201,7 +206,17 @@ class SandboxServer:
     # --- the two faces --------------------------------------------------------------------------------------------
 
     def wecom_api(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
-        """A /cgi-bin/ request: always HTTP 200 with an errcode, like WeCom (404 for an API the world lacks)."""
+        """A /cgi-bin/ request: always HTTP 200 with an errcode, like WeCom (404 for an API the world lacks), unless
+        an injected transport fault answers 5xx first or delays the answer (devstack.sandbox_faults)."""
+        fault = self.http_faults.take(path)
+        if fault is not None and fault.http_status is not None:
+            return fault.http_status, {"errcode": -1, "errmsg": f"injected HTTP {fault.http_status}"}
+        status, answer = self._wecom_answer(path, query, raw)
+        if fault is not None and fault.late_ms:
+            time.sleep(fault.late_ms / 1000)  # the world acted already: a client that gives up misses the answer
+        return status, answer
+
+    def _wecom_answer(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
         body: dict[str, Any] | None = None
         if raw.strip():
             try:

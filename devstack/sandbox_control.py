@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from chalicelib import errors
 from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery
+from devstack.sandbox_faults import MAX_DELAY_MS, HttpFault, HttpFaults
 from devstack.sandbox_io import field_bool as _bool
 from devstack.sandbox_io import field_str as _str
 from devstack.wecom_world import WeComWorld
@@ -36,6 +37,7 @@ class SandboxParts(Protocol):
     world: WeComWorld
     callbacks: CallbackRegistry
     clock: ClockRoutes | None
+    http_faults: HttpFaults
 
     def deliver(self, target: CorpCallback, fields: dict[str, Any]) -> Delivery: ...
 
@@ -88,6 +90,7 @@ class ControlRoutes:
     def _reset(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         self._world.reset()
         self._sandbox.callbacks.clear()
+        self._sandbox.http_faults.clear()
         return {"ok": True}
 
     def _register_corp(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
@@ -171,25 +174,37 @@ class ControlRoutes:
         return {"fields": fields, "callback_status": delivery.status, "callback_body": delivery.body}
 
     def _fault(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
-        """{api, errcode?, times?, delay_ms?}: the next ``times`` calls answer ``errcode``, or (``delay_ms``) take that
-        long first (a slow WeCom); at least one of the two."""
-        api, errcode, times = _str(body, "api"), body.get("errcode"), body.get("times", 1)
-        delay_ms = body.get("delay_ms")
-        if errcode is None and delay_ms is None:
-            raise errors.InvalidError("give errcode, delay_ms or both")
-        if errcode is not None and (not isinstance(errcode, int) or isinstance(errcode, bool)):
-            raise errors.InvalidError("errcode must be an integer")
-        if delay_ms is not None and (not isinstance(delay_ms, int) or isinstance(delay_ms, bool) or delay_ms < 0):
-            raise errors.InvalidError("delay_ms must be a non-negative integer")
+        """{api, times?, and at least one of}: ``errcode`` (the world answers it), ``delay_ms`` (the world takes that
+        long first: a slow WeCom; with ``errcode`` or alone), or one HTTP-level fault of ``devstack.sandbox_faults``:
+        ``http_status`` (5xx, before the world) or ``late_ms`` (the answer comes late, after the world acted: a
+        client timeout where WeCom did the work); each for the next ``times`` calls of ``api``."""
+        api, times = _str(body, "api"), body.get("times", 1)
         if not isinstance(times, int) or isinstance(times, bool) or times < 1:
             raise errors.InvalidError("times must be a positive integer")
-        if delay_ms:
-            self._world.slow(api, delay_ms / 1000, times)
-        if errcode is not None:
-            self._world.inject(api, errcode, times)
-        answer: dict[str, Any] = {"api": api, "errcode": errcode, "times": times}
-        if delay_ms is not None:
-            answer["delay_ms"] = delay_ms
+        given = [n for n in ("errcode", "delay_ms", "http_status", "late_ms") if body.get(n) is not None]
+        if not given:
+            raise errors.InvalidError("give errcode, delay_ms, http_status or late_ms")
+        if "http_status" in given and "late_ms" in given:
+            raise errors.InvalidError("give at most one of http_status, late_ms")
+        for name in given:
+            if not isinstance(body[name], int) or isinstance(body[name], bool):
+                raise errors.InvalidError(f"{name} must be an integer")
+        if body.get("delay_ms") is not None and body["delay_ms"] < 0:
+            raise errors.InvalidError("delay_ms must be a non-negative integer")
+        if "http_status" in given and not 500 <= body["http_status"] <= 599:
+            raise errors.InvalidError("http_status must be a 5xx status")
+        if "late_ms" in given and not 1 <= body["late_ms"] <= MAX_DELAY_MS:
+            raise errors.InvalidError(f"late_ms must be from 1 to {MAX_DELAY_MS}")
+        if body.get("delay_ms"):
+            self._world.slow(api, body["delay_ms"] / 1000, times)
+        if "errcode" in given:
+            self._world.inject(api, body["errcode"], times)
+        if "http_status" in given:
+            self._sandbox.http_faults.add(api, HttpFault(http_status=body["http_status"]), times)
+        if "late_ms" in given:
+            self._sandbox.http_faults.add(api, HttpFault(late_ms=body["late_ms"]), times)
+        answer: dict[str, Any] = {"api": api, "errcode": body.get("errcode"), "times": times}
+        answer.update({n: body[n] for n in given if n != "errcode"})
         return answer
 
     def _expire_tokens(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
