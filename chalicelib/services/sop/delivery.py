@@ -167,10 +167,11 @@ class TaskDelivery:
                 continue
             self.signals.publish(tenant, subject_id, signal)
 
-    def fail(self, tenant: Tenant, task: StaffTask, reason: str) -> Delivered:
+    def fail(self, tenant: Tenant, task: StaffTask, reason: str, claims: list[Touch] | None = None) -> Delivered:
         """Final: every touch the task claimed becomes ``failed`` (first, so no touch is left ``sent`` under a failed
-        task), then the task. The metrics name them: ``Touch.failed`` and ``Touch.failed.<reason>``."""
-        claims = self.claims(tenant.tenant_id, task)
+        task), then the task. The metrics name them: ``Touch.failed`` and ``Touch.failed.<reason>``. ``claims``:
+        the task's ``sent`` claims when the caller, holding the task's lease, has read them already."""
+        claims = self.claims(tenant.tenant_id, task) if claims is None else claims
         for touch in claims:
             self.repo.move_touch(
                 tenant.tenant_id,
@@ -274,11 +275,11 @@ class TaskDelivery:
                 if self._created(tenant, task, msgid, len(addresses) - len(carried)):
                     return Delivered(CREATED, task.recipients)
         if task.deadline and now > datetime.fromisoformat(task.deadline):
-            return self.fail(tenant, task, task.reason or "deadline")
+            return self.fail(tenant, task, task.reason or "deadline", claims)
         plan = self.plans.plan_version(tenant_id, task.plan_id or "", _version_of(task))
         step = plan.step(task.step_id or "") if plan else None
         if step is None or not reachable:
-            return self.fail(tenant, task, "unrecoverable")
+            return self.fail(tenant, task, "unrecoverable", claims)
         if task.status == RETRYING:  # claimed again first: a crash during this call leaves it to be looked for
             task = replace(task, status="claimed", created_at=iso_of(now, tenant.zone))
             if not self.repo.save_task(tenant_id, task, expected_status=RETRYING, recipients=True):
