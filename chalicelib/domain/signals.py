@@ -29,6 +29,9 @@ EXITED = "exited"  # plan_id, kind: the exit reason
 TOUCH_SENT = "touch_sent"  # plan_id, kind: the step id
 TOUCH_SKIPPED = "touch_skipped"  # plan_id, kind: the reason
 TASK_CONFIRMED = "task_confirmed"  # kind: the task id
+# What happened in a customer group (社群); the subject is the group's chat id.
+GROUP_JOINED = "group_joined"  # member joined (kind: the join scene; ref: the join's identity)
+GROUP_LEFT = "group_left"  # member left (kind: the quit scene; ref: the leave's identity)
 
 TYPES = frozenset(
     {
@@ -47,6 +50,8 @@ TYPES = frozenset(
         TOUCH_SENT,
         TOUCH_SKIPPED,
         TASK_CONFIRMED,
+        GROUP_JOINED,
+        GROUP_LEFT,
     }
 )
 
@@ -62,6 +67,10 @@ class Signal:
     tag_ids: tuple[str, ...] = ()  # a tag signal's added tags
     channel_id: str | None = None
     plan_id: str | None = None
+    chat_id: str | None = None  # the customer group it happened in (a group message, a check-in, a join)
+    member: str | None = None  # a group signal's member (userid or external_userid)
+    ref: str | None = None  # the identity of the fact behind it (an event digest): a replay carries the same ref
     # In-process payloads: the enrollment and the plan version in hand, so a subscriber does not read them again.
     enrollment: Any = None
     plan: Any = None
+    text: str | None = None  # a message's text, in process only (a group keyword such as 打卡): never logged or kept

@@ -271,8 +271,9 @@ class EventService:
         """Tell the SOP engine, from the delivery that won only. Its failures are logged, not raised: the event is
         recorded, so a retry would be a duplicate and could not repeat them anyway."""
         tid, cid = tenant.tenant_id, before.customer_id
+        chat_id = ev.fields.get("chat_id")
         if ev.type == ORDER:
-            self._signal(tenant, cid, Signal("order", ev.occurred_at, kind=ev.fields["kind"]))
+            self._signal(tenant, cid, Signal("order", ev.occurred_at, kind=ev.fields["kind"], ref=digest))
         elif ev.type == MESSAGE:
             if reply == POSITIVE:
                 self._safely(
@@ -287,10 +288,14 @@ class EventService:
                         dedupe_key=digest,
                     ),
                 )
-            self._signal(tenant, cid, Signal("reply", ev.occurred_at, kind=reply))  # any reply resets silence timers
+            # Any reply resets silence timers; a group message's text reaches in-process subscribers (a check-in
+            # keyword), never a log or an item.
+            text = ev.fields["text"] if chat_id else None
+            reply_signal = Signal("reply", ev.occurred_at, kind=reply, chat_id=chat_id, ref=digest, text=text)
+            self._signal(tenant, cid, reply_signal)
         else:
             kind = ev.fields["name"] if ev.type == CUSTOM else None
-            self._signal(tenant, cid, Signal(ev.type, ev.occurred_at, kind=kind))
+            self._signal(tenant, cid, Signal(ev.type, ev.occurred_at, kind=kind, chat_id=chat_id, ref=digest))
         if after.stage != before.stage:
             self._signal(tenant, cid, Signal("stage", ev.occurred_at, stage=after.stage.value))
 
