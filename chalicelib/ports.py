@@ -180,6 +180,7 @@ class IdGenerator(Protocol):
 from chalicelib.domain.channels import Channel  # noqa: E402
 from chalicelib.domain.customers import Customer  # noqa: E402
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta  # noqa: E402
+from chalicelib.domain.groups import Group, GroupSetup, GroupState  # noqa: E402
 from chalicelib.domain.plans import Plan  # noqa: E402
 from chalicelib.domain.shards import Shard  # noqa: E402
 from chalicelib.domain.signals import Signal  # noqa: E402
@@ -301,6 +302,16 @@ class CustomerRepository(Protocol):
         """Deletes every item of the customer's partition (the profile last) and leaves tombstones for its aliases;
         returns items deleted, or -1 - deleted when ``max_items`` stopped it early (the profile then remains)."""
         ...
+
+
+class GroupRepository(Protocol):
+    """Customer groups: two halves (WeCom's state, ops' setup), each written under its own revision."""
+
+    def get_group(self, tenant_id: str, chat_id: str, *, consistent: bool = False) -> Group | None: ...
+    def get_groups(self, tenant_id: str, chat_ids: list[str]) -> dict[str, Group]: ...
+    def list_groups(self, tenant_id: str, *, cursor: str | None, limit: int) -> Page: ...
+    def save_group_state(self, tenant_id: str, chat_id: str, state: GroupState, *, expected_rev: int) -> bool: ...
+    def save_group_setup(self, tenant_id: str, chat_id: str, setup: GroupSetup, *, expected_rev: int) -> bool: ...
 
 
 class IntakeRepository(Protocol):

@@ -20,6 +20,7 @@ TAG_GROUP_PREFIX = "TAGGROUP#"
 CHANNEL_PREFIX = "CH#"
 PLAN_PREFIX = "PLAN#"
 PLAN_VERSION_PREFIX = "V#"
+GROUP_PREFIX = "GRP#"  # a customer group's item in the tenant partition (its members live in group_pk)
 FACT_PREFIX = "F#"
 
 
@@ -39,6 +40,16 @@ def staff_sk(userid: str) -> str:
 
 def tag_group_sk(group_id: str) -> str:
     return f"{TAG_GROUP_PREFIX}{group_id}"
+
+
+def group_sk(chat_id: str) -> str:
+    """A customer group (WeCom's state and ops' setup), beside the channels: the tenant's groups list with one Query."""
+    return f"{GROUP_PREFIX}{chat_id}"
+
+
+def group_pk(tenant_id: str, chat_id: str) -> str:
+    """The partition of one group's own records: its members and their join/leave history, its activity."""
+    return f"T#{tenant_id}#G#{chat_id}"
 
 
 def channel_sk(channel_id: str) -> str:

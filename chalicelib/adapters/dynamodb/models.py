@@ -91,6 +91,15 @@ class ChannelItem(SiyuItem, discriminator="channel"):
     version = NumberAttribute(default=0)
 
 
+class GroupItem(SiyuItem, discriminator="group"):
+    """A customer group: WeCom's state (``state`` JSON, ``state_rev``) and ops' setup (``doc`` JSON, ``setup_rev``),
+    each half written under its own revision so a callback and an edit never overwrite each other."""
+
+    state = UnicodeAttribute(null=True)
+    state_rev = NumberAttribute(null=True)
+    setup_rev = NumberAttribute(null=True)
+
+
 class PlanItem(SiyuItem, discriminator="plan"):
     """A plan's head: current version, status and rev (the write condition); the current content in ``doc``."""
 

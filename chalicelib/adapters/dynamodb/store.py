@@ -19,6 +19,7 @@ from chalicelib.adapters.dynamodb.customers import CustomerRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
 from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
+from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
 from chalicelib.adapters.dynamodb.silence import SilenceRepository
@@ -51,6 +52,7 @@ class Repositories:
     touches: TouchRepository
     tasks: StaffTaskRepository
     delivery: DeliveryRepository
+    groups: GroupRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -71,6 +73,7 @@ class Repositories:
             touches=TouchRepository(connection, table_name, timeline),
             tasks=StaffTaskRepository(connection, table_name),
             delivery=DeliveryRepository(connection, table_name),
+            groups=GroupRepository(connection, table_name),
         )
 
 
@@ -129,6 +132,13 @@ class DynamoStore:
     put_channel = _via("channels", ChannelRepository.put_channel)
     delete_channel = _via("channels", ChannelRepository.delete_channel)
     mark_channel_full = _via("channels", ChannelRepository.mark_channel_full)
+
+    # --- customer groups (客户群) -------------------------------------------------------------------------------------
+    get_group = _via("groups", GroupRepository.get_group)
+    get_groups = _via("groups", GroupRepository.get_groups)
+    list_groups = _via("groups", GroupRepository.list_groups)
+    save_group_state = _via("groups", GroupRepository.save_group_state)
+    save_group_setup = _via("groups", GroupRepository.save_group_setup)
 
     # --- customers, aliases, intake, referral links ---------------------------------------------------------------
     get_customer = _via("customers", CustomerRepository.get_customer)
