@@ -13,6 +13,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.base import DynamoBase, Raw
@@ -75,7 +76,7 @@ class GroupRepository(DynamoBase):
         """Set WeCom's half to ``state`` if that half is still at ``expected_rev`` (its rev becomes expected + 1);
         False when another writer got there first (re-read and decide again)."""
         item = GroupItem(pk=k.tenant_pk(tenant_id), sk=k.group_sk(chat_id))
-        actions = [
+        actions: list[Action] = [
             GroupItem.state.set(state_to_json(replace(state, rev=0))),
             GroupItem.state_rev.set(expected_rev + 1),
             GroupItem.kind.set(GroupItem),
@@ -86,7 +87,7 @@ class GroupRepository(DynamoBase):
         """Set ops' half to ``setup`` if that half is still at ``expected_rev`` (its rev becomes expected + 1);
         False when it changed concurrently."""
         item = GroupItem(pk=k.tenant_pk(tenant_id), sk=k.group_sk(chat_id))
-        actions = [
+        actions: list[Action] = [
             GroupItem.doc.set(setup_to_json(replace(setup, rev=0))),
             GroupItem.setup_rev.set(expected_rev + 1),
             GroupItem.kind.set(GroupItem),
