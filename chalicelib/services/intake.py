@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from chalicelib import deadlines
 from chalicelib.domain.channels import ORGANIC, Channel
 from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, EDIT, ContactEvent
 from chalicelib.domain.customers import (
@@ -114,7 +115,10 @@ class IntakeService:
         delivery.budget = budget if budget is not None else Budget(self.budget_seconds, self.monotonic)
         delivery.wecom = within(self.base_wecom, delivery.budget)
         delivery.identities = Identities(self.repo, delivery.wecom)
-        return delivery._handle(tenant, ev)
+        # What the delivery sets off further down (an SOP step due now, fired inline by the kernel) spends the same
+        # budget: its WeCom calls fit what is left, and one that cannot leaves its task retrying (services/sop).
+        with deadlines.spending(delivery.budget):
+            return delivery._handle(tenant, ev)
 
     def _handle(self, tenant: Tenant, ev: ContactEvent) -> IntakeResult:
         digest = ev.digest()

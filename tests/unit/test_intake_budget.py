@@ -355,3 +355,67 @@ def test_the_budget_starts_when_the_callback_arrives_and_the_welcome_comes_first
     assert result.outcome == "created" and result.welcome == WelcomeOutcome.SENT
     assert w.world.calls(GET) == [] and len(w.world.welcome_messages()) == 1
     assert _kinds(w) == [PROFILE_SYNC]
+
+
+# --- an SOP step due at the scan ------------------------------------------------------------------------------------
+
+TEMPLATE = "externalcontact/add_msg_template"
+
+
+def _due_now_channel(w: World) -> Any:
+    """A channel whose plan's first step is due at once: the kernel fires it inline, inside the callback."""
+    plan = w.svc.plans.create(
+        w.tenant,
+        {
+            "name": "扫码即发资料",
+            "trigger": {"type": "manual"},
+            "steps": [{"id": "s1", "after_minutes": 0, "content_type": "service", "message": {"text": "资料包"}}],
+        },
+    )
+    w.svc.plans.publish(w.tenant, plan.plan_id)
+    return w.svc.channels.create(
+        w.tenant,
+        {
+            "name": "公众号菜单",
+            "source": "wechat_mp",
+            "staff": {"mode": "single", "userids": ["zhang"]},
+            "plan_id": plan.plan_id,
+        },
+    )
+
+
+def test_an_sop_step_fired_inline_spends_the_callbacks_budget_and_is_retried_not_lost(w: World) -> None:
+    w.channel = _due_now_channel(w)
+    w.world.slow(TEMPLATE, 30.0)  # WeCom hangs on the mass-message task far past any budget
+    _, result, took = w.scan()
+    assert took <= BUDGET  # the inline fire fitted into what the callback had left
+    assert result.outcome == "created"
+    [task] = w.tasks("mass")
+    assert task.status == "retrying" and task.recipients == (result.customer_id,)
+    assert task.retry_at is not None
+
+    w.world.slow(TEMPLATE, 0.0)  # WeCom is fast again; the retry (its one-time schedule, or the backstop) sends it
+    w.time.sleep(120)
+    w.svc.sop.retry_task("unit", task.task_id)
+    [task] = w.tasks("mass")
+    assert task.status == "created" and task.msgid
+    created = [c for c in w.world.calls(TEMPLATE) if c.errcode == 0]
+    assert len(created) == 1  # one WeCom task for the customer: the budgeted attempt never reached WeCom
+
+
+def test_only_a_callback_binds_the_inline_fire_to_its_budget(w: World) -> None:
+    w.channel = _due_now_channel(w)
+    w.world.slow(GET, 2.5)  # the profile fetch spends most of the callback's budget
+    w.world.slow(TEMPLATE, 1.5)  # WeCom takes 1.5 s for the task: more than the callback has left
+    _, first, took = w.scan()
+    assert took <= BUDGET
+    assert [(t.status, t.recipients) for t in w.tasks("mass")] == [("retrying", (first.customer_id,))]
+
+    plain = w.svc.channels.create(
+        w.tenant, {"name": "官网表单", "source": "website", "staff": {"mode": "single", "userids": ["zhang"]}}
+    )
+    fields = w.world.scan(CORP, plain.state, now=w.clock.epoch())
+    second, _ = w.deliver(fields)
+    w.svc.sop.enroll(w.tenant, second.customer_id, w.channel.plan_id, source="manual")  # an API enrollment
+    outside = [t for t in w.tasks("mass") if t.recipients == (second.customer_id,)]
+    assert [t.status for t in outside] == ["created"]  # the same 1.5 s call, with no callback's budget

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib import errors
+from chalicelib import deadlines, errors
 from chalicelib.adapters.wecom.answers import check_contact_way, check_tag_name, follow_user, tag_group
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.errcodes import (
@@ -319,17 +319,24 @@ class WeComClient:
             if _errcode(data, api) != BUSY or attempt >= self._max_busy_retries:
                 return data
             delay = self._busy_backoff * (2**attempt)
-            if self._budget is not None and self._budget.left() - delay < MIN_CALL_SECONDS:
+            budget = self._limit()
+            if budget is not None and budget.left() - delay < MIN_CALL_SECONDS:
                 return data  # no time for the backoff and another call: the caller gets this busy answer
             attempt += 1
             logger.info("WeCom busy; backing off", extra={"api": api, "attempt": attempt, "delay": delay})
             self._sleep(delay)
 
+    def _limit(self) -> Budget | None:
+        """This view's budget, else the budget of the delivery being served (a callback's, chalicelib/deadlines.py:
+        an SOP step fired inline by it, far below intake), else none."""
+        return self._budget if self._budget is not None else deadlines.current()
+
     def _fit(self, api: str) -> float:
         """The timeout of the next request: the client's, or less when the budget has less left."""
-        if self._budget is None:
+        budget = self._limit()
+        if budget is None:
             return self._timeout
-        left = self._budget.left()
+        left = budget.left()
         if left < MIN_CALL_SECONDS:
             logger.info("WeCom call not started: out of budget", extra={"api": api, "left": round(left, 3)})
             raise errors.WeComDeadlineError(f"no time left for WeCom {api}", details={"api": api})
