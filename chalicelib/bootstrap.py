@@ -20,6 +20,7 @@ from chalicelib.services.callbacks import CallbackCodec, CallbackService, Tenant
 from chalicelib.services.channels import ChannelService
 from chalicelib.services.customers import CustomerService
 from chalicelib.services.intake import IntakeService
+from chalicelib.services.intake_catchup import IntakeCatchUp
 from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
 from chalicelib.services.repairs import RepairQueue, Repairs
@@ -69,6 +70,7 @@ class Services:
     triggers: TriggerService
     staff_tasks: StaffTaskService
     simulation: Simulator
+    catchup: IntakeCatchUp
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
@@ -144,6 +146,7 @@ def build(
         triggers=triggers,
         staff_tasks=staff_tasks,
         simulation=Simulator(plans),
+        catchup=IntakeCatchUp(store, sop, clock),
         health=health,
         idempotency=idempotency,
         repairs=repairs,

@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.bootstrap import services
 from chalicelib.domain.shards import shard_of
 from chalicelib.domain.tenants import Tenant
-from chalicelib.errors import InvalidError
+from chalicelib.errors import InvalidError, SiyuError
 from chalicelib.jobs.tenants import Deadline, for_each_tenant
 from chalicelib.observability import logger
 
@@ -35,13 +35,18 @@ def fire(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def backstop() -> dict[str, Any]:
-    """Every 5 minutes: fire buckets left open past their minute and reconcile interrupted tasks, per tenant. Every
-    tenant's buckets fire; bulk enrollment advances only within the run's time (the rest resumes next run)."""
+    """Every 5 minutes: fire buckets left open past their minute and reconcile interrupted tasks, per tenant, and
+    catch up the channel enrollments of recent adds whose callback died before making them. Every tenant's buckets
+    fire; bulk enrollment advances only within the run's time (the rest resumes next run)."""
     svc = services()
     deadline = Deadline.after(BULK_TOTAL_SECONDS)
 
     def one(tenant: Tenant) -> dict[str, int]:
         fired = len(svc.sop.backstop(tenant.tenant_id))
+        try:  # an add whose callback died before its channel plan's enrollment (services/intake_catchup.py)
+            svc.catchup.run(tenant)
+        except SiyuError as exc:
+            logger.warning("intake catch-up failed for a tenant", extra={"tenant": tenant.tenant_id, "code": exc.code})
         if not deadline.passed():
             try:
                 svc.bulk.continue_running(tenant, budget_seconds=min(BULK_SECONDS, deadline.left()))

@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.adapters.dynamodb.repairs import TableRepairQueue
 from chalicelib.bootstrap import services
+from chalicelib.errors import UpstreamError
 from chalicelib.jobs import repairs as repair_jobs
 from tests.functional.conftest import CORP, TENANT, Api
 
@@ -175,3 +176,41 @@ def test_the_backstop_runs_the_repairs(api: Api) -> None:
     report = api.client.lambda_.invoke("backstop", event).payload
     assert report["buckets_fired"] == 0 and report["repairs_made"] == 1
     assert len(_tags_in_wecom(api, fields)) == 1
+
+
+def test_the_backstop_catches_up_a_channel_enrollment_the_callback_could_not_make(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, channel = _setup(api)
+    plan = api.call(
+        "POST",
+        f"/t/{TENANT}/plans",
+        {
+            "name": "新客7天培育",
+            "trigger": {"type": "manual"},
+            "steps": [{"id": "s1", "after_minutes": 60, "content_type": "service", "message": {"text": "你好"}}],
+        },
+        token,
+    ).json
+    assert api.call("POST", f"/t/{TENANT}/plans/{plan['plan_id']}/publish", {}, token).status_code == 200
+    patch = {"plan_id": plan["plan_id"]}
+    assert api.call("PATCH", f"/t/{TENANT}/channels/{channel['channel_id']}", patch, token).status_code == 200
+    sop = services().sop
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise UpstreamError("DynamoDB refused the enrollment")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sop, "enroll", refused)  # the callback's enrollment fails; the customer is stored
+        api.scan(channel["state"])
+    [customer] = api.call("GET", f"/t/{TENANT}/customers", None, token).json["items"]
+    enrollments = f"/t/{TENANT}/plans/{plan['plan_id']}/enrollments"
+    assert api.call("GET", enrollments, None, token).json["items"] == []
+    api.clock.advance(minutes=3)
+    event = api.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    api.client.lambda_.invoke("backstop", event)
+    items = api.call("GET", enrollments, None, token).json["items"]
+    assert len(items) == 1 and items[0]["source"] == "channel"
+    assert items[0]["customer_id"] == customer["customer_id"]
