@@ -46,6 +46,7 @@ MAX_STATS_DAYS = 92
 MEMBERS_LOOKBACK = 60  # day counters read back before a range for the members it starts with
 DAY = 86_400
 _SCENE = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+CHAT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # WeCom's chat ids (wr…): nothing else reaches a key
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def fact_of(signal: Signal, subject_id: str, zone: ZoneInfo, *, with_account: bo
 
     A message's or check-in's subject is its customer (the member, by customer id: never the external id, which
     must not reach a key); a join's or leave's member is not kept at all."""
-    if not signal.chat_id or not signal.ref:
+    if not signal.chat_id or not signal.ref or not CHAT_ID_RE.match(signal.chat_id):
         return None
     at = int(signal.at.timestamp())
     chat_id, ref, day = signal.chat_id, signal.ref, local_date(at, zone)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from chalicelib.domain.customers import Customer, customer_id_for
 from chalicelib.domain.facts import Alias
 from chalicelib.domain.group_facts import (
+    CHAT_ID_RE,
     DAY,
     DEFAULT_WINDOW_DAYS,
     GroupFact,
@@ -121,7 +122,7 @@ class GroupFactsService:
         return self.settings(tenant_id)
 
     def _group(self, tenant_id: str, chat_id: str) -> Group:
-        group = self.repo.get_group(tenant_id, chat_id)
+        group = self.repo.get_group(tenant_id, chat_id) if CHAT_ID_RE.match(chat_id) else None
         if group is None:
             raise NotFoundError(f"group {chat_id} does not exist")
         return group

@@ -74,6 +74,7 @@ def test_a_signal_becomes_one_fact_keyed_by_its_identity_in_the_tenants_local_da
     assert fact_of(Signal(REPLY, late, ref="r"), "c1", SHANGHAI) is None
     assert fact_of(Signal(REPLY, late, chat_id=CHAT), "c1", SHANGHAI) is None
     assert fact_of(Signal(ORDER, late, chat_id=CHAT, ref="o"), "c1", SHANGHAI) is None
+    assert fact_of(Signal(REPLY, late, chat_id="wr#x", ref="r"), "c1", SHANGHAI) is None  # no such chat id
 
 
 def test_scenes_become_safe_counter_names() -> None:
@@ -236,6 +237,8 @@ def test_reads_need_a_known_group_and_a_sane_range(env: Env) -> None:
         env.svc.group_facts.activity(env.tenant, "wrNope")
     with pytest.raises(NotFoundError):
         env.svc.group_facts.stats(env.tenant, "wrNope", None, None)
+    with pytest.raises(NotFoundError):
+        env.svc.group_facts.activity(env.tenant, "wr#" + "x" * 2000)  # an id WeCom never makes reaches no key
     with pytest.raises(InvalidError):
         env.svc.group_facts.stats(env.tenant, CHAT, "2026-12-02", "2026-12-01")
     week = env.svc.group_facts.stats(env.tenant, CHAT, None, None)
