@@ -28,6 +28,7 @@ class FakeGroupFactStoreMixin:
                 "activity": {},  # (tenant, chat_id) -> {member: MemberActivity}
                 "index": {},  # (tenant, chat_id) -> sorted [(last_spoke, member)]
                 "settings": {},  # tenant -> window days
+                "links": {},  # (tenant, member) -> {chat_id}: the groups holding a member's records
             }
         return self._group_facts
 
@@ -41,6 +42,8 @@ class FakeGroupFactStoreMixin:
             counter = gf["counters"].setdefault((tenant_id, fact.chat_id, fact.date), {})
             for name, n in fact.counts:
                 counter[name] = counter.get(name, 0) + n
+            if fact.member:
+                gf["links"].setdefault((tenant_id, fact.member), set()).add(fact.chat_id)
             if fact.first and fact.member:
                 first = (tenant_id, fact.chat_id, "first", fact.first, fact.date, fact.member)
                 if first not in gf["markers"]:
@@ -64,6 +67,17 @@ class FakeGroupFactStoreMixin:
         if at > seen.last_spoke_at:
             index.remove((seen.last_spoke_at, member))
             bisect.insort(index, (at, member))
+
+    def erase_group_member(self, tenant_id: str, member: str) -> int:
+        with self.lock:
+            gf = self._gf()
+            chats = gf["links"].pop((tenant_id, member), set())
+            for chat_id in chats:
+                seen = gf["activity"].get((tenant_id, chat_id), {}).pop(member, None)
+                if seen is not None:
+                    gf["index"][(tenant_id, chat_id)].remove((seen.last_spoke_at, member))
+            gf["markers"] = {m for m in gf["markers"] if not (m[0] == tenant_id and m[2] == "first" and m[5] == member)}
+            return len(chats)
 
     def set_group_members(self, tenant_id: str, chat_id: str, *, date: str, count: int, at: int) -> bool:
         with self.lock:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -47,7 +48,7 @@ def message(member: str, ref: str, at: datetime = NOW - timedelta(minutes=5), ch
     return Signal(REPLY, at, chat_id=chat, ref=ref, text="打卡")
 
 
-def _stats(env: Env, first: str = "2026-12-01", last: str = "2026-12-01") -> dict:  # type: ignore[type-arg]
+def _stats(env: Env, first: str = "2026-12-01", last: str = "2026-12-01") -> dict[str, Any]:
     return env.svc.group_facts.stats(env.tenant, CHAT, first, last)
 
 

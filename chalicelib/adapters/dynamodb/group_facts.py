@@ -2,12 +2,13 @@
 
 Keys, all in the group's partition ``T#<tid>#G#<chat_id>`` except the day counters and the settings:
 - a fact's identity marker ``GF#<fact>#<ref>`` (TTL ``MARKER_DAYS`` after the fact);
-- a first occurrence ``GD#<speaker|completer>#<local date>#<member>`` (the same TTL);
+- a first occurrence ``GD#<speaker|completer>#<member>#<local date>`` (the same TTL);
 - a member's activity ``ACT#<member>`` (last spoke, messages), in gsi1 as ``T#<tid>#G#<chat_id>#ACT`` /
   ``<last spoke UTC>#<member>``: a window is one range Query of the index, which holds only the members who spoke
   in it; the entry moves with the item (one per member); TTL ``ACTIVITY_DAYS`` after the last message;
 - the group's day counters ``T#<tid>#M#group#<chat_id>`` / ``D#<local date>`` (attribute names are data);
-- the tenant's default window ``T#<tid>`` / ``SETTINGS#group_activity``.
+- the tenant's default window ``T#<tid>`` / ``SETTINGS#group_activity``;
+- in a customer member's partition, ``MG#<chat_id>`` for each group holding their records: erasure's lead to them.
 
 Effectively-once: a fact is one TransactWriteItems of its marker (``attribute_not_exists``), the counter ADDs, a
 first occurrence's marker (``attribute_not_exists``) with its counter, and the activity record (conditional on what
@@ -72,14 +73,16 @@ class GroupFactRepository(DynamoBase):
         """Apply ``fact`` once (module docstring): True if this call counted it, False if it was counted before."""
         pk = k.group_pk(tenant_id, fact.chat_id)
         marker = (pk, k.group_fact_sk(fact.fact, fact.ref))
-        first = (pk, k.group_first_sk(fact.first, fact.date, fact.member)) if fact.first and fact.member else None
+        first = (pk, k.group_first_sk(fact.first, fact.member, fact.date)) if fact.first and fact.member else None
         activity = (pk, k.group_activity_sk(fact.member)) if fact.spoke and fact.member else None
+        link = (k.customer_pk(tenant_id, fact.member), k.member_group_sk(fact.chat_id)) if fact.member else None
         for _ in range(MAX_ATTEMPTS):
-            read = self.batch_get([key for key in (marker, first, activity) if key], consistent=True)
+            read = self.batch_get([key for key in (marker, first, activity, link) if key], consistent=True)
             if marker in read:
                 return False
+            new_first = first if first and first not in read else None
             try:
-                self._apply(tenant_id, fact, marker, first if first and first not in read else None, activity, read)
+                self._apply(tenant_id, fact, marker, new_first, activity, read, link if link not in read else None)
                 return True
             except ConflictError:
                 continue  # a duplicate won (the next read finds its marker) or the member's records moved
@@ -93,6 +96,7 @@ class GroupFactRepository(DynamoBase):
         new_first: tuple[str, str] | None,
         activity: tuple[str, str] | None,
         read: dict[tuple[str, str], Raw],
+        new_link: tuple[str, str] | None,
     ) -> None:
         expires = _instant(fact.marker_expires)
         counts = dict(fact.counts)
@@ -107,6 +111,8 @@ class GroupFactRepository(DynamoBase):
             tx.update(_counter(tenant_id, fact.chat_id, fact.date), [*actions, CounterItem.kind.set(CounterItem)])
             if activity is not None and fact.member:
                 self._spoke(tx, tenant_id, fact, activity, read.get(activity))
+            if new_link is not None:  # the member's first record in this group: erasure's lead to it
+                tx.save(GroupMarkerItem(pk=new_link[0], sk=new_link[1]))
 
     @staticmethod
     def _spoke(tx: TransactWrite, tenant_id: str, fact: GroupFact, key: tuple[str, str], seen: Raw | None) -> None:
@@ -124,6 +130,34 @@ class GroupFactRepository(DynamoBase):
             ]
         condition = _absent() if before is None else GroupActivityItem.last_spoke == before
         tx.update(item, actions, condition=condition)
+
+    def erase_group_member(self, tenant_id: str, member: str) -> int:
+        """Delete a customer's records in every group they spoke or checked in (their activity and first-occurrence
+        markers; the day counters stay: anonymous counts), found through the links in their partition; each link
+        goes after its group's records, so an interrupted erasure resumes. Returns how many groups."""
+        groups, start = 0, None
+        cpk = k.customer_pk(tenant_id, member)
+        while True:
+            links, start = self.walk(cpk, prefix=k.MEMBER_GROUP_PREFIX, keys_only=True, start=start)
+            for link in links:
+                chat_id = link["sk"]["S"].removeprefix(k.MEMBER_GROUP_PREFIX)
+                gpk = k.group_pk(tenant_id, chat_id)
+                keys = [(gpk, k.group_activity_sk(member))]
+                for first in FIRST_COUNTER:
+                    keys += self._keys(gpk, k.group_first_prefix(first, member))
+                self.batch_delete(keys)
+                self.batch_delete([(cpk, link["sk"]["S"])])
+                groups += 1
+            if not start:
+                return groups
+
+    def _keys(self, pk: str, prefix: str) -> list[tuple[str, str]]:
+        keys, start = [], None
+        while True:
+            raws, start = self.walk(pk, prefix=prefix, keys_only=True, start=start)
+            keys += [(r["pk"]["S"], r["sk"]["S"]) for r in raws]
+            if not start:
+                return keys
 
     def set_group_members(self, tenant_id: str, chat_id: str, *, date: str, count: int, at: int) -> bool:
         """Set the day's ``members`` unless a count taken later is there already (False then)."""

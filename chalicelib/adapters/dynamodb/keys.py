@@ -317,6 +317,7 @@ def lease_pk(tenant_id: str, name: str) -> str:
 GROUP_FACT_PREFIX = "GF#"  # a group fact's identity marker, in the group's partition
 GROUP_FIRST_PREFIX = "GD#"  # a first occurrence in a local day (a daily speaker, a task completer)
 GROUP_ACTIVITY_PREFIX = "ACT#"  # a member's activity record
+MEMBER_GROUP_PREFIX = "MG#"  # in the customer's partition: a group holding their activity (erasure's lead)
 GROUP_DIMENSION = "group"  # the metrics dimension of a group's day counters (metric_pk)
 GROUP_ACTIVITY_SETTINGS_SK = "SETTINGS#group_activity"  # in the tenant partition: the default activity window
 
@@ -326,9 +327,19 @@ def group_fact_sk(fact: str, ref: str) -> str:
     return f"{GROUP_FACT_PREFIX}{fact}#{ref}"
 
 
-def group_first_sk(first: str, date: str, member: str) -> str:
-    """The first occurrence of ``member`` as a ``first`` (speaker, completer) on a local ``date``."""
-    return f"{GROUP_FIRST_PREFIX}{first}#{date}#{member}"
+def group_first_sk(first: str, member: str, date: str) -> str:
+    """The first occurrence of ``member`` as a ``first`` (speaker, completer) on a local ``date``: by member first,
+    so erasure deletes a member's markers by prefix (``group_first_prefix``)."""
+    return f"{group_first_prefix(first, member)}{date}"
+
+
+def group_first_prefix(first: str, member: str) -> str:
+    return f"{GROUP_FIRST_PREFIX}{first}#{member}#"
+
+
+def member_group_sk(chat_id: str) -> str:
+    """In a customer's partition: a group they spoke or checked in, so erasure finds their records there."""
+    return f"{MEMBER_GROUP_PREFIX}{chat_id}"
 
 
 def group_activity_sk(member: str) -> str:

@@ -249,3 +249,4 @@ class DynamoStore:
     group_members_before = _via("group_facts", GroupFactRepository.group_members_before)
     get_group_activity_window = _via("group_facts", GroupFactRepository.get_group_activity_window)
     set_group_activity_window = _via("group_facts", GroupFactRepository.set_group_activity_window)
+    erase_group_member = _via("group_facts", GroupFactRepository.erase_group_member)
