@@ -29,8 +29,9 @@ from chalicelib.domain.instants import local_date
 from chalicelib.domain.signals import GROUP_JOINED, GROUP_LEFT
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError
+from chalicelib.group_fact_ports import GroupFactRepository
 from chalicelib.observability import count, logger
-from chalicelib.ports import Clock, GroupFactRepository, Signal
+from chalicelib.ports import Clock, Signal
 
 
 class GroupFactStore(GroupFactRepository, Protocol):
