@@ -11,7 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.signals import ADDED, ENROLLED, ORDER, REPINNED, REPLY, STAGE, TAG
+from chalicelib.domain.signals import (
+    ADDED,
+    CHECKIN,
+    ENROLLED,
+    GROUP_JOINED,
+    GROUP_LEFT,
+    ORDER,
+    REPINNED,
+    REPLY,
+    STAGE,
+    TAG,
+)
 from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, ShardDispatcher, WeComPort
 from chalicelib.services.bulk import BulkEnrollment
@@ -19,6 +30,7 @@ from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
 from chalicelib.services.channels import ChannelService
 from chalicelib.services.customers import CustomerService
+from chalicelib.services.group_facts import GroupFactsService
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
 from chalicelib.services.migration import PlanMigration
@@ -71,6 +83,7 @@ class Services:
     staff_tasks: StaffTaskService
     simulation: Simulator
     catchup: IntakeCatchUp
+    group_facts: GroupFactsService  # group facts for metrics and member activity (issue 10 §4, §7)
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
@@ -80,12 +93,21 @@ _built: dict[Settings, Services] = {}
 _override: Services | None = None
 
 
-def subscribe(bus: SignalBus, *, sop: SopEngine, silence: SilenceService, triggers: TriggerService) -> None:
+def subscribe(
+    bus: SignalBus,
+    *,
+    sop: SopEngine,
+    silence: SilenceService,
+    triggers: TriggerService,
+    group_facts: GroupFactsService | None = None,
+) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
     timers move and before the stage it causes enrolls anywhere new."""
     bus.subscribe((ORDER, REPLY), "sop.exit_rules", lambda t, cid, s: sop.on_signal(t.tenant_id, cid, s))
     bus.subscribe((ENROLLED, REPINNED, *sorted(ACTIVITY_SIGNALS)), "silence", silence.on_signal)
     bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
+    if group_facts is not None:  # group messages and check-ins (a chat_id), joins and leaves: counted once each
+        bus.subscribe((REPLY, CHECKIN, GROUP_JOINED, GROUP_LEFT), "group_facts", group_facts.on_signal)
 
 
 def build(
@@ -113,7 +135,8 @@ def build(
     sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout)
     silence = SilenceService(store, sop, plans, bus, clock, ids)
     triggers = TriggerService(store, sop)
-    subscribe(bus, sop=sop, silence=silence, triggers=triggers)
+    group_facts = GroupFactsService(store, clock)
+    subscribe(bus, sop=sop, silence=silence, triggers=triggers, group_facts=group_facts)
     staff_tasks = StaffTaskService(store, clock, signals=bus)
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
@@ -147,6 +170,7 @@ def build(
         staff_tasks=staff_tasks,
         simulation=Simulator(plans),
         catchup=IntakeCatchUp(store, sop, clock),
+        group_facts=group_facts,
         health=health,
         idempotency=idempotency,
         repairs=repairs,

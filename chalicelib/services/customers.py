@@ -49,6 +49,7 @@ class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, Timelin
     def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool: ...
     def rename_counter(self, tenant_id: str, userid: str, date: str, old: str, new: str) -> bool: ...
     def referral_code_of(self, tenant_id: str, customer_id: str) -> str | None: ...
+    def erase_group_member(self, tenant_id: str, member: str) -> int: ...  # their group activity (issue 10 §4)
 
 
 class CustomerService:
@@ -200,7 +201,8 @@ class CustomerService:
         The walk: the referral code (its id is random and names no one, so those it brought keep it; the code
         goes, here and at WeCom, and with it their displayed referrer; the link goes with the partition); the
         customer's touches in the buckets of every plan version they were enrolled in, and their id in the staff
-        tasks those touches and their replies made (a follow-up task about them alone goes whole); then their
+        tasks those touches and their replies made (a follow-up task about them alone goes whole); their activity
+        records and daily first-occurrence markers in the groups they spoke or checked in; then their
         partition — profile, facts and the whole timeline, enrollments, quota, silence timers — at most
         ``ERASE_MAX_ITEMS`` items a call, the profile last, with tombstones (no identifier) for their aliases so
         WeCom's late retries do not re-create them. A call that stops early answers ``"erased": false``; calling
@@ -224,6 +226,7 @@ class CustomerService:
                 logger.warning("referral contact way not removed at WeCom", extra={"code": exc.code})
             self.repo.delete_channel(tid, referral.channel_id)
         touches, tasks = self._erase_sop(tid, customer_id)
+        self.repo.erase_group_member(tid, customer_id)  # before the partition: its links lead to the groups
         deleted = self.repo.erase_customer(tid, customer_id, tombstones=tombstones, max_items=ERASE_MAX_ITEMS)
         done = deleted >= 0
         deleted = deleted if done else -1 - deleted

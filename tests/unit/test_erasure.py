@@ -72,6 +72,8 @@ def play(env: Env) -> tuple[str, str, str]:
     [task] = [t for t in listed if cid in t.customer_ids]
     env.svc.staff_tasks.confirm("unit", task.task_id, userid=None, proof_url=None)
     _event(env, {"event_id": "m-1", "type": "message", "customer_id": cid, "text": WORDS})
+    # A group message: the customer's activity record and daily speaker marker in the group's partition.
+    _event(env, {"event_id": "g-1", "type": "message", "customer_id": cid, "chat_id": "wrCamp01", "text": "打卡"})
     _event(env, {"event_id": "o-1", "type": "order", "customer_id": cid, "kind": "trial", "amount": 9.9})
     _event(env, {"event_id": "k-1", "type": "checkin", "customer_id": cid, "streak": 2})
     _event(env, {"event_id": "x-1", "type": "custom", "customer_id": cid, "name": "看完直播"})

@@ -9,6 +9,8 @@ here and nowhere else, only where PynamoDB has no API (docs/data-model.md, "Stor
   channel's ``full#<date>`` sets), which a model cannot declare;
 - a walk of a partition (``walk``): a model's Query filters on the kinds it knows, erasure must see every item of
   every kind (the SOP items have no models yet);
+- a Query of raw items in a key range (``query_raw``): day counters, whose attribute names are data (a group's
+  ``join#<scene>``), read a range of days at once;
 - a PutItem that answers the item it replaced (``put_replacing``, ``ReturnValues=ALL_OLD``): ``Model.save`` cannot
   ask for it, and a re-entry must keep the run it replaces on the customer's timeline.
 """
@@ -195,6 +197,29 @@ class DynamoBase:
                 limit=limit,
             )
         return list(resp.get("Items", [])), resp.get("LastEvaluatedKey")
+
+    def query_raw(
+        self, pk: str, range_condition: Condition | None = None, *, forward: bool = True, limit: int | None = None
+    ) -> list[Raw]:
+        """The raw items under ``pk`` in a key range (items whose attribute names are data, e.g. day counters), at
+        most ``limit`` (None: all, page after page), eventually consistent."""
+        items: list[Raw] = []
+        start: Raw | None = None
+        with translate():
+            while limit is None or len(items) < limit:
+                resp = self.connection.query(
+                    self.table,
+                    pk,
+                    range_condition,
+                    exclusive_start_key=start,
+                    scan_index_forward=forward,
+                    limit=None if limit is None else limit - len(items),
+                )
+                items.extend(resp.get("Items", []))
+                start = resp.get("LastEvaluatedKey")
+                if not start:
+                    break
+        return items
 
     @contextmanager
     def transact_get(self) -> Iterator[TransactGet]:

@@ -311,3 +311,46 @@ def msgid_pk(tenant_id: str, msgid: str) -> str:
 def lease_pk(tenant_id: str, name: str) -> str:
     """A lease (a bucket's fire, or one shard of it): who holds it and until when."""
     return f"T#{tenant_id}#LEASE#{name}"
+
+
+# --- group facts for metrics and member activity (issue 10 §4, §7; adapters/dynamodb/group_facts.py) -------------
+GROUP_FACT_PREFIX = "GF#"  # a group fact's identity marker, in the group's partition
+GROUP_FIRST_PREFIX = "GD#"  # a first occurrence in a local day (a daily speaker, a task completer)
+GROUP_ACTIVITY_PREFIX = "ACT#"  # a member's activity record
+MEMBER_GROUP_PREFIX = "MG#"  # in the customer's partition: a group holding their activity (erasure's lead)
+GROUP_DIMENSION = "group"  # the metrics dimension of a group's day counters (metric_pk)
+GROUP_ACTIVITY_SETTINGS_SK = "SETTINGS#group_activity"  # in the tenant partition: the default activity window
+
+
+def group_fact_sk(fact: str, ref: str) -> str:
+    """A fact's marker, keyed by its kind and identity alone: a replay finds it whatever else it carries."""
+    return f"{GROUP_FACT_PREFIX}{fact}#{ref}"
+
+
+def group_first_sk(first: str, member: str, date: str) -> str:
+    """The first occurrence of ``member`` as a ``first`` (speaker, completer) on a local ``date``: by member first,
+    so erasure deletes a member's markers by prefix (``group_first_prefix``)."""
+    return f"{group_first_prefix(first, member)}{date}"
+
+
+def group_first_prefix(first: str, member: str) -> str:
+    return f"{GROUP_FIRST_PREFIX}{first}#{member}#"
+
+
+def member_group_sk(chat_id: str) -> str:
+    """In a customer's partition: a group they spoke or checked in, so erasure finds their records there."""
+    return f"{MEMBER_GROUP_PREFIX}{chat_id}"
+
+
+def group_activity_sk(member: str) -> str:
+    return f"{GROUP_ACTIVITY_PREFIX}{member}"
+
+
+def group_activity_gsi_pk(tenant_id: str, chat_id: str) -> str:
+    """The gsi1 partition of one group's activity records, sorted by when each member last spoke."""
+    return f"T#{tenant_id}#G#{chat_id}#ACT"
+
+
+def group_activity_gsi_sk(last_spoke_utc: str, member: str) -> str:
+    """``<last spoke, UTC key>#<member>``: a window is one range read from its start (``utc_key``)."""
+    return f"{last_spoke_utc}#{member}"

@@ -255,6 +255,26 @@ class TaskSyncItem(SiyuItem, discriminator="task_sync"):
     cursor = UnicodeAttribute(null=True)
 
 
+# --- group facts and member activity (adapters/dynamodb/group_facts.py) -------------------------------------------
+
+
+class GroupMarkerItem(SiyuItem, discriminator="group_marker"):
+    """A group fact's identity, or a member's first occurrence in a day: written once, only if absent; TTL."""
+
+
+class GroupActivityItem(SiyuItem, discriminator="group_activity"):
+    """A member's activity in a group, indexed in gsi1 by when they last spoke (moved by each newer message)."""
+
+    last_spoke = NumberAttribute()  # unix seconds
+    messages = NumberAttribute()
+
+
+class GroupActivitySettingsItem(SiyuItem, discriminator="group_activity_settings"):
+    """The tenant's default activity window."""
+
+    window_days = NumberAttribute()
+
+
 _configured: dict[str, Any] = {}
 
 

@@ -19,6 +19,7 @@ from chalicelib.adapters.dynamodb.customers import CustomerRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
 from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
+from chalicelib.adapters.dynamodb.group_facts import GroupFactRepository
 from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
@@ -53,6 +54,7 @@ class Repositories:
     tasks: StaffTaskRepository
     delivery: DeliveryRepository
     groups: GroupRepository
+    group_facts: GroupFactRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -74,6 +76,7 @@ class Repositories:
             tasks=StaffTaskRepository(connection, table_name),
             delivery=DeliveryRepository(connection, table_name),
             groups=GroupRepository(connection, table_name),
+            group_facts=GroupFactRepository(connection, table_name),
         )
 
 
@@ -237,3 +240,13 @@ class DynamoStore:
     claim_msgid = _via("delivery", DeliveryRepository.claim_msgid)
     take_lease = _via("delivery", DeliveryRepository.take_lease)
     release_lease = _via("delivery", DeliveryRepository.release_lease)
+
+    # --- group facts for metrics and member activity --------------------------------------------------------------
+    record_group_fact = _via("group_facts", GroupFactRepository.record_group_fact)
+    set_group_members = _via("group_facts", GroupFactRepository.set_group_members)
+    group_activity_since = _via("group_facts", GroupFactRepository.group_activity_since)
+    group_day_counters = _via("group_facts", GroupFactRepository.group_day_counters)
+    group_members_before = _via("group_facts", GroupFactRepository.group_members_before)
+    get_group_activity_window = _via("group_facts", GroupFactRepository.get_group_activity_window)
+    set_group_activity_window = _via("group_facts", GroupFactRepository.set_group_activity_window)
+    erase_group_member = _via("group_facts", GroupFactRepository.erase_group_member)
