@@ -167,8 +167,7 @@ class GroupRoutes:
         return secret
 
     def _deliver(self, target: CorpCallback, fields: dict[str, Any], form: str) -> dict[str, Any]:
-        if form == "text" and isinstance(fields.get("MemChangeList"), list):
-            fields = {**fields, "MemChangeList": ",".join(fields["MemChangeList"])}
+        fields = in_form(fields, form)
         delivery = self._sandbox.deliver(target, fields)
         return {
             "change_type": fields["ChangeType"],
@@ -178,6 +177,14 @@ class GroupRoutes:
             "callback_status": delivery.status,
             "callback_body": delivery.body,
         }
+
+
+def in_form(fields: dict[str, Any], form: str) -> dict[str, Any]:
+    """The callback with MemChangeList as ``<Item>`` children ("items": a list, as build_event_xml writes lists) or
+    as the older comma-separated text ("text")."""
+    if form == "text" and isinstance(fields.get("MemChangeList"), list):
+        return {**fields, "MemChangeList": ",".join(fields["MemChangeList"])}
+    return fields
 
 
 def _form(body: dict[str, Any]) -> str:
