@@ -389,3 +389,13 @@ def test_groups_listing_needs_a_corp(http: urllib3.PoolManager, sandbox: Sandbox
     assert status == 400 and answer["error"]["code"] == "invalid_request"
     status, answer = call(http, sandbox, "GET", "/sandbox/group-join")
     assert status == 405 and answer["error"]["code"] == "method_not_allowed"
+
+
+def test_events_secret_file_is_one_tenants_and_reread(tmp_path: Path) -> None:
+    path = tmp_path / "events_secret"
+    secrets = EventsSecretFile(path, TENANT)
+    assert secrets(TENANT) is None  # no file yet
+    path.write_text("first\n")
+    assert (secrets(TENANT), secrets("t2")) == ("first", None)
+    path.write_text("rotated\n")
+    assert secrets(TENANT) == "rotated"
