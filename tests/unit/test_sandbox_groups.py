@@ -265,22 +265,6 @@ def test_leave_and_owner_changes(http: urllib3.PoolManager, sandbox: SandboxServ
     ]
 
 
-def test_groups_survive_a_sandbox_restart(tmp_path: Path, siyu: Siyu, http: urllib3.PoolManager) -> None:
-    path = tmp_path / "sandbox.json"
-    first = SandboxServer(api_base=siyu.base_url, state_path=path).start()
-    try:
-        chat_id = ok(http, first, "POST", "/sandbox/groups", {"corp_id": CORP, "owner": "zhang", "name": "群"})[
-            "chat_id"
-        ]
-    finally:
-        first.stop()
-    second = SandboxServer(api_base=siyu.base_url, state_path=path).start()
-    try:
-        assert [g["chat_id"] for g in ok(http, second, "GET", f"/sandbox/groups?corp_id={CORP}")["groups"]] == [chat_id]
-    finally:
-        second.stop()
-
-
 def test_a_group_message_is_a_signed_business_event(
     http: urllib3.PoolManager, sandbox: SandboxServer, siyu: Siyu, corp: str
 ) -> None:

@@ -5,12 +5,14 @@ the snapshot keeps groups and join ways."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters.wecom.client import WeComClient
 from chalicelib.ports import WeComCredentials
+from devstack.sandbox import SandboxServer
 from devstack.wecom_world import SnapshotError, WeComWorld, WorldError, WorldTransport
 
 CORP = "wwgroupworld0001"
@@ -188,3 +190,15 @@ def test_snapshot_with_a_join_way_naming_an_unknown_group_is_refused(world: WeCo
     doc["corps"][CORP]["join_ways"][config_id]["chat_ids"] = ["wrNoSuchChat"]
     with pytest.raises(SnapshotError, match="join way"):
         WeComWorld().restore(json.dumps(doc).encode())
+
+
+def test_groups_survive_a_sandbox_restart(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox.json"
+    first = SandboxServer(api_base="http://127.0.0.1:9", state_path=path).start()
+    chat_id = first.world.seed_group(CORP, owner="zhang", name="群")["chat_id"]
+    first.stop()  # saves what changed in process
+    second = SandboxServer(api_base="http://127.0.0.1:9", state_path=path).start()
+    try:
+        assert [g["chat_id"] for g in second.world.groups(CORP)] == [chat_id]
+    finally:
+        second.stop()
