@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.messages import Attachment, Message
+
+if TYPE_CHECKING:  # the group APIs' data lives in group_ports.py, so this file does not grow
+    from chalicelib.group_ports import GroupChatDetail, GroupChatPage, JoinWay
 
 __all__ = ["Attachment", "Message"]  # re-exported: the WeCom port speaks in domain messages
 
@@ -152,6 +155,52 @@ class WeComPort(Protocol):
     def get_groupmsg_send_result(
         self, creds: WeComCredentials, *, msgid: str, userid: str, cursor: str = ""
     ) -> dict[str, Any]: ...
+
+    # customer groups (客户群): groupchat/list, groupchat/get (need_name=1) and the join ways (「加入群聊」)
+    def list_group_chats(
+        self,
+        creds: WeComCredentials,
+        *,
+        cursor: str = "",
+        limit: int = 1000,
+        status_filter: int = 0,
+        owners: list[str] | None = None,
+    ) -> GroupChatPage: ...
+
+    def get_group_chat(self, creds: WeComCredentials, chat_id: str) -> GroupChatDetail: ...
+
+    def add_join_way(
+        self,
+        creds: WeComCredentials,
+        *,
+        chat_ids: list[str],
+        state: str,
+        room_base_name: str,
+        room_base_id: int,
+        auto_create_room: bool = True,
+        scene: int = 2,
+        remark: str = "",
+    ) -> str:
+        """A 「加入群聊」 QR for up to 5 chats; returns its config_id (get_join_way gives the qr_code)."""
+        ...
+
+    def get_join_way(self, creds: WeComCredentials, config_id: str) -> JoinWay: ...
+
+    def update_join_way(
+        self,
+        creds: WeComCredentials,
+        *,
+        config_id: str,
+        chat_ids: list[str],
+        state: str,
+        room_base_name: str,
+        room_base_id: int,
+        auto_create_room: bool = True,
+        scene: int = 2,
+        remark: str = "",
+    ) -> None: ...
+
+    def del_join_way(self, creds: WeComCredentials, config_id: str) -> None: ...
 
 
 # --- time and ids -----------------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ from devstack.provision import REPO_ROOT, local_client, provision
 from devstack.seed import (
     DEMO_TENANT,
     DEMO_TENANT_ID,
+    EVENTS_SECRET_FILE,
     SeedError,
     _rel,
     load_or_create_admin_token,
@@ -208,9 +209,11 @@ def _start_sandbox(config: StackConfig, stack: contextlib.ExitStack, api_base: s
             raise
         _warn("devstack/sandbox.py is not there yet: running without the WeCom sandbox (no simulated scans).")
         return None
-    sandbox = SandboxServer(
-        host=LOOPBACK, port=config.sandbox_port, api_base=api_base, state_path=config.data_dir / SANDBOX_STATE_FILE
-    )
+    from devstack.sandbox_events import EventsSecretFile  # the demo tenant's, for POST /sandbox/group-message
+
+    events = EventsSecretFile(config.data_dir / EVENTS_SECRET_FILE, DEMO_TENANT_ID)
+    state = config.data_dir / SANDBOX_STATE_FILE
+    sandbox = SandboxServer(LOOPBACK, config.sandbox_port, api_base, state_path=state, events_secrets=events)
     sandbox.world.use_clock(clock.epoch)
     sandbox.start()
     stack.callback(sandbox.stop)

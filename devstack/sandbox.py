@@ -20,7 +20,7 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
     GET  /sandbox/welcome_messages            welcome messages delivered
     POST /sandbox/reset                       forget everything, registrations included
     POST /sandbox/corps                       {corp_id, tenant_id, token, encoding_aes_key, callback_url?, unionid?,
-                                               secret?, monthly_limit?, agent_id?}
+                                               secret?, monthly_limit?, agent_id?, chat_member_limit?}
     POST /sandbox/contacts                    {corp_id, external_userid, name?, unionid?, gender?, avatar?,
                                                remark_mobiles?}
     POST /sandbox/scan                        {corp_id, state, external_userid?, userid?, name?, unionid?}
@@ -30,6 +30,13 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
                                               faults, devstack.sandbox_faults)
     POST /sandbox/expire_tokens
     POST /sandbox/tasks/{msgid}/confirm       {userid}
+    POST /sandbox/group-join                  {corp_id, config_id | chat_id, external_userid | userid, invitor?,
+                                               mem_change_list?}: change_external_chat add_member (and create)
+    POST /sandbox/group-leave                 {corp_id, chat_id, external_userid | userid, removed?}: del_member
+    POST /sandbox/group-change                {corp_id, change, chat_id?, owner?, name?, notice?}
+    POST /sandbox/groups, GET ?corp_id=       seed a group without a callback; list the corp's groups
+    POST /sandbox/group-message               {tenant_id, chat_id, external_userid, text}: a signed business event
+                                              (客户群 routes: devstack.sandbox_groups)
     GET  /sandbox/clock                       the local stack's clock (tenant time, machine time, how far ahead)
     POST /sandbox/clock                       {"advance": "PT10H"} or {"to": "2026-12-05T08:00:00+08:00"}: move it
                                               forwards and fire what became due (devstack.timewarp); 403 when the
@@ -53,6 +60,7 @@ from typing import Any
 from chalicelib import errors
 from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery, deliver
 from devstack.sandbox_control import ClockRoutes, ControlRoutes, MethodNotAllowedError
+from devstack.sandbox_events import EventsSecretFile, EventsSecrets, post_event
 from devstack.sandbox_faults import HttpFaults
 from devstack.sandbox_http import MAX_REQUEST_BYTES, SandboxRequestHandler
 from devstack.sandbox_io import STATE_FORMAT, STATE_VERSION, json_object, parse_state, write_atomic
@@ -89,8 +97,10 @@ class SandboxServer:
         callback_timeout: float = 10.0,
         state_path: Path | None = None,
         clock: ClockRoutes | None = None,
+        events_secrets: EventsSecrets | None = None,
     ) -> None:
         self.clock = clock
+        self.events_secrets = events_secrets  # tenants' business-events secrets (POST /sandbox/group-message)
         self.world = world if world is not None else WeComWorld()
         self.callbacks = CallbackRegistry(api_base)
         self.http_faults = HttpFaults()  # 5xx and slow answers (POST /sandbox/faults)
@@ -253,6 +263,11 @@ class SandboxServer:
         """Encrypt and sign the event as WeCom does and POST it to the corp's callback URL (one attempt)."""
         return deliver(self._opener, target, fields, self.callback_timeout)
 
+    def post_business_event(self, tenant_id: str, secret: str, event: dict[str, Any], timestamp: int) -> Delivery:
+        """Sign ``event`` with the tenant's events secret and POST it to ``{api_base}/t/{tenant_id}/events``."""
+        url = f"{self.api_base}/t/{tenant_id}/events"
+        return post_event(self._opener, url, secret, event, timestamp=timestamp, timeout=self.callback_timeout)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Loopback WeCom sandbox for Siyu")
@@ -260,9 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--api", default="http://127.0.0.1:8000", help="Siyu API base URL receiving callbacks")
     parser.add_argument("--state", type=Path, default=None, help="file keeping the WeCom state across restarts")
+    parser.add_argument("--events-secret-file", type=Path, default=None, help="a tenant's business-events secret")
+    parser.add_argument("--events-tenant", default="demo", help="the tenant whose secret --events-secret-file holds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    server = SandboxServer(args.host, args.port, args.api, state_path=args.state)
+    secrets_file = EventsSecretFile(args.events_secret_file, args.events_tenant) if args.events_secret_file else None
+    server = SandboxServer(args.host, args.port, args.api, state_path=args.state, events_secrets=secrets_file)
     print(f"WeCom sandbox listening on {server.base_url} (callbacks to {server.api_base})", flush=True)
     try:
         server.serve_forever()

@@ -79,6 +79,14 @@ class CallbackRegistry:
         with self._lock:
             return [dict(r) for r in self._registrations.values()]
 
+    def for_tenant(self, tenant_id: str) -> CorpCallback:
+        """The corp registered for ``tenant_id``; NotFoundError when none is."""
+        with self._lock:
+            target = next((c for c in self._callbacks.values() if c.tenant_id == tenant_id), None)
+        if target is None:
+            raise errors.NotFoundError(f"no corp is registered for tenant {tenant_id}; POST /sandbox/corps first")
+        return target
+
     def get(self, corp_id: str) -> CorpCallback:
         with self._lock:
             target = self._callbacks.get(corp_id)

@@ -1,5 +1,6 @@
 """The sandbox's control API under /sandbox/: routing, the routes that play the customer's side (scans, relation
-events, task confirmations), the test controls (faults, expired tokens, the call log) and the clock endpoint.
+events, task confirmations; groups in sandbox_groups.py), the test controls (faults, expired tokens, the call log)
+and the clock endpoint.
 
 The routes only read and change the world and the callback registry; SandboxServer.control answers errors and
 persists the state after a POST.
@@ -14,7 +15,9 @@ from typing import Any, Protocol
 
 from chalicelib import errors
 from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery
+from devstack.sandbox_events import EventsSecrets
 from devstack.sandbox_faults import MAX_DELAY_MS, HttpFault, HttpFaults
+from devstack.sandbox_groups import GroupRoutes
 from devstack.sandbox_io import field_bool as _bool
 from devstack.sandbox_io import field_str as _str
 from devstack.wecom_world import WeComWorld
@@ -38,8 +41,11 @@ class SandboxParts(Protocol):
     callbacks: CallbackRegistry
     clock: ClockRoutes | None
     http_faults: HttpFaults
+    events_secrets: EventsSecrets | None
 
     def deliver(self, target: CorpCallback, fields: dict[str, Any]) -> Delivery: ...
+
+    def post_business_event(self, tenant_id: str, secret: str, event: dict[str, Any], timestamp: int) -> Delivery: ...
 
 
 class MethodNotAllowedError(errors.SiyuError):
@@ -65,6 +71,7 @@ class ControlRoutes:
             ("POST", "/sandbox/expire_tokens"): self._expire_tokens,
             ("GET", "/sandbox/clock"): lambda q, b: self._clock().show(),
             ("POST", "/sandbox/clock"): lambda q, b: self._clock().move(b),
+            **GroupRoutes(sandbox).routes(),  # 客户群: devstack.sandbox_groups
         }
 
     @property
@@ -106,11 +113,15 @@ class ControlRoutes:
         monthly_limit = body.get("monthly_limit")
         if monthly_limit is not None and (not isinstance(monthly_limit, int) or monthly_limit < 1):
             raise errors.InvalidError("monthly_limit must be a positive integer")
+        chat_member_limit = body.get("chat_member_limit")
+        if chat_member_limit is not None and (not isinstance(chat_member_limit, int) or chat_member_limit < 2):
+            raise errors.InvalidError("chat_member_limit must be an integer of at least 2 (the owner and one more)")
         self._world.register_corp(
             target.corp_id,
             secret=_str(body, "secret", required=False) or None,
             unionid=_bool(body, "unionid", default=True),
             monthly_limit=monthly_limit,
+            chat_member_limit=chat_member_limit,
         )
         self._sandbox.callbacks.add(target, registration)
         return {"corp_id": target.corp_id, "tenant_id": target.tenant_id, "callback_url": target.callback_url}

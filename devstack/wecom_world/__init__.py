@@ -11,17 +11,21 @@ Pure Python, deterministic (ids derive from counters and hashes, time from the c
     contact_ways.py  联系我: add/update/get/del_contact_way
     contacts.py      external contacts and follow users (externalcontact/get); scan and relation events
     tags.py          corp tags and mark_tag
-    messages.py      mass messages (add_msg_template, group msg results) and welcome messages
+    messages.py      mass messages to customers or groups (add_msg_template, group msg results), welcome messages
+    groups.py        客户群: groupchat/list and get; members joining and leaving, owners' changes (the callbacks)
+    join_ways.py     「加入群聊」 join ways, and joining through one (rooms auto-created at the member limit)
     snapshot.py      the versioned JSON snapshot (save/restore)
     world.py         WeComWorld: dispatch over the API modules' ApiSets, plus the test controls
     transport.py     WorldTransport: the real client against a world in process
 
-A new API family (e.g. 客户群) is a new module exporting ``APIS = ApiSet(...)``, listed in world.API_SETS; its corp
-state is a defaulted field on state.Corp (persisted by the snapshot codec without other changes).
+A new API family is a new module exporting ``APIS = ApiSet(...)``, listed in world.API_SETS; its corp state is a
+defaulted field on state.Corp (persisted by the snapshot codec without other changes), as groups.py and join_ways.py
+did for 客户群.
 """
 
 from devstack.wecom_world.api import ERRMSG, UnknownApiError
 from devstack.wecom_world.contact_ways import MAX_CONTACT_WAY_USERS, MAX_CONTACT_WAYS
+from devstack.wecom_world.groups import MAX_CHAT_MEMBERS
 from devstack.wecom_world.messages import (
     BEIJING,
     LIST_MAX_SPAN,
@@ -57,6 +61,7 @@ __all__ = [
     "LIST_PAGE_DEFAULT",
     "LIST_PAGE_MAX",
     "MAX_ATTACHMENTS",
+    "MAX_CHAT_MEMBERS",
     "MAX_CONTACT_WAYS",
     "MAX_CONTACT_WAY_USERS",
     "MAX_CORP_TAGS",

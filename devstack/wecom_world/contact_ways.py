@@ -13,8 +13,8 @@ MAX_CONTACT_WAY_USERS = 100  # 41041
 
 
 def add_contact_way(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
-    if len(corp.ways) >= world.max_contact_ways:
-        raise ApiError(41045)
+    if len(corp.ways) + len(corp.join_ways) >= world.max_contact_ways:
+        raise ApiError(41045)  # shared with the group join ways (92228)
     way_type, scene = _way_type_scene(p)
     users, state, remark = _way_fields(p, way_type, {})
     config_id = digest(corp.corp_id, "way", world.next_seq())[:32]

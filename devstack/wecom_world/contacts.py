@@ -37,7 +37,7 @@ def get_external_contact(world: WorldState, corp: Corp, p: dict[str, Any]) -> di
     page = follows[start : start + world.follow_page_size]
     end = start + len(page)
     return {
-        "external_contact": _profile_json(corp, external_userid),
+        "external_contact": profile_json(corp, external_userid),
         "follow_user": [_follow_json(corp, f) for f in page],
         "next_cursor": str(end) if end < len(follows) else "",
     }
@@ -50,7 +50,7 @@ APIS = ApiSet(
 )
 
 
-def _profile_json(corp: Corp, external_userid: str) -> dict[str, Any]:
+def profile_json(corp: Corp, external_userid: str) -> dict[str, Any]:
     hashed = digest(external_userid)
     profile = corp.profiles.get(external_userid, Profile())
     contact: dict[str, Any] = {

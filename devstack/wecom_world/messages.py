@@ -1,4 +1,6 @@
-"""Messages: customer mass messages (add_msg_template and their results, 92135, 93338) and welcome messages (92599).
+"""Messages: mass messages to customers or to customer groups (add_msg_template and their results, 92135, 93338)
+and welcome messages (92599). A group task reaches the sender's own live groups; a group is counted against the
+receive limit like a customer.
 
 The control confirm_task plays the staff member confirming a mass-message task in their client; it runs under the
 world's lock (WeComWorld wraps it).
@@ -29,6 +31,7 @@ WELCOME_CODE_TTL = 20.0  # send_welcome_msg within 20 s of the event (92599)
 MAX_TEXT_BYTES = 4000
 MAX_ATTACHMENTS = 9
 MAX_TEMPLATE_RECIPIENTS = 10_000
+MAX_TEMPLATE_CHATS = 2_000  # chat_id_list with chat_type group (92135)
 TASK_PAGE_DEFAULT, TASK_PAGE_MAX = 500, 1000  # get_groupmsg_task / send_result (93338)
 LIST_PAGE_DEFAULT, LIST_PAGE_MAX = 50, 100  # get_groupmsg_list_v2 (93338)
 LIST_MAX_SPAN = 31 * 86400  # get_groupmsg_list_v2 range
@@ -61,19 +64,31 @@ def send_welcome_msg(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[s
 
 
 def add_msg_template(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
-    if p.get("chat_type", "single") != "single":
-        raise ApiError(40058)  # the world models customer (single) mass messages only
+    chat_type = p.get("chat_type", "single")
+    if chat_type not in ("single", "group"):
+        raise ApiError(40058)
     sender = str(p.get("sender") or "")
     if not sender:
-        raise ApiError(41009)  # the world requires a sender (WeCom would pick every staff member)
-    requested = [str(x) for x in p.get("external_userid") or []]
-    if len(requested) > MAX_TEMPLATE_RECIPIENTS:
+        raise ApiError(41009)  # required for groups; the world requires it for customers too (WeCom: every staff)
+    field, limit = (
+        ("external_userid", MAX_TEMPLATE_RECIPIENTS) if chat_type == "single" else ("chat_id_list", MAX_TEMPLATE_CHATS)
+    )
+    requested = [str(x) for x in p.get(field) or []]
+    if len(requested) > limit:
         raise ApiError(40058)
     text, attachments = _message(p)
-    if not requested:  # only a sender: all of that staff member's customers
-        requested = [ext for ext, rel in corp.follows.items() if sender in rel and rel[sender].friends]
-    targets = list(dict.fromkeys(requested))
-    reachable = [ext for ext in targets if _friends(corp, ext, sender)]
+    if chat_type == "group":
+        # Only the sender's own live groups can receive it (92135: the owner confirms the task for their groups);
+        # the others are the fail_list. Without chat_id_list: all of the sender's groups.
+        if not requested:
+            requested = [c.chat_id for c in corp.chats.values() if c.owner == sender and not c.dismissed]
+        targets = list(dict.fromkeys(requested))
+        reachable = [c for c in targets if _owns(corp, c, sender)]
+    else:
+        if not requested:  # only a sender: all of that staff member's customers
+            requested = [ext for ext, rel in corp.follows.items() if sender in rel and rel[sender].friends]
+        targets = list(dict.fromkeys(requested))
+        reachable = [ext for ext in targets if _friends(corp, ext, sender)]
     if not reachable:
         raise ApiError(41048)
     msgid = "msg" + digest(corp.corp_id, "msg", world.next_seq())[:24]
@@ -84,11 +99,12 @@ def add_msg_template(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[s
         create_time=int(world.now()),
         text=text,
         attachments=attachments,
-        recipients=[Recipient(ext) for ext in reachable],
+        recipients=[Recipient(x) for x in reachable],
+        chat_type=chat_type,
     )
     world.task_corp[msgid] = corp.corp_id
     sendable = set(reachable)
-    return {"fail_list": [ext for ext in targets if ext not in sendable], "msgid": msgid}
+    return {"fail_list": [x for x in targets if x not in sendable], "msgid": msgid}
 
 
 def get_groupmsg_task(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
@@ -107,8 +123,9 @@ def get_groupmsg_send_result(world: WorldState, corp: Corp, p: dict[str, Any]) -
         raise ApiError(41009)
     rows: list[dict[str, Any]] = []
     if userid == task.sender:
+        field = "external_userid" if task.chat_type == "single" else "chat_id"  # group tasks report chats (93338)
         for r in task.recipients:
-            row: dict[str, Any] = {"external_userid": r.external_userid, "userid": userid, "status": r.status}
+            row: dict[str, Any] = {field: r.external_userid, "userid": userid, "status": r.status}
             if r.status == SEND_OK:
                 row["send_time"] = r.send_time
             rows.append(row)
@@ -138,7 +155,7 @@ def get_groupmsg_list_v2(world: WorldState, corp: Corp, p: dict[str, Any]) -> di
             "attachments": copy.deepcopy(t.attachments),
         }
         for t in tasks
-        if p["chat_type"] == "single"
+        if t.chat_type == p["chat_type"]
         and start <= t.create_time <= end
         and (not creator or t.sender == creator)
         and filter_type in (0, 2)
@@ -181,9 +198,13 @@ def confirm_task(world: WorldState, msgid: str, userid: str, *, now: float | Non
     limit = corp.monthly_limit or calendar.monthrange(year, month)[1]
     counts = {"sent": 0, "not_friend": 0, "limit_hit": 0}
     for recipient in task.recipients:
-        follow = corp.follows.get(recipient.external_userid, {}).get(userid)
-        key = (recipient.external_userid, year, month)
-        if follow is None or not follow.friends:
+        key = (recipient.external_userid, year, month)  # a group's receive count is kept under its chat_id
+        if task.chat_type == "group":
+            reachable = _owns(corp, recipient.external_userid, userid)  # still the sender's, not dismissed
+        else:
+            follow = corp.follows.get(recipient.external_userid, {}).get(userid)
+            reachable = follow is not None and follow.friends
+        if not reachable:
             recipient.status = SEND_NOT_FRIEND
             counts["not_friend"] += 1
         elif corp.received.get(key, 0) >= limit:
@@ -215,6 +236,11 @@ def _message(p: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
 def _friends(corp: Corp, external_userid: str, userid: str) -> bool:
     follow = corp.follows.get(external_userid, {}).get(userid)
     return follow is not None and follow.friends
+
+
+def _owns(corp: Corp, chat_id: str, userid: str) -> bool:
+    chat = corp.chats.get(chat_id)
+    return chat is not None and not chat.dismissed and chat.owner == userid
 
 
 def _task(corp: Corp, p: dict[str, Any]) -> Task:

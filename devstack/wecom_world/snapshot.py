@@ -1,7 +1,8 @@
 """The world's persisted form: versioned JSON of every corp, the msgid -> corp map and the id sequence.
 
 Type-directed, from the state dataclasses' annotations: a field added with a default is persisted and read back
-(absent in older snapshots: the default) without touching this code. Dicts with non-string keys (received counts) are
+(absent in older snapshots: the default) without touching this code; so the customer groups and join ways (客户群)
+and a task's chat_type came without a version bump. Dicts with non-string keys (received counts) are
 lists of [key, value] pairs; tuples are lists. JSON rather than pickle: the state is plain dataclasses, so the file
 stays readable and loading it runs no code.
 """
@@ -168,5 +169,11 @@ def _check_snapshot(seq: int, task_corp: dict[str, str], corps: dict[str, Corp])
                 check(ok and all(t in corp.tags for t in follow.tags), f"follow {userid}/{external_userid}")
         for msgid, task in corp.tasks.items():
             check(task.msgid == msgid and task.corp_id == corp_id, f"task {msgid} of {corp_id}")
+        for chat_id, chat in corp.chats.items():
+            check(chat.chat_id == chat_id and chat.owner in {m.userid for m in chat.members}, f"group {chat_id}")
+        for config_id, join_way in corp.join_ways.items():
+            rooms = [*join_way.chat_ids, *join_way.auto_chat_ids]
+            ok = join_way.config_id == config_id and bool(join_way.chat_ids) and all(c in corp.chats for c in rooms)
+            check(ok, f"join way {config_id} of {corp_id}")
     expected = {msgid: corp_id for corp_id, corp in corps.items() for msgid in corp.tasks}
     check(task_corp == expected, "task_corp does not match the corps' tasks")

@@ -115,9 +115,57 @@ class Task:
     create_time: int
     text: str
     attachments: list[dict[str, Any]]
-    recipients: list[Recipient]
+    recipients: list[Recipient]  # external_userids ("single") or chat ids ("group")
     status: int = STAFF_NOT_SENT
     send_time: int = 0
+    chat_type: str = "single"
+
+
+@dataclass
+class ChatMember:
+    """A customer-group member: ``type`` 1 staff, 2 external; ``join_scene`` groupchat/get's enum (1 invited
+    directly, 2 invite link, 3 group QR); ``state`` the join way's state when joined through one."""
+
+    userid: str
+    type: int
+    join_time: int
+    join_scene: int
+    invitor: str = ""
+    state: str = ""
+
+
+@dataclass
+class GroupChat:
+    """A customer group (客户群). ``member_version`` changes on every membership change (CurMemVer); ``order`` is
+    its place in groupchat/list, stable while groups come and go."""
+
+    chat_id: str
+    name: str
+    owner: str
+    create_time: int
+    order: int
+    member_version: str
+    notice: str = ""
+    admins: list[str] = field(default_factory=list)
+    members: list[ChatMember] = field(default_factory=list)
+    status: int = 0  # groupchat/list status: 0 normal (resignation hand-over states are not modelled)
+    dismissed: bool = False  # dismissed groups are kept (join ways may name them) but listed and read as gone
+
+
+@dataclass
+class JoinWay:
+    """A 「加入群聊」 configuration (92229). ``auto_chat_ids``: the rooms it created when its chats were full."""
+
+    config_id: str
+    scene: int
+    chat_ids: list[str]
+    state: str
+    remark: str
+    auto_create_room: bool
+    room_base_name: str
+    room_base_id: int
+    created_at: float
+    auto_chat_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +182,9 @@ class Corp:
     welcome_codes: dict[str, WelcomeCode] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)
     received: dict[tuple[str, int, int], int] = field(default_factory=dict)  # (external_userid, year, month)
+    chats: dict[str, GroupChat] = field(default_factory=dict)  # customer groups (客户群) by chat_id
+    join_ways: dict[str, JoinWay] = field(default_factory=dict)  # 「加入群聊」 by config_id
+    chat_member_limit: int | None = None  # members per group; None = the world's (500 unless set)
 
 
 @dataclass
@@ -157,9 +208,16 @@ class WorldState:
     ``lock``; WeComWorld adds the API dispatch and the test controls on top."""
 
     def __init__(
-        self, *, clock: Callable[[], float], max_contact_ways: int, max_tags: int, follow_page_size: int
+        self,
+        *,
+        clock: Callable[[], float],
+        max_contact_ways: int,
+        max_tags: int,
+        follow_page_size: int,
+        max_chat_members: int = 500,
     ) -> None:
         self._clock = clock
+        self.max_chat_members = max_chat_members  # a customer group's member limit; tests use a small one
         self.max_contact_ways = max_contact_ways
         self.max_tags = max_tags
         self.follow_page_size = follow_page_size

@@ -7,14 +7,22 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from devstack.wecom_world import contact_ways, contacts, messages, snapshot, tags
+from devstack.wecom_world import contact_ways, contacts, groups, join_ways, messages, snapshot, tags
 from devstack.wecom_world.api import ERRMSG, ApiError, ApiSet, ApiTable, UnknownApiError, api_name
+from devstack.wecom_world.groups import Person
 from devstack.wecom_world.state import Call, Corp, Token, WorldState, digest
 
 TOKEN_TTL = 7200  # gettoken expires_in (91039)
 
-#: Every API family the world serves; a new one (e.g. 客户群) adds its module's ApiSet here.
-API_SETS: tuple[ApiSet, ...] = (contact_ways.APIS, contacts.APIS, tags.APIS, messages.APIS)
+#: Every API family the world serves; a new one adds its module's ApiSet here.
+API_SETS: tuple[ApiSet, ...] = (
+    contact_ways.APIS,
+    contacts.APIS,
+    tags.APIS,
+    messages.APIS,
+    groups.APIS,
+    join_ways.APIS,
+)
 
 
 class WorldTimeoutError(Exception):
@@ -33,9 +41,14 @@ class WeComWorld(WorldState):
         follow_page_size: int = 500,
         api_sets: tuple[ApiSet, ...] = API_SETS,
         sleep: Callable[[float], None] = time.sleep,
+        max_chat_members: int = groups.MAX_CHAT_MEMBERS,
     ) -> None:
         super().__init__(
-            clock=clock, max_contact_ways=max_contact_ways, max_tags=max_tags, follow_page_size=follow_page_size
+            clock=clock,
+            max_contact_ways=max_contact_ways,
+            max_tags=max_tags,
+            follow_page_size=follow_page_size,
+            max_chat_members=max_chat_members,
         )
         self._apis = ApiTable.of(*api_sets)
         self.sleep = sleep  # how a slow call (``slow``) spends its time: tests pass a virtual clock's advance
@@ -48,14 +61,22 @@ class WeComWorld(WorldState):
             self._clock = clock
 
     def register_corp(
-        self, corp_id: str, *, secret: str | None = None, unionid: bool = True, monthly_limit: int | None = None
+        self,
+        corp_id: str,
+        *,
+        secret: str | None = None,
+        unionid: bool = True,
+        monthly_limit: int | None = None,
+        chat_member_limit: int | None = None,
     ) -> None:
-        """Configure a corp: a fixed secret (others get 40001), whether unionid is returned, the receive limit."""
+        """Configure a corp: a fixed secret (others get 40001), whether unionid is returned, the receive limit,
+        the member limit of its groups (None: the world's ``max_chat_members``)."""
         with self.lock:
             corp = self.corp(corp_id)
             corp.secret = secret
             corp.unionid = unionid
             corp.monthly_limit = monthly_limit
+            corp.chat_member_limit = chat_member_limit
 
     def register_contact(
         self,
@@ -169,11 +190,85 @@ class WeComWorld(WorldState):
         with self.lock:
             return messages.confirm_task(self, msgid, userid, now=now)
 
+    # --- customer groups (客户群): the controls return the change_external_chat callbacks, oldest first ----------
+
+    def seed_group(
+        self,
+        corp_id: str,
+        *,
+        owner: str,
+        name: str,
+        members: list[str] | tuple[str, ...] = (),
+        notice: str = "",
+        admins: list[str] | tuple[str, ...] = (),
+        now: float | None = None,
+    ) -> dict[str, Any]:
+        """A group that existed before Siyu was connected (no callback): ``owner`` plus ``members`` (external ids
+        wm…/wo…, others staff). Returns the group as ``groups()`` shows it."""
+        with self.lock:
+            return groups.seed_group(
+                self, corp_id, owner=owner, name=name, members=members, notice=notice, admins=admins, now=now
+            )
+
+    def group_join(
+        self,
+        corp_id: str,
+        *,
+        config_id: str = "",
+        chat_id: str = "",
+        external_userid: str = "",
+        userid: str = "",
+        invitor: str = "",
+        now: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """A person joins through the join way ``config_id`` (the first group not full; a new room when all are and
+        auto_create_room is on: its ``create`` comes first) or directly into ``chat_id``; the callbacks."""
+        with self.lock:
+            person = Person.of(external_userid=external_userid, userid=userid)
+            return join_ways.join(self, corp_id, person, config_id=config_id, chat_id=chat_id, invitor=invitor, now=now)
+
+    def group_leave(
+        self,
+        corp_id: str,
+        chat_id: str,
+        *,
+        external_userid: str = "",
+        userid: str = "",
+        removed: bool = False,
+        now: float | None = None,
+    ) -> dict[str, Any]:
+        """A member leaves (QuitScene 0) or is removed (1); the del_member callback."""
+        with self.lock:
+            person = Person.of(external_userid=external_userid, userid=userid)
+            return groups.leave(self, corp_id, chat_id, person, removed=removed, now=now)
+
+    def group_change(
+        self,
+        corp_id: str,
+        change: str,
+        *,
+        chat_id: str = "",
+        owner: str = "",
+        name: str | None = None,
+        notice: str | None = None,
+        now: float | None = None,
+    ) -> dict[str, Any]:
+        """create | dismiss | change_owner | change_name | change_notice; the callback."""
+        with self.lock:
+            return groups.change(self, corp_id, change, chat_id=chat_id, owner=owner, name=name, notice=notice, now=now)
+
+    def groups(self, corp_id: str) -> list[dict[str, Any]]:
+        """The corp's groups, dismissed ones included (flagged), oldest first."""
+        with self.lock:
+            corp = self.corp(corp_id)
+            return [groups.describe(chat) for chat in sorted(corp.chats.values(), key=lambda c: c.order)]
+
     # --- persistence --------------------------------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
         """The durable WeCom state as versioned JSON (UTF-8): every corp (settings, contact ways, profiles, follow
-        relations, tag groups and tags, welcome codes, mass-message tasks, received counts), the msgid -> corp map
+        relations, tag groups and tags, welcome codes, mass-message tasks, received counts, customer groups and their
+        join ways), the msgid -> corp map
         and the id sequence, so ids made after a restore never repeat earlier ones.
 
         Not the call log, delivered welcome messages, injected faults or access tokens: clients get a new token on

@@ -29,6 +29,12 @@ SERVED = {
     "externalcontact/get_groupmsg_task",
     "externalcontact/get_groupmsg_send_result",
     "externalcontact/get_groupmsg_list_v2",
+    "externalcontact/groupchat/list",
+    "externalcontact/groupchat/get",
+    "externalcontact/groupchat/add_join_way",
+    "externalcontact/groupchat/get_join_way",
+    "externalcontact/groupchat/update_join_way",
+    "externalcontact/groupchat/del_join_way",
 }
 READS = {
     "gettoken",
@@ -38,6 +44,9 @@ READS = {
     "externalcontact/get_groupmsg_task",
     "externalcontact/get_groupmsg_send_result",
     "externalcontact/get_groupmsg_list_v2",
+    "externalcontact/groupchat/list",
+    "externalcontact/groupchat/get",
+    "externalcontact/groupchat/get_join_way",
 }
 
 
@@ -71,24 +80,24 @@ def test_an_api_set_cannot_mark_an_api_it_does_not_serve() -> None:
 def test_a_new_api_family_plugs_in_without_the_others() -> None:
     seen: list[tuple[str, dict[str, Any]]] = []
 
-    def groupchat_list(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+    def get_moment_list(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
         if not p.get("owner"):
             raise ApiError(40058)
         seen.append((corp.corp_id, p))
-        return {"group_chat_list": [], "next_cursor": ""}
+        return {"moment_list": [], "next_cursor": ""}
 
-    groups = ApiSet(
-        {"externalcontact/groupchat/list": groupchat_list}, read_only=frozenset({"externalcontact/groupchat/list"})
+    moments = ApiSet(
+        {"externalcontact/get_moment_list": get_moment_list}, read_only=frozenset({"externalcontact/get_moment_list"})
     )
-    world = WeComWorld(api_sets=(*API_SETS, groups))
+    world = WeComWorld(api_sets=(*API_SETS, moments))
     token = _token(world)
 
-    ok = world.handle("/cgi-bin/externalcontact/groupchat/list", {"access_token": token}, {"owner": "zhang"})
-    bad = world.handle("/cgi-bin/externalcontact/groupchat/list", {"access_token": token}, {})
+    ok = world.handle("/cgi-bin/externalcontact/get_moment_list", {"access_token": token}, {"owner": "zhang"})
+    bad = world.handle("/cgi-bin/externalcontact/get_moment_list", {"access_token": token}, {})
 
-    assert ok == {"errcode": 0, "errmsg": "ok", "group_chat_list": [], "next_cursor": ""}
+    assert ok == {"errcode": 0, "errmsg": "ok", "moment_list": [], "next_cursor": ""}
     assert bad["errcode"] == 40058
     assert seen == [(CORP, {"owner": "zhang"})]
-    assert [c.errcode for c in world.calls("externalcontact/groupchat/list")] == [0, 40058]
-    assert not world.changes_state("/cgi-bin/externalcontact/groupchat/list")
+    assert [c.errcode for c in world.calls("externalcontact/get_moment_list")] == [0, 40058]
+    assert not world.changes_state("/cgi-bin/externalcontact/get_moment_list")
     assert world.changes_state("/cgi-bin/externalcontact/add_contact_way")  # the others still served as before

@@ -21,13 +21,8 @@ from typing import Any, Protocol
 from chalicelib import deadlines, errors
 from chalicelib.adapters.wecom.answers import check_contact_way, check_tag_name, follow_user, tag_group
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
-from chalicelib.adapters.wecom.errcodes import (
-    BUSY,
-    OK,
-    TOKEN_ERRCODES,
-    WELCOME_OUTCOMES,
-    error_for,
-)
+from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
+from chalicelib.adapters.wecom.groups import GroupChatsMixin
 from chalicelib.adapters.wecom.transport import Transport
 from chalicelib.ports import (
     ContactWay,
@@ -61,8 +56,8 @@ class _Token:
     expires_at: float  # on the client's monotonic clock
 
 
-class WeComClient:
-    """WeComPort over a Transport. Thread-safe; build one per process and share it across tenants."""
+class WeComClient(GroupChatsMixin):
+    """WeComPort over a Transport (group calls: groups.py). Thread-safe; one per process, shared by tenants."""
 
     def __init__(
         self,
