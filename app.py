@@ -12,6 +12,9 @@ from chalicelib.api import (
     channels,
     customers,
     fallback,
+    group_codes,
+    group_content,
+    groups,
     meta,
     plans,
     sop,
@@ -45,6 +48,9 @@ for blueprint in (
     wecom.bp,
     business_events.bp,
     touch_rules.bp,
+    groups.bp,
+    group_content.bp,
+    group_codes.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes

@@ -9,9 +9,9 @@ Tests either run this against moto/DynamoDB Local or install fakes with ``overri
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from chalicelib.domain.signals import ADDED, ENROLLED, ORDER, REPINNED, REPLY, STAGE, TAG
+from chalicelib.domain.signals import ADDED, ENROLLED, GROUP_JOINED, ORDER, REPINNED, REPLY, STAGE, TAG
 from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, ShardDispatcher, WeComPort
 from chalicelib.services.bulk import BulkEnrollment
@@ -19,6 +19,9 @@ from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
 from chalicelib.services.channels import ChannelService
 from chalicelib.services.customers import CustomerService
+from chalicelib.services.group_codes import GroupCodeService, JoinWays
+from chalicelib.services.group_content import GroupContentService
+from chalicelib.services.groups import GroupService
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
@@ -69,6 +72,10 @@ class Services:
     triggers: TriggerService
     staff_tasks: StaffTaskService
     simulation: Simulator
+    # Groups' setup, naming, content and live codes (issue 10 §2-§3).
+    groups: GroupService
+    group_content: GroupContentService
+    group_codes: GroupCodeService
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
@@ -78,12 +85,21 @@ _built: dict[Settings, Services] = {}
 _override: Services | None = None
 
 
-def subscribe(bus: SignalBus, *, sop: SopEngine, silence: SilenceService, triggers: TriggerService) -> None:
+def subscribe(
+    bus: SignalBus,
+    *,
+    sop: SopEngine,
+    silence: SilenceService,
+    triggers: TriggerService,
+    group_codes: GroupCodeService | None = None,
+) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
     timers move and before the stage it causes enrolls anywhere new."""
     bus.subscribe((ORDER, REPLY), "sop.exit_rules", lambda t, cid, s: sop.on_signal(t.tenant_id, cid, s))
     bus.subscribe((ENROLLED, REPINNED, *sorted(ACTIVITY_SIGNALS)), "silence", silence.on_signal)
     bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
+    if group_codes is not None:  # a join that fills a group rotates its code (services/group_codes.py)
+        bus.subscribe((GROUP_JOINED,), "group_codes.rotation", group_codes.on_signal)
 
 
 def build(
@@ -111,7 +127,9 @@ def build(
     sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout)
     silence = SilenceService(store, sop, plans, bus, clock, ids)
     triggers = TriggerService(store, sop)
-    subscribe(bus, sop=sop, silence=silence, triggers=triggers)
+    # WeComPort gains the join-way methods with issue 10's client (g1); until then the cast names what is used.
+    group_codes = GroupCodeService(store, cast(JoinWays, wecom), clock, ids)
+    subscribe(bus, sop=sop, silence=silence, triggers=triggers, group_codes=group_codes)
     staff_tasks = StaffTaskService(store, clock, signals=bus)
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
@@ -144,6 +162,9 @@ def build(
         triggers=triggers,
         staff_tasks=staff_tasks,
         simulation=Simulator(plans),
+        groups=GroupService(store),
+        group_content=GroupContentService(store, clock, ids),
+        group_codes=group_codes,
         health=health,
         idempotency=idempotency,
         repairs=repairs,

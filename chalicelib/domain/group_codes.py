@@ -113,7 +113,12 @@ def rotated(code: GroupCode, chat_id: str, *, now: int, updated_at: str) -> Grou
         retired = (*code.retired, chat_id)
         full = code.full
     elif len(code.chat_ids) > 1:
-        chat_ids, queue, retired, full = tuple(c for c in code.chat_ids if c != chat_id), (), (*code.retired, chat_id), code.full
+        chat_ids, queue, retired, full = (
+            tuple(c for c in code.chat_ids if c != chat_id),
+            (),
+            (*code.retired, chat_id),
+            code.full,
+        )
     else:  # the last group stays: WeCom's auto_create_room opens the next one once it is full
         chat_ids, queue, retired, full = code.chat_ids, (), code.retired, (*code.full, chat_id)
     return replace(

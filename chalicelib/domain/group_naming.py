@@ -54,7 +54,9 @@ def template_problems(t: NamingTemplate) -> list[tuple[str, str]]:
         problems.append(("separator", f"must be 1 to {MAX_SEPARATOR} characters, not letters, digits or blanks"))
     elif t.separator in t.institution:
         problems.append(("institution", "must not contain the separator"))
-    if t.cohort_suffix and (t.separator and t.separator in t.cohort_suffix or any(c.isdigit() for c in t.cohort_suffix)):
+    if t.cohort_suffix and (
+        (t.separator and t.separator in t.cohort_suffix) or any(c.isdigit() for c in t.cohort_suffix)
+    ):
         problems.append(("cohort_suffix", "must contain neither digits nor the separator"))
     if not 1 <= t.number_width <= 4:
         problems.append(("number_width", "must be 1 to 4"))
@@ -90,8 +92,11 @@ def room_base_name(t: NamingTemplate, positioning: str, cohort: str | int) -> st
     appending the room number to it (``room_base_name`` + ``room_base_id``)."""
     sep = t.separator
     base = f"{t.institution}{sep}{_positioning(t, positioning)}{sep}{cohort_label(t, cohort)}{sep}"
-    if len(base) > MAX_ROOM_BASE_NAME - 1:
-        raise InvalidError(f"the name {base!r} leaves no room for a number within WeCom's {MAX_ROOM_BASE_NAME}")
+    if len(base) > MAX_ROOM_BASE_NAME - t.number_width:
+        raise InvalidError(
+            f"the name {base!r} leaves no room for a {t.number_width}-digit number within WeCom's"
+            f" {MAX_ROOM_BASE_NAME} characters"
+        )
     return base
 
 

@@ -28,7 +28,8 @@ def code_to_doc(code: GroupCode) -> str:
 
 def code_from_doc(doc: str | None, rev: int) -> GroupCode:
     data: dict[str, Any] = json.loads(doc) if doc else {}
-    return GroupCode(**{n: tuple(v) if n in _TUPLES else v for n, v in data.items()}, rev=rev)
+    values: dict[str, Any] = {n: tuple(v) if n in _TUPLES else v for n, v in data.items()}
+    return GroupCode(**values, rev=rev)
 
 
 def _from_raw(raw: Raw) -> GroupCode:
