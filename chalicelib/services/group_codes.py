@@ -14,6 +14,7 @@ answers the code and the channel (``channel_id``, or the code itself) the join c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -25,7 +26,7 @@ from chalicelib.domain.group_codes import (
     push_is_due,
     rotated,
 )
-from chalicelib.domain.group_naming import NamingTemplate, cohort_label, parse_group_name, room_base_name
+from chalicelib.domain.group_naming import NamingTemplate, cohort_label, room_base_name
 from chalicelib.domain.groups import ACTIVE
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.signals import Signal
@@ -34,6 +35,7 @@ from chalicelib.errors import ConflictError, InvalidError, NotFoundError, SiyuEr
 from chalicelib.observability import count, logger
 from chalicelib.ports import ChannelRepository, Clock, GroupRepository, IdGenerator, Page, WeComCredentials
 
+_NUMBER = re.compile("[0-9]{1,6}")
 MAX_TRIES = 5  # conditional writes lost in a row before a join gives up (each loss means another join rotated)
 
 
@@ -95,9 +97,10 @@ def _creds(tenant: Tenant) -> WeComCredentials:
     return WeComCredentials(tenant_id=tenant.tenant_id, corp_id=tenant.corp_id, secret=tenant.wecom_secret)
 
 
-def next_number(template: NamingTemplate, names: list[str]) -> int:
-    """The number after the highest that the template finds in ``names`` (1 when none follows it)."""
-    numbers = [int(p.number) for p in (parse_group_name(template, n)[0] for n in names) if p is not None]
+def next_number(base_name: str, names: list[str]) -> int:
+    """The number after the highest among ``names`` that are ``base_name`` + a number (1 when none is)."""
+    rests = (n[len(base_name) :] for n in names if n.startswith(base_name))
+    numbers = [int(rest) for rest in rests if _NUMBER.fullmatch(rest)]
     return max(numbers, default=0) + 1
 
 
@@ -140,7 +143,7 @@ class GroupCodeService:
             code_id=self.ids.new_id("gc_"),
             name=data["name"],
             room_base_name=base_name,
-            room_base_id=int(data.get("room_base_id") or next_number(template, names)),
+            room_base_id=int(data.get("room_base_id") or next_number(base_name, names)),
             chat_ids=chat_ids,
             queue=queue,
             channel_id=channel_id,

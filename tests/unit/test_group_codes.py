@@ -201,7 +201,7 @@ def test_two_joins_that_both_see_the_threshold_make_one_change(env: Env) -> None
             barrier.wait()
         return save(tenant_id, changed, expected_rev=expected_rev)
 
-    env.store.save_group_code = racing_save  # type: ignore[method-assign]
+    env.store.save_group_code = racing_save  # type: ignore[method-assign,assignment]
     results: list[bool] = []
     errors: list[BaseException] = []
 
