@@ -61,6 +61,20 @@ def get_group_code(ctx: Ctx, tenant_id: str, code_id: str) -> dict[str, Any]:
 @route(
     bp,
     "/t/{tenant_id}/group-codes/{code_id}",
+    "PATCH",
+    summary="Change a group code's waiting groups (queue) or threshold (rotate_at); 409 on a stale rev",
+    auth="tenant",
+    role=Role.OPS,
+    body="group_code_update",
+    tag="groups",
+)
+def update_group_code(ctx: Ctx, tenant_id: str, code_id: str) -> dict[str, Any]:
+    return services().group_codes.update(ctx.tenant, code_id, ctx.body).public()
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/group-codes/{code_id}",
     "DELETE",
     summary="Delete a group live code and its WeCom join way",
     auth="tenant",

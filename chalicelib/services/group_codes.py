@@ -15,6 +15,7 @@ answers the code and the channel (``channel_id``, or the code itself) the join c
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -79,6 +80,9 @@ class CodeRepo(GroupRepository, ChannelRepository, Protocol):
     def get_group_code(self, tenant_id: str, code_id: str, *, consistent: bool = False) -> GroupCode | None: ...
     def list_group_codes(self, tenant_id: str, *, cursor: str | None, limit: int) -> Page: ...
     def save_group_code(self, tenant_id: str, code: GroupCode, *, expected_rev: int) -> bool: ...
+    def update_group_code(
+        self, tenant_id: str, code: GroupCode, *, expected_rev: int, add_chats: list[str], drop_chats: list[str]
+    ) -> None: ...
     def delete_group_code(self, tenant_id: str, code_id: str) -> GroupCode | None: ...
     def group_code_of_chat(self, tenant_id: str, chat_id: str) -> str | None: ...
     def group_codes_of_chats(self, tenant_id: str, chat_ids: list[str]) -> dict[str, str]: ...
@@ -102,6 +106,21 @@ def next_number(base_name: str, names: list[str]) -> int:
     rests = (n[len(base_name) :] for n in names if n.startswith(base_name))
     numbers = [int(rest) for rest in rests if _NUMBER.fullmatch(rest)]
     return max(numbers, default=0) + 1
+
+
+def _check(code: GroupCode) -> None:
+    problems = code_problems(code)
+    if problems:
+        summary = "; ".join(f"{f}: {m}" for f, m in problems)
+        raise InvalidError(summary, details=[{"path": f, "message": m} for f, m in problems])
+
+
+def _stale(code_id: str, current: int, sent: int) -> ConflictError:
+    return ConflictError(
+        f"group code {code_id} is at rev {current}, not {sent}: reload and retry",
+        code="stale_rev",
+        details={"rev": current},
+    )
 
 
 class GroupCodeService:
@@ -128,14 +147,8 @@ class GroupCodeService:
         channel_id = data.get("channel_id")
         if channel_id is not None and self.repo.get_channel(tid, channel_id) is None:
             raise InvalidError(f"channel_id: channel {channel_id} does not exist")
+        self._check_free(tid, list(dict.fromkeys((*chat_ids, *queue))))
         groups = self.repo.get_groups(tid, [*chat_ids, *queue])
-        unusable = [c for c in (*chat_ids, *queue) if c not in groups or groups[c].state.status != ACTIVE]
-        if unusable:
-            raise InvalidError(f"unknown or dismissed group(s): {', '.join(unusable)}")
-        taken = self.repo.group_codes_of_chats(tid, [*chat_ids, *queue])
-        if taken:
-            held = ", ".join(f"{c} (on {code})" for c, code in sorted(taken.items()))
-            raise ConflictError(f"group(s) already on a code: {held}", code="group_on_code", details=taken)
         now = iso_of(self.clock.now(), tenant.zone)
         base_name = room_base_name(template, data["positioning"], data["cohort"])
         names = [groups[c].state.name for c in (*chat_ids, *queue)]
@@ -155,10 +168,7 @@ class GroupCodeService:
             created_at=now,
             updated_at=now,
         )
-        problems = code_problems(code)
-        if problems:
-            summary = "; ".join(f"{f}: {m}" for f, m in problems)
-            raise InvalidError(summary, details=[{"path": f, "message": m} for f, m in problems])
+        _check(code)
         return self._register(tenant, code)
 
     def _register(self, tenant: Tenant, code: GroupCode) -> GroupCode:
@@ -191,6 +201,48 @@ class GroupCodeService:
 
     def list(self, tenant_id: str, *, cursor: str | None, limit: int) -> Page:
         return self.repo.list_group_codes(tenant_id, cursor=cursor, limit=limit)
+
+    def update(self, tenant: Tenant, code_id: str, data: dict[str, Any]) -> GroupCode:
+        """Replace the waiting groups (``queue``) or the threshold (``rotate_at``) if ``data["rev"]`` is still the
+        code's rev. Neither reaches WeCom until a rotation does: the join way holds only ``chat_ids``."""
+        tid = tenant.tenant_id
+        code = self.get(tid, code_id)
+        rev = int(data["rev"])
+        if code.rev != rev:
+            raise _stale(code_id, code.rev, rev)
+        queue = tuple(data.get("queue", code.queue))
+        again = [c for c in queue if c in code.retired or c in code.full]
+        if again:
+            raise InvalidError(f"queue: group(s) already full on this code: {', '.join(again)}")
+        added = [c for c in queue if c not in code.chats]
+        self._check_free(tid, added)
+        dropped = [c for c in code.queue if c not in queue]
+        updated = replace(
+            code,
+            queue=queue,
+            rotate_at=int(data.get("rotate_at", code.rotate_at)),
+            updated_at=iso_of(self.clock.now(), tenant.zone),
+        )
+        _check(updated)
+        try:
+            self.repo.update_group_code(tid, updated, expected_rev=rev, add_chats=added, drop_chats=dropped)
+        except ConflictError:
+            latest = self.get(tid, code_id).rev
+            if latest != rev:
+                raise _stale(code_id, latest, rev) from None
+            raise
+        return replace(updated, rev=rev + 1)
+
+    def _check_free(self, tenant_id: str, chat_ids: Sequence[str]) -> None:
+        """The groups exist, are active and are on no code (a 400 or a 409 naming them otherwise)."""
+        groups = self.repo.get_groups(tenant_id, [*chat_ids])
+        unusable = [c for c in chat_ids if c not in groups or groups[c].state.status != ACTIVE]
+        if unusable:
+            raise InvalidError(f"unknown or dismissed group(s): {', '.join(unusable)}")
+        taken = self.repo.group_codes_of_chats(tenant_id, [*chat_ids])
+        if taken:
+            held = ", ".join(f"{c} (on {code})" for c, code in sorted(taken.items()))
+            raise ConflictError(f"group(s) already on a code: {held}", code="group_on_code", details=taken)
 
     def delete(self, tenant: Tenant, code_id: str) -> None:
         code = self.get(tenant.tenant_id, code_id)

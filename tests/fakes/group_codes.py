@@ -54,6 +54,22 @@ class FakeGroupCodeStoreMixin:
             codes[(tenant_id, code.code_id)] = replace(code, rev=expected_rev + 1)
             return True
 
+    def update_group_code(
+        self, tenant_id: str, code: GroupCode, *, expected_rev: int, add_chats: list[str], drop_chats: list[str]
+    ) -> None:
+        with self.lock:
+            codes, links = self._gc()["codes"], self._gc()["links"]
+            current = codes.get((tenant_id, code.code_id))
+            taken = any((tenant_id, c) in links for c in add_chats)
+            foreign = any(links.get((tenant_id, c)) != code.code_id for c in drop_chats)
+            if current is None or current.rev != expected_rev or taken or foreign:
+                raise ConflictError("the code changed meanwhile, or one of the groups is already on another code")
+            codes[(tenant_id, code.code_id)] = replace(code, rev=expected_rev + 1)
+            for chat_id in add_chats:
+                links[(tenant_id, chat_id)] = code.code_id
+            for chat_id in drop_chats:
+                links.pop((tenant_id, chat_id), None)
+
     def delete_group_code(self, tenant_id: str, code_id: str) -> GroupCode | None:
         with self.lock:
             code: GroupCode | None = self._gc()["codes"].pop((tenant_id, code_id), None)

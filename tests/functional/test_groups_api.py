@@ -271,3 +271,25 @@ def test_bad_group_codes_are_a_4xx_and_reach_neither_wecom_nor_the_store(api: Ap
     assert taken.status_code == 409 and taken.json["error"]["code"] == "group_on_code"
     assert api.call("GET", f"{CODES}/gc_404", None, ops).status_code == 404
     assert api.call("DELETE", f"{CODES}/gc_404", None, ops).status_code == 404
+
+
+def test_a_codes_waiting_groups_and_threshold_change_under_its_rev(api: Api, join_ways: FakeJoinWays) -> None:
+    ops = api.create_tenant()
+    _seed()
+    api.call("PUT", NAMING, {"institution": "XX教育"}, ops)
+    body = {"name": "海报", "positioning": "考研数学冲刺", "cohort": "3", "chat_ids": ["wr1"], "queue": ["wr2"]}
+    code = api.call("POST", CODES, body, ops).json
+    path = f"{CODES}/{code['code_id']}"
+    patched = api.call("PATCH", path, {"rev": 1, "queue": ["wr3", "wr4"], "rotate_at": 300}, ops)
+    assert patched.status_code == 200, patched.body
+    assert (patched.json["queue"], patched.json["rotate_at"], patched.json["rev"]) == (["wr3", "wr4"], 300, 2)
+    stale = api.call("PATCH", path, {"rev": 1, "rotate_at": 200}, ops)
+    assert stale.status_code == 409 and stale.json["error"]["details"] == {"rev": 2}
+    other = api.call("POST", CODES, {**body, "chat_ids": ["wr2"], "queue": []}, ops)  # wr2 was freed
+    assert other.status_code == 201, other.body
+    taken = api.call("PATCH", path, {"rev": 2, "queue": ["wr2"]}, ops)
+    assert taken.status_code == 409 and taken.json["error"]["code"] == "group_on_code"
+    for bad in ({"rev": 2}, {"rev": 2, "rotate_at": 1}, {"rev": 2, "queue": ["wr404"]}, {"rev": 2, "queue": ["wr1"]}):
+        assert api.call("PATCH", path, bad, ops).status_code == 400, bad
+    assert api.call("GET", path, None, ops).json["rev"] == 2
+    assert join_ways.named("update_join_way") == []  # the join way holds only chat_ids: nothing to tell WeCom

@@ -249,3 +249,19 @@ def test_rotation_keeps_the_order_and_marks_the_change_pending() -> None:
     assert set(after.chats) == set(code.chats)  # the links never change on rotation
     last = rotated(replace(code, chat_ids=("a",), queue=()), "a", now=1, updated_at="t")
     assert (last.chat_ids, last.full) == (("a",), ("a",)) and not needs_rotation(last, "a", 500)
+
+
+def test_groups_queued_later_take_the_next_full_groups_place(env: Env) -> None:
+    code = env.svc.create(TENANT, {**BODY, "chat_ids": ["wr1"], "rotate_at": 200})
+    updated = env.svc.update(TENANT, code.code_id, {"rev": 1, "queue": ["wr6", "wr7"]})
+    assert updated.rev == 2 and env.store.group_code_of_chat(TID, "wr6") == code.code_id
+    env.join("wr1", 200)
+    assert env.wecom.named("update_join_way")[-1]["chat_ids"] == ["wr6"]
+    assert env.code(code.code_id).rev == 4  # the rotation, then the push marked in sync
+    with pytest.raises(InvalidError, match="already full"):
+        env.svc.update(TENANT, code.code_id, {"rev": 4, "queue": ["wr1"]})
+    with pytest.raises(ConflictError, match="rev 4, not 2"):
+        env.svc.update(TENANT, code.code_id, {"rev": 2, "rotate_at": 300})
+    env.svc.update(TENANT, code.code_id, {"rev": 4, "queue": []})
+    assert env.store.group_code_of_chat(TID, "wr7") is None  # no longer waiting: free for another code
+    assert env.store.group_code_of_chat(TID, "wr1") == code.code_id  # retired groups stay linked

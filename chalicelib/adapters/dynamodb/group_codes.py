@@ -72,6 +72,21 @@ class GroupCodeRepository(DynamoBase):
         item = _item(tenant_id, code, expected_rev + 1)
         return self.conditional(lambda: item.save(condition=GroupCodeItem.rev == expected_rev))
 
+    def update_group_code(
+        self, tenant_id: str, code: GroupCode, *, expected_rev: int, add_chats: list[str], drop_chats: list[str]
+    ) -> None:
+        """Replace the code if its rev is still ``expected_rev``, linking ``add_chats`` to it (each only if on no
+        code) and unlinking ``drop_chats``, all or nothing: ConflictError if the rev moved or a group is taken."""
+        pk = k.tenant_pk(tenant_id)
+        with self.transaction("the code changed meanwhile, or one of the groups is already on another code") as tx:
+            tx.save(_item(tenant_id, code, expected_rev + 1), condition=GroupCodeItem.rev == expected_rev)
+            for chat_id in add_chats:
+                link = GroupCodeChatItem(pk=pk, sk=k.group_code_chat_sk(chat_id), code_id=code.code_id)
+                tx.save(link, condition=SiyuItem.pk.does_not_exist())
+            for chat_id in drop_chats:
+                link = GroupCodeChatItem(pk=pk, sk=k.group_code_chat_sk(chat_id))
+                tx.delete(link, condition=GroupCodeChatItem.code_id == code.code_id)
+
     def delete_group_code(self, tenant_id: str, code_id: str) -> GroupCode | None:
         """Delete the code, then the links of its groups (they may join another code then); the deleted code, or
         None if there was none."""

@@ -151,6 +151,7 @@ class DynamoStore:
     get_group_code = _via("group_codes", GroupCodeRepository.get_group_code)
     list_group_codes = _via("group_codes", GroupCodeRepository.list_group_codes)
     save_group_code = _via("group_codes", GroupCodeRepository.save_group_code)
+    update_group_code = _via("group_codes", GroupCodeRepository.update_group_code)
     delete_group_code = _via("group_codes", GroupCodeRepository.delete_group_code)
     group_code_of_chat = _via("group_codes", GroupCodeRepository.group_code_of_chat)
     group_codes_of_chats = _via("group_codes", GroupCodeRepository.group_codes_of_chats)

@@ -129,3 +129,26 @@ def test_the_naming_template_is_one_item_per_tenant(store: Any) -> None:
     store.create_group_code("acme", CODE)
     store.create_group_content("acme", RULES)
     assert store.list_groups("acme", cursor=None, limit=10).items == []
+
+
+@covers(C.update_group_code)
+def test_an_update_moves_the_code_and_its_links_together_or_not_at_all(store: Any) -> None:
+    store.create_group_code("acme", CODE)  # wr1, wr2 on the join way; wr3 waiting
+    store.create_group_code("acme", replace(CODE, code_id="gc_two", chat_ids=("wr8",), queue=()))
+    code = store.get_group_code("acme", "gc_one", consistent=True)
+    requeued = replace(code, queue=("wr4", "wr5"), rotate_at=450)
+    store.update_group_code("acme", requeued, expected_rev=1, add_chats=["wr4", "wr5"], drop_chats=["wr3"])
+    assert store.get_group_code("acme", "gc_one", consistent=True) == replace(requeued, rev=2)
+    assert store.group_codes_of_chats("acme", ["wr3", "wr4", "wr5"]) == {"wr4": "gc_one", "wr5": "gc_one"}
+    with pytest.raises(ConflictError):  # a stale rev: nothing moves
+        store.update_group_code(
+            "acme", replace(requeued, queue=("wr6",)), expected_rev=1, add_chats=["wr6"], drop_chats=[]
+        )
+    with pytest.raises(ConflictError):  # wr8 is on gc_two: nothing moves
+        store.update_group_code(
+            "acme", replace(requeued, queue=("wr8",)), expected_rev=2, add_chats=["wr8"], drop_chats=[]
+        )
+    with pytest.raises(ConflictError):  # a group that is not this code's is not unlinked
+        store.update_group_code("acme", requeued, expected_rev=2, add_chats=[], drop_chats=["wr8"])
+    assert store.get_group_code("acme", "gc_one", consistent=True).rev == 2
+    assert store.group_codes_of_chats("acme", ["wr6", "wr8"]) == {"wr8": "gc_two"}
