@@ -204,7 +204,8 @@ class GroupCodeService:
 
     def update(self, tenant: Tenant, code_id: str, data: dict[str, Any]) -> GroupCode:
         """Replace the waiting groups (``queue``) or the threshold (``rotate_at``) if ``data["rev"]`` is still the
-        code's rev. Neither reaches WeCom until a rotation does: the join way holds only ``chat_ids``."""
+        code's rev. Neither reaches WeCom until a rotation does (the join way holds only ``chat_ids``), except that a
+        chat list still pending is pushed."""
         tid = tenant.tenant_id
         code = self.get(tid, code_id)
         rev = int(data["rev"])
@@ -231,7 +232,11 @@ class GroupCodeService:
             if latest != rev:
                 raise _stale(code_id, latest, rev) from None
             raise
-        return replace(updated, rev=rev + 1)
+        saved = replace(updated, rev=rev + 1)
+        if saved.pending_since:  # a chat list WeCom has not taken yet: an edit is a way to push it by hand
+            self._push(tenant, saved)
+            return self.get(tid, code_id)
+        return saved
 
     def _check_free(self, tenant_id: str, chat_ids: Sequence[str]) -> None:
         """The groups exist, are active and are on no code (a 400 or a 409 naming them otherwise)."""

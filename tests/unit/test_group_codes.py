@@ -265,3 +265,17 @@ def test_groups_queued_later_take_the_next_full_groups_place(env: Env) -> None:
     env.svc.update(TENANT, code.code_id, {"rev": 4, "queue": []})
     assert env.store.group_code_of_chat(TID, "wr7") is None  # no longer waiting: free for another code
     assert env.store.group_code_of_chat(TID, "wr1") == code.code_id  # retired groups stay linked
+
+
+def test_an_edit_pushes_a_chat_list_wecom_has_not_taken_yet(env: Env) -> None:
+    code = env.svc.create(TENANT, {**BODY, "queue": ["wr3"], "rotate_at": 100})
+    env.wecom.fail_updates = 1
+    with pytest.raises(UpstreamError):
+        env.join("wr1", 100)
+    stuck = env.code(code.code_id)
+    assert stuck.pending_since > 0
+    edited = env.svc.update(TENANT, code.code_id, {"rev": stuck.rev, "rotate_at": 100})
+    assert [u["chat_ids"] for u in env.wecom.named("update_join_way")] == [["wr3", "wr2"], ["wr3", "wr2"]]
+    assert edited.pending_since == 0 and env.code(code.code_id) == edited
+    env.svc.update(TENANT, code.code_id, {"rev": edited.rev, "rotate_at": 120})
+    assert len(env.wecom.named("update_join_way")) == 2  # in sync: an edit does not reach WeCom
