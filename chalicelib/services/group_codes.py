@@ -235,7 +235,7 @@ class GroupCodeService:
         saved = replace(updated, rev=rev + 1)
         if saved.pending_since:  # a chat list WeCom has not taken yet: an edit is a way to push it by hand
             self._push(tenant, saved)
-            return self.get(tid, code_id)
+            return self.repo.get_group_code(tid, code_id, consistent=True) or saved
         return saved
 
     def _check_free(self, tenant_id: str, chat_ids: Sequence[str]) -> None:
