@@ -28,7 +28,7 @@ from chalicelib.domain.group_codes import (
     rotated,
 )
 from chalicelib.domain.group_naming import NamingTemplate, cohort_label, room_base_name
-from chalicelib.domain.groups import ACTIVE
+from chalicelib.domain.groups import ACTIVE, Group
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.signals import Signal
 from chalicelib.domain.tenants import Tenant
@@ -147,8 +147,7 @@ class GroupCodeService:
         channel_id = data.get("channel_id")
         if channel_id is not None and self.repo.get_channel(tid, channel_id) is None:
             raise InvalidError(f"channel_id: channel {channel_id} does not exist")
-        self._check_free(tid, list(dict.fromkeys((*chat_ids, *queue))))
-        groups = self.repo.get_groups(tid, [*chat_ids, *queue])
+        groups = self._check_free(tid, list(dict.fromkeys((*chat_ids, *queue))))
         now = iso_of(self.clock.now(), tenant.zone)
         base_name = room_base_name(template, data["positioning"], data["cohort"])
         names = [groups[c].state.name for c in (*chat_ids, *queue)]
@@ -238,8 +237,8 @@ class GroupCodeService:
             return self.repo.get_group_code(tid, code_id, consistent=True) or saved
         return saved
 
-    def _check_free(self, tenant_id: str, chat_ids: Sequence[str]) -> None:
-        """The groups exist, are active and are on no code (a 400 or a 409 naming them otherwise)."""
+    def _check_free(self, tenant_id: str, chat_ids: Sequence[str]) -> dict[str, Group]:
+        """The groups, checked to exist, be active and be on no code (a 400 or a 409 naming them otherwise)."""
         groups = self.repo.get_groups(tenant_id, [*chat_ids])
         unusable = [c for c in chat_ids if c not in groups or groups[c].state.status != ACTIVE]
         if unusable:
@@ -248,6 +247,7 @@ class GroupCodeService:
         if taken:
             held = ", ".join(f"{c} (on {code})" for c, code in sorted(taken.items()))
             raise ConflictError(f"group(s) already on a code: {held}", code="group_on_code", details=taken)
+        return groups
 
     def delete(self, tenant: Tenant, code_id: str) -> None:
         code = self.get(tenant.tenant_id, code_id)
