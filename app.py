@@ -13,6 +13,9 @@ from chalicelib.api import (
     customers,
     fallback,
     group_activity,
+    group_codes,
+    group_content,
+    groups,
     meta,
     plans,
     sop,
@@ -47,6 +50,9 @@ for blueprint in (
     business_events.bp,
     touch_rules.bp,
     group_activity.bp,
+    groups.bp,
+    group_content.bp,
+    group_codes.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes

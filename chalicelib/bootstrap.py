@@ -30,7 +30,10 @@ from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
 from chalicelib.services.channels import ChannelService
 from chalicelib.services.customers import CustomerService
+from chalicelib.services.group_codes import GroupCodeService
+from chalicelib.services.group_content import GroupContentService
 from chalicelib.services.group_facts import GroupFactsService
+from chalicelib.services.groups import GroupService
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
 from chalicelib.services.migration import PlanMigration
@@ -84,6 +87,10 @@ class Services:
     simulation: Simulator
     catchup: IntakeCatchUp
     group_facts: GroupFactsService  # group facts for metrics and member activity (issue 10 §4, §7)
+    # Groups' setup, naming, content and live codes (issue 10 §2-§3).
+    groups: GroupService
+    group_content: GroupContentService
+    group_codes: GroupCodeService
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
@@ -100,6 +107,7 @@ def subscribe(
     silence: SilenceService,
     triggers: TriggerService,
     group_facts: GroupFactsService | None = None,
+    group_codes: GroupCodeService | None = None,
 ) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
     timers move and before the stage it causes enrolls anywhere new."""
@@ -108,6 +116,8 @@ def subscribe(
     bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
     if group_facts is not None:  # group messages and check-ins (a chat_id), joins and leaves: counted once each
         bus.subscribe((REPLY, CHECKIN, GROUP_JOINED, GROUP_LEFT), "group_facts", group_facts.on_signal)
+    if group_codes is not None:  # a join that fills a group rotates its code (services/group_codes.py)
+        bus.subscribe((GROUP_JOINED,), "group_codes.rotation", group_codes.on_signal)
 
 
 def build(
@@ -136,7 +146,8 @@ def build(
     silence = SilenceService(store, sop, plans, bus, clock, ids)
     triggers = TriggerService(store, sop)
     group_facts = GroupFactsService(store, clock)
-    subscribe(bus, sop=sop, silence=silence, triggers=triggers, group_facts=group_facts)
+    group_codes = GroupCodeService(store, wecom, clock, ids)
+    subscribe(bus, sop=sop, silence=silence, triggers=triggers, group_facts=group_facts, group_codes=group_codes)
     staff_tasks = StaffTaskService(store, clock, signals=bus)
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
@@ -171,6 +182,9 @@ def build(
         simulation=Simulator(plans),
         catchup=IntakeCatchUp(store, sop, clock),
         group_facts=group_facts,
+        groups=GroupService(store),
+        group_content=GroupContentService(store, clock, ids),
+        group_codes=group_codes,
         health=health,
         idempotency=idempotency,
         repairs=repairs,

@@ -23,6 +23,7 @@ from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 from tests.fakes.business_events import FakeEventStoreMixin
 from tests.fakes.delivery import FakeDeliveryStoreMixin
 from tests.fakes.enrollments import FakeEnrollmentStoreMixin
+from tests.fakes.group_codes import FakeGroupCodeStoreMixin
 from tests.fakes.group_facts import FakeGroupFactStoreMixin
 from tests.fakes.groups import FakeGroupStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
@@ -42,6 +43,7 @@ class FakeStore(
     FakeTimelineStoreMixin,
     FakeGroupStoreMixin,
     FakeGroupFactStoreMixin,
+    FakeGroupCodeStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

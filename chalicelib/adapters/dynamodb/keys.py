@@ -52,6 +52,26 @@ def group_pk(tenant_id: str, chat_id: str) -> str:
     return f"T#{tenant_id}#G#{chat_id}"
 
 
+# --- group codes, group content, the group naming template (issue 10 §2-§3) -------------------------------------
+# Beside the groups in the tenant partition; none starts with GROUP_PREFIX, so listing groups never meets them.
+GROUP_CODE_PREFIX = "GCODE#"  # a group live code (群活码)
+GROUP_CODE_CHAT_PREFIX = "GCODECHAT#"  # a group → the code it is on (rotation finds a group's code with one read)
+GROUP_CONTENT_PREFIX = "GCONTENT#"  # a piece of group content (群规, 公告, 欢迎语, FAQ)
+GROUP_NAMING_SK = "GNAMING"  # the tenant's group naming template
+
+
+def group_code_sk(code_id: str) -> str:
+    return f"{GROUP_CODE_PREFIX}{code_id}"
+
+
+def group_code_chat_sk(chat_id: str) -> str:
+    return f"{GROUP_CODE_CHAT_PREFIX}{chat_id}"
+
+
+def group_content_sk(content_id: str) -> str:
+    return f"{GROUP_CONTENT_PREFIX}{content_id}"
+
+
 def channel_sk(channel_id: str) -> str:
     return f"{CHANNEL_PREFIX}{channel_id}"
 

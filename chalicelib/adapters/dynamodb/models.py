@@ -100,6 +100,27 @@ class GroupItem(SiyuItem, discriminator="group"):
     setup_rev = NumberAttribute(null=True)
 
 
+# --- group codes, group content, the naming template (adapters/dynamodb/group_codes.py, group_content.py) --------
+class GroupCodeItem(SiyuItem, discriminator="group_code"):
+    """A group live code: the code in ``doc``, its ``rev`` (the write condition of every change, rotation included)."""
+
+    rev = NumberAttribute(default=0)
+
+
+class GroupCodeChatItem(SiyuItem, discriminator="group_code_chat"):
+    """A group held by a code, ever (``code_id``): a group is on one code at most."""
+
+    code_id = UnicodeAttribute()
+
+
+class GroupContentItem(SiyuItem, discriminator="group_content"):
+    rev = NumberAttribute(default=0)
+
+
+class GroupNamingItem(SiyuItem, discriminator="group_naming"):
+    pass
+
+
 class PlanItem(SiyuItem, discriminator="plan"):
     """A plan's head: current version, status and rev (the write condition); the current content in ``doc``."""
 

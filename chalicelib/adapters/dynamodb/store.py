@@ -19,6 +19,8 @@ from chalicelib.adapters.dynamodb.customers import CustomerRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
 from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
+from chalicelib.adapters.dynamodb.group_codes import GroupCodeRepository
+from chalicelib.adapters.dynamodb.group_content import GroupContentRepository
 from chalicelib.adapters.dynamodb.group_facts import GroupFactRepository
 from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
@@ -55,6 +57,8 @@ class Repositories:
     delivery: DeliveryRepository
     groups: GroupRepository
     group_facts: GroupFactRepository
+    group_codes: GroupCodeRepository
+    group_content: GroupContentRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -77,6 +81,8 @@ class Repositories:
             delivery=DeliveryRepository(connection, table_name),
             groups=GroupRepository(connection, table_name),
             group_facts=GroupFactRepository(connection, table_name),
+            group_codes=GroupCodeRepository(connection, table_name),
+            group_content=GroupContentRepository(connection, table_name),
         )
 
 
@@ -142,6 +148,23 @@ class DynamoStore:
     list_groups = _via("groups", GroupRepository.list_groups)
     save_group_state = _via("groups", GroupRepository.save_group_state)
     save_group_setup = _via("groups", GroupRepository.save_group_setup)
+
+    # --- group live codes (群活码), group content and the naming template ---------------------------------------------
+    create_group_code = _via("group_codes", GroupCodeRepository.create_group_code)
+    get_group_code = _via("group_codes", GroupCodeRepository.get_group_code)
+    list_group_codes = _via("group_codes", GroupCodeRepository.list_group_codes)
+    save_group_code = _via("group_codes", GroupCodeRepository.save_group_code)
+    update_group_code = _via("group_codes", GroupCodeRepository.update_group_code)
+    delete_group_code = _via("group_codes", GroupCodeRepository.delete_group_code)
+    group_code_of_chat = _via("group_codes", GroupCodeRepository.group_code_of_chat)
+    group_codes_of_chats = _via("group_codes", GroupCodeRepository.group_codes_of_chats)
+    create_group_content = _via("group_content", GroupContentRepository.create_group_content)
+    get_group_content = _via("group_content", GroupContentRepository.get_group_content)
+    list_group_content = _via("group_content", GroupContentRepository.list_group_content)
+    save_group_content = _via("group_content", GroupContentRepository.save_group_content)
+    delete_group_content = _via("group_content", GroupContentRepository.delete_group_content)
+    get_group_naming = _via("group_content", GroupContentRepository.get_group_naming)
+    put_group_naming = _via("group_content", GroupContentRepository.put_group_naming)
 
     # --- customers, aliases, intake, referral links ---------------------------------------------------------------
     get_customer = _via("customers", CustomerRepository.get_customer)

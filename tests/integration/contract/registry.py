@@ -30,6 +30,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_delivery",
     "tests.integration.contract.test_groups",
     "tests.integration.contract.test_group_facts",
+    "tests.integration.contract.test_group_codes",
     "tests.integration.test_sop_subject_store",
 )
 

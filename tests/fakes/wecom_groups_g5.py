@@ -1,0 +1,81 @@
+"""A recording fake of WeCom's join-way calls (the WeComPort methods g1 adds), for group-code tests until the
+sandbox plays them: each call is kept, in order, so a test sees exactly what was asked of WeCom."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.errors import UpstreamError
+from chalicelib.ports import WeComCredentials
+
+
+@dataclass(frozen=True)
+class FakeJoinWay:
+    config_id: str
+    qr_code: str
+    chat_ids: tuple[str, ...]
+    state: str
+    room_base_name: str
+    room_base_id: int
+    auto_create_room: bool
+    scene: int
+    remark: str
+
+
+@dataclass
+class FakeJoinWays:
+    ways: dict[str, FakeJoinWay] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    fail_updates: int = 0  # the next this-many update_join_way calls fail as WeCom being down would
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def named(self, api: str) -> list[dict[str, Any]]:
+        return [args for name, args in self.calls if name == api]
+
+    def add_join_way(self, creds: WeComCredentials, **kw: Any) -> str:
+        with self.lock:
+            config_id = f"cfg{len(self.ways) + 1:04d}"
+            self.calls.append(("add_join_way", kw))
+            self.ways[config_id] = FakeJoinWay(
+                config_id,
+                f"https://wework.qpic.cn/fake/{config_id}.png",
+                tuple(kw["chat_ids"]),
+                kw["state"],
+                kw["room_base_name"],
+                kw["room_base_id"],
+                kw.get("auto_create_room", True),
+                kw.get("scene", 2),
+                kw.get("remark", ""),
+            )
+            return config_id
+
+    def get_join_way(self, creds: WeComCredentials, config_id: str) -> FakeJoinWay:
+        with self.lock:
+            self.calls.append(("get_join_way", {"config_id": config_id}))
+            return self.ways[config_id]
+
+    def update_join_way(self, creds: WeComCredentials, **kw: Any) -> None:
+        with self.lock:
+            self.calls.append(("update_join_way", kw))
+            if self.fail_updates:
+                self.fail_updates -= 1
+                raise UpstreamError("WeCom is down")
+            old = self.ways[kw["config_id"]]
+            self.ways[old.config_id] = FakeJoinWay(
+                old.config_id,
+                old.qr_code,
+                tuple(kw["chat_ids"]),
+                kw["state"],
+                kw["room_base_name"],
+                kw["room_base_id"],
+                kw.get("auto_create_room", True),
+                kw.get("scene", 2),
+                kw.get("remark", ""),
+            )
+
+    def del_join_way(self, creds: WeComCredentials, config_id: str) -> None:
+        with self.lock:
+            self.calls.append(("del_join_way", {"config_id": config_id}))
+            self.ways.pop(config_id, None)
