@@ -14,6 +14,7 @@ from chalicelib.api import (
     fallback,
     meta,
     plans,
+    points,
     sop,
     staff,
     tags,
@@ -45,6 +46,7 @@ for blueprint in (
     wecom.bp,
     business_events.bp,
     touch_rules.bp,
+    points.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.signals import ADDED, ENROLLED, ORDER, REPINNED, REPLY, STAGE, TAG
+from chalicelib.domain.signals import ADDED, CHECKIN, ENROLLED, ORDER, REPINNED, REPLY, STAGE, TAG
 from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, ShardDispatcher, WeComPort
 from chalicelib.services.bulk import BulkEnrollment
@@ -22,6 +22,7 @@ from chalicelib.services.customers import CustomerService
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
+from chalicelib.services.points import PointsService
 from chalicelib.services.repairs import RepairQueue, Repairs
 from chalicelib.services.signals import SignalBus
 from chalicelib.services.silence import SilenceService
@@ -69,6 +70,7 @@ class Services:
     triggers: TriggerService
     staff_tasks: StaffTaskService
     simulation: Simulator
+    points: PointsService
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
@@ -78,12 +80,22 @@ _built: dict[Settings, Services] = {}
 _override: Services | None = None
 
 
-def subscribe(bus: SignalBus, *, sop: SopEngine, silence: SilenceService, triggers: TriggerService) -> None:
+def subscribe(
+    bus: SignalBus,
+    *,
+    sop: SopEngine,
+    silence: SilenceService,
+    triggers: TriggerService,
+    points: PointsService | None = None,
+) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
-    timers move and before the stage it causes enrolls anywhere new."""
+    timers move and before the stage it causes enrolls anywhere new. Check-ins hear check-ins and group messages
+    (those with a chat_id; the service ignores the rest)."""
     bus.subscribe((ORDER, REPLY), "sop.exit_rules", lambda t, cid, s: sop.on_signal(t.tenant_id, cid, s))
     bus.subscribe((ENROLLED, REPINNED, *sorted(ACTIVITY_SIGNALS)), "silence", silence.on_signal)
     bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
+    if points is not None:
+        bus.subscribe((CHECKIN, REPLY), "points.checkins", points.on_signal)
 
 
 def build(
@@ -111,8 +123,9 @@ def build(
     sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout)
     silence = SilenceService(store, sop, plans, bus, clock, ids)
     triggers = TriggerService(store, sop)
-    subscribe(bus, sop=sop, silence=silence, triggers=triggers)
     staff_tasks = StaffTaskService(store, clock, signals=bus)
+    points = PointsService(store, clock, staff_tasks)
+    subscribe(bus, sop=sop, silence=silence, triggers=triggers, points=points)
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
     intake = IntakeService(
@@ -144,6 +157,7 @@ def build(
         triggers=triggers,
         staff_tasks=staff_tasks,
         simulation=Simulator(plans),
+        points=points,
         health=health,
         idempotency=idempotency,
         repairs=repairs,

@@ -24,6 +24,7 @@ from tests.fakes.business_events import FakeEventStoreMixin
 from tests.fakes.delivery import FakeDeliveryStoreMixin
 from tests.fakes.enrollments import FakeEnrollmentStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
+from tests.fakes.points import FakePointsStoreMixin
 from tests.fakes.silence import FakeSilenceStoreMixin
 from tests.fakes.sop import FakeSopStoreMixin
 from tests.fakes.timeline import FakeTimelineStoreMixin
@@ -38,6 +39,7 @@ class FakeStore(
     FakeSilenceStoreMixin,
     FakeEnrollmentStoreMixin,
     FakeTimelineStoreMixin,
+    FakePointsStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

@@ -21,6 +21,7 @@ from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
+from chalicelib.adapters.dynamodb.points import PointsRepository
 from chalicelib.adapters.dynamodb.silence import SilenceRepository
 from chalicelib.adapters.dynamodb.staff import StaffRepository, TagRepository
 from chalicelib.adapters.dynamodb.tasks import StaffTaskRepository
@@ -51,6 +52,7 @@ class Repositories:
     touches: TouchRepository
     tasks: StaffTaskRepository
     delivery: DeliveryRepository
+    points: PointsRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -71,6 +73,7 @@ class Repositories:
             touches=TouchRepository(connection, table_name, timeline),
             tasks=StaffTaskRepository(connection, table_name),
             delivery=DeliveryRepository(connection, table_name),
+            points=PointsRepository(connection, table_name),
         )
 
 
@@ -227,3 +230,14 @@ class DynamoStore:
     claim_msgid = _via("delivery", DeliveryRepository.claim_msgid)
     take_lease = _via("delivery", DeliveryRepository.take_lease)
     release_lease = _via("delivery", DeliveryRepository.release_lease)
+
+    # --- check-ins, points, leaderboards --------------------------------------------------------------------------
+    checkin_rules = _via("points", PointsRepository.checkin_rules)
+    put_checkin_rule = _via("points", PointsRepository.put_checkin_rule)
+    load_checkin = _via("points", PointsRepository.load_checkin)
+    record_checkin = _via("points", PointsRepository.record_checkin)
+    credit_points = _via("points", PointsRepository.credit_points)
+    redeem_points = _via("points", PointsRepository.redeem_points)
+    points_of = _via("points", PointsRepository.points_of)
+    ledger_page = _via("points", PointsRepository.ledger_page)
+    leaderboard = _via("points", PointsRepository.leaderboard)

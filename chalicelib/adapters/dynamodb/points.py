@@ -1,0 +1,263 @@
+"""Storage of check-ins, points and leaderboards; see docs/data-model.md, "Check-ins, points and leaderboards".
+
+Everything a check-in changes is one TransactWriteItems, so a crash leaves all of it or none: the day's claim
+(``CK#<chat>#<day>``, only if absent), the standing (only if unchanged since read), the board entry moved (the old
+one deleted only if it is there, the new one put), and the ledger credit (the ref's claim only if absent, the
+balance ADD, the entry). A redemption is the same shape around one conditional update of the balance
+(``balance >= :points``), so two at once can never take it below zero.
+
+Transactions that collide (``TransactionConflict``) are retried here; a failed condition is answered by which item
+refused it, read from the cancellation reasons in the order the items were added.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamodb import keys as k
+from chalicelib.adapters.dynamodb.base import DynamoBase, Key, Raw
+from chalicelib.adapters.dynamodb.models import (
+    BoardItem,
+    CheckinItem,
+    CheckinRuleItem,
+    LedgerItem,
+    PointsBalanceItem,
+    PointsRefItem,
+    SiyuItem,
+    StandingItem,
+)
+from chalicelib.adapters.dynamodb.translate import translate
+from chalicelib.domain.instants import utc_key
+from chalicelib.domain.points import (
+    APPLIED,
+    DUPLICATE,
+    SHORT,
+    Balance,
+    BoardEntry,
+    LedgerEntry,
+    Redemption,
+    Standing,
+)
+from chalicelib.errors import ConflictError
+from chalicelib.ports import Page
+
+TX_ATTEMPTS = 6  # a TransactionConflict (another transaction on the same items) is retried this often
+CONDITION_FAILED = "ConditionalCheckFailed"
+TRANSACTION_CONFLICT = "TransactionConflict"
+REPLAYED = "replayed"  # record_checkin: the fact's ref was credited already
+
+
+def _utc(at: str) -> str:
+    return utc_key(datetime.fromisoformat(at))
+
+
+def board_key(tenant_id: str, customer_id: str, standing: Standing) -> Key:
+    return k.board_pk(tenant_id, standing.chat_id), k.board_sk(standing.score, standing.reached, customer_id)
+
+
+def board_keys(tenant_id: str, customer_id: str, standings: Iterable[Raw]) -> list[Key]:
+    """The board entries that raw standing items name (erasure deletes them before the standings)."""
+    out = []
+    for raw in standings:
+        item = StandingItem.from_raw_data(raw)
+        out.append(board_key(tenant_id, customer_id, _standing(item)))
+    return out
+
+
+def _standing(item: StandingItem) -> Standing:
+    return Standing(
+        chat_id=item.sk.removeprefix(k.STANDING_PREFIX),
+        score=int(item.score),
+        checkins=int(item.checkins),
+        streak=int(item.streak),
+        best=int(item.best),
+        last_day=item.last_day,
+        run_start=item.run_start,
+        reached=item.reached,
+        version=int(item.version),
+    )
+
+
+def _entry(item: LedgerItem) -> LedgerEntry:
+    return LedgerEntry(item.ref, int(item.points), item.reason, item.at, item.chat_id)
+
+
+def _redemption(doc: str | None) -> Redemption:
+    return Redemption(**json.loads(doc or "{}"))
+
+
+class PointsRepository(DynamoBase):
+    # --- rules ------------------------------------------------------------------------------------------------
+
+    def checkin_rules(self, tenant_id: str, chat_id: str | None) -> tuple[dict[str, object], dict[str, object]]:
+        """The tenant's default rule and (with ``chat_id``) the group's override, as stored ({} when none)."""
+        pk = k.tenant_pk(tenant_id)
+        wanted = [(pk, k.CHECKIN_RULE_SK)] + ([(pk, k.checkin_rule_sk(chat_id))] if chat_id else [])
+        raws = self.batch_get(wanted)
+        docs = [json.loads(raws[key].get("doc", {}).get("S", "{}")) if key in raws else {} for key in wanted]
+        return docs[0], docs[1] if chat_id else {}
+
+    def put_checkin_rule(self, tenant_id: str, chat_id: str | None, rule: dict[str, object]) -> None:
+        """Replace the tenant default (``chat_id`` None) or a group's override."""
+        sk = k.checkin_rule_sk(chat_id) if chat_id else k.CHECKIN_RULE_SK
+        doc = json.dumps(rule, ensure_ascii=False, separators=(",", ":"))
+        with translate():
+            CheckinRuleItem(pk=k.tenant_pk(tenant_id), sk=sk, doc=doc).save()
+
+    # --- check-ins --------------------------------------------------------------------------------------------
+
+    def load_checkin(
+        self, tenant_id: str, customer_id: str, chat_id: str, day: str, ref: str
+    ) -> tuple[Standing | None, bool, bool]:
+        """The customer's standing in the group, whether the day is taken, whether the ref was credited: one read."""
+        pk = k.customer_pk(tenant_id, customer_id)
+        standing_key, day_key = (pk, k.standing_sk(chat_id)), (pk, k.checkin_sk(chat_id, day))
+        ref_key = (pk, k.points_ref_sk(ref))
+        raws = self.batch_get([standing_key, day_key, ref_key], consistent=True)
+        raw = raws.get(standing_key)
+        standing = _standing(StandingItem.from_raw_data(raw)) if raw else None
+        return standing, day_key in raws, ref_key in raws
+
+    def record_checkin(
+        self, tenant_id: str, customer_id: str, *, day: str, before: Standing, after: Standing, entry: LedgerEntry
+    ) -> str:
+        """The check-in, its standing and board move and its credit, all or nothing: ``applied``; ``duplicate``
+        when the day was taken; ``replayed`` when the ref was credited. ConflictError: the standing changed since
+        ``before`` was read (re-read and decide again)."""
+        pk = k.customer_pk(tenant_id, customer_id)
+        bpk, old_sk = board_key(tenant_id, customer_id, before)
+        _, new_sk = board_key(tenant_id, customer_id, after)
+
+        def build(tx: TransactWrite) -> None:
+            day_item = CheckinItem(pk=pk, sk=k.checkin_sk(after.chat_id, day), ref=entry.ref)
+            tx.save(day_item, condition=SiyuItem.pk.does_not_exist())
+            self._credit_ops(tx, pk, entry)
+            standing = StandingItem(
+                pk=pk,
+                sk=k.standing_sk(after.chat_id),
+                score=after.score,
+                checkins=after.checkins,
+                streak=after.streak,
+                best=after.best,
+                last_day=after.last_day,
+                run_start=after.run_start,
+                reached=after.reached,
+                version=after.version,
+            )
+            fresh = SiyuItem.pk.does_not_exist()
+            tx.save(standing, condition=fresh if before.version == 0 else StandingItem.version == before.version)
+            if before.version:
+                tx.delete(BoardItem(pk=bpk, sk=old_sk), condition=SiyuItem.pk.exists())
+            board = BoardItem(pk=bpk, sk=new_sk, customer_id=customer_id, score=after.score)
+            board.checkins, board.streak, board.reached = after.checkins, after.streak, after.reached
+            tx.save(board)
+
+        codes = self._transact(build)
+        if not codes:
+            return APPLIED
+        if codes[1] == CONDITION_FAILED:
+            return REPLAYED
+        if codes[0] == CONDITION_FAILED:
+            return DUPLICATE
+        raise ConflictError("the standing changed concurrently")
+
+    # --- the ledger -------------------------------------------------------------------------------------------
+
+    def credit_points(self, tenant_id: str, customer_id: str, entry: LedgerEntry) -> bool:
+        """Credit ``entry`` once per ref: False if the ref was credited already (nothing changes)."""
+        pk = k.customer_pk(tenant_id, customer_id)
+        return not self._transact(lambda tx: self._credit_ops(tx, pk, entry))
+
+    def redeem_points(self, tenant_id: str, customer_id: str, redemption: Redemption) -> Redemption:
+        """Debit once per redemption_id and never below zero; the recorded outcome (``applied`` or
+        ``insufficient_points``), which a repeat of the id answers, whatever the repeat asked."""
+        pk = k.customer_pk(tenant_id, customer_id)
+        claim_sk, p = k.points_ref_sk(redemption.ref), redemption.points
+        applied = PointsRefItem(pk=pk, sk=claim_sk, doc=_doc(redemption, APPLIED))
+
+        def build(tx: TransactWrite) -> None:
+            tx.save(applied, condition=SiyuItem.pk.does_not_exist())
+            balance = PointsBalanceItem(pk=pk, sk=k.POINTS_SK)
+            actions = [PointsBalanceItem.balance.add(-p), PointsBalanceItem.spent.add(p)]
+            tx.update(balance, actions=actions, condition=PointsBalanceItem.balance >= p)
+            tx.save(self._ledger_item(pk, LedgerEntry(redemption.ref, -p, redemption.reason, redemption.at)))
+
+        codes = self._transact(build)
+        if not codes:
+            return redemption
+        if codes[0] != CONDITION_FAILED:  # the balance refused it: the refusal is the outcome from now on
+            refused = PointsRefItem(pk=pk, sk=claim_sk, doc=_doc(redemption, SHORT))
+            if self.conditional(lambda: refused.save(condition=SiyuItem.pk.does_not_exist())):
+                return _redemption(refused.doc)
+        stored = self.get(PointsRefItem, pk, claim_sk, consistent=True)
+        return _redemption(stored.doc if stored else None)
+
+    def points_of(self, tenant_id: str, customer_id: str) -> tuple[Balance, list[Standing]]:
+        """The balance and the standing in every group the customer checked in to."""
+        pk = k.customer_pk(tenant_id, customer_id)
+        item = self.get(PointsBalanceItem, pk, k.POINTS_SK, consistent=True)
+        balance = Balance(int(item.balance or 0), int(item.earned or 0), int(item.spent or 0)) if item else Balance()
+        standings, _ = self.query(StandingItem, pk, StandingItem.sk.startswith(k.STANDING_PREFIX), consistent=True)
+        return balance, [_standing(s) for s in standings]
+
+    def ledger_page(self, tenant_id: str, customer_id: str, *, cursor: str | None, limit: int) -> Page:
+        """The customer's ledger entries, newest first, a page at a time."""
+        pk = k.customer_pk(tenant_id, customer_id)
+        raws, nxt = self.query_page(
+            LedgerItem, pk, LedgerItem.sk.startswith(k.LEDGER_PREFIX), cursor=cursor, limit=limit, forward=False
+        )
+        return Page([_entry(LedgerItem.from_raw_data(r)) for r in raws], nxt)
+
+    def leaderboard(self, tenant_id: str, chat_id: str, *, limit: int) -> list[BoardEntry]:
+        """The group's top ``limit`` entries: one Query with Limit, whatever the group's size."""
+        items, _ = self.query(BoardItem, k.board_pk(tenant_id, chat_id), limit=limit)
+        return [BoardEntry(i.customer_id, int(i.score), int(i.checkins), int(i.streak), i.reached) for i in items]
+
+    # --- helpers ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _ledger_item(pk: str, entry: LedgerEntry) -> LedgerItem:
+        item = LedgerItem(pk=pk, sk=k.ledger_sk(_utc(entry.at), entry.ref), ref=entry.ref, points=entry.points)
+        item.reason, item.at, item.chat_id = entry.reason, entry.at, entry.chat_id
+        return item
+
+    def _credit_ops(self, tx: TransactWrite, pk: str, entry: LedgerEntry) -> None:
+        """A credit's three writes: the ref's claim (only if absent), the balance ADD, the ledger entry."""
+        tx.save(PointsRefItem(pk=pk, sk=k.points_ref_sk(entry.ref)), condition=SiyuItem.pk.does_not_exist())
+        actions = [
+            PointsBalanceItem.balance.add(entry.points),
+            PointsBalanceItem.earned.add(entry.points),
+            PointsBalanceItem.kind.set(PointsBalanceItem),  # type: ignore[arg-type]
+        ]
+        tx.update(PointsBalanceItem(pk=pk, sk=k.POINTS_SK), actions=actions)
+        tx.save(self._ledger_item(pk, entry))
+
+    def _transact(self, build: Callable[[TransactWrite], None]) -> list[str | None]:
+        """Run a transaction: [] when it committed, else each item's cancellation code (in the order added) when a
+        condition failed. Collisions with another transaction are retried with a short backoff."""
+        with translate():
+            for attempt in range(TX_ATTEMPTS):
+                try:
+                    with TransactWrite(connection=self.connection) as tx:
+                        build(tx)
+                    return []
+                except TransactWriteError as exc:
+                    codes = [r.code if r is not None else None for r in exc.cancellation_reasons or []]
+                    if CONDITION_FAILED in codes:
+                        return codes
+                    if TRANSACTION_CONFLICT not in codes or attempt == TX_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.02 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _doc(redemption: Redemption, status: str) -> str:
+    data = {"redemption_id": redemption.redemption_id, "points": redemption.points, "reason": redemption.reason}
+    data.update({"at": redemption.at, "status": status})
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
