@@ -16,8 +16,10 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb import keys as k
@@ -51,6 +53,7 @@ TX_ATTEMPTS = 6  # a TransactionConflict (another transaction on the same items)
 CONDITION_FAILED = "ConditionalCheckFailed"
 TRANSACTION_CONFLICT = "TransactionConflict"
 REPLAYED = "replayed"  # record_checkin: the fact's ref was credited already
+DAY, CLAIM, BALANCE, LEDGER, STANDING, BOARD = "day", "claim", "balance", "ledger", "standing", "board"  # tx items
 
 
 def _utc(at: str) -> str:
@@ -134,9 +137,9 @@ class PointsRepository(DynamoBase):
         bpk, old_sk = board_key(tenant_id, customer_id, before)
         _, new_sk = board_key(tenant_id, customer_id, after)
 
-        def build(tx: TransactWrite) -> None:
+        def build(tx: Tx) -> None:
             day_item = CheckinItem(pk=pk, sk=k.checkin_sk(after.chat_id, day), ref=entry.ref)
-            tx.save(day_item, condition=SiyuItem.pk.does_not_exist())
+            tx.save(DAY, day_item, condition=SiyuItem.pk.does_not_exist())
             self._credit_ops(tx, pk, entry)
             standing = StandingItem(
                 pk=pk,
@@ -151,19 +154,21 @@ class PointsRepository(DynamoBase):
                 version=after.version,
             )
             fresh = SiyuItem.pk.does_not_exist()
-            tx.save(standing, condition=fresh if before.version == 0 else StandingItem.version == before.version)
+            tx.save(
+                STANDING, standing, condition=fresh if not before.version else StandingItem.version == before.version
+            )
             if before.version:
-                tx.delete(BoardItem(pk=bpk, sk=old_sk), condition=SiyuItem.pk.exists())
+                tx.delete(BOARD, BoardItem(pk=bpk, sk=old_sk), condition=SiyuItem.pk.exists())
             board = BoardItem(pk=bpk, sk=new_sk, customer_id=customer_id, score=after.score)
             board.checkins, board.streak, board.reached = after.checkins, after.streak, after.reached
-            tx.save(board)
+            tx.save(BOARD, board)
 
-        codes = self._transact(build)
-        if not codes:
+        refused = self._transact(build)
+        if not refused:
             return APPLIED
-        if codes[1] == CONDITION_FAILED:
+        if CLAIM in refused:
             return REPLAYED
-        if codes[0] == CONDITION_FAILED:
+        if DAY in refused:
             return DUPLICATE
         raise ConflictError("the standing changed concurrently")
 
@@ -181,17 +186,17 @@ class PointsRepository(DynamoBase):
         claim_sk, p = k.points_ref_sk(redemption.ref), redemption.points
         applied = PointsRefItem(pk=pk, sk=claim_sk, doc=_doc(redemption, APPLIED))
 
-        def build(tx: TransactWrite) -> None:
-            tx.save(applied, condition=SiyuItem.pk.does_not_exist())
+        def build(tx: Tx) -> None:
+            tx.save(CLAIM, applied, condition=SiyuItem.pk.does_not_exist())
             balance = PointsBalanceItem(pk=pk, sk=k.POINTS_SK)
             actions = [PointsBalanceItem.balance.add(-p), PointsBalanceItem.spent.add(p)]
-            tx.update(balance, actions=actions, condition=PointsBalanceItem.balance >= p)
-            tx.save(self._ledger_item(pk, LedgerEntry(redemption.ref, -p, redemption.reason, redemption.at)))
+            tx.update(BALANCE, balance, actions=actions, condition=PointsBalanceItem.balance >= p)
+            tx.save(LEDGER, self._ledger_item(pk, LedgerEntry(redemption.ref, -p, redemption.reason, redemption.at)))
 
-        codes = self._transact(build)
-        if not codes:
+        refused_by = self._transact(build)
+        if not refused_by:
             return redemption
-        if codes[0] != CONDITION_FAILED:  # the balance refused it: the refusal is the outcome from now on
+        if CLAIM not in refused_by:  # the balance refused it: the refusal is the outcome from now on
             refused = PointsRefItem(pk=pk, sk=claim_sk, doc=_doc(redemption, SHORT))
             if self.conditional(lambda: refused.save(condition=SiyuItem.pk.does_not_exist())):
                 return _redemption(refused.doc)
@@ -227,34 +232,69 @@ class PointsRepository(DynamoBase):
         item.reason, item.at, item.chat_id = entry.reason, entry.at, entry.chat_id
         return item
 
-    def _credit_ops(self, tx: TransactWrite, pk: str, entry: LedgerEntry) -> None:
+    def _credit_ops(self, tx: Tx, pk: str, entry: LedgerEntry) -> None:
         """A credit's three writes: the ref's claim (only if absent), the balance ADD, the ledger entry."""
-        tx.save(PointsRefItem(pk=pk, sk=k.points_ref_sk(entry.ref)), condition=SiyuItem.pk.does_not_exist())
+        claim = PointsRefItem(pk=pk, sk=k.points_ref_sk(entry.ref))
+        tx.save(CLAIM, claim, condition=SiyuItem.pk.does_not_exist())
         actions = [
             PointsBalanceItem.balance.add(entry.points),
             PointsBalanceItem.earned.add(entry.points),
             PointsBalanceItem.kind.set(PointsBalanceItem),  # type: ignore[arg-type]
         ]
-        tx.update(PointsBalanceItem(pk=pk, sk=k.POINTS_SK), actions=actions)
-        tx.save(self._ledger_item(pk, entry))
+        tx.update(BALANCE, PointsBalanceItem(pk=pk, sk=k.POINTS_SK), actions=actions)
+        tx.save(LEDGER, self._ledger_item(pk, entry))
 
-    def _transact(self, build: Callable[[TransactWrite], None]) -> list[str | None]:
-        """Run a transaction: [] when it committed, else each item's cancellation code (in the order added) when a
-        condition failed. Collisions with another transaction are retried with a short backoff."""
+    def _transact(self, build: Callable[[Tx], None]) -> set[str]:
+        """Run a transaction: an empty set when it committed, else the labels of the items whose condition
+        failed. Collisions with another transaction are retried with a short backoff."""
         with translate():
             for attempt in range(TX_ATTEMPTS):
+                tx = Tx()
                 try:
-                    with TransactWrite(connection=self.connection) as tx:
+                    with TransactWrite(connection=self.connection) as write:
+                        tx.write = write
                         build(tx)
-                    return []
+                    return set()
                 except TransactWriteError as exc:
                     codes = [r.code if r is not None else None for r in exc.cancellation_reasons or []]
                     if CONDITION_FAILED in codes:
-                        return codes
+                        return {
+                            label for label, code in zip(tx.labels(), codes, strict=False) if code == CONDITION_FAILED
+                        }
                     if TRANSACTION_CONFLICT not in codes or attempt == TX_ATTEMPTS - 1:
                         raise
                     time.sleep(0.02 * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Tx:
+    """A TransactWrite that names its items, so a cancellation's reasons (one per item, in the order DynamoDB got
+    them) say which item refused. PynamoDB sends condition checks, deletes, puts, then updates: so do the labels."""
+
+    def __init__(self) -> None:
+        self.write: TransactWrite | None = None
+        self._deletes: list[str] = []
+        self._puts: list[str] = []
+        self._updates: list[str] = []
+
+    def _tx(self) -> TransactWrite:
+        assert self.write is not None
+        return self.write
+
+    def save(self, label: str, item: SiyuItem, condition: Condition | None = None) -> None:
+        self._tx().save(item, condition=condition)
+        self._puts.append(label)
+
+    def delete(self, label: str, item: SiyuItem, condition: Condition | None = None) -> None:
+        self._tx().delete(item, condition=condition)
+        self._deletes.append(label)
+
+    def update(self, label: str, item: SiyuItem, actions: list[Any], condition: Condition | None = None) -> None:
+        self._tx().update(item, actions=actions, condition=condition)
+        self._updates.append(label)
+
+    def labels(self) -> list[str]:
+        return self._deletes + self._puts + self._updates
 
 
 def _doc(redemption: Redemption, status: str) -> str:

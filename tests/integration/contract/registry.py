@@ -28,6 +28,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_touches",
     "tests.integration.contract.test_tasks",
     "tests.integration.contract.test_delivery",
+    "tests.integration.contract.test_points",
     "tests.integration.test_sop_subject_store",
 )
 
