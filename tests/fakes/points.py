@@ -99,11 +99,11 @@ class FakePointsStoreMixin:
             balance = p["balances"].get((tenant_id, customer_id), Balance())
             if balance.balance < redemption.points:
                 p["refs"][key] = replace(redemption, status=SHORT)
-                return p["refs"][key]  # type: ignore[no-any-return]
+                return p["refs"][key]
             self._credit(tenant_id, customer_id, LedgerEntry(redemption.ref, -redemption.points, redemption.reason,
                                                              redemption.at))  # fmt: skip
             p["refs"][key] = replace(redemption, status=APPLIED)
-            return p["refs"][key]  # type: ignore[no-any-return]
+            return p["refs"][key]
 
     def points_of(self, tenant_id: str, customer_id: str) -> tuple[Balance, list[Standing]]:
         p = self._points()

@@ -77,8 +77,8 @@ class ErasureRepository(DynamoBase):
             # So do the groups' leaderboards: each standing names its board entry, deleted before the standing.
             standings = [key for key in keys if key[1].startswith(k.STANDING_PREFIX)]
             if standings:
-                raws = self.batch_get(standings, consistent=True).values()
-                self.batch_delete(board_keys(tenant_id, customer_id, raws))
+                found = self.batch_get(standings, consistent=True).values()
+                self.batch_delete(board_keys(tenant_id, customer_id, found))
             self.batch_delete(keys)
             deleted += len(keys)
             if not start:

@@ -239,7 +239,7 @@ class PointsRepository(DynamoBase):
         actions = [
             PointsBalanceItem.balance.add(entry.points),
             PointsBalanceItem.earned.add(entry.points),
-            PointsBalanceItem.kind.set(PointsBalanceItem),  # type: ignore[arg-type]
+            PointsBalanceItem.kind.set(PointsBalanceItem),
         ]
         tx.update(BALANCE, PointsBalanceItem(pk=pk, sk=k.POINTS_SK), actions=actions)
         tx.save(LEDGER, self._ledger_item(pk, entry))
