@@ -29,7 +29,15 @@ def _chat(chat_id: str) -> str:
     return chat_id
 
 
-@route(bp, TENANT_RULE, "GET", summary="Read the tenant's default check-in rule", auth="tenant", tag="points")
+@route(
+    bp,
+    TENANT_RULE,
+    "GET",
+    summary="Read the tenant's default check-in rule",
+    auth="tenant",
+    role=Role.VIEWER,
+    tag="points",
+)
 def get_tenant_rule(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     return services().points.rule_view(tenant_id)
 
@@ -48,7 +56,15 @@ def put_tenant_rule(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     return services().points.set_rule(tenant_id, None, ctx.body)
 
 
-@route(bp, GROUP_RULE, "GET", summary="Read a group's check-in rule in force", auth="tenant", tag="points")
+@route(
+    bp,
+    GROUP_RULE,
+    "GET",
+    summary="Read a group's check-in rule in force",
+    auth="tenant",
+    role=Role.VIEWER,
+    tag="points",
+)
 def get_group_rule(ctx: Ctx, tenant_id: str, chat_id: str) -> dict[str, Any]:
     return services().points.rule_view(tenant_id, _chat(chat_id))
 
@@ -73,11 +89,12 @@ def put_group_rule(ctx: Ctx, tenant_id: str, chat_id: str) -> dict[str, Any]:
     "GET",
     summary="A group's leaderboard: the top `limit` by points from its check-ins (one Query at any group size)",
     auth="tenant",
+    role=Role.VIEWER,
     query=LIMIT,
     tag="points",
 )
 def leaderboard(ctx: Ctx, tenant_id: str, chat_id: str) -> dict[str, Any]:
-    return services().points.leaderboard(tenant_id, _chat(chat_id), limit=ctx.args["limit"])
+    return services().points.leaderboard(tenant_id, _chat(chat_id), limit=ctx.limit())
 
 
 @route(
@@ -91,9 +108,8 @@ def leaderboard(ctx: Ctx, tenant_id: str, chat_id: str) -> dict[str, Any]:
     tag="points",
 )
 def customer_points(ctx: Ctx, tenant_id: str, customer_id: str) -> dict[str, Any]:
-    args = ctx.args
     return services().points.points(
-        ctx.tenant, customer_id, cursor=args.get("cursor"), limit=args["limit"], only_owner=ctx.staff_scope
+        ctx.tenant, customer_id, cursor=ctx.cursor(), limit=ctx.limit(), only_owner=ctx.staff_scope
     )
 
 
