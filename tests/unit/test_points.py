@@ -285,3 +285,15 @@ def test_a_signal_without_a_group_or_a_ref_is_ignored(camp: Camp) -> None:
     camp.env.svc.points.on_signal(camp.env.tenant, cid, Signal(CHECKIN, now, chat_id=GROUP))
     camp.env.svc.points.on_signal(camp.env.tenant, cid, Signal(CHECKIN, now, ref="r"))
     assert camp.points(cid)["balance"] == 0
+
+
+def test_a_checkins_fact_keeps_its_group_for_the_metrics(camp: Camp) -> None:
+    cid = camp.customer()
+    camp.post(checkin("c-1", cid, day(20)), checkin("c-2", cid, day(20, "10:00")))
+    facts = [f for (t, c, _), f in camp.env.store._events()["facts"].items() if (t, c) == ("unit", cid)]
+    assert sorted((f.type, f.detail.get("chat_id")) for f in facts if f.type == "checkin") == [
+        ("checkin", GROUP),
+        ("checkin", GROUP),
+    ]
+    # Both are facts (a metrics rebuild counts check-in facts per group and local day); one day is one credit.
+    assert len(camp.env.store._points()["checkins"]) == 1
