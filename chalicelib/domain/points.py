@@ -72,6 +72,7 @@ class Standing:
     run_start: str = ""
     reached: str = ""
     version: int = 0
+    rewards: tuple[str, ...] = ()  # the reward tasks' dedupe keys (``reward_key``): erasure finds the tasks by them
 
     def public(self) -> dict[str, Any]:
         return {
@@ -120,6 +121,15 @@ def reward_earned(before: Standing, after: Standing, threshold: int) -> bool:
 def reward_key(chat_id: str, customer_id: str, run_start: str, threshold: int) -> str:
     """The reward task's dedupe key: one per (group, customer, run, threshold), however often it is asked for."""
     return f"reward#{chat_id}#{customer_id}#{run_start}#{threshold}"
+
+
+def with_reward(before: Standing, after: Standing, customer_id: str, threshold: int) -> tuple[Standing, str | None]:
+    """``after``, and the reward's dedupe key when this check-in earned one (kept in the standing, so the task is
+    found again, by erasure for one)."""
+    if not reward_earned(before, after, threshold):
+        return after, None
+    key = reward_key(after.chat_id, customer_id, after.run_start, threshold)
+    return replace(after, rewards=(*after.rewards, key)), key
 
 
 @dataclass(frozen=True)

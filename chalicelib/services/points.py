@@ -29,8 +29,7 @@ from chalicelib.domain.points import (
     check_in,
     effective_rule,
     matches,
-    reward_earned,
-    reward_key,
+    with_reward,
 )
 from chalicelib.domain.signals import CHECKIN, REPLY, Signal
 from chalicelib.domain.tenants import Tenant
@@ -90,6 +89,7 @@ class PointsService:
             if not outcome:
                 before = before or Standing(chat_id)
                 after = check_in(before, day=day, points=rule.points, reached=utc_key(at))
+                after, reward = with_reward(before, after, customer_id, rule.reward_streak)
                 if after.score > MAX_SCORE:
                     raise InvalidError("the group score would exceed what a leaderboard holds")
                 entry = LedgerEntry(ref, rule.points, CHECKIN_REASON, iso_of(at, tenant.zone), chat_id)
@@ -99,14 +99,14 @@ class PointsService:
                     )
                 except ConflictError:
                     continue
-                if outcome == APPLIED and reward_earned(before, after, rule.reward_streak):
-                    self._reward(tenant, customer_id, after, rule.reward_streak)
+                if outcome == APPLIED and reward is not None:
+                    self._reward(tenant, customer_id, reward, rule.reward_streak)
             count(f"Checkin.{outcome}")
             logger.info("check-in", extra={"tenant": tid, "customer_id": customer_id, "outcome": outcome})
             return outcome
         raise ConflictError("the customer's standing kept changing concurrently")
 
-    def _reward(self, tenant: Tenant, customer_id: str, standing: Standing, threshold: int) -> None:
+    def _reward(self, tenant: Tenant, customer_id: str, key: str, threshold: int) -> None:
         """The owner's reward task, once per streak run (its dedupe key names the run's first day)."""
         customer = self.repo.get_customer(tenant.tenant_id, customer_id)
         if customer is None:
@@ -118,7 +118,7 @@ class PointsService:
             reason="streak_reward",
             text=f"连续打卡{threshold}天，请发放奖励",
             due=self.clock.now(),
-            dedupe_key=reward_key(standing.chat_id, customer_id, standing.run_start, threshold),
+            dedupe_key=key,
             kind="reward",
         )
         count("Checkin.reward")

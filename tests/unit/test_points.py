@@ -270,10 +270,12 @@ def test_the_leaderboard_ranks_by_group_points_then_who_got_there_first(camp: Ca
 
 def test_erasure_removes_every_points_item_and_the_board_entries(camp: Camp) -> None:
     a, b = camp.customer(), camp.customer()
-    camp.post(checkin("a-1", a, day(1)), checkin("a-2", a, day(1), chat_id=OTHER), checkin("b-1", b, day(2)))
+    camp.post(*[checkin(f"a-{n}", a, day(n)) for n in range(1, 8)])  # a 7-day run: a reward task names them
+    camp.post(checkin("a-o", a, day(1), chat_id=OTHER), checkin("b-1", b, day(2)))
     camp.env.svc.points.redeem(camp.env.tenant, a, {"redemption_id": "r-1", "points": 5})
+    assert [t.customer_ids for t in camp.rewards()] == [(a,)]
     camp.env.svc.customers.erase(camp.env.tenant, a)
-    assert camp.board() == [(b, 10)] and camp.board(OTHER) == []
+    assert camp.board() == [(b, 10)] and camp.board(OTHER) == [] and camp.rewards() == []
     state = camp.env.store._points()
     left = [key for table in ("checkins", "refs", "standings", "balances", "ledger") for key in state[table]]
     assert all(a not in key for key in left) and any(b in key for key in left)

@@ -283,6 +283,7 @@ class StandingItem(SiyuItem, discriminator="standing"):
     run_start = UnicodeAttribute()
     reached = UnicodeAttribute()
     version = NumberAttribute()
+    rewards = ListAttribute(of=UnicodeAttribute, null=True)  # the reward tasks' dedupe keys, in order
 
 
 class CheckinItem(SiyuItem, discriminator="checkin"):

@@ -84,6 +84,7 @@ def _standing(item: StandingItem) -> Standing:
         run_start=item.run_start,
         reached=item.reached,
         version=int(item.version),
+        rewards=tuple(str(key) for key in item.rewards or ()),
     )
 
 
@@ -152,6 +153,7 @@ class PointsRepository(DynamoBase):
                 run_start=after.run_start,
                 reached=after.reached,
                 version=after.version,
+                rewards=list(after.rewards) or None,
             )
             fresh = SiyuItem.pk.does_not_exist()
             tx.save(

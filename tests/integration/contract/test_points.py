@@ -5,6 +5,7 @@ erasure that leaves no points item of the customer anywhere."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -56,7 +57,17 @@ def test_a_day_is_claimed_once_a_ref_credited_once_and_the_board_entry_moves(sto
     balance, standings = store.points_of("acme", "c1")
     assert (balance.balance, balance.earned) == (20, 20)
     assert [(s.chat_id, s.score, s.streak, s.last_day) for s in standings] == [(G, 20, 2, "2026-11-02")]
+    assert standings[0].rewards == ()
     assert store.points_of("other", "c1")[1] == []
+
+
+@covers(R.record_checkin, R.points_of)
+def test_a_standing_keeps_its_rewards_keys(store: Any) -> None:
+    before = Standing(G)
+    after = replace(check_in(before, day="2026-11-01", points=1, reached="k"), rewards=("reward#a", "reward#b"))
+    entry = LedgerEntry("e1", 1, "checkin", "2026-11-01T09:00:00+08:00", G)
+    assert store.record_checkin("acme", "c1", day="2026-11-01", before=before, after=after, entry=entry) == "applied"
+    assert store.points_of("acme", "c1")[1] == [after]
 
 
 @covers(R.record_checkin)
