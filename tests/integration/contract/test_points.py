@@ -82,6 +82,26 @@ def test_a_stale_standing_is_refused_and_changes_nothing(store: Any) -> None:
     assert len(store.leaderboard("acme", G, limit=10)) == 1
 
 
+@covers(R.record_checkin)
+def test_two_checkins_at_once_on_one_day_credit_once(store: Any) -> None:
+    barrier, outcomes = threading.Barrier(2), []
+
+    def check(ref: str) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(_checkin(store, "c1", "2026-11-01", ref))
+        except ConflictError:  # read before the other won: the service re-reads, and then finds the day taken
+            outcomes.append(_checkin(store, "c1", "2026-11-01", ref))
+
+    threads = [threading.Thread(target=check, args=(ref,)) for ref in ("e1", "e2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["applied", "duplicate"]
+    assert store.points_of("acme", "c1")[0].balance == 10 and len(store.leaderboard("acme", G, limit=10)) == 1
+
+
 @covers(R.credit_points, R.ledger_page)
 def test_credits_are_idempotent_by_ref_and_the_ledger_pages_newest_first(store: Any) -> None:
     for n in range(1, 6):
