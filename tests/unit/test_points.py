@@ -51,7 +51,7 @@ class Camp:
         return [(i["customer_id"], i["points"]) for i in items]
 
     def rewards(self) -> list[Any]:
-        tasks = self.env.store._sop()["tasks"].values()
+        tasks = self.env.store.list_tasks("unit", userid=None, status=None, due_from=None, due_to=None, limit=100)
         return [t for t in tasks if t.kind == "reward"]
 
 
