@@ -124,7 +124,7 @@ def build(
     silence = SilenceService(store, sop, plans, bus, clock, ids)
     triggers = TriggerService(store, sop)
     staff_tasks = StaffTaskService(store, clock, signals=bus)
-    points = PointsService(store, clock, staff_tasks)
+    points = PointsService(store, clock, staff_tasks, signals=bus)
     subscribe(bus, sop=sop, silence=silence, triggers=triggers, points=points)
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds

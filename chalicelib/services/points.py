@@ -31,11 +31,12 @@ from chalicelib.domain.points import (
     matches,
     with_reward,
 )
-from chalicelib.domain.signals import CHECKIN, REPLY, Signal
+from chalicelib.domain.signals import CHECKED_IN, CHECKIN, REPLY, Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError
 from chalicelib.observability import count, logger
-from chalicelib.ports import Clock, Page, TaskSink
+from chalicelib.ports import Clock, Page, SignalPublisher, TaskSink
+from chalicelib.services.signals import NoSignals
 
 MAX_ATTEMPTS = 3
 SIGNALS = (CHECKIN, REPLY)
@@ -61,10 +62,11 @@ class PointsRepo(Protocol):
 
 
 class PointsService:
-    def __init__(self, repo: PointsRepo, clock: Clock, tasks: TaskSink) -> None:
+    def __init__(self, repo: PointsRepo, clock: Clock, tasks: TaskSink, signals: SignalPublisher | None = None) -> None:
         self.repo = repo
         self.clock = clock
         self.tasks = tasks
+        self.signals = signals or NoSignals()  # "checked_in", for the metrics
 
     # --- check-ins (a SignalBus subscriber) -------------------------------------------------------------------
 
@@ -99,6 +101,9 @@ class PointsService:
                     )
                 except ConflictError:
                     continue
+                if outcome == APPLIED:
+                    credited = Signal(CHECKED_IN, at, kind=day, chat_id=chat_id, ref=ref)
+                    self.signals.publish(tenant, customer_id, credited)
                 if outcome == APPLIED and reward is not None:
                     self._reward(tenant, customer_id, reward, rule.reward_streak)
             count(f"Checkin.{outcome}")

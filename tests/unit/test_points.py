@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.domain.business_events import sign
 from chalicelib.domain.points import CheckinRule, Standing, check_in, effective_rule, matches, reward_earned
-from chalicelib.domain.signals import CHECKIN, Signal
+from chalicelib.domain.signals import CHECKED_IN, CHECKIN, Signal
 from chalicelib.errors import ConflictError, NotFoundError
 from tests.fakes.store import FakeStore
 from tests.unit.conftest import Env, make_channel, make_env
@@ -299,3 +299,13 @@ def test_a_checkins_fact_keeps_its_group_for_the_metrics(camp: Camp) -> None:
     ]
     # Both are facts (a metrics rebuild counts check-in facts per group and local day); one day is one credit.
     assert len(camp.env.store._points()["checkins"]) == 1
+
+
+def test_a_credited_checkin_is_told_once_for_the_metrics(camp: Camp) -> None:
+    heard: list[tuple[str, Signal]] = []
+    camp.env.svc.signals.subscribe((CHECKED_IN,), "metrics", lambda t, cid, s: heard.append((cid, s)))
+    cid = camp.customer()
+    camp.post(checkin("c-1", cid, day(20)), checkin("c-2", cid, day(20, "21:00")), checkin("c-1", cid, day(20)))
+    camp.post(message("m-1", cid, day(21), "打卡"), message("m-2", cid, day(21, "10:00"), "hi"))
+    assert [(c, s.chat_id, s.kind) for c, s in heard] == [(cid, GROUP, "2026-11-20"), (cid, GROUP, "2026-11-21")]
+    assert len({s.ref for _, s in heard}) == 2 and all(s.text is None for _, s in heard)
