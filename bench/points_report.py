@@ -84,7 +84,7 @@ def render_points(results: PointsResults, command: str) -> list[str]:
         "holds (one Put and seven items alike), so the meter's figure (*reported*, and *billed* from it) undercounts "
         "a transaction of several items; *billed, per item* is computed from the request instead: 2x each item's "
         "write units (a Put's from its size; an Update's or Delete's 1, exact for items up to 1 KB as all of these "
-        "are). The reads are the check-in's rule and its one-read state (standing, day, ref).",
+        "are). The reads are the check-in's rule and its one-read state (standing, day).",
         "",
     ]
     rows = []

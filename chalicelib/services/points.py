@@ -49,8 +49,8 @@ class PointsRepo(Protocol):
     def checkin_rules(self, tenant_id: str, chat_id: str | None) -> tuple[dict[str, Any], dict[str, Any]]: ...
     def put_checkin_rule(self, tenant_id: str, chat_id: str | None, rule: dict[str, Any]) -> None: ...
     def load_checkin(
-        self, tenant_id: str, customer_id: str, chat_id: str, day: str, ref: str
-    ) -> tuple[Standing | None, bool, bool]: ...
+        self, tenant_id: str, customer_id: str, chat_id: str, day: str
+    ) -> tuple[Standing | None, str | None]: ...
     def record_checkin(
         self, tenant_id: str, customer_id: str, *, day: str, before: Standing, after: Standing, entry: LedgerEntry
     ) -> str: ...
@@ -82,12 +82,13 @@ class PointsService:
     def check_in(
         self, tenant: Tenant, customer_id: str, *, chat_id: str, at: datetime, ref: str, rule: CheckinRule
     ) -> str:
-        """Check in once per tenant-local day: ``applied``, ``duplicate`` (the day was taken) or ``replayed``
-        (this ref was credited already). A standing changed concurrently is re-read and decided again."""
+        """Check in once per tenant-local day: ``applied``, ``duplicate`` (another check-in holds the day) or
+        ``replayed`` (this ref, the fact, holds it: a fact's day never changes, so the day is its credit's claim).
+        A standing changed concurrently is re-read and decided again."""
         tid, day = tenant.tenant_id, at.astimezone(tenant.zone).date().isoformat()
         for _ in range(MAX_ATTEMPTS):
-            before, taken, seen = self.repo.load_checkin(tid, customer_id, chat_id, day, ref)
-            outcome = REPLAYED if seen else DUPLICATE if taken else ""
+            before, holder = self.repo.load_checkin(tid, customer_id, chat_id, day)
+            outcome = "" if holder is None else REPLAYED if holder == ref else DUPLICATE
             if not outcome:
                 before = before or Standing(chat_id)
                 after = check_in(before, day=day, points=rule.points, reached=utc_key(at))

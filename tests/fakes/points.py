@@ -14,8 +14,6 @@ from chalicelib.domain.points import APPLIED, DUPLICATE, SHORT, Balance, BoardEn
 from chalicelib.errors import ConflictError, InvalidError
 from chalicelib.ports import Page
 
-REPLAYED = "replayed"
-
 
 class FakePointsStoreMixin:
     """PointsRepository's methods for FakeStore."""
@@ -42,13 +40,11 @@ class FakePointsStoreMixin:
     # --- check-ins --------------------------------------------------------------------------------------------
 
     def load_checkin(
-        self, tenant_id: str, customer_id: str, chat_id: str, day: str, ref: str
-    ) -> tuple[Standing | None, bool, bool]:
+        self, tenant_id: str, customer_id: str, chat_id: str, day: str
+    ) -> tuple[Standing | None, str | None]:
         p = self._points()
-        return (
-            p["standings"].get((tenant_id, customer_id, chat_id)),
-            (tenant_id, customer_id, chat_id, day) in p["checkins"],
-            (tenant_id, customer_id, ref) in p["refs"],
+        return p["standings"].get((tenant_id, customer_id, chat_id)), p["checkins"].get(
+            (tenant_id, customer_id, chat_id, day)
         )
 
     def record_checkin(
@@ -56,15 +52,13 @@ class FakePointsStoreMixin:
     ) -> str:
         with self.lock:
             p = self._points()
-            if (tenant_id, customer_id, entry.ref) in p["refs"]:
-                return REPLAYED
             if (tenant_id, customer_id, after.chat_id, day) in p["checkins"]:
                 return DUPLICATE
             current = p["standings"].get((tenant_id, customer_id, after.chat_id))
             if (current.version if current else 0) != before.version:
                 raise ConflictError("the standing changed concurrently")
             p["checkins"][(tenant_id, customer_id, after.chat_id, day)] = entry.ref
-            self._credit(tenant_id, customer_id, entry)
+            self._credit(tenant_id, customer_id, entry, claim=False)
             p["standings"][(tenant_id, customer_id, after.chat_id)] = after
             board = p["boards"].setdefault((tenant_id, after.chat_id), {})
             board[customer_id] = BoardEntry(customer_id, after.score, after.checkins, after.streak, after.reached)
@@ -72,9 +66,10 @@ class FakePointsStoreMixin:
 
     # --- the ledger -------------------------------------------------------------------------------------------
 
-    def _credit(self, tenant_id: str, customer_id: str, entry: LedgerEntry) -> None:
+    def _credit(self, tenant_id: str, customer_id: str, entry: LedgerEntry, *, claim: bool = True) -> None:
         p = self._points()
-        p["refs"][(tenant_id, customer_id, entry.ref)] = None
+        if claim:
+            p["refs"][(tenant_id, customer_id, entry.ref)] = None
         b = p["balances"].get((tenant_id, customer_id), Balance())
         spent = -entry.points if entry.points < 0 else 0
         earned = entry.points if entry.points > 0 else 0

@@ -2,8 +2,8 @@
 the local midnight, keywords, streaks and rewards, the ledger, leaderboards, and two redemptions at once (exactly
 one of two 60-point redemptions from a balance of 100 succeeds) on AWS's own engine, transactions included.
 
-The unit tests that look into the fake's state (a replayed signal's ref, erasure, the fact's detail) are not
-re-collected: the contract suite (tests/integration/contract/test_points.py) pins those on both stores."""
+The unit tests that look into the fake's state (erasure, the fact's detail) are not re-collected: the contract
+suite (tests/integration/contract/test_points.py) pins erasure on both stores."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ STORE_AGNOSTIC = (
     "test_a_checkin_is_credited_once_per_customer_group_and_local_day",
     "test_a_checkin_without_a_group_earns_nothing",
     "test_a_checkin_across_a_local_midnight_is_two_days_and_a_streak_of_two",
+    "test_a_replayed_event_or_signal_credits_nothing_twice",
     "test_group_messages_check_in_by_keyword_and_a_group_can_change_it",
     "test_a_missed_day_resets_the_streak",
     "test_a_seven_day_streak_makes_one_reward_task_per_run",

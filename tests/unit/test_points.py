@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.business_events import sign
+from chalicelib.domain.business_events import event_digest, sign
 from chalicelib.domain.points import CheckinRule, Standing, check_in, effective_rule, matches, reward_earned
 from chalicelib.domain.signals import CHECKED_IN, CHECKIN, Signal
 from chalicelib.errors import ConflictError, NotFoundError
@@ -136,9 +136,9 @@ def test_a_replayed_event_or_signal_credits_nothing_twice(camp: Camp) -> None:
     cid = camp.customer()
     camp.post(checkin("c-1", cid, day(20)))
     assert camp.post(checkin("c-1", cid, day(20)))[0]["status"] == "duplicate"
-    # The same fact's signal heard again (a crash and a re-publish): its ref was credited already.
-    ref = next(iter(camp.env.store._points()["refs"]))[2]
-    at = camp.env.svc.events.validate(checkin("x", cid, day(21)), camp.env.clock.now())[0].occurred_at
+    # The same fact's signal heard again (a crash and a re-publish): the fact's day is held by its own ref.
+    ref = event_digest(camp.env.tenant, "c-1")
+    at = camp.env.svc.events.validate(checkin("x", cid, day(20)), camp.env.clock.now())[0].occurred_at
     rule = camp.env.svc.points.rule("unit", GROUP)
     again = camp.env.svc.points.check_in(camp.env.tenant, cid, chat_id=GROUP, at=at, ref=ref, rule=rule)
     assert again == "replayed"

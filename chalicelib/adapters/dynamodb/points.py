@@ -52,7 +52,6 @@ from chalicelib.ports import Page
 TX_ATTEMPTS = 6  # a TransactionConflict (another transaction on the same items) is retried this often
 CONDITION_FAILED = "ConditionalCheckFailed"
 TRANSACTION_CONFLICT = "TransactionConflict"
-REPLAYED = "replayed"  # record_checkin: the fact's ref was credited already
 DAY, CLAIM, BALANCE, LEDGER, STANDING, BOARD = "day", "claim", "balance", "ledger", "standing", "board"  # tx items
 
 
@@ -117,23 +116,24 @@ class PointsRepository(DynamoBase):
     # --- check-ins --------------------------------------------------------------------------------------------
 
     def load_checkin(
-        self, tenant_id: str, customer_id: str, chat_id: str, day: str, ref: str
-    ) -> tuple[Standing | None, bool, bool]:
-        """The customer's standing in the group, whether the day is taken, whether the ref was credited: one read."""
+        self, tenant_id: str, customer_id: str, chat_id: str, day: str
+    ) -> tuple[Standing | None, str | None]:
+        """The customer's standing in the group and the ref of the check-in holding the day (None: the day is
+        free): one two-key read, all a duplicate or a replay costs."""
         pk = k.customer_pk(tenant_id, customer_id)
         standing_key, day_key = (pk, k.standing_sk(chat_id)), (pk, k.checkin_sk(chat_id, day))
-        ref_key = (pk, k.points_ref_sk(ref))
-        raws = self.batch_get([standing_key, day_key, ref_key], consistent=True)
-        raw = raws.get(standing_key)
+        raws = self.batch_get([standing_key, day_key], consistent=True)
+        raw, held = raws.get(standing_key), raws.get(day_key)
         standing = _standing(StandingItem.from_raw_data(raw)) if raw else None
-        return standing, day_key in raws, ref_key in raws
+        return standing, CheckinItem.from_raw_data(held).ref if held else None
 
     def record_checkin(
         self, tenant_id: str, customer_id: str, *, day: str, before: Standing, after: Standing, entry: LedgerEntry
     ) -> str:
-        """The check-in, its standing and board move and its credit, all or nothing: ``applied``; ``duplicate``
-        when the day was taken; ``replayed`` when the ref was credited. ConflictError: the standing changed since
-        ``before`` was read (re-read and decide again)."""
+        """The check-in, its standing and board move and its credit, all or nothing: ``applied``, or ``duplicate``
+        when the day was taken meanwhile. The day is the credit's claim: a check-in's ref (its fact) always falls on
+        the same day, so no ref claim is written. ConflictError: the standing changed since ``before`` was read
+        (re-read and decide again)."""
         pk = k.customer_pk(tenant_id, customer_id)
         bpk, old_sk = board_key(tenant_id, customer_id, before)
         _, new_sk = board_key(tenant_id, customer_id, after)
@@ -141,7 +141,7 @@ class PointsRepository(DynamoBase):
         def build(tx: Tx) -> None:
             day_item = CheckinItem(pk=pk, sk=k.checkin_sk(after.chat_id, day), ref=entry.ref)
             tx.save(DAY, day_item, condition=SiyuItem.pk.does_not_exist())
-            self._credit_ops(tx, pk, entry)
+            self._credit_ops(tx, pk, entry, claim=False)
             standing = StandingItem(
                 pk=pk,
                 sk=k.standing_sk(after.chat_id),
@@ -168,8 +168,6 @@ class PointsRepository(DynamoBase):
         refused = self._transact(build)
         if not refused:
             return APPLIED
-        if CLAIM in refused:
-            return REPLAYED
         if DAY in refused:
             return DUPLICATE
         raise ConflictError("the standing changed concurrently")
@@ -234,10 +232,11 @@ class PointsRepository(DynamoBase):
         item.reason, item.at, item.chat_id = entry.reason, entry.at, entry.chat_id
         return item
 
-    def _credit_ops(self, tx: Tx, pk: str, entry: LedgerEntry) -> None:
-        """A credit's three writes: the ref's claim (only if absent), the balance ADD, the ledger entry."""
-        claim = PointsRefItem(pk=pk, sk=k.points_ref_sk(entry.ref))
-        tx.save(CLAIM, claim, condition=SiyuItem.pk.does_not_exist())
+    def _credit_ops(self, tx: Tx, pk: str, entry: LedgerEntry, *, claim: bool = True) -> None:
+        """A credit's writes: the ref's claim (only if absent; a check-in's day claims it instead), the balance
+        ADD, the ledger entry."""
+        if claim:
+            tx.save(CLAIM, PointsRefItem(pk=pk, sk=k.points_ref_sk(entry.ref)), condition=SiyuItem.pk.does_not_exist())
         actions = [
             PointsBalanceItem.balance.add(entry.points),
             PointsBalanceItem.earned.add(entry.points),

@@ -1,6 +1,6 @@
-"""The check-in and points contract, on DynamoDB Local and on the fake: a day claimed once, a ref credited once, a
-standing changed only from the version read, the board entry moved (never two), a balance never below zero, and
-erasure that leaves no points item of the customer anywhere."""
+"""The check-in and points contract, on DynamoDB Local and on the fake: a day claimed once (the check-in's credit
+claim), a credit's ref credited once, a standing changed only from the version read, the board entry moved (never
+two), a balance never below zero, and erasure that leaves no points item of the customer anywhere."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ G = "wrGroup01"
 
 
 def _checkin(store: Any, cid: str, day: str, ref: str, *, points: int = 10, chat_id: str = G) -> str:
-    before, _, _ = store.load_checkin("acme", cid, chat_id, day, ref)
+    before, _ = store.load_checkin("acme", cid, chat_id, day)
     before = before or Standing(chat_id)
     after = check_in(before, day=day, points=points, reached=f"{day}T01:00:00Z#{ref}")
     entry = LedgerEntry(ref, points, "checkin", f"{day}T09:00:00+08:00", chat_id)
@@ -43,11 +43,14 @@ def test_rules_are_the_tenant_default_and_a_groups_override(store: Any) -> None:
 
 @covers(R.load_checkin, R.record_checkin, R.points_of, R.leaderboard)
 def test_a_day_is_claimed_once_a_ref_credited_once_and_the_board_entry_moves(store: Any) -> None:
+    assert store.load_checkin("acme", "c1", G, "2026-11-01") == (None, None)
     assert _checkin(store, "c1", "2026-11-01", "e1") == "applied"
     assert _checkin(store, "c1", "2026-11-01", "e2") == "duplicate"  # the day is taken
-    assert _checkin(store, "c1", "2026-11-02", "e1") == "replayed"  # the ref was credited
-    standing, taken, seen = store.load_checkin("acme", "c1", G, "2026-11-01", "e1")
-    assert taken and seen and standing.score == 10 and standing.version == 1
+    assert _checkin(store, "c1", "2026-11-01", "e1") == "duplicate"  # so is it for a replay (the service reads first)
+    standing, holder = store.load_checkin("acme", "c1", G, "2026-11-01")
+    assert holder == "e1" and standing.score == 10 and standing.version == 1
+    assert store.load_checkin("acme", "c1", "wrOther", "2026-11-01") == (None, None)
+    assert store.load_checkin("other", "c1", G, "2026-11-01") == (None, None)
     assert _checkin(store, "c1", "2026-11-02", "e3") == "applied"
     assert _checkin(store, "c2", "2026-11-02", "e4", points=15) == "applied"
     board = store.leaderboard("acme", G, limit=10)
@@ -163,5 +166,5 @@ def test_erasure_deletes_every_points_item_and_the_board_entries(store: Any) -> 
     assert store.leaderboard("acme", "wrGroup02", limit=10) == []
     assert store.points_of("acme", "c1")[1] == [] and store.points_of("acme", "c1")[0].balance == 0
     assert store.ledger_page("acme", "c1", cursor=None, limit=10).items == []
-    assert store.load_checkin("acme", "c1", G, "2026-11-01", "e1") == (None, False, False)
+    assert store.load_checkin("acme", "c1", G, "2026-11-01") == (None, None)
     assert store.points_of("acme", "c2")[0].balance == 10
