@@ -159,7 +159,7 @@ class PointsRepository(DynamoBase):
             tx.save(
                 STANDING, standing, condition=fresh if not before.version else StandingItem.version == before.version
             )
-            if before.version:
+            if before.version and old_sk != new_sk:  # one transaction may not touch an item twice
                 tx.delete(BOARD, BoardItem(pk=bpk, sk=old_sk), condition=SiyuItem.pk.exists())
             board = BoardItem(pk=bpk, sk=new_sk, customer_id=customer_id, score=after.score)
             board.checkins, board.streak, board.reached = after.checkins, after.streak, after.reached
