@@ -18,6 +18,7 @@ from chalicelib.api import (
     groups,
     meta,
     plans,
+    points,
     sop,
     staff,
     tags,
@@ -53,6 +54,7 @@ for blueprint in (
     groups.bp,
     group_content.bp,
     group_codes.bp,
+    points.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes

@@ -11,6 +11,7 @@ from bench.changes import render_changes
 from bench.common import counts, fmt, table
 from bench.fanout_report import render_fanout
 from bench.harness import Scenario
+from bench.points_report import render_points
 from bench.report import Report, Summary, summarize, targets
 from bench.sop_report import render_sop
 
@@ -156,6 +157,8 @@ def render_markdown(report: Report) -> str:
         lines += render_sop(report.sop, report.command)
     if report.fanout is not None:
         lines += render_fanout(report.fanout, report.command)
+    if report.points is not None:
+        lines += render_points(report.points, report.command)
     lines += render_changes(report, summaries)
     if report.notes:
         lines += ["## Notes", "", *[f"- {n}" for n in report.notes], ""]

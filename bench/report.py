@@ -15,6 +15,8 @@ from bench.fanout_report import fanout_jsonable, fanout_summary_lines, fanout_ta
 from bench.fanout_results import FanoutResults
 from bench.harness import Sample, Scenario
 from bench.imports import IMPORT_SNIPPET, IMPORTTIME_SNIPPET, ImportTimes
+from bench.points import PointsResults
+from bench.points_report import points_jsonable, points_summary_lines, points_targets
 from bench.sop_report import sop_jsonable, sop_summary_lines, sop_targets
 from bench.sop_results import SopResults
 
@@ -131,6 +133,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     sop: SopResults | None = None
     fanout: FanoutResults | None = None  # issue 8 §7: buckets fired through the sharded path
+    points: PointsResults | None = None  # issue 10 §9: leaderboard reads at 50 and 5,000 members
 
     def scenario(self, key: str) -> Scenario | None:
         return next((s for s in self.scenarios if s.key == key), None)
@@ -219,6 +222,8 @@ def targets(report: Report) -> list[Target]:
         out += [Target(*t) for t in sop_targets(report.sop, cmd)]
     if report.fanout is not None:
         out += [Target(*t) for t in fanout_targets(report.fanout, cmd)]
+    if report.points is not None:
+        out += [Target(*t) for t in points_targets(report.points, cmd)]
     return out
 
 
@@ -240,6 +245,8 @@ def summary_lines(report: Report) -> list[str]:
         out += sop_summary_lines(report.sop)
     if report.fanout is not None:
         out += fanout_summary_lines(report.fanout)
+    if report.points is not None:
+        out += points_summary_lines(report.points)
     if report.imports is not None:
         ms = [v * 1000 for v in report.imports.seconds]
         out.append(f"import app: median {fmt(stats.median(ms), 0)} ms (min {fmt(min(ms), 0)}, max {fmt(max(ms), 0)})")
@@ -263,4 +270,5 @@ def as_jsonable(report: Report) -> dict[str, Any]:
         "targets": [t.__dict__ for t in targets(report)],
         "sop": sop_jsonable(report.sop) if report.sop is not None else None,
         "fanout": fanout_jsonable(report.fanout) if report.fanout is not None else None,
+        "points": points_jsonable(report.points) if report.points is not None else None,
     }

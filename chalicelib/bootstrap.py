@@ -38,6 +38,7 @@ from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
 from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
+from chalicelib.services.points import PointsService
 from chalicelib.services.repairs import RepairQueue, Repairs
 from chalicelib.services.signals import SignalBus
 from chalicelib.services.silence import SilenceService
@@ -91,6 +92,7 @@ class Services:
     groups: GroupService
     group_content: GroupContentService
     group_codes: GroupCodeService
+    points: PointsService
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
@@ -108,9 +110,11 @@ def subscribe(
     triggers: TriggerService,
     group_facts: GroupFactsService | None = None,
     group_codes: GroupCodeService | None = None,
+    points: PointsService | None = None,
 ) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
-    timers move and before the stage it causes enrolls anywhere new."""
+    timers move and before the stage it causes enrolls anywhere new. Check-ins hear check-ins and group messages
+    (those with a chat_id; the service ignores the rest)."""
     bus.subscribe((ORDER, REPLY), "sop.exit_rules", lambda t, cid, s: sop.on_signal(t.tenant_id, cid, s))
     bus.subscribe((ENROLLED, REPINNED, *sorted(ACTIVITY_SIGNALS)), "silence", silence.on_signal)
     bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
@@ -118,6 +122,8 @@ def subscribe(
         bus.subscribe((REPLY, CHECKIN, GROUP_JOINED, GROUP_LEFT), "group_facts", group_facts.on_signal)
     if group_codes is not None:  # a join that fills a group rotates its code (services/group_codes.py)
         bus.subscribe((GROUP_JOINED,), "group_codes.rotation", group_codes.on_signal)
+    if points is not None:
+        bus.subscribe((CHECKIN, REPLY), "points.checkins", points.on_signal)
 
 
 def build(
@@ -147,8 +153,17 @@ def build(
     triggers = TriggerService(store, sop)
     group_facts = GroupFactsService(store, clock)
     group_codes = GroupCodeService(store, wecom, clock, ids)
-    subscribe(bus, sop=sop, silence=silence, triggers=triggers, group_facts=group_facts, group_codes=group_codes)
     staff_tasks = StaffTaskService(store, clock, signals=bus)
+    points = PointsService(store, clock, staff_tasks, signals=bus)
+    subscribe(
+        bus,
+        sop=sop,
+        silence=silence,
+        triggers=triggers,
+        group_facts=group_facts,
+        group_codes=group_codes,
+        points=points,
+    )
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
     intake = IntakeService(
@@ -185,6 +200,7 @@ def build(
         groups=GroupService(store),
         group_content=GroupContentService(store, clock, ids),
         group_codes=group_codes,
+        points=points,
         health=health,
         idempotency=idempotency,
         repairs=repairs,

@@ -32,6 +32,9 @@ TASK_CONFIRMED = "task_confirmed"  # kind: the task id
 # What happened in a customer group (社群); the subject is the group's chat id.
 GROUP_JOINED = "group_joined"  # member joined (kind: the join scene; ref: the join's identity)
 GROUP_LEFT = "group_left"  # member left (kind: the quit scene; ref: the leave's identity)
+# A customer's check-in (打卡) in a group was credited: the day's one (chat_id; kind: the tenant-local day; ref: the
+# fact it came from). Published only by the write that won, so counting it by ref counts each check-in once.
+CHECKED_IN = "checked_in"
 
 TYPES = frozenset(
     {
@@ -52,6 +55,7 @@ TYPES = frozenset(
         TASK_CONFIRMED,
         GROUP_JOINED,
         GROUP_LEFT,
+        CHECKED_IN,
     }
 )
 

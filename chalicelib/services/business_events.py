@@ -355,7 +355,7 @@ def _schema_errors(name: str, data: Any, prefix: str) -> list[dict[str, str]]:
 _DETAIL_FIELDS = {
     ORDER: ("kind", "amount", "product"),
     MESSAGE: ("chat_id",),  # the text itself is not kept: the class is what the timeline and metrics need
-    "checkin": ("streak",),
+    "checkin": ("streak", "chat_id"),  # the group, so check-ins count per group (and a rebuild finds it)
     "share": ("referred",),
     EXPOSURE: ("channel_id", "uv"),
     CUSTOM: ("name", "properties"),

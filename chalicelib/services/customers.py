@@ -12,6 +12,7 @@ from chalicelib.domain.channels import Channel, is_referral_of, legacy_referral_
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, Fact
 from chalicelib.domain.instants import iso_of, utc_key
+from chalicelib.domain.points import Balance, Standing
 from chalicelib.domain.signals import TAG, Signal
 from chalicelib.domain.sop import Bucket, Enrollment
 from chalicelib.domain.tags import apply_tags
@@ -44,6 +45,7 @@ class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, Timelin
     """What customer administration needs from storage."""
 
     def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
+    def points_of(self, tenant_id: str, customer_id: str) -> tuple[Balance, list[Standing]]: ...
     def plan_buckets(self, tenant_id: str, plan_id: str, version: int, *, from_minute: str) -> list[Bucket]: ...
     def erase_touches(self, tenant_id: str, customer_id: str, bucket_ids: list[str]) -> tuple[int, set[str]]: ...
     def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool: ...
@@ -317,6 +319,8 @@ class CustomerService:
             for e in entries
             if e.type == "message" and e.detail.get("reply") == "positive" and e.ref
         }
+        _, standings = self.repo.points_of(tenant_id, customer_id)  # their streak rewards' tasks
+        task_ids |= {follow_up_task_id(key) for s in standings for key in s.rewards}
         task_ids |= {escalation_task_id(t) for t in task_ids}  # a lead's escalation task copies the recipients
         changed = sum(1 for t in sorted(task_ids) if self.repo.drop_recipient(tenant_id, t, customer_id))
         return touches, changed

@@ -27,6 +27,7 @@ from tests.fakes.group_codes import FakeGroupCodeStoreMixin
 from tests.fakes.group_facts import FakeGroupFactStoreMixin
 from tests.fakes.groups import FakeGroupStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
+from tests.fakes.points import FakePointsStoreMixin
 from tests.fakes.silence import FakeSilenceStoreMixin
 from tests.fakes.sop import FakeSopStoreMixin
 from tests.fakes.timeline import FakeTimelineStoreMixin
@@ -44,6 +45,7 @@ class FakeStore(
     FakeGroupStoreMixin,
     FakeGroupFactStoreMixin,
     FakeGroupCodeStoreMixin,
+    FakePointsStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

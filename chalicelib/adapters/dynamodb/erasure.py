@@ -14,6 +14,7 @@ from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.base import DynamoBase, Raw
 from chalicelib.adapters.dynamodb.enrollments import roster_keys
 from chalicelib.adapters.dynamodb.models import AliasItem, CustomerItem, SiyuItem
+from chalicelib.adapters.dynamodb.points import board_keys
 from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain.facts import Alias
 
@@ -73,6 +74,11 @@ class ErasureRepository(DynamoBase):
             # erasure that stops in between still finds them when it resumes.
             plans = [sk.removeprefix(k.ENROLLMENT_PREFIX) for _, sk in keys if sk.startswith(k.ENROLLMENT_PREFIX)]
             self.batch_delete(roster_keys(tenant_id, customer_id, plans))
+            # So do the groups' leaderboards: each standing names its board entry, deleted before the standing.
+            standings = [key for key in keys if key[1].startswith(k.STANDING_PREFIX)]
+            if standings:
+                found = self.batch_get(standings, consistent=True).values()
+                self.batch_delete(board_keys(tenant_id, customer_id, found))
             self.batch_delete(keys)
             deleted += len(keys)
             if not start:

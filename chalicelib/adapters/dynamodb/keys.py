@@ -374,3 +374,51 @@ def group_activity_gsi_pk(tenant_id: str, chat_id: str) -> str:
 def group_activity_gsi_sk(last_spoke_utc: str, member: str) -> str:
     """``<last spoke, UTC key>#<member>``: a window is one range read from its start (``utc_key``)."""
     return f"{last_spoke_utc}#{member}"
+
+
+# --- check-ins, points and leaderboards (issue 10 §6) --------------------------------------------------------------
+# A customer's points items live in their partition (erasure deletes them); a group's leaderboard lives in a board
+# partition of its own, each entry named by the customer's standing (``PTS#G#<chat>``), which erasure follows.
+CHECKIN_RULE_SK = "CKRULE"  # the tenant partition: the tenant's default check-in rule
+POINTS_SK = "PTS"  # the customer's balance (balance, earned, spent): what a redemption's condition reads
+POINTS_REF_PREFIX = "PTS#R#"
+LEDGER_PREFIX = "PTS#L#"
+STANDING_PREFIX = "PTS#G#"
+CHECKIN_PREFIX = "CK#"
+BOARD_DIGITS = 12  # the inverted score's width: scores up to 10**12 - 1 (domain/points.MAX_SCORE)
+
+
+def checkin_rule_sk(chat_id: str) -> str:
+    """A group's check-in rule override, beside the tenant default in the tenant partition."""
+    return f"{CHECKIN_RULE_SK}#{chat_id}"
+
+
+def points_ref_sk(ref: str) -> str:
+    """A ledger entry's claim by its ref (a credit's event digest, ``rd:<redemption_id>``): written once."""
+    return f"{POINTS_REF_PREFIX}{ref}"
+
+
+def ledger_sk(at_utc: str, ref: str) -> str:
+    """A ledger entry in time order (``PTS#L#<UTC key>#<ref>``): the ledger pages newest first."""
+    return f"{LEDGER_PREFIX}{at_utc}#{ref}"
+
+
+def standing_sk(chat_id: str) -> str:
+    """A customer's standing in one group: score, check-ins, streak (and what names their board entry)."""
+    return f"{STANDING_PREFIX}{chat_id}"
+
+
+def checkin_sk(chat_id: str, day: str) -> str:
+    """The one check-in of a customer in a group on a tenant-local day: a conditional put claims the day."""
+    return f"{CHECKIN_PREFIX}{chat_id}#{day}"
+
+
+def board_pk(tenant_id: str, chat_id: str) -> str:
+    """A group's leaderboard: one entry per member with a score, sorted best first."""
+    return f"T#{tenant_id}#LB#{chat_id}"
+
+
+def board_sk(score: int, reached_utc: str, customer_id: str) -> str:
+    """``<10**12-1-score, zero-padded>#<UTC key the score was reached>#<cid>``: ascending order is highest score
+    first, and among equals who got there first; the top N is one Query with Limit N."""
+    return f"{10**BOARD_DIGITS - 1 - score:0{BOARD_DIGITS}d}#{reached_utc}#{customer_id}"

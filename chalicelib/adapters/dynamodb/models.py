@@ -296,6 +296,62 @@ class GroupActivitySettingsItem(SiyuItem, discriminator="group_activity_settings
     window_days = NumberAttribute()
 
 
+class CheckinRuleItem(SiyuItem, discriminator="checkin_rule"):
+    """A check-in rule (the tenant default, or a group's override): its fields in ``doc``."""
+
+
+class PointsBalanceItem(SiyuItem, discriminator="points"):
+    """A customer's points balance: a redemption's one condition is ``balance >= points`` on this item."""
+
+    balance = NumberAttribute(null=True)
+    earned = NumberAttribute(null=True)
+    spent = NumberAttribute(null=True)
+
+
+class PointsRefItem(SiyuItem, discriminator="points_ref"):
+    """A ledger ref's claim; a redemption's outcome in ``doc`` (what a repeat answers)."""
+
+
+class LedgerItem(SiyuItem, discriminator="ledger"):
+    """One ledger entry, in time order in the customer's partition."""
+
+    ref = UnicodeAttribute()
+    points = NumberAttribute()
+    reason = UnicodeAttribute()
+    at = UnicodeAttribute()
+    chat_id = UnicodeAttribute(null=True)
+
+
+class StandingItem(SiyuItem, discriminator="standing"):
+    """A customer's standing in one group (domain/points.Standing); ``version`` guards every change."""
+
+    score = NumberAttribute()
+    checkins = NumberAttribute()
+    streak = NumberAttribute()
+    best = NumberAttribute()
+    last_day = UnicodeAttribute()
+    run_start = UnicodeAttribute()
+    reached = UnicodeAttribute()
+    version = NumberAttribute()
+    rewards = ListAttribute(of=UnicodeAttribute, null=True)  # the reward tasks' dedupe keys, in order
+
+
+class CheckinItem(SiyuItem, discriminator="checkin"):
+    """A customer's one check-in in a group on a local day; ``ref`` is the fact that won the day."""
+
+    ref = UnicodeAttribute()
+
+
+class BoardItem(SiyuItem, discriminator="board"):
+    """A group leaderboard entry (its sort key encodes the score)."""
+
+    customer_id = UnicodeAttribute()
+    score = NumberAttribute()
+    checkins = NumberAttribute()
+    streak = NumberAttribute()
+    reached = UnicodeAttribute()
+
+
 _configured: dict[str, Any] = {}
 
 

@@ -25,6 +25,7 @@ from chalicelib.adapters.dynamodb.group_facts import GroupFactRepository
 from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
+from chalicelib.adapters.dynamodb.points import PointsRepository
 from chalicelib.adapters.dynamodb.silence import SilenceRepository
 from chalicelib.adapters.dynamodb.staff import StaffRepository, TagRepository
 from chalicelib.adapters.dynamodb.tasks import StaffTaskRepository
@@ -59,6 +60,7 @@ class Repositories:
     group_facts: GroupFactRepository
     group_codes: GroupCodeRepository
     group_content: GroupContentRepository
+    points: PointsRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -83,6 +85,7 @@ class Repositories:
             group_facts=GroupFactRepository(connection, table_name),
             group_codes=GroupCodeRepository(connection, table_name),
             group_content=GroupContentRepository(connection, table_name),
+            points=PointsRepository(connection, table_name),
         )
 
 
@@ -273,3 +276,13 @@ class DynamoStore:
     get_group_activity_window = _via("group_facts", GroupFactRepository.get_group_activity_window)
     set_group_activity_window = _via("group_facts", GroupFactRepository.set_group_activity_window)
     erase_group_member = _via("group_facts", GroupFactRepository.erase_group_member)
+    # --- check-ins, points, leaderboards --------------------------------------------------------------------------
+    checkin_rules = _via("points", PointsRepository.checkin_rules)
+    put_checkin_rule = _via("points", PointsRepository.put_checkin_rule)
+    load_checkin = _via("points", PointsRepository.load_checkin)
+    record_checkin = _via("points", PointsRepository.record_checkin)
+    credit_points = _via("points", PointsRepository.credit_points)
+    redeem_points = _via("points", PointsRepository.redeem_points)
+    points_of = _via("points", PointsRepository.points_of)
+    ledger_page = _via("points", PointsRepository.ledger_page)
+    leaderboard = _via("points", PointsRepository.leaderboard)

@@ -31,6 +31,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_groups",
     "tests.integration.contract.test_group_facts",
     "tests.integration.contract.test_group_codes",
+    "tests.integration.contract.test_points",
     "tests.integration.test_sop_subject_store",
 )
 
