@@ -19,6 +19,7 @@ from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
 from chalicelib.services.channels import ChannelService
 from chalicelib.services.customers import CustomerService
+from chalicelib.services.group_plans import GroupPlanService
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
@@ -69,6 +70,7 @@ class Services:
     triggers: TriggerService
     staff_tasks: StaffTaskService
     simulation: Simulator
+    group_plans: GroupPlanService  # enrolling groups into group plans (camp calendars, 群发)
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
@@ -144,6 +146,7 @@ def build(
         triggers=triggers,
         staff_tasks=staff_tasks,
         simulation=Simulator(plans),
+        group_plans=GroupPlanService(store, plans, sop.kernel, clock, ids),
         health=health,
         idempotency=idempotency,
         repairs=repairs,

@@ -351,7 +351,8 @@ class PlanService:
             raise PayloadTooLargeError(f"the sheet is over {plan_import.MAX_UPLOAD_BYTES // 1024} KB")
         fmt = sheets.sheet_format(content_type, raw)
         rows = sheets.read_table(raw, fmt, sheet=params.get("sheet"))
-        sheet = plan_import.parse_steps(rows, fmt, self.repo.list_staff(tenant.tenant_id))
+        staff = self.repo.list_staff(tenant.tenant_id)
+        sheet = plan_import.parse_steps(rows, fmt, staff, min_day=plan_import.first_day(params))
         doc, errors = plan_import.plan_document(sheet, params)
         plan: Plan | None = None
         if sheet.readable:

@@ -19,6 +19,7 @@ from chalicelib.adapters.dynamodb.customers import CustomerRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
 from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
+from chalicelib.adapters.dynamodb.group_quota import GroupQuotaRepository
 from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
@@ -53,6 +54,7 @@ class Repositories:
     tasks: StaffTaskRepository
     delivery: DeliveryRepository
     groups: GroupRepository
+    group_quota: GroupQuotaRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -74,6 +76,7 @@ class Repositories:
             tasks=StaffTaskRepository(connection, table_name),
             delivery=DeliveryRepository(connection, table_name),
             groups=GroupRepository(connection, table_name),
+            group_quota=GroupQuotaRepository(connection, table_name),
         )
 
 
@@ -139,6 +142,10 @@ class DynamoStore:
     list_groups = _via("groups", GroupRepository.list_groups)
     save_group_state = _via("groups", GroupRepository.save_group_state)
     save_group_setup = _via("groups", GroupRepository.save_group_setup)
+
+    # --- group plans: a group's quota of group messages (g4) ----------------------------------------------------------
+    take_group_quota = _via("group_quota", GroupQuotaRepository.take_group_quota)
+    group_quota = _via("group_quota", GroupQuotaRepository.group_quota)
 
     # --- customers, aliases, intake, referral links ---------------------------------------------------------------
     get_customer = _via("customers", CustomerRepository.get_customer)
