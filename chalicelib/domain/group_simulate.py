@@ -57,9 +57,9 @@ def simulate_camp(plan: Plan, rules: TouchRules, zone: ZoneInfo, cohort_start: d
     plan = replace(plan, status=PlanStatus.PUBLISHED)  # a draft previews as it will run
     dues = [calendar_due(s, day0, rules, zone) for s in plan.steps]
     enrolled = min(d.planned for d in dues).astimezone(UTC) - timedelta(days=1)
-    group = Group(SIM_CHAT, GroupState(owner="owner", rev=1), GroupSetup(cohort_start=day0.isoformat()))
+    group = _synthetic(plan, day0)
     enrollment = Enrollment(
-        Subject.group(SIM_CHAT), plan.plan_id, plan.version, "sim", iso_of(enrolled, zone), day0=day0.isoformat()
+        Subject.group(group.chat_id), plan.plan_id, plan.version, "sim", iso_of(enrolled, zone), day0=day0.isoformat()
     )
     queue: list[tuple[datetime, int, int, _Pending]] = []
     taken: dict[str, dict[str, int]] = {}
@@ -71,8 +71,12 @@ def simulate_camp(plan: Plan, rules: TouchRules, zone: ZoneInfo, cohort_start: d
         seq += 1
         heapq.heappush(queue, (at, pending.rank, seq, pending))
 
+    queued: set[int] = set()
+
     def queue_next(rank: int, now: datetime) -> None:
-        if rank + 1 < len(plan.steps):
+        """The step after ``rank``, queued once (the kernel's second queuing of a touch is a no-op)."""
+        if rank + 1 < len(plan.steps) and rank + 1 not in queued:
+            queued.add(rank + 1)
             due = dues[rank + 1]
             pending = _Pending(plan.steps[rank + 1], rank + 1, due.planned, due.due, list(due.reasons))
             push(fate.fires_at(due.due, now), pending)
@@ -122,6 +126,18 @@ def simulate_camp(plan: Plan, rules: TouchRules, zone: ZoneInfo, cohort_start: d
         pending.due = decided.due
         push(fate.fires_at(decided.due, now), pending)
     return out
+
+
+def _synthetic(plan: Plan, day0: date) -> Group:
+    """A group in the plan's audience (its first type, cohort, tag and chat id), active, with an owner."""
+    a = plan.groups
+    setup = GroupSetup(
+        type=a.types[0] if a.types else None,
+        cohort=a.cohorts[0] if a.cohorts else None,
+        cohort_start=day0.isoformat(),
+        tags=a.tags[:1],
+    )
+    return Group(a.chat_ids[0] if a.chat_ids else SIM_CHAT, GroupState(owner="owner", rev=1), setup)
 
 
 def camp_to_json(plan: Plan, touches: list[CampTouch], zone: ZoneInfo, cohort_start: date) -> dict[str, Any]:
