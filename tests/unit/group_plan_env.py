@@ -31,9 +31,9 @@ def step(sid: str, day: int, at: str, content_type: str = "announcement", **over
 
 
 class GroupEnv:
-    def __init__(self, touch_rules: str = "") -> None:
+    def __init__(self, touch_rules: str = "", store: Any = None) -> None:
         self.clock = FixedClock(T0)
-        self.store = FakeStore()
+        self.store = store if store is not None else FakeStore()  # or a DynamoStore (tests/integration)
         self.scheduler = FakeScheduler()
         self.wecom = RecordingWeCom()
         self.ids = SeqIds()
