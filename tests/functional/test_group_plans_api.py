@@ -5,6 +5,7 @@ waits for its group mass messages: the kernel's firing is tested on fakes and on
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from chalicelib.bootstrap import services
@@ -51,7 +52,7 @@ def test_the_camp_imports_simulates_and_enrolls_groups(api: Api) -> None:
 
 def test_bad_group_plan_requests_get_clear_errors(api: Api) -> None:
     token = api.create_tenant()
-    body = {
+    body: dict[str, Any] = {
         "name": "客户计划",
         "trigger": {"type": "manual"},
         "steps": [{"id": "s1", "day": 1, "at": "20:00", "content_type": "service", "message": {"text": "好"}}],
