@@ -48,6 +48,14 @@ def test_the_camp_imports_simulates_and_enrolls_groups(api: Api) -> None:
     assert sorted(e["chat_id"] for e in enrolled.json["enrolled"]) == ["wr_a", "wr_b"]
     assert enrolled.json["refused"] == [{"chat_id": "wr_nodate", "reason": "no_cohort_start"}]
     assert {e["first_due_at"] for e in enrolled.json["enrolled"]} == {"2026-12-02T10:00:00+08:00"}
+    listed = api.call("GET", f"{PLANS}/{plan_id}/enrollments", token=token)
+    assert listed.status_code == 200  # the customers' listing: a group plan's roster names no customer
+    customer = api.call("POST", f"{PLANS}/{plan_id}/enrollments", {"customer_id": "cabcdef0123"}, token)
+    assert customer.status_code == 409 and customer.json["error"]["code"] == "plan_is_for_groups"
+    edited = api.call("PATCH", f"{PLANS}/{plan_id}", {"goal": "28天冲刺，结营后报系统班"}, token)
+    assert edited.status_code == 200 and edited.json["version"] == 2, edited.body
+    migrate = api.call("POST", f"{PLANS}/{plan_id}/migrate", {"from_version": 1, "to_version": 2}, token)
+    assert migrate.status_code == 400 and "group plan" in migrate.json["error"]["message"]
 
 
 def test_bad_group_plan_requests_get_clear_errors(api: Api) -> None:
