@@ -231,3 +231,14 @@ def read_plan(data: dict[str, Any]) -> tuple[Plan, list[dict[str, str]]]:
             negative = step.day is not None and step.day < 0
             _check(problems, not negative, f"/steps/{i}/day", "day must be ≥ 0 (negative days are a group plan's)")
     return plan, problems
+
+
+def keeps_kind(current: Plan, merged: dict[str, Any]) -> dict[str, Any]:
+    """An edit's document, refused (InvalidError) when it would change the plan's kind: its enrollments are of that
+    kind (customers or groups), and so are its versions."""
+    if str(merged.get("kind") or "customer") != current.kind:
+        raise InvalidError(
+            f"a plan's kind cannot change: this one reaches {current.kind}s; create a new plan instead",
+            details=[{"path": "/kind", "message": "a plan's kind cannot change"}],
+        )
+    return merged

@@ -189,3 +189,17 @@ def test_a_one_off_announcement_is_a_one_step_plan_with_a_fixed_day() -> None:
     report = env.fire_at_minute(env.bucket_ids()[0])
     assert report.sent == 2 and [len(c.recipients) for c in env.wecom.calls] == [2]
     assert env.clock.now() == datetime(2026, 12, 3, 11, 0, tzinfo=UTC)
+
+
+def test_a_plans_kind_never_changes_with_an_edit() -> None:
+    env = GroupEnv()
+    plan = env.plan([step("pre7", -7, "20:00")])
+    with pytest.raises(InvalidError, match="kind cannot change"):
+        env.plans.update(env.tenant, plan.plan_id, {"kind": "customer"})
+    customer = env.plans.create(
+        env.tenant, {"name": "客户计划", "trigger": {"type": "manual"}, "steps": [step("s1", 0, "20:00")]}
+    )
+    with pytest.raises(InvalidError, match="kind cannot change"):
+        env.plans.update(env.tenant, customer.plan_id, {"kind": "group"})
+    edited = env.plans.update(env.tenant, plan.plan_id, {"goal": "28天冲刺"})  # other edits go through
+    assert (edited.kind, edited.version) == ("group", 2)
