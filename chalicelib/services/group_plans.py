@@ -33,6 +33,10 @@ CALENDAR_OVER = "calendar_over"  # every step of the calendar is already behind 
 ALREADY_ENROLLED = "already_enrolled"
 
 
+class GroupPlans(CurrentPlans, Protocol):
+    def find(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page: ...
+
+
 class GroupEnrollRepo(Protocol):
     def get_groups(self, tenant_id: str, chat_ids: list[str]) -> dict[str, Group]: ...
     def list_groups(self, tenant_id: str, *, cursor: str | None, limit: int) -> Page: ...
@@ -56,7 +60,7 @@ class GroupEnrollment:
 
 class GroupPlanService:
     def __init__(
-        self, repo: GroupEnrollRepo, plans: CurrentPlans, kernel: SopKernel, clock: Clock, ids: IdGenerator
+        self, repo: GroupEnrollRepo, plans: GroupPlans, kernel: SopKernel, clock: Clock, ids: IdGenerator
     ) -> None:
         self.repo = repo
         self.plans = plans
@@ -84,6 +88,23 @@ class GroupPlanService:
             },
         )
         return result
+
+    def enroll_everywhere(self, tenant: Tenant, chat_id: str) -> list[str]:
+        """Enroll one group into every published group plan whose audience it matches (for the groups setup to call
+        when a group gets its cohort start); the plans it was enrolled in. A plan that refuses it is skipped."""
+        group = self.repo.get_groups(tenant.tenant_id, [chat_id]).get(chat_id)
+        enrolled: list[str] = []
+        cursor: str | None = None
+        with self.kernel.batch():
+            while True:
+                page = self.plans.find(tenant.tenant_id, status=PlanStatus.PUBLISHED.value, cursor=cursor, limit=100)
+                for plan in page.items:
+                    result = GroupEnrollment(plan.plan_id)
+                    if plan.kind == GROUP_PLAN and self._enroll_one(tenant, plan, chat_id, group, result) is None:
+                        enrolled.append(plan.plan_id)
+                cursor = page.next_cursor
+                if cursor is None:
+                    return enrolled
 
     def _plan(self, tenant_id: str, plan_id: str) -> Plan:
         plan = self.plans.current_plan(tenant_id, plan_id)

@@ -203,3 +203,16 @@ def test_a_plans_kind_never_changes_with_an_edit() -> None:
         env.plans.update(env.tenant, customer.plan_id, {"kind": "group"})
     edited = env.plans.update(env.tenant, plan.plan_id, {"goal": "28天冲刺"})  # other edits go through
     assert (edited.kind, edited.version) == ("group", 2)
+
+
+def test_a_group_set_up_with_a_cohort_start_joins_every_published_group_plan_that_targets_it() -> None:
+    env = GroupEnv()
+    env.group("wr_a", cohort="3期")
+    camp = env.plan([step("pre7", -7, "20:00")], group_audience={"cohorts": ["3期"]})
+    env.plan([step("pre7", -7, "20:00")], name="4期训练营", group_audience={"cohorts": ["4期"]})
+    customer = env.plans.create(
+        env.tenant, {"name": "客户计划", "trigger": {"type": "manual"}, "steps": [step("s1", 0, "20:00")]}
+    )
+    env.plans.publish(env.tenant, customer.plan_id)
+    assert env.groups.enroll_everywhere(env.tenant, "wr_a") == [camp.plan_id]
+    assert env.groups.enroll_everywhere(env.tenant, "wr_a") == []  # once
