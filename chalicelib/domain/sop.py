@@ -240,6 +240,8 @@ class StaffTask:
             "escalated_to": self.escalated_to,
             "escalated_at": self.escalated_at,
             "parent_task_id": self.parent_task_id,
+            # A group plan's task names its groups (its customers' tasks look as they always have).
+            **({"recipient_kind": GROUP, "chat_ids": list(self.recipients)} if self.recipient_kind == GROUP else {}),
         }
 
 

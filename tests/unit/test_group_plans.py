@@ -36,6 +36,8 @@ def test_a_group_plan_firing_across_30_groups_in_one_bucket_makes_one_task_per_o
     assert zhang.recipients == tuple(f"wrc{n:02d}" for n in range(0, 30, 3))
     tasks = env.store.list_tasks(TID, userid=None, status="created", due_from=None, due_to=None, limit=10)
     assert {(t.userid, t.recipient_kind, len(t.recipients)) for t in tasks} == {(o, GROUP, 10) for o in owners}
+    shown = next(t.public() for t in tasks if t.userid == "zhang")
+    assert (shown["customer_ids"], shown["chat_ids"], shown["recipient_kind"]) == ([], list(zhang.recipients), GROUP)
     assert {t.state for t in env.touches(bucket)} == {SENT}
     [following] = [b for b in env.bucket_ids() if ".d0." in b]  # the next step follows on day 0, in one bucket
     assert following.endswith(".202612081200")
