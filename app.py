@@ -15,6 +15,7 @@ from chalicelib.api import (
     group_activity,
     group_codes,
     group_content,
+    group_plans,
     groups,
     meta,
     plans,
@@ -55,6 +56,7 @@ for blueprint in (
     group_content.bp,
     group_codes.bp,
     points.bp,
+    group_plans.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes

@@ -21,6 +21,7 @@ from pathlib import Path
 from bench import imports, machine, performance_doc, report
 from bench.common import STAFF_COUNT, BenchError
 from bench.fanout import fanout_sizes, run_fanout
+from bench.groups import run_groups
 from bench.harness import Stack
 from bench.points import run_points
 from bench.scenarios import run_scenarios
@@ -47,6 +48,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     part.add_argument(
         "--points-only", action="store_true", help="only the leaderboard reads at 50 and 5,000 members (issue 10 §9)"
     )
+    part.add_argument("--groups-only", action="store_true", help="only the group-plan bucket over 100 groups")
     parser.add_argument(
         "--large", action="store_true", help="also fire a bucket of 100,000 touches over 200 staff through the fan-out"
     )
@@ -72,7 +74,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         args.sop_customers = 200 if args.quick else 10_000
     if args.sop_customers < 1:
         parser.error("--sop-customers must be at least 1")
-    if args.output is None and not (args.callback_only or args.sop_only or args.fanout_only or args.points_only):
+    if args.output is None and not (
+        args.callback_only or args.sop_only or args.fanout_only or args.points_only or args.groups_only
+    ):
         args.output = DEFAULT_OUTPUT
     return args
 
@@ -89,10 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: {message}", file=sys.stderr, flush=True)
 
     started = datetime.now(UTC)
-    callbacks = not (args.sop_only or args.fanout_only or args.points_only)
-    sop_part = not (args.callback_only or args.fanout_only or args.points_only)
-    fanout_part = not (args.callback_only or args.points_only)
-    points_part = not (args.callback_only or args.sop_only or args.fanout_only)
+    callbacks = not (args.sop_only or args.fanout_only or args.points_only or args.groups_only)
+    sop_part = not (args.callback_only or args.fanout_only or args.points_only or args.groups_only)
+    fanout_part = not (args.callback_only or args.points_only or args.groups_only)
+    points_part = not (args.callback_only or args.sop_only or args.fanout_only or args.groups_only)
+    groups_part = not (args.callback_only or args.sop_only or args.fanout_only or args.points_only)
     sizes = [(1_000, 20)] if args.quick else fanout_sizes(large=args.large)
     import_times = None
     if callbacks:
@@ -111,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sop: SopResults | None = run_sop(stack, args.sop_customers, progress) if sop_part else None
             fanout = run_fanout(stack, sizes, progress, large=args.large) if fanout_part else None
             points = run_points(stack, progress) if points_part else None
+            groups = run_groups(stack, progress) if groups_part else None
             calibration = stack.calibration
             roundtrip = dict(stack.roundtrip_ms)
     except BenchError as exc:
@@ -136,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sop=sop,
         fanout=fanout,
         points=points,
+        groups=groups,
     )
     for line in report.summary_lines(result):
         print(line)

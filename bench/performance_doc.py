@@ -10,6 +10,7 @@ from bench import stats
 from bench.changes import render_changes
 from bench.common import counts, fmt, table
 from bench.fanout_report import render_fanout
+from bench.groups import render_groups
 from bench.harness import Scenario
 from bench.points_report import render_points
 from bench.report import Report, Summary, summarize, targets
@@ -159,6 +160,8 @@ def render_markdown(report: Report) -> str:
         lines += render_fanout(report.fanout, report.command)
     if report.points is not None:
         lines += render_points(report.points, report.command)
+    if report.groups is not None:
+        lines += render_groups(report.groups, report.command)
     lines += render_changes(report, summaries)
     if report.notes:
         lines += ["## Notes", "", *[f"- {n}" for n in report.notes], ""]

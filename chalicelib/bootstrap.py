@@ -33,6 +33,7 @@ from chalicelib.services.customers import CustomerService
 from chalicelib.services.group_codes import GroupCodeService
 from chalicelib.services.group_content import GroupContentService
 from chalicelib.services.group_facts import GroupFactsService
+from chalicelib.services.group_plans import GroupPlanService
 from chalicelib.services.groups import GroupService
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
@@ -93,6 +94,7 @@ class Services:
     group_content: GroupContentService
     group_codes: GroupCodeService
     points: PointsService
+    group_plans: GroupPlanService  # enrolling groups into group plans (camp calendars, 群发)
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
@@ -201,6 +203,7 @@ def build(
         group_content=GroupContentService(store, clock, ids),
         group_codes=group_codes,
         points=points,
+        group_plans=GroupPlanService(store, plans, sop.kernel, clock, ids),
         health=health,
         idempotency=idempotency,
         repairs=repairs,

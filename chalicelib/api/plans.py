@@ -30,6 +30,10 @@ IMPORT_QUERY: dict[str, dict[str, Any]] = {
     "reentry": {"enum": ["never", "after_completion", "always"]},
     "goal": {"type": "string"},
     "sheet": {"type": "string", "description": "XLSX sheet name (default: the first sheet)"},
+    "kind": {"enum": ["customer", "group"], "default": "customer", "description": "group: a camp calendar (社群)"},
+    "group_type": {"enum": ["acquisition", "activation", "study", "sales", "service"], "description": "kind=group"},
+    "cohort": {"type": "string", "description": "kind=group: only groups of this cohort (期)"},
+    "day0": {"type": "string", "description": "kind=group: a fixed day 0 (YYYY-MM-DD) instead of each cohort's"},
     "on_conflict": {
         "enum": ["error", "new_version"],
         "default": "error",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain.customers import Customer, Stage
-from chalicelib.domain.plans import Plan, PlanStatus
+from chalicelib.domain.plans import GROUP_PLAN, Plan, PlanStatus
 from chalicelib.domain.sop import ACTIVE, Enrollment, audience_matches, exit_reason
 
 PLAN_NOT_FOUND = "plan_not_found"
@@ -23,6 +23,7 @@ EXCLUDED_BY_EXIT_RULE = "excluded_by_exit_rule"
 AUDIENCE_NOT_MATCHED = "audience_not_matched"
 ALREADY_ENROLLED = "already_enrolled"
 REENTRY_NOT_ALLOWED = "reentry_not_allowed"
+PLAN_IS_FOR_GROUPS = "plan_is_for_groups"  # a group plan enrolls groups (services/group_plans.py), not customers
 
 REASONS = (
     PLAN_NOT_FOUND,
@@ -35,6 +36,7 @@ REASONS = (
     AUDIENCE_NOT_MATCHED,
     ALREADY_ENROLLED,
     REENTRY_NOT_ALLOWED,
+    PLAN_IS_FOR_GROUPS,
 )
 
 _STATUS_REASON = {
@@ -73,6 +75,8 @@ def refusal_before_write(plan: Plan, customer: Customer | None) -> Refusal | Non
         return Refusal(reason, message, pid)
     if not plan.steps:
         return Refusal(PLAN_HAS_NO_STEPS, "the plan has no steps", pid)
+    if plan.kind == GROUP_PLAN:
+        return Refusal(PLAN_IS_FOR_GROUPS, "the plan is a group plan: enroll groups through /groups", pid)
     if customer is None:
         return Refusal(CUSTOMER_NOT_FOUND, "the customer does not exist", pid)
     rule = excluding_rule(plan, customer)

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain import timing
+from chalicelib.domain import group_plans, timing
 from chalicelib.domain.customers import Customer
+from chalicelib.domain.groups import Group
 from chalicelib.domain.plans import ExitRule, Plan, PlanStatus, Step, TouchRules
-from chalicelib.domain.sop import ACTIVE, Enrollment, Touch, order_meets_exit, revalidate
+from chalicelib.domain.sop import ACTIVE, GROUP, Enrollment, Touch, order_meets_exit, revalidate
 
 SEND = "send"
 SKIP = "skip"
@@ -113,13 +114,18 @@ def decide(
     zone: ZoneInfo,
     now: datetime,
     rivals: Rivals = (),
+    group: Group | None = None,
 ) -> Fate:
     """A due touch's fate at ``now``, in the fire handler's order: revalidation (erasure, the enrollment, the plan's
     status, a lost customer, exit rules, marketing suppression, the audience), then the lateness policy, an early
     fire and the rules' quiet hours and content windows (``timing.on_fire``), then a higher-priority plan's claim on
     the daily cap (``rivals``: the subject's other enrollments with their plan versions, or a function that reads
-    them, called only for a capped content type), and last the quota."""
-    reason = revalidate(plan=plan, enrollment=enrollment, customer=customer, touch=touch, step=step)
+    them, called only for a capped content type), and last the quota. A group's touch (``touch.subject.kind`` is
+    GROUP) is revalidated with ``group`` instead of ``customer``, and judged by everything else alike."""
+    if touch.subject.kind == GROUP:  # a group's own revalidation (domain/group_plans.py); the rest is shared
+        reason = group_plans.revalidate(plan=plan, enrollment=enrollment, group=group, touch=touch, step=step)
+    else:
+        reason = revalidate(plan=plan, enrollment=enrollment, customer=customer, touch=touch, step=step)
     if reason is not None:
         return Fate(SKIP, reason, reasons=(reason,))
     assert plan is not None and step is not None

@@ -5,13 +5,16 @@ The JSON field names are part of the public API (see chalicelib/schemas/plan.sch
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain.channels import MAX_WELCOME_TEXT_BYTES, message_from_json
+from chalicelib.domain.group_plans import group_plan_problems, read_group_fields
 from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import (
     CONTENT_TYPES,
     EXIT_TYPES,
+    GROUP_PLAN,
     LATENESS_THEN,
     MAX_STEPS,
     ON_CAP,
@@ -84,6 +87,7 @@ def _step_from_json(raw: dict[str, Any], path: str, problems: list[dict[str, str
         lateness=Lateness(max_minutes=lateness.get("max_minutes", 60), then=lateness.get("then", "next_slot")),
         on_cap=raw.get("on_cap", "defer"),
         title=raw.get("title") or "",
+        phase=raw.get("phase") or "",
     )
     _check(
         problems,
@@ -218,4 +222,23 @@ def read_plan(data: dict[str, Any]) -> tuple[Plan, list[dict[str, str]]]:
         goal=data.get("goal") or "",
     )
     _check(problems, bool(plan.name), "/name", "a plan needs a name")
+    kind, groups, day0 = read_group_fields(data, problems)
+    plan = replace(plan, kind=kind, groups=groups, day0=day0)
+    if kind == GROUP_PLAN:
+        problems += group_plan_problems(plan)
+    else:
+        for i, step in enumerate(plan.steps):
+            negative = step.day is not None and step.day < 0
+            _check(problems, not negative, f"/steps/{i}/day", "day must be ≥ 0 (negative days are a group plan's)")
     return plan, problems
+
+
+def keeps_kind(current: Plan, merged: dict[str, Any]) -> dict[str, Any]:
+    """An edit's document, refused (InvalidError) when it would change the plan's kind: its enrollments are of that
+    kind (customers or groups), and so are its versions."""
+    if str(merged.get("kind") or "customer") != current.kind:
+        raise InvalidError(
+            f"a plan's kind cannot change: this one reaches {current.kind}s; create a new plan instead",
+            details=[{"path": "/kind", "message": "a plan's kind cannot change"}],
+        )
+    return merged

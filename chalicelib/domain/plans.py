@@ -22,7 +22,10 @@ class PlanStatus(StrEnum):
     ARCHIVED = "archived"
 
 
-CONTENT_TYPES = ("interactive", "marketing", "service", "content")
+CONTENT_TYPES = ("interactive", "marketing", "service", "content", "practice", "announcement")
+# A plan's subjects: customers one by one, or customer groups (社群) on their cohort's calendar (domain/group_plans.py).
+CUSTOMER_PLAN, GROUP_PLAN = "customer", "group"
+PLAN_KINDS = (CUSTOMER_PLAN, GROUP_PLAN)
 TRIGGER_TYPES = ("channel", "tag", "stage", "manual")
 EXIT_TYPES = ("order", "stage", "tag", "negative_reply")
 REENTRY = ("never", "after_completion", "always")
@@ -54,6 +57,7 @@ class Step:
     lateness: Lateness = field(default_factory=Lateness)
     on_cap: str = "defer"  # when the per-customer cap is hit: defer to the next allowed day, or drop
     title: str = ""  # 事项: what this touch is, in a few words (shown with the staff task and in the simulator)
+    phase: str = ""  # a group plan's named phase (预热, 开营, 正课, 结营…): how a camp calendar is read
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,17 @@ class Audience:
     stages: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     recheck_at_fire: bool = True  # re-validate the audience when a touch fires
+
+
+@dataclass(frozen=True)
+class GroupAudience:
+    """Which groups a group plan targets (an empty field does not narrow): by type, cohort (期), ops' tags (any of
+    them), or an explicit list of chat ids."""
+
+    types: tuple[str, ...] = ()
+    cohorts: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    chat_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +122,9 @@ class Plan:
     published_at: str = ""  # when this version first went live ("" while a draft)
     current_version: int = 0  # the plan's current version when this one was read (old versions stay readable)
     rev: int = 0  # storage revision of the plan: every change bumps it, writes are conditional on it
+    kind: str = CUSTOMER_PLAN  # its subjects: customers, or groups (GROUP_PLAN)
+    groups: GroupAudience = field(default_factory=GroupAudience)  # a group plan's audience
+    day0: str | None = None  # a group plan's fixed day 0 (YYYY-MM-DD, a 群发's date); None: each group's cohort start
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
@@ -134,6 +152,7 @@ class Plan:
             "priority": self.priority,
             "trigger": _trigger_to_json(self.trigger),
             "step_count": len(self.steps),
+            "kind": self.kind,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "published_at": self.published_at or None,
@@ -193,6 +212,7 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "notes": s.notes,
         "lateness": {"max_minutes": s.lateness.max_minutes, "then": s.lateness.then},
         "on_cap": s.on_cap,
+        **({"phase": s.phase} if s.phase else {}),
     }
 
 
@@ -224,4 +244,12 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "silence": {"days": plan.silence.days, "then_plan_id": plan.silence.then_plan_id} if plan.silence else None,
         "reentry": plan.reentry,
         "priority": plan.priority,
+        **(_group_fields(plan) if plan.kind == GROUP_PLAN else {}),
     }
+
+
+def _group_fields(plan: Plan) -> dict[str, Any]:
+    """What only a group plan's document carries (a customer plan's document is as it always was)."""
+    g = plan.groups
+    audience = {"types": list(g.types), "cohorts": list(g.cohorts), "tags": list(g.tags), "chat_ids": list(g.chat_ids)}
+    return {"kind": plan.kind, "group_audience": audience, **({"day0": plan.day0} if plan.day0 else {})}

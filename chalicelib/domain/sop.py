@@ -52,6 +52,10 @@ class Subject:
     def customer(cls, customer_id: str) -> Subject:
         return cls(CUSTOMER, customer_id)
 
+    @classmethod
+    def group(cls, chat_id: str) -> Subject:
+        return cls(GROUP, chat_id)
+
     @property
     def key(self) -> str:
         """``<kind>#<id>``: what touch keys start with (a subject's touches in a bucket share this prefix)."""
@@ -76,6 +80,9 @@ class Enrollment:
     ended_at: str | None = None
     source: str = "manual"  # channel | tag | stage | manual | bulk | silence
     runs: int = 1
+    # A group's enrollment counts its calendar steps from this local date (YYYY-MM-DD: the cohort's day 0), not
+    # from when it was enrolled; None for a customer's.
+    day0: str | None = None
 
     @property
     def customer_id(self) -> str:
@@ -233,6 +240,8 @@ class StaffTask:
             "escalated_to": self.escalated_to,
             "escalated_at": self.escalated_at,
             "parent_task_id": self.parent_task_id,
+            # A group plan's task names its groups (its customers' tasks look as they always have).
+            **({"recipient_kind": GROUP, "chat_ids": list(self.recipients)} if self.recipient_kind == GROUP else {}),
         }
 
 

@@ -242,6 +242,16 @@ def due_at(step: Step, enrolled_at: datetime, rules: TouchRules, zone: ZoneInfo)
     return Due(planned=planned, due=due, reasons=tuple(reasons))
 
 
+def calendar_due(step: Step, day0: date, rules: TouchRules, zone: ZoneInfo) -> Due:
+    """A calendar step's times counted from a fixed local ``day0`` (a group's cohort start): ``day`` days after it
+    (negative: before it) at ``at``, then moved by the rules as ``due_at`` moves any step."""
+    if step.day is None or step.at is None or step.after_minutes is not None:
+        raise ValueError(f"step {step.id}: a calendar step needs day and at")
+    planned = local_instant(day0 + timedelta(days=step.day), parse_hhmm(step.at), zone)
+    due, reasons = next_allowed(planned, step.content_type, rules, zone)
+    return Due(planned=planned, due=due, reasons=tuple(reasons))
+
+
 def check_plan_timing(plan: Plan, rules: TouchRules, zone: ZoneInfo) -> None:
     """Raise ValueError naming the first step that is malformed or that the tenant's rules would never let out."""
     probe = local_instant(date(2000, 1, 10), time(0, 0), zone)  # any instant will do: the rules repeat daily

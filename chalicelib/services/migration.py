@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain import timing
 from chalicelib.domain.instants import iso_of
-from chalicelib.domain.plans import Plan, Step
+from chalicelib.domain.plans import GROUP_PLAN, Plan, Step
 from chalicelib.domain.signals import REPINNED, Signal
 from chalicelib.domain.sop import ACTIVE, SCHEDULED, SKIPPED, Enrollment, Touch, next_step
 from chalicelib.domain.tenants import Tenant
@@ -118,6 +118,8 @@ class PlanMigration:
             raise NotFoundError(f"plan {plan_id} has no such version")
         if new.version == old.version:
             raise InvalidError("from_version and to_version are the same")
+        if GROUP_PLAN in (old.kind, new.kind):  # a group's calendar counts from its cohort: not migrated (yet)
+            raise InvalidError("a group plan's enrollments are not migrated: enroll the groups in a new plan instead")
         mapping = check_step_map(old, new, step_map)
         report = MigrationReport(plan_id, old.version, new.version, dry_run)
         now = self.clock.now()

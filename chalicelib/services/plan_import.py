@@ -3,14 +3,18 @@
 One header row (found among the first 10 rows, so a title row above it is fine), then one step per row. Columns,
 in English or Chinese (any order; unknown columns are ignored and reported):
 
-    day 天数/第几天 · time 时间 · after_minutes 分钟后 · content type 内容类型 · message 内容/话术内容/消息 ·
-    executor 执行人 · notes 备注/话术 · title 事项 · id 步骤
+    day 天数/第几天/日期 · time 时间 · after_minutes 分钟后 · content type 内容类型 · message 内容/话术内容/消息/详情 ·
+    executor 执行人 · notes 备注/话术 · title 事项 · id 步骤 · phase 阶段
 
 A row is timed either by day + time (the enrollment's local date + day days at HH:MM; day 0 is the day the customer
 joined) or by after_minutes (minutes after enrollment; leave time empty, day empty or 0). Content types may be
-written 互动/营销/服务/内容 (资料 = content). The executor may be "owner" (负责人, or empty), a staff userid or a
-staff member's name. Blank rows are skipped. Row numbers in errors are the sheet's own (the header is row 1 when it
-is on top), and every problem of every row is reported at once.
+written 互动/营销/服务/内容 (资料 = content), and 每日一练 (practice) or 公告 (announcement). The executor may be
+"owner" (负责人, 群主, or empty), a staff userid or a staff member's name. Blank rows are skipped. Row numbers in
+errors are the sheet's own (the header is row 1 when it is on top), and every problem of every row is reported at once.
+
+A group plan's sheet (``?kind=group``, e.g. samples/28天训练营.csv) is the field's camp table: 日期 is the cohort's
+day (D-7, 第-7天, -7: before day 0, the cohort's start), with 阶段 (预热/开营/正课/结营), 时间, 事项, 类型, 详情 (the
+message), 话术 (script notes) and 执行人 (群主: the group's owner sends).
 """
 
 from __future__ import annotations
@@ -20,28 +24,30 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
+from chalicelib.domain import group_plans
 from chalicelib.domain.channels import MAX_WELCOME_TEXT_BYTES
-from chalicelib.domain.plans import OWNER
+from chalicelib.domain.plans import GROUP_PLAN, OWNER
 from chalicelib.domain.staff import Staff
 from chalicelib.services.sheets import blank
 
 MAX_UPLOAD_BYTES = 1024 * 1024
 HEADER_SCAN_ROWS = 10
 STEP_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-DAY_RE = re.compile(r"^(?:第|day|d)?\s*(\d+)\s*(?:天|日)?$", re.IGNORECASE)
+DAY_RE = re.compile(r"^(?:第|day|d)?\s*([-−]?\s*\d+)\s*(?:天|日)?$", re.IGNORECASE)
 TIME_RE = re.compile(r"^(\d{1,2})[:：](\d{2})(?:[:：]00)?$")
 MINUTES_RE = re.compile(r"^(\d+)\s*(?:分钟|分|min|mins|minutes)?$", re.IGNORECASE)
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "day": ("day", "days", "天数", "第几天", "天"),
+    "day": ("day", "days", "天数", "第几天", "天", "日期"),
     "time": ("time", "at", "时间", "发送时间", "推送时间"),
     "after_minutes": ("after_minutes", "aftermin", "minutes", "分钟后", "延迟分钟", "加好友后分钟"),
     "content_type": ("content_type", "contenttype", "type", "内容类型", "类型"),
-    "message": ("message", "text", "内容", "话术内容", "消息", "消息内容", "发送内容"),
+    "message": ("message", "text", "内容", "话术内容", "消息", "消息内容", "发送内容", "详情"),
     "executor": ("executor", "执行人", "执行者"),
     "notes": ("notes", "note", "备注", "话术", "话术备注"),
     "title": ("title", "item", "事项", "节点"),
     "id": ("id", "step", "step_id", "步骤", "步骤id", "编号"),
+    "phase": ("phase", "阶段"),
 }
 CONTENT_TYPES = {
     "interactive": "interactive",
@@ -55,10 +61,14 @@ CONTENT_TYPES = {
     "服务": "service",
     "内容": "content",
     "资料": "content",
+    "practice": "practice",
+    "每日一练": "practice",
+    "announcement": "announcement",
+    "公告": "announcement",
 }
-OWNER_WORDS = frozenset({OWNER, "负责人", "客户负责人", "跟进人", "归属人"})
+OWNER_WORDS = frozenset({OWNER, "负责人", "客户负责人", "跟进人", "归属人", "群主"})
 FIELD_COLUMN = {"at": "time", "day": "day", "after_minutes": "after_minutes", "content_type": "content_type"}
-FIELD_COLUMN |= {name: name for name in ("message", "executor", "notes", "title", "id")}
+FIELD_COLUMN |= {name: name for name in ("message", "executor", "notes", "title", "id", "phase")}
 
 
 def _normalise_header(value: Any) -> str:
@@ -81,6 +91,7 @@ class ParsedSheet:
     ignored_columns: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     readable: bool = False  # a header row with the required columns was found
+    min_day: int = 0  # a group plan's sheet names days before the cohort's start (negative)
 
     def column(self, name: str) -> str:
         return self.headers.get(name, name)
@@ -122,6 +133,18 @@ def _whole(value: Any, pattern: re.Pattern[str]) -> int | None:
         return int(value) if value.is_integer() and value >= 0 else None
     match = pattern.match(_text(value))
     return int(match.group(1)) if match else None
+
+
+def _signed(value: Any) -> int | None:
+    """A whole number of days, negative allowed (D-7, 第-7天, -7): whether it is in range is the caller's."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    match = DAY_RE.match(_text(value))
+    return int(re.sub(r"\s", "", match.group(1)).replace("−", "-")) if match else None
 
 
 def _clock(value: Any) -> str | None:
@@ -172,9 +195,10 @@ def _resolve_executor(value: str, staff: list[Staff]) -> tuple[str | None, str |
     return member.userid, None
 
 
-def parse_steps(rows: list[tuple[int, list[Any]]], fmt: str, staff: list[Staff]) -> ParsedSheet:
-    """Every row checked, every problem kept: the steps of the good rows and the errors of the bad ones."""
-    sheet = ParsedSheet(format=fmt)
+def parse_steps(rows: list[tuple[int, list[Any]]], fmt: str, staff: list[Staff], *, min_day: int = 0) -> ParsedSheet:
+    """Every row checked, every problem kept: the steps of the good rows and the errors of the bad ones.
+    ``min_day``: the earliest day a row may name (a group plan's calendar starts before day 0)."""
+    sheet = ParsedSheet(format=fmt, min_day=min_day)
     found = _find_header(rows)
     if found is None:
         first = rows[0][0] if rows else 1
@@ -224,7 +248,8 @@ def _parse_row(sheet: ParsedSheet, number: int, ordinal: int, values: dict[str, 
     kind = _text(values.get("content_type"))
     if kind.lower() not in CONTENT_TYPES:
         shown = kind or "(empty)"
-        sheet.error(number, "content_type", f"unknown content type {shown!r}: use 互动, 营销, 服务 or 内容")
+        known = "互动, 营销, 服务, 内容, 每日一练 or 公告"
+        sheet.error(number, "content_type", f"unknown content type {shown!r}: use {known}")
     step["content_type"] = CONTENT_TYPES.get(kind.lower(), kind)
     text = _text(values.get("message"))
     size = len(text.encode("utf-8"))
@@ -237,7 +262,7 @@ def _parse_row(sheet: ParsedSheet, number: int, ordinal: int, values: dict[str, 
     if problem:
         sheet.error(number, "executor", problem)
     step["executor"] = executor or OWNER
-    for name, limit in (("notes", 2000), ("title", 64)):
+    for name, limit in (("notes", 2000), ("title", 64), ("phase", 16)):
         value = _text(values.get(name))
         if len(value) > limit:
             sheet.error(number, name, f"{sheet.column(name)} is {len(value)} characters; at most {limit}")
@@ -260,8 +285,8 @@ def _parse_timing(sheet: ParsedSheet, number: int, values: dict[str, Any], step:
         return
     if blank(day):
         sheet.error(number, "day", f"{sheet.column('day')} is empty (0 = the day the customer joined)")
-    elif (parsed_day := _whole(day, DAY_RE)) is None or parsed_day > 365:
-        sheet.error(number, "day", f"day must be a whole number from 0 to 365, got {_text(day)!r}")
+    elif (parsed_day := _signed(day)) is None or not sheet.min_day <= parsed_day <= 365:
+        sheet.error(number, "day", f"day must be a whole number from {sheet.min_day} to 365, got {_text(day)!r}")
     else:
         step["day"] = parsed_day
     if blank(at):
@@ -286,6 +311,13 @@ def plan_document(sheet: ParsedSheet, params: dict[str, str]) -> tuple[dict[str,
         if params.get(key):
             trigger[key] = params[key]
     doc: dict[str, Any] = {"name": name or "-", "trigger": trigger, "steps": sheet.steps}
+    if params.get("kind"):
+        doc["kind"] = params["kind"]
+    audience = {"types": params.get("group_type"), "cohorts": params.get("cohort")}
+    if any(audience.values()):
+        doc["group_audience"] = {k: [v] for k, v in audience.items() if v}
+    if params.get("day0"):
+        doc["day0"] = params["day0"]
     if params.get("goal"):
         doc["goal"] = params["goal"]
     if params.get("reentry"):
@@ -296,6 +328,11 @@ def plan_document(sheet: ParsedSheet, params: dict[str, str]) -> tuple[dict[str,
         except ValueError:
             problems.append({"parameter": "priority", "message": "priority must be a whole number from 0 to 1000"})
     return doc, problems
+
+
+def first_day(params: dict[str, str]) -> int:
+    """The earliest day a sheet's rows may name: a group plan's calendar starts before the cohort's day 0."""
+    return group_plans.MIN_DAY if params.get("kind") == GROUP_PLAN else 0
 
 
 def locate(problems: list[dict[str, Any]], sheet: ParsedSheet) -> list[dict[str, Any]]:

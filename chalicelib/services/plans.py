@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from chalicelib import schemas
 from chalicelib.domain.instants import iso_of
-from chalicelib.domain.plan_documents import read_plan
+from chalicelib.domain.plan_documents import keeps_kind, read_plan
 from chalicelib.domain.plan_names import name_key, name_taken
 from chalicelib.domain.plans import OWNER, Audience, Plan, PlanStatus, Silence, plan_to_json
 from chalicelib.domain.tenants import Tenant
@@ -260,7 +260,7 @@ class PlanService:
                 f"plan {plan_id} is at version {current.version}, your edit is based on version {based_on}; "
                 "reload and retry"
             )
-        merged = {**plan_to_json(current), **{k: v for k, v in data.items() if k not in READ_ONLY}}
+        merged = keeps_kind(current, {**plan_to_json(current), **{k: v for k, v in data.items() if k not in READ_ONLY}})
         edited = self._valid(tenant.tenant_id, merged, plan_id=plan_id)
         if plan_to_json(edited) == plan_to_json(current):
             return current  # nothing changed: no write, no new version
@@ -351,7 +351,8 @@ class PlanService:
             raise PayloadTooLargeError(f"the sheet is over {plan_import.MAX_UPLOAD_BYTES // 1024} KB")
         fmt = sheets.sheet_format(content_type, raw)
         rows = sheets.read_table(raw, fmt, sheet=params.get("sheet"))
-        sheet = plan_import.parse_steps(rows, fmt, self.repo.list_staff(tenant.tenant_id))
+        staff = self.repo.list_staff(tenant.tenant_id)
+        sheet = plan_import.parse_steps(rows, fmt, staff, min_day=plan_import.first_day(params))
         doc, errors = plan_import.plan_document(sheet, params)
         plan: Plan | None = None
         if sheet.readable:

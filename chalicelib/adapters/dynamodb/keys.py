@@ -72,6 +72,11 @@ def group_content_sk(content_id: str) -> str:
     return f"{GROUP_CONTENT_PREFIX}{content_id}"
 
 
+def group_quota_sk(month: str) -> str:
+    """A group's quota item of one local month (in ``group_pk``): WeCom's per-group receive limit and daily caps."""
+    return f"GQUOTA#{month}"
+
+
 def channel_sk(channel_id: str) -> str:
     return f"{CHANNEL_PREFIX}{channel_id}"
 

@@ -23,7 +23,10 @@ def _subject(data: dict[str, Any]) -> Subject:
 
 
 def enrollment_doc(e: Enrollment) -> dict[str, Any]:
-    return _flat(asdict(e))
+    doc = _flat(asdict(e))
+    if doc.get("day0") is None:  # only a group's enrollment has a calendar day 0: a customer's item stays as it was
+        doc.pop("day0", None)
+    return doc
 
 
 def enrollment_of(doc: dict[str, Any]) -> Enrollment:

@@ -22,6 +22,7 @@ from chalicelib.adapters.dynamodb.erasure import ErasureRepository
 from chalicelib.adapters.dynamodb.group_codes import GroupCodeRepository
 from chalicelib.adapters.dynamodb.group_content import GroupContentRepository
 from chalicelib.adapters.dynamodb.group_facts import GroupFactRepository
+from chalicelib.adapters.dynamodb.group_quota import GroupQuotaRepository
 from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
@@ -61,6 +62,7 @@ class Repositories:
     group_codes: GroupCodeRepository
     group_content: GroupContentRepository
     points: PointsRepository
+    group_quota: GroupQuotaRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -86,6 +88,7 @@ class Repositories:
             group_codes=GroupCodeRepository(connection, table_name),
             group_content=GroupContentRepository(connection, table_name),
             points=PointsRepository(connection, table_name),
+            group_quota=GroupQuotaRepository(connection, table_name),
         )
 
 
@@ -168,6 +171,9 @@ class DynamoStore:
     delete_group_content = _via("group_content", GroupContentRepository.delete_group_content)
     get_group_naming = _via("group_content", GroupContentRepository.get_group_naming)
     put_group_naming = _via("group_content", GroupContentRepository.put_group_naming)
+    # --- group plans: a group's quota of group messages (g4) ----------------------------------------------------------
+    take_group_quota = _via("group_quota", GroupQuotaRepository.take_group_quota)
+    group_quota = _via("group_quota", GroupQuotaRepository.group_quota)
 
     # --- customers, aliases, intake, referral links ---------------------------------------------------------------
     get_customer = _via("customers", CustomerRepository.get_customer)

@@ -8,7 +8,6 @@ records the sent touch on the customer's timeline. Delivery is ``add_msg_templat
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Protocol
 
 from chalicelib.domain import fate
@@ -16,7 +15,6 @@ from chalicelib.domain.customers import Customer
 from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.sop import (
-    ACTIVE,
     CUSTOMER,
     MAX_RECIPIENTS_PER_TASK,
     Enrollment,
@@ -27,7 +25,7 @@ from chalicelib.domain.sop import (
 )
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import MsgTemplateResult, WeComPort
-from chalicelib.services.sop.policy import DROP, MOVE, SEND, SKIP, WAIT, FireContext, SubjectPage, Verdict
+from chalicelib.services.sop.policy import SEND, FireContext, SubjectPage, Verdict, verdict_of
 from chalicelib.services.sop.rules import PlanSource, creds_of
 
 # A fire of this many touches or more learns once whether any plan could outrank its step (see ``_contested``):
@@ -98,7 +96,7 @@ class CustomerPolicy:
             if refused is None:
                 return Verdict(SEND)
             decided = fate.on_refused(refused, ctx.step, rules, tenant.zone, now)
-        return _verdict(decided, touch, enrollment)
+        return verdict_of(decided, touch, enrollment)
 
     def take_quota(
         self, ctx: FireContext, touch: Touch, customer: Customer, quota: fate.Quota | None = None
@@ -162,17 +160,3 @@ class CustomerPolicy:
             chat_type=self.chat_type,
             external_userids=[self.address(c) for c in recipients],
         )
-
-
-def _verdict(decided: fate.Fate, touch: Touch, enrollment: Enrollment | None) -> Verdict:
-    """The kernel's verdict for a fate that is not a send."""
-    if decided.outcome == fate.SKIP:
-        if decided.halts:
-            exits = decided.exits and enrollment is not None and enrollment.status == ACTIVE
-            return Verdict(SKIP, decided.reason, exit=exits)
-        return Verdict(SKIP, decided.reason, advance=True)  # late: this step is skipped, the next one is queued
-    if decided.outcome == fate.DROP:
-        return Verdict(DROP, decided.reason)
-    if decided.waits(datetime.fromisoformat(touch.due_at)):
-        return Verdict(WAIT)  # fired early: the touch stays, the backstop fires the bucket when due
-    return Verdict(MOVE, decided.touch_reason, at=decided.due)

@@ -14,7 +14,7 @@ from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan
 from chalicelib.domain.shards import Shard
 from chalicelib.domain.signals import EXITED as EXITED_SIGNAL
-from chalicelib.domain.sop import ACTIVE, CUSTOMER, EXITED, Enrollment
+from chalicelib.domain.sop import ACTIVE, CUSTOMER, EXITED, GROUP, Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, SignalPublisher, WeComPort
@@ -22,15 +22,16 @@ from chalicelib.services.enrollments import EnrollmentService
 from chalicelib.services.signals import NoSignals
 from chalicelib.services.sop.customer_policy import CustomerPolicy
 from chalicelib.services.sop.fanout import FanOut
+from chalicelib.services.sop.group_policy import GroupPolicy, GroupPolicyRepo
 from chalicelib.services.sop.kernel import FireReport, SopKernel
 from chalicelib.services.sop.policy import Policies
 from chalicelib.services.sop.repos import KernelRepo, MigrationRepo
 from chalicelib.services.sop.rules import PlanSource
 
 
-class SopRepo(KernelRepo, MigrationRepo, Protocol):
-    """What the SOP engine needs from storage (DynamoStore / FakeStore): the kernel's, the customer policy's and
-    enrollment's."""
+class SopRepo(KernelRepo, MigrationRepo, GroupPolicyRepo, Protocol):
+    """What the SOP engine needs from storage (DynamoStore / FakeStore): the kernel's, the customer and group
+    policies' and enrollment's."""
 
     def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
     def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
@@ -53,7 +54,8 @@ class SopRepo(KernelRepo, MigrationRepo, Protocol):
 
 
 class SopEngine:
-    """Customers' SOP: ``kernel`` (fire, backstop, reconcile, scheduling) over ``policies`` (the customer policy),
+    """Customers' SOP: ``kernel`` (fire, backstop, reconcile, scheduling) over ``policies`` (the customer policy, and
+    the group policy that fires group plans' touches through the same kernel),
     ``enrollments`` (who may enroll), and ``on_signal`` (exit rules met by an order or a reply).
 
     ``signals`` is told what starts ("enrolled", "stage"); the bus delivers orders and replies to ``on_signal``."""
@@ -77,7 +79,8 @@ class SopEngine:
         self.clock = clock
         self.ids = ids
         self.customers = CustomerPolicy(repo, plans, wecom)
-        self.policies: Policies = {CUSTOMER: self.customers, **(policies or {})}
+        self.groups = GroupPolicy(repo, wecom)  # group plans' touches (camp calendars): services/group_plans.py
+        self.policies: Policies = {CUSTOMER: self.customers, GROUP: self.groups, **(policies or {})}
         self.signals: SignalPublisher = signals or NoSignals()
         self.kernel = SopKernel(repo, plans, scheduler, wecom, clock, ids, self.policies, fanout, self.signals)
         self.enrollments = EnrollmentService(repo, plans, self.kernel, clock, ids, self.signals)

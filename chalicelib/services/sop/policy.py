@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from chalicelib.domain import fate
 from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import Plan, Step, TouchRules
-from chalicelib.domain.sop import Bucket, Enrollment, Subject, Touch
+from chalicelib.domain.sop import ACTIVE, Bucket, Enrollment, Subject, Touch
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import MsgTemplateResult
 
@@ -102,3 +103,17 @@ class SubjectPolicy(Protocol[State]):
 
 
 Policies = dict[str, SubjectPolicy[Any]]
+
+
+def verdict_of(decided: fate.Fate, touch: Touch, enrollment: Enrollment | None) -> Verdict:
+    """The kernel's verdict for a fate that is not a send (every policy judges by ``fate.decide``)."""
+    if decided.outcome == fate.SKIP:
+        if decided.halts:
+            exits = decided.exits and enrollment is not None and enrollment.status == ACTIVE
+            return Verdict(SKIP, decided.reason, exit=exits)
+        return Verdict(SKIP, decided.reason, advance=True)  # late: this step is skipped, the next one is queued
+    if decided.outcome == fate.DROP:
+        return Verdict(DROP, decided.reason)
+    if decided.waits(datetime.fromisoformat(touch.due_at)):
+        return Verdict(WAIT)  # fired early: the touch stays, the backstop fires the bucket when due
+    return Verdict(MOVE, decided.touch_reason, at=decided.due)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from chalicelib.domain import fate, timing
@@ -147,6 +147,8 @@ class KernelScheduling:
     @staticmethod
     def _planned(tenant: Tenant, step: Step, enrollment: Enrollment) -> datetime:
         """A step's due time for an enrollment: counted from the enrollment, with the tenant's rules applied."""
+        if enrollment.day0 is not None:  # a group's calendar: day 0 is its cohort's start
+            return timing.calendar_due(step, date.fromisoformat(enrollment.day0), rules_of(tenant), tenant.zone).due
         enrolled = datetime.fromisoformat(enrollment.enrolled_at)
         return timing.due_at(step, enrolled, rules_of(tenant), tenant.zone).due
 

@@ -3,9 +3,12 @@ on a virtual clock — no WeCom call, no write."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from chalicelib.domain import group_simulate
 from chalicelib.domain import simulate as simulation
+from chalicelib.domain.plans import GROUP_PLAN, Plan
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError
 from chalicelib.services.sop.rules import PlanSource, rules_of
@@ -25,9 +28,26 @@ class Simulator:
         )
         if plan is None:
             raise NotFoundError(f"plan {plan_id} does not exist")
+        if plan.kind == GROUP_PLAN:
+            return self._camp(tenant, plan, request)
+        if "cohort" not in request or "days" not in request:
+            raise InvalidError("a customer plan's simulation needs days and cohort", code="invalid")
         try:
             cohort = simulation.cohort_from_json(request["cohort"], tenant.zone)
             touches = simulation.simulate(plan, rules_of(tenant), tenant.zone, cohort, request["days"])
         except ValueError as exc:
             raise InvalidError(str(exc)) from exc
         return simulation.to_json(touches, tenant.zone)
+
+    @staticmethod
+    def _camp(tenant: Tenant, plan: Plan, request: dict[str, Any]) -> dict[str, Any]:
+        """A group plan's calendar for a cohort starting on ``cohort_start`` (day 0), every deferral named."""
+        raw = request.get("cohort_start")
+        if raw is None and plan.day0 is None:
+            raise InvalidError("a group plan's simulation needs cohort_start (YYYY-MM-DD: day 0)", code="invalid")
+        try:
+            start = date.fromisoformat(raw or plan.day0 or "")
+            touches = group_simulate.simulate_camp(plan, rules_of(tenant), tenant.zone, start)
+        except ValueError as exc:
+            raise InvalidError(str(exc)) from exc
+        return group_simulate.camp_to_json(plan, touches, tenant.zone, start)

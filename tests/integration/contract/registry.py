@@ -32,6 +32,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_group_facts",
     "tests.integration.contract.test_group_codes",
     "tests.integration.contract.test_points",
+    "tests.integration.contract.test_group_quota",
     "tests.integration.test_sop_subject_store",
 )
 
