@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.domain.repairs import GROUP_REFETCH
 from chalicelib.domain.signals import ADDED, ENROLLED, ORDER, REPINNED, REPLY, STAGE, TAG
 from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, ShardDispatcher, WeComPort
@@ -19,6 +20,7 @@ from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
 from chalicelib.services.channels import ChannelService
 from chalicelib.services.customers import CustomerService
+from chalicelib.services.groups import GroupEvents, GroupSync, MemberBook, chat_source
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
@@ -69,6 +71,8 @@ class Services:
     triggers: TriggerService
     staff_tasks: StaffTaskService
     simulation: Simulator
+    group_events: GroupEvents
+    group_sync: GroupSync
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
@@ -115,6 +119,12 @@ def build(
     staff_tasks = StaffTaskService(store, clock, signals=bus)
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
+    # Customer groups: callbacks, members and the sync share one member book; the group re-read is a repair kind.
+    groups_source, book = chat_source(wecom), MemberBook(store, bus)
+    group_events = GroupEvents(store, groups_source, book, clock, repairs=repairs)
+    group_sync = GroupSync(store, groups_source, book, clock, ids)
+    if repairs is not None:
+        repairs.register(GROUP_REFETCH, group_events.repair)
     intake = IntakeService(
         store, wecom, clock, enroller=sop, signals=bus, tasks=staff_tasks, repairs=repairs, budget_seconds=budget
     )
@@ -125,14 +135,14 @@ def build(
         clock=clock,
         ids=ids,
         signals=bus,
-        tenants=TenantService(store, clock, ids, cache=tenant_cache),
+        tenants=TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync),
         tenant_cache=tenant_cache,
         staff=StaffService(store, clock),
         tags=tags,
         channels=ChannelService(store, tags, wecom, clock, ids),
-        customers=CustomerService(store, wecom, clock, signals=bus),
+        customers=CustomerService(store, wecom, clock, signals=bus, groups=book),
         intake=intake,
-        callbacks=CallbackService(tenant_cache, codec, intake, clock, budget_seconds=budget),
+        callbacks=CallbackService(tenant_cache, codec, intake, clock, budget_seconds=budget, groups=group_events),
         plans=plans,
         # Business events tell the bus what happened; a positive reply's follow-up task goes to staff tasks.
         events=EventService(store, clock, bus, staff_tasks, tenants=tenant_cache),
@@ -144,6 +154,8 @@ def build(
         triggers=triggers,
         staff_tasks=staff_tasks,
         simulation=Simulator(plans),
+        group_events=group_events,
+        group_sync=group_sync,
         health=health,
         idempotency=idempotency,
         repairs=repairs,

@@ -23,6 +23,7 @@ from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 from tests.fakes.business_events import FakeEventStoreMixin
 from tests.fakes.delivery import FakeDeliveryStoreMixin
 from tests.fakes.enrollments import FakeEnrollmentStoreMixin
+from tests.fakes.group_members import FakeGroupMemberStoreMixin
 from tests.fakes.groups import FakeGroupStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
 from tests.fakes.silence import FakeSilenceStoreMixin
@@ -40,6 +41,7 @@ class FakeStore(
     FakeEnrollmentStoreMixin,
     FakeTimelineStoreMixin,
     FakeGroupStoreMixin,
+    FakeGroupMemberStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

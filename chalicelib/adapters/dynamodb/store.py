@@ -19,6 +19,7 @@ from chalicelib.adapters.dynamodb.customers import CustomerRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
 from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
+from chalicelib.adapters.dynamodb.group_members import GroupMemberRepository
 from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
@@ -53,6 +54,7 @@ class Repositories:
     tasks: StaffTaskRepository
     delivery: DeliveryRepository
     groups: GroupRepository
+    group_members: GroupMemberRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -74,6 +76,7 @@ class Repositories:
             tasks=StaffTaskRepository(connection, table_name),
             delivery=DeliveryRepository(connection, table_name),
             groups=GroupRepository(connection, table_name),
+            group_members=GroupMemberRepository(connection, table_name),
         )
 
 
@@ -139,6 +142,19 @@ class DynamoStore:
     list_groups = _via("groups", GroupRepository.list_groups)
     save_group_state = _via("groups", GroupRepository.save_group_state)
     save_group_setup = _via("groups", GroupRepository.save_group_setup)
+
+    # --- group members, their history, group syncs ----------------------------------------------------------------
+    get_members = _via("group_members", GroupMemberRepository.get_members)
+    list_members = _via("group_members", GroupMemberRepository.list_members)
+    put_members = _via("group_members", GroupMemberRepository.put_members)
+    add_member_change = _via("group_members", GroupMemberRepository.add_member_change)
+    member_changes = _via("group_members", GroupMemberRepository.member_changes)
+    member_chats = _via("group_members", GroupMemberRepository.member_chats)
+    erase_group_member = _via("group_members", GroupMemberRepository.erase_group_member)
+    claim_group_sync = _via("group_members", GroupMemberRepository.claim_group_sync)
+    save_group_sync = _via("group_members", GroupMemberRepository.save_group_sync)
+    get_group_sync = _via("group_members", GroupMemberRepository.get_group_sync)
+    current_group_sync = _via("group_members", GroupMemberRepository.current_group_sync)
 
     # --- customers, aliases, intake, referral links ---------------------------------------------------------------
     get_customer = _via("customers", CustomerRepository.get_customer)
