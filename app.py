@@ -12,6 +12,7 @@ from chalicelib.api import (
     channels,
     customers,
     fallback,
+    group_sync,
     meta,
     plans,
     sop,
@@ -45,6 +46,7 @@ for blueprint in (
     wecom.bp,
     business_events.bp,
     touch_rules.bp,
+    group_sync.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes
