@@ -29,6 +29,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_tasks",
     "tests.integration.contract.test_delivery",
     "tests.integration.contract.test_groups",
+    "tests.integration.contract.test_group_members",
     "tests.integration.test_sop_subject_store",
 )
 
