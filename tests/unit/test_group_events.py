@@ -4,9 +4,12 @@ members' history written once and told once, staff kept apart, customers linked.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from chalicelib.adapters.wecom.callback_xml import build_event_xml, parse_event
+from chalicelib.domain.contact_events import event_from_fields
 from chalicelib.domain.group_events import UNKNOWN_SCENE, group_event_from_fields
 from chalicelib.domain.group_members import EXTERNAL_MEMBER, LEAVE, STAFF_MEMBER
 from chalicelib.domain.groups import DISMISSED
@@ -146,10 +149,10 @@ def test_a_dismissed_group_stays_dismissed(env: GroupEnv) -> None:
 
 def test_staff_are_kept_apart_from_customers(env: GroupEnv) -> None:
     env.deliver(env.chats.join(CHAT, ["zhang2", A], kind=1), seconds=0)
-    env.chats.groups[CHAT] = env.chats.groups[CHAT].__class__(
-        **{**env.chats.groups[CHAT].__dict__, "members": tuple(
-            FakeChatMember(m.userid, type=2 if m.userid == A else 1, join_time=m.join_time) for m in
-            env.chats.groups[CHAT].members)})  # fmt: skip
+    truth = env.chats.groups[CHAT]  # WeCom knows zhang2 is staff, though the tenant never registered them
+    kinds = {m.userid: 2 if m.userid == A else 1 for m in truth.members}
+    members = tuple(FakeChatMember(m.userid, type=kinds[m.userid], join_time=m.join_time) for m in truth.members)
+    env.chats.groups[CHAT] = replace(truth, members=members)
     env.drain()
     staff, customer = env.member("zhang2"), env.member(A)
     assert staff is not None and staff.type == STAFF_MEMBER and staff.customer_id == ""
@@ -159,8 +162,6 @@ def test_staff_are_kept_apart_from_customers(env: GroupEnv) -> None:
 def test_a_member_who_is_a_customer_links_now_or_at_the_next_read(env: GroupEnv) -> None:
     known = env.world.event(env.tenant.corp_id, "add_external_contact", now=env.clock.epoch(), userid="zhang",
                             external_userid=C, State="")  # fmt: skip
-    from chalicelib.domain.contact_events import event_from_fields
-
     customer_id = env.svc.intake.handle(env.tenant, event_from_fields(known)).customer_id
     env.deliver(env.chats.join(CHAT, [C, A]), seconds=0)
     member = env.member(C)
@@ -175,3 +176,12 @@ def test_a_member_who_is_a_customer_links_now_or_at_the_next_read(env: GroupEnv)
     env.drain()  # the next read of the group (here the join's detail read; else the daily sync) links them
     later = env.member(A)
     assert later is not None and later.customer_id == cid_a
+
+
+def test_records_that_contradict_the_version_chain_are_settled_by_a_read(env: GroupEnv) -> None:
+    env.deliver(env.chats.join(CHAT, [A]), seconds=0)
+    member = env.member(A)
+    assert member is not None
+    env.store.put_members("unit", CHAT, [replace(member, in_group=False)])  # as if a leave had been seen
+    assert env.deliver(env.chats.leave(CHAT, [A])).outcome == "refetched"
+    assert env.in_group() == {"zhang"} and env.state().member_count == 1

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib import bootstrap
 from chalicelib.domain.group_events import UNKNOWN_SCENE
-from chalicelib.errors import NotFoundError
+from chalicelib.errors import NotFoundError, UpstreamError
+from chalicelib.jobs import sop as sop_jobs
 from chalicelib.services.groups import member_key
 from chalicelib.services.groups.sync import FIRST, PERIODIC
+from chalicelib.services.tenants import TenantService
+from tests.fakes import FixedClock, SeqIds
+from tests.fakes.store import FakeStore
 from tests.fakes.wecom_groups_g2 import FakeChatMember
+from tests.unit.conftest import CORP, WECOM
 from tests.unit.groups_g2 import GroupEnv, make_group_env
 
 GROUPS = 300
@@ -91,3 +97,23 @@ def test_the_daily_sync_reconciles_drift(env: GroupEnv) -> None:
     assert late is not None and late.in_group and late.join_scene == UNKNOWN_SCENE
     assert gone is not None and not gone.in_group and gone.quit_scene == UNKNOWN_SCENE
     assert sorted((s.type, s.kind) for s in env.heard) == [("group_joined", "unknown"), ("group_left", "unknown")]
+
+
+def test_the_backstop_runs_the_first_sync(env: GroupEnv) -> None:
+    bootstrap.override(env.svc)
+    try:
+        sop_jobs.backstop()
+    finally:
+        bootstrap.override(None)
+    job = env.store.current_group_sync("unit")
+    assert job["status"] == "done" and job["groups_seen"] == GROUPS
+
+
+def test_a_tenant_is_created_even_when_its_first_sync_cannot_start() -> None:
+    def refuse(tenant: object) -> None:
+        raise UpstreamError("storage refused")
+
+    store = FakeStore()
+    tenants = TenantService(store, FixedClock(), SeqIds(), on_created=refuse)
+    tenants.create(tenant_id="second", name="示例教育", corp_id=CORP, wecom=WECOM)
+    assert store.get_tenant("second") is not None  # the backstop starts the first sync for it later

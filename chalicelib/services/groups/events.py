@@ -97,29 +97,33 @@ class GroupEvents:
             return IntakeResult(DUPLICATE_OUTCOME)
         if decision != APPLY:
             return self.refetch(tenant, chat_id, budget)
-        if not self._apply(tenant, ev, state):
+        applied = self._apply(tenant, ev, state)
+        if applied is None:
+            return self.refetch(tenant, chat_id, budget)  # our records disagree with the chain: read the truth
+        if not applied:
             return None
-        if ev.update_detail == ADD_MEMBER and self._has_external(tenant, ev):
+        if ev.update_detail == ADD_MEMBER and EXTERNAL_MEMBER in self.book.member_types(tenant, ev.members).values():
             self.refetch(tenant, chat_id, budget)  # the join way and inviter: best effort, the join stands
         return IntakeResult(APPLIED)
 
-    def _has_external(self, tenant: Tenant, ev: GroupEvent) -> bool:
-        return any(self.book.staff_type(tenant, u) == EXTERNAL_MEMBER for u in ev.members)
-
-    def _apply(self, tenant: Tenant, ev: GroupEvent, state: GroupState) -> bool:
-        """The change on top of ``state``; False if the state moved meanwhile (nothing saved but idempotent
-        records)."""
+    def _apply(self, tenant: Tenant, ev: GroupEvent, state: GroupState) -> bool | None:
+        """The change on top of ``state``: True once saved, False if the state moved meanwhile (nothing written
+        but idempotent records), None if the records contradict it (a join of someone in the group, a leave of
+        someone not in it: something was missed, so nothing is written)."""
         tid, chat_id = tenant.tenant_id, ev.chat_id
         keys = {u: member_key(tenant, u) for u in ev.members}
         stored = self.repo.get_members(tid, chat_id, sorted(set(keys.values())))
         if ev.update_detail == ADD_MEMBER:
-            arrivals = [(keys[u], u, self.book.staff_type(tenant, u)) for u in ev.members]
+            types = self.book.member_types(tenant, ev.members)
+            arrivals = [(keys[u], u, types[u]) for u in ev.members]
             members, history = joins(stored, arrivals, at=ev.create_time, scene=ev.join_scene)
             members = self.book.link(tenant, members)
             delta = len(members)
         else:
             members, history = leaves(stored, [keys[u] for u in ev.members], at=ev.create_time, scene=ev.quit_scene)
             delta = -len(members)
+        if len(members) != len(ev.members):
+            return None
         self.book.write(tenant, chat_id, members, history)
         applied = replace(
             state,

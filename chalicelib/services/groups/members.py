@@ -55,13 +55,16 @@ class MemberBook:
             if not cursor:
                 return found
 
-    def staff_type(self, tenant: Tenant, userid: str) -> int:
-        """A callback does not say who is staff: one the tenant registered is; groupchat/get corrects the rest."""
-        return STAFF_MEMBER if self.repo.get_staff(tenant.tenant_id, userid) is not None else EXTERNAL_MEMBER
+    def member_types(self, tenant: Tenant, userids: tuple[str, ...]) -> dict[str, int]:
+        """A callback does not say who is staff: those the tenant registered are (one Query of its staff);
+        groupchat/get corrects the rest at the group's next read."""
+        staff = {s.userid for s in self.repo.list_staff(tenant.tenant_id)} if userids else set()
+        return {u: STAFF_MEMBER if u in staff else EXTERNAL_MEMBER for u in userids}
 
-    def link(self, tenant: Tenant, members: list[GroupMember]) -> list[GroupMember]:
+    def link(self, tenant: Tenant, members: list[GroupMember], *, aliases: bool = True) -> list[GroupMember]:
         """External members with their customer record where one exists (found as intake finds it: the id derived
-        from the member's digest, then the ``ext`` alias of a contact merged into another customer)."""
+        from the member's digest, then, with ``aliases``, the ``ext`` alias of a contact merged into another
+        customer: one read per member not found, so the sync's re-linking of every unlinked member skips it)."""
         wanted = [m for m in members if m.type == EXTERNAL_MEMBER and not m.customer_id and not m.erased]
         if not wanted:
             return members
@@ -71,6 +74,8 @@ class MemberBook:
         for m in wanted:
             if derived[m.key] in found:
                 linked[m.key] = derived[m.key]
+                continue
+            if not aliases:
                 continue
             alias = self.repo.find_alias(tenant.tenant_id, "ext", m.key)
             if alias is not None and alias.customer_id:
@@ -124,7 +129,7 @@ class MemberBook:
             members, history = reconcile(stored, truth, now=now)
             touched = {m.key for m in members}
             unlinked = [m for m in stored.values() if m.in_group and m.key not in touched]
-            relinked = [m for m in self.link(tenant, unlinked) if m.customer_id]
+            relinked = [m for m in self.link(tenant, unlinked, aliases=False) if m.customer_id]
             members = self.link(tenant, members) + relinked
             state = replace(
                 before,

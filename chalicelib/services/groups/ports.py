@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias
 from chalicelib.domain.group_members import GroupMember, MemberChange
+from chalicelib.domain.staff import Staff
 from chalicelib.ports import GroupRepository, Page, WeComCredentials
 
 
@@ -93,4 +94,4 @@ class GroupStore(GroupRepository, GroupMemberRepository, Protocol):
 
     def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
     def find_alias(self, tenant_id: str, kind: str, digest: str) -> Alias | None: ...
-    def get_staff(self, tenant_id: str, userid: str) -> Any: ...
+    def list_staff(self, tenant_id: str) -> list[Staff]: ...
