@@ -64,6 +64,7 @@ def test_a_crashed_sync_resumes_from_its_cursor_and_writes_nothing_twice(env: Gr
     lists = env.chats.lists
     done = env.svc.group_sync.advance(env.tenant, job["job_id"], budget_seconds=60)
     assert done["status"] == "done" and done["pages"] == 3 and done["groups_seen"] == GROUPS
+    assert done["changed"] == GROUPS - 50  # the crashed page's first 50 groups were reconciled before it died
     assert env.chats.lists == lists + 2  # from the saved cursor: the first page is not listed again
     assert len(env.heard) == GROUPS * 4  # the half-done page's joins were not told twice
     key = member_key(env.tenant, "wm0120x00")

@@ -128,7 +128,7 @@ class MemberBook:
             stored = self.stored(tid, chat_id)
             members, history = reconcile(stored, truth, now=now)
             touched = {m.key for m in members}
-            unlinked = [m for m in stored.values() if m.in_group and m.key not in touched]
+            unlinked = [m for m in stored.values() if m.in_group and not m.customer_id and m.key not in touched]
             relinked = [m for m in self.link(tenant, unlinked, aliases=False) if m.customer_id]
             members = self.link(tenant, members) + relinked
             state = replace(
