@@ -6,6 +6,10 @@ missed becomes history with the scene unknown (services/groups/members.py). A te
 condition on the step it started from (``seq``): two workers never both advance it, and a crash re-runs at most
 the page it was on, which changes nothing twice (a reconcile is idempotent).
 
+Progress: ``pages`` and ``groups_seen`` (listed so far), ``changed`` (groups whose state or members it changed; a
+page run again after a crash counts the groups it had already settled as unchanged) and ``errors`` (groups WeCom
+would not answer, left to the next sync).
+
 It runs as the first sync when a tenant connects (the job is created with the tenant; the backstop runs it), on
 ``POST /t/{tenant}/groups/sync``, and once a day from the backstop to reconcile drift.
 """
