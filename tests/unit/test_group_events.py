@@ -5,6 +5,7 @@ members' history written once and told once, staff kept apart, customers linked.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from chalicelib.services.groups import member_key
 from tests.fakes.wecom_groups_g2 import FakeChatMember
 from tests.unit.groups_g2 import CHAT, GroupEnv, make_group_env
 
+EVENTS = Path(__file__).resolve().parents[1] / "events" / "wecom"
 A, B, C = "wmAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1", "wmBBBBBBBBBBBBBBBBBBBBBBBBBBBBB2", "wmCCCCCCCCCCCCCCCCCCCCCCCCCCCCC3"
 
 
@@ -38,6 +40,16 @@ def test_mem_change_list_parses_in_both_forms() -> None:
         fields = parse_event(xml)
         assert fields["MemChangeList"] == [A, B]
         assert group_event_from_fields(fields).members == (A, B)
+
+
+@pytest.mark.parametrize(
+    "name", ["change_external_chat_update_add_member", "change_external_chat_update_add_member_comma"]
+)
+def test_the_sample_deliveries_in_both_forms_are_one_event(name: str) -> None:
+    ev = group_event_from_fields(parse_event((EVENTS / f"{name}.xml").read_bytes()))
+    assert ev.membership and ev.complete and ev.join_scene == 3 and ev.mem_change_cnt == 2
+    assert ev.members == ("wmAJ2GCAAAXtWyujaWJHDDGi0mAAAA", "wmAJ2GCAAAXtWyujaWJHDDGi0mBBBB")
+    assert ev.current_version == "71217227bbd112ecfe3a49c482195cb4" and ev.last_version
 
 
 def test_an_event_without_a_chat_or_with_a_bad_number_is_invalid() -> None:
