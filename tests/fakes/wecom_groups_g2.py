@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.errors import UpstreamError
+from chalicelib.errors import UpstreamError, WeComInvalidArgumentError
 from chalicelib.ports import WeComCredentials
 
 
@@ -84,7 +84,7 @@ class FakeGroupChats:
             raise RuntimeError("the worker died")
         self.gets += 1
         if chat_id not in self.groups:
-            raise UpstreamError("no such group")
+            raise WeComInvalidArgumentError("no such group")  # as WeCom's 40050 is classified
         return self.groups[chat_id]
 
     # --- changes, each answered with the callback WeCom would send ---------------------------------------------

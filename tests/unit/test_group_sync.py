@@ -118,3 +118,15 @@ def test_a_tenant_is_created_even_when_its_first_sync_cannot_start() -> None:
     tenants = TenantService(store, FixedClock(), SeqIds(), on_created=refuse)
     tenants.create(tenant_id="second", name="示例教育", corp_id=CORP, wecom=WECOM)
     assert store.get_tenant("second") is not None  # the backstop starts the first sync for it later
+
+
+def test_the_sweep_marks_a_group_dismissed_whose_callback_was_lost(env: GroupEnv) -> None:
+    env.svc.group_sync.tick(env.tenant, budget_seconds=60)
+    env.chats.dismiss("wr00009")  # the callback never arrives
+    env.clock.advance(days=1)
+    gets = env.chats.gets
+    env.svc.group_sync.tick(env.tenant, budget_seconds=60)
+    job = env.store.current_group_sync("unit")
+    assert job["status"] == "done" and job["dismissed"] == 1 and job["changed"] == 1 and job["errors"] == 0
+    assert env.chats.gets == gets + GROUPS - 1 + 1  # the listed ones, and the missing one read on its own
+    assert env.state("wr00009").status == "dismissed" and env.state("wr00008").status == "active"

@@ -106,9 +106,10 @@ class MemberBook:
         self.signals.publish(tenant, chat_id, signal)
         count(f"Group.{change.kind}")
 
-    def reconcile(self, tenant: Tenant, detail: ChatDetail, *, now: int) -> bool:
+    def reconcile(self, tenant: Tenant, detail: ChatDetail, *, now: int, stamp: bool = False) -> bool:
         """Move the group and its members to ``detail`` (groupchat/get); True if anything changed. Members not yet
-        linked to a customer are linked here when the customer exists by now (the sync links late joiners)."""
+        linked to a customer are linked here when the customer exists by now (the sync links late joiners).
+        ``stamp``: set ``synced_at`` even when nothing changed (the sync's mark of a group WeCom still lists)."""
         tid, chat_id = tenant.tenant_id, detail.chat_id
         truth = [
             FetchedMember(
@@ -145,11 +146,13 @@ class MemberBook:
                 synced_at=before.synced_at,
             )
             self.write(tenant, chat_id, members, history)
-            if state == before and before.rev > 0:
-                return bool(members)
+            changed = bool(members) or state != before or before.rev == 0
+            if not changed and (not stamp or before.synced_at >= now):
+                return False
             if self.repo.save_group_state(tid, chat_id, replace(state, synced_at=now), expected_rev=before.rev):
-                logger.info("group reconciled", extra={"tenant": tid, "chat_id": chat_id, "members": len(members)})
-                return True
+                if changed:
+                    logger.info("group reconciled", extra={"tenant": tid, "chat_id": chat_id, "members": len(members)})
+                return changed
         return True  # others kept writing: what they wrote is at least as new; the next sync settles the rest
 
     def erase(self, tenant: Tenant, external_userids: tuple[str, ...]) -> int:
