@@ -84,7 +84,7 @@ class FakeGroupChats:
             raise RuntimeError("the worker died")
         self.gets += 1
         if chat_id not in self.groups:
-            raise WeComInvalidArgumentError("no such group")  # as WeCom's 40050 is classified
+            raise WeComInvalidArgumentError(40050, "chat not found", api="groupchat/get")  # a 4xxxx: invalid argument
         return self.groups[chat_id]
 
     # --- changes, each answered with the callback WeCom would send ---------------------------------------------
