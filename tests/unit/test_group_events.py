@@ -4,6 +4,7 @@ members' history written once and told once, staff kept apart, customers linked.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -197,3 +198,12 @@ def test_records_that_contradict_the_version_chain_are_settled_by_a_read(env: Gr
     env.store.put_members("unit", CHAT, [replace(member, in_group=False)])  # as if a leave had been seen
     assert env.deliver(env.chats.leave(CHAT, [A])).outcome == "refetched"
     assert env.in_group() == {"zhang"} and env.state().member_count == 1
+
+
+def test_concurrent_deliveries_of_one_join_tell_it_once(env: GroupEnv) -> None:
+    fields = env.chats.join(CHAT, [A, B], scene=3)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda _: env.deliver(fields).outcome, range(8)))
+    assert "applied" in outcomes or "refetched" in outcomes
+    assert sorted(s.member for s in env.heard) == [A, B]  # each join told once, however many raced
+    assert env.state().member_count == 3 and env.in_group() == {"zhang", A, B}
