@@ -16,6 +16,7 @@ from chalicelib.api import (
     group_codes,
     group_content,
     group_plans,
+    group_sync,
     groups,
     meta,
     plans,
@@ -57,6 +58,7 @@ for blueprint in (
     group_codes.bp,
     points.bp,
     group_plans.bp,
+    group_sync.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.domain.repairs import GROUP_REFETCH
 from chalicelib.domain.signals import (
     ADDED,
     CHECKIN,
@@ -34,7 +35,8 @@ from chalicelib.services.group_codes import GroupCodeService
 from chalicelib.services.group_content import GroupContentService
 from chalicelib.services.group_facts import GroupFactsService
 from chalicelib.services.group_plans import GroupPlanService
-from chalicelib.services.groups import GroupService
+from chalicelib.services.groups import GroupEvents, GroupSync, MemberBook, chat_source
+from chalicelib.services.groups.setup import GroupService
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
 from chalicelib.services.migration import PlanMigration
@@ -95,6 +97,8 @@ class Services:
     group_codes: GroupCodeService
     points: PointsService
     group_plans: GroupPlanService  # enrolling groups into group plans (camp calendars, 群发)
+    group_events: GroupEvents
+    group_sync: GroupSync
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
@@ -168,6 +172,12 @@ def build(
     )
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
+    # Customer groups: callbacks, members and the sync share one member book; the group re-read is a repair kind.
+    groups_source, book = chat_source(wecom), MemberBook(store, bus)
+    group_events = GroupEvents(store, groups_source, book, clock, repairs=repairs)
+    group_sync = GroupSync(store, groups_source, book, clock, ids)
+    if repairs is not None:
+        repairs.register(GROUP_REFETCH, group_events.repair)
     intake = IntakeService(
         store, wecom, clock, enroller=sop, signals=bus, tasks=staff_tasks, repairs=repairs, budget_seconds=budget
     )
@@ -178,14 +188,14 @@ def build(
         clock=clock,
         ids=ids,
         signals=bus,
-        tenants=TenantService(store, clock, ids, cache=tenant_cache),
+        tenants=TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync),
         tenant_cache=tenant_cache,
         staff=StaffService(store, clock),
         tags=tags,
         channels=ChannelService(store, tags, wecom, clock, ids),
-        customers=CustomerService(store, wecom, clock, signals=bus),
+        customers=CustomerService(store, wecom, clock, signals=bus, groups=book),
         intake=intake,
-        callbacks=CallbackService(tenant_cache, codec, intake, clock, budget_seconds=budget),
+        callbacks=CallbackService(tenant_cache, codec, intake, clock, budget_seconds=budget, groups=group_events),
         plans=plans,
         # Business events tell the bus what happened; a positive reply's follow-up task goes to staff tasks.
         events=EventService(store, clock, bus, staff_tasks, tenants=tenant_cache),
@@ -204,6 +214,8 @@ def build(
         group_codes=group_codes,
         points=points,
         group_plans=GroupPlanService(store, plans, sop.kernel, clock, ids),
+        group_events=group_events,
+        group_sync=group_sync,
         health=health,
         idempotency=idempotency,
         repairs=repairs,

@@ -14,7 +14,7 @@ from chalicelib.api.common import PAGINATION, Ctx, route
 from chalicelib.bootstrap import services
 from chalicelib.domain.groups import GROUP_TYPES
 from chalicelib.domain.tenants import Role
-from chalicelib.services.groups import GroupFilter, group_public
+from chalicelib.services.groups.setup import GroupFilter, group_public
 
 bp = Blueprint(__name__)
 

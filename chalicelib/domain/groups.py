@@ -41,6 +41,7 @@ class GroupState:
     member_count: int = 0  # members in the group now, staff included
     member_version: str = ""  # WeCom's member version (CurMemVer / member_version): the last one applied
     synced_at: int = 0  # unix seconds of the last groupchat/get that set this state (0: callbacks only)
+    seen_versions: tuple[str, ...] = ()  # member versions applied lately (domain/group_events.py: duplicates)
     rev: int = 0
 
 

@@ -16,7 +16,8 @@ from typing import Any
 PROFILE_SYNC = "profile_sync"  # externalcontact/get, then the customer's profile (and identity aliases)
 MARK_TAG = "mark_tag"  # externalcontact/mark_tag with the channel's WeCom tags
 CONTACT_WAY = "contact_way"  # externalcontact/update_contact_way: the channel's rotation
-KINDS = frozenset({PROFILE_SYNC, MARK_TAG, CONTACT_WAY})
+GROUP_REFETCH = "group_refetch"  # groupchat/get, then the group and its members reconciled (services/groups)
+KINDS = frozenset({PROFILE_SYNC, MARK_TAG, CONTACT_WAY, GROUP_REFETCH})
 
 MAX_RECEIVES = 8  # the 8th failed attempt makes the item dead (about 2 hours of backoff in all)
 BACKOFF_BASE_SECONDS = 30

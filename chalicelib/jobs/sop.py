@@ -14,6 +14,7 @@ from chalicelib.observability import logger
 
 BULK_SECONDS = 60.0  # per tenant per backstop run: bulk enrollment advances in bounded slices
 BULK_TOTAL_SECONDS = 600.0  # across tenants, inside the backstop Lambda's 900 s (.chalice/config.json)
+GROUP_SYNC_SECONDS = 30.0  # per tenant per backstop run: the group sync (first, daily) advances in bounded slices
 
 
 def fire(event: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def fire(event: dict[str, Any]) -> dict[str, Any]:
 def backstop() -> dict[str, Any]:
     """Every 5 minutes: fire buckets left open past their minute and reconcile interrupted tasks, per tenant, and
     catch up the channel enrollments of recent adds whose callback died before making them. Every tenant's buckets
-    fire; bulk enrollment advances only within the run's time (the rest resumes next run)."""
+    fire; bulk enrollment and the group sync advance only within the run's time (the rest resumes next run)."""
     svc = services()
     deadline = Deadline.after(BULK_TOTAL_SECONDS)
 
@@ -52,6 +53,11 @@ def backstop() -> dict[str, Any]:
                 svc.bulk.continue_running(tenant, budget_seconds=min(BULK_SECONDS, deadline.left()))
             except Exception:  # the buckets fired all the same: count them
                 logger.exception("bulk enrollment failed for a tenant", extra={"tenant": tenant.tenant_id})
+        if not deadline.passed():
+            try:  # the first group sync of a new tenant, and each day's reconciliation of drift
+                svc.group_sync.tick(tenant, budget_seconds=min(GROUP_SYNC_SECONDS, deadline.left()))
+            except Exception:
+                logger.exception("group sync failed for a tenant", extra={"tenant": tenant.tenant_id})
         return {"buckets_fired": fired}
 
     return {"buckets_fired": for_each_tenant(svc.tenants, one, job="backstop").totals.get("buckets_fired", 0)}

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 from chalicelib.domain.contact_events import event_from_fields
+from chalicelib.domain.group_events import GroupEvent, group_event_from_fields, is_group_event
 from chalicelib.domain.instants import localize_times
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import CallbackDecryptError, CallbackSignatureError, InvalidError
@@ -16,6 +17,10 @@ from chalicelib.observability import count, logger
 from chalicelib.ports import Clock, TenantRepository
 from chalicelib.services.budget import DEFAULT_CALLBACK_BUDGET_SECONDS, Budget
 from chalicelib.services.intake import IntakeResult, IntakeService
+
+
+class GroupEventHandler(Protocol):
+    def handle(self, tenant: Tenant, ev: GroupEvent, budget: Budget) -> IntakeResult: ...
 
 
 class CallbackCodec(Protocol):
@@ -123,10 +128,12 @@ class CallbackService:
         *,
         budget_seconds: float = DEFAULT_CALLBACK_BUDGET_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
+        groups: GroupEventHandler | None = None,
     ) -> None:
         self.tenants = tenants
         self.codec = codec
         self.intake = intake
+        self.groups = groups  # change_external_chat (services/groups); None: intake records it as ignored
         self.clock = clock  # measures the grace period of a replaced Token/key
         self.budget_seconds = budget_seconds  # WeCom waits 5 s for the answer: a callback spends at most this
         self.monotonic = monotonic
@@ -151,6 +158,10 @@ class CallbackService:
         tenant, fields = self._open(
             tenant_id, lambda t: self.codec.open(t, msg_signature=sig, timestamp=ts, nonce=nonce, body=body)
         )
+        if self.groups is not None and is_group_event(fields):
+            result = self.groups.handle(tenant, group_event_from_fields(fields), budget)
+            logger.debug("group callback handled", extra={"tenant": tenant_id, "outcome": result.outcome})
+            return result
         result = self.intake.handle(tenant, event_from_fields(fields), budget)
         count(f"ContactEvent.{result.outcome}")
         logger.debug("callback handled", extra={"tenant": tenant_id, "outcome": result.outcome})

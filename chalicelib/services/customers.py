@@ -51,17 +51,27 @@ class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, Timelin
     def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool: ...
     def rename_counter(self, tenant_id: str, userid: str, date: str, old: str, new: str) -> bool: ...
     def referral_code_of(self, tenant_id: str, customer_id: str) -> str | None: ...
-    def erase_group_member(self, tenant_id: str, member: str) -> int: ...  # their group activity (issue 10 §4)
+    def erase_group_activity(self, tenant_id: str, member: str) -> int: ...  # their group activity (issue 10 §4)
+
+
+class GroupMemberEraser(Protocol):
+    def erase(self, tenant: Tenant, external_userids: tuple[str, ...]) -> int: ...
 
 
 class CustomerService:
     def __init__(
-        self, repo: CustomerRepo, wecom: WeComPort, clock: Clock, signals: SignalPublisher | None = None
+        self,
+        repo: CustomerRepo,
+        wecom: WeComPort,
+        clock: Clock,
+        signals: SignalPublisher | None = None,
+        groups: GroupMemberEraser | None = None,
     ) -> None:
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
         self.signals = signals or NoSignals()  # "tag": plans triggered by a tag enroll the customer
+        self.groups = groups  # erasure makes the customer's group member records anonymous (services/groups)
 
     def find(
         self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int, only_owner: str | None = None
@@ -228,7 +238,9 @@ class CustomerService:
                 logger.warning("referral contact way not removed at WeCom", extra={"code": exc.code})
             self.repo.delete_channel(tid, referral.channel_id)
         touches, tasks = self._erase_sop(tid, customer_id)
-        self.repo.erase_group_member(tid, customer_id)  # before the partition: its links lead to the groups
+        self.repo.erase_group_activity(tid, customer_id)  # before the partition: its links lead to the groups
+        if self.groups is not None:  # before the profile goes: its external_userids find the member records
+            self.groups.erase(tenant, customer.external_userids)
         deleted = self.repo.erase_customer(tid, customer_id, tombstones=tombstones, max_items=ERASE_MAX_ITEMS)
         done = deleted >= 0
         deleted = deleted if done else -1 - deleted

@@ -15,7 +15,7 @@ from chalicelib.domain.instants import iso_of
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError
 from chalicelib.ports import Clock, GroupRepository, IdGenerator, Page
-from chalicelib.services.groups import filtered_page
+from chalicelib.services.groups.setup import filtered_page
 
 
 class ContentRepo(GroupRepository, Protocol):

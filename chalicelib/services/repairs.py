@@ -70,6 +70,11 @@ class Repairs:
         self.wecom = wecom
         self.clock = clock
         self.queue = queue
+        self.handlers: dict[str, Callable[[Tenant, RepairItem], None]] = {}  # kinds other services make
+
+    def register(self, kind: str, handler: Callable[[Tenant, RepairItem], None]) -> None:
+        """Let another service make repairs of ``kind`` (the group re-read: services/groups/events.py)."""
+        self.handlers[kind] = handler
 
     def enqueue(self, item: RepairItem) -> bool:
         """Queue ``item``; never raises (the callback has answered its part). False: the queue refused it, which is
@@ -149,6 +154,8 @@ class Repairs:
                 )
         elif item.kind == CONTACT_WAY:
             self._contact_way(tenant, item)
+        elif item.kind in self.handlers:
+            self.handlers[item.kind](tenant, item)
 
     def _profile(self, tenant: Tenant, item: RepairItem) -> None:
         customer_id = str(item.data["customer_id"])

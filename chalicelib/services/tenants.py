@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -36,11 +37,20 @@ class CachedTenants(Protocol):
 
 
 class TenantService:
-    def __init__(self, repo: TenantRepo, clock: Clock, ids: IdGenerator, *, cache: CachedTenants | None = None) -> None:
+    def __init__(
+        self,
+        repo: TenantRepo,
+        clock: Clock,
+        ids: IdGenerator,
+        *,
+        cache: CachedTenants | None = None,
+        on_created: Callable[[Tenant], None] | None = None,
+    ) -> None:
         self.repo = repo
         self.clock = clock
         self.ids = ids
         self.cache = cache  # this container's tenant cache, dropped on every change made here
+        self.on_created = on_created  # what a newly connected tenant starts: the first group sync
 
     def _save(self, tenant: Tenant) -> None:
         self.repo.put_tenant(tenant)
@@ -77,6 +87,11 @@ class TenantService:
                 created_at=now,
             )
             self.repo.put_tag_group(tenant_id, group)
+        if self.on_created is not None:
+            try:
+                self.on_created(tenant)
+            except SiyuError as exc:  # the tenant stands; the backstop starts the first group sync all the same
+                logger.warning("first group sync not started", extra={"tenant": tenant_id, "code": exc.code})
         return tenant
 
     def get(self, tenant_id: str) -> Tenant:

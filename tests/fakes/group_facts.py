@@ -68,7 +68,7 @@ class FakeGroupFactStoreMixin:
             index.remove((seen.last_spoke_at, member))
             bisect.insort(index, (at, member))
 
-    def erase_group_member(self, tenant_id: str, member: str) -> int:
+    def erase_group_activity(self, tenant_id: str, member: str) -> int:
         with self.lock:
             gf = self._gf()
             chats = gf["links"].pop((tenant_id, member), set())

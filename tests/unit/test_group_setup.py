@@ -12,7 +12,7 @@ from chalicelib.domain.group_naming import NamingTemplate
 from chalicelib.domain.groups import DISMISSED, GroupState
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError
 from chalicelib.ports import Page
-from chalicelib.services.groups import GroupFilter, GroupService
+from chalicelib.services.groups.setup import GroupFilter, GroupService
 from tests.fakes.store import FakeStore
 
 TID = "rooms"

@@ -131,7 +131,7 @@ class GroupFactRepository(DynamoBase):
         condition = _absent() if before is None else GroupActivityItem.last_spoke == before
         tx.update(item, actions, condition=condition)
 
-    def erase_group_member(self, tenant_id: str, member: str) -> int:
+    def erase_group_activity(self, tenant_id: str, member: str) -> int:
         """Delete a customer's records in every group they spoke or checked in (their activity and first-occurrence
         markers; the day counters stay: anonymous counts), found through the links in their partition; each link
         goes after its group's records, so an interrupted erasure resumes. Returns how many groups."""

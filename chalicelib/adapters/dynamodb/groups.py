@@ -21,7 +21,7 @@ from chalicelib.adapters.dynamodb.models import GroupItem
 from chalicelib.domain.groups import Group, GroupSetup, GroupState
 from chalicelib.ports import Page
 
-_TUPLES_STATE = ("admins",)
+_TUPLES_STATE = ("admins", "seen_versions")
 _TUPLES_SETUP = ("kols", "tags")
 
 

@@ -77,6 +77,41 @@ def group_quota_sk(month: str) -> str:
     return f"GQUOTA#{month}"
 
 
+# --- group members, their history, the group sync (docs/data-model.md, "Group members and sync") ---------------
+GROUP_MEMBER_PREFIX = "M#"  # in group_pk: one member's current record
+GROUP_CHANGE_PREFIX = "H#"  # in group_pk: the member's history, one item per join or leave
+GROUP_SYNC_JOB_PREFIX = "JOB#"
+GROUP_SYNC_HEAD_SK = "CURRENT"
+
+
+def group_member_sk(member_key: str) -> str:
+    return f"{GROUP_MEMBER_PREFIX}{member_key}"
+
+
+def group_changes_of(member_key: str) -> str:
+    """The prefix of one member's history in a group (erasure finds it by the member's key)."""
+    return f"{GROUP_CHANGE_PREFIX}{member_key}#"
+
+
+def group_change_sk(member_key: str, at: int, kind: str) -> str:
+    """One join or leave: a replay of it has the same key."""
+    return f"{group_changes_of(member_key)}{at:010d}#{kind}"
+
+
+def member_groups_pk(tenant_id: str, member_key: str) -> str:
+    """gsi1: the groups a member has a record in (erasure's way from a customer to their groups)."""
+    return f"T#{tenant_id}#GM#{member_key}"
+
+
+def group_sync_pk(tenant_id: str) -> str:
+    """The tenant's group syncs: one item per job, and the head naming the current one."""
+    return f"T#{tenant_id}#GSYNC"
+
+
+def group_sync_job_sk(job_id: str) -> str:
+    return f"{GROUP_SYNC_JOB_PREFIX}{job_id}"
+
+
 def channel_sk(channel_id: str) -> str:
     return f"{CHANNEL_PREFIX}{channel_id}"
 

@@ -121,6 +121,28 @@ class GroupNamingItem(SiyuItem, discriminator="group_naming"):
     pass
 
 
+class GroupMemberItem(SiyuItem, discriminator="group_member"):
+    """A member's current record in a group (adapters/dynamodb/group_members.py), in gsi1 under the member's key
+    until erased."""
+
+
+class GroupChangeItem(SiyuItem, discriminator="group_change"):
+    """One join or leave of a member, written once."""
+
+
+class GroupSyncItem(SiyuItem, discriminator="group_sync"):
+    """A group sync job: ``seq`` orders its saves."""
+
+    seq = NumberAttribute()
+
+
+class GroupSyncHeadItem(SiyuItem, discriminator="group_sync_head"):
+    """The tenant's current group sync and whether it runs: at most one runs."""
+
+    job_id = UnicodeAttribute()
+    running = NumberAttribute()
+
+
 class PlanItem(SiyuItem, discriminator="plan"):
     """A plan's head: current version, status and rev (the write condition); the current content in ``doc``."""
 

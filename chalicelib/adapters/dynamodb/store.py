@@ -22,6 +22,7 @@ from chalicelib.adapters.dynamodb.erasure import ErasureRepository
 from chalicelib.adapters.dynamodb.group_codes import GroupCodeRepository
 from chalicelib.adapters.dynamodb.group_content import GroupContentRepository
 from chalicelib.adapters.dynamodb.group_facts import GroupFactRepository
+from chalicelib.adapters.dynamodb.group_members import GroupMemberRepository
 from chalicelib.adapters.dynamodb.group_quota import GroupQuotaRepository
 from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
@@ -63,6 +64,7 @@ class Repositories:
     group_content: GroupContentRepository
     points: PointsRepository
     group_quota: GroupQuotaRepository
+    group_members: GroupMemberRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -89,6 +91,7 @@ class Repositories:
             group_content=GroupContentRepository(connection, table_name),
             points=PointsRepository(connection, table_name),
             group_quota=GroupQuotaRepository(connection, table_name),
+            group_members=GroupMemberRepository(connection, table_name),
         )
 
 
@@ -174,6 +177,18 @@ class DynamoStore:
     # --- group plans: a group's quota of group messages (g4) ----------------------------------------------------------
     take_group_quota = _via("group_quota", GroupQuotaRepository.take_group_quota)
     group_quota = _via("group_quota", GroupQuotaRepository.group_quota)
+    # --- group members, their history, group syncs ----------------------------------------------------------------
+    get_members = _via("group_members", GroupMemberRepository.get_members)
+    list_members = _via("group_members", GroupMemberRepository.list_members)
+    put_members = _via("group_members", GroupMemberRepository.put_members)
+    add_member_change = _via("group_members", GroupMemberRepository.add_member_change)
+    member_changes = _via("group_members", GroupMemberRepository.member_changes)
+    member_chats = _via("group_members", GroupMemberRepository.member_chats)
+    erase_group_member = _via("group_members", GroupMemberRepository.erase_group_member)
+    claim_group_sync = _via("group_members", GroupMemberRepository.claim_group_sync)
+    save_group_sync = _via("group_members", GroupMemberRepository.save_group_sync)
+    get_group_sync = _via("group_members", GroupMemberRepository.get_group_sync)
+    current_group_sync = _via("group_members", GroupMemberRepository.current_group_sync)
 
     # --- customers, aliases, intake, referral links ---------------------------------------------------------------
     get_customer = _via("customers", CustomerRepository.get_customer)
@@ -281,7 +296,7 @@ class DynamoStore:
     group_members_before = _via("group_facts", GroupFactRepository.group_members_before)
     get_group_activity_window = _via("group_facts", GroupFactRepository.get_group_activity_window)
     set_group_activity_window = _via("group_facts", GroupFactRepository.set_group_activity_window)
-    erase_group_member = _via("group_facts", GroupFactRepository.erase_group_member)
+    erase_group_activity = _via("group_facts", GroupFactRepository.erase_group_activity)
     # --- check-ins, points, leaderboards --------------------------------------------------------------------------
     checkin_rules = _via("points", PointsRepository.checkin_rules)
     put_checkin_rule = _via("points", PointsRepository.put_checkin_rule)

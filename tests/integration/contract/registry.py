@@ -33,6 +33,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_group_codes",
     "tests.integration.contract.test_points",
     "tests.integration.contract.test_group_quota",
+    "tests.integration.contract.test_group_members",
     "tests.integration.test_sop_subject_store",
 )
 

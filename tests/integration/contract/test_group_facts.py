@@ -133,7 +133,7 @@ def test_the_tenants_default_window(store: Any) -> None:
     assert store.get_group_activity_window("other") is None
 
 
-@covers(R.erase_group_member)
+@covers(R.erase_group_activity)
 def test_erasing_a_member_deletes_their_records_in_every_group_and_keeps_the_counts(store: Any) -> None:
     assert store.record_group_fact("acme", msg("r1", "c1"))
     assert store.record_group_fact("acme", msg("r2", "c1", at=T0 + 86_400, date="2026-12-02"))
@@ -141,7 +141,7 @@ def test_erasing_a_member_deletes_their_records_in_every_group_and_keeps_the_cou
     checkin = GroupFact("wr3", CHECKIN_FACT, "k1", "2026-12-01", T0, (("checkins", 1),), first="completer", member="c1")
     assert store.record_group_fact("acme", checkin)
     assert store.record_group_fact("acme", msg("r4", "c2"))
-    assert store.erase_group_member("acme", "c1") == 3
+    assert store.erase_group_activity("acme", "c1") == 3
     assert store.group_activity_since("acme", "wr1", 0) == [MemberActivity("c2", T0, 1)]
     assert store.group_activity_since("acme", "wr2", 0) == []
     assert store.group_day_counters("acme", "wr1", "2026-12-01", "2026-12-02") == {
@@ -149,5 +149,5 @@ def test_erasing_a_member_deletes_their_records_in_every_group_and_keeps_the_cou
         "2026-12-02": {"messages": 1, "speakers": 1},
     }  # anonymous counts stay
     assert not store.record_group_fact("acme", msg("r1", "c1"))  # a fact's marker names no one: it stays
-    assert store.erase_group_member("acme", "c1") == 0  # a repeat finds nothing
-    assert store.erase_group_member("acme", "c2") == 1 and store.group_activity_since("acme", "wr1", 0) == []
+    assert store.erase_group_activity("acme", "c1") == 0  # a repeat finds nothing
+    assert store.erase_group_activity("acme", "c2") == 1 and store.group_activity_since("acme", "wr1", 0) == []

@@ -1,0 +1,168 @@
+"""Writing a group's members: the records, their history (once each), the signals, the customer links.
+
+Shared by the callbacks (services/groups/events.py) and the sync (services/groups/sync.py). Order of writes: the
+history entry first (a conditional put: only its first writer publishes the signal), then the member records, then
+(by the caller) the group's state under its revision. A crash before the state is saved leaves the event
+un-applied, so WeCom's redelivery, the repair queue or the next sync does it again, and writes nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from chalicelib.domain.customers import customer_id_for
+from chalicelib.domain.group_events import UNKNOWN_SCENE, remember
+from chalicelib.domain.group_members import (
+    EXTERNAL_MEMBER,
+    JOIN,
+    STAFF_MEMBER,
+    FetchedMember,
+    GroupMember,
+    MemberChange,
+    erased,
+    reconcile,
+)
+from chalicelib.domain.groups import ACTIVE, GroupState
+from chalicelib.domain.signals import GROUP_JOINED, GROUP_LEFT, Signal
+from chalicelib.domain.tenants import Tenant
+from chalicelib.observability import count, logger
+from chalicelib.ports import SignalPublisher
+from chalicelib.services.groups.ports import ChatDetail, GroupStore
+
+MEMBER_PAGE = 500
+SAVE_ATTEMPTS = 3
+
+
+def member_key(tenant: Tenant, userid: str) -> str:
+    """The member's key in every group: the digest intake gives an external_userid, for staff alike."""
+    return tenant.hmac_hex("ext:" + userid)
+
+
+class MemberBook:
+    def __init__(self, repo: GroupStore, signals: SignalPublisher) -> None:
+        self.repo = repo
+        self.signals = signals
+
+    def stored(self, tenant_id: str, chat_id: str) -> dict[str, GroupMember]:
+        """Every member record of the group (current and former), by key."""
+        found: dict[str, GroupMember] = {}
+        cursor: str | None = None
+        while True:
+            page = self.repo.list_members(tenant_id, chat_id, cursor=cursor, limit=MEMBER_PAGE)
+            found.update((m.key, m) for m in page.items)
+            cursor = page.next_cursor
+            if not cursor:
+                return found
+
+    def member_types(self, tenant: Tenant, userids: tuple[str, ...]) -> dict[str, int]:
+        """A callback does not say who is staff: those the tenant registered are (one Query of its staff);
+        groupchat/get corrects the rest at the group's next read."""
+        staff = {s.userid for s in self.repo.list_staff(tenant.tenant_id)} if userids else set()
+        return {u: STAFF_MEMBER if u in staff else EXTERNAL_MEMBER for u in userids}
+
+    def link(self, tenant: Tenant, members: list[GroupMember], *, aliases: bool = True) -> list[GroupMember]:
+        """External members with their customer record where one exists (found as intake finds it: the id derived
+        from the member's digest, then, with ``aliases``, the ``ext`` alias of a contact merged into another
+        customer: one read per member not found, so the sync's re-linking of every unlinked member skips it)."""
+        wanted = [m for m in members if m.type == EXTERNAL_MEMBER and not m.customer_id and not m.erased]
+        if not wanted:
+            return members
+        derived = {m.key: customer_id_for(m.key) for m in wanted}
+        found = self.repo.get_customers(tenant.tenant_id, sorted(set(derived.values())))
+        linked: dict[str, str] = {}
+        for m in wanted:
+            if derived[m.key] in found:
+                linked[m.key] = derived[m.key]
+                continue
+            if not aliases:
+                continue
+            alias = self.repo.find_alias(tenant.tenant_id, "ext", m.key)
+            if alias is not None and alias.customer_id:
+                linked[m.key] = alias.customer_id
+        return [replace(m, customer_id=linked[m.key]) if m.key in linked else m for m in members]
+
+    def write(self, tenant: Tenant, chat_id: str, members: list[GroupMember], history: list[MemberChange]) -> int:
+        """History first (each entry once; its signal from its first writer only), then the records. Returns the
+        entries that were new."""
+        tid = tenant.tenant_id
+        links = {m.key: m.customer_id for m in members}
+        new = 0
+        for change in history:
+            change = replace(change, customer_id=links.get(change.member_key, change.customer_id))
+            if not self.repo.add_member_change(tid, chat_id, change):
+                continue  # replayed: written and told before
+            new += 1
+            self._publish(tenant, chat_id, change)
+        if members:
+            self.repo.put_members(tid, chat_id, members)
+        return new
+
+    def _publish(self, tenant: Tenant, chat_id: str, change: MemberChange) -> None:
+        kind = GROUP_JOINED if change.kind == JOIN else GROUP_LEFT
+        scene = "unknown" if change.scene == UNKNOWN_SCENE else str(change.scene)
+        at = datetime.fromtimestamp(change.at, UTC)
+        signal = Signal(kind, at, kind=scene, chat_id=chat_id, member=change.userid or None, ref=change.ref(chat_id))
+        self.signals.publish(tenant, chat_id, signal)
+        count(f"Group.{change.kind}")
+
+    def reconcile(self, tenant: Tenant, detail: ChatDetail, *, now: int, stamp: bool = False) -> bool:
+        """Move the group and its members to ``detail`` (groupchat/get); True if anything changed. Members not yet
+        linked to a customer are linked here when the customer exists by now (the sync links late joiners).
+        ``stamp``: set ``synced_at`` even when nothing changed (the sync's mark of a group WeCom still lists)."""
+        tid, chat_id = tenant.tenant_id, detail.chat_id
+        truth = [
+            FetchedMember(
+                key=member_key(tenant, m.userid),
+                userid=m.userid,
+                type=m.type,
+                join_time=m.join_time,
+                join_scene=m.join_scene,
+                invitor=m.invitor,
+                state=m.state,
+            )
+            for m in detail.members
+        ]
+        for _ in range(SAVE_ATTEMPTS):
+            group = self.repo.get_group(tid, chat_id, consistent=True)
+            before = group.state if group is not None else GroupState()
+            stored = self.stored(tid, chat_id)
+            members, history = reconcile(stored, truth, now=now)
+            touched = {m.key for m in members}
+            unlinked = [m for m in stored.values() if m.in_group and not m.customer_id and m.key not in touched]
+            relinked = [m for m in self.link(tenant, unlinked, aliases=False) if m.customer_id]
+            members = self.link(tenant, members) + relinked
+            state = replace(
+                before,
+                name=detail.name,
+                owner=detail.owner,
+                notice=detail.notice,
+                status=ACTIVE,
+                created_at=detail.create_time or before.created_at,
+                admins=tuple(detail.admins),
+                member_count=len(truth),
+                member_version=detail.member_version,
+                seen_versions=remember(before.seen_versions, detail.member_version),
+                synced_at=before.synced_at,
+            )
+            self.write(tenant, chat_id, members, history)
+            changed = bool(members) or state != before or before.rev == 0
+            if not changed and (not stamp or before.synced_at >= now):
+                return False
+            if self.repo.save_group_state(tid, chat_id, replace(state, synced_at=now), expected_rev=before.rev):
+                if changed:
+                    logger.info("group reconciled", extra={"tenant": tid, "chat_id": chat_id, "members": len(members)})
+                return changed
+        return True  # others kept writing: what they wrote is at least as new; the next sync settles the rest
+
+    def erase(self, tenant: Tenant, external_userids: tuple[str, ...]) -> int:
+        """Make the customer's member records and history anonymous in every group they were in."""
+        changed = 0
+        for ext in external_userids:
+            key = member_key(tenant, ext)
+            for chat_id in self.repo.member_chats(tenant.tenant_id, key):
+                changed += self.repo.erase_group_member(tenant.tenant_id, chat_id, key)
+        return changed
+
+
+__all__ = ["MemberBook", "erased", "member_key"]

@@ -1,0 +1,209 @@
+"""change_external_chat kept true: incremental changes on the held version, duplicates that do nothing, gaps and
+out-of-order deliveries answered by groupchat/get, re-reads that wait for the repair queue when the budget is spent,
+members' history written once and told once, staff kept apart, customers linked."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from chalicelib.adapters.wecom.callback_xml import build_event_xml, parse_event
+from chalicelib.domain.contact_events import event_from_fields
+from chalicelib.domain.group_events import UNKNOWN_SCENE, group_event_from_fields
+from chalicelib.domain.group_members import EXTERNAL_MEMBER, LEAVE, STAFF_MEMBER
+from chalicelib.domain.groups import DISMISSED
+from chalicelib.domain.signals import GROUP_JOINED, GROUP_LEFT
+from chalicelib.errors import InvalidError
+from chalicelib.services.groups import member_key
+from tests.fakes.wecom_groups_g2 import FakeChatMember
+from tests.unit.groups_g2 import CHAT, GroupEnv, make_group_env
+
+EVENTS = Path(__file__).resolve().parents[1] / "events" / "wecom"
+A, B, C = "wmAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1", "wmBBBBBBBBBBBBBBBBBBBBBBBBBBBBB2", "wmCCCCCCCCCCCCCCCCCCCCCCCCCCCCC3"
+
+
+@pytest.fixture
+def env() -> GroupEnv:
+    env = make_group_env()
+    assert env.deliver(env.chats.create(CHAT, owner="zhang", name="XX教育·考研数学·3期·01")).outcome == "refetched"
+    env.heard.clear()
+    return env
+
+
+def test_mem_change_list_parses_in_both_forms() -> None:
+    items = build_event_xml({"Event": "change_external_chat", "ChatId": CHAT, "MemChangeList": [A, B]})
+    assert b"<Item>" in items
+    comma = f"<xml><ChatId>{CHAT}</ChatId><MemChangeList><![CDATA[{A},{B}]]></MemChangeList></xml>".encode()
+    for xml in (items, comma):
+        fields = parse_event(xml)
+        assert fields["MemChangeList"] == [A, B]
+        assert group_event_from_fields(fields).members == (A, B)
+
+
+@pytest.mark.parametrize(
+    "name", ["change_external_chat_update_add_member", "change_external_chat_update_add_member_comma"]
+)
+def test_the_sample_deliveries_in_both_forms_are_one_event(name: str) -> None:
+    ev = group_event_from_fields(parse_event((EVENTS / f"{name}.xml").read_bytes()))
+    assert ev.membership and ev.complete and ev.join_scene == 3 and ev.mem_change_cnt == 2
+    assert ev.members == ("wmAJ2GCAAAXtWyujaWJHDDGi0mAAAA", "wmAJ2GCAAAXtWyujaWJHDDGi0mBBBB")
+    assert ev.current_version == "71217227bbd112ecfe3a49c482195cb4" and ev.last_version
+
+
+def test_an_event_without_a_chat_or_with_a_bad_number_is_invalid() -> None:
+    with pytest.raises(InvalidError):
+        group_event_from_fields({"Event": "change_external_chat", "ChangeType": "create"})
+    with pytest.raises(InvalidError):
+        group_event_from_fields({"ChatId": CHAT, "ChangeType": "update", "JoinScene": "three"})
+
+
+def test_create_reads_the_group_and_its_first_members(env: GroupEnv) -> None:
+    state = env.state()
+    truth = env.chats.groups[CHAT]
+    assert state.name == truth.name and state.owner == "zhang" and state.member_count == 1
+    assert state.member_version == truth.member_version and state.synced_at > 0
+    owner = env.member("zhang")
+    assert owner is not None and owner.type == STAFF_MEMBER and owner.in_group
+
+
+def test_a_join_on_the_held_version_applies_once_and_tells_once(env: GroupEnv) -> None:
+    fields = env.chats.join(CHAT, [A], scene=3, state="ch_poster", invitor="zhang")
+    assert env.deliver(fields, seconds=0).outcome == "applied"  # no time for the detail read: still applied
+    member = env.member(A)
+    assert member is not None and member.in_group and member.join_scene == 3 and member.type == EXTERNAL_MEMBER
+    assert env.state().member_count == 2 and env.state().member_version == fields["CurMemVer"]
+    assert [(s.type, s.kind, s.member) for s in env.heard] == [(GROUP_JOINED, "3", A)]
+    ref = env.heard[0].ref
+    assert env.deliver(fields).outcome == "duplicate"
+    assert len(env.heard) == 1 and env.state().member_count == 2
+    env.drain()  # the detail read the callback left to the repair queue: the join way and inviter
+    member = env.member(A)
+    assert member is not None and member.state == "ch_poster" and member.invitor == "zhang" and member.join_scene == 3
+    assert len(env.heard) == 1 and ref and CHAT in ref
+    assert len(env.store.member_changes("unit", CHAT, member_key(env.tenant, A))) == 1
+
+
+def test_a_leave_closes_the_record_and_keeps_the_history(env: GroupEnv) -> None:
+    env.deliver(env.chats.join(CHAT, [A, B]))
+    assert env.deliver(env.chats.leave(CHAT, [A], scene=1)).outcome == "applied"
+    member = env.member(A)
+    assert member is not None and not member.in_group and member.quit_scene == 1 and member.left_time > 0
+    assert env.in_group() == {"zhang", B} and env.state().member_count == 2
+    history = env.store.member_changes("unit", CHAT, member_key(env.tenant, A))
+    assert [c.kind for c in history] == ["join", LEAVE]
+    assert [s.type for s in env.heard][-1] == GROUP_LEFT and env.heard[-1].kind == "1"
+
+
+def test_a_gap_re_reads_the_group(env: GroupEnv) -> None:
+    env.chats.join(CHAT, [A])  # this delivery is lost
+    gets = env.chats.gets
+    assert env.deliver(env.chats.join(CHAT, [B])).outcome == "refetched"
+    assert env.chats.gets == gets + 1
+    assert env.in_group() == {"zhang", A, B} and env.state().member_count == 3
+    missed = env.member(A)
+    assert missed is not None and missed.join_scene == UNKNOWN_SCENE  # found by the read: scene unknown
+
+
+def test_out_of_order_deliveries_end_where_in_order_ones_do(env: GroupEnv) -> None:
+    first = env.chats.join(CHAT, [A])
+    second = env.chats.join(CHAT, [B])
+    third = env.chats.leave(CHAT, [A])
+    for fields in (third, first, second, third, first):
+        assert env.deliver(fields).outcome in ("refetched", "duplicate", "applied")
+    assert env.in_group() == {"zhang", B} and env.state().member_count == 2
+    assert env.state().member_version == env.chats.groups[CHAT].member_version
+
+
+def test_a_duplicate_of_a_version_applied_lately_costs_no_read(env: GroupEnv) -> None:
+    first = env.chats.join(CHAT, [A], kind=2)
+    env.deliver(first, seconds=0)
+    env.deliver(env.chats.leave(CHAT, [A]), seconds=0)
+    gets = env.chats.gets
+    assert env.deliver(first).outcome == "duplicate" and env.chats.gets == gets
+
+
+def test_a_short_member_list_is_a_gap(env: GroupEnv) -> None:
+    fields = env.chats.join(CHAT, [A, B])
+    fields["MemChangeList"] = [A]  # MemChangeCnt says 2
+    assert env.deliver(fields).outcome == "refetched" and env.in_group() == {"zhang", A, B}
+
+
+def test_a_re_read_without_time_or_without_wecom_waits_in_the_repair_queue(env: GroupEnv) -> None:
+    env.chats.join(CHAT, [A])  # lost
+    assert env.deliver(env.chats.join(CHAT, [B]), seconds=0.1).outcome == "deferred"
+    env.chats.unavailable = True
+    result = env.deliver(env.chats.change(CHAT, "change_name", name="新名字"))
+    assert result.outcome == "deferred" and result.reason == "upstream_error"
+    assert env.in_group() == {"zhang"}
+    env.chats.unavailable = False
+    env.drain()
+    assert env.in_group() == {"zhang", A, B} and env.state().name == "新名字" and not env.queue.dead_letters
+
+
+@pytest.mark.parametrize(
+    "detail, values",
+    [("change_owner", {"owner": "li"}), ("change_name", {"name": "改名"}), ("change_notice", {"notice": "群公告"})],
+)
+def test_owner_name_and_notice_changes_are_read_from_wecom(env: GroupEnv, detail: str, values: dict[str, str]) -> None:
+    assert env.deliver(env.chats.change(CHAT, detail, **values)).outcome == "refetched"
+    for name, value in values.items():
+        assert getattr(env.state(), name) == value
+
+
+def test_a_dismissed_group_stays_dismissed(env: GroupEnv) -> None:
+    late = env.chats.join(CHAT, [A])
+    assert env.deliver(env.chats.dismiss(CHAT)).outcome == "applied"
+    assert env.state().status == DISMISSED
+    assert env.deliver(late).outcome == "ignored" and env.state().status == DISMISSED
+
+
+def test_staff_are_kept_apart_from_customers(env: GroupEnv) -> None:
+    env.deliver(env.chats.join(CHAT, ["zhang2", A], kind=1), seconds=0)
+    truth = env.chats.groups[CHAT]  # WeCom knows zhang2 is staff, though the tenant never registered them
+    kinds = {m.userid: 2 if m.userid == A else 1 for m in truth.members}
+    members = tuple(FakeChatMember(m.userid, type=kinds[m.userid], join_time=m.join_time) for m in truth.members)
+    env.chats.groups[CHAT] = replace(truth, members=members)
+    env.drain()
+    staff, customer = env.member("zhang2"), env.member(A)
+    assert staff is not None and staff.type == STAFF_MEMBER and staff.customer_id == ""
+    assert customer is not None and customer.type == EXTERNAL_MEMBER
+
+
+def test_a_member_who_is_a_customer_links_now_or_at_the_next_read(env: GroupEnv) -> None:
+    known = env.world.event(env.tenant.corp_id, "add_external_contact", now=env.clock.epoch(), userid="zhang",
+                            external_userid=C, State="")  # fmt: skip
+    customer_id = env.svc.intake.handle(env.tenant, event_from_fields(known)).customer_id
+    env.deliver(env.chats.join(CHAT, [C, A]), seconds=0)
+    member = env.member(C)
+    assert member is not None and member.customer_id == customer_id
+    history = env.store.member_changes("unit", CHAT, member_key(env.tenant, C))
+    assert history[0].customer_id == customer_id
+    later = env.member(A)
+    assert later is not None and later.customer_id == ""  # no customer yet
+    added = env.world.event(env.tenant.corp_id, "add_external_contact", now=env.clock.epoch(), userid="zhang",
+                            external_userid=A, State="")  # fmt: skip
+    cid_a = env.svc.intake.handle(env.tenant, event_from_fields(added)).customer_id
+    env.drain()  # the next read of the group (here the join's detail read; else the daily sync) links them
+    later = env.member(A)
+    assert later is not None and later.customer_id == cid_a
+
+
+def test_records_that_contradict_the_version_chain_are_settled_by_a_read(env: GroupEnv) -> None:
+    env.deliver(env.chats.join(CHAT, [A]), seconds=0)
+    member = env.member(A)
+    assert member is not None
+    env.store.put_members("unit", CHAT, [replace(member, in_group=False)])  # as if a leave had been seen
+    assert env.deliver(env.chats.leave(CHAT, [A])).outcome == "refetched"
+    assert env.in_group() == {"zhang"} and env.state().member_count == 1
+
+
+def test_concurrent_deliveries_of_one_join_tell_it_once(env: GroupEnv) -> None:
+    fields = env.chats.join(CHAT, [A, B], scene=3)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda _: env.deliver(fields).outcome, range(8)))
+    assert "applied" in outcomes or "refetched" in outcomes
+    assert sorted(str(s.member) for s in env.heard) == [A, B]  # each join told once, however many raced
+    assert env.state().member_count == 3 and env.in_group() == {"zhang", A, B}

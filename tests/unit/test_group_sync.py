@@ -1,0 +1,132 @@
+"""The group sync: a new tenant's first sync imports its 300 groups and their members, as a job with progress that
+resumes from its cursor after a crash; one sync runs at a time; the daily sync turns drift the callbacks missed
+into history with the scene unknown."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import bootstrap
+from chalicelib.domain.group_events import UNKNOWN_SCENE
+from chalicelib.errors import NotFoundError, UpstreamError
+from chalicelib.jobs import sop as sop_jobs
+from chalicelib.services.groups import member_key
+from chalicelib.services.groups.sync import FIRST, PERIODIC
+from chalicelib.services.tenants import TenantService
+from tests.fakes import FixedClock, SeqIds
+from tests.fakes.store import FakeStore
+from tests.fakes.wecom_groups_g2 import FakeChatMember
+from tests.unit.conftest import CORP, WECOM
+from tests.unit.groups_g2 import GroupEnv, make_group_env
+
+GROUPS = 300
+
+
+def _world(env: GroupEnv, groups: int = GROUPS) -> None:
+    for n in range(groups):
+        members = tuple(
+            FakeChatMember(f"wm{n:04d}x{i:02d}", join_time=1_700_000_000 + i, state="ch_poster", invitor="zhang")
+            for i in range(3)
+        )
+        env.chats.create(f"wr{n:05d}", owner="zhang", name=f"XX教育·考研·{n}期", members=members)
+
+
+@pytest.fixture
+def env() -> GroupEnv:
+    env = make_group_env()
+    _world(env)
+    return env
+
+
+def test_a_new_tenant_starts_its_first_sync_and_the_backstop_imports_300_groups(env: GroupEnv) -> None:
+    job = env.store.current_group_sync("unit")
+    assert job is not None and job["reason"] == FIRST and job["status"] == "running" and env.chats.lists == 0
+    report = env.svc.group_sync.tick(env.tenant, budget_seconds=60)
+    job = env.svc.group_sync.status("unit", job["job_id"])
+    assert job["status"] == "done" and job["pages"] == 3 and job["groups_seen"] == GROUPS and job["changed"] == GROUPS
+    assert report == {"group_syncs": 1, "groups_synced": GROUPS}
+    assert env.chats.gets == GROUPS
+    page = env.store.list_groups("unit", cursor=None, limit=1000)
+    assert len(page.items) == GROUPS and all(g.state.member_count == 4 for g in page.items)
+    member = env.member("wm0007x01", "wr00007")
+    assert member is not None and member.state == "ch_poster" and member.join_scene == UNKNOWN_SCENE
+    assert len(env.heard) == GROUPS * 4  # every member found joined once (the owner included)
+
+
+def test_a_crashed_sync_resumes_from_its_cursor_and_writes_nothing_twice(env: GroupEnv) -> None:
+    job = env.store.current_group_sync("unit")
+    env.chats.crash_after_gets = 150  # dies halfway through the second page
+    with pytest.raises(RuntimeError):
+        env.svc.group_sync.advance(env.tenant, job["job_id"], budget_seconds=60)
+    saved = env.svc.group_sync.status("unit", job["job_id"])
+    assert saved["pages"] == 1 and saved["groups_seen"] == 100 and saved["cursor"] == "100"
+    env.chats.crash_after_gets = None
+    lists = env.chats.lists
+    done = env.svc.group_sync.advance(env.tenant, job["job_id"], budget_seconds=60)
+    assert done["status"] == "done" and done["pages"] == 3 and done["groups_seen"] == GROUPS
+    assert done["changed"] == GROUPS - 50  # the crashed page's first 50 groups were reconciled before it died
+    assert env.chats.lists == lists + 2  # from the saved cursor: the first page is not listed again
+    assert len(env.heard) == GROUPS * 4  # the half-done page's joins were not told twice
+    key = member_key(env.tenant, "wm0120x00")
+    assert len(env.store.member_changes("unit", "wr00120", key)) == 1
+
+
+def test_one_sync_runs_at_a_time_and_progress_is_visible(env: GroupEnv) -> None:
+    first = env.store.current_group_sync("unit")
+    env.chats.unavailable = True
+    again = env.svc.group_sync.start(env.tenant)  # WeCom refuses: the running job is answered, not a 5xx
+    assert again["job_id"] == first["job_id"] and again["last_error"] == "upstream_error"
+    env.chats.unavailable = False
+    assert env.svc.group_sync.start(env.tenant)["job_id"] == first["job_id"]
+    with pytest.raises(NotFoundError):
+        env.svc.group_sync.status("unit", "gs_nope")
+    with pytest.raises(NotFoundError):
+        env.svc.group_sync.status("other", first["job_id"])  # tenants never meet
+
+
+def test_the_daily_sync_reconciles_drift(env: GroupEnv) -> None:
+    env.svc.group_sync.tick(env.tenant, budget_seconds=60)
+    assert env.svc.group_sync.tick(env.tenant, budget_seconds=60) == {"group_syncs": 0}  # done for today
+    env.chats.join("wr00003", ["wmlate"], scene=3)  # callbacks lost
+    env.chats.leave("wr00004", ["wm0004x00"])
+    env.heard.clear()
+    env.clock.advance(days=1)
+    env.svc.group_sync.tick(env.tenant, budget_seconds=60)
+    job = env.store.current_group_sync("unit")
+    assert job["reason"] == PERIODIC and job["status"] == "done" and job["changed"] == 2
+    late, gone = env.member("wmlate", "wr00003"), env.member("wm0004x00", "wr00004")
+    assert late is not None and late.in_group and late.join_scene == UNKNOWN_SCENE
+    assert gone is not None and not gone.in_group and gone.quit_scene == UNKNOWN_SCENE
+    assert sorted((s.type, s.kind) for s in env.heard) == [("group_joined", "unknown"), ("group_left", "unknown")]
+
+
+def test_the_backstop_runs_the_first_sync(env: GroupEnv) -> None:
+    bootstrap.override(env.svc)
+    try:
+        sop_jobs.backstop()
+    finally:
+        bootstrap.override(None)
+    job = env.store.current_group_sync("unit")
+    assert job["status"] == "done" and job["groups_seen"] == GROUPS
+
+
+def test_a_tenant_is_created_even_when_its_first_sync_cannot_start() -> None:
+    def refuse(tenant: object) -> None:
+        raise UpstreamError("storage refused")
+
+    store = FakeStore()
+    tenants = TenantService(store, FixedClock(), SeqIds(), on_created=refuse)
+    tenants.create(tenant_id="second", name="示例教育", corp_id=CORP, wecom=WECOM)
+    assert store.get_tenant("second") is not None  # the backstop starts the first sync for it later
+
+
+def test_the_sweep_marks_a_group_dismissed_whose_callback_was_lost(env: GroupEnv) -> None:
+    env.svc.group_sync.tick(env.tenant, budget_seconds=60)
+    env.chats.dismiss("wr00009")  # the callback never arrives
+    env.clock.advance(days=1)
+    gets = env.chats.gets
+    env.svc.group_sync.tick(env.tenant, budget_seconds=60)
+    job = env.store.current_group_sync("unit")
+    assert job["status"] == "done" and job["dismissed"] == 1 and job["changed"] == 1 and job["errors"] == 0
+    assert env.chats.gets == gets + GROUPS - 1 + 1  # the listed ones, and the missing one read on its own
+    assert env.state("wr00009").status == "dismissed" and env.state("wr00008").status == "active"
