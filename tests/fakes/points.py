@@ -129,16 +129,29 @@ class FakePointsStoreMixin:
 
     # --- erasure (FakeTimelineStoreMixin.erase_customer calls it) ---------------------------------------------
 
-    def _erase_points(self, tenant_id: str, customer_id: str) -> int:
-        """Every points item of the customer, and their entries on the groups' boards: how many."""
+    def _erase_points(self, tenant_id: str, customer_id: str, budget: int = 1_000_000) -> int:
+        """The customer's points items, and their entries on the groups' boards, at most ``budget`` of them (as the
+        real erasure deletes a partition in bounded calls): how many, or -1 - how many when items remain."""
         p, deleted = self._points(), 0
         for table in ("checkins", "refs", "standings"):
             for key in [key for key in p[table] if key[:2] == (tenant_id, customer_id)]:
+                if deleted >= budget:
+                    return -1 - deleted
                 if table == "standings":
                     p["boards"].get((tenant_id, key[2]), {}).pop(customer_id, None)
                     deleted += 1
                 del p[table][key]
                 deleted += 1
-        deleted += len(p["ledger"].pop((tenant_id, customer_id), {}))
-        deleted += 1 if p["balances"].pop((tenant_id, customer_id), None) else 0
+        ledger = p["ledger"].get((tenant_id, customer_id), {})
+        for ref in list(ledger):
+            if deleted >= budget:
+                return -1 - deleted
+            del ledger[ref]
+            deleted += 1
+        p["ledger"].pop((tenant_id, customer_id), None)
+        if (tenant_id, customer_id) in p["balances"]:
+            if deleted >= budget:
+                return -1 - deleted
+            del p["balances"][(tenant_id, customer_id)]
+            deleted += 1
         return deleted

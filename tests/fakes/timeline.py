@@ -24,7 +24,7 @@ class FakeTimelineStoreMixin:
 
         def _roster(self) -> set[tuple[str, str, str]]: ...  # provided by the other fake mixins
 
-        def _erase_points(self, tenant_id: str, customer_id: str) -> int: ...  # FakePointsStoreMixin
+        def _erase_points(self, tenant_id: str, customer_id: str, budget: int = ...) -> int: ...  # FakePointsStoreMixin
 
         def _sop(self) -> dict[str, dict[Any, Any]]:
             raise NotImplementedError
@@ -189,7 +189,10 @@ class FakeTimelineStoreMixin:
                         return -1 - deleted
                     del held[item_key]
                     deleted += 1
-            deleted += self._erase_points(tenant_id, customer_id)  # points items and their board entries
+            points = self._erase_points(tenant_id, customer_id, max_items - deleted)  # with their board entries
+            if points < 0:
+                return -1 - (deleted - 1 - points)
+            deleted += points
             self.facts.pop((tenant_id, customer_id), None)  # an empty partition is no partition
             self._months().pop((tenant_id, customer_id), None)
             for a in tombstones:
