@@ -3,6 +3,10 @@ write and each WeCom call in turn, one run per point, then the stack restarts an
 runs until quiet. Every touch must end in exactly one WeCom task (as the world stores them) or ``failed`` with a
 reason, and no customer may be in two WeCom tasks for one touch.
 
+The same for group subjects: a group plan's fire (groups of two owners in one bucket, each owner's task a
+``chat_type`` group task) — every group touch in exactly one WeCom group task of its owner or ``failed``, and no
+chat in two WeCom tasks for one touch. The runs are parametrized over the subject kind (``SUBJECTS``).
+
 The points are enumerated, not listed: the store is wrapped so that every call that changed its state counts as a
 write, the transport so that every WeCom request counts as a call; a clean run counts them, then run ``i`` dies after
 the ``i``-th. The recipient limit is lowered so one executor's touches make several tasks of the same sender and text,
