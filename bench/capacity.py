@@ -52,6 +52,7 @@ class Calibration:
     def describe(self) -> str:
         if self.put_units is None:
             return "not calibrated (assumed: Local reports transactions at 1x and BatchGetItem misses as free)"
+        many, one = self.transact_many_units, self.transact_put_units or 0.0
         return (
             f"one 1-unit item: PutItem reported {self.put_units:g} WCU, the same Put inside TransactWriteItems "
             f"{self.transact_put_units:g} WCU, seven such Puts in one TransactWriteItems "
@@ -59,7 +60,7 @@ class Calibration:
             + (
                 "does not follow the items, so billed TransactWriteItems is computed from each request (2x each "
                 "item's write units)"
-                if self.transact_many_units is not None and self.transact_many_units < 7 * (self.transact_put_units or 0)
+                if many is not None and many < 7 * one
                 else "follows the items; billed TransactWriteItems is computed from each request all the same"
             )
             + f" (a transaction the meter did not see: reported x {self.transact_write_factor:g}); "

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from bench.__main__ import parse_args
 from bench.capacity import CallRecord, Capacity
-from types import SimpleNamespace
-
 from bench.groups import GroupPhase, GroupResults, group_templates, render_groups
 
 
