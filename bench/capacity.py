@@ -19,6 +19,7 @@ READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "Transa
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 TRANSACT_WRITE = "TransactWriteItems"
 BATCH_GET = "BatchGetItem"
+BATCH_WRITE = "BatchWriteItem"
 MIN_READ_EVENTUAL = 0.5  # a read of a missing item still costs the minimum (AWS bills each BatchGetItem key)
 MIN_READ_STRONG = 1.0
 AWS_TRANSACT_WRITE_MULTIPLIER = 2.0  # AWS bills a transactional write at 2x a standard one
@@ -57,13 +58,8 @@ class Calibration:
             f"one 1-unit item: PutItem reported {self.put_units:g} WCU, the same Put inside TransactWriteItems "
             f"{self.transact_put_units:g} WCU, seven such Puts in one TransactWriteItems "
             f"{fmt_units(self.transact_many_units)} WCU -> Local's figure "
-            + (
-                "does not follow the items, so billed TransactWriteItems is computed from each request (2x each "
-                "item's write units)"
-                if many is not None and many < 7 * one
-                else "follows the items; billed TransactWriteItems is computed from each request all the same"
-            )
-            + f" (a transaction the meter did not see: reported x {self.transact_write_factor:g}); "
+            + ("does not follow the items" if many is not None and many < 7 * one else "follows the items")
+            + f" (a transaction whose request the meter did not see: reported x {self.transact_write_factor:g}); "
             f"BatchGetItem of 2 missing keys reported {self.batch_get_miss_units:g} RCU -> "
             + (
                 "billed reads add the 0.5 RCU minimum per missing key"
@@ -265,6 +261,19 @@ def key_label(operation: str, params: Mapping[str, Any]) -> str:
         )
         where = params.get("IndexName") or "table"
         return f"{where}:{_key_kind(partition, None)}" if partition else str(where)
+    if operation == BATCH_WRITE:
+        kinds = sorted(
+            {
+                _key_kind(str(s(k.get("pk"))), s(k.get("sk")))
+                for requests in (params.get("RequestItems") or {}).values()
+                for request in requests
+                for spec in request.values()
+                if isinstance(spec, Mapping)
+                for k in (spec.get("Item") or spec.get("Key") or {},)
+                if s(k.get("pk"))
+            }
+        )
+        return "+".join(kinds)
     if operation == TRANSACT_WRITE:
         kinds = sorted(
             {

@@ -49,9 +49,11 @@ def test_a_transaction_the_meter_did_not_see_falls_back_on_the_calibration() -> 
     assert capacity_of("TransactWriteItems", cancelled, transact_billed=6.0) == Capacity()  # billed as reported
 
 
-def test_transactions_are_labelled_by_the_kinds_of_item_they_hold() -> None:
+def test_transactions_and_batch_writes_are_labelled_by_the_kinds_of_item_they_hold() -> None:
     params = {"TransactItems": [{"Put": {"Item": SMALL}}, UPDATE, DELETE]}
     assert key_label("TransactWriteItems", params) == "BRD/S+C/DAY"
+    batch = {"RequestItems": {"t": [{"PutRequest": {"Item": SMALL}}, {"DeleteRequest": {"Key": BIG}}]}}
+    assert key_label("BatchWriteItem", batch) == "BRD/S+C/PTS"
 
 
 class _Local:
@@ -83,4 +85,4 @@ def test_calibration_shows_that_locals_transaction_figure_does_not_follow_the_it
     cal = calibrate(local)
     assert local.transactions == [1, 7]
     assert (cal.transact_put_units, cal.transact_many_units) == (2.0, 2.0)
-    assert "does not follow the items" in cal.describe() and "computed from each request" in cal.describe()
+    assert "does not follow the items" in cal.describe() and "reported x 1" in cal.describe()
