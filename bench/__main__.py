@@ -2,9 +2,10 @@
 
 Two parts: the WeCom callback hot path (and the cold import of app.py), and the SOP engine (enroll N customers, fire
 one bucket of N touches, then one bulk enrollment job over the same N customers; then buckets of 1,000 and 10,000
-touches — and with ``--large`` 100,000 — fired through the fan-out), and a group leaderboard read at 50 and 5,000
-members. ``--callback-only`` / ``--sop-only`` / ``--fanout-only`` / ``--points-only`` run one; a partial run writes
-the markdown only to an explicit ``--output`` (docs/performance.md holds every part).
+touches — and with ``--large`` 100,000 — fired through the fan-out), a group leaderboard read at 50 and 5,000
+members, a group-plan bucket over 100 groups and N member joins. ``--callback-only`` / ``--sop-only`` /
+``--fanout-only`` / ``--points-only`` / ``--groups-only`` run one; a partial run writes the markdown only to an
+explicit ``--output`` (docs/performance.md holds every part).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from bench import imports, machine, performance_doc, report
 from bench.common import STAFF_COUNT, BenchError
 from bench.fanout import fanout_sizes, run_fanout
+from bench.group_joins import run_group_joins
 from bench.groups import run_groups
 from bench.harness import Stack
 from bench.points import run_points
@@ -48,7 +50,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     part.add_argument(
         "--points-only", action="store_true", help="only the leaderboard reads at 50 and 5,000 members (issue 10 §9)"
     )
-    part.add_argument("--groups-only", action="store_true", help="only the group-plan bucket over 100 groups")
+    part.add_argument(
+        "--groups-only",
+        action="store_true",
+        help="only the group-plan bucket over 100 groups and the member joins (N callbacks, issue 10 §9)",
+    )
     parser.add_argument(
         "--large", action="store_true", help="also fire a bucket of 100,000 touches over 200 staff through the fan-out"
     )
@@ -117,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             fanout = run_fanout(stack, sizes, progress, large=args.large) if fanout_part else None
             points = run_points(stack, progress) if points_part else None
             groups = run_groups(stack, progress) if groups_part else None
+            joins = run_group_joins(stack, progress, args.iterations) if groups_part else None
             calibration = stack.calibration
             roundtrip = dict(stack.roundtrip_ms)
     except BenchError as exc:
@@ -143,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fanout=fanout,
         points=points,
         groups=groups,
+        group_joins=joins,
     )
     for line in report.summary_lines(result):
         print(line)

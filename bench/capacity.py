@@ -19,6 +19,7 @@ READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "Transa
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 TRANSACT_WRITE = "TransactWriteItems"
 BATCH_GET = "BatchGetItem"
+BATCH_WRITE = "BatchWriteItem"
 MIN_READ_EVENTUAL = 0.5  # a read of a missing item still costs the minimum (AWS bills each BatchGetItem key)
 MIN_READ_STRONG = 1.0
 AWS_TRANSACT_WRITE_MULTIPLIER = 2.0  # AWS bills a transactional write at 2x a standard one
@@ -33,7 +34,10 @@ class Calibration:
     """How this DynamoDB Local's ConsumedCapacity relates to AWS billing.
 
     ``transact_write_factor`` multiplies Local's reported TransactWriteItems units to get AWS's: 2.0 if Local reports
-    transactional writes like standard ones (what docs/reference said), 1.0 if it already reports the 2x.
+    transactional writes like standard ones (what docs/reference said), 1.0 if it already reports the 2x. Only a
+    fallback for a transaction whose request the meter did not see: Local's figure does not follow the items a
+    transaction holds (``transact_many_units``), so the meter bills a transaction from its request
+    (``transaction_write_units``).
     ``batch_get_misses_free``: Local reports 0 units for BatchGetItem keys that are not found, AWS bills the minimum.
     """
 
@@ -42,16 +46,20 @@ class Calibration:
     failed_conditions_free: bool = True  # Local reports nothing for a write whose condition failed; AWS bills it
     put_units: float | None = None  # the raw observations, for the report
     transact_put_units: float | None = None
+    transact_many_units: float | None = None  # seven one-unit Puts in one TransactWriteItems, as Local reported it
     batch_get_miss_units: float | None = None
     failed_put_units: float | None = None
 
     def describe(self) -> str:
         if self.put_units is None:
             return "not calibrated (assumed: Local reports transactions at 1x and BatchGetItem misses as free)"
+        many, one = self.transact_many_units, self.transact_put_units or 0.0
         return (
             f"one 1-unit item: PutItem reported {self.put_units:g} WCU, the same Put inside TransactWriteItems "
-            f"{self.transact_put_units:g} WCU -> billed TransactWriteItems = reported x "
-            f"{self.transact_write_factor:g}; "
+            f"{self.transact_put_units:g} WCU, seven such Puts in one TransactWriteItems "
+            f"{fmt_units(self.transact_many_units)} WCU -> Local's figure "
+            + ("does not follow the items" if many is not None and many < 7 * one else "follows the items")
+            + f" (a transaction whose request the meter did not see: reported x {self.transact_write_factor:g}); "
             f"BatchGetItem of 2 missing keys reported {self.batch_get_miss_units:g} RCU -> "
             + (
                 "billed reads add the 0.5 RCU minimum per missing key"
@@ -171,6 +179,21 @@ def failed_write_units(item_bytes: int | None) -> float:
     return float(max(1, math.ceil(item_bytes / WRITE_UNIT_BYTES)))
 
 
+def transaction_write_units(params: Mapping[str, Any]) -> tuple[int, float]:
+    """(items, billed write units) of a TransactWriteItems request: AWS bills each item at 2x a standard write (the
+    Developer Guide, *Capacity units for transactions*). A Put's units come from the item it writes; an Update's,
+    Delete's or ConditionCheck's are taken as 1, a lower bound (exact for items of at most 1 KB: the request does
+    not carry the stored item's size). DynamoDB Local's own figure does not follow the items (measured: one Put and
+    seven Puts both report 2), so this is the billed figure whenever the meter saw the request."""
+    items, billed = 0, 0.0
+    for entry in params.get("TransactItems") or []:
+        put = entry.get("Put") if isinstance(entry, Mapping) else None
+        units = failed_write_units(item_size(put.get("Item") or {})) if isinstance(put, Mapping) else 1.0
+        items += 1
+        billed += AWS_TRANSACT_WRITE_MULTIPLIER * units
+    return items, billed
+
+
 def capacity_of(
     operation: str,
     parsed: Mapping[str, Any],
@@ -178,8 +201,11 @@ def capacity_of(
     calibration: Calibration | None = None,
     batch_keys: Mapping[str, tuple[int, bool]] | None = None,
     write_bytes: int | None = None,
+    transact_billed: float | None = None,
 ) -> Capacity:
-    """Capacity of one API response (botocore's ``parsed`` dict from the after-call event)."""
+    """Capacity of one API response (botocore's ``parsed`` dict from the after-call event). ``transact_billed``: a
+    successful TransactWriteItems' billed units from its request (``transaction_write_units``); without it, Local's
+    figure times the calibration's factor."""
     cal = calibration or Calibration()
     error = (parsed.get("Error") or {}).get("Code")
     if error == CONDITION_FAILED and operation in CONDITIONAL_WRITES:
@@ -197,7 +223,10 @@ def capacity_of(
         else:
             read += r or 0.0
             write += w or 0.0
-    billed_write = write * cal.transact_write_factor if operation == TRANSACT_WRITE else write
+    billed_write = write
+    if operation == TRANSACT_WRITE:
+        ok = not error
+        billed_write = transact_billed if ok and transact_billed is not None else write * cal.transact_write_factor
     result = Capacity(read=read, write=write, billed_read=read, billed_write=billed_write)
     if operation == BATCH_GET and batch_keys and cal.batch_get_misses_free:
         result = result + batch_get_misses(parsed, batch_keys)
@@ -232,6 +261,31 @@ def key_label(operation: str, params: Mapping[str, Any]) -> str:
         )
         where = params.get("IndexName") or "table"
         return f"{where}:{_key_kind(partition, None)}" if partition else str(where)
+    if operation == BATCH_WRITE:
+        kinds = sorted(
+            {
+                _key_kind(str(s(k.get("pk"))), s(k.get("sk")))
+                for requests in (params.get("RequestItems") or {}).values()
+                for request in requests
+                for spec in request.values()
+                if isinstance(spec, Mapping)
+                for k in (spec.get("Item") or spec.get("Key") or {},)
+                if s(k.get("pk"))
+            }
+        )
+        return "+".join(kinds)
+    if operation == TRANSACT_WRITE:
+        kinds = sorted(
+            {
+                _key_kind(str(s(k.get("pk"))), s(k.get("sk")))
+                for entry in params.get("TransactItems") or []
+                for spec in entry.values()
+                if isinstance(spec, Mapping)
+                for k in (spec.get("Key") or spec.get("Item") or {},)
+                if s(k.get("pk"))
+            }
+        )
+        return "+".join(kinds)
     if operation == BATCH_GET:
         kinds = sorted(
             {
@@ -256,6 +310,7 @@ class CallRecord:
     keys_requested: int = 0  # BatchGetItem only: keys asked for and items found
     items_returned: int = 0
     item: str = ""  # the kind of item by its key shape (``key_label``), e.g. "C/PROFILE", "BKT/BUCKET"
+    tx_items: int = 0  # TransactWriteItems only: the items it held
 
 
 def total_capacity(records: Iterable[CallRecord]) -> Capacity:

@@ -4,9 +4,11 @@ A tenant, 100 study groups of one cohort over 5 owners (written to the store as 
 plan through the API (kind=group, a day -7 announcement), then: the enrollment of the 100 groups (one request, as
 ``POST /t/{t}/plans/{id}/groups`` makes it) and the fire of the one bucket their first touches share, each metered
 as the SOP bench is (DynamoDB by botocore events, Scheduler calls counted). A warm-up plan's fire over 5 groups runs
-first, so the model connections exist and are hooked. WeCom: the group policy's ``add_msg_template`` calls go to a
-counter here (the sandbox's world plays customer mass messages only until group messages land in it): the figure is
-the calls the kernel makes, one per owner per bucket.
+first, so the model connections exist and are hooked. WeCom: the groups exist in the sandbox's world too (seeded,
+each owned by its owner), and the engine's WeCom client is the app's real one over loopback to the sandbox, which
+takes ``add_msg_template`` with ``chat_type: group`` for the sender's own groups only (the others would come back in
+``fail_list``). The calls are read from the world's call log and checked: one per owner, every chat id the
+sender's, nothing failed.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from bench.capacity import CallRecord, total_capacity
-from bench.common import ADMIN_TOKEN, SOP_WECOM, SOP_ZONE, BenchError, counts, fmt, quiet_stdout, table
+from bench.common import (
+    ADMIN_TOKEN,
+    SOP_WECOM,
+    SOP_ZONE,
+    BenchError,
+    count_wecom,
+    counts,
+    fmt,
+    quiet_stdout,
+    table,
+)
 from bench.meter import ApiCallCounter, count_all_calls
 from bench.sop import FIRE_DELAY, BenchClock
 from bench.sop_results import count_ops
@@ -27,20 +39,6 @@ GROUP_TENANT = "grpbench"
 GROUP_CORP = "wwgrpbench0000001"
 GROUPS = 100
 OWNERS = 5
-
-
-@dataclass
-class GroupCalls:
-    """``add_msg_template`` as the group policy calls it, counted (the sandbox plays customer messages only)."""
-
-    calls: list[tuple[str, str, int]] = field(default_factory=list)  # (chat_type, sender, recipients)
-
-    def add_msg_template(self, creds: Any, *, sender: str, message: Any, chat_type: str = "single", **kw: Any) -> Any:
-        from chalicelib.ports import MsgTemplateResult
-
-        recipients = kw.get("chat_ids") or kw.get("external_userids") or []
-        self.calls.append((chat_type, sender, len(recipients)))
-        return MsgTemplateResult(msgid=f"grpmsg{len(self.calls):06d}")
 
 
 @dataclass
@@ -59,7 +57,9 @@ class GroupResults:
     enroll: GroupPhase
     fire: GroupPhase
     report: dict[str, Any]
-    wecom: list[tuple[str, str, int]]
+    wecom: list[tuple[str, str, int]]  # the fire's add_msg_template calls: (chat_type, sender, chat ids)
+    wecom_calls: dict[str, int] = field(default_factory=dict)  # every WeCom call of the fire, by API
+    not_owned: int = 0  # chat ids sent to a sender who does not own them (the sandbox's fail_list): must be 0
 
     def jsonable(self) -> dict[str, Any]:
         def phase(p: GroupPhase) -> dict[str, Any]:
@@ -78,7 +78,8 @@ class GroupResults:
             "owners": self.owners,
             "enroll": phase(self.enroll),
             "fire": phase(self.fire),
-            "wecom_calls": len(self.wecom),
+            "wecom_calls": self.wecom_calls,
+            "not_owned": self.not_owned,
             "fire_report": self.report,
         }
 
@@ -103,21 +104,24 @@ def run_groups(
     scheduler = EventBridgeScheduler.for_settings(svc.settings)
     sched_meter = ApiCallCounter("scheduler")
     sched_meter.attach(scheduler.client)
-    wecom = GroupCalls()
+    world = stack.sandbox.world
     built = build(
         svc.settings,
         store=svc.store,
-        wecom=cast(Any, wecom),
+        wecom=svc.wecom,
         clock=clock,
         ids=svc.ids,
         codec=svc.callbacks.codec,
         scheduler=scheduler,
     )
-    progress(f"groups: writing {groups + owners} groups over {owners} owners (not measured)")
+    progress(f"groups: {groups + owners} groups over {owners} owners in the sandbox and the store (not measured)")
     names = [f"grpowner{i}" for i in range(owners)]
+    chats: list[str] = []
     for n in range(groups + owners):
-        chat_id = f"wrbench{n:05d}"
-        state = GroupState(name=f"思语考研·数学冲刺·3期·{n:03d}", owner=names[n % owners], member_count=200)
+        name, owner = f"思语考研·数学冲刺·3期·{n:03d}", names[n % owners]
+        chat_id = str(world.seed_group(GROUP_CORP, owner=owner, name=name)["chat_id"])
+        chats.append(chat_id)
+        state = GroupState(name=name, owner=owner, member_count=200)
         svc.store.save_group_state(GROUP_TENANT, chat_id, state, expected_rev=0)
         cohort = "3期" if n < groups else "warm"
         svc.store.save_group_setup(
@@ -129,8 +133,7 @@ def run_groups(
     with quiet_stdout():
         warm_id = _plan(stack, token, "warm", "19:00")
         plan_id = _plan(stack, token, "3期", "20:00")
-    warm_ids = [f"wrbench{n:05d}" for n in range(groups, groups + owners)]
-    chat_ids = [f"wrbench{n:05d}" for n in range(groups)]
+    warm_ids, chat_ids = chats[groups:], chats[:groups]
     built.group_plans.enroll(tenant, warm_id, warm_ids)
     [warm_bucket] = svc.store.plan_buckets(GROUP_TENANT, warm_id, 1, from_minute="0")
     clock.set(datetime.strptime(warm_bucket.minute, "%Y%m%d%H%M").replace(tzinfo=UTC) + FIRE_DELAY)
@@ -155,7 +158,7 @@ def run_groups(
 
     progress(f"groups: measuring the fire of {bucket.bucket_id} ({groups} groups, {owners} owners)")
     fire = GroupPhase("fire")
-    before = len(wecom.calls)
+    before = len(world.calls())
     with count_all_calls() as audit:
         ddb_mark, sched_mark = stack.meter.mark(), sched_meter.mark()
         t0 = time.perf_counter()
@@ -165,9 +168,25 @@ def run_groups(
     fire.unmetered = audit.get("dynamodb", 0) - len(fire.ddb)
     if report.sent != groups:
         raise BenchError(f"the group fire sent {report.sent} of {groups}")
-    return GroupResults(
-        groups, owners, enroll, fire, {"sent": report.sent, "tasks": report.tasks}, wecom.calls[before:]
-    )
+    calls = world.calls()[before:]
+    templates, not_owned = group_templates(calls, {g["chat_id"]: g["owner"] for g in world.groups(GROUP_CORP)})
+    if len(templates) != owners or not_owned or any(c.errcode for c in calls):
+        raise BenchError(f"expected {owners} group add_msg_template calls, all accepted: {templates}, {not_owned}")
+    fire_report = {"sent": report.sent, "tasks": report.tasks}
+    return GroupResults(groups, owners, enroll, fire, fire_report, templates, count_wecom(calls), not_owned)
+
+
+def group_templates(calls: list[Any], owner_of: dict[str, str]) -> tuple[list[tuple[str, str, int]], int]:
+    """The add_msg_template calls of a fire as (chat_type, sender, chat ids), and how many chat ids went to a sender
+    who does not own them (what the sandbox, as WeCom, returns in ``fail_list``)."""
+    out, not_owned = [], 0
+    for call in calls:
+        if call.api != "externalcontact/add_msg_template":
+            continue
+        sender, chat_ids = str(call.payload.get("sender")), list(call.payload.get("chat_id_list") or [])
+        out.append((str(call.payload.get("chat_type", "single")), sender, len(chat_ids)))
+        not_owned += sum(owner_of.get(c) != sender for c in chat_ids)
+    return out, not_owned
 
 
 def _setup_tenant(stack: Any) -> str:
@@ -234,8 +253,9 @@ def render_groups(results: GroupResults, command: str) -> list[str]:
         f"{results.groups} study groups of one cohort over {results.owners} owners, a group plan (`kind=group`, a day "
         "-7 announcement) through the API, then the enrollment of the groups (one request) and the fire of the bucket "
         "their first touches share, on DynamoDB Local, metered as the SOP part is (billed units as AWS bills them). "
-        "WeCom `add_msg_template` calls are counted by a stand-in (the sandbox plays customer mass messages only): "
-        f"one per owner per bucket. Command: `{command}`.",
+        "WeCom: the app's real client against the sandbox, where the groups exist with their owners; "
+        "`add_msg_template` with `chat_type: group` takes only the sender's own groups (the others would come back "
+        f"in `fail_list`), and the calls are read from the sandbox's call log. Command: `{command}`.",
         "",
     ]
     lines += table(
@@ -245,8 +265,10 @@ def render_groups(results: GroupResults, command: str) -> list[str]:
         "",
         f"WeCom calls for the bucket: {len(results.wecom)} `add_msg_template` (chat_type group), "
         + ", ".join(f"{s}: {n} chat ids" for s, n in senders)
-        + f"; fire report: {results.report['sent']} sent in {results.report['tasks']} tasks. DynamoDB calls the "
-        f"meters missed: enroll {results.enroll.unmetered}, fire {results.fire.unmetered}.",
+        + f"; chat ids outside their sender's groups (`fail_list`): {results.not_owned}; all WeCom calls of the "
+        f"fire: {counts(results.wecom_calls)}; fire report: {results.report['sent']} sent in "
+        f"{results.report['tasks']} tasks. DynamoDB calls the meters missed: enroll {results.enroll.unmetered}, "
+        f"fire {results.fire.unmetered}.",
         "",
     ]
     return lines

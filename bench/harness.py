@@ -310,17 +310,20 @@ class Stack:
         fields: dict[str, Any] = self.sandbox.world.scan(CORP, state)
         return fields
 
-    def encrypt(self, fields: dict[str, Any]) -> Delivery:
+    def encrypt(
+        self, fields: dict[str, Any], *, tenant: str = TENANT, corp: str = CORP, wecom: dict[str, str] = WECOM
+    ) -> Delivery:
+        """The callback as WeCom POSTs it to ``tenant``'s callback URL (the bench tenant's by default)."""
         # The app's modules: imported where the stack needs them (module docstring).
         from chalicelib.adapters.wecom.callback_xml import build_event_xml
         from chalicelib.adapters.wecom.crypto import CallbackCrypto, envelope
 
-        crypto = CallbackCrypto(WECOM["token"], WECOM["encoding_aes_key"], CORP)
+        crypto = CallbackCrypto(wecom["token"], wecom["encoding_aes_key"], corp)
         ts, nonce = str(int(time.time())), str(time.perf_counter_ns() % 10**9)
         encrypted, sig = crypto.encrypt(build_event_xml(fields), nonce=nonce, timestamp=ts)
         query = urlencode({"msg_signature": sig, "timestamp": ts, "nonce": nonce})
-        body = envelope(CORP, encrypted)
-        return Delivery(f"/wecom/{TENANT}/callback?{query}", body, {"Content-Type": "text/xml"})
+        body = envelope(corp, encrypted)
+        return Delivery(f"/wecom/{tenant}/callback?{query}", body, {"Content-Type": "text/xml"})
 
     def deliver(self, fields: dict[str, Any], expect: str) -> Sample:
         """POST one encrypted callback and account for it: latency, DynamoDB calls and units, WeCom calls."""

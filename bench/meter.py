@@ -22,6 +22,7 @@ from bench.capacity import (
     BATCH_GET,
     CAPACITY_PARAM,
     CONDITION_FAILED,
+    TRANSACT_WRITE,
     Calibration,
     CallRecord,
     capacity_of,
@@ -29,12 +30,14 @@ from bench.capacity import (
     entry_units,
     item_size,
     key_label,
+    transaction_write_units,
 )
 
 _BATCH_KEYS = "siyu_bench_batch_keys"  # botocore request-context keys (one dict per API call)
 _STARTED = "siyu_bench_started"
 _WRITE_BYTES = "siyu_bench_write_bytes"  # PutItem: the size of the item it tried to write
 _ITEM = "siyu_bench_item"  # the key_label of the call
+_TX = "siyu_bench_transaction"  # TransactWriteItems: (items, billed write units) from its request
 
 
 @dataclass
@@ -78,6 +81,8 @@ class DynamoMeter:
             context[_ITEM] = key_label(str(getattr(model, "name", "")), params)
         if getattr(model, "name", "") == "PutItem" and isinstance(context, dict) and "Item" in params:
             context[_WRITE_BYTES] = item_size(params["Item"])
+        if getattr(model, "name", "") == TRANSACT_WRITE and isinstance(context, dict):
+            context[_TX] = transaction_write_units(params)
         if getattr(model, "name", "") == BATCH_GET and isinstance(context, dict):
             context[_BATCH_KEYS] = {
                 table: (len(spec.get("Keys") or []), bool(spec.get("ConsistentRead")))
@@ -95,8 +100,14 @@ class DynamoMeter:
         operation = str(getattr(model, "name", "?"))
         error = (parsed.get("Error") or {}).get("Code") if isinstance(parsed, Mapping) else None
         batch_keys = ctx.get(_BATCH_KEYS)
+        tx_items, tx_billed = ctx.get(_TX) or (0, None)
         capacity = capacity_of(
-            operation, parsed, calibration=self.calibration, batch_keys=batch_keys, write_bytes=ctx.get(_WRITE_BYTES)
+            operation,
+            parsed,
+            calibration=self.calibration,
+            batch_keys=batch_keys,
+            write_bytes=ctx.get(_WRITE_BYTES),
+            transact_billed=tx_billed,
         )
         requested = sum(n for n, _ in batch_keys.values()) if batch_keys else 0
         returned = sum(len(items or []) for items in (parsed.get("Responses") or {}).values()) if batch_keys else 0
@@ -109,6 +120,7 @@ class DynamoMeter:
                 requested,
                 returned,
                 str(ctx.get(_ITEM) or ""),
+                tx_items,
             )
         )
 
@@ -142,7 +154,10 @@ def calibrate(client: Any) -> Calibration:
     """Measure how this DynamoDB Local reports transactional writes and BatchGetItem misses, on a scratch table.
 
     One tiny item is written with PutItem and again inside TransactWriteItems: AWS bills the second 2x the first.
-    If Local reports 2x already, multiplying again would double-count; if it reports 1x, billed = 2x reported.
+    If Local reports 2x already, multiplying again would double-count; if it reports 1x, billed = 2x reported (the
+    fallback for a transaction whose request the meter did not see). Then seven tiny items in one transaction: AWS
+    bills 7x the one, Local (measured) reports the same 2 as for one, so the meter bills transactions from their
+    requests (``transaction_write_units``) and keeps Local's figure as *reported*.
     Then the same PutItem again under ``attribute_not_exists(pk)``: its condition fails, which AWS bills (1 WCU for
     an item that small); if Local's error carries no ConsumedCapacity, the meter adds the charge itself.
     """
@@ -158,6 +173,8 @@ def calibrate(client: Any) -> Calibration:
         tx = client.transact_write_items(
             TransactItems=[{"Put": {"TableName": table, "Item": {"pk": {"S": "b"}}}}], ReturnConsumedCapacity="TOTAL"
         )
+        seven = [{"Put": {"TableName": table, "Item": {"pk": {"S": f"c{n}"}}}} for n in range(7)]
+        tx_many = client.transact_write_items(TransactItems=seven, ReturnConsumedCapacity="TOTAL")
         miss = client.batch_get_item(
             RequestItems={table: {"Keys": [{"pk": {"S": "missing-1"}}, {"pk": {"S": "missing-2"}}]}},
             ReturnConsumedCapacity="TOTAL",
@@ -167,6 +184,7 @@ def calibrate(client: Any) -> Calibration:
         client.delete_table(TableName=table)
     put_units = sum(entry_units(e)[2] for e in consumed_entries(put.get("ConsumedCapacity")))
     tx_units = sum(entry_units(e)[2] for e in consumed_entries(tx.get("ConsumedCapacity")))
+    tx_many_units = sum(entry_units(e)[2] for e in consumed_entries(tx_many.get("ConsumedCapacity")))
     miss_units = sum(entry_units(e)[2] for e in consumed_entries(miss.get("ConsumedCapacity")))
     failed_units = sum(entry_units(e)[2] for e in consumed_entries(failed.get("ConsumedCapacity")))
     reported_ratio = tx_units / put_units if put_units else 1.0
@@ -176,6 +194,7 @@ def calibrate(client: Any) -> Calibration:
         failed_conditions_free=failed_units == 0,
         put_units=put_units,
         transact_put_units=tx_units,
+        transact_many_units=tx_many_units,
         batch_get_miss_units=miss_units,
         failed_put_units=failed_units,
     )

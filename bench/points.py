@@ -16,15 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.capacity import (
-    AWS_TRANSACT_WRITE_MULTIPLIER,
-    CallRecord,
-    Capacity,
-    count_operations,
-    failed_write_units,
-    item_size,
-    total_capacity,
-)
+from bench.capacity import TRANSACT_WRITE, CallRecord, Capacity, count_operations, total_capacity
 from bench.common import ADMIN_TOKEN, BenchError, quiet_stdout
 
 PTS_TENANT = "ptsbench"
@@ -48,7 +40,7 @@ class Measured:
     seconds: float
     query: Capacity = field(default_factory=Capacity)  # the board Query's own share (leaderboard reads)
     tx_items: int = 0  # items in the TransactWriteItems calls (check-ins)
-    tx_billed: float = 0.0  # what AWS bills for them, from each item's size (see ``TransactionItems``)
+    tx_billed: float = 0.0  # what AWS bills for them: the meter's, from each item (capacity.transaction_write_units)
 
 
 @dataclass
@@ -69,28 +61,11 @@ class PointsResults:
         return next((r for r in self.runs if r.members == members), None)
 
 
-@dataclass
-class TransactionItems:
-    """What AWS bills for a TransactWriteItems, from its request: 2x the write units of each item (a Put's from the
-    item it writes; an Update's or a Delete's 1, exact for items up to 1 KB, which every points item is). DynamoDB
-    Local reports 2 units per transaction whatever it holds (measured: one Put and seven items both report 2), so
-    its figure, which the meter's one-item calibration takes at face value, undercounts a transaction of several."""
-
-    items: int = 0
-    billed: float = 0.0
-
-    def before_parameter_build(self, params: dict[str, Any], **_: Any) -> None:
-        for entry in params.get("TransactItems") or []:
-            put = entry.get("Put")
-            units = failed_write_units(item_size(put["Item"])) if put else 1.0
-            self.items += 1
-            self.billed += AWS_TRANSACT_WRITE_MULTIPLIER * units
-
-
-def _measured(records: list[CallRecord], seconds: float, tx: TransactionItems | None = None) -> Measured:
+def _measured(records: list[CallRecord], seconds: float) -> Measured:
     query = total_capacity(r for r in records if r.operation == "Query")
-    tx = tx or TransactionItems()
-    return Measured(total_capacity(records), count_operations(records), seconds, query, tx.items, tx.billed)
+    tx = [r for r in records if r.operation == TRANSACT_WRITE]
+    items, billed = sum(r.tx_items for r in tx), total_capacity(tx).billed_write
+    return Measured(total_capacity(records), count_operations(records), seconds, query, items, billed)
 
 
 def run_points(stack: Any, progress: Callable[[str], None], sizes: tuple[int, ...] = SIZES) -> PointsResults:
@@ -114,20 +89,14 @@ def _one(stack: Any, token: str, members: int, progress: Callable[[str], None]) 
     tenant = svc.tenants.get(PTS_TENANT)
     member = "cptsbenchmember"
     day1 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
-    events = svc.store.client.meta.events
     for n, attr in ((0, "first_checkin"), (1, "moved_checkin")):
         at = day1 + timedelta(days=n)
         signal = Signal(CHECKIN, at, chat_id=chat_id, ref=f"bench-{members}-{n}")
         stack.attach_meter()
-        tx = TransactionItems()
-        events.register("before-parameter-build.dynamodb.TransactWriteItems", tx.before_parameter_build)
         mark, t0 = stack.meter.mark(), time.perf_counter()
-        try:
-            with quiet_stdout():
-                svc.points.on_signal(tenant, member, signal)
-        finally:
-            events.unregister("before-parameter-build.dynamodb.TransactWriteItems", tx.before_parameter_build)
-        setattr(run, attr, _measured(stack.meter.since(mark), time.perf_counter() - t0, tx))
+        with quiet_stdout():
+            svc.points.on_signal(tenant, member, signal)
+        setattr(run, attr, _measured(stack.meter.since(mark), time.perf_counter() - t0))
     for limit in LIMITS:
         path = f"/t/{PTS_TENANT}/groups/{chat_id}/leaderboard?limit={limit}"
         for _ in range(READS):

@@ -80,9 +80,9 @@ def render_points(results: PointsResults, command: str) -> list[str]:
     )
     lines += [
         "",
-        "What one check-in writes. DynamoDB Local reports 2 write units for any TransactWriteItems, whatever it "
-        "holds (one Put and seven items alike), so the meter's figure (*reported*, and *billed* from it) undercounts "
-        "a transaction of several items; *billed, per item* is computed from the request instead: 2x each item's "
+        "What one check-in writes. DynamoDB Local reports 2 write units for a TransactWriteItems of small items "
+        "whatever it holds (one Put and seven alike: see *Reported vs billed units*), so *reported* undercounts a "
+        "transaction of several items; *billed* is the shared meter's, computed from the request: 2x each item's "
         "write units (a Put's from its size; an Update's or Delete's 1, exact for items up to 1 KB as all of these "
         "are). The reads are the check-in's rule and its one-read state (standing, day).",
         "",
@@ -104,7 +104,7 @@ def render_points(results: PointsResults, command: str) -> list[str]:
                         fmt(checkin.seconds * 1000, 1),
                     ]
                 )
-    headers = ["members", "check-in", "items written", "write units, reported", "write units, billed, per item"]
+    headers = ["members", "check-in", "items written", "write units, reported", "write units, billed"]
     lines += table([*headers, "read units (billed)", "DynamoDB calls", "latency (ms)"], rows)
     return [*lines, ""]
 

@@ -13,6 +13,8 @@ from bench.capacity import Calibration
 from bench.common import counts, fmt
 from bench.fanout_report import fanout_jsonable, fanout_summary_lines, fanout_targets
 from bench.fanout_results import FanoutResults
+from bench.group_joins import JoinResults
+from bench.group_joins_report import group_joins_jsonable, group_joins_summary_lines
 from bench.groups import GroupResults, render_groups
 from bench.harness import Sample, Scenario
 from bench.imports import IMPORT_SNIPPET, IMPORTTIME_SNIPPET, ImportTimes
@@ -136,6 +138,7 @@ class Report:
     fanout: FanoutResults | None = None  # issue 8 §7: buckets fired through the sharded path
     points: PointsResults | None = None  # issue 10 §9: leaderboard reads at 50 and 5,000 members
     groups: GroupResults | None = None  # issue 10 §9: one group-plan bucket over 100 groups
+    group_joins: JoinResults | None = None  # issue 10 §9: units per member-join event
 
     def scenario(self, key: str) -> Scenario | None:
         return next((s for s in self.scenarios if s.key == key), None)
@@ -251,6 +254,8 @@ def summary_lines(report: Report) -> list[str]:
         out += points_summary_lines(report.points)
     if report.groups is not None:
         out += [line for line in render_groups(report.groups, "")[-2:-1]]
+    if report.group_joins is not None:
+        out += group_joins_summary_lines(report.group_joins)
     if report.imports is not None:
         ms = [v * 1000 for v in report.imports.seconds]
         out.append(f"import app: median {fmt(stats.median(ms), 0)} ms (min {fmt(min(ms), 0)}, max {fmt(max(ms), 0)})")
@@ -276,4 +281,5 @@ def as_jsonable(report: Report) -> dict[str, Any]:
         "fanout": fanout_jsonable(report.fanout) if report.fanout is not None else None,
         "points": points_jsonable(report.points) if report.points is not None else None,
         "groups": report.groups.jsonable() if report.groups is not None else None,
+        "group_joins": group_joins_jsonable(report.group_joins) if report.group_joins is not None else None,
     }

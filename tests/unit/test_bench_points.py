@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.capacity import Capacity
-from bench.points import Measured, PointsResults, PointsRun, TransactionItems
+from bench.points import Measured, PointsResults, PointsRun
 from bench.points_report import points_jsonable, points_summary_lines, points_targets, render_points
 
 
@@ -37,15 +37,6 @@ def test_the_section_renders_every_row_and_the_per_item_write_units() -> None:
     assert "| 5,000 | next day (entry moved) | 7 | 2 | 14 |" in text
     assert points_summary_lines(_results(0.5))[1].endswith("W 14")
     assert points_jsonable(_results(0.5))["5000"]["moved_checkin"]["tx_billed"] == 14
-
-
-def test_a_transactions_billed_units_come_from_its_items() -> None:
-    tx = TransactionItems()
-    small = {"pk": {"S": "p"}, "sk": {"S": "s"}}
-    big = {"pk": {"S": "p"}, "sk": {"S": "s"}, "doc": {"S": "x" * 1500}}
-    items = [{"Put": {"Item": small}}, {"Put": {"Item": big}}, {"Update": {}}, {"Delete": {}}]
-    tx.before_parameter_build({"TransactItems": items})
-    assert (tx.items, tx.billed) == (4, 2 * (1 + 2 + 1 + 1))
 
 
 def test_points_only_is_a_partial_run() -> None:
