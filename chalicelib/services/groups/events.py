@@ -103,8 +103,26 @@ class GroupEvents:
         if not applied:
             return None
         if ev.update_detail == ADD_MEMBER and EXTERNAL_MEMBER in self.book.member_types(tenant, ev.members).values():
-            self.refetch(tenant, chat_id, budget)  # the join way and inviter: best effort, the join stands
+            self._enrich(tenant, ev, budget)  # the join way and inviter: best effort, the join stands
         return IntakeResult(APPLIED)
+
+    def _enrich(self, tenant: Tenant, ev: GroupEvent, budget: Budget | None) -> None:
+        """The joiners' join way and inviter, which only groupchat/get tells: written on their records alone (the
+        chain vouched for everyone else). No time or WeCom refusing: the repair queue's full re-read does it."""
+        if budget is not None and budget.left() < MIN_REFETCH_SECONDS:
+            self._defer(tenant, ev.chat_id, "budget")
+            return
+        try:
+            detail = self._source(budget).get_group_chat(credentials(tenant), ev.chat_id)
+        except SiyuError as exc:
+            self._defer(tenant, ev.chat_id, exc.code)
+            return
+        self.book.enrich(tenant, detail, list(ev.members))
+
+    def _source(self, budget: Budget | None) -> Any:
+        source: Any = self.source
+        bounded = getattr(source, "bounded", None)
+        return bounded(budget) if budget is not None and callable(bounded) else source
 
     def _apply(self, tenant: Tenant, ev: GroupEvent, state: GroupState) -> bool | None:
         """The change on top of ``state``: True once saved, False if the state moved meanwhile (nothing written
@@ -140,12 +158,8 @@ class GroupEvents:
         WeCom fails."""
         if budget is not None and budget.left() < MIN_REFETCH_SECONDS:
             return self._defer(tenant, chat_id, "budget")
-        source: Any = self.source
-        bounded = getattr(source, "bounded", None)
-        if budget is not None and callable(bounded):
-            source = bounded(budget)
         try:
-            detail = source.get_group_chat(credentials(tenant), chat_id)
+            detail = self._source(budget).get_group_chat(credentials(tenant), chat_id)
         except SiyuError as exc:
             return self._defer(tenant, chat_id, exc.code)
         self.book.reconcile(tenant, detail, now=int(self.clock.now().timestamp()))

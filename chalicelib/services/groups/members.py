@@ -114,6 +114,25 @@ class MemberBook:
         self.signals.publish(tenant, chat_id, signal)
         count(f"Group.{change.kind}")
 
+    def enrich(self, tenant: Tenant, detail: ChatDetail, userids: list[str]) -> int:
+        """What only a group read tells of ``userids`` (who just joined): the join way's ``state`` (the channel
+        they came through), the inviter and WeCom's join scene, written on their records alone. A join must not
+        cost a read of every member: the version chain already vouched for the rest. How many records changed."""
+        tid, chat_id = tenant.tenant_id, detail.chat_id
+        wanted = {member_key(tenant, u) for u in userids}
+        fetched = {key: m for m in detail.members if (key := member_key(tenant, m.userid)) in wanted}
+        stored = self.repo.get_members(tid, chat_id, sorted(fetched))
+        changed = [
+            replace(record, state=m.state, invitor=m.invitor, fetched_scene=m.join_scene)
+            for key, m in fetched.items()
+            if (record := stored.get(key)) is not None
+            and record.in_group
+            and (record.state, record.invitor, record.fetched_scene) != (m.state, m.invitor, m.join_scene)
+        ]
+        if changed:
+            self.repo.put_members(tid, chat_id, changed)
+        return len(changed)
+
     def reconcile(self, tenant: Tenant, detail: ChatDetail, *, now: int, stamp: bool = False) -> bool:
         """Move the group and its members to ``detail`` (groupchat/get); True if anything changed. Members not yet
         linked to a customer are linked here when the customer exists by now (the sync links late joiners).
