@@ -11,7 +11,8 @@ does (outside the timed section) and POSTed to ``/wecom/{tenant}/callback`` thro
 duplicate delivery of the same callback. The first N/2 fill the first group up to ``rotate_at`` (the last of them
 rotates the code: the first group dropped, the second put in its place with ``update_join_way``), the rest go to the
 second group. Everything a join sets off is counted: the group re-read (``groupchat/get``: the join way and inviter)
-and its reconcile, the member and history records, and the GROUP_JOINED subscribers (group facts, the code's rotation).
+written on the joiner's record alone, the member and history records, and the GROUP_JOINED subscribers (group
+facts, the code's rotation).
 """
 
 from __future__ import annotations

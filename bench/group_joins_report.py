@@ -67,7 +67,8 @@ def render_group_joins(results: JoinResults, command: str) -> list[str]:
         "first group sync imported them; they are not customers of the tenant, nor are the joiners); it rotates "
         f"at {results.rotate_at} members to the queued group, which starts with its owner alone. Everything a join "
         "sets off is counted: the group re-read a join of an external member makes (`groupchat/get`, for the join "
-        "way and inviter) and its reconcile, the member and history records, and the GROUP_JOINED subscribers (group "
+        "way and inviter, written on the joiner's record alone), the member and history records, and the GROUP_JOINED "
+        "subscribers (group "
         f"facts, the code's rotation). Billed units as AWS bills them (*Reported vs billed units*). Command: "
         f"`{command}`.",
         "",
