@@ -15,10 +15,11 @@ from typing import Any, Protocol
 from chalicelib.domain import enrollments as rules
 from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.enrollments import Refusal
+from chalicelib.domain.groups import Group
 from chalicelib.domain.instants import iso_of
-from chalicelib.domain.plans import Plan, PlanStatus
+from chalicelib.domain.plans import GROUP_PLAN, Plan, PlanStatus
 from chalicelib.domain.signals import ENROLLED, STAGE, Signal
-from chalicelib.domain.sop import ACTIVE, COMPLETED, EXITED, Enrollment, Subject, Touch
+from chalicelib.domain.sop import ACTIVE, COMPLETED, CUSTOMER, EXITED, GROUP, Enrollment, Subject, Touch
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError
 from chalicelib.observability import count, logger
@@ -41,7 +42,14 @@ class EnrollmentListing(Protocol):
         self, tenant_id: str, customer_id: str, *, status: str | None, cursor: str | None, limit: int
     ) -> Page: ...
     def list_plan_enrollments(
-        self, tenant_id: str, plan_id: str, *, status: str | None, cursor: str | None, limit: int
+        self,
+        tenant_id: str,
+        plan_id: str,
+        *,
+        status: str | None,
+        cursor: str | None,
+        limit: int,
+        kind: str = CUSTOMER,
     ) -> Page: ...
 
 
@@ -175,6 +183,7 @@ def status_arg(query: dict[str, str]) -> str | None:
 class EnrollmentListRepo(EnrollmentListing, Protocol):
     def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
     def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
+    def get_groups(self, tenant_id: str, chat_ids: list[str]) -> dict[str, Group]: ...
 
 
 def of_customer(
@@ -205,14 +214,22 @@ def of_plan(
     limit: int,
     only_owner: str | None,
 ) -> Page:
-    """A plan's enrollments; for a staff member only their own customers' (read with the page's profiles in one
-    batch, so such a page may come back short, with its cursor)."""
-    if plans.current_plan(tenant_id, plan_id) is None:
+    """A plan's enrollments (a group plan's: its groups); for a staff member only their own customers' (or the
+    groups they own or administer), read with the page's profiles (groups) in one batch, so such a page may come
+    back short, with its cursor."""
+    plan = plans.current_plan(tenant_id, plan_id)
+    if plan is None:
         raise NotFoundError(f"plan {plan_id} does not exist", code=rules.PLAN_NOT_FOUND)
-    page = repo.list_plan_enrollments(tenant_id, plan_id, status=status, cursor=cursor, limit=limit)
+    kind = GROUP if plan.kind == GROUP_PLAN else CUSTOMER
+    page = repo.list_plan_enrollments(tenant_id, plan_id, status=status, cursor=cursor, limit=limit, kind=kind)
     if only_owner is None or not page.items:
         return page
-    owners = repo.get_customers(tenant_id, [e.customer_id for e in page.items])
+    ids = [e.subject.id for e in page.items]
+    if kind == GROUP:
+        groups = repo.get_groups(tenant_id, ids)
+        staff = {cid for cid, g in groups.items() if only_owner == g.state.owner or only_owner in g.state.admins}
+        return Page([e for e in page.items if e.subject.id in staff], page.next_cursor)
+    owners = repo.get_customers(tenant_id, ids)
     mine = [e for e in page.items if (c := owners.get(e.customer_id)) is not None and c.owner_userid == only_owner]
     return Page(mine, page.next_cursor)
 
@@ -222,8 +239,10 @@ def public_page(page: Page) -> dict[str, Any]:
 
 
 def public(enrollment: Enrollment) -> dict[str, Any]:
+    """A customer's enrollment names its ``customer_id``; a group's (a group plan's) its ``chat_id``."""
+    subject = enrollment.subject
     return {
-        "customer_id": enrollment.customer_id,
+        ("customer_id" if subject.kind == CUSTOMER else "chat_id"): subject.id,
         "plan_id": enrollment.plan_id,
         "version": enrollment.version,
         "enrollment_id": enrollment.enrollment_id,

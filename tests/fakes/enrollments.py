@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.customers import Stage
-from chalicelib.domain.sop import Enrollment
+from chalicelib.domain.sop import CUSTOMER, Enrollment, Subject
 from chalicelib.errors import InvalidError
 from chalicelib.ports import Page
 
@@ -68,14 +68,25 @@ class FakeEnrollmentStoreMixin:
         return _page(rows, scope, status, cursor, limit)
 
     def list_plan_enrollments(
-        self, tenant_id: str, plan_id: str, *, status: str | None, cursor: str | None, limit: int
+        self,
+        tenant_id: str,
+        plan_id: str,
+        *,
+        status: str | None,
+        cursor: str | None,
+        limit: int,
+        kind: str = CUSTOMER,
     ) -> Page:
+        from tests.fakes.sop import subject_key  # the fake's subject keys (that module imports this one)
+
         scope = f"{tenant_id}#PLE#{plan_id}"
         enrollments = self._sop()["enrollments"]
         rows = sorted(
-            (cid, enrollments[(t, cid, p)])
-            for (t, p, cid) in self._roster()
-            if t == tenant_id and p == plan_id and (t, cid, p) in enrollments
+            (sid, enrollments[key])
+            for (t, p, sid) in self._roster()
+            if t == tenant_id
+            and p == plan_id
+            and (key := (tenant_id, subject_key(Subject(kind, sid)), plan_id)) in enrollments
         )
         return _page(rows, scope, status, cursor, limit)
 

@@ -49,7 +49,15 @@ def test_the_camp_imports_simulates_and_enrolls_groups(api: Api) -> None:
     assert enrolled.json["refused"] == [{"chat_id": "wr_nodate", "reason": "no_cohort_start"}]
     assert {e["first_due_at"] for e in enrolled.json["enrolled"]} == {"2026-12-02T10:00:00+08:00"}
     listed = api.call("GET", f"{PLANS}/{plan_id}/enrollments", token=token)
-    assert listed.status_code == 200  # the customers' listing: a group plan's roster names no customer
+    assert listed.status_code == 200, listed.body  # a group plan's listing names its groups
+    assert [(e["chat_id"], e["status"]) for e in listed.json["items"]] == [("wr_a", "active"), ("wr_b", "active")]
+    assert all("customer_id" not in e for e in listed.json["items"])
+    assert api.call("POST", f"/t/{TENANT}/staff", {"userid": "zhang", "name": "张老师"}, token).status_code == 201
+    assert api.call("POST", f"/t/{TENANT}/staff", {"userid": "li", "name": "李老师"}, token).status_code == 201
+    for userid, chats in (("zhang", ["wr_a", "wr_b"]), ("li", [])):  # staff see the groups they own
+        staff = api.token(TENANT, "staff", userid)
+        mine = api.call("GET", f"{PLANS}/{plan_id}/enrollments", token=staff)
+        assert mine.status_code == 200 and [e["chat_id"] for e in mine.json["items"]] == chats
     customer = api.call("POST", f"{PLANS}/{plan_id}/enrollments", {"customer_id": "cabcdef0123"}, token)
     assert customer.status_code == 409 and customer.json["error"]["code"] == "plan_is_for_groups"
     edited = api.call("PATCH", f"{PLANS}/{plan_id}", {"goal": "28天冲刺，结营后报系统班"}, token)

@@ -185,14 +185,22 @@ class EnrollmentRepository(DynamoBase):
         return self._pages(EnrollmentItem, pk, prefix, _cursor_in(cursor, pk), limit, rows)
 
     def list_plan_enrollments(
-        self, tenant_id: str, plan_id: str, *, status: str | None, cursor: str | None, limit: int
+        self,
+        tenant_id: str,
+        plan_id: str,
+        *,
+        status: str | None,
+        cursor: str | None,
+        limit: int,
+        kind: str = CUSTOMER,
     ) -> Page:
-        """The plan's enrollments by customer id: a page of roster keys, then their enrollments in one consistent
-        BatchGetItem; a status filter reads what it skips (≤ ``MAX_ROUNDS`` rounds, then a short page)."""
+        """The plan's enrollments by subject id (customers, or the groups of a group plan: ``kind``): a page of roster
+        keys, then their enrollments in one consistent BatchGetItem; a status filter reads what it skips
+        (≤ ``MAX_ROUNDS`` rounds, then a short page)."""
         pk = k.roster_pk(tenant_id, plan_id)
 
         def rows(items: list[Raw]) -> list[Row]:
-            keys = [(k.customer_pk(tenant_id, raw["sk"]["S"]), k.enrollment_sk(plan_id)) for raw in items]
+            keys = [(k.subject_pk(tenant_id, kind, raw["sk"]["S"]), k.enrollment_sk(plan_id)) for raw in items]
             found = self.batch_get(keys, consistent=True)  # none for a key: erased, or a crash before its put
             return [
                 (_key(raw), _raw_enrollment(hit) if (hit := found.get(key)) and _wanted(hit, status) else None)

@@ -82,6 +82,18 @@ def test_a_plans_listing_pages_its_roster_with_a_status_filter(store: Any) -> No
         store.list_plan_enrollments("acme", "pl_b", status=None, cursor=first.next_cursor, limit=2)
 
 
+@covers(R.list_plan_enrollments)
+def test_a_group_plans_listing_names_its_groups(store: Any) -> None:
+    for chat_id in ("wr2", "wr1"):
+        group = Enrollment(Subject("group", chat_id), "pl_g", 1, f"en_{chat_id}", AT)
+        assert store.put_enrollment("acme", group, reentry="never")
+    store.put_enrollment("acme", enrollment("c1", plan_id="pl_g"), reentry="never")  # a customer: not this kind
+    page = store.list_plan_enrollments("acme", "pl_g", status=None, cursor=None, limit=10, kind="group")
+    assert [(e.subject.kind, e.subject.id) for e in page.items] == [("group", "wr1"), ("group", "wr2")]
+    customers = store.list_plan_enrollments("acme", "pl_g", status=None, cursor=None, limit=10)
+    assert [e.customer_id for e in customers.items] == ["c1"]
+
+
 @covers(R.list_customer_enrollments, R.subject_enrollments)
 def test_a_customers_listing_pages_by_plan_with_a_status_filter(store: Any) -> None:
     for plan in ("pl_a", "pl_b", "pl_c"):
