@@ -1,8 +1,8 @@
 """Builds the real adapters and services once per settings (cached across warm invocations).
 
-Heavy modules (boto3/PynamoDB, the WeCom client) are imported in ``_build_real``, on first use, never when ``app`` is
-imported: a cold start that answers a health check or a bad request never pays for them. Services are plain Python and
-imported at the top.
+Heavy modules (boto3/PynamoDB, the WeCom client) are imported in ``_build_real``, and the services in ``build``
+(chalicelib/wiring.py), on first use, never when ``app`` is imported: a cold start that answers a health check or a
+bad request never pays for them.
 Tests either run this against moto/DynamoDB Local or install fakes with ``override``.
 """
 
@@ -11,54 +11,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.repairs import GROUP_REFETCH
-from chalicelib.domain.signals import (
-    ADDED,
-    CHECKIN,
-    ENROLLED,
-    GROUP_JOINED,
-    GROUP_LEFT,
-    ORDER,
-    REPINNED,
-    REPLY,
-    STAGE,
-    TAG,
-)
-from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, ShardDispatcher, WeComPort
-from chalicelib.services.bulk import BulkEnrollment
-from chalicelib.services.business_events import EventService
-from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
-from chalicelib.services.channels import ChannelService
-from chalicelib.services.customers import CustomerService
-from chalicelib.services.group_codes import GroupCodeService
-from chalicelib.services.group_content import GroupContentService
-from chalicelib.services.group_facts import GroupFactsService
-from chalicelib.services.group_plans import GroupPlanService
-from chalicelib.services.groups import GroupEvents, GroupSync, MemberBook, chat_source
-from chalicelib.services.groups.setup import GroupService
-from chalicelib.services.intake import IntakeService
-from chalicelib.services.intake_catchup import IntakeCatchUp
-from chalicelib.services.migration import PlanMigration
-from chalicelib.services.plans import PlanService
-from chalicelib.services.points import PointsService
-from chalicelib.services.repairs import RepairQueue, Repairs
-from chalicelib.services.signals import SignalBus
-from chalicelib.services.silence import SilenceService
-from chalicelib.services.sop import SopEngine
-from chalicelib.services.sop.fanout import FanOut
-from chalicelib.services.sop.simulation import Simulator
-from chalicelib.services.staff import StaffService
-from chalicelib.services.staff_tasks import StaffTaskService
-from chalicelib.services.tags import TagService
-from chalicelib.services.task_sync import TaskSyncService
-from chalicelib.services.tenants import TenantService
-from chalicelib.services.triggers import TriggerService
 from chalicelib.settings import LOCAL_STAGE, Settings, get_settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/wiring.py), not with the app
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
+    from chalicelib.services.bulk import BulkEnrollment
+    from chalicelib.services.business_events import EventService
+    from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
+    from chalicelib.services.channels import ChannelService
+    from chalicelib.services.customers import CustomerService
+    from chalicelib.services.group_codes import GroupCodeService
+    from chalicelib.services.group_content import GroupContentService
+    from chalicelib.services.group_facts import GroupFactsService
+    from chalicelib.services.group_plans import GroupPlanService
+    from chalicelib.services.groups import GroupEvents, GroupSync
+    from chalicelib.services.groups.setup import GroupService
+    from chalicelib.services.intake import IntakeService
+    from chalicelib.services.intake_catchup import IntakeCatchUp
+    from chalicelib.services.migration import PlanMigration
+    from chalicelib.services.plans import PlanService
+    from chalicelib.services.points import PointsService
+    from chalicelib.services.repairs import RepairQueue, Repairs
+    from chalicelib.services.signals import SignalBus
+    from chalicelib.services.silence import SilenceService
+    from chalicelib.services.sop import SopEngine
+    from chalicelib.services.sop.simulation import Simulator
+    from chalicelib.services.staff import StaffService
+    from chalicelib.services.staff_tasks import StaffTaskService
+    from chalicelib.services.tags import TagService
+    from chalicelib.services.task_sync import TaskSyncService
+    from chalicelib.services.tenants import TenantService
+    from chalicelib.services.triggers import TriggerService
 
 
 @dataclass(frozen=True)
@@ -108,30 +93,6 @@ _built: dict[Settings, Services] = {}
 _override: Services | None = None
 
 
-def subscribe(
-    bus: SignalBus,
-    *,
-    sop: SopEngine,
-    silence: SilenceService,
-    triggers: TriggerService,
-    group_facts: GroupFactsService | None = None,
-    group_codes: GroupCodeService | None = None,
-    points: PointsService | None = None,
-) -> None:
-    """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
-    timers move and before the stage it causes enrolls anywhere new. Check-ins hear check-ins and group messages
-    (those with a chat_id; the service ignores the rest)."""
-    bus.subscribe((ORDER, REPLY), "sop.exit_rules", lambda t, cid, s: sop.on_signal(t.tenant_id, cid, s))
-    bus.subscribe((ENROLLED, REPINNED, *sorted(ACTIVITY_SIGNALS)), "silence", silence.on_signal)
-    bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
-    if group_facts is not None:  # group messages and check-ins (a chat_id), joins and leaves: counted once each
-        bus.subscribe((REPLY, CHECKIN, GROUP_JOINED, GROUP_LEFT), "group_facts", group_facts.on_signal)
-    if group_codes is not None:  # a join that fills a group rotates its code (services/group_codes.py)
-        bus.subscribe((GROUP_JOINED,), "group_codes.rotation", group_codes.on_signal)
-    if points is not None:
-        bus.subscribe((CHECKIN, REPLY), "points.checkins", points.on_signal)
-
-
 def build(
     settings: Settings,
     *,
@@ -146,79 +107,23 @@ def build(
     shards: ShardDispatcher | None = None,
     repair_queue: RepairQueue | None = None,
 ) -> Services:
-    """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes. ``shards``: where
-    a large fire's shards go (None: every bucket fires in one invocation); ``repair_queue``: where a callback's
-    unfinished WeCom work goes (None: it is only logged)."""
-    bus = SignalBus()
-    tags = TagService(store, wecom, clock, ids)
-    tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
-    plans = PlanService(store, clock, ids)
-    fanout = FanOut(shards, bound=settings.fire_shard_size)
-    sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout)
-    silence = SilenceService(store, sop, plans, bus, clock, ids)
-    triggers = TriggerService(store, sop)
-    group_facts = GroupFactsService(store, clock)
-    group_codes = GroupCodeService(store, wecom, clock, ids)
-    staff_tasks = StaffTaskService(store, clock, signals=bus)
-    points = PointsService(store, clock, staff_tasks, signals=bus)
-    subscribe(
-        bus,
-        sop=sop,
-        silence=silence,
-        triggers=triggers,
-        group_facts=group_facts,
-        group_codes=group_codes,
-        points=points,
-    )
-    repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
-    budget = settings.callback_budget_seconds
-    # Customer groups: callbacks, members and the sync share one member book; the group re-read is a repair kind.
-    groups_source, book = chat_source(wecom), MemberBook(store, bus)
-    group_events = GroupEvents(store, groups_source, book, clock, repairs=repairs)
-    group_sync = GroupSync(store, groups_source, book, clock, ids)
-    if repairs is not None:
-        repairs.register(GROUP_REFETCH, group_events.repair)
-    intake = IntakeService(
-        store, wecom, clock, enroller=sop, signals=bus, tasks=staff_tasks, repairs=repairs, budget_seconds=budget
-    )
-    return Services(
-        settings=settings,
+    """Wire services from the given ports (chalicelib/wiring.py). Shared by the real bootstrap and by tests with
+    fakes. The services' modules are imported here, on the first build, not with ``app``: a cold start that answers a
+    health check or a bad request never pays for them (about 70 ms of ``import app``)."""
+    from chalicelib.wiring import wire
+
+    return wire(
+        settings,
         store=store,
         wecom=wecom,
         clock=clock,
         ids=ids,
-        signals=bus,
-        tenants=TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync),
-        tenant_cache=tenant_cache,
-        staff=StaffService(store, clock),
-        tags=tags,
-        channels=ChannelService(store, tags, wecom, clock, ids),
-        customers=CustomerService(store, wecom, clock, signals=bus, groups=book),
-        intake=intake,
-        callbacks=CallbackService(tenant_cache, codec, intake, clock, budget_seconds=budget, groups=group_events),
-        plans=plans,
-        # Business events tell the bus what happened; a positive reply's follow-up task goes to staff tasks.
-        events=EventService(store, clock, bus, staff_tasks, tenants=tenant_cache),
-        sop=sop,
-        migration=PlanMigration(store, plans, sop.kernel, bus, clock),
-        bulk=BulkEnrollment(store, store, plans, sop.enrollments, sop.kernel, clock, ids),
-        task_sync=TaskSyncService(store, wecom, clock),
-        silence=silence,
-        triggers=triggers,
-        staff_tasks=staff_tasks,
-        simulation=Simulator(plans),
-        catchup=IntakeCatchUp(store, sop, clock),
-        group_facts=group_facts,
-        groups=GroupService(store),
-        group_content=GroupContentService(store, clock, ids),
-        group_codes=group_codes,
-        points=points,
-        group_plans=GroupPlanService(store, plans, sop.kernel, clock, ids),
-        group_events=group_events,
-        group_sync=group_sync,
+        codec=codec,
+        scheduler=scheduler,
         health=health,
         idempotency=idempotency,
-        repairs=repairs,
+        shards=shards,
+        repair_queue=repair_queue,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import bootstrap
+from chalicelib import wiring
 from chalicelib.domain.group_codes import PUSH_GRACE_SECONDS, GroupCode, needs_rotation, rotated
 from chalicelib.domain.group_naming import NamingTemplate
 from chalicelib.domain.groups import DISMISSED, GroupState
@@ -177,7 +177,7 @@ def test_a_failed_push_is_pushed_again_by_a_later_join_after_the_grace(env: Env)
 def test_rotation_through_the_signal_bus(env: Env) -> None:
     bus = SignalBus()
     others: Any = SimpleNamespace(on_signal=lambda *args: None)
-    bootstrap.subscribe(bus, sop=others, silence=others, triggers=others, group_codes=env.svc)
+    wiring.subscribe(bus, sop=others, silence=others, triggers=others, group_codes=env.svc)
     assert bus.subscribers(GROUP_JOINED) == ["group_codes.rotation"]
     code = env.svc.create(TENANT, {**BODY, "queue": ["wr3"], "rotate_at": 200})
     env.group("wr2", members=200)

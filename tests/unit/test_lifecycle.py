@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import bootstrap
+from chalicelib import bootstrap, wiring
 from chalicelib.adapters.wecom.client import WeComClient
 from chalicelib.domain import simulate as simulation
 from chalicelib.domain.business_events import sign
@@ -60,7 +60,7 @@ class Env:
         self.silence = SilenceService(self.store, self.engine, self.plans, self.bus, self.clock, self.ids)
         # Every trigger sees the plans as they are now (no cache).
         self.triggers = TriggerService(self.store, self.engine, plan_cache_seconds=0)
-        bootstrap.subscribe(self.bus, sop=self.engine, silence=self.silence, triggers=self.triggers)
+        wiring.subscribe(self.bus, sop=self.engine, silence=self.silence, triggers=self.triggers)
         self.tenants = TenantService(self.store, self.clock, self.ids)
         self.tenant = Tenant(TID, "生命周期教育", CORP, "Asia/Shanghai", "tok", "k" * 43, "sec", "salt", "")
         self.store.create_tenant(self.tenant)

@@ -5,203 +5,35 @@ Adapters (DynamoDB, WeCom HTTP, the clock) implement these; unit tests pass in-m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.messages import Attachment, Message
 
-if TYPE_CHECKING:  # the group APIs' data lives in group_ports.py, so this file does not grow
-    from chalicelib.group_ports import GroupChatDetail, GroupChatPage, JoinWay
+__all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messages it speaks in
+    "Attachment",
+    "ContactWay",
+    "CorpTagGroup",
+    "ExternalProfile",
+    "FollowUser",
+    "Message",
+    "MsgTemplateResult",
+    "WeComCredentials",
+    "WeComPort",
+    "WelcomeOutcome",
+]
 
-__all__ = ["Attachment", "Message"]  # re-exported: the WeCom port speaks in domain messages
-
-# --- WeCom ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WeComCredentials:
-    """What the client needs to call WeCom for one tenant (corp id + the customer-contact secret)."""
-
-    tenant_id: str
-    corp_id: str
-    secret: str
-
-
-@dataclass(frozen=True)
-class ContactWay:
-    config_id: str
-    qr_code: str
-
-
-@dataclass(frozen=True)
-class FollowUser:
-    """One staff member's relation to an external contact, as ``externalcontact/get`` reports it."""
-
-    userid: str
-    remark: str = ""
-    state: str = ""
-    createtime: int = 0
-    remark_mobiles: tuple[str, ...] = ()
-    tag_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ExternalProfile:
-    """The part of ``externalcontact/get`` Siyu keeps. unionid is empty unless the corp bound an Open Platform."""
-
-    external_userid: str
-    name: str = ""
-    type: int = 1
-    gender: int = 0
-    avatar: str = ""
-    unionid: str = ""
-    corp_name: str = ""
-    follow_users: tuple[FollowUser, ...] = ()
-
-
-@dataclass(frozen=True)
-class CorpTagGroup:
-    group_id: str
-    group_name: str
-    tags: dict[str, str] = field(default_factory=dict)  # tag name -> tag id
-
-
-@dataclass(frozen=True)
-class MsgTemplateResult:
-    msgid: str
-    fail_list: tuple[str, ...] = ()
-
-
-class WelcomeOutcome:
-    """Outcome of ``send_welcome_msg``: sent, or a documented reason why not (no retry for any of them)."""
-
-    SENT = "sent"
-    ALREADY_DELIVERED = "already_delivered"  # 41051: the customer is already chatting
-    OTHER_APP = "other_app"  # 41096: another app is delivering the welcome message
-    EXPIRED = "expired"  # the 20 s welcome_code is spent or invalid
-    NO_CODE = "no_code"  # WeCom sent no WelcomeCode (already chatted, or console welcome configured)
-    NO_MESSAGE = "no_message"  # the channel has no welcome message
-    FAILED = "failed"  # any other errcode; logged, not retried
-
-
-class WeComPort(Protocol):
-    """The WeCom server API Siyu calls. One implementation talks HTTP to WeCom or to the sandbox."""
-
-    def add_contact_way(
-        self, creds: WeComCredentials, *, users: list[str], state: str, remark: str = ""
-    ) -> ContactWay: ...
-
-    def update_contact_way(
-        self, creds: WeComCredentials, *, config_id: str, users: list[str], state: str, remark: str = ""
-    ) -> None: ...
-
-    def del_contact_way(self, creds: WeComCredentials, *, config_id: str) -> None: ...
-
-    def get_external_contact(self, creds: WeComCredentials, external_userid: str) -> ExternalProfile: ...
-
-    def mark_tag(
-        self,
-        creds: WeComCredentials,
-        *,
-        userid: str,
-        external_userid: str,
-        add_tag: list[str],
-        remove_tag: list[str],
-    ) -> None: ...
-
-    def send_welcome_msg(self, creds: WeComCredentials, *, welcome_code: str, message: Message) -> str:
-        """Returns a WelcomeOutcome value; never raises for the documented 'do not retry' codes."""
-        ...
-
-    def get_corp_tag_list(self, creds: WeComCredentials) -> list[CorpTagGroup]: ...
-
-    def add_corp_tags(self, creds: WeComCredentials, *, group_name: str, tag_names: list[str]) -> CorpTagGroup:
-        """Creates the tags in the named group (creating the group if needed); returns the group with ids."""
-        ...
-
-    def del_corp_tags(self, creds: WeComCredentials, *, tag_ids: list[str], group_ids: list[str]) -> None: ...
-
-    def add_msg_template(
-        self,
-        creds: WeComCredentials,
-        *,
-        sender: str,
-        message: Message,
-        chat_type: str = "single",
-        external_userids: list[str] | None = None,
-        chat_ids: list[str] | None = None,
-    ) -> MsgTemplateResult:
-        """A confirm-to-send task (企业群发): ``chat_type`` "single" to customers (``external_userids``, at most
-        10,000) or "group" to customer group chats (``chat_ids``, at most 2,000)."""
-        ...
-
-    def get_groupmsg_task(self, creds: WeComCredentials, *, msgid: str, cursor: str = "") -> dict[str, Any]: ...
-
-    def get_groupmsg_list(
-        self,
-        creds: WeComCredentials,
-        *,
-        start_time: int,
-        end_time: int,
-        creator: str = "",
-        cursor: str = "",
-        chat_type: str = "single",
-    ) -> dict[str, Any]:
-        """Mass messages of ``chat_type`` created in [start_time, end_time] (get_groupmsg_list_v2): reconciles lost
-        msgids."""
-        ...
-
-    def get_groupmsg_send_result(
-        self, creds: WeComCredentials, *, msgid: str, userid: str, cursor: str = ""
-    ) -> dict[str, Any]: ...
-
-    # customer groups (客户群): groupchat/list, groupchat/get (need_name=1) and the join ways (「加入群聊」)
-    def list_group_chats(
-        self,
-        creds: WeComCredentials,
-        *,
-        cursor: str = "",
-        limit: int = 1000,
-        status_filter: int = 0,
-        owners: list[str] | None = None,
-    ) -> GroupChatPage: ...
-
-    def get_group_chat(self, creds: WeComCredentials, chat_id: str) -> GroupChatDetail: ...
-
-    def add_join_way(
-        self,
-        creds: WeComCredentials,
-        *,
-        chat_ids: list[str],
-        state: str,
-        room_base_name: str,
-        room_base_id: int,
-        auto_create_room: bool = True,
-        scene: int = 2,
-        remark: str = "",
-    ) -> str:
-        """A 「加入群聊」 QR for up to 5 chats; returns its config_id (get_join_way gives the qr_code)."""
-        ...
-
-    def get_join_way(self, creds: WeComCredentials, config_id: str) -> JoinWay: ...
-
-    def update_join_way(
-        self,
-        creds: WeComCredentials,
-        *,
-        config_id: str,
-        chat_ids: list[str],
-        state: str,
-        room_base_name: str,
-        room_base_id: int,
-        auto_create_room: bool = True,
-        scene: int = 2,
-        remark: str = "",
-    ) -> None: ...
-
-    def del_join_way(self, creds: WeComCredentials, config_id: str) -> None: ...
-
+from chalicelib.ports.wecom import (  # the WeCom port, in its own module
+    ContactWay,
+    CorpTagGroup,
+    ExternalProfile,
+    FollowUser,
+    MsgTemplateResult,
+    WeComCredentials,
+    WeComPort,
+    WelcomeOutcome,
+)
 
 # --- time and ids -----------------------------------------------------------------------------------------------
 
