@@ -1,5 +1,9 @@
-"""Shared wiring for g2's group tests: the real services over the fake store, WeCom's groups as FakeGroupChats,
-a memory repair queue, and a recorder of the group signals."""
+"""Shared wiring for g2's group tests: the real services over the fake store, the real WeCom client over the WeCom
+world in process, a memory repair queue, and a recorder of the group signals.
+
+WeCom's groups are the world's (``world_groups=True``: ``env.world`` plays them, devstack/wecom_world/groups.py), or
+FakeGroupChats for the tests that need what the world does not play: a crash (not a WeCom error) halfway through a
+sync, a truth edited by hand."""
 
 from __future__ import annotations
 
@@ -63,7 +67,7 @@ class GroupEnv:
             self.clock.advance(hours=2)
 
 
-def make_group_env(store: Any | None = None) -> GroupEnv:
+def make_group_env(store: Any | None = None, *, world_groups: bool = False) -> GroupEnv:
     clock = FixedClock()
     queue = MemoryRepairQueue(clock)
     world = WeComWorld(clock=clock.epoch)
@@ -78,8 +82,9 @@ def make_group_env(store: Any | None = None) -> GroupEnv:
         repair_queue=queue,
     )
     chats = FakeGroupChats(now=lambda: int(clock.now().timestamp()))
-    svc.group_events.source = chats  # the lead points these at the sandbox's groups once g1 is merged
-    svc.group_sync.source = chats
+    if not world_groups:
+        svc.group_events.source = chats
+        svc.group_sync.source = chats
     tenant = svc.tenants.create(tenant_id="unit", name="单元测试教育", corp_id=CORP, wecom=WECOM)
     svc.staff.create("unit", {"userid": "zhang", "name": "张老师"})
     env = GroupEnv(svc, svc.store, clock, tenant, chats, world, queue)
