@@ -124,14 +124,16 @@ class GroupEvents:
             delta = -len(members)
         if len(members) != len(ev.members):
             return None
-        self.book.write(tenant, chat_id, members, history)
+        new = self.book.write(tenant, chat_id, members, history)
         applied = replace(
             state,
             member_count=max(0, state.member_count + delta),
             member_version=ev.current_version,
             seen_versions=remember(state.seen_versions, ev.current_version),
         )
-        return self.repo.save_group_state(tid, chat_id, applied, expected_rev=state.rev)
+        saved = self.repo.save_group_state(tid, chat_id, applied, expected_rev=state.rev)
+        self.book.tell(tenant, chat_id, new)  # after the count: a join that fills a code's group rotates it
+        return saved
 
     def refetch(self, tenant: Tenant, chat_id: str, budget: Budget | None) -> IntakeResult:
         """Read the group from WeCom now and reconcile, or leave it to the repair queue when there is no time or

@@ -1,9 +1,11 @@
 """Writing a group's members: the records, their history (once each), the signals, the customer links.
 
 Shared by the callbacks (services/groups/events.py) and the sync (services/groups/sync.py). Order of writes: the
-history entry first (a conditional put: only its first writer publishes the signal), then the member records, then
-(by the caller) the group's state under its revision. A crash before the state is saved leaves the event
-un-applied, so WeCom's redelivery, the repair queue or the next sync does it again, and writes nothing twice.
+history entry first (a conditional put: only its first writer tells the signal), then the member records, then
+(by the caller) the group's state under its revision, then the signals of the entries it wrote first: a listener that
+reads the group (a group code's rotation) sees the join counted, whether or not that state write won. A crash before
+the state is saved leaves the event un-applied, so WeCom's redelivery, the repair queue or the next sync does it
+again, and writes nothing twice.
 """
 
 from __future__ import annotations
@@ -82,21 +84,26 @@ class MemberBook:
                 linked[m.key] = alias.customer_id
         return [replace(m, customer_id=linked[m.key]) if m.key in linked else m for m in members]
 
-    def write(self, tenant: Tenant, chat_id: str, members: list[GroupMember], history: list[MemberChange]) -> int:
-        """History first (each entry once; its signal from its first writer only), then the records. Returns the
-        entries that were new."""
+    def write(
+        self, tenant: Tenant, chat_id: str, members: list[GroupMember], history: list[MemberChange]
+    ) -> list[MemberChange]:
+        """History first (each entry once), then the records. Returns the entries this call wrote first: the caller
+        tells them (``tell``) once it has saved the group's state."""
         tid = tenant.tenant_id
         links = {m.key: m.customer_id for m in members}
-        new = 0
+        new: list[MemberChange] = []
         for change in history:
             change = replace(change, customer_id=links.get(change.member_key, change.customer_id))
-            if not self.repo.add_member_change(tid, chat_id, change):
-                continue  # replayed: written and told before
-            new += 1
-            self._publish(tenant, chat_id, change)
+            if self.repo.add_member_change(tid, chat_id, change):
+                new.append(change)  # else replayed: written (and told) before
         if members:
             self.repo.put_members(tid, chat_id, members)
         return new
+
+    def tell(self, tenant: Tenant, chat_id: str, changes: list[MemberChange]) -> None:
+        """The signals of the entries ``write`` wrote first (so each join or leave is told by one writer)."""
+        for change in changes:
+            self._publish(tenant, chat_id, change)
 
     def _publish(self, tenant: Tenant, chat_id: str, change: MemberChange) -> None:
         kind = GROUP_JOINED if change.kind == JOIN else GROUP_LEFT
@@ -145,11 +152,13 @@ class MemberBook:
                 seen_versions=remember(before.seen_versions, detail.member_version),
                 synced_at=before.synced_at,
             )
-            self.write(tenant, chat_id, members, history)
+            new = self.write(tenant, chat_id, members, history)
             changed = bool(members) or state != before or before.rev == 0
             if not changed and (not stamp or before.synced_at >= now):
                 return False
-            if self.repo.save_group_state(tid, chat_id, replace(state, synced_at=now), expected_rev=before.rev):
+            saved = self.repo.save_group_state(tid, chat_id, replace(state, synced_at=now), expected_rev=before.rev)
+            self.tell(tenant, chat_id, new)
+            if saved:
                 if changed:
                     logger.info("group reconciled", extra={"tenant": tid, "chat_id": chat_id, "members": len(members)})
                 return changed
