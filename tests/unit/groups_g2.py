@@ -42,21 +42,22 @@ class GroupEnv:
     queue: MemoryRepairQueue
     heard: list[Signal] = field(default_factory=list)
     seconds: float = 3.0  # each delivery's callback budget
+    chat: str = CHAT  # the group the tests look at by default (a world's group has the id the world gave it)
 
     def deliver(self, fields: dict[str, Any], *, seconds: float | None = None) -> IntakeResult:
         budget = Budget(self.seconds if seconds is None else seconds, lambda: 0.0)
         return self.svc.group_events.handle(self.tenant, group_event_from_fields(fields), budget)
 
-    def member(self, userid: str, chat_id: str = CHAT) -> GroupMember | None:
+    def member(self, userid: str, chat_id: str | None = None) -> GroupMember | None:
         key = member_key(self.tenant, userid)
-        return self.store.get_members(self.tenant.tenant_id, chat_id, [key]).get(key)
+        return self.store.get_members(self.tenant.tenant_id, chat_id or self.chat, [key]).get(key)
 
-    def in_group(self, chat_id: str = CHAT) -> set[str]:
-        page = self.store.list_members(self.tenant.tenant_id, chat_id, cursor=None, limit=10_000)
+    def in_group(self, chat_id: str | None = None) -> set[str]:
+        page = self.store.list_members(self.tenant.tenant_id, chat_id or self.chat, cursor=None, limit=10_000)
         return {m.userid for m in page.items if m.in_group}
 
-    def state(self, chat_id: str = CHAT) -> Any:
-        group = self.store.get_group(self.tenant.tenant_id, chat_id)
+    def state(self, chat_id: str | None = None) -> Any:
+        group = self.store.get_group(self.tenant.tenant_id, chat_id or self.chat)
         return None if group is None else group.state
 
     def drain(self) -> None:
