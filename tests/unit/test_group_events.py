@@ -75,9 +75,12 @@ def env() -> GroupEnv:
 
 def join(env: GroupEnv, person: str, *, staff: bool = False, config_id: str = "", invitor: str = "") -> dict[str, Any]:
     """``person`` joins the env's group (invited, or through the join way ``config_id``); the add_member callback."""
-    who = {"userid": person} if staff else {"external_userid": person}
-    where = {"config_id": config_id} if config_id else {"chat_id": env.chat}
-    return env.world.group_join(CORP, **who, **where, invitor=invitor)[-1]
+    userid, external_userid = (person, "") if staff else ("", person)
+    chat_id = "" if config_id else env.chat
+    events = env.world.group_join(
+        CORP, config_id=config_id, chat_id=chat_id, userid=userid, external_userid=external_userid, invitor=invitor
+    )
+    return events[-1]
 
 
 def leave(env: GroupEnv, person: str, *, removed: bool = False) -> dict[str, Any]:
@@ -186,7 +189,14 @@ def test_a_re_read_without_time_or_without_wecom_waits_in_the_repair_queue(env: 
 )
 def test_owner_name_and_notice_changes_are_read_from_wecom(env: GroupEnv, detail: str, values: dict[str, str]) -> None:
     env.deliver(join(env, "li", staff=True))  # a new owner must be staff in the group
-    fields = env.world.group_change(CORP, detail, chat_id=env.chat, **values)
+    fields = env.world.group_change(
+        CORP,
+        detail,
+        chat_id=env.chat,
+        owner=values.get("owner", ""),
+        name=values.get("name"),
+        notice=values.get("notice"),
+    )
     assert env.deliver(fields).outcome == "refetched"
     for name, value in values.items():
         assert getattr(env.state(), name) == value
