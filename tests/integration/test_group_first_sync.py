@@ -42,7 +42,7 @@ def _seed_world(env: GroupEnv) -> None:
                              admins=admins)  # fmt: skip
     # Parents who came through a group code: groupchat/get tells their join way's state and inviter.
     first = env.world.groups(corp)[1]["chat_id"]
-    config_id = env.svc.wecom.add_join_way(  # type: ignore[attr-defined]
+    config_id = env.svc.wecom.add_join_way(
         credentials(env.tenant), chat_ids=[first], state="gc_poster", room_base_name="XX", room_base_id=1
     )
     for i in range(3):
@@ -51,11 +51,13 @@ def _seed_world(env: GroupEnv) -> None:
 
 def _customers(env: GroupEnv) -> dict[str, str]:
     """The parents who added 张老师: customers of the tenant (through intake, as their callback makes them)."""
-    found = {}
+    found: dict[str, str] = {}
     for ext in CUSTOMERS:
         fields = env.world.event(env.tenant.corp_id, "add_external_contact", now=env.clock.epoch(), userid="zhang",
                                  external_userid=ext, State="")  # fmt: skip
-        found[ext] = env.svc.intake.handle(env.tenant, event_from_fields(fields)).customer_id
+        customer_id = env.svc.intake.handle(env.tenant, event_from_fields(fields)).customer_id
+        assert customer_id
+        found[ext] = customer_id
     return found
 
 
@@ -134,8 +136,8 @@ def test_a_first_sync_of_300_groups_through_the_sandbox_and_the_drift_after_it(d
     env.world.group_change(corp, "dismiss", chat_id=chats[12])
     env.clock.advance(days=1, minutes=1)
     daily = _backstop(env)
-    progress = (daily["reason"], daily["groups_seen"], daily["changed"], daily["dismissed"])
-    assert progress == ("periodic", GROUPS - 1, 3, 1)
+    assert daily["reason"] == "periodic"
+    assert (daily["groups_seen"], daily["changed"], daily["dismissed"]) == (GROUPS - 1, 3, 1)
     _assert_siyu_is_the_world(env, customers)
     assert sorted((s.type, s.kind, s.member) for s in env.heard[told:]) == [
         ("group_joined", "unknown", "wmLateJoiner0001"),
