@@ -11,10 +11,11 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.domain.groups import DISMISSED, GroupState
 from chalicelib.domain.signals import GROUP_JOINED, Signal
+from chalicelib.services.groups import member_key
 from chalicelib.services.identities import credentials
 from tests.fakes.wecom_groups_g5 import FakeJoinWays
 from tests.functional.conftest import TENANT, Api
-from tests.functional.group_sandbox import GroupSandbox, group_sandbox
+from tests.functional.group_sandbox import GroupSandbox, group_sandbox, outcomes
 
 GROUPS = f"/t/{TENANT}/groups"
 NAMING = f"/t/{TENANT}/settings/group-naming"
@@ -343,3 +344,34 @@ def test_a_group_code_rotates_once_as_people_join_through_the_sandbox(api: Api, 
     assert joined.state.member_count == 3
     attribution = bootstrap.services().group_codes.attribution(TENANT, code["state"])
     assert attribution is not None and attribution.code_id == code["code_id"]
+
+
+def test_a_full_code_with_nothing_waiting_lets_wecom_open_the_next_room(api: Api, wecom: GroupSandbox) -> None:
+    """Its one group full and no queue: the code keeps it (marked full), and WeCom's auto_create_room opens a room
+    named by the template, whose create callback brings it into Siyu; the poster keeps working."""
+    ops = api.create_tenant()
+    wecom.register(chat_member_limit=3)
+    api.call("PUT", NAMING, {"institution": "XX教育"}, ops)
+    chat = wecom.change(change="create", owner="zhang", name="XX教育·考研数学冲刺·3期·01")["chat_id"]
+    body = {"name": "海报", "positioning": "考研数学冲刺", "cohort": "3", "chat_ids": [chat], "rotate_at": 3}
+    code = api.call("POST", CODES, body, ops).json
+    parents = [f"wmRoom{n:026d}" for n in range(4)]
+    for parent in parents[:2]:
+        assert wecom.join(config_id=code["config_id"], external_userid=parent)["chat_id"] == chat
+    full = api.call("GET", f"{CODES}/{code['code_id']}", None, ops).json
+    assert (full["chat_ids"], full["full"], full["queue"]) == ([chat], [chat], [])
+    opened = wecom.join(config_id=code["config_id"], external_userid=parents[2])
+    room = opened["created_chat_id"]
+    assert room and opened["chat_id"] == room
+    # WeCom sends the room's create, then the join; the create's read (groupchat/get) already finds the parent in it
+    assert outcomes(opened) == ["refetched", "duplicate"]
+    group = bootstrap.services().store.get_group(TENANT, room)
+    assert group.state.name == f"{code['room_base_name']}{code['room_base_id']}" and group.state.member_count == 2
+    svc = bootstrap.services()
+    key = member_key(svc.tenants.get(TENANT), parents[2])
+    member = svc.store.get_members(TENANT, room, [key])[key]
+    assert member.in_group and member.state == code["state"]  # the join counts toward the code in the new room too
+    report = api.call("GET", f"{GROUPS}/naming-report", None, ops).json
+    assert room not in [r["chat_id"] for r in report["items"]]  # WeCom's unpadded room number fits the template
+    second = wecom.join(config_id=code["config_id"], external_userid=parents[3])
+    assert second["chat_id"] == room and second["created_chat_id"] is None
