@@ -1,4 +1,7 @@
-"""WeCom's customer groups as a small in-memory truth, for g2's tests until the sandbox plays groups (g1).
+"""WeCom's customer groups as a small in-memory truth, for the group tests the WeCom world cannot play: a crash that
+is not WeCom's halfway through a sync (``crash_after_gets``), a WeCom refusing every read (``unavailable``), changes
+of several members in one callback (the property test's histories). Everything else plays WeCom with the world
+(devstack/wecom_world: tests/unit/groups_g2.py ``world_groups=True``, the functional tests' sandbox).
 
 ``FakeGroupChats`` keeps each group as ``groupchat/get`` would answer it, makes each change WeCom's way (a new
 opaque member version per membership change) and returns the ``change_external_chat`` fields WeCom would send for

@@ -1,5 +1,6 @@
-"""A recording fake of WeCom's join-way calls (the WeComPort methods g1 adds), for group-code tests until the
-sandbox plays them: each call is kept, in order, so a test sees exactly what was asked of WeCom."""
+"""A recording fake of WeCom's join-way calls, for the group-code tests that check exactly what was asked of WeCom
+(each call kept, in order) or need a push that fails on demand (``fail_updates``). Rotation end to end, people
+joining through the code, plays WeCom with the sandbox (tests/functional/test_groups_api.py)."""
 
 from __future__ import annotations
 

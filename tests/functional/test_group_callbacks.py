@@ -1,6 +1,7 @@
-"""Groups through the real routes: change_external_chat posted encrypted and signed to the callback URL (both
-MemChangeList forms reach the same place), a duplicate that changes nothing, a malformed one refused with a 4xx,
-and the group sync started and followed through /t/{t}/groups/sync."""
+"""Groups through the real routes, WeCom played by the sandbox: its group routes make each change in the WeCom world
+and deliver the signed change_external_chat to the callback URL (both MemChangeList forms reach the same place), a
+redelivery changes nothing, a malformed one is refused with a 4xx, and the group sync is started and followed
+through /t/{t}/groups/sync against the world's groupchat/list and groupchat/get."""
 
 from __future__ import annotations
 
@@ -10,20 +11,15 @@ import pytest
 
 from chalicelib.bootstrap import services
 from chalicelib.services.groups import member_key
-from tests.fakes.wecom_groups_g2 import FakeGroupChats
-from tests.functional.conftest import TENANT, Api
+from tests.functional.conftest import CORP, TENANT, Api
+from tests.functional.group_sandbox import GroupSandbox, group_sandbox, outcomes
 
 A, B = "wmFuncA000000000000000000000000A", "wmFuncB000000000000000000000000B"
 
 
 @pytest.fixture
-def chats(api: Api) -> FakeGroupChats:
-    """WeCom's groups for these tests (the sandbox plays them once g1 is merged: then these go)."""
-    svc = services()
-    world = FakeGroupChats(now=lambda: int(api.clock.epoch()))
-    svc.group_events.source = world
-    svc.group_sync.source = world
-    return world
+def wecom(api: Api, monkeypatch: pytest.MonkeyPatch) -> GroupSandbox:
+    return group_sandbox(api, monkeypatch)
 
 
 def _member(userid: str, chat_id: str) -> Any:
@@ -33,36 +29,61 @@ def _member(userid: str, chat_id: str) -> Any:
     return svc.store.get_members(TENANT, chat_id, [key]).get(key)
 
 
-def test_group_callbacks_through_the_callback_url(api: Api, chats: FakeGroupChats) -> None:
+def _world_group(api: Api, chat_id: str) -> dict[str, Any]:
+    return next(g for g in api.sandbox.world.groups(CORP) if g["chat_id"] == chat_id)
+
+
+def test_group_callbacks_through_the_callback_url(api: Api, wecom: GroupSandbox) -> None:
     api.create_tenant()
-    resp = api.callback(TENANT, chats.create("wrF1", owner="zhang", name="XX教育·考研数学·3期·01"))
-    assert resp.status_code == 200 and resp.json["outcome"] == "refetched"
-    joined = chats.join("wrF1", [A], scene=3, state="ch_poster", invitor="zhang")  # <Item> children
-    assert api.callback(TENANT, joined).json["outcome"] == "applied"
-    assert api.callback(TENANT, joined).json["outcome"] == "duplicate"
-    comma = chats.join("wrF1", [B])
-    comma["MemChangeList"] = ",".join(comma["MemChangeList"])  # the older, comma-separated form
-    assert api.callback(TENANT, comma).json["outcome"] == "applied"
+    wecom.register()
+    created = wecom.change(change="create", owner="zhang", name="XX教育·考研数学·3期·01")
+    chat = created["chat_id"]
+    assert outcomes(created) == ["refetched"]
+    joined = wecom.join(chat_id=chat, external_userid=A, invitor="zhang")  # <Item> children
+    assert outcomes(joined) == ["applied"]
+    again = api.callback(TENANT, joined["callbacks"][0]["fields"])  # WeCom delivers it once more
+    assert again.status_code == 200 and again.json["outcome"] == "duplicate"
+    comma = wecom.join(chat_id=chat, external_userid=B, mem_change_list="text")  # the older, comma-separated form
+    assert comma["callbacks"][0]["fields"]["MemChangeList"] == B and outcomes(comma) == ["applied"]
     for userid in (A, B):
-        member = _member(userid, "wrF1")
-        assert member is not None and member.in_group
-    group = services().store.get_group(TENANT, "wrF1")
-    assert group.state.member_count == 3 and group.state.member_version == chats.groups["wrF1"].member_version
+        member = _member(userid, chat)
+        assert member is not None and member.in_group and member.invitor == "zhang"
+    group = services().store.get_group(TENANT, chat)
+    assert group.state.member_count == 3 and group.state.member_version == _world_group(api, chat)["member_version"]
+
+    left = wecom.leave(chat_id=chat, external_userid=A, removed=True)
+    assert outcomes(left) == ["applied"]
+    gone = _member(A, chat)
+    assert gone is not None and not gone.in_group and gone.quit_scene == 1
+    renamed = wecom.change(change="change_name", chat_id=chat, name="XX教育·考研数学·3期·02")
+    assert outcomes(renamed) == ["refetched"]
+    group = services().store.get_group(TENANT, chat)
+    truth = _world_group(api, chat)
+    assert (
+        (group.state.name, group.state.member_count)
+        == (truth["name"], truth["member_count"])
+        == (
+            "XX教育·考研数学·3期·02",
+            2,
+        )
+    )
+    assert group.state.member_version == truth["member_version"]
 
 
-def test_a_group_callback_without_a_chat_is_refused_and_stores_nothing(api: Api, chats: FakeGroupChats) -> None:
+def test_a_group_callback_without_a_chat_is_refused_and_stores_nothing(api: Api) -> None:
     api.create_tenant()
-    fields = chats.create("wrF2", owner="zhang")
+    fields = api.sandbox.world.group_change(CORP, "create", owner="zhang", name="XX教育·考研数学·3期·01")
     fields.pop("ChatId")
     resp = api.callback(TENANT, fields)
     assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_request"
     assert services().store.list_groups(TENANT, cursor=None, limit=10).items == []
 
 
-def test_the_group_sync_is_started_and_followed(api: Api, chats: FakeGroupChats) -> None:
+def test_the_group_sync_is_started_and_followed(api: Api, wecom: GroupSandbox) -> None:
     token = api.create_tenant()
-    for n in range(3):
-        chats.create(f"wrS{n}", owner="zhang")  # groups that existed before the tenant connected
+    wecom.register()
+    for n in range(3):  # groups that existed before the tenant connected: no callback
+        wecom.seed(owner="zhang", name=f"XX教育·考研数学·3期·{n:02d}", members=[A])
     started = api.call("POST", f"/t/{TENANT}/groups/sync", None, token)
     assert started.status_code == 202, started.body
     job = started.json

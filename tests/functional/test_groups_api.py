@@ -1,5 +1,6 @@
 """Groups over HTTP: setup under its rev, filters and a staff token's scope, the naming template and its report,
-group content, and group live codes (WeCom's join ways are a recording fake until the sandbox plays them)."""
+group content, and group live codes: rotation end to end against the sandbox (people joining through the code's QR
+until its group is full), and the exact join-way calls through a recording fake (FakeJoinWays)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.domain.groups import DISMISSED, GroupState
 from chalicelib.domain.signals import GROUP_JOINED, Signal
+from chalicelib.services.groups import member_key
+from chalicelib.services.identities import credentials
 from tests.fakes.wecom_groups_g5 import FakeJoinWays
 from tests.functional.conftest import TENANT, Api
+from tests.functional.group_sandbox import GroupSandbox, group_sandbox, outcomes
 
 GROUPS = f"/t/{TENANT}/groups"
 NAMING = f"/t/{TENANT}/settings/group-naming"
@@ -203,7 +207,7 @@ def test_group_content_crud_under_its_rev(api: Api) -> None:
 
 @pytest.fixture
 def join_ways(api: Api, monkeypatch: pytest.MonkeyPatch) -> FakeJoinWays:
-    """WeCom's join ways, recorded: the sandbox does not play them yet (issue 10 §8, another branch)."""
+    """WeCom's join ways, recorded: each call kept in order with its arguments, a push that fails on demand."""
     fake = FakeJoinWays()
     monkeypatch.setattr(bootstrap.services().group_codes, "wecom", fake)
     return fake
@@ -293,3 +297,81 @@ def test_a_codes_waiting_groups_and_threshold_change_under_its_rev(api: Api, joi
         assert api.call("PATCH", path, bad, ops).status_code == 400, bad
     assert api.call("GET", path, None, ops).json["rev"] == 2
     assert join_ways.named("update_join_way") == []  # the join way holds only chat_ids: nothing to tell WeCom
+
+
+@pytest.fixture
+def wecom(api: Api, monkeypatch: pytest.MonkeyPatch) -> GroupSandbox:
+    return group_sandbox(api, monkeypatch)
+
+
+def test_a_group_code_rotates_once_as_people_join_through_the_sandbox(api: Api, wecom: GroupSandbox) -> None:
+    """WeCom played by the sandbox: groups of 4 (the owner and 3 parents), people joining through the code's QR
+    (``/sandbox/group-join`` with its config_id, each join's signed callback delivered to the app)."""
+    ops = api.create_tenant()
+    wecom.register(chat_member_limit=4)
+    api.call("PUT", NAMING, {"institution": "XX教育"}, ops)
+    names = [f"XX教育·考研数学冲刺·3期·0{n}" for n in (1, 2)]
+    chats = [wecom.change(change="create", owner="zhang", name=name)["chat_id"] for name in names]
+    body = {"name": "海报", "positioning": "考研数学冲刺", "cohort": "3", "chat_ids": chats[:1], "queue": chats[1:]}
+    created = api.call("POST", CODES, {**body, "rotate_at": 4}, ops)
+    assert created.status_code == 201, created.body
+    code = created.json
+    path = f"{CODES}/{code['code_id']}"
+    world = api.sandbox.world
+    creds = bootstrap.services().tenants.get(TENANT)
+    way = bootstrap.services().wecom.get_join_way(credentials(creds), code["config_id"])
+    assert (way.chat_ids, way.state, way.qr_code) == (tuple(chats[:1]), code["state"], code["qr_code"])
+
+    parents = [f"wmPoster{n:024d}" for n in range(6)]
+    for parent in parents[:2]:
+        assert wecom.join(config_id=code["config_id"], external_userid=parent)["chat_id"] == chats[0]
+    assert api.call("GET", path, None, ops).json["rotations"] == 0
+    filling = wecom.join(config_id=code["config_id"], external_userid=parents[2])  # the owner and 3: full
+    assert filling["chat_id"] == chats[0]
+    api.callback(TENANT, filling["callbacks"][0]["fields"])  # WeCom delivers the filling join twice
+
+    after = api.call("GET", path, None, ops).json
+    assert (after["chat_ids"], after["queue"], after["retired"], after["rotations"]) == (chats[1:], [], chats[:1], 1)
+    assert after["in_sync"]
+    way = bootstrap.services().wecom.get_join_way(credentials(creds), code["config_id"])
+    assert way.chat_ids == tuple(chats[1:])  # WeCom's join way moved on to the waiting group
+    for parent in parents[3:5]:  # the poster keeps working: the next parents land in the next group
+        assert wecom.join(config_id=code["config_id"], external_userid=parent)["chat_id"] == chats[1]
+    updates = world.calls("externalcontact/groupchat/update_join_way")
+    assert [u.payload["chat_id_list"] for u in updates] == [chats[1:]]  # rotated once
+    assert api.call("GET", path, None, ops).json["rotations"] == 1
+    joined = bootstrap.services().store.get_group(TENANT, chats[1])
+    assert joined.state.member_count == 3
+    attribution = bootstrap.services().group_codes.attribution(TENANT, code["state"])
+    assert attribution is not None and attribution.code_id == code["code_id"]
+
+
+def test_a_full_code_with_nothing_waiting_lets_wecom_open_the_next_room(api: Api, wecom: GroupSandbox) -> None:
+    """Its one group full and no queue: the code keeps it (marked full), and WeCom's auto_create_room opens a room
+    named by the template, whose create callback brings it into Siyu; the poster keeps working."""
+    ops = api.create_tenant()
+    wecom.register(chat_member_limit=3)
+    api.call("PUT", NAMING, {"institution": "XX教育"}, ops)
+    chat = wecom.change(change="create", owner="zhang", name="XX教育·考研数学冲刺·3期·01")["chat_id"]
+    body = {"name": "海报", "positioning": "考研数学冲刺", "cohort": "3", "chat_ids": [chat], "rotate_at": 3}
+    code = api.call("POST", CODES, body, ops).json
+    parents = [f"wmRoom{n:026d}" for n in range(4)]
+    for parent in parents[:2]:
+        assert wecom.join(config_id=code["config_id"], external_userid=parent)["chat_id"] == chat
+    full = api.call("GET", f"{CODES}/{code['code_id']}", None, ops).json
+    assert (full["chat_ids"], full["full"], full["queue"]) == ([chat], [chat], [])
+    opened = wecom.join(config_id=code["config_id"], external_userid=parents[2])
+    room = opened["created_chat_id"]
+    assert room and opened["chat_id"] == room
+    # WeCom sends the room's create, then the join; the create's read (groupchat/get) already finds the parent in it
+    assert outcomes(opened) == ["refetched", "duplicate"]
+    group = bootstrap.services().store.get_group(TENANT, room)
+    assert group.state.name == f"{code['room_base_name']}{code['room_base_id']}" and group.state.member_count == 2
+    svc = bootstrap.services()
+    key = member_key(svc.tenants.get(TENANT), parents[2])
+    member = svc.store.get_members(TENANT, room, [key])[key]
+    assert member.in_group and member.state == code["state"]  # the join counts toward the code in the new room too
+    report = api.call("GET", f"{GROUPS}/naming-report", None, ops).json
+    assert room not in [r["chat_id"] for r in report["items"]]  # WeCom's unpadded room number fits the template
+    second = wecom.join(config_id=code["config_id"], external_userid=parents[3])
+    assert second["chat_id"] == room and second["created_chat_id"] is None

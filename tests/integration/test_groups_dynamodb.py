@@ -12,7 +12,7 @@ from chalicelib.services.groups import member_key
 from chalicelib.settings import Settings
 from tests.fakes.wecom_groups_g2 import FakeChatMember
 from tests.unit import test_group_events
-from tests.unit.groups_g2 import CHAT, GroupEnv, make_group_env
+from tests.unit.groups_g2 import GroupEnv, make_group_env
 
 globals().update({name: fn for name, fn in vars(test_group_events).items() if name.startswith("test_")})
 
@@ -23,10 +23,7 @@ def _env(settings: Settings) -> GroupEnv:
 
 @pytest.fixture
 def env(ddb_settings: Settings) -> GroupEnv:
-    env = _env(ddb_settings)
-    assert env.deliver(env.chats.create(CHAT, owner="zhang", name="XX教育·考研数学·3期·01")).outcome == "refetched"
-    env.heard.clear()
-    return env
+    return test_group_events.world_env(DynamoStore(configure(ddb_settings), ddb_settings.table_name))
 
 
 def test_a_first_sync_resumes_and_an_erasure_follows_the_index(ddb_settings: Settings) -> None:

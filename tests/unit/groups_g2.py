@@ -1,5 +1,9 @@
-"""Shared wiring for g2's group tests: the real services over the fake store, WeCom's groups as FakeGroupChats,
-a memory repair queue, and a recorder of the group signals."""
+"""Shared wiring for g2's group tests: the real services over the fake store, the real WeCom client over the WeCom
+world in process, a memory repair queue, and a recorder of the group signals.
+
+WeCom's groups are the world's (``world_groups=True``: ``env.world`` plays them, devstack/wecom_world/groups.py), or
+FakeGroupChats for the tests that need what the world does not play: a crash (not a WeCom error) halfway through a
+sync, a truth edited by hand."""
 
 from __future__ import annotations
 
@@ -38,21 +42,22 @@ class GroupEnv:
     queue: MemoryRepairQueue
     heard: list[Signal] = field(default_factory=list)
     seconds: float = 3.0  # each delivery's callback budget
+    chat: str = CHAT  # the group the tests look at by default (a world's group has the id the world gave it)
 
     def deliver(self, fields: dict[str, Any], *, seconds: float | None = None) -> IntakeResult:
         budget = Budget(self.seconds if seconds is None else seconds, lambda: 0.0)
         return self.svc.group_events.handle(self.tenant, group_event_from_fields(fields), budget)
 
-    def member(self, userid: str, chat_id: str = CHAT) -> GroupMember | None:
+    def member(self, userid: str, chat_id: str | None = None) -> GroupMember | None:
         key = member_key(self.tenant, userid)
-        return self.store.get_members(self.tenant.tenant_id, chat_id, [key]).get(key)
+        return self.store.get_members(self.tenant.tenant_id, chat_id or self.chat, [key]).get(key)
 
-    def in_group(self, chat_id: str = CHAT) -> set[str]:
-        page = self.store.list_members(self.tenant.tenant_id, chat_id, cursor=None, limit=10_000)
+    def in_group(self, chat_id: str | None = None) -> set[str]:
+        page = self.store.list_members(self.tenant.tenant_id, chat_id or self.chat, cursor=None, limit=10_000)
         return {m.userid for m in page.items if m.in_group}
 
-    def state(self, chat_id: str = CHAT) -> Any:
-        group = self.store.get_group(self.tenant.tenant_id, chat_id)
+    def state(self, chat_id: str | None = None) -> Any:
+        group = self.store.get_group(self.tenant.tenant_id, chat_id or self.chat)
         return None if group is None else group.state
 
     def drain(self) -> None:
@@ -63,7 +68,7 @@ class GroupEnv:
             self.clock.advance(hours=2)
 
 
-def make_group_env(store: Any | None = None) -> GroupEnv:
+def make_group_env(store: Any | None = None, *, world_groups: bool = False) -> GroupEnv:
     clock = FixedClock()
     queue = MemoryRepairQueue(clock)
     world = WeComWorld(clock=clock.epoch)
@@ -78,8 +83,9 @@ def make_group_env(store: Any | None = None) -> GroupEnv:
         repair_queue=queue,
     )
     chats = FakeGroupChats(now=lambda: int(clock.now().timestamp()))
-    svc.group_events.source = chats  # the lead points these at the sandbox's groups once g1 is merged
-    svc.group_sync.source = chats
+    if not world_groups:
+        svc.group_events.source = chats
+        svc.group_sync.source = chats
     tenant = svc.tenants.create(tenant_id="unit", name="单元测试教育", corp_id=CORP, wecom=WECOM)
     svc.staff.create("unit", {"userid": "zhang", "name": "张老师"})
     env = GroupEnv(svc, svc.store, clock, tenant, chats, world, queue)

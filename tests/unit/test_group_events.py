@@ -1,12 +1,16 @@
 """change_external_chat kept true: incremental changes on the held version, duplicates that do nothing, gaps and
 out-of-order deliveries answered by groupchat/get, re-reads that wait for the repair queue when the budget is spent,
-members' history written once and told once, staff kept apart, customers linked."""
+members' history written once and told once, staff kept apart, customers linked.
+
+WeCom is the world in process (devstack/wecom_world/groups.py): each change is made there and delivered as the
+callback it sends, and the re-reads are groupchat/get through the real client."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,19 +22,13 @@ from chalicelib.domain.groups import DISMISSED
 from chalicelib.domain.signals import GROUP_JOINED, GROUP_LEFT
 from chalicelib.errors import InvalidError
 from chalicelib.services.groups import member_key
-from tests.fakes.wecom_groups_g2 import FakeChatMember
+from chalicelib.services.identities import credentials
+from tests.unit.conftest import CORP
 from tests.unit.groups_g2 import CHAT, GroupEnv, make_group_env
 
 EVENTS = Path(__file__).resolve().parents[1] / "events" / "wecom"
+GET = "externalcontact/groupchat/get"
 A, B, C = "wmAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1", "wmBBBBBBBBBBBBBBBBBBBBBBBBBBBBB2", "wmCCCCCCCCCCCCCCCCCCCCCCCCCCCCC3"
-
-
-@pytest.fixture
-def env() -> GroupEnv:
-    env = make_group_env()
-    assert env.deliver(env.chats.create(CHAT, owner="zhang", name="XX教育·考研数学·3期·01")).outcome == "refetched"
-    env.heard.clear()
-    return env
 
 
 def test_mem_change_list_parses_in_both_forms() -> None:
@@ -60,17 +58,57 @@ def test_an_event_without_a_chat_or_with_a_bad_number_is_invalid() -> None:
         group_event_from_fields({"ChatId": CHAT, "ChangeType": "update", "JoinScene": "three"})
 
 
+def world_env(store: Any | None = None) -> GroupEnv:
+    """A group created in the WeCom world, its create callback delivered (the env's ``chat``)."""
+    env = make_group_env(store, world_groups=True)
+    created = env.world.group_change(CORP, "create", owner="zhang", name="XX教育·考研数学·3期·01")
+    env.chat = created["ChatId"]
+    assert env.deliver(created).outcome == "refetched"
+    env.heard.clear()
+    return env
+
+
+@pytest.fixture
+def env() -> GroupEnv:
+    return world_env()
+
+
+def join(env: GroupEnv, person: str, *, staff: bool = False, config_id: str = "", invitor: str = "") -> dict[str, Any]:
+    """``person`` joins the env's group (invited, or through the join way ``config_id``); the add_member callback."""
+    userid, external_userid = (person, "") if staff else ("", person)
+    chat_id = "" if config_id else env.chat
+    events = env.world.group_join(
+        CORP, config_id=config_id, chat_id=chat_id, userid=userid, external_userid=external_userid, invitor=invitor
+    )
+    return events[-1]
+
+
+def leave(env: GroupEnv, person: str, *, removed: bool = False) -> dict[str, Any]:
+    return env.world.group_leave(CORP, env.chat, external_userid=person, removed=removed)
+
+
+def truth(env: GroupEnv) -> dict[str, Any]:
+    return next(g for g in env.world.groups(CORP) if g["chat_id"] == env.chat)
+
+
+def gets(env: GroupEnv) -> int:
+    return len(env.world.calls(GET))
+
+
 def test_create_reads_the_group_and_its_first_members(env: GroupEnv) -> None:
     state = env.state()
-    truth = env.chats.groups[CHAT]
-    assert state.name == truth.name and state.owner == "zhang" and state.member_count == 1
-    assert state.member_version == truth.member_version and state.synced_at > 0
+    group = truth(env)
+    assert state.name == group["name"] and state.owner == "zhang" and state.member_count == 1
+    assert state.member_version == group["member_version"] and state.synced_at > 0
     owner = env.member("zhang")
     assert owner is not None and owner.type == STAFF_MEMBER and owner.in_group
 
 
 def test_a_join_on_the_held_version_applies_once_and_tells_once(env: GroupEnv) -> None:
-    fields = env.chats.join(CHAT, [A], scene=3, state="ch_poster", invitor="zhang")
+    config_id = env.svc.wecom.add_join_way(
+        credentials(env.tenant), chat_ids=[env.chat], state="ch_poster", room_base_name="XX", room_base_id=1
+    )
+    fields = join(env, A, config_id=config_id, invitor="zhang")  # scanned the group QR
     assert env.deliver(fields, seconds=0).outcome == "applied"  # no time for the detail read: still applied
     member = env.member(A)
     assert member is not None and member.in_group and member.join_scene == 3 and member.type == EXTERNAL_MEMBER
@@ -82,63 +120,65 @@ def test_a_join_on_the_held_version_applies_once_and_tells_once(env: GroupEnv) -
     env.drain()  # the detail read the callback left to the repair queue: the join way and inviter
     member = env.member(A)
     assert member is not None and member.state == "ch_poster" and member.invitor == "zhang" and member.join_scene == 3
-    assert len(env.heard) == 1 and ref and CHAT in ref
-    assert len(env.store.member_changes("unit", CHAT, member_key(env.tenant, A))) == 1
+    assert len(env.heard) == 1 and ref and env.chat in ref
+    assert len(env.store.member_changes("unit", env.chat, member_key(env.tenant, A))) == 1
 
 
 def test_a_leave_closes_the_record_and_keeps_the_history(env: GroupEnv) -> None:
-    env.deliver(env.chats.join(CHAT, [A, B]))
-    assert env.deliver(env.chats.leave(CHAT, [A], scene=1)).outcome == "applied"
+    env.deliver(join(env, A))
+    env.deliver(join(env, B))
+    assert env.deliver(leave(env, A, removed=True)).outcome == "applied"
     member = env.member(A)
     assert member is not None and not member.in_group and member.quit_scene == 1 and member.left_time > 0
     assert env.in_group() == {"zhang", B} and env.state().member_count == 2
-    history = env.store.member_changes("unit", CHAT, member_key(env.tenant, A))
+    history = env.store.member_changes("unit", env.chat, member_key(env.tenant, A))
     assert [c.kind for c in history] == ["join", LEAVE]
     assert [s.type for s in env.heard][-1] == GROUP_LEFT and env.heard[-1].kind == "1"
 
 
 def test_a_gap_re_reads_the_group(env: GroupEnv) -> None:
-    env.chats.join(CHAT, [A])  # this delivery is lost
-    gets = env.chats.gets
-    assert env.deliver(env.chats.join(CHAT, [B])).outcome == "refetched"
-    assert env.chats.gets == gets + 1
+    join(env, A)  # this delivery is lost
+    before = gets(env)
+    assert env.deliver(join(env, B)).outcome == "refetched"
+    assert gets(env) == before + 1
     assert env.in_group() == {"zhang", A, B} and env.state().member_count == 3
     missed = env.member(A)
     assert missed is not None and missed.join_scene == UNKNOWN_SCENE  # found by the read: scene unknown
 
 
 def test_out_of_order_deliveries_end_where_in_order_ones_do(env: GroupEnv) -> None:
-    first = env.chats.join(CHAT, [A])
-    second = env.chats.join(CHAT, [B])
-    third = env.chats.leave(CHAT, [A])
+    first = join(env, A)
+    second = join(env, B)
+    third = leave(env, A)
     for fields in (third, first, second, third, first):
         assert env.deliver(fields).outcome in ("refetched", "duplicate", "applied")
     assert env.in_group() == {"zhang", B} and env.state().member_count == 2
-    assert env.state().member_version == env.chats.groups[CHAT].member_version
+    assert env.state().member_version == truth(env)["member_version"]
 
 
 def test_a_duplicate_of_a_version_applied_lately_costs_no_read(env: GroupEnv) -> None:
-    first = env.chats.join(CHAT, [A], kind=2)
+    first = join(env, A)
     env.deliver(first, seconds=0)
-    env.deliver(env.chats.leave(CHAT, [A]), seconds=0)
-    gets = env.chats.gets
-    assert env.deliver(first).outcome == "duplicate" and env.chats.gets == gets
+    env.deliver(leave(env, A), seconds=0)
+    before = gets(env)
+    assert env.deliver(first).outcome == "duplicate" and gets(env) == before
 
 
 def test_a_short_member_list_is_a_gap(env: GroupEnv) -> None:
-    fields = env.chats.join(CHAT, [A, B])
-    fields["MemChangeList"] = [A]  # MemChangeCnt says 2
+    join(env, A)  # lost
+    fields = join(env, B)
+    fields["MemChangeList"] = []  # MemChangeCnt says 1
     assert env.deliver(fields).outcome == "refetched" and env.in_group() == {"zhang", A, B}
 
 
 def test_a_re_read_without_time_or_without_wecom_waits_in_the_repair_queue(env: GroupEnv) -> None:
-    env.chats.join(CHAT, [A])  # lost
-    assert env.deliver(env.chats.join(CHAT, [B]), seconds=0.1).outcome == "deferred"
-    env.chats.unavailable = True
-    result = env.deliver(env.chats.change(CHAT, "change_name", name="新名字"))
-    assert result.outcome == "deferred" and result.reason == "upstream_error"
+    join(env, A)  # lost
+    assert env.deliver(join(env, B), seconds=0.1).outcome == "deferred"
+    env.world.inject(GET, -1, times=4)  # WeCom busy through the client's 3 retries
+    renamed = env.world.group_change(CORP, "change_name", chat_id=env.chat, name="新名字")
+    result = env.deliver(renamed)
+    assert result.outcome == "deferred" and result.reason == "wecom_busy"
     assert env.in_group() == {"zhang"}
-    env.chats.unavailable = False
     env.drain()
     assert env.in_group() == {"zhang", A, B} and env.state().name == "新名字" and not env.queue.dead_letters
 
@@ -148,25 +188,33 @@ def test_a_re_read_without_time_or_without_wecom_waits_in_the_repair_queue(env: 
     [("change_owner", {"owner": "li"}), ("change_name", {"name": "改名"}), ("change_notice", {"notice": "群公告"})],
 )
 def test_owner_name_and_notice_changes_are_read_from_wecom(env: GroupEnv, detail: str, values: dict[str, str]) -> None:
-    assert env.deliver(env.chats.change(CHAT, detail, **values)).outcome == "refetched"
+    env.deliver(join(env, "li", staff=True))  # a new owner must be staff in the group
+    fields = env.world.group_change(
+        CORP,
+        detail,
+        chat_id=env.chat,
+        owner=values.get("owner", ""),
+        name=values.get("name"),
+        notice=values.get("notice"),
+    )
+    assert env.deliver(fields).outcome == "refetched"
     for name, value in values.items():
         assert getattr(env.state(), name) == value
 
 
 def test_a_dismissed_group_stays_dismissed(env: GroupEnv) -> None:
-    late = env.chats.join(CHAT, [A])
-    assert env.deliver(env.chats.dismiss(CHAT)).outcome == "applied"
+    late = join(env, A)
+    assert env.deliver(env.world.group_change(CORP, "dismiss", chat_id=env.chat)).outcome == "applied"
     assert env.state().status == DISMISSED
     assert env.deliver(late).outcome == "ignored" and env.state().status == DISMISSED
 
 
 def test_staff_are_kept_apart_from_customers(env: GroupEnv) -> None:
-    env.deliver(env.chats.join(CHAT, ["zhang2", A], kind=1), seconds=0)
-    truth = env.chats.groups[CHAT]  # WeCom knows zhang2 is staff, though the tenant never registered them
-    kinds = {m.userid: 2 if m.userid == A else 1 for m in truth.members}
-    members = tuple(FakeChatMember(m.userid, type=kinds[m.userid], join_time=m.join_time) for m in truth.members)
-    env.chats.groups[CHAT] = replace(truth, members=members)
-    env.drain()
+    env.deliver(join(env, "zhang2", staff=True), seconds=0)  # staff the tenant never registered
+    env.deliver(join(env, A), seconds=0)
+    guessed = env.member("zhang2")
+    assert guessed is not None and guessed.type == EXTERNAL_MEMBER  # the callback does not say who is staff
+    env.drain()  # groupchat/get does
     staff, customer = env.member("zhang2"), env.member(A)
     assert staff is not None and staff.type == STAFF_MEMBER and staff.customer_id == ""
     assert customer is not None and customer.type == EXTERNAL_MEMBER
@@ -176,10 +224,11 @@ def test_a_member_who_is_a_customer_links_now_or_at_the_next_read(env: GroupEnv)
     known = env.world.event(env.tenant.corp_id, "add_external_contact", now=env.clock.epoch(), userid="zhang",
                             external_userid=C, State="")  # fmt: skip
     customer_id = env.svc.intake.handle(env.tenant, event_from_fields(known)).customer_id
-    env.deliver(env.chats.join(CHAT, [C, A]), seconds=0)
+    env.deliver(join(env, C), seconds=0)
+    env.deliver(join(env, A), seconds=0)
     member = env.member(C)
     assert member is not None and member.customer_id == customer_id
-    history = env.store.member_changes("unit", CHAT, member_key(env.tenant, C))
+    history = env.store.member_changes("unit", env.chat, member_key(env.tenant, C))
     assert history[0].customer_id == customer_id
     later = env.member(A)
     assert later is not None and later.customer_id == ""  # no customer yet
@@ -192,18 +241,18 @@ def test_a_member_who_is_a_customer_links_now_or_at_the_next_read(env: GroupEnv)
 
 
 def test_records_that_contradict_the_version_chain_are_settled_by_a_read(env: GroupEnv) -> None:
-    env.deliver(env.chats.join(CHAT, [A]), seconds=0)
+    env.deliver(join(env, A), seconds=0)
     member = env.member(A)
     assert member is not None
-    env.store.put_members("unit", CHAT, [replace(member, in_group=False)])  # as if a leave had been seen
-    assert env.deliver(env.chats.leave(CHAT, [A])).outcome == "refetched"
+    env.store.put_members("unit", env.chat, [replace(member, in_group=False)])  # as if a leave had been seen
+    assert env.deliver(leave(env, A)).outcome == "refetched"
     assert env.in_group() == {"zhang"} and env.state().member_count == 1
 
 
-def test_concurrent_deliveries_of_one_join_tell_it_once(env: GroupEnv) -> None:
-    fields = env.chats.join(CHAT, [A, B], scene=3)
+def test_concurrent_deliveries_of_joins_tell_each_once(env: GroupEnv) -> None:
+    first, second = join(env, A), join(env, B)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        outcomes = list(pool.map(lambda _: env.deliver(fields).outcome, range(8)))
+        outcomes = list(pool.map(lambda n: env.deliver(first if n % 2 else second).outcome, range(8)))
     assert "applied" in outcomes or "refetched" in outcomes
     assert sorted(str(s.member) for s in env.heard) == [A, B]  # each join told once, however many raced
     assert env.state().member_count == 3 and env.in_group() == {"zhang", A, B}
