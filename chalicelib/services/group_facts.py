@@ -1,6 +1,6 @@
 """Group facts for metrics and member activity (issue 10 §4, §7): a signal subscriber that counts, and the read side.
 
-Every group message, check-in, join and leave reaches ``on_signal`` through the signal bus (bootstrap.subscribe).
+Every group message, check-in, join and leave reaches ``on_signal`` through the signal bus (wiring.subscribe).
 It becomes one GroupFact (domain/group_facts.py) that storage counts once per identity, whoever delivers it how
 often. A join or leave also records the group's member count for the day. Reads are the counters and one range read
 of the activity index: never all members, never a scan.
