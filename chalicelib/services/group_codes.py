@@ -300,14 +300,17 @@ class GroupCodeService:
 
     def _push(self, tenant: Tenant, code: GroupCode) -> None:
         """Tell WeCom the code's chat list, then mark the code in sync (unless it changed again meanwhile: then
-        its own writer pushes). A failure leaves it pending for a later join to push."""
+        its own writer pushes). A failure leaves it pending for a later join to push. WeCom's update takes the whole
+        configuration, and WeCom counts ``room_base_id`` up as it opens rooms for the code: the push keeps WeCom's
+        count when it is ahead, or the next room would repeat a name."""
+        way = self.wecom.get_join_way(_creds(tenant), code.config_id)
         self.wecom.update_join_way(
             _creds(tenant),
             config_id=code.config_id,
             chat_ids=list(code.chat_ids),
             state=code.state,
             room_base_name=code.room_base_name,
-            room_base_id=code.room_base_id,
+            room_base_id=max(code.room_base_id, int(getattr(way, "room_base_id", 0) or 0)),
             auto_create_room=code.auto_create_room,
             scene=2,
             remark=code.remark,

@@ -279,3 +279,14 @@ def test_an_edit_pushes_a_chat_list_wecom_has_not_taken_yet(env: Env) -> None:
     assert edited.pending_since == 0 and env.code(code.code_id) == edited
     env.svc.update(TENANT, code.code_id, {"rev": edited.rev, "rotate_at": 120})
     assert len(env.wecom.named("update_join_way")) == 2  # in sync: an edit does not reach WeCom
+
+
+def test_a_rotation_keeps_the_room_number_wecom_counted_up(env: Env) -> None:
+    """WeCom counts the way's room_base_id up as auto_create_room opens rooms; the rotation's push (which takes the
+    whole configuration) keeps WeCom's count, or the next room would repeat a name."""
+    code = env.svc.create(TENANT, {**BODY, "queue": ["wr3"], "rotate_at": 480})
+    opened = env.wecom.ways[code.config_id]
+    env.wecom.ways[code.config_id] = replace(opened, room_base_id=code.room_base_id + 2)  # two rooms opened
+    env.join("wr1", 480)
+    [update] = env.wecom.named("update_join_way")
+    assert update["room_base_id"] == code.room_base_id + 2
