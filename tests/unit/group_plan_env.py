@@ -46,7 +46,7 @@ class GroupEnv:
         wecom = cast(WeComPort, self.wecom)
         self.sop = SopEngine(self.store, self.plans, self.scheduler, wecom, self.clock, self.ids)
         self.groups = GroupPlanService(self.store, self.plans, self.sop.kernel, self.clock, self.ids)
-        self.simulator = Simulator(self.plans)
+        self.simulator = Simulator(self.plans, self.store)
 
     def group(
         self,
