@@ -196,4 +196,6 @@ def test_the_simulation_shows_the_content_a_step_sends_and_when_it_was_deleted()
     again = env.simulator.simulate(env.tenant, plan.plan_id, {"cohort_start": "2026-12-08"})
     assert again["items"][0]["content"] == {"content_id": rules, "deleted": True}
     plain = env.plan([step("pre7", -7, "20:00")], name="纯文本")
-    assert "content" not in env.simulator.simulate(env.tenant, plain.plan_id, {"cohort_start": "2026-12-08"})["items"][0]
+    assert (
+        "content" not in env.simulator.simulate(env.tenant, plain.plan_id, {"cohort_start": "2026-12-08"})["items"][0]
+    )
