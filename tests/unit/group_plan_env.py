@@ -31,11 +31,11 @@ def step(sid: str, day: int, at: str, content_type: str = "announcement", **over
 
 
 class GroupEnv:
-    def __init__(self, touch_rules: str = "", store: Any = None) -> None:
+    def __init__(self, touch_rules: str = "", store: Any = None, wecom: RecordingWeCom | None = None) -> None:
         self.clock = FixedClock(T0)
         self.store = store if store is not None else FakeStore()  # or a DynamoStore (tests/integration)
         self.scheduler = FakeScheduler()
-        self.wecom = RecordingWeCom()
+        self.wecom = wecom or RecordingWeCom()
         self.ids = SeqIds()
         self.tenant = Tenant(
             TID, "思语考研", "wwcamp", "Asia/Shanghai", "tok", "k" * 43, "sec", "salt", "", touch_rules=touch_rules

@@ -41,11 +41,8 @@ class MessageWeCom(RecordingWeCom):
 
 
 def _env() -> tuple[GroupEnv, GroupContentService, MessageWeCom]:
-    env = GroupEnv()
     wecom = MessageWeCom()
-    env.wecom = wecom
-    env.sop.kernel.policies["group"].wecom = wecom  # type: ignore[attr-defined]
-    env.sop.kernel.delivery.wecom = wecom  # type: ignore[assignment]
+    env = GroupEnv(wecom=wecom)
     return env, GroupContentService(env.store, env.clock, env.ids), wecom
 
 
@@ -132,7 +129,8 @@ def test_a_retry_sends_the_text_its_task_shows_and_fails_by_name_once_the_conten
     assert [(m.text, len(m.attachments)) for m in wecom.messages] == [("群规 v1：每天 21:00 前打卡", 0)]
     contents.delete(TID, rules)
     assert env.sop.retry_task(TID, li.task_id) == {"task_id": li.task_id, "outcome": FAILED, "touches": 1}
-    assert env.store.get_task(TID, li.task_id).reason == "content_deleted"  # type: ignore[union-attr]
+    failed = env.store.get_task(TID, li.task_id)
+    assert failed is not None and (failed.status, failed.reason) == (FAILED, "content_deleted")
     assert len(wecom.messages) == 1
 
 
