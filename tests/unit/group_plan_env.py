@@ -43,8 +43,8 @@ class GroupEnv:
         self.store.create_tenant(self.tenant)
         self.store.put_staff(TID, Staff(userid="zhang", name="张老师", active=True))
         self.plans = PlanService(self.store, self.clock, self.ids)
-        wecom = cast(WeComPort, self.wecom)
-        self.sop = SopEngine(self.store, self.plans, self.scheduler, wecom, self.clock, self.ids)
+        port = cast(WeComPort, self.wecom)
+        self.sop = SopEngine(self.store, self.plans, self.scheduler, port, self.clock, self.ids)
         self.groups = GroupPlanService(self.store, self.plans, self.sop.kernel, self.clock, self.ids)
         self.simulator = Simulator(self.plans, self.store)
 
