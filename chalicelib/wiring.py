@@ -155,7 +155,7 @@ def wire(
         silence=silence,
         triggers=triggers,
         staff_tasks=staff_tasks,
-        simulation=Simulator(plans),
+        simulation=Simulator(plans, store),
         catchup=IntakeCatchUp(store, sop, clock),
         group_facts=group_facts,
         groups=GroupService(store),

@@ -13,12 +13,14 @@ first step; its quota counts this plan's touches only (in production other group
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain import fate
+from chalicelib.domain.group_content import GroupContent
 from chalicelib.domain.groups import Group, GroupSetup, GroupState
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, PlanStatus, Step, TouchRules
@@ -140,8 +142,16 @@ def _synthetic(plan: Plan, day0: date) -> Group:
     return Group(a.chat_ids[0] if a.chat_ids else SIM_CHAT, GroupState(owner="owner", rev=1), setup)
 
 
-def camp_to_json(plan: Plan, touches: list[CampTouch], zone: ZoneInfo, cohort_start: date) -> dict[str, Any]:
-    """The calendar as the API shows it: each touch with its day, phase and times; the phases; the span in days."""
+def camp_to_json(
+    plan: Plan,
+    touches: list[CampTouch],
+    zone: ZoneInfo,
+    cohort_start: date,
+    contents: Mapping[str, GroupContent | None] | None = None,
+) -> dict[str, Any]:
+    """The calendar as the API shows it: each touch with its day, phase and times; the phases; the span in days.
+    A step that sends group content shows the piece as it is now (``contents``: by id, None once deleted)."""
+    contents = contents or {}
     days = [s.day for s in plan.steps if s.day is not None]
     phases: list[dict[str, Any]] = []
     for step in plan.steps:
@@ -156,8 +166,9 @@ def camp_to_json(plan: Plan, touches: list[CampTouch], zone: ZoneInfo, cohort_st
             "day": t.step.day,
             "date": t.planned.astimezone(zone).date().isoformat(),
             "phase": t.step.phase or None,
-            "title": t.step.title,
+            "title": _title(t.step, contents),
             "content_type": t.step.content_type,
+            **({"content": _content(t.step.content_id, contents)} if t.step.content_id else {}),
             "planned_at": iso_of(t.planned, zone),
             "at": iso_of(t.at, zone),
             "outcome": t.outcome,
@@ -178,3 +189,15 @@ def camp_to_json(plan: Plan, touches: list[CampTouch], zone: ZoneInfo, cohort_st
         "summary": {outcome: sum(1 for t in touches if t.outcome == outcome) for outcome in (TASK, DROPPED, SKIPPED)},
         "deferred": sum(1 for t in touches if t.reasons),
     }
+
+
+def _title(step: Step, contents: Mapping[str, GroupContent | None]) -> str:
+    """The step's title, or the title of the content it sends when it has none (as its staff task will show)."""
+    content = contents.get(step.content_id) if step.content_id else None
+    return step.title or (content.title if content else "")
+
+
+def _content(content_id: str, contents: Mapping[str, GroupContent | None]) -> dict[str, Any]:
+    """The piece a step sends, or that it was deleted (its touches will fail with ``content_deleted``)."""
+    content = contents.get(content_id)
+    return {**content.preview(), "deleted": False} if content else {"content_id": content_id, "deleted": True}

@@ -56,7 +56,15 @@ def _step_from_json(raw: dict[str, Any], path: str, problems: list[dict[str, str
     raw_message = raw.get("message") or {}
     size = len((raw_message.get("text") or "").encode("utf-8"))
     message = Message()
-    if size > MAX_WELCOME_TEXT_BYTES:
+    content_id = raw_message.get("content_id") or None
+    if content_id is not None:  # group content by reference: the piece's message, read when the step fires
+        _check(
+            problems,
+            not (raw_message.get("text") or raw_message.get("attachments")),
+            f"{path}/message",
+            "give content_id or text and attachments, not both (the step sends the content's message)",
+        )
+    elif size > MAX_WELCOME_TEXT_BYTES:
         _check(
             problems,
             False,
@@ -88,6 +96,7 @@ def _step_from_json(raw: dict[str, Any], path: str, problems: list[dict[str, str
         on_cap=raw.get("on_cap", "defer"),
         title=raw.get("title") or "",
         phase=raw.get("phase") or "",
+        content_id=content_id,
     )
     _check(
         problems,
@@ -230,6 +239,8 @@ def read_plan(data: dict[str, Any]) -> tuple[Plan, list[dict[str, str]]]:
         for i, step in enumerate(plan.steps):
             negative = step.day is not None and step.day < 0
             _check(problems, not negative, f"/steps/{i}/day", "day must be ≥ 0 (negative days are a group plan's)")
+            by_id = f"/steps/{i}/message/content_id"
+            _check(problems, step.content_id is None, by_id, "group content (content_id) is for group plans' steps")
     return plan, problems
 
 

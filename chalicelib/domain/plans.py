@@ -58,6 +58,9 @@ class Step:
     on_cap: str = "defer"  # when the per-customer cap is hit: defer to the next allowed day, or drop
     title: str = ""  # 事项: what this touch is, in a few words (shown with the staff task and in the simulator)
     phase: str = ""  # a group plan's named phase (预热, 开营, 正课, 结营…): how a camp calendar is read
+    # A group plan's step may send a piece of group content (群规, 公告…) by id instead of its own message: the kernel
+    # reads the piece when the step fires (services/sop/content.py), so an edit reaches every step that uses it.
+    content_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         **timing,
         "title": s.title,
         "content_type": s.content_type,
-        "message": message_to_json(s.message),
+        "message": {"content_id": s.content_id} if s.content_id else message_to_json(s.message),
         "executor": s.executor,
         "notes": s.notes,
         "lateness": {"max_minutes": s.lateness.max_minutes, "then": s.lateness.then},

@@ -11,27 +11,19 @@ Every write is conditional on the plan's ``rev``, so of two concurrent edits or 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib import schemas
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plan_documents import keeps_kind, read_plan
 from chalicelib.domain.plan_names import name_key, name_taken
-from chalicelib.domain.plans import OWNER, Audience, Plan, PlanStatus, Silence, plan_to_json
+from chalicelib.domain.plans import Audience, Plan, PlanStatus, Silence, plan_to_json
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError, PayloadTooLargeError
-from chalicelib.ports import (
-    ChannelRepository,
-    Clock,
-    IdGenerator,
-    Page,
-    PlanRepository,
-    StaffRepository,
-    TagRepository,
-)
+from chalicelib.ports import Clock, IdGenerator, Page
 from chalicelib.services import plan_import, sheets
+from chalicelib.services.plan_refs import PlanRepo, Refs
 
 READ_ONLY = ("plan_id", "version", "current_version", "status", "created_at", "updated_at", "published_at")
 ON_CONFLICT = ("error", "new_version")  # an import under a name another plan holds: 409, or a new version of it
@@ -52,64 +44,12 @@ HINTS = {
 }
 
 
-class PlanRepo(PlanRepository, StaffRepository, ChannelRepository, TagRepository, Protocol):
-    """What plan administration needs from storage (plans, and what they refer to)."""
-
-
 def _invalid(problems: list[dict[str, Any]], what: str = "the plan is invalid") -> InvalidError:
-    return InvalidError(f"{what} ({len(problems)} error(s))", details=problems)
-
-
-class _Refs:
-    """The tenant's staff, tags and channels, read once per check, to resolve and verify a plan's references."""
-
-    def __init__(self, repo: PlanRepo, tenant_id: str) -> None:
-        self.repo = repo
-        self.tenant_id = tenant_id
-        self.staff = {s.userid: s for s in repo.list_staff(tenant_id)}
-        self.tag_ids: set[str] = set()
-        self.tags_named: dict[str, list[tuple[str, str]]] = defaultdict(list)  # name -> [(tag id, group name)]
-        for group in repo.taxonomy(tenant_id).groups:
-            for tag in group.tags:
-                self.tag_ids.add(tag.tag_id)
-                self.tags_named[tag.name].append((tag.tag_id, group.name))
-        self.channels: dict[str, bool] = {}
-        self.problems: list[dict[str, Any]] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append({"path": path, "message": message})
-
-    def tag(self, ref: str, path: str) -> str:
-        """A tag id, or the id of the only tag with that name; stored as the id (customers carry tag ids)."""
-        if ref in self.tag_ids:
-            return ref
-        named = self.tags_named.get(ref, [])
-        if len(named) == 1:
-            return named[0][0]
-        if named:
-            groups = ", ".join(sorted(g for _, g in named))
-            self.problem(path, f"tag name {ref!r} is in several groups ({groups}); use its tag id")
-        else:
-            self.problem(path, f"tag {ref!r} does not exist")
-        return ref
-
-    def tags(self, refs: tuple[str, ...], path: str) -> tuple[str, ...]:
-        return tuple(self.tag(r, f"{path}/{i}") for i, r in enumerate(refs))
-
-    def channel(self, channel_id: str, path: str) -> None:
-        if channel_id not in self.channels:
-            self.channels[channel_id] = self.repo.get_channel(self.tenant_id, channel_id) is not None
-        if not self.channels[channel_id]:
-            self.problem(path, f"channel {channel_id} does not exist")
-
-    def executor(self, userid: str, path: str) -> None:
-        member = self.staff.get(userid)
-        if userid == OWNER:
-            return
-        if member is None:
-            self.problem(path, f"staff {userid!r} does not exist (use a staff userid, or owner)")
-        elif not member.active:
-            self.problem(path, f"staff {userid!r} is inactive")
+    """Every problem at once; when all of them are of one kind (a ``code``, e.g. content_not_found), so is the error."""
+    codes = {p.get("code") for p in problems}
+    return InvalidError(
+        f"{what} ({len(problems)} error(s))", details=problems, code=codes.pop() if len(codes) == 1 else None
+    )
 
 
 class PlanService:
@@ -175,10 +115,11 @@ class PlanService:
         except InvalidError as exc:  # the shape is wrong: nothing further can be read reliably
             return None, list(exc.details or [{"path": "/", "message": exc.message}])
         plan, problems = read_plan(content)
-        refs = _Refs(self.repo, tenant_id)
+        refs = Refs(self.repo, tenant_id)
         refs.problems += problems
         for i, step in enumerate(plan.steps):
             refs.executor(step.executor, f"/steps/{i}/executor")
+        refs.contents(plan)
         trigger = plan.trigger
         if trigger.channel_id is not None:
             refs.channel(trigger.channel_id, "/trigger/channel_id")
@@ -207,7 +148,7 @@ class PlanService:
             refs.problem("/steps", f"the plan is {size // 1024} KB; a plan holds at most {MAX_PLAN_BYTES // 1024} KB")
         return (None, refs.problems) if refs.problems else (plan, [])
 
-    def _check_handoff(self, tenant_id: str, silence: Silence, plan_id: str | None, refs: _Refs) -> None:
+    def _check_handoff(self, tenant_id: str, silence: Silence, plan_id: str | None, refs: Refs) -> None:
         target_id = silence.then_plan_id or ""
         path = "/silence/then_plan_id"
         if target_id == plan_id:

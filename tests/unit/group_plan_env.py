@@ -31,11 +31,11 @@ def step(sid: str, day: int, at: str, content_type: str = "announcement", **over
 
 
 class GroupEnv:
-    def __init__(self, touch_rules: str = "", store: Any = None) -> None:
+    def __init__(self, touch_rules: str = "", store: Any = None, wecom: RecordingWeCom | None = None) -> None:
         self.clock = FixedClock(T0)
         self.store = store if store is not None else FakeStore()  # or a DynamoStore (tests/integration)
         self.scheduler = FakeScheduler()
-        self.wecom = RecordingWeCom()
+        self.wecom = wecom or RecordingWeCom()
         self.ids = SeqIds()
         self.tenant = Tenant(
             TID, "思语考研", "wwcamp", "Asia/Shanghai", "tok", "k" * 43, "sec", "salt", "", touch_rules=touch_rules
@@ -43,10 +43,10 @@ class GroupEnv:
         self.store.create_tenant(self.tenant)
         self.store.put_staff(TID, Staff(userid="zhang", name="张老师", active=True))
         self.plans = PlanService(self.store, self.clock, self.ids)
-        wecom = cast(WeComPort, self.wecom)
-        self.sop = SopEngine(self.store, self.plans, self.scheduler, wecom, self.clock, self.ids)
+        port = cast(WeComPort, self.wecom)
+        self.sop = SopEngine(self.store, self.plans, self.scheduler, port, self.clock, self.ids)
         self.groups = GroupPlanService(self.store, self.plans, self.sop.kernel, self.clock, self.ids)
-        self.simulator = Simulator(self.plans)
+        self.simulator = Simulator(self.plans, self.store)
 
     def group(
         self,

@@ -36,6 +36,7 @@ from chalicelib.errors import (
 from chalicelib.observability import count, logger
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SignalPublisher, WeComPort
 from chalicelib.services.signals import NoSignals
+from chalicelib.services.sop.content import CONTENT_DELETED, sendable
 from chalicelib.services.sop.policy import Policies, SubjectPolicy
 from chalicelib.services.sop.recovery import adoptable
 from chalicelib.services.sop.repos import DeliveryRepo
@@ -280,8 +281,13 @@ class TaskDelivery:
         step = plan.step(task.step_id or "") if plan else None
         if step is None or not reachable:
             return self.fail(tenant, task, "unrecoverable", claims)
+        # What it sends now: its content as it is (content.py), with the text its task shows (recovery matches by it).
+        sent = sendable(self.repo, tenant_id, step)
+        if sent is None:
+            return self.fail(tenant, task, CONTENT_DELETED, claims)
+        sent = replace(sent, message=replace(sent.message, text=task.text))
         if task.status == RETRYING:  # claimed again first: a crash during this call leaves it to be looked for
             task = replace(task, status="claimed", created_at=iso_of(now, tenant.zone))
             if not self.repo.save_task(tenant_id, task, expected_status=RETRYING, recipients=True):
                 return Delivered(RETRYING, (), task.reason)
-        return self.deliver(tenant, policy, task, [states[s] for s in reachable], step)
+        return self.deliver(tenant, policy, task, [states[s] for s in reachable], sent)

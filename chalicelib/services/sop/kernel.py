@@ -48,6 +48,7 @@ from chalicelib.errors import NotFoundError
 from chalicelib.observability import logger
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SignalPublisher, WeComPort
 from chalicelib.services.signals import NoSignals
+from chalicelib.services.sop.content import CONTENT_DELETED, sendable
 from chalicelib.services.sop.delivery import CREATED, Delivered, TaskDelivery
 from chalicelib.services.sop.fanout import FanOut
 from chalicelib.services.sop.policy import DROP, MOVE, SEND, SKIP, FireContext, Policies, SubjectPolicy, Verdict
@@ -148,9 +149,10 @@ class SopKernel(KernelScheduling):
                 groups[policy.executor(step, state)].append((touch, state, enrollment))
             elif not self._apply(ctx, touch, state, enrollment, verdict, report):
                 keep_open = True
-        if plan is not None and step is not None:
+        if plan is not None and step is not None and groups:
+            sent = sendable(self.repo, tenant_id, step)  # the content it names, as it is now (None: deleted)
             for executor, members in sorted(groups.items()):
-                self._task(ctx, policy, plan, step, executor, members, report, concurrent=shard is not None)
+                self._task(ctx, policy, plan, (step, sent), executor, members, report, concurrent=shard is not None)
         if not keep_open and shard is None:
             self.repo.drain_bucket(tenant_id, bucket_id)
         if touches:
@@ -268,19 +270,21 @@ class SopKernel(KernelScheduling):
         ctx: FireContext,
         policy: SubjectPolicy[Any],
         plan: Plan,
-        step: Step,
+        steps: tuple[Step, Step | None],
         executor: str,
         members: list[Member],
         report: FireReport,
         *,
         concurrent: bool = False,
     ) -> None:
-        """One confirm-to-send task per executor (split above the policy's recipient limit).
+        """One confirm-to-send task per executor (split above the policy's recipient limit). ``steps``: the plan's
+        step and what it sends now (content.py; None: its content was deleted, and the task fails with its touches).
 
         The task record is written *before* its touches are claimed and names no one: its recipients are the
         touches whose claim names it (delivery.py), so a crash at any point leaves either nothing claimed or a
         ``claimed`` task the backstop can reconcile; a claimed touch never points at no task."""
         tenant, bucket = ctx.tenant, ctx.bucket
+        step, sent = steps
         members.sort(key=lambda m: m[0].key)
         for part in chunks([m[0].key for m in members], policy.recipient_limit):
             wanted = set(part)
@@ -294,8 +298,8 @@ class SopKernel(KernelScheduling):
                 due_at=chunk[0][0].due_at,
                 created_at=iso_of(self.clock.now(), tenant.zone),
                 recipient_kind=policy.kind,
-                text=step.message.text,
-                notes=step.notes,
+                text=sent.message.text if sent else "",
+                notes=(sent or step).notes,
                 plan_id=plan.plan_id,
                 step_id=step.id,
                 bucket_id=bucket.bucket_id,
@@ -317,7 +321,10 @@ class SopKernel(KernelScheduling):
                 self.repo.save_task(tenant.tenant_id, replace(task, status="empty"), expected_status="claimed")
                 continue
             task = replace(task, recipients=tuple(m[0].subject.id for m in claimed))  # saved with its outcome
-            delivered = self.delivery.deliver(tenant, policy, task, [m[1] for m in claimed], step)
+            if sent is None:
+                delivered = self.delivery.fail(tenant, task, CONTENT_DELETED)
+            else:
+                delivered = self.delivery.deliver(tenant, policy, task, [m[1] for m in claimed], sent)
             report.tasks += 1
             self._told(tenant, task, delivered, report)
             for touch, _state, enrollment in claimed:

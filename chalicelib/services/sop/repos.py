@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from chalicelib.domain.sop import SCHEDULED, Bucket, Enrollment, Subject, Touch
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import TaskRepository
+from chalicelib.services.sop.content import ContentSource
 
 
 class BucketRepo(Protocol):
@@ -53,8 +54,9 @@ class SubjectEnrollments(Protocol):
     def subject_enrollments(self, tenant_id: str, subject: Subject) -> list[Enrollment]: ...
 
 
-class DeliveryRepo(TouchRepo, TaskRepository, Protocol):
-    """Staff tasks with their claims, the msgid claims and the leases (adapters/dynamodb/delivery.py)."""
+class DeliveryRepo(TouchRepo, TaskRepository, ContentSource, Protocol):
+    """Staff tasks with their claims, the msgid claims and the leases (adapters/dynamodb/delivery.py), and the group
+    content a step sends (content.py)."""
 
     def claim_msgid(self, tenant_id: str, msgid: str, task_id: str, *, at: str) -> bool: ...
     def take_lease(self, tenant_id: str, name: str, owner: str, *, now: datetime, hold: timedelta) -> bool: ...

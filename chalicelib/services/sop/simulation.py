@@ -11,12 +11,14 @@ from chalicelib.domain import simulate as simulation
 from chalicelib.domain.plans import GROUP_PLAN, Plan
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError
+from chalicelib.services.sop.content import ContentSource
 from chalicelib.services.sop.rules import PlanSource, rules_of
 
 
 class Simulator:
-    def __init__(self, plans: PlanSource) -> None:
+    def __init__(self, plans: PlanSource, contents: ContentSource) -> None:
         self.plans = plans
+        self.contents = contents  # the group content a group plan's steps name, shown as it is now
 
     def simulate(self, tenant: Tenant, plan_id: str, request: dict[str, Any]) -> dict[str, Any]:
         """Preview paths: the same timing code as the fire handler, on a virtual clock; no WeCom call, no write."""
@@ -39,8 +41,7 @@ class Simulator:
             raise InvalidError(str(exc)) from exc
         return simulation.to_json(touches, tenant.zone)
 
-    @staticmethod
-    def _camp(tenant: Tenant, plan: Plan, request: dict[str, Any]) -> dict[str, Any]:
+    def _camp(self, tenant: Tenant, plan: Plan, request: dict[str, Any]) -> dict[str, Any]:
         """A group plan's calendar for a cohort starting on ``cohort_start`` (day 0), every deferral named."""
         raw = request.get("cohort_start")
         if raw is None and plan.day0 is None:
@@ -50,4 +51,6 @@ class Simulator:
             touches = group_simulate.simulate_camp(plan, rules_of(tenant), tenant.zone, start)
         except ValueError as exc:
             raise InvalidError(str(exc)) from exc
-        return group_simulate.camp_to_json(plan, touches, tenant.zone, start)
+        named = {s.content_id for s in plan.steps if s.content_id}
+        contents = {c: self.contents.get_group_content(tenant.tenant_id, c) for c in sorted(named)}
+        return group_simulate.camp_to_json(plan, touches, tenant.zone, start, contents)
