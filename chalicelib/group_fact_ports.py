@@ -13,8 +13,9 @@ class GroupFactRepository(Protocol):
     facts"), and the tenant's default activity window."""
 
     def record_group_fact(self, tenant_id: str, fact: GroupFact) -> bool:
-        """Apply ``fact`` all or nothing, once per (fact, ref): True if this call counted it, False if it was
-        counted already (a replay or a concurrent duplicate). Never counts twice."""
+        """Apply ``fact`` all or nothing, once per (fact, ref), and a join's code share (``fact.via``) once per
+        (VIA, ref): True if this call counted anything, False if all of it was counted already (a replay or a
+        concurrent duplicate). Never counts twice."""
         ...
 
     def set_group_members(self, tenant_id: str, chat_id: str, *, date: str, count: int, at: int) -> bool:
@@ -28,6 +29,13 @@ class GroupFactRepository(Protocol):
 
     def group_day_counters(self, tenant_id: str, chat_id: str, first: str, last: str) -> dict[str, dict[str, int]]:
         """The group's day counters from local date ``first`` to ``last``, by date (days with none are absent)."""
+        ...
+
+    def metric_day_counters(
+        self, tenant_id: str, dimension: str, dimension_id: str, first: str, last: str
+    ) -> dict[str, dict[str, int]]:
+        """The day counters of a group code (dimension ``group_code``: ``joins``) or a channel (``channel``: ``uv``,
+        ``group_joins``) from local date ``first`` to ``last``, by date (days with none are absent)."""
         ...
 
     def group_members_before(self, tenant_id: str, chat_id: str, date: str) -> int | None:

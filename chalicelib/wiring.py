@@ -12,6 +12,7 @@ from chalicelib.domain.signals import (
     ADDED,
     CHECKIN,
     ENROLLED,
+    GROUP_JOIN_WAY,
     GROUP_JOINED,
     GROUP_LEFT,
     ORDER,
@@ -74,7 +75,8 @@ def subscribe(
     bus.subscribe((ENROLLED, REPINNED, *sorted(ACTIVITY_SIGNALS)), "silence", silence.on_signal)
     bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
     if group_facts is not None:  # group messages and check-ins (a chat_id), joins and leaves: counted once each
-        bus.subscribe((REPLY, CHECKIN, GROUP_JOINED, GROUP_LEFT), "group_facts", group_facts.on_signal)
+        facts = (REPLY, CHECKIN, GROUP_JOINED, GROUP_JOIN_WAY, GROUP_LEFT)  # a join's way: its count toward a code
+        bus.subscribe(facts, "group_facts", group_facts.on_signal)
     if group_codes is not None:  # a join that fills a group rotates its code (services/group_codes.py)
         bus.subscribe((GROUP_JOINED,), "group_codes.rotation", group_codes.on_signal)
     if points is not None:

@@ -8,6 +8,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.common import PAGINATION, Ctx, route
+from chalicelib.api.group_activity import DAY
 from chalicelib.bootstrap import services
 from chalicelib.domain.tenants import Role
 
@@ -56,6 +57,21 @@ def list_group_codes(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
 )
 def get_group_code(ctx: Ctx, tenant_id: str, code_id: str) -> dict[str, Any]:
     return services().group_codes.get(tenant_id, code_id).public()
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/group-codes/{code_id}/stats",
+    "GET",
+    summary="Joins through a group code per local day from `from` to `to` (at most 92 days; default the last 7), "
+    "and its channel's `group_joins` (joins through all of that channel's codes) when it names one",
+    auth="tenant",
+    role=Role.VIEWER,
+    query={"from": DAY, "to": DAY},
+    tag="groups",
+)
+def group_code_stats(ctx: Ctx, tenant_id: str, code_id: str) -> dict[str, Any]:
+    return services().group_facts.code_stats(ctx.tenant, code_id, ctx.args.get("from"), ctx.args.get("to"))
 
 
 @route(

@@ -24,10 +24,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.instants import iso_local, local_date
-from chalicelib.domain.signals import CHECKIN, GROUP_JOINED, GROUP_LEFT, REPLY, Signal
+from chalicelib.domain.signals import CHECKIN, GROUP_JOIN_WAY, GROUP_JOINED, GROUP_LEFT, REPLY, Signal
 
 # What a fact is (the marker's kind: a check-in keyword message and its message have one ref but are two facts).
 MESSAGE, CHECKIN_FACT, JOIN, LEAVE = "msg", "chk", "join", "leave"
+VIA = "via"  # a join counted toward its group code (and the code's channel): its own marker, once per join
 SPEAKER, COMPLETER = "speaker", "completer"  # first occurrences of a member in a local day
 
 # The day counters of a group (attribute names of its counter item; issue 11 reads them).
@@ -36,6 +37,8 @@ JOINS, LEAVES, JOINS_WITH_ACCOUNT, MEMBERS = "joins", "leaves", "joins_with_acco
 JOIN_SCENE, LEAVE_SCENE = "join#", "leave#"  # + the scene: joins and leaves by scene
 FLOWS = (MESSAGES, SPEAKERS, CHECKINS, COMPLETERS, JOINS, LEAVES, JOINS_WITH_ACCOUNT)
 FIRST_COUNTER = {SPEAKER: SPEAKERS, COMPLETER: COMPLETERS}
+CODE_DIMENSION, CHANNEL_DIMENSION = "group_code", "channel"  # the metric dimensions a join through a code adds to
+GROUP_JOINS = "group_joins"  # a channel's day counter of joins through its group codes (beside ``uv``)
 
 DEFAULT_WINDOW_DAYS = 7  # active = spoke within this many days, unless the tenant sets its own default
 MAX_WINDOW_DAYS = 90
@@ -47,6 +50,14 @@ MEMBERS_LOOKBACK = 60  # day counters read back before a range for the members i
 DAY = 86_400
 _SCENE = re.compile(r"^[A-Za-z0-9_]{1,16}$")
 CHAT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # WeCom's chat ids (wr…): nothing else reaches a key
+
+
+@dataclass(frozen=True)
+class Via:
+    """The group code a join came through (its join way's state) and the code's channel, if it names one."""
+
+    code_id: str
+    channel_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,8 @@ class GroupFact:
     first: str | None = None  # SPEAKER | COMPLETER: counted once per (member, date)
     member: str | None = None  # whose first occurrence and activity: a customer id (never an external id)
     spoke: bool = False  # moves the member's activity record (last spoke, messages)
+    via: Via | None = None  # a join through a code: also ``joins`` of the code's day, ``group_joins`` of its channel's,
+    # under the marker (VIA, ref), which a join told before its join way was known (fact VIA alone) shares
 
     @property
     def marker_expires(self) -> int:
@@ -93,8 +106,11 @@ def countable(at: int, now: int) -> bool:
     return now - at <= COUNT_HORIZON_DAYS * DAY
 
 
-def fact_of(signal: Signal, subject_id: str, zone: ZoneInfo, *, with_account: bool = False) -> GroupFact | None:
+def fact_of(
+    signal: Signal, subject_id: str, zone: ZoneInfo, *, with_account: bool = False, via: Via | None = None
+) -> GroupFact | None:
     """The group fact a signal makes, or None when it is no group fact (no chat id, no identity, another type).
+    ``via``: the code a join came through (the caller resolves the signal's join-way state to it).
 
     A message's or check-in's subject is its customer (the member, by customer id: never the external id, which
     must not reach a key); a join's or leave's member is not kept at all."""
@@ -109,7 +125,10 @@ def fact_of(signal: Signal, subject_id: str, zone: ZoneInfo, *, with_account: bo
         return GroupFact(chat_id, CHECKIN_FACT, ref, day, at, ((CHECKINS, 1),), first=COMPLETER, member=subject_id)
     if signal.type == GROUP_JOINED:
         counts = ((JOINS, 1), (JOIN_SCENE + scene_of(signal.kind), 1))
-        return GroupFact(chat_id, JOIN, ref, day, at, counts + (((JOINS_WITH_ACCOUNT, 1),) if with_account else ()))
+        counts += ((JOINS_WITH_ACCOUNT, 1),) if with_account else ()
+        return GroupFact(chat_id, JOIN, ref, day, at, counts, via=via)
+    if signal.type == GROUP_JOIN_WAY:  # the join itself was counted when told: only its code's share is left
+        return GroupFact(chat_id, VIA, ref, day, at, (), via=via) if via is not None else None
     if signal.type == GROUP_LEFT:
         return GroupFact(chat_id, LEAVE, ref, day, at, ((LEAVES, 1), (LEAVE_SCENE + scene_of(signal.kind), 1)))
     return None
@@ -208,3 +227,28 @@ def _by_prefix(raw: dict[str, int], prefix: str) -> dict[str, int]:
 def _add(into: dict[str, int], more: dict[str, int]) -> None:
     for name, n in more.items():
         into[name] = into.get(name, 0) + n
+
+
+def code_stats(
+    code_id: str,
+    channel_id: str | None,
+    days: list[str],
+    joins: dict[str, dict[str, int]],
+    channel: dict[str, dict[str, int]],
+) -> dict[str, Any]:
+    """A group code's joins per day and in total, with its channel's ``group_joins`` (None without a channel)."""
+    rows: list[dict[str, Any]] = []
+    for day in days:
+        row: dict[str, Any] = {"date": day, JOINS: joins.get(day, {}).get(JOINS, 0)}
+        row["channel_" + GROUP_JOINS] = channel.get(day, {}).get(GROUP_JOINS, 0) if channel_id else None
+        rows.append(row)
+    totals: dict[str, Any] = {JOINS: sum(r[JOINS] for r in rows)}
+    totals["channel_" + GROUP_JOINS] = sum(r["channel_" + GROUP_JOINS] for r in rows) if channel_id else None
+    return {
+        "code_id": code_id,
+        "channel_id": channel_id,
+        "from": days[0],
+        "to": days[-1],
+        "days": rows,
+        "totals": totals,
+    }

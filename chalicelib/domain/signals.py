@@ -32,6 +32,9 @@ TASK_CONFIRMED = "task_confirmed"  # kind: the task id
 # What happened in a customer group (社群); the subject is the group's chat id.
 GROUP_JOINED = "group_joined"  # member joined (kind: the join scene; ref: the join's identity)
 GROUP_LEFT = "group_left"  # member left (kind: the quit scene; ref: the leave's identity)
+# A join's join way became known only after it was told (a deferred re-read reconciled it): channel_id the join
+# way's state, ref and at the join's, so a subscriber counting the join toward its code does it once per join.
+GROUP_JOIN_WAY = "group_join_way"
 # A customer's check-in (打卡) in a group was credited: the day's one (chat_id; kind: the tenant-local day; ref: the
 # fact it came from). Published only by the write that won, so counting it by ref counts each check-in once.
 CHECKED_IN = "checked_in"
@@ -55,6 +58,7 @@ TYPES = frozenset(
         TASK_CONFIRMED,
         GROUP_JOINED,
         GROUP_LEFT,
+        GROUP_JOIN_WAY,
         CHECKED_IN,
     }
 )
@@ -69,7 +73,7 @@ class Signal:
     kind: str | None = None  # order kind (trial | full); reply class (positive | negative); add kind; exit reason
     stage: str | None = None
     tag_ids: tuple[str, ...] = ()  # a tag signal's added tags
-    channel_id: str | None = None
+    channel_id: str | None = None  # a group join's join-way state (a group code's id) when known
     plan_id: str | None = None
     chat_id: str | None = None  # the customer group it happened in (a group message, a check-in, a join)
     member: str | None = None  # a group signal's member (userid or external_userid)

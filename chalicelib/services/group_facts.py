@@ -12,11 +12,16 @@ from typing import Any, Protocol
 
 from chalicelib.domain.customers import Customer, customer_id_for
 from chalicelib.domain.facts import Alias
+from chalicelib.domain.group_codes import GroupCode
 from chalicelib.domain.group_facts import (
+    CHANNEL_DIMENSION,
     CHAT_ID_RE,
+    CODE_DIMENSION,
     DAY,
     DEFAULT_WINDOW_DAYS,
     GroupFact,
+    Via,
+    code_stats,
     countable,
     default_range,
     fact_of,
@@ -26,7 +31,7 @@ from chalicelib.domain.group_facts import (
 )
 from chalicelib.domain.groups import Group
 from chalicelib.domain.instants import local_date
-from chalicelib.domain.signals import GROUP_JOINED, GROUP_LEFT
+from chalicelib.domain.signals import GROUP_JOIN_WAY, GROUP_JOINED, GROUP_LEFT
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError
 from chalicelib.group_fact_ports import GroupFactRepository
@@ -40,6 +45,7 @@ class GroupFactStore(GroupFactRepository, Protocol):
     def get_group(self, tenant_id: str, chat_id: str, *, consistent: bool = False) -> Group | None: ...
     def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
     def find_alias(self, tenant_id: str, kind: str, digest: str) -> Alias | None: ...
+    def get_group_code(self, tenant_id: str, code_id: str, *, consistent: bool = False) -> GroupCode | None: ...
 
 
 class GroupFactsService:
@@ -60,7 +66,8 @@ class GroupFactsService:
             logger.info("group fact too old to count", extra={"tenant": tenant.tenant_id, "signal": signal.type})
             return False
         with_account = signal.type == GROUP_JOINED and self._has_account(tenant, signal.member)
-        fact = fact_of(signal, subject_id, tenant.zone, with_account=with_account)
+        via = self._via(tenant.tenant_id, signal.channel_id) if signal.type in (GROUP_JOINED, GROUP_JOIN_WAY) else None
+        fact = fact_of(signal, subject_id, tenant.zone, with_account=with_account, via=via)
         if fact is None:
             return False
         counted = self.repo.record_group_fact(tenant.tenant_id, fact)
@@ -68,6 +75,12 @@ class GroupFactsService:
         if signal.type in (GROUP_JOINED, GROUP_LEFT):
             self._members(tenant.tenant_id, fact)  # idempotent (a later count wins): a replay repairs a lost one
         return counted
+
+    def _via(self, tenant_id: str, state: str | None) -> Via | None:
+        """The group code a join way's ``state`` names (the code id is the state) and the code's channel; None for
+        a join not through one of the tenant's codes (a direct invitation, a deleted code)."""
+        code = self.repo.get_group_code(tenant_id, state) if state else None
+        return Via(code.code_id, code.channel_id) if code is not None else None
 
     def _members(self, tenant_id: str, fact: GroupFact) -> None:
         """The day's member count: the group's as WeCom's state has it now (written before the signal)."""
@@ -103,14 +116,31 @@ class GroupFactsService:
     def stats(self, tenant: Tenant, chat_id: str, first: str | None, last: str | None) -> dict[str, Any]:
         """The group's day counters from ``first`` to ``last`` (local dates; default: the last 7 days to today)."""
         self._group(tenant.tenant_id, chat_id)
-        today = local_date(self.clock.now().timestamp(), tenant.zone)
-        try:
-            days = stats_range(*default_range(today, first, last))
-        except ValueError as exc:
-            raise InvalidError(str(exc)) from exc
+        days = self._days(tenant, first, last)
         counters = self.repo.group_day_counters(tenant.tenant_id, chat_id, days[0], days[-1])
         before = self.repo.group_members_before(tenant.tenant_id, chat_id, days[0])
         return stats(chat_id, days, counters, before)
+
+    def code_stats(self, tenant: Tenant, code_id: str, first: str | None, last: str | None) -> dict[str, Any]:
+        """Joins through the code per local day from ``first`` to ``last`` (default the last 7 days), and the same
+        days' ``group_joins`` of its channel (all of that channel's codes) when it names one."""
+        tid = tenant.tenant_id
+        code = self.repo.get_group_code(tid, code_id)
+        if code is None:
+            raise NotFoundError(f"group code {code_id} does not exist")
+        days = self._days(tenant, first, last)
+        joins = self.repo.metric_day_counters(tid, CODE_DIMENSION, code.code_id, days[0], days[-1])
+        channel = {}
+        if code.channel_id:
+            channel = self.repo.metric_day_counters(tid, CHANNEL_DIMENSION, code.channel_id, days[0], days[-1])
+        return code_stats(code.code_id, code.channel_id, days, joins, channel)
+
+    def _days(self, tenant: Tenant, first: str | None, last: str | None) -> list[str]:
+        today = local_date(self.clock.now().timestamp(), tenant.zone)
+        try:
+            return stats_range(*default_range(today, first, last))
+        except ValueError as exc:
+            raise InvalidError(str(exc)) from exc
 
     def default_window(self, tenant_id: str) -> int:
         return self.repo.get_group_activity_window(tenant_id) or DEFAULT_WINDOW_DAYS

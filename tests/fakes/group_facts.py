@@ -10,7 +10,18 @@ import bisect
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.domain.group_facts import FIRST_COUNTER, MEMBERS, MEMBERS_LOOKBACK, GroupFact, MemberActivity
+from chalicelib.domain.group_facts import (
+    CHANNEL_DIMENSION,
+    CODE_DIMENSION,
+    FIRST_COUNTER,
+    GROUP_JOINS,
+    JOINS,
+    MEMBERS,
+    MEMBERS_LOOKBACK,
+    VIA,
+    GroupFact,
+    MemberActivity,
+)
 
 _Group = tuple[str, str]  # (tenant, chat_id)
 
@@ -34,10 +45,13 @@ class FakeGroupFactStoreMixin:
 
     def record_group_fact(self, tenant_id: str, fact: GroupFact) -> bool:
         with self.lock:
+            via = self._fake_via(tenant_id, fact)
+            if fact.fact == VIA:
+                return via
             gf = self._gf()
             marker = (tenant_id, fact.chat_id, "fact", fact.fact, fact.ref)
             if marker in gf["markers"]:
-                return False
+                return via
             gf["markers"].add(marker)
             counter = gf["counters"].setdefault((tenant_id, fact.chat_id, fact.date), {})
             for name, n in fact.counts:
@@ -53,6 +67,34 @@ class FakeGroupFactStoreMixin:
             if fact.spoke and fact.member:
                 self._fake_spoke((tenant_id, fact.chat_id), fact.member, fact.at)
             return True
+
+    def _fake_via(self, tenant_id: str, fact: GroupFact) -> bool:
+        """A join's code share, once per ref: ``joins`` of the code's day, ``group_joins`` of its channel's."""
+        gf = self._gf()
+        marker = (tenant_id, fact.chat_id, "fact", VIA, fact.ref)
+        if fact.via is None or marker in gf["markers"]:
+            return False
+        gf["markers"].add(marker)
+        code = gf.setdefault("metrics", {}).setdefault((tenant_id, CODE_DIMENSION, fact.via.code_id, fact.date), {})
+        code[JOINS] = code.get(JOINS, 0) + 1
+        if fact.via.channel_id:
+            channel = self._events()["metrics"].setdefault((tenant_id, fact.via.channel_id, fact.date), {})  # type: ignore[attr-defined]
+            channel[GROUP_JOINS] = channel.get(GROUP_JOINS, 0) + 1
+        return True
+
+    def metric_day_counters(
+        self, tenant_id: str, dimension: str, dimension_id: str, first: str, last: str
+    ) -> dict[str, dict[str, int]]:
+        with self.lock:
+            if dimension == CHANNEL_DIMENSION:
+                rows = {(t, CHANNEL_DIMENSION, c, d): v for (t, c, d), v in self._events()["metrics"].items()}  # type: ignore[attr-defined]
+            else:
+                rows = self._gf().get("metrics", {})
+            return {
+                d: dict(v)
+                for (t, dim, i, d), v in rows.items()
+                if (t, dim, i) == (tenant_id, dimension, dimension_id) and first <= d <= last
+            }
 
     def _fake_spoke(self, group: _Group, member: str, at: int) -> None:
         gf = self._gf()

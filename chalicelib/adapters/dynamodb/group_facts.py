@@ -7,14 +7,20 @@ Keys, all in the group's partition ``T#<tid>#G#<chat_id>`` except the day counte
   ``<last spoke UTC>#<member>``: a window is one range Query of the index, which holds only the members who spoke
   in it; the entry moves with the item (one per member); TTL ``ACTIVITY_DAYS`` after the last message;
 - the group's day counters ``T#<tid>#M#group#<chat_id>`` / ``D#<local date>`` (attribute names are data);
+- a join through a group code: its marker ``GF#via#<ref>`` in the group's partition, ``joins`` of the code's day
+  ``T#<tid>#M#group_code#<code_id>`` and, when the code names a channel, ``group_joins`` of the channel's day
+  ``T#<tid>#M#channel#<channel_id>`` (beside the exposure ``uv``);
 - the tenant's default window ``T#<tid>`` / ``SETTINGS#group_activity``;
 - in a customer member's partition, ``MG#<chat_id>`` for each group holding their records: erasure's lead to them.
 
 Effectively-once: a fact is one TransactWriteItems of its marker (``attribute_not_exists``), the counter ADDs, a
 first occurrence's marker (``attribute_not_exists``) with its counter, and the activity record (conditional on what
-was read). A replay finds the marker in its read; a concurrent duplicate loses the marker's condition, re-reads and
-finds it; a concurrent fact of the same member changes the activity record or the first marker under the other's
-condition, and re-reads and decides again. Nothing is counted unless the marker is written with it.
+was read), and a join's code share under its own marker (``attribute_not_exists``): a join told with its join way
+writes both markers in one transaction; one told before its join way was known writes the share alone later (the
+join's marker already there), so each join counts toward its code once whichever way it arrives. A replay finds
+the marker in its read; a concurrent duplicate loses the marker's condition, re-reads and finds it; a
+concurrent fact of the same member changes the activity record or the first marker under the other's condition, and
+re-reads and decides again. Nothing is counted unless the marker is written with it.
 """
 
 from __future__ import annotations
@@ -40,8 +46,11 @@ from chalicelib.domain.group_facts import (
     ACTIVITY_DAYS,
     DAY,
     FIRST_COUNTER,
+    GROUP_JOINS,
+    JOINS,
     MEMBERS,
     MEMBERS_LOOKBACK,
+    VIA,
     GroupFact,
     MemberActivity,
 )
@@ -70,19 +79,24 @@ def _numbers(raw: Raw) -> dict[str, int]:
 
 class GroupFactRepository(DynamoBase):
     def record_group_fact(self, tenant_id: str, fact: GroupFact) -> bool:
-        """Apply ``fact`` once (module docstring): True if this call counted it, False if it was counted before."""
+        """Apply ``fact`` once (module docstring): True if this call counted any of it (the fact, or its code
+        share), False if all of it was counted before."""
         pk = k.group_pk(tenant_id, fact.chat_id)
-        marker = (pk, k.group_fact_sk(fact.fact, fact.ref))
+        marker = (pk, k.group_fact_sk(fact.fact, fact.ref)) if fact.fact != VIA else None
+        via = (pk, k.group_fact_sk(VIA, fact.ref)) if fact.via is not None else None
         first = (pk, k.group_first_sk(fact.first, fact.member, fact.date)) if fact.first and fact.member else None
         activity = (pk, k.group_activity_sk(fact.member)) if fact.spoke and fact.member else None
         link = (k.customer_pk(tenant_id, fact.member), k.member_group_sk(fact.chat_id)) if fact.member else None
         for _ in range(MAX_ATTEMPTS):
-            read = self.batch_get([key for key in (marker, first, activity, link) if key], consistent=True)
-            if marker in read:
+            read = self.batch_get([key for key in (marker, via, first, activity, link) if key], consistent=True)
+            new_marker = marker if marker is not None and marker not in read else None
+            new_via = via if via is not None and via not in read else None
+            if new_marker is None and new_via is None:
                 return False
-            new_first = first if first and first not in read else None
+            new_first = first if new_marker and first and first not in read else None
+            new_link = link if new_marker and link not in read else None
             try:
-                self._apply(tenant_id, fact, marker, new_first, activity, read, link if link not in read else None)
+                self._apply(tenant_id, fact, new_marker, new_via, new_first, activity, read, new_link)
                 return True
             except ConflictError:
                 continue  # a duplicate won (the next read finds its marker) or the member's records moved
@@ -90,6 +104,34 @@ class GroupFactRepository(DynamoBase):
 
     def _apply(
         self,
+        tenant_id: str,
+        fact: GroupFact,
+        marker: tuple[str, str] | None,
+        via: tuple[str, str] | None,
+        new_first: tuple[str, str] | None,
+        activity: tuple[str, str] | None,
+        read: dict[tuple[str, str], Raw],
+        new_link: tuple[str, str] | None,
+    ) -> None:
+        """The parts not counted yet: the fact (``marker``) with its counters, its code share (``via``)."""
+        expires = _instant(fact.marker_expires)
+        with self.transaction("the fact was counted concurrently or the member's records changed") as tx:
+            if marker is not None:
+                self._fact(tx, tenant_id, fact, marker, new_first, activity, read, new_link)
+            if via is not None and fact.via is not None:
+                tx.save(GroupMarkerItem(pk=via[0], sk=via[1], expires_at=expires), condition=_absent())
+                code = CounterItem(
+                    pk=k.metric_pk(tenant_id, k.GROUP_CODE_DIMENSION, fact.via.code_id), sk=k.metric_sk(fact.date)
+                )
+                tx.update(code, [Path(JOINS).add(1), CounterItem.kind.set(CounterItem)])
+                if fact.via.channel_id:
+                    pk = k.metric_pk(tenant_id, k.CHANNEL_DIMENSION, fact.via.channel_id)
+                    channel = CounterItem(pk=pk, sk=k.metric_sk(fact.date))
+                    tx.update(channel, [Path(GROUP_JOINS).add(1), CounterItem.kind.set(CounterItem)])
+
+    def _fact(
+        self,
+        tx: TransactWrite,
         tenant_id: str,
         fact: GroupFact,
         marker: tuple[str, str],
@@ -103,16 +145,15 @@ class GroupFactRepository(DynamoBase):
         if new_first is not None and fact.first:
             counts[FIRST_COUNTER[fact.first]] = counts.get(FIRST_COUNTER[fact.first], 0) + 1
         actions: list[Action] = [Path(name).add(n) for name, n in counts.items()]
-        with self.transaction("the fact was counted concurrently or the member's records changed") as tx:
-            tx.save(GroupMarkerItem(pk=marker[0], sk=marker[1], expires_at=expires), condition=_absent())
-            if new_first is not None:
-                first_item = GroupMarkerItem(pk=new_first[0], sk=new_first[1], expires_at=expires)
-                tx.save(first_item, condition=_absent())
+        tx.save(GroupMarkerItem(pk=marker[0], sk=marker[1], expires_at=expires), condition=_absent())
+        if new_first is not None:
+            tx.save(GroupMarkerItem(pk=new_first[0], sk=new_first[1], expires_at=expires), condition=_absent())
+        if actions:
             tx.update(_counter(tenant_id, fact.chat_id, fact.date), [*actions, CounterItem.kind.set(CounterItem)])
-            if activity is not None and fact.member:
-                self._spoke(tx, tenant_id, fact, activity, read.get(activity))
-            if new_link is not None:  # the member's first record in this group: erasure's lead to it
-                tx.save(GroupMarkerItem(pk=new_link[0], sk=new_link[1]))
+        if activity is not None and fact.member:
+            self._spoke(tx, tenant_id, fact, activity, read.get(activity))
+        if new_link is not None:  # the member's first record in this group: erasure's lead to it
+            tx.save(GroupMarkerItem(pk=new_link[0], sk=new_link[1]))
 
     @staticmethod
     def _spoke(tx: TransactWrite, tenant_id: str, fact: GroupFact, key: tuple[str, str], seen: Raw | None) -> None:
@@ -177,6 +218,14 @@ class GroupFactRepository(DynamoBase):
 
     def group_day_counters(self, tenant_id: str, chat_id: str, first: str, last: str) -> dict[str, dict[str, int]]:
         pk = k.metric_pk(tenant_id, k.GROUP_DIMENSION, chat_id)
+        raws = self.query_raw(pk, SiyuItem.sk.between(k.metric_sk(first), k.metric_sk(last)))
+        return {raw["sk"]["S"].removeprefix(k.metric_sk("")): _numbers(raw) for raw in raws}
+
+    def metric_day_counters(
+        self, tenant_id: str, dimension: str, dimension_id: str, first: str, last: str
+    ) -> dict[str, dict[str, int]]:
+        """Day counters of a group code or a channel (``dimension``: ``group_code`` | ``channel``), by local date."""
+        pk = k.metric_pk(tenant_id, dimension, dimension_id)
         raws = self.query_raw(pk, SiyuItem.sk.between(k.metric_sk(first), k.metric_sk(last)))
         return {raw["sk"]["S"].removeprefix(k.metric_sk("")): _numbers(raw) for raw in raws}
 

@@ -379,6 +379,8 @@ GROUP_FIRST_PREFIX = "GD#"  # a first occurrence in a local day (a daily speaker
 GROUP_ACTIVITY_PREFIX = "ACT#"  # a member's activity record
 MEMBER_GROUP_PREFIX = "MG#"  # in the customer's partition: a group holding their activity (erasure's lead)
 GROUP_DIMENSION = "group"  # the metrics dimension of a group's day counters (metric_pk)
+GROUP_CODE_DIMENSION = "group_code"  # a group code's day counters: the joins through it
+CHANNEL_DIMENSION = "channel"  # a channel's day counters (``uv``; ``group_joins`` through its group codes)
 GROUP_ACTIVITY_SETTINGS_SK = "SETTINGS#group_activity"  # in the tenant partition: the default activity window
 
 

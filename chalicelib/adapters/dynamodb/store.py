@@ -294,6 +294,7 @@ class DynamoStore:
     group_activity_since = _via("group_facts", GroupFactRepository.group_activity_since)
     group_day_counters = _via("group_facts", GroupFactRepository.group_day_counters)
     group_members_before = _via("group_facts", GroupFactRepository.group_members_before)
+    metric_day_counters = _via("group_facts", GroupFactRepository.metric_day_counters)
     get_group_activity_window = _via("group_facts", GroupFactRepository.get_group_activity_window)
     set_group_activity_window = _via("group_facts", GroupFactRepository.set_group_activity_window)
     erase_group_activity = _via("group_facts", GroupFactRepository.erase_group_activity)

@@ -5,7 +5,9 @@ duplicate does nothing; anything else re-reads the group (``groupchat/get``) and
 has no time left in the callback's budget, or that WeCom refuses, becomes a repair (services/repairs.py: the
 backstop makes it within minutes); without a repair queue the daily sync settles it. A joining member's join way
 (the channel) and inviter are only in ``groupchat/get``, so a join of an external member re-reads too, budget
-permitting. A dismissed group stays dismissed: later deliveries for it are ignored.
+permitting, before the join is told: the GROUP_JOINED signal carries the join way's state, so the join counts
+toward its group code and channel (services/group_facts.py); a deferred re-read tells the way when it reconciles
+(GROUP_JOIN_WAY, MemberBook.reconcile). A dismissed group stays dismissed: later deliveries for it are ignored.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from chalicelib.domain.group_events import (
     remember,
     version_decision,
 )
-from chalicelib.domain.group_members import EXTERNAL_MEMBER, joins, leaves
+from chalicelib.domain.group_members import EXTERNAL_MEMBER, MemberChange, joins, leaves
 from chalicelib.domain.groups import ACTIVE, DISMISSED, GroupState
 from chalicelib.domain.repairs import GROUP_REFETCH, RepairItem
 from chalicelib.domain.tenants import Tenant
@@ -100,34 +102,42 @@ class GroupEvents:
         applied = self._apply(tenant, ev, state)
         if applied is None:
             return self.refetch(tenant, chat_id, budget)  # our records disagree with the chain: read the truth
-        if not applied:
-            return None
-        if ev.update_detail == ADD_MEMBER and EXTERNAL_MEMBER in self.book.member_types(tenant, ev.members).values():
-            self._enrich(tenant, ev, budget)  # the join way and inviter: best effort, the join stands
-        return IntakeResult(APPLIED)
+        saved, new = applied
+        ways: dict[str, str] = {}
+        try:
+            if saved and ev.update_detail == ADD_MEMBER and EXTERNAL_MEMBER in self._types(tenant, ev):
+                ways = self._enrich(tenant, ev, budget)  # the join way and inviter: best effort, the join stands
+        finally:  # told after the count that includes them is saved, with the join way when it was read
+            self.book.announce(tenant, chat_id, [replace(c, state=ways.get(c.member_key, c.state)) for c in new])
+        return IntakeResult(APPLIED) if saved else None
 
-    def _enrich(self, tenant: Tenant, ev: GroupEvent, budget: Budget | None) -> None:
+    def _types(self, tenant: Tenant, ev: GroupEvent) -> set[int]:
+        return set(self.book.member_types(tenant, ev.members).values())
+
+    def _enrich(self, tenant: Tenant, ev: GroupEvent, budget: Budget | None) -> dict[str, str]:
         """The joiners' join way and inviter, which only groupchat/get tells: written on their records alone (the
-        chain vouched for everyone else). No time or WeCom refusing: the repair queue's full re-read does it."""
+        chain vouched for everyone else); their join-way states by member key. No time or WeCom refusing: the
+        repair queue's full re-read does it, and tells the join way then (MemberBook.reconcile)."""
         if budget is not None and budget.left() < MIN_REFETCH_SECONDS:
             self._defer(tenant, ev.chat_id, "budget")
-            return
+            return {}
         try:
             detail = self._source(budget).get_group_chat(credentials(tenant), ev.chat_id)
         except SiyuError as exc:
             self._defer(tenant, ev.chat_id, exc.code)
-            return
-        self.book.enrich(tenant, detail, list(ev.members))
+            return {}
+        return self.book.enrich(tenant, detail, list(ev.members))
 
     def _source(self, budget: Budget | None) -> Any:
         source: Any = self.source
         bounded = getattr(source, "bounded", None)
         return bounded(budget) if budget is not None and callable(bounded) else source
 
-    def _apply(self, tenant: Tenant, ev: GroupEvent, state: GroupState) -> bool | None:
-        """The change on top of ``state``: True once saved, False if the state moved meanwhile (nothing written
-        but idempotent records), None if the records contradict it (a join of someone in the group, a leave of
-        someone not in it: something was missed, so nothing is written)."""
+    def _apply(self, tenant: Tenant, ev: GroupEvent, state: GroupState) -> tuple[bool, list[MemberChange]] | None:
+        """The change on top of ``state``: (True once saved, False if the state moved meanwhile: nothing written
+        but idempotent records; the history entries this call wrote first, for the caller to tell), or None if the
+        records contradict it (a join of someone in the group, a leave of someone not in it: something was missed,
+        so nothing is written)."""
         tid, chat_id = tenant.tenant_id, ev.chat_id
         keys = {u: member_key(tenant, u) for u in ev.members}
         stored = self.repo.get_members(tid, chat_id, sorted(set(keys.values())))
@@ -150,8 +160,7 @@ class GroupEvents:
             seen_versions=remember(state.seen_versions, ev.current_version),
         )
         saved = self.repo.save_group_state(tid, chat_id, applied, expected_rev=state.rev)
-        self.book.announce(tenant, chat_id, new)  # after the count that includes them is saved
-        return saved
+        return saved, new
 
     def refetch(self, tenant: Tenant, chat_id: str, budget: Budget | None) -> IntakeResult:
         """Read the group from WeCom now and reconcile, or leave it to the repair queue when there is no time or

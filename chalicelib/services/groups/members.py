@@ -25,7 +25,7 @@ from chalicelib.domain.group_members import (
     reconcile,
 )
 from chalicelib.domain.groups import ACTIVE, GroupState
-from chalicelib.domain.signals import GROUP_JOINED, GROUP_LEFT, Signal
+from chalicelib.domain.signals import GROUP_JOIN_WAY, GROUP_JOINED, GROUP_LEFT, Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.observability import count, logger
 from chalicelib.ports import SignalPublisher
@@ -110,14 +110,16 @@ class MemberBook:
         kind = GROUP_JOINED if change.kind == JOIN else GROUP_LEFT
         scene = "unknown" if change.scene == UNKNOWN_SCENE else str(change.scene)
         at = datetime.fromtimestamp(change.at, UTC)
-        signal = Signal(kind, at, kind=scene, chat_id=chat_id, member=change.userid or None, ref=change.ref(chat_id))
+        member, ref, way = change.userid or None, change.ref(chat_id), change.state or None
+        signal = Signal(kind, at, kind=scene, chat_id=chat_id, member=member, ref=ref, channel_id=way)
         self.signals.publish(tenant, chat_id, signal)
         count(f"Group.{change.kind}")
 
-    def enrich(self, tenant: Tenant, detail: ChatDetail, userids: list[str]) -> int:
+    def enrich(self, tenant: Tenant, detail: ChatDetail, userids: list[str]) -> dict[str, str]:
         """What only a group read tells of ``userids`` (who just joined): the join way's ``state`` (the channel
         they came through), the inviter and WeCom's join scene, written on their records alone. A join must not
-        cost a read of every member: the version chain already vouched for the rest. How many records changed."""
+        cost a read of every member: the version chain already vouched for the rest. Returns the join-way states
+        read, by member key, for the join's signal to carry (its count toward a group code)."""
         tid, chat_id = tenant.tenant_id, detail.chat_id
         wanted = {member_key(tenant, u) for u in userids}
         fetched = {key: m for m in detail.members if (key := member_key(tenant, m.userid)) in wanted}
@@ -131,7 +133,7 @@ class MemberBook:
         ]
         if changed:
             self.repo.put_members(tid, chat_id, changed)
-        return len(changed)
+        return {key: m.state for key, m in fetched.items() if m.state}
 
     def reconcile(self, tenant: Tenant, detail: ChatDetail, *, now: int, stamp: bool = False) -> bool:
         """Move the group and its members to ``detail`` (groupchat/get); True if anything changed. Members not yet
@@ -173,17 +175,30 @@ class MemberBook:
                 synced_at=before.synced_at,
             )
             new = self.write(tenant, chat_id, members, history)
+            ways = [m for m in members if (b := stored.get(m.key)) and b.in_group and not b.state and m.state]
             changed = bool(members) or state != before or before.rev == 0
             if not changed and (not stamp or before.synced_at >= now):
                 self.announce(tenant, chat_id, new)
                 return False
             saved = self.repo.save_group_state(tid, chat_id, replace(state, synced_at=now), expected_rev=before.rev)
             self.announce(tenant, chat_id, new)
+            self._ways(tenant, chat_id, ways)
             if saved:
                 if changed:
                     logger.info("group reconciled", extra={"tenant": tid, "chat_id": chat_id, "members": len(members)})
                 return changed
         return True  # others kept writing: what they wrote is at least as new; the next sync settles the rest
+
+    def _ways(self, tenant: Tenant, chat_id: str, members: list[GroupMember]) -> None:
+        """Joins told before their join way was known (the callback's re-read was deferred or lost a race): the
+        way now, under the join's own ref, so its count toward a group code is made once (services/group_facts)."""
+        for m in members:
+            if not m.join_time:
+                continue
+            ref = MemberChange(m.key, JOIN, m.join_time).ref(chat_id)
+            at = datetime.fromtimestamp(m.join_time, UTC)
+            way = Signal(GROUP_JOIN_WAY, at, chat_id=chat_id, member=m.userid or None, ref=ref, channel_id=m.state)
+            self.signals.publish(tenant, chat_id, way)
 
     def erase(self, tenant: Tenant, external_userids: tuple[str, ...]) -> int:
         """Make the customer's member records and history anonymous in every group they were in."""

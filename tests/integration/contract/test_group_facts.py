@@ -7,10 +7,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.adapters.dynamodb.group_facts import GroupFactRepository as R
-from chalicelib.domain.group_facts import CHECKIN_FACT, JOIN, MESSAGE, GroupFact, MemberActivity
+from chalicelib.domain.group_facts import CHECKIN_FACT, JOIN, MESSAGE, VIA, GroupFact, MemberActivity, Via
 from tests.integration.contract.registry import covers
 
 T0 = 1_796_100_000  # 2026-12-01 in Shanghai
@@ -151,3 +152,62 @@ def test_erasing_a_member_deletes_their_records_in_every_group_and_keeps_the_cou
     assert not store.record_group_fact("acme", msg("r1", "c1"))  # a fact's marker names no one: it stays
     assert store.erase_group_activity("acme", "c1") == 0  # a repeat finds nothing
     assert store.erase_group_activity("acme", "c2") == 1 and store.group_activity_since("acme", "wr1", 0) == []
+
+
+@covers(R.record_group_fact, R.metric_day_counters)
+def test_a_join_through_a_code_counts_toward_the_code_and_its_channel_once_whichever_way_it_arrives(
+    store: Any,
+) -> None:
+    via = Via("gc_poster", "ch_douyin")
+    told = GroupFact("wr1", JOIN, "j1", "2026-12-01", T0, (("joins", 1),), via=via)
+    assert store.record_group_fact("acme", told)  # the join and its code share, in one go
+    assert not store.record_group_fact("acme", told)  # a replay
+    # Told before its way was known, the way later (a deferred re-read), and replays of both, in any order.
+    early = GroupFact("wr1", JOIN, "j2", "2026-12-01", T0 + 5, (("joins", 1),))
+    way = GroupFact("wr1", VIA, "j2", "2026-12-01", T0 + 5, (), via=via)
+    assert store.record_group_fact("acme", early) and store.record_group_fact("acme", way)
+    assert not store.record_group_fact("acme", way) and not store.record_group_fact("acme", replace(early, via=via))
+    # The way first, then the join told with it: the join counts, its code share not again.
+    assert store.record_group_fact("acme", replace(way, ref="j3"))
+    assert store.record_group_fact("acme", replace(told, ref="j3"))
+    assert not store.record_group_fact("acme", replace(told, ref="j3"))
+    no_channel = GroupFact("wr1", JOIN, "j4", "2026-12-02", T0 + 86_400, (("joins", 1),), via=Via("gc_plain"))
+    assert store.record_group_fact("acme", no_channel)
+    assert store.group_day_counters("acme", "wr1", "2026-12-01", "2026-12-02") == {
+        "2026-12-01": {"joins": 3},
+        "2026-12-02": {"joins": 1},
+    }
+    assert store.metric_day_counters("acme", "group_code", "gc_poster", "2026-11-30", "2026-12-02") == {
+        "2026-12-01": {"joins": 3}
+    }
+    assert store.metric_day_counters("acme", "channel", "ch_douyin", "2026-12-01", "2026-12-01") == {
+        "2026-12-01": {"group_joins": 3}
+    }
+    assert store.metric_day_counters("acme", "group_code", "gc_plain", "2026-12-01", "2026-12-02") == {
+        "2026-12-02": {"joins": 1}
+    }
+    assert store.metric_day_counters("acme", "group_code", "gc_poster", "2026-12-02", "2026-12-03") == {}
+    assert store.metric_day_counters("other", "group_code", "gc_poster", "2026-12-01", "2026-12-01") == {}
+
+
+@covers(R.record_group_fact)
+def test_concurrent_deliveries_of_a_join_and_its_way_count_its_code_once(store: Any) -> None:
+    via = Via("gc_poster", "ch_douyin")
+    told = GroupFact("wr1", JOIN, "j1", "2026-12-01", T0, (("joins", 1),), via=via)
+    early = replace(told, via=None)
+    way = GroupFact("wr1", VIA, "j1", "2026-12-01", T0, (), via=via)
+    barrier = threading.Barrier(6)
+
+    def deliver(fact: GroupFact) -> None:
+        barrier.wait()
+        store.record_group_fact("acme", fact)
+
+    threads = [threading.Thread(target=deliver, args=(f,)) for f in (told, told, early, early, way, way)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.group_day_counters("acme", "wr1", "2026-12-01", "2026-12-01") == {"2026-12-01": {"joins": 1}}
+    code = store.metric_day_counters("acme", "group_code", "gc_poster", "2026-12-01", "2026-12-01")
+    channel = store.metric_day_counters("acme", "channel", "ch_douyin", "2026-12-01", "2026-12-01")
+    assert code == {"2026-12-01": {"joins": 1}} and channel == {"2026-12-01": {"group_joins": 1}}
