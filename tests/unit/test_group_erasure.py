@@ -5,6 +5,7 @@ a repeat changes nothing, and a later sync never writes their id back."""
 from __future__ import annotations
 
 from chalicelib.domain.contact_events import event_from_fields
+from chalicelib.domain.groups import GroupSetup
 from chalicelib.services.groups import member_key
 from chalicelib.services.identities import credentials
 from tests.unit.conftest import CORP
@@ -35,6 +36,10 @@ def test_erasure_makes_the_customers_group_records_anonymous() -> None:
     assert env.store.member_chats("unit", key) == sorted(chats)
     member = env.member(EXT, chats[0])
     assert member is not None and member.customer_id == customer_id
+    marked = GroupSetup(type="study", kols=(EXT, OTHER))  # ops marked both parents as KOLs of the first group
+    assert env.store.save_group_setup(
+        "unit", chats[0], marked, expected_rev=env.store.get_group("unit", chats[0]).setup.rev
+    )
 
     result = env.svc.customers.erase(env.tenant, customer_id)
     assert result["erased"]
@@ -48,6 +53,7 @@ def test_erasure_makes_the_customers_group_records_anonymous() -> None:
         assert keep is not None and keep.userid == OTHER  # the bystander is whole
     assert [c.kind for c in env.store.member_changes("unit", chats[1], key)] == ["join", "leave"]
     assert env.store.member_chats("unit", key) == []
+    assert env.store.get_group("unit", chats[0]).setup.kols == (OTHER,)  # off the KOLs, the bystander stays
     assert env.svc.group_events.book.erase(env.tenant, (EXT,)) == 0  # a repeat finds nothing left to do
 
     env.clock.advance(days=1)

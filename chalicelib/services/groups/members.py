@@ -24,9 +24,10 @@ from chalicelib.domain.group_members import (
     erased,
     reconcile,
 )
-from chalicelib.domain.groups import ACTIVE, GroupState
+from chalicelib.domain.groups import ACTIVE, Group, GroupState
 from chalicelib.domain.signals import GROUP_JOIN_WAY, GROUP_JOINED, GROUP_LEFT, Signal
 from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import ConflictError
 from chalicelib.observability import count, logger
 from chalicelib.ports import SignalPublisher
 from chalicelib.services.groups.ports import ChatDetail, GroupStore
@@ -201,13 +202,42 @@ class MemberBook:
             self.signals.publish(tenant, chat_id, way)
 
     def erase(self, tenant: Tenant, external_userids: tuple[str, ...]) -> int:
-        """Make the customer's member records and history anonymous in every group they were in."""
+        """Make the customer's member records and history anonymous in every group they were in, and take them off
+        the KOLs ops marked in any group's setup."""
         changed = 0
         for ext in external_userids:
             key = member_key(tenant, ext)
             for chat_id in self.repo.member_chats(tenant.tenant_id, key):
                 changed += self.repo.erase_group_member(tenant.tenant_id, chat_id, key)
-        return changed
+        return changed + self._unmark_kols(tenant.tenant_id, set(external_userids))
+
+    def _unmark_kols(self, tenant_id: str, external_userids: set[str]) -> int:
+        """Every group whose setup names one of ``external_userids`` as a KOL, without them (each under the setup's
+        revision: an edit meanwhile is re-read). Pages through the tenant's groups: erasure is rare, KOLs are few."""
+        if not external_userids:
+            return 0
+        changed, cursor = 0, None
+        while True:
+            page = self.repo.list_groups(tenant_id, cursor=cursor, limit=100)
+            for group in page.items:
+                changed += self._unmark(tenant_id, group, external_userids)
+            cursor = page.next_cursor
+            if not cursor:
+                return changed
+
+    def _unmark(self, tenant_id: str, group: Group, external_userids: set[str]) -> int:
+        for _ in range(SAVE_ATTEMPTS):
+            kols = tuple(k for k in group.setup.kols if k not in external_userids)
+            if kols == group.setup.kols:
+                return 0
+            setup = replace(group.setup, kols=kols)
+            if self.repo.save_group_setup(tenant_id, group.chat_id, setup, expected_rev=group.setup.rev):
+                return 1
+            fresh = self.repo.get_group(tenant_id, group.chat_id, consistent=True)
+            if fresh is None:
+                return 0
+            group = fresh
+        raise ConflictError("the group's setup kept changing during an erasure; retry the erasure")
 
 
 __all__ = ["MemberBook", "erased", "member_key"]
