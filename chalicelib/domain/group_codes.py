@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chalicelib.domain.group_facts import Via
+
 MAX_CODE_CHATS = 5  # WeCom: chat_id_list ≤ 5
 MAX_QUEUE = 50
 MEMBER_LIMIT = 500  # a customer group's member limit
@@ -136,3 +138,9 @@ def rotated(code: GroupCode, chat_id: str, *, now: int, updated_at: str) -> Grou
 def push_is_due(code: GroupCode, now: int) -> bool:
     """Whether a change stuck unpushed (its pusher failed or died) should be pushed by whoever sees it now."""
     return code.pending_since > 0 and now - code.pending_since >= PUSH_GRACE_SECONDS
+
+
+def attribution(code: GroupCode) -> Via:
+    """Whom a join through ``code`` counts toward: the code, and its channel when it names one (a code without a
+    channel counts toward itself only). The one answer for the code's stats, its channel's and the API."""
+    return Via(code.code_id, code.channel_id or None)

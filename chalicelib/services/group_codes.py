@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 from chalicelib.domain.group_codes import (
     MEMBER_LIMIT,
     GroupCode,
+    attribution,
     code_problems,
     needs_rotation,
     push_is_due,
     rotated,
 )
+from chalicelib.domain.group_facts import Via
 from chalicelib.domain.group_naming import NamingTemplate, cohort_label, room_base_name
 from chalicelib.domain.groups import ACTIVE, Group
 from chalicelib.domain.instants import iso_of
@@ -87,14 +89,6 @@ class CodeRepo(GroupRepository, ChannelRepository, Protocol):
     def group_code_of_chat(self, tenant_id: str, chat_id: str) -> str | None: ...
     def group_codes_of_chats(self, tenant_id: str, chat_ids: list[str]) -> dict[str, str]: ...
     def get_group_naming(self, tenant_id: str) -> NamingTemplate | None: ...
-
-
-@dataclass(frozen=True)
-class Attribution:
-    """Whom a join through a code counts toward."""
-
-    code_id: str
-    channel_id: str  # the code's channel, or the code itself when it has none
 
 
 def _creds(tenant: Tenant) -> WeComCredentials:
@@ -258,12 +252,10 @@ class GroupCodeService:
                 logger.info("join way already gone at WeCom", extra={"code_id": code_id})
         self.repo.delete_group_code(tenant.tenant_id, code_id)
 
-    def attribution(self, tenant_id: str, state: str) -> Attribution | None:
+    def attribution(self, tenant_id: str, state: str) -> Via | None:
         """The code and channel a join with this join-way ``state`` counts toward (None: not one of our codes)."""
         code = self.repo.get_group_code(tenant_id, state) if state else None
-        if code is None:
-            return None
-        return Attribution(code_id=code.code_id, channel_id=code.channel_id or code.code_id)
+        return attribution(code) if code is not None else None
 
     # --- rotation ---------------------------------------------------------------------------------------------
 

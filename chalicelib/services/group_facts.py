@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.customers import Customer, customer_id_for
 from chalicelib.domain.facts import Alias
-from chalicelib.domain.group_codes import GroupCode
+from chalicelib.domain.group_codes import GroupCode, attribution
 from chalicelib.domain.group_facts import (
     CHANNEL_DIMENSION,
     CHAT_ID_RE,
@@ -80,7 +80,7 @@ class GroupFactsService:
         """The group code a join way's ``state`` names (the code id is the state) and the code's channel; None for
         a join not through one of the tenant's codes (a direct invitation, a deleted code)."""
         code = self.repo.get_group_code(tenant_id, state) if state else None
-        return Via(code.code_id, code.channel_id) if code is not None else None
+        return attribution(code) if code is not None else None
 
     def _members(self, tenant_id: str, fact: GroupFact) -> None:
         """The day's member count: the group's as WeCom's state has it now (written before the signal)."""
