@@ -26,8 +26,9 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.group_content import GroupContentService
     from chalicelib.services.group_facts import GroupFactsService
     from chalicelib.services.group_plans import GroupPlanService
-    from chalicelib.services.groups import GroupEvents, GroupSync
+    from chalicelib.services.groups.events import GroupEvents
     from chalicelib.services.groups.setup import GroupService
+    from chalicelib.services.groups.sync import GroupSync
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.intake_catchup import IntakeCatchUp
     from chalicelib.services.migration import PlanMigration

@@ -32,8 +32,11 @@ from chalicelib.services.group_codes import GroupCodeService
 from chalicelib.services.group_content import GroupContentService
 from chalicelib.services.group_facts import GroupFactsService
 from chalicelib.services.group_plans import GroupPlanService
-from chalicelib.services.groups import GroupEvents, GroupSync, MemberBook, chat_source
+from chalicelib.services.groups.events import GroupEvents
+from chalicelib.services.groups.members import MemberBook
+from chalicelib.services.groups.ports import chat_source
 from chalicelib.services.groups.setup import GroupService
+from chalicelib.services.groups.sync import GroupSync
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
 from chalicelib.services.migration import PlanMigration

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.bootstrap import services
-from chalicelib.services.groups import member_key
+from chalicelib.services.groups.members import member_key
 from tests.functional.conftest import CORP, TENANT, Api
 from tests.functional.group_sandbox import GroupSandbox, group_sandbox, outcomes
 

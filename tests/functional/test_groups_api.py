@@ -11,7 +11,7 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.domain.groups import DISMISSED, GroupState
 from chalicelib.domain.signals import GROUP_JOINED, Signal
-from chalicelib.services.groups import member_key
+from chalicelib.services.groups.members import member_key
 from chalicelib.services.identities import credentials
 from tests.fakes.wecom_groups_g5 import FakeJoinWays
 from tests.functional.conftest import TENANT, Api

@@ -8,7 +8,7 @@ import pytest
 from chalicelib.adapters.dynamodb.models import configure
 from chalicelib.adapters.dynamodb.store import DynamoStore
 from chalicelib.domain.contact_events import event_from_fields
-from chalicelib.services.groups import member_key
+from chalicelib.services.groups.members import member_key
 from chalicelib.settings import Settings
 from tests.fakes.wecom_groups_g2 import FakeChatMember
 from tests.unit import test_group_events

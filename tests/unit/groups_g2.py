@@ -18,7 +18,7 @@ from chalicelib.domain.group_members import GroupMember
 from chalicelib.domain.signals import GROUP_JOINED, GROUP_LEFT, Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.services.budget import Budget
-from chalicelib.services.groups import member_key
+from chalicelib.services.groups.members import member_key
 from chalicelib.services.intake import IntakeResult
 from chalicelib.settings import Settings
 from devstack.wecom_world import WeComWorld, WorldTransport

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from chalicelib.domain.contact_events import event_from_fields
 from chalicelib.domain.groups import GroupSetup
-from chalicelib.services.groups import member_key
+from chalicelib.services.groups.members import member_key
 from chalicelib.services.identities import credentials
 from tests.unit.conftest import CORP
 from tests.unit.groups_g2 import make_group_env

@@ -21,7 +21,7 @@ from chalicelib.domain.group_members import EXTERNAL_MEMBER, LEAVE, STAFF_MEMBER
 from chalicelib.domain.groups import DISMISSED
 from chalicelib.domain.signals import GROUP_JOINED, GROUP_LEFT
 from chalicelib.errors import InvalidError
-from chalicelib.services.groups import member_key
+from chalicelib.services.groups.members import member_key
 from chalicelib.services.identities import credentials
 from tests.unit.conftest import CORP
 from tests.unit.groups_g2 import CHAT, GroupEnv, make_group_env

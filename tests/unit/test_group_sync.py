@@ -13,7 +13,7 @@ from chalicelib import bootstrap
 from chalicelib.domain.group_events import UNKNOWN_SCENE
 from chalicelib.errors import NotFoundError, UpstreamError
 from chalicelib.jobs import sop as sop_jobs
-from chalicelib.services.groups import member_key
+from chalicelib.services.groups.members import member_key
 from chalicelib.services.groups.sync import FIRST, PERIODIC
 from chalicelib.services.identities import credentials
 from chalicelib.services.tenants import TenantService
