@@ -34,7 +34,6 @@ from chalicelib.services.group_facts import GroupFactsService
 from chalicelib.services.group_plans import GroupPlanService
 from chalicelib.services.groups.events import GroupEvents
 from chalicelib.services.groups.members import MemberBook
-from chalicelib.services.groups.ports import chat_source
 from chalicelib.services.groups.setup import GroupService
 from chalicelib.services.groups.sync import GroupSync
 from chalicelib.services.intake import IntakeService
@@ -127,9 +126,9 @@ def wire(
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
     # Customer groups: callbacks, members and the sync share one member book; the group re-read is a repair kind.
-    groups_source, book = chat_source(wecom), MemberBook(store, bus)
-    group_events = GroupEvents(store, groups_source, book, clock, repairs=repairs)
-    group_sync = GroupSync(store, groups_source, book, clock, ids)
+    book = MemberBook(store, bus)
+    group_events = GroupEvents(store, wecom, book, clock, repairs=repairs)
+    group_sync = GroupSync(store, wecom, book, clock, ids)
     if repairs is not None:
         repairs.register(GROUP_REFETCH, group_events.repair)
     intake = IntakeService(

@@ -14,14 +14,13 @@ Run ``.venv/bin/python samples/make_camp.py`` after changing ROWS; the output is
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
-from make_samples import FIXED, _fixed_zip
+from make_samples import write_csv, write_xlsx  # the sheets' one writer
 
 HERE = Path(__file__).resolve().parent
 NAME = "28天训练营"
+WIDTHS = (6, 6, 7, 16, 9, 60, 44, 7)  # the sheet's columns, A to H
 HEADERS = ["日期", "阶段", "时间", "事项", "类型", "详情", "话术", "执行人"]
 OWNER = "群主"
 LINK = "https://example.com/camp"
@@ -345,45 +344,9 @@ ROWS: list[list[object]] = [
 ]
 
 
-def write_csv(path: Path) -> None:
-    """UTF-8 with a BOM: Excel on Chinese Windows opens it with the right characters."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADERS)
-    writer.writerows(ROWS)
-    path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
-
-
-def write_xlsx(path: Path) -> None:
-    from openpyxl import Workbook  # type: ignore[import-untyped]
-    from openpyxl.styles import Alignment, Font, PatternFill  # type: ignore[import-untyped]
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = NAME
-    sheet.append(HEADERS)
-    for row in ROWS:
-        sheet.append(row)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor="2F6F4E")
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for letter, width in zip("ABCDEFGH", (6, 6, 7, 16, 9, 60, 44, 7), strict=True):
-        sheet.column_dimensions[letter].width = width
-    sheet.freeze_panes = "A2"
-    book.properties.creator = "Siyu samples"
-    book.properties.created = FIXED
-    book.properties.modified = FIXED
-    buffer = io.BytesIO()
-    book.save(buffer)
-    path.write_bytes(_fixed_zip(buffer.getvalue()))
-
-
 def main() -> None:
-    write_csv(HERE / f"{NAME}.csv")
-    write_xlsx(HERE / f"{NAME}.xlsx")
+    write_csv(HERE / f"{NAME}.csv", HEADERS, ROWS)
+    write_xlsx(HERE / f"{NAME}.xlsx", NAME, HEADERS, ROWS, WIDTHS)
     days = sorted({int(str(r[0])[1:]) for r in ROWS})
     print(f"wrote {HERE / NAME}.csv and .xlsx ({len(ROWS)} steps over days {days[0]}..{days[-1]}: {len(days)} days)")
 

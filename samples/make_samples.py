@@ -181,24 +181,34 @@ ROWS: list[list[object]] = [
 ]
 
 
-def write_csv(path: Path) -> None:
+WIDTHS = (6, 8, 8, 16, 9, 60, 9, 48)  # the sheet's columns, A to H
+
+
+def write_csv(path: Path, headers: list[str] = HEADERS, rows: list[list[object]] = ROWS) -> None:
     """UTF-8 with a BOM: Excel on Chinese Windows opens it with the right characters."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(HEADERS)
-    writer.writerows(ROWS)
+    writer.writerow(headers)
+    writer.writerows(rows)
     path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
 
 
-def write_xlsx(path: Path) -> None:
+def write_xlsx(
+    path: Path,
+    name: str = NAME,
+    headers: list[str] = HEADERS,
+    rows: list[list[object]] = ROWS,
+    widths: tuple[int, ...] = WIDTHS,
+) -> None:
+    """One sheet, the header row bold on green, wrapped cells, fixed timestamps (the same bytes on every run)."""
     from openpyxl import Workbook  # type: ignore[import-untyped]
     from openpyxl.styles import Alignment, Font, PatternFill  # type: ignore[import-untyped]
 
     book = Workbook()
     sheet = book.active
-    sheet.title = NAME
-    sheet.append(HEADERS)
-    for row in ROWS:
+    sheet.title = name
+    sheet.append(headers)
+    for row in rows:
         sheet.append([None if cell == "" else cell for cell in row])
     for cell in sheet[1]:
         cell.font = Font(bold=True, color="FFFFFF")
@@ -206,7 +216,7 @@ def write_xlsx(path: Path) -> None:
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for letter, width in zip("ABCDEFGH", (6, 8, 8, 16, 9, 60, 9, 48), strict=True):
+    for letter, width in zip("ABCDEFGH", widths, strict=True):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "A2"
     book.properties.creator = "Siyu samples"

@@ -83,7 +83,44 @@ class WelcomeOutcome:
     FAILED = "failed"  # any other errcode; logged, not retried
 
 
-class WeComPort(Protocol):
+class JoinWayPort(Protocol):
+    """WeCom's join ways (「加入群聊」, groupchat/*_join_way): what a group live code needs of WeCom."""
+
+    def add_join_way(
+        self,
+        creds: WeComCredentials,
+        *,
+        chat_ids: list[str],
+        state: str,
+        room_base_name: str,
+        room_base_id: int,
+        auto_create_room: bool = True,
+        scene: int = 2,
+        remark: str = "",
+    ) -> str:
+        """A 「加入群聊」 QR for up to 5 chats; returns its config_id (get_join_way gives the qr_code)."""
+        ...
+
+    def get_join_way(self, creds: WeComCredentials, config_id: str) -> JoinWay: ...
+
+    def update_join_way(
+        self,
+        creds: WeComCredentials,
+        *,
+        config_id: str,
+        chat_ids: list[str],
+        state: str,
+        room_base_name: str,
+        room_base_id: int,
+        auto_create_room: bool = True,
+        scene: int = 2,
+        remark: str = "",
+    ) -> None: ...
+
+    def del_join_way(self, creds: WeComCredentials, config_id: str) -> None: ...
+
+
+class WeComPort(JoinWayPort, Protocol):
     """The WeCom server API Siyu calls. One implementation talks HTTP to WeCom or to the sandbox."""
 
     def add_contact_way(
@@ -154,7 +191,7 @@ class WeComPort(Protocol):
         self, creds: WeComCredentials, *, msgid: str, userid: str, cursor: str = ""
     ) -> dict[str, Any]: ...
 
-    # customer groups (客户群): groupchat/list, groupchat/get (need_name=1) and the join ways (「加入群聊」)
+    # customer groups (客户群): groupchat/list, groupchat/get (need_name=1); the join ways are JoinWayPort's
     def list_group_chats(
         self,
         creds: WeComCredentials,
@@ -166,36 +203,3 @@ class WeComPort(Protocol):
     ) -> GroupChatPage: ...
 
     def get_group_chat(self, creds: WeComCredentials, chat_id: str) -> GroupChatDetail: ...
-
-    def add_join_way(
-        self,
-        creds: WeComCredentials,
-        *,
-        chat_ids: list[str],
-        state: str,
-        room_base_name: str,
-        room_base_id: int,
-        auto_create_room: bool = True,
-        scene: int = 2,
-        remark: str = "",
-    ) -> str:
-        """A 「加入群聊」 QR for up to 5 chats; returns its config_id (get_join_way gives the qr_code)."""
-        ...
-
-    def get_join_way(self, creds: WeComCredentials, config_id: str) -> JoinWay: ...
-
-    def update_join_way(
-        self,
-        creds: WeComCredentials,
-        *,
-        config_id: str,
-        chat_ids: list[str],
-        state: str,
-        room_base_name: str,
-        room_base_id: int,
-        auto_create_room: bool = True,
-        scene: int = 2,
-        remark: str = "",
-    ) -> None: ...
-
-    def del_join_way(self, creds: WeComCredentials, config_id: str) -> None: ...

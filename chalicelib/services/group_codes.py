@@ -36,45 +36,18 @@ from chalicelib.domain.signals import Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError, SiyuError, WeComInvalidArgumentError
 from chalicelib.observability import count, logger
-from chalicelib.ports import ChannelRepository, Clock, GroupRepository, IdGenerator, Page, WeComCredentials
+from chalicelib.ports import (
+    ChannelRepository,
+    Clock,
+    GroupRepository,
+    IdGenerator,
+    JoinWayPort,
+    Page,
+    WeComCredentials,
+)
 
 _NUMBER = re.compile("[0-9]{1,6}")
 MAX_TRIES = 5  # conditional writes lost in a row before a join gives up (each loss means another join rotated)
-
-
-class JoinWays(Protocol):
-    """WeCom's join-way calls (the WeComPort methods g1 adds; chalicelib/group_ports.py has the JoinWay DTO)."""
-
-    def add_join_way(
-        self,
-        creds: WeComCredentials,
-        *,
-        chat_ids: list[str],
-        state: str,
-        room_base_name: str,
-        room_base_id: int,
-        auto_create_room: bool = True,
-        scene: int = 2,
-        remark: str = "",
-    ) -> str: ...
-
-    def get_join_way(self, creds: WeComCredentials, config_id: str) -> Any: ...
-
-    def update_join_way(
-        self,
-        creds: WeComCredentials,
-        *,
-        config_id: str,
-        chat_ids: list[str],
-        state: str,
-        room_base_name: str,
-        room_base_id: int,
-        auto_create_room: bool = True,
-        scene: int = 2,
-        remark: str = "",
-    ) -> None: ...
-
-    def del_join_way(self, creds: WeComCredentials, config_id: str) -> None: ...
 
 
 class CodeRepo(GroupRepository, ChannelRepository, Protocol):
@@ -118,7 +91,7 @@ def _stale(code_id: str, current: int, sent: int) -> ConflictError:
 
 
 class GroupCodeService:
-    def __init__(self, repo: CodeRepo, wecom: JoinWays, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(self, repo: CodeRepo, wecom: JoinWayPort, clock: Clock, ids: IdGenerator) -> None:
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
@@ -302,7 +275,7 @@ class GroupCodeService:
             chat_ids=list(code.chat_ids),
             state=code.state,
             room_base_name=code.room_base_name,
-            room_base_id=max(code.room_base_id, int(getattr(way, "room_base_id", 0) or 0)),
+            room_base_id=max(code.room_base_id, way.room_base_id),
             auto_create_room=code.auto_create_room,
             scene=2,
             remark=code.remark,

@@ -322,8 +322,7 @@ class WeComClient(GroupChatsMixin):
             self._sleep(delay)
 
     def _limit(self) -> Budget | None:
-        """This view's budget, else the budget of the delivery being served (a callback's, chalicelib/deadlines.py:
-        an SOP step fired inline by it, far below intake), else none."""
+        """This view's budget, else that of the callback being served (chalicelib/deadlines.py), else none."""
         return self._budget if self._budget is not None else deadlines.current()
 
     def _fit(self, api: str) -> float:

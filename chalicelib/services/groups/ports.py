@@ -7,13 +7,12 @@ answer objects with these attributes fits (chalicelib/group_ports.py's DTOs, the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias
 from chalicelib.domain.group_members import GroupMember, MemberChange
 from chalicelib.domain.staff import Staff
-from chalicelib.errors import UpstreamError
 from chalicelib.ports import GroupRepository, Page, WeComCredentials
 
 
@@ -96,21 +95,3 @@ class GroupStore(GroupRepository, GroupMemberRepository, Protocol):
     def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
     def find_alias(self, tenant_id: str, kind: str, digest: str) -> Alias | None: ...
     def list_staff(self, tenant_id: str) -> list[Staff]: ...
-
-
-class _NoGroupReads:
-    """Stands in for a WeCom client that cannot read groups yet: every read is refused as WeCom being
-    unavailable, so a callback defers its re-read to the repair queue and a sync waits for the next run."""
-
-    def list_group_chats(self, creds: WeComCredentials, **kwargs: Any) -> ChatPage:
-        raise UpstreamError("this WeCom client cannot read customer groups")
-
-    def get_group_chat(self, creds: WeComCredentials, chat_id: str) -> ChatDetail:
-        raise UpstreamError("this WeCom client cannot read customer groups")
-
-
-def chat_source(wecom: Any) -> GroupChatSource:
-    """``wecom`` as the group reads' source, if it has them."""
-    if callable(getattr(wecom, "get_group_chat", None)) and callable(getattr(wecom, "list_group_chats", None)):
-        return cast(GroupChatSource, wecom)
-    return cast(GroupChatSource, _NoGroupReads())
