@@ -1,14 +1,16 @@
 """The fan-out bench (issue 8 §7): for each bucket size, N customers over S staff enrolled at one instant, then the
 bucket's fire through the sharded path — the coordinator lists, plans and dispatches; the shards run on the local
-thread-pool dispatcher (``ThreadedShards``, standing in for concurrent Lambda invocations). Measured: the time from
-the fire's start to the last shard's end (its last task), each shard's wall time, the coordinator's. The results are
-bench/fanout_results.py's, rendered by bench/fanout_report.py.
+process-pool dispatcher (``ProcessShards``: each shard's deployed event, decoded, given to the fire entry point in a
+worker process that built its services from the environment, as a Lambda invocation does). The virtual time is a
+``FileClock`` the coordinator and the workers share. Measured: the time from the fire's start to the last shard's end
+(its last task), each shard's wall time, the coordinator's. The results are bench/fanout_results.py's, rendered by
+bench/fanout_report.py.
 """
 
 from __future__ import annotations
 
 import os
-import threading
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,15 +19,15 @@ from typing import Any
 
 from bench.common import ADMIN_TOKEN, SOP_WECOM, SOP_ZONE, BenchError, app_engine, plan_document, quiet_stdout
 from bench.fanout_results import FanoutResults, FanoutRun
-from bench.sop import FIRE_DELAY, BenchClock, create_customers
+from bench.sop import FIRE_DELAY, create_customers
 
 FAN_TENANT = "fanbench"
 FAN_CORP = "wwfanbench0000001"
 SIZES = ((1_000, 20), (10_000, 20))  # (touches, staff): issue 8 §7
 LARGE = (100_000, 200)  # --large
-# Shards the local dispatcher runs at once: one per core. Deployed, each shard is its own Lambda invocation with its
-# own CPU; here the shards share this machine's cores with DynamoDB Local's JVM, and running more at once than there
-# are cores only time-slices them (every shard's wall time grows, the total does not shrink).
+# Shards the local dispatcher runs at once: one worker process per core. Deployed, each shard is its own Lambda
+# invocation with its own CPU; here the shards share this machine's cores with DynamoDB Local's JVM, and running more
+# at once than there are cores only time-slices them (every shard's wall time grows, the total does not shrink).
 SHARD_WORKERS = max(os.cpu_count() or 1, 1)
 SETUP_WORKERS = 8  # threads writing the customers and enrollments (not measured)
 
@@ -76,7 +78,9 @@ def _one(
     workers: int,
     progress: Callable[[str], None],
 ) -> FanoutRun:
-    from chalicelib.adapters.shards import ThreadedShards
+    from chalicelib.adapters.clock import FileClock
+    from chalicelib.adapters.shards import ProcessShards
+    from chalicelib.settings import ENV_CLOCK_FILE
 
     started = time.perf_counter()
     owners = [f"fanstaff{i:03d}" for i in range(staff)]
@@ -85,9 +89,17 @@ def _one(
         stack.call("POST", f"/t/{FAN_TENANT}/plans/{plan['plan_id']}/publish", None, token)
     plan_id = str(plan["plan_id"])
     day = datetime.now(tenant.zone).date() + timedelta(days=2)  # ahead of every due time and TTL; a plan per size
-    clock = BenchClock(datetime.combine(day, datetime.min.time(), tzinfo=tenant.zone).replace(hour=13).astimezone(UTC))
-    shards = ThreadedShards(workers=workers)
-    engine = app_engine(svc, clock=clock, scheduler=scheduler, shards=shards)  # threaded shards locally
+    # The virtual time, in a file the workers read too (a clock per size: a FileClock never moves back).
+    clock_file = os.path.join(tempfile.mkdtemp(prefix="siyu-fanout-"), "clock.json")
+    clock = FileClock(clock_file)
+    clock.set(datetime.combine(day, datetime.min.time(), tzinfo=tenant.zone).replace(hour=13), running=False)
+    os.environ[ENV_CLOCK_FILE] = clock_file  # while the workers spawn: they inherit it
+    try:
+        shards = ProcessShards(timed_fire, workers=workers, prepare=prepare_worker)
+        shards.warm()  # every worker started and its services built, as warm Lambda containers (not measured)
+    finally:
+        os.environ.pop(ENV_CLOCK_FILE, None)
+    engine = app_engine(svc, clock=clock, scheduler=scheduler, shards=shards)
     progress(f"fan-out: writing and enrolling {touches} customers over {staff} staff (not measured)")
     at = clock.now()
 
@@ -103,19 +115,7 @@ def _one(
         raise BenchError(f"{refused} fan-out enrollments were refused")
     version = svc.plans.current_plan(FAN_TENANT, plan_id).version
     [bucket] = svc.store.plan_buckets(FAN_TENANT, plan_id, version, from_minute="0")
-    clock.set(datetime.strptime(bucket.minute, "%Y%m%d%H%M").replace(tzinfo=UTC) + FIRE_DELAY)
-
-    spans: list[tuple[float, float, int, Any]] = []
-    lock = threading.Lock()
-
-    def timed(tenant_id: str, bucket_id: str, shard: Any) -> Any:
-        t = time.perf_counter()
-        report = engine.fire_shard(tenant_id, bucket_id, shard)
-        with lock:
-            spans.append((t, time.perf_counter(), len(shard.touches), report))
-        return report
-
-    shards.bind(timed)
+    clock.set(datetime.strptime(bucket.minute, "%Y%m%d%H%M").replace(tzinfo=UTC) + FIRE_DELAY, running=False)
     world = stack.sandbox.world
     wecom_before = len(world.calls())
     setup_s = time.perf_counter() - started
@@ -123,7 +123,7 @@ def _one(
     t0 = time.perf_counter()
     coordinator = engine.fire(FAN_TENANT, bucket.bucket_id)
     coordinator_s = time.perf_counter() - t0
-    shards.wait()
+    spans = [span for span in shards.wait() if span is not None]
     end = max((s[1] for s in spans), default=time.perf_counter())
     shards.close()
     adds = sum(1 for c in world.calls()[wecom_before:] if str(c.api).endswith("add_msg_template"))
@@ -134,8 +134,8 @@ def _one(
         last_task_s=end - t0,
         shard_sizes=[s[2] for s in spans],
         shard_s=[s[1] - s[0] for s in spans],
-        sent=coordinator.sent + sum(s[3].sent for s in spans),
-        tasks=coordinator.tasks + sum(s[3].tasks for s in spans),
+        sent=coordinator.sent + sum(s[3]["sent"] for s in spans),
+        tasks=coordinator.tasks + sum(s[3]["tasks"] for s in spans),
         add_msg_template=adds,
         setup_s=setup_s,
     )
@@ -150,3 +150,20 @@ def _setup_tenant(stack: Any) -> str:
     body["timezone"] = SOP_ZONE
     stack.call("POST", "/admin/tenants", body, ADMIN_TOKEN)
     return str(stack.call("POST", f"/admin/tenants/{FAN_TENANT}/tokens", {"role": "admin"}, ADMIN_TOKEN)["token"])
+
+
+def prepare_worker() -> None:
+    """A shard worker's start-up, as a Lambda container's: import the fire entry point and build the services."""
+    from chalicelib.bootstrap import services
+
+    services()
+
+
+def timed_fire(event: dict[str, Any]) -> tuple[float, float, int, dict[str, Any]]:
+    """The fire entry point on one shard's event, with its start and end (``perf_counter`` is the machine's
+    monotonic clock, the same in every process) and its size."""
+    from chalicelib.jobs.sop import fire
+
+    started = time.perf_counter()
+    report = fire(event)
+    return started, time.perf_counter(), len(event["shard"]["touches"]), report

@@ -97,7 +97,9 @@ def render_markdown(report: Report) -> str:
         "",
         "## Method",
         "",
-        "- DynamoDB Local (in memory, free port, `devstack.dynamodb_local.start_on_free_port`) with fresh tables from "
+        "- DynamoDB Local (in memory, free port, `devstack.dynamodb_local.start_on_free_port`; its JVM with the full "
+        "JIT, `bench.harness.BENCH_JAVA_OPTS`, where the tests start it C1-only for a faster start) with fresh "
+        "tables from "
         "`infra/resources.json` (`devstack.provision.provision`); the WeCom sandbox (`devstack.sandbox.SandboxServer`) "
         "on a free loopback port; the real `app` driven in process through `chalice.test.Client` (stage `local`). "
         "Setup through the API only: a tenant (`POST /admin/tenants`), a tenant admin token, two staff, one "

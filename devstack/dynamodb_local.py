@@ -60,7 +60,8 @@ __all__ = [
     "start_on_free_port",
 ]
 
-# Modest heap; serial GC and C1-only JIT start ~1 s faster on 2 cores, and puts/s are client-bound either way.
+# Modest heap; serial GC and C1-only JIT start ~1 s faster on 2 cores (the tests' many short runs). A long run is
+# faster with the full JIT (bench.harness.BENCH_JAVA_OPTS: the JVM's CPU per request falls by about a third).
 DEFAULT_JAVA_OPTS: tuple[str, ...] = ("-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 
 _RUNNING: weakref.WeakSet[DynamoDBLocal] = weakref.WeakSet()

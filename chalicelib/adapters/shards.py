@@ -3,8 +3,9 @@
 Deployed, each shard is an asynchronous invocation (``InvocationType="Event"``) of the fire function itself: no new
 resource, Lambda queues the event and retries a failed run twice, and the shards run concurrently up to the account's
 Lambda concurrency. An asynchronous event is at most 256 KB, so the payload is checked here; at the default bound of
-500 touches it is about 60-80 KB (docs/operations.md). Locally (the devstack pump, the bench) shards run in a thread
-pool of this process, through the same fire entry point.
+500 touches it is about 60-80 KB (docs/operations.md). Locally shards run in a thread pool of this process
+(``ThreadedShards``: the devstack pump and the tests), or in a pool of worker processes (``ProcessShards``: the bench),
+each given the deployed event and running the same fire entry point, as a Lambda invocation would.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ MAX_EVENT_BYTES = 256 * 1024  # Lambda's limit for an asynchronous invocation's 
 KEEP_FUTURES = 10_000  # ThreadedShards keeps at most about this many finished shards for ``wait``
 
 ShardTarget = Callable[[str, str, Shard], Any]
+EventTarget = Callable[[dict[str, Any]], Any]
 
 
 def shard_event(tenant_id: str, bucket_id: str, shard: Shard) -> bytes:
@@ -118,3 +120,64 @@ class ThreadedShards:
                 return results
             wait_all(pending, timeout=timeout)
             results += [f.result() for f in pending]
+
+
+class ProcessShards:
+    """Runs each shard in a pool of worker processes, as deployed each runs in its own Lambda: one interpreter per
+    shard, so concurrent shards are not serialised on one process's GIL as ``ThreadedShards``' are. ``target`` is a
+    module-level function given the event ``LambdaShards`` would send, decoded (the fire entry point,
+    ``chalicelib.jobs.sop.fire``, or a wrapper of it); a worker builds its services from the environment it
+    inherits, as a cold Lambda does. ``warm`` starts every worker first, so a measured fire does not pay their
+    start-up. A shard that raises is logged and left to the backstop."""
+
+    def __init__(self, target: EventTarget, *, workers: int = 2, prepare: Callable[[], Any] | None = None) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.target = target
+        self.workers = workers
+        # spawn, not fork: the parent has threads (HTTP pools, the sandbox) a forked child must not inherit.
+        # ``prepare`` (module-level) runs once in each worker as it starts: imports, building the services.
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=prepare)
+        self._pending: list[Future[Any]] = []
+        self._lock = threading.Lock()
+
+    def warm(self) -> list[int]:
+        """Start every worker (and run its ``prepare``) now; their process ids. The pool starts a worker for each
+        task no idle worker takes, so ``workers`` short waits that overlap start them all."""
+        return sorted(set(self._pool.map(_idle, [0.3] * self.workers)))
+
+    def dispatch(self, tenant_id: str, bucket_id: str, shard: Shard) -> None:
+        event = json.loads(shard_event(tenant_id, bucket_id, shard))  # the same size check and form as deployed
+        future = self._pool.submit(self.target, event)
+        with self._lock:
+            self._pending.append(future)
+
+    def wait(self) -> list[Any]:
+        """Results of the shards dispatched so far (None for a failed one), once all have finished."""
+        results: list[Any] = []
+        while True:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            if not pending:
+                return results
+            wait_all(pending)
+            for future in pending:
+                try:
+                    results.append(future.result())
+                except Exception:
+                    logger.exception("shard failed; its touches stay for the backstop")
+                    results.append(None)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def _idle(seconds: float) -> int:
+    """A worker's share of ``warm``: long enough that the others start too."""
+    import os
+    import time
+
+    time.sleep(seconds)
+    return os.getpid()

@@ -5,6 +5,7 @@ fired by the backstop, and shards run concurrently."""
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -296,3 +297,57 @@ def test_an_owner_changed_since_queuing_gets_the_touch_in_their_own_task(new_sto
     [call] = [c for c in env.add_calls() if moved.external_userid in c.payload["external_userid"]]
     assert call.payload["sender"] == "zhao"
     assert Counter(c.payload["sender"] for c in env.add_calls()) == {"zhang": 2, "li": 2, "wang": 1, "zhao": 2}
+
+
+def test_process_shards_give_each_shard_its_deployed_event_in_a_prepared_worker_process() -> None:
+    from chalicelib.adapters.shards import ProcessShards
+    from tests.fakes import shard_targets
+
+    touches = tuple(
+        Touch(
+            bucket_id="b1",
+            subject=Subject("customer", f"c{i}"),
+            enrollment_id=f"e{i}",
+            step_id="s1",
+            occurrence=0,
+            due_at="2026-12-07T12:00:00Z",
+            executor="staff1",
+        )
+        for i in range(3)
+    )
+    shards = ProcessShards(shard_targets.echo, workers=2, prepare=shard_targets.prepare)
+    try:
+        workers = shards.warm()
+        shards.dispatch("t1", "b1", Shard(0, touches[:2]))
+        shards.dispatch("t1", "b1", Shard(1, touches[2:]))
+        results = shards.wait()
+    finally:
+        shards.close()
+    assert len(workers) == 2 and os.getpid() not in workers
+    assert {r["pid"] for r in results} <= set(workers) and all(r["prepared"] for r in results)
+    events = [r["event"] for r in results]
+    assert events == [
+        json.loads(shard_event("t1", "b1", Shard(i, part))) for i, part in enumerate([touches[:2], touches[2:]])
+    ]
+    assert [shard_of("b1", e["shard"]).touches for e in events] == [touches[:2], touches[2:]]
+
+
+def test_a_process_shard_that_raises_is_left_to_the_backstop() -> None:
+    from chalicelib.adapters.shards import ProcessShards
+    from tests.fakes import shard_targets
+
+    touch = Touch(
+        bucket_id="b1",
+        subject=Subject("customer", "c1"),
+        enrollment_id="e1",
+        step_id="s1",
+        occurrence=0,
+        due_at="2026-12-07T12:00:00Z",
+        executor=None,
+    )
+    shards = ProcessShards(shard_targets.boom, workers=1)
+    try:
+        shards.dispatch("t1", "b1", Shard(0, (touch,)))
+        assert shards.wait() == [None]
+    finally:
+        shards.close()
