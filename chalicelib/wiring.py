@@ -38,6 +38,7 @@ from chalicelib.services.groups.setup import GroupService
 from chalicelib.services.groups.sync import GroupSync
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
+from chalicelib.services.metrics import MetricsRecorder
 from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
 from chalicelib.services.points import PointsService
@@ -69,10 +70,14 @@ def subscribe(
     group_facts: GroupFactsService | None = None,
     group_codes: GroupCodeService | None = None,
     points: PointsService | None = None,
+    metrics: MetricsRecorder | None = None,
 ) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
     timers move and before the stage it causes enrolls anywhere new. Check-ins hear check-ins and group messages
-    (those with a chat_id; the service ignores the rest)."""
+    (those with a chat_id; the service ignores the rest). The metrics hear first, so an order finds the buyer's
+    enrollments as they were when they bought (before its exit rules end them)."""
+    if metrics is not None:
+        bus.subscribe(MetricsRecorder.TYPES, "metrics", metrics)
     bus.subscribe((ORDER, REPLY), "sop.exit_rules", lambda t, cid, s: sop.on_signal(t.tenant_id, cid, s))
     bus.subscribe((ENROLLED, REPINNED, *sorted(ACTIVITY_SIGNALS)), "silence", silence.on_signal)
     bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
@@ -122,6 +127,7 @@ def wire(
         group_facts=group_facts,
         group_codes=group_codes,
         points=points,
+        metrics=MetricsRecorder(store),
     )
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds

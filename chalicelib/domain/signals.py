@@ -82,3 +82,9 @@ class Signal:
     enrollment: Any = None
     plan: Any = None
     text: str | None = None  # a message's text, in process only (a group keyword such as 打卡): never logged or kept
+    # What the metrics count a fact toward (issue 11), where the publisher has it at hand:
+    staff: str | None = None  # the staff member of an add or a loss (their userid)
+    amount: int | None = None  # an order's amount, in fen
+    product: str | None = None  # an order's product
+    bucket_id: str | None = None  # a touch's bucket (its plan, version and step)
+    since: datetime | None = None  # when what ended here began (a confirmed task's creation: the latency)

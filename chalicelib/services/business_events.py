@@ -273,7 +273,10 @@ class EventService:
         tid, cid = tenant.tenant_id, before.customer_id
         chat_id = ev.fields.get("chat_id")
         if ev.type == ORDER:
-            self._signal(tenant, cid, Signal("order", ev.occurred_at, kind=ev.fields["kind"], ref=digest))
+            amount = round(float(ev.fields.get("amount") or 0) * 100)  # yuan → fen
+            product = ev.fields.get("product") or None
+            order = Signal("order", ev.occurred_at, kind=ev.fields["kind"], ref=digest, amount=amount, product=product)
+            self._signal(tenant, cid, order)
         elif ev.type == MESSAGE:
             if reply == POSITIVE:
                 self._safely(

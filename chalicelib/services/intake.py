@@ -291,7 +291,8 @@ class IntakeService:
         if not synced:  # the edit's profile could not be read: the repair queue reads it later
             self._effects().repair(PROFILE_SYNC, tenant, ev=ev, customer_id=customer.customer_id)
         if outcome in ("lost", "ended"):  # the customer deleted the staff member, or the staff member deleted them
-            self.signals.publish(tenant, customer.customer_id, Signal(LOST, self.clock.now(), kind=outcome))
+            lost = Signal(LOST, self.clock.now(), kind=outcome, ref=digest, staff=ev.userid)
+            self.signals.publish(tenant, customer.customer_id, lost)
         added = sorted(updated.tags - customer.tags)
         if added:  # staff tagged the customer in WeCom: tag-triggered plans
             self.signals.publish(tenant, customer.customer_id, Signal(TAG, self.clock.now(), tag_ids=tuple(added)))

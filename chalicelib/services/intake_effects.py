@@ -113,7 +113,9 @@ class AddEffects:
             kind = "readd" if outcome == "readd" else "new"
             channel_id = channel.channel_id if channel is not None else None
             self.signals.publish(
-                tenant, customer.customer_id, Signal(ADDED, self.clock.now(), kind=kind, channel_id=channel_id)
+                tenant,
+                customer.customer_id,
+                Signal(ADDED, self.clock.now(), kind=kind, channel_id=channel_id, ref=ev.digest(), staff=ev.userid),
             )
             if channel is not None:
                 self._enroll(tenant, channel, customer)

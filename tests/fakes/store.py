@@ -26,6 +26,7 @@ from tests.fakes.enrollments import FakeEnrollmentStoreMixin
 from tests.fakes.group_codes import FakeGroupCodeStoreMixin
 from tests.fakes.group_facts import FakeGroupFactStoreMixin
 from tests.fakes.group_members import FakeGroupMemberStoreMixin
+from tests.fakes.metrics import FakeMetricsStoreMixin
 from tests.fakes.group_quota import FakeGroupQuotaStoreMixin
 from tests.fakes.groups import FakeGroupStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
@@ -50,6 +51,7 @@ class FakeStore(
     FakePointsStoreMixin,
     FakeGroupQuotaStoreMixin,
     FakeGroupMemberStoreMixin,
+    FakeMetricsStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

@@ -189,6 +189,12 @@ class FakeTimelineStoreMixin:
                         return -1 - deleted
                     del held[item_key]
                     deleted += 1
+            firsts = self._mx()["firsts"]  # type: ignore[attr-defined]  # their metric markers (the partition's MF#)
+            for key in [key for key in firsts if key[:2] == (tenant_id, customer_id)]:
+                if deleted >= max_items:
+                    return -1 - deleted
+                del firsts[key]
+                deleted += 1
             points = self._erase_points(tenant_id, customer_id, max_items - deleted)  # with their board entries
             if points < 0:
                 return -1 - (deleted - 1 - points)

@@ -280,7 +280,8 @@ def test_orders_move_the_lifecycle_forward_only_and_tell_the_sop_engine(ev: Even
     ev.post(order("o1", cid, "trial"))
     assert ev.customer(cid).stage == Stage.TRIAL
     ref = event_digest(ev.env.tenant, "o1")  # the fact's identity: a replay of the order carries the same one
-    assert ev.signals.of(cid)[0] == Signal("order", ev.signals.of(cid)[0].at, kind="trial", ref=ref)
+    told = Signal("order", ev.signals.of(cid)[0].at, kind="trial", ref=ref, amount=9900, product="考研政治体验课")
+    assert ev.signals.of(cid)[0] == told  # the amount in fen and the product: what the metrics count
     assert ev.signals.of(cid, "stage")[0].stage == "trial"
     ev.post(order("o2", cid, "full", amount=3980))
     assert ev.customer(cid).stage == Stage.CONVERTED

@@ -26,6 +26,7 @@ from chalicelib.adapters.dynamodb.group_members import GroupMemberRepository
 from chalicelib.adapters.dynamodb.group_quota import GroupQuotaRepository
 from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
+from chalicelib.adapters.dynamodb.metrics import MetricsRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
 from chalicelib.adapters.dynamodb.points import PointsRepository
 from chalicelib.adapters.dynamodb.silence import SilenceRepository
@@ -65,6 +66,7 @@ class Repositories:
     points: PointsRepository
     group_quota: GroupQuotaRepository
     group_members: GroupMemberRepository
+    metrics: MetricsRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -92,6 +94,7 @@ class Repositories:
             points=PointsRepository(connection, table_name),
             group_quota=GroupQuotaRepository(connection, table_name),
             group_members=GroupMemberRepository(connection, table_name),
+            metrics=MetricsRepository(connection, table_name),
         )
 
 
@@ -298,6 +301,16 @@ class DynamoStore:
     get_group_activity_window = _via("group_facts", GroupFactRepository.get_group_activity_window)
     set_group_activity_window = _via("group_facts", GroupFactRepository.set_group_activity_window)
     erase_group_activity = _via("group_facts", GroupFactRepository.erase_group_activity)
+
+    # --- funnel metrics (issue 11): the fact log, the day counters, spend -------------------------------------------
+    record_metric_fact = _via("metrics", MetricsRepository.record_metric_fact)
+    metric_counters = _via("metrics", MetricsRepository.metric_counters)
+    metric_fact_log = _via("metrics", MetricsRepository.metric_fact_log)
+    replace_metric_counters = _via("metrics", MetricsRepository.replace_metric_counters)
+    delete_metric_counters = _via("metrics", MetricsRepository.delete_metric_counters)
+    recent_sent = _via("metrics", MetricsRepository.recent_sent)
+    put_spend = _via("metrics", MetricsRepository.put_spend)
+    spend = _via("metrics", MetricsRepository.spend)
     # --- check-ins, points, leaderboards --------------------------------------------------------------------------
     checkin_rules = _via("points", PointsRepository.checkin_rules)
     put_checkin_rule = _via("points", PointsRepository.put_checkin_rule)

@@ -160,10 +160,13 @@ class TaskDelivery:
         ("failed:<reason>") once they failed for good; nothing while they are retrying."""
         at = self.clock.now()
         for subject_id in delivered.subjects:
+            ref, bucket, staff = f"{task.task_id}:{subject_id}", task.bucket_id, task.userid
             if delivered.outcome == CREATED:
-                signal = Signal(TOUCH_SENT, at, kind=task.step_id or "", plan_id=task.plan_id)
+                kind = task.step_id or ""
+                signal = Signal(TOUCH_SENT, at, kind=kind, plan_id=task.plan_id, ref=ref, bucket_id=bucket, staff=staff)
             elif delivered.outcome == FAILED:
-                signal = Signal(TOUCH_SKIPPED, at, kind=f"failed:{delivered.reason}", plan_id=task.plan_id)
+                kind = f"failed:{delivered.reason}"
+                signal = Signal(TOUCH_SKIPPED, at, kind=kind, plan_id=task.plan_id, ref=ref, bucket_id=bucket)
             else:
                 continue
             self.signals.publish(tenant, subject_id, signal)

@@ -239,7 +239,10 @@ class SopKernel(KernelScheduling):
             report.count(state, reason)
             if not (reason or "").startswith("moved:"):  # a moved touch is re-queued, not skipped
                 told = reason if state == SKIPPED else f"{state}:{reason}"
-                skipped = Signal(TOUCH_SKIPPED, self.clock.now(), kind=told, plan_id=plan_id)
+                ref = f"{touch.subject.id}:{touch.occurrence_key}"
+                skipped = Signal(
+                    TOUCH_SKIPPED, self.clock.now(), kind=told, plan_id=plan_id, ref=ref, bucket_id=touch.bucket_id
+                )
                 self.signals.publish(tenant, touch.subject.id, skipped)
         return won
 
