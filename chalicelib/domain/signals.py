@@ -29,6 +29,10 @@ EXITED = "exited"  # plan_id, kind: the exit reason
 TOUCH_SENT = "touch_sent"  # plan_id, kind: the step id
 TOUCH_SKIPPED = "touch_skipped"  # plan_id, kind: the reason
 TASK_CONFIRMED = "task_confirmed"  # kind: the task id
+# One fire of a bucket (or of a shard of it) handed ``count`` touches to staff tasks WeCom holds; the subject is the
+# bucket, ref the fire's own id. The metrics count delivered touches once per fire, not per touch or per task: one
+# fact for a bucket of 10,000 touches, which keeps the fire within its write budget.
+TOUCHES_DELIVERED = "touches_delivered"
 # What happened in a customer group (社群); the subject is the group's chat id.
 GROUP_JOINED = "group_joined"  # member joined (kind: the join scene; ref: the join's identity)
 GROUP_LEFT = "group_left"  # member left (kind: the quit scene; ref: the leave's identity)
@@ -56,6 +60,7 @@ TYPES = frozenset(
         TOUCH_SENT,
         TOUCH_SKIPPED,
         TASK_CONFIRMED,
+        TOUCHES_DELIVERED,
         GROUP_JOINED,
         GROUP_LEFT,
         GROUP_JOIN_WAY,
@@ -88,3 +93,4 @@ class Signal:
     product: str | None = None  # an order's product
     bucket_id: str | None = None  # a touch's bucket (its plan, version and step)
     since: datetime | None = None  # when what ended here began (a confirmed task's creation: the latency)
+    count: int | None = None  # how many (a created task's touches)

@@ -72,9 +72,10 @@ class MetricsRecorder:
         s.SHARE,
         s.ENROLLED,
         s.EXITED,
-        s.TOUCH_SENT,
+        s.TOUCHES_DELIVERED,
         s.TOUCH_SKIPPED,
         s.TASK_CONFIRMED,
+        s.STAGE,
     )
 
     def __init__(self, repo: MetricsRepo, *, holdout: HOLDOUT_ARM | None = None) -> None:
@@ -101,15 +102,18 @@ class MetricsRecorder:
             e: Enrollment = signal.enrollment
             held = bool(getattr(signal, "holdout", False))
             return r.enrolled_fact(e.enrollment_id, at, date, plan_id=e.plan_id, holdout=held)
-        if not signal.ref and kind != s.EXITED:
+        if not signal.ref and kind not in (s.EXITED, s.STAGE):
             return None
         ref = signal.ref or ""
-        if kind == s.TOUCH_SENT or kind == s.TOUCH_SKIPPED:
+        if kind == s.TOUCHES_DELIVERED or kind == s.TOUCH_SKIPPED:
             step = _step_of_bucket(signal.bucket_id)
             if step is None:
                 return None
-            sent = kind == s.TOUCH_SENT
-            return r.touch_fact(ref, at, date, step=step, sent=sent, reason=signal.kind, staff=signal.staff)
+            if kind == s.TOUCHES_DELIVERED:
+                return r.touch_fact(ref, at, date, step=step, touches=signal.count or 0)
+            return r.touch_fact(ref, at, date, step=step, reason=signal.kind)
+        if kind == s.STAGE and signal.stage:
+            return r.stage_fact(ref or f"{subject_id}:{signal.stage}:{at}", at, date, stage=signal.stage)
         if kind == s.TASK_CONFIRMED:
             if signal.staff is None or signal.since is None:
                 return None
@@ -119,14 +123,11 @@ class MetricsRecorder:
             ref = signal.ref or f"{subject_id}:{signal.plan_id}:{at}"
             return r.exited_fact(ref, at, date, plan_id=signal.plan_id or "-", reason=signal.kind or "unknown")
         if kind == s.ADDED:
-            cohort = r.cohort_of(signal.at, tenant.zone)
             staff, channel_id = signal.staff or "-", signal.channel_id
             if channel_id and channel_id.startswith(REFERRAL_PREFIX):  # perhaps a legacy code named after its referrer
                 code = self.repo.get_channel(tenant.tenant_id, channel_id)
                 channel_id = _channel(channel_id, code.referrer_customer_id if code is not None else None)
-            return r.add_fact(
-                ref, at, date, kind=signal.kind or "new", channel_id=channel_id, staff=staff, cohort=cohort
-            )
+            return r.add_fact(ref, at, date, kind=signal.kind or "new", channel_id=channel_id, staff=staff)
         customer = self.repo.get_customer(tenant.tenant_id, subject_id)
         if customer is None:
             return None  # erased, or no customer (a group's subject): nothing to count it toward

@@ -23,13 +23,12 @@ def cohort_of(added_at: datetime, zone: ZoneInfo) -> str:
     return f"{year}-W{week:02d}"
 
 
-def add_fact(ref: str, at: int, date: str, *, kind: str, channel_id: str | None, staff: str, cohort: str) -> MetricFact:
-    """A staff member added the customer: ``kind`` new or readd (a re-add is no new customer)."""
+def add_fact(ref: str, at: int, date: str, *, kind: str, channel_id: str | None, staff: str) -> MetricFact:
+    """A staff member added the customer: ``kind`` new or readd (a re-add is no new customer). A cohort's size is
+    the ``new`` of its week's days, so an add writes no cohort counter."""
     counts = ((f.ADDS, 1), (f.NEW if kind == "new" else f.READD, 1))
-    adds = [Add(f.CHANNEL, channel_id or f.NO_CHANNEL, counts), Add(f.STAFF, staff, counts)]
-    if kind == "new":
-        adds.append(Add(f.COHORT, cohort, ((f.ADDS, 1),)))
-    return MetricFact("added", ref, date, at, tuple(adds))
+    adds = (Add(f.CHANNEL, channel_id or f.NO_CHANNEL, counts), Add(f.STAFF, staff, counts))
+    return MetricFact("added", ref, date, at, adds)
 
 
 def lost_fact(
@@ -105,18 +104,19 @@ def exited_fact(ref: str, at: int, date: str, *, plan_id: str, reason: str) -> M
     return MetricFact("exited", ref, date, at, (Add(f.PLAN, plan_id, ((f.EXITED, 1), (f"{f.EXITED}#{reason}", 1))),))
 
 
-def touch_fact(
-    ref: str, at: int, date: str, *, step: str, sent: bool, reason: str | None, staff: str | None
-) -> MetricFact:
-    """A touch of a plan step: delivered (WeCom holds its task) or skipped with its reason (holdout, caps, quiet
-    hours, failed:<errcode>, ...)."""
-    if sent:
-        adds = [Add(f.STEP, step, ((f.DELIVERED, 1),)), Add(f.TENANT, f.ALL, ((f.TOUCHES, 1),))]
-        if staff:
-            adds.append(Add(f.STAFF, staff, ((f.TOUCHES, 1),)))
-    else:
-        adds = [Add(f.STEP, step, ((f.SKIPPED, 1), (f.SKIPPED_REASON + (reason or "unknown"), 1)))]
-    return MetricFact("touch_sent" if sent else "touch_skipped", ref, date, at, tuple(adds))
+def stage_fact(ref: str, at: int, date: str, *, stage: str) -> MetricFact:
+    """A customer entered a lifecycle stage (the silence hand-off makes them silent; an order, trial or converted)."""
+    return MetricFact("stage", ref, date, at, (Add(f.TENANT, f.ALL, ((f.STAGE_PREFIX + stage, 1),)),))
+
+
+def touch_fact(ref: str, at: int, date: str, *, step: str, touches: int = 0, reason: str | None = None) -> MetricFact:
+    """A plan step's touches: ``touches`` delivered by one fire (into staff tasks WeCom holds), or, with ``reason``,
+    one touch skipped (holdout, caps, quiet hours, failed:<errcode>, ...)."""
+    if reason is None:
+        adds = (Add(f.STEP, step, ((f.DELIVERED, touches),)), Add(f.TENANT, f.ALL, ((f.TOUCHES, touches),)))
+        return MetricFact("delivered", ref, date, at, adds)
+    skipped = (Add(f.STEP, step, ((f.SKIPPED, 1), (f.SKIPPED_REASON + reason, 1))),)
+    return MetricFact("touch_skipped", ref, date, at, skipped)
 
 
 def message_fact(ref: str, at: int, date: str, *, person: str, step: str | None) -> MetricFact:

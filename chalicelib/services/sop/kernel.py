@@ -26,7 +26,7 @@ from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.shards import Shard
 from chalicelib.domain.signals import EXITED as EXITED_SIGNAL
-from chalicelib.domain.signals import TOUCH_SKIPPED, Signal
+from chalicelib.domain.signals import TOUCH_SKIPPED, TOUCHES_DELIVERED, Signal
 from chalicelib.domain.sop import (
     COMPLETED,
     DROPPED,
@@ -153,6 +153,9 @@ class SopKernel(KernelScheduling):
             sent = sendable(self.repo, tenant_id, step)  # the content it names, as it is now (None: deleted)
             for executor, members in sorted(groups.items()):
                 self._task(ctx, policy, plan, (step, sent), executor, members, report, concurrent=shard is not None)
+        if report.sent:
+            delivered = Signal(TOUCHES_DELIVERED, self.clock.now(), ref=owner, bucket_id=bucket_id, count=report.sent)
+            self.signals.publish(tenant, bucket_id, delivered)
         if not keep_open and shard is None:
             self.repo.drain_bucket(tenant_id, bucket_id)
         if touches:
