@@ -23,7 +23,7 @@ LOST = "lost"  # they deleted the staff member, or the staff member deleted them
 TAG = "tag"  # tags were added (tag_ids)
 STAGE = "stage"  # their lifecycle stage changed (stage)
 # What the SOP kernel did.
-ENROLLED = "enrolled"  # enrollment and plan: the version it is pinned to
+ENROLLED = "enrolled"  # enrollment and plan: the version it is pinned to; holdout: the customer is held out
 REPINNED = "repinned"  # a migration pinned the enrollment to plan (the new version)
 EXITED = "exited"  # plan_id, kind: the exit reason
 TOUCH_SENT = "touch_sent"  # plan_id, kind: the step id
@@ -82,3 +82,6 @@ class Signal:
     enrollment: Any = None
     plan: Any = None
     text: str | None = None  # a message's text, in process only (a group keyword such as 打卡): never logged or kept
+    # An enrolled signal's arm: True when the customer is in the plan version's holdout (对照组, domain/fate.held_out)
+    # and gets none of its touches, so metrics count each arm's enrolled customers and converters for the lift.
+    holdout: bool = False

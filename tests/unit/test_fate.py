@@ -58,7 +58,15 @@ def touch(due: datetime = NOW, occurrence: int = 0) -> Touch:
 def decide(p: Plan | None = None, **kw: Any) -> fate.Fate:
     p = p or plan(step())
     args: dict[str, Any] = dict(
-        plan=p, step=p.steps[0], enrollment=ENROLLMENT, customer=CUSTOMER, touch=touch(), rules=RULES, zone=SH, now=NOW
+        plan=p,
+        step=p.steps[0],
+        enrollment=ENROLLMENT,
+        customer=CUSTOMER,
+        touch=touch(),
+        rules=RULES,
+        zone=SH,
+        now=NOW,
+        tenant_id="unit",
     )
     args.update(kw)
     return fate.decide(**args)
