@@ -159,6 +159,7 @@ class Plan:
             "trigger": _trigger_to_json(self.trigger),
             "step_count": len(self.steps),
             "kind": self.kind,
+            **({"holdout_percent": self.holdout_percent} if self.kind == CUSTOMER_PLAN else {}),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "published_at": self.published_at or None,
