@@ -1,11 +1,11 @@
 """A touch's fate: the one decision the fire handler and the plan simulator share (issue 8 §2).
 
-``decide`` judges a due touch from the plan version, the subject's state as it is now (stage, tags, marketing
-suppression, relations, the enrollment a signal may have ended), the other plans the subject is in, the tenant's touch
-rules and the time. What only storage can confirm — the daily cap and WeCom's monthly receive limit, taken by one
-conditional write (``take_quota``) — comes back as a ``send`` carrying its ``Quota``; ``on_refused`` turns the write's
-refusal into the fate. The engine applies the fate to its store, the simulator to its virtual clock, so neither
-writes a rule of its own. Pure: no clock, no storage.
+``decide`` judges a due touch from the plan version (with its holdout), the subject's state as it is now (stage,
+tags, marketing suppression, relations, the enrollment a signal may have ended), the other plans the subject is in,
+the tenant's touch rules and the time. What only storage can confirm — the daily cap and WeCom's monthly receive
+limit, taken by one conditional write (``take_quota``) — comes back as a ``send`` carrying its ``Quota``;
+``on_refused`` turns the write's refusal into the fate. The engine applies the fate to its store, the simulator to
+its virtual clock, so neither writes a rule of its own. Pure: no clock, no storage.
 """
 
 from __future__ import annotations
@@ -120,13 +120,13 @@ def decide(
     group: Group | None = None,
 ) -> Fate:
     """A due touch's fate at ``now``, in the fire handler's order: revalidation (erasure, the enrollment, the plan's
-    status, a lost customer, exit rules, marketing suppression, the audience), then the plan's holdout (a held-out
-    customer's touch is skipped with reason ``holdout`` before any timing, cap or quota: it takes none of the
-    customer's quota, and exit rules still end the enrollment), then the lateness policy, an early
-    fire and the rules' quiet hours and content windows (``timing.on_fire``), then a higher-priority plan's claim on
-    the daily cap (``rivals``: the subject's other enrollments with their plan versions, or a function that reads
-    them, called only for a capped content type), and last the quota. A group's touch (``touch.subject.kind`` is
-    GROUP) is revalidated with ``group`` instead of ``customer``, and judged by everything else alike."""
+    status, a lost customer, exit rules, marketing suppression, the audience), then the plan's holdout (``held_out``
+    by ``tenant_id``: skipped ``holdout`` before any timing, cap or quota, so it takes none of the customer's quota,
+    while exit rules still end the run), then the lateness policy, an early fire and the rules' quiet hours and
+    content windows (``timing.on_fire``), then a higher-priority plan's claim on the daily cap (``rivals``: the
+    subject's other enrollments with their plan versions, or a function that reads them, called only for a capped
+    content type), and last the quota. A group's touch (``touch.subject.kind`` is GROUP) is revalidated with
+    ``group`` instead of ``customer``, is never held out, and is judged by everything else alike."""
     if touch.subject.kind == GROUP:  # a group's own revalidation (domain/group_plans.py); the rest is shared
         reason = group_plans.revalidate(plan=plan, enrollment=enrollment, group=group, touch=touch, step=step)
     else:
