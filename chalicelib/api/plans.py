@@ -27,6 +27,13 @@ IMPORT_QUERY: dict[str, dict[str, Any]] = {
     "tag_id": {"type": "string", "description": "with trigger=tag (a tag id or a unique tag name)"},
     "stage": {"type": "string", "description": "with trigger=stage"},
     "priority": {"type": "integer", "minimum": 0, "maximum": 1000},
+    "holdout_percent": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 50,
+        "default": 0,
+        "description": "对照组: this percentage of customers, chosen stably, get no touches (customer plans)",
+    },
     "reentry": {"enum": ["never", "after_completion", "always"]},
     "goal": {"type": "string"},
     "sheet": {"type": "string", "description": "XLSX sheet name (default: the first sheet)"},

@@ -1,11 +1,11 @@
 """A touch's fate: the one decision the fire handler and the plan simulator share (issue 8 §2).
 
-``decide`` judges a due touch from the plan version, the subject's state as it is now (stage, tags, marketing
-suppression, relations, the enrollment a signal may have ended), the other plans the subject is in, the tenant's touch
-rules and the time. What only storage can confirm — the daily cap and WeCom's monthly receive limit, taken by one
-conditional write (``take_quota``) — comes back as a ``send`` carrying its ``Quota``; ``on_refused`` turns the write's
-refusal into the fate. The engine applies the fate to its store, the simulator to its virtual clock, so neither
-writes a rule of its own. Pure: no clock, no storage.
+``decide`` judges a due touch from the plan version (with its holdout), the subject's state as it is now (stage,
+tags, marketing suppression, relations, the enrollment a signal may have ended), the other plans the subject is in,
+the tenant's touch rules and the time. What only storage can confirm — the daily cap and WeCom's monthly receive
+limit, taken by one conditional write (``take_quota``) — comes back as a ``send`` carrying its ``Quota``;
+``on_refused`` turns the write's refusal into the fate. The engine applies the fate to its store, the simulator to
+its virtual clock, so neither writes a rule of its own. Pure: no clock, no storage.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain import group_plans, timing
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.groups import Group
+from chalicelib.domain.metrics.holdout import in_holdout
 from chalicelib.domain.plans import ExitRule, Plan, PlanStatus, Step, TouchRules
-from chalicelib.domain.sop import ACTIVE, GROUP, Enrollment, Touch, order_meets_exit, revalidate
+from chalicelib.domain.sop import ACTIVE, GROUP, Enrollment, Subject, Touch, order_meets_exit, revalidate
 
 SEND = "send"
 SKIP = "skip"
@@ -30,6 +31,7 @@ MOVE = "move"
 CAP = timing.CAP
 MONTHLY = "monthly_limit"  # take_quota's refusal when WeCom's monthly receive limit is reached
 REFUSALS = (CAP, MONTHLY)
+HOLDOUT = "holdout"  # the customer is in the plan's holdout (对照组): every touch skipped, the enrollment goes on
 
 INLINE_FIRE = timedelta(seconds=60)  # due sooner than this after it is queued: the queuing operation fires it
 
@@ -67,7 +69,7 @@ class Fate:
 
     - ``send``: it goes out if the conditional write takes ``quota`` (else ``on_refused``);
     - ``skip``: closed, with ``reason``; a skip by revalidation ``halts`` the enrollment (nothing further is
-      queued), one for lateness lets it go on;
+      queued), one for lateness or the holdout lets it go on;
     - ``drop``: closed by the cap policy; the enrollment goes on;
     - ``move``: re-queued at ``due`` (a new occurrence, unless ``due`` falls in the same minute as the touch's own
       due, when the touch simply waits); ``reasons`` lists every rule that moved it.
@@ -82,7 +84,7 @@ class Fate:
     @property
     def halts(self) -> bool:
         """A skip decided by revalidation: the touch is closed and the enrollment's next step is not queued."""
-        return self.outcome == SKIP and self.reason != timing.LATENESS
+        return self.outcome == SKIP and self.reason not in (timing.LATENESS, HOLDOUT)
 
     @property
     def exits(self) -> bool:
@@ -113,15 +115,18 @@ def decide(
     rules: TouchRules,
     zone: ZoneInfo,
     now: datetime,
+    tenant_id: str,
     rivals: Rivals = (),
     group: Group | None = None,
 ) -> Fate:
     """A due touch's fate at ``now``, in the fire handler's order: revalidation (erasure, the enrollment, the plan's
-    status, a lost customer, exit rules, marketing suppression, the audience), then the lateness policy, an early
-    fire and the rules' quiet hours and content windows (``timing.on_fire``), then a higher-priority plan's claim on
-    the daily cap (``rivals``: the subject's other enrollments with their plan versions, or a function that reads
-    them, called only for a capped content type), and last the quota. A group's touch (``touch.subject.kind`` is
-    GROUP) is revalidated with ``group`` instead of ``customer``, and judged by everything else alike."""
+    status, a lost customer, exit rules, marketing suppression, the audience), then the plan's holdout (``held_out``
+    by ``tenant_id``: skipped ``holdout`` before any timing, cap or quota, so it takes none of the customer's quota,
+    while exit rules still end the run), then the lateness policy, an early fire and the rules' quiet hours and
+    content windows (``timing.on_fire``), then a higher-priority plan's claim on the daily cap (``rivals``: the
+    subject's other enrollments with their plan versions, or a function that reads them, called only for a capped
+    content type), and last the quota. A group's touch (``touch.subject.kind`` is GROUP) is revalidated with
+    ``group`` instead of ``customer``, is never held out, and is judged by everything else alike."""
     if touch.subject.kind == GROUP:  # a group's own revalidation (domain/group_plans.py); the rest is shared
         reason = group_plans.revalidate(plan=plan, enrollment=enrollment, group=group, touch=touch, step=step)
     else:
@@ -129,6 +134,8 @@ def decide(
     if reason is not None:
         return Fate(SKIP, reason, reasons=(reason,))
     assert plan is not None and step is not None
+    if held_out(plan, touch.subject, tenant_id):
+        return Fate(SKIP, HOLDOUT, reasons=(HOLDOUT,))
     decision = timing.on_fire(datetime.fromisoformat(touch.due_at), now, step, rules, zone)
     if decision.action == "skip":
         return Fate(SKIP, decision.reason, reasons=decision.reasons)
@@ -138,6 +145,15 @@ def decide(
     if ask.day_cap is not None and outranked(plan, step, rivals() if callable(rivals) else rivals, rules, zone, now):
         return on_refused(CAP, step, rules, zone, now)
     return Fate(SEND, quota=ask)
+
+
+def held_out(plan: Plan, subject: Subject, tenant_id: str) -> bool:
+    """Whether the subject is in the plan version's holdout: a customer the plan sends nothing (a group never is)."""
+    return (
+        plan.holdout_percent > 0
+        and subject.kind != GROUP
+        and in_holdout(tenant_id, plan.plan_id, subject.id, plan.holdout_percent)
+    )
 
 
 def on_refused(refused: str, step: Step, rules: TouchRules, zone: ZoneInfo, now: datetime) -> Fate:

@@ -98,6 +98,7 @@ def simulate_camp(plan: Plan, rules: TouchRules, zone: ZoneInfo, cohort_start: d
             rules=rules,
             zone=zone,
             now=now,
+            tenant_id="",  # a holdout holds customers out, never a group: no tenant is needed to judge one
         )
         if decided.outcome == fate.SEND:
             assert decided.quota is not None

@@ -229,12 +229,20 @@ def read_plan(data: dict[str, Any]) -> tuple[Plan, list[dict[str, str]]]:
         reentry=reentry,
         priority=int(data.get("priority", 0)),
         goal=data.get("goal") or "",
+        holdout_percent=int(data.get("holdout_percent") or 0),
     )
     _check(problems, bool(plan.name), "/name", "a plan needs a name")
     kind, groups, day0 = read_group_fields(data, problems)
     plan = replace(plan, kind=kind, groups=groups, day0=day0)
     if kind == GROUP_PLAN:
         problems += group_plan_problems(plan)
+        _check(
+            problems,
+            plan.holdout_percent == 0,
+            "/holdout_percent",
+            "a holdout (对照组) is for customer plans: a group plan's touches reach whole groups, so no customer "
+            "could be held out; leave holdout_percent out or 0",
+        )
     else:
         for i, step in enumerate(plan.steps):
             negative = step.day is not None and step.day < 0

@@ -128,6 +128,9 @@ class Plan:
     kind: str = CUSTOMER_PLAN  # its subjects: customers, or groups (GROUP_PLAN)
     groups: GroupAudience = field(default_factory=GroupAudience)  # a group plan's audience
     day0: str | None = None  # a group plan's fixed day 0 (YYYY-MM-DD, a 群发's date); None: each group's cohort start
+    # 对照组: this percentage of the plan's customers (domain/metrics/holdout.py) get none of its touches, so its lift
+    # can be measured. Part of the version, like every field of the document; customer plans only.
+    holdout_percent: int = 0
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
@@ -156,6 +159,7 @@ class Plan:
             "trigger": _trigger_to_json(self.trigger),
             "step_count": len(self.steps),
             "kind": self.kind,
+            **({"holdout_percent": self.holdout_percent} if self.kind == CUSTOMER_PLAN else {}),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "published_at": self.published_at or None,
@@ -247,7 +251,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "silence": {"days": plan.silence.days, "then_plan_id": plan.silence.then_plan_id} if plan.silence else None,
         "reentry": plan.reentry,
         "priority": plan.priority,
-        **(_group_fields(plan) if plan.kind == GROUP_PLAN else {}),
+        **(_group_fields(plan) if plan.kind == GROUP_PLAN else {"holdout_percent": plan.holdout_percent}),
     }
 
 

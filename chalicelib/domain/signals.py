@@ -23,7 +23,7 @@ LOST = "lost"  # they deleted the staff member, or the staff member deleted them
 TAG = "tag"  # tags were added (tag_ids)
 STAGE = "stage"  # their lifecycle stage changed (stage)
 # What the SOP kernel did.
-ENROLLED = "enrolled"  # enrollment and plan: the version it is pinned to
+ENROLLED = "enrolled"  # enrollment and plan: the version it is pinned to; holdout: the customer is held out
 REPINNED = "repinned"  # a migration pinned the enrollment to plan (the new version)
 EXITED = "exited"  # plan_id, kind: the exit reason
 TOUCH_SENT = "touch_sent"  # plan_id, kind: the step id
@@ -93,4 +93,7 @@ class Signal:
     product: str | None = None  # an order's product
     bucket_id: str | None = None  # a touch's bucket (its plan, version and step)
     since: datetime | None = None  # when what ended here began (a confirmed task's creation: the latency)
-    count: int | None = None  # how many (a created task's touches)
+    count: int | None = None  # how many (a fire's delivered touches)
+    # An enrolled signal's arm: True when the customer is in the plan version's holdout (对照组, domain/fate.held_out)
+    # and gets none of its touches, so metrics count each arm's enrolled customers and converters for the lift.
+    holdout: bool = False

@@ -25,6 +25,9 @@ Scope and modelling choices (the engine has more state than a synthetic customer
   customer leaves: a "handoff" record names ``then_plan_id``, and later steps come out "skipped" with reason
   "silence". Finishing the steps does not stop the timer: a customer silent through the whole plan is handed off.
 - A positive reply makes the customer hot: a "followup" record (outcome "task", reason "positive_reply") at the reply.
+- A plan with a holdout (``holdout_percent``) holds out the cohort's customers the engine would (by ``tenant_id``,
+  the plan and the customer's id): each of their steps comes out "skipped" with reason "holdout", and their orders
+  and replies still meet the exit rules.
 - Only records whose due time is within ``days`` of the join (inclusive) are returned.
 """
 
@@ -96,6 +99,7 @@ class _Subject:
     ended: str | None = None  # why the enrollment ended: exit | silence
     halted: str | None = None  # why the engine queues nothing further (shown on every later step)
     handoff: str | None = None
+    tenant_id: str = ""  # whose holdout assignment the preview shows
     queued: set[int] = field(default_factory=set)
     taken: dict[str, dict[str, int]] = field(default_factory=dict)  # the quota: month → counter → count
     out: list[SimTouch] = field(default_factory=list)
@@ -111,12 +115,14 @@ def simulate(
     *,
     positive: Iterable[str] = DEFAULT_POSITIVE,
     negative: Iterable[str] = DEFAULT_NEGATIVE,
+    tenant_id: str = "",
 ) -> list[SimTouch]:
     """The preview timeline of ``plan`` for ``cohort`` over ``days`` days from each join, sorted by
-    (due_at, customer, step order). Customers are independent, so each runs on its own virtual clock."""
+    (due_at, customer, step order). Customers are independent, so each runs on its own virtual clock. ``tenant_id``:
+    the tenant whose holdout assignment the preview shows (customers are held out as the engine would hold them)."""
     ranks = {step.id: i for i, step in enumerate(plan.steps)}
     touches: list[SimTouch] = []
-    for state in _runs(plan, rules, zone, cohort, days, positive, negative):
+    for state in _runs(plan, rules, zone, cohort, days, positive, negative, tenant_id):
         touches.extend(state.out)
     return sorted(touches, key=lambda t: (t.due_at, t.customer, ranks.get(t.step_id, len(ranks)), t.step_id))
 
@@ -130,10 +136,12 @@ def trace(
     *,
     positive: Iterable[str] = DEFAULT_POSITIVE,
     negative: Iterable[str] = DEFAULT_NEGATIVE,
+    tenant_id: str = "",
 ) -> list[SimOccurrence]:
     """The touch occurrences the engine would record for ``cohort`` (those fired within ``days`` of the join), by
     customer, then in the order they were decided."""
-    return [o for state in _runs(plan, rules, zone, cohort, days, positive, negative) for o in state.trace]
+    runs = _runs(plan, rules, zone, cohort, days, positive, negative, tenant_id)
+    return [o for state in runs for o in state.trace]
 
 
 def _runs(
@@ -144,22 +152,30 @@ def _runs(
     days: int,
     positive: Iterable[str],
     negative: Iterable[str],
+    tenant_id: str,
 ) -> list[_Subject]:
     if days < 0:
         raise ValueError("days must be ≥ 0")
     words = (tuple(positive), tuple(negative))
     preview = replace(plan, status=PlanStatus.PUBLISHED)  # a draft previews as it will run
-    return [_run(preview, rules, zone, customer, days, words) for customer in cohort]
+    return [_run(preview, rules, zone, customer, days, words, tenant_id) for customer in cohort]
 
 
 def _run(
-    plan: Plan, rules: TouchRules, zone: ZoneInfo, spec: SimCustomer, days: int, words: tuple[tuple[str, ...], ...]
+    plan: Plan,
+    rules: TouchRules,
+    zone: ZoneInfo,
+    spec: SimCustomer,
+    days: int,
+    words: tuple[tuple[str, ...], ...],
+    tenant_id: str,
 ) -> _Subject:
     if spec.joined_at.tzinfo is None or spec.joined_at.utcoffset() is None:
         raise ValueError(f"customer {spec.id}: joined_at must carry an offset")
     joined = spec.joined_at.astimezone(UTC)  # UTC throughout: same-zone datetimes compare by wall clock
     horizon = joined + timedelta(days=days)
     state = _join(plan, spec, joined, zone)
+    state.tenant_id = tenant_id
 
     # The virtual clock: (instant, 0 = customer event / 1 = touch fire, step rank or event index, sequence, payload).
     queue: list[tuple[datetime, int, int, int, SimEvent | _Pending]] = []
@@ -337,6 +353,7 @@ def _on_step(
         rules=rules,
         zone=zone,
         now=now,
+        tenant_id=state.tenant_id,
     )
     if verdict.outcome == fate.SEND:
         assert verdict.quota is not None

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from chalicelib.domain import enrollments as rules
 from chalicelib.domain.customers import Customer, Stage
 from chalicelib.domain.enrollments import Refusal
+from chalicelib.domain.fate import held_out
 from chalicelib.domain.groups import Group
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.plans import GROUP_PLAN, Plan, PlanStatus
@@ -129,8 +130,10 @@ class EnrollmentService:
 
     def _started(self, tenant: Tenant, plan: Plan, enrollment: Enrollment, customer: Customer) -> None:
         now = self.clock.now()
-        # The silence timer (if the plan has a rule) starts from this signal.
-        self.signals.publish(tenant, customer.customer_id, Signal(ENROLLED, now, enrollment=enrollment, plan=plan))
+        # The silence timer (if the plan has a rule) starts from this signal; metrics count the customer in its arm.
+        holdout = held_out(plan, enrollment.subject, tenant.tenant_id)
+        enrolled = Signal(ENROLLED, now, plan_id=plan.plan_id, enrollment=enrollment, plan=plan, holdout=holdout)
+        self.signals.publish(tenant, customer.customer_id, enrolled)
         self.starter.start(tenant, plan, enrollment, state=customer)  # the customer gives the executor hint
         # A `new` customer is now being nurtured: one conditional write, once per customer (the stage read says so).
         if customer.stage in rules.NURTURING_FROM and self.repo.advance_stage(

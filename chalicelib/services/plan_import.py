@@ -327,6 +327,11 @@ def plan_document(sheet: ParsedSheet, params: dict[str, str]) -> tuple[dict[str,
             doc["priority"] = int(params["priority"])
         except ValueError:
             problems.append({"parameter": "priority", "message": "priority must be a whole number from 0 to 1000"})
+    if params.get("holdout_percent"):
+        try:
+            doc["holdout_percent"] = int(params["holdout_percent"])
+        except ValueError:
+            problems.append({"parameter": "holdout_percent", "message": "holdout_percent must be a whole number 0..50"})
     return doc, problems
 
 

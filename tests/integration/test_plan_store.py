@@ -59,6 +59,7 @@ def plan(plan_id: str = "pl_contract01", **over: Any) -> Plan:
         goal="for new leads who need a plan, through daily practice, reach a trial purchase",
         current_version=1,
         rev=1,
+        holdout_percent=10,
     )
     base.update(over)
     return Plan(**base)

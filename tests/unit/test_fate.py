@@ -13,6 +13,7 @@ import pytest
 from chalicelib.domain import fate
 from chalicelib.domain.customers import Customer, Relation, Stage
 from chalicelib.domain.messages import Message
+from chalicelib.domain.metrics.holdout import in_holdout
 from chalicelib.domain.plans import Audience, ExitRule, Lateness, Plan, PlanStatus, Step, TouchRules, Trigger
 from chalicelib.domain.sop import COMPLETED, Enrollment, Subject, Touch
 
@@ -58,7 +59,15 @@ def touch(due: datetime = NOW, occurrence: int = 0) -> Touch:
 def decide(p: Plan | None = None, **kw: Any) -> fate.Fate:
     p = p or plan(step())
     args: dict[str, Any] = dict(
-        plan=p, step=p.steps[0], enrollment=ENROLLMENT, customer=CUSTOMER, touch=touch(), rules=RULES, zone=SH, now=NOW
+        plan=p,
+        step=p.steps[0],
+        enrollment=ENROLLMENT,
+        customer=CUSTOMER,
+        touch=touch(),
+        rules=RULES,
+        zone=SH,
+        now=NOW,
+        tenant_id="unit",
     )
     args.update(kw)
     return fate.decide(**args)
@@ -250,3 +259,47 @@ def test_a_deferred_occurrence_is_still_owed_after_the_run_completes_but_not_aft
     assert decide(enrollment=completed, touch=touch(occurrence=0)).reason == "enrollment_ended"
     exited = replace(ENROLLMENT, status="exited", exit_reason="exit:order:trial")
     assert decide(enrollment=exited, touch=touch(occurrence=1)).reason == "enrollment_ended"
+
+
+# --- the holdout (issue 11 §2) ------------------------------------------------------------------------------------
+
+HELD = next(f"c{i}" for i in range(100) if in_holdout("unit", "pl_a", f"c{i}", 50))
+TREATED = next(f"c{i}" for i in range(100) if not in_holdout("unit", "pl_a", f"c{i}", 50))
+
+
+def held_touch(customer_id: str = HELD, due: datetime = NOW) -> Touch:
+    return Touch("b", Subject.customer(customer_id), "en1", "s1", 0, due.isoformat())
+
+
+def test_a_held_out_customers_touch_is_skipped_holdout_and_the_run_goes_on() -> None:
+    held = plan(step(), holdout_percent=50)
+    verdict = decide(held, touch=held_touch())
+    assert (verdict.outcome, verdict.reason, verdict.halts, verdict.exits) == (fate.SKIP, "holdout", False, False)
+    assert verdict.quota is None  # decided before the quota: nothing of the customer's month or day is taken
+    assert decide(held, touch=held_touch(TREATED)).outcome == fate.SEND
+    assert decide(plan(step()), touch=held_touch()).outcome == fate.SEND  # no holdout on the plan: sent
+
+
+def test_the_holdout_comes_after_revalidation_and_before_timing_caps_and_priority() -> None:
+    held = plan(step(), holdout_percent=50, exits=(ExitRule("stage", stage="trial"),))
+    # Revalidation first: an exit rule or a lost customer says why, and ends or halts the run as for anyone.
+    assert decide(held, touch=held_touch(), customer=replace(CUSTOMER, stage=Stage.TRIAL)).reason == "exit:stage:trial"
+    assert decide(held, touch=held_touch(), customer=replace(CUSTOMER, stage=Stage.LOST)).reason == "customer_lost"
+    # Then the holdout: a touch fired three hours late is not late, nor one in quiet hours moved, nor a capped one
+    # outranked by a rival plan: it is held out.
+    late = step(lateness=Lateness(max_minutes=0, then="skip"))
+    assert decide(plan(late, holdout_percent=50), touch=held_touch(), now=NOW + timedelta(hours=3)).reason == "holdout"
+    rival = plan(step(id="r1", day=0, at="20:00"), plan_id="pl_b", priority=5)
+    rival_enrollment = Enrollment(C1, "pl_b", 1, "en2", datetime(2026, 12, 2, 8, 0, tzinfo=SH).isoformat())
+    rivals = [(rival_enrollment, rival)]
+    assert decide(plan(step(), holdout_percent=50), touch=held_touch(), rivals=rivals).reason == "holdout"
+    assert decide(plan(step()), touch=held_touch(), rivals=rivals).reason == "cap"  # without the holdout: outranked
+
+
+def test_the_holdout_is_keyed_by_tenant_and_plan_and_never_holds_a_group() -> None:
+    held = plan(step(), holdout_percent=50)
+    other_tenant = [decide(held, touch=held_touch(f"c{i}"), tenant_id="other").reason for i in range(40)]
+    this_tenant = [decide(held, touch=held_touch(f"c{i}"), tenant_id="unit").reason for i in range(40)]
+    assert other_tenant != this_tenant and "holdout" in other_tenant and "holdout" in this_tenant
+    assert not fate.held_out(held, Subject.group("wrgroup1"), "unit")
+    assert fate.held_out(held, Subject.customer(HELD), "unit")

@@ -7,8 +7,9 @@ minute it was decided.
 Generated: touch rules (quiet hours, content windows, daily caps, a monthly receive limit the runs cross a month end
 for), plans of 1–4 steps (content types with and without caps, ``on_cap`` defer and drop, lateness skip and
 next_slot with 0–240 minutes), their exit rules (order trial/full/any, negative reply, tag, stage) and audiences
-(tags, stages, with and without the recheck), 1–3 customers and up to 3 events each (trial and full orders,
-positive, negative and neutral replies, tags).
+(tags, stages, with and without the recheck), a holdout of 0, 30 or 50% (issue 11 §2: the simulator holds out the
+customers the engine does, by the engine's own customer ids and tenant), 1–3 customers and up to 3 events each
+(trial and full orders, positive, negative and neutral replies, tags).
 
 The shared scope, inside what the simulator's docstring says it models:
 - one published plan with a manual trigger and no silence rule (silence timers are the lifecycle job's); no other
@@ -138,6 +139,7 @@ def plans(draw: st.DrawFn) -> dict[str, Any]:
         "exit": draw(st.lists(st.sampled_from(EXITS), max_size=2, unique_by=lambda e: str(sorted(e.items())))),
         "audience": draw(st.sampled_from(AUDIENCES)),
         "reentry": "never",
+        "holdout_percent": draw(st.sampled_from([0, 0, 30, 50])),
     }
 
 
@@ -177,7 +179,7 @@ def _bucket_minutes(env: Env) -> set[datetime]:
 
 def run_engine(
     rules: dict[str, Any], doc: dict[str, Any], cohort: list[tuple[int, list[tuple[int, str, str]]]]
-) -> tuple[Plan, dict[str, str], list[Row]]:
+) -> tuple[Plan, dict[str, str], list[Row], dict[str, str]]:
     """The touch occurrences the engine records for ``cohort``, each decided within ``DAYS`` of its customer's join."""
     env = make_env(FakeStore())
     env.clock.current = START.astimezone(UTC)
@@ -234,7 +236,7 @@ def run_engine(
         if t.state != "scheduled"
     ]
     rows = [r for r in rows if r[6] <= horizons[r[0]]]
-    return env.svc.plans.get("unit", plan.plan_id), tag_ids, rows
+    return env.svc.plans.get("unit", plan.plan_id), tag_ids, rows, {name: cid for cid, name in names.items()}
 
 
 def _deliver(
@@ -259,11 +261,18 @@ def _deliver(
 
 
 def run_simulator(
-    plan: Plan, rules: dict[str, Any], cohort: list[tuple[int, list[tuple[int, str, str]]]], tag_ids: dict[str, str]
+    plan: Plan,
+    rules: dict[str, Any],
+    cohort: list[tuple[int, list[tuple[int, str, str]]]],
+    tag_ids: dict[str, str],
+    ids: dict[str, str],
 ) -> list[Row]:
+    """The simulator's occurrences for the cohort, its customers named by the engine's ids (``ids``: name → id), so
+    the holdout is drawn for the same customers; the rows name them back as the engine's rows do."""
+    names = {cid: name for name, cid in ids.items()}
     sim = [
         SimCustomer(
-            f"c{n}",
+            ids[f"c{n}"],
             START + timedelta(minutes=joined),
             [
                 SimEvent(
@@ -279,7 +288,10 @@ def run_simulator(
         for n, (joined, stream) in enumerate(cohort)
     ]
     touch_rules_ = rules_from_text(_rules_text(rules))
-    return [_row(o) for o in trace(plan, touch_rules_, ZONE, sim, DAYS)]
+    return [
+        _row(replace(o, customer=names[o.customer]))
+        for o in trace(plan, touch_rules_, ZONE, sim, DAYS, tenant_id="unit")
+    ]
 
 
 def _rules_text(rules: dict[str, Any]) -> str:
@@ -299,8 +311,8 @@ def _ordered(rows: list[Row]) -> list[Row]:
 def check_agreement(
     rules: dict[str, Any], doc: dict[str, Any], cohort: list[tuple[int, list[tuple[int, str, str]]]]
 ) -> list[Row]:
-    plan, tag_ids, engine = run_engine(rules, doc, cohort)
-    simulated = run_simulator(plan, rules, cohort, tag_ids)
+    plan, tag_ids, engine, ids = run_engine(rules, doc, cohort)
+    simulated = run_simulator(plan, rules, cohort, tag_ids, ids)
     assert _ordered(simulated) == _ordered(engine), _explain(rules, doc, cohort, simulated, engine)
     return engine
 
@@ -352,7 +364,29 @@ def test_the_simulator_previews_a_deferred_touch_lost_to_the_completion_as_the_e
 def test_a_touch_deferred_by_the_cap_past_the_last_step_is_still_sent() -> None:
     """s2 (marketing, day 1 20:00) meets the daily cap s1 took at 19:00 and is deferred to day 2 18:00; s3 (the last
     step, day 2 10:00) is sent first and completes the enrollment; s2's deferred occurrence must still go out."""
-    _, _, engine = run_engine(DEFAULT_RULES, DEFERRED_PAST_THE_LAST_STEP, [(0, [])])
+    _, _, engine, _ = run_engine(DEFAULT_RULES, DEFERRED_PAST_THE_LAST_STEP, [(0, [])])
     deferred = [r for r in engine if r[1] == "s2" and r[2] == 1]
     assert [(r[4], r[5]) for r in deferred] == [("sent", None)]
     assert [(r[2], r[4]) for r in engine if r[1] == "s3"] == [(0, "sent")]  # sending s2 late queues no second s3
+
+
+HELD_OUT: dict[str, Any] = {
+    "name": "差分计划",
+    "trigger": {"type": "manual"},
+    "steps": [
+        {"id": "s1", "content_type": "interactive", "message": {"text": "1"}, "day": 1, "at": "10:00"},
+        {"id": "s2", "content_type": "marketing", "message": {"text": "2"}, "day": 1, "at": "19:00"},
+    ],
+    "exit": [{"type": "order", "kind": "trial"}],
+    "holdout_percent": 50,
+}
+
+
+def test_the_simulator_holds_out_the_customers_the_engine_holds_out() -> None:
+    """Three customers, one buying a trial before day 1: the engine and the preview agree on every touch, held-out
+    ones included (SeqIds and the world's ids make the arms fixed: both are present)."""
+    cohort = [(0, []), (5, []), (10, [(600, "order", "trial")])]
+    rows = check_agreement(DEFAULT_RULES, HELD_OUT, cohort)
+    held = {r[0] for r in rows if r[5] == "holdout"}
+    assert held and held != {"c0", "c1", "c2"}  # both arms
+    assert all(r[4] == "skipped" for r in rows if r[0] in held)

@@ -88,6 +88,7 @@ class CustomerPolicy:
             rules=rules,
             zone=tenant.zone,
             now=now,
+            tenant_id=tenant.tenant_id,
             rivals=lambda: self._rivals(ctx, touch.subject.id),
         )
         if decided.outcome == fate.SEND:

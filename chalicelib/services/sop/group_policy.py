@@ -71,6 +71,7 @@ class GroupPolicy:
             rules=ctx.rules,
             zone=ctx.tenant.zone,
             now=ctx.now,
+            tenant_id=ctx.tenant.tenant_id,
         )
         if decided.outcome == fate.SEND:
             assert ctx.step is not None and group is not None and decided.quota is not None

@@ -36,7 +36,9 @@ class Simulator:
             raise InvalidError("a customer plan's simulation needs days and cohort", code="invalid")
         try:
             cohort = simulation.cohort_from_json(request["cohort"], tenant.zone)
-            touches = simulation.simulate(plan, rules_of(tenant), tenant.zone, cohort, request["days"])
+            touches = simulation.simulate(
+                plan, rules_of(tenant), tenant.zone, cohort, request["days"], tenant_id=tenant.tenant_id
+            )
         except ValueError as exc:
             raise InvalidError(str(exc)) from exc
         return simulation.to_json(touches, tenant.zone)
