@@ -33,6 +33,7 @@ from tests.fakes.points import FakePointsStoreMixin
 from tests.fakes.silence import FakeSilenceStoreMixin
 from tests.fakes.sop import FakeSopStoreMixin
 from tests.fakes.timeline import FakeTimelineStoreMixin
+from tests.fakes.wecom_stats import FakeWeComStatsStoreMixin
 
 
 @dataclass
@@ -50,6 +51,7 @@ class FakeStore(
     FakePointsStoreMixin,
     FakeGroupQuotaStoreMixin,
     FakeGroupMemberStoreMixin,
+    FakeWeComStatsStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

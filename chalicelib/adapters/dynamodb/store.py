@@ -34,6 +34,7 @@ from chalicelib.adapters.dynamodb.tasks import StaffTaskRepository
 from chalicelib.adapters.dynamodb.tenants import TenantRepository
 from chalicelib.adapters.dynamodb.timeline import TimelineRepository
 from chalicelib.adapters.dynamodb.touches import TouchRepository
+from chalicelib.adapters.dynamodb.wecom_stats import WeComStatsRepository
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -65,6 +66,7 @@ class Repositories:
     points: PointsRepository
     group_quota: GroupQuotaRepository
     group_members: GroupMemberRepository
+    wecom_stats: WeComStatsRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -92,6 +94,7 @@ class Repositories:
             points=PointsRepository(connection, table_name),
             group_quota=GroupQuotaRepository(connection, table_name),
             group_members=GroupMemberRepository(connection, table_name),
+            wecom_stats=WeComStatsRepository(connection, table_name),
         )
 
 
@@ -308,3 +311,8 @@ class DynamoStore:
     points_of = _via("points", PointsRepository.points_of)
     ledger_page = _via("points", PointsRepository.ledger_page)
     leaderboard = _via("points", PointsRepository.leaderboard)
+
+    # --- WeCom's own statistics per local day (与企业微信数据核对) ----------------------------------------------
+    put_wecom_day = _via("wecom_stats", WeComStatsRepository.put_wecom_day)
+    get_wecom_day = _via("wecom_stats", WeComStatsRepository.get_wecom_day)
+    list_wecom_days = _via("wecom_stats", WeComStatsRepository.list_wecom_days)

@@ -5,7 +5,8 @@ owner. Pure data; docs/wecom-statistics.md says what each field means and where 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,19 @@ def _weighted(items: list[ContactDay], name: str) -> float | None:
     if weight == 0:
         return round(sum(v for v, _ in pairs) / len(pairs), 2)
     return round(sum(v * w for v, w in pairs) / weight, 2)
+
+
+def day_to_doc(day: WeComDay) -> dict[str, Any]:
+    """The stored form (JSON-ready)."""
+    return asdict(day)
+
+
+def day_from_doc(doc: dict[str, Any]) -> WeComDay:
+    return WeComDay(
+        tenant_id=str(doc["tenant_id"]),
+        day=str(doc["day"]),
+        contact=ContactDay(**doc["contact"]),
+        groups=GroupDay(**doc["groups"]),
+        staff_count=int(doc["staff_count"]),
+        fetched_at=int(doc["fetched_at"]),
+    )
