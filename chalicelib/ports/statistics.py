@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from chalicelib.domain.metrics.wecom_stats import ContactDay, GroupDay
+    from chalicelib.domain.metrics.wecom_stats import ContactDay, GroupDay, WeComDay
     from chalicelib.ports.wecom import WeComCredentials
 
 
@@ -24,3 +24,11 @@ class WeComStatisticsPort(Protocol):
     ) -> list[GroupDay]:
         """groupchat/statistic_group_by_day: one GroupDay per day, the groups of the 1..100 ``owners`` together."""
         ...
+
+
+class WeComStatsRepository(Protocol):
+    """Where the fetched days are kept (adapters/dynamodb/wecom_stats.py; tests/fakes/wecom_stats.py)."""
+
+    def put_wecom_day(self, day: WeComDay) -> None: ...
+    def get_wecom_day(self, tenant_id: str, day: str) -> WeComDay | None: ...
+    def list_wecom_days(self, tenant_id: str, date_from: str, date_to: str) -> list[WeComDay]: ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
+from datetime import date
 from typing import Any
 
 
@@ -50,6 +51,16 @@ class WeComDay:
     groups: GroupDay
     staff_count: int
     fetched_at: int  # unix seconds
+
+
+DAY_SECONDS = 86_400
+BEIJING_OFFSET = 8 * 3600  # WeCom's days are Beijing days (UTC+8, no daylight saving)
+HISTORY_DAYS = 180  # WeCom keeps its statistics this many days
+
+
+def stat_time_of(day: str) -> int:
+    """WeCom's stat_time of the date "YYYY-MM-DD": 00:00 that day in Beijing, unix seconds."""
+    return (date.fromisoformat(day) - date(1970, 1, 1)).days * DAY_SECONDS - BEIJING_OFFSET
 
 
 GROUP_COUNTS = tuple(f.name for f in fields(GroupDay) if f.name != "stat_time")
