@@ -49,7 +49,7 @@ def get_user_behavior_data(world: WorldState, corp: Corp, p: dict[str, Any]) -> 
     first, last = _range(world, p.get("start_time"), p.get("end_time"), latest_today=True)
     rows = []
     for start in range(first, last + DAY, DAY):
-        rows.append({"stat_time": start, **_contact_day(corp.stat_events, users, start)})
+        rows.append({"stat_time": start, **_contact_day(corp.stat_events, set(users), start)})
     return {"behavior_data": rows}
 
 
@@ -57,7 +57,7 @@ def statistic_group_by_day(world: WorldState, corp: Corp, p: dict[str, Any]) -> 
     owners = _owners(p)
     first, last = _range(world, p.get("day_begin_time"), p.get("day_end_time", p.get("day_begin_time")))
     items = [
-        {"stat_time": start, "data": _group_days(corp.stat_events, owners, start, start)}
+        {"stat_time": start, "data": _group_days(corp.stat_events, set(owners), start, start)}
         for start in range(first, last + DAY, DAY)
     ]
     return {"items": items}
@@ -74,7 +74,9 @@ def statistic(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[str, Any
     limit = int(p.get("limit") or STATISTIC_LIMIT_DEFAULT)
     if offset < 0 or not 1 <= limit <= STATISTIC_LIMIT_MAX:
         raise ApiError(40058)
-    rows = [{"owner": o, "data": _group_days(corp.stat_events, {o}, first, last)} for o in dict.fromkeys(owners)]
+    rows: list[dict[str, Any]] = [
+        {"owner": o, "data": _group_days(corp.stat_events, {o}, first, last)} for o in dict.fromkeys(owners)
+    ]
     rows.sort(key=lambda r: r["data"][order], reverse=not int(p.get("order_asc") or 0))
     page = rows[offset : offset + limit]
     return {"total": len(rows), "next_offset": offset + len(page), "items": page}
@@ -140,7 +142,8 @@ def _group_days(events: list[StatEvent], owners: set[str], first: int, last: int
 # --- the rules ---------------------------------------------------------------------------------------------------
 
 
-def _users(value: Any, *, required: bool) -> set[str]:
+def _users(value: Any, *, required: bool) -> list[str]:
+    """The userids in the order given (the by-owner answer keeps it among equals)."""
     if value is None:
         value = []
     if not isinstance(value, list):
@@ -148,10 +151,10 @@ def _users(value: Any, *, required: bool) -> set[str]:
     users = [str(u) for u in value]
     if (required and not users) or len(users) > MAX_USERS:
         raise ApiError(40058)
-    return set(users)
+    return list(dict.fromkeys(users))
 
 
-def _owners(p: dict[str, Any]) -> set[str]:
+def _owners(p: dict[str, Any]) -> list[str]:
     owner_filter = p.get("owner_filter")
     if not isinstance(owner_filter, dict):
         raise ApiError(40058)  # required; without it WeCom reads every visible owner (81017 past 1000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.metrics.crosscheck import Threshold, compare, crosscheck_table, wecom_figures
+from chalicelib.domain.metrics.crosscheck import Row, Threshold, compare, crosscheck_table, wecom_figures
 from chalicelib.domain.metrics.wecom_stats import ContactDay, GroupDay, WeComDay, merge_contact, merge_groups
 
 
@@ -19,7 +19,7 @@ def _day(day: str, *, adds: int = 0, joins: int = 0, total: int = 0, msgs: int =
     )
 
 
-def _one(ours: int, wecom: int, threshold: Threshold | None = None):  # type: ignore[no-untyped-def]
+def _one(ours: int, wecom: int, threshold: Threshold | None = None) -> Row:
     (row,) = compare({"adds": ours}, {"adds": wecom}, threshold)
     return row
 
