@@ -1,6 +1,6 @@
 """The port of WeCom's own statistics (统计管理): 「联系客户统计」 and 「群聊数据统计」, read once a day to compare
 with our counts. Its own Protocol, apart from WeComPort, so a service needing only these asks only for these;
-WeComClient implements both (adapters/wecom/statistics.py)."""
+WeComPort includes it (as it does JoinWayPort), and WeComClient implements it (adapters/wecom/statistics.py)."""
 
 from __future__ import annotations
 
