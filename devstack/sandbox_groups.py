@@ -145,6 +145,7 @@ class GroupRoutes:
             raise errors.InvalidError(f"{external_userid} is not a member of {chat_id}")
         secret = _str(body, "events_secret", required=False) or self._secret(tenant_id)
         now = self._world.now()
+        self._world.group_message(corp_id, chat_id, external_userid, now=now)  # WeCom's group statistics count it
         event = {
             "event_id": _str(body, "event_id", required=False) or f"sbx-groupmsg-{secrets.token_hex(8)}",
             "type": "message",

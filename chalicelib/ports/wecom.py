@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.messages import Message
+from chalicelib.ports.statistics import WeComStatisticsPort
 
 if TYPE_CHECKING:  # the group APIs' data lives in group_ports.py
     from chalicelib.group_ports import GroupChatDetail, GroupChatPage, JoinWay
@@ -120,7 +121,7 @@ class JoinWayPort(Protocol):
     def del_join_way(self, creds: WeComCredentials, config_id: str) -> None: ...
 
 
-class WeComPort(JoinWayPort, Protocol):
+class WeComPort(JoinWayPort, WeComStatisticsPort, Protocol):
     """The WeCom server API Siyu calls. One implementation talks HTTP to WeCom or to the sandbox."""
 
     def add_contact_way(

@@ -19,6 +19,7 @@ from devstack.wecom_world.state import (
     WorldState,
     check_external_userid,
     digest,
+    record,
 )
 
 _CONTACT_CHANGES_WITH_CODE = frozenset({"add_external_contact", "add_half_external_contact"})
@@ -198,6 +199,8 @@ def _apply_contact_change(
         if not state:
             extra = {k: v for k, v in extra.items() if k != "State"}
         profile = corp.profiles.get(external_userid, Profile())
+        if existing is None or not existing.friends:
+            record(corp, "add", at, userid, external_userid)
         corp.follows.setdefault(external_userid, {})[userid] = Follow(
             userid=userid,
             external_userid=external_userid,
@@ -212,6 +215,8 @@ def _apply_contact_change(
     elif change_type == "del_external_contact" and existing is not None:
         existing.active = False
     elif change_type == "del_follow_user" and existing is not None:
+        if existing.friends:
+            record(corp, "negative", at, userid, external_userid)
         existing.customer_deleted = True
     elif change_type == "transfer_fail" and "FailReason" not in extra:
         extra = {**extra, "FailReason": "customer_refused"}

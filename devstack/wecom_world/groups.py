@@ -30,6 +30,7 @@ from devstack.wecom_world.state import (
     WorldState,
     check_external_userid,
     digest,
+    record,
 )
 
 MAX_CHAT_MEMBERS = 500
@@ -188,6 +189,8 @@ def new_chat(
     if len(chat.members) > member_limit(world, corp):
         raise WorldError(f"a group takes at most {member_limit(world, corp)} members")
     corp.chats[chat.chat_id] = chat
+    record(corp, "chat_create", at, owner, chat.chat_id)
+    record(corp, "join", at, owner, chat.chat_id, *(m.userid for m in chat.members))
     return chat
 
 
@@ -226,6 +229,7 @@ def add_member(
         invitor = chat.owner
     scene = JOIN_QR if via_way else JOIN_INVITED
     chat.members.append(ChatMember(person.userid, person.type, int(at), scene, invitor=invitor, state=state))
+    record(corp, "join", at, chat.owner, chat.chat_id, person.userid)
     last, chat.member_version = chat.member_version, _version(world, corp, chat.chat_id)
     return chat_event(
         corp,
@@ -285,6 +289,7 @@ def leave(
         raise WorldError("the owner cannot leave the group; change_owner or dismiss it")
     at = world.now() if now is None else now
     chat.members.remove(member)
+    record(corp, "leave", at, chat.owner, chat_id, person.userid)
     if person.userid in chat.admins:
         chat.admins.remove(person.userid)
     last, chat.member_version = chat.member_version, _version(world, corp, chat.chat_id)
@@ -326,6 +331,7 @@ def change(
     chat = _control_chat(corp, chat_id)
     if change_type == "dismiss":
         chat.dismissed = True
+        record(corp, "chat_dismiss", at, chat.owner, chat.chat_id)
         return chat_event(corp, chat, "dismiss", at)
     if change_type == "change_owner":
         member = _member(chat, owner)

@@ -25,6 +25,7 @@ from devstack.wecom_world.state import (
     WorldError,
     WorldState,
     digest,
+    record,
 )
 
 WELCOME_CODE_TTL = 20.0  # send_welcome_msg within 20 s of the event (92599)
@@ -51,6 +52,7 @@ def send_welcome_msg(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[s
         raise ApiError(41050)  # 欢迎语code具有时效性，须在添加好友后20秒内使用 (90313)
     text, attachments = _message(p)
     issued.used = True
+    record(corp, "message", world.now(), issued.userid, issued.external_userid)
     world.welcomes.append(
         {
             "corp_id": corp.corp_id,
@@ -215,6 +217,8 @@ def confirm_task(world: WorldState, msgid: str, userid: str, *, now: float | Non
             recipient.status = SEND_OK
             recipient.send_time = at
             counts["sent"] += 1
+            kind = "group_message" if task.chat_type == "group" else "message"
+            record(corp, kind, at, userid, recipient.external_userid, userid)
     task.status = STAFF_SENT
     task.send_time = at
     return counts

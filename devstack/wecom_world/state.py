@@ -169,6 +169,24 @@ class JoinWay:
 
 
 @dataclass
+class StatEvent:
+    """One thing WeCom's statistics count (statistics.py), kept as it happens so a past day's figures do not move
+    when later changes come: ``kind`` one of STAT_KINDS; ``userid`` the staff member (a group's owner at the time
+    for chat events); ``subject`` the customer (contact kinds) or the chat; ``member`` who joined, left or spoke."""
+
+    kind: str
+    at: int
+    userid: str
+    subject: str
+    member: str = ""
+
+
+# add: a relation created (first add or re-add); negative: the customer deleted the staff member; message: a staff
+# member's message to a customer (welcome or mass message); chat_create, chat_dismiss, join, leave, group_message.
+STAT_KINDS = ("add", "negative", "message", "chat_create", "chat_dismiss", "join", "leave", "group_message")
+
+
+@dataclass
 class Corp:
     corp_id: str
     secret: str | None = None  # None: any secret is accepted
@@ -185,6 +203,7 @@ class Corp:
     chats: dict[str, GroupChat] = field(default_factory=dict)  # customer groups (客户群) by chat_id
     join_ways: dict[str, JoinWay] = field(default_factory=dict)  # 「加入群聊」 by config_id
     chat_member_limit: int | None = None  # members per group; None = the world's (500 unless set)
+    stat_events: list[StatEvent] = field(default_factory=list)  # what the statistics APIs count, oldest first
 
 
 @dataclass
@@ -196,6 +215,12 @@ class Token:
 def digest(*parts: object) -> str:
     """The hash ids derive from (with the id sequence), so a world is deterministic."""
     return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def record(corp: Corp, kind: str, at: float, userid: str, subject: str, *members: str) -> None:
+    """Keep a StatEvent (the statistics APIs read them; statistics.py): one per member given, else one."""
+    for member in members or ("",):
+        corp.stat_events.append(StatEvent(kind, int(at), userid, subject, member))
 
 
 def check_external_userid(external_userid: str) -> None:

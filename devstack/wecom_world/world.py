@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from devstack.wecom_world import contact_ways, contacts, groups, join_ways, messages, snapshot, tags
+from devstack.wecom_world import contact_ways, contacts, groups, join_ways, messages, snapshot, statistics, tags
 from devstack.wecom_world.api import ERRMSG, ApiError, ApiSet, ApiTable, UnknownApiError, api_name
 from devstack.wecom_world.groups import Person
 from devstack.wecom_world.state import Call, Corp, Token, WorldState, digest
@@ -22,6 +22,7 @@ API_SETS: tuple[ApiSet, ...] = (
     messages.APIS,
     groups.APIS,
     join_ways.APIS,
+    statistics.APIS,
 )
 
 
@@ -256,6 +257,12 @@ class WeComWorld(WorldState):
         """create | dismiss | change_owner | change_name | change_notice; the callback."""
         with self.lock:
             return groups.change(self, corp_id, change, chat_id=chat_id, owner=owner, name=name, notice=notice, now=now)
+
+    def group_message(self, corp_id: str, chat_id: str, sender: str, *, now: float | None = None) -> None:
+        """``sender`` (a member) speaks in the group: counted by the group statistics (no callback: WeCom sends
+        none for messages)."""
+        with self.lock:
+            statistics.group_message(self.corp(corp_id), chat_id, sender, self.now() if now is None else now)
 
     def groups(self, corp_id: str) -> list[dict[str, Any]]:
         """The corp's groups, dismissed ones included (flagged), oldest first."""

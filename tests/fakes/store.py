@@ -26,14 +26,15 @@ from tests.fakes.enrollments import FakeEnrollmentStoreMixin
 from tests.fakes.group_codes import FakeGroupCodeStoreMixin
 from tests.fakes.group_facts import FakeGroupFactStoreMixin
 from tests.fakes.group_members import FakeGroupMemberStoreMixin
-from tests.fakes.metrics import FakeMetricsStoreMixin
 from tests.fakes.group_quota import FakeGroupQuotaStoreMixin
 from tests.fakes.groups import FakeGroupStoreMixin
+from tests.fakes.metrics import FakeMetricsStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
 from tests.fakes.points import FakePointsStoreMixin
 from tests.fakes.silence import FakeSilenceStoreMixin
 from tests.fakes.sop import FakeSopStoreMixin
 from tests.fakes.timeline import FakeTimelineStoreMixin
+from tests.fakes.wecom_stats import FakeWeComStatsStoreMixin
 
 
 @dataclass
@@ -52,6 +53,7 @@ class FakeStore(
     FakeGroupQuotaStoreMixin,
     FakeGroupMemberStoreMixin,
     FakeMetricsStoreMixin,
+    FakeWeComStatsStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

@@ -35,6 +35,9 @@ SERVED = {
     "externalcontact/groupchat/get_join_way",
     "externalcontact/groupchat/update_join_way",
     "externalcontact/groupchat/del_join_way",
+    "externalcontact/get_user_behavior_data",
+    "externalcontact/groupchat/statistic",
+    "externalcontact/groupchat/statistic_group_by_day",
 }
 READS = {
     "gettoken",
@@ -47,6 +50,9 @@ READS = {
     "externalcontact/groupchat/list",
     "externalcontact/groupchat/get",
     "externalcontact/groupchat/get_join_way",
+    "externalcontact/get_user_behavior_data",
+    "externalcontact/groupchat/statistic",
+    "externalcontact/groupchat/statistic_group_by_day",
 }
 
 

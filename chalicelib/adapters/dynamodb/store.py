@@ -35,6 +35,7 @@ from chalicelib.adapters.dynamodb.tasks import StaffTaskRepository
 from chalicelib.adapters.dynamodb.tenants import TenantRepository
 from chalicelib.adapters.dynamodb.timeline import TimelineRepository
 from chalicelib.adapters.dynamodb.touches import TouchRepository
+from chalicelib.adapters.dynamodb.wecom_stats import WeComStatsRepository
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,6 +68,7 @@ class Repositories:
     group_quota: GroupQuotaRepository
     group_members: GroupMemberRepository
     metrics: MetricsRepository
+    wecom_stats: WeComStatsRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -95,6 +97,7 @@ class Repositories:
             group_quota=GroupQuotaRepository(connection, table_name),
             group_members=GroupMemberRepository(connection, table_name),
             metrics=MetricsRepository(connection, table_name),
+            wecom_stats=WeComStatsRepository(connection, table_name),
         )
 
 
@@ -311,6 +314,7 @@ class DynamoStore:
     recent_sent = _via("metrics", MetricsRepository.recent_sent)
     put_spend = _via("metrics", MetricsRepository.put_spend)
     spend = _via("metrics", MetricsRepository.spend)
+
     # --- check-ins, points, leaderboards --------------------------------------------------------------------------
     checkin_rules = _via("points", PointsRepository.checkin_rules)
     put_checkin_rule = _via("points", PointsRepository.put_checkin_rule)
@@ -321,3 +325,8 @@ class DynamoStore:
     points_of = _via("points", PointsRepository.points_of)
     ledger_page = _via("points", PointsRepository.ledger_page)
     leaderboard = _via("points", PointsRepository.leaderboard)
+
+    # --- WeCom's own statistics per local day (与企业微信数据核对) ----------------------------------------------
+    put_wecom_day = _via("wecom_stats", WeComStatsRepository.put_wecom_day)
+    get_wecom_day = _via("wecom_stats", WeComStatsRepository.get_wecom_day)
+    list_wecom_days = _via("wecom_stats", WeComStatsRepository.list_wecom_days)

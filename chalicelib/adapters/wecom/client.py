@@ -23,6 +23,7 @@ from chalicelib.adapters.wecom.answers import check_contact_way, check_tag_name,
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
+from chalicelib.adapters.wecom.statistics import StatisticsMixin
 from chalicelib.adapters.wecom.transport import Transport
 from chalicelib.ports import (
     ContactWay,
@@ -38,7 +39,6 @@ from chalicelib.ports import (
 logger = logging.getLogger("siyu.wecom")
 
 PAGE_LIMIT = 1000  # get_groupmsg_task / get_groupmsg_send_result (93338)
-
 
 # A call with less time than this left in its budget is not started: it could not get an answer in time.
 MIN_CALL_SECONDS = 0.25
@@ -56,8 +56,8 @@ class _Token:
     expires_at: float  # on the client's monotonic clock
 
 
-class WeComClient(GroupChatsMixin):
-    """WeComPort over a Transport (group calls: groups.py). Thread-safe; one per process, shared by tenants."""
+class WeComClient(GroupChatsMixin, StatisticsMixin):
+    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py). One per process, thread-safe."""
 
     def __init__(
         self,
