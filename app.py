@@ -28,6 +28,7 @@ from chalicelib.api import (
     touch_rules,
     wecom,
 )
+from chalicelib.api import metrics as metrics_api
 from chalicelib.jobs import repairs as repair_jobs
 from chalicelib.jobs import silence as silence_jobs
 from chalicelib.jobs import sop as sop_jobs
@@ -59,6 +60,7 @@ for blueprint in (
     points.bp,
     group_plans.bp,
     group_sync.bp,
+    metrics_api.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.groups.sync import GroupSync
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.intake_catchup import IntakeCatchUp
+    from chalicelib.services.metrics_service import MetricsService
     from chalicelib.services.migration import PlanMigration
     from chalicelib.services.plans import PlanService
     from chalicelib.services.points import PointsService
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.task_sync import TaskSyncService
     from chalicelib.services.tenants import TenantService
     from chalicelib.services.triggers import TriggerService
+    from chalicelib.services.wecom_stats import WeComStatsService
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class Services:
     group_plans: GroupPlanService  # enrolling groups into group plans (camp calendars, 群发)
     group_events: GroupEvents
     group_sync: GroupSync
+    metrics: MetricsService  # funnel metrics (issue 11): views, spend, rebuild
+    wecom_stats: WeComStatsService  # WeCom's own statistics, fetched daily, for the cross-check
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)

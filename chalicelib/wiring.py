@@ -4,9 +4,11 @@ the ports and calls this on first use, so ``import app`` does not import the ser
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.bootstrap import Services
+from chalicelib.domain.fate import held_out
 from chalicelib.domain.repairs import GROUP_REFETCH
 from chalicelib.domain.signals import (
     ADDED,
@@ -22,6 +24,8 @@ from chalicelib.domain.signals import (
     TAG,
 )
 from chalicelib.domain.silence import ACTIVITY_SIGNALS
+from chalicelib.domain.sop import Enrollment
+from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, ShardDispatcher, WeComPort
 from chalicelib.services.bulk import BulkEnrollment
 from chalicelib.services.business_events import EventService
@@ -39,6 +43,7 @@ from chalicelib.services.groups.sync import GroupSync
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
 from chalicelib.services.metrics import MetricsRecorder
+from chalicelib.services.metrics_service import MetricsService
 from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
 from chalicelib.services.points import PointsService
@@ -54,11 +59,23 @@ from chalicelib.services.tags import TagService
 from chalicelib.services.task_sync import TaskSyncService
 from chalicelib.services.tenants import TenantService
 from chalicelib.services.triggers import TriggerService
+from chalicelib.services.wecom_stats import WeComStatsService
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
+
+
+def holdout_of(plans: PlanService) -> Callable[[Tenant, Enrollment], bool]:
+    """Whether an enrollment's customer is in its plan version's holdout (对照组): the arm an order converts in,
+    decided as the fate decides it (domain/fate.held_out)."""
+
+    def held(tenant: Tenant, enrollment: Enrollment) -> bool:
+        plan = plans.plan_version(tenant.tenant_id, enrollment.plan_id, enrollment.version)
+        return plan is not None and held_out(plan, enrollment.subject, tenant.tenant_id)
+
+    return held
 
 
 def subscribe(
@@ -127,8 +144,9 @@ def wire(
         group_facts=group_facts,
         group_codes=group_codes,
         points=points,
-        metrics=MetricsRecorder(store),
+        metrics=MetricsRecorder(store, holdout=holdout_of(plans)),
     )
+    wecom_stats = WeComStatsService(staff=store, store=store, wecom=wecom, clock=clock)
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
     # Customer groups: callbacks, members and the sync share one member book; the group re-read is a repair kind.
@@ -175,6 +193,8 @@ def wire(
         group_plans=GroupPlanService(store, plans, sop.kernel, clock, ids),
         group_events=group_events,
         group_sync=group_sync,
+        metrics=MetricsService(store, clock, wecom_stats),
+        wecom_stats=wecom_stats,
         health=health,
         idempotency=idempotency,
         repairs=repairs,

@@ -38,7 +38,8 @@ def fire(event: dict[str, Any]) -> dict[str, Any]:
 def backstop() -> dict[str, Any]:
     """Every 5 minutes: fire buckets left open past their minute and reconcile interrupted tasks, per tenant, and
     catch up the channel enrollments of recent adds whose callback died before making them. Every tenant's buckets
-    fire; bulk enrollment and the group sync advance only within the run's time (the rest resumes next run)."""
+    fire; bulk enrollment and the group sync advance only within the run's time (the rest resumes next run). Once a
+    night each tenant's metrics of the days just closed are rebuilt and WeCom's statistics of yesterday fetched."""
     svc = services()
     deadline = Deadline.after(BULK_TOTAL_SECONDS)
 
@@ -58,6 +59,16 @@ def backstop() -> dict[str, Any]:
                 svc.group_sync.tick(tenant, budget_seconds=min(GROUP_SYNC_SECONDS, deadline.left()))
             except Exception:
                 logger.exception("group sync failed for a tenant", extra={"tenant": tenant.tenant_id})
+        if not deadline.passed():
+            try:  # the metrics' nightly rebuild of the days just closed (a crash's short counts come back)
+                svc.metrics.rebuild_due(tenant)
+            except Exception:
+                logger.exception("metrics rebuild failed for a tenant", extra={"tenant": tenant.tenant_id})
+        if not deadline.passed():
+            try:  # WeCom's own statistics of yesterday, once a day, for the cross-check (services/wecom_stats.py)
+                svc.wecom_stats.fetch_due(tenant, svc.clock.now())
+            except Exception:
+                logger.exception("WeCom statistics fetch failed for a tenant", extra={"tenant": tenant.tenant_id})
         return {"buckets_fired": fired}
 
     return {"buckets_fired": for_each_tenant(svc.tenants, one, job="backstop").totals.get("buckets_fired", 0)}

@@ -27,7 +27,7 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import plan_of_bucket
 from chalicelib.observability import count
 
-HOLDOUT_ARM = Callable[[Tenant, str, str], bool]  # (tenant, plan id, customer id) → in the plan's holdout
+HOLDOUT_ARM = Callable[[Tenant, Enrollment], bool]  # whether the enrollment's customer is in its plan's holdout
 
 
 class MetricsRepo(Protocol):
@@ -80,7 +80,7 @@ class MetricsRecorder:
 
     def __init__(self, repo: MetricsRepo, *, holdout: HOLDOUT_ARM | None = None) -> None:
         self.repo = repo
-        self.holdout = holdout or (lambda tenant, plan_id, customer_id: False)
+        self.holdout = holdout or (lambda tenant, enrollment: False)
 
     def __call__(self, tenant: Tenant, subject_id: str, signal: Signal) -> object:
         fact = self.fact(tenant, subject_id, signal)
@@ -100,7 +100,7 @@ class MetricsRecorder:
         kind = signal.type
         if kind == s.ENROLLED and signal.enrollment is not None:
             e: Enrollment = signal.enrollment
-            held = bool(getattr(signal, "holdout", False))
+            held = signal.holdout
             return r.enrolled_fact(e.enrollment_id, at, date, plan_id=e.plan_id, holdout=held)
         if not signal.ref and kind not in (s.EXITED, s.STAGE):
             return None
@@ -140,8 +140,7 @@ class MetricsRecorder:
             )
         if kind == s.ORDER:
             plans = tuple(
-                (e.plan_id, self.holdout(tenant, e.plan_id, subject_id))
-                for e in self.repo.enrollments_of(tenant.tenant_id, subject_id)
+                (e.plan_id, self.holdout(tenant, e)) for e in self.repo.enrollments_of(tenant.tenant_id, subject_id)
             )
             return r.order_fact(
                 ref,

@@ -27,7 +27,7 @@ from chalicelib.domain.metrics.layout import (
     staff_table,
     step_table,
 )
-from chalicelib.domain.metrics.view import FunnelStage, MetricsView, Point, Series
+from chalicelib.domain.metrics.view import FunnelStage, MetricsView, Point, Series, Table
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError
 from chalicelib.ports import Clock
@@ -84,10 +84,11 @@ def period_of(day: str, period: str) -> str:
 
 
 class MetricsViews:
-    def __init__(self, store: MetricsStore, clock: Clock, *, lift: Any = None) -> None:
+    def __init__(self, store: MetricsStore, clock: Clock, *, lift: Any = None, crosscheck: Any = None) -> None:
         self.store = store
         self.clock = clock
         self.lift = lift  # (treated enrolled, converted, holdout enrolled, converted) → a Lift, or None
+        self.crosscheck = crosscheck  # (tenant, our figures, from, to) → the "crosscheck" Table, or None
 
     def view(
         self,
@@ -123,7 +124,7 @@ class MetricsViews:
         overall = fm.acquisition(
             all_channels, uv=uv, spend=spend, group_joins=sum(r["group_joins"] for r in rows.values())
         )
-        tables = (
+        tables: tuple[Table, ...] = (
             channel_table(rows, by),
             step_table(steps, step_rows),
             plan_table(plans, plan_rows, self.lift),
@@ -132,6 +133,15 @@ class MetricsViews:
             cohort_table(cohorts),
             product_table(fm.products(all_channels)),
         )
+        if self.crosscheck is not None:
+            ours = {
+                "adds": all_channels.get(f.ADDS, 0),
+                "customer_deletes": all_channels.get(f.LOST_REASON + "lost", 0),
+                "group_joins": sum(g["joins"] for _, _, g in groups),
+                "group_leaves": sum(g["leaves"] for _, _, g in groups),
+                "group_messages": sum(g["messages"] for _, _, g in groups),
+            }
+            tables = (*tables, self.crosscheck(tenant, ours, first, last))
         return MetricsView(
             tenant_name=tenant.name,
             date_from=first,

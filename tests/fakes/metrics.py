@@ -81,6 +81,14 @@ class FakeMetricsStoreMixin:
             for dimension, dimension_id in keys:
                 self._mx()["counters"].pop((tenant_id, dimension, dimension_id, date), None)
 
+    def mark_metrics_rebuilt(self, tenant_id: str, date: str) -> bool:
+        with self.lock:
+            done = self._mx().setdefault("rebuilt", set())
+            if (tenant_id, date) in done:
+                return False
+            done.add((tenant_id, date))
+            return True
+
     def put_spend(self, tenant_id: str, channel_id: str, date: str, fen: int) -> None:
         with self.lock:
             self._mx()["spend"][(tenant_id, channel_id, date)] = fen

@@ -123,6 +123,12 @@ class MetricsRepository(DynamoBase):
                 sent.append((int(datetime.fromisoformat(due_at).timestamp()), bucket_id))
         return sorted(sent)
 
+    def mark_metrics_rebuilt(self, tenant_id: str, date: str) -> bool:
+        """Claim the nightly rebuild of ``date``: True for the one run that claims it (kept a week)."""
+        item = MetricFirstItem(pk=k.tenant_pk(tenant_id), sk=k.metrics_rebuilt_sk(date), ref="nightly")
+        item.expires_at = datetime.fromtimestamp(int(datetime.fromisoformat(date).timestamp()) + 7 * 86_400, UTC)
+        return self.conditional(lambda: item.save(condition=SiyuItem.pk.does_not_exist()))
+
     # --- spend ------------------------------------------------------------------------------------------------------
 
     def put_spend(self, tenant_id: str, channel_id: str, date: str, fen: int) -> None:

@@ -312,6 +312,7 @@ class DynamoStore:
     replace_metric_counters = _via("metrics", MetricsRepository.replace_metric_counters)
     delete_metric_counters = _via("metrics", MetricsRepository.delete_metric_counters)
     recent_sent = _via("metrics", MetricsRepository.recent_sent)
+    mark_metrics_rebuilt = _via("metrics", MetricsRepository.mark_metrics_rebuilt)
     put_spend = _via("metrics", MetricsRepository.put_spend)
     spend = _via("metrics", MetricsRepository.spend)
 

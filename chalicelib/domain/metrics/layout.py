@@ -141,7 +141,7 @@ def plan_table(
                 a["holdout_enrolled"],
                 min(a["holdout_converted"], a["holdout_enrolled"]),
             )
-            diff, low, high = result.difference, result.low, result.high
+            diff, low, high = result.lift, result.ci_low, result.ci_high
         body.append(
             (
                 pid,

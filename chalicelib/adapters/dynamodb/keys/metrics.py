@@ -34,3 +34,8 @@ def spend_pk(tenant_id: str, channel_id: str) -> str:
 def metric_first_sk(scope: str, key: str) -> str:
     """A person's first occurrence in ``scope`` (a day, a product, a plan: ``key``), in the customer's partition."""
     return f"{METRIC_FIRST_PREFIX}{scope}#{key}"
+
+
+def metrics_rebuilt_sk(date: str) -> str:
+    """In the tenant's partition: the nightly rebuild of ``date`` (and the day before) ran."""
+    return f"MREBUILT#{date}"

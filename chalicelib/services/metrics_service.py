@@ -1,0 +1,83 @@
+"""The metrics' operations (issue 11 §3, §5): the view every surface renders, a channel's spend, and the rebuild
+of a range's counters from the fact log (by hand, and nightly for the days just closed)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from chalicelib.domain.metrics.crosscheck import crosscheck_table
+from chalicelib.domain.metrics.facts import MetricFact, fold
+from chalicelib.domain.metrics.lift import lift
+from chalicelib.domain.metrics.view import MetricsView
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import InvalidError, NotFoundError
+from chalicelib.ports import Clock
+from chalicelib.services.metrics_views import MetricsStore, MetricsViews, days_between
+
+MAX_REBUILD_DAYS = 92
+NIGHTLY_AFTER_HOUR = 1  # local: yesterday and the day before are rebuilt once, after 01:00 (late facts settled)
+MAX_SPEND_FEN = 10_000_000_000  # ¥100,000,000 a day: anything above is a typo
+
+
+class RebuildStore(MetricsStore, Protocol):
+    def metric_fact_log(self, tenant_id: str, date: str) -> list[MetricFact]: ...
+    def replace_metric_counters(
+        self, tenant_id: str, date: str, counters: dict[tuple[str, str], dict[str, int]]
+    ) -> None: ...
+    def put_spend(self, tenant_id: str, channel_id: str, date: str, fen: int) -> None: ...
+    def get_channel(self, tenant_id: str, channel_id: str) -> Any: ...
+    def mark_metrics_rebuilt(self, tenant_id: str, date: str) -> bool: ...
+
+
+class MetricsService:
+    def __init__(self, store: RebuildStore, clock: Clock, wecom_stats: Any = None) -> None:
+        self.store = store
+        self.clock = clock
+        crosscheck = None
+        if wecom_stats is not None:
+
+            def crosscheck(tenant: Tenant, ours: dict[str, int], first: str, last: str) -> Any:
+                return crosscheck_table(wecom_stats.compare(tenant, ours, first, last))
+
+        self.views = MetricsViews(store, clock, lift=lift, crosscheck=crosscheck)
+
+    def view(self, tenant: Tenant, **kwargs: Any) -> MetricsView:
+        return self.views.view(tenant, **kwargs)
+
+    def set_spend(self, tenant: Tenant, channel_id: str, day: str, yuan: float) -> dict[str, Any]:
+        """A channel's spend on one local day (the latest value stands; 0 clears it)."""
+        try:
+            date.fromisoformat(day)
+        except ValueError as exc:
+            raise InvalidError(f"{day!r} is not a date YYYY-MM-DD") from exc
+        fen = round(yuan * 100)
+        if not 0 <= fen <= MAX_SPEND_FEN:
+            raise InvalidError("amount must be between 0 and 100000000 yuan")
+        if self.store.get_channel(tenant.tenant_id, channel_id) is None:
+            raise NotFoundError(f"channel {channel_id} does not exist")
+        self.store.put_spend(tenant.tenant_id, channel_id, day, fen)
+        return {"channel_id": channel_id, "date": day, "amount": fen / 100}
+
+    def rebuild(self, tenant: Tenant, date_from: str, date_to: str) -> dict[str, Any]:
+        """Recompute every day's counters of the range from its fact log and write them whole: what a crash
+        between a fact's log entry and its counters left short is counted again; nothing is counted twice."""
+        days = days_between(date_from, date_to)
+        facts = items = 0
+        for day in days:
+            log = self.store.metric_fact_log(tenant.tenant_id, day)
+            counters = {(d, i): c for (d, i, _), c in fold(log).items()}
+            self.store.replace_metric_counters(tenant.tenant_id, day, counters)
+            facts += len(log)
+            items += len(counters)
+        return {"from": days[0], "to": days[-1], "days": len(days), "facts": facts, "counters": items}
+
+    def rebuild_due(self, tenant: Tenant) -> dict[str, Any] | None:
+        """The nightly rebuild: once local 01:00 has passed, yesterday and the day before, once per night."""
+        now = self.clock.now().astimezone(tenant.zone)
+        if now.hour < NIGHTLY_AFTER_HOUR:
+            return None
+        yesterday = (now.date() - timedelta(days=1)).isoformat()
+        if not self.store.mark_metrics_rebuilt(tenant.tenant_id, yesterday):
+            return None
+        return self.rebuild(tenant, (now.date() - timedelta(days=2)).isoformat(), yesterday)
