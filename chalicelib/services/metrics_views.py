@@ -63,7 +63,7 @@ def _all(page_of: Any) -> Iterator[Any]:
             if seen > MAX_ROWS:
                 return
             yield item
-        cursor = page.cursor
+        cursor = page.next_cursor
         if not cursor:
             return
 

@@ -35,6 +35,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_group_quota",
     "tests.integration.contract.test_group_members",
     "tests.integration.contract.test_wecom_stats",
+    "tests.integration.contract.test_metrics",
     "tests.integration.test_sop_subject_store",
 )
 
