@@ -143,7 +143,9 @@ def csv_response(view: MetricsView, name: str) -> Response:
         "Content-Disposition": f'attachment; filename="{filename}"',
         "Cache-Control": "no-store",
     }
-    return Response(body=to_csv(table), status_code=200, headers=headers)
+    return Response(
+        body=to_csv(table).decode("utf-8"), status_code=200, headers=headers
+    )  # a text body: UTF-8 on the wire
 
 
 @route(
