@@ -249,3 +249,53 @@ def test_local_days_follow_the_tenants_zone() -> None:
     second = env.svc.metrics.view(env.tenant, date_from="2026-12-02", date_to="2026-12-02")
     assert [s.value for s in first.funnel][1] == 1 and [s.value for s in second.funnel][1] == 1
     assert env.clock.now() - timedelta(minutes=1) < env.clock.now()
+
+
+def test_concurrent_duplicates_count_once_and_the_rebuild_agrees() -> None:
+    import threading
+
+    p = Played()
+    env = p.env
+    channel = make_channel(env)
+    cid = env.scan(channel.state)[1].customer_id
+    body = {"event_id": "dup-1", "type": "order", "customer_id": cid, "kind": "full", "amount": 100,
+            "occurred_at": env.clock.now().isoformat()}  # fmt: skip
+    results: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def deliver() -> None:
+        barrier.wait()
+        results.append(p.event(body)["results"][0]["status"])
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["applied"] + ["duplicate"] * 7
+    live = rows(p.view(), "channels", "channel_id")[channel.channel_id]
+    assert (live["orders"], live["ordering_persons"], live["revenue"]) == (1, 1, 10_000)
+    store: FakeStore = env.store
+    counted = {key: dict(c) for key, c in store._mx()["counters"].items()}
+    store._mx()["counters"].clear()
+    env.svc.metrics.rebuild(env.tenant, DAY, DAY)
+    assert store._mx()["counters"] == counted
+
+
+def test_the_rebuild_command_recomputes_a_range_and_refuses_clearly(capsys: pytest.CaptureFixture[str]) -> None:
+    from chalicelib import bootstrap
+    from chalicelib.jobs import metrics as metrics_job
+
+    p = play()
+    store: FakeStore = p.env.store
+    live = {key: dict(c) for key, c in store._mx()["counters"].items()}
+    store._mx()["counters"].clear()
+    bootstrap.override(p.env.svc)
+    try:
+        assert metrics_job.main(["--tenant", "unit", "--from", DAY, "--to", DAY]) == 0
+        assert json.loads(capsys.readouterr().out)["days"] == 1 and store._mx()["counters"] == live
+        assert metrics_job.main(["--tenant", "nobody", "--from", DAY, "--to", DAY]) == 2
+        assert "nobody does not exist" in capsys.readouterr().err
+        assert metrics_job.main(["--tenant", "unit", "--from", "2026-12-02", "--to", DAY]) == 2
+    finally:
+        bootstrap.override(None)

@@ -27,6 +27,7 @@ _CHANNEL_COLUMNS = (
     Column("trial_conversion", "体验课转化率", RATE),
     Column("full_persons", "正价课人数", COUNT),
     Column("full_conversion", "正价课转化率", RATE),
+    Column("orders", "订单", COUNT),
     Column("ordering_persons", "下单人数", COUNT),
     Column("conversion", "转化率", RATE),
     Column("revenue", "销售额", MONEY),
