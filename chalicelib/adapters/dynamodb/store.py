@@ -16,6 +16,7 @@ from pynamodb.connection import Connection
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
 from chalicelib.adapters.dynamodb.customers import CustomerRepository
+from chalicelib.adapters.dynamodb.dashboard import DashboardLinkRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
 from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
@@ -65,6 +66,7 @@ class Repositories:
     points: PointsRepository
     group_quota: GroupQuotaRepository
     group_members: GroupMemberRepository
+    dashboard_links: DashboardLinkRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -92,6 +94,7 @@ class Repositories:
             points=PointsRepository(connection, table_name),
             group_quota=GroupQuotaRepository(connection, table_name),
             group_members=GroupMemberRepository(connection, table_name),
+            dashboard_links=DashboardLinkRepository(connection, table_name),
         )
 
 
@@ -308,3 +311,6 @@ class DynamoStore:
     points_of = _via("points", PointsRepository.points_of)
     ledger_page = _via("points", PointsRepository.ledger_page)
     leaderboard = _via("points", PointsRepository.leaderboard)
+    # --- dashboard links (issue 11 §4) ----------------------------------------------------------------------------
+    put_dashboard_link = _via("dashboard_links", DashboardLinkRepository.put_dashboard_link)
+    get_dashboard_link = _via("dashboard_links", DashboardLinkRepository.get_dashboard_link)

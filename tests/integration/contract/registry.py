@@ -34,6 +34,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_points",
     "tests.integration.contract.test_group_quota",
     "tests.integration.contract.test_group_members",
+    "tests.integration.contract.test_dashboard",
     "tests.integration.test_sop_subject_store",
 )
 

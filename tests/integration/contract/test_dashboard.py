@@ -1,0 +1,44 @@
+"""The dashboard links' contract, on DynamoDB Local and on the fake: a link is found by its hash within its tenant
+only, expired or not (the service judges expiry by its clock), and is never overwritten."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.adapters.dynamodb.dashboard import DashboardLinkRepository as R
+from chalicelib.domain.dashboard import DashboardLink
+from chalicelib.errors import ConflictError
+from tests.integration.contract.registry import covers
+
+LINK = DashboardLink("acme", "a" * 64, "dl_1", "2026-12-01T10:00:05+08:00", 1_764_640_805, "tk_1")
+
+
+@covers(R.put_dashboard_link, R.get_dashboard_link)
+def test_a_link_is_found_by_its_hash_in_its_tenant_only(store: Any) -> None:
+    assert store.get_dashboard_link("acme", LINK.link_hash) is None
+    store.put_dashboard_link(LINK)
+    assert store.get_dashboard_link("acme", LINK.link_hash) == LINK
+    assert store.get_dashboard_link("beta", LINK.link_hash) is None  # tenants never meet
+    assert store.get_dashboard_link("acme", "b" * 64) is None
+    other = replace(LINK, tenant_id="beta", link_id="dl_2")
+    store.put_dashboard_link(other)  # the same hash in another tenant is another link
+    assert store.get_dashboard_link("beta", LINK.link_hash) == other
+    assert store.get_dashboard_link("acme", LINK.link_hash) == LINK
+
+
+@covers(R.put_dashboard_link)
+def test_a_link_is_never_overwritten(store: Any) -> None:
+    store.put_dashboard_link(LINK)
+    with pytest.raises(ConflictError):
+        store.put_dashboard_link(replace(LINK, expires_at=LINK.expires_at + 86400, link_id="dl_9"))
+    assert store.get_dashboard_link("acme", LINK.link_hash) == LINK
+
+
+@covers(R.get_dashboard_link)
+def test_an_expired_link_is_still_read_back_as_stored(store: Any) -> None:
+    old = replace(LINK, link_hash="c" * 64, expires_at=1_000_000_000)  # long past: TTL lags, the clock decides
+    store.put_dashboard_link(old)
+    assert store.get_dashboard_link("acme", old.link_hash) == old
