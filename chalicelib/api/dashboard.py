@@ -41,7 +41,7 @@ def dashboard(svc: Services) -> DashboardService:
     cheap) — until then the metrics read is ``svc.metrics`` if the deployment has one."""
     wired = getattr(svc, "dashboard", None)
     if wired is not None:
-        return wired  # type: ignore[no-any-return]
+        return wired
     from chalicelib.services.dashboard import DashboardService
 
     return DashboardService(svc.store, svc.tenant_cache, svc.clock, svc.ids, getattr(svc, "metrics", None))
