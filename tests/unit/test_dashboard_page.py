@@ -4,6 +4,8 @@ it, the funnel's SVG, the tables' boxes and exports, the form, and nothing that 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
@@ -172,3 +174,11 @@ def test_an_error_page_says_what_is_wrong() -> None:
     assert page.one("h1").text() == "查询参数有误"
     assert page.one("p", id="error-message").text() == "开始日期不能晚于结束日期"
     assert parse(render_error(403, "此看板链接已过期。")).one("h1").text() == "链接无效或已过期"
+
+
+def test_import_app_does_not_load_jinja2() -> None:
+    """A cold start that answers a health check never pays for the template engine."""
+    lazy = ("jinja2", "markupsafe", "chalicelib.web.dashboard")
+    probe = f"import sys, app; print(sorted(m for m in {lazy!r} if m in sys.modules))"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert run.stdout.strip() == "[]", run.stdout
