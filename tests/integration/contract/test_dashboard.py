@@ -42,3 +42,14 @@ def test_an_expired_link_is_still_read_back_as_stored(store: Any) -> None:
     old = replace(LINK, link_hash="c" * 64, expires_at=1_000_000_000)  # long past: TTL lags, the clock decides
     store.put_dashboard_link(old)
     assert store.get_dashboard_link("acme", old.link_hash) == old
+
+
+def test_dynamodb_deletes_the_item_by_ttl_at_the_links_expiry(ddb_settings: Any, dynamodb_client: Any) -> None:
+    from chalicelib.adapters.dynamodb.models import configure
+    from chalicelib.adapters.dynamodb.store import DynamoStore
+
+    DynamoStore(configure(ddb_settings), ddb_settings.table_name).put_dashboard_link(LINK)
+    key = {"pk": {"S": "T#acme"}, "sk": {"S": f"DASHLINK#{LINK.link_hash}"}}
+    item = dynamodb_client.get_item(TableName=ddb_settings.table_name, Key=key)["Item"]
+    assert item["expires_at"] == {"N": str(LINK.expires_at)}  # the table's TTL attribute, in unix seconds
+    assert item["kind"] == {"S": "dashboard_link"}
