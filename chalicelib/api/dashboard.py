@@ -14,6 +14,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.common import Ctx, route
 from chalicelib.bootstrap import Services, services
+from chalicelib.domain.dashboard import DEFAULT_TTL_HOURS
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError, SiyuError
 from chalicelib.observability import logger
@@ -59,7 +60,7 @@ def dashboard(svc: Services) -> DashboardService:
     tag="dashboard",
 )
 def create_dashboard_link(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
-    ttl = int(ctx.body.get("ttl_hours", 24))
+    ttl = int(ctx.body.get("ttl_hours", DEFAULT_TTL_HOURS))
     return dashboard(services()).create_link(tenant_id, ttl_hours=ttl, created_by=ctx.actor)
 
 

@@ -182,3 +182,11 @@ def test_import_app_does_not_load_jinja2() -> None:
     probe = f"import sys, app; print(sorted(m for m in {lazy!r} if m in sys.modules))"
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert run.stdout.strip() == "[]", run.stdout
+
+
+def test_a_funnel_for_one_value_says_which_and_its_exports_keep_it() -> None:
+    one = parse(render(replace(VIEW, dimension_value="抖音广告"), links=PageLinks("acme", "key-123", value="抖音广告")))
+    assert "维度：渠道（抖音广告）" in one.one("p", id="range").text()
+    href = one.one("section", id="table-channels").one("a", class_="export").attrs["href"]
+    assert parse_qs(urlsplit(href).query)["value"] == ["抖音广告"]
+    assert [i.attrs["name"] for i in one.one("form").all("input")] == ["k", "from", "to"]  # the form shows all again
