@@ -103,14 +103,8 @@ class DashboardService:
         """The page for a request: its link checked first (an unknown caller learns nothing about the query), then
         the query read (InvalidError names what is wrong), then one metrics read."""
         key = params.get("k")
-        tenant = self.tenants.get(tenant_id) if looks_like_key(key) else None
-        link = self.repo.get_dashboard_link(tenant_id, hash_token(key or "")) if tenant is not None else None
-        if tenant is None or link is None:
-            raise LinkRefusedError("this dashboard link is not valid for this tenant")
-        now = self.clock.now()
-        if not link.is_open(now.timestamp()):
-            raise LinkRefusedError("this dashboard link has expired", expired=True)
-        query = parse_query(params, self._today(now, tenant))
+        tenant = self.authorize(tenant_id, key)
+        query = parse_query(params, self._today(self.clock.now(), tenant))
         if self.metrics is None:
             raise MetricsUnavailableError("the metrics read is not wired")
         view = self.metrics.view(
@@ -122,6 +116,17 @@ class DashboardService:
             period=query.period,
         )
         return DashboardPage(tenant_id, key or "", query, view)
+
+    def authorize(self, tenant_id: str, key: str | None) -> Tenant:
+        """The tenant, if ``key`` is one of its live dashboard links (the page, and the CSV exports it links to,
+        accept the link in place of a token); otherwise LinkRefusedError, the same whatever was wrong."""
+        tenant = self.tenants.get(tenant_id) if looks_like_key(key) else None
+        link = self.repo.get_dashboard_link(tenant_id, hash_token(key or "")) if tenant is not None else None
+        if tenant is None or link is None:
+            raise LinkRefusedError("this dashboard link is not valid for this tenant")
+        if not link.is_open(self.clock.now().timestamp()):
+            raise LinkRefusedError("this dashboard link has expired", expired=True)
+        return tenant
 
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self.tenants.get(tenant_id)

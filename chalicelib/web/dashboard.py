@@ -19,8 +19,8 @@ from chalicelib.web import format as fmt
 
 @dataclass(frozen=True)
 class PageLinks:
-    """Where the page points: its own form (which keeps the link's key) and each table's CSV export, both for the
-    range, dimension and period shown."""
+    """Where the page points: its own form (which keeps the link's key) and each table's CSV export (for the range
+    and dimension shown: tables do not depend on the trends' period)."""
 
     tenant_id: str
     key: str
@@ -37,7 +37,7 @@ class PageLinks:
 
     def export(self, view: MetricsView, table_key: str) -> str:
         """The table's CSV export for the same range (the export route takes the link's key as ``k``)."""
-        params = {"from": view.date_from, "to": view.date_to, "by": view.by, "period": self.period}
+        params = {"from": view.date_from, "to": view.date_to, "by": view.by}
         if self.value:
             params["value"] = self.value
         params["k"] = self.key

@@ -73,7 +73,6 @@ def test_the_default_link_lasts_a_day_and_the_query_chooses_what_is_shown(api: A
         "from": ["2026-10-01"],
         "to": ["2026-10-31"],
         "by": ["staff"],
-        "period": ["week"],
         "k": [key],
     }
 

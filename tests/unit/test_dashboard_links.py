@@ -161,3 +161,14 @@ def test_links_need_their_tenant_and_the_page_needs_a_metrics_read(store: FakeSt
 def test_two_links_are_two_keys(service: DashboardService) -> None:
     first, second = service.create_link("acme"), service.create_link("acme")
     assert key_of(first["url"]) != key_of(second["url"]) and first["link_id"] != second["link_id"]
+
+
+def test_a_live_link_authorizes_its_tenant_only(service: DashboardService, clock: FixedClock) -> None:
+    """What the CSV exports the page links to check: the link in place of a token."""
+    key = key_of(service.create_link("acme", ttl_hours=1)["url"])
+    assert service.authorize("acme", key).tenant_id == "acme"
+    with pytest.raises(LinkRefusedError):
+        service.authorize("beta", key)
+    clock.advance(hours=1)
+    with pytest.raises(LinkRefusedError):
+        service.authorize("acme", key)

@@ -118,7 +118,6 @@ def test_every_table_scrolls_in_its_own_box_and_links_its_csv_export(page: Node)
             "from": ["2026-11-25"],
             "to": ["2026-12-01"],
             "by": ["channel"],
-            "period": ["week"],
             "k": ["key-123"],
         }
 
