@@ -4,6 +4,7 @@ the browser's DOM as a person would check it, and photographed; the screenshot i
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import threading
@@ -15,11 +16,12 @@ import pytest
 
 from chalicelib.api.dashboard import PAGE_HEADERS
 from chalicelib.web.dashboard import PageLinks, render
+from tests.browser.cdp import Browser
 from tests.browser.conftest import ROOT
 from tests.fakes.metrics_view import VIEW
 from tests.html_dom import Node, parse, table_cells
 
-WIDTH = 360
+WIDTH, HEIGHT = 360, 2000
 ARTIFACTS = ROOT / "test-artifacts"
 KEY = "known-scenario-key"
 
@@ -59,7 +61,7 @@ def _chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedPro
         "--disable-gpu",
         "--no-first-run",
         f"--user-data-dir={profile}",
-        f"--window-size={WIDTH},2000",
+        f"--window-size={WIDTH},{HEIGHT}",
         *args,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
@@ -105,14 +107,47 @@ def test_every_table_scrolls_inside_its_own_box(dom: Node) -> None:
         assert any("scroll" in a.attrs.get("class", "").split() for a in table.ancestors())
 
 
-def test_a_screenshot_at_360_px_is_kept_as_an_artifact(chromium: str, page_url: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def phone(chromium: str, page_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """The page in Chromium emulating a phone 360 CSS px wide, served with the route's headers (its CSP too)."""
+    browser = Browser(chromium, tmp_path_factory.mktemp("chromium-phone"))
+    try:
+        browser.open(page_url, width=WIDTH, height=HEIGHT)
+        yield browser
+    finally:
+        browser.close()
+
+
+LAYOUT = """JSON.stringify({
+  viewport: document.documentElement.clientWidth,
+  page: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
+  boxes: Array.from(document.querySelectorAll('.scroll'), e => ({
+    overflows: e.scrollWidth > e.clientWidth,
+    right: e.getBoundingClientRect().right,
+    scrolls: getComputedStyle(e).overflowX
+  })),
+  styled: getComputedStyle(document.querySelector('.headline')).borderRadius
+})"""
+
+
+def test_the_page_is_no_wider_than_a_360_px_phone(phone: Browser) -> None:
+    """The body never scrolls sideways; wide tables scroll inside their own box, which stays on the screen."""
+    layout = json.loads(phone.evaluate(LAYOUT))
+    assert layout["viewport"] == WIDTH
+    assert layout["page"] <= WIDTH
+    boxes = layout["boxes"]
+    assert len(boxes) == 5 and all(b["scrolls"] == "auto" and b["right"] <= WIDTH for b in boxes)
+    assert any(b["overflows"] for b in boxes)  # the channel table is wider than the phone: it scrolls in its box
+    assert layout["styled"] == "8px"  # the inline stylesheet applied under the page's CSP
+
+
+def test_a_screenshot_at_360_px_is_kept_as_an_artifact(phone: Browser) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "dashboard-360.png"
     shot.unlink(missing_ok=True)
-    run = _chromium(chromium, tmp_path / "profile", f"--screenshot={shot}", page_url)
-    assert run.returncode == 0, run.stderr[-2000:]
+    phone.screenshot(shot)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
-    assert (width, height) == (WIDTH, 2000)
+    assert (width, height) == (WIDTH, HEIGHT)
     assert len(data) > 20_000  # a page was drawn, not a blank
