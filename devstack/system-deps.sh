@@ -8,7 +8,7 @@ declare -A CHECK=(  # what proves the need is met
   [java]='java -version'
   [node]='node --version && npm --version'
   [faketime]='faketime -f "+0s" true'
-  [chromium]='chromium --version && fc-list :lang=zh | grep -q .'
+  [chromium]='chromium --version && dpkg -s fonts-wqy-zenhei'
 )
 declare -A PACKAGES=(  # Debian packages that meet it
   [java]='openjdk-17-jdk-headless'
