@@ -66,6 +66,33 @@ def create_dashboard_link(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
 
 @route(
     bp,
+    "/t/{tenant_id}/dashboard-links",
+    "GET",
+    summary="The dashboard links that still open the page (never their keys)",
+    auth="tenant",
+    role=Role.OPS,
+    tag="dashboard",
+)
+def list_dashboard_links(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
+    return {"items": dashboard(services()).list_links(tenant_id), "next_cursor": None}
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/dashboard-links/{link_id}",
+    "DELETE",
+    summary="Revoke a dashboard link: it answers 403 from the next request on",
+    auth="tenant",
+    role=Role.OPS,
+    status=204,
+    tag="dashboard",
+)
+def revoke_dashboard_link(ctx: Ctx, tenant_id: str, link_id: str) -> None:
+    dashboard(services()).revoke_link(tenant_id, link_id)
+
+
+@route(
+    bp,
     "/t/{tenant_id}/dashboard",
     "GET",
     summary="The dashboard page (HTML), opened by a dashboard link's k; from, to (YYYY-MM-DD, at most 92 days), "

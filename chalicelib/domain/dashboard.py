@@ -13,7 +13,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
+from chalicelib.domain.instants import iso_local
 from chalicelib.errors import InvalidError
 
 DEFAULT_TTL_HOURS = 24
@@ -52,6 +54,15 @@ class DashboardLink:
 
     def is_open(self, now: float) -> bool:
         return now < self.expires_at
+
+    def public(self, zone: ZoneInfo) -> dict[str, str]:
+        """The link as the API lists it (never its key or hash), times in ``zone``."""
+        return {
+            "link_id": self.link_id,
+            "created_at": self.created_at,
+            "expires_at": iso_local(self.expires_at, zone),
+            "created_by": self.created_by,
+        }
 
 
 @dataclass(frozen=True)

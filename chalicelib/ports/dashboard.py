@@ -20,6 +20,14 @@ class DashboardLinkRepository(Protocol):
         """The tenant's link with this hash, expired or not (the caller judges expiry by its clock)."""
         ...
 
+    def list_dashboard_links(self, tenant_id: str) -> list[DashboardLink]:
+        """The tenant's links still stored, expired or not."""
+        ...
+
+    def delete_dashboard_link(self, tenant_id: str, link_hash: str) -> None:
+        """Remove a link; a missing one is no error."""
+        ...
+
 
 class MetricsReader(Protocol):
     def view(

@@ -99,6 +99,22 @@ class DashboardService:
             "expires_at": iso_local(link.expires_at, tenant.zone),
         }
 
+    def list_links(self, tenant_id: str) -> list[dict[str, str]]:
+        """The tenant's links that still open the page, oldest first (never their keys)."""
+        tenant = self._tenant(tenant_id)
+        now = self.clock.now().timestamp()
+        live = [link for link in self.repo.list_dashboard_links(tenant_id) if link.is_open(now)]
+        return [link.public(tenant.zone) for link in sorted(live, key=lambda x: (x.created_at, x.link_id))]
+
+    def revoke_link(self, tenant_id: str, link_id: str) -> None:
+        """Stop a link at once (one sent to the wrong chat); an unknown or expired link is a NotFoundError."""
+        now = self.clock.now().timestamp()
+        for link in self.repo.list_dashboard_links(tenant_id):
+            if link.link_id == link_id and link.is_open(now):
+                self.repo.delete_dashboard_link(tenant_id, link.link_hash)
+                return
+        raise NotFoundError(f"dashboard link {link_id} does not exist or has expired")
+
     def open(self, tenant_id: str, params: Mapping[str, str]) -> DashboardPage:
         """The page for a request: its link checked first (an unknown caller learns nothing about the query), then
         the query read (InvalidError names what is wrong), then one metrics read."""

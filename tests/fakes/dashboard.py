@@ -26,3 +26,12 @@ class FakeDashboardStoreMixin:
     def get_dashboard_link(self, tenant_id: str, link_hash: str) -> DashboardLink | None:
         with self.lock:
             return self._dashboard_links().get((tenant_id, link_hash))
+
+    def list_dashboard_links(self, tenant_id: str) -> list[DashboardLink]:
+        with self.lock:
+            rows = self._dashboard_links()
+            return [rows[key] for key in sorted(rows) if key[0] == tenant_id]
+
+    def delete_dashboard_link(self, tenant_id: str, link_hash: str) -> None:
+        with self.lock:
+            self._dashboard_links().pop((tenant_id, link_hash), None)

@@ -140,3 +140,20 @@ def test_a_bad_parameter_is_a_400_page_saying_what_is_wrong(
 
 def test_a_bad_parameter_without_a_link_is_still_only_a_403(api: Api, tokens: dict[str, str]) -> None:
     is_html(open_page(api, f"/t/{TENANT}/dashboard?from=garbage"), 403)
+
+
+def test_a_revoked_link_answers_403_from_the_next_request_on(api: Api, tokens: dict[str, str]) -> None:
+    ops = api.token(TENANT, "ops")
+    made = make_link(api, TENANT, ops).json
+    listed = api.call("GET", f"/t/{TENANT}/dashboard-links", token=ops)
+    assert listed.status_code == 200 and [x["link_id"] for x in listed.json["items"]] == [made["link_id"]]
+    assert listed.json["items"][0]["expires_at"] == made["expires_at"]
+    key = parse_qs(urlsplit(made["url"]).query)["k"][0]
+    assert key not in listed.body.decode("utf-8")
+    assert api.call("GET", f"/t/{BETA}/dashboard-links", token=tokens[BETA]).json["items"] == []
+    gone = api.call("DELETE", f"/t/{BETA}/dashboard-links/{made['link_id']}", token=tokens[BETA])
+    assert gone.status_code == 404  # another tenant cannot revoke it
+    is_html(open_page(api, made["url"]), 200)
+    assert api.call("DELETE", f"/t/{TENANT}/dashboard-links/{made['link_id']}", token=ops).status_code == 204
+    is_html(open_page(api, made["url"]), 403)
+    assert api.call("DELETE", f"/t/{TENANT}/dashboard-links/{made['link_id']}", token=ops).status_code == 404

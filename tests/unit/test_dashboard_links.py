@@ -172,3 +172,31 @@ def test_a_live_link_authorizes_its_tenant_only(service: DashboardService, clock
     clock.advance(hours=1)
     with pytest.raises(LinkRefusedError):
         service.authorize("acme", key)
+
+
+def test_live_links_are_listed_without_their_keys_and_a_revoked_one_stops_at_once(
+    service: DashboardService, clock: FixedClock
+) -> None:
+    short = service.create_link("acme", ttl_hours=1, created_by="tk_ops")
+    clock.advance(minutes=1)
+    long = service.create_link("acme", ttl_hours=48)
+    service.create_link("beta")
+    listed = service.list_links("acme")
+    assert [x["link_id"] for x in listed] == [short["link_id"], long["link_id"]]  # oldest first, own tenant only
+    assert listed[0] == {
+        "link_id": short["link_id"],
+        "created_at": "2026-12-01T10:00:05+08:00",
+        "expires_at": "2026-12-01T11:00:05+08:00",
+        "created_by": "tk_ops",
+    }
+    assert key_of(short["url"]) not in repr(listed) and "hash" not in repr(listed)
+    clock.advance(hours=1)
+    assert [x["link_id"] for x in service.list_links("acme")] == [long["link_id"]]  # the expired one is not live
+    with pytest.raises(NotFoundError):
+        service.revoke_link("acme", short["link_id"])  # expired already
+    with pytest.raises(NotFoundError):
+        service.revoke_link("beta", long["link_id"])  # another tenant's
+    service.revoke_link("acme", long["link_id"])
+    with pytest.raises(LinkRefusedError):
+        service.open("acme", {"k": key_of(long["url"])})
+    assert service.list_links("acme") == []

@@ -35,3 +35,15 @@ class DashboardLinkRepository(DynamoBase):
         """Strongly consistent: a link made a moment ago opens at once (someone taps it as soon as it is sent)."""
         item = self.get(DashboardLinkItem, k.tenant_pk(tenant_id), k.dashboard_link_sk(link_hash), consistent=True)
         return DashboardLink(**json.loads(item.doc)) if item is not None and item.doc else None
+
+    def list_dashboard_links(self, tenant_id: str) -> list[DashboardLink]:
+        """Every link the tenant's partition still holds (expired ones until TTL deletes them), in hash order."""
+        items, _ = self.query(
+            DashboardLinkItem, k.tenant_pk(tenant_id), DashboardLinkItem.sk.startswith(k.DASHBOARD_LINK_PREFIX)
+        )
+        return [DashboardLink(**json.loads(i.doc)) for i in items if i.doc]
+
+    def delete_dashboard_link(self, tenant_id: str, link_hash: str) -> None:
+        """Remove a link (revoked: it answers 403 from the next request on); removing a missing one does nothing."""
+        with translate():
+            DashboardLinkItem(pk=k.tenant_pk(tenant_id), sk=k.dashboard_link_sk(link_hash)).delete()

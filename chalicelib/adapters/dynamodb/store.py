@@ -314,3 +314,5 @@ class DynamoStore:
     # --- dashboard links (issue 11 §4) ----------------------------------------------------------------------------
     put_dashboard_link = _via("dashboard_links", DashboardLinkRepository.put_dashboard_link)
     get_dashboard_link = _via("dashboard_links", DashboardLinkRepository.get_dashboard_link)
+    list_dashboard_links = _via("dashboard_links", DashboardLinkRepository.list_dashboard_links)
+    delete_dashboard_link = _via("dashboard_links", DashboardLinkRepository.delete_dashboard_link)

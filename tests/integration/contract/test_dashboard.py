@@ -53,3 +53,18 @@ def test_dynamodb_deletes_the_item_by_ttl_at_the_links_expiry(ddb_settings: Any,
     item = dynamodb_client.get_item(TableName=ddb_settings.table_name, Key=key)["Item"]
     assert item["expires_at"] == {"N": str(LINK.expires_at)}  # the table's TTL attribute, in unix seconds
     assert item["kind"] == {"S": "dashboard_link"}
+
+
+@covers(R.list_dashboard_links, R.delete_dashboard_link)
+def test_links_are_listed_per_tenant_and_deleted_once(store: Any) -> None:
+    second = replace(LINK, link_hash="d" * 64, link_id="dl_2")
+    store.put_dashboard_link(LINK)
+    store.put_dashboard_link(second)
+    store.put_dashboard_link(replace(LINK, tenant_id="beta", link_id="dl_b"))
+    assert store.list_dashboard_links("acme") == [LINK, second]  # in hash order
+    assert store.list_dashboard_links("nobody") == []
+    store.delete_dashboard_link("acme", LINK.link_hash)
+    store.delete_dashboard_link("acme", LINK.link_hash)  # again: nothing to do, no error
+    assert store.get_dashboard_link("acme", LINK.link_hash) is None
+    assert store.list_dashboard_links("acme") == [second]
+    assert [link.link_id for link in store.list_dashboard_links("beta")] == ["dl_b"]
