@@ -77,8 +77,10 @@ def test_the_default_link_lasts_a_day_and_the_query_chooses_what_is_shown(api: A
     }
 
 
-@pytest.mark.parametrize("body", [{"ttl_hours": 0}, {"ttl_hours": 169}, {"ttl_hours": "24"}, {"ttl": 1}])
-def test_a_link_lasts_1_to_168_hours(api: Api, tokens: dict[str, str], body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "body", [{"ttl_hours": 0}, {"ttl_hours": 169}, {"ttl_hours": "24"}, {"ttl": 1}, b"\t", b" \n", b"[]"]
+)
+def test_a_link_lasts_1_to_168_hours_and_a_body_must_be_json(api: Api, tokens: dict[str, str], body: Any) -> None:
     resp = make_link(api, TENANT, tokens[TENANT], body)
     assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_request", resp.body
 
