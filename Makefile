@@ -2,7 +2,8 @@
 #
 #   make run               local stack in the foreground (API, WeCom sandbox, DynamoDB Local, moto Scheduler);
 #                          VERBOSE=1 also shows the JSON logs and metrics it keeps in devstack/.data/logs/
-#   make test              ruff + mypy + import contracts + the whole pytest suite (what CI runs)
+#   make test              ruff + mypy + import contracts + the whole pytest suite (what CI runs; installs
+#                          headless Chromium for the dashboard's browser test when it is missing)
 #   make test-hours        the functional suite under libfaketime at 23:30 and 10:00 Asia/Shanghai
 #   make drill             kill the local stack mid-fire and restart it, RUNS times (default 5), and check that no
 #                          touch is lost or doubled (devstack/drill.py; CUSTOMERS=30, SEED= to replay a drill)
@@ -22,10 +23,10 @@ PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest
 MYPY_TARGETS = chalicelib devstack bench tests app.py
 
-.PHONY: help system venv node run drill test test-hours test-unit test-functional test-integration lint bench package clean clean-data distclean
+.PHONY: help system browser venv node run drill test test-hours test-unit test-functional test-integration lint bench package clean clean-data distclean
 
 help:
-	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment ---------------------------------------------------------------------------------------------------
 
@@ -44,6 +45,10 @@ venv: $(STAMP)
 # Debian packages (Java 17 for DynamoDB Local, Node.js + npm to install it), only those missing; see the script.
 system:
 	@bash devstack/system-deps.sh java node
+
+# Headless Chromium and a CJK font for the dashboard's browser test (tests/browser), only when missing.
+browser:
+	@bash devstack/system-deps.sh chromium
 
 # DynamoDB Local from npm (devstack/node/package-lock.json) when Java >= 17 is there; a notice otherwise.
 # Re-runs `npm ci` only when the lock file changed.
@@ -76,7 +81,7 @@ lint: venv
 	$(BIN)/lint-imports
 
 # Every step runs even if an earlier one fails, so one CI run shows everything; pytest's closing line comes last.
-test: venv node
+test: venv node browser
 	@failed=""; \
 	echo "==> ruff check ."; $(BIN)/ruff check . || failed="$$failed ruff"; \
 	echo "==> mypy $(MYPY_TARGETS)"; $(BIN)/mypy $(MYPY_TARGETS) || failed="$$failed mypy"; \

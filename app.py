@@ -11,6 +11,7 @@ from chalicelib.api import (
     business_events,
     channels,
     customers,
+    dashboard,
     fallback,
     group_activity,
     group_codes,
@@ -61,6 +62,7 @@ for blueprint in (
     group_plans.bp,
     group_sync.bp,
     metrics_api.bp,
+    dashboard.bp,
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes

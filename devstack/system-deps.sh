@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Siyu's `make run` / `make test` need, only those that are missing.
-#   devstack/system-deps.sh java node faketime     (names below; unknown names are an error)
+#   devstack/system-deps.sh java node faketime chromium   (names below; unknown names are an error)
 # As root it runs apt-get itself; otherwise through `sudo -n` when that works, else it prints the command to run.
 set -euo pipefail
 
@@ -8,11 +8,13 @@ declare -A CHECK=(  # what proves the need is met
   [java]='java -version'
   [node]='node --version && npm --version'
   [faketime]='faketime -f "+0s" true'
+  [chromium]='chromium --version && dpkg -s fonts-wqy-zenhei'
 )
 declare -A PACKAGES=(  # Debian packages that meet it
   [java]='openjdk-17-jdk-headless'
   [node]='nodejs npm'
   [faketime]='faketime'
+  [chromium]='chromium fonts-wqy-zenhei'  # the dashboard's browser test; a CJK font so its screenshot shows Chinese
 )
 
 missing=()

@@ -138,11 +138,11 @@ def body_required(spec: RouteSpec) -> bool:
 
 def parse_json(request: Any, *, required: bool = False) -> Any:
     """The body as I-JSON (schemas.loads); an empty body is ``{}`` unless the route requires one (then a 400: a
-    PUT without a body must not reset what it replaces)."""
+    PUT without a body must not reset what it replaces). A body of whitespace alone is sent, but no JSON text: 400."""
     raw = request.raw_body or b""
     if len(raw) > MAX_JSON_BYTES:
         raise PayloadTooLargeError(f"request body exceeds {MAX_JSON_BYTES} bytes")
-    if not raw.strip():
+    if not raw:
         if required:
             raise InvalidError("this request needs a JSON body")
         return {}

@@ -46,6 +46,10 @@ REASONS = {
 # Bodies a service reads itself, after a check no schema can state (a signature over the raw bytes): published with
 # the schemas that service validates them against.
 SELF_READ_BODIES = {("POST", "/t/{tenant_id}/events")}
+# Server-rendered pages (api/dashboard.py): authenticated by a link in the query, answered as HTML, a refused link a
+# 403 page and a bad parameter a 400 page (the size cap and Chalice's media check still answer the error JSON).
+HTML_PAGES = {("GET", "/t/{tenant_id}/dashboard")}
+HTML = {"text/html": {"schema": {"type": "string"}}}
 
 
 def _events_body(components: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +90,8 @@ def _errors(spec: RouteSpec) -> list[int]:
         codes |= {401, 403}
     elif spec.path.endswith("/events"):
         codes.add(401)  # signed with the tenant's events secret
+    elif (spec.method, spec.path) in HTML_PAGES:
+        codes.add(403)  # opened by a link: a missing, wrong or expired one is refused
     if "{" in spec.path:
         codes.add(404)
     if spec.method != "GET":
@@ -97,13 +103,16 @@ def _responses(spec: RouteSpec) -> dict[str, Any]:
     """The success answer (its status and media type; a JSON object unless said otherwise) and every error status."""
     if spec.status == 204:
         ok: dict[str, Any] = {"description": "done, no content"}
+    elif (spec.method, spec.path) in HTML_PAGES:
+        ok = {"description": "the page", "content": HTML}
     elif spec.auth == "wecom" and spec.method == "GET":
         ok = {"description": "the decrypted echostr", "content": {"text/plain": {"schema": {"type": "string"}}}}
     else:
         ok = {"description": "success", "content": JSON_OBJECT}
     out: dict[str, Any] = {str(spec.status): ok}
     for code in _errors(spec):
-        out[str(code)] = {"description": REASONS[code], "content": ERROR_REF}
+        page = (spec.method, spec.path) in HTML_PAGES and code in (400, 403)
+        out[str(code)] = {"description": REASONS[code], "content": HTML if page else ERROR_REF}
     if spec.path == "/health":
         out["503"] = {"description": "a dependency is down (the same report)", "content": JSON_OBJECT}
     return out

@@ -10,6 +10,8 @@ from chalicelib.api.common import ROUTES
 from tests.functional.conftest import TENANT, Api
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+HTML = {"text/html": {"schema": {"type": "string"}}}
+PAGES = {"/t/{tenant_id}/dashboard"}  # server-rendered: a refused link and a bad parameter are HTML pages too
 
 
 def _operations(api: Api) -> list[tuple[Any, dict[str, Any]]]:
@@ -33,8 +35,11 @@ def test_every_operation_lists_its_success_and_its_error_statuses(api: Api) -> N
             assert 409 in errors, spec.path
         if spec.auth == "public" and not spec.path.endswith("/events"):
             assert 401 not in errors, spec.path  # nothing to authenticate
+        if spec.path in PAGES:
+            assert ok["content"] == HTML and 403 in errors, spec.path
         for code in errors - ({503} if spec.path == "/health" else set()):
-            assert responses[str(code)]["content"] == ERROR, (spec.path, code)
+            expected = HTML if spec.path in PAGES and code in (400, 403) else ERROR
+            assert responses[str(code)]["content"] == expected, (spec.path, code)
 
 
 def test_the_answers_match_what_is_published(api: Api) -> None:
@@ -45,6 +50,7 @@ def test_the_answers_match_what_is_published(api: Api) -> None:
         ("GET", "/t/{tenant_id}/customers", f"/t/{TENANT}/customers?limit=0", token),
         ("GET", "/t/{tenant_id}/customers", f"/t/{TENANT}/customers", "sy_other_x"),
         ("GET", "/t/{tenant_id}/plans/{plan_id}", f"/t/{TENANT}/plans/nope", token),
+        ("GET", "/t/{tenant_id}/dashboard", f"/t/{TENANT}/dashboard?k=not-a-link", None),
     ):
         resp = api.call(method, url, token=tok)
         published = ops[(method, path)]["responses"][str(resp.status_code)]

@@ -16,6 +16,7 @@ from pynamodb.connection import Connection
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
 from chalicelib.adapters.dynamodb.customers import CustomerRepository
+from chalicelib.adapters.dynamodb.dashboard import DashboardLinkRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
 from chalicelib.adapters.dynamodb.enrollments import EnrollmentRepository
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
@@ -69,6 +70,7 @@ class Repositories:
     group_members: GroupMemberRepository
     metrics: MetricsRepository
     wecom_stats: WeComStatsRepository
+    dashboard_links: DashboardLinkRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -98,6 +100,7 @@ class Repositories:
             group_members=GroupMemberRepository(connection, table_name),
             metrics=MetricsRepository(connection, table_name),
             wecom_stats=WeComStatsRepository(connection, table_name),
+            dashboard_links=DashboardLinkRepository(connection, table_name),
         )
 
 
@@ -331,3 +334,8 @@ class DynamoStore:
     put_wecom_day = _via("wecom_stats", WeComStatsRepository.put_wecom_day)
     get_wecom_day = _via("wecom_stats", WeComStatsRepository.get_wecom_day)
     list_wecom_days = _via("wecom_stats", WeComStatsRepository.list_wecom_days)
+    # --- dashboard links (issue 11 §4) ----------------------------------------------------------------------------
+    put_dashboard_link = _via("dashboard_links", DashboardLinkRepository.put_dashboard_link)
+    get_dashboard_link = _via("dashboard_links", DashboardLinkRepository.get_dashboard_link)
+    list_dashboard_links = _via("dashboard_links", DashboardLinkRepository.list_dashboard_links)
+    delete_dashboard_link = _via("dashboard_links", DashboardLinkRepository.delete_dashboard_link)

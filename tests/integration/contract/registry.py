@@ -36,6 +36,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_group_members",
     "tests.integration.contract.test_wecom_stats",
     "tests.integration.contract.test_metrics",
+    "tests.integration.contract.test_dashboard",
     "tests.integration.test_sop_subject_store",
 )
 

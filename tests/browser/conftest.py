@@ -1,0 +1,41 @@
+"""Headless Chromium (Debian's ``chromium``) for the page tests. ``make test`` installs it (devstack/system-deps.sh
+chromium); when it is missing the fixture tries that script once, and only if Chromium still cannot be had does
+the test skip, with the reason; under CI=true it fails instead, as the integration suite does without Java."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = ("chromium", "chromium-browser")
+
+
+def _find() -> str | None:
+    return next((p for p in (shutil.which(n) for n in NAMES) if p), None)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    found = _find()
+    if found is None:
+        run = subprocess.run(
+            ["bash", str(ROOT / "devstack" / "system-deps.sh"), "chromium"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        found = _find()
+        if found is None:
+            reason = f"chromium is not installed and could not be: {(run.stderr or run.stdout).strip()[-400:]}"
+            print(f"\nbrowser tests: {reason}", file=sys.stderr)
+            if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+                pytest.fail(f"CI=true and {reason}", pytrace=False)
+            pytest.skip(reason)
+    return found
