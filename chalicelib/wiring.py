@@ -32,6 +32,7 @@ from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
 from chalicelib.services.channels import ChannelService
 from chalicelib.services.customers import CustomerService
+from chalicelib.services.dashboard import DashboardService
 from chalicelib.services.group_codes import GroupCodeService
 from chalicelib.services.group_content import GroupContentService
 from chalicelib.services.group_facts import GroupFactsService
@@ -147,6 +148,7 @@ def wire(
         metrics=MetricsRecorder(store, holdout=holdout_of(plans)),
     )
     wecom_stats = WeComStatsService(staff=store, store=store, wecom=wecom, clock=clock)
+    metrics = MetricsService(store, clock, wecom_stats)
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
     # Customer groups: callbacks, members and the sync share one member book; the group re-read is a repair kind.
@@ -193,8 +195,9 @@ def wire(
         group_plans=GroupPlanService(store, plans, sop.kernel, clock, ids),
         group_events=group_events,
         group_sync=group_sync,
-        metrics=MetricsService(store, clock, wecom_stats),
+        metrics=metrics,
         wecom_stats=wecom_stats,
+        dashboard=DashboardService(store, tenant_cache, clock, ids, metrics),
         health=health,
         idempotency=idempotency,
         repairs=repairs,

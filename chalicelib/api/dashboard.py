@@ -38,14 +38,8 @@ PAGE_HEADERS = {
 
 
 def dashboard(svc: Services) -> DashboardService:
-    """The dashboard service: the wired one once Services has it, else built here from the services' ports (no I/O,
-    cheap) — until then the metrics read is ``svc.metrics`` if the deployment has one."""
-    wired = getattr(svc, "dashboard", None)
-    if wired is not None:
-        return wired
-    from chalicelib.services.dashboard import DashboardService
-
-    return DashboardService(svc.store, svc.tenant_cache, svc.clock, svc.ids, getattr(svc, "metrics", None))
+    """The wired dashboard service (links and the page's one metrics read)."""
+    return svc.dashboard
 
 
 @route(
@@ -121,6 +115,23 @@ def dashboard_page(ctx: Ctx, tenant_id: str) -> Response:
     except Exception:
         logger.exception("dashboard failed", extra={"tenant": tenant_id})
         return _html(render_error(500, "看板暂时无法显示，请稍后再试。", title="出错了"), 500)
+
+
+@route(
+    bp,
+    "/t/{tenant_id}/dashboard/export/{table}",
+    "GET",
+    summary="A dashboard table as CSV (UTF-8 with a BOM), opened by the page's link (k) as the page is; the same "
+    "query as the page, e.g. channels.csv?from=…&to=…&by=…&k=…",
+    auth="public",
+    tag="dashboard",
+    strict_query=False,
+)
+def dashboard_export(ctx: Ctx, tenant_id: str, table: str) -> Response:
+    from chalicelib.api.metrics import csv_response
+
+    page = dashboard(services()).open(tenant_id, ctx.query)  # the link first (403), then the query (400)
+    return csv_response(page.view, table)
 
 
 def _html(body: str, status: int) -> Response:

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from chalicelib.domain.dashboard import DashboardLink
 from chalicelib.domain.metrics.view import MetricsView
+from chalicelib.domain.tenants import Tenant
 
 
 class DashboardLinkRepository(Protocol):
@@ -31,7 +32,7 @@ class DashboardLinkRepository(Protocol):
 
 class MetricsReader(Protocol):
     def view(
-        self, tenant_id: str, *, date_from: str, date_to: str, by: str, value: str | None, period: str
+        self, tenant: Tenant, *, date_from: str, date_to: str, by: str, value: str | None, period: str
     ) -> MetricsView:
         """The metrics of a range of local days, the funnel for ``by`` (one ``value`` of it, or all)."""
         ...

@@ -124,7 +124,7 @@ class DashboardService:
         if self.metrics is None:
             raise MetricsUnavailableError("the metrics read is not wired")
         view = self.metrics.view(
-            tenant_id,
+            tenant,
             date_from=query.date_from,
             date_to=query.date_to,
             by=query.by,

@@ -36,12 +36,12 @@ class PageLinks:
         return f"{self.base}/dashboard"
 
     def export(self, view: MetricsView, table_key: str) -> str:
-        """The table's CSV export for the same range (the export route takes the link's key as ``k``)."""
+        """The table's CSV export for the same range, opened by the same link (``k``), as the page is."""
         params = {"from": view.date_from, "to": view.date_to, "by": view.by}
         if self.value:
             params["value"] = self.value
         params["k"] = self.key
-        return f"{self.base}/metrics/export/{quote(table_key, safe='')}.csv?{urlencode(params)}"
+        return f"{self.base}/dashboard/export/{quote(table_key, safe='')}.csv?{urlencode(params)}"
 
 
 @cache

@@ -24,6 +24,7 @@ from chalicelib.domain.metrics.view import (
     Series,
     Table,
 )
+from chalicelib.domain.tenants import Tenant
 
 DAYS = ("2026-11-25", "2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30", "2026-12-01")
 
@@ -136,6 +137,7 @@ class StubMetrics:
     view_for: MetricsView = VIEW
 
     def view(
-        self, tenant_id: str, *, date_from: str, date_to: str, by: str, value: str | None, period: str
+        self, tenant: Tenant, *, date_from: str, date_to: str, by: str, value: str | None, period: str
     ) -> MetricsView:
+        self.asked_for = tenant.tenant_id
         return replace(self.view_for, date_from=date_from, date_to=date_to, by=by, dimension_value=value)

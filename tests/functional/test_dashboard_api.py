@@ -19,9 +19,9 @@ BETA = "beta"
 
 @pytest.fixture
 def tokens(api: Api, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Two tenants (their admin tokens) and the stand-in metrics read on the app's services."""
+    """Two tenants (their admin tokens) and the stand-in metrics read on the app's dashboard service."""
     made = {TENANT: api.create_tenant(), BETA: api.create_tenant(BETA, corp_id="wwbeta0000000001")}
-    monkeypatch.setitem(bootstrap.services().__dict__, "metrics", StubMetrics())
+    monkeypatch.setattr(bootstrap.services().dashboard, "metrics", StubMetrics())
     return made
 
 
@@ -159,3 +159,16 @@ def test_a_revoked_link_answers_403_from_the_next_request_on(api: Api, tokens: d
     assert api.call("DELETE", f"/t/{TENANT}/dashboard-links/{made['link_id']}", token=ops).status_code == 204
     is_html(open_page(api, made["url"]), 403)
     assert api.call("DELETE", f"/t/{TENANT}/dashboard-links/{made['link_id']}", token=ops).status_code == 404
+
+
+def test_the_pages_csv_links_open_with_the_link_alone(api: Api, tokens: dict[str, str]) -> None:
+    link = make_link(api, TENANT, tokens[TENANT]).json["url"]
+    key = link.split("k=")[1]
+    path = f"/t/{TENANT}/dashboard/export/channels.csv?from=2026-11-25&to=2026-12-01&by=channel&k={key}"
+    csv = api.call("GET", path)
+    assert csv.status_code == 200 and csv.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert csv.body.startswith("\ufeff".encode()) and "渠道" in csv.body.decode("utf-8-sig").splitlines()[0]
+    assert api.call("GET", path.replace(key, "x" * 43)).status_code == 403  # a wrong key
+    assert api.call("GET", path.replace(f"/t/{TENANT}/", f"/t/{BETA}/")).status_code == 403  # another tenant
+    assert api.call("GET", path.replace("channels.csv", "nothing.csv")).status_code == 404
+    assert api.call("GET", path.replace("from=2026-11-25", "from=never")).status_code == 400

@@ -113,7 +113,7 @@ def test_every_table_scrolls_in_its_own_box_and_links_its_csv_export(page: Node)
     for section in sections:
         href = section.one("a", class_="export").attrs["href"]
         url = urlsplit(href)
-        assert url.path == f"/t/acme/metrics/export/{section.attrs['data-key']}.csv"
+        assert url.path == f"/t/acme/dashboard/export/{section.attrs['data-key']}.csv"
         assert parse_qs(url.query) == {
             "from": ["2026-11-25"],
             "to": ["2026-12-01"],
