@@ -51,6 +51,8 @@ class MetricsRead:
     items: dict[str, int]  # calls by operation and item kind (bench/capacity.key_label): what the read touched
     seconds: float
     units: dict[str, float] = field(default_factory=dict)  # billed read units by operation and item kind
+    batch_keys: int = 0  # BatchGetItem keys asked for, and items found
+    batch_found: int = 0
 
 
 @dataclass
@@ -86,6 +88,14 @@ class MetricsRun:
     @property
     def items(self) -> dict[str, int]:
         return self.reads[-1].items if self.reads else {}
+
+    @property
+    def batch_keys(self) -> int:
+        return self.reads[-1].batch_keys if self.reads else 0
+
+    @property
+    def batch_found(self) -> int:
+        return self.reads[-1].batch_found if self.reads else 0
 
     @property
     def units(self) -> dict[str, float]:
@@ -151,7 +161,10 @@ def _one(stack: Any, customers: int, recorded: int, progress: Callable[[str], No
                 label = f"{rec.operation} `{rec.item}`"
                 items[label] = items.get(label, 0) + 1
                 units[label] = units.get(label, 0.0) + rec.capacity.billed_read
-            read = MetricsRead(total_capacity(records), count_operations(records), items, seconds, units)
+            batch = [rec for rec in records if rec.operation == "BatchGetItem"]
+            found = sum(rec.items_returned for rec in batch)
+            keys = sum(rec.keys_requested for rec in batch)
+            read = MetricsRead(total_capacity(records), count_operations(records), items, seconds, units, keys, found)
             run.reads.append(read)
     run.unmetered = audit.get("dynamodb", 0) - sum(sum(r.ops.values()) for r in run.reads)
     run.funnel = {stage["key"]: int(stage["value"]) for stage in body["funnel"]}
@@ -179,7 +192,7 @@ def _setup_tenant(stack: Any, tenant_id: str) -> tuple[str, Any]:
         stack.call("POST", f"/t/{tenant_id}/staff", {"userid": userid, "name": f"老师{n:02d}"}, token)
     channels = []
     for c in range(CHANNELS):
-        doc = {
+        doc: dict[str, Any] = {
             "name": f"渠道{c:02d}-考研直播间",
             "source": ("douyin", "xiaohongshu", "wechat_official")[c % 3],
             "campaign": f"2027考研秋季-{c % 2}",
@@ -189,7 +202,7 @@ def _setup_tenant(stack: Any, tenant_id: str) -> tuple[str, Any]:
     plans = []
     for p in range(PLANS):
         doc = plan_document(f"新客培育{p + 1}（指标压测）")
-        doc = {**doc, "steps": doc["steps"][:STEPS], "holdout_percent": 10}
+        doc.update(steps=doc["steps"][:STEPS], holdout_percent=10)
         plan = stack.call("POST", f"/t/{tenant_id}/plans", doc, token)
         stack.call("POST", f"/t/{tenant_id}/plans/{plan['plan_id']}/publish", None, token)
         plans.append((str(plan["plan_id"]), tuple(step_id(plan["plan_id"], 1, s["id"]) for s in doc["steps"])))

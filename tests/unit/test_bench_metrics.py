@@ -74,6 +74,8 @@ def _run(customers: int, units: float, *, unmetered: int = 0) -> MetricsRun:
         {"BatchGetItem `MC/D`": 8, "Query `table:T`": 5},
         0.02,
         {"BatchGetItem `MC/D`": units - 3, "Query `table:T`": 3},
+        378,
+        customers // 500 + 300,
     )
     run = MetricsRun(customers, 1_000, facts_recorded=2_850, reads=[read] * 10, unmetered=unmetered)
     run.funnel = {"exposures": customers * 12, "adds": customers}
@@ -95,16 +97,19 @@ def test_the_target_wants_the_same_units_at_both_sizes() -> None:
 
 def test_the_section_shows_both_sizes_and_where_the_units_go() -> None:
     text = "\n".join(render_metrics(MetricsResults(runs=[_run(1_000, 203), _run(100_000, 203)]), "cmd"))
-    assert "| 1,000 | 2,850 recorded | exposures 12,000, adds 1,000 | 203 | BatchGetItem 9, Query 28 | 20 |" in text
+    small = "| 1,000 | 2,850 recorded | exposures 12,000, adds 1,000 | 203 | 378 / 302 | BatchGetItem 9, Query 28 |"
+    assert small in text
     assert (
         "| 100,000 | 2,850 recorded, 280,000 folded into 280 day counters | exposures 1,200,000, adds 100,000 |" in text
     )
     assert "| BatchGetItem `MC/D` | 8 | 200 | 8 | 200 |" in text
+    assert text.startswith("## Metrics read: the funnel at 1,000 and 100,000 customers (issue 11 §3)\n")
     assert "`store.replace_metric_counters`, the rebuild's own write" in text and "entity × a day" in text
     lines = metrics_summary_lines(MetricsResults(runs=[_run(1_000, 203), _run(100_000, 203)]))
     assert lines[1].startswith("metrics funnel read, 100,000 customers: R 203;")
     digest = metrics_jsonable(MetricsResults(runs=[_run(1_000, 203)]))
     assert digest["1000"]["billed_read"] == 203 and digest["1000"]["ops"]["Query"] == 28
+    assert digest["1000"]["batch_keys"] == 378 and digest["1000"]["units"]["Query `table:T`"] == 3
 
 
 def test_metrics_only_is_a_partial_run() -> None:
@@ -113,3 +118,26 @@ def test_metrics_only_is_a_partial_run() -> None:
     assert parse_args(["--metrics-only"]).output is None and parse_args(["--metrics-only"]).metrics_only
     with pytest.raises(SystemExit):
         parse_args(["--metrics-only", "--points-only"])
+
+
+def test_the_report_judges_and_renders_the_metrics_part() -> None:
+    from bench.capacity import Calibration
+    from bench.performance_doc import render_markdown
+    from bench.report import Report, any_failed, as_jsonable, summary_lines
+
+    def report(large_units: float) -> Report:
+        metrics = MetricsResults(runs=[_run(1_000, 203), _run(100_000, large_units)])
+        return Report("d", "cmd", "py", 1, 0, False, {}, Calibration(), [], None, metrics=metrics)
+
+    good = report(203)
+    assert not any_failed(good) and as_jsonable(good)["metrics"]["100000"]["billed_read"] == 203
+    assert "PASS  Metrics read (funnel, 7 days): billed read units at 100,000 vs 1,000 customers: 203" in "\n".join(
+        summary_lines(good)
+    )
+    text = render_markdown(good)
+    assert (
+        "| Metrics read (funnel, 7 days): billed read units at 100,000 vs 1,000 customers | = at 1,000 (203) | 203 |"
+        in (text)
+    )
+    assert "## Metrics read: the funnel at 1,000 and 100,000 customers" in text
+    assert any_failed(report(210))
