@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as clock_time
@@ -60,7 +60,7 @@ class MetricsRun:
     customers: int
     recorded: int  # customers whose facts went through record_metric_fact
     facts_recorded: int = 0
-    facts_folded: int = 0  # facts counted in memory and written as day counters (0 when all were recorded)
+    facts_folded: int = 0  # every customer's facts, counted in memory and folded into day counters (0: all recorded)
     counter_items: int = 0  # day counter items replace_metric_counters wrote
     funnel: dict[str, int] = field(default_factory=dict)  # the read's funnel stages
     expected: dict[str, int] = field(default_factory=dict)  # what the facts fold to
@@ -132,10 +132,17 @@ def _one(stack: Any, customers: int, recorded: int, progress: Callable[[str], No
         if not store.record_metric_fact(tenant_id, fact):
             raise BenchError(f"a new fact was not counted: {fact.type}")
         run.facts_recorded += 1
-    folded = fold(count(facts_of(range(customers), cfg)))
+    tally = [0]
+
+    def tallied() -> Iterator[Any]:
+        for fact in facts_of(range(customers), cfg):
+            tally[0] += 1
+            yield fact
+
+    folded = fold(count(tallied()))
     if customers > run.recorded:
         progress(f"metrics: {customers:,} customers' facts folded in memory, day counters written (not measured)")
-        run.facts_folded = sum(1 for _ in facts_of(range(run.recorded, customers), cfg))
+        run.facts_folded = tally[0]
         for day, counters in by_day(folded).items():
             store.replace_metric_counters(tenant_id, day, counters)
             run.counter_items += len(counters)

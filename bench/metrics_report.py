@@ -64,8 +64,9 @@ def render_metrics(results: MetricsResults, command: str) -> list[str]:
         "`chalicelib.domain.metrics.facts.fold`, which is what the rebuild does, and the resulting day counters are "
         "written with `store.replace_metric_counters`, the rebuild's own write. The counters are exactly what those "
         "facts leave, and the read path is identical; the fact log is not needed for the read (it never reads it). "
-        "The first customers' facts (as many as the smaller tenant has) also go through `record_metric_fact` first, "
-        "so the fact path is exercised at this size too. Customer profiles are not written for either tenant: the "
+        "The first customers' facts (as many as the smaller tenant has) go through `record_metric_fact` first, so "
+        "the fact path is exercised at this size too; the fold covers them as well, so the counters written last are "
+        "every customer's. Customer profiles are not written for either tenant: the "
         "read never reads a customer item (the calls by item kind below name every item the read touched).",
         "- Checked: the funnel's adds, trial and full-price persons equal what the facts fold to, at both sizes "
         "(for the smaller tenant that checks the writer's counters against the fold).",
@@ -80,7 +81,7 @@ def render_metrics(results: MetricsResults, command: str) -> list[str]:
         spread = fmt(run.billed_read) if low == high else f"{fmt(run.billed_read)} ({fmt(low)}-{fmt(high)})"
         how = f"{run.facts_recorded:,} recorded"
         if run.facts_folded:
-            how += f", {run.facts_folded:,} folded into {run.counter_items:,} day counters"
+            how += f"; all {run.facts_folded:,} folded into {run.counter_items:,} day counters"
         rows.append(
             [
                 f"{run.customers:,}",
