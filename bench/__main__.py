@@ -3,8 +3,9 @@
 Two parts: the WeCom callback hot path (and the cold import of app.py), and the SOP engine (enroll N customers, fire
 one bucket of N touches, then one bulk enrollment job over the same N customers; then buckets of 1,000 and 10,000
 touches — and with ``--large`` 100,000 — fired through the fan-out), a group leaderboard read at 50 and 5,000
-members, a group-plan bucket over 100 groups and N member joins. ``--callback-only`` / ``--sop-only`` /
-``--fanout-only`` / ``--points-only`` / ``--groups-only`` run one; a partial run writes the markdown only to an
+members, a group-plan bucket over 100 groups and N member joins, and a metrics funnel read at 1,000 and 100,000
+customers. ``--callback-only`` / ``--sop-only`` / ``--fanout-only`` / ``--points-only`` / ``--groups-only`` /
+``--metrics-only`` run one; a partial run writes the markdown only to an
 explicit ``--output`` (docs/performance.md holds every part).
 """
 
@@ -25,6 +26,7 @@ from bench.fanout import fanout_sizes, run_fanout
 from bench.group_joins import run_group_joins
 from bench.groups import run_groups
 from bench.harness import Stack
+from bench.metrics import QUICK_SIZES, SIZES, run_metrics
 from bench.points import run_points
 from bench.scenarios import run_scenarios
 from bench.sop import run_sop
@@ -55,6 +57,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         action="store_true",
         help="only the group-plan bucket over 100 groups and the member joins (N callbacks, issue 10 §9)",
     )
+    part.add_argument(
+        "--metrics-only",
+        action="store_true",
+        help="only the metrics funnel read at 1,000 and 100,000 customers (--quick: 100 and 1,000; issue 11 §3)",
+    )
     parser.add_argument(
         "--large", action="store_true", help="also fire a bucket of 100,000 touches over 200 staff through the fan-out"
     )
@@ -81,7 +88,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if args.sop_customers < 1:
         parser.error("--sop-customers must be at least 1")
     if args.output is None and not (
-        args.callback_only or args.sop_only or args.fanout_only or args.points_only or args.groups_only
+        args.callback_only
+        or args.sop_only
+        or args.fanout_only
+        or args.points_only
+        or args.groups_only
+        or args.metrics_only
     ):
         args.output = DEFAULT_OUTPUT
     return args
@@ -99,11 +111,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: {message}", file=sys.stderr, flush=True)
 
     started = datetime.now(UTC)
-    callbacks = not (args.sop_only or args.fanout_only or args.points_only or args.groups_only)
-    sop_part = not (args.callback_only or args.fanout_only or args.points_only or args.groups_only)
-    fanout_part = not (args.callback_only or args.points_only or args.groups_only)
-    points_part = not (args.callback_only or args.sop_only or args.fanout_only or args.groups_only)
-    groups_part = not (args.callback_only or args.sop_only or args.fanout_only or args.points_only)
+    only = {
+        "callbacks": args.callback_only,
+        "sop": args.sop_only,
+        "fanout": args.fanout_only,
+        "points": args.points_only,
+        "groups": args.groups_only,
+        "metrics": args.metrics_only,
+    }
+
+    def part(name: str, *also: str) -> bool:
+        """A part runs in a full run, or when it (or a part that includes it, ``also``) was asked for alone."""
+        return not any(only.values()) or any(only[n] for n in (name, *also))
+
+    callbacks = part("callbacks")
+    sop_part = part("sop")
+    fanout_part = part("fanout", "sop")  # --sop-only includes the fan-out, as it always did
+    points_part = part("points")
+    groups_part = part("groups")
+    metrics_part = part("metrics")
     sizes = [(1_000, 20)] if args.quick else fanout_sizes(large=args.large)
     import_times = None
     if callbacks:
@@ -124,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             points = run_points(stack, progress) if points_part else None
             groups = run_groups(stack, progress) if groups_part else None
             joins = run_group_joins(stack, progress, args.iterations) if groups_part else None
+            metrics_sizes = QUICK_SIZES if args.quick else SIZES
+            metrics = run_metrics(stack, progress, metrics_sizes) if metrics_part else None
             calibration = stack.calibration
             roundtrip = dict(stack.roundtrip_ms)
     except BenchError as exc:
@@ -151,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         points=points,
         groups=groups,
         group_joins=joins,
+        metrics=metrics,
     )
     for line in report.summary_lines(result):
         print(line)

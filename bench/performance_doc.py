@@ -13,6 +13,7 @@ from bench.fanout_report import render_fanout
 from bench.group_joins_report import render_group_joins
 from bench.groups import render_groups
 from bench.harness import Scenario
+from bench.metrics_report import render_metrics
 from bench.points_report import render_points
 from bench.report import Report, Summary, summarize, targets
 from bench.sop_report import render_sop
@@ -171,6 +172,8 @@ def render_markdown(report: Report) -> str:
         lines += render_groups(report.groups, report.command)
     if report.group_joins is not None:
         lines += render_group_joins(report.group_joins, report.command)
+    if report.metrics is not None:
+        lines += render_metrics(report.metrics, report.command)
     lines += render_changes(report, summaries)
     if report.notes:
         lines += ["## Notes", "", *[f"- {n}" for n in report.notes], ""]

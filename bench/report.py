@@ -18,6 +18,8 @@ from bench.group_joins_report import group_joins_jsonable, group_joins_summary_l
 from bench.groups import GroupResults, render_groups
 from bench.harness import Sample, Scenario
 from bench.imports import IMPORT_SNIPPET, IMPORTTIME_SNIPPET, ImportTimes
+from bench.metrics import MetricsResults
+from bench.metrics_report import metrics_jsonable, metrics_summary_lines, metrics_targets
 from bench.points import PointsResults
 from bench.points_report import points_jsonable, points_summary_lines, points_targets
 from bench.sop_report import sop_jsonable, sop_summary_lines, sop_targets
@@ -139,6 +141,7 @@ class Report:
     points: PointsResults | None = None  # issue 10 §9: leaderboard reads at 50 and 5,000 members
     groups: GroupResults | None = None  # issue 10 §9: one group-plan bucket over 100 groups
     group_joins: JoinResults | None = None  # issue 10 §9: units per member-join event
+    metrics: MetricsResults | None = None  # issue 11 §3: a funnel read at 1,000 and 100,000 customers
 
     def scenario(self, key: str) -> Scenario | None:
         return next((s for s in self.scenarios if s.key == key), None)
@@ -229,6 +232,8 @@ def targets(report: Report) -> list[Target]:
         out += [Target(*t) for t in fanout_targets(report.fanout, cmd)]
     if report.points is not None:
         out += [Target(*t) for t in points_targets(report.points, cmd)]
+    if report.metrics is not None:
+        out += [Target(*t) for t in metrics_targets(report.metrics, cmd)]
     return out
 
 
@@ -256,6 +261,8 @@ def summary_lines(report: Report) -> list[str]:
         out += [line for line in render_groups(report.groups, "")[-2:-1]]
     if report.group_joins is not None:
         out += group_joins_summary_lines(report.group_joins)
+    if report.metrics is not None:
+        out += metrics_summary_lines(report.metrics)
     if report.imports is not None:
         ms = [v * 1000 for v in report.imports.seconds]
         out.append(f"import app: median {fmt(stats.median(ms), 0)} ms (min {fmt(min(ms), 0)}, max {fmt(max(ms), 0)})")
@@ -282,4 +289,5 @@ def as_jsonable(report: Report) -> dict[str, Any]:
         "points": points_jsonable(report.points) if report.points is not None else None,
         "groups": report.groups.jsonable() if report.groups is not None else None,
         "group_joins": group_joins_jsonable(report.group_joins) if report.group_joins is not None else None,
+        "metrics": metrics_jsonable(report.metrics) if report.metrics is not None else None,
     }

@@ -778,3 +778,8 @@ def test_quick_bench_runs_end_to_end(tmp_path: Path) -> None:
     assert "| Bulk enrollment: every selected customer enrolled exactly once (200 customers) |" in text
     assert "| Bulk enrollment: Scheduler API calls for 200 enrollments | <= 1 " in text
     assert "**Scaled to 100,000 customers** (linear scaling of the measured N = 200" in text
+    assert "## Metrics read: the funnel at 100 and 1,000 customers (issue 11 §3)" in text
+    [units] = [line for line in text.splitlines() if line.startswith("| Metrics read (funnel, 7 days): billed read")]
+    assert units.startswith("| Metrics read (funnel, 7 days): billed read units at 1,000 vs 100 customers | = at 100 (")
+    assert "| PASS |" in units  # units and calls do not depend on the machine: equal, or the read grew with customers
+    assert "| Bench integrity: metrics reads' DynamoDB calls that escaped the meter | = 0 | 0 | PASS |" in text
