@@ -116,7 +116,8 @@ class MetricsViews:
         step_rows = self._sums(tid, f.STEP, list(steps), days)
         plan_rows = self._sums(tid, f.PLAN, list(plans), days)
         groups = self._groups(tid, days)
-        tenant_day = self._sums(tid, f.TENANT, [f.ALL], days).get(f.ALL, {})
+        tenant_daily = self._daily(tid, f.TENANT, f.ALL, days)  # one read: the range's sum and the trends
+        tenant_day = fm.total(tenant_daily.values())
         cohorts = self._cohorts(tid, rows, days)
         all_channels = fm.total(r["counters"] for r in rows.values())
         uv = sum(r["uv"] for r in rows.values())
@@ -151,7 +152,7 @@ class MetricsViews:
             funnel=self._funnel(by, value, rows, plan_rows, groups, staff_rows),
             headlines=headlines(overall, fm.operations(tenant_day, days=len(days)), fm.churn_shares(all_channels)),
             tables=tables,
-            trends=self._trends(tid, rows, tenant_day_by_day=self._daily(tid, f.TENANT, f.ALL, days), period=period),
+            trends=self._trends(tid, rows, tenant_day_by_day=tenant_daily, period=period),
             as_of=now.strftime("%Y-%m-%d %H:%M"),
         )
 
