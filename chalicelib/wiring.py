@@ -137,6 +137,7 @@ def wire(
     group_codes = GroupCodeService(store, wecom, clock, ids)
     staff_tasks = StaffTaskService(store, clock, signals=bus)
     points = PointsService(store, clock, staff_tasks, signals=bus)
+    recorder = MetricsRecorder(store, holdout=holdout_of(plans))
     subscribe(
         bus,
         sop=sop,
@@ -145,10 +146,10 @@ def wire(
         group_facts=group_facts,
         group_codes=group_codes,
         points=points,
-        metrics=MetricsRecorder(store, holdout=holdout_of(plans)),
+        metrics=recorder,
     )
     wecom_stats = WeComStatsService(staff=store, store=store, wecom=wecom, clock=clock)
-    metrics = MetricsService(store, clock, wecom_stats)
+    metrics = MetricsService(store, clock, wecom_stats, recorder)
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)
     budget = settings.callback_budget_seconds
     # Customer groups: callbacks, members and the sync share one member book; the group re-read is a repair kind.

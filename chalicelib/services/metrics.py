@@ -36,6 +36,7 @@ class MetricsRepo(Protocol):
     def get_channel(self, tenant_id: str, channel_id: str) -> Channel | None: ...
     def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
     def recent_sent(self, tenant_id: str, customer_id: str, months: list[str]) -> list[tuple[int, str]]: ...
+    def metric_fact_logged(self, tenant_id: str, fact_type: str, ref: str, dates: list[str]) -> bool: ...
 
 
 REFERRAL_PREFIX = "rf_"
@@ -48,6 +49,17 @@ def _channel(channel_id: str | None, referrer: str | None) -> str | None:
     if channel_id and referrer and channel_id == legacy_referral_id(referrer):
         return LEGACY_REFERRALS
     return channel_id
+
+
+def new_customer_ref(customer_id: str) -> str:
+    """A new customer's add: a customer is new once, so their id is the fact's identity."""
+    return f"new:{customer_id}"
+
+
+def _anonymous(fact: MetricFact) -> MetricFact:
+    """The log keeps the identity as a digest: some identities are made of ids (a task's and its customer's, a new
+    customer's), and the log must name nobody."""
+    return replace(fact, ref=hashlib.sha256(f"{fact.type}|{fact.ref}".encode()).hexdigest()[:32])
 
 
 def _step_of_bucket(bucket_id: str | None) -> str | None:
@@ -86,9 +98,7 @@ class MetricsRecorder:
         fact = self.fact(tenant, subject_id, signal)
         if fact is None:
             return None
-        # The log keeps the identity as a digest: some identities are made of ids (a task's and its customer's),
-        # and the log must name nobody.
-        fact = replace(fact, ref=hashlib.sha256(f"{fact.type}|{fact.ref}".encode()).hexdigest()[:32])
+        fact = _anonymous(fact)
         counted = self.repo.record_metric_fact(tenant.tenant_id, fact)
         count("Metrics.fact" if counted else "Metrics.duplicate")
         return counted
@@ -123,6 +133,8 @@ class MetricsRecorder:
             ref = signal.ref or f"{subject_id}:{signal.plan_id}:{at}"
             return r.exited_fact(ref, at, date, plan_id=signal.plan_id or "-", reason=signal.kind or "unknown")
         if kind == s.ADDED:
+            if (signal.kind or "new") == "new":
+                ref = new_customer_ref(subject_id)  # what the catch-up finds it by (``catch_up_adds``)
             staff, channel_id = signal.staff or "-", signal.channel_id
             if channel_id and channel_id.startswith(REFERRAL_PREFIX):  # perhaps a legacy code named after its referrer
                 code = self.repo.get_channel(tenant.tenant_id, channel_id)
@@ -170,3 +182,31 @@ class MetricsRecorder:
         since, until = int(at.timestamp()) - window, int(at.timestamp())
         recent = [b for due, b in self.repo.recent_sent(tenant.tenant_id, customer_id, months) if since <= due <= until]
         return _step_of_bucket(recent[-1]) if recent else None
+
+    def catch_up_adds(self, tenant: Tenant, customers: list[Customer]) -> int:
+        """Count the adds of new customers whose callback died between storing them and counting them (the
+        backstop's, a few minutes later): each one whose fact is in neither the day of its add nor the next (the
+        live count's day, its clock seconds later) is counted now, once. How many were caught up."""
+        caught = 0
+        for customer in customers:
+            added = datetime.fromisoformat(customer.added_at)
+            at = int(added.timestamp())
+            date = local_date(at, tenant.zone)
+            channel = _channel(customer.source_channel_id or None, customer.referrer_customer_id)
+            fact = _anonymous(
+                r.add_fact(
+                    new_customer_ref(customer.customer_id),
+                    at,
+                    date,
+                    kind="new",
+                    channel_id=channel,
+                    staff=customer.owner_userid or "-",
+                )
+            )
+            after = local_date(at + 86_400, tenant.zone)
+            if self.repo.metric_fact_logged(tenant.tenant_id, fact.type, fact.ref, [date, after]):
+                continue
+            if self.repo.record_metric_fact(tenant.tenant_id, fact):
+                caught += 1
+                count("Metrics.add_caught_up")
+        return caught

@@ -81,6 +81,11 @@ class FakeMetricsStoreMixin:
             for dimension, dimension_id in keys:
                 self._mx()["counters"].pop((tenant_id, dimension, dimension_id, date), None)
 
+    def metric_fact_logged(self, tenant_id: str, fact_type: str, ref: str, dates: list[str]) -> bool:
+        with self.lock:
+            log = self._mx()["log"]
+            return any((fact_type, ref) in log.get((tenant_id, d), {}) for d in dates)
+
     def mark_metrics_rebuilt(self, tenant_id: str, date: str) -> bool:
         with self.lock:
             done = self._mx().setdefault("rebuilt", set())

@@ -299,3 +299,24 @@ def test_the_rebuild_command_recomputes_a_range_and_refuses_clearly(capsys: pyte
         assert metrics_job.main(["--tenant", "unit", "--from", "2026-12-02", "--to", DAY]) == 2
     finally:
         bootstrap.override(None)
+
+
+def test_an_add_whose_callback_died_before_counting_it_is_caught_up_once() -> None:
+    from dataclasses import replace as dc_replace
+
+    p = Played()
+    env = p.env
+    channel = make_channel(env)
+    counted_live = env.scan(channel.state)[1].customer_id  # counted by its callback
+    store: FakeStore = env.store
+    template = store.customers[("unit", counted_live)]
+    lost = dc_replace(template, customer_id="cdiedbeforecounting01", version=1)
+    store.customers[("unit", lost.customer_id)] = lost  # stored, then the callback died: no signal, no count
+    assert rows(p.view(), "channels", "channel_id")[channel.channel_id]["new"] == 1
+    env.clock.advance(minutes=1)
+    assert env.svc.metrics.catch_up(env.tenant) == 0  # within the settle time: the callback may still be at work
+    env.clock.advance(minutes=3)
+    assert env.svc.metrics.catch_up(env.tenant) == 1  # only the uncounted one
+    assert env.svc.metrics.catch_up(env.tenant) == 0  # once
+    row = rows(p.view(), "channels", "channel_id")[channel.channel_id]
+    assert (row["new"], row["adds"]) == (2, 2)

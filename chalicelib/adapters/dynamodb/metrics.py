@@ -123,6 +123,11 @@ class MetricsRepository(DynamoBase):
                 sent.append((int(datetime.fromisoformat(due_at).timestamp()), bucket_id))
         return sorted(sent)
 
+    def metric_fact_logged(self, tenant_id: str, fact_type: str, ref: str, dates: list[str]) -> bool:
+        """Whether a fact of this identity is in the log of any of ``dates`` (one BatchGetItem)."""
+        keys = [(k.fact_log_pk(tenant_id, d), k.fact_log_sk(fact_type, ref)) for d in dates]
+        return bool(self.batch_get(keys, consistent=True))
+
     def mark_metrics_rebuilt(self, tenant_id: str, date: str) -> bool:
         """Claim the nightly rebuild of ``date``: True for the one run that claims it (kept a week)."""
         item = MetricFirstItem(pk=k.tenant_pk(tenant_id), sk=k.metrics_rebuilt_sk(date), ref="nightly")

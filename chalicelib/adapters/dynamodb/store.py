@@ -316,6 +316,7 @@ class DynamoStore:
     delete_metric_counters = _via("metrics", MetricsRepository.delete_metric_counters)
     recent_sent = _via("metrics", MetricsRepository.recent_sent)
     mark_metrics_rebuilt = _via("metrics", MetricsRepository.mark_metrics_rebuilt)
+    metric_fact_logged = _via("metrics", MetricsRepository.metric_fact_logged)
     put_spend = _via("metrics", MetricsRepository.put_spend)
     spend = _via("metrics", MetricsRepository.spend)
 

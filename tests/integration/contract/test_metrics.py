@@ -19,6 +19,16 @@ def _order(ref: str, person: str, amount: int = 9_900) -> Any:
                         channel_id="ch_dy01", staff="zhang", cohort="2026-W49", step=None, plans=())  # fmt: skip
 
 
+@covers(R.metric_fact_logged)
+def test_whether_a_fact_is_logged_on_any_of_some_days(store: Any) -> None:
+    assert not store.metric_fact_logged("acme", "order", "o1", [DAY, "2026-12-02"])
+    store.record_metric_fact("acme", _order("o1", "cperson000001"))
+    assert store.metric_fact_logged("acme", "order", "o1", ["2026-11-30", DAY])
+    assert not store.metric_fact_logged("acme", "order", "o1", ["2026-12-02"])
+    assert not store.metric_fact_logged("other", "order", "o1", [DAY])
+    assert not store.metric_fact_logged("acme", "added", "o1", [DAY])
+
+
 @covers(R.record_metric_fact, R.metric_counters, R.metric_fact_log)
 def test_a_fact_counts_once_and_a_person_once(store: Any) -> None:
     assert store.record_metric_fact("acme", _order("o1", "cperson000001"))
