@@ -182,7 +182,7 @@ def wire(
         sop=sop,
         migration=PlanMigration(store, plans, sop.kernel, bus, clock),
         bulk=BulkEnrollment(store, store, plans, sop.enrollments, sop.kernel, clock, ids),
-        task_sync=TaskSyncService(store, wecom, clock),
+        task_sync=TaskSyncService(store, wecom, clock, signals=bus),
         silence=silence,
         triggers=triggers,
         staff_tasks=staff_tasks,

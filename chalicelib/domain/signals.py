@@ -33,6 +33,9 @@ TASK_CONFIRMED = "task_confirmed"  # kind: the task id
 # bucket, ref the fire's own id. The metrics count delivered touches once per fire, not per touch or per task: one
 # fact for a bucket of 10,000 touches, which keeps the fire within its write budget.
 TOUCHES_DELIVERED = "touches_delivered"
+# WeCom reports a staff member sent their mass task (task sync): the subject is the staff member, ref the task id,
+# since the task's creation (how long it waited).
+TASK_SENT = "task_sent"
 # What happened in a customer group (社群); the subject is the group's chat id.
 GROUP_JOINED = "group_joined"  # member joined (kind: the join scene; ref: the join's identity)
 GROUP_LEFT = "group_left"  # member left (kind: the quit scene; ref: the leave's identity)
@@ -61,6 +64,7 @@ TYPES = frozenset(
         TOUCH_SKIPPED,
         TASK_CONFIRMED,
         TOUCHES_DELIVERED,
+        TASK_SENT,
         GROUP_JOINED,
         GROUP_LEFT,
         GROUP_JOIN_WAY,
@@ -94,6 +98,7 @@ class Signal:
     bucket_id: str | None = None  # a touch's bucket (its plan, version and step)
     since: datetime | None = None  # when what ended here began (a confirmed task's creation: the latency)
     count: int | None = None  # how many (a fire's delivered touches)
+    tasks: int | None = None  # a fire's staff tasks created
     # An enrolled signal's arm: True when the customer is in the plan version's holdout (对照组, domain/fate.held_out)
     # and gets none of its touches, so metrics count each arm's enrolled customers and converters for the lift.
     holdout: bool = False

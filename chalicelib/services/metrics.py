@@ -87,6 +87,7 @@ class MetricsRecorder:
         s.TOUCHES_DELIVERED,
         s.TOUCH_SKIPPED,
         s.TASK_CONFIRMED,
+        s.TASK_SENT,
         s.STAGE,
     )
 
@@ -120,10 +121,13 @@ class MetricsRecorder:
             if step is None:
                 return None
             if kind == s.TOUCHES_DELIVERED:
-                return r.touch_fact(ref, at, date, step=step, touches=signal.count or 0)
+                return r.touch_fact(ref, at, date, step=step, touches=signal.count or 0, tasks=signal.tasks or 0)
             return r.touch_fact(ref, at, date, step=step, reason=signal.kind)
         if kind == s.STAGE and signal.stage:
             return r.stage_fact(ref or f"{subject_id}:{signal.stage}:{at}", at, date, stage=signal.stage)
+        if kind == s.TASK_SENT:
+            waited = int((signal.at - signal.since).total_seconds()) if signal.since else 0
+            return r.task_sent_fact(ref, at, date, staff=subject_id, waited=waited)
         if kind == s.TASK_CONFIRMED:
             if signal.staff is None or signal.since is None:
                 return None

@@ -33,12 +33,14 @@ from typing import Any, Protocol
 
 from chalicelib.domain.customers import Customer, customer_id_for
 from chalicelib.domain.instants import iso_of, utc_key
+from chalicelib.domain.signals import TASK_SENT, Signal
 from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError, RateLimitedError, SiyuError, WeComAuthError, WeComRateLimitError
 from chalicelib.observability import logger
-from chalicelib.ports import Clock, TaskRepository, WeComCredentials, WeComPort
+from chalicelib.ports import Clock, SignalPublisher, TaskRepository, WeComCredentials, WeComPort
+from chalicelib.services.signals import NoSignals
 
 PENDING = "created"  # not confirmed by anyone yet: the status that escalates
 CONFIRMED = "confirmed"  # confirmed in Siyu by hand: still polled until WeCom reports it sent
@@ -100,7 +102,9 @@ class TaskSyncService:
         escalate_after: timedelta = ESCALATE_AFTER,
         max_tasks: int = MAX_TASKS,
         window: timedelta = SYNC_WINDOW,
+        signals: SignalPublisher | None = None,
     ) -> None:
+        self.signals: SignalPublisher = signals or NoSignals()  # task_sent, for the metrics
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
@@ -212,6 +216,8 @@ class TaskSyncService:
             )
             if self.repo.save_task(tenant.tenant_id, sent, expected_status=current.status):
                 report.sent += 1
+                told = Signal(TASK_SENT, now, ref=sent.task_id, since=_created(sent), count=len(sent.customer_ids))
+                self.signals.publish(tenant, sent.userid, told)
                 if sent.escalated_at:
                     self._close_lead_task(tenant, sent, report)
                 return
@@ -345,3 +351,10 @@ def _pages(fetch: Callable[[str], dict[str, Any]], key: str) -> Iterator[dict[st
         if not cursor or cursor in seen:
             return
         seen.add(cursor)
+
+
+def _created(task: StaffTask) -> datetime | None:
+    try:
+        return datetime.fromisoformat(task.created_at)
+    except ValueError:
+        return None

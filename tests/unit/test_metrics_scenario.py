@@ -320,3 +320,21 @@ def test_an_add_whose_callback_died_before_counting_it_is_caught_up_once() -> No
     assert env.svc.metrics.catch_up(env.tenant) == 0  # once
     row = rows(p.view(), "channels", "channel_id")[channel.channel_id]
     assert (row["new"], row["adds"]) == (2, 2)
+
+
+def test_tasks_made_sent_and_confirmed_count_once_each_toward_their_staff() -> None:
+    from chalicelib.domain.signals import TASK_CONFIRMED, TASK_SENT
+
+    p = Played()
+    env = p.env
+    created = env.clock.now() - timedelta(minutes=30)
+    for _ in range(2):  # a second sync of the same task, and a confirmation told twice
+        sent = Signal(TASK_SENT, env.clock.now(), ref="tk_1", since=created)
+        env.svc.signals.publish(env.tenant, "zhang", sent)
+        late = Signal(TASK_CONFIRMED, env.clock.now(), ref="tk_2", staff="zhang", since=created - timedelta(hours=3))
+        env.svc.signals.publish(env.tenant, "zhang", late)
+    today = env.clock.now().astimezone(env.tenant.zone).date().isoformat()
+    view = env.svc.metrics.view(env.tenant, date_from=today, date_to=today)
+    zhang = rows(view, "staff", "userid")["zhang"]
+    assert (zhang["tasks_sent"], zhang["sent_on_time_rate"]) == (1, 1.0)
+    assert (zhang["tasks_confirmed"], zhang["on_time_rate"], zhang["latency_p50"]) == (1, 0.0, 14400)

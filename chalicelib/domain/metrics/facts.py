@@ -44,6 +44,7 @@ CONVERSIONS, CONVERSION_REVENUE = "conversions", "conversion_revenue"  # orders 
 MESSAGES, SPEAKERS, ACTIVE = "messages", "speakers", "active"  # speakers, active: first of a person that day
 TOUCHES = "touches"
 TASKS_CREATED = "tasks_created"
+TASKS_SENT, SENT_ON_TIME = "tasks_sent", "tasks_sent_on_time"  # WeCom says sent (task sync); within the hour
 STAGE_PREFIX = "stage#"  # + the stage: customers who entered it (nurturing, silent, trial, converted, ...)
 TASKS_CONFIRMED, LATENCY_SUM = "tasks_confirmed", "latency_sum"  # confirmation latency in seconds
 LATENCY_BUCKET = "lat#"  # + the bucket's upper bound in seconds: the histogram percentiles are read from

@@ -135,6 +135,8 @@ def staff(c: Counters) -> dict[str, Any]:
         "revenue": c.get(f.REVENUE, 0),
         "touches": c.get(f.TOUCHES, 0),
         "tasks_confirmed": confirmed,
+        "tasks_sent": c.get(f.TASKS_SENT, 0),
+        "sent_on_time_rate": ratio(c.get(f.SENT_ON_TIME, 0), c.get(f.TASKS_SENT, 0)),
         "on_time_rate": ratio(c.get(f.ON_TIME, 0), confirmed),
         "latency_p50": percentile(c, 0.5),
         "latency_p90": percentile(c, 0.9),
@@ -151,6 +153,7 @@ def operations(c: Counters, *, days: int) -> dict[str, Any]:
         "active_per_day": ratio(c.get(f.ACTIVE, 0), days),
         "silent": c.get(f.STAGE_PREFIX + "silent", 0),
         "touches": c.get(f.TOUCHES, 0),
+        "tasks_created": c.get(f.TASKS_CREATED, 0),
         "touches_per_customer_week": None,  # needs the base of customers per week: not counted yet (docs/metrics.md)
     }
 

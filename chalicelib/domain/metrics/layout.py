@@ -192,7 +192,9 @@ def staff_table(names: Mapping[str, str], rows: Mapping[str, Mapping[str, int]])
         Column("orders", "订单", COUNT),
         Column("revenue", "销售额", MONEY),
         Column("tasks_confirmed", "确认任务", COUNT),
-        Column("on_time_rate", "按时发送率", RATE),
+        Column("on_time_rate", "按时确认率", RATE),
+        Column("tasks_sent", "企业微信已发送", COUNT),
+        Column("sent_on_time_rate", "按时发送率", RATE),
         Column("latency_p50", "确认耗时P50", SECONDS),
         Column("latency_p90", "确认耗时P90", SECONDS),
     )
@@ -247,4 +249,5 @@ def headlines(
         Headline("speakers_per_day", "日均发言客户", NUMBER, ops["speakers_per_day"]),
         Headline("messages", "客户消息", COUNT, ops["messages"]),
         Headline("touches", "SOP 触达", COUNT, ops["touches"]),
+        Headline("tasks_created", "员工任务", COUNT, ops["tasks_created"]),
     )

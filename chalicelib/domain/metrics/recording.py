@@ -109,11 +109,14 @@ def stage_fact(ref: str, at: int, date: str, *, stage: str) -> MetricFact:
     return MetricFact("stage", ref, date, at, (Add(f.TENANT, f.ALL, ((f.STAGE_PREFIX + stage, 1),)),))
 
 
-def touch_fact(ref: str, at: int, date: str, *, step: str, touches: int = 0, reason: str | None = None) -> MetricFact:
-    """A plan step's touches: ``touches`` delivered by one fire (into staff tasks WeCom holds), or, with ``reason``,
-    one touch skipped (holdout, caps, quiet hours, failed:<errcode>, ...)."""
+def touch_fact(
+    ref: str, at: int, date: str, *, step: str, touches: int = 0, tasks: int = 0, reason: str | None = None
+) -> MetricFact:
+    """A plan step's touches: ``touches`` delivered by one fire into ``tasks`` staff tasks WeCom holds, or, with
+    ``reason``, one touch skipped (holdout, caps, quiet hours, failed:<errcode>, ...)."""
     if reason is None:
-        adds = (Add(f.STEP, step, ((f.DELIVERED, touches),)), Add(f.TENANT, f.ALL, ((f.TOUCHES, touches),)))
+        counts = ((f.TOUCHES, touches), (f.TASKS_CREATED, tasks))
+        adds = (Add(f.STEP, step, ((f.DELIVERED, touches), (f.TASKS_CREATED, tasks))), Add(f.TENANT, f.ALL, counts))
         return MetricFact("delivered", ref, date, at, adds)
     skipped = (Add(f.STEP, step, ((f.SKIPPED, 1), (f.SKIPPED_REASON + reason, 1))),)
     return MetricFact("touch_skipped", ref, date, at, skipped)
@@ -145,3 +148,11 @@ def task_fact(ref: str, at: int, date: str, *, staff: str, latency: int) -> Metr
     if latency <= f.ON_TIME_WINDOW:
         counts.append((f.ON_TIME, 1))
     return MetricFact("task_confirmed", ref, date, at, (Add(f.STAFF, staff, tuple(counts)),))
+
+
+def task_sent_fact(ref: str, at: int, date: str, *, staff: str, waited: int) -> MetricFact:
+    """WeCom reports the staff member sent their mass task, ``waited`` seconds after it was created."""
+    counts = [(f.TASKS_SENT, 1)]
+    if max(waited, 0) <= f.ON_TIME_WINDOW:
+        counts.append((f.SENT_ON_TIME, 1))
+    return MetricFact("task_sent", ref, date, at, (Add(f.STAFF, staff, tuple(counts)),))

@@ -154,7 +154,14 @@ class SopKernel(KernelScheduling):
             for executor, members in sorted(groups.items()):
                 self._task(ctx, policy, plan, (step, sent), executor, members, report, concurrent=shard is not None)
         if report.sent:
-            delivered = Signal(TOUCHES_DELIVERED, self.clock.now(), ref=owner, bucket_id=bucket_id, count=report.sent)
+            delivered = Signal(
+                TOUCHES_DELIVERED,
+                self.clock.now(),
+                ref=owner,
+                bucket_id=bucket_id,
+                count=report.sent,
+                tasks=report.tasks,
+            )
             self.signals.publish(tenant, bucket_id, delivered)
         if not keep_open and shard is None:
             self.repo.drain_bucket(tenant_id, bucket_id)
