@@ -244,6 +244,14 @@ class StaffTask:
             **({"recipient_kind": GROUP, "chat_ids": list(self.recipients)} if self.recipient_kind == GROUP else {}),
         }
 
+    def created(self) -> datetime | None:
+        """When the task was made (its ISO time with offset), or None if unreadable: the start of the latencies the
+        metrics count (confirmed, sent)."""
+        try:
+            return datetime.fromisoformat(self.created_at)
+        except ValueError:
+            return None
+
 
 def audience_matches(audience: Audience, customer: Customer) -> bool:
     """An audience of stage ``new`` also takes ``nurturing`` customers: enrolling is what made them nurturing, so a

@@ -90,7 +90,7 @@ class StaffTaskService:
         if not self.repo.save_task(tenant_id, done, expected_status=task.status):
             raise NotFoundError(f"task {task_id} changed; reload it")
         if task.status != "confirmed":  # a repeated confirm tells nobody twice
-            since = _created(task)
+            since = task.created()
             confirmed = Signal(
                 TASK_CONFIRMED, self.clock.now(), kind=task_id, ref=task_id, staff=task.userid, since=since
             )
@@ -111,11 +111,3 @@ class StaffTaskService:
         if task is None or (userid is not None and task.userid != userid):
             raise NotFoundError(f"task {task_id} does not exist")
         return task
-
-
-def _created(task: StaffTask) -> datetime | None:
-    """When the task was made (its ISO time with offset), or None if unreadable: the metrics' latency start."""
-    try:
-        return datetime.fromisoformat(task.created_at)
-    except ValueError:
-        return None

@@ -216,7 +216,7 @@ class TaskSyncService:
             )
             if self.repo.save_task(tenant.tenant_id, sent, expected_status=current.status):
                 report.sent += 1
-                told = Signal(TASK_SENT, now, ref=sent.task_id, since=_created(sent), count=len(sent.customer_ids))
+                told = Signal(TASK_SENT, now, ref=sent.task_id, since=sent.created(), count=len(sent.customer_ids))
                 self.signals.publish(tenant, sent.userid, told)
                 if sent.escalated_at:
                     self._close_lead_task(tenant, sent, report)
@@ -351,10 +351,3 @@ def _pages(fetch: Callable[[str], dict[str, Any]], key: str) -> Iterator[dict[st
         if not cursor or cursor in seen:
             return
         seen.add(cursor)
-
-
-def _created(task: StaffTask) -> datetime | None:
-    try:
-        return datetime.fromisoformat(task.created_at)
-    except ValueError:
-        return None
