@@ -5,6 +5,9 @@
 #   make test              ruff + mypy + import contracts + the whole pytest suite (what CI runs; installs
 #                          headless Chromium for the dashboard's browser test when it is missing)
 #   make test-hours        the functional suite under libfaketime at 23:30 and 10:00 Asia/Shanghai
+#   make demo-week         a week of demo activity on the running `make run` (another terminal; same SIYU_*_PORT):
+#                          scans, events, groups, spend, staff confirming, the clock moved day by day; then the
+#                          dashboard link and the funnel's numbers (devstack/demo_week.py; DAYS=7, SEED=11)
 #   make drill             kill the local stack mid-fire and restart it, RUNS times (default 5), and check that no
 #                          touch is lost or doubled (devstack/drill.py; CUSTOMERS=30, SEED= to replay a drill)
 #   make test-unit | test-functional | test-integration | lint | bench | package | clean | clean-data | distclean
@@ -23,10 +26,10 @@ PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest
 MYPY_TARGETS = chalicelib devstack bench tests app.py
 
-.PHONY: help system browser venv node run drill test test-hours test-unit test-functional test-integration lint bench package clean clean-data distclean
+.PHONY: help system browser venv node run demo-week drill test test-hours test-unit test-functional test-integration lint bench package clean clean-data distclean
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment ---------------------------------------------------------------------------------------------------
 
@@ -59,6 +62,12 @@ node: venv system
 
 run: venv node
 	$(PY) -m devstack.run $(if $(VERBOSE),--verbose,)
+
+# Talks to the stack `make run` started (not one of its own): run it in a second terminal.
+DAYS ?= 7
+SEED ?= 11
+demo-week: venv
+	$(PY) -m devstack.demo_week --days $(DAYS) --seed $(SEED)
 
 # Its own stacks (free ports, temporary data directories): never the `make run` you may have open.
 RUNS ?= 5
