@@ -3,14 +3,16 @@ of a range's counters from the fact log (by hand, and nightly for the days just 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain.instants import utc_key
+from chalicelib.domain.metrics import facts as f
 from chalicelib.domain.metrics.crosscheck import crosscheck_table
 from chalicelib.domain.metrics.facts import MetricFact, fold
 from chalicelib.domain.metrics.lift import lift
 from chalicelib.domain.metrics.view import MetricsView
+from chalicelib.domain.sop import CUSTOMER
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError
 from chalicelib.ports import Clock, CustomerFilter
@@ -20,6 +22,7 @@ MAX_REBUILD_DAYS = 92
 # The catch-up of adds looks at customers added this long ago (three backstop periods) but not in the last minutes
 # (a callback still at work is not second-guessed), in pages.
 LOOK_BACK, SETTLE, PAGE = timedelta(minutes=15), timedelta(minutes=2), 100
+REACHED = frozenset({"created", "sent", "confirmed", "snoozed", "done"})  # a task's statuses once WeCom held it
 NIGHTLY_AFTER_HOUR = 1  # local: yesterday and the day before are rebuilt once, after 01:00 (late facts settled)
 MAX_SPEND_FEN = 10_000_000_000  # ¥100,000,000 a day: anything above is a typo
 
@@ -33,6 +36,7 @@ class RebuildStore(MetricsStore, Protocol):
     def get_channel(self, tenant_id: str, channel_id: str) -> Any: ...
     def mark_metrics_rebuilt(self, tenant_id: str, date: str) -> bool: ...
     def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Any: ...
+    def page_tasks(self, tenant_id: str, **filters: Any) -> Any: ...
 
 
 class MetricsService:
@@ -93,6 +97,28 @@ class MetricsService:
                 return caught
             cursor = page.next_cursor
 
+    def count_touched(self, tenant: Tenant, monday: date) -> int:
+        """The distinct customers the staff tasks due in the ISO week from ``monday`` reached (those WeCom holds or
+        held: created, sent, confirmed, snoozed, done), written as the week's ``touched`` (replaced, so a recount is
+        the same): what touches per customer per week divide by. Reads the week's tasks, not its customers."""
+        start = datetime.combine(monday, time(0, 0), tenant.zone)
+        bounds = {"due_from": utc_key(start), "due_to": utc_key(start + timedelta(days=7) - timedelta(microseconds=1))}
+        reached: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = self.store.page_tasks(
+                tenant.tenant_id, userid=None, status=None, cursor=cursor, limit=PAGE, **bounds
+            )
+            for task in page.items:
+                if task.kind == "mass" and task.recipient_kind == CUSTOMER and task.status in REACHED:
+                    reached.update(task.recipients)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        counters = {(f.WEEK, f.ALL): {f.TOUCHED: len(reached)}}
+        self.store.replace_metric_counters(tenant.tenant_id, monday.isoformat(), counters)
+        return len(reached)
+
     def rebuild_due(self, tenant: Tenant) -> dict[str, Any] | None:
         """The nightly rebuild: once local 01:00 has passed, yesterday and the day before, once per night."""
         now = self.clock.now().astimezone(tenant.zone)
@@ -101,4 +127,8 @@ class MetricsService:
         yesterday = (now.date() - timedelta(days=1)).isoformat()
         if not self.store.mark_metrics_rebuilt(tenant.tenant_id, yesterday):
             return None
-        return self.rebuild(tenant, (now.date() - timedelta(days=2)).isoformat(), yesterday)
+        report = self.rebuild(tenant, (now.date() - timedelta(days=2)).isoformat(), yesterday)
+        last = now.date() - timedelta(days=1)
+        for monday in sorted({last - timedelta(days=last.weekday()), now.date() - timedelta(days=now.weekday())}):
+            report[f"touched {monday.isoformat()}"] = self.count_touched(tenant, monday)
+        return report

@@ -9,7 +9,7 @@ are domain/metrics/formulas.py's; this module only gathers counters and lays out
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain import group_facts as gf
@@ -150,7 +150,11 @@ class MetricsViews:
             by=by,
             dimension_value=value,
             funnel=self._funnel(by, value, rows, plan_rows, groups, staff_rows),
-            headlines=headlines(overall, fm.operations(tenant_day, days=len(days)), fm.churn_shares(all_channels)),
+            headlines=headlines(
+                overall,
+                fm.operations(tenant_day, days=len(days), per_week=self._per_week(tid, days)),
+                fm.churn_shares(all_channels),
+            ),
             tables=tables,
             trends=self._trends(tid, rows, tenant_day_by_day=tenant_daily, period=period),
             as_of=now.strftime("%Y-%m-%d %H:%M"),
@@ -174,6 +178,20 @@ class MetricsViews:
 
     def _daily(self, tid: str, dimension: str, ident: str, days: list[str]) -> dict[str, dict[str, int]]:
         return {d: c for (_, d), c in self.store.metric_counters(tid, dimension, [ident], days).items()}
+
+    def _per_week(self, tid: str, days: list[str]) -> float | None:
+        """Touches per reached customer per week, over the whole ISO weeks the range touches whose distinct count
+        the nightly job has made (``MetricsService.count_touched``)."""
+        mondays = sorted(
+            {(date.fromisoformat(d) - timedelta(days=date.fromisoformat(d).weekday())).isoformat() for d in days}
+        )
+        touched = self.store.metric_counters(tid, f.WEEK, [f.ALL], mondays)
+        counted = [m for m in mondays if (f.ALL, m) in touched]
+        if not counted:
+            return None
+        week_days = [(date.fromisoformat(m) + timedelta(days=n)).isoformat() for m in counted for n in range(7)]
+        touches = sum(c.get(f.TOUCHES, 0) for c in self._daily(tid, f.TENANT, f.ALL, week_days).values())
+        return fm.touches_per_customer_week(touches, sum(touched[(f.ALL, m)].get(f.TOUCHED, 0) for m in counted))
 
     def _channel_rows(self, tid: str, channels: dict[str, Any], days: list[str]) -> dict[str, dict[str, Any]]:
         ids = [*channels, f.NO_CHANNEL, "rf_legacy", "rf_erased"]

@@ -338,3 +338,20 @@ def test_tasks_made_sent_and_confirmed_count_once_each_toward_their_staff() -> N
     zhang = rows(view, "staff", "userid")["zhang"]
     assert (zhang["tasks_sent"], zhang["sent_on_time_rate"]) == (1, 1.0)
     assert (zhang["tasks_confirmed"], zhang["on_time_rate"], zhang["latency_p50"]) == (1, 0.0, 14400)
+
+
+def test_touches_per_customer_per_week_divide_the_weeks_touches_by_the_customers_reached() -> None:
+    from datetime import date
+
+    p = play()
+    env = p.env
+    heads = {h.key: h.value for h in p.view().headlines}
+    assert heads["touches_per_customer_week"] is None  # not counted yet: the nightly job has not run
+    monday = date(2026, 11, 30)  # the ISO week of 2026-12-01
+    enrolled = SCENARIO["plan"]["enroll"]
+    step = rows(p.view(by="plan"), "steps", "step")[f"{p.plan_id}.1.s1"]
+    reached = env.svc.metrics.count_touched(env.tenant, monday)
+    assert reached == step["delivered"] == len(enrolled) - step["holdout"]  # each reached customer once
+    assert env.svc.metrics.count_touched(env.tenant, monday) == reached  # a recount replaces, never adds
+    week = env.svc.metrics.view(env.tenant, date_from=DAY, date_to=DAY)
+    assert {h.key: h.value for h in week.headlines}["touches_per_customer_week"] == (1.0 if reached else None)

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 CHANNEL, STAFF, PLAN, STEP, TENANT, COHORT = "channel", "staff", "plan", "step", "tenant", "cohort"
+WEEK = "week"  # id ``all``, date the ISO week's Monday: the week's distinct touched customers (the nightly count)
 DIMENSIONS = (CHANNEL, STAFF, PLAN, STEP, TENANT, COHORT)
 NO_CHANNEL = "-"
 ALL = "all"
@@ -44,6 +45,7 @@ CONVERSIONS, CONVERSION_REVENUE = "conversions", "conversion_revenue"  # orders 
 MESSAGES, SPEAKERS, ACTIVE = "messages", "speakers", "active"  # speakers, active: first of a person that day
 TOUCHES = "touches"
 TASKS_CREATED = "tasks_created"
+TOUCHED = "touched"  # distinct customers a week's delivered staff tasks reached (a WEEK counter, counted nightly)
 TASKS_SENT, SENT_ON_TIME = "tasks_sent", "tasks_sent_on_time"  # WeCom says sent (task sync); within the hour
 STAGE_PREFIX = "stage#"  # + the stage: customers who entered it (nurturing, silent, trial, converted, ...)
 TASKS_CONFIRMED, LATENCY_SUM = "tasks_confirmed", "latency_sum"  # confirmation latency in seconds

@@ -144,7 +144,13 @@ def staff(c: Counters) -> dict[str, Any]:
     }
 
 
-def operations(c: Counters, *, days: int) -> dict[str, Any]:
+def touches_per_customer_week(week_touches: int, week_touched: int) -> float | None:
+    """Touches a reached customer got in a week, on average over whole weeks: their touches / the customers they
+    reached (each counted once a week). Over-marketing shows here."""
+    return ratio(week_touches, week_touched)
+
+
+def operations(c: Counters, *, days: int, per_week: float | None = None) -> dict[str, Any]:
     """Tenant-wide activity: messages, daily speakers and active customers (their daily means over the range),
     silent customers (moved to silent), touches per touched customer per week (over-marketing shows here)."""
     return {
@@ -154,7 +160,7 @@ def operations(c: Counters, *, days: int) -> dict[str, Any]:
         "silent": c.get(f.STAGE_PREFIX + "silent", 0),
         "touches": c.get(f.TOUCHES, 0),
         "tasks_created": c.get(f.TASKS_CREATED, 0),
-        "touches_per_customer_week": None,  # needs the base of customers per week: not counted yet (docs/metrics.md)
+        "touches_per_customer_week": per_week,
     }
 
 

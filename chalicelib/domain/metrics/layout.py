@@ -250,4 +250,5 @@ def headlines(
         Headline("messages", "客户消息", COUNT, ops["messages"]),
         Headline("touches", "SOP 触达", COUNT, ops["touches"]),
         Headline("tasks_created", "员工任务", COUNT, ops["tasks_created"]),
+        Headline("touches_per_customer_week", "每客每周触达", NUMBER, ops["touches_per_customer_week"]),
     )
