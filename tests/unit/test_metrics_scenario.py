@@ -17,7 +17,7 @@ from chalicelib.domain.fate import held_out
 from chalicelib.domain.groups import GroupState
 from chalicelib.domain.metrics.export import to_csv
 from chalicelib.domain.metrics.view import MetricsView
-from chalicelib.domain.signals import GROUP_JOINED, GROUP_LEFT, Signal
+from chalicelib.domain.signals import CHECKIN, GROUP_JOINED, GROUP_LEFT, REPLY, Signal
 from chalicelib.domain.sop import CUSTOMER, Subject
 from tests.fakes.store import FakeStore
 from tests.unit.conftest import make_channel, make_env
@@ -107,6 +107,10 @@ def play() -> Played:
         rev += 1
         leave = Signal(GROUP_LEFT, env.clock.now(), kind="0", chat_id=g["chat"], ref=f"l{n}")
         env.svc.signals.publish(env.tenant, g["chat"], leave)
+    for who, ref in g["messages"]:  # a group message: its member's (by customer id) day as a speaker
+        env.svc.signals.publish(env.tenant, p.ids[who], Signal(REPLY, env.clock.now(), chat_id=g["chat"], ref=ref))
+    for who, ref in g["checkins"]:
+        env.svc.signals.publish(env.tenant, p.ids[who], Signal(CHECKIN, env.clock.now(), chat_id=g["chat"], ref=ref))
     return p
 
 

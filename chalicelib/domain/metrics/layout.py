@@ -176,6 +176,7 @@ def group_table(groups: Sequence[tuple[str, str, Mapping[str, Any]]]) -> Table:
         Column("completion_rate", "任务完成率", RATE),
         Column("interaction_rate", "互动率", RATE),
         Column("messages_per_member", "人均消息", NUMBER),
+        Column("checkins", "打卡", COUNT),
         Column("retention", "社群留存率", RATE),
         Column("account_retention", "账号留存率", RATE),
     )
