@@ -50,6 +50,11 @@ SELF_READ_BODIES = {("POST", "/t/{tenant_id}/events")}
 # 403 page and a bad parameter a 400 page (the size cap and Chalice's media check still answer the error JSON).
 HTML_PAGES = {("GET", "/t/{tenant_id}/dashboard")}
 HTML = {"text/html": {"schema": {"type": "string"}}}
+# Opened by a dashboard link in the query (the page and the CSV exports it links to): a refused link is a 403.
+LINK_OPENED = HTML_PAGES | {("GET", "/t/{tenant_id}/dashboard/export/{table}")}
+# Tables as CSV files (UTF-8 with a byte-order mark), by token or by the dashboard's link.
+CSV_EXPORTS = {("GET", "/t/{tenant_id}/metrics/export/{table}"), ("GET", "/t/{tenant_id}/dashboard/export/{table}")}
+CSV = {"text/csv": {"schema": {"type": "string"}}}
 
 
 def _events_body(components: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +95,7 @@ def _errors(spec: RouteSpec) -> list[int]:
         codes |= {401, 403}
     elif spec.path.endswith("/events"):
         codes.add(401)  # signed with the tenant's events secret
-    elif (spec.method, spec.path) in HTML_PAGES:
+    elif (spec.method, spec.path) in LINK_OPENED:
         codes.add(403)  # opened by a link: a missing, wrong or expired one is refused
     if "{" in spec.path:
         codes.add(404)
@@ -105,6 +110,8 @@ def _responses(spec: RouteSpec) -> dict[str, Any]:
         ok: dict[str, Any] = {"description": "done, no content"}
     elif (spec.method, spec.path) in HTML_PAGES:
         ok = {"description": "the page", "content": HTML}
+    elif (spec.method, spec.path) in CSV_EXPORTS:
+        ok = {"description": "the table as CSV (UTF-8 with a BOM)", "content": CSV}
     elif spec.auth == "wecom" and spec.method == "GET":
         ok = {"description": "the decrypted echostr", "content": {"text/plain": {"schema": {"type": "string"}}}}
     else:
