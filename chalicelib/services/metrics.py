@@ -39,6 +39,7 @@ class MetricsRepo(Protocol):
     def metric_fact_logged(self, tenant_id: str, fact_type: str, ref: str, dates: list[str]) -> bool: ...
 
 
+COUNTED_STAGES = frozenset({"silent"})  # the stages a figure reads (docs/metrics.md, "silent")
 REFERRAL_PREFIX = "rf_"
 LEGACY_REFERRALS = "rf_legacy"  # every legacy referral code (named after its referrer) counts under this one id
 
@@ -123,7 +124,9 @@ class MetricsRecorder:
             if kind == s.TOUCHES_DELIVERED:
                 return r.touch_fact(ref, at, date, step=step, touches=signal.count or 0, tasks=signal.tasks or 0)
             return r.touch_fact(ref, at, date, step=step, reason=signal.kind)
-        if kind == s.STAGE and signal.stage:
+        if kind == s.STAGE:
+            if signal.stage not in COUNTED_STAGES:
+                return None  # a stage no figure reads: not worth an enrollment's two more writes
             return r.stage_fact(ref or f"{subject_id}:{signal.stage}:{at}", at, date, stage=signal.stage)
         if kind == s.TASK_SENT:
             waited = int((signal.at - signal.since).total_seconds()) if signal.since else 0
