@@ -96,9 +96,13 @@ def looks_like_key(key: str | None) -> bool:
     return bool(key) and len(key or "") <= MAX_KEY_CHARS
 
 
+# What WeChat (and WeCom) append as ``from`` to a link shared in a chat or in Moments: the messenger's, not a date.
+SHARE_MARKERS = frozenset({"singlemessage", "groupmessage", "timeline"})
+
+
 def _day(params: Mapping[str, str], name: str, label: str) -> date | None:
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw == "" or (name == "from" and raw in SHARE_MARKERS):
         return None
     try:
         if not _DATE.match(raw):

@@ -200,3 +200,11 @@ def test_live_links_are_listed_without_their_keys_and_a_revoked_one_stops_at_onc
     with pytest.raises(LinkRefusedError):
         service.open("acme", {"k": key_of(long["url"])})
     assert service.list_links("acme") == []
+
+
+def test_a_link_shared_in_wechat_keeps_opening_though_wechat_appends_its_own_from() -> None:
+    for marker in ("singlemessage", "groupmessage", "timeline"):
+        shared = parse_query({"k": "key", "from": marker, "isappinstalled": "0"}, TODAY)
+        assert shared == parse_query({"k": "key"}, TODAY)  # the default range, as if it were not there
+    with pytest.raises(InvalidError):
+        parse_query({"from": "yesterday"}, TODAY)  # anything else that is no date is still refused by name
