@@ -73,16 +73,49 @@ class LambdaShards:
             raise UpstreamError(f"lambda invoke answered {resp.get('StatusCode')}, not 202")
 
 
-class ThreadedShards:
+class _Pending:
+    """The shards a local dispatcher has handed out and not yet waited for (both local dispatchers keep them)."""
+
+    def __init__(self) -> None:
+        self._pending: list[Future[Any]] = []
+        self._lock = threading.Lock()
+
+    def _track(self, future: Future[Any]) -> None:
+        with self._lock:
+            if len(self._pending) >= KEEP_FUTURES:  # a long-running pump: forget shards long finished
+                self._pending = [f for f in self._pending if not f.done()]
+            self._pending.append(future)
+
+    def wait(self, timeout: float | None = None) -> list[Any]:
+        """Results of the shards run so far (None for a failed one), once all have finished — including shards
+        dispatched while waiting (a shard's inline fire may fan out in turn)."""
+        results: list[Any] = []
+        while True:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            if not pending:
+                return results
+            wait_all(pending, timeout=timeout)
+            results += [_outcome(f) for f in pending]
+
+
+def _outcome(future: Future[Any]) -> Any:
+    try:
+        return future.result()
+    except Exception:
+        logger.exception("shard failed; its touches stay for the backstop")
+        return None
+
+
+class ThreadedShards(_Pending):
     """Runs shards in a thread pool of this process (the local stack, the bench). ``bind`` names the entry point
     (the engine's fire of one shard); ``wait`` blocks until every shard dispatched so far has run. A shard that
     raises is logged and left to the backstop, as a lost invocation would be."""
 
     def __init__(self, workers: int = 4, target: ShardTarget | None = None) -> None:
+        super().__init__()
         self.target = target
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="siyu-shard")
-        self._pending: list[Future[Any]] = []
-        self._lock = threading.Lock()
 
     def bind(self, target: ShardTarget) -> None:
         self.target = target
@@ -91,11 +124,7 @@ class ThreadedShards:
         if self.target is None:
             raise RuntimeError("ThreadedShards has no target: bind the engine's fire first")
         shard_event(tenant_id, bucket_id, shard)  # the same size check as deployed
-        future = self._pool.submit(self._run, self.target, tenant_id, bucket_id, shard)
-        with self._lock:
-            if len(self._pending) >= KEEP_FUTURES:  # a long-running pump: forget shards long finished
-                self._pending = [f for f in self._pending if not f.done()]
-            self._pending.append(future)
+        self._track(self._pool.submit(self._run, self.target, tenant_id, bucket_id, shard))
 
     @staticmethod
     def _run(target: ShardTarget, tenant_id: str, bucket_id: str, shard: Shard) -> Any:
@@ -109,20 +138,8 @@ class ThreadedShards:
         """Stop the pool once the shards dispatched so far have run."""
         self._pool.shutdown(wait=True)
 
-    def wait(self, timeout: float | None = None) -> list[Any]:
-        """Results of the shards run so far (None for a failed one), once all have finished — including shards
-        dispatched while waiting (a shard's inline fire may fan out in turn)."""
-        results: list[Any] = []
-        while True:
-            with self._lock:
-                pending, self._pending = self._pending, []
-            if not pending:
-                return results
-            wait_all(pending, timeout=timeout)
-            results += [f.result() for f in pending]
 
-
-class ProcessShards:
+class ProcessShards(_Pending):
     """Runs each shard in a pool of worker processes, as deployed each runs in its own Lambda: one interpreter per
     shard, so concurrent shards are not serialised on one process's GIL as ``ThreadedShards``' are. ``target`` is a
     module-level function given the event ``LambdaShards`` would send, decoded (the fire entry point,
@@ -134,14 +151,13 @@ class ProcessShards:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        super().__init__()
         self.target = target
         self.workers = workers
         # spawn, not fork: the parent has threads (HTTP pools, the sandbox) a forked child must not inherit.
         # ``prepare`` (module-level) runs once in each worker as it starts: imports, building the services.
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=prepare)
-        self._pending: list[Future[Any]] = []
-        self._lock = threading.Lock()
 
     def warm(self) -> list[int]:
         """Start every worker (and run its ``prepare``) now; their process ids. The pool starts a worker for each
@@ -150,25 +166,7 @@ class ProcessShards:
 
     def dispatch(self, tenant_id: str, bucket_id: str, shard: Shard) -> None:
         event = json.loads(shard_event(tenant_id, bucket_id, shard))  # the same size check and form as deployed
-        future = self._pool.submit(self.target, event)
-        with self._lock:
-            self._pending.append(future)
-
-    def wait(self) -> list[Any]:
-        """Results of the shards dispatched so far (None for a failed one), once all have finished."""
-        results: list[Any] = []
-        while True:
-            with self._lock:
-                pending, self._pending = self._pending, []
-            if not pending:
-                return results
-            wait_all(pending)
-            for future in pending:
-                try:
-                    results.append(future.result())
-                except Exception:
-                    logger.exception("shard failed; its touches stay for the backstop")
-                    results.append(None)
+        self._track(self._pool.submit(self.target, event))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

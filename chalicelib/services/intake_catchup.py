@@ -3,31 +3,25 @@
 A callback stores the customer first (the write that makes WeCom's redelivery a duplicate), then enrolls them in
 their channel's plan (新客培育). A crash between the two, or a storage error on the enrollment, would lose it for
 good: the redelivery is a duplicate and does nothing. So the backstop, every five minutes, looks at the customers
-added a few minutes earlier (the customer index by add time: one keys-only Query per tenant, then their profiles) and
-enrolls those whose channel has a plan and who have no enrollment in it at all. Any enrollment, active or ended, is
-an answer, not a loss: a customer who already exited is never enrolled again by this.
+added a few minutes earlier (services/recent_adds.py) and enrolls those whose channel has a plan and who have no
+enrollment in it at all. Any enrollment, active or ended, is an answer, not a loss: a customer who already exited is
+never enrolled again by this.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Protocol
 
 from chalicelib.domain.channels import Channel
-from chalicelib.domain.instants import utc_key
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import SiyuError
 from chalicelib.observability import count, logger
-from chalicelib.ports import Clock, CustomerFilter, Enroller, Page
-
-LOOK_BACK = timedelta(minutes=15)  # three backstop periods: a run that did not happen is covered by the next
-SETTLE = timedelta(minutes=2)  # a callback still at work (its budget is 3 s) is not second-guessed
-PAGE = 100
+from chalicelib.ports import Clock, Enroller
+from chalicelib.services.recent_adds import RecentAddsRepo, recent_adds
 
 
-class CatchUpRepo(Protocol):
-    def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Page: ...
+class CatchUpRepo(RecentAddsRepo, Protocol):
     def get_channel(self, tenant_id: str, channel_id: str) -> Channel | None: ...
     def get_enrollments(self, tenant_id: str, customer_ids: list[str], plan_id: str) -> dict[str, Enrollment]: ...
 
@@ -40,23 +34,18 @@ class IntakeCatchUp:
 
     def run(self, tenant: Tenant) -> int:
         """Enroll the recently added customers their callback left without their channel's plan; how many."""
-        now = self.clock.now()
-        flt = CustomerFilter(added_from=utc_key(now - LOOK_BACK), added_to=utc_key(now - SETTLE))
         channels: dict[str, Channel | None] = {}
-        caught, cursor = 0, None
-        while True:
-            page = self.repo.list_customers(tenant.tenant_id, flt, cursor=cursor, limit=PAGE)
+        caught = 0
+        for customers in recent_adds(self.repo, tenant.tenant_id, self.clock.now()):
             by_plan: dict[str, list[str]] = {}
-            for customer in page.items:
+            for customer in customers:
                 channel = self._channel(tenant.tenant_id, customer.source_channel_id, channels)
                 if channel is not None and channel.plan_id:
                     by_plan.setdefault(channel.plan_id, []).append(customer.customer_id)
             for plan_id, customer_ids in by_plan.items():
                 enrolled = self.repo.get_enrollments(tenant.tenant_id, customer_ids, plan_id)
                 caught += sum(self._enroll(tenant, cid, plan_id) for cid in customer_ids if cid not in enrolled)
-            if not page.next_cursor:
-                return caught
-            cursor = page.next_cursor
+        return caught
 
     def _channel(self, tenant_id: str, channel_id: str, seen: dict[str, Channel | None]) -> Channel | None:
         if channel_id not in seen:

@@ -27,7 +27,7 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import plan_of_bucket
 from chalicelib.observability import count
 
-HOLDOUT_ARM = Callable[[Tenant, Enrollment], bool]  # whether the enrollment's customer is in its plan's holdout
+HoldoutArm = Callable[[Tenant, Enrollment], bool]  # whether the enrollment's customer is in its plan's holdout
 
 
 class MetricsRepo(Protocol):
@@ -92,7 +92,7 @@ class MetricsRecorder:
         s.STAGE,
     )
 
-    def __init__(self, repo: MetricsRepo, *, holdout: HOLDOUT_ARM | None = None) -> None:
+    def __init__(self, repo: MetricsRepo, *, holdout: HoldoutArm | None = None) -> None:
         self.repo = repo
         self.holdout = holdout or (lambda tenant, enrollment: False)
 

@@ -15,19 +15,17 @@ from chalicelib.domain.metrics.view import MetricsView
 from chalicelib.domain.sop import CUSTOMER
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError
-from chalicelib.ports import Clock, CustomerFilter
+from chalicelib.ports import Clock
 from chalicelib.services.metrics_views import MetricsStore, MetricsViews, days_between
+from chalicelib.services.recent_adds import RecentAddsRepo, recent_adds
 
-MAX_REBUILD_DAYS = 92
-# The catch-up of adds looks at customers added this long ago (three backstop periods) but not in the last minutes
-# (a callback still at work is not second-guessed), in pages.
-LOOK_BACK, SETTLE, PAGE = timedelta(minutes=15), timedelta(minutes=2), 100
+PAGE = 100  # tasks a page, counting a week's reached customers
 REACHED = frozenset({"created", "sent", "confirmed", "snoozed", "done"})  # a task's statuses once WeCom held it
 NIGHTLY_AFTER_HOUR = 1  # local: yesterday and the day before are rebuilt once, after 01:00 (late facts settled)
 MAX_SPEND_FEN = 10_000_000_000  # ¥100,000,000 a day: anything above is a typo
 
 
-class RebuildStore(MetricsStore, Protocol):
+class RebuildStore(MetricsStore, RecentAddsRepo, Protocol):
     def metric_fact_log(self, tenant_id: str, date: str) -> list[MetricFact]: ...
     def replace_metric_counters(
         self, tenant_id: str, date: str, counters: dict[tuple[str, str], dict[str, int]]
@@ -35,7 +33,6 @@ class RebuildStore(MetricsStore, Protocol):
     def put_spend(self, tenant_id: str, channel_id: str, date: str, fen: int) -> None: ...
     def get_channel(self, tenant_id: str, channel_id: str) -> Any: ...
     def mark_metrics_rebuilt(self, tenant_id: str, date: str) -> bool: ...
-    def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Any: ...
     def page_tasks(self, tenant_id: str, **filters: Any) -> Any: ...
 
 
@@ -87,15 +84,8 @@ class MetricsService:
         them (the customer index by add time, as the intake's own catch-up reads it)."""
         if self.recorder is None:
             return 0
-        now = self.clock.now()
-        flt = CustomerFilter(added_from=utc_key(now - LOOK_BACK), added_to=utc_key(now - SETTLE))
-        caught, cursor = 0, None
-        while True:
-            page = self.store.list_customers(tenant.tenant_id, flt, cursor=cursor, limit=PAGE)
-            caught += self.recorder.catch_up_adds(tenant, list(page.items))
-            if not page.next_cursor:
-                return caught
-            cursor = page.next_cursor
+        pages = recent_adds(self.store, tenant.tenant_id, self.clock.now())
+        return sum(self.recorder.catch_up_adds(tenant, customers) for customers in pages)
 
     def count_touched(self, tenant: Tenant, monday: date) -> int:
         """The distinct customers the staff tasks due in the ISO week from ``monday`` reached (those WeCom holds or

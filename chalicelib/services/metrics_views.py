@@ -152,7 +152,7 @@ class MetricsViews:
             funnel=self._funnel(by, value, rows, plan_rows, groups, staff_rows),
             headlines=headlines(
                 overall,
-                fm.operations(tenant_day, days=len(days), per_week=self._per_week(tid, days)),
+                fm.operations(tenant_day, days=len(days), per_week=self._per_week(tid, days, tenant_daily)),
                 fm.churn_shares(all_channels),
             ),
             tables=tables,
@@ -179,9 +179,9 @@ class MetricsViews:
     def _daily(self, tid: str, dimension: str, ident: str, days: list[str]) -> dict[str, dict[str, int]]:
         return {d: c for (_, d), c in self.store.metric_counters(tid, dimension, [ident], days).items()}
 
-    def _per_week(self, tid: str, days: list[str]) -> float | None:
+    def _per_week(self, tid: str, days: list[str], read: dict[str, dict[str, int]]) -> float | None:
         """Touches per reached customer per week, over the whole ISO weeks the range touches whose distinct count
-        the nightly job has made (``MetricsService.count_touched``)."""
+        the nightly job has made (``MetricsService.count_touched``); ``read``: the tenant's days already read."""
         mondays = sorted(
             {(date.fromisoformat(d) - timedelta(days=date.fromisoformat(d).weekday())).isoformat() for d in days}
         )
@@ -190,7 +190,8 @@ class MetricsViews:
         if not counted:
             return None
         week_days = [(date.fromisoformat(m) + timedelta(days=n)).isoformat() for m in counted for n in range(7)]
-        touches = sum(c.get(f.TOUCHES, 0) for c in self._daily(tid, f.TENANT, f.ALL, week_days).values())
+        daily = {**read, **self._daily(tid, f.TENANT, f.ALL, [d for d in week_days if d not in days])}
+        touches = sum(daily[d].get(f.TOUCHES, 0) for d in week_days if d in daily)
         return fm.touches_per_customer_week(touches, sum(touched[(f.ALL, m)].get(f.TOUCHED, 0) for m in counted))
 
     def _channel_rows(self, tid: str, channels: dict[str, Any], days: list[str]) -> dict[str, dict[str, Any]]:

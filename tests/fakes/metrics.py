@@ -76,11 +76,6 @@ class FakeMetricsStoreMixin:
             for (dimension, dimension_id), values in counters.items():
                 self._mx()["counters"][(tenant_id, dimension, dimension_id, date)] = dict(values)
 
-    def delete_metric_counters(self, tenant_id: str, date: str, keys: Iterable[tuple[str, str]]) -> None:
-        with self.lock:
-            for dimension, dimension_id in keys:
-                self._mx()["counters"].pop((tenant_id, dimension, dimension_id, date), None)
-
     def metric_fact_logged(self, tenant_id: str, fact_type: str, ref: str, dates: list[str]) -> bool:
         with self.lock:
             log = self._mx()["log"]
@@ -112,8 +107,3 @@ class FakeMetricsStoreMixin:
                 for entry in held.get(tl.month_sk(month, tl.QUOTA_TAG), []):
                     sent.append((entry.time, entry.detail["bucket"]))
             return sorted(sent)
-
-    def metric_counter_days(self, tenant_id: str, dimension: str) -> list[tuple[str, str]]:
-        """Test helper: every (id, date) holding counters of ``dimension``."""
-        with self.lock:
-            return sorted((i, d) for (t, dim, i, d) in self._mx()["counters"] if t == tenant_id and dim == dimension)

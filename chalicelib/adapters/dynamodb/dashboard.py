@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.base import DynamoBase
-from chalicelib.adapters.dynamodb.models import DashboardLinkItem, SiyuItem
+from chalicelib.adapters.dynamodb.metric_models import DashboardLinkItem
+from chalicelib.adapters.dynamodb.models import SiyuItem
 from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain.dashboard import DashboardLink
 

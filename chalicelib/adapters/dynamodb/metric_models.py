@@ -1,6 +1,6 @@
 """The funnel metrics' item types (issue 11), beside models.py (kept under its size): the fact log entry, a
-person's first-occurrence marker, a channel's day spend. Imported with the store, so ``models.configure`` gives them
-the shared connection as it does every SiyuItem."""
+person's first-occurrence marker, a channel's day spend, a dashboard link. Imported with the store, so
+``models.configure`` gives them the shared connection as it does every SiyuItem."""
 
 from __future__ import annotations
 
@@ -25,3 +25,7 @@ class SpendItem(SiyuItem, discriminator="spend"):
     """A channel's spend on one local day, in fen."""
 
     fen = NumberAttribute()
+
+
+class DashboardLinkItem(SiyuItem, discriminator="dashboard_link"):
+    """A dashboard link (adapters/dynamodb/dashboard.py): its key's hash in ``sk``, the link in ``doc``, TTL."""

@@ -108,10 +108,6 @@ class MetricsRepository(DynamoBase):
             with translate():
                 self.connection.put_item(self.table, pk, sk, attributes=attributes)
 
-    def delete_metric_counters(self, tenant_id: str, date: str, keys: Iterable[tuple[str, str]]) -> None:
-        """Remove (dimension, id) items of a day the log no longer supports (the rebuild)."""
-        self.batch_delete([(k.fact_counter_pk(tenant_id, d, i), k.fact_counter_sk(date)) for d, i in keys])
-
     def recent_sent(self, tenant_id: str, customer_id: str, months: Iterable[str]) -> list[tuple[int, str]]:
         """The customer's sent touches recorded in the months' quota items: (due, unix seconds; bucket id)."""
         pk = k.customer_pk(tenant_id, customer_id)

@@ -79,10 +79,6 @@ class TokenItem(SiyuItem, discriminator="token"):
     last_used = NumberAttribute(null=True)  # unix seconds, written at most once per resolution (tenants.py)
 
 
-class DashboardLinkItem(SiyuItem, discriminator="dashboard_link"):
-    """A dashboard link (adapters/dynamodb/dashboard.py): its key's hash in ``sk``, the link in ``doc``, TTL."""
-
-
 class StaffItem(SiyuItem, discriminator="staff"):
     pass
 

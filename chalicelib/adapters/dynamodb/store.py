@@ -313,7 +313,6 @@ class DynamoStore:
     metric_counters = _via("metrics", MetricsRepository.metric_counters)
     metric_fact_log = _via("metrics", MetricsRepository.metric_fact_log)
     replace_metric_counters = _via("metrics", MetricsRepository.replace_metric_counters)
-    delete_metric_counters = _via("metrics", MetricsRepository.delete_metric_counters)
     recent_sent = _via("metrics", MetricsRepository.recent_sent)
     mark_metrics_rebuilt = _via("metrics", MetricsRepository.mark_metrics_rebuilt)
     metric_fact_logged = _via("metrics", MetricsRepository.metric_fact_logged)

@@ -21,7 +21,7 @@ Dimensions and their ids (docs/metrics.md):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 CHANNEL, STAFF, PLAN, STEP, TENANT, COHORT = "channel", "staff", "plan", "step", "tenant", "cohort"
 WEEK = "week"  # id ``all``, date the ISO week's Monday: the week's distinct touched customers (the nightly count)
@@ -85,7 +85,6 @@ class MetricFact:
     adds: tuple[Add, ...]
     firsts: tuple[First, ...] = ()
     person: str | None = None  # whose firsts (a customer id): kept in their partition's markers only, never logged
-    extra: dict[str, str] = field(default_factory=dict, compare=False)  # anonymous context kept in the log
 
     def counted(self, won: Iterable[First]) -> MetricFact:
         """The fact as counted: its own ADDs and those of the firsts that were new; no person. What the log keeps."""
@@ -126,10 +125,3 @@ def latency_bucket(seconds: int) -> str:
 
 def step_id(plan_id: str, version: int, step: str) -> str:
     return f"{plan_id}.{version}.{step}"
-
-
-def parse_step_id(value: str) -> tuple[str, int, str] | None:
-    """``step_id``'s parts, or None."""
-    plan_id, _, rest = value.partition(".")
-    version, _, step = rest.partition(".")
-    return (plan_id, int(version), step) if plan_id and version.isdigit() and step else None

@@ -92,7 +92,7 @@ def order_fact(
     for plan_id, holdout in plans:
         arm = f.HOLDOUT_CONVERTED if holdout else f.CONVERTED
         firsts.append(First(f.FIRST_PLAN, plan_id, (Add(f.PLAN, plan_id, ((arm, 1),)),)))
-    return MetricFact("order", ref, date, at, tuple(adds), tuple(firsts), person=person, extra={"kind": kind})
+    return MetricFact("order", ref, date, at, tuple(adds), tuple(firsts), person=person)
 
 
 def enrolled_fact(ref: str, at: int, date: str, *, plan_id: str, holdout: bool) -> MetricFact:

@@ -47,14 +47,12 @@ def test_a_fact_counts_once_and_a_person_once(store: Any) -> None:
     assert len(store.metric_fact_log("other", DAY)) == 1 and store.metric_fact_log("acme", "2026-12-02") == []
 
 
-@covers(R.replace_metric_counters, R.delete_metric_counters)
+@covers(R.replace_metric_counters)
 def test_a_rebuild_replaces_a_days_counters_whole(store: Any) -> None:
     store.record_metric_fact("acme", _order("o1", "cperson000001"))
     store.replace_metric_counters("acme", DAY, {(CHANNEL, "ch_dy01"): {"orders": 5}, (STAFF, "li"): {"adds": 2}})
     assert store.metric_counters("acme", CHANNEL, ["ch_dy01"], [DAY]) == {("ch_dy01", DAY): {"orders": 5}}
     assert store.metric_counters("acme", STAFF, ["li"], [DAY]) == {("li", DAY): {"adds": 2}}
-    store.delete_metric_counters("acme", DAY, [(STAFF, "li")])
-    assert store.metric_counters("acme", STAFF, ["li"], [DAY]) == {}
 
 
 @covers(R.put_spend, R.spend)
