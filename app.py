@@ -34,7 +34,8 @@ from chalicelib.jobs import repairs as repair_jobs
 from chalicelib.jobs import silence as silence_jobs
 from chalicelib.jobs import sop as sop_jobs
 from chalicelib.jobs import tasks as task_jobs
-from chalicelib.observability import metrics
+from chalicelib.observability import count, flush, start
+from chalicelib.tracing import traced
 
 # Chalice's own logger is named after the app, as Powertools' is ("siyu"): Chalice must not configure it, or (when it
 # does not see Powertools' stdout handler, as under pytest's output capture) it turns propagation off and the level
@@ -70,20 +71,26 @@ fallback.install(app)  # last: 404/405 for what no route above takes, and one er
 
 
 @app.middleware("all")
-def flush_metrics(event: Any, get_response: Any) -> Any:
-    """Emit the request's metrics (EMF) once it is answered."""
+def observe(event: Any, get_response: Any) -> Any:
+    """Every entry point (API, fire, jobs): its log lines carry its request id and tenant id, and its metrics (EMF)
+    are written once it ends, also when it raised."""
+    start(event)
     try:
         return get_response(event)
     finally:
-        if metrics.metric_set:
-            metrics.flush_metrics()
+        flush()
 
 
 @app.lambda_function(name="fire")
+@traced  # X-Ray when the profile turns tracing on (chalicelib/tracing.py)
 def fire(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge Scheduler's target: fire one bucket of due touches (or, invoked asynchronously by a large bucket's
     own fire, one shard of it: docs/operations.md, "A fire that fans out")."""
-    return sop_jobs.fire(event)
+    try:
+        return sop_jobs.fire(event)
+    except Exception:  # Lambda retries it twice, then the fire DLQ has it: FireFailures alarms at the first
+        count("FireFailures")
+        raise
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="backstop")

@@ -10,6 +10,7 @@ each given the deployed event and running the same fire entry point, as a Lambda
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 from collections.abc import Callable
@@ -124,7 +125,8 @@ class ThreadedShards(_Pending):
         if self.target is None:
             raise RuntimeError("ThreadedShards has no target: bind the engine's fire first")
         shard_event(tenant_id, bucket_id, shard)  # the same size check as deployed
-        self._track(self._pool.submit(self._run, self.target, tenant_id, bucket_id, shard))
+        here = contextvars.copy_context()  # the coordinator's log keys, as a deployed shard has its own
+        self._track(self._pool.submit(here.run, self._run, self.target, tenant_id, bucket_id, shard))
 
     @staticmethod
     def _run(target: ShardTarget, tenant_id: str, bucket_id: str, shard: Shard) -> Any:

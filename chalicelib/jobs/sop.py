@@ -10,7 +10,8 @@ from chalicelib.domain.shards import shard_of
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, SiyuError
 from chalicelib.jobs.tenants import Deadline, for_each_tenant
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
+from chalicelib.tracing import span
 
 BULK_SECONDS = 60.0  # per tenant per backstop run: bulk enrollment advances in bounded slices
 BULK_TOTAL_SECONDS = 600.0  # across tenants, inside the backstop Lambda's 900 s (.chalice/config.json)
@@ -32,7 +33,8 @@ def fire(event: dict[str, Any]) -> dict[str, Any]:
             shard = shard_of(bucket_id, event["shard"])
         except ValueError as exc:
             raise InvalidError(str(exc)) from exc
-    return asdict(services().sop.fire(tenant_id, bucket_id, shard=shard))
+    with span("sop.fire", tenant_id=tenant_id, bucket_id=bucket_id, shard=-1 if shard is None else shard.index):
+        return asdict(services().sop.fire(tenant_id, bucket_id, shard=shard))
 
 
 def backstop() -> dict[str, Any]:
@@ -44,7 +46,10 @@ def backstop() -> dict[str, Any]:
     deadline = Deadline.after(BULK_TOTAL_SECONDS)
 
     def one(tenant: Tenant) -> dict[str, int]:
-        fired = len(svc.sop.backstop(tenant.tenant_id))
+        reports = svc.sop.backstop(tenant.tenant_id)
+        caught = sum(r.sent + r.skipped + r.dropped + r.failed + r.retrying for r in reports)
+        if caught:  # touches whose schedule was lost or late (or that joined a bucket after it fired)
+            count("BackstopCatches", caught)
         try:  # an add whose callback died before its channel plan's enrollment (services/intake_catchup.py)
             svc.catchup.run(tenant)
         except SiyuError as exc:
@@ -70,6 +75,6 @@ def backstop() -> dict[str, Any]:
                 svc.wecom_stats.fetch_due(tenant, svc.clock.now())
             except Exception:
                 logger.exception("WeCom statistics fetch failed for a tenant", extra={"tenant": tenant.tenant_id})
-        return {"buckets_fired": fired}
+        return {"buckets_fired": len(reports)}
 
     return {"buckets_fired": for_each_tenant(svc.tenants, one, job="backstop").totals.get("buckets_fired", 0)}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chalicelib.domain.tenants import Tenant
-from chalicelib.observability import logger
+from chalicelib.observability import logger, tenant_scope
 from chalicelib.ports import Page
 
 TENANT_PAGE = 100
@@ -88,7 +88,8 @@ def for_each_tenant(
             if deadline is not None and deadline.passed():
                 return run
             try:
-                report = work(tenant)
+                with tenant_scope(tenant.tenant_id):  # this tenant's lines name it
+                    report = work(tenant)
             except Exception:  # one tenant's failure must not starve the others
                 logger.exception(f"{job} failed for a tenant", extra={"tenant": tenant.tenant_id})
                 run.failed += 1

@@ -41,7 +41,7 @@ from chalicelib.domain.instants import iso_of, local_date
 from chalicelib.domain.replies import POSITIVE, classify_reply
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, PayloadTooLargeError, SiyuError
-from chalicelib.observability import count, logger
+from chalicelib.observability import count, count_by, logger
 from chalicelib.ports import Clock, Signal, SignalPublisher, TaskSink
 
 MAX_BODY_BYTES = 256 * 1024
@@ -143,19 +143,27 @@ class EventService:
 
         An unknown tenant is checked against a secret nobody holds, so it fails exactly where a real tenant's
         bad signature does: the answer never tells whether a tenant exists."""
-        if len(body) > self.max_bytes:
-            raise PayloadTooLargeError(f"request body exceeds {self.max_bytes} bytes")
-        tenant = self._get_tenant(tenant_id)
-        now = self.clock.now()
-        if tenant is None:  # checked as a real tenant's bad signature is, against a secret nobody holds
-            ts, sig = check_signed_headers(timestamp, signature, now=now.timestamp(), window=self.replay_window)
-            signature_matches((_UNKNOWN_TENANT_SECRET,), ts, body, sig)
-            raise bad_signature()
-        tenant = self._authenticate(tenant, timestamp=timestamp, signature=signature, body=body, now=now.timestamp())
-        events = self.validate(_parse(body), now)
+        try:
+            if len(body) > self.max_bytes:
+                raise PayloadTooLargeError(f"request body exceeds {self.max_bytes} bytes")
+            tenant = self._get_tenant(tenant_id)
+            now = self.clock.now()
+            if tenant is None:  # checked as a real tenant's bad signature is, against a secret nobody holds
+                ts, sig = check_signed_headers(timestamp, signature, now=now.timestamp(), window=self.replay_window)
+                signature_matches((_UNKNOWN_TENANT_SECRET,), ts, body, sig)
+                raise bad_signature()
+            signed = {"timestamp": timestamp, "signature": signature, "body": body}
+            tenant = self._authenticate(tenant, **signed, now=now.timestamp())
+            events = self.validate(_parse(body), now)
+        except SiyuError as exc:  # the whole request: one rejection, by its error code (bad_signature, invalid, …)
+            count_by("EventsRejected", "reason", exc.code)
+            raise
         results = [self.apply(tenant, ev) for ev in events]
         for r in results:
-            count(f"BusinessEvent.{r.status}")
+            if r.status == APPLIED:
+                count("EventsIngested")
+            else:  # duplicate, unknown_customer, unknown_channel: accepted, but nothing applied
+                count_by("EventsRejected", "reason", r.status)
         return {"results": [r.public() for r in results]}
 
     def _authenticate(

@@ -25,11 +25,16 @@ ADD = "externalcontact/add_msg_template"
 
 
 class Metrics:
+    """Records ``count`` under the metric's name and ``count_by`` as ``Name{dimension=key}``."""
+
     def __init__(self) -> None:
         self.counts: dict[str, float] = {}
 
     def __call__(self, name: str, value: float = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + value
+
+    def by(self, name: str, dimension: str, key: str, value: float = 1) -> None:
+        self(f"{name}{{{dimension}={key}}}", value)
 
 
 @pytest.fixture
@@ -41,6 +46,7 @@ def env() -> Env:
 def metrics(monkeypatch: pytest.MonkeyPatch) -> Metrics:
     recorder = Metrics()
     monkeypatch.setattr(delivery_module, "count", recorder)
+    monkeypatch.setattr(delivery_module, "count_by", recorder.by)
     return recorder
 
 
@@ -115,7 +121,7 @@ def test_a_transient_errcode_leaves_the_task_retrying_until_wecom_takes_it(
     assert _settled(env, bucket_id) == {SENT: len(OWNERS), FAILED: 0}
     # 45009 waits out WeCom's blocks (60 s, then 60 min); the others back off in minutes.
     assert took <= (130 if errcode == 45009 and times == 5 else 15)
-    assert "Touch.failed" not in metrics.counts
+    assert "TouchesFailed" not in metrics.counts
 
 
 @pytest.mark.parametrize("times", [1, 5])
@@ -173,7 +179,8 @@ def test_past_its_deadline_a_task_fails_with_the_errcode_and_is_counted_failed(e
     tasks = env.store.list_tasks("sop", userid=None, status=FAILED, due_from=None, due_to=None, limit=9)
     assert len(tasks) == 2 and {t.reason for t in tasks} == {"wecom_45033"}
     assert sorted(c for t in tasks for c in t.customer_ids) == [f"c{n:05d}" for n in range(len(OWNERS))]
-    assert metrics.counts["Touch.failed"] == len(OWNERS) and metrics.counts["Touch.failed.wecom_45033"] == 6
+    assert metrics.counts["TouchesFailed"] == len(OWNERS)
+    assert metrics.counts["TouchesFailedByReason{reason=wecom_45033}"] == 6
 
 
 def test_a_permanent_error_fails_the_task_at_once_and_the_report_says_so(env: Env, metrics: Metrics) -> None:
@@ -184,7 +191,7 @@ def test_a_permanent_error_fails_the_task_at_once_and_the_report_says_so(env: En
     assert report.reasons == {"wecom_48002": len(OWNERS)}
     assert _open_tasks(env) == []
     assert _settled(env, bucket_id) == {SENT: 0, FAILED: len(OWNERS)}
-    assert metrics.counts["Touch.failed.wecom_48002"] == len(OWNERS)
+    assert metrics.counts["TouchesFailedByReason{reason=wecom_48002}"] == len(OWNERS)
 
 
 def test_a_customer_wecom_cannot_reach_is_a_per_customer_outcome_not_a_failed_task(env: Env) -> None:
@@ -228,7 +235,7 @@ def test_the_deployed_stack_alarms_on_the_metric_that_counts_failed_touches(env:
     template = json.loads((Path(__file__).parents[2] / "infra" / "resources.json").read_text())
     alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     [alarm] = [a for a in alarms if a["MetricName"] in metrics.counts]
-    assert alarm["MetricName"] == "Touch.failed" and alarm["Namespace"] == "Siyu" and alarm["Threshold"] == 1
+    assert alarm["MetricName"] == "TouchesFailed" and alarm["Namespace"] == "Siyu" and alarm["Threshold"] == 1
 
 
 def test_a_wecom_outage_during_reconciliation_leaves_the_task_for_the_next_run_and_the_buckets_still_fire(

@@ -43,3 +43,27 @@ def follow_user(item: dict[str, Any]) -> FollowUser:
 def tag_group(group: dict[str, Any]) -> CorpTagGroup:
     tags = {str(t["name"]): str(t["id"]) for t in group.get("tag") or [] if not t.get("deleted")}
     return CorpTagGroup(group_id=str(group.get("group_id", "")), group_name=str(group.get("group_name", "")), tags=tags)
+
+
+def errcode_of(data: dict[str, Any], api: str) -> int:
+    try:
+        return int(data.get("errcode", 0))
+    except (TypeError, ValueError):
+        raise errors.WeComTransportError(f"WeCom {api} answered a non-numeric errcode") from None
+
+
+def required_str(data: dict[str, Any], name: str, api: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise errors.WeComTransportError(f"WeCom {api} answered without {name}")
+    return value
+
+
+def payload_of(data: dict[str, Any]) -> dict[str, Any]:
+    """An answer without its errcode and errmsg."""
+    return {k: v for k, v in data.items() if k not in ("errcode", "errmsg")}
+
+
+def require(value: str, name: str) -> None:
+    if not value:
+        raise errors.InvalidError(f"{name} is required")

@@ -20,11 +20,16 @@ from typing import Any, Protocol
 
 from chalicelib import deadlines, errors
 from chalicelib.adapters.wecom.answers import check_contact_way, check_tag_name, follow_user, tag_group
+from chalicelib.adapters.wecom.answers import errcode_of as _errcode
+from chalicelib.adapters.wecom.answers import payload_of as _payload
+from chalicelib.adapters.wecom.answers import require as _require
+from chalicelib.adapters.wecom.answers import required_str as _required_str
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
 from chalicelib.adapters.wecom.statistics import StatisticsMixin
 from chalicelib.adapters.wecom.transport import Transport
+from chalicelib.observability import count, count_by
 from chalicelib.ports import (
     ContactWay,
     CorpTagGroup,
@@ -35,6 +40,7 @@ from chalicelib.ports import (
     WeComCredentials,
     WelcomeOutcome,
 )
+from chalicelib.tracing import span
 
 logger = logging.getLogger("siyu.wecom")
 
@@ -291,7 +297,14 @@ class WeComClient(GroupChatsMixin, StatisticsMixin):
         method: str = "POST",
         query: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Call ``/cgi-bin/{api}`` with the corp's token; refresh the token once if WeCom rejects it."""
+        """Call ``/cgi-bin/{api}`` with the corp's token; refresh the token once if WeCom rejects it. On the fire
+        path each call is an X-Ray subsegment named by its API (never its URL: it carries the token)."""
+        with span(f"wecom {api}", api=api):
+            return self._call(creds, api, body, method, query)
+
+    def _call(
+        self, creds: WeComCredentials, api: str, body: dict[str, Any] | None, method: str, query: dict[str, str] | None
+    ) -> dict[str, Any]:
         token = self._token(creds)
         refreshed = False
         while True:
@@ -311,7 +324,10 @@ class WeComClient(GroupChatsMixin, StatisticsMixin):
         attempt = 0
         while True:
             data = self._transport.request(method, f"/cgi-bin/{api}", query=query, body=body, timeout=self._fit(api))
-            if _errcode(data, api) != BUSY or attempt >= self._max_busy_retries:
+            errcode = _errcode(data, api)
+            if errcode != OK:  # every answer that is not a success, also a busy one retried here (-1)
+                count_by("WeComErrors", "errcode", str(errcode))
+            if errcode != BUSY or attempt >= self._max_busy_retries:
                 return data
             delay = self._busy_backoff * (2**attempt)
             budget = self._limit()
@@ -350,10 +366,14 @@ class WeComClient(GroupChatsMixin, StatisticsMixin):
             if cached is not None:
                 return cached
             query = {"corpid": creds.corp_id, "corpsecret": creds.secret}
-            data = self._send("GET", "gettoken", query, None)
-            errcode = _errcode(data, "gettoken")
-            if errcode != OK:
-                raise self._fail(errcode, data, "gettoken")
+            try:
+                data = self._send("GET", "gettoken", query, None)
+                errcode = _errcode(data, "gettoken")
+                if errcode != OK:
+                    raise self._fail(errcode, data, "gettoken")
+            except errors.SiyuError:  # no token, no WeCom call at all for this corp: WeComTokenFailures alarms
+                count("WeComTokenFailures")
+                raise
             value = _required_str(data, "access_token", "gettoken")
             expires_in = float(data.get("expires_in") or 7200)
             lifetime = max(expires_in - self._token_margin, expires_in / 2)
@@ -372,29 +392,3 @@ class WeComClient(GroupChatsMixin, StatisticsMixin):
         exc = error_for(errcode, str(data.get("errmsg", "")), api=api)
         logger.warning("WeCom call failed", extra={"api": api, "errcode": errcode, "error": exc.code})
         return exc
-
-
-# --- helpers --------------------------------------------------------------------------------------------------------
-
-
-def _errcode(data: dict[str, Any], api: str) -> int:
-    try:
-        return int(data.get("errcode", 0))
-    except (TypeError, ValueError):
-        raise errors.WeComTransportError(f"WeCom {api} answered a non-numeric errcode") from None
-
-
-def _required_str(data: dict[str, Any], name: str, api: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise errors.WeComTransportError(f"WeCom {api} answered without {name}")
-    return value
-
-
-def _payload(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in ("errcode", "errmsg")}
-
-
-def _require(value: str, name: str) -> None:
-    if not value:
-        raise errors.InvalidError(f"{name} is required")

@@ -33,7 +33,7 @@ from chalicelib.errors import (
     WeComTokenError,
     WeComTransportError,
 )
-from chalicelib.observability import count, logger
+from chalicelib.observability import count, count_by, logger
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SignalPublisher, WeComPort
 from chalicelib.services.signals import NoSignals
 from chalicelib.services.sop.content import CONTENT_DELETED, sendable
@@ -159,6 +159,8 @@ class TaskDelivery:
         """Signal what became of a task's touches: ``touch_sent`` once WeCom holds them, ``touch_skipped``
         ("failed:<reason>") once they failed for good; nothing while they are retrying."""
         at = self.clock.now()
+        if delivered.outcome == CREATED and delivered.subjects:  # every path to WeCom ends here: fire, retry, adoption
+            count("TouchesFired", len(delivered.subjects))
         for subject_id in delivered.subjects:
             ref, bucket, staff = f"{task.task_id}:{subject_id}", task.bucket_id, task.userid
             if delivered.outcome == CREATED:
@@ -173,8 +175,8 @@ class TaskDelivery:
 
     def fail(self, tenant: Tenant, task: StaffTask, reason: str, claims: list[Touch] | None = None) -> Delivered:
         """Final: every touch the task claimed becomes ``failed`` (first, so no touch is left ``sent`` under a failed
-        task), then the task. The metrics name them: ``Touch.failed`` and ``Touch.failed.<reason>``. ``claims``:
-        the task's ``sent`` claims when the caller, holding the task's lease, has read them already."""
+        task), then the task. The metrics count them: ``TouchesFailed`` and ``TouchesFailedByReason{reason}``.
+        ``claims``: the task's ``sent`` claims when the caller, holding the task's lease, has read them already."""
         claims = self.claims(tenant.tenant_id, task) if claims is None else claims
         for touch in claims:
             self.repo.move_touch(
@@ -190,8 +192,8 @@ class TaskDelivery:
             )
         failed = replace(task, status=FAILED, reason=reason, retry_at=None)
         self.repo.save_task(tenant.tenant_id, failed, expected_status=task.status, recipients=True)
-        count("Touch.failed", len(claims))
-        count(f"Touch.failed.{reason}", len(claims))
+        count("TouchesFailed", len(claims))
+        count_by("TouchesFailedByReason", "reason", reason, len(claims))
         logger.warning("task failed for good", extra={"task": task.task_id, "reason": reason, "touches": len(claims)})
         return Delivered(FAILED, tuple(t.subject.id for t in claims), reason)
 

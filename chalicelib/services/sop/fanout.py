@@ -11,6 +11,7 @@ as before, so a shard delivered twice or a coordinator run twice hands each touc
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -81,4 +82,5 @@ class FanOut:
         with self._lock:  # shards running in threads of one process share the pool
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.writers, thread_name_prefix="siyu-writes")
-        return list(self._pool.map(fn, items))
+        here = contextvars.copy_context()  # the invocation's log keys (request and tenant id) go along
+        return list(self._pool.map(lambda item: here.copy().run(fn, item), items))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -45,7 +45,7 @@ from chalicelib.domain.sop import (
 )
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger, seconds
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SignalPublisher, WeComPort
 from chalicelib.services.signals import NoSignals
 from chalicelib.services.sop.content import CONTENT_DELETED, sendable
@@ -123,6 +123,9 @@ class SopKernel(KernelScheduling):
         bucket = self.repo.get_bucket(tenant_id, bucket_id)
         if bucket is None:
             return report
+        if not backstop:  # the Scheduler's (or a shard's) start after the bucket's minute; the backstop's are caught
+            due = datetime.strptime(bucket.minute, "%Y%m%d%H%M").replace(tzinfo=UTC)
+            seconds("ShardLatenessSeconds", (self.clock.now() - due).total_seconds())
         if shard is None:
             touches = self.repo.touches_in(tenant_id, bucket_id)
             if backstop and self.fanout.settling(bucket.minute, self.clock.now(), len(touches)):
@@ -162,19 +165,9 @@ class SopKernel(KernelScheduling):
         if touches:
             self.repo.release_lease(tenant_id, lease, owner)  # not on a crash: the lease then lapses
         self.fire_inline()
-        logger.info(
-            "bucket fired",
-            extra={
-                "tenant": tenant_id,
-                "bucket": bucket_id,
-                "sent": report.sent,
-                "skipped": report.skipped,
-                "tasks": report.tasks,
-                "retrying": report.retrying,
-                "failed": report.failed,
-                "shard": shard.index if shard else None,
-            },
-        )
+        told = {name: getattr(report, name) for name in ("sent", "skipped", "tasks", "retrying", "failed")}
+        where = {"tenant": tenant_id, "bucket": bucket_id, "shard": shard.index if shard else None}
+        logger.info("bucket fired", extra={**where, **told})
         return report
 
     def _apply(
@@ -242,6 +235,7 @@ class SopKernel(KernelScheduling):
         if won:
             report.count(state, reason)
             if not (reason or "").startswith("moved:"):  # a moved touch is re-queued, not skipped
+                count("TouchesSkipped")
                 told = reason if state == SKIPPED else f"{state}:{reason}"
                 ref = f"{touch.subject.id}:{touch.occurrence_key}"
                 skipped = Signal(
