@@ -27,6 +27,12 @@ from chalicelib.adapters.wecom.crypto import CallbackCrypto, envelope
 from chalicelib.settings import Settings
 from devstack.provision import provision
 from devstack.sandbox import SandboxServer
+from tests.functional.log_privacy import (  # noqa: F401  (every functional test is scanned)
+    log_privacy,
+    pytest_runtest_call,
+    pytest_runtest_setup,
+    pytest_runtest_teardown,
+)
 
 ADMIN = "admin-functional-token"
 TENANT = "acme"
