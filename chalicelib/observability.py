@@ -99,12 +99,12 @@ def start(event: Any) -> None:
     if isinstance(context, dict):  # an API request: ``context`` is API Gateway's requestContext
         lambda_context = getattr(event, "lambda_context", None)
         request_id = context.get("requestId") or getattr(lambda_context, "aws_request_id", None)
-        tenant_id = unquote(str((getattr(event, "uri_params", None) or {}).get("tenant_id") or ""))
-        invocation(request_id, _tenant(tenant_id), route=context.get("resourcePath"))
+        path_tenant = unquote(str((getattr(event, "uri_params", None) or {}).get("tenant_id") or ""))
+        invocation(request_id, _tenant(path_tenant), route=context.get("resourcePath"))
         return
-    payload = event.to_dict() if callable(getattr(event, "to_dict", None)) else {}
-    tenant_id = payload.get("tenant_id") if isinstance(payload, dict) else None
-    invocation(getattr(context, "aws_request_id", None), _tenant(tenant_id))
+    payload = event.to_dict() if callable(getattr(event, "to_dict", None)) else None
+    named = payload.get("tenant_id") if isinstance(payload, dict) else None
+    invocation(getattr(context, "aws_request_id", None), _tenant(named))
 
 
 def _tenant(tenant_id: object) -> str | None:

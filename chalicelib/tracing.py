@@ -65,7 +65,7 @@ def traced(handler: Handler) -> Handler:
 
 
 @contextmanager
-def span(name: str, **annotations: str | int) -> Iterator[None]:
+def span(name: str, **annotations: str | bool) -> Iterator[None]:
     """A subsegment inside a traced handler (a no-op elsewhere: the API is not traced). Annotations are ids and
     codes only, never personal data."""
     if not _traced.get():

@@ -33,7 +33,7 @@ def fire(event: dict[str, Any]) -> dict[str, Any]:
             shard = shard_of(bucket_id, event["shard"])
         except ValueError as exc:
             raise InvalidError(str(exc)) from exc
-    with span("sop.fire", tenant_id=tenant_id, bucket_id=bucket_id, shard=-1 if shard is None else shard.index):
+    with span("sop.fire", tenant_id=tenant_id, bucket_id=bucket_id, shard="all" if shard is None else str(shard.index)):
         return asdict(services().sop.fire(tenant_id, bucket_id, shard=shard))
 
 

@@ -152,8 +152,8 @@ class EventService:
                 ts, sig = check_signed_headers(timestamp, signature, now=now.timestamp(), window=self.replay_window)
                 signature_matches((_UNKNOWN_TENANT_SECRET,), ts, body, sig)
                 raise bad_signature()
-            signed = {"timestamp": timestamp, "signature": signature, "body": body}
-            tenant = self._authenticate(tenant, **signed, now=now.timestamp())
+            at = now.timestamp()
+            tenant = self._authenticate(tenant, timestamp=timestamp, signature=signature, body=body, now=at)
             events = self.validate(_parse(body), now)
         except SiyuError as exc:  # the whole request: one rejection, by its error code (bad_signature, invalid, …)
             count_by("EventsRejected", "reason", exc.code)

@@ -165,9 +165,9 @@ class SopKernel(KernelScheduling):
         if touches:
             self.repo.release_lease(tenant_id, lease, owner)  # not on a crash: the lease then lapses
         self.fire_inline()
-        told = {name: getattr(report, name) for name in ("sent", "skipped", "tasks", "retrying", "failed")}
+        counts = {name: getattr(report, name) for name in ("sent", "skipped", "tasks", "retrying", "failed")}
         where = {"tenant": tenant_id, "bucket": bucket_id, "shard": shard.index if shard else None}
-        logger.info("bucket fired", extra={**where, **told})
+        logger.info("bucket fired", extra={**where, **counts})
         return report
 
     def _apply(
