@@ -165,6 +165,8 @@ class SopKernel(KernelScheduling):
         if touches:
             self.repo.release_lease(tenant_id, lease, owner)  # not on a crash: the lease then lapses
         self.fire_inline()
+        if report.skipped + report.dropped > report.moved:  # one value per fire, not per touch (a moved one is queued)
+            count("TouchesSkipped", report.skipped + report.dropped - report.moved)
         counts = {name: getattr(report, name) for name in ("sent", "skipped", "tasks", "retrying", "failed")}
         where = {"tenant": tenant_id, "bucket": bucket_id, "shard": shard.index if shard else None}
         logger.info("bucket fired", extra={**where, **counts})
@@ -235,7 +237,6 @@ class SopKernel(KernelScheduling):
         if won:
             report.count(state, reason)
             if not (reason or "").startswith("moved:"):  # a moved touch is re-queued, not skipped
-                count("TouchesSkipped")
                 told = reason if state == SKIPPED else f"{state}:{reason}"
                 ref = f"{touch.subject.id}:{touch.occurrence_key}"
                 skipped = Signal(
