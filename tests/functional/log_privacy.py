@@ -11,7 +11,7 @@ What is searched for:
 - the sensitive values this very test used, collected without the test's help: the fields named like names, phones,
   message text and secrets in every request body sent through chalice.test.Client, the bearer tokens sent, the
   secrets in its answers (minted tokens, events secrets), and what the WeCom sandbox handed out or was handed
-  (contacts' names and remark phones, mass-message and welcome texts, corp secrets, access tokens).
+  (contacts' names, unionids and remark phones, mass-message and welcome texts, corp secrets, access tokens).
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def kind_of(key: str) -> str | None:
         return "phone"
     if key in TEXT_KEYS:
         return "text"
+    if key == "unionid":  # one person across the corp's apps: as telling as a name
+        return "unionid"
     if key in SECRET_KEYS or "secret" in key or key.endswith("_token") or key.endswith("aes_key"):
         return "secret"
     return None
@@ -187,7 +189,7 @@ def collect_sandbox(capture: Capture, sandbox: Any) -> None:
         for corp in world.corps.values():
             capture.add("secret", corp.secret)
             for external_userid in set(corp.follows) | set(corp.profiles):
-                capture.walk(profile_json(corp, external_userid), only=frozenset({"name"}))
+                capture.walk(profile_json(corp, external_userid), only=frozenset({"name", "unionid"}))
             for follows in corp.follows.values():
                 for follow in follows.values():
                     capture.add("phone", list(follow.remark_mobiles))
