@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from chalicelib.observability import logger
+from chalicelib.observability import count_by, flush, logger
 from devstack.wecom_world.contacts import register_contact
 from tests.functional.conftest import CORP, WECOM, Api
 from tests.functional.log_privacy import PHONE, Capture, collect_sandbox
@@ -36,12 +36,14 @@ def test_a_name_a_phone_and_a_secret_logged_on_purpose_fail_the_test_with_the_va
     assert log_privacy.leaks(log_privacy.scanned) == []  # reported once: the test goes on clean
 
 
-def test_debug_lines_other_loggers_and_printed_lines_are_scanned_too(api: Api, log_privacy: Capture) -> None:
+def test_debug_lines_other_loggers_and_emf_documents_are_scanned_too(api: Api, log_privacy: Capture) -> None:
     logger.debug("planted at debug", extra={"tel": "13912345678"})
     logging.getLogger("somewhere.else").warning("planted elsewhere: %s", "+8615912345678")
-    print('{"_aws": {}, "phone": "18612345678"}')
+    count_by("Planted", "reason", "18612345678")  # a metric's dimension value is printed in its EMF document
+    flush()
+    print("a test's own print: 18712345678")  # not Siyu's line: not scanned
     message = _failure(log_privacy)
-    assert "3 log line(s)" in message and "12345678" not in message
+    assert "3 log line(s)" in message and "12345678" not in message and '"Planted"' in message
 
 
 def test_ids_times_and_counts_are_not_taken_for_phone_numbers(api: Api, log_privacy: Capture) -> None:
