@@ -24,7 +24,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.stamp-requirements
 PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest
-MYPY_TARGETS = chalicelib devstack bench tests app.py
+MYPY_TARGETS = chalicelib devstack bench infra tests app.py
 
 .PHONY: help system browser venv node run demo-week drill test test-hours test-unit test-functional test-integration lint bench package clean clean-data distclean
 
@@ -78,9 +78,14 @@ drill: venv node
 bench: venv node
 	$(PY) -m bench
 
+# The deployable stack in out/$(STAGE)/ (sam.json, deployment.zip): chalice package, then the cost profile, log groups,
+# alarms and the egress option (python -m infra.package --help; docs/deploy.md, Packaging). No AWS credentials needed.
+STAGE ?= dev
+PROFILE ?= small
+EGRESS ?= none
 package: venv
-	rm -rf out
-	AWS_DEFAULT_REGION=us-east-1 $(BIN)/chalice package --stage dev --merge-template infra/resources.json out/
+	rm -rf out/$(STAGE)
+	$(PY) -m infra.package --stage $(STAGE) --profile $(PROFILE) --egress $(EGRESS) --out out/$(STAGE)
 
 # --- checks --------------------------------------------------------------------------------------------------------
 

@@ -228,7 +228,7 @@ def test_the_deployed_stack_alarms_on_the_metric_that_counts_failed_touches(env:
     template = json.loads((Path(__file__).parents[2] / "infra" / "resources.json").read_text())
     alarms = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     [alarm] = [a for a in alarms if a["MetricName"] in metrics.counts]
-    assert alarm["MetricName"] == "Touch.failed" and alarm["Namespace"] == "Siyu" and alarm["Threshold"] == 1
+    assert alarm["MetricName"] == "TouchesFailed" and alarm["Namespace"] == "Siyu" and alarm["Threshold"] == 1
 
 
 def test_a_wecom_outage_during_reconciliation_leaves_the_task_for_the_next_run_and_the_buckets_still_fire(

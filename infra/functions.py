@@ -1,0 +1,57 @@
+"""The profile applied to the five Lambda functions: deployed names, memory, reserved concurrency, environment,
+tracing and the backstop's sweep rate."""
+
+from __future__ import annotations
+
+from infra.cfn import BACKSTOP, FIRE, FUNCTIONS, Function, Template, TemplateError, copied, properties, sub
+from infra.policies import XRAY_WRITE_POLICY, attach_managed_policy
+from infra.profiles import Profile
+
+SECRETS_PREFIX = sub("/${AWS::StackName}")  # SSM parameters /<stack>/admin-token, /<stack>/tenants/<id> (lead)
+
+
+def traced(profile: Profile, function: Function) -> bool:
+    """X-Ray traces the fire path only (issue 12 §6), and only in profiles that trace."""
+    return profile.tracing and function == FIRE
+
+
+def environment(profile: Profile, function: Function) -> dict[str, object]:
+    """The variables every function gets from the profile (on top of Chalice's config and infra/resources.json)."""
+    return {
+        "SIYU_SECRETS_PREFIX": SECRETS_PREFIX,
+        "SIYU_FIRE_SHARD_SIZE": str(profile.fire_shard_size),
+        "POWERTOOLS_LOG_LEVEL": profile.log_level,
+        "POWERTOOLS_TRACE_DISABLED": "false" if traced(profile, function) else "true",
+    }
+
+
+def rate_expression(minutes: int) -> str:
+    """An EventBridge rate expression (the unit is singular for 1)."""
+    return f"rate({minutes} minute{'' if minutes == 1 else 's'})"
+
+
+def apply_profile(template: Template, profile: Profile) -> Template:
+    """Names, memory, reserved concurrency, environment and tracing of every function; the backstop's rate."""
+    out = copied(template)
+    for function in FUNCTIONS:
+        props = properties(out, function.logical_id)
+        props["FunctionName"] = function.deployed_name
+        props["MemorySize"] = profile.memory_mb[function.chalice_name]
+        reserved = profile.reserved_concurrency[function.chalice_name]
+        if reserved is None:
+            props.pop("ReservedConcurrentExecutions", None)
+        else:
+            props["ReservedConcurrentExecutions"] = reserved
+        props.setdefault("Environment", {}).setdefault("Variables", {}).update(environment(profile, function))
+        props["Tracing"] = "Active" if traced(profile, function) else "PassThrough"
+    schedules = [
+        event
+        for event in properties(out, BACKSTOP.logical_id).get("Events", {}).values()
+        if event["Type"] == "Schedule"
+    ]
+    if len(schedules) != 1:
+        raise TemplateError(f"{BACKSTOP.logical_id} should have one Schedule event, not {len(schedules)}")
+    schedules[0]["Properties"]["Schedule"] = rate_expression(profile.backstop_rate_minutes)
+    if profile.tracing:  # Active tracing sends segments with the function's own role
+        out = attach_managed_policy(out, XRAY_WRITE_POLICY, (FIRE,))
+    return out
