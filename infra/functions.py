@@ -4,7 +4,6 @@ tracing and the backstop's sweep rate."""
 from __future__ import annotations
 
 from infra.cfn import BACKSTOP, FIRE, FUNCTIONS, Function, Template, TemplateError, copied, properties, sub
-from infra.policies import XRAY_WRITE_POLICY, attach_managed_policy
 from infra.profiles import Profile
 
 SECRETS_PREFIX = sub("/${AWS::StackName}")  # SSM parameters /<stack>/admin-token, /<stack>/tenants/<id> (lead)
@@ -52,6 +51,4 @@ def apply_profile(template: Template, profile: Profile) -> Template:
     if len(schedules) != 1:
         raise TemplateError(f"{BACKSTOP.logical_id} should have one Schedule event, not {len(schedules)}")
     schedules[0]["Properties"]["Schedule"] = rate_expression(profile.backstop_rate_minutes)
-    if profile.tracing:  # Active tracing sends segments with the function's own role
-        out = attach_managed_policy(out, XRAY_WRITE_POLICY, (FIRE,))
     return out

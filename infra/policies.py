@@ -1,8 +1,8 @@
 """Role policies: the files in policies/ name ARNs with CloudFormation's pseudo parameters, the packager makes them
 real. `arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${AWS::StackName}-main` is a literal
 string in the file; wrapped in `Fn::Sub` it becomes the right ARN for any stack name, account, region and partition
-(aws, aws-cn), so one file serves dev and prod, global and China. Managed policies that only some packages need
-(VPC networking with a fixed-IP egress, X-Ray with tracing on) are attached here too, never written into the files."""
+(aws, aws-cn), so one file serves dev and prod, global and China. The managed policy only some packages need (VPC
+networking, with a fixed-IP egress) is attached here too, never written into the files."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from infra.cfn import FUNCTIONS, Function, Template, copied, is_intrinsic, of_ty
 _POLICY_VARIABLE = re.compile(r"\$\{(?!!)([A-Za-z0-9-]+:(?!:)[^}]*)\}")
 
 VPC_ACCESS_POLICY = sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")
-XRAY_WRITE_POLICY = sub("arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess")
 
 
 def substitute(node: Any) -> Any:
