@@ -21,18 +21,19 @@ PRIVATE_CIDRS = ("10.42.10.0/24", "10.42.11.0/24")  # one per availability zone 
 NAT_INSTANCE_TYPE = "t4g.nano"
 NAT_AMI = "{{resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64}}"
 
-#: The NAT instance's user data (Amazon Linux 2023): forward, and masquerade the VPC's traffic behind the instance's
-#: address. The instance has no public address until its Elastic IP is attached, so the package install retries.
+#: The NAT instance's user data (Amazon Linux 2023, in the order AWS's NAT instance guide gives): forward, and
+#: masquerade the VPC's traffic behind the instance's address; the rules are saved, so they survive a reboot. The
+#: instance has no public address until its Elastic IP is attached, so the package install retries until then.
 NAT_USER_DATA = f"""#!/bin/bash
 set -euo pipefail
 echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-siyu-nat.conf
 sysctl --system
 until dnf install -y iptables-services; do sleep 10; done
+systemctl enable --now iptables
 iface=$(ip route show default | awk '{{print $5; exit}}')
 iptables -t nat -A POSTROUTING -o "$iface" -s {VPC_CIDR} -j MASQUERADE
 iptables -F FORWARD
 service iptables save
-systemctl enable --now iptables
 """
 
 
