@@ -8,13 +8,15 @@ half of CloudFormation's 1 MB limit for a template read from S3 (most of it is t
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from infra.assemble import STAGES, build
@@ -24,7 +26,21 @@ from infra.profiles import ProfileError, load_profile, load_profiles
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MERGE_TEMPLATE = REPO_ROOT / "infra" / "resources.json"
+CHALICE_CACHE = REPO_ROOT / ".chalice" / "deployments"  # gitignored
 DEFAULT_REGION = "us-east-1"  # chalice package wants a region; nothing in the template depends on it
+
+
+@contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """Chalice writes its cached zip (.chalice/deployments/<hash>.zip) in place, and a second `chalice package`
+    that finds it half-written would ship it: runs in one checkout (pytest-xdist workers, two terminals) take turns."""
+    CHALICE_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CHALICE_CACHE / ".infra-package.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def chalice_package(stage: str, workdir: Path) -> Path:
@@ -32,7 +48,8 @@ def chalice_package(stage: str, workdir: Path) -> Path:
     chalice = Path(sys.executable).with_name("chalice")
     command = [str(chalice), "package", "--stage", stage, "--merge-template", str(MERGE_TEMPLATE), str(workdir)]
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", DEFAULT_REGION)}
-    subprocess.run(command, cwd=REPO_ROOT, env=env, check=True)
+    with _one_at_a_time():
+        subprocess.run(command, cwd=REPO_ROOT, env=env, check=True)
     return workdir
 
 

@@ -5,6 +5,7 @@ nothing. The packaged template stays well under CloudFormation's 1 MB."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,34 @@ def test_a_bad_profile_fails_before_chalice_runs(tmp_path: Path, capsys: pytest.
         package.main(["--profile", "tiny", "--out", str(tmp_path)])
     assert exit_info.value.code == 2 and "invalid choice: 'tiny'" in capsys.readouterr().err
     assert not (tmp_path / "sam.json").exists()
+
+
+def test_chalice_package_runs_take_turns(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Two packagers in one checkout (xdist workers) never run `chalice package` at once: its cached zip is written
+    in place, and the second would ship it half-written."""
+    monkeypatch.setattr(package, "CHALICE_CACHE", tmp_path / "deployments")
+    order: list[str] = []
+    first_inside, release_first = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with package._one_at_a_time():
+            order.append("first in")
+            first_inside.set()
+            release_first.wait(5)
+            order.append("first out")
+
+    def second() -> None:
+        with package._one_at_a_time():
+            order.append("second in")
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert first_inside.wait(5)
+    b = threading.Thread(target=second)
+    b.start()
+    b.join(0.3)
+    assert b.is_alive() and order == ["first in"]  # waiting for the first
+    release_first.set()
+    a.join(5)
+    b.join(5)
+    assert order == ["first in", "first out", "second in"]
