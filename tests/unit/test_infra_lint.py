@@ -72,6 +72,26 @@ def test_every_lambda_function_in_the_template_is_one_the_packager_knows(
     assert functions == {"APIHandler", "Fire", "Backstop", "TaskSync", "Silence"}
 
 
+def _strings(node: Any, skip: frozenset[str] = frozenset()) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for k, v in node.items() if k not in skip for s in _strings(v, skip)]
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item, skip)]
+    return []
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_no_name_or_partition_is_hard_wired(chalice_templates: dict[str, Template], stage: str) -> None:
+    """Everything derives from the stack name and the partition, so STACK= and the China regions work. (The roles'
+    policies are the policy files', checked by their own tests.)"""
+    built = build(chalice_templates[stage], stage=stage, profile=load_profile("large"), egress_option="nat-gateway")
+    strings = _strings(built["Resources"], skip=frozenset({"Policies"}))
+    assert [s for s in strings if f"siyu-{stage}" in s or "arn:aws:" in s] == []
+    assert any("${AWS::StackName}-fire" in s for s in strings)  # the scan does see the names
+
+
 def test_the_packaged_template_is_well_under_cloudformations_limit(chalice_templates: dict[str, Template]) -> None:
     built = build(chalice_templates["prod"], stage="prod", profile=load_profile("large"), egress_option="nat-instance")
     size = len(package.render(built).encode("utf-8"))
