@@ -14,6 +14,10 @@ WHY_TRACING = (
     "X-Ray traces the fire path only (issue 12 §6), and only in profiles with tracing on: a trace of every API "
     "request or periodic sweep costs per trace and answers nothing the JSON logs and EMF metrics do not."
 )
+WHY_TRACING_CHINA = (
+    "Tracing is Active wherever Lambda can trace: an Fn::If turns it off in the aws-cn partition, where Lambda has "
+    "no X-Ray integration, and the rule reads only a literal 'Active'."
+)
 WHY_LOG_GROUP = (
     "The function has its log group (<Function>LogGroup, RetentionInDays from the profile), named from the stack "
     "name like the function so that it exists before the function (which DependsOn it); the rule only recognises a "
@@ -42,8 +46,7 @@ PERIODIC = tuple(f for f in FUNCTIONS if f.chalice_name in {"backstop", "task_sy
 def waivers(template: Template, profile: Profile) -> Iterable[tuple[str, str, str]]:
     """(logical id, rule, reason) for every waiver this template and profile need."""
     for function in FUNCTIONS:
-        if not traced(profile, function):
-            yield function.logical_id, "WS1000", WHY_TRACING
+        yield function.logical_id, "WS1000", WHY_TRACING_CHINA if traced(profile, function) else WHY_TRACING
         yield function.logical_id, "WS1004", WHY_LOG_GROUP
     for function in PERIODIC:
         yield function.logical_id, "ES1007", WHY_TICK

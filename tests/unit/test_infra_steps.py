@@ -115,19 +115,28 @@ def test_small_sets_memory_environment_and_no_tracing(template: Template) -> Non
         assert props["Tracing"] == "PassThrough"
     assert _props(out, "Backstop")["Events"]["BackstopEvent"]["Properties"]["Schedule"] == "rate(10 minutes)"
     assert "ManagedPolicyArns" not in _props(out, "FireRole")
+    assert "LambdaTracingAvailable" not in functions.apply_profile(template, SMALL).get("Conditions", {})
 
 
 def test_large_reserves_the_fire_and_traces_it_alone(template: Template) -> None:
     out = functions.apply_profile(template, LARGE)
     fire = _props(out, "Fire")
-    assert (fire["MemorySize"], fire["ReservedConcurrentExecutions"], fire["Tracing"]) == (1769, 300, "Active")
-    assert fire["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "false"
+    assert (fire["MemorySize"], fire["ReservedConcurrentExecutions"]) == (1769, 300)
+    # traced outside the aws-cn partition only: Lambda has no X-Ray integration in the China regions
+    assert fire["Tracing"] == {"Fn::If": ["LambdaTracingAvailable", "Active", "PassThrough"]}
+    assert fire["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == {
+        "Fn::If": ["LambdaTracingAvailable", "false", "true"]
+    }
+    assert out["Conditions"]["LambdaTracingAvailable"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Partition"}, "aws-cn"]}]
+    }
     assert fire["Environment"]["Variables"]["SIYU_FIRE_SHARD_SIZE"] == "1000"
     assert _props(out, "APIHandler")["Tracing"] == "PassThrough"
     assert _props(out, "APIHandler")["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
     assert _props(out, "Backstop")["Events"]["BackstopEvent"]["Properties"]["Schedule"] == "rate(5 minutes)"
     # the two X-Ray actions active tracing needs are policies/fire.json's (TracingWildcard), not a managed policy
     assert "ManagedPolicyArns" not in _props(out, "FireRole")
+    assert "LambdaTracingAvailable" not in functions.apply_profile(template, SMALL).get("Conditions", {})
 
 
 def test_switching_back_to_no_reserved_concurrency_removes_it(template: Template) -> None:
@@ -248,7 +257,8 @@ def test_the_api_stage_is_throttled_as_the_profile_says(template: Template) -> N
 def test_waivers_carry_their_reasons(template: Template) -> None:
     out = waivers.apply_waivers(fire_dlq.add_fire_dlq(template, LARGE), LARGE)
     fire = out["Resources"]["Fire"]["Metadata"]
-    assert fire["cfn-lint"]["config"]["ignore_checks"] == ["WS1004"]  # traced: WS1000 applies and passes
+    assert fire["cfn-lint"]["config"]["ignore_checks"] == ["WS1000", "WS1004"]
+    assert "aws-cn" in fire["SiyuLintWaivers"]["WS1000"]  # traced, but not in China: the rule wants a literal Active
     assert set(out["Resources"]["Backstop"]["Metadata"]["SiyuLintWaivers"]) == {"WS1000", "WS1004", "ES1007", "ES4000"}
     assert out["Resources"]["FireDeadLetterQueue"]["Metadata"]["cfn-lint"]["config"]["ignore_checks"] == ["ES6000"]
     assert "Metadata" not in out["Resources"]["RepairQueue"]
