@@ -1,4 +1,4 @@
-"""Secrets in SSM, as commands an operator runs once per stage with that stage's environment (docs/deploy.md, "Secrets").
+"""Secrets in SSM, as commands an operator runs once per stage with its environment (docs/deploy.md, "Secrets").
 
     python -m chalicelib.jobs.secrets migrate            # move every tenant's credentials from the table into SSM
     python -m chalicelib.jobs.secrets set-admin-token    # the admin token, read from standard input (not argv)

@@ -95,7 +95,9 @@ def test_a_version_is_read_from_ssm_once_per_container(api: Api) -> None:
 
     calls: list[str] = []
     client = ssm()
-    client.meta.events.register("provide-client-params.ssm.GetParameter", lambda params, **kw: calls.append(params["Name"]))
+    client.meta.events.register(
+        "provide-client-params.ssm.GetParameter", lambda params, **kw: calls.append(params["Name"])
+    )
     store = SsmSecrets(client, "/siyu-test")
     version = store.put("tenants/x", '{"wecom_secret": "s1"}')
     other = SsmSecrets(client, "/siyu-test")  # another container: its first read goes to SSM
