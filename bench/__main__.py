@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import imports, machine, performance_doc, report
+from bench import figures, imports, machine, performance_doc, report
 from bench.common import STAFF_COUNT, BenchError
 from bench.fanout import fanout_sizes, run_fanout
 from bench.group_joins import run_group_joins
@@ -189,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(performance_doc.render_markdown(result), encoding="utf-8")
         print(f"wrote {args.output}")
+    if args.output == DEFAULT_OUTPUT and not args.quick:  # a full run: the cost model's figures (make cost)
+        print(f"wrote {figures.write(report.as_jsonable(result)).relative_to(machine.REPO_ROOT)}")
     else:
         print(
             f"not writing {DEFAULT_OUTPUT.relative_to(machine.REPO_ROOT)}: a partial run would drop the other part "
