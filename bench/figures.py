@@ -15,6 +15,7 @@ from typing import Any
 from bench import stats
 
 FIGURES_PATH = Path(__file__).resolve().parent / "figures.json"
+DIGEST_PATH = Path(__file__).resolve().parent / "digest.json"  # the run's digest the figures were reduced from
 # What the cost model would bill and the bench does not measure (yet): printed as "unmeasured", never estimated.
 UNMEASURED = {
     "business_event": "POST /events/{tenant} (a business event: trial, order, check-in's own write): not benched",
@@ -195,6 +196,12 @@ def figures(digest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write(digest: dict[str, Any], path: Path = FIGURES_PATH) -> Path:
-    path.write_text(json.dumps(figures(digest), indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+def _dump(data: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write(digest: dict[str, Any], path: Path = FIGURES_PATH, digest_path: Path = DIGEST_PATH) -> Path:
+    """The figures, and beside them the digest they come from (so a test can re-derive them, whichever run it was)."""
+    _dump(digest, digest_path)
+    _dump(figures(digest), path)
     return path
