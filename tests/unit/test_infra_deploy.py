@@ -336,23 +336,3 @@ def test_destroy_of_a_missing_stack_does_nothing() -> None:
         assert not dep.destroy(target, clients=stubs.clients, sleep=lambda s: None, say=said.append)
         stubs.verify()
     assert said == ["no stack siyu-dev: nothing to delete"]
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["deploy", "--stage", "dev", "--bucket", "b-b-b"], "no AWS region"),
-        (["deploy", "--stage", "dev", "--region", "us-east-1"], "no artifact bucket"),
-        (["deploy", "--stage", "dev", "--region", "us-east-1", "--bucket", "Bad_Bucket"], "not a valid S3 bucket"),
-        (["deploy", "--stage", "dev", "--region", "us-east-1", "--bucket", "siyu-artifacts"], "no AWS credentials"),
-        (["deploy", "--stage", "qa", "--region", "us-east-1", "--bucket", "siyu-artifacts"], "STAGE must be one of"),
-        (["destroy", "--stage", "prod", "--region", "us-east-1"], "needs CONFIRM=siyu-prod (got nothing)"),
-        (["destroy", "--stage", "prod", "--region", "us-east-1", "--confirm", "siyu-dev"], "needs CONFIRM=siyu-prod"),
-    ],
-)
-def test_missing_settings_fail_clearly_before_any_aws_call(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    session = boto3.session.Session()  # no credentials anywhere (the fixture); any AWS call would raise, not exit 2
-    assert dep.main(argv, session=session) == 2
-    assert message in capsys.readouterr().err
