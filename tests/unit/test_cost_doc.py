@@ -20,7 +20,7 @@ def test_every_table_is_its_commands_output() -> None:
 def test_a_stale_table_is_found_and_rewritten(tmp_path: Path) -> None:
     doc = tmp_path / "cost.md"
     original = cost_doc.DOC.read_text(encoding="utf-8")
-    doc.write_text(original.replace("| **total** | **$3.75** |", "| **total** | **$1.00** |", 1), encoding="utf-8")
+    doc.write_text(original.replace("| **total** | **$", "| **total** | **$9", 1), encoding="utf-8")
     assert cost_doc.main(["--check", "--doc", str(doc)]) == 1
     assert cost_doc.main(["--doc", str(doc)]) == 0
     assert doc.read_text(encoding="utf-8") == original
