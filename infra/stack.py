@@ -139,6 +139,7 @@ def deploy_stack(
         rc = change.get("ResourceChange", {})
         say(f"  {rc.get('Action', '?'):<7} {rc.get('LogicalResourceId', '?')} ({rc.get('ResourceType', '?')})")
     cfn.execute_change_set(StackName=stack, ChangeSetName=change_set)
+    sleep(POLL_SECONDS)  # never read the status the stack had before the execution began as its outcome
     status = wait_stack(cfn, stack, sleep, say)
     say(f"stack {stack}: {status}")
     return True
