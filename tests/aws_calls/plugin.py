@@ -67,7 +67,7 @@ class AwsCallsPlugin:
             f"(listed in {REPORT.relative_to(ROOT)})",
             *(f"REFUSED {d.line()}" for d in result.denials[:SHOWN]),
             *(["..."] if len(result.denials) > SHOWN else []),
-            *(f"unused: {u}" for u in result.unused),
+            *(f"unused in {name}: {'; '.join(grants)}" for name, grants in _by_file(result.unused).items()),
         ]
         if result.denials and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -77,3 +77,12 @@ class AwsCallsPlugin:
             terminalreporter.section("policy test (AWS calls vs policies/)")
             for line in self.summary:
                 terminalreporter.write_line(line)
+
+
+def _by_file(unused: list[str]) -> dict[str, list[str]]:
+    """ "fire.json Sid: action" lines, one line per file."""
+    out: dict[str, list[str]] = {}
+    for line in unused:
+        name, grant = line.split(" ", 1)
+        out.setdefault(name, []).append(grant)
+    return out
