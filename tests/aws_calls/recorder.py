@@ -84,7 +84,7 @@ class Recorder:
             return original(client, operation_name, api_params)
 
         self._original = original
-        BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+        BaseClient._make_api_call = _make_api_call
 
     def seen(self, client: BaseClient, operation: str, params: dict[str, Any], frame: FrameType) -> None:
         function = function_of(frame)
