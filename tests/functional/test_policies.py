@@ -80,6 +80,8 @@ def test_a_real_flow_is_allowed_by_the_policies(api: Api, monkeypatch: pytest.Mo
     assert {("api_handler", "scheduler:CreateSchedule"), ("api_handler", "iam:PassRole")} <= actions
     assert {("api_handler", "dynamodb:DescribeTable"), ("api_handler", "scheduler:GetScheduleGroup")} <= actions
     assert ("api_handler", "dynamodb:PutItem") in actions and ("fire", "dynamodb:UpdateItem") in actions
+    resources = {(s.function, s.request.resource) for s in tally.seen.values()}
+    assert ("api_handler", TABLE_ARN.replace("-main", "-idempotency")) in resources  # Powertools' own boto3 client
     result = check(tally, load_policies())
     assert [d.line() for d in result.denials] == []
 
