@@ -57,7 +57,8 @@ class AwsCallsPlugin:
             return
         tally = Tally.load(sorted(CALLS_DIR.glob("*.json")))
         if not tally.calls:
-            self.summary = ["no AWS calls recorded (no functional test ran): no policy checked"]
+            ran = f"{tally.tests} functional tests made no AWS call" if tally.tests else "no functional test ran"
+            self.summary = [f"no AWS calls recorded ({ran}): no policy checked"]
             return
         result = check(tally, load_policies())
         REPORT.write_text(report(tally, result))
