@@ -130,15 +130,19 @@ def test_a_star_outside_a_wildcard_statement_is_refused() -> None:
 
 
 def test_every_stage_gives_each_function_its_own_policy() -> None:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    for stage in ("dev", "prod"):
-        functions = config["stages"][stage]["lambda_functions"]
-        assert {name: functions[name].get("iam_policy_file") for name in FUNCTIONS} == {
-            name: f"../policies/{name}.json" for name in FUNCTIONS
-        }
-        assert "iam_policy_file" not in config["stages"][stage] and config["autogen_policy"] is False
+    """As Chalice itself resolves the config (per stage, per function), and for every function the app defines."""
+    from chalice.config import Config
+
     from app import app
 
+    disk = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    for stage in ("local", "dev", "prod"):
+        resolved = {
+            name: Config(chalice_stage=stage, function_name=name, config_from_disk=disk).iam_policy_file
+            for name in FUNCTIONS
+        }
+        assert resolved == {name: f"../policies/{name}.json" for name in FUNCTIONS}
+    assert disk["autogen_policy"] is False
     names = [f.name for f in app.pure_lambda_functions] + [e.name for e in app.event_sources]
     assert sorted(["api_handler", *names]) == sorted(FUNCTIONS)
 
