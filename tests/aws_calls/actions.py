@@ -70,6 +70,7 @@ class Names:
         return f"{arn}/index/{index}" if index else arn
 
     def parameter(self, name: str) -> str:
+        name = name.rsplit(":", 1)[0] if ":" in name else name  # a version or label selector is not in the ARN
         prefix = self.secrets_prefix.rstrip("/")
         if prefix and (name == prefix or name.startswith(prefix + "/")):
             name = f"/{STACK}{name[len(prefix) :]}"

@@ -32,6 +32,8 @@ ENTRY_POINTS: dict[tuple[str, str], str] = {
     ("app", "silence"): "silence",
     ("chalicelib.jobs.silence", "silence"): "silence",
 }
+# Commands an operator runs with their own credentials (no Lambda role): their calls are not any function's.
+OPERATOR_COMMANDS = frozenset({("chalicelib.jobs.secrets", "main"), ("chalicelib.jobs.metrics", "main")})
 DEFAULT_FUNCTION = "api_handler"  # the app's code reached by no other entry point: a route
 APP_PACKAGES = ("app", "chalicelib")  # a call with none of these on the stack is the test's own (setup, asserts)
 
@@ -44,6 +46,8 @@ def function_of(frame: FrameType | None) -> str | None:
         named = ENTRY_POINTS.get((module, frame.f_code.co_name))
         if named is not None:
             return named
+        if (module, frame.f_code.co_name) in OPERATOR_COMMANDS:
+            return None
         if module.split(".", 1)[0] in APP_PACKAGES:
             in_app = True
         frame = frame.f_back

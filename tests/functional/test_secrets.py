@@ -98,10 +98,10 @@ def test_a_version_is_read_from_ssm_once_per_container(api: Api) -> None:
     client.meta.events.register(
         "provide-client-params.ssm.GetParameter", lambda params, **kw: calls.append(params["Name"])
     )
-    store = SsmSecrets(client, "/siyu-test")
+    store = SsmSecrets(client, PREFIX)
     version = store.put("tenants/x", '{"wecom_secret": "s1"}')
-    other = SsmSecrets(client, "/siyu-test")  # another container: its first read goes to SSM
+    other = SsmSecrets(client, PREFIX)  # another container: its first read goes to SSM
     assert other.get("tenants/x", version) == '{"wecom_secret": "s1"}'
     assert other.get("tenants/x", version) == '{"wecom_secret": "s1"}'
-    assert calls == ["/siyu-test/tenants/x:1"]
+    assert calls == [f"{PREFIX}/tenants/x:1"]
     assert other.get("tenants/x", 9) is None and other.get("tenants/none") is None
