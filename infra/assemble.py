@@ -21,7 +21,7 @@ def build(template: Template, *, stage: str, profile: Profile, egress_option: st
     out = fire_dlq.add_fire_dlq(out, profile)
     out = alarms.select_alarms(out, profile)
     out = alarms.add_dlq_alarms(out)
-    out = api.apply_throttle(out, profile)
+    out = api.apply_api(out, profile)
     out = egress.apply_egress(out, egress_option)
     out = waivers.apply_waivers(out, profile)
     out.setdefault("Metadata", {})["Siyu"] = {"stage": stage, "profile": profile.name, "egress": egress_option}

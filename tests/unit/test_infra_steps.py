@@ -247,8 +247,10 @@ def test_a_dlq_without_a_name_from_the_stack_is_an_error(template: Template) -> 
 # ----------------------------------------------------------------------------------- API, waivers, the whole
 
 
-def test_the_api_stage_is_throttled_as_the_profile_says(template: Template) -> None:
-    out = api.apply_throttle(template, LARGE)
+def test_the_api_is_regional_and_throttled_as_the_profile_says(template: Template) -> None:
+    _props(template, "RestAPI")["EndpointConfiguration"] = "EDGE"  # Chalice's default
+    out = api.apply_api(template, LARGE)
+    assert _props(out, "RestAPI")["EndpointConfiguration"] == "REGIONAL"
     assert _props(out, "RestAPI")["MethodSettings"] == [
         {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 1000, "ThrottlingBurstLimit": 2000}
     ]
