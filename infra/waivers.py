@@ -4,9 +4,10 @@ fixed in the template, not waived: tests/unit/test_infra_lint.py lints every sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
-from infra.cfn import FUNCTIONS, Template, copied, of_type, resource
+from infra.alarms import dead_letter_queues
+from infra.cfn import FUNCTIONS, Template, copied, resource
 from infra.functions import traced
 from infra.profiles import Profile
 
@@ -51,21 +52,18 @@ def waivers(template: Template, profile: Profile) -> Iterable[tuple[str, str, st
     for function in PERIODIC:
         yield function.logical_id, "ES1007", WHY_TICK
         yield function.logical_id, "ES4000", WHY_TICK
-    for queue_id in of_type(template, "AWS::SQS::Queue"):
-        if queue_id.endswith("DeadLetterQueue"):
-            yield queue_id, "ES6000", WHY_DLQ
+    for queue_id in dead_letter_queues(template):
+        yield queue_id, "ES6000", WHY_DLQ
     yield "RestAPI", "ES2000", WHY_ACCESS_LOGS
     yield "RestAPI", "WS2002", WHY_API_TRACING
     if "AlarmEmailSubscription" in template.get("Resources", {}):
         yield "AlarmEmailSubscription", "ES7000", WHY_EMAIL
 
 
-def apply_waivers(
-    template: Template, profile: Profile, found: Callable[[Template, Profile], Iterable[tuple[str, str, str]]] = waivers
-) -> Template:
+def apply_waivers(template: Template, profile: Profile) -> Template:
     """Each waiver as `Metadata.cfn-lint.config.ignore_checks` on its resource, its reason in `SiyuLintWaivers`."""
     out = copied(template)
-    for logical_id, rule, reason in found(out, profile):
+    for logical_id, rule, reason in waivers(out, profile):
         metadata = resource(out, logical_id).setdefault("Metadata", {})
         checks = metadata.setdefault("cfn-lint", {}).setdefault("config", {}).setdefault("ignore_checks", [])
         if rule not in checks:
