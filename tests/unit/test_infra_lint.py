@@ -5,6 +5,7 @@ nothing. The packaged template stays well under CloudFormation's 1 MB."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -147,3 +148,13 @@ def test_chalice_package_runs_take_turns(monkeypatch: pytest.MonkeyPatch, tmp_pa
     a.join(5)
     b.join(5)
     assert order == ["first in", "first out", "second in"]
+
+
+def test_make_package_passes_its_variables_with_their_defaults() -> None:
+    def dry_run(*variables: str) -> str:
+        command = ["make", "-n", "package", *variables]
+        return subprocess.run(command, cwd=package.REPO_ROOT, capture_output=True, text=True, check=True).stdout
+
+    out = dry_run("STAGE=prod", "PROFILE=large", "EGRESS=nat-gateway")
+    assert "-m infra.package --stage prod --profile large --egress nat-gateway --out out/prod" in out
+    assert "-m infra.package --stage dev --profile small --egress none --out out/dev" in dry_run()
