@@ -10,6 +10,11 @@
 #                          dashboard link and the funnel's numbers (devstack/demo_week.py; DAYS=7, SEED=11)
 #   make drill             kill the local stack mid-fire and restart it, RUNS times (default 5), and check that no
 #                          touch is lost or doubled (devstack/drill.py; CUSTOMERS=30, SEED= to replay a drill)
+#   make deploy STAGE=dev|prod PROFILE=small EGRESS=none BUCKET=<artifact bucket> [REGION=] [STACK=]
+#                          package, upload and create/update the stack siyu-<stage> (docs/deploy.md)
+#   make destroy STAGE=…   delete the stack (prod: CONFIRM=siyu-prod; its tables are retained)
+#   make cost              the monthly AWS bill from bench/figures.json and infra/prices.json (docs/cost.md;
+#                          ARGS="--customers 100000 --region cn-north-1 …", `python -m infra.cost --help`)
 #   make test-unit | test-functional | test-integration | lint | bench | package | clean | clean-data | distclean
 #
 # Ports for `make run`: SIYU_API_PORT SIYU_SANDBOX_PORT SIYU_DYNAMODB_PORT SIYU_MOTO_PORT (8000-8003).
@@ -24,12 +29,12 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.stamp-requirements
 PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest
-MYPY_TARGETS = chalicelib devstack bench tests app.py
+MYPY_TARGETS = chalicelib devstack bench infra tests app.py
 
-.PHONY: help system browser venv node run demo-week drill test test-hours test-unit test-functional test-integration lint bench package clean clean-data distclean
+.PHONY: help system browser venv node run demo-week drill test test-hours test-unit test-functional test-integration lint bench package deploy destroy cost clean clean-data distclean
 
 help:
-	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,21p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- environment ---------------------------------------------------------------------------------------------------
 
@@ -78,9 +83,30 @@ drill: venv node
 bench: venv node
 	$(PY) -m bench
 
+# The deployable stack in out/$(STAGE)/ (sam.json, deployment.zip): chalice package, then the cost profile, log groups,
+# alarms and the egress option (python -m infra.package --help; docs/deploy.md, Packaging). No AWS credentials needed.
+STAGE ?= dev
+PROFILE ?= small
+EGRESS ?= none
 package: venv
-	rm -rf out
-	AWS_DEFAULT_REGION=us-east-1 $(BIN)/chalice package --stage dev --merge-template infra/resources.json out/
+	rm -rf out/$(STAGE)
+	$(PY) -m infra.package --stage $(STAGE) --profile $(PROFILE) --egress $(EGRESS) --out out/$(STAGE)
+
+# --- deploying (docs/deploy.md) and its bill (docs/cost.md) ---------------------------------------------------------
+
+STAGE ?= dev
+PROFILE ?= small
+EGRESS ?= none
+deploy: venv
+	$(PY) -m infra.deploy deploy --stage $(STAGE) --profile $(PROFILE) --egress $(EGRESS) \
+		$(if $(BUCKET),--bucket $(BUCKET),) $(if $(REGION),--region $(REGION),) $(if $(STACK),--stack $(STACK),)
+
+destroy: venv
+	$(PY) -m infra.deploy destroy --stage $(STAGE) $(if $(CONFIRM),--confirm $(CONFIRM),) \
+		$(if $(REGION),--region $(REGION),) $(if $(STACK),--stack $(STACK),)
+
+cost: venv
+	$(PY) -m infra.cost $(ARGS)
 
 # --- checks --------------------------------------------------------------------------------------------------------
 

@@ -4,9 +4,9 @@ Two parts: the WeCom callback hot path (and the cold import of app.py), and the 
 one bucket of N touches, then one bulk enrollment job over the same N customers; then buckets of 1,000 and 10,000
 touches — and with ``--large`` 100,000 — fired through the fan-out), a group leaderboard read at 50 and 5,000
 members, a group-plan bucket over 100 groups and N member joins, and a metrics funnel read at 1,000 and 100,000
-customers. ``--callback-only`` / ``--sop-only`` / ``--fanout-only`` / ``--points-only`` / ``--groups-only`` /
-``--metrics-only`` run one; a partial run writes the markdown only to an
-explicit ``--output`` (docs/performance.md holds every part).
+customers, and a signed business event with its duplicate. ``--callback-only`` / ``--sop-only`` / ``--fanout-only``
+/ ``--points-only`` / ``--groups-only`` / ``--metrics-only`` / ``--events-only`` run one; a partial run writes the
+markdown only to an explicit ``--output`` (docs/performance.md holds every part).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import imports, machine, performance_doc, report
+from bench import figures, imports, machine, performance_doc, report
 from bench.common import STAFF_COUNT, BenchError
+from bench.events import run_events
 from bench.fanout import fanout_sizes, run_fanout
 from bench.group_joins import run_group_joins
 from bench.groups import run_groups
@@ -62,6 +63,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         action="store_true",
         help="only the metrics funnel read at 1,000 and 100,000 customers (--quick: 100 and 1,000; issue 11 §3)",
     )
+    part.add_argument(
+        "--events-only",
+        action="store_true",
+        help="only the business events: N signed trial orders and their duplicates (-n, 200; issue 12 §5)",
+    )
     parser.add_argument(
         "--large", action="store_true", help="also fire a bucket of 100,000 touches over 200 staff through the fan-out"
     )
@@ -94,6 +100,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         or args.points_only
         or args.groups_only
         or args.metrics_only
+        or args.events_only
     ):
         args.output = DEFAULT_OUTPUT
     return args
@@ -118,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "points": args.points_only,
         "groups": args.groups_only,
         "metrics": args.metrics_only,
+        "events": args.events_only,
     }
 
     def part(name: str, *also: str) -> bool:
@@ -130,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     points_part = part("points")
     groups_part = part("groups")
     metrics_part = part("metrics")
+    events_part = part("events")
     sizes = [(1_000, 20)] if args.quick else fanout_sizes(large=args.large)
     import_times = None
     if callbacks:
@@ -152,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             joins = run_group_joins(stack, progress, args.iterations) if groups_part else None
             metrics_sizes = QUICK_SIZES if args.quick else SIZES
             metrics = run_metrics(stack, progress, metrics_sizes) if metrics_part else None
+            events = run_events(stack, progress, args.iterations) if events_part else None
             calibration = stack.calibration
             roundtrip = dict(stack.roundtrip_ms)
     except BenchError as exc:
@@ -180,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         groups=groups,
         group_joins=joins,
         metrics=metrics,
+        events=events,
     )
     for line in report.summary_lines(result):
         print(line)
@@ -189,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(performance_doc.render_markdown(result), encoding="utf-8")
         print(f"wrote {args.output}")
+    if args.output == DEFAULT_OUTPUT and not args.quick:  # a full run: the cost model's figures (make cost)
+        print(f"wrote {figures.write(report.as_jsonable(result)).relative_to(machine.REPO_ROOT)}")
     else:
         print(
             f"not writing {DEFAULT_OUTPUT.relative_to(machine.REPO_ROOT)}: a partial run would drop the other part "

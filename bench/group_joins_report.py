@@ -177,6 +177,7 @@ def group_joins_jsonable(results: JoinResults) -> dict[str, Any]:
             "members": s.members,
             "rotated": s.rotated,
             "outcome": s.sample.outcome,
+            "latency_s": s.sample.latency_s,
             "wecom": s.sample.wecom,
             "ddb_ops": s.sample.ddb_ops,
             **s.sample.capacity.__dict__,

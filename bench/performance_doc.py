@@ -9,6 +9,7 @@ from collections.abc import Callable
 from bench import stats
 from bench.changes import render_changes
 from bench.common import counts, fmt, table
+from bench.events import render_events
 from bench.fanout_report import render_fanout
 from bench.group_joins_report import render_group_joins
 from bench.groups import render_groups
@@ -168,6 +169,8 @@ def render_markdown(report: Report) -> str:
         lines += render_fanout(report.fanout, report.command)
     if report.points is not None:
         lines += render_points(report.points, report.command)
+    if report.events is not None:
+        lines += render_events(report.events, report.command)
     if report.groups is not None:
         lines += render_groups(report.groups, report.command)
     if report.group_joins is not None:

@@ -121,7 +121,10 @@ def points_summary_lines(results: PointsResults) -> list[str]:
 def points_jsonable(results: PointsResults) -> dict[str, Any]:
     return {
         str(run.members): {
-            "reads": {str(n): m.capacity.__dict__ | {"query": m.query.__dict__} for n, m in run.reads.items()},
+            "reads": {
+                str(n): m.capacity.__dict__ | {"query": m.query.__dict__, "seconds": m.seconds}
+                for n, m in run.reads.items()
+            },
             "first_checkin": _checkin_json(run.first_checkin),
             "moved_checkin": _checkin_json(run.moved_checkin),
         }

@@ -11,6 +11,7 @@ from typing import Any
 from bench import stats
 from bench.capacity import Calibration
 from bench.common import counts, fmt
+from bench.events import EventsResults, events_jsonable, events_summary_lines
 from bench.fanout_report import fanout_jsonable, fanout_summary_lines, fanout_targets
 from bench.fanout_results import FanoutResults
 from bench.group_joins import JoinResults
@@ -142,6 +143,7 @@ class Report:
     groups: GroupResults | None = None  # issue 10 §9: one group-plan bucket over 100 groups
     group_joins: JoinResults | None = None  # issue 10 §9: units per member-join event
     metrics: MetricsResults | None = None  # issue 11 §3: a funnel read at 1,000 and 100,000 customers
+    events: EventsResults | None = None  # issue 12 §5: a signed business event and its duplicate (the cost model)
 
     def scenario(self, key: str) -> Scenario | None:
         return next((s for s in self.scenarios if s.key == key), None)
@@ -257,6 +259,8 @@ def summary_lines(report: Report) -> list[str]:
         out += fanout_summary_lines(report.fanout)
     if report.points is not None:
         out += points_summary_lines(report.points)
+    if report.events is not None:
+        out += events_summary_lines(report.events)
     if report.groups is not None:
         out += [line for line in render_groups(report.groups, "")[-2:-1]]
     if report.group_joins is not None:
@@ -290,4 +294,5 @@ def as_jsonable(report: Report) -> dict[str, Any]:
         "groups": report.groups.jsonable() if report.groups is not None else None,
         "group_joins": group_joins_jsonable(report.group_joins) if report.group_joins is not None else None,
         "metrics": metrics_jsonable(report.metrics) if report.metrics is not None else None,
+        "events": events_jsonable(report.events) if report.events is not None else None,
     }

@@ -254,7 +254,15 @@ def _setup_tenant(stack: Any, owners: list[str]) -> tuple[str, str, str]:
 
 
 def create_customers(
-    stack: Any, tenant: Any, owners: list[str], *, count: int, first: int, at: datetime, corp: str = SOP_CORP
+    stack: Any,
+    tenant: Any,
+    owners: list[str],
+    *,
+    count: int,
+    first: int,
+    at: datetime,
+    corp: str = SOP_CORP,
+    id_prefix: str = "cu_sop",
 ) -> list[str]:
     """Customers as intake leaves them (profile synced, a channel touch, an active relation, two tags), written
     straight through the store, each the friend of its owner in the sandbox world (round-robin over the staff)."""
@@ -274,7 +282,7 @@ def create_customers(
         world.event(corp, "add_external_contact", userid=owner, external_userid=ext, State="ch_sop")
         digest = f"{n:064x}"
         customer = Customer(
-            customer_id=f"cu_sop{n:010d}",
+            customer_id=f"{id_prefix}{n:010d}",
             external_userid=ext,
             owner_userid=owner,
             source_channel_id="ch_sopbench",

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.ports import Clock, IdGenerator, SchedulerPort, ShardDispatcher, WeComPort
-from chalicelib.settings import LOCAL_STAGE, Settings, get_settings
+from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
+from chalicelib.settings import LOCAL_STAGE, SECRETS_SSM, Settings, get_settings
 
 if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/wiring.py), not with the app
     from chalicelib.adapters.health import HealthChecker
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.staff_tasks import StaffTaskService
     from chalicelib.services.tags import TagService
     from chalicelib.services.task_sync import TaskSyncService
-    from chalicelib.services.tenants import TenantService
+    from chalicelib.services.tenants import AdminToken, TenantService
     from chalicelib.services.triggers import TriggerService
     from chalicelib.services.wecom_stats import WeComStatsService
 
@@ -62,6 +62,7 @@ class Services:
     signals: SignalBus
     tenants: TenantService
     tenant_cache: TenantCache
+    admin_token: AdminToken  # the platform admin's token (SSM deployed)
     staff: StaffService
     tags: TagService
     channels: ChannelService
@@ -113,6 +114,7 @@ def build(
     idempotency: IdempotentRequests | None = None,
     shards: ShardDispatcher | None = None,
     repair_queue: RepairQueue | None = None,
+    secrets: SecretStore | None = None,
 ) -> Services:
     """Wire services from the given ports (chalicelib/wiring.py). Shared by the real bootstrap and by tests with
     fakes. The services' modules are imported here, on the first build, not with ``app``: a cold start that answers a
@@ -131,6 +133,7 @@ def build(
         idempotency=idempotency,
         shards=shards,
         repair_queue=repair_queue,
+        secrets=secrets,
     )
 
 
@@ -144,13 +147,17 @@ def _build_real(settings: Settings) -> Services:
     from chalicelib.adapters.idempotency import IdempotentRequests
     from chalicelib.adapters.repair_queue import SqsRepairQueue
     from chalicelib.adapters.scheduler import EventBridgeScheduler
+    from chalicelib.adapters.secrets import SsmSecrets
     from chalicelib.adapters.shards import LambdaShards, ThreadedShards
     from chalicelib.adapters.wecom.client import WeComClient
     from chalicelib.adapters.wecom.codec import WXCallbackCodec
     from chalicelib.adapters.wecom.transport import Urllib3Transport
 
     connection = configure(settings)
-    store = DynamoStore(connection, settings.table_name)
+    # Deployed, tenant credentials and the admin token are SSM SecureStrings; offline stages may keep them in the
+    # table and the environment (settings.secrets: docs/deploy.md, "Secrets").
+    secrets = SsmSecrets.for_settings(settings) if settings.secrets == SECRETS_SSM else None
+    store = DynamoStore(connection, settings.table_name, secrets=secrets)
     wecom = WeComClient(Urllib3Transport(settings.wecom_base_url), timeout=settings.wecom_timeout_seconds)
     codec = WXCallbackCodec(max_bytes=settings.max_callback_bytes)
     # Deployed, a large fire's shards are asynchronous invocations of the fire function; locally, threads.
@@ -171,6 +178,7 @@ def _build_real(settings: Settings) -> Services:
         scheduler=EventBridgeScheduler.for_settings(settings),
         shards=shards,
         repair_queue=repair_queue,
+        secrets=secrets,
     )
     if isinstance(shards, ThreadedShards):
         shards.bind(built.sop.fire_shard)

@@ -28,7 +28,15 @@ ENV_FIRE_SHARD_SIZE = "SIYU_FIRE_SHARD_SIZE"
 ENV_CALLBACK_BUDGET = "SIYU_CALLBACK_BUDGET_SECONDS"
 ENV_REPAIR_QUEUE_URL = "SIYU_REPAIR_QUEUE_URL"
 ENV_REPAIR_DLQ_URL = "SIYU_REPAIR_DLQ_URL"
+ENV_SECRETS = "SIYU_SECRETS"
+ENV_SECRETS_PREFIX = "SIYU_SECRETS_PREFIX"
+ENV_SSM_ENDPOINT = "SIYU_SSM_ENDPOINT"
 LOCAL_STAGE = "local"
+# Stages that never run in an AWS account: only these may keep secrets in the table or take the admin token from the
+# environment (docs/deploy.md, "Secrets"). Every other stage reads both from SSM Parameter Store.
+OFFLINE_STAGES = frozenset({LOCAL_STAGE, "test"})
+SECRETS_SSM = "ssm"
+SECRETS_TABLE = "table"
 LOCAL_FIRE_TARGET_ARN = "arn:aws:lambda:us-east-1:000000000000:function:siyu-local-fire"
 LOCAL_SCHEDULER_ROLE_ARN = "arn:aws:iam::000000000000:role/siyu-local-scheduler"
 
@@ -48,7 +56,7 @@ class Settings:
     region: str = "us-east-1"
     wecom_base_url: str = DEFAULT_WECOM_BASE_URL
     wecom_timeout_seconds: float = 3.0
-    admin_token: str | None = None
+    admin_token: str | None = None  # offline stages only; deployed stages read SSM's admin-token
     max_callback_bytes: int = 64 * 1024
     tenant_cache_seconds: float = 60.0
     fire_target_arn: str = LOCAL_FIRE_TARGET_ARN
@@ -59,6 +67,9 @@ class Settings:
     callback_budget_seconds: float = DEFAULT_CALLBACK_BUDGET
     repair_queue_url: str | None = None  # SQS (deployed); None: the repair queue lives in the table
     repair_dlq_url: str | None = None  # its dead-letter queue, where given-up repairs go with their reason
+    secrets: str = SECRETS_TABLE  # where tenant credentials live: "ssm", or "table" (offline stages only)
+    secrets_prefix: str = "/siyu-local"  # SSM parameter names start with it (``/<stack name>`` deployed)
+    ssm_endpoint: str | None = None
 
     @property
     def movable_clock(self) -> str | None:
@@ -69,6 +80,8 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = os.environ if env is None else env
         stage = e.get(ENV_STAGE, LOCAL_STAGE)
+        offline = stage in OFFLINE_STAGES
+        secrets = e.get(ENV_SECRETS, SECRETS_TABLE if offline else SECRETS_SSM) if offline else SECRETS_SSM
         return cls(
             stage=stage,
             table_name=e.get(ENV_TABLE, f"siyu-{stage}"),
@@ -79,7 +92,7 @@ class Settings:
             region=e.get(ENV_REGION) or e.get("AWS_REGION") or "us-east-1",
             wecom_base_url=(e.get(ENV_WECOM_BASE_URL) or DEFAULT_WECOM_BASE_URL).rstrip("/"),
             wecom_timeout_seconds=float(e.get(ENV_WECOM_TIMEOUT, "3")),
-            admin_token=e.get(ENV_ADMIN_TOKEN) or None,
+            admin_token=(e.get(ENV_ADMIN_TOKEN) or None) if offline else None,  # deployed: SSM only
             max_callback_bytes=int(e.get(ENV_MAX_CALLBACK_BYTES, str(64 * 1024))),
             tenant_cache_seconds=float(e.get(ENV_TENANT_CACHE_SECONDS, "60")),
             fire_target_arn=e.get(ENV_FIRE_TARGET_ARN) or LOCAL_FIRE_TARGET_ARN,
@@ -90,6 +103,9 @@ class Settings:
             callback_budget_seconds=min(4.5, max(0.5, float(e.get(ENV_CALLBACK_BUDGET) or DEFAULT_CALLBACK_BUDGET))),
             repair_queue_url=e.get(ENV_REPAIR_QUEUE_URL) or None,
             repair_dlq_url=e.get(ENV_REPAIR_DLQ_URL) or None,
+            secrets=secrets if secrets in (SECRETS_SSM, SECRETS_TABLE) else SECRETS_SSM,
+            secrets_prefix=(e.get(ENV_SECRETS_PREFIX) or f"/siyu-{stage}").rstrip("/"),
+            ssm_endpoint=e.get(ENV_SSM_ENDPOINT) or None,
         )
 
 

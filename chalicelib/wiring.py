@@ -26,7 +26,7 @@ from chalicelib.domain.signals import (
 from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
-from chalicelib.ports import Clock, IdGenerator, SchedulerPort, ShardDispatcher, WeComPort
+from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
 from chalicelib.services.bulk import BulkEnrollment
 from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
@@ -58,7 +58,7 @@ from chalicelib.services.staff import StaffService
 from chalicelib.services.staff_tasks import StaffTaskService
 from chalicelib.services.tags import TagService
 from chalicelib.services.task_sync import TaskSyncService
-from chalicelib.services.tenants import TenantService
+from chalicelib.services.tenants import AdminToken, TenantService
 from chalicelib.services.triggers import TriggerService
 from chalicelib.services.wecom_stats import WeComStatsService
 from chalicelib.settings import Settings
@@ -121,10 +121,11 @@ def wire(
     idempotency: IdempotentRequests | None = None,
     shards: ShardDispatcher | None = None,
     repair_queue: RepairQueue | None = None,
+    secrets: SecretStore | None = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes. ``shards``: where
     a large fire's shards go (None: every bucket fires in one invocation); ``repair_queue``: where a callback's
-    unfinished WeCom work goes (None: it is only logged)."""
+    unfinished WeCom work goes (None: it is only logged); ``secrets``: where the admin token is read (SSM deployed)."""
     bus = SignalBus()
     tags = TagService(store, wecom, clock, ids)
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
@@ -170,6 +171,7 @@ def wire(
         signals=bus,
         tenants=TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync),
         tenant_cache=tenant_cache,
+        admin_token=AdminToken(secrets, clock, offline_token=settings.admin_token),
         staff=StaffService(store, clock),
         tags=tags,
         channels=ChannelService(store, tags, wecom, clock, ids),

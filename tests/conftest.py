@@ -52,6 +52,9 @@ def running_in_ci() -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     for line in FOLDER_MARKERS.values():
         config.addinivalue_line("markers", line)
+    from tests.aws_calls.plugin import AwsCallsPlugin  # after the safe environment: it imports botocore
+
+    config.pluginmanager.register(AwsCallsPlugin(config), "siyu-aws-calls")  # the policy test (policies/README.md)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

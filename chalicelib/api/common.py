@@ -185,7 +185,7 @@ def route(
                 svc = services()
                 ctx.load_tenant = svc.tenants.get
                 if auth == "admin":
-                    check_admin(bearer(request), svc.settings.admin_token)
+                    check_admin(bearer(request), svc.admin_token.value())
                 elif auth == "tenant":
                     ctx.token = svc.tenants.authenticate(params["tenant_id"], bearer(request), role or Role.VIEWER)
                 ctx.args = check_query(ctx.query)

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from chalicelib.domain.instants import iso_local, localize_times
@@ -122,6 +123,20 @@ class Tenant:
             previous_events_until=int(now) + EVENTS_SECRET_GRACE_SECONDS if self.events_secret else 0,
         )
 
+    def secret_fields(self) -> dict[str, str]:
+        """The credentials kept apart from the table (SSM SecureString when deployed: docs/deploy.md, "Secrets")."""
+        return {name: getattr(self, name) for name in SECRET_FIELDS}
+
+    def without_secrets(self) -> Tenant:
+        """The tenant as its table item holds it once its secrets live in the secret store."""
+        blank: dict[str, Any] = dict.fromkeys(SECRET_FIELDS, "")
+        return replace(self, **blank)
+
+    def with_secrets(self, values: dict[str, str]) -> Tenant:
+        """The tenant with the credentials the secret store returned (unknown names are ignored)."""
+        given: dict[str, Any] = {name: str(values.get(name, "")) for name in SECRET_FIELDS}
+        return replace(self, **given)
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -129,6 +144,26 @@ class Tenant:
     def hmac_hex(self, value: str, *, length: int = 32) -> str:
         """A keyed, tenant-scoped digest: lets keys find a record without storing the identifier itself."""
         return hmac.new(self.salt.encode(), value.encode(), hashlib.sha256).hexdigest()[:length]
+
+
+# The tenant's credentials: what opens its callbacks, signs its events and calls WeCom for it. Its salt stays in the
+# table: it keys the digests in the table's own keys and is no credential for any outside system.
+SECRET_FIELDS = (
+    "wecom_token",
+    "wecom_aes_key",
+    "wecom_secret",
+    "events_secret",
+    "previous_events_secret",
+    "previous_wecom_token",
+    "previous_wecom_aes_key",
+)
+
+ADMIN_TOKEN_SECRET = "admin-token"  # the secret store's name of the platform admin's token
+
+
+def tenant_secret_name(tenant_id: str) -> str:
+    """The secret store's name of a tenant's credentials: one JSON bundle of SECRET_FIELDS per tenant."""
+    return f"tenants/{tenant_id}"
 
 
 @dataclass(frozen=True)

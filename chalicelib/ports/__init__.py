@@ -108,6 +108,14 @@ class IntakeSnapshot:
     staff: Staff | None
 
 
+class SecretStore(Protocol):
+    """Secrets kept outside the table (SSM Parameter Store SecureString, deployed). Every put makes a new version, and a
+    version never changes, so a read by version can be cached for as long as the process lives."""
+
+    def put(self, name: str, value: str) -> int: ...  # the new version
+    def get(self, name: str, version: int | None = None) -> str | None: ...  # None: no such secret (or version)
+
+
 class TenantRepository(Protocol):
     def create_tenant(self, tenant: Tenant) -> None: ...
     def get_tenant(self, tenant_id: str, *, consistent: bool = False) -> Tenant | None: ...

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.tags import DEFAULT_TAXONOMY, Tag, TagGroup
 from chalicelib.domain.tenants import (
+    ADMIN_TOKEN_SECRET,
     DEFAULT_TIMEZONE,
     TOKEN_USE_RESOLUTION_SECONDS,
     Role,
@@ -25,7 +26,7 @@ from chalicelib.domain.tenants import (
 from chalicelib.domain.touch_rules import rules_from_json, rules_from_text, rules_problems, rules_text, rules_to_json
 from chalicelib.errors import ForbiddenError, InvalidError, NotFoundError, SiyuError, UnauthorizedError
 from chalicelib.observability import logger
-from chalicelib.ports import Clock, IdGenerator, Page, StaffRepository, TagRepository, TenantRepository
+from chalicelib.ports import Clock, IdGenerator, Page, SecretStore, StaffRepository, TagRepository, TenantRepository
 
 
 class TenantRepo(TenantRepository, TagRepository, StaffRepository, Protocol):
@@ -229,9 +230,33 @@ class TenantService:
             logger.warning("token use not recorded", extra={"tenant": record.tenant_id, "code": exc.code})
 
 
+ADMIN_TOKEN_CACHE_SECONDS = 60.0  # a rotated admin token works everywhere within a minute (docs/deploy.md)
+
+
+class AdminToken:
+    """The platform admin's token. Deployed, it is the SSM SecureString ``<prefix>/admin-token``, read at most once a
+    minute per container; offline stages (local, test) may take it from SIYU_ADMIN_TOKEN instead."""
+
+    def __init__(self, secrets: SecretStore | None, clock: Clock, *, offline_token: str | None = None) -> None:
+        self.secrets = secrets
+        self.clock = clock
+        self.offline_token = offline_token
+        self._cached: tuple[float, str | None] | None = None
+
+    def value(self) -> str | None:
+        if self.offline_token or self.secrets is None:
+            return self.offline_token
+        now = self.clock.now().timestamp()
+        if self._cached is None or now - self._cached[0] >= ADMIN_TOKEN_CACHE_SECONDS:
+            self._cached = (now, self.secrets.get(ADMIN_TOKEN_SECRET))
+        return self._cached[1]
+
+
 def check_admin(bearer: str | None, admin_token: str | None) -> None:
-    """The platform admin token (SIYU_ADMIN_TOKEN) guards tenant creation; compared in constant time."""
+    """The platform admin token guards tenant creation; compared in constant time."""
     if not admin_token:
-        raise ForbiddenError("admin API disabled: SIYU_ADMIN_TOKEN is not set")
+        raise ForbiddenError(
+            "admin API disabled: no admin token is set (SSM parameter <prefix>/admin-token; SIYU_ADMIN_TOKEN offline)"
+        )
     if not bearer or not hmac.compare_digest(bearer.encode(), admin_token.encode()):
         raise UnauthorizedError("invalid admin token")

@@ -18,7 +18,7 @@ from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import TagGroup, Taxonomy
 from chalicelib.domain.tenants import Tenant, TokenRecord
-from chalicelib.errors import ConflictError, InvalidError
+from chalicelib.errors import ConflictError, InvalidError, UpstreamError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 from tests.fakes.business_events import FakeEventStoreMixin
 from tests.fakes.dashboard import FakeDashboardStoreMixin
@@ -70,6 +70,8 @@ class FakeStore(
     ignored: dict[tuple[str, str, int, str], dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     calls: list[str] = field(default_factory=list)
+    secrets: Any = None  # a SecretStore: tenants written from then on count as kept there (the DynamoDB layout)
+    tenants_in_secrets: set[str] = field(default_factory=set)
 
     # --- tenants ----------------------------------------------------------------------------------------------
 
@@ -78,6 +80,8 @@ class FakeStore(
             if tenant.tenant_id in self.tenants:
                 raise ConflictError(f"tenant {tenant.tenant_id} already exists")
             self.tenants[tenant.tenant_id] = tenant
+            if self.secrets is not None:
+                self.tenants_in_secrets.add(tenant.tenant_id)
 
     def get_tenant(self, tenant_id: str, *, consistent: bool = False) -> Tenant | None:
         self.calls.append("get_tenant_consistent" if consistent else "get_tenant")
@@ -88,6 +92,17 @@ class FakeStore(
             if tenant.tenant_id not in self.tenants:
                 raise ConflictError(f"tenant {tenant.tenant_id} does not exist")
             self.tenants[tenant.tenant_id] = tenant
+            if self.secrets is not None:
+                self.tenants_in_secrets.add(tenant.tenant_id)
+
+    def migrate_secrets(self, tenant_id: str) -> bool:
+        if self.secrets is None:
+            raise UpstreamError("no secret store is set (SIYU_SECRETS=table): nothing to migrate to")
+        with self.lock:
+            if tenant_id not in self.tenants or tenant_id in self.tenants_in_secrets:
+                return False
+            self.tenants_in_secrets.add(tenant_id)
+            return True
 
     def list_tenants(self, *, cursor: str | None, limit: int) -> Page:
         ids = sorted(self.tenants)

@@ -158,6 +158,7 @@ def api(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "SIYU_WECOM_BASE_URL": sandbox.base_url,
         "SIYU_ADMIN_TOKEN": ADMIN,
         "SIYU_TENANT_CACHE_SECONDS": "0",
+        "SIYU_SECRETS": "ssm",  # tenant credentials in (moto's) SSM, as deployed: docs/deploy.md, "Secrets"
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -38,14 +38,24 @@ def _load(doc: str | None) -> dict[str, Any]:
 # --- tenants and tokens -----------------------------------------------------------------------------------------
 
 
-def tenant_to_item(t: Tenant) -> TenantItem:
+SECRETS_VERSION = "secrets_version"  # in a tenant's doc: the SSM version of its credentials; absent = inline (legacy)
+
+
+def tenant_to_item(t: Tenant, *, secrets_version: int | None = None) -> TenantItem:
+    """With ``secrets_version`` the item names the secret store's version and holds no credential."""
+    data = asdict(t.without_secrets() if secrets_version is not None else t)
+    if secrets_version is not None:
+        data[SECRETS_VERSION] = secrets_version
     return TenantItem(
-        pk=k.tenant_pk(t.tenant_id), sk=k.TENANT_SK, gsi1pk=k.TENANTS_GSI_PK, gsi1sk=t.tenant_id, doc=_dump(asdict(t))
+        pk=k.tenant_pk(t.tenant_id), sk=k.TENANT_SK, gsi1pk=k.TENANTS_GSI_PK, gsi1sk=t.tenant_id, doc=_dump(data)
     )
 
 
-def tenant_from_item(item: Any) -> Tenant:
-    return Tenant(**_load(item.doc))
+def tenant_from_item(item: Any) -> tuple[Tenant, int | None]:
+    """The tenant as stored, and the secret store's version of its credentials (None: they are in the item)."""
+    data = _load(item.doc)
+    version = data.pop(SECRETS_VERSION, None)
+    return Tenant(**data), (int(version) if version is not None else None)
 
 
 def token_to_item(r: TokenRecord) -> TokenItem:

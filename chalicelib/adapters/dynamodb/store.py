@@ -37,6 +37,7 @@ from chalicelib.adapters.dynamodb.tenants import TenantRepository
 from chalicelib.adapters.dynamodb.timeline import TimelineRepository
 from chalicelib.adapters.dynamodb.touches import TouchRepository
 from chalicelib.adapters.dynamodb.wecom_stats import WeComStatsRepository
+from chalicelib.ports import SecretStore
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -121,10 +122,12 @@ def _via(repo: str, method: Callable[Concatenate[Any, P], R]) -> Callable[Concat
 class DynamoStore:
     """Takes the low-level connection built by ``models.configure`` and the table name."""
 
-    def __init__(self, connection: Connection, table_name: str) -> None:
+    def __init__(self, connection: Connection, table_name: str, *, secrets: SecretStore | None = None) -> None:
+        """``secrets``: where tenant credentials live (SSM deployed); None keeps them in the item (offline)."""
         self.connection = connection
         self.table = table_name
         self.repos = Repositories.build(connection, table_name)
+        self.repos.tenants.secrets = secrets
 
     @property
     def client(self) -> Any:
@@ -135,6 +138,7 @@ class DynamoStore:
     get_tenant = _via("tenants", TenantRepository.get_tenant)
     put_tenant = _via("tenants", TenantRepository.put_tenant)
     list_tenants = _via("tenants", TenantRepository.list_tenants)
+    migrate_secrets = _via("tenants", TenantRepository.migrate_secrets)
     put_token = _via("tenants", TenantRepository.put_token)
     get_token = _via("tenants", TenantRepository.get_token)
     list_tokens = _via("tenants", TenantRepository.list_tokens)

@@ -37,6 +37,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_wecom_stats",
     "tests.integration.contract.test_metrics",
     "tests.integration.contract.test_dashboard",
+    "tests.integration.contract.test_tenant_secrets",
     "tests.integration.test_sop_subject_store",
 )
 

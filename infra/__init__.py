@@ -1,0 +1,1 @@
+"""Deployment tooling: deploy/destroy (infra.deploy), the cost model (infra.cost); packaging is infra.package."""
