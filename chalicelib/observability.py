@@ -8,13 +8,20 @@ Metrics (namespace ``Siyu``) have the one dimension ``service=siyu``; a metric w
 ``errcode``) goes through ``count_by``, which keeps its own EMF document per value so its dimension set is exactly
 {service, <that dimension>}. Everything is written by ``flush`` at the end of each invocation (app.py's middleware).
 The metric names the alarms read are docs/operations.md's "Observability" list.
+
+Each metric name CloudWatch sees is a custom metric billed by the hour it is published. ``SIYU_PUBLISHED_METRICS``
+(the profile's ``published_metrics``: "all", or a comma-separated list) keeps only the listed names as CloudWatch
+metrics; every other count is summed into the invocation's ``counts`` field of the same line, where Logs Insights
+still reads it at no metric cost (docs/deploy.md, "Cost profiles").
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,26 +37,51 @@ SERVICE = "siyu"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
+ENV_PUBLISHED_METRICS = "SIYU_PUBLISHED_METRICS"
+
 _by_dimension: dict[tuple[str, str], AmazonCloudWatchEMFProvider] = {}
+_unpublished: dict[str, float] = {}  # counts that are no CloudWatch metric here, written as the line's ``counts``
 _lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _published_names(setting: str) -> frozenset[str] | None:
+    if setting.strip() in ("", "all"):
+        return None
+    return frozenset(name.strip() for name in setting.split(",") if name.strip())
+
+
+def published(name: str) -> bool:
+    """Whether ``name`` is a CloudWatch metric in this stack (read when counted: nothing reads env at import)."""
+    names = _published_names(os.environ.get(ENV_PUBLISHED_METRICS, "all"))
+    return names is None or name in names
 
 
 def count(name: str, value: float = 1) -> None:
     """Record a count metric (dimension ``service`` only)."""
     with _lock:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        if published(name):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        else:
+            _unpublished[name] = _unpublished.get(name, 0) + value
 
 
 def seconds(name: str, value: float) -> None:
     """Record a duration in seconds (dimension ``service`` only): one value per call, so Maximum means something."""
     with _lock:
-        metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+        if published(name):
+            metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+        else:  # the largest of the invocation: what an alarm on Maximum would have read
+            _unpublished[f"{name}.max"] = max(_unpublished.get(f"{name}.max", 0), value)
 
 
 def count_by(name: str, dimension: str, key: str, value: float = 1) -> None:
     """Record a count with one more dimension (``EventsRejected`` by ``reason``, ``WeComErrors`` by ``errcode``).
     Powertools' Metrics share one dimension set per document, so each value keeps a document of its own."""
     with _lock:
+        if not published(name):
+            _unpublished[f"{name}.{key}"] = _unpublished.get(f"{name}.{key}", 0) + value
+            return
         emf = _by_dimension.get((dimension, key))
         if emf is None:
             emf = _by_dimension[(dimension, key)] = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service=SERVICE)
@@ -61,8 +93,14 @@ def flush() -> None:
     """Write every metric recorded since the last flush as EMF lines on stdout (CloudWatch reads them from the
     function's log). Called once per invocation, also when the invocation raised."""
     with _lock:
+        counts = dict(_unpublished)
+        _unpublished.clear()
         if metrics.metric_set:
+            if counts:
+                metrics.add_metadata(key="counts", value=counts)
             metrics.flush_metrics()
+        elif counts:  # no metric line to ride in: one log line of its own
+            logger.info("counts", extra={"counts": counts})
         pending = list(_by_dimension.values())
         _by_dimension.clear()
     for emf in pending:

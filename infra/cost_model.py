@@ -305,17 +305,28 @@ def compute(
             free=prices.times("alarm_month", min(alarms, 10)) or 0.0,
         )
     )
-    metrics = EMF_METRICS if any(u["n"] for u in usage.values()) else 0
+    published = profile.get("published_metrics", "all")
+    active = any(u["n"] for u in usage.values())
+    if published == "all":
+        metrics = EMF_METRICS if active else 0
+        note = (
+            "upper bound: billed only for the hours a metric is published (hours unmeasured); per-reason and "
+            "per-errcode dimensions add more"
+        )
+    else:
+        # Only the alarmed failure counts stay metrics, and they are published only in an hour something fails.
+        metrics = 0
+        note = (
+            f"{len(published)} failure metrics, published only in an hour something fails; every other count is "
+            "a log field"
+        )
     add(
         Line(
             "CloudWatch",
             "EMF custom metrics",
             f"{metrics}+" if metrics else "0",
             prices.times("custom_metric_month", metrics),
-            "upper bound: billed only for the hours a metric is published (hours unmeasured); per-reason and "
-            "per-errcode dimensions add more"
-            if metrics
-            else "nothing is published in a month with no activity",
+            note if active else "nothing is published in a month with no activity",
             kind="active",
         )
     )

@@ -30,6 +30,7 @@ def environment(profile: Profile, function: Function) -> dict[str, object]:
         "SIYU_SECRETS_PREFIX": SECRETS_PREFIX,
         "SIYU_FIRE_SHARD_SIZE": str(profile.fire_shard_size),
         "POWERTOOLS_LOG_LEVEL": profile.log_level,
+        "SIYU_PUBLISHED_METRICS": "all" if profile.published_metrics is None else ",".join(profile.published_metrics),
         "POWERTOOLS_TRACE_DISABLED": where_tracing("false", "true") if traced(profile, function) else "true",
     }
 

@@ -22,6 +22,14 @@ RETENTION_DAYS = frozenset(
     {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 )
 LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+# The metric each Siyu alarm reads (infra/resources.json): a profile that keeps the alarm must publish the metric.
+ALARM_METRICS = {
+    "FireFailuresAlarm": "FireFailures",
+    "ShardLatenessAlarm": "ShardLatenessSeconds",
+    "TouchesFailedAlarm": "TouchesFailed",
+    "WeComTokenFailuresAlarm": "WeComTokenFailures",
+    "WeComTrustedIpAlarm": "WeComErrors",
+}
 MAX_SHARD_SIZE = 1300  # a shard's async payload must stay under Lambda's 256 KB (docs/operations.md, fan-out)
 
 
@@ -40,6 +48,7 @@ class Profile:
     log_retention_days: int
     pitr: Mapping[str, bool]
     alarms: tuple[str, ...]
+    published_metrics: tuple[str, ...] | None  # None: every metric is a CloudWatch metric; else only these
     backstop_rate_minutes: int
     fire_shard_size: int
     tracing: bool
@@ -71,12 +80,23 @@ def _check(profile: Profile) -> None:
         raise ProfileError(f"profile {name!r}: pitr must name main and idempotency")
     if profile.pitr["main"] is not True:
         raise ProfileError(f"profile {name!r}: PITR on the main table stays on (data loss is never a cost knob)")
+    if profile.published_metrics is not None:
+        unpublished = sorted(
+            alarm for alarm in profile.alarms if ALARM_METRICS.get(alarm, "") not in (*profile.published_metrics, "")
+        )
+        if unpublished:
+            raise ProfileError(f"profile {name!r}: published_metrics leaves out the metric of {', '.join(unpublished)}")
     if not 1 <= profile.backstop_rate_minutes <= 60:
         raise ProfileError(f"profile {name!r}: backstop_rate_minutes must be 1..60")
     if not 1 <= profile.fire_shard_size <= MAX_SHARD_SIZE:
         raise ProfileError(f"profile {name!r}: fire_shard_size must be 1..{MAX_SHARD_SIZE} (256 KB async payloads)")
     if profile.api_rate_per_second < 1 or profile.api_burst < 1:
         raise ProfileError(f"profile {name!r}: api_throttle needs a positive rate_per_second and burst")
+
+
+def _published(raw: Any) -> tuple[str, ...] | None:
+    """``"all"``, or the metric names that stay CloudWatch metrics (the rest ride in the log line: observability.py)."""
+    return None if raw == "all" else tuple(str(m) for m in raw)
 
 
 def parse_profile(name: str, raw: Mapping[str, Any]) -> Profile:
@@ -91,6 +111,7 @@ def parse_profile(name: str, raw: Mapping[str, Any]) -> Profile:
             log_retention_days=int(raw["log_retention_days"]),
             pitr={k: bool(v) for k, v in dict(raw["pitr"]).items()},
             alarms=tuple(str(a) for a in raw["alarms"]),
+            published_metrics=_published(raw["published_metrics"]),
             backstop_rate_minutes=int(raw["backstop_rate_minutes"]),
             fire_shard_size=int(raw["fire_shard_size"]),
             tracing=bool(raw["tracing"]),

@@ -77,6 +77,11 @@ def test_pitr_on_the_main_table_is_not_a_cost_knob() -> None:
         ("memory_mb", {**dict.fromkeys(FUNCTION_NAMES, 512), "fire": 64}, "memory_mb.fire"),
         ("memory_mb", {"fire": 1024}, "memory_mb must name exactly the functions"),
         ("reserved_concurrency", {**dict.fromkeys(FUNCTION_NAMES), "fire": 0}, "reserved_concurrency.fire"),
+        (
+            "published_metrics",
+            ["TouchesFailed"],
+            "leaves out the metric of WeComTokenFailuresAlarm, WeComTrustedIpAlarm",
+        ),
     ],
 )
 def test_a_value_the_stack_cannot_take_is_refused(knob: str, value: object, message: str) -> None:
@@ -93,3 +98,9 @@ def test_a_missing_knob_is_named(tmp_path: Path) -> None:
     path.write_text(json.dumps({"small": raw}))
     with pytest.raises(ProfileError, match="profile 'small' has no 'tracing'"):
         load_profiles(path)
+
+
+def test_small_publishes_only_what_its_alarms_read_and_the_others_everything() -> None:
+    small, medium, large = (load_profile(n) for n in ("small", "medium", "large"))
+    assert small.published_metrics == ("TouchesFailed", "WeComTokenFailures", "WeComErrors")
+    assert medium.published_metrics is None and large.published_metrics is None

@@ -83,3 +83,34 @@ def test_a_flush_writes_each_extra_dimension_value_in_a_document_of_its_own(caps
     assert all(d["service"] == "siyu" and d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Siyu" for d in docs)
     flush()
     assert capsys.readouterr().out == "" and not observability._by_dimension  # nothing twice
+
+
+def test_an_unpublished_count_rides_in_the_line_and_costs_no_metric(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flush()
+    capsys.readouterr()
+    monkeypatch.setenv("SIYU_PUBLISHED_METRICS", "TouchesFailed,WeComErrors")
+    count("TouchesFailed")
+    count("TouchesFired", 3)
+    count("TouchesFired", 2)
+    seconds("ShardLatenessSeconds", 12.5)
+    seconds("ShardLatenessSeconds", 3)
+    count_by("WeComErrors", "errcode", "60020")
+    count_by("EventsRejected", "reason", "bad_signature")
+    flush()
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    names = sorted(m["Name"] for d in docs for m in d["_aws"]["CloudWatchMetrics"][0]["Metrics"])
+    assert names == ["TouchesFailed", "WeComErrors"]  # the only custom metrics CloudWatch bills
+    plain = next(d for d in docs if "counts" in d)
+    assert plain["counts"] == {
+        "TouchesFired": 5,
+        "ShardLatenessSeconds.max": 12.5,
+        "EventsRejected.bad_signature": 1,
+    }
+    caplog.set_level("INFO", logger="siyu")
+    count("TouchesFired")  # no published metric in the invocation: the counts get a log line of their own
+    flush()
+    assert capsys.readouterr().out == ""  # no EMF document
+    lines = [(r.getMessage(), getattr(r, "counts", None)) for r in caplog.records if r.getMessage() == "counts"]
+    assert lines == [("counts", {"TouchesFired": 1})]
