@@ -46,17 +46,24 @@ class RepairItem:
         return json.dumps({"kind": self.kind, "tenant_id": self.tenant_id, "data": self.data}, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> RepairItem:
+    def from_json(cls, text: str, *, letter: bool = True) -> RepairItem:
+        """The item a message carries. A dead letter (``{"reason", "receives", "body"}``, as the job sends it to the
+        DLQ) carries its item in ``body``: an operator's redrive from the DLQ back to the queue is thus a retry."""
         try:
             doc = json.loads(text)
         except ValueError as exc:
             raise RepairFormatError("not JSON") from exc
         if not isinstance(doc, dict):
             raise RepairFormatError("not an object")
+        if letter and set(doc) == DEAD_LETTER_FIELDS and isinstance(doc["body"], str):
+            return cls.from_json(doc["body"], letter=False)
         kind, tenant_id, data = doc.get("kind"), doc.get("tenant_id"), doc.get("data")
         if kind not in KINDS or not isinstance(tenant_id, str) or not tenant_id or not isinstance(data, dict):
             raise RepairFormatError("not a repair item")
         return cls(kind, tenant_id, data)
+
+
+DEAD_LETTER_FIELDS = frozenset({"reason", "receives", "body"})  # what the job sends to the DLQ (repair_queue.py)
 
 
 @dataclass(frozen=True)

@@ -214,3 +214,21 @@ def test_the_backstop_catches_up_a_channel_enrollment_the_callback_could_not_mak
     items = api.call("GET", enrollments, None, token).json["items"]
     assert len(items) == 1 and items[0]["source"] == "channel"
     assert items[0]["customer_id"] == customer["customer_id"]
+
+
+def test_a_dead_letter_redriven_from_the_dlq_is_retried(api: Api, sqs: Any) -> None:
+    """The runbook's replay: SQS's redrive moves a dead letter back to the queue as it is (the job's
+    {"reason", "receives", "body"}), and the job takes the item out of its body."""
+    client, queue, dlq = sqs
+    _, channel = _setup(api)
+    api.sandbox.world.inject(MARK, 84061, 2)  # refused in the callback and in the repair: dead
+    fields, _ = api.scan(channel["state"])
+    assert repair_jobs.repair()["repairs_dead"] == 1
+    [message] = client.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["reason"] == "wecom_invalid_argument"
+    client.send_message(QueueUrl=queue, MessageBody=message["Body"])  # what "Start DLQ redrive" does
+    client.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+    assert repair_jobs.repair() == {"repairs_received": 1, "repairs_made": 1, "repairs_retried": 0, "repairs_dead": 0}
+    assert len(_tags_in_wecom(api, fields)) == 1
+    client.send_message(QueueUrl=queue, MessageBody=json.dumps({"reason": "x", "receives": 1, "body": "{}"}))
+    assert repair_jobs.repair()["repairs_dead"] == 1  # a letter whose body is no item is still poison
