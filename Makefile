@@ -99,7 +99,8 @@ PROFILE ?= small
 EGRESS ?= none
 deploy: venv
 	$(PY) -m infra.deploy deploy --stage $(STAGE) --profile $(PROFILE) --egress $(EGRESS) \
-		$(if $(BUCKET),--bucket $(BUCKET),) $(if $(REGION),--region $(REGION),) $(if $(STACK),--stack $(STACK),)
+		$(if $(BUCKET),--bucket $(BUCKET),) $(if $(REGION),--region $(REGION),) $(if $(STACK),--stack $(STACK),) \
+		$(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL),)
 
 destroy: venv
 	$(PY) -m infra.deploy destroy --stage $(STAGE) $(if $(CONFIRM),--confirm $(CONFIRM),) \

@@ -153,6 +153,7 @@ def deploy(
     out: Path | None = None,
     sleep: Callable[[float], None] = time.sleep,
     say: Say = print,
+    alarm_email: str | None = None,
 ) -> dict[str, str]:
     out = out or REPO_ROOT / "out" / target.stage
     say(f"packaging {target.stage} (profile {profile}, egress {egress}) into {out}")
@@ -161,7 +162,9 @@ def deploy(
     url = upload(clients, target, bucket, artifacts, say)
     tags = {"siyu:stage": target.stage, "siyu:profile": profile, "siyu:egress": egress}
     change_set = f"deploy-{artifacts.digest[:12]}-{url.rsplit('/', 1)[-1][:12]}"
-    cfn_stack.deploy_stack(clients.cloudformation, target.stack, url, change_set, tags, sleep, say)
+    cfn_stack.deploy_stack(
+        clients.cloudformation, target.stack, url, change_set, tags, sleep, say, alarm_email=alarm_email
+    )
     outputs = cfn_stack.stack_outputs(clients.cloudformation, target.stack)
     for line in next_steps(target, outputs, egress, secrets_to_set(clients, target)):
         say(line)
@@ -200,6 +203,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     dep.add_argument("--bucket", default=None, help="artifact bucket in the deploy region")
     dep.add_argument("--profile", default="small", choices=PROFILES)
     dep.add_argument("--egress", default="none", choices=EGRESS)
+    dep.add_argument("--alarm-email", default=None, help="subscribe this address to the alarms (kept on updates)")
     sub.choices["destroy"].add_argument("--confirm", default="", help="prod only: the stack name, to confirm")
     return parser.parse_args(argv)
 
@@ -216,7 +220,14 @@ def main(argv: Sequence[str] | None = None, session: boto3.session.Session | Non
         check_credentials(session)
         clients = Clients.for_session(session, target.region)
         if args.command == "deploy":
-            deploy(target, bucket=bucket, profile=args.profile, egress=args.egress, clients=clients)
+            deploy(
+                target,
+                bucket=bucket,
+                profile=args.profile,
+                egress=args.egress,
+                clients=clients,
+                alarm_email=args.alarm_email,
+            )
         else:
             destroy(target, clients=clients)
     except DeployError as exc:

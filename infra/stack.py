@@ -41,15 +41,32 @@ Sleep = Callable[[float], None]
 Say = Callable[[str], None]
 
 
-def stack_status(cfn: Any, stack: str) -> str | None:
-    """The stack's status, or None when there is no such stack (DELETE_COMPLETE stacks are not listed by name)."""
+def describe_stack(cfn: Any, stack: str) -> dict[str, Any] | None:
+    """The stack as CloudFormation describes it, or None when there is no such stack (DELETE_COMPLETE stacks are not
+    listed by name)."""
     try:
         stacks = cfn.describe_stacks(StackName=stack)["Stacks"]
     except ClientError as exc:
         if "does not exist" in str(exc.response.get("Error", {}).get("Message", "")):
             return None
         raise
-    return str(stacks[0]["StackStatus"]) if stacks else None
+    return dict(stacks[0]) if stacks else None
+
+
+def stack_status(cfn: Any, stack: str) -> str | None:
+    described = describe_stack(cfn, stack)
+    return str(described["StackStatus"]) if described else None
+
+
+def alarm_email_parameters(kind: str, email: str | None, described: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The stack's AlarmEmail parameter: the address given; on an update without one, the address the stack has
+    (CloudFormation would otherwise fall back to the template's empty default and drop the subscription)."""
+    if email:
+        return [{"ParameterKey": "AlarmEmail", "ParameterValue": email}]
+    keys = {p.get("ParameterKey") for p in (described or {}).get("Parameters", [])}
+    if kind == "UPDATE" and "AlarmEmail" in keys:
+        return [{"ParameterKey": "AlarmEmail", "UsePreviousValue": True}]
+    return []
 
 
 def change_set_type(status: str | None, stack: str) -> str:
@@ -118,11 +135,21 @@ def wait_change_set(cfn: Any, stack: str, name: str, sleep: Sleep) -> dict[str, 
 
 
 def deploy_stack(
-    cfn: Any, stack: str, template_url: str, change_set: str, tags: dict[str, str], sleep: Sleep, say: Say
+    cfn: Any,
+    stack: str,
+    template_url: str,
+    change_set: str,
+    tags: dict[str, str],
+    sleep: Sleep,
+    say: Say,
+    *,
+    alarm_email: str | None = None,
 ) -> bool:
     """Create or update `stack` from the template at `template_url`; False when there was nothing to change."""
-    kind = change_set_type(stack_status(cfn, stack), stack)
+    described = describe_stack(cfn, stack)
+    kind = change_set_type(str(described["StackStatus"]) if described else None, stack)
     say(f"{'creating' if kind == 'CREATE' else 'updating'} stack {stack} (change set {change_set})")
+    parameters = alarm_email_parameters(kind, alarm_email, described)
     cfn.create_change_set(
         StackName=stack,
         ChangeSetName=change_set,
@@ -130,6 +157,7 @@ def deploy_stack(
         TemplateURL=template_url,
         Capabilities=CAPABILITIES,
         Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+        **({"Parameters": parameters} if parameters else {}),
     )
     described = wait_change_set(cfn, stack, change_set, sleep)
     if described is None:

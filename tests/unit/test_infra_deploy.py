@@ -336,3 +336,49 @@ def test_destroy_of_a_missing_stack_does_nothing() -> None:
         assert not dep.destroy(target, clients=stubs.clients, sleep=lambda s: None, say=said.append)
         stubs.verify()
     assert said == ["no stack siyu-dev: nothing to delete"]
+
+
+def test_the_alarm_email_is_set_on_create_and_kept_on_an_update_without_one() -> None:
+    from infra.stack import alarm_email_parameters
+
+    assert alarm_email_parameters("CREATE", "ops@example.edu", None) == [
+        {"ParameterKey": "AlarmEmail", "ParameterValue": "ops@example.edu"}
+    ]
+    assert alarm_email_parameters("CREATE", None, None) == []  # the template's default: no subscription
+    subscribed = {"StackStatus": "UPDATE_COMPLETE", "Parameters": [{"ParameterKey": "AlarmEmail"}]}
+    assert alarm_email_parameters("UPDATE", None, subscribed) == [
+        {"ParameterKey": "AlarmEmail", "UsePreviousValue": True}
+    ]
+    assert alarm_email_parameters("UPDATE", None, {"StackStatus": "UPDATE_COMPLETE"}) == []  # a stack from before
+    assert alarm_email_parameters("UPDATE", "new@example.edu", subscribed)[0]["ParameterValue"] == "new@example.edu"
+
+
+def test_deploy_passes_the_alarm_email_to_the_change_set(tmp_path: Path) -> None:
+    target = make_target("dev", "us-east-1")
+    with Stubs("us-east-1") as stubs:
+        key = stub_uploads(stubs, target, "siyu-artifacts")
+        url = f"https://siyu-artifacts.s3.us-east-1.amazonaws.com/{key}"
+        no_stack(stubs)
+        expected = {
+            **change_set_params(target, url, "CREATE"),
+            "Parameters": [{"ParameterKey": "AlarmEmail", "ParameterValue": "ops@example.edu"}],
+        }
+        stubs.cfn.add_response("create_change_set", {"Id": "cs-arn"}, expected)
+        stub_change_set(stubs, target, "CREATE_COMPLETE")
+        stubs.cfn.add_response("execute_change_set", {}, {"StackName": "siyu-dev", "ChangeSetName": ANY})
+        stubs.cfn.add_response("describe_stacks", stack("CREATE_COMPLETE"), {"StackName": "siyu-dev"})
+        stubs.cfn.add_response("describe_stacks", stack("CREATE_COMPLETE", {"EndpointURL": "https://x/api/"}), None)
+        stubs.ssm.add_response("get_parameter", {"Parameter": {"Name": "n", "Value": "v"}}, None)
+        dep.deploy(
+            target,
+            bucket="siyu-artifacts",
+            profile="small",
+            egress="none",
+            clients=stubs.clients,
+            packager=fake_packager([]),
+            out=tmp_path / "out",
+            sleep=lambda s: None,
+            say=lambda line: None,
+            alarm_email="ops@example.edu",
+        )
+        stubs.verify()
