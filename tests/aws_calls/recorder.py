@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
@@ -38,6 +39,11 @@ DEFAULT_FUNCTION = "api_handler"  # the app's code reached by no other entry poi
 APP_PACKAGES = ("app", "chalicelib")  # a call with none of these on the stack is the test's own (setup, asserts)
 
 
+# The function whose code submitted the work a pool thread runs (the fire's write pool): a worker thread's stack
+# starts in concurrent.futures, not at an entry point, yet deployed the work runs in the submitter's Lambda.
+_inherited = threading.local()
+
+
 def function_of(frame: FrameType | None) -> str | None:
     """The Chalice function whose code made the call at ``frame``; None for a call from the test itself."""
     in_app = False
@@ -51,7 +57,20 @@ def function_of(frame: FrameType | None) -> str | None:
         if module.split(".", 1)[0] in APP_PACKAGES:
             in_app = True
         frame = frame.f_back
-    return DEFAULT_FUNCTION if in_app else None
+    inherited: str | None = getattr(_inherited, "function", None)
+    return (inherited or DEFAULT_FUNCTION) if in_app else None
+
+
+def _run_as(owner: str | None, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        before = getattr(_inherited, "function", None)
+        _inherited.function = owner
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _inherited.function = before
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,12 @@ class Recorder:
 
         self._original = original
         BaseClient._make_api_call = _make_api_call
+        submit = ThreadPoolExecutor.submit
+
+        def submit_as_submitter(pool: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+            return submit(pool, _run_as(function_of(sys._getframe(1)), fn), *args, **kwargs)
+
+        ThreadPoolExecutor.submit = submit_as_submitter  # type: ignore[method-assign,assignment]
 
     def seen(self, client: BaseClient, operation: str, params: dict[str, Any], frame: FrameType) -> None:
         function = function_of(frame)

@@ -189,3 +189,24 @@ def _frame_in(module: str, function: str) -> Any:
 )
 def test_the_entry_point_on_the_stack_names_the_function(module: str, function: str, expected: str | None) -> None:
     assert function_of(_frame_in(module, function)) == expected
+
+
+def test_work_a_function_submits_to_a_pool_thread_is_that_functions() -> None:
+    """The fire's write pool: a worker thread's stack starts in concurrent.futures, yet its calls are the fire's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.aws_calls.recorder import RECORDER
+
+    RECORDER.install()  # idempotent: the plugin installed it already
+    worker: dict[str, Any] = {"__name__": "chalicelib.services.sop.fanout", "sys": sys, "function_of": function_of}
+    exec("def write():\n    return function_of(sys._getframe())", worker)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for module, entry, expected in (
+            ("chalicelib.jobs.sop", "fire", "fire"),
+            ("chalicelib.services.bulk", "run", "api_handler"),  # a route firing a due bucket inline
+            ("tests.functional.test_x", "submit", "api_handler"),  # a test submitting app code itself
+        ):
+            scope: dict[str, Any] = {"__name__": module, "pool": pool, "write": worker["write"]}
+            exec(f"def {entry}():\n    return pool.submit(write).result()", scope)
+            assert scope[entry]() == expected, (module, entry)
+        assert pool.submit(lambda: function_of(sys._getframe())).result() is None  # no app code at all
