@@ -122,28 +122,29 @@ def _groups(groups: dict[str, Any] | None, joins: dict[str, Any] | None, out: di
             duration_ms=(enroll["wall_s"] + fire["wall_s"]) / n * 1000,
         )
     if joins and joins["joins"]:
-        js, dups = joins["joins"], joins["duplicates"]
-        out["member_join"] = _op(
+        out["member_join"] = _join_op(
             "a customer joining a group (change_external_chat add_member callback)",
-            f"group_joins, {len(js)} joins: billed units mean, latency median",
-            rcu=stats.mean([j["billed_read"] for j in js]),
-            wcu=stats.mean([j["billed_write"] for j in js]),
-            function="api_handler",
-            invocations=1,
-            duration_ms=stats.median([j["latency_s"] * 1000 for j in js]) if "latency_s" in js[0] else None,
-            api_requests=1,
+            "group_joins, {n} joins: billed units mean, latency median",
+            joins["joins"],
         )
-        if dups:
-            out["member_join_duplicate"] = _op(
-                "a join callback delivered again",
-                f"group_joins, {len(dups)} duplicates: billed units mean",
-                rcu=stats.mean([j["billed_read"] for j in dups]),
-                wcu=stats.mean([j["billed_write"] for j in dups]),
-                function="api_handler",
-                invocations=1,
-                duration_ms=stats.median([j["latency_s"] * 1000 for j in dups]) if "latency_s" in dups[0] else None,
-                api_requests=1,
+        if joins["duplicates"]:
+            out["member_join_duplicate"] = _join_op(
+                "a join callback delivered again", "group_joins, {n} duplicates: billed units mean", joins["duplicates"]
             )
+
+
+def _join_op(what: str, source: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One join callback from the bench's join rows: billed units' mean, latency's median (when the run kept it)."""
+    return _op(
+        what,
+        source.format(n=len(rows)),
+        rcu=stats.mean([j["billed_read"] for j in rows]),
+        wcu=stats.mean([j["billed_write"] for j in rows]),
+        function="api_handler",
+        invocations=1,
+        duration_ms=stats.median([j["latency_s"] * 1000 for j in rows]) if "latency_s" in rows[0] else None,
+        api_requests=1,
+    )
 
 
 def _events(events: dict[str, Any] | None, out: dict[str, Any]) -> None:

@@ -81,7 +81,7 @@ class Settings:
         e = os.environ if env is None else env
         stage = e.get(ENV_STAGE, LOCAL_STAGE)
         offline = stage in OFFLINE_STAGES
-        secrets = e.get(ENV_SECRETS, SECRETS_TABLE if offline else SECRETS_SSM) if offline else SECRETS_SSM
+        secrets = e.get(ENV_SECRETS, SECRETS_TABLE) if offline else SECRETS_SSM
         return cls(
             stage=stage,
             table_name=e.get(ENV_TABLE, f"siyu-{stage}"),

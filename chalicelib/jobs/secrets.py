@@ -12,15 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from chalicelib.bootstrap import services
-from chalicelib.domain.tenants import ADMIN_TOKEN_SECRET
-from chalicelib.errors import InvalidError, SiyuError
+from chalicelib.errors import SiyuError
 from chalicelib.settings import SECRETS_SSM
 
 PAGE = 100
-MIN_ADMIN_TOKEN = 24  # characters: the token is a bearer secret that guards tenant creation
 
 
 def migrate(progress: Callable[[str], None]) -> dict[str, int]:
@@ -45,15 +43,7 @@ def migrate(progress: Callable[[str], None]) -> dict[str, int]:
 
 
 def set_admin_token(token: str) -> int:
-    token = token.strip()
-    if len(token) < MIN_ADMIN_TOKEN or any(c.isspace() for c in token):
-        raise InvalidError(f"the admin token must be at least {MIN_ADMIN_TOKEN} characters with no spaces")
-    svc = services()
-    secrets: Any = svc.store.repos.tenants.secrets
-    if secrets is None:
-        raise SiyuError("SIYU_SECRETS is 'table' here: offline stages take SIYU_ADMIN_TOKEN from the environment")
-    version: int = secrets.put(ADMIN_TOKEN_SECRET, token)
-    return version
+    return services().admin_token.store(token)
 
 
 def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None) -> int:

@@ -231,6 +231,7 @@ class TenantService:
 
 
 ADMIN_TOKEN_CACHE_SECONDS = 60.0  # a rotated admin token works everywhere within a minute (docs/deploy.md)
+MIN_ADMIN_TOKEN = 24  # characters: the token is a bearer secret that guards tenant creation
 
 
 class AdminToken:
@@ -250,6 +251,16 @@ class AdminToken:
         if self._cached is None or now - self._cached[0] >= ADMIN_TOKEN_CACHE_SECONDS:
             self._cached = (now, self.secrets.get(ADMIN_TOKEN_SECRET))
         return self._cached[1]
+
+    def store(self, token: str) -> int:
+        """Keep a new admin token in the secret store (the operator's command); its version."""
+        token = token.strip()
+        if len(token) < MIN_ADMIN_TOKEN or any(c.isspace() for c in token):
+            raise InvalidError(f"the admin token must be at least {MIN_ADMIN_TOKEN} characters with no spaces")
+        if self.secrets is None:
+            raise SiyuError("SIYU_SECRETS is 'table' here: offline stages take SIYU_ADMIN_TOKEN from the environment")
+        self._cached = None
+        return self.secrets.put(ADMIN_TOKEN_SECRET, token)
 
 
 def check_admin(bearer: str | None, admin_token: str | None) -> None:

@@ -93,3 +93,9 @@ def chalice_template() -> dict[str, Any]:
     }
     merged: dict[str, Any] = TemplateDeepMerger().merge(json.loads(RESOURCES.read_text(encoding="utf-8")), chalice)
     return merged
+
+
+def props(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    """A resource's Properties (what the steps' tests read)."""
+    found: dict[str, Any] = template["Resources"][logical_id]["Properties"]
+    return found

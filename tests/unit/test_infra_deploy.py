@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from botocore.stub import ANY, Stubber
 from infra import deploy as dep
 from infra.stack import CAPABILITIES
 from infra.target import DeployError, Target, make_target
+from tests.unit.offline_aws import no_ambient_aws  # noqa: F401  (autouse: no ambient AWS settings)
 
 ZIP = b"PK\x05\x06" + b"\x00" * 18  # an empty zip archive
 
@@ -70,16 +70,6 @@ class Stubs:
     def verify(self) -> None:
         for s in (self.cfn, self.s3, self.ssm):
             s.assert_no_pending_responses()
-
-
-@pytest.fixture(autouse=True)
-def no_ambient_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    yield
 
 
 def stack(status: str, outputs: dict[str, str] | None = None, name: str = "siyu-dev") -> dict[str, Any]:

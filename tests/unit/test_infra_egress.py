@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 import pytest
 
 from infra import egress
 from infra.cfn import FUNCTIONS, Template, of_type
-from tests.unit.infra_template import chalice_template
+from tests.unit.infra_template import chalice_template, props
 
 VPC_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"}
 
@@ -17,11 +16,6 @@ VPC_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWS
 @pytest.fixture
 def template() -> Template:
     return chalice_template()
-
-
-def _props(template: Template, logical_id: str) -> dict[str, Any]:
-    props: dict[str, Any] = template["Resources"][logical_id]["Properties"]
-    return props
 
 
 def test_none_changes_nothing(template: Template) -> None:
@@ -37,50 +31,50 @@ def test_an_unknown_option_is_refused(template: Template) -> None:
 def test_every_function_runs_in_the_private_subnets_with_vpc_access(template: Template, option: str) -> None:
     out = egress.apply_egress(template, option)
     for function in FUNCTIONS:
-        assert _props(out, function.logical_id)["VpcConfig"] == {
+        assert props(out, function.logical_id)["VpcConfig"] == {
             "SecurityGroupIds": [{"Ref": "FunctionSecurityGroup"}],
             "SubnetIds": [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}],
         }
     for role in ("ApiHandlerRole", "FireRole", "BackstopRole", "TaskSyncRole", "SilenceRole"):
-        assert _props(out, role)["ManagedPolicyArns"] == [VPC_POLICY]
-    assert "ManagedPolicyArns" not in _props(out, "SchedulerRole")  # the Scheduler's role is not a function's
+        assert props(out, role)["ManagedPolicyArns"] == [VPC_POLICY]
+    assert "ManagedPolicyArns" not in props(out, "SchedulerRole")  # the Scheduler's role is not a function's
     assert out["Outputs"]["EgressIp"]["Value"] == {"Ref": "EgressEip"}
 
 
 @pytest.mark.parametrize("option", ["nat-gateway", "nat-instance"])
 def test_two_zones_and_dynamodb_skips_the_nat(template: Template, option: str) -> None:
     out = egress.apply_egress(template, option)
-    zones = [_props(out, s)["AvailabilityZone"] for s in ("PrivateSubnetA", "PrivateSubnetB")]
+    zones = [props(out, s)["AvailabilityZone"] for s in ("PrivateSubnetA", "PrivateSubnetB")]
     assert zones == [{"Fn::Select": [0, {"Fn::GetAZs": ""}]}, {"Fn::Select": [1, {"Fn::GetAZs": ""}]}]
-    endpoint = _props(out, "DynamoDbEndpoint")
+    endpoint = props(out, "DynamoDbEndpoint")
     assert endpoint["VpcEndpointType"] == "Gateway"
     assert endpoint["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.dynamodb"}
     assert endpoint["RouteTableIds"] == [{"Ref": "PrivateRouteTable"}]
     for subnet in ("PrivateSubnetA", "PrivateSubnetB"):
-        assert _props(out, f"{subnet}Routes") == {
+        assert props(out, f"{subnet}Routes") == {
             "SubnetId": {"Ref": subnet},
             "RouteTableId": {"Ref": "PrivateRouteTable"},
         }
-    assert _props(out, "PublicDefaultRoute")["GatewayId"] == {"Ref": "InternetGateway"}
-    [rule] = _props(out, "FunctionSecurityGroup")["SecurityGroupEgress"]
+    assert props(out, "PublicDefaultRoute")["GatewayId"] == {"Ref": "InternetGateway"}
+    [rule] = props(out, "FunctionSecurityGroup")["SecurityGroupEgress"]
     assert (rule["FromPort"], rule["ToPort"], rule["CidrIp"]) == (443, 443, "0.0.0.0/0")
-    assert "SecurityGroupIngress" not in _props(out, "FunctionSecurityGroup")
+    assert "SecurityGroupIngress" not in props(out, "FunctionSecurityGroup")
 
 
 def test_nat_gateway_holds_the_elastic_ip(template: Template) -> None:
     out = egress.apply_egress(template, "nat-gateway")
-    assert _props(out, "NatGateway") | {"Tags": None} == {
+    assert props(out, "NatGateway") | {"Tags": None} == {
         "AllocationId": {"Fn::GetAtt": ["EgressEip", "AllocationId"]},
         "SubnetId": {"Ref": "PublicSubnet"},
         "Tags": None,
     }
-    assert _props(out, "PrivateDefaultRoute")["NatGatewayId"] == {"Ref": "NatGateway"}
+    assert props(out, "PrivateDefaultRoute")["NatGatewayId"] == {"Ref": "NatGateway"}
     assert not of_type(out, "AWS::EC2::Instance")
 
 
 def test_nat_instance_forwards_and_masquerades(template: Template) -> None:
     out = egress.apply_egress(template, "nat-instance")
-    instance = _props(out, "NatInstance")
+    instance = props(out, "NatInstance")
     assert instance["InstanceType"] == "t4g.nano"
     assert instance["ImageId"] == "{{resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64}}"
     assert instance["SourceDestCheck"] is False and instance["SubnetId"] == {"Ref": "PublicSubnet"}
@@ -90,11 +84,11 @@ def test_nat_instance_forwards_and_masquerades(template: Template) -> None:
     assert script.index("systemctl enable --now iptables") < script.index("MASQUERADE") < script.index("iptables save")
     assert "${" not in script  # nothing for CloudFormation to substitute
     base64.b64encode(script.encode("ascii"))  # plain ASCII for user data
-    assert _props(out, "EgressEipAssociation") == {
+    assert props(out, "EgressEipAssociation") == {
         "AllocationId": {"Fn::GetAtt": ["EgressEip", "AllocationId"]},
         "InstanceId": {"Ref": "NatInstance"},
     }
-    assert _props(out, "PrivateDefaultRoute")["InstanceId"] == {"Ref": "NatInstance"}
-    [ingress] = _props(out, "NatSecurityGroup")["SecurityGroupIngress"]
+    assert props(out, "PrivateDefaultRoute")["InstanceId"] == {"Ref": "NatInstance"}
+    [ingress] = props(out, "NatSecurityGroup")["SecurityGroupIngress"]
     assert ingress["SourceSecurityGroupId"] == {"Ref": "FunctionSecurityGroup"}
     assert not of_type(out, "AWS::EC2::NatGateway")

@@ -13,7 +13,7 @@ from infra import alarms, api, assemble, fire_dlq, functions, logs, policies, ta
 from infra.cfn import FUNCTIONS, Template, TemplateError, of_type
 from infra.package import render
 from infra.profiles import load_profile
-from tests.unit.infra_template import chalice_template
+from tests.unit.infra_template import chalice_template, props
 
 SMALL, MEDIUM, LARGE = (load_profile(n) for n in ("small", "medium", "large"))
 TABLE_ARN = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${AWS::StackName}-main"
@@ -22,11 +22,6 @@ TABLE_ARN = "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:tab
 @pytest.fixture
 def template() -> Template:
     return chalice_template()
-
-
-def _props(template: Template, logical_id: str) -> dict[str, Any]:
-    props: dict[str, Any] = template["Resources"][logical_id]["Properties"]
-    return props
 
 
 # ----------------------------------------------------------------------------------------------------- policies
@@ -57,12 +52,12 @@ def test_every_roles_policy_is_wrapped_and_the_input_is_unchanged(template: Temp
     out = policies.wrap_role_policies(template)
     assert template == before
     for role in ("ApiHandlerRole", "FireRole", "BackstopRole", "TaskSyncRole", "SilenceRole"):
-        [statement, metrics, params] = _props(out, role)["Policies"][0]["PolicyDocument"]["Statement"]
+        [statement, metrics, params] = props(out, role)["Policies"][0]["PolicyDocument"]["Statement"]
         assert statement["Resource"][0] == {"Fn::Sub": TABLE_ARN}
         assert metrics["Resource"] == "*" and metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Siyu"}}
         assert params["Resource"]["Fn::Sub"].endswith("parameter/${AWS::StackName}/${!aws:username}")
     # the scheduler role from infra/resources.json already uses Fn::Sub: untouched
-    assert _props(out, "SchedulerRole") == _props(before, "SchedulerRole")
+    assert props(out, "SchedulerRole") == props(before, "SchedulerRole")
     assert "${" not in json.dumps(_strings_outside_fn_sub(out))
 
 
@@ -79,7 +74,7 @@ def _strings_outside_fn_sub(node: Any) -> list[str]:
 def test_a_managed_policy_is_attached_once(template: Template) -> None:
     out = policies.attach_managed_policy(template, policies.VPC_ACCESS_POLICY)
     out = policies.attach_managed_policy(out, policies.VPC_ACCESS_POLICY)
-    assert _props(out, "FireRole")["ManagedPolicyArns"] == [
+    assert props(out, "FireRole")["ManagedPolicyArns"] == [
         {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"}
     ]
 
@@ -89,7 +84,7 @@ def test_a_managed_policy_is_attached_once(template: Template) -> None:
 
 def test_functions_are_named_from_the_stack_name(template: Template) -> None:
     out = functions.apply_profile(template, SMALL)
-    names = {f.logical_id: _props(out, f.logical_id)["FunctionName"] for f in FUNCTIONS}
+    names = {f.logical_id: props(out, f.logical_id)["FunctionName"] for f in FUNCTIONS}
     assert names == {
         "APIHandler": {"Fn::Sub": "${AWS::StackName}"},
         "Fire": {"Fn::Sub": "${AWS::StackName}-fire"},
@@ -101,26 +96,26 @@ def test_functions_are_named_from_the_stack_name(template: Template) -> None:
 
 def test_small_sets_memory_environment_and_no_tracing(template: Template) -> None:
     out = functions.apply_profile(template, SMALL)
-    fire, api_fn = _props(out, "Fire"), _props(out, "APIHandler")
+    fire, api_fn = props(out, "Fire"), props(out, "APIHandler")
     assert (fire["MemorySize"], api_fn["MemorySize"]) == (1024, 512)
     assert "ReservedConcurrentExecutions" not in fire
     for function in FUNCTIONS:
-        props = _props(out, function.logical_id)
-        variables = props["Environment"]["Variables"]
+        fn = props(out, function.logical_id)
+        variables = fn["Environment"]["Variables"]
         assert variables["SIYU_SECRETS_PREFIX"] == {"Fn::Sub": "/${AWS::StackName}"}
         assert variables["SIYU_FIRE_SHARD_SIZE"] == "500"
         assert variables["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert variables["POWERTOOLS_TRACE_DISABLED"] == "true"
         assert variables["SIYU_STAGE"] == "dev"  # Chalice's own variables stay
-        assert props["Tracing"] == "PassThrough"
-    assert _props(out, "Backstop")["Events"]["BackstopEvent"]["Properties"]["Schedule"] == "rate(10 minutes)"
-    assert "ManagedPolicyArns" not in _props(out, "FireRole")
+        assert fn["Tracing"] == "PassThrough"
+    assert props(out, "Backstop")["Events"]["BackstopEvent"]["Properties"]["Schedule"] == "rate(10 minutes)"
+    assert "ManagedPolicyArns" not in props(out, "FireRole")
     assert "LambdaTracingAvailable" not in functions.apply_profile(template, SMALL).get("Conditions", {})
 
 
 def test_large_reserves_the_fire_and_traces_it_alone(template: Template) -> None:
     out = functions.apply_profile(template, LARGE)
-    fire = _props(out, "Fire")
+    fire = props(out, "Fire")
     assert (fire["MemorySize"], fire["ReservedConcurrentExecutions"]) == (1769, 300)
     # traced outside the aws-cn partition only: Lambda has no X-Ray integration in the China regions
     assert fire["Tracing"] == {"Fn::If": ["LambdaTracingAvailable", "Active", "PassThrough"]}
@@ -131,17 +126,17 @@ def test_large_reserves_the_fire_and_traces_it_alone(template: Template) -> None
         "Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Partition"}, "aws-cn"]}]
     }
     assert fire["Environment"]["Variables"]["SIYU_FIRE_SHARD_SIZE"] == "1000"
-    assert _props(out, "APIHandler")["Tracing"] == "PassThrough"
-    assert _props(out, "APIHandler")["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
-    assert _props(out, "Backstop")["Events"]["BackstopEvent"]["Properties"]["Schedule"] == "rate(5 minutes)"
+    assert props(out, "APIHandler")["Tracing"] == "PassThrough"
+    assert props(out, "APIHandler")["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
+    assert props(out, "Backstop")["Events"]["BackstopEvent"]["Properties"]["Schedule"] == "rate(5 minutes)"
     # the two X-Ray actions active tracing needs are policies/fire.json's (TracingWildcard), not a managed policy
-    assert "ManagedPolicyArns" not in _props(out, "FireRole")
+    assert "ManagedPolicyArns" not in props(out, "FireRole")
     assert "LambdaTracingAvailable" not in functions.apply_profile(template, SMALL).get("Conditions", {})
 
 
 def test_switching_back_to_no_reserved_concurrency_removes_it(template: Template) -> None:
     out = functions.apply_profile(functions.apply_profile(template, LARGE), SMALL)
-    assert "ReservedConcurrentExecutions" not in _props(out, "Fire")
+    assert "ReservedConcurrentExecutions" not in props(out, "Fire")
 
 
 def test_rate_expressions() -> None:
@@ -150,7 +145,7 @@ def test_rate_expressions() -> None:
 
 
 def test_a_backstop_without_its_schedule_is_an_error(template: Template) -> None:
-    del _props(template, "Backstop")["Events"]
+    del props(template, "Backstop")["Events"]
     with pytest.raises(TemplateError, match="Backstop should have one Schedule event"):
         functions.apply_profile(template, SMALL)
 
@@ -189,8 +184,8 @@ def test_the_fire_dlq_takes_what_outlived_the_backstops_next_run(template: Templ
     assert fire_dlq.event_age_seconds(10) == 720 and fire_dlq.event_age_seconds(5) == 420
     assert fire_dlq.event_age_seconds(1) == 180 and fire_dlq.event_age_seconds(600) == 21600
     out = fire_dlq.add_fire_dlq(template, SMALL)
-    assert _props(out, "FireDeadLetterQueue")["QueueName"] == {"Fn::Sub": "${AWS::StackName}-fire-dlq"}
-    assert _props(out, "FireEventInvokeConfig") == {
+    assert props(out, "FireDeadLetterQueue")["QueueName"] == {"Fn::Sub": "${AWS::StackName}-fire-dlq"}
+    assert props(out, "FireEventInvokeConfig") == {
         "FunctionName": {"Ref": "Fire"},
         "Qualifier": "$LATEST",
         "MaximumRetryAttempts": 2,
@@ -230,16 +225,16 @@ def test_every_dead_letter_queue_gets_an_alarm(template: Template) -> None:
     out = alarms.add_dlq_alarms(fire_dlq.add_fire_dlq(template, SMALL))
     queues = ("ScheduleDeadLetterQueue", "RepairDeadLetterQueue", "FireDeadLetterQueue")
     for queue in queues:
-        props = _props(out, f"{queue}Alarm")
-        assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
-        assert (props["MetricName"], props["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 1)
-        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert _props(out, "FireDeadLetterQueueAlarm")["AlarmName"] == {"Fn::Sub": "${AWS::StackName}-fire-dlq"}
+        alarm = props(out, f"{queue}Alarm")
+        assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+        assert (alarm["MetricName"], alarm["Threshold"]) == ("ApproximateNumberOfMessagesVisible", 1)
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props(out, "FireDeadLetterQueueAlarm")["AlarmName"] == {"Fn::Sub": "${AWS::StackName}-fire-dlq"}
     assert "RepairQueueAlarm" not in out["Resources"]  # not a DLQ
 
 
 def test_a_dlq_without_a_name_from_the_stack_is_an_error(template: Template) -> None:
-    del _props(template, "RepairDeadLetterQueue")["QueueName"]
+    del props(template, "RepairDeadLetterQueue")["QueueName"]
     with pytest.raises(TemplateError, match="RepairDeadLetterQueue needs a QueueName"):
         alarms.add_dlq_alarms(template)
 
@@ -248,10 +243,10 @@ def test_a_dlq_without_a_name_from_the_stack_is_an_error(template: Template) -> 
 
 
 def test_the_api_is_regional_and_throttled_as_the_profile_says(template: Template) -> None:
-    _props(template, "RestAPI")["EndpointConfiguration"] = "EDGE"  # Chalice's default
+    props(template, "RestAPI")["EndpointConfiguration"] = "EDGE"  # Chalice's default
     out = api.apply_api(template, LARGE)
-    assert _props(out, "RestAPI")["EndpointConfiguration"] == "REGIONAL"
-    assert _props(out, "RestAPI")["MethodSettings"] == [
+    assert props(out, "RestAPI")["EndpointConfiguration"] == "REGIONAL"
+    assert props(out, "RestAPI")["MethodSettings"] == [
         {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 1000, "ThrottlingBurstLimit": 2000}
     ]
 
