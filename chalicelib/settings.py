@@ -31,6 +31,8 @@ ENV_REPAIR_DLQ_URL = "SIYU_REPAIR_DLQ_URL"
 ENV_SECRETS = "SIYU_SECRETS"
 ENV_SECRETS_PREFIX = "SIYU_SECRETS_PREFIX"
 ENV_SSM_ENDPOINT = "SIYU_SSM_ENDPOINT"
+ENV_BLOB_BUCKET = "SIYU_BLOB_BUCKET"
+ENV_S3_ENDPOINT = "SIYU_S3_ENDPOINT"
 LOCAL_STAGE = "local"
 # Stages that never run in an AWS account: only these may keep secrets in the table or take the admin token from the
 # environment (docs/deploy.md, "Secrets"). Every other stage reads both from SSM Parameter Store.
@@ -70,6 +72,8 @@ class Settings:
     secrets: str = SECRETS_TABLE  # where tenant credentials live: "ssm", or "table" (offline stages only)
     secrets_prefix: str = "/siyu-local"  # SSM parameter names start with it (``/<stack name>`` deployed)
     ssm_endpoint: str | None = None
+    blob_bucket: str = "siyu-local-blobs"  # attachments (素材库) and proofs: ports/blobs.py
+    s3_endpoint: str | None = None
 
     @property
     def movable_clock(self) -> str | None:
@@ -106,6 +110,8 @@ class Settings:
             secrets=secrets if secrets in (SECRETS_SSM, SECRETS_TABLE) else SECRETS_SSM,
             secrets_prefix=(e.get(ENV_SECRETS_PREFIX) or f"/siyu-{stage}").rstrip("/"),
             ssm_endpoint=e.get(ENV_SSM_ENDPOINT) or None,
+            blob_bucket=e.get(ENV_BLOB_BUCKET) or f"siyu-{stage}-blobs",
+            s3_endpoint=e.get(ENV_S3_ENDPOINT) or None,
         )
 
 
