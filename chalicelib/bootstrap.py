@@ -33,11 +33,13 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.groups.sync import GroupSync
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.intake_catchup import IntakeCatchUp
+    from chalicelib.services.library import ContentService
     from chalicelib.services.metrics_service import MetricsService
     from chalicelib.services.migration import PlanMigration
     from chalicelib.services.plans import PlanService
     from chalicelib.services.points import PointsService
     from chalicelib.services.repairs import RepairQueue, Repairs
+    from chalicelib.services.scripts import ScriptService
     from chalicelib.services.signals import SignalBus
     from chalicelib.services.silence import SilenceService
     from chalicelib.services.sop import SopEngine
@@ -93,6 +95,8 @@ class Services:
     metrics: MetricsService  # funnel metrics (issue 11): views, spend, rebuild
     wecom_stats: WeComStatsService  # WeCom's own statistics, fetched daily, for the cross-check
     dashboard: DashboardService  # dashboard links and the page's read (issue 11 §4)
+    content: ContentService  # the content library (素材库): items, their files, references checked on save
+    scripts: ScriptService  # the script library (话术库): by stage and scene, for the sidebar
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)

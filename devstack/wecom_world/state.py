@@ -101,6 +101,17 @@ class WelcomeCode:
 
 
 @dataclass
+class Media:
+    """A temporary media (media/upload): valid 3 days from ``created_at``. Not the bytes: their size and hash."""
+
+    type: str
+    created_at: int
+    filename: str
+    size: int
+    sha256: str = ""
+
+
+@dataclass
 class Recipient:
     external_userid: str
     status: int = SEND_PENDING
@@ -204,6 +215,7 @@ class Corp:
     join_ways: dict[str, JoinWay] = field(default_factory=dict)  # 「加入群聊」 by config_id
     chat_member_limit: int | None = None  # members per group; None = the world's (500 unless set)
     stat_events: list[StatEvent] = field(default_factory=list)  # what the statistics APIs count, oldest first
+    media: dict[str, Media] = field(default_factory=dict)  # temporary media by media_id (media/upload)
 
 
 @dataclass
