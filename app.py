@@ -10,6 +10,7 @@ from chalicelib.api import (
     admin,
     business_events,
     channels,
+    content,
     customers,
     dashboard,
     fallback,
@@ -22,6 +23,7 @@ from chalicelib.api import (
     meta,
     plans,
     points,
+    scripts,
     sop,
     staff,
     tags,
@@ -64,6 +66,8 @@ for blueprint in (
     group_sync.bp,
     metrics_api.bp,
     dashboard.bp,
+    content.bp,  # 素材库 (issue 13)
+    scripts.bp,  # 话术库 (issue 13)
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes

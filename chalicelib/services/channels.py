@@ -12,7 +12,6 @@ from chalicelib.domain.channels import (
     code_users,
     is_referral_of,
     legacy_referral_id,
-    message_from_json,
 )
 from chalicelib.domain.instants import iso_of, local_date
 from chalicelib.domain.tenants import Tenant
@@ -28,12 +27,13 @@ from chalicelib.ports import (
     WeComCredentials,
     WeComPort,
 )
+from chalicelib.services.library import ItemSource, checked_message
 from chalicelib.services.tags import TagService
 
 PLAIN_FIELDS = ("name", "source", "campaign", "plan_id", "spend", "exposure")
 
 
-class ChannelRepo(ChannelRepository, StaffRepository, CustomerRepository, Protocol):
+class ChannelRepo(ChannelRepository, StaffRepository, CustomerRepository, ItemSource, Protocol):
     """What channel administration needs from storage."""
 
     def claim_referral_code(self, tenant_id: str, customer_id: str, channel_id: str) -> str: ...
@@ -77,7 +77,7 @@ class ChannelService:
             source=data["source"],
             campaign=data.get("campaign", ""),
             assignment=assignment,
-            welcome=message_from_json(data.get("welcome")),
+            welcome=checked_message(self.repo, tenant.tenant_id, data.get("welcome"), "/welcome"),
             tags=self.tags.resolve(tenant, data.get("tags", [])),
             plan_id=data.get("plan_id"),
             spend=data.get("spend"),
@@ -116,7 +116,7 @@ class ChannelService:
             changes["assignment"] = _assignment(data["staff"])
             check_assignment(changes["assignment"], self._active_staff(tenant.tenant_id))
         if "welcome" in data:
-            changes["welcome"] = message_from_json(data["welcome"])
+            changes["welcome"] = checked_message(self.repo, tenant.tenant_id, data["welcome"], "/welcome")
         if "tags" in data:
             changes["tags"] = self.tags.resolve(tenant, data["tags"])
         updated = replace(
@@ -168,7 +168,7 @@ class ChannelService:
             kind="referral",
             referrer_customer_id=customer_id,
             assignment=Assignment(mode="single", userids=(customer.owner_userid,)),
-            welcome=message_from_json(data.get("welcome")),
+            welcome=checked_message(self.repo, tenant.tenant_id, data.get("welcome"), "/welcome"),
             tags=self.tags.resolve(tenant, data.get("tags") or [{"group": "流量平台来源", "name": "老带新"}]),
             created_at=now,
             updated_at=now,

@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Protocol
 
-from chalicelib.domain.channels import message_from_json
 from chalicelib.domain.group_content import CONTENT_KINDS, GroupContent
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError
 from chalicelib.ports import Clock, GroupRepository, IdGenerator, Page
 from chalicelib.services.groups.setup import filtered_page
+from chalicelib.services.library import ItemSource, checked_message
 
 
-class ContentRepo(GroupRepository, Protocol):
+class ContentRepo(GroupRepository, ItemSource, Protocol):
     def create_group_content(self, tenant_id: str, content: GroupContent) -> None: ...
     def get_group_content(self, tenant_id: str, content_id: str) -> GroupContent | None: ...
     def list_group_content(self, tenant_id: str, *, cursor: str | None, limit: int) -> Page: ...
@@ -43,7 +43,7 @@ class GroupContentService:
             content_id=self.ids.new_id("gct_"),
             kind=data["kind"],
             title=data["title"],
-            message=message_from_json(data["message"]),
+            message=checked_message(self.repo, tenant.tenant_id, data["message"], "/message"),
             chat_id=self._chat(tenant.tenant_id, data.get("chat_id")),
             notes=data.get("notes", ""),
             created_at=now,
@@ -77,7 +77,7 @@ class GroupContentService:
         current = self.content(tenant.tenant_id, content_id)
         changes: dict[str, Any] = {n: data[n] for n in ("title", "notes") if n in data}
         if "message" in data:
-            changes["message"] = message_from_json(data["message"])
+            changes["message"] = checked_message(self.repo, tenant.tenant_id, data["message"], "/message")
         if "chat_id" in data:
             changes["chat_id"] = self._chat(tenant.tenant_id, data["chat_id"])
         rev = int(data["rev"])

@@ -14,6 +14,7 @@ import mimetypes
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from chalicelib.domain.channels import message_from_json
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.library import (
     CONTENT_KINDS,
@@ -28,6 +29,7 @@ from chalicelib.domain.library import (
     blob_key,
     blob_prefix,
 )
+from chalicelib.domain.messages import Message
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError, UpstreamError
 from chalicelib.ports import Clock, IdGenerator, Page
@@ -45,6 +47,26 @@ class LibraryRepo(Protocol):
     def save_content_item(self, tenant_id: str, item: ContentItem, *, expected_rev: int) -> bool: ...
     def set_content_media(self, tenant_id: str, content_id: str, media: MediaRef, *, replacing: str | None) -> bool: ...
     def delete_content_item(self, tenant_id: str, content_id: str) -> bool: ...
+
+
+class ItemSource(Protocol):
+    def get_content_items(self, tenant_id: str, content_ids: list[str]) -> dict[str, ContentItem]: ...
+
+
+def checked_message(repo: ItemSource, tenant_id: str, data: dict[str, Any] | None, where: str) -> Message:
+    """A message from its JSON (channels.message_from_json) whose content_ids all name items of the tenant:
+    InvalidError naming the missing ones at ``where`` otherwise (a channel's welcome, a piece of group content)."""
+    message = message_from_json(data)
+    wanted = list(message.content_ids)
+    found = repo.get_content_items(tenant_id, wanted) if wanted else {}
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise InvalidError(
+            f"{where}/content_ids: content {', '.join(missing)} does not exist",
+            code="content_not_found",
+            details=[{"path": f"{where}/content_ids", "message": f"content {c} does not exist"} for c in missing],
+        )
+    return message
 
 
 @dataclass(frozen=True)

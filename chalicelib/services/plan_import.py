@@ -4,7 +4,8 @@ One header row (found among the first 10 rows, so a title row above it is fine),
 in English or Chinese (any order; unknown columns are ignored and reported):
 
     day 天数/第几天/日期 · time 时间 · after_minutes 分钟后 · content type 内容类型 · message 内容/话术内容/消息/详情 ·
-    executor 执行人 · notes 备注/话术 · title 事项 · id 步骤 · phase 阶段
+    executor 执行人 · notes 备注/话术 · title 事项 · id 步骤 · phase 阶段 · content_ids 素材 (content library ids,
+    comma-separated: sent with the message) · script_id 话术库 (a script id: its text joins the notes)
 
 A row is timed either by day + time (the enrollment's local date + day days at HH:MM; day 0 is the day the customer
 joined) or by after_minutes (minutes after enrollment; leave time empty, day empty or 0). Content types may be
@@ -48,7 +49,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "title": ("title", "item", "事项", "节点"),
     "id": ("id", "step", "step_id", "步骤", "步骤id", "编号"),
     "phase": ("phase", "阶段"),
+    "content_ids": ("content_ids", "content_id", "素材", "素材id", "素材库", "附件"),
+    "script_id": ("script_id", "script", "话术id", "话术库"),
 }
+CONTENT_ID_RE = re.compile(r"^cnt_[A-Za-z0-9_-]{1,60}$")
+SCRIPT_ID_RE = re.compile(r"^scr_[A-Za-z0-9_-]{1,60}$")
 CONTENT_TYPES = {
     "interactive": "interactive",
     "marketing": "marketing",
@@ -68,7 +73,8 @@ CONTENT_TYPES = {
 }
 OWNER_WORDS = frozenset({OWNER, "负责人", "客户负责人", "跟进人", "归属人", "群主"})
 FIELD_COLUMN = {"at": "time", "day": "day", "after_minutes": "after_minutes", "content_type": "content_type"}
-FIELD_COLUMN |= {name: name for name in ("message", "executor", "notes", "title", "id", "phase")}
+FIELD_COLUMN |= {name: name for name in ("message", "executor", "notes", "title", "id", "phase", "script_id")}
+FIELD_COLUMN |= {"content_ids": "content_ids"}
 
 
 def _normalise_header(value: Any) -> str:
@@ -253,11 +259,17 @@ def _parse_row(sheet: ParsedSheet, number: int, ordinal: int, values: dict[str, 
     step["content_type"] = CONTENT_TYPES.get(kind.lower(), kind)
     text = _text(values.get("message"))
     size = len(text.encode("utf-8"))
-    if not text:
-        sheet.error(number, "message", "the message is empty")
+    content_ids = _library_refs(sheet, number, values)
+    if not text and not content_ids:
+        sheet.error(number, "message", "the message is empty (write a message, or name content in 素材)")
     elif size > MAX_WELCOME_TEXT_BYTES:
         sheet.error(number, "message", f"the message is {size} bytes in UTF-8; WeCom allows {MAX_WELCOME_TEXT_BYTES}")
-    step["message"] = {"text": text}
+    step["message"] = {"text": text, **({"content_ids": content_ids} if content_ids else {})}
+    script_id = _text(values.get("script_id"))
+    if script_id and not SCRIPT_ID_RE.match(script_id):
+        sheet.error(number, "script_id", f"a script id looks like scr_…, got {script_id!r}")
+    if script_id:
+        step["script_id"] = script_id
     executor, problem = _resolve_executor(_text(values.get("executor")), staff)
     if problem:
         sheet.error(number, "executor", problem)
@@ -271,6 +283,17 @@ def _parse_row(sheet: ParsedSheet, number: int, ordinal: int, values: dict[str, 
     if len(sheet.errors) == before:
         sheet.steps.append(step)
         sheet.rows.append(number)
+
+
+def _library_refs(sheet: ParsedSheet, number: int, values: dict[str, Any]) -> list[str]:
+    """The row's content library ids (素材: comma- or space-separated); whether they exist is the plan's check."""
+    ids = [part for part in re.split(r"[,，;；\s]+", _text(values.get("content_ids"))) if part]
+    bad = [i for i in ids if not CONTENT_ID_RE.match(i)]
+    if bad:
+        sheet.error(number, "content_ids", f"a content id looks like cnt_…, got {', '.join(map(repr, bad))}")
+    if len(ids) > 9:
+        sheet.error(number, "content_ids", "a step sends at most 9 content items")
+    return list(dict.fromkeys(i for i in ids if i not in bad))
 
 
 def _parse_timing(sheet: ParsedSheet, number: int, values: dict[str, Any], step: dict[str, Any]) -> None:

@@ -10,15 +10,26 @@ from collections import defaultdict
 from typing import Any, Protocol
 
 from chalicelib.domain.group_content import GroupContent
+from chalicelib.domain.library import ContentItem, Script
 from chalicelib.domain.plans import OWNER, Plan
 from chalicelib.ports import ChannelRepository, PlanRepository, StaffRepository, TagRepository
 from chalicelib.services.sop.content import ContentSource
 
 CONTENT_NOT_FOUND = "content_not_found"  # a step names group content the tenant does not have
 CONTENT_OF_ANOTHER_GROUP = "content_of_another_group"  # a step names one group's own piece for other groups too
+SCRIPT_NOT_FOUND = "script_not_found"  # a step names a script (话术) the tenant does not have
 
 
-class PlanRepo(PlanRepository, StaffRepository, ChannelRepository, TagRepository, ContentSource, Protocol):
+class LibrarySource(Protocol):
+    """The content and script libraries' reads (DynamoStore / FakeStore)."""
+
+    def get_content_items(self, tenant_id: str, content_ids: list[str]) -> dict[str, ContentItem]: ...
+    def get_script(self, tenant_id: str, script_id: str) -> Script | None: ...
+
+
+class PlanRepo(
+    PlanRepository, StaffRepository, ChannelRepository, TagRepository, ContentSource, LibrarySource, Protocol
+):
     """What plan administration needs from storage (plans, and what they refer to)."""
 
 
@@ -94,3 +105,21 @@ class Refs:
                     f"group_audience.chat_ids is [{content.chat_id!r}] may send it"
                 )
                 self.problems.append({"path": path, "message": message, "code": CONTENT_OF_ANOTHER_GROUP})
+
+    def library(self, plan: Plan) -> None:
+        """Each step's content library items (``message/content_ids``) and script (``script_id``) must exist in the
+        tenant: one BatchGetItem for every item the plan names, one read per script."""
+        named = [c for step in plan.steps for c in step.message.content_ids]
+        found = self.repo.get_content_items(self.tenant_id, list(dict.fromkeys(named))) if named else {}
+        scripts: dict[str, bool] = {}
+        for i, step in enumerate(plan.steps):
+            for j, content_id in enumerate(step.message.content_ids):
+                if content_id not in found:
+                    path, message = f"/steps/{i}/message/content_ids/{j}", f"content {content_id} does not exist"
+                    self.problems.append({"path": path, "message": message, "code": CONTENT_NOT_FOUND})
+            if step.script_id is not None:
+                if step.script_id not in scripts:
+                    scripts[step.script_id] = self.repo.get_script(self.tenant_id, step.script_id) is not None
+                if not scripts[step.script_id]:
+                    path, message = f"/steps/{i}/script_id", f"script {step.script_id} does not exist"
+                    self.problems.append({"path": path, "message": message, "code": SCRIPT_NOT_FOUND})

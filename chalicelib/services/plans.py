@@ -120,6 +120,7 @@ class PlanService:
         for i, step in enumerate(plan.steps):
             refs.executor(step.executor, f"/steps/{i}/executor")
         refs.contents(plan)
+        refs.library(plan)
         trigger = plan.trigger
         if trigger.channel_id is not None:
             refs.channel(trigger.channel_id, "/trigger/channel_id")

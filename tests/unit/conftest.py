@@ -15,6 +15,7 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.settings import Settings
 from devstack.wecom_world import WeComWorld, WorldTransport
 from tests.fakes import FakeScheduler, FixedClock, SeqIds
+from tests.fakes.blobs import FakeBlobs
 from tests.fakes.store import FakeStore
 
 CORP = "wwunit0000000001"
@@ -72,6 +73,7 @@ def make_env(store: Any, env_class: type[Env] = Env) -> Env:
         ids=SeqIds(),
         codec=WXCallbackCodec(max_bytes=64 * 1024),
         scheduler=FakeScheduler(),
+        blobs=FakeBlobs(),
     )
     tenant = svc.tenants.create(tenant_id="unit", name="单元测试教育", corp_id=CORP, wecom=WECOM)
     for userid, name in (("zhang", "张老师"), ("li", "李老师"), ("wang", "王老师")):
