@@ -33,6 +33,9 @@ ENV_SECRETS_PREFIX = "SIYU_SECRETS_PREFIX"
 ENV_SSM_ENDPOINT = "SIYU_SSM_ENDPOINT"
 ENV_BLOB_BUCKET = "SIYU_BLOB_BUCKET"
 ENV_S3_ENDPOINT = "SIYU_S3_ENDPOINT"
+ENV_CONSOLE_URL = "SIYU_CONSOLE_URL"
+ENV_WECOM_OAUTH_URL = "SIYU_WECOM_OAUTH_URL"
+ENV_JSSDK_URL = "SIYU_JSSDK_URL"
 LOCAL_STAGE = "local"
 # Stages that never run in an AWS account: only these may keep secrets in the table or take the admin token from the
 # environment (docs/deploy.md, "Secrets"). Every other stage reads both from SSM Parameter Store.
@@ -43,6 +46,9 @@ LOCAL_FIRE_TARGET_ARN = "arn:aws:lambda:us-east-1:000000000000:function:siyu-loc
 LOCAL_SCHEDULER_ROLE_ARN = "arn:aws:iam::000000000000:role/siyu-local-scheduler"
 
 DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com"
+DEFAULT_WECOM_OAUTH_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"  # WeCom's web sign-in (91335)
+DEFAULT_JSSDK_URL = "https://open.work.weixin.qq.com/wwopen/js/jwxwork-1.0.0.js"  # wx.agentConfig (90547)
+DEFAULT_CONSOLE_URL = "http://127.0.0.1:8000"
 DEFAULT_FIRE_SHARD_SIZE = 500  # touches per fire invocation (issue 8 §7; docs/operations.md, "A fire that fans out")
 DEFAULT_CALLBACK_BUDGET = 3.0  # seconds a WeCom callback may spend (WeCom waits 5 s; docs/operations.md)
 
@@ -74,6 +80,9 @@ class Settings:
     ssm_endpoint: str | None = None
     blob_bucket: str = "siyu-local-blobs"  # attachments (素材库) and proofs: ports/blobs.py
     s3_endpoint: str | None = None
+    console_url: str = DEFAULT_CONSOLE_URL  # the console's public origin (OAuth redirect_uri, links in alerts)
+    wecom_oauth_url: str = DEFAULT_WECOM_OAUTH_URL  # the sandbox's sign-in page offline
+    jssdk_url: str = DEFAULT_JSSDK_URL  # the WeCom JS-SDK the chat sidebar loads (the sandbox's player offline)
 
     @property
     def movable_clock(self) -> str | None:
@@ -112,6 +121,9 @@ class Settings:
             ssm_endpoint=e.get(ENV_SSM_ENDPOINT) or None,
             blob_bucket=e.get(ENV_BLOB_BUCKET) or f"siyu-{stage}-blobs",
             s3_endpoint=e.get(ENV_S3_ENDPOINT) or None,
+            console_url=(e.get(ENV_CONSOLE_URL) or DEFAULT_CONSOLE_URL).rstrip("/"),
+            wecom_oauth_url=e.get(ENV_WECOM_OAUTH_URL) or DEFAULT_WECOM_OAUTH_URL,
+            jssdk_url=e.get(ENV_JSSDK_URL) or DEFAULT_JSSDK_URL,
         )
 
 

@@ -14,6 +14,7 @@ from devstack.wecom_world import (
     join_ways,
     media,
     messages,
+    oauth,
     snapshot,
     statistics,
     tags,
@@ -34,6 +35,7 @@ API_SETS: tuple[ApiSet, ...] = (
     join_ways.APIS,
     statistics.APIS,
     media.APIS,
+    oauth.APIS,
 )
 
 

@@ -15,6 +15,7 @@ from pynamodb.connection import Connection
 
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
+from chalicelib.adapters.dynamodb.console import ConsoleRepository
 from chalicelib.adapters.dynamodb.customers import CustomerRepository
 from chalicelib.adapters.dynamodb.dashboard import DashboardLinkRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
@@ -74,6 +75,7 @@ class Repositories:
     wecom_stats: WeComStatsRepository
     dashboard_links: DashboardLinkRepository
     library: LibraryRepository
+    console: ConsoleRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -105,6 +107,7 @@ class Repositories:
             wecom_stats=WeComStatsRepository(connection, table_name),
             dashboard_links=DashboardLinkRepository(connection, table_name),
             library=LibraryRepository(connection, table_name),
+            console=ConsoleRepository(connection, table_name),
         )
 
 
@@ -359,3 +362,8 @@ class DynamoStore:
     list_scripts = _via("library", LibraryRepository.list_scripts)
     save_script = _via("library", LibraryRepository.save_script)
     delete_script = _via("library", LibraryRepository.delete_script)
+    # --- console sign-in (issue 13 §1) ----------------------------------------------------------------------------
+    put_console_record = _via("console", ConsoleRepository.put_console_record)
+    get_console_record = _via("console", ConsoleRepository.get_console_record)
+    take_console_record = _via("console", ConsoleRepository.take_console_record)
+    delete_console_record = _via("console", ConsoleRepository.delete_console_record)
