@@ -12,6 +12,7 @@ AREAS: tuple[str, ...] = (
     "assets",
     "auth",
     "home",
+    "content",  # 素材库 and 话术库
 )
 
 

@@ -97,6 +97,11 @@ class ContentItem:
         return self.kind in MEDIA_TYPE_OF
 
     @property
+    def previewable(self) -> bool:
+        """An image the page can show (an image item's, or a mini-program card's cover)."""
+        return self.file is not None and self.file.content_type in IMAGE_TYPES
+
+    @property
     def complete(self) -> bool:
         """Whether it can be sent: a kind with bytes has them."""
         return not self.needs_file or self.file is not None
@@ -172,6 +177,15 @@ def grouped(scripts: list[Script]) -> list[tuple[str, str, list[Script]]]:
         else:
             out.append((script.stage, script.scene, [script]))
     return out
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The image type the bytes are (PNG or JPEG, what WeCom takes), whatever the upload said; None otherwise."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    return None
 
 
 def blob_key(content_id: str, version: str) -> str:

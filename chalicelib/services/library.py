@@ -20,6 +20,7 @@ from chalicelib.domain.library import (
     CONTENT_KINDS,
     IMAGE_TYPES,
     MAX_BYTES,
+    MAX_TITLE,
     MIN_BYTES,
     SCENES,
     STAGES,
@@ -28,6 +29,7 @@ from chalicelib.domain.library import (
     MediaRef,
     blob_key,
     blob_prefix,
+    sniff_image,
 )
 from chalicelib.domain.messages import Message
 from chalicelib.domain.tenants import Tenant
@@ -37,6 +39,8 @@ from chalicelib.ports.blobs import Blob, BlobStore
 from chalicelib.services.groups.setup import filtered_page
 
 FIELDS = ("title", "text", "url", "appid", "page", "picurl", "stage", "scene")
+MAX_TEXT_BYTES = 4000
+MAX_TAGS = 20
 
 
 class LibraryRepo(Protocol):
@@ -90,6 +94,12 @@ def _checked(item: ContentItem) -> ContentItem:
         raise InvalidError("url: a link needs an http(s) URL")
     if item.kind == "miniprogram" and not (item.appid and item.page):
         raise InvalidError("appid, page: a mini-program card needs its appid and page")
+    if len(item.title) > MAX_TITLE:
+        raise InvalidError(f"title: at most {MAX_TITLE} characters")
+    if len(item.text.encode("utf-8")) > MAX_TEXT_BYTES:
+        raise InvalidError(f"text: at most {MAX_TEXT_BYTES} bytes (UTF-8), as WeCom allows")
+    if len(item.tags) > MAX_TAGS or any(len(t) > 30 for t in item.tags):
+        raise InvalidError(f"tags: at most {MAX_TAGS} tags of at most 30 characters")
     if item.stage is not None and item.stage not in STAGES:
         raise InvalidError(f"stage must be one of {', '.join(STAGES)}")
     if item.scene is not None and item.scene not in SCENES:
@@ -187,6 +197,11 @@ class ContentService:
             changes["tags"] = tuple(dict.fromkeys(data["tags"]))
         return self._save(tenant, current, changes, int(data["rev"]))
 
+    def edit(self, tenant: Tenant, content_id: str, data: dict[str, Any], upload: Upload | None) -> ContentItem:
+        """The console's one call: the fields (``data`` with its ``rev``), then the new file if one came."""
+        item = self.update(tenant, content_id, data)
+        return item if upload is None else self.put_file(tenant, content_id, upload, rev=item.rev)
+
     def put_file(self, tenant: Tenant, content_id: str, upload: Upload, *, rev: int | None = None) -> ContentItem:
         """Replace the item's file (a new blob key: its old media_id no longer names it, so the next send uploads
         the new bytes). ``rev``: only if the item is still at it; None: whatever its rev."""
@@ -236,8 +251,10 @@ class ContentService:
             raise InvalidError(f"file: WeCom takes files of more than {MIN_BYTES - 1} bytes")
         if size > MAX_BYTES[item.kind]:
             raise InvalidError(f"file: WeCom takes at most {MAX_BYTES[item.kind] // (1024 * 1024)} MB here")
-        if item.kind in ("image", "miniprogram") and content_type not in IMAGE_TYPES:
-            raise InvalidError("file: an image must be a PNG or a JPEG")
+        if item.kind in ("image", "miniprogram"):
+            content_type = sniff_image(upload.data) or ""  # what the bytes are, not what the upload claimed
+            if content_type not in IMAGE_TYPES:
+                raise InvalidError("file: an image must be a PNG or a JPEG")
         name = (upload.filename or "file").replace("/", "_").replace("\\", "_")[-128:]
         key = blob_key(item.content_id, self.ids.new_id("f"))  # a new key per upload: racing uploads never mix
         self._store().put(tenant_id, key, upload.data, content_type)
