@@ -112,8 +112,8 @@ def test_scripts_grouped_by_stage_and_scene_create_edit_delete(api: Api) -> None
     assert missing.status_code == 400 and "cnt_nope" in ops.dom(missing).one("small", id="content_ids-error").text()
     [link] = [a for a in section.all("a") if a.attrs.get("href", "").startswith(f"{BASE}/scripts/scr_")]
     sid = link.attrs["href"].rsplit("/", 1)[1]
-    edited = ops.post(f"{BASE}/scripts/{sid}", {"rev": "1", "stage": "trial", "scene": "objection", "title": "太贵了",
-                                                "text": "体验课不满意全额退", "content_ids": "", "order": "1"})  # fmt: skip
+    form = {"rev": "1", "stage": "trial", "scene": "objection", "title": "太贵了", "text": "体验课不满意全额退"}
+    edited = ops.post(f"{BASE}/scripts/{sid}", {**form, "content_ids": "", "order": "1"})
     assert edited.status_code == 303
     assert "体验课 · 异议处理" in ops.dom(ops.get(f"{BASE}/scripts")).text()
     assert ops.post(f"{BASE}/scripts/{sid}/delete", {}).status_code == 303
