@@ -12,12 +12,15 @@ from chalicelib.api.common import PAGINATION, Ctx, route
 from chalicelib.bootstrap import services
 from chalicelib.domain.library import CONTENT_KINDS, SCENES, STAGES
 from chalicelib.domain.tenants import Role
+from chalicelib.errors import UnsupportedMediaTypeError
 from chalicelib.services.library import Upload
 
 bp = Blueprint(__name__)
 
-# What a file arrives as: API Gateway hands these over as bytes (Chalice's default binary types).
-FILE_TYPES = ["image/png", "image/jpeg", "application/octet-stream"]
+# What a file arrives as: API Gateway hands these over as bytes (Chalice's default binary types). JSON is accepted
+# only to answer it with a clear 415 after authentication (as the plan import does).
+UPLOAD_TYPES = ["image/png", "image/jpeg", "application/octet-stream"]
+FILE_TYPES = [*UPLOAD_TYPES, "application/json"]
 INLINE_TYPES = ("image/png", "image/jpeg")  # shown in the page; anything else downloads
 FILTERS: dict[str, dict[str, Any]] = {
     "kind": {"enum": list(CONTENT_KINDS)},
@@ -125,6 +128,8 @@ def delete_content(ctx: Ctx, tenant_id: str, content_id: str) -> dict[str, Any]:
 )
 def put_content_file(ctx: Ctx, tenant_id: str, content_id: str) -> dict[str, Any]:
     content_type = (ctx.request.headers or {}).get("content-type", "")
+    if content_type.split(";")[0].strip().lower() not in UPLOAD_TYPES:
+        raise UnsupportedMediaTypeError(f"send the file itself as the body: {', '.join(UPLOAD_TYPES)}")
     filename = ctx.args.get("filename") or "file"
     upload = Upload(filename, content_type, ctx.request.raw_body or b"")
     return services().content.put_file(ctx.tenant, content_id, upload, rev=ctx.args.get("rev")).public()
