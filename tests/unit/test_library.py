@@ -260,3 +260,42 @@ def test_a_touch_whose_content_was_deleted_fails_with_its_reason(env: Env) -> No
     assert report.sent == 0 and report.failed == 1 and env.calls("externalcontact/add_msg_template") == 0
     [task] = env.store.list_tasks("unit", userid=None, status="failed", due_from=None, due_to=None, limit=5)
     assert task.reason == "content_deleted"
+
+
+# --- plan sheets and group content --------------------------------------------------------------------------------
+
+
+def _sheet(env: Env, csv: str) -> Any:
+    raw = csv.encode("utf-8")
+    return env.svc.plans.import_sheet(env.tenant, raw, "text/csv", {"name": "素材培育"})
+
+
+def test_a_sheet_names_content_and_a_script_in_its_columns(env: Env) -> None:
+    cid = image(env)
+    card = env.svc.content.create(env.tenant, {"kind": "text", "title": "福利", "text": "送你资料"}).content_id
+    script = env.svc.scripts.create(env.tenant, {"stage": "new", "scene": "icebreak", "title": "t", "text": "x"})
+    plan, _ = _sheet(
+        env,
+        "天数,时间,内容类型,内容,素材,话术库\n"
+        f"0,20:00,服务,资料包发你～,{cid},\n"
+        f'1,19:30,营销,,"{cid}， {card}",{script.script_id}\n',
+    )
+    assert [s.message.content_ids for s in plan.steps] == [(cid,), (cid, card)]
+    assert (plan.steps[1].message.text, plan.steps[1].script_id) == ("", script.script_id)
+
+
+def test_a_sheet_row_naming_missing_content_is_reported_against_its_row(env: Env) -> None:
+    with pytest.raises(InvalidError) as refused:
+        _sheet(env, "天数,时间,内容类型,内容,素材\n0,20:00,服务,你好,cnt_gone\n1,20:00,服务,你好,not-an-id\n")
+    rows = {(e.get("row"), e.get("column")): e["message"] for e in refused.value.details}
+    assert "cnt_gone" in " ".join(rows.values()) and rows[(3, "素材")].startswith("a content id looks like cnt_")
+    assert any(row == 2 for row, _ in rows)  # the missing item is against the row that names it
+
+
+def test_group_content_names_only_content_that_exists(env: Env) -> None:
+    data = {"kind": "rules", "title": "群规", "message": {"text": "每天打卡", "content_ids": ["cnt_gone"]}}
+    with pytest.raises(InvalidError, match="cnt_gone"):
+        env.svc.group_content.create(env.tenant, data)
+    cid = image(env)
+    made = env.svc.group_content.create(env.tenant, {**data, "message": {"text": "每天打卡", "content_ids": [cid]}})
+    assert made.message.content_ids == (cid,)
