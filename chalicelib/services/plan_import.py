@@ -261,7 +261,7 @@ def _parse_row(sheet: ParsedSheet, number: int, ordinal: int, values: dict[str, 
     size = len(text.encode("utf-8"))
     content_ids = _library_refs(sheet, number, values)
     if not text and not content_ids:
-        sheet.error(number, "message", "the message is empty (write a message, or name content in 素材)")
+        sheet.error(number, "message", "the message is empty")
     elif size > MAX_WELCOME_TEXT_BYTES:
         sheet.error(number, "message", f"the message is {size} bytes in UTF-8; WeCom allows {MAX_WELCOME_TEXT_BYTES}")
     step["message"] = {"text": text, **({"content_ids": content_ids} if content_ids else {})}
