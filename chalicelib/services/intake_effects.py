@@ -43,7 +43,7 @@ from chalicelib.services.identities import credentials
 WELCOME_MISSED = "welcome_missed"
 # Outcomes after which the customer got no welcome and nobody else sends one: the owner greets them by hand.
 # (already_delivered, other_app, no_code and no_message are not misses: the customer is greeted, or is not to be.)
-MISSED = frozenset({WelcomeOutcome.FAILED, WelcomeOutcome.EXPIRED})
+MISSED = frozenset({WelcomeOutcome.FAILED, WelcomeOutcome.EXPIRED, WelcomeOutcome.MEDIA_EXPIRED})
 
 
 class RepairSink(Protocol):

@@ -299,3 +299,13 @@ def test_group_content_names_only_content_that_exists(env: Env) -> None:
     cid = image(env)
     made = env.svc.group_content.create(env.tenant, {**data, "message": {"text": "每天打卡", "content_ids": [cid]}})
     assert made.message.content_ids == (cid,)
+
+
+def test_a_welcome_whose_media_is_refused_twice_becomes_the_owners_task(env: Env) -> None:
+    cid = image(env)
+    channel = make_channel(env, welcome={"text": "您好", "content_ids": [cid]})
+    env.world.inject("externalcontact/send_welcome_msg", 40007, times=2)
+    env.scan(channel.state)
+    assert env.world.welcome_messages() == [] and uploads(env) == 2  # retried once, not forever
+    tasks = env.store.list_tasks("unit", userid="zhang", status=None, due_from=None, due_to=None, limit=5)
+    assert [t.reason for t in tasks] == ["welcome_missed"]
