@@ -38,6 +38,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_metrics",
     "tests.integration.contract.test_dashboard",
     "tests.integration.contract.test_tenant_secrets",
+    "tests.integration.contract.test_console",
     "tests.integration.test_sop_subject_store",
     "tests.integration.contract.test_library",
 )
