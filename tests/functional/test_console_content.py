@@ -118,3 +118,19 @@ def test_scripts_grouped_by_stage_and_scene_create_edit_delete(api: Api) -> None
     assert "体验课 · 异议处理" in ops.dom(ops.get(f"{BASE}/scripts")).text()
     assert ops.post(f"{BASE}/scripts/{sid}/delete", {}).status_code == 303
     assert "太贵了" not in ops.dom(ops.get(f"{BASE}/scripts")).text()
+
+
+def test_the_form_loads_its_own_script_and_works_without_it(api: Api) -> None:
+    ops = _ops(api)
+    page = ops.get(f"{BASE}/content/new")
+    dom = ops.dom(page)
+    scripts = [s.attrs.get("src", "") for s in dom.all("script")]
+    assert any(src.endswith("/content.js") for src in scripts)  # a file, never inline (CSP script-src 'self')
+    assert all(s.attrs.get("src") for s in dom.all("script"))
+    form = dom.one("form", action=f"{BASE}/content")
+    assert not [f for f in form.all("div", class_="field") if "hidden" in f.attrs]  # every field shows without JS
+    labels = {label.attrs.get("for") for label in form.all("label")}
+    inputs = {i.attrs["id"] for i in form.all("input") + form.all("select") + form.all("textarea") if "id" in i.attrs}
+    assert inputs <= labels  # every control has its label
+    asset = ops.get(next(src for src in scripts if src.endswith("/content.js")))
+    assert asset.status_code == 200 and b"data-content-form" in asset.body
