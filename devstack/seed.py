@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from chalicelib.settings import ENV_ADMIN_TOKEN
 from devstack.provision import REPO_ROOT
+from devstack.seed_library import seed_scripts
 
 ADMIN_TOKEN_FILE = "admin_token"
 DEMO_TENANT_FILE = "demo_tenant.json"
@@ -245,6 +246,8 @@ def seed(
     if not isinstance(channel, dict):
         raise SeedError(f"channel is not a JSON object: {channel!r}")
 
+    scripts_created = seed_scripts(_call, base, tenant_token)  # the sidebar's 话术库 (devstack/seed_library.py)
+
     if not tenant_created:  # a demo made before the console: give it its app, so staff can sign in
         _call(
             "PATCH",
@@ -276,6 +279,7 @@ def seed(
         "channel": channel,
         "channel_created": channel_created,
         "channel_state": channel.get("state"),
+        "scripts_created": scripts_created,
         "sandbox_registered": sandbox_registered,
         "events_secret": events_secret,
         "events_secret_source": events_secret_source,

@@ -35,6 +35,7 @@ class FakeApi:
         self.minted = 0
         self.members: set[str] = set()  # the sandbox's corp members (staff who can sign in through WeCom)
         self.links: list[dict[str, Any]] = []  # console sign-in links handed out
+        self.scripts: list[dict[str, Any]] = []  # the 话术库 (devstack/seed_library.py)
 
     def __call__(self, method: str, url: str, *, token: str | None = None, body: Any = None) -> tuple[int, Any]:
         status, answer = self._answer(method, url, token, body)
@@ -108,6 +109,11 @@ class FakeApi:
             channel = {**body, "channel_id": f"ch{len(self.channels)}", "state": f"c{len(self.channels)}"}
             self.channels.append(channel)
             return 201, channel
+        if route == ("GET", "/t/demo/scripts"):
+            return 200, {"items": list(self.scripts)}
+        if route == ("POST", "/t/demo/scripts"):
+            self.scripts.append(body)
+            return 201, body
         return 404, {"message": f"no route {route}"}
 
 
@@ -299,3 +305,13 @@ def test_the_events_secret_file_follows_the_stored_secret(tmp_path: Path) -> Non
     assert seeding.refresh_events_secret(tmp_path, "s1") is False  # unchanged: not rewritten
     assert seeding.refresh_events_secret(tmp_path, "s2") is True and path.read_text().strip() == "s2"
     assert seeding.refresh_events_secret(tmp_path, None) is False and path.read_text().strip() == "s2"
+
+
+def test_the_demo_gets_its_script_library_once(tmp_path: Path) -> None:
+    api = FakeApi()
+    first = seeding.seed(API, "adm", SANDBOX, tmp_path, http=api)
+    assert first["scripts_created"] == len(api.scripts) >= 4
+    assert {s["scene"] for s in api.scripts} == {"icebreak", "discovery", "objection", "closing"}
+    again = seeding.seed(API, "adm", SANDBOX, tmp_path, http=api)
+    assert again["scripts_created"] == 0 and len(api.scripts) == first["scripts_created"]  # ops' edits are kept
+    assert api.rejected == []
