@@ -65,7 +65,7 @@ def _token(world: WeComWorld) -> str:
 def test_the_modules_together_serve_every_api_once() -> None:
     table = ApiTable.of(*API_SETS)
     assert set(table.handlers) == SERVED
-    assert table.from_query == {"externalcontact/get"}
+    assert table.from_query == {"externalcontact/get", "auth/getuserinfo"}
 
 
 @pytest.mark.parametrize("api", sorted(SERVED | {"gettoken"}))
