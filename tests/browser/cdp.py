@@ -60,6 +60,7 @@ class Browser:
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
         self._page_enabled = False
+        self.status: int | None = None  # the HTTP status of the page the last navigation or click loaded
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
 
@@ -112,13 +113,26 @@ class Browser:
 
     @contextlib.contextmanager
     def loading(self) -> Iterator[None]:
-        """Wait, after the block, for the page the block causes to load (a click on a link, a form submitted)."""
+        """Wait, after the block, for the page the block causes to load (a click on a link, a form submitted);
+        its HTTP status is then in ``status`` (after redirects: the page shown)."""
         if not self._page_enabled:
             self.page("Page.enable")
+            self.page("Network.enable")
             self._page_enabled = True
+        self._forget_network()
         self.events = [e for e in self.events if e.get("method") != "Page.loadEventFired"]
         yield
         self.wait_for("Page.loadEventFired")
+        documents = [
+            e["params"]["response"]
+            for e in self.events
+            if e.get("method") == "Network.responseReceived" and e["params"].get("type") == "Document"
+        ]
+        self.status = int(documents[0]["status"]) if documents else None
+        self._forget_network()
+
+    def _forget_network(self) -> None:
+        self.events = [e for e in self.events if not str(e.get("method", "")).startswith("Network.")]
 
     def evaluate(self, expression: str) -> Any:
         """A value computed in the page (DevTools' evaluation is not the page's script: its CSP does not apply)."""

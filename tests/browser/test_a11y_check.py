@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import struct
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.browser import console_live
 from tests.browser.a11y import check_a11y
 from tests.browser.cdp import Browser, CdpError
 
@@ -90,7 +92,7 @@ def site() -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = good if self.path == "/" else f"<h1>{html.escape(self.path)}</h1>".encode()
-            self.send_response(200)
+            self.send_response(200 if self.path != "/missing" else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Set-Cookie", "seen=1; HttpOnly; SameSite=Lax; Path=/")
             self.send_header("Content-Length", str(len(body)))
@@ -112,6 +114,7 @@ def site() -> Iterator[str]:
 
 def test_the_helpers_fill_choose_click_and_tab_as_a_person_would(browser: Browser, site: str, tmp_path: Path) -> None:
     browser.navigate(f"{site}/")
+    assert browser.status == 200
     browser.fill("姓名", "王同学")
     browser.fill("阶段", "新客")
     proof = tmp_path / "proof.png"
@@ -127,6 +130,7 @@ def test_the_helpers_fill_choose_click_and_tab_as_a_person_would(browser: Browse
         browser.fill("电话", "1")
     assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in browser.cookies()] == [("seen", True, "Lax")]
     browser.click("保存")
+    assert browser.status == 200
     sent = parse_qs(urlsplit(browser.url).query)
     assert (sent["name"], sent["stage"], sent["q"], sent["proof"], sent["r"]) == (
         ["王同学"],
@@ -136,5 +140,31 @@ def test_the_helpers_fill_choose_click_and_tab_as_a_person_would(browser: Browse
         ["2"],
     )
     assert browser.text("h1").startswith("/echo?")
+    browser.navigate(f"{site}/missing")
+    assert browser.status == 404
     browser.clear_cookies()
     assert browser.cookies() == []
+
+
+def test_shoot_keeps_the_whole_page_at_1280_and_360_px(
+    browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console_live, "SHOTS", tmp_path)
+    tall = page('<meta name="viewport" content="width=device-width"><div style="height:1500px">长页面</div>')
+    browser.navigate(tall)
+    kept = console_live.shoot(browser, "tall-page")
+    assert [p.name for p in kept] == ["tall-page-1280.png", "tall-page-360.png"]
+    sizes = [struct.unpack(">II", p.read_bytes()[16:24]) for p in kept]
+    assert sizes[0][0] == 1280 and sizes[1][0] == 360
+    assert all(height > 1500 for _, height in sizes)  # the whole page, not the 800 px viewport
+    assert browser.evaluate("window.innerWidth") == 1280  # left as a desktop
+    with pytest.raises(ValueError):
+        console_live.shoot(browser, "../escape")
+
+
+def test_page_width_says_when_a_phone_would_scroll_sideways(browser: Browser) -> None:
+    viewport = '<meta name="viewport" content="width=device-width">'
+    browser.navigate(page(viewport + "<p>窄</p>"))
+    assert console_live.page_width(browser) == 360
+    browser.navigate(page(viewport + '<table style="width:900px"><tr><td>宽表格</td></tr></table>'))
+    assert console_live.page_width(browser) > 360
