@@ -36,14 +36,14 @@ from tests.browser.a11y import Finding, check_a11y
 from tests.browser.cdp import Browser
 from tests.conftest import running_in_ci
 
-__all__ = ["SHOTS", "Finding", "LiveConsole", "check_a11y", "live_console", "page_width", "shoot"]
+__all__ = ["SHOTS", "Finding", "LiveConsole", "SignInRole", "check_a11y", "live_console", "page_width", "shoot"]
 
 SHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 WIDTHS = ((1280, False), (360, True))  # (CSS px, a phone: its viewport meta honoured)
 SHOT_HEIGHT = 800  # the viewport; the screenshot is the whole page, up to MAX_SHOT_HEIGHT
 MAX_SHOT_HEIGHT = 6000
 SCANS = 3  # customers who scanned the demo channel, so the customer pages are not empty
-Role = Literal["ops", "staff"]
+SignInRole = Literal["ops", "staff"]
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -90,13 +90,13 @@ class LiveConsole:
         answer = HttpEndpoint(self.sandbox_url)(method, path, body)
         return expect(answer, method, path, *range(200, 300))
 
-    def signin_link(self, role: Role = "ops", userid: str | None = None) -> str:
+    def signin_link(self, role: SignInRole = "ops", userid: str | None = None) -> str:
         """A one-time console sign-in link (POST /t/{tenant}/console-links): ops, or the staff member ``userid``."""
         body: dict[str, Any] = {"role": role}
         if userid is not None:
             body["userid"] = userid
-        url = str(self.api("POST", f"/t/{self.tenant_id}/console-links", body)["url"])
-        return url if url.startswith("http") else f"{self.base_url}{url}"
+        link = self.api("POST", f"/t/{self.tenant_id}/console-links", body, ok=201)
+        return f"{self.base_url}{link['path']}"  # its `url` names the console's public origin; this stack's port
 
 
 @pytest.fixture(scope="session")
