@@ -59,25 +59,48 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
+        self._answers: dict[int, dict[str, Any]] = {}
+        self._unawaited: set[int] = set()
+        self.accept_dialogs = True  # a confirm() is answered OK (False: Cancel)
+        self.dialogs: list[str] = []  # the messages of the dialogs the page opened
         self._page_enabled = False
         self.status: int | None = None  # the HTTP status of the page the last navigation or click loaded
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
 
     def call(self, method: str, params: dict[str, Any] | None = None, *, session: bool = False) -> dict[str, Any]:
+        mine = self._send(method, params, session=session)
+        while mine not in self._answers:
+            self._take(self._read())
+        answer = self._answers.pop(mine)
+        if "error" in answer:
+            raise CdpError(f"{method}: {answer['error']}")
+        result: dict[str, Any] = answer.get("result", {})
+        return result
+
+    def _send(self, method: str, params: dict[str, Any] | None, *, session: bool) -> int:
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = self.session
         os.write(self._cmd_w, json.dumps(message).encode() + b"\0")
-        while True:
-            answer = self._read()
-            if answer.get("id") == self._next_id:
-                if "error" in answer:
-                    raise CdpError(f"{method}: {answer['error']}")
-                result: dict[str, Any] = answer.get("result", {})
-                return result
-            self.events.append(answer)
+        return self._next_id
+
+    def _take(self, message: dict[str, Any]) -> None:
+        """File what Chromium sent: an answer by its id, an event in ``events``. A JavaScript dialog (the
+        console's ``data-confirm``) is answered at once, as ``accept_dialogs`` says, and its text kept in
+        ``dialogs``: it blocks the page (and the click that opened it) until it is."""
+        if "id" in message:
+            if message["id"] in self._unawaited:
+                self._unawaited.discard(message["id"])
+            else:
+                self._answers[message["id"]] = message
+        elif message.get("method") == "Page.javascriptDialogOpening":
+            self.dialogs.append(str(message["params"].get("message", "")))
+            answer = self._send("Page.handleJavaScriptDialog", {"accept": self.accept_dialogs}, session=True)
+            self._unawaited.add(answer)
+        else:
+            self.events.append(message)
 
     def page(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.call(method, params, session=True)
@@ -90,7 +113,7 @@ class Browser:
                     return self.events.pop(i)
             if time.monotonic() > deadline:
                 raise CdpError(f"no {event} within {self.timeout} s")
-            self.events.append(self._read())
+            self._take(self._read())
 
     def open(self, url: str, *, width: int, height: int) -> None:
         """Load ``url`` as a phone ``width`` CSS px wide would (its viewport meta honoured)."""

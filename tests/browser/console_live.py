@@ -75,6 +75,7 @@ class LiveConsole:
 
     @property
     def data_dir(self) -> Path:
+        """The stack's data: stack-1.log (its terminal), logs/app.log (the app's JSON log: a 500's story)."""
         return self.stack.data_dir
 
     def console(self, path: str = "") -> str:
@@ -136,8 +137,7 @@ def _seeded(stack: Stack) -> LiveConsole:
                 }
             )
     except DemoError as exc:
-        stack.stop()
-        pytest.fail(f"seeding the live console failed: {exc}", pytrace=False)
+        pytest.fail(f"seeding the live console failed: {exc} (logs: {stack.data_dir})", pytrace=False)
     admin = (stack.data_dir / ADMIN_TOKEN_FILE).read_text().strip()
     return LiveConsole(stack, DEMO_TENANT_ID, DEMO_CORP_ID, token, admin, demo, customers)
 

@@ -84,6 +84,12 @@ def test_focus_styles_removed_by_the_stylesheet_are_found_on_every_stop(browser:
     assert findings(browser, shadow) == []
 
 
+CONFIRM = (
+    '<!doctype html><html lang="zh"><body><h1>确认</h1>'
+    '<form action="/echo" onsubmit="return confirm(\'确定删除这位客户？\')"><button>删除</button></form></body></html>'
+)
+
+
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     """GOOD at / over loopback HTTP, and /echo answering with the query it got (a form sent by GET)."""
@@ -92,6 +98,8 @@ def site() -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = good if self.path == "/" else f"<h1>{html.escape(self.path)}</h1>".encode()
+            if self.path == "/confirm":
+                body = CONFIRM.encode()
             self.send_response(200 if self.path != "/missing" else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Set-Cookie", "seen=1; HttpOnly; SameSite=Lax; Path=/")
@@ -110,6 +118,18 @@ def site() -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def test_a_confirm_dialog_is_answered_as_told_and_its_question_kept(browser: Browser, site: str) -> None:
+    browser.navigate(f"{site}/confirm")
+    browser.accept_dialogs = False
+    try:
+        browser.click("删除", navigates=False)
+        assert urlsplit(browser.url).path == "/confirm" and browser.dialogs[-1] == "确定删除这位客户？"
+    finally:
+        browser.accept_dialogs = True
+    browser.click("删除")
+    assert urlsplit(browser.url).path == "/echo" and len(browser.dialogs) >= 2
 
 
 def test_the_helpers_fill_choose_click_and_tab_as_a_person_would(browser: Browser, site: str, tmp_path: Path) -> None:

@@ -94,7 +94,10 @@ def walk(browser: Browser, live: LiveConsole, role: str, extra: list[str]) -> di
     if len(pending) == len(paths):
         pytest.skip(f"no {role} page is built yet: {pending}")
     found = {p: visit(browser, live, p, shot_name(role, p, live.tenant_id)) for p in paths if built(p)}
-    return {path: problems for path, problems in found.items() if problems}
+    bad = {path: problems for path, problems in found.items() if problems}
+    if bad:
+        print(f"\nconsole walk ({role}): the app's log is {live.data_dir / 'logs' / 'app.log'}", file=sys.stderr)
+    return bad
 
 
 def test_ops_sign_in_with_the_token_and_every_page_of_their_nav_passes(
