@@ -1,7 +1,8 @@
 """An accessibility pass over the page open in a Browser, as the console's pages must pass it (issue 13 §4):
 
 - every visible input, select and textarea has an accessible name: a ``<label for>``, a wrapping ``<label>``,
-  ``aria-label`` or ``aria-labelledby`` (a placeholder or title is no label);
+  ``aria-label`` or ``aria-labelledby`` (a placeholder or title is no label); every link and button has text, an
+  ``aria-label`` or an image with ``alt``;
 - text contrast is at least 4.5:1 (3:1 for large text: 24 px, or 18.66 px bold), from the computed colours against
   the effective background (the ancestors' background colours composed until one is opaque);
 - images have ``alt`` (``alt=""`` marks a decorative one); the page has exactly one ``h1`` and a ``lang``;
@@ -144,6 +145,13 @@ _STATIC = (
     const named = Array.from(f.labels || []).some(l => l.textContent.trim()) ||
       (f.getAttribute('aria-label') || '').trim() || textOf(f.getAttribute('aria-labelledby') || '');
     if (!named) add('name', f, 'no accessible name (label for, wrapping label, aria-label or aria-labelledby)');
+  }
+  for (const c of document.querySelectorAll('a[href], button, [role=button], input[type=submit], input[type=button]')) {
+    if (!shown(c)) continue;
+    const text = (c.innerText || c.value || '').trim() || (c.getAttribute('aria-label') || '').trim() ||
+      textOf(c.getAttribute('aria-labelledby') || '') ||
+      Array.from(c.querySelectorAll('img[alt]')).map(i => i.alt).join('').trim();
+    if (!text) add('name', c, 'a link or button with no text or aria-label: nothing to read out');
   }
   for (const img of document.querySelectorAll('img, input[type=image]')) {
     if (!img.hasAttribute('alt')) add('alt', img, 'no alt attribute');
