@@ -28,9 +28,10 @@ from typing import Any, Literal, NoReturn
 
 import pytest
 
+from chalicelib.adapters.clock import FileClock
 from devstack.demo_setup import DemoError, Setup, expect, prepare
 from devstack.demo_week import HttpEndpoint
-from devstack.drill import ZONE, DrillError, Stack
+from devstack.drill import CLOCK_FILE, ZONE, DrillError, Stack
 from devstack.dynamodb_local import DynamoDBLocalError, ensure_installed, java_available, java_missing_reason
 from devstack.provision import REPO_ROOT
 from devstack.seed import ADMIN_TOKEN_FILE, DEMO_CORP_ID, DEMO_TENANT_ID
@@ -119,6 +120,7 @@ def live_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveConso
     except DynamoDBLocalError as exc:
         _unavailable(str(exc))
     stack = Stack(tmp_path_factory.mktemp("live-console"))
+    _daytime(stack.data_dir)
     try:
         stack.start()
     except DrillError as exc:
@@ -133,7 +135,6 @@ def _seeded(stack: Stack) -> LiveConsole:
     token = stack.token()
     api, sandbox = HttpEndpoint(stack.api), HttpEndpoint(stack.sandbox)
     try:
-        _daytime(stack)
         demo = prepare(api, sandbox, tenant_id=DEMO_TENANT_ID, corp_id=DEMO_CORP_ID, token=token)
         customers = []
         for number in range(SCANS):
@@ -152,13 +153,15 @@ def _seeded(stack: Stack) -> LiveConsole:
     return LiveConsole(stack, DEMO_TENANT_ID, DEMO_CORP_ID, token, admin, demo, customers)
 
 
-def _daytime(stack: Stack) -> None:
-    """Whatever the hour the tests run at, the stack's clock is in working hours (10:00 the next morning when it is
-    after 18:00 or before 09:00 there), so the touches the session makes are due outside quiet hours."""
-    now = stack.clock_now().astimezone(ZONE)
+def _daytime(data_dir: Path) -> None:
+    """Whatever the hour the tests run at, the stack starts in working hours (10:00 the next morning there when it
+    is after 18:00 or before 09:00), so the touches the session makes are due outside quiet hours. Set in its clock
+    file before it starts: moving a running stack's clock would make the pump walk every job through the night."""
+    clock = FileClock((data_dir / CLOCK_FILE).resolve())
+    now = clock.now().astimezone(ZONE)
     if not 9 <= now.hour < 18:
         day = now.date() + timedelta(days=1 if now.hour >= 18 else 0)
-        stack.move({"to": datetime(day.year, day.month, day.day, 10, 0, tzinfo=ZONE).isoformat()})
+        clock.set(datetime(day.year, day.month, day.day, 10, 0, tzinfo=ZONE), running=True)
 
 
 def _scan(sandbox: HttpEndpoint, body: dict[str, Any]) -> dict[str, Any]:
