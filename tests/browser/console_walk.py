@@ -87,6 +87,10 @@ class Walk:
     def problems(self) -> dict[str, list[str]]:
         return {path: found for path, found in self.visited.items() if found}
 
+    def report(self) -> str:
+        """The problems, one a line under their page, for an assertion's message."""
+        return "\n".join(f"{path}:\n" + "\n".join(f"  - {p}" for p in found) for path, found in self.problems.items())
+
 
 def walk(browser: Browser, live: LiveConsole, role: str, start: list[str]) -> Walk:
     """From ``start`` (the nav's paths, and any others), every page the pages link to, one per route."""

@@ -33,6 +33,8 @@ GOOD = page(
     '<label>阶段 <select name="stage"><option>新客</option></select></label>'
     '<input name="q" aria-label="搜索"><span id="t">备注</span><textarea name="note" aria-labelledby="t"></textarea>'
     '<label for="f">截图</label><input id="f" type="file" name="proof">'
+    '<label>开始 <input type="date" name="start" value="2026-12-06"></label>'
+    '<label>时间 <input type="datetime-local" name="at"></label>'
     '<input type="radio" name="r" value="1" aria-label="一">'
     '<input type="radio" name="r" value="2" checked aria-label="二">'
     '<input type="hidden" name="csrf" value="x"><button>保存</button></form>'

@@ -59,7 +59,7 @@ def test_ops_sign_in_with_the_token_and_every_page_they_reach_passes(
     links = nav(console)
     assert [label for label, _ in links][:2] == ["概览", "渠道活码"], links
     walked = walk(console, live_console, "ops", [path for _, path in links])
-    assert walked.problems == {}
+    assert walked.problems == {}, walked.report()
     assert home in walked.visited
 
 
@@ -76,7 +76,7 @@ def test_staff_sign_in_and_every_page_they_reach_passes_but_not_anothers_custome
     others = [c["customer_id"] for c in live_console.customers if c["userid"] != STAFF]
     start = [path for _, path in links] + [f"{base}/sidebar"] + [f"{base}/customers/{c}" for c in theirs[:1]]
     walked = walk(console, live_console, "staff", start)
-    assert walked.problems == {}
+    assert walked.problems == {}, walked.report()
     if others and built(f"{base}/customers/{others[0]}"):
         assert visit(console, live_console, f"{base}/customers/{others[0]}", "staff-others-customer") == ["HTTP 403"]
 
