@@ -65,6 +65,7 @@ class Browser:
         self.dialogs: list[str] = []  # the messages of the dialogs the page opened
         self._page_enabled = False
         self.status: int | None = None  # the HTTP status of the page the last navigation or click loaded
+        self.errors: list[str] = []  # what went wrong while it loaded (see loading())
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
 
@@ -137,13 +138,13 @@ class Browser:
     @contextlib.contextmanager
     def loading(self) -> Iterator[None]:
         """Wait, after the block, for the page the block causes to load (a click on a link, a form submitted);
-        its HTTP status is then in ``status`` (after redirects: the page shown)."""
+        its HTTP status is then in ``status`` (after redirects: the page shown), and what went wrong while it
+        loaded in ``errors``: script errors, console errors (a CSP refusal among them), sub-resources that failed."""
         if not self._page_enabled:
-            self.page("Page.enable")
-            self.page("Network.enable")
+            for domain in ("Page", "Network", "Runtime", "Log"):
+                self.page(f"{domain}.enable")
             self._page_enabled = True
-        self._forget_network()
-        self.events = [e for e in self.events if e.get("method") != "Page.loadEventFired"]
+        self.events = []  # whatever came before the block is not about the page it loads
         yield
         self.wait_for("Page.loadEventFired")
         documents = [
@@ -152,10 +153,8 @@ class Browser:
             if e.get("method") == "Network.responseReceived" and e["params"].get("type") == "Document"
         ]
         self.status = int(documents[0]["status"]) if documents else None
-        self._forget_network()
-
-    def _forget_network(self) -> None:
-        self.events = [e for e in self.events if not str(e.get("method", "")).startswith("Network.")]
+        self.errors = [problem for e in self.events if (problem := _problem(e)) is not None]
+        self.events = []
 
     def evaluate(self, expression: str) -> Any:
         """A value computed in the page (DevTools' evaluation is not the page's script: its CSP does not apply)."""
@@ -284,6 +283,24 @@ class Browser:
         message, _, self._buffer = self._buffer.partition(b"\0")
         parsed: dict[str, Any] = json.loads(message)
         return parsed
+
+
+def _problem(event: dict[str, Any]) -> str | None:
+    """What an event of a page's load says went wrong, if anything (Chromium's own favicon request aside)."""
+    method, params = event.get("method"), event.get("params", {})
+    if method == "Runtime.exceptionThrown":
+        details = params.get("exceptionDetails", {})
+        return f"script error: {details.get('exception', {}).get('description') or details.get('text')}"
+    if method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+        entry = params["entry"]
+        if "favicon.ico" in str(entry.get("url", "")):
+            return None
+        return f"console ({entry.get('source')}): {entry.get('text')} {entry.get('url') or ''}".rstrip()
+    if method == "Network.responseReceived" and params.get("type") != "Document":
+        response = params.get("response", {})
+        if int(response.get("status", 0)) >= 400 and "favicon.ico" not in str(response.get("url", "")):
+            return f"HTTP {response['status']} for {response.get('url')}"
+    return None
 
 
 KEYS = {"Tab": (9, ""), "Enter": (13, "\r"), "Escape": (27, ""), " ": (32, " ")}

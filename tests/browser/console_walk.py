@@ -1,6 +1,7 @@
 """Walking the console in the browser as a person would: from the navigation the page shows, then the links on each
 page, one page per kind (per registered route: one channel's edit page stands for all of them). Each page visited is
-photographed (1280 and 360 px), must answer 200, pass the accessibility pass and fit a 360 px phone.
+photographed (1280 and 360 px), must answer 200 with nothing going wrong while it loads (a script error, a script or
+style the CSP refused, a missing static file), pass the accessibility pass and fit a 360 px phone.
 
 A link to a console page that is not registered yet (no GET route in chalicelib.console.pages.PAGES: its area has
 not landed) is named in the output and left out, so the walk does not wait for every area; once all have, every
@@ -61,6 +62,7 @@ def visit(browser: Browser, live: LiveConsole, path: str, name: str) -> list[str
     """Open ``path``, photograph it, and say everything wrong with it (nothing: an empty list)."""
     browser.navigate(f"{live.base_url}{path}")
     problems = [] if browser.status == 200 else [f"HTTP {browser.status}"]
+    problems += browser.errors  # a script error, a script or style the CSP refused, a missing static file
     if browser.evaluate("document.contentType") != "text/html":
         return problems  # a download (the poster's PNG): its status is all there is to check
     shoot(browser, name)

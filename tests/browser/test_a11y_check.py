@@ -1,23 +1,18 @@
 """The accessibility checker itself (tests/browser/a11y.py), against small pages with one known fault each: it must
 find that fault and nothing else, and pass a page without faults, so a console page that passes it means something.
-The browser's CDP helpers (fill by label, click by text, files, cookies, Tab) are exercised on the same pages."""
+Also shoot() and page_width() (tests/browser/console_live.py) on small pages."""
 
 from __future__ import annotations
 
 import base64
-import html
 import struct
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.browser import console_live
 from tests.browser.a11y import check_a11y
-from tests.browser.cdp import Browser, CdpError
+from tests.browser.cdp import Browser
 
 STYLE = "body{color:#222;background:#fff;font:16px sans-serif} :focus{outline:2px solid #1a5fb4}"
 
@@ -87,89 +82,6 @@ def test_focus_styles_removed_by_the_stylesheet_are_found_on_every_stop(browser:
     assert findings(browser, bare) == [("focus", 'a "一"'), ("focus", "input[name=n]")]
     shadow = page('<a href="#a">一</a>', style=":focus{outline:none;box-shadow:0 0 0 3px #1a5fb4}")
     assert findings(browser, shadow) == []
-
-
-CONFIRM = (
-    '<!doctype html><html lang="zh"><body><h1>确认</h1>'
-    '<form action="/echo" onsubmit="return confirm(\'确定删除这位客户？\')"><button>删除</button></form></body></html>'
-)
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    """GOOD at / over loopback HTTP, and /echo answering with the query it got (a form sent by GET)."""
-    good = base64.b64decode(GOOD.split(",", 1)[1])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = good if self.path == "/" else f"<h1>{html.escape(self.path)}</h1>".encode()
-            if self.path == "/confirm":
-                body = CONFIRM.encode()
-            self.send_response(200 if self.path != "/missing" else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            if self.path == "/":  # not on /favicon.ico, which Chromium may ask for after the load
-                self.send_header("Set-Cookie", "seen=1; HttpOnly; SameSite=Lax; Path=/")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-def test_a_confirm_dialog_is_answered_as_told_and_its_question_kept(browser: Browser, site: str) -> None:
-    browser.navigate(f"{site}/confirm")
-    browser.accept_dialogs = False
-    try:
-        browser.click("删除", navigates=False)
-        assert urlsplit(browser.url).path == "/confirm" and browser.dialogs[-1] == "确定删除这位客户？"
-    finally:
-        browser.accept_dialogs = True
-    browser.click("删除")
-    assert urlsplit(browser.url).path == "/echo" and len(browser.dialogs) >= 2
-
-
-def test_the_helpers_fill_choose_click_and_tab_as_a_person_would(browser: Browser, site: str, tmp_path: Path) -> None:
-    browser.navigate(f"{site}/")
-    assert browser.status == 200
-    browser.fill("姓名", "王同学")
-    browser.fill("阶段", "新客")
-    proof = tmp_path / "proof.png"
-    proof.write_bytes(b"\x89PNG\r\n\x1a\n")
-    browser.set_files("截图", proof)
-    browser.fill("搜索", "考研")  # the focus is in the search field: Tab moves to the next field, the note
-    browser.press("Tab")
-    assert browser.active()["name"] == "note"
-    browser.press("Tab", shift=True)
-    assert browser.active()["name"] == "q"
-    assert browser.text("div") == "深色背景上的白字"
-    with pytest.raises(CdpError, match="no element with label '电话'"):
-        browser.fill("电话", "1")
-    assert [(c["name"], c["httpOnly"], c["sameSite"]) for c in browser.cookies()] == [("seen", True, "Lax")]
-    browser.click("保存")
-    assert browser.status == 200
-    sent = parse_qs(urlsplit(browser.url).query)
-    assert (sent["name"], sent["stage"], sent["q"], sent["proof"], sent["r"]) == (
-        ["王同学"],
-        ["新客"],
-        ["考研"],
-        ["proof.png"],
-        ["2"],
-    )
-    assert browser.text("h1").startswith("/echo?")
-    browser.navigate(f"{site}/missing")
-    assert browser.status == 404
-    browser.clear_cookies()
-    assert browser.cookies() == []
 
 
 def test_shoot_keeps_the_whole_page_at_1280_and_360_px(
