@@ -1,9 +1,9 @@
 """Every console page in headless Chromium on the live stack (issue 13 §4), walked as tests/browser/console_walk.py
 walks: ops sign in with the tenant token and start from the navigation the page shows (so a page another area adds
-is walked as soon as a link leads to it), staff sign in through a one-use link and start from theirs, their own
-customer's page and the chat sidebar; each page answers 200, passes the accessibility pass (tests/browser/a11y.py),
-fits a 360 px phone and is photographed at 1280 and 360 px into test-artifacts/screenshots/. Another staff
-member's customer is the 403 page; a form sent without its CSRF token is refused with the 403 page.
+is walked as soon as a link leads to it), staff sign in through WeCom's sign-in page (the sandbox's) and start from
+theirs, their own customer's page and the chat sidebar; each page answers 200, passes the accessibility pass
+(tests/browser/a11y.py), fits a 360 px phone and is photographed at 1280 and 360 px into test-artifacts/screenshots/.
+Another staff member's customer is the 403 page; a form sent without its CSRF token is refused with the 403 page.
 """
 
 from __future__ import annotations
@@ -30,15 +30,19 @@ def console(browser: Browser, live_console: LiveConsole) -> Iterator[Browser]:
     browser.clear_cookies()
 
 
-def sign_in(browser: Browser, live: LiveConsole, role: SignInRole = "ops", userid: str | None = None) -> None:
-    """Through a one-use link: the session cookie is HttpOnly and SameSite, and the role's home is shown."""
-    browser.navigate(live.signin_link(role, userid))
-    home = live.console("my" if role == "staff" else "").rstrip("/")
-    assert browser.url.rstrip("/") == home
-    if built(urlsplit(home).path):
+def signed_in_at(browser: Browser, home: str) -> None:
+    """The role's home is shown, and the session cookie is HttpOnly and SameSite."""
+    assert urlsplit(browser.url).path.rstrip("/") == home, browser.url
+    if built(home):
         assert browser.status == 200, browser.text()
     session = [c for c in browser.cookies() if c["name"] == "siyu_session"]
     assert len(session) == 1 and session[0]["httpOnly"] and session[0]["sameSite"] in ("Lax", "Strict"), session
+
+
+def sign_in(browser: Browser, live: LiveConsole, role: SignInRole = "ops", userid: str | None = None) -> None:
+    """Through a one-use link (POST /t/{tenant}/console-links)."""
+    browser.navigate(live.signin_link(role, userid))
+    signed_in_at(browser, f"/console/{live.tenant_id}" + ("/my" if role == "staff" else ""))
 
 
 def test_ops_sign_in_with_the_token_and_every_page_they_reach_passes(
@@ -66,8 +70,14 @@ def test_ops_sign_in_with_the_token_and_every_page_they_reach_passes(
 def test_staff_sign_in_and_every_page_they_reach_passes_but_not_anothers_customer(
     console: Browser, live_console: LiveConsole
 ) -> None:
-    sign_in(console, live_console, "staff", STAFF)
+    """Staff sign in through WeCom's web sign-in (the sandbox plays oauth2/authorize: pick the member), then walk."""
     base = f"/console/{live_console.tenant_id}"
+    console.navigate(f"{live_console.base_url}{base}")  # the home: staff are sent on to 我的今天 once signed in
+    assert urlsplit(console.url).path == f"{base}/signin"
+    console.click("企业微信登录")
+    assert console.status == 200 and console.url.startswith(f"{live_console.sandbox_url}/connect/oauth2/authorize")
+    console.click(f"（{STAFF}）")
+    signed_in_at(console, f"{base}/my")
     if not built(f"{base}/my"):
         pytest.skip("the staff home (我的今天, /my) is not built yet: no page shows the staff nav")
     links = nav(console)
