@@ -4,6 +4,11 @@ answers out on fd 4, each a JSON message ending in NUL), with the standard libra
 Why not just ``--window-size=360,…``: the new headless mode keeps a window at least 500 px wide, so a page laid out
 there and cropped to 360 px is not what a phone shows. Device emulation (``Emulation.setDeviceMetricsOverride``,
 mobile) lays the page out at 360 CSS px, as a phone with that width does.
+
+The page as a person uses it: ``navigate`` (and ``status``, ``errors`` of the page shown), ``fill`` a field by its
+label, ``set_files``, ``click`` by text or selector (a real mouse click; a confirm() is answered), ``text``,
+``cookies``, ``press("Tab")`` and ``active()`` (what has the focus). Elements are found in the page by a small
+script, never by coordinates or ids the test guesses.
 """
 
 from __future__ import annotations

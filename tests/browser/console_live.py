@@ -66,9 +66,7 @@ class LiveConsole:
     tenant_token: str  # the demo tenant's token, role admin (what `make run` prints)
     admin_token: str  # the platform admin's (POST /admin/tenants …)
     demo: Setup  # the demo week's channels, plan and camp group
-    customers: list[
-        dict[str, Any]
-    ]  # the scans (enrolled in demo.plan_id by the channel): {customer_id, external_userid, userid}
+    customers: list[dict[str, Any]]  # who scanned: {customer_id, external_userid, userid (their staff member)}
 
     @property
     def base_url(self) -> str:
