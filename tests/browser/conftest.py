@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.cdp import Browser
-from tests.browser.console_live import live_console  # noqa: F401  (the fixture, for every browser test)
+from tests.browser.console_live import LiveConsole, live_console  # noqa: F401  (the fixture, for every browser test)
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("chromium", "chromium-browser")
@@ -54,3 +54,11 @@ def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def console(browser: Browser, live_console: LiveConsole) -> Iterator[Browser]:  # noqa: F811 (the fixture)
+    """The session's browser on the live console with nobody signed in (no cookies), left so."""
+    browser.clear_cookies()
+    yield browser
+    browser.clear_cookies()

@@ -9,8 +9,10 @@ Without Java (DynamoDB Local) it skips with the reason, and fails under CI=true,
 Under xdist each worker would start its own stack: the browser tests are marked ``xdist_group("live_console")`` so
 that ``--dist loadgroup`` sends them all to one worker.
 
-`shoot(browser, name)` keeps a page's screenshots at 1280 and 360 px in test-artifacts/screenshots/;
-`check_a11y(browser)` is tests/browser/a11y.py's pass.
+`sign_in(browser, live, role, userid)` signs in through a one-use link, `sign_in_with_wecom(browser, live, userid)`
+through WeCom's sign-in page as staff do; `shoot(browser, name)` keeps a page's screenshots at 1280 and 360 px in
+test-artifacts/screenshots/; `check_a11y(browser)` is tests/browser/a11y.py's pass. The `console` fixture
+(conftest.py) is the session's browser with nobody signed in.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -39,7 +42,19 @@ from tests.browser.a11y import Finding, check_a11y
 from tests.browser.cdp import Browser
 from tests.conftest import running_in_ci
 
-__all__ = ["SHOTS", "Finding", "LiveConsole", "SignInRole", "check_a11y", "live_console", "page_width", "shoot"]
+__all__ = [
+    "SHOTS",
+    "Finding",
+    "LiveConsole",
+    "SignInRole",
+    "check_a11y",
+    "landed",
+    "live_console",
+    "page_width",
+    "shoot",
+    "sign_in",
+    "sign_in_with_wecom",
+]
 
 SHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 WIDTHS = ((1280, False), (360, True))  # (CSS px, a phone: its viewport meta honoured)
@@ -181,6 +196,39 @@ def _customer_id(scan: Mapping[str, Any]) -> str:
         return str(json.loads(scan["callback_body"])["customer_id"])
     except (KeyError, TypeError, ValueError) as exc:
         raise DemoError(f"the scan's callback did not make a customer: {scan.get('callback_status')}") from exc
+
+
+# ---------------------------------------------------------------------------------------------------------- signing in
+
+
+def landed(browser: Browser, path: str) -> bool:
+    """The browser shows ``path`` with a console session: its cookie there, HttpOnly and SameSite."""
+    session = [c for c in browser.cookies() if c["name"] == "siyu_session"]
+    return (
+        urlsplit(browser.url).path.rstrip("/") == path.rstrip("/")
+        and len(session) == 1
+        and session[0]["httpOnly"]
+        and session[0]["sameSite"] in ("Lax", "Strict")
+    )
+
+
+def sign_in(browser: Browser, live: LiveConsole, role: SignInRole = "ops", userid: str | None = None) -> None:
+    """Sign in through a one-use link (POST /t/{tenant}/console-links): ops land on the home, staff on 我的今天."""
+    browser.navigate(live.signin_link(role, userid))
+    home = f"/console/{live.tenant_id}" + ("/my" if role == "staff" else "")
+    assert landed(browser, home), f"signed in as {role} {userid or ''}, the browser shows {browser.url}"
+
+
+def sign_in_with_wecom(browser: Browser, live: LiveConsole, userid: str) -> None:
+    """Sign a staff member in as they would: the sign-in page's 企业微信登录, WeCom's sign-in page (the sandbox's
+    oauth2/authorize, where the member is picked), back to the console's callback and on to 我的今天."""
+    base = f"/console/{live.tenant_id}"
+    browser.navigate(f"{live.base_url}{base}")  # signed out: the sign-in page (staff go on to /my once signed in)
+    assert urlsplit(browser.url).path == f"{base}/signin", browser.url
+    browser.click("企业微信登录")
+    assert browser.status == 200 and browser.url.startswith(f"{live.sandbox_url}/connect/oauth2/authorize")
+    browser.click(f"（{userid}）")
+    assert landed(browser, f"{base}/my"), f"signed in through WeCom as {userid}, the browser shows {browser.url}"
 
 
 # ------------------------------------------------------------------------------------------------------ screenshots

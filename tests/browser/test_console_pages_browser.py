@@ -8,41 +8,17 @@ Another staff member's customer is the 403 page; a form sent without its CSRF to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.browser.cdp import Browser
-from tests.browser.console_live import LiveConsole, SignInRole, check_a11y, shoot
+from tests.browser.console_live import LiveConsole, check_a11y, landed, shoot, sign_in, sign_in_with_wecom
 from tests.browser.console_walk import built, nav, visit, walk
 
 pytestmark = pytest.mark.xdist_group("live_console")
 
 STAFF = "zhanglaoshi"  # a demo staff member (devstack.seed.DEMO_STAFF)
-
-
-@pytest.fixture
-def console(browser: Browser, live_console: LiveConsole) -> Iterator[Browser]:
-    """The session's browser with no cookies (nobody signed in), left without them."""
-    browser.clear_cookies()
-    yield browser
-    browser.clear_cookies()
-
-
-def signed_in_at(browser: Browser, home: str) -> None:
-    """The role's home is shown, and the session cookie is HttpOnly and SameSite."""
-    assert urlsplit(browser.url).path.rstrip("/") == home, browser.url
-    if built(home):
-        assert browser.status == 200, browser.text()
-    session = [c for c in browser.cookies() if c["name"] == "siyu_session"]
-    assert len(session) == 1 and session[0]["httpOnly"] and session[0]["sameSite"] in ("Lax", "Strict"), session
-
-
-def sign_in(browser: Browser, live: LiveConsole, role: SignInRole = "ops", userid: str | None = None) -> None:
-    """Through a one-use link (POST /t/{tenant}/console-links)."""
-    browser.navigate(live.signin_link(role, userid))
-    signed_in_at(browser, f"/console/{live.tenant_id}" + ("/my" if role == "staff" else ""))
 
 
 def test_ops_sign_in_with_the_token_and_every_page_they_reach_passes(
@@ -57,9 +33,7 @@ def test_ops_sign_in_with_the_token_and_every_page_they_reach_passes(
     assert visit(console, live_console, f"{signin.path}?{signin.query}", "signin") == []
     console.fill("机构令牌", live_console.tenant_token)
     console.click("登录")
-    assert console.status == 200 and urlsplit(console.url).path.rstrip("/") == home, console.text()
-    session = [c for c in console.cookies() if c["name"] == "siyu_session"]
-    assert len(session) == 1 and session[0]["httpOnly"] and session[0]["sameSite"] in ("Lax", "Strict"), session
+    assert console.status == 200 and landed(console, home), console.text()
     links = nav(console)
     assert [label for label, _ in links][:2] == ["概览", "渠道活码"], links
     walked = walk(console, live_console, "ops", [path for _, path in links])
@@ -72,12 +46,7 @@ def test_staff_sign_in_and_every_page_they_reach_passes_but_not_anothers_custome
 ) -> None:
     """Staff sign in through WeCom's web sign-in (the sandbox plays oauth2/authorize: pick the member), then walk."""
     base = f"/console/{live_console.tenant_id}"
-    console.navigate(f"{live_console.base_url}{base}")  # the home: staff are sent on to 我的今天 once signed in
-    assert urlsplit(console.url).path == f"{base}/signin"
-    console.click("企业微信登录")
-    assert console.status == 200 and console.url.startswith(f"{live_console.sandbox_url}/connect/oauth2/authorize")
-    console.click(f"（{STAFF}）")
-    signed_in_at(console, f"{base}/my")
+    sign_in_with_wecom(console, live_console, STAFF)
     if not built(f"{base}/my"):
         pytest.skip("the staff home (我的今天, /my) is not built yet: no page shows the staff nav")
     links = nav(console)
@@ -96,6 +65,7 @@ def test_a_form_sent_without_its_csrf_token_is_refused_with_the_403_page(
 ) -> None:
     """The sign-out form, its hidden csrf field removed in the page: 403 page, and the session is still there."""
     sign_in(console, live_console, "ops")  # through a one-use link
+    assert console.status == 200
     removed = console.js(
         "function() { const f = document.querySelector('form.signout input[name=csrf]'); f.remove(); return true; }"
     )
