@@ -298,7 +298,7 @@ def _problem(event: dict[str, Any]) -> str | None:
         return f"script error: {details.get('exception', {}).get('description') or details.get('text')}"
     if method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
         entry = params["entry"]
-        if "favicon.ico" in str(entry.get("url", "")):
+        if entry.get("source") == "network":  # "Failed to load resource": the statuses below (and ``status``) say it
             return None
         return f"console ({entry.get('source')}): {entry.get('text')} {entry.get('url') or ''}".rstrip()
     if method == "Network.responseReceived" and params.get("type") != "Document":

@@ -81,6 +81,8 @@ def test_what_went_wrong_while_a_page_loaded_is_said(browser: Browser, site: str
     assert any(e.startswith("script error: TypeError") for e in browser.errors), browser.errors
     browser.navigate(f"{site}/broken")
     assert any(e.startswith("HTTP 404 for") and e.endswith("/missing.css") for e in browser.errors), browser.errors
+    browser.navigate(f"{site}/missing")
+    assert browser.status == 404 and browser.errors == []  # the page's own status is ``status``, not an error
     browser.navigate(f"{site}/")
     assert browser.errors == []
 
