@@ -81,10 +81,19 @@ _COMMON = """
   };
   const STOPS = 'a[href], area[href], button, input:not([type=hidden]), select, textarea, summary, iframe, ' +
     '[tabindex], [contenteditable=""], [contenteditable=true]';
+  const reachable = e => shown(e) && !e.disabled && !e.closest('[inert]') && e.tabIndex >= 0 &&
+    !(e.tagName === 'SUMMARY' && e.parentElement.tagName !== 'DETAILS');
+  // Chromium (130+) also stops at a box that scrolls and holds nothing focusable, so the keyboard can scroll it
+  const scrolls = e => {
+    const style = getComputedStyle(e), can = v => v === 'auto' || v === 'scroll';
+    return (can(style.overflowX) && e.scrollWidth > e.clientWidth) ||
+      (can(style.overflowY) && e.scrollHeight > e.clientHeight);
+  };
+  const scroller = e => !e.matches(STOPS) && shown(e) && !e.closest('[inert]') && scrolls(e) &&
+    !Array.from(e.querySelectorAll(STOPS)).some(reachable);
   const stops = () => {
-    const all = Array.from(document.querySelectorAll(STOPS)).filter(e =>
-      shown(e) && !e.disabled && !e.closest('[inert]') && e.tabIndex >= 0 &&
-      !(e.tagName === 'SUMMARY' && e.parentElement.tagName !== 'DETAILS'));
+    const all = Array.from(document.body.querySelectorAll('*'))
+      .filter(e => e.matches(STOPS) ? reachable(e) : scroller(e));
     const radios = new Set();  // a radio group is one Tab stop: its checked radio, else its first
     return all.filter(e => {
       if (e.type !== 'radio' || !e.name) return true;

@@ -83,6 +83,7 @@ def shot_name(role: str, template: str) -> str:
 class Walk:
     role: str
     visited: dict[str, list[str]] = field(default_factory=dict)  # path: its problems
+    via: dict[str, str] = field(default_factory=dict)  # path: the page whose link led to it
     pending: list[str] = field(default_factory=list)  # links to pages not built yet
 
     @property
@@ -91,7 +92,13 @@ class Walk:
 
     def report(self) -> str:
         """The problems, one a line under their page, for an assertion's message."""
-        return "\n".join(f"{path}:\n" + "\n".join(f"  - {p}" for p in found) for path, found in self.problems.items())
+        return "\n".join(
+            f"{path}"
+            + (f" (linked from {self.via[path]})" if path in self.via else "")
+            + ":\n"
+            + "\n".join(f"  - {p}" for p in found)
+            for path, found in self.problems.items()
+        )
 
 
 def walk(browser: Browser, live: LiveConsole, role: str, start: list[str]) -> Walk:
@@ -112,7 +119,10 @@ def walk(browser: Browser, live: LiveConsole, role: str, start: list[str]) -> Wa
         seen.add(template)
         done.visited[path] = visit(browser, live, path, shot_name(role, template))
         if browser.evaluate("document.contentType") == "text/html":
-            queue += [p for p in browser.js(LINKS, prefix) if p not in queue]
+            for link in browser.js(LINKS, prefix):
+                if link not in queue and link not in done.visited:
+                    queue.append(link)
+                    done.via.setdefault(link, path)
     if done.pending:
         print(f"\nconsole walk ({role}): not built yet, left out: {done.pending}", file=sys.stderr)
     if done.problems:

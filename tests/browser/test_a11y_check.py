@@ -71,6 +71,16 @@ def test_each_fault_is_found_and_nothing_else(browser: Browser, body: str, expec
     assert findings(browser, page(body)) == expected
 
 
+def test_a_box_that_scrolls_is_a_tab_stop_only_when_nothing_in_it_is(browser: Browser) -> None:
+    """Chromium lets the keyboard reach a scrolling box with nothing focusable in it (to scroll it): no fault."""
+    wide = '<table style="width:900px"><tr><td>{}</td></tr></table>'
+    box = '<div class="scroll" style="overflow-x:auto;max-width:200px">{}</div>'
+    body = (
+        box.format(wide.format("宽表格")) + box.format(wide.format('<a href="#c">客户</a>')) + '<a href="#n">下一页</a>'
+    )
+    assert findings(browser, page(body)) == []
+
+
 def test_a_page_without_lang_or_with_two_h1_fails(browser: Browser) -> None:
     assert findings(browser, page("<p>正文</p>", lang="")) == [("lang", "html")]
     assert findings(browser, page("<h1>又一个</h1>")) == [("h1", "page")]
