@@ -47,14 +47,16 @@ def test_staff_sign_in_and_every_page_they_reach_passes_but_not_anothers_custome
     """Staff sign in through WeCom's web sign-in (the sandbox plays oauth2/authorize: pick the member), then walk."""
     base = f"/console/{live_console.tenant_id}"
     sign_in_with_wecom(console, live_console, STAFF)
-    if not built(f"{base}/my"):
-        pytest.skip("the staff home (我的今天, /my) is not built yet: no page shows the staff nav")
-    links = nav(console)
-    assert [label for label, _ in links] == ["我的今天"]
     theirs = [c["customer_id"] for c in live_console.customers if c["userid"] == STAFF]
     others = [c["customer_id"] for c in live_console.customers if c["userid"] != STAFF]
-    start = [path for _, path in links] + [f"{base}/sidebar"] + [f"{base}/customers/{c}" for c in theirs[:1]]
+    start = [f"{base}/sidebar"] + [f"{base}/customers/{c}" for c in theirs[:1]]
+    if built(f"{base}/my"):  # 我的今天 shows the staff nav
+        links = nav(console)
+        assert [label for label, _ in links] == ["我的今天"]
+        start = [path for _, path in links] + start
     walked = walk(console, live_console, "staff", start)
+    if not walked.visited:
+        pytest.skip(f"no staff page is built yet: {walked.pending}")
     assert walked.problems == {}, walked.report()
     if others and built(f"{base}/customers/{others[0]}"):
         assert visit(console, live_console, f"{base}/customers/{others[0]}", "staff-others-customer") == ["HTTP 403"]
