@@ -13,6 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pynamodb.connection import Connection
 
+from chalicelib.adapters.dynamodb.alerts import AlertRepository
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
 from chalicelib.adapters.dynamodb.customers import CustomerRepository
@@ -72,6 +73,7 @@ class Repositories:
     metrics: MetricsRepository
     wecom_stats: WeComStatsRepository
     dashboard_links: DashboardLinkRepository
+    alerts: AlertRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -102,6 +104,7 @@ class Repositories:
             metrics=MetricsRepository(connection, table_name),
             wecom_stats=WeComStatsRepository(connection, table_name),
             dashboard_links=DashboardLinkRepository(connection, table_name),
+            alerts=AlertRepository(connection, table_name),
         )
 
 
@@ -343,3 +346,12 @@ class DynamoStore:
     get_dashboard_link = _via("dashboard_links", DashboardLinkRepository.get_dashboard_link)
     list_dashboard_links = _via("dashboard_links", DashboardLinkRepository.list_dashboard_links)
     delete_dashboard_link = _via("dashboard_links", DashboardLinkRepository.delete_dashboard_link)
+    # --- hot leads and the alerts outbox (issue 13) ---------------------------------------------------------------
+    mark_hot = _via("alerts", AlertRepository.mark_hot)
+    clear_hot = _via("alerts", AlertRepository.clear_hot)
+    get_hot = _via("alerts", AlertRepository.get_hot)
+    hot_leads = _via("alerts", AlertRepository.hot_leads)
+    create_alert = _via("alerts", AlertRepository.create_alert)
+    get_alert = _via("alerts", AlertRepository.get_alert)
+    save_alert = _via("alerts", AlertRepository.save_alert)
+    due_alerts = _via("alerts", AlertRepository.due_alerts)

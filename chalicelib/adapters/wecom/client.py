@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib import deadlines, errors
+from chalicelib.adapters.wecom.app_messages import AppMessagesMixin
 from chalicelib.adapters.wecom.answers import check_contact_way, check_tag_name, follow_user, tag_group
 from chalicelib.adapters.wecom.answers import errcode_of as _errcode
 from chalicelib.adapters.wecom.answers import payload_of as _payload
@@ -62,8 +63,9 @@ class _Token:
     expires_at: float  # on the client's monotonic clock
 
 
-class WeComClient(GroupChatsMixin, StatisticsMixin):
-    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py). One per process, thread-safe."""
+class WeComClient(GroupChatsMixin, StatisticsMixin, AppMessagesMixin):
+    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py; application messages:
+    app_messages.py). One per process, thread-safe."""
 
     def __init__(
         self,

@@ -39,6 +39,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_dashboard",
     "tests.integration.contract.test_tenant_secrets",
     "tests.integration.test_sop_subject_store",
+    "tests.integration.contract.test_alerts",
 )
 
 
