@@ -17,6 +17,7 @@ from chalicelib.settings import LOCAL_STAGE, SECRETS_SSM, Settings, get_settings
 if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/wiring.py), not with the app
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
+    from chalicelib.services.alerts import AlertService
     from chalicelib.services.bulk import BulkEnrollment
     from chalicelib.services.business_events import EventService
     from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
@@ -92,6 +93,7 @@ class Services:
     metrics: MetricsService  # funnel metrics (issue 11): views, spend, rebuild
     wecom_stats: WeComStatsService  # WeCom's own statistics, fetched daily, for the cross-check
     dashboard: DashboardService  # dashboard links and the page's read (issue 11 §4)
+    alerts: AlertService  # alerts to staff in WeCom and hot leads (issue 13)
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)

@@ -27,6 +27,8 @@ from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
+from chalicelib.services import alerts as staff_alerts
+from chalicelib.services.alerts import AlertService
 from chalicelib.services.bulk import BulkEnrollment
 from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
@@ -89,6 +91,7 @@ def subscribe(
     group_codes: GroupCodeService | None = None,
     points: PointsService | None = None,
     metrics: MetricsRecorder | None = None,
+    alerts: AlertService | None = None,
 ) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
     timers move and before the stage it causes enrolls anywhere new. Check-ins hear check-ins and group messages
@@ -106,6 +109,8 @@ def subscribe(
         bus.subscribe((GROUP_JOINED,), "group_codes.rotation", group_codes.on_signal)
     if points is not None:
         bus.subscribe((CHECKIN, REPLY), "points.checkins", points.on_signal)
+    if alerts is not None:  # hot leads and alerts to staff in WeCom (issue 13): replies, orders, losses, escalations
+        bus.subscribe(staff_alerts.TYPES, "alerts", alerts.on_signal)
 
 
 def wire(
@@ -139,6 +144,8 @@ def wire(
     staff_tasks = StaffTaskService(store, clock, signals=bus)
     points = PointsService(store, clock, staff_tasks, signals=bus)
     recorder = MetricsRecorder(store, holdout=holdout_of(plans))
+    console_url = getattr(settings, "console_url", "") or staff_alerts.LOCAL_CONSOLE_URL
+    alerts = AlertService(store, wecom, clock, console_url=console_url)
     subscribe(
         bus,
         sop=sop,
@@ -148,6 +155,7 @@ def wire(
         group_codes=group_codes,
         points=points,
         metrics=recorder,
+        alerts=alerts,
     )
     wecom_stats = WeComStatsService(staff=store, store=store, wecom=wecom, clock=clock)
     metrics = MetricsService(store, clock, wecom_stats, recorder)
@@ -201,6 +209,7 @@ def wire(
         metrics=metrics,
         wecom_stats=wecom_stats,
         dashboard=DashboardService(store, tenant_cache, clock, ids, metrics),
+        alerts=alerts,
         health=health,
         idempotency=idempotency,
         repairs=repairs,

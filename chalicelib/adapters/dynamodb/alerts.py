@@ -14,6 +14,8 @@ import json
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
+from pynamodb.expressions.update import Action
+
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.alert_models import AlertItem, HotLeadItem
 from chalicelib.adapters.dynamodb.base import DynamoBase
@@ -74,7 +76,11 @@ class AlertRepository(DynamoBase):
 
     def clear_hot(self, tenant_id: str, customer_id: str, *, cleared_key: str) -> bool:
         item = HotLeadItem(pk=k.customer_pk(tenant_id, customer_id), sk=k.HOT_SK)
-        actions = [HotLeadItem.cleared_key.set(cleared_key), SiyuItem.gsi1pk.remove(), SiyuItem.gsi1sk.remove()]
+        actions: list[Action] = [
+            HotLeadItem.cleared_key.set(cleared_key),
+            SiyuItem.gsi1pk.remove(),
+            SiyuItem.gsi1sk.remove(),
+        ]
         cond = SiyuItem.gsi1pk.exists() & (HotLeadItem.hot_key <= cleared_key)
         return self.conditional(lambda: item.update(actions=actions, condition=cond))
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib import deadlines, errors
-from chalicelib.adapters.wecom.app_messages import AppMessagesMixin
 from chalicelib.adapters.wecom.answers import check_contact_way, check_tag_name, follow_user, tag_group
 from chalicelib.adapters.wecom.answers import errcode_of as _errcode
 from chalicelib.adapters.wecom.answers import payload_of as _payload
 from chalicelib.adapters.wecom.answers import require as _require
 from chalicelib.adapters.wecom.answers import required_str as _required_str
+from chalicelib.adapters.wecom.app_messages import AppMessagesMixin
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
