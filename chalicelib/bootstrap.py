@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
     from chalicelib.services.alerts import AlertService
+    from chalicelib.services.my_day import MyDayService
     from chalicelib.services.bulk import BulkEnrollment
     from chalicelib.services.business_events import EventService
     from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
@@ -94,6 +95,7 @@ class Services:
     wecom_stats: WeComStatsService  # WeCom's own statistics, fetched daily, for the cross-check
     dashboard: DashboardService  # dashboard links and the page's read (issue 11 §4)
     alerts: AlertService  # alerts to staff in WeCom and hot leads (issue 13)
+    my_day: MyDayService  # a staff member's day: tasks, follow-ups, hot leads (the console's 我的今天)
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)

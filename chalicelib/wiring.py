@@ -48,6 +48,7 @@ from chalicelib.services.intake_catchup import IntakeCatchUp
 from chalicelib.services.metrics import MetricsRecorder
 from chalicelib.services.metrics_service import MetricsService
 from chalicelib.services.migration import PlanMigration
+from chalicelib.services.my_day import MyDayService
 from chalicelib.services.plans import PlanService
 from chalicelib.services.points import PointsService
 from chalicelib.services.repairs import RepairQueue, Repairs
@@ -210,6 +211,7 @@ def wire(
         wecom_stats=wecom_stats,
         dashboard=DashboardService(store, tenant_cache, clock, ids, metrics),
         alerts=alerts,
+        my_day=MyDayService(store, clock),
         health=health,
         idempotency=idempotency,
         repairs=repairs,
