@@ -18,11 +18,11 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
     from chalicelib.services.alerts import AlertService
-    from chalicelib.services.my_day import MyDayService
     from chalicelib.services.bulk import BulkEnrollment
     from chalicelib.services.business_events import EventService
     from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
     from chalicelib.services.channels import ChannelService
+    from chalicelib.services.console_auth import ConsoleAuth
     from chalicelib.services.customers import CustomerService
     from chalicelib.services.dashboard import DashboardService
     from chalicelib.services.group_codes import GroupCodeService
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.intake_catchup import IntakeCatchUp
     from chalicelib.services.metrics_service import MetricsService
     from chalicelib.services.migration import PlanMigration
+    from chalicelib.services.my_day import MyDayService
     from chalicelib.services.plans import PlanService
     from chalicelib.services.points import PointsService
     from chalicelib.services.repairs import RepairQueue, Repairs
@@ -96,6 +97,7 @@ class Services:
     dashboard: DashboardService  # dashboard links and the page's read (issue 11 §4)
     alerts: AlertService  # alerts to staff in WeCom and hot leads (issue 13)
     my_day: MyDayService  # a staff member's day: tasks, follow-ups, hot leads (the console's 我的今天)
+    console_auth: ConsoleAuth  # the console's sign-in and sessions (issue 13 §1)
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)

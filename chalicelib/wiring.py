@@ -33,6 +33,7 @@ from chalicelib.services.bulk import BulkEnrollment
 from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
 from chalicelib.services.channels import ChannelService
+from chalicelib.services.console_auth import ConsoleAuth
 from chalicelib.services.customers import CustomerService
 from chalicelib.services.dashboard import DashboardService
 from chalicelib.services.group_codes import GroupCodeService
@@ -145,8 +146,7 @@ def wire(
     staff_tasks = StaffTaskService(store, clock, signals=bus)
     points = PointsService(store, clock, staff_tasks, signals=bus)
     recorder = MetricsRecorder(store, holdout=holdout_of(plans))
-    console_url = getattr(settings, "console_url", "") or staff_alerts.LOCAL_CONSOLE_URL
-    alerts = AlertService(store, wecom, clock, console_url=console_url)
+    alerts = AlertService(store, wecom, clock, console_url=settings.console_url)
     subscribe(
         bus,
         sop=sop,
@@ -171,6 +171,7 @@ def wire(
     intake = IntakeService(
         store, wecom, clock, enroller=sop, signals=bus, tasks=staff_tasks, repairs=repairs, budget_seconds=budget
     )
+    tenants = TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync)
     return Services(
         settings=settings,
         store=store,
@@ -178,7 +179,7 @@ def wire(
         clock=clock,
         ids=ids,
         signals=bus,
-        tenants=TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync),
+        tenants=tenants,
         tenant_cache=tenant_cache,
         admin_token=AdminToken(secrets, clock, offline_token=settings.admin_token),
         staff=StaffService(store, clock),
@@ -212,6 +213,15 @@ def wire(
         dashboard=DashboardService(store, tenant_cache, clock, ids, metrics),
         alerts=alerts,
         my_day=MyDayService(store, clock),
+        console_auth=ConsoleAuth(
+            store,
+            tenants,
+            wecom,
+            clock,
+            ids,
+            console_url=settings.console_url,
+            oauth_url=settings.wecom_oauth_url,
+        ),
         health=health,
         idempotency=idempotency,
         repairs=repairs,

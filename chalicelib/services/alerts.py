@@ -65,7 +65,6 @@ TYPES = (REPLY, ORDER, LOST_SIGNAL, TASK_ESCALATED)  # what the alerts hear (wir
 LEASE = timedelta(minutes=5)  # a sender's claim; a crashed sender's alert is due again after it
 MAX_ATTEMPTS = 5
 MAX_DUE = 100  # alerts sent per tenant per job run (the rest next run)
-LOCAL_CONSOLE_URL = "http://127.0.0.1:8000"  # until settings.console_url (SIYU_CONSOLE_URL) says otherwise
 
 
 class AlertRepo(HotLeadRepository, AlertRepository, Protocol):
@@ -85,9 +84,8 @@ class AlertReport:
 
 
 def agent_of(tenant: Tenant) -> int | None:
-    """The tenant's self-built app id (``Tenant.agent_id``), None until configured."""
-    agent = getattr(tenant, "agent_id", None)
-    return agent if isinstance(agent, int) and agent > 0 else None
+    """The tenant's self-built app id (``Tenant.agent_id``), None until configured (0)."""
+    return tenant.agent_id if tenant.agent_id > 0 else None
 
 
 class AlertService:

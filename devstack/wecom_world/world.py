@@ -14,6 +14,7 @@ from devstack.wecom_world import (
     groups,
     join_ways,
     messages,
+    oauth,
     snapshot,
     statistics,
     tags,
@@ -34,6 +35,7 @@ API_SETS: tuple[ApiSet, ...] = (
     join_ways.APIS,
     statistics.APIS,
     app_messages.APIS,
+    oauth.APIS,
 )
 
 

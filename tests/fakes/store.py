@@ -22,6 +22,7 @@ from chalicelib.errors import ConflictError, InvalidError, UpstreamError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 from tests.fakes.alerts import FakeAlertStoreMixin
 from tests.fakes.business_events import FakeEventStoreMixin
+from tests.fakes.console import FakeConsoleStoreMixin
 from tests.fakes.dashboard import FakeDashboardStoreMixin
 from tests.fakes.delivery import FakeDeliveryStoreMixin
 from tests.fakes.enrollments import FakeEnrollmentStoreMixin
@@ -58,6 +59,7 @@ class FakeStore(
     FakeWeComStatsStoreMixin,
     FakeDashboardStoreMixin,
     FakeAlertStoreMixin,
+    FakeConsoleStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

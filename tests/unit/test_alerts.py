@@ -3,7 +3,7 @@ in-memory WeCom world: what arrives in the member's WeCom, once, and when."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,13 +31,6 @@ NIGHT = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai: inside th
 CONSOLE = "https://console.example.cn"
 
 
-@dataclass(frozen=True)
-class AgentTenant(Tenant):
-    """A tenant with its self-built app's id (the foundation adds ``Tenant.agent_id``)."""
-
-    agent_id: int | None = 1000002
-
-
 class CrashAfterSend(WeComClient):
     """WeCom delivers, then the answer is lost (a timeout after WeCom acted)."""
 
@@ -52,13 +45,13 @@ class CrashAfterSend(WeComClient):
 
 
 class Env:
-    def __init__(self, *, agent_id: int | None = 1000002, start: datetime = T0) -> None:
+    def __init__(self, *, agent_id: int = 1000002, start: datetime = T0) -> None:
         self.clock = FixedClock(start)
         self.world = WeComWorld(clock=self.clock.epoch)
         self.world.register_corp(CORP)
         self.store = FakeStore()
         self.wecom = CrashAfterSend(WorldTransport(self.world), sleep=lambda s: None)
-        self.tenant = AgentTenant(
+        self.tenant = Tenant(
             "acme", "Acme 教育", CORP, "Asia/Shanghai", "tok", "k" * 43, "sec", "salt", "", agent_id=agent_id
         )
         self.store.create_tenant(self.tenant)
@@ -207,7 +200,7 @@ def test_wecom_refusing_is_retried_with_backoff_then_given_up(env: Env) -> None:
 
 
 def test_no_agent_id_makes_no_alert_but_the_customer_is_still_hot() -> None:
-    env = Env(agent_id=None)
+    env = Env(agent_id=0)
     env.customer()
     env.reply()
     assert env.store.get_hot("acme", "c1") is not None

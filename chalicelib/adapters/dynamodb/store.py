@@ -16,6 +16,7 @@ from pynamodb.connection import Connection
 from chalicelib.adapters.dynamodb.alerts import AlertRepository
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
+from chalicelib.adapters.dynamodb.console import ConsoleRepository
 from chalicelib.adapters.dynamodb.customers import CustomerRepository
 from chalicelib.adapters.dynamodb.dashboard import DashboardLinkRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
@@ -74,6 +75,7 @@ class Repositories:
     wecom_stats: WeComStatsRepository
     dashboard_links: DashboardLinkRepository
     alerts: AlertRepository
+    console: ConsoleRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -105,6 +107,7 @@ class Repositories:
             wecom_stats=WeComStatsRepository(connection, table_name),
             dashboard_links=DashboardLinkRepository(connection, table_name),
             alerts=AlertRepository(connection, table_name),
+            console=ConsoleRepository(connection, table_name),
         )
 
 
@@ -355,3 +358,8 @@ class DynamoStore:
     get_alert = _via("alerts", AlertRepository.get_alert)
     save_alert = _via("alerts", AlertRepository.save_alert)
     due_alerts = _via("alerts", AlertRepository.due_alerts)
+    # --- console sign-in (issue 13 §1) ----------------------------------------------------------------------------
+    put_console_record = _via("console", ConsoleRepository.put_console_record)
+    get_console_record = _via("console", ConsoleRepository.get_console_record)
+    take_console_record = _via("console", ConsoleRepository.take_console_record)
+    delete_console_record = _via("console", ConsoleRepository.delete_console_record)
