@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
+from chalicelib.ports.blobs import BlobStore
 from chalicelib.settings import LOCAL_STAGE, SECRETS_SSM, Settings, get_settings
 
 if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/wiring.py), not with the app
@@ -101,6 +102,7 @@ class Services:
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
+    blobs: BlobStore | None = None  # attachment bytes (S3); None: no bucket wired (attachments are refused)
 
 
 _built: dict[Settings, Services] = {}
@@ -121,6 +123,7 @@ def build(
     shards: ShardDispatcher | None = None,
     repair_queue: RepairQueue | None = None,
     secrets: SecretStore | None = None,
+    blobs: BlobStore | None = None,
 ) -> Services:
     """Wire services from the given ports (chalicelib/wiring.py). Shared by the real bootstrap and by tests with
     fakes. The services' modules are imported here, on the first build, not with ``app``: a cold start that answers a
@@ -140,11 +143,13 @@ def build(
         shards=shards,
         repair_queue=repair_queue,
         secrets=secrets,
+        blobs=blobs,
     )
 
 
 def _build_real(settings: Settings) -> Services:
     # Imported here, not at the top: these pull in boto3, PynamoDB and urllib3, which `import app` must not pay for.
+    from chalicelib.adapters.blobs import S3Blobs
     from chalicelib.adapters.clock import FileClock, RandomIds, SystemClock
     from chalicelib.adapters.dynamodb.models import configure
     from chalicelib.adapters.dynamodb.repairs import TableRepairQueue
@@ -185,6 +190,7 @@ def _build_real(settings: Settings) -> Services:
         shards=shards,
         repair_queue=repair_queue,
         secrets=secrets,
+        blobs=S3Blobs.for_settings(settings),
     )
     if isinstance(shards, ThreadedShards):
         shards.bind(built.sop.fire_shard)

@@ -27,6 +27,7 @@ from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
+from chalicelib.ports.blobs import BlobStore
 from chalicelib.services import alerts as staff_alerts
 from chalicelib.services.alerts import AlertService
 from chalicelib.services.bulk import BulkEnrollment
@@ -129,6 +130,7 @@ def wire(
     shards: ShardDispatcher | None = None,
     repair_queue: RepairQueue | None = None,
     secrets: SecretStore | None = None,
+    blobs: BlobStore | None = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes. ``shards``: where
     a large fire's shards go (None: every bucket fires in one invocation); ``repair_queue``: where a callback's
@@ -225,4 +227,5 @@ def wire(
         health=health,
         idempotency=idempotency,
         repairs=repairs,
+        blobs=blobs,
     )

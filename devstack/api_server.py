@@ -18,6 +18,7 @@ from chalicelib.settings import (
     ENV_CLOCK_FILE,
     ENV_DYNAMODB_ENDPOINT,
     ENV_REGION,
+    ENV_S3_ENDPOINT,
     ENV_SCHEDULER_ENDPOINT,
     ENV_STAGE,
     ENV_WECOM_BASE_URL,
@@ -155,6 +156,7 @@ def api_environment(
             ENV_STAGE: STAGE,
             ENV_DYNAMODB_ENDPOINT: dynamodb_endpoint,
             ENV_SCHEDULER_ENDPOINT: scheduler_endpoint,
+            ENV_S3_ENDPOINT: scheduler_endpoint,  # the one moto server plays Scheduler and S3
             ENV_WECOM_BASE_URL: wecom_base_url,
             ENV_ADMIN_TOKEN: admin_token,
             **({ENV_CLOCK_FILE: str(clock_file)} if clock_file is not None else {}),
