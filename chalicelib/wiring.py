@@ -214,7 +214,7 @@ def wire(
         wecom_stats=wecom_stats,
         dashboard=DashboardService(store, tenant_cache, clock, ids, metrics),
         alerts=alerts,
-        my_day=MyDayService(store, clock),
+        my_day=MyDayService(store, clock, staff_tasks, blobs),
         console_auth=ConsoleAuth(
             store,
             tenants,
