@@ -87,7 +87,7 @@ def snooze(pc: PageCtx, tenant_id: str, task_id: str) -> PageResult:
 @page(bp, "/console/{tenant_id}/tasks/{task_id}/proof", role=Role.STAFF, summary="A task's proof screenshot")
 def proof(pc: PageCtx, tenant_id: str, task_id: str) -> PageResult:
     blob = pc.svc.my_day.proof(tenant_id, task_id, userid=pc.staff_scope)
-    headers = {
+    headers: dict[str, str | list[str]] = {
         "Content-Type": blob.content_type,
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
