@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.plans import TouchRules, Window
@@ -29,6 +29,10 @@ DESCRIPTION_MAX_BYTES = 512  # textcard.description
 URL_MAX_BYTES = 2048  # textcard.url
 BTNTXT_MAX_CHARS = 4  # textcard.btntxt (WeCom truncates; we never send a longer one)
 DUPLICATE_CHECK_MAX_SECONDS = 4 * 3600  # duplicate_check_interval: default 1800, at most 4 hours
+# WeCom drops (silently) what an app sends one member beyond 30 a minute or 1,000 an hour. Siyu counts its own sends
+# per calendar minute and hour and stays at half of that, so no rolling 60 s (or 3,600 s) window can pass WeCom's
+# limits; an alert over its member's budget waits for the next minute (hour) instead of being dropped by WeCom.
+SELF_PER_MINUTE, SELF_PER_HOUR = 15, 500
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,20 @@ def deliver_at(now: datetime, quiet: Window | None, zone: ZoneInfo) -> datetime:
         return now
     due, _ = next_allowed(now, "alert", TouchRules(quiet_hours=quiet, content_windows={}, daily_caps={}), zone)
     return due
+
+
+def rate_windows(now: datetime) -> tuple[str, str]:
+    """The calendar minute and hour (UTC) a send counts toward: ``("2026-12-01T02:05", "2026-12-01T02")``."""
+    at = now.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M"), at.strftime("%Y-%m-%dT%H")
+
+
+def next_window(now: datetime, window: str) -> datetime:
+    """The start of the next calendar ``window`` ("minute" or "hour") after ``now``."""
+    at = now.astimezone(UTC).replace(second=0, microsecond=0)
+    if window == "hour":
+        return at.replace(minute=0) + timedelta(hours=1)
+    return at + timedelta(minutes=1)
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -47,3 +47,11 @@ class AlertRepository(Protocol):
         """Alerts in the due index at or before ``until_key`` (UTC key), earliest first: pending ones that are due,
         sending ones whose lease has ended."""
         ...
+
+    def take_alert_slot(
+        self, tenant_id: str, userid: str, *, minute: str, hour: str, per_minute: int, per_hour: int
+    ) -> str | None:
+        """Count one send to ``userid`` in its calendar ``minute`` and ``hour`` if both are under their limits:
+        None if it may go, else the window that is full ("minute" or "hour"). Conditional adds: concurrent
+        senders never pass a limit together."""
+        ...

@@ -10,7 +10,10 @@ What raises an alert (each one subscribes through the signal bus, wiring.py):
 Effectively once: the alert's id derives from its dedupe key and its outbox item is created with a conditional put;
 a sender claims it (pending → sending, conditional, with a lease), sends, and marks it sent. A crash after WeCom
 answered and before the mark leaves it ``sending``: after the lease the periodic job sends it again with the same
-request, which WeCom's duplicate check (enable_duplicate_check, 4 h) does not show twice. Inside the quiet hours
+request, which WeCom's duplicate check (enable_duplicate_check, 4 h) does not show twice. WeCom silently drops what
+an app sends one member beyond 30 a minute or 1,000 an hour: Siyu counts its sends per member and calendar minute
+and hour (conditional adds) and keeps to 15 and 500, so an alert over that waits for the next minute or hour instead
+of being lost. Inside the quiet hours
 (the tenant's touch rules; staff have no quiet hours of their own) an alert is due at their end: the task sync job
 (jobs/tasks.py) sends due alerts every run, and retries failed sends with backoff (MAX_ATTEMPTS, then ``failed``).
 
@@ -35,6 +38,8 @@ from chalicelib.domain.alerts import (
     LOST,
     OVERDUE,
     PENDING,
+    SELF_PER_HOUR,
+    SELF_PER_MINUTE,
     SENDING,
     SENT,
     SKIPPED,
@@ -46,6 +51,8 @@ from chalicelib.domain.alerts import (
     deliver_at,
     failed_try,
     hot_until,
+    next_window,
+    rate_windows,
 )
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.instants import iso_of, utc_key
@@ -232,6 +239,14 @@ class AlertService:
         if agent is None or card is None:
             reason = "no_agent" if agent is None else "erased"
             return self._finish(tenant, replace(claimed, status=SKIPPED, reason=reason, lease_until=None))
+        minute, hour = rate_windows(now)
+        full = self.repo.take_alert_slot(
+            tid, claimed.userid, minute=minute, hour=hour, per_minute=SELF_PER_MINUTE, per_hour=SELF_PER_HOUR
+        )
+        if full is not None:  # over the member's budget: WeCom would drop it; it waits for the next window
+            count_by("AlertsDeferred", "window", full)
+            later = iso_of(next_window(now, full), zone)
+            return self._finish(tenant, replace(claimed, status=PENDING, due_at=later, lease_until=None, reason=full))
         try:
             result = self.wecom.send_app_message(
                 WeComCredentials(tid, tenant.corp_id, tenant.wecom_secret),

@@ -84,3 +84,16 @@ class FakeAlertStoreMixin:
             if t == tenant_id and key is not None and key <= until_key:
                 rows.append((f"{key}#{alert_id}", alert))
         return [alert for _, alert in sorted(rows, key=lambda row: row[0])][:limit]
+
+    def take_alert_slot(
+        self, tenant_id: str, userid: str, *, minute: str, hour: str, per_minute: int, per_hour: int
+    ) -> str | None:
+        with self.lock:
+            if not hasattr(self, "_alert_rates"):
+                self._alert_rates: dict[tuple[str, str, str], int] = {}
+            for window, key, limit in (("minute", minute, per_minute), ("hour", hour, per_hour)):
+                slot = (tenant_id, userid, f"{window}#{key}")
+                if self._alert_rates.get(slot, 0) >= limit:
+                    return window
+                self._alert_rates[slot] = self._alert_rates.get(slot, 0) + 1
+            return None

@@ -271,3 +271,15 @@ def test_the_task_sync_tells_each_escalation_once_with_its_owner_and_lead() -> N
     assert len([s for _, s in told if s.type == TASK_ESCALATED]) == 2
     assert (escalated[mine.task_id].staff, escalated[mine.task_id].member) == ("zhang", "wang")
     assert (escalated[alone.task_id].staff, escalated[alone.task_id].member) == ("li", None)
+
+
+def test_a_burst_to_one_member_waits_for_the_next_minute_instead_of_being_dropped_by_wecom(env: Env) -> None:
+    for n in range(16):
+        env.customer(f"c{n}", name=f"家长{n}")
+        env.reply(f"c{n}", ref=f"r{n}")
+    assert len(env.inbox()) == 15 and env.inbox(status="dropped") == []  # Siyu's own 15 a minute
+    late = env.alert("hot:c15:r15")
+    assert late.status == PENDING and late.reason == "minute" and late.attempts == 0
+    assert late.due_at == "2026-12-01T10:01:00+08:00"
+    env.clock.advance(minutes=1)
+    assert env.alerts.run_due("acme").sent == 1 and len(env.inbox()) == 16

@@ -3,7 +3,7 @@ Imported with the store, so ``models.configure`` gives them the shared connectio
 
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.adapters.dynamodb.models import SiyuItem
 
@@ -20,3 +20,9 @@ class AlertItem(SiyuItem, discriminator="alert"):
     """An alert in the outbox: ``status`` is what every write is conditional on; the alert itself in ``doc``."""
 
     status = UnicodeAttribute()
+
+
+class AlertRateItem(SiyuItem, discriminator="alert_rate"):
+    """How many alerts one member got in one calendar minute or hour (``n``)."""
+
+    n = NumberAttribute(null=True)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamodb import keys as k
-from chalicelib.adapters.dynamodb.alert_models import AlertItem, HotLeadItem
+from chalicelib.adapters.dynamodb.alert_models import AlertItem, AlertRateItem, HotLeadItem
 from chalicelib.adapters.dynamodb.base import DynamoBase
 from chalicelib.adapters.dynamodb.models import SiyuItem
 from chalicelib.adapters.dynamodb.translate import translate
@@ -120,3 +120,17 @@ class AlertRepository(DynamoBase):
                 k.alerts_due_pk(tenant_id), SiyuItem.gsi1sk <= k.alerts_due_upto(until_key), limit=limit
             )
             return [_alert(i) for i in items if isinstance(i, AlertItem)]
+
+    def take_alert_slot(
+        self, tenant_id: str, userid: str, *, minute: str, hour: str, per_minute: int, per_hour: int
+    ) -> str | None:
+        # The minute first: a full minute leaves the hour untouched; a full hour after the minute counted only
+        # over-counts that minute (the safe side).
+        expires = datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC) + timedelta(hours=2)
+        for window, key, limit in (("minute", minute, per_minute), ("hour", hour, per_hour)):
+            item = AlertRateItem(pk=k.alert_rate_pk(tenant_id, userid), sk=k.alert_rate_sk(window, key))
+            actions: list[Action] = [AlertRateItem.n.add(1), SiyuItem.expires_at.set(expires)]
+            cond = AlertRateItem.n.does_not_exist() | (AlertRateItem.n < limit)
+            if not self.conditional(lambda: item.update(actions=actions, condition=cond)):  # noqa: B023
+                return window
+        return None

@@ -358,6 +358,7 @@ class DynamoStore:
     get_alert = _via("alerts", AlertRepository.get_alert)
     save_alert = _via("alerts", AlertRepository.save_alert)
     due_alerts = _via("alerts", AlertRepository.due_alerts)
+    take_alert_slot = _via("alerts", AlertRepository.take_alert_slot)
     # --- console sign-in (issue 13 §1) ----------------------------------------------------------------------------
     put_console_record = _via("console", ConsoleRepository.put_console_record)
     get_console_record = _via("console", ConsoleRepository.get_console_record)

@@ -99,3 +99,19 @@ def test_an_alert_is_created_once_saved_under_its_status_and_due_while_pending(s
     failed = replace(alert("al_2", due_at="2026-12-02T08:00:00+08:00"), status=FAILED, reason="wecom_auth")
     assert store.save_alert("acme", failed, expected_status=PENDING)
     assert store.due_alerts("acme", until_key="2026-12-09T00:00:00Z", limit=10) == []
+
+
+@covers(R.take_alert_slot)
+def test_alert_slots_count_per_member_minute_and_hour(store: Any) -> None:
+    def take(userid: str = "zhang", minute: str = "2026-12-01T02:05", hour: str = "2026-12-01T02") -> str | None:
+        result: str | None = store.take_alert_slot("acme", userid, minute=minute, hour=hour, per_minute=2, per_hour=3)
+        return result
+
+    assert take() is None and take() is None
+    assert take() == "minute"  # the third in the same minute
+    assert take("li") is None  # another member has their own
+    assert store.take_alert_slot("other", "zhang", minute="2026-12-01T02:05", hour="2026-12-01T02",
+                                 per_minute=2, per_hour=3) is None  # fmt: skip
+    assert take(minute="2026-12-01T02:06") is None  # the next minute: the hour's third
+    assert take(minute="2026-12-01T02:07") == "hour"
+    assert take(minute="2026-12-01T03:00", hour="2026-12-01T03") is None

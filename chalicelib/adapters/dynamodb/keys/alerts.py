@@ -34,3 +34,12 @@ def alerts_due_sk(due_key: str, alert_id: str) -> str:
 def alerts_due_upto(until_key: str) -> str:
     """The greatest gsi1 sort key of an alert due at ``until_key``."""
     return f"{until_key}#~"
+
+
+def alert_rate_pk(tenant_id: str, userid: str) -> str:
+    """One member's send counters (per calendar minute ``M#…`` and hour ``H#…``), expiring after two hours."""
+    return f"T#{tenant_id}#ALERTRATE#{userid}"
+
+
+def alert_rate_sk(window: str, key: str) -> str:
+    return f"{'H' if window == 'hour' else 'M'}#{key}"
