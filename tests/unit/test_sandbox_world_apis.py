@@ -38,6 +38,7 @@ SERVED = {
     "externalcontact/get_user_behavior_data",
     "externalcontact/groupchat/statistic",
     "externalcontact/groupchat/statistic_group_by_day",
+    "auth/getuserinfo",
 }
 READS = {
     "gettoken",
