@@ -63,7 +63,7 @@ from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.touch_rules import rules_from_text
-from chalicelib.errors import NotFoundError, SiyuError
+from chalicelib.errors import InvalidError, NotFoundError, SiyuError, WeComInvalidArgumentError
 from chalicelib.observability import count, count_by, logger
 from chalicelib.ports import Clock, WeComCredentials, WeComPort
 from chalicelib.ports.alerts import AlertRepository, HotLeadRepository
@@ -257,7 +257,11 @@ class AlertService:
             )
         except SiyuError as exc:
             count_by("AlertsFailed", "code", exc.code)
+            # WeCom refusing the request itself (81013: the member is outside the app's visible range) is not
+            # retried: the same request would be refused again. Anything else may pass later.
             failed = failed_try(claimed, now=now, zone=zone, code=exc.code, max_attempts=self.max_attempts)
+            if isinstance(exc, (InvalidError, WeComInvalidArgumentError)):
+                failed = replace(failed, status=FAILED, due_at=claimed.due_at)
             return self._finish(tenant, failed)
         if claimed.userid.lower() in result.invalid_users:  # not a member the app can reach: no retry helps
             failed = replace(claimed, status=FAILED, reason="invalid_user", lease_until=None, msgid=result.msgid)

@@ -283,3 +283,13 @@ def test_a_burst_to_one_member_waits_for_the_next_minute_instead_of_being_droppe
     assert late.due_at == "2026-12-01T10:01:00+08:00"
     env.clock.advance(minutes=1)
     assert env.alerts.run_due("acme").sent == 1 and len(env.inbox()) == 16
+
+
+def test_a_member_outside_the_apps_range_fails_at_once_without_retries(env: Env) -> None:
+    env.customer()
+    env.world.inject("message/send", 81013)
+    env.reply()
+    alert = env.alert("hot:c1:r1")
+    assert (alert.status, alert.reason, alert.attempts) == (FAILED, "wecom_invalid_argument", 1)
+    env.clock.advance(hours=3)
+    assert env.alerts.run_due("acme").failed == 0 and len(env.world.calls("message/send")) == 1
