@@ -118,21 +118,22 @@ class MyDayService:
         today = now.astimezone(zone).date()
         start = datetime.combine(today, time(0, 0), zone)
         end = datetime.combine(today + timedelta(days=1), time(0, 0), zone)
-        rows = self.repo.list_tasks(
+        # Today's tasks (all of them, done ones too), then the last week's still waiting: two bounded reads, so a
+        # busy week never pushes today's tasks past the limit.
+        todays = self.repo.list_tasks(
+            tenant_id, userid=userid, status=None, due_from=utc_key(start), due_to=utc_key(end), limit=MAX_TASKS
+        )
+        earlier = self.repo.list_tasks(
             tenant_id,
             userid=userid,
-            status=None,
+            status=WAITING,
             due_from=utc_key(start - self.lookback),
-            due_to=utc_key(end),
+            due_to=utc_key(start),
             limit=MAX_TASKS,
         )
-        start_key = utc_key(start)
-        todays = [t for t in rows if utc_key(datetime.fromisoformat(t.due_at)) >= start_key]
-        earlier = [t for t in rows if utc_key(datetime.fromisoformat(t.due_at)) < start_key]
         tasks = [t for t in todays if t.kind not in FOLLOW_UP_KINDS]
-        follow_ups = [t for t in earlier if t.kind in FOLLOW_UP_KINDS and t.status == WAITING]
-        follow_ups += [t for t in todays if t.kind in FOLLOW_UP_KINDS]
-        overdue = [t for t in earlier if t.kind not in FOLLOW_UP_KINDS and t.status == WAITING]
+        follow_ups = [t for t in [*earlier, *todays] if t.kind in FOLLOW_UP_KINDS]
+        overdue = [t for t in earlier if t.kind not in FOLLOW_UP_KINDS]
         leads = self.repo.hot_leads(tenant_id, userid, since_key=utc_key(now - timedelta(days=HOT_DAYS)), limit=MAX_HOT)
         named = {cid for t in follow_ups for cid in t.customer_ids} | {h.customer_id for h in leads}
         customers = self.repo.get_customers(tenant_id, sorted(named)) if named else {}
