@@ -37,8 +37,9 @@ class AlertRepository(Protocol):
 
     def get_alert(self, tenant_id: str, alert_id: str) -> Alert | None: ...
 
-    def save_alert(self, tenant_id: str, alert: Alert, *, expected_status: str) -> bool:
-        """Replace the alert only while its status is still ``expected_status``. The due index holds a pending
+    def save_alert(self, tenant_id: str, alert: Alert, *, expected: Alert) -> bool:
+        """Replace the alert only while it is still exactly ``expected`` (its status and every field: a sender that
+        read a stale copy, or a second one reclaiming the same expired lease, loses). The due index holds a pending
         alert at its ``due_at`` and a sending one at its ``lease_until`` (a crashed sender's alert comes back);
         a final one leaves it."""
         ...

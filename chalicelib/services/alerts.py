@@ -8,9 +8,10 @@ What raises an alert (each one subscribes through the signal bus, wiring.py):
 - a customer who deleted their staff member (``lost`` kind lost) alerts that staff member (``lost:<cid>:<ref>``).
 
 Effectively once: the alert's id derives from its dedupe key and its outbox item is created with a conditional put;
-a sender claims it (pending → sending, conditional, with a lease), sends, and marks it sent. A crash after WeCom
-answered and before the mark leaves it ``sending``: after the lease the periodic job sends it again with the same
-request, which WeCom's duplicate check (enable_duplicate_check, 4 h) does not show twice. WeCom silently drops what
+a sender claims it (pending → sending with a lease, conditional on the item being exactly what it read, so a stale
+copy or a second reclaimer loses), sends, and marks it sent. A crash after WeCom answered and before the mark leaves
+it ``sending``: after the lease the periodic job sends it again with the same request, which WeCom's duplicate check
+(enable_duplicate_check, 4 h) does not show twice. WeCom silently drops what
 an app sends one member beyond 30 a minute or 1,000 an hour: Siyu counts its sends per member and calendar minute
 and hour (conditional adds) and keeps to 15 and 500, so an alert over that waits for the next minute or hour instead
 of being lost. Inside the quiet hours
@@ -232,13 +233,13 @@ class AlertService:
         if alert.status in FINAL:
             return None
         claimed = replace(alert, status=SENDING, lease_until=iso_of(now + self.lease, zone))
-        if not self.repo.save_alert(tid, claimed, expected_status=alert.status):
+        if not self.repo.save_alert(tid, claimed, expected=alert):
             return None
         agent = agent_of(tenant)
         card = self._card(tenant, claimed)
         if agent is None or card is None:
             reason = "no_agent" if agent is None else "erased"
-            return self._finish(tenant, replace(claimed, status=SKIPPED, reason=reason, lease_until=None))
+            return self._finish(tenant, claimed, replace(claimed, status=SKIPPED, reason=reason, lease_until=None))
         minute, hour = rate_windows(now)
         full = self.repo.take_alert_slot(
             tid, claimed.userid, minute=minute, hour=hour, per_minute=SELF_PER_MINUTE, per_hour=SELF_PER_HOUR
@@ -246,7 +247,8 @@ class AlertService:
         if full is not None:  # over the member's budget: WeCom would drop it; it waits for the next window
             count_by("AlertsDeferred", "window", full)
             later = iso_of(next_window(now, full), zone)
-            return self._finish(tenant, replace(claimed, status=PENDING, due_at=later, lease_until=None, reason=full))
+            deferred = replace(claimed, status=PENDING, due_at=later, lease_until=None, reason=full)
+            return self._finish(tenant, claimed, deferred)
         try:
             result = self.wecom.send_app_message(
                 WeComCredentials(tid, tenant.corp_id, tenant.wecom_secret),
@@ -262,16 +264,16 @@ class AlertService:
             failed = failed_try(claimed, now=now, zone=zone, code=exc.code, max_attempts=self.max_attempts)
             if isinstance(exc, (InvalidError, WeComInvalidArgumentError)):
                 failed = replace(failed, status=FAILED, due_at=claimed.due_at)
-            return self._finish(tenant, failed)
+            return self._finish(tenant, claimed, failed)
         if claimed.userid.lower() in result.invalid_users:  # not a member the app can reach: no retry helps
             failed = replace(claimed, status=FAILED, reason="invalid_user", lease_until=None, msgid=result.msgid)
-            return self._finish(tenant, failed)
+            return self._finish(tenant, claimed, failed)
         count_by("AlertsSent", "kind", claimed.kind)
         sent = replace(claimed, status=SENT, sent_at=iso_of(now, zone), msgid=result.msgid, lease_until=None)
-        return self._finish(tenant, sent)
+        return self._finish(tenant, claimed, sent)
 
-    def _finish(self, tenant: Tenant, alert: Alert) -> Alert:
-        if not self.repo.save_alert(tenant.tenant_id, alert, expected_status=SENDING):
+    def _finish(self, tenant: Tenant, claimed: Alert, alert: Alert) -> Alert:
+        if not self.repo.save_alert(tenant.tenant_id, alert, expected=claimed):
             count("AlertsMarkLost")  # a sender whose lease ran out meanwhile; WeCom's duplicate check covers it
         logger.info(
             "alert",

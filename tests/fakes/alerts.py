@@ -69,10 +69,10 @@ class FakeAlertStoreMixin:
     def get_alert(self, tenant_id: str, alert_id: str) -> Alert | None:
         return self._alerts().get((tenant_id, alert_id))
 
-    def save_alert(self, tenant_id: str, alert: Alert, *, expected_status: str) -> bool:
+    def save_alert(self, tenant_id: str, alert: Alert, *, expected: Alert) -> bool:
         with self.lock:
             current = self._alerts().get((tenant_id, alert.alert_id))
-            if current is None or current.status != expected_status:
+            if current is None or current != expected:
                 return False
             self._alerts()[(tenant_id, alert.alert_id)] = alert
             return True

@@ -43,13 +43,17 @@ def due_key_of(alert: Alert) -> str | None:
     return None
 
 
+def _doc(alert: Alert) -> str:
+    return json.dumps({n: v for n, v in asdict(alert).items() if n != "status"}, ensure_ascii=False, sort_keys=True)
+
+
 def _alert_item(tenant_id: str, alert: Alert) -> AlertItem:
     due = due_key_of(alert)
     return AlertItem(
         pk=k.alert_pk(tenant_id, alert.alert_id),
         sk=k.ALERT_SK,
         status=alert.status,
-        doc=json.dumps({n: v for n, v in asdict(alert).items() if n != "status"}, ensure_ascii=False),
+        doc=_doc(alert),
         gsi1pk=k.alerts_due_pk(tenant_id) if due else None,
         gsi1sk=k.alerts_due_sk(due, alert.alert_id) if due else None,
         expires_at=datetime.fromisoformat(alert.created_at) + timedelta(days=ALERT_TTL_DAYS),
@@ -110,9 +114,10 @@ class AlertRepository(DynamoBase):
         item = self.get(AlertItem, k.alert_pk(tenant_id, alert_id), k.ALERT_SK, consistent=True)
         return None if item is None else _alert(item)
 
-    def save_alert(self, tenant_id: str, alert: Alert, *, expected_status: str) -> bool:
+    def save_alert(self, tenant_id: str, alert: Alert, *, expected: Alert) -> bool:
         item = _alert_item(tenant_id, alert)
-        return self.conditional(lambda: item.save(condition=AlertItem.status == expected_status))
+        cond = (AlertItem.status == expected.status) & (AlertItem.doc == _doc(expected))
+        return self.conditional(lambda: item.save(condition=cond))
 
     def due_alerts(self, tenant_id: str, *, until_key: str, limit: int) -> list[Alert]:
         with translate():

@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb.alerts import AlertRepository as R
 from chalicelib.adapters.dynamodb.erasure import ErasureRepository
-from chalicelib.domain.alerts import FAILED, PENDING, SENDING, SENT, Alert, HotLead
+from chalicelib.domain.alerts import FAILED, SENDING, SENT, Alert, HotLead
 from tests.integration.contract.registry import covers
 
 
@@ -87,17 +87,22 @@ def test_an_alert_is_created_once_saved_under_its_status_and_due_while_pending(s
         "al_2",
     ]
     claimed = replace(alert(), status=SENDING, lease_until="2026-12-01T10:05:00+08:00")
-    assert not store.save_alert("acme", claimed, expected_status=SENDING)
-    assert store.save_alert("acme", claimed, expected_status=PENDING)
-    assert not store.save_alert("acme", claimed, expected_status=PENDING)  # a second sender loses
+    assert not store.save_alert("acme", claimed, expected=claimed)  # not what is stored
+    assert not store.save_alert("acme", claimed, expected=replace(alert(), attempts=1))  # a stale copy
+    assert store.save_alert("acme", claimed, expected=alert())
+    assert not store.save_alert("acme", claimed, expected=alert())  # a second sender loses
     assert store.due_alerts("acme", until_key="2026-12-01T02:04:59Z", limit=10) == []  # its lease runs
     assert store.due_alerts("acme", until_key="2026-12-01T02:05:00Z", limit=10) == [claimed]  # then it is back
-    sent = replace(claimed, status=SENT, lease_until=None, sent_at="2026-12-01T10:00:01+08:00", msgid="m1")
-    assert store.save_alert("acme", sent, expected_status=SENDING)
+    reclaimed = replace(claimed, lease_until="2026-12-01T10:10:00+08:00")
+    assert store.save_alert("acme", reclaimed, expected=claimed)
+    again = replace(claimed, lease_until="2026-12-01T10:11:00+08:00")
+    assert not store.save_alert("acme", again, expected=claimed)  # the same expired lease reclaimed twice
+    sent = replace(reclaimed, status=SENT, lease_until=None, sent_at="2026-12-01T10:00:01+08:00", msgid="m1")
+    assert store.save_alert("acme", sent, expected=reclaimed)
     assert store.get_alert("acme", "al_1") == sent
     assert [a.alert_id for a in store.due_alerts("acme", until_key="2026-12-09T00:00:00Z", limit=10)] == ["al_2"]
-    failed = replace(alert("al_2", due_at="2026-12-02T08:00:00+08:00"), status=FAILED, reason="wecom_auth")
-    assert store.save_alert("acme", failed, expected_status=PENDING)
+    deferred = alert("al_2", due_at="2026-12-02T08:00:00+08:00")
+    assert store.save_alert("acme", replace(deferred, status=FAILED, reason="wecom_auth"), expected=deferred)
     assert store.due_alerts("acme", until_key="2026-12-09T00:00:00Z", limit=10) == []
 
 
