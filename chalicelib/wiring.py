@@ -27,6 +27,9 @@ from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
+from chalicelib.ports.blobs import BlobStore
+from chalicelib.services import alerts as staff_alerts
+from chalicelib.services.alerts import AlertService
 from chalicelib.services.bulk import BulkEnrollment
 from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
@@ -47,6 +50,7 @@ from chalicelib.services.intake_catchup import IntakeCatchUp
 from chalicelib.services.metrics import MetricsRecorder
 from chalicelib.services.metrics_service import MetricsService
 from chalicelib.services.migration import PlanMigration
+from chalicelib.services.my_day import MyDayService
 from chalicelib.services.plans import PlanService
 from chalicelib.services.points import PointsService
 from chalicelib.services.repairs import RepairQueue, Repairs
@@ -90,6 +94,7 @@ def subscribe(
     group_codes: GroupCodeService | None = None,
     points: PointsService | None = None,
     metrics: MetricsRecorder | None = None,
+    alerts: AlertService | None = None,
 ) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
     timers move and before the stage it causes enrolls anywhere new. Check-ins hear check-ins and group messages
@@ -107,6 +112,8 @@ def subscribe(
         bus.subscribe((GROUP_JOINED,), "group_codes.rotation", group_codes.on_signal)
     if points is not None:
         bus.subscribe((CHECKIN, REPLY), "points.checkins", points.on_signal)
+    if alerts is not None:  # hot leads and alerts to staff in WeCom (issue 13): replies, orders, losses, escalations
+        bus.subscribe(staff_alerts.TYPES, "alerts", alerts.on_signal)
 
 
 def wire(
@@ -123,6 +130,7 @@ def wire(
     shards: ShardDispatcher | None = None,
     repair_queue: RepairQueue | None = None,
     secrets: SecretStore | None = None,
+    blobs: BlobStore | None = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes. ``shards``: where
     a large fire's shards go (None: every bucket fires in one invocation); ``repair_queue``: where a callback's
@@ -140,6 +148,7 @@ def wire(
     staff_tasks = StaffTaskService(store, clock, signals=bus)
     points = PointsService(store, clock, staff_tasks, signals=bus)
     recorder = MetricsRecorder(store, holdout=holdout_of(plans))
+    alerts = AlertService(store, wecom, clock, console_url=settings.console_url)
     subscribe(
         bus,
         sop=sop,
@@ -149,6 +158,7 @@ def wire(
         group_codes=group_codes,
         points=points,
         metrics=recorder,
+        alerts=alerts,
     )
     wecom_stats = WeComStatsService(staff=store, store=store, wecom=wecom, clock=clock)
     metrics = MetricsService(store, clock, wecom_stats, recorder)
@@ -203,6 +213,8 @@ def wire(
         metrics=metrics,
         wecom_stats=wecom_stats,
         dashboard=DashboardService(store, tenant_cache, clock, ids, metrics),
+        alerts=alerts,
+        my_day=MyDayService(store, clock, staff_tasks, blobs),
         console_auth=ConsoleAuth(
             store,
             tenants,
@@ -215,4 +227,5 @@ def wire(
         health=health,
         idempotency=idempotency,
         repairs=repairs,
+        blobs=blobs,
     )

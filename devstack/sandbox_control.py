@@ -63,6 +63,7 @@ class ControlRoutes:
             ("GET", "/sandbox/health"): lambda q, b: {"ok": True},
             ("GET", "/sandbox/calls"): self._calls,
             ("GET", "/sandbox/welcome_messages"): lambda q, b: {"welcome_messages": self._world.welcome_messages()},
+            ("GET", "/sandbox/app_messages"): self._app_messages,
             ("POST", "/sandbox/reset"): self._reset,
             ("POST", "/sandbox/corps"): self._register_corp,
             ("POST", "/sandbox/contacts"): self._register_contact,
@@ -95,6 +96,13 @@ class ControlRoutes:
 
     def _calls(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         return {"calls": [asdict(call) for call in self._world.calls(query.get("api") or None)]}
+
+    def _app_messages(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        """?corp_id=&userid= (userid optional): what the members' WeCom got from apps, with duplicates and drops."""
+        corp_id = query.get("corp_id") or ""
+        if not corp_id:
+            raise errors.InvalidError("corp_id is required")
+        return {"app_messages": self._world.app_messages(corp_id, query.get("userid") or None)}
 
     def _reset(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         self._world.reset()

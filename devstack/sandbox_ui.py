@@ -23,6 +23,7 @@ from devstack.sandbox_callbacks import CallbackRegistry, Delivery
 from devstack.sandbox_events import EventsSecrets
 from devstack.sandbox_http import RawAnswer
 from devstack.wecom_world import WeComWorld
+from devstack.wecom_world import app_messages as world_app_messages
 from devstack.wecom_world.state import STAFF_NOT_SENT, Profile
 
 HTML = "text/html; charset=utf-8"
@@ -73,7 +74,7 @@ class SandboxUi:
                 for t in corp.tasks.values()
                 if t.status == STAFF_NOT_SENT
             ]
-            app_messages = list(getattr(corp, "app_messages", []))[-10:]
+            app_messages = world_app_messages.messages(corp)[-10:]
         groups = [(g["chat_id"], g["name"] or g["chat_id"]) for g in world.groups(corp_id) if not g["dismissed"]]
         done = query.get("done", "")
         parts = [f'<p class="done" role="status">{html.escape(done)}</p>' if done else ""]
@@ -119,7 +120,7 @@ class SandboxUi:
         )
         parts.append(_form("clock", "时间快进", hidden, _input("hours", "小时数", "10")))
         if app_messages:
-            items = "".join(f"<li>{html.escape(json.dumps(m, ensure_ascii=False))}</li>" for m in app_messages)
+            items = "".join(_app_message(m) for m in reversed(app_messages))
             parts.append(f"<section><h2>员工收到的应用消息（最近 10 条）</h2><ul>{items}</ul></section>")
         return _doc("沙箱手机", "".join(parts))
 
@@ -191,6 +192,16 @@ class SandboxUi:
             raise ValueError("小时数须在 1 到 1440 之间")
         self._control("/sandbox/clock", {"advance": f"PT{hours}H"})
         return f"时间已前进 {hours} 小时，到期的触达已执行"
+
+
+def _app_message(m: dict[str, Any]) -> str:
+    """One textcard as the member's WeCom shows it: to whom, when, its title and its button (the link it opens);
+    a duplicate or a dropped one says so (WeCom would not have shown it)."""
+    shown = {"delivered": "", "duplicate": "（重复，未再显示）", "dropped": "（超出频率，已丢弃）"}.get(m["status"], "")
+    return (
+        f"<li><b>{html.escape(m['userid'])}</b> {_stamp(m['sent_at'])} {html.escape(m['title'])}{shown} "
+        f'<a href="{html.escape(m["url"])}">{html.escape(m["btntxt"])}</a></li>'
+    )
 
 
 def _name(profile: Profile | None) -> str | None:

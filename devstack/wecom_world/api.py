@@ -17,7 +17,9 @@ ERRMSG = {
     -1: "system busy",
     0: "ok",
     40001: "invalid secret",
+    40008: "invalid message type",
     40014: "invalid access_token",
+    40056: "invalid agentid",
     40029: "invalid code",
     40058: "invalid parameter",
     40068: "invalid tagid",
@@ -52,6 +54,7 @@ ERRMSG = {
     45033: "api concurrent out of limit",
     47001: "data format error",
     50100: "invalid cursor",
+    81013: "user & party & tag all invalid",
     84061: "not external contact",
 }
 

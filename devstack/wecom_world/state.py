@@ -190,6 +190,26 @@ class StatEvent:
     member: str = ""
 
 
+@dataclass
+class AppMessage:
+    """An application message (message/send) as one member's WeCom got it: ``status`` delivered, ``duplicate``
+    (the same request within its duplicate_check_interval: not shown again) or ``dropped`` (over the per-member
+    frequency limit: WeCom drops it silently). ``digest`` is the request JSON's, for the duplicate check."""
+
+    msgid: str
+    agentid: int
+    userid: str
+    msgtype: str
+    title: str
+    description: str
+    url: str
+    btntxt: str
+    sent_at: float
+    status: str
+    digest: str
+    check_until: float = 0.0  # with enable_duplicate_check: the same request is a duplicate until then
+
+
 # add: a relation created (first add or re-add); negative: the customer deleted the staff member; message: a staff
 # member's message to a customer (welcome or mass message); chat_create, chat_dismiss, join, leave, group_message.
 STAT_KINDS = ("add", "negative", "message", "chat_create", "chat_dismiss", "join", "leave", "group_message")
@@ -213,6 +233,7 @@ class Corp:
     join_ways: dict[str, JoinWay] = field(default_factory=dict)  # 「加入群聊」 by config_id
     chat_member_limit: int | None = None  # members per group; None = the world's (500 unless set)
     stat_events: list[StatEvent] = field(default_factory=list)  # what the statistics APIs count, oldest first
+    app_messages: list[AppMessage] = field(default_factory=list)  # message/send (app_messages.py), oldest first
     members: dict[str, str] = field(default_factory=dict)  # corp members (staff) by userid -> name (sign-in page)
     oauth_codes: dict[str, OAuthCode] = field(default_factory=dict)  # web sign-in codes (oauth.py)
 

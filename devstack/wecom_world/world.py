@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from devstack.wecom_world import (
+    app_messages,
     contact_ways,
     contacts,
     groups,
@@ -33,6 +34,7 @@ API_SETS: tuple[ApiSet, ...] = (
     groups.APIS,
     join_ways.APIS,
     statistics.APIS,
+    app_messages.APIS,
     oauth.APIS,
 )
 
@@ -135,6 +137,12 @@ class WeComWorld(WorldState):
         with self.lock:
             name = None if api is None else api_name(api)
             return [call for call in self.call_log if name is None or call.api == name]
+
+    def app_messages(self, corp_id: str, userid: str | None = None) -> list[dict[str, Any]]:
+        """Application messages (message/send) to the corp's members, or one member's, oldest first: each with its
+        status (delivered, duplicate, dropped)."""
+        with self.lock:
+            return app_messages.messages(self.corp(corp_id), userid)
 
     def welcome_messages(self) -> list[dict[str, Any]]:
         """Welcome messages delivered so far (corp_id, userid, external_userid, text, attachments)."""

@@ -63,3 +63,21 @@ def test_the_page_lists_the_corps_codes_and_actions_call_the_control_routes() ->
     assert parts.calls[-1] == ("/sandbox/clock", {"advance": "PT10H"}) and refused.startswith("没有成功")
     assert _post(ui, "clock", {"corp_id": CORP, "hours": "0"}).startswith("没有成功")
     assert _post(ui, "reply", {"corp_id": CORP, "external_userid": "wmX", "text": "hi"}).startswith("没有成功")
+
+
+def test_the_page_shows_the_alerts_staff_received_with_their_link() -> None:
+    parts = Parts()
+    parts.world.register_corp(CORP)
+    token = parts.world.handle("/cgi-bin/gettoken", {"corpid": CORP, "corpsecret": "s"}, None)["access_token"]
+    card = {
+        "title": "热线索：李妈妈刚刚积极回复",
+        "description": "d",
+        "url": "http://c.test/console/acme/my",
+        "btntxt": "去跟进",
+    }
+    body = {"touser": "zhang", "msgtype": "textcard", "agentid": 1, "textcard": card, "enable_duplicate_check": 1}
+    for _ in range(2):  # the second is a duplicate WeCom does not show again
+        assert parts.world.handle("/cgi-bin/message/send", {"access_token": token}, body)["errcode"] == 0
+    text = SandboxUi(parts).pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()  # type: ignore[arg-type]
+    assert "员工收到的应用消息" in text and "热线索：李妈妈刚刚积极回复" in text
+    assert '<a href="http://c.test/console/acme/my">去跟进</a>' in text and "重复，未再显示" in text

@@ -26,6 +26,7 @@ SERVED = {
     "externalcontact/edit_corp_tag",
     "externalcontact/del_corp_tag",
     "externalcontact/add_msg_template",
+    "message/send",
     "externalcontact/get_groupmsg_task",
     "externalcontact/get_groupmsg_send_result",
     "externalcontact/get_groupmsg_list_v2",

@@ -13,6 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pynamodb.connection import Connection
 
+from chalicelib.adapters.dynamodb.alerts import AlertRepository
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
 from chalicelib.adapters.dynamodb.console import ConsoleRepository
@@ -73,6 +74,7 @@ class Repositories:
     metrics: MetricsRepository
     wecom_stats: WeComStatsRepository
     dashboard_links: DashboardLinkRepository
+    alerts: AlertRepository
     console: ConsoleRepository
 
     @classmethod
@@ -104,6 +106,7 @@ class Repositories:
             metrics=MetricsRepository(connection, table_name),
             wecom_stats=WeComStatsRepository(connection, table_name),
             dashboard_links=DashboardLinkRepository(connection, table_name),
+            alerts=AlertRepository(connection, table_name),
             console=ConsoleRepository(connection, table_name),
         )
 
@@ -346,6 +349,16 @@ class DynamoStore:
     get_dashboard_link = _via("dashboard_links", DashboardLinkRepository.get_dashboard_link)
     list_dashboard_links = _via("dashboard_links", DashboardLinkRepository.list_dashboard_links)
     delete_dashboard_link = _via("dashboard_links", DashboardLinkRepository.delete_dashboard_link)
+    # --- hot leads and the alerts outbox (issue 13) ---------------------------------------------------------------
+    mark_hot = _via("alerts", AlertRepository.mark_hot)
+    clear_hot = _via("alerts", AlertRepository.clear_hot)
+    get_hot = _via("alerts", AlertRepository.get_hot)
+    hot_leads = _via("alerts", AlertRepository.hot_leads)
+    create_alert = _via("alerts", AlertRepository.create_alert)
+    get_alert = _via("alerts", AlertRepository.get_alert)
+    save_alert = _via("alerts", AlertRepository.save_alert)
+    due_alerts = _via("alerts", AlertRepository.due_alerts)
+    take_alert_slot = _via("alerts", AlertRepository.take_alert_slot)
     # --- console sign-in (issue 13 §1) ----------------------------------------------------------------------------
     put_console_record = _via("console", ConsoleRepository.put_console_record)
     get_console_record = _via("console", ConsoleRepository.get_console_record)

@@ -24,6 +24,7 @@ from chalicelib.adapters.wecom.answers import errcode_of as _errcode
 from chalicelib.adapters.wecom.answers import payload_of as _payload
 from chalicelib.adapters.wecom.answers import require as _require
 from chalicelib.adapters.wecom.answers import required_str as _required_str
+from chalicelib.adapters.wecom.app_messages import AppMessagesMixin
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
@@ -62,8 +63,9 @@ class _Token:
     expires_at: float  # on the client's monotonic clock
 
 
-class WeComClient(GroupChatsMixin, StatisticsMixin):
-    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py). One per process, thread-safe."""
+class WeComClient(GroupChatsMixin, StatisticsMixin, AppMessagesMixin):
+    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py; application messages:
+    app_messages.py). One per process, thread-safe."""
 
     def __init__(
         self,
