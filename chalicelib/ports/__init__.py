@@ -18,6 +18,7 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "ExternalProfile",
     "FollowUser",
     "JoinWayPort",
+    "JsApiTicketPort",
     "Message",
     "MsgTemplateResult",
     "WeComCredentials",
@@ -25,6 +26,7 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "WelcomeOutcome",
 ]
 
+from chalicelib.ports.jssdk import JsApiTicketPort  # the JS-SDK tickets (the chat sidebar)
 from chalicelib.ports.wecom import (  # the WeCom port, in its own module
     ContactWay,
     CorpTagGroup,

@@ -187,6 +187,22 @@ STAT_KINDS = ("add", "negative", "message", "chat_create", "chat_dismiss", "join
 
 
 @dataclass
+class JsTicket:
+    """A JS-SDK ticket (tickets.py): the corp's jsapi_ticket or the app's agent_config ticket."""
+
+    value: str
+    expires_at: float
+
+
+@dataclass
+class ChatContext:
+    """The chat the staff member ``userid`` has open in their WeCom client (the JS-SDK player's current chat)."""
+
+    userid: str
+    external_userid: str
+
+
+@dataclass
 class Corp:
     corp_id: str
     secret: str | None = None  # None: any secret is accepted
@@ -204,6 +220,9 @@ class Corp:
     join_ways: dict[str, JoinWay] = field(default_factory=dict)  # 「加入群聊」 by config_id
     chat_member_limit: int | None = None  # members per group; None = the world's (500 unless set)
     stat_events: list[StatEvent] = field(default_factory=list)  # what the statistics APIs count, oldest first
+    js_tickets: dict[str, JsTicket] = field(default_factory=dict)  # JS-SDK tickets by kind (tickets.py)
+    ticket_fetches: list[float] = field(default_factory=list)  # when tickets were fetched, within the last hour
+    current_chat: ChatContext | None = None  # the chat the JS-SDK player's getCurExternalContact answers for
 
 
 @dataclass

@@ -28,6 +28,7 @@ from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
 from chalicelib.adapters.wecom.statistics import StatisticsMixin
+from chalicelib.adapters.wecom.tickets import JsApiTicketsMixin, TicketCache
 from chalicelib.adapters.wecom.transport import Transport
 from chalicelib.observability import count, count_by
 from chalicelib.ports import (
@@ -62,8 +63,9 @@ class _Token:
     expires_at: float  # on the client's monotonic clock
 
 
-class WeComClient(GroupChatsMixin, StatisticsMixin):
-    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py). One per process, thread-safe."""
+class WeComClient(GroupChatsMixin, StatisticsMixin, JsApiTicketsMixin):
+    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py; JS-SDK tickets: tickets.py).
+    One per process, thread-safe."""
 
     def __init__(
         self,
@@ -87,6 +89,7 @@ class WeComClient(GroupChatsMixin, StatisticsMixin):
         self._refresh_locks: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
         self._budget: Budget | None = None
+        self._tickets = TicketCache(monotonic, token_margin)  # JS-SDK tickets, shared by bounded() views
 
     def bounded(self, budget: Budget) -> WeComClient:
         """This client (same transport, same token cache) with every call fitted into ``budget``: a request's
