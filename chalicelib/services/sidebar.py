@@ -1,0 +1,163 @@
+"""The chat sidebar (聊天工具栏): what WeCom's page beside a chat needs, each in one call.
+
+``agent_config`` signs the page for ``wx.agentConfig`` (the app's ticket, the Clock's time, a fresh nonce, the page's
+own URL), so its script can ask WeCom which customer the chat is with (``getCurExternalContact``). ``customer`` is
+what the page then shows of that customer: profile (the phone only masked, as stored), tags by name, stage, the newest
+timeline entries, the active plans each with the step it will touch next (that step's 话术 and text, to copy), and the
+script library's 话术 for the customer's stage. A staff member sees only the customers they own: another's is
+ForbiddenError (the 403 page), exactly as the JSON API scopes a staff token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chalicelib.domain.customers import Customer, customer_id_for
+from chalicelib.domain.facts import Alias
+from chalicelib.domain.jssdk import AgentConfig, agent_config
+from chalicelib.domain.plans import Plan
+from chalicelib.domain.sidebar import check_external_userid, upcoming_step
+from chalicelib.domain.sop import ACTIVE, Enrollment
+from chalicelib.domain.tags import Taxonomy
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import ForbiddenError, NotFoundError
+from chalicelib.ports import Clock, IdGenerator, JsApiTicketPort, WeComCredentials
+from chalicelib.services.timeline import TimelineRepo, TimelineService
+
+# The JS-SDK calls the sidebar makes after agentConfig: which customer the chat is with.
+JS_API_LIST = ("getCurExternalContact",)
+TIMELINE_LIMIT = 30  # the newest entries: what a staff member glances at mid-chat (the customer page has the rest)
+
+
+class SidebarRepo(TimelineRepo, Protocol):
+    def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
+    def find_alias(self, tenant_id: str, kind: str, digest: str) -> Alias | None: ...
+    def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
+    def get_plan(self, tenant_id: str, plan_id: str, version: int | None = None) -> Plan | None: ...
+    def taxonomy(self, tenant_id: str) -> Taxonomy: ...
+
+
+class StageScripts(Protocol):
+    """The script library (话术库) by customer stage (services/scripts.py)."""
+
+    def for_stage(self, tenant_id: str, stage: str) -> Sequence[Any]: ...
+
+
+@dataclass(frozen=True)
+class NextTouch:
+    """The step an active plan touches the customer with next: what the staff member is about to say."""
+
+    step_id: str
+    title: str
+    notes: str  # the step's 话术 for the staff member
+    text: str  # the message the customer receives
+
+
+@dataclass(frozen=True)
+class ActivePlan:
+    plan_id: str
+    name: str
+    version: int
+    enrolled_at: str
+    next_touch: NextTouch | None  # None: the plan is done, or its place is beyond the entries read
+
+
+@dataclass(frozen=True)
+class TagName:
+    tag_id: str
+    group: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SidebarCustomer:
+    customer: Customer
+    tags: tuple[TagName, ...]
+    timeline: tuple[dict[str, Any], ...]  # public timeline entries, newest first
+    timeline_more: bool  # older entries exist (the customer page pages through them)
+    plans: tuple[ActivePlan, ...]
+    scripts: tuple[Any, ...] = field(default_factory=tuple)  # the script library's entries for the stage
+
+
+class SidebarService:
+    def __init__(
+        self,
+        repo: SidebarRepo,
+        tickets: JsApiTicketPort,
+        clock: Clock,
+        ids: IdGenerator,
+        scripts: StageScripts | None = None,
+    ) -> None:
+        self.repo = repo
+        self.tickets = tickets
+        self.clock = clock
+        self.ids = ids
+        self.scripts = scripts
+
+    def agent_config(self, tenant: Tenant, url: str) -> AgentConfig:
+        """wx.agentConfig's parameters for the page at ``url`` (as the browser has it; the fragment is not signed)."""
+        creds = WeComCredentials(tenant.tenant_id, tenant.corp_id, tenant.wecom_secret)
+        ticket = self.tickets.agent_jsapi_ticket(creds)
+        nonce = hashlib.sha256(self.ids.secret(16).encode()).hexdigest()[:16]  # letters and digits only
+        return agent_config(
+            corp_id=tenant.corp_id,
+            agent_id=str(tenant.agent_id),
+            ticket=ticket,
+            noncestr=nonce,
+            timestamp=int(self.clock.now().timestamp()),
+            url=url,
+            js_api_list=JS_API_LIST,
+        )
+
+    def customer(self, tenant: Tenant, external_userid: str, *, staff_scope: str | None) -> SidebarCustomer:
+        """The customer the chat is with, for ``staff_scope`` (a staff member: only their own; None: ops)."""
+        customer = self._resolve(tenant, check_external_userid(external_userid))
+        if staff_scope is not None and customer.owner_userid != staff_scope:
+            raise ForbiddenError("this customer is another staff member's")
+        tid, cid = tenant.tenant_id, customer.customer_id
+        page = TimelineService(self.repo).page(tid, customer, tenant.zone, limit=TIMELINE_LIMIT)
+        entries: list[dict[str, Any]] = page["items"]
+        whole_story = page["next_cursor"] is None
+        plans = []
+        for enrollment in sorted(self.repo.enrollments_of(tid, cid), key=lambda e: e.enrolled_at):
+            if enrollment.status != ACTIVE:
+                continue
+            plan = self.repo.get_plan(tid, enrollment.plan_id, enrollment.version)
+            if plan is not None:
+                plans.append(_active_plan(plan, enrollment, entries, whole_story))
+        scripts = tuple(self.scripts.for_stage(tid, customer.stage.value)) if self.scripts is not None else ()
+        return SidebarCustomer(
+            customer=customer,
+            tags=_tag_names(self.repo.taxonomy(tid), customer),
+            timeline=tuple(entries),
+            timeline_more=not whole_story,
+            plans=tuple(plans),
+            scripts=scripts,
+        )
+
+    def _resolve(self, tenant: Tenant, external_userid: str) -> Customer:
+        """The customer of an external userid, as intake derives it: the tenant-keyed digest, then the ext alias of
+        a contact merged into another customer."""
+        digest = tenant.hmac_hex("ext:" + external_userid)
+        customer = self.repo.get_customer(tenant.tenant_id, customer_id_for(digest))
+        if customer is None:
+            alias = self.repo.find_alias(tenant.tenant_id, "ext", digest)
+            if alias is not None and alias.customer_id and alias.erased_at is None:
+                customer = self.repo.get_customer(tenant.tenant_id, alias.customer_id)
+        if customer is None:
+            raise NotFoundError("this contact is not a customer in Siyu (yet)")
+        return customer
+
+
+def _active_plan(plan: Plan, enrollment: Enrollment, entries: list[dict[str, Any]], whole_story: bool) -> ActivePlan:
+    step = upcoming_step(plan, enrollment.enrollment_id, entries, whole_story=whole_story)
+    upcoming = None if step is None else NextTouch(step.id, step.title, step.notes, step.message.text)
+    return ActivePlan(plan.plan_id, plan.name, plan.version, enrollment.enrolled_at, upcoming)
+
+
+def _tag_names(taxonomy: Taxonomy, customer: Customer) -> tuple[TagName, ...]:
+    names = {t.tag_id: TagName(t.tag_id, g.name, t.name) for g in taxonomy.groups for t in g.tags}
+    return tuple(names.get(t, TagName(t, "", t)) for t in sorted(customer.tags))
