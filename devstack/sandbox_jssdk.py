@@ -13,6 +13,7 @@ JSONP answers it asks for, and the control route that says which chat is open.
                                                  external_userid (they must be contacts); GET ?corp_id= shows it
     POST /sandbox/jssdk/expire_tickets           {corp_id}: the corp's JS-SDK tickets expire now
 
+Pages go out with ``Cache-Control: no-store`` (sandbox_http.py): tickets and the open chat change.
 JSONP (a script element per call) rather than fetch: a page whose CSP lets this script's origin into script-src needs
 nothing else (no connect-src, no CORS). The callback name is checked, and the answers are JSON literals with every
 non-ASCII character escaped, so nothing a caller sends can become code.
@@ -23,13 +24,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from chalicelib import errors
 from devstack.sandbox_callbacks import CallbackRegistry
+from devstack.sandbox_http import RawAnswer
 from devstack.sandbox_io import field_str as _str
+from devstack.sandbox_pages import PageRoutes
 from devstack.wecom_world import WeComWorld, WorldError
 
 PLAYER = Path(__file__).parent / "static" / "jssdk.js"
@@ -37,16 +39,9 @@ CALLBACK_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$")
 KINDS = ("corp", "agent_config")
 CURRENT_CONTACT = "getCurExternalContact"
 
+JS = "application/javascript; charset=utf-8"
+
 Route = Callable[[dict[str, str], dict[str, Any]], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Script:
-    """A JavaScript answer (the player, or a JSONP call), never cached: tickets and the open chat change."""
-
-    body: bytes
-    status: int = 200
-    content_type: str = "application/javascript; charset=utf-8"
 
 
 class JsSdkParts(Protocol):
@@ -68,15 +63,11 @@ class JsSdkRoutes:
             ("POST", "/sandbox/jssdk/expire_tickets"): self._expire_tickets,
         }
 
-    def script(self, path: str, query: dict[str, str]) -> Script | None:
-        """The script answer for a GET of ``path``; None when ``path`` is none of the player's scripts."""
-        if path == "/sandbox/jssdk.js":
-            return Script(PLAYER.read_bytes())
-        if path == "/sandbox/jssdk/verify.js":
-            return _jsonp(query, self._verify)
-        if path == "/sandbox/jssdk/contact.js":
-            return _jsonp(query, self._contact)
-        return None
+    def register(self, pages: PageRoutes) -> None:
+        """Serve the player and its JSONP answers among the sandbox's browser pages."""
+        pages.add("GET", "/sandbox/jssdk.js", lambda query, raw: RawAnswer(200, JS, PLAYER.read_bytes()))
+        pages.add("GET", "/sandbox/jssdk/verify.js", lambda query, raw: _jsonp(query, self._verify))
+        pages.add("GET", "/sandbox/jssdk/contact.js", lambda query, raw: _jsonp(query, self._contact))
 
     @property
     def _world(self) -> WeComWorld:
@@ -123,12 +114,12 @@ class JsSdkRoutes:
         return {"ok": True}
 
 
-def _jsonp(query: dict[str, str], answer: Callable[[dict[str, str]], dict[str, Any]]) -> Script:
+def _jsonp(query: dict[str, str], answer: Callable[[dict[str, str]], dict[str, Any]]) -> RawAnswer:
     callback = query.get("cb", "")
     if CALLBACK_RE.fullmatch(callback) is None:
-        return Script(b"/* cb must be a JavaScript identifier */\n", status=400)
+        return RawAnswer(400, JS, b"/* cb must be a JavaScript identifier */\n")
     try:
         payload = answer(query)
     except WorldError as exc:
         payload = {"ok": False, "errMsg": str(exc)}
-    return Script(f"{callback}({json.dumps(payload, ensure_ascii=True)});\n".encode())
+    return RawAnswer(200, JS, f"{callback}({json.dumps(payload, ensure_ascii=True)});\n".encode())

@@ -20,7 +20,7 @@ EXTERNAL_USERID_RE = re.compile(r"^w[mo][0-9A-Za-z_-]{1,62}$")
 
 def check_external_userid(value: str) -> str:
     if EXTERNAL_USERID_RE.fullmatch(value) is None:
-        raise InvalidError("external_userid is not a WeCom external contact id (wm… or wo…)")
+        raise InvalidError("这不是企业微信外部联系人的 ID（应以 wm 或 wo 开头）。")
     return value
 
 

@@ -1,7 +1,8 @@
 """The chat sidebar (聊天工具栏): what WeCom's page beside a chat needs, each in one call.
 
-``agent_config`` signs the page for ``wx.agentConfig`` (the app's ticket, the Clock's time, a fresh nonce, the page's
-own URL), so its script can ask WeCom which customer the chat is with (``getCurExternalContact``). ``customer`` is
+``frame`` is the page WeCom opens: ``wx.agentConfig``'s parameters signed for the page's own public URL (the app's
+ticket, the Clock's time, a fresh nonce), so its script can ask WeCom which customer the chat is with
+(``getCurExternalContact``), and the JS-SDK to load; what stops it (no AgentId, WeCom unreachable) is said, not raised. ``customer`` is
 what the page then shows of that customer: profile (the phone only masked, as stored), tags by name, stage, the newest
 timeline entries, the active plans each with the step it will touch next (that step's 话术 and text, to copy), and the
 script library's 话术 for the customer's stage. A staff member sees only the customers they own: another's is
@@ -11,9 +12,10 @@ ForbiddenError (the 403 page), exactly as the JSON API scopes a staff token.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
 from chalicelib.domain.customers import Customer, customer_id_for
 from chalicelib.domain.facts import Alias
@@ -23,7 +25,7 @@ from chalicelib.domain.sidebar import check_external_userid, upcoming_step
 from chalicelib.domain.sop import ACTIVE, Enrollment
 from chalicelib.domain.tags import Taxonomy
 from chalicelib.domain.tenants import Tenant
-from chalicelib.errors import ForbiddenError, NotFoundError
+from chalicelib.errors import ForbiddenError, InvalidError, NotFoundError, UpstreamError
 from chalicelib.ports import Clock, IdGenerator, JsApiTicketPort, WeComCredentials
 from chalicelib.services.timeline import TimelineRepo, TimelineService
 
@@ -44,6 +46,17 @@ class StageScripts(Protocol):
     """The script library (话术库) by customer stage (services/scripts.py)."""
 
     def for_stage(self, tenant_id: str, stage: str) -> Sequence[Any]: ...
+
+
+@dataclass(frozen=True)
+class SidebarFrame:
+    """The sidebar page before it knows its customer: ``config`` None when it cannot be signed (``problem`` says
+    why, in the staff member's words)."""
+
+    url: str  # the page's public URL, as signed: its script checks the browser shows the same
+    jssdk_url: str
+    config: AgentConfig | None
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,16 +102,38 @@ class SidebarService:
         tickets: JsApiTicketPort,
         clock: Clock,
         ids: IdGenerator,
+        *,
+        console_url: str,
+        jssdk_url: str,
         scripts: StageScripts | None = None,
     ) -> None:
         self.repo = repo
         self.tickets = tickets
         self.clock = clock
         self.ids = ids
+        self.console_url = console_url.rstrip("/")
+        self.jssdk_url = jssdk_url
         self.scripts = scripts
+
+    def frame(self, tenant: Tenant, query: Mapping[str, str]) -> SidebarFrame:
+        """The sidebar page of ``tenant`` as opened with ``query``, signed for its public URL (``console_url``)."""
+        url = f"{self.console_url}/console/{quote(tenant.tenant_id, safe='')}/sidebar"
+        if query:
+            url = f"{url}?{urlencode(sorted(query.items()))}"
+        if not tenant.agent_id:
+            problem = "侧边栏未配置：请管理员为机构设置自建应用的 AgentId（wecom.agent_id）。"
+            return SidebarFrame(url, self.jssdk_url, None, problem)
+        try:
+            config = self.agent_config(tenant, url)
+        except UpstreamError:
+            problem = "暂时无法从企业微信取得签名，请稍后刷新重试。"
+            return SidebarFrame(url, self.jssdk_url, None, problem)
+        return SidebarFrame(url, self.jssdk_url, config)
 
     def agent_config(self, tenant: Tenant, url: str) -> AgentConfig:
         """wx.agentConfig's parameters for the page at ``url`` (as the browser has it; the fragment is not signed)."""
+        if not tenant.agent_id:
+            raise InvalidError("wx.agentConfig needs the tenant's AgentId (wecom.agent_id)")
         creds = WeComCredentials(tenant.tenant_id, tenant.corp_id, tenant.wecom_secret)
         ticket = self.tickets.agent_jsapi_ticket(creds)
         nonce = hashlib.sha256(self.ids.secret(16).encode()).hexdigest()[:16]  # letters and digits only
@@ -116,7 +151,7 @@ class SidebarService:
         """The customer the chat is with, for ``staff_scope`` (a staff member: only their own; None: ops)."""
         customer = self._resolve(tenant, check_external_userid(external_userid))
         if staff_scope is not None and customer.owner_userid != staff_scope:
-            raise ForbiddenError("this customer is another staff member's")
+            raise ForbiddenError("这位客户不是你负责的客户，不能查看。")
         tid, cid = tenant.tenant_id, customer.customer_id
         page = TimelineService(self.repo).page(tid, customer, tenant.zone, limit=TIMELINE_LIMIT)
         entries: list[dict[str, Any]] = page["items"]
@@ -148,7 +183,7 @@ class SidebarService:
             if alias is not None and alias.customer_id and alias.erased_at is None:
                 customer = self.repo.get_customer(tenant.tenant_id, alias.customer_id)
         if customer is None:
-            raise NotFoundError("this contact is not a customer in Siyu (yet)")
+            raise NotFoundError("私域里还没有这位客户（可能尚未添加或已被删除）。")
         return customer
 
 

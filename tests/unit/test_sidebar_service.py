@@ -42,7 +42,7 @@ ADDED = "2026-11-30T09:00:00+08:00"
 
 
 def with_agent(tenant: Tenant) -> Tenant:
-    return replace(tenant, agent_id="1000002")
+    return replace(tenant, agent_id=1000002)
 
 
 class Scripts:
@@ -61,7 +61,15 @@ class Env:
         self.store = FakeStore()
         self.scripts = Scripts()
         client = WeComClient(WorldTransport(self.world), sleep=lambda s: None, monotonic=self.clock.epoch)
-        self.svc = SidebarService(self.store, client, self.clock, SeqIds(), scripts=self.scripts)
+        self.svc = SidebarService(
+            self.store,
+            client,
+            self.clock,
+            SeqIds(),
+            console_url="https://siyu.example/",
+            jssdk_url="https://siyu.example/sandbox/jssdk.js",
+            scripts=self.scripts,
+        )
 
     def customer(self, ext: str = EXT, owner: str = "zhang", **fields: Any) -> Customer:
         cid = customer_id_for(TENANT.hmac_hex("ext:" + ext))
@@ -153,7 +161,24 @@ def test_each_page_gets_its_own_nonce_from_one_cached_ticket(env: Env) -> None:
 
 def test_a_tenant_without_an_agent_id_cannot_sign(env: Env) -> None:
     with pytest.raises(errors.InvalidError):
-        env.svc.agent_config(replace(TENANT, agent_id=""), PAGE)
+        env.svc.agent_config(replace(TENANT, agent_id=0), PAGE)
+    frame = env.svc.frame(TENANT, {})
+    assert frame.config is None and "AgentId" in frame.problem
+    assert env.world.calls("ticket/get") == []
+
+
+def test_the_frame_is_signed_for_the_pages_public_url(env: Env) -> None:
+    frame = env.svc.frame(with_agent(TENANT), {"b": "2", "a": "x y"})
+    assert frame.url == "https://siyu.example/console/t1/sidebar?a=x+y&b=2"
+    assert frame.jssdk_url == "https://siyu.example/sandbox/jssdk.js" and frame.config is not None
+    params = {k: str(v) for k, v in frame.config.public().items() if k in ("timestamp", "nonceStr", "signature")}
+    assert env.world.verify_js_signature(CORP, "agent_config", params | {"url": frame.url}) == ""
+
+
+def test_wecom_refusing_the_ticket_is_said_on_the_page_not_raised(env: Env) -> None:
+    env.world.inject("ticket/get", 45009)
+    frame = env.svc.frame(with_agent(TENANT), {})
+    assert frame.config is None and "稍后" in frame.problem
 
 
 # --- the customer --------------------------------------------------------------------------------------------------
