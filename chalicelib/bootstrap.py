@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.plans import PlanService
     from chalicelib.services.points import PointsService
     from chalicelib.services.repairs import RepairQueue, Repairs
+    from chalicelib.services.sidebar import SidebarService
     from chalicelib.services.signals import SignalBus
     from chalicelib.services.silence import SilenceService
     from chalicelib.services.sop import SopEngine
@@ -94,6 +95,7 @@ class Services:
     wecom_stats: WeComStatsService  # WeCom's own statistics, fetched daily, for the cross-check
     dashboard: DashboardService  # dashboard links and the page's read (issue 11 §4)
     console_auth: ConsoleAuth  # the console's sign-in and sessions (issue 13 §1)
+    sidebar: SidebarService  # the chat sidebar (聊天工具栏, issue 13 §3)
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)

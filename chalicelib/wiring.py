@@ -50,6 +50,7 @@ from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
 from chalicelib.services.points import PointsService
 from chalicelib.services.repairs import RepairQueue, Repairs
+from chalicelib.services.sidebar import SidebarService
 from chalicelib.services.signals import SignalBus
 from chalicelib.services.silence import SilenceService
 from chalicelib.services.sop import SopEngine
@@ -211,6 +212,9 @@ def wire(
             ids,
             console_url=settings.console_url,
             oauth_url=settings.wecom_oauth_url,
+        ),
+        sidebar=SidebarService(
+            store, wecom, clock, ids, console_url=settings.console_url, jssdk_url=settings.jssdk_url
         ),
         health=health,
         idempotency=idempotency,

@@ -17,6 +17,7 @@ from chalicelib.settings import (
     ENV_ADMIN_TOKEN,
     ENV_CLOCK_FILE,
     ENV_DYNAMODB_ENDPOINT,
+    ENV_JSSDK_URL,
     ENV_REGION,
     ENV_SCHEDULER_ENDPOINT,
     ENV_STAGE,
@@ -156,6 +157,7 @@ def api_environment(
             ENV_DYNAMODB_ENDPOINT: dynamodb_endpoint,
             ENV_SCHEDULER_ENDPOINT: scheduler_endpoint,
             ENV_WECOM_BASE_URL: wecom_base_url,
+            ENV_JSSDK_URL: f"{wecom_base_url}/sandbox/jssdk.js",  # the sandbox's JS-SDK player (the chat sidebar)
             ENV_ADMIN_TOKEN: admin_token,
             **({ENV_CLOCK_FILE: str(clock_file)} if clock_file is not None else {}),
             "AWS_ACCESS_KEY_ID": "local",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.messages import Message
+from chalicelib.ports.jssdk import JsApiTicketPort
 from chalicelib.ports.statistics import WeComStatisticsPort
 
 if TYPE_CHECKING:  # the group APIs' data lives in group_ports.py
@@ -121,7 +122,7 @@ class JoinWayPort(Protocol):
     def del_join_way(self, creds: WeComCredentials, config_id: str) -> None: ...
 
 
-class WeComPort(JoinWayPort, WeComStatisticsPort, Protocol):
+class WeComPort(JoinWayPort, WeComStatisticsPort, JsApiTicketPort, Protocol):
     """The WeCom server API Siyu calls. One implementation talks HTTP to WeCom or to the sandbox."""
 
     def user_id_from_code(self, creds: WeComCredentials, code: str) -> str:
