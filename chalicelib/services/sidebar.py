@@ -2,11 +2,11 @@
 
 ``frame`` is the page WeCom opens: ``wx.agentConfig``'s parameters signed for the page's own public URL (the app's
 ticket, the Clock's time, a fresh nonce), so its script can ask WeCom which customer the chat is with
-(``getCurExternalContact``), and the JS-SDK to load; what stops it (no AgentId, WeCom unreachable) is said, not raised. ``customer`` is
-what the page then shows of that customer: profile (the phone only masked, as stored), tags by name, stage, the newest
-timeline entries, the active plans each with the step it will touch next (that step's 话术 and text, to copy), and the
-script library's 话术 for the customer's stage. A staff member sees only the customers they own: another's is
-ForbiddenError (the 403 page), exactly as the JSON API scopes a staff token.
+(``getCurExternalContact``), and the JS-SDK to load; what stops it (no AgentId, WeCom unreachable) is said, not
+raised. ``customer`` is what the page then shows of that customer: profile (the phone only masked, as stored), tags
+by name, stage, the newest timeline entries, the active plans each with the step it will touch next (that step's 话术
+and text, to copy), and the script library's 话术 for the customer's stage. A staff member sees only the customers
+they own: another's is ForbiddenError (the 403 page), exactly as the JSON API scopes a staff token.
 """
 
 from __future__ import annotations
