@@ -27,6 +27,7 @@ from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
+from chalicelib.ports.blobs import BlobStore
 from chalicelib.services.bulk import BulkEnrollment
 from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
@@ -44,12 +45,15 @@ from chalicelib.services.groups.setup import GroupService
 from chalicelib.services.groups.sync import GroupSync
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
+from chalicelib.services.library import ContentService
+from chalicelib.services.library_send import ContentSender
 from chalicelib.services.metrics import MetricsRecorder
 from chalicelib.services.metrics_service import MetricsService
 from chalicelib.services.migration import PlanMigration
 from chalicelib.services.plans import PlanService
 from chalicelib.services.points import PointsService
 from chalicelib.services.repairs import RepairQueue, Repairs
+from chalicelib.services.scripts import ScriptService
 from chalicelib.services.sidebar import SidebarService
 from chalicelib.services.signals import SignalBus
 from chalicelib.services.silence import SilenceService
@@ -124,6 +128,7 @@ def wire(
     shards: ShardDispatcher | None = None,
     repair_queue: RepairQueue | None = None,
     secrets: SecretStore | None = None,
+    blobs: BlobStore | None = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes. ``shards``: where
     a large fire's shards go (None: every bucket fires in one invocation); ``repair_queue``: where a callback's
@@ -133,7 +138,11 @@ def wire(
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
     plans = PlanService(store, clock, ids)
     fanout = FanOut(shards, bound=settings.fire_shard_size)
-    sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout)
+    # The content and script libraries: items and scripts resolved as a step or a welcome goes out (media re-uploaded).
+    content = ContentService(store, blobs, clock, ids)
+    scripts = ScriptService(store, clock, ids, content=content)
+    sender = ContentSender(store, blobs, wecom, clock, store.get_tenant)
+    sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout, library=sender)
     silence = SilenceService(store, sop, plans, bus, clock, ids)
     triggers = TriggerService(store, sop)
     group_facts = GroupFactsService(store, clock)
@@ -165,6 +174,7 @@ def wire(
         store, wecom, clock, enroller=sop, signals=bus, tasks=staff_tasks, repairs=repairs, budget_seconds=budget
     )
     tenants = TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync)
+    intake.library = sender
     return Services(
         settings=settings,
         store=store,
@@ -214,9 +224,12 @@ def wire(
             oauth_url=settings.wecom_oauth_url,
         ),
         sidebar=SidebarService(
-            store, wecom, clock, ids, console_url=settings.console_url, jssdk_url=settings.jssdk_url
+            store, wecom, clock, ids, console_url=settings.console_url, jssdk_url=settings.jssdk_url, scripts=scripts
         ),
         health=health,
         idempotency=idempotency,
         repairs=repairs,
+        blobs=blobs,
+        content=content,
+        scripts=scripts,
     )

@@ -74,6 +74,7 @@ from devstack.sandbox_io import STATE_FORMAT, STATE_VERSION, json_object, parse_
 from devstack.sandbox_jssdk import JsSdkRoutes
 from devstack.sandbox_pages import PageRoutes
 from devstack.wecom_world import UnknownApiError, WeComWorld, WorldError
+from devstack.wecom_world.media import form_body
 
 # Re-exported: the sandbox's vocabulary stays importable from here.
 __all__ = [
@@ -226,20 +227,27 @@ class SandboxServer:
 
     # --- the two faces --------------------------------------------------------------------------------------------
 
-    def wecom_api(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+    def wecom_api(
+        self, path: str, query: dict[str, str], raw: bytes, content_type: str = ""
+    ) -> tuple[int, dict[str, Any]]:
         """A /cgi-bin/ request: always HTTP 200 with an errcode, like WeCom (404 for an API the world lacks), unless
         an injected transport fault answers 5xx first or delays the answer (devstack.sandbox_faults)."""
         fault = self.http_faults.take(path)
         if fault is not None and fault.http_status is not None:
             return fault.http_status, {"errcode": -1, "errmsg": f"injected HTTP {fault.http_status}"}
-        status, answer = self._wecom_answer(path, query, raw)
+        status, answer = self._wecom_answer(path, query, raw, content_type)
         if fault is not None and fault.late_ms:
             time.sleep(fault.late_ms / 1000)  # the world acted already: a client that gives up misses the answer
         return status, answer
 
-    def _wecom_answer(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+    def _wecom_answer(
+        self, path: str, query: dict[str, str], raw: bytes, content_type: str = ""
+    ) -> tuple[int, dict[str, Any]]:
         body: dict[str, Any] | None = None
-        if raw.strip():
+        uploaded = form_body(raw, content_type, str(query.get("type", "")))  # media/upload's multipart file
+        if uploaded is not None:
+            body = uploaded
+        elif raw.strip():
             try:
                 parsed = json.loads(raw)
             except ValueError:

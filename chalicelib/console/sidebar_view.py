@@ -7,17 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.library import SCENES, STAGE_NAMES
 from chalicelib.services.sidebar import SidebarCustomer
 
-STAGES = {
-    "new": "新客",
-    "nurturing": "培育中",
-    "hot": "高意向",
-    "trial": "体验课",
-    "converted": "已转化",
-    "silent": "沉默",
-    "lost": "流失",
-}
 STAGE_TONES = {"hot": "ok", "converted": "ok", "trial": "ok", "silent": "warn", "lost": "bad"}
 ENTRIES = {
     "add_external_contact": "添加为好友",
@@ -49,7 +41,7 @@ class Line:
 
 
 def stage_label(stage: str) -> str:
-    return STAGES.get(stage, stage)
+    return STAGE_NAMES.get(stage, stage)
 
 
 def short_time(iso: str | None) -> str:
@@ -85,7 +77,7 @@ def present(view: SidebarCustomer) -> dict[str, Any]:
         "last_inbound": short_time(c.last_inbound_at),
         "tags": view.tags,
         "plans": view.plans,
-        "scripts": view.scripts,
+        "scripts": [{"title": s.title, "scene": SCENES.get(s.scene, s.scene), "text": s.text} for s in view.scripts],
         "lines": [line(e, names) for e in view.timeline],
         "timeline_more": view.timeline_more,
     }

@@ -20,7 +20,8 @@ from urllib.parse import quote, urlencode
 from chalicelib.domain.customers import Customer, customer_id_for
 from chalicelib.domain.facts import Alias
 from chalicelib.domain.jssdk import AgentConfig, agent_config
-from chalicelib.domain.plans import Plan
+from chalicelib.domain.library import Script
+from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.sidebar import check_external_userid, upcoming_step
 from chalicelib.domain.sop import ACTIVE, Enrollment
 from chalicelib.domain.tags import Taxonomy
@@ -40,12 +41,13 @@ class SidebarRepo(TimelineRepo, Protocol):
     def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
     def get_plan(self, tenant_id: str, plan_id: str, version: int | None = None) -> Plan | None: ...
     def taxonomy(self, tenant_id: str) -> Taxonomy: ...
+    def get_script(self, tenant_id: str, script_id: str) -> Script | None: ...
 
 
 class StageScripts(Protocol):
     """The script library (话术库) by customer stage (services/scripts.py)."""
 
-    def for_stage(self, tenant_id: str, stage: str) -> Sequence[Any]: ...
+    def for_stage(self, tenant_id: str, stage: str) -> Sequence[Script]: ...
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class NextTouch:
 
     step_id: str
     title: str
-    notes: str  # the step's 话术 for the staff member
+    notes: str  # the step's 话术 for the staff member: its own notes, or the library script it names
     text: str  # the message the customer receives
 
 
@@ -92,7 +94,7 @@ class SidebarCustomer:
     timeline: tuple[dict[str, Any], ...]  # public timeline entries, newest first
     timeline_more: bool  # older entries exist (the customer page pages through them)
     plans: tuple[ActivePlan, ...]
-    scripts: tuple[Any, ...] = field(default_factory=tuple)  # the script library's entries for the stage
+    scripts: tuple[Script, ...] = field(default_factory=tuple)  # the script library's 话术 for the stage
 
 
 class SidebarService:
@@ -162,7 +164,9 @@ class SidebarService:
                 continue
             plan = self.repo.get_plan(tid, enrollment.plan_id, enrollment.version)
             if plan is not None:
-                plans.append(_active_plan(plan, enrollment, entries, whole_story))
+                step = upcoming_step(plan, enrollment.enrollment_id, entries, whole_story=whole_story)
+                upcoming = None if step is None else self._next_touch(tid, step)
+                plans.append(ActivePlan(plan.plan_id, plan.name, plan.version, enrollment.enrolled_at, upcoming))
         scripts = tuple(self.scripts.for_stage(tid, customer.stage.value)) if self.scripts is not None else ()
         return SidebarCustomer(
             customer=customer,
@@ -172,6 +176,13 @@ class SidebarService:
             plans=tuple(plans),
             scripts=scripts,
         )
+
+    def _next_touch(self, tenant_id: str, step: Step) -> NextTouch:
+        """The step as the staff member reads it: a step naming a library script (``script_id``) says that script
+        (as edited since), else its own notes."""
+        script = self.repo.get_script(tenant_id, step.script_id) if step.script_id else None
+        notes = script.text if script is not None else step.notes
+        return NextTouch(step.id, step.title or (script.title if script is not None else ""), notes, step.message.text)
 
     def _resolve(self, tenant: Tenant, external_userid: str) -> Customer:
         """The customer of an external userid, as intake derives it: the tenant-keyed digest, then the ext alias of
@@ -185,12 +196,6 @@ class SidebarService:
         if customer is None:
             raise NotFoundError("私域里还没有这位客户（可能尚未添加或已被删除）。")
         return customer
-
-
-def _active_plan(plan: Plan, enrollment: Enrollment, entries: list[dict[str, Any]], whole_story: bool) -> ActivePlan:
-    step = upcoming_step(plan, enrollment.enrollment_id, entries, whole_story=whole_story)
-    upcoming = None if step is None else NextTouch(step.id, step.title, step.notes, step.message.text)
-    return ActivePlan(plan.plan_id, plan.name, plan.version, enrollment.enrolled_at, upcoming)
 
 
 def _tag_names(taxonomy: Taxonomy, customer: Customer) -> tuple[TagName, ...]:

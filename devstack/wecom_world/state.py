@@ -110,6 +110,17 @@ class OAuthCode:
 
 
 @dataclass
+class Media:
+    """A temporary media (media/upload): valid 3 days from ``created_at``. Not the bytes: their size and hash."""
+
+    type: str
+    created_at: int
+    filename: str
+    size: int
+    sha256: str = ""
+
+
+@dataclass
 class Recipient:
     external_userid: str
     status: int = SEND_PENDING
@@ -234,6 +245,7 @@ class Corp:
     js_tickets: dict[str, JsTicket] = field(default_factory=dict)  # JS-SDK tickets by kind (tickets.py)
     ticket_fetches: list[float] = field(default_factory=list)  # when tickets were fetched, within the last hour
     current_chat: ChatContext | None = None  # the chat the JS-SDK player's getCurExternalContact answers for
+    media: dict[str, Media] = field(default_factory=dict)  # temporary media by media_id (media/upload)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from devstack.wecom_world import (
     contacts,
     groups,
     join_ways,
+    media,
     messages,
     oauth,
     snapshot,
@@ -36,6 +37,7 @@ API_SETS: tuple[ApiSet, ...] = (
     statistics.APIS,
     oauth.APIS,
     tickets.APIS,
+    media.APIS,
 )
 
 

@@ -173,6 +173,7 @@ def api(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
             settings,
             dynamodb_client=boto3.client("dynamodb", region_name="us-east-1"),
             scheduler_client=boto3.client("scheduler", region_name="us-east-1"),
+            s3_client=boto3.client("s3", region_name="us-east-1"),
         )
         bootstrap.reset()
         models._configured.clear()

@@ -41,6 +41,7 @@ SERVED = {
     "auth/getuserinfo",  # staff web sign-in (oauth.py): redeeming a code uses it up
     "get_jsapi_ticket",  # the JS-SDK tickets (tickets.py): they change state (issued tickets, counted fetches)
     "ticket/get",
+    "media/upload",
 }
 READS = {
     "gettoken",

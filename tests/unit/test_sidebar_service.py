@@ -13,6 +13,7 @@ from chalicelib import errors
 from chalicelib.adapters.wecom.client import WeComClient
 from chalicelib.domain.customers import Customer, Stage, customer_id_for
 from chalicelib.domain.facts import Alias
+from chalicelib.domain.library import Script
 from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import Plan, PlanStatus, Step, Trigger
 from chalicelib.domain.sidebar import upcoming_step
@@ -49,9 +50,9 @@ class Scripts:
     def __init__(self) -> None:
         self.asked: list[tuple[str, str]] = []
 
-    def for_stage(self, tenant_id: str, stage: str) -> list[dict[str, str]]:
+    def for_stage(self, tenant_id: str, stage: str) -> list[Script]:
         self.asked.append((tenant_id, stage))
-        return [{"scene": "破冰", "text": f"{stage} 的话术"}]
+        return [Script("sc_1", stage, "icebreak", "开场", f"{stage} 的话术")]
 
 
 class Env:
@@ -192,7 +193,7 @@ def test_the_owner_sees_profile_tags_stage_and_timeline(env: Env) -> None:
     assert [(t.group, t.name) for t in view.tags] == [("年级", "三年级"), ("", "tag_gone")]
     assert [e["type"] for e in view.timeline] == ["add_external_contact"]
     assert view.timeline_more is False
-    assert view.scripts == ({"scene": "破冰", "text": "nurturing 的话术"},)
+    assert [(s.scene, s.text) for s in view.scripts] == [("icebreak", "nurturing 的话术")]
     assert env.scripts.asked == [("t1", "nurturing")]
 
 
@@ -248,6 +249,17 @@ def test_the_step_after_the_newest_touch_is_next_and_none_after_the_last(env: En
     env.sent(customer, plan, "s3", 3)
     (active,) = env.svc.customer(TENANT, EXT, staff_scope="zhang").plans
     assert active.next_touch is None
+
+
+def test_a_step_naming_a_library_script_says_that_script(env: Env) -> None:
+    customer, plan = env.customer(), env.plan()
+    env.store.create_script("t1", Script("sc_ice", "nurturing", "icebreak", "破冰开场", "您好，我是张老师～"))
+    steps = (replace(plan.steps[0], notes="", script_id="sc_ice"), *plan.steps[1:])
+    env.store.plan_versions[("t1", plan.plan_id, 1)] = replace(plan, steps=steps)
+    env.enroll(customer, plan)
+    (active,) = env.svc.customer(TENANT, EXT, staff_scope="zhang").plans
+    assert active.next_touch is not None and active.next_touch.notes == "您好，我是张老师～"
+    assert active.next_touch.text == "第1天的内容"
 
 
 def test_only_active_runs_are_listed(env: Env) -> None:

@@ -27,6 +27,7 @@ from chalicelib.adapters.wecom.answers import required_str as _required_str
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
+from chalicelib.adapters.wecom.media import MediaMixin
 from chalicelib.adapters.wecom.statistics import StatisticsMixin
 from chalicelib.adapters.wecom.tickets import JsApiTicketsMixin, TicketCache
 from chalicelib.adapters.wecom.transport import Transport
@@ -63,8 +64,8 @@ class _Token:
     expires_at: float  # on the client's monotonic clock
 
 
-class WeComClient(GroupChatsMixin, StatisticsMixin, JsApiTicketsMixin):
-    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py; JS-SDK tickets: tickets.py).
+class WeComClient(GroupChatsMixin, StatisticsMixin, MediaMixin, JsApiTicketsMixin):
+    """WeComPort over a Transport (groups.py, statistics.py, media.py: media/upload, tickets.py: JS-SDK tickets).
     One per process, thread-safe."""
 
     def __init__(
