@@ -68,6 +68,11 @@ def banner(state: StackState, *, reload: bool) -> str:
                 "                 (each link works once, within 15 minutes; staff can also sign in through WeCom",
                 "                 on the console's sign-in page, played by the sandbox)",
             ]
+            if state.sandbox_url:
+                lines.append(
+                    f"  Sandbox phone  {state.sandbox_url}/sandbox/ui   (沙箱手机: scan a code, reply, join a group, "
+                    "confirm a task, move the clock)"
+                )
         lines += [
             f"  Demo tenant    {seeded['tenant_id']} / corp {seeded['corp_id']} ({tenant_how})",
             f"  Tenant token   {seeded['tenant_token']}   (role admin, {seeded.get('tenant_token_source', 'new')})",

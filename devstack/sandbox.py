@@ -36,6 +36,8 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
                                               getCurExternalContact answering the open chat (devstack.sandbox_jssdk)
     POST /sandbox/jssdk/context, GET ?corp_id= {corp_id, userid, external_userid}: the chat userid has open
     POST /sandbox/jssdk/expire_tickets        {corp_id}: the corp's JS-SDK tickets expire now
+    GET  /sandbox/ui                          the sandbox's phone: the customer's and staff's side as a web page
+                                              (scan, reply, join, say, confirm, move the clock; devstack.sandbox_ui)
     POST /sandbox/tasks/{msgid}/confirm       {userid}
     POST /sandbox/group-join                  {corp_id, config_id | chat_id, external_userid | userid, invitor?,
                                                mem_change_list?}: change_external_chat add_member (and create)
@@ -73,6 +75,7 @@ from devstack.sandbox_http import MAX_REQUEST_BYTES, RawAnswer, SandboxRequestHa
 from devstack.sandbox_io import STATE_FORMAT, STATE_VERSION, json_object, parse_state, write_atomic
 from devstack.sandbox_jssdk import JsSdkRoutes
 from devstack.sandbox_pages import PageRoutes
+from devstack.sandbox_ui import SandboxUi
 from devstack.wecom_world import UnknownApiError, WeComWorld, WorldError
 from devstack.wecom_world.media import form_body
 
@@ -125,6 +128,8 @@ class SandboxServer:
         self._control = ControlRoutes(self)
         self.pages = PageRoutes(self)  # browser pages: sign-in (devstack.sandbox_pages)
         JsSdkRoutes(self).register(self.pages)  # the JS-SDK player (devstack.sandbox_jssdk)
+        for (method, path), page in SandboxUi(self).pages().items():  # the sandbox's phone (devstack.sandbox_ui)
+            self.pages.add(method, path, page)
         handler = type("SandboxHandler", (SandboxRequestHandler,), {"sandbox": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
