@@ -35,6 +35,7 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
                                               wx.agentConfig checked against the sandbox's tickets,
                                               getCurExternalContact answering the open chat (devstack.sandbox_jssdk)
     POST /sandbox/jssdk/context, GET ?corp_id= {corp_id, userid, external_userid}: the chat userid has open
+    POST /sandbox/jssdk/close                 {corp_id}: no chat is open any more
     POST /sandbox/jssdk/expire_tickets        {corp_id}: the corp's JS-SDK tickets expire now
     GET  /sandbox/ui                          the sandbox's phone: the customer's and staff's side as a web page
                                               (scan, reply, join, say, confirm, move the clock; devstack.sandbox_ui)

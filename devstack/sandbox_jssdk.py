@@ -11,6 +11,7 @@ JSONP answers it asks for, and the control route that says which chat is open.
                                                  or cb({err_msg: "getCurExternalContact:fail no chat is open"})
     POST /sandbox/jssdk/context                  {corp_id, userid, external_userid}: userid opens their chat with
                                                  external_userid (they must be contacts); GET ?corp_id= shows it
+    POST /sandbox/jssdk/close                    {corp_id}: the chat is closed (getCurExternalContact fails again)
     POST /sandbox/jssdk/expire_tickets           {corp_id}: the corp's JS-SDK tickets expire now
 
 Pages go out with ``Cache-Control: no-store`` (sandbox_http.py): tickets and the open chat change.
@@ -60,6 +61,7 @@ class JsSdkRoutes:
         return {
             ("POST", "/sandbox/jssdk/context"): self._open_chat,
             ("GET", "/sandbox/jssdk/context"): self._chat,
+            ("POST", "/sandbox/jssdk/close"): self._close_chat,
             ("POST", "/sandbox/jssdk/expire_tickets"): self._expire_tickets,
         }
 
@@ -101,6 +103,10 @@ class JsSdkRoutes:
         corp_id, userid, external_userid = _str(body, "corp_id"), _str(body, "userid"), _str(body, "external_userid")
         self._world.open_chat(corp_id, userid, external_userid)
         return {"corp_id": corp_id, "userid": userid, "external_userid": external_userid}
+
+    def _close_chat(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        self._world.close_chat(_str(body, "corp_id"))
+        return {"ok": True}
 
     def _chat(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         corp_id = query.get("corp_id") or ""

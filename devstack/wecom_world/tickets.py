@@ -120,6 +120,11 @@ class JsSdkControls(WorldState):
         with self.lock:
             set_chat(self.corp(corp_id), userid, external_userid)
 
+    def close_chat(self, corp_id: str) -> None:
+        """No chat is open any more: getCurExternalContact fails until one is."""
+        with self.lock:
+            self.corp(corp_id).current_chat = None
+
     def current_chat(self, corp_id: str) -> ChatContext | None:
         with self.lock:
             chat = self.corp(corp_id).current_chat

@@ -110,6 +110,10 @@ def test_get_cur_external_contact_answers_the_open_chat(sandbox: SandboxServer, 
     assert answer == {"err_msg": "getCurExternalContact:ok", "userId": "wmParentPlayer1"}
     shown = http.request("GET", f"{sandbox.base_url}/sandbox/jssdk/context?corp_id={CORP}")
     assert json.loads(shown.data)["chat"] == {"userid": "zhang", "external_userid": "wmParentPlayer1"}
+    closing = json.dumps({"corp_id": CORP}).encode()
+    closed = http.request("POST", f"{sandbox.base_url}/sandbox/jssdk/close", body=closing)
+    assert closed.status == 200
+    assert jsonp(http, sandbox, "contact.js", corpid=CORP)["err_msg"] == "getCurExternalContact:fail no chat is open"
 
 
 @pytest.mark.parametrize("cb", ["", "alert(1)//", "a b", "1abc", "x" * 65])

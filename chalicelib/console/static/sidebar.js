@@ -8,8 +8,14 @@
   if (!root || !status || !root.getAttribute("data-signature")) { return; }
   function say(text) { status.textContent = text; }
   var here = window.location.href.split("#")[0];
-  if (here !== root.getAttribute("data-url")) {
-    say("页面地址与签名地址不一致（" + here + "），请从企业微信侧边栏配置的地址打开本页。");
+  var signed = root.getAttribute("data-url");
+  if (here !== signed) {
+    var a = new URL(here), b = new URL(signed);
+    if (a.origin === b.origin && a.pathname === b.pathname) {
+      window.location.replace(signed);  // the same page with its query in the order it was signed: sign it there
+    } else {
+      say("页面地址与签名地址不一致（" + here + "），请检查 SIYU_CONSOLE_URL 与侧边栏配置的地址。");
+    }
     return;
   }
   if (!window.wx || typeof window.wx.agentConfig !== "function") {
