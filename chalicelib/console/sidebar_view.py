@@ -71,6 +71,8 @@ def present(view: SidebarCustomer) -> dict[str, Any]:
     c = view.customer
     return {
         "customer": c,
+        "owner": view.owner_name or c.owner_userid,
+        "channel": view.channel_name or c.source_channel_id or "自然添加",
         "stage": stage_label(c.stage.value),
         "stage_tone": STAGE_TONES.get(c.stage.value, ""),
         "added": short_time(c.added_at),

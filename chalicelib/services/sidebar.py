@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
+from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer, customer_id_for
 from chalicelib.domain.facts import Alias
 from chalicelib.domain.jssdk import AgentConfig, agent_config
@@ -24,6 +25,7 @@ from chalicelib.domain.library import Script
 from chalicelib.domain.plans import Plan, Step
 from chalicelib.domain.sidebar import check_external_userid, upcoming_step
 from chalicelib.domain.sop import ACTIVE, Enrollment
+from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import Taxonomy
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ForbiddenError, InvalidError, NotFoundError, UpstreamError
@@ -42,6 +44,8 @@ class SidebarRepo(TimelineRepo, Protocol):
     def get_plan(self, tenant_id: str, plan_id: str, version: int | None = None) -> Plan | None: ...
     def taxonomy(self, tenant_id: str) -> Taxonomy: ...
     def get_script(self, tenant_id: str, script_id: str) -> Script | None: ...
+    def get_channel(self, tenant_id: str, channel_id: str) -> Channel | None: ...
+    def get_staff(self, tenant_id: str, userid: str) -> Staff | None: ...
 
 
 class StageScripts(Protocol):
@@ -66,6 +70,7 @@ class NextTouch:
     """The step an active plan touches the customer with next: what the staff member is about to say."""
 
     step_id: str
+    position: int  # 1 for the plan's first step
     title: str
     notes: str  # the step's 话术 for the staff member: its own notes, or the library script it names
     text: str  # the message the customer receives
@@ -90,6 +95,8 @@ class TagName:
 @dataclass(frozen=True)
 class SidebarCustomer:
     customer: Customer
+    owner_name: str  # the owner's name as the staff list has it ("" for a userid it does not know)
+    channel_name: str  # the source channel's name ("" for one since deleted, or none)
     tags: tuple[TagName, ...]
     timeline: tuple[dict[str, Any], ...]  # public timeline entries, newest first
     timeline_more: bool  # older entries exist (the customer page pages through them)
@@ -165,11 +172,15 @@ class SidebarService:
             plan = self.repo.get_plan(tid, enrollment.plan_id, enrollment.version)
             if plan is not None:
                 step = upcoming_step(plan, enrollment.enrollment_id, entries, whole_story=whole_story)
-                upcoming = None if step is None else self._next_touch(tid, step)
+                upcoming = None if step is None else self._next_touch(tid, plan, step)
                 plans.append(ActivePlan(plan.plan_id, plan.name, plan.version, enrollment.enrolled_at, upcoming))
         scripts = tuple(self.scripts.for_stage(tid, customer.stage.value)) if self.scripts is not None else ()
+        owner = self.repo.get_staff(tid, customer.owner_userid)
+        channel = self.repo.get_channel(tid, customer.source_channel_id) if customer.source_channel_id else None
         return SidebarCustomer(
             customer=customer,
+            owner_name=owner.name if owner is not None else "",
+            channel_name=channel.name if channel is not None else "",
             tags=_tag_names(self.repo.taxonomy(tid), customer),
             timeline=tuple(entries),
             timeline_more=not whole_story,
@@ -177,12 +188,13 @@ class SidebarService:
             scripts=scripts,
         )
 
-    def _next_touch(self, tenant_id: str, step: Step) -> NextTouch:
+    def _next_touch(self, tenant_id: str, plan: Plan, step: Step) -> NextTouch:
         """The step as the staff member reads it: a step naming a library script (``script_id``) says that script
         (as edited since), else its own notes."""
         script = self.repo.get_script(tenant_id, step.script_id) if step.script_id else None
         notes = script.text if script is not None else step.notes
-        return NextTouch(step.id, step.title or (script.title if script is not None else ""), notes, step.message.text)
+        title = step.title or (script.title if script is not None else "")
+        return NextTouch(step.id, plan.steps.index(step) + 1, title, notes, step.message.text)
 
     def _resolve(self, tenant: Tenant, external_userid: str) -> Customer:
         """The customer of an external userid, as intake derives it: the tenant-keyed digest, then the ext alias of

@@ -101,6 +101,9 @@ def test_the_owner_sees_the_customer_with_the_next_touchs_script_to_copy(api: Ap
     dom = staff.dom(page)
     heading = dom.one("h1", id="customer-name").text()
     assert "王妈妈" in heading and "培育中" in heading  # enrolled by the channel's plan
+    facts = dom.one("dl", class_="facts").text()
+    assert "张老师" in facts and "海报" in facts and "未留手机号" in facts
+    assert "下一步：第 1 步 · 破冰" in dom.one("div", class_="plan-next").text()
     script = dom.one("blockquote", id="note-1")
     assert script.text() == "先问孩子几年级，再说资料包"
     copy = dom.one("button", data_copy="#note-1")

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib import errors
 from chalicelib.adapters.wecom.client import WeComClient
+from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer, Stage, customer_id_for
 from chalicelib.domain.facts import Alias
 from chalicelib.domain.library import Script
@@ -18,6 +19,7 @@ from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import Plan, PlanStatus, Step, Trigger
 from chalicelib.domain.sidebar import upcoming_step
 from chalicelib.domain.sop import EXITED, Enrollment, Subject, Touch
+from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import Tag, TagGroup
 from chalicelib.domain.tenants import Tenant
 from chalicelib.services.sidebar import SidebarService
@@ -190,11 +192,20 @@ def test_the_owner_sees_profile_tags_stage_and_timeline(env: Env) -> None:
     customer = env.customer(tags=frozenset({"tag_g3", "tag_gone"}))
     view = env.svc.customer(TENANT, EXT, staff_scope="zhang")
     assert view.customer == customer and view.customer.phone_masked == "138****5678"
+    assert (view.owner_name, view.channel_name) == ("", "")  # neither is in the store
     assert [(t.group, t.name) for t in view.tags] == [("年级", "三年级"), ("", "tag_gone")]
     assert [e["type"] for e in view.timeline] == ["add_external_contact"]
     assert view.timeline_more is False
     assert [(s.scene, s.text) for s in view.scripts] == [("icebreak", "nurturing 的话术")]
     assert env.scripts.asked == [("t1", "nurturing")]
+
+
+def test_the_owner_and_the_source_channel_are_named(env: Env) -> None:
+    env.customer()
+    env.store.create_staff("t1", Staff("zhang", "张老师"))
+    env.store.create_channel("t1", Channel("ch_poster", "地铁海报", "offline_poster"))
+    view = env.svc.customer(TENANT, EXT, staff_scope="zhang")
+    assert (view.owner_name, view.channel_name) == ("张老师", "地铁海报")
 
 
 def test_another_staff_members_customer_is_forbidden_and_ops_see_everyone(env: Env) -> None:
@@ -236,6 +247,7 @@ def test_a_new_run_touches_with_its_first_step_next(env: Env) -> None:
     assert (active.plan_id, active.name, active.version) == ("pl_nurture", "新客培育 pl_nurture", 1)
     assert active.next_touch is not None
     assert (active.next_touch.step_id, active.next_touch.notes) == ("s1", "第1天话术：先问孩子的年级")
+    assert active.next_touch.position == 1
     assert active.next_touch.text == "第1天的内容"
 
 
@@ -244,7 +256,7 @@ def test_the_step_after_the_newest_touch_is_next_and_none_after_the_last(env: En
     env.enroll(customer, plan)
     env.sent(customer, plan, "s1", 1)
     (active,) = env.svc.customer(TENANT, EXT, staff_scope="zhang").plans
-    assert active.next_touch is not None and active.next_touch.step_id == "s2"
+    assert active.next_touch is not None and (active.next_touch.step_id, active.next_touch.position) == ("s2", 2)
     env.sent(customer, plan, "s2", 2)
     env.sent(customer, plan, "s3", 3)
     (active,) = env.svc.customer(TENANT, EXT, staff_scope="zhang").plans
