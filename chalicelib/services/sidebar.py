@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer, customer_id_for
 from chalicelib.domain.facts import Alias
+from chalicelib.domain.fate import held_out
 from chalicelib.domain.jssdk import AgentConfig, agent_config
 from chalicelib.domain.library import Script
 from chalicelib.domain.plans import Plan, Step
@@ -82,7 +83,8 @@ class ActivePlan:
     name: str
     version: int
     enrolled_at: str
-    next_touch: NextTouch | None  # None: the plan is done, or its place is beyond the entries read
+    next_touch: NextTouch | None  # None: the plan is done, in its holdout, or its place is beyond the entries read
+    held_out: bool = False  # in the plan's holdout (对照组): it sends them nothing, and staff should not either
 
 
 @dataclass(frozen=True)
@@ -170,10 +172,12 @@ class SidebarService:
             if enrollment.status != ACTIVE:
                 continue
             plan = self.repo.get_plan(tid, enrollment.plan_id, enrollment.version)
-            if plan is not None:
-                step = upcoming_step(plan, enrollment.enrollment_id, entries, whole_story=whole_story)
-                upcoming = None if step is None else self._next_touch(tid, plan, step)
-                plans.append(ActivePlan(plan.plan_id, plan.name, plan.version, enrollment.enrolled_at, upcoming))
+            if plan is None:
+                continue
+            control = held_out(plan, enrollment.subject, tid)  # its script would spoil the plan's measured lift
+            step = None if control else upcoming_step(plan, enrollment.enrollment_id, entries, whole_story=whole_story)
+            upcoming = None if step is None else self._next_touch(tid, plan, step)
+            plans.append(ActivePlan(plan.plan_id, plan.name, plan.version, enrollment.enrolled_at, upcoming, control))
         scripts = tuple(self.scripts.for_stage(tid, customer.stage.value)) if self.scripts is not None else ()
         owner = self.repo.get_staff(tid, customer.owner_userid)
         channel = self.repo.get_channel(tid, customer.source_channel_id) if customer.source_channel_id else None

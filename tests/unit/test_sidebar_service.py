@@ -16,6 +16,7 @@ from chalicelib.domain.customers import Customer, Stage, customer_id_for
 from chalicelib.domain.facts import Alias
 from chalicelib.domain.library import Script
 from chalicelib.domain.messages import Message
+from chalicelib.domain.metrics.holdout import in_holdout
 from chalicelib.domain.plans import Plan, PlanStatus, Step, Trigger
 from chalicelib.domain.sidebar import upcoming_step
 from chalicelib.domain.sop import EXITED, Enrollment, Subject, Touch
@@ -272,6 +273,24 @@ def test_a_step_naming_a_library_script_says_that_script(env: Env) -> None:
     (active,) = env.svc.customer(TENANT, EXT, staff_scope="zhang").plans
     assert active.next_touch is not None and active.next_touch.notes == "您好，我是张老师～"
     assert active.next_touch.text == "第1天的内容"
+
+
+def test_a_plans_holdout_shows_no_script(env: Env) -> None:
+    """A customer in the plan's holdout (对照组) gets none of its touches: staff are not handed its script either."""
+    plan = env.plan()
+    ext = next(  # a customer the 50% holdout holds out
+        e
+        for e in (f"wmHoldout{n:04d}" for n in range(100))
+        if in_holdout("t1", plan.plan_id, customer_id_for(TENANT.hmac_hex("ext:" + e)), 50)
+    )
+    customer = env.customer(ext)
+    env.store.plan_versions[("t1", plan.plan_id, 1)] = replace(plan, holdout_percent=50)
+    env.enroll(customer, plan)
+    (active,) = env.svc.customer(TENANT, ext, staff_scope="zhang").plans
+    assert active.held_out and active.next_touch is None
+    env.store.plan_versions[("t1", plan.plan_id, 1)] = replace(plan, holdout_percent=0)
+    (active,) = env.svc.customer(TENANT, ext, staff_scope="zhang").plans
+    assert not active.held_out and active.next_touch is not None
 
 
 def test_only_active_runs_are_listed(env: Env) -> None:
