@@ -143,3 +143,17 @@ def test_signed_out_the_sidebar_sends_to_sign_in_and_back(api: Api) -> None:
     page = client.get(f"/console/{TENANT}/sidebar")
     assert page.status_code == 303
     assert page.headers["Location"].startswith(f"/console/{TENANT}/signin?next=")
+
+
+def test_wecom_refusing_the_ticket_is_said_on_the_page_and_a_later_open_signs(api: Api) -> None:
+    _setup(api)
+    staff = signed_in(api, role="staff", userid="zhang")
+    api.sandbox.world.inject("ticket/get", 45009)  # the app's hourly ticket budget is spent
+    refused = staff.get(f"/console/{TENANT}/sidebar")
+    assert refused.status_code == 200
+    dom = staff.dom(refused)
+    assert "稍后" in dom.one("p", role="alert").text()
+    assert not [s for s in dom.all("script") if "jssdk" in s.attrs.get("src", "")]
+    signed = staff.dom(staff.get(f"/console/{TENANT}/sidebar")).one("section", id="sidebar-frame")
+    assert signed.attrs.get("data-signature")
+    assert [c.errcode for c in api.sandbox.world.calls("ticket/get")] == [45009, 0]
