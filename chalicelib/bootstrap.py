@@ -35,12 +35,15 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.groups.sync import GroupSync
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.intake_catchup import IntakeCatchUp
+    from chalicelib.services.library import ContentService
     from chalicelib.services.metrics_service import MetricsService
     from chalicelib.services.migration import PlanMigration
     from chalicelib.services.my_day import MyDayService
     from chalicelib.services.plans import PlanService
     from chalicelib.services.points import PointsService
     from chalicelib.services.repairs import RepairQueue, Repairs
+    from chalicelib.services.scripts import ScriptService
+    from chalicelib.services.sidebar import SidebarService
     from chalicelib.services.signals import SignalBus
     from chalicelib.services.silence import SilenceService
     from chalicelib.services.sop import SopEngine
@@ -99,6 +102,9 @@ class Services:
     alerts: AlertService  # alerts to staff in WeCom and hot leads (issue 13)
     my_day: MyDayService  # a staff member's day: tasks, follow-ups, hot leads (the console's 我的今天)
     console_auth: ConsoleAuth  # the console's sign-in and sessions (issue 13 §1)
+    sidebar: SidebarService  # the chat sidebar (聊天工具栏, issue 13 §3)
+    content: ContentService  # the content library (素材库): items, their files, references checked on save
+    scripts: ScriptService  # the script library (话术库): by stage and scene, for the sidebar
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)

@@ -47,6 +47,8 @@ from chalicelib.services.groups.setup import GroupService
 from chalicelib.services.groups.sync import GroupSync
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
+from chalicelib.services.library import ContentService
+from chalicelib.services.library_send import ContentSender
 from chalicelib.services.metrics import MetricsRecorder
 from chalicelib.services.metrics_service import MetricsService
 from chalicelib.services.migration import PlanMigration
@@ -54,6 +56,8 @@ from chalicelib.services.my_day import MyDayService
 from chalicelib.services.plans import PlanService
 from chalicelib.services.points import PointsService
 from chalicelib.services.repairs import RepairQueue, Repairs
+from chalicelib.services.scripts import ScriptService
+from chalicelib.services.sidebar import SidebarService
 from chalicelib.services.signals import SignalBus
 from chalicelib.services.silence import SilenceService
 from chalicelib.services.sop import SopEngine
@@ -140,7 +144,11 @@ def wire(
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
     plans = PlanService(store, clock, ids)
     fanout = FanOut(shards, bound=settings.fire_shard_size)
-    sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout)
+    # The content and script libraries: items and scripts resolved as a step or a welcome goes out (media re-uploaded).
+    content = ContentService(store, blobs, clock, ids)
+    scripts = ScriptService(store, clock, ids, content=content)
+    sender = ContentSender(store, blobs, wecom, clock, store.get_tenant)
+    sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout, library=sender)
     silence = SilenceService(store, sop, plans, bus, clock, ids)
     triggers = TriggerService(store, sop)
     group_facts = GroupFactsService(store, clock)
@@ -174,6 +182,7 @@ def wire(
         store, wecom, clock, enroller=sop, signals=bus, tasks=staff_tasks, repairs=repairs, budget_seconds=budget
     )
     tenants = TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync)
+    intake.library = sender
     return Services(
         settings=settings,
         store=store,
@@ -224,8 +233,13 @@ def wire(
             console_url=settings.console_url,
             oauth_url=settings.wecom_oauth_url,
         ),
+        sidebar=SidebarService(
+            store, wecom, clock, ids, console_url=settings.console_url, jssdk_url=settings.jssdk_url, scripts=scripts
+        ),
         health=health,
         idempotency=idempotency,
         repairs=repairs,
         blobs=blobs,
+        content=content,
+        scripts=scripts,
     )

@@ -20,6 +20,7 @@ from devstack.sandbox_faults import MAX_DELAY_MS, HttpFault, HttpFaults
 from devstack.sandbox_groups import GroupRoutes
 from devstack.sandbox_io import field_bool as _bool
 from devstack.sandbox_io import field_str as _str
+from devstack.sandbox_jssdk import JsSdkRoutes
 from devstack.sandbox_pages import member_route
 from devstack.wecom_world import WeComWorld
 
@@ -75,6 +76,7 @@ class ControlRoutes:
             ("POST", "/sandbox/clock"): lambda q, b: self._clock().move(b),
             ("POST", "/sandbox/members"): member_route(sandbox.world),
             **GroupRoutes(sandbox).routes(),  # 客户群: devstack.sandbox_groups
+            **JsSdkRoutes(sandbox).routes(),  # the JS-SDK player's open chat: devstack.sandbox_jssdk
         }
 
     @property

@@ -4,7 +4,8 @@ nurture and camp story runs from a browser, without curl (issue 13 §5).
 ``GET /sandbox/ui?corp_id=`` shows one corp: its channel codes (scan one as a new or known customer), its customers
 (reply to the staff member: a signed business event, as the institution's systems would send), its group codes
 (join a group) and groups (say something in one: a check-in keyword counts), the staff members' pending mass-message
-tasks (confirm one, as staff do in WeCom), the application messages staff received, and the stack's clock (move it
+tasks (confirm one, as staff do in WeCom), a staff member's chat with a customer (what the console's chat sidebar then
+shows: devstack/sandbox_jssdk.py), the application messages staff received, and the stack's clock (move it
 on: what became due fires). Every action is the control API's own route (devstack/sandbox_control.py), so the page
 does nothing the API cannot; each POST answers 303 back to the page with what happened.
 """
@@ -28,7 +29,7 @@ from devstack.wecom_world.state import STAFF_NOT_SENT, Profile
 
 HTML = "text/html; charset=utf-8"
 PATH = "/sandbox/ui"
-ACTIONS = ("scan", "reply", "join", "say", "confirm", "clock")
+ACTIONS = ("scan", "reply", "chat", "join", "say", "confirm", "clock")
 
 
 class UiParts(Protocol):
@@ -95,6 +96,8 @@ class SandboxUi:
                 _input("text", "回复内容", "我想了解一下试听课"),
             )
         )
+        chats = [(f"{uid} {ext}", f"{uid} 与 {name}") for ext, name, uid in people]
+        parts.append(_form("chat", "员工打开与客户的单聊（控制台侧边栏）", hidden, _select("chat", "单聊", chats)))
         parts.append(
             _form(
                 "join",
@@ -168,6 +171,13 @@ class SandboxUi:
         }
         delivery = self._sandbox.post_business_event(tenant_id, secret, event, int(now))
         return f"已回复（事件 HTTP {delivery.status}）"
+
+    def _chat(self, corp_id: str, form: dict[str, str]) -> str:
+        userid, external_userid = form["chat"].split(" ", 1)
+        body = {"corp_id": corp_id, "userid": userid, "external_userid": external_userid}
+        self._control("/sandbox/jssdk/context", body)
+        tenant_id = self._sandbox.callbacks.get(corp_id).tenant_id
+        return f"{userid} 正在与 {external_userid} 单聊：在控制台以 {userid} 登录，打开 /console/{tenant_id}/sidebar"
 
     def _join(self, corp_id: str, form: dict[str, str]) -> str:
         body = {"corp_id": corp_id, "config_id": form["config_id"], "external_userid": form["external_userid"]}

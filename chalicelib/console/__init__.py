@@ -13,6 +13,7 @@ AREAS: tuple[str, ...] = (
     "auth",
     "home",
     "my_day",
+    "sidebar",
 )
 
 

@@ -110,6 +110,17 @@ class OAuthCode:
 
 
 @dataclass
+class Media:
+    """A temporary media (media/upload): valid 3 days from ``created_at``. Not the bytes: their size and hash."""
+
+    type: str
+    created_at: int
+    filename: str
+    size: int
+    sha256: str = ""
+
+
+@dataclass
 class Recipient:
     external_userid: str
     status: int = SEND_PENDING
@@ -216,6 +227,22 @@ STAT_KINDS = ("add", "negative", "message", "chat_create", "chat_dismiss", "join
 
 
 @dataclass
+class JsTicket:
+    """A JS-SDK ticket (tickets.py): the corp's jsapi_ticket or the app's agent_config ticket."""
+
+    value: str
+    expires_at: float
+
+
+@dataclass
+class ChatContext:
+    """The chat the staff member ``userid`` has open in their WeCom client (the JS-SDK player's current chat)."""
+
+    userid: str
+    external_userid: str
+
+
+@dataclass
 class Corp:
     corp_id: str
     secret: str | None = None  # None: any secret is accepted
@@ -236,6 +263,10 @@ class Corp:
     app_messages: list[AppMessage] = field(default_factory=list)  # message/send (app_messages.py), oldest first
     members: dict[str, str] = field(default_factory=dict)  # corp members (staff) by userid -> name (sign-in page)
     oauth_codes: dict[str, OAuthCode] = field(default_factory=dict)  # web sign-in codes (oauth.py)
+    js_tickets: dict[str, JsTicket] = field(default_factory=dict)  # JS-SDK tickets by kind (tickets.py)
+    ticket_fetches: list[float] = field(default_factory=list)  # when tickets were fetched, within the last hour
+    current_chat: ChatContext | None = None  # the chat the JS-SDK player's getCurExternalContact answers for
+    media: dict[str, Media] = field(default_factory=dict)  # temporary media by media_id (media/upload)
 
 
 @dataclass

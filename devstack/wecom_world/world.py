@@ -13,11 +13,13 @@ from devstack.wecom_world import (
     contacts,
     groups,
     join_ways,
+    media,
     messages,
     oauth,
     snapshot,
     statistics,
     tags,
+    tickets,
 )
 from devstack.wecom_world.api import ERRMSG, ApiError, ApiSet, ApiTable, UnknownApiError, api_name
 from devstack.wecom_world.groups import Person
@@ -36,6 +38,8 @@ API_SETS: tuple[ApiSet, ...] = (
     statistics.APIS,
     app_messages.APIS,
     oauth.APIS,
+    tickets.APIS,
+    media.APIS,
 )
 
 
@@ -43,7 +47,7 @@ class WorldTimeoutError(Exception):
     """A slow call outlasted the caller's timeout (in process only; over HTTP the client times out itself)."""
 
 
-class WeComWorld(WorldState):
+class WeComWorld(tickets.JsSdkControls, WorldState):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""
 
     def __init__(

@@ -29,6 +29,7 @@ from chalicelib.adapters.dynamodb.group_members import GroupMemberRepository
 from chalicelib.adapters.dynamodb.group_quota import GroupQuotaRepository
 from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
+from chalicelib.adapters.dynamodb.library import LibraryRepository
 from chalicelib.adapters.dynamodb.metrics import MetricsRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
 from chalicelib.adapters.dynamodb.points import PointsRepository
@@ -76,6 +77,7 @@ class Repositories:
     dashboard_links: DashboardLinkRepository
     alerts: AlertRepository
     console: ConsoleRepository
+    library: LibraryRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -108,6 +110,7 @@ class Repositories:
             dashboard_links=DashboardLinkRepository(connection, table_name),
             alerts=AlertRepository(connection, table_name),
             console=ConsoleRepository(connection, table_name),
+            library=LibraryRepository(connection, table_name),
         )
 
 
@@ -364,3 +367,16 @@ class DynamoStore:
     get_console_record = _via("console", ConsoleRepository.get_console_record)
     take_console_record = _via("console", ConsoleRepository.take_console_record)
     delete_console_record = _via("console", ConsoleRepository.delete_console_record)
+    # --- the content library (素材库) and the script library (话术库) ------------------------------------------------
+    create_content_item = _via("library", LibraryRepository.create_content_item)
+    get_content_item = _via("library", LibraryRepository.get_content_item)
+    get_content_items = _via("library", LibraryRepository.get_content_items)
+    list_content_items = _via("library", LibraryRepository.list_content_items)
+    save_content_item = _via("library", LibraryRepository.save_content_item)
+    set_content_media = _via("library", LibraryRepository.set_content_media)
+    delete_content_item = _via("library", LibraryRepository.delete_content_item)
+    create_script = _via("library", LibraryRepository.create_script)
+    get_script = _via("library", LibraryRepository.get_script)
+    list_scripts = _via("library", LibraryRepository.list_scripts)
+    save_script = _via("library", LibraryRepository.save_script)
+    delete_script = _via("library", LibraryRepository.delete_script)

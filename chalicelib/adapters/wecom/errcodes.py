@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chalicelib import errors
 from chalicelib.ports import WelcomeOutcome
+from chalicelib.ports.wecom import INVALID_MEDIA_ID
 
 # --- errcodes ----------------------------------------------------------------------------------------------------
 OK = 0
@@ -54,11 +55,13 @@ INVALID_ARGUMENT_ERRCODES = frozenset(
 WELCOME_ALREADY_DELIVERED = 41051
 WELCOME_OTHER_APP = 41096
 WELCOME_CODE_INVALID = 41050
+MEDIA_INVALID = INVALID_MEDIA_ID  # invalid media_id: unknown, or past its 3 days (media/upload, page 90389)
 WELCOME_OUTCOMES = {
     OK: WelcomeOutcome.SENT,
     WELCOME_ALREADY_DELIVERED: WelcomeOutcome.ALREADY_DELIVERED,
     WELCOME_OTHER_APP: WelcomeOutcome.OTHER_APP,
     WELCOME_CODE_INVALID: WelcomeOutcome.EXPIRED,
+    MEDIA_INVALID: WelcomeOutcome.MEDIA_EXPIRED,  # the code is not spent: a caller may upload again and retry
 }
 
 
