@@ -18,6 +18,7 @@ from chalicelib.settings import LOCAL_STAGE, SECRETS_SSM, Settings, get_settings
 if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/wiring.py), not with the app
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
+    from chalicelib.services.alerts import AlertService
     from chalicelib.services.bulk import BulkEnrollment
     from chalicelib.services.business_events import EventService
     from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
@@ -37,10 +38,12 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.library import ContentService
     from chalicelib.services.metrics_service import MetricsService
     from chalicelib.services.migration import PlanMigration
+    from chalicelib.services.my_day import MyDayService
     from chalicelib.services.plans import PlanService
     from chalicelib.services.points import PointsService
     from chalicelib.services.repairs import RepairQueue, Repairs
     from chalicelib.services.scripts import ScriptService
+    from chalicelib.services.sidebar import SidebarService
     from chalicelib.services.signals import SignalBus
     from chalicelib.services.silence import SilenceService
     from chalicelib.services.sop import SopEngine
@@ -96,9 +99,12 @@ class Services:
     metrics: MetricsService  # funnel metrics (issue 11): views, spend, rebuild
     wecom_stats: WeComStatsService  # WeCom's own statistics, fetched daily, for the cross-check
     dashboard: DashboardService  # dashboard links and the page's read (issue 11 §4)
+    alerts: AlertService  # alerts to staff in WeCom and hot leads (issue 13)
+    my_day: MyDayService  # a staff member's day: tasks, follow-ups, hot leads (the console's 我的今天)
+    console_auth: ConsoleAuth  # the console's sign-in and sessions (issue 13 §1)
+    sidebar: SidebarService  # the chat sidebar (聊天工具栏, issue 13 §3)
     content: ContentService  # the content library (素材库): items, their files, references checked on save
     scripts: ScriptService  # the script library (话术库): by stage and scene, for the sidebar
-    console_auth: ConsoleAuth  # the console's sign-in and sessions (issue 13 §1)
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)

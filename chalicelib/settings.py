@@ -31,11 +31,11 @@ ENV_REPAIR_DLQ_URL = "SIYU_REPAIR_DLQ_URL"
 ENV_SECRETS = "SIYU_SECRETS"
 ENV_SECRETS_PREFIX = "SIYU_SECRETS_PREFIX"
 ENV_SSM_ENDPOINT = "SIYU_SSM_ENDPOINT"
-ENV_BLOB_BUCKET = "SIYU_BLOB_BUCKET"
-ENV_S3_ENDPOINT = "SIYU_S3_ENDPOINT"
 ENV_CONSOLE_URL = "SIYU_CONSOLE_URL"
 ENV_WECOM_OAUTH_URL = "SIYU_WECOM_OAUTH_URL"
 ENV_JSSDK_URL = "SIYU_JSSDK_URL"
+ENV_BLOB_BUCKET = "SIYU_BLOB_BUCKET"
+ENV_S3_ENDPOINT = "SIYU_S3_ENDPOINT"
 LOCAL_STAGE = "local"
 # Stages that never run in an AWS account: only these may keep secrets in the table or take the admin token from the
 # environment (docs/deploy.md, "Secrets"). Every other stage reads both from SSM Parameter Store.
@@ -78,11 +78,11 @@ class Settings:
     secrets: str = SECRETS_TABLE  # where tenant credentials live: "ssm", or "table" (offline stages only)
     secrets_prefix: str = "/siyu-local"  # SSM parameter names start with it (``/<stack name>`` deployed)
     ssm_endpoint: str | None = None
-    blob_bucket: str = "siyu-local-blobs"  # attachments (素材库) and proofs: ports/blobs.py
-    s3_endpoint: str | None = None
     console_url: str = DEFAULT_CONSOLE_URL  # the console's public origin (OAuth redirect_uri, links in alerts)
     wecom_oauth_url: str = DEFAULT_WECOM_OAUTH_URL  # the sandbox's sign-in page offline
     jssdk_url: str = DEFAULT_JSSDK_URL  # the WeCom JS-SDK the chat sidebar loads (the sandbox's player offline)
+    blob_bucket: str = "siyu-local-blobs"  # attachments (素材库) and proofs: ports/blobs.py
+    s3_endpoint: str | None = None
 
     @property
     def movable_clock(self) -> str | None:
@@ -119,11 +119,11 @@ class Settings:
             secrets=secrets if secrets in (SECRETS_SSM, SECRETS_TABLE) else SECRETS_SSM,
             secrets_prefix=(e.get(ENV_SECRETS_PREFIX) or f"/siyu-{stage}").rstrip("/"),
             ssm_endpoint=e.get(ENV_SSM_ENDPOINT) or None,
-            blob_bucket=e.get(ENV_BLOB_BUCKET) or f"siyu-{stage}-blobs",
-            s3_endpoint=e.get(ENV_S3_ENDPOINT) or None,
             console_url=(e.get(ENV_CONSOLE_URL) or DEFAULT_CONSOLE_URL).rstrip("/"),
             wecom_oauth_url=e.get(ENV_WECOM_OAUTH_URL) or DEFAULT_WECOM_OAUTH_URL,
             jssdk_url=e.get(ENV_JSSDK_URL) or DEFAULT_JSSDK_URL,
+            blob_bucket=e.get(ENV_BLOB_BUCKET) or f"siyu-{stage}-blobs",
+            s3_endpoint=e.get(ENV_S3_ENDPOINT) or None,
         )
 
 

@@ -12,6 +12,8 @@ AREAS: tuple[str, ...] = (
     "assets",
     "auth",
     "home",
+    "my_day",
+    "sidebar",
     "content",  # 素材库 and 话术库
 )
 

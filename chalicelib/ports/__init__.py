@@ -18,6 +18,7 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "ExternalProfile",
     "FollowUser",
     "JoinWayPort",
+    "JsApiTicketPort",
     "MediaPort",
     "Message",
     "MsgTemplateResult",
@@ -27,6 +28,7 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "WelcomeOutcome",
 ]
 
+from chalicelib.ports.jssdk import JsApiTicketPort  # the JS-SDK tickets (the chat sidebar)
 from chalicelib.ports.wecom import (  # the WeCom port, in its own module
     ContactWay,
     CorpTagGroup,

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from chalicelib.domain.alerts import Card
 from chalicelib.domain.messages import Message
+from chalicelib.ports.jssdk import JsApiTicketPort
 from chalicelib.ports.statistics import WeComStatisticsPort
 
 if TYPE_CHECKING:  # the group APIs' data lives in group_ports.py
@@ -108,6 +110,31 @@ class WelcomeOutcome:
     FAILED = "failed"  # any other errcode; logged, not retried
 
 
+@dataclass(frozen=True)
+class AppMessageResult:
+    """message/send's answer: its msgid, and the recipients WeCom refused (invaliduser, lowercased by WeCom)."""
+
+    msgid: str
+    invalid_users: tuple[str, ...] = ()
+
+
+class AppMessagePort(Protocol):
+    """Application messages to staff (发送应用消息, message/send, page 90236)."""
+
+    def send_app_message(
+        self,
+        creds: WeComCredentials,
+        *,
+        agent_id: int,
+        touser: str,
+        card: Card,
+        duplicate_check_interval: int = 1800,
+    ) -> AppMessageResult:
+        """A textcard to one member from the app ``agent_id``, with WeCom's duplicate check on: the same request
+        within ``duplicate_check_interval`` seconds (at most 4 h) reaches them once."""
+        ...
+
+
 class JoinWayPort(Protocol):
     """WeCom's join ways (「加入群聊」, groupchat/*_join_way): what a group live code needs of WeCom."""
 
@@ -145,7 +172,7 @@ class JoinWayPort(Protocol):
     def del_join_way(self, creds: WeComCredentials, config_id: str) -> None: ...
 
 
-class WeComPort(JoinWayPort, WeComStatisticsPort, MediaPort, Protocol):
+class WeComPort(JoinWayPort, WeComStatisticsPort, MediaPort, JsApiTicketPort, AppMessagePort, Protocol):
     """The WeCom server API Siyu calls. One implementation talks HTTP to WeCom or to the sandbox."""
 
     def user_id_from_code(self, creds: WeComCredentials, code: str) -> str:

@@ -20,6 +20,7 @@ from chalicelib.domain.tags import TagGroup, Taxonomy
 from chalicelib.domain.tenants import Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError, UpstreamError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
+from tests.fakes.alerts import FakeAlertStoreMixin
 from tests.fakes.business_events import FakeEventStoreMixin
 from tests.fakes.console import FakeConsoleStoreMixin
 from tests.fakes.dashboard import FakeDashboardStoreMixin
@@ -58,8 +59,9 @@ class FakeStore(
     FakeMetricsStoreMixin,
     FakeWeComStatsStoreMixin,
     FakeDashboardStoreMixin,
-    FakeLibraryStoreMixin,
+    FakeAlertStoreMixin,
     FakeConsoleStoreMixin,
+    FakeLibraryStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

@@ -239,6 +239,7 @@ def test_api_environment_points_at_local_services_with_fake_credentials() -> Non
     settings = Settings.from_env(env)
     assert settings.dynamodb_endpoint == "http://127.0.0.1:8002"
     assert settings.wecom_base_url == "http://127.0.0.1:8001"
+    assert settings.jssdk_url == "http://127.0.0.1:8001/sandbox/jssdk.js"  # the chat sidebar gets the sandbox's player
 
 
 # ------------------------------------------------------------------------------------------ the pump's environment

@@ -20,6 +20,7 @@ AUTH_ERRCODES = frozenset(
     {
         40001,  # bad secret
         40013,  # bad corp id
+        40056,  # invalid agentid (message/send: not this secret's app): the tenant's wecom.agent_id is wrong
         40091,  # secret of another corp
         41002,  # corpid missing
         41004,  # secret missing
@@ -47,6 +48,7 @@ INVALID_ARGUMENT_ERRCODES = frozenset(
         45002,  # message content too large
         50100,  # invalid cursor
         60111,  # userid does not exist
+        81013,  # message/send: every recipient is invalid or outside the app's visible range
         84061,  # no contact relationship
     }
 )

@@ -40,6 +40,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_tenant_secrets",
     "tests.integration.contract.test_console",
     "tests.integration.test_sop_subject_store",
+    "tests.integration.contract.test_alerts",
     "tests.integration.contract.test_library",
 )
 
