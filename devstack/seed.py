@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from chalicelib.settings import ENV_ADMIN_TOKEN
 from devstack.provision import REPO_ROOT
-from devstack.seed_library import seed_scripts
+from devstack.seed_library import seed_content, seed_scripts
 
 ADMIN_TOKEN_FILE = "admin_token"
 DEMO_TENANT_FILE = "demo_tenant.json"
@@ -247,6 +247,7 @@ def seed(
         raise SeedError(f"channel is not a JSON object: {channel!r}")
 
     scripts_created = seed_scripts(_call, base, tenant_token)  # the sidebar's 话术库 (devstack/seed_library.py)
+    content_created = seed_content(_call, base, tenant_token)  # and a 素材库 to start from
 
     if not tenant_created:  # a demo made before the console: give it its app, so staff can sign in
         _call(
@@ -280,6 +281,7 @@ def seed(
         "channel_created": channel_created,
         "channel_state": channel.get("state"),
         "scripts_created": scripts_created,
+        "content_created": content_created,
         "sandbox_registered": sandbox_registered,
         "events_secret": events_secret,
         "events_secret_source": events_secret_source,

@@ -1,6 +1,7 @@
-"""The demo tenant's script library (话术库): a few scripts per stage and scene, so the chat sidebar has what to show
-from the first `make run` (docs/content.md). Made through the app's HTTP API, only when the tenant has none, so ops'
-own edits are never overwritten and a re-run changes nothing."""
+"""The demo tenant's libraries: a few scripts (话术库) per stage and scene, so the chat sidebar has what to show from
+the first `make run`, and two content items (素材库) a step or a welcome can name (docs/content.md). Made through the
+app's HTTP API, each library only when the tenant has none, so ops' own edits are never overwritten and a re-run
+changes nothing."""
 
 from __future__ import annotations
 
@@ -33,3 +34,21 @@ def seed_scripts(call: Call, base: str, token: str) -> int:
     for script in DEMO_SCRIPTS:
         call("POST", f"{base}/scripts", ok=(200, 201), token=token, body=script)
     return len(DEMO_SCRIPTS)
+
+
+DEMO_CONTENT: tuple[dict[str, Any], ...] = (
+    {"kind": "text", "title": "资料包领取说明", "stage": "new", "scene": "icebreak", "tags": ["资料包"],
+     "text": "资料包里有：考研规划表、近五年真题、每日一练。先看规划表，把目标院校和每天能学的时间告诉我～"},
+    {"kind": "link", "title": "9.9元体验课报名", "stage": "hot", "scene": "closing", "tags": ["体验课"],
+     "url": "https://example.com/trial", "text": "三节直播课 + 学习报告，上完再决定要不要报正课"},
+)  # fmt: skip
+
+
+def seed_content(call: Call, base: str, token: str) -> int:
+    """Create the demo content items when the tenant has none; the number created (0: it had some)."""
+    _, listing = call("GET", f"{base}/content?limit=1", ok=(200,), token=token)
+    if isinstance(listing, dict) and listing.get("items"):
+        return 0
+    for item in DEMO_CONTENT:
+        call("POST", f"{base}/content", ok=(200, 201), token=token, body=item)
+    return len(DEMO_CONTENT)

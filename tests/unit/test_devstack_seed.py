@@ -36,6 +36,7 @@ class FakeApi:
         self.members: set[str] = set()  # the sandbox's corp members (staff who can sign in through WeCom)
         self.links: list[dict[str, Any]] = []  # console sign-in links handed out
         self.scripts: list[dict[str, Any]] = []  # the 话术库 (devstack/seed_library.py)
+        self.content: list[dict[str, Any]] = []  # the 素材库
 
     def __call__(self, method: str, url: str, *, token: str | None = None, body: Any = None) -> tuple[int, Any]:
         status, answer = self._answer(method, url, token, body)
@@ -109,6 +110,11 @@ class FakeApi:
             channel = {**body, "channel_id": f"ch{len(self.channels)}", "state": f"c{len(self.channels)}"}
             self.channels.append(channel)
             return 201, channel
+        if route == ("GET", "/t/demo/content"):
+            return 200, {"items": list(self.content)[:1], "next_cursor": None}
+        if route == ("POST", "/t/demo/content"):
+            self.content.append(body)
+            return 201, body
         if route == ("GET", "/t/demo/scripts"):
             return 200, {"items": list(self.scripts)}
         if route == ("POST", "/t/demo/scripts"):
@@ -311,7 +317,9 @@ def test_the_demo_gets_its_script_library_once(tmp_path: Path) -> None:
     api = FakeApi()
     first = seeding.seed(API, "adm", SANDBOX, tmp_path, http=api)
     assert first["scripts_created"] == len(api.scripts) >= 4
+    assert first["content_created"] == len(api.content) == 2
     assert {s["scene"] for s in api.scripts} == {"icebreak", "discovery", "objection", "closing"}
     again = seeding.seed(API, "adm", SANDBOX, tmp_path, http=api)
     assert again["scripts_created"] == 0 and len(api.scripts) == first["scripts_created"]  # ops' edits are kept
+    assert again["content_created"] == 0 and len(api.content) == 2
     assert api.rejected == []
