@@ -1,0 +1,91 @@
+"""The console's customer reads: the filtered list with what its filter form offers, and one customer's page.
+
+Over CustomerService (services/customers.py), with its staff scoping: a staff session lists only the customers it
+owns, as the JSON API's staff token does. Opening one customer differs on purpose: the JSON API answers a staff
+token 404 for another's customer, the console answers 403 (its refusal page says the customer is not theirs), and
+answers a staff member the same 403 for an id that does not exist, so the refusal tells them nothing either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.channels import Channel
+from chalicelib.domain.customers import Customer
+from chalicelib.domain.tags import Taxonomy
+from chalicelib.errors import ForbiddenError
+from chalicelib.ports import CustomerFilter, Page
+
+CHANNEL_CHOICES = 200  # channels offered in the filter form (standard codes; referral codes are per customer)
+
+
+class Customers(Protocol):
+    def find(
+        self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int, only_owner: str | None = None
+    ) -> Page: ...
+    def detail(
+        self, tenant_id: str, customer_id: str, *, only_owner: str | None = None, zone: ZoneInfo = ...
+    ) -> dict[str, Any]: ...
+
+
+class ViewRepo(Protocol):
+    def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
+    def taxonomy(self, tenant_id: str) -> Taxonomy: ...
+    def list_channels(self, tenant_id: str, *, kind: str, cursor: str | None, limit: int) -> Page: ...
+
+
+@dataclass(frozen=True)
+class TagChoice:
+    tag_id: str
+    label: str  # "group / name"
+
+
+@dataclass(frozen=True)
+class CustomerList:
+    items: list[Customer]
+    next_cursor: str | None
+    tags: list[TagChoice]
+    channels: list[tuple[str, str]]  # (channel id, name)
+
+
+class CustomerViews:
+    def __init__(self, customers: Customers, repo: ViewRepo) -> None:
+        self.customers = customers
+        self.repo = repo
+
+    def browse(
+        self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int, only_owner: str | None
+    ) -> CustomerList:
+        """A page of customers (the JSON API's listing and scoping) and the tags and channels to filter by."""
+        page = self.customers.find(tenant_id, flt, cursor=cursor, limit=limit, only_owner=only_owner)
+        channels = self.repo.list_channels(tenant_id, kind="standard", cursor=None, limit=CHANNEL_CHOICES)
+        return CustomerList(
+            items=page.items,
+            next_cursor=page.next_cursor,
+            tags=tag_choices(self.repo.taxonomy(tenant_id)),
+            channels=[(c.channel_id, c.name) for c in channels.items if isinstance(c, Channel)],
+        )
+
+    def card(self, tenant_id: str, customer_id: str, *, staff_scope: str | None, zone: ZoneInfo) -> dict[str, Any]:
+        """One customer's page: the detail (profile, tags, timeline) and the tags that can be added.
+        A staff member who does not own the customer (or names none) gets ForbiddenError."""
+        if staff_scope is not None:
+            customer = self.repo.get_customer(tenant_id, customer_id)
+            if customer is None or customer.owner_userid != staff_scope:
+                raise ForbiddenError("这位客户不在你的名下，无法查看。", code="not_your_customer")
+        body = self.customers.detail(tenant_id, customer_id, only_owner=staff_scope, zone=zone)
+        have = set(body.get("tags") or ())
+        body["tag_choices"] = [c for c in tag_choices(self.repo.taxonomy(tenant_id)) if c.tag_id not in have]
+        return body
+
+
+def tag_choices(taxonomy: Taxonomy) -> list[TagChoice]:
+    """Every tag of the taxonomy, labelled with its group, in the taxonomy's order."""
+    return [TagChoice(t.tag_id, f"{g.name} / {t.name}") for g in taxonomy.groups for t in g.tags]
+
+
+def views_of(svc: Any) -> CustomerViews:
+    """The console's customer reads over the wired services (stateless: building one per request is free)."""
+    return CustomerViews(svc.customers, svc.store)

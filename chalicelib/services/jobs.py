@@ -1,0 +1,83 @@
+"""Long work and its progress, one face over the jobs that have it: bulk enrollments (services/bulk.py) and group
+syncs (services/groups/sync.py). The console's 任务进度 pages read only this.
+
+The listing shows what the stores can list without a scan: the bulk jobs still running (their sparse index) and the
+tenant's latest group sync; a finished bulk job is read by its id (the page it was started from links to it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from chalicelib.domain import jobs
+from chalicelib.domain.jobs import JobView
+from chalicelib.domain.plans import CUSTOMER_PLAN, PlanStatus
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import NotFoundError
+from chalicelib.ports import CustomerFilter, Page
+
+PLAN_CHOICES = 100  # published plans offered in the start form (a tenant runs a few dozen)
+
+
+class BulkJobs(Protocol):
+    def start(self, tenant: Tenant, plan_id: str, flt: CustomerFilter) -> dict[str, Any]: ...
+    def status(self, tenant_id: str, job_id: str) -> dict[str, Any]: ...
+
+
+class RunningJobs(Protocol):
+    def running_jobs(self, tenant_id: str) -> list[dict[str, Any]]: ...
+    def current_group_sync(self, tenant_id: str) -> dict[str, Any] | None: ...
+
+
+class GroupSyncs(Protocol):
+    def start(self, tenant: Tenant) -> dict[str, Any]: ...
+    def status(self, tenant_id: str, job_id: str) -> dict[str, Any]: ...
+
+
+class PlanFinder(Protocol):
+    def find(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page: ...
+
+
+class JobsService:
+    def __init__(self, bulk: BulkJobs, group_sync: GroupSyncs, repo: RunningJobs, plans: PlanFinder) -> None:
+        self.bulk = bulk
+        self.group_sync = group_sync
+        self.repo = repo
+        self.plans = plans  # the published customer plans a bulk enrollment may start
+
+    def list(self, tenant_id: str) -> list[JobView]:
+        """Running bulk enrollments (newest first), then the latest group sync, running or not."""
+        running = sorted(self.repo.running_jobs(tenant_id), key=lambda j: str(j.get("started_at", "")), reverse=True)
+        views = [jobs.bulk_view(j) for j in running]
+        sync = self.repo.current_group_sync(tenant_id)
+        if sync is not None:
+            views.append(jobs.sync_view(sync))
+        return views
+
+    def board(self, tenant_id: str) -> dict[str, Any]:
+        """The jobs page: the listing, and the published customer plans a new bulk enrollment can enroll into."""
+        page = self.plans.find(tenant_id, status=PlanStatus.PUBLISHED.value, cursor=None, limit=PLAN_CHOICES)
+        plans = [(p.plan_id, p.name) for p in page.items if p.kind == CUSTOMER_PLAN]
+        return {"jobs": self.list(tenant_id), "plans": plans}
+
+    def get(self, tenant_id: str, job_id: str) -> JobView:
+        """One job by id, whatever its kind (NotFoundError for an id of neither kind or of no job)."""
+        kind = jobs.kind_of(job_id)
+        if kind == jobs.BULK:
+            return jobs.bulk_view(self.bulk.status(tenant_id, job_id))
+        if kind == jobs.GROUP_SYNC:
+            return jobs.sync_view(self.group_sync.status(tenant_id, job_id))
+        raise NotFoundError(f"job {job_id} does not exist")
+
+    def start_bulk(self, tenant: Tenant, plan_id: str, flt: CustomerFilter) -> JobView:
+        """Start a bulk enrollment (its first slice runs now, the backstop the rest)."""
+        return jobs.bulk_view(self.bulk.start(tenant, plan_id, flt))
+
+    def start_group_sync(self, tenant: Tenant) -> JobView:
+        """Start a group sync, or take the one running."""
+        return jobs.sync_view(self.group_sync.start(tenant))
+
+
+def jobs_of(svc: Any) -> JobsService:
+    """The jobs face over the wired services (it holds no state of its own, so building it per call is free)."""
+    return JobsService(svc.bulk, svc.group_sync, svc.store, svc.plans)
