@@ -77,7 +77,9 @@ class CustomerViews:
                 raise ForbiddenError("这位客户不在你的名下，无法查看。", code="not_your_customer")
         body = self.customers.detail(tenant_id, customer_id, only_owner=staff_scope, zone=zone)
         have = set(body.get("tags") or ())
-        body["tag_choices"] = [c for c in tag_choices(self.repo.taxonomy(tenant_id)) if c.tag_id not in have]
+        every = tag_choices(self.repo.taxonomy(tenant_id))
+        body["tag_choices"] = [c for c in every if c.tag_id not in have]
+        body["tag_names"] = {c.tag_id: c.label for c in every}  # the timeline's tag changes, by name
         return body
 
 

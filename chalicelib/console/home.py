@@ -1,0 +1,37 @@
+"""The console's home: ops see today's headline numbers (one metrics read) and the way to every page; staff go to
+"My day". ``/dashboard`` makes a short-lived dashboard link and sends the browser to it, so every page with numbers
+links to the dashboard through one URL (issue 13 §2)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
+from chalicelib.domain.tenants import Role
+from chalicelib.web.format import cell
+
+bp = Blueprint(__name__)
+
+# Today's figures the overview shows large, by the metrics view's headline keys (docs/metrics.md).
+HEADLINES = ("new", "lost", "messages", "touches", "tasks_created", "gmv")
+DASHBOARD_TTL_HOURS = 1  # the link the console makes is opened at once; a short life keeps a leaked one harmless
+
+
+@page(bp, "/console/{tenant_id}", role=Role.VIEWER, summary="Home: today's numbers (ops), My day (staff)")
+def home(pc: PageCtx, tenant_id: str) -> PageResult:
+    if pc.staff_scope is not None:
+        return Redirect(f"{pc.base}/my")
+    view = pc.svc.metrics.today(pc.tenant)
+    shown = {h.key: h for h in view.headlines}
+    figures = [(shown[k].label, cell(shown[k].value, shown[k].kind)) for k in HEADLINES if k in shown]
+    funnel = [(s.label, s.value) for s in view.funnel]
+    return Html(
+        "home.html",
+        {"title": "概览", "active": "", "tenant": pc.tenant.public(), "view": view, "figures": figures, "funnel": funnel},
+    )
+
+
+@page(bp, "/console/{tenant_id}/dashboard", role=Role.OPS, summary="Open the dashboard (a short-lived link)")
+def dashboard(pc: PageCtx, tenant_id: str) -> PageResult:
+    link = pc.svc.dashboard.create_link(tenant_id, ttl_hours=DASHBOARD_TTL_HOURS, created_by=pc.actor)
+    return Redirect(link["url"])

@@ -1,0 +1,112 @@
+"""Jobs (任务进度): bulk enrollments and group syncs with a progress bar that updates (issue 13 §2).
+
+``/console/{t}/jobs/{job_id}`` is the progress page; the same path with ``.json`` after the id is the small JSON its
+script polls (one path part each, as API Gateway routes them). Without JavaScript the page refreshes itself while the
+job runs, and has a refresh link.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from chalice import Blueprint, Response
+
+from chalicelib.console import ops_labels as labels
+from chalicelib.console.customers import FILTERS, list_filter
+from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
+from chalicelib.domain.jobs import JobView
+from chalicelib.domain.tenants import Role
+from chalicelib.errors import InvalidError
+from chalicelib.services.jobs import jobs_of
+
+bp = Blueprint(__name__)
+
+JSON_SUFFIX = ".json"
+REFRESH_SECONDS = 3  # the no-JavaScript refresh while a job runs
+
+
+def job_url(pc: PageCtx, job_id: str) -> str:
+    return f"{pc.base}/jobs/{quote(job_id, safe='')}"
+
+
+@page(bp, "/console/{tenant_id}/jobs", role=Role.VIEWER, summary="Long work: bulk enrollments, group syncs")
+def jobs(pc: PageCtx, tenant_id: str) -> PageResult:
+    return Html("jobs/index.html", _board_context(pc, jobs_of(pc.svc).board(tenant_id)))
+
+
+def _board_context(pc: PageCtx, board: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    values = {k: pc.form.get(k, pc.query.get(k, "")) for k in (*FILTERS, "plan_id")}
+    return {
+        "title": "任务进度",
+        "active": "/jobs",
+        "jobs": board["jobs"],
+        "plan_options": board["plans"],
+        "values": values,
+        "stages": labels.STAGE_CHOICES,
+        "can_start": pc.session is not None and pc.session.role_enum.at_least(Role.OPS),
+        "errors": {},
+        **extra,
+    }
+
+
+@page(bp, "/console/{tenant_id}/jobs/bulk", ("POST",), role=Role.OPS, summary="Start a bulk enrollment")
+def start_bulk(pc: PageCtx, tenant_id: str) -> PageResult:
+    plan_id = pc.form.get("plan_id", "").strip()
+    errors: dict[str, str] = {}
+    if not plan_id:
+        errors["plan_id"] = "请选择计划。"
+    try:
+        flt = list_filter(pc, pc.form)
+    except InvalidError as exc:
+        errors["added_to"] = exc.message
+    if errors:
+        context = _board_context(pc, jobs_of(pc.svc).board(tenant_id), errors=errors)
+        return Html("jobs/index.html", context, status=400)
+    view = jobs_of(pc.svc).start_bulk(pc.tenant, plan_id, flt)
+    return Redirect(job_url(pc, view.job_id), flash="已开始批量入组。")
+
+
+@page(bp, "/console/{tenant_id}/jobs/group-sync", ("POST",), role=Role.OPS, summary="Start a group sync")
+def start_group_sync(pc: PageCtx, tenant_id: str) -> PageResult:
+    view = jobs_of(pc.svc).start_group_sync(pc.tenant)
+    return Redirect(job_url(pc, view.job_id), flash="社群同步已开始。")
+
+
+@page(bp, "/console/{tenant_id}/jobs/{job_id}", role=Role.VIEWER, summary="A job's progress (… .json: polled)")
+def job(pc: PageCtx, tenant_id: str, job_id: str) -> PageResult:
+    polled = job_id.endswith(JSON_SUFFIX)
+    view = jobs_of(pc.svc).get(tenant_id, job_id.removesuffix(JSON_SUFFIX))
+    if polled:
+        return _json(view)
+    return Html(
+        "jobs/job.html",
+        {
+            "title": "任务进度",
+            "active": "/jobs",
+            "job": view,
+            "progress_text": progress_text(view),
+            "url": job_url(pc, view.job_id),
+            "refresh": REFRESH_SECONDS if view.running else None,
+        },
+    )
+
+
+def progress_text(view: JobView) -> str:
+    """One line of the job's state and counts: the page's text, and what its poller writes into it."""
+    counts = " · ".join(f"{c.label} {c.value}" for c in view.counts if c.value or "：" not in c.label)
+    return f"{view.status_label} · {view.stage} · {counts}"
+
+
+def _json(view: JobView) -> Response:
+    body = view.public()
+    # The console's poller (static/console.js, data-poll) reads total/done/text/finished.
+    body.update(
+        total=100 if view.percent is not None else None,
+        done=view.percent,
+        text=progress_text(view),
+        finished=not view.running,
+    )
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    return Response(body=json.dumps(body, ensure_ascii=False), status_code=200, headers=headers)
