@@ -7,7 +7,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from devstack.wecom_world import contact_ways, contacts, groups, join_ways, messages, snapshot, statistics, tags
+from devstack.wecom_world import (
+    contact_ways,
+    contacts,
+    groups,
+    join_ways,
+    messages,
+    oauth,
+    snapshot,
+    statistics,
+    tags,
+)
 from devstack.wecom_world.api import ERRMSG, ApiError, ApiSet, ApiTable, UnknownApiError, api_name
 from devstack.wecom_world.groups import Person
 from devstack.wecom_world.state import Call, Corp, Token, WorldState, digest
@@ -23,6 +33,7 @@ API_SETS: tuple[ApiSet, ...] = (
     groups.APIS,
     join_ways.APIS,
     statistics.APIS,
+    oauth.APIS,
 )
 
 
