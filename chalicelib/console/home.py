@@ -25,10 +25,8 @@ def home(pc: PageCtx, tenant_id: str) -> PageResult:
     shown = {h.key: h for h in view.headlines}
     figures = [(shown[k].label, cell(shown[k].value, shown[k].kind)) for k in HEADLINES if k in shown]
     funnel = [(s.label, s.value) for s in view.funnel]
-    return Html(
-        "home.html",
-        {"title": "概览", "active": "", "tenant": pc.tenant.public(), "view": view, "figures": figures, "funnel": funnel},
-    )
+    context = {"title": "概览", "active": "", "tenant": pc.tenant.public(), "view": view}
+    return Html("home.html", {**context, "figures": figures, "funnel": funnel})
 
 
 @page(bp, "/console/{tenant_id}/dashboard", role=Role.OPS, summary="Open the dashboard (a short-lived link)")

@@ -108,5 +108,9 @@ def _json(view: JobView) -> Response:
         text=progress_text(view),
         finished=not view.running,
     )
-    headers = {"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "application/json",
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
     return Response(body=json.dumps(body, ensure_ascii=False), status_code=200, headers=headers)
