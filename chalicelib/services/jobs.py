@@ -1,8 +1,8 @@
 """Long work and its progress, one face over the jobs that have it: bulk enrollments (services/bulk.py) and group
 syncs (services/groups/sync.py). The console's 任务进度 pages read only this.
 
-The listing shows what the stores can list without a scan: the bulk jobs still running (their sparse index) and the
-tenant's latest group sync; a finished bulk job is read by its id (the page it was started from links to it).
+The listing is the tenant's job log (one Query of an index, newest first): every bulk enrollment and group sync,
+running or done, the first sync a new tenant gets included.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
 from chalicelib.ports import CustomerFilter, Page
 
+RECENT = 20  # jobs on the jobs page
 PLAN_CHOICES = 100  # published plans offered in the start form (a tenant runs a few dozen)
 
 
@@ -24,9 +25,8 @@ class BulkJobs(Protocol):
     def status(self, tenant_id: str, job_id: str) -> dict[str, Any]: ...
 
 
-class RunningJobs(Protocol):
-    def running_jobs(self, tenant_id: str) -> list[dict[str, Any]]: ...
-    def current_group_sync(self, tenant_id: str) -> dict[str, Any] | None: ...
+class JobLog(Protocol):
+    def recent_jobs(self, tenant_id: str, *, limit: int) -> list[tuple[str, dict[str, Any]]]: ...
 
 
 class GroupSyncs(Protocol):
@@ -39,20 +39,16 @@ class PlanFinder(Protocol):
 
 
 class JobsService:
-    def __init__(self, bulk: BulkJobs, group_sync: GroupSyncs, repo: RunningJobs, plans: PlanFinder) -> None:
+    def __init__(self, bulk: BulkJobs, group_sync: GroupSyncs, repo: JobLog, plans: PlanFinder) -> None:
         self.bulk = bulk
         self.group_sync = group_sync
         self.repo = repo
         self.plans = plans  # the published customer plans a bulk enrollment may start
 
     def list(self, tenant_id: str) -> list[JobView]:
-        """Running bulk enrollments (newest first), then the latest group sync, running or not."""
-        running = sorted(self.repo.running_jobs(tenant_id), key=lambda j: str(j.get("started_at", "")), reverse=True)
-        views = [jobs.bulk_view(j) for j in running]
-        sync = self.repo.current_group_sync(tenant_id)
-        if sync is not None:
-            views.append(jobs.sync_view(sync))
-        return views
+        """The latest ``RECENT`` jobs of either kind, newest first."""
+        views = {jobs.BULK: jobs.bulk_view, jobs.GROUP_SYNC: jobs.sync_view}
+        return [views[kind](job) for kind, job in self.repo.recent_jobs(tenant_id, limit=RECENT) if kind in views]
 
     def board(self, tenant_id: str) -> dict[str, Any]:
         """The jobs page: the listing, and the published customer plans a new bulk enrollment can enroll into."""

@@ -30,6 +30,7 @@ from tests.fakes.group_facts import FakeGroupFactStoreMixin
 from tests.fakes.group_members import FakeGroupMemberStoreMixin
 from tests.fakes.group_quota import FakeGroupQuotaStoreMixin
 from tests.fakes.groups import FakeGroupStoreMixin
+from tests.fakes.jobs import FakeJobLogMixin
 from tests.fakes.metrics import FakeMetricsStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
 from tests.fakes.points import FakePointsStoreMixin
@@ -58,6 +59,7 @@ class FakeStore(
     FakeWeComStatsStoreMixin,
     FakeDashboardStoreMixin,
     FakeConsoleStoreMixin,
+    FakeJobLogMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

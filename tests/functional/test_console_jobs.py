@@ -75,15 +75,18 @@ def test_a_bulk_enrollment_started_from_the_console_shows_its_progress_until_don
     assert done["finished"] is True and (done["total"], done["done"]) == (100, 100)
     assert {c["label"]: c["value"] for c in done["counts"]}["已入组"] == 3
     assert "已入组 3" in done["text"]
+    logged = ops.dom(ops.get(f"{BASE}/jobs"))  # a finished job stays in the log, marked done
+    row = next(tr for tr in logged.all("tr") if any(a.attrs.get("href") == url for a in tr.all("a")))
+    assert "已完成" in row.text() and row.one("progress").attrs["value"] == "100"
     finished = ops.dom(ops.get(url))
     assert finished.one("progress", id="job-bar").attrs["value"] == "100"
     assert not finished.all("meta", http_equiv="refresh")
     for cid in world["wanted"]:
         enrolled = api.call("GET", f"/t/{TENANT}/customers/{cid}/enrollments", token=world["token"]).json["items"]
         assert [e["plan_id"] for e in enrolled] == [world["plan_id"]]
-    assert api.call("GET", f"/t/{TENANT}/customers/{world['other']}/enrollments", token=world["token"]).json[
-        "items"
-    ] == []
+    assert (
+        api.call("GET", f"/t/{TENANT}/customers/{world['other']}/enrollments", token=world["token"]).json["items"] == []
+    )
 
 
 def test_a_bulk_form_without_a_plan_is_shown_again_with_the_error(api: Api, world: dict[str, Any]) -> None:

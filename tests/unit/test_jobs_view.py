@@ -3,6 +3,7 @@ over the real services (a bulk job started, listed while running, read by id whe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -59,14 +60,17 @@ def test_the_jobs_face_starts_lists_and_reads_a_bulk_job(env: Env, monkeypatch: 
     face = jobs_of(env.svc)
     board = face.board("unit")
     assert (plan.plan_id, "沉默唤醒") in board["plans"]
+    env.clock.current = env.clock.now() + timedelta(minutes=1)  # after the tenant's first group sync started
     started = face.start_bulk(env.tenant, plan.plan_id, CustomerFilter(channel_id=ch.channel_id))
     assert started.running and started.subject == plan.plan_id
     listed = face.list("unit")
-    assert [v.job_id for v in listed if v.kind == jobs.BULK] == [started.job_id]
+    assert [(v.kind, v.running) for v in listed] == [(jobs.BULK, True), (jobs.GROUP_SYNC, True)]
+    assert listed[0].job_id == started.job_id
     env.svc.bulk.continue_running(env.tenant, budget_seconds=10)
     done = face.get("unit", started.job_id)
     assert done.percent == 100 and {c.label: c.value for c in done.counts}["已入组"] == 5
-    assert all(v.job_id != started.job_id for v in face.list("unit"))  # a finished bulk job leaves the listing
+    listed = face.list("unit")
+    assert listed[0].job_id == started.job_id and listed[0].status_label == "已完成"  # newest first, done stays
     with pytest.raises(NotFoundError):
         face.get("unit", "zz_nothing")
     with pytest.raises(NotFoundError):
