@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.domain.channels import Channel
 from chalicelib.domain.customers import Customer
+from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import Taxonomy
 from chalicelib.errors import ForbiddenError
 from chalicelib.ports import CustomerFilter, Page
@@ -34,6 +35,7 @@ class ViewRepo(Protocol):
     def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
     def taxonomy(self, tenant_id: str) -> Taxonomy: ...
     def list_channels(self, tenant_id: str, *, kind: str, cursor: str | None, limit: int) -> Page: ...
+    def list_staff(self, tenant_id: str) -> list[Staff]: ...
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class CustomerList:
     next_cursor: str | None
     tags: list[TagChoice]
     channels: list[tuple[str, str]]  # (channel id, name)
+    staff: list[tuple[str, str]]  # (userid, name): the owners to filter by
 
 
 class CustomerViews:
@@ -58,7 +61,7 @@ class CustomerViews:
     def browse(
         self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int, only_owner: str | None
     ) -> CustomerList:
-        """A page of customers (the JSON API's listing and scoping) and the tags and channels to filter by."""
+        """A page of customers (the JSON API's listing and scoping) and the tags, channels and owners to filter by."""
         page = self.customers.find(tenant_id, flt, cursor=cursor, limit=limit, only_owner=only_owner)
         channels = self.repo.list_channels(tenant_id, kind="standard", cursor=None, limit=CHANNEL_CHOICES)
         return CustomerList(
@@ -66,6 +69,7 @@ class CustomerViews:
             next_cursor=page.next_cursor,
             tags=tag_choices(self.repo.taxonomy(tenant_id)),
             channels=[(c.channel_id, c.name) for c in channels.items if isinstance(c, Channel)],
+            staff=[(m.userid, m.name or m.userid) for m in self.repo.list_staff(tenant_id)],
         )
 
     def card(self, tenant_id: str, customer_id: str, *, staff_scope: str | None, zone: ZoneInfo) -> dict[str, Any]:

@@ -48,6 +48,10 @@ def test_ops_filter_the_list_by_channel_stage_and_date(api: Api, world: dict[str
     one = ops.get(f"{BASE}/customers?channel={li_channel}")
     assert len(_rows(ops, one)) == 1 and world["theirs"] in one.body.decode()
     assert world["mine"] not in one.body.decode()
+    by_owner = ops.get(f"{BASE}/customers?owner=li")
+    assert len(_rows(ops, by_owner)) == 1 and world["theirs"] in by_owner.body.decode()
+    owners = ops.dom(by_owner).one("select", name="owner")
+    assert [(o.attrs["value"], o.text()) for o in owners.all("option") if "selected" in o.attrs] == [("li", "李老师")]
     assert len(_rows(ops, ops.get(f"{BASE}/customers?stage=new"))) == 2
     assert _rows(ops, ops.get(f"{BASE}/customers?stage=converted")) == []
     today = api.clock.iso()[:10]

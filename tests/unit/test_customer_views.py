@@ -29,6 +29,7 @@ def test_the_list_offers_the_tags_and_channels_and_scopes_staff_to_their_own(env
     assert {c.customer_id for c in everyone.items} == {mine, theirs}
     assert {name for _, name in everyone.channels} == {"抖音直播间", "B站"}
     assert any(t.label == "流量平台来源 / 抖音" for t in everyone.tags)
+    assert ("zhang", "张老师") in everyone.staff and ("li", "李老师") in everyone.staff
     staff = views.browse("unit", CustomerFilter(), cursor=None, limit=20, only_owner="zhang")
     assert [c.customer_id for c in staff.items] == [mine]
     with pytest.raises(ForbiddenError):  # a staff session cannot ask for another's customers
