@@ -25,7 +25,8 @@ def home(pc: PageCtx, tenant_id: str) -> PageResult:
     shown = {h.key: h for h in view.headlines}
     figures = [(shown[k].label, cell(shown[k].value, shown[k].kind)) for k in HEADLINES if k in shown]
     funnel = [(s.label, s.value) for s in view.funnel]
-    context = {"title": "概览", "active": "", "tenant": pc.tenant.public(), "view": view}
+    ops = pc.session is not None and pc.session.role_enum.at_least(Role.OPS)
+    context = {"title": "概览", "active": "", "tenant": pc.tenant.public(), "view": view, "can_dashboard": ops}
     return Html("home.html", {**context, "figures": figures, "funnel": funnel})
 
 

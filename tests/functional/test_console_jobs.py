@@ -136,6 +136,11 @@ def test_the_overview_shows_todays_numbers_and_the_dashboard_link_opens_it(api: 
     assert target.startswith(f"/t/{TENANT}/dashboard?k=")
     page = api.call("GET", target)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    viewer = signed_in(api, role="viewer")
+    shown = viewer.dom(viewer.get(BASE))
+    assert shown.one("ul", class_="figures") and not any(
+        a.attrs.get("href") == f"{BASE}/dashboard" for a in shown.all("a")
+    )
     staff = signed_in(api, role="staff", userid="zhang")
     assert ops.local(staff.get(BASE).headers["Location"]) == f"{BASE}/my"
     assert staff.get(f"{BASE}/dashboard").status_code == 403
