@@ -77,7 +77,8 @@ def _list_context(pc: PageCtx, values: dict[str, str], listing: Any, *, error: s
 
 @page(bp, "/console/{tenant_id}/customers/{customer_id}", role=Role.STAFF, summary="A customer: timeline, tags")
 def customer(pc: PageCtx, tenant_id: str, customer_id: str) -> PageResult:
-    card = views_of(pc.svc).card(tenant_id, customer_id, staff_scope=pc.staff_scope, zone=pc.tenant.zone)
+    cursor = pc.query.get("timeline") or None
+    card = views_of(pc.svc).card(tenant_id, customer_id, staff_scope=pc.staff_scope, zone=pc.tenant.zone, cursor=cursor)
     lines = [labels.entry_line(e, card["tag_names"]) for e in card["timeline"]]
     return Html(
         "customers/detail.html",
@@ -89,6 +90,10 @@ def customer(pc: PageCtx, tenant_id: str, customer_id: str) -> PageResult:
             "stage_names": labels.STAGES,
             "add_options": [(t.tag_id, t.label) for t in card["tag_choices"]],
             "url": customer_url(pc, customer_id),
+            "later": bool(cursor),
+            "earlier_url": f"?{urlencode({'timeline': card['timeline_next_cursor']})}"
+            if card["timeline_next_cursor"]
+            else None,
             "can_erase": pc.session is not None and pc.session.role_enum.at_least(Role.ADMIN),
         },
     )

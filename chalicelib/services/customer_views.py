@@ -19,6 +19,7 @@ from chalicelib.domain.tags import Taxonomy
 from chalicelib.errors import ForbiddenError
 from chalicelib.ports import CustomerFilter, Page
 
+TIMELINE_PAGE = 50  # as the detail's first page
 CHANNEL_CHOICES = 200  # channels offered in the filter form (standard codes; referral codes are per customer)
 
 
@@ -28,6 +29,17 @@ class Customers(Protocol):
     ) -> Page: ...
     def detail(
         self, tenant_id: str, customer_id: str, *, only_owner: str | None = None, zone: ZoneInfo = ...
+    ) -> dict[str, Any]: ...
+    def timeline(
+        self,
+        tenant_id: str,
+        customer_id: str,
+        *,
+        zone: ZoneInfo,
+        limit: int,
+        cursor: str | None,
+        before: Any,
+        only_owner: str | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -72,14 +84,28 @@ class CustomerViews:
             staff=[(m.userid, m.name or m.userid) for m in self.repo.list_staff(tenant_id)],
         )
 
-    def card(self, tenant_id: str, customer_id: str, *, staff_scope: str | None, zone: ZoneInfo) -> dict[str, Any]:
-        """One customer's page: the detail (profile, tags, timeline) and the tags that can be added.
+    def card(
+        self, tenant_id: str, customer_id: str, *, staff_scope: str | None, zone: ZoneInfo, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """One customer's page: the detail (profile, tags, timeline) and the tags that can be added; with
+        ``cursor`` (the detail's ``timeline_next_cursor``), that later page of the timeline instead of the first.
         A staff member who does not own the customer (or names none) gets ForbiddenError."""
         if staff_scope is not None:
             customer = self.repo.get_customer(tenant_id, customer_id)
             if customer is None or customer.owner_userid != staff_scope:
                 raise ForbiddenError("这位客户不在你的名下，无法查看。", code="not_your_customer")
         body = self.customers.detail(tenant_id, customer_id, only_owner=staff_scope, zone=zone)
+        if cursor:
+            page = self.customers.timeline(
+                tenant_id,
+                customer_id,
+                zone=zone,
+                limit=TIMELINE_PAGE,
+                cursor=cursor,
+                before=None,
+                only_owner=staff_scope,
+            )
+            body["timeline"], body["timeline_next_cursor"] = page["items"], page["next_cursor"]
         have = set(body.get("tags") or ())
         every = tag_choices(self.repo.taxonomy(tenant_id))
         body["tag_choices"] = [c for c in every if c.tag_id not in have]

@@ -3,12 +3,14 @@ page, which a staff member may open for their own customers only (403 for anothe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from chalicelib.errors import ForbiddenError, NotFoundError
 from chalicelib.ports import CustomerFilter
+from chalicelib.services import customer_views, customers
 from chalicelib.services.customer_views import views_of
 from tests.unit.conftest import Env, make_channel
 
@@ -51,3 +53,23 @@ def test_a_staff_member_opens_their_own_customer_and_is_refused_anothers(env: En
     assert views.card("unit", theirs, staff_scope=None, zone=ZONE)["owner_userid"] == "li"  # ops see everyone
     with pytest.raises(NotFoundError):
         views.card("unit", "cu_nobody", staff_scope=None, zone=ZONE)
+
+
+def test_the_timeline_reads_on_from_the_details_cursor(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(customers, "TIMELINE_LIMIT", 2)
+    monkeypatch.setattr(customer_views, "TIMELINE_PAGE", 2)
+    mine, _ = _two_owners(env)
+    group = env.svc.tags.create_group(env.tenant, name="意向", exclusive=False, tags=["高意向", "观望", "复购"])
+    for tag in group.tags:
+        env.clock.current = env.clock.now() + timedelta(minutes=5)
+        env.svc.customers.change_tags(env.tenant, mine, add=[tag.tag_id], remove=[], actor="ops")
+    views = views_of(env.svc)
+    first = views.card("unit", mine, staff_scope=None, zone=ZONE)
+    assert [e["type"] for e in first["timeline"]] == ["tags_changed", "tags_changed"]
+    assert first["timeline_next_cursor"]
+    later = views.card("unit", mine, staff_scope="zhang", zone=ZONE, cursor=first["timeline_next_cursor"])
+    newest = first["timeline"][0]["detail"]["added"]
+    assert later["timeline"] and all(e["detail"].get("added") != newest for e in later["timeline"])
+    assert later["timeline"][-1]["type"] == "add_external_contact"  # read on down to the first add
+    with pytest.raises(ForbiddenError):  # the cursor does not open another's customer
+        views.card("unit", mine, staff_scope="li", zone=ZONE, cursor=first["timeline_next_cursor"])
