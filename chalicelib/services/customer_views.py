@@ -8,7 +8,7 @@ answers a staff member the same 403 for an id that does not exist, so the refusa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -57,12 +57,18 @@ class TagChoice:
 
 
 @dataclass(frozen=True)
-class CustomerList:
-    items: list[Customer]
-    next_cursor: str | None
+class FilterChoices:
+    """What a customer filter form offers (the list's, a bulk enrollment's)."""
+
     tags: list[TagChoice]
     channels: list[tuple[str, str]]  # (channel id, name)
     staff: list[tuple[str, str]]  # (userid, name): the owners to filter by
+
+
+@dataclass(frozen=True)
+class CustomerList(FilterChoices):
+    items: list[Customer] = field(default_factory=list)
+    next_cursor: str | None = None
 
 
 class CustomerViews:
@@ -75,10 +81,13 @@ class CustomerViews:
     ) -> CustomerList:
         """A page of customers (the JSON API's listing and scoping) and the tags, channels and owners to filter by."""
         page = self.customers.find(tenant_id, flt, cursor=cursor, limit=limit, only_owner=only_owner)
+        choices = self.choices(tenant_id)
+        return CustomerList(choices.tags, choices.channels, choices.staff, page.items, page.next_cursor)
+
+    def choices(self, tenant_id: str) -> FilterChoices:
+        """The tags, standard channels and staff a customer filter can name."""
         channels = self.repo.list_channels(tenant_id, kind="standard", cursor=None, limit=CHANNEL_CHOICES)
-        return CustomerList(
-            items=page.items,
-            next_cursor=page.next_cursor,
+        return FilterChoices(
             tags=tag_choices(self.repo.taxonomy(tenant_id)),
             channels=[(c.channel_id, c.name) for c in channels.items if isinstance(c, Channel)],
             staff=[(m.userid, m.name or m.userid) for m in self.repo.list_staff(tenant_id)],

@@ -15,6 +15,7 @@ from chalicelib.domain.plans import CUSTOMER_PLAN, PlanStatus
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
 from chalicelib.ports import CustomerFilter, Page
+from chalicelib.services.customer_views import FilterChoices, views_of
 
 RECENT = 20  # jobs on the jobs page
 PLAN_CHOICES = 100  # published plans offered in the start form (a tenant runs a few dozen)
@@ -38,12 +39,19 @@ class PlanFinder(Protocol):
     def find(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page: ...
 
 
+class FilterChoicesSource(Protocol):
+    def choices(self, tenant_id: str) -> FilterChoices: ...
+
+
 class JobsService:
-    def __init__(self, bulk: BulkJobs, group_sync: GroupSyncs, repo: JobLog, plans: PlanFinder) -> None:
+    def __init__(
+        self, bulk: BulkJobs, group_sync: GroupSyncs, repo: JobLog, plans: PlanFinder, filters: FilterChoicesSource
+    ) -> None:
         self.bulk = bulk
         self.group_sync = group_sync
         self.repo = repo
         self.plans = plans  # the published customer plans a bulk enrollment may start
+        self.filters = filters  # what its customer filter offers (services/customer_views.py)
 
     def list(self, tenant_id: str) -> list[JobView]:
         """The latest ``RECENT`` jobs of either kind, newest first."""
@@ -51,10 +59,11 @@ class JobsService:
         return [views[kind](job) for kind, job in self.repo.recent_jobs(tenant_id, limit=RECENT) if kind in views]
 
     def board(self, tenant_id: str) -> dict[str, Any]:
-        """The jobs page: the listing, and the published customer plans a new bulk enrollment can enroll into."""
+        """The jobs page: the listing, the published customer plans a new bulk enrollment can enroll into and what
+        its customer filter offers."""
         page = self.plans.find(tenant_id, status=PlanStatus.PUBLISHED.value, cursor=None, limit=PLAN_CHOICES)
         plans = [(p.plan_id, p.name) for p in page.items if p.kind == CUSTOMER_PLAN]
-        return {"jobs": self.list(tenant_id), "plans": plans}
+        return {"jobs": self.list(tenant_id), "plans": plans, "filters": self.filters.choices(tenant_id)}
 
     def get(self, tenant_id: str, job_id: str) -> JobView:
         """One job by id, whatever its kind (NotFoundError for an id of neither kind or of no job)."""
@@ -76,4 +85,4 @@ class JobsService:
 
 def jobs_of(svc: Any) -> JobsService:
     """The jobs face over the wired services (it holds no state of its own, so building it per call is free)."""
-    return JobsService(svc.bulk, svc.group_sync, svc.store, svc.plans)
+    return JobsService(svc.bulk, svc.group_sync, svc.store, svc.plans, views_of(svc))

@@ -60,6 +60,7 @@ def test_the_jobs_face_starts_lists_and_reads_a_bulk_job(env: Env, monkeypatch: 
     face = jobs_of(env.svc)
     board = face.board("unit")
     assert (plan.plan_id, "沉默唤醒") in board["plans"]
+    assert (ch.channel_id, "抖音直播间") in board["filters"].channels and ("zhang", "张老师") in board["filters"].staff
     env.clock.current = env.clock.now() + timedelta(minutes=1)  # after the tenant's first group sync started
     started = face.start_bulk(env.tenant, plan.plan_id, CustomerFilter(channel_id=ch.channel_id))
     assert started.running and started.subject == plan.plan_id
