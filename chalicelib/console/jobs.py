@@ -1,4 +1,4 @@
-"""Jobs (任务进度): bulk enrollments and group syncs with a progress bar that updates (issue 13 §2).
+"""Jobs (任务进度): bulk enrollments, group syncs and metrics rebuilds with a progress bar that updates (issue 13 §2).
 
 ``/console/{t}/jobs/{job_id}`` is the progress page; the same path with ``.json`` after the id is the small JSON its
 script polls (one path part each, as API Gateway routes them). Without JavaScript the page refreshes itself while the
@@ -37,7 +37,7 @@ def jobs(pc: PageCtx, tenant_id: str) -> PageResult:
 
 
 def _board_context(pc: PageCtx, board: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    values = {k: pc.form.get(k, pc.query.get(k, "")) for k in (*FILTERS, "plan_id")}
+    values = {k: pc.form.get(k, pc.query.get(k, "")) for k in (*FILTERS, "plan_id", "rebuild_from", "rebuild_to")}
     return {
         "title": "任务进度",
         "active": "/jobs",
@@ -49,6 +49,7 @@ def _board_context(pc: PageCtx, board: dict[str, Any], **extra: Any) -> dict[str
         "values": values,
         "stages": labels.STAGE_CHOICES,
         "can_start": pc.session is not None and pc.session.role_enum.at_least(Role.OPS),
+        "can_rebuild": pc.session is not None and pc.session.role_enum.at_least(Role.ADMIN),
         "errors": {},
         **extra,
     }
@@ -69,6 +70,17 @@ def start_bulk(pc: PageCtx, tenant_id: str) -> PageResult:
         return Html("jobs/index.html", context, status=400)
     view = jobs_of(pc.svc).start_bulk(pc.tenant, plan_id, flt)
     return Redirect(job_url(pc, view.job_id), flash="已开始批量入组。")
+
+
+@page(bp, "/console/{tenant_id}/jobs/rebuild", ("POST",), role=Role.ADMIN, summary="Start a metrics rebuild")
+def start_rebuild(pc: PageCtx, tenant_id: str) -> PageResult:
+    first, last = pc.form.get("rebuild_from", "").strip(), pc.form.get("rebuild_to", "").strip()
+    try:
+        view = jobs_of(pc.svc).start_rebuild(pc.tenant, first, last)
+    except InvalidError as exc:
+        context = _board_context(pc, jobs_of(pc.svc).board(tenant_id), errors={"rebuild_to": exc.message})
+        return Html("jobs/index.html", context, status=400)
+    return Redirect(job_url(pc, view.job_id), flash="数据重算已开始。")
 
 
 @page(bp, "/console/{tenant_id}/jobs/group-sync", ("POST",), role=Role.OPS, summary="Start a group sync")

@@ -1,10 +1,11 @@
 """Long work shown with its progress (the console's 任务进度): bulk enrollments and group syncs, read as one shape.
 
-Pure: a job's stored state in, what a person needs to follow it out. Neither job knows its total in advance (the
-customer list and WeCom's group listing are paged by cursor, without a count), so a running job's progress is the
-stage it has reached and the counts so far, and its bar is indeterminate until it is done; a done job is 100%.
-A group sync has two stages (WeCom's listing, then the sweep of the groups Siyu holds), so a sync in its sweep is
-at least half done, which is what its bar shows.
+Pure: a job's stored state in, what a person needs to follow it out. A bulk enrollment and a group sync do not
+know their total in advance (the customer list and WeCom's group listing are paged by cursor, without a count), so
+a running one's progress is the stage it has reached and the counts so far, and its bar is indeterminate until it
+is done; a done job is 100%. A group sync has two stages (WeCom's listing, then the sweep of the groups Siyu holds),
+so a sync in its sweep is at least half done, which is what its bar shows. A metrics rebuild knows its days: its
+bar is the share of them done.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-BULK, GROUP_SYNC = "bulk_enrollment", "group_sync"
-BULK_PREFIX, GROUP_SYNC_PREFIX = "bj_", "gs_"  # the ids' prefixes (services/bulk.py, services/groups/sync.py)
+BULK, GROUP_SYNC, REBUILD = "bulk_enrollment", "group_sync", "metrics_rebuild"
+# The ids' prefixes (services/bulk.py, services/groups/sync.py, services/rebuild_jobs.py).
+BULK_PREFIX, GROUP_SYNC_PREFIX, REBUILD_PREFIX = "bj_", "gs_", "rb_"
 RUNNING, DONE = "running", "done"
 
-KIND_LABELS = {BULK: "批量入组", GROUP_SYNC: "社群同步"}
+KIND_LABELS = {BULK: "批量入组", GROUP_SYNC: "社群同步", REBUILD: "数据重算"}
 STATUS_LABELS = {RUNNING: "进行中", DONE: "已完成"}
 SYNC_REASONS = {"first": "首次同步", "periodic": "每日同步", "manual": "手动同步"}
 REFUSAL_LABELS = {
@@ -75,6 +77,8 @@ def kind_of(job_id: str) -> str | None:
         return BULK
     if job_id.startswith(GROUP_SYNC_PREFIX):
         return GROUP_SYNC
+    if job_id.startswith(REBUILD_PREFIX):
+        return REBUILD
     return None
 
 
@@ -135,6 +139,32 @@ def sync_view(job: dict[str, Any]) -> JobView:
         stage=stage,
         percent=percent,
         counts=counts,
+        started_at=str(job.get("started_at", "")),
+        updated_at=str(job.get("updated_at", "")),
+    )
+
+
+def rebuild_view(job: dict[str, Any]) -> JobView:
+    """A metrics rebuild (services/rebuild_jobs.py): its days, one at a time, from the fact log."""
+    status, label = _status(job)
+    days = list(job.get("days") or [])
+    done = int(job.get("done", 0))
+    percent = 100 if status == DONE or not days else done * 100 // len(days)
+    span = f"{days[0]} 至 {days[-1]}" if days else ""
+    stage = "已完成" if status == DONE else f"正在重算第 {done + 1} 天（共 {len(days)} 天）"
+    return JobView(
+        job_id=str(job["job_id"]),
+        kind=REBUILD,
+        title=f"{KIND_LABELS[REBUILD]} · {span}",
+        status=status,
+        status_label=label,
+        stage=stage,
+        percent=percent,
+        counts=(
+            Count("已重算天数", done),
+            Count("读取的事实", int(job.get("facts", 0))),
+            Count("写入的计数", int(job.get("counters", 0))),
+        ),
         started_at=str(job.get("started_at", "")),
         updated_at=str(job.get("updated_at", "")),
     )

@@ -22,7 +22,7 @@ class FakeJobLogMixin:
         """(kind, job) newest first by start, then by id, as the log's sort key orders them."""
         with self.lock:
             bulk = [
-                ("bulk_enrollment", dict(j))
+                ("job", dict(j))
                 for (t, _), j in self._sop().setdefault("jobs", {}).items()
                 if t == tenant_id
             ]

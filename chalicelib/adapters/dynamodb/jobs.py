@@ -20,8 +20,7 @@ from chalicelib.adapters.dynamodb.sop_table import dump
 from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain.instants import utc_key
 
-BULK_KIND, SYNC_KIND = "bulk_enrollment", "group_sync"  # recent_jobs' kinds (domain/jobs.py names them the same)
-_LOGGED = {"job": BULK_KIND, "group_sync": SYNC_KIND}  # the items' kind (models.py discriminators) → the job's kind
+LOGGED = ("job", "group_sync")  # the items in the log, by their kind (models.py: JobItem, GroupSyncItem)
 
 
 class JobRepository(DynamoBase):
@@ -46,8 +45,9 @@ class JobRepository(DynamoBase):
             return [_job(i) for i in SiyuItem.gsi1.query(k.running_jobs_pk(tenant_id)) if isinstance(i, JobItem)]
 
     def recent_jobs(self, tenant_id: str, *, limit: int) -> list[tuple[str, dict[str, Any]]]:
-        """The tenant's latest ``limit`` bulk jobs and group syncs, newest first, as (kind, job): one Query of the
-        log's keys, then the jobs by key (eventually consistent, as the index is)."""
+        """The tenant's latest ``limit`` jobs (bulk enrollments and metrics rebuilds: "job"; group syncs:
+        "group_sync"), newest first, as (item kind, job): one Query of the log's keys, then the jobs by key
+        (eventually consistent, as the index is)."""
         with translate():
             page: dict[str, Any] = next(
                 SiyuItem.gsi2.query(
@@ -60,9 +60,9 @@ class JobRepository(DynamoBase):
         for key in keys:
             raw = found.get(key)
             kind = raw.get("kind", {}).get("S") if raw else None
-            if raw is not None and kind in _LOGGED:
+            if raw is not None and kind in LOGGED:
                 doc = raw.get("doc", {}).get("S") or "{}"
-                jobs.append((_LOGGED[kind], json.loads(doc)))
+                jobs.append((kind, json.loads(doc)))
         return jobs
 
 

@@ -152,16 +152,16 @@ def test_the_job_log_lists_bulk_jobs_and_group_syncs_newest_first(store: Any) ->
     assert store.put_job("other", {**a, "job_id": "bj_x"}, create=True)  # another tenant's: never listed here
     listed = store.recent_jobs("acme", limit=10)
     assert [(kind, job["job_id"]) for kind, job in listed] == [
-        ("bulk_enrollment", "bj_b"),  # by the instant it started, whatever the offset it was written with
+        ("job", "bj_b"),  # by the instant it started, whatever the offset it was written with
         ("group_sync", "gs_c"),
-        ("bulk_enrollment", "bj_a"),
+        ("job", "bj_a"),
     ]
     assert listed[1][1] == sync
     done_a = {**a, "seq": 1, "status": "done"}
     assert store.put_job("acme", done_a)
     assert store.save_group_sync("acme", {**sync, "seq": 1, "status": "done"})
     after = store.recent_jobs("acme", limit=10)
-    assert after[2] == ("bulk_enrollment", done_a)  # a finished job stays in the log, as it was last saved
+    assert after[2] == ("job", done_a)  # a finished job stays in the log, as it was last saved
     assert after[1][1]["status"] == "done"
     assert [job["job_id"] for _, job in store.recent_jobs("acme", limit=2)] == ["bj_b", "gs_c"]
     assert [job["job_id"] for _, job in store.recent_jobs("other", limit=10)] == ["bj_x"]
