@@ -11,6 +11,7 @@ from chalice import Blueprint
 
 from chalicelib.api.customers import customer_filter
 from chalicelib.console import ops_labels as labels
+from chalicelib.console.home import can_open_dashboard
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
@@ -94,6 +95,7 @@ def customer(pc: PageCtx, tenant_id: str, customer_id: str) -> PageResult:
             "earlier_url": f"?{urlencode({'timeline': card['timeline_next_cursor']})}"
             if card["timeline_next_cursor"]
             else None,
+            "can_dashboard": can_open_dashboard(pc),
             "can_erase": pc.session is not None and pc.session.role_enum.at_least(Role.ADMIN),
         },
     )

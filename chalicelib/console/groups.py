@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from chalice import Blueprint
 
 from chalicelib.console import ops_labels as labels
+from chalicelib.console.home import can_open_dashboard
 from chalicelib.console.pages import Html, PageCtx, PageResult, page
 from chalicelib.domain.groups import GROUP_TYPES
 from chalicelib.domain.tenants import Role
@@ -45,6 +46,7 @@ def groups(pc: PageCtx, tenant_id: str) -> PageResult:
             "type_names": GROUP_TYPES,
             "status_options": list(labels.GROUP_STATUS.items()),
             "status_names": labels.GROUP_STATUS,
+            "can_dashboard": can_open_dashboard(pc),
         },
     )
 
@@ -54,6 +56,7 @@ def group(pc: PageCtx, tenant_id: str, chat_id: str) -> PageResult:
     found = board_of(pc.svc).group(tenant_id, chat_id, staff=pc.staff_scope)
     context: dict[str, Any] = {"title": "社群详情", "active": "/groups", "type_names": GROUP_TYPES, **found}
     context["status_names"] = labels.GROUP_STATUS
+    context["can_dashboard"] = can_open_dashboard(pc)
     return Html("groups/group.html", context)
 
 

@@ -14,6 +14,7 @@ bp = Blueprint(__name__)
 
 # Today's figures the overview shows large, by the metrics view's headline keys (docs/metrics.md).
 HEADLINES = ("new", "lost", "messages", "touches", "tasks_created", "gmv")
+DASHBOARD_ROLE = Role.OPS  # as the JSON API's dashboard links
 DASHBOARD_TTL_HOURS = 1  # the link the console makes is opened at once; a short life keeps a leaked one harmless
 
 
@@ -25,12 +26,17 @@ def home(pc: PageCtx, tenant_id: str) -> PageResult:
     shown = {h.key: h for h in view.headlines}
     figures = [(shown[k].label, cell(shown[k].value, shown[k].kind)) for k in HEADLINES if k in shown]
     funnel = [(s.label, s.value) for s in view.funnel]
-    ops = pc.session is not None and pc.session.role_enum.at_least(Role.OPS)
-    context = {"title": "概览", "active": "", "tenant": pc.tenant.public(), "view": view, "can_dashboard": ops}
+    context = {"title": "概览", "active": "", "tenant": pc.tenant.public(), "view": view}
+    context["can_dashboard"] = can_open_dashboard(pc)
     return Html("home.html", {**context, "figures": figures, "funnel": funnel})
 
 
-@page(bp, "/console/{tenant_id}/dashboard", role=Role.OPS, summary="Open the dashboard (a short-lived link)")
+def can_open_dashboard(pc: PageCtx) -> bool:
+    """Whether this session's links to /dashboard open it (the dashboard page's role): pages show them only then."""
+    return pc.session is not None and pc.session.role_enum.at_least(DASHBOARD_ROLE)
+
+
+@page(bp, "/console/{tenant_id}/dashboard", role=DASHBOARD_ROLE, summary="Open the dashboard (a short-lived link)")
 def dashboard(pc: PageCtx, tenant_id: str) -> PageResult:
     link = pc.svc.dashboard.create_link(tenant_id, ttl_hours=DASHBOARD_TTL_HOURS, created_by=pc.actor)
     return Redirect(link["url"])

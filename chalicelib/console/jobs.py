@@ -15,6 +15,7 @@ from chalice import Blueprint, Response
 
 from chalicelib.console import ops_labels as labels
 from chalicelib.console.customers import FILTERS, list_filter
+from chalicelib.console.home import can_open_dashboard
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
 from chalicelib.domain.jobs import JobView
 from chalicelib.domain.tenants import Role
@@ -104,6 +105,7 @@ def job(pc: PageCtx, tenant_id: str, job_id: str) -> PageResult:
             "progress_text": progress_text(view),
             "url": job_url(pc, view.job_id),
             "refresh": REFRESH_SECONDS if view.running else None,
+            "can_dashboard": can_open_dashboard(pc),
         },
     )
 

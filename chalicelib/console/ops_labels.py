@@ -74,6 +74,7 @@ def entry_line(entry: dict[str, Any], tag_names: dict[str, str]) -> str:
         bits.append(f"任务{TASK_STATUS.get(task.get('status', ''), task.get('status', ''))}")
     return label + (f"：{'，'.join(b for b in bits if b)}" if any(bits) else "")
 
+
 CAMP_OUTCOMES = {"task": "发给群主确认", "dropped": "取消", "skipped": "跳过"}
 DEFERRALS = {
     "quiet_hours": "免打扰时段",

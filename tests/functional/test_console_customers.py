@@ -68,7 +68,9 @@ def test_staff_see_their_own_customers_and_get_the_403_page_for_anothers(api: Ap
     listed = zhang.get(f"{BASE}/customers")
     assert listed.status_code == 200
     assert world["mine"] in listed.body.decode() and world["theirs"] not in listed.body.decode()
-    assert zhang.get(f"{BASE}/customers/{world['mine']}").status_code == 200
+    own = zhang.get(f"{BASE}/customers/{world['mine']}")
+    assert own.status_code == 200
+    assert not any(a.attrs.get("href") == f"{BASE}/dashboard" for a in zhang.dom(own).all("a"))  # not theirs to open
     refused = zhang.get(f"{BASE}/customers/{world['theirs']}")
     assert refused.status_code == 403
     assert "不在你的名下" in zhang.dom(refused).one("main").text()
@@ -85,6 +87,7 @@ def test_a_tag_added_and_removed_shows_on_the_customer_and_the_timeline(api: Api
     ops = signed_in(api)
     url = f"{BASE}/customers/{world['mine']}"
     page = ops.dom(ops.get(url))
+    assert any(a.attrs.get("href") == f"{BASE}/dashboard" for a in page.all("a"))
     options = {o.attrs.get("value"): o.text() for o in page.one("select", name="add").all("option")}
     assert options[world["tags"]["高意向"]] == "意向 / 高意向"
     added = ops.post(f"{url}/tags", {"add": world["tags"]["高意向"]})
