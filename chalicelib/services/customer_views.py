@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.channels import Channel
+from chalicelib.domain.channels import ORGANIC, Channel
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tags import Taxonomy
@@ -48,6 +48,7 @@ class ViewRepo(Protocol):
     def taxonomy(self, tenant_id: str) -> Taxonomy: ...
     def list_channels(self, tenant_id: str, *, kind: str, cursor: str | None, limit: int) -> Page: ...
     def list_staff(self, tenant_id: str) -> list[Staff]: ...
+    def get_channel(self, tenant_id: str, channel_id: str) -> Channel | None: ...
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ class CustomerViews:
         every = tag_choices(self.repo.taxonomy(tenant_id))
         body["tag_choices"] = [c for c in every if c.tag_id not in have]
         body["tag_names"] = {c.tag_id: c.label for c in every}  # the timeline's tag changes, by name
+        source = body.get("source_channel_id") or ""
+        channel = self.repo.get_channel(tenant_id, source) if source and source != ORGANIC else None
+        body["channel_name"] = channel.name if channel is not None else None
         return body
 
 

@@ -43,6 +43,7 @@ def test_a_staff_member_opens_their_own_customer_and_is_refused_anothers(env: En
     views = views_of(env.svc)
     card = views.card("unit", mine, staff_scope="zhang", zone=ZONE)
     assert card["customer_id"] == mine and card["owner_userid"] == "zhang" and card["timeline"]
+    assert card["channel_name"] == "抖音直播间"
     douyin = next(t["tag_id"] for t in card["tag_details"] if t["name"] == "抖音")
     assert all(c.tag_id != douyin for c in card["tag_choices"])  # a tag the customer has is not offered again
     with pytest.raises(ForbiddenError) as refused:
