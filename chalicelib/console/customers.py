@@ -4,7 +4,7 @@ confirmation (issue 13 §2). Staff sessions see their own customers only (servic
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from chalice import Blueprint
@@ -16,7 +16,9 @@ from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
 from chalicelib.ports import CustomerFilter
-from chalicelib.services.customer_views import views_of
+
+if TYPE_CHECKING:
+    from chalicelib.services.customer_views import CustomerViews
 
 bp = Blueprint(__name__)
 
@@ -36,6 +38,13 @@ def list_filter(pc: PageCtx, values: dict[str, str]) -> CustomerFilter:
     return customer_filter(q, pc.tenant.zone)
 
 
+def views(pc: PageCtx) -> CustomerViews:
+    """The customer reads, imported on first use: ``import app`` (every cold start) does not pay for them."""
+    from chalicelib.services.customer_views import views_of
+
+    return views_of(pc.svc)
+
+
 def customer_url(pc: PageCtx, customer_id: str) -> str:
     return f"{pc.base}/customers/{quote(customer_id, safe='')}"
 
@@ -47,7 +56,7 @@ def customers(pc: PageCtx, tenant_id: str) -> PageResult:
         flt = list_filter(pc, values)
     except InvalidError as exc:
         return Html("customers/list.html", _list_context(pc, values, None, error=exc.message), status=400)
-    listing = views_of(pc.svc).browse(
+    listing = views(pc).browse(
         tenant_id, flt, cursor=pc.query.get("cursor") or None, limit=LIST_LIMIT, only_owner=pc.staff_scope
     )
     return Html("customers/list.html", _list_context(pc, values, listing))
@@ -79,7 +88,7 @@ def _list_context(pc: PageCtx, values: dict[str, str], listing: Any, *, error: s
 @page(bp, "/console/{tenant_id}/customers/{customer_id}", role=Role.STAFF, summary="A customer: timeline, tags")
 def customer(pc: PageCtx, tenant_id: str, customer_id: str) -> PageResult:
     cursor = pc.query.get("timeline") or None
-    card = views_of(pc.svc).card(tenant_id, customer_id, staff_scope=pc.staff_scope, zone=pc.tenant.zone, cursor=cursor)
+    card = views(pc).card(tenant_id, customer_id, staff_scope=pc.staff_scope, zone=pc.tenant.zone, cursor=cursor)
     lines = [labels.entry_line(e, card["tag_names"]) for e in card["timeline"]]
     return Html(
         "customers/detail.html",

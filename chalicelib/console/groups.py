@@ -3,7 +3,7 @@ Reads only (services/group_board.py); a staff session sees the groups it owns or
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from chalice import Blueprint
@@ -13,13 +13,22 @@ from chalicelib.console.home import can_open_dashboard
 from chalicelib.console.pages import Html, PageCtx, PageResult, page
 from chalicelib.domain.groups import GROUP_TYPES
 from chalicelib.domain.tenants import Role
-from chalicelib.services.group_board import board_of
 from chalicelib.services.groups.setup import GroupFilter
+
+if TYPE_CHECKING:
+    from chalicelib.services.group_board import GroupBoard
 
 bp = Blueprint(__name__)
 
 LIMIT = 50
 FILTERS = ("type", "cohort", "status")
+
+
+def board(pc: PageCtx) -> GroupBoard:
+    """The group reads, imported on first use: ``import app`` (every cold start) does not pay for them."""
+    from chalicelib.services.group_board import board_of
+
+    return board_of(pc.svc)
 
 
 @page(bp, "/console/{tenant_id}/groups", role=Role.VIEWER, summary="Groups by cohort, live codes, camp plans")
@@ -31,7 +40,7 @@ def groups(pc: PageCtx, tenant_id: str) -> PageResult:
         status=values["status"] if values["status"] in labels.GROUP_STATUS else None,
         staff=pc.staff_scope,
     )
-    overview = board_of(pc.svc).overview(tenant_id, flt, cursor=pc.query.get("cursor") or None, limit=LIMIT)
+    overview = board(pc).overview(tenant_id, flt, cursor=pc.query.get("cursor") or None, limit=LIMIT)
     kept = {k: v for k, v in values.items() if v}
     more = f"?{urlencode({**kept, 'cursor': overview.next_cursor})}" if overview.next_cursor else None
     return Html(
@@ -53,7 +62,7 @@ def groups(pc: PageCtx, tenant_id: str) -> PageResult:
 
 @page(bp, "/console/{tenant_id}/groups/{chat_id}", role=Role.VIEWER, summary="A group and its leaderboard")
 def group(pc: PageCtx, tenant_id: str, chat_id: str) -> PageResult:
-    found = board_of(pc.svc).group(tenant_id, chat_id, staff=pc.staff_scope)
+    found = board(pc).group(tenant_id, chat_id, staff=pc.staff_scope)
     context: dict[str, Any] = {"title": "社群详情", "active": "/groups", "type_names": GROUP_TYPES, **found}
     context["status_names"] = labels.GROUP_STATUS
     context["can_dashboard"] = can_open_dashboard(pc)
@@ -63,6 +72,6 @@ def group(pc: PageCtx, tenant_id: str, chat_id: str) -> PageResult:
 @page(bp, "/console/{tenant_id}/groups/camps/{plan_id}", role=Role.VIEWER, summary="A camp plan's calendar by day")
 def camp(pc: PageCtx, tenant_id: str, plan_id: str) -> PageResult:
     start = pc.query.get("start", "").strip() or None
-    cal = board_of(pc.svc).calendar(pc.tenant, plan_id, start)
+    cal = board(pc).calendar(pc.tenant, plan_id, start)
     context = {"title": "训练营日历", "active": "/groups", **cal}
     return Html("groups/camp.html", {**context, "outcomes": labels.CAMP_OUTCOMES, "deferrals": labels.DEFERRALS})

@@ -8,7 +8,6 @@ from chalice import Blueprint
 
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
 from chalicelib.domain.tenants import Role
-from chalicelib.web.format import cell
 
 bp = Blueprint(__name__)
 
@@ -22,6 +21,8 @@ DASHBOARD_TTL_HOURS = 1  # the link the console makes is opened at once; a short
 def home(pc: PageCtx, tenant_id: str) -> PageResult:
     if pc.staff_scope is not None:
         return Redirect(f"{pc.base}/my")
+    from chalicelib.web.format import cell  # here: `import app` does not pay for it
+
     view = pc.svc.metrics.today(pc.tenant)
     shown = {h.key: h for h in view.headlines}
     figures = [(shown[k].label, cell(shown[k].value, shown[k].kind)) for k in HEADLINES if k in shown]

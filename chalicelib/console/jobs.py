@@ -8,7 +8,7 @@ job runs, and has a refresh link.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from chalice import Blueprint, Response
@@ -17,15 +17,24 @@ from chalicelib.console import ops_labels as labels
 from chalicelib.console.customers import FILTERS, list_filter
 from chalicelib.console.home import can_open_dashboard
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
-from chalicelib.domain.jobs import JobView
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
-from chalicelib.services.jobs import jobs_of
+
+if TYPE_CHECKING:
+    from chalicelib.domain.jobs import JobView
+    from chalicelib.services.jobs import JobsService
 
 bp = Blueprint(__name__)
 
 JSON_SUFFIX = ".json"
 REFRESH_SECONDS = 3  # the no-JavaScript refresh while a job runs
+
+
+def jobs_of(pc: PageCtx) -> JobsService:
+    """The jobs face, imported on first use: ``import app`` (every cold start) does not pay for it."""
+    from chalicelib.services.jobs import jobs_of as build
+
+    return build(pc.svc)
 
 
 def job_url(pc: PageCtx, job_id: str) -> str:
@@ -34,7 +43,7 @@ def job_url(pc: PageCtx, job_id: str) -> str:
 
 @page(bp, "/console/{tenant_id}/jobs", role=Role.VIEWER, summary="Long work: bulk enrollments, group syncs")
 def jobs(pc: PageCtx, tenant_id: str) -> PageResult:
-    return Html("jobs/index.html", _board_context(pc, jobs_of(pc.svc).board(tenant_id)))
+    return Html("jobs/index.html", _board_context(pc, jobs_of(pc).board(tenant_id)))
 
 
 def _board_context(pc: PageCtx, board: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -67,9 +76,9 @@ def start_bulk(pc: PageCtx, tenant_id: str) -> PageResult:
     except InvalidError as exc:
         errors["added_to"] = exc.message
     if errors:
-        context = _board_context(pc, jobs_of(pc.svc).board(tenant_id), errors=errors)
+        context = _board_context(pc, jobs_of(pc).board(tenant_id), errors=errors)
         return Html("jobs/index.html", context, status=400)
-    view = jobs_of(pc.svc).start_bulk(pc.tenant, plan_id, flt)
+    view = jobs_of(pc).start_bulk(pc.tenant, plan_id, flt)
     return Redirect(job_url(pc, view.job_id), flash="已开始批量入组。")
 
 
@@ -77,23 +86,23 @@ def start_bulk(pc: PageCtx, tenant_id: str) -> PageResult:
 def start_rebuild(pc: PageCtx, tenant_id: str) -> PageResult:
     first, last = pc.form.get("rebuild_from", "").strip(), pc.form.get("rebuild_to", "").strip()
     try:
-        view = jobs_of(pc.svc).start_rebuild(pc.tenant, first, last)
+        view = jobs_of(pc).start_rebuild(pc.tenant, first, last)
     except InvalidError as exc:
-        context = _board_context(pc, jobs_of(pc.svc).board(tenant_id), errors={"rebuild_to": exc.message})
+        context = _board_context(pc, jobs_of(pc).board(tenant_id), errors={"rebuild_to": exc.message})
         return Html("jobs/index.html", context, status=400)
     return Redirect(job_url(pc, view.job_id), flash="数据重算已开始。")
 
 
 @page(bp, "/console/{tenant_id}/jobs/group-sync", ("POST",), role=Role.OPS, summary="Start a group sync")
 def start_group_sync(pc: PageCtx, tenant_id: str) -> PageResult:
-    view = jobs_of(pc.svc).start_group_sync(pc.tenant)
+    view = jobs_of(pc).start_group_sync(pc.tenant)
     return Redirect(job_url(pc, view.job_id), flash="社群同步已开始。")
 
 
 @page(bp, "/console/{tenant_id}/jobs/{job_id}", role=Role.VIEWER, summary="A job's progress (… .json: polled)")
 def job(pc: PageCtx, tenant_id: str, job_id: str) -> PageResult:
     polled = job_id.endswith(JSON_SUFFIX)
-    view = jobs_of(pc.svc).get(tenant_id, job_id.removesuffix(JSON_SUFFIX))
+    view = jobs_of(pc).get(tenant_id, job_id.removesuffix(JSON_SUFFIX))
     if polled:
         return _json(view)
     return Html(
