@@ -15,6 +15,8 @@ AREAS: tuple[str, ...] = (
     "customers",
     "groups",
     "jobs",
+    "my_day",
+    "sidebar",
 )
 
 
