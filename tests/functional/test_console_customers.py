@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.services import customers as customers_module
 from tests.functional.conftest import TENANT, Api
 from tests.functional.console_client import ConsoleClient, signed_in
 
@@ -134,3 +135,26 @@ def test_erasure_asks_for_the_id_then_erases_and_lists_with_a_flash(api: Api, wo
     assert api.call("GET", f"/t/{TENANT}/customers/{mine}", token=world["token"]).status_code == 404
     assert api.call("GET", f"/t/{TENANT}/customers/{world['theirs']}", token=world["token"]).status_code == 200
     assert admin.get(f"{BASE}/customers/{mine}/erase").status_code == 404
+
+
+def test_a_long_history_is_erased_over_several_confirmations(
+    api: Api, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(customers_module, "ERASE_MAX_ITEMS", 1)  # one item a call: the erasure must resume
+    mine = world["mine"]
+    for name in ("高意向", "观望", "高意向"):  # a history of several items: each tag change is a fact
+        body = {"add": [world["tags"][name]]} if name != "观望" else {"remove": [world["tags"]["高意向"]]}
+        assert api.call("POST", f"/t/{TENANT}/customers/{mine}/tags", body, world["token"]).status_code == 200
+        api.clock.advance(seconds=30)
+    admin = signed_in(api, role="admin")
+    url = f"{BASE}/customers/{mine}/erase"
+    first = admin.post(url, {"confirm": mine})
+    assert first.status_code == 303 and admin.local(first.headers["Location"]) == url  # back to the confirmation
+    assert "已清除一部分" in admin.dom(admin.get(url)).one("p", class_="flash").text()
+    for _ in range(30):
+        again = admin.post(url, {"confirm": mine})
+        if admin.local(again.headers["Location"]) == f"{BASE}/customers":
+            break
+    else:
+        raise AssertionError("the erasure never finished")
+    assert api.call("GET", f"/t/{TENANT}/customers/{mine}", token=world["token"]).status_code == 404
