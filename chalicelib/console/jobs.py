@@ -122,7 +122,8 @@ def job(pc: PageCtx, tenant_id: str, job_id: str) -> PageResult:
 def progress_text(view: JobView) -> str:
     """One line of the job's state and counts: the page's text, and what its poller writes into it."""
     counts = " · ".join(f"{c.label} {c.value}" for c in view.counts if c.value or "：" not in c.label)
-    return f"{view.status_label} · {view.stage} · {counts}"
+    stage = [view.stage] if view.stage != view.status_label else []  # a done job's stage is its status
+    return " · ".join([view.status_label, *stage, counts])
 
 
 def _json(view: JobView) -> Response:

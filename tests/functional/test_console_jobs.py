@@ -76,7 +76,7 @@ def test_a_bulk_enrollment_started_from_the_console_shows_its_progress_until_don
     done = _poll(ops, url)
     assert done["finished"] is True and (done["total"], done["done"]) == (100, 100)
     assert {c["label"]: c["value"] for c in done["counts"]}["已入组"] == 3
-    assert "已入组 3" in done["text"]
+    assert "已入组 3" in done["text"] and done["text"].startswith("已完成 · 已扫描客户")
     logged = ops.dom(ops.get(f"{BASE}/jobs"))  # a finished job stays in the log, marked done
     row = next(tr for tr in logged.all("tr") if any(a.attrs.get("href") == url for a in tr.all("a")))
     assert "已完成" in row.text() and row.one("progress").attrs["value"] == "100"
