@@ -16,6 +16,7 @@ routes sandbox_control.py, callback registrations and delivery sandbox_callbacks
 
 Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
     GET  /sandbox/health                      liveness
+    GET  /qr/{config_id}, /qr/join/{config_id}  a contact way's (join way's) QR code as a PNG: its qr_code URL
     GET  /sandbox/calls[?api=]                recorded API calls (no secrets, no tokens)
     GET  /sandbox/welcome_messages            welcome messages delivered
     POST /sandbox/reset                       forget everything, registrations included
@@ -116,6 +117,7 @@ class SandboxServer:
         handler = type("SandboxHandler", (SandboxRequestHandler,), {"sandbox": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
+        self.world.public_url = self.base_url  # the world's qr_code URLs point here (GET /qr/...)
         self._thread: threading.Thread | None = None
 
     @property
@@ -213,7 +215,11 @@ class SandboxServer:
         message = f"WARNING: WeCom sandbox state {path} is unusable: {reason}. {where}; the sandbox starts empty."
         print(message, file=sys.stderr, flush=True)
 
-    # --- the two faces --------------------------------------------------------------------------------------------
+    # --- the faces ------------------------------------------------------------------------------------------------
+
+    def qr_png(self, path: str) -> bytes | None:
+        """GET /qr/{config_id} (and /qr/join/{config_id}): the code's image, as WeCom's qr_code URL serves it."""
+        return self.world.qr_png(path)
 
     def wecom_api(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
         """A /cgi-bin/ request: always HTTP 200 with an errcode, like WeCom (404 for an API the world lacks), unless

@@ -23,6 +23,8 @@ class SandboxFaces(Protocol):
 
     def control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]: ...
 
+    def qr_png(self, path: str) -> bytes | None: ...
+
 
 class SandboxRequestHandler(BaseHTTPRequestHandler):
     """Subclassed per server with its ``sandbox`` (see SandboxServer)."""
@@ -48,6 +50,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self._send(413, errors.PayloadTooLargeError("request body too large").to_body())
             return
         raw = self.rfile.read(length) if length > 0 else b""
+        if method == "GET" and parts.path.startswith("/qr/"):
+            self._send_png(parts.path)
+            return
         try:
             if parts.path.startswith("/cgi-bin/"):
                 status, payload = self.sandbox.wecom_api(parts.path, query, raw)
@@ -65,6 +70,18 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _send_png(self, path: str) -> None:
+        """A QR image (a qr_code URL), or a 404 JSON error when no live way has it."""
+        png = self.sandbox.qr_png(path)
+        if png is None:
+            self._send(404, errors.NotFoundError("no such QR code").to_body())
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(png)))
+        self.end_headers()
+        self.wfile.write(png)
 
     def log_message(self, format: str, *args: Any) -> None:
         # The default logs the request line, whose query carries the access_token: log the path only.

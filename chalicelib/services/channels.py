@@ -28,6 +28,7 @@ from chalicelib.ports import (
     WeComCredentials,
     WeComPort,
 )
+from chalicelib.services import posters
 from chalicelib.services.tags import TagService
 
 PLAIN_FIELDS = ("name", "source", "campaign", "plan_id", "spend", "exposure")
@@ -139,6 +140,12 @@ class ChannelService:
             except WeComInvalidArgumentError:
                 logger.info("contact way already gone at WeCom", extra={"channel_id": channel_id})
         self.repo.delete_channel(tenant.tenant_id, channel_id)
+
+    def poster(self, tenant_id: str, channel_id: str) -> bytes:
+        """The channel's printable poster (PNG): its WeCom QR image with the channel's name."""
+        channel = self.get(tenant_id, channel_id)
+        qr = self.wecom.qr_image(channel.qr_code)
+        return posters.render_poster(qr, channel.name, font_path=posters.cjk_font())
 
     def referral_for(self, tenant: Tenant, customer_id: str, data: dict[str, Any]) -> Channel:
         """The customer's own referral code (老带新), one per customer.

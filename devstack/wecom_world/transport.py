@@ -29,3 +29,12 @@ class WorldTransport:
             raise errors.WeComTransportError(f"WeCom {path} answered HTTP 404") from None
         result: dict[str, Any] = json.loads(json.dumps(answer))
         return result
+
+    def download(self, url: str, *, timeout: float, max_bytes: int) -> bytes:
+        """A QR image the world gave out (``qr_code``), as the sandbox serves it over HTTP."""
+        png = self.world.qr_png(url)
+        if png is None:
+            raise errors.WeComTransportError("WeCom image answered HTTP 404")
+        if len(png) > max_bytes:
+            raise errors.WeComTransportError(f"WeCom image is over {max_bytes} bytes")
+        return png

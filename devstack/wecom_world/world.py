@@ -7,7 +7,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from devstack.wecom_world import contact_ways, contacts, groups, join_ways, messages, snapshot, statistics, tags
+from devstack.wecom_world import (
+    contact_ways,
+    contacts,
+    groups,
+    join_ways,
+    messages,
+    qr_images,
+    snapshot,
+    statistics,
+    tags,
+)
 from devstack.wecom_world.api import ERRMSG, ApiError, ApiSet, ApiTable, UnknownApiError, api_name
 from devstack.wecom_world.groups import Person
 from devstack.wecom_world.state import Call, Corp, Token, WorldState, digest
@@ -55,6 +65,10 @@ class WeComWorld(WorldState):
         self.sleep = sleep  # how a slow call (``slow``) spends its time: tests pass a virtual clock's advance
 
     # --- controls -----------------------------------------------------------------------------------------------
+
+    def qr_png(self, url_or_path: str) -> bytes | None:
+        """The PNG behind a ``qr_code`` URL this world gave out, or None (no live way has it)."""
+        return qr_images.qr_png(self, url_or_path)
 
     def use_clock(self, clock: Callable[[], float]) -> None:
         """Read time from ``clock`` (unix seconds) from now on: the local stack's one movable clock, or a test's."""

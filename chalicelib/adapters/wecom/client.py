@@ -27,6 +27,7 @@ from chalicelib.adapters.wecom.answers import required_str as _required_str
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
+from chalicelib.adapters.wecom.images import ImagesMixin
 from chalicelib.adapters.wecom.statistics import StatisticsMixin
 from chalicelib.adapters.wecom.transport import Transport
 from chalicelib.observability import count, count_by
@@ -62,8 +63,9 @@ class _Token:
     expires_at: float  # on the client's monotonic clock
 
 
-class WeComClient(GroupChatsMixin, StatisticsMixin):
-    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py). One per process, thread-safe."""
+class WeComClient(GroupChatsMixin, StatisticsMixin, ImagesMixin):
+    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py; images: images.py). One per
+    process, thread-safe."""
 
     def __init__(
         self,
