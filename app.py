@@ -10,6 +10,7 @@ from chalicelib.api import (
     admin,
     business_events,
     channels,
+    console_links,
     customers,
     dashboard,
     fallback,
@@ -30,6 +31,7 @@ from chalicelib.api import (
     wecom,
 )
 from chalicelib.api import metrics as metrics_api
+from chalicelib.console import blueprints as console_blueprints
 from chalicelib.jobs import repairs as repair_jobs
 from chalicelib.jobs import silence as silence_jobs
 from chalicelib.jobs import sop as sop_jobs
@@ -64,9 +66,12 @@ for blueprint in (
     group_sync.bp,
     metrics_api.bp,
     dashboard.bp,
+    console_links.bp,
+    *console_blueprints(),  # the console's pages (chalicelib/console, issue 13)
 ):
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes
+app.api.binary_types.append("multipart/form-data")  # the console's file uploads (plan sheets, content, proofs)
 fallback.install(app)  # last: 404/405 for what no route above takes, and one error shape for Chalice's own errors
 
 

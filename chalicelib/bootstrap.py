@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.business_events import EventService
     from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
     from chalicelib.services.channels import ChannelService
+    from chalicelib.services.console_auth import ConsoleAuth
     from chalicelib.services.customers import CustomerService
     from chalicelib.services.dashboard import DashboardService
     from chalicelib.services.group_codes import GroupCodeService
@@ -92,6 +93,7 @@ class Services:
     metrics: MetricsService  # funnel metrics (issue 11): views, spend, rebuild
     wecom_stats: WeComStatsService  # WeCom's own statistics, fetched daily, for the cross-check
     dashboard: DashboardService  # dashboard links and the page's read (issue 11 §4)
+    console_auth: ConsoleAuth  # the console's sign-in and sessions (issue 13 §1)
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)

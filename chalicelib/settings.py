@@ -31,6 +31,9 @@ ENV_REPAIR_DLQ_URL = "SIYU_REPAIR_DLQ_URL"
 ENV_SECRETS = "SIYU_SECRETS"
 ENV_SECRETS_PREFIX = "SIYU_SECRETS_PREFIX"
 ENV_SSM_ENDPOINT = "SIYU_SSM_ENDPOINT"
+ENV_CONSOLE_URL = "SIYU_CONSOLE_URL"
+ENV_WECOM_OAUTH_URL = "SIYU_WECOM_OAUTH_URL"
+ENV_JSSDK_URL = "SIYU_JSSDK_URL"
 LOCAL_STAGE = "local"
 # Stages that never run in an AWS account: only these may keep secrets in the table or take the admin token from the
 # environment (docs/deploy.md, "Secrets"). Every other stage reads both from SSM Parameter Store.
@@ -41,6 +44,9 @@ LOCAL_FIRE_TARGET_ARN = "arn:aws:lambda:us-east-1:000000000000:function:siyu-loc
 LOCAL_SCHEDULER_ROLE_ARN = "arn:aws:iam::000000000000:role/siyu-local-scheduler"
 
 DEFAULT_WECOM_BASE_URL = "https://qyapi.weixin.qq.com"
+DEFAULT_WECOM_OAUTH_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"  # WeCom's web sign-in (91335)
+DEFAULT_JSSDK_URL = "https://open.work.weixin.qq.com/wwopen/js/jwxwork-1.0.0.js"  # wx.agentConfig (90547)
+DEFAULT_CONSOLE_URL = "http://127.0.0.1:8000"
 DEFAULT_FIRE_SHARD_SIZE = 500  # touches per fire invocation (issue 8 §7; docs/operations.md, "A fire that fans out")
 DEFAULT_CALLBACK_BUDGET = 3.0  # seconds a WeCom callback may spend (WeCom waits 5 s; docs/operations.md)
 
@@ -70,6 +76,9 @@ class Settings:
     secrets: str = SECRETS_TABLE  # where tenant credentials live: "ssm", or "table" (offline stages only)
     secrets_prefix: str = "/siyu-local"  # SSM parameter names start with it (``/<stack name>`` deployed)
     ssm_endpoint: str | None = None
+    console_url: str = DEFAULT_CONSOLE_URL  # the console's public origin (OAuth redirect_uri, links in alerts)
+    wecom_oauth_url: str = DEFAULT_WECOM_OAUTH_URL  # the sandbox's sign-in page offline
+    jssdk_url: str = DEFAULT_JSSDK_URL  # the WeCom JS-SDK the chat sidebar loads (the sandbox's player offline)
 
     @property
     def movable_clock(self) -> str | None:
@@ -106,6 +115,9 @@ class Settings:
             secrets=secrets if secrets in (SECRETS_SSM, SECRETS_TABLE) else SECRETS_SSM,
             secrets_prefix=(e.get(ENV_SECRETS_PREFIX) or f"/siyu-{stage}").rstrip("/"),
             ssm_endpoint=e.get(ENV_SSM_ENDPOINT) or None,
+            console_url=(e.get(ENV_CONSOLE_URL) or DEFAULT_CONSOLE_URL).rstrip("/"),
+            wecom_oauth_url=e.get(ENV_WECOM_OAUTH_URL) or DEFAULT_WECOM_OAUTH_URL,
+            jssdk_url=e.get(ENV_JSSDK_URL) or DEFAULT_JSSDK_URL,
         )
 
 

@@ -31,6 +31,7 @@ from chalicelib.services.bulk import BulkEnrollment
 from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
 from chalicelib.services.channels import ChannelService
+from chalicelib.services.console_auth import ConsoleAuth
 from chalicelib.services.customers import CustomerService
 from chalicelib.services.dashboard import DashboardService
 from chalicelib.services.group_codes import GroupCodeService
@@ -162,6 +163,7 @@ def wire(
     intake = IntakeService(
         store, wecom, clock, enroller=sop, signals=bus, tasks=staff_tasks, repairs=repairs, budget_seconds=budget
     )
+    tenants = TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync)
     return Services(
         settings=settings,
         store=store,
@@ -169,7 +171,7 @@ def wire(
         clock=clock,
         ids=ids,
         signals=bus,
-        tenants=TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync),
+        tenants=tenants,
         tenant_cache=tenant_cache,
         admin_token=AdminToken(secrets, clock, offline_token=settings.admin_token),
         staff=StaffService(store, clock),
@@ -201,6 +203,15 @@ def wire(
         metrics=metrics,
         wecom_stats=wecom_stats,
         dashboard=DashboardService(store, tenant_cache, clock, ids, metrics),
+        console_auth=ConsoleAuth(
+            store,
+            tenants,
+            wecom,
+            clock,
+            ids,
+            console_url=settings.console_url,
+            oauth_url=settings.wecom_oauth_url,
+        ),
         health=health,
         idempotency=idempotency,
         repairs=repairs,

@@ -30,6 +30,8 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
                                               (delay_ms: slow before acting; http_status (5xx) / late_ms: HTTP
                                               faults, devstack.sandbox_faults)
     POST /sandbox/expire_tokens
+    POST /sandbox/members                     {corp_id, userid, name?}: a corp member who can sign in (staff)
+    GET  /connect/oauth2/authorize            WeCom's web sign-in page (devstack.sandbox_pages)
     POST /sandbox/tasks/{msgid}/confirm       {userid}
     POST /sandbox/group-join                  {corp_id, config_id | chat_id, external_userid | userid, invitor?,
                                                mem_change_list?}: change_external_chat add_member (and create)
@@ -63,8 +65,9 @@ from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery,
 from devstack.sandbox_control import ClockRoutes, ControlRoutes, MethodNotAllowedError
 from devstack.sandbox_events import EventsSecretFile, EventsSecrets, post_event
 from devstack.sandbox_faults import HttpFaults
-from devstack.sandbox_http import MAX_REQUEST_BYTES, SandboxRequestHandler
+from devstack.sandbox_http import MAX_REQUEST_BYTES, RawAnswer, SandboxRequestHandler
 from devstack.sandbox_io import STATE_FORMAT, STATE_VERSION, json_object, parse_state, write_atomic
+from devstack.sandbox_pages import PageRoutes
 from devstack.wecom_world import UnknownApiError, WeComWorld, WorldError
 
 # Re-exported: the sandbox's vocabulary stays importable from here.
@@ -114,6 +117,7 @@ class SandboxServer:
         # Callbacks go to loopback or a named host; an http_proxy from the environment must not intercept them.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._control = ControlRoutes(self)
+        self.pages = PageRoutes(self)  # browser pages: sign-in (devstack.sandbox_pages)
         handler = type("SandboxHandler", (SandboxRequestHandler,), {"sandbox": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -217,10 +221,6 @@ class SandboxServer:
 
     # --- the faces ------------------------------------------------------------------------------------------------
 
-    def qr_png(self, path: str) -> bytes | None:
-        """GET /qr/{config_id} (and /qr/join/{config_id}): the code's image, as WeCom's qr_code URL serves it."""
-        return self.world.qr_png(path)
-
     def wecom_api(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
         """A /cgi-bin/ request: always HTTP 200 with an errcode, like WeCom (404 for an API the world lacks), unless
         an injected transport fault answers 5xx first or delays the answer (devstack.sandbox_faults)."""
@@ -250,6 +250,16 @@ class SandboxServer:
         if self.world.changes_state(path):
             self._persist()
         return 200, answer
+
+    def page(self, method: str, path: str, query: dict[str, str], raw: bytes) -> RawAnswer | None:
+        """A browser page (WeCom's sign-in page, the JS-SDK, a QR image), or None for the API faces."""
+        if method == "GET" and path.startswith("/qr/"):  # a qr_code URL: the code's image, as WeCom serves it
+            png = self.world.qr_png(path)
+            if png is None:
+                body = json.dumps(errors.NotFoundError("no such QR code").to_body()).encode()
+                return RawAnswer(404, "application/json; charset=utf-8", body)
+            return RawAnswer(200, "image/png", png)
+        return self.pages.answer(method, path, query, raw)
 
     def control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
         """A /sandbox/ request; bad input answers a JSON error, never a traceback."""

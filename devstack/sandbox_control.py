@@ -20,6 +20,7 @@ from devstack.sandbox_faults import MAX_DELAY_MS, HttpFault, HttpFaults
 from devstack.sandbox_groups import GroupRoutes
 from devstack.sandbox_io import field_bool as _bool
 from devstack.sandbox_io import field_str as _str
+from devstack.sandbox_pages import member_route
 from devstack.wecom_world import WeComWorld
 
 Route = Callable[[dict[str, str], dict[str, Any]], dict[str, Any]]
@@ -71,6 +72,7 @@ class ControlRoutes:
             ("POST", "/sandbox/expire_tokens"): self._expire_tokens,
             ("GET", "/sandbox/clock"): lambda q, b: self._clock().show(),
             ("POST", "/sandbox/clock"): lambda q, b: self._clock().move(b),
+            ("POST", "/sandbox/members"): member_route(sandbox.world),
             **GroupRoutes(sandbox).routes(),  # 客户群: devstack.sandbox_groups
         }
 

@@ -1,10 +1,12 @@
-"""The sandbox's HTTP handler: reads a request (capped in size) and hands it to the sandbox's WeCom API or its
-control API; always answers JSON, a sandbox bug included."""
+"""The sandbox's HTTP handler: reads a request (capped in size) and hands it to the sandbox's browser pages (the
+OAuth sign-in page, the JS-SDK script: devstack/sandbox_pages.py), its WeCom API or its control API. The API faces
+answer JSON, a sandbox bug included; a page answers whatever it is (HTML, a redirect, a script)."""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -16,14 +18,24 @@ logger = logging.getLogger("siyu.sandbox")
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """A page's answer as it goes out: status, content type, body and extra headers (e.g. Location)."""
+
+    status: int
+    content_type: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 class SandboxFaces(Protocol):
-    """The two faces of SandboxServer the handler serves."""
+    """The faces of SandboxServer the handler serves."""
+
+    def page(self, method: str, path: str, query: dict[str, str], raw: bytes) -> RawAnswer | None: ...
 
     def wecom_api(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]: ...
 
     def control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]: ...
-
-    def qr_png(self, path: str) -> bytes | None: ...
 
 
 class SandboxRequestHandler(BaseHTTPRequestHandler):
@@ -50,10 +62,11 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self._send(413, errors.PayloadTooLargeError("request body too large").to_body())
             return
         raw = self.rfile.read(length) if length > 0 else b""
-        if method == "GET" and parts.path.startswith("/qr/"):
-            self._send_png(parts.path)
-            return
         try:
+            page = self.sandbox.page(self.command, parts.path, query, raw)
+            if page is not None:
+                self._send_raw(page)
+                return
             if parts.path.startswith("/cgi-bin/"):
                 status, payload = self.sandbox.wecom_api(parts.path, query, raw)
             else:
@@ -71,17 +84,15 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_png(self, path: str) -> None:
-        """A QR image (a qr_code URL), or a 404 JSON error when no live way has it."""
-        png = self.sandbox.qr_png(path)
-        if png is None:
-            self._send(404, errors.NotFoundError("no such QR code").to_body())
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(png)))
+    def _send_raw(self, answer: RawAnswer) -> None:
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(png)
+        self.wfile.write(answer.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         # The default logs the request line, whose query carries the access_token: log the path only.

@@ -68,19 +68,21 @@ class Tenant:
     previous_wecom_token: str = ""  # the callback Token and EncodingAESKey before the last change of either,
     previous_wecom_aes_key: str = ""  # accepted until ``previous_wecom_until`` (unix seconds)
     previous_wecom_until: int = 0
+    agent_id: int = 0  # the self-built app's AgentId (staff sign-in, alerts, the chat sidebar); 0 = not configured
 
     def __post_init__(self) -> None:
         # Stored as JSON lists; keep them tuples so tenants stay hashable and compare equal after a round trip.
         object.__setattr__(self, "reply_positive", tuple(self.reply_positive))
         object.__setattr__(self, "reply_negative", tuple(self.reply_negative))
 
-    def public(self) -> dict[str, str]:
+    def public(self) -> dict[str, object]:
         """The tenant as the API shows it: never a secret; its times in its own (current) zone."""
         return {
             "tenant_id": self.tenant_id,
             "name": self.name,
             "corp_id": self.corp_id,
             "timezone": self.timezone,
+            "agent_id": self.agent_id or None,
             "created_at": localize_times(self.created_at, self.zone),
         }
 

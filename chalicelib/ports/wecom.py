@@ -124,6 +124,10 @@ class JoinWayPort(Protocol):
 class WeComPort(JoinWayPort, WeComStatisticsPort, Protocol):
     """The WeCom server API Siyu calls. One implementation talks HTTP to WeCom or to the sandbox."""
 
+    def user_id_from_code(self, creds: WeComCredentials, code: str) -> str:
+        """The corp member a staff sign-in's OAuth code was issued to (auth/getuserinfo)."""
+        ...
+
     def add_contact_way(
         self, creds: WeComCredentials, *, users: list[str], state: str, remark: str = ""
     ) -> ContactWay: ...

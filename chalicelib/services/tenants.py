@@ -59,7 +59,7 @@ class TenantService:
             self.cache.forget(tenant.tenant_id)
 
     def create(
-        self, *, tenant_id: str, name: str, corp_id: str, wecom: dict[str, str], timezone: str = DEFAULT_TIMEZONE
+        self, *, tenant_id: str, name: str, corp_id: str, wecom: dict[str, Any], timezone: str = DEFAULT_TIMEZONE
     ) -> Tenant:
         """A new tenant with the field's default tag taxonomy (mirrored to WeCom when first used)."""
         check_tenant_id(tenant_id)
@@ -77,6 +77,7 @@ class TenantService:
             salt=self.ids.secret(24),
             created_at=now,
             events_secret=self.ids.secret(32),
+            agent_id=int(wecom.get("agent_id") or 0),
         )
         self.repo.create_tenant(tenant)
         for group_name, exclusive, tag_names in DEFAULT_TAXONOMY:
@@ -123,6 +124,8 @@ class TenantService:
                 **data["wecom"],
             }
             check_wecom_config(wecom["token"], wecom["encoding_aes_key"], wecom["secret"])
+            if "agent_id" in data["wecom"]:
+                tenant = replace(tenant, agent_id=int(data["wecom"]["agent_id"]))
             tenant = tenant.with_wecom(
                 token=wecom["token"],
                 aes_key=wecom["encoding_aes_key"],

@@ -101,6 +101,15 @@ class WelcomeCode:
 
 
 @dataclass
+class OAuthCode:
+    """A web sign-in code (oauth2/authorize → auth/getuserinfo): valid 5 minutes, for one use."""
+
+    userid: str
+    issued_at: float
+    used: bool = False
+
+
+@dataclass
 class Recipient:
     external_userid: str
     status: int = SEND_PENDING
@@ -204,6 +213,8 @@ class Corp:
     join_ways: dict[str, JoinWay] = field(default_factory=dict)  # 「加入群聊」 by config_id
     chat_member_limit: int | None = None  # members per group; None = the world's (500 unless set)
     stat_events: list[StatEvent] = field(default_factory=list)  # what the statistics APIs count, oldest first
+    members: dict[str, str] = field(default_factory=dict)  # corp members (staff) by userid -> name (sign-in page)
+    oauth_codes: dict[str, OAuthCode] = field(default_factory=dict)  # web sign-in codes (oauth.py)
 
 
 @dataclass

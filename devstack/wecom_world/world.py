@@ -13,6 +13,7 @@ from devstack.wecom_world import (
     groups,
     join_ways,
     messages,
+    oauth,
     qr_images,
     snapshot,
     statistics,
@@ -33,6 +34,7 @@ API_SETS: tuple[ApiSet, ...] = (
     groups.APIS,
     join_ways.APIS,
     statistics.APIS,
+    oauth.APIS,
 )
 
 

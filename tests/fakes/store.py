@@ -21,6 +21,7 @@ from chalicelib.domain.tenants import Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError, UpstreamError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 from tests.fakes.business_events import FakeEventStoreMixin
+from tests.fakes.console import FakeConsoleStoreMixin
 from tests.fakes.dashboard import FakeDashboardStoreMixin
 from tests.fakes.delivery import FakeDeliveryStoreMixin
 from tests.fakes.enrollments import FakeEnrollmentStoreMixin
@@ -56,6 +57,7 @@ class FakeStore(
     FakeMetricsStoreMixin,
     FakeWeComStatsStoreMixin,
     FakeDashboardStoreMixin,
+    FakeConsoleStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

@@ -159,6 +159,8 @@ def api(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "SIYU_ADMIN_TOKEN": ADMIN,
         "SIYU_TENANT_CACHE_SECONDS": "0",
         "SIYU_SECRETS": "ssm",  # tenant credentials in (moto's) SSM, as deployed: docs/deploy.md, "Secrets"
+        "SIYU_WECOM_OAUTH_URL": f"{sandbox.base_url}/connect/oauth2/authorize",  # staff sign-in (the console)
+        "SIYU_CONSOLE_URL": "http://console.test",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -15,6 +15,7 @@ from pynamodb.connection import Connection
 
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
+from chalicelib.adapters.dynamodb.console import ConsoleRepository
 from chalicelib.adapters.dynamodb.customers import CustomerRepository
 from chalicelib.adapters.dynamodb.dashboard import DashboardLinkRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
@@ -72,6 +73,7 @@ class Repositories:
     metrics: MetricsRepository
     wecom_stats: WeComStatsRepository
     dashboard_links: DashboardLinkRepository
+    console: ConsoleRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -102,6 +104,7 @@ class Repositories:
             metrics=MetricsRepository(connection, table_name),
             wecom_stats=WeComStatsRepository(connection, table_name),
             dashboard_links=DashboardLinkRepository(connection, table_name),
+            console=ConsoleRepository(connection, table_name),
         )
 
 
@@ -343,3 +346,8 @@ class DynamoStore:
     get_dashboard_link = _via("dashboard_links", DashboardLinkRepository.get_dashboard_link)
     list_dashboard_links = _via("dashboard_links", DashboardLinkRepository.list_dashboard_links)
     delete_dashboard_link = _via("dashboard_links", DashboardLinkRepository.delete_dashboard_link)
+    # --- console sign-in (issue 13 §1) ----------------------------------------------------------------------------
+    put_console_record = _via("console", ConsoleRepository.put_console_record)
+    get_console_record = _via("console", ConsoleRepository.get_console_record)
+    take_console_record = _via("console", ConsoleRepository.take_console_record)
+    delete_console_record = _via("console", ConsoleRepository.delete_console_record)

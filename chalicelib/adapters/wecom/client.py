@@ -288,6 +288,18 @@ class WeComClient(GroupChatsMixin, StatisticsMixin, ImagesMixin):
             body["creator"] = creator
         return _payload(self._api(creds, "externalcontact/get_groupmsg_list_v2", body))
 
+    # --- staff sign-in (OAuth) ------------------------------------------------------------------------------
+
+    def user_id_from_code(self, creds: WeComCredentials, code: str) -> str:
+        """The corp member an OAuth ``code`` was issued to (``auth/getuserinfo``; a code is valid 5 minutes, once).
+        A code issued to someone outside the corp answers an openid and no userid: refused as a ForbiddenError."""
+        _require(code, "code")
+        data = self._api(creds, "auth/getuserinfo", None, method="GET", query={"code": code})
+        userid = data.get("userid") or data.get("UserId")
+        if not isinstance(userid, str) or not userid:
+            raise errors.ForbiddenError("this WeCom account is not a member of the corp")
+        return userid
+
     # --- plumbing -----------------------------------------------------------------------------------------------
 
     def _api(

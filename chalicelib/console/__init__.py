@@ -1,0 +1,20 @@
+"""The console (issue 13): server-rendered pages over the same services as the JSON API. See README.md here.
+
+``AREAS`` names each page module; app.py registers their blueprints. A new area adds its module's name here.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+AREAS: tuple[str, ...] = (
+    "assets",
+    "auth",
+    "home",
+)
+
+
+def blueprints() -> list[Any]:
+    """Every area's blueprint, in AREAS order."""
+    return [import_module(f"chalicelib.console.{name}").bp for name in AREAS]
