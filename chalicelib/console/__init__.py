@@ -12,6 +12,7 @@ AREAS: tuple[str, ...] = (
     "assets",
     "auth",
     "home",
+    "channels",
 )
 
 
