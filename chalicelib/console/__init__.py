@@ -13,6 +13,7 @@ AREAS: tuple[str, ...] = (
     "auth",
     "home",
     "channels",
+    "plans",
 )
 
 

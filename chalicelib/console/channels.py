@@ -124,7 +124,7 @@ def update_channel(pc: PageCtx, tenant_id: str, channel_id: str) -> PageResult:
 def poster(pc: PageCtx, tenant_id: str, channel_id: str) -> PageResult:
     png = pc.svc.channels.poster(tenant_id, channel_id)
     disposition = "attachment" if pc.query.get("download") else "inline"
-    headers = {
+    headers: dict[str, str | list[str]] = {
         "Content-Type": "image/png",
         "Cache-Control": "private, no-store",
         "Content-Disposition": f'{disposition}; filename="poster-{channel_id}.png"',
