@@ -16,11 +16,14 @@ from pathlib import Path
 from chalicelib.settings import (
     ENV_ADMIN_TOKEN,
     ENV_CLOCK_FILE,
+    ENV_CONSOLE_URL,
     ENV_DYNAMODB_ENDPOINT,
+    ENV_JSSDK_URL,
     ENV_REGION,
     ENV_SCHEDULER_ENDPOINT,
     ENV_STAGE,
     ENV_WECOM_BASE_URL,
+    ENV_WECOM_OAUTH_URL,
 )
 from devstack.jobs import REGION, STAGE
 from devstack.net import LOOPBACK
@@ -146,6 +149,7 @@ def api_environment(
     wecom_base_url: str,
     admin_token: str,
     clock_file: Path | None = None,
+    console_url: str | None = None,
 ) -> dict[str, str]:
     """The environment for `chalice local`: local endpoints, fake AWS credentials, no profile, no proxy, and the
     stack's movable clock (SIYU_CLOCK_FILE, which only the local stage honours)."""
@@ -156,6 +160,10 @@ def api_environment(
             ENV_DYNAMODB_ENDPOINT: dynamodb_endpoint,
             ENV_SCHEDULER_ENDPOINT: scheduler_endpoint,
             ENV_WECOM_BASE_URL: wecom_base_url,
+            # The console's staff sign-in and the chat sidebar's JS-SDK are the sandbox's pages locally.
+            ENV_WECOM_OAUTH_URL: f"{wecom_base_url.rstrip('/')}/connect/oauth2/authorize",
+            ENV_JSSDK_URL: f"{wecom_base_url.rstrip('/')}/sandbox/jssdk.js",
+            **({ENV_CONSOLE_URL: console_url} if console_url else {}),
             ENV_ADMIN_TOKEN: admin_token,
             **({ENV_CLOCK_FILE: str(clock_file)} if clock_file is not None else {}),
             "AWS_ACCESS_KEY_ID": "local",

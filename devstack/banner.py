@@ -59,6 +59,20 @@ def banner(state: StackState, *, reload: bool) -> str:
         channel = seeded["channel"]
         tenant_how = "created" if seeded["tenant_created"] else "already there"
         channel_how = "created" if seeded["channel_created"] else "already there"
+        console = seeded.get("console") or {}
+        if console:
+            lines += [
+                f"  Console        {console['url']}   (运营台: sign in with the tenant token below, or a link)",
+                f"  Sign in (ops)  {console['ops_link']}",
+                f"  Sign in (张老师) {console['staff_link']}",
+                "                 (each link works once, within 15 minutes; staff can also sign in through WeCom",
+                "                 on the console's sign-in page, played by the sandbox)",
+            ]
+            if state.sandbox_url:
+                lines.append(
+                    f"  Sandbox phone  {state.sandbox_url}/sandbox/ui   (沙箱手机: scan a code, reply, join a group, "
+                    "confirm a task, move the clock)"
+                )
         lines += [
             f"  Demo tenant    {seeded['tenant_id']} / corp {seeded['corp_id']} ({tenant_how})",
             f"  Tenant token   {seeded['tenant_token']}   (role admin, {seeded.get('tenant_token_source', 'new')})",

@@ -32,6 +32,8 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
     POST /sandbox/expire_tokens
     POST /sandbox/members                     {corp_id, userid, name?}: a corp member who can sign in (staff)
     GET  /connect/oauth2/authorize            WeCom's web sign-in page (devstack.sandbox_pages)
+    GET  /sandbox/ui                          the sandbox's phone: the customer's and staff's side as a web page
+                                              (scan, reply, join, say, confirm, move the clock; devstack.sandbox_ui)
     POST /sandbox/tasks/{msgid}/confirm       {userid}
     POST /sandbox/group-join                  {corp_id, config_id | chat_id, external_userid | userid, invitor?,
                                                mem_change_list?}: change_external_chat add_member (and create)
@@ -68,6 +70,7 @@ from devstack.sandbox_faults import HttpFaults
 from devstack.sandbox_http import MAX_REQUEST_BYTES, RawAnswer, SandboxRequestHandler
 from devstack.sandbox_io import STATE_FORMAT, STATE_VERSION, json_object, parse_state, write_atomic
 from devstack.sandbox_pages import PageRoutes
+from devstack.sandbox_ui import SandboxUi
 from devstack.wecom_world import UnknownApiError, WeComWorld, WorldError
 
 # Re-exported: the sandbox's vocabulary stays importable from here.
@@ -118,6 +121,8 @@ class SandboxServer:
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._control = ControlRoutes(self)
         self.pages = PageRoutes(self)  # browser pages: sign-in (devstack.sandbox_pages)
+        for (method, path), page in SandboxUi(self).pages().items():  # the sandbox's phone (devstack.sandbox_ui)
+            self.pages.add(method, path, page)
         handler = type("SandboxHandler", (SandboxRequestHandler,), {"sandbox": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True

@@ -30,6 +30,7 @@ DEMO_TENANT_ID = "demo"
 DEMO_CORP_ID = "wwdemo0000000001"
 DEMO_TENANT = {"tenant_id": DEMO_TENANT_ID, "name": "示例教育", "corp_id": DEMO_CORP_ID, "timezone": "Asia/Shanghai"}
 DEMO_WECOM_SECRET = "sandbox-secret"
+DEMO_AGENT_ID = 1000002  # the demo corp's self-built app: staff sign-in (OAuth), alerts, the chat sidebar
 DEMO_STAFF = (
     {"userid": "zhanglaoshi", "name": "张老师", "role": "sales", "daily_cap": 200},
     {"userid": "lilaoshi", "name": "李老师", "role": "sales", "daily_cap": 200},
@@ -196,7 +197,7 @@ def seed(
 
     tenant_created, created = False, None
     if not _tenant_exists(api, admin_token, _call):
-        tenant_body = {**DEMO_TENANT, "wecom": {**wecom, "secret": DEMO_WECOM_SECRET}}
+        tenant_body = {**DEMO_TENANT, "wecom": {**wecom, "secret": DEMO_WECOM_SECRET, "agent_id": DEMO_AGENT_ID}}
         status, created = _call("POST", f"{api}/admin/tenants", ok=(200, 201, 409), token=admin_token, body=tenant_body)
         tenant_created = status != 409  # 409: created by someone else since the listing
     if not tenant_created and fresh_secrets:
@@ -212,8 +213,17 @@ def seed(
     # tenant's secret so the sandbox checks gettoken the way WeCom does.
     sandbox_registered = False
     if sandbox_base:
-        corp = {"corp_id": DEMO_CORP_ID, "tenant_id": DEMO_TENANT_ID, **wecom, "secret": DEMO_WECOM_SECRET}
+        corp = {
+            "corp_id": DEMO_CORP_ID,
+            "tenant_id": DEMO_TENANT_ID,
+            **wecom,
+            "secret": DEMO_WECOM_SECRET,
+            "agent_id": str(DEMO_AGENT_ID),
+        }
         _call("POST", f"{sandbox_base.rstrip('/')}/sandbox/corps", ok=(200, 201, 204, 409), body=corp)
+        for member in DEMO_STAFF:  # corp members who can sign in to the console through WeCom
+            member_body = {"corp_id": DEMO_CORP_ID, "userid": member["userid"], "name": member["name"]}
+            _call("POST", f"{sandbox_base.rstrip('/')}/sandbox/members", ok=(200,), body=member_body)
         sandbox_registered = True
 
     base = f"{api}/t/{DEMO_TENANT_ID}"
@@ -235,9 +245,31 @@ def seed(
     if not isinstance(channel, dict):
         raise SeedError(f"channel is not a JSON object: {channel!r}")
 
+    if not tenant_created:  # a demo made before the console: give it its app, so staff can sign in
+        _call(
+            "PATCH",
+            f"{api}/admin/tenants/{DEMO_TENANT_ID}",
+            ok=(200,),
+            token=admin_token,
+            body={"wecom": {"agent_id": DEMO_AGENT_ID}},
+        )
+    console = {
+        "url": f"{api}/console/{DEMO_TENANT_ID}",
+        "ops_link": _call("POST", f"{base}/console-links", ok=(201,), token=tenant_token, body={"role": "ops"})[1][
+            "url"
+        ],
+        "staff_link": _call(
+            "POST",
+            f"{base}/console-links",
+            ok=(201,),
+            token=tenant_token,
+            body={"role": "staff", "userid": DEMO_STAFF[0]["userid"]},
+        )[1]["url"],
+    }
     return {
         "tenant_id": DEMO_TENANT_ID,
         "corp_id": DEMO_CORP_ID,
+        "console": console,
         "tenant_created": tenant_created,
         "tenant_token": tenant_token,
         "tenant_token_source": tenant_token_source,

@@ -33,6 +33,8 @@ class FakeApi:
         self.rejected: list[tuple[str, str, int]] = []  # API answers >= 400: the app logs each as a warning
         self.page_size = 100
         self.minted = 0
+        self.members: set[str] = set()  # the sandbox's corp members (staff who can sign in through WeCom)
+        self.links: list[dict[str, Any]] = []  # console sign-in links handed out
 
     def __call__(self, method: str, url: str, *, token: str | None = None, body: Any = None) -> tuple[int, Any]:
         status, answer = self._answer(method, url, token, body)
@@ -49,6 +51,9 @@ class FakeApi:
             if route == ("POST", "/sandbox/corps"):
                 self.corps[body["corp_id"]] = body
                 return 200, {}
+            if route == ("POST", "/sandbox/members"):
+                self.members.add(body["userid"])
+                return 200, {"ok": True}
             return 404, None
         if route == ("GET", "/admin/tenants"):
             if token != self.admin_token:
@@ -71,6 +76,9 @@ class FakeApi:
         if route == ("PATCH", "/admin/tenants/demo"):
             if token != self.admin_token:
                 return 401, {"message": "bad admin token"}
+            if body == {"wecom": {"agent_id": 1000002}}:  # a demo made before the console gets its app
+                self.tenants["demo"]["wecom"] = {**self.tenants["demo"].get("wecom", {}), **body["wecom"]}
+                return 200, self.tenants["demo"]
             assert body == {"rotate_events_secret": True}
             self.events_secrets.append(f"secret{len(self.events_secrets)}")
             return 200, {**self.tenants["demo"], "events_secret": self.events_secrets[-1]}
@@ -88,6 +96,11 @@ class FakeApi:
             return 201, body
         if route == ("GET", "/t/demo/staff"):
             return 200, {"items": list(self.staff.values()), "next_cursor": None}
+        if route == ("POST", "/t/demo/console-links"):
+            if self.tokens[token] != "admin":
+                return 403, {"message": "needs admin"}
+            self.links.append(body)
+            return 201, {"url": f"{API}/console/demo/signin/link?k=k{len(self.links)}", "path": "/console/demo/..."}
         if route == ("GET", "/t/demo/channels"):
             return 200, {"items": list(self.channels), "next_cursor": None}
         if route == ("POST", "/t/demo/channels"):
@@ -112,6 +125,7 @@ def test_seed_creates_the_demo_tenant_staff_channel_and_registers_the_corp(tmp_p
         "token": kept["token"],
         "encoding_aes_key": kept["encoding_aes_key"],
         "secret": "sandbox-secret",
+        "agent_id": 1000002,
     }
     assert set(api.staff) == {"zhanglaoshi", "lilaoshi"}
     assert [c["name"] for c in api.channels] == ["抖音-考研直播间"]
@@ -122,7 +136,12 @@ def test_seed_creates_the_demo_tenant_staff_channel_and_registers_the_corp(tmp_p
         "token": kept["token"],
         "encoding_aes_key": kept["encoding_aes_key"],
         "secret": "sandbox-secret",
+        "agent_id": "1000002",
     }
+    assert api.members == {"zhanglaoshi", "lilaoshi"}  # they can sign in to the console through WeCom
+    assert api.links == [{"role": "ops"}, {"role": "staff", "userid": "zhanglaoshi"}]
+    assert result["console"]["url"] == f"{API}/console/demo"
+    assert result["console"]["ops_link"].startswith(f"{API}/console/demo/signin/link?k=")
     assert result["tenant_created"] and result["channel_created"] and result["sandbox_registered"]
     assert result["channel_state"] == "c0"
     assert api.tokens[result["tenant_token"]] == "admin"

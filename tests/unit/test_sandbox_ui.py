@@ -1,0 +1,65 @@
+"""The sandbox's phone page (devstack/sandbox_ui.py): it lists what the corp holds and each action is the control
+API's own route with the right body; failures come back as a message on the page, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from devstack.sandbox_callbacks import CallbackRegistry
+from devstack.sandbox_http import RawAnswer
+from devstack.sandbox_ui import SandboxUi
+from devstack.wecom_world import WeComWorld
+
+CORP = "wwacme0000000001"
+
+
+class Parts:
+    def __init__(self) -> None:
+        self.world = WeComWorld(clock=lambda: 1_764_554_405.0)
+        self.callbacks = CallbackRegistry("http://127.0.0.1:1")
+        registration: dict[str, str | None] = {
+            "corp_id": CORP,
+            "tenant_id": "acme",
+            "token": "t",
+            "encoding_aes_key": "k" * 43,
+            "agent_id": "",
+            "callback_url": None,
+        }
+        self.callbacks.add(self.callbacks.build(registration), registration)
+        self.events_secrets = None
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+        body = json.loads(raw)
+        self.calls.append((path, body))
+        if path == "/sandbox/scan":
+            return 200, {"external_userid": "wmX", "userid": "zhang", "callback_status": 200}
+        return 403, {"error": {"code": "forbidden", "message": "no movable clock"}}
+
+    def post_business_event(self, *args: Any) -> Any:
+        raise AssertionError("no events secret: never posted")
+
+
+def _post(ui: SandboxUi, action: str, form: dict[str, str]) -> str:
+    answer: RawAnswer = ui.pages()[("POST", f"/sandbox/ui/{action}")]({}, urlencode(form).encode())
+    assert answer.status == 303
+    return parse_qs(urlsplit(answer.headers["Location"]).query)["done"][0]
+
+
+def test_the_page_lists_the_corps_codes_and_actions_call_the_control_routes() -> None:
+    parts = Parts()
+    parts.world.register_corp(CORP)
+    parts.world.corp(CORP).members["zhang"] = "张老师"
+    ui = SandboxUi(parts)  # type: ignore[arg-type]
+    page = ui.pages()[("GET", "/sandbox/ui")]({}, b"")
+    text = page.body.decode()
+    assert page.status == 200 and CORP in text and "客户扫码加好友" in text and 'for="hours"' in text
+    done = _post(ui, "scan", {"corp_id": CORP, "state": "ch_1", "name": "小明妈妈"})
+    assert parts.calls[-1] == ("/sandbox/scan", {"corp_id": CORP, "state": "ch_1", "name": "小明妈妈"})
+    assert "wmX" in done and "zhang" in done
+    refused = _post(ui, "clock", {"corp_id": CORP, "hours": "10"})
+    assert parts.calls[-1] == ("/sandbox/clock", {"advance": "PT10H"}) and refused.startswith("没有成功")
+    assert _post(ui, "clock", {"corp_id": CORP, "hours": "0"}).startswith("没有成功")
+    assert _post(ui, "reply", {"corp_id": CORP, "external_userid": "wmX", "text": "hi"}).startswith("没有成功")
