@@ -10,7 +10,7 @@ from chalicelib.errors import InvalidError, NotFoundError
 from tests.unit.conftest import Env
 
 STEPS = [
-    {"id": "s1", "after_minutes": 5, "content_type": "service", "message": {"text": "你好"}},
+    {"id": "s1", "after_minutes": 5, "content_type": "service", "message": {"text": "你好"}, "title": "破冰"},
     {"id": "s2", "day": 1, "at": "20:00", "content_type": "marketing", "message": {"text": "9.9元体验"}},
 ]
 
@@ -28,6 +28,7 @@ def test_a_cohort_joining_at_given_times_is_laid_out_by_day_with_moves_named(env
     assert [d.date for d in preview.days] == ["2026-12-01", "2026-12-02"]  # both day-1 touches on 12-02
     entries = [(d.date, e.time, e.customer, e.step_id) for d in preview.days for e in d.entries]
     assert entries[0] == ("2026-12-01", "10:05", "10:00加入", "s1")
+    assert preview.days[0].entries[0].title == "破冰"  # the simulated version's step titles name the entries
     late = next(e for d in preview.days for e in d.entries if e.customer == "23:30加入" and e.step_id == "s1")
     assert late.deferred and "免打扰时段" in late.reasons
     assert preview.totals == {"task": 4, "dropped": 0, "skipped": 0, "deferred": 1}

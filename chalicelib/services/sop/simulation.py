@@ -88,14 +88,22 @@ class Simulator:
             raise InvalidError("join times are HH:MM", code="invalid") from exc
         cohort = [{"id": f"{j}加入", "joined_at": at.isoformat()} for j, at in zip(joins, instants, strict=True)]
         request |= {"cohort_start": start.isoformat(), "days": days, "cohort": cohort}
-        plan = self.plans.current_plan(tenant.tenant_id, plan_id)
+        plan = (
+            self.plans.plan_version(tenant.tenant_id, plan_id, version)
+            if version
+            else self.plans.current_plan(tenant.tenant_id, plan_id)
+        )
         is_camp = plan is not None and plan.kind == GROUP_PLAN
         if is_camp:
             request = {k: v for k, v in request.items() if k in ("version", "cohort_start")}
         else:
             request.pop("cohort_start")
         answer = self.simulate(tenant, plan_id, request)
-        items = answer["items"] if is_camp else answer["touches"]
+        titles = {s.id: s.title for s in plan.steps} if plan is not None else {}
+        items = [
+            {**i, "title": i.get("title") or titles.get(i["step_id"], "")}
+            for i in answer.get("items", answer.get("touches", []))
+        ]
         day0 = date.fromisoformat(answer.get("cohort_start") or start.isoformat())
         laid_out = calendar(items, day0)
         totals = {o: sum(1 for i in items if i["outcome"] == o) for o in ("task", "dropped", "skipped")}
