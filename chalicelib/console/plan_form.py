@@ -28,6 +28,35 @@ CONTENT_TYPE_NAMES = {
     "practice": "每日一练",
     "announcement": "公告",
 }
+FIELD_NAMES = {  # a diff's dotted fields (plan_to_json's), as ops call them
+    "name": "计划名称",
+    "goal": "目标",
+    "trigger.type": "进入方式",
+    "trigger.channel_id": "进入渠道",
+    "trigger.tag_id": "进入标签",
+    "trigger.stage": "进入阶段",
+    "reentry": "再次进入",
+    "priority": "优先级",
+    "holdout_percent": "对照组比例",
+    "silence.days": "沉默天数",
+    "silence.then_plan_id": "沉默后移交计划",
+    "exit": "退出规则",
+    "day": "天数",
+    "at": "时间",
+    "after_minutes": "分钟后",
+    "title": "事项",
+    "content_type": "内容类型",
+    "message.text": "内容",
+    "message.attachments": "附件",
+    "message.content_id": "素材",
+    "executor": "执行人",
+    "notes": "话术",
+    "lateness.max_minutes": "最多晚发（分钟）",
+    "lateness.then": "超时后",
+    "on_cap": "达到触达上限时",
+    "phase": "阶段",
+    "order": "顺序",
+}
 JOIN_RE = re.compile(r"^\d{1,2}[:：]\d{2}$")
 DEFAULT_JOINS = "09:00, 13:30, 23:30"  # a morning, an afternoon and a late-night add: quiet hours show up
 

@@ -25,6 +25,7 @@ NAMES = {
     "status_names": plan_form.STATUS_NAMES,
     "status_badges": plan_form.STATUS_BADGES,
     "content_types": plan_form.CONTENT_TYPE_NAMES,
+    "field_names": plan_form.FIELD_NAMES,
 }
 
 

@@ -96,7 +96,7 @@ def test_a_new_version_its_diff_and_a_migration_dry_run_then_applied(api: Api) -
 
     diff = ops.dom(ops.get(f"{plan_path}/diff?from=1&to=2"))
     changed = {a.attrs["data-step"]: a.text() for a in diff.all("article")}
-    assert set(changed) == {"s1", "s3"} and "notes" in changed["s1"] and "19:30" in changed["s3"]
+    assert set(changed) == {"s1", "s3"} and "话术" in changed["s1"] and "19:30" in changed["s3"]
 
     form = ops.dom(ops.get(f"{plan_path}/migrate?from=1"))
     assert [n.attrs["name"] for n in form.all("select")] == ["from_version", "map_s1", "map_s2", "map_s3"]
