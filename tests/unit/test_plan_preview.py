@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,15 @@ def test_bad_requests_are_refused_before_simulating(env: Env) -> None:
             env.svc.simulation.calendar(env.tenant, plan_id, start=day, joins=joins, days=days)
     with pytest.raises(NotFoundError):
         env.svc.simulation.calendar(env.tenant, "pl_nosuch", start=day, joins=["10:00"], days=3)
+
+
+def test_a_group_plans_preview_is_its_camp_calendar_from_day_0(env: Env) -> None:
+    sheet = (Path(__file__).resolve().parents[2] / "samples" / "28天训练营.csv").read_bytes()
+    made = env.svc.plans.upload(env.tenant, sheet, "text/csv", {"name": "28天训练营", "kind": "group"})
+    assert made.plan is not None
+    preview = env.svc.simulation.calendar(
+        env.tenant, made.plan.plan_id, start=date(2026, 12, 14), joins=["10:00"], days=3
+    )
+    assert preview.kind == "group" and preview.start == "2026-12-14"
+    assert preview.days[0].label.startswith("第-7天 · 12-07") and preview.days[0].entries[0].title == "建群欢迎"
+    assert sum(len(d.entries) for d in preview.days) == len(made.plan.steps)  # the whole camp, not 3 days
