@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 
 from chalice import Blueprint
 
-from chalicelib.console import plan_form
+from chalicelib.console import import_messages, plan_form
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
 from chalicelib.domain.plans import Plan
 from chalicelib.domain.tenants import Role
@@ -26,6 +26,7 @@ NAMES = {
     "status_badges": plan_form.STATUS_BADGES,
     "content_types": plan_form.CONTENT_TYPE_NAMES,
     "field_names": plan_form.FIELD_NAMES,
+    "zh": import_messages.zh,
 }
 
 

@@ -46,7 +46,7 @@ def test_upload_a_bad_row_fix_it_in_the_page_preview_and_publish(api: Api) -> No
     page = ops.dom(resp)
     bad = [tr for tr in page.one("table", class_="sheet").one("tbody").all("tr") if "bad-row" in tr.attrs["class"]]
     assert [tr.attrs["data-row"] for tr in bad] == ["4"]
-    assert "内容类型" in bad[0].one("td", class_="problems").text() and "宣传" in bad[0].text()
+    assert "不认识的内容类型“宣传”" in bad[0].one("td", class_="problems").text()
     assert [n.attrs["aria-label"] for n in bad[0].all("input", aria_invalid="true")] == ["第4行 内容类型"]
     assert api.call("GET", f"/t/{TENANT}/plans", token=token).json["items"] == []  # nothing stored
 
