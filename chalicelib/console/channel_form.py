@@ -5,6 +5,7 @@ refusal is placed next to the field it is about (``place``)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -45,6 +46,24 @@ FIELDS_OF_PATH = {  # the JSON body's paths (schema and service) → the form's 
     "spend": "spend",
     "exposure": "exposure",
 }
+
+
+SERVICE_MESSAGES: tuple[tuple[str, str], ...] = (  # the service's English refusals (domain/channels.py), for ops
+    (r"unknown or inactive staff: (.*)", "员工 {0} 不存在或已停用"),
+    (r"staff\.mode 'single' takes exactly one userid", "单人模式只能选择一名员工"),
+    (r"staff\.userids contains duplicates", "接待员工有重复"),
+    (r"a channel code takes at most (\d+) staff members", "一个渠道码最多 {0} 名员工"),
+    (r"message text is (\d+) bytes; WeCom allows (\d+)", "欢迎语有 {0} 字节，企业微信最多 {1} 字节"),
+    (r"a message takes at most (\d+) attachments, got (\d+)", "欢迎语最多 {0} 个附件（现在 {1} 个）"),
+)
+
+
+def _zh(message: str) -> str:
+    for english, chinese in SERVICE_MESSAGES:
+        match = re.fullmatch(english, message)
+        if match:
+            return chinese.format(*match.groups())
+    return message
 
 
 @dataclass
@@ -168,7 +187,7 @@ def place(form: ChannelForm, exc: InvalidError) -> None:
         name = next((FIELDS_OF_PATH[p] for p in _prefixes(key) if p in FIELDS_OF_PATH), None)
         if name is None and ("staff" in message or "userid" in message):
             name = "userids"
-        form.errors.setdefault(name or "form", message)
+        form.errors.setdefault(name or "form", _zh(message))
 
 
 def _prefixes(path: str) -> list[str]:

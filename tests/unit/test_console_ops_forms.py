@@ -63,9 +63,9 @@ def test_a_service_or_schema_refusal_lands_next_to_its_field() -> None:
     channel_form.place(form, InvalidError("message text is 5000 bytes; WeCom allows 4000"))
     channel_form.place(form, InvalidError("something else entirely"))
     assert form.errors == {
-        "userids": "unknown or inactive staff: nobody",
+        "userids": "员工 nobody 不存在或已停用",
         "caps": "m1",
-        "welcome": "message text is 5000 bytes; WeCom allows 4000",
+        "welcome": "欢迎语有 5000 字节，企业微信最多 4000 字节",
         "form": "something else entirely",
     }
 
