@@ -72,6 +72,7 @@ for blueprint in (
     app.register_blueprint(blueprint)
 app.api.binary_types.extend(plans.BINARY_TYPES)  # spreadsheet uploads arrive as bytes
 app.api.binary_types.append("multipart/form-data")  # the console's file uploads (plan sheets, content, proofs)
+app.api.binary_types.extend(("image/png", "image/jpeg", "image/gif", "image/webp"))  # images the console serves
 fallback.install(app)  # last: 404/405 for what no route above takes, and one error shape for Chalice's own errors
 
 

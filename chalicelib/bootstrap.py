@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
+from chalicelib.ports.blobs import BlobStore
 from chalicelib.settings import LOCAL_STAGE, SECRETS_SSM, Settings, get_settings
 
 if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/wiring.py), not with the app
     from chalicelib.adapters.health import HealthChecker
     from chalicelib.adapters.idempotency import IdempotentRequests
+    from chalicelib.services.alerts import AlertService
     from chalicelib.services.bulk import BulkEnrollment
     from chalicelib.services.business_events import EventService
     from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
@@ -33,11 +35,15 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.groups.sync import GroupSync
     from chalicelib.services.intake import IntakeService
     from chalicelib.services.intake_catchup import IntakeCatchUp
+    from chalicelib.services.library import ContentService
     from chalicelib.services.metrics_service import MetricsService
     from chalicelib.services.migration import PlanMigration
+    from chalicelib.services.my_day import MyDayService
     from chalicelib.services.plans import PlanService
     from chalicelib.services.points import PointsService
     from chalicelib.services.repairs import RepairQueue, Repairs
+    from chalicelib.services.scripts import ScriptService
+    from chalicelib.services.sidebar import SidebarService
     from chalicelib.services.signals import SignalBus
     from chalicelib.services.silence import SilenceService
     from chalicelib.services.sop import SopEngine
@@ -93,10 +99,16 @@ class Services:
     metrics: MetricsService  # funnel metrics (issue 11): views, spend, rebuild
     wecom_stats: WeComStatsService  # WeCom's own statistics, fetched daily, for the cross-check
     dashboard: DashboardService  # dashboard links and the page's read (issue 11 §4)
+    alerts: AlertService  # alerts to staff in WeCom and hot leads (issue 13)
+    my_day: MyDayService  # a staff member's day: tasks, follow-ups, hot leads (the console's 我的今天)
     console_auth: ConsoleAuth  # the console's sign-in and sessions (issue 13 §1)
+    sidebar: SidebarService  # the chat sidebar (聊天工具栏, issue 13 §3)
+    content: ContentService  # the content library (素材库): items, their files, references checked on save
+    scripts: ScriptService  # the script library (话术库): by stage and scene, for the sidebar
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
+    blobs: BlobStore | None = None  # attachment bytes (S3); None: no bucket wired (attachments are refused)
 
 
 _built: dict[Settings, Services] = {}
@@ -117,6 +129,7 @@ def build(
     shards: ShardDispatcher | None = None,
     repair_queue: RepairQueue | None = None,
     secrets: SecretStore | None = None,
+    blobs: BlobStore | None = None,
 ) -> Services:
     """Wire services from the given ports (chalicelib/wiring.py). Shared by the real bootstrap and by tests with
     fakes. The services' modules are imported here, on the first build, not with ``app``: a cold start that answers a
@@ -136,11 +149,13 @@ def build(
         shards=shards,
         repair_queue=repair_queue,
         secrets=secrets,
+        blobs=blobs,
     )
 
 
 def _build_real(settings: Settings) -> Services:
     # Imported here, not at the top: these pull in boto3, PynamoDB and urllib3, which `import app` must not pay for.
+    from chalicelib.adapters.blobs import S3Blobs
     from chalicelib.adapters.clock import FileClock, RandomIds, SystemClock
     from chalicelib.adapters.dynamodb.models import configure
     from chalicelib.adapters.dynamodb.repairs import TableRepairQueue
@@ -181,6 +196,7 @@ def _build_real(settings: Settings) -> Services:
         shards=shards,
         repair_queue=repair_queue,
         secrets=secrets,
+        blobs=S3Blobs.for_settings(settings),
     )
     if isinstance(shards, ThreadedShards):
         shards.bind(built.sop.fire_shard)

@@ -34,6 +34,8 @@ ENV_SSM_ENDPOINT = "SIYU_SSM_ENDPOINT"
 ENV_CONSOLE_URL = "SIYU_CONSOLE_URL"
 ENV_WECOM_OAUTH_URL = "SIYU_WECOM_OAUTH_URL"
 ENV_JSSDK_URL = "SIYU_JSSDK_URL"
+ENV_BLOB_BUCKET = "SIYU_BLOB_BUCKET"
+ENV_S3_ENDPOINT = "SIYU_S3_ENDPOINT"
 LOCAL_STAGE = "local"
 # Stages that never run in an AWS account: only these may keep secrets in the table or take the admin token from the
 # environment (docs/deploy.md, "Secrets"). Every other stage reads both from SSM Parameter Store.
@@ -79,6 +81,8 @@ class Settings:
     console_url: str = DEFAULT_CONSOLE_URL  # the console's public origin (OAuth redirect_uri, links in alerts)
     wecom_oauth_url: str = DEFAULT_WECOM_OAUTH_URL  # the sandbox's sign-in page offline
     jssdk_url: str = DEFAULT_JSSDK_URL  # the WeCom JS-SDK the chat sidebar loads (the sandbox's player offline)
+    blob_bucket: str = "siyu-local-blobs"  # attachments (素材库) and proofs: ports/blobs.py
+    s3_endpoint: str | None = None
 
     @property
     def movable_clock(self) -> str | None:
@@ -118,6 +122,8 @@ class Settings:
             console_url=(e.get(ENV_CONSOLE_URL) or DEFAULT_CONSOLE_URL).rstrip("/"),
             wecom_oauth_url=e.get(ENV_WECOM_OAUTH_URL) or DEFAULT_WECOM_OAUTH_URL,
             jssdk_url=e.get(ENV_JSSDK_URL) or DEFAULT_JSSDK_URL,
+            blob_bucket=e.get(ENV_BLOB_BUCKET) or f"siyu-{stage}-blobs",
+            s3_endpoint=e.get(ENV_S3_ENDPOINT) or None,
         )
 
 

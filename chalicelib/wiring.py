@@ -27,6 +27,9 @@ from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
+from chalicelib.ports.blobs import BlobStore
+from chalicelib.services import alerts as staff_alerts
+from chalicelib.services.alerts import AlertService
 from chalicelib.services.bulk import BulkEnrollment
 from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
@@ -44,12 +47,17 @@ from chalicelib.services.groups.setup import GroupService
 from chalicelib.services.groups.sync import GroupSync
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
+from chalicelib.services.library import ContentService
+from chalicelib.services.library_send import ContentSender
 from chalicelib.services.metrics import MetricsRecorder
 from chalicelib.services.metrics_service import MetricsService
 from chalicelib.services.migration import PlanMigration
+from chalicelib.services.my_day import MyDayService
 from chalicelib.services.plans import PlanService
 from chalicelib.services.points import PointsService
 from chalicelib.services.repairs import RepairQueue, Repairs
+from chalicelib.services.scripts import ScriptService
+from chalicelib.services.sidebar import SidebarService
 from chalicelib.services.signals import SignalBus
 from chalicelib.services.silence import SilenceService
 from chalicelib.services.sop import SopEngine
@@ -90,6 +98,7 @@ def subscribe(
     group_codes: GroupCodeService | None = None,
     points: PointsService | None = None,
     metrics: MetricsRecorder | None = None,
+    alerts: AlertService | None = None,
 ) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
     timers move and before the stage it causes enrolls anywhere new. Check-ins hear check-ins and group messages
@@ -107,6 +116,8 @@ def subscribe(
         bus.subscribe((GROUP_JOINED,), "group_codes.rotation", group_codes.on_signal)
     if points is not None:
         bus.subscribe((CHECKIN, REPLY), "points.checkins", points.on_signal)
+    if alerts is not None:  # hot leads and alerts to staff in WeCom (issue 13): replies, orders, losses, escalations
+        bus.subscribe(staff_alerts.TYPES, "alerts", alerts.on_signal)
 
 
 def wire(
@@ -123,6 +134,7 @@ def wire(
     shards: ShardDispatcher | None = None,
     repair_queue: RepairQueue | None = None,
     secrets: SecretStore | None = None,
+    blobs: BlobStore | None = None,
 ) -> Services:
     """Wire services from the given ports. Shared by the real bootstrap and by tests with fakes. ``shards``: where
     a large fire's shards go (None: every bucket fires in one invocation); ``repair_queue``: where a callback's
@@ -132,7 +144,11 @@ def wire(
     tenant_cache = TenantCache(store, settings.tenant_cache_seconds)
     plans = PlanService(store, clock, ids)
     fanout = FanOut(shards, bound=settings.fire_shard_size)
-    sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout)
+    # The content and script libraries: items and scripts resolved as a step or a welcome goes out (media re-uploaded).
+    content = ContentService(store, blobs, clock, ids)
+    scripts = ScriptService(store, clock, ids, content=content)
+    sender = ContentSender(store, blobs, wecom, clock, store.get_tenant)
+    sop = SopEngine(store, plans, scheduler, wecom, clock, ids, signals=bus, fanout=fanout, library=sender)
     silence = SilenceService(store, sop, plans, bus, clock, ids)
     triggers = TriggerService(store, sop)
     group_facts = GroupFactsService(store, clock)
@@ -140,6 +156,7 @@ def wire(
     staff_tasks = StaffTaskService(store, clock, signals=bus)
     points = PointsService(store, clock, staff_tasks, signals=bus)
     recorder = MetricsRecorder(store, holdout=holdout_of(plans))
+    alerts = AlertService(store, wecom, clock, console_url=settings.console_url)
     subscribe(
         bus,
         sop=sop,
@@ -149,6 +166,7 @@ def wire(
         group_codes=group_codes,
         points=points,
         metrics=recorder,
+        alerts=alerts,
     )
     wecom_stats = WeComStatsService(staff=store, store=store, wecom=wecom, clock=clock)
     metrics = MetricsService(store, clock, wecom_stats, recorder)
@@ -164,6 +182,7 @@ def wire(
         store, wecom, clock, enroller=sop, signals=bus, tasks=staff_tasks, repairs=repairs, budget_seconds=budget
     )
     tenants = TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync)
+    intake.library = sender
     return Services(
         settings=settings,
         store=store,
@@ -203,6 +222,8 @@ def wire(
         metrics=metrics,
         wecom_stats=wecom_stats,
         dashboard=DashboardService(store, tenant_cache, clock, ids, metrics),
+        alerts=alerts,
+        my_day=MyDayService(store, clock, staff_tasks, blobs),
         console_auth=ConsoleAuth(
             store,
             tenants,
@@ -212,7 +233,13 @@ def wire(
             console_url=settings.console_url,
             oauth_url=settings.wecom_oauth_url,
         ),
+        sidebar=SidebarService(
+            store, wecom, clock, ids, console_url=settings.console_url, jssdk_url=settings.jssdk_url, scripts=scripts
+        ),
         health=health,
         idempotency=idempotency,
         repairs=repairs,
+        blobs=blobs,
+        content=content,
+        scripts=scripts,
     )

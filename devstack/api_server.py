@@ -20,6 +20,7 @@ from chalicelib.settings import (
     ENV_DYNAMODB_ENDPOINT,
     ENV_JSSDK_URL,
     ENV_REGION,
+    ENV_S3_ENDPOINT,
     ENV_SCHEDULER_ENDPOINT,
     ENV_STAGE,
     ENV_WECOM_BASE_URL,
@@ -159,6 +160,7 @@ def api_environment(
             ENV_STAGE: STAGE,
             ENV_DYNAMODB_ENDPOINT: dynamodb_endpoint,
             ENV_SCHEDULER_ENDPOINT: scheduler_endpoint,
+            ENV_S3_ENDPOINT: scheduler_endpoint,  # the one moto server plays Scheduler and S3
             ENV_WECOM_BASE_URL: wecom_base_url,
             # The console's staff sign-in and the chat sidebar's JS-SDK are the sandbox's pages locally.
             ENV_WECOM_OAUTH_URL: f"{wecom_base_url.rstrip('/')}/connect/oauth2/authorize",

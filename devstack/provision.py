@@ -36,6 +36,7 @@ TABLE_NAMES: dict[str, Callable[[Settings], str]] = {
 }
 TABLE_TYPE = "AWS::DynamoDB::Table"
 SCHEDULE_GROUP_TYPE = "AWS::Scheduler::ScheduleGroup"
+BUCKET_TYPE = "AWS::S3::Bucket"
 
 # CloudFormation property -> create_table argument, for the properties that carry over unchanged.
 _COPIED = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
@@ -205,9 +206,35 @@ def _ensure_schedule_group(client: Any, name: str) -> None:
             raise
 
 
-def provision(settings: Settings, *, dynamodb_client: Any, scheduler_client: Any | None = None) -> None:
-    """Create whatever infra/ declares that is missing: tables, GSIs, TTL, and (given a client) the schedule group;
-    then move customers written before gsi2 onto it (``devstack.backfill``).
+def bucket_names(settings: Settings, template: dict[str, Any] | None = None) -> list[str]:
+    """The blob bucket infra/ declares, named settings.blob_bucket locally (one bucket per stage)."""
+    template = load_template() if template is None else template
+    buckets = [r for r in template.get("Resources", {}).values() if r.get("Type") == BUCKET_TYPE]
+    if len(buckets) > 1:
+        raise ProvisionError("infra/ declares several buckets; Settings only knows one (blob_bucket)")
+    return [settings.blob_bucket] if buckets else []
+
+
+def _ensure_bucket(client: Any, name: str) -> None:
+    try:
+        client.head_bucket(Bucket=name)
+        return
+    except ClientError as exc:
+        if _error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+    try:
+        client.create_bucket(Bucket=name)
+        log.info("created bucket %s", name)
+    except ClientError as exc:
+        if _error_code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+
+
+def provision(
+    settings: Settings, *, dynamodb_client: Any, scheduler_client: Any | None = None, s3_client: Any | None = None
+) -> None:
+    """Create whatever infra/ declares that is missing: tables, GSIs, TTL, and (given clients) the schedule group
+    and the blob bucket; then move customers written before gsi2 onto it (``devstack.backfill``).
 
     Idempotent: existing resources are left alone, so a second call changes nothing.
     """
@@ -221,6 +248,9 @@ def provision(settings: Settings, *, dynamodb_client: Any, scheduler_client: Any
     if scheduler_client is not None:
         for name in schedule_group_names(settings, template):
             _ensure_schedule_group(scheduler_client, name)
+    if s3_client is not None:
+        for name in bucket_names(settings, template):
+            _ensure_bucket(s3_client, name)
 
 
 def delete_tables(settings: Settings, dynamodb_client: Any) -> None:

@@ -310,8 +310,12 @@ def run(config: StackConfig, output: Router | None = None) -> int:
                         settings,
                         dynamodb_client=local_client("dynamodb", state.dynamodb_endpoint, REGION),
                         scheduler_client=local_client("scheduler", state.scheduler_endpoint, REGION),
+                        s3_client=local_client("s3", state.scheduler_endpoint, REGION),  # the same moto server
                     )
-                _say(f"provisioned {settings.table_name}, {settings.idempotency_table_name}, {settings.schedule_group}")
+                _say(
+                    f"provisioned {settings.table_name}, {settings.idempotency_table_name}, {settings.schedule_group}, "
+                    f"{settings.blob_bucket}"
+                )
 
                 api = ApiServer(config.api_port, env, output=output)
                 stack.callback(api.stop)

@@ -32,6 +32,12 @@ Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
     POST /sandbox/expire_tokens
     POST /sandbox/members                     {corp_id, userid, name?}: a corp member who can sign in (staff)
     GET  /connect/oauth2/authorize            WeCom's web sign-in page (devstack.sandbox_pages)
+    GET  /sandbox/jssdk.js                    the JS-SDK player a local page loads for WeCom's jwxwork (SIYU_JSSDK_URL):
+                                              wx.agentConfig checked against the sandbox's tickets,
+                                              getCurExternalContact answering the open chat (devstack.sandbox_jssdk)
+    POST /sandbox/jssdk/context, GET ?corp_id= {corp_id, userid, external_userid}: the chat userid has open
+    POST /sandbox/jssdk/close                 {corp_id}: no chat is open any more
+    POST /sandbox/jssdk/expire_tickets        {corp_id}: the corp's JS-SDK tickets expire now
     GET  /sandbox/ui                          the sandbox's phone: the customer's and staff's side as a web page
                                               (scan, reply, join, say, confirm, move the clock; devstack.sandbox_ui)
     POST /sandbox/tasks/{msgid}/confirm       {userid}
@@ -69,9 +75,11 @@ from devstack.sandbox_events import EventsSecretFile, EventsSecrets, post_event
 from devstack.sandbox_faults import HttpFaults
 from devstack.sandbox_http import MAX_REQUEST_BYTES, RawAnswer, SandboxRequestHandler
 from devstack.sandbox_io import STATE_FORMAT, STATE_VERSION, json_object, parse_state, write_atomic
+from devstack.sandbox_jssdk import JsSdkRoutes
 from devstack.sandbox_pages import PageRoutes
 from devstack.sandbox_ui import SandboxUi
 from devstack.wecom_world import UnknownApiError, WeComWorld, WorldError
+from devstack.wecom_world.media import form_body
 
 # Re-exported: the sandbox's vocabulary stays importable from here.
 __all__ = [
@@ -121,6 +129,7 @@ class SandboxServer:
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._control = ControlRoutes(self)
         self.pages = PageRoutes(self)  # browser pages: sign-in (devstack.sandbox_pages)
+        JsSdkRoutes(self).register(self.pages)  # the JS-SDK player (devstack.sandbox_jssdk)
         for (method, path), page in SandboxUi(self).pages().items():  # the sandbox's phone (devstack.sandbox_ui)
             self.pages.add(method, path, page)
         handler = type("SandboxHandler", (SandboxRequestHandler,), {"sandbox": self})
@@ -226,20 +235,27 @@ class SandboxServer:
 
     # --- the faces ------------------------------------------------------------------------------------------------
 
-    def wecom_api(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+    def wecom_api(
+        self, path: str, query: dict[str, str], raw: bytes, content_type: str = ""
+    ) -> tuple[int, dict[str, Any]]:
         """A /cgi-bin/ request: always HTTP 200 with an errcode, like WeCom (404 for an API the world lacks), unless
         an injected transport fault answers 5xx first or delays the answer (devstack.sandbox_faults)."""
         fault = self.http_faults.take(path)
         if fault is not None and fault.http_status is not None:
             return fault.http_status, {"errcode": -1, "errmsg": f"injected HTTP {fault.http_status}"}
-        status, answer = self._wecom_answer(path, query, raw)
+        status, answer = self._wecom_answer(path, query, raw, content_type)
         if fault is not None and fault.late_ms:
             time.sleep(fault.late_ms / 1000)  # the world acted already: a client that gives up misses the answer
         return status, answer
 
-    def _wecom_answer(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+    def _wecom_answer(
+        self, path: str, query: dict[str, str], raw: bytes, content_type: str = ""
+    ) -> tuple[int, dict[str, Any]]:
         body: dict[str, Any] | None = None
-        if raw.strip():
+        uploaded = form_body(raw, content_type, str(query.get("type", "")))  # media/upload's multipart file
+        if uploaded is not None:
+            body = uploaded
+        elif raw.strip():
             try:
                 parsed = json.loads(raw)
             except ValueError:

@@ -20,6 +20,7 @@ from devstack.sandbox_faults import MAX_DELAY_MS, HttpFault, HttpFaults
 from devstack.sandbox_groups import GroupRoutes
 from devstack.sandbox_io import field_bool as _bool
 from devstack.sandbox_io import field_str as _str
+from devstack.sandbox_jssdk import JsSdkRoutes
 from devstack.sandbox_pages import member_route
 from devstack.wecom_world import WeComWorld
 
@@ -63,6 +64,7 @@ class ControlRoutes:
             ("GET", "/sandbox/health"): lambda q, b: {"ok": True},
             ("GET", "/sandbox/calls"): self._calls,
             ("GET", "/sandbox/welcome_messages"): lambda q, b: {"welcome_messages": self._world.welcome_messages()},
+            ("GET", "/sandbox/app_messages"): self._app_messages,
             ("POST", "/sandbox/reset"): self._reset,
             ("POST", "/sandbox/corps"): self._register_corp,
             ("POST", "/sandbox/contacts"): self._register_contact,
@@ -74,6 +76,7 @@ class ControlRoutes:
             ("POST", "/sandbox/clock"): lambda q, b: self._clock().move(b),
             ("POST", "/sandbox/members"): member_route(sandbox.world),
             **GroupRoutes(sandbox).routes(),  # 客户群: devstack.sandbox_groups
+            **JsSdkRoutes(sandbox).routes(),  # the JS-SDK player's open chat: devstack.sandbox_jssdk
         }
 
     @property
@@ -95,6 +98,13 @@ class ControlRoutes:
 
     def _calls(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         return {"calls": [asdict(call) for call in self._world.calls(query.get("api") or None)]}
+
+    def _app_messages(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        """?corp_id=&userid= (userid optional): what the members' WeCom got from apps, with duplicates and drops."""
+        corp_id = query.get("corp_id") or ""
+        if not corp_id:
+            raise errors.InvalidError("corp_id is required")
+        return {"app_messages": self._world.app_messages(corp_id, query.get("userid") or None)}
 
     def _reset(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         self._world.reset()

@@ -16,6 +16,8 @@ from chalicelib import errors
 logger = logging.getLogger("siyu.sandbox")
 
 MAX_REQUEST_BYTES = 1024 * 1024
+MAX_UPLOAD_BYTES = 21 * 1024 * 1024  # media/upload: a file of up to 20 MB plus its multipart framing
+UPLOAD_PATH = "/cgi-bin/media/upload"
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,9 @@ class SandboxFaces(Protocol):
 
     def page(self, method: str, path: str, query: dict[str, str], raw: bytes) -> RawAnswer | None: ...
 
-    def wecom_api(self, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]: ...
+    def wecom_api(
+        self, path: str, query: dict[str, str], raw: bytes, content_type: str = ""
+    ) -> tuple[int, dict[str, Any]]: ...
 
     def control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]: ...
 
@@ -57,7 +61,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
+        if length > (MAX_UPLOAD_BYTES if parts.path == UPLOAD_PATH else MAX_REQUEST_BYTES):
             self.close_connection = True
             self._send(413, errors.PayloadTooLargeError("request body too large").to_body())
             return
@@ -68,7 +72,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 self._send_raw(page)
                 return
             if parts.path.startswith("/cgi-bin/"):
-                status, payload = self.sandbox.wecom_api(parts.path, query, raw)
+                content_type = self.headers.get("Content-Type") or ""
+                status, payload = self.sandbox.wecom_api(parts.path, query, raw, content_type)
             else:
                 status, payload = self.sandbox.control(method, parts.path, query, raw)
         except Exception as exc:  # a sandbox bug: answer JSON rather than drop the connection

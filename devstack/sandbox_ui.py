@@ -4,7 +4,8 @@ nurture and camp story runs from a browser, without curl (issue 13 §5).
 ``GET /sandbox/ui?corp_id=`` shows one corp: its channel codes (scan one as a new or known customer), its customers
 (reply to the staff member: a signed business event, as the institution's systems would send), its group codes
 (join a group) and groups (say something in one: a check-in keyword counts), the staff members' pending mass-message
-tasks (confirm one, as staff do in WeCom), the application messages staff received, and the stack's clock (move it
+tasks (confirm one, as staff do in WeCom), a staff member's chat with a customer (what the console's chat sidebar then
+shows: devstack/sandbox_jssdk.py), the application messages staff received, and the stack's clock (move it
 on: what became due fires). Every action is the control API's own route (devstack/sandbox_control.py), so the page
 does nothing the API cannot; each POST answers 303 back to the page with what happened.
 """
@@ -23,11 +24,12 @@ from devstack.sandbox_callbacks import CallbackRegistry, Delivery
 from devstack.sandbox_events import EventsSecrets
 from devstack.sandbox_http import RawAnswer
 from devstack.wecom_world import WeComWorld
+from devstack.wecom_world import app_messages as world_app_messages
 from devstack.wecom_world.state import STAFF_NOT_SENT, Profile
 
 HTML = "text/html; charset=utf-8"
 PATH = "/sandbox/ui"
-ACTIONS = ("scan", "reply", "join", "say", "confirm", "clock")
+ACTIONS = ("scan", "reply", "chat", "join", "say", "confirm", "clock")
 
 
 class UiParts(Protocol):
@@ -73,7 +75,7 @@ class SandboxUi:
                 for t in corp.tasks.values()
                 if t.status == STAFF_NOT_SENT
             ]
-            app_messages = list(getattr(corp, "app_messages", []))[-10:]
+            app_messages = world_app_messages.messages(corp)[-10:]
         groups = [(g["chat_id"], g["name"] or g["chat_id"]) for g in world.groups(corp_id) if not g["dismissed"]]
         done = query.get("done", "")
         parts = [f'<p class="done" role="status">{html.escape(done)}</p>' if done else ""]
@@ -94,6 +96,8 @@ class SandboxUi:
                 _input("text", "回复内容", "我想了解一下试听课"),
             )
         )
+        chats = [(f"{uid} {ext}", f"{uid} 与 {name}") for ext, name, uid in people]
+        parts.append(_form("chat", "员工打开与客户的单聊（控制台侧边栏）", hidden, _select("chat", "单聊", chats)))
         parts.append(
             _form(
                 "join",
@@ -119,7 +123,7 @@ class SandboxUi:
         )
         parts.append(_form("clock", "时间快进", hidden, _input("hours", "小时数", "10")))
         if app_messages:
-            items = "".join(f"<li>{html.escape(json.dumps(m, ensure_ascii=False))}</li>" for m in app_messages)
+            items = "".join(_app_message(m) for m in reversed(app_messages))
             parts.append(f"<section><h2>员工收到的应用消息（最近 10 条）</h2><ul>{items}</ul></section>")
         return _doc("沙箱手机", "".join(parts))
 
@@ -168,6 +172,13 @@ class SandboxUi:
         delivery = self._sandbox.post_business_event(tenant_id, secret, event, int(now))
         return f"已回复（事件 HTTP {delivery.status}）"
 
+    def _chat(self, corp_id: str, form: dict[str, str]) -> str:
+        userid, external_userid = form["chat"].split(" ", 1)
+        body = {"corp_id": corp_id, "userid": userid, "external_userid": external_userid}
+        self._control("/sandbox/jssdk/context", body)
+        tenant_id = self._sandbox.callbacks.get(corp_id).tenant_id
+        return f"{userid} 正在与 {external_userid} 单聊：在控制台以 {userid} 登录，打开 /console/{tenant_id}/sidebar"
+
     def _join(self, corp_id: str, form: dict[str, str]) -> str:
         body = {"corp_id": corp_id, "config_id": form["config_id"], "external_userid": form["external_userid"]}
         answer = self._control("/sandbox/group-join", body)
@@ -191,6 +202,16 @@ class SandboxUi:
             raise ValueError("小时数须在 1 到 1440 之间")
         self._control("/sandbox/clock", {"advance": f"PT{hours}H"})
         return f"时间已前进 {hours} 小时，到期的触达已执行"
+
+
+def _app_message(m: dict[str, Any]) -> str:
+    """One textcard as the member's WeCom shows it: to whom, when, its title and its button (the link it opens);
+    a duplicate or a dropped one says so (WeCom would not have shown it)."""
+    shown = {"delivered": "", "duplicate": "（重复，未再显示）", "dropped": "（超出频率，已丢弃）"}.get(m["status"], "")
+    return (
+        f"<li><b>{html.escape(m['userid'])}</b> {_stamp(m['sent_at'])} {html.escape(m['title'])}{shown} "
+        f'<a href="{html.escape(m["url"])}">{html.escape(m["btntxt"])}</a></li>'
+    )
 
 
 def _name(profile: Profile | None) -> str | None:

@@ -12,6 +12,8 @@ AREAS: tuple[str, ...] = (
     "assets",
     "auth",
     "home",
+    "my_day",
+    "sidebar",
     "channels",
     "plans",
 )

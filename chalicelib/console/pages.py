@@ -169,10 +169,13 @@ def _serve(
             target = path.format(**{name: quote(value, safe="") for name, value in params.items()})
             query = request.query_params or {}
             nxt = f"{target}?{urlencode(query)}" if query else target
+            # Inside WeCom's own browser (an alert's link, the chat sidebar) the member is known: straight to OAuth.
+            agent = (request.headers or {}).get("user-agent", "").lower()
+            step = "oauth" if "wxwork" in agent else "signin"
             return Response(
                 body="",
                 status_code=303,
-                headers={"Location": f"{console_base(tenant_id)}/signin?{urlencode({'next': nxt})}"},
+                headers={"Location": f"{console_base(tenant_id)}/{step}?{urlencode({'next': nxt})}"},
             )
         return render_error(403, "登录已过期，请重新登录后再提交。", base=console_base(tenant_id))
     if session is not None and role is not None and not session.role_enum.at_least(role):

@@ -126,26 +126,33 @@ def is_referral_of(channel: Channel, customer_id: str) -> bool:
 
 
 def message_from_json(data: dict[str, Any] | None) -> Message:
-    """Validate and convert a message: text ≤ 4000 UTF-8 bytes and ≤ 9 attachments, as WeCom allows."""
+    """Validate and convert a message: text ≤ 4000 UTF-8 bytes and ≤ 9 attachments, as WeCom allows; content
+    library items by reference (``content_ids``) count toward the 9 (their existence is the saving service's check)."""
     if not data:
         return Message()
     text = data.get("text") or ""
     if len(text.encode("utf-8")) > MAX_WELCOME_TEXT_BYTES:
         raise InvalidError(f"message text is {len(text.encode('utf-8'))} bytes; WeCom allows {MAX_WELCOME_TEXT_BYTES}")
     raw = data.get("attachments") or []
-    if len(raw) > MAX_ATTACHMENTS:
-        raise InvalidError(f"a message takes at most {MAX_ATTACHMENTS} attachments, got {len(raw)}")
+    refs = tuple(str(c) for c in data.get("content_ids") or [])
+    if len(raw) + len(refs) > MAX_ATTACHMENTS:
+        raise InvalidError(f"a message takes at most {MAX_ATTACHMENTS} attachments, got {len(raw) + len(refs)}")
+    if len(set(refs)) != len(refs):
+        raise InvalidError("content_ids names an item twice")
     attachments = []
     for i, a in enumerate(raw):
         msgtype = a.get("msgtype")
         if msgtype not in ATTACHMENT_TYPES or not isinstance(a.get(msgtype), dict):
             raise InvalidError(f"attachments[{i}] needs msgtype in {ATTACHMENT_TYPES} and a matching object")
         attachments.append(Attachment(msgtype=msgtype, body=dict(a[msgtype])))
-    return Message(text=text, attachments=tuple(attachments))
+    return Message(text=text, attachments=tuple(attachments), content_ids=refs)
 
 
 def message_to_json(message: Message) -> dict[str, Any]:
-    return {"text": message.text, "attachments": [a.to_wecom() for a in message.attachments]}
+    out: dict[str, Any] = {"text": message.text, "attachments": [a.to_wecom() for a in message.attachments]}
+    if message.content_ids:  # only when there are some: documents written before the library read as they were
+        out["content_ids"] = list(message.content_ids)
+    return out
 
 
 def check_assignment(a: Assignment, known_staff: set[str]) -> None:

@@ -60,7 +60,7 @@ def _step_from_json(raw: dict[str, Any], path: str, problems: list[dict[str, str
     if content_id is not None:  # group content by reference: the piece's message, read when the step fires
         _check(
             problems,
-            not (raw_message.get("text") or raw_message.get("attachments")),
+            not (raw_message.get("text") or raw_message.get("attachments") or raw_message.get("content_ids")),
             f"{path}/message",
             "give content_id or text and attachments, not both (the step sends the content's message)",
         )
@@ -78,9 +78,9 @@ def _step_from_json(raw: dict[str, Any], path: str, problems: list[dict[str, str
             _check(problems, False, f"{path}/message", exc.message)
         _check(
             problems,
-            bool(message.text.strip() or message.attachments),
+            not message.empty,
             f"{path}/message",
-            "a step needs message text or at least one attachment",
+            "a step needs message text, an attachment or a content item (content_ids)",
         )
     lateness = raw.get("lateness") or {}
     step = Step(
@@ -97,6 +97,7 @@ def _step_from_json(raw: dict[str, Any], path: str, problems: list[dict[str, str
         title=raw.get("title") or "",
         phase=raw.get("phase") or "",
         content_id=content_id,
+        script_id=raw.get("script_id") or None,
     )
     _check(
         problems,

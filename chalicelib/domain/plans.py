@@ -61,6 +61,8 @@ class Step:
     # A group plan's step may send a piece of group content (群规, 公告…) by id instead of its own message: the kernel
     # reads the piece when the step fires (services/sop/content.py), so an edit reaches every step that uses it.
     content_id: str | None = None
+    # A script of the 话术库 (domain/library.py): its text joins ``notes`` when the step fires (sop/content.py).
+    script_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,7 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "message": {"content_id": s.content_id} if s.content_id else message_to_json(s.message),
         "executor": s.executor,
         "notes": s.notes,
+        **({"script_id": s.script_id} if s.script_id else {}),
         "lateness": {"max_minutes": s.lateness.max_minutes, "then": s.lateness.then},
         "on_cap": s.on_cap,
         **({"phase": s.phase} if s.phase else {}),

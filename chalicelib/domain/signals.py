@@ -36,6 +36,9 @@ TOUCHES_DELIVERED = "touches_delivered"
 # WeCom reports a staff member sent their mass task (task sync): the subject is the staff member, ref the task id,
 # since the task's creation (how long it waited).
 TASK_SENT = "task_sent"
+# The task sync escalated an overdue task (once): the subject is the task, staff its owner, member the lead it went to
+# (None without one), kind the task's kind. The alerts tell both in WeCom (services/alerts.py).
+TASK_ESCALATED = "task_escalated"
 # What happened in a customer group (社群); the subject is the group's chat id.
 GROUP_JOINED = "group_joined"  # member joined (kind: the join scene; ref: the join's identity)
 GROUP_LEFT = "group_left"  # member left (kind: the quit scene; ref: the leave's identity)
@@ -65,6 +68,7 @@ TYPES = frozenset(
         TASK_CONFIRMED,
         TOUCHES_DELIVERED,
         TASK_SENT,
+        TASK_ESCALATED,
         GROUP_JOINED,
         GROUP_LEFT,
         GROUP_JOIN_WAY,

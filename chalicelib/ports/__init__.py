@@ -18,20 +18,26 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "ExternalProfile",
     "FollowUser",
     "JoinWayPort",
+    "JsApiTicketPort",
+    "MediaPort",
     "Message",
     "MsgTemplateResult",
+    "UploadedMedia",
     "WeComCredentials",
     "WeComPort",
     "WelcomeOutcome",
 ]
 
+from chalicelib.ports.jssdk import JsApiTicketPort  # the JS-SDK tickets (the chat sidebar)
 from chalicelib.ports.wecom import (  # the WeCom port, in its own module
     ContactWay,
     CorpTagGroup,
     ExternalProfile,
     FollowUser,
     JoinWayPort,
+    MediaPort,
     MsgTemplateResult,
+    UploadedMedia,
     WeComCredentials,
     WeComPort,
     WelcomeOutcome,

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from chalicelib.domain.alerts import Card
 from chalicelib.domain.messages import Message
+from chalicelib.ports.jssdk import JsApiTicketPort
 from chalicelib.ports.statistics import WeComStatisticsPort
 
 if TYPE_CHECKING:  # the group APIs' data lives in group_ports.py
@@ -72,6 +74,29 @@ class MsgTemplateResult:
     fail_list: tuple[str, ...] = ()
 
 
+MEDIA_TYPES = ("image", "voice", "video", "file")  # media/upload's type (page 90389)
+INVALID_MEDIA_ID = 40007  # a media_id WeCom does not take: unknown, or past its 3 days (global errcodes 90313)
+
+
+@dataclass(frozen=True)
+class UploadedMedia:
+    """A temporary media (media/upload): valid 3 days from ``created_at`` (unix seconds, WeCom's clock)."""
+
+    media_id: str
+    created_at: int
+
+
+class MediaPort(Protocol):
+    """WeCom's temporary media (临时素材): what a message's image, file or mini-program cover is sent as."""
+
+    def upload_media(
+        self, creds: WeComCredentials, *, media_type: str, filename: str, content_type: str, data: bytes
+    ) -> UploadedMedia:
+        """Upload ``data`` (multipart, field ``media``) as ``media_type``; WeCom's documented size limits are checked
+        before the call (InvalidError)."""
+        ...
+
+
 class WelcomeOutcome:
     """Outcome of ``send_welcome_msg``: sent, or a documented reason why not (no retry for any of them)."""
 
@@ -79,9 +104,35 @@ class WelcomeOutcome:
     ALREADY_DELIVERED = "already_delivered"  # 41051: the customer is already chatting
     OTHER_APP = "other_app"  # 41096: another app is delivering the welcome message
     EXPIRED = "expired"  # the 20 s welcome_code is spent or invalid
+    MEDIA_EXPIRED = "media_expired"  # 40007: an attachment's media_id is invalid or past its 3 days
     NO_CODE = "no_code"  # WeCom sent no WelcomeCode (already chatted, or console welcome configured)
     NO_MESSAGE = "no_message"  # the channel has no welcome message
     FAILED = "failed"  # any other errcode; logged, not retried
+
+
+@dataclass(frozen=True)
+class AppMessageResult:
+    """message/send's answer: its msgid, and the recipients WeCom refused (invaliduser, lowercased by WeCom)."""
+
+    msgid: str
+    invalid_users: tuple[str, ...] = ()
+
+
+class AppMessagePort(Protocol):
+    """Application messages to staff (发送应用消息, message/send, page 90236)."""
+
+    def send_app_message(
+        self,
+        creds: WeComCredentials,
+        *,
+        agent_id: int,
+        touser: str,
+        card: Card,
+        duplicate_check_interval: int = 1800,
+    ) -> AppMessageResult:
+        """A textcard to one member from the app ``agent_id``, with WeCom's duplicate check on: the same request
+        within ``duplicate_check_interval`` seconds (at most 4 h) reaches them once."""
+        ...
 
 
 class JoinWayPort(Protocol):
@@ -121,7 +172,7 @@ class JoinWayPort(Protocol):
     def del_join_way(self, creds: WeComCredentials, config_id: str) -> None: ...
 
 
-class WeComPort(JoinWayPort, WeComStatisticsPort, Protocol):
+class WeComPort(JoinWayPort, WeComStatisticsPort, MediaPort, JsApiTicketPort, AppMessagePort, Protocol):
     """The WeCom server API Siyu calls. One implementation talks HTTP to WeCom or to the sandbox."""
 
     def user_id_from_code(self, creds: WeComCredentials, code: str) -> str:

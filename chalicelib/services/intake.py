@@ -55,7 +55,7 @@ from chalicelib.ports import (
 )
 from chalicelib.services.budget import DEFAULT_CALLBACK_BUDGET_SECONDS, Budget, within
 from chalicelib.services.identities import Identities, phone_of
-from chalicelib.services.intake_effects import AddEffects, RepairSink
+from chalicelib.services.intake_effects import AddEffects, RepairSink, WelcomeLibrary
 from chalicelib.services.signals import NoSignals
 
 CHANNEL_ID_RE = re.compile(r"^(ch|rf)_[a-z0-9]{4,27}$")
@@ -102,6 +102,7 @@ class IntakeService:
         self.tasks = tasks  # a welcome that could not be sent becomes the owner's task
         self.repairs = repairs  # what WeCom did not take in time is made later (services/repairs.py)
         self.budget_seconds = budget_seconds
+        self.library: WelcomeLibrary | None = None  # the content library, when wired (services/library_send.py)
         self.monotonic = monotonic
         self.budget = Budget(budget_seconds, monotonic)
 
@@ -263,7 +264,9 @@ class IntakeService:
         return IntakeResult(outcome, customer.customer_id, welcome=welcome)
 
     def _effects(self) -> AddEffects:
-        return AddEffects(self.repo, self.wecom, self.clock, self.signals, self.enroller, self.tasks, self.repairs)
+        return AddEffects(
+            self.repo, self.wecom, self.clock, self.signals, self.enroller, self.tasks, self.repairs, self.library
+        )
 
     # --- other changes ----------------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from chalicelib.ports import (
     CustomerRepository,
     Enroller,
     IntakeSnapshot,
+    Message,
     SignalPublisher,
     TaskSink,
     WeComPort,
@@ -53,6 +54,14 @@ class EffectsRepo(ChannelRepository, CustomerRepository, Protocol):
     """What the side effects write: a channel marked full, a customer's welcome_missed fact."""
 
 
+class WelcomeLibrary(Protocol):
+    """The content library as a welcome message needs it (services/library_send.ContentSender)."""
+
+    def message(self, tenant_id: str, message: Message) -> Message | None: ...
+
+    def refresh(self, tenant_id: str, message: Message) -> Message: ...
+
+
 class AddEffects:
     """One delivery's side effects; ``wecom`` is the delivery's budgeted client."""
 
@@ -65,7 +74,9 @@ class AddEffects:
         enroller: Enroller | None,
         tasks: TaskSink | None,
         repairs: RepairSink | None,
+        library: WelcomeLibrary | None = None,
     ) -> None:
+        self.library = library  # content library items a welcome names, resolved as it goes out
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
@@ -134,12 +145,20 @@ class AddEffects:
     def _welcome(self, tenant: Tenant, ev: ContactEvent, channel: Channel | None) -> str:
         if not ev.welcome_code:
             return WelcomeOutcome.NO_CODE
-        if channel is None or not (channel.welcome.text or channel.welcome.attachments):
+        if channel is None or channel.welcome.empty:
             return WelcomeOutcome.NO_MESSAGE
+        creds, message = credentials(tenant), channel.welcome
         try:
-            return self.wecom.send_welcome_msg(
-                credentials(tenant), welcome_code=ev.welcome_code, message=channel.welcome
-            )
+            if self.library is not None and message.content_ids:
+                resolved = self.library.message(tenant.tenant_id, message)
+                if resolved is None:  # an item it names was deleted: the owner's task says so
+                    return WelcomeOutcome.FAILED
+                message = resolved
+            outcome = self.wecom.send_welcome_msg(creds, welcome_code=ev.welcome_code, message=message)
+            if outcome == WelcomeOutcome.MEDIA_EXPIRED and self.library is not None:  # 40007 spent no code
+                fresh = self.library.refresh(tenant.tenant_id, message)
+                outcome = self.wecom.send_welcome_msg(creds, welcome_code=ev.welcome_code, message=fresh)
+            return outcome
         except SiyuError as exc:  # unreachable, timed out, or no time left in the budget
             logger.warning("welcome message failed", extra={"code": exc.code, "tenant": tenant.tenant_id})
             return WelcomeOutcome.FAILED

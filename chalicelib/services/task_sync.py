@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.customers import Customer, customer_id_for
 from chalicelib.domain.instants import iso_of, utc_key
-from chalicelib.domain.signals import TASK_SENT, Signal
+from chalicelib.domain.signals import TASK_ESCALATED, TASK_SENT, Signal
 from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.staff import Staff
 from chalicelib.domain.tenants import Tenant
@@ -301,6 +301,11 @@ class TaskSyncService:
             marked = replace(current, escalated_to=lead.userid if lead else None, escalated_at=at)
             if self.repo.save_task(tid, marked, expected_status=PENDING):
                 report.escalated += 1
+                # Told once, by the run whose mark won: the alerts reach the owner and the lead in WeCom.
+                escalated = Signal(
+                    TASK_ESCALATED, now, ref=task.task_id, kind=task.kind, staff=task.userid, member=marked.escalated_to
+                )
+                self.signals.publish(tenant, task.task_id, escalated)
                 logger.info(
                     "task escalated",
                     extra={

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from devstack.wecom_world.api import ApiError, ApiSet, page
+from devstack.wecom_world.media import check_attachments
 from devstack.wecom_world.state import (
     SEND_LIMIT,
     SEND_NOT_FRIEND,
@@ -51,6 +52,7 @@ def send_welcome_msg(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[s
     if world.now() - issued.issued_at > WELCOME_CODE_TTL:
         raise ApiError(41050)  # 欢迎语code具有时效性，须在添加好友后20秒内使用 (90313)
     text, attachments = _message(p)
+    check_attachments(world, corp, attachments)  # 40007 for a media_id past its 3 days; the code stays unused
     issued.used = True
     record(corp, "message", world.now(), issued.userid, issued.external_userid)
     world.welcomes.append(
@@ -79,6 +81,7 @@ def add_msg_template(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[s
     if len(requested) > limit:
         raise ApiError(40058)
     text, attachments = _message(p)
+    check_attachments(world, corp, attachments)  # 40007 for a media_id past its 3 days (or never uploaded)
     if chat_type == "group":
         # Only the sender's own live groups can receive it (92135: the owner confirms the task for their groups);
         # the others are the fail_list. Without chat_id_list: all of the sender's groups.

@@ -110,6 +110,17 @@ class OAuthCode:
 
 
 @dataclass
+class Media:
+    """A temporary media (media/upload): valid 3 days from ``created_at``. Not the bytes: their size and hash."""
+
+    type: str
+    created_at: int
+    filename: str
+    size: int
+    sha256: str = ""
+
+
+@dataclass
 class Recipient:
     external_userid: str
     status: int = SEND_PENDING
@@ -190,9 +201,45 @@ class StatEvent:
     member: str = ""
 
 
+@dataclass
+class AppMessage:
+    """An application message (message/send) as one member's WeCom got it: ``status`` delivered, ``duplicate``
+    (the same request within its duplicate_check_interval: not shown again) or ``dropped`` (over the per-member
+    frequency limit: WeCom drops it silently). ``digest`` is the request JSON's, for the duplicate check."""
+
+    msgid: str
+    agentid: int
+    userid: str
+    msgtype: str
+    title: str
+    description: str
+    url: str
+    btntxt: str
+    sent_at: float
+    status: str
+    digest: str
+    check_until: float = 0.0  # with enable_duplicate_check: the same request is a duplicate until then
+
+
 # add: a relation created (first add or re-add); negative: the customer deleted the staff member; message: a staff
 # member's message to a customer (welcome or mass message); chat_create, chat_dismiss, join, leave, group_message.
 STAT_KINDS = ("add", "negative", "message", "chat_create", "chat_dismiss", "join", "leave", "group_message")
+
+
+@dataclass
+class JsTicket:
+    """A JS-SDK ticket (tickets.py): the corp's jsapi_ticket or the app's agent_config ticket."""
+
+    value: str
+    expires_at: float
+
+
+@dataclass
+class ChatContext:
+    """The chat the staff member ``userid`` has open in their WeCom client (the JS-SDK player's current chat)."""
+
+    userid: str
+    external_userid: str
 
 
 @dataclass
@@ -213,8 +260,13 @@ class Corp:
     join_ways: dict[str, JoinWay] = field(default_factory=dict)  # 「加入群聊」 by config_id
     chat_member_limit: int | None = None  # members per group; None = the world's (500 unless set)
     stat_events: list[StatEvent] = field(default_factory=list)  # what the statistics APIs count, oldest first
+    app_messages: list[AppMessage] = field(default_factory=list)  # message/send (app_messages.py), oldest first
     members: dict[str, str] = field(default_factory=dict)  # corp members (staff) by userid -> name (sign-in page)
     oauth_codes: dict[str, OAuthCode] = field(default_factory=dict)  # web sign-in codes (oauth.py)
+    js_tickets: dict[str, JsTicket] = field(default_factory=dict)  # JS-SDK tickets by kind (tickets.py)
+    ticket_fetches: list[float] = field(default_factory=list)  # when tickets were fetched, within the last hour
+    current_chat: ChatContext | None = None  # the chat the JS-SDK player's getCurExternalContact answers for
+    media: dict[str, Media] = field(default_factory=dict)  # temporary media by media_id (media/upload)
 
 
 @dataclass

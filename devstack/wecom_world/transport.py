@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib import errors
 from devstack.wecom_world.api import UnknownApiError
+from devstack.wecom_world.media import describe
 from devstack.wecom_world.world import WeComWorld, WorldTimeoutError
 
 
@@ -29,6 +30,21 @@ class WorldTransport:
             raise errors.WeComTransportError(f"WeCom {path} answered HTTP 404") from None
         result: dict[str, Any] = json.loads(json.dumps(answer))
         return result
+
+    def upload(
+        self,
+        path: str,
+        *,
+        query: dict[str, str],
+        field: str,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        timeout: float,
+    ) -> dict[str, Any]:
+        """A multipart upload (media/upload), handed over as the world's description of the file."""
+        body = describe(str(query.get("type", "")), filename, content_type, data) if field == "media" else {}
+        return self.request("POST", path, query=query, body=body, timeout=timeout)
 
     def download(self, url: str, *, timeout: float, max_bytes: int) -> bytes:
         """A QR image the world gave out (``qr_code``), as the sandbox serves it over HTTP."""

@@ -8,16 +8,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from devstack.wecom_world import (
+    app_messages,
     contact_ways,
     contacts,
     groups,
     join_ways,
+    media,
     messages,
     oauth,
     qr_images,
     snapshot,
     statistics,
     tags,
+    tickets,
 )
 from devstack.wecom_world.api import ERRMSG, ApiError, ApiSet, ApiTable, UnknownApiError, api_name
 from devstack.wecom_world.groups import Person
@@ -34,7 +37,10 @@ API_SETS: tuple[ApiSet, ...] = (
     groups.APIS,
     join_ways.APIS,
     statistics.APIS,
+    app_messages.APIS,
     oauth.APIS,
+    tickets.APIS,
+    media.APIS,
 )
 
 
@@ -42,7 +48,7 @@ class WorldTimeoutError(Exception):
     """A slow call outlasted the caller's timeout (in process only; over HTTP the client times out itself)."""
 
 
-class WeComWorld(WorldState):
+class WeComWorld(tickets.JsSdkControls, WorldState):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""
 
     def __init__(
@@ -140,6 +146,12 @@ class WeComWorld(WorldState):
         with self.lock:
             name = None if api is None else api_name(api)
             return [call for call in self.call_log if name is None or call.api == name]
+
+    def app_messages(self, corp_id: str, userid: str | None = None) -> list[dict[str, Any]]:
+        """Application messages (message/send) to the corp's members, or one member's, oldest first: each with its
+        status (delivered, duplicate, dropped)."""
+        with self.lock:
+            return app_messages.messages(self.corp(corp_id), userid)
 
     def welcome_messages(self) -> list[dict[str, Any]]:
         """Welcome messages delivered so far (corp_id, userid, external_userid, text, attachments)."""

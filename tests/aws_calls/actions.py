@@ -43,6 +43,7 @@ class Names:
     functions: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     queues: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
     secrets_prefix: str = ""
 
     @classmethod
@@ -62,6 +63,7 @@ class Names:
             functions={_last(s.fire_target_arn, ":"): f"{STACK}-fire"},
             roles={_last(s.scheduler_role_arn, "/"): f"{STACK}-scheduler"},
             queues=queues,
+            buckets={s.blob_bucket: f"{STACK}-blobs-{ACCOUNT}"},
             secrets_prefix=e.get(ENV_SECRETS_PREFIX) or f"/siyu-{s.stage}",
         )
 
@@ -135,6 +137,23 @@ def _ssm(op: str, p: dict[str, Any], n: Names) -> list[IamRequest]:
     return [IamRequest(f"ssm:{op}", n.parameter(str(name))) for name in names]
 
 
+S3_OBJECT_ACTIONS = {"DeleteObjects": "DeleteObject", "HeadObject": "GetObject"}  # authorised per key, as these
+S3_BUCKET_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjects": "ListBucket"}
+
+
+def _s3(op: str, p: dict[str, Any], n: Names) -> list[IamRequest]:
+    bucket = str(p.get("Bucket", ""))
+    arn = f"arn:{PARTITION}:s3:::{n.buckets.get(bucket, bucket)}"
+    if op in S3_BUCKET_ACTIONS:
+        return [IamRequest(f"s3:{S3_BUCKET_ACTIONS[op]}", arn)]
+    if op == "DeleteObjects":  # one DeleteObject per key
+        keys = [str(o["Key"]) for o in (p.get("Delete") or {}).get("Objects", [])]
+        return [IamRequest("s3:DeleteObject", f"{arn}/{key}") for key in keys]
+    if "Key" in p:
+        return [IamRequest(f"s3:{S3_OBJECT_ACTIONS.get(op, op)}", f"{arn}/{p['Key']}")]
+    return [IamRequest(f"s3:{op}", arn)]
+
+
 def _cloudwatch(op: str, p: dict[str, Any], n: Names) -> list[IamRequest]:
     context = (("cloudwatch:namespace", str(p.get("Namespace", ""))),) if op == "PutMetricData" else ()
     return [IamRequest(f"cloudwatch:{op}", ANY_RESOURCE, context)]
@@ -147,6 +166,7 @@ MAPPERS: dict[str, Mapper] = {
     "sqs": _sqs,
     "ssm": _ssm,
     "cloudwatch": _cloudwatch,
+    "s3": _s3,
 }
 
 

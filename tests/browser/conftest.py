@@ -8,9 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.browser.cdp import Browser
+from tests.browser.console_live import LiveConsole, live_console  # noqa: F401  (the fixture, for every browser test)
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("chromium", "chromium-browser")
@@ -39,3 +43,22 @@ def chromium() -> str:
                 pytest.fail(f"CI=true and {reason}", pytrace=False)
             pytest.skip(reason)
     return found
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium (one page) for the session's page tests, laid out as a 1280 px desktop."""
+    opened = Browser(chromium, tmp_path_factory.mktemp("chromium"))
+    try:
+        opened.viewport(1280, 800, mobile=False)
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def console(browser: Browser, live_console: LiveConsole) -> Iterator[Browser]:  # noqa: F811 (the fixture)
+    """The session's browser on the live console with nobody signed in (no cookies), left so."""
+    browser.clear_cookies()
+    yield browser
+    browser.clear_cookies()

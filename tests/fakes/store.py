@@ -20,6 +20,7 @@ from chalicelib.domain.tags import TagGroup, Taxonomy
 from chalicelib.domain.tenants import Tenant, TokenRecord
 from chalicelib.errors import ConflictError, InvalidError, UpstreamError
 from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
+from tests.fakes.alerts import FakeAlertStoreMixin
 from tests.fakes.business_events import FakeEventStoreMixin
 from tests.fakes.console import FakeConsoleStoreMixin
 from tests.fakes.dashboard import FakeDashboardStoreMixin
@@ -30,6 +31,7 @@ from tests.fakes.group_facts import FakeGroupFactStoreMixin
 from tests.fakes.group_members import FakeGroupMemberStoreMixin
 from tests.fakes.group_quota import FakeGroupQuotaStoreMixin
 from tests.fakes.groups import FakeGroupStoreMixin
+from tests.fakes.library import FakeLibraryStoreMixin
 from tests.fakes.metrics import FakeMetricsStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
 from tests.fakes.points import FakePointsStoreMixin
@@ -57,7 +59,9 @@ class FakeStore(
     FakeMetricsStoreMixin,
     FakeWeComStatsStoreMixin,
     FakeDashboardStoreMixin,
+    FakeAlertStoreMixin,
     FakeConsoleStoreMixin,
+    FakeLibraryStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

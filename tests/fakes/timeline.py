@@ -163,7 +163,8 @@ class FakeTimelineStoreMixin:
         with self.lock:
             deleted = 0
             sop, events = self._sop(), self._events()["facts"]
-            tables: list[dict[Any, Any]] = [events, sop["enrollments"], sop["caps"], self._timers()]
+            hot = self._hot()  # type: ignore[attr-defined]  # the hot state (its partition's HOT item)
+            tables: list[dict[Any, Any]] = [events, sop["enrollments"], sop["caps"], self._timers(), hot]
             for table in tables:
                 for key in [key for key in table if key[:2] == (tenant_id, customer_id)]:
                     if deleted >= max_items:

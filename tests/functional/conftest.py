@@ -161,6 +161,7 @@ def api(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         "SIYU_SECRETS": "ssm",  # tenant credentials in (moto's) SSM, as deployed: docs/deploy.md, "Secrets"
         "SIYU_WECOM_OAUTH_URL": f"{sandbox.base_url}/connect/oauth2/authorize",  # staff sign-in (the console)
         "SIYU_CONSOLE_URL": "http://console.test",
+        "SIYU_JSSDK_URL": f"{sandbox.base_url}/sandbox/jssdk.js",  # the chat sidebar's JS-SDK: the sandbox's player
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -172,6 +173,7 @@ def api(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
             settings,
             dynamodb_client=boto3.client("dynamodb", region_name="us-east-1"),
             scheduler_client=boto3.client("scheduler", region_name="us-east-1"),
+            s3_client=boto3.client("s3", region_name="us-east-1"),
         )
         bootstrap.reset()
         models._configured.clear()

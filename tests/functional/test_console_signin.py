@@ -152,3 +152,13 @@ def test_the_sandbox_sign_in_page_lists_members_and_checks_its_parameters(api: A
 def _set_cookies(resp: object) -> list[str]:
     raw = resp.headers.get("Set-Cookie")  # type: ignore[attr-defined]
     return raw if isinstance(raw, list) else [raw]
+
+
+def test_inside_wecom_a_page_without_a_session_goes_straight_to_wecom_sign_in(api: Api) -> None:
+    _with_app(api)
+    wecom_browser = {"User-Agent": "Mozilla/5.0 (Linux; Android 14) MicroMessenger/8.0 wxwork/4.1.22 MiniProgramEnv"}
+    resp = api.client.http.get(f"/console/{TENANT}", headers=wecom_browser)
+    assert resp.status_code == 303
+    assert resp.headers["Location"] == f"/console/{TENANT}/oauth?next=%2Fconsole%2F{TENANT}"
+    plain = api.client.http.get(f"/console/{TENANT}", headers={"User-Agent": "Mozilla/5.0 Chrome/120"})
+    assert plain.headers["Location"].startswith(f"/console/{TENANT}/signin?next=")

@@ -162,6 +162,14 @@ def test_operations_map_to_the_iam_requests_aws_authorises() -> None:
     ]
     (secret,) = iam_requests("ssm", "GetParameter", {"Name": "/x/tenants/acme"}, names)
     assert secret.resource.endswith(":parameter/${AWS::StackName}/tenants/acme")
+    (listing,) = iam_requests("s3", "ListObjectsV2", {"Bucket": "siyu-local-blobs"}, names)
+    assert (listing.action, listing.resource) == ("s3:ListBucket", "arn:${AWS::Partition}:s3:::${AWS::StackName}-"
+                                                  "blobs-${AWS::AccountId}")  # fmt: skip
+    batch = {"Bucket": "siyu-local-blobs", "Delete": {"Objects": [{"Key": "acme/a"}, {"Key": "acme/b"}]}}
+    assert [(r.action, r.resource.rsplit("}", 1)[-1]) for r in iam_requests("s3", "DeleteObjects", batch, names)] == [
+        ("s3:DeleteObject", "/acme/a"),
+        ("s3:DeleteObject", "/acme/b"),
+    ]
     fire, target = load_policies()["fire"], TARGETS[0]
     assert granting(fire, made[1], target) == [("PassSchedulerRole", "iam:PassRole")]
     to_another_service = made[1].__class__(made[1].action, made[1].resource, (("iam:PassedToService", "ec2"),))

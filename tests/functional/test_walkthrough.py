@@ -79,7 +79,7 @@ def test_tenant_secrets_are_never_returned(api: Api) -> None:
     assert resp.status_code == 200
     text = resp.body.decode()
     assert WECOM["secret"] not in text and WECOM["encoding_aes_key"] not in text and WECOM["token"] not in text
-    assert set(resp.json) == {"tenant_id", "name", "corp_id", "timezone", "created_at"}
+    assert set(resp.json) == {"tenant_id", "name", "corp_id", "timezone", "agent_id", "created_at"}
 
 
 def test_tenant_creation_validates_every_field(api: Api) -> None:

@@ -239,6 +239,7 @@ def test_api_environment_points_at_local_services_with_fake_credentials() -> Non
     settings = Settings.from_env(env)
     assert settings.dynamodb_endpoint == "http://127.0.0.1:8002"
     assert settings.wecom_base_url == "http://127.0.0.1:8001"
+    assert settings.jssdk_url == "http://127.0.0.1:8001/sandbox/jssdk.js"  # the chat sidebar gets the sandbox's player
 
 
 # ------------------------------------------------------------------------------------------ the pump's environment
@@ -365,3 +366,16 @@ def test_run_seeds_before_the_pump_runs_the_periodic_jobs_and_shares_one_clock(
     assert str(seen["pump_clock"].path) == str(seen["sandbox_clock"].path) == clock_file
     control = seen["sandbox"].clock  # POST /sandbox/clock moves the clock through the pump's walker
     assert isinstance(control, run.ClockControl) and control.walker is seen["walker"] and control.stage == "local"
+
+
+def test_the_blob_bucket_is_named_by_settings_and_the_lambdas_get_it() -> None:
+    from devstack.provision import bucket_names
+
+    assert bucket_names(SETTINGS) == [SETTINGS.blob_bucket]
+    for function in ("APIHandler", "Fire", "Backstop", "TaskSync", "Silence"):
+        variables = _resources()[function]["Properties"]["Environment"]["Variables"]
+        assert variables["SIYU_BLOB_BUCKET"] == {"Ref": "BlobBucket"}
+    bucket = _resources()["BlobBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"

@@ -36,6 +36,8 @@ class Parts:
         self.calls.append((path, body))
         if path == "/sandbox/scan":
             return 200, {"external_userid": "wmX", "userid": "zhang", "callback_status": 200}
+        if path == "/sandbox/jssdk/context":
+            return 200, body
         return 403, {"error": {"code": "forbidden", "message": "no movable clock"}}
 
     def post_business_event(self, *args: Any) -> Any:
@@ -63,3 +65,36 @@ def test_the_page_lists_the_corps_codes_and_actions_call_the_control_routes() ->
     assert parts.calls[-1] == ("/sandbox/clock", {"advance": "PT10H"}) and refused.startswith("没有成功")
     assert _post(ui, "clock", {"corp_id": CORP, "hours": "0"}).startswith("没有成功")
     assert _post(ui, "reply", {"corp_id": CORP, "external_userid": "wmX", "text": "hi"}).startswith("没有成功")
+
+
+def test_the_page_shows_the_alerts_staff_received_with_their_link() -> None:
+    parts = Parts()
+    parts.world.register_corp(CORP)
+    token = parts.world.handle("/cgi-bin/gettoken", {"corpid": CORP, "corpsecret": "s"}, None)["access_token"]
+    card = {
+        "title": "热线索：李妈妈刚刚积极回复",
+        "description": "d",
+        "url": "http://c.test/console/acme/my",
+        "btntxt": "去跟进",
+    }
+    body = {"touser": "zhang", "msgtype": "textcard", "agentid": 1, "textcard": card, "enable_duplicate_check": 1}
+    for _ in range(2):  # the second is a duplicate WeCom does not show again
+        assert parts.world.handle("/cgi-bin/message/send", {"access_token": token}, body)["errcode"] == 0
+    text = SandboxUi(parts).pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()  # type: ignore[arg-type]
+    assert "员工收到的应用消息" in text and "热线索：李妈妈刚刚积极回复" in text
+    assert '<a href="http://c.test/console/acme/my">去跟进</a>' in text and "重复，未再显示" in text
+
+
+def test_a_staff_members_chat_opens_for_the_console_sidebar() -> None:
+    parts = Parts()
+    parts.world.event(CORP, "add_external_contact", userid="zhang", external_userid="wmParentUi01", State="ch_1")
+    ui = SandboxUi(parts)  # type: ignore[arg-type]
+    text = ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
+    assert 'value="zhang wmParentUi01"' in text and "单聊" in text
+    done = _post(ui, "chat", {"corp_id": CORP, "chat": "zhang wmParentUi01"})
+    assert parts.calls[-1] == (
+        "/sandbox/jssdk/context",
+        {"corp_id": CORP, "userid": "zhang", "external_userid": "wmParentUi01"},
+    )
+    assert "/console/acme/sidebar" in done
+    assert _post(ui, "chat", {"corp_id": CORP}).startswith("没有成功")

@@ -20,6 +20,7 @@ from devstack.wecom_world import SEND_LIMIT, SEND_NOT_FRIEND, SEND_OK, WeComWorl
 CORP = "wwclienttest0001"
 SECRET = "contact-secret-1"
 CREDS = WeComCredentials(tenant_id="t1", corp_id=CORP, secret=SECRET)
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32  # a PNG signature and some bytes: what the world checks is type and size
 HELLO = Message(text="你好，欢迎！")
 
 
@@ -358,7 +359,9 @@ def test_limits_are_inclusive(client: WeComClient, world: WeComWorld) -> None:
     code = befriend(world)
     text = "字" * 1333 + "a"  # exactly 4000 bytes
     assert len(text.encode()) == 4000
-    nine = tuple(Attachment("image", {"media_id": f"m{i}"}) for i in range(9))
+    media = [client.upload_media(CREDS, media_type="image", filename=f"{i}.png", content_type="image/png",
+                                 data=PNG) for i in range(9)]  # fmt: skip
+    nine = tuple(Attachment("image", {"media_id": m.media_id}) for m in media)  # WeCom takes only media it issued
     outcome = client.send_welcome_msg(CREDS, welcome_code=code, message=Message(text=text, attachments=nine))
     assert outcome == WelcomeOutcome.SENT
 

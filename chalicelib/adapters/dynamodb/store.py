@@ -13,6 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pynamodb.connection import Connection
 
+from chalicelib.adapters.dynamodb.alerts import AlertRepository
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
 from chalicelib.adapters.dynamodb.console import ConsoleRepository
@@ -28,6 +29,7 @@ from chalicelib.adapters.dynamodb.group_members import GroupMemberRepository
 from chalicelib.adapters.dynamodb.group_quota import GroupQuotaRepository
 from chalicelib.adapters.dynamodb.groups import GroupRepository
 from chalicelib.adapters.dynamodb.jobs import JobRepository
+from chalicelib.adapters.dynamodb.library import LibraryRepository
 from chalicelib.adapters.dynamodb.metrics import MetricsRepository
 from chalicelib.adapters.dynamodb.plans import PlanRepository
 from chalicelib.adapters.dynamodb.points import PointsRepository
@@ -73,7 +75,9 @@ class Repositories:
     metrics: MetricsRepository
     wecom_stats: WeComStatsRepository
     dashboard_links: DashboardLinkRepository
+    alerts: AlertRepository
     console: ConsoleRepository
+    library: LibraryRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -104,7 +108,9 @@ class Repositories:
             metrics=MetricsRepository(connection, table_name),
             wecom_stats=WeComStatsRepository(connection, table_name),
             dashboard_links=DashboardLinkRepository(connection, table_name),
+            alerts=AlertRepository(connection, table_name),
             console=ConsoleRepository(connection, table_name),
+            library=LibraryRepository(connection, table_name),
         )
 
 
@@ -346,8 +352,31 @@ class DynamoStore:
     get_dashboard_link = _via("dashboard_links", DashboardLinkRepository.get_dashboard_link)
     list_dashboard_links = _via("dashboard_links", DashboardLinkRepository.list_dashboard_links)
     delete_dashboard_link = _via("dashboard_links", DashboardLinkRepository.delete_dashboard_link)
+    # --- hot leads and the alerts outbox (issue 13) ---------------------------------------------------------------
+    mark_hot = _via("alerts", AlertRepository.mark_hot)
+    clear_hot = _via("alerts", AlertRepository.clear_hot)
+    get_hot = _via("alerts", AlertRepository.get_hot)
+    hot_leads = _via("alerts", AlertRepository.hot_leads)
+    create_alert = _via("alerts", AlertRepository.create_alert)
+    get_alert = _via("alerts", AlertRepository.get_alert)
+    save_alert = _via("alerts", AlertRepository.save_alert)
+    due_alerts = _via("alerts", AlertRepository.due_alerts)
+    take_alert_slot = _via("alerts", AlertRepository.take_alert_slot)
     # --- console sign-in (issue 13 §1) ----------------------------------------------------------------------------
     put_console_record = _via("console", ConsoleRepository.put_console_record)
     get_console_record = _via("console", ConsoleRepository.get_console_record)
     take_console_record = _via("console", ConsoleRepository.take_console_record)
     delete_console_record = _via("console", ConsoleRepository.delete_console_record)
+    # --- the content library (素材库) and the script library (话术库) ------------------------------------------------
+    create_content_item = _via("library", LibraryRepository.create_content_item)
+    get_content_item = _via("library", LibraryRepository.get_content_item)
+    get_content_items = _via("library", LibraryRepository.get_content_items)
+    list_content_items = _via("library", LibraryRepository.list_content_items)
+    save_content_item = _via("library", LibraryRepository.save_content_item)
+    set_content_media = _via("library", LibraryRepository.set_content_media)
+    delete_content_item = _via("library", LibraryRepository.delete_content_item)
+    create_script = _via("library", LibraryRepository.create_script)
+    get_script = _via("library", LibraryRepository.get_script)
+    list_scripts = _via("library", LibraryRepository.list_scripts)
+    save_script = _via("library", LibraryRepository.save_script)
+    delete_script = _via("library", LibraryRepository.delete_script)

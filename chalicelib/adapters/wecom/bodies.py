@@ -17,6 +17,8 @@ MAX_TEMPLATE_CHATS = 2_000  # add_msg_template chat_id_list[] with chat_type "gr
 
 def message_body(message: Message) -> dict[str, Any]:
     """``text`` and ``attachments`` in WeCom's shape, after the documented limits."""
+    if message.content_ids:  # content library references are resolved before a send (services/library_send.py)
+        raise errors.InvalidError("a message's content_ids must be resolved before it is sent")
     if not message.text and not message.attachments:
         raise errors.InvalidError("a message needs text or an attachment")
     if len(message.text.encode()) > MAX_TEXT_BYTES:

@@ -1,8 +1,9 @@
 """The one WeCom server-API client (implements ports.WeComPort), for the real API and the sandbox alike.
 
-What it owns: the access_token cache (per corp and secret, one refresher at a time), the documented retry rules
-(refresh once on 40014/42001; back off on -1 at most ``max_busy_retries`` times; never loop on 45009/45033), the
-mapping of errcodes onto the SiyuError tree, and the documented limits checked before a call is spent.
+What it owns: the access_token and JS-SDK ticket cache (cache.py: per corp and secret, one refresher at a time), the
+documented retry rules (refresh once on 40014/42001; back off on -1 at most ``max_busy_retries`` times; never loop on
+45009/45033), the mapping of errcodes onto the SiyuError tree, and the documented limits checked before a call is
+spent.
 It branches on errcode only (errcodes.py: which are retried, which error each becomes), never on errmsg, and never
 logs secrets, tokens, URLs, names or phone numbers.
 """
@@ -12,10 +13,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib import deadlines, errors
@@ -24,11 +23,15 @@ from chalicelib.adapters.wecom.answers import errcode_of as _errcode
 from chalicelib.adapters.wecom.answers import payload_of as _payload
 from chalicelib.adapters.wecom.answers import require as _require
 from chalicelib.adapters.wecom.answers import required_str as _required_str
+from chalicelib.adapters.wecom.app_messages import AppMessagesMixin
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
+from chalicelib.adapters.wecom.cache import RefreshingCache
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
 from chalicelib.adapters.wecom.images import ImagesMixin
+from chalicelib.adapters.wecom.media import MediaMixin
 from chalicelib.adapters.wecom.statistics import StatisticsMixin
+from chalicelib.adapters.wecom.tickets import JsApiTicketsMixin
 from chalicelib.adapters.wecom.transport import Transport
 from chalicelib.observability import count, count_by
 from chalicelib.ports import (
@@ -57,15 +60,9 @@ class Budget(Protocol):
     def left(self) -> float: ...
 
 
-@dataclass
-class _Token:
-    value: str
-    expires_at: float  # on the client's monotonic clock
-
-
-class WeComClient(GroupChatsMixin, StatisticsMixin, ImagesMixin):
-    """WeComPort over a Transport (groups: groups.py; statistics: statistics.py; images: images.py). One per
-    process, thread-safe."""
+class WeComClient(GroupChatsMixin, StatisticsMixin, MediaMixin, JsApiTicketsMixin, AppMessagesMixin, ImagesMixin):
+    """WeComPort over a Transport (groups.py, statistics.py, media.py: media/upload, tickets.py: JS-SDK tickets,
+    app_messages.py: application messages, images.py: QR images). One per process, thread-safe."""
 
     def __init__(
         self,
@@ -81,13 +78,9 @@ class WeComClient(GroupChatsMixin, StatisticsMixin, ImagesMixin):
         self._transport = transport
         self._timeout = timeout
         self._sleep = sleep
-        self._monotonic = monotonic
         self._max_busy_retries = max_busy_retries
         self._busy_backoff = busy_backoff
-        self._token_margin = token_margin
-        self._tokens: dict[tuple[str, str], _Token] = {}
-        self._refresh_locks: dict[tuple[str, str], threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._cache = RefreshingCache(monotonic, token_margin)  # access_tokens and JS-SDK tickets (cache.py)
         self._budget: Budget | None = None
 
     def bounded(self, budget: Budget) -> WeComClient:
@@ -369,16 +362,9 @@ class WeComClient(GroupChatsMixin, StatisticsMixin, ImagesMixin):
     def _token(self, creds: WeComCredentials, *, stale: str | None = None) -> str:
         """A valid access_token for the corp+secret; only one thread per key calls gettoken at a time.
         ``stale`` is the token WeCom just rejected: a different cached one (another thread refreshed) is reused."""
-        key = (creds.corp_id, hashlib.sha256(creds.secret.encode()).hexdigest())
-        cached = self._fresh(key, stale)
-        if cached is not None:
-            return cached
-        with self._lock:
-            refresh_lock = self._refresh_locks.setdefault(key, threading.Lock())
-        with refresh_lock:
-            cached = self._fresh(key, stale)
-            if cached is not None:
-                return cached
+        key = ("token", creds.corp_id, hashlib.sha256(creds.secret.encode()).hexdigest())
+
+        def gettoken() -> tuple[str, float]:
             query = {"corpid": creds.corp_id, "corpsecret": creds.secret}
             try:
                 data = self._send("GET", "gettoken", query, None)
@@ -388,19 +374,9 @@ class WeComClient(GroupChatsMixin, StatisticsMixin, ImagesMixin):
             except errors.SiyuError:  # no token, no WeCom call at all for this corp: WeComTokenFailures alarms
                 count("WeComTokenFailures")
                 raise
-            value = _required_str(data, "access_token", "gettoken")
-            expires_in = float(data.get("expires_in") or 7200)
-            lifetime = max(expires_in - self._token_margin, expires_in / 2)
-            with self._lock:
-                self._tokens[key] = _Token(value, self._monotonic() + lifetime)
-            return value
+            return _required_str(data, "access_token", "gettoken"), float(data.get("expires_in") or 7200)
 
-    def _fresh(self, key: tuple[str, str], stale: str | None) -> str | None:
-        with self._lock:
-            token = self._tokens.get(key)
-        if token is None or token.value == stale or self._monotonic() >= token.expires_at:
-            return None
-        return token.value
+        return self._cache.get(key, gettoken, stale=stale)
 
     def _fail(self, errcode: int, data: dict[str, Any], api: str) -> errors.WeComError:
         exc = error_for(errcode, str(data.get("errmsg", "")), api=api)

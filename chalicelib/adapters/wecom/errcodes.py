@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chalicelib import errors
 from chalicelib.ports import WelcomeOutcome
+from chalicelib.ports.wecom import INVALID_MEDIA_ID
 
 # --- errcodes ----------------------------------------------------------------------------------------------------
 OK = 0
@@ -19,6 +20,7 @@ AUTH_ERRCODES = frozenset(
     {
         40001,  # bad secret
         40013,  # bad corp id
+        40056,  # invalid agentid (message/send: not this secret's app): the tenant's wecom.agent_id is wrong
         40091,  # secret of another corp
         41002,  # corpid missing
         41004,  # secret missing
@@ -46,17 +48,20 @@ INVALID_ARGUMENT_ERRCODES = frozenset(
         45002,  # message content too large
         50100,  # invalid cursor
         60111,  # userid does not exist
+        81013,  # message/send: every recipient is invalid or outside the app's visible range
         84061,  # no contact relationship
     }
 )
 WELCOME_ALREADY_DELIVERED = 41051
 WELCOME_OTHER_APP = 41096
 WELCOME_CODE_INVALID = 41050
+MEDIA_INVALID = INVALID_MEDIA_ID  # invalid media_id: unknown, or past its 3 days (media/upload, page 90389)
 WELCOME_OUTCOMES = {
     OK: WelcomeOutcome.SENT,
     WELCOME_ALREADY_DELIVERED: WelcomeOutcome.ALREADY_DELIVERED,
     WELCOME_OTHER_APP: WelcomeOutcome.OTHER_APP,
     WELCOME_CODE_INVALID: WelcomeOutcome.EXPIRED,
+    MEDIA_INVALID: WelcomeOutcome.MEDIA_EXPIRED,  # the code is not spent: a caller may upload again and retry
 }
 
 

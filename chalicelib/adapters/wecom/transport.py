@@ -10,7 +10,7 @@ Errors never include the request URL: it carries the access_token in its query s
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlencode, urlsplit
 
 from chalicelib import errors
@@ -24,6 +24,23 @@ class Transport(Protocol):
 
     def request(
         self, method: str, path: str, *, query: dict[str, str], body: dict[str, Any] | None, timeout: float
+    ) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class MultipartTransport(Protocol):
+    """A transport that can also POST one file as ``multipart/form-data`` (media/upload); answers as ``request``."""
+
+    def upload(
+        self,
+        path: str,
+        *,
+        query: dict[str, str],
+        field: str,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        timeout: float,
     ) -> dict[str, Any]: ...
 
 
@@ -62,6 +79,43 @@ class Urllib3Transport:
             raise errors.WeComTransportError(
                 f"WeCom {path} unreachable ({type(exc).__name__})", details={"path": path}
             ) from None
+        return self._answer(response, path)
+
+    def upload(
+        self,
+        path: str,
+        *,
+        query: dict[str, str],
+        field: str,
+        filename: str,
+        content_type: str,
+        data: bytes,
+        timeout: float,
+    ) -> dict[str, Any]:
+        """One file as multipart/form-data (urllib3 encodes it; the part carries filename and content-type, and
+        WeCom's ``filelength`` is the part's length)."""
+        import urllib3
+
+        body, boundary_type = urllib3.encode_multipart_formdata({field: (filename, data, content_type)})
+        url = f"{self._base_url}{path}?{urlencode(query)}"
+        try:
+            response = self._pool.request(
+                "POST",
+                url,
+                body=body,
+                headers={"Content-Type": boundary_type},
+                timeout=self._timeout_of(total=timeout),
+                retries=False,
+                redirect=False,
+            )
+        except (self._http_error, OSError) as exc:  # from None: the message embeds the URL and its token
+            raise errors.WeComTransportError(
+                f"WeCom {path} unreachable ({type(exc).__name__})", details={"path": path}
+            ) from None
+        return self._answer(response, path)
+
+    @staticmethod
+    def _answer(response: Any, path: str) -> dict[str, Any]:
         if response.status != 200:
             raise errors.WeComTransportError(
                 f"WeCom {path} answered HTTP {response.status}", details={"path": path, "status": response.status}

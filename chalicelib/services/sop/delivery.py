@@ -21,6 +21,7 @@ from typing import Any
 
 from chalicelib.domain import retries, timing
 from chalicelib.domain.instants import iso_of
+from chalicelib.domain.messages import Message
 from chalicelib.domain.plans import Step
 from chalicelib.domain.signals import TOUCH_SENT, TOUCH_SKIPPED, Signal
 from chalicelib.domain.sop import FAILED, RETRYING, SENT, StaffTask, Touch
@@ -34,9 +35,10 @@ from chalicelib.errors import (
     WeComTransportError,
 )
 from chalicelib.observability import count, count_by, logger
-from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SignalPublisher, WeComPort
+from chalicelib.ports import Clock, IdGenerator, MsgTemplateResult, SchedulerPort, SignalPublisher, WeComPort
+from chalicelib.ports.wecom import INVALID_MEDIA_ID
 from chalicelib.services.signals import NoSignals
-from chalicelib.services.sop.content import CONTENT_DELETED, sendable
+from chalicelib.services.sop.content import CONTENT_DELETED, MessageLibrary, sendable
 from chalicelib.services.sop.policy import Policies, SubjectPolicy
 from chalicelib.services.sop.recovery import adoptable
 from chalicelib.services.sop.repos import DeliveryRepo
@@ -88,7 +90,9 @@ class TaskDelivery:
         ids: IdGenerator,
         signals: SignalPublisher | None = None,
         scheduler: SchedulerPort | None = None,
+        library: MessageLibrary | None = None,
     ) -> None:
+        self.library = library  # content library items and scripts, resolved as a step goes out (content.py)
         self.repo = repo
         self.plans = plans
         self.wecom = wecom  # reconciliation reads WeCom's tasks; sending is the policy's
@@ -105,11 +109,28 @@ class TaskDelivery:
     ) -> Delivered:
         """One ``add_msg_template`` for the task's claimed ``recipients`` (``task.recipients`` are their ids)."""
         try:
-            result = policy.deliver(tenant, sender=task.userid, recipients=recipients, message=step.message)
+            result = self._send(tenant, policy, task.userid, recipients, step.message)
         except SiyuError as exc:
             return self._unsent(tenant, task, exc)
         self._created(tenant, task, result.msgid, len(result.fail_list))
         return Delivered(CREATED, task.recipients)
+
+    def _send(
+        self, tenant: Tenant, policy: SubjectPolicy[Any], sender: str, recipients: list[Any], message: Message
+    ) -> MsgTemplateResult:
+        """The call; on 40007 (a media_id WeCom no longer takes: it made no task) the library's items are uploaded
+        again and the call made once more, so no touch fails because its media expired."""
+        try:
+            return policy.deliver(tenant, sender=sender, recipients=recipients, message=message)
+        except WeComError as exc:
+            if (
+                exc.errcode != INVALID_MEDIA_ID
+                or self.library is None
+                or not any(a.content_id for a in message.attachments)
+            ):
+                raise
+        fresh = self.library.refresh(tenant.tenant_id, message)
+        return policy.deliver(tenant, sender=sender, recipients=recipients, message=fresh)
 
     def _created(self, tenant: Tenant, task: StaffTask, msgid: str, failed: int) -> bool:
         """Record WeCom's msgid on the task, once the msgid is this task's (False: another task holds it)."""
@@ -287,7 +308,7 @@ class TaskDelivery:
         if step is None or not reachable:
             return self.fail(tenant, task, "unrecoverable", claims)
         # What it sends now: its content as it is (content.py), with the text its task shows (recovery matches by it).
-        sent = sendable(self.repo, tenant_id, step)
+        sent = sendable(self.repo, tenant_id, step, self.library)
         if sent is None:
             return self.fail(tenant, task, CONTENT_DELETED, claims)
         sent = replace(sent, message=replace(sent.message, text=task.text))

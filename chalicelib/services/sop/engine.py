@@ -20,6 +20,7 @@ from chalicelib.errors import NotFoundError
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, Signal, SignalPublisher, WeComPort
 from chalicelib.services.enrollments import EnrollmentService
 from chalicelib.services.signals import NoSignals
+from chalicelib.services.sop.content import MessageLibrary
 from chalicelib.services.sop.customer_policy import CustomerPolicy
 from chalicelib.services.sop.fanout import FanOut
 from chalicelib.services.sop.group_policy import GroupPolicy, GroupPolicyRepo
@@ -72,6 +73,7 @@ class SopEngine:
         signals: SignalPublisher | None = None,
         policies: Policies | None = None,
         fanout: FanOut | None = None,
+        library: MessageLibrary | None = None,
     ) -> None:
         self.repo = repo
         self.plans = plans
@@ -82,7 +84,7 @@ class SopEngine:
         self.groups = GroupPolicy(repo, wecom)  # group plans' touches (camp calendars): services/group_plans.py
         self.policies: Policies = {CUSTOMER: self.customers, GROUP: self.groups, **(policies or {})}
         self.signals: SignalPublisher = signals or NoSignals()
-        self.kernel = SopKernel(repo, plans, scheduler, wecom, clock, ids, self.policies, fanout, self.signals)
+        self.kernel = SopKernel(repo, plans, scheduler, wecom, clock, ids, self.policies, fanout, self.signals, library)
         self.enrollments = EnrollmentService(repo, plans, self.kernel, clock, ids, self.signals)
 
     # --- enrollment -------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from chalicelib.errors import NotFoundError
 from chalicelib.observability import count, logger, seconds
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SignalPublisher, WeComPort
 from chalicelib.services.signals import NoSignals
-from chalicelib.services.sop.content import CONTENT_DELETED, sendable
+from chalicelib.services.sop.content import CONTENT_DELETED, MessageLibrary, sendable
 from chalicelib.services.sop.delivery import CREATED, Delivered, TaskDelivery
 from chalicelib.services.sop.fanout import FanOut
 from chalicelib.services.sop.policy import DROP, MOVE, SEND, SKIP, FireContext, Policies, SubjectPolicy, Verdict
@@ -96,13 +96,14 @@ class SopKernel(KernelScheduling):
         policies: Policies,
         fanout: FanOut | None = None,
         signals: SignalPublisher | None = None,
+        library: MessageLibrary | None = None,
     ) -> None:
         super().__init__(repo, scheduler, clock, policies)
         self.fanout = fanout or FanOut()
         self.signals: SignalPublisher = signals or NoSignals()  # touch_sent, touch_skipped, exited
         self.plans = plans
         self.ids = ids
-        self.delivery = TaskDelivery(repo, plans, wecom, clock, policies, ids, self.signals, scheduler)
+        self.delivery = TaskDelivery(repo, plans, wecom, clock, policies, ids, self.signals, scheduler, library)
 
     def _tenant(self, tenant_id: str) -> Tenant:
         tenant = self.repo.get_tenant(tenant_id)
@@ -153,7 +154,7 @@ class SopKernel(KernelScheduling):
             elif not self._apply(ctx, touch, state, enrollment, verdict, report):
                 keep_open = True
         if plan is not None and step is not None and groups:
-            sent = sendable(self.repo, tenant_id, step)  # the content it names, as it is now (None: deleted)
+            sent = sendable(self.repo, tenant_id, step, self.delivery.library)  # as it is now (None: deleted)
             for executor, members in sorted(groups.items()):
                 self._task(ctx, policy, plan, (step, sent), executor, members, report, concurrent=shard is not None)
         if report.sent:  # one fact per fire for the metrics, whatever the number of its touches

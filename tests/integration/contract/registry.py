@@ -38,7 +38,9 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_metrics",
     "tests.integration.contract.test_dashboard",
     "tests.integration.contract.test_tenant_secrets",
+    "tests.integration.contract.test_console",
     "tests.integration.test_sop_subject_store",
+    "tests.integration.contract.test_alerts",
 )
 
 

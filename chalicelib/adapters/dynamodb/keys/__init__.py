@@ -315,8 +315,10 @@ def lease_pk(tenant_id: str, name: str) -> str:
 
 # The customer groups' keys (issue 10) live in keys/groups.py, the dashboard links' (issue 11) in keys/dashboard.py,
 # so this module stays readable; they are re-exported, so callers write keys.group_member_sk as for any other key.
+from chalicelib.adapters.dynamodb.keys.alerts import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.console import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.dashboard import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.groups import *  # noqa: E402, F403
+from chalicelib.adapters.dynamodb.keys.library import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.metrics import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.wecom_stats import *  # noqa: E402, F403
