@@ -45,5 +45,5 @@ def test_ops_create_a_channel_and_see_its_poster(browser: Browser, live_console:
     browser.navigate(live.console("channels"))
     rows = browser.texts("table.channels tbody tr")
     assert any(NAME in row and "小红书" in row for row in rows), rows
-    shoot(browser, "ops-channels")
+    shoot(browser, "ops-channels-after-create")
     assert [str(f) for f in check_a11y(browser)] == []
