@@ -94,3 +94,14 @@ def test_the_poster_is_a_card_with_the_code_and_the_name_when_a_font_is_found() 
 def test_an_unreadable_qr_image_is_an_upstream_error() -> None:
     with pytest.raises(errors.UpstreamError):
         posters.render_poster(b"<html>not an image</html>", "x", font_path=None)
+
+
+def test_the_download_takes_only_an_image_and_only_so_large(sandbox: SandboxServer) -> None:
+    transport = Urllib3Transport(sandbox.base_url)
+    client = WeComClient(transport, sleep=lambda s: None)
+    way = client.add_contact_way(CREDS, users=["zhangsan"], state="ch_1")
+    with pytest.raises(errors.WeComTransportError, match="application/json"):
+        transport.download(f"{sandbox.base_url}/sandbox/health", timeout=3, max_bytes=1024)  # a JSON answer
+    with pytest.raises(errors.WeComTransportError, match="over 100 bytes"):
+        transport.download(way.qr_code, timeout=3, max_bytes=100)
+    assert transport.download(way.qr_code, timeout=3, max_bytes=1 << 20).startswith(PNG)
