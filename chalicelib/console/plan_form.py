@@ -4,6 +4,7 @@ page and sent back), the preview's cohort, the migration's step map. Parsing onl
 from __future__ import annotations
 
 import csv
+import json
 import io
 import re
 from datetime import date
@@ -123,3 +124,8 @@ def preview_request(query: dict[str, str], today: date) -> tuple[date, list[str]
 def step_map(form: dict[str, str]) -> dict[str, str | None]:
     """``map_<old step>`` → the new step it moves to ("" = drop it, go on with the next)."""
     return {k.removeprefix("map_"): (v or None) for k, v in form.items() if k.startswith("map_")}
+
+
+def previewed(from_version: int, mapping: dict[str, str | None]) -> str:
+    """What a dry run showed (version and step map), carried to the apply button so a changed map is not applied."""
+    return json.dumps({"from": from_version, "map": mapping}, sort_keys=True, ensure_ascii=False)

@@ -142,7 +142,7 @@ def diff(pc: PageCtx, tenant_id: str, plan_id: str) -> PageResult:
     return _html("diff.html", "版本对比", plan_id=plan_id, diff=found)
 
 
-def _migrate_page(pc: PageCtx, plan_id: str, report: Any = None, error: str | None = None) -> Html:
+def _migrate_page(pc: PageCtx, plan_id: str, report: Any = None, error: str | None = None, previewed: str = "") -> Html:
     versions = pc.svc.plans.versions(pc.tenant_id, plan_id)
     current = _current(versions)
     chosen = _int(pc.form.get("from_version") or pc.query.get("from")) or max(current.version - 1, 1)
@@ -159,6 +159,7 @@ def _migrate_page(pc: PageCtx, plan_id: str, report: Any = None, error: str | No
         mapping=mapping,
         report=report,
         error=error,
+        previewed=previewed,
     )
 
 
@@ -178,20 +179,23 @@ def migrate(pc: PageCtx, tenant_id: str, plan_id: str) -> PageResult:
     from_version = _int(pc.form.get("from_version"))
     if from_version is None:
         return _migrate_page(pc, plan_id, error="请选择要迁出的版本")
-    dry_run = pc.form.get("apply") != "1"
+    mapping = plan_form.step_map(pc.form)
+    previewed = plan_form.previewed(from_version, mapping)
+    # Apply only what the dry run showed: a map changed since then is previewed again instead.
+    dry_run = pc.form.get("apply") != "1" or pc.form.get("previewed") != previewed
     try:
         report = pc.svc.migration.migrate(
             pc.tenant,
             plan_id,
             from_version=from_version,
             to_version=None,
-            step_map=plan_form.step_map(pc.form),
+            step_map=mapping,
             dry_run=dry_run,
         )
     except InvalidError as exc:
         details = exc.details if isinstance(exc.details, list) else []
         return _migrate_page(pc, plan_id, error="；".join([exc.message, *map(str, details)]))
     if dry_run:
-        return _migrate_page(pc, plan_id, report=report)
+        return _migrate_page(pc, plan_id, report=report, previewed=previewed)
     moved = report.enrollments
     return Redirect(f"{pc.base}/plans/{quote(plan_id)}", flash=f"已把 {moved} 个客户迁到版本 {report.to_version}")

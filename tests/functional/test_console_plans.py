@@ -107,7 +107,13 @@ def test_a_new_version_its_diff_and_a_migration_dry_run_then_applied(api: Api) -
     assert report.one("strong", data_report="enrollments").text() == "2"
     enrolled = api.call("GET", f"/t/{TENANT}/plans/{plan_id}/enrollments", token=token).json["items"]
     assert {e["version"] for e in enrolled} == {1}  # a dry run changes nothing
-    applied = ops.post(f"{plan_path}/migrate", [*mapping, ("apply", "1")])
+    previewed = ("previewed", report.one("input", name="previewed").attrs["value"])
+    changed = [*mapping[:3], ("map_s3", ""), ("apply", "1"), previewed]  # the map changed after the dry run
+    again = ops.post(f"{plan_path}/migrate", changed)
+    assert again.status_code == 200 and ops.dom(again).one("strong", data_report="enrollments").text() == "2"
+    enrolled = api.call("GET", f"/t/{TENANT}/plans/{plan_id}/enrollments", token=token).json["items"]
+    assert {e["version"] for e in enrolled} == {1}  # previewed again, not applied
+    applied = ops.post(f"{plan_path}/migrate", [*mapping, ("apply", "1"), previewed])
     assert applied.status_code == 303
     assert "已把 2 个客户迁到版本 2" in ops.dom(ops.get(plan_path)).text()
     enrolled = api.call("GET", f"/t/{TENANT}/plans/{plan_id}/enrollments", token=token).json["items"]
