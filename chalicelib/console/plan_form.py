@@ -4,8 +4,8 @@ page and sent back), the preview's cohort, the migration's step map. Parsing onl
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 import re
 from datetime import date
 

@@ -108,8 +108,8 @@ def test_a_new_version_its_diff_and_a_migration_dry_run_then_applied(api: Api) -
     enrolled = api.call("GET", f"/t/{TENANT}/plans/{plan_id}/enrollments", token=token).json["items"]
     assert {e["version"] for e in enrolled} == {1}  # a dry run changes nothing
     previewed = ("previewed", report.one("input", name="previewed").attrs["value"])
-    changed = [*mapping[:3], ("map_s3", ""), ("apply", "1"), previewed]  # the map changed after the dry run
-    again = ops.post(f"{plan_path}/migrate", changed)
+    remapped = [*mapping[:3], ("map_s3", ""), ("apply", "1"), previewed]  # the map changed after the dry run
+    again = ops.post(f"{plan_path}/migrate", remapped)
     assert again.status_code == 200 and ops.dom(again).one("strong", data_report="enrollments").text() == "2"
     enrolled = api.call("GET", f"/t/{TENANT}/plans/{plan_id}/enrollments", token=token).json["items"]
     assert {e["version"] for e in enrolled} == {1}  # previewed again, not applied
