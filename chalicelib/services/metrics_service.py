@@ -57,6 +57,11 @@ class MetricsService:
         """A page of channels with today's adds and their CAC (the console's channel list)."""
         return channel_board(self.store, self.clock, tenant, kind=kind, cursor=cursor, limit=limit)
 
+    def today(self, tenant: Tenant) -> MetricsView:
+        """Today's figures (tenant-local day, by the Clock port): the console's overview reads this one view."""
+        day = self.clock.now().astimezone(tenant.zone).date().isoformat()
+        return self.views.view(tenant, date_from=day, date_to=day)
+
     def set_spend(self, tenant: Tenant, channel_id: str, day: str, yuan: float) -> dict[str, Any]:
         """A channel's spend on one local day (the latest value stands; 0 clears it)."""
         try:
