@@ -10,13 +10,16 @@ import re
 from datetime import date
 
 from chalicelib.console.forms import Upload
+from chalicelib.domain.groups import GROUP_TYPES
 from chalicelib.errors import InvalidError
 from chalicelib.services import sheets
 
 IMPORT_PARAMS: tuple[str, ...] = (
     *("name", "trigger", "channel_id", "tag_id", "stage", "priority", "holdout_percent", "reentry", "goal"),
-    *("kind", "as_new_version_of", "on_conflict", "sheet"),
+    *("kind", "as_new_version_of", "on_conflict", "sheet", "group_type", "cohort", "day0"),
 )
+KINDS = [("customer", "客户培育（1对1）"), ("group", "社群日历（训练营）")]
+GROUP_TYPE_CHOICES = [(key, f"{name}群") for key, name in GROUP_TYPES.items()]
 TRIGGERS = [("manual", "手动加入"), ("channel", "扫渠道码加好友"), ("tag", "被打上标签"), ("stage", "进入阶段")]
 REENTRY = [("never", "不再进入"), ("after_completion", "完成后可再进入"), ("always", "随时可再进入")]
 STATUS_NAMES = {"draft": "草稿", "published": "已发布", "paused": "已暂停", "archived": "已归档"}

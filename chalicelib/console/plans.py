@@ -59,6 +59,8 @@ def _import_page(pc: PageCtx, result: SheetUpload | None, params: dict[str, str]
         result=result,
         params=params,
         triggers=plan_form.TRIGGERS,
+        kinds=plan_form.KINDS,
+        group_types=plan_form.GROUP_TYPE_CHOICES,
         reentries=plan_form.REENTRY,
     )
 

@@ -3,6 +3,8 @@ it in the page, preview the calendar, publish; then a new version, its diff, and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.functional.conftest import TENANT, Api, Resp
 from tests.functional.console_client import ConsoleClient, signed_in
 from tests.html_dom import Node, table_cells
@@ -140,3 +142,20 @@ def test_the_list_lifecycle_and_refusals(api: Api) -> None:
     assert "还没有草稿计划" in ops.dom(ops.get(f"{BASE}/plans?status=draft")).text()
     assert ops.get(f"{BASE}/plans/pl_nosuch").status_code == 404
     assert ops.get(f"{plan_path}/diff").status_code == 400
+
+
+def test_a_camp_sheet_becomes_a_group_plan_whose_preview_is_its_calendar(api: Api) -> None:
+    _, ops = _setup(api)
+    sheet = (Path(__file__).resolve().parents[2] / "samples" / "28天训练营.csv").read_bytes()
+    form = {"name": "28天训练营", "kind": "group", "group_type": "study", "cohort": "3期"}
+    resp = ops.post(f"{BASE}/plans/import", form, files={"file": ("28天训练营.csv", "text/csv", sheet)})
+    assert resp.status_code == 303, resp.body.decode()[:3000]
+    plan_path = ops.local(resp.headers["Location"])
+    detail = ops.dom(ops.get(plan_path))
+    assert "社群日历" in detail.one("p", class_="meta").text()
+    assert any(
+        a.attrs.get("href", "").endswith("/groups/camps/" + plan_path.rsplit("/", 1)[-1]) for a in detail.all("a")
+    )
+    preview = ops.dom(ops.get(f"{plan_path}/preview?start=2026-12-14"))
+    assert preview.all("h2")[0].text().startswith("第-7天 · 12-07")
+    assert "建群欢迎" in preview.text()
