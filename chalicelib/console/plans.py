@@ -196,7 +196,7 @@ def migrate(pc: PageCtx, tenant_id: str, plan_id: str) -> PageResult:
         )
     except InvalidError as exc:
         details = exc.details if isinstance(exc.details, list) else []
-        return _migrate_page(pc, plan_id, error="；".join([exc.message, *map(str, details)]))
+        return _migrate_page(pc, plan_id, error="迁移没有执行：" + "；".join([exc.message, *map(str, details)]))
     if dry_run:
         return _migrate_page(pc, plan_id, report=report, previewed=previewed)
     moved = report.enrollments

@@ -142,6 +142,14 @@ def test_the_list_lifecycle_and_refusals(api: Api) -> None:
     assert "还没有草稿计划" in ops.dom(ops.get(f"{BASE}/plans?status=draft")).text()
     assert ops.get(f"{BASE}/plans/pl_nosuch").status_code == 404
     assert ops.get(f"{plan_path}/diff").status_code == 400
+    # Bad input is a page that says so, never a 500.
+    for path, status in ((f"{plan_path}/diff?from=99", 404), (f"{plan_path}/preview?version=99", 404),
+                         (f"{plan_path}/preview?start=soon&joins=noon&days=-1", 200)):  # fmt: skip
+        resp = ops.get(path)
+        assert resp.status_code == status and resp.headers["Content-Type"].startswith("text/html"), path
+    assert "开始日期写成 YYYY-MM-DD" in ops.dom(ops.get(f"{plan_path}/preview?start=soon")).text()
+    same = ops.post(f"{plan_path}/migrate", {"from_version": "1", "apply": "0"})  # its only version: nothing to move
+    assert same.status_code == 400 and "迁移没有执行" in ops.dom(same).one("p", class_="error").text()
 
 
 def test_a_camp_sheet_becomes_a_group_plan_whose_preview_is_its_calendar(api: Api) -> None:
