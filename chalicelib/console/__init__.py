@@ -17,6 +17,8 @@ AREAS: tuple[str, ...] = (
     "jobs",
     "my_day",
     "sidebar",
+    "channels",
+    "plans",
 )
 
 
