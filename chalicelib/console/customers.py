@@ -9,13 +9,13 @@ from urllib.parse import quote, urlencode
 
 from chalice import Blueprint
 
-from chalicelib.api.customers import customer_filter
 from chalicelib.console import ops_labels as labels
 from chalicelib.console.home import can_open_dashboard
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
 from chalicelib.ports import CustomerFilter
+from chalicelib.services.customer_filters import customer_filter
 
 if TYPE_CHECKING:
     from chalicelib.services.customer_views import CustomerViews

@@ -21,11 +21,7 @@ class FakeJobLogMixin:
     def recent_jobs(self, tenant_id: str, *, limit: int) -> list[tuple[str, dict[str, Any]]]:
         """(kind, job) newest first by start, then by id, as the log's sort key orders them."""
         with self.lock:
-            bulk = [
-                ("job", dict(j))
-                for (t, _), j in self._sop().setdefault("jobs", {}).items()
-                if t == tenant_id
-            ]
+            bulk = [("job", dict(j)) for (t, _), j in self._sop().setdefault("jobs", {}).items() if t == tenant_id]
             syncs = [("group_sync", copy.deepcopy(j)) for (t, _), j in self._gm()["jobs"].items() if t == tenant_id]
 
         def order(entry: tuple[str, dict[str, Any]]) -> tuple[str, str]:
