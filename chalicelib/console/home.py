@@ -4,12 +4,15 @@ links to the dashboard through one URL (issue 13 §2)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from chalice import Blueprint
 
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
 from chalicelib.domain.tenants import Role
 
 bp = Blueprint(__name__)
+DASHBOARD_PARAMS = ("from", "to", "by", "value", "period")  # the dashboard page's own query (api/dashboard.py)
 
 # Today's figures the overview shows large, by the metrics view's headline keys (docs/metrics.md).
 HEADLINES = ("new", "lost", "messages", "touches", "tasks_created", "gmv")
@@ -40,4 +43,6 @@ def can_open_dashboard(pc: PageCtx) -> bool:
 @page(bp, "/console/{tenant_id}/dashboard", role=DASHBOARD_ROLE, summary="Open the dashboard (a short-lived link)")
 def dashboard(pc: PageCtx, tenant_id: str) -> PageResult:
     link = pc.svc.dashboard.create_link(tenant_id, ttl_hours=DASHBOARD_TTL_HOURS, created_by=pc.actor)
-    return Redirect(link["url"])
+    # What the page linking here asked for (a channel's row: by=channel&value=<id>); the dashboard checks it.
+    view = {k: v for k, v in pc.query.items() if k in DASHBOARD_PARAMS and v and len(v) <= 128}
+    return Redirect(f"{link['url']}&{urlencode(view)}" if view else link["url"])

@@ -139,6 +139,8 @@ def test_the_overview_shows_todays_numbers_and_the_dashboard_link_opens_it(api: 
     assert target.startswith(f"/t/{TENANT}/dashboard?k=")
     page = api.call("GET", target)
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    by_channel = ops.local(ops.get(f"{BASE}/dashboard?by=channel&value=ch_x&k=forged&x=1").headers["Location"])
+    assert by_channel.startswith(f"/t/{TENANT}/dashboard?k=") and by_channel.endswith("&by=channel&value=ch_x")
     viewer = signed_in(api, role="viewer")
     shown = viewer.dom(viewer.get(BASE))
     assert shown.one("ul", class_="figures") and not any(
