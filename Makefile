@@ -124,7 +124,7 @@ test: venv node browser
 	echo "==> lint-imports (layer contracts in pyproject.toml)"; $(BIN)/lint-imports --no-cache || failed="$$failed lint-imports"; \
 	echo "==> pytest -n $(PYTEST_WORKERS) tests/ (CI=$${CI:-})"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed (pytest runs anyway)"; fi; \
-	$(PYTEST) -n $(PYTEST_WORKERS) tests/ || failed="$$failed pytest"; \
+	$(PYTEST) -n $(PYTEST_WORKERS) --dist loadgroup tests/ || failed="$$failed pytest"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi
 
 # The functional suite again under a shifted system clock (libfaketime), at 23:30 and at 10:00 Asia/Shanghai on

@@ -63,7 +63,7 @@ def banner(state: StackState, *, reload: bool) -> str:
         if console:
             lines += [
                 f"  Console        {console['url']}   (运营台: sign in with the tenant token below, or a link)",
-                f"  Sign in (ops)  {console['ops_link']}",
+                f"  Sign in (管理员) {console['ops_link']}   (ops pages, erasure and rebuilds too)",
                 f"  Sign in (张老师) {console['staff_link']}",
                 "                 (each link works once, within 15 minutes; staff can also sign in through WeCom",
                 "                 on the console's sign-in page, played by the sandbox)",

@@ -16,6 +16,7 @@ routes sandbox_control.py, callback registrations and delivery sandbox_callbacks
 
 Control API (JSON in, JSON out; errors as ``{"error": {"code", "message"}}``):
     GET  /sandbox/health                      liveness
+    GET  /qr/{config_id}, /qr/join/{config_id}  a contact way's (join way's) QR code as a PNG: its qr_code URL
     GET  /sandbox/calls[?api=]                recorded API calls (no secrets, no tokens)
     GET  /sandbox/welcome_messages            welcome messages delivered
     POST /sandbox/reset                       forget everything, registrations included
@@ -134,6 +135,7 @@ class SandboxServer:
         handler = type("SandboxHandler", (SandboxRequestHandler,), {"sandbox": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
+        self.world.public_url = self.base_url  # the world's qr_code URLs point here (GET /qr/...)
         self._thread: threading.Thread | None = None
 
     @property
@@ -231,7 +233,7 @@ class SandboxServer:
         message = f"WARNING: WeCom sandbox state {path} is unusable: {reason}. {where}; the sandbox starts empty."
         print(message, file=sys.stderr, flush=True)
 
-    # --- the two faces --------------------------------------------------------------------------------------------
+    # --- the faces ------------------------------------------------------------------------------------------------
 
     def wecom_api(
         self, path: str, query: dict[str, str], raw: bytes, content_type: str = ""
@@ -271,7 +273,13 @@ class SandboxServer:
         return 200, answer
 
     def page(self, method: str, path: str, query: dict[str, str], raw: bytes) -> RawAnswer | None:
-        """A browser page (WeCom's sign-in page, the JS-SDK), or None for the API faces."""
+        """A browser page (WeCom's sign-in page, the JS-SDK, a QR image), or None for the API faces."""
+        if method == "GET" and path.startswith("/qr/"):  # a qr_code URL: the code's image, as WeCom serves it
+            png = self.world.qr_png(path)
+            if png is None:
+                body = json.dumps(errors.NotFoundError("no such QR code").to_body()).encode()
+                return RawAnswer(404, "application/json; charset=utf-8", body)
+            return RawAnswer(200, "image/png", png)
         return self.pages.answer(method, path, query, raw)
 
     def control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:

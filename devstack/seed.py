@@ -259,7 +259,7 @@ def seed(
         )
     console = {
         "url": f"{api}/console/{DEMO_TENANT_ID}",
-        "ops_link": _call("POST", f"{base}/console-links", ok=(201,), token=tenant_token, body={"role": "ops"})[1][
+        "ops_link": _call("POST", f"{base}/console-links", ok=(201,), token=tenant_token, body={"role": "admin"})[1][
             "url"
         ],
         "staff_link": _call(

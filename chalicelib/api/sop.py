@@ -7,10 +7,10 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api.common import PAGINATION, Ctx, route
-from chalicelib.api.customers import customer_filter
 from chalicelib.bootstrap import services
 from chalicelib.domain.tenants import Role
 from chalicelib.services import enrollments
+from chalicelib.services.customer_filters import customer_filter
 
 bp = Blueprint(__name__)
 

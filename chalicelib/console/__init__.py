@@ -12,8 +12,13 @@ AREAS: tuple[str, ...] = (
     "assets",
     "auth",
     "home",
+    "customers",
+    "groups",
+    "jobs",
     "my_day",
     "sidebar",
+    "channels",
+    "plans",
     "content",  # 素材库 and 话术库
 )
 

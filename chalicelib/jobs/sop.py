@@ -42,6 +42,8 @@ def backstop() -> dict[str, Any]:
     catch up the channel enrollments of recent adds whose callback died before making them. Every tenant's buckets
     fire; bulk enrollment and the group sync advance only within the run's time (the rest resumes next run). Once a
     night each tenant's metrics of the days just closed are rebuilt and WeCom's statistics of yesterday fetched."""
+    from chalicelib.services.rebuild_jobs import rebuild_jobs_of  # here: `import app` does not pay for it
+
     svc = services()
     deadline = Deadline.after(BULK_TOTAL_SECONDS)
 
@@ -64,6 +66,11 @@ def backstop() -> dict[str, Any]:
                 svc.group_sync.tick(tenant, budget_seconds=min(GROUP_SYNC_SECONDS, deadline.left()))
             except Exception:
                 logger.exception("group sync failed for a tenant", extra={"tenant": tenant.tenant_id})
+        if not deadline.passed():
+            try:  # a metrics rebuild started from the console, a day at a time (services/rebuild_jobs.py)
+                rebuild_jobs_of(svc).continue_running(tenant, budget_seconds=min(BULK_SECONDS, deadline.left()))
+            except Exception:
+                logger.exception("metrics rebuild job failed for a tenant", extra={"tenant": tenant.tenant_id})
         if not deadline.passed():
             try:  # adds a dead callback left uncounted; the nightly rebuild of the days just closed
                 svc.metrics.catch_up(tenant)

@@ -189,6 +189,10 @@ class WeComPort(JoinWayPort, WeComStatisticsPort, MediaPort, JsApiTicketPort, Ap
 
     def del_contact_way(self, creds: WeComCredentials, *, config_id: str) -> None: ...
 
+    def qr_image(self, url: str) -> bytes:
+        """The image behind a contact way's ``qr_code`` URL (for the channel poster)."""
+        ...
+
     def get_external_contact(self, creds: WeComCredentials, external_userid: str) -> ExternalProfile: ...
 
     def mark_tag(

@@ -30,6 +30,7 @@ from chalicelib.services.sop.repos import JobRepo
 from chalicelib.services.sop.rules import PlanSource
 
 PAGE = 100  # customers per slice
+BULK_KIND = "bulk_enrollment"  # a job's ``kind`` (jobs made before kinds existed have none: they are bulk jobs)
 SLICE_SECONDS = 5.0  # work per call from the API; the backstop continues the rest
 
 
@@ -79,6 +80,7 @@ class BulkEnrollment:
         job_id = self.ids.new_id("bj_")
         job: dict[str, Any] = {
             "job_id": job_id,
+            "kind": BULK_KIND,
             "plan_id": plan_id,
             "filter": asdict(flt),
             "cursor": None,
@@ -160,8 +162,9 @@ class BulkEnrollment:
         return enrolled, refused
 
     def continue_running(self, tenant: Tenant, *, budget_seconds: float) -> int:
-        """The backstop's share: advance every running job of the tenant within the budget."""
-        jobs = self.repo.running_jobs(tenant.tenant_id)
+        """The backstop's share: advance every running job of the tenant within the budget (bulk enrollments only:
+        a metrics rebuild shares the job store, services/rebuild_jobs.py, and has its own ``kind``)."""
+        jobs = [j for j in self.repo.running_jobs(tenant.tenant_id) if j.get("kind", BULK_KIND) == BULK_KIND]
         for job in jobs:
             self.advance(tenant, job["job_id"], budget_seconds=budget_seconds / max(len(jobs), 1))
         return len(jobs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from chalicelib.domain.channels import (
@@ -14,6 +14,7 @@ from chalicelib.domain.channels import (
     legacy_referral_id,
 )
 from chalicelib.domain.instants import iso_of, local_date
+from chalicelib.domain.staff import Staff
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError, SiyuError, WeComInvalidArgumentError
 from chalicelib.observability import logger
@@ -27,6 +28,7 @@ from chalicelib.ports import (
     WeComCredentials,
     WeComPort,
 )
+from chalicelib.services import posters
 from chalicelib.services.library import ItemSource, checked_message
 from chalicelib.services.tags import TagService
 
@@ -36,8 +38,20 @@ PLAIN_FIELDS = ("name", "source", "campaign", "plan_id", "spend", "exposure")
 class ChannelRepo(ChannelRepository, StaffRepository, CustomerRepository, ItemSource, Protocol):
     """What channel administration needs from storage."""
 
+    def list_plans(self, tenant_id: str, *, status: str | None, cursor: str | None, limit: int) -> Page: ...
+
     def claim_referral_code(self, tenant_id: str, customer_id: str, channel_id: str) -> str: ...
     def referral_code_of(self, tenant_id: str, customer_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ChannelEditor:
+    """What a channel's form offers: the channel (None for a new one), the active staff (its own first, in order),
+    the plans it can start (not archived)."""
+
+    channel: Channel | None
+    staff: list[Staff]
+    plans: list[tuple[str, str]]  # (plan_id, name) of plans a channel may trigger (not archived)
 
 
 def _creds(tenant: Tenant) -> WeComCredentials:
@@ -139,6 +153,23 @@ class ChannelService:
             except WeComInvalidArgumentError:
                 logger.info("contact way already gone at WeCom", extra={"channel_id": channel_id})
         self.repo.delete_channel(tenant.tenant_id, channel_id)
+
+    def editor(self, tenant_id: str, channel_id: str | None = None) -> ChannelEditor:
+        """The channel's form: the channel itself, whom it can assign, which plans it can start."""
+        channel = self.get(tenant_id, channel_id) if channel_id else None
+        staff = [s for s in self.repo.list_staff(tenant_id) if s.active]
+        if channel is not None:  # the channel's own staff first, in its round-robin order: the form keeps it
+            order = {u: i for i, u in enumerate(channel.assignment.userids)}
+            staff.sort(key=lambda s: order.get(s.userid, len(order)))
+        plans = self.repo.list_plans(tenant_id, status=None, cursor=None, limit=100).items
+        live = [(p.plan_id, p.name) for p in plans if p.status.value != "archived"]
+        return ChannelEditor(channel, staff, live)
+
+    def poster(self, tenant_id: str, channel_id: str) -> bytes:
+        """The channel's printable poster (PNG): its WeCom QR image with the channel's name."""
+        channel = self.get(tenant_id, channel_id)
+        qr = self.wecom.qr_image(channel.qr_code)
+        return posters.render_poster(qr, channel.name, font_path=posters.cjk_font())
 
     def referral_for(self, tenant: Tenant, customer_id: str, data: dict[str, Any]) -> Channel:
         """The customer's own referral code (老带新), one per customer.

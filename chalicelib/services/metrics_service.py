@@ -16,6 +16,7 @@ from chalicelib.domain.sop import CUSTOMER
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import InvalidError, NotFoundError
 from chalicelib.ports import Clock
+from chalicelib.services.channel_board import ChannelBoard, channel_board
 from chalicelib.services.metrics_views import MetricsStore, MetricsViews, days_between
 from chalicelib.services.recent_adds import RecentAddsRepo, recent_adds
 
@@ -51,6 +52,15 @@ class MetricsService:
 
     def view(self, tenant: Tenant, **kwargs: Any) -> MetricsView:
         return self.views.view(tenant, **kwargs)
+
+    def channel_board(self, tenant: Tenant, *, kind: str, cursor: str | None, limit: int) -> ChannelBoard:
+        """A page of channels with today's adds and their CAC (the console's channel list)."""
+        return channel_board(self.store, self.clock, tenant, kind=kind, cursor=cursor, limit=limit)
+
+    def today(self, tenant: Tenant) -> MetricsView:
+        """Today's figures (tenant-local day, by the Clock port): the console's overview reads this one view."""
+        day = self.clock.now().astimezone(tenant.zone).date().isoformat()
+        return self.views.view(tenant, date_from=day, date_to=day)
 
     def set_spend(self, tenant: Tenant, channel_id: str, day: str, yuan: float) -> dict[str, Any]:
         """A channel's spend on one local day (the latest value stands; 0 clears it)."""

@@ -182,6 +182,17 @@ def _find_header(rows: list[tuple[int, list[Any]]]) -> tuple[int, int, dict[int,
     return None
 
 
+def header_of(rows: list[tuple[int, list[Any]]]) -> tuple[int, list[Any]] | None:
+    """(row number, cells) of the header row the import reads the sheet by, or None."""
+    found = _find_header(rows)
+    return (found[1], rows[found[0]][1]) if found else None
+
+
+def cell_text(value: Any) -> str:
+    """A cell as the import reads it as text (how the console shows a sheet back)."""
+    return _text(value)
+
+
 def _resolve_executor(value: str, staff: list[Staff]) -> tuple[str | None, str | None]:
     """(userid or "owner", None) or (None, the problem). Staff may be written by userid or, if unique, by name."""
     if not value or value.lower() in OWNER_WORDS:

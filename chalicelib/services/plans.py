@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib import schemas
 from chalicelib.domain.instants import iso_of
+from chalicelib.domain.plan_diff import PlanDiff, diff_plans
 from chalicelib.domain.plan_documents import keeps_kind, read_plan
 from chalicelib.domain.plan_names import name_key, name_taken
 from chalicelib.domain.plans import Audience, Plan, PlanStatus, Silence, plan_to_json
@@ -24,6 +25,7 @@ from chalicelib.errors import ConflictError, InvalidError, NotFoundError, Payloa
 from chalicelib.ports import Clock, IdGenerator, Page
 from chalicelib.services import plan_import, sheets
 from chalicelib.services.plan_refs import PlanRepo, Refs
+from chalicelib.services.plan_upload import SheetUpload, upload_sheet
 
 READ_ONLY = ("plan_id", "version", "current_version", "status", "created_at", "updated_at", "published_at")
 ON_CONFLICT = ("error", "new_version")  # an import under a name another plan holds: 409, or a new version of it
@@ -310,6 +312,14 @@ class PlanService:
             return self._create(tenant, plan), sheet.report()
         edited = self.update(tenant, target, plan_to_json(plan))
         return edited, {**sheet.report(), "as_new_version_of": target}
+
+    def upload(self, tenant: Tenant, raw: bytes, content_type: str, params: dict[str, str]) -> SheetUpload:
+        """import_sheet for a person: the plan, or the sheet's rows with every problem next to its row."""
+        return upload_sheet(self, tenant, raw, content_type, params)
+
+    def diff(self, tenant_id: str, plan_id: str, from_version: int, to_version: int | None = None) -> PlanDiff:
+        """What changed from one version to another (default: the current one)."""
+        return diff_plans(self.get(tenant_id, plan_id, from_version), self.get(tenant_id, plan_id, to_version))
 
     def holder_of(self, tenant_id: str, name: str) -> str | None:
         """The plan holding ``name``: its claim, or (a plan made before names were claimed) a head with that name."""

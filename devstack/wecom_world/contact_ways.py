@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from devstack.wecom_world.api import ApiError, ApiSet
+from devstack.wecom_world.qr_images import qr_url
 from devstack.wecom_world.state import MAX_NAME_CHARS, ContactWay, Corp, WorldState, digest
 
 MAX_CONTACT_WAYS = 500_000  # per corp via the API (92228)
@@ -30,7 +31,7 @@ def add_contact_way(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[st
     )
     result: dict[str, Any] = {"config_id": config_id}
     if scene == 2:
-        result["qr_code"] = _qr_code(config_id)
+        result["qr_code"] = qr_url(world, config_id)
     return result
 
 
@@ -56,7 +57,7 @@ def get_contact_way(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[st
         "party": [],
     }
     if way.scene == 2:
-        contact_way["qr_code"] = _qr_code(way.config_id)
+        contact_way["qr_code"] = qr_url(world, way.config_id)
     return {"contact_way": contact_way}
 
 
@@ -111,7 +112,3 @@ def _way_fields(p: dict[str, Any], way_type: int, current: dict[str, Any]) -> tu
     if len(state) > MAX_NAME_CHARS or len(remark) > MAX_NAME_CHARS:
         raise ApiError(40058)  # the docs give the limits (30) but no specific errcode
     return users, state, remark
-
-
-def _qr_code(config_id: str) -> str:
-    return f"http://sandbox/qr/{config_id}"

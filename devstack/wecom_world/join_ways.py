@@ -21,6 +21,7 @@ from typing import Any
 
 from devstack.wecom_world.api import ApiError, ApiSet
 from devstack.wecom_world.groups import Person, add_member, chat_event, is_full, live_chat, new_chat
+from devstack.wecom_world.qr_images import qr_url
 from devstack.wecom_world.state import MAX_NAME_CHARS, Corp, GroupChat, JoinWay, WorldError, WorldState, digest
 
 MAX_JOIN_WAY_CHATS = 5
@@ -49,7 +50,7 @@ def get_join_way(world: WorldState, corp: Corp, p: dict[str, Any]) -> dict[str, 
         "state": way.state,
     }
     if way.scene == 2:
-        join_way["qr_code"] = f"http://sandbox/qr/join/{way.config_id}"
+        join_way["qr_code"] = qr_url(world, way.config_id, join=True)
     return {"join_way": join_way}
 
 

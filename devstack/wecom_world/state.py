@@ -305,6 +305,8 @@ class WorldState:
         max_chat_members: int = 500,
     ) -> None:
         self._clock = clock
+        # Where the world's QR images are served (``{public_url}/qr/...``): the sandbox sets its own address.
+        self.public_url = "http://sandbox"
         self.max_chat_members = max_chat_members  # a customer group's member limit; tests use a small one
         self.max_contact_ways = max_contact_ways
         self.max_tags = max_tags

@@ -45,3 +45,12 @@ class WorldTransport:
         """A multipart upload (media/upload), handed over as the world's description of the file."""
         body = describe(str(query.get("type", "")), filename, content_type, data) if field == "media" else {}
         return self.request("POST", path, query=query, body=body, timeout=timeout)
+
+    def download(self, url: str, *, timeout: float, max_bytes: int) -> bytes:
+        """A QR image the world gave out (``qr_code``), as the sandbox serves it over HTTP."""
+        png = self.world.qr_png(url)
+        if png is None:
+            raise errors.WeComTransportError("WeCom image answered HTTP 404")
+        if len(png) > max_bytes:
+            raise errors.WeComTransportError(f"WeCom image is over {max_bytes} bytes")
+        return png

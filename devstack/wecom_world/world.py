@@ -16,6 +16,7 @@ from devstack.wecom_world import (
     media,
     messages,
     oauth,
+    qr_images,
     snapshot,
     statistics,
     tags,
@@ -72,6 +73,10 @@ class WeComWorld(tickets.JsSdkControls, WorldState):
         self.sleep = sleep  # how a slow call (``slow``) spends its time: tests pass a virtual clock's advance
 
     # --- controls -----------------------------------------------------------------------------------------------
+
+    def qr_png(self, url_or_path: str) -> bytes | None:
+        """The PNG behind a ``qr_code`` URL this world gave out, or None (no live way has it)."""
+        return qr_images.qr_png(self, url_or_path)
 
     def use_clock(self, clock: Callable[[], float]) -> None:
         """Read time from ``clock`` (unix seconds) from now on: the local stack's one movable clock, or a test's."""

@@ -110,7 +110,9 @@ def test_the_sidebar_opens_for_the_customer_of_the_chat(sidebar: Browser, live_c
     assert problems(sidebar) == []
 
     # a copy button works from the keyboard: focus it, press Enter, the text is on the clipboard
-    assert "复制话术" in sidebar.texts("button[data-copy]")
+    # which step is next depends on how far the shared live stack's clock has run (other browser tests move it):
+    # a step with a 话术 note has 复制话术, one with only its message 复制内容 (test_console_sidebar.py pins both)
+    assert {"复制话术", "复制内容"} & set(sidebar.texts("button[data-copy]"))
     origin = f"{urlsplit(live_console.base_url).scheme}://{urlsplit(live_console.base_url).netloc}"
     sidebar.call(
         "Browser.grantPermissions",

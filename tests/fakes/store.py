@@ -31,6 +31,7 @@ from tests.fakes.group_facts import FakeGroupFactStoreMixin
 from tests.fakes.group_members import FakeGroupMemberStoreMixin
 from tests.fakes.group_quota import FakeGroupQuotaStoreMixin
 from tests.fakes.groups import FakeGroupStoreMixin
+from tests.fakes.jobs import FakeJobLogMixin
 from tests.fakes.library import FakeLibraryStoreMixin
 from tests.fakes.metrics import FakeMetricsStoreMixin
 from tests.fakes.plans import FakePlanStoreMixin
@@ -61,6 +62,7 @@ class FakeStore(
     FakeDashboardStoreMixin,
     FakeAlertStoreMixin,
     FakeConsoleStoreMixin,
+    FakeJobLogMixin,
     FakeLibraryStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)

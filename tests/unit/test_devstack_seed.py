@@ -151,7 +151,7 @@ def test_seed_creates_the_demo_tenant_staff_channel_and_registers_the_corp(tmp_p
         "agent_id": "1000002",
     }
     assert api.members == {"zhanglaoshi", "lilaoshi"}  # they can sign in to the console through WeCom
-    assert api.links == [{"role": "ops"}, {"role": "staff", "userid": "zhanglaoshi"}]
+    assert api.links == [{"role": "admin"}, {"role": "staff", "userid": "zhanglaoshi"}]
     assert result["console"]["url"] == f"{API}/console/demo"
     assert result["console"]["ops_link"].startswith(f"{API}/console/demo/signin/link?k=")
     assert result["tenant_created"] and result["channel_created"] and result["sandbox_registered"]

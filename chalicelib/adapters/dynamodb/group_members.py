@@ -16,6 +16,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb import keys as k
 from chalicelib.adapters.dynamodb.base import DynamoBase
+from chalicelib.adapters.dynamodb.jobs import log_keys
 from chalicelib.adapters.dynamodb.models import (
     GroupChangeItem,
     GroupMemberItem,
@@ -121,6 +122,7 @@ class GroupMemberRepository(DynamoBase):
         pk = k.group_sync_pk(tenant_id)
         head = GroupSyncHeadItem(pk=pk, sk=k.GROUP_SYNC_HEAD_SK, job_id=job["job_id"], running=1)
         item = GroupSyncItem(pk=pk, sk=k.group_sync_job_sk(job["job_id"]), seq=job["seq"], doc=json.dumps(job))
+        item.gsi2pk, item.gsi2sk = log_keys(tenant_id, job)  # the job log (adapters/dynamodb/jobs.py)
         free = SiyuItem.pk.does_not_exist() | (GroupSyncHeadItem.running == 0)
         try:
             with self.transaction() as tx:
@@ -137,6 +139,7 @@ class GroupMemberRepository(DynamoBase):
         """Save the job's next state only from the state before (``seq`` - 1); a finished job frees the head."""
         pk = k.group_sync_pk(tenant_id)
         item = GroupSyncItem(pk=pk, sk=k.group_sync_job_sk(job["job_id"]), seq=job["seq"], doc=json.dumps(job))
+        item.gsi2pk, item.gsi2sk = log_keys(tenant_id, job)
         cond = GroupSyncItem.seq == job["seq"] - 1
         if job["status"] == "running":
             return self.conditional(lambda: item.save(condition=cond))

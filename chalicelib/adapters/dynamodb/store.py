@@ -281,6 +281,7 @@ class DynamoStore:
     put_job = _via("jobs", JobRepository.put_job)
     get_job = _via("jobs", JobRepository.get_job)
     running_jobs = _via("jobs", JobRepository.running_jobs)
+    recent_jobs = _via("jobs", JobRepository.recent_jobs)
 
     # --- buckets and touches --------------------------------------------------------------------------------------
     register_bucket = _via("touches", TouchRepository.register_bucket)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from chalicelib import errors
 
@@ -121,6 +121,33 @@ class Urllib3Transport:
                 f"WeCom {path} answered HTTP {response.status}", details={"path": path, "status": response.status}
             )
         return decode_json_object(response.data, path)
+
+    def download(self, url: str, *, timeout: float, max_bytes: int) -> bytes:
+        """An image WeCom links to (a contact way's ``qr_code``): http(s) only, an image/* answer of at most
+        ``max_bytes``. The URL comes from WeCom's own answer, never from a request."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise errors.WeComTransportError("WeCom image URL is not http(s)")
+        try:
+            response = self._pool.request(
+                "GET",
+                url,
+                timeout=self._timeout_of(total=timeout),
+                retries=False,
+                redirect=False,
+                preload_content=False,
+            )
+            try:
+                data = response.read(max_bytes + 1)
+            finally:
+                response.release_conn()
+        except (self._http_error, OSError) as exc:
+            raise errors.WeComTransportError(f"WeCom image unreachable ({type(exc).__name__})") from None
+        kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if response.status != 200 or not kind.startswith("image/"):
+            raise errors.WeComTransportError(f"WeCom image answered HTTP {response.status} ({kind or 'no type'})")
+        if len(data) > max_bytes:
+            raise errors.WeComTransportError(f"WeCom image is over {max_bytes} bytes")
+        return bytes(data)
 
 
 def decode_json_object(data: bytes, path: str) -> dict[str, Any]:

@@ -139,3 +139,29 @@ def test_a_stage_advances_only_from_the_stages_named_and_bumps_the_version(store
     assert after == replace(before, stage=Stage.NURTURING, version=before.version + 1)
     assert not store.advance_stage("acme", "c9", to=Stage.NURTURING, from_stages=(before.stage,))  # no customer
     assert store.get_customer("acme", "c9") is None
+
+
+@covers(J.recent_jobs)
+def test_the_job_log_lists_bulk_jobs_and_group_syncs_newest_first(store: Any) -> None:
+    a = {"job_id": "bj_a", "seq": 0, "status": "running", "started_at": "2026-12-01T10:00:00+08:00"}
+    b = {"job_id": "bj_b", "seq": 0, "status": "running", "started_at": "2026-12-01T03:00:00+00:00"}  # 11:00 +08
+    sync = {"job_id": "gs_c", "seq": 0, "status": "running", "started_at": "2026-12-01T10:30:00+08:00"}
+    assert store.recent_jobs("acme", limit=10) == []
+    assert store.put_job("acme", a, create=True) and store.put_job("acme", b, create=True)
+    assert store.claim_group_sync("acme", sync) == sync
+    assert store.put_job("other", {**a, "job_id": "bj_x"}, create=True)  # another tenant's: never listed here
+    listed = store.recent_jobs("acme", limit=10)
+    assert [(kind, job["job_id"]) for kind, job in listed] == [
+        ("job", "bj_b"),  # by the instant it started, whatever the offset it was written with
+        ("group_sync", "gs_c"),
+        ("job", "bj_a"),
+    ]
+    assert listed[1][1] == sync
+    done_a = {**a, "seq": 1, "status": "done"}
+    assert store.put_job("acme", done_a)
+    assert store.save_group_sync("acme", {**sync, "seq": 1, "status": "done"})
+    after = store.recent_jobs("acme", limit=10)
+    assert after[2] == ("job", done_a)  # a finished job stays in the log, as it was last saved
+    assert after[1][1]["status"] == "done"
+    assert [job["job_id"] for _, job in store.recent_jobs("acme", limit=2)] == ["bj_b", "gs_c"]
+    assert [job["job_id"] for _, job in store.recent_jobs("other", limit=10)] == ["bj_x"]

@@ -1,0 +1,170 @@
+"""Long work shown with its progress (the console's 任务进度): bulk enrollments and group syncs, read as one shape.
+
+Pure: a job's stored state in, what a person needs to follow it out. A bulk enrollment and a group sync do not
+know their total in advance (the customer list and WeCom's group listing are paged by cursor, without a count), so
+a running one's progress is the stage it has reached and the counts so far, and its bar is indeterminate until it
+is done; a done job is 100%. A group sync has two stages (WeCom's listing, then the sweep of the groups Siyu holds),
+so a sync in its sweep is at least half done, which is what its bar shows. A metrics rebuild knows its days: its
+bar is the share of them done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+BULK, GROUP_SYNC, REBUILD = "bulk_enrollment", "group_sync", "metrics_rebuild"
+# The ids' prefixes (services/bulk.py, services/groups/sync.py, services/rebuild_jobs.py).
+BULK_PREFIX, GROUP_SYNC_PREFIX, REBUILD_PREFIX = "bj_", "gs_", "rb_"
+RUNNING, DONE = "running", "done"
+
+KIND_LABELS = {BULK: "批量入组", GROUP_SYNC: "社群同步", REBUILD: "数据重算"}
+STATUS_LABELS = {RUNNING: "进行中", DONE: "已完成"}
+SYNC_REASONS = {"first": "首次同步", "periodic": "每日同步", "manual": "手动同步"}
+REFUSAL_LABELS = {
+    "excluded_by_exit_rule": "命中退出规则",
+    "audience_not_matched": "不符合计划人群",
+    "reentry_not_allowed": "不允许重复进入",
+    "already_enrolled": "已在计划中",
+    "plan_not_found": "计划不存在或已停用",
+}
+
+
+@dataclass(frozen=True)
+class Count:
+    label: str
+    value: int
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One job as the console shows it. ``percent`` is None while the share done is unknown (indeterminate bar)."""
+
+    job_id: str
+    kind: str
+    title: str
+    status: str
+    status_label: str
+    stage: str
+    percent: int | None
+    counts: tuple[Count, ...]
+    started_at: str
+    updated_at: str
+    subject: str = ""  # what the job works on: a bulk job's plan id ("" for a sync)
+
+    @property
+    def running(self) -> bool:
+        return self.status == RUNNING
+
+    def public(self) -> dict[str, Any]:
+        """The small JSON the progress page polls."""
+        return {
+            "job_id": self.job_id,
+            "kind": self.kind,
+            "status": self.status,
+            "status_label": self.status_label,
+            "stage": self.stage,
+            "percent": self.percent,
+            "counts": [{"label": c.label, "value": c.value} for c in self.counts],
+            "updated_at": self.updated_at,
+            "running": self.running,
+        }
+
+
+def kind_of(job_id: str) -> str | None:
+    """Which kind of job an id names, by its prefix (None: neither)."""
+    if job_id.startswith(BULK_PREFIX):
+        return BULK
+    if job_id.startswith(GROUP_SYNC_PREFIX):
+        return GROUP_SYNC
+    if job_id.startswith(REBUILD_PREFIX):
+        return REBUILD
+    return None
+
+
+def _status(job: dict[str, Any]) -> tuple[str, str]:
+    status = str(job.get("status") or RUNNING)
+    return status, STATUS_LABELS.get(status, status)
+
+
+def bulk_view(job: dict[str, Any]) -> JobView:
+    """A bulk enrollment job (services/bulk.py): customers scanned, enrolled and skipped, by reason."""
+    status, label = _status(job)
+    refused = job.get("refused") or {}
+    counts = [
+        Count("已扫描客户", int(job.get("scanned", 0))),
+        Count("已入组", int(job.get("enrolled", 0))),
+        Count("未入组", int(job.get("skipped", 0))),
+    ]
+    counts += [Count(f"未入组：{REFUSAL_LABELS.get(r, r)}", int(n)) for r, n in sorted(refused.items())]
+    stage = "已完成" if status == DONE else f"正在处理第 {int(job.get('seq', 0)) + 1} 页客户"
+    return JobView(
+        job_id=str(job["job_id"]),
+        kind=BULK,
+        title=f"{KIND_LABELS[BULK]} · 计划 {job.get('plan_id', '')}",
+        status=status,
+        status_label=label,
+        stage=stage,
+        percent=100 if status == DONE else None,
+        counts=tuple(counts),
+        started_at=str(job.get("started_at", "")),
+        updated_at=str(job.get("updated_at", "")),
+        subject=str(job.get("plan_id", "")),
+    )
+
+
+def sync_view(job: dict[str, Any]) -> JobView:
+    """A group sync (services/groups/sync.py): WeCom's listing first, then the sweep of the groups Siyu holds."""
+    status, label = _status(job)
+    sweeping = job.get("phase") == "sweep"
+    if status == DONE:
+        stage, percent = "已完成", 100
+    elif sweeping:
+        stage, percent = "第 2 步（共 2 步）：核对本地社群", 50
+    else:
+        stage, percent = f"第 1 步（共 2 步）：读取企业微信群列表，第 {int(job.get('pages', 0)) + 1} 页", None
+    counts = (
+        Count("已读取社群", int(job.get("groups_seen", 0))),
+        Count("有变化的社群", int(job.get("changed", 0))),
+        Count("已解散", int(job.get("dismissed", 0))),
+        Count("读取失败", int(job.get("errors", 0))),
+    )
+    reason = SYNC_REASONS.get(str(job.get("reason", "")), "")
+    return JobView(
+        job_id=str(job["job_id"]),
+        kind=GROUP_SYNC,
+        title=KIND_LABELS[GROUP_SYNC] + (f" · {reason}" if reason else ""),
+        status=status,
+        status_label=label,
+        stage=stage,
+        percent=percent,
+        counts=counts,
+        started_at=str(job.get("started_at", "")),
+        updated_at=str(job.get("updated_at", "")),
+    )
+
+
+def rebuild_view(job: dict[str, Any]) -> JobView:
+    """A metrics rebuild (services/rebuild_jobs.py): its days, one at a time, from the fact log."""
+    status, label = _status(job)
+    days = list(job.get("days") or [])
+    done = int(job.get("done", 0))
+    percent = 100 if status == DONE or not days else done * 100 // len(days)
+    span = f"{days[0]} 至 {days[-1]}" if days else ""
+    stage = "已完成" if status == DONE else f"正在重算第 {done + 1} 天（共 {len(days)} 天）"
+    return JobView(
+        job_id=str(job["job_id"]),
+        kind=REBUILD,
+        title=f"{KIND_LABELS[REBUILD]} · {span}",
+        status=status,
+        status_label=label,
+        stage=stage,
+        percent=percent,
+        counts=(
+            Count("已重算天数", done),
+            Count("读取的事实", int(job.get("facts", 0))),
+            Count("写入的计数", int(job.get("counters", 0))),
+        ),
+        started_at=str(job.get("started_at", "")),
+        updated_at=str(job.get("updated_at", "")),
+    )
