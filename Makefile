@@ -15,6 +15,7 @@
 #   make destroy STAGE=…   delete the stack (prod: CONFIRM=siyu-prod; its tables are retained)
 #   make cost              the monthly AWS bill from bench/figures.json and infra/prices.json (docs/cost.md;
 #                          ARGS="--customers 100000 --region cn-north-1 …", `python -m infra.cost --help`)
+#   make screenshots       the README's console pictures (docs/screenshots/) from a run of the browser tests
 #   make test-unit | test-functional | test-integration | lint | bench | package | clean | clean-data | distclean
 #
 # Ports for `make run`: SIYU_API_PORT SIYU_SANDBOX_PORT SIYU_DYNAMODB_PORT SIYU_MOTO_PORT (8000-8003).
@@ -31,7 +32,7 @@ PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest
 MYPY_TARGETS = chalicelib devstack bench infra tests app.py
 
-.PHONY: help system browser venv node run demo-week drill test test-hours test-unit test-functional test-integration lint bench package deploy destroy cost clean clean-data distclean
+.PHONY: help system browser venv node run demo-week drill screenshots test test-hours test-unit test-functional test-integration lint bench package deploy destroy cost clean clean-data distclean
 
 help:
 	@sed -n '2,21p' Makefile | sed 's/^# \{0,1\}//'
@@ -108,6 +109,16 @@ destroy: venv
 
 cost: venv
 	$(PY) -m infra.cost $(ARGS)
+
+# The README's console pictures (docs/screenshots/) from a fresh run of the browser tests, which keep every page at
+# 1280 and 360 px in test-artifacts/screenshots/.
+README_SHOTS = ops-home-1280 ops-channel-poster-1280 ops-plan-import-bad-row-1280 ops-plan-preview-1280 \
+	ops-customers-customer_id-1280 ops-content-1280 staff-my-day-360 staff-task-done-360 staff-sidebar-customer-360
+screenshots: venv node browser
+	$(PYTEST) -n 0 -p no:cacheprovider -q tests/browser
+	@mkdir -p docs/screenshots
+	@for shot in $(README_SHOTS); do cp test-artifacts/screenshots/$$shot.png docs/screenshots/ || exit 1; done
+	@echo "docs/screenshots/: $(words $(README_SHOTS)) pictures refreshed"
 
 # --- checks --------------------------------------------------------------------------------------------------------
 

@@ -31,6 +31,10 @@ from chalicelib.observability import logger
 METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 ANY_TYPE = ["*/*"]
 MAX_DEPTH = 10  # segments; the deepest real route has 5
+# The console's pages and files get no 405 routes for the methods they lack: a browser sends them GET and POST only,
+# and five more methods per page would add about 115 KB to the packaged template (CloudFormation allows 1 MB).
+# Chalice's own 405 (locally) and the gateway's responses (deployed) still answer such a request, in the JSON shape.
+HTML_PREFIXES = ("/console/", "/console-assets/")
 
 
 def _no_route(**_: str) -> Response:
@@ -51,6 +55,8 @@ def install(app: Chalice) -> None:
     allowed: dict[str, str] = {}
     for index, (path, views) in enumerate(list(app.routes.items())):
         allowed[path] = ", ".join(sorted(views))
+        if path.startswith(HTML_PREFIXES):
+            continue  # pages: a browser sends only GET and POST; the rest get the gateway's answer (see HTML_PREFIXES)
         others = [method for method in METHODS if method not in views]
         view = _not_allowed(allowed[path])
         app.route(path, methods=others, content_types=ANY_TYPE, name=f"not_allowed_{index}")(view)

@@ -2,8 +2,8 @@
 
 Pillow is imported on the first poster only (no other path needs it; cold starts stay low). Chinese text needs a
 CJK font, which Siyu does not ship: the first of FONT_CANDIDATES found on the machine is used (Debian's
-fonts-wqy-zenhei locally and in CI). Where none is found (the Lambda runtime has none), the poster is the code and
-its frame without text, so the download never fails for want of a font.
+fonts-wqy-zenhei locally and in CI; a font layer's /opt/fonts deployed). Where none is found (the bare Lambda runtime
+has none), the poster is the code and its frame without text, so the download never fails for want of a font.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ WIDTH, HEIGHT = 750, 1100  # a phone-screen-shaped card; prints well at A5
 QR_SIZE = 520
 BAND = (7, 193, 96)  # WeCom green
 FONT_CANDIDATES = (
+    "/opt/fonts/wqy-zenhei.ttc",  # deployed: a Lambda layer holding the font (docs/deploy.md, "The channel poster")
+    "/opt/fonts/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",

@@ -84,3 +84,10 @@ def test_a_session_cookie_sent_to_another_tenants_pages_is_refused(api: Api) -> 
     stolen.cookies = dict(beta.cookies)  # sent on purpose, as a forged request would
     resp = stolen.get(f"/console/{TENANT}")
     assert resp.status_code == 303 and "/signin" in resp.headers["Location"]
+
+
+def test_a_method_a_page_does_not_take_is_405_with_allow(api: Api) -> None:
+    api.create_tenant()
+    resp = api.call("PUT", f"/console/{TENANT}/channels", {})
+    assert resp.status_code == 405 and resp.headers["Allow"] == "GET, POST"
+    assert resp.json["error"]["code"] == "method_not_allowed"
