@@ -2,11 +2,11 @@
 nurture and camp story runs from a browser, without curl (issue 13 §5).
 
 ``GET /sandbox/ui?corp_id=`` shows one corp: its channel codes (scan one as a new or known customer), its customers
-(reply to the staff member: a signed business event, as the institution's systems would send), its group codes
-(join a group) and groups (say something in one: a check-in keyword counts), the staff members' pending mass-message
-tasks (confirm one, as staff do in WeCom), a staff member's chat with a customer (what the console's chat sidebar then
-shows: devstack/sandbox_jssdk.py), the application messages staff received, and the stack's clock (move it
-on: what became due fires). Every action is the control API's own route (devstack/sandbox_control.py), so the page
+(reply to the staff member, or buy a course: signed business events, as the institution's systems would send), its
+group codes (join a group) and groups (say something in one: a check-in keyword counts), the staff members' pending
+mass-message tasks (confirm one, as staff do in WeCom), a staff member's chat with a customer (what the console's chat
+sidebar then shows: devstack/sandbox_jssdk.py), the application messages staff received, and the stack's clock (move
+it on: what became due fires). Every action is the control API's own route (devstack/sandbox_control.py), so the page
 does nothing the API cannot; each POST answers 303 back to the page with what happened.
 """
 
@@ -29,7 +29,8 @@ from devstack.wecom_world.state import STAFF_NOT_SENT, Profile
 
 HTML = "text/html; charset=utf-8"
 PATH = "/sandbox/ui"
-ACTIONS = ("scan", "reply", "chat", "join", "say", "confirm", "clock")
+ACTIONS = ("scan", "reply", "order", "chat", "join", "say", "confirm", "clock")
+ORDER_KINDS = [("full", "正价课"), ("trial", "体验课")]
 
 
 class UiParts(Protocol):
@@ -96,6 +97,17 @@ class SandboxUi:
                 _input("text", "回复内容", "我想了解一下试听课"),
             )
         )
+        parts.append(
+            _form(
+                "order",
+                "客户下单",
+                hidden,
+                _select("order_customer", "下单客户", who),
+                _select("kind", "课程类型", ORDER_KINDS),
+                _input("product", "商品", "考研全程班"),
+                _input("amount", "金额（元）", "6980"),
+            )
+        )
         chats = [(f"{uid} {ext}", f"{uid} 与 {name}") for ext, name, uid in people]
         parts.append(_form("chat", "员工打开与客户的单聊（控制台侧边栏）", hidden, _select("chat", "单聊", chats)))
         parts.append(
@@ -156,6 +168,28 @@ class SandboxUi:
         )
 
     def _reply(self, corp_id: str, form: dict[str, str]) -> str:
+        message = {"external_userid": form["external_userid"], "text": form["text"]}
+        status = self._send_event(corp_id, "message", message)
+        return f"已回复（事件 HTTP {status}）"
+
+    def _order(self, corp_id: str, form: dict[str, str]) -> str:
+        """The institution's order system reports a purchase (event type ``order``): a full order converts the
+        customer and ends the plans that exit on one, so "a customer exits on purchase" plays from the browser."""
+        amount = float(form.get("amount") or "nan")
+        if not 0 <= amount <= 100_000_000:
+            raise ValueError("金额须为 0 到 100000000 之间的数字（元）")
+        kind = form.get("kind") or "full"
+        if kind not in dict(ORDER_KINDS):
+            raise ValueError("课程类型须为正价课或体验课")
+        order = {"external_userid": form["order_customer"], "kind": kind, "amount": amount}
+        if form.get("product", "").strip():
+            order["product"] = form["product"].strip()[:100]
+        status = self._send_event(corp_id, "order", order)
+        return f"已下单：{dict(ORDER_KINDS)[kind]} {amount:g} 元（事件 HTTP {status}）"
+
+    def _send_event(self, corp_id: str, kind: str, fields: dict[str, Any]) -> int:
+        """A business event of ``kind`` as the institution's systems send it: signed with the tenant's events
+        secret, stamped with the sandbox's clock (an event may not come from the future)."""
         tenant_id = self._sandbox.callbacks.get(corp_id).tenant_id
         provider = self._sandbox.events_secrets
         secret = provider(tenant_id) if provider is not None else None
@@ -163,14 +197,12 @@ class SandboxUi:
             raise errors.InvalidError(f"沙箱不知道机构 {tenant_id} 的事件密钥（make run 会提供演示机构的）")
         now = self._sandbox.world.now()
         event = {
-            "event_id": f"sbx-reply-{secrets.token_hex(8)}",
-            "type": "message",
+            "event_id": f"sbx-{kind}-{secrets.token_hex(8)}",
+            "type": kind,
             "occurred_at": datetime.fromtimestamp(int(now), UTC).isoformat(),
-            "external_userid": form["external_userid"],
-            "text": form["text"],
+            **fields,
         }
-        delivery = self._sandbox.post_business_event(tenant_id, secret, event, int(now))
-        return f"已回复（事件 HTTP {delivery.status}）"
+        return self._sandbox.post_business_event(tenant_id, secret, event, int(now)).status
 
     def _chat(self, corp_id: str, form: dict[str, str]) -> str:
         userid, external_userid = form["chat"].split(" ", 1)

@@ -7,7 +7,8 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from devstack.sandbox_callbacks import CallbackRegistry
+from chalicelib import schemas
+from devstack.sandbox_callbacks import CallbackRegistry, Delivery
 from devstack.sandbox_http import RawAnswer
 from devstack.sandbox_ui import SandboxUi
 from devstack.wecom_world import WeComWorld
@@ -98,3 +99,54 @@ def test_a_staff_members_chat_opens_for_the_console_sidebar() -> None:
     )
     assert "/console/acme/sidebar" in done
     assert _post(ui, "chat", {"corp_id": CORP}).startswith("没有成功")
+
+
+class SigningParts(Parts):
+    """Parts that know the tenant's events secret and keep what would be signed and posted to the API."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events_secrets = lambda tenant_id: "s3cret" if tenant_id == "acme" else None  # type: ignore[assignment]
+        self.posted: list[tuple[str, str, dict[str, Any], int]] = []
+
+    def post_business_event(self, *args: Any) -> Any:
+        tenant_id, secret, event, timestamp = args
+        self.posted.append((tenant_id, secret, event, timestamp))
+        return Delivery(200, '{"results": []}')
+
+
+def test_a_customer_buys_a_course_as_a_signed_order_event() -> None:
+    parts = SigningParts()
+    parts.world.event(CORP, "add_external_contact", userid="zhang", external_userid="wmBuyer01", State="ch_1")
+    ui = SandboxUi(parts)  # type: ignore[arg-type]
+    text = ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
+    assert "客户下单" in text and 'for="order_customer"' in text and 'value="wmBuyer01"' in text
+    form = {"corp_id": CORP, "order_customer": "wmBuyer01", "kind": "full", "product": "考研全程班", "amount": "6980"}
+    done = _post(ui, "order", form)
+    assert done == "已下单：正价课 6980 元（事件 HTTP 200）"
+    [(tenant_id, secret, event, timestamp)] = parts.posted
+    assert (tenant_id, secret, timestamp) == ("acme", "s3cret", 1_764_554_405)
+    assert schemas.validate("event", event) == event  # what POST /t/{tenant}/events accepts
+    assert event["event_id"].startswith("sbx-order-") and event["occurred_at"] == "2025-12-01T02:00:05+00:00"
+    assert {k: event[k] for k in ("type", "external_userid", "kind", "amount", "product")} == {
+        "type": "order",
+        "external_userid": "wmBuyer01",
+        "kind": "full",
+        "amount": 6980.0,
+        "product": "考研全程班",
+    }
+    _post(ui, "order", {**form, "kind": "trial", "amount": "9.9", "product": ""})
+    assert parts.posted[-1][2]["kind"] == "trial" and "product" not in parts.posted[-1][2]
+    assert parts.posted[-1][2]["event_id"] != event["event_id"]  # each click is its own order
+
+
+def test_an_order_with_a_bad_amount_or_kind_posts_nothing() -> None:
+    parts = SigningParts()
+    ui = SandboxUi(parts)  # type: ignore[arg-type]
+    base = {"corp_id": CORP, "order_customer": "wmBuyer01", "kind": "full", "amount": "6980"}
+    for bad in ({"amount": "abc"}, {"amount": "-1"}, {"amount": "nan"}, {"kind": "free"}, {"amount": "1e12"}):
+        assert _post(ui, "order", {**base, **bad}).startswith("没有成功"), bad
+    assert _post(ui, "order", {k: v for k, v in base.items() if k != "order_customer"}).startswith("没有成功")
+    assert parts.posted == []
+    parts.events_secrets = None
+    assert "事件密钥" in _post(ui, "order", base) and parts.posted == []
