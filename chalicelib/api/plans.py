@@ -36,6 +36,10 @@ IMPORT_QUERY: dict[str, dict[str, Any]] = {
     },
     "reentry": {"enum": ["never", "after_completion", "always"]},
     "goal": {"type": "string"},
+    "exit": {
+        "type": "string",
+        "description": "exit rules, comma-separated: order (any purchase), order:trial, order:full, negative_reply",
+    },
     "sheet": {"type": "string", "description": "XLSX sheet name (default: the first sheet)"},
     "kind": {"enum": ["customer", "group"], "default": "customer", "description": "group: a camp calendar (社群)"},
     "group_type": {"enum": ["acquisition", "activation", "study", "sales", "service"], "description": "kind=group"},

@@ -11,17 +11,31 @@ from datetime import date
 
 from chalicelib.console.forms import Upload
 from chalicelib.domain.groups import GROUP_TYPES
+from chalicelib.domain.plans import ExitRule
 from chalicelib.errors import InvalidError
 from chalicelib.services import sheets
 
 IMPORT_PARAMS: tuple[str, ...] = (
-    *("name", "trigger", "channel_id", "tag_id", "stage", "priority", "holdout_percent", "reentry", "goal"),
+    *("name", "trigger", "channel_id", "tag_id", "stage", "priority", "holdout_percent", "reentry", "goal", "exit"),
     *("kind", "as_new_version_of", "on_conflict", "sheet", "group_type", "cohort", "day0"),
 )
 KINDS = [("customer", "客户培育（1对1）"), ("group", "社群日历（训练营）")]
 GROUP_TYPE_CHOICES = [(key, f"{name}群") for key, name in GROUP_TYPES.items()]
 TRIGGERS = [("manual", "手动加入"), ("channel", "扫渠道码加好友"), ("tag", "被打上标签"), ("stage", "进入阶段")]
 REENTRY = [("never", "不再进入"), ("after_completion", "完成后可再进入"), ("always", "随时可再进入")]
+EXITS = [  # the import's ``exit`` parameter (services/plan_import.py): the rules ops pick most
+    ("order:full", "购买正价课后退出"),
+    ("order", "下单（体验课或正价课）后退出"),
+    ("order:full,negative_reply", "购买正价课或明确拒绝后退出"),
+]
+EXIT_NAMES = {  # an exit rule as the plan's page names it: "<what> 后退出"
+    "order": "下单",
+    "order:trial": "购买体验课或正价课",
+    "order:full": "购买正价课",
+    "negative_reply": "明确拒绝",
+    "stage": "进入阶段",
+    "tag": "被打上标签",
+}
 STATUS_NAMES = {"draft": "草稿", "published": "已发布", "paused": "已暂停", "archived": "已归档"}
 STATUS_BADGES = {"draft": "", "published": "ok", "paused": "warn", "archived": "bad"}
 CONTENT_TYPE_NAMES = {
@@ -132,3 +146,9 @@ def step_map(form: dict[str, str]) -> dict[str, str | None]:
 def previewed(from_version: int, mapping: dict[str, str | None]) -> str:
     """What a dry run showed (version and step map), carried to the apply button so a changed map is not applied."""
     return json.dumps({"from": from_version, "map": mapping}, sort_keys=True, ensure_ascii=False)
+
+
+def exit_labels(exits: tuple[ExitRule, ...]) -> list[str]:
+    """A plan's exit rules as ops read them (购买正价课, 进入阶段 lost …)."""
+    named = [(EXIT_NAMES.get(f"{e.type}:{e.kind}" if e.kind else e.type, e.type), e.stage, e.tag_id) for e in exits]
+    return [" ".join(bit for bit in bits if bit) for bits in named]

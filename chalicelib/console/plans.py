@@ -62,6 +62,7 @@ def _import_page(pc: PageCtx, result: SheetUpload | None, params: dict[str, str]
         kinds=plan_form.KINDS,
         group_types=plan_form.GROUP_TYPE_CHOICES,
         reentries=plan_form.REENTRY,
+        exits=plan_form.EXITS,
     )
 
 
@@ -90,7 +91,8 @@ def plan(pc: PageCtx, tenant_id: str, plan_id: str) -> PageResult:
     versions = pc.svc.plans.versions(tenant_id, plan_id)
     current = _current(versions)
     shown = next((v for v in versions if v.version == _int(pc.query.get("version"))), current)
-    return _html("detail.html", current.name, plan=shown, current=current, versions=versions)
+    exits = plan_form.exit_labels(current.exits)
+    return _html("detail.html", current.name, plan=shown, current=current, versions=versions, exits=exits)
 
 
 def _transition(pc: PageCtx, plan_id: str, action: str) -> PageResult:

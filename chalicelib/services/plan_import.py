@@ -356,6 +356,9 @@ def plan_document(sheet: ParsedSheet, params: dict[str, str]) -> tuple[dict[str,
         doc["goal"] = params["goal"]
     if params.get("reentry"):
         doc["reentry"] = params["reentry"]
+    if params.get("exit"):  # "order:full,negative_reply": each rule a type and, for orders, its kind
+        rules = [t.strip().split(":", 1) for t in params["exit"].split(",") if t.strip()]
+        doc["exit"] = [dict(zip(("type", "kind"), rule, strict=False)) for rule in rules]
     if params.get("priority"):
         try:
             doc["priority"] = int(params["priority"])

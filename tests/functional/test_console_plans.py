@@ -167,3 +167,18 @@ def test_a_camp_sheet_becomes_a_group_plan_whose_preview_is_its_calendar(api: Ap
     preview = ops.dom(ops.get(f"{plan_path}/preview?start=2026-12-14"))
     assert preview.all("h2")[0].text().startswith("第-7天 · 12-07")
     assert "建群欢迎" in preview.text()
+
+
+def test_the_import_form_sets_an_exit_rule_the_plans_page_names(api: Api) -> None:
+    token, ops = _setup(api)
+    imported = _upload(ops, SHEET.replace("宣传", "营销"), exit="order:full,negative_reply")
+    assert imported.status_code == 303
+    plan_path = ops.local(imported.headers["Location"])
+    plan_id = plan_path.rsplit("/", 1)[-1]
+    exits = api.call("GET", f"/t/{TENANT}/plans/{plan_id}", token=token).json["exit"]
+    assert exits == [{"type": "order", "kind": "full"}, {"type": "negative_reply"}]
+    assert ops.dom(ops.get(plan_path)).one("p", id="plan-exits").text() == "退出规则：购买正价课、明确拒绝后退出"
+    form = ops.dom(ops.get(f"{BASE}/plans/import"))
+    assert [o.attrs["value"] for o in form.one("select", name="exit").all("option")][:2] == ["", "order:full"]
+    refused = _upload(ops, SHEET.replace("宣传", "营销"), name="退出有误", exit="refund")
+    assert refused.status_code == 400 and ops.dom(refused).one("small", id="exit-error").text()

@@ -265,3 +265,20 @@ def test_unreadable_uploads(env: Env) -> None:
     with pytest.raises(InvalidError, match="not UTF-8"):
         _import(env, b"\x81\x30\xff\xff", "text/csv")
     assert env.store.plan_heads == {}
+
+
+def test_the_exit_parameter_sets_the_plans_exit_rules(env: Env) -> None:
+    raw = _csv("天数,时间,内容类型,内容\n1,09:00,互动,练习\n")
+    plan, _ = _import(env, raw, exit="order:full, negative_reply")
+    assert [(e.type, e.kind) for e in plan.exits] == [("order", "full"), ("negative_reply", None)]
+    plan, _ = _import(env, raw, name="任意下单退出", exit="order")
+    assert [(e.type, e.kind) for e in plan.exits] == [("order", None)]
+    plan, _ = _import(env, raw, name="不退出")
+    assert plan.exits == ()
+
+
+def test_a_bad_exit_parameter_is_named_and_nothing_is_stored(env: Env) -> None:
+    raw = _csv("天数,时间,内容类型,内容\n1,09:00,互动,练习\n")
+    for bad in ("refund", "order:gift"):
+        problems = _errors(env, raw, exit=bad)
+        assert [p.get("parameter") for p in problems] == ["exit"], problems
