@@ -3,7 +3,8 @@
 And one task: read it, confirm it with a screenshot (proof), snooze it.
 
 The day is a few Queries: the tasks index by owner and due range, the owner's hot-lead index, one BatchGet of the
-customers named. A hot lead whose customer has since moved to another owner, or was erased, is left out.
+customers named (the follow-ups', the hot leads', and those of any task for a single customer). A hot lead whose
+customer has since moved to another owner, or was erased, is left out.
 
 A proof is an image (PNG, JPEG, GIF or WebP by its bytes, at most 5 MB) kept in the blob store under the task
 (``tasks/<task_id>/proof``, replaced by a later one); the task's ``proof_url`` is the console page that serves it,
@@ -135,7 +136,9 @@ class MyDayService:
         follow_ups = [t for t in [*earlier, *todays] if t.kind in FOLLOW_UP_KINDS]
         overdue = [t for t in earlier if t.kind not in FOLLOW_UP_KINDS]
         leads = self.repo.hot_leads(tenant_id, userid, since_key=utc_key(now - timedelta(days=HOT_DAYS)), limit=MAX_HOT)
-        named = {cid for t in follow_ups for cid in t.customer_ids} | {h.customer_id for h in leads}
+        # A task for one customer says who (a mass task of one is a customer's touch, e.g. a plan's first step).
+        alone = {t.customer_ids[0] for t in [*tasks, *overdue] if len(t.customer_ids) == 1}
+        named = {cid for t in follow_ups for cid in t.customer_ids} | alone | {h.customer_id for h in leads}
         customers = self.repo.get_customers(tenant_id, sorted(named)) if named else {}
         hot = [
             HotView(h, customers[h.customer_id])

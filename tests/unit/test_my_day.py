@@ -111,3 +111,14 @@ def test_image_types_are_read_from_the_bytes() -> None:
     assert image_type(PNG) == "image/png" and image_type(b"\xff\xd8\xff\xe0") == "image/jpeg"
     assert image_type(b"GIF89a..") == "image/gif" and image_type(b"RIFF\0\0\0\0WEBPVP8 ") == "image/webp"
     assert image_type(b"<svg") is None and image_type(b"") is None
+
+
+def test_a_task_for_one_customer_names_them_and_a_task_for_many_does_not_fetch_them() -> None:
+    store, svc = setup()
+    store.create_task("acme", replace(task("t_one", "2026-12-01T09:00:00+08:00"), recipients=("c2",)))
+    store.create_task("acme", replace(task("t_old", "2026-11-30T09:00:00+08:00"), recipients=("c3",)))  # overdue
+    store.create_task("acme", replace(task("t_many", "2026-12-01T11:00:00+08:00"), recipients=("c1", "c2")))
+    day = svc.day("acme", "zhang")
+    assert [t.task_id for t in day.tasks] == ["t_one", "t_many"] and [t.task_id for t in day.overdue] == ["t_old"]
+    assert sorted(day.customers) == ["c2", "c3"]  # c1 only in a task for many: the page says "2 位客户"
+    assert day.customers["c2"].name == "家长c2"
