@@ -43,6 +43,14 @@ ENTRY_TYPES: dict[str, str] = {
 }
 TOUCH_OUTCOMES = {"sent": "已发出", "skipped": "已跳过", "dropped": "已取消"}
 REPLIES = {"positive": "积极回复", "negative": "消极回复", "neutral": "一般回复"}
+ORDER_KINDS = {"trial": "体验课", "full": "正价课"}
+EXIT_REASONS = {  # why an enrollment ended (domain/fate.py signal_exit: "exit:<rule>:<kind>"), as ops read it
+    "exit:order:full": "购买正价课后退出",
+    "exit:order:trial": "购买体验课后退出",
+    "exit:order:any": "下单后退出",
+    "exit:negative_reply:negative": "客户明确拒绝后退出",
+    "silence": "长期沉默后退出",
+}
 TASK_STATUS = {"created": "待确认", "sent": "已发送", "confirmed": "已确认", "snoozed": "已稍后", "done": "已完成"}
 
 
@@ -58,7 +66,7 @@ def entry_line(entry: dict[str, Any], tag_names: dict[str, str]) -> str:
     elif kind in ("enrolled", "enrollment_ended"):
         bits.append(f"计划 {d.get('plan_id', '')}")
         if d.get("reason"):
-            bits.append(str(d["reason"]))
+            bits.append(EXIT_REASONS.get(str(d["reason"]), str(d["reason"])))
     elif kind == "touch":
         bits.append(TOUCH_OUTCOMES.get(str(d.get("outcome", "")), str(d.get("outcome", ""))))
         if d.get("reason"):
@@ -66,7 +74,7 @@ def entry_line(entry: dict[str, Any], tag_names: dict[str, str]) -> str:
     elif kind == "message" and d.get("reply"):
         bits.append(REPLIES.get(str(d["reply"]), str(d["reply"])))
     elif kind == "order" and d.get("kind"):
-        bits.append(str(d["kind"]))
+        bits.append(ORDER_KINDS.get(str(d["kind"]), str(d["kind"])))
     if entry.get("first"):
         bits.append("首次")
     task = entry.get("task")

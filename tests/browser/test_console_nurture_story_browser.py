@@ -162,6 +162,7 @@ def test_the_nurture_story_from_the_console_and_the_sandbox_phone(browser: Brows
     browser.navigate(customer_url)
     assert browser.status == 200
     timeline = _timeline(browser)
-    assert any("下单" in e for e in timeline), timeline
-    assert any("退出SOP计划" in e and plan_id in e for e in timeline), timeline
+    assert any("下单：正价课" in e for e in timeline), timeline
+    assert any(f"退出SOP计划：计划 {plan_id}，购买正价课后退出" in e for e in timeline), timeline
+    assert "已转化" in browser.text("dl.facts")
     _clean(browser, "story-customer-bought")
