@@ -187,7 +187,7 @@ class SandboxUi:
         status = self._send_event(corp_id, "order", order)
         return f"已下单：{dict(ORDER_KINDS)[kind]} {amount:g} 元（事件 HTTP {status}）"
 
-    def _send_event(self, corp_id: str, kind: str, fields: dict[str, Any]) -> int:
+    def _send_event(self, corp_id: str, kind: str, fields: dict[str, Any]) -> int | None:
         """A business event of ``kind`` as the institution's systems send it: signed with the tenant's events
         secret, stamped with the sandbox's clock (an event may not come from the future)."""
         tenant_id = self._sandbox.callbacks.get(corp_id).tenant_id
