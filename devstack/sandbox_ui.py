@@ -2,11 +2,11 @@
 nurture and camp story runs from a browser, without curl (issue 13 §5).
 
 ``GET /sandbox/ui?corp_id=`` shows one corp: its channel codes (scan one as a new or known customer), its customers
-(reply to the staff member, or buy a course: signed business events, as the institution's systems would send), its
-group codes (join a group) and groups (say something in one: a check-in keyword counts), the staff members' pending
-mass-message tasks (confirm one, as staff do in WeCom), a staff member's chat with a customer (what the console's chat
-sidebar then shows: devstack/sandbox_jssdk.py), the application messages staff received, and the stack's clock (move
-it on: what became due fires). Every action is the control API's own route (devstack/sandbox_control.py), so the page
+(reply to the staff member: a signed business event, as the institution's systems would send), its group codes
+(join a group) and groups (say something in one: a check-in keyword counts), the staff members' pending mass-message
+tasks (confirm one, as staff do in WeCom), a staff member's chat with a customer (what the console's chat sidebar then
+shows: devstack/sandbox_jssdk.py), the application messages staff received, and the stack's clock (move it
+on: what became due fires). Every action is the control API's own route (devstack/sandbox_control.py), so the page
 does nothing the API cannot; each POST answers 303 back to the page with what happened.
 """
 
@@ -173,8 +173,9 @@ class SandboxUi:
         return f"已回复（事件 HTTP {status}）"
 
     def _order(self, corp_id: str, form: dict[str, str]) -> str:
-        """The institution's order system reports a purchase (event type ``order``): a full order converts the
-        customer and ends the plans that exit on one, so "a customer exits on purchase" plays from the browser."""
+        """客户下单: the institution's order system reports a purchase (a signed ``order`` business event): a full
+        order converts the customer and ends the plans that exit on one, so "a customer exits on purchase" plays
+        from the browser."""
         amount = float(form.get("amount") or "nan")
         if not 0 <= amount <= 100_000_000:
             raise ValueError("金额须为 0 到 100000000 之间的数字（元）")
