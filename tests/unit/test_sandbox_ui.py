@@ -98,3 +98,40 @@ def test_a_staff_members_chat_opens_for_the_console_sidebar() -> None:
     )
     assert "/console/acme/sidebar" in done
     assert _post(ui, "chat", {"corp_id": CORP}).startswith("没有成功")
+
+
+def test_a_staff_member_makes_a_group_for_the_console_to_sync() -> None:
+    parts = Parts()
+    parts.world.register_corp(CORP)
+    parts.world.corp(CORP).members["zhang"] = "张老师"
+    ui = SandboxUi(parts)  # type: ignore[arg-type]
+    text = ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
+    assert "员工建群" in text and '<option value="zhang">张老师（zhang）</option>' in text and 'for="name"' in text
+    refused = _post(ui, "group", {"corp_id": CORP, "owner": "zhang", "name": "示例教育·考研数学冲刺·3期·01"})
+    assert parts.calls[-1] == (
+        "/sandbox/groups",
+        {"corp_id": CORP, "owner": "zhang", "name": "示例教育·考研数学冲刺·3期·01"},
+    )
+    assert refused.startswith("没有成功")  # this fake's control refuses it: the message says so, no traceback
+    assert _post(ui, "group", {"corp_id": CORP, "name": "x"}).startswith("没有成功")  # no owner
+
+
+def test_a_group_made_on_the_phone_is_in_the_corp() -> None:
+    parts = Parts()
+    parts.world.register_corp(CORP)
+    seeded: list[dict[str, Any]] = []
+
+    def control(method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+        body = json.loads(raw)
+        seeded.append(parts.world.seed_group(body["corp_id"], owner=body["owner"], name=body["name"]))
+        return 200, seeded[-1]
+
+    parts.control = control  # type: ignore[method-assign]
+    ui = SandboxUi(parts)  # type: ignore[arg-type]
+    assert "群主（员工 userid）" in ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()  # no members: typed
+    done = _post(ui, "group", {"corp_id": CORP, "owner": "zhang", "name": "考研3期01"})
+    chat_id = seeded[0]["chat_id"]
+    assert done.startswith("zhang 建了群") and chat_id in done and "/console/acme/jobs" in done
+    groups = parts.world.groups(CORP)
+    assert [(g["chat_id"], g["name"], g["owner"]) for g in groups] == [(chat_id, "考研3期01", "zhang")]
+    assert f'<option value="{chat_id}">考研3期01</option>' in ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
