@@ -40,7 +40,7 @@ def world(api: Api) -> dict[str, Any]:
 
 
 def _group(api: Api, world: dict[str, Any], chat_id: str) -> dict[str, Any]:
-    return api.call("GET", f"/t/{TENANT}/groups/{chat_id}", token=world["token"]).json  # type: ignore[no-any-return]
+    return api.call("GET", f"/t/{TENANT}/groups/{chat_id}", token=world["token"]).json
 
 
 def _error(dom: Node, name: str) -> str:
