@@ -101,7 +101,9 @@ class SandboxUi:
         parts.append(_form("chat", "员工打开与客户的单聊（控制台侧边栏）", hidden, _select("chat", "单聊", chats)))
         owners = [(u, f"{n}（{u}）") for u, n in staff]
         owner = _select("owner", "群主", owners) if owners else _input("owner", "群主（员工 userid）")
-        parts.append(_form("group", "员工建群", hidden, owner, _input("name", "群名", "示例教育·考研数学冲刺·3期·01")))
+        parts.append(
+            _form("group", "员工建群", hidden, owner, _input("group_name", "群名", "示例教育·考研数学冲刺·3期·01"))
+        )
         parts.append(
             _form(
                 "join",
@@ -203,7 +205,7 @@ class SandboxUi:
     def _group(self, corp_id: str, form: dict[str, str]) -> str:
         """A staff member makes a group in WeCom (seeded without a callback, as before Siyu knew it): the console's
         group sync then imports it."""
-        body = {"corp_id": corp_id, "owner": form["owner"].strip(), "name": form["name"].strip()}
+        body = {"corp_id": corp_id, "owner": form["owner"].strip(), "name": form["group_name"].strip()}
         answer = self._control("/sandbox/groups", body)
         tenant_id = self._sandbox.callbacks.get(corp_id).tenant_id
         return f"{body['owner']} 建了群 {answer['chat_id']}：在控制台 /console/{tenant_id}/jobs 同步社群后可见"

@@ -106,14 +106,16 @@ def test_a_staff_member_makes_a_group_for_the_console_to_sync() -> None:
     parts.world.corp(CORP).members["zhang"] = "张老师"
     ui = SandboxUi(parts)  # type: ignore[arg-type]
     text = ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
-    assert "员工建群" in text and '<option value="zhang">张老师（zhang）</option>' in text and 'for="name"' in text
-    refused = _post(ui, "group", {"corp_id": CORP, "owner": "zhang", "name": "示例教育·考研数学冲刺·3期·01"})
+    assert (
+        "员工建群" in text and '<option value="zhang">张老师（zhang）</option>' in text and 'for="group_name"' in text
+    )
+    refused = _post(ui, "group", {"corp_id": CORP, "owner": "zhang", "group_name": "示例教育·考研数学冲刺·3期·01"})
     assert parts.calls[-1] == (
         "/sandbox/groups",
         {"corp_id": CORP, "owner": "zhang", "name": "示例教育·考研数学冲刺·3期·01"},
     )
     assert refused.startswith("没有成功")  # this fake's control refuses it: the message says so, no traceback
-    assert _post(ui, "group", {"corp_id": CORP, "name": "x"}).startswith("没有成功")  # no owner
+    assert _post(ui, "group", {"corp_id": CORP, "group_name": "x"}).startswith("没有成功")  # no owner
 
 
 def test_a_group_made_on_the_phone_is_in_the_corp() -> None:
@@ -129,7 +131,7 @@ def test_a_group_made_on_the_phone_is_in_the_corp() -> None:
     parts.control = control  # type: ignore[method-assign]
     ui = SandboxUi(parts)  # type: ignore[arg-type]
     assert "群主（员工 userid）" in ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()  # no members: typed
-    done = _post(ui, "group", {"corp_id": CORP, "owner": "zhang", "name": "考研3期01"})
+    done = _post(ui, "group", {"corp_id": CORP, "owner": "zhang", "group_name": "考研3期01"})
     chat_id = seeded[0]["chat_id"]
     assert done.startswith("zhang 建了群") and chat_id in done and "/console/acme/jobs" in done
     groups = parts.world.groups(CORP)
