@@ -195,7 +195,7 @@ def place(form: Form, exc: InvalidError, fields: tuple[str, ...]) -> None:
 
 
 def _groups_message(message: str) -> str:
-    named = message.split(":", 1)[-1].strip()
+    named = message.rsplit(":", 1)[-1].strip()
     if "already on a code" in message:
         return f"这些群已在别的群活码上：{named}"
     if "full" in message:
