@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,7 +30,8 @@ from devstack.wecom_world.state import STAFF_NOT_SENT, Profile
 
 HTML = "text/html; charset=utf-8"
 PATH = "/sandbox/ui"
-ACTIONS = ("scan", "reply", "order", "chat", "join", "say", "confirm", "clock")
+_IDS = re.compile(r'\b(id|for)="([^"]+)"')
+ACTIONS = ("scan", "reply", "order", "chat", "join", "say", "confirm", "clock", "group")
 ORDER_KINDS = [("full", "正价课"), ("trial", "体验课")]
 
 
@@ -77,6 +79,7 @@ class SandboxUi:
                 if t.status == STAFF_NOT_SENT
             ]
             app_messages = world_app_messages.messages(corp)[-10:]
+            staff = sorted(corp.members.items())
         groups = [(g["chat_id"], g["name"] or g["chat_id"]) for g in world.groups(corp_id) if not g["dismissed"]]
         done = query.get("done", "")
         parts = [f'<p class="done" role="status">{html.escape(done)}</p>' if done else ""]
@@ -110,6 +113,11 @@ class SandboxUi:
         )
         chats = [(f"{uid} {ext}", f"{uid} 与 {name}") for ext, name, uid in people]
         parts.append(_form("chat", "员工打开与客户的单聊（控制台侧边栏）", hidden, _select("chat", "单聊", chats)))
+        owners = [(u, f"{n}（{u}）") for u, n in staff]
+        owner = _select("owner", "群主", owners) if owners else _input("owner", "群主（员工 userid）")
+        parts.append(
+            _form("group", "员工建群", hidden, owner, _input("group_name", "群名", "示例教育·考研数学冲刺·3期·01"))
+        )
         parts.append(
             _form(
                 "join",
@@ -229,6 +237,14 @@ class SandboxUi:
         answer = self._control(f"/sandbox/tasks/{form['msgid']}/confirm", {"userid": task.sender})
         return f"{task.sender} 已确认发送：送达 {answer['sent']} 位"
 
+    def _group(self, corp_id: str, form: dict[str, str]) -> str:
+        """A staff member makes a group in WeCom (seeded without a callback, as before Siyu knew it): the console's
+        group sync then imports it."""
+        body = {"corp_id": corp_id, "owner": form["owner"].strip(), "name": form["group_name"].strip()}
+        answer = self._control("/sandbox/groups", body)
+        tenant_id = self._sandbox.callbacks.get(corp_id).tenant_id
+        return f"{body['owner']} 建了群 {answer['chat_id']}：在控制台 /console/{tenant_id}/jobs 同步社群后可见"
+
     def _clock(self, corp_id: str, form: dict[str, str]) -> str:
         hours = int(form.get("hours") or "0")
         if not 1 <= hours <= 24 * 60:
@@ -270,9 +286,12 @@ def _select(name: str, label: str, options: list[tuple[str, str]]) -> str:
 
 
 def _form(action: str, title: str, *fields: str) -> str:
+    """One action's form; its fields' ids are prefixed with the action, so each label names its own field even
+    where two forms ask for the same thing (a customer, a text)."""
+    body = _IDS.sub(lambda m: f'{m.group(1)}="{action}-{m.group(2)}"', "".join(fields))
     return (
         f'<section><h2>{html.escape(title)}</h2><form method="post" action="{PATH}/{action}">'
-        f'{"".join(fields)}<button type="submit">{html.escape(title)}</button></form></section>'
+        f'{body}<button type="submit">{html.escape(title)}</button></form></section>'
     )
 
 

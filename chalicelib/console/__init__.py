@@ -14,6 +14,7 @@ AREAS: tuple[str, ...] = (
     "home",
     "customers",
     "groups",
+    "group_admin",  # the 社群 forms: setup, live codes, naming, camp enrollment
     "jobs",
     "my_day",
     "sidebar",

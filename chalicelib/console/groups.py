@@ -8,7 +8,9 @@ from urllib.parse import urlencode
 
 from chalice import Blueprint
 
+from chalicelib.console import group_forms
 from chalicelib.console import ops_labels as labels
+from chalicelib.console.group_forms import Form
 from chalicelib.console.home import can_open_dashboard
 from chalicelib.console.pages import Html, PageCtx, PageResult, page
 from chalicelib.domain.groups import GROUP_TYPES
@@ -22,6 +24,11 @@ bp = Blueprint(__name__)
 
 LIMIT = 50
 FILTERS = ("type", "cohort", "status")
+
+
+def can_edit(pc: PageCtx) -> bool:
+    """Whether this session may use the group forms (the API's writes need ops): pages show them only then."""
+    return pc.session is not None and pc.session.role_enum.at_least(Role.OPS)
 
 
 def board(pc: PageCtx) -> GroupBoard:
@@ -56,22 +63,41 @@ def groups(pc: PageCtx, tenant_id: str) -> PageResult:
             "status_options": list(labels.GROUP_STATUS.items()),
             "status_names": labels.GROUP_STATUS,
             "can_dashboard": can_open_dashboard(pc),
+            "can_edit": can_edit(pc),
         },
     )
 
 
-@page(bp, "/console/{tenant_id}/groups/{chat_id}", role=Role.VIEWER, summary="A group and its leaderboard")
+@page(bp, "/console/{tenant_id}/groups/{chat_id}", role=Role.VIEWER, summary="A group, its setup and leaderboard")
 def group(pc: PageCtx, tenant_id: str, chat_id: str) -> PageResult:
-    found = board(pc).group(tenant_id, chat_id, staff=pc.staff_scope)
+    return group_page(pc, chat_id, None)
+
+
+def group_page(pc: PageCtx, chat_id: str, form: Form | None, status: int = 200) -> Html:
+    """A group's page; ``form`` is a refused setup form to show again (None: the group's own setup)."""
+    found = board(pc).group(pc.tenant_id, chat_id, staff=pc.staff_scope)
     context: dict[str, Any] = {"title": "社群详情", "active": "/groups", "type_names": GROUP_TYPES, **found}
     context["status_names"] = labels.GROUP_STATUS
     context["can_dashboard"] = can_open_dashboard(pc)
-    return Html("groups/group.html", context)
+    context["can_edit"] = can_edit(pc)
+    context["form"] = form or group_forms.setup_of(found["group"])
+    context["type_options"] = labels.GROUP_TYPE_CHOICES
+    return Html("groups/group.html", context, status=status)
 
 
 @page(bp, "/console/{tenant_id}/groups/camps/{plan_id}", role=Role.VIEWER, summary="A camp plan's calendar by day")
 def camp(pc: PageCtx, tenant_id: str, plan_id: str) -> PageResult:
-    start = pc.query.get("start", "").strip() or None
+    return camp_page(pc, plan_id, pc.query.get("start", "").strip() or None, None)
+
+
+def camp_page(pc: PageCtx, plan_id: str, start: str | None, error: str | None, status: int = 200) -> Html:
+    """A camp plan's calendar, and (published, ops) the form enrolling its groups; ``error`` a refused one's."""
     cal = board(pc).calendar(pc.tenant, plan_id, start)
-    context = {"title": "训练营日历", "active": "/groups", **cal}
-    return Html("groups/camp.html", {**context, "outcomes": labels.CAMP_OUTCOMES, "deferrals": labels.DEFERRALS})
+    context = {"title": "训练营日历", "active": "/groups", **cal, "can_edit": can_edit(pc), "error": error}
+    context["refusals"] = group_forms.REFUSALS
+    context["type_names"] = GROUP_TYPES
+    return Html(
+        "groups/camp.html",
+        {**context, "outcomes": labels.CAMP_OUTCOMES, "deferrals": labels.DEFERRALS},
+        status=status,
+    )

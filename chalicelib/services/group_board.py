@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from chalicelib.domain import group_plans
 from chalicelib.domain.group_codes import GroupCode
+from chalicelib.domain.group_naming import NamingTemplate
 from chalicelib.domain.group_rotation import Slot, rotation
 from chalicelib.domain.groups import Group
 from chalicelib.domain.plans import GROUP_PLAN, Plan, PlanStatus
@@ -23,19 +25,23 @@ from chalicelib.services.groups.setup import GroupFilter
 CODES = 20  # live codes on the overview (a tenant keeps a handful per campaign)
 CAMP_PLANS = 50
 BOARD = 20  # leaderboard rows on a group's page
+CHOICES = 50  # active groups offered by a form (a code's groups, a camp's enrollment): one store page
 
 
 class Groups(Protocol):
     def list(self, tenant_id: str, flt: GroupFilter, *, cursor: str | None, limit: int) -> Page: ...
     def get(self, tenant_id: str, chat_id: str, *, staff: str | None = None) -> Group: ...
+    def naming(self, tenant_id: str) -> NamingTemplate: ...
 
 
 class Codes(Protocol):
     def list(self, tenant_id: str, *, cursor: str | None, limit: int) -> Page: ...
+    def get(self, tenant_id: str, code_id: str) -> GroupCode: ...
 
 
 class GroupReads(Protocol):
     def get_groups(self, tenant_id: str, chat_ids: list[str]) -> dict[str, Group]: ...
+    def group_codes_of_chats(self, tenant_id: str, chat_ids: list[str]) -> dict[str, str]: ...
 
 
 class Plans(Protocol):
@@ -70,6 +76,24 @@ class GroupOverview:
     next_cursor: str | None
     codes: list[CodeRotation]
     camps: list[Plan]  # published group plans: their calendars
+
+
+@dataclass(frozen=True)
+class CodeEditor:
+    """What the live-code form offers: the code (None: a new one), the groups it may take (active, on no other
+    code; for an edit, its own waiting groups first), and the naming template its rooms are named by."""
+
+    code: GroupCode | None
+    groups: list[Group]
+    naming: NamingTemplate
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A group a camp plan's enrollment form offers, with why it cannot be enrolled (None: it can)."""
+
+    group: Group
+    refusal: str | None
 
 
 @dataclass(frozen=True)
@@ -131,7 +155,36 @@ class GroupBoard:
         except ValueError as exc:
             raise InvalidError("开营日期须为 YYYY-MM-DD") from exc
         camp = self.simulation.simulate(tenant, plan_id, {"cohort_start": start})
-        return {"plan": plan, "camp": camp, "days": by_day(camp["items"])}
+        enrollable = plan.status == PlanStatus.PUBLISHED
+        candidates = self._candidates(tenant.tenant_id, plan) if enrollable else []
+        return {
+            "plan": plan,
+            "camp": camp,
+            "days": by_day(camp["items"]),
+            "enrollable": enrollable,
+            "candidates": candidates,
+        }
+
+    def _active(self, tenant_id: str) -> list[Group]:
+        return list(self.groups.list(tenant_id, GroupFilter(status="active"), cursor=None, limit=CHOICES).items)
+
+    def _candidates(self, tenant_id: str, plan: Plan) -> list[Candidate]:
+        """The active groups in the plan's audience (its named groups, or its types, cohorts and tags), each with
+        the enrollment's own refusal (no cohort start…): the form offers the ready ones."""
+        found = [Candidate(g, group_plans.refusal(plan, g)) for g in self._active(tenant_id)]
+        return [c for c in found if group_plans.matches(plan.groups, c.group)]
+
+    def code_editor(self, tenant_id: str, code_id: str | None) -> CodeEditor:
+        """The live-code form's choices: a new code's groups (active, on no code), or an edit's waiting groups (its
+        queue in order, then the free ones)."""
+        code = self.codes.get(tenant_id, code_id) if code_id else None
+        active = self._active(tenant_id)
+        taken = self.repo.group_codes_of_chats(tenant_id, [g.chat_id for g in active]) if active else {}
+        free = [g for g in active if g.chat_id not in taken]
+        if code is not None and code.queue:
+            waiting = self.repo.get_groups(tenant_id, list(code.queue))
+            free = [waiting[c] for c in code.queue if c in waiting] + free
+        return CodeEditor(code, free, self.groups.naming(tenant_id))
 
 
 def by_cohort(groups: list[Group]) -> list[Cohort]:

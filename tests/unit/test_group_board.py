@@ -114,3 +114,36 @@ def test_a_groups_page_has_its_leaderboard_and_staff_see_only_theirs(env: GroupE
     assert board.group(TID, "wr9", staff="li")["leaderboard"] == []
     with pytest.raises(NotFoundError):
         board.group(TID, "wr1", staff="li")
+
+
+def test_a_camps_enrollment_form_offers_its_audience_with_each_refusal(env: GroupEnv) -> None:
+    env.group("wr5", type="service")  # not in the audience (study groups): not offered
+    env.dismiss("wr2")  # dismissed: not offered
+    camp = env.plan([step("open", 0, "20:00", phase="开营")])
+    cal = _board(env).calendar(env.tenant, camp.plan_id, "2026-12-08")
+    offered = {c.group.chat_id: c.refusal for c in cal["candidates"]}
+    assert cal["enrollable"] is True
+    assert offered == {"wr1": None, "wr3": None, "wr9": None, "wr0": "no_cohort_start"}
+
+
+def test_a_draft_camp_offers_no_enrollment(env: GroupEnv) -> None:
+    draft = env.plans.create(env.tenant, {"name": "草稿营", "kind": "group", "trigger": {"type": "manual"},
+                                    "group_audience": {"types": ["study"]},
+                                    "steps": [step("open", 0, "20:00")]})  # fmt: skip
+    cal = _board(env).calendar(env.tenant, draft.plan_id, "2026-12-08")
+    assert cal["enrollable"] is False and cal["candidates"] == []
+
+
+def test_the_code_form_offers_free_groups_and_an_edit_its_queue_first(env: GroupEnv) -> None:
+    board = _board(env)
+    fresh = board.code_editor(TID, None)
+    assert fresh.code is None and fresh.naming.institution == "思语考研"
+    assert sorted(g.chat_id for g in fresh.groups) == ["wr0", "wr1", "wr2", "wr3", "wr9"]
+    body = {"name": "码", "positioning": "数学冲刺", "cohort": "3", "chat_ids": ["wr1"], "queue": ["wr3", "wr2"]}
+    made = board.codes.create(env.tenant, body)  # type: ignore[attr-defined]
+    edit = board.code_editor(TID, made.code_id)
+    assert edit.code is not None and edit.code.code_id == made.code_id
+    assert [g.chat_id for g in edit.groups] == ["wr3", "wr2", "wr0", "wr9"]  # its queue in order, then the free
+    assert sorted(g.chat_id for g in board.code_editor(TID, None).groups) == ["wr0", "wr9"]
+    with pytest.raises(NotFoundError):
+        board.code_editor(TID, "gc_none")

@@ -4,6 +4,7 @@ API's own route with the right body; failures come back as a message on the page
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -58,7 +59,9 @@ def test_the_page_lists_the_corps_codes_and_actions_call_the_control_routes() ->
     ui = SandboxUi(parts)  # type: ignore[arg-type]
     page = ui.pages()[("GET", "/sandbox/ui")]({}, b"")
     text = page.body.decode()
-    assert page.status == 200 and CORP in text and "客户扫码加好友" in text and 'for="hours"' in text
+    assert page.status == 200 and CORP in text and "客户扫码加好友" in text and 'for="clock-hours"' in text
+    ids = re.findall(r' id="([^"]+)"', text)
+    assert len(ids) == len(set(ids))  # one field per id: each label names its own field
     done = _post(ui, "scan", {"corp_id": CORP, "state": "ch_1", "name": "小明妈妈"})
     assert parts.calls[-1] == ("/sandbox/scan", {"corp_id": CORP, "state": "ch_1", "name": "小明妈妈"})
     assert "wmX" in done and "zhang" in done
@@ -120,7 +123,7 @@ def test_a_customer_buys_a_course_as_a_signed_order_event() -> None:
     parts.world.event(CORP, "add_external_contact", userid="zhang", external_userid="wmBuyer01", State="ch_1")
     ui = SandboxUi(parts)  # type: ignore[arg-type]
     text = ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
-    assert "客户下单" in text and 'for="order_customer"' in text and 'value="wmBuyer01"' in text
+    assert "客户下单" in text and 'for="order-order_customer"' in text and 'value="wmBuyer01"' in text
     form = {"corp_id": CORP, "order_customer": "wmBuyer01", "kind": "full", "product": "考研全程班", "amount": "6980"}
     done = _post(ui, "order", form)
     assert done == "已下单：正价课 6980 元（事件 HTTP 200）"
@@ -150,3 +153,44 @@ def test_an_order_with_a_bad_amount_or_kind_posts_nothing() -> None:
     assert parts.posted == []
     parts.events_secrets = None
     assert "事件密钥" in _post(ui, "order", base) and parts.posted == []
+
+
+def test_a_staff_member_makes_a_group_for_the_console_to_sync() -> None:
+    parts = Parts()
+    parts.world.register_corp(CORP)
+    parts.world.corp(CORP).members["zhang"] = "张老师"
+    ui = SandboxUi(parts)  # type: ignore[arg-type]
+    text = ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
+    assert (
+        "员工建群" in text
+        and '<option value="zhang">张老师（zhang）</option>' in text
+        and 'for="group-group_name"' in text
+    )
+    refused = _post(ui, "group", {"corp_id": CORP, "owner": "zhang", "group_name": "示例教育·考研数学冲刺·3期·01"})
+    assert parts.calls[-1] == (
+        "/sandbox/groups",
+        {"corp_id": CORP, "owner": "zhang", "name": "示例教育·考研数学冲刺·3期·01"},
+    )
+    assert refused.startswith("没有成功")  # this fake's control refuses it: the message says so, no traceback
+    assert _post(ui, "group", {"corp_id": CORP, "group_name": "x"}).startswith("没有成功")  # no owner
+
+
+def test_a_group_made_on_the_phone_is_in_the_corp() -> None:
+    parts = Parts()
+    parts.world.register_corp(CORP)
+    seeded: list[dict[str, Any]] = []
+
+    def control(method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+        body = json.loads(raw)
+        seeded.append(parts.world.seed_group(body["corp_id"], owner=body["owner"], name=body["name"]))
+        return 200, seeded[-1]
+
+    parts.control = control  # type: ignore[method-assign]
+    ui = SandboxUi(parts)  # type: ignore[arg-type]
+    assert "群主（员工 userid）" in ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()  # no members: typed
+    done = _post(ui, "group", {"corp_id": CORP, "owner": "zhang", "group_name": "考研3期01"})
+    chat_id = seeded[0]["chat_id"]
+    assert done.startswith("zhang 建了群") and chat_id in done and "/console/acme/jobs" in done
+    groups = parts.world.groups(CORP)
+    assert [(g["chat_id"], g["name"], g["owner"]) for g in groups] == [(chat_id, "考研3期01", "zhang")]
+    assert f'<option value="{chat_id}">考研3期01</option>' in ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
