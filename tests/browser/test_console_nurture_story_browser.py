@@ -122,11 +122,11 @@ def test_the_nurture_story_from_the_console_and_the_sandbox_phone(browser: Brows
     # --- the sandbox phone: the member confirms the mass message in WeCom -------------------------------------------
     _phone(browser, live)
     msgid = browser.evaluate(
-        "Array.from(document.querySelectorAll('#msgid option'))"
+        "Array.from(document.querySelectorAll('#confirm-msgid option'))"
         f".filter(o => o.text.startsWith('{STAFF} · 1 位接收者') && o.text.includes('{FIRST_TOUCH}'))"
         ".map(o => o.value)"
     )
-    assert len(msgid) == 1, browser.texts("#msgid option")
+    assert len(msgid) == 1, browser.texts("#confirm-msgid option")
     browser.fill("待发送的群发任务", msgid[0])
     browser.click("员工在企业微信里确认群发")
     assert f"{STAFF} 已确认发送：送达 1 位" in _done(browser)
