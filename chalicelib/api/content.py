@@ -13,7 +13,6 @@ from chalicelib.bootstrap import services
 from chalicelib.domain.library import CONTENT_KINDS, SCENES, STAGES
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import UnsupportedMediaTypeError
-from chalicelib.services.library import Upload
 
 bp = Blueprint(__name__)
 
@@ -131,6 +130,8 @@ def put_content_file(ctx: Ctx, tenant_id: str, content_id: str) -> dict[str, Any
     if content_type.split(";")[0].strip().lower() not in UPLOAD_TYPES:
         raise UnsupportedMediaTypeError(f"send the file itself as the body: {', '.join(UPLOAD_TYPES)}")
     filename = ctx.args.get("filename") or "file"
+    from chalicelib.services.library import Upload  # here: `import app` does not load the library service
+
     upload = Upload(filename, content_type, ctx.request.raw_body or b"")
     return services().content.put_file(ctx.tenant, content_id, upload, rev=ctx.args.get("rev")).public()
 

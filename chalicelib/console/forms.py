@@ -7,8 +7,6 @@ quoting and binary parts; the request's size is capped before (MAX_FORM_BYTES), 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email import policy
-from email.parser import BytesParser
 from urllib.parse import parse_qsl
 
 from chalicelib.errors import InvalidError, PayloadTooLargeError
@@ -53,6 +51,9 @@ def parse_form(content_type: str, raw: bytes) -> Form:
 
 
 def _multipart(content_type: str, raw: bytes) -> Form:
+    from email import policy  # here, not at the top: `import app` never parses a form
+    from email.parser import BytesParser
+
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
     message = BytesParser(policy=policy.HTTP).parsebytes(head + raw)
     if not message.is_multipart():

@@ -7,12 +7,14 @@ name ("title: …", "file: …") is shown next to that field; any other above th
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.console.forms import Upload as FormUpload
+
+if TYPE_CHECKING:
+    from chalicelib.services.library import Upload
 from chalicelib.domain.library import CONTENT_KINDS, SCENES, STAGE_NAMES, STAGES
 from chalicelib.errors import InvalidError
-from chalicelib.services.library import Upload
 
 CONTENT_FIELDS = ("title", "text", "url", "picurl", "appid", "page")
 SCRIPT_FIELDS = ("title", "text")
@@ -75,6 +77,8 @@ def script_data(form: dict[str, str], *, editing: bool) -> dict[str, Any]:
 
 
 def upload_of(files: dict[str, FormUpload], name: str = "file") -> Upload | None:
+    from chalicelib.services.library import Upload  # on a form with a file only: cold starts stay low
+
     """The form's file, if one was chosen (a browser sends an empty part when none was)."""
     got = files.get(name)
     if got is None or not got.data:

@@ -5,7 +5,7 @@ first, then apply). Thin like api/plans.py and api/sop.py: parse, one service ca
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from chalice import Blueprint
@@ -15,7 +15,9 @@ from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
 from chalicelib.domain.plans import Plan
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
-from chalicelib.services.plan_upload import SheetUpload
+
+if TYPE_CHECKING:
+    from chalicelib.services.plan_upload import SheetUpload
 
 bp = Blueprint(__name__)
 
@@ -77,6 +79,8 @@ def import_sheet(pc: PageCtx, tenant_id: str) -> PageResult:
     try:
         raw, content_type = plan_form.sheet_of(pc.form, pc.form_fields, pc.files)
     except InvalidError as exc:
+        from chalicelib.services.plan_upload import SheetUpload  # a refused upload only
+
         return _import_page(pc, SheetUpload(fields={"file": exc.message}), params, status=400)
     result = pc.svc.plans.upload(pc.tenant, raw, content_type, params)
     if result.plan is None:

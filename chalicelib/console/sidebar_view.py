@@ -5,10 +5,12 @@ every rule (whose customer, which step is next) is the service's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.library import SCENES, STAGE_NAMES
-from chalicelib.services.sidebar import SidebarCustomer
+
+if TYPE_CHECKING:  # the page imports the service on its first render only
+    from chalicelib.services.sidebar import SidebarCustomer
 
 STAGE_TONES = {"hot": "ok", "converted": "ok", "trial": "ok", "silent": "warn", "lost": "bad"}
 ENTRIES = {
