@@ -70,8 +70,8 @@ def banner(state: StackState, *, reload: bool) -> str:
             ]
             if state.sandbox_url:
                 lines.append(
-                    f"  Sandbox phone  {state.sandbox_url}/sandbox/ui   (沙箱手机: customers scan, reply, buy, join groups "
-                    "and check in; staff create groups, confirm tasks, open chats; the clock)"
+                    f"  Sandbox phone  {state.sandbox_url}/sandbox/ui   (沙箱手机: customers scan, reply, buy, "
+                    "join groups and check in; staff create groups, confirm tasks, open chats; the clock)"
                 )
         lines += [
             f"  Demo tenant    {seeded['tenant_id']} / corp {seeded['corp_id']} ({tenant_how})",
