@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import errors
+from chalicelib.adapters.wecom.mixin import ApiMixin
 from chalicelib.domain.alerts import (
     BTNTXT_MAX_CHARS,
     DESCRIPTION_MAX_BYTES,
@@ -41,20 +42,8 @@ def check_card(card: Card) -> None:
         raise errors.InvalidError(f"textcard btntxt must be at most {BTNTXT_MAX_CHARS} characters")
 
 
-class AppMessagesMixin:
+class AppMessagesMixin(ApiMixin):
     """The application-message half of WeComClient (see the module docstring)."""
-
-    if TYPE_CHECKING:
-
-        def _api(
-            self,
-            creds: WeComCredentials,
-            api: str,
-            body: dict[str, Any] | None,
-            *,
-            method: str = "POST",
-            query: dict[str, str] | None = None,
-        ) -> dict[str, Any]: ...
 
     def send_app_message(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import errors
+from chalicelib.adapters.wecom.mixin import ApiMixin
 from chalicelib.group_ports import GroupChatDetail, GroupChatMember, GroupChatPage, JoinWay
 
 if TYPE_CHECKING:
@@ -25,20 +26,8 @@ MAX_OWNER_FILTER = 100  # groupchat/list owner_filter.userid_list (92120)
 STATUS_FILTERS = (0, 1, 2, 3)  # all; 离职待继承; 离职继承中; 离职继承完成 (92120)
 
 
-class GroupChatsMixin:
+class GroupChatsMixin(ApiMixin):
     """The group half of WeComClient (see the module docstring)."""
-
-    if TYPE_CHECKING:
-
-        def _api(
-            self,
-            creds: WeComCredentials,
-            api: str,
-            body: dict[str, Any] | None,
-            *,
-            method: str = "POST",
-            query: dict[str, str] | None = None,
-        ) -> dict[str, Any]: ...
 
     def list_group_chats(
         self,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import errors
+from chalicelib.adapters.wecom.mixin import ApiMixin
 from chalicelib.domain.metrics.wecom_stats import ContactDay, GroupDay
 
 if TYPE_CHECKING:
@@ -49,20 +50,8 @@ def check_stat_users(userids: list[str], what: str) -> list[str]:
     return list(userids)
 
 
-class StatisticsMixin:
+class StatisticsMixin(ApiMixin):
     """The statistics half of WeComClient (see the module docstring); implements ports.WeComStatisticsPort."""
-
-    if TYPE_CHECKING:
-
-        def _api(
-            self,
-            creds: WeComCredentials,
-            api: str,
-            body: dict[str, Any] | None,
-            *,
-            method: str = "POST",
-            query: dict[str, str] | None = None,
-        ) -> dict[str, Any]: ...
 
     def get_user_behavior_data(
         self, creds: WeComCredentials, *, userids: list[str], start_time: int, end_time: int

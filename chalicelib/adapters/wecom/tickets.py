@@ -13,10 +13,11 @@ access_token (40014/42001) is the client's own concern (``_api`` refreshes it on
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters.wecom.answers import required_str
 from chalicelib.adapters.wecom.cache import RefreshingCache
+from chalicelib.adapters.wecom.mixin import ApiMixin
 
 if TYPE_CHECKING:
     from chalicelib.ports import WeComCredentials
@@ -27,22 +28,10 @@ AGENT_TICKET_API = "ticket/get"
 AGENT_TICKET_QUERY = {"type": "agent_config"}
 
 
-class JsApiTicketsMixin:
+class JsApiTicketsMixin(ApiMixin):
     """The tickets half of WeComClient (see the module docstring); implements ports.JsApiTicketPort."""
 
     _cache: RefreshingCache  # the client's, shared with the access_token (cache.py)
-
-    if TYPE_CHECKING:
-
-        def _api(
-            self,
-            creds: WeComCredentials,
-            api: str,
-            body: dict[str, Any] | None,
-            *,
-            method: str = "POST",
-            query: dict[str, str] | None = None,
-        ) -> dict[str, Any]: ...
 
     def corp_jsapi_ticket(self, creds: WeComCredentials) -> str:
         return self._ticket(creds, CORP_TICKET_API, {})
