@@ -299,7 +299,7 @@ def run(config: StackConfig, output: Router | None = None) -> int:
                     wecom_base_url=state.sandbox_url or f"http://{LOOPBACK}:{config.sandbox_port}",
                     admin_token=state.admin_token,
                     clock_file=clock.path,
-                    console_url=f"http://{LOOPBACK}:{config.api_port}",
+                    console_url=state.api_url,  # the console is the API: sign-in redirects and alert links
                 )
                 # The pump runs the fire/backstop handlers in this process: same environment, same tables and group.
                 handler_env = handler_environment(env, chalice_environment())
