@@ -32,8 +32,8 @@ METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 ANY_TYPE = ["*/*"]
 MAX_DEPTH = 10  # segments; the deepest real route has 5
 # The console's pages and files get no 405 routes for the methods they lack: a browser sends them GET and POST only,
-# and five more methods per page would add about 115 KB to the packaged template (CloudFormation allows 1 MB).
-# Chalice's own 405 (locally) and the gateway's responses (deployed) still answer such a request, in the JSON shape.
+# and Chalice's own 405 for the rest is rewritten into the same shape, with its Allow header (``_translate``), by the
+# middleware below, locally and deployed (the deployed API hands every method of a path to the function: infra/api.py).
 HTML_PREFIXES = ("/console/", "/console-assets/")
 
 
@@ -56,7 +56,7 @@ def install(app: Chalice) -> None:
     for index, (path, views) in enumerate(list(app.routes.items())):
         allowed[path] = ", ".join(sorted(views))
         if path.startswith(HTML_PREFIXES):
-            continue  # pages: a browser sends only GET and POST; the rest get the gateway's answer (see HTML_PREFIXES)
+            continue  # pages: a browser sends only GET and POST; Chalice's own 405, rewritten (see HTML_PREFIXES)
         others = [method for method in METHODS if method not in views]
         view = _not_allowed(allowed[path])
         app.route(path, methods=others, content_types=ANY_TYPE, name=f"not_allowed_{index}")(view)

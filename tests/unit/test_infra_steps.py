@@ -251,6 +251,39 @@ def test_the_api_is_regional_and_throttled_as_the_profile_says(template: Templat
     ]
 
 
+def test_each_paths_methods_become_one_proxy_operation(template: Template) -> None:
+    proxy = {"type": "aws_proxy", "httpMethod": "POST", "uri": "arn:fn"}
+    params = [{"in": "path", "name": "tenant_id", "required": True, "type": "string"}]
+
+    def op(consumes: str) -> dict[str, Any]:
+        return {
+            "consumes": [consumes],
+            "produces": ["application/json"],
+            "parameters": params,
+            "responses": {"200": {"description": "200 response"}},
+            "x-amazon-apigateway-integration": dict(proxy),
+        }
+
+    props(template, "RestAPI")["DefinitionBody"]["paths"] = {
+        "/t/{tenant_id}/plans": {"get": op("application/json"), "post": op("text/csv"), "delete": op("*/*")}
+    }
+    out = api.apply_api(template, LARGE)
+    assert props(out, "RestAPI")["DefinitionBody"]["paths"] == {
+        "/t/{tenant_id}/plans": {
+            "x-amazon-apigateway-any-method": {
+                "parameters": params,
+                "responses": {"200": {"description": "200 response"}},
+                "x-amazon-apigateway-integration": proxy,
+            }
+        }
+    }
+    odd = op("*/*")
+    odd["x-amazon-apigateway-integration"] = {"type": "mock"}
+    props(template, "RestAPI")["DefinitionBody"]["paths"]["/t/{tenant_id}/plans"]["put"] = odd
+    with pytest.raises(TemplateError, match="integrate differently"):
+        api.apply_api(template, LARGE)
+
+
 def test_waivers_carry_their_reasons(template: Template) -> None:
     out = waivers.apply_waivers(fire_dlq.add_fire_dlq(template, LARGE), LARGE)
     fire = out["Resources"]["Fire"]["Metadata"]
