@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from devstack.wecom_world import (
+    acquisition,
     app_messages,
     contact_ways,
     contacts,
@@ -41,6 +42,7 @@ API_SETS: tuple[ApiSet, ...] = (
     oauth.APIS,
     tickets.APIS,
     media.APIS,
+    acquisition.APIS,
 )
 
 
@@ -48,7 +50,7 @@ class WorldTimeoutError(Exception):
     """A slow call outlasted the caller's timeout (in process only; over HTTP the client times out itself)."""
 
 
-class WeComWorld(tickets.JsSdkControls, WorldState):
+class WeComWorld(tickets.JsSdkControls, acquisition.AcquisitionControls, WorldState):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""
 
     def __init__(
