@@ -10,14 +10,17 @@ GET  /sandbox/acquisition/links?corp_id=   the corp's live links
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 from chalicelib import errors
 from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery
+from devstack.sandbox_http import RawAnswer
 from devstack.sandbox_io import field_str as _str
 from devstack.wecom_world import WeComWorld
-from devstack.wecom_world.acquisition import QuotaExhaustedError
+from devstack.wecom_world.acquisition import LINK_PATH, QuotaExhaustedError
 
 Route = Callable[[dict[str, str], dict[str, Any]], dict[str, Any]]
 
@@ -77,3 +80,15 @@ class AcquisitionRoutes:
         if not corp_id:
             raise errors.InvalidError("corp_id is required")
         return {"links": self._sandbox.world.links(corp_id)}
+
+
+def link_page(world: WeComWorld, path: str, query: dict[str, str]) -> RawAnswer:
+    """``GET /ca/<link_id>``: a live link sends the browser to the sandbox phone with its URL ready to open; a
+    deleted or unknown one is a 404, as WeCom's page says the link is no longer valid."""
+    corp_id = world.corp_of_link(path.removeprefix(LINK_PATH))
+    if corp_id is None:
+        body = json.dumps(errors.NotFoundError("no such acquisition link (deleted?)").to_body()).encode()
+        return RawAnswer(404, "application/json; charset=utf-8", body)
+    url = f"{world.public_url}{path}" + (f"?{urlencode(query)}" if query else "")
+    location = "/sandbox/ui?" + urlencode({"corp_id": corp_id, "link_url": url})
+    return RawAnswer(303, "text/html; charset=utf-8", b"", {"Location": location})

@@ -98,7 +98,7 @@ class SandboxUi:
                 "link",
                 "点获客链接",
                 hidden,
-                _input("url", "获客链接（从控制台复制，含 customer_channel）"),
+                _input("url", "获客链接（从控制台复制，含 customer_channel）", query.get("link_url", "")),
                 _input("name", "客户昵称（可空）"),
                 f"<p><small>本企业的获客链接：{known}</small></p>",
             )

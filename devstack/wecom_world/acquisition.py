@@ -170,6 +170,11 @@ class AcquisitionControls(WorldState):
             corp.link_quota_balance = balance
             corp.link_quota_total = max(corp.link_quota_total, balance) if total is None else total
 
+    def corp_of_link(self, link_id: str) -> str | None:
+        """The corp whose live link this is (the sandbox's /ca/ page), or None."""
+        with self.lock:
+            return next((c.corp_id for c in self.corps.values() if link_id in c.links), None)
+
     def links(self, corp_id: str) -> list[dict[str, Any]]:
         """The corp's live links (link_id, link_name, url, users, adds), oldest first."""
         with self.lock:

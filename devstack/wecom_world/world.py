@@ -305,8 +305,8 @@ class WeComWorld(tickets.JsSdkControls, acquisition.AcquisitionControls, WorldSt
     def snapshot(self) -> bytes:
         """The durable WeCom state as versioned JSON (UTF-8): every corp (settings, contact ways, profiles, follow
         relations, tag groups and tags, welcome codes, mass-message tasks, received counts, customer groups and their
-        join ways), the msgid -> corp map
-        and the id sequence, so ids made after a restore never repeat earlier ones.
+        join ways, acquisition links and their quota), the msgid -> corp map and the id sequence, so ids made after a
+        restore never repeat earlier ones.
 
         Not the call log, delivered welcome messages, injected faults or access tokens: clients get a new token on
         40014. The format is snapshot.py's.

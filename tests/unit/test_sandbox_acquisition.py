@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from chalicelib import errors
-from devstack.sandbox_acquisition import AcquisitionRoutes
+from devstack.sandbox_acquisition import AcquisitionRoutes, link_page
 from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery
 from devstack.sandbox_http import RawAnswer
 from devstack.sandbox_ui import SandboxUi
@@ -103,3 +103,18 @@ def test_the_phone_opens_a_link_and_says_why_it_could_not() -> None:
     assert done.startswith("已点链接") and "zhang" in done and parts.delivered[-1]["State"] == "ch_9"
     gone = _post(ui, "link", {"corp_id": CORP, "url": "http://sandbox/ca/nope?customer_channel=x", "name": ""})
     assert gone.startswith("没有成功") and len(parts.delivered) == 1
+
+
+def test_a_links_url_opened_in_a_browser_leads_to_the_phone_with_the_url_filled_in() -> None:
+    parts = Parts()
+    url = _link(parts, ["zhang"])
+    path = urlsplit(url).path
+    answer = link_page(parts.world, path, {"customer_channel": "ch_7"})
+    assert answer.status == 303
+    target = urlsplit(answer.headers["Location"])
+    assert target.path == "/sandbox/ui"
+    query = {k: v[0] for k, v in parse_qs(target.query).items()}
+    assert query == {"corp_id": CORP, "link_url": f"{url}?customer_channel=ch_7"}
+    page = SandboxUi(parts).pages()[("GET", "/sandbox/ui")](query, b"").body.decode()  # type: ignore[arg-type]
+    assert f'value="{url}?customer_channel=ch_7"' in page
+    assert link_page(parts.world, "/ca/nope", {}).status == 404
