@@ -94,9 +94,8 @@ class ChannelService:
             check_link_staff(assignment.mode, assignment.backup_userid, assignment.daily_caps)
         check_assignment(assignment, self._active_staff(tenant.tenant_id))
         now = iso_of(self.clock.now(), tenant.zone)
-        keyed = kind == LINK and request_key
         channel = Channel(
-            channel_id=channel_id_for(tenant, request_key) if keyed and request_key else self.ids.new_id("ch_"),
+            channel_id=channel_id_for(tenant, request_key) if kind == LINK and request_key else self.ids.new_id("ch_"),
             kind=kind,
             name=data["name"],
             source=data["source"],
