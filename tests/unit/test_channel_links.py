@@ -213,3 +213,17 @@ def test_link_channels_have_no_poster(env: Env) -> None:
     ch = _link_channel(env)
     with pytest.raises(errors.InvalidError):
         env.svc.channels.poster("unit", ch.channel_id)
+
+
+def test_erasing_a_customer_who_came_through_a_link_leaves_no_trace_on_the_channel(env: Env) -> None:
+    """A link channel stores no customer data (only staff ids and its own texts): erasure has nothing to add there,
+    and the channel keeps working for the next parent."""
+    ch = _link_channel(env)
+    fields, result = _open(env, ch, name="小明妈妈")
+    env.svc.customers.erase(env.tenant, result.customer_id)
+    assert env.store.get_customer("unit", result.customer_id) is None
+    after = env.store.get_channel("unit", ch.channel_id)
+    text = repr(after)
+    assert after == ch and result.customer_id not in text and fields["ExternalUserID"] not in text
+    _, again = _open(env, ch)
+    assert again.outcome == "created"
