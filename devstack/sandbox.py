@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import errors
+from devstack.sandbox_acquisition import link_page
 from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery, deliver
 from devstack.sandbox_control import ClockRoutes, ControlRoutes, MethodNotAllowedError
 from devstack.sandbox_events import EventsSecretFile, EventsSecrets, post_event
@@ -79,6 +80,7 @@ from devstack.sandbox_jssdk import JsSdkRoutes
 from devstack.sandbox_pages import PageRoutes
 from devstack.sandbox_ui import SandboxUi
 from devstack.wecom_world import UnknownApiError, WeComWorld, WorldError
+from devstack.wecom_world.acquisition import LINK_PATH
 from devstack.wecom_world.media import form_body
 
 # Re-exported: the sandbox's vocabulary stays importable from here.
@@ -280,6 +282,8 @@ class SandboxServer:
                 body = json.dumps(errors.NotFoundError("no such QR code").to_body()).encode()
                 return RawAnswer(404, "application/json; charset=utf-8", body)
             return RawAnswer(200, "image/png", png)
+        if method == "GET" and path.startswith(LINK_PATH):  # an acquisition link opened: the phone plays WeChat
+            return link_page(self.world, path, query)
         return self.pages.answer(method, path, query, raw)
 
     def control(self, method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from chalicelib import errors
+from devstack.sandbox_acquisition import AcquisitionRoutes
 from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery
 from devstack.sandbox_events import EventsSecrets
 from devstack.sandbox_faults import MAX_DELAY_MS, HttpFault, HttpFaults
@@ -77,6 +78,7 @@ class ControlRoutes:
             ("POST", "/sandbox/members"): member_route(sandbox.world),
             **GroupRoutes(sandbox).routes(),  # 客户群: devstack.sandbox_groups
             **JsSdkRoutes(sandbox).routes(),  # the JS-SDK player's open chat: devstack.sandbox_jssdk
+            **AcquisitionRoutes(sandbox).routes(),  # 获客链接: devstack.sandbox_acquisition
         }
 
     @property

@@ -1,7 +1,8 @@
 """The sandbox's phone (沙箱手机): the customer's and the staff member's side of WeCom as a web page, so the whole
 nurture and camp story runs from a browser, without curl (issue 13 §5).
 
-``GET /sandbox/ui?corp_id=`` shows one corp: its channel codes (scan one as a new or known customer), its customers
+``GET /sandbox/ui?corp_id=`` shows one corp: its channel codes (scan one as a new or known customer; or open an
+acquisition link's URL, 点获客链接: devstack/sandbox_acquisition.py), its customers
 (reply to the staff member: a signed business event, as the institution's systems would send), its group codes
 (join a group) and groups (say something in one: a check-in keyword counts), the staff members' pending mass-message
 tasks (confirm one, as staff do in WeCom), a staff member's chat with a customer (what the console's chat sidebar then
@@ -31,7 +32,7 @@ from devstack.wecom_world.state import STAFF_NOT_SENT, Profile
 HTML = "text/html; charset=utf-8"
 PATH = "/sandbox/ui"
 _IDS = re.compile(r'\b(id|for)="([^"]+)"')
-ACTIONS = ("scan", "reply", "order", "chat", "join", "say", "confirm", "clock", "group")
+ACTIONS = ("scan", "link", "reply", "order", "chat", "join", "say", "confirm", "clock", "group")
 ORDER_KINDS = [("full", "正价课"), ("trial", "体验课")]
 
 
@@ -66,6 +67,7 @@ class SandboxUi:
         with world.lock:
             corp = world.corp(corp_id)
             ways = [(w.state, w.remark or w.state) for w in corp.ways.values() if w.state]
+            links = [link.url for link in corp.links.values()]
             people = sorted(
                 (ext, _name(corp.profiles.get(ext)) or ext, uid)
                 for ext, rel in corp.follows.items()
@@ -88,6 +90,17 @@ class SandboxUi:
         parts.append(
             _form(
                 "scan", "客户扫码加好友", hidden, _select("state", "渠道活码", ways), _input("name", "客户昵称（可空）")
+            )
+        )
+        known = "、".join(html.escape(u) for u in links[:5]) or "暂无（先在控制台新建获客链接渠道）"
+        parts.append(
+            _form(
+                "link",
+                "点获客链接",
+                hidden,
+                _input("url", "获客链接（从控制台复制，含 customer_channel）", query.get("link_url", "")),
+                _input("name", "客户昵称（可空）"),
+                f"<p><small>本企业的获客链接：{known}</small></p>",
             )
         )
         who = [(ext, f"{name}（{uid} 的客户）") for ext, name, uid in people]
@@ -174,6 +187,12 @@ class SandboxUi:
         return (
             f"已扫码：客户 {answer['external_userid']} 加了 {answer['userid']}（回调 HTTP {answer['callback_status']}）"
         )
+
+    def _link(self, corp_id: str, form: dict[str, str]) -> str:
+        body = {"corp_id": corp_id, "url": form["url"].strip(), **({"name": form["name"]} if form.get("name") else {})}
+        answer = self._control("/sandbox/acquisition/open", body)
+        who, status = answer["external_userid"], answer["callback_status"]
+        return f"已点链接：客户 {who} 加了 {answer['userid']}（回调 HTTP {status}）"
 
     def _reply(self, corp_id: str, form: dict[str, str]) -> str:
         message = {"external_userid": form["external_userid"], "text": form["text"]}

@@ -8,6 +8,7 @@ from chalice import Blueprint
 
 from chalicelib.api.common import PAGINATION, Ctx, route
 from chalicelib.bootstrap import services
+from chalicelib.domain.acquisition import LINK
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
 
@@ -18,7 +19,7 @@ bp = Blueprint(__name__)
     bp,
     "/t/{tenant_id}/channels",
     "POST",
-    summary="Create a channel and its WeCom QR code",
+    summary="Create a channel and its WeCom QR code (kind link: an acquisition link)",
     auth="tenant",
     role=Role.OPS,
     body="channel_create",
@@ -28,25 +29,28 @@ bp = Blueprint(__name__)
 )
 def create_channel(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     svc = services()
-    return svc.channels.create(ctx.tenant, ctx.body).public()
+    key = (ctx.request.headers or {}).get("idempotency-key") or None  # a link channel's id follows it
+    channel = svc.channels.create(ctx.tenant, ctx.body, request_key=key)
+    return _with_quota(ctx, channel.public()) if channel.kind == LINK else channel.public()
 
 
 @route(
     bp,
     "/t/{tenant_id}/channels",
     "GET",
-    summary="List channels (kind=standard|referral)",
+    summary="List channels (kind=standard|link|referral; link adds the acquisition quota)",
     auth="tenant",
     role=Role.VIEWER,
-    query={**PAGINATION, "kind": {"enum": ["standard", "referral"], "default": "standard"}},
+    query={**PAGINATION, "kind": {"enum": ["standard", "link", "referral"], "default": "standard"}},
     tag="channels",
 )
 def list_channels(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     kind = ctx.query.get("kind", "standard")
-    if kind not in ("standard", "referral"):
-        raise InvalidError("kind must be standard or referral")
+    if kind not in ("standard", "link", "referral"):
+        raise InvalidError("kind must be standard, link or referral")
     page = services().channels.list(tenant_id, kind=kind, cursor=ctx.cursor(), limit=ctx.limit())
-    return {"items": [c.public() for c in page.items], "next_cursor": page.next_cursor}
+    body = {"items": [c.public() for c in page.items], "next_cursor": page.next_cursor}
+    return _with_quota(ctx, body) if kind == LINK else body
 
 
 @route(
@@ -59,7 +63,14 @@ def list_channels(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     tag="channels",
 )
 def get_channel(ctx: Ctx, tenant_id: str, channel_id: str) -> dict[str, Any]:
-    return services().channels.get(tenant_id, channel_id).public()
+    channel = services().channels.get(tenant_id, channel_id)
+    return _with_quota(ctx, channel.public()) if channel.kind == LINK else channel.public()
+
+
+def _with_quota(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
+    """A link channel's answers carry the corp's acquisition quota (获客额度) and its warning (null: unknown)."""
+    quota = services().channels.quota(ctx.tenant)
+    return {**body, "quota": quota.public() if quota else None}
 
 
 @route(

@@ -28,9 +28,11 @@ SOURCE_LABELS = {
     "website": "官网",
     "other": "其他",
 }
+KIND_LABELS = {"standard": "活码（二维码）", "link": "获客链接（投放广告用的链接）"}
 MODE_LABELS = {"single": "单人", "round_robin": "轮流分配（按顺序，满额跳过）"}
 FIELDS_OF_PATH = {  # the JSON body's paths (schema and service) → the form's fields
     "name": "name",
+    "kind": "kind",
     "source": "source",
     "campaign": "campaign",
     "staff": "userids",
@@ -55,6 +57,7 @@ SERVICE_MESSAGES: tuple[tuple[str, str], ...] = (  # the service's English refus
     (r"a channel code takes at most (\d+) staff members", "一个渠道码最多 {0} 名员工"),
     (r"message text is (\d+) bytes; WeCom allows (\d+)", "欢迎语有 {0} 字节，企业微信最多 {1} 字节"),
     (r"a message takes at most (\d+) attachments, got (\d+)", "欢迎语最多 {0} 个附件（现在 {1} 个）"),
+    (r"an acquisition link takes no backup_userid or daily_caps: .*", "获客链接不设每日上限和备用员工"),
 )
 
 
@@ -80,6 +83,7 @@ def empty() -> ChannelForm:
     return ChannelForm(
         {
             "name": "",
+            "kind": "standard",
             "source": "douyin",
             "campaign": "",
             "mode": "single",
@@ -102,6 +106,7 @@ def from_channel(c: Channel) -> ChannelForm:
     return ChannelForm(
         {
             "name": c.name,
+            "kind": c.kind,
             "source": c.source,
             "campaign": c.campaign,
             "mode": a.mode,
@@ -125,6 +130,7 @@ def parse(form: dict[str, str], userids: list[str]) -> tuple[ChannelForm, dict[s
         {
             **empty().values,
             **{k: form.get(k, "").strip() for k in ("name", "source", "campaign", "mode", "backup_userid")},
+            "kind": form.get("kind", "standard").strip() or "standard",
             **{k: form.get(k, "").strip() for k in ("tags", "plan_id", "spend", "exposure")},
             "welcome": form.get("welcome", "").replace("\r\n", "\n").strip(),
             "attachments": form.get("attachments", "[]") or "[]",
@@ -135,6 +141,8 @@ def parse(form: dict[str, str], userids: list[str]) -> tuple[ChannelForm, dict[s
     v, errors = shown.values, shown.errors
     if not v["name"]:
         errors["name"] = "请填写渠道名称"
+    if v["kind"] not in KIND_LABELS:
+        errors["kind"] = "请选择渠道类型"
     if v["source"] not in SOURCE_LABELS:
         errors["source"] = "请选择来源平台"
     if v["mode"] not in MODE_LABELS:
@@ -160,6 +168,7 @@ def parse(form: dict[str, str], userids: list[str]) -> tuple[ChannelForm, dict[s
         attachments = []
     body: dict[str, Any] = {
         "name": v["name"],
+        "kind": v["kind"],
         "source": v["source"],
         "campaign": v["campaign"],
         "staff": {

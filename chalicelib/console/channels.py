@@ -1,4 +1,5 @@
-"""Ops pages for channels (渠道活码): the list with today's adds and CAC, create and edit, the QR poster.
+"""Ops pages for channels (渠道活码): the list with today's adds and CAC, create and edit, the QR poster; a link
+channel (获客链接) shows its URL to copy and the corp's acquisition quota with its warning.
 
 Thin like the JSON API's routes (api/channels.py): parse the form, validate it against the same schema, one service
 call, render. A refused form comes back with each problem next to its field.
@@ -13,8 +14,9 @@ from chalice import Blueprint, Response
 
 from chalicelib import schemas
 from chalicelib.console import channel_form
-from chalicelib.console.channel_form import MODE_LABELS, SOURCE_LABELS, ChannelForm
+from chalicelib.console.channel_form import KIND_LABELS, MODE_LABELS, SOURCE_LABELS, ChannelForm
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
+from chalicelib.domain.acquisition import LINK
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
 
@@ -38,6 +40,7 @@ def _form_page(pc: PageCtx, form: ChannelForm, channel_id: str | None, status: i
             "plans": editor.plans,
             "sources": list(SOURCE_LABELS.items()),
             "modes": list(MODE_LABELS.items()),
+            "channel_kinds": list(KIND_LABELS.items()),
         },
         status=status,
     )
@@ -47,6 +50,8 @@ def _save(pc: PageCtx, channel_id: str | None) -> PageResult:
     form, body = channel_form.parse(pc.form, pc.form_list("userids"))
     if not form.ok:
         return _form_page(pc, form, channel_id, status=400)
+    if channel_id:
+        body.pop("kind")  # a channel's kind is chosen once, at creation
     try:
         schemas.validate("channel_update" if channel_id else "channel_create", body)
         if channel_id:
@@ -65,6 +70,7 @@ def channels(pc: PageCtx, tenant_id: str) -> PageResult:
     kind = kind if kind in KINDS else "standard"
     board = pc.svc.metrics.channel_board(pc.tenant, kind=kind, cursor=pc.query.get("cursor") or None, limit=PAGE_SIZE)
     more = f"?{urlencode({'kind': kind, 'cursor': board.next_cursor})}" if board.next_cursor else ""
+    links = any(r.channel.kind == LINK for r in board.rows)  # the quota matters (and is asked for) only then
     return Html(
         "channels/list.html",
         {
@@ -75,6 +81,8 @@ def channels(pc: PageCtx, tenant_id: str) -> PageResult:
             "kinds": KINDS,
             "sources": SOURCE_LABELS,
             "more": more,
+            "links": links,
+            "quota": pc.svc.channels.quota(pc.tenant) if links else None,
         },
     )
 
@@ -92,7 +100,8 @@ def create_channel(pc: PageCtx, tenant_id: str) -> PageResult:
 @page(bp, "/console/{tenant_id}/channels/{channel_id}", role=Role.OPS, summary="A channel: its code and poster")
 def channel(pc: PageCtx, tenant_id: str, channel_id: str) -> PageResult:
     found = pc.svc.channels.get(tenant_id, channel_id)
-    return Html("channels/detail.html", _detail(found))
+    quota = pc.svc.channels.quota(pc.tenant) if found.kind == LINK else None
+    return Html("channels/detail.html", {**_detail(found), "quota": quota, "url": found.public()["url"]})
 
 
 def _detail(c: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Channels (渠道活码): a QR code per source, its staff assignment, welcome message (欢迎语) and auto-tags.
+"""Channels (渠道活码): a QR code (or an acquisition link: kind "link", domain/acquisition.py) per source, its staff
+assignment, welcome message (欢迎语) and auto-tags.
 
 The channel id doubles as the WeCom ``state`` (≤ 30 chars), so the callback finds its channel with one key read.
 Referral channels (老带新) carry the referrer's customer id and the prefix ``rf``; their id is random (``rf_<random>``)
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from chalicelib.domain.acquisition import handout_url
 from chalicelib.domain.messages import Attachment, Message
 from chalicelib.errors import InvalidError
 
@@ -78,7 +80,9 @@ class Channel:
     exposure: int | None = None  # impressions / landing-page UV, for add rate
     config_id: str = ""
     qr_code: str = ""
-    kind: str = "standard"  # standard | referral
+    kind: str = "standard"  # standard (QR) | referral (老带新 QR) | link (获客链接, domain/acquisition.py)
+    link_id: str = ""  # kind "link": WeCom's link id ("" while it is being created)
+    link_url: str = ""  # kind "link": WeCom's URL, without customer_channel
     referrer_customer_id: str | None = None
     full_date: str = ""  # local date the ``full`` list belongs to
     full: tuple[str, ...] = ()  # staff at their cap on ``full_date``
@@ -106,6 +110,8 @@ class Channel:
             "config_id": self.config_id,
             "qr_code": self.qr_code,
             "kind": self.kind,
+            "link_id": self.link_id,
+            "url": handout_url(self.link_url, self.channel_id),
             "referrer_customer_id": self.referrer_customer_id,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

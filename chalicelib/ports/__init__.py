@@ -12,6 +12,9 @@ from typing import Any, Protocol
 from chalicelib.domain.messages import Attachment, Message
 
 __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messages it speaks in
+    "AcquisitionLink",
+    "AcquisitionLinkPort",
+    "AcquisitionQuota",
     "Attachment",
     "ContactWay",
     "CorpTagGroup",
@@ -19,6 +22,7 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "FollowUser",
     "JoinWayPort",
     "JsApiTicketPort",
+    "LinkCustomer",
     "MediaPort",
     "Message",
     "MsgTemplateResult",
@@ -28,6 +32,12 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "WelcomeOutcome",
 ]
 
+from chalicelib.ports.acquisition import (  # acquisition links (获客助手)
+    AcquisitionLink,
+    AcquisitionLinkPort,
+    AcquisitionQuota,
+    LinkCustomer,
+)
 from chalicelib.ports.jssdk import JsApiTicketPort  # the JS-SDK tickets (the chat sidebar)
 from chalicelib.ports.wecom import (  # the WeCom port, in its own module
     ContactWay,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.alerts import Card
 from chalicelib.domain.messages import Message
+from chalicelib.ports.acquisition import AcquisitionLinkPort
 from chalicelib.ports.jssdk import JsApiTicketPort
 from chalicelib.ports.statistics import WeComStatisticsPort
 
@@ -172,7 +173,9 @@ class JoinWayPort(Protocol):
     def del_join_way(self, creds: WeComCredentials, config_id: str) -> None: ...
 
 
-class WeComPort(JoinWayPort, WeComStatisticsPort, MediaPort, JsApiTicketPort, AppMessagePort, Protocol):
+class WeComPort(
+    JoinWayPort, WeComStatisticsPort, MediaPort, JsApiTicketPort, AppMessagePort, AcquisitionLinkPort, Protocol
+):
     """The WeCom server API Siyu calls. One implementation talks HTTP to WeCom or to the sandbox."""
 
     def user_id_from_code(self, creds: WeComCredentials, code: str) -> str:

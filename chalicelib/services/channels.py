@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from chalicelib.domain.acquisition import LINK, QuotaView, check_link_staff
 from chalicelib.domain.channels import (
     Assignment,
     Channel,
@@ -29,6 +30,7 @@ from chalicelib.ports import (
     WeComPort,
 )
 from chalicelib.services import posters
+from chalicelib.services.channel_links import ChannelLinks, channel_id_for
 from chalicelib.services.library import ItemSource, checked_message
 from chalicelib.services.tags import TagService
 
@@ -74,6 +76,7 @@ class ChannelService:
         self.wecom = wecom
         self.clock = clock
         self.ids = ids
+        self.links = ChannelLinks(repo, wecom)
 
     def _today(self, tenant: Tenant) -> str:
         return local_date(self.clock.now().timestamp(), tenant.zone)
@@ -81,12 +84,19 @@ class ChannelService:
     def _active_staff(self, tenant_id: str) -> set[str]:
         return {s.userid for s in self.repo.list_staff(tenant_id) if s.active}
 
-    def create(self, tenant: Tenant, data: dict[str, Any]) -> Channel:
+    def create(self, tenant: Tenant, data: dict[str, Any], request_key: str | None = None) -> Channel:
+        """A QR channel (kind "standard") or an acquisition-link channel (kind "link"). ``request_key`` (the
+        request's Idempotency-Key) makes a link channel's id the same on a retry, so a retry after a crash adopts
+        the link the first attempt made (services/channel_links.py)."""
+        kind = data.get("kind", "standard")
         assignment = _assignment(data["staff"])
+        if kind == LINK:
+            check_link_staff(assignment.mode, assignment.backup_userid, assignment.daily_caps)
         check_assignment(assignment, self._active_staff(tenant.tenant_id))
         now = iso_of(self.clock.now(), tenant.zone)
         channel = Channel(
-            channel_id=self.ids.new_id("ch_"),
+            channel_id=channel_id_for(tenant, request_key) if kind == LINK and request_key else self.ids.new_id("ch_"),
+            kind=kind,
             name=data["name"],
             source=data["source"],
             campaign=data.get("campaign", ""),
@@ -100,6 +110,8 @@ class ChannelService:
             updated_at=now,
             version=1,
         )
+        if kind == LINK:
+            return self.links.register(tenant, channel)
         return self._register(tenant, channel)
 
     def _register(self, tenant: Tenant, channel: Channel) -> Channel:
@@ -121,13 +133,21 @@ class ChannelService:
         return channel
 
     def list(self, tenant_id: str, *, kind: str, cursor: str | None, limit: int) -> Page:
-        return self.repo.list_channels(tenant_id, kind=kind, cursor=cursor, limit=limit)
+        """``standard`` lists every ad channel (QR and link); ``link`` only the link channels (of the same page of
+        channels, so a page may hold fewer than ``limit``); ``referral`` the referral codes."""
+        if kind != LINK:
+            return self.repo.list_channels(tenant_id, kind=kind, cursor=cursor, limit=limit)
+        page = self.repo.list_channels(tenant_id, kind="standard", cursor=cursor, limit=limit)
+        return Page([c for c in page.items if c.kind == LINK], page.next_cursor)
 
     def update(self, tenant: Tenant, channel_id: str, data: dict[str, Any]) -> Channel:
         channel = self.get(tenant.tenant_id, channel_id)
         changes: dict[str, Any] = {name: data[name] for name in PLAIN_FIELDS if name in data}
         if "staff" in data:
             changes["assignment"] = _assignment(data["staff"])
+            if channel.kind == LINK:
+                a = changes["assignment"]
+                check_link_staff(a.mode, a.backup_userid, a.daily_caps)
             check_assignment(changes["assignment"], self._active_staff(tenant.tenant_id))
         if "welcome" in data:
             changes["welcome"] = checked_message(self.repo, tenant.tenant_id, data["welcome"], "/welcome")
@@ -136,7 +156,12 @@ class ChannelService:
         updated = replace(
             channel, **changes, updated_at=iso_of(self.clock.now(), tenant.zone), version=channel.version + 1
         )
-        if "staff" in data or updated.name[:30] != channel.name[:30]:
+        if channel.kind == LINK:
+            if not channel.link_id:  # its create was interrupted: finish it with the new values
+                self.repo.put_channel(tenant.tenant_id, updated, expected_version=channel.version)
+                return self.links.resume(tenant, updated)
+            self.links.sync(tenant, channel, updated)
+        elif "staff" in data or updated.name[:30] != channel.name[:30]:
             today = self._today(tenant)
             users = code_users(updated, None, today, updated.full_today(today))
             self.wecom.update_contact_way(
@@ -147,6 +172,7 @@ class ChannelService:
 
     def delete(self, tenant: Tenant, channel_id: str) -> None:
         channel = self.get(tenant.tenant_id, channel_id)
+        self.links.remove(tenant, channel)
         if channel.config_id:
             try:
                 self.wecom.del_contact_way(_creds(tenant), config_id=channel.config_id)
@@ -165,9 +191,16 @@ class ChannelService:
         live = [(p.plan_id, p.name) for p in plans if p.status.value != "archived"]
         return ChannelEditor(channel, staff, live)
 
+    def quota(self, tenant: Tenant) -> QuotaView | None:
+        """The corp's acquisition-link quota (获客额度) with its warning; None when WeCom does not tell."""
+        return self.links.quota(tenant)
+
     def poster(self, tenant_id: str, channel_id: str) -> bytes:
-        """The channel's printable poster (PNG): its WeCom QR image with the channel's name."""
+        """The channel's printable poster (PNG): its WeCom QR image with the channel's name. A link channel has
+        none: its URL is what goes into ads."""
         channel = self.get(tenant_id, channel_id)
+        if channel.kind == LINK:
+            raise InvalidError("an acquisition-link channel has no QR poster: hand out its url")
         qr = self.wecom.qr_image(channel.qr_code)
         return posters.render_poster(qr, channel.name, font_path=posters.cjk_font())
 

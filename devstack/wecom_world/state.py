@@ -50,6 +50,30 @@ class ContactWay:
 
 
 @dataclass
+class LinkAdd:
+    """A customer added through an acquisition link (customer_acquisition/customer)."""
+
+    external_userid: str
+    userid: str
+    state: str
+    chat_status: int = 0
+
+
+@dataclass
+class AcqLink:
+    """An acquisition link (获客链接, acquisition.py): its range, the adds made through it, the next staff member."""
+
+    link_id: str
+    link_name: str
+    url: str
+    users: list[str]
+    skip_verify: bool
+    created_at: float
+    next_user: int = 0
+    adds: list[LinkAdd] = field(default_factory=list)
+
+
+@dataclass
 class Profile:
     name: str | None = None
     unionid: str | None = None
@@ -267,6 +291,9 @@ class Corp:
     ticket_fetches: list[float] = field(default_factory=list)  # when tickets were fetched, within the last hour
     current_chat: ChatContext | None = None  # the chat the JS-SDK player's getCurExternalContact answers for
     media: dict[str, Media] = field(default_factory=dict)  # temporary media by media_id (media/upload)
+    links: dict[str, AcqLink] = field(default_factory=dict)  # acquisition links (获客链接) by link_id
+    link_quota_total: int = 1000  # acquisition adds bought (获客额度); each add through a link spends one
+    link_quota_balance: int = 1000
 
 
 @dataclass

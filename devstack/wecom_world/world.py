@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from devstack.wecom_world import (
+    acquisition,
     app_messages,
     contact_ways,
     contacts,
@@ -41,6 +42,7 @@ API_SETS: tuple[ApiSet, ...] = (
     oauth.APIS,
     tickets.APIS,
     media.APIS,
+    acquisition.APIS,
 )
 
 
@@ -48,7 +50,7 @@ class WorldTimeoutError(Exception):
     """A slow call outlasted the caller's timeout (in process only; over HTTP the client times out itself)."""
 
 
-class WeComWorld(tickets.JsSdkControls, WorldState):
+class WeComWorld(tickets.JsSdkControls, acquisition.AcquisitionControls, WorldState):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""
 
     def __init__(
@@ -303,8 +305,8 @@ class WeComWorld(tickets.JsSdkControls, WorldState):
     def snapshot(self) -> bytes:
         """The durable WeCom state as versioned JSON (UTF-8): every corp (settings, contact ways, profiles, follow
         relations, tag groups and tags, welcome codes, mass-message tasks, received counts, customer groups and their
-        join ways), the msgid -> corp map
-        and the id sequence, so ids made after a restore never repeat earlier ones.
+        join ways, acquisition links and their quota), the msgid -> corp map and the id sequence, so ids made after a
+        restore never repeat earlier ones.
 
         Not the call log, delivered welcome messages, injected faults or access tokens: clients get a new token on
         40014. The format is snapshot.py's.

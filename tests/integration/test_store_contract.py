@@ -164,6 +164,19 @@ def test_channels_versions_and_full_sets(store: Any) -> None:
     assert store.get_channel("acme", ch.channel_id) is None
 
 
+def test_a_link_channel_round_trips_pending_then_done(store: Any) -> None:
+    """A link channel (获客链接) is stored pending (no link_id), then done with its link's id and URL."""
+    pending = replace(_channel("ch_link1"), kind="link", config_id="", qr_code="")
+    store.create_channel("acme", pending)
+    assert store.get_channel("acme", "ch_link1") == pending
+    done = replace(pending, link_id="cawcde01", link_url="https://work.weixin.qq.com/ca/cawcde01", version=2)
+    store.put_channel("acme", done, expected_version=1)
+    got = store.get_channel("acme", "ch_link1")
+    assert got == done and got.public()["url"].endswith("?customer_channel=ch_link1")
+    listed = store.list_channels("acme", kind="standard", cursor=None, limit=10).items
+    assert [c.channel_id for c in listed] == ["ch_link1"]  # in the ad channels' list, beside QR codes
+
+
 @covers(ChannelRepository.list_channels)
 def test_channel_listing_pages_and_kinds(store: Any) -> None:
     for i in range(5):

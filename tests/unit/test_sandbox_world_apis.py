@@ -43,6 +43,13 @@ SERVED = {
     "get_jsapi_ticket",  # the JS-SDK tickets (tickets.py): they change state (issued tickets, counted fetches)
     "ticket/get",
     "media/upload",
+    "externalcontact/customer_acquisition/create_link",  # 获客链接 (acquisition.py)
+    "externalcontact/customer_acquisition/update_link",
+    "externalcontact/customer_acquisition/delete_link",
+    "externalcontact/customer_acquisition/get",
+    "externalcontact/customer_acquisition/list_link",
+    "externalcontact/customer_acquisition/customer",
+    "externalcontact/customer_acquisition_quota",
 }
 READS = {
     "gettoken",
@@ -58,6 +65,10 @@ READS = {
     "externalcontact/get_user_behavior_data",
     "externalcontact/groupchat/statistic",
     "externalcontact/groupchat/statistic_group_by_day",
+    "externalcontact/customer_acquisition/get",
+    "externalcontact/customer_acquisition/list_link",
+    "externalcontact/customer_acquisition/customer",
+    "externalcontact/customer_acquisition_quota",
 }
 
 
@@ -69,7 +80,13 @@ def _token(world: WeComWorld) -> str:
 def test_the_modules_together_serve_every_api_once() -> None:
     table = ApiTable.of(*API_SETS)
     assert set(table.handlers) == SERVED
-    assert table.from_query == {"externalcontact/get", "auth/getuserinfo", "get_jsapi_ticket", "ticket/get"}
+    assert table.from_query == {
+        "externalcontact/get",
+        "auth/getuserinfo",
+        "get_jsapi_ticket",
+        "ticket/get",
+        "externalcontact/customer_acquisition_quota",
+    }
 
 
 @pytest.mark.parametrize("api", sorted(SERVED | {"gettoken"}))

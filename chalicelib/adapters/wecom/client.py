@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from chalicelib import deadlines, errors
+from chalicelib.adapters.wecom.acquisition import AcquisitionMixin
 from chalicelib.adapters.wecom.answers import check_contact_way, check_tag_name, follow_user, tag_group
 from chalicelib.adapters.wecom.answers import errcode_of as _errcode
 from chalicelib.adapters.wecom.answers import payload_of as _payload
@@ -60,9 +61,12 @@ class Budget(Protocol):
     def left(self) -> float: ...
 
 
-class WeComClient(GroupChatsMixin, StatisticsMixin, MediaMixin, JsApiTicketsMixin, AppMessagesMixin, ImagesMixin):
+class WeComClient(
+    GroupChatsMixin, StatisticsMixin, MediaMixin, JsApiTicketsMixin, AppMessagesMixin, ImagesMixin, AcquisitionMixin
+):
     """WeComPort over a Transport (groups.py, statistics.py, media.py: media/upload, tickets.py: JS-SDK tickets,
-    app_messages.py: application messages, images.py: QR images). One per process, thread-safe."""
+    app_messages.py: application messages, images.py: QR images, acquisition.py: 获客链接). One per process,
+    thread-safe."""
 
     def __init__(
         self,
