@@ -31,6 +31,7 @@ MOVE = "move"
 CAP = timing.CAP
 MONTHLY = "monthly_limit"  # take_quota's refusal when WeCom's monthly receive limit is reached
 REFUSALS = (CAP, MONTHLY)
+MOMENT_KEY = "moment"  # the month's Moments counter (beside the day caps' "<day>#<content type>" counters)
 HOLDOUT = "holdout"  # the customer is in the plan's holdout (对照组): every touch skipped, the enrollment goes on
 
 INLINE_FIRE = timedelta(seconds=60)  # due sooner than this after it is queued: the queuing operation fires it
@@ -142,7 +143,7 @@ def decide(
     if decision.action == "move":
         return Fate(MOVE, decision.reason, decision.due, decision.reasons)
     ask = quota(step, rules, zone, now)
-    if ask.day_cap is not None and outranked(plan, step, rivals() if callable(rivals) else rivals, rules, zone, now):
+    if ask.day_cap is not None and not step.is_moment and outranked(plan, step, rivals() if callable(rivals) else rivals, rules, zone, now):
         return on_refused(CAP, step, rules, zone, now)
     return Fate(SEND, quota=ask)
 
@@ -164,7 +165,7 @@ def on_refused(refused: str, step: Step, rules: TouchRules, zone: ZoneInfo, now:
         raise ValueError(f"refusal must be one of {REFUSALS}, got {refused!r}")
     if step.on_cap != "defer":
         return Fate(DROP, refused, reasons=(refused,))
-    if refused == CAP:
+    if refused == CAP and not step.is_moment:
         later = timing.next_day_start(now, zone, step.content_type, rules)
     else:
         later = next_month_start(now, zone, step.content_type, rules)
@@ -173,8 +174,16 @@ def on_refused(refused: str, step: Step, rules: TouchRules, zone: ZoneInfo, now:
 
 def quota(step: Step, rules: TouchRules, zone: ZoneInfo, now: datetime) -> Quota:
     """The quota a touch of ``step`` takes at ``now``: the local month's receive limit, and the local day's cap of
-    its content type when there is one."""
+    its content type when there is one. A Moments step's second counter is the month's Moments instead
+    (``rules.monthly_moment_cap``, 4 by default: the field's rule of thumb), so its cap defers it to next month."""
     day = timing.local_day(now, zone)
+    if step.is_moment:
+        return Quota(
+            month=day[:7],
+            day_key=f"{day[:7]}#{MOMENT_KEY}",
+            day_cap=rules.monthly_moment_cap,
+            month_cap=timing.monthly_limit(rules, now, zone),
+        )
     cap = rules.daily_caps.get(step.content_type)
     return Quota(
         month=day[:7],

@@ -21,6 +21,9 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "JsApiTicketPort",
     "MediaPort",
     "Message",
+    "MomentJob",
+    "MomentPage",
+    "MomentsPort",
     "MsgTemplateResult",
     "UploadedMedia",
     "WeComCredentials",
@@ -29,6 +32,7 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
 ]
 
 from chalicelib.ports.jssdk import JsApiTicketPort  # the JS-SDK tickets (the chat sidebar)
+from chalicelib.ports.moments import MomentJob, MomentPage, MomentsPort  # 客户朋友圈 (issue 14 §4)
 from chalicelib.ports.wecom import (  # the WeCom port, in its own module
     ContactWay,
     CorpTagGroup,

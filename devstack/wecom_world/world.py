@@ -15,6 +15,7 @@ from devstack.wecom_world import (
     join_ways,
     media,
     messages,
+    moments,
     oauth,
     qr_images,
     snapshot,
@@ -41,6 +42,7 @@ API_SETS: tuple[ApiSet, ...] = (
     oauth.APIS,
     tickets.APIS,
     media.APIS,
+    moments.APIS,
 )
 
 
@@ -48,7 +50,7 @@ class WorldTimeoutError(Exception):
     """A slow call outlasted the caller's timeout (in process only; over HTTP the client times out itself)."""
 
 
-class WeComWorld(tickets.JsSdkControls, WorldState):
+class WeComWorld(tickets.JsSdkControls, moments.MomentControls, WorldState):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""
 
     def __init__(

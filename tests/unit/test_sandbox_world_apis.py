@@ -43,6 +43,11 @@ SERVED = {
     "get_jsapi_ticket",  # the JS-SDK tickets (tickets.py): they change state (issued tickets, counted fetches)
     "ticket/get",
     "media/upload",
+    "externalcontact/add_moment_task",  # 客户朋友圈 (moments.py)
+    "externalcontact/get_moment_task_result",  # counts its polls: the job completes at the third
+    "externalcontact/get_moment_task",
+    "externalcontact/get_moment_customer_list",
+    "externalcontact/get_moment_send_result",
 }
 READS = {
     "gettoken",
@@ -58,6 +63,9 @@ READS = {
     "externalcontact/get_user_behavior_data",
     "externalcontact/groupchat/statistic",
     "externalcontact/groupchat/statistic_group_by_day",
+    "externalcontact/get_moment_task",
+    "externalcontact/get_moment_customer_list",
+    "externalcontact/get_moment_send_result",
 }
 
 
@@ -69,7 +77,13 @@ def _token(world: WeComWorld) -> str:
 def test_the_modules_together_serve_every_api_once() -> None:
     table = ApiTable.of(*API_SETS)
     assert set(table.handlers) == SERVED
-    assert table.from_query == {"externalcontact/get", "auth/getuserinfo", "get_jsapi_ticket", "ticket/get"}
+    assert table.from_query == {
+        "externalcontact/get",
+        "auth/getuserinfo",
+        "get_jsapi_ticket",
+        "ticket/get",
+        "externalcontact/get_moment_task_result",
+    }
 
 
 @pytest.mark.parametrize("api", sorted(SERVED | {"gettoken"}))

@@ -30,6 +30,7 @@ from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
 from chalicelib.adapters.wecom.images import ImagesMixin
 from chalicelib.adapters.wecom.media import MediaMixin
+from chalicelib.adapters.wecom.moments import MomentsMixin
 from chalicelib.adapters.wecom.statistics import StatisticsMixin
 from chalicelib.adapters.wecom.tickets import JsApiTicketsMixin
 from chalicelib.adapters.wecom.transport import Transport
@@ -60,7 +61,9 @@ class Budget(Protocol):
     def left(self) -> float: ...
 
 
-class WeComClient(GroupChatsMixin, StatisticsMixin, MediaMixin, JsApiTicketsMixin, AppMessagesMixin, ImagesMixin):
+class WeComClient(
+    GroupChatsMixin, StatisticsMixin, MediaMixin, JsApiTicketsMixin, AppMessagesMixin, ImagesMixin, MomentsMixin
+):
     """WeComPort over a Transport (groups.py, statistics.py, media.py: media/upload, tickets.py: JS-SDK tickets,
     app_messages.py: application messages, images.py: QR images). One per process, thread-safe."""
 
