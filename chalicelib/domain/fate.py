@@ -143,7 +143,8 @@ def decide(
     if decision.action == "move":
         return Fate(MOVE, decision.reason, decision.due, decision.reasons)
     ask = quota(step, rules, zone, now)
-    if ask.day_cap is not None and not step.is_moment and outranked(plan, step, rivals() if callable(rivals) else rivals, rules, zone, now):
+    contested = ask.day_cap is not None and not step.is_moment  # a Moments cap is monthly: no rival takes its day
+    if contested and outranked(plan, step, rivals() if callable(rivals) else rivals, rules, zone, now):
         return on_refused(CAP, step, rules, zone, now)
     return Fate(SEND, quota=ask)
 

@@ -65,9 +65,7 @@ class MomentsMixin(ApiMixin):
     def get_moment_task_result(self, creds: WeComCredentials, *, jobid: str) -> MomentJob:
         if not jobid:
             raise errors.InvalidError("jobid is required")
-        data = self._api(
-            creds, "externalcontact/get_moment_task_result", None, method="GET", query={"jobid": jobid}
-        )
+        data = self._api(creds, "externalcontact/get_moment_task_result", None, method="GET", query={"jobid": jobid})
         result = data.get("result") if isinstance(data.get("result"), dict) else {}
         assert isinstance(result, dict)
         senders = (result.get("invalid_sender_list") or {}).get("user_list") or []
