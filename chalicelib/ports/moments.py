@@ -6,7 +6,7 @@ WeComClient implements it (adapters/wecom/moments.py), the sandbox plays it (dev
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from chalicelib.domain.messages import Message
@@ -43,6 +43,7 @@ class MomentPage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@runtime_checkable
 class MomentsPort(Protocol):
     def add_moment_task(
         self, creds: WeComCredentials, *, message: Message, senders: list[str], tag_ids: list[str]
