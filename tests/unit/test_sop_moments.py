@@ -5,14 +5,12 @@ never makes a second post; task sync follows the job to the post and the post to
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import pytest
 
 from chalicelib.domain import fate
 from chalicelib.domain.plans import MOMENT_STEP, TouchRules
-from chalicelib.domain.sop import Subject, Touch
 from chalicelib.domain.touch_rules import rules_text
 from chalicelib.services.sop.moments import IN_DOUBT, JOB_PREFIX, MOMENT_PREFIX, MOMENT_TASK, TAG_GROUP
 from chalicelib.services.task_sync import TaskSyncService
@@ -136,10 +134,6 @@ def test_task_sync_follows_the_job_then_records_the_published_post_and_whom_it_r
     assert done.outcome_map() == {customers[0].customer_id: "sent", customers[1].customer_id: "sent"}
     li = next(t for t in tasks(env) if t.userid == "li")
     assert li.status == "created" and li.sent_at is None  # li has not published: 未发表
-
-
-def moment_touch(due: datetime) -> Touch:
-    return Touch(Subject.customer("c1"), "pl_new7.1.m1.x", "en1", "m1", 0, due.isoformat())
 
 
 def test_the_monthly_moment_cap_counts_moments_apart_and_defers_to_next_month() -> None:
