@@ -109,7 +109,7 @@ class TaskSyncService:
     ) -> None:
         self.signals: SignalPublisher = signals or NoSignals()  # task_sent, for the metrics
         moments = moments if moments is not None else wecom if isinstance(wecom, MomentsPort) else None
-        self.moment_sync = MomentSync(repo, moments) if moments is not None else None
+        self.moment_sync = MomentSync(repo, wecom, moments) if moments is not None else None
         self.repo = repo
         self.wecom = wecom
         self.clock = clock

@@ -125,6 +125,8 @@ def test_task_sync_follows_the_job_then_records_the_published_post_and_whom_it_r
     sync.run("sop")  # done: the task now names the post, still not published
     zhang = next(t for t in tasks(env) if t.userid == "zhang")
     assert (zhang.msgid or "").startswith(MOMENT_PREFIX) and zhang.status == "created"
+    follows = env.world.corp(CORP).follows
+    assert all(follows[c.external_userid][c.owner_userid].tags == [] for c in customers)  # the post's audience is set
     moment_id = (zhang.msgid or "").removeprefix(MOMENT_PREFIX)
     env.world.publish_moment(CORP, moment_id, "zhang")
     report = sync.run("sop")
