@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.functional.conftest import CORP, TENANT, Api
+from tests.functional.console_client import signed_in
 from tests.functional.test_sop_answers import run_job, setup_plan
 
 MOMENT_STEP = {
@@ -46,6 +47,15 @@ def test_a_moment_step_fires_is_published_on_the_phone_and_synced_as_reached(api
     [task] = [t for t in api.call("GET", f"/t/{TENANT}/tasks", token=token).json["items"] if t["kind"] == "moment"]
     assert task["status"] == "created" and sorted(task["customer_ids"]) == sorted(customers)
     assert task["text"] == "秋季班开课啦，欢迎试听～"
+    zhang = signed_in(api, "staff", "zhang")
+    day = zhang.get(f"/console/{TENANT}/my").body.decode()
+    assert "发表朋友圈 · 2 位客户" in day
+    page = zhang.dom(zhang.get(f"/console/{TENANT}/my/tasks/{task['task_id']}"))
+    assert page.one("pre", id="task-text").text() == "秋季班开课啦，欢迎试听～"
+    assert "客户朋友圈" in page.one("p", id="moment-howto").text()
+    assert "未发表" in page.one("p", id="moment-results").text()
+    ops = signed_in(api, "ops")
+    assert "朋友圈" in ops.dom(ops.get(f"/console/{TENANT}/plans/{plan_id}")).one("td", data_key="type").text()
     api.clock.advance(seconds=10)
     run_job(api, "task_sync")  # the job is done: the task names the post; zhang has not published (未发表)
     waiting = api.call("GET", f"/t/{TENANT}/tasks/{task['task_id']}", token=token).json
@@ -58,6 +68,8 @@ def test_a_moment_step_fires_is_published_on_the_phone_and_synced_as_reached(api
     synced = api.call("GET", f"/t/{TENANT}/tasks/{task['task_id']}", token=token).json
     assert synced["status"] == "sent" and synced["results"]["sent"] == 2
     assert synced["outcomes"] == dict.fromkeys(customers, "sent")
+    page = zhang.dom(zhang.get(f"/console/{TENANT}/my/tasks/{task['task_id']}"))
+    assert "已发表" in page.one("p", id="moment-results").text() and "送达 2 位客户" in page.text()
 
 
 def test_a_bad_moment_step_is_refused_and_nothing_is_stored(api: Api) -> None:
