@@ -34,6 +34,9 @@ ON_CAP = ("defer", "drop")
 # What a step does: a confirm-to-send message (企业群发), or a Moments post (朋友圈, issue 14 §4: docs/moments.md).
 MESSAGE_STEP, MOMENT_STEP = "message", "moment"
 STEP_KINDS = (MESSAGE_STEP, MOMENT_STEP)
+# How a plan sheet may name a step's kind (services/plan_import.py): empty is a message.
+STEP_KIND_WORDS = {"": MESSAGE_STEP, "message": MESSAGE_STEP, "群发": MESSAGE_STEP, "消息": MESSAGE_STEP} | {
+    "moment": MOMENT_STEP, "朋友圈": MOMENT_STEP, "发朋友圈": MOMENT_STEP}  # fmt: skip
 MOMENT_MONTHLY_CAP = 4  # the field's rule of thumb: about four Moments a month reach one customer
 MAX_MOMENT_TEXT = 2000  # add_moment_task's text.content: at most 2,000 characters ('invalid text size')
 MOMENT_ATTACHMENTS = ("image", "video", "link")  # what a Moments post carries (by media_id)
