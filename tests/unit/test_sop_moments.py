@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from chalicelib.domain import fate
 from chalicelib.domain.plans import MOMENT_STEP, TouchRules
+from chalicelib.domain.preview import SimCustomer
+from chalicelib.domain.simulate import simulate
 from chalicelib.domain.touch_rules import rules_text
 from chalicelib.services.sop.moments import IN_DOUBT, JOB_PREFIX, MOMENT_PREFIX, MOMENT_TASK, TAG_GROUP
 from chalicelib.services.task_sync import TaskSyncService
@@ -165,3 +168,21 @@ def test_the_engine_applies_the_tenant_moment_cap(env: CrashAfterMoment) -> None
     reports = env.fire_due()
     assert len(moments(env)) == 1
     assert [r.reasons for r in reports if r.reasons] == [{"moved:cap": 1}]  # the second Moment waits a month
+
+
+def test_the_simulator_applies_the_same_moment_cap() -> None:
+    """The preview decides by the same fate: with a cap of 2, a plan of three Moments in December shows the third
+    deferred to January, while a message step the same days is not held back by it."""
+    zone = ZoneInfo("Asia/Shanghai")
+    moments = [step(f"m{n}", day=n, at="10:00", kind=MOMENT_STEP) for n in (1, 2, 3)]
+    shown = simulate(
+        plan([*moments, step("s4", day=3, at="11:00")]),
+        TouchRules(monthly_moment_cap=2),
+        zone,
+        [SimCustomer("c1", T0.astimezone(zone))],
+        60,
+    )
+    by_step = {t.step_id: t for t in shown}
+    assert [by_step[s].outcome for s in ("m1", "m2", "s4")] == ["task", "task", "task"]
+    assert by_step["m3"].outcome == "task" and by_step["m3"].due_at.astimezone(zone).strftime("%Y-%m") == "2027-01"
+    assert "cap" in by_step["m3"].reasons
