@@ -31,6 +31,7 @@ MOVE = "move"
 CAP = timing.CAP
 MONTHLY = "monthly_limit"  # take_quota's refusal when WeCom's monthly receive limit is reached
 REFUSALS = (CAP, MONTHLY)
+MOMENT_CAP = "moment_cap"  # a Moments touch deferred or dropped by the month's Moments cap (``cap`` refused it)
 MOMENT_KEY = "moment"  # the month's Moments counter (beside the day caps' "<day>#<content type>" counters)
 HOLDOUT = "holdout"  # the customer is in the plan's holdout (对照组): every touch skipped, the enrollment goes on
 
@@ -164,9 +165,11 @@ def on_refused(refused: str, step: Step, rules: TouchRules, zone: ZoneInfo, now:
     (monthly limit)."""
     if refused not in REFUSALS:
         raise ValueError(f"refusal must be one of {REFUSALS}, got {refused!r}")
+    if refused == CAP and step.is_moment:  # the month's Moments are used up: said apart from a day's cap
+        refused = MOMENT_CAP
     if step.on_cap != "defer":
         return Fate(DROP, refused, reasons=(refused,))
-    if refused == CAP and not step.is_moment:
+    if refused == CAP:
         later = timing.next_day_start(now, zone, step.content_type, rules)
     else:
         later = next_month_start(now, zone, step.content_type, rules)

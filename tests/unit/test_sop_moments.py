@@ -167,7 +167,7 @@ def test_the_engine_applies_the_tenant_moment_cap(env: CrashAfterMoment) -> None
     env.clock.advance(minutes=30)
     reports = env.fire_due()
     assert len(moments(env)) == 1
-    assert [r.reasons for r in reports if r.reasons] == [{"moved:cap": 1}]  # the second Moment waits a month
+    assert [r.reasons for r in reports if r.reasons] == [{"moved:moment_cap": 1}]  # the second Moment waits a month
 
 
 def test_the_simulator_applies_the_same_moment_cap() -> None:
@@ -185,4 +185,4 @@ def test_the_simulator_applies_the_same_moment_cap() -> None:
     by_step = {t.step_id: t for t in shown}
     assert [by_step[s].outcome for s in ("m1", "m2", "s4")] == ["task", "task", "task"]
     assert by_step["m3"].outcome == "task" and by_step["m3"].due_at.astimezone(zone).strftime("%Y-%m") == "2027-01"
-    assert "cap" in by_step["m3"].reasons
+    assert fate.MOMENT_CAP in by_step["m3"].reasons
