@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib.domain import fate
-from chalicelib.domain.plans import MOMENT_STEP, TouchRules
+from chalicelib.domain.plan_documents import plan_from_json, read_plan
+from chalicelib.domain.plans import MOMENT_STEP, Lateness, TouchRules, plan_to_json
 from chalicelib.domain.preview import SimCustomer
 from chalicelib.domain.simulate import simulate
 from chalicelib.domain.touch_rules import rules_text
@@ -186,3 +187,38 @@ def test_the_simulator_applies_the_same_moment_cap() -> None:
     assert [by_step[s].outcome for s in ("m1", "m2", "s4")] == ["task", "task", "task"]
     assert by_step["m3"].outcome == "task" and by_step["m3"].due_at.astimezone(zone).strftime("%Y-%m") == "2027-01"
     assert fate.MOMENT_CAP in by_step["m3"].reasons
+
+
+def test_a_moment_step_round_trips_and_is_refused_where_wecom_or_a_group_plan_would_refuse_it() -> None:
+    doc: dict[str, Any] = {
+        "name": "朋友圈",
+        "trigger": {"type": "manual"},
+        "steps": [
+            {"id": "m1", "kind": "moment", "after_minutes": 0, "content_type": "content", "message": {"text": "x"}},
+            {"id": "s2", "after_minutes": 5, "content_type": "service", "message": {"text": "y"}},
+        ],
+    }
+    plan_doc = plan_to_json(plan_from_json(doc))
+    assert plan_doc["steps"][0]["kind"] == "moment" and "kind" not in plan_doc["steps"][1]  # message steps as before
+    camp = {**doc, "kind": "group", "steps": [{**doc["steps"][0], "day": 0, "at": "10:00"}]}
+    del camp["steps"][0]["after_minutes"]
+    _, problems = read_plan(camp)
+    assert {"path": "/steps/0/kind", "message": "Moments steps (朋友圈) are for customer plans"} in problems
+    gif = {**doc["steps"][0], "message": {"text": "x", "attachments": [{"msgtype": "file", "file": {"media_id": "m"}}]}}
+    _, problems = read_plan({**doc, "steps": [gif]})
+    assert [p["path"] for p in problems] == ["/steps/0/message/attachments"]
+
+
+def test_a_rate_limited_moment_post_is_retried_once_the_block_lifts_and_posted_once(env: CrashAfterMoment) -> None:
+    env.plans.add(plan([step("m1", after_minutes=30, kind=MOMENT_STEP, lateness=Lateness(180, "next_slot"))]))
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    env.clock.advance(minutes=30)
+    env.world.inject("externalcontact/add_moment_task", 45009)
+    env.fire_due()
+    [waiting] = tasks(env, "retrying")
+    assert waiting.reason == "wecom_45009" and waiting.kind == MOMENT_TASK
+    env.clock.advance(minutes=90)
+    env.engine.reconcile("sop")
+    assert [c.errcode for c in moments(env)] == [45009, 0]
+    [made] = tasks(env)
+    assert made.task_id == waiting.task_id and (made.msgid or "").startswith(JOB_PREFIX)
