@@ -5,6 +5,7 @@ never makes a second post; task sync follows the job to the post and the post to
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,9 +16,13 @@ from chalicelib.domain.plan_documents import plan_from_json, read_plan
 from chalicelib.domain.plans import MOMENT_STEP, Lateness, TouchRules, plan_to_json
 from chalicelib.domain.preview import SimCustomer
 from chalicelib.domain.simulate import simulate
+from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.touch_rules import rules_text
+from chalicelib.errors import ConflictError
 from chalicelib.services.sop.moments import IN_DOUBT, JOB_PREFIX, MOMENT_PREFIX, MOMENT_TASK, TAG_GROUP
 from chalicelib.services.task_sync import TaskSyncService
+from tests.fakes.store import FakeStore
+from tests.unit.conftest import make_env
 from tests.unit.test_sop_engine import CORP, T0, Env, plan, step
 
 
@@ -222,3 +227,19 @@ def test_a_rate_limited_moment_post_is_retried_once_the_block_lifts_and_posted_o
     assert [c.errcode for c in moments(env)] == [45009, 0]
     [made] = tasks(env)
     assert made.task_id == waiting.task_id and (made.msgid or "").startswith(JOB_PREFIX)
+
+
+def test_a_moment_task_counts_its_customers_as_touched_and_cannot_be_confirmed_before_wecom_holds_it() -> None:
+    env = make_env(FakeStore())
+    now = env.clock.now().astimezone(env.tenant.zone)
+    due = now.isoformat()
+
+    def task(task_id: str, status: str, recipients: tuple[str, ...]) -> StaffTask:
+        return StaffTask(task_id, "zhang", MOMENT_TASK, status, due, due, recipients=recipients)
+
+    env.store.create_task(env.tenant.tenant_id, task("tk_m1", "created", ("c1", "c2")))
+    env.store.create_task(env.tenant.tenant_id, task("tk_m2", "claimed", ("c3",)))
+    monday = now.date() - timedelta(days=now.weekday())
+    assert env.svc.metrics.count_touched(env.tenant, monday) == 2  # the claimed one reached no one yet
+    with pytest.raises(ConflictError):
+        env.svc.staff_tasks.confirm(env.tenant.tenant_id, "tk_m2", userid=None, proof_url=None)
