@@ -50,11 +50,12 @@ class Quota:
     day_key: str | None  # "<local day>#<content type>" when the content type is capped
     day_cap: int | None
     month_cap: int
+    counts_month: bool = True  # False for a Moments post: it is no mass message, WeCom's receive limit is not its
 
     def refusal(self, taken: Mapping[str, int]) -> str | None:
         """Why the write is refused given what the subject already took this month (``"m"`` for the month's
         count, ``day_key`` for the day's): the month's limit first, then the day's cap; None: it goes out."""
-        if taken.get("m", 0) >= self.month_cap:
+        if self.counts_month and taken.get("m", 0) >= self.month_cap:
             return MONTHLY
         if self.day_key is not None and self.day_cap is not None and taken.get(self.day_key, 0) >= self.day_cap:
             return CAP
@@ -62,7 +63,8 @@ class Quota:
 
     def counters(self) -> tuple[str, ...]:
         """The counters one sent touch adds one to."""
-        return ("m",) if self.day_key is None or self.day_cap is None else ("m", self.day_key)
+        month = ("m",) if self.counts_month else ()
+        return month if self.day_key is None or self.day_cap is None else (*month, self.day_key)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ def quota(step: Step, rules: TouchRules, zone: ZoneInfo, now: datetime) -> Quota
             day_key=f"{day[:7]}#{MOMENT_KEY}",
             day_cap=rules.monthly_moment_cap,
             month_cap=timing.monthly_limit(rules, now, zone),
+            counts_month=False,
         )
     cap = rules.daily_caps.get(step.content_type)
     return Quota(

@@ -155,6 +155,7 @@ def test_the_monthly_moment_cap_counts_moments_apart_and_defers_to_next_month() 
     assert (ask.day_key, ask.day_cap) == ("2026-12#moment", 2)
     assert ask.refusal({"m": 1, "2026-12#moment": 1}) is None
     assert ask.refusal({"m": 2, "2026-12#moment": 2}) == fate.CAP
+    assert ask.refusal({"m": 99}) is None and ask.counters() == ("2026-12#moment",)  # no mass message: no receive limit
     deferred = fate.on_refused(fate.CAP, moment, rules, zone, T0)
     assert deferred.outcome == fate.MOVE and deferred.due is not None
     assert deferred.due.astimezone(zone).strftime("%Y-%m-%d") == "2027-01-01"
@@ -243,3 +244,15 @@ def test_a_moment_task_counts_its_customers_as_touched_and_cannot_be_confirmed_b
     assert env.svc.metrics.count_touched(env.tenant, monday) == 2  # the claimed one reached no one yet
     with pytest.raises(ConflictError):
         env.svc.staff_tasks.confirm(env.tenant.tenant_id, "tk_m2", userid=None, proof_url=None)
+
+
+def test_a_moment_does_not_use_up_the_customers_mass_message_receive_limit(env: CrashAfterMoment) -> None:
+    env.tenant = replace(env.tenant, touch_rules=rules_text(TouchRules(monthly_receive_limit=1)))
+    env.store.put_tenant(env.tenant)
+    env.plans.add(plan([step("m1", after_minutes=30, kind=MOMENT_STEP), step("s2", after_minutes=60)]))
+    env.engine.enroll(env.tenant, env.customer(1).customer_id, "pl_new7")
+    env.clock.advance(minutes=30)
+    env.fire_due()
+    env.clock.advance(minutes=30)
+    env.fire_due()
+    assert len(moments(env)) == 1 and len(env.add_calls()) == 1  # the month's one mass message still goes out
