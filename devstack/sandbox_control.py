@@ -76,6 +76,7 @@ class ControlRoutes:
             ("GET", "/sandbox/clock"): lambda q, b: self._clock().show(),
             ("POST", "/sandbox/clock"): lambda q, b: self._clock().move(b),
             ("POST", "/sandbox/members"): member_route(sandbox.world),
+            ("POST", "/sandbox/moments/publish"): self._publish_moment,  # 发表朋友圈 (wecom_world/moments.py)
             **GroupRoutes(sandbox).routes(),  # 客户群: devstack.sandbox_groups
             **JsSdkRoutes(sandbox).routes(),  # the JS-SDK player's open chat: devstack.sandbox_jssdk
             **AcquisitionRoutes(sandbox).routes(),  # 获客链接: devstack.sandbox_acquisition
@@ -239,6 +240,12 @@ class ControlRoutes:
     def _confirm(self, msgid: str, body: dict[str, Any]) -> dict[str, Any]:
         counts = self._world.confirm_task(msgid, _str(body, "userid"))
         return {"msgid": msgid, **counts}
+
+    def _publish_moment(self, query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        """``{corp_id, moment_id, userid}``: the staff member publishes the Moments post on their phone."""
+        moment_id, userid = _str(body, "moment_id"), _str(body, "userid")
+        reached = self._world.publish_moment(_str(body, "corp_id"), moment_id, userid)
+        return {"moment_id": moment_id, "userid": userid, "reached": len(reached)}
 
     def _clock(self) -> ClockRoutes:
         clock = self._sandbox.clock

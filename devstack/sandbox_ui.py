@@ -5,10 +5,11 @@ nurture and camp story runs from a browser, without curl (issue 13 §5).
 acquisition link's URL, 点获客链接: devstack/sandbox_acquisition.py), its customers
 (reply to the staff member: a signed business event, as the institution's systems would send), its group codes
 (join a group) and groups (say something in one: a check-in keyword counts), the staff members' pending mass-message
-tasks (confirm one, as staff do in WeCom), a staff member's chat with a customer (what the console's chat sidebar then
-shows: devstack/sandbox_jssdk.py), the application messages staff received, and the stack's clock (move it
-on: what became due fires). Every action is the control API's own route (devstack/sandbox_control.py), so the page
-does nothing the API cannot; each POST answers 303 back to the page with what happened.
+tasks (confirm one, as staff do in WeCom), their Moments posts to publish (发表朋友圈), a staff member's chat
+with a customer (what the console's chat sidebar then shows: devstack/sandbox_jssdk.py), the application messages
+staff received, and the stack's clock (move it on: what became due fires). Every action is the control API's own
+route (devstack/sandbox_control.py), so the page does nothing the API cannot; each POST answers 303 back to the
+page with what happened.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from devstack.wecom_world.state import STAFF_NOT_SENT, Profile
 HTML = "text/html; charset=utf-8"
 PATH = "/sandbox/ui"
 _IDS = re.compile(r'\b(id|for)="([^"]+)"')
-ACTIONS = ("scan", "link", "reply", "order", "chat", "join", "say", "confirm", "clock", "group")
+ACTIONS = ("scan", "link", "reply", "order", "chat", "join", "say", "confirm", "moment", "clock", "group")
 ORDER_KINDS = [("full", "正价课"), ("trial", "体验课")]
 
 
@@ -79,6 +80,13 @@ class SandboxUi:
                 (t.msgid, t.sender, len(t.recipients), t.text[:40])
                 for t in corp.tasks.values()
                 if t.status == STAFF_NOT_SENT
+            ]
+            moments = [  # 朋友圈 posts a staff member has not published yet (wecom_world/moments.py)
+                (f"{uid} {m.moment_id}", f"{uid} · {len(m.visible[uid])} 位可见 · {m.text[:40]}")
+                for m in corp.moments.values()
+                if m.moment_id
+                for uid in m.visible
+                if uid not in m.published
             ]
             app_messages = world_app_messages.messages(corp)[-10:]
             staff = sorted(corp.members.items())
@@ -154,6 +162,7 @@ class SandboxUi:
         parts.append(
             _form("confirm", "员工在企业微信里确认群发", hidden, _select("msgid", "待发送的群发任务", task_options))
         )
+        parts.append(_form("moment", "员工发表朋友圈", hidden, _select("moment", "待发表的朋友圈", moments)))
         parts.append(_form("clock", "时间快进", hidden, _input("hours", "小时数", "10")))
         if app_messages:
             items = "".join(_app_message(m) for m in reversed(app_messages))
@@ -255,6 +264,13 @@ class SandboxUi:
             task = self._sandbox.world.corp(corp_id).tasks[form["msgid"]]
         answer = self._control(f"/sandbox/tasks/{form['msgid']}/confirm", {"userid": task.sender})
         return f"{task.sender} 已确认发送：送达 {answer['sent']} 位"
+
+    def _moment(self, corp_id: str, form: dict[str, str]) -> str:
+        """发表朋友圈: the staff member publishes a Moments post the plan asked for; task sync then records it."""
+        userid, moment_id = form["moment"].split(" ", 1)
+        body = {"corp_id": corp_id, "moment_id": moment_id, "userid": userid}
+        answer = self._control("/sandbox/moments/publish", body)
+        return f"{userid} 已发表朋友圈：{answer['reached']} 位客户可见"
 
     def _group(self, corp_id: str, form: dict[str, str]) -> str:
         """A staff member makes a group in WeCom (seeded without a callback, as before Siyu knew it): the console's

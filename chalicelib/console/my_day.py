@@ -16,7 +16,13 @@ from chalicelib.errors import InvalidError
 bp = Blueprint(__name__)
 
 # How tasks read on the page (labels only; what a status means is the services').
-KINDS = {"mass": "群发任务", "follow_up": "一对一跟进", "escalation": "升级提醒", "welcome": "欢迎语"}
+KINDS = {
+    "mass": "群发任务",
+    "follow_up": "一对一跟进",
+    "escalation": "升级提醒",
+    "welcome": "欢迎语",
+    "moment": "发表朋友圈",  # a plan's Moments step (services/sop/moments.py): published in WeCom by the staff member
+}
 STATUSES = {
     "created": ("待发送", "warn"),
     "confirmed": ("已完成", "ok"),
@@ -27,7 +33,12 @@ STATUSES = {
     "failed": ("失败", "bad"),
     "empty": ("无客户", ""),
 }
-REASONS = {"positive_reply": "客户积极回复", "overdue": "逾期未发送", "welcome_failed": "欢迎语未发出"}
+REASONS = {
+    "positive_reply": "客户积极回复",
+    "overdue": "逾期未发送",
+    "welcome_failed": "欢迎语未发出",
+    "moment_in_doubt": "朋友圈任务状态不明，请在企业微信中查看",
+}
 SNOOZE_CHOICES = [("30", "30 分钟后"), ("60", "1 小时后"), ("120", "2 小时后"), ("1440", "明天此时")]
 LABELS = {"kinds": KINDS, "statuses": STATUSES, "reasons": REASONS}
 

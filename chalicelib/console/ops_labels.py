@@ -89,6 +89,7 @@ DEFERRALS = {
     "content_window": "内容推送时段",
     "cap": "每日上限",
     "monthly_limit": "月度接收上限",
+    "moment_cap": "每月朋友圈上限",
     "lateness": "错过发送时间",
     "early": "提前",
 }

@@ -73,6 +73,7 @@ FIELD_NAMES = {  # a diff's dotted fields (plan_to_json's), as ops call them
     "lateness.then": "超时后",
     "on_cap": "达到触达上限时",
     "phase": "阶段",
+    "kind": "形式",  # 朋友圈 or a message (docs/moments.md)
     "order": "顺序",
 }
 JOIN_RE = re.compile(r"^\d{1,2}[:：]\d{2}$")

@@ -31,6 +31,8 @@ MOVE = "move"
 CAP = timing.CAP
 MONTHLY = "monthly_limit"  # take_quota's refusal when WeCom's monthly receive limit is reached
 REFUSALS = (CAP, MONTHLY)
+MOMENT_CAP = "moment_cap"  # a Moments touch deferred or dropped by the month's Moments cap (``cap`` refused it)
+MOMENT_KEY = "moment"  # the month's Moments counter (beside the day caps' "<day>#<content type>" counters)
 HOLDOUT = "holdout"  # the customer is in the plan's holdout (对照组): every touch skipped, the enrollment goes on
 
 INLINE_FIRE = timedelta(seconds=60)  # due sooner than this after it is queued: the queuing operation fires it
@@ -48,11 +50,12 @@ class Quota:
     day_key: str | None  # "<local day>#<content type>" when the content type is capped
     day_cap: int | None
     month_cap: int
+    counts_month: bool = True  # False for a Moments post: it is no mass message, WeCom's receive limit is not its
 
     def refusal(self, taken: Mapping[str, int]) -> str | None:
         """Why the write is refused given what the subject already took this month (``"m"`` for the month's
         count, ``day_key`` for the day's): the month's limit first, then the day's cap; None: it goes out."""
-        if taken.get("m", 0) >= self.month_cap:
+        if self.counts_month and taken.get("m", 0) >= self.month_cap:
             return MONTHLY
         if self.day_key is not None and self.day_cap is not None and taken.get(self.day_key, 0) >= self.day_cap:
             return CAP
@@ -60,7 +63,8 @@ class Quota:
 
     def counters(self) -> tuple[str, ...]:
         """The counters one sent touch adds one to."""
-        return ("m",) if self.day_key is None or self.day_cap is None else ("m", self.day_key)
+        month = ("m",) if self.counts_month else ()
+        return month if self.day_key is None or self.day_cap is None else (*month, self.day_key)
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,8 @@ def decide(
     if decision.action == "move":
         return Fate(MOVE, decision.reason, decision.due, decision.reasons)
     ask = quota(step, rules, zone, now)
-    if ask.day_cap is not None and outranked(plan, step, rivals() if callable(rivals) else rivals, rules, zone, now):
+    contested = ask.day_cap is not None and not step.is_moment  # a Moments cap is monthly: no rival takes its day
+    if contested and outranked(plan, step, rivals() if callable(rivals) else rivals, rules, zone, now):
         return on_refused(CAP, step, rules, zone, now)
     return Fate(SEND, quota=ask)
 
@@ -162,6 +167,8 @@ def on_refused(refused: str, step: Step, rules: TouchRules, zone: ZoneInfo, now:
     (monthly limit)."""
     if refused not in REFUSALS:
         raise ValueError(f"refusal must be one of {REFUSALS}, got {refused!r}")
+    if refused == CAP and step.is_moment:  # the month's Moments are used up: said apart from a day's cap
+        refused = MOMENT_CAP
     if step.on_cap != "defer":
         return Fate(DROP, refused, reasons=(refused,))
     if refused == CAP:
@@ -173,8 +180,17 @@ def on_refused(refused: str, step: Step, rules: TouchRules, zone: ZoneInfo, now:
 
 def quota(step: Step, rules: TouchRules, zone: ZoneInfo, now: datetime) -> Quota:
     """The quota a touch of ``step`` takes at ``now``: the local month's receive limit, and the local day's cap of
-    its content type when there is one."""
+    its content type when there is one. A Moments step's second counter is the month's Moments instead
+    (``rules.monthly_moment_cap``, 4 by default: the field's rule of thumb), so its cap defers it to next month."""
     day = timing.local_day(now, zone)
+    if step.is_moment:
+        return Quota(
+            month=day[:7],
+            day_key=f"{day[:7]}#{MOMENT_KEY}",
+            day_cap=rules.monthly_moment_cap,
+            month_cap=timing.monthly_limit(rules, now, zone),
+            counts_month=False,
+        )
     cap = rules.daily_caps.get(step.content_type)
     return Quota(
         month=day[:7],

@@ -17,6 +17,7 @@ REASON_NAMES = {
     "lateness": "超时",
     "cap": "每日触达上限",
     "monthly_limit": "每月接收上限",
+    "moment_cap": "每月朋友圈上限",
     "early": "未到时间",
     "holdout": "对照组",
     "exit": "命中退出规则",

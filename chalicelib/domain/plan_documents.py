@@ -16,11 +16,15 @@ from chalicelib.domain.plans import (
     EXIT_TYPES,
     GROUP_PLAN,
     LATENESS_THEN,
+    MAX_MOMENT_TEXT,
     MAX_STEPS,
+    MESSAGE_STEP,
+    MOMENT_ATTACHMENTS,
     ON_CAP,
     OWNER,
     REENTRY,
     STAGES,
+    STEP_KINDS,
     TIME_RE,
     TRIGGER_TYPES,
     Audience,
@@ -98,7 +102,11 @@ def _step_from_json(raw: dict[str, Any], path: str, problems: list[dict[str, str
         phase=raw.get("phase") or "",
         content_id=content_id,
         script_id=raw.get("script_id") or None,
+        kind=raw.get("kind") or MESSAGE_STEP,
     )
+    _check(problems, step.kind in STEP_KINDS, f"{path}/kind", f"kind must be one of {', '.join(STEP_KINDS)}")
+    if step.is_moment:
+        problems += moment_step_problems(step, path)
     _check(
         problems,
         step.lateness.then in LATENESS_THEN,
@@ -107,6 +115,29 @@ def _step_from_json(raw: dict[str, Any], path: str, problems: list[dict[str, str
     )
     _check(problems, step.on_cap in ON_CAP, f"{path}/on_cap", f"on_cap must be one of {', '.join(ON_CAP)}")
     return step
+
+
+def moment_step_problems(step: Step, path: str) -> list[dict[str, str]]:
+    """What add_moment_task would refuse, said before the plan is saved: text of at most 2,000 characters, only
+    image, video and link attachments (9 at most, as any step), and no group content (a Moments post is a
+    customer plan's)."""
+    problems: list[dict[str, str]] = []
+    text = step.message.text
+    _check(
+        problems,
+        len(text) <= MAX_MOMENT_TEXT,
+        f"{path}/message/text",
+        f"a Moments post's text is at most {MAX_MOMENT_TEXT} characters, got {len(text)}",
+    )
+    kinds = {a.msgtype for a in step.message.attachments}
+    _check(
+        problems,
+        kinds <= set(MOMENT_ATTACHMENTS),
+        f"{path}/message/attachments",
+        f"a Moments post carries only {', '.join(MOMENT_ATTACHMENTS)} attachments",
+    )
+    _check(problems, step.content_id is None, f"{path}/message/content_id", "a Moments step cannot send group content")
+    return problems
 
 
 def _trigger_from_json(raw: dict[str, Any], problems: list[dict[str, str]]) -> Trigger:
@@ -237,6 +268,8 @@ def read_plan(data: dict[str, Any]) -> tuple[Plan, list[dict[str, str]]]:
     plan = replace(plan, kind=kind, groups=groups, day0=day0)
     if kind == GROUP_PLAN:
         problems += group_plan_problems(plan)
+        for i, step in enumerate(plan.steps):
+            _check(problems, not step.is_moment, f"/steps/{i}/kind", "Moments steps (朋友圈) are for customer plans")
         _check(
             problems,
             plan.holdout_percent == 0,

@@ -31,6 +31,15 @@ EXIT_TYPES = ("order", "stage", "tag", "negative_reply")
 REENTRY = ("never", "after_completion", "always")
 LATENESS_THEN = ("next_slot", "skip")
 ON_CAP = ("defer", "drop")
+# What a step does: a confirm-to-send message (企业群发), or a Moments post (朋友圈, issue 14 §4: docs/moments.md).
+MESSAGE_STEP, MOMENT_STEP = "message", "moment"
+STEP_KINDS = (MESSAGE_STEP, MOMENT_STEP)
+# How a plan sheet may name a step's kind (services/plan_import.py): empty is a message.
+STEP_KIND_WORDS = {"": MESSAGE_STEP, "message": MESSAGE_STEP, "群发": MESSAGE_STEP, "消息": MESSAGE_STEP} | {
+    "moment": MOMENT_STEP, "朋友圈": MOMENT_STEP, "发朋友圈": MOMENT_STEP}  # fmt: skip
+MOMENT_MONTHLY_CAP = 4  # the field's rule of thumb: about four Moments a month reach one customer
+MAX_MOMENT_TEXT = 2000  # add_moment_task's text.content: at most 2,000 characters ('invalid text size')
+MOMENT_ATTACHMENTS = ("image", "video", "link")  # what a Moments post carries (by media_id)
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,12 @@ class Step:
     content_id: str | None = None
     # A script of the 话术库 (domain/library.py): its text joins ``notes`` when the step fires (sop/content.py).
     script_id: str | None = None
+    # MOMENT_STEP: the staff member posts ``message`` to the Moments of the customers due (add_moment_task).
+    kind: str = MESSAGE_STEP
+
+    @property
+    def is_moment(self) -> bool:
+        return self.kind == MOMENT_STEP
 
 
 @dataclass(frozen=True)
@@ -185,6 +200,7 @@ class TouchRules:
     )
     daily_caps: dict[str, int] = field(default_factory=lambda: {"marketing": 1})  # per customer, all plans
     monthly_receive_limit: int | None = None  # WeCom's per-customer mass-message limit; None = days in month
+    monthly_moment_cap: int = MOMENT_MONTHLY_CAP  # Moments posts one customer sees per calendar month, all plans
 
 
 # --- the plan's JSON document ------------------------------------------------------------------------------------
@@ -223,6 +239,7 @@ def _step_to_json(s: Step) -> dict[str, Any]:
         "lateness": {"max_minutes": s.lateness.max_minutes, "then": s.lateness.then},
         "on_cap": s.on_cap,
         **({"phase": s.phase} if s.phase else {}),
+        **({"kind": s.kind} if s.is_moment else {}),
     }
 
 

@@ -6,7 +6,8 @@ The document (chalicelib/schemas/touch_rules.schema.json)::
     {"quiet_hours": {"start": "22:00", "end": "08:00"} | null,
      "content_windows": {"interactive": {"start": "08:00", "end": "18:00"}, ...},
      "daily_caps": {"marketing": 1, ...},
-     "monthly_receive_limit": 4 | null}
+     "monthly_receive_limit": 4 | null,
+     "monthly_moment_cap": 4}
 
 A field left out keeps the field's default (``TouchRules()``); ``null`` quiet hours means none, an empty
 ``content_windows`` means any time outside quiet hours, an empty ``daily_caps`` means no daily cap. The Tenant keeps
@@ -25,7 +26,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain.plans import CONTENT_TYPES, TouchRules, Window
 from chalicelib.domain.timing import local_instant, next_allowed
 
-FIELDS = ("quiet_hours", "content_windows", "daily_caps", "monthly_receive_limit")
+FIELDS = ("quiet_hours", "content_windows", "daily_caps", "monthly_receive_limit", "monthly_moment_cap")
 
 
 def _window(raw: dict[str, Any]) -> Window:
@@ -50,6 +51,7 @@ def rules_from_json(doc: dict[str, Any]) -> TouchRules:
         else {kind: _window(w) for kind, w in sorted(windows.items())},
         daily_caps=default.daily_caps if caps is None else {kind: int(n) for kind, n in sorted(caps.items())},
         monthly_receive_limit=doc.get("monthly_receive_limit", default.monthly_receive_limit),
+        monthly_moment_cap=int(doc.get("monthly_moment_cap") or default.monthly_moment_cap),
     )
 
 
@@ -60,6 +62,7 @@ def rules_to_json(rules: TouchRules) -> dict[str, Any]:
         "content_windows": {kind: _window_json(w) for kind, w in sorted(rules.content_windows.items())},
         "daily_caps": dict(sorted(rules.daily_caps.items())),
         "monthly_receive_limit": rules.monthly_receive_limit,
+        "monthly_moment_cap": rules.monthly_moment_cap,
     }
 
 

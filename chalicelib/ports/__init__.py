@@ -25,6 +25,9 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "LinkCustomer",
     "MediaPort",
     "Message",
+    "MomentJob",
+    "MomentPage",
+    "MomentsPort",
     "MsgTemplateResult",
     "UploadedMedia",
     "WeComCredentials",
@@ -39,6 +42,7 @@ from chalicelib.ports.acquisition import (  # acquisition links (获客助手)
     LinkCustomer,
 )
 from chalicelib.ports.jssdk import JsApiTicketPort  # the JS-SDK tickets (the chat sidebar)
+from chalicelib.ports.moments import MomentJob, MomentPage, MomentsPort  # 客户朋友圈 (issue 14 §4)
 from chalicelib.ports.wecom import (  # the WeCom port, in its own module
     ContactWay,
     CorpTagGroup,

@@ -110,7 +110,8 @@ class MetricsService:
                 tenant.tenant_id, userid=None, status=None, cursor=cursor, limit=PAGE, **bounds
             )
             for task in page.items:
-                if task.kind == "mass" and task.recipient_kind == CUSTOMER and task.status in REACHED:
+                # A Moments step's task (moment) reaches its customers as a mass task does.
+                if task.kind in ("mass", "moment") and task.recipient_kind == CUSTOMER and task.status in REACHED:
                     reached.update(task.recipients)
             cursor = page.next_cursor
             if not cursor:

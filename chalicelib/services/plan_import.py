@@ -5,7 +5,7 @@ in English or Chinese (any order; unknown columns are ignored and reported):
 
     day 天数/第几天/日期 · time 时间 · after_minutes 分钟后 · content type 内容类型 · message 内容/话术内容/消息/详情 ·
     executor 执行人 · notes 备注/话术 · title 事项 · id 步骤 · phase 阶段 · content_ids 素材 (content library ids,
-    comma-separated: sent with the message) · script_id 话术库 (a script id: its text joins the notes)
+    comma-separated: sent with the message) · script_id 话术库 (a script id: its text joins the notes) · kind 形式
 
 A row is timed either by day + time (the enrollment's local date + day days at HH:MM; day 0 is the day the customer
 joined) or by after_minutes (minutes after enrollment; leave time empty, day empty or 0). Content types may be
@@ -27,7 +27,7 @@ from typing import Any
 
 from chalicelib.domain import group_plans
 from chalicelib.domain.channels import MAX_WELCOME_TEXT_BYTES
-from chalicelib.domain.plans import GROUP_PLAN, OWNER
+from chalicelib.domain.plans import GROUP_PLAN, MOMENT_STEP, OWNER, STEP_KIND_WORDS
 from chalicelib.domain.staff import Staff
 from chalicelib.services.sheets import blank
 
@@ -51,6 +51,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "phase": ("phase", "阶段"),
     "content_ids": ("content_ids", "content_id", "素材", "素材id", "素材库", "附件"),
     "script_id": ("script_id", "script", "话术id", "话术库"),
+    "kind": ("kind", "step_kind", "形式", "触达方式"),  # 朋友圈: a Moments step (docs/moments.md)
 }
 CONTENT_ID_RE = re.compile(r"^cnt_[A-Za-z0-9_-]{1,60}$")
 SCRIPT_ID_RE = re.compile(r"^scr_[A-Za-z0-9_-]{1,60}$")
@@ -73,7 +74,7 @@ CONTENT_TYPES = {
 }
 OWNER_WORDS = frozenset({OWNER, "负责人", "客户负责人", "跟进人", "归属人", "群主"})
 FIELD_COLUMN = {"at": "time", "day": "day", "after_minutes": "after_minutes", "content_type": "content_type"}
-FIELD_COLUMN |= {name: name for name in ("message", "executor", "notes", "title", "id", "phase", "script_id")}
+FIELD_COLUMN |= {name: name for name in ("message", "executor", "notes", "title", "id", "phase", "script_id", "kind")}
 FIELD_COLUMN |= {"content_ids": "content_ids"}
 
 
@@ -281,6 +282,10 @@ def _parse_row(sheet: ParsedSheet, number: int, ordinal: int, values: dict[str, 
         sheet.error(number, "script_id", f"a script id looks like scr_…, got {script_id!r}")
     if script_id:
         step["script_id"] = script_id
+    form = STEP_KIND_WORDS.get(_text(values.get("kind")).lower())
+    if form is None:
+        sheet.error(number, "kind", f"{sheet.column('kind')} is 群发 (a message) or 朋友圈 (a Moments post)")
+    step |= {"kind": form} if form == MOMENT_STEP else {}
     executor, problem = _resolve_executor(_text(values.get("executor")), staff)
     if problem:
         sheet.error(number, "executor", problem)

@@ -84,7 +84,7 @@ class StaffTaskService:
         """Staff confirm a task by hand (optionally with a proof screenshot URL). A mass task WeCom does not hold
         (claimed, retrying, failed, empty) has nothing to confirm: confirming it would take it out of its retries."""
         task = self._owned_task(tenant_id, task_id, userid)
-        if task.kind == "mass" and task.status in UNSENDABLE:
+        if task.kind in ("mass", "moment") and task.status in UNSENDABLE:  # a Moments post WeCom holds, likewise
             raise ConflictError(f"task {task_id} is {task.status}: WeCom holds nothing to confirm yet")
         done = replace(task, status="confirmed", proof_url=proof_url or task.proof_url)
         if not self.repo.save_task(tenant_id, done, expected_status=task.status):

@@ -39,8 +39,10 @@ from chalicelib.domain.staff import Staff
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError, RateLimitedError, SiyuError, WeComAuthError, WeComRateLimitError
 from chalicelib.observability import logger
-from chalicelib.ports import Clock, SignalPublisher, TaskRepository, WeComCredentials, WeComPort
+from chalicelib.ports import Clock, MomentsPort, SignalPublisher, TaskRepository, WeComCredentials, WeComPort
+from chalicelib.services.moment_sync import MomentSync
 from chalicelib.services.signals import NoSignals
+from chalicelib.services.sop.moments import MOMENT_TASK
 
 PENDING = "created"  # not confirmed by anyone yet: the status that escalates
 CONFIRMED = "confirmed"  # confirmed in Siyu by hand: still polled until WeCom reports it sent
@@ -103,8 +105,11 @@ class TaskSyncService:
         max_tasks: int = MAX_TASKS,
         window: timedelta = SYNC_WINDOW,
         signals: SignalPublisher | None = None,
+        moments: MomentsPort | None = None,
     ) -> None:
         self.signals: SignalPublisher = signals or NoSignals()  # task_sent, for the metrics
+        moments = moments if moments is not None else wecom if isinstance(wecom, MomentsPort) else None
+        self.moment_sync = MomentSync(repo, wecom, moments) if moments is not None else None
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
@@ -166,7 +171,12 @@ class TaskSyncService:
         if task.kind == "escalation":
             self._settle(tenant, task, report)
             return
-        if task.msgid:
+        if task.kind == MOMENT_TASK:  # a Moments post (moment_sync.py): published → its customers' outcomes
+            rows = self.moment_sync.published(tenant, task) if self.moment_sync and task.msgid else None
+            if rows is not None:
+                self._record(tenant, task, rows, 0, now, report)
+                return
+        elif task.msgid:
             status, send_time = self._staff_status(tenant, task)
             if status == STAFF_SENT:
                 self._record_sent(tenant, task, send_time, now, report)
@@ -189,7 +199,10 @@ class TaskSyncService:
 
     def _record_sent(self, tenant: Tenant, task: StaffTask, send_time: int, now: datetime, report: SyncReport) -> None:
         msgid = task.msgid or ""
-        rows = [
+        self._record(tenant, task, self._send_result(tenant, task, msgid), send_time, now, report)
+
+    def _send_result(self, tenant: Tenant, task: StaffTask, msgid: str) -> list[tuple[str, int]]:
+        return [
             (str(row.get("external_userid") or ""), int(row.get("status") or 0))
             for row in _pages(
                 lambda cursor: self.wecom.get_groupmsg_send_result(
@@ -198,6 +211,17 @@ class TaskSyncService:
                 "send_list",
             )
         ]
+
+    def _record(
+        self,
+        tenant: Tenant,
+        task: StaffTask,
+        rows: list[tuple[str, int]],
+        send_time: int,
+        now: datetime,
+        report: SyncReport,
+    ) -> None:
+        """The task is sent: its counts and each customer's outcome (by external_userid and status code)."""
         counts = dict.fromkeys(CUSTOMER_STATUS.values(), 0)
         for _ext, status in rows:
             if status in CUSTOMER_STATUS:

@@ -294,6 +294,30 @@ class Corp:
     links: dict[str, AcqLink] = field(default_factory=dict)  # acquisition links (获客链接) by link_id
     link_quota_total: int = 1000  # acquisition adds bought (获客额度); each add through a link spends one
     link_quota_balance: int = 1000
+    moments: dict[str, MomentTask] = field(default_factory=dict)  # Moments tasks by jobid (moments.py)
+
+
+@dataclass
+class MomentTask:
+    """A Moments publishing task (add_moment_task, moments.py): the job until it is done, then the post.
+    ``visible``: per sender, the customers who can see it (computed from the follows' tags at creation);
+    ``published``: per sender, when they published it (absent: 未发表); ``reached``: who it reached."""
+
+    jobid: str
+    created_at: float
+    text: str = ""
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    senders: list[str] = field(default_factory=list)
+    tag_ids: list[str] = field(default_factory=list)
+    invalid_senders: list[str] = field(default_factory=list)
+    invalid_tags: list[str] = field(default_factory=list)
+    polls: int = 0
+    done: bool = False  # the job completed (its result is ``errcode`` and ``moment_id``)
+    errcode: int = 0
+    moment_id: str = ""
+    visible: dict[str, list[str]] = field(default_factory=dict)
+    published: dict[str, float] = field(default_factory=dict)
+    reached: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

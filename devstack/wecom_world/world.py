@@ -16,6 +16,7 @@ from devstack.wecom_world import (
     join_ways,
     media,
     messages,
+    moments,
     oauth,
     qr_images,
     snapshot,
@@ -43,6 +44,7 @@ API_SETS: tuple[ApiSet, ...] = (
     tickets.APIS,
     media.APIS,
     acquisition.APIS,
+    moments.APIS,
 )
 
 
@@ -50,7 +52,7 @@ class WorldTimeoutError(Exception):
     """A slow call outlasted the caller's timeout (in process only; over HTTP the client times out itself)."""
 
 
-class WeComWorld(tickets.JsSdkControls, acquisition.AcquisitionControls, WorldState):
+class WeComWorld(tickets.JsSdkControls, acquisition.AcquisitionControls, moments.MomentControls, WorldState):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""
 
     def __init__(

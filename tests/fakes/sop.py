@@ -248,7 +248,7 @@ class FakeSopStoreMixin:
         month: str,
         day_key: str | None,
         day_cap: int | None,
-        month_cap: int,
+        month_cap: int | None,
         touch: Touch | None = None,
         last: bool = False,
     ) -> str | None:
@@ -256,11 +256,12 @@ class FakeSopStoreMixin:
             if touch is not None and self._quota_has(tenant_id, customer_id, month, touch, last):
                 return None  # counted already (as DynamoDB's condition on the month's records)
             row = self._sop()["caps"].setdefault((tenant_id, customer_id, month), {})
-            if row.get("m", 0) >= month_cap:
+            if month_cap is not None and row.get("m", 0) >= month_cap:
                 return "monthly_limit"
             if day_key is not None and day_cap is not None and row.get(day_key, 0) >= day_cap:
                 return "cap"
-            row["m"] = row.get("m", 0) + 1
+            if month_cap is not None:  # None: a Moments post, no mass message
+                row["m"] = row.get("m", 0) + 1
             if day_key is not None and day_cap is not None:
                 row[day_key] = row.get(day_key, 0) + 1
             if touch is not None:

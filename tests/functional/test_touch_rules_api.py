@@ -16,6 +16,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "daily_caps": {"marketing": 1},
     "monthly_receive_limit": None,
+    "monthly_moment_cap": 4,  # 朋友圈: the field's rule of thumb (docs/moments.md)
 }
 
 
@@ -30,10 +31,18 @@ def test_touch_rules_read_write_and_roles(api: Api) -> None:
     }
     assert api.call("PUT", RULES, late, viewer).status_code == 403
     put = api.call(
-        "PUT", RULES, {**late, "daily_caps": {"marketing": 2, "content": 3}, "monthly_receive_limit": 4}, ops
+        "PUT",
+        RULES,
+        {**late, "daily_caps": {"marketing": 2, "content": 3}, "monthly_receive_limit": 4, "monthly_moment_cap": 2},
+        ops,
     )
     assert put.status_code == 200, put.body
-    expected = {**late, "daily_caps": {"content": 3, "marketing": 2}, "monthly_receive_limit": 4}
+    expected = {
+        **late,
+        "daily_caps": {"content": 3, "marketing": 2},
+        "monthly_receive_limit": 4,
+        "monthly_moment_cap": 2,
+    }
     assert put.json == expected
     assert api.call("GET", RULES, None, viewer).json == expected
     # A GET can be edited and PUT back as it is.
@@ -62,6 +71,7 @@ def test_impossible_rules_get_400_naming_the_type(api: Api) -> None:
         "PUT", RULES, {"quiet_hours": {"start": "25:00", "end": "07:00"}, "daily_caps": {"sms": 1}, "x": 1}, ops
     )
     assert bad.status_code == 400 and len(bad.json["error"]["details"]) == 3  # every schema error at once
+    assert api.call("PUT", RULES, {"monthly_moment_cap": 0}, ops).status_code == 400
     assert api.call("GET", RULES, None, ops).json == DEFAULTS  # nothing was stored
 
 
@@ -69,4 +79,10 @@ def test_touch_rules_schema_is_published(api: Api) -> None:
     doc = api.call("GET", "/openapi.json").json
     assert "put" in doc["paths"]["/t/{tenant_id}/settings/touch-rules"]
     schema = doc["components"]["schemas"]["TouchRules"]
-    assert set(schema["properties"]) == {"quiet_hours", "content_windows", "daily_caps", "monthly_receive_limit"}
+    assert set(schema["properties"]) == {
+        "quiet_hours",
+        "content_windows",
+        "daily_caps",
+        "monthly_receive_limit",
+        "monthly_moment_cap",
+    }

@@ -88,6 +88,19 @@ def test_a_touch_judged_again_is_counted_and_recorded_once(store: Any) -> None:
     assert [e.detail["touch"] for e in item.entries] == ["en_1#s1#0", "en_1#s1#1"]
 
 
+@covers(TimelineRepository.take_quota)
+def test_a_moments_post_takes_only_the_months_moments_not_the_receive_limit(store: Any) -> None:
+    """``month_cap`` None (a Moments post, issue 14 §4): its own counter is capped, the mass messages' is untouched."""
+    _seed(store)
+    moment = {"month": "2026-12", "day_key": "2026-12#moment", "day_cap": 2, "month_cap": None}
+    for n in range(2):
+        assert store.take_quota("acme", "c1", **moment, touch=_touch(occurrence=n)) is None
+    assert store.take_quota("acme", "c1", **moment, touch=_touch(occurrence=2)) == "cap"
+    assert store.take_quota("acme", "c1", **moment, touch=_touch(occurrence=1)) is None  # judged again: counted once
+    assert _quota(store, _touch("c1", occurrence=3), cap=1) is None  # the receive limit saw none of the Moments
+    assert _quota(store, _touch("c1", occurrence=4), cap=1) == "monthly_limit"
+
+
 def test_enrollments_exits_and_skips_are_entries_and_completion_is_not(store: Any) -> None:
     _seed(store)
     assert store.put_enrollment("acme", _enrollment(), reentry="never")

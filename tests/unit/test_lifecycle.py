@@ -168,6 +168,7 @@ def test_touch_rules_default_until_set_and_round_trip(env: Env) -> None:
         },
         "daily_caps": {"marketing": 1},
         "monthly_receive_limit": None,
+        "monthly_moment_cap": 4,
     }
     saved = env.tenants.set_touch_rules(
         TID, {"quiet_hours": {"start": "23:00", "end": "07:00"}, "monthly_receive_limit": 4}

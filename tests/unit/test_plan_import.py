@@ -282,3 +282,13 @@ def test_a_bad_exit_parameter_is_named_and_nothing_is_stored(env: Env) -> None:
     for bad in ("refund", "order:gift"):
         problems = _errors(env, raw, exit=bad)
         assert [p.get("parameter") for p in problems] == ["exit"], problems
+
+
+def test_a_sheet_names_moments_steps_in_its_kind_column(env: Env) -> None:
+    raw = _csv(
+        "天数,时间,类型,内容,形式\n0,20:00,内容,秋季班开课啦,朋友圈\n1,09:00,互动,今天的练习,群发\n2,09:00,服务,回访,\n"
+    )
+    plan, _ = _import(env, raw)
+    assert [s.kind for s in plan.steps] == ["moment", "message", "message"]
+    bad = _errors(env, _csv("天数,时间,类型,内容,形式\n0,20:00,内容,秋季班开课啦,短信\n"))
+    assert [(e["row"], e["column"]) for e in bad] == [(2, "形式")] and "朋友圈" in bad[0]["message"]

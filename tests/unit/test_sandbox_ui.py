@@ -194,3 +194,35 @@ def test_a_group_made_on_the_phone_is_in_the_corp() -> None:
     groups = parts.world.groups(CORP)
     assert [(g["chat_id"], g["name"], g["owner"]) for g in groups] == [(chat_id, "考研3期01", "zhang")]
     assert f'<option value="{chat_id}">考研3期01</option>' in ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
+
+
+def test_a_staff_member_publishes_a_moments_post_from_the_phone() -> None:
+    parts = Parts()
+    parts.world.register_corp(CORP)
+    for ext in ("wmA1", "wmB2"):
+        parts.world.event(CORP, "add_external_contact", userid="zhang", external_userid=ext)
+    token = parts.world.handle("gettoken", {"corpid": CORP, "corpsecret": "s"}, None)["access_token"]
+    body = {"text": {"content": "开学季"}, "visible_range": {"sender_list": {"user_list": ["zhang"]}}}
+    jobid = parts.world.handle("externalcontact/add_moment_task", {"access_token": token}, body)["jobid"]
+    for _ in range(3):
+        parts.world.handle("externalcontact/get_moment_task_result", {"access_token": token, "jobid": jobid}, None)
+    [post] = parts.world.pending_moments(CORP, "zhang")
+
+    def control(method: str, path: str, query: dict[str, str], raw: bytes) -> tuple[int, dict[str, Any]]:
+        sent = json.loads(raw)
+        parts.calls.append((path, sent))
+        reached = parts.world.publish_moment(sent["corp_id"], sent["moment_id"], sent["userid"])
+        return 200, {"reached": len(reached)}
+
+    parts.control = control  # type: ignore[method-assign]
+    ui = SandboxUi(parts)  # type: ignore[arg-type]
+    page = ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
+    assert "员工发表朋友圈" in page and f'value="zhang {post["moment_id"]}"' in page and "2 位可见" in page
+    done = _post(ui, "moment", {"corp_id": CORP, "moment": f"zhang {post['moment_id']}"})
+    assert parts.calls[-1] == (
+        "/sandbox/moments/publish",
+        {"corp_id": CORP, "moment_id": post["moment_id"], "userid": "zhang"},
+    )
+    assert done == "zhang 已发表朋友圈：2 位客户可见"
+    assert parts.world.pending_moments(CORP, "zhang") == []
+    assert f'value="zhang {post["moment_id"]}"' not in ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()

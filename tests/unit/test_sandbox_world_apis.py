@@ -50,6 +50,11 @@ SERVED = {
     "externalcontact/customer_acquisition/list_link",
     "externalcontact/customer_acquisition/customer",
     "externalcontact/customer_acquisition_quota",
+    "externalcontact/add_moment_task",  # 客户朋友圈 (moments.py)
+    "externalcontact/get_moment_task_result",  # counts its polls: the job completes at the third
+    "externalcontact/get_moment_task",
+    "externalcontact/get_moment_customer_list",
+    "externalcontact/get_moment_send_result",
 }
 READS = {
     "gettoken",
@@ -69,6 +74,9 @@ READS = {
     "externalcontact/customer_acquisition/list_link",
     "externalcontact/customer_acquisition/customer",
     "externalcontact/customer_acquisition_quota",
+    "externalcontact/get_moment_task",
+    "externalcontact/get_moment_customer_list",
+    "externalcontact/get_moment_send_result",
 }
 
 
@@ -86,6 +94,7 @@ def test_the_modules_together_serve_every_api_once() -> None:
         "get_jsapi_ticket",
         "ticket/get",
         "externalcontact/customer_acquisition_quota",
+        "externalcontact/get_moment_task_result",
     }
 
 

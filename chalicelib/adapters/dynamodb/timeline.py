@@ -136,7 +136,7 @@ class TimelineRepository(DynamoBase):
         month: str,
         day_key: str | None,
         day_cap: int | None,
-        month_cap: int,
+        month_cap: int | None,
         touch: Touch | None = None,
         last: bool = False,
     ) -> str | None:
@@ -144,22 +144,29 @@ class TimelineRepository(DynamoBase):
         daily cap, in one conditional write on the month's item. None if counted, else the rule that refused
         ("cap" or "monthly_limit"). The month's item is a timeline item: the same write appends ``touch`` as sent
         (``last``: its step completes the enrollment), so the timeline costs the fire no write of its own. A touch
-        counted before (a fire that died before claiming it, judged again) is not counted twice: None."""
+        counted before (a fire that died before claiming it, judged again) is not counted twice: None.
+        ``month_cap`` None: the touch is no mass message (a Moments post): only its ``day_key`` counter counts."""
         item = QuotaItem(pk=k.customer_pk(tenant_id, customer_id), sk=tl.month_sk(month, tl.QUOTA_TAG))
-        actions: list[Any] = [QuotaItem.m.add(1), QuotaItem.kind.set(QuotaItem)]
-        cond = QuotaItem.m.does_not_exist() | (QuotaItem.m < month_cap)
+        actions: list[Any] = [QuotaItem.kind.set(QuotaItem)]
+        cond: Any = None
+        if month_cap is not None:
+            actions.append(QuotaItem.m.add(1))
+            cond = QuotaItem.m.does_not_exist() | (QuotaItem.m < month_cap)
         if day_key is not None and day_cap is not None:
             day = Path(k.quota_day_attr(day_key))
             actions.append(day.add(1))
-            cond &= day.does_not_exist() | (day < day_cap)
+            within = day.does_not_exist() | (day < day_cap)
+            cond = within if cond is None else cond & within
         record = None
         if touch is not None:
             record = tl.sent_record(touch.bucket_id, touch.occurrence_key, touch.due_at, last=last)
             actions.append(QuotaItem.tl.set((QuotaItem.tl | []).append([record])))
-            cond &= QuotaItem.tl.does_not_exist() | ~QuotaItem.tl.contains(record)
+            fresh = QuotaItem.tl.does_not_exist() | ~QuotaItem.tl.contains(record)
+            cond = fresh if cond is None else cond & fresh
         if self.conditional(lambda: item.update(actions=actions, condition=cond)):
             return None
         held = self.get(QuotaItem, item.pk, item.sk, consistent=True)
         if held is not None and record is not None and record in (held.tl or []):
             return None  # counted already, by an earlier judgement of this very touch
-        return "monthly_limit" if held is not None and int(held.m or 0) >= month_cap else "cap"
+        full = held is not None and month_cap is not None and int(held.m or 0) >= month_cap
+        return "monthly_limit" if full else "cap"

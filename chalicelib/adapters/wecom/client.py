@@ -31,6 +31,7 @@ from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
 from chalicelib.adapters.wecom.images import ImagesMixin
 from chalicelib.adapters.wecom.media import MediaMixin
+from chalicelib.adapters.wecom.moments import MomentsMixin
 from chalicelib.adapters.wecom.statistics import StatisticsMixin
 from chalicelib.adapters.wecom.tickets import JsApiTicketsMixin
 from chalicelib.adapters.wecom.transport import Transport
@@ -62,11 +63,18 @@ class Budget(Protocol):
 
 
 class WeComClient(
-    GroupChatsMixin, StatisticsMixin, MediaMixin, JsApiTicketsMixin, AppMessagesMixin, ImagesMixin, AcquisitionMixin
+    GroupChatsMixin,
+    StatisticsMixin,
+    MediaMixin,
+    JsApiTicketsMixin,
+    AppMessagesMixin,
+    ImagesMixin,
+    AcquisitionMixin,
+    MomentsMixin,
 ):
     """WeComPort over a Transport (groups.py, statistics.py, media.py: media/upload, tickets.py: JS-SDK tickets,
-    app_messages.py: application messages, images.py: QR images, acquisition.py: 获客链接). One per process,
-    thread-safe."""
+    app_messages.py: application messages, images.py: QR images, acquisition.py: 获客链接, moments.py: 客户朋友圈).
+    One per process, thread-safe."""
 
     def __init__(
         self,

@@ -47,7 +47,7 @@ class CustomerRepo(Protocol):
         month: str,
         day_key: str | None,
         day_cap: int | None,
-        month_cap: int,
+        month_cap: int | None,
         touch: Touch | None = None,
         last: bool = False,
     ) -> str | None: ...
@@ -113,7 +113,7 @@ class CustomerPolicy:
             month=quota.month,
             day_key=quota.day_key,
             day_cap=quota.day_cap,
-            month_cap=quota.month_cap,
+            month_cap=quota.month_cap if quota.counts_month else None,
             touch=touch,
             last=next_step(ctx.plan, ctx.step.id) is None,
         )

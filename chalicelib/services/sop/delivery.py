@@ -35,10 +35,19 @@ from chalicelib.errors import (
     WeComTransportError,
 )
 from chalicelib.observability import count, count_by, logger
-from chalicelib.ports import Clock, IdGenerator, MsgTemplateResult, SchedulerPort, SignalPublisher, WeComPort
+from chalicelib.ports import (
+    Clock,
+    IdGenerator,
+    MomentsPort,
+    MsgTemplateResult,
+    SchedulerPort,
+    SignalPublisher,
+    WeComPort,
+)
 from chalicelib.ports.wecom import INVALID_MEDIA_ID
 from chalicelib.services.signals import NoSignals
 from chalicelib.services.sop.content import CONTENT_DELETED, MessageLibrary, sendable
+from chalicelib.services.sop.moments import IN_DOUBT, MOMENT_TASK, UNSUPPORTED, MomentPoster, posting
 from chalicelib.services.sop.policy import Policies, SubjectPolicy
 from chalicelib.services.sop.recovery import adoptable
 from chalicelib.services.sop.repos import DeliveryRepo
@@ -101,15 +110,23 @@ class TaskDelivery:
         self.ids = ids
         self.signals: SignalPublisher = signals or NoSignals()
         self.scheduler = scheduler  # a retry's delayed schedule (the backstop is the net)
+        # Moments steps (moments.py) post through the same client when it has the Moments calls (WeComClient does).
+        self.moments = MomentPoster(repo, wecom, wecom) if isinstance(wecom, MomentsPort) else None
 
     # --- one attempt ------------------------------------------------------------------------------------------
 
     def deliver(
         self, tenant: Tenant, policy: SubjectPolicy[Any], task: StaffTask, recipients: list[Any], step: Step
     ) -> Delivered:
-        """One ``add_msg_template`` for the task's claimed ``recipients`` (``task.recipients`` are their ids)."""
+        """One ``add_msg_template`` for the task's claimed ``recipients`` (``task.recipients`` are their ids); a
+        Moments step's task makes one ``add_moment_task`` instead (moments.py)."""
+        if step.is_moment and self.moments is None:
+            return self.fail(tenant, task, UNSUPPORTED)
         try:
-            result = self._send(tenant, policy, task.userid, recipients, step.message)
+            if step.is_moment and self.moments is not None:
+                result = self.moments.post(tenant, task, recipients, step)
+            else:
+                result = self._send(tenant, policy, task.userid, recipients, step.message)
         except SiyuError as exc:
             return self._unsent(tenant, task, exc)
         self._created(tenant, task, result.msgid, len(result.fail_list))
@@ -296,7 +313,9 @@ class TaskDelivery:
         task = replace(task, recipients=tuple(s.id for s in reachable))
         addresses = {policy.address(states[s]) for s in reachable}
         now = self.clock.now()
-        if task.status == "claimed" or task.reason == UNREACHABLE:  # WeCom may hold it: look before sending
+        if task.kind == MOMENT_TASK and (posting(task) or task.reason == UNREACHABLE):
+            return self.fail(tenant, task, IN_DOUBT, claims)  # WeCom may hold the post: never a second one
+        if task.kind != MOMENT_TASK and (task.status == "claimed" or task.reason == UNREACHABLE):  # look first
             found = adoptable(self.wecom, creds_of(tenant), task, addresses, now, chat_type=policy.chat_type)
             for msgid, carried in found:
                 if self._created(tenant, task, msgid, len(addresses) - len(carried)):

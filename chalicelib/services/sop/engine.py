@@ -48,7 +48,7 @@ class SopRepo(KernelRepo, MigrationRepo, GroupPolicyRepo, Protocol):
         month: str,
         day_key: str | None,
         day_cap: int | None,
-        month_cap: int,
+        month_cap: int | None,
         touch: Any = None,
         last: bool = False,
     ) -> str | None: ...

@@ -51,6 +51,7 @@ from chalicelib.services.signals import NoSignals
 from chalicelib.services.sop.content import CONTENT_DELETED, MessageLibrary, sendable
 from chalicelib.services.sop.delivery import CREATED, Delivered, TaskDelivery
 from chalicelib.services.sop.fanout import FanOut
+from chalicelib.services.sop.moments import MOMENT_TASK
 from chalicelib.services.sop.policy import DROP, MOVE, SEND, SKIP, FireContext, Policies, SubjectPolicy, Verdict
 from chalicelib.services.sop.repos import KernelRepo
 from chalicelib.services.sop.rules import PlanSource, rules_of
@@ -296,7 +297,7 @@ class SopKernel(KernelScheduling):
             task = StaffTask(
                 task_id=self.ids.new_id("tk_"),
                 userid=executor,
-                kind="mass",
+                kind=MOMENT_TASK if step.is_moment else "mass",
                 status="claimed",
                 due_at=chunk[0][0].due_at,
                 created_at=iso_of(self.clock.now(), tenant.zone),

@@ -99,7 +99,8 @@ class Simulator:
         else:
             request.pop("cohort_start")
         answer = self.simulate(tenant, plan_id, request)
-        titles = {s.id: s.title for s in plan.steps} if plan is not None else {}
+        # A Moments step (朋友圈) says so in its title: the calendar shows a post, not a message.
+        titles = {s.id: ("朋友圈 · " if s.is_moment else "") + s.title for s in plan.steps} if plan is not None else {}
         items = [
             {**i, "title": i.get("title") or titles.get(i["step_id"], "")}
             for i in answer.get("items", answer.get("touches", []))
