@@ -94,6 +94,7 @@ class Signal:
     # In-process payloads: the enrollment and the plan version in hand, so a subscriber does not read them again.
     enrollment: Any = None
     plan: Any = None
+    customer: Any = None  # an "added" signal's customer as just stored (the CRM match reads their phone alias)
     text: str | None = None  # a message's text, in process only (a group keyword such as 打卡): never logged or kept
     # What the metrics count a fact toward (issue 11), where the publisher has it at hand:
     staff: str | None = None  # the staff member of an add or a loss (their userid)
