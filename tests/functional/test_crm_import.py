@@ -143,3 +143,25 @@ def test_the_console_page_shows_problems_by_row_then_imports(api: Api) -> None:
     assert "已导入 2 条订单" in listed.text()
     listed_rows = [tr for tr in listed.all("tr") if "data-import" in tr.attrs]
     assert len(listed_rows) == 1 and "已完成" in listed_rows[0].text()
+
+
+def test_erasing_a_past_buyer_erases_their_crm_orders(api: Api) -> None:
+    token, plan_id, state = _setup(api)
+    assert _upload(api, token, SHEET).status_code == 201
+    api.sandbox.world.register_contact(CORP, BUYER, remark_mobiles=["13800138000"])
+    _, scanned = api.scan(state, external_userid=BUYER)
+    cid = scanned.json["customer_id"]
+    assert api.call("GET", f"/t/{TENANT}/customers/{cid}", token=token).json["stage"] == "converted"
+    erased = api.call("DELETE", f"/t/{TENANT}/customers/{cid}", token=token)
+    assert erased.status_code == 200 and erased.json["erased"] is True
+    # The same phone under a new WeChat account: the CRM no longer knows it, so it is a new lead, nurtured.
+    api.clock.advance(seconds=5)
+    again = "wmcrmbuyer0000000000000000002"
+    api.sandbox.world.register_contact(CORP, again, remark_mobiles=["13800138000"])
+    _, rescanned = api.scan(state, external_userid=again)
+    new_cid = rescanned.json["customer_id"]
+    assert new_cid != cid
+    assert api.call("GET", f"/t/{TENANT}/customers/{new_cid}", token=token).json["stage"] != "converted"
+    assert _orders(api, token, new_cid) == []
+    enrolled = api.call("GET", f"/t/{TENANT}/customers/{new_cid}/enrollments", token=token).json["items"]
+    assert [e["plan_id"] for e in enrolled] == [plan_id]
