@@ -137,6 +137,13 @@ def test_the_console_page_shows_problems_by_row_then_imports(api: Api) -> None:
     assert [tr.attrs["data-row"] for tr in rows] == ["4"]
     assert "不是大陆手机号" in rows[0].one("td", class_="problems").text()
     assert api.call("GET", f"/t/{TENANT}/crm-imports", token=token).json["items"] == []
+    files = {"file": ("orders.csv", "text/csv", SHEET.encode())}
+    checked = ops.post(f"{BASE}/crm-import", {"dry_run": "1"}, files=files)
+    assert (
+        checked.status_code == 200
+        and "检查通过（尚未导入）：2 行，2 条订单" in ops.dom(checked).one("div", id="preview").text()
+    )
+    assert api.call("GET", f"/t/{TENANT}/crm-imports", token=token).json["items"] == []
     done = ops.post(f"{BASE}/crm-import", {}, files={"file": ("orders.csv", "text/csv", SHEET.encode())})
     assert done.status_code == 303
     listed = ops.dom(ops.get(ops.local(done.headers["Location"])))
