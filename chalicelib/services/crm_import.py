@@ -110,20 +110,13 @@ class CrmImportService:
         sheet = self.check(tenant, raw, content_type)
         tid = tenant.tenant_id
         import_id = import_id_of(tenant, hashlib.sha256(raw).hexdigest())
-        phones = sorted({o.phone_digest for o in sheet.orders})
-        owners = self.repo.phone_owners(tid, phones)
-        counts = {
-            "rows": sheet.rows,
-            "orders": len(sheet.orders),
-            "customers": sheet.customers,
-            "phones": len(phones),
-            "matched": len(owners),
-        }
+        counts = {"rows": sheet.rows, "orders": len(sheet.orders), "customers": sheet.customers, "phones": sheet.phones}
         if dry_run:
-            return {"import_id": import_id, "dry_run": True, **counts}, False
+            matched = len(self.repo.phone_owners(tid, sorted({o.phone_digest for o in sheet.orders})))
+            return {"import_id": import_id, "dry_run": True, **counts, "matched": matched}, False
         existing = self.repo.get_crm_import(tid, import_id)
         if existing is not None and existing["status"] == COMPLETE:
-            return self._finish(tenant, existing, sheet.orders, owners), False
+            return self._finish(tenant, existing, sheet.orders), False
         now = iso_of(self.clock.now(), tenant.zone)
         record: dict[str, Any] = {"import_id": import_id, "status": STAGED, "created_at": now, **counts}
         if existing is not None:
@@ -132,7 +125,7 @@ class CrmImportService:
             done = self.repo.get_crm_import(tid, import_id)
             if done is None:
                 raise SiyuError("the import vanished while it was written")
-            return self._finish(tenant, done, sheet.orders, owners), False
+            return self._finish(tenant, done, sheet.orders), False
         orders = [replace(o, import_id=import_id) for o in sheet.orders]
         for i in range(0, len(orders), WRITE_CHUNK):
             self.repo.put_crm_orders(tid, orders[i : i + WRITE_CHUNK])
@@ -140,21 +133,21 @@ class CrmImportService:
         self.repo.save_crm_import(tid, record)  # from here on its orders count: all of them at once
         count("CrmImport.completed")
         logger.info("crm import complete", extra={"tenant": tid, "import_id": import_id, "orders": len(orders)})
-        return self._finish(tenant, record, orders, owners), existing is None
+        return self._finish(tenant, record, orders), True
 
-    def _finish(
-        self, tenant: Tenant, record: dict[str, Any], orders: list[CrmOrder], owners: dict[str, str]
-    ) -> dict[str, Any]:
+    def _finish(self, tenant: Tenant, record: dict[str, Any], orders: list[CrmOrder]) -> dict[str, Any]:
         """Apply a complete import's orders to the customers Siyu has already (once per order: a repeat finds
-        them applied), and record when that was done."""
+        them applied), and record when that was done. The owners are read after the import completed: a customer
+        added while it was written found nothing visible, and is found here."""
         if record.get("applied_at"):
             return record
+        owners = self.repo.phone_owners(tenant.tenant_id, sorted({o.phone_digest for o in orders}))
         applied = 0
         for o in orders:
             cid = owners.get(o.phone_digest)
             if cid is not None and self._apply(tenant, cid, o):
                 applied += 1
-        record = {**record, "applied": record.get("applied", 0) + applied}
+        record = {**record, "matched": len(owners), "applied": record.get("applied", 0) + applied}
         record["applied_at"] = iso_of(self.clock.now(), tenant.zone)
         self.repo.save_crm_import(tenant.tenant_id, record)
         return record

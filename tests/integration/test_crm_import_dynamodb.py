@@ -18,6 +18,7 @@ SERVICE_TESTS = (
     "test_an_existing_customer_gets_the_order_at_import_once",
     "test_an_import_that_died_mid_write_is_invisible_and_a_rerun_completes_it",
     "test_erasing_a_customer_erases_their_crm_orders",
+    "test_a_customer_added_while_the_import_is_written_gets_the_order_when_it_completes",
 )
 globals().update({name: getattr(test_crm_import, name) for name in SERVICE_TESTS})
 

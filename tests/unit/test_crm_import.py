@@ -280,3 +280,23 @@ def test_erasing_a_customer_erases_their_crm_orders(env: Env) -> None:
     assert env.store.crm_orders_of("unit", digest) == []
     other = env.tenant.hmac_hex("phone:13912345678")
     assert env.store.crm_orders_of("unit", other) != []  # someone else's record stays
+
+
+def test_a_customer_added_while_the_import_is_written_gets_the_order_when_it_completes(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ch = make_channel(env)
+    real = env.store.put_crm_orders
+    added: list[str] = []
+
+    def meanwhile(tenant_id: str, orders: list[Any]) -> None:
+        real(tenant_id, orders)
+        env.world.register_contact(CORP, "wmmeanwhile00000000000000001", remark_mobiles=["13800138000"])
+        _, result = env.scan(ch.state, external_userid="wmmeanwhile00000000000000001")
+        added.append(result.customer_id)
+        assert env.store.get_customer("unit", result.customer_id).stage != Stage.CONVERTED  # not visible yet
+
+    monkeypatch.setattr(env.store, "put_crm_orders", meanwhile)
+    record, _ = env.svc.crm.upload(env.tenant, csv(GOOD), "text/csv")
+    assert record["matched"] == 1 and record["applied"] == 1
+    assert env.store.get_customer("unit", added[0]).stage == Stage.CONVERTED
