@@ -18,6 +18,7 @@ from chalicelib.domain.signals import (
     GROUP_JOINED,
     GROUP_LEFT,
     ORDER,
+    PHONE_NOTED,
     REPINNED,
     REPLY,
     STAGE,
@@ -111,7 +112,7 @@ def subscribe(
     bus.subscribe((ORDER, REPLY), "sop.exit_rules", lambda t, cid, s: sop.on_signal(t.tenant_id, cid, s))
     bus.subscribe((ENROLLED, REPINNED, *sorted(ACTIVITY_SIGNALS)), "silence", silence.on_signal)
     if crm is not None:  # a past buyer's CRM orders land before any add-triggered plan enrolls them (issue 14 §5)
-        bus.subscribe((ADDED,), "crm.match", crm.on_signal)
+        bus.subscribe((ADDED, PHONE_NOTED), "crm.match", crm.on_signal)
     bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
     if group_facts is not None:  # group messages and check-ins (a chat_id), joins and leaves: counted once each
         facts = (REPLY, CHECKIN, GROUP_JOINED, GROUP_JOIN_WAY, GROUP_LEFT)  # a join's way: its count toward a code

@@ -19,6 +19,7 @@ SERVICE_TESTS = (
     "test_an_import_that_died_mid_write_is_invisible_and_a_rerun_completes_it",
     "test_erasing_a_customer_erases_their_crm_orders",
     "test_a_customer_added_while_the_import_is_written_gets_the_order_when_it_completes",
+    "test_a_phone_staff_note_later_is_matched_and_ends_the_nurture_plan",
 )
 globals().update({name: getattr(test_crm_import, name) for name in SERVICE_TESTS})
 

@@ -300,3 +300,22 @@ def test_a_customer_added_while_the_import_is_written_gets_the_order_when_it_com
     record, _ = env.svc.crm.upload(env.tenant, csv(GOOD), "text/csv")
     assert record["matched"] == 1 and record["applied"] == 1
     assert env.store.get_customer("unit", added[0]).stage == Stage.CONVERTED
+
+
+def test_a_phone_staff_note_later_is_matched_and_ends_the_nurture_plan(env: Env) -> None:
+    plan = _buyer_plan(env)
+    ch = make_channel(env, plan_id=plan.plan_id)
+    env.svc.crm.upload(env.tenant, csv(GOOD), "text/csv")
+    ext = "wmnotedlater0000000000000001"
+    env.world.register_contact(CORP, ext, remark_mobiles=["13800138000"])
+    env.world.inject("externalcontact/get", 45009)  # the phone stays unknown at add time
+    _, created = env.scan(ch.state, external_userid=ext)
+    cid = created.customer_id
+    assert env.store.get_enrollment("unit", cid, plan.plan_id).status == "active"
+    _, edited = env.event("edit_external_contact", userid="zhang", external_userid=ext)
+    assert edited.outcome == "updated"
+    assert env.store.get_customer("unit", cid).stage == Stage.CONVERTED
+    assert env.store.get_enrollment("unit", cid, plan.plan_id).status != "active"
+    assert [f.detail["source"] for f in _order_facts(env, cid)] == ["crm"]
+    env.event("edit_external_contact", userid="zhang", external_userid=ext)  # the phone again: nothing new
+    assert len(_order_facts(env, cid)) == 1
