@@ -319,3 +319,14 @@ def test_a_phone_staff_note_later_is_matched_and_ends_the_nurture_plan(env: Env)
     assert [f.detail["source"] for f in _order_facts(env, cid)] == ["crm"]
     env.event("edit_external_contact", userid="zhang", external_userid=ext)  # the phone again: nothing new
     assert len(_order_facts(env, cid)) == 1
+
+
+def test_an_order_from_the_crm_says_so_on_the_console_and_in_the_sidebar() -> None:
+    from chalicelib.console.ops_labels import entry_line
+    from chalicelib.console.sidebar_view import line
+
+    crm = {"type": "order", "at": "2025-09-01T12:00:00+08:00", "detail": {"kind": "full", "source": "crm"}}
+    assert entry_line(crm, {}) == "下单：正价课，订单导入"
+    assert line(crm, {}).note == "正价课 · 订单导入"
+    plain = {"type": "order", "at": "2025-09-01T12:00:00+08:00", "detail": {"kind": "trial"}}
+    assert entry_line(plain, {}) == "下单：体验课" and line(plain, {}).note == "体验课"
