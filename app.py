@@ -12,6 +12,7 @@ from chalicelib.api import (
     channels,
     console_links,
     content,
+    crm_imports,
     customers,
     dashboard,
     fallback,
@@ -71,6 +72,7 @@ for blueprint in (
     content.bp,  # 素材库 (issue 13)
     scripts.bp,  # 话术库 (issue 13)
     console_links.bp,
+    crm_imports.bp,  # 订单导入 (issue 14 §5)
     *console_blueprints(),  # the console's pages (chalicelib/console, issue 13)
 ):
     app.register_blueprint(blueprint)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
     from chalicelib.services.channels import ChannelService
     from chalicelib.services.console_auth import ConsoleAuth
+    from chalicelib.services.crm_import import CrmImportService
     from chalicelib.services.customers import CustomerService
     from chalicelib.services.dashboard import DashboardService
     from chalicelib.services.group_codes import GroupCodeService
@@ -105,6 +106,7 @@ class Services:
     sidebar: SidebarService  # the chat sidebar (聊天工具栏, issue 13 §3)
     content: ContentService  # the content library (素材库): items, their files, references checked on save
     scripts: ScriptService  # the script library (话术库): by stage and scene, for the sidebar
+    crm: CrmImportService  # CRM import (订单导入): past orders matched by phone (issue 14 §5)
     health: HealthChecker | None = None
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)

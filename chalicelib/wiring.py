@@ -18,6 +18,7 @@ from chalicelib.domain.signals import (
     GROUP_JOINED,
     GROUP_LEFT,
     ORDER,
+    PHONE_NOTED,
     REPINNED,
     REPLY,
     STAGE,
@@ -35,6 +36,7 @@ from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
 from chalicelib.services.channels import ChannelService
 from chalicelib.services.console_auth import ConsoleAuth
+from chalicelib.services.crm_import import CrmImportService, CrmMatcher
 from chalicelib.services.customers import CustomerService
 from chalicelib.services.dashboard import DashboardService
 from chalicelib.services.group_codes import GroupCodeService
@@ -99,6 +101,7 @@ def subscribe(
     points: PointsService | None = None,
     metrics: MetricsRecorder | None = None,
     alerts: AlertService | None = None,
+    crm: CrmMatcher | None = None,
 ) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
     timers move and before the stage it causes enrolls anywhere new. Check-ins hear check-ins and group messages
@@ -108,6 +111,8 @@ def subscribe(
         bus.subscribe(MetricsRecorder.TYPES, "metrics", metrics)
     bus.subscribe((ORDER, REPLY), "sop.exit_rules", lambda t, cid, s: sop.on_signal(t.tenant_id, cid, s))
     bus.subscribe((ENROLLED, REPINNED, *sorted(ACTIVITY_SIGNALS)), "silence", silence.on_signal)
+    if crm is not None:  # a past buyer's CRM orders land before any add-triggered plan enrolls them (issue 14 §5)
+        bus.subscribe((ADDED, PHONE_NOTED), "crm.match", crm.on_signal)
     bus.subscribe((STAGE, TAG, ADDED), "triggers", triggers.on_signal)
     if group_facts is not None:  # group messages and check-ins (a chat_id), joins and leaves: counted once each
         facts = (REPLY, CHECKIN, GROUP_JOINED, GROUP_JOIN_WAY, GROUP_LEFT)  # a join's way: its count toward a code
@@ -157,6 +162,9 @@ def wire(
     points = PointsService(store, clock, staff_tasks, signals=bus)
     recorder = MetricsRecorder(store, holdout=holdout_of(plans))
     alerts = AlertService(store, wecom, clock, console_url=settings.console_url)
+    # Business events tell the bus what happened; a positive reply's follow-up task goes to staff tasks.
+    events = EventService(store, clock, bus, staff_tasks, tenants=tenant_cache)
+    crm = CrmImportService(store, clock, events)  # 订单导入: its orders reach customers as business events
     subscribe(
         bus,
         sop=sop,
@@ -167,6 +175,7 @@ def wire(
         points=points,
         metrics=recorder,
         alerts=alerts,
+        crm=CrmMatcher(crm, store),
     )
     wecom_stats = WeComStatsService(staff=store, store=store, wecom=wecom, clock=clock)
     metrics = MetricsService(store, clock, wecom_stats, recorder)
@@ -196,12 +205,11 @@ def wire(
         staff=StaffService(store, clock),
         tags=tags,
         channels=ChannelService(store, tags, wecom, clock, ids),
-        customers=CustomerService(store, wecom, clock, signals=bus, groups=book),
+        customers=CustomerService(store, wecom, clock, signals=bus, groups=book, crm=store),
         intake=intake,
         callbacks=CallbackService(tenant_cache, codec, intake, clock, budget_seconds=budget, groups=group_events),
         plans=plans,
-        # Business events tell the bus what happened; a positive reply's follow-up task goes to staff tasks.
-        events=EventService(store, clock, bus, staff_tasks, tenants=tenant_cache),
+        events=events,
         sop=sop,
         migration=PlanMigration(store, plans, sop.kernel, bus, clock),
         bulk=BulkEnrollment(store, store, plans, sop.enrollments, sop.kernel, clock, ids),
@@ -242,4 +250,5 @@ def wire(
         blobs=blobs,
         content=content,
         scripts=scripts,
+        crm=crm,
     )

@@ -21,6 +21,7 @@ AREAS: tuple[str, ...] = (
     "channels",
     "plans",
     "content",  # 素材库 and 话术库
+    "crm_import",  # 订单导入 (issue 14 §5)
 )
 
 

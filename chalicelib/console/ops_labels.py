@@ -75,6 +75,8 @@ def entry_line(entry: dict[str, Any], tag_names: dict[str, str]) -> str:
         bits.append(REPLIES.get(str(d["reply"]), str(d["reply"])))
     elif kind == "order" and d.get("kind"):
         bits.append(ORDER_KINDS.get(str(d["kind"]), str(d["kind"])))
+        if d.get("source") == "crm":  # a past order from the institution's own records (订单导入, issue 14 §5)
+            bits.append("订单导入")
     if entry.get("first"):
         bits.append("首次")
     task = entry.get("task")

@@ -64,6 +64,8 @@ def line(entry: dict[str, Any], plan_names: dict[str, str]) -> Line:
         note = plan_names.get(str(detail.get("plan_id", "")), str(detail.get("plan_id", "")))
     elif kind == "order" and detail.get("kind"):
         note = {"trial": "体验课", "full": "正价课"}.get(str(detail["kind"]), str(detail["kind"]))
+        if detail.get("source") == "crm":  # a past order from the institution's records (订单导入, issue 14 §5)
+            note += " · 订单导入"
     return Line(short_time(entry.get("at")), ENTRIES.get(kind, kind), note)
 
 

@@ -48,6 +48,8 @@ GROUP_JOIN_WAY = "group_join_way"
 # A customer's check-in (打卡) in a group was credited: the day's one (chat_id; kind: the tenant-local day; ref: the
 # fact it came from). Published only by the write that won, so counting it by ref counts each check-in once.
 CHECKED_IN = "checked_in"
+# Staff noted a phone for a customer who had none (an edit in WeCom): the CRM import may know it (issue 14 §5).
+PHONE_NOTED = "phone_noted"
 
 TYPES = frozenset(
     {
@@ -73,6 +75,7 @@ TYPES = frozenset(
         GROUP_LEFT,
         GROUP_JOIN_WAY,
         CHECKED_IN,
+        PHONE_NOTED,
     }
 )
 
@@ -94,6 +97,7 @@ class Signal:
     # In-process payloads: the enrollment and the plan version in hand, so a subscriber does not read them again.
     enrollment: Any = None
     plan: Any = None
+    customer: Any = None  # "added", "phone_noted": the customer as just stored (the CRM match reads their phone alias)
     text: str | None = None  # a message's text, in process only (a group keyword such as 打卡): never logged or kept
     # What the metrics count a fact toward (issue 11), where the publisher has it at hand:
     staff: str | None = None  # the staff member of an add or a loss (their userid)

@@ -364,7 +364,7 @@ def _schema_errors(name: str, data: Any, prefix: str) -> list[dict[str, str]]:
 
 
 _DETAIL_FIELDS = {
-    ORDER: ("kind", "amount", "product"),
+    ORDER: ("kind", "amount", "product", "source"),  # source: "crm" for an order from the CRM import
     MESSAGE: ("chat_id",),  # the text itself is not kept: the class is what the timeline and metrics need
     "checkin": ("streak", "chat_id"),  # the group, so check-ins count per group (and a rebuild finds it)
     "share": ("referred",),

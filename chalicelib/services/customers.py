@@ -58,6 +58,10 @@ class GroupMemberEraser(Protocol):
     def erase(self, tenant: Tenant, external_userids: tuple[str, ...]) -> int: ...
 
 
+class CrmEraser(Protocol):
+    def erase_crm_orders(self, tenant_id: str, phone_digests: list[str]) -> int: ...  # issue 14 §5
+
+
 class CustomerService:
     def __init__(
         self,
@@ -66,12 +70,14 @@ class CustomerService:
         clock: Clock,
         signals: SignalPublisher | None = None,
         groups: GroupMemberEraser | None = None,
+        crm: CrmEraser | None = None,
     ) -> None:
         self.repo = repo
         self.wecom = wecom
         self.clock = clock
         self.signals = signals or NoSignals()  # "tag": plans triggered by a tag enroll the customer
         self.groups = groups  # erasure makes the customer's group member records anonymous (services/groups)
+        self.crm = crm  # erasure deletes the CRM orders imported under the customer's phone (services/crm_import)
 
     def find(
         self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int, only_owner: str | None = None
@@ -214,7 +220,8 @@ class CustomerService:
         goes, here and at WeCom, and with it their displayed referrer; the link goes with the partition); the
         customer's touches in the buckets of every plan version they were enrolled in, and their id in the staff
         tasks those touches and their replies made (a follow-up task about them alone goes whole); their activity
-        records and daily first-occurrence markers in the groups they spoke or checked in; then their
+        records and daily first-occurrence markers in the groups they spoke or checked in; the CRM orders imported under
+        their phone; then their
         partition — profile, facts and the whole timeline, enrollments, quota, silence timers — at most
         ``ERASE_MAX_ITEMS`` items a call, the profile last, with tombstones (no identifier) for their aliases so
         WeCom's late retries do not re-create them. A call that stops early answers ``"erased": false``; calling
@@ -241,6 +248,9 @@ class CustomerService:
         self.repo.erase_group_activity(tid, customer_id)  # before the partition: its links lead to the groups
         if self.groups is not None:  # before the profile goes: its external_userids find the member records
             self.groups.erase(tenant, customer.external_userids)
+        if self.crm is not None:  # before the profile goes: its phone aliases find the CRM orders
+            phones = sorted(digest for kind, digest in refs if kind == "phone")
+            self.crm.erase_crm_orders(tid, phones)
         deleted = self.repo.erase_customer(tid, customer_id, tombstones=tombstones, max_items=ERASE_MAX_ITEMS)
         done = deleted >= 0
         deleted = deleted if done else -1 - deleted

@@ -36,7 +36,7 @@ from chalicelib.domain.customers import (
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.instants import iso_local, iso_of, local_date
 from chalicelib.domain.repairs import PROFILE_SYNC
-from chalicelib.domain.signals import LOST, TAG, Signal
+from chalicelib.domain.signals import LOST, PHONE_NOTED, TAG, Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError
 from chalicelib.observability import logger
@@ -296,6 +296,8 @@ class IntakeService:
         if outcome in ("lost", "ended"):  # the customer deleted the staff member, or the staff member deleted them
             lost = Signal(LOST, self.clock.now(), kind=outcome, ref=digest, staff=ev.userid)
             self.signals.publish(tenant, customer.customer_id, lost)
+        if any(a.startswith("phone:") and a not in customer.aliases for a in updated.aliases):  # the CRM may know it
+            self.signals.publish(tenant, customer.customer_id, Signal(PHONE_NOTED, self.clock.now(), customer=updated))
         added = sorted(updated.tags - customer.tags)
         if added:  # staff tagged the customer in WeCom: tag-triggered plans
             self.signals.publish(tenant, customer.customer_id, Signal(TAG, self.clock.now(), tag_ids=tuple(added)))

@@ -126,7 +126,15 @@ class AddEffects:
             self.signals.publish(
                 tenant,
                 customer.customer_id,
-                Signal(ADDED, self.clock.now(), kind=kind, channel_id=channel_id, ref=ev.digest(), staff=ev.userid),
+                Signal(
+                    ADDED,
+                    self.clock.now(),
+                    kind=kind,
+                    channel_id=channel_id,
+                    ref=ev.digest(),
+                    staff=ev.userid,
+                    customer=customer,
+                ),
             )
             if channel is not None:
                 self._enroll(tenant, channel, customer)

@@ -9,7 +9,7 @@ import csv
 import io
 from typing import Any
 
-from chalicelib.errors import InvalidError
+from chalicelib.errors import InvalidError, PayloadTooLargeError
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
@@ -39,12 +39,17 @@ def sheet_format(content_type: str, raw: bytes) -> str:
     return "csv"
 
 
-def read_table(raw: bytes, fmt: str, *, sheet: str | None = None) -> list[tuple[int, list[Any]]]:
-    """The sheet's rows as (row number as the sheet shows it, cell values), at most MAX_SCAN_ROWS of them."""
-    rows = _read_xlsx(raw, sheet) if fmt == "xlsx" else _read_csv(raw)
-    if len(rows) > MAX_SCAN_ROWS and any(not blank(v) for _, cells in rows[MAX_SCAN_ROWS:] for v in cells):
-        raise InvalidError(f"the sheet has more than {MAX_SCAN_ROWS} rows; a plan has at most 100 steps")
-    return rows[:MAX_SCAN_ROWS]
+def read_table(
+    raw: bytes, fmt: str, *, sheet: str | None = None, max_rows: int = MAX_SCAN_ROWS, too_many: str | None = None
+) -> list[tuple[int, list[Any]]]:
+    """The sheet's rows as (row number as the sheet shows it, cell values), at most ``max_rows`` of them (a plan's
+    MAX_SCAN_ROWS by default); more is an error, ``too_many`` its message (413 when given: a CRM file too large)."""
+    rows = _read_xlsx(raw, sheet, max_rows) if fmt == "xlsx" else _read_csv(raw, max_rows)
+    if len(rows) > max_rows and any(not blank(v) for _, cells in rows[max_rows:] for v in cells):
+        if too_many is not None:
+            raise PayloadTooLargeError(too_many)
+        raise InvalidError(f"the sheet has more than {max_rows} rows; a plan has at most 100 steps")
+    return rows[:max_rows]
 
 
 def _decode(raw: bytes) -> str:
@@ -59,7 +64,7 @@ def _decode(raw: bytes) -> str:
         raise InvalidError("the CSV is not UTF-8 (or GB18030) text") from exc
 
 
-def _read_csv(raw: bytes) -> list[tuple[int, list[Any]]]:
+def _read_csv(raw: bytes, max_rows: int) -> list[tuple[int, list[Any]]]:
     text = _decode(raw)
     first = text.split("\n", 1)[0]
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
@@ -68,14 +73,14 @@ def _read_csv(raw: bytes) -> list[tuple[int, list[Any]]]:
         rows: list[tuple[int, list[Any]]] = []
         for number, cells in enumerate(reader, start=1):  # a record is one row, even with line breaks in a cell
             rows.append((number, list(cells)))
-            if number > MAX_SCAN_ROWS:
+            if number > max_rows:
                 break
         return rows
     except csv.Error as exc:
         raise InvalidError(f"the CSV cannot be read: {exc}") from exc
 
 
-def _read_xlsx(raw: bytes, sheet: str | None) -> list[tuple[int, list[Any]]]:
+def _read_xlsx(raw: bytes, sheet: str | None, max_rows: int) -> list[tuple[int, list[Any]]]:
     from openpyxl import load_workbook  # type: ignore[import-untyped]  # only this endpoint needs it: keep cold starts low
 
     try:
@@ -86,7 +91,7 @@ def _read_xlsx(raw: bytes, sheet: str | None) -> list[tuple[int, list[Any]]]:
         if sheet is not None and sheet not in book.sheetnames:
             raise InvalidError(f"the workbook has no sheet {sheet!r}; its sheets: {', '.join(book.sheetnames)}")
         ws = book[sheet] if sheet is not None else book.worksheets[0]
-        rows = ws.iter_rows(min_row=1, max_row=MAX_SCAN_ROWS + 1, values_only=True)
+        rows = ws.iter_rows(min_row=1, max_row=max_rows + 1, values_only=True)
         return [(number, list(cells)) for number, cells in enumerate(rows, start=1)]
     finally:
         book.close()

@@ -23,6 +23,7 @@ from chalicelib.ports import CustomerFilter, IntakeKeys, IntakeSnapshot, Page
 from tests.fakes.alerts import FakeAlertStoreMixin
 from tests.fakes.business_events import FakeEventStoreMixin
 from tests.fakes.console import FakeConsoleStoreMixin
+from tests.fakes.crm import FakeCrmStoreMixin
 from tests.fakes.dashboard import FakeDashboardStoreMixin
 from tests.fakes.delivery import FakeDeliveryStoreMixin
 from tests.fakes.enrollments import FakeEnrollmentStoreMixin
@@ -64,6 +65,7 @@ class FakeStore(
     FakeConsoleStoreMixin,
     FakeJobLogMixin,
     FakeLibraryStoreMixin,
+    FakeCrmStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

@@ -17,6 +17,7 @@ from chalicelib.adapters.dynamodb.alerts import AlertRepository
 from chalicelib.adapters.dynamodb.business_events import FactRepository
 from chalicelib.adapters.dynamodb.channels import ChannelRepository
 from chalicelib.adapters.dynamodb.console import ConsoleRepository
+from chalicelib.adapters.dynamodb.crm import CrmRepository
 from chalicelib.adapters.dynamodb.customers import CustomerRepository
 from chalicelib.adapters.dynamodb.dashboard import DashboardLinkRepository
 from chalicelib.adapters.dynamodb.delivery import DeliveryRepository
@@ -78,6 +79,7 @@ class Repositories:
     alerts: AlertRepository
     console: ConsoleRepository
     library: LibraryRepository
+    crm: CrmRepository  # CRM import (撞单 against past orders, issue 14 §5)
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -111,6 +113,7 @@ class Repositories:
             alerts=AlertRepository(connection, table_name),
             console=ConsoleRepository(connection, table_name),
             library=LibraryRepository(connection, table_name),
+            crm=CrmRepository(connection, table_name),
         )
 
 
@@ -381,3 +384,12 @@ class DynamoStore:
     list_scripts = _via("library", LibraryRepository.list_scripts)
     save_script = _via("library", LibraryRepository.save_script)
     delete_script = _via("library", LibraryRepository.delete_script)
+    # --- CRM import: past orders by phone digest (issue 14 §5) ----------------------------------------------------
+    begin_crm_import = _via("crm", CrmRepository.begin_crm_import)
+    save_crm_import = _via("crm", CrmRepository.save_crm_import)
+    get_crm_import = _via("crm", CrmRepository.get_crm_import)
+    list_crm_imports = _via("crm", CrmRepository.list_crm_imports)
+    put_crm_orders = _via("crm", CrmRepository.put_crm_orders)
+    crm_orders_of = _via("crm", CrmRepository.crm_orders_of)
+    phone_owners = _via("crm", CrmRepository.phone_owners)
+    erase_crm_orders = _via("crm", CrmRepository.erase_crm_orders)

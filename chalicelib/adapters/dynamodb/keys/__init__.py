@@ -317,6 +317,7 @@ def lease_pk(tenant_id: str, name: str) -> str:
 # so this module stays readable; they are re-exported, so callers write keys.group_member_sk as for any other key.
 from chalicelib.adapters.dynamodb.keys.alerts import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.console import *  # noqa: E402, F403
+from chalicelib.adapters.dynamodb.keys.crm import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.dashboard import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.groups import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.jobs import *  # noqa: E402, F403
