@@ -30,6 +30,7 @@ from chalicelib.api import (
     tags,
     tasks,
     touch_rules,
+    webhooks,
     wecom,
 )
 from chalicelib.api import metrics as metrics_api
@@ -71,6 +72,7 @@ for blueprint in (
     content.bp,  # 素材库 (issue 13)
     scripts.bp,  # 话术库 (issue 13)
     console_links.bp,
+    webhooks.bp,  # outbound webhooks (issue 14 §6)
     *console_blueprints(),  # the console's pages (chalicelib/console, issue 13)
 ):
     app.register_blueprint(blueprint)

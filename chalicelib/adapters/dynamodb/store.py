@@ -39,6 +39,7 @@ from chalicelib.adapters.dynamodb.tasks import StaffTaskRepository
 from chalicelib.adapters.dynamodb.tenants import TenantRepository
 from chalicelib.adapters.dynamodb.timeline import TimelineRepository
 from chalicelib.adapters.dynamodb.touches import TouchRepository
+from chalicelib.adapters.dynamodb.webhooks import WebhookRepository
 from chalicelib.adapters.dynamodb.wecom_stats import WeComStatsRepository
 from chalicelib.ports import SecretStore
 
@@ -78,6 +79,7 @@ class Repositories:
     alerts: AlertRepository
     console: ConsoleRepository
     library: LibraryRepository
+    webhooks: WebhookRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -111,6 +113,7 @@ class Repositories:
             alerts=AlertRepository(connection, table_name),
             console=ConsoleRepository(connection, table_name),
             library=LibraryRepository(connection, table_name),
+            webhooks=WebhookRepository(connection, table_name),
         )
 
 
@@ -381,3 +384,14 @@ class DynamoStore:
     list_scripts = _via("library", LibraryRepository.list_scripts)
     save_script = _via("library", LibraryRepository.save_script)
     delete_script = _via("library", LibraryRepository.delete_script)
+    # --- outbound webhooks (issue 14 §6) ----------------------------------------------------------------------------
+    put_webhook = _via("webhooks", WebhookRepository.put_webhook)
+    get_webhook = _via("webhooks", WebhookRepository.get_webhook)
+    list_webhooks = _via("webhooks", WebhookRepository.list_webhooks)
+    delete_webhook = _via("webhooks", WebhookRepository.delete_webhook)
+    create_delivery = _via("webhooks", WebhookRepository.create_delivery)
+    get_delivery = _via("webhooks", WebhookRepository.get_delivery)
+    save_delivery = _via("webhooks", WebhookRepository.save_delivery)
+    due_deliveries = _via("webhooks", WebhookRepository.due_deliveries)
+    subject_head = _via("webhooks", WebhookRepository.subject_head)
+    deliveries = _via("webhooks", WebhookRepository.deliveries)
