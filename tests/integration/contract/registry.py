@@ -42,6 +42,7 @@ CONTRACT_MODULES = (
     "tests.integration.test_sop_subject_store",
     "tests.integration.contract.test_alerts",
     "tests.integration.contract.test_library",
+    "tests.integration.contract.test_webhooks",
 )
 
 
