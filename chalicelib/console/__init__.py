@@ -21,6 +21,7 @@ AREAS: tuple[str, ...] = (
     "channels",
     "plans",
     "content",  # 素材库 and 话术库
+    "webhooks",  # outbound webhooks (issue 14 §6)
 )
 
 

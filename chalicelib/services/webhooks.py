@@ -109,6 +109,17 @@ class WebhookService:
             raise NotFoundError(f"webhook {webhook_id} not found")
         self.outbox.forget(tenant_id)
 
+    def board(self, tenant_id: str, *, recent: int = 10) -> list[dict[str, Any]]:
+        """The console's page: each subscription with its recent deliveries and its dead letters."""
+        return [
+            {
+                "sub": sub,
+                "recent": self.repo.deliveries(tenant_id, sub.webhook_id, status=w.DELIVERED, limit=recent),
+                "dead": self.repo.deliveries(tenant_id, sub.webhook_id, status=w.DEAD, limit=MAX_LISTED),
+            }
+            for sub in self.repo.list_webhooks(tenant_id)
+        ]
+
     # --- deliveries and dead letters ----------------------------------------------------------------------------
 
     def deliveries(self, tenant_id: str, webhook_id: str, *, status: str, limit: int = MAX_LISTED) -> list[w.Delivery]:
