@@ -23,6 +23,7 @@ from typing import Protocol
 from chalicelib.domain import webhooks as w
 from chalicelib.domain.business_events import sign
 from chalicelib.domain.customers import Customer
+from chalicelib.domain.facts import Alias
 from chalicelib.domain.instants import iso_of, utc_key
 from chalicelib.domain.signals import GROUP_JOINED, Signal
 from chalicelib.domain.tenants import Tenant
@@ -42,6 +43,7 @@ _order = itertools.count()  # the order this process heard signals in, after the
 class OutboxRepo(WebhookRepository, Protocol):
     def get_tenant(self, tenant_id: str, *, consistent: bool = False) -> Tenant | None: ...
     def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
+    def find_alias(self, tenant_id: str, kind: str, digest: str) -> Alias | None: ...
 
 
 @dataclass
@@ -104,11 +106,13 @@ class WebhookOutbox:
         subject = w.subject_of(signal, subject_id)
         identity = w.signal_identity(signal)
         seq = w.seq_of(now, next(_order))
+        data = w.event_data(signal)
+        if signal.type == GROUP_JOINED and signal.member:  # who joined, as a customer id (never the raw id)
+            alias = self.repo.find_alias(tenant.tenant_id, "ext", tenant.hmac_hex("ext:" + signal.member))
+            if alias is not None:
+                data["customer_id"] = alias.customer_id
         made = 0
         for sub in wanting:
-            data = w.event_data(signal)
-            if signal.type == GROUP_JOINED and signal.member and "external_userid" in sub.pii:
-                data["member"] = signal.member  # opted in: who joined (kept with the delivery, 30 days at most)
             delivery = w.Delivery(
                 delivery_id=w.delivery_id(tenant.tenant_id, sub.webhook_id, event, subject, identity),
                 webhook_id=sub.webhook_id,
@@ -251,9 +255,10 @@ class WebhookOutbox:
     def _personal(self, tenant_id: str, d: w.Delivery, sub: w.Subscription) -> dict[str, str]:
         """The opted-in personal fields, read now (an erased customer has none left to send)."""
         fields = [f for f in sub.pii if f in w.PII_FIELDS]
-        if d.subject_kind != "customer" or not fields:
+        customer_id = d.subject_id if d.subject_kind == "customer" else d.data.get("customer_id")
+        if not customer_id or not fields:
             return {}
-        customer = self.repo.get_customer(tenant_id, d.subject_id)
+        customer = self.repo.get_customer(tenant_id, str(customer_id))
         if customer is None:
             return {}
         values = {

@@ -13,7 +13,7 @@ import pytest
 from chalicelib.adapters.webhook_http import Urllib3Poster
 from chalicelib.domain import webhooks as w
 from chalicelib.domain.customers import Attribution, Customer, Relation, Stage
-from chalicelib.domain.facts import StaffDayDelta
+from chalicelib.domain.facts import Alias, StaffDayDelta
 from chalicelib.domain.signals import ADDED, GROUP_JOINED, ORDER, STAGE, Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError
@@ -240,18 +240,33 @@ def test_personal_data_only_in_the_fields_opted_into(env: Env) -> None:
     assert env.receiver.got[-1].body["personal"] == {"name": "李妈妈", "phone_masked": "138****0000"}
 
 
-def test_a_group_join_names_its_member_only_when_opted_in(env: Env) -> None:
+def test_a_group_join_names_its_member_as_a_customer_and_their_data_only_when_opted_in(env: Env) -> None:
+    env.customer("c1")
+    env.store.put_alias("acme", Alias("ext", env.tenant.hmac_hex("ext:wmc1"), "c1"))
     env.subscribe()
-    join = Signal(GROUP_JOINED, T0, kind="1", chat_id="wr1", member="wmjoiner", ref="j1")
-    env.publish("wr1", join)
+    env.publish("wr1", Signal(GROUP_JOINED, T0, kind="1", chat_id="wr1", member="wmc1", ref="j1"))
+    env.publish("wr1", Signal(GROUP_JOINED, T0, kind="1", chat_id="wr1", member="wmstranger", ref="j0"))
     env.run()
-    assert "member" not in env.receiver.got[-1].body["data"]
+    bodies = [g.body for g in env.receiver.got]
+    assert bodies[0]["data"] == {"chat_id": "wr1", "scene": "1", "customer_id": "c1"}
+    assert bodies[1]["data"] == {"chat_id": "wr1", "scene": "1"}  # not a customer: nobody named
+    assert all("wmc1" not in str(b) and "wmstranger" not in str(b) for b in bodies)
+    assert "wmc1" not in str(env.store.get_delivery("acme", env.receiver.got[0].delivery_id))  # ids only, kept
     sub = env.hooks.all("acme")[0]
     env.hooks.update("acme", sub.webhook_id, {"pii": ["external_userid"]})
-    env.publish("wr1", Signal(GROUP_JOINED, T0, kind="1", chat_id="wr1", member="wmjoiner", ref="j2"))
+    env.publish("wr1", Signal(GROUP_JOINED, T0, kind="1", chat_id="wr1", member="wmc1", ref="j2"))
     env.run()
-    assert env.receiver.got[-1].body["data"]["member"] == "wmjoiner"
+    assert env.receiver.got[-1].body["personal"] == {"external_userid": "wmc1"}
     assert env.receiver.got[-1].body["subject"] == {"chat_id": "wr1"}
+
+
+def test_an_erased_customers_data_is_never_sent(env: Env) -> None:
+    env.customer("c1")
+    env.subscribe(pii=["name", "phone_masked"])
+    env.added()
+    env.store.erase_customer("acme", "c1", tombstones=[])
+    env.run()
+    assert "personal" not in env.receiver.got[-1].body and "李妈妈" not in str(env.receiver.got[-1].body)
 
 
 def test_only_wanted_events_of_active_subscriptions_are_queued(env: Env) -> None:
