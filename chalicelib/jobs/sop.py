@@ -15,6 +15,7 @@ from chalicelib.tracing import span
 
 BULK_SECONDS = 60.0  # per tenant per backstop run: bulk enrollment advances in bounded slices
 BULK_TOTAL_SECONDS = 600.0  # across tenants, inside the backstop Lambda's 900 s (.chalice/config.json)
+WEBHOOK_SECONDS = 240.0  # a one-shot webhook sender run (the rest: its next run, or the backstop)
 GROUP_SYNC_SECONDS = 30.0  # per tenant per backstop run: the group sync (first, daily) advances in bounded slices
 
 
@@ -44,8 +45,9 @@ def send_webhooks(tenant_id: str) -> dict[str, Any]:
     hooks = services().webhooks
     if hooks is None:
         return {"delivered": 0}
+    deadline = Deadline.after(WEBHOOK_SECONDS)  # each try may take its 5 s: stop well inside the fire's 300 s
     with span("webhooks.send", tenant_id=tenant_id):
-        return asdict(hooks.outbox.run_due(tenant_id))
+        return asdict(hooks.outbox.run_due(tenant_id, stop=deadline.passed))
 
 
 def backstop() -> dict[str, Any]:

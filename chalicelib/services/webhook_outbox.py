@@ -36,6 +36,7 @@ from chalicelib.ports.webhooks import WebhookPoster, WebhookRepository
 LEASE = timedelta(minutes=2)  # a sender's claim on a delivery; a crashed sender's delivery is due again after it
 PAUSE_HOLD = timedelta(minutes=15)  # a paused subscription's deliveries wait, checked again this often
 MAX_DUE = 100  # deliveries tried per tenant per run (the rest next run)
+MAX_KICKED = 1000  # schedule names remembered per container (one per tenant and minute)
 CACHE_SECONDS = 30.0  # how long a container keeps a tenant's subscriptions (a new one hears events within this)
 _order = itertools.count()  # the order this process heard signals in, after their instant (domain seq_of)
 
@@ -140,6 +141,8 @@ class WebhookOutbox:
         name = f"siyu-wh-{tenant.tenant_id}-{utc_key(minute)[:16].replace('-', '').replace(':', '').replace('T', '')}"
         if name in self._kicked:
             return
+        if len(self._kicked) > MAX_KICKED:  # a long-lived container: forget the minutes gone by
+            self._kicked.clear()
         expression, zone = schedule_at(minute, tenant.zone)
         try:
             self.scheduler.schedule(
