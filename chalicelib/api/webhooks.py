@@ -7,19 +7,21 @@ DELETE) and its dead letters (GET the list, POST to replay some or all). Making,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib.api.common import Ctx, route
 from chalicelib.bootstrap import services
 from chalicelib.domain.tenants import Role
-from chalicelib.domain.webhooks import DEAD, DELIVERED
 from chalicelib.errors import NotFoundError
-from chalicelib.services.webhooks import WebhookService
+
+if TYPE_CHECKING:  # the services are imported when they are built, not with ``app`` (cold starts)
+    from chalicelib.services.webhooks import WebhookService
 
 bp = Blueprint(__name__)
 RECENT = 20
+DELIVERED, DEAD = "delivered", "dead"  # domain/webhooks.py's statuses, not imported with ``app``
 
 
 def hooks() -> WebhookService:

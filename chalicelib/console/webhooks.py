@@ -6,15 +6,16 @@ in the JSON API. A new subscription's secret (and a rotated one) is shown once, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
-from chalicelib.domain import webhooks as w
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import ConflictError, InvalidError, NotFoundError
-from chalicelib.services.webhooks import WebhookService
+
+if TYPE_CHECKING:  # imported when the services are built, not with ``app`` (every cold start)
+    from chalicelib.services.webhooks import WebhookService
 
 bp = Blueprint(__name__)
 
@@ -30,7 +31,8 @@ EVENT_LABELS = {
     "customer.checked_in": "打卡",
 }
 PII_LABELS = {"name": "客户昵称", "phone_masked": "手机号（脱敏）", "external_userid": "external_userid"}
-STATUS_LABELS = {w.ACTIVE: "启用", w.PAUSED: "已暂停"}
+ACTIVE, PAUSED = "active", "paused"  # domain/webhooks.py's, not imported with ``app``
+STATUS_LABELS = {ACTIVE: "启用", PAUSED: "已暂停"}
 ACTIONS = ("pause", "resume", "rotate", "delete")
 
 
@@ -88,7 +90,7 @@ def change(pc: PageCtx, tenant_id: str, webhook_id: str) -> PageResult:
     if action == "rotate":
         _, secret = svc.update(tenant_id, webhook_id, {"rotate_secret": True})
         return Html("webhooks/index.html", _context(pc, tenant_id, secret=(webhook_id, secret)))
-    svc.update(tenant_id, webhook_id, {"status": w.PAUSED if action == "pause" else w.ACTIVE})
+    svc.update(tenant_id, webhook_id, {"status": PAUSED if action == "pause" else ACTIVE})
     return Redirect(f"{pc.base}/webhooks", flash="已暂停" if action == "pause" else "已启用")
 
 

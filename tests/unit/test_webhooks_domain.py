@@ -136,3 +136,12 @@ def test_events_and_personal_fields_are_checked_and_put_in_canonical_order() -> 
     with pytest.raises(InvalidError):
         w.check_pii(["phone"])
     assert set(w.EVENT_OF) <= s.TYPES
+
+
+def test_the_api_and_console_spell_the_statuses_as_the_domain_does() -> None:
+    from chalicelib.api import webhooks as api
+    from chalicelib.console import webhooks as console
+
+    assert (api.DELIVERED, api.DEAD) == (w.DELIVERED, w.DEAD)
+    assert (console.ACTIVE, console.PAUSED) == (w.ACTIVE, w.PAUSED)
+    assert set(console.EVENT_LABELS) == set(w.EVENTS) and set(console.PII_LABELS) == set(w.PII_FIELDS)
