@@ -4,6 +4,7 @@ sender delivers it signed, a retried callback makes one delivery, and dead lette
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +12,9 @@ import boto3
 import pytest
 
 from chalicelib.bootstrap import services
+from chalicelib.domain.business_events import sign
 from chalicelib.jobs import sop as sop_jobs
-from tests.functional.conftest import TENANT, Api
+from tests.functional.conftest import ADMIN, TENANT, Api
 from tests.webhook_receiver import Receiver, running
 
 EVENTS = ["customer.added", "customer.stage_changed", "order.recorded"]
@@ -146,3 +148,32 @@ def test_pause_rotate_and_delete(api: Api, receiver: Receiver) -> None:
     assert api.call("DELETE", path, None, token).status_code == 204
     assert api.call("GET", path, None, token).status_code == 404
     assert api.call("DELETE", path, None, token).status_code == 404
+
+
+def test_a_customers_later_events_wait_while_their_add_retries(api: Api, receiver: Receiver) -> None:
+    token, _ = setup(api, receiver)
+    secret = api.call("PATCH", f"/admin/tenants/{TENANT}", {"rotate_events_secret": True}, ADMIN).json["events_secret"]
+    receiver.fail_first = 1
+    _, scanned = scan(api, token)
+    cid = scanned.json["customer_id"]
+    api.clock.advance(seconds=5)
+    order = {"event_id": "o-1", "type": "order", "customer_id": cid, "occurred_at": api.clock.iso(), "kind": "trial"}
+    raw = json.dumps({**order, "amount": 9900, "product": "试听课"}, ensure_ascii=False).encode()
+    stamp = api.clock.stamp()
+    sent = api.call(
+        "POST",
+        f"/t/{TENANT}/events",
+        raw,
+        headers={"X-Siyu-Timestamp": stamp, "X-Siyu-Signature": sign(secret, stamp, raw)},
+    )
+    assert sent.status_code == 200, sent.body
+    send()
+    assert [(g.event, g.status) for g in receiver.got] == [("customer.added", 500)]  # the rest wait for it
+    api.clock.advance(minutes=1)
+    send()
+    accepted = [g.event for g in receiver.accepted()]
+    assert accepted[0] == "customer.added" and "order.recorded" in accepted
+    assert all(g.body["subject"] == {"customer_id": cid} and g.signature_ok for g in receiver.accepted())
+    assert [g.body["occurred_at"] for g in receiver.accepted()] == sorted(
+        g.body["occurred_at"] for g in receiver.accepted()
+    )
