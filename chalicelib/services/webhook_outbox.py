@@ -36,6 +36,7 @@ from chalicelib.ports.webhooks import WebhookPoster, WebhookRepository
 LEASE = timedelta(minutes=2)  # a sender's claim on a delivery; a crashed sender's delivery is due again after it
 PAUSE_HOLD = timedelta(minutes=15)  # a paused subscription's deliveries wait, checked again this often
 MAX_DUE = 100  # deliveries tried per tenant per run (the rest next run)
+MAX_AHEAD = 20  # a subject's earlier deliveries sent before a later one, per turn
 MAX_KICKED = 1000  # schedule names remembered per container (one per tenant and minute)
 CACHE_SECONDS = 30.0  # how long a container keeps a tenant's subscriptions (a new one hears events within this)
 _order = itertools.count()  # the order this process heard signals in, after their instant (domain seq_of)
@@ -195,20 +196,26 @@ class WebhookOutbox:
         if key in waiting:
             self._hold(tenant, d, waiting[key], report)
             return
-        head_id = self.repo.subject_head(tid, d.webhook_id, d.subject)
-        if head_id is not None and head_id != d.delivery_id:
+        for _ in range(MAX_AHEAD):  # the subject's earlier deliveries go first, each in its turn
+            head_id = self.repo.subject_head(tid, d.webhook_id, d.subject)
+            if head_id is None or head_id == d.delivery_id:
+                break
             head = self.repo.get_delivery(tid, head_id)
-            if head is not None and head.status == w.PENDING and head.seq < d.seq:
-                if datetime.fromisoformat(head.due_at) > now:  # the earlier one is retrying: wait for it
-                    waiting[key] = head.due_at
-                    self._hold(tenant, d, head.due_at, report)
+            if head is None or head.status != w.PENDING:
+                break  # the index has not caught up with a head just delivered
+            if datetime.fromisoformat(head.due_at) > now:  # the earlier one is retrying: wait for it
+                waiting[key] = head.due_at
+                self._hold(tenant, d, head.due_at, report)
+                return
+            if not self._send(tenant, head, sub, now, report):
+                after = self.repo.get_delivery(tid, head_id)
+                if after is not None and after.status == w.PENDING:
+                    waiting[key] = after.due_at
+                    self._hold(tenant, d, after.due_at, report)
                     return
-                if not self._send(tenant, head, sub, now, report):  # its turn first
-                    after = self.repo.get_delivery(tid, head_id)
-                    waiting[key] = after.due_at if after is not None and after.status == w.PENDING else d.due_at
-                    if after is not None and after.status == w.PENDING:
-                        self._hold(tenant, d, waiting[key], report)
-                        return
+        else:  # more ahead of it than one turn takes: the next run goes on
+            self._hold(tenant, d, iso_of(now + timedelta(minutes=1), tenant.zone), report)
+            return
         if not self._send(tenant, d, sub, now, report):
             after = self.repo.get_delivery(tid, d.delivery_id)
             if after is not None and after.status == w.PENDING:

@@ -207,6 +207,18 @@ def test_a_later_event_waits_while_an_earlier_one_of_its_customer_retries(env: E
     assert events == [("order.recorded", "c2"), ("customer.added", "c1"), ("customer.stage_changed", "c1")]
 
 
+def test_a_customers_events_of_one_instant_arrive_in_the_order_they_were_heard(env: Env) -> None:
+    env.subscribe()
+    refs = [f"o{n}" for n in range(12)]
+    for ref in refs:  # one instant: the due index orders them by id (a hash), the subject's queue by seq
+        env.publish("c1", Signal(ORDER, env.clock.now(), kind="trial", amount=100, ref=ref))
+    env.run()
+    ids = [env.receiver.got[n].delivery_id for n in range(len(refs))]
+    sent = [env.store.get_delivery("acme", i) for i in ids]
+    assert [d.seq for d in sent if d is not None] == sorted(d.seq for d in sent if d is not None)
+    assert len(env.receiver.accepted()) == len(refs)
+
+
 def test_a_dead_letter_releases_its_customers_queue(env: Env) -> None:
     env.subscribe()
     env.receiver.fail_subject = "c1"
