@@ -332,3 +332,25 @@ def test_a_blocked_address_outside_offline_stages_is_never_called() -> None:
         loop = Urllib3Poster(allow_private=False, resolve=lambda *a, **k: [(2, 1, 6, "", ("127.0.0.1", receiver.port))])
         assert loop.post(receiver.url, b"{}", {}, timeout=0.5).error == "blocked"
         assert receiver.got == []
+
+
+def test_two_senders_never_post_one_delivery_together(env: Env) -> None:
+    env.subscribe()
+    env.added()
+    other = WebhookOutbox(env.store, Urllib3Poster(allow_private=True), env.clock, timeout=0.5)
+
+    class StaleStore:
+        """The first sender's view: it read the due list, then the other sender ran before it claimed anything."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(env.store, name)
+
+        def due_deliveries(self, tenant_id: str, **kw: Any) -> list[w.Delivery]:
+            due = env.store.due_deliveries(tenant_id, **kw)
+            if due and not env.receiver.got:
+                other.run_due("acme")  # it claims, posts and records the delivery first
+            return due
+
+    first = WebhookOutbox(StaleStore(), Urllib3Poster(allow_private=True), env.clock, timeout=0.5)
+    report = first.run_due("acme")
+    assert len(env.receiver.got) == 1 and report.delivered == 0
