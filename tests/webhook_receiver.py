@@ -65,8 +65,14 @@ class Receiver:
 
 @contextmanager
 def running(receiver: Receiver | None = None) -> Iterator[Receiver]:
+    """A receiver on a free port of 127.0.0.1 for the block's duration."""
     rec = receiver or Receiver()
+    with _serve(rec, 0):
+        yield rec
 
+
+@contextmanager
+def _serve(rec: Receiver, port: int) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -78,7 +84,7 @@ def running(receiver: Receiver | None = None) -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     rec.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -88,3 +94,35 @@ def running(receiver: Receiver | None = None) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tests.webhook_receiver --secret whsec_… [--port 8765]``: a receiver for the local stack that
+    prints each delivery (its event, id, whether its signature checks) until interrupted."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Print the outbound webhooks Siyu sends (local stack)")
+    parser.add_argument("--secret", default="", help="the subscription's secret (whsec_…), to check signatures")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    rec = Receiver(secret=args.secret)
+
+    class Printing(Receiver):
+        def handle(self, headers: Any, raw: bytes) -> int:
+            status = rec.handle(headers, raw)
+            got = rec.got[-1]
+            print(f"{got.event} {got.delivery_id} signature={'ok' if got.signature_ok else 'BAD'} → {status}")
+            print(json.dumps(got.body, ensure_ascii=False, indent=2), flush=True)
+            return status
+
+    server_rec = Printing()
+    with _serve(server_rec, args.port):
+        print(f"listening on http://127.0.0.1:{args.port}/hooks/siyu (Ctrl-C to stop)", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
