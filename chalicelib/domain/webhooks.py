@@ -57,6 +57,8 @@ DELIVERY_TTL_DAYS = 30  # a delivered (or dead) delivery is kept this long, then
 MAX_URL = 2048
 SECRET_PREFIX = "whsec_"
 LOCAL_HOSTS = frozenset({"localhost"})
+# WeCom's customer-group chat ids start so; customer ids never do (domain/customers.customer_id_for: "c…").
+CHAT_PREFIX = "wr"
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,8 @@ def subject_of(signal: s.Signal, subject_id: str) -> str:
         return f"group:{subject_id}"
     if signal.type == s.TASK_CONFIRMED:
         return f"staff:{subject_id}"
+    if signal.type == s.TOUCH_SENT and subject_id.startswith(CHAT_PREFIX):  # a group plan's touch (群发 to a group)
+        return f"group:{subject_id}"
     return f"customer:{subject_id}"
 
 

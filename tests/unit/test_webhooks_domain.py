@@ -92,6 +92,8 @@ def test_subjects_follow_the_bus() -> None:
     assert w.subject_of(s.Signal(s.GROUP_JOINED, T0), "wr1") == "group:wr1"
     assert w.subject_of(s.Signal(s.TASK_CONFIRMED, T0), "zhang") == "staff:zhang"
     assert w.subject_of(s.Signal(s.CHECKED_IN, T0), "c1") == "customer:c1"
+    assert w.subject_of(s.Signal(s.TOUCH_SENT, T0), "cabc") == "customer:cabc"
+    assert w.subject_of(s.Signal(s.TOUCH_SENT, T0), "wrOgQhDgAAMYQ") == "group:wrOgQhDgAAMYQ"  # a group plan's
 
 
 def test_seq_orders_by_instant_then_by_the_order_heard() -> None:
