@@ -58,7 +58,7 @@ def create_webhook(ctx: Ctx, tenant_id: str) -> dict[str, Any]:
     bp,
     "/t/{tenant_id}/webhooks/{webhook_id}",
     "GET",
-    summary="One webhook and its recent deliveries",
+    summary="One webhook with its pending (retrying) and recent deliveries",
     auth="tenant",
     role=Role.OPS,
     tag="webhooks",
@@ -67,7 +67,12 @@ def get_webhook(ctx: Ctx, tenant_id: str, webhook_id: str) -> dict[str, Any]:
     svc = hooks()
     sub = svc.get(tenant_id, webhook_id)
     recent = svc.deliveries(tenant_id, webhook_id, status=DELIVERED, limit=RECENT)
-    return {**sub.public(), "recent_deliveries": [d.public() for d in recent]}
+    pending = svc.pending(tenant_id, webhook_id)
+    return {
+        **sub.public(),
+        "pending_deliveries": [d.public() for d in pending],
+        "recent_deliveries": [d.public() for d in recent],
+    }
 
 
 @route(

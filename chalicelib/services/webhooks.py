@@ -21,6 +21,7 @@ from chalicelib.services.webhook_outbox import WebhookOutbox
 
 MAX_LISTED = 50  # deliveries listed per status per subscription
 MAX_REPLAY = 100  # dead letters replayed per request
+FAR_FUTURE = "9999-12-31T23:59:59Z"  # the due index's upper bound: everything pending
 
 
 class HookRepo(WebhookRepository, Protocol):
@@ -110,15 +111,23 @@ class WebhookService:
         self.outbox.forget(tenant_id)
 
     def board(self, tenant_id: str, *, recent: int = 10) -> list[dict[str, Any]]:
-        """The console's page: each subscription with its recent deliveries and its dead letters."""
+        """The console's page: each subscription with its pending (retrying) deliveries, its recent deliveries and
+        its dead letters."""
+        pending = self.pending(tenant_id)
         return [
             {
                 "sub": sub,
+                "pending": [d for d in pending if d.webhook_id == sub.webhook_id],
                 "recent": self.repo.deliveries(tenant_id, sub.webhook_id, status=w.DELIVERED, limit=recent),
                 "dead": self.repo.deliveries(tenant_id, sub.webhook_id, status=w.DEAD, limit=MAX_LISTED),
             }
             for sub in self.repo.list_webhooks(tenant_id)
         ]
+
+    def pending(self, tenant_id: str, webhook_id: str | None = None) -> list[w.Delivery]:
+        """Deliveries still to send (new, retrying or held behind an earlier one), next first (at most 50)."""
+        due = self.repo.due_deliveries(tenant_id, until_key=FAR_FUTURE, limit=MAX_LISTED)
+        return [d for d in due if webhook_id is None or d.webhook_id == webhook_id]
 
     # --- deliveries and dead letters ----------------------------------------------------------------------------
 

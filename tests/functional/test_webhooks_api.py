@@ -169,6 +169,11 @@ def test_a_customers_later_events_wait_while_their_add_retries(api: Api, receive
     assert sent.status_code == 200, sent.body
     send()
     assert [(g.event, g.status) for g in receiver.got] == [("customer.added", 500)]  # the rest wait for it
+    hook = api.call("GET", f"/t/{TENANT}/webhooks", None, token).json["items"][0]
+    one = api.call("GET", f"/t/{TENANT}/webhooks/{hook['webhook_id']}", None, token).json
+    retrying = {d["event"]: d for d in one["pending_deliveries"]}
+    assert retrying["customer.added"]["attempts"] == 1 and retrying["customer.added"]["last_error"] == "http_500"
+    assert "order.recorded" in retrying and one["recent_deliveries"] == []
     api.clock.advance(minutes=1)
     send()
     accepted = [g.event for g in receiver.accepted()]
