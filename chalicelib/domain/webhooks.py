@@ -63,7 +63,8 @@ CHAT_PREFIX = "wr"
 
 @dataclass(frozen=True)
 class Subscription:
-    """One tenant URL and what it wants. ``secret`` signs every delivery (shown once, at creation or rotation)."""
+    """One tenant URL and what it wants. ``secret`` signs every delivery (shown once, at creation or rotation); with
+    a secret store (deployed) it is kept there and read back only by the sender (``webhook_secret``)."""
 
     webhook_id: str
     url: str
@@ -75,6 +76,7 @@ class Subscription:
     description: str = ""
     version: int = 1
     updated_at: str = ""
+    secrets_version: int | None = None  # deployed: ``secret`` lives in SSM (this version); the item holds ""
 
     def public(self) -> dict[str, Any]:
         """The subscription as the API lists it: never its secret."""
@@ -140,6 +142,11 @@ class Delivery:
 
 
 # --- subscriptions ------------------------------------------------------------------------------------------------
+
+
+def webhook_secret_name(tenant_id: str, webhook_id: str) -> str:
+    """The secret store's name of a subscription's signing secret (under the tenant's, so the same grants cover it)."""
+    return f"tenants/{tenant_id}/webhooks/{webhook_id}"
 
 
 def check_url(url: str, *, offline: bool) -> str:

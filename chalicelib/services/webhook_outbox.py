@@ -230,6 +230,7 @@ class WebhookOutbox:
     def _send(self, tenant: Tenant, d: w.Delivery, sub: w.Subscription, now: datetime, report: SendReport) -> bool:
         """Claim, post and record one delivery; True if the receiver took it."""
         tid, zone = tenant.tenant_id, tenant.zone
+        secret = self.repo.webhook_secret(tid, sub)  # before the claim: a secret store that fails leaves it due
         claimed = replace(d, due_at=iso_of(now + LEASE, zone), version=d.version + 1)
         if not self.repo.save_delivery(tid, claimed, expected_version=d.version):
             return False  # another sender has it
@@ -239,7 +240,7 @@ class WebhookOutbox:
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "Siyu-Webhooks/1",
             "X-Siyu-Timestamp": stamp,
-            "X-Siyu-Signature": sign(sub.secret, stamp, body),
+            "X-Siyu-Signature": sign(secret, stamp, body),
             "X-Siyu-Delivery": d.delivery_id,
             "X-Siyu-Event": d.event,
         }

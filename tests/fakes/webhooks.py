@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.adapters.dynamodb.webhooks import index_keys
-from chalicelib.domain.webhooks import PENDING, Delivery, Subscription
+from chalicelib.domain.webhooks import PENDING, Delivery, Subscription, webhook_secret_name
+from chalicelib.errors import UpstreamError
 
 
 class FakeWebhookStoreMixin:
@@ -28,11 +30,25 @@ class FakeWebhookStoreMixin:
                 return False
             if expected_version is not None and (current is None or current.version != expected_version):
                 return False
+            store = getattr(self, "secrets", None)
+            if store is not None and sub.secret:  # kept apart, as DynamoStore does with a secret store
+                version = store.put(webhook_secret_name(tenant_id, sub.webhook_id), sub.secret)
+                sub = replace(sub, secret="", secrets_version=version)
             self._webhooks()[(tenant_id, sub.webhook_id)] = sub
             return True
 
     def get_webhook(self, tenant_id: str, webhook_id: str) -> Subscription | None:
         return self._webhooks().get((tenant_id, webhook_id))
+
+    def webhook_secret(self, tenant_id: str, sub: Subscription) -> str:
+        if sub.secrets_version is None:
+            return sub.secret
+        store = getattr(self, "secrets", None)
+        name = webhook_secret_name(tenant_id, sub.webhook_id)
+        secret = None if store is None else store.get(name, sub.secrets_version)
+        if secret is None:
+            raise UpstreamError(f"webhook {sub.webhook_id}'s secret is missing")
+        return str(secret)
 
     def list_webhooks(self, tenant_id: str) -> list[Subscription]:
         return [s for (t, wid), s in sorted(self._webhooks().items()) if t == tenant_id]

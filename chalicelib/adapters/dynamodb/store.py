@@ -139,7 +139,7 @@ class DynamoStore:
         self.connection = connection
         self.table = table_name
         self.repos = Repositories.build(connection, table_name)
-        self.repos.tenants.secrets = secrets
+        self.repos.tenants.secrets = self.repos.webhooks.secrets = secrets
 
     @property
     def client(self) -> Any:
@@ -387,6 +387,7 @@ class DynamoStore:
     # --- outbound webhooks (issue 14 §6) ----------------------------------------------------------------------------
     put_webhook = _via("webhooks", WebhookRepository.put_webhook)
     get_webhook = _via("webhooks", WebhookRepository.get_webhook)
+    webhook_secret = _via("webhooks", WebhookRepository.webhook_secret)
     list_webhooks = _via("webhooks", WebhookRepository.list_webhooks)
     delete_webhook = _via("webhooks", WebhookRepository.delete_webhook)
     create_delivery = _via("webhooks", WebhookRepository.create_delivery)

@@ -11,7 +11,7 @@ Keys (keys/webhooks.py):
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,17 @@ from chalicelib.adapters.dynamodb.base import DynamoBase
 from chalicelib.adapters.dynamodb.models import SiyuItem
 from chalicelib.adapters.dynamodb.translate import translate
 from chalicelib.domain.instants import utc_key
-from chalicelib.domain.webhooks import DEAD, DELIVERED, DELIVERY_TTL_DAYS, PENDING, Delivery, Subscription
+from chalicelib.domain.webhooks import (
+    DEAD,
+    DELIVERED,
+    DELIVERY_TTL_DAYS,
+    PENDING,
+    Delivery,
+    Subscription,
+    webhook_secret_name,
+)
+from chalicelib.errors import UpstreamError
+from chalicelib.ports import SecretStore
 
 
 class WebhookItem(SiyuItem, discriminator="webhook"):
@@ -81,10 +91,16 @@ def _delivery_item(tenant_id: str, d: Delivery) -> WebhookDeliveryItem:
 
 
 class WebhookRepository(DynamoBase):
+    secrets: SecretStore | None = None  # deployed: signing secrets in SSM (as tenant credentials); None: in the item
+
     # --- subscriptions --------------------------------------------------------------------------------------------
 
     def put_webhook(self, tenant_id: str, sub: Subscription, *, expected_version: int | None) -> bool:
-        """Create (``expected_version`` None: only if new) or replace the version read; False if someone won."""
+        """Create (``expected_version`` None: only if new) or replace the version read; False if someone won. With
+        a secret store a new secret (creation, rotation) is written there first and the item keeps its version."""
+        if self.secrets is not None and sub.secret:
+            version = self.secrets.put(webhook_secret_name(tenant_id, sub.webhook_id), sub.secret)
+            sub = replace(sub, secret="", secrets_version=version)
         doc = asdict(sub)
         item = WebhookItem(
             pk=k.tenant_pk(tenant_id),
@@ -102,6 +118,17 @@ class WebhookRepository(DynamoBase):
     def list_webhooks(self, tenant_id: str) -> list[Subscription]:
         items, _ = self.query(WebhookItem, k.tenant_pk(tenant_id), SiyuItem.sk.startswith(k.WEBHOOK_PREFIX))
         return [_sub(i) for i in items]
+
+    def webhook_secret(self, tenant_id: str, sub: Subscription) -> str:
+        """The subscription's signing secret: in the item, or read from the secret store at its version."""
+        if sub.secrets_version is None:
+            return sub.secret
+        if self.secrets is None:
+            raise UpstreamError(f"webhook {sub.webhook_id}'s secret is in SSM, and no secret store is set")
+        secret = self.secrets.get(webhook_secret_name(tenant_id, sub.webhook_id), sub.secrets_version)
+        if secret is None:
+            raise UpstreamError(f"webhook {sub.webhook_id}'s secret (version {sub.secrets_version}) is missing")
+        return secret
 
     def delete_webhook(self, tenant_id: str, webhook_id: str) -> bool:
         item = WebhookItem(pk=k.tenant_pk(tenant_id), sk=k.webhook_sk(webhook_id))

@@ -6,8 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from chalicelib.adapters.dynamodb.webhooks import WebhookRepository as R
 from chalicelib.domain.webhooks import DEAD, DELIVERED, DROPPED, PENDING, Delivery, Subscription
+from chalicelib.errors import UpstreamError
+from tests.fakes.secrets import FakeSecrets
 from tests.integration.contract.registry import covers
 
 AT = "2026-12-01T10:00:00+08:00"
@@ -107,3 +111,29 @@ def test_a_subjects_queue_and_the_delivered_and_dead_lists(store: Any) -> None:
     assert store.save_delivery("acme", again, expected_version=2)
     assert store.deliveries("acme", "wh_1", status=DEAD, limit=10) == []
     assert store.subject_head("acme", "wh_1", "customer:c1") == "wd_b"
+
+
+@covers(R.webhook_secret)
+def test_a_signing_secret_is_kept_in_the_secret_store_when_there_is_one(store: Any) -> None:
+    assert store.put_webhook("acme", sub(), expected_version=None)  # no secret store: in the item
+    assert store.webhook_secret("acme", store.get_webhook("acme", "wh_1")) == "whsec_x"
+    secrets = FakeSecrets()
+    if hasattr(store, "repos"):
+        store.repos.webhooks.secrets = secrets
+    else:
+        store.secrets = secrets
+    assert store.put_webhook("acme", sub("wh_2"), expected_version=None)
+    kept = store.get_webhook("acme", "wh_2")
+    assert kept.secret == "" and kept.secrets_version == 1  # the item holds no secret, only its version
+    assert secrets.versions == {"tenants/acme/webhooks/wh_2": ["whsec_x"]}
+    assert store.webhook_secret("acme", kept) == "whsec_x"
+    renamed = replace(kept, description="改名", version=2)  # a change that keeps the secret writes none
+    assert store.put_webhook("acme", renamed, expected_version=1)
+    assert len(secrets.versions["tenants/acme/webhooks/wh_2"]) == 1
+    rotated = replace(store.get_webhook("acme", "wh_2"), secret="whsec_y", version=3)
+    assert store.put_webhook("acme", rotated, expected_version=2)
+    now = store.get_webhook("acme", "wh_2")
+    assert now.secrets_version == 2 and store.webhook_secret("acme", now) == "whsec_y"
+    assert store.webhook_secret("acme", replace(now, secrets_version=1)) == "whsec_x"  # versions stay readable
+    with pytest.raises(UpstreamError):
+        store.webhook_secret("acme", replace(now, secrets_version=9))
