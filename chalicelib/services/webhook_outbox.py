@@ -77,6 +77,7 @@ class WebhookOutbox:
         self.cache_seconds = cache_seconds
         self._subs: dict[str, tuple[datetime, list[w.Subscription]]] = {}
         self._kicked: set[str] = set()
+        self._run_secrets: dict[str, str] = {}  # signing secrets read in this run of the sender
 
     # --- subscriptions, as the subscriber sees them -------------------------------------------------------------
 
@@ -164,6 +165,7 @@ class WebhookOutbox:
         if tenant is None:
             return report
         subs = {sub.webhook_id: sub for sub in self.repo.list_webhooks(tenant_id)}
+        self._run_secrets = {}
         waiting: dict[tuple[str, str], str] = {}  # (webhook, subject) → when its failed head is due again
         for delivery in due:
             if stop is not None and stop():
@@ -230,7 +232,9 @@ class WebhookOutbox:
     def _send(self, tenant: Tenant, d: w.Delivery, sub: w.Subscription, now: datetime, report: SendReport) -> bool:
         """Claim, post and record one delivery; True if the receiver took it."""
         tid, zone = tenant.tenant_id, tenant.zone
-        secret = self.repo.webhook_secret(tid, sub)  # before the claim: a secret store that fails leaves it due
+        secret = self._run_secrets.get(sub.webhook_id)  # read once per run (SSM deployed), before the claim
+        if secret is None:
+            secret = self._run_secrets[sub.webhook_id] = self.repo.webhook_secret(tid, sub)
         claimed = replace(d, due_at=iso_of(now + LEASE, zone), version=d.version + 1)
         if not self.repo.save_delivery(tid, claimed, expected_version=d.version):
             return False  # another sender has it
