@@ -31,6 +31,7 @@ from chalicelib.api import (
     tags,
     tasks,
     touch_rules,
+    webhooks,
     wecom,
 )
 from chalicelib.api import metrics as metrics_api
@@ -73,6 +74,7 @@ for blueprint in (
     scripts.bp,  # 话术库 (issue 13)
     console_links.bp,
     crm_imports.bp,  # 订单导入 (issue 14 §5)
+    webhooks.bp,  # outbound webhooks (issue 14 §6)
     *console_blueprints(),  # the console's pages (chalicelib/console, issue 13)
 ):
     app.register_blueprint(blueprint)

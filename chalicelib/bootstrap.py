@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.task_sync import TaskSyncService
     from chalicelib.services.tenants import AdminToken, TenantService
     from chalicelib.services.triggers import TriggerService
+    from chalicelib.services.webhooks import WebhookService
     from chalicelib.services.wecom_stats import WeComStatsService
 
 
@@ -111,6 +112,7 @@ class Services:
     idempotency: IdempotentRequests | None = None
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
     blobs: BlobStore | None = None  # attachment bytes (S3); None: no bucket wired (attachments are refused)
+    webhooks: WebhookService | None = None  # outbound webhooks (issue 14 §6); its sender is ``webhooks.outbox``
 
 
 _built: dict[Settings, Services] = {}

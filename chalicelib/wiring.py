@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.webhook_http import Urllib3Poster
 from chalicelib.bootstrap import Services
 from chalicelib.domain.fate import held_out
 from chalicelib.domain.repairs import GROUP_REFETCH
@@ -27,6 +28,7 @@ from chalicelib.domain.signals import (
 from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
+from chalicelib.domain.webhooks import SIGNAL_TYPES as WEBHOOK_SIGNALS
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
 from chalicelib.ports.blobs import BlobStore
 from chalicelib.services import alerts as staff_alerts
@@ -71,8 +73,10 @@ from chalicelib.services.tags import TagService
 from chalicelib.services.task_sync import TaskSyncService
 from chalicelib.services.tenants import AdminToken, TenantService
 from chalicelib.services.triggers import TriggerService
+from chalicelib.services.webhook_outbox import WebhookOutbox
+from chalicelib.services.webhooks import WebhookService
 from chalicelib.services.wecom_stats import WeComStatsService
-from chalicelib.settings import Settings
+from chalicelib.settings import OFFLINE_STAGES, Settings
 
 if TYPE_CHECKING:
     from chalicelib.adapters.health import HealthChecker
@@ -102,6 +106,7 @@ def subscribe(
     metrics: MetricsRecorder | None = None,
     alerts: AlertService | None = None,
     crm: CrmMatcher | None = None,
+    webhooks: WebhookOutbox | None = None,
 ) -> None:
     """Who hears what. Order matters within a type: an order's exit rules end enrollments before the silence
     timers move and before the stage it causes enrolls anywhere new. Check-ins hear check-ins and group messages
@@ -123,6 +128,8 @@ def subscribe(
         bus.subscribe((CHECKIN, REPLY), "points.checkins", points.on_signal)
     if alerts is not None:  # hot leads and alerts to staff in WeCom (issue 13): replies, orders, losses, escalations
         bus.subscribe(staff_alerts.TYPES, "alerts", alerts.on_signal)
+    if webhooks is not None:  # outbound webhooks (issue 14 §6): last, only an outbox write, never a call out
+        bus.subscribe(WEBHOOK_SIGNALS, "webhooks", webhooks.on_signal)
 
 
 def wire(
@@ -165,6 +172,8 @@ def wire(
     # Business events tell the bus what happened; a positive reply's follow-up task goes to staff tasks.
     events = EventService(store, clock, bus, staff_tasks, tenants=tenant_cache)
     crm = CrmImportService(store, clock, events)  # 订单导入: its orders reach customers as business events
+    offline = settings.stage in OFFLINE_STAGES  # receivers on loopback (plain http) only offline
+    outbox = WebhookOutbox(store, Urllib3Poster(allow_private=offline), clock, scheduler)
     subscribe(
         bus,
         sop=sop,
@@ -176,6 +185,7 @@ def wire(
         metrics=recorder,
         alerts=alerts,
         crm=CrmMatcher(crm, store),
+        webhooks=outbox,
     )
     wecom_stats = WeComStatsService(staff=store, store=store, wecom=wecom, clock=clock)
     metrics = MetricsService(store, clock, wecom_stats, recorder)
@@ -251,4 +261,5 @@ def wire(
         content=content,
         scripts=scripts,
         crm=crm,
+        webhooks=WebhookService(store, clock, ids, outbox, offline=offline),
     )

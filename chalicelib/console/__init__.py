@@ -22,6 +22,7 @@ AREAS: tuple[str, ...] = (
     "plans",
     "content",  # 素材库 and 话术库
     "crm_import",  # 订单导入 (issue 14 §5)
+    "webhooks",  # outbound webhooks (issue 14 §6)
 )
 
 

@@ -19,6 +19,7 @@ SHARE = "share"
 CUSTOM = "custom"
 # What happened to a customer.
 ADDED = "added"  # a staff member added them through a channel (kind: new | readd)
+MERGED = "merged"  # an add matched an existing customer (kind: what matched: unionid | phone; ref: the add's digest)
 LOST = "lost"  # they deleted the staff member, or the staff member deleted them (kind: lost | ended)
 TAG = "tag"  # tags were added (tag_ids)
 STAGE = "stage"  # their lifecycle stage changed (stage)
@@ -76,6 +77,7 @@ TYPES = frozenset(
         GROUP_JOIN_WAY,
         CHECKED_IN,
         PHONE_NOTED,
+        MERGED,
     }
 )
 

@@ -15,6 +15,7 @@ from chalicelib.tracing import span
 
 BULK_SECONDS = 60.0  # per tenant per backstop run: bulk enrollment advances in bounded slices
 BULK_TOTAL_SECONDS = 600.0  # across tenants, inside the backstop Lambda's 900 s (.chalice/config.json)
+WEBHOOK_SECONDS = 240.0  # a one-shot webhook sender run (the rest: its next run, or the backstop)
 GROUP_SYNC_SECONDS = 30.0  # per tenant per backstop run: the group sync (first, daily) advances in bounded slices
 
 
@@ -23,6 +24,8 @@ def fire(event: dict[str, Any]) -> dict[str, Any]:
     shard, with its ``shard`` (docs/operations.md). A repeat or a concurrent twin has no effect. A retrying staff
     task's delayed schedule invokes it with ``{"tenant_id", "task_id"}``."""
     tenant_id, bucket_id = event.get("tenant_id"), event.get("bucket_id")
+    if isinstance(tenant_id, str) and event.get("webhooks") and bucket_id is None:
+        return send_webhooks(tenant_id)  # the outbound webhooks' one-shot sender run (services/webhook_outbox.py)
     if isinstance(tenant_id, str) and isinstance(event.get("task_id"), str) and bucket_id is None:
         return services().sop.retry_task(tenant_id, event["task_id"])  # a retrying task's delayed schedule
     if not isinstance(tenant_id, str) or not isinstance(bucket_id, str):
@@ -35,6 +38,16 @@ def fire(event: dict[str, Any]) -> dict[str, Any]:
             raise InvalidError(str(exc)) from exc
     with span("sop.fire", tenant_id=tenant_id, bucket_id=bucket_id, shard="all" if shard is None else str(shard.index)):
         return asdict(services().sop.fire(tenant_id, bucket_id, shard=shard))
+
+
+def send_webhooks(tenant_id: str) -> dict[str, Any]:
+    """Send a tenant's due outbound webhooks (a one-shot schedule's run; the backstop does it too)."""
+    hooks = services().webhooks
+    if hooks is None:
+        return {"delivered": 0}
+    deadline = Deadline.after(WEBHOOK_SECONDS)  # each try may take its 5 s: stop well inside the fire's 300 s
+    with span("webhooks.send", tenant_id=tenant_id):
+        return asdict(hooks.outbox.run_due(tenant_id, stop=deadline.passed))
 
 
 def backstop() -> dict[str, Any]:
@@ -82,6 +95,11 @@ def backstop() -> dict[str, Any]:
                 svc.wecom_stats.fetch_due(tenant, svc.clock.now())
             except Exception:
                 logger.exception("WeCom statistics fetch failed for a tenant", extra={"tenant": tenant.tenant_id})
+        if not deadline.passed() and svc.webhooks is not None:
+            try:  # outbound webhooks left due: a lost one-shot schedule, or retries (services/webhook_outbox.py)
+                svc.webhooks.outbox.run_due(tenant.tenant_id, stop=deadline.passed)
+            except Exception:
+                logger.exception("webhook sender failed for a tenant", extra={"tenant": tenant.tenant_id})
         return {"buckets_fired": len(reports)}
 
     return {"buckets_fired": for_each_tenant(svc.tenants, one, job="backstop").totals.get("buckets_fired", 0)}

@@ -36,7 +36,7 @@ from chalicelib.domain.customers import (
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.instants import iso_local, iso_of, local_date
 from chalicelib.domain.repairs import PROFILE_SYNC
-from chalicelib.domain.signals import LOST, PHONE_NOTED, TAG, Signal
+from chalicelib.domain.signals import LOST, MERGED, PHONE_NOTED, TAG, Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError
 from chalicelib.observability import logger
@@ -212,6 +212,8 @@ class IntakeService:
                 fact = self._fact(tenant, updated.customer_id, ev, digest, at, channel_id, {"kind": kind, "by": by})
                 merge_counter = StaffDayDelta(ev.userid, date, {"adds": 1, "n_merge": 1, counter_key: 1})
                 self.repo.save_event(tid, updated, expected_version=existing.version, fact=fact, counter=merge_counter)
+                merged_signal = Signal(MERGED, self.clock.now(), kind=by, ref=digest, staff=ev.userid)
+                self.signals.publish(tenant, updated.customer_id, merged_signal)  # outbound webhooks (issue 14 §6)
                 return self._after_add(tenant, ev, updated, channel, snap, date, "merged", profile is not None)
             created = new_customer(
                 customer_id=cid,

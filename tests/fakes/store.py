@@ -40,6 +40,7 @@ from tests.fakes.points import FakePointsStoreMixin
 from tests.fakes.silence import FakeSilenceStoreMixin
 from tests.fakes.sop import FakeSopStoreMixin
 from tests.fakes.timeline import FakeTimelineStoreMixin
+from tests.fakes.webhooks import FakeWebhookStoreMixin
 from tests.fakes.wecom_stats import FakeWeComStatsStoreMixin
 
 
@@ -66,6 +67,7 @@ class FakeStore(
     FakeJobLogMixin,
     FakeLibraryStoreMixin,
     FakeCrmStoreMixin,
+    FakeWebhookStoreMixin,
 ):
     tenants: dict[str, Tenant] = field(default_factory=dict)
     tokens: dict[tuple[str, str], TokenRecord] = field(default_factory=dict)

@@ -40,6 +40,7 @@ from chalicelib.adapters.dynamodb.tasks import StaffTaskRepository
 from chalicelib.adapters.dynamodb.tenants import TenantRepository
 from chalicelib.adapters.dynamodb.timeline import TimelineRepository
 from chalicelib.adapters.dynamodb.touches import TouchRepository
+from chalicelib.adapters.dynamodb.webhooks import WebhookRepository
 from chalicelib.adapters.dynamodb.wecom_stats import WeComStatsRepository
 from chalicelib.ports import SecretStore
 
@@ -80,6 +81,7 @@ class Repositories:
     console: ConsoleRepository
     library: LibraryRepository
     crm: CrmRepository  # CRM import (撞单 against past orders, issue 14 §5)
+    webhooks: WebhookRepository
 
     @classmethod
     def build(cls, connection: Connection, table_name: str) -> Repositories:
@@ -114,6 +116,7 @@ class Repositories:
             console=ConsoleRepository(connection, table_name),
             library=LibraryRepository(connection, table_name),
             crm=CrmRepository(connection, table_name),
+            webhooks=WebhookRepository(connection, table_name),
         )
 
 
@@ -139,7 +142,7 @@ class DynamoStore:
         self.connection = connection
         self.table = table_name
         self.repos = Repositories.build(connection, table_name)
-        self.repos.tenants.secrets = secrets
+        self.repos.tenants.secrets = self.repos.webhooks.secrets = secrets
 
     @property
     def client(self) -> Any:
@@ -393,3 +396,15 @@ class DynamoStore:
     crm_orders_of = _via("crm", CrmRepository.crm_orders_of)
     phone_owners = _via("crm", CrmRepository.phone_owners)
     erase_crm_orders = _via("crm", CrmRepository.erase_crm_orders)
+    # --- outbound webhooks (issue 14 §6) ----------------------------------------------------------------------------
+    put_webhook = _via("webhooks", WebhookRepository.put_webhook)
+    get_webhook = _via("webhooks", WebhookRepository.get_webhook)
+    webhook_secret = _via("webhooks", WebhookRepository.webhook_secret)
+    list_webhooks = _via("webhooks", WebhookRepository.list_webhooks)
+    delete_webhook = _via("webhooks", WebhookRepository.delete_webhook)
+    create_delivery = _via("webhooks", WebhookRepository.create_delivery)
+    get_delivery = _via("webhooks", WebhookRepository.get_delivery)
+    save_delivery = _via("webhooks", WebhookRepository.save_delivery)
+    due_deliveries = _via("webhooks", WebhookRepository.due_deliveries)
+    subject_head = _via("webhooks", WebhookRepository.subject_head)
+    deliveries = _via("webhooks", WebhookRepository.deliveries)

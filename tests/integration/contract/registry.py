@@ -43,6 +43,7 @@ CONTRACT_MODULES = (
     "tests.integration.contract.test_alerts",
     "tests.integration.contract.test_library",
     "tests.integration.contract.test_crm",
+    "tests.integration.contract.test_webhooks",
 )
 
 

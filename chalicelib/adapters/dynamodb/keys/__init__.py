@@ -323,4 +323,5 @@ from chalicelib.adapters.dynamodb.keys.groups import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.jobs import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.library import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.metrics import *  # noqa: E402, F403
+from chalicelib.adapters.dynamodb.keys.webhooks import *  # noqa: E402, F403
 from chalicelib.adapters.dynamodb.keys.wecom_stats import *  # noqa: E402, F403
