@@ -25,6 +25,8 @@ OPS_NAV = (
     NavItem("话术库", "/scripts", Role.OPS),
     NavItem("数据看板", "/dashboard", Role.OPS),
     NavItem("任务进度", "/jobs", Role.OPS),
+    NavItem("订单导入", "/crm-import", Role.OPS),
+    NavItem("Webhook", "/webhooks", Role.OPS),
 )
 STAFF_NAV = (NavItem("我的今天", "/my", Role.STAFF),)
 
