@@ -48,6 +48,11 @@ GROUP_JOIN_WAY = "group_join_way"
 # A customer's check-in (打卡) in a group was credited: the day's one (chat_id; kind: the tenant-local day; ref: the
 # fact it came from). Published only by the write that won, so counting it by ref counts each check-in once.
 CHECKED_IN = "checked_in"
+# 客户交接 (issue 14 §2; services/handover.py): WeCom completed a hand-over, so the customer's owner changed (staff the
+# new owner, member the old one, ref the hand-over's job id); and WeCom's transfer_fail callback for a customer (kind
+# its FailReason, customer_refused | customer_limit_exceed; staff the takeover staff member; ref the event's digest).
+OWNER_CHANGED = "owner_changed"
+TRANSFER_FAILED = "transfer_failed"
 
 TYPES = frozenset(
     {
@@ -73,6 +78,8 @@ TYPES = frozenset(
         GROUP_LEFT,
         GROUP_JOIN_WAY,
         CHECKED_IN,
+        OWNER_CHANGED,
+        TRANSFER_FAILED,
     }
 )
 

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from chalicelib import deadlines
 from chalicelib.domain.channels import ORGANIC, Channel
-from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, EDIT, ContactEvent
+from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, EDIT, TRANSFER_FAIL, ContactEvent
 from chalicelib.domain.customers import (
     Customer,
     apply_add,
@@ -36,7 +36,7 @@ from chalicelib.domain.customers import (
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.instants import iso_local, iso_of, local_date
 from chalicelib.domain.repairs import PROFILE_SYNC
-from chalicelib.domain.signals import LOST, TAG, Signal
+from chalicelib.domain.signals import LOST, TAG, TRANSFER_FAILED, Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError
 from chalicelib.observability import logger
@@ -296,6 +296,9 @@ class IntakeService:
         if outcome in ("lost", "ended"):  # the customer deleted the staff member, or the staff member deleted them
             lost = Signal(LOST, self.clock.now(), kind=outcome, ref=digest, staff=ev.userid)
             self.signals.publish(tenant, customer.customer_id, lost)
+        if ev.change_type == TRANSFER_FAIL:  # a hand-over failed (services/handover.py follows it): told once
+            failed = Signal(TRANSFER_FAILED, self.clock.now(), kind=ev.fail_reason, ref=digest, staff=ev.userid)
+            self.signals.publish(tenant, customer.customer_id, failed)
         added = sorted(updated.tags - customer.tags)
         if added:  # staff tagged the customer in WeCom: tag-triggered plans
             self.signals.publish(tenant, customer.customer_id, Signal(TAG, self.clock.now(), tag_ids=tuple(added)))

@@ -12,6 +12,7 @@ from devstack.wecom_world import (
     contact_ways,
     contacts,
     groups,
+    handover,
     join_ways,
     media,
     messages,
@@ -41,6 +42,7 @@ API_SETS: tuple[ApiSet, ...] = (
     oauth.APIS,
     tickets.APIS,
     media.APIS,
+    handover.APIS,  # 客户继承 (在职 / 离职)
 )
 
 
@@ -48,7 +50,7 @@ class WorldTimeoutError(Exception):
     """A slow call outlasted the caller's timeout (in process only; over HTTP the client times out itself)."""
 
 
-class WeComWorld(tickets.JsSdkControls, WorldState):
+class WeComWorld(handover.HandoverControls, tickets.JsSdkControls, WorldState):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""
 
     def __init__(
