@@ -21,6 +21,7 @@ from chalicelib.api import (
     group_plans,
     group_sync,
     groups,
+    handover,
     meta,
     plans,
     points,
@@ -71,6 +72,7 @@ for blueprint in (
     content.bp,  # 素材库 (issue 13)
     scripts.bp,  # 话术库 (issue 13)
     console_links.bp,
+    handover.bp,  # 客户交接 (issue 14 §2)
     *console_blueprints(),  # the console's pages (chalicelib/console, issue 13)
 ):
     app.register_blueprint(blueprint)

@@ -149,3 +149,32 @@ def waiting(customers: dict[str, dict[str, Any]]) -> list[str]:
 def settled(customers: dict[str, dict[str, Any]]) -> bool:
     """Every customer reached a final state."""
     return all(rec["state"] in FINAL for rec in customers.values())
+
+
+def public_job(job: dict[str, Any]) -> dict[str, Any]:
+    """A hand-over job as the API shows it: its progress and each customer's state (no external ids)."""
+    customers = job.get("customers") or {}
+    return {
+        "job_id": job["job_id"],
+        "status": job.get("status"),
+        "phase": job.get("phase"),
+        "mode": job.get("mode"),
+        "handover_userid": job.get("handover_userid"),
+        "takeover_userid": job.get("takeover_userid"),
+        "filter": job.get("filter") or {},
+        "counts": counts(customers),
+        "skipped": job.get("skipped") or {},
+        "truncated": bool(job.get("truncated")),
+        "wecom_calls": int(job.get("calls", 0)),
+        "customers": [
+            {
+                "customer_id": cid,
+                "state": rec["state"],
+                "state_label": STATE_LABELS.get(rec["state"], rec["state"]),
+                **({"errcode": rec["errcode"]} if "errcode" in rec else {}),
+            }
+            for cid, rec in sorted(customers.items())
+        ],
+        "started_at": job.get("started_at"),
+        "updated_at": job.get("updated_at"),
+    }
