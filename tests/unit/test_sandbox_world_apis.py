@@ -43,6 +43,12 @@ SERVED = {
     "get_jsapi_ticket",  # the JS-SDK tickets (tickets.py): they change state (issued tickets, counted fetches)
     "ticket/get",
     "media/upload",
+    # 客户继承 (handover.py): none read-only, as each settles the transfers whose 24 h passed
+    "externalcontact/transfer_customer",
+    "externalcontact/transfer_result",
+    "externalcontact/get_unassigned_list",
+    "externalcontact/resigned/transfer_customer",
+    "externalcontact/resigned/transfer_result",
 }
 READS = {
     "gettoken",
