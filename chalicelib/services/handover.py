@@ -156,7 +156,7 @@ class HandoverService:
             step = {"select": self._select_step, "call": self._call_step, "follow": self._follow_step}[job["phase"]]
             nxt = step(tenant, job)
             if nxt is None:  # waiting: for WeCom's next answer (a rate limit) or for the next poll
-                return job
+                return self.status(tenant.tenant_id, job_id)
             if not self._save(tenant, nxt):
                 return self.status(tenant.tenant_id, job_id)  # another worker advanced it
             job = self.status(tenant.tenant_id, job_id)
@@ -320,7 +320,10 @@ class HandoverService:
                     break
                 self.effects.settle(tenant, job, customer_id, state)
                 customers = dict(job["customers"], **{customer_id: dict(rec, state=state)})
-                if self._save(tenant, dict(job, customers=customers)):
+                nxt = dict(job, customers=customers)
+                if job["phase"] == "follow" and ho.settled(customers):
+                    nxt["status"] = "done"
+                if self._save(tenant, nxt):
                     break
                 job = self.status(tenant.tenant_id, job["job_id"])
 
