@@ -54,6 +54,7 @@ SKIP_REASONS = {
     "no_relation": "原跟进成员与客户已无好友关系",
     "lost": "客户已流失",
     "same_staff": "接替成员就是原跟进成员",
+    "erased": "客户资料已删除",
 }
 ERRCODE_LABELS = {40128: "90 天内转接过于频繁", 40129: "客户正在转接中", 84061: "非该成员的客户", 40097: "成员尚未离职"}
 OPEN_TASK_STATUSES = ("claimed", "retrying", "created", "snoozed")  # a staff task that may still send
@@ -172,6 +173,7 @@ def public_job(job: dict[str, Any]) -> dict[str, Any]:
                 "state": rec["state"],
                 "state_label": STATE_LABELS.get(rec["state"], rec["state"]),
                 **({"errcode": rec["errcode"]} if "errcode" in rec else {}),
+                **({"reason": rec["reason"]} if "reason" in rec else {}),
             }
             for cid, rec in sorted(customers.items())
         ],

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from chalicelib import errors
 from chalicelib.domain import handover as ho
+from chalicelib.domain.customers import Customer
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.signals import Signal
 from chalicelib.domain.tenants import Tenant
@@ -48,6 +49,7 @@ class HandoverRepo(EffectsRepo, Protocol):
     def get_job(self, tenant_id: str, job_id: str) -> dict[str, Any] | None: ...
     def running_jobs(self, tenant_id: str) -> list[dict[str, Any]]: ...
     def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Any: ...
+    def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
     def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Any]: ...
 
 
@@ -197,7 +199,7 @@ class HandoverService:
             elif len(customers) >= ho.MAX_CUSTOMERS:
                 truncated = True
             else:
-                customers[c.customer_id] = {"ext": c.external_userid, "state": ho.QUEUED}
+                customers[c.customer_id] = {"state": ho.QUEUED}  # ids only: no personal data in the job
         done = page.next_cursor is None or truncated
         return dict(
             job,
@@ -212,14 +214,18 @@ class HandoverService:
         customers = {cid: dict(rec) for cid, rec in job["customers"].items()}
         calling = [cid for cid, rec in customers.items() if rec["state"] == ho.CALLING]
         if calling:  # the last batch's answer was lost: ask WeCom what it holds before calling again
-            found = self._statuses(tenant, job)
+            found, exts = self._statuses(tenant, job), self._exts(tenant, calling, customers)
             for cid in calling:
-                status = found.get(customers[cid]["ext"])
-                customers[cid]["state"] = ho.WAITING if status in ho.BY_STATUS else ho.QUEUED
+                if cid in exts:
+                    customers[cid]["state"] = ho.WAITING if found.get(exts[cid]) in ho.BY_STATUS else ho.QUEUED
             return dict(job, customers=customers)
-        batch = ho.next_batch(customers)
-        if not batch:
+        queued = ho.next_batch(customers)
+        if not queued:
             return dict(job, phase="follow")
+        exts = self._exts(tenant, queued, customers)
+        batch = [cid for cid in queued if cid in exts]
+        if not batch:
+            return dict(job, customers=customers)
         for cid in batch:
             customers[cid]["state"] = ho.CALLING
         marked = dict(job, customers=customers, seq=job["seq"] + 1, updated_at=iso_of(self.clock.now(), tenant.zone))
@@ -230,7 +236,7 @@ class HandoverService:
                 creds_of(tenant),
                 handover_userid=job["handover_userid"],
                 takeover_userid=job["takeover_userid"],
-                external_userids=[customers[cid]["ext"] for cid in batch],
+                external_userids=[exts[cid] for cid in batch],
                 resigned=job["mode"] == ho.RESIGNED,
                 success_msg=job["success_msg"],
             )
@@ -238,10 +244,10 @@ class HandoverService:
             logger.info("hand-over call deferred", extra={"tenant": tenant.tenant_id, "code": exc.code})
             return None
         except errors.WeComError as exc:  # WeCom refused the whole call (e.g. 40097: the staff has not resigned)
-            answers = [TransferAnswer(customers[cid]["ext"], exc.errcode) for cid in batch]
+            answers = [TransferAnswer(exts[cid], exc.errcode) for cid in batch]
         by_ext = {a.external_userid: a.errcode for a in answers}
         for cid in batch:
-            code = by_ext.get(customers[cid]["ext"])
+            code = by_ext.get(exts[cid])
             if code == 0:
                 customers[cid]["state"] = ho.WAITING
             elif code is not None:
@@ -257,14 +263,25 @@ class HandoverService:
         if polled and iso_of(now - timedelta(seconds=POLL_SECONDS), tenant.zone) < polled:
             return None
         found = self._statuses(tenant, job)
-        for cid in ho.waiting(customers):
-            state = ho.BY_STATUS.get(found.get(customers[cid]["ext"], 0))
+        pending = ho.waiting(customers)
+        exts = self._exts(tenant, pending, customers)
+        for cid in pending:
+            state = ho.BY_STATUS.get(found.get(exts.get(cid, ""), 0))
             if state is None or state == ho.WAITING:
                 continue
             self.effects.settle(tenant, job, cid, state)
             customers[cid]["state"] = state
         nxt = dict(job, customers=customers, polled_at=iso_of(now, tenant.zone))
         return dict(nxt, status="done") if ho.settled(customers) else nxt
+
+    def _exts(self, tenant: Tenant, cids: list[str], customers: dict[str, dict[str, Any]]) -> dict[str, str]:
+        """The customers' external_userids, read when needed (the job keeps none); one erased meanwhile is skipped
+        in ``customers``."""
+        found = self.repo.get_customers(tenant.tenant_id, cids)
+        for cid in cids:
+            if cid not in found:
+                customers[cid].update(state=ho.SKIPPED, reason="erased")
+        return {cid: c.external_userid for cid, c in found.items()}
 
     def _statuses(self, tenant: Tenant, job: dict[str, Any]) -> dict[str, int]:
         """transfer_result for the job's two staff members: external_userid → status."""

@@ -201,7 +201,7 @@ def test_a_customer_wecom_refuses_is_rejected_with_its_errcode(env: Env) -> None
     ext = env.store.get_customer("unit", a).external_userid
     env.world.event(CORP, "del_external_contact", userid="zhang", external_userid=ext)  # gone in WeCom, not in Siyu
     job = _svc(env).start(env.tenant, _req())
-    assert job["customers"][a] == {"ext": ext, "state": "rejected", "errcode": 84061}
+    assert job["customers"][a] == {"state": "rejected", "errcode": 84061}
     assert job["customers"][b]["state"] == "waiting"
 
 
@@ -230,3 +230,17 @@ def test_polls_are_bounded(env: Env) -> None:
     env.clock.advance(seconds=handover_module.POLL_SECONDS)
     _svc(env).continue_running(env.tenant, budget_seconds=10)
     assert env.calls(results) == polled + 1
+
+
+def test_a_customer_erased_during_a_hand_over_leaves_nothing_personal_in_the_job(env: Env) -> None:
+    a, b = _customers(env, 2)
+    ext = env.store.get_customer("unit", a).external_userid
+    job = _svc(env).start(env.tenant, _req())
+    assert ext not in str(job)  # the job keeps customer ids only
+    env.svc.customers.erase(env.tenant, a)
+    _pass_24h(env)
+    _svc(env).continue_running(env.tenant, budget_seconds=10)
+    done = _svc(env).status("unit", job["job_id"])
+    assert done["customers"][a] == {"state": "skipped", "reason": "erased"}
+    assert done["customers"][b]["state"] == "taken_over" and done["status"] == "done"
+    assert env.store.get_customer("unit", a) is None
