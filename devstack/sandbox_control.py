@@ -18,6 +18,7 @@ from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery
 from devstack.sandbox_events import EventsSecrets
 from devstack.sandbox_faults import MAX_DELAY_MS, HttpFault, HttpFaults
 from devstack.sandbox_groups import GroupRoutes
+from devstack.sandbox_handover import HandoverRoutes
 from devstack.sandbox_io import field_bool as _bool
 from devstack.sandbox_io import field_str as _str
 from devstack.sandbox_jssdk import JsSdkRoutes
@@ -77,6 +78,7 @@ class ControlRoutes:
             ("POST", "/sandbox/members"): member_route(sandbox.world),
             **GroupRoutes(sandbox).routes(),  # 客户群: devstack.sandbox_groups
             **JsSdkRoutes(sandbox).routes(),  # the JS-SDK player's open chat: devstack.sandbox_jssdk
+            **HandoverRoutes(sandbox).routes(),  # 客户继承: devstack.sandbox_handover (issue 14 §2)
         }
 
     @property
