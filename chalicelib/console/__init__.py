@@ -21,6 +21,7 @@ AREAS: tuple[str, ...] = (
     "channels",
     "plans",
     "content",  # 素材库 and 话术库
+    "handover",  # 客户交接 (issue 14 §2)
 )
 
 

@@ -40,6 +40,7 @@ ENTRY_TYPES: dict[str, str] = {
     "exposure": "曝光",
     "custom": "自定义事件",
     "welcome_missed": "欢迎语未发出",
+    "handover": "客户交接",  # issue 14 §2 (services/handover_effects.py)
 }
 TOUCH_OUTCOMES = {"sent": "已发出", "skipped": "已跳过", "dropped": "已取消"}
 REPLIES = {"positive": "积极回复", "negative": "消极回复", "neutral": "一般回复"}
@@ -75,6 +76,8 @@ def entry_line(entry: dict[str, Any], tag_names: dict[str, str]) -> str:
         bits.append(REPLIES.get(str(d["reply"]), str(d["reply"])))
     elif kind == "order" and d.get("kind"):
         bits.append(ORDER_KINDS.get(str(d["kind"]), str(d["kind"])))
+    elif kind == "handover":  # who to whom, and how it ended (接替完毕 / 客户拒绝 / 接替成员客户达到上限)
+        bits += [f"{d.get('from', '')} → {d.get('to', '')}", str(d.get("outcome_label", ""))]
     if entry.get("first"):
         bits.append("首次")
     task = entry.get("task")
