@@ -5,13 +5,14 @@ exceeded) and what moves with a customer taken over (owner, open tasks without a
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from chalicelib import errors
 from chalicelib.domain import handover as ho
 from chalicelib.errors import InvalidError
+from chalicelib.ports.handover import HandoverPort
 from chalicelib.services import handover as handover_module
 from chalicelib.services.handover import HandoverService, handover_of
 from tests.unit.conftest import CORP, Env, make_channel
@@ -167,7 +168,7 @@ def test_a_full_takeover_staff_member_leaves_the_customer_with_the_old_owner(env
 
 def test_a_run_that_dies_after_the_call_resumes_without_calling_again(env: Env, monkeypatch: Any) -> None:
     ids = _customers(env, 3)
-    real = env.svc.wecom.transfer_customers
+    real = cast(HandoverPort, env.svc.wecom).transfer_customers
 
     def answer_lost(*args: Any, **kwargs: Any) -> Any:
         real(*args, **kwargs)  # WeCom took the call...
@@ -244,3 +245,19 @@ def test_a_customer_erased_during_a_hand_over_leaves_nothing_personal_in_the_job
     assert done["customers"][a] == {"state": "skipped", "reason": "erased"}
     assert done["customers"][b]["state"] == "taken_over" and done["status"] == "done"
     assert env.store.get_customer("unit", a) is None
+
+
+def test_the_jobs_page_shows_a_hand_over_with_its_counts(env: Env) -> None:
+    from chalicelib.domain.jobs import HANDOVER, handover_view, kind_of
+
+    _customers(env, 2)
+    job = _svc(env).start(env.tenant, _req())
+    assert kind_of(job["job_id"]) == HANDOVER
+    view = handover_view(job)
+    assert view.title == "客户交接 · zhang → li" and view.running and view.percent == 0
+    counts = {c.label: c.value for c in view.counts}
+    assert counts["已选客户"] == 2 and counts["等待接替（24 小时）"] == 2 and counts["接替完毕"] == 0
+    _pass_24h(env)
+    _svc(env).continue_running(env.tenant, budget_seconds=10)
+    done = handover_view(_svc(env).status("unit", job["job_id"]))
+    assert done.percent == 100 and {c.label: c.value for c in done.counts}["接替完毕"] == 2
