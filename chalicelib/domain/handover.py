@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.domain.customers import Customer, Relation, Stage
+from chalicelib.domain.timeline import follow_up_task_id
 from chalicelib.errors import InvalidError
 
 HANDOVER, HANDOVER_PREFIX = "handover", "ho_"
@@ -128,6 +129,12 @@ def taken_over_by(customer: Customer, takeover: str) -> bool:
     return customer.owner_userid == takeover and any(
         r.userid == takeover and r.state == "active" for r in customer.active_relations
     )
+
+
+def reissued_task_id(job_id: str, task_id: str, customer_id: str) -> str:
+    """The new owner's task that reissues the old owner's open task ``task_id`` to the customer: one per hand-over,
+    task and customer (erasure finds it from the hand-over's timeline entry)."""
+    return follow_up_task_id(f"handover:{job_id}:{task_id}:{customer_id}")
 
 
 def counts(customers: dict[str, dict[str, Any]]) -> dict[str, int]:

@@ -80,7 +80,8 @@ class HandoverEffects:
             self._note(tenant, job, customer_id, state)
 
     def _take_over(self, tenant: Tenant, job: dict[str, Any], customer_id: str) -> bool:
-        """Owner and relation (once); False when the customer is gone (erased)."""
+        """Owner and relation (once); False when the customer is gone (erased). The timeline entry names the open
+        tasks about to be reissued, so erasure finds the new owner's copies."""
         tid, takeover = tenant.tenant_id, job["takeover_userid"]
         for _ in range(ATTEMPTS):
             customer = self.repo.get_customer(tid, customer_id)
@@ -96,13 +97,10 @@ class HandoverEffects:
                 at=iso_of(now, tenant.zone),
                 now=iso_of(now, tenant.zone),
             )
+            moving = [t.task_id for t in self._to_reissue(tid, job, customer_id)]
+            fact = self._fact(tenant, job, customer, ho.TAKEN_OVER, tasks=moving)
             try:
-                self.repo.save_customer(
-                    tid,
-                    updated,
-                    expected_version=customer.version,
-                    fact=self._fact(tenant, job, customer, ho.TAKEN_OVER),
-                )
+                self.repo.save_customer(tid, updated, expected_version=customer.version, fact=fact)
             except ConflictError:
                 continue
             changed = Signal(OWNER_CHANGED, now, ref=job["job_id"], staff=takeover, member=job["handover_userid"])
@@ -111,11 +109,14 @@ class HandoverEffects:
         logger.warning("hand-over takeover kept conflicting", extra={"tenant": tid, "customer_id": customer_id})
         return True
 
+    def _to_reissue(self, tenant_id: str, job: dict[str, Any], customer_id: str) -> list[StaffTask]:
+        """The old owner's open tasks carrying the customer that have not reached them (a sent one stays put)."""
+        tasks = self.open_tasks(tenant_id, job["handover_userid"], {customer_id})
+        return [t for t in tasks if t.outcome_map().get(customer_id) != "sent"]
+
     def _move_tasks(self, tenant: Tenant, job: dict[str, Any], customer_id: str) -> None:
         tid = tenant.tenant_id
-        for task in self.open_tasks(tid, job["handover_userid"], {customer_id}):
-            if task.outcome_map().get(customer_id) == "sent":
-                continue  # the old owner already sent it to them: not again
+        for task in self._to_reissue(tid, job, customer_id):
             if not self.repo.drop_recipient(tid, task.task_id, customer_id):
                 continue
             self.tasks.follow_up(
@@ -125,7 +126,7 @@ class HandoverEffects:
                 reason="handover",
                 text=task.text,
                 due=self.clock.now(),
-                dedupe_key=f"handover:{job['job_id']}:{task.task_id}:{customer_id}",
+                dedupe_key=f"handover:{job['job_id']}:{task.task_id}:{customer_id}",  # = ho.reissued_task_id
             )
 
     def _note(self, tenant: Tenant, job: dict[str, Any], customer_id: str, state: str) -> None:
@@ -145,8 +146,20 @@ class HandoverEffects:
             except ConflictError:
                 continue  # a concurrent change, or the note was written before (its fact exists)
 
-    def _fact(self, tenant: Tenant, job: dict[str, Any], customer: Customer, state: str) -> Fact:
+    def _fact(
+        self, tenant: Tenant, job: dict[str, Any], customer: Customer, state: str, *, tasks: list[str] | None = None
+    ) -> Fact:
         now = self.clock.now()
+        detail: dict[str, Any] = {
+            "job_id": job["job_id"],
+            "outcome": state,
+            "outcome_label": ho.STATE_LABELS[state],
+            "from": job["handover_userid"],
+            "to": job["takeover_userid"],
+            "mode": job["mode"],
+        }
+        if tasks:
+            detail["tasks"] = tasks  # the old owner's open tasks reissued to the new owner (ho.reissued_task_id)
         return Fact(
             tenant_id=tenant.tenant_id,
             customer_id=customer.customer_id,
@@ -155,12 +168,5 @@ class HandoverEffects:
             type="handover",
             at=iso_of(now, tenant.zone),
             userid=job["takeover_userid"],
-            detail={
-                "job_id": job["job_id"],
-                "outcome": state,
-                "outcome_label": ho.STATE_LABELS[state],
-                "from": job["handover_userid"],
-                "to": job["takeover_userid"],
-                "mode": job["mode"],
-            },
+            detail=detail,
         )

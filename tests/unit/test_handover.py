@@ -261,3 +261,16 @@ def test_the_jobs_page_shows_a_hand_over_with_its_counts(env: Env) -> None:
     _svc(env).continue_running(env.tenant, budget_seconds=10)
     done = handover_view(_svc(env).status("unit", job["job_id"]))
     assert done.percent == 100 and {c.label: c.value for c in done.counts}["接替完毕"] == 2
+
+
+def test_erasure_takes_the_customer_out_of_the_task_reissued_to_the_new_owner(env: Env) -> None:
+    [cid] = _customers(env, 1, plan=True)
+    job = _svc(env).start(env.tenant, _req())
+    _pass_24h(env)
+    _svc(env).continue_running(env.tenant, budget_seconds=10)
+    [reissued] = env.store.list_tasks("unit", userid="li", status=None, due_from=None, due_to=None, limit=50)
+    [entry] = [f for f in env.store.timeline("unit", cid, limit=20) if f.type == "handover"]
+    assert [ho.reissued_task_id(job["job_id"], t, cid) for t in entry.detail["tasks"]] == [reissued.task_id]
+    env.svc.customers.erase(env.tenant, cid)
+    left = env.store.get_task("unit", reissued.task_id)
+    assert left is None or cid not in left.customer_ids
