@@ -127,7 +127,13 @@ class HandoverService:
             "updated_at": now,
         }
         self.repo.put_job(tenant.tenant_id, job, create=True)
-        return self.advance(tenant, job["job_id"], budget_seconds=SLICE_SECONDS)
+        try:
+            return self.advance(tenant, job["job_id"], budget_seconds=SLICE_SECONDS)
+        except errors.WeComError as exc:  # the job is stored: the backstop carries it on when WeCom answers
+            logger.warning(
+                "hand-over's first slice paused by WeCom", extra={"tenant": tenant.tenant_id, "code": exc.code}
+            )
+            return self.status(tenant.tenant_id, job["job_id"])
 
     def status(self, tenant_id: str, job_id: str) -> dict[str, Any]:
         job = self.repo.get_job(tenant_id, job_id)

@@ -59,14 +59,15 @@ from chalicelib.services.intake_effects import AddEffects, RepairSink, WelcomeLi
 from chalicelib.services.signals import NoSignals
 
 CHANNEL_ID_RE = re.compile(r"^(ch|rf)_[a-z0-9]{4,27}$")
+BY_TRANSFER = "DELETE_BY_TRANSFER"  # del_external_contact's Source when WeCom moved the customer to another staff
 MAX_ATTEMPTS = 3
 WELCOME_RESERVE_SECONDS = 1.0  # of the budget, kept from the profile fetch for the welcome message
 
 
 @dataclass(frozen=True)
 class IntakeResult:
-    """What one delivery did. ``outcome``: created, merged, readd, confirmed, lost, ended, updated, noted,
-    duplicate or ignored."""
+    """What one delivery did. ``outcome``: created, merged, readd, confirmed, lost, ended, transferred, updated,
+    noted, duplicate or ignored."""
 
     outcome: str
     customer_id: str | None = None
@@ -283,7 +284,10 @@ class IntakeService:
         elif ev.change_type == DEL_EXTERNAL:
             updated, outcome = apply_staff_deleted_customer(customer, ev=ev, digest=digest, at=at, now=now), "ended"
             detail = {"source": ev.source} if ev.source else {}
-            counter = StaffDayDelta(ev.userid, date, {"n_deleted": 1})
+            if ev.source == BY_TRANSFER:  # a hand-over (客户交接) ended the old relation: neither a deletion nor a loss
+                outcome = "transferred"
+            else:
+                counter = StaffDayDelta(ev.userid, date, {"n_deleted": 1})
         elif ev.change_type == EDIT:
             (updated, synced), outcome = self._edit(tenant, ev, digest, customer, now), "updated"
         else:

@@ -274,3 +274,19 @@ def test_erasure_takes_the_customer_out_of_the_task_reissued_to_the_new_owner(en
     env.svc.customers.erase(env.tenant, cid)
     left = env.store.get_task("unit", reissued.task_id)
     assert left is None or cid not in left.customer_ids
+
+
+def test_the_old_relations_end_by_transfer_is_neither_a_deletion_nor_a_loss(env: Env) -> None:
+    [cid] = _customers(env, 1)
+    heard: list[str] = []
+    env.svc.signals.subscribe(("lost",), "test", lambda t, c, s: heard.append(str(s.kind)))
+    _svc(env).start(env.tenant, _req())
+    _pass_24h(env)
+    [told] = env.world.transfer_callbacks(CORP)
+    assert env.deliver(told).outcome == "transferred"
+    assert env.deliver(told).outcome == "duplicate"
+    _svc(env).continue_running(env.tenant, budget_seconds=10)
+    c = env.store.get_customer("unit", cid)
+    assert c.owner_userid == "li" and c.stage.value == "new" and heard == []
+    day = env.clock.now().astimezone(env.tenant.zone).date().isoformat()
+    assert "n_deleted" not in env.counters("zhang", day)
