@@ -35,7 +35,9 @@ TAKEN_OVER, REFUSED, LIMIT_EXCEEDED, REJECTED, SKIPPED = (
     "rejected",
     "skipped",
 )
-FINAL = frozenset({TAKEN_OVER, REFUSED, LIMIT_EXCEEDED, REJECTED, SKIPPED})
+NO_RECORD, EXPIRED = "no_record", "expired"  # WeCom lost the hand-over (5); still waiting after FOLLOW_DAYS
+FINAL = frozenset({TAKEN_OVER, REFUSED, LIMIT_EXCEEDED, REJECTED, SKIPPED, NO_RECORD, EXPIRED})
+FOLLOW_DAYS = 7  # WeCom settles a hand-over in 24 h: a week of polling is the bound
 STATE_LABELS = {
     QUEUED: "待转接",
     CALLING: "转接中",
@@ -45,9 +47,12 @@ STATE_LABELS = {
     LIMIT_EXCEEDED: "接替成员客户达到上限",
     REJECTED: "企业微信拒绝",
     SKIPPED: "未转接",
+    NO_RECORD: "企业微信无接替记录",
+    EXPIRED: "超时未完成",
 }
-# transfer_result's status → the customer's state (5 "no record" is not an outcome: the call never reached WeCom)
-BY_STATUS = {1: TAKEN_OVER, 2: WAITING, 3: REFUSED, 4: LIMIT_EXCEEDED}
+# transfer_result's status → the customer's state (while ``calling``, 5 or no row means the call never reached WeCom:
+# the customer is queued again instead)
+BY_STATUS = {1: TAKEN_OVER, 2: WAITING, 3: REFUSED, 4: LIMIT_EXCEEDED, 5: NO_RECORD}
 # the transfer_fail callback's FailReason → the customer's state
 BY_FAIL_REASON = {"customer_refused": REFUSED, "customer_limit_exceed": LIMIT_EXCEEDED}
 SKIP_REASONS = {

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib import errors
@@ -28,6 +28,7 @@ from chalicelib.domain import handover as ho
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.signals import Signal
+from chalicelib.domain.sop import ACTIVE, Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
 from chalicelib.observability import logger
@@ -50,7 +51,7 @@ class HandoverRepo(EffectsRepo, Protocol):
     def running_jobs(self, tenant_id: str) -> list[dict[str, Any]]: ...
     def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Any: ...
     def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
-    def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Any]: ...
+    def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
 
 
 class HandoverService:
@@ -78,10 +79,7 @@ class HandoverService:
         """The dry run: who would move, what moves with them, who is skipped and why. Writes nothing."""
         chosen, skipped, truncated = self._select_all(tenant, req)
         enrollments = sum(
-            1
-            for cid in chosen
-            for e in self.repo.enrollments_of(tenant.tenant_id, cid)
-            if getattr(e, "status", "") == "active"
+            1 for cid in chosen for e in self.repo.enrollments_of(tenant.tenant_id, cid) if e.status == ACTIVE
         )
         tasks = self.effects.open_tasks(tenant.tenant_id, req.handover_userid, set(chosen))
         preview: dict[str, Any] = {
@@ -223,7 +221,8 @@ class HandoverService:
             found, exts = self._statuses(tenant, job), self._exts(tenant, calling, customers)
             for cid in calling:
                 if cid in exts:
-                    customers[cid]["state"] = ho.WAITING if found.get(exts[cid]) in ho.BY_STATUS else ho.QUEUED
+                    took = found.get(exts[cid]) in (1, 2, 3, 4)  # WeCom holds it: never call again for them
+                customers[cid]["state"] = ho.WAITING if took else ho.QUEUED
             return dict(job, customers=customers)
         queued = ho.next_batch(customers)
         if not queued:
@@ -271,9 +270,12 @@ class HandoverService:
         found = self._statuses(tenant, job)
         pending = ho.waiting(customers)
         exts = self._exts(tenant, pending, customers)
+        expired = now - datetime.fromisoformat(job["started_at"]) > timedelta(days=ho.FOLLOW_DAYS)
         for cid in pending:
             state = ho.BY_STATUS.get(found.get(exts.get(cid, ""), 0))
             if state is None or state == ho.WAITING:
+                if expired:  # the bound: a week without an outcome, WeCom's own 24 h long past
+                    customers[cid]["state"] = ho.EXPIRED
                 continue
             self.effects.settle(tenant, job, cid, state)
             customers[cid]["state"] = state

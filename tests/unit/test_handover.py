@@ -290,3 +290,14 @@ def test_the_old_relations_end_by_transfer_is_neither_a_deletion_nor_a_loss(env:
     assert c.owner_userid == "li" and c.stage.value == "new" and heard == []
     day = env.clock.now().astimezone(env.tenant.zone).date().isoformat()
     assert "n_deleted" not in env.counters("zhang", day)
+
+
+def test_following_is_bounded_a_hand_over_wecom_never_settles_expires(env: Env) -> None:
+    [cid] = _customers(env, 1)
+    job = _svc(env).start(env.tenant, _req())
+    env.world.corps[CORP].transfers[0].started_at = float("inf")  # WeCom never completes it
+    env.clock.advance(days=ho.FOLLOW_DAYS, seconds=1)
+    _svc(env).continue_running(env.tenant, budget_seconds=10)
+    done = _svc(env).status("unit", job["job_id"])
+    assert done["status"] == "done" and done["customers"][cid]["state"] == "expired"
+    assert env.store.get_customer("unit", cid).owner_userid == "zhang"
