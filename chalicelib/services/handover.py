@@ -42,6 +42,7 @@ SLICE_SECONDS = 5.0  # work per API call; the backstop continues the rest
 POLL_SECONDS = 1800  # transfer_result is asked at most this often per hand-over
 MAX_RESULT_PAGES = 60  # 5,000 customers at 100 a page, with room
 SELECT_PAGE = 100
+PREVIEW_ENROLLMENT_READS = 1000  # a dry run stays within a request's time: more customers' enrollments are estimated
 TRANSIENT = (errors.WeComRateLimitError, errors.WeComBusyError, errors.WeComTransportError)
 
 
@@ -78,9 +79,13 @@ class HandoverService:
     def preview(self, tenant: Tenant, req: ho.Request) -> dict[str, Any]:
         """The dry run: who would move, what moves with them, who is skipped and why. Writes nothing."""
         chosen, skipped, truncated = self._select_all(tenant, req)
+        counted = chosen[:PREVIEW_ENROLLMENT_READS]  # one read per customer: beyond this, an estimate
         enrollments = sum(
-            1 for cid in chosen for e in self.repo.enrollments_of(tenant.tenant_id, cid) if e.status == ACTIVE
+            1 for cid in counted for e in self.repo.enrollments_of(tenant.tenant_id, cid) if e.status == ACTIVE
         )
+        estimated = len(chosen) > len(counted)
+        if estimated:
+            enrollments = round(enrollments * len(chosen) / len(counted))
         tasks = self.effects.open_tasks(tenant.tenant_id, req.handover_userid, set(chosen))
         preview: dict[str, Any] = {
             "dry_run": True,
@@ -94,6 +99,7 @@ class HandoverService:
             "open_task_customers": sum(len(set(t.customer_ids) & set(chosen)) for t in tasks),
             "skipped": skipped,
             "truncated": truncated,
+            "estimated": estimated,  # enrollments counted on the first PREVIEW_ENROLLMENT_READS customers, scaled
             "wecom_calls": -(-len(chosen) // ho.BATCH),
         }
         if req.mode == ho.RESIGNED:

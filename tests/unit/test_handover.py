@@ -77,7 +77,7 @@ def test_the_dry_run_counts_what_would_move_and_stores_nothing(env: Env) -> None
     assert preview["customers"] == 2 and preview["skipped"] == {"lost": 1}
     assert preview["active_enrollments"] == 2 and preview["queued_touches"] == 2
     assert preview["open_tasks"] == 2 and preview["open_task_customers"] == 2
-    assert preview["wecom_calls"] == 1 and preview["truncated"] is False
+    assert preview["wecom_calls"] == 1 and preview["truncated"] is False and preview["estimated"] is False
     assert env.store.running_jobs("unit") == [] and env.calls(TRANSFER) == 0
     assert _svc(env).preview(env.tenant, _req(filter={"stage": "converted"}))["customers"] == 0
 
@@ -301,3 +301,10 @@ def test_following_is_bounded_a_hand_over_wecom_never_settles_expires(env: Env) 
     done = _svc(env).status("unit", job["job_id"])
     assert done["status"] == "done" and done["customers"][cid]["state"] == "expired"
     assert env.store.get_customer("unit", cid).owner_userid == "zhang"
+
+
+def test_a_large_dry_run_estimates_enrollments_from_the_first_customers(env: Env, monkeypatch: Any) -> None:
+    monkeypatch.setattr(handover_module, "PREVIEW_ENROLLMENT_READS", 2)
+    _customers(env, 4, plan=True)
+    preview = _svc(env).preview(env.tenant, _req())
+    assert preview["customers"] == 4 and preview["estimated"] is True and preview["active_enrollments"] == 4
