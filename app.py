@@ -22,6 +22,7 @@ from chalicelib.api import (
     group_plans,
     group_sync,
     groups,
+    handover,
     meta,
     plans,
     points,
@@ -75,6 +76,7 @@ for blueprint in (
     console_links.bp,
     crm_imports.bp,  # 订单导入 (issue 14 §5)
     webhooks.bp,  # outbound webhooks (issue 14 §6)
+    handover.bp,  # 客户交接 (issue 14 §2)
     *console_blueprints(),  # the console's pages (chalicelib/console, issue 13)
 ):
     app.register_blueprint(blueprint)

@@ -5,7 +5,7 @@ the ports and calls this on first use, so ``import app`` does not import the ser
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib.adapters.webhook_http import Urllib3Poster
 from chalicelib.bootstrap import Services
@@ -24,6 +24,7 @@ from chalicelib.domain.signals import (
     REPLY,
     STAGE,
     TAG,
+    TRANSFER_FAILED,
 )
 from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.domain.sop import Enrollment
@@ -31,6 +32,7 @@ from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.webhooks import SIGNAL_TYPES as WEBHOOK_SIGNALS
 from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
 from chalicelib.ports.blobs import BlobStore
+from chalicelib.ports.handover import HandoverPort
 from chalicelib.services import alerts as staff_alerts
 from chalicelib.services.alerts import AlertService
 from chalicelib.services.bulk import BulkEnrollment
@@ -49,6 +51,7 @@ from chalicelib.services.groups.events import GroupEvents
 from chalicelib.services.groups.members import MemberBook
 from chalicelib.services.groups.setup import GroupService
 from chalicelib.services.groups.sync import GroupSync
+from chalicelib.services.handover import HandoverService  # 客户交接 (issue 14 §2)
 from chalicelib.services.intake import IntakeService
 from chalicelib.services.intake_catchup import IntakeCatchUp
 from chalicelib.services.library import ContentService
@@ -187,6 +190,10 @@ def wire(
         crm=CrmMatcher(crm, store),
         webhooks=outbox,
     )
+    # 客户交接 (issue 14 §2): WeCom's transfer_fail callback settles its customer's hand-over. The WeCom client
+    # implements HandoverPort too (adapters/wecom/handover.py).
+    handover = HandoverService(store, cast(HandoverPort, wecom), clock, ids, staff_tasks, bus)
+    bus.subscribe((TRANSFER_FAILED,), "handover", handover.on_signal)
     wecom_stats = WeComStatsService(staff=store, store=store, wecom=wecom, clock=clock)
     metrics = MetricsService(store, clock, wecom_stats, recorder)
     repairs = None if repair_queue is None else Repairs(store, wecom, clock, repair_queue)

@@ -19,6 +19,7 @@ from devstack.sandbox_callbacks import CallbackRegistry, CorpCallback, Delivery
 from devstack.sandbox_events import EventsSecrets
 from devstack.sandbox_faults import MAX_DELAY_MS, HttpFault, HttpFaults
 from devstack.sandbox_groups import GroupRoutes
+from devstack.sandbox_handover import HandoverRoutes
 from devstack.sandbox_io import field_bool as _bool
 from devstack.sandbox_io import field_str as _str
 from devstack.sandbox_jssdk import JsSdkRoutes
@@ -80,6 +81,7 @@ class ControlRoutes:
             **GroupRoutes(sandbox).routes(),  # 客户群: devstack.sandbox_groups
             **JsSdkRoutes(sandbox).routes(),  # the JS-SDK player's open chat: devstack.sandbox_jssdk
             **AcquisitionRoutes(sandbox).routes(),  # 获客链接: devstack.sandbox_acquisition
+            **HandoverRoutes(sandbox).routes(),  # 客户继承: devstack.sandbox_handover (issue 14 §2)
         }
 
     @property

@@ -33,7 +33,21 @@ from devstack.wecom_world.state import STAFF_NOT_SENT, Profile
 HTML = "text/html; charset=utf-8"
 PATH = "/sandbox/ui"
 _IDS = re.compile(r'\b(id|for)="([^"]+)"')
-ACTIONS = ("scan", "link", "reply", "order", "chat", "join", "say", "confirm", "moment", "clock", "group")
+ACTIONS = (
+    "scan",
+    "link",
+    "reply",
+    "order",
+    "chat",
+    "join",
+    "say",
+    "confirm",
+    "moment",
+    "clock",
+    "group",
+    "refuse",
+    "settle",
+)
 ORDER_KINDS = [("full", "正价课"), ("trial", "体验课")]
 
 
@@ -90,6 +104,8 @@ class SandboxUi:
             ]
             app_messages = world_app_messages.messages(corp)[-10:]
             staff = sorted(corp.members.items())
+            waiting = [(t.external_userid, f"{t.external_userid}：{t.handover_userid} → {t.takeover_userid}")
+                       for t in corp.transfers if t.status == 2]  # fmt: skip
         groups = [(g["chat_id"], g["name"] or g["chat_id"]) for g in world.groups(corp_id) if not g["dismissed"]]
         done = query.get("done", "")
         parts = [f'<p class="done" role="status">{html.escape(done)}</p>' if done else ""]
@@ -164,6 +180,9 @@ class SandboxUi:
         )
         parts.append(_form("moment", "员工发表朋友圈", hidden, _select("moment", "待发表的朋友圈", moments)))
         parts.append(_form("clock", "时间快进", hidden, _input("hours", "小时数", "10")))
+        if waiting:  # 客户继承 (devstack/sandbox_handover.py): the customer's side and WeCom's 24 h
+            parts.append(_form("refuse", "客户拒绝转接", hidden, _select("external_userid", "等待接替的客户", waiting)))
+            parts.append(_form("settle", "企业微信完成到期的接替（24 小时后），并回调", hidden))
         if app_messages:
             items = "".join(_app_message(m) for m in reversed(app_messages))
             parts.append(f"<section><h2>员工收到的应用消息（最近 10 条）</h2><ul>{items}</ul></section>")
@@ -286,6 +305,15 @@ class SandboxUi:
             raise ValueError("小时数须在 1 到 1440 之间")
         self._control("/sandbox/clock", {"advance": f"PT{hours}H"})
         return f"时间已前进 {hours} 小时，到期的触达已执行"
+
+    def _refuse(self, corp_id: str, form: dict[str, str]) -> str:
+        body = {"corp_id": corp_id, "external_userid": form["external_userid"]}
+        answer = self._control("/sandbox/handover/refuse", body)
+        return f"客户拒绝了转接（回调 {len(answer['callbacks'])} 条）"
+
+    def _settle(self, corp_id: str, form: dict[str, str]) -> str:
+        answer = self._control("/sandbox/handover/settle", {"corp_id": corp_id})
+        return f"到期的接替已完成（回调 {len(answer['callbacks'])} 条）"
 
 
 def _app_message(m: dict[str, Any]) -> str:

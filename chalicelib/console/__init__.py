@@ -23,6 +23,7 @@ AREAS: tuple[str, ...] = (
     "content",  # 素材库 and 话术库
     "crm_import",  # 订单导入 (issue 14 §5)
     "webhooks",  # outbound webhooks (issue 14 §6)
+    "handover",  # 客户交接 (issue 14 §2)
 )
 
 

@@ -40,6 +40,7 @@ ENTRY_TYPES: dict[str, str] = {
     "exposure": "曝光",
     "custom": "自定义事件",
     "welcome_missed": "欢迎语未发出",
+    "handover": "客户交接",  # issue 14 §2 (services/handover_effects.py)
 }
 TOUCH_OUTCOMES = {"sent": "已发出", "skipped": "已跳过", "dropped": "已取消"}
 REPLIES = {"positive": "积极回复", "negative": "消极回复", "neutral": "一般回复"}
@@ -77,6 +78,8 @@ def entry_line(entry: dict[str, Any], tag_names: dict[str, str]) -> str:
         bits.append(ORDER_KINDS.get(str(d["kind"]), str(d["kind"])))
         if d.get("source") == "crm":  # a past order from the institution's own records (订单导入, issue 14 §5)
             bits.append("订单导入")
+    elif kind == "handover":  # who to whom, and how it ended (接替完毕 / 客户拒绝 / 接替成员客户达到上限)
+        bits += [f"{d.get('from', '')} → {d.get('to', '')}", str(d.get("outcome_label", ""))]
     if entry.get("first"):
         bits.append("首次")
     task = entry.get("task")

@@ -79,6 +79,8 @@ def kind_of(job_id: str) -> str | None:
         return GROUP_SYNC
     if job_id.startswith(REBUILD_PREFIX):
         return REBUILD
+    if job_id.startswith(HANDOVER_PREFIX):
+        return HANDOVER
     return None
 
 
@@ -167,4 +169,51 @@ def rebuild_view(job: dict[str, Any]) -> JobView:
         ),
         started_at=str(job.get("started_at", "")),
         updated_at=str(job.get("updated_at", "")),
+    )
+
+
+# --- 客户交接 (issue 14 §2; services/handover.py) -------------------------------------------------------------------
+HANDOVER, HANDOVER_PREFIX = "handover", "ho_"  # as domain/handover.py names them
+KIND_LABELS[HANDOVER] = "客户交接"
+HANDOVER_PHASES = {"select": "第 1 步（共 3 步）：挑选客户", "call": "第 2 步（共 3 步）：提交企业微信转接"}
+HANDOVER_STATES = (
+    ("queued", "待转接"),
+    ("waiting", "等待接替（24 小时）"),
+    ("taken_over", "接替完毕"),
+    ("refused", "客户拒绝"),
+    ("limit_exceeded", "接替成员客户达到上限"),
+    ("rejected", "企业微信拒绝"),
+)
+
+
+def handover_view(job: dict[str, Any]) -> JobView:
+    """A hand-over: customers chosen, then sent to WeCom 100 a call, then followed until each is final (24 h)."""
+    status, label = _status(job)
+    customers = job.get("customers") or {}
+    by_state: dict[str, int] = {}
+    for rec in customers.values():
+        by_state[rec["state"]] = by_state.get(rec["state"], 0) + 1
+    final = sum(n for s, n in by_state.items() if s not in ("queued", "calling", "waiting"))
+    if status == DONE:
+        stage, percent = "已完成", 100
+    elif job.get("phase") == "follow":
+        stage = "第 3 步（共 3 步）：等待企业微信接替结果"
+        percent = final * 100 // len(customers) if customers else 100
+    else:
+        stage, percent = HANDOVER_PHASES.get(str(job.get("phase")), ""), None
+    counts = [Count("已选客户", len(customers))]
+    counts += [Count(text, by_state.get(state, 0)) for state, text in HANDOVER_STATES]
+    counts.append(Count("未转接", sum(int(n) for n in (job.get("skipped") or {}).values())))
+    return JobView(
+        job_id=str(job["job_id"]),
+        kind=HANDOVER,
+        title=f"{KIND_LABELS[HANDOVER]} · {job.get('handover_userid', '')} → {job.get('takeover_userid', '')}",
+        status=status,
+        status_label=label,
+        stage=stage,
+        percent=percent,
+        counts=tuple(counts),
+        started_at=str(job.get("started_at", "")),
+        updated_at=str(job.get("updated_at", "")),
+        subject=str(job.get("handover_userid", "")),
     )

@@ -51,6 +51,11 @@ GROUP_JOIN_WAY = "group_join_way"
 CHECKED_IN = "checked_in"
 # Staff noted a phone for a customer who had none (an edit in WeCom): the CRM import may know it (issue 14 §5).
 PHONE_NOTED = "phone_noted"
+# 客户交接 (issue 14 §2; services/handover.py): WeCom completed a hand-over, so the customer's owner changed (staff the
+# new owner, member the old one, ref the hand-over's job id); and WeCom's transfer_fail callback for a customer (kind
+# its FailReason, customer_refused | customer_limit_exceed; staff the takeover staff member; ref the event's digest).
+OWNER_CHANGED = "owner_changed"
+TRANSFER_FAILED = "transfer_failed"
 
 TYPES = frozenset(
     {
@@ -78,6 +83,8 @@ TYPES = frozenset(
         CHECKED_IN,
         PHONE_NOTED,
         MERGED,
+        OWNER_CHANGED,
+        TRANSFER_FAILED,
     }
 )
 

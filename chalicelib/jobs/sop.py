@@ -55,6 +55,7 @@ def backstop() -> dict[str, Any]:
     catch up the channel enrollments of recent adds whose callback died before making them. Every tenant's buckets
     fire; bulk enrollment and the group sync advance only within the run's time (the rest resumes next run). Once a
     night each tenant's metrics of the days just closed are rebuilt and WeCom's statistics of yesterday fetched."""
+    from chalicelib.services.handover import handover_of
     from chalicelib.services.rebuild_jobs import rebuild_jobs_of  # here: `import app` does not pay for it
 
     svc = services()
@@ -84,6 +85,11 @@ def backstop() -> dict[str, Any]:
                 rebuild_jobs_of(svc).continue_running(tenant, budget_seconds=min(BULK_SECONDS, deadline.left()))
             except Exception:
                 logger.exception("metrics rebuild job failed for a tenant", extra={"tenant": tenant.tenant_id})
+        if not deadline.passed():
+            try:  # 客户交接: hand-overs sent to WeCom 100 a call, then followed to each customer's outcome (issue 14)
+                handover_of(svc).continue_running(tenant, budget_seconds=min(BULK_SECONDS, deadline.left()))
+            except Exception:
+                logger.exception("hand-over job failed for a tenant", extra={"tenant": tenant.tenant_id})
         if not deadline.passed():
             try:  # adds a dead callback left uncounted; the nightly rebuild of the days just closed
                 svc.metrics.catch_up(tenant)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain.channels import Channel, is_referral_of, legacy_referral_id
 from chalicelib.domain.customers import Customer
 from chalicelib.domain.facts import Alias, Fact
+from chalicelib.domain.handover import reissued_task_id
 from chalicelib.domain.instants import iso_of, utc_key
 from chalicelib.domain.points import Balance, Standing
 from chalicelib.domain.signals import TAG, Signal
@@ -343,6 +344,12 @@ class CustomerService:
         }
         _, standings = self.repo.points_of(tenant_id, customer_id)  # their streak rewards' tasks
         task_ids |= {follow_up_task_id(key) for s in standings for key in s.rewards}
+        task_ids |= {  # a hand-over reissued their open tasks to the new owner (services/handover_effects.py)
+            reissued_task_id(str(e.detail.get("job_id", "")), str(t), customer_id)
+            for e in entries
+            if e.type == "handover"
+            for t in e.detail.get("tasks") or []
+        }
         task_ids |= {escalation_task_id(t) for t in task_ids}  # a lead's escalation task copies the recipients
         changed = sum(1 for t in sorted(task_ids) if self.repo.drop_recipient(tenant_id, t, customer_id))
         return touches, changed

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from chalicelib import deadlines
 from chalicelib.domain.channels import ORGANIC, Channel
-from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, EDIT, ContactEvent
+from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, EDIT, TRANSFER_FAIL, ContactEvent
 from chalicelib.domain.customers import (
     Customer,
     apply_add,
@@ -36,7 +36,7 @@ from chalicelib.domain.customers import (
 from chalicelib.domain.facts import Alias, Fact, StaffDayDelta
 from chalicelib.domain.instants import iso_local, iso_of, local_date
 from chalicelib.domain.repairs import PROFILE_SYNC
-from chalicelib.domain.signals import LOST, MERGED, PHONE_NOTED, TAG, Signal
+from chalicelib.domain.signals import LOST, MERGED, PHONE_NOTED, TAG, TRANSFER_FAILED, Signal
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError
 from chalicelib.observability import logger
@@ -59,14 +59,15 @@ from chalicelib.services.intake_effects import AddEffects, RepairSink, WelcomeLi
 from chalicelib.services.signals import NoSignals
 
 CHANNEL_ID_RE = re.compile(r"^(ch|rf)_[a-z0-9]{4,27}$")
+BY_TRANSFER = "DELETE_BY_TRANSFER"  # del_external_contact's Source when WeCom moved the customer to another staff
 MAX_ATTEMPTS = 3
 WELCOME_RESERVE_SECONDS = 1.0  # of the budget, kept from the profile fetch for the welcome message
 
 
 @dataclass(frozen=True)
 class IntakeResult:
-    """What one delivery did. ``outcome``: created, merged, readd, confirmed, lost, ended, updated, noted,
-    duplicate or ignored."""
+    """What one delivery did. ``outcome``: created, merged, readd, confirmed, lost, ended, transferred, updated,
+    noted, duplicate or ignored."""
 
     outcome: str
     customer_id: str | None = None
@@ -285,7 +286,10 @@ class IntakeService:
         elif ev.change_type == DEL_EXTERNAL:
             updated, outcome = apply_staff_deleted_customer(customer, ev=ev, digest=digest, at=at, now=now), "ended"
             detail = {"source": ev.source} if ev.source else {}
-            counter = StaffDayDelta(ev.userid, date, {"n_deleted": 1})
+            if ev.source == BY_TRANSFER:  # a hand-over (客户交接) ended the old relation: neither a deletion nor a loss
+                outcome = "transferred"
+            else:
+                counter = StaffDayDelta(ev.userid, date, {"n_deleted": 1})
         elif ev.change_type == EDIT:
             (updated, synced), outcome = self._edit(tenant, ev, digest, customer, now), "updated"
         else:
@@ -300,6 +304,9 @@ class IntakeService:
             self.signals.publish(tenant, customer.customer_id, lost)
         if any(a.startswith("phone:") and a not in customer.aliases for a in updated.aliases):  # the CRM may know it
             self.signals.publish(tenant, customer.customer_id, Signal(PHONE_NOTED, self.clock.now(), customer=updated))
+        if ev.change_type == TRANSFER_FAIL:  # a hand-over failed (services/handover.py follows it): told once
+            failed = Signal(TRANSFER_FAILED, self.clock.now(), kind=ev.fail_reason, ref=digest, staff=ev.userid)
+            self.signals.publish(tenant, customer.customer_id, failed)
         added = sorted(updated.tags - customer.tags)
         if added:  # staff tagged the customer in WeCom: tag-triggered plans
             self.signals.publish(tenant, customer.customer_id, Signal(TAG, self.clock.now(), tag_ids=tuple(added)))

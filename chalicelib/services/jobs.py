@@ -46,6 +46,10 @@ class FilterChoicesSource(Protocol):
     def choices(self, tenant_id: str) -> FilterChoices: ...
 
 
+class JobReader(Protocol):
+    def get_job(self, tenant_id: str, job_id: str) -> dict[str, Any] | None: ...
+
+
 class Rebuilds(Protocol):
     def start(self, tenant: Tenant, date_from: str, date_to: str) -> dict[str, Any]: ...
     def status(self, tenant_id: str, job_id: str) -> dict[str, Any]: ...
@@ -55,6 +59,7 @@ VIEWS: dict[str, Callable[[dict[str, Any]], JobView]] = {
     jobs.BULK: jobs.bulk_view,
     jobs.GROUP_SYNC: jobs.sync_view,
     jobs.REBUILD: jobs.rebuild_view,
+    jobs.HANDOVER: jobs.handover_view,  # 客户交接 (services/handover.py)
 }
 
 
@@ -67,6 +72,7 @@ class JobsService:
         repo: JobLog,
         plans: PlanFinder,
         filters: FilterChoicesSource,
+        jobs: JobReader | None = None,
     ) -> None:
         self.bulk = bulk
         self.group_sync = group_sync
@@ -74,6 +80,7 @@ class JobsService:
         self.repo = repo
         self.plans = plans  # the published customer plans a bulk enrollment may start
         self.filters = filters  # what its customer filter offers (services/customer_views.py)
+        self.jobs = jobs  # any job by id (a hand-over: services/handover.py)
 
     def list(self, tenant_id: str) -> list[JobView]:
         """The latest ``RECENT`` jobs of every kind, newest first."""
@@ -100,7 +107,15 @@ class JobsService:
             return jobs.sync_view(self.group_sync.status(tenant_id, job_id))
         if kind == jobs.REBUILD:
             return jobs.rebuild_view(self.rebuilds.status(tenant_id, job_id))
+        if kind == jobs.HANDOVER:
+            return jobs.handover_view(self._job(tenant_id, job_id, jobs.HANDOVER))
         raise NotFoundError(f"job {job_id} does not exist")
+
+    def _job(self, tenant_id: str, job_id: str, kind: str) -> dict[str, Any]:
+        job = self.jobs.get_job(tenant_id, job_id) if self.jobs is not None else None
+        if job is None or job.get("kind") != kind:
+            raise NotFoundError(f"job {job_id} does not exist")
+        return job
 
     def start_bulk(self, tenant: Tenant, plan_id: str, flt: CustomerFilter) -> JobView:
         """Start a bulk enrollment (its first slice runs now, the backstop the rest)."""
@@ -117,4 +132,6 @@ class JobsService:
 
 def jobs_of(svc: Any) -> JobsService:
     """The jobs face over the wired services (it holds no state of its own, so building it per call is free)."""
-    return JobsService(svc.bulk, svc.group_sync, rebuild_jobs_of(svc), svc.store, svc.plans, views_of(svc))
+    return JobsService(
+        svc.bulk, svc.group_sync, rebuild_jobs_of(svc), svc.store, svc.plans, views_of(svc), jobs=svc.store
+    )

@@ -16,6 +16,7 @@ Pure Python, deterministic (ids derive from counters and hashes, time from the c
     join_ways.py     「加入群聊」 join ways, and joining through one (rooms auto-created at the member limit)
     statistics.py    统计管理: contact and group statistics computed from the state's stat_events
     tickets.py       JS-SDK tickets (get_jsapi_ticket, ticket/get agent_config), signature checks, the open chat
+    handover.py      客户继承: transfer_customer / transfer_result (在职), get_unassigned_list and resigned/* (离职)
     media.py         临时素材: media/upload, and 40007 for a media_id never uploaded or past its 3 days
     snapshot.py      the versioned JSON snapshot (save/restore)
     world.py         WeComWorld: dispatch over the API modules' ApiSets, plus the test controls

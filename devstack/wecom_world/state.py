@@ -267,6 +267,22 @@ class ChatContext:
 
 
 @dataclass
+class Transfer:
+    """One customer's hand-over (在职继承 / 离职继承, handover.py): waiting (2) for 24 h, then taken over (1), or
+    refused by the customer (3), or refused because the takeover staff is at their customer limit (4).
+    ``notified``: the transfer_fail callback of a failed one was handed out (``transfer_callbacks``)."""
+
+    handover_userid: str
+    takeover_userid: str
+    external_userid: str
+    started_at: float
+    resigned: bool = False
+    status: int = 2
+    takeover_time: int = 0
+    notified: bool = False
+
+
+@dataclass
 class Corp:
     corp_id: str
     secret: str | None = None  # None: any secret is accepted
@@ -295,6 +311,11 @@ class Corp:
     link_quota_total: int = 1000  # acquisition adds bought (获客额度); each add through a link spends one
     link_quota_balance: int = 1000
     moments: dict[str, MomentTask] = field(default_factory=dict)  # Moments tasks by jobid (moments.py)
+    # 客户继承 (handover.py): every transfer, oldest first; resigned staff (userid -> dimission_time); the customer
+    # limit of staff members who have one (userid -> limit; others have none in the sandbox)
+    transfers: list[Transfer] = field(default_factory=list)
+    resigned: dict[str, int] = field(default_factory=dict)
+    customer_limits: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

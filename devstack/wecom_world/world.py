@@ -13,6 +13,7 @@ from devstack.wecom_world import (
     contact_ways,
     contacts,
     groups,
+    handover,
     join_ways,
     media,
     messages,
@@ -45,6 +46,7 @@ API_SETS: tuple[ApiSet, ...] = (
     media.APIS,
     acquisition.APIS,
     moments.APIS,
+    handover.APIS,  # 客户继承 (在职 / 离职)
 )
 
 
@@ -52,7 +54,13 @@ class WorldTimeoutError(Exception):
     """A slow call outlasted the caller's timeout (in process only; over HTTP the client times out itself)."""
 
 
-class WeComWorld(tickets.JsSdkControls, acquisition.AcquisitionControls, moments.MomentControls, WorldState):
+class WeComWorld(
+    handover.HandoverControls,
+    tickets.JsSdkControls,
+    acquisition.AcquisitionControls,
+    moments.MomentControls,
+    WorldState,
+):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""
 
     def __init__(

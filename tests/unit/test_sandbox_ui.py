@@ -226,3 +226,19 @@ def test_a_staff_member_publishes_a_moments_post_from_the_phone() -> None:
     assert done == "zhang 已发表朋友圈：2 位客户可见"
     assert parts.world.pending_moments(CORP, "zhang") == []
     assert f'value="zhang {post["moment_id"]}"' not in ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
+
+
+def test_a_customer_refuses_a_waiting_hand_over_from_the_phone() -> None:
+    parts = Parts()
+    parts.world.event(CORP, "add_external_contact", userid="zhang", external_userid="wmA1")
+    ui = SandboxUi(parts)  # type: ignore[arg-type]
+    assert "客户拒绝转接" not in ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()  # nothing waiting
+    token = parts.world.handle("gettoken", {"corpid": CORP, "corpsecret": "s"}, None)["access_token"]
+    body = {"handover_userid": "zhang", "takeover_userid": "li", "external_userid": ["wmA1"]}
+    parts.world.handle("externalcontact/transfer_customer", {"access_token": token}, body)
+    text = ui.pages()[("GET", "/sandbox/ui")]({}, b"").body.decode()
+    assert "客户拒绝转接" in text and "wmA1：zhang → li" in text
+    _post(ui, "refuse", {"corp_id": CORP, "external_userid": "wmA1"})
+    assert parts.calls[-1] == ("/sandbox/handover/refuse", {"corp_id": CORP, "external_userid": "wmA1"})
+    _post(ui, "settle", {"corp_id": CORP})
+    assert parts.calls[-1] == ("/sandbox/handover/settle", {"corp_id": CORP})

@@ -55,6 +55,12 @@ SERVED = {
     "externalcontact/get_moment_task",
     "externalcontact/get_moment_customer_list",
     "externalcontact/get_moment_send_result",
+    # 客户继承 (handover.py): none read-only, as each settles the transfers whose 24 h passed
+    "externalcontact/transfer_customer",
+    "externalcontact/transfer_result",
+    "externalcontact/get_unassigned_list",
+    "externalcontact/resigned/transfer_customer",
+    "externalcontact/resigned/transfer_result",
 }
 READS = {
     "gettoken",

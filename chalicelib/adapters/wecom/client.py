@@ -29,6 +29,7 @@ from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.cache import RefreshingCache
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
+from chalicelib.adapters.wecom.handover import HandoverMixin  # 客户继承 (issue 14 §2)
 from chalicelib.adapters.wecom.images import ImagesMixin
 from chalicelib.adapters.wecom.media import MediaMixin
 from chalicelib.adapters.wecom.moments import MomentsMixin
@@ -71,6 +72,7 @@ class WeComClient(
     ImagesMixin,
     AcquisitionMixin,
     MomentsMixin,
+    HandoverMixin,
 ):
     """WeComPort over a Transport (groups.py, statistics.py, media.py: media/upload, tickets.py: JS-SDK tickets,
     app_messages.py: application messages, images.py: QR images, acquisition.py: 获客链接, moments.py: 客户朋友圈).

@@ -1,0 +1,172 @@
+"""What a settled hand-over does to one customer (services/handover.py calls it; every step is safe to repeat).
+
+Taken over (status 1):
+- the customer's owner becomes the takeover staff member, the old relation ends by transfer, and the hand-over goes
+  on their timeline (one conditional write with the profile's version; a repeat finds the owner changed);
+- the old owner's open tasks (claimed, retrying, created, snoozed) stop carrying the customer (``drop_recipient``,
+  as erasure does) and are reissued to the new owner as a 1:1 task (once per task and customer: its dedupe key).
+  A customer the old owner already sent to (task_sync's per-customer result ``sent``) keeps that task and is not
+  reissued: no double send. The old WeCom task cannot reach them any more either: WeCom ended the old relation.
+  ``cancel_groupmsg_send`` (停止企业群发) is not used: it stops a task for every recipient, not for one;
+- ``owner_changed`` is published (what else follows an owner listens to it); enrollments stay as they are, and the
+  next touch goes to the new owner because the fire reads the owner when it fires.
+
+Refused (3) or limit exceeded (4): the customer stays with the old owner and their plans keep running; the outcome
+goes on their timeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from typing import Any, Protocol
+
+from chalicelib.domain import handover as ho
+from chalicelib.domain.customers import Customer
+from chalicelib.domain.facts import Fact
+from chalicelib.domain.instants import iso_of
+from chalicelib.domain.signals import OWNER_CHANGED, Signal
+from chalicelib.domain.sop import StaffTask
+from chalicelib.domain.tenants import Tenant
+from chalicelib.errors import ConflictError
+from chalicelib.observability import logger
+from chalicelib.ports import Clock, SignalPublisher, TaskSink
+
+ATTEMPTS = 3
+OPEN_TASKS_LIMIT = 500  # per status, the old owner's open tasks read to find the customer's
+
+
+class EffectsRepo(Protocol):
+    def get_customer(self, tenant_id: str, customer_id: str) -> Customer | None: ...
+    def save_customer(
+        self, tenant_id: str, customer: Customer, *, expected_version: int, fact: Fact | None = None
+    ) -> None: ...
+    def list_tasks(
+        self,
+        tenant_id: str,
+        *,
+        userid: str | None,
+        status: str | None,
+        due_from: str | None,
+        due_to: str | None,
+        limit: int,
+    ) -> list[StaffTask]: ...
+    def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool: ...
+
+
+class HandoverEffects:
+    def __init__(self, repo: EffectsRepo, tasks: TaskSink, signals: SignalPublisher, clock: Clock) -> None:
+        self.repo = repo
+        self.tasks = tasks
+        self.signals = signals
+        self.clock = clock
+
+    def open_tasks(self, tenant_id: str, userid: str, customer_ids: set[str]) -> list[StaffTask]:
+        """The staff member's tasks that may still send and carry any of ``customer_ids``."""
+        found = []
+        for status in ho.OPEN_TASK_STATUSES:
+            rows = self.repo.list_tasks(
+                tenant_id, userid=userid, status=status, due_from=None, due_to=None, limit=OPEN_TASKS_LIMIT
+            )
+            found += [t for t in rows if customer_ids & set(t.customer_ids)]
+        return found
+
+    def settle(self, tenant: Tenant, job: dict[str, Any], customer_id: str, state: str) -> None:
+        """Apply the customer's final ``state`` in the hand-over ``job`` (TAKEN_OVER, REFUSED, LIMIT_EXCEEDED)."""
+        if state == ho.TAKEN_OVER:
+            if self._take_over(tenant, job, customer_id):
+                self._move_tasks(tenant, job, customer_id)
+        elif state in (ho.REFUSED, ho.LIMIT_EXCEEDED):
+            self._note(tenant, job, customer_id, state)
+
+    def _take_over(self, tenant: Tenant, job: dict[str, Any], customer_id: str) -> bool:
+        """Owner and relation (once); False when the customer is gone (erased). The timeline entry names the open
+        tasks about to be reissued, so erasure finds the new owner's copies."""
+        tid, takeover = tenant.tenant_id, job["takeover_userid"]
+        for _ in range(ATTEMPTS):
+            customer = self.repo.get_customer(tid, customer_id)
+            if customer is None:
+                return False
+            if ho.taken_over_by(customer, takeover):
+                return True  # a repeat: done before
+            now = self.clock.now()
+            updated = ho.take_over(
+                customer,
+                handover=job["handover_userid"],
+                takeover=takeover,
+                at=iso_of(now, tenant.zone),
+                now=iso_of(now, tenant.zone),
+            )
+            moving = [t.task_id for t in self._to_reissue(tid, job, customer_id)]
+            fact = self._fact(tenant, job, customer, ho.TAKEN_OVER, tasks=moving)
+            try:
+                self.repo.save_customer(tid, updated, expected_version=customer.version, fact=fact)
+            except ConflictError:
+                continue
+            changed = Signal(OWNER_CHANGED, now, ref=job["job_id"], staff=takeover, member=job["handover_userid"])
+            self.signals.publish(tenant, customer_id, changed)
+            return True
+        logger.warning("hand-over takeover kept conflicting", extra={"tenant": tid, "customer_id": customer_id})
+        return True
+
+    def _to_reissue(self, tenant_id: str, job: dict[str, Any], customer_id: str) -> list[StaffTask]:
+        """The old owner's open tasks carrying the customer that have not reached them (a sent one stays put)."""
+        tasks = self.open_tasks(tenant_id, job["handover_userid"], {customer_id})
+        return [t for t in tasks if t.outcome_map().get(customer_id) != "sent"]
+
+    def _move_tasks(self, tenant: Tenant, job: dict[str, Any], customer_id: str) -> None:
+        tid = tenant.tenant_id
+        for task in self._to_reissue(tid, job, customer_id):
+            if not self.repo.drop_recipient(tid, task.task_id, customer_id):
+                continue
+            self.tasks.follow_up(
+                tid,
+                customer_id=customer_id,
+                owner_userid=job["takeover_userid"],
+                reason="handover",
+                text=task.text,
+                due=self.clock.now(),
+                dedupe_key=f"handover:{job['job_id']}:{task.task_id}:{customer_id}",  # = ho.reissued_task_id
+            )
+
+    def _note(self, tenant: Tenant, job: dict[str, Any], customer_id: str, state: str) -> None:
+        """The failed hand-over on the customer's timeline; they stay with the old owner."""
+        tid = tenant.tenant_id
+        for _ in range(ATTEMPTS):
+            customer = self.repo.get_customer(tid, customer_id)
+            if customer is None:
+                return
+            now = iso_of(self.clock.now(), tenant.zone)
+            noted = replace(customer, updated_at=now, version=customer.version + 1)
+            try:
+                self.repo.save_customer(
+                    tid, noted, expected_version=customer.version, fact=self._fact(tenant, job, customer, state)
+                )
+                return
+            except ConflictError:
+                continue  # a concurrent change, or the note was written before (its fact exists)
+
+    def _fact(
+        self, tenant: Tenant, job: dict[str, Any], customer: Customer, state: str, *, tasks: list[str] | None = None
+    ) -> Fact:
+        now = self.clock.now()
+        detail: dict[str, Any] = {
+            "job_id": job["job_id"],
+            "outcome": state,
+            "outcome_label": ho.STATE_LABELS[state],
+            "from": job["handover_userid"],
+            "to": job["takeover_userid"],
+            "mode": job["mode"],
+        }
+        if tasks:
+            detail["tasks"] = tasks  # the old owner's open tasks reissued to the new owner (ho.reissued_task_id)
+        return Fact(
+            tenant_id=tenant.tenant_id,
+            customer_id=customer.customer_id,
+            create_time=int(now.timestamp()),
+            digest=hashlib.sha256(f"handover:{job['job_id']}:{state}".encode()).hexdigest()[:24],
+            type="handover",
+            at=iso_of(now, tenant.zone),
+            userid=job["takeover_userid"],
+            detail=detail,
+        )
