@@ -13,6 +13,8 @@ from chalicelib.domain.messages import Attachment, Message
 
 __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messages it speaks in
     "Attachment",
+    "ContactListPort",  # issue 14 §1 (ports/contacts.py)
+    "ContactPage",
     "ContactWay",
     "CorpTagGroup",
     "ExternalProfile",
@@ -28,6 +30,7 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "WelcomeOutcome",
 ]
 
+from chalicelib.ports.contacts import ContactListPort, ContactPage  # the first contact sync's bulk reads
 from chalicelib.ports.jssdk import JsApiTicketPort  # the JS-SDK tickets (the chat sidebar)
 from chalicelib.ports.wecom import (  # the WeCom port, in its own module
     ContactWay,

@@ -55,6 +55,7 @@ VIEWS: dict[str, Callable[[dict[str, Any]], JobView]] = {
     jobs.BULK: jobs.bulk_view,
     jobs.GROUP_SYNC: jobs.sync_view,
     jobs.REBUILD: jobs.rebuild_view,
+    jobs.CONTACT_SYNC: jobs.contact_sync_view,  # issue 14 §1
 }
 
 
@@ -67,6 +68,7 @@ class JobsService:
         repo: JobLog,
         plans: PlanFinder,
         filters: FilterChoicesSource,
+        contact_syncs: GroupSyncs | None = None,
     ) -> None:
         self.bulk = bulk
         self.group_sync = group_sync
@@ -74,6 +76,7 @@ class JobsService:
         self.repo = repo
         self.plans = plans  # the published customer plans a bulk enrollment may start
         self.filters = filters  # what its customer filter offers (services/customer_views.py)
+        self.contact_syncs = contact_syncs  # the contact sync (services/contact_sync.py), same start/status shape
 
     def list(self, tenant_id: str) -> list[JobView]:
         """The latest ``RECENT`` jobs of every kind, newest first."""
@@ -100,6 +103,8 @@ class JobsService:
             return jobs.sync_view(self.group_sync.status(tenant_id, job_id))
         if kind == jobs.REBUILD:
             return jobs.rebuild_view(self.rebuilds.status(tenant_id, job_id))
+        if kind == jobs.CONTACT_SYNC and self.contact_syncs is not None:
+            return jobs.contact_sync_view(self.contact_syncs.status(tenant_id, job_id))
         raise NotFoundError(f"job {job_id} does not exist")
 
     def start_bulk(self, tenant: Tenant, plan_id: str, flt: CustomerFilter) -> JobView:
@@ -117,4 +122,9 @@ class JobsService:
 
 def jobs_of(svc: Any) -> JobsService:
     """The jobs face over the wired services (it holds no state of its own, so building it per call is free)."""
-    return JobsService(svc.bulk, svc.group_sync, rebuild_jobs_of(svc), svc.store, svc.plans, views_of(svc))
+    from chalicelib.services.contact_sync import contact_sync_of
+
+    contact_syncs = contact_sync_of(svc)
+    return JobsService(
+        svc.bulk, svc.group_sync, rebuild_jobs_of(svc), svc.store, svc.plans, views_of(svc), contact_syncs
+    )

@@ -9,6 +9,7 @@ from typing import Any
 
 from devstack.wecom_world import (
     app_messages,
+    contact_list,
     contact_ways,
     contacts,
     groups,
@@ -41,6 +42,7 @@ API_SETS: tuple[ApiSet, ...] = (
     oauth.APIS,
     tickets.APIS,
     media.APIS,
+    contact_list.APIS,  # issue 14 §1: the first contact sync's bulk reads
 )
 
 
@@ -48,7 +50,7 @@ class WorldTimeoutError(Exception):
     """A slow call outlasted the caller's timeout (in process only; over HTTP the client times out itself)."""
 
 
-class WeComWorld(tickets.JsSdkControls, WorldState):
+class WeComWorld(tickets.JsSdkControls, contact_list.ContactListControls, WorldState):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""
 
     def __init__(

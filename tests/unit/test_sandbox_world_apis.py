@@ -43,6 +43,8 @@ SERVED = {
     "get_jsapi_ticket",  # the JS-SDK tickets (tickets.py): they change state (issued tickets, counted fetches)
     "ticket/get",
     "media/upload",
+    "externalcontact/get_follow_user_list",  # the first contact sync (contact_list.py)
+    "externalcontact/batch/get_by_user",
 }
 READS = {
     "gettoken",
@@ -58,6 +60,8 @@ READS = {
     "externalcontact/get_user_behavior_data",
     "externalcontact/groupchat/statistic",
     "externalcontact/groupchat/statistic_group_by_day",
+    "externalcontact/get_follow_user_list",
+    "externalcontact/batch/get_by_user",
 }
 
 
@@ -69,7 +73,13 @@ def _token(world: WeComWorld) -> str:
 def test_the_modules_together_serve_every_api_once() -> None:
     table = ApiTable.of(*API_SETS)
     assert set(table.handlers) == SERVED
-    assert table.from_query == {"externalcontact/get", "auth/getuserinfo", "get_jsapi_ticket", "ticket/get"}
+    assert table.from_query == {
+        "externalcontact/get",
+        "auth/getuserinfo",
+        "get_jsapi_ticket",
+        "ticket/get",
+        "externalcontact/get_follow_user_list",
+    }
 
 
 @pytest.mark.parametrize("api", sorted(SERVED | {"gettoken"}))

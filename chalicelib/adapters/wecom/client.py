@@ -26,6 +26,7 @@ from chalicelib.adapters.wecom.answers import required_str as _required_str
 from chalicelib.adapters.wecom.app_messages import AppMessagesMixin
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.cache import RefreshingCache
+from chalicelib.adapters.wecom.contact_list import ContactListMixin
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
 from chalicelib.adapters.wecom.images import ImagesMixin
@@ -60,7 +61,9 @@ class Budget(Protocol):
     def left(self) -> float: ...
 
 
-class WeComClient(GroupChatsMixin, StatisticsMixin, MediaMixin, JsApiTicketsMixin, AppMessagesMixin, ImagesMixin):
+class WeComClient(
+    GroupChatsMixin, StatisticsMixin, MediaMixin, JsApiTicketsMixin, AppMessagesMixin, ImagesMixin, ContactListMixin
+):
     """WeComPort over a Transport (groups.py, statistics.py, media.py: media/upload, tickets.py: JS-SDK tickets,
     app_messages.py: application messages, images.py: QR images). One per process, thread-safe."""
 
