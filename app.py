@@ -11,6 +11,7 @@ from chalicelib.api import (
     business_events,
     channels,
     console_links,
+    contact_sync,
     content,
     customers,
     dashboard,
@@ -71,6 +72,7 @@ for blueprint in (
     content.bp,  # 素材库 (issue 13)
     scripts.bp,  # 话术库 (issue 13)
     console_links.bp,
+    contact_sync.bp,  # the contact sync (issue 14 §1)
     *console_blueprints(),  # the console's pages (chalicelib/console, issue 13)
 ):
     app.register_blueprint(blueprint)

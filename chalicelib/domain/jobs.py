@@ -192,8 +192,8 @@ CONTACT_SYNC_COUNTS = (  # the job's counts by kind, as the console names them
 
 def contact_sync_view(job: dict[str, Any]) -> JobView:
     """A contact sync: the staff list, then their contacts batch by batch (the pages are WeCom's, of unknown
-    number), then the sweep staff member by staff member (a known number: its bar is the share done, past half).
-    A job blocked by WeCom's rate limit says so and when it resumes."""
+    number), then the count of the customers Siyu holds, then (only when some staff member holds more than WeCom
+    listed) their check one by one. A job blocked by WeCom's rate limit says so."""
     status, label = _status(job)
     staff = len(job.get("staff") or [])
     phase = str(job.get("phase", "staff"))
@@ -201,14 +201,15 @@ def contact_sync_view(job: dict[str, Any]) -> JobView:
     if status == DONE:
         stage, percent = "已完成", 100
     elif phase == "sweep":
-        done = int(job.get("sweep_index", 0))
-        stage = f"第 3 步（共 3 步）：核对本地客户，第 {done + 1} 位员工（共 {staff} 位）"
-        percent = 50 + (done * 50 // staff if staff else 0)
+        stage, percent = "第 3 步（共 4 步）：清点本地客户", 60
+    elif phase == "verify":
+        short = len(job.get("short") or [])
+        stage, percent = f"第 4 步（共 4 步）：逐一核对 {short} 位员工的客户", 80
     elif phase == "contacts":
         batches = -(-staff // 100)
-        stage = f"第 2 步（共 3 步）：读取客户，第 {int(job.get('batch', 0)) + 1} 批员工（共 {batches} 批）"
+        stage = f"第 2 步（共 4 步）：读取客户，第 {int(job.get('batch', 0)) + 1} 批员工（共 {batches} 批）"
     else:
-        stage = "第 1 步（共 3 步）：读取员工列表"
+        stage = "第 1 步（共 4 步）：读取员工列表"
     if status != DONE and job.get("waiting"):
         stage += " · 等待企业微信频率限制解除，稍后自动继续"
     counts_of = job.get("counts") or {}

@@ -24,7 +24,6 @@ from typing import Any, Protocol
 
 from chalicelib.domain import jobs
 from chalicelib.domain.contact_events import DEL_FOLLOW, ContactEvent
-from chalicelib.domain.customers import Customer
 from chalicelib.domain.instants import iso_of, local_date
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError, SiyuError, WeComError, WeComRateLimitError
@@ -49,10 +48,11 @@ PAGE_LIMIT = 100  # relations per page (WeCom's maximum): a page is one saved st
 SLICE_SECONDS = 5.0  # work per API call; the backstop continues the rest
 SYNC_EVERY_SECONDS = 86_400  # the daily reconcile
 BACKOFF_SECONDS, BACKOFF_MAX_SECONDS = 60, 3_600  # WeCom blocks a caller 60 s or 60 min (page 90454)
-OWNED_PAGE = 1_000
+SWEEP_PAGE = 500  # customers per sweep step (the listing reads their profiles)
+RECENT = 50  # jobs of the log read for the latest runs
 FIRST, PERIODIC, MANUAL = "first", "periodic", "manual"
 RUNNING, DONE = jobs.RUNNING, jobs.DONE
-STAFF, CONTACTS, SWEEP = "staff", "contacts", "sweep"
+STAFF, CONTACTS, SWEEP, VERIFY = "staff", "contacts", "sweep", "verify"
 NOT_A_CONTACT = 84061
 COUNTS = ("created", "merged", "linked", "missed_add", "tags", "unchanged", "skipped", "lost", "errors")
 
@@ -61,6 +61,7 @@ class SyncRepo(TagRepository, Protocol):
     def put_job(self, tenant_id: str, job: dict[str, Any], *, create: bool = False) -> bool: ...
     def get_job(self, tenant_id: str, job_id: str) -> dict[str, Any] | None: ...
     def running_jobs(self, tenant_id: str) -> list[dict[str, Any]]: ...
+    def recent_jobs(self, tenant_id: str, *, limit: int) -> list[tuple[str, dict[str, Any]]]: ...
     def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Page: ...
 
 
@@ -115,8 +116,10 @@ class ContactSync:
             "staff": [],
             "batch": 0,
             "cursor": "",
-            "sweep_index": 0,
+            "sweep_cursor": None,
             "listed": {},
+            "held": {},
+            "short": [],
             "pages": 0,
             "seen": 0,
             "counts": dict.fromkeys(COUNTS, 0),
@@ -150,6 +153,10 @@ class ContactSync:
         if job is None or job.get("kind") != KIND:
             raise NotFoundError(f"contact sync {job_id} does not exist")
         return job
+
+    def recent(self, tenant_id: str) -> list[dict[str, Any]]:
+        """The latest runs, newest first (from the tenant's job log: its last ``RECENT`` jobs of any kind)."""
+        return [j for _, j in self.repo.recent_jobs(tenant_id, limit=RECENT) if j.get("kind") == KIND]
 
     # --- running ----------------------------------------------------------------------------------------------
 
@@ -198,7 +205,9 @@ class ContactSync:
             return self._next(tenant, job, staff=staff, phase=CONTACTS if staff else SWEEP)
         if phase == CONTACTS:
             return self._page(tenant, job, walk)
-        return self._sweep(tenant, job)
+        if phase == SWEEP:
+            return self._sweep(tenant, job)
+        return self._verify(tenant, job)
 
     def _page(self, tenant: Tenant, job: dict[str, Any], walk: Walk) -> dict[str, Any]:
         """One page of one batch of staff: each relation applied; the last page of the last batch: the sweep."""
@@ -237,39 +246,48 @@ class ContactSync:
         )
 
     def _sweep(self, tenant: Tenant, job: dict[str, Any]) -> dict[str, Any]:
-        """One staff member: when Siyu holds more active relations of theirs (on the customers they own) than WeCom
-        listed, each is checked with externalcontact/get, and one WeCom no longer has ends as a lost callback
-        (del_follow_user, dated when this sync started) would end it. The last one finishes the job."""
-        staff: list[str] = job["staff"]
-        index = int(job["sweep_index"])
-        counts = dict(job["counts"])
-        if index < len(staff):
-            userid = staff[index]
-            held = self._held(tenant.tenant_id, userid)
-            if len(held) > int(job["listed"].get(userid, 0)):
-                for external_userid in held:
-                    if not self._still_listed(tenant, userid, external_userid):
-                        ev = ContactEvent(
-                            "change_external_contact", DEL_FOLLOW, userid, external_userid, int(job["started"])
-                        )
-                        if self.intake(tenant, ev).outcome == "lost":
-                            counts["lost"] = counts.get("lost", 0) + 1
-        done = index + 1 >= len(staff)
-        return self._next(tenant, job, sweep_index=index + 1, counts=counts, status=DONE if done else RUNNING)
+        """One page of the customers Siyu holds (all of them, one pass): their active relations counted per staff
+        member. After the last page, a staff member holding more than WeCom listed has lost some: the verify pass
+        reads those relations; with no such staff member the job is done."""
+        page = self.repo.list_customers(
+            tenant.tenant_id, CustomerFilter(), cursor=job.get("sweep_cursor"), limit=SWEEP_PAGE
+        )
+        held = dict(job.get("held") or {})
+        listed = set(job["listed"]) | set(job["staff"])
+        for customer in page.items:
+            for rel in customer.relations:
+                if rel.state == "active" and rel.userid in listed:
+                    held[rel.userid] = held.get(rel.userid, 0) + 1
+        if page.next_cursor:
+            return self._next(tenant, job, held=held, sweep_cursor=page.next_cursor)
+        short = sorted(u for u, n in held.items() if n > int(job["listed"].get(u, 0)))
+        return self._next(
+            tenant, job, held=held, short=short, sweep_cursor=None, phase=VERIFY, status=RUNNING if short else DONE
+        )
 
-    def _held(self, tenant_id: str, userid: str) -> list[str]:
-        """The external_userids of the active relations ``userid`` has on the customers they own."""
-        held: list[str] = []
-        cursor: str | None = None
-        while True:
-            page = self.repo.list_customers(
-                tenant_id, CustomerFilter(owner_userid=userid), cursor=cursor, limit=OWNED_PAGE
-            )
-            for customer in page.items:
-                held.extend(_active_of(customer, userid))
-            cursor = page.next_cursor
-            if not cursor:
-                return held
+    def _verify(self, tenant: Tenant, job: dict[str, Any]) -> dict[str, Any]:
+        """One page of the customers again, for the staff members holding more than WeCom listed: each of their
+        active relations is checked with externalcontact/get, and one WeCom no longer has ends as a lost callback
+        (del_follow_user, dated when this sync started) would end it. The last page finishes the job."""
+        page = self.repo.list_customers(
+            tenant.tenant_id, CustomerFilter(), cursor=job.get("sweep_cursor"), limit=SWEEP_PAGE
+        )
+        short = set(job.get("short") or [])
+        counts = dict(job["counts"])
+        for customer in page.items:
+            for rel in customer.relations:
+                if rel.state != "active" or rel.userid not in short:
+                    continue
+                if self._still_listed(tenant, rel.userid, rel.external_userid):
+                    continue
+                ev = ContactEvent(
+                    "change_external_contact", DEL_FOLLOW, rel.userid, rel.external_userid, int(job["started"])
+                )
+                if self.intake(tenant, ev).outcome == "lost":
+                    counts["lost"] = counts.get("lost", 0) + 1
+        more = bool(page.next_cursor)
+        status = RUNNING if more else DONE
+        return self._next(tenant, job, counts=counts, sweep_cursor=page.next_cursor if more else None, status=status)
 
     def _still_listed(self, tenant: Tenant, userid: str, external_userid: str) -> bool:
         try:
@@ -318,10 +336,6 @@ class ContactSync:
 
     def _now(self) -> int:
         return int(self.clock.now().timestamp())
-
-
-def _active_of(customer: Customer, userid: str) -> list[str]:
-    return [r.external_userid for r in customer.relations if r.userid == userid and r.state == "active"]
 
 
 def contact_sync_of(svc: Any) -> ContactSync:
