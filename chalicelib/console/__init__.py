@@ -21,6 +21,7 @@ AREAS: tuple[str, ...] = (
     "channels",
     "plans",
     "content",  # 素材库 and 话术库
+    "contact_sync",  # 客户同步 (issue 14 §1)
 )
 
 
