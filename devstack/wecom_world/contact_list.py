@@ -171,3 +171,32 @@ def seed_contacts(
         )
         made.append(external_userid)
     return made
+
+
+MAX_SEED = 10_000  # contacts per control call
+
+
+def seed_route(world: ContactListControls) -> Any:
+    """``POST /sandbox/contacts/seed {corp_id, userid, count, state?, tags?, createtime?, phones?}``: contacts a
+    staff member had before Siyu was connected (the demo's and the tests' first contact sync)."""
+
+    def seed(query: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        count, tags, createtime = body.get("count"), body.get("tags") or [], body.get("createtime")
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_SEED:
+            raise WorldError(f"count must be an integer 0..{MAX_SEED}")
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise WorldError("tags must be a list of corp tag ids")
+        if createtime is not None and (not isinstance(createtime, int) or isinstance(createtime, bool)):
+            raise WorldError("createtime must be unix seconds")
+        made = world.seed_contacts(
+            str(body.get("corp_id") or ""),
+            str(body.get("userid") or ""),
+            count,
+            state=str(body.get("state") or ""),
+            tags=tags,
+            createtime=createtime,
+            phones=bool(body.get("phones")),
+        )
+        return {"external_userids": made}
+
+    return seed

@@ -4,13 +4,17 @@ listing changes between two pages), and the world's errcodes for what WeCom refu
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+import urllib3
 
 from chalicelib.adapters.wecom.client import WeComClient
+from chalicelib.adapters.wecom.transport import Urllib3Transport
 from chalicelib.errors import InvalidError, WeComInvalidArgumentError, WeComRateLimitError
 from chalicelib.ports import WeComCredentials
+from devstack.sandbox import SandboxServer
 from devstack.wecom_world import WeComWorld, WorldTransport
 from devstack.wecom_world.state import WorldError
 
@@ -132,3 +136,28 @@ def test_rate_limits_are_raised_for_the_job_to_wait_never_retried_by_the_client(
 def test_seeding_refuses_unknown_tags(world: WeComWorld) -> None:
     with pytest.raises(WorldError):
         world.seed_contacts(CORP, "zhang", 1, tags=["etnope"])
+
+
+def test_the_sandbox_seeds_pre_existing_contacts_over_http() -> None:
+    server = SandboxServer(api_base="http://127.0.0.1:9").start()  # no callback is delivered by a seed
+    try:
+        http = urllib3.PoolManager()
+
+        def post(body: dict[str, Any]) -> tuple[int, Any]:
+            resp = http.request("POST", f"{server.base_url}/sandbox/contacts/seed", body=json.dumps(body).encode())
+            return resp.status, json.loads(resp.data)
+
+        status, answer = post({"corp_id": CORP, "userid": "zhang", "count": 3, "state": "ch_abcd1234"})
+        assert status == 200 and len(answer["external_userids"]) == 3
+        client = WeComClient(Urllib3Transport(server.base_url), sleep=lambda s: None)
+        page = client.batch_get_by_user(CREDS, userids=["zhang"])
+        assert [c.external_userid for c in page.contacts] == answer["external_userids"]
+        assert {c.follow_users[0].state for c in page.contacts} == {"ch_abcd1234"}
+        for bad in ({"corp_id": CORP, "userid": "zhang", "count": -1}, {"corp_id": CORP, "count": 1}):
+            status, answer = post(bad)
+            assert status == 400 and answer["error"]["message"]
+        status, _ = post({"corp_id": CORP, "userid": "li", "count": 1, "tags": ["etnope"]})
+        assert status == 400
+        assert server.world.calls(BATCH)[0].payload["userid_list"] == ["zhang"]
+    finally:
+        server.stop()
