@@ -22,7 +22,7 @@ def test_ops_start_the_first_sync_and_then_a_reconcile_from_the_console(
     ops = signed_in(api)
     page = ops.dom(ops.get(f"{BASE}/contact-sync"))
     assert "还没有同步过" in page.text()
-    assert page.one("form").one("button").text() == "开始首次同步"
+    assert page.one("form", action=f"{BASE}/contact-sync").one("button").text() == "开始首次同步"
     assert ops.post(f"{BASE}/contact-sync", {}, csrf=False).status_code == 403
     started = ops.post(f"{BASE}/contact-sync", {})
     assert started.status_code == 303
@@ -35,10 +35,10 @@ def test_ops_start_the_first_sync_and_then_a_reconcile_from_the_console(
     done = ops.dom(ops.get(f"{BASE}/contact-sync"))
     row = next(tr for tr in done.all("tr") if any(a.attrs.get("href") == url for a in tr.all("a")))
     assert "已完成" in row.text() and "导入新客户 12" in row.text()
-    assert done.one("form").one("button").text() == "开始核对"
+    assert done.one("form", action=f"{BASE}/contact-sync").one("button").text() == "开始核对"
     again = ops.post(f"{BASE}/contact-sync", {})
     assert again.status_code == 303 and ops.local(again.headers["Location"]) != url
     viewer = signed_in(api, role="viewer")
     assert viewer.get(f"{BASE}/contact-sync").status_code == 200
-    assert not viewer.dom(viewer.get(f"{BASE}/contact-sync")).all("form")
+    assert not viewer.dom(viewer.get(f"{BASE}/contact-sync")).all("form", action=f"{BASE}/contact-sync")
     assert viewer.post(f"{BASE}/contact-sync", {}).status_code == 403
