@@ -147,7 +147,7 @@ def test_the_reconcile_catches_a_missed_add_a_lost_contact_and_tags_edited_in_we
     )
     report = _sync(env).tick(env.tenant, budget_seconds=600)  # the day's reconcile
     assert report["contact_syncs"] == 1
-    job = _sync(env).status("unit", report and jobs.CONTACT_SYNC_PREFIX + "day" + "20261202")
+    job = _sync(env).status("unit", jobs.CONTACT_SYNC_PREFIX + "day20261202")  # the tenant's local date
     counts = job["counts"]
     assert job["reason"] == "periodic" and job["status"] == "done"
     assert (counts["missed_add"], counts["lost"], counts["tags"], counts["created"]) == (1, 1, 1, 0)
