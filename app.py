@@ -11,6 +11,7 @@ from chalicelib.api import (
     business_events,
     channels,
     console_links,
+    contact_sync,
     content,
     crm_imports,
     customers,
@@ -77,6 +78,7 @@ for blueprint in (
     crm_imports.bp,  # 订单导入 (issue 14 §5)
     webhooks.bp,  # outbound webhooks (issue 14 §6)
     handover.bp,  # 客户交接 (issue 14 §2)
+    contact_sync.bp,  # the contact sync (issue 14 §1)
     *console_blueprints(),  # the console's pages (chalicelib/console, issue 13)
 ):
     app.register_blueprint(blueprint)

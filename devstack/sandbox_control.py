@@ -25,6 +25,7 @@ from devstack.sandbox_io import field_str as _str
 from devstack.sandbox_jssdk import JsSdkRoutes
 from devstack.sandbox_pages import member_route
 from devstack.wecom_world import WeComWorld
+from devstack.wecom_world.contact_list import seed_route
 
 Route = Callable[[dict[str, str], dict[str, Any]], dict[str, Any]]
 _CONFIRM = re.compile(r"/sandbox/tasks/(?P<msgid>[^/]+)/confirm")
@@ -78,6 +79,7 @@ class ControlRoutes:
             ("POST", "/sandbox/clock"): lambda q, b: self._clock().move(b),
             ("POST", "/sandbox/members"): member_route(sandbox.world),
             ("POST", "/sandbox/moments/publish"): self._publish_moment,  # 发表朋友圈 (wecom_world/moments.py)
+            ("POST", "/sandbox/contacts/seed"): seed_route(sandbox.world),  # issue 14 §1: pre-existing contacts
             **GroupRoutes(sandbox).routes(),  # 客户群: devstack.sandbox_groups
             **JsSdkRoutes(sandbox).routes(),  # the JS-SDK player's open chat: devstack.sandbox_jssdk
             **AcquisitionRoutes(sandbox).routes(),  # 获客链接: devstack.sandbox_acquisition

@@ -24,6 +24,7 @@ AREAS: tuple[str, ...] = (
     "crm_import",  # 订单导入 (issue 14 §5)
     "webhooks",  # outbound webhooks (issue 14 §6)
     "handover",  # 客户交接 (issue 14 §2)
+    "contact_sync",  # 客户同步 (issue 14 §1)
 )
 
 

@@ -73,6 +73,8 @@ class JobView:
 
 def kind_of(job_id: str) -> str | None:
     """Which kind of job an id names, by its prefix (None: neither)."""
+    if job_id.startswith(CONTACT_SYNC_PREFIX):
+        return CONTACT_SYNC
     if job_id.startswith(BULK_PREFIX):
         return BULK
     if job_id.startswith(GROUP_SYNC_PREFIX):
@@ -216,4 +218,62 @@ def handover_view(job: dict[str, Any]) -> JobView:
         started_at=str(job.get("started_at", "")),
         updated_at=str(job.get("updated_at", "")),
         subject=str(job.get("handover_userid", "")),
+    )
+
+
+# --- the contact sync (issue 14 §1, services/contact_sync.py) ---------------------------------------------------------
+
+CONTACT_SYNC, CONTACT_SYNC_PREFIX = "contact_sync", "cs_"
+KIND_LABELS[CONTACT_SYNC] = "客户同步"
+CONTACT_SYNC_REASONS = {"first": "首次同步", "periodic": "每日核对", "manual": "手动核对"}
+CONTACT_SYNC_COUNTS = (  # the job's counts by kind, as the console names them
+    ("created", "导入新客户"),
+    ("merged", "撞单合并"),
+    ("linked", "新增跟进关系"),
+    ("missed_add", "补录漏掉的添加"),
+    ("tags", "标签已同步"),
+    ("lost", "已流失"),
+    ("unchanged", "无变化"),
+    ("skipped", "已跳过"),
+    ("errors", "失败"),
+)
+
+
+def contact_sync_view(job: dict[str, Any]) -> JobView:
+    """A contact sync: the staff list, then their contacts batch by batch (the pages are WeCom's, of unknown
+    number), then the count of the customers Siyu holds, then (only when some staff member holds more than WeCom
+    listed) their check one by one. A job blocked by WeCom's rate limit says so."""
+    status, label = _status(job)
+    staff = len(job.get("staff") or [])
+    phase = str(job.get("phase", "staff"))
+    percent: int | None = None
+    if status == DONE:
+        stage, percent = "已完成", 100
+    elif phase == "sweep":
+        stage, percent = "第 3 步（共 4 步）：清点本地客户", 60
+    elif phase == "verify":
+        short = len(job.get("short") or [])
+        stage, percent = f"第 4 步（共 4 步）：逐一核对 {short} 位员工的客户", 80
+    elif phase == "contacts":
+        batches = -(-staff // 100)
+        stage = f"第 2 步（共 4 步）：读取客户，第 {int(job.get('batch', 0)) + 1} 批员工（共 {batches} 批）"
+    else:
+        stage = "第 1 步（共 4 步）：读取员工列表"
+    if status != DONE and job.get("waiting"):
+        stage += " · 等待企业微信频率限制解除，稍后自动继续"
+    counts_of = job.get("counts") or {}
+    counts = [Count("已读取客户关系", int(job.get("seen", 0)))]
+    counts += [Count(name, int(counts_of.get(key, 0))) for key, name in CONTACT_SYNC_COUNTS]
+    reason = CONTACT_SYNC_REASONS.get(str(job.get("reason", "")), "")
+    return JobView(
+        job_id=str(job["job_id"]),
+        kind=CONTACT_SYNC,
+        title=KIND_LABELS[CONTACT_SYNC] + (f" · {reason}" if reason else ""),
+        status=status,
+        status_label=label,
+        stage=stage,
+        percent=percent,
+        counts=tuple(counts),
+        started_at=str(job.get("started_at", "")),
+        updated_at=str(job.get("updated_at", "")),
     )

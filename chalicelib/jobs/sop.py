@@ -17,6 +17,7 @@ BULK_SECONDS = 60.0  # per tenant per backstop run: bulk enrollment advances in 
 BULK_TOTAL_SECONDS = 600.0  # across tenants, inside the backstop Lambda's 900 s (.chalice/config.json)
 WEBHOOK_SECONDS = 240.0  # a one-shot webhook sender run (the rest: its next run, or the backstop)
 GROUP_SYNC_SECONDS = 30.0  # per tenant per backstop run: the group sync (first, daily) advances in bounded slices
+CONTACT_SYNC_SECONDS = 60.0  # per tenant per backstop run: the contact sync (issue 14 §1) advances in bounded slices
 
 
 def fire(event: dict[str, Any]) -> dict[str, Any]:
@@ -55,8 +56,10 @@ def backstop() -> dict[str, Any]:
     catch up the channel enrollments of recent adds whose callback died before making them. Every tenant's buckets
     fire; bulk enrollment and the group sync advance only within the run's time (the rest resumes next run). Once a
     night each tenant's metrics of the days just closed are rebuilt and WeCom's statistics of yesterday fetched."""
+    # here, not at the top: `import app` does not pay for them
+    from chalicelib.services.contact_sync import contact_sync_of
     from chalicelib.services.handover import handover_of
-    from chalicelib.services.rebuild_jobs import rebuild_jobs_of  # here: `import app` does not pay for it
+    from chalicelib.services.rebuild_jobs import rebuild_jobs_of
 
     svc = services()
     deadline = Deadline.after(BULK_TOTAL_SECONDS)
@@ -80,6 +83,11 @@ def backstop() -> dict[str, Any]:
                 svc.group_sync.tick(tenant, budget_seconds=min(GROUP_SYNC_SECONDS, deadline.left()))
             except Exception:
                 logger.exception("group sync failed for a tenant", extra={"tenant": tenant.tenant_id})
+        if not deadline.passed():
+            try:  # the contact sync (issue 14 §1): a running one continues (or waits out WeCom's rate limit); daily
+                contact_sync_of(svc).tick(tenant, budget_seconds=min(CONTACT_SYNC_SECONDS, deadline.left()))
+            except Exception:
+                logger.exception("contact sync failed for a tenant", extra={"tenant": tenant.tenant_id})
         if not deadline.passed():
             try:  # a metrics rebuild started from the console, a day at a time (services/rebuild_jobs.py)
                 rebuild_jobs_of(svc).continue_running(tenant, budget_seconds=min(BULK_SECONDS, deadline.left()))

@@ -60,6 +60,7 @@ VIEWS: dict[str, Callable[[dict[str, Any]], JobView]] = {
     jobs.GROUP_SYNC: jobs.sync_view,
     jobs.REBUILD: jobs.rebuild_view,
     jobs.HANDOVER: jobs.handover_view,  # 客户交接 (services/handover.py)
+    jobs.CONTACT_SYNC: jobs.contact_sync_view,  # issue 14 §1
 }
 
 
@@ -73,6 +74,7 @@ class JobsService:
         plans: PlanFinder,
         filters: FilterChoicesSource,
         jobs: JobReader | None = None,
+        contact_syncs: GroupSyncs | None = None,
     ) -> None:
         self.bulk = bulk
         self.group_sync = group_sync
@@ -81,6 +83,7 @@ class JobsService:
         self.plans = plans  # the published customer plans a bulk enrollment may start
         self.filters = filters  # what its customer filter offers (services/customer_views.py)
         self.jobs = jobs  # any job by id (a hand-over: services/handover.py)
+        self.contact_syncs = contact_syncs  # the contact sync (services/contact_sync.py), same start/status shape
 
     def list(self, tenant_id: str) -> list[JobView]:
         """The latest ``RECENT`` jobs of every kind, newest first."""
@@ -109,6 +112,8 @@ class JobsService:
             return jobs.rebuild_view(self.rebuilds.status(tenant_id, job_id))
         if kind == jobs.HANDOVER:
             return jobs.handover_view(self._job(tenant_id, job_id, jobs.HANDOVER))
+        if kind == jobs.CONTACT_SYNC and self.contact_syncs is not None:
+            return jobs.contact_sync_view(self.contact_syncs.status(tenant_id, job_id))
         raise NotFoundError(f"job {job_id} does not exist")
 
     def _job(self, tenant_id: str, job_id: str, kind: str) -> dict[str, Any]:
@@ -132,6 +137,15 @@ class JobsService:
 
 def jobs_of(svc: Any) -> JobsService:
     """The jobs face over the wired services (it holds no state of its own, so building it per call is free)."""
+    from chalicelib.services.contact_sync import contact_sync_of
+
     return JobsService(
-        svc.bulk, svc.group_sync, rebuild_jobs_of(svc), svc.store, svc.plans, views_of(svc), jobs=svc.store
+        svc.bulk,
+        svc.group_sync,
+        rebuild_jobs_of(svc),
+        svc.store,
+        svc.plans,
+        views_of(svc),
+        jobs=svc.store,
+        contact_syncs=contact_sync_of(svc),
     )

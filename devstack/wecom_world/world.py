@@ -10,6 +10,7 @@ from typing import Any
 from devstack.wecom_world import (
     acquisition,
     app_messages,
+    contact_list,
     contact_ways,
     contacts,
     groups,
@@ -47,6 +48,7 @@ API_SETS: tuple[ApiSet, ...] = (
     acquisition.APIS,
     moments.APIS,
     handover.APIS,  # 客户继承 (在职 / 离职)
+    contact_list.APIS,  # issue 14 §1: the first contact sync's bulk reads
 )
 
 
@@ -59,6 +61,7 @@ class WeComWorld(
     tickets.JsSdkControls,
     acquisition.AcquisitionControls,
     moments.MomentControls,
+    contact_list.ContactListControls,
     WorldState,
 ):
     """The WeCom state and rules. ``handle`` serves the APIs; the other public methods are the test controls."""

@@ -83,3 +83,19 @@ def test_the_tenants_first_group_sync_is_listed(env: Env) -> None:
     syncs = [v for v in listed if v.kind == jobs.GROUP_SYNC]
     assert len(syncs) == 1 and syncs[0].title == "社群同步 · 首次同步"
     assert jobs_of(env.svc).get("unit", syncs[0].job_id).job_id == syncs[0].job_id
+
+
+def test_a_contact_sync_reads_its_phase_its_counts_and_a_wait_for_wecoms_rate_limit() -> None:
+    assert jobs.kind_of("cs_first") == jobs.CONTACT_SYNC and jobs.kind_of("cs_day20261202") == jobs.CONTACT_SYNC
+    base: dict[str, Any] = {"job_id": "cs_first", "reason": "first", "status": "running", "staff": ["a"] * 130}
+    listing = jobs.contact_sync_view(dict(base, phase="contacts", batch=1, seen=300, counts={"created": 298}))
+    assert listing.percent is None and listing.stage == "第 2 步（共 4 步）：读取客户，第 2 批员工（共 2 批）"
+    assert listing.title == "客户同步 · 首次同步"
+    assert [(c.label, c.value) for c in listing.counts][:2] == [("已读取客户关系", 300), ("导入新客户", 298)]
+    waiting = jobs.contact_sync_view(dict(base, phase="contacts", waiting=True, retry_at=1))
+    assert waiting.stage.endswith("等待企业微信频率限制解除，稍后自动继续")
+    assert jobs.contact_sync_view(dict(base, phase="sweep")).percent == 60
+    verify = jobs.contact_sync_view(dict(base, phase="verify", short=["a", "b"]))
+    assert verify.percent == 80 and "2 位员工" in verify.stage
+    done = jobs.contact_sync_view(dict(base, status="done", phase="verify", waiting=True, reason="periodic"))
+    assert (done.percent, done.stage, done.title) == (100, "已完成", "客户同步 · 每日核对")

@@ -61,6 +61,8 @@ SERVED = {
     "externalcontact/get_unassigned_list",
     "externalcontact/resigned/transfer_customer",
     "externalcontact/resigned/transfer_result",
+    "externalcontact/get_follow_user_list",  # the first contact sync (contact_list.py)
+    "externalcontact/batch/get_by_user",
 }
 READS = {
     "gettoken",
@@ -83,6 +85,8 @@ READS = {
     "externalcontact/get_moment_task",
     "externalcontact/get_moment_customer_list",
     "externalcontact/get_moment_send_result",
+    "externalcontact/get_follow_user_list",
+    "externalcontact/batch/get_by_user",
 }
 
 
@@ -101,6 +105,7 @@ def test_the_modules_together_serve_every_api_once() -> None:
         "ticket/get",
         "externalcontact/customer_acquisition_quota",
         "externalcontact/get_moment_task_result",
+        "externalcontact/get_follow_user_list",
     }
 
 

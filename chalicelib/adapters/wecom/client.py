@@ -27,6 +27,7 @@ from chalicelib.adapters.wecom.answers import required_str as _required_str
 from chalicelib.adapters.wecom.app_messages import AppMessagesMixin
 from chalicelib.adapters.wecom.bodies import message_body, template_recipients
 from chalicelib.adapters.wecom.cache import RefreshingCache
+from chalicelib.adapters.wecom.contact_list import ContactListMixin
 from chalicelib.adapters.wecom.errcodes import BUSY, OK, TOKEN_ERRCODES, WELCOME_OUTCOMES, error_for
 from chalicelib.adapters.wecom.groups import GroupChatsMixin
 from chalicelib.adapters.wecom.handover import HandoverMixin  # 客户继承 (issue 14 §2)
@@ -73,6 +74,7 @@ class WeComClient(
     AcquisitionMixin,
     MomentsMixin,
     HandoverMixin,
+    ContactListMixin,
 ):
     """WeComPort over a Transport (groups.py, statistics.py, media.py: media/upload, tickets.py: JS-SDK tickets,
     app_messages.py: application messages, images.py: QR images, acquisition.py: 获客链接, moments.py: 客户朋友圈).

@@ -1,0 +1,196 @@
+"""The contact sync (issue 14 §1): a tenant's existing WeCom contacts imported quietly (no welcome, no plan, no count
+of today's adds), 撞单 through the identity aliases, resumable after a crash, waiting out WeCom's rate limits, and
+the reconcile that catches what Siyu missed while it was down (missed adds, lost contacts, tags edited in WeCom).
+
+Services over the fake store, the real WeCom client over the in-process WeCom world (tests/unit/conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib.domain import jobs
+from chalicelib.domain.customers import Stage, customer_id_for
+from chalicelib.domain.signals import ADDED, LOST, TAG, Signal
+from chalicelib.errors import NotFoundError
+from chalicelib.services.contact_sync import FIRST_ID, ContactSync, contact_sync_of
+from chalicelib.services.identities import credentials
+from chalicelib.services.jobs import jobs_of
+from tests.unit.conftest import CORP, Env, make_channel
+
+BATCH = "externalcontact/batch/get_by_user"
+WELCOME = "externalcontact/send_welcome_msg"
+
+
+@pytest.fixture
+def heard(env: Env) -> list[Signal]:
+    got: list[Signal] = []
+    env.svc.signals.subscribe((ADDED, LOST, TAG), "test", lambda t, s, sig: got.append(sig))
+    return got
+
+
+def _sync(env: Env) -> ContactSync:
+    return contact_sync_of(env.svc)
+
+
+def _run(env: Env, sync: ContactSync | None = None) -> dict[str, Any]:
+    sync = sync or _sync(env)
+    job = sync.start(env.tenant)
+    return sync.advance(env.tenant, job["job_id"], budget_seconds=600)
+
+
+def _wecom_tag(env: Env, name: str) -> tuple[str, str]:
+    """(Siyu tag id, WeCom tag id) of the tag named ``name``."""
+    taxonomy = env.store.taxonomy("unit")
+    tag = next(t for g in taxonomy.groups for t in g.tags if t.name == name)
+    return tag.tag_id, tag.wecom_id
+
+
+def _customer(env: Env, external_userid: str) -> Any:
+    return env.store.get_customer("unit", customer_id_for(env.tenant.hmac_hex("ext:" + external_userid)))
+
+
+def test_a_first_sync_imports_existing_contacts_quietly_with_channel_and_tags(env: Env, heard: list[Signal]) -> None:
+    channel = make_channel(env)
+    tag_id, wecom_tag = _wecom_tag(env, "抖音")
+    old = int(env.clock.epoch()) - 86_400 * 30
+    zhang = env.world.seed_contacts(CORP, "zhang", 150, state=channel.channel_id, tags=[wecom_tag], createtime=old)
+    li = env.world.seed_contacts(CORP, "li", 30, createtime=old)
+    job = _run(env)
+    assert job["job_id"] == FIRST_ID and job["reason"] == "first" and job["status"] == "done"
+    assert job["seen"] == 180 and job["counts"]["created"] == 180 and job["pages"] == 2
+    assert env.customer_count() == 180
+    first = _customer(env, zhang[0])
+    assert first.source_channel_id == channel.channel_id and first.owner_userid == "zhang"
+    assert tag_id in first.tags and first.profile_synced
+    assert _customer(env, li[0]).source_channel_id == "organic"
+    # Not new: no welcome, no "added" signal (so no plan), no count of the day's adds.
+    assert env.calls(WELCOME) == 0 and heard == []
+    assert all(not n for counts in env.store.counters.values() for n in counts.values())
+
+
+def test_a_second_run_changes_nothing(env: Env) -> None:
+    env.world.seed_contacts(CORP, "zhang", 120, phones=True, createtime=1_700_000_000)
+    _run(env)
+    customers = dict(env.store.customers)
+    second = _run(env)
+    assert second["job_id"] != FIRST_ID and second["reason"] == "manual"
+    assert second["counts"]["unchanged"] == 120
+    assert sum(n for k, n in second["counts"].items() if k != "unchanged") == 0
+    assert env.store.customers == customers
+
+
+def test_a_contact_whose_phone_siyu_knows_is_merged_not_duplicated(env: Env) -> None:
+    env.world.register_contact(CORP, "wmknown0001", remark_mobiles=["13900001111"], unionid="")
+    env.scan("", external_userid="wmknown0001", userid="zhang")  # the callback came: Siyu knows them
+    env.world.register_contact(CORP, "wmsecond001", remark_mobiles=["13900001111"], unionid="")
+    env.world.event(CORP, "add_external_contact", userid="li", external_userid="wmsecond001", now=1_700_000_000)
+    job = _run(env)
+    assert job["counts"]["merged"] == 1 and job["counts"]["unchanged"] == 1 and env.customer_count() == 1
+    merged = _customer(env, "wmknown0001")
+    assert {r.userid for r in merged.active_relations} == {"zhang", "li"}
+    assert _run(env)["counts"]["merged"] == 0 and env.customer_count() == 1
+
+
+def test_userid_batches_of_100_and_pages_of_100(env: Env) -> None:
+    for n in range(130):
+        env.world.seed_contacts(CORP, f"t{n:03d}", 2, createtime=1_700_000_000)
+    job = _run(env)
+    assert job["seen"] == 260 and job["counts"]["created"] == 260
+    batches = [len(c.payload["userid_list"]) for c in env.world.calls(BATCH)]
+    assert max(batches) == 100 and batches.count(100) == 2  # 100 staff (200 relations: 2 pages), then 33
+    assert len(job["staff"]) == 130
+
+
+def test_rate_limit_stops_the_slice_and_the_job_resumes_after_the_backoff(env: Env) -> None:
+    env.world.seed_contacts(CORP, "zhang", 250, createtime=1_700_000_000)
+    sync = _sync(env)
+    job = sync.claim(env.tenant)
+    job = sync.advance(env.tenant, job["job_id"], budget_seconds=600)  # the staff list, then 3 pages
+    assert job["status"] == "done"
+    env.world.seed_contacts(CORP, "li", 250, createtime=1_700_000_000)
+    env.world.inject(BATCH, 45009)
+    job = sync.claim(env.tenant)
+    job = sync.advance(env.tenant, job["job_id"], budget_seconds=600)
+    assert job["status"] == "running" and job["waiting"] and job["retry_at"] == int(env.clock.epoch()) + 60
+    assert "等待企业微信频率限制解除" in jobs.contact_sync_view(job).stage
+    calls = len(env.world.calls(BATCH))
+    env.clock.advance(seconds=30)
+    assert sync.tick(env.tenant, budget_seconds=600)["contact_syncs"] == 1
+    assert len(env.world.calls(BATCH)) == calls  # still blocked: no call spent
+    env.world.inject(BATCH, 45033)
+    env.clock.advance(seconds=31)
+    job = sync.advance(env.tenant, job["job_id"], budget_seconds=600)
+    assert job["waiting"] and job["retry_at"] == int(env.clock.epoch()) + 120  # doubled
+    env.clock.advance(seconds=121)
+    sync.tick(env.tenant, budget_seconds=600)
+    job = sync.status("unit", job["job_id"])
+    assert job["status"] == "done" and not job["waiting"] and job["counts"]["created"] == 250
+    assert env.customer_count() == 500
+
+
+def test_the_reconcile_catches_a_missed_add_a_lost_contact_and_tags_edited_in_wecom(
+    env: Env, heard: list[Signal]
+) -> None:
+    channel = make_channel(env)
+    tag_id, wecom_tag = _wecom_tag(env, "抖音")
+    old = env.world.seed_contacts(CORP, "zhang", 5, createtime=1_700_000_000)
+    first = _run(env)
+    assert first["counts"]["created"] == 5
+    env.clock.advance(hours=25)
+    # While Siyu was down: a scan of the channel's code, zhang deleting a customer and tagging another in WeCom.
+    missed = env.world.scan(CORP, channel.channel_id, now=env.clock.epoch())["ExternalUserID"]
+    env.world.event(CORP, "del_external_contact", userid="zhang", external_userid=old[1], now=env.clock.epoch())
+    env.svc.wecom.mark_tag(
+        credentials(env.tenant), userid="zhang", external_userid=old[2], add_tag=[wecom_tag], remove_tag=[]
+    )
+    report = _sync(env).tick(env.tenant, budget_seconds=600)  # the day's reconcile
+    assert report["contact_syncs"] == 1
+    job = _sync(env).status("unit", jobs.CONTACT_SYNC_PREFIX + "day20261202")  # the tenant's local date
+    counts = job["counts"]
+    assert job["reason"] == "periodic" and job["status"] == "done"
+    assert (counts["missed_add"], counts["lost"], counts["tags"], counts["created"]) == (1, 1, 1, 0)
+    added = _customer(env, missed)
+    assert added.source_channel_id == channel.channel_id, added.tags
+    assert tag_id in added.tags, (added.tags, tag_id)
+    assert env.calls(WELCOME) == 0  # its welcome code is long gone
+    date = env.clock.now().astimezone(env.tenant.zone).date().isoformat()
+    assert env.counters("zhang", date)["adds"] == 1  # a missed add is an add of its day
+    assert _customer(env, old[1]).stage == Stage.LOST
+    assert tag_id in _customer(env, old[2]).tags
+    assert [s.type for s in heard].count(ADDED) == 1 and [s.type for s in heard].count(LOST) == 1
+    assert _sync(env).tick(env.tenant, budget_seconds=600) == {"contact_syncs": 0}  # one a day
+    again = _run(env)["counts"]
+    assert again["unchanged"] == 5 and sum(again.values()) == 5  # the lost one is no longer listed
+
+
+def test_an_erased_customer_is_not_brought_back(env: Env) -> None:
+    ids = env.world.seed_contacts(CORP, "zhang", 3, createtime=1_700_000_000)
+    _run(env)
+    env.svc.customers.erase(env.tenant, _customer(env, ids[0]).customer_id)
+    job = _run(env)
+    assert job["counts"]["skipped"] == 1 and job["counts"]["created"] == 0
+    assert _customer(env, ids[0]) is None
+
+
+def test_status_of_an_unknown_job_is_not_found_and_the_jobs_page_lists_the_sync(env: Env) -> None:
+    env.world.seed_contacts(CORP, "zhang", 3, createtime=1_700_000_000)
+    job = _run(env)
+    with pytest.raises(NotFoundError):
+        _sync(env).status("unit", "cs_nope")
+    with pytest.raises(NotFoundError):
+        _sync(env).status("unit", "bj_0000")
+    views = jobs_of(env.svc).list("unit")
+    assert [v.job_id for v in views if v.kind == jobs.CONTACT_SYNC] == [FIRST_ID]
+    view = jobs_of(env.svc).get("unit", job["job_id"])
+    assert view.percent == 100 and view.title == "客户同步 · 首次同步"
+    assert ("导入新客户", 3) in [(c.label, c.value) for c in view.counts]
+
+
+def test_the_backstop_tick_does_nothing_for_a_tenant_never_synced(env: Env) -> None:
+    env.world.seed_contacts(CORP, "zhang", 3, createtime=1_700_000_000)
+    assert _sync(env).tick(env.tenant, budget_seconds=60) == {"contact_syncs": 0}
+    assert env.customer_count() == 0
+    _sync(env).first_sync(env.tenant)
+    assert _sync(env).tick(env.tenant, budget_seconds=60)["contacts_synced"] == 3
