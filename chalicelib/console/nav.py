@@ -25,6 +25,7 @@ OPS_NAV = (
     NavItem("话术库", "/scripts", Role.OPS),
     NavItem("数据看板", "/dashboard", Role.OPS),
     NavItem("任务进度", "/jobs", Role.OPS),
+    NavItem("客户同步", "/contact-sync", Role.OPS),
     NavItem("客户交接", "/handover", Role.OPS),
     NavItem("订单导入", "/crm-import", Role.OPS),
     NavItem("Webhook", "/webhooks", Role.OPS),
