@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the services are imported when they are built (chalicelib/w
     from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
     from chalicelib.services.channels import ChannelService
     from chalicelib.services.console_auth import ConsoleAuth
+    from chalicelib.services.contact_sync import ContactSync
     from chalicelib.services.crm_import import CrmImportService
     from chalicelib.services.customers import CustomerService
     from chalicelib.services.dashboard import DashboardService
@@ -113,6 +114,7 @@ class Services:
     repairs: Repairs | None = None  # None: no repair queue wired (unit tests that do not need one)
     blobs: BlobStore | None = None  # attachment bytes (S3); None: no bucket wired (attachments are refused)
     webhooks: WebhookService | None = None  # outbound webhooks (issue 14 §6); its sender is ``webhooks.outbox``
+    contact_sync: ContactSync | None = None  # the first contact sync and the daily reconcile (issue 14 §1)
 
 
 _built: dict[Settings, Services] = {}

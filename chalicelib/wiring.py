@@ -30,7 +30,7 @@ from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.webhooks import SIGNAL_TYPES as WEBHOOK_SIGNALS
-from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
+from chalicelib.ports import Clock, ContactListPort, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
 from chalicelib.ports.blobs import BlobStore
 from chalicelib.ports.handover import HandoverPort
 from chalicelib.services import alerts as staff_alerts
@@ -40,6 +40,8 @@ from chalicelib.services.business_events import EventService
 from chalicelib.services.callbacks import CallbackCodec, CallbackService, TenantCache
 from chalicelib.services.channels import ChannelService
 from chalicelib.services.console_auth import ConsoleAuth
+from chalicelib.services.contact_import import ContactImport
+from chalicelib.services.contact_sync import ContactSync
 from chalicelib.services.crm_import import CrmImportService, CrmMatcher
 from chalicelib.services.customers import CustomerService
 from chalicelib.services.dashboard import DashboardService
@@ -207,7 +209,13 @@ def wire(
     intake = IntakeService(
         store, wecom, clock, enroller=sop, signals=bus, tasks=staff_tasks, repairs=repairs, budget_seconds=budget
     )
-    tenants = TenantService(store, clock, ids, cache=tenant_cache, on_created=group_sync.first_sync)
+    # Connecting a tenant starts its first syncs (jobs only: the backstop, or ops' start, makes the WeCom calls):
+    # its existing groups, and its staff's existing contacts (issue 14 §1).
+    contacts = cast(ContactListPort, wecom)  # the client's bulk reads (adapters/wecom/contact_list.py)
+    importer = ContactImport(store, wecom, clock, intake.handle, bus)
+    contact_sync = ContactSync(store, contacts, wecom, importer, intake.handle, clock, ids)
+    first_syncs = (group_sync.first_sync, contact_sync.first_sync)
+    tenants = TenantService(store, clock, ids, cache=tenant_cache, on_created=first_syncs)
     intake.library = sender
     return Services(
         settings=settings,
@@ -269,4 +277,5 @@ def wire(
         scripts=scripts,
         crm=crm,
         webhooks=WebhookService(store, clock, ids, outbox, offline=offline),
+        contact_sync=contact_sync,
     )

@@ -345,6 +345,10 @@ def apply_staff_deleted_customer(c: Customer, *, ev: ContactEvent, digest: str, 
     )
     if reason != "transfer" and not updated.active_relations and c.stage != Stage.LOST:
         updated = replace(updated, stage=Stage.LOST, stage_before_lost=c.stage, lost_at=at, lost_by=ev.userid)
+    if reason == "transfer" and c.owner_userid == ev.userid and updated.active_relations:
+        # WeCom moved the owner's customer (a hand-over): whoever follows them now, the latest first, owns them
+        newest = max(updated.active_relations, key=lambda r: r.since)
+        updated = replace(updated, owner_userid=newest.userid)
     return updated
 
 

@@ -13,10 +13,11 @@ A hand-over is a job (services/handover.py) that keeps one small record per cust
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib.domain.customers import Customer, Relation, Stage
+from chalicelib.domain.customers import RECENT_EVENT_KEYS, Customer, Relation, Stage
 from chalicelib.domain.timeline import follow_up_task_id
 from chalicelib.errors import InvalidError
 
@@ -113,9 +114,11 @@ def skip_reason(customer: Customer, req: Request) -> str | None:
     return None
 
 
-def take_over(customer: Customer, *, handover: str, takeover: str, at: str, now: str) -> Customer:
+def take_over(customer: Customer, *, handover: str, takeover: str, at: str, now: str, digest: str) -> Customer:
     """The customer after WeCom completed the hand-over: the takeover staff member owns them and follows them; the
-    old relation ended by transfer (as WeCom's DELETE_BY_TRANSFER says). Stage, tags, plans: unchanged."""
+    old relation ended by transfer (as WeCom's DELETE_BY_TRANSFER says). Stage, tags, plans: unchanged. The
+    hand-over's ``digest`` is remembered, so a repeat is known even when something else (the contact sync reading
+    the new relation first) already made the takeover staff member the owner."""
     ext = customer.external_userid
     relations = []
     for r in customer.relations:
@@ -125,15 +128,18 @@ def take_over(customer: Customer, *, handover: str, takeover: str, at: str, now:
             relations.append(r)
     relations.append(Relation(takeover, ext, "active", at))
     return replace(
-        customer, owner_userid=takeover, relations=tuple(relations), updated_at=now, version=customer.version + 1
+        customer,
+        owner_userid=takeover,
+        relations=tuple(relations),
+        applied=(*customer.applied, digest)[-RECENT_EVENT_KEYS:],
+        updated_at=now,
+        version=customer.version + 1,
     )
 
 
-def taken_over_by(customer: Customer, takeover: str) -> bool:
-    """Whether the takeover was already applied (a repeat changes nothing)."""
-    return customer.owner_userid == takeover and any(
-        r.userid == takeover and r.state == "active" for r in customer.active_relations
-    )
+def takeover_digest(job_id: str) -> str:
+    """What a completed hand-over leaves on its customer (Customer.applied): one per job, so a repeat is known."""
+    return hashlib.sha256(f"handover:{job_id}:taken_over".encode()).hexdigest()[:24]
 
 
 def reissued_task_id(job_id: str, task_id: str, customer_id: str) -> str:

@@ -233,6 +233,7 @@ CONTACT_SYNC_COUNTS = (  # the job's counts by kind, as the console names them
     ("missed_add", "补录漏掉的添加"),
     ("tags", "标签已同步"),
     ("lost", "已流失"),
+    ("transferred", "已转给同事"),
     ("unchanged", "无变化"),
     ("skipped", "已跳过"),
     ("errors", "失败"),

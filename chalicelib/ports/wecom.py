@@ -46,6 +46,7 @@ class FollowUser:
     createtime: int = 0
     remark_mobiles: tuple[str, ...] = ()
     tag_ids: tuple[str, ...] = ()
+    add_way: int = 0  # how the relation began (WeCom's add_way: 201 shared by a colleague, 202 assigned by the corp)
 
 
 @dataclass(frozen=True)

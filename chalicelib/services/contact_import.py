@@ -51,6 +51,8 @@ CREATED, MERGED, LINKED, MISSED_ADD, TAGS, UNCHANGED, SKIPPED = (
 MAX_ATTEMPTS = 3
 NEW_BY_INTAKE = frozenset({"created", "merged", "readd"})
 
+ASSIGNED_ADD_WAYS = frozenset({201, 202})  # WeCom's add_way: 内部成员共享, 管理员/负责人分配
+
 
 class ImportStore(IntakeRepository, Protocol):
     """What the import needs from storage besides intake's reads and writes."""
@@ -104,7 +106,9 @@ class ContactImport:
         return UNCHANGED  # pragma: no cover - the loop returns or raises
 
     def _apply(self, tenant: Tenant, contact: ExternalProfile, ev: ContactEvent, walk: Walk) -> str:
-        if ev.create_time > walk.baseline:
+        # A relation the corp assigned (a hand-over, 在职/离职继承) or a colleague shared is never a new add, whenever
+        # it began: it moves a customer Siyu may know, so it is linked quietly (the hand-over follows it itself).
+        if ev.create_time > walk.baseline and contact.follow_users[0].add_way not in ASSIGNED_ADD_WAYS:
             result = self.intake(tenant, ev)
             if result.outcome in NEW_BY_INTAKE:  # its channel's tags were just applied (and marked in WeCom):
                 return MISSED_ADD  # the page read before that is stale about them, so no mirror now

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from chalicelib.domain import jobs
-from chalicelib.domain.contact_events import DEL_FOLLOW, ContactEvent
+from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, ContactEvent
 from chalicelib.domain.instants import iso_of, local_date
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError, SiyuError, WeComError, WeComRateLimitError
@@ -37,9 +37,9 @@ from chalicelib.ports import (
     TagRepository,
     WeComPort,
 )
-from chalicelib.services.contact_import import ContactImport, Walk
+from chalicelib.services.contact_import import ASSIGNED_ADD_WAYS, ContactImport, Walk
 from chalicelib.services.identities import credentials
-from chalicelib.services.intake import IntakeResult
+from chalicelib.services.intake import BY_TRANSFER, IntakeResult
 
 KIND = jobs.CONTACT_SYNC
 FIRST_ID = jobs.CONTACT_SYNC_PREFIX + "first"
@@ -54,7 +54,7 @@ FIRST, PERIODIC, MANUAL = "first", "periodic", "manual"
 RUNNING, DONE = jobs.RUNNING, jobs.DONE
 STAFF, CONTACTS, SWEEP, VERIFY = "staff", "contacts", "sweep", "verify"
 NOT_A_CONTACT = 84061
-COUNTS = ("created", "merged", "linked", "missed_add", "tags", "unchanged", "skipped", "lost", "errors")
+COUNTS = ("created", "merged", "linked", "missed_add", "tags", "unchanged", "skipped", "lost", "transferred", "errors")
 
 
 class SyncRepo(TagRepository, Protocol):
@@ -184,17 +184,21 @@ class ContactSync:
         return job
 
     def tick(self, tenant: Tenant, *, budget_seconds: float) -> dict[str, int]:
-        """The backstop's share: continue the running sync; once a day after the first sync, start a reconcile."""
+        """The backstop's share: continue the running sync; start the first one of a tenant that has none (one
+        connected before the contact sync existed: connecting starts it now); once a day after it, a reconcile."""
         tid = tenant.tenant_id
         current = self._running(tid)
         if current is None:
             first = self.repo.get_job(tid, FIRST_ID)
-            if first is None or self._now() - int(first["started"]) < SYNC_EVERY_SECONDS:
-                return {"contact_syncs": 0}  # never connected to the sync, or its first run is younger than a day
-            today = f"{jobs.CONTACT_SYNC_PREFIX}day{local_date(self._now(), tenant.zone).replace('-', '')}"
-            if self.repo.get_job(tid, today) is not None:
-                return {"contact_syncs": 0}
-            current = self.claim(tenant, PERIODIC)
+            if first is None:
+                current = self.claim(tenant, FIRST)
+            elif self._now() - int(first["started"]) < SYNC_EVERY_SECONDS:
+                return {"contact_syncs": 0}  # its first run is younger than a day
+            else:
+                today = f"{jobs.CONTACT_SYNC_PREFIX}day{local_date(self._now(), tenant.zone).replace('-', '')}"
+                if self.repo.get_job(tid, today) is not None:
+                    return {"contact_syncs": 0}
+                current = self.claim(tenant, PERIODIC)
         job = self.advance(tenant, current["job_id"], budget_seconds=budget_seconds)
         return {"contact_syncs": 1, "contacts_synced": int(job["seen"]) - int(current["seen"])}
 
@@ -278,25 +282,36 @@ class ContactSync:
             for rel in customer.relations:
                 if rel.state != "active" or rel.userid not in short:
                     continue
-                if self._still_listed(tenant, rel.userid, rel.external_userid):
+                listed, assigned = self._still_listed(tenant, rel.userid, rel.external_userid)
+                if listed:
                     continue
+                # Gone from this staff member: to a colleague the corp assigned them to (a hand-over done in WeCom:
+                # its DELETE_BY_TRANSFER callback was lost), or lost (a del_follow_user callback was lost).
                 ev = ContactEvent(
-                    "change_external_contact", DEL_FOLLOW, rel.userid, rel.external_userid, int(job["started"])
+                    "change_external_contact",
+                    DEL_EXTERNAL if assigned else DEL_FOLLOW,
+                    rel.userid,
+                    rel.external_userid,
+                    int(job["started"]),
+                    source=BY_TRANSFER if assigned else "",
                 )
-                if self.intake(tenant, ev).outcome == "lost":
-                    counts["lost"] = counts.get("lost", 0) + 1
+                outcome = self.intake(tenant, ev).outcome
+                if outcome in ("lost", "transferred"):
+                    counts[outcome] = counts.get(outcome, 0) + 1
         more = bool(page.next_cursor)
         status = RUNNING if more else DONE
         return self._next(tenant, job, counts=counts, sweep_cursor=page.next_cursor if more else None, status=status)
 
-    def _still_listed(self, tenant: Tenant, userid: str, external_userid: str) -> bool:
+    def _still_listed(self, tenant: Tenant, userid: str, external_userid: str) -> tuple[bool, bool]:
+        """Whether ``userid`` still follows the contact, and whether a colleague the corp assigned follows them."""
         try:
             profile = self.wecom.get_external_contact(credentials(tenant), external_userid)
         except WeComRateLimitError:
             raise
         except WeComError as exc:
-            return exc.errcode != NOT_A_CONTACT  # 84061: no relation left with anyone; anything else: keep it
-        return any(f.userid == userid for f in profile.follow_users)
+            return exc.errcode != NOT_A_CONTACT, False  # 84061: no relation left with anyone; anything else: keep it
+        listed = any(f.userid == userid for f in profile.follow_users)
+        return listed, any(f.userid != userid and f.add_way in ASSIGNED_ADD_WAYS for f in profile.follow_users)
 
     def _wait(self, tenant: Tenant, job: dict[str, Any], exc: WeComRateLimitError) -> dict[str, Any]:
         backoffs = int(job.get("backoffs", 0))
@@ -339,8 +354,8 @@ class ContactSync:
 
 
 def contact_sync_of(svc: Any) -> ContactSync:
-    """The contact sync over the wired services (it holds no state of its own, so building it per call is free).
-    The WeCom client serves the bulk reads (adapters/wecom/contact_list.py)."""
-    source: ContactListPort = svc.wecom
-    importer = ContactImport(svc.store, svc.wecom, svc.clock, svc.intake.handle, svc.signals)
-    return ContactSync(svc.store, source, svc.wecom, importer, svc.intake.handle, svc.clock, svc.ids)
+    """The contact sync the services were wired with (chalicelib/wiring.py: connecting a tenant starts it too)."""
+    sync: ContactSync | None = svc.contact_sync
+    if sync is None:
+        raise NotFoundError("the contact sync is not wired")
+    return sync

@@ -87,7 +87,7 @@ class HandoverEffects:
             customer = self.repo.get_customer(tid, customer_id)
             if customer is None:
                 return False
-            if ho.taken_over_by(customer, takeover):
+            if customer.was_applied(ho.takeover_digest(job["job_id"])):
                 return True  # a repeat: done before
             now = self.clock.now()
             updated = ho.take_over(
@@ -96,6 +96,7 @@ class HandoverEffects:
                 takeover=takeover,
                 at=iso_of(now, tenant.zone),
                 now=iso_of(now, tenant.zone),
+                digest=ho.takeover_digest(job["job_id"]),
             )
             moving = [t.task_id for t in self._to_reissue(tid, job, customer_id)]
             fact = self._fact(tenant, job, customer, ho.TAKEN_OVER, tasks=moving)
@@ -164,7 +165,9 @@ class HandoverEffects:
             tenant_id=tenant.tenant_id,
             customer_id=customer.customer_id,
             create_time=int(now.timestamp()),
-            digest=hashlib.sha256(f"handover:{job['job_id']}:{state}".encode()).hexdigest()[:24],
+            digest=ho.takeover_digest(job["job_id"])
+            if state == ho.TAKEN_OVER
+            else hashlib.sha256(f"handover:{job['job_id']}:{state}".encode()).hexdigest()[:24],
             type="handover",
             at=iso_of(now, tenant.zone),
             userid=job["takeover_userid"],

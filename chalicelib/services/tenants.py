@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -45,13 +45,13 @@ class TenantService:
         ids: IdGenerator,
         *,
         cache: CachedTenants | None = None,
-        on_created: Callable[[Tenant], None] | None = None,
+        on_created: Sequence[Callable[[Tenant], object]] = (),
     ) -> None:
         self.repo = repo
         self.clock = clock
         self.ids = ids
         self.cache = cache  # this container's tenant cache, dropped on every change made here
-        self.on_created = on_created  # what a newly connected tenant starts: the first group sync
+        self.on_created = tuple(on_created)  # what a newly connected tenant starts: the first group and contact syncs
 
     def _save(self, tenant: Tenant) -> None:
         self.repo.put_tenant(tenant)
@@ -89,11 +89,11 @@ class TenantService:
                 created_at=now,
             )
             self.repo.put_tag_group(tenant_id, group)
-        if self.on_created is not None:
+        for start in self.on_created:  # each on its own: one that cannot start never keeps the others from starting
             try:
-                self.on_created(tenant)
-            except SiyuError as exc:  # the tenant stands; the backstop starts the first group sync all the same
-                logger.warning("first group sync not started", extra={"tenant": tenant_id, "code": exc.code})
+                start(tenant)
+            except SiyuError as exc:  # the tenant stands; the backstop (or the ops' start) begins it all the same
+                logger.warning("first sync not started", extra={"tenant": tenant_id, "code": exc.code})
         return tenant
 
     def get(self, tenant_id: str) -> Tenant:

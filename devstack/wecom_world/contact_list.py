@@ -88,7 +88,7 @@ def _follow_info(follow: Follow) -> dict[str, Any]:
         "remark_corp_name": "",
         "remark_mobiles": list(follow.remark_mobiles),
         "oper_userid": follow.userid,
-        "add_way": 1,
+        "add_way": follow.add_way,
         "state": follow.state,
     }
 

@@ -79,7 +79,7 @@ def _follow_json(corp: Corp, follow: Follow) -> dict[str, Any]:
         "createtime": follow.createtime,
         "tags": tags,
         "remark_mobiles": list(follow.remark_mobiles),
-        "add_way": 1,
+        "add_way": follow.add_way,
         "state": follow.state,
     }
 

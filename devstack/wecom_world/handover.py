@@ -18,6 +18,8 @@ from typing import Any
 from devstack.wecom_world.api import ApiError, ApiSet, cursor
 from devstack.wecom_world.state import Corp, Follow, Transfer, WorldError, WorldState
 
+ASSIGNED = 202  # follow_info.add_way of a relation a hand-over made (管理员/负责人分配)
+
 WAIT_SECONDS = 24 * 3600
 TOO_OFTEN_WINDOW = 90 * 86400
 MAX_TRANSFERS = 2  # a customer is handed over at most twice in all
@@ -169,6 +171,7 @@ def settle(world: WorldState, corp: Corp) -> None:
             createtime=due,
             remark_mobiles=old.remark_mobiles if old else (),
             tags=list(old.tags) if old else [],
+            add_way=ASSIGNED,  # WeCom's add_way 202: 管理员/负责人分配 (在职/离职继承)
         )
         t.status, t.takeover_time = DONE, due
 

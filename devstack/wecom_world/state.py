@@ -92,6 +92,7 @@ class Follow:
     tags: list[str] = field(default_factory=list)
     active: bool = True  # False once the staff member deleted the customer (del_external_contact)
     customer_deleted: bool = False  # the customer deleted the staff member (del_follow_user)
+    add_way: int = 1  # how it began (WeCom's add_way): 1 a QR code; 202 assigned by the corp, as a hand-over does
 
     @property
     def friends(self) -> bool:

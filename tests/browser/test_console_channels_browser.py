@@ -29,7 +29,7 @@ def test_ops_create_a_channel_and_see_its_poster(browser: Browser, live_console:
     browser.click(selector='input[name="userids"][value="lilaoshi"]', navigates=False)
     browser.fill("欢迎语", "你好，这里是思语考研，资料包稍后发你～")
     browser.fill("自动标签", "流量平台来源/小红书")
-    browser.click("创建渠道和二维码")
+    browser.click("创建渠道")
     assert browser.status == 200 and browser.errors == [], browser.errors
     assert "渠道已创建" in browser.text(".flash") and browser.text("h1") == NAME
 

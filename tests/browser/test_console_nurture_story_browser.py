@@ -77,7 +77,7 @@ def test_the_nurture_story_from_the_console_and_the_sandbox_phone(browser: Brows
     browser.click(selector=f'input[name="userids"][value="{STAFF}"]', navigates=False)
     browser.fill("欢迎语", "同学你好，我是思语考研的李老师，资料包稍后发你～")
     browser.fill("加好友后进入的SOP计划", PLAN)
-    browser.click("创建渠道和二维码")
+    browser.click("创建渠道")
     assert browser.status == 200 and browser.errors == [], browser.errors
     assert "渠道已创建" in browser.text(".flash") and browser.text("h1") == CHANNEL
     assert browser.evaluate("document.querySelector('.poster img').naturalWidth") == 750

@@ -4,6 +4,7 @@ at its last saved page and ends with each contact once; a second run changes not
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -39,7 +40,7 @@ def test_a_first_sync_dies_mid_page_resumes_and_a_second_run_changes_nothing(sto
     env = make_env(store)
     for n, userid in enumerate(("zhang", "li", "wang")):
         env.world.seed_contacts(CORP, userid, 80, createtime=1_700_000_000 + n * 1_000, phones=True)
-    sync = contact_sync_of(env.svc)
+    sync = copy.copy(contact_sync_of(env.svc))  # the worker that dies (its own importer)
     sync.claim(env.tenant)
     dying = Dying(env.store, env.svc.wecom, env.clock, env.svc.intake.handle, env.svc.signals)
     dying.left = 150

@@ -17,6 +17,7 @@ from chalicelib.errors import NotFoundError
 from chalicelib.services.contact_sync import FIRST_ID, ContactSync, contact_sync_of
 from chalicelib.services.identities import credentials
 from chalicelib.services.jobs import jobs_of
+from devstack.wecom_world.state import Follow
 from tests.unit.conftest import CORP, Env, make_channel
 
 BATCH = "externalcontact/batch/get_by_user"
@@ -188,9 +189,37 @@ def test_status_of_an_unknown_job_is_not_found_and_the_jobs_page_lists_the_sync(
     assert ("导入新客户", 3) in [(c.label, c.value) for c in view.counts]
 
 
-def test_the_backstop_tick_does_nothing_for_a_tenant_never_synced(env: Env) -> None:
+def test_connecting_queues_the_first_sync_and_the_backstop_starts_one_a_tenant_lacks(env: Env) -> None:
     env.world.seed_contacts(CORP, "zhang", 3, createtime=1_700_000_000)
-    assert _sync(env).tick(env.tenant, budget_seconds=60) == {"contact_syncs": 0}
-    assert env.customer_count() == 0
-    _sync(env).first_sync(env.tenant)
+    queued = env.store.get_job("unit", FIRST_ID)
+    assert queued is not None and queued["status"] == "running" and queued["seq"] == 0  # connecting queued it
+    assert env.customer_count() == 0  # no WeCom call while the tenant was being created
     assert _sync(env).tick(env.tenant, budget_seconds=60)["contacts_synced"] == 3
+    assert _sync(env).tick(env.tenant, budget_seconds=60) == {"contact_syncs": 0}  # done; the reconcile is tomorrow's
+    # A tenant connected before the contact sync existed has no first sync: the backstop starts it.
+    del env.store._sop()["jobs"][("unit", FIRST_ID)]
+    env.world.seed_contacts(CORP, "li", 2, createtime=1_700_000_000)
+    assert _sync(env).tick(env.tenant, budget_seconds=60)["contacts_synced"] == 5
+    assert env.store.get_job("unit", FIRST_ID)["status"] == "done" and env.customer_count() == 5
+
+
+def test_a_relation_the_corp_assigned_is_linked_quietly_never_a_new_add(env: Env, heard: list[Signal]) -> None:
+    """A hand-over done in WeCom (在职/离职继承: follow_info.add_way 202) while Siyu was not looking: the reconcile
+    moves the customer to the new staff member without counting, welcoming or enrolling anyone."""
+    old = env.world.seed_contacts(CORP, "zhang", 2, createtime=1_700_000_000)
+    _run(env)
+    env.clock.advance(hours=25)
+    with env.world.lock:  # WeCom's admin hands old[0] over to li: zhang's relation moves (devstack handover.py)
+        relations = env.world.corp(CORP).follows[old[0]]
+        relations["zhang"].active = False
+        relations["li"] = Follow("li", old[0], "", env.clock.epoch(), add_way=202)
+    job = _sync(env).tick(env.tenant, budget_seconds=600)
+    assert job["contact_syncs"] == 1
+    counts = _sync(env).status("unit", jobs.CONTACT_SYNC_PREFIX + "day20261202")["counts"]
+    assert (counts["linked"], counts["missed_add"], counts["transferred"], counts["lost"]) == (1, 0, 1, 0)
+    moved = _customer(env, old[0])
+    assert moved.owner_userid == "li" and [r.userid for r in moved.active_relations] == ["li"]
+    date = env.clock.now().astimezone(env.tenant.zone).date().isoformat()
+    assert env.counters("li", date).get("adds", 0) == 0 and not {ADDED, LOST} & {s.type for s in heard}
+    assert moved.stage != Stage.LOST
+    assert env.calls(WELCOME) == 0

@@ -41,7 +41,7 @@ def test_a_first_sync_of_5000_contacts_dies_halfway_resumes_and_a_second_run_cha
     per, extra = divmod(CONTACTS, STAFF)
     for n in range(STAFF):
         env.world.seed_contacts(CORP, f"teacher{n:03d}", per + (n < extra), createtime=1_700_000_000 + n * 1_000)
-    sync = contact_sync_of(env.svc)
+    sync = copy.copy(contact_sync_of(env.svc))  # the worker that dies (its own importer)
     job = sync.claim(env.tenant)
     assert job["job_id"] == FIRST_ID
     dying = Dying(env.store, env.svc.wecom, env.clock, env.svc.intake.handle, env.svc.signals)

@@ -146,13 +146,16 @@ def test_the_backstop_runs_the_first_sync(env: GroupEnv) -> None:
 
 
 def test_a_tenant_is_created_even_when_its_first_sync_cannot_start() -> None:
+    started: list[str] = []
+
     def refuse(tenant: object) -> None:
         raise UpstreamError("storage refused")
 
     store = FakeStore()
-    tenants = TenantService(store, FixedClock(), SeqIds(), on_created=refuse)
+    tenants = TenantService(store, FixedClock(), SeqIds(), on_created=(refuse, lambda t: started.append(t.tenant_id)))
     tenants.create(tenant_id="second", name="示例教育", corp_id=CORP, wecom=WECOM)
     assert store.get_tenant("second") is not None  # the backstop starts the first sync for it later
+    assert started == ["second"]  # one start refused never keeps the next from starting
 
 
 def test_the_sweep_marks_a_group_dismissed_whose_callback_was_lost(env: GroupEnv) -> None:

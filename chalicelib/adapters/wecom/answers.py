@@ -37,6 +37,7 @@ def follow_user(item: dict[str, Any]) -> FollowUser:
         createtime=int(item.get("createtime") or 0),
         remark_mobiles=tuple(str(m) for m in item.get("remark_mobiles") or []),
         tag_ids=tuple(str(t["tag_id"]) for t in item.get("tags") or [] if t.get("tag_id")),
+        add_way=int(item.get("add_way") or 0),
     )
 
 

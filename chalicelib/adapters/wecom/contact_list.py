@@ -54,6 +54,7 @@ def _contact(row: dict[str, Any]) -> ExternalProfile:
         createtime=int(info.get("createtime") or 0),
         remark_mobiles=tuple(str(m) for m in info.get("remark_mobiles") or []),
         tag_ids=tuple(str(t) for t in info.get("tag_id") or [] if t),
+        add_way=int(info.get("add_way") or 0),
     )
     return ExternalProfile(
         external_userid=str(contact.get("external_userid", "")),
