@@ -212,7 +212,7 @@ def test_a_relation_the_corp_assigned_is_linked_quietly_never_a_new_add(env: Env
     with env.world.lock:  # WeCom's admin hands old[0] over to li: zhang's relation moves (devstack handover.py)
         relations = env.world.corp(CORP).follows[old[0]]
         relations["zhang"].active = False
-        relations["li"] = Follow("li", old[0], "", env.clock.epoch(), add_way=202)
+        relations["li"] = Follow("li", old[0], "", int(env.clock.epoch()), add_way=202)
     job = _sync(env).tick(env.tenant, budget_seconds=600)
     assert job["contact_syncs"] == 1
     counts = _sync(env).status("unit", jobs.CONTACT_SYNC_PREFIX + "day20261202")["counts"]
