@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from devstack.wecom_world import contacts
 from devstack.wecom_world.api import ApiError, ApiSet
-from devstack.wecom_world.state import AcqLink, Corp, LinkAdd, WorldError, WorldState, digest
+from devstack.wecom_world.day_two_state import AcqLink, LinkAdd
+from devstack.wecom_world.state import Corp, WorldError, WorldState, digest
 
 MAX_LINK_USERS = 500
 MAX_LIST_LIMIT = 100

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from devstack.wecom_world.api import ApiError, ApiSet, cursor
-from devstack.wecom_world.state import Corp, Follow, Transfer, WorldError, WorldState
+from devstack.wecom_world.day_two_state import Transfer
+from devstack.wecom_world.state import Corp, Follow, WorldError, WorldState
 
 ASSIGNED = 202  # follow_info.add_way of a relation a hand-over made (管理员/负责人分配)
 

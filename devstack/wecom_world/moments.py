@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from devstack.wecom_world.api import ApiError, ApiSet, page
-from devstack.wecom_world.state import Corp, MomentTask, WorldError, WorldState, digest
+from devstack.wecom_world.day_two_state import MomentTask
+from devstack.wecom_world.state import Corp, WorldError, WorldState, digest
 
 JOB_SECONDS = 5  # a job completes this long after add_moment_task (or at its third poll)
 MAX_TEXT = 2000  # text.content characters

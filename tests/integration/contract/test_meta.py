@@ -11,7 +11,8 @@ from typing import Any, get_type_hints
 import pytest
 
 from chalicelib.adapters.dynamodb.base import DynamoBase
-from chalicelib.adapters.dynamodb.store import DynamoStore, Repositories
+from chalicelib.adapters.dynamodb.repositories import Repositories
+from chalicelib.adapters.dynamodb.store import DynamoStore
 from tests.fakes.store import FakeStore
 from tests.integration.contract.registry import CONTRACT_MODULES, COVERED
 
