@@ -30,8 +30,9 @@ from chalicelib.domain.silence import ACTIVITY_SIGNALS
 from chalicelib.domain.sop import Enrollment
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.webhooks import SIGNAL_TYPES as WEBHOOK_SIGNALS
-from chalicelib.ports import Clock, ContactListPort, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
+from chalicelib.ports import Clock, IdGenerator, SchedulerPort, SecretStore, ShardDispatcher, WeComPort
 from chalicelib.ports.blobs import BlobStore
+from chalicelib.ports.contacts import ContactListPort
 from chalicelib.ports.handover import HandoverPort
 from chalicelib.services import alerts as staff_alerts
 from chalicelib.services.alerts import AlertService

@@ -14,7 +14,6 @@ from chalice import Blueprint
 
 from chalicelib.console import plan_form
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
-from chalicelib.domain.crm_import import LABELS, cell_text, find_header
 from chalicelib.domain.tenants import Role
 from chalicelib.errors import InvalidError
 from chalicelib.services import sheets
@@ -71,6 +70,8 @@ def _page(pc: PageCtx, status: int = 200, **context: Any) -> Html:
     imports = pc.svc.crm.recent(pc.tenant.tenant_id)
     base = {"title": "订单导入", "active": "/crm-import", "imports": imports, "status_names": STATUS, "zh": zh}
     shown = {"problems": [], "header": [], "rows": [], "bad": 0, "preview": None, **context}
+    from chalicelib.domain.crm_import import LABELS  # here: `import app` does not pay for it
+
     return Html("crm/import.html", {**base, "labels": LABELS, **shown}, status=status)
 
 
@@ -108,6 +109,8 @@ def _bad_rows(raw: bytes, content_type: str, problems: list[dict[str, Any]]) -> 
     from chalicelib.services.crm_import import MAX_ROWS
 
     table = sheets.read_table(raw, sheets.sheet_format(content_type, raw), max_rows=MAX_ROWS + 1)
+    from chalicelib.domain.crm_import import cell_text, find_header
+
     found = find_header(table)
     header_row = found[0] if found else 0
     header = next((cells for number, cells in table if number == header_row), [])

@@ -11,7 +11,6 @@ from chalicelib import errors
 from chalicelib.console import ops_labels as labels
 from chalicelib.console.jobs import job_url, jobs_of
 from chalicelib.console.pages import Html, PageCtx, PageResult, Redirect, page
-from chalicelib.domain import handover as ho
 from chalicelib.domain.tenants import Role
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ FIELDS = (
     "added_from",
     "added_to",
 )
-MODES = [(ho.TRANSFER, "在职继承（员工在职，换人跟进）"), (ho.RESIGNED, "离职继承（员工已离职）")]
+MODE_LABELS = ("在职继承（员工在职，换人跟进）", "离职继承（员工已离职）")  # for ho.TRANSFER, ho.RESIGNED
 
 
 def handover_svc(pc: PageCtx) -> HandoverService:
@@ -49,6 +48,8 @@ def handover(pc: PageCtx, tenant_id: str) -> PageResult:
 def submit(pc: PageCtx, tenant_id: str) -> PageResult:
     values = {k: pc.form.get(k, "").strip() for k in FIELDS}
     try:
+        from chalicelib.domain import handover as ho  # here: `import app` does not pay for it
+
         req = ho.request_of(_body(values))
         svc = handover_svc(pc)
         if pc.form.get("action") != "start":
@@ -68,6 +69,8 @@ def _body(values: dict[str, str]) -> dict[str, Any]:
 
 
 def _context(pc: PageCtx, values: dict[str, str], **extra: Any) -> dict[str, Any]:
+    from chalicelib.domain import handover as ho  # here: `import app` does not pay for it
+
     board = jobs_of(pc).board(pc.tenant.tenant_id)
     unassigned: dict[str, list[str]] | None
     try:
@@ -78,7 +81,7 @@ def _context(pc: PageCtx, values: dict[str, str], **extra: Any) -> dict[str, Any
         "title": "客户交接",
         "active": "/handover",
         "values": values,
-        "modes": MODES,
+        "modes": list(zip((ho.TRANSFER, ho.RESIGNED), MODE_LABELS, strict=True)),
         "staff_options": board["filters"].staff,
         "tag_options": [(t.tag_id, t.label) for t in board["filters"].tags],
         "channel_options": board["filters"].channels,

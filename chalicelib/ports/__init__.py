@@ -16,8 +16,6 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "AcquisitionLinkPort",
     "AcquisitionQuota",
     "Attachment",
-    "ContactListPort",  # issue 14 §1 (ports/contacts.py)
-    "ContactPage",
     "ContactWay",
     "CorpTagGroup",
     "ExternalProfile",
@@ -27,9 +25,6 @@ __all__ = [  # re-exported: the WeCom port (ports/wecom.py) and the domain messa
     "LinkCustomer",
     "MediaPort",
     "Message",
-    "MomentJob",
-    "MomentPage",
-    "MomentsPort",
     "MsgTemplateResult",
     "UploadedMedia",
     "WeComCredentials",
@@ -43,9 +38,7 @@ from chalicelib.ports.acquisition import (  # acquisition links (获客助手)
     AcquisitionQuota,
     LinkCustomer,
 )
-from chalicelib.ports.contacts import ContactListPort, ContactPage  # the first contact sync's bulk reads
 from chalicelib.ports.jssdk import JsApiTicketPort  # the JS-SDK tickets (the chat sidebar)
-from chalicelib.ports.moments import MomentJob, MomentPage, MomentsPort  # 客户朋友圈 (issue 14 §4)
 from chalicelib.ports.wecom import (  # the WeCom port, in its own module
     ContactWay,
     CorpTagGroup,

@@ -28,15 +28,8 @@ from chalicelib.domain.instants import iso_of, local_date
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError, SiyuError, WeComError, WeComRateLimitError
 from chalicelib.observability import count, logger
-from chalicelib.ports import (
-    Clock,
-    ContactListPort,
-    CustomerFilter,
-    IdGenerator,
-    Page,
-    TagRepository,
-    WeComPort,
-)
+from chalicelib.ports import Clock, CustomerFilter, IdGenerator, Page, TagRepository, WeComPort
+from chalicelib.ports.contacts import ContactListPort
 from chalicelib.services.contact_import import ASSIGNED_ADD_WAYS, ContactImport, Walk
 from chalicelib.services.identities import credentials
 from chalicelib.services.intake import BY_TRANSFER, IntakeResult

@@ -23,8 +23,8 @@ from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import SiyuError, WeComError
 from chalicelib.observability import logger
-from chalicelib.ports import MomentPage, MomentsPort, TaskRepository, WeComPort
-from chalicelib.ports.moments import PUBLISHED
+from chalicelib.ports import TaskRepository, WeComPort
+from chalicelib.ports.moments import PUBLISHED, MomentPage, MomentsPort
 from chalicelib.services.sop.moments import JOB_PREFIX, MOMENT_PREFIX, NOT_FRIEND, TAG_GROUP, step_tag_name
 from chalicelib.services.sop.rules import creds_of
 

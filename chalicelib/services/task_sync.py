@@ -39,7 +39,8 @@ from chalicelib.domain.staff import Staff
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError, RateLimitedError, SiyuError, WeComAuthError, WeComRateLimitError
 from chalicelib.observability import logger
-from chalicelib.ports import Clock, MomentsPort, SignalPublisher, TaskRepository, WeComCredentials, WeComPort
+from chalicelib.ports import Clock, SignalPublisher, TaskRepository, WeComCredentials, WeComPort
+from chalicelib.ports.moments import MomentsPort
 from chalicelib.services.moment_sync import MomentSync
 from chalicelib.services.signals import NoSignals
 from chalicelib.services.sop.moments import MOMENT_TASK

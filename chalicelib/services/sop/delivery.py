@@ -35,15 +35,8 @@ from chalicelib.errors import (
     WeComTransportError,
 )
 from chalicelib.observability import count, count_by, logger
-from chalicelib.ports import (
-    Clock,
-    IdGenerator,
-    MomentsPort,
-    MsgTemplateResult,
-    SchedulerPort,
-    SignalPublisher,
-    WeComPort,
-)
+from chalicelib.ports import Clock, IdGenerator, MsgTemplateResult, SchedulerPort, SignalPublisher, WeComPort
+from chalicelib.ports.moments import MomentsPort
 from chalicelib.ports.wecom import INVALID_MEDIA_ID
 from chalicelib.services.signals import NoSignals
 from chalicelib.services.sop.content import CONTENT_DELETED, MessageLibrary, sendable

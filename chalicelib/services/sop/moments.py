@@ -22,7 +22,8 @@ from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError, WeComError
 from chalicelib.observability import logger
-from chalicelib.ports import MomentsPort, MsgTemplateResult, TaskRepository, WeComPort
+from chalicelib.ports import MsgTemplateResult, TaskRepository, WeComPort
+from chalicelib.ports.moments import MomentsPort
 from chalicelib.services.sop.rules import creds_of
 
 MOMENT_TASK = "moment"  # StaffTask.kind of a Moments step's task
