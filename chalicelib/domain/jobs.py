@@ -227,12 +227,12 @@ CONTACT_SYNC, CONTACT_SYNC_PREFIX = "contact_sync", "cs_"
 KIND_LABELS[CONTACT_SYNC] = "客户同步"
 CONTACT_SYNC_REASONS = {"first": "首次同步", "periodic": "每日核对", "manual": "手动核对"}
 CONTACT_SYNC_COUNTS = (  # the job's counts by kind, as the console names them
-    ("tags_imported", "导入企业微信标签"),
     ("created", "导入新客户"),
     ("merged", "撞单合并"),
     ("linked", "新增跟进关系"),
     ("missed_add", "补录漏掉的添加"),
     ("tags", "标签已同步"),
+    ("tags_imported", "导入企业微信标签"),
     ("lost", "已流失"),
     ("transferred", "已转给同事"),
     ("unchanged", "无变化"),
