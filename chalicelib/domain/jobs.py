@@ -232,6 +232,7 @@ CONTACT_SYNC_COUNTS = (  # the job's counts by kind, as the console names them
     ("linked", "新增跟进关系"),
     ("missed_add", "补录漏掉的添加"),
     ("tags", "标签已同步"),
+    ("tags_imported", "导入企业微信标签"),
     ("lost", "已流失"),
     ("transferred", "已转给同事"),
     ("unchanged", "无变化"),

@@ -6,7 +6,7 @@ A customer's tags are a set of tag ids. Adding a tag of an exclusive group repla
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -105,3 +105,66 @@ def apply_tags(
 
 def with_tag(group: TagGroup, tag: Tag) -> TagGroup:
     return replace(group, tags=(*group.tags, tag))
+
+
+CorpTags = tuple[str, str, dict[str, str]]  # a WeCom tag group: (its id, its name, tag name -> WeCom tag id)
+
+
+def adopt_corp_tags(
+    taxonomy: Taxonomy,
+    corp: list[CorpTags],
+    *,
+    group_id_of: Callable[[str], str],
+    tag_id_of: Callable[[str], str],
+    created_at: str,
+) -> tuple[list[TagGroup], int]:
+    """The tag groups to save so that every WeCom corp tag has a Siyu tag with its ``wecom_id``, and how many tags
+    were mapped anew: tags the corp made in WeCom before Siyu (or in WeCom's admin since) are not lost by the contact
+    sync. Nothing goes back to WeCom: they exist there. Ids come from ``group_id_of``/``tag_id_of`` (derived from the
+    WeCom ids, so two runs that race write the same groups).
+
+    A WeCom group joins the Siyu group mirroring it, else the one of its name that mirrors no live WeCom group, else
+    a new group (not exclusive: WeCom does not say). A tag joins the group's tag of its name if that one mirrors no
+    live WeCom tag, else it is added. Names Siyu cannot hold (over 30 characters) and tags past the corp's 3000 are
+    left out; a group whose name another live WeCom group's Siyu group holds is left out."""
+    known = {t.wecom_id for g in taxonomy.groups for t in g.tags if t.wecom_id}
+    live_tags = {w for _, _, tags in corp for w in tags.values()}
+    live_groups = {gid for gid, _, _ in corp}
+    groups = {g.group_id: g for g in taxonomy.groups}
+    room = MAX_TAGS_PER_TENANT - taxonomy.count()
+    changed: dict[str, TagGroup] = {}
+    adopted = 0
+    for wecom_gid, group_name, tags in corp:
+        missing = [(n, w) for n, w in tags.items() if w and w not in known]
+        name = group_name.strip()
+        if not missing or not name or len(name) > MAX_TAG_NAME:
+            continue
+        group = next((g for g in groups.values() if g.wecom_group_id == wecom_gid), None) or next(
+            (g for g in groups.values() if g.name == name and g.wecom_group_id not in live_groups), None
+        )
+        if group is None:
+            if any(g.name == name for g in groups.values()):
+                continue
+            group = TagGroup(group_id_of(wecom_gid), name, created_at=created_at)
+        before = group
+        for tag_name, wecom_id in missing:
+            tag_name = tag_name.strip()
+            if not tag_name or len(tag_name) > MAX_TAG_NAME:
+                continue
+            same = group.find(tag_name)
+            if same is not None and same.wecom_id in live_tags:
+                continue  # the name is another live WeCom tag's
+            if same is not None:
+                tagged = tuple(replace(t, wecom_id=wecom_id) if t is same else t for t in group.tags)
+                group = replace(group, tags=tagged)
+            elif room > 0:
+                group = with_tag(group, Tag(tag_id_of(wecom_id), tag_name, wecom_id))
+                room -= 1
+            else:
+                continue
+            known.add(wecom_id)
+            adopted += 1
+        if group != before:
+            group = replace(group, wecom_group_id=wecom_gid)
+            groups[group.group_id] = changed[group.group_id] = group
+    return list(changed.values()), adopted

@@ -18,6 +18,7 @@ adds Siyu missed (it was down), which go through intake. After it, the backstop 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 from chalicelib.domain import jobs
 from chalicelib.domain.contact_events import DEL_EXTERNAL, DEL_FOLLOW, ContactEvent
 from chalicelib.domain.instants import iso_of, local_date
+from chalicelib.domain.tags import adopt_corp_tags
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError, SiyuError, WeComError, WeComRateLimitError
 from chalicelib.observability import count, logger
@@ -47,7 +49,7 @@ FIRST, PERIODIC, MANUAL = "first", "periodic", "manual"
 RUNNING, DONE = jobs.RUNNING, jobs.DONE
 STAFF, CONTACTS, SWEEP, VERIFY = "staff", "contacts", "sweep", "verify"
 NOT_A_CONTACT = 84061
-COUNTS = ("created", "merged", "linked", "missed_add", "tags", "unchanged", "skipped", "lost", "transferred", "errors")
+COUNTS = tuple(key for key, _ in jobs.CONTACT_SYNC_COUNTS)  # the job's counts by kind
 
 
 class SyncRepo(TagRepository, Protocol):
@@ -198,8 +200,12 @@ class ContactSync:
     def _step(self, tenant: Tenant, job: dict[str, Any], walk: Walk) -> dict[str, Any]:
         phase = job["phase"]
         if phase == STAFF:
+            imported = self._import_tags(tenant)
+            if imported:
+                walk.by_wecom = self._by_wecom(tenant.tenant_id)
             staff = sorted(set(self.source.get_follow_user_list(credentials(tenant))))
-            return self._next(tenant, job, staff=staff, phase=CONTACTS if staff else SWEEP)
+            counts = dict(job["counts"], tags_imported=int(job["counts"].get("tags_imported", 0)) + imported)
+            return self._next(tenant, job, staff=staff, phase=CONTACTS if staff else SWEEP, counts=counts)
         if phase == CONTACTS:
             return self._page(tenant, job, walk)
         if phase == SWEEP:
@@ -338,12 +344,34 @@ class ContactSync:
         running = [j for j in self.repo.running_jobs(tenant_id) if j.get("kind") == KIND]
         return min(running, key=lambda j: (j.get("started", 0), j["job_id"])) if running else None
 
+    def _import_tags(self, tenant: Tenant) -> int:
+        """The corp's WeCom tags Siyu does not know (made in WeCom, not through Siyu) added to its taxonomy, so the
+        relations' tag ids map (domain/tags.py ``adopt_corp_tags``); how many. Ids derive from WeCom's: a step run
+        again after a crash, or by a racing worker, finds them known or writes the same groups."""
+        corp = [(g.group_id, g.group_name, g.tags) for g in self.wecom.get_corp_tag_list(credentials(tenant))]
+        groups, adopted = adopt_corp_tags(
+            self.repo.taxonomy(tenant.tenant_id),
+            corp,
+            group_id_of=lambda w: "tg_" + _hash("corp_tag_group:" + w),
+            tag_id_of=lambda w: "t_" + _hash("corp_tag:" + w),
+            created_at=self.clock.now().isoformat(timespec="seconds"),
+        )
+        for group in groups:
+            self.repo.put_tag_group(tenant.tenant_id, group)
+        if adopted:
+            logger.info("contact sync imported WeCom tags", extra={"tenant": tenant.tenant_id, "tags": adopted})
+        return adopted
+
     def _by_wecom(self, tenant_id: str) -> dict[str, str]:
         taxonomy = self.repo.taxonomy(tenant_id)
         return {t.wecom_id: t.tag_id for g in taxonomy.groups for t in g.tags if t.wecom_id}
 
     def _now(self) -> int:
         return int(self.clock.now().timestamp())
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def contact_sync_of(svc: Any) -> ContactSync:

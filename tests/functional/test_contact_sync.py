@@ -4,7 +4,7 @@ A first sync of 360 contacts (120 staff: two userid batches, four cursor pages) 
 resumes; it ends with exactly 360 customers, nothing doubled (customers, aliases, facts), and a second full run
 changes nothing. (The Done-when run of 5,000 contacts is tests/unit/test_contact_sync_5000.py, on the fake store:
 moto takes minutes for it.) Also: WeCom's rate limit mid-sync makes the job wait and resume; bad input is a 4xx
-that stores nothing; two starts give one job."""
+that stores nothing; tags the school made in WeCom before Siyu come onto the customers; two starts give one job."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ import boto3
 import pytest
 
 from chalicelib import bootstrap
+from chalicelib.domain.customers import customer_id_for
 from chalicelib.services import contact_sync as contact_sync_module
 from chalicelib.services.contact_import import ContactImport
 from chalicelib.services.contact_sync import FIRST_ID, contact_sync_of
+from chalicelib.services.identities import credentials
 from tests.functional.conftest import CORP, TENANT, Api
 
 PATH = f"/t/{TENANT}/contact-syncs"
@@ -152,3 +154,25 @@ def test_two_starts_give_one_job_and_bad_input_is_refused(api: Api) -> None:
     )  # globex's own first sync, queued at connect
     assert api.call("GET", f"{PATH}?job_id={FIRST_ID}", None, other).status_code in (401, 403)
     assert _items(f"T#{TENANT}#C#") == 0
+
+
+def test_tags_the_school_made_in_wecom_before_siyu_survive_the_first_sync(api: Api) -> None:
+    token = api.create_tenant()
+    tenant = bootstrap.services().tenants.get(TENANT)
+    made = bootstrap.services().wecom.add_corp_tags(credentials(tenant), group_name="校区", tag_names=["海淀校区"])
+    ids = api.sandbox.world.seed_contacts(CORP, "zhang", 3, tags=[made.tags["海淀校区"]], createtime=OLD)
+    job = api.call("POST", PATH, None, token).json
+    done = _backstop_until_done(api, job["job_id"], token)
+    assert done["counts"]["tags_imported"] == 1 and done["counts"]["created"] == 3
+    groups = api.call("GET", f"/t/{TENANT}/tag-groups", None, token).json["items"]
+    campus = next(g for g in groups if g["name"] == "校区")
+    assert not campus["exclusive"] and [(t["name"], t["mirrored"]) for t in campus["tags"]] == [("海淀校区", True)]
+    tag_id = campus["tags"][0]["tag_id"]
+    for ext in ids:
+        customer_id = customer_id_for(tenant.hmac_hex("ext:" + ext))
+        assert tag_id in api.call("GET", f"/t/{TENANT}/customers/{customer_id}", None, token).json["tags"]
+
+    api.clock.advance(seconds=1)
+    again = _backstop_until_done(api, api.call("POST", PATH, None, token).json["job_id"], token)
+    assert again["counts"]["tags_imported"] == 0 and again["counts"]["unchanged"] == 3
+    assert api.call("GET", f"/t/{TENANT}/tag-groups", None, token).json["items"] == groups  # nothing added twice

@@ -223,3 +223,67 @@ def test_a_relation_the_corp_assigned_is_linked_quietly_never_a_new_add(env: Env
     assert env.counters("li", date).get("adds", 0) == 0 and not {ADDED, LOST} & {s.type for s in heard}
     assert moved.stage != Stage.LOST
     assert env.calls(WELCOME) == 0
+
+
+def _corp_tags(env: Env, group: str, names: list[str]) -> dict[str, str]:
+    """A tag group the school makes in WeCom's admin, not through Siyu: tag name -> WeCom tag id."""
+    return env.svc.wecom.add_corp_tags(credentials(env.tenant), group_name=group, tag_names=names).tags
+
+
+def _siyu_tag(env: Env, wecom_id: str) -> Any:
+    return next(t for g in env.store.taxonomy("unit").groups for t in g.tags if t.wecom_id == wecom_id)
+
+
+def test_the_first_sync_keeps_tags_the_school_made_in_wecom_before_siyu(env: Env, heard: list[Signal]) -> None:
+    made = _corp_tags(env, "校区", ["海淀校区", "朝阳校区"])
+    assert not any(g.name == "校区" for g in env.store.taxonomy("unit").groups)  # Siyu does not know them yet
+    ids = env.world.seed_contacts(CORP, "zhang", 3, tags=[made["海淀校区"]], createtime=1_700_000_000)
+    job = _run(env)
+    assert job["status"] == "done" and job["counts"]["tags_imported"] == 2 and job["counts"]["created"] == 3
+    group = env.store.taxonomy("unit").group_named("校区")
+    assert group is not None and not group.exclusive and group.wecom_group_id
+    assert {t.name: t.wecom_id for t in group.tags} == made
+    haidian = _siyu_tag(env, made["海淀校区"]).tag_id
+    assert all(haidian in _customer(env, i).tags for i in ids)
+    assert heard == []  # imported customers come with their tags: not a tagging that sets off plans
+    assert ("导入企业微信标签", 2) in [(c.label, c.value) for c in jobs.contact_sync_view(job).counts]
+    calls = env.calls("externalcontact/add_corp_tag")
+    again = _run(env)
+    assert again["counts"]["tags_imported"] == 0 and again["counts"]["unchanged"] == 3
+    assert env.store.taxonomy("unit").group_named("校区") == group  # nothing added twice
+    assert env.calls("externalcontact/add_corp_tag") == calls  # nothing written back to WeCom
+
+
+def test_the_reconcile_imports_a_tag_group_made_in_wecom_later(env: Env, heard: list[Signal]) -> None:
+    ids = env.world.seed_contacts(CORP, "zhang", 2, createtime=1_700_000_000)
+    assert _run(env)["counts"]["tags_imported"] == 0
+    env.clock.advance(hours=25)
+    made = _corp_tags(env, "续费意向", ["想续费"])
+    env.svc.wecom.mark_tag(
+        credentials(env.tenant), userid="zhang", external_userid=ids[0], add_tag=[made["想续费"]], remove_tag=[]
+    )
+    assert _sync(env).tick(env.tenant, budget_seconds=600)["contact_syncs"] == 1
+    job = _sync(env).status("unit", jobs.CONTACT_SYNC_PREFIX + "day20261202")
+    assert (job["counts"]["tags_imported"], job["counts"]["tags"]) == (1, 1)
+    tag_id = _siyu_tag(env, made["想续费"]).tag_id
+    assert tag_id in _customer(env, ids[0]).tags and tag_id not in _customer(env, ids[1]).tags
+    assert [s.tag_ids for s in heard if s.type == TAG] == [(tag_id,)]  # a tagging in WeCom: tag plans see it
+
+
+def test_a_crash_after_the_tags_were_imported_is_harmless(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _corp_tags(env, "校区", ["海淀校区"])
+    sync = _sync(env)
+    job = sync.claim(env.tenant)
+
+    def dies(*args: Any, **kwargs: Any) -> list[str]:
+        raise RuntimeError("the worker died")
+
+    monkeypatch.setattr(sync.source, "get_follow_user_list", dies)
+    with pytest.raises(RuntimeError):
+        sync.advance(env.tenant, job["job_id"], budget_seconds=600)
+    assert sync.status("unit", job["job_id"])["seq"] == 0  # the job was not saved
+    monkeypatch.undo()
+    done = sync.advance(env.tenant, job["job_id"], budget_seconds=600)
+    assert done["status"] == "done" and done["counts"]["tags_imported"] == 0  # found known: nothing added twice
+    groups = [g for g in env.store.taxonomy("unit").groups if g.name == "校区"]
+    assert len(groups) == 1 and [t.wecom_id for t in groups[0].tags] == [made["海淀校区"]]
