@@ -82,7 +82,8 @@ class StaffTaskService:
     ) -> str:
         """Another staff member's open ``task`` as a 1:1 follow-up of ``owner_userid`` for one customer (a
         hand-over), once per ``dedupe_key``. Its whole message goes with it: the text, the staff notes (话术), and
-        its plan and step, whose message holds the attachments (content library items, media)."""
+        its plan, step and bucket (the plan version), whose message holds the attachments (content library items,
+        media), as escalations carry them."""
         tenant = self._tenant(tenant_id)
         task_id = follow_up_task_id(dedupe_key)
         self.repo.create_task(
@@ -100,6 +101,7 @@ class StaffTaskService:
                 notes=task.notes,
                 plan_id=task.plan_id,
                 step_id=task.step_id,
+                bucket_id=task.bucket_id,  # names the plan version: the step's attachments as the old task had them
                 reason=reason,
             ),
         )

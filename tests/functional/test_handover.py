@@ -91,7 +91,13 @@ def test_a_customer_with_an_active_plan_and_an_open_task_is_handed_over(api: Api
     assert old["customers"] == []
     reissued = _tasks(api, token, "li")
     assert [(t["kind"], [c["customer_id"] for c in t["customers"]]) for t in reissued] == [("follow_up", [cid])]
-    message = ("text", "notes", "plan_id", "step_id")  # the whole message: the step's attachments come with its ids
+    message = (
+        "text",
+        "notes",
+        "plan_id",
+        "step_id",
+        "bucket_id",
+    )  # the whole message: the step's attachments come with its ids
     assert [{k: t[k] for k in message} for t in reissued] == [{k: old_task[k] for k in message}]
     # zhang confirming the old WeCom task now reaches nobody: WeCom ended their relation (no double send).
     counts = api.sandbox.world.confirm_task(old_task["msgid"], "zhang")
