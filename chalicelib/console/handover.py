@@ -68,6 +68,13 @@ def _body(values: dict[str, str]) -> dict[str, Any]:
     return {**body, "filter": flt}
 
 
+def _handover_options(staff: list[tuple[str, str]], unassigned: dict[str, list[str]] | None) -> list[tuple[str, str]]:
+    """The staff, then resigned members Siyu no longer lists whose customers WeCom holds (离职继承 can name them)."""
+    known = {userid for userid, _ in staff}
+    gone = sorted(u for u in (unassigned or {}) if u not in known)
+    return [*staff, *((u, f"{u}（已离职，待分配）") for u in gone)]
+
+
 def _context(pc: PageCtx, values: dict[str, str], **extra: Any) -> dict[str, Any]:
     from chalicelib.domain import handover as ho  # here: `import app` does not pay for it
 
@@ -83,6 +90,7 @@ def _context(pc: PageCtx, values: dict[str, str], **extra: Any) -> dict[str, Any
         "values": values,
         "modes": list(zip((ho.TRANSFER, ho.RESIGNED), MODE_LABELS, strict=True)),
         "staff_options": board["filters"].staff,
+        "handover_options": _handover_options(board["filters"].staff, unassigned),
         "tag_options": [(t.tag_id, t.label) for t in board["filters"].tags],
         "channel_options": board["filters"].channels,
         "stages": labels.STAGE_CHOICES,

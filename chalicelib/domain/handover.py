@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.domain.customers import RECENT_EVENT_KEYS, Customer, Relation, Stage
+from chalicelib.domain.staff import Staff
 from chalicelib.domain.timeline import follow_up_task_id
 from chalicelib.errors import InvalidError
 
@@ -65,6 +66,7 @@ SKIP_REASONS = {
 }
 ERRCODE_LABELS = {40128: "90 天内转接过于频繁", 40129: "客户正在转接中", 84061: "非该成员的客户", 40097: "成员尚未离职"}
 OPEN_TASK_STATUSES = ("claimed", "retrying", "created", "snoozed")  # a staff task that may still send
+MOMENT = "moment"  # a Moments post (朋友圈): never reissued as a 1:1 message
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def request_of(body: dict[str, Any]) -> Request:
     if not isinstance(handover, str) or not handover or not isinstance(takeover, str) or not takeover:
         raise InvalidError("handover_userid and takeover_userid are required")
     if handover == takeover:
-        raise InvalidError("takeover_userid must differ from handover_userid")
+        raise InvalidError("takeover_userid must differ from handover_userid", code="invalid")
     flt = body.get("filter") or {}
     if not isinstance(flt, dict) or not all(isinstance(v, str) for v in flt.values()):
         raise InvalidError("filter must be an object of strings (tag, stage, channel, added_from, added_to)")
@@ -99,6 +101,27 @@ def request_of(body: dict[str, Any]) -> Request:
     if msg and mode == RESIGNED:
         raise InvalidError("success_msg is sent only by a transfer while employed (mode transfer)")
     return Request(mode, handover, takeover, {str(k): v for k, v in flt.items()}, msg)
+
+
+def check_staff(req: Request, handover: Staff | None, takeover: Staff | None, *, held_by_wecom: bool) -> None:
+    """InvalidError (code ``invalid``, naming the field) unless both sides are staff a hand-over can name.
+
+    The takeover staff member must be one of the tenant's staff and active: the customers and their tasks become
+    theirs. The handover staff member must be one of the tenant's staff (active or not: one paused in Siyu may
+    still be employed); for 离职继承 one Siyu no longer lists is accepted when WeCom holds their customers for a new
+    owner (``held_by_wecom``: they are on get_unassigned_list), since an admin often removes a member who left."""
+    if handover is None and not (req.mode == RESIGNED and held_by_wecom):
+        where = " nor on WeCom's list of resigned staff with customers to assign" if req.mode == RESIGNED else ""
+        raise InvalidError(
+            f"handover_userid {req.handover_userid!r} is not one of the tenant's staff{where}", code="invalid"
+        )
+    if takeover is None:
+        raise InvalidError(f"takeover_userid {req.takeover_userid!r} is not one of the tenant's staff", code="invalid")
+    if not takeover.active:
+        raise InvalidError(
+            f"takeover_userid {req.takeover_userid!r} is not active: an inactive staff member takes no customers",
+            code="invalid",
+        )
 
 
 def skip_reason(customer: Customer, req: Request) -> str | None:
@@ -148,6 +171,11 @@ def reissued_task_id(job_id: str, task_id: str, customer_id: str) -> str:
     return follow_up_task_id(f"handover:{job_id}:{task_id}:{customer_id}")
 
 
+def moments_kept(customers: dict[str, dict[str, Any]]) -> int:
+    """The old owner's Moments tasks (朋友圈) that were not reissued to the new owners, over the job's customers."""
+    return sum(int(rec.get("moments_kept", 0)) for rec in customers.values())
+
+
 def counts(customers: dict[str, dict[str, Any]]) -> dict[str, int]:
     """How many customers are in each state."""
     out: dict[str, int] = {}
@@ -185,6 +213,7 @@ def public_job(job: dict[str, Any]) -> dict[str, Any]:
         "skipped": job.get("skipped") or {},
         "truncated": bool(job.get("truncated")),
         "wecom_calls": int(job.get("calls", 0)),
+        "moment_tasks_not_reissued": moments_kept(customers),
         "customers": [
             {
                 "customer_id": cid,
@@ -192,6 +221,7 @@ def public_job(job: dict[str, Any]) -> dict[str, Any]:
                 "state_label": STATE_LABELS.get(rec["state"], rec["state"]),
                 **({"errcode": rec["errcode"]} if "errcode" in rec else {}),
                 **({"reason": rec["reason"]} if "reason" in rec else {}),
+                **({"moment_tasks_not_reissued": rec["moments_kept"]} if rec.get("moments_kept") else {}),
             }
             for cid, rec in sorted(customers.items())
         ],

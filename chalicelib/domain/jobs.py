@@ -206,6 +206,9 @@ def handover_view(job: dict[str, Any]) -> JobView:
     counts = [Count("已选客户", len(customers))]
     counts += [Count(text, by_state.get(state, 0)) for state, text in HANDOVER_STATES]
     counts.append(Count("未转接", sum(int(n) for n in (job.get("skipped") or {}).values())))
+    moments = sum(int(rec.get("moments_kept", 0)) for rec in customers.values())
+    if moments:  # the old owner's Moments tasks (朋友圈): never reissued as a 1:1 text
+        counts.append(Count("朋友圈任务未转交", moments))
     return JobView(
         job_id=str(job["job_id"]),
         kind=HANDOVER,

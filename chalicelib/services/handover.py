@@ -29,13 +29,14 @@ from chalicelib.domain.customers import Customer
 from chalicelib.domain.instants import iso_of
 from chalicelib.domain.signals import Signal
 from chalicelib.domain.sop import ACTIVE, Enrollment
+from chalicelib.domain.staff import Staff
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import NotFoundError
 from chalicelib.observability import logger
-from chalicelib.ports import Clock, CustomerFilter, IdGenerator, SignalPublisher, TaskSink
+from chalicelib.ports import Clock, CustomerFilter, IdGenerator, SignalPublisher
 from chalicelib.ports.handover import HandoverPort, TransferAnswer
 from chalicelib.services.customer_filters import customer_filter
-from chalicelib.services.handover_effects import EffectsRepo, HandoverEffects
+from chalicelib.services.handover_effects import EffectsRepo, HandoverEffects, TaskReissuer
 from chalicelib.services.sop.rules import creds_of
 
 SLICE_SECONDS = 5.0  # work per API call; the backstop continues the rest
@@ -53,6 +54,7 @@ class HandoverRepo(EffectsRepo, Protocol):
     def list_customers(self, tenant_id: str, flt: CustomerFilter, *, cursor: str | None, limit: int) -> Any: ...
     def get_customers(self, tenant_id: str, customer_ids: list[str]) -> dict[str, Customer]: ...
     def enrollments_of(self, tenant_id: str, customer_id: str) -> list[Enrollment]: ...
+    def get_staff(self, tenant_id: str, userid: str) -> Staff | None: ...
 
 
 class HandoverService:
@@ -62,7 +64,7 @@ class HandoverService:
         wecom: HandoverPort,
         clock: Clock,
         ids: IdGenerator,
-        tasks: TaskSink,
+        tasks: TaskReissuer,
         signals: SignalPublisher,
         *,
         monotonic: Callable[[], float] = time.monotonic,
@@ -78,6 +80,7 @@ class HandoverService:
 
     def preview(self, tenant: Tenant, req: ho.Request) -> dict[str, Any]:
         """The dry run: who would move, what moves with them, who is skipped and why. Writes nothing."""
+        held = self.check_staff(tenant, req)
         chosen, skipped, truncated = self._select_all(tenant, req)
         counted = chosen[:PREVIEW_ENROLLMENT_READS]  # one read per customer: beyond this, an estimate
         enrollments = sum(
@@ -97,18 +100,21 @@ class HandoverService:
             "queued_touches": enrollments,  # each active enrollment holds its next touch (implied touches)
             "open_tasks": len(tasks),
             "open_task_customers": sum(len(set(t.customer_ids) & set(chosen)) for t in tasks),
+            "moment_tasks_not_reissued": sum(1 for t in tasks if t.kind == ho.MOMENT),  # counted in open_tasks
             "skipped": skipped,
             "truncated": truncated,
             "estimated": estimated,  # enrollments counted on the first PREVIEW_ENROLLMENT_READS customers, scaled
             "wecom_calls": -(-len(chosen) // ho.BATCH),
         }
         if req.mode == ho.RESIGNED:
-            preview["unassigned_in_wecom"] = len(self.unassigned(tenant).get(req.handover_userid, []))
+            held = self.unassigned(tenant) if held is None else held
+            preview["unassigned_in_wecom"] = len(held.get(req.handover_userid, []))
         return preview
 
     def start(self, tenant: Tenant, req: ho.Request) -> dict[str, Any]:
         """Create the job and run its first slice (the backstop runs the rest)."""
         customer_filter(req.filter, tenant.zone)  # a bad filter is refused before anything is stored
+        self.check_staff(tenant, req)
         now = iso_of(self.clock.now(), tenant.zone)
         job: dict[str, Any] = {
             "job_id": self.ids.new_id(ho.HANDOVER_PREFIX),
@@ -138,6 +144,20 @@ class HandoverService:
                 "hand-over's first slice paused by WeCom", extra={"tenant": tenant.tenant_id, "code": exc.code}
             )
             return self.status(tenant.tenant_id, job["job_id"])
+
+    def check_staff(self, tenant: Tenant, req: ho.Request) -> dict[str, list[str]] | None:
+        """InvalidError unless both staff members may be named (ho.check_staff): Siyu's staff list, and for a
+        离职继承 of a member it no longer lists, WeCom's unassigned list (a read; returned for the preview's count)."""
+        tid = tenant.tenant_id
+        handover, takeover = (
+            self.repo.get_staff(tid, req.handover_userid),
+            self.repo.get_staff(tid, req.takeover_userid),
+        )
+        held = None
+        if handover is None and req.mode == ho.RESIGNED and takeover is not None and takeover.active:
+            held = self.unassigned(tenant)
+        ho.check_staff(req, handover, takeover, held_by_wecom=bool(held and req.handover_userid in held))
+        return held
 
     def status(self, tenant_id: str, job_id: str) -> dict[str, Any]:
         job = self.repo.get_job(tenant_id, job_id)
@@ -283,8 +303,10 @@ class HandoverService:
                 if expired:  # the bound: a week without an outcome, WeCom's own 24 h long past
                     customers[cid]["state"] = ho.EXPIRED
                 continue
-            self.effects.settle(tenant, job, cid, state)
+            kept = self.effects.settle(tenant, job, cid, state)
             customers[cid]["state"] = state
+            if kept:
+                customers[cid]["moments_kept"] = kept  # the old owner's Moments tasks: not reissued (1:1 text)
         nxt = dict(job, customers=customers, polled_at=iso_of(now, tenant.zone))
         return dict(nxt, status="done") if ho.settled(customers) else nxt
 

@@ -4,7 +4,10 @@ Taken over (status 1):
 - the customer's owner becomes the takeover staff member, the old relation ends by transfer, and the hand-over goes
   on their timeline (one conditional write with the profile's version; a repeat finds the owner changed);
 - the old owner's open tasks (claimed, retrying, created, snoozed) stop carrying the customer (``drop_recipient``,
-  as erasure does) and are reissued to the new owner as a 1:1 task (once per task and customer: its dedupe key).
+  as erasure does) and are reissued to the new owner as a 1:1 task (once per task and customer: its dedupe key)
+  carrying the whole message: text, staff notes, and the plan and step whose attachments go with it.
+  A Moments task (kind ``moment``) is neither dropped nor reissued: a post is not a 1:1 message, and the new
+  owner's own Moments steps cover later posts. The timeline entry and the job name what was left.
   A customer the old owner already sent to (task_sync's per-customer result ``sent``) keeps that task and is not
   reissued: no double send. The old WeCom task cannot reach them any more either: WeCom ended the old relation.
   ``cancel_groupmsg_send`` (停止企业群发) is not used: it stops a task for every recipient, not for one;
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain import handover as ho
@@ -30,7 +34,7 @@ from chalicelib.domain.sop import StaffTask
 from chalicelib.domain.tenants import Tenant
 from chalicelib.errors import ConflictError
 from chalicelib.observability import logger
-from chalicelib.ports import Clock, SignalPublisher, TaskSink
+from chalicelib.ports import Clock, SignalPublisher
 
 ATTEMPTS = 3
 OPEN_TASKS_LIMIT = 500  # per status, the old owner's open tasks read to find the customer's
@@ -54,8 +58,24 @@ class EffectsRepo(Protocol):
     def drop_recipient(self, tenant_id: str, task_id: str, customer_id: str) -> bool: ...
 
 
+class TaskReissuer(Protocol):
+    def reissue(
+        self,
+        tenant_id: str,
+        task: StaffTask,
+        *,
+        customer_id: str,
+        owner_userid: str,
+        reason: str,
+        due: datetime,
+        dedupe_key: str,
+    ) -> str:
+        """``task``'s message as a 1:1 task of ``owner_userid`` for one customer, once per ``dedupe_key``."""
+        ...
+
+
 class HandoverEffects:
-    def __init__(self, repo: EffectsRepo, tasks: TaskSink, signals: SignalPublisher, clock: Clock) -> None:
+    def __init__(self, repo: EffectsRepo, tasks: TaskReissuer, signals: SignalPublisher, clock: Clock) -> None:
         self.repo = repo
         self.tasks = tasks
         self.signals = signals
@@ -71,13 +91,17 @@ class HandoverEffects:
             found += [t for t in rows if customer_ids & set(t.customer_ids)]
         return found
 
-    def settle(self, tenant: Tenant, job: dict[str, Any], customer_id: str, state: str) -> None:
-        """Apply the customer's final ``state`` in the hand-over ``job`` (TAKEN_OVER, REFUSED, LIMIT_EXCEEDED)."""
+    def settle(self, tenant: Tenant, job: dict[str, Any], customer_id: str, state: str) -> int:
+        """Apply the customer's final ``state`` in the hand-over ``job`` (TAKEN_OVER, REFUSED, LIMIT_EXCEEDED);
+        how many of the old owner's Moments tasks carrying the customer were left, not reissued."""
         if state == ho.TAKEN_OVER:
             if self._take_over(tenant, job, customer_id):
-                self._move_tasks(tenant, job, customer_id)
+                reissue, moments = self._open_of(tenant.tenant_id, job, customer_id)
+                self._move_tasks(tenant, job, customer_id, reissue)
+                return len(moments)
         elif state in (ho.REFUSED, ho.LIMIT_EXCEEDED):
             self._note(tenant, job, customer_id, state)
+        return 0
 
     def _take_over(self, tenant: Tenant, job: dict[str, Any], customer_id: str) -> bool:
         """Owner and relation (once); False when the customer is gone (erased). The timeline entry names the open
@@ -98,8 +122,15 @@ class HandoverEffects:
                 now=iso_of(now, tenant.zone),
                 digest=ho.takeover_digest(job["job_id"]),
             )
-            moving = [t.task_id for t in self._to_reissue(tid, job, customer_id)]
-            fact = self._fact(tenant, job, customer, ho.TAKEN_OVER, tasks=moving)
+            reissue, moments = self._open_of(tid, job, customer_id)
+            fact = self._fact(
+                tenant,
+                job,
+                customer,
+                ho.TAKEN_OVER,
+                tasks=[t.task_id for t in reissue],
+                moments=[t.task_id for t in moments],
+            )
             try:
                 self.repo.save_customer(tid, updated, expected_version=customer.version, fact=fact)
             except ConflictError:
@@ -110,22 +141,27 @@ class HandoverEffects:
         logger.warning("hand-over takeover kept conflicting", extra={"tenant": tid, "customer_id": customer_id})
         return True
 
-    def _to_reissue(self, tenant_id: str, job: dict[str, Any], customer_id: str) -> list[StaffTask]:
-        """The old owner's open tasks carrying the customer that have not reached them (a sent one stays put)."""
+    def _open_of(
+        self, tenant_id: str, job: dict[str, Any], customer_id: str
+    ) -> tuple[list[StaffTask], list[StaffTask]]:
+        """The old owner's open tasks carrying the customer: those to reissue (not yet sent to them: a sent one
+        stays put), and the Moments tasks (left as they are: a post is never reissued as a 1:1 text)."""
         tasks = self.open_tasks(tenant_id, job["handover_userid"], {customer_id})
-        return [t for t in tasks if t.outcome_map().get(customer_id) != "sent"]
+        moments = [t for t in tasks if t.kind == ho.MOMENT]
+        reissue = [t for t in tasks if t.kind != ho.MOMENT and t.outcome_map().get(customer_id) != "sent"]
+        return reissue, moments
 
-    def _move_tasks(self, tenant: Tenant, job: dict[str, Any], customer_id: str) -> None:
+    def _move_tasks(self, tenant: Tenant, job: dict[str, Any], customer_id: str, tasks: list[StaffTask]) -> None:
         tid = tenant.tenant_id
-        for task in self._to_reissue(tid, job, customer_id):
+        for task in tasks:
             if not self.repo.drop_recipient(tid, task.task_id, customer_id):
                 continue
-            self.tasks.follow_up(
+            self.tasks.reissue(
                 tid,
+                task,
                 customer_id=customer_id,
                 owner_userid=job["takeover_userid"],
                 reason="handover",
-                text=task.text,
                 due=self.clock.now(),
                 dedupe_key=f"handover:{job['job_id']}:{task.task_id}:{customer_id}",  # = ho.reissued_task_id
             )
@@ -148,7 +184,14 @@ class HandoverEffects:
                 continue  # a concurrent change, or the note was written before (its fact exists)
 
     def _fact(
-        self, tenant: Tenant, job: dict[str, Any], customer: Customer, state: str, *, tasks: list[str] | None = None
+        self,
+        tenant: Tenant,
+        job: dict[str, Any],
+        customer: Customer,
+        state: str,
+        *,
+        tasks: list[str] | None = None,
+        moments: list[str] | None = None,
     ) -> Fact:
         now = self.clock.now()
         detail: dict[str, Any] = {
@@ -161,6 +204,8 @@ class HandoverEffects:
         }
         if tasks:
             detail["tasks"] = tasks  # the old owner's open tasks reissued to the new owner (ho.reissued_task_id)
+        if moments:
+            detail["moments_not_reissued"] = moments  # the old owner's Moments tasks, left as they were
         return Fact(
             tenant_id=tenant.tenant_id,
             customer_id=customer.customer_id,

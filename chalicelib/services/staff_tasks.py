@@ -69,6 +69,44 @@ class StaffTaskService:
         )
         return task_id
 
+    def reissue(
+        self,
+        tenant_id: str,
+        task: StaffTask,
+        *,
+        customer_id: str,
+        owner_userid: str,
+        reason: str,
+        due: datetime,
+        dedupe_key: str,
+    ) -> str:
+        """Another staff member's open ``task`` as a 1:1 follow-up of ``owner_userid`` for one customer (a
+        hand-over), once per ``dedupe_key``. Its whole message goes with it: the text, the staff notes (话术), and
+        its plan, step and bucket (the plan version), whose message holds the attachments (content library items,
+        media), as escalations carry them."""
+        tenant = self._tenant(tenant_id)
+        task_id = follow_up_task_id(dedupe_key)
+        self.repo.create_task(
+            tenant_id,
+            StaffTask(
+                task_id=task_id,
+                userid=owner_userid,
+                kind="follow_up",
+                status="created",
+                due_at=iso_of(due, tenant.zone),
+                created_at=iso_of(self.clock.now(), tenant.zone),
+                recipients=(customer_id,),
+                recipient_kind=CUSTOMER,
+                text=task.text,
+                notes=task.notes,
+                plan_id=task.plan_id,
+                step_id=task.step_id,
+                bucket_id=task.bucket_id,  # names the plan version: the step's attachments as the old task had them
+                reason=reason,
+            ),
+        )
+        return task_id
+
     def tasks(self, tenant_id: str, **filters: Any) -> list[StaffTask]:
         return self.repo.list_tasks(tenant_id, **filters)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.bootstrap import services
 from tests.functional.conftest import ADMIN, CORP, TENANT, WECOM, Api
 
 H = "/t/" + TENANT + "/handovers"
@@ -90,6 +91,14 @@ def test_a_customer_with_an_active_plan_and_an_open_task_is_handed_over(api: Api
     assert old["customers"] == []
     reissued = _tasks(api, token, "li")
     assert [(t["kind"], [c["customer_id"] for c in t["customers"]]) for t in reissued] == [("follow_up", [cid])]
+    message = (
+        "text",
+        "notes",
+        "plan_id",
+        "step_id",
+        "bucket_id",
+    )  # the whole message: the step's attachments come with its ids
+    assert [{k: t[k] for k in message} for t in reissued] == [{k: old_task[k] for k in message}]
     # zhang confirming the old WeCom task now reaches nobody: WeCom ended their relation (no double send).
     counts = api.sandbox.world.confirm_task(old_task["msgid"], "zhang")
     assert counts == {"sent": 0, "not_friend": 1, "limit_hit": 0}
@@ -136,6 +145,20 @@ def test_bad_input_is_refused_and_nothing_is_stored(api: Api) -> None:
         resp = api.call("POST", H, body, token)
         assert resp.status_code == 400, (body, resp.body)
         assert {"code", "message"} <= set(resp.json["error"])
+    for body, field in (  # staff a hand-over cannot name: refused by the preview and the start alike
+        ({"handover_userid": "ghost", "takeover_userid": "li"}, "handover_userid"),
+        ({"handover_userid": "zhang", "takeover_userid": "ghost"}, "takeover_userid"),
+        ({"handover_userid": "ghost", "takeover_userid": "li", "mode": "resigned"}, "handover_userid"),
+        ({"handover_userid": "zhang", "takeover_userid": "zhang"}, "takeover_userid"),
+    ):
+        for dry_run in (True, False):
+            resp = api.call("POST", H, {**body, "dry_run": dry_run}, token)
+            assert resp.status_code == 400, (body, resp.body)
+            assert resp.json["error"]["code"] == "invalid" and field in resp.json["error"]["message"]
+    assert api.call("PATCH", f"/t/{TENANT}/staff/li", {"active": False}, token).status_code == 200
+    paused = api.call("POST", H, {"handover_userid": "zhang", "takeover_userid": "li"}, token)
+    assert paused.status_code == 400 and "takeover_userid" in paused.json["error"]["message"]
+    assert [j for j in services().store.running_jobs(TENANT) if j["kind"] == "handover"] == []  # nothing stored
     assert api.sandbox.world.calls("externalcontact/transfer_customer") == []
     assert api.call("GET", f"{H}/ho_missing", token=token).status_code == 404
     viewer = api.token(TENANT, "viewer")
