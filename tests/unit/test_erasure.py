@@ -217,10 +217,12 @@ def test_erasure_keeps_the_others_outcomes_and_clears_the_leads_escalation(story
 def test_erasure_deletes_every_webhook_delivery_about_the_customer(story: Story) -> None:
     """Outbound webhooks (issue 14 §6): the story's events queued deliveries about the customer (no sender runs
     here); with one delivered and one dead, erasure deletes all of them, and the bystander's stay as they were."""
-    hooks = [story.svc.webhooks.create("unit", {"url": f"https://hooks.example.com/{n}", "events": list(w.EVENTS)})[0]
+    webhooks = story.svc.webhooks
+    assert webhooks is not None
+    hooks = [webhooks.create("unit", {"url": f"https://hooks.example.com/{n}", "events": list(w.EVENTS)})[0]
              for n in (1, 2)]  # fmt: skip
     cid, _, other = play(story)
-    pending = story.svc.webhooks.pending("unit")
+    pending = webhooks.pending("unit")
     mine = [d for d in pending if d.subject == w.customer_subject(cid)]
     theirs = [d for d in pending if d not in mine]  # the bystander's, the friend's, the staff's
     assert len(pending) < 50 and any(d.subject == w.customer_subject(other) for d in theirs)
@@ -235,8 +237,8 @@ def test_erasure_deletes_every_webhook_delivery_about_the_customer(story: Story)
     result = story.svc.customers.erase(story.tenant, cid)
 
     assert result["erased"] and result["webhook_deliveries_deleted"] == len(mine)
-    assert story.svc.webhooks.pending("unit") == theirs  # in their order, unchanged
+    assert webhooks.pending("unit") == theirs  # in their order, unchanged
     for hook in hooks:
         for status in (w.DELIVERED, w.DEAD):
-            assert story.svc.webhooks.deliveries("unit", hook.webhook_id, status=status) == []
+            assert webhooks.deliveries("unit", hook.webhook_id, status=status) == []
     assert cid not in story.everything() and cid[1:] not in story.everything()
