@@ -204,6 +204,11 @@ def check_pii(fields: list[str]) -> tuple[str, ...]:
 # --- deliveries ---------------------------------------------------------------------------------------------------
 
 
+def customer_subject(customer_id: str) -> str:
+    """A customer's deliveries' subject (what erasure deletes: services/customers.py)."""
+    return f"customer:{customer_id}"
+
+
 def subject_of(signal: s.Signal, subject_id: str) -> str:
     """Who the event is about, as the bus told it: a group's signals name the chat, a confirmed task its staff."""
     if signal.type == s.GROUP_JOINED:
@@ -212,7 +217,7 @@ def subject_of(signal: s.Signal, subject_id: str) -> str:
         return f"staff:{subject_id}"
     if signal.type == s.TOUCH_SENT and subject_id.startswith(CHAT_PREFIX):  # a group plan's touch (群发 to a group)
         return f"group:{subject_id}"
-    return f"customer:{subject_id}"
+    return customer_subject(subject_id)
 
 
 def signal_identity(signal: s.Signal) -> str:

@@ -48,6 +48,10 @@ class WebhookRepository(Protocol):
         """A subscription's ``delivered`` or ``dead`` deliveries, newest first."""
         ...
 
+    def erase_deliveries(self, tenant_id: str, subject: str) -> int:
+        """Delete every delivery about ``subject`` to any subscription, in every state (erasure); how many."""
+        ...
+
 
 @dataclass(frozen=True)
 class PostResult:

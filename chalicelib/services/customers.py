@@ -19,6 +19,7 @@ from chalicelib.domain.sop import Bucket, Enrollment
 from chalicelib.domain.tags import apply_tags
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.timeline import PREFIX, follow_up_task_id
+from chalicelib.domain.webhooks import customer_subject
 from chalicelib.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, SiyuError
 from chalicelib.observability import logger
 from chalicelib.ports import (
@@ -53,6 +54,7 @@ class CustomerRepo(CustomerRepository, TagRepository, ChannelRepository, Timelin
     def rename_counter(self, tenant_id: str, userid: str, date: str, old: str, new: str) -> bool: ...
     def referral_code_of(self, tenant_id: str, customer_id: str) -> str | None: ...
     def erase_group_activity(self, tenant_id: str, member: str) -> int: ...  # their group activity (issue 10 §4)
+    def erase_deliveries(self, tenant_id: str, subject: str) -> int: ...  # their outbound webhooks (issue 14 §6)
 
 
 class GroupMemberEraser(Protocol):
@@ -222,7 +224,7 @@ class CustomerService:
         customer's touches in the buckets of every plan version they were enrolled in, and their id in the staff
         tasks those touches and their replies made (a follow-up task about them alone goes whole); their activity
         records and daily first-occurrence markers in the groups they spoke or checked in; the CRM orders imported under
-        their phone; then their
+        their phone; every outbound webhook delivery about them (pending ones are then never sent); then their
         partition — profile, facts and the whole timeline, enrollments, quota, silence timers — at most
         ``ERASE_MAX_ITEMS`` items a call, the profile last, with tombstones (no identifier) for their aliases so
         WeCom's late retries do not re-create them. A call that stops early answers ``"erased": false``; calling
@@ -252,10 +254,14 @@ class CustomerService:
         if self.crm is not None:  # before the profile goes: its phone aliases find the CRM orders
             phones = sorted(digest for kind, digest in refs if kind == "phone")
             self.crm.erase_crm_orders(tid, phones)
+        hooks = self.repo.erase_deliveries(tid, customer_subject(customer_id))  # in every state, to every webhook
         deleted = self.repo.erase_customer(tid, customer_id, tombstones=tombstones, max_items=ERASE_MAX_ITEMS)
         done = deleted >= 0
         deleted = deleted if done else -1 - deleted
-        logger.info("customer erased", extra={"tenant": tid, "items": deleted, "touches": touches, "done": done})
+        logger.info(
+            "customer erased",
+            extra={"tenant": tid, "items": deleted, "touches": touches, "deliveries": hooks, "done": done},
+        )
         return {
             "customer_id": customer_id,
             "erased": done,
@@ -263,6 +269,7 @@ class CustomerService:
             "tasks_updated": tasks,
             "referral_channel_deleted": bool(codes),
             "referred_customers_unlinked": referred,
+            "webhook_deliveries_deleted": hooks,
         }
 
     def _referral_codes(self, tenant_id: str, customer_id: str) -> list[Channel]:

@@ -98,3 +98,11 @@ class FakeWebhookStoreMixin:
     def deliveries(self, tenant_id: str, webhook_id: str, *, status: str, limit: int) -> list[Delivery]:
         rows = self._indexed(tenant_id, f"T#{tenant_id}#WH{status.upper()}#{webhook_id}")
         return [d for _, d in reversed(rows)][:limit]
+
+    def erase_deliveries(self, tenant_id: str, subject: str) -> int:
+        with self.lock:
+            state = self._hook_deliveries()
+            gone = [key for key, d in state.items() if key[0] == tenant_id and d.subject == subject]
+            for key in gone:
+                del state[key]
+            return len(gone)

@@ -182,3 +182,57 @@ def test_a_customers_later_events_wait_while_their_add_retries(api: Api, receive
     assert [g.body["occurred_at"] for g in receiver.accepted()] == sorted(
         g.body["occurred_at"] for g in receiver.accepted()
     )
+
+
+def test_erasing_a_customer_erases_their_deliveries_and_none_is_sent_after(api: Api, receiver: Receiver) -> None:
+    """A customer with a delivered add, a dead-lettered order, a stage change retrying and an order behind it:
+    erasure (DELETE …/customers) takes them off the webhook's lists and the outbox, none of them goes out again, and
+    the other customer's stay."""
+    token, hook = setup(api, receiver)
+    secret = api.call("PATCH", f"/admin/tenants/{TENANT}", {"rotate_events_secret": True}, ADMIN).json["events_secret"]
+    channel = {"name": "抖音直播间", "source": "douyin", "staff": {"userids": ["zhang"]}}
+    state = api.call("POST", f"/t/{TENANT}/channels", channel, token).json["state"]
+    erased, kept = (api.scan(state, name=name)[1].json["customer_id"] for name in ("李妈妈", "王爸爸"))
+
+    def order(event_id: str) -> None:
+        body = {"event_id": event_id, "type": "order", "customer_id": erased, "occurred_at": api.clock.iso(),
+                "kind": "trial", "amount": 9900, "product": "试听课"}  # fmt: skip
+        raw, stamp = json.dumps(body, ensure_ascii=False).encode(), api.clock.stamp()
+        headers = {"X-Siyu-Timestamp": stamp, "X-Siyu-Signature": sign(secret, stamp, raw)}
+        assert api.call("POST", f"/t/{TENANT}/events", raw, headers=headers).status_code == 200
+
+    assert send()["delivered"] == 2
+    receiver.fail_subject = erased
+    order("o-1")
+    for minutes in (0, 1, 5, 30, 120, 360):
+        api.clock.advance(minutes=minutes)
+        send()
+    order("o-2")
+    send()
+    path, ops = f"/t/{TENANT}/webhooks/{hook['webhook_id']}", api.token(TENANT, "ops")
+
+    def shown() -> list[str]:
+        one, dead = api.call("GET", path, None, ops).json, api.call("GET", f"{path}/dead-letters", None, ops).json
+        listed = one["pending_deliveries"] + one["recent_deliveries"] + dead["items"]
+        return sorted(f"{d['status']} {d['event']} {d['subject'].replace(erased, 'ERASED')}" for d in listed)
+
+    assert shown() == [
+        "dead order.recorded customer:ERASED",
+        "delivered customer.added customer:ERASED",
+        f"delivered customer.added customer:{kept}",
+        "pending customer.stage_changed customer:ERASED",  # the trial order made them 试听
+        "pending order.recorded customer:ERASED",
+    ]
+    tried = len(receiver.got)
+
+    gone = api.call("DELETE", f"/t/{TENANT}/customers/{erased}", None, token)
+
+    assert gone.status_code == 200 and gone.json["erased"] and gone.json["webhook_deliveries_deleted"] == 4
+    assert shown() == [f"delivered customer.added customer:{kept}"]
+    assert api.call("POST", f"{path}/dead-letters", {}, ops).json == {"replayed": [], "skipped": []}
+    receiver.fail_subject = None
+    api.clock.advance(hours=7)  # past the retry the second order was waiting for
+    send()
+    assert len(receiver.got) == tried and erased not in json.dumps([g.body for g in receiver.got[tried:]])
+    assert api.call("DELETE", f"/t/{TENANT}/customers/{erased}", None, token).status_code == 404  # twice: no effect
+    assert shown() == [f"delivered customer.added customer:{kept}"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain import webhooks as w
 from chalicelib.domain.business_events import sign
 from chalicelib.domain.channels import Assignment, Channel
 from chalicelib.errors import NotFoundError
@@ -211,3 +212,33 @@ def test_erasure_keeps_the_others_outcomes_and_clears_the_leads_escalation(story
     listed = story.svc.staff_tasks.tasks("unit", userid=None, status=None, due_from=None, due_to=None, limit=100)
     assert {t.task_id: t.customer_ids for t in listed} == {task.task_id: (second,), lead_task.task_id: (second,)}
     assert first not in story.everything() and first[1:] not in story.everything()
+
+
+def test_erasure_deletes_every_webhook_delivery_about_the_customer(story: Story) -> None:
+    """Outbound webhooks (issue 14 §6): the story's events queued deliveries about the customer (no sender runs
+    here); with one delivered and one dead, erasure deletes all of them, and the bystander's stay as they were."""
+    webhooks = story.svc.webhooks
+    assert webhooks is not None
+    hooks = [webhooks.create("unit", {"url": f"https://hooks.example.com/{n}", "events": list(w.EVENTS)})[0]
+             for n in (1, 2)]  # fmt: skip
+    cid, _, other = play(story)
+    pending = webhooks.pending("unit")
+    mine = [d for d in pending if d.subject == w.customer_subject(cid)]
+    theirs = [d for d in pending if d not in mine]  # the bystander's, the friend's, the staff's
+    assert len(pending) < 50 and any(d.subject == w.customer_subject(other) for d in theirs)
+    assert len(mine) >= 6 and {d.webhook_id for d in mine} == {h.webhook_id for h in hooks}
+    now = story.clock.now()
+    delivered = w.after_success(mine[0], now=now, zone=story.tenant.zone, status=200)
+    dead = replace(mine[1], status=w.DEAD, dead_at=delivered.delivered_at, attempts=6, version=2)
+    for d in (delivered, dead):
+        assert story.store.save_delivery("unit", d, expected_version=1)
+    assert cid in story.everything()
+
+    result = story.svc.customers.erase(story.tenant, cid)
+
+    assert result["erased"] and result["webhook_deliveries_deleted"] == len(mine)
+    assert webhooks.pending("unit") == theirs  # in their order, unchanged
+    for hook in hooks:
+        for status in (w.DELIVERED, w.DEAD):
+            assert webhooks.deliveries("unit", hook.webhook_id, status=status) == []
+    assert cid not in story.everything() and cid[1:] not in story.everything()

@@ -336,3 +336,4 @@ class DynamoStore:
     due_deliveries = _via("webhooks", WebhookRepository.due_deliveries)
     subject_head = _via("webhooks", WebhookRepository.subject_head)
     deliveries = _via("webhooks", WebhookRepository.deliveries)
+    erase_deliveries = _via("webhooks", WebhookRepository.erase_deliveries)

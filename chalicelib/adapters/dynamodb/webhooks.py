@@ -4,8 +4,10 @@ Keys (keys/webhooks.py):
 - subscription: ``T#<tid>`` / ``HOOK#<webhook_id>``, ``version`` (every change is conditional on it), ``doc``.
 - delivery: ``T#<tid>#WHD#<delivery_id>`` / ``WHD``, ``version``, ``status``, ``doc`` (ids only: no personal data).
   gsi1 by status: pending ``T#<tid>#WHDUE`` / ``<due UTC>#<id>`` (the sender's queue); delivered and dead
-  ``T#<tid>#WH<STATUS>#<webhook_id>`` / ``<when UTC>#<id>`` (the console's lists). While pending, gsi2
-  ``T#<tid>#WHQ#<webhook_id>#<subject>`` / ``<seq>``: the subject's queue, whose head goes first. TTL 30 days.
+  ``T#<tid>#WH<STATUS>#<webhook_id>`` / ``<when UTC>#<id>`` (the console's lists). gsi2 by subject, in every
+  state: ``T#<tid>#WHS#<subject>`` / ``Q#<webhook_id>#<seq>`` while pending (each subscription's queue of the
+  subject, whose head goes first), ``X#<webhook_id>#<seq>`` after (so a customer's erasure finds them all). TTL 30
+  days.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def _at(iso: str) -> datetime:
 def _delivery_item(tenant_id: str, d: Delivery) -> WebhookDeliveryItem:
     index = index_keys(tenant_id, d)
     queued = d.status == PENDING
+    by_subject = k.delivery_queue_sk(d.webhook_id, d.seq) if queued else k.delivery_done_sk(d.webhook_id, d.seq)
     last = max(_at(x) for x in (d.created_at, d.due_at, d.delivered_at, d.dead_at) if x)
     return WebhookDeliveryItem(
         pk=k.delivery_pk(tenant_id, d.delivery_id),
@@ -84,8 +87,8 @@ def _delivery_item(tenant_id: str, d: Delivery) -> WebhookDeliveryItem:
         doc=json.dumps(asdict(d), ensure_ascii=False, sort_keys=True),
         gsi1pk=index[0] if index else None,
         gsi1sk=index[1] if index else None,
-        gsi2pk=k.subject_queue_pk(tenant_id, d.webhook_id, d.subject) if queued else None,
-        gsi2sk=d.seq if queued else None,
+        gsi2pk=k.delivery_subject_pk(tenant_id, d.subject),
+        gsi2sk=by_subject,
         expires_at=last + timedelta(days=DELIVERY_TTL_DAYS),
     )
 
@@ -161,8 +164,9 @@ class WebhookRepository(DynamoBase):
     def subject_head(self, tenant_id: str, webhook_id: str, subject: str) -> str | None:
         """The id of the subject's earliest pending delivery to this subscription (None: none pending)."""
         with translate():
+            queue = SiyuItem.gsi2sk.startswith(k.delivery_queue_prefix(webhook_id))
             page: dict[str, Any] = next(
-                SiyuItem.gsi2.query(k.subject_queue_pk(tenant_id, webhook_id, subject), page_size=1).page_iter
+                SiyuItem.gsi2.query(k.delivery_subject_pk(tenant_id, subject), queue, page_size=1).page_iter
             )
         items = page.get("Items", [])
         return k.delivery_of_pk(items[0]["pk"]["S"]) if items else None
@@ -174,3 +178,21 @@ class WebhookRepository(DynamoBase):
                 k.deliveries_status_pk(tenant_id, webhook_id, status), scan_index_forward=False, limit=limit
             )
             return [_delivery(i) for i in items if isinstance(i, WebhookDeliveryItem)]
+
+    def erase_deliveries(self, tenant_id: str, subject: str) -> int:
+        """Delete every delivery about ``subject`` (a customer's erasure), to every subscription and in every state;
+        how many. Unconditional: a sender holding one finds it gone (its conditional save fails), so it never comes
+        back. The index is eventually consistent: only a delivery written within the last moment could be missed."""
+        keys: list[tuple[str, str]] = []
+        start: dict[str, Any] | None = None
+        with translate():
+            while True:
+                page: dict[str, Any] = next(
+                    SiyuItem.gsi2.query(k.delivery_subject_pk(tenant_id, subject), last_evaluated_key=start).page_iter
+                )
+                keys += [(i["pk"]["S"], i["sk"]["S"]) for i in page.get("Items", []) if i["sk"]["S"] == k.DELIVERY_SK]
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+        self.batch_delete(keys)
+        return len(keys)

@@ -137,3 +137,39 @@ def test_a_signing_secret_is_kept_in_the_secret_store_when_there_is_one(store: A
     assert store.webhook_secret("acme", replace(now, secrets_version=1)) == "whsec_x"  # versions stay readable
     with pytest.raises(UpstreamError):
         store.webhook_secret("acme", replace(now, secrets_version=9))
+
+
+@covers(R.erase_deliveries)
+def test_a_subjects_deliveries_are_erased_in_every_state_and_the_others_queues_stay(store: Any) -> None:
+    """Erasure deletes the customer's deliveries to every subscription, pending (new, retrying), delivered, dead and
+    dropped; another customer's queue keeps its order, another tenant's same subject is untouched."""
+    c1 = [
+        delivery("wd_new", "2026-12-01T02:00:00.000000#1"),
+        delivery("wd_retry", "2026-12-01T01:00:00.000000#0", due_at="2026-12-01T10:30:00+08:00", attempts=2),
+        delivery("wd_done", "2026-12-01T00:00:00.000000#0", webhook_id="wh_2"),
+        delivery("wd_dead", "2026-12-01T00:30:00.000000#0", event="order.recorded"),
+        delivery("wd_drop", "2026-12-01T00:40:00.000000#0", webhook_id="wh_gone"),
+    ]
+    c2 = [delivery(f"wd_c2_{n}", f"2026-12-01T0{n}:00:00.000000#0", subject="customer:c2") for n in (1, 2)]
+    for d in [*c1, *c2]:
+        assert store.create_delivery("acme", d)
+    assert store.create_delivery("other", delivery("wd_x", "2026-12-01T02:00:00.000000#0"))
+    done = replace(c1[2], status=DELIVERED, delivered_at="2026-12-01T10:01:00+08:00", version=2, last_status=200)
+    dead = replace(c1[3], status=DEAD, dead_at="2026-12-01T18:00:00+08:00", version=2, attempts=6)
+    for d in (done, dead, replace(c1[4], status=DROPPED, version=2)):
+        assert store.save_delivery("acme", d, expected_version=1)
+    assert store.subject_head("acme", "wh_1", "customer:c1") == "wd_retry"
+
+    assert store.erase_deliveries("acme", "customer:c1") == 5
+
+    assert [store.get_delivery("acme", d.delivery_id) for d in c1] == [None] * 5
+    assert store.subject_head("acme", "wh_1", "customer:c1") is None
+    assert store.deliveries("acme", "wh_2", status=DELIVERED, limit=10) == []
+    assert store.deliveries("acme", "wh_1", status=DEAD, limit=10) == []
+    due = store.due_deliveries("acme", until_key="2026-12-31T00:00:00Z", limit=10)
+    assert [d.delivery_id for d in due] == ["wd_c2_1", "wd_c2_2"]
+    assert store.subject_head("acme", "wh_1", "customer:c2") == "wd_c2_1"  # the other customer's order stands
+    assert store.get_delivery("other", "wd_x") is not None and store.subject_head("other", "wh_1", "customer:c1")
+    assert not store.save_delivery("acme", replace(c1[0], version=2), expected_version=1)  # a sender's late save
+    assert store.get_delivery("acme", "wd_new") is None  # does not bring it back
+    assert store.erase_deliveries("acme", "customer:c1") == 0  # twice: nothing more

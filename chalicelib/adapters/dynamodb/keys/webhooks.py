@@ -34,10 +34,25 @@ def delivery_due_upto(until_key: str) -> str:
     return f"{until_key}#~"
 
 
-def subject_queue_pk(tenant_id: str, webhook_id: str, subject: str) -> str:
-    """gsi2 partition of one subscription's pending deliveries about one subject, in ``seq`` order: its head is
-    the earliest undelivered event, which a later one waits for."""
-    return f"T#{tenant_id}#WHQ#{webhook_id}#{subject}"
+def delivery_subject_pk(tenant_id: str, subject: str) -> str:
+    """gsi2 partition of every delivery about one subject (``customer:<cid>``…), to every subscription and in every
+    state: erasing a customer deletes it whole; its pending part is each subscription's queue (delivery_queue_sk)."""
+    return f"T#{tenant_id}#WHS#{subject}"
+
+
+def delivery_queue_prefix(webhook_id: str) -> str:
+    """The pending part of a subject's gsi2 partition for one subscription, in ``seq`` order: its first item is the
+    earliest undelivered event, which a later one waits for."""
+    return f"Q#{webhook_id}#"
+
+
+def delivery_queue_sk(webhook_id: str, seq: str) -> str:
+    return f"{delivery_queue_prefix(webhook_id)}{seq}"
+
+
+def delivery_done_sk(webhook_id: str, seq: str) -> str:
+    """A delivery no longer pending (delivered, dead, dropped): still under its subject, out of the queue."""
+    return f"X#{webhook_id}#{seq}"
 
 
 def delivery_of_pk(pk: str) -> str:
