@@ -160,9 +160,14 @@ def take_over(customer: Customer, *, handover: str, takeover: str, at: str, now:
     )
 
 
+def outcome_digest(job_id: str, state: str) -> str:
+    """A hand-over's fact about one customer's final ``state``: one per job and state."""
+    return hashlib.sha256(f"handover:{job_id}:{state}".encode()).hexdigest()[:24]
+
+
 def takeover_digest(job_id: str) -> str:
     """What a completed hand-over leaves on its customer (Customer.applied): one per job, so a repeat is known."""
-    return hashlib.sha256(f"handover:{job_id}:taken_over".encode()).hexdigest()[:24]
+    return outcome_digest(job_id, TAKEN_OVER)
 
 
 def reissued_task_id(job_id: str, task_id: str, customer_id: str) -> str:

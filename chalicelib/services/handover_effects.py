@@ -20,7 +20,6 @@ goes on their timeline.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -210,9 +209,7 @@ class HandoverEffects:
             tenant_id=tenant.tenant_id,
             customer_id=customer.customer_id,
             create_time=int(now.timestamp()),
-            digest=ho.takeover_digest(job["job_id"])
-            if state == ho.TAKEN_OVER
-            else hashlib.sha256(f"handover:{job['job_id']}:{state}".encode()).hexdigest()[:24],
+            digest=ho.outcome_digest(job["job_id"], state),
             type="handover",
             at=iso_of(now, tenant.zone),
             userid=job["takeover_userid"],

@@ -50,24 +50,8 @@ class StaffTaskService:
     ) -> str:
         """A 1:1 task for the customer's owner, once per ``dedupe_key`` (a repeat finds the same id): a reply's
         follow-up, or (``kind`` "welcome") a welcome message to send by hand because WeCom's could not go out."""
-        tenant = self._tenant(tenant_id)
-        task_id = follow_up_task_id(dedupe_key)  # the timeline finds the task from the reply it follows
-        self.repo.create_task(
-            tenant_id,
-            StaffTask(
-                task_id=task_id,
-                userid=owner_userid,
-                kind=kind,
-                status="created",
-                due_at=iso_of(due, tenant.zone),
-                created_at=iso_of(self.clock.now(), tenant.zone),
-                recipients=(customer_id,),
-                recipient_kind=CUSTOMER,
-                text=text,
-                reason=reason,
-            ),
-        )
-        return task_id
+        message = StaffTask("", "", kind, "created", "", "", text=text)
+        return self._one_to_one(tenant_id, message, customer_id, owner_userid, reason, due, dedupe_key)
 
     def reissue(
         self,
@@ -84,24 +68,38 @@ class StaffTaskService:
         hand-over), once per ``dedupe_key``. Its whole message goes with it: the text, the staff notes (话术), and
         its plan, step and bucket (the plan version), whose message holds the attachments (content library items,
         media), as escalations carry them."""
+        message = replace(task, kind="follow_up")
+        return self._one_to_one(tenant_id, message, customer_id, owner_userid, reason, due, dedupe_key)
+
+    def _one_to_one(
+        self,
+        tenant_id: str,
+        message: StaffTask,
+        customer_id: str,
+        owner_userid: str,
+        reason: str,
+        due: datetime,
+        dedupe_key: str,
+    ) -> str:
+        """A created 1:1 task of ``message``'s kind and message (text, notes, plan, step, bucket) for one customer."""
         tenant = self._tenant(tenant_id)
-        task_id = follow_up_task_id(dedupe_key)
+        task_id = follow_up_task_id(dedupe_key)  # the timeline finds the task from the reply it follows
         self.repo.create_task(
             tenant_id,
             StaffTask(
                 task_id=task_id,
                 userid=owner_userid,
-                kind="follow_up",
+                kind=message.kind,
                 status="created",
                 due_at=iso_of(due, tenant.zone),
                 created_at=iso_of(self.clock.now(), tenant.zone),
                 recipients=(customer_id,),
                 recipient_kind=CUSTOMER,
-                text=task.text,
-                notes=task.notes,
-                plan_id=task.plan_id,
-                step_id=task.step_id,
-                bucket_id=task.bucket_id,  # names the plan version: the step's attachments as the old task had them
+                text=message.text,
+                notes=message.notes,
+                plan_id=message.plan_id,
+                step_id=message.step_id,
+                bucket_id=message.bucket_id,  # names the plan version: the step's attachments as the task had them
                 reason=reason,
             ),
         )
